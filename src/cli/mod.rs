@@ -1,0 +1,310 @@
+//! The command line: clap definitions, then one thin handler per command over [`crate::ops`].
+
+mod output;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::error::{Error, Result};
+use crate::ops::{self, Selection};
+use crate::project::Project;
+use output::Out;
+
+const EXAMPLES: &str = "\
+Examples:
+  promo-infra validate                          # check every stacks/*.yaml
+  promo-infra generate                          # compile every stack into generated/<stack>/
+  promo-infra generate --check                  # CI: fail with a diff if generated/ is stale
+  promo-infra -f stacks/promo-v1.yaml generate  # one stack only
+  promo-infra secrets list                      # names and where they are used, never values
+  promo-infra dashboards render promo-marketing # the final JSON of one dashboard
+  promo-infra schema -o stacks/stack.schema.json
+  promo-infra completions bash > /etc/bash_completion.d/promo-infra";
+
+/// Infrastructure-as-code for the monitoring stack around k6 load tests: one manifest compiled
+/// into reviewable files (compose, Grafana provisioning, dashboards, cron/systemd, .env).
+#[derive(Debug, Parser)]
+#[command(name = "promo-infra", version, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    /// Stack manifest(s). Default: every stacks/*.yaml for validate/generate,
+    /// stacks/promo.yaml for commands that act on one stack.
+    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Project directory (holding stacks/, dashboards-src/, generated/).
+    #[arg(
+        short = 'C',
+        long = "project-dir",
+        global = true,
+        default_value = ".",
+        value_name = "DIR"
+    )]
+    pub project_dir: PathBuf,
+    /// More logs on stderr (-v debug, -vv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// No colours (also: the NO_COLOR environment variable).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests: syntax, types, unknown keys, and every semantic rule. Writes nothing.
+    #[command(after_help = "Example:\n  promo-infra validate -f stacks/promo.yaml")]
+    Validate,
+    /// Compile manifests into generated/<stack>/ (and create or complete .env).
+    #[command(
+        after_help = "Examples:\n  promo-infra generate\n  promo-infra generate --check   # exit 1 with a unified diff when stale\n  promo-infra generate --force   # overwrite hand-edited files"
+    )]
+    Generate {
+        /// Write nothing; print a unified diff of every stale file and exit 1 if any.
+        #[arg(long)]
+        check: bool,
+        /// Overwrite generated files that were edited by hand.
+        #[arg(long, conflicts_with = "check")]
+        force: bool,
+    },
+    /// Secrets of a stack (names only; values are never printed).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+    /// Dashboards of a stack.
+    #[command(subcommand)]
+    Dashboards(DashboardsCommand),
+    /// Print (or write with -o, or check with --check) the manifest's JSON Schema.
+    #[command(
+        after_help = "Examples:\n  promo-infra schema > stack.schema.json\n  promo-infra schema -o stacks/stack.schema.json --check"
+    )]
+    Schema {
+        /// Write to this file instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// With -o: exit 1 if the file is not up to date (writes nothing).
+        #[arg(long, requires = "output")]
+        check: bool,
+    },
+    /// Print shell completions.
+    #[command(after_help = "Example:\n  promo-infra completions zsh > ~/.zfunc/_promo-infra")]
+    Completions {
+        /// Shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `secrets` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// List every secret the stack uses: name, kind, where used, whether it is set.
+    #[command(after_help = "Example:\n  promo-infra secrets list --json")]
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `dashboards` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DashboardsCommand {
+    /// Print the final JSON of one dashboard.
+    #[command(
+        after_help = "Example:\n  promo-infra dashboards render promo-marketing -f stacks/promo.yaml"
+    )]
+    Render {
+        /// Dashboard uid.
+        uid: String,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    if !color {
+        anstream::ColorChoice::Never.write_global();
+    }
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .color(color)
+                .unicode(color)
+                .terminal_links(false)
+                .width(110)
+                .build(),
+        )
+    }));
+    init_logs(cli.verbose);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let mut err = anstream::stderr();
+            let _ = writeln!(err, "{:?}", miette::Report::new(e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logs(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "promo_infra=debug,info",
+        _ => "trace",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
+
+fn selection(files: &[PathBuf], all_by_default: bool) -> Selection {
+    if !files.is_empty() {
+        Selection::Files(files.to_vec())
+    } else if all_by_default {
+        Selection::AllStacks
+    } else {
+        Selection::Default
+    }
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let project = Project::new(&cli.project_dir);
+    let mut out = Out::stdout();
+    match cli.command {
+        Command::Validate => {
+            let (_, loaded) = ops::load_all(&project, &selection(&cli.files, true))?;
+            for l in loaded {
+                out.ok(&format!("{} is valid (stack `{}`)", l.rel_path, l.stack()));
+            }
+        }
+        Command::Generate { check: true, .. } => {
+            let results = ops::check(&project, &selection(&cli.files, true))?;
+            let mut count = 0;
+            for (dir, stale) in &results {
+                if stale.is_empty() {
+                    out.ok(&format!("{dir} is up to date"));
+                }
+                for s in stale {
+                    out.diff(&s.diff);
+                    count += 1;
+                }
+            }
+            if count > 0 {
+                return Err(Error::Stale { count });
+            }
+        }
+        Command::Generate { force, .. } => {
+            let results = ops::generate(&project, &selection(&cli.files, true), force)?;
+            let mut kept = Vec::new();
+            for g in &results {
+                for f in &g.report.created {
+                    out.change('+', &format!("{}/{f}", g.dir));
+                }
+                for f in &g.report.written {
+                    out.change('~', &format!("{}/{f}", g.dir));
+                }
+                for f in &g.report.removed {
+                    out.change('-', &format!("{}/{f}", g.dir));
+                }
+                if g.env.created {
+                    out.change(
+                        '+',
+                        &format!(
+                            "{}/.env (0600, {} secrets generated)",
+                            g.dir,
+                            g.env.added.len()
+                        ),
+                    );
+                } else if !g.env.added.is_empty() {
+                    out.change(
+                        '~',
+                        &format!("{}/.env (added {})", g.dir, g.env.added.join(", ")),
+                    );
+                }
+                if g.env.tightened {
+                    out.warn(&format!(
+                        "{}/.env was readable by others; its mode is now 0600",
+                        g.dir
+                    ));
+                }
+                for name in &g.env.missing_external {
+                    out.warn(&format!(
+                        "{name} is not set: add `{name}=...` to {}/.env or export it before apply",
+                        g.dir
+                    ));
+                }
+                out.ok(&format!(
+                    "{}: {} created, {} updated, {} unchanged, {} removed",
+                    g.dir,
+                    g.report.created.len(),
+                    g.report.written.len(),
+                    g.report.unchanged,
+                    g.report.removed.len()
+                ));
+                kept.extend(g.report.kept.iter().map(|f| format!("{}/{f}", g.dir)));
+            }
+            if !kept.is_empty() {
+                return Err(Error::HandEdited { paths: kept });
+            }
+        }
+        Command::Secrets(SecretsCommand::List { json }) => {
+            let (_, loaded) = ops::load_one(&project, &selection(&cli.files, false))?;
+            let rows = ops::secrets_list(&project, &loaded)?;
+            if json {
+                out.line(&serde_json::to_string_pretty(&rows).unwrap_or_default());
+            } else {
+                out.table(
+                    &["NAME", "KIND", "USED BY", "STATUS"],
+                    rows.iter()
+                        .map(|r| {
+                            vec![
+                                r.name.clone(),
+                                r.kind.to_string(),
+                                r.used_by.join(", "),
+                                r.status.to_string(),
+                            ]
+                        })
+                        .collect(),
+                );
+            }
+        }
+        Command::Dashboards(DashboardsCommand::Render { uid }) => {
+            let (templates, loaded) = ops::load_one(&project, &selection(&cli.files, false))?;
+            out.raw(&ops::render_dashboard(&project, &loaded, &templates, &uid)?);
+        }
+        Command::Schema { output: None, .. } => out.raw(&ops::schema()),
+        Command::Schema {
+            output: Some(path),
+            check,
+        } => {
+            let path = if path.is_absolute() {
+                path
+            } else {
+                project.root.join(path)
+            };
+            let fresh = ops::schema_file(&path, check)?;
+            match (fresh, check) {
+                (true, _) => out.ok(&format!("{} is up to date", path.display())),
+                (false, false) => out.change('~', &path.display().to_string()),
+                (false, true) => {
+                    return Err(Error::usage(
+                        format!("{} is out of date", path.display()),
+                        "run `promo-infra schema -o <file>` and commit it",
+                    ));
+                }
+            }
+        }
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "promo-infra", &mut std::io::stdout());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

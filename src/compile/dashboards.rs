@@ -1,0 +1,304 @@
+//! Dashboards: handlebars templates from `dashboards-src/` (strict mode, no HTML escaping),
+//! rendered, parsed back as JSON and re-emitted canonically.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
+};
+use miette::{NamedSource, SourceSpan};
+use serde_json::{Value, json};
+
+use super::grafana::datasource_uid;
+use super::services::{control_api_url, grafana_url};
+use crate::error::{Error, Result, TemplateError};
+use crate::manifest::{Dashboard, LOCALES, Manifest};
+
+/// Built-in templates, compiled into the binary from this repository's `dashboards-src/`.
+const BUILTIN_TEMPLATES: [(&str, &str); 2] = [
+    (
+        "marketing",
+        include_str!("../../dashboards-src/marketing.json.hbs"),
+    ),
+    (
+        "k6-technical",
+        include_str!("../../dashboards-src/k6-technical.json.hbs"),
+    ),
+];
+const BUILTIN_I18N: [(&str, &str); 2] = [
+    ("fr", include_str!("../../dashboards-src/i18n/fr.yaml")),
+    ("en", include_str!("../../dashboards-src/i18n/en.yaml")),
+];
+
+/// One template: its text and where it came from.
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// Display path (`dashboards-src/marketing.json.hbs` or `(built in) marketing`).
+    pub origin: String,
+    /// Handlebars source.
+    pub text: String,
+}
+
+/// The dashboard templates and strings available to a project: the project's
+/// `dashboards-src/` overrides the built-in ones file by file.
+#[derive(Debug, Clone)]
+pub struct Templates {
+    templates: BTreeMap<String, Template>,
+    i18n: BTreeMap<String, (String, String)>,
+}
+
+impl Templates {
+    /// Only the templates compiled into the binary.
+    pub fn builtin() -> Self {
+        Self {
+            templates: BUILTIN_TEMPLATES
+                .iter()
+                .map(|(name, text)| {
+                    (
+                        (*name).to_string(),
+                        Template {
+                            origin: format!("(built in) {name}.json.hbs"),
+                            text: (*text).to_string(),
+                        },
+                    )
+                })
+                .collect(),
+            i18n: BUILTIN_I18N
+                .iter()
+                .map(|(l, t)| {
+                    (
+                        (*l).to_string(),
+                        (format!("(built in) i18n/{l}.yaml"), (*t).to_string()),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Built-ins overridden by `<dir>/*.json.hbs` and `<dir>/i18n/<locale>.yaml`.
+    pub fn load(dir: &Path, display_prefix: &str) -> Result<Self> {
+        let mut out = Self::builtin();
+        if !dir.is_dir() {
+            return Ok(out);
+        }
+        let entries = fs_err::read_dir(dir).map_err(|e| Error::io("cannot list", dir, e))?;
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for path in paths {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some(stem) = name.strip_suffix(".json.hbs") else {
+                continue;
+            };
+            let text =
+                fs_err::read_to_string(&path).map_err(|e| Error::io("cannot read", &path, e))?;
+            out.templates.insert(
+                stem.to_string(),
+                Template {
+                    origin: format!("{display_prefix}/{name}"),
+                    text,
+                },
+            );
+        }
+        for locale in LOCALES {
+            let path = dir.join("i18n").join(format!("{locale}.yaml"));
+            if path.is_file() {
+                let text = fs_err::read_to_string(&path)
+                    .map_err(|e| Error::io("cannot read", &path, e))?;
+                out.i18n.insert(
+                    locale.to_string(),
+                    (format!("{display_prefix}/i18n/{locale}.yaml"), text),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Template names.
+    pub fn names(&self) -> BTreeSet<String> {
+        self.templates.keys().cloned().collect()
+    }
+
+    fn strings(&self, locale: &str) -> Result<Value> {
+        let (origin, text) = self.i18n.get(locale).ok_or_else(|| {
+            Error::usage(
+                format!("no strings for language `{locale}`"),
+                "add dashboards-src/i18n/<locale>.yaml",
+            )
+        })?;
+        let map: BTreeMap<String, String> = serde_saphyr::from_str(text).map_err(|e| {
+            Error::from(TemplateError {
+                template: origin.clone(),
+                message: format!("invalid strings file: {e}"),
+                src: None,
+                span: None,
+                help: Some("it must be a flat map of `key: \"text\"`".into()),
+            })
+        })?;
+        Ok(json!(map))
+    }
+}
+
+fn json_helper(
+    h: &Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &Context,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let param = h
+        .param(0)
+        .ok_or_else(|| RenderErrorReason::ParamNotFoundForIndex("json", 0))?;
+    let text = serde_json::to_string(param.value())
+        .map_err(|e| RenderErrorReason::Other(e.to_string()))?;
+    out.write(&text)?;
+    Ok(())
+}
+
+/// The values a dashboard template sees (documented in dashboards-src/README.md).
+pub fn context(m: &Manifest, d: &Dashboard, strings: Value) -> Value {
+    let locale = d.locale.as_ref().map_or(m.locale.as_str(), |l| l.as_str());
+    let t = &d.thresholds;
+    json!({
+        "stack": m.stack.as_str(),
+        "environment": m.environment.as_str(),
+        "uid": d.uid.as_str(),
+        "title": d.title.as_ref().map(|t| t.as_str()),
+        "locale": locale,
+        "influxdb": {
+            "version": *m.influxdb.version,
+            "v1": *m.influxdb.version == 1,
+            "v2": *m.influxdb.version == 2,
+            "bucket": m.influxdb.bucket.as_str(),
+            "org": m.influxdb.org.as_str(),
+        },
+        "datasource": { "type": "influxdb", "uid": datasource_uid(m) },
+        "thresholds": {
+            "p95_ok_ms": *t.p95_ok_ms, "p95_warn_ms": *t.p95_warn_ms,
+            "error_ok_pct": *t.error_ok_pct, "error_warn_pct": *t.error_warn_pct,
+        },
+        "alerting": m.alerting.as_ref().map_or_else(
+            || json!({ "error_rate_critical_pct": null, "p95_warning_ms": null }),
+            |a| json!({
+                "error_rate_critical_pct": *a.rules.error_rate_critical_pct,
+                "p95_warning_ms": *a.rules.p95_warning_ms,
+            }),
+        ),
+        "control_api": { "enabled": *m.control_api.enabled, "url": control_api_url(m) },
+        "grafana_url": grafana_url(m),
+        "t": strings,
+    })
+}
+
+/// Render one dashboard to canonical JSON text.
+pub fn render(templates: &Templates, m: &Manifest, d: &Dashboard) -> Result<String> {
+    let name = d.template.as_str();
+    let template = templates.templates.get(name).ok_or_else(|| {
+        Error::usage(
+            format!("no dashboard template `{name}`"),
+            "templates are dashboards-src/<name>.json.hbs",
+        )
+    })?;
+    let locale = d.locale.as_ref().map_or(m.locale.as_str(), |l| l.as_str());
+    let ctx = context(m, d, templates.strings(locale)?);
+
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(handlebars::no_escape);
+    hb.register_helper("json", Box::new(json_helper));
+    let source = |text: &str| NamedSource::new(template.origin.clone(), Arc::<str>::from(text));
+    hb.register_template_string(name, &template.text)
+        .map_err(|e| {
+            let span = e
+                .pos()
+                .and_then(|(l, c)| offset_of(&template.text, l, c))
+                .map(|o| SourceSpan::new(o.into(), 1));
+            Error::from(TemplateError {
+                template: template.origin.clone(),
+                message: format!("template syntax error: {}", e.reason()),
+                src: Some(source(&template.text)),
+                span,
+                help: Some(
+                    "fix the handlebars syntax; a literal `{{` in the output is written `\\{{`"
+                        .into(),
+                ),
+            })
+        })?;
+    let rendered = hb.render(name, &ctx).map_err(|e| {
+        let span = e
+            .line_no
+            .zip(e.column_no)
+            .and_then(|(l, c)| offset_of(&template.text, l, c))
+            .map(|o| SourceSpan::new(o.into(), 1));
+        Error::from(TemplateError {
+            template: template.origin.clone(),
+            message: format!("cannot render dashboard `{}`: {}", *d.uid, e.reason()),
+            src: Some(source(&template.text)),
+            span,
+            help: Some("strict mode: every variable must exist in the context (see dashboards-src/README.md)".into()),
+        })
+    })?;
+    let mut value: Value = serde_json::from_str(&rendered).map_err(|e| {
+        let offset = offset_of(&rendered, e.line(), e.column().max(1));
+        Error::from(TemplateError {
+            template: template.origin.clone(),
+            message: format!(
+                "dashboard `{}` is not valid JSON after rendering: {e}",
+                *d.uid
+            ),
+            src: Some(NamedSource::new(
+                format!("{} (rendered for {})", template.origin, *d.uid),
+                Arc::<str>::from(rendered.as_str()),
+            )),
+            span: offset.map(|o| SourceSpan::new(o.into(), 1)),
+            help: Some("look for a missing comma or quote near this point in the template; use {{json value}} for strings".into()),
+        })
+    })?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("uid".into(), json!(d.uid.as_str()));
+        obj.remove("id");
+    } else {
+        return Err(Error::from(TemplateError {
+            template: template.origin.clone(),
+            message: format!("dashboard `{}` must render to a JSON object", *d.uid),
+            src: None,
+            span: None,
+            help: None,
+        }));
+    }
+    Ok(canonical_json(&value))
+}
+
+/// Keys sorted at every level, 2-space indent, trailing newline.
+pub fn canonical_json(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(&sorted(value)).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let ordered: BTreeMap<&String, Value> =
+                map.iter().map(|(k, v)| (k, sorted(v))).collect();
+            Value::Object(ordered.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Byte offset of a 1-based line and column.
+fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
+    let mut offset = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            return Some(offset + (column.saturating_sub(1)).min(l.len()));
+        }
+        offset += l.len();
+    }
+    None
+}

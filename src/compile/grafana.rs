@@ -1,0 +1,286 @@
+//! Grafana file provisioning: datasource, dashboard provider and alerting, serialized from
+//! typed values. Secrets appear only as `$VAR` references Grafana expands from its environment.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::services::{GRAFANA_DASHBOARDS_PATH, INFLUX_PORT, INFLUX_V1_READ_USER};
+use crate::manifest::Manifest;
+use crate::secrets;
+
+/// Grafana uid of the stack's InfluxDB datasource.
+pub fn datasource_uid(m: &Manifest) -> String {
+    format!("{}-influxdb", *m.stack)
+}
+
+/// Grafana folder holding the stack's dashboards and alert rules.
+pub fn folder_uid(m: &Manifest) -> String {
+    m.stack.to_string()
+}
+
+/// Title of that folder.
+pub fn folder_title(m: &Manifest) -> String {
+    format!("promo-infra: {}", *m.stack)
+}
+
+fn yaml(header: &str, value: &impl Serialize) -> String {
+    format!(
+        "{header}{}",
+        serde_saphyr::to_string(value).unwrap_or_default()
+    )
+}
+
+/// `provisioning/datasources/promo-infra.yaml`.
+pub fn datasource(m: &Manifest, header: &str) -> String {
+    let i = &m.influxdb;
+    let url = format!("http://influxdb:{INFLUX_PORT}");
+    let ds = if *i.version == 2 {
+        json!({
+            "name": format!("InfluxDB ({})", *m.stack),
+            "type": "influxdb",
+            "uid": datasource_uid(m),
+            "access": "proxy",
+            "url": url,
+            "isDefault": true,
+            "editable": false,
+            "orgId": 1,
+            "jsonData": {
+                "version": "Flux",
+                "organization": i.org.as_str(),
+                "defaultBucket": i.bucket.as_str(),
+                "timeInterval": "1s",
+            },
+            "secureJsonData": { "token": format!("${}", secrets::INFLUX_ADMIN_TOKEN) },
+        })
+    } else {
+        json!({
+            "name": format!("InfluxDB ({})", *m.stack),
+            "type": "influxdb",
+            "uid": datasource_uid(m),
+            "access": "proxy",
+            "url": url,
+            "isDefault": true,
+            "editable": false,
+            "orgId": 1,
+            "user": INFLUX_V1_READ_USER,
+            "jsonData": {
+                "dbName": i.bucket.as_str(),
+                "httpMode": "POST",
+                "timeInterval": "1s",
+            },
+            "secureJsonData": { "password": format!("${}", secrets::INFLUX_V1_READ_PASSWORD) },
+        })
+    };
+    yaml(
+        header,
+        &json!({
+            "apiVersion": 1,
+            "prune": true,
+            "datasources": [ds],
+        }),
+    )
+}
+
+/// `provisioning/dashboards/promo-infra.yaml`.
+pub fn dashboard_provider(m: &Manifest, header: &str) -> String {
+    yaml(
+        header,
+        &json!({
+            "apiVersion": 1,
+            "providers": [{
+                "name": format!("promo-infra-{}", *m.stack),
+                "orgId": 1,
+                "folder": folder_title(m),
+                "folderUid": folder_uid(m),
+                "type": "file",
+                "disableDeletion": false,
+                "allowUiUpdates": false,
+                "updateIntervalSeconds": 30,
+                "options": { "path": GRAFANA_DASHBOARDS_PATH },
+            }],
+        }),
+    )
+}
+
+struct AlertText {
+    error_title: &'static str,
+    error_summary: &'static str,
+    p95_title: &'static str,
+    p95_summary: &'static str,
+    message_title: &'static str,
+    message_text: &'static str,
+}
+
+fn alert_text(locale: &str) -> AlertText {
+    if locale == "en" {
+        AlertText {
+            error_title: "Error rate critical",
+            error_summary: "Error rate {{ humanize $values.B.Value }}% is above {{ $values.C.Labels.threshold }}",
+            p95_title: "Response time too slow",
+            p95_summary: "p95 response time {{ humanize $values.B.Value }} ms",
+            message_title: "{{ if eq .Status \"firing\" }}ALERT{{ else }}RESOLVED{{ end }}: {{ .CommonLabels.alertname }}",
+            message_text: "{{ range .Alerts }}Test {{ .Labels.testid }} (promo {{ .Labels.promo_name }}, type {{ .Labels.promo_type }}, environment {{ .Labels.environment }}): {{ .Annotations.summary }}\n{{ end }}",
+        }
+    } else {
+        AlertText {
+            error_title: "Taux d'erreur critique",
+            error_summary: "Taux d'erreur de {{ humanize $values.B.Value }} %",
+            p95_title: "Temps de réponse trop lent",
+            p95_summary: "Temps de réponse p95 de {{ humanize $values.B.Value }} ms",
+            message_title: "{{ if eq .Status \"firing\" }}ALERTE{{ else }}RÉSOLU{{ end }} : {{ .CommonLabels.alertname }}",
+            message_text: "{{ range .Alerts }}Test {{ .Labels.testid }} (promo {{ .Labels.promo_name }}, type {{ .Labels.promo_type }}, environnement {{ .Labels.environment }}) : {{ .Annotations.summary }}\n{{ end }}",
+        }
+    }
+}
+
+/// Query node A of a rule, for the InfluxDB version in use.
+fn query(m: &Manifest, measurement: &str, select_v1: &str, flux_tail: &str) -> Value {
+    let ds = datasource_uid(m);
+    let model = if *m.influxdb.version == 2 {
+        json!({
+            "refId": "A",
+            "query": format!(
+                "from(bucket: \"{}\")\n  |> range(start: -5m)\n  |> filter(fn: (r) => r._measurement == \"{measurement}\" and r._field == \"value\")\n  |> group(columns: [\"testid\", \"promo_name\", \"promo_type\", \"environment\"])\n{flux_tail}",
+                *m.influxdb.bucket
+            ),
+        })
+    } else {
+        json!({
+            "refId": "A",
+            "rawQuery": true,
+            "resultFormat": "time_series",
+            "query": format!(
+                "SELECT {select_v1} FROM \"{measurement}\" WHERE time > now() - 5m GROUP BY time(1m), \"testid\", \"promo_name\", \"promo_type\", \"environment\" fill(none)"
+            ),
+        })
+    };
+    json!({
+        "refId": "A",
+        "datasourceUid": ds,
+        "relativeTimeRange": { "from": 300, "to": 0 },
+        "model": model,
+    })
+}
+
+fn reduce_and_threshold(threshold: f64) -> [Value; 2] {
+    [
+        json!({
+            "refId": "B",
+            "datasourceUid": "__expr__",
+            "relativeTimeRange": { "from": 0, "to": 0 },
+            "model": { "refId": "B", "type": "reduce", "expression": "A", "reducer": "last", "settings": { "mode": "dropNN" } },
+        }),
+        json!({
+            "refId": "C",
+            "datasourceUid": "__expr__",
+            "relativeTimeRange": { "from": 0, "to": 0 },
+            "model": {
+                "refId": "C",
+                "type": "threshold",
+                "expression": "B",
+                "conditions": [{ "evaluator": { "type": "gt", "params": [threshold] } }],
+            },
+        }),
+    ]
+}
+
+/// `provisioning/alerting/promo-infra.yaml`, or `None` when the stack has no alerting.
+pub fn alerting(m: &Manifest, header: &str) -> Option<String> {
+    let alerting = m.alerting.as_ref()?;
+    let text = alert_text(&m.locale);
+    let stack = m.stack.as_str();
+    let home = m
+        .grafana
+        .home_dashboard
+        .as_ref()
+        .map(|s| s.to_string())
+        .or_else(|| m.dashboards.first().map(|d| d.uid.to_string()));
+    let err_pct = *alerting.rules.error_rate_critical_pct;
+    let p95_ms = *alerting.rules.p95_warning_ms;
+    let rule = |uid: String, title: &str, summary: &str, severity: &str, data: Vec<Value>| {
+        let mut r = json!({
+            "uid": uid,
+            "title": title,
+            "condition": "C",
+            "data": data,
+            "noDataState": "OK",
+            "execErrState": "Error",
+            "for": "1m",
+            "labels": { "severity": severity, "team": "marketing", "stack": stack },
+            "annotations": { "summary": summary },
+            "isPaused": false,
+        });
+        if let Some(h) = &home {
+            r["dashboardUid"] = json!(h);
+        }
+        r
+    };
+    let flux_p95 = "  |> quantile(q: 0.95, method: \"exact_mean\")\n  |> map(fn: (r) => ({ r with _time: now() }))";
+    let flux_err =
+        "  |> mean()\n  |> map(fn: (r) => ({ r with _value: r._value * 100.0, _time: now() }))";
+    let mut error_data = vec![query(
+        m,
+        "http_req_failed",
+        "mean(\"value\") * 100",
+        flux_err,
+    )];
+    error_data.extend(reduce_and_threshold(err_pct));
+    let mut p95_data = vec![query(
+        m,
+        "http_req_duration",
+        "percentile(\"value\", 95)",
+        flux_p95,
+    )];
+    p95_data.extend(reduce_and_threshold(p95_ms));
+
+    let mut doc = json!({
+        "apiVersion": 1,
+        "groups": [{
+            "orgId": 1,
+            "name": format!("{stack}-k6"),
+            "folder": folder_title(m),
+            "interval": "30s",
+            "rules": [
+                rule(format!("{stack}-error-rate"), text.error_title, text.error_summary, "critical", error_data),
+                rule(format!("{stack}-p95"), text.p95_title, text.p95_summary, "warning", p95_data),
+            ],
+        }],
+        "templates": [{
+            "orgId": 1,
+            "name": format!("{stack}-messages"),
+            "template": format!(
+                "{{{{ define \"{stack}.title\" }}}}{}{{{{ end }}}}\n{{{{ define \"{stack}.text\" }}}}{}{{{{ end }}}}",
+                text.message_title, text.message_text
+            ),
+        }],
+    });
+    if let Some(slack) = &alerting.slack {
+        let mut settings = json!({
+            "url": format!("${}", *slack.webhook_url_env),
+            "title": format!("{{{{ template \"{stack}.title\" . }}}}"),
+            "text": format!("{{{{ template \"{stack}.text\" . }}}}"),
+        });
+        if let Some(channel) = &slack.channel {
+            settings["recipient"] = json!(channel.as_str());
+        }
+        doc["contactPoints"] = json!([{
+            "orgId": 1,
+            "name": format!("{stack}-slack"),
+            "receivers": [{
+                "uid": format!("{stack}-slack"),
+                "type": "slack",
+                "settings": settings,
+                "disableResolveMessage": false,
+            }],
+        }]);
+        doc["policies"] = json!([{
+            "orgId": 1,
+            "receiver": format!("{stack}-slack"),
+            "group_by": ["alertname", "testid"],
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": "4h",
+        }]);
+    }
+    Some(yaml(header, &doc))
+}

@@ -1,0 +1,288 @@
+//! The stack's services (InfluxDB, Grafana, control API) as target-neutral specs. The compose
+//! file and the docker target are both derived from these, so they cannot disagree.
+
+use std::collections::BTreeMap;
+
+use crate::desired::{EnvValue, HealthSpec, MountSource, MountSpec, PortSpec, ServiceSpec};
+use crate::manifest::{Manifest, duration};
+use crate::secrets;
+
+/// Container port of InfluxDB.
+pub const INFLUX_PORT: u16 = 8086;
+/// Container port of Grafana.
+pub const GRAFANA_PORT: u16 = 3000;
+/// Container port of the control API.
+pub const CONTROL_PORT: u16 = 5000;
+/// Named volume holding InfluxDB data.
+pub const INFLUX_VOLUME: &str = "influxdb-data";
+/// Named volume holding Grafana's database.
+pub const GRAFANA_VOLUME: &str = "grafana-data";
+/// Where generated dashboards are mounted in the Grafana container.
+pub const GRAFANA_DASHBOARDS_PATH: &str = "/var/lib/grafana/dashboards";
+/// InfluxDB 1.x user Grafana reads with.
+pub const INFLUX_V1_READ_USER: &str = "grafana";
+/// InfluxDB 1.x user k6 writes with.
+pub const INFLUX_V1_WRITE_USER: &str = "k6";
+
+fn plain(s: impl Into<String>) -> EnvValue {
+    EnvValue::Plain(s.into())
+}
+fn secret(s: &str) -> EnvValue {
+    EnvValue::Secret(s.into())
+}
+
+fn wget_health(port: u16, path: &str, start_period_s: u32) -> HealthSpec {
+    HealthSpec {
+        test: vec![
+            "CMD-SHELL".into(),
+            format!("wget -q -O /dev/null http://127.0.0.1:{port}{path} || exit 1"),
+        ],
+        interval_s: 5,
+        timeout_s: 3,
+        retries: 12,
+        start_period_s,
+    }
+}
+
+fn port(host_ip: &str, host_port: u32, container_port: u16) -> PortSpec {
+    PortSpec {
+        host_ip: host_ip.to_string(),
+        host_port: u16::try_from(host_port).unwrap_or(0),
+        container_port,
+    }
+}
+
+/// Grafana's public URL: the manifest's, or where its port is published.
+pub fn grafana_url(m: &Manifest) -> String {
+    m.grafana.url.as_ref().map_or_else(
+        || {
+            let host = if m.grafana.bind.as_str() == "0.0.0.0" {
+                "localhost"
+            } else {
+                m.grafana.bind.as_str()
+            };
+            format!("http://{host}:{}", *m.grafana.port)
+        },
+        |u| u.trim_end_matches('/').to_string(),
+    )
+}
+
+/// The control API's URL as seen from a browser on the host.
+pub fn control_api_url(m: &Manifest) -> String {
+    let host = if m.control_api.bind.as_str() == "0.0.0.0" {
+        "localhost"
+    } else {
+        m.control_api.bind.as_str()
+    };
+    format!("http://{host}:{}", *m.control_api.port)
+}
+
+/// Every service of the stack, sorted by name.
+pub fn services(m: &Manifest) -> Vec<ServiceSpec> {
+    let mut out = vec![influxdb(m), grafana(m)];
+    if *m.control_api.enabled {
+        out.push(control_api(m));
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+fn influxdb(m: &Manifest) -> ServiceSpec {
+    let i = &m.influxdb;
+    let retention = duration::parse(&i.retention).unwrap_or(duration::Retention { seconds: None });
+    let mut env = BTreeMap::new();
+    let (data_path, health, mut mounts) = if *i.version == 2 {
+        env.insert("DOCKER_INFLUXDB_INIT_MODE".into(), plain("setup"));
+        env.insert(
+            "DOCKER_INFLUXDB_INIT_USERNAME".into(),
+            plain(i.admin_user.as_str()),
+        );
+        env.insert(
+            "DOCKER_INFLUXDB_INIT_PASSWORD".into(),
+            secret(secrets::INFLUX_ADMIN_PASSWORD),
+        );
+        env.insert("DOCKER_INFLUXDB_INIT_ORG".into(), plain(i.org.as_str()));
+        env.insert(
+            "DOCKER_INFLUXDB_INIT_BUCKET".into(),
+            plain(i.bucket.as_str()),
+        );
+        env.insert(
+            "DOCKER_INFLUXDB_INIT_RETENTION".into(),
+            plain(retention.go_duration()),
+        );
+        env.insert(
+            "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN".into(),
+            secret(secrets::INFLUX_ADMIN_TOKEN),
+        );
+        env.insert("INFLUXD_REPORTING_DISABLED".into(), plain("true"));
+        let health = HealthSpec {
+            test: vec!["CMD".into(), "influx".into(), "ping".into()],
+            interval_s: 5,
+            timeout_s: 3,
+            retries: 12,
+            start_period_s: 10,
+        };
+        ("/var/lib/influxdb2", health, Vec::new())
+    } else {
+        env.insert("INFLUXDB_DB".into(), plain(i.bucket.as_str()));
+        env.insert("INFLUXDB_HTTP_AUTH_ENABLED".into(), plain("true"));
+        env.insert("INFLUXDB_ADMIN_USER".into(), plain(i.admin_user.as_str()));
+        env.insert(
+            "INFLUXDB_ADMIN_PASSWORD".into(),
+            secret(secrets::INFLUX_ADMIN_PASSWORD),
+        );
+        env.insert("INFLUXDB_READ_USER".into(), plain(INFLUX_V1_READ_USER));
+        env.insert(
+            "INFLUXDB_READ_USER_PASSWORD".into(),
+            secret(secrets::INFLUX_V1_READ_PASSWORD),
+        );
+        env.insert("INFLUXDB_WRITE_USER".into(), plain(INFLUX_V1_WRITE_USER));
+        env.insert(
+            "INFLUXDB_WRITE_USER_PASSWORD".into(),
+            secret(secrets::INFLUX_V1_WRITE_PASSWORD),
+        );
+        env.insert("INFLUXDB_REPORTING_DISABLED".into(), plain("true"));
+        let mounts = vec![MountSpec {
+            source: MountSource::Generated("influxdb/init".into()),
+            target: "/docker-entrypoint-initdb.d".into(),
+            read_only: true,
+        }];
+        (
+            "/var/lib/influxdb",
+            wget_health(INFLUX_PORT, "/ping", 5),
+            mounts,
+        )
+    };
+    mounts.insert(
+        0,
+        MountSpec {
+            source: MountSource::Volume(INFLUX_VOLUME.into()),
+            target: data_path.into(),
+            read_only: false,
+        },
+    );
+    ServiceSpec {
+        name: "influxdb".into(),
+        image: i.image.to_string(),
+        command: Vec::new(),
+        env,
+        ports: vec![port(&i.bind, *i.port, INFLUX_PORT)],
+        mounts,
+        health,
+        depends_on: Vec::new(),
+        restart: "unless-stopped".into(),
+    }
+}
+
+fn grafana(m: &Manifest) -> ServiceSpec {
+    let g = &m.grafana;
+    let mut env = BTreeMap::new();
+    env.insert(
+        "GF_SECURITY_ADMIN_USER".into(),
+        plain(g.admin_user.as_str()),
+    );
+    env.insert(
+        "GF_SECURITY_ADMIN_PASSWORD".into(),
+        secret(secrets::GRAFANA_ADMIN_PASSWORD),
+    );
+    env.insert(
+        "GF_SECURITY_SECRET_KEY".into(),
+        secret(secrets::GRAFANA_SECRET_KEY),
+    );
+    env.insert("GF_AUTH_ANONYMOUS_ENABLED".into(), plain("false"));
+    env.insert("GF_USERS_ALLOW_SIGN_UP".into(), plain("false"));
+    env.insert("GF_ANALYTICS_REPORTING_ENABLED".into(), plain("false"));
+    env.insert("GF_ANALYTICS_CHECK_FOR_UPDATES".into(), plain("false"));
+    env.insert("GF_SERVER_ROOT_URL".into(), plain(grafana_url(m)));
+    if !g.plugins.is_empty() {
+        let list: Vec<&str> = g.plugins.iter().map(|p| p.as_str()).collect();
+        env.insert("GF_INSTALL_PLUGINS".into(), plain(list.join(",")));
+    }
+    if let Some(home) = &g.home_dashboard {
+        env.insert(
+            "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH".into(),
+            plain(format!("{GRAFANA_DASHBOARDS_PATH}/{}.json", **home)),
+        );
+    }
+    // Secrets the provisioning files interpolate (`$VAR`): values reach Grafana through its
+    // environment, never through a file.
+    if *m.influxdb.version == 2 {
+        env.insert(
+            secrets::INFLUX_ADMIN_TOKEN.into(),
+            secret(secrets::INFLUX_ADMIN_TOKEN),
+        );
+    } else {
+        env.insert(
+            secrets::INFLUX_V1_READ_PASSWORD.into(),
+            secret(secrets::INFLUX_V1_READ_PASSWORD),
+        );
+    }
+    if let Some(slack) = m.alerting.as_ref().and_then(|a| a.slack.as_ref()) {
+        env.insert(
+            slack.webhook_url_env.to_string(),
+            secret(&slack.webhook_url_env),
+        );
+    }
+    ServiceSpec {
+        name: "grafana".into(),
+        image: g.image.to_string(),
+        command: Vec::new(),
+        env,
+        ports: vec![port(&g.bind, *g.port, GRAFANA_PORT)],
+        mounts: vec![
+            MountSpec {
+                source: MountSource::Volume(GRAFANA_VOLUME.into()),
+                target: "/var/lib/grafana".into(),
+                read_only: false,
+            },
+            MountSpec {
+                source: MountSource::Generated("grafana/provisioning".into()),
+                target: "/etc/grafana/provisioning".into(),
+                read_only: true,
+            },
+            MountSpec {
+                source: MountSource::Generated("grafana/dashboards".into()),
+                target: GRAFANA_DASHBOARDS_PATH.into(),
+                read_only: true,
+            },
+        ],
+        health: wget_health(GRAFANA_PORT, "/api/health", 10),
+        depends_on: vec!["influxdb".into()],
+        restart: "unless-stopped".into(),
+    }
+}
+
+fn control_api(m: &Manifest) -> ServiceSpec {
+    let c = &m.control_api;
+    let mut env = BTreeMap::new();
+    env.insert(
+        secrets::CONTROL_API_TOKEN.into(),
+        secret(secrets::CONTROL_API_TOKEN),
+    );
+    env.insert(
+        secrets::CONTROL_API_STOP_PASSWORD.into(),
+        secret(secrets::CONTROL_API_STOP_PASSWORD),
+    );
+    env.insert("PROMO_INFRA_CORS_ORIGIN".into(), plain(grafana_url(m)));
+    env.insert(
+        "PROMO_INFRA_GRAFANA_URL".into(),
+        plain(format!("http://grafana:{GRAFANA_PORT}")),
+    );
+    env.insert("PROMO_INFRA_LOCALE".into(), plain(m.locale.as_str()));
+    env.insert("PROMO_INFRA_STACK".into(), plain(m.stack.as_str()));
+    ServiceSpec {
+        name: "control-api".into(),
+        image: c.image.to_string(),
+        command: vec![
+            "control-api".into(),
+            "--listen".into(),
+            format!("0.0.0.0:{CONTROL_PORT}"),
+        ],
+        env,
+        ports: vec![port(&c.bind, *c.port, CONTROL_PORT)],
+        mounts: Vec::new(),
+        health: wget_health(CONTROL_PORT, "/health", 2),
+        depends_on: vec!["grafana".into()],
+        restart: "unless-stopped".into(),
+    }
+}

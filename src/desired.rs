@@ -1,0 +1,275 @@
+//! `Desired`: what a stack should be — the generated files and the runtime resources — as
+//! produced by the pure compile step and consumed by the writer and by plan.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// sha256 of some bytes, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A file to write under `generated/<stack>/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedFile {
+    /// Exact contents.
+    pub bytes: Vec<u8>,
+}
+
+impl GeneratedFile {
+    /// From text.
+    pub fn text(s: impl Into<String>) -> Self {
+        Self {
+            bytes: s.into().into_bytes(),
+        }
+    }
+    /// sha256 of the contents.
+    pub fn sha256(&self) -> String {
+        sha256_hex(&self.bytes)
+    }
+}
+
+/// Kinds of runtime resources, in the order a cold apply creates them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceKind {
+    /// A container network.
+    Network,
+    /// A named volume.
+    Volume,
+    /// A long-running service (container or native process).
+    Service,
+    /// An InfluxDB database / bucket and its retention.
+    Database,
+    /// A Grafana datasource.
+    Datasource,
+    /// A Grafana folder.
+    Folder,
+    /// A Grafana dashboard.
+    Dashboard,
+    /// A Grafana alerting object (contact point, policy, rule group, template).
+    Alerting,
+}
+
+impl ResourceKind {
+    /// Short name used in plan output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Network => "network",
+            Self::Volume => "volume",
+            Self::Service => "service",
+            Self::Database => "database",
+            Self::Datasource => "datasource",
+            Self::Folder => "folder",
+            Self::Dashboard => "dashboard",
+            Self::Alerting => "alerting",
+        }
+    }
+}
+
+/// Identity of a resource within a stack.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ResourceId {
+    /// Kind.
+    pub kind: ResourceKind,
+    /// Name, unique within the kind.
+    pub name: String,
+}
+
+impl ResourceId {
+    /// Build an id.
+    pub fn new(kind: ResourceKind, name: impl Into<String>) -> Self {
+        Self {
+            kind,
+            name: name.into(),
+        }
+    }
+}
+
+impl fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.kind.as_str(), self.name)
+    }
+}
+
+/// An environment value: plain, or a secret referenced by name (value never stored here).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvValue {
+    /// A literal value.
+    Plain(String),
+    /// The value of the named secret from `.env`.
+    Secret(String),
+}
+
+/// A published port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortSpec {
+    /// Host address (`127.0.0.1`).
+    pub host_ip: String,
+    /// Host port.
+    pub host_port: u16,
+    /// Container port.
+    pub container_port: u16,
+}
+
+/// Where a mount comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MountSource {
+    /// A named volume of the stack (short name, e.g. `influxdb-data`).
+    Volume(String),
+    /// A path relative to `generated/<stack>/`.
+    Generated(String),
+}
+
+/// A mount into a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MountSpec {
+    /// Source.
+    pub source: MountSource,
+    /// Path inside the container.
+    pub target: String,
+    /// Read-only.
+    pub read_only: bool,
+}
+
+/// A health check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthSpec {
+    /// Docker-style test (`["CMD-SHELL", "..."]`).
+    pub test: Vec<String>,
+    /// Seconds between checks.
+    pub interval_s: u32,
+    /// Seconds before a check counts as failed.
+    pub timeout_s: u32,
+    /// Failures before unhealthy.
+    pub retries: u32,
+    /// Grace period, seconds.
+    pub start_period_s: u32,
+}
+
+/// A long-running service of the stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceSpec {
+    /// Service name (`influxdb`, `grafana`, `control-api`).
+    pub name: String,
+    /// Image reference.
+    pub image: String,
+    /// Command (empty: the image's default).
+    pub command: Vec<String>,
+    /// Environment.
+    pub env: BTreeMap<String, EnvValue>,
+    /// Published ports.
+    pub ports: Vec<PortSpec>,
+    /// Mounts.
+    pub mounts: Vec<MountSpec>,
+    /// Health check.
+    pub health: HealthSpec,
+    /// Services that must be healthy first.
+    pub depends_on: Vec<String>,
+    /// Restart policy (`unless-stopped`).
+    pub restart: String,
+}
+
+/// The typed content of a resource, for the target that executes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResourceSpec {
+    /// A network (full name in Docker).
+    Network {
+        /// Full network name (`<stack>_<network>`).
+        name: String,
+    },
+    /// A named volume.
+    Volume {
+        /// Full volume name (`<stack>_<volume>`).
+        name: String,
+    },
+    /// A service.
+    Service(Box<ServiceSpec>),
+}
+
+/// One runtime resource, with the canonical form plan diffs and its content hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// Identity.
+    pub id: ResourceId,
+    /// What must exist first.
+    pub depends_on: Vec<ResourceId>,
+    /// Typed content.
+    pub spec: ResourceSpec,
+    /// Canonical JSON of the content as plan shows it: secret values replaced by
+    /// `(sensitive)` markers that carry a fingerprint, never the value.
+    pub canonical: serde_json::Value,
+    /// sha256 of the canonical form.
+    pub hash: String,
+}
+
+impl Resource {
+    /// Build a resource; `secret_fingerprints` maps secret names to a fingerprint of their
+    /// current value, so a rotated secret changes the hash without the value being stored.
+    pub fn new(
+        id: ResourceId,
+        depends_on: Vec<ResourceId>,
+        spec: ResourceSpec,
+        secret_fingerprints: &BTreeMap<String, String>,
+    ) -> Self {
+        let mut canonical = serde_json::to_value(&spec).unwrap_or(serde_json::Value::Null);
+        mark_secrets(&mut canonical, secret_fingerprints);
+        let hash = sha256_hex(canonical.to_string().as_bytes());
+        Self {
+            id,
+            depends_on,
+            spec,
+            canonical,
+            hash,
+        }
+    }
+}
+
+/// Replace `{"secret": NAME}` nodes by `{"secret": NAME, "fingerprint": ...}`.
+fn mark_secrets(value: &mut serde_json::Value, fingerprints: &BTreeMap<String, String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.len() == 1
+                && let Some(serde_json::Value::String(name)) = map.get("secret")
+            {
+                let fp = fingerprints
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| "unset".into());
+                map.insert("fingerprint".into(), serde_json::Value::String(fp));
+                return;
+            }
+            for v in map.values_mut() {
+                mark_secrets(v, fingerprints);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            items.iter_mut().for_each(|v| mark_secrets(v, fingerprints))
+        }
+        _ => {}
+    }
+}
+
+/// Everything a stack should be.
+#[derive(Debug, Clone, Default)]
+pub struct Desired {
+    /// Stack name.
+    pub stack: String,
+    /// Files under `generated/<stack>/`, by relative path.
+    pub files: BTreeMap<String, GeneratedFile>,
+    /// Runtime resources, by id (sorted: networks and volumes first).
+    pub resources: BTreeMap<ResourceId, Resource>,
+}
+
+impl Desired {
+    /// Add a resource.
+    pub fn add(&mut self, resource: Resource) {
+        self.resources.insert(resource.id.clone(), resource);
+    }
+}

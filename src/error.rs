@@ -1,0 +1,246 @@
+//! Errors: what failed, where, and what to do. Rendered by miette at the edge (the CLI).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use thiserror::Error;
+
+/// The library's error type.
+#[derive(Debug, Error, Diagnostic)]
+pub enum Error {
+    /// The manifest is malformed or invalid.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Manifest(#[from] ManifestErrors),
+
+    /// A file could not be read or written.
+    #[error("{action} `{}`: {source}", path.display())]
+    #[diagnostic(code(promo_infra::io))]
+    Io {
+        /// What was being done ("cannot read", "cannot write").
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+
+    /// A dashboard template failed to render or did not produce valid JSON.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Template(Box<TemplateError>),
+
+    /// Generated files differ from what the manifest compiles to (`generate --check`).
+    #[error("{count} generated file(s) are out of date")]
+    #[diagnostic(
+        code(promo_infra::stale),
+        help("run `promo-infra generate` and commit the result")
+    )]
+    Stale {
+        /// Number of stale files.
+        count: usize,
+    },
+
+    /// Generated files were edited by hand and were kept.
+    #[error("hand-edited generated file(s) kept: {}", paths.join(", "))]
+    #[diagnostic(
+        code(promo_infra::hand_edited),
+        help(
+            "move the change into the manifest or a template in dashboards-src/, then run `promo-infra generate --force` to overwrite"
+        )
+    )]
+    HandEdited {
+        /// The files that were kept.
+        paths: Vec<String>,
+    },
+
+    /// The `.env` secrets file is unusable.
+    #[error("secrets file `{}`: {message}", path.display())]
+    #[diagnostic(code(promo_infra::secrets))]
+    Secrets {
+        /// The `.env` path.
+        path: PathBuf,
+        /// What is wrong (never a value).
+        message: String,
+        /// What to do.
+        #[help]
+        help: Option<String>,
+    },
+
+    /// Anything else the user must act on.
+    #[error("{message}")]
+    #[diagnostic(code(promo_infra::usage))]
+    Usage {
+        /// What failed.
+        message: String,
+        /// What to do.
+        #[help]
+        help: Option<String>,
+    },
+}
+
+impl Error {
+    /// An IO error that names its path.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A usage error with a hint.
+    pub fn usage(message: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::Usage {
+            message: message.into(),
+            help: Some(help.into()),
+        }
+    }
+}
+
+/// A dashboard template failed to render or did not produce valid JSON.
+#[derive(Debug, Error, Diagnostic)]
+#[error("dashboard template `{template}`: {message}")]
+#[diagnostic(code(promo_infra::template))]
+pub struct TemplateError {
+    /// Template file.
+    pub template: String,
+    /// What went wrong.
+    pub message: String,
+    /// Where, in the template or in the rendered output.
+    #[source_code]
+    pub src: Option<NamedSource<Arc<str>>>,
+    /// The offending span.
+    #[label("here")]
+    pub span: Option<SourceSpan>,
+    /// What to do.
+    #[help]
+    pub help: Option<String>,
+}
+
+impl From<TemplateError> for Error {
+    fn from(e: TemplateError) -> Self {
+        Self::Template(Box::new(e))
+    }
+}
+
+/// Result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The manifest text with its display name, shared by every diagnostic about it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Name as the user typed it (`stacks/promo.yaml`).
+    pub name: String,
+    /// Full text.
+    pub text: Arc<str>,
+}
+
+impl Source {
+    /// A named source.
+    pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
+        Self {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+
+    fn named(&self) -> NamedSource<Arc<str>> {
+        NamedSource::new(self.name.clone(), Arc::clone(&self.text)).with_language("yaml")
+    }
+}
+
+/// One problem in the manifest, with its position.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{message}")]
+pub struct ManifestError {
+    /// What is wrong, starting with the key path (`influxdb.port: ...`).
+    pub message: String,
+    /// The manifest.
+    #[source_code]
+    pub src: NamedSource<Arc<str>>,
+    /// Where.
+    #[label("{label}")]
+    pub span: Option<SourceSpan>,
+    /// Short label under the offending value.
+    pub label: String,
+    /// What to do.
+    #[help]
+    pub help: Option<String>,
+    /// 1-based line and column, when known.
+    pub line_col: Option<(u64, u64)>,
+}
+
+/// All problems found in one manifest.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{} is invalid: {} problem(s)", name, errors.len())]
+#[diagnostic(
+    code(promo_infra::manifest),
+    help("fix the manifest; nothing was written or changed")
+)]
+pub struct ManifestErrors {
+    /// Manifest display name.
+    pub name: String,
+    /// The problems, in file order.
+    #[related]
+    pub errors: Vec<ManifestError>,
+}
+
+/// Collects manifest problems while validating.
+#[derive(Debug)]
+pub struct Problems<'a> {
+    source: &'a Source,
+    errors: Vec<ManifestError>,
+}
+
+impl<'a> Problems<'a> {
+    /// Start collecting for this source.
+    pub fn new(source: &'a Source) -> Self {
+        Self {
+            source,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Record a problem at `pos` (or at no position for defaulted values).
+    pub fn push(
+        &mut self,
+        pos: Option<crate::manifest::Pos>,
+        message: impl Into<String>,
+        label: impl Into<String>,
+        help: impl Into<Option<String>>,
+    ) {
+        let text_len = self.source.text.len();
+        let span = pos.map(|p| {
+            let offset = p.offset.min(text_len);
+            SourceSpan::new(offset.into(), p.len.min(text_len - offset))
+        });
+        self.errors.push(ManifestError {
+            message: message.into(),
+            src: self.source.named(),
+            span,
+            label: label.into(),
+            help: help.into(),
+            line_col: pos.map(|p| (p.line, p.column)),
+        });
+    }
+
+    /// Whether nothing was found.
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// Finish: `Ok` when nothing was found.
+    pub fn finish(mut self) -> Result<(), ManifestErrors> {
+        if self.errors.is_empty() {
+            return Ok(());
+        }
+        self.errors
+            .sort_by_key(|e| e.line_col.unwrap_or((u64::MAX, u64::MAX)));
+        Err(ManifestErrors {
+            name: self.source.name.clone(),
+            errors: self.errors,
+        })
+    }
+}

@@ -1,0 +1,32 @@
+//! promo-infra: infrastructure-as-code for the monitoring stack around k6 load tests.
+//!
+//! One declarative manifest (`stacks/*.yaml`) goes through one pipeline:
+//!
+//! ```text
+//! load ─▶ validate ─▶ compile (pure) ─▶ Desired ─┐
+//!                                                ├─▶ plan (pure) ─▶ Plan ─▶ apply (IO, per target)
+//!                        observe (IO, per target) ┘
+//! ```
+//!
+//! | module | step |
+//! |---|---|
+//! | [`manifest`] | load (typed, with line:col) and validate (semantic checks) |
+//! | [`compile`] | pure `Manifest → Desired`: generated files + runtime resources with hashes |
+//! | [`desired`] | the `Desired` model everything downstream consumes |
+//! | [`writer`] | the one writer: atomic, write-if-changed, hand-edit ledger, `--check` diffs |
+//! | [`secrets`] | the secrets catalog and `.env` (0600, created once, never printed) |
+//! | [`ops`] | one function per command; the CLI is a thin layer over these |
+//! | [`cli`] | clap definitions and output formatting |
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod compile;
+pub mod desired;
+pub mod error;
+pub mod manifest;
+pub mod ops;
+pub mod project;
+pub mod secrets;
+pub mod writer;
+
+pub use error::{Error, Result};

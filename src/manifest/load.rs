@@ -1,0 +1,107 @@
+//! Manifest text → typed [`Manifest`], with every parse error placed at file:line:col.
+
+use super::{Manifest, Pos};
+use crate::error::{ManifestErrors, Problems, Source};
+
+/// Parse manifest text. Errors carry the position the YAML parser reported.
+pub fn parse(source: &Source) -> Result<Manifest, ManifestErrors> {
+    let options = serde_saphyr::options! { with_snippet: false };
+    match serde_saphyr::from_str_with_options::<Manifest>(&source.text, options) {
+        Ok(manifest) => Ok(manifest),
+        Err(err) => {
+            let mut problems = Problems::new(source);
+            let pos = err
+                .location()
+                .and_then(Pos::from_location)
+                .map(|p| widen_to_token(&source.text, p));
+            let (message, label, help) = describe(&err);
+            problems.push(pos, message, label, help);
+            Err(problems
+                .finish()
+                .expect_err("a problem was pushed, so finish reports it"))
+        }
+    }
+}
+
+/// Describe a parse error as (message, label, hint).
+fn describe(err: &serde_saphyr::Error) -> (String, String, Option<String>) {
+    let raw = strip_location(&err.to_string());
+    match err.without_snippet() {
+        serde_saphyr::Error::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let suggestion = closest(field, expected);
+            let help = match suggestion {
+                Some(s) => format!(
+                    "did you mean `{s}`? Known keys here: {}",
+                    expected.join(", ")
+                ),
+                None => format!("known keys here: {}", expected.join(", ")),
+            };
+            (
+                format!("unknown key `{field}`"),
+                "unknown key".into(),
+                Some(help),
+            )
+        }
+        serde_saphyr::Error::SerdeUnknownVariant {
+            variant, expected, ..
+        } => {
+            let suggestion = closest(variant, expected);
+            let help = match suggestion {
+                Some(s) => format!("did you mean `{s}`? Allowed: {}", expected.join(", ")),
+                None => format!("allowed: {}", expected.join(", ")),
+            };
+            (
+                format!("unknown value `{variant}`"),
+                "not an allowed value".into(),
+                Some(help),
+            )
+        }
+        serde_saphyr::Error::SerdeMissingField { field, .. } => (
+            format!("missing required key `{field}`"),
+            format!("`{field}` is required in this section"),
+            Some("see stacks/promo.yaml or `promo-infra schema` for the full shape".into()),
+        ),
+        serde_saphyr::Error::SerdeInvalidType { .. }
+        | serde_saphyr::Error::SerdeInvalidValue { .. } => (
+            format!("wrong type: {raw}"),
+            "wrong type".into(),
+            Some("check the value against the manifest schema (`promo-infra schema`)".into()),
+        ),
+        _ => (
+            format!("malformed YAML: {raw}"),
+            "here".into(),
+            Some("check indentation, quoting and brackets around this position".into()),
+        ),
+    }
+}
+
+/// serde-saphyr appends ` at line N, column M`; the diagnostic shows the position itself.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The closest known name, when one is close enough to be a typo.
+pub(crate) fn closest<'a, S: AsRef<str>>(wanted: &str, known: &'a [S]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(wanted, k.as_ref()), k.as_ref()))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+/// Parser positions for keys have zero width; underline the whole token instead.
+fn widen_to_token(text: &str, mut pos: Pos) -> Pos {
+    if let Some(rest) = text.get(pos.offset..) {
+        let len = rest.find([':', '\n', ',', '}', ']']).unwrap_or(rest.len());
+        if len > 0 {
+            pos.len = len.min(rest.trim_end().len()).max(1);
+        }
+    }
+    pos
+}

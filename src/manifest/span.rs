@@ -1,0 +1,132 @@
+//! `Sp<T>`: a manifest value that remembers where it was written.
+//!
+//! Validation errors point at the exact line and column of the offending value. Values that were
+//! not written in the file (serde defaults) carry no location; errors about them point at the
+//! section that would hold them.
+
+use std::fmt;
+use std::ops::Deref;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A position in the manifest: 1-based line and column plus the byte span of the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Pos {
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column.
+    pub column: u64,
+    /// Byte offset of the value in the source text.
+    pub offset: usize,
+    /// Length of the value in bytes (at least 1 so a label has something to underline).
+    pub len: usize,
+}
+
+impl Pos {
+    pub(crate) fn from_location(loc: serde_saphyr::Location) -> Option<Self> {
+        if loc.line() == 0 {
+            return None;
+        }
+        let span = loc.span();
+        Some(Self {
+            line: loc.line(),
+            column: loc.column(),
+            offset: usize::try_from(span.byte_offset()?).ok()?,
+            len: usize::try_from(span.byte_len().unwrap_or(1).max(1)).ok()?,
+        })
+    }
+}
+
+/// A deserialized value with the position it was read from (`None` for defaults).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Sp<T> {
+    value: T,
+    pos: Option<PosKey>,
+}
+
+/// `Pos` wrapper that never takes part in comparisons, so two equal values compare equal
+/// wherever they were written.
+#[derive(Clone, Copy, Debug)]
+struct PosKey(Pos);
+impl PartialEq for PosKey {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for PosKey {}
+impl PartialOrd for PosKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for PosKey {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+impl std::hash::Hash for PosKey {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
+impl<T> Sp<T> {
+    /// A value with no source position (a default, or one built in code).
+    pub fn new(value: T) -> Self {
+        Self { value, pos: None }
+    }
+    /// Where the value was written, if it was.
+    pub fn pos(&self) -> Option<Pos> {
+        self.pos.map(|p| p.0)
+    }
+    /// The value itself.
+    pub fn get(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T> Deref for Sp<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Sp<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.value.fmt(f)
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for Sp<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.value.fmt(f)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = serde_saphyr::Spanned::<T>::deserialize(deserializer)?;
+        Ok(Self {
+            value: spanned.value,
+            pos: Pos::from_location(spanned.referenced).map(PosKey),
+        })
+    }
+}
+
+impl<T: Serialize> Serialize for Sp<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(serializer)
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Sp<T> {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}

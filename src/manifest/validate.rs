@@ -1,0 +1,588 @@
+//! Semantic checks, run before anything touches disk or network. Every problem is reported
+//! at once, each at the line and column of the value at fault.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use super::{Environment, Manifest, Sp, cron, duration};
+use crate::error::{ManifestErrors, Problems, Source};
+
+/// Languages dashboards, alerts and the STOP page exist in.
+pub const LOCALES: [&str; 2] = ["fr", "en"];
+
+/// Validate a parsed manifest. `templates` lists the dashboard templates that exist.
+pub fn validate(
+    manifest: &Manifest,
+    source: &Source,
+    templates: &BTreeSet<String>,
+) -> Result<(), ManifestErrors> {
+    let mut p = Problems::new(source);
+    let m = manifest;
+
+    check_stack_name(&mut p, &m.stack);
+    check_locale(&mut p, "locale", &m.locale);
+
+    // InfluxDB
+    if !matches!(*m.influxdb.version, 1 | 2) {
+        p.push(
+            m.influxdb.version.pos(),
+            format!("influxdb.version: {} is not supported", *m.influxdb.version),
+            "must be 1 or 2",
+            Some("use 2 (buckets, tokens, Flux) or 1 (databases, InfluxQL)".to_string()),
+        );
+    }
+    check_image(&mut p, "influxdb.image", &m.influxdb.image);
+    check_name(&mut p, "influxdb.org", &m.influxdb.org);
+    check_name(&mut p, "influxdb.bucket", &m.influxdb.bucket);
+    check_name(&mut p, "influxdb.admin_user", &m.influxdb.admin_user);
+    match duration::parse(&m.influxdb.retention) {
+        Err(e) => p.push(
+            m.influxdb.retention.pos(),
+            format!(
+                "influxdb.retention: `{}` is not a duration: {e}",
+                *m.influxdb.retention
+            ),
+            "not a duration",
+            Some("write e.g. `30d`, `12h`, `4w`, `1h30m` or `infinite`".to_string()),
+        ),
+        Ok(r) if r.seconds.is_some_and(|s| s < 3600) => p.push(
+            m.influxdb.retention.pos(),
+            format!(
+                "influxdb.retention: `{}` is shorter than InfluxDB's minimum of 1h",
+                *m.influxdb.retention
+            ),
+            "too short",
+            Some("use at least `1h`, or `infinite`".to_string()),
+        ),
+        Ok(_) => {}
+    }
+
+    // Grafana
+    check_image(&mut p, "grafana.image", &m.grafana.image);
+    check_name(&mut p, "grafana.admin_user", &m.grafana.admin_user);
+    if m.environment.get() == &Environment::Prod && m.grafana.admin_user.as_str() == "admin" {
+        p.push(
+            m.grafana.admin_user.pos().or(m.environment.pos()),
+            "grafana.admin_user: `admin` is a default credential, refused for `environment: prod`",
+            "default admin login",
+            Some("set `grafana.admin_user` to a name of your own; its password is generated into .env".to_string()),
+        );
+    }
+    for plugin in &m.grafana.plugins {
+        if plugin.is_empty()
+            || !plugin
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            p.push(
+                plugin.pos(),
+                format!("grafana.plugins: `{}` is not a plugin id", **plugin),
+                "not a plugin id",
+                Some("use the id from grafana.com, e.g. `grafana-clock-panel`".to_string()),
+            );
+        }
+    }
+    let uids: Vec<&str> = m.dashboards.iter().map(|d| d.uid.as_str()).collect();
+    if let Some(home) = &m.grafana.home_dashboard
+        && !uids.contains(&home.as_str())
+    {
+        let hint = match super::load::closest(home, &uids) {
+            Some(s) => format!(
+                "did you mean `{s}`? Declared dashboards: {}",
+                uids.join(", ")
+            ),
+            None => format!("declared dashboards: {}", uids.join(", ")),
+        };
+        p.push(
+            home.pos(),
+            format!("grafana.home_dashboard: no dashboard has uid `{}`", **home),
+            "unknown dashboard",
+            Some(hint),
+        );
+    }
+    if let Some(url) = &m.grafana.url {
+        check_url(&mut p, "grafana.url", url, false);
+    }
+
+    // Control API
+    check_image(&mut p, "control_api.image", &m.control_api.image);
+
+    // Ports and addresses
+    let mut ports: Vec<(&str, &Sp<u32>, &Sp<String>)> = vec![
+        ("influxdb.port", &m.influxdb.port, &m.influxdb.bind),
+        ("grafana.port", &m.grafana.port, &m.grafana.bind),
+    ];
+    if *m.control_api.enabled {
+        ports.push(("control_api.port", &m.control_api.port, &m.control_api.bind));
+    }
+    check_ports(&mut p, &ports);
+
+    // Dashboards
+    let mut seen: BTreeMap<&str, &Sp<String>> = BTreeMap::new();
+    for (i, d) in m.dashboards.iter().enumerate() {
+        let key = format!("dashboards[{i}]");
+        let uid = d.uid.as_str();
+        if uid.is_empty()
+            || uid.len() > 40
+            || !uid
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            p.push(
+                d.uid.pos(),
+                format!("{key}.uid: `{uid}` is not a valid Grafana uid"),
+                "invalid uid",
+                Some("use 1-40 characters among letters, digits, `-` and `_`".to_string()),
+            );
+        }
+        if let Some(first) = seen.insert(uid, &d.uid) {
+            let at = first
+                .pos()
+                .map(|p| format!(" (first at line {})", p.line))
+                .unwrap_or_default();
+            p.push(
+                d.uid.pos(),
+                format!("{key}.uid: `{uid}` is declared twice{at}"),
+                "duplicate uid",
+                Some("every dashboard needs its own uid".to_string()),
+            );
+        }
+        if !templates.contains(d.template.as_str()) {
+            let known: Vec<&str> = templates.iter().map(String::as_str).collect();
+            let hint = match super::load::closest(&d.template, &known) {
+                Some(s) => format!("did you mean `{s}`? Templates: {}", known.join(", ")),
+                None => format!(
+                    "templates are dashboards-src/<name>.json.hbs; found: {}",
+                    known.join(", ")
+                ),
+            };
+            p.push(
+                d.template.pos(),
+                format!("{key}.template: no template named `{}`", *d.template),
+                "unknown template",
+                Some(hint),
+            );
+        }
+        if let Some(title) = &d.title
+            && title.trim().is_empty()
+        {
+            p.push(
+                title.pos(),
+                format!("{key}.title is empty"),
+                "empty title",
+                None,
+            );
+        }
+        if let Some(locale) = &d.locale {
+            check_locale(&mut p, &format!("{key}.locale"), locale);
+        }
+        let t = &d.thresholds;
+        for (name, v, max) in [
+            ("p95_ok_ms", &t.p95_ok_ms, f64::MAX),
+            ("p95_warn_ms", &t.p95_warn_ms, f64::MAX),
+            ("error_ok_pct", &t.error_ok_pct, 100.0),
+            ("error_warn_pct", &t.error_warn_pct, 100.0),
+        ] {
+            if !v.is_finite() || **v <= 0.0 || **v > max {
+                p.push(
+                    v.pos(),
+                    format!("{key}.thresholds.{name}: {} is out of range", **v),
+                    "out of range",
+                    Some(
+                        if max == 100.0 {
+                            "a percentage above 0 and at most 100"
+                        } else {
+                            "a positive number of milliseconds"
+                        }
+                        .to_string(),
+                    ),
+                );
+            }
+        }
+        for (ok_name, ok, warn_name, warn) in [
+            ("p95_ok_ms", &t.p95_ok_ms, "p95_warn_ms", &t.p95_warn_ms),
+            (
+                "error_ok_pct",
+                &t.error_ok_pct,
+                "error_warn_pct",
+                &t.error_warn_pct,
+            ),
+        ] {
+            if **ok >= **warn {
+                p.push(
+                    warn.pos().or(ok.pos()),
+                    format!(
+                        "{key}.thresholds: {warn_name} ({}) must be greater than {ok_name} ({})",
+                        **warn, **ok
+                    ),
+                    "not above the ok value",
+                    Some(
+                        "green < ok <= orange < warn <= red: the warn value must be the larger one"
+                            .to_string(),
+                    ),
+                );
+            }
+        }
+    }
+
+    // Alerting
+    if let Some(alerting) = &m.alerting {
+        if let Some(slack) = &alerting.slack {
+            check_env_name(
+                &mut p,
+                "alerting.slack.webhook_url_env",
+                &slack.webhook_url_env,
+            );
+            if let Some(channel) = &slack.channel
+                && channel.trim().is_empty()
+            {
+                p.push(
+                    channel.pos(),
+                    "alerting.slack.channel is empty",
+                    "empty",
+                    None,
+                );
+            }
+        }
+        let r = &alerting.rules;
+        if !(r.error_rate_critical_pct.is_finite()
+            && *r.error_rate_critical_pct > 0.0
+            && *r.error_rate_critical_pct <= 100.0)
+        {
+            p.push(
+                r.error_rate_critical_pct.pos(),
+                format!(
+                    "alerting.rules.error_rate_critical_pct: {} is out of range",
+                    *r.error_rate_critical_pct
+                ),
+                "out of range",
+                Some("a percentage above 0 and at most 100".to_string()),
+            );
+        }
+        if !(r.p95_warning_ms.is_finite() && *r.p95_warning_ms > 0.0) {
+            p.push(
+                r.p95_warning_ms.pos(),
+                format!(
+                    "alerting.rules.p95_warning_ms: {} is out of range",
+                    *r.p95_warning_ms
+                ),
+                "out of range",
+                Some("a positive number of milliseconds".to_string()),
+            );
+        }
+    }
+
+    // Backups
+    if let Some(b) = &m.backup {
+        if let Err(e) = cron::parse(&b.schedule) {
+            p.push(
+                b.schedule.pos(),
+                format!(
+                    "backup.schedule: `{}` is not a valid cron schedule: {e}",
+                    *b.schedule
+                ),
+                "invalid cron",
+                Some("five fields, evaluated in UTC: `0 3 * * *` runs daily at 03:00".to_string()),
+            );
+        }
+        check_relative(&mut p, "backup.dir", &b.dir);
+        check_absolute(&mut p, "backup.project_dir", &b.project_dir);
+        check_absolute(&mut p, "backup.binary", &b.binary);
+        if !is_unix_user(&b.user) {
+            p.push(
+                b.user.pos(),
+                format!("backup.user: `{}` is not a user name", *b.user),
+                "invalid user",
+                None,
+            );
+        }
+        let k = &b.keep;
+        if *k.last + *k.daily + *k.weekly + *k.monthly == 0 {
+            p.push(
+                b.schedule.pos(),
+                "backup.keep: the rotation policy keeps nothing",
+                "no keep rule",
+                Some("set at least one of keep.last, keep.daily, keep.weekly, keep.monthly above 0 (restic refuses an empty policy too)".to_string()),
+            );
+        }
+    }
+
+    // k6
+    if let Some(k6) = &m.k6 {
+        let v = k6.version.strip_prefix('v').unwrap_or("");
+        if v.split('.').count() != 3
+            || !v
+                .split('.')
+                .all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        {
+            p.push(
+                k6.version.pos(),
+                format!("k6.version: `{}` is not a k6 release", *k6.version),
+                "not vX.Y.Z",
+                Some("write the release tag, e.g. `v0.47.0`".to_string()),
+            );
+        }
+        for ext in &k6.extensions {
+            let ok = ext
+                .split_once('@')
+                .is_some_and(|(m, v)| !m.is_empty() && !v.is_empty())
+                && !ext.contains(char::is_whitespace);
+            if !ok {
+                p.push(
+                    ext.pos(),
+                    format!("k6.extensions: `{}` is not `module@version`", **ext),
+                    "not module@version",
+                    Some("e.g. `github.com/grafana/xk6-output-influxdb@v0.4.1`".to_string()),
+                );
+            }
+        }
+        check_relative(&mut p, "k6.output", &k6.output);
+    }
+
+    // Targets
+    let net = &m.targets.docker.network;
+    if net.is_empty()
+        || !net
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        p.push(
+            net.pos(),
+            format!("targets.docker.network: `{}` is not a network name", **net),
+            "invalid name",
+            Some("letters, digits, `-`, `_`, `.`".to_string()),
+        );
+    }
+    check_relative(
+        &mut p,
+        "targets.native.data_dir",
+        &m.targets.native.data_dir,
+    );
+    if let Some(cloud) = &m.targets.cloud {
+        check_url(
+            &mut p,
+            "targets.cloud.grafana_url",
+            &cloud.grafana_url,
+            true,
+        );
+        check_url(&mut p, "targets.cloud.influx_url", &cloud.influx_url, true);
+        check_env_name(
+            &mut p,
+            "targets.cloud.grafana_token_env",
+            &cloud.grafana_token_env,
+        );
+        check_env_name(
+            &mut p,
+            "targets.cloud.influx_token_env",
+            &cloud.influx_token_env,
+        );
+    }
+
+    p.finish()
+}
+
+fn check_stack_name(p: &mut Problems<'_>, name: &Sp<String>) {
+    let ok = !name.is_empty()
+        && name.len() <= 24
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if !ok {
+        let suggestion: String = name
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect::<String>()
+            .trim_matches('-')
+            .chars()
+            .take(24)
+            .collect();
+        p.push(
+            name.pos(),
+            format!("stack: `{}` is not a valid stack name", **name),
+            "must match [a-z0-9-], 1-24 characters",
+            Some(format!(
+                "the stack name prefixes containers and Grafana uids; try `{suggestion}`"
+            )),
+        );
+    }
+}
+
+fn check_locale(p: &mut Problems<'_>, key: &str, locale: &Sp<String>) {
+    if !LOCALES.contains(&locale.as_str()) {
+        p.push(
+            locale.pos(),
+            format!("{key}: `{}` is not a supported language", **locale),
+            "unsupported language",
+            Some("use `fr` or `en`".to_string()),
+        );
+    }
+}
+
+fn check_image(p: &mut Problems<'_>, key: &str, image: &Sp<String>) {
+    let name_part = image.rsplit('/').next().unwrap_or("");
+    let tag = name_part.split_once(':').map(|(_, t)| t);
+    let pinned = image.contains("@sha256:") || tag.is_some_and(|t| !t.is_empty() && t != "latest");
+    if image.is_empty() || image.contains(char::is_whitespace) {
+        p.push(
+            image.pos(),
+            format!("{key}: `{}` is not an image reference", **image),
+            "invalid image",
+            None,
+        );
+    } else if !pinned {
+        p.push(
+            image.pos(),
+            format!("{key}: `{}` is not pinned to a version", **image),
+            "unpinned image",
+            Some("add an explicit tag such as `:2.7` (never `latest`: `influxdb:latest` moved to InfluxDB 3)".to_string()),
+        );
+    }
+}
+
+fn check_name(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
+    if value.is_empty()
+        || !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+    {
+        p.push(
+            value.pos(),
+            format!("{key}: `{}` is not a valid name", **value),
+            "invalid name",
+            Some("use letters, digits, `-`, `_`, `.` or `@`".to_string()),
+        );
+    }
+}
+
+fn check_env_name(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
+    let mut chars = value.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok {
+        p.push(
+            value.pos(),
+            format!(
+                "{key}: `{}` is not a valid environment variable name",
+                **value
+            ),
+            "invalid variable name",
+            Some(
+                "letters, digits and `_`, not starting with a digit, e.g. `SLACK_WEBHOOK_URL`"
+                    .to_string(),
+            ),
+        );
+    }
+}
+
+fn check_url(p: &mut Problems<'_>, key: &str, value: &Sp<String>, https_only: bool) {
+    let ok = if https_only {
+        value.starts_with("https://") && value.len() > 8
+    } else {
+        (value.starts_with("http://") && value.len() > 7)
+            || (value.starts_with("https://") && value.len() > 8)
+    };
+    if !ok || value.contains(char::is_whitespace) {
+        p.push(
+            value.pos(),
+            format!(
+                "{key}: `{}` is not a valid {}URL",
+                **value,
+                if https_only { "https " } else { "" }
+            ),
+            "invalid URL",
+            Some(
+                if https_only {
+                    "cloud APIs are only reached over https://"
+                } else {
+                    "write an http:// or https:// URL"
+                }
+                .to_string(),
+            ),
+        );
+    }
+}
+
+fn check_relative(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
+    let path = std::path::Path::new(value.as_str());
+    let bad = value.is_empty()
+        || path.is_absolute()
+        || path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir));
+    if bad {
+        p.push(
+            value.pos(),
+            format!("{key}: `{}` must be a path inside the project", **value),
+            "not a project-relative path",
+            Some("write a relative path without `..`, e.g. `backups`".to_string()),
+        );
+    }
+}
+
+fn check_absolute(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
+    if !value.starts_with('/') || value.contains(char::is_whitespace) || value.contains('%') {
+        p.push(
+            value.pos(),
+            format!(
+                "{key}: `{}` must be an absolute path without spaces or `%`",
+                **value
+            ),
+            "not an absolute path",
+            Some("it is used on the production host, e.g. `/opt/promo-infra`".to_string()),
+        );
+    }
+}
+
+fn is_unix_user(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        && name.len() <= 32
+}
+
+fn check_ports(p: &mut Problems<'_>, ports: &[(&str, &Sp<u32>, &Sp<String>)]) {
+    let mut used: Vec<(IpAddr, u32, &str)> = Vec::new();
+    for (key, port, bind) in ports {
+        let addr: Option<IpAddr> = bind.parse().ok();
+        if addr.is_none() {
+            let bind_key = key.replace(".port", ".bind");
+            p.push(
+                bind.pos(),
+                format!("{bind_key}: `{}` is not an IP address", ***bind),
+                "not an IP address",
+                Some(
+                    "use `127.0.0.1` (default, this host only) or `0.0.0.0` (every interface)"
+                        .to_string(),
+                ),
+            );
+        }
+        if !(1..=65535).contains(&***port) {
+            p.push(
+                port.pos(),
+                format!("{key}: {} is not a port", ***port),
+                "must be 1-65535",
+                Some("choose a free host port between 1 and 65535".to_string()),
+            );
+            continue;
+        }
+        let Some(addr) = addr else { continue };
+        if let Some((_, _, other)) = used.iter().find(|(a, n, _)| {
+            *n == ***port && (*a == addr || a.is_unspecified() || addr.is_unspecified())
+        }) {
+            p.push(
+                port.pos(),
+                format!("{key}: port {} is already used by {other}", ***port),
+                "port clash",
+                Some(format!("give {key} a port of its own")),
+            );
+        }
+        used.push((addr, ***port, key));
+    }
+}

@@ -1,0 +1,62 @@
+//! The project directory: where stacks, templates and generated files live.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Conventional layout of a promo-infra project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// Project root (the directory holding `stacks/`).
+    pub root: PathBuf,
+}
+
+/// The default manifest of commands that act on one stack.
+pub const DEFAULT_MANIFEST: &str = "stacks/promo.yaml";
+
+impl Project {
+    /// A project rooted at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// `generated/<stack>/`.
+    pub fn generated_dir(&self, stack: &str) -> PathBuf {
+        self.root.join("generated").join(stack)
+    }
+
+    /// `dashboards-src/`.
+    pub fn templates_dir(&self) -> PathBuf {
+        self.root.join("dashboards-src")
+    }
+
+    /// Every `stacks/*.yaml` (sorted), for commands that act on all stacks.
+    pub fn all_manifests(&self) -> Result<Vec<PathBuf>> {
+        let dir = self.root.join("stacks");
+        let entries = fs_err::read_dir(&dir).map_err(|e| {
+            Error::usage(
+                e.to_string(),
+                "run from the project directory (the one holding stacks/), use -C DIR, or pass -f FILE",
+            )
+        })?;
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("cannot list", &dir, e))?;
+            let path = entry.path();
+            if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            ) {
+                out.push(Path::new("stacks").join(entry.file_name()));
+            }
+        }
+        out.sort();
+        if out.is_empty() {
+            return Err(Error::usage(
+                format!("no stack manifests in {}", dir.display()),
+                "create stacks/promo.yaml (see README) or pass -f FILE",
+            ));
+        }
+        Ok(out)
+    }
+}

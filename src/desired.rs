@@ -173,6 +173,9 @@ pub struct ServiceSpec {
     pub depends_on: Vec<String>,
     /// Restart policy (`unless-stopped`).
     pub restart: String,
+    /// sha256 of the generated files mounted into the service, by mount source: a changed
+    /// provisioning file changes the service's hash, so plan recreates exactly that service.
+    pub config_digest: BTreeMap<String, String>,
 }
 
 /// The typed content of a resource, for the target that executes it.

@@ -68,6 +68,25 @@ pub enum Error {
         help: Option<String>,
     },
 
+    /// A failure that may pass on retry (engine busy, connection reset, HTTP 429/5xx).
+    #[error("{message}")]
+    #[diagnostic(code(promo_infra::transient))]
+    Transient {
+        /// What failed, where.
+        message: String,
+    },
+
+    /// A target (Docker, native processes, cloud APIs) refused or failed an operation.
+    #[error("{message}")]
+    #[diagnostic(code(promo_infra::target))]
+    Target {
+        /// What failed, where (container, URL, process).
+        message: String,
+        /// What to do.
+        #[help]
+        help: Option<String>,
+    },
+
     /// Anything else the user must act on.
     #[error("{message}")]
     #[diagnostic(code(promo_infra::usage))]

@@ -23,10 +23,13 @@ pub mod cli;
 pub mod compile;
 pub mod desired;
 pub mod error;
+pub mod lock;
 pub mod manifest;
 pub mod ops;
+pub mod plan;
 pub mod project;
 pub mod secrets;
+pub mod targets;
 pub mod writer;
 
 pub use error::{Error, Result};

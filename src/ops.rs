@@ -108,6 +108,12 @@ pub fn generate(project: &Project, selection: &Selection, force: bool) -> Result
         .iter()
         .map(|l| Ok((l, compile(project, &templates, l)?)))
         .collect::<Result<Vec<_>>>()?;
+    // Every refusal happens before the first write.
+    for (l, _) in &compiled {
+        let path = env_path(project, &l.manifest);
+        let values = secrets::read_env(&path)?.unwrap_or_default();
+        secrets::check_defaults(&path, &values, *l.manifest.environment)?;
+    }
     let mut out = Vec::new();
     for (l, desired) in compiled {
         let dir = project.generated_dir(&desired.stack);

@@ -322,7 +322,8 @@ pub fn os_random_hex(n: usize) -> Result<String> {
 
 const DEFAULT_PASSWORDS: [&str; 5] = ["admin", "password", "changeme", "secret", "grafana"];
 
-fn check_defaults(path: &Path, values: &SecretValues, environment: Environment) -> Result<()> {
+/// Refuse well-known default passwords in `.env` for `environment: prod`.
+pub fn check_defaults(path: &Path, values: &SecretValues, environment: Environment) -> Result<()> {
     if environment != Environment::Prod {
         return Ok(());
     }

@@ -129,12 +129,14 @@ pub fn main() -> ExitCode {
     if !color {
         anstream::ColorChoice::Never.write_global();
     }
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = miette::set_hook(Box::new(move |_| {
         Box::new(
             miette::MietteHandlerOpts::new()
-                .color(color)
-                .unicode(color)
+                .color(color && terminal)
+                .unicode(color && terminal)
                 .terminal_links(false)
+                .wrap_lines(terminal)
                 .width(110)
                 .build(),
         )

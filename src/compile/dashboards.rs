@@ -152,6 +152,13 @@ fn json_helper(
     let param = h
         .param(0)
         .ok_or_else(|| RenderErrorReason::ParamNotFoundForIndex("json", 0))?;
+    // Strict mode does not cover helper parameters: refuse a missing variable here too.
+    if param.is_value_missing() {
+        return Err(RenderErrorReason::MissingVariable(Some(
+            param.relative_path().cloned().unwrap_or_default(),
+        ))
+        .into());
+    }
     let text = serde_json::to_string(param.value())
         .map_err(|e| RenderErrorReason::Other(e.to_string()))?;
     out.write(&text)?;

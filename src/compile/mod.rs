@@ -27,6 +27,18 @@ fn header(comment: &str, manifest_path: &str) -> String {
     )
 }
 
+/// sha256 over the paths and contents of the generated files under `prefix/`.
+fn digest_under(files: &BTreeMap<String, GeneratedFile>, prefix: &str) -> String {
+    let mut listing = String::new();
+    for (path, file) in files.range(format!("{prefix}/")..) {
+        if !path.starts_with(&format!("{prefix}/")) {
+            break;
+        }
+        listing.push_str(&format!("{path} {}\n", file.sha256()));
+    }
+    crate::desired::sha256_hex(listing.as_bytes())
+}
+
 /// Compile a validated manifest. `secret_values` only feeds resource fingerprints (so a rotated
 /// secret shows up in plan); no generated file depends on a secret value.
 pub fn compile(
@@ -118,7 +130,13 @@ pub fn compile(
             &fingerprints,
         ));
     }
-    for s in services {
+    for mut s in services {
+        for mount in &s.mounts {
+            if let crate::desired::MountSource::Generated(prefix) = &mount.source {
+                s.config_digest
+                    .insert(prefix.clone(), digest_under(&desired.files, prefix));
+            }
+        }
         let mut deps = vec![network_id.clone()];
         deps.extend(s.mounts.iter().filter_map(|mount| match &mount.source {
             crate::desired::MountSource::Volume(v) => {

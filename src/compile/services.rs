@@ -171,6 +171,7 @@ fn influxdb(m: &Manifest) -> ServiceSpec {
         health,
         depends_on: Vec::new(),
         restart: "unless-stopped".into(),
+        config_digest: BTreeMap::new(),
     }
 }
 
@@ -249,6 +250,7 @@ fn grafana(m: &Manifest) -> ServiceSpec {
         health: wget_health(GRAFANA_PORT, "/api/health", 10),
         depends_on: vec!["influxdb".into()],
         restart: "unless-stopped".into(),
+        config_digest: BTreeMap::new(),
     }
 }
 
@@ -284,5 +286,6 @@ fn control_api(m: &Manifest) -> ServiceSpec {
         health: wget_health(CONTROL_PORT, "/health", 2),
         depends_on: vec!["grafana".into()],
         restart: "unless-stopped".into(),
+        config_digest: BTreeMap::new(),
     }
 }

@@ -69,11 +69,26 @@ fn describe(err: &serde_saphyr::Error) -> (String, String, Option<String>) {
             "wrong type".into(),
             Some("check the value against the manifest schema (`promo-infra schema`)".into()),
         ),
+        _ if raw.starts_with("invalid ") => (
+            format!("wrong type: expected {}", expected_type(&raw)),
+            "wrong type".into(),
+            Some("check the value against the manifest schema (`promo-infra schema`)".into()),
+        ),
         _ => (
             format!("malformed YAML: {raw}"),
             "here".into(),
             Some("check indentation, quoting and brackets around this position".into()),
         ),
+    }
+}
+
+/// `invalid u32` → words a person reads.
+fn expected_type(raw: &str) -> String {
+    match raw.trim_start_matches("invalid ") {
+        "u8" | "u16" | "u32" | "u64" | "i32" | "i64" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "bool" => "true or false".into(),
+        other => other.to_string(),
     }
 }
 

@@ -299,7 +299,10 @@ pub fn validate(
         let k = &b.keep;
         if *k.last + *k.daily + *k.weekly + *k.monthly == 0 {
             p.push(
-                b.schedule.pos(),
+                [&k.last, &k.daily, &k.weekly, &k.monthly]
+                    .iter()
+                    .find_map(|v| v.pos())
+                    .or(b.schedule.pos()),
                 "backup.keep: the rotation policy keeps nothing",
                 "no keep rule",
                 Some("set at least one of keep.last, keep.daily, keep.weekly, keep.monthly above 0 (restic refuses an empty policy too)".to_string()),

@@ -1,0 +1,472 @@
+//! Plan: a pure function `(Desired, Observed) → Plan`. Every value is decided here; apply only
+//! executes. Diffing lives in the core so every target plans the same way.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::desired::{Desired, ResourceId};
+
+/// What a target found for one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedResource {
+    /// Identity, in the same terms as the desired resource.
+    pub id: ResourceId,
+    /// Content hash recorded when promo-infra created it (`None`: made by something else,
+    /// e.g. `docker-compose up`).
+    pub hash: Option<String>,
+    /// Its canonical form as far as the target can reconstruct it (for field diffs).
+    pub canonical: Value,
+    /// Whether it is healthy / running as it should (a stopped container must be started).
+    pub converged: bool,
+}
+
+/// Everything a target observed for a stack.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    /// By id.
+    pub resources: BTreeMap<ResourceId, ObservedResource>,
+}
+
+/// One changed field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    /// Dotted path (`env.GF_SECURITY_ADMIN_USER`, `ports[0].host_port`).
+    pub path: String,
+    /// Before (`None`: absent). Sensitive values are never here.
+    pub before: Option<String>,
+    /// After (`None`: removed).
+    pub after: Option<String>,
+    /// The value is a secret: shown as `(sensitive)`.
+    pub sensitive: bool,
+}
+
+/// What to do with a resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Create it.
+    Create,
+    /// Replace it (delete, then create) — containers cannot be changed in place.
+    Replace {
+        /// Why.
+        changes: Vec<FieldChange>,
+    },
+    /// Bring it back to its declared state without changing its configuration (start a
+    /// stopped container).
+    Start,
+    /// Delete it (only resources the stack no longer declares, with `--prune`).
+    Delete,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// Resource.
+    pub id: ResourceId,
+    /// Action and its field changes.
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+/// A plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// Stack.
+    pub stack: String,
+    /// Target name.
+    pub target: String,
+    /// Steps, in resource order (apply orders them by dependency).
+    pub steps: Vec<Step>,
+    /// Resources found that the stack no longer declares and that are kept (no `--prune`).
+    pub undeclared: Vec<ResourceId>,
+}
+
+/// Counts for the summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// To add (creates, and the create half of replaces).
+    pub add: usize,
+    /// To change in place (starts).
+    pub change: usize,
+    /// To destroy (deletes, and the delete half of replaces).
+    pub destroy: usize,
+}
+
+impl Plan {
+    /// Whether nothing is to be done.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// terraform-style counts.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for step in &self.steps {
+            match step.action {
+                Action::Create => s.add += 1,
+                Action::Replace { .. } => {
+                    s.add += 1;
+                    s.destroy += 1;
+                }
+                Action::Start => s.change += 1,
+                Action::Delete => s.destroy += 1,
+            }
+        }
+        s
+    }
+}
+
+/// Compute the plan. `prune` deletes observed resources the stack no longer declares.
+pub fn plan(desired: &Desired, observed: &Observed, target: &str, prune: bool) -> Plan {
+    let mut steps = Vec::new();
+    for (id, resource) in &desired.resources {
+        match observed.resources.get(id) {
+            None => steps.push(Step {
+                id: id.clone(),
+                action: Action::Create,
+            }),
+            Some(o) if o.hash.as_deref() == Some(resource.hash.as_str()) => {
+                if !o.converged {
+                    steps.push(Step {
+                        id: id.clone(),
+                        action: Action::Start,
+                    });
+                }
+            }
+            Some(o) => {
+                let mut changes = diff(&o.canonical, &resource.canonical);
+                if changes.is_empty() {
+                    // Same content but no promo-infra hash recorded (made by another tool):
+                    // replacing it makes it ours, so later plans are exact.
+                    changes.push(FieldChange {
+                        path: "labels.io.promo-infra.hash".into(),
+                        before: o
+                            .hash
+                            .clone()
+                            .or_else(|| Some("(none: not created by promo-infra)".into())),
+                        after: Some(resource.hash[..12].to_string()),
+                        sensitive: false,
+                    });
+                }
+                steps.push(Step {
+                    id: id.clone(),
+                    action: Action::Replace { changes },
+                });
+            }
+        }
+    }
+    let mut undeclared = Vec::new();
+    for id in observed.resources.keys() {
+        if !desired.resources.contains_key(id) {
+            if prune {
+                steps.push(Step {
+                    id: id.clone(),
+                    action: Action::Delete,
+                });
+            } else {
+                undeclared.push(id.clone());
+            }
+        }
+    }
+    Plan {
+        stack: desired.stack.clone(),
+        target: target.to_string(),
+        steps,
+        undeclared,
+    }
+}
+
+/// Field-level diff of two canonical forms. Secret markers (`{"secret": NAME, "fingerprint":
+/// ...}`) are compared by fingerprint and shown as `(sensitive)`.
+pub fn diff(before: &Value, after: &Value) -> Vec<FieldChange> {
+    let mut b = BTreeMap::new();
+    let mut a = BTreeMap::new();
+    flatten("", before, &mut b);
+    flatten("", after, &mut a);
+    let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+    keys.into_iter()
+        .filter_map(|k| {
+            let (bv, av) = (b.get(k), a.get(k));
+            if bv == av {
+                return None;
+            }
+            let sensitive = bv.is_some_and(|v| v.1) || av.is_some_and(|v| v.1);
+            Some(FieldChange {
+                path: k.clone(),
+                before: if sensitive {
+                    None
+                } else {
+                    bv.map(|v| v.0.clone())
+                },
+                after: if sensitive {
+                    None
+                } else {
+                    av.map(|v| v.0.clone())
+                },
+                sensitive,
+            })
+        })
+        .collect()
+}
+
+/// Flatten to `path → (display value, sensitive)`.
+fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, (String, bool)>) {
+    let join = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match value {
+        Value::Object(map) => {
+            if let (Some(Value::String(_)), Some(Value::String(fp))) =
+                (map.get("secret"), map.get("fingerprint"))
+            {
+                out.insert(prefix.to_string(), (fp.clone(), true));
+                return;
+            }
+            // Environment-like maps are keyed by name: keep the key visible in the path.
+            for (k, v) in map {
+                flatten(&join(k), v, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(&format!("{prefix}[{i}]"), v, out);
+            }
+            if items.is_empty() {
+                out.insert(prefix.to_string(), ("[]".into(), false));
+            }
+        }
+        Value::String(s) => {
+            out.insert(prefix.to_string(), (format!("{s:?}"), false));
+        }
+        other => {
+            out.insert(prefix.to_string(), (other.to_string(), false));
+        }
+    }
+}
+
+/// Render a plan the way terraform users read one.
+pub fn render(plan: &Plan) -> String {
+    let mut out = String::new();
+    if plan.is_empty() {
+        let _ = writeln!(
+            out,
+            "No changes. Stack `{}` on target {} matches the configuration.",
+            plan.stack, plan.target
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "promo-infra will perform the following actions on stack `{}` (target {}):\n",
+            plan.stack, plan.target
+        );
+        for step in &plan.steps {
+            let (symbol, verb) = match step.action {
+                Action::Create => ("+", "created"),
+                Action::Replace { .. } => ("-/+", "replaced"),
+                Action::Start => ("~", "started"),
+                Action::Delete => ("-", "destroyed"),
+            };
+            let _ = writeln!(out, "  # {} will be {verb}", step.id);
+            let _ = writeln!(out, "{symbol:>3} {}", step.id);
+            if let Action::Replace { changes } = &step.action {
+                for c in changes {
+                    let show = |v: &Option<String>| {
+                        if c.sensitive {
+                            "(sensitive)".to_string()
+                        } else {
+                            v.clone().unwrap_or_else(|| "(none)".into())
+                        }
+                    };
+                    let mark = match (&c.before, &c.after, c.sensitive) {
+                        (None, Some(_), false) => "+",
+                        (Some(_), None, false) => "-",
+                        _ => "~",
+                    };
+                    let _ = writeln!(
+                        out,
+                        "      {mark} {}: {} → {}",
+                        c.path,
+                        show(&c.before),
+                        show(&c.after)
+                    );
+                }
+            }
+            out.push('\n');
+        }
+    }
+    for id in &plan.undeclared {
+        let _ = writeln!(
+            out,
+            "Note: {id} exists but the stack no longer declares it; kept (use --prune to destroy it)."
+        );
+    }
+    let s = plan.summary();
+    if !plan.is_empty() {
+        let _ = writeln!(
+            out,
+            "Plan: {} to add, {} to change, {} to destroy.",
+            s.add, s.change, s.destroy
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::desired::{Resource, ResourceKind, ResourceSpec};
+
+    fn desired(name: &str) -> Desired {
+        let mut d = Desired {
+            stack: "s".into(),
+            ..Desired::default()
+        };
+        d.add(Resource::new(
+            ResourceId::new(ResourceKind::Network, "net"),
+            Vec::new(),
+            ResourceSpec::Network { name: name.into() },
+            &BTreeMap::new(),
+        ));
+        d
+    }
+
+    fn observed_from(d: &Desired) -> Observed {
+        Observed {
+            resources: d
+                .resources
+                .values()
+                .map(|r| {
+                    (
+                        r.id.clone(),
+                        ObservedResource {
+                            id: r.id.clone(),
+                            hash: Some(r.hash.clone()),
+                            canonical: r.canonical.clone(),
+                            converged: true,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn nothing_observed_creates_everything() {
+        let p = plan(&desired("s_net"), &Observed::default(), "docker", false);
+        assert_eq!(
+            p.summary(),
+            Summary {
+                add: 1,
+                change: 0,
+                destroy: 0
+            }
+        );
+        assert!(render(&p).contains("Plan: 1 to add, 0 to change, 0 to destroy."));
+    }
+
+    #[test]
+    fn observed_as_desired_is_empty() {
+        let d = desired("s_net");
+        let p = plan(&d, &observed_from(&d), "docker", false);
+        assert!(p.is_empty());
+        assert!(render(&p).starts_with("No changes."));
+    }
+
+    #[test]
+    fn a_changed_field_replaces_with_a_field_diff() {
+        let before = desired("s_old");
+        let p = plan(&desired("s_net"), &observed_from(&before), "docker", false);
+        let Action::Replace { changes } = &p.steps[0].action else {
+            panic!("replace expected")
+        };
+        assert_eq!(
+            changes,
+            &vec![FieldChange {
+                path: "name".into(),
+                before: Some("\"s_old\"".into()),
+                after: Some("\"s_net\"".into()),
+                sensitive: false,
+            }]
+        );
+        assert_eq!(
+            p.summary(),
+            Summary {
+                add: 1,
+                change: 0,
+                destroy: 1
+            }
+        );
+    }
+
+    #[test]
+    fn secrets_diff_by_fingerprint_and_never_show_values() {
+        let b = json!({"env": {"PW": {"secret": "PW", "fingerprint": "aaa"}, "X": "1"}});
+        let a = json!({"env": {"PW": {"secret": "PW", "fingerprint": "bbb"}, "X": "1"}});
+        let changes = diff(&b, &a);
+        assert_eq!(
+            changes,
+            vec![FieldChange {
+                path: "env.PW".into(),
+                before: None,
+                after: None,
+                sensitive: true
+            }]
+        );
+        assert!(diff(&b, &b).is_empty());
+    }
+
+    #[test]
+    fn undeclared_resources_need_prune() {
+        let d = desired("s_net");
+        let mut o = observed_from(&d);
+        let extra = ResourceId::new(ResourceKind::Volume, "old");
+        o.resources.insert(
+            extra.clone(),
+            ObservedResource {
+                id: extra.clone(),
+                hash: None,
+                canonical: Value::Null,
+                converged: true,
+            },
+        );
+        let kept = plan(&d, &o, "docker", false);
+        assert!(kept.is_empty());
+        assert_eq!(kept.undeclared, vec![extra.clone()]);
+        assert!(render(&kept).contains("--prune"));
+        let pruned = plan(&d, &o, "docker", true);
+        assert_eq!(
+            pruned.steps,
+            vec![Step {
+                id: extra,
+                action: Action::Delete
+            }]
+        );
+    }
+
+    #[test]
+    fn stopped_resource_is_started() {
+        let d = desired("s_net");
+        let mut o = observed_from(&d);
+        o.resources.values_mut().for_each(|r| r.converged = false);
+        let p = plan(&d, &o, "docker", false);
+        assert_eq!(
+            p.summary(),
+            Summary {
+                add: 0,
+                change: 1,
+                destroy: 0
+            }
+        );
+    }
+}

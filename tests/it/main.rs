@@ -1,0 +1,6 @@
+//! promo-infra's integration tests: one binary, one module per area.
+
+mod bad_input;
+mod common;
+mod generate;
+mod secrets;

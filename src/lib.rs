@@ -21,6 +21,7 @@
 
 pub mod cli;
 pub mod compile;
+pub mod deploy;
 pub mod desired;
 pub mod error;
 pub mod lock;

@@ -1,5 +1,6 @@
 //! The command line: clap definitions, then one thin handler per command over [`crate::ops`].
 
+mod deploy;
 mod output;
 
 use std::io::Write;
@@ -22,6 +23,10 @@ Examples:
   promo-infra secrets list                      # names and where they are used, never values
   promo-infra dashboards render promo-marketing # the final JSON of one dashboard
   promo-infra schema -o stacks/stack.schema.json
+  promo-infra plan --detailed-exitcode          # docker: what apply would change (0 none, 2 changes)
+  promo-infra apply                             # bring the stack up on the Docker engine
+  promo-infra status                            # per service: state, health, version, URL, uptime
+  promo-infra destroy                           # containers and network; data volumes kept
   promo-infra completions bash > /etc/bash_completion.d/promo-infra";
 
 /// Infrastructure-as-code for the monitoring stack around k6 load tests: one manifest compiled
@@ -89,6 +94,18 @@ pub enum Command {
         #[arg(long, requires = "output")]
         check: bool,
     },
+    /// Show what `apply` would change on the target (terraform-style), changing nothing.
+    #[command(after_help = deploy::PLAN_EXAMPLES)]
+    Plan(deploy::PlanArgs),
+    /// Bring the stack to the manifest on the target: plan, confirm, execute.
+    #[command(after_help = deploy::APPLY_EXAMPLES)]
+    Apply(deploy::ApplyArgs),
+    /// Per service: state, health, image and version, URL, uptime.
+    #[command(after_help = deploy::STATUS_EXAMPLES)]
+    Status(deploy::StatusArgs),
+    /// Remove the stack's containers and network (data volumes only with --volumes).
+    #[command(after_help = deploy::DESTROY_EXAMPLES)]
+    Destroy(deploy::DestroyArgs),
     /// Print shell completions.
     #[command(after_help = "Example:\n  promo-infra completions zsh > ~/.zfunc/_promo-infra")]
     Completions {
@@ -302,6 +319,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     ));
                 }
             }
+        }
+        Command::Plan(args) => return deploy::plan(&project, &selection(&cli.files, false), &args),
+        Command::Apply(args) => {
+            return deploy::apply(&project, &selection(&cli.files, false), &args);
+        }
+        Command::Status(args) => {
+            return deploy::status(&project, &selection(&cli.files, false), &args);
+        }
+        Command::Destroy(args) => {
+            return deploy::destroy(&project, &selection(&cli.files, false), &args);
         }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

@@ -156,5 +156,57 @@ pub fn compile(
             &fingerprints,
         ));
     }
+    desired.add(database_resource(m, &fingerprints));
     Ok(desired)
+}
+
+/// The InfluxDB database (1.x: with its users) or bucket (2.x), after the InfluxDB service.
+fn database_resource(
+    m: &crate::manifest::Manifest,
+    fingerprints: &BTreeMap<String, String>,
+) -> Resource {
+    use crate::desired::{DatabaseSpec, DbUser};
+    use crate::manifest::duration;
+    let retention =
+        duration::parse(&m.influxdb.retention).unwrap_or(duration::Retention { seconds: None });
+    let v1 = *m.influxdb.version == 1;
+    let mut users = if v1 {
+        vec![
+            DbUser {
+                name: m.influxdb.admin_user.to_string(),
+                privilege: "ALL".into(),
+                password_secret: secrets::INFLUX_ADMIN_PASSWORD.into(),
+            },
+            DbUser {
+                name: services::INFLUX_V1_READ_USER.into(),
+                privilege: "READ".into(),
+                password_secret: secrets::INFLUX_V1_READ_PASSWORD.into(),
+            },
+            DbUser {
+                name: services::INFLUX_V1_WRITE_USER.into(),
+                privilege: "WRITE".into(),
+                password_secret: secrets::INFLUX_V1_WRITE_PASSWORD.into(),
+            },
+        ]
+    } else {
+        Vec::new()
+    };
+    users.sort_by(|a, b| a.name.cmp(&b.name));
+    Resource::new(
+        ResourceId::new(ResourceKind::Database, m.influxdb.bucket.as_str()),
+        vec![ResourceId::new(ResourceKind::Service, "influxdb")],
+        ResourceSpec::Database(DatabaseSpec {
+            version: *m.influxdb.version,
+            name: m.influxdb.bucket.to_string(),
+            org: (!v1).then(|| m.influxdb.org.to_string()),
+            retention: retention.influxql(),
+            shard_duration: if v1 {
+                influx::shard_duration(retention)
+            } else {
+                String::new()
+            },
+            users,
+        }),
+        fingerprints,
+    )
 }

@@ -183,7 +183,7 @@ pub async fn observe(
                 .and_then(|g| g.get(1).and_then(Value::as_str))
                 .map_or_else(
                     || "NO PRIVILEGES".to_string(),
-                    |p| p.replace(" PRIVILEGES", "").replace("ALL", "ALL"),
+                    |p| p.replace(" PRIVILEGES", ""),
                 )
         };
         users.push(DbUser {
@@ -471,26 +471,6 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_never_reach_messages() {
-        assert_eq!(
-            redact_passwords("CREATE USER \"k6\" WITH PASSWORD 'abc123' WITH ALL PRIVILEGES"),
-            "CREATE USER \"k6\" WITH PASSWORD '(sensitive)' WITH ALL PRIVILEGES"
-        );
-    }
-
-    #[test]
-    fn go_durations_normalise() {
-        assert_eq!(go_duration_to_influxql("672h0m0s"), "672h");
-        assert_eq!(go_duration_to_influxql("0s"), "INF");
-        assert_eq!(go_duration_to_influxql("1h30m0s"), "90m");
-    }
-}
-
 /// An observed database in plan terms: its canonical form and hash computed exactly as the
 /// desired resource's are, so an unchanged database plans as no change.
 pub fn observed_resource(
@@ -508,5 +488,25 @@ pub fn observed_resource(
         hash: Some(r.hash),
         canonical: r.canonical,
         converged: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact_passwords("CREATE USER \"k6\" WITH PASSWORD 'abc123' WITH ALL PRIVILEGES"),
+            "CREATE USER \"k6\" WITH PASSWORD '(sensitive)' WITH ALL PRIVILEGES"
+        );
+    }
+
+    #[test]
+    fn go_durations_normalise() {
+        assert_eq!(go_duration_to_influxql("672h0m0s"), "672h");
+        assert_eq!(go_duration_to_influxql("0s"), "INF");
+        assert_eq!(go_duration_to_influxql("1h30m0s"), "90m");
     }
 }

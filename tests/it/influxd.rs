@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 /// A running influxd.
 pub struct RealInfluxd {
     child: Child,
-    pub dir: tempfile::TempDir,
-    pub http_port: u16,
-    pub rpc_port: u16,
+    _dir: tempfile::TempDir,
+    http_port: u16,
 }
 
 fn free_port() -> u16 {
@@ -48,9 +47,8 @@ impl RealInfluxd {
             );
         let mut me = Self {
             child,
-            dir,
+            _dir: dir,
             http_port,
-            rpc_port,
         };
         me.wait_ready();
         me

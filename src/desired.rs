@@ -187,6 +187,27 @@ pub struct ServiceSpec {
     pub config_digest: BTreeMap<String, String>,
 }
 
+/// A supervised native process (the native target's services).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessSpec {
+    /// Service name (`influxdb`, `grafana`, `control-api`).
+    pub name: String,
+    /// Program looked up on PATH (`influxd`, `grafana`; `promo-infra` is this binary).
+    pub program: String,
+    /// Arguments; paths are relative to the project directory (the working directory).
+    pub args: Vec<String>,
+    /// Environment (secrets by reference). `PROMO_INFRA_PROJECT_DIR` is added at start.
+    pub env: BTreeMap<String, EnvValue>,
+    /// URL answering 2xx when the process is healthy.
+    pub health_url: String,
+    /// Where people reach it.
+    pub url: String,
+    /// Services that must be healthy first.
+    pub depends_on: Vec<String>,
+    /// sha256 of its generated configuration files, by path.
+    pub config_digest: BTreeMap<String, String>,
+}
+
 /// An InfluxDB user (1.x) and the secret holding its password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DbUser {
@@ -234,6 +255,8 @@ pub enum ResourceSpec {
     Service(Box<ServiceSpec>),
     /// The InfluxDB database / bucket, retention and users (converged in place, never dropped).
     Database(DatabaseSpec),
+    /// A native process (native target).
+    Process(Box<ProcessSpec>),
 }
 
 /// One runtime resource, with the canonical form plan diffs and its content hash.

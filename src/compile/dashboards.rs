@@ -168,7 +168,6 @@ fn json_helper(
 /// Whole numbers as integers (`1000`, not `1000.0`) so texts read naturally.
 fn number(v: f64) -> Value {
     if v.fract() == 0.0 && v.abs() < 1e15 {
-        #[allow(clippy::cast_possible_truncation)]
         json!(v as i64)
     } else {
         json!(v)

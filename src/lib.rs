@@ -24,6 +24,7 @@ pub mod compile;
 pub mod deploy;
 pub mod desired;
 pub mod error;
+pub mod influx;
 pub mod lock;
 pub mod manifest;
 pub mod ops;

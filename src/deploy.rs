@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::desired::{Desired, ResourceId};
+use crate::desired::{Desired, ResourceId, ResourceKind};
 use crate::error::{Error, Result};
 use crate::lock::{Holder, Previous, StackLock};
 use crate::manifest::Loaded;
@@ -267,7 +267,11 @@ pub fn destroy(
         let existing: Vec<ResourceId> = observed
             .resources
             .keys()
-            .filter(|id| volumes || id.kind != crate::desired::ResourceKind::Volume)
+            .filter(|id| match id.kind {
+                ResourceKind::Network | ResourceKind::Service => true,
+                ResourceKind::Volume => volumes,
+                _ => false,
+            })
             .cloned()
             .collect();
         if !on_preview(&stack, &existing)? {

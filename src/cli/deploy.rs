@@ -174,6 +174,7 @@ pub fn apply(project: &Project, selection: &Selection, args: &ApplyArgs) -> Resu
             Some(Action::Create) => "created",
             Some(Action::Replace { .. }) => "replaced",
             Some(Action::Start) => "started",
+            Some(Action::Update { .. }) => "updated in place",
             Some(Action::Delete) => "destroyed",
             None => "done",
         };

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod common;
+mod docker;
 mod generate;
 mod influx;
 mod influxd;

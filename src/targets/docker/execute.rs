@@ -47,6 +47,20 @@ pub async fn execute(t: &DockerTarget, step: &Step, desired: &Desired) -> Result
                 Action::Start => start_service(t, s).await,
                 _ => create_service(t, r, s).await,
             },
+            ResourceSpec::Database(spec) => {
+                let ep = super::observe::influx_endpoint(desired).ok_or_else(|| Error::Target {
+                    message: format!(
+                        "{}: the stack declares no InfluxDB service with a published port",
+                        r.id
+                    ),
+                    help: None,
+                })?;
+                crate::influx::apply(&ep, spec, &t.ctx.secrets).await
+            }
+            ResourceSpec::Process(_) => Err(Error::Target {
+                message: format!("{}: a native process cannot run on the docker target", r.id),
+                help: Some("use --target native".into()),
+            }),
         },
     }
 }

@@ -162,7 +162,7 @@ pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
             ResourceSpec::Network { name } | ResourceSpec::Volume { name } => {
                 Some((&r.id, name.as_str()))
             }
-            ResourceSpec::Service(_) => None,
+            _ => None,
         })
         .collect();
     let found =
@@ -235,7 +235,7 @@ pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
                     id: id.clone(),
                     hash: None,
                     canonical,
-                    converged: false,
+                    converged: list.len() == 1 && summary_converged(first),
                 }
             }
             _ => ObservedResource {
@@ -250,7 +250,62 @@ pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
         };
         observed.resources.insert(id, resource);
     }
+    observe_databases(t, desired, &mut observed).await?;
     Ok(observed)
+}
+
+/// The host endpoint of the stack's InfluxDB (its published port), when declared.
+pub fn influx_endpoint(desired: &Desired) -> Option<crate::influx::Endpoint> {
+    let id = ResourceId::new(ResourceKind::Service, "influxdb");
+    let ResourceSpec::Service(s) = &desired.resources.get(&id)?.spec else {
+        return None;
+    };
+    let p = s.ports.first()?;
+    let host = if p.host_ip == "0.0.0.0" || p.host_ip.is_empty() {
+        "127.0.0.1"
+    } else {
+        p.host_ip.as_str()
+    };
+    Some(crate::influx::Endpoint {
+        url: format!("http://{host}:{}", p.host_port),
+    })
+}
+
+/// Databases (InfluxDB database/bucket, retention, users) are observed over InfluxDB's HTTP API
+/// when its container runs; otherwise they count as absent (apply creates them idempotently
+/// once InfluxDB is healthy).
+async fn observe_databases(
+    t: &DockerTarget,
+    desired: &Desired,
+    observed: &mut Observed,
+) -> Result<()> {
+    let influx_id = ResourceId::new(ResourceKind::Service, "influxdb");
+    let running = observed
+        .resources
+        .get(&influx_id)
+        .is_some_and(|o| o.converged);
+    let Some(ep) = influx_endpoint(desired) else {
+        return Ok(());
+    };
+    if !running {
+        return Ok(());
+    }
+    for r in desired.resources.values() {
+        if let ResourceSpec::Database(spec) = &r.spec {
+            match crate::influx::observe(&ep, spec, &t.ctx.secrets).await {
+                Ok(Some(found)) => {
+                    observed
+                        .resources
+                        .insert(r.id.clone(), crate::influx::observed_resource(&r.id, found));
+                }
+                Ok(None) => {}
+                // Not answering yet (starting): absent for now; apply converges it.
+                Err(crate::error::Error::Transient { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Rebuild a service's canonical form from `docker inspect`, in the terms of the desired spec

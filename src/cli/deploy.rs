@@ -157,8 +157,15 @@ pub fn apply(project: &Project, selection: &Selection, args: &ApplyArgs) -> Resu
             h.command, h.pid, h.host, h.started
         ));
     }
-    for f in &report.files_written {
-        out.change('~', &format!("generated/{}/{f}", report.plan.stack));
+    if !report.files_written.is_empty() {
+        out.change(
+            '~',
+            &format!(
+                "generated/{}: {} file(s) written",
+                report.plan.stack,
+                report.files_written.len()
+            ),
+        );
     }
     if report.plan.is_empty() {
         return Ok(ExitCode::SUCCESS);

@@ -484,7 +484,12 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
         "{}",
         plan.stdout
     );
-    assert!(plan.stdout.contains("~ env.GF_SECURITY_ADMIN_USER.plain: \"promo-admin\" → \"promo-owner\""), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("~ env.GF_SECURITY_ADMIN_USER.plain: \"promo-admin\" → \"promo-owner\""),
+        "{}",
+        plan.stdout
+    );
     assert!(
         plan.stdout
             .contains("Plan: 1 to add, 0 to change, 1 to destroy."),

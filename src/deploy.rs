@@ -64,6 +64,15 @@ fn stack_of(
     health_timeout: Duration,
 ) -> Result<Stack> {
     let desired = ops::compile(project, templates, &loaded)?;
+    with_context(project, loaded, desired, health_timeout)
+}
+
+fn with_context(
+    project: &Project,
+    loaded: Loaded,
+    desired: Desired,
+    health_timeout: Duration,
+) -> Result<Stack> {
     let secrets = ops::secret_values(project, &loaded.manifest)?;
     let generated_dir = absolute(project.generated_dir(&desired.stack));
     let ctx = Context {
@@ -180,7 +189,7 @@ pub fn apply(
                 .collect(),
         });
     }
-    secrets::ensure_env(
+    let env = secrets::ensure_env(
         &env_path,
         &secrets::catalog(&loaded.manifest),
         *loaded.manifest.environment,
@@ -188,7 +197,12 @@ pub fn apply(
     )?;
     let mut files_written: Vec<String> = report.created.into_iter().chain(report.written).collect();
     files_written.sort();
-    let s = stack_of(project, &templates, loaded, opts.health_timeout)?;
+    // Secrets only feed the resources' fingerprints: compile again only when .env changed.
+    let s = if env.created || !env.added.is_empty() {
+        stack_of(project, &templates, loaded, opts.health_timeout)?
+    } else {
+        with_context(project, loaded, first, opts.health_timeout)?
+    };
     let docker = DockerTarget::connect(s.ctx)?.with_progress(opts.progress.clone());
     let rt = runtime()?;
     let result = rt.block_on(async {

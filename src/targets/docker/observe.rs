@@ -454,3 +454,134 @@ pub fn reconstruct(
     )
     .canonical
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn want() -> ServiceSpec {
+        ServiceSpec {
+            name: "influxdb".into(),
+            image: "influxdb:1.8".into(),
+            command: Vec::new(),
+            env: BTreeMap::from([
+                ("A".to_string(), EnvValue::Plain("1".into())),
+                ("PW".to_string(), EnvValue::Secret("PW_SECRET".into())),
+            ]),
+            ports: vec![PortSpec {
+                host_ip: "127.0.0.1".into(),
+                host_port: 8087,
+                container_port: 8086,
+            }],
+            mounts: vec![
+                MountSpec {
+                    source: MountSource::Volume("data".into()),
+                    target: "/var/lib/influxdb".into(),
+                    read_only: false,
+                },
+                MountSpec {
+                    source: MountSource::Generated("influxdb/init".into()),
+                    target: "/docker-entrypoint-initdb.d".into(),
+                    read_only: true,
+                },
+            ],
+            health: HealthSpec {
+                test: vec![
+                    "CMD-SHELL".into(),
+                    "wget -q http://127.0.0.1:8086/ping".into(),
+                ],
+                interval_s: 5,
+                timeout_s: 3,
+                retries: 12,
+                start_period_s: 5,
+            },
+            depends_on: Vec::new(),
+            restart: "unless-stopped".into(),
+            config_digest: BTreeMap::from([("influxdb/init".to_string(), "abc".to_string())]),
+        }
+    }
+
+    /// What `docker inspect` shows for a container docker-compose 1.29 made from the file.
+    fn inspect(host_port: &str) -> ContainerInspectResponse {
+        serde_json::from_value(json!({
+            "Config": {
+                "Image": "influxdb:1.8",
+                "Cmd": ["influxd"],
+                "Env": ["PW=s3cret", "A=1", "PATH=/usr/bin:/bin"],
+                "Healthcheck": {"Test": ["CMD-SHELL", "wget -q http://127.0.0.1:8086/ping"],
+                    "Interval": 5_000_000_000i64, "Timeout": 3_000_000_000i64, "Retries": 12,
+                    "StartPeriod": 5_000_000_000i64}
+            },
+            "HostConfig": {
+                "PortBindings": {"8086/tcp": [{"HostIp": "127.0.0.1", "HostPort": host_port}]},
+                "RestartPolicy": {"Name": "unless-stopped", "MaximumRetryCount": 0}
+            },
+            "Mounts": [
+                {"Type": "bind", "Source": "/p/generated/s/influxdb/init",
+                 "Destination": "/docker-entrypoint-initdb.d", "Mode": "ro", "RW": false},
+                {"Type": "volume", "Name": "s_data", "Source": "/var/lib/docker/volumes/s_data/_data",
+                 "Destination": "/var/lib/influxdb", "Driver": "local", "Mode": "rw", "RW": true}
+            ]
+        }))
+        .expect("inspect json")
+    }
+
+    fn image() -> bollard::models::ImageConfig {
+        serde_json::from_value(json!({"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["influxd"]}))
+            .expect("image json")
+    }
+
+    #[test]
+    fn a_compose_made_container_reconstructs_to_the_desired_canonical_form() {
+        let id = ResourceId::new(ResourceKind::Service, "influxdb");
+        let got = reconstruct(
+            &id,
+            &want(),
+            &inspect("8087"),
+            Some(&image()),
+            "s",
+            Path::new("/p/generated/s"),
+        );
+        let fingerprints = BTreeMap::from([("PW_SECRET".to_string(), sha256_hex(b"s3cret"))]);
+        let expected = Resource::new(
+            id,
+            Vec::new(),
+            ResourceSpec::Service(Box::new(want())),
+            &fingerprints,
+        );
+        assert_eq!(got, expected.canonical);
+        assert!(
+            !got.to_string().contains("s3cret"),
+            "no secret value in the canonical form"
+        );
+    }
+
+    #[test]
+    fn a_differing_field_shows_in_the_diff_and_secrets_stay_sensitive() {
+        let id = ResourceId::new(ResourceKind::Service, "influxdb");
+        let got = reconstruct(
+            &id,
+            &want(),
+            &inspect("9999"),
+            Some(&image()),
+            "s",
+            Path::new("/p/generated/s"),
+        );
+        let want_r = Resource::new(
+            id,
+            Vec::new(),
+            ResourceSpec::Service(Box::new(want())),
+            &BTreeMap::from([("PW_SECRET".to_string(), "other".to_string())]),
+        );
+        let changes = crate::plan::diff(&got, &want_r.canonical);
+        let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, vec!["env.PW", "ports[0].host_port"], "{changes:?}");
+        assert!(changes[0].sensitive && changes[0].before.is_none());
+        assert_eq!(changes[1].before.as_deref(), Some("9999"));
+    }
+}

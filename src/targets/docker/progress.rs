@@ -38,7 +38,9 @@ impl Progress {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar.set_prefix(what.to_string());
-        bar.enable_steady_tick(Duration::from_millis(120));
+        if !self.multi.is_hidden() {
+            bar.enable_steady_tick(Duration::from_millis(120));
+        }
         bar
     }
 }

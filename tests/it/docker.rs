@@ -860,3 +860,57 @@ fn a_target_not_built_yet_says_so() {
         r.stderr
     );
 }
+
+#[test]
+fn a_service_that_never_becomes_healthy_is_named_with_its_last_health_check() {
+    if !engine() {
+        return;
+    }
+    let s = EngineStack::new("unhealthy");
+    // InfluxDB's image in Grafana's place: it runs, but nothing answers Grafana's health check.
+    s.edit(
+        "image: promo-infra-grafana-double:0.1.0",
+        "image: promo-infra-influxdb:1.6.7-local",
+    );
+    let r = s.run(&["apply", "--auto-approve", "--health-timeout", "9"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let container = format!("{}-grafana-1", s.name);
+    assert!(
+        r.stderr.contains(&format!(
+            "container {container} did not become healthy within 9s"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("last health check: exit 1"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!("docker logs {container}")),
+        "{}",
+        r.stderr
+    );
+    // What was done before stays; a re-run converges from there (InfluxDB is not recreated).
+    let plan = s.run(&["plan"]);
+    assert!(!plan.stdout.contains("service.influxdb"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("~ service.grafana"), "{}", plan.stdout);
+}
+
+#[test]
+fn plan_json_lists_every_step_with_its_action() {
+    if !engine() {
+        return;
+    }
+    let s = EngineStack::new("json");
+    let r = s.run(&["plan", "--json", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    let steps = v["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 4 + s.services.len(), "{v}");
+    assert!(steps.iter().all(|st| st["action"] == "create"), "{v}");
+    assert_eq!(v["summary"]["add"], 4 + s.services.len());
+    assert_eq!(v["stack"], s.name.as_str());
+    assert_eq!(v["target"], "docker");
+}

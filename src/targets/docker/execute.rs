@@ -264,6 +264,17 @@ fn network_name(t: &DockerTarget, r: &Resource) -> Result<String> {
 
 async fn create_service(t: &DockerTarget, r: &Resource, s: &ServiceSpec) -> Result<()> {
     let body = create_body(t, r, s)?;
+    // Like compose, create a missing bind-mount source (a stack without dashboards has no
+    // generated/<stack>/grafana/dashboards/), so the mount does not fail.
+    for m in &s.mounts {
+        if let MountSource::Generated(rel) = &m.source {
+            let dir = t.ctx.generated_dir.join(rel);
+            if !dir.exists() {
+                fs_err::create_dir_all(&dir)
+                    .map_err(|e| Error::io("cannot create bind-mount directory", &dir, e))?;
+            }
+        }
+    }
     let line = t.progress.line(&s.name);
     line.set_message("replacing".to_string());
     for name in service_containers(t, &s.name).await? {

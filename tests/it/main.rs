@@ -2,7 +2,9 @@
 
 mod bad_input;
 mod common;
+mod dashboards;
 mod generate;
 mod influx;
 mod influxd;
+mod k6_fixture;
 mod secrets;

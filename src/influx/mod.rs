@@ -402,7 +402,8 @@ async fn observe_v2(
             }
             .influxql(),
             shard_duration: String::new(),
-            users: Vec::new(),
+            // 2.x users are created by the setup and not listed back: the declared admin stands.
+            users: want.users.clone(),
         }
     }))
 }

@@ -5,4 +5,5 @@ mod common;
 mod generate;
 mod influx;
 mod influxd;
+mod native;
 mod secrets;

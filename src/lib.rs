@@ -25,6 +25,7 @@ pub mod cli;
 pub mod compile;
 pub mod desired;
 pub mod error;
+pub mod influx;
 pub mod lock;
 pub mod manifest;
 pub mod ops;

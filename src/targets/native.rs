@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Context, ServiceStatus, Target};
 use crate::compile::native::PROJECT_DIR_ENV;
-use crate::desired::{Desired, EnvValue, ProcessSpec, Resource, ResourceId, ResourceKind, ResourceSpec};
+use crate::desired::{
+    Desired, EnvValue, ProcessSpec, Resource, ResourceId, ResourceKind, ResourceSpec,
+};
 use crate::error::{Error, Result};
 use crate::influx;
 use crate::plan::{Action, Observed, ObservedResource, Step};
@@ -63,7 +65,9 @@ impl NativeTarget {
     }
 
     fn path_var(&self) -> Option<std::ffi::OsString> {
-        self.search_path.clone().or_else(|| std::env::var_os("PATH"))
+        self.search_path
+            .clone()
+            .or_else(|| std::env::var_os("PATH"))
     }
 
     fn pidfile(&self, name: &str) -> PathBuf {
@@ -98,8 +102,14 @@ impl NativeTarget {
         which(program, path.as_deref()).map_err(|()| Error::Target {
             message: format!("`{program}` is not installed (not found on PATH)"),
             help: Some(match program {
-                "influxd" => "install InfluxDB (Debian: apt-get install influxdb), or use --target docker".into(),
-                "grafana" => "install Grafana so that `grafana server` is on PATH, or use --target docker".into(),
+                "influxd" => {
+                    "install InfluxDB (Debian: apt-get install influxdb), or use --target docker"
+                        .into()
+                }
+                "grafana" => {
+                    "install Grafana so that `grafana server` is on PATH, or use --target docker"
+                        .into()
+                }
                 _ => format!("put `{program}` on PATH"),
             }),
         })
@@ -136,7 +146,9 @@ impl NativeTarget {
                     .or_else(|| std::env::var(name).ok())
                     .ok_or_else(|| Error::Target {
                         message: format!("{} needs secret {name}, which is not set", p.name),
-                        help: Some(format!("run `promo-infra generate`, or set {name} in .env / the environment")),
+                        help: Some(format!(
+                            "run `promo-infra generate`, or set {name} in .env / the environment"
+                        )),
                     })?,
             };
             cmd.env(k, value);
@@ -145,11 +157,16 @@ impl NativeTarget {
             use std::os::unix::process::CommandExt;
             cmd.process_group(0);
         }
-        let out = cmd.output().map_err(|e| Error::io("cannot start", &program, e))?;
-        let pid: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().map_err(|_| Error::Target {
-            message: format!("could not start {} ({})", p.name, program.display()),
-            help: None,
-        })?;
+        let out = cmd
+            .output()
+            .map_err(|e| Error::io("cannot start", &program, e))?;
+        let pid: i32 = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .map_err(|_| Error::Target {
+                message: format!("could not start {} ({})", p.name, program.display()),
+                help: None,
+            })?;
         let (_, start_ticks) = proc_stat(pid).ok_or_else(|| Error::Target {
             message: format!("{} exited at once: {}", p.name, tail(&log)),
             help: Some(format!("see {}", log.display())),
@@ -161,7 +178,13 @@ impl NativeTarget {
             hash: resource.hash.clone(),
             canonical: resource.canonical.clone(),
         };
-        crate::writer::write_atomic(&self.pidfile(&p.name), serde_json::to_string_pretty(&rec).unwrap_or_default().as_bytes(), Some(0o644))?;
+        crate::writer::write_atomic(
+            &self.pidfile(&p.name),
+            serde_json::to_string_pretty(&rec)
+                .unwrap_or_default()
+                .as_bytes(),
+            Some(0o644),
+        )?;
         self.wait_healthy(p, &log).await
     }
 
@@ -170,7 +193,10 @@ impl NativeTarget {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()
-            .map_err(|e| Error::Target { message: e.to_string(), help: None })?;
+            .map_err(|e| Error::Target {
+                message: e.to_string(),
+                help: None,
+            })?;
         let deadline = Instant::now() + self.ctx.health_timeout;
         let mut last = String::from("no answer yet");
         while Instant::now() < deadline {
@@ -222,7 +248,10 @@ impl NativeTarget {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         if self.live(name).is_some() {
-            tracing::warn!("{name} (pid {}) ignored SIGTERM for {grace:?}: sending SIGKILL", rec.pid);
+            tracing::warn!(
+                "{name} (pid {}) ignored SIGTERM for {grace:?}: sending SIGKILL",
+                rec.pid
+            );
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             let deadline = Instant::now() + Duration::from_secs(5);
             while self.live(name).is_some() && Instant::now() < deadline {
@@ -235,7 +264,9 @@ impl NativeTarget {
 
     fn influx_endpoint(desired: &Desired) -> Option<influx::Endpoint> {
         desired.resources.values().find_map(|r| match &r.spec {
-            ResourceSpec::Process(p) if p.name == "influxdb" => Some(influx::Endpoint { url: p.url.clone() }),
+            ResourceSpec::Process(p) if p.name == "influxdb" => {
+                Some(influx::Endpoint { url: p.url.clone() })
+            }
             _ => None,
         })
     }
@@ -263,17 +294,26 @@ impl Target for NativeTarget {
                 let id = ResourceId::new(ResourceKind::Service, name);
                 observed.resources.insert(
                     id.clone(),
-                    ObservedResource { id, hash: Some(rec.hash), canonical: rec.canonical, converged: true },
+                    ObservedResource {
+                        id,
+                        hash: Some(rec.hash),
+                        canonical: rec.canonical,
+                        converged: true,
+                    },
                 );
             }
         }
         for r in desired.resources.values() {
             if let ResourceSpec::Database(spec) = &r.spec {
-                let influx_up = observed.resources.contains_key(&ResourceId::new(ResourceKind::Service, "influxdb"));
+                let influx_up = observed
+                    .resources
+                    .contains_key(&ResourceId::new(ResourceKind::Service, "influxdb"));
                 if let (true, Some(ep)) = (influx_up, Self::influx_endpoint(desired))
                     && let Some(found) = influx::observe(&ep, spec, &self.ctx.secrets).await?
                 {
-                    observed.resources.insert(r.id.clone(), influx::observed_resource(&r.id, found));
+                    observed
+                        .resources
+                        .insert(r.id.clone(), influx::observed_resource(&r.id, found));
                 }
             }
         }
@@ -287,7 +327,10 @@ impl Target for NativeTarget {
                 self.stop(&step.id.name, Duration::from_secs(10)).await?;
                 Ok(())
             }
-            (Action::Create | Action::Replace { .. } | Action::Start, Some(ResourceSpec::Process(p))) => {
+            (
+                Action::Create | Action::Replace { .. } | Action::Start,
+                Some(ResourceSpec::Process(p)),
+            ) => {
                 self.stop(&p.name, Duration::from_secs(10)).await?;
                 self.start(resource.expect("matched Some"), p).await
             }
@@ -299,7 +342,10 @@ impl Target for NativeTarget {
                 influx::apply(&ep, spec, &self.ctx.secrets).await
             }
             (_, other) => Err(Error::Target {
-                message: format!("the native target cannot {:?} {} ({other:?})", step.action, step.id),
+                message: format!(
+                    "the native target cannot {:?} {} ({other:?})",
+                    step.action, step.id
+                ),
                 help: None,
             }),
         }
@@ -309,10 +355,15 @@ impl Target for NativeTarget {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()
-            .map_err(|e| Error::Target { message: e.to_string(), help: None })?;
+            .map_err(|e| Error::Target {
+                message: e.to_string(),
+                help: None,
+            })?;
         let mut out = Vec::new();
         for r in desired.resources.values() {
-            let ResourceSpec::Process(p) = &r.spec else { continue };
+            let ResourceSpec::Process(p) = &r.spec else {
+                continue;
+            };
             let live = self.live(&p.name);
             let health = match &live {
                 None => "-".to_string(),
@@ -322,15 +373,24 @@ impl Target for NativeTarget {
                     Err(_) => "unhealthy (no answer)".into(),
                 },
             };
-            let program = self.resolve_program(&p.program).map(|p| p.display().to_string()).unwrap_or_else(|_| p.program.clone());
+            let program = self
+                .resolve_program(&p.program)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| p.program.clone());
             out.push(ServiceStatus {
                 service: p.name.clone(),
-                state: if live.is_some() { "running".into() } else { "stopped".into() },
+                state: if live.is_some() {
+                    "running".into()
+                } else {
+                    "stopped".into()
+                },
                 health,
                 version: version_of(&program),
                 image: program,
                 url: p.url.clone(),
-                uptime: live.as_ref().map_or_else(|| "-".into(), |rec| uptime(rec.start_ticks)),
+                uptime: live
+                    .as_ref()
+                    .map_or_else(|| "-".into(), |rec| uptime(rec.start_ticks)),
                 up_to_date: live.is_some_and(|rec| rec.hash == r.hash),
             });
         }
@@ -339,22 +399,43 @@ impl Target for NativeTarget {
 
     async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>> {
         let mut removed = Vec::new();
-        let mut names: Vec<String> = desired
+        // Dependents first: the control API, then Grafana, then InfluxDB.
+        let procs: Vec<&ProcessSpec> = desired
             .resources
             .values()
             .filter_map(|r| match &r.spec {
-                ResourceSpec::Process(p) => Some(p.name.clone()),
+                ResourceSpec::Process(p) => Some(p.as_ref()),
                 _ => None,
             })
             .collect();
-        names.reverse();
+        let depth = |start: &ProcessSpec| {
+            let mut d = 0;
+            let mut current = start;
+            while let Some(next) = current
+                .depends_on
+                .first()
+                .and_then(|n| procs.iter().find(|p| &p.name == n))
+            {
+                d += 1;
+                current = next;
+                if d > procs.len() {
+                    break;
+                }
+            }
+            d
+        };
+        let mut ordered: Vec<(usize, String)> =
+            procs.iter().map(|p| (depth(p), p.name.clone())).collect();
+        ordered.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let names: Vec<String> = ordered.into_iter().map(|(_, n)| n).collect();
         for name in names {
             if self.stop(&name, Duration::from_secs(10)).await? {
                 removed.push(format!("process {name}"));
             }
         }
         if volumes && self.data_dir.exists() {
-            fs_err::remove_dir_all(&self.data_dir).map_err(|e| Error::io("cannot remove", &self.data_dir, e))?;
+            fs_err::remove_dir_all(&self.data_dir)
+                .map_err(|e| Error::io("cannot remove", &self.data_dir, e))?;
             removed.push(format!("data {}", self.data_dir.display()));
         }
         Ok(removed)
@@ -385,7 +466,9 @@ fn proc_stat(pid: i32) -> Option<(char, u64)> {
 
 fn proc_argv0(pid: i32) -> Option<String> {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    raw.split(|b| *b == 0).next().map(|s| String::from_utf8_lossy(s).into_owned())
+    raw.split(|b| *b == 0)
+        .next()
+        .map(|s| String::from_utf8_lossy(s).into_owned())
 }
 
 fn basename(p: &str) -> &str {
@@ -410,22 +493,39 @@ fn tail(log: &Path) -> String {
 }
 
 fn version_of(program: &str) -> String {
-    let arg = if basename(program) == "influxd" { "version" } else { "--version" };
+    let arg = if basename(program) == "influxd" {
+        "version"
+    } else {
+        "--version"
+    };
     Command::new(program)
         .arg(arg)
         .stdin(Stdio::null())
         .output()
         .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).lines().next().map(str::to_string))
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| "-".into())
 }
 
 fn uptime(start_ticks: u64) -> String {
-    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100);
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100);
     let btime = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
-        s.lines().find_map(|l| l.strip_prefix("btime ").and_then(|v| v.trim().parse::<u64>().ok()))
+        s.lines().find_map(|l| {
+            l.strip_prefix("btime ")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
     });
-    let Some(btime) = btime else { return "-".into() };
+    let Some(btime) = btime else {
+        return "-".into();
+    };
     #[allow(clippy::cast_sign_loss)]
     let started = btime + start_ticks / ticks as u64;
     let now = jiff::Timestamp::now().as_second().max(0) as u64;

@@ -7,3 +7,4 @@ mod influx;
 mod influxd;
 mod native;
 mod secrets;
+mod systemd;

@@ -24,7 +24,7 @@ fn free_port() -> u16 {
 }
 
 /// `grafana-double`, built on demand (a no-op when current).
-fn grafana_double() -> PathBuf {
+pub fn grafana_double() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let status = std::process::Command::new(env!("CARGO"))
         .current_dir(&root)

@@ -326,7 +326,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Dashboards(DashboardsCommand::Render { uid }) => {
             let (templates, loaded) = ops::load_one(&project, &selection(&cli.files, false))?;
-            out.raw(&ops::render_dashboard(&project, &loaded, &templates, &uid)?);
+            out.raw(&ops::render_dashboard(&loaded, &templates, &uid)?);
         }
         Command::Backup(cmd) => {
             let (_, loaded) = ops::load_one(&project, &selection(&cli.files, false))?;

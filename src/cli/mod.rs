@@ -188,7 +188,7 @@ pub fn main() -> ExitCode {
                 .build(),
         )
     }));
-    init_logs(cli.verbose);
+    init_logs(cli.verbose, color && terminal);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -199,7 +199,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logs(verbose: u8) {
+fn init_logs(verbose: u8, ansi: bool) {
     let level = match verbose {
         0 => "warn",
         1 => "promo_infra=debug,info",
@@ -208,6 +208,7 @@ fn init_logs(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(level))
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .without_time()
         .try_init();
 }

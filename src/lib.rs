@@ -16,13 +16,17 @@
 //! | [`writer`] | the one writer: atomic, write-if-changed, hand-edit ledger, `--check` diffs |
 //! | [`secrets`] | the secrets catalog and `.env` (0600, created once, never printed) |
 //! | [`ops`] | one function per command; the CLI is a thin layer over these |
+//! | [`k6`] | `k6 build/env/exec/run`: the custom binary, run variables, tracked and graded runs |
+//! | [`control`] | the emergency-stop control API (`control-api`) |
 //! | [`cli`] | clap definitions and output formatting |
 #![deny(missing_docs)]
 
 pub mod cli;
 pub mod compile;
+pub mod control;
 pub mod desired;
 pub mod error;
+pub mod k6;
 pub mod lock;
 pub mod manifest;
 pub mod ops;

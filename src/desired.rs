@@ -55,6 +55,15 @@ pub enum ResourceKind {
 }
 
 impl ResourceKind {
+    /// Whether a changed resource of this kind is converged in place (databases, Grafana
+    /// objects) rather than deleted and recreated (containers, networks, volumes).
+    pub fn updates_in_place(self) -> bool {
+        matches!(
+            self,
+            Self::Database | Self::Datasource | Self::Folder | Self::Dashboard | Self::Alerting
+        )
+    }
+
     /// Short name used in plan output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -178,6 +187,56 @@ pub struct ServiceSpec {
     pub config_digest: BTreeMap<String, String>,
 }
 
+/// A supervised native process (the native target's services).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessSpec {
+    /// Service name (`influxdb`, `grafana`, `control-api`).
+    pub name: String,
+    /// Program looked up on PATH (`influxd`, `grafana`; `promo-infra` is this binary).
+    pub program: String,
+    /// Arguments; paths are relative to the project directory (the working directory).
+    pub args: Vec<String>,
+    /// Environment (secrets by reference). `PROMO_INFRA_PROJECT_DIR` is added at start.
+    pub env: BTreeMap<String, EnvValue>,
+    /// URL answering 2xx when the process is healthy.
+    pub health_url: String,
+    /// Where people reach it.
+    pub url: String,
+    /// Services that must be healthy first.
+    pub depends_on: Vec<String>,
+    /// sha256 of its generated configuration files, by path.
+    pub config_digest: BTreeMap<String, String>,
+}
+
+/// An InfluxDB user (1.x) and the secret holding its password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DbUser {
+    /// User name.
+    pub name: String,
+    /// `ALL` (admin), `READ` or `WRITE` on the database.
+    pub privilege: String,
+    /// Name of the `.env` secret holding the password (the value is changed only by
+    /// `secrets rotate`, so it is not part of the content hash).
+    pub password_secret: String,
+}
+
+/// The InfluxDB database (1.x) or bucket (2.x) and its retention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatabaseSpec {
+    /// InfluxDB major version.
+    pub version: u8,
+    /// Database or bucket name.
+    pub name: String,
+    /// Organisation (2.x).
+    pub org: Option<String>,
+    /// Retention in InfluxQL spelling (`720h`, `INF`).
+    pub retention: String,
+    /// Shard-group duration (1.x; empty for 2.x).
+    pub shard_duration: String,
+    /// Users (1.x), sorted by name.
+    pub users: Vec<DbUser>,
+}
+
 /// The typed content of a resource, for the target that executes it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -194,6 +253,10 @@ pub enum ResourceSpec {
     },
     /// A service.
     Service(Box<ServiceSpec>),
+    /// The InfluxDB database / bucket, retention and users (converged in place, never dropped).
+    Database(DatabaseSpec),
+    /// A native process (native target).
+    Process(Box<ProcessSpec>),
 }
 
 /// One runtime resource, with the canonical form plan diffs and its content hash.

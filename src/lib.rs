@@ -26,6 +26,7 @@ pub mod compile;
 pub mod control;
 pub mod desired;
 pub mod error;
+pub mod influx;
 pub mod k6;
 pub mod lock;
 pub mod manifest;

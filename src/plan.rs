@@ -54,6 +54,11 @@ pub enum Action {
         /// Why.
         changes: Vec<FieldChange>,
     },
+    /// Change it in place (databases, Grafana objects: converged without recreating).
+    Update {
+        /// What changes.
+        changes: Vec<FieldChange>,
+    },
     /// Bring it back to its declared state without changing its configuration (start a
     /// stopped container).
     Start,
@@ -111,7 +116,7 @@ impl Plan {
                     s.add += 1;
                     s.destroy += 1;
                 }
-                Action::Start => s.change += 1,
+                Action::Start | Action::Update { .. } => s.change += 1,
                 Action::Delete => s.destroy += 1,
             }
         }
@@ -151,9 +156,14 @@ pub fn plan(desired: &Desired, observed: &Observed, target: &str, prune: bool) -
                         sensitive: false,
                     });
                 }
+                let action = if id.kind.updates_in_place() {
+                    Action::Update { changes }
+                } else {
+                    Action::Replace { changes }
+                };
                 steps.push(Step {
                     id: id.clone(),
-                    action: Action::Replace { changes },
+                    action,
                 });
             }
         }
@@ -270,12 +280,13 @@ pub fn render(plan: &Plan) -> String {
             let (symbol, verb) = match step.action {
                 Action::Create => ("+", "created"),
                 Action::Replace { .. } => ("-/+", "replaced"),
+                Action::Update { .. } => ("~", "updated in place"),
                 Action::Start => ("~", "started"),
                 Action::Delete => ("-", "destroyed"),
             };
             let _ = writeln!(out, "  # {} will be {verb}", step.id);
             let _ = writeln!(out, "{symbol:>3} {}", step.id);
-            if let Action::Replace { changes } = &step.action {
+            if let Action::Replace { changes } | Action::Update { changes } = &step.action {
                 for c in changes {
                     let show = |v: &Option<String>| {
                         if c.sensitive {

@@ -165,6 +165,15 @@ fn json_helper(
     Ok(())
 }
 
+/// Whole numbers as integers (`1000`, not `1000.0`) so texts read naturally.
+fn number(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        json!(v as i64)
+    } else {
+        json!(v)
+    }
+}
+
 /// The values a dashboard template sees (documented in dashboards-src/README.md).
 pub fn context(m: &Manifest, d: &Dashboard, strings: Value) -> Value {
     let locale = d.locale.as_ref().map_or(m.locale.as_str(), |l| l.as_str());
@@ -184,14 +193,14 @@ pub fn context(m: &Manifest, d: &Dashboard, strings: Value) -> Value {
         },
         "datasource": { "type": "influxdb", "uid": datasource_uid(m) },
         "thresholds": {
-            "p95_ok_ms": *t.p95_ok_ms, "p95_warn_ms": *t.p95_warn_ms,
-            "error_ok_pct": *t.error_ok_pct, "error_warn_pct": *t.error_warn_pct,
+            "p95_ok_ms": number(*t.p95_ok_ms), "p95_warn_ms": number(*t.p95_warn_ms),
+            "error_ok_pct": number(*t.error_ok_pct), "error_warn_pct": number(*t.error_warn_pct),
         },
         "alerting": m.alerting.as_ref().map_or_else(
             || json!({ "error_rate_critical_pct": null, "p95_warning_ms": null }),
             |a| json!({
-                "error_rate_critical_pct": *a.rules.error_rate_critical_pct,
-                "p95_warning_ms": *a.rules.p95_warning_ms,
+                "error_rate_critical_pct": number(*a.rules.error_rate_critical_pct),
+                "p95_warning_ms": number(*a.rules.p95_warning_ms),
             }),
         ),
         "control_api": { "enabled": *m.control_api.enabled, "url": control_api_url(m) },

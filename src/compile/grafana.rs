@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::services::{GRAFANA_DASHBOARDS_PATH, INFLUX_PORT, INFLUX_V1_READ_USER};
+use super::services::{INFLUX_PORT, INFLUX_V1_READ_USER};
 use crate::manifest::Manifest;
 use crate::secrets;
 
@@ -31,9 +31,14 @@ fn yaml(header: &str, value: &impl Serialize) -> String {
 }
 
 /// `provisioning/datasources/promo-infra.yaml`.
-pub fn datasource(m: &Manifest, header: &str) -> String {
+/// URL of InfluxDB as Grafana reaches it inside the compose network.
+pub fn docker_influx_url() -> String {
+    format!("http://influxdb:{INFLUX_PORT}")
+}
+
+/// `provisioning/datasources/promo-infra.yaml`, with InfluxDB at `url`.
+pub fn datasource(m: &Manifest, url: &str, header: &str) -> String {
     let i = &m.influxdb;
-    let url = format!("http://influxdb:{INFLUX_PORT}");
     let ds = if *i.version == 2 {
         json!({
             "name": format!("InfluxDB ({})", *m.stack),
@@ -82,7 +87,7 @@ pub fn datasource(m: &Manifest, header: &str) -> String {
 }
 
 /// `provisioning/dashboards/promo-infra.yaml`.
-pub fn dashboard_provider(m: &Manifest, header: &str) -> String {
+pub fn dashboard_provider(m: &Manifest, dashboards_path: &str, header: &str) -> String {
     yaml(
         header,
         &json!({
@@ -96,7 +101,7 @@ pub fn dashboard_provider(m: &Manifest, header: &str) -> String {
                 "disableDeletion": false,
                 "allowUiUpdates": false,
                 "updateIntervalSeconds": 30,
-                "options": { "path": GRAFANA_DASHBOARDS_PATH },
+                "options": { "path": dashboards_path },
             }],
         }),
     )

@@ -2,13 +2,15 @@
 
 use crate::manifest::{Manifest, duration};
 
-/// InfluxDB 1.x default shard-group duration for a retention (as `influxd` picks it).
-pub fn shard_duration(retention: duration::Retention) -> &'static str {
-    match retention.seconds {
-        Some(s) if s < 2 * 86_400 => "1h",
-        Some(s) if s <= 180 * 86_400 => "1d",
-        _ => "7d",
-    }
+/// InfluxDB 1.x default shard-group duration for a retention (as `influxd` picks it), in the
+/// spelling `SHOW RETENTION POLICIES` normalises to (`1h`, `24h`, `168h`).
+pub fn shard_duration(retention: duration::Retention) -> String {
+    let hours = match retention.seconds {
+        Some(s) if s < 2 * 86_400 => 1,
+        Some(s) if s <= 180 * 86_400 => 24,
+        _ => 168,
+    };
+    format!("{hours}h")
 }
 
 /// The InfluxQL statements that initialise a 1.x database (no users: their passwords are

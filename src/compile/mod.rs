@@ -5,6 +5,7 @@ pub mod compose;
 pub mod dashboards;
 pub mod grafana;
 pub mod influx;
+pub mod native;
 pub mod schedule;
 pub mod services;
 
@@ -65,15 +66,20 @@ pub fn compile(
     );
     add(
         "grafana/provisioning/datasources/promo-infra.yaml",
-        grafana::datasource(m, &hash_header),
+        grafana::datasource(m, &grafana::docker_influx_url(), &hash_header),
     );
     add(
         "grafana/provisioning/dashboards/promo-infra.yaml",
-        grafana::dashboard_provider(m, &hash_header),
+        grafana::dashboard_provider(m, services::GRAFANA_DASHBOARDS_PATH, &hash_header),
     );
-    if let Some(alerting) = grafana::alerting(m, &hash_header) {
-        add("grafana/provisioning/alerting/promo-infra.yaml", alerting);
+    let alerting = grafana::alerting(m, &hash_header);
+    if let Some(alerting) = &alerting {
+        add(
+            "grafana/provisioning/alerting/promo-infra.yaml",
+            alerting.clone(),
+        );
     }
+    let native_files = native::files(m, &hash_header, alerting.as_ref());
     for d in &m.dashboards {
         add(
             &format!("grafana/dashboards/{}.json", *d.uid),
@@ -101,6 +107,8 @@ pub fn compile(
             schedule::timer_unit(m, b, &hash_header),
         );
     }
+
+    desired.files.extend(native_files);
 
     // Runtime resources (what plan diffs and targets apply).
     let fingerprints: BTreeMap<String, String> = secrets::catalog(m)
@@ -156,5 +164,111 @@ pub fn compile(
             &fingerprints,
         ));
     }
+    desired.add(database_resource(m, &fingerprints));
     Ok(desired)
+}
+
+/// Compile for one target: the files are the same for every target; the runtime resources are
+/// the target's (docker: network, volumes, containers; native: processes; both: the database).
+pub fn compile_for(
+    loaded: &Loaded,
+    templates: &Templates,
+    secret_values: &SecretValues,
+    target: crate::targets::TargetKind,
+) -> Result<Desired> {
+    let mut desired = compile(loaded, templates, secret_values)?;
+    if target == crate::targets::TargetKind::Native {
+        let m = &loaded.manifest;
+        let fingerprints: BTreeMap<String, String> = secrets::catalog(m)
+            .iter()
+            .filter_map(|s| {
+                secret_values
+                    .fingerprint(&s.name)
+                    .map(|f| (s.name.clone(), f))
+            })
+            .collect();
+        desired.resources.clear();
+        for mut p in native::processes(m) {
+            let sources: &[&str] = match p.name.as_str() {
+                "influxdb" => &["native/influxdb.conf"],
+                "grafana" => &[
+                    "native/grafana.ini",
+                    "native/grafana/provisioning",
+                    "grafana/dashboards",
+                ],
+                _ => &[],
+            };
+            for src in sources {
+                let digest = match desired.files.get(*src) {
+                    Some(f) => f.sha256(),
+                    None => digest_under(&desired.files, src),
+                };
+                p.config_digest.insert((*src).to_string(), digest);
+            }
+            let deps = p
+                .depends_on
+                .iter()
+                .map(|d| ResourceId::new(ResourceKind::Service, d.clone()))
+                .collect();
+            desired.add(Resource::new(
+                ResourceId::new(ResourceKind::Service, p.name.clone()),
+                deps,
+                ResourceSpec::Process(Box::new(p)),
+                &fingerprints,
+            ));
+        }
+        desired.add(database_resource(m, &fingerprints));
+    }
+    Ok(desired)
+}
+
+/// The InfluxDB database (1.x: with its users) or bucket (2.x), after the InfluxDB service.
+fn database_resource(
+    m: &crate::manifest::Manifest,
+    fingerprints: &BTreeMap<String, String>,
+) -> Resource {
+    use crate::desired::{DatabaseSpec, DbUser};
+    use crate::manifest::duration;
+    let retention =
+        duration::parse(&m.influxdb.retention).unwrap_or(duration::Retention { seconds: None });
+    let v1 = *m.influxdb.version == 1;
+    let mut users = if v1 {
+        vec![
+            DbUser {
+                name: m.influxdb.admin_user.to_string(),
+                privilege: "ALL".into(),
+                password_secret: secrets::INFLUX_ADMIN_PASSWORD.into(),
+            },
+            DbUser {
+                name: services::INFLUX_V1_READ_USER.into(),
+                privilege: "READ".into(),
+                password_secret: secrets::INFLUX_V1_READ_PASSWORD.into(),
+            },
+            DbUser {
+                name: services::INFLUX_V1_WRITE_USER.into(),
+                privilege: "WRITE".into(),
+                password_secret: secrets::INFLUX_V1_WRITE_PASSWORD.into(),
+            },
+        ]
+    } else {
+        Vec::new()
+    };
+    users.sort_by(|a, b| a.name.cmp(&b.name));
+    Resource::new(
+        ResourceId::new(ResourceKind::Database, m.influxdb.bucket.as_str()),
+        vec![ResourceId::new(ResourceKind::Service, "influxdb")],
+        ResourceSpec::Database(DatabaseSpec {
+            version: *m.influxdb.version,
+            name: m.influxdb.bucket.to_string(),
+            org: (!v1).then(|| m.influxdb.org.to_string()),
+            retention: retention.influxql(),
+            shard_duration: if v1 {
+                influx::shard_duration(retention)
+            } else {
+                String::new()
+            },
+            users,
+        }),
+        fingerprints,
+    )
 }

@@ -335,12 +335,20 @@ pub struct NativeTarget {
     /// Data, pid and log directory, relative to the project directory.
     #[serde(default = "default_data_dir")]
     pub data_dir: Sp<String>,
+    /// Grafana's home path (`grafana server --homepath`).
+    #[serde(default = "default_grafana_home")]
+    pub grafana_homepath: Sp<String>,
+    /// Absolute path of the project on production hosts, for the generated systemd units.
+    #[serde(default = "default_project_dir")]
+    pub project_dir: Sp<String>,
 }
 
 impl Default for NativeTarget {
     fn default() -> Self {
         Self {
             data_dir: default_data_dir(),
+            grafana_homepath: default_grafana_home(),
+            project_dir: default_project_dir(),
         }
     }
 }
@@ -433,6 +441,9 @@ fn default_k6_output() -> Sp<String> {
 }
 fn default_network() -> Sp<String> {
     sp("monitoring-net".into())
+}
+fn default_grafana_home() -> Sp<String> {
+    sp("/usr/share/grafana".into())
 }
 fn default_data_dir() -> Sp<String> {
     sp("data".into())

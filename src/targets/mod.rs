@@ -184,6 +184,7 @@ fn action_name(a: &Action) -> &'static str {
     match a {
         Action::Create => "create",
         Action::Replace { .. } => "replace",
+        Action::Update { .. } => "update",
         Action::Start => "start",
         Action::Delete => "delete",
     }

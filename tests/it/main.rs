@@ -3,4 +3,6 @@
 mod bad_input;
 mod common;
 mod generate;
+mod influx;
+mod influxd;
 mod secrets;

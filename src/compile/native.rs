@@ -1,0 +1,273 @@
+//! The native target's files and processes: `influxd` and `grafana` run on this host from
+//! generated configuration, plus systemd units for production hosts. Paths inside the files are
+//! relative to the project directory or go through `$__env{PROMO_INFRA_PROJECT_DIR}`, so the
+//! output stays identical on every machine.
+
+use std::collections::BTreeMap;
+
+use super::{grafana, services};
+use crate::desired::{EnvValue, GeneratedFile, ProcessSpec};
+use crate::manifest::Manifest;
+use crate::secrets;
+
+/// Environment variable the native target sets to the absolute project directory.
+pub const PROJECT_DIR_ENV: &str = "PROMO_INFRA_PROJECT_DIR";
+
+/// Default InfluxDB 1.x RPC (backup/restore) address.
+pub const INFLUX_RPC: &str = "127.0.0.1:8088";
+
+/// `<data_dir>/<stack>`, relative to the project directory.
+pub fn data_dir(m: &Manifest) -> String {
+    format!(
+        "{}/{}",
+        m.targets.native.data_dir.trim_end_matches('/'),
+        *m.stack
+    )
+}
+
+fn loopback(bind: &str) -> &str {
+    if bind == "0.0.0.0" { "127.0.0.1" } else { bind }
+}
+
+/// Address of the InfluxDB HTTP API as this host reaches it.
+pub fn influx_url(m: &Manifest) -> String {
+    format!("http://{}:{}", loopback(&m.influxdb.bind), *m.influxdb.port)
+}
+
+fn generated(m: &Manifest, rel: &str) -> String {
+    format!("generated/{}/{rel}", *m.stack)
+}
+
+/// Files of the native target, by path under `generated/<stack>/`.
+pub fn files(
+    m: &Manifest,
+    header: &str,
+    alerting: Option<&String>,
+) -> BTreeMap<String, GeneratedFile> {
+    let mut out = BTreeMap::new();
+    let mut add = |p: &str, t: String| {
+        out.insert(p.to_string(), GeneratedFile::text(t));
+    };
+    if *m.influxdb.version == 1 {
+        add("native/influxdb.conf", influxdb_conf(m, header));
+    }
+    add(
+        "native/grafana.ini",
+        grafana_ini(m, &header.replace("# ", "; ").replace("#\n", ";\n")),
+    );
+    add(
+        "native/grafana/provisioning/datasources/promo-infra.yaml",
+        grafana::datasource(m, &influx_url(m), header),
+    );
+    add(
+        "native/grafana/provisioning/dashboards/promo-infra.yaml",
+        grafana::dashboard_provider(
+            m,
+            &format!("${PROJECT_DIR_ENV}/{}", generated(m, "grafana/dashboards")),
+            header,
+        ),
+    );
+    if let Some(a) = alerting {
+        add(
+            "native/grafana/provisioning/alerting/promo-infra.yaml",
+            a.clone(),
+        );
+    }
+    for p in processes(m) {
+        add(
+            &format!("systemd/promo-infra-{}-{}.service", *m.stack, p.name),
+            systemd_unit(m, &p, header),
+        );
+    }
+    out
+}
+
+fn influxdb_conf(m: &Manifest, header: &str) -> String {
+    let d = data_dir(m);
+    format!(
+        "{header}reporting-disabled = true\n\
+         bind-address = \"{INFLUX_RPC}\"\n\n\
+         [meta]\n  dir = \"{d}/influxdb/meta\"\n\n\
+         [data]\n  dir = \"{d}/influxdb/data\"\n  wal-dir = \"{d}/influxdb/wal\"\n  query-log-enabled = false\n\n\
+         [http]\n  bind-address = \"{}:{}\"\n  auth-enabled = true\n  log-enabled = false\n\n\
+         [monitor]\n  store-enabled = false\n",
+        m.influxdb.bind.as_str(),
+        *m.influxdb.port,
+    )
+}
+
+fn grafana_ini(m: &Manifest, header: &str) -> String {
+    let d = format!("$__env{{{PROJECT_DIR_ENV}}}/{}", data_dir(m));
+    let g = format!("$__env{{{PROJECT_DIR_ENV}}}/generated/{}", *m.stack);
+    let home = m
+        .grafana
+        .home_dashboard
+        .as_ref()
+        .map(|h| {
+            format!(
+                "\n[dashboards]\ndefault_home_dashboard_path = {g}/grafana/dashboards/{}.json\n",
+                **h
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "{header}[paths]\ndata = {d}/grafana\nlogs = {d}/grafana/log\nplugins = {d}/grafana/plugins\nprovisioning = {g}/native/grafana/provisioning\n\n\
+         [server]\nhttp_addr = {}\nhttp_port = {}\nroot_url = {}\n\n\
+         [security]\nadmin_user = {}\nadmin_password = $__env{{{}}}\nsecret_key = $__env{{{}}}\ndisable_gravatar = true\n\n\
+         [auth.anonymous]\nenabled = false\n\n[users]\nallow_sign_up = false\n\n\
+         [analytics]\nreporting_enabled = false\ncheck_for_updates = false\n{home}",
+        m.grafana.bind.as_str(),
+        *m.grafana.port,
+        services::grafana_url(m),
+        m.grafana.admin_user.as_str(),
+        secrets::GRAFANA_ADMIN_PASSWORD,
+        secrets::GRAFANA_SECRET_KEY,
+    )
+}
+
+/// The processes of the stack, sorted by name.
+pub fn processes(m: &Manifest) -> Vec<ProcessSpec> {
+    let d = data_dir(m);
+    let mut out = Vec::new();
+    let influx_args = if *m.influxdb.version == 1 {
+        vec!["-config".to_string(), generated(m, "native/influxdb.conf")]
+    } else {
+        vec![
+            "--bolt-path".into(),
+            format!("{d}/influxdb/influxd.bolt"),
+            "--engine-path".into(),
+            format!("{d}/influxdb/engine"),
+            "--http-bind-address".into(),
+            format!("{}:{}", m.influxdb.bind.as_str(), *m.influxdb.port),
+            "--reporting-disabled".into(),
+        ]
+    };
+    out.push(ProcessSpec {
+        name: "influxdb".into(),
+        program: "influxd".into(),
+        args: influx_args,
+        env: BTreeMap::new(),
+        health_url: format!("{}/ping", influx_url(m)),
+        url: influx_url(m),
+        depends_on: Vec::new(),
+        config_digest: BTreeMap::new(),
+    });
+    let mut genv = BTreeMap::new();
+    for s in [secrets::GRAFANA_ADMIN_PASSWORD, secrets::GRAFANA_SECRET_KEY] {
+        genv.insert(s.to_string(), EnvValue::Secret(s.into()));
+    }
+    let ds_secret = if *m.influxdb.version == 2 {
+        secrets::INFLUX_ADMIN_TOKEN
+    } else {
+        secrets::INFLUX_V1_READ_PASSWORD
+    };
+    genv.insert(ds_secret.into(), EnvValue::Secret(ds_secret.into()));
+    if let Some(slack) = m.alerting.as_ref().and_then(|a| a.slack.as_ref()) {
+        genv.insert(
+            slack.webhook_url_env.to_string(),
+            EnvValue::Secret(slack.webhook_url_env.to_string()),
+        );
+    }
+    let grafana_local = format!("http://{}:{}", loopback(&m.grafana.bind), *m.grafana.port);
+    out.push(ProcessSpec {
+        name: "grafana".into(),
+        program: "grafana".into(),
+        args: vec![
+            "server".into(),
+            "--config".into(),
+            generated(m, "native/grafana.ini"),
+            "--homepath".into(),
+            m.targets.native.grafana_homepath.to_string(),
+        ],
+        env: genv,
+        health_url: format!("{grafana_local}/api/health"),
+        url: services::grafana_url(m),
+        depends_on: vec!["influxdb".into()],
+        config_digest: BTreeMap::new(),
+    });
+    if *m.control_api.enabled {
+        let mut cenv = BTreeMap::new();
+        for s in [
+            secrets::CONTROL_API_TOKEN,
+            secrets::CONTROL_API_STOP_PASSWORD,
+        ] {
+            cenv.insert(s.to_string(), EnvValue::Secret(s.into()));
+        }
+        cenv.insert(
+            "PROMO_INFRA_CORS_ORIGIN".into(),
+            EnvValue::Plain(services::grafana_url(m)),
+        );
+        cenv.insert(
+            "PROMO_INFRA_GRAFANA_URL".into(),
+            EnvValue::Plain(grafana_local),
+        );
+        cenv.insert(
+            "PROMO_INFRA_LOCALE".into(),
+            EnvValue::Plain(m.locale.to_string()),
+        );
+        cenv.insert(
+            "PROMO_INFRA_STACK".into(),
+            EnvValue::Plain(m.stack.to_string()),
+        );
+        let listen = format!("{}:{}", m.control_api.bind.as_str(), *m.control_api.port);
+        out.push(ProcessSpec {
+            name: "control-api".into(),
+            program: "promo-infra".into(),
+            args: vec!["control-api".into(), "--listen".into(), listen],
+            env: cenv,
+            health_url: format!("{}/health", services::control_api_url(m)),
+            url: services::control_api_url(m),
+            depends_on: vec!["grafana".into()],
+            config_digest: BTreeMap::new(),
+        });
+    }
+    out
+}
+
+fn systemd_unit(m: &Manifest, p: &ProcessSpec, header: &str) -> String {
+    let project = m.targets.native.project_dir.as_str();
+    let exec = match p.program.as_str() {
+        "influxd" => "/usr/bin/influxd".to_string(),
+        "grafana" => format!("{}/bin/grafana", m.targets.native.grafana_homepath.as_str()),
+        _ => m.backup.as_ref().map_or_else(
+            || "/usr/local/bin/promo-infra".to_string(),
+            |b| b.binary.to_string(),
+        ),
+    };
+    let plain_env: String = p
+        .env
+        .iter()
+        .filter_map(|(k, v)| match v {
+            EnvValue::Plain(v) => Some(format!("Environment=\"{k}={v}\"\n")),
+            EnvValue::Secret(_) => None,
+        })
+        .collect();
+    let after: String = p
+        .depends_on
+        .iter()
+        .map(|d| format!("promo-infra-{}-{d}.service ", *m.stack))
+        .collect();
+    format!(
+        "{header}[Unit]\n\
+         Description=promo-infra stack {stack}: {name}\n\
+         Wants=network-online.target {after}\n\
+         After=network-online.target {after}\n\n\
+         [Service]\n\
+         Type=simple\n\
+         WorkingDirectory={project}\n\
+         # Secrets come from the stack's .env (mode 0600), never from this file.\n\
+         EnvironmentFile={project}/generated/{stack}/.env\n\
+         Environment=\"{PROJECT_DIR_ENV}={project}\"\n\
+         {plain_env}\
+         ExecStart={exec} {args}\n\
+         Restart=on-failure\n\
+         RestartSec=5\n\
+         NoNewPrivileges=true\n\n\
+         [Install]\n\
+         WantedBy=multi-user.target\n",
+        stack = *m.stack,
+        name = p.name,
+        after = after.trim_end(),
+        args = p.args.join(" "),
+    )
+}

@@ -1,0 +1,155 @@
+//! `influxdb2-double`: the InfluxDB 2 API double as a process.
+//!
+//! Onboarding comes from the official image's variables (`DOCKER_INFLUXDB_INIT_MODE=setup`,
+//! `DOCKER_INFLUXDB_INIT_USERNAME/PASSWORD/ORG/BUCKET/RETENTION/ADMIN_TOKEN`); the listen
+//! address from `--http-bind-address` or `INFLUXD_HTTP_BIND_ADDRESS` (default 127.0.0.1:8086).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+
+use clap::Parser;
+use promo_doubles::common::{now_ms, process_env, rfc3339};
+use promo_doubles::influx2::{self, Influx2Config};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "influxdb2-double",
+    version,
+    about = "A test double of the InfluxDB 2 HTTP API (not InfluxDB)."
+)]
+struct Args {
+    /// Accepted for `influxd run` compatibility.
+    #[arg(value_parser = ["run"])]
+    command: Option<String>,
+    /// Address to listen on: `host:port` or `:port` (all interfaces).
+    #[arg(
+        long,
+        env = "INFLUXD_HTTP_BIND_ADDRESS",
+        default_value = "127.0.0.1:8086"
+    )]
+    http_bind_address: String,
+}
+
+fn parse_bind(s: &str) -> Result<SocketAddr, String> {
+    if let Some(port) = s.strip_prefix(':') {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("invalid http-bind-address {s:?}"))?;
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
+    }
+    if let Some((host, port)) = s.rsplit_once(':')
+        && host == "localhost"
+    {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("invalid http-bind-address {s:?}"))?;
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    s.parse()
+        .map_err(|_| format!("invalid http-bind-address {s:?}: expected host:port"))
+}
+
+fn log(level: &str, msg: &str, extra: &str) {
+    eprintln!(
+        "ts={} lvl={level} msg=\"{msg}\" log_id=double{}{extra}",
+        rfc3339(now_ms()),
+        if extra.is_empty() { "" } else { " " }
+    );
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = tokio::signal::ctrl_c() => {},
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let addr = match parse_bind(&args.http_bind_address) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cfg = match Influx2Config::from_env(&process_env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let did_setup = cfg.setup.is_some();
+    let mut handle = match influx2::spawn_on(cfg, addr).await {
+        Ok(h) => h,
+        Err(e) => {
+            log("error", "Failed to start", &format!("error=\"{e}\""));
+            return ExitCode::FAILURE;
+        }
+    };
+    if did_setup {
+        log("info", "Setup completed", "service=onboarding");
+    }
+    log(
+        "info",
+        "Listening",
+        &format!(
+            "service=tcp-listener transport=http addr={} port={}",
+            handle.addr(),
+            handle.addr().port()
+        ),
+    );
+    shutdown_signal().await;
+    log(
+        "info",
+        "Terminating precreator service",
+        "service=shard-precreation",
+    );
+    handle.trigger_shutdown();
+    match handle.wait().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_addresses() {
+        assert_eq!(
+            parse_bind(":8086").unwrap(),
+            "0.0.0.0:8086".parse().unwrap()
+        );
+        assert_eq!(
+            parse_bind("127.0.0.1:9999").unwrap(),
+            "127.0.0.1:9999".parse().unwrap()
+        );
+        assert_eq!(
+            parse_bind("localhost:1").unwrap(),
+            "127.0.0.1:1".parse().unwrap()
+        );
+        assert!(parse_bind("nope").is_err());
+    }
+}

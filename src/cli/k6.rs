@@ -315,6 +315,7 @@ pub fn control_api(project: &Project, files: &[PathBuf], args: ControlApiArgs) -
     let env_mode = files.is_empty() && std::env::var_os(control::env::STACK).is_some();
     let cfg = if env_mode {
         control::config_from_env(
+            project,
             |k| std::env::var(k).ok().filter(|v| !v.is_empty()),
             args.listen.as_deref(),
             args.run_dir,

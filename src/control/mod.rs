@@ -180,8 +180,11 @@ pub fn config_from_manifest(
     })
 }
 
-/// Configuration from the environment (the container mode, selected by `PROMO_INFRA_STACK`).
+/// Configuration from the environment (the container / service mode, selected by
+/// `PROMO_INFRA_STACK`). The run directory defaults to `generated/<stack>/run` under the
+/// project directory, where `k6 run` on the same host writes.
 pub fn config_from_env(
+    project: &Project,
     lookup: impl Fn(&str) -> Option<String>,
     listen: Option<&str>,
     run_dir: Option<PathBuf>,
@@ -198,6 +201,7 @@ pub fn config_from_env(
         }),
         _ => None,
     };
+    let stack = lookup(env::STACK).unwrap_or_default();
     Ok(ControlConfig {
         listen: parse_listen(listen.unwrap_or("127.0.0.1:5000"))?,
         token: check_secret(env::TOKEN, lookup(env::TOKEN).as_deref(), origin)?,
@@ -209,10 +213,10 @@ pub fn config_from_env(
         cors_origin: lookup(env::CORS_ORIGIN).and_then(|o| origin_of(&o)),
         grafana,
         locale: lookup(env::LOCALE).unwrap_or_else(|| "fr".into()),
-        stack: lookup(env::STACK).unwrap_or_default(),
         run_dir: run_dir
             .or_else(|| lookup(env::RUN_DIR).map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("/run/promo-infra")),
+            .unwrap_or_else(|| project.generated_dir(&stack).join("run")),
+        stack,
         grace,
     })
 }
@@ -615,6 +619,8 @@ async fn do_stop(
                     "promo-infra".into(),
                     rec.testid.clone(),
                     rec.promo.clone(),
+                    // The marketing dashboard shows `k6` + `aborted` as "stopped tests".
+                    "aborted".into(),
                     "stopped-by-hand".into(),
                 ],
                 text,

@@ -1,19 +1,17 @@
 //! The grade of a run, from its k6 summary and the marketing dashboard's thresholds.
 //!
-//! Same bands as the marketing dashboard's site-health gauge: green when p95 < `p95_ok_ms`
-//! AND error rate < `error_ok_pct`; orange up to the `warn` values; red beyond. Within the
-//! bands, each metric gets a "badness" `b`:
+//! The formula is the marketing dashboard's site-health gauge (`dashboards-src/marketing.json.hbs`,
+//! `health_formula` in `dashboards-src/i18n/*.yaml`), so the Slack grade and the gauge agree:
 //!
 //! ```text
-//! b(x) = x / ok                          x <  ok          (0 ≤ b < 1,  green)
-//!      = 1 + (x - ok) / (warn - ok)      ok ≤ x ≤ warn    (1 ≤ b ≤ 2,  orange)
-//!      = 2 + (x - warn) / warn           x >  warn        (b > 2,      red)
-//! worst = max(b(p95), b(error %))
-//! grade: A worst < 1 · B ≤ 1.5 · C ≤ 2 · D ≤ 2.5 · E ≤ 3 · F beyond
-//! score: 100 - 10·worst (green) · 90 - 30·(worst - 1) (orange) · 60 - 30·(worst - 2) (red),
-//!        rounded, then kept inside its grade's range (A 91-100, B 75-90, C 60-74, D 45-59,
-//!        E 30-44, F 0-29) so grade and score never disagree.
+//! b(x)  = min(x / ok, 1) + min(max((x - ok) / (warn - ok), 0), 1) + max((x - warn) / warn, 0)
+//!         (0 ≤ b < 1 green: x < ok · 1 ≤ b < 2 orange: ok ≤ x < warn · b ≥ 2 red: x ≥ warn)
+//! worst = max(b(p95 of http_req_duration in ms), b(http_req_failed in %))
+//! score = max(0, 100 - 20 × worst)
+//! grade: A score > 80 · B 70 < score ≤ 80 · C 60 < score ≤ 70 · D 40 < score ≤ 60 · F score ≤ 40
 //! ```
+//!
+//! The score is shown as an integer rounded up, which keeps it inside its grade's interval.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -84,17 +82,14 @@ pub struct Grade {
 fn badness(x: f64, ok: f64, warn: f64) -> f64 {
     let ok = ok.max(f64::MIN_POSITIVE);
     let warn = warn.max(ok);
-    if x < ok {
-        (x / ok).max(0.0)
-    } else if x <= warn {
-        if warn > ok {
-            1.0 + (x - ok) / (warn - ok)
-        } else {
-            2.0
-        }
+    let orange = if warn > ok {
+        ((x - ok) / (warn - ok)).clamp(0.0, 1.0)
+    } else if x >= ok {
+        1.0
     } else {
-        2.0 + (x - warn) / warn.max(f64::MIN_POSITIVE)
-    }
+        0.0
+    };
+    (x / ok).clamp(0.0, 1.0) + orange + ((x - warn) / warn).max(0.0)
 }
 
 /// Grade measured values against the bands.
@@ -104,27 +99,16 @@ pub fn grade(m: Measured, b: &Bands) -> Grade {
         b.error_ok_pct,
         b.error_warn_pct,
     ));
-    let raw = if worst < 1.0 {
-        100.0 - 10.0 * worst
-    } else if worst <= 2.0 {
-        90.0 - 30.0 * (worst - 1.0)
-    } else {
-        60.0 - 30.0 * (worst - 2.0)
+    let raw = (100.0 - 20.0 * worst).max(0.0);
+    // Float noise (62.000000000001) must not push a score over an integer boundary.
+    let score = (raw - 1e-9).ceil().clamp(0.0, 100.0) as u8;
+    let (letter, colour) = match score {
+        81.. => ('A', Colour::Green),
+        71..=80 => ('B', Colour::Orange),
+        61..=70 => ('C', Colour::Orange),
+        41..=60 => ('D', Colour::Red),
+        _ => ('F', Colour::Red),
     };
-    let (letter, lo, hi, colour) = if worst < 1.0 {
-        ('A', 91, 100, Colour::Green)
-    } else if worst <= 1.5 {
-        ('B', 75, 90, Colour::Orange)
-    } else if worst <= 2.0 {
-        ('C', 60, 74, Colour::Orange)
-    } else if worst <= 2.5 {
-        ('D', 45, 59, Colour::Red)
-    } else if worst <= 3.0 {
-        ('E', 30, 44, Colour::Red)
-    } else {
-        ('F', 0, 29, Colour::Red)
-    };
-    let score = raw.round().clamp(f64::from(lo), f64::from(hi)) as u8;
     Grade {
         letter,
         score,
@@ -198,17 +182,21 @@ mod tests {
     #[test]
     fn bands_match_the_dashboard() {
         assert_eq!(g(0.0, 0.0), ('A', 100, Colour::Green));
-        assert_eq!(g(500.0, 0.05), ('A', 95, Colour::Green));
+        assert_eq!(g(500.0, 0.05), ('A', 90, Colour::Green));
+        assert_eq!(g(990.0, 0.0), ('A', 81, Colour::Green));
         // p95 == ok is not "under ok": orange.
-        assert_eq!(g(1000.0, 0.0), ('B', 90, Colour::Orange));
-        assert_eq!(g(999.0, 0.1), ('B', 90, Colour::Orange));
-        assert_eq!(g(1500.0, 0.0), ('B', 75, Colour::Orange));
-        assert_eq!(g(2000.0, 0.0), ('C', 60, Colour::Orange));
-        assert_eq!(g(500.0, 1.0), ('C', 60, Colour::Orange));
-        assert_eq!(g(2001.0, 0.0), ('D', 59, Colour::Red));
-        assert_eq!(g(3000.0, 0.0), ('D', 45, Colour::Red));
-        assert_eq!(g(500.0, 1.4), ('D', 48, Colour::Red));
-        assert_eq!(g(4000.0, 0.0), ('E', 30, Colour::Red));
+        assert_eq!(g(1000.0, 0.0), ('B', 80, Colour::Orange));
+        assert_eq!(g(999.0, 0.1), ('B', 80, Colour::Orange));
+        assert_eq!(g(1250.0, 0.0), ('B', 75, Colour::Orange));
+        assert_eq!(g(1500.0, 0.0), ('C', 70, Colour::Orange));
+        assert_eq!(g(1900.0, 0.0), ('C', 62, Colour::Orange));
+        // p95 == warn is red (the dashboard's table: D ≥ warn).
+        assert_eq!(g(2000.0, 0.0), ('D', 60, Colour::Red));
+        assert_eq!(g(500.0, 1.0), ('D', 60, Colour::Red));
+        assert_eq!(g(500.0, 1.4), ('D', 52, Colour::Red));
+        assert_eq!(g(3000.0, 0.0), ('D', 50, Colour::Red));
+        // F from 2 × warn.
+        assert_eq!(g(4000.0, 0.0), ('F', 40, Colour::Red));
         assert_eq!(g(9000.0, 50.0), ('F', 0, Colour::Red));
     }
 

@@ -26,7 +26,9 @@ use crate::project::Project;
 
 /// Default run directory of a stack: `generated/<stack>/run/` (git-ignored).
 pub fn default_run_dir(project: &Project, m: &Manifest) -> PathBuf {
-    project.generated_dir(&m.stack).join("run")
+    let dir = project.generated_dir(&m.stack).join("run");
+    // `-C .` (the default) would print as `./generated/...`.
+    dir.strip_prefix(".").map_or(dir.clone(), Path::to_path_buf)
 }
 
 /// Find an executable on `PATH` (or use `name` as is when it contains a `/`).

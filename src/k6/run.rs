@@ -491,15 +491,15 @@ pub async fn run(
     };
     if let Some(g) = &grafana {
         let mut tags = base_tags.clone();
-        tags.push(
-            match ending {
-                Ending::Completed => "completed",
-                Ending::Stopped => "stopped",
-                Ending::AbortedByThresholds => "aborted",
-                Ending::Failed => "failed",
+        // The marketing dashboard shows `k6` + `aborted` annotations as "stopped tests".
+        match ending {
+            Ending::Completed => tags.push("completed".into()),
+            Ending::Stopped => tags.extend(["aborted".into(), "stopped-by-hand".into()]),
+            Ending::AbortedByThresholds => {
+                tags.extend(["aborted".into(), "thresholds".into()]);
             }
-            .into(),
-        );
+            Ending::Failed => tags.push("failed".into()),
+        }
         let grade_text = grade.map_or_else(String::new, |g| {
             format!(" — {} {} ({}/100)", s.grade, g.letter, g.score)
         });

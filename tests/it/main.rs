@@ -2,7 +2,9 @@
 
 mod bad_input;
 mod common;
+mod control;
 mod generate;
 mod influx;
 mod influxd;
 mod secrets;
+mod standin;

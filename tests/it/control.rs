@@ -588,3 +588,119 @@ async fn force_escalates_only_when_asked_and_after_the_grace_period() {
         msgs[0]
     );
 }
+
+/// chromedriver on 127.0.0.1 (killed by PID on drop; the browser session is closed first).
+struct Chromedriver {
+    proc: Proc,
+    port: u16,
+}
+
+impl Chromedriver {
+    fn start() -> Self {
+        let port = free_port();
+        let child = std::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("chromedriver must be installed (apt-get install chromium chromium-driver; scripts/setup.sh does it)");
+        let me = Self {
+            proc: Proc {
+                child,
+                name: "chromedriver",
+            },
+            port,
+        };
+        wait_until("chromedriver", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        me
+    }
+}
+
+/// A real headless Chromium opens the STOP page, authenticates (HTTP Basic through the URL),
+/// confirms, and sees "Test stopped", while the stand-in k6 receives SIGINT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stop_page_in_real_chromium() {
+    let mut rig = Rig::start("en", false).await;
+    rig.start_control().await;
+    let run = rig.start_run(&[("STANDIN_P95", "400")]);
+    let token = rig.token();
+    let cur: Value = reqwest::Client::new()
+        .get(rig.api("/api/tests/current"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let testid = cur["testid"].as_str().unwrap().to_string();
+    let pw = secret(&rig.p, "shop", "CONTROL_API_STOP_PASSWORD");
+
+    let driver = Chromedriver::start();
+    let profile = tempfile::tempdir().expect("profile");
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--disable-dev-shm-usage",
+                format!("--user-data-dir={}", profile.path().display()),
+            ],
+        }),
+    );
+    let client = fantoccini::ClientBuilder::rustls()
+        .expect("tls")
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("WebDriver session");
+    let result = async {
+        // Basic credentials in the URL work for a top-level navigation in Chromium; it then
+        // reuses them for the same-origin form POST.
+        let url = format!(
+            "http://marketing:{pw}@127.0.0.1:{}/stop?testid={testid}",
+            rig.control_port
+        );
+        client.goto(&url).await?;
+        let heading = client.find(fantoccini::Locator::Id("heading")).await?.text().await?;
+        assert_eq!(heading, format!("Stop test {testid}?"));
+        assert_eq!(rig.standins.signals(), "", "opening the page stops nothing");
+        client.find(fantoccini::Locator::Id("stop")).await?.click().await?;
+        let h = client.wait_for_find(fantoccini::Locator::Id("heading")).await?;
+        let mut text = h.text().await.unwrap_or_default();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while text != "Test stopped" && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            text = client
+                .find(fantoccini::Locator::Id("heading"))
+                .await?
+                .text()
+                .await
+                .unwrap_or_default();
+        }
+        let message = client.find(fantoccini::Locator::Id("message")).await?.text().await?;
+        Ok::<_, fantoccini::error::CmdError>((text, message))
+    }
+    .await;
+    let _ = client.close().await;
+    drop(driver);
+    let (heading, message) = result.expect("browser steps");
+    assert_eq!(heading, "Test stopped", "{message}");
+    assert!(message.contains("stopped by hand") && message.contains(&testid), "{message}");
+    assert_eq!(rig.standins.signals(), "SIGINT\n", "the stand-in k6 received SIGINT");
+    let (code, out, _) = run.wait_output(Duration::from_secs(30));
+    assert_eq!(code, 105);
+    assert!(out.contains("stopped by hand (STOP page, marketing)"), "{out}");
+    let ann = annotations_of(&rig.grafana, &testid);
+    assert!(
+        ann.iter().any(|a| a.text.starts_with("Stopped by hand (STOP page, marketing)")),
+        "{:?}",
+        ann.iter().map(|a| a.text.clone()).collect::<Vec<_>>()
+    );
+}

@@ -301,7 +301,6 @@ pub async fn run(
             "give the path of a k6 script (relative to the project directory)",
         ));
     }
-    let k6_bin = resolve_k6(project, m, opts.k6.as_deref())?;
     let run_dir = opts
         .run_dir
         .clone()
@@ -326,6 +325,7 @@ pub async fn run(
             }
         }
     }
+    let k6_bin = resolve_k6(project, m, opts.k6.as_deref())?;
     let testid = super::testid::new(&promo, now, secrets::os_random_hex)?;
     let labels = RunLabels {
         testid: testid.clone(),

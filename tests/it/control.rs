@@ -591,7 +591,7 @@ async fn force_escalates_only_when_asked_and_after_the_grace_period() {
 
 /// chromedriver on 127.0.0.1 (killed by PID on drop; the browser session is closed first).
 struct Chromedriver {
-    proc: Proc,
+    _proc: Proc,
     port: u16,
 }
 
@@ -606,7 +606,7 @@ impl Chromedriver {
             .spawn()
             .expect("chromedriver must be installed (apt-get install chromium chromium-driver; scripts/setup.sh does it)");
         let me = Self {
-            proc: Proc {
+            _proc: Proc {
                 child,
                 name: "chromedriver",
             },
@@ -668,11 +668,22 @@ async fn stop_page_in_real_chromium() {
             rig.control_port
         );
         client.goto(&url).await?;
-        let heading = client.find(fantoccini::Locator::Id("heading")).await?.text().await?;
+        let heading = client
+            .find(fantoccini::Locator::Id("heading"))
+            .await?
+            .text()
+            .await?;
         assert_eq!(heading, format!("Stop test {testid}?"));
         assert_eq!(rig.standins.signals(), "", "opening the page stops nothing");
-        client.find(fantoccini::Locator::Id("stop")).await?.click().await?;
-        let h = client.wait_for_find(fantoccini::Locator::Id("heading")).await?;
+        client
+            .find(fantoccini::Locator::Id("stop"))
+            .await?
+            .click()
+            .await?;
+        let h = client
+            .wait()
+            .for_element(fantoccini::Locator::Id("heading"))
+            .await?;
         let mut text = h.text().await.unwrap_or_default();
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while text != "Test stopped" && std::time::Instant::now() < deadline {
@@ -684,7 +695,11 @@ async fn stop_page_in_real_chromium() {
                 .await
                 .unwrap_or_default();
         }
-        let message = client.find(fantoccini::Locator::Id("message")).await?.text().await?;
+        let message = client
+            .find(fantoccini::Locator::Id("message"))
+            .await?
+            .text()
+            .await?;
         Ok::<_, fantoccini::error::CmdError>((text, message))
     }
     .await;
@@ -692,14 +707,25 @@ async fn stop_page_in_real_chromium() {
     drop(driver);
     let (heading, message) = result.expect("browser steps");
     assert_eq!(heading, "Test stopped", "{message}");
-    assert!(message.contains("stopped by hand") && message.contains(&testid), "{message}");
-    assert_eq!(rig.standins.signals(), "SIGINT\n", "the stand-in k6 received SIGINT");
+    assert!(
+        message.contains("stopped by hand") && message.contains(&testid),
+        "{message}"
+    );
+    assert_eq!(
+        rig.standins.signals(),
+        "SIGINT\n",
+        "the stand-in k6 received SIGINT"
+    );
     let (code, out, _) = run.wait_output(Duration::from_secs(30));
     assert_eq!(code, 105);
-    assert!(out.contains("stopped by hand (STOP page, marketing)"), "{out}");
+    assert!(
+        out.contains("stopped by hand (STOP page, marketing)"),
+        "{out}"
+    );
     let ann = annotations_of(&rig.grafana, &testid);
     assert!(
-        ann.iter().any(|a| a.text.starts_with("Stopped by hand (STOP page, marketing)")),
+        ann.iter()
+            .any(|a| a.text.starts_with("Stopped by hand (STOP page, marketing)")),
         "{:?}",
         ann.iter().map(|a| a.text.clone()).collect::<Vec<_>>()
     );

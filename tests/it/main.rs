@@ -6,5 +6,6 @@ mod control;
 mod generate;
 mod influx;
 mod influxd;
+mod k6;
 mod secrets;
 mod standin;

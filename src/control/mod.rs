@@ -353,7 +353,7 @@ async fn cors(State(st): State<Shared>, req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-fn bearer_ok(st: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+fn bearer_ok(st: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -374,13 +374,13 @@ fn bearer_ok(st: &AppState, headers: &HeaderMap) -> Result<(), Response> {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"promo-infra control API\""),
             );
-            Err(resp)
+            Err(Box::new(resp))
         }
     }
 }
 
 /// The Basic user name when the password is right.
-fn basic_user(st: &AppState, headers: &HeaderMap) -> Result<String, Response> {
+fn basic_user(st: &AppState, headers: &HeaderMap) -> Result<String, Box<Response>> {
     let user = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -407,7 +407,7 @@ fn basic_user(st: &AppState, headers: &HeaderMap) -> Result<String, Response> {
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Basic realm=\"promo-infra STOP\", charset=\"UTF-8\""),
         );
-        resp
+        Box::new(resp)
     })
 }
 
@@ -514,7 +514,7 @@ fn find(st: &AppState, expected: Option<&str>) -> Found {
 
 async fn current(State(st): State<Shared>, headers: HeaderMap) -> Response {
     if let Err(r) = bearer_ok(&st, &headers) {
-        return r;
+        return *r;
     }
     match find(&st, None) {
         Found::Running(rec) => Json(Current {
@@ -657,7 +657,7 @@ async fn do_stop(
 
 async fn api_stop(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(r) = bearer_ok(&st, &headers) {
-        return r;
+        return *r;
     }
     let req: StopRequest = if body.iter().all(u8::is_ascii_whitespace) {
         StopRequest::default()
@@ -702,7 +702,7 @@ async fn stop_page(
 ) -> Response {
     let user = match basic_user(&st, &headers) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = page::strings(&st.cfg.locale);
     let Some(testid) = q.testid.filter(|t| crate::k6::testid::is_testid(t)) else {
@@ -788,7 +788,7 @@ async fn stop_form(
 ) -> Response {
     let user = match basic_user(&st, &headers) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = page::strings(&st.cfg.locale);
     let valid = {

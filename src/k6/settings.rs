@@ -115,8 +115,7 @@ fn need<'a>(values: &'a SecretValues, name: &str, stack: &str) -> Result<&'a str
 pub fn settings(m: &Manifest, values: &SecretValues, labels: &RunLabels) -> Result<K6Settings> {
     let url = influx_url(m);
     let mut vars = Vec::new();
-    let out;
-    if *m.influxdb.version == 2 {
+    let out = if *m.influxdb.version == 2 {
         vars.push(Var::plain("K6_INFLUXDB_ADDR", url));
         vars.push(Var::plain("K6_INFLUXDB_BUCKET", m.influxdb.bucket.as_str()));
         vars.push(Var::plain(
@@ -127,7 +126,7 @@ pub fn settings(m: &Manifest, values: &SecretValues, labels: &RunLabels) -> Resu
             "K6_INFLUXDB_TOKEN",
             need(values, secrets::INFLUX_ADMIN_TOKEN, &m.stack)?,
         ));
-        out = vec!["xk6-influxdb".to_string()];
+        vec!["xk6-influxdb".to_string()]
     } else {
         vars.push(Var::plain(
             "K6_INFLUXDB_USERNAME",
@@ -137,8 +136,8 @@ pub fn settings(m: &Manifest, values: &SecretValues, labels: &RunLabels) -> Resu
             "K6_INFLUXDB_PASSWORD",
             need(values, secrets::INFLUX_V1_WRITE_PASSWORD, &m.stack)?,
         ));
-        out = vec![format!("influxdb={url}/{}", m.influxdb.bucket.as_str())];
-    }
+        vec![format!("influxdb={url}/{}", m.influxdb.bucket.as_str())]
+    };
     // Variables the script reads with __ENV (k6 passes the process environment to scripts).
     vars.push(Var::plain("ENVIRONMENT", m.environment.as_str()));
     if let Some(i) = &labels.intensity {

@@ -7,5 +7,7 @@ mod generate;
 mod influx;
 mod influxd;
 mod k6;
+mod native;
 mod secrets;
 mod standin;
+mod systemd;

@@ -407,7 +407,7 @@ fn basic_user(st: &AppState, headers: &HeaderMap) -> Result<String, Box<Response
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Basic realm=\"promo-infra STOP\", charset=\"UTF-8\""),
         );
-        Box::new(resp)
+        Box::new(html_headers(resp))
     })
 }
 

@@ -207,6 +207,15 @@ pub fn processes(m: &Manifest) -> Vec<ProcessSpec> {
             "PROMO_INFRA_GRAFANA_URL".into(),
             EnvValue::Plain(grafana_local),
         );
+        // Credentials of the control API's "stopped by hand" Grafana annotation.
+        cenv.insert(
+            "PROMO_INFRA_GRAFANA_USER".into(),
+            EnvValue::Plain(m.grafana.admin_user.to_string()),
+        );
+        cenv.insert(
+            secrets::GRAFANA_ADMIN_PASSWORD.into(),
+            EnvValue::Secret(secrets::GRAFANA_ADMIN_PASSWORD.into()),
+        );
         cenv.insert(
             "PROMO_INFRA_LOCALE".into(),
             EnvValue::Plain(m.locale.to_string()),

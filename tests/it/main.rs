@@ -2,9 +2,12 @@
 
 mod bad_input;
 mod common;
+mod control;
 mod generate;
 mod influx;
 mod influxd;
+mod k6;
 mod native;
 mod secrets;
+mod standin;
 mod systemd;

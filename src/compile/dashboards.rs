@@ -47,6 +47,29 @@ pub struct Template {
 pub struct Templates {
     templates: BTreeMap<String, Template>,
     i18n: BTreeMap<String, (String, String)>,
+    cache: Arc<Cache>,
+}
+
+/// Compiled templates and parsed strings, shared by every dashboard rendered in this process:
+/// compiling a large template is by far the most expensive step, so each is compiled once.
+#[derive(Default)]
+struct Cache {
+    registry: std::sync::Mutex<Option<Handlebars<'static>>>,
+    strings: std::sync::Mutex<BTreeMap<String, Value>>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cache")
+    }
+}
+
+fn new_registry() -> Handlebars<'static> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(handlebars::no_escape);
+    hb.register_helper("json", Box::new(json_helper));
+    hb
 }
 
 impl Templates {
@@ -74,6 +97,7 @@ impl Templates {
                     )
                 })
                 .collect(),
+            cache: Arc::default(),
         }
     }
 
@@ -123,6 +147,23 @@ impl Templates {
     }
 
     fn strings(&self, locale: &str) -> Result<Value> {
+        if let Some(v) = self
+            .cache
+            .strings
+            .lock()
+            .ok()
+            .and_then(|c| c.get(locale).cloned())
+        {
+            return Ok(v);
+        }
+        let v = self.parse_strings(locale)?;
+        if let Ok(mut c) = self.cache.strings.lock() {
+            c.insert(locale.to_string(), v.clone());
+        }
+        Ok(v)
+    }
+
+    fn parse_strings(&self, locale: &str) -> Result<Value> {
         let (origin, text) = self.i18n.get(locale).ok_or_else(|| {
             Error::usage(
                 format!("no strings for language `{locale}`"),
@@ -221,28 +262,33 @@ pub fn render(templates: &Templates, m: &Manifest, d: &Dashboard) -> Result<Stri
     let locale = d.locale.as_ref().map_or(m.locale.as_str(), |l| l.as_str());
     let ctx = context(m, d, templates.strings(locale)?);
 
-    let mut hb = Handlebars::new();
-    hb.set_strict_mode(true);
-    hb.register_escape_fn(handlebars::no_escape);
-    hb.register_helper("json", Box::new(json_helper));
     let source = |text: &str| NamedSource::new(template.origin.clone(), Arc::<str>::from(text));
-    hb.register_template_string(name, &template.text)
-        .map_err(|e| {
-            let span = e
-                .pos()
-                .and_then(|(l, c)| offset_of(&template.text, l, c))
-                .map(|o| SourceSpan::new(o.into(), 1));
-            Error::from(TemplateError {
-                template: template.origin.clone(),
-                message: format!("template syntax error: {}", e.reason()),
-                src: Some(source(&template.text)),
-                span,
-                help: Some(
-                    "fix the handlebars syntax; a literal `{{` in the output is written `\\{{`"
-                        .into(),
-                ),
-            })
-        })?;
+    let mut guard = templates.cache.registry.lock().map_err(|_| {
+        Error::usage(
+            "template cache poisoned by an earlier failure",
+            "run the command again",
+        )
+    })?;
+    let hb = guard.get_or_insert_with(new_registry);
+    if !hb.has_template(name) {
+        hb.register_template_string(name, &template.text)
+            .map_err(|e| {
+                let span = e
+                    .pos()
+                    .and_then(|(l, c)| offset_of(&template.text, l, c))
+                    .map(|o| SourceSpan::new(o.into(), 1));
+                Error::from(TemplateError {
+                    template: template.origin.clone(),
+                    message: format!("template syntax error: {}", e.reason()),
+                    src: Some(source(&template.text)),
+                    span,
+                    help: Some(
+                        "fix the handlebars syntax; a literal `{{` in the output is written `\\{{`"
+                            .into(),
+                    ),
+                })
+            })?;
+    }
     let rendered = hb.render(name, &ctx).map_err(|e| {
         let span = e
             .line_no
@@ -257,6 +303,7 @@ pub fn render(templates: &Templates, m: &Manifest, d: &Dashboard) -> Result<Stri
             help: Some("strict mode: every variable must exist in the context (see dashboards-src/README.md)".into()),
         })
     })?;
+    drop(guard);
     let mut value: Value = serde_json::from_str(&rendered).map_err(|e| {
         let offset = offset_of(&rendered, e.line(), e.column().max(1));
         Error::from(TemplateError {

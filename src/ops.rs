@@ -87,7 +87,15 @@ pub fn secret_values(project: &Project, m: &Manifest) -> Result<SecretValues> {
 /// Compile one loaded manifest with its current secrets.
 pub fn compile(project: &Project, templates: &Templates, loaded: &Loaded) -> Result<Desired> {
     let values = secret_values(project, &loaded.manifest)?;
-    compile::compile(loaded, templates, &values)
+    let desired = compile::compile(loaded, templates, &values)?;
+    tracing::debug!(
+        stack = %desired.stack,
+        files = desired.files.len(),
+        resources = desired.resources.len(),
+        "compiled {}",
+        loaded.rel_path
+    );
+    Ok(desired)
 }
 
 /// Result of generating one stack.
@@ -197,12 +205,7 @@ pub fn secrets_list(project: &Project, loaded: &Loaded) -> Result<Vec<SecretRow>
 }
 
 /// `dashboards render UID`: the final JSON of one dashboard.
-pub fn render_dashboard(
-    project: &Project,
-    loaded: &Loaded,
-    templates: &Templates,
-    uid: &str,
-) -> Result<String> {
+pub fn render_dashboard(loaded: &Loaded, templates: &Templates, uid: &str) -> Result<String> {
     let m = &loaded.manifest;
     let d = m
         .dashboards
@@ -215,7 +218,6 @@ pub fn render_dashboard(
                 format!("dashboards in this stack: {}", uids.join(", ")),
             )
         })?;
-    let _ = project;
     compile::dashboards::render(templates, m, d)
 }
 
@@ -238,4 +240,79 @@ pub fn schema_file(path: &Path, check: bool) -> Result<bool> {
         writer::write_atomic(path, want.as_bytes(), None)?;
     }
     Ok(false)
+}
+
+// ---------------------------------------------------------------------------------------------
+// backup
+
+/// Backup settings of a stack: its manifest, its `.env` secrets (never printed).
+pub fn backup_settings(project: &Project, loaded: &Loaded) -> Result<crate::backup::Settings> {
+    let m = &loaded.manifest;
+    let b = m.backup.as_ref().ok_or_else(|| {
+        Error::usage(
+            format!("{} has no `backup:` section", loaded.rel_path),
+            "add `backup: { schedule: \"0 3 * * *\", dir: backups, keep: { last: 3, daily: 7 } }`",
+        )
+    })?;
+    let values = secret_values(project, m)?;
+    let host = match m.influxdb.bind.as_str() {
+        "0.0.0.0" => "127.0.0.1".to_string(),
+        "::" => "[::1]".to_string(),
+        h if h.contains(':') => format!("[{h}]"),
+        h => h.to_string(),
+    };
+    Ok(crate::backup::Settings {
+        stack: m.stack.to_string(),
+        dir: project.root.join(b.dir.as_str()).join(m.stack.as_str()),
+        display_dir: format!("{}/{}", b.dir.trim_end_matches('/'), *m.stack),
+        version: *m.influxdb.version,
+        database: m.influxdb.bucket.to_string(),
+        org: m.influxdb.org.to_string(),
+        http_url: format!("http://{host}:{}", *m.influxdb.port),
+        rpc: b.influx_rpc.to_string(),
+        admin_user: m.influxdb.admin_user.to_string(),
+        admin_password: values
+            .get(secrets::INFLUX_ADMIN_PASSWORD)
+            .map(str::to_string),
+        token: values.get(secrets::INFLUX_ADMIN_TOKEN).map(str::to_string),
+        env_display: format!("generated/{}/.env", *m.stack),
+        policy: crate::backup::rotate::Policy {
+            last: *b.keep.last,
+            daily: *b.keep.daily,
+            weekly: *b.keep.weekly,
+            monthly: *b.keep.monthly,
+        },
+        timeout: std::time::Duration::from_secs(6 * 3600),
+    })
+}
+
+/// `backup run`.
+pub fn backup_run(project: &Project, loaded: &Loaded) -> Result<crate::backup::RunReport> {
+    let s = backup_settings(project, loaded)?;
+    crate::backup::run(&s, crate::backup::clock()?)
+}
+
+/// `backup list`.
+pub fn backup_list(project: &Project, loaded: &Loaded) -> Result<Vec<crate::backup::Entry>> {
+    crate::backup::list(&backup_settings(project, loaded)?)
+}
+
+/// `backup rotate [--dry-run]`.
+pub fn backup_rotate(
+    project: &Project,
+    loaded: &Loaded,
+    dry_run: bool,
+) -> Result<crate::backup::RotateReport> {
+    let s = backup_settings(project, loaded)?;
+    crate::backup::rotate_dir(&s, crate::backup::clock()?, dry_run)
+}
+
+/// `backup restore ID [--as NAME]`.
+pub fn backup_restore(
+    project: &Project,
+    loaded: &Loaded,
+    id: &str,
+    as_name: Option<&str>,
+) -> Result<crate::backup::RestoreReport> {
+    crate::backup::restore(&backup_settings(project, loaded)?, id, as_name)
 }

@@ -1,7 +1,10 @@
 //! The command line: clap definitions, then one thin handler per command over [`crate::ops`].
 
 mod deploy;
+mod k6;
 mod output;
+
+pub use k6::{ControlApiArgs, K6Command, LabelArgs};
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -22,11 +25,15 @@ Examples:
   promo-infra -f stacks/promo-v1.yaml generate  # one stack only
   promo-infra secrets list                      # names and where they are used, never values
   promo-infra dashboards render promo-marketing # the final JSON of one dashboard
+  promo-infra backup run                        # back up InfluxDB into backups/<stack>/<UTC time>/
+  promo-infra backup rotate --dry-run           # what rotation would keep and remove, and why
   promo-infra schema -o stacks/stack.schema.json
   promo-infra plan --detailed-exitcode          # docker: what apply would change (0 none, 2 changes)
   promo-infra apply                             # bring the stack up on the Docker engine
   promo-infra status                            # per service: state, health, version, URL, uptime
   promo-infra destroy                           # containers and network; data volumes kept
+  promo-infra k6 run tests/checkout.js --promo black-friday
+  promo-infra control-api -f stacks/promo.yaml
   promo-infra completions bash > /etc/bash_completion.d/promo-infra";
 
 /// Infrastructure-as-code for the monitoring stack around k6 load tests: one manifest compiled
@@ -82,6 +89,9 @@ pub enum Command {
     /// Dashboards of a stack.
     #[command(subcommand)]
     Dashboards(DashboardsCommand),
+    /// Backups of the stack's InfluxDB: run, list, rotate, restore.
+    #[command(subcommand)]
+    Backup(BackupCommand),
     /// Print (or write with -o, or check with --check) the manifest's JSON Schema.
     #[command(
         after_help = "Examples:\n  promo-infra schema > stack.schema.json\n  promo-infra schema -o stacks/stack.schema.json --check"
@@ -106,6 +116,14 @@ pub enum Command {
     /// Remove the stack's containers and network (data volumes only with --volumes).
     #[command(after_help = deploy::DESTROY_EXAMPLES)]
     Destroy(deploy::DestroyArgs),
+    /// k6: build the custom binary, print or inject a run's variables, run a tracked test.
+    #[command(subcommand)]
+    K6(K6Command),
+    /// The emergency-stop HTTP API (health, current test, stop; STOP page for people).
+    #[command(
+        after_help = "Examples:\n  promo-infra control-api -f stacks/promo.yaml            # on the host, from the manifest and .env\n  promo-infra control-api --listen 0.0.0.0:5000           # in the container (settings from the environment)\n  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:5000/api/tests/current"
+    )]
+    ControlApi(ControlApiArgs),
     /// Print shell completions.
     #[command(after_help = "Example:\n  promo-infra completions zsh > ~/.zfunc/_promo-infra")]
     Completions {
@@ -123,6 +141,48 @@ pub enum SecretsCommand {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `backup` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Back up the running InfluxDB into <backup.dir>/<stack>/<UTC time>/ (1.x: `influxd backup
+    /// -portable`, 2.x: `influx backup`), with a manifest of every file's size and sha256.
+    #[command(after_help = "Example:\n  promo-infra backup run -f stacks/promo-v1.yaml")]
+    Run,
+    /// List backups: id, UTC time, size, status (ok / incomplete / corrupt / foreign). Every
+    /// checksum is verified.
+    #[command(after_help = "Example:\n  promo-infra backup list --json")]
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the backups `backup.keep` does not keep (restic `forget` semantics, UTC buckets).
+    /// The newest valid backup and anything promo-infra did not create are never removed.
+    #[command(
+        after_help = "Examples:\n  promo-infra backup rotate --dry-run   # what would be kept and removed, and why\n  promo-infra backup rotate"
+    )]
+    Rotate {
+        /// Print the decisions, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify every checksum of a backup, then restore it into the running InfluxDB.
+    #[command(
+        after_help = "Examples:\n  promo-infra backup restore 20261124T030000Z\n  promo-infra backup restore 20261124T030000Z --as k6_restored   # beside the live database"
+    )]
+    Restore {
+        /// Backup id (see `backup list`).
+        id: String,
+        /// Restore into this database (1.x) / bucket (2.x) instead of the stack's; it must not
+        /// exist.
+        #[arg(long = "as", value_name = "NAME")]
+        as_name: Option<String>,
     },
 }
 
@@ -158,7 +218,7 @@ pub fn main() -> ExitCode {
                 .build(),
         )
     }));
-    init_logs(cli.verbose);
+    init_logs(cli.verbose, color && terminal);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -169,7 +229,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logs(verbose: u8) {
+fn init_logs(verbose: u8, ansi: bool) {
     let level = match verbose {
         0 => "warn",
         1 => "promo_infra=debug,info",
@@ -178,6 +238,7 @@ fn init_logs(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(level))
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .without_time()
         .try_init();
 }
@@ -296,7 +357,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Dashboards(DashboardsCommand::Render { uid }) => {
             let (templates, loaded) = ops::load_one(&project, &selection(&cli.files, false))?;
-            out.raw(&ops::render_dashboard(&project, &loaded, &templates, &uid)?);
+            out.raw(&ops::render_dashboard(&loaded, &templates, &uid)?);
+        }
+        Command::Backup(cmd) => {
+            let (_, loaded) = ops::load_one(&project, &selection(&cli.files, false))?;
+            backup(&mut out, &project, &loaded, cmd)?;
         }
         Command::Schema { output: None, .. } => out.raw(&ops::schema()),
         Command::Schema {
@@ -330,10 +395,122 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Destroy(args) => {
             return deploy::destroy(&project, &selection(&cli.files, false), &args);
         }
+        Command::K6(cmd) => return k6::k6(&project, &selection(&cli.files, false), cmd),
+        Command::ControlApi(args) => return k6::control_api(&project, &cli.files, args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "promo-infra", &mut std::io::stdout());
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+fn backup(
+    out: &mut Out,
+    project: &Project,
+    loaded: &crate::manifest::Loaded,
+    cmd: BackupCommand,
+) -> Result<()> {
+    match cmd {
+        BackupCommand::Run => {
+            let r = ops::backup_run(project, loaded)?;
+            out.line(&format!("$ {}", r.command));
+            out.change(
+                '+',
+                &format!(
+                    "{} ({} files, {}, database {}, InfluxDB {})",
+                    r.path,
+                    r.files,
+                    human_size(r.size),
+                    r.database,
+                    r.server_version
+                ),
+            );
+            out.ok(&format!("backup {} complete", r.id));
+        }
+        BackupCommand::List { json } => {
+            let entries = ops::backup_list(project, loaded)?;
+            if json {
+                out.line(&serde_json::to_string_pretty(&entries).unwrap_or_default());
+            } else if entries.is_empty() {
+                out.line("no backups yet (run `promo-infra backup run`)");
+            } else {
+                out.table(
+                    &["ID", "TIME (UTC)", "SIZE", "STATUS", "DETAIL"],
+                    entries
+                        .iter()
+                        .map(|e| {
+                            vec![
+                                e.id.clone(),
+                                e.time.clone().unwrap_or_else(|| "-".into()),
+                                human_size(e.size),
+                                e.status.as_str().to_string(),
+                                e.detail.clone().unwrap_or_default(),
+                            ]
+                        })
+                        .collect(),
+                );
+            }
+        }
+        BackupCommand::Rotate { dry_run, json } => {
+            let r = ops::backup_rotate(project, loaded, dry_run)?;
+            if json {
+                out.line(&serde_json::to_string_pretty(&r).unwrap_or_default());
+                return Ok(());
+            }
+            let p = r.policy;
+            out.line(&format!(
+                "policy: keep last {}, daily {}, weekly {}, monthly {} (UTC days, ISO weeks, months)",
+                p.last, p.daily, p.weekly, p.monthly
+            ));
+            let verb = if dry_run { "would remove" } else { "removed" };
+            let kept: Vec<_> = r.with_action("keep").collect();
+            let removed: Vec<_> = r.with_action("remove").collect();
+            let left: Vec<_> = r.with_action("leave").collect();
+            out.line(&format!("keep {} backup(s):", kept.len()));
+            for d in &kept {
+                out.change('=', &format!("{}  {}", d.id, d.reasons.join(", ")));
+            }
+            out.line(&format!("{verb} {} backup(s):", removed.len()));
+            for d in &removed {
+                out.change('-', &format!("{}  {}", d.id, d.reasons.join(", ")));
+            }
+            if !left.is_empty() {
+                out.line(&format!("left alone {} entr(y/ies):", left.len()));
+                for d in &left {
+                    out.change('!', &format!("{}  {}", d.id, d.reasons.join(", ")));
+                }
+            }
+            if dry_run {
+                out.ok("dry run: nothing was removed");
+            } else {
+                out.ok(&format!("{} kept, {} removed", kept.len(), removed.len()));
+            }
+        }
+        BackupCommand::Restore { id, as_name } => {
+            let r = ops::backup_restore(project, loaded, &id, as_name.as_deref())?;
+            out.ok(&format!(
+                "backup {}: {} files verified (sha256)",
+                r.id, r.files
+            ));
+            out.line(&format!("$ {}", r.command));
+            out.ok(&format!("restored into `{}`", r.database));
+        }
+    }
+    Ok(())
 }

@@ -262,6 +262,11 @@ pub struct Backup {
     /// Absolute path of the promo-infra binary on that host.
     #[serde(default = "default_binary")]
     pub binary: Sp<String>,
+    /// InfluxDB 1.x only: the RPC address (`host:port`, the server's `bind-address`) that
+    /// `influxd backup -portable` and `influxd restore -portable` connect to. Not published by
+    /// the docker target unless you map it; ignored with version 2.
+    #[serde(default = "default_influx_rpc")]
+    pub influx_rpc: Sp<String>,
 }
 
 /// Rotation policy: how many backups to keep per bucket.
@@ -435,6 +440,9 @@ fn default_backup_user() -> Sp<String> {
 }
 fn default_binary() -> Sp<String> {
     sp("/usr/local/bin/promo-infra".into())
+}
+fn default_influx_rpc() -> Sp<String> {
+    sp("127.0.0.1:8088".into())
 }
 fn default_k6_output() -> Sp<String> {
     sp("bin/k6".into())

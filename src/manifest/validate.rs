@@ -288,6 +288,7 @@ pub fn validate(
         check_relative(&mut p, "backup.dir", &b.dir);
         check_absolute(&mut p, "backup.project_dir", &b.project_dir);
         check_absolute(&mut p, "backup.binary", &b.binary);
+        check_host_port(&mut p, "backup.influx_rpc", &b.influx_rpc);
         if !is_unix_user(&b.user) {
             p.push(
                 b.user.pos(),
@@ -537,6 +538,32 @@ fn check_absolute(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
             ),
             "not an absolute path",
             Some("it is used on the production host, e.g. `/opt/promo-infra`".to_string()),
+        );
+    }
+}
+
+/// `host:port` with a host name, an IPv4 address or a bracketed IPv6 address.
+fn check_host_port(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
+    let ok = value.rsplit_once(':').is_some_and(|(host, port)| {
+        let host_ok = if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'))
+        {
+            inner.parse::<std::net::Ipv6Addr>().is_ok()
+        } else {
+            !host.is_empty()
+                && host.len() <= 253
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+                && !host.starts_with(['-', '.'])
+        };
+        host_ok && port.parse::<u16>().is_ok_and(|n| n > 0)
+    });
+    if !ok {
+        p.push(
+            value.pos(),
+            format!("{key}: `{}` is not a host:port address", **value),
+            "not host:port",
+            Some("write the InfluxDB RPC bind-address, e.g. `127.0.0.1:8088`".to_string()),
         );
     }
 }

@@ -388,3 +388,17 @@ fn two_manifests_with_one_stack_name() {
     );
     assert!(!p.path().join("generated").exists());
 }
+
+#[test]
+fn bad_influx_rpc_address() {
+    for bad in ["8088", "localhost:", "127.0.0.1:99999", "my host:8088"] {
+        refused(
+            &[(
+                "  keep: { last: 3, daily: 7 }\n",
+                &format!("  keep: {{ last: 3, daily: 7 }}\n  influx_rpc: \"{bad}\"\n"),
+            )],
+            &format!("backup.influx_rpc: `{bad}` is not a host:port address"),
+            "34:15",
+        );
+    }
+}

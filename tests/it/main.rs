@@ -2,8 +2,15 @@
 
 mod bad_input;
 mod common;
+mod control;
+mod dashboards;
 mod docker;
 mod generate;
 mod influx;
 mod influxd;
+mod k6;
+mod k6_fixture;
+mod native;
 mod secrets;
+mod standin;
+mod systemd;

@@ -1,0 +1,200 @@
+//! The promo-infra backup manifest (`promo-infra-backup.json`), written last into every backup
+//! directory: which files the backup holds, their sizes and sha256, and what was backed up.
+//!
+//! Its presence is what makes a directory "created by promo-infra": rotation never touches a
+//! directory without one. It holds no secret (no token, no password, no URL credentials).
+
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// File name of the manifest inside a backup directory. It does not end in `.manifest`, so
+/// neither `influxd restore` nor `influx restore` mistakes it for one of theirs.
+pub const FILE: &str = "promo-infra-backup.json";
+
+/// Format version of [`BackupManifest`].
+pub const FORMAT: u32 = 1;
+
+/// What a backup directory holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupManifest {
+    /// Format version ([`FORMAT`]).
+    pub format: u32,
+    /// Always `promo-infra`.
+    pub tool: String,
+    /// promo-infra version that wrote it.
+    pub tool_version: String,
+    /// Backup id: the UTC start time `YYYYMMDDTHHMMSSZ` (with `-N` when two start in one second).
+    pub id: String,
+    /// Stack name.
+    pub stack: String,
+    /// InfluxDB major version (1 or 2).
+    pub influxdb_version: u8,
+    /// Version the server reported (`1.6.7~rc0`, `2.7.4`).
+    pub server_version: String,
+    /// Database (1.x) or bucket (2.x) backed up.
+    pub database: String,
+    /// Organisation (2.x only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// Start time, RFC 3339 UTC.
+    pub started_at: String,
+    /// End time, RFC 3339 UTC.
+    pub finished_at: String,
+    /// Every file of the backup (sorted by name), the manifest itself excluded.
+    pub files: Vec<FileEntry>,
+}
+
+/// One file of a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    /// Name relative to the backup directory (`/`-separated).
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// sha256, lowercase hex.
+    pub sha256: String,
+}
+
+impl BackupManifest {
+    /// Total size of the backed-up files.
+    pub fn total_size(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+
+    /// Read and parse `dir/promo-infra-backup.json`. `Ok(None)` when the file does not exist.
+    pub fn read(dir: &Path) -> std::result::Result<Option<Self>, String> {
+        let path = dir.join(FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot read {FILE}: {e}")),
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("{FILE} is not a valid promo-infra backup manifest: {e}"))
+    }
+
+    /// Write it to `dir/promo-infra-backup.json` (pretty JSON, trailing newline, fsynced).
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        let path = dir.join(FILE);
+        crate::writer::write_atomic(&path, text.as_bytes(), None)
+    }
+}
+
+/// How thoroughly to check a backup against its manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Every file exists with its recorded size and there is no unexpected file.
+    Sizes,
+    /// [`Depth::Sizes`] plus every sha256.
+    Checksums,
+}
+
+/// Check a backup directory against its manifest. The error names the file at fault.
+pub fn verify(dir: &Path, m: &BackupManifest, depth: Depth) -> std::result::Result<(), String> {
+    let mut expected: Vec<&str> = m.files.iter().map(|f| f.name.as_str()).collect();
+    expected.sort_unstable();
+    let mut present = Vec::new();
+    list_files(dir, dir, &mut present).map_err(|e| format!("cannot list the backup: {e}"))?;
+    for name in &present {
+        if name != FILE && expected.binary_search(&name.as_str()).is_err() {
+            return Err(format!("unexpected file `{name}` (not in {FILE})"));
+        }
+    }
+    for f in &m.files {
+        if f.name.contains("..") || f.name.starts_with('/') {
+            return Err(format!("{FILE} names `{}`, outside the backup", f.name));
+        }
+        let path = dir.join(&f.name);
+        let meta = match std::fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("`{}` is missing", f.name));
+            }
+            Err(e) => return Err(format!("cannot read `{}`: {e}", f.name)),
+        };
+        if meta.len() != f.size {
+            return Err(format!(
+                "`{}` is {} bytes, the manifest recorded {}",
+                f.name,
+                meta.len(),
+                f.size
+            ));
+        }
+        if depth == Depth::Checksums {
+            let sum = sha256_file(&path).map_err(|e| format!("cannot read `{}`: {e}", f.name))?;
+            if sum != f.sha256 {
+                return Err(format!(
+                    "`{}` has sha256 {sum}, the manifest recorded {}",
+                    f.name, f.sha256
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// sha256 of a file, lowercase hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Every regular file under `dir`, as `/`-separated names relative to `root`, sorted.
+pub fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            list_files(root, &path, out)?;
+        } else {
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            out.push(
+                rel.components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Entries for every file in `dir` (the manifest excluded), hashed.
+pub fn hash_dir(dir: &Path) -> Result<Vec<FileEntry>> {
+    let mut names = Vec::new();
+    list_files(dir, dir, &mut names).map_err(|e| Error::io("cannot list", dir, e))?;
+    names.sort();
+    names
+        .into_iter()
+        .filter(|n| n != FILE)
+        .map(|name| {
+            let path = dir.join(&name);
+            let size = std::fs::metadata(&path)
+                .map_err(|e| Error::io("cannot read", &path, e))?
+                .len();
+            let sha256 = sha256_file(&path).map_err(|e| Error::io("cannot read", &path, e))?;
+            Ok(FileEntry { name, size, sha256 })
+        })
+        .collect()
+}

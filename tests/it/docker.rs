@@ -910,6 +910,29 @@ fn a_service_that_never_becomes_healthy_is_named_with_its_last_health_check() {
     let plan = s.run(&["plan"]);
     assert!(!plan.stdout.contains("service.influxdb"), "{}", plan.stdout);
     assert!(plan.stdout.contains("~ service.grafana"), "{}", plan.stdout);
+    // That image declares VOLUME /var/lib/influxdb, which the Grafana service does not mount a
+    // named volume on: the anonymous volume goes with the container, nothing is orphaned.
+    let anonymous = docker(&[
+        "inspect",
+        "--format",
+        "{{range .Mounts}}{{if eq .Destination \"/var/lib/influxdb\"}}{{.Name}}{{end}}{{end}}",
+        &container,
+    ]);
+    let anonymous = anonymous.trim();
+    assert!(
+        !anonymous.is_empty(),
+        "the anonymous volume exists while the container does"
+    );
+    let d = s.run(&["destroy", "--auto-approve"]);
+    assert_eq!(d.code, 0, "{}", d.all());
+    let gone = Command::new("docker")
+        .args(["volume", "inspect", anonymous])
+        .output()
+        .expect("docker");
+    assert!(
+        !gone.status.success(),
+        "anonymous volume {anonymous} left behind"
+    );
 }
 
 #[test]

@@ -951,3 +951,58 @@ fn plan_json_lists_every_step_with_its_action() {
     assert_eq!(v["stack"], s.name.as_str());
     assert_eq!(v["target"], "docker");
 }
+
+/// Run promo-infra under a pseudo-terminal (`script`), answering `answer` on its stdin.
+fn run_in_terminal(s: &EngineStack, args: &str, answer: &str) -> Run {
+    let bin = assert_cmd::cargo::cargo_bin("promo-infra");
+    let mut child = Command::new("script")
+        .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
+        .current_dir(s.p.path())
+        .env("NO_COLOR", "1")
+        .env_remove("SLACK_WEBHOOK_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) must be installed");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(answer.as_bytes())
+        .expect("answer");
+    Run::from(child.wait_with_output().expect("wait"))
+}
+
+#[test]
+fn in_a_terminal_apply_asks_and_only_yes_applies_with_progress_lines() {
+    if !engine() {
+        return;
+    }
+    let s = EngineStack::new("prompt");
+    let no = run_in_terminal(&s, "apply", "no\n");
+    assert_ne!(no.code, 0, "{}", no.all());
+    assert!(
+        no.stdout.contains("Do you want to perform these actions?"),
+        "{}",
+        no.all()
+    );
+    assert!(
+        no.stdout.contains("Only 'yes' will be accepted"),
+        "{}",
+        no.all()
+    );
+    assert!(
+        no.stdout.contains("apply cancelled; nothing was changed"),
+        "{}",
+        no.all()
+    );
+    assert!(s.labelled("container").is_empty() && s.labelled("network").is_empty());
+
+    let yes = run_in_terminal(&s, "apply --health-timeout 120", "yes\n");
+    assert_eq!(yes.code, 0, "{}", yes.all());
+    assert!(yes.stdout.contains("Apply complete!"), "{}", yes.stdout);
+    // The progress display draws one line per service while it waits for health.
+    assert!(yes.stdout.contains("waiting for health"), "{}", yes.stdout);
+    s.assert_healthy();
+}

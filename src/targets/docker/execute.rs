@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::plan::{Action, Step};
 
 /// How often the health of a starting container is polled.
-const HEALTH_POLL: Duration = Duration::from_millis(200);
+const HEALTH_POLL: Duration = Duration::from_millis(50);
 
 /// Execute one step.
 pub async fn execute(t: &DockerTarget, step: &Step, desired: &Desired) -> Result<()> {
@@ -340,10 +340,8 @@ async fn start_and_wait(t: &DockerTarget, name: &str, line: indicatif::ProgressB
         }
     }
     let result = wait_healthy(t, name, &line).await;
-    match &result {
-        Ok(()) => line.finish_with_message("healthy"),
-        Err(_) => line.finish_with_message("failed"),
-    }
+    // The result lines (`✓ service.x: created`, or the error) replace the progress lines.
+    line.finish_and_clear();
     result
 }
 

@@ -17,9 +17,19 @@ test:
 generate:
     cargo run -q -- generate
 
-# Benchmarks, written into BENCHMARKS.md.
+# Benchmarks, written into BENCHMARKS.md (docker: side by side with docker-compose up -d; needs the engine).
 bench:
     cargo bench --bench generate
+    cargo bench --bench docker
+
+# Build the local images (real InfluxDB 1.6, promo-infra, the Grafana API double) that tests/fixtures/stacks/local.yaml uses.
+images:
+    bash scripts/images.sh
+
+# The main job on a machine without a registry: build the local images, apply the local stack on Docker, print its status.
+demo: images
+    cargo run -q -- -f tests/fixtures/stacks/local.yaml apply --auto-approve
+    cargo run -q -- -f tests/fixtures/stacks/local.yaml status
 
 # Formatting, lints, tests and generated-file checks, as CI runs them.
 ci:

@@ -11,6 +11,9 @@ use crate::project::{DEFAULT_MANIFEST, Project};
 use crate::secrets::{self, EnvOutcome, SecretSpec, SecretValues};
 use crate::writer::{self, Stale, WriteReport};
 
+/// `plan`, `apply`, `status`, `destroy` (targets): see [`crate::deploy`].
+pub use crate::deploy::{apply, destroy, plan, status};
+
 /// Which manifests a command acts on.
 #[derive(Debug, Clone)]
 pub enum Selection {

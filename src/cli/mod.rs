@@ -1,6 +1,7 @@
 //! The command line: clap definitions, then one thin handler per command over [`crate::ops`].
 
 mod k6;
+mod deploy;
 mod output;
 
 pub use k6::{ControlApiArgs, K6Command, LabelArgs};
@@ -29,6 +30,10 @@ Examples:
   promo-infra schema -o stacks/stack.schema.json
   promo-infra k6 run tests/checkout.js --promo black-friday
   promo-infra control-api -f stacks/promo.yaml
+  promo-infra plan --detailed-exitcode          # docker: what apply would change (0 none, 2 changes)
+  promo-infra apply                             # bring the stack up on the Docker engine
+  promo-infra status                            # per service: state, health, version, URL, uptime
+  promo-infra destroy                           # containers and network; data volumes kept
   promo-infra completions bash > /etc/bash_completion.d/promo-infra";
 
 /// Infrastructure-as-code for the monitoring stack around k6 load tests: one manifest compiled
@@ -107,6 +112,18 @@ pub enum Command {
         after_help = "Examples:\n  promo-infra control-api -f stacks/promo.yaml            # on the host, from the manifest and .env\n  promo-infra control-api --listen 0.0.0.0:5000           # in the container (settings from the environment)\n  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:5000/api/tests/current"
     )]
     ControlApi(ControlApiArgs),
+    /// Show what `apply` would change on the target (terraform-style), changing nothing.
+    #[command(after_help = deploy::PLAN_EXAMPLES)]
+    Plan(deploy::PlanArgs),
+    /// Bring the stack to the manifest on the target: plan, confirm, execute.
+    #[command(after_help = deploy::APPLY_EXAMPLES)]
+    Apply(deploy::ApplyArgs),
+    /// Per service: state, health, image and version, URL, uptime.
+    #[command(after_help = deploy::STATUS_EXAMPLES)]
+    Status(deploy::StatusArgs),
+    /// Remove the stack's containers and network (data volumes only with --volumes).
+    #[command(after_help = deploy::DESTROY_EXAMPLES)]
+    Destroy(deploy::DestroyArgs),
     /// Print shell completions.
     #[command(after_help = "Example:\n  promo-infra completions zsh > ~/.zfunc/_promo-infra")]
     Completions {
@@ -370,6 +387,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::K6(cmd) => return k6::k6(&project, &selection(&cli.files, false), cmd),
         Command::ControlApi(args) => return k6::control_api(&project, &cli.files, args),
+        Command::Plan(args) => return deploy::plan(&project, &selection(&cli.files, false), &args),
+        Command::Apply(args) => {
+            return deploy::apply(&project, &selection(&cli.files, false), &args);
+        }
+        Command::Status(args) => {
+            return deploy::status(&project, &selection(&cli.files, false), &args);
+        }
+        Command::Destroy(args) => {
+            return deploy::destroy(&project, &selection(&cli.files, false), &args);
+        }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "promo-infra", &mut std::io::stdout());

@@ -3,6 +3,7 @@
 //! ([`crate::plan`]), ordering, concurrency, retries and locking ([`apply`]).
 
 pub mod native;
+pub mod docker;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -4,6 +4,7 @@ mod bad_input;
 mod common;
 mod control;
 mod dashboards;
+mod docker;
 mod generate;
 mod influx;
 mod influxd;

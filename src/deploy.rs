@@ -1,0 +1,305 @@
+//! The runtime commands — `plan`, `apply`, `status`, `destroy` — as library operations over a
+//! target. They return data; the CLI prints it and asks for confirmation through callbacks.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::desired::{Desired, ResourceId, ResourceKind};
+use crate::error::{Error, Result};
+use crate::lock::{Holder, Previous, StackLock};
+use crate::manifest::Loaded;
+use crate::ops::{self, Selection};
+use crate::plan::{self, Plan};
+use crate::project::Project;
+use crate::secrets;
+use crate::targets::docker::{DockerTarget, Progress};
+use crate::targets::{self, Context, ServiceStatus, Target, TargetKind};
+use crate::writer;
+
+/// Default wait for a service to become healthy.
+pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(180);
+
+fn require_available(target: TargetKind) -> Result<()> {
+    match target {
+        TargetKind::Docker => Ok(()),
+        other => Err(Error::usage(
+            format!("target `{}` is not available yet", other.as_str()),
+            "use --target docker (the default)",
+        )),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage {
+            message: format!("cannot start the async runtime: {e}"),
+            help: None,
+        })
+}
+
+/// A loaded, compiled stack and the target context for it.
+struct Stack {
+    loaded: Loaded,
+    desired: Desired,
+    ctx: Context,
+}
+
+fn absolute(p: PathBuf) -> PathBuf {
+    std::path::absolute(&p).unwrap_or(p)
+}
+
+fn stack(project: &Project, selection: &Selection, health_timeout: Duration) -> Result<Stack> {
+    let (templates, loaded) = ops::load_one(project, selection)?;
+    stack_of(project, &templates, loaded, health_timeout)
+}
+
+fn stack_of(
+    project: &Project,
+    templates: &crate::compile::Templates,
+    loaded: Loaded,
+    health_timeout: Duration,
+) -> Result<Stack> {
+    let desired = ops::compile(project, templates, &loaded)?;
+    with_context(project, loaded, desired, health_timeout)
+}
+
+fn with_context(
+    project: &Project,
+    loaded: Loaded,
+    desired: Desired,
+    health_timeout: Duration,
+) -> Result<Stack> {
+    let secrets = ops::secret_values(project, &loaded.manifest)?;
+    let generated_dir = absolute(project.generated_dir(&desired.stack));
+    let ctx = Context {
+        stack: desired.stack.clone(),
+        generated_dir,
+        manifest_path: loaded.rel_path.clone(),
+        secrets,
+        health_timeout,
+    };
+    Ok(Stack {
+        loaded,
+        desired,
+        ctx,
+    })
+}
+
+/// What `plan` found.
+#[derive(Debug, Serialize)]
+pub struct PlanReport {
+    /// The plan.
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// terraform-style counts.
+    pub summary: plan::Summary,
+    /// Things the user should know (no `.env` yet, ...).
+    pub notes: Vec<String>,
+}
+
+/// `plan`: observe the target and diff against the manifest. Writes nothing, changes nothing.
+pub fn plan(
+    project: &Project,
+    selection: &Selection,
+    target: TargetKind,
+    prune: bool,
+) -> Result<PlanReport> {
+    require_available(target)?;
+    let s = stack(project, selection, DEFAULT_HEALTH_TIMEOUT)?;
+    let mut notes = Vec::new();
+    if !s.ctx.generated_dir.join(".env").exists() {
+        notes.push(format!(
+            "generated/{}/.env does not exist yet: apply generates the secrets first, so services show as changed until then",
+            s.ctx.stack
+        ));
+    }
+    let docker = DockerTarget::connect(s.ctx)?;
+    let observed = runtime()?.block_on(docker.observe(&s.desired))?;
+    let plan = plan::plan(&s.desired, &observed, target.as_str(), prune);
+    Ok(PlanReport {
+        summary: plan.summary(),
+        plan,
+        notes,
+    })
+}
+
+/// Options of `apply`.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Target.
+    pub target: TargetKind,
+    /// Delete resources the stack no longer declares.
+    pub prune: bool,
+    /// Wait for each service's health at most this long.
+    pub health_timeout: Duration,
+    /// Progress display.
+    pub progress: Progress,
+}
+
+/// What `apply` did.
+#[derive(Debug, Serialize)]
+pub struct ApplyReport {
+    /// The plan that was executed (or found empty).
+    pub plan: Plan,
+    /// Steps done, in order.
+    pub done: Vec<ResourceId>,
+    /// A previous holder of the lock that died without releasing it.
+    pub stale_lock: Option<Holder>,
+    /// Generated files created or updated before applying.
+    pub files_written: Vec<String>,
+    /// Service status after the apply.
+    pub status: Vec<ServiceStatus>,
+}
+
+/// `apply`: write the generated files (refusing hand-edited ones), make sure `.env` exists,
+/// take the stack's lock, observe, plan, show the plan through `on_plan` (which returns
+/// whether to go ahead: the confirmation), then execute exactly that plan.
+pub fn apply(
+    project: &Project,
+    selection: &Selection,
+    opts: &ApplyOptions,
+    on_plan: &mut dyn FnMut(&Plan) -> Result<bool>,
+) -> Result<ApplyReport> {
+    require_available(opts.target)?;
+    let (templates, loaded) = ops::load_one(project, selection)?;
+    let dir = project.generated_dir(loaded.stack());
+    let (lock, previous) = StackLock::acquire(&dir, loaded.stack(), "apply")?;
+    let stale_lock = match previous {
+        Previous::Stale(h) => Some(h),
+        Previous::Free => None,
+    };
+    let first = ops::compile(project, &templates, &loaded)?;
+    let env_path = dir.join(".env");
+    secrets::check_defaults(
+        &env_path,
+        &ops::secret_values(project, &loaded.manifest)?,
+        *loaded.manifest.environment,
+    )?;
+    let report = writer::write(&dir, &first.files, false)?;
+    if !report.kept.is_empty() {
+        return Err(Error::HandEdited {
+            paths: report
+                .kept
+                .iter()
+                .map(|f| format!("generated/{}/{f}", first.stack))
+                .collect(),
+        });
+    }
+    let env = secrets::ensure_env(
+        &env_path,
+        &secrets::catalog(&loaded.manifest),
+        *loaded.manifest.environment,
+        secrets::os_random_hex,
+    )?;
+    let mut files_written: Vec<String> = report.created.into_iter().chain(report.written).collect();
+    files_written.sort();
+    // Secrets only feed the resources' fingerprints: compile again only when .env changed.
+    let s = if env.created || !env.added.is_empty() {
+        stack_of(project, &templates, loaded, opts.health_timeout)?
+    } else {
+        with_context(project, loaded, first, opts.health_timeout)?
+    };
+    let docker = DockerTarget::connect(s.ctx)?.with_progress(opts.progress.clone());
+    let rt = runtime()?;
+    let result = rt.block_on(async {
+        let observed = docker.observe(&s.desired).await?;
+        let plan = plan::plan(&s.desired, &observed, opts.target.as_str(), opts.prune);
+        if !on_plan(&plan)? {
+            return Err(Error::usage(
+                "apply cancelled; nothing was changed",
+                "answer `yes` to apply, or run with --auto-approve",
+            ));
+        }
+        if plan.is_empty() {
+            return Ok((plan, Vec::new(), Vec::new()));
+        }
+        docker.check_secrets(&s.desired)?;
+        docker.ensure_images(&plan.steps, &s.desired).await?;
+        let done = targets::apply(&docker, &s.desired, &plan).await?;
+        let status = docker.status(&s.desired).await?;
+        Ok((plan, done, status))
+    });
+    drop(lock);
+    let (plan, done, status) = result?;
+    Ok(ApplyReport {
+        plan,
+        done,
+        stale_lock,
+        files_written,
+        status,
+    })
+}
+
+/// `status`: per service, what runs now.
+pub fn status(
+    project: &Project,
+    selection: &Selection,
+    target: TargetKind,
+) -> Result<Vec<ServiceStatus>> {
+    require_available(target)?;
+    let s = stack(project, selection, DEFAULT_HEALTH_TIMEOUT)?;
+    let docker = DockerTarget::connect(s.ctx)?;
+    runtime()?.block_on(docker.status(&s.desired))
+}
+
+/// What `destroy` did.
+#[derive(Debug, Serialize)]
+pub struct DestroyReport {
+    /// Stack.
+    pub stack: String,
+    /// Objects removed.
+    pub removed: Vec<String>,
+    /// Whether volumes were kept.
+    pub volumes_kept: bool,
+}
+
+/// `destroy`: remove the stack's containers and network (volumes only with `volumes`).
+/// `on_preview` gets what exists now (resource ids) and returns whether to go ahead.
+pub fn destroy(
+    project: &Project,
+    selection: &Selection,
+    target: TargetKind,
+    volumes: bool,
+    on_preview: &mut dyn FnMut(&str, &[ResourceId]) -> Result<bool>,
+) -> Result<DestroyReport> {
+    require_available(target)?;
+    let s = stack(project, selection, DEFAULT_HEALTH_TIMEOUT)?;
+    let (lock, _) = StackLock::acquire(
+        &project.generated_dir(s.loaded.stack()),
+        s.loaded.stack(),
+        "destroy",
+    )?;
+    let stack = s.ctx.stack.clone();
+    let docker = DockerTarget::connect(s.ctx)?;
+    let rt = runtime()?;
+    let result = rt.block_on(async {
+        let observed = docker.observe(&s.desired).await?;
+        let existing: Vec<ResourceId> = observed
+            .resources
+            .keys()
+            .filter(|id| match id.kind {
+                ResourceKind::Network | ResourceKind::Service => true,
+                ResourceKind::Volume => volumes,
+                _ => false,
+            })
+            .cloned()
+            .collect();
+        if !on_preview(&stack, &existing)? {
+            return Err(Error::usage(
+                "destroy cancelled; nothing was changed",
+                "answer `yes` to destroy, or run with --auto-approve",
+            ));
+        }
+        docker.destroy(&s.desired, volumes).await
+    });
+    drop(lock);
+    Ok(DestroyReport {
+        stack,
+        removed: result?,
+        volumes_kept: !volumes,
+    })
+}

@@ -1,0 +1,131 @@
+//! Connecting to the engine and turning its errors into promo-infra errors that say what
+//! failed, where and what to do.
+
+use bollard::{ClientVersion, Docker};
+
+use crate::error::{Error, Result};
+
+/// Engine API version spoken: 1.41 (Docker 20.10, Debian 12's `docker.io`), which newer engines
+/// also accept. Fixed rather than negotiated, to save a round trip on every command.
+const API_VERSION: ClientVersion = ClientVersion {
+    major_version: 1,
+    minor_version: 41,
+};
+
+/// Seconds before a single Engine API request is abandoned.
+const REQUEST_TIMEOUT_S: u64 = 120;
+
+/// The engine address in use: `DOCKER_HOST`, or the local socket.
+pub fn docker_host() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string())
+}
+
+/// A client for [`docker_host`].
+pub fn connect() -> Result<Docker> {
+    let host = docker_host();
+    let result = if host.starts_with("unix://") {
+        Docker::connect_with_unix(&host, REQUEST_TIMEOUT_S, &API_VERSION)
+    } else if host.starts_with("tcp://") || host.starts_with("http://") {
+        Docker::connect_with_http(&host, REQUEST_TIMEOUT_S, &API_VERSION)
+    } else {
+        return Err(Error::usage(
+            format!("DOCKER_HOST=`{host}` is not supported"),
+            "use unix:///path/to/docker.sock or tcp://HOST:PORT (plain HTTP), or unset DOCKER_HOST",
+        ));
+    };
+    result.map_err(|e| Error::Target {
+        message: format!("cannot use the Docker engine at {host}: {e}"),
+        help: Some(unreachable_help()),
+    })
+}
+
+fn unreachable_help() -> String {
+    "start the engine (`just setup` starts dockerd when no socket answers, or `systemctl start docker`), or point DOCKER_HOST at a running one".into()
+}
+
+/// The HTTP status of an engine error, if it is one.
+pub fn status_of(e: &bollard::errors::Error) -> Option<u16> {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+/// Whether the error is "not found".
+pub fn is_not_found(e: &bollard::errors::Error) -> bool {
+    status_of(e) == Some(404)
+}
+
+/// Whether the engine could not be reached at all.
+fn is_connection(e: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error as B;
+    matches!(
+        e,
+        B::IOError { .. }
+            | B::HyperResponseError { .. }
+            | B::HyperLegacyError { .. }
+            | B::SocketNotFoundError(_)
+            | B::RequestTimeoutError
+    )
+}
+
+/// An engine error met while reading (observe, status): not retried; an unreachable engine
+/// says how to start one.
+pub fn read_error(what: &str, e: bollard::errors::Error) -> Error {
+    if is_connection(&e) {
+        Error::Target {
+            message: format!(
+                "cannot reach the Docker engine at {} ({what}): {e}",
+                docker_host()
+            ),
+            help: Some(unreachable_help()),
+        }
+    } else {
+        Error::Target {
+            message: format!("Docker engine at {}: {what}: {e}", docker_host()),
+            help: None,
+        }
+    }
+}
+
+/// An engine error met while changing something: connection trouble, timeouts and 5xx answers
+/// that are not permanent are transient (retried with backoff); the rest say what to do.
+pub fn write_error(what: &str, e: bollard::errors::Error, help: Option<String>) -> Error {
+    let message = format!("{what}: {e}");
+    if is_connection(&e) {
+        return Error::Transient {
+            message: format!("{message} (engine at {})", docker_host()),
+        };
+    }
+    if let bollard::errors::Error::DockerResponseServerError {
+        status_code,
+        message: m,
+    } = &e
+    {
+        let permanent = [
+            "port is already allocated",
+            "address already in use",
+            "No such image",
+            "invalid",
+            "not found",
+            "no such file or directory",
+            "is not a directory",
+            "are mutually exclusive",
+        ];
+        if *status_code >= 500 && !permanent.iter().any(|p| m.contains(p)) {
+            return Error::Transient { message };
+        }
+        if m.contains("port is already allocated") || m.contains("address already in use") {
+            return Error::Target {
+                message,
+                help: Some(
+                    "another process or container uses that host port: stop it, or change the port in the manifest".into(),
+                ),
+            };
+        }
+    }
+    Error::Target { message, help }
+}

@@ -1,0 +1,570 @@
+//! Execute one plan step against the engine, and destroy a stack. Every step is idempotent, so
+//! an apply killed at any point (SIGKILL included) can be re-run and converges: a service step
+//! first removes whatever container of that service exists, then creates exactly one under its
+//! fixed name.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HealthConfig, HealthStatusEnum, HostConfig, Mount,
+    MountType, NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy,
+    RestartPolicyNameEnum, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+
+use super::engine::{is_not_found, read_error, status_of, write_error};
+use super::observe::summary_name;
+use super::{DockerTarget, env_list, labels};
+use crate::desired::{Desired, MountSource, Resource, ResourceKind, ResourceSpec, ServiceSpec};
+use crate::error::{Error, Result};
+use crate::plan::{Action, Step};
+
+/// How often the health of a starting container is polled.
+const HEALTH_POLL: Duration = Duration::from_millis(200);
+
+/// Execute one step.
+pub async fn execute(t: &DockerTarget, step: &Step, desired: &Desired) -> Result<()> {
+    let resource = desired.resources.get(&step.id);
+    match (&step.action, resource) {
+        (Action::Delete, _) => delete(t, step).await,
+        (_, None) => Err(Error::Target {
+            message: format!(
+                "{}: the plan refers to a resource the stack does not declare",
+                step.id
+            ),
+            help: Some(
+                "re-run `promo-infra plan`; the manifest changed since the plan was made".into(),
+            ),
+        }),
+        (action, Some(r)) => match &r.spec {
+            ResourceSpec::Network { name } => ensure_network(t, r, name, action).await,
+            ResourceSpec::Volume { name } => ensure_volume(t, r, name).await,
+            ResourceSpec::Service(s) => match action {
+                Action::Start => start_service(t, s).await,
+                _ => create_service(t, r, s).await,
+            },
+            ResourceSpec::Database(spec) => {
+                let ep = super::observe::influx_endpoint(desired).ok_or_else(|| Error::Target {
+                    message: format!(
+                        "{}: the stack declares no InfluxDB service with a published port",
+                        r.id
+                    ),
+                    help: None,
+                })?;
+                crate::influx::apply(&ep, spec, &t.ctx.secrets).await
+            }
+            ResourceSpec::Process(_) => Err(Error::Target {
+                message: format!("{}: a native process cannot run on the docker target", r.id),
+                help: Some("use --target native".into()),
+            }),
+        },
+    }
+}
+
+async fn ensure_network(t: &DockerTarget, r: &Resource, name: &str, action: &Action) -> Result<()> {
+    if matches!(action, Action::Replace { .. }) {
+        match t.docker.remove_network(name).await {
+            Ok(()) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => {
+                return Err(write_error(
+                    &format!("removing network {name}"),
+                    e,
+                    Some("containers still attached to it must be removed first (`promo-infra destroy`)".into()),
+                ));
+            }
+        }
+    }
+    let exists = match t.docker.inspect_network(name, None).await {
+        Ok(_) => true,
+        Err(e) if is_not_found(&e) => false,
+        Err(e) => return Err(write_error(&format!("inspecting network {name}"), e, None)),
+    };
+    if exists {
+        return Ok(());
+    }
+    let request = NetworkCreateRequest {
+        name: name.to_string(),
+        driver: Some("bridge".into()),
+        labels: Some(labels::network(&t.ctx.stack, &r.id.name, &r.hash)),
+        ..NetworkCreateRequest::default()
+    };
+    match t.docker.create_network(request).await {
+        Ok(_) => Ok(()),
+        Err(e) if status_of(&e) == Some(409) => Ok(()),
+        Err(e) => Err(write_error(&format!("creating network {name}"), e, None)),
+    }
+}
+
+async fn ensure_volume(t: &DockerTarget, r: &Resource, name: &str) -> Result<()> {
+    // Creating an existing volume is a no-op for the engine: data is never touched.
+    let request = VolumeCreateRequest {
+        name: Some(name.to_string()),
+        driver: Some("local".into()),
+        labels: Some(labels::volume(&t.ctx.stack, &r.id.name, &r.hash)),
+        ..VolumeCreateRequest::default()
+    };
+    t.docker
+        .create_volume(request)
+        .await
+        .map(|_| ())
+        .map_err(|e| write_error(&format!("creating volume {name}"), e, None))
+}
+
+/// Every container of a service of the stack: by compose labels (ours and docker-compose's)
+/// and by our fixed name.
+async fn service_containers(t: &DockerTarget, service: &str) -> Result<Vec<String>> {
+    let filters = HashMap::from([(
+        "label",
+        vec![
+            format!("{}={}", labels::PROJECT, t.ctx.stack),
+            format!("{}={service}", labels::SERVICE),
+        ],
+    )]);
+    let list = t
+        .docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| write_error(&format!("listing containers of service {service}"), e, None))?;
+    let mut names: Vec<String> = list.iter().map(summary_name).collect();
+    let ours = labels::container_name(&t.ctx.stack, service);
+    if !names.contains(&ours) {
+        names.push(ours);
+    }
+    Ok(names)
+}
+
+async fn remove_container(t: &DockerTarget, name: &str) -> Result<()> {
+    match t
+        .docker
+        .remove_container(
+            name,
+            Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+        )
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        // Already being removed (a previous, killed run asked for it).
+        Err(e) if status_of(&e) == Some(409) => Err(Error::Transient {
+            message: format!("container {name} is being removed"),
+        }),
+        Err(e) => Err(write_error(&format!("removing container {name}"), e, None)),
+    }
+}
+
+fn create_body(t: &DockerTarget, r: &Resource, s: &ServiceSpec) -> Result<ContainerCreateBody> {
+    let stack = t.ctx.stack.as_str();
+    let network = network_name(t, r)?;
+    let secs = |s: u32| i64::from(s) * 1_000_000_000;
+    let mut port_bindings = HashMap::new();
+    for p in &s.ports {
+        port_bindings
+            .entry(format!("{}/tcp", p.container_port))
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: Some(p.host_ip.clone()),
+                host_port: Some(p.host_port.to_string()),
+            });
+    }
+    let mounts = s
+        .mounts
+        .iter()
+        .map(|m| match &m.source {
+            MountSource::Volume(v) => Mount {
+                typ: Some(MountType::VOLUME),
+                source: Some(labels::scoped(stack, v)),
+                target: Some(m.target.clone()),
+                read_only: Some(m.read_only),
+                ..Mount::default()
+            },
+            MountSource::Generated(rel) => Mount {
+                typ: Some(MountType::BIND),
+                source: Some(t.ctx.generated_dir.join(rel).display().to_string()),
+                target: Some(m.target.clone()),
+                read_only: Some(m.read_only),
+                ..Mount::default()
+            },
+        })
+        .collect();
+    Ok(ContainerCreateBody {
+        image: Some(s.image.clone()),
+        cmd: (!s.command.is_empty()).then(|| s.command.clone()),
+        env: Some(env_list(s, &t.ctx)?),
+        labels: Some(labels::container(
+            stack,
+            &s.name,
+            &r.hash,
+            &r.canonical,
+            &t.ctx.generated_dir,
+        )),
+        exposed_ports: Some(
+            s.ports
+                .iter()
+                .map(|p| format!("{}/tcp", p.container_port))
+                .collect(),
+        ),
+        healthcheck: (!s.health.test.is_empty()).then(|| HealthConfig {
+            test: Some(s.health.test.clone()),
+            interval: Some(secs(s.health.interval_s)),
+            timeout: Some(secs(s.health.timeout_s)),
+            retries: Some(i64::from(s.health.retries)),
+            start_period: Some(secs(s.health.start_period_s)),
+            start_interval: None,
+        }),
+        host_config: Some(HostConfig {
+            port_bindings: Some(port_bindings),
+            mounts: Some(mounts),
+            restart_policy: Some(RestartPolicy {
+                name: Some(match s.restart.as_str() {
+                    "always" => RestartPolicyNameEnum::ALWAYS,
+                    "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+                    "no" => RestartPolicyNameEnum::NO,
+                    _ => RestartPolicyNameEnum::UNLESS_STOPPED,
+                }),
+                maximum_retry_count: None,
+            }),
+            network_mode: Some(network.clone()),
+            ..HostConfig::default()
+        }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                network,
+                EndpointSettings {
+                    aliases: Some(vec![s.name.clone()]),
+                    ..EndpointSettings::default()
+                },
+            )])),
+        }),
+        ..ContainerCreateBody::default()
+    })
+}
+
+/// The full name of the network a service joins (the network it depends on).
+fn network_name(t: &DockerTarget, r: &Resource) -> Result<String> {
+    r.depends_on
+        .iter()
+        .find(|d| d.kind == ResourceKind::Network)
+        .map(|d| labels::scoped(&t.ctx.stack, &d.name))
+        .ok_or_else(|| Error::Target {
+            message: format!("{}: no network declared for it", r.id),
+            help: None,
+        })
+}
+
+async fn create_service(t: &DockerTarget, r: &Resource, s: &ServiceSpec) -> Result<()> {
+    let body = create_body(t, r, s)?;
+    // Like compose, create a missing bind-mount source (a stack without dashboards has no
+    // generated/<stack>/grafana/dashboards/), so the mount does not fail.
+    for m in &s.mounts {
+        if let MountSource::Generated(rel) = &m.source {
+            let dir = t.ctx.generated_dir.join(rel);
+            if !dir.exists() {
+                fs_err::create_dir_all(&dir)
+                    .map_err(|e| Error::io("cannot create bind-mount directory", &dir, e))?;
+            }
+        }
+    }
+    let line = t.progress.line(&s.name);
+    line.set_message("replacing".to_string());
+    for name in service_containers(t, &s.name).await? {
+        remove_container(t, &name).await?;
+    }
+    let name = labels::container_name(&t.ctx.stack, &s.name);
+    line.set_message("creating".to_string());
+    match t
+        .docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::new().name(&name).build()),
+            body,
+        )
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if status_of(&e) == Some(409) => {
+            return Err(Error::Transient {
+                message: format!("container name {name} is still in use"),
+            });
+        }
+        Err(e) => {
+            return Err(write_error(
+                &format!("creating container {name} (image {})", s.image),
+                e,
+                Some(format!(
+                    "check the image `{}` (`docker image inspect {}`) and the mounts under {}",
+                    s.image,
+                    s.image,
+                    t.ctx.generated_dir.display()
+                )),
+            ));
+        }
+    }
+    start_and_wait(t, &name, line).await
+}
+
+async fn start_service(t: &DockerTarget, s: &ServiceSpec) -> Result<()> {
+    let name = labels::container_name(&t.ctx.stack, &s.name);
+    let line = t.progress.line(&s.name);
+    start_and_wait(t, &name, line).await
+}
+
+async fn start_and_wait(t: &DockerTarget, name: &str, line: indicatif::ProgressBar) -> Result<()> {
+    line.set_message("starting".to_string());
+    match t.docker.start_container(name, None).await {
+        Ok(()) => {}
+        Err(e) if status_of(&e) == Some(304) => {}
+        Err(e) => {
+            line.finish_and_clear();
+            return Err(write_error(
+                &format!("starting container {name}"),
+                e,
+                Some(format!("see `docker logs {name}`")),
+            ));
+        }
+    }
+    let result = wait_healthy(t, name, &line).await;
+    match &result {
+        Ok(()) => line.finish_with_message("healthy"),
+        Err(_) => line.finish_with_message("failed"),
+    }
+    result
+}
+
+/// Wait until the container's health check passes: bounded by the context's timeout; fails
+/// at once when the check reports unhealthy or the container stops.
+async fn wait_healthy(t: &DockerTarget, name: &str, line: &indicatif::ProgressBar) -> Result<()> {
+    let start = Instant::now();
+    let timeout = t.ctx.health_timeout;
+    let mut last_output = String::new();
+    loop {
+        let inspect = t
+            .docker
+            .inspect_container(name, None)
+            .await
+            .map_err(|e| write_error(&format!("inspecting container {name}"), e, None))?;
+        let state = inspect.state.unwrap_or_default();
+        let health = state.health.clone().unwrap_or_default();
+        if let Some(last) = health.log.as_ref().and_then(|l| l.last()) {
+            last_output = format!(
+                "exit {}: {}",
+                last.exit_code.unwrap_or(-1),
+                last.output.as_deref().unwrap_or("").trim()
+            );
+        }
+        let status = health.status.unwrap_or(HealthStatusEnum::NONE);
+        match status {
+            HealthStatusEnum::HEALTHY => return Ok(()),
+            // No health check declared: running is all we can know.
+            HealthStatusEnum::NONE | HealthStatusEnum::EMPTY if state.running == Some(true) => {
+                return Ok(());
+            }
+            HealthStatusEnum::UNHEALTHY => {
+                return Err(health_error(name, "is unhealthy", &last_output, start));
+            }
+            _ => {}
+        }
+        if state.running != Some(true) && state.restarting != Some(true) {
+            let code = state.exit_code.unwrap_or(-1);
+            return Err(health_error(
+                name,
+                &format!("stopped (exit code {code}) before becoming healthy"),
+                &last_output,
+                start,
+            ));
+        }
+        line.set_message(format!("waiting for health ({})", status_word(status)));
+        if start.elapsed() >= timeout {
+            return Err(health_error(
+                name,
+                &format!("did not become healthy within {}s", timeout.as_secs()),
+                &last_output,
+                start,
+            ));
+        }
+        tokio::time::sleep(HEALTH_POLL).await;
+    }
+}
+
+fn status_word(s: HealthStatusEnum) -> &'static str {
+    match s {
+        HealthStatusEnum::STARTING => "starting",
+        HealthStatusEnum::HEALTHY => "healthy",
+        HealthStatusEnum::UNHEALTHY => "unhealthy",
+        _ => "no check yet",
+    }
+}
+
+fn health_error(name: &str, what: &str, last: &str, start: Instant) -> Error {
+    let last = if last.is_empty() {
+        "no health check has run yet".to_string()
+    } else {
+        format!("last health check: {last}")
+    };
+    Error::Target {
+        message: format!(
+            "container {name} {what} (after {:.0}s); {last}",
+            start.elapsed().as_secs_f64()
+        ),
+        help: Some(format!(
+            "see `docker logs {name}`; raise the wait with --health-timeout; re-run apply once fixed (it converges)"
+        )),
+    }
+}
+
+async fn delete(t: &DockerTarget, step: &Step) -> Result<()> {
+    let stack = t.ctx.stack.as_str();
+    match step.id.kind {
+        ResourceKind::Service => {
+            for name in service_containers(t, &step.id.name).await? {
+                remove_container(t, &name).await?;
+            }
+            Ok(())
+        }
+        ResourceKind::Network => {
+            let name = labels::scoped(stack, &step.id.name);
+            match t.docker.remove_network(&name).await {
+                Ok(()) => Ok(()),
+                Err(e) if is_not_found(&e) => Ok(()),
+                Err(e) => Err(write_error(&format!("removing network {name}"), e, None)),
+            }
+        }
+        ResourceKind::Volume => {
+            let name = labels::scoped(stack, &step.id.name);
+            match t
+                .docker
+                .remove_volume(
+                    &name,
+                    None::<bollard::query_parameters::RemoveVolumeOptions>,
+                )
+                .await
+            {
+                Ok(()) => Ok(()),
+                Err(e) if is_not_found(&e) => Ok(()),
+                Err(e) => Err(write_error(
+                    &format!("removing volume {name}"),
+                    e,
+                    Some("a container still uses it; remove that container first".into()),
+                )),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Remove the stack's containers and networks, and its volumes when `volumes`. Returns what was
+/// removed (`container promo-grafana-1`, ...), in order.
+pub async fn destroy(t: &DockerTarget, desired: &Desired, volumes: bool) -> Result<Vec<String>> {
+    let stack = t.ctx.stack.as_str();
+    let mut removed = Vec::new();
+    let by_service = super::observe::containers(t).await?;
+    let mut names: Vec<String> = by_service.values().flatten().map(summary_name).collect();
+    // Our fixed names too (a container being created when an apply was killed has them).
+    for r in desired.resources.values() {
+        if let ResourceSpec::Service(s) = &r.spec {
+            let n = labels::container_name(stack, &s.name);
+            if !names.contains(&n) {
+                match t.docker.inspect_container(&n, None).await {
+                    Ok(_) => names.push(n),
+                    Err(e) if is_not_found(&e) => {}
+                    Err(e) => return Err(read_error(&format!("inspecting container {n}"), e)),
+                }
+            }
+        }
+    }
+    names.sort();
+    let results = futures_util::future::join_all(names.iter().map(|n| async move {
+        crate::targets::retry(&format!("removing container {n}"), 4, || {
+            remove_container(t, n)
+        })
+        .await
+    }))
+    .await;
+    for (n, r) in names.iter().zip(results) {
+        r?;
+        removed.push(format!("container {n}"));
+    }
+    let filters = HashMap::from([("label", vec![format!("{}={stack}", labels::PROJECT)])]);
+    let mut networks: Vec<String> = t
+        .docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+        .map_err(|e| read_error("listing the stack's networks", e))?
+        .into_iter()
+        .filter_map(|n| n.name)
+        .collect();
+    let mut volume_names: Vec<String> = if volumes {
+        t.docker
+            .list_volumes(Some(
+                ListVolumesOptionsBuilder::new().filters(&filters).build(),
+            ))
+            .await
+            .map_err(|e| read_error("listing the stack's volumes", e))?
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for r in desired.resources.values() {
+        match &r.spec {
+            ResourceSpec::Network { name } if !networks.contains(name) => {
+                networks.push(name.clone())
+            }
+            ResourceSpec::Volume { name } if volumes && !volume_names.contains(name) => {
+                volume_names.push(name.clone());
+            }
+            _ => {}
+        }
+    }
+    networks.sort();
+    volume_names.sort();
+    for n in networks {
+        let r = crate::targets::retry(&format!("removing network {n}"), 4, || async {
+            match t.docker.remove_network(&n).await {
+                Ok(()) => Ok(true),
+                Err(e) if is_not_found(&e) => Ok(false),
+                Err(e) => Err(write_error(&format!("removing network {n}"), e, None)),
+            }
+        })
+        .await?;
+        if r {
+            removed.push(format!("network {n}"));
+        }
+    }
+    for v in volume_names {
+        let r = crate::targets::retry(&format!("removing volume {v}"), 4, || async {
+            match t
+                .docker
+                .remove_volume(&v, None::<bollard::query_parameters::RemoveVolumeOptions>)
+                .await
+            {
+                Ok(()) => Ok(true),
+                Err(e) if is_not_found(&e) => Ok(false),
+                Err(e) => Err(write_error(
+                    &format!("removing volume {v}"),
+                    e,
+                    Some("a container outside the stack still uses it; remove it first".into()),
+                )),
+            }
+        })
+        .await?;
+        if r {
+            removed.push(format!("volume {v}"));
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,137 @@
+//! The Docker target: the stack's network, volumes and containers through the Docker Engine
+//! API (bollard). Objects are found by compose's labels and carry them, so docker compose sees
+//! the stack; containers made by `docker-compose up -d` from the generated file are recognised
+//! (their configuration is reconstructed from `inspect`) and replaced, never duplicated.
+
+mod engine;
+mod execute;
+mod images;
+pub mod labels;
+mod observe;
+mod progress;
+mod status;
+
+use std::collections::BTreeMap;
+
+pub use engine::docker_host;
+pub use progress::Progress;
+
+use crate::desired::{Desired, EnvValue, ResourceSpec, ServiceSpec};
+use crate::error::{Error, Result};
+use crate::plan::{Observed, Step};
+use crate::targets::{Context, ServiceStatus, Target};
+
+/// The Docker target of one stack.
+pub struct DockerTarget {
+    docker: bollard::Docker,
+    ctx: Context,
+    progress: Progress,
+}
+
+impl std::fmt::Debug for DockerTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DockerTarget")
+            .field("host", &docker_host())
+            .field("stack", &self.ctx.stack)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DockerTarget {
+    /// Connect to the engine named by `DOCKER_HOST` (default: the local socket). No request is
+    /// made until the first operation.
+    pub fn connect(ctx: Context) -> Result<Self> {
+        Ok(Self {
+            docker: engine::connect()?,
+            ctx,
+            progress: Progress::hidden(),
+        })
+    }
+
+    /// Show progress lines (one per service while waiting for health) on stderr.
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// The stack's context.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// Resolve every service's environment now, so a missing secret is reported before any
+    /// change is made.
+    pub fn check_secrets(&self, desired: &Desired) -> Result<()> {
+        for r in desired.resources.values() {
+            if let ResourceSpec::Service(s) = &r.spec {
+                env_list(s, &self.ctx)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Make sure the images of the services a plan creates or replaces are present: used when
+    /// present locally, pulled (with progress) otherwise.
+    pub async fn ensure_images(&self, steps: &[Step], desired: &Desired) -> Result<()> {
+        images::ensure(self, steps, desired).await
+    }
+}
+
+/// The `K=V` environment of a service, secrets resolved from `.env` (or the process environment
+/// for the ones the user provides).
+pub(crate) fn env_list(s: &ServiceSpec, ctx: &Context) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(s.env.len());
+    for (k, v) in &s.env {
+        let value = match v {
+            EnvValue::Plain(p) => p.clone(),
+            EnvValue::Secret(name) => match ctx.secrets.get(name) {
+                Some(v) => v.to_string(),
+                None => std::env::var(name).map_err(|_| Error::Target {
+                    message: format!(
+                        "secret `{name}` (environment variable {k} of service `{}`) is not set",
+                        s.name
+                    ),
+                    help: Some(format!(
+                        "add `{name}=...` to {} or export {name}; nothing was changed",
+                        ctx.generated_dir.join(".env").display()
+                    )),
+                })?,
+            },
+        };
+        out.push(format!("{k}={value}"));
+    }
+    Ok(out)
+}
+
+/// Secret names of a service's environment, by variable.
+pub(crate) fn secret_vars(s: &ServiceSpec) -> BTreeMap<&str, &str> {
+    s.env
+        .iter()
+        .filter_map(|(k, v)| match v {
+            EnvValue::Secret(name) => Some((k.as_str(), name.as_str())),
+            EnvValue::Plain(_) => None,
+        })
+        .collect()
+}
+
+impl Target for DockerTarget {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    async fn observe(&self, desired: &Desired) -> Result<Observed> {
+        observe::observe(self, desired).await
+    }
+
+    async fn execute(&self, step: &Step, desired: &Desired) -> Result<()> {
+        execute::execute(self, step, desired).await
+    }
+
+    async fn status(&self, desired: &Desired) -> Result<Vec<ServiceStatus>> {
+        status::status(self, desired).await
+    }
+
+    async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>> {
+        execute::destroy(self, desired, volumes).await
+    }
+}

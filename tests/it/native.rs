@@ -412,3 +412,52 @@ async fn influx2_bucket_is_set_up_and_converges() {
         .expect("bucket");
     assert_eq!(found.retention, "12h");
 }
+
+/// The same target through the command line, as users drive it.
+#[test]
+fn cli_apply_plan_status_destroy_with_target_native() {
+    let (ip, gp, rp) = (free_port(), free_port(), free_port());
+    let stack = Stack::new(&manifest(ip, gp, rp, "ops"));
+    let run = |args: &[&str]| {
+        let out = assert_cmd::Command::cargo_bin("promo-infra")
+            .expect("binary")
+            .current_dir(stack.project.path())
+            .env("PATH", &stack.path)
+            .env("NO_COLOR", "1")
+            .args(args)
+            .output()
+            .expect("run");
+        (
+            out.status.code().unwrap_or(-1),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    let f = ["-f", "stacks/native-it.yaml"];
+    let with = |extra: &[&'static str]| [&f[..], extra].concat();
+
+    let (code, out) = run(&with(&["apply", "--target", "native"]));
+    assert_eq!(code, 1, "without a terminal and without --auto-approve, apply refuses: {out}");
+    assert!(!stack.project.path().join("data/native-it/run/influxdb.pid").exists(), "{out}");
+
+    let (code, out) = run(&with(&["apply", "--target", "native", "--auto-approve"]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("service.influxdb"), "{out}");
+    let (code, out) = run(&with(&["plan", "--target", "native", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("No changes"), "{out}");
+    let (code, out) = run(&with(&["status", "--target", "native", "--json"]));
+    assert_eq!(code, 0, "{out}");
+    let status: serde_json::Value = serde_json::from_str(out.trim()).expect("status json");
+    let services = status.as_array().expect("array");
+    assert_eq!(services.len(), 2, "{out}");
+    assert!(services.iter().all(|s| s["health"] == "healthy" && s["state"] == "running"), "{out}");
+
+    let (code, out) = run(&with(&["destroy", "--target", "native", "--auto-approve"]));
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(&with(&["plan", "--target", "native", "--detailed-exitcode"]));
+    assert_eq!(code, 2, "after destroy the processes are planned again: {out}");
+    assert!(stack.project.path().join("data/native-it/influxdb").exists(), "data kept without --volumes");
+    let (code, out) = run(&with(&["destroy", "--target", "native", "--volumes", "--auto-approve"]));
+    assert_eq!(code, 0, "{out}");
+    assert!(!stack.project.path().join("data/native-it").exists());
+}

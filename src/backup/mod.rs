@@ -425,6 +425,18 @@ pub struct RunReport {
 /// `backup run`: back up the running server into `<dir>/<id>/` via `.tmp-<id>/`.
 pub fn run(s: &Settings, now: Timestamp) -> Result<RunReport> {
     let server_version = server_version(s)?;
+    // influxd 1.6 answers a missing database with "backup failed: EOF": say it plainly.
+    if s.version == 1 && !v1_databases(s)?.contains(&s.database) {
+        return Err(Error::Target {
+            message: format!(
+                "database `{}` does not exist on {}: nothing to back up",
+                s.database, s.http_url
+            ),
+            help: Some(
+                "create it with `promo-infra apply`, or fix influxdb.bucket in the manifest".into(),
+            ),
+        });
+    }
     fs_err::create_dir_all(&s.dir).map_err(|e| Error::io("cannot create directory", &s.dir, e))?;
     let base = format_id(now);
     let id = (1..=100)
@@ -777,7 +789,9 @@ pub fn rotate_dir(s: &Settings, now: Timestamp, dry_run: bool) -> Result<RotateR
     });
     for i in by_time {
         let e = &mut entries[i];
-        let m = e.manifest.as_ref().expect("ok backups have a manifest");
+        let Some(m) = e.manifest.as_ref() else {
+            continue;
+        };
         match manifest::verify(&s.dir.join(&e.id), m, Depth::Checksums) {
             Ok(()) => break,
             Err(d) => {

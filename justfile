@@ -20,6 +20,7 @@ generate:
 # Benchmarks, written into BENCHMARKS.md.
 bench:
     cargo bench --bench generate
+    cargo bench --bench backup
 
 # Formatting, lints, tests and generated-file checks, as CI runs them.
 ci:

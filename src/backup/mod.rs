@@ -318,18 +318,18 @@ fn classify(dir: &Path, name: &str, is_dir: bool, stack: &str, depth: Depth) -> 
         e.size = disk_size(&path);
         return e;
     }
-    if let Some(id) = name.strip_prefix(TMP_PREFIX) {
-        if path.join(PARTIAL_MARKER).is_file() {
-            let mut e = Entry::new(
-                name.to_string(),
-                Status::Incomplete,
-                Kind::Partial,
-                Some("backup interrupted or still running".into()),
-            )
-            .at(parse_id(id));
-            e.size = disk_size(&path);
-            return e;
-        }
+    if let Some(id) = name.strip_prefix(TMP_PREFIX)
+        && path.join(PARTIAL_MARKER).is_file()
+    {
+        let mut e = Entry::new(
+            name.to_string(),
+            Status::Incomplete,
+            Kind::Partial,
+            Some("backup interrupted or still running".into()),
+        )
+        .at(parse_id(id));
+        e.size = disk_size(&path);
+        return e;
     }
     if let Some(id) = name.strip_prefix(DEL_PREFIX)
         && let Ok(Some(_)) = BackupManifest::read(&path)
@@ -686,7 +686,7 @@ pub fn restore(s: &Settings, id: &str, as_name: Option<&str>) -> Result<RestoreR
     let path_arg = path.to_string_lossy().into_owned();
     let (program, args, env) = if s.version == 1 {
         server_version(s)?;
-        if v1_databases(s)?.iter().any(|d| *d == target) {
+        if v1_databases(s)?.contains(&target) {
             return Err(Error::Target {
                 message: format!(
                     "database `{target}` already exists on {}: influxd 1.6 restores only into a database that does not exist (nothing was changed)",

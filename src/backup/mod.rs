@@ -682,6 +682,18 @@ pub fn restore(s: &Settings, id: &str, as_name: Option<&str>) -> Result<RestoreR
             "restore it on a server of the same major version",
         ));
     }
+    if let Some(name) = as_name
+        && (name.is_empty()
+            || name.starts_with('-')
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    {
+        return Err(Error::usage(
+            format!("--as `{name}` is not a database / bucket name"),
+            "use letters, digits, `_` and `-`, not starting with `-` (e.g. `k6_restored`)",
+        ));
+    }
     let target = as_name.unwrap_or(&s.database).to_string();
     let path_arg = path.to_string_lossy().into_owned();
     let (program, args, env) = if s.version == 1 {

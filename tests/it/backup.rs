@@ -1064,3 +1064,36 @@ fn rotation_over_three_years_of_daily_backups() {
     .collect();
     assert_eq!(left, want, "{}", run.stdout);
 }
+
+#[test]
+fn restore_refuses_unknown_ids_and_bad_names_without_touching_anything() {
+    let (p, root) = rotation_project();
+    fake_backup(&root, "shop", "20250203T030000Z");
+    let before = p.snapshot_tree();
+    let unknown = p.run(&["backup", "restore", "20250101T000000Z"]);
+    assert_eq!(unknown.code, 1, "{}", unknown.all());
+    assert!(
+        unknown
+            .stderr
+            .contains("no backup `20250101T000000Z` in backups/shop")
+            && unknown.stderr.contains("backups: 20250203T030000Z"),
+        "{}",
+        unknown.stderr
+    );
+    let escape = p.run(&["backup", "restore", "../shop"]);
+    assert_eq!(escape.code, 1, "{}", escape.all());
+    assert!(
+        escape.stderr.contains("no backup `../shop`"),
+        "{}",
+        escape.stderr
+    );
+    let bad = p.run(&["backup", "restore", "20250203T030000Z", "--as=-rp"]);
+    assert_eq!(bad.code, 1, "{}", bad.all());
+    assert!(
+        bad.stderr
+            .contains("--as `-rp` is not a database / bucket name"),
+        "{}",
+        bad.stderr
+    );
+    assert_eq!(p.snapshot_tree(), before);
+}

@@ -11,6 +11,11 @@ command -v influx >/dev/null || need_apt+=(influxdb-client)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx wget || need_apt+=(busybox-static)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v flock >/dev/null || need_apt+=(util-linux)
+# The STOP page is tested in a real headless browser (control API tests).
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+# The stand-in k6 of the k6/control-API tests is a Python script.
+command -v python3 >/dev/null || need_apt+=(python3)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

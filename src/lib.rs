@@ -17,15 +17,19 @@
 //! | [`secrets`] | the secrets catalog and `.env` (0600, created once, never printed) |
 //! | [`backup`] | backups of InfluxDB: run, list, rotate (restic semantics), restore |
 //! | [`ops`] | one function per command; the CLI is a thin layer over these |
+//! | [`k6`] | `k6 build/env/exec/run`: the custom binary, run variables, tracked and graded runs |
+//! | [`control`] | the emergency-stop control API (`control-api`) |
 //! | [`cli`] | clap definitions and output formatting |
 #![deny(missing_docs)]
 
 pub mod backup;
 pub mod cli;
 pub mod compile;
+pub mod control;
 pub mod desired;
 pub mod error;
 pub mod influx;
+pub mod k6;
 pub mod lock;
 pub mod manifest;
 pub mod ops;

@@ -84,7 +84,15 @@ pub fn secret_values(project: &Project, m: &Manifest) -> Result<SecretValues> {
 /// Compile one loaded manifest with its current secrets.
 pub fn compile(project: &Project, templates: &Templates, loaded: &Loaded) -> Result<Desired> {
     let values = secret_values(project, &loaded.manifest)?;
-    compile::compile(loaded, templates, &values)
+    let desired = compile::compile(loaded, templates, &values)?;
+    tracing::debug!(
+        stack = %desired.stack,
+        files = desired.files.len(),
+        resources = desired.resources.len(),
+        "compiled {}",
+        loaded.rel_path
+    );
+    Ok(desired)
 }
 
 /// Result of generating one stack.
@@ -194,12 +202,7 @@ pub fn secrets_list(project: &Project, loaded: &Loaded) -> Result<Vec<SecretRow>
 }
 
 /// `dashboards render UID`: the final JSON of one dashboard.
-pub fn render_dashboard(
-    project: &Project,
-    loaded: &Loaded,
-    templates: &Templates,
-    uid: &str,
-) -> Result<String> {
+pub fn render_dashboard(loaded: &Loaded, templates: &Templates, uid: &str) -> Result<String> {
     let m = &loaded.manifest;
     let d = m
         .dashboards
@@ -212,7 +215,6 @@ pub fn render_dashboard(
                 format!("dashboards in this stack: {}", uids.join(", ")),
             )
         })?;
-    let _ = project;
     compile::dashboards::render(templates, m, d)
 }
 

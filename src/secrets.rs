@@ -75,7 +75,11 @@ pub fn catalog(m: &Manifest) -> Vec<SecretSpec> {
         SecretSpec {
             name: GRAFANA_ADMIN_PASSWORD.into(),
             kind: SecretKind::Password,
-            used_by: vec!["grafana"],
+            used_by: vec![
+                "grafana",
+                "control-api (annotations)",
+                "k6 run (annotations)",
+            ],
         },
         SecretSpec {
             name: GRAFANA_SECRET_KEY.into(),

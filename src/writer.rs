@@ -89,8 +89,15 @@ pub fn write(
         let path = dir.join(rel);
         let on_disk = read_optional(&path)?;
         match on_disk {
-            Some(bytes) if bytes == file.bytes => report.unchanged += 1,
+            Some(bytes) if bytes == file.bytes => {
+                tracing::trace!("unchanged {}", path.display());
+                report.unchanged += 1;
+            }
             Some(bytes) if !force && is_hand_edited(&old, rel, &bytes) => {
+                tracing::debug!(
+                    "{} differs from what promo-infra last wrote: kept",
+                    path.display()
+                );
                 report.kept.push(rel.clone());
                 match old.files.get(rel) {
                     Some(h) => recorded.files.insert(rel.clone(), h.clone()),
@@ -98,10 +105,12 @@ pub fn write(
                 };
             }
             Some(_) => {
+                tracing::debug!("update {}", path.display());
                 write_atomic(&path, &file.bytes, None)?;
                 report.written.push(rel.clone());
             }
             None => {
+                tracing::debug!("create {}", path.display());
                 write_atomic(&path, &file.bytes, None)?;
                 report.created.push(rel.clone());
             }

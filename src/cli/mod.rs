@@ -1,6 +1,9 @@
 //! The command line: clap definitions, then one thin handler per command over [`crate::ops`].
 
+mod k6;
 mod output;
+
+pub use k6::{ControlApiArgs, K6Command, LabelArgs};
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -24,6 +27,8 @@ Examples:
   promo-infra backup run                        # back up InfluxDB into backups/<stack>/<UTC time>/
   promo-infra backup rotate --dry-run           # what rotation would keep and remove, and why
   promo-infra schema -o stacks/stack.schema.json
+  promo-infra k6 run tests/checkout.js --promo black-friday
+  promo-infra control-api -f stacks/promo.yaml
   promo-infra completions bash > /etc/bash_completion.d/promo-infra";
 
 /// Infrastructure-as-code for the monitoring stack around k6 load tests: one manifest compiled
@@ -94,6 +99,14 @@ pub enum Command {
         #[arg(long, requires = "output")]
         check: bool,
     },
+    /// k6: build the custom binary, print or inject a run's variables, run a tracked test.
+    #[command(subcommand)]
+    K6(K6Command),
+    /// The emergency-stop HTTP API (health, current test, stop; STOP page for people).
+    #[command(
+        after_help = "Examples:\n  promo-infra control-api -f stacks/promo.yaml            # on the host, from the manifest and .env\n  promo-infra control-api --listen 0.0.0.0:5000           # in the container (settings from the environment)\n  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:5000/api/tests/current"
+    )]
+    ControlApi(ControlApiArgs),
     /// Print shell completions.
     #[command(after_help = "Example:\n  promo-infra completions zsh > ~/.zfunc/_promo-infra")]
     Completions {
@@ -188,7 +201,7 @@ pub fn main() -> ExitCode {
                 .build(),
         )
     }));
-    init_logs(cli.verbose);
+    init_logs(cli.verbose, color && terminal);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -199,7 +212,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logs(verbose: u8) {
+fn init_logs(verbose: u8, ansi: bool) {
     let level = match verbose {
         0 => "warn",
         1 => "promo_infra=debug,info",
@@ -208,6 +221,7 @@ fn init_logs(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(level))
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .without_time()
         .try_init();
 }
@@ -326,7 +340,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Dashboards(DashboardsCommand::Render { uid }) => {
             let (templates, loaded) = ops::load_one(&project, &selection(&cli.files, false))?;
-            out.raw(&ops::render_dashboard(&project, &loaded, &templates, &uid)?);
+            out.raw(&ops::render_dashboard(&loaded, &templates, &uid)?);
         }
         Command::Backup(cmd) => {
             let (_, loaded) = ops::load_one(&project, &selection(&cli.files, false))?;
@@ -354,6 +368,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
+        Command::K6(cmd) => return k6::k6(&project, &selection(&cli.files, false), cmd),
+        Command::ControlApi(args) => return k6::control_api(&project, &cli.files, args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "promo-infra", &mut std::io::stdout());

@@ -16,21 +16,9 @@ use super::services::{control_api_url, grafana_url};
 use crate::error::{Error, Result, TemplateError};
 use crate::manifest::{Dashboard, LOCALES, Manifest};
 
-/// Built-in templates, compiled into the binary from this repository's `dashboards-src/`.
-const BUILTIN_TEMPLATES: [(&str, &str); 2] = [
-    (
-        "marketing",
-        include_str!("../../dashboards-src/marketing.json.hbs"),
-    ),
-    (
-        "k6-technical",
-        include_str!("../../dashboards-src/k6-technical.json.hbs"),
-    ),
-];
-const BUILTIN_I18N: [(&str, &str); 2] = [
-    ("fr", include_str!("../../dashboards-src/i18n/fr.yaml")),
-    ("en", include_str!("../../dashboards-src/i18n/en.yaml")),
-];
+// Built-in templates, panel partials and strings, embedded from this repository's
+// `dashboards-src/` by build.rs: BUILTIN_TEMPLATES, BUILTIN_PARTIALS, BUILTIN_I18N.
+include!(concat!(env!("OUT_DIR"), "/builtin_dashboards.rs"));
 
 /// One template: its text and where it came from.
 #[derive(Debug, Clone)]
@@ -46,7 +34,34 @@ pub struct Template {
 #[derive(Debug, Clone)]
 pub struct Templates {
     templates: BTreeMap<String, Template>,
+    /// Partials (`{{> marketing/01-health}}`): `dashboards-src/partials/<group>/<name>.hbs`.
+    /// Big dashboards are split into one partial per panel: handlebars' compile time grows with
+    /// the square of a template's size, so small files compile much faster.
+    partials: BTreeMap<String, Template>,
     i18n: BTreeMap<String, (String, String)>,
+    cache: Arc<Cache>,
+}
+
+/// Compiled templates and parsed strings, shared by every dashboard rendered in this process:
+/// compiling a large template is by far the most expensive step, so each is compiled once.
+#[derive(Default)]
+struct Cache {
+    registry: std::sync::Mutex<Option<Handlebars<'static>>>,
+    strings: std::sync::Mutex<BTreeMap<String, Value>>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cache")
+    }
+}
+
+fn new_registry() -> Handlebars<'static> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(handlebars::no_escape);
+    hb.register_helper("json", Box::new(json_helper));
+    hb
 }
 
 impl Templates {
@@ -65,6 +80,18 @@ impl Templates {
                     )
                 })
                 .collect(),
+            partials: BUILTIN_PARTIALS
+                .iter()
+                .map(|(name, text)| {
+                    (
+                        (*name).to_string(),
+                        Template {
+                            origin: format!("(built in) partials/{name}.hbs"),
+                            text: (*text).to_string(),
+                        },
+                    )
+                })
+                .collect(),
             i18n: BUILTIN_I18N
                 .iter()
                 .map(|(l, t)| {
@@ -74,6 +101,7 @@ impl Templates {
                     )
                 })
                 .collect(),
+            cache: Arc::default(),
         }
     }
 
@@ -103,6 +131,44 @@ impl Templates {
                 },
             );
         }
+        let partials_dir = dir.join("partials");
+        if partials_dir.is_dir() {
+            let mut groups: Vec<PathBuf> = fs_err::read_dir(&partials_dir)
+                .map_err(|e| Error::io("cannot list", &partials_dir, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_dir())
+                .collect();
+            groups.sort();
+            for group_dir in groups {
+                let group = group_dir
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let mut files: Vec<PathBuf> = fs_err::read_dir(&group_dir)
+                    .map_err(|e| Error::io("cannot list", &group_dir, e))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .collect();
+                files.sort();
+                for path in files {
+                    let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
+                        continue;
+                    };
+                    let Some(stem) = file.strip_suffix(".hbs") else {
+                        continue;
+                    };
+                    let text = fs_err::read_to_string(&path)
+                        .map_err(|e| Error::io("cannot read", &path, e))?;
+                    out.partials.insert(
+                        format!("{group}/{stem}"),
+                        Template {
+                            origin: format!("{display_prefix}/partials/{group}/{file}"),
+                            text,
+                        },
+                    );
+                }
+            }
+        }
         for locale in LOCALES {
             let path = dir.join("i18n").join(format!("{locale}.yaml"));
             if path.is_file() {
@@ -123,6 +189,23 @@ impl Templates {
     }
 
     fn strings(&self, locale: &str) -> Result<Value> {
+        if let Some(v) = self
+            .cache
+            .strings
+            .lock()
+            .ok()
+            .and_then(|c| c.get(locale).cloned())
+        {
+            return Ok(v);
+        }
+        let v = self.parse_strings(locale)?;
+        if let Ok(mut c) = self.cache.strings.lock() {
+            c.insert(locale.to_string(), v.clone());
+        }
+        Ok(v)
+    }
+
+    fn parse_strings(&self, locale: &str) -> Result<Value> {
         let (origin, text) = self.i18n.get(locale).ok_or_else(|| {
             Error::usage(
                 format!("no strings for language `{locale}`"),
@@ -221,42 +304,47 @@ pub fn render(templates: &Templates, m: &Manifest, d: &Dashboard) -> Result<Stri
     let locale = d.locale.as_ref().map_or(m.locale.as_str(), |l| l.as_str());
     let ctx = context(m, d, templates.strings(locale)?);
 
-    let mut hb = Handlebars::new();
-    hb.set_strict_mode(true);
-    hb.register_escape_fn(handlebars::no_escape);
-    hb.register_helper("json", Box::new(json_helper));
-    let source = |text: &str| NamedSource::new(template.origin.clone(), Arc::<str>::from(text));
-    hb.register_template_string(name, &template.text)
-        .map_err(|e| {
-            let span = e
-                .pos()
-                .and_then(|(l, c)| offset_of(&template.text, l, c))
-                .map(|o| SourceSpan::new(o.into(), 1));
-            Error::from(TemplateError {
-                template: template.origin.clone(),
-                message: format!("template syntax error: {}", e.reason()),
-                src: Some(source(&template.text)),
-                span,
-                help: Some(
-                    "fix the handlebars syntax; a literal `{{` in the output is written `\\{{`"
-                        .into(),
-                ),
-            })
-        })?;
+    let mut guard = templates.cache.registry.lock().map_err(|_| {
+        Error::usage(
+            "template cache poisoned by an earlier failure",
+            "run the command again",
+        )
+    })?;
+    if guard.is_none() {
+        let mut hb = new_registry();
+        for (pname, partial) in &templates.partials {
+            hb.register_partial(pname, &partial.text)
+                .map_err(|e| syntax_error(partial, &e))?;
+        }
+        *guard = Some(hb);
+    }
+    let hb = guard.as_mut().expect("registry was just created");
+    if !hb.has_template(name) {
+        hb.register_template_string(name, &template.text)
+            .map_err(|e| syntax_error(template, &e))?;
+    }
     let rendered = hb.render(name, &ctx).map_err(|e| {
+        // An error inside a partial points into the partial's own file.
+        let at = e
+            .template_name
+            .as_ref()
+            .and_then(|n| templates.partials.get(n))
+            .unwrap_or(template);
         let span = e
             .line_no
             .zip(e.column_no)
-            .and_then(|(l, c)| offset_of(&template.text, l, c))
+            .and_then(|(l, c)| offset_of(&at.text, l, c))
             .map(|o| SourceSpan::new(o.into(), 1));
+        let source = |text: &str| NamedSource::new(at.origin.clone(), Arc::<str>::from(text));
         Error::from(TemplateError {
-            template: template.origin.clone(),
+            template: at.origin.clone(),
             message: format!("cannot render dashboard `{}`: {}", *d.uid, e.reason()),
-            src: Some(source(&template.text)),
+            src: Some(source(&at.text)),
             span,
             help: Some("strict mode: every variable must exist in the context (see dashboards-src/README.md)".into()),
         })
     })?;
+    drop(guard);
     let mut value: Value = serde_json::from_str(&rendered).map_err(|e| {
         let offset = offset_of(&rendered, e.line(), e.column().max(1));
         Error::from(TemplateError {
@@ -286,6 +374,25 @@ pub fn render(templates: &Templates, m: &Manifest, d: &Dashboard) -> Result<Stri
         }));
     }
     Ok(canonical_json(&value))
+}
+
+fn syntax_error(template: &Template, e: &handlebars::TemplateError) -> Error {
+    let span = e
+        .pos()
+        .and_then(|(l, c)| offset_of(&template.text, l, c))
+        .map(|o| SourceSpan::new(o.into(), 1));
+    Error::from(TemplateError {
+        template: template.origin.clone(),
+        message: format!("template syntax error: {}", e.reason()),
+        src: Some(NamedSource::new(
+            template.origin.clone(),
+            Arc::<str>::from(template.text.as_str()),
+        )),
+        span,
+        help: Some(
+            "fix the handlebars syntax; a literal `{{` in the output is written `\\{{`".into(),
+        ),
+    })
 }
 
 /// Keys sorted at every level, 2-space indent, trailing newline.

@@ -109,29 +109,49 @@ pub fn dashboard_provider(m: &Manifest, dashboards_path: &str, header: &str) -> 
 
 struct AlertText {
     error_title: &'static str,
-    error_summary: &'static str,
+    error_summary: String,
     p95_title: &'static str,
-    p95_summary: &'static str,
+    p95_summary: String,
     message_title: &'static str,
     message_text: &'static str,
 }
 
-fn alert_text(locale: &str) -> AlertText {
+/// A threshold as people write it (`5`, `2.5`, `3000`).
+fn threshold_text(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Rule summaries carry the value that fired (`$values.B`, the reduced query) and the
+/// manifest's threshold, written in: a threshold node has no labels to read it from.
+fn alert_text(locale: &str, err_pct: f64, p95_ms: f64) -> AlertText {
+    let (err, p95) = (threshold_text(err_pct), threshold_text(p95_ms));
     if locale == "en" {
         AlertText {
             error_title: "Error rate critical",
-            error_summary: "Error rate {{ humanize $values.B.Value }}% is above {{ $values.C.Labels.threshold }}",
+            error_summary: format!(
+                "Error rate {{{{ humanize $values.B.Value }}}}% is above {err}%"
+            ),
             p95_title: "Response time too slow",
-            p95_summary: "p95 response time {{ humanize $values.B.Value }} ms",
+            p95_summary: format!(
+                "p95 response time {{{{ humanize $values.B.Value }}}} ms is above {p95} ms"
+            ),
             message_title: "{{ if eq .Status \"firing\" }}ALERT{{ else }}RESOLVED{{ end }}: {{ .CommonLabels.alertname }}",
             message_text: "{{ range .Alerts }}Test {{ .Labels.testid }} (promo {{ .Labels.promo_name }}, type {{ .Labels.promo_type }}, environment {{ .Labels.environment }}): {{ .Annotations.summary }}\n{{ end }}",
         }
     } else {
         AlertText {
             error_title: "Taux d'erreur critique",
-            error_summary: "Taux d'erreur de {{ humanize $values.B.Value }} %",
+            error_summary: format!(
+                "Taux d'erreur de {{{{ humanize $values.B.Value }}}} %, au-dessus du seuil de {err} %"
+            ),
             p95_title: "Temps de réponse trop lent",
-            p95_summary: "Temps de réponse p95 de {{ humanize $values.B.Value }} ms",
+            p95_summary: format!(
+                "Temps de réponse p95 de {{{{ humanize $values.B.Value }}}} ms, au-dessus du seuil de {p95} ms"
+            ),
             message_title: "{{ if eq .Status \"firing\" }}ALERTE{{ else }}RÉSOLU{{ end }} : {{ .CommonLabels.alertname }}",
             message_text: "{{ range .Alerts }}Test {{ .Labels.testid }} (promo {{ .Labels.promo_name }}, type {{ .Labels.promo_type }}, environnement {{ .Labels.environment }}) : {{ .Annotations.summary }}\n{{ end }}",
         }
@@ -192,7 +212,6 @@ fn reduce_and_threshold(threshold: f64) -> [Value; 2] {
 /// `provisioning/alerting/promo-infra.yaml`, or `None` when the stack has no alerting.
 pub fn alerting(m: &Manifest, header: &str) -> Option<String> {
     let alerting = m.alerting.as_ref()?;
-    let text = alert_text(&m.locale);
     let stack = m.stack.as_str();
     let home = m
         .grafana
@@ -202,6 +221,7 @@ pub fn alerting(m: &Manifest, header: &str) -> Option<String> {
         .or_else(|| m.dashboards.first().map(|d| d.uid.to_string()));
     let err_pct = *alerting.rules.error_rate_critical_pct;
     let p95_ms = *alerting.rules.p95_warning_ms;
+    let text = alert_text(&m.locale, err_pct, p95_ms);
     let rule = |uid: String, title: &str, summary: &str, severity: &str, data: Vec<Value>| {
         let mut r = json!({
             "uid": uid,
@@ -246,8 +266,8 @@ pub fn alerting(m: &Manifest, header: &str) -> Option<String> {
             "folder": folder_title(m),
             "interval": "30s",
             "rules": [
-                rule(format!("{stack}-error-rate"), text.error_title, text.error_summary, "critical", error_data),
-                rule(format!("{stack}-p95"), text.p95_title, text.p95_summary, "warning", p95_data),
+                rule(format!("{stack}-error-rate"), text.error_title, &text.error_summary, "critical", error_data),
+                rule(format!("{stack}-p95"), text.p95_title, &text.p95_summary, "warning", p95_data),
             ],
         }],
         "templates": [{

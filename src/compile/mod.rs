@@ -251,7 +251,11 @@ fn database_resource(
             },
         ]
     } else {
-        Vec::new()
+        vec![DbUser {
+            name: m.influxdb.admin_user.to_string(),
+            privilege: "ALL".into(),
+            password_secret: secrets::INFLUX_ADMIN_PASSWORD.into(),
+        }]
     };
     users.sort_by(|a, b| a.name.cmp(&b.name));
     Resource::new(

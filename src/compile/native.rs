@@ -13,8 +13,13 @@ use crate::secrets;
 /// Environment variable the native target sets to the absolute project directory.
 pub const PROJECT_DIR_ENV: &str = "PROMO_INFRA_PROJECT_DIR";
 
-/// Default InfluxDB 1.x RPC (backup/restore) address.
-pub const INFLUX_RPC: &str = "127.0.0.1:8088";
+/// InfluxDB 1.x RPC (backup/restore) address: `backup.influx_rpc`, else InfluxDB's default.
+pub fn influx_rpc(m: &Manifest) -> String {
+    m.backup.as_ref().map_or_else(
+        || "127.0.0.1:8088".to_string(),
+        |b| b.influx_rpc.to_string(),
+    )
+}
 
 /// `<data_dir>/<stack>`, relative to the project directory.
 pub fn data_dir(m: &Manifest) -> String {
@@ -86,13 +91,14 @@ fn influxdb_conf(m: &Manifest, header: &str) -> String {
     let d = data_dir(m);
     format!(
         "{header}reporting-disabled = true\n\
-         bind-address = \"{INFLUX_RPC}\"\n\n\
+         bind-address = \"{rpc}\"\n\n\
          [meta]\n  dir = \"{d}/influxdb/meta\"\n\n\
          [data]\n  dir = \"{d}/influxdb/data\"\n  wal-dir = \"{d}/influxdb/wal\"\n  query-log-enabled = false\n\n\
          [http]\n  bind-address = \"{}:{}\"\n  auth-enabled = true\n  log-enabled = false\n\n\
          [monitor]\n  store-enabled = false\n",
         m.influxdb.bind.as_str(),
         *m.influxdb.port,
+        rpc = influx_rpc(m),
     )
 }
 
@@ -200,6 +206,15 @@ pub fn processes(m: &Manifest) -> Vec<ProcessSpec> {
         cenv.insert(
             "PROMO_INFRA_GRAFANA_URL".into(),
             EnvValue::Plain(grafana_local),
+        );
+        // Credentials of the control API's "stopped by hand" Grafana annotation.
+        cenv.insert(
+            "PROMO_INFRA_GRAFANA_USER".into(),
+            EnvValue::Plain(m.grafana.admin_user.to_string()),
+        );
+        cenv.insert(
+            secrets::GRAFANA_ADMIN_PASSWORD.into(),
+            EnvValue::Secret(secrets::GRAFANA_ADMIN_PASSWORD.into()),
         );
         cenv.insert(
             "PROMO_INFRA_LOCALE".into(),

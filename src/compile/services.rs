@@ -270,6 +270,15 @@ fn control_api(m: &Manifest) -> ServiceSpec {
         "PROMO_INFRA_GRAFANA_URL".into(),
         plain(format!("http://grafana:{GRAFANA_PORT}")),
     );
+    // Credentials of the "stopped by hand" annotation the control API posts to Grafana.
+    env.insert(
+        "PROMO_INFRA_GRAFANA_USER".into(),
+        plain(m.grafana.admin_user.as_str()),
+    );
+    env.insert(
+        secrets::GRAFANA_ADMIN_PASSWORD.into(),
+        secret(secrets::GRAFANA_ADMIN_PASSWORD),
+    );
     env.insert("PROMO_INFRA_LOCALE".into(), plain(m.locale.as_str()));
     env.insert("PROMO_INFRA_STACK".into(), plain(m.stack.as_str()));
     ServiceSpec {

@@ -381,11 +381,30 @@ async fn find_bucket(ep: &Endpoint, token: &str, want: &DatabaseSpec) -> Result<
     Ok(buckets.buckets.into_iter().find(|b| b.name == want.name))
 }
 
+/// Whether a 2.x server still waits for its initial setup (onboarding).
+async fn setup_allowed(ep: &Endpoint) -> Result<bool> {
+    let url = format!("{}/api/v2/setup", ep.url);
+    let resp = client()?
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| transport(&url, &e))?;
+    let body: Value = check_v2(&url, resp)
+        .await?
+        .json()
+        .await
+        .map_err(|e| transport(&url, &e))?;
+    Ok(body["allowed"].as_bool().unwrap_or(false))
+}
+
 async fn observe_v2(
     ep: &Endpoint,
     want: &DatabaseSpec,
     secrets: &SecretValues,
 ) -> Result<Option<DatabaseSpec>> {
+    if setup_allowed(ep).await? {
+        return Ok(None);
+    }
     let token = secret(secrets, crate::secrets::INFLUX_ADMIN_TOKEN)?;
     Ok(find_bucket(ep, token, want).await?.map(|b| {
         let secs = b
@@ -402,7 +421,8 @@ async fn observe_v2(
             }
             .influxql(),
             shard_duration: String::new(),
-            users: Vec::new(),
+            // 2.x users are created by the setup and not listed back: the declared admin stands.
+            users: want.users.clone(),
         }
     }))
 }
@@ -421,6 +441,32 @@ async fn apply_v2(ep: &Endpoint, want: &DatabaseSpec, secrets: &SecretValues) ->
         }]
     };
     let http = client()?;
+    if setup_allowed(ep).await? {
+        let admin = want
+            .users
+            .iter()
+            .find(|u| u.privilege == "ALL")
+            .ok_or_else(|| Error::Target {
+                message: "no admin user declared for the InfluxDB 2 setup".into(),
+                help: None,
+            })?;
+        let url = format!("{}/api/v2/setup", ep.url);
+        let resp = http
+            .post(&url)
+            .json(&serde_json::json!({
+                "username": admin.name,
+                "password": secret(secrets, &admin.password_secret)?,
+                "org": want.org.clone().unwrap_or_default(),
+                "bucket": want.name,
+                "retentionPeriodSeconds": every,
+                "token": token,
+            }))
+            .send()
+            .await
+            .map_err(|e| transport(&url, &e))?;
+        check_v2(&url, resp).await?;
+        return Ok(());
+    }
     match find_bucket(ep, token, want).await? {
         Some(b) => {
             let url = format!("{}/api/v2/buckets/{}", ep.url, b.id);

@@ -3,7 +3,14 @@
 mod backup;
 mod bad_input;
 mod common;
+mod control;
+mod dashboards;
 mod generate;
 mod influx;
 mod influxd;
+mod k6;
+mod k6_fixture;
+mod native;
 mod secrets;
+mod standin;
+mod systemd;

@@ -1,0 +1,182 @@
+//! The STOP page (HTML, fr/en). Every dynamic value is HTML-escaped.
+
+/// Escape text for HTML content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Strings of the page in one language.
+pub struct Strings {
+    /// `fr` or `en`.
+    pub lang: &'static str,
+    /// Page title.
+    pub title: &'static str,
+    /// "Stop test {testid}?"
+    pub confirm: &'static str,
+    /// Explanation under the question.
+    pub explain: &'static str,
+    /// Button.
+    pub button: &'static str,
+    /// Labels of the details.
+    pub promo: &'static str,
+    /// Label.
+    pub promo_type: &'static str,
+    /// Label.
+    pub started: &'static str,
+    /// Title after a stop.
+    pub stopped_title: &'static str,
+    /// Text after a stop.
+    pub stopped_text: &'static str,
+    /// Title when k6 is still finishing.
+    pub stopping_title: &'static str,
+    /// Text when k6 is still finishing.
+    pub stopping_text: &'static str,
+    /// No test running.
+    pub none_title: &'static str,
+    /// The requested test is not the running one.
+    pub other_title: &'static str,
+    /// Generic failure title.
+    pub error_title: &'static str,
+    /// Expired or forged form.
+    pub expired: &'static str,
+    /// Password needed.
+    pub auth: &'static str,
+}
+
+/// French.
+pub const FR: Strings = Strings {
+    lang: "fr",
+    title: "Arrêt d'urgence du test de charge",
+    confirm: "Arrêter le test",
+    explain: "k6 s'arrête proprement : les mesures déjà faites sont conservées et le tableau de bord les garde.",
+    button: "ARRÊTER LE TEST",
+    promo: "Promotion",
+    promo_type: "Type",
+    started: "Démarré à",
+    stopped_title: "Test arrêté",
+    stopped_text: "Le test est arrêté. Une annotation « arrêté à la main » a été ajoutée au tableau de bord.",
+    stopping_title: "Arrêt demandé",
+    stopping_text: "k6 termine son arrêt propre (envoi des dernières mesures). Rechargez le tableau de bord dans quelques secondes.",
+    none_title: "Aucun test en cours",
+    other_title: "Ce test n'est plus en cours",
+    error_title: "L'arrêt a échoué",
+    expired: "Ce formulaire a expiré ou n'est pas valide : rouvrez la page d'arrêt depuis le tableau de bord.",
+    auth: "Mot de passe requis (CONTROL_API_STOP_PASSWORD).",
+};
+
+/// English.
+pub const EN: Strings = Strings {
+    lang: "en",
+    title: "Emergency stop of the load test",
+    confirm: "Stop test",
+    explain: "k6 stops gracefully: the measurements taken so far are kept and the dashboard keeps them.",
+    button: "STOP THE TEST",
+    promo: "Promotion",
+    promo_type: "Type",
+    started: "Started at",
+    stopped_title: "Test stopped",
+    stopped_text: "The test is stopped. A \"stopped by hand\" annotation was added to the dashboard.",
+    stopping_title: "Stop requested",
+    stopping_text: "k6 is finishing its graceful stop (sending its last measurements). Reload the dashboard in a few seconds.",
+    none_title: "No test running",
+    other_title: "This test is no longer running",
+    error_title: "The stop failed",
+    expired: "This form has expired or is not valid: open the stop page again from the dashboard.",
+    auth: "Password required (CONTROL_API_STOP_PASSWORD).",
+};
+
+/// Strings for a locale (French unless `en`).
+pub fn strings(locale: &str) -> &'static Strings {
+    if locale == "en" { &EN } else { &FR }
+}
+
+/// A whole page around `body` (already escaped HTML).
+pub fn page(s: &Strings, heading: &str, body: &str) -> String {
+    format!(
+        r#"<!doctype html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem; color: #222; }}
+h1 {{ font-size: 1.6rem; }}
+dl {{ display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; }}
+dt {{ font-weight: bold; }}
+button {{ background: #c4162a; color: #fff; border: 0; border-radius: .4rem; font-size: 1.4rem; padding: 1rem 2rem; cursor: pointer; }}
+.note {{ color: #555; }}
+</style>
+</head>
+<body>
+<h1 id="heading">{heading}</h1>
+{body}
+</body>
+</html>
+"#,
+        lang = s.lang,
+        title = esc(s.title),
+        heading = esc(heading),
+    )
+}
+
+/// The confirmation page with its form.
+pub fn confirm(
+    s: &Strings,
+    testid: &str,
+    promo: &str,
+    promo_type: &str,
+    started: &str,
+    csrf: &str,
+) -> String {
+    let body = format!(
+        r#"<dl>
+<dt>Test</dt><dd id="testid">{testid}</dd>
+<dt>{l_promo}</dt><dd>{promo}</dd>
+<dt>{l_type}</dt><dd>{promo_type}</dd>
+<dt>{l_started}</dt><dd>{started}</dd>
+</dl>
+<p class="note">{explain}</p>
+<form method="post" action="/stop">
+<input type="hidden" name="testid" value="{testid}">
+<input type="hidden" name="csrf" value="{csrf}">
+<button id="stop" type="submit">{button}</button>
+</form>
+"#,
+        testid = esc(testid),
+        promo = esc(promo),
+        promo_type = esc(promo_type),
+        started = esc(started),
+        csrf = esc(csrf),
+        l_promo = esc(s.promo),
+        l_type = esc(s.promo_type),
+        l_started = esc(s.started),
+        explain = esc(s.explain),
+        button = esc(s.button),
+    );
+    page(
+        s,
+        &format!("{} {testid} ?", s.confirm).replace(" ?", if s.lang == "fr" { " ?" } else { "?" }),
+        &body,
+    )
+}
+
+/// A page with a heading and one paragraph.
+pub fn message(s: &Strings, heading: &str, text: &str) -> String {
+    page(
+        s,
+        heading,
+        &format!("<p id=\"message\">{}</p>\n", esc(text)),
+    )
+}

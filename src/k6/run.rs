@@ -1,0 +1,594 @@
+//! `k6 run` (a wrapped, tracked, graded run) and `k6 exec` (any command with the k6
+//! variables injected).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde::Serialize;
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::grade::{self, Bands, Colour, Grade};
+use super::notify::{Annotation, Grafana, GrafanaAuth};
+use super::record::{self, RunRecord};
+use super::settings::{self, K6Settings, RunLabels};
+use crate::compile::services::grafana_url;
+use crate::error::{Error, Result};
+use crate::manifest::{Dashboard, Manifest};
+use crate::project::Project;
+use crate::secrets::{self, SecretValues};
+
+/// k6's exit code when thresholds failed.
+pub const EXIT_THRESHOLDS: i32 = 99;
+/// k6's exit code when it was stopped by a signal (Ctrl+C, SIGINT).
+pub const EXIT_EXTERNAL_ABORT: i32 = 105;
+
+/// Options of `k6 run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The k6 script.
+    pub script: PathBuf,
+    /// Promotion name (default: the stack name).
+    pub promo: Option<String>,
+    /// Promotion type (default: `standard`).
+    pub promo_type: Option<String>,
+    /// Intensity, passed to the script as `INTENSITY`.
+    pub intensity: Option<String>,
+    /// k6 binary (default: the manifest's `k6.output` when built, else `k6` in PATH).
+    pub k6: Option<PathBuf>,
+    /// Run directory (default: `generated/<stack>/run`).
+    pub run_dir: Option<PathBuf>,
+    /// Summary file (default: `<run dir>/<testid>/summary.json`).
+    pub summary: Option<PathBuf>,
+    /// Extra arguments for `k6 run`, before the script.
+    pub k6_args: Vec<String>,
+}
+
+/// A line of progress for the person running the command.
+#[derive(Debug, Clone)]
+pub enum Note {
+    /// Information.
+    Info(String),
+    /// Something did not work but the run goes on.
+    Warn(String),
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
+    /// k6 finished on its own, thresholds passed.
+    Completed,
+    /// Stopped by hand (control API, STOP page, or Ctrl+C).
+    Stopped,
+    /// k6 exited 99: thresholds failed.
+    AbortedByThresholds,
+    /// Any other non-zero exit.
+    Failed,
+}
+
+/// Result of `k6 run`.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// Test id.
+    pub testid: String,
+    /// k6's exit code (128+signal when it died of a signal): the command's exit code.
+    pub exit_code: i32,
+    /// How it ended.
+    pub ending: Ending,
+    /// Who stopped it, when it was stopped by hand.
+    pub stopped_by: Option<String>,
+    /// The grade, when the summary could be read.
+    pub grade: Option<Grade>,
+    /// Where the summary is.
+    pub summary: PathBuf,
+    /// Dashboard URL for this test.
+    pub dashboard_url: String,
+}
+
+/// The marketing dashboard of a stack: the home dashboard if it uses the `marketing` template,
+/// else the first one that does, else the first dashboard.
+pub fn marketing_dashboard(m: &Manifest) -> Option<&Dashboard> {
+    let home = m.grafana.home_dashboard.as_ref().map(|h| h.as_str());
+    m.dashboards
+        .iter()
+        .find(|d| Some(d.uid.as_str()) == home && d.template.as_str() == "marketing")
+        .or_else(|| {
+            m.dashboards
+                .iter()
+                .find(|d| d.template.as_str() == "marketing")
+        })
+        .or_else(|| m.dashboards.first())
+}
+
+/// URL of the marketing dashboard showing `testid`.
+pub fn dashboard_url(m: &Manifest, testid: &str, from_ms: i64, to: Option<i64>) -> String {
+    let uid = marketing_dashboard(m).map_or("", |d| d.uid.as_str());
+    let to = to.map_or_else(|| "now&refresh=5s".to_string(), |t| t.to_string());
+    format!(
+        "{}/d/{uid}?orgId=1&var-testid={testid}&from={from_ms}&to={to}",
+        grafana_url(m)
+    )
+}
+
+/// The stack's Grafana with the admin credentials from `.env`, if the password is there.
+pub fn grafana_client(m: &Manifest, values: &SecretValues) -> Option<Grafana> {
+    values
+        .get(secrets::GRAFANA_ADMIN_PASSWORD)
+        .map(|password| Grafana {
+            url: grafana_url(m),
+            auth: GrafanaAuth::Basic {
+                user: m.grafana.admin_user.to_string(),
+                password: password.to_string(),
+            },
+        })
+}
+
+/// The Slack webhook of the stack (environment first, then `.env`) and its variable name.
+pub fn slack_webhook(m: &Manifest, values: &SecretValues) -> Option<(String, String)> {
+    let slack = m.alerting.as_ref()?.slack.as_ref()?;
+    let name = slack.webhook_url_env.to_string();
+    let url = std::env::var(&name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or_else(|| values.get(&name).map(str::to_string))?;
+    Some((name, url))
+}
+
+fn resolve_k6(project: &Project, m: &Manifest, flag: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = flag {
+        return super::which(&p.to_string_lossy()).ok_or_else(|| {
+            Error::usage(
+                format!("--k6 {}: no executable there", p.display()),
+                "give the path of a k6 binary",
+            )
+        });
+    }
+    if let Some(k6) = &m.k6 {
+        let built = project.root.join(k6.output.as_str());
+        if super::which(&built.to_string_lossy()).is_some() {
+            return Ok(built);
+        }
+    }
+    super::which("k6").ok_or_else(|| Error::Target {
+        message: "no k6 binary: the manifest's k6.output is not built and `k6` is not in PATH"
+            .into(),
+        help: Some("run `promo-infra k6 build`, or install k6, or pass --k6 PATH".into()),
+    })
+}
+
+fn strings(locale: &str) -> &'static Strings {
+    if locale == "en" { &EN } else { &FR }
+}
+
+struct Strings {
+    colon: &'static str,
+    started: &'static str,
+    completed: &'static str,
+    stopped: &'static str,
+    stopped_by: &'static str,
+    thresholds: &'static str,
+    failed: &'static str,
+    grade: &'static str,
+    errors: &'static str,
+    requests: &'static str,
+    no_grade: &'static str,
+    dashboard: &'static str,
+}
+
+const FR: Strings = Strings {
+    colon: " : ",
+    started: "Début du test de charge",
+    completed: "Test de charge terminé",
+    stopped: "Test de charge arrêté à la main",
+    stopped_by: "arrêté par",
+    thresholds: "Test de charge interrompu par les seuils (k6 code 99)",
+    failed: "Test de charge en échec (k6 code",
+    grade: "note",
+    errors: "erreurs",
+    requests: "requêtes",
+    no_grade: "pas de note : le résumé k6 est illisible ou absent",
+    dashboard: "Tableau de bord",
+};
+const EN: Strings = Strings {
+    colon: ": ",
+    started: "Load test started",
+    completed: "Load test completed",
+    stopped: "Load test stopped by hand",
+    stopped_by: "stopped by",
+    thresholds: "Load test aborted by thresholds (k6 exit 99)",
+    failed: "Load test failed (k6 exit",
+    grade: "grade",
+    errors: "errors",
+    requests: "requests",
+    no_grade: "no grade: the k6 summary is missing or unreadable",
+    dashboard: "Dashboard",
+};
+
+fn headline(s: &Strings, ending: Ending, code: i32) -> String {
+    match ending {
+        Ending::Completed => s.completed.to_string(),
+        Ending::Stopped => s.stopped.to_string(),
+        Ending::AbortedByThresholds => s.thresholds.to_string(),
+        Ending::Failed => format!("{} {code})", s.failed),
+    }
+}
+
+/// The Slack message of a finished run (no secret in it).
+pub fn slack_text(locale: &str, labels: &RunLabels, outcome: &RunOutcome) -> String {
+    let s = strings(locale);
+    let c = s.colon;
+    let dot = match outcome.grade.map(|g| g.colour) {
+        Some(Colour::Green) => ":large_green_circle:",
+        Some(Colour::Orange) => ":large_orange_circle:",
+        Some(Colour::Red) => ":red_circle:",
+        None => ":white_circle:",
+    };
+    let mut text = format!(
+        "{dot} {}{c}*{}* ({}) — `{}`\n",
+        headline(s, outcome.ending, outcome.exit_code),
+        labels.promo,
+        labels.promo_type,
+        labels.testid
+    );
+    match outcome.grade {
+        Some(g) => {
+            let req = g
+                .measured
+                .requests
+                .map(|n| format!(" · {}{c}{n}", s.requests))
+                .unwrap_or_default();
+            text.push_str(&format!(
+                "{} *{}* ({}/100) · p95{c}{:.0} ms · {}{c}{:.2} %{req}\n",
+                capitalise(s.grade),
+                g.letter,
+                g.score,
+                g.measured.p95_ms,
+                s.errors,
+                g.measured.error_pct
+            ));
+        }
+        None => text.push_str(&format!("{}\n", s.no_grade)),
+    }
+    if let Some(by) = &outcome.stopped_by {
+        text.push_str(&format!("{} {by}\n", capitalise(s.stopped_by)));
+    }
+    text.push_str(&format!("{}{c}{}", s.dashboard, outcome.dashboard_url));
+    text
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+/// `k6 run`: run a test with a unique testid, tracked for the control API, annotated in
+/// Grafana, graded and announced on Slack. Returns k6's exit code in the outcome.
+pub async fn run(
+    project: &Project,
+    m: &Manifest,
+    opts: &RunOptions,
+    now: Timestamp,
+    note: &(dyn Fn(Note) + Sync),
+) -> Result<RunOutcome> {
+    let values =
+        secrets::read_env(&project.generated_dir(&m.stack).join(".env"))?.ok_or_else(|| {
+            Error::Secrets {
+                path: project.generated_dir(&m.stack).join(".env"),
+                message: "does not exist".into(),
+                help: Some("run `promo-infra generate` first".into()),
+            }
+        })?;
+    let promo = opts.promo.clone().unwrap_or_else(|| m.stack.to_string());
+    let promo_type = opts.promo_type.clone().unwrap_or_else(|| "standard".into());
+    super::testid::check_label("--promo", &promo)?;
+    super::testid::check_label("--promo-type", &promo_type)?;
+    if let Some(i) = &opts.intensity {
+        super::testid::check_label("--intensity", i)?;
+    }
+    let script_path = project.root.join(&opts.script);
+    if !script_path.is_file() {
+        return Err(Error::usage(
+            format!("k6 script `{}` not found", opts.script.display()),
+            "give the path of a k6 script (relative to the project directory)",
+        ));
+    }
+    let run_dir = opts
+        .run_dir
+        .clone()
+        .unwrap_or_else(|| super::default_run_dir(project, m));
+    fs_err::create_dir_all(&run_dir).map_err(|e| Error::io("cannot create", &run_dir, e))?;
+    if let Some(rec) = record::read(&run_dir)? {
+        match record::liveness(&rec) {
+            record::Liveness::Gone => note(Note::Warn(format!(
+                "replacing the record of test {} (pid {} is gone)",
+                rec.testid, rec.pid
+            ))),
+            _ => {
+                return Err(Error::usage(
+                    format!(
+                        "test {} is already running (k6 pid {}, recorded in {})",
+                        rec.testid,
+                        rec.pid,
+                        run_dir.join(record::RECORD_FILE).display()
+                    ),
+                    "wait for it, stop it (`curl -X POST .../api/tests/stop` or the STOP page), or use another --run-dir",
+                ));
+            }
+        }
+    }
+    let k6_bin = resolve_k6(project, m, opts.k6.as_deref())?;
+    let testid = super::testid::new(&promo, now, secrets::os_random_hex)?;
+    let labels = RunLabels {
+        testid: testid.clone(),
+        promo: promo.clone(),
+        promo_type: promo_type.clone(),
+        intensity: opts.intensity.clone(),
+    };
+    let k6s: K6Settings = settings::settings(m, &values, &labels)?;
+    let summary = opts
+        .summary
+        .clone()
+        .unwrap_or_else(|| run_dir.join(&testid).join("summary.json"));
+    if let Some(dir) = summary.parent() {
+        fs_err::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
+    }
+    let _ = std::fs::remove_file(&summary);
+
+    let locale = m.locale.as_str();
+    let s = strings(locale);
+    let grafana = grafana_client(m, &values);
+    let base_tags = vec![
+        "k6".to_string(),
+        "promo-infra".to_string(),
+        testid.clone(),
+        promo.clone(),
+    ];
+    let live_url = dashboard_url(m, &testid, ms(now), None);
+    note(Note::Info(format!("test {testid}: {}", k6_bin.display())));
+    note(Note::Info(format!("dashboard: {live_url}")));
+    match &grafana {
+        Some(g) => {
+            let mut tags = base_tags.clone();
+            tags.push("start".into());
+            let a = Annotation {
+                time_ms: ms(now),
+                time_end_ms: None,
+                tags,
+                text: format!("{} {testid} ({promo}, {promo_type})", s.started),
+            };
+            if let Err(e) = g.annotate(&a).await {
+                note(Note::Warn(format!("no start annotation: {e}")));
+            }
+        }
+        None => note(Note::Warn(format!(
+            "no Grafana annotations: {} is not in .env",
+            secrets::GRAFANA_ADMIN_PASSWORD
+        ))),
+    }
+
+    let mut cmd = tokio::process::Command::new(&k6_bin);
+    cmd.arg("run")
+        .args(k6s.flags())
+        .arg("--summary-export")
+        .arg(&summary)
+        .args(&opts.k6_args)
+        .arg(&opts.script)
+        .current_dir(&project.root)
+        // k6 gets its own process group: Ctrl+C reaches only this wrapper, which forwards it
+        // once (a second SIGINT would make k6 abort without flushing).
+        .process_group(0);
+    for v in &k6s.vars {
+        cmd.env(&v.name, &v.value);
+    }
+    let mut sigint = signal(SignalKind::interrupt()).map_err(|e| Error::Target {
+        message: format!("cannot handle Ctrl+C: {e}"),
+        help: None,
+    })?;
+    let mut sigterm = signal(SignalKind::terminate()).map_err(|e| Error::Target {
+        message: format!("cannot handle SIGTERM: {e}"),
+        help: None,
+    })?;
+    let mut child = cmd.spawn().map_err(|e| Error::Target {
+        message: format!("cannot start `{}`: {e}", k6_bin.display()),
+        help: Some("check the k6 binary (--k6 PATH, or `promo-infra k6 build`)".into()),
+    })?;
+    let pid = child.id().map_or(0, |p| p as i32);
+    let started = record::proc_stat(pid).map_or(0, |(_, t)| t);
+    let rec = RunRecord {
+        testid: testid.clone(),
+        promo: promo.clone(),
+        promo_type: promo_type.clone(),
+        stack: m.stack.to_string(),
+        pid,
+        started_at: now.to_string(),
+        proc_start_ticks: started,
+        pid_ns: record::own_pid_ns(),
+        wrapper_pid: std::process::id() as i32,
+        summary: summary.clone(),
+    };
+    if let Err(e) = record::write(&run_dir, &rec) {
+        note(Note::Warn(format!(
+            "the control API cannot see this test: {e}"
+        )));
+    }
+    let mut interrupts = 0;
+    let status = loop {
+        tokio::select! {
+            st = child.wait() => break st,
+            _ = sigint.recv() => {
+                interrupts += 1;
+                let _ = kill(Pid::from_raw(pid), Signal::SIGINT);
+                note(Note::Info(if interrupts == 1 {
+                    "Ctrl+C: asked k6 to stop gracefully (it flushes its metrics); press again to abort".into()
+                } else {
+                    "Ctrl+C again: k6 aborts".into()
+                }));
+            }
+            _ = sigterm.recv() => {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+            }
+        }
+    }
+    .map_err(|e| Error::Target {
+        message: format!("waiting for k6 (pid {pid}) failed: {e}"),
+        help: None,
+    })?;
+    let end = super::testid::now()
+        .unwrap_or_else(|_| Timestamp::now())
+        .max(now);
+    let marker = record::read_stop(&run_dir, &testid).ok().flatten();
+    record::clear(&run_dir, &testid);
+    let exit_code = status.code().unwrap_or_else(|| {
+        use std::os::unix::process::ExitStatusExt;
+        128 + status.signal().unwrap_or(0)
+    });
+    let stopped_by = marker
+        .map(|mk| mk.by)
+        .or_else(|| (interrupts > 0).then(|| "Ctrl+C".to_string()));
+    let ending = match exit_code {
+        0 if stopped_by.is_none() => Ending::Completed,
+        EXIT_THRESHOLDS => Ending::AbortedByThresholds,
+        _ if stopped_by.is_some() => Ending::Stopped,
+        _ => Ending::Failed,
+    };
+    let bands = marketing_dashboard(m).map_or_else(
+        || Bands::from(&crate::manifest::Thresholds::default()),
+        |d| Bands::from(&d.thresholds),
+    );
+    let grade = match std::fs::read_to_string(&summary) {
+        Ok(text) => match grade::measured_from_summary(&text, &summary.display().to_string()) {
+            Ok(measured) => Some(grade::grade(measured, &bands)),
+            Err(e) => {
+                note(Note::Warn(e.to_string()));
+                None
+            }
+        },
+        Err(_) => {
+            note(Note::Warn(format!(
+                "k6 wrote no summary at {}",
+                summary.display()
+            )));
+            None
+        }
+    };
+    let outcome = RunOutcome {
+        testid: testid.clone(),
+        exit_code,
+        ending,
+        stopped_by,
+        grade,
+        summary,
+        dashboard_url: dashboard_url(m, &testid, ms(now), Some(ms(end) + 1000)),
+    };
+    if let Some(g) = &grafana {
+        let mut tags = base_tags.clone();
+        // The marketing dashboard shows `k6` + `aborted` annotations as "stopped tests".
+        match ending {
+            Ending::Completed => tags.push("completed".into()),
+            Ending::Stopped => tags.extend(["aborted".into(), "stopped-by-hand".into()]),
+            Ending::AbortedByThresholds => {
+                tags.extend(["aborted".into(), "thresholds".into()]);
+            }
+            Ending::Failed => tags.push("failed".into()),
+        }
+        let grade_text = grade.map_or_else(String::new, |g| {
+            format!(" — {} {} ({}/100)", s.grade, g.letter, g.score)
+        });
+        let a = Annotation {
+            time_ms: ms(now),
+            time_end_ms: Some(ms(end)),
+            tags,
+            text: format!("{} {testid}{grade_text}", headline(s, ending, exit_code)),
+        };
+        if let Err(e) = g.annotate(&a).await {
+            note(Note::Warn(format!("no end annotation: {e}")));
+        }
+    }
+    match slack_webhook(m, &values) {
+        Some((name, url)) => {
+            let text = slack_text(locale, &labels, &outcome);
+            if let Err(e) = super::notify::slack(&url, &name, &text).await {
+                note(Note::Warn(e.to_string()));
+            }
+        }
+        None => {
+            if m.alerting.as_ref().and_then(|a| a.slack.as_ref()).is_some() {
+                note(Note::Warn(
+                    "no Slack message: the webhook variable is set neither in the environment nor in .env".into(),
+                ));
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// `k6 exec`: run `argv` with the k6 variables in its environment and return its exit code.
+/// The command stays in this terminal's process group (Ctrl+C reaches it directly, and this
+/// wrapper ignores it); SIGTERM is forwarded.
+pub async fn exec(k6s: &K6Settings, argv: &[String]) -> Result<i32> {
+    let (prog, args) = argv.split_first().ok_or_else(|| {
+        Error::usage(
+            "no command given",
+            "put the command after `--`: promo-infra k6 exec -- k6 run script.js",
+        )
+    })?;
+    let mut cmd = tokio::process::Command::new(prog);
+    cmd.args(args);
+    for v in &k6s.vars {
+        cmd.env(&v.name, &v.value);
+    }
+    let mut sigint = signal(SignalKind::interrupt()).map_err(|e| Error::Target {
+        message: format!("cannot handle Ctrl+C: {e}"),
+        help: None,
+    })?;
+    let mut sigterm = signal(SignalKind::terminate()).map_err(|e| Error::Target {
+        message: format!("cannot handle SIGTERM: {e}"),
+        help: None,
+    })?;
+    let mut child = cmd.spawn().map_err(|e| {
+        Error::usage(
+            format!("cannot run `{prog}`: {e}"),
+            "check the command after `--` (is it in PATH?)",
+        )
+    })?;
+    let pid = child.id().map_or(0, |p| p as i32);
+    let status = loop {
+        tokio::select! {
+            st = child.wait() => break st,
+            _ = sigint.recv() => {}
+            _ = sigterm.recv() => { let _ = kill(Pid::from_raw(pid), Signal::SIGTERM); }
+        }
+    }
+    .map_err(|e| Error::Target {
+        message: format!("waiting for `{prog}` failed: {e}"),
+        help: None,
+    })?;
+    Ok(status.code().unwrap_or_else(|| {
+        use std::os::unix::process::ExitStatusExt;
+        128 + status.signal().unwrap_or(0)
+    }))
+}
+
+/// Poll until `pid` (with start time `ticks`) is gone or a zombie, at most `limit`.
+pub async fn wait_gone(pid: i32, ticks: u64, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match record::proc_stat(pid) {
+            Some((state, t)) if t == ticks && state != 'Z' && state != 'X' => {}
+            _ => return true,
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,165 @@
+//! What a k6 run needs to write into the stack's InfluxDB: `K6_INFLUXDB_*` variables (secrets
+//! included, passed through the environment only) and the `--out` / `--tag` flags.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::manifest::Manifest;
+use crate::secrets::{self, SecretValues};
+
+/// One environment variable for k6.
+#[derive(Debug, Clone, Serialize)]
+pub struct Var {
+    /// Name.
+    pub name: String,
+    /// Value; for a sensitive variable this is never printed nor serialized.
+    #[serde(skip)]
+    pub value: String,
+    /// Whether the value is a secret (printed as `(sensitive)`).
+    pub sensitive: bool,
+}
+
+impl Var {
+    fn plain(name: &str, value: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            value: value.into(),
+            sensitive: false,
+        }
+    }
+    fn secret(name: &str, value: &str) -> Self {
+        Self {
+            name: name.into(),
+            value: value.into(),
+            sensitive: true,
+        }
+    }
+    /// `NAME=value`, or `NAME=(sensitive)`.
+    pub fn display(&self) -> String {
+        if self.sensitive {
+            format!("{}=(sensitive)", self.name)
+        } else {
+            format!("{}={}", self.name, self.value)
+        }
+    }
+}
+
+/// Labels of one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunLabels {
+    /// Test id.
+    pub testid: String,
+    /// Promotion name.
+    pub promo: String,
+    /// Promotion type (flash-sale, black-friday, baseline, ...).
+    pub promo_type: String,
+    /// Load intensity, passed to the script as `INTENSITY` (not a tag).
+    pub intensity: Option<String>,
+}
+
+/// Variables and flags of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct K6Settings {
+    /// InfluxDB major version of the stack.
+    pub influxdb_version: u8,
+    /// Environment variables, sorted by name.
+    pub vars: Vec<Var>,
+    /// `--out ...` arguments (never holding a secret).
+    pub out: Vec<String>,
+    /// `--tag name=value` pairs, in a fixed order.
+    pub tags: Vec<(String, String)>,
+}
+
+impl K6Settings {
+    /// `--out X --tag a=b ...` as argv words.
+    pub fn flags(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        for o in &self.out {
+            args.push("--out".to_string());
+            args.push(o.clone());
+        }
+        for (k, v) in &self.tags {
+            args.push("--tag".to_string());
+            args.push(format!("{k}={v}"));
+        }
+        args
+    }
+    /// Every secret value these settings carry (to scan output for leaks).
+    pub fn secret_values(&self) -> Vec<&str> {
+        self.vars
+            .iter()
+            .filter(|v| v.sensitive)
+            .map(|v| v.value.as_str())
+            .collect()
+    }
+}
+
+/// Where InfluxDB is reachable from this host.
+pub fn influx_url(m: &Manifest) -> String {
+    let host = match m.influxdb.bind.as_str() {
+        "0.0.0.0" | "::" => "127.0.0.1",
+        other => other,
+    };
+    format!("http://{host}:{}", *m.influxdb.port)
+}
+
+fn need<'a>(values: &'a SecretValues, name: &str, stack: &str) -> Result<&'a str> {
+    values.get(name).ok_or_else(|| Error::Secrets {
+        path: format!("generated/{stack}/.env").into(),
+        message: format!("{name} is missing (k6 needs it to write metrics)"),
+        help: Some("run `promo-infra generate` to create it".into()),
+    })
+}
+
+/// The variables and flags of a run of `labels` against the stack of `m`.
+pub fn settings(m: &Manifest, values: &SecretValues, labels: &RunLabels) -> Result<K6Settings> {
+    let url = influx_url(m);
+    let mut vars = Vec::new();
+    let out = if *m.influxdb.version == 2 {
+        vars.push(Var::plain("K6_INFLUXDB_ADDR", url));
+        vars.push(Var::plain("K6_INFLUXDB_BUCKET", m.influxdb.bucket.as_str()));
+        vars.push(Var::plain(
+            "K6_INFLUXDB_ORGANIZATION",
+            m.influxdb.org.as_str(),
+        ));
+        vars.push(Var::secret(
+            "K6_INFLUXDB_TOKEN",
+            need(values, secrets::INFLUX_ADMIN_TOKEN, &m.stack)?,
+        ));
+        vec!["xk6-influxdb".to_string()]
+    } else {
+        vars.push(Var::plain(
+            "K6_INFLUXDB_USERNAME",
+            crate::compile::services::INFLUX_V1_WRITE_USER,
+        ));
+        vars.push(Var::secret(
+            "K6_INFLUXDB_PASSWORD",
+            need(values, secrets::INFLUX_V1_WRITE_PASSWORD, &m.stack)?,
+        ));
+        vec![format!("influxdb={url}/{}", m.influxdb.bucket.as_str())]
+    };
+    // Variables the script reads with __ENV (k6 passes the process environment to scripts).
+    vars.push(Var::plain("ENVIRONMENT", m.environment.as_str()));
+    if let Some(i) = &labels.intensity {
+        vars.push(Var::plain("INTENSITY", i.clone()));
+    }
+    vars.push(Var::plain("PROMO_NAME", labels.promo.clone()));
+    vars.push(Var::plain("PROMO_TYPE", labels.promo_type.clone()));
+    vars.push(Var::plain("TESTID", labels.testid.clone()));
+    vars.sort_by(|a, b| a.name.cmp(&b.name));
+    let tags = vec![
+        ("testid".to_string(), labels.testid.clone()),
+        (
+            "environment".to_string(),
+            m.environment.as_str().to_string(),
+        ),
+        ("promo_type".to_string(), labels.promo_type.clone()),
+        ("promo_name".to_string(), labels.promo.clone()),
+    ];
+    Ok(K6Settings {
+        influxdb_version: *m.influxdb.version,
+        vars,
+        out,
+        tags,
+    })
+}

@@ -1,0 +1,534 @@
+//! The native target: `influxd`, `grafana` and the control API as supervised processes on this
+//! host, started detached from generated configuration, with pidfiles and log files under
+//! `<targets.native.data_dir>/<stack>/`.
+//!
+//! A pidfile records the pid, the process start time (from `/proc/<pid>/stat`) and the program;
+//! a pid that now belongs to another program (recycled) is detected and never signalled.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Context, ServiceStatus, Target};
+use crate::compile::native::PROJECT_DIR_ENV;
+use crate::desired::{
+    Desired, EnvValue, ProcessSpec, Resource, ResourceId, ResourceKind, ResourceSpec,
+};
+use crate::error::{Error, Result};
+use crate::influx;
+use crate::plan::{Action, Observed, ObservedResource, Step};
+
+/// What a pidfile records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PidRecord {
+    /// Process id.
+    pub pid: i32,
+    /// Start time in clock ticks since boot (`/proc/<pid>/stat` field 22).
+    pub start_ticks: u64,
+    /// Program as started (argv[0]).
+    pub program: String,
+    /// Content hash of the resource it runs.
+    pub hash: String,
+    /// Canonical form of the resource (secret fingerprints only).
+    pub canonical: serde_json::Value,
+}
+
+/// The native target of one stack.
+#[derive(Debug, Clone)]
+pub struct NativeTarget {
+    ctx: Context,
+    project_dir: PathBuf,
+    data_dir: PathBuf,
+    search_path: Option<std::ffi::OsString>,
+}
+
+impl NativeTarget {
+    /// For a stack whose project directory is `project_dir` and data directory (relative to
+    /// it) is `data_dir` (`data/<stack>`).
+    pub fn new(ctx: Context, project_dir: &Path, data_dir: &str) -> Self {
+        Self {
+            data_dir: project_dir.join(data_dir),
+            project_dir: project_dir.to_path_buf(),
+            ctx,
+            search_path: None,
+        }
+    }
+
+    /// Look programs up on this PATH (and give it to them) instead of the inherited one.
+    #[must_use]
+    pub fn with_search_path(mut self, path: std::ffi::OsString) -> Self {
+        self.search_path = Some(path);
+        self
+    }
+
+    fn path_var(&self) -> Option<std::ffi::OsString> {
+        self.search_path
+            .clone()
+            .or_else(|| std::env::var_os("PATH"))
+    }
+
+    fn pidfile(&self, name: &str) -> PathBuf {
+        self.data_dir.join("run").join(format!("{name}.pid"))
+    }
+
+    fn logfile(&self, name: &str) -> PathBuf {
+        self.data_dir.join("log").join(format!("{name}.log"))
+    }
+
+    /// The live process recorded for `name`, if its pid still runs the same program started at
+    /// the same time.
+    pub fn live(&self, name: &str) -> Option<PidRecord> {
+        let text = fs_err::read_to_string(self.pidfile(name)).ok()?;
+        let rec: PidRecord = serde_json::from_str(&text).ok()?;
+        let (state, start) = proc_stat(rec.pid)?;
+        if state == 'Z' || start != rec.start_ticks {
+            return None;
+        }
+        let argv0 = proc_argv0(rec.pid)?;
+        (basename(&argv0) == basename(&rec.program)).then_some(rec)
+    }
+
+    fn resolve_program(&self, program: &str) -> Result<PathBuf> {
+        let path = self.path_var();
+        if program == "promo-infra" {
+            if let Ok(p) = which(program, path.as_deref()) {
+                return Ok(p);
+            }
+            return std::env::current_exe().map_err(|e| Error::io("cannot find", "promo-infra", e));
+        }
+        which(program, path.as_deref()).map_err(|()| Error::Target {
+            message: format!("`{program}` is not installed (not found on PATH)"),
+            help: Some(match program {
+                "influxd" => {
+                    "install InfluxDB (Debian: apt-get install influxdb), or use --target docker"
+                        .into()
+                }
+                "grafana" => {
+                    "install Grafana so that `grafana server` is on PATH, or use --target docker"
+                        .into()
+                }
+                _ => format!("put `{program}` on PATH"),
+            }),
+        })
+    }
+
+    async fn start(&self, resource: &Resource, p: &ProcessSpec) -> Result<()> {
+        for dir in ["run", "log", "influxdb", "grafana"] {
+            let d = self.data_dir.join(dir);
+            fs_err::create_dir_all(&d).map_err(|e| Error::io("cannot create directory", &d, e))?;
+        }
+        let program = self.resolve_program(&p.program)?;
+        let log = self.logfile(&p.name);
+        let mut cmd = Command::new("/bin/sh");
+        // `sh` starts the program in the background and exits: the program is re-parented to
+        // init, so it outlives promo-infra. Its pid is printed by `$!`.
+        cmd.arg("-c")
+            .arg("\"$0\" \"$@\" >>\"$PROMO_INFRA_LOG\" 2>&1 </dev/null & echo $!")
+            .arg(&program)
+            .args(&p.args)
+            .current_dir(&self.project_dir)
+            .env("PROMO_INFRA_LOG", &log)
+            .env(PROJECT_DIR_ENV, &self.project_dir)
+            .env("PATH", self.path_var().unwrap_or_default())
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in &p.env {
+            let value = match v {
+                EnvValue::Plain(v) => v.clone(),
+                EnvValue::Secret(name) => self
+                    .ctx
+                    .secrets
+                    .get(name)
+                    .map(str::to_string)
+                    .or_else(|| std::env::var(name).ok())
+                    .ok_or_else(|| Error::Target {
+                        message: format!("{} needs secret {name}, which is not set", p.name),
+                        help: Some(format!(
+                            "run `promo-infra generate`, or set {name} in .env / the environment"
+                        )),
+                    })?,
+            };
+            cmd.env(k, value);
+        }
+        {
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0);
+        }
+        let out = cmd
+            .output()
+            .map_err(|e| Error::io("cannot start", &program, e))?;
+        let pid: i32 = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .map_err(|_| Error::Target {
+                message: format!("could not start {} ({})", p.name, program.display()),
+                help: None,
+            })?;
+        let (_, start_ticks) = proc_stat(pid).ok_or_else(|| Error::Target {
+            message: format!("{} exited at once: {}", p.name, tail(&log)),
+            help: Some(format!("see {}", log.display())),
+        })?;
+        let rec = PidRecord {
+            pid,
+            start_ticks,
+            program: program.display().to_string(),
+            hash: resource.hash.clone(),
+            canonical: resource.canonical.clone(),
+        };
+        crate::writer::write_atomic(
+            &self.pidfile(&p.name),
+            serde_json::to_string_pretty(&rec)
+                .unwrap_or_default()
+                .as_bytes(),
+            Some(0o644),
+        )?;
+        self.wait_healthy(p, &log).await
+    }
+
+    async fn wait_healthy(&self, p: &ProcessSpec, log: &Path) -> Result<()> {
+        let bar = progress(&p.name);
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| Error::Target {
+                message: e.to_string(),
+                help: None,
+            })?;
+        let deadline = Instant::now() + self.ctx.health_timeout;
+        let mut last = String::from("no answer yet");
+        while Instant::now() < deadline {
+            if self.live(&p.name).is_none() {
+                bar.finish_and_clear();
+                return Err(Error::Target {
+                    message: format!("{} exited while starting: {}", p.name, tail(log)),
+                    help: Some(format!("see {}", log.display())),
+                });
+            }
+            match client.get(&p.health_url).send().await {
+                Ok(r) if r.status().is_success() => {
+                    bar.finish_with_message(format!("{} healthy", p.name));
+                    return Ok(());
+                }
+                Ok(r) => last = format!("HTTP {}", r.status()),
+                Err(e) => last = e.to_string(),
+            }
+            bar.set_message(format!("{}: waiting for {} ({last})", p.name, p.health_url));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        bar.finish_and_clear();
+        Err(Error::Target {
+            message: format!(
+                "{} did not become healthy within {:?}: {} answered: {last}; log: {}",
+                p.name,
+                self.ctx.health_timeout,
+                p.health_url,
+                tail(log)
+            ),
+            help: Some(format!("see {}", log.display())),
+        })
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`; only a process whose identity matches its pidfile.
+    async fn stop(&self, name: &str, grace: Duration) -> Result<bool> {
+        let Some(rec) = self.live(name) else {
+            let _ = fs_err::remove_file(self.pidfile(name));
+            return Ok(false);
+        };
+        let pid = nix::unistd::Pid::from_raw(rec.pid);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if self.live(name).is_none() {
+                let _ = fs_err::remove_file(self.pidfile(name));
+                return Ok(true);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if self.live(name).is_some() {
+            tracing::warn!(
+                "{name} (pid {}) ignored SIGTERM for {grace:?}: sending SIGKILL",
+                rec.pid
+            );
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.live(name).is_some() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        let _ = fs_err::remove_file(self.pidfile(name));
+        Ok(true)
+    }
+
+    fn influx_endpoint(desired: &Desired) -> Option<influx::Endpoint> {
+        desired.resources.values().find_map(|r| match &r.spec {
+            ResourceSpec::Process(p) if p.name == "influxdb" => {
+                Some(influx::Endpoint { url: p.url.clone() })
+            }
+            _ => None,
+        })
+    }
+}
+
+impl Target for NativeTarget {
+    fn name(&self) -> &'static str {
+        "native"
+    }
+
+    async fn observe(&self, desired: &Desired) -> Result<Observed> {
+        let mut observed = Observed::default();
+        // Every pidfile of the stack, declared or not (so --prune can stop leftovers).
+        let mut names: Vec<String> = Vec::new();
+        if let Ok(entries) = fs_err::read_dir(self.data_dir.join("run")) {
+            for e in entries.flatten() {
+                if let Some(n) = e.file_name().to_str().and_then(|n| n.strip_suffix(".pid")) {
+                    names.push(n.to_string());
+                }
+            }
+        }
+        names.sort();
+        for name in names {
+            if let Some(rec) = self.live(&name) {
+                let id = ResourceId::new(ResourceKind::Service, name);
+                observed.resources.insert(
+                    id.clone(),
+                    ObservedResource {
+                        id,
+                        hash: Some(rec.hash),
+                        canonical: rec.canonical,
+                        converged: true,
+                    },
+                );
+            }
+        }
+        for r in desired.resources.values() {
+            if let ResourceSpec::Database(spec) = &r.spec {
+                let influx_up = observed
+                    .resources
+                    .contains_key(&ResourceId::new(ResourceKind::Service, "influxdb"));
+                if let (true, Some(ep)) = (influx_up, Self::influx_endpoint(desired))
+                    && let Some(found) = influx::observe(&ep, spec, &self.ctx.secrets).await?
+                {
+                    observed
+                        .resources
+                        .insert(r.id.clone(), influx::observed_resource(&r.id, found));
+                }
+            }
+        }
+        Ok(observed)
+    }
+
+    async fn execute(&self, step: &Step, desired: &Desired) -> Result<()> {
+        let resource = desired.resources.get(&step.id);
+        match (&step.action, resource.map(|r| &r.spec)) {
+            (Action::Delete, _) => {
+                self.stop(&step.id.name, Duration::from_secs(10)).await?;
+                Ok(())
+            }
+            (
+                Action::Create | Action::Replace { .. } | Action::Start,
+                Some(ResourceSpec::Process(p)),
+            ) => {
+                self.stop(&p.name, Duration::from_secs(10)).await?;
+                self.start(resource.expect("matched Some"), p).await
+            }
+            (_, Some(ResourceSpec::Database(spec))) => {
+                let ep = Self::influx_endpoint(desired).ok_or_else(|| Error::Target {
+                    message: "no influxdb process in this stack".into(),
+                    help: None,
+                })?;
+                influx::apply(&ep, spec, &self.ctx.secrets).await
+            }
+            (_, other) => Err(Error::Target {
+                message: format!(
+                    "the native target cannot {:?} {} ({other:?})",
+                    step.action, step.id
+                ),
+                help: None,
+            }),
+        }
+    }
+
+    async fn status(&self, desired: &Desired) -> Result<Vec<ServiceStatus>> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| Error::Target {
+                message: e.to_string(),
+                help: None,
+            })?;
+        let mut out = Vec::new();
+        for r in desired.resources.values() {
+            let ResourceSpec::Process(p) = &r.spec else {
+                continue;
+            };
+            let live = self.live(&p.name);
+            let health = match &live {
+                None => "-".to_string(),
+                Some(_) => match client.get(&p.health_url).send().await {
+                    Ok(resp) if resp.status().is_success() => "healthy".into(),
+                    Ok(resp) => format!("unhealthy (HTTP {})", resp.status()),
+                    Err(_) => "unhealthy (no answer)".into(),
+                },
+            };
+            let program = self
+                .resolve_program(&p.program)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| p.program.clone());
+            out.push(ServiceStatus {
+                service: p.name.clone(),
+                state: if live.is_some() {
+                    "running".into()
+                } else {
+                    "stopped".into()
+                },
+                health,
+                version: version_of(&program),
+                image: program,
+                url: p.url.clone(),
+                uptime: live
+                    .as_ref()
+                    .map_or_else(|| "-".into(), |rec| uptime(rec.start_ticks)),
+                up_to_date: live.is_some_and(|rec| rec.hash == r.hash),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        // Dependents first: the control API, then Grafana, then InfluxDB.
+        let procs: Vec<&ProcessSpec> = desired
+            .resources
+            .values()
+            .filter_map(|r| match &r.spec {
+                ResourceSpec::Process(p) => Some(p.as_ref()),
+                _ => None,
+            })
+            .collect();
+        let depth = |start: &ProcessSpec| {
+            let mut d = 0;
+            let mut current = start;
+            while let Some(next) = current
+                .depends_on
+                .first()
+                .and_then(|n| procs.iter().find(|p| &p.name == n))
+            {
+                d += 1;
+                current = next;
+                if d > procs.len() {
+                    break;
+                }
+            }
+            d
+        };
+        let mut ordered: Vec<(usize, String)> =
+            procs.iter().map(|p| (depth(p), p.name.clone())).collect();
+        ordered.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let names: Vec<String> = ordered.into_iter().map(|(_, n)| n).collect();
+        for name in names {
+            if self.stop(&name, Duration::from_secs(10)).await? {
+                removed.push(format!("process {name}"));
+            }
+        }
+        if volumes && self.data_dir.exists() {
+            fs_err::remove_dir_all(&self.data_dir)
+                .map_err(|e| Error::io("cannot remove", &self.data_dir, e))?;
+            removed.push(format!("data {}", self.data_dir.display()));
+        }
+        Ok(removed)
+    }
+}
+
+fn progress(name: &str) -> indicatif::ProgressBar {
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar.set_message(format!("{name}: starting"));
+    bar
+}
+
+/// `(state, start ticks)` from `/proc/<pid>/stat`.
+fn proc_stat(pid: i32) -> Option<(char, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain spaces: parse after the last ')'.
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    let start = fields.get(19)?.parse().ok()?;
+    Some((state, start))
+}
+
+fn proc_argv0(pid: i32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    raw.split(|b| *b == 0)
+        .next()
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+}
+
+fn basename(p: &str) -> &str {
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+fn which(program: &str, path: Option<&std::ffi::OsStr>) -> std::result::Result<PathBuf, ()> {
+    std::env::split_paths(path.ok_or(())?)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+        .ok_or(())
+}
+
+fn tail(log: &Path) -> String {
+    let text = fs_err::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().rev().take(5).collect();
+    if lines.is_empty() {
+        "(no log output)".into()
+    } else {
+        lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
+    }
+}
+
+fn version_of(program: &str) -> String {
+    let arg = if basename(program) == "influxd" {
+        "version"
+    } else {
+        "--version"
+    };
+    Command::new(program)
+        .arg(arg)
+        .stdin(Stdio::null())
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "-".into())
+}
+
+fn uptime(start_ticks: u64) -> String {
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100);
+    let btime = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
+        s.lines().find_map(|l| {
+            l.strip_prefix("btime ")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+    });
+    let Some(btime) = btime else {
+        return "-".into();
+    };
+    #[allow(clippy::cast_sign_loss)]
+    let started = btime + start_ticks / ticks as u64;
+    let now = jiff::Timestamp::now().as_second().max(0) as u64;
+    let secs = now.saturating_sub(started);
+    format!("{}m{:02}s", secs / 60, secs % 60)
+}

@@ -1,0 +1,732 @@
+//! The control API (`promo-infra control-api`) against a running `promo-infra k6 run`:
+//! real influxd 1.6 (k6 points), the stand-in k6 (SIGINT), the Grafana **double**
+//! (`promo_doubles::grafana`) for annotations, a local Slack webhook receiver, and a real
+//! headless Chromium for the STOP page.
+
+use std::time::Duration;
+
+use promo_doubles::grafana::{self, GrafanaConfig};
+use serde_json::{Value, json};
+
+use crate::common::TempProject;
+use crate::influxd::RealInfluxd;
+use crate::standin::{
+    Proc, Standins, Webhook, add_env, assert_no_secret, free_port, run_dir, secret, spawn_promo,
+    wait_until,
+};
+
+pub fn manifest(influx_port: u16, grafana_url: &str, control_port: u16, locale: &str) -> String {
+    let grafana_port = grafana_url.rsplit(':').next().unwrap_or("3000");
+    format!(
+        r##"stack: shop
+environment: preprod
+locale: {locale}
+influxdb:
+  version: 1
+  image: influxdb:1.8
+  port: {influx_port}
+  bucket: k6
+grafana:
+  image: grafana/grafana:10.2.3
+  port: {grafana_port}
+  admin_user: admin
+  url: {grafana_url}
+  home_dashboard: shop-marketing
+control_api:
+  enabled: true
+  port: {control_port}
+dashboards:
+  - uid: shop-marketing
+    template: marketing
+    thresholds: {{ p95_ok_ms: 1000, p95_warn_ms: 2000, error_ok_pct: 0.1, error_warn_pct: 1 }}
+alerting:
+  slack:
+    webhook_url_env: SLACK_WEBHOOK_URL
+    channel: "#alerts"
+k6:
+  version: v0.47.0
+  output: bin/k6-custom
+"##
+    )
+}
+
+/// Everything a stop test needs, running.
+pub struct Rig {
+    pub p: TempProject,
+    pub standins: Standins,
+    pub grafana: grafana::GrafanaHandle,
+    pub webhook: Webhook,
+    pub control_port: u16,
+    pub control: Option<Proc>,
+    pub influx: Option<RealInfluxd>,
+}
+
+impl Rig {
+    pub async fn start(locale: &str, with_influx: bool) -> Self {
+        let influx = with_influx.then(|| RealInfluxd::start(true));
+        let influx_port = influx.as_ref().map_or_else(free_port, |i| {
+            i.url().rsplit(':').next().unwrap().parse().unwrap()
+        });
+        let p = TempProject::new();
+        // The Grafana double needs the generated admin password: generate first with a
+        // placeholder URL, then start the double and point the manifest at it.
+        let control_port = free_port();
+        p.write(
+            "stacks/shop.yaml",
+            &manifest(influx_port, "http://127.0.0.1:3999", control_port, locale),
+        );
+        let g = p.run(&["-f", "stacks/shop.yaml", "generate"]);
+        assert_eq!(g.code, 0, "{}", g.all());
+        let grafana = grafana::spawn(GrafanaConfig {
+            admin_user: "admin".into(),
+            admin_password: secret(&p, "shop", "GRAFANA_ADMIN_PASSWORD"),
+            ..GrafanaConfig::default()
+        })
+        .await
+        .expect("grafana double");
+        p.write(
+            "stacks/shop.yaml",
+            &manifest(influx_port, &grafana.url(), control_port, locale),
+        );
+        let webhook = Webhook::start().await;
+        add_env(&p, "shop", &format!("SLACK_WEBHOOK_URL={}", webhook.url));
+        if let Some(i) = &influx {
+            setup_influx(&i.url(), &secret(&p, "shop", "INFLUXDB_K6_PASSWORD")).await;
+        }
+        p.write("tests/checkout.js", "export default function () {}\n");
+        Self {
+            p,
+            standins: Standins::new(),
+            grafana,
+            webhook,
+            control_port,
+            control: None,
+            influx,
+        }
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.control_port)
+    }
+
+    pub fn token(&self) -> String {
+        secret(&self.p, "shop", "CONTROL_API_TOKEN")
+    }
+
+    pub async fn start_control(&mut self) {
+        let proc = spawn_promo(
+            &self.p,
+            &[
+                "-f",
+                "stacks/shop.yaml",
+                "control-api",
+                "--grace-secs",
+                "10",
+            ],
+            &[],
+            "control-api",
+        );
+        let url = self.api("/health");
+        let http = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = http.get(&url).send().await
+                && r.status() == 200
+            {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "control API did not become healthy"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.control = Some(proc);
+    }
+
+    /// Start `k6 run` with the stand-in in "until SIGINT" mode; wait until the run record exists.
+    pub fn start_run(&self, extra_env: &[(&str, &str)]) -> Proc {
+        let path = self.standins.path_env();
+        let records = self.standins.records.path().display().to_string();
+        let mut env = vec![
+            ("PATH", path.as_str()),
+            ("STANDIN_DIR", records.as_str()),
+            ("STANDIN_MODE", "until-sigint"),
+        ];
+        env.extend_from_slice(extra_env);
+        let run = spawn_promo(
+            &self.p,
+            &[
+                "-f",
+                "stacks/shop.yaml",
+                "k6",
+                "run",
+                "tests/checkout.js",
+                "--promo",
+                "black-friday",
+                "--promo-type",
+                "flash-sale",
+                "--intensity",
+                "high",
+            ],
+            &env,
+            "promo-infra k6 run",
+        );
+        let dir = run_dir(&self.p, "shop");
+        wait_until(
+            "the run record and the stand-in k6",
+            Duration::from_secs(30),
+            || dir.join("k6-run.json").exists() && self.standins.ready(),
+        );
+        run
+    }
+}
+
+async fn influx_query(url: &str, user: &str, pw: &str, q: &str) -> Value {
+    reqwest::Client::new()
+        .post(format!("{url}/query"))
+        .basic_auth(user, Some(pw))
+        .form(&[("q", q), ("db", "k6")])
+        .send()
+        .await
+        .expect("influx query")
+        .json()
+        .await
+        .expect("json")
+}
+
+const INFLUX_ADMIN: (&str, &str) = ("root", "root-password-for-tests");
+
+/// Admin user, database `k6`, and the write-only `k6` user with the password from `.env`.
+async fn setup_influx(url: &str, k6_password: &str) {
+    let (u, pw) = INFLUX_ADMIN;
+    for q in [
+        format!("CREATE USER {u} WITH PASSWORD '{pw}' WITH ALL PRIVILEGES"),
+        "CREATE DATABASE k6".to_string(),
+        format!("CREATE USER k6 WITH PASSWORD '{k6_password}'"),
+        "GRANT WRITE ON k6 TO k6".to_string(),
+    ] {
+        let v = influx_query(url, u, pw, &q).await;
+        assert!(
+            v.get("error").is_none() && v["results"][0].get("error").is_none(),
+            "{q}: {v}"
+        );
+    }
+}
+
+fn annotations_of(g: &grafana::GrafanaHandle, testid: &str) -> Vec<grafana::Annotation> {
+    g.state()
+        .annotations()
+        .into_iter()
+        .filter(|a| a.tags.iter().any(|t| t == testid))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn api_stop_sends_sigint_exports_summary_annotates_and_grades() {
+    let mut rig = Rig::start("en", true).await;
+    rig.start_control().await;
+    let http = reqwest::Client::new();
+    let token = rig.token();
+
+    // Health without auth; the API needs the token; no test yet → 404 with a clear message.
+    let h: Value = http
+        .get(rig.api("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["status"], "ok");
+    let r = http
+        .get(rig.api("/api/tests/current"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    let r = http
+        .get(rig.api("/api/tests/current"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "no test is running", "{body}");
+    assert!(
+        body["hint"]
+            .as_str()
+            .unwrap()
+            .contains("promo-infra k6 run"),
+        "{body}"
+    );
+    let r = http
+        .post(rig.api("/api/tests/stop"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // A test runs (stand-in k6: p95 1500 ms, 0 % errors → grade C, 70/100).
+    let run = rig.start_run(&[("STANDIN_P95", "1500"), ("STANDIN_ERR_RATE", "0")]);
+    let cur: Value = http
+        .get(rig.api("/api/tests/current"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let testid = cur["testid"].as_str().expect("testid").to_string();
+    assert!(testid.starts_with("black-friday_"), "{cur}");
+    assert_eq!(cur["promo"], "black-friday");
+    assert_eq!(cur["promo_type"], "flash-sale");
+    let call = rig.standins.call();
+    assert_eq!(cur["pid"], call["pid"], "the record names the k6 process");
+    assert!(cur["started_at"].as_str().unwrap().ends_with('Z'));
+
+    // CORS: the Grafana origin may call the API, any other origin is refused (preflight too).
+    let grafana_origin = rig.grafana.url();
+    let pre = http
+        .request(reqwest::Method::OPTIONS, rig.api("/api/tests/stop"))
+        .header("Origin", &grafana_origin)
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status(), 204);
+    assert_eq!(
+        pre.headers()["access-control-allow-origin"],
+        grafana_origin.as_str()
+    );
+    let evil = http
+        .request(reqwest::Method::OPTIONS, rig.api("/api/tests/stop"))
+        .header("Origin", "http://evil.example")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evil.status(), 403);
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+    let evil = http
+        .post(rig.api("/api/tests/stop"))
+        .header("Origin", "http://evil.example")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        evil.status(),
+        403,
+        "a cross-origin stop is refused even with the token"
+    );
+
+    // Without the token (or with a wrong one): 401, and k6 got nothing.
+    let r = http.post(rig.api("/api/tests/stop")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .post(rig.api("/api/tests/stop"))
+        .bearer_auth("0".repeat(64))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // STOP page: Basic auth required; a forged form is refused.
+    let r = http
+        .get(rig.api(&format!("/stop?testid={testid}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
+    let pw = secret(&rig.p, "shop", "CONTROL_API_STOP_PASSWORD");
+    let r = http
+        .post(rig.api("/stop"))
+        .basic_auth("marketing", Some(&pw))
+        .form(&[("testid", testid.as_str()), ("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // The wrong testid is not stopped.
+    let r = http
+        .post(rig.api("/api/tests/stop"))
+        .bearer_auth(&token)
+        .json(&json!({"testid": "some-other-test"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert_eq!(rig.standins.signals(), "", "nothing reached k6 so far");
+
+    // With the token: SIGINT, k6 flushes and exits; the answer says what happened.
+    let r = http
+        .post(rig.api("/api/tests/stop"))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["testid"], testid.as_str());
+    assert_eq!(report["signals"], json!(["SIGINT"]));
+    assert_eq!(report["exited"], true, "{report}");
+    assert!(
+        report["annotation"].as_str().unwrap().starts_with("posted"),
+        "{report}"
+    );
+    assert_eq!(rig.standins.signals(), "SIGINT\n");
+
+    // `k6 run` passes k6's exit code through and reports the stop and the grade.
+    let (code, out, err) = run.wait_output(Duration::from_secs(30));
+    assert_eq!(code, 105, "k6's exit code is passed through\n{out}\n{err}");
+    assert!(
+        out.contains(&format!(
+            "test {testid}: stopped by hand (API); grade C (70/100)"
+        )),
+        "{out}\n{err}"
+    );
+    assert!(
+        err.contains(&format!("var-testid={testid}")),
+        "dashboard URL printed: {err}"
+    );
+    let summary = run_dir(&rig.p, "shop").join(&testid).join("summary.json");
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary exported"))
+            .unwrap();
+    assert_eq!(s["metrics"]["http_req_duration"]["p(95)"], 1500.0);
+    assert!(
+        !run_dir(&rig.p, "shop").join("k6-run.json").exists(),
+        "record removed"
+    );
+
+    // Every tag and variable reached k6; no secret in its argv.
+    let argv: Vec<String> = serde_json::from_value(call["argv"].clone()).unwrap();
+    let influx_url = rig.influx.as_ref().unwrap().url();
+    let want: Vec<String> = [
+        "run",
+        "--out",
+        &format!("influxdb={influx_url}/k6"),
+        "--tag",
+        &format!("testid={testid}"),
+        "--tag",
+        "environment=preprod",
+        "--tag",
+        "promo_type=flash-sale",
+        "--tag",
+        "promo_name=black-friday",
+        "--summary-export",
+        &format!("generated/shop/run/{testid}/summary.json"),
+        "tests/checkout.js",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(argv, want);
+    assert_no_secret(&rig.p, "shop", &argv.join(" "), "k6's argv");
+    let env = &call["env"];
+    assert_eq!(env["K6_INFLUXDB_USERNAME"], "k6");
+    assert_eq!(
+        env["K6_INFLUXDB_PASSWORD"],
+        secret(&rig.p, "shop", "INFLUXDB_K6_PASSWORD").as_str()
+    );
+    assert_eq!(env["TESTID"], testid.as_str());
+    assert_eq!(env["PROMO_NAME"], "black-friday");
+    assert_eq!(env["PROMO_TYPE"], "flash-sale");
+    assert_eq!(env["INTENSITY"], "high");
+    assert_eq!(env["ENVIRONMENT"], "preprod");
+
+    // The points are in the real InfluxDB, tagged; the flush after SIGINT landed too.
+    assert_eq!(rig.standins.writes(), "ok 3\nok 2\n");
+    let (u, pw) = INFLUX_ADMIN;
+    let v = influx_query(
+        &influx_url,
+        u,
+        pw,
+        &format!("SELECT count(\"value\") FROM \"http_req_duration\" WHERE \"testid\" = '{testid}' AND \"promo_name\" = 'black-friday' AND \"promo_type\" = 'flash-sale' AND \"environment\" = 'preprod'"),
+    )
+    .await;
+    assert_eq!(v["results"][0]["series"][0]["values"][0][1], 5, "{v}");
+
+    // Grafana double: start point, "stopped by hand", end region.
+    let ann = annotations_of(&rig.grafana, &testid);
+    let tags = |a: &grafana::Annotation| a.tags.join(",");
+    assert!(
+        ann.iter()
+            .any(|a| a.tags.contains(&"start".to_string()) && a.time_end == a.time),
+        "{:?}",
+        ann.iter().map(tags).collect::<Vec<_>>()
+    );
+    let by_hand = ann
+        .iter()
+        .find(|a| {
+            a.tags.contains(&"stopped-by-hand".to_string())
+                && a.text.starts_with("Stopped by hand (API)")
+        })
+        .expect("stopped-by-hand annotation");
+    assert!(
+        by_hand.tags.contains(&"aborted".to_string()) && by_hand.tags.contains(&"k6".to_string())
+    );
+    let region = ann
+        .iter()
+        .find(|a| a.time_end > a.time)
+        .expect("an end region");
+    assert!(region.text.contains("grade C (70/100)"), "{}", region.text);
+
+    // Slack: one message, English, grade C.
+    let msgs = rig.webhook.messages();
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert!(
+        msgs[0].contains("Load test stopped by hand")
+            && msgs[0].contains("Grade *C* (70/100)")
+            && msgs[0].contains(&testid),
+        "{}",
+        msgs[0]
+    );
+    assert!(msgs[0].contains("Stopped by API"), "{}", msgs[0]);
+
+    // Afterwards: no test.
+    let r = http
+        .get(rig.api("/api/tests/current"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // No secret in anything the commands printed.
+    let control = rig.control.take().unwrap();
+    nix_sigterm(control.pid());
+    let (code, cout, cerr) = control.wait_output(Duration::from_secs(10));
+    assert_eq!(code, 0, "control API stops cleanly on SIGTERM: {cerr}");
+    let all = format!("{out}{err}{cout}{cerr}{}", msgs.join("\n"));
+    assert_no_secret(&rig.p, "shop", &all, "k6 run / control-api / Slack");
+    assert!(
+        !all.contains(&rig.webhook.url),
+        "the webhook URL is a secret"
+    );
+}
+
+fn nix_sigterm(pid: i32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn force_escalates_only_when_asked_and_after_the_grace_period() {
+    let mut rig = Rig::start("fr", false).await;
+    rig.start_control().await;
+    // A k6 that ignores SIGINT: the graceful stop cannot finish.
+    let run = rig.start_run(&[("STANDIN_IGNORE_SIGINT", "1")]);
+    let http = reqwest::Client::new();
+    let token = rig.token();
+    let t0 = std::time::Instant::now();
+    let r = http
+        .post(rig.api("/api/tests/stop"))
+        .bearer_auth(&token)
+        .json(&json!({"grace_s": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        202,
+        "still running after the grace period: accepted, not forced"
+    );
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["signals"], json!(["SIGINT"]));
+    assert_eq!(report["exited"], false);
+    assert!(
+        report["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"force\": true"),
+        "{report}"
+    );
+    assert!(t0.elapsed() >= Duration::from_secs(1));
+    let r = http
+        .post(rig.api("/api/tests/stop"))
+        .bearer_auth(&token)
+        .json(&json!({"grace_s": 1, "force": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["exited"], true, "{report}");
+    assert_eq!(
+        report["signals"],
+        json!(["SIGINT", "SIGTERM"]),
+        "SIGTERM ends it, SIGKILL not needed"
+    );
+    let (code, out, err) = run.wait_output(Duration::from_secs(30));
+    assert_eq!(code, 128 + 15, "{out}{err}");
+    assert!(out.contains("stopped by hand (API)"), "{out}");
+    // French Slack message, no grade (k6 died before writing its summary).
+    let msgs = rig.webhook.messages();
+    assert_eq!(msgs.len(), 1);
+    assert!(
+        msgs[0].contains("Test de charge arrêté à la main") && msgs[0].contains("pas de note"),
+        "{}",
+        msgs[0]
+    );
+}
+
+/// chromedriver on 127.0.0.1 (killed by PID on drop; the browser session is closed first).
+struct Chromedriver {
+    _proc: Proc,
+    port: u16,
+}
+
+impl Chromedriver {
+    fn start() -> Self {
+        let port = free_port();
+        let child = std::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("chromedriver must be installed (apt-get install chromium chromium-driver; scripts/setup.sh does it)");
+        let me = Self {
+            _proc: Proc {
+                child,
+                name: "chromedriver",
+            },
+            port,
+        };
+        wait_until("chromedriver", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        me
+    }
+}
+
+/// A real headless Chromium opens the STOP page, authenticates (HTTP Basic through the URL),
+/// confirms, and sees "Test stopped", while the stand-in k6 receives SIGINT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stop_page_in_real_chromium() {
+    let mut rig = Rig::start("en", false).await;
+    rig.start_control().await;
+    let run = rig.start_run(&[("STANDIN_P95", "400")]);
+    let token = rig.token();
+    let cur: Value = reqwest::Client::new()
+        .get(rig.api("/api/tests/current"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let testid = cur["testid"].as_str().unwrap().to_string();
+    let pw = secret(&rig.p, "shop", "CONTROL_API_STOP_PASSWORD");
+
+    let driver = Chromedriver::start();
+    let profile = tempfile::tempdir().expect("profile");
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--disable-dev-shm-usage",
+                format!("--user-data-dir={}", profile.path().display()),
+            ],
+        }),
+    );
+    let client = fantoccini::ClientBuilder::rustls()
+        .expect("tls")
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("WebDriver session");
+    let result = async {
+        // Basic credentials in the URL work for a top-level navigation in Chromium; it then
+        // reuses them for the same-origin form POST.
+        let url = format!(
+            "http://marketing:{pw}@127.0.0.1:{}/stop?testid={testid}",
+            rig.control_port
+        );
+        client.goto(&url).await?;
+        let heading = client
+            .find(fantoccini::Locator::Id("heading"))
+            .await?
+            .text()
+            .await?;
+        assert_eq!(heading, format!("Stop test {testid}?"));
+        assert_eq!(rig.standins.signals(), "", "opening the page stops nothing");
+        client
+            .find(fantoccini::Locator::Id("stop"))
+            .await?
+            .click()
+            .await?;
+        let h = client
+            .wait()
+            .for_element(fantoccini::Locator::Id("heading"))
+            .await?;
+        let mut text = h.text().await.unwrap_or_default();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while text != "Test stopped" && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            text = client
+                .find(fantoccini::Locator::Id("heading"))
+                .await?
+                .text()
+                .await
+                .unwrap_or_default();
+        }
+        let message = client
+            .find(fantoccini::Locator::Id("message"))
+            .await?
+            .text()
+            .await?;
+        Ok::<_, fantoccini::error::CmdError>((text, message))
+    }
+    .await;
+    let _ = client.close().await;
+    drop(driver);
+    let (heading, message) = result.expect("browser steps");
+    assert_eq!(heading, "Test stopped", "{message}");
+    assert!(
+        message.contains("stopped by hand") && message.contains(&testid),
+        "{message}"
+    );
+    assert_eq!(
+        rig.standins.signals(),
+        "SIGINT\n",
+        "the stand-in k6 received SIGINT"
+    );
+    let (code, out, _) = run.wait_output(Duration::from_secs(30));
+    assert_eq!(code, 105);
+    assert!(
+        out.contains("stopped by hand (STOP page, marketing)"),
+        "{out}"
+    );
+    let ann = annotations_of(&rig.grafana, &testid);
+    assert!(
+        ann.iter()
+            .any(|a| a.text.starts_with("Stopped by hand (STOP page, marketing)")),
+        "{:?}",
+        ann.iter().map(|a| a.text.clone()).collect::<Vec<_>>()
+    );
+}

@@ -1,0 +1,434 @@
+//! `k6 build` (stand-in xk6 / go on PATH), `k6 env` / `k6 exec` (no secret printed, exit code
+//! passed through), `k6 run` to completion (stand-in k6, Grafana **double**, Slack receiver),
+//! and the control API process started with only the compose service's environment.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::TempProject;
+use crate::control::Rig;
+use crate::standin::{assert_no_secret, free_port, make_executable, secret, spawn_promo};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn run_to_completion_thresholds_failed_grade_and_fixed_clock() {
+    let rig = Rig::start("fr", false).await;
+    let records = rig.standins.records.path().display().to_string();
+    let path = rig.standins.path_env();
+    // p95 2500 ms against ok 1000 / warn 2000 → b = 2.25 → score 55 → D; k6 exits 99.
+    let run = spawn_promo(
+        &rig.p,
+        &[
+            "-f",
+            "stacks/shop.yaml",
+            "k6",
+            "run",
+            "tests/checkout.js",
+            "--promo",
+            "black-friday",
+            "--",
+            "--vus",
+            "5",
+        ],
+        &[
+            ("PATH", &path),
+            ("STANDIN_DIR", &records),
+            ("STANDIN_MODE", "finish"),
+            ("STANDIN_EXIT", "99"),
+            ("STANDIN_P95", "2500"),
+            ("STANDIN_ERR_RATE", "0.0005"),
+            ("PROMO_INFRA_NOW", "2026-11-27T09:30:00Z"),
+        ],
+        "promo-infra k6 run",
+    );
+    let (code, out, err) = run.wait_output(Duration::from_secs(60));
+    assert_eq!(code, 99, "k6's exit code is passed through\n{out}\n{err}");
+    let call = rig.standins.call();
+    let argv: Vec<String> = serde_json::from_value(call["argv"].clone()).unwrap();
+    let tag = argv
+        .iter()
+        .find(|a| a.starts_with("testid="))
+        .expect("testid tag");
+    let testid = tag.trim_start_matches("testid=").to_string();
+    // <promo>_<yyyymmdd_hhmmss>_<8 hex>, from the injected clock, UTC.
+    let (prefix, hex) = testid.split_at("black-friday_20261127_093000_".len());
+    assert_eq!(prefix, "black-friday_20261127_093000_");
+    assert!(
+        hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{testid}"
+    );
+    assert_eq!(
+        &argv[argv.len() - 3..],
+        ["--vus", "5", "tests/checkout.js"],
+        "extra k6 flags pass through"
+    );
+    assert!(
+        argv.contains(&"promo_type=standard".to_string())
+            && argv.contains(&"promo_name=black-friday".to_string())
+    );
+    assert!(
+        out.contains(&format!(
+            "test {testid}: aborted by thresholds (k6 exit 99); grade D (55/100)"
+        )),
+        "{out}"
+    );
+    let url = format!(
+        "/d/shop-marketing?orgId=1&var-testid={testid}&from=1795771800000&to=now&refresh=5s"
+    );
+    assert!(err.contains(&url), "live dashboard URL printed: {err}");
+    assert!(
+        out.contains(&format!("var-testid={testid}&from=1795771800000&to=")),
+        "{out}"
+    );
+    // Slack, in the manifest's language, with the grade.
+    let msgs = rig.webhook.messages();
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    let m = &msgs[0];
+    assert!(
+        m.contains("Test de charge interrompu par les seuils (k6 code 99)"),
+        "{m}"
+    );
+    assert!(
+        m.contains("Note *D* (55/100) · p95 : 2500 ms · erreurs : 0.05 %"),
+        "{m}"
+    );
+    assert!(m.contains(&testid) && m.contains(":red_circle:"), "{m}");
+    // Annotations: start, then the run as a region tagged `aborted` (the dashboard's "stopped tests").
+    let ann: Vec<_> = rig
+        .grafana
+        .state()
+        .annotations()
+        .into_iter()
+        .filter(|a| a.tags.contains(&testid))
+        .collect();
+    assert_eq!(ann.len(), 2, "{ann:?}");
+    assert!(ann[0].tags.contains(&"start".to_string()) && ann[0].time == 1_795_771_800_000);
+    assert!(
+        ann[1].tags.contains(&"aborted".to_string())
+            && ann[1].tags.contains(&"thresholds".to_string())
+    );
+    assert!(ann[1].text.contains("note D (55/100)"), "{}", ann[1].text);
+    assert_no_secret(&rig.p, "shop", &format!("{out}{err}{m}"), "k6 run");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_is_refused_while_one_is_tracked() {
+    let rig = Rig::start("en", false).await;
+    let first = rig.start_run(&[]);
+    let r = rig
+        .p
+        .run(&["-f", "stacks/shop.yaml", "k6", "run", "tests/checkout.js"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("is already running (k6 pid"),
+        "{}",
+        r.stderr
+    );
+    drop(first);
+}
+
+const XK6: &str = r#"#!/bin/sh
+# Stand-in for xk6 (NOT xk6): records its arguments, writes a k6 whose `version` lists the
+# extensions given with --with.
+echo "$*" >> "$STANDIN_DIR/xk6-calls.txt"
+out=""; exts=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --output) out="$2"; shift 2 ;;
+    --with) exts="$exts ${2%@*}"; shift 2 ;;
+    *) shift ;;
+  esac
+done
+mkdir -p "$(dirname "$out")"
+{ echo '#!/bin/sh'; echo 'echo "k6 v0.47.0 (go1.21, linux/amd64)"'; echo 'echo "Extensions:"';
+  for e in $exts; do echo "echo \"  $e v0.4.1, xk6-influxdb [output]\""; done; } > "$out"
+[ -n "$STANDIN_FORGET_EXTENSIONS" ] && { echo '#!/bin/sh'; echo 'echo "k6 v0.47.0"'; } > "$out"
+chmod +x "$out"
+"#;
+
+fn build_project() -> (TempProject, tempfile::TempDir, tempfile::TempDir) {
+    let p = TempProject::with_repo_stacks();
+    assert_eq!(p.run(&["generate"]).code, 0);
+    let bin = tempfile::tempdir().unwrap();
+    let rec = tempfile::tempdir().unwrap();
+    (p, bin, rec)
+}
+
+fn run_with_path(
+    p: &TempProject,
+    path: &str,
+    rec: &str,
+    extra: &[(&str, &str)],
+    args: &[&str],
+) -> crate::common::Run {
+    let mut cmd = assert_cmd::Command::cargo_bin("promo-infra").unwrap();
+    cmd.current_dir(p.path())
+        .env("NO_COLOR", "1")
+        .env("PATH", path)
+        .env("STANDIN_DIR", rec)
+        .args(args);
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    crate::common::Run::from(cmd.output().unwrap())
+}
+
+#[test]
+fn build_runs_the_documented_xk6_command_verifies_and_skips_when_unchanged() {
+    let (p, bin, rec) = build_project();
+    std::fs::write(bin.path().join("xk6"), XK6).unwrap();
+    make_executable(&bin.path().join("xk6"));
+    std::fs::write(
+        bin.path().join("go"),
+        "#!/bin/sh\necho go version go1.21.0 linux/amd64\n",
+    )
+    .unwrap();
+    make_executable(&bin.path().join("go"));
+    let path = format!("{}:/usr/bin:/bin", bin.path().display());
+    let recs = rec.path().display().to_string();
+    let calls = || std::fs::read_to_string(rec.path().join("xk6-calls.txt")).unwrap_or_default();
+
+    let r = run_with_path(&p, &path, &recs, &[], &["k6", "build"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    // The documented command line, exactly.
+    assert_eq!(
+        calls(),
+        "build v0.47.0 --with github.com/grafana/xk6-output-influxdb@v0.4.1 --output bin/k6-influxdb\n"
+    );
+    assert!(r.stdout.contains("+ bin/k6-influxdb built: xk6 build v0.47.0 --with github.com/grafana/xk6-output-influxdb@v0.4.1 --output bin/k6-influxdb"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("bin/k6-influxdb version: k6 v0.47.0"),
+        "{}",
+        r.stdout
+    );
+    let state: Value = serde_json::from_str(&p.read("bin/k6-influxdb.build.json")).unwrap();
+    assert_eq!(state["version"], "v0.47.0");
+
+    // Unchanged inputs: nothing run.
+    let r = run_with_path(&p, &path, &recs, &[], &["k6", "build"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("is up to date"), "{}", r.stdout);
+    assert_eq!(calls().lines().count(), 1, "xk6 was not run again");
+    // --force, or a changed input, rebuilds.
+    let r = run_with_path(&p, &path, &recs, &[], &["k6", "build", "--force"]);
+    assert_eq!(r.code, 0);
+    assert_eq!(calls().lines().count(), 2);
+    let manifest = p
+        .read("stacks/promo.yaml")
+        .replace("version: v0.47.0", "version: v0.48.0");
+    p.write("stacks/promo.yaml", &manifest);
+    let r = run_with_path(&p, &path, &recs, &[], &["k6", "build"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(
+        calls().lines().last().unwrap(),
+        "build v0.48.0 --with github.com/grafana/xk6-output-influxdb@v0.4.1 --output bin/k6-influxdb"
+    );
+
+    // A binary that does not list the extension is refused.
+    let r = run_with_path(
+        &p,
+        &path,
+        &recs,
+        &[("STANDIN_FORGET_EXTENSIONS", "1")],
+        &["k6", "build", "--force"],
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("does not list the extension github.com/grafana/xk6-output-influxdb"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn build_without_xk6_or_go_gives_the_install_hint() {
+    let (p, bin, rec) = build_project();
+    let recs = rec.path().display().to_string();
+    let path = format!("{}:/usr/bin:/bin", bin.path().display());
+    let r = run_with_path(&p, &path, &recs, &[], &["k6", "build"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("cannot build k6: `xk6` is not in PATH (and Go is not installed either)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("go install go.k6.io/xk6/cmd/xk6@latest"),
+        "{}",
+        r.stderr
+    );
+    assert!(!p.path().join("bin").exists(), "nothing written");
+    std::fs::write(bin.path().join("xk6"), XK6).unwrap();
+    make_executable(&bin.path().join("xk6"));
+    let r = run_with_path(&p, &path, &recs, &[], &["k6", "build"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("xk6 needs Go to compile it, and `go` is not in PATH"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn env_prints_variables_and_flags_but_never_a_secret() {
+    let p = TempProject::with_repo_stacks();
+    assert_eq!(p.run(&["generate"]).code, 0);
+    let r = p.run(&[
+        "k6",
+        "env",
+        "--testid",
+        "bf_20261127_093000_0a1b2c3d",
+        "--promo",
+        "bf",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    for line in [
+        "K6_INFLUXDB_ADDR=http://127.0.0.1:8086",
+        "K6_INFLUXDB_BUCKET=k6-metrics",
+        "K6_INFLUXDB_ORGANIZATION=promo-analyzer",
+        "K6_INFLUXDB_TOKEN=(sensitive)",
+        "TESTID=bf_20261127_093000_0a1b2c3d",
+        "--out xk6-influxdb --tag testid=bf_20261127_093000_0a1b2c3d --tag environment=preprod --tag promo_type=standard --tag promo_name=bf",
+    ] {
+        assert!(
+            r.stdout.lines().any(|l| l == line),
+            "missing `{line}` in\n{}",
+            r.stdout
+        );
+    }
+    assert_no_secret(&p, "promo", &r.all(), "k6 env");
+    let r = p.run(&[
+        "-f",
+        "stacks/promo-v1.yaml",
+        "k6",
+        "env",
+        "--testid",
+        "t1",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["flags"][1], "influxdb=http://127.0.0.1:8087/k6");
+    let pw = v["vars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "K6_INFLUXDB_PASSWORD")
+        .unwrap();
+    assert_eq!(pw["sensitive"], true);
+    assert!(pw.get("value").is_none());
+    assert_no_secret(&p, "promo-v1", &r.all(), "k6 env --json");
+    // Every other command a user runs on this stack prints no secret either.
+    for args in [
+        &["secrets", "list"][..],
+        &["validate"],
+        &["generate"],
+        &["k6", "build"],
+        &["control-api", "--listen", "not-an-address"],
+    ] {
+        let r = p.run(args);
+        assert_no_secret(&p, "promo", &r.all(), &args.join(" "));
+        assert_no_secret(&p, "promo-v1", &r.all(), &args.join(" "));
+    }
+}
+
+#[test]
+fn exec_injects_the_variables_and_passes_the_exit_code_through() {
+    let p = TempProject::with_repo_stacks();
+    assert_eq!(p.run(&["generate"]).code, 0);
+    let r = p.run(&[
+        "k6", "exec", "--testid", "t1", "--",
+        "sh", "-c", "printf '%s' \"$K6_INFLUXDB_TOKEN\" > token.txt; echo \"org=$K6_INFLUXDB_ORGANIZATION id=$TESTID\"; exit 7",
+    ]);
+    assert_eq!(r.code, 7, "{}", r.all());
+    assert_eq!(r.stdout.trim(), "org=promo-analyzer id=t1");
+    assert_eq!(
+        p.read("token.txt"),
+        secret(&p, "promo", "INFLUXDB_ADMIN_TOKEN")
+    );
+    assert_no_secret(&p, "promo", &r.all(), "k6 exec");
+    let r = p.run(&["k6", "exec", "--", "no-such-command-xyz"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("cannot run `no-such-command-xyz`"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// The docker target runs `promo-infra control-api --listen 0.0.0.0:5000` with only the compose
+/// service's environment: that is enough to be healthy (and to answer the API).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_api_with_only_the_compose_environment_is_healthy() {
+    use promo_infra::desired::EnvValue;
+    let p = TempProject::with_repo_stacks();
+    assert_eq!(p.run(&["generate"]).code, 0);
+    let text = p.read("stacks/promo.yaml");
+    let m = promo_infra::manifest::parse("promo.yaml", &text).unwrap();
+    let spec = promo_infra::compile::services::services(&m)
+        .into_iter()
+        .find(|s| s.name == "control-api")
+        .expect("control-api service");
+    let port = free_port();
+    let args: Vec<String> = spec
+        .command
+        .iter()
+        .map(|a| a.replace(":5000", &format!(":{port}")))
+        .collect();
+    assert_eq!(
+        args,
+        ["control-api", "--listen", &format!("0.0.0.0:{port}")]
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("promo-infra"));
+    cmd.env_clear().current_dir(empty.path()).args(&args);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in &spec.env {
+        let value = match v {
+            EnvValue::Plain(v) => v.clone(),
+            EnvValue::Secret(name) => secret(&p, "promo", name),
+        };
+        cmd.env(k, value);
+    }
+    let proc = crate::standin::Proc {
+        child: cmd.spawn().unwrap(),
+        name: "control-api (compose env)",
+    };
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let health: Value = loop {
+        if let Ok(r) = http.get(format!("{url}/health")).send().await
+            && r.status() == 200
+        {
+            break r.json().await.unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "not healthy");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["stack"], "promo");
+    let r = http
+        .get(format!("{url}/api/tests/current"))
+        .bearer_auth(secret(&p, "promo", "CONTROL_API_TOKEN"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "no test recorded in this container");
+    let pre = http
+        .request(reqwest::Method::OPTIONS, format!("{url}/api/tests/stop"))
+        .header("Origin", "http://127.0.0.1:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        pre.status(),
+        204,
+        "the compose env's Grafana origin is allowed"
+    );
+    drop(proc);
+}

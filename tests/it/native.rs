@@ -1,0 +1,414 @@
+//! The native target against real processes: Debian's `influxd` 1.6, and the Grafana API double
+//! started as `grafana server --config … --homepath …` through a stand-in `grafana` on PATH.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use promo_infra::compile;
+use promo_infra::desired::{Desired, ResourceKind};
+use promo_infra::ops::{self, Selection};
+use promo_infra::plan::{self, Action};
+use promo_infra::project::Project;
+use promo_infra::targets::native::NativeTarget;
+use promo_infra::targets::{self, Context, Target, TargetKind};
+
+use crate::common::TempProject;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// `grafana-double`, built on demand (a no-op when current).
+pub fn grafana_double() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let status = std::process::Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "promo-doubles",
+            "--bin",
+            "grafana-double",
+        ])
+        .status()
+        .expect("cargo build grafana-double");
+    assert!(status.success(), "building the Grafana double failed");
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    target.join("debug/grafana-double")
+}
+
+/// A PATH where `grafana` is the double and everything else is the system's.
+fn search_path(bin: &Path) -> std::ffi::OsString {
+    std::os::unix::fs::symlink(grafana_double(), bin.join("grafana")).expect("symlink");
+    let mut paths = vec![bin.to_path_buf()];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(paths).expect("join")
+}
+
+fn manifest(influx_port: u16, grafana_port: u16, rpc_port: u16, admin: &str) -> String {
+    format!(
+        "stack: native-it\nenvironment: preprod\nlocale: en\n\
+         influxdb:\n  version: 1\n  image: influxdb:1.8\n  port: {influx_port}\n  bucket: k6\n  retention: 4w\n\
+         grafana:\n  image: grafana/grafana:10.2.3\n  port: {grafana_port}\n  admin_user: {admin}\n  home_dashboard: m\n\
+         control_api:\n  enabled: false\n\
+         dashboards:\n  - uid: m\n    template: marketing\n\
+         backup:\n  schedule: \"0 3 * * *\"\n  keep: {{ last: 3 }}\n  influx_rpc: 127.0.0.1:{rpc_port}\n"
+    )
+}
+
+struct Stack {
+    project: TempProject,
+    bin: tempfile::TempDir,
+    path: std::ffi::OsString,
+}
+
+impl Stack {
+    fn new(text: &str) -> Self {
+        let project = TempProject::new();
+        project.write("stacks/native-it.yaml", text);
+        let bin = tempfile::tempdir().expect("bin");
+        let path = search_path(bin.path());
+        Self { project, bin, path }
+    }
+
+    /// generate (files + .env), then compile for the native target with the stack's secrets.
+    fn desired(&self) -> (Desired, NativeTarget) {
+        let project = Project::new(self.project.path());
+        ops::generate(&project, &Selection::AllStacks, false).expect("generate");
+        let (templates, loaded) = ops::load_one(&project, &Selection::AllStacks).expect("load");
+        let secrets = ops::secret_values(&project, &loaded.manifest).expect("secrets");
+        let desired = compile::compile_for(&loaded, &templates, &secrets, TargetKind::Native)
+            .expect("compile");
+        let ctx = Context {
+            stack: loaded.stack().to_string(),
+            generated_dir: project.generated_dir(loaded.stack()),
+            manifest_path: loaded.rel_path.clone(),
+            secrets,
+            health_timeout: Duration::from_secs(30),
+        };
+        let target = NativeTarget::new(
+            ctx,
+            self.project.path(),
+            &compile::native::data_dir(&loaded.manifest),
+        )
+        .with_search_path(self.path.clone());
+        (desired, target)
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = &self.bin;
+        // Stop whatever a failed test left running (by the pids in its own pidfiles).
+        let run = self.project.path().join("data/native-it/run");
+        for entry in std::fs::read_dir(&run).into_iter().flatten().flatten() {
+            let Ok(text) = std::fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            let Some(pid) = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v["pid"].as_i64())
+            else {
+                continue;
+            };
+            let cmdline =
+                std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if cmdline.contains("native-it")
+                || cmdline.contains("grafana")
+                || cmdline.contains("influxd")
+            {
+                let _ = std::process::Command::new("kill")
+                    .arg(pid.to_string())
+                    .status();
+            }
+        }
+    }
+}
+
+async fn converge(desired: &Desired, target: &NativeTarget) -> plan::Plan {
+    let observed = target.observe(desired).await.expect("observe");
+    let p = plan::plan(desired, &observed, "native", false);
+    targets::apply(target, desired, &p).await.expect("apply");
+    p
+}
+
+fn pid_of(project: &Path, name: &str) -> i32 {
+    let text = std::fs::read_to_string(project.join(format!("data/native-it/run/{name}.pid")))
+        .expect("pidfile");
+    serde_json::from_str::<serde_json::Value>(&text).expect("json")["pid"]
+        .as_i64()
+        .expect("pid") as i32
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn native_lifecycle_with_real_influxd() {
+    let (ip, gp, rp) = (free_port(), free_port(), free_port());
+    let stack = Stack::new(&manifest(ip, gp, rp, "ops"));
+    let (desired, target) = stack.desired();
+
+    // Cold apply to healthy.
+    let first = converge(&desired, &target).await;
+    assert_eq!(first.summary().add, 3, "{}", plan::render(&first));
+    let status = target.status(&desired).await.expect("status");
+    assert_eq!(status.len(), 2);
+    for s in &status {
+        assert_eq!(
+            (s.state.as_str(), s.health.as_str()),
+            ("running", "healthy"),
+            "{s:?}"
+        );
+        assert!(s.up_to_date, "{s:?}");
+    }
+    assert!(
+        status
+            .iter()
+            .any(|s| s.service == "influxdb" && s.version.contains("1.6")),
+        "{status:?}"
+    );
+
+    // Re-plan right after apply: no changes.
+    let again = plan::plan(
+        &desired,
+        &target.observe(&desired).await.expect("observe"),
+        "native",
+        false,
+    );
+    assert!(again.is_empty(), "{}", plan::render(&again));
+
+    // Data written through the least-privilege k6 user.
+    let env = std::fs::read_to_string(stack.project.path().join("generated/native-it/.env"))
+        .expect(".env");
+    let k6_pw = env
+        .lines()
+        .find_map(|l| l.strip_prefix("INFLUXDB_K6_PASSWORD="))
+        .expect("k6 password")
+        .to_string();
+    let admin_pw = env
+        .lines()
+        .find_map(|l| l.strip_prefix("INFLUXDB_ADMIN_PASSWORD="))
+        .expect("admin password")
+        .to_string();
+    let http = reqwest::Client::new();
+    let w = http
+        .post(format!("http://127.0.0.1:{ip}/write?db=k6"))
+        .basic_auth("k6", Some(&k6_pw))
+        .body("http_reqs,testid=native,name=a value=1\nhttp_reqs,testid=native,name=b value=1")
+        .send()
+        .await
+        .expect("write");
+    assert_eq!(w.status().as_u16(), 204);
+    let count = || async {
+        let body: serde_json::Value = http
+            .post(format!("http://127.0.0.1:{ip}/query"))
+            .basic_auth("promo-admin", Some(&admin_pw))
+            .form(&[("db", "k6"), ("q", "SELECT count(value) FROM http_reqs")])
+            .send()
+            .await
+            .expect("query")
+            .json()
+            .await
+            .expect("json");
+        body["results"][0]["series"][0]["values"][0][1].as_i64()
+    };
+    assert_eq!(count().await, Some(2));
+
+    // A Grafana-only change restarts Grafana and nothing else.
+    let influx_pid = pid_of(stack.project.path(), "influxdb");
+    let grafana_pid = pid_of(stack.project.path(), "grafana");
+    stack
+        .project
+        .write("stacks/native-it.yaml", &manifest(ip, gp, rp, "ops2"));
+    let (desired2, target2) = stack.desired();
+    let change = converge(&desired2, &target2).await;
+    let replaced: Vec<String> = change
+        .steps
+        .iter()
+        .filter(|s| matches!(s.action, Action::Replace { .. }))
+        .map(|s| s.id.to_string())
+        .collect();
+    assert_eq!(replaced, ["service.grafana"], "{}", plan::render(&change));
+    assert_eq!(
+        pid_of(stack.project.path(), "influxdb"),
+        influx_pid,
+        "InfluxDB must not restart"
+    );
+    assert_ne!(
+        pid_of(stack.project.path(), "grafana"),
+        grafana_pid,
+        "Grafana must restart"
+    );
+    assert!(
+        plan::plan(
+            &desired2,
+            &target2.observe(&desired2).await.expect("observe"),
+            "native",
+            false
+        )
+        .is_empty()
+    );
+
+    // An InfluxDB-only change (its RPC address lives only in influxdb.conf) restarts InfluxDB only.
+    let grafana_pid = pid_of(stack.project.path(), "grafana");
+    let rp2 = free_port();
+    stack
+        .project
+        .write("stacks/native-it.yaml", &manifest(ip, gp, rp2, "ops2"));
+    let (desired2, target2) = stack.desired();
+    let change = converge(&desired2, &target2).await;
+    let replaced: Vec<String> = change
+        .steps
+        .iter()
+        .filter(|s| matches!(s.action, Action::Replace { .. }))
+        .map(|s| s.id.to_string())
+        .collect();
+    assert_eq!(replaced, ["service.influxdb"], "{}", plan::render(&change));
+    assert_eq!(
+        pid_of(stack.project.path(), "grafana"),
+        grafana_pid,
+        "Grafana must not restart"
+    );
+    assert_eq!(count().await, Some(2), "data survives the InfluxDB restart");
+
+    // destroy keeps data; a later apply finds it.
+    let removed = target2.destroy(&desired2, false).await.expect("destroy");
+    assert_eq!(removed, ["process grafana", "process influxdb"]);
+    assert!(
+        target2
+            .observe(&desired2)
+            .await
+            .expect("observe")
+            .resources
+            .is_empty()
+    );
+    converge(&desired2, &target2).await;
+    assert_eq!(
+        count().await,
+        Some(2),
+        "data survives destroy without --volumes"
+    );
+
+    // destroy --volumes removes the data directory.
+    target2
+        .destroy(&desired2, true)
+        .await
+        .expect("destroy --volumes");
+    assert!(!stack.project.path().join("data/native-it").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recycled_pid_is_never_signalled() {
+    let (ip, gp, rp) = (free_port(), free_port(), free_port());
+    let stack = Stack::new(&manifest(ip, gp, rp, "ops"));
+    let (desired, target) = stack.desired();
+    // Another program now has the pid the pidfile names.
+    let mut other = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("sleep");
+    let run = stack.project.path().join("data/native-it/run");
+    std::fs::create_dir_all(&run).expect("run dir");
+    let stale = serde_json::json!({
+        "pid": other.id(), "start_ticks": 1, "program": "/usr/bin/influxd", "hash": "x", "canonical": null
+    });
+    std::fs::write(run.join("influxdb.pid"), stale.to_string()).expect("pidfile");
+
+    let observed = target.observe(&desired).await.expect("observe");
+    assert!(
+        !observed
+            .resources
+            .keys()
+            .any(|id| id.kind == ResourceKind::Service),
+        "a pidfile whose pid belongs to another program is not our process"
+    );
+    let p = plan::plan(&desired, &observed, "native", false);
+    targets::apply(&target, &desired, &p).await.expect("apply");
+    target.destroy(&desired, true).await.expect("destroy");
+    assert!(
+        other.try_wait().expect("wait").is_none(),
+        "the unrelated process must still run"
+    );
+    other.kill().expect("kill sleep");
+    let _ = other.wait();
+}
+
+#[tokio::test]
+async fn influx2_bucket_is_set_up_and_converges() {
+    use promo_doubles::influx2::{self, Influx2Config};
+    let server = influx2::spawn(Influx2Config::default())
+        .await
+        .expect("influx2 double");
+    let text = "stack: v2\nenvironment: preprod\ninfluxdb:\n  version: 2\n  image: influxdb:2.7\n  org: shop\n  bucket: k6\n  retention: 30d\ngrafana:\n  image: grafana/grafana:10.2.3\n";
+    let manifest = promo_infra::manifest::parse("v2.yaml", text).expect("manifest");
+    let loaded = promo_infra::manifest::Loaded {
+        manifest,
+        source: promo_infra::error::Source::new("v2.yaml", text),
+        rel_path: "stacks/v2.yaml".into(),
+    };
+    let secrets = promo_infra::secrets::SecretValues::from_pairs([
+        ("INFLUXDB_ADMIN_PASSWORD".to_string(), "ab".repeat(16)),
+        ("INFLUXDB_ADMIN_TOKEN".to_string(), "cd".repeat(32)),
+    ]);
+    let desired = compile::compile_for(
+        &loaded,
+        &compile::Templates::builtin(),
+        &secrets,
+        TargetKind::Native,
+    )
+    .expect("compile");
+    let (id, spec) = desired
+        .resources
+        .values()
+        .find_map(|r| match &r.spec {
+            promo_infra::desired::ResourceSpec::Database(s) => Some((r.id.clone(), s.clone())),
+            _ => None,
+        })
+        .expect("database");
+    let ep = promo_infra::influx::Endpoint { url: server.url() };
+    assert!(
+        promo_infra::influx::observe(&ep, &spec, &secrets)
+            .await
+            .expect("observe")
+            .is_none(),
+        "not set up yet"
+    );
+    promo_infra::influx::apply(&ep, &spec, &secrets)
+        .await
+        .expect("setup");
+    assert_eq!(
+        server.operator_token().as_deref(),
+        Some("cd".repeat(32).as_str())
+    );
+    let found = promo_infra::influx::observe(&ep, &spec, &secrets)
+        .await
+        .expect("observe")
+        .expect("bucket");
+    let observed = promo_infra::influx::observed_resource(&id, found);
+    assert_eq!(
+        observed.hash.as_deref(),
+        Some(desired.resources[&id].hash.as_str()),
+        "re-plan empty"
+    );
+
+    // Retention change: PATCHed in place.
+    let spec12 = promo_infra::desired::DatabaseSpec {
+        retention: "12h".into(),
+        ..spec.clone()
+    };
+    promo_infra::influx::apply(&ep, &spec12, &secrets)
+        .await
+        .expect("patch");
+    let found = promo_infra::influx::observe(&ep, &spec12, &secrets)
+        .await
+        .expect("observe")
+        .expect("bucket");
+    assert_eq!(found.retention, "12h");
+}

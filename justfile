@@ -22,6 +22,7 @@ generate:
 bench:
     cargo bench --bench generate
     cargo bench --bench docker
+    cargo bench --bench backup
 
 # Build the local images (real InfluxDB 1.6, promo-infra, the Grafana API double) that tests/fixtures/stacks/local.yaml uses.
 images:

@@ -39,7 +39,12 @@ enum Runner {
 }
 
 impl Runner {
-    fn new(kind: TargetKind, s: &Stack, project: &Project, progress: Option<Progress>) -> Result<Self> {
+    fn new(
+        kind: TargetKind,
+        s: &Stack,
+        project: &Project,
+        progress: Option<Progress>,
+    ) -> Result<Self> {
         match kind {
             TargetKind::Native => {
                 let root = absolute(project.root.clone());
@@ -276,7 +281,13 @@ pub fn apply(
     files_written.sort();
     // Secrets only feed the resources' fingerprints: compile again only when .env changed.
     let s = if env.created || !env.added.is_empty() || opts.target != TargetKind::Docker {
-        stack_of(project, &templates, loaded, opts.target, opts.health_timeout)?
+        stack_of(
+            project,
+            &templates,
+            loaded,
+            opts.target,
+            opts.health_timeout,
+        )?
     } else {
         with_context(project, loaded, first, opts.health_timeout)?
     };

@@ -1,7 +1,7 @@
 //! The command line: clap definitions, then one thin handler per command over [`crate::ops`].
 
-mod k6;
 mod deploy;
+mod k6;
 mod output;
 
 pub use k6::{ControlApiArgs, K6Command, LabelArgs};

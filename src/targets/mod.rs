@@ -2,8 +2,8 @@
 //! execute one plan step, report status, destroy — and the core does the rest: diffing
 //! ([`crate::plan`]), ordering, concurrency, retries and locking ([`apply`]).
 
-pub mod native;
 pub mod docker;
+pub mod native;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -429,20 +429,39 @@ fn cli_apply_plan_status_destroy_with_target_native() {
             .expect("run");
         (
             out.status.code().unwrap_or(-1),
-            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
         )
     };
     let f = ["-f", "stacks/native-it.yaml"];
     let with = |extra: &[&'static str]| [&f[..], extra].concat();
 
     let (code, out) = run(&with(&["apply", "--target", "native"]));
-    assert_eq!(code, 1, "without a terminal and without --auto-approve, apply refuses: {out}");
-    assert!(!stack.project.path().join("data/native-it/run/influxdb.pid").exists(), "{out}");
+    assert_eq!(
+        code, 1,
+        "without a terminal and without --auto-approve, apply refuses: {out}"
+    );
+    assert!(
+        !stack
+            .project
+            .path()
+            .join("data/native-it/run/influxdb.pid")
+            .exists(),
+        "{out}"
+    );
 
     let (code, out) = run(&with(&["apply", "--target", "native", "--auto-approve"]));
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("service.influxdb"), "{out}");
-    let (code, out) = run(&with(&["plan", "--target", "native", "--detailed-exitcode"]));
+    let (code, out) = run(&with(&[
+        "plan",
+        "--target",
+        "native",
+        "--detailed-exitcode",
+    ]));
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("No changes"), "{out}");
     let (code, out) = run(&with(&["status", "--target", "native", "--json"]));
@@ -450,14 +469,40 @@ fn cli_apply_plan_status_destroy_with_target_native() {
     let status: serde_json::Value = serde_json::from_str(out.trim()).expect("status json");
     let services = status.as_array().expect("array");
     assert_eq!(services.len(), 2, "{out}");
-    assert!(services.iter().all(|s| s["health"] == "healthy" && s["state"] == "running"), "{out}");
+    assert!(
+        services
+            .iter()
+            .all(|s| s["health"] == "healthy" && s["state"] == "running"),
+        "{out}"
+    );
 
     let (code, out) = run(&with(&["destroy", "--target", "native", "--auto-approve"]));
     assert_eq!(code, 0, "{out}");
-    let (code, out) = run(&with(&["plan", "--target", "native", "--detailed-exitcode"]));
-    assert_eq!(code, 2, "after destroy the processes are planned again: {out}");
-    assert!(stack.project.path().join("data/native-it/influxdb").exists(), "data kept without --volumes");
-    let (code, out) = run(&with(&["destroy", "--target", "native", "--volumes", "--auto-approve"]));
+    let (code, out) = run(&with(&[
+        "plan",
+        "--target",
+        "native",
+        "--detailed-exitcode",
+    ]));
+    assert_eq!(
+        code, 2,
+        "after destroy the processes are planned again: {out}"
+    );
+    assert!(
+        stack
+            .project
+            .path()
+            .join("data/native-it/influxdb")
+            .exists(),
+        "data kept without --volumes"
+    );
+    let (code, out) = run(&with(&[
+        "destroy",
+        "--target",
+        "native",
+        "--volumes",
+        "--auto-approve",
+    ]));
     assert_eq!(code, 0, "{out}");
     assert!(!stack.project.path().join("data/native-it").exists());
 }

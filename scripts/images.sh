@@ -6,7 +6,9 @@
 #   promo-infra-grafana-double:<crate version>     the Grafana API test double (tests/doubles) — a double, not Grafana
 # Each is FROM scratch: the binary, the libraries `ldd` lists, and busybox (busybox-static) for
 # the shell and the wget of the health checks. Binaries are built with the `debug` cargo profile
-# unless PROFILE=release. Docker's build cache makes a re-run with unchanged inputs fast.
+# unless PROFILE=release; PROMO_INFRA_BIN=/path uses that promo-infra binary instead of building
+# one (the tests pass the binary under test). Docker's build cache makes a re-run with unchanged
+# inputs fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,9 +74,14 @@ chmod 755 "$ctx/rootfs/entrypoint.sh"
 build "$ctx" "promo-infra-influxdb:${influx_version}-local" "$influx_version"
 
 # promo-infra (the control API).
-cargo build "${cargo_flags[@]}" --bin promo-infra
+if [ -n "${PROMO_INFRA_BIN:-}" ]; then
+  promo_infra_bin=$PROMO_INFRA_BIN
+else
+  cargo build "${cargo_flags[@]}" --bin promo-infra
+  promo_infra_bin=$target_dir/$profile/promo-infra
+fi
 ctx=$(context promo-infra)
-add_binary "$ctx/rootfs" "$target_dir/$profile/promo-infra" /usr/local/bin/promo-infra
+add_binary "$ctx/rootfs" "$promo_infra_bin" /usr/local/bin/promo-infra
 build "$ctx" "promo-infra:${version}" "$version"
 
 # The Grafana API double (tests/doubles): a double, named as one.

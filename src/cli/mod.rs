@@ -28,12 +28,12 @@ Examples:
   promo-infra backup run                        # back up InfluxDB into backups/<stack>/<UTC time>/
   promo-infra backup rotate --dry-run           # what rotation would keep and remove, and why
   promo-infra schema -o stacks/stack.schema.json
-  promo-infra k6 run tests/checkout.js --promo black-friday
-  promo-infra control-api -f stacks/promo.yaml
   promo-infra plan --detailed-exitcode          # docker: what apply would change (0 none, 2 changes)
   promo-infra apply                             # bring the stack up on the Docker engine
   promo-infra status                            # per service: state, health, version, URL, uptime
   promo-infra destroy                           # containers and network; data volumes kept
+  promo-infra k6 run tests/checkout.js --promo black-friday
+  promo-infra control-api -f stacks/promo.yaml
   promo-infra completions bash > /etc/bash_completion.d/promo-infra";
 
 /// Infrastructure-as-code for the monitoring stack around k6 load tests: one manifest compiled
@@ -104,14 +104,6 @@ pub enum Command {
         #[arg(long, requires = "output")]
         check: bool,
     },
-    /// k6: build the custom binary, print or inject a run's variables, run a tracked test.
-    #[command(subcommand)]
-    K6(K6Command),
-    /// The emergency-stop HTTP API (health, current test, stop; STOP page for people).
-    #[command(
-        after_help = "Examples:\n  promo-infra control-api -f stacks/promo.yaml            # on the host, from the manifest and .env\n  promo-infra control-api --listen 0.0.0.0:5000           # in the container (settings from the environment)\n  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:5000/api/tests/current"
-    )]
-    ControlApi(ControlApiArgs),
     /// Show what `apply` would change on the target (terraform-style), changing nothing.
     #[command(after_help = deploy::PLAN_EXAMPLES)]
     Plan(deploy::PlanArgs),
@@ -124,6 +116,14 @@ pub enum Command {
     /// Remove the stack's containers and network (data volumes only with --volumes).
     #[command(after_help = deploy::DESTROY_EXAMPLES)]
     Destroy(deploy::DestroyArgs),
+    /// k6: build the custom binary, print or inject a run's variables, run a tracked test.
+    #[command(subcommand)]
+    K6(K6Command),
+    /// The emergency-stop HTTP API (health, current test, stop; STOP page for people).
+    #[command(
+        after_help = "Examples:\n  promo-infra control-api -f stacks/promo.yaml            # on the host, from the manifest and .env\n  promo-infra control-api --listen 0.0.0.0:5000           # in the container (settings from the environment)\n  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:5000/api/tests/current"
+    )]
+    ControlApi(ControlApiArgs),
     /// Print shell completions.
     #[command(after_help = "Example:\n  promo-infra completions zsh > ~/.zfunc/_promo-infra")]
     Completions {
@@ -385,8 +385,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
-        Command::K6(cmd) => return k6::k6(&project, &selection(&cli.files, false), cmd),
-        Command::ControlApi(args) => return k6::control_api(&project, &cli.files, args),
         Command::Plan(args) => return deploy::plan(&project, &selection(&cli.files, false), &args),
         Command::Apply(args) => {
             return deploy::apply(&project, &selection(&cli.files, false), &args);
@@ -397,6 +395,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Destroy(args) => {
             return deploy::destroy(&project, &selection(&cli.files, false), &args);
         }
+        Command::K6(cmd) => return k6::k6(&project, &selection(&cli.files, false), cmd),
+        Command::ControlApi(args) => return k6::control_api(&project, &cli.files, args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "promo-infra", &mut std::io::stdout());
@@ -509,15 +509,7 @@ fn backup(
                 r.id, r.files
             ));
             out.line(&format!("$ {}", r.command));
-            match &r.measurements {
-                Some(m) => out.ok(&format!(
-                    "restored into `{}` ({} measurement(s): {})",
-                    r.database,
-                    m.len(),
-                    m.join(", ")
-                )),
-                None => out.ok(&format!("restored into `{}`", r.database)),
-            }
+            out.ok(&format!("restored into `{}`", r.database));
         }
     }
     Ok(())

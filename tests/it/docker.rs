@@ -58,28 +58,37 @@ const IMAGES: [&str; 3] = [
     "promo-infra:0.1.0",
 ];
 
-/// Build the local images once when one is missing (scripts/images.sh, as `just images` does).
+/// Build the local images once per test run (scripts/images.sh, as `just images` does): the
+/// control API's image must hold the binary under test; unchanged layers come from Docker's
+/// build cache.
 fn ensure_images() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let missing = IMAGES.iter().any(|i| {
-            !Command::new("docker")
-                .args(["image", "inspect", i])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        });
-        if missing {
-            let out = Command::new("bash")
-                .arg(repo().join("scripts/images.sh"))
-                .output()
-                .expect("run scripts/images.sh");
+        // The control API's image gets the binary under test: rebuilding it here with
+        // `cargo build` could relink target/debug/promo-infra while other tests run it.
+        let out = Command::new("bash")
+            .arg(repo().join("scripts/images.sh"))
+            .env(
+                "PROMO_INFRA_BIN",
+                assert_cmd::cargo::cargo_bin("promo-infra"),
+            )
+            .output()
+            .expect("run scripts/images.sh");
+        assert!(
+            out.status.success(),
+            "scripts/images.sh failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for image in IMAGES {
             assert!(
-                out.status.success(),
-                "scripts/images.sh failed:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+                Command::new("docker")
+                    .args(["image", "inspect", image])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success()),
+                "scripts/images.sh did not build {image}"
             );
         }
     });
@@ -148,6 +157,14 @@ impl EngineStack {
             influx_port,
             services,
         }
+    }
+
+    /// `<stack>-<service>-1` of every service, sorted.
+    fn container_names(&self) -> Vec<String> {
+        self.services
+            .iter()
+            .map(|svc| format!("{}-{svc}-1", self.name))
+            .collect()
     }
 
     fn run(&self, args: &[&str]) -> Run {
@@ -390,9 +407,10 @@ fn cold_apply_is_healthy_then_nothing_to_do_and_compose_sees_it() {
     let s = EngineStack::new("cold");
     let first = s.apply();
     assert!(
-        first
-            .stdout
-            .contains("Apply complete! Resources: 6 added, 0 changed, 0 destroyed."),
+        first.stdout.contains(&format!(
+            "Apply complete! Resources: {} added, 0 changed, 0 destroyed.",
+            4 + s.services.len()
+        )),
         "{}",
         first.stdout
     );
@@ -409,13 +427,7 @@ fn cold_apply_is_healthy_then_nothing_to_do_and_compose_sees_it() {
     .collect();
     let mut sorted = names.clone();
     sorted.sort();
-    assert_eq!(
-        sorted,
-        vec![
-            format!("{}-grafana-1", s.name),
-            format!("{}-influxdb-1", s.name)
-        ]
-    );
+    assert_eq!(sorted, s.container_names());
 
     // Re-plan right after apply: nothing to do, exit 0 with --detailed-exitcode.
     let plan = s.run(&["plan", "--detailed-exitcode"]);
@@ -500,8 +512,11 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
             .expect("container")
     };
 
-    // Grafana's admin user only concerns Grafana: exactly that container is recreated.
-    s.edit("admin_user: promo-admin", "admin_user: promo-owner");
+    // Grafana's plugins only concern Grafana: exactly that container is recreated.
+    s.edit(
+        "  admin_user: promo-admin\n",
+        "  admin_user: promo-admin\n  plugins: [grafana-clock-panel]\n",
+    );
     let plan = s.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}", plan.all());
     assert!(
@@ -511,7 +526,7 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
     );
     assert!(
         plan.stdout
-            .contains("~ env.GF_SECURITY_ADMIN_USER.plain: \"promo-admin\" → \"promo-owner\""),
+            .contains("+ env.GF_INSTALL_PLUGINS.plain: (none) → \"grafana-clock-panel\""),
         "{}",
         plan.stdout
     );
@@ -646,7 +661,7 @@ fn an_apply_killed_with_sigkill_is_re_run_and_converges() {
             .iter()
             .map(|(svc, _)| svc.as_str())
             .collect::<Vec<_>>(),
-        vec!["grafana", "influxdb"],
+        s.services,
         "exactly one container per service"
     );
     s.assert_healthy();
@@ -756,10 +771,8 @@ fn containers_made_by_docker_compose_are_replaced_never_duplicated() {
     names.sort_unstable();
     assert_eq!(
         names,
-        vec![
-            format!("{}-grafana-1", s.name),
-            format!("{}-influxdb-1", s.name)
-        ]
+        s.container_names(),
+        "one container per service, none duplicated"
     );
     s.assert_healthy();
 }
@@ -773,7 +786,8 @@ fn non_interactive_apply_without_auto_approve_changes_nothing() {
     let r = s.run(&["apply"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
-        r.stdout.contains("Plan: 6 to add"),
+        r.stdout
+            .contains(&format!("Plan: {} to add", 4 + s.services.len())),
         "the plan is shown first:\n{}",
         r.stdout
     );
@@ -896,6 +910,29 @@ fn a_service_that_never_becomes_healthy_is_named_with_its_last_health_check() {
     let plan = s.run(&["plan"]);
     assert!(!plan.stdout.contains("service.influxdb"), "{}", plan.stdout);
     assert!(plan.stdout.contains("~ service.grafana"), "{}", plan.stdout);
+    // That image declares VOLUME /var/lib/influxdb, which the Grafana service does not mount a
+    // named volume on: the anonymous volume goes with the container, nothing is orphaned.
+    let anonymous = docker(&[
+        "inspect",
+        "--format",
+        "{{range .Mounts}}{{if eq .Destination \"/var/lib/influxdb\"}}{{.Name}}{{end}}{{end}}",
+        &container,
+    ]);
+    let anonymous = anonymous.trim();
+    assert!(
+        !anonymous.is_empty(),
+        "the anonymous volume exists while the container does"
+    );
+    let d = s.run(&["destroy", "--auto-approve"]);
+    assert_eq!(d.code, 0, "{}", d.all());
+    let gone = Command::new("docker")
+        .args(["volume", "inspect", anonymous])
+        .output()
+        .expect("docker");
+    assert!(
+        !gone.status.success(),
+        "anonymous volume {anonymous} left behind"
+    );
 }
 
 #[test]

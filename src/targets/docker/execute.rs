@@ -143,12 +143,19 @@ async fn service_containers(t: &DockerTarget, service: &str) -> Result<Vec<Strin
     Ok(names)
 }
 
+/// Remove a container (stopping it), with its anonymous volumes (paths an image declares as
+/// VOLUME that the stack does not mount a named volume on); named volumes are never touched.
 async fn remove_container(t: &DockerTarget, name: &str) -> Result<()> {
     match t
         .docker
         .remove_container(
             name,
-            Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+            Some(
+                RemoveContainerOptionsBuilder::new()
+                    .force(true)
+                    .v(true)
+                    .build(),
+            ),
         )
         .await
     {

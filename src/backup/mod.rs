@@ -747,7 +747,12 @@ pub fn restore(s: &Settings, id: &str, as_name: Option<&str>) -> Result<RestoreR
     let shown = shown_command(program, &args, &path, &display);
     run_tool(s, program, &args, &env, &shown)?;
     let measurements = if s.version == 1 {
-        Some(v1_wait_restored(s, &target)?)
+        // A portable 1.x backup holds one `<ts>.s<shard>.tar.gz` per shard with data.
+        let has_shards = m
+            .files
+            .iter()
+            .any(|f| f.name.contains(".s") && f.name.ends_with(".tar.gz"));
+        Some(v1_wait_restored(s, &target, has_shards)?)
     } else {
         None
     };
@@ -1061,8 +1066,9 @@ pub fn v1_databases(s: &Settings) -> Result<Vec<String>> {
 
 /// After `influxd restore` returns, the restored shards are reopened in the background and
 /// queries answer "shard is disabled" for a moment. Wait (bounded: 30 s) until
-/// `SHOW MEASUREMENTS` answers twice in a row, and return the measurements.
-fn v1_wait_restored(s: &Settings, db: &str) -> Result<Vec<String>> {
+/// `SHOW MEASUREMENTS` answers twice in a row (and, when the backup holds shards, lists
+/// measurements: a reopening shard can answer an empty list without error), and return them.
+fn v1_wait_restored(s: &Settings, db: &str, has_shards: bool) -> Result<Vec<String>> {
     let q = format!("SHOW MEASUREMENTS ON \"{}\"", db.replace('"', "\\\""));
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut ok_in_a_row = 0;
@@ -1071,17 +1077,23 @@ fn v1_wait_restored(s: &Settings, db: &str) -> Result<Vec<String>> {
         let v = v1_query(s, &q)?;
         match v.pointer("/results/0/error").and_then(|e| e.as_str()) {
             None => {
-                ok_in_a_row += 1;
-                if ok_in_a_row == 2 {
-                    return Ok(v
-                        .pointer("/results/0/series/0/values")
-                        .and_then(|v| v.as_array())
-                        .map(|rows| {
-                            rows.iter()
-                                .filter_map(|r| r.get(0).and_then(|n| n.as_str()).map(String::from))
-                                .collect()
-                        })
-                        .unwrap_or_default());
+                let names: Vec<String> = v
+                    .pointer("/results/0/series/0/values")
+                    .and_then(|v| v.as_array())
+                    .map(|rows| {
+                        rows.iter()
+                            .filter_map(|r| r.get(0).and_then(|n| n.as_str()).map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if has_shards && names.is_empty() {
+                    ok_in_a_row = 0;
+                    last_error = "no measurement yet (shards still opening)".into();
+                } else {
+                    ok_in_a_row += 1;
+                    if ok_in_a_row == 2 {
+                        return Ok(names);
+                    }
                 }
             }
             Some(e) => {

@@ -10,7 +10,8 @@ setup:
     bash scripts/setup.sh
 
 # The whole test suite (real Docker and InfluxDB 1.x where noted in README; doubles for Grafana / InfluxDB 2).
-test:
+# Rebuilds the local images first, so the engine tests always run today's binary.
+test: images
     cargo test --workspace
 
 # Compile every stack into generated/.
@@ -21,6 +22,7 @@ generate:
 bench:
     cargo bench --bench generate
     cargo bench --bench docker
+    cargo bench --bench backup
 
 # Build the local images (real InfluxDB 1.6, promo-infra, the Grafana API double) that tests/fixtures/stacks/local.yaml uses.
 images:

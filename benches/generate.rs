@@ -2,9 +2,13 @@
 //! with 50/100/200 dashboards, timed as a user runs them (the release binary, a fresh process
 //! each time), reported as min/median over repeated runs into BENCHMARKS.md.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use support::{release_binary, update_benchmarks};
 
 const RUNS: usize = 30;
 
@@ -130,29 +134,4 @@ fn synthetic(n: usize) -> String {
         ));
     }
     s
-}
-
-fn release_binary(repo: &Path) -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .current_dir(repo)
-        .args(["build", "--release", "--quiet", "--bin", "promo-infra"])
-        .status()
-        .expect("cargo build");
-    assert!(status.success());
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo.join("target"), PathBuf::from);
-    target.join("release/promo-infra")
-}
-
-/// Replace the section between `<!-- bench:NAME -->` markers in BENCHMARKS.md.
-pub fn update_benchmarks(path: &Path, name: &str, body: &str) {
-    let begin = format!("<!-- bench:{name}:begin -->");
-    let end = format!("<!-- bench:{name}:end -->");
-    let text = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".to_string());
-    let section = format!("{begin}\n{body}{end}");
-    let new = match (text.find(&begin), text.find(&end)) {
-        (Some(a), Some(b)) if a < b => format!("{}{section}{}", &text[..a], &text[b + end.len()..]),
-        _ => format!("{}\n{section}\n", text.trim_end()),
-    };
-    std::fs::write(path, new).expect("write BENCHMARKS.md");
 }

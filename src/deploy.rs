@@ -15,6 +15,7 @@ use crate::plan::{self, Plan};
 use crate::project::Project;
 use crate::secrets;
 use crate::targets::docker::{DockerTarget, Progress};
+use crate::targets::native::NativeTarget;
 use crate::targets::{self, Context, ServiceStatus, Target, TargetKind};
 use crate::writer;
 
@@ -23,11 +24,85 @@ pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(180);
 
 fn require_available(target: TargetKind) -> Result<()> {
     match target {
-        TargetKind::Docker => Ok(()),
-        other => Err(Error::usage(
-            format!("target `{}` is not available yet", other.as_str()),
-            "use --target docker (the default)",
+        TargetKind::Docker | TargetKind::Native => Ok(()),
+        TargetKind::Cloud => Err(Error::usage(
+            "target `cloud` is not available yet",
+            "use --target docker (the default) or --target native",
         )),
+    }
+}
+
+/// The target a command runs against: one value per kind, dispatching the `Target` trait.
+enum Runner {
+    Docker(DockerTarget),
+    Native(NativeTarget),
+}
+
+impl Runner {
+    fn new(
+        kind: TargetKind,
+        s: &Stack,
+        project: &Project,
+        progress: Option<Progress>,
+    ) -> Result<Self> {
+        match kind {
+            TargetKind::Native => {
+                let root = absolute(project.root.clone());
+                let data = crate::compile::native::data_dir(&s.loaded.manifest);
+                Ok(Self::Native(NativeTarget::new(s.ctx.clone(), &root, &data)))
+            }
+            _ => {
+                let docker = DockerTarget::connect(s.ctx.clone())?;
+                Ok(Self::Docker(match progress {
+                    Some(p) => docker.with_progress(p),
+                    None => docker,
+                }))
+            }
+        }
+    }
+
+    /// Checks before any change: every secret is set, every image is present (docker).
+    async fn preflight(&self, plan: &Plan, desired: &Desired) -> Result<()> {
+        match self {
+            Self::Docker(d) => {
+                d.check_secrets(desired)?;
+                d.ensure_images(&plan.steps, desired).await
+            }
+            Self::Native(_) => Ok(()),
+        }
+    }
+}
+
+impl Target for Runner {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Docker(d) => d.name(),
+            Self::Native(n) => n.name(),
+        }
+    }
+    async fn observe(&self, desired: &Desired) -> Result<crate::plan::Observed> {
+        match self {
+            Self::Docker(d) => d.observe(desired).await,
+            Self::Native(n) => n.observe(desired).await,
+        }
+    }
+    async fn execute(&self, step: &crate::plan::Step, desired: &Desired) -> Result<()> {
+        match self {
+            Self::Docker(d) => d.execute(step, desired).await,
+            Self::Native(n) => n.execute(step, desired).await,
+        }
+    }
+    async fn status(&self, desired: &Desired) -> Result<Vec<ServiceStatus>> {
+        match self {
+            Self::Docker(d) => d.status(desired).await,
+            Self::Native(n) => n.status(desired).await,
+        }
+    }
+    async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>> {
+        match self {
+            Self::Docker(d) => d.destroy(desired, volumes).await,
+            Self::Native(n) => n.destroy(desired, volumes).await,
+        }
     }
 }
 
@@ -52,18 +127,25 @@ fn absolute(p: PathBuf) -> PathBuf {
     std::path::absolute(&p).unwrap_or(p)
 }
 
-fn stack(project: &Project, selection: &Selection, health_timeout: Duration) -> Result<Stack> {
+fn stack(
+    project: &Project,
+    selection: &Selection,
+    target: TargetKind,
+    health_timeout: Duration,
+) -> Result<Stack> {
     let (templates, loaded) = ops::load_one(project, selection)?;
-    stack_of(project, &templates, loaded, health_timeout)
+    stack_of(project, &templates, loaded, target, health_timeout)
 }
 
 fn stack_of(
     project: &Project,
     templates: &crate::compile::Templates,
     loaded: Loaded,
+    target: TargetKind,
     health_timeout: Duration,
 ) -> Result<Stack> {
-    let desired = ops::compile(project, templates, &loaded)?;
+    let values = ops::secret_values(project, &loaded.manifest)?;
+    let desired = crate::compile::compile_for(&loaded, templates, &values, target)?;
     with_context(project, loaded, desired, health_timeout)
 }
 
@@ -109,7 +191,7 @@ pub fn plan(
     prune: bool,
 ) -> Result<PlanReport> {
     require_available(target)?;
-    let s = stack(project, selection, DEFAULT_HEALTH_TIMEOUT)?;
+    let s = stack(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
     let mut notes = Vec::new();
     if !s.ctx.generated_dir.join(".env").exists() {
         notes.push(format!(
@@ -117,8 +199,8 @@ pub fn plan(
             s.ctx.stack
         ));
     }
-    let docker = DockerTarget::connect(s.ctx)?;
-    let observed = runtime()?.block_on(docker.observe(&s.desired))?;
+    let runner = Runner::new(target, &s, project, None)?;
+    let observed = runtime()?.block_on(runner.observe(&s.desired))?;
     let plan = plan::plan(&s.desired, &observed, target.as_str(), prune);
     Ok(PlanReport {
         summary: plan.summary(),
@@ -198,12 +280,18 @@ pub fn apply(
     let mut files_written: Vec<String> = report.created.into_iter().chain(report.written).collect();
     files_written.sort();
     // Secrets only feed the resources' fingerprints: compile again only when .env changed.
-    let s = if env.created || !env.added.is_empty() {
-        stack_of(project, &templates, loaded, opts.health_timeout)?
+    let s = if env.created || !env.added.is_empty() || opts.target != TargetKind::Docker {
+        stack_of(
+            project,
+            &templates,
+            loaded,
+            opts.target,
+            opts.health_timeout,
+        )?
     } else {
         with_context(project, loaded, first, opts.health_timeout)?
     };
-    let docker = DockerTarget::connect(s.ctx)?.with_progress(opts.progress.clone());
+    let docker = Runner::new(opts.target, &s, project, Some(opts.progress.clone()))?;
     let rt = runtime()?;
     let result = rt.block_on(async {
         let observed = docker.observe(&s.desired).await?;
@@ -217,8 +305,7 @@ pub fn apply(
         if plan.is_empty() {
             return Ok((plan, Vec::new(), Vec::new()));
         }
-        docker.check_secrets(&s.desired)?;
-        docker.ensure_images(&plan.steps, &s.desired).await?;
+        docker.preflight(&plan, &s.desired).await?;
         let done = targets::apply(&docker, &s.desired, &plan).await?;
         let status = docker.status(&s.desired).await?;
         Ok((plan, done, status))
@@ -241,9 +328,9 @@ pub fn status(
     target: TargetKind,
 ) -> Result<Vec<ServiceStatus>> {
     require_available(target)?;
-    let s = stack(project, selection, DEFAULT_HEALTH_TIMEOUT)?;
-    let docker = DockerTarget::connect(s.ctx)?;
-    runtime()?.block_on(docker.status(&s.desired))
+    let s = stack(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
+    let runner = Runner::new(target, &s, project, None)?;
+    runtime()?.block_on(runner.status(&s.desired))
 }
 
 /// What `destroy` did.
@@ -267,14 +354,14 @@ pub fn destroy(
     on_preview: &mut dyn FnMut(&str, &[ResourceId]) -> Result<bool>,
 ) -> Result<DestroyReport> {
     require_available(target)?;
-    let s = stack(project, selection, DEFAULT_HEALTH_TIMEOUT)?;
+    let s = stack(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
     let (lock, _) = StackLock::acquire(
         &project.generated_dir(s.loaded.stack()),
         s.loaded.stack(),
         "destroy",
     )?;
     let stack = s.ctx.stack.clone();
-    let docker = DockerTarget::connect(s.ctx)?;
+    let docker = Runner::new(target, &s, project, None)?;
     let rt = runtime()?;
     let result = rt.block_on(async {
         let observed = docker.observe(&s.desired).await?;

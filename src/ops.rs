@@ -263,7 +263,9 @@ pub fn backup_settings(project: &Project, loaded: &Loaded) -> Result<crate::back
     };
     Ok(crate::backup::Settings {
         stack: m.stack.to_string(),
-        dir: project.root.join(b.dir.as_str()).join(m.stack.as_str()),
+        // Absolute: it is passed to influxd / influx, which may not share our working directory.
+        dir: std::path::absolute(project.root.join(b.dir.as_str()).join(m.stack.as_str()))
+            .map_err(|e| Error::io("cannot resolve", project.root.join(b.dir.as_str()), e))?,
         display_dir: format!("{}/{}", b.dir.trim_end_matches('/'), *m.stack),
         version: *m.influxdb.version,
         database: m.influxdb.bucket.to_string(),

@@ -46,7 +46,9 @@
 //! 1.6 refuses to restore into a database that exists ("DB metadata not changed. database may
 //! already exist"), so promo-infra checks first (`SHOW DATABASES`) and refuses with what to do:
 //! drop the database and restore again, or `--as NEWNAME` to restore beside it
-//! (`-newdb NEWNAME`). InfluxDB 2.x: `influx restore --host <url> --org <org> --bucket
+//! (`-newdb NEWNAME`). The restored shards are reopened in the background after `influxd
+//! restore` returns (queries answer "shard is disabled" meanwhile), so promo-infra waits, bounded,
+//! until `SHOW MEASUREMENTS` answers twice in a row before reporting success. InfluxDB 2.x: `influx restore --host <url> --org <org> --bucket
 //! <bucket> [--new-bucket NEWNAME] <dir>` with the token in `INFLUX_TOKEN` (the server refuses
 //! an existing bucket the same way).
 //!
@@ -425,6 +427,18 @@ pub struct RunReport {
 /// `backup run`: back up the running server into `<dir>/<id>/` via `.tmp-<id>/`.
 pub fn run(s: &Settings, now: Timestamp) -> Result<RunReport> {
     let server_version = server_version(s)?;
+    // influxd 1.6 answers a missing database with "backup failed: EOF": say it plainly.
+    if s.version == 1 && !v1_databases(s)?.contains(&s.database) {
+        return Err(Error::Target {
+            message: format!(
+                "database `{}` does not exist on {}: nothing to back up",
+                s.database, s.http_url
+            ),
+            help: Some(
+                "create it with `promo-infra apply`, or fix influxdb.bucket in the manifest".into(),
+            ),
+        });
+    }
     fs_err::create_dir_all(&s.dir).map_err(|e| Error::io("cannot create directory", &s.dir, e))?;
     let base = format_id(now);
     let id = (1..=100)
@@ -594,6 +608,8 @@ pub struct RestoreReport {
     pub database: String,
     /// The tool's command line.
     pub command: String,
+    /// 1.x: the measurements the restored database answers with once its shards are open.
+    pub measurements: Option<Vec<String>>,
 }
 
 /// `backup restore ID [--as NAME]`: verify every checksum, then restore into the running
@@ -670,6 +686,18 @@ pub fn restore(s: &Settings, id: &str, as_name: Option<&str>) -> Result<RestoreR
             "restore it on a server of the same major version",
         ));
     }
+    if let Some(name) = as_name
+        && (name.is_empty()
+            || name.starts_with('-')
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    {
+        return Err(Error::usage(
+            format!("--as `{name}` is not a database / bucket name"),
+            "use letters, digits, `_` and `-`, not starting with `-` (e.g. `k6_restored`)",
+        ));
+    }
     let target = as_name.unwrap_or(&s.database).to_string();
     let path_arg = path.to_string_lossy().into_owned();
     let (program, args, env) = if s.version == 1 {
@@ -718,11 +746,22 @@ pub fn restore(s: &Settings, id: &str, as_name: Option<&str>) -> Result<RestoreR
     };
     let shown = shown_command(program, &args, &path, &display);
     run_tool(s, program, &args, &env, &shown)?;
+    let measurements = if s.version == 1 {
+        // A portable 1.x backup holds one `<ts>.s<shard>.tar.gz` per shard with data.
+        let has_shards = m
+            .files
+            .iter()
+            .any(|f| f.name.contains(".s") && f.name.ends_with(".tar.gz"));
+        Some(v1_wait_restored(s, &target, has_shards)?)
+    } else {
+        None
+    };
     Ok(RestoreReport {
         id: id.to_string(),
         files: m.files.len(),
         database: target,
         command: shown,
+        measurements,
     })
 }
 
@@ -777,7 +816,9 @@ pub fn rotate_dir(s: &Settings, now: Timestamp, dry_run: bool) -> Result<RotateR
     });
     for i in by_time {
         let e = &mut entries[i];
-        let m = e.manifest.as_ref().expect("ok backups have a manifest");
+        let Some(m) = e.manifest.as_ref() else {
+            continue;
+        };
         match manifest::verify(&s.dir.join(&e.id), m, Depth::Checksums) {
             Ok(()) => break,
             Err(d) => {
@@ -961,9 +1002,20 @@ fn unexpected(url: &str, status: u16) -> Error {
     }
 }
 
-/// Databases of a 1.x server (`SHOW DATABASES`, as the admin user when `.env` has a password).
-pub fn v1_databases(s: &Settings) -> Result<Vec<String>> {
-    let url = format!("{}/query?q=SHOW%20DATABASES", s.http_url);
+/// Run one InfluxQL statement on a 1.x server (as the admin user when `.env` has a password)
+/// and return the JSON answer.
+fn v1_query(s: &Settings, q: &str) -> Result<serde_json::Value> {
+    let encoded: String = q
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let url = format!("{}/query?q={encoded}", s.http_url);
     let auth = match &s.admin_password {
         Some(p) if !p.is_empty() => Auth::Basic(s.admin_user.clone(), p.clone()),
         _ => Auth::None,
@@ -972,7 +1024,7 @@ pub fn v1_databases(s: &Settings) -> Result<Vec<String>> {
     if resp.status == 401 || resp.status == 403 {
         return Err(Error::Target {
             message: format!(
-                "InfluxDB at {} refused `SHOW DATABASES` as `{}` (HTTP {})",
+                "InfluxDB at {} refused `{q}` as `{}` (HTTP {})",
                 s.http_url, s.admin_user, resp.status
             ),
             help: Some(format!(
@@ -981,16 +1033,27 @@ pub fn v1_databases(s: &Settings) -> Result<Vec<String>> {
             )),
         });
     }
-    if resp.status >= 300 {
-        return Err(unexpected(&url, resp.status));
+    if resp.status >= 300 && resp.status != 400 {
+        return Err(unexpected(&format!("{}/query", s.http_url), resp.status));
     }
-    let v: serde_json::Value = serde_json::from_str(&resp.body).map_err(|e| Error::Target {
+    serde_json::from_str(&resp.body).map_err(|e| Error::Target {
         message: format!(
             "InfluxDB at {} sent a response that is not JSON: {e}",
             s.http_url
         ),
         help: None,
-    })?;
+    })
+}
+
+/// Databases of a 1.x server (`SHOW DATABASES`).
+pub fn v1_databases(s: &Settings) -> Result<Vec<String>> {
+    let v = v1_query(s, "SHOW DATABASES")?;
+    if let Some(err) = v.pointer("/results/0/error").and_then(|e| e.as_str()) {
+        return Err(Error::Target {
+            message: format!("InfluxDB at {}: `SHOW DATABASES` failed: {err}", s.http_url),
+            help: None,
+        });
+    }
     Ok(v.pointer("/results/0/series/0/values")
         .and_then(|v| v.as_array())
         .map(|rows| {
@@ -999,6 +1062,55 @@ pub fn v1_databases(s: &Settings) -> Result<Vec<String>> {
                 .collect()
         })
         .unwrap_or_default())
+}
+
+/// After `influxd restore` returns, the restored shards are reopened in the background and
+/// queries answer "shard is disabled" for a moment. Wait (bounded: 30 s) until
+/// `SHOW MEASUREMENTS` answers twice in a row (and, when the backup holds shards, lists
+/// measurements: a reopening shard can answer an empty list without error), and return them.
+fn v1_wait_restored(s: &Settings, db: &str, has_shards: bool) -> Result<Vec<String>> {
+    let q = format!("SHOW MEASUREMENTS ON \"{}\"", db.replace('"', "\\\""));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut ok_in_a_row = 0;
+    let mut last_error = String::new();
+    loop {
+        let v = v1_query(s, &q)?;
+        match v.pointer("/results/0/error").and_then(|e| e.as_str()) {
+            None => {
+                let names: Vec<String> = v
+                    .pointer("/results/0/series/0/values")
+                    .and_then(|v| v.as_array())
+                    .map(|rows| {
+                        rows.iter()
+                            .filter_map(|r| r.get(0).and_then(|n| n.as_str()).map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if has_shards && names.is_empty() {
+                    ok_in_a_row = 0;
+                    last_error = "no measurement yet (shards still opening)".into();
+                } else {
+                    ok_in_a_row += 1;
+                    if ok_in_a_row == 2 {
+                        return Ok(names);
+                    }
+                }
+            }
+            Some(e) => {
+                ok_in_a_row = 0;
+                last_error = e.to_string();
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Transient {
+                message: format!(
+                    "database `{db}` was restored but still answers `{last_error}` after 30 s on {}",
+                    s.http_url
+                ),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 enum Auth {

@@ -509,7 +509,15 @@ fn backup(
                 r.id, r.files
             ));
             out.line(&format!("$ {}", r.command));
-            out.ok(&format!("restored into `{}`", r.database));
+            match &r.measurements {
+                Some(m) => out.ok(&format!(
+                    "restored into `{}` ({} measurement(s): {})",
+                    r.database,
+                    m.len(),
+                    m.join(", ")
+                )),
+                None => out.ok(&format!("restored into `{}`", r.database)),
+            }
         }
     }
     Ok(())

@@ -63,6 +63,19 @@ impl TempProject {
         Run::from(out)
     }
 
+    /// Run promo-infra in this project with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = assert_cmd::Command::cargo_bin("promo-infra").expect("binary");
+        cmd.current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .env_remove("SLACK_WEBHOOK_URL")
+            .args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Run::from(cmd.output().expect("run promo-infra"))
+    }
+
     /// Every file under the project (relative paths, sorted) with its bytes.
     pub fn snapshot_tree(&self) -> Vec<(String, Vec<u8>)> {
         let mut out = Vec::new();

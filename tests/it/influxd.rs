@@ -11,6 +11,7 @@ pub struct RealInfluxd {
     child: Child,
     _dir: tempfile::TempDir,
     http_port: u16,
+    rpc_port: u16,
 }
 
 fn free_port() -> u16 {
@@ -49,6 +50,7 @@ impl RealInfluxd {
             child,
             _dir: dir,
             http_port,
+            rpc_port,
         };
         me.wait_ready();
         me
@@ -56,6 +58,15 @@ impl RealInfluxd {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    pub fn http_port(&self) -> u16 {
+        self.http_port
+    }
+
+    /// The RPC bind-address `influxd backup/restore -host` talk to.
+    pub fn rpc(&self) -> String {
+        format!("127.0.0.1:{}", self.rpc_port)
     }
 
     fn wait_ready(&mut self) {

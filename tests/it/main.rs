@@ -1,5 +1,6 @@
 //! promo-infra's integration tests: one binary, one module per area.
 
+mod backup;
 mod bad_input;
 mod common;
 mod control;

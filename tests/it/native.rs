@@ -47,6 +47,8 @@ pub fn grafana_double() -> PathBuf {
 /// A PATH where `grafana` is the double and everything else is the system's.
 fn search_path(bin: &Path) -> std::ffi::OsString {
     std::os::unix::fs::symlink(grafana_double(), bin.join("grafana")).expect("symlink");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_promo-infra"), bin.join("promo-infra"))
+        .expect("symlink");
     let mut paths = vec![bin.to_path_buf()];
     paths.extend(std::env::split_paths(
         &std::env::var_os("PATH").unwrap_or_default(),
@@ -54,13 +56,41 @@ fn search_path(bin: &Path) -> std::ffi::OsString {
     std::env::join_paths(paths).expect("join")
 }
 
-fn manifest(influx_port: u16, grafana_port: u16, rpc_port: u16, admin: &str) -> String {
+/// Ports of one test stack, chosen once.
+#[derive(Clone, Copy)]
+struct Ports {
+    influx: u16,
+    grafana: u16,
+    rpc: u16,
+    control: u16,
+}
+
+impl Ports {
+    fn free() -> Self {
+        Self {
+            influx: free_port(),
+            grafana: free_port(),
+            rpc: free_port(),
+            control: free_port(),
+        }
+    }
+}
+
+/// A stack on `ports` whose Grafana home page is dashboard `home` (`m` or `t`): changing it
+/// changes Grafana's configuration only.
+fn manifest(ports: Ports, home: &str) -> String {
+    let Ports {
+        influx: influx_port,
+        grafana: grafana_port,
+        rpc: rpc_port,
+        control: control_port,
+    } = ports;
     format!(
         "stack: native-it\nenvironment: preprod\nlocale: en\n\
          influxdb:\n  version: 1\n  image: influxdb:1.8\n  port: {influx_port}\n  bucket: k6\n  retention: 4w\n\
-         grafana:\n  image: grafana/grafana:10.2.3\n  port: {grafana_port}\n  admin_user: {admin}\n  home_dashboard: m\n\
-         control_api:\n  enabled: false\n\
-         dashboards:\n  - uid: m\n    template: marketing\n\
+         grafana:\n  image: grafana/grafana:10.2.3\n  port: {grafana_port}\n  admin_user: ops\n  home_dashboard: {home}\n\
+         control_api:\n  enabled: true\n  port: {control_port}\n\
+         dashboards:\n  - uid: m\n    template: marketing\n  - uid: t\n    template: k6-technical\n\
          backup:\n  schedule: \"0 3 * * *\"\n  keep: {{ last: 3 }}\n  influx_rpc: 127.0.0.1:{rpc_port}\n"
     )
 }
@@ -151,15 +181,20 @@ fn pid_of(project: &Path, name: &str) -> i32 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn native_lifecycle_with_real_influxd() {
-    let (ip, gp, rp) = (free_port(), free_port(), free_port());
-    let stack = Stack::new(&manifest(ip, gp, rp, "ops"));
+    let ports = Ports::free();
+    let ip = ports.influx;
+    let stack = Stack::new(&manifest(ports, "m"));
     let (desired, target) = stack.desired();
 
     // Cold apply to healthy.
     let first = converge(&desired, &target).await;
-    assert_eq!(first.summary().add, 3, "{}", plan::render(&first));
+    assert_eq!(first.summary().add, 4, "{}", plan::render(&first));
     let status = target.status(&desired).await.expect("status");
-    assert_eq!(status.len(), 2);
+    assert_eq!(
+        status.len(),
+        3,
+        "influxdb, grafana and the control API: {status:?}"
+    );
     for s in &status {
         assert_eq!(
             (s.state.as_str(), s.health.as_str()),
@@ -226,7 +261,7 @@ async fn native_lifecycle_with_real_influxd() {
     let grafana_pid = pid_of(stack.project.path(), "grafana");
     stack
         .project
-        .write("stacks/native-it.yaml", &manifest(ip, gp, rp, "ops2"));
+        .write("stacks/native-it.yaml", &manifest(ports, "t"));
     let (desired2, target2) = stack.desired();
     let change = converge(&desired2, &target2).await;
     let replaced: Vec<String> = change
@@ -259,9 +294,10 @@ async fn native_lifecycle_with_real_influxd() {
     // An InfluxDB-only change (its RPC address lives only in influxdb.conf) restarts InfluxDB only.
     let grafana_pid = pid_of(stack.project.path(), "grafana");
     let rp2 = free_port();
-    stack
-        .project
-        .write("stacks/native-it.yaml", &manifest(ip, gp, rp2, "ops2"));
+    stack.project.write(
+        "stacks/native-it.yaml",
+        &manifest(Ports { rpc: rp2, ..ports }, "t"),
+    );
     let (desired2, target2) = stack.desired();
     let change = converge(&desired2, &target2).await;
     let replaced: Vec<String> = change
@@ -280,7 +316,10 @@ async fn native_lifecycle_with_real_influxd() {
 
     // destroy keeps data; a later apply finds it.
     let removed = target2.destroy(&desired2, false).await.expect("destroy");
-    assert_eq!(removed, ["process grafana", "process influxdb"]);
+    assert_eq!(
+        removed,
+        ["process control-api", "process grafana", "process influxdb"]
+    );
     assert!(
         target2
             .observe(&desired2)
@@ -306,8 +345,8 @@ async fn native_lifecycle_with_real_influxd() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_recycled_pid_is_never_signalled() {
-    let (ip, gp, rp) = (free_port(), free_port(), free_port());
-    let stack = Stack::new(&manifest(ip, gp, rp, "ops"));
+    let ports = Ports::free();
+    let stack = Stack::new(&manifest(ports, "m"));
     let (desired, target) = stack.desired();
     // Another program now has the pid the pidfile names.
     let mut other = std::process::Command::new("sleep")
@@ -411,4 +450,98 @@ async fn influx2_bucket_is_set_up_and_converges() {
         .expect("observe")
         .expect("bucket");
     assert_eq!(found.retention, "12h");
+}
+
+/// The same target through the command line, as users drive it.
+#[test]
+fn cli_apply_plan_status_destroy_with_target_native() {
+    let ports = Ports::free();
+    let stack = Stack::new(&manifest(ports, "m"));
+    let run = |args: &[&str]| {
+        let out = assert_cmd::Command::cargo_bin("promo-infra")
+            .expect("binary")
+            .current_dir(stack.project.path())
+            .env("PATH", &stack.path)
+            .env("NO_COLOR", "1")
+            .args(args)
+            .output()
+            .expect("run");
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let f = ["-f", "stacks/native-it.yaml"];
+    let with = |extra: &[&'static str]| [&f[..], extra].concat();
+
+    let (code, out) = run(&with(&["apply", "--target", "native"]));
+    assert_eq!(
+        code, 1,
+        "without a terminal and without --auto-approve, apply refuses: {out}"
+    );
+    assert!(
+        !stack
+            .project
+            .path()
+            .join("data/native-it/run/influxdb.pid")
+            .exists(),
+        "{out}"
+    );
+
+    let (code, out) = run(&with(&["apply", "--target", "native", "--auto-approve"]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("service.influxdb"), "{out}");
+    let (code, out) = run(&with(&[
+        "plan",
+        "--target",
+        "native",
+        "--detailed-exitcode",
+    ]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("No changes"), "{out}");
+    let (code, out) = run(&with(&["status", "--target", "native", "--json"]));
+    assert_eq!(code, 0, "{out}");
+    let status: serde_json::Value = serde_json::from_str(out.trim()).expect("status json");
+    let services = status.as_array().expect("array");
+    assert_eq!(services.len(), 3, "{out}");
+    assert!(
+        services
+            .iter()
+            .all(|s| s["health"] == "healthy" && s["state"] == "running"),
+        "{out}"
+    );
+
+    let (code, out) = run(&with(&["destroy", "--target", "native", "--auto-approve"]));
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(&with(&[
+        "plan",
+        "--target",
+        "native",
+        "--detailed-exitcode",
+    ]));
+    assert_eq!(
+        code, 2,
+        "after destroy the processes are planned again: {out}"
+    );
+    assert!(
+        stack
+            .project
+            .path()
+            .join("data/native-it/influxdb")
+            .exists(),
+        "data kept without --volumes"
+    );
+    let (code, out) = run(&with(&[
+        "destroy",
+        "--target",
+        "native",
+        "--volumes",
+        "--auto-approve",
+    ]));
+    assert_eq!(code, 0, "{out}");
+    assert!(!stack.project.path().join("data/native-it").exists());
 }

@@ -1,9 +1,10 @@
-//! Shared by the benches that include it (`#[path = "support.rs"] mod support;`).
+//! Helpers shared by the benchmarks (`benches/*.rs`, harness = false).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Build (if needed) and return the release binary: benchmarks time what users run.
+/// Build the release binary once and return its path.
+#[allow(dead_code)]
 pub fn release_binary(repo: &Path) -> PathBuf {
     let status = Command::new(env!("CARGO"))
         .current_dir(repo)

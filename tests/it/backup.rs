@@ -1,0 +1,1101 @@
+//! `backup run | list | rotate | restore`.
+//!
+//! - Real `influxd` 1.6 (Debian's package, started per test on 127.0.0.1 with HTTP auth on, and
+//!   initialised by promo-infra's own InfluxDB resource code): the round trip (k6-shaped points →
+//!   `backup run` → drop → `restore` → the same points), restore refusing an existing database,
+//!   a corrupted backup refused and listed, the scheduled command line of the generated systemd
+//!   unit run for real, `systemd-analyze verify` of the generated units.
+//! - InfluxDB 2.x: the InfluxDB 2 API double (`tests/doubles`, for `/health`) and a stand-in
+//!   `influx` CLI on PATH (`tests/fixtures/influx-standin.sh`) that records argv and env.
+//! - Rotation: generated backup trees (no server), against hand-computed expectations.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use promo_infra::backup::manifest::{self as bmanifest, BackupManifest};
+use promo_infra::desired::ResourceSpec;
+use promo_infra::ops::{self, Selection};
+use promo_infra::project::Project;
+use promo_infra::secrets::{self, SecretValues};
+use sha2::{Digest, Sha256};
+
+use crate::common::{Run, TempProject};
+use crate::influxd::RealInfluxd;
+
+const NOW: &str = "2026-11-24T03:00:00Z";
+const ID: &str = "20261124T030000Z";
+
+fn v1_manifest(stack: &str, http_port: u16, rpc: &str, extra_backup: &str) -> String {
+    format!(
+        r#"stack: {stack}
+environment: preprod
+influxdb:
+  version: 1
+  image: influxdb:1.8
+  port: {http_port}
+  bucket: k6
+  retention: 4w
+grafana:
+  image: grafana/grafana:10.2.3
+  port: 3999
+control_api:
+  enabled: false
+backup:
+  schedule: "0 3 * * *"
+  dir: backups
+  influx_rpc: "{rpc}"
+  keep: {{ last: 2, daily: 7, weekly: 4, monthly: 6 }}
+{extra_backup}"#
+    )
+}
+
+fn ok(run: &Run, what: &str) {
+    assert_eq!(run.code, 0, "{what} failed:\n{}", run.all());
+    assert!(!run.all().contains("panicked"), "{}", run.all());
+}
+
+fn env_values(p: &TempProject, stack: &str) -> SecretValues {
+    secrets::read_env(&p.path().join(format!("generated/{stack}/.env")))
+        .expect("read .env")
+        .expect(".env exists")
+}
+
+/// `generate` (creates .env), then initialise the real server the way apply does: admin user,
+/// database, retention, the Grafana READ and k6 WRITE users.
+async fn init_server(p: &TempProject, server: &RealInfluxd, stack: &str) -> SecretValues {
+    ok(&p.run(&["generate"]), "generate");
+    let project = Project::new(p.path());
+    let (templates, loaded) = ops::load_one(&project, &Selection::Default).expect("load");
+    let desired = ops::compile(&project, &templates, &loaded).expect("compile");
+    let spec = desired
+        .resources
+        .values()
+        .find_map(|r| match &r.spec {
+            ResourceSpec::Database(s) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("a database resource");
+    let values = env_values(p, stack);
+    promo_infra::influx::apply(
+        &promo_infra::influx::Endpoint { url: server.url() },
+        &spec,
+        &values,
+    )
+    .await
+    .expect("initialise influxd");
+    values
+}
+
+/// k6-shaped line protocol: http_req_duration and http_reqs per URL and status, vus.
+fn k6_points(testid: &str, seconds: u64) -> String {
+    // Inside the 4w retention: the last hours, whole seconds.
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let base: u64 = (now_s - 2 * 3600) * 1_000_000_000;
+    let urls = [
+        ("home", "https://shop.example/", "200"),
+        ("cart", "https://shop.example/cart", "200"),
+        ("checkout", "https://shop.example/checkout", "503"),
+    ];
+    let mut out = String::new();
+    for s in 0..seconds {
+        let t = base + s * 1_000_000_000;
+        for (i, (name, url, status)) in urls.iter().enumerate() {
+            let expected = if *status == "200" { "true" } else { "false" };
+            let duration = 80.0 + (s % 17) as f64 * 12.5 + i as f64 * 40.0;
+            let tags = format!(
+                "testid={testid},name={url},method=GET,status={status},expected_response={expected},scenario=promo_{name}"
+            );
+            out.push_str(&format!(
+                "http_req_duration,{tags} value={duration} {}\n",
+                t + i as u64
+            ));
+            out.push_str(&format!("http_reqs,{tags} value=1 {}\n", t + i as u64));
+        }
+        out.push_str(&format!(
+            "vus,testid={testid} value={} {t}\n",
+            10 + (s % 50)
+        ));
+    }
+    out
+}
+
+async fn write_points(url: &str, values: &SecretValues, body: String) {
+    let resp = reqwest::Client::new()
+        .post(format!("{url}/write?db=k6&precision=ns"))
+        .basic_auth("k6", values.get(secrets::INFLUX_V1_WRITE_PASSWORD))
+        .body(body)
+        .send()
+        .await
+        .expect("write");
+    assert_eq!(
+        resp.status().as_u16(),
+        204,
+        "{}",
+        resp.text().await.unwrap()
+    );
+}
+
+async fn query(url: &str, values: &SecretValues, db: &str, q: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(format!("{url}/query"))
+        .basic_auth("promo-admin", values.get(secrets::INFLUX_ADMIN_PASSWORD))
+        .form(&[("q", q), ("db", db)])
+        .send()
+        .await
+        .expect("query")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// Point counts per measurement and a sha256 of every row of every measurement.
+async fn fingerprint(url: &str, values: &SecretValues, db: &str) -> (Vec<(String, u64)>, String) {
+    let mut counts = Vec::new();
+    let mut hasher = Sha256::new();
+    for m in ["http_req_duration", "http_reqs", "vus"] {
+        let c = query(
+            url,
+            values,
+            db,
+            &format!("SELECT COUNT(value) FROM \"{m}\""),
+        )
+        .await;
+        let n = c
+            .pointer("/results/0/series/0/values/0/1")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or_else(|| panic!("COUNT of {m} in {db}: {c}"));
+        counts.push((m.to_string(), n));
+        let rows = query(
+            url,
+            values,
+            db,
+            &format!("SELECT * FROM \"{m}\" ORDER BY time ASC"),
+        )
+        .await;
+        let series = rows
+            .pointer("/results/0/series")
+            .cloned()
+            .unwrap_or_default();
+        hasher.update(series.to_string().as_bytes());
+    }
+    (counts, hex::encode(hasher.finalize()))
+}
+
+async fn databases(url: &str, values: &SecretValues) -> Vec<String> {
+    let v = query(url, values, "", "SHOW DATABASES").await;
+    v.pointer("/results/0/series/0/values")
+        .and_then(|v| v.as_array())
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| r[0].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn assert_no_secret(values: &SecretValues, text: &str, what: &str) {
+    for name in values.names() {
+        let v = values.get(name).expect("value");
+        assert!(!text.contains(v), "{what} contains the value of {name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trip_on_a_real_influxd_1_6() {
+    let server = RealInfluxd::start(true);
+    let p = TempProject::new();
+    p.write(
+        "stacks/promo.yaml",
+        &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
+    );
+    let values = init_server(&p, &server, "shop").await;
+    write_points(
+        &server.url(),
+        &values,
+        k6_points("blackfriday_20261124", 300),
+    )
+    .await;
+    let (counts, sum) = fingerprint(&server.url(), &values, "k6").await;
+    assert_eq!(
+        counts,
+        [
+            ("http_req_duration".to_string(), 900),
+            ("http_reqs".to_string(), 900),
+            ("vus".to_string(), 300)
+        ]
+    );
+
+    // backup run, with a fixed clock so the id is known
+    let run = p.run_env(&["backup", "run"], &[("PROMO_INFRA_NOW", NOW)]);
+    ok(&run, "backup run");
+    assert!(
+        run.stdout.contains(&format!(
+            "$ influxd backup -portable -host {} -db k6 backups/shop/{ID}",
+            server.rpc()
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!("+ backups/shop/{ID} (")),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("InfluxDB 1.6.7"), "{}", run.stdout);
+    let dir = p.path().join("backups/shop").join(ID);
+    let m = BackupManifest::read(&dir).expect("read").expect("manifest");
+    assert_eq!(m.id, ID);
+    assert_eq!(m.stack, "shop");
+    assert_eq!(m.database, "k6");
+    assert_eq!(m.influxdb_version, 1);
+    assert!(m.server_version.starts_with("1.6."), "{}", m.server_version);
+    assert_eq!(m.started_at, NOW);
+    let names: Vec<&str> = m.files.iter().map(|f| f.name.as_str()).collect();
+    assert!(names.iter().any(|n| n.ends_with(".manifest")), "{names:?}");
+    assert!(names.iter().any(|n| n.ends_with(".meta")), "{names:?}");
+    assert!(names.iter().any(|n| n.ends_with(".tar.gz")), "{names:?}");
+    for f in &m.files {
+        assert_eq!(
+            bmanifest::sha256_file(&dir.join(&f.name)).expect("hash"),
+            f.sha256
+        );
+    }
+    // Nothing temporary is left, and no secret is in the output or the manifest.
+    let entries: Vec<String> = std::fs::read_dir(p.path().join("backups/shop"))
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries, [ID]);
+    assert_no_secret(&values, &run.all(), "backup run output");
+    assert_no_secret(
+        &values,
+        &p.read(&format!("backups/shop/{ID}/{}", bmanifest::FILE)),
+        "backup manifest",
+    );
+
+    let list = p.run(&["backup", "list"]);
+    ok(&list, "backup list");
+    let row = list
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(ID))
+        .unwrap_or_else(|| panic!("{}", list.stdout));
+    assert_eq!(row.split_whitespace().nth(4), Some("ok"), "{row}");
+
+    // Restoring over the live database is refused (influxd 1.6 would fail half-way).
+    let refused = p.run(&["backup", "restore", ID]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert!(
+        refused.stderr.contains("database `k6` already exists on")
+            && refused.stderr.contains("--as k6_restored"),
+        "{}",
+        refused.stderr
+    );
+
+    // --as: beside the live database, same points.
+    let side = p.run(&["backup", "restore", ID, "--as", "k6_copy"]);
+    ok(&side, "restore --as");
+    assert!(side.stdout.contains("-newdb k6_copy"), "{}", side.stdout);
+    assert_eq!(
+        fingerprint(&server.url(), &values, "k6_copy").await,
+        (counts.clone(), sum.clone())
+    );
+
+    // Drop, restore, same points.
+    query(&server.url(), &values, "", "DROP DATABASE \"k6\"").await;
+    assert!(
+        !databases(&server.url(), &values)
+            .await
+            .contains(&"k6".to_string())
+    );
+    let restore = p.run(&["backup", "restore", ID]);
+    ok(&restore, "backup restore");
+    assert!(
+        restore.stdout.contains("files verified (sha256)")
+            && restore.stdout.contains(&format!(
+                "$ influxd restore -portable -host {} -db k6 backups/shop/{ID}",
+                server.rpc()
+            ))
+            && restore.stdout.contains(
+                "restored into `k6` (3 measurement(s): http_req_duration, http_reqs, vus)"
+            ),
+        "{}",
+        restore.stdout
+    );
+    assert_no_secret(&values, &restore.all(), "restore output");
+    assert_eq!(
+        fingerprint(&server.url(), &values, "k6").await,
+        (counts, sum)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupted_backup_is_listed_and_refused_by_restore() {
+    let server = RealInfluxd::start(true);
+    let p = TempProject::new();
+    p.write(
+        "stacks/promo.yaml",
+        &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
+    );
+    let values = init_server(&p, &server, "shop").await;
+    write_points(&server.url(), &values, k6_points("flash_sale", 60)).await;
+    ok(
+        &p.run_env(&["backup", "run"], &[("PROMO_INFRA_NOW", NOW)]),
+        "backup run",
+    );
+    let dir = p.path().join("backups/shop").join(ID);
+    let m = BackupManifest::read(&dir).expect("read").expect("manifest");
+    let shard = m
+        .files
+        .iter()
+        .find(|f| f.name.ends_with(".tar.gz"))
+        .expect("a shard file")
+        .name
+        .clone();
+    // Flip one byte in the middle of the shard archive (same size).
+    let path = dir.join(&shard);
+    let mut bytes = std::fs::read(&path).expect("read shard");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&path, &bytes).expect("write shard");
+
+    let list = p.run(&["backup", "list"]);
+    ok(&list, "backup list");
+    let line = list
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(ID))
+        .unwrap_or_else(|| panic!("{}", list.stdout));
+    assert!(line.contains("corrupt") && line.contains(&shard), "{line}");
+    let json = p.run(&["backup", "list", "--json"]);
+    ok(&json, "backup list --json");
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(v[0]["id"], ID);
+    assert_eq!(v[0]["status"], "corrupt");
+    assert_eq!(v[0]["time"], NOW);
+
+    query(&server.url(), &values, "", "DROP DATABASE \"k6\"").await;
+    let restore = p.run(&["backup", "restore", ID]);
+    assert_eq!(restore.code, 1, "{}", restore.all());
+    assert!(
+        restore
+            .stderr
+            .contains(&format!("backup {ID} is corrupt: `{shard}` has sha256"))
+            && restore.stderr.contains("refusing to restore"),
+        "{}",
+        restore.stderr
+    );
+    // Nothing was restored.
+    assert!(
+        !databases(&server.url(), &values)
+            .await
+            .contains(&"k6".to_string())
+    );
+}
+
+#[test]
+fn backup_run_against_no_server_is_a_clear_error_and_leaves_nothing() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port(); // released: nothing listens there
+    let p = TempProject::new();
+    p.write(
+        "stacks/promo.yaml",
+        &v1_manifest("shop", port, "127.0.0.1:1", ""),
+    );
+    let run = p.run(&["backup", "run"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains(&format!(
+            "InfluxDB is not reachable at http://127.0.0.1:{port}/ping"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("promo-infra apply"), "{}", run.stderr);
+    assert!(
+        !p.path().join("backups/shop").exists()
+            || std::fs::read_dir(p.path().join("backups/shop"))
+                .expect("dir")
+                .next()
+                .is_none()
+    );
+}
+
+/// A backup killed half-way leaves only `.tmp-<id>`: listed as incomplete, never as a backup;
+/// rotate leaves it while it may still be running and removes it once stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_backup_is_never_listed_as_valid() {
+    // A real server answers /ping; a stand-in `influxd` on PATH hangs like a slow backup.
+    let server = RealInfluxd::start(false);
+    let p = TempProject::new();
+    p.write(
+        "stacks/promo.yaml",
+        &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
+    );
+    // No database yet: influxd would say "backup failed: EOF"; promo-infra says what is wrong.
+    let missing = p.run(&["backup", "run"]);
+    assert_eq!(missing.code, 1, "{}", missing.all());
+    assert!(
+        missing
+            .stderr
+            .contains("database `k6` does not exist on http://127.0.0.1:")
+            && missing.stderr.contains("promo-infra apply"),
+        "{}",
+        missing.stderr
+    );
+    // (auth is off on this server: no .env needed)
+    let created = reqwest::Client::new()
+        .post(format!("{}/query", server.url()))
+        .form(&[("q", "CREATE DATABASE \"k6\"")])
+        .send()
+        .await
+        .expect("create database");
+    assert!(created.status().is_success());
+    let bin = tempfile::tempdir().expect("bin");
+    let pidfile = bin.path().join("standin.pid");
+    write_exec(
+        &bin.path().join("influxd"),
+        &format!(
+            "#!/bin/sh\n# stand-in influxd: writes half a backup, then hangs\necho $$ > {}\nfor last in \"$@\"; do :; done\nprintf partial > \"$last/20261124T030000Z.meta\"\nexec sleep 60\n",
+            pidfile.display()
+        ),
+    );
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_promo-infra"))
+        .current_dir(p.path())
+        .env("PATH", &path)
+        .env("PROMO_INFRA_NOW", NOW)
+        .args(["backup", "run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let meta = p
+        .path()
+        .join(format!("backups/shop/.tmp-{ID}/20261124T030000Z.meta"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(meta.exists() && pidfile.exists()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(meta.exists(), "the stand-in never started");
+    // Kill promo-infra (SIGKILL: no cleanup), then the stand-in it started, both by PID.
+    child.kill().expect("kill promo-infra");
+    child.wait().expect("wait");
+    let standin: i32 = std::fs::read_to_string(&pidfile)
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("pid number");
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-9", &standin.to_string()])
+            .status()
+            .expect("kill")
+            .success()
+    );
+
+    let list = p.run(&["backup", "list", "--json"]);
+    ok(&list, "list");
+    let v: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    assert_eq!(v.as_array().expect("array").len(), 1, "{v}");
+    assert_eq!(v[0]["id"], format!(".tmp-{ID}"));
+    assert_eq!(v[0]["status"], "incomplete");
+
+    // One hour later: may still be running → left alone.
+    let young = p.run_env(
+        &["backup", "rotate"],
+        &[("PROMO_INFRA_NOW", "2026-11-24T04:00:00Z")],
+    );
+    ok(&young, "rotate (young)");
+    assert!(
+        young.stdout.contains("may still be running"),
+        "{}",
+        young.stdout
+    );
+    assert!(p.path().join(format!("backups/shop/.tmp-{ID}")).exists());
+    // A day later: stale → removed.
+    let stale = p.run_env(
+        &["backup", "rotate"],
+        &[("PROMO_INFRA_NOW", "2026-11-25T04:00:00Z")],
+    );
+    ok(&stale, "rotate (stale)");
+    assert!(
+        stale.stdout.contains("incomplete backup started 25 h ago"),
+        "{}",
+        stale.stdout
+    );
+    assert!(!p.path().join(format!("backups/shop/.tmp-{ID}")).exists());
+
+    // A failing tool leaves nothing either.
+    write_exec(
+        &bin.path().join("influxd"),
+        "#!/bin/sh\necho 'backup: connect: connection refused' >&2\nexit 1\n",
+    );
+    let failed = p.run_env(
+        &["backup", "run"],
+        &[("PATH", &path), ("PROMO_INFRA_NOW", NOW)],
+    );
+    assert_eq!(failed.code, 1, "{}", failed.all());
+    assert!(
+        failed.stderr.contains("connection refused") && failed.stderr.contains("backup.influx_rpc"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(
+        std::fs::read_dir(p.path().join("backups/shop"))
+            .expect("dir")
+            .count(),
+        0
+    );
+}
+
+fn write_exec(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write script");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+// ---------------------------------------------------------------------------------------------
+// InfluxDB 2.x: double + stand-in CLI
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn influx2_backup_and_restore_pass_the_token_in_the_environment_only() {
+    let p = TempProject::new();
+    // Generate first (placeholder port) to get the .env token, then start the double with it.
+    let manifest = |port: u16| {
+        format!(
+            "stack: shop2\nenvironment: preprod\ninfluxdb:\n  version: 2\n  image: influxdb:2.7\n  port: {port}\n  org: shop-org\n  bucket: k6-metrics\n\
+             grafana:\n  image: grafana/grafana:10.2.3\n  port: 3999\ncontrol_api:\n  enabled: false\n\
+             backup:\n  schedule: \"0 3 * * *\"\n  keep: {{ last: 3 }}\n"
+        )
+    };
+    p.write("stacks/promo.yaml", &manifest(18086));
+    ok(&p.run(&["generate"]), "generate");
+    let values = env_values(&p, "shop2");
+    let token = values
+        .get(secrets::INFLUX_ADMIN_TOKEN)
+        .expect("token")
+        .to_string();
+    let double = promo_doubles::influx2::spawn(promo_doubles::influx2::Influx2Config {
+        setup: Some(promo_doubles::influx2::Influx2Setup {
+            username: "promo-admin".into(),
+            password: values
+                .get(secrets::INFLUX_ADMIN_PASSWORD)
+                .expect("pw")
+                .into(),
+            org: "shop-org".into(),
+            bucket: "k6-metrics".into(),
+            retention_seconds: 0,
+            token: Some(token.clone()),
+        }),
+        version: "2.7.10-double".into(),
+    })
+    .await
+    .expect("double");
+    p.write("stacks/promo.yaml", &manifest(double.addr().port()));
+
+    let bin = tempfile::tempdir().expect("bin");
+    std::fs::copy(
+        crate::common::repo().join("tests/fixtures/influx-standin.sh"),
+        bin.path().join("influx"),
+    )
+    .expect("copy stand-in");
+    let log = bin.path().join("influx.log");
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let env = [
+        ("PATH", path.as_str()),
+        ("INFLUX_STANDIN_LOG", log.to_str().expect("utf-8")),
+        ("PROMO_INFRA_NOW", NOW),
+    ];
+    let url = double.url();
+
+    let run = p.run_env(&["backup", "run"], &env);
+    ok(&run, "backup run (2.x)");
+    assert!(
+        run.stdout.contains(&format!(
+            "$ influx backup --host {url} --org shop-org --bucket k6-metrics backups/shop2/{ID}"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("InfluxDB 2.7.10-double"),
+        "{}",
+        run.stdout
+    );
+    let recorded = std::fs::read_to_string(&log).expect("log");
+    let dir = p.path().join(format!("backups/shop2/{ID}"));
+    let tmp = p.path().join(format!("backups/shop2/.tmp-{ID}"));
+    assert_eq!(
+        recorded,
+        format!(
+            "--- argv\nbackup\n--host\n{url}\n--org\nshop-org\n--bucket\nk6-metrics\n{}\n--- env\nINFLUX_TOKEN={token}\n",
+            tmp.display()
+        )
+    );
+    let m = BackupManifest::read(&dir).expect("read").expect("manifest");
+    assert_eq!(
+        (m.influxdb_version, m.org.as_deref()),
+        (2, Some("shop-org"))
+    );
+    assert_eq!(m.server_version, "2.7.10-double");
+    let names: Vec<&str> = m.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "20261124T030000Z.1.tar.gz",
+            "20261124T030000Z.bolt.gz",
+            "20261124T030000Z.manifest"
+        ]
+    );
+    assert_no_secret(&values, &run.all(), "backup run output");
+    assert_no_secret(
+        &values,
+        &p.read(&format!("backups/shop2/{ID}/{}", bmanifest::FILE)),
+        "manifest",
+    );
+
+    std::fs::remove_file(&log).expect("reset log");
+    let restore = p.run_env(&["backup", "restore", ID, "--as", "k6-restored"], &env);
+    ok(&restore, "backup restore (2.x)");
+    assert_eq!(
+        std::fs::read_to_string(&log).expect("log"),
+        format!(
+            "--- argv\nrestore\n--host\n{url}\n--org\nshop-org\n--bucket\nk6-metrics\n--new-bucket\nk6-restored\n{}\n--- env\nINFLUX_TOKEN={token}\n",
+            dir.display()
+        )
+    );
+    assert_no_secret(&values, &restore.all(), "restore output");
+
+    // Without the token in .env, promo-infra refuses before running influx.
+    let env_file = p.path().join("generated/shop2/.env");
+    let text = std::fs::read_to_string(&env_file).expect(".env");
+    let without: String = text
+        .lines()
+        .filter(|l| !l.starts_with("INFLUXDB_ADMIN_TOKEN="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&env_file, without).expect("write .env");
+    std::fs::remove_file(&log).expect("reset log");
+    let refused = p.run_env(&["backup", "run"], &env);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert!(
+        refused.stderr.contains("INFLUXDB_ADMIN_TOKEN is not set"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!log.exists(), "influx must not run without a token");
+    double.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// systemd units and the scheduled command line
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_backup_units_verify_and_their_command_runs() {
+    // The committed units (binary path /usr/local/bin/promo-infra, as on a production host):
+    // systemd checks the ExecStart program (/usr/bin/flock), the calendar and the Unit= link.
+    for stack in ["promo", "promo-v1"] {
+        let dir = crate::common::repo().join(format!("generated/{stack}/systemd"));
+        verify_units(&[
+            dir.join(format!("promo-infra-{stack}-backup.service")),
+            dir.join(format!("promo-infra-{stack}-backup.timer")),
+        ]);
+    }
+
+    // The same units generated with this build's binary and this project: the command inside
+    // `sh -c` (which systemd cannot check) is run for real against a real influxd.
+    let server = RealInfluxd::start(true);
+    let p = TempProject::new();
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_promo-infra"));
+    p.write(
+        "stacks/promo.yaml",
+        &v1_manifest(
+            "bkunit",
+            server.http_port(),
+            &server.rpc(),
+            &format!(
+                "  project_dir: {}\n  binary: {}\n",
+                p.path().display(),
+                bin.display()
+            ),
+        ),
+    );
+    let values = init_server(&p, &server, "bkunit").await;
+    write_points(&server.url(), &values, k6_points("nightly", 10)).await;
+    let unit_dir = p.path().join("generated/bkunit/systemd");
+    let service = unit_dir.join("promo-infra-bkunit-backup.service");
+    verify_units(&[
+        service.clone(),
+        unit_dir.join("promo-infra-bkunit-backup.timer"),
+    ]);
+    let text = std::fs::read_to_string(&service).expect("service");
+    let exec = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
+    assert!(
+        exec.contains(&format!("{} backup run", bin.display())),
+        "{exec}"
+    );
+    assert!(
+        exec.contains(&format!("{} backup rotate", bin.display())),
+        "{exec}"
+    );
+    let workdir = text
+        .lines()
+        .find_map(|l| l.strip_prefix("WorkingDirectory="))
+        .expect("WorkingDirectory");
+    // systemd's quoting of this line is plain sh quoting (single quotes around the sh -c script).
+    let out = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(exec)
+        .current_dir(workdir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run ExecStart");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("backup ") && all.contains(" complete"),
+        "{all}"
+    );
+    assert!(all.contains("keep 1 backup(s)"), "{all}");
+    let list = p.run(&["backup", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    assert_eq!(v.as_array().expect("array").len(), 1);
+    assert_eq!(v[0]["status"], "ok");
+}
+
+fn verify_units(units: &[PathBuf]) {
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .args(units)
+        .output()
+        .expect(
+            "systemd-analyze must be installed (apt-get install systemd; scripts/setup.sh does it)",
+        );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "systemd-analyze verify {units:?}: {}\n{stderr}",
+        out.status
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// rotation over generated trees
+
+/// A backup as `backup run` leaves it, without a server: one data file plus our manifest.
+fn fake_backup(root: &Path, stack: &str, id: &str) {
+    let dir = root.join(id);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let base = id.split('-').next().expect("base");
+    std::fs::write(
+        dir.join(format!("{base}.manifest")),
+        format!("{{\"id\":\"{id}\"}}\n"),
+    )
+    .expect("write");
+    std::fs::write(dir.join(format!("{base}.s1.tar.gz")), id.repeat(20)).expect("write");
+    let time = promo_infra::backup::parse_id(id).expect("id");
+    let m = BackupManifest {
+        format: bmanifest::FORMAT,
+        tool: "promo-infra".into(),
+        tool_version: "0.1.0".into(),
+        id: id.into(),
+        stack: stack.into(),
+        influxdb_version: 1,
+        server_version: "1.6.7~rc0".into(),
+        database: "k6".into(),
+        org: None,
+        started_at: time.to_string(),
+        finished_at: time.to_string(),
+        files: bmanifest::hash_dir(&dir).expect("hash"),
+    };
+    m.write(&dir).expect("manifest");
+}
+
+fn names(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn rotation_project() -> (TempProject, PathBuf) {
+    let p = TempProject::new();
+    p.write(
+        "stacks/promo.yaml",
+        &v1_manifest("shop", 18086, "127.0.0.1:18088", "").replace(
+            "last: 2, daily: 7, weekly: 4, monthly: 6",
+            "last: 2, daily: 3, weekly: 4, monthly: 2",
+        ),
+    );
+    let root = p.path().join("backups/shop");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    (p, root)
+}
+
+/// Years, ISO-week-year and month boundaries, same-day and same-second duplicates, a corrupt
+/// newest backup, incomplete and half-removed backups, foreign files and directories.
+#[test]
+fn rotation_keeps_exactly_the_hand_computed_set() {
+    let (p, root) = rotation_project();
+    let valid = [
+        "20241129T030000Z",   // A  Fri, 2024-W48, 2024-11
+        "20241231T233000Z",   // B  Tue, ISO 2025-W01 (!), 2024-12
+        "20250101T003000Z",   // C  Wed, 2025-W01, 2025-01
+        "20250131T235959Z",   // D  Fri, 2025-W05, last second of January
+        "20250201T000000Z",   // E  Sat, 2025-W05, first second of February
+        "20250202T030000Z",   // F  Sun, 2025-W05
+        "20250203T030000Z",   // G  Mon, 2025-W06
+        "20250203T150000Z",   // H1 same day as G
+        "20250203T150000Z-2", // H2 same second as H1
+    ];
+    for id in valid {
+        fake_backup(&root, "shop", id);
+    }
+    // The newest of all, corrupted after the fact (same size): not counted, left alone.
+    fake_backup(&root, "shop", "20250204T030000Z");
+    let shard = root.join("20250204T030000Z/20250204T030000Z.s1.tar.gz");
+    let mut bytes = std::fs::read(&shard).expect("read");
+    bytes[3] ^= 0x20;
+    std::fs::write(&shard, bytes).expect("write");
+    // Incomplete: a stale one (removed), a recent one (left: may be running).
+    for (name, _) in [(".tmp-20250101T030000Z", ()), (".tmp-20250204T090000Z", ())] {
+        std::fs::create_dir_all(root.join(name)).expect("mkdir");
+        std::fs::write(root.join(name).join(".promo-infra-partial"), "x").expect("marker");
+        std::fs::write(root.join(name).join("20250101T030000Z.meta"), "half").expect("file");
+    }
+    // An interrupted removal (ours): finished.
+    fake_backup(&root, "shop", "20240101T030000Z");
+    std::fs::rename(
+        root.join("20240101T030000Z"),
+        root.join(".del-20240101T030000Z"),
+    )
+    .expect("rename");
+    // Foreign: never touched, whatever their names.
+    std::fs::write(root.join("README.txt"), "hand-made notes").expect("write");
+    std::fs::create_dir_all(root.join("manual-copy")).expect("mkdir");
+    std::fs::write(root.join("manual-copy/20230101T000000Z.manifest"), "{}").expect("write");
+    std::fs::create_dir_all(root.join("20230105T030000Z")).expect("mkdir");
+    std::fs::write(root.join("20230105T030000Z/data"), "someone else's").expect("write");
+    std::fs::create_dir_all(root.join(".tmp-foo")).expect("mkdir");
+    fake_backup(&root, "other-stack", "20220110T030000Z");
+
+    let before = p.snapshot_tree();
+    let now = [("PROMO_INFRA_NOW", "2025-02-04T12:00:00Z")];
+
+    // Dry run: decisions printed, nothing removed.
+    let dry = p.run_env(&["backup", "rotate", "--dry-run"], &now);
+    ok(&dry, "rotate --dry-run");
+    assert_eq!(p.snapshot_tree(), before, "--dry-run changed the tree");
+    let out = &dry.stdout;
+    for expected in [
+        "policy: keep last 2, daily 3, weekly 4, monthly 2 (UTC days, ISO weeks, months)",
+        "keep 7 backup(s):",
+        "= 20250203T150000Z-2  last backup #1, daily backup 2025-02-03, weekly backup 2025-W06, monthly backup 2025-02, newest valid backup (always kept)",
+        "= 20250203T150000Z  last backup #2",
+        "= 20250202T030000Z  daily backup 2025-02-02, weekly backup 2025-W05",
+        "= 20250201T000000Z  daily backup 2025-02-01",
+        "= 20250131T235959Z  monthly backup 2025-01",
+        "= 20250101T003000Z  weekly backup 2025-W01",
+        "= 20241129T030000Z  weekly backup 2024-W48",
+        "would remove 4 backup(s):",
+        "- 20250203T030000Z  not among the 2 newest; day 2025-02-03 is kept as 20250203T150000Z-2; week 2025-W06 is kept as 20250203T150000Z-2; month 2025-02 is kept as 20250203T150000Z-2",
+        "- 20241231T233000Z  not among the 2 newest; 2024-12-31 is beyond the 3 newest days (keep.daily 3); week 2025-W01 is kept as 20250101T003000Z; 2024-12 is beyond the 2 newest months (keep.monthly 2)",
+        "- .tmp-20250101T030000Z  incomplete backup started 825 h ago",
+        "- .del-20240101T030000Z  removal of this backup was interrupted; finishing it",
+        "! 20250204T030000Z  corrupt (`20250204T030000Z.s1.tar.gz` has sha256",
+        "! .tmp-20250204T090000Z  incomplete backup started 3 h ago: may still be running",
+        "! README.txt  foreign (a file promo-infra did not create): never touched",
+        "! manual-copy  foreign (no promo-infra-backup.json inside: not created by promo-infra): never touched",
+        "! 20230105T030000Z  foreign (no promo-infra-backup.json inside",
+        "! .tmp-foo  foreign (",
+        "! 20220110T030000Z  foreign (a backup of stack `other-stack`): never touched",
+        "dry run: nothing was removed",
+    ] {
+        assert!(out.contains(expected), "missing `{expected}` in:\n{out}");
+    }
+    let json = p.run_env(&["backup", "rotate", "--dry-run", "--json"], &now);
+    ok(&json, "rotate --dry-run --json");
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(v["dry_run"], true);
+    let removed: BTreeSet<&str> = v["decisions"]
+        .as_array()
+        .expect("decisions")
+        .iter()
+        .filter(|d| d["action"] == "remove")
+        .map(|d| d["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(
+        removed,
+        BTreeSet::from([
+            "20250203T030000Z",
+            "20241231T233000Z",
+            ".tmp-20250101T030000Z",
+            ".del-20240101T030000Z"
+        ])
+    );
+    assert_eq!(p.snapshot_tree(), before);
+
+    // For real: exactly the kept backups, the corrupt one, the young partial and every foreign
+    // entry remain — byte for byte.
+    let real = p.run_env(&["backup", "rotate"], &now);
+    ok(&real, "rotate");
+    assert!(real.stdout.contains("7 kept, 4 removed"), "{}", real.stdout);
+    let want: BTreeSet<String> = [
+        "20250203T150000Z-2",
+        "20250203T150000Z",
+        "20250202T030000Z",
+        "20250201T000000Z",
+        "20250131T235959Z",
+        "20250101T003000Z",
+        "20241129T030000Z",
+        "20250204T030000Z",
+        ".tmp-20250204T090000Z",
+        "README.txt",
+        "manual-copy",
+        "20230105T030000Z",
+        ".tmp-foo",
+        "20220110T030000Z",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(names(&root), want);
+    let after = p.snapshot_tree();
+    for (path, bytes) in &before {
+        let survives = want.iter().any(|w| {
+            path.strip_prefix("backups/shop/")
+                .is_some_and(|rest| rest == w || rest.starts_with(&format!("{w}/")))
+        }) || !path.starts_with("backups/shop/");
+        if survives {
+            assert!(
+                after.contains(&(path.clone(), bytes.clone())),
+                "{path} changed or vanished"
+            );
+        }
+    }
+    // Idempotent: a second rotation removes nothing.
+    let again = p.run_env(&["backup", "rotate"], &now);
+    ok(&again, "rotate again");
+    assert!(
+        again.stdout.contains("7 kept, 0 removed"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(names(&root), want);
+
+    // `backup list` on what remains.
+    let list = p.run(&["backup", "list", "--json"]);
+    ok(&list, "list");
+    let v: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    let status = |id: &str| {
+        v.as_array()
+            .expect("array")
+            .iter()
+            .find(|e| e["id"] == id)
+            .map(|e| e["status"].as_str().expect("status").to_string())
+            .unwrap_or_else(|| panic!("{id} not listed"))
+    };
+    assert_eq!(status("20250203T150000Z-2"), "ok");
+    assert_eq!(status("20250204T030000Z"), "corrupt");
+    assert_eq!(status(".tmp-20250204T090000Z"), "incomplete");
+    assert_eq!(status("manual-copy"), "foreign");
+    assert_eq!(status("20220110T030000Z"), "foreign");
+}
+
+/// Daily backups for three years: whatever the day rotation runs on, the newest valid backup
+/// survives, the policy's counts are never exceeded, and foreign entries stay.
+#[test]
+fn rotation_over_three_years_of_daily_backups() {
+    let (p, root) = rotation_project();
+    let start: jiff::Timestamp = "2023-12-25T03:00:00Z".parse().expect("t");
+    let mut ids = Vec::new();
+    for d in 0..(3 * 365) {
+        let t = start + jiff::SignedDuration::from_hours(24 * d);
+        ids.push(promo_infra::backup::format_id(t));
+    }
+    for id in &ids {
+        fake_backup(&root, "shop", id);
+    }
+    std::fs::write(root.join("keep-me.txt"), "foreign").expect("write");
+    let newest = ids.last().expect("newest").clone();
+    let run = p.run_env(
+        &["backup", "rotate"],
+        &[("PROMO_INFRA_NOW", "2026-12-24T12:00:00Z")],
+    );
+    ok(&run, "rotate");
+    let left = names(&root);
+    assert!(left.contains(&newest) && left.contains("keep-me.txt"));
+    // last 2 + daily 3 (overlapping) + weekly 4 + monthly 2, ISO weeks of 2026-12: the three
+    // newest days (Dec 21-23; Dec 22 is the 2nd newest), the Sundays closing W51, W50, W49
+    // (Dec 20, 13, 6), and the newest of November (Nov 30). 2026-12-23 is Wednesday of W52.
+    let want: BTreeSet<String> = [
+        "20261223T030000Z",
+        "20261222T030000Z",
+        "20261221T030000Z",
+        "20261220T030000Z",
+        "20261213T030000Z",
+        "20261206T030000Z",
+        "20261130T030000Z",
+        "keep-me.txt",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(left, want, "{}", run.stdout);
+}
+
+#[test]
+fn restore_refuses_unknown_ids_and_bad_names_without_touching_anything() {
+    let (p, root) = rotation_project();
+    fake_backup(&root, "shop", "20250203T030000Z");
+    let before = p.snapshot_tree();
+    let unknown = p.run(&["backup", "restore", "20250101T000000Z"]);
+    assert_eq!(unknown.code, 1, "{}", unknown.all());
+    assert!(
+        unknown
+            .stderr
+            .contains("no backup `20250101T000000Z` in backups/shop")
+            && unknown.stderr.contains("backups: 20250203T030000Z"),
+        "{}",
+        unknown.stderr
+    );
+    let escape = p.run(&["backup", "restore", "../shop"]);
+    assert_eq!(escape.code, 1, "{}", escape.all());
+    assert!(
+        escape.stderr.contains("no backup `../shop`"),
+        "{}",
+        escape.stderr
+    );
+    let bad = p.run(&["backup", "restore", "20250203T030000Z", "--as=-rp"]);
+    assert_eq!(bad.code, 1, "{}", bad.all());
+    assert!(
+        bad.stderr
+            .contains("--as `-rp` is not a database / bucket name"),
+        "{}",
+        bad.stderr
+    );
+    assert_eq!(p.snapshot_tree(), before);
+}

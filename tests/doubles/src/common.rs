@@ -542,6 +542,53 @@ pub fn go_duration(secs: i64) -> String {
     if neg { format!("-{body}") } else { body }
 }
 
+/// Gives the `/__double/*` handlers below access to a double's request log and fault queue,
+/// so both doubles serve them with the same code.
+pub(crate) trait HasRecorder {
+    /// The double's recorder.
+    fn recorder(&self) -> &Recorder;
+}
+
+impl<T: HasRecorder> HasRecorder for std::sync::Arc<T> {
+    fn recorder(&self) -> &Recorder {
+        (**self).recorder()
+    }
+}
+
+/// `GET /__double/faults`: the faults still queued.
+pub(crate) async fn double_faults_list<A: HasRecorder>(
+    axum::extract::State(app): axum::extract::State<A>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    axum::Json(app.recorder().pending_faults()).into_response()
+}
+
+/// `DELETE /__double/faults`.
+pub(crate) async fn double_faults_clear<A: HasRecorder>(
+    axum::extract::State(app): axum::extract::State<A>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    app.recorder().clear_faults();
+    axum::Json(serde_json::json!({ "message": "faults cleared" })).into_response()
+}
+
+/// `GET /__double/requests`: the request log.
+pub(crate) async fn double_requests<A: HasRecorder>(
+    axum::extract::State(app): axum::extract::State<A>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    axum::Json(app.recorder().requests()).into_response()
+}
+
+/// `DELETE /__double/requests`.
+pub(crate) async fn double_requests_clear<A: HasRecorder>(
+    axum::extract::State(app): axum::extract::State<A>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    app.recorder().clear_requests();
+    axum::Json(serde_json::json!({ "message": "request log cleared" })).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,7 +31,10 @@ pub use model::{
     Annotation, DashProvisioning, Dashboard, DashboardVersion, Datasource, Folder, slugify,
 };
 
-use crate::common::{FaultSpec, IdGen, Recorder, RequestRecord, ServerTask, lock, redact_query};
+use crate::common::{
+    FaultSpec, HasRecorder, IdGen, Recorder, RequestRecord, ServerTask, double_faults_clear,
+    double_faults_list, double_requests, double_requests_clear, lock, redact_query,
+};
 
 /// How to start the Grafana double.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +115,12 @@ pub(crate) struct Inner {
 }
 
 pub(crate) type App = Arc<Inner>;
+
+impl HasRecorder for Inner {
+    fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+}
 
 /// A cloneable view of the double's stored objects, for assertions and fault injection.
 #[derive(Clone)]
@@ -365,13 +374,13 @@ fn router(app: App) -> Router {
         )
         .route(
             "/__double/faults",
-            get(double_faults_list)
+            get(double_faults_list::<App>)
                 .post(double_faults_add)
-                .delete(double_faults_clear),
+                .delete(double_faults_clear::<App>),
         )
         .route(
             "/__double/requests",
-            get(double_requests).delete(double_requests_clear),
+            get(double_requests::<App>).delete(double_requests_clear::<App>),
         )
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed);
@@ -492,22 +501,4 @@ async fn double_faults_add(State(app): State<App>, body: axum::body::Bytes) -> R
         )
         .into_response(),
     }
-}
-
-async fn double_faults_list(State(app): State<App>) -> Response {
-    axum::Json(app.recorder.pending_faults()).into_response()
-}
-
-async fn double_faults_clear(State(app): State<App>) -> Response {
-    app.recorder.clear_faults();
-    axum::Json(json!({ "message": "faults cleared" })).into_response()
-}
-
-async fn double_requests(State(app): State<App>) -> Response {
-    axum::Json(app.recorder.requests()).into_response()
-}
-
-async fn double_requests_clear(State(app): State<App>) -> Response {
-    app.recorder.clear_requests();
-    axum::Json(json!({ "message": "request log cleared" })).into_response()
 }

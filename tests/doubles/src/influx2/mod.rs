@@ -24,7 +24,8 @@ use serde_json::{Value, json};
 pub use lineproto::{FieldValue, Point};
 
 use crate::common::{
-    FaultSpec, IdGen, Recorder, RequestRecord, ServerTask, lock, now_ms, now_ns,
+    FaultSpec, HasRecorder, IdGen, Recorder, RequestRecord, ServerTask, double_faults_clear,
+    double_faults_list, double_requests, double_requests_clear, lock, now_ms, now_ns,
     parse_duration_secs, query_get, query_pairs, redact_query, rfc3339,
 };
 
@@ -484,6 +485,12 @@ struct Inner {
 
 type App = Arc<Inner>;
 
+impl HasRecorder for Inner {
+    fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+}
+
 /// A cloneable view of the double's data, for assertions and fault injection.
 #[derive(Clone)]
 pub struct Influx2State {
@@ -637,13 +644,13 @@ fn router(app: App) -> Router {
         .route("/__double/points", get(double_points))
         .route(
             "/__double/faults",
-            get(double_faults_list)
+            get(double_faults_list::<App>)
                 .post(double_faults_add)
-                .delete(double_faults_clear),
+                .delete(double_faults_clear::<App>),
         )
         .route(
             "/__double/requests",
-            get(double_requests).delete(double_requests_clear),
+            get(double_requests::<App>).delete(double_requests_clear::<App>),
         )
         .fallback(|| async { not_found("path not found") })
         .method_not_allowed_fallback(|| async {
@@ -1299,24 +1306,6 @@ async fn double_faults_add(State(app): State<App>, body: Bytes) -> Reply {
             "expected {\"status\": 400-599, \"count\": N, \"path_prefix\": \"/api/v2/...\", \"retry_after\": secs}",
         )),
     }
-}
-
-async fn double_faults_list(State(app): State<App>) -> Response {
-    axum::Json(app.recorder.pending_faults()).into_response()
-}
-
-async fn double_faults_clear(State(app): State<App>) -> Response {
-    app.recorder.clear_faults();
-    axum::Json(json!({ "message": "faults cleared" })).into_response()
-}
-
-async fn double_requests(State(app): State<App>) -> Response {
-    axum::Json(app.recorder.requests()).into_response()
-}
-
-async fn double_requests_clear(State(app): State<App>) -> Response {
-    app.recorder.clear_requests();
-    axum::Json(json!({ "message": "request log cleared" })).into_response()
 }
 
 #[cfg(test)]

@@ -1,9 +1,15 @@
 //! One apply per stack at a time: an OS file lock (released by the kernel even on SIGKILL, so a
 //! dead holder never blocks anyone) plus a note naming the holder for the error message.
+//!
+//! The lock file `generated/<stack>/.promo-infra.lock` is created once and never removed: an
+//! `flock` belongs to an inode, so a file that was unlinked on release let a process that had
+//! opened the old inode and one that created a new file both hold "the" lock. The holder note
+//! lives inside the locked file; it is cleared (truncated) before the lock is released, so a note
+//! found by the next holder means the previous one died holding it.
 
 use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,8 +32,10 @@ pub struct Holder {
 #[derive(Debug)]
 pub struct StackLock {
     file: File,
-    path: PathBuf,
 }
+
+/// Name of the lock file inside `generated/<stack>/` (git-ignored; never removed).
+pub const LOCK_FILE: &str = ".promo-infra.lock";
 
 /// What acquiring found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,9 +48,10 @@ pub enum Previous {
 
 impl StackLock {
     /// Take the lock of `stack` in `dir` (`dir/.promo-infra.lock`), or fail naming the holder.
+    /// `command` is what the holder does (`apply`, `destroy`, `generate`), shown to others.
     pub fn acquire(dir: &Path, stack: &str, command: &str) -> Result<(Self, Previous)> {
         fs_err::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
-        let path = dir.join(".promo-infra.lock");
+        let path = dir.join(LOCK_FILE);
         let mut file = fs_err::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -52,13 +61,10 @@ impl StackLock {
             .map_err(|e| Error::io("cannot open lock", &path, e))?
             .into_parts()
             .0;
-        let note = fs_err::read_to_string(&path)
-            .ok()
-            .and_then(|t| serde_json::from_str::<Holder>(&t).ok());
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let who = note.map_or_else(
+                let who = read_note(&mut file).map_or_else(
                     || "another promo-infra process".to_string(),
                     |h| {
                         format!(
@@ -74,7 +80,8 @@ impl StackLock {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("cannot lock", &path, e)),
         }
-        let previous = note.map_or(Previous::Free, Previous::Stale);
+        // Read through the locked descriptor: the note is the previous holder's only if it died.
+        let previous = read_note(&mut file).map_or(Previous::Free, Previous::Stale);
         let holder = Holder {
             pid: std::process::id(),
             host: hostname(),
@@ -86,23 +93,32 @@ impl StackLock {
         };
         file.set_len(0)
             .map_err(|e| Error::io("cannot write lock", &path, e))?;
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io("cannot write lock", &path, e))?;
         file.write_all(
             serde_json::to_string(&holder)
                 .unwrap_or_default()
                 .as_bytes(),
         )
         .map_err(|e| Error::io("cannot write lock", &path, e))?;
-        Ok((Self { file, path }, previous))
+        Ok((Self { file }, previous))
     }
 }
 
 impl Drop for StackLock {
     fn drop(&mut self) {
-        // Clear the note first so nobody reports a holder that has finished.
+        // Clear the note first so nobody reports a holder that has finished. The file itself
+        // stays: removing it is what let two processes hold the lock at once.
         let _ = self.file.set_len(0);
         let _ = self.file.unlock();
-        let _ = std::fs::remove_file(&self.path);
     }
+}
+
+fn read_note(file: &mut File) -> Option<Holder> {
+    let mut text = String::new();
+    file.seek(SeekFrom::Start(0)).ok()?;
+    file.read_to_string(&mut text).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 fn hostname() -> String {
@@ -126,6 +142,65 @@ mod tests {
         assert!(msg.contains("stack `s` is locked by `apply` (pid"), "{msg}");
         drop(lock);
         StackLock::acquire(dir.path(), "s", "apply").expect("free again");
+    }
+
+    /// Threads that each open the lock file themselves (separate open file descriptions, as
+    /// separate processes have) take and release it as fast as they can for a bounded time; a
+    /// shared counter of holders, bumped inside the critical section, must never exceed one.
+    /// With the old unlock-then-unlink release, a thread that had opened the old inode and one
+    /// that created a new file both held it, and this saw two holders within milliseconds.
+    #[test]
+    fn never_two_holders_under_parallel_acquires() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::time::{Duration, Instant};
+
+        let dir = tempfile::tempdir().expect("dir");
+        let holders = Arc::new(AtomicUsize::new(0));
+        let overlaps = Arc::new(AtomicUsize::new(0));
+        let taken = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let deadline = Instant::now() + Duration::from_millis(1500);
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (dir, holders, overlaps, taken, stop) = (
+                    dir.path().to_path_buf(),
+                    holders.clone(),
+                    overlaps.clone(),
+                    taken.clone(),
+                    stop.clone(),
+                );
+                std::thread::spawn(move || {
+                    while Instant::now() < deadline && !stop.load(Ordering::SeqCst) {
+                        let Ok((lock, _)) = StackLock::acquire(&dir, "s", "apply") else {
+                            continue;
+                        };
+                        taken.fetch_add(1, Ordering::SeqCst);
+                        if holders.fetch_add(1, Ordering::SeqCst) != 0 {
+                            overlaps.fetch_add(1, Ordering::SeqCst);
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                        std::thread::yield_now();
+                        holders.fetch_sub(1, Ordering::SeqCst);
+                        drop(lock);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        let taken = taken.load(Ordering::SeqCst);
+        assert_eq!(
+            overlaps.load(Ordering::SeqCst),
+            0,
+            "two holders of the lock at once ({taken} acquisitions)"
+        );
+        assert!(taken > 50, "the lock was taken only {taken} times: the test proved nothing");
+        assert!(
+            dir.path().join(".promo-infra.lock").exists(),
+            "the lock file must never be removed"
+        );
     }
 
     #[test]

@@ -196,7 +196,10 @@ mod tests {
             0,
             "two holders of the lock at once ({taken} acquisitions)"
         );
-        assert!(taken > 50, "the lock was taken only {taken} times: the test proved nothing");
+        assert!(
+            taken > 50,
+            "the lock was taken only {taken} times: the test proved nothing"
+        );
         assert!(
             dir.path().join(".promo-infra.lock").exists(),
             "the lock file must never be removed"

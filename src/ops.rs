@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::compile::{self, Templates};
 use crate::desired::Desired;
 use crate::error::{Error, Result};
+use crate::lock::StackLock;
 use crate::manifest::{self, Loaded, Manifest};
 use crate::project::{DEFAULT_MANIFEST, Project};
 use crate::secrets::{self, EnvOutcome, SecretSpec, SecretValues};
@@ -112,23 +113,44 @@ pub struct Generated {
 }
 
 /// `generate`: compile every selected stack, then write. Nothing is written unless every
-/// manifest is valid and compiles.
+/// manifest is valid and compiles, every `.env` is usable, every stack's lock is free and every
+/// ledger is readable: all stacks are prepared (read and decided) before the first is written.
+/// Each stack's lock is held while its files are written, so `generate` and `apply` never
+/// interleave on one directory.
 pub fn generate(project: &Project, selection: &Selection, force: bool) -> Result<Vec<Generated>> {
     let (templates, loaded) = load_all(project, selection)?;
     let compiled = loaded
         .iter()
         .map(|l| Ok((l, compile(project, &templates, l)?)))
         .collect::<Result<Vec<_>>>()?;
-    // Every refusal happens before the first write.
-    for (l, _) in &compiled {
+    // Every refusal happens before the first write (and before any lock file is created).
+    let check_stack = |l: &Loaded, desired: &Desired| -> Result<writer::Prepared> {
         let path = env_path(project, &l.manifest);
         let values = secrets::read_env(&path)?.unwrap_or_default();
         secrets::check_defaults(&path, &values, *l.manifest.environment)?;
+        writer::prepare(
+            &project.generated_dir(&desired.stack),
+            &desired.files,
+            force,
+        )
+    };
+    for (l, desired) in &compiled {
+        check_stack(l, desired)?;
     }
-    let mut out = Vec::new();
-    for (l, desired) in compiled {
+    let mut locks = Vec::new();
+    for (_, desired) in &compiled {
         let dir = project.generated_dir(&desired.stack);
-        let report = writer::write(&dir, &desired.files, force)?;
+        locks.push(StackLock::acquire(&dir, &desired.stack, "generate")?.0);
+    }
+    // Decided again under the locks: what another process did meanwhile counts.
+    let prepared = compiled
+        .iter()
+        .map(|(l, desired)| check_stack(l, desired))
+        .collect::<Result<Vec<_>>>()?;
+    let mut out = Vec::new();
+    for ((l, desired), prepared) in compiled.into_iter().zip(prepared) {
+        let dir = project.generated_dir(&desired.stack);
+        let report = prepared.commit()?;
         let env = secrets::ensure_env(
             &dir.join(".env"),
             &secrets::catalog(&l.manifest),
@@ -142,6 +164,7 @@ pub fn generate(project: &Project, selection: &Selection, force: bool) -> Result
             env,
         });
     }
+    drop(locks);
     Ok(out)
 }
 

@@ -1,10 +1,24 @@
 //! The one writer of generated files: atomic (temp file + rename), writes only what changed,
 //! and keeps a ledger of the sha256 of every file it wrote so a hand edit is detected and kept
 //! rather than overwritten.
+//!
+//! Crash safety (a SIGKILL at any moment leaves a state the next `generate` converges from,
+//! without `--force` and without a false "edited by hand"):
+//!
+//! 1. [`prepare`] reads everything and decides every change; it writes nothing, so callers can
+//!    prepare every stack before committing any.
+//! 2. [`Prepared::commit`] first records a journal, `<dir>/.promo-infra-tmp/journal.json`, of the
+//!    sha256 of every file it is about to write, merged with any journal a killed run left;
+//!    then stages every new file under `<dir>/.promo-infra-tmp/` (fsynced), renames them into
+//!    place, writes the ledger the same way, and finally removes the temp directory with the
+//!    journal in it.
+//! 3. While a journal exists, a file whose hash is in the ledger *or* in the journal is
+//!    promo-infra's own (half-written runs never look like hand edits). Temp files of a killed
+//!    run (`.promo-infra-tmp*`, git-ignored) are removed by the next run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +27,12 @@ use crate::error::{Error, Result};
 
 /// Ledger file name inside `generated/<stack>/` (committed with the generated files).
 pub const LEDGER: &str = ".promo-infra-ledger.json";
+
+/// Prefix of every temporary file or directory promo-infra creates (git-ignored, cleaned).
+pub const TMP_PREFIX: &str = ".promo-infra-tmp";
+
+/// Journal of an unfinished write, inside the temp directory of a generated directory.
+const JOURNAL: &str = "journal.json";
 
 /// What promo-infra last wrote: path → sha256.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +72,38 @@ impl Ledger {
     }
 }
 
+/// The hashes an unfinished write was putting in place: path → every hash it may have left.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Journal {
+    files: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Journal {
+    fn path(dir: &Path) -> PathBuf {
+        dir.join(TMP_PREFIX).join(JOURNAL)
+    }
+
+    /// The journal a killed run left (empty when none). A journal that cannot be parsed was cut
+    /// short before its rename, which cannot happen (it is renamed into place whole); it is
+    /// reported rather than guessed at.
+    fn read(dir: &Path) -> Result<Self> {
+        let path = Self::path(dir);
+        match read_optional(&path)? {
+            None => Ok(Self::default()),
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Usage {
+                message: format!(
+                    "the journal of an interrupted generate `{}` is corrupt: {e}",
+                    path.display()
+                ),
+                help: Some(format!(
+                    "delete {} and run `promo-infra generate` (files it reports as edited by hand can be overwritten with --force)",
+                    dir.join(TMP_PREFIX).display()
+                )),
+            }),
+        }
+    }
+}
+
 /// The full set of files for a directory: the compiled files plus the ledger describing them.
 fn with_ledger(files: &BTreeMap<String, GeneratedFile>) -> BTreeMap<String, GeneratedFile> {
     let mut all = files.clone();
@@ -60,7 +112,7 @@ fn with_ledger(files: &BTreeMap<String, GeneratedFile>) -> BTreeMap<String, Gene
 }
 
 /// Outcome of a write.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WriteReport {
     /// Files created.
     pub created: Vec<String>,
@@ -74,6 +126,23 @@ pub struct WriteReport {
     pub kept: Vec<String>,
 }
 
+/// Every change to one directory, decided and not yet made (see [`prepare`]).
+#[derive(Debug)]
+pub struct Prepared {
+    dir: PathBuf,
+    /// Files to put in place (created or updated), with their bytes.
+    put: Vec<(String, Vec<u8>)>,
+    /// Files to remove.
+    remove: Vec<String>,
+    /// The ledger's new bytes, when they differ from the ledger on disk.
+    ledger: Option<Vec<u8>>,
+    /// The journal of earlier interrupted runs merged with this run's hashes.
+    journal: Journal,
+    /// Whether an earlier run's journal or temp files are there to clean up.
+    leftovers: bool,
+    report: WriteReport,
+}
+
 /// Write `files` (and the ledger) into `dir`. A file whose content on disk differs from what the ledger says
 /// promo-infra wrote is kept unless `force`.
 pub fn write(
@@ -81,19 +150,38 @@ pub fn write(
     files: &BTreeMap<String, GeneratedFile>,
     force: bool,
 ) -> Result<WriteReport> {
+    prepare(dir, files, force)?.commit()
+}
+
+/// Decide what writing `files` into `dir` changes, reading only. Fails (before anything is
+/// written) on an unreadable or corrupt ledger or journal.
+pub fn prepare(
+    dir: &Path,
+    files: &BTreeMap<String, GeneratedFile>,
+    force: bool,
+) -> Result<Prepared> {
     let old = Ledger::read(dir)?;
+    let previous = Journal::read(dir)?;
+    let mut journal = previous.clone();
+    let ours = |rel: &str, bytes: &[u8]| {
+        let hash = sha256_hex(bytes);
+        old.files.get(rel) == Some(&hash)
+            || previous.files.get(rel).is_some_and(|h| h.contains(&hash))
+    };
     let mut report = WriteReport::default();
+    let mut put = Vec::new();
+    let mut remove = Vec::new();
     // Files we keep are recorded with their old hash, so they stay reported until resolved.
     let mut recorded = Ledger::of(files);
     for (rel, file) in files {
         let path = dir.join(rel);
-        let on_disk = read_optional(&path)?;
-        match on_disk {
+        match read_optional(&path)? {
             Some(bytes) if bytes == file.bytes => {
                 tracing::trace!("unchanged {}", path.display());
                 report.unchanged += 1;
             }
-            Some(bytes) if !force && is_hand_edited(&old, rel, &bytes) => {
+            // A file we never recorded counts as edited (it is someone else's).
+            Some(bytes) if !force && !ours(rel, &bytes) => {
                 tracing::debug!(
                     "{} differs from what promo-infra last wrote: kept",
                     path.display()
@@ -104,15 +192,19 @@ pub fn write(
                     None => recorded.files.remove(rel),
                 };
             }
-            Some(_) => {
-                tracing::debug!("update {}", path.display());
-                write_atomic(&path, &file.bytes, None)?;
-                report.written.push(rel.clone());
-            }
-            None => {
-                tracing::debug!("create {}", path.display());
-                write_atomic(&path, &file.bytes, None)?;
-                report.created.push(rel.clone());
+            on_disk => {
+                tracing::debug!("write {}", path.display());
+                if on_disk.is_some() {
+                    report.written.push(rel.clone());
+                } else {
+                    report.created.push(rel.clone());
+                }
+                journal
+                    .files
+                    .entry(rel.clone())
+                    .or_default()
+                    .insert(file.sha256());
+                put.push((rel.clone(), file.bytes.clone()));
             }
         }
     }
@@ -120,35 +212,207 @@ pub fn write(
         if files.contains_key(rel) {
             continue;
         }
-        let path = dir.join(rel);
-        match read_optional(&path)? {
+        match read_optional(&dir.join(rel))? {
             None => {}
-            Some(bytes) if !force && &sha256_hex(&bytes) != hash => {
+            Some(bytes) if !force && !ours(rel, &bytes) => {
                 report.kept.push(rel.clone());
                 recorded.files.insert(rel.clone(), hash.clone());
             }
             Some(_) => {
-                fs_err::remove_file(&path).map_err(|e| Error::io("cannot remove", &path, e))?;
-                remove_empty_parents(dir, &path);
                 report.removed.push(rel.clone());
+                remove.push(rel.clone());
             }
         }
     }
-    let ledger = recorded.to_file();
-    if read_optional(&dir.join(LEDGER))?.as_deref() != Some(&ledger.bytes[..]) {
-        write_atomic(&dir.join(LEDGER), &ledger.bytes, None)?;
+    // Files an interrupted run created that are no longer generated: removed when they are
+    // still exactly what it wrote; anything else there is not promo-infra's and is left alone.
+    for rel in previous.files.keys() {
+        if files.contains_key(rel) || old.files.contains_key(rel) {
+            continue;
+        }
+        if let Some(bytes) = read_optional(&dir.join(rel))?
+            && ours(rel, &bytes)
+        {
+            report.removed.push(rel.clone());
+            remove.push(rel.clone());
+        }
     }
+    report.removed.sort();
     report.kept.sort();
-    Ok(report)
+    let ledger = recorded.to_file();
+    let ledger = (read_optional(&dir.join(LEDGER))?.as_deref() != Some(&ledger.bytes[..]))
+        .then_some(ledger.bytes);
+    let leftovers = !previous.files.is_empty() || has_leftovers(dir);
+    Ok(Prepared {
+        dir: dir.to_path_buf(),
+        put,
+        remove,
+        ledger,
+        journal,
+        leftovers,
+        report,
+    })
 }
 
-/// A file on disk that differs from what we last wrote. A file we never recorded counts as
-/// edited (it is someone else's), unless it has exactly the desired content (handled earlier).
-fn is_hand_edited(ledger: &Ledger, rel: &str, bytes: &[u8]) -> bool {
-    ledger
-        .files
-        .get(rel)
-        .is_none_or(|h| *h != sha256_hex(bytes))
+/// A budget of filesystem steps: unlimited in use; tests stop a commit after each step in turn
+/// to check that every intermediate state converges.
+struct Steps(Option<usize>);
+
+impl Steps {
+    fn tick(&mut self) -> Result<()> {
+        match &mut self.0 {
+            Some(0) => Err(Error::Usage {
+                message: "interrupted (test)".into(),
+                help: None,
+            }),
+            Some(n) => {
+                *n -= 1;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl Prepared {
+    /// What [`Prepared::commit`] will report.
+    pub fn report(&self) -> &WriteReport {
+        &self.report
+    }
+
+    /// Make the changes (see the module documentation for the order and why).
+    pub fn commit(self) -> Result<WriteReport> {
+        self.commit_steps(&mut Steps(None))
+    }
+
+    fn commit_steps(self, steps: &mut Steps) -> Result<WriteReport> {
+        let dir = &self.dir;
+        let changes = !self.put.is_empty() || !self.remove.is_empty() || self.ledger.is_some();
+        if !changes && !self.leftovers {
+            return Ok(self.report);
+        }
+        let tmp = dir.join(TMP_PREFIX);
+        if changes {
+            fs_err::create_dir_all(&tmp)
+                .map_err(|e| Error::io("cannot create directory", &tmp, e))?;
+            steps.tick()?;
+            // 1. The journal, whole (temp + rename), before any file changes.
+            let mut text = serde_json::to_vec_pretty(&self.journal).unwrap_or_default();
+            text.push(b'\n');
+            put_file(&tmp, &Journal::path(dir), &text, "journal.new", steps)?;
+        }
+        // 2. Temp files a killed run left.
+        clean_leftovers(dir, false)?;
+        steps.tick()?;
+        // 3. Every new file, staged then renamed into place.
+        for (i, (rel, bytes)) in self.put.iter().enumerate() {
+            put_file(&tmp, &dir.join(rel), bytes, &i.to_string(), steps)?;
+        }
+        for rel in &self.remove {
+            let path = dir.join(rel);
+            match fs_err::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("cannot remove", &path, e)),
+            }
+            remove_empty_parents(dir, &path);
+            steps.tick()?;
+        }
+        // 4. The ledger, then the journal goes (with the temp directory).
+        if let Some(bytes) = &self.ledger {
+            put_file(&tmp, &dir.join(LEDGER), bytes, "ledger", steps)?;
+        }
+        sync_dir(dir);
+        clean_leftovers(dir, true)?;
+        Ok(self.report)
+    }
+}
+
+/// Write `bytes` to `staging/name`, fsync, rename it to `path`: two steps.
+fn put_file(
+    staging: &Path,
+    path: &Path,
+    bytes: &[u8],
+    name: &str,
+    steps: &mut Steps,
+) -> Result<()> {
+    let staged = staging.join(name);
+    {
+        let mut f = fs_err::File::create(&staged)
+            .map_err(|e| Error::io("cannot create a temporary file", &staged, e))?;
+        set_mode(f.file(), &staged, None)?;
+        f.write_all(bytes)
+            .map_err(|e| Error::io("cannot write", &staged, e))?;
+        f.file()
+            .sync_all()
+            .map_err(|e| Error::io("cannot write", &staged, e))?;
+    }
+    steps.tick()?;
+    if let Some(parent) = path.parent() {
+        fs_err::create_dir_all(parent)
+            .map_err(|e| Error::io("cannot create directory", parent, e))?;
+    }
+    fs_err::rename(&staged, path).map_err(|e| Error::io("cannot write", path, e))?;
+    steps.tick()
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Temp files in `dir`: the temp directory and `.promo-infra-tmp-*` files of [`write_atomic`].
+fn leftovers(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(TMP_PREFIX))
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
+}
+
+fn has_leftovers(dir: &Path) -> bool {
+    !leftovers(dir).is_empty()
+}
+
+/// Remove what a killed run left in `dir`; the journal too when `journal`.
+fn clean_leftovers(dir: &Path, journal: bool) -> Result<()> {
+    let tmp = dir.join(TMP_PREFIX);
+    let keep = Journal::path(dir);
+    for path in leftovers(dir) {
+        if path == tmp && path.is_dir() {
+            for entry in fs_err::read_dir(&tmp).map_err(|e| Error::io("cannot list", &tmp, e))? {
+                let p = entry.map_err(|e| Error::io("cannot list", &tmp, e))?.path();
+                if journal || p != keep {
+                    remove_any(&p)?;
+                }
+            }
+            if journal {
+                remove_any(&tmp)?;
+            }
+        } else {
+            remove_any(&path)?;
+        }
+    }
+    Ok(())
+}
+
+fn remove_any(path: &Path) -> Result<()> {
+    let r = if path.is_dir() && !path.is_symlink() {
+        fs_err::remove_dir_all(path)
+    } else {
+        fs_err::remove_file(path)
+    };
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("cannot remove the temporary file", path, e)),
+    }
 }
 
 /// One stale file found by [`check`].
@@ -236,20 +500,12 @@ fn remove_empty_parents(root: &Path, path: &Path) {
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     fs_err::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
+    // Named so that .gitignore covers it and the next `generate` removes it after a crash.
     let mut tmp = tempfile::Builder::new()
-        .prefix(".promo-infra-")
+        .prefix(&format!("{TMP_PREFIX}-"))
         .tempfile_in(dir)
         .map_err(|e| Error::io("cannot create a temporary file in", dir, e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let perms = std::fs::Permissions::from_mode(mode.unwrap_or(0o644));
-        tmp.as_file()
-            .set_permissions(perms)
-            .map_err(|e| Error::io("cannot set permissions on", tmp.path(), e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
+    set_mode(tmp.as_file(), tmp.path(), mode)?;
     tmp.write_all(bytes)
         .map_err(|e| Error::io("cannot write", path, e))?;
     tmp.as_file()
@@ -258,4 +514,123 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> 
     tmp.persist(path)
         .map_err(|e| Error::io("cannot write", path, e.error))?;
     Ok(())
+}
+
+/// Unix permissions `mode` (0644 when `None`) on an open file.
+fn set_mode(file: &std::fs::File, path: &Path, mode: Option<u32>) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(mode.unwrap_or(0o644)))
+            .map_err(|e| Error::io("cannot set permissions on", path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (file, path, mode);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(pairs: &[(&str, &str)]) -> BTreeMap<String, GeneratedFile> {
+        pairs
+            .iter()
+            .map(|(p, t)| ((*p).to_string(), GeneratedFile::text(*t)))
+            .collect()
+    }
+
+    /// Every file under `dir` with its bytes.
+    fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+            for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(root, &p, out);
+                } else {
+                    let rel = p.strip_prefix(root).expect("prefix").display().to_string();
+                    out.insert(rel, std::fs::read(&p).expect("read"));
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(dir, dir, &mut out);
+        out
+    }
+
+    /// What a clean directory holds after writing `files`.
+    fn fresh(files: &BTreeMap<String, GeneratedFile>) -> BTreeMap<String, Vec<u8>> {
+        let d = tempfile::tempdir().expect("dir");
+        write(d.path(), files, false).expect("fresh write");
+        tree(d.path())
+    }
+
+    /// Interrupt a write from `v1` to `v2` after each of its filesystem steps in turn (as a
+    /// SIGKILL would), then interrupt the way back after half as many steps, then generate
+    /// `v1` (the manifest reverted) and `v2` again: every state converges, nothing is reported
+    /// as edited by hand, and no temp file remains.
+    #[test]
+    fn a_write_interrupted_after_any_step_converges_without_false_hand_edits() {
+        let v1 = files(&[
+            ("a.yml", "a: 1\n"),
+            ("sub/b.json", "{\"b\": 1}\n"),
+            ("old.txt", "gone in v2\n"),
+        ]);
+        let v2 = files(&[
+            ("a.yml", "a: 2\n"),
+            ("sub/b.json", "{\"b\": 2}\n"),
+            ("sub/deeper/new.ini", "[n]\n"),
+        ]);
+        let mut completed = false;
+        for k in 0..100 {
+            let dir = tempfile::tempdir().expect("dir");
+            let d = dir.path();
+            write(d, &v1, false).expect("v1");
+            let r = prepare(d, &v2, false)
+                .expect("prepare v2")
+                .commit_steps(&mut Steps(Some(k)));
+            if r.is_ok() {
+                assert_eq!(tree(d), fresh(&v2));
+                completed = true;
+                break;
+            }
+            let _ = prepare(d, &v1, false)
+                .expect("prepare v1 after a crash")
+                .commit_steps(&mut Steps(Some(k / 2)));
+            let back = write(d, &v1, false).expect("v1 after two crashes");
+            assert_eq!(back.kept, Vec::<String>::new(), "crash after step {k}");
+            assert_eq!(tree(d), fresh(&v1), "crash after step {k}");
+            let forth = write(d, &v2, false).expect("v2 again");
+            assert_eq!(forth.kept, Vec::<String>::new(), "crash after step {k}");
+            assert_eq!(tree(d), fresh(&v2), "crash after step {k}");
+        }
+        assert!(completed, "the write never completed within 100 steps");
+    }
+
+    #[test]
+    fn prepare_writes_nothing() {
+        let dir = tempfile::tempdir().expect("dir");
+        let p = prepare(dir.path(), &files(&[("a", "1\n")]), false).expect("prepare");
+        assert_eq!(p.report().created, vec!["a".to_string()]);
+        assert!(tree(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn temp_files_of_a_killed_run_are_removed_and_a_real_hand_edit_is_still_kept() {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = dir.path();
+        let v1 = files(&[("a", "1\n"), ("b", "1\n")]);
+        write(d, &v1, false).expect("v1");
+        std::fs::write(d.join(".promo-infra-tmp-AbC123"), "half a .env").expect("tmp");
+        std::fs::create_dir_all(d.join(TMP_PREFIX)).expect("tmp dir");
+        std::fs::write(d.join(TMP_PREFIX).join("0"), "staged").expect("staged");
+        std::fs::write(d.join("b"), "mine\n").expect("hand edit");
+        let r = write(d, &files(&[("a", "2\n"), ("b", "2\n")]), false).expect("v2");
+        assert_eq!(r.kept, vec!["b".to_string()]);
+        assert_eq!(r.written, vec!["a".to_string()]);
+        assert_eq!(
+            tree(d).keys().cloned().collect::<Vec<_>>(),
+            vec![".promo-infra-ledger.json", "a", "b"]
+        );
+    }
 }

@@ -122,19 +122,29 @@ impl NativeTarget {
         }
         let program = self.resolve_program(&p.program)?;
         let log = self.logfile(&p.name);
-        let mut cmd = Command::new("/bin/sh");
-        // `sh` starts the program in the background and exits: the program is re-parented to
-        // init, so it outlives promo-infra. Its pid is printed by `$!`.
-        cmd.arg("-c")
-            .arg("\"$0\" \"$@\" >>\"$PROMO_INFRA_LOG\" 2>&1 </dev/null & echo $!")
-            .arg(&program)
-            .args(&p.args)
+        let log_file = fs_err::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| Error::io("cannot open the log file", &log, e))?
+            .into_parts()
+            .0;
+        let log_err = log_file
+            .try_clone()
+            .map_err(|e| Error::io("cannot open the log file", &log, e))?;
+        // The program is started directly (no shell in between): `spawn` returns only once the
+        // exec has happened (std waits on a close-on-exec pipe, or vfork semantics), so the pid
+        // is the program's from the first moment and its identity is never checked against a
+        // process that has not exec'd yet. Its own process group keeps a Ctrl-C of promo-infra
+        // from reaching it; it outlives promo-infra (re-parented to init when we exit).
+        let mut cmd = Command::new(&program);
+        cmd.args(&p.args)
             .current_dir(&self.project_dir)
-            .env("PROMO_INFRA_LOG", &log)
             .env(PROJECT_DIR_ENV, &self.project_dir)
             .env("PATH", self.path_var().unwrap_or_default())
             .stdin(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stdout(Stdio::from(log_file))
+            .stderr(Stdio::from(log_err));
         for (k, v) in &p.env {
             let value = match v {
                 EnvValue::Plain(v) => v.clone(),
@@ -157,20 +167,39 @@ impl NativeTarget {
             use std::os::unix::process::CommandExt;
             cmd.process_group(0);
         }
-        let out = cmd
-            .output()
-            .map_err(|e| Error::io("cannot start", &program, e))?;
-        let pid: i32 = String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .map_err(|_| Error::Target {
-                message: format!("could not start {} ({})", p.name, program.display()),
-                help: None,
-            })?;
-        let (_, start_ticks) = proc_stat(pid).ok_or_else(|| Error::Target {
-            message: format!("{} exited at once: {}", p.name, tail(&log)),
-            help: Some(format!("see {}", log.display())),
+        let mut child = cmd.spawn().map_err(|e| Error::Target {
+            message: format!("cannot start {} ({}): {e}", p.name, program.display()),
+            help: Some(format!("check that {} is executable", program.display())),
         })?;
+        let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+        let started = match proc_stat(pid) {
+            Some((_, start_ticks)) => self.record(&p.name, &program, pid, start_ticks, resource),
+            None => Err(Error::Target {
+                message: format!("{} exited at once: {}", p.name, tail(&log)),
+                help: Some(format!("see {}", log.display())),
+            }),
+        };
+        let result = match started {
+            Ok(()) => self.wait_healthy(p, &log, &mut child).await,
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            // A failed start leaves nothing behind: stop what was started (its whole process
+            // group; it is our child, not yet reaped, so the pid cannot have been recycled).
+            abandon(&mut child, pid, Duration::from_secs(5)).await;
+            let _ = fs_err::remove_file(self.pidfile(&p.name));
+        }
+        result
+    }
+
+    fn record(
+        &self,
+        name: &str,
+        program: &Path,
+        pid: i32,
+        start_ticks: u64,
+        resource: &Resource,
+    ) -> Result<()> {
         let rec = PidRecord {
             pid,
             start_ticks,
@@ -179,16 +208,20 @@ impl NativeTarget {
             canonical: resource.canonical.clone(),
         };
         crate::writer::write_atomic(
-            &self.pidfile(&p.name),
+            &self.pidfile(name),
             serde_json::to_string_pretty(&rec)
                 .unwrap_or_default()
                 .as_bytes(),
             Some(0o644),
-        )?;
-        self.wait_healthy(p, &log).await
+        )
     }
 
-    async fn wait_healthy(&self, p: &ProcessSpec, log: &Path) -> Result<()> {
+    async fn wait_healthy(
+        &self,
+        p: &ProcessSpec,
+        log: &Path,
+        child: &mut std::process::Child,
+    ) -> Result<()> {
         let bar = progress(&p.name);
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
@@ -200,10 +233,11 @@ impl NativeTarget {
         let deadline = Instant::now() + self.ctx.health_timeout;
         let mut last = String::from("no answer yet");
         while Instant::now() < deadline {
-            if self.live(&p.name).is_none() {
+            // Our own child: whether it exited is known exactly, without guessing from /proc.
+            if let Ok(Some(status)) = child.try_wait() {
                 bar.finish_and_clear();
                 return Err(Error::Target {
-                    message: format!("{} exited while starting: {}", p.name, tail(log)),
+                    message: format!("{} exited while starting ({status}): {}", p.name, tail(log)),
                     help: Some(format!("see {}", log.display())),
                 });
             }
@@ -221,7 +255,7 @@ impl NativeTarget {
         bar.finish_and_clear();
         Err(Error::Target {
             message: format!(
-                "{} did not become healthy within {:?}: {} answered: {last}; log: {}",
+                "{} did not become healthy within {:?}: {} answered: {last}; it was stopped; log: {}",
                 p.name,
                 self.ctx.health_timeout,
                 p.health_url,
@@ -440,6 +474,23 @@ impl Target for NativeTarget {
         }
         Ok(removed)
     }
+}
+
+/// Stop a child that failed to start: SIGTERM to its process group, SIGKILL after `grace`,
+/// then reap it.
+async fn abandon(child: &mut std::process::Child, pid: i32, grace: Duration) {
+    use nix::sys::signal::{Signal, killpg};
+    let group = nix::unistd::Pid::from_raw(pid);
+    if matches!(child.try_wait(), Ok(None)) {
+        let _ = killpg(group, Signal::SIGTERM);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    // Whatever is left of the group (the program, or children it started) is killed.
+    let _ = killpg(group, Signal::SIGKILL);
+    let _ = child.wait();
 }
 
 fn progress(name: &str) -> indicatif::ProgressBar {

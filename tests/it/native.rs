@@ -545,3 +545,191 @@ fn cli_apply_plan_status_destroy_with_target_native() {
     assert_eq!(code, 0, "{out}");
     assert!(!stack.project.path().join("data/native-it").exists());
 }
+
+/// A one-process stack run by the native target: `program args…`, healthy when `health_url`
+/// answers 2xx, waited for `timeout`.
+fn one_process(
+    dir: &Path,
+    program: &str,
+    args: &[&str],
+    health_url: &str,
+    timeout: Duration,
+) -> (Desired, NativeTarget, promo_infra::desired::ResourceId) {
+    use promo_infra::desired::{ProcessSpec, Resource, ResourceId, ResourceSpec};
+    let id = ResourceId::new(ResourceKind::Service, "grafana");
+    let spec = ProcessSpec {
+        name: "grafana".into(),
+        program: program.into(),
+        args: args.iter().map(|a| (*a).to_string()).collect(),
+        env: Default::default(),
+        health_url: health_url.into(),
+        url: health_url.into(),
+        depends_on: vec![],
+        config_digest: Default::default(),
+    };
+    let mut desired = Desired {
+        stack: "native-start".into(),
+        files: Default::default(),
+        resources: Default::default(),
+    };
+    desired.add(Resource::new(
+        id.clone(),
+        vec![],
+        ResourceSpec::Process(Box::new(spec)),
+        &Default::default(),
+    ));
+    let ctx = Context {
+        stack: "native-start".into(),
+        generated_dir: dir.join("generated/native-start"),
+        manifest_path: "stacks/native-start.yaml".into(),
+        secrets: Default::default(),
+        health_timeout: timeout,
+    };
+    (
+        desired,
+        NativeTarget::new(ctx, dir, "data/native-start"),
+        id,
+    )
+}
+
+/// Pids of running (not zombie) processes whose command line is exactly `argv`.
+fn pids_running(argv: &[&str]) -> Vec<i32> {
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                !s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+        })
+        .collect()
+}
+
+/// A process that starts but never becomes healthy is stopped, not left orphaned (before: the
+/// error was reported and the process kept running with nobody owning it).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_start_that_never_becomes_healthy_stops_what_it_started() {
+    let project = tempfile::tempdir().expect("dir");
+    let marker = format!("{}.{}", 300, std::process::id());
+    let health = format!("http://127.0.0.1:{}/api/health", free_port());
+    let (desired, target, id) = one_process(
+        project.path(),
+        "sleep",
+        &[&marker],
+        &health,
+        Duration::from_secs(2),
+    );
+    let sleep = which_sleep();
+    let step = plan::Step {
+        id,
+        action: Action::Create,
+    };
+    let err = target
+        .execute(&step, &desired)
+        .await
+        .expect_err("never healthy")
+        .to_string();
+    let left = pids_running(&[&sleep, &marker]);
+    for pid in &left {
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+    }
+    assert!(
+        left.is_empty(),
+        "the failed start left {left:?} running: {err}"
+    );
+    assert!(
+        err.contains("grafana did not become healthy within 2s") && err.contains("it was stopped"),
+        "{err}"
+    );
+    assert!(
+        !project
+            .path()
+            .join("data/native-start/run/grafana.pid")
+            .exists(),
+        "the pidfile of a stopped process must go"
+    );
+}
+
+fn which_sleep() -> String {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("sleep"))
+        .find(|p| p.is_file())
+        .expect("sleep on PATH")
+        .display()
+        .to_string()
+}
+
+/// A program that exits at once is reported as exited, with its exit status, without waiting
+/// for the health timeout; and a program that runs is never reported as exited: its identity is
+/// checked after the exec (before: a check racing the exec saw `sh`, reported "exited while
+/// starting" and left the program running).
+#[tokio::test(flavor = "multi_thread")]
+async fn start_reports_exits_exactly_and_never_a_running_program_as_exited() {
+    let project = tempfile::tempdir().expect("dir");
+    let health = format!("http://127.0.0.1:{}/api/health", free_port());
+    let (desired, target, id) = one_process(
+        project.path(),
+        "false",
+        &[],
+        &health,
+        Duration::from_secs(30),
+    );
+    let step = plan::Step {
+        id,
+        action: Action::Create,
+    };
+    let started = std::time::Instant::now();
+    let err = target
+        .execute(&step, &desired)
+        .await
+        .expect_err("false exits")
+        .to_string();
+    assert!(
+        err.contains("grafana exited while starting (exit status: 1)"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+
+    // A program that becomes healthy: started repeatedly, always found running and healthy.
+    for round in 0..5 {
+        let port = free_port();
+        let health = format!("http://127.0.0.1:{port}/");
+        let (desired, target, id) = one_process(
+            project.path(),
+            "python3",
+            &[
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ],
+            &health,
+            Duration::from_secs(30),
+        );
+        let step = plan::Step {
+            id,
+            action: Action::Create,
+        };
+        target
+            .execute(&step, &desired)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let rec = target.live("grafana").expect("recorded and live");
+        assert!(rec.program.ends_with("/python3"), "{rec:?}");
+        target.destroy(&desired, false).await.expect("stop");
+        assert!(target.live("grafana").is_none());
+    }
+}

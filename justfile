@@ -5,9 +5,22 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Install what tests and the demo need (apt packages, just, a running Docker engine).
+# Set this Debian machine up for users (apt packages, a running Docker engine, just, promo-infra on PATH). Root.
 setup:
     bash scripts/setup.sh
+
+# The same plus what only the tests need (Chromium, ChromeDriver, python3, systemd-analyze). Root.
+setup-test:
+    bash scripts/setup.sh --test
+
+# Build promo-infra and install it as /usr/local/bin/promo-infra (release build). Root.
+install:
+    cargo build --locked --release --bin promo-infra
+    install -m 0755 target/release/promo-infra /usr/local/bin/promo-infra
+
+# Check the README quickstart in a fresh Debian 12 chroot (debootstrap; root; see README "Quickstart").
+check-quickstart:
+    bash scripts/check-quickstart.sh
 
 # The whole test suite (real Docker and InfluxDB 1.x where noted in README; doubles for Grafana / InfluxDB 2).
 # Rebuilds the local images first, so the engine tests always run today's binary.

@@ -7,6 +7,8 @@
 #   - the Docker engine: the host's /run/docker.sock is bind-mounted;
 #   - /proc, /sys, /dev, /dev/pts are mounted; /etc/resolv.conf is copied;
 #   - the Rust toolchain: ~/.rustup bind-mounted read-only, ~/.cargo/bin (rustup's proxies) copied;
+#   - the host's local CA certificates (/usr/local/share/ca-certificates: a build machine whose
+#     egress re-signs TLS needs them for crates.io), picked up when setup installs ca-certificates;
 #   - usr/sbin/policy-rc.d refuses service starts during apt-get (standard for chroots).
 # Environment:
 #   QUICKSTART_RELEASE=1  build promo-infra in release as a user would (default: debug, since the
@@ -72,6 +74,10 @@ mkdir -p "$root/root/.rustup" "$root/root/.cargo/bin"
 mnt --bind "$rustup_home" "$root/root/.rustup"
 mount -o remount,bind,ro "$root/root/.rustup"
 cp -a "$cargo_bin/." "$root/root/.cargo/bin/"
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  say "host CA certificates: $(cd /usr/local/share/ca-certificates && echo *.crt)"
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+fi
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 0755 "$root/usr/sbin/policy-rc.d"
 

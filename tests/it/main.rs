@@ -6,6 +6,7 @@ mod common;
 mod control;
 mod dashboards;
 mod docker;
+mod fuzz;
 mod generate;
 mod influx;
 mod influxd;

@@ -33,7 +33,7 @@ pub fn cron_line(command: &str) -> String {
 }
 
 fn systemd_plain(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "/._:@+,=-".contains(c)
+    c.is_ascii_alphanumeric() || "/._:@+,=-[]".contains(c)
 }
 
 /// One word of a systemd command line (`ExecStart=`): specifiers (`%`) and variables (`$`)
@@ -118,7 +118,7 @@ pub fn toml_string(s: &str) -> String {
 /// backtick or control character (refused by validation) is dropped, so the value cannot close
 /// the quoting or end the line.
 pub fn ini_value(s: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "/._:@+,=-{}$".contains(c);
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._:@+,=-{}$[]".contains(c);
     if !s.is_empty() && s.chars().all(plain) {
         return s.to_string();
     }

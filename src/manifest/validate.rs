@@ -547,6 +547,7 @@ fn describe_char(c: char) -> String {
         '\r' => "a carriage return".into(),
         '\t' => "a tab".into(),
         ' ' => "a space".into(),
+        '`' => "a backtick".into(),
         c if c.is_control() => format!("the control character U+{:04X}", u32::from(c)),
         c => format!("`{c}`"),
     }

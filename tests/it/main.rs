@@ -9,6 +9,7 @@ mod docker;
 mod fuzz;
 mod generate;
 mod influx;
+mod injection;
 mod influxd;
 mod k6;
 mod k6_fixture;

@@ -46,7 +46,7 @@ pub fn systemd_word(s: &str) -> String {
 /// specifiers but not variables, so only `%` is escaped.
 pub fn systemd_env(key: &str, value: &str) -> String {
     let word = systemd_quoted(&format!("{key}={value}"));
-    if word.starts_with('"') {
+    if word.starts_with(['"', '\'']) {
         word
     } else {
         format!("\"{word}\"")
@@ -58,6 +58,11 @@ fn systemd_quoted(s: &str) -> String {
     if !escaped.is_empty() && escaped.chars().all(|c| systemd_plain(c) || c == '%' || c == '$')
     {
         return escaped;
+    }
+    // Single quotes (no escapes inside, as in sh) when they suffice, else double quotes with
+    // C escapes. Either way systemd still resolves `%` and `$`, escaped above.
+    if !escaped.contains(['\'', '\\']) && !escaped.chars().any(char::is_control) {
+        return format!("'{escaped}'");
     }
     let mut out = String::from("\"");
     for c in escaped.chars() {
@@ -156,7 +161,7 @@ mod tests {
         assert_eq!(shell("/usr/local/bin/promo-infra"), "/usr/local/bin/promo-infra");
         let q = shell("/x; rm -rf / $(id) `id`");
         assert!(q.starts_with('\'') && q.ends_with('\''), "{q}");
-        assert_eq!(shell("a'b"), "'a'\"'\"'b'");
+        assert_eq!(shlex::split(&shell("a'b $x")).expect("words"), ["a'b $x"]);
     }
 
     #[test]
@@ -165,9 +170,11 @@ mod tests {
         assert_eq!(systemd_word("/opt/100%"), "/opt/100%%");
         assert_eq!(systemd_word("$HOME"), "$$HOME");
         assert_eq!(systemd_word("a b\"c\\"), "\"a b\\\"c\\\\\"");
+        assert_eq!(systemd_word("a b"), "'a b'");
         assert_eq!(systemd_word("a\nb"), "\"a\\nb\"");
         assert_eq!(systemd_value("a%b\nc"), "a%%b\\x0ac");
         assert_eq!(systemd_env("K", "http://h:1/$x%"), "\"K=http://h:1/$x%%\"");
+        assert_eq!(systemd_env("K", "a b"), "'K=a b'");
     }
 
     #[test]

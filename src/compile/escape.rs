@@ -55,7 +55,10 @@ pub fn systemd_env(key: &str, value: &str) -> String {
 
 fn systemd_quoted(s: &str) -> String {
     let escaped = s.replace('%', "%%");
-    if !escaped.is_empty() && escaped.chars().all(|c| systemd_plain(c) || c == '%' || c == '$')
+    if !escaped.is_empty()
+        && escaped
+            .chars()
+            .all(|c| systemd_plain(c) || c == '%' || c == '$')
     {
         return escaped;
     }
@@ -158,7 +161,10 @@ mod tests {
 
     #[test]
     fn shell_words_stay_one_word() {
-        assert_eq!(shell("/usr/local/bin/promo-infra"), "/usr/local/bin/promo-infra");
+        assert_eq!(
+            shell("/usr/local/bin/promo-infra"),
+            "/usr/local/bin/promo-infra"
+        );
         let q = shell("/x; rm -rf / $(id) `id`");
         assert!(q.starts_with('\'') && q.ends_with('\''), "{q}");
         assert_eq!(shlex::split(&shell("a'b $x")).expect("words"), ["a'b $x"]);

@@ -63,11 +63,7 @@ pub fn load(project_root: &Path, path: &Path, templates: &BTreeSet<String>) -> R
 /// Parse and validate manifest bytes read from `rel_path` (no IO). The path must be plain
 /// (it reaches the cron line and the systemd units); text that is not UTF-8 is an error at the
 /// line and column of the first bad byte.
-pub fn from_bytes(
-    rel_path: &str,
-    bytes: Vec<u8>,
-    templates: &BTreeSet<String>,
-) -> Result<Loaded> {
+pub fn from_bytes(rel_path: &str, bytes: Vec<u8>, templates: &BTreeSet<String>) -> Result<Loaded> {
     check_manifest_path(rel_path)?;
     let source = match String::from_utf8(bytes) {
         Ok(text) => Source::new(rel_path, text),

@@ -73,7 +73,9 @@ pub struct InfluxDb {
     /// Major version: `2` (buckets, tokens, Flux) or `1` (databases, retention policies, InfluxQL).
     pub version: Sp<u8>,
     /// Container image, pinned (`influxdb:2.7`, `influxdb:1.8`).
-    #[schemars(regex(pattern = r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"))]
+    #[schemars(regex(
+        pattern = r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+    ))]
     pub image: Sp<String>,
     /// Host port (1-65535).
     #[serde(default = "default_influx_port")]
@@ -105,7 +107,9 @@ pub struct InfluxDb {
 #[serde(deny_unknown_fields)]
 pub struct Grafana {
     /// Container image, pinned (`grafana/grafana:10.2.3`).
-    #[schemars(regex(pattern = r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"))]
+    #[schemars(regex(
+        pattern = r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+    ))]
     pub image: Sp<String>,
     /// Host port (1-65535).
     #[serde(default = "default_grafana_port")]
@@ -140,7 +144,9 @@ pub struct ControlApi {
     pub enabled: Sp<bool>,
     /// Container image holding the promo-infra binary.
     #[serde(default = "default_control_image")]
-    #[schemars(regex(pattern = r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"))]
+    #[schemars(regex(
+        pattern = r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+    ))]
     pub image: Sp<String>,
     /// Host port (1-65535).
     #[serde(default = "default_control_port")]
@@ -231,7 +237,9 @@ pub struct Slack {
     /// Name of the environment variable holding the webhook URL. Not one the stack itself
     /// uses: `GF_*`, `INFLUXDB_*`, `DOCKER_*`, `K6_*`, `PROMO_INFRA_*`, `LD_*`, the generated
     /// secrets, `PATH`, `HOME`... are refused.
-    #[schemars(regex(pattern = r"^(?!GF_|INFLUXDB_|INFLUXD_|DOCKER_|K6_|PROMO_INFRA_|LD_|(?:GRAFANA_ADMIN_PASSWORD|GRAFANA_SECRET_KEY|CONTROL_API_TOKEN|CONTROL_API_STOP_PASSWORD|PATH|HOME|USER|LOGNAME|SHELL|PWD|TMPDIR|TZ|LANG|IFS|HOSTNAME|NO_COLOR)$)[A-Za-z_][A-Za-z0-9_]{0,127}$"))]
+    #[schemars(regex(
+        pattern = r"^(?!GF_|INFLUXDB_|INFLUXD_|DOCKER_|K6_|PROMO_INFRA_|LD_|(?:GRAFANA_ADMIN_PASSWORD|GRAFANA_SECRET_KEY|CONTROL_API_TOKEN|CONTROL_API_STOP_PASSWORD|PATH|HOME|USER|LOGNAME|SHELL|PWD|TMPDIR|TZ|LANG|IFS|HOSTNAME|NO_COLOR)$)[A-Za-z_][A-Za-z0-9_]{0,127}$"
+    ))]
     pub webhook_url_env: Sp<String>,
     /// Channel shown in messages (`#load-testing-alerts`): one line, at most 80 characters; a
     /// `$` is written `$$` in Grafana provisioning so it stays literal.
@@ -330,7 +338,9 @@ pub struct K6 {
     pub version: Sp<String>,
     /// xk6 extensions, `module@version`.
     #[serde(default)]
-    #[schemars(inner(regex(pattern = r"^[A-Za-z0-9_~][A-Za-z0-9._~/-]*@[A-Za-z0-9_+][A-Za-z0-9._+-]*$")))]
+    #[schemars(inner(regex(
+        pattern = r"^[A-Za-z0-9_~][A-Za-z0-9._~/-]*@[A-Za-z0-9_+][A-Za-z0-9._+-]*$"
+    )))]
     pub extensions: Vec<Sp<String>>,
     /// Where the built binary goes, relative to the project directory.
     #[serde(default = "default_k6_output")]
@@ -408,13 +418,17 @@ pub struct CloudTarget {
     #[schemars(regex(pattern = r"^https://[A-Za-z0-9._~:/\[\]-]+$"))]
     pub grafana_url: Sp<String>,
     /// Environment variable holding a Grafana service-account token.
-    #[schemars(regex(pattern = r"^(?!GF_|INFLUXDB_|INFLUXD_|DOCKER_|K6_|PROMO_INFRA_|LD_|(?:GRAFANA_ADMIN_PASSWORD|GRAFANA_SECRET_KEY|CONTROL_API_TOKEN|CONTROL_API_STOP_PASSWORD|PATH|HOME|USER|LOGNAME|SHELL|PWD|TMPDIR|TZ|LANG|IFS|HOSTNAME|NO_COLOR)$)[A-Za-z_][A-Za-z0-9_]{0,127}$"))]
+    #[schemars(regex(
+        pattern = r"^(?!GF_|INFLUXDB_|INFLUXD_|DOCKER_|K6_|PROMO_INFRA_|LD_|(?:GRAFANA_ADMIN_PASSWORD|GRAFANA_SECRET_KEY|CONTROL_API_TOKEN|CONTROL_API_STOP_PASSWORD|PATH|HOME|USER|LOGNAME|SHELL|PWD|TMPDIR|TZ|LANG|IFS|HOSTNAME|NO_COLOR)$)[A-Za-z_][A-Za-z0-9_]{0,127}$"
+    ))]
     pub grafana_token_env: Sp<String>,
     /// InfluxDB Cloud URL.
     #[schemars(regex(pattern = r"^https://[A-Za-z0-9._~:/\[\]-]+$"))]
     pub influx_url: Sp<String>,
     /// Environment variable holding an InfluxDB Cloud token.
-    #[schemars(regex(pattern = r"^(?!GF_|INFLUXDB_|INFLUXD_|DOCKER_|K6_|PROMO_INFRA_|LD_|(?:GRAFANA_ADMIN_PASSWORD|GRAFANA_SECRET_KEY|CONTROL_API_TOKEN|CONTROL_API_STOP_PASSWORD|PATH|HOME|USER|LOGNAME|SHELL|PWD|TMPDIR|TZ|LANG|IFS|HOSTNAME|NO_COLOR)$)[A-Za-z_][A-Za-z0-9_]{0,127}$"))]
+    #[schemars(regex(
+        pattern = r"^(?!GF_|INFLUXDB_|INFLUXD_|DOCKER_|K6_|PROMO_INFRA_|LD_|(?:GRAFANA_ADMIN_PASSWORD|GRAFANA_SECRET_KEY|CONTROL_API_TOKEN|CONTROL_API_STOP_PASSWORD|PATH|HOME|USER|LOGNAME|SHELL|PWD|TMPDIR|TZ|LANG|IFS|HOSTNAME|NO_COLOR)$)[A-Za-z_][A-Za-z0-9_]{0,127}$"
+    ))]
     pub influx_token_env: Sp<String>,
 }
 

@@ -607,7 +607,9 @@ fn is_image_reference(image: &str) -> bool {
     };
     if let Some(d) = digest {
         let ok = d.strip_prefix("sha256:").is_some_and(|h| {
-            h.len() == 64 && h.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+            h.len() == 64
+                && h.chars()
+                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
         });
         if !ok {
             return false;
@@ -671,7 +673,8 @@ fn check_name(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
             format!("{key}: `{}` is not a valid name", **value),
             "invalid name",
             Some(
-                "use 1-100 letters, digits, `-`, `_`, `.` or `@`, not starting with `-`".to_string(),
+                "use 1-100 letters, digits, `-`, `_`, `.` or `@`, not starting with `-`"
+                    .to_string(),
             ),
         );
     }
@@ -709,7 +712,9 @@ fn check_secret_env(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
     }
     let upper = value.to_ascii_uppercase();
     let reserved = RESERVED_ENV_NAMES.contains(&upper.as_str())
-        || RESERVED_ENV_PREFIXES.iter().any(|pre| upper.starts_with(pre));
+        || RESERVED_ENV_PREFIXES
+            .iter()
+            .any(|pre| upper.starts_with(pre));
     if reserved {
         p.push(
             value.pos(),
@@ -805,11 +810,14 @@ fn check_path(p: &mut Problems<'_>, key: &str, value: &Sp<String>, rule: PathRul
         Some("names no directory".into())
     } else if components.iter().any(|c| c.is_empty()) {
         Some("contains an empty component (`//`)".into())
-    } else if components.iter().any(|c| *c == "..") {
+    } else if components.contains(&"..") {
         Some("contains `..`".into())
-    } else if components.iter().any(|c| *c == ".") {
+    } else if components.contains(&".") {
         Some("contains a `.` component".into())
-    } else if components.iter().any(|c| c.starts_with(['-', ' ']) || c.ends_with(' ')) {
+    } else if components
+        .iter()
+        .any(|c| c.starts_with(['-', ' ']) || c.ends_with(' '))
+    {
         Some("has a component starting with `-` or starting/ending with a space".into())
     } else {
         None

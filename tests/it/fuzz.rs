@@ -14,13 +14,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
-use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence};
 use promo_infra::compile::{self, Templates};
 use promo_infra::error::Error;
 use promo_infra::manifest;
 use promo_infra::project::Project;
 use promo_infra::secrets::SecretValues;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, FileFailurePersistence};
 
 use crate::common::{BASE, repo};
 
@@ -259,11 +259,19 @@ fn check_shapes(loaded: &manifest::Loaded) -> Result<(), TestCaseError> {
                 .filter(|l| {
                     !l.trim().is_empty()
                         && !l.starts_with('#')
-                        && !["SHELL=", "PATH=", "CRON_TZ="].iter().any(|v| l.starts_with(v))
+                        && !["SHELL=", "PATH=", "CRON_TZ="]
+                            .iter()
+                            .any(|v| l.starts_with(v))
                 })
                 .collect();
             prop_assert_eq!(jobs.len(), 1, "{}: one job line\n{}", path, text);
-            prop_assert_eq!(text.lines().count(), 7, "{}: fixed line count\n{}", path, text);
+            prop_assert_eq!(
+                text.lines().count(),
+                7,
+                "{}: fixed line count\n{}",
+                path,
+                text
+            );
             let unescaped = jobs[0].replace("\\%", "");
             prop_assert!(!unescaped.contains('%'), "{}: bare % in {}", path, jobs[0]);
         } else if path.starts_with("systemd/") {

@@ -303,7 +303,10 @@ fn schema_patterns_accept_the_stacks_and_refuse_injections() {
     let keep = "  keep: { last: 3, daily: 7 }\n";
     for (edit_from, edit_to) in [
         (keep, format!("{keep}  binary: \"/usr/bin/x;id\"\n")),
-        (keep, format!("{keep}  project_dir: \"/opt/x\\nExecStartPre=/bin/id\"\n")),
+        (
+            keep,
+            format!("{keep}  project_dir: \"/opt/x\\nExecStartPre=/bin/id\"\n"),
+        ),
         ("\"0 3 * * *\"", "\"0 3 * *\\n*\"".to_string()),
         ("\"#alerts\"", "\"#a\\nb\"".to_string()),
         (
@@ -315,9 +318,6 @@ fn schema_patterns_accept_the_stacks_and_refuse_injections() {
     ] {
         let text = BASE.replacen(edit_from, &edit_to, 1);
         let doc: serde_json::Value = serde_saphyr::from_str(&text).expect("yaml");
-        assert!(
-            !validator.is_valid(&doc),
-            "the schema accepts `{edit_to}`"
-        );
+        assert!(!validator.is_valid(&doc), "the schema accepts `{edit_to}`");
     }
 }

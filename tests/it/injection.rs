@@ -113,13 +113,21 @@ fn backup_dir_may_be_absolute_but_not_escape_with_dotdot() {
         &BASE.replacen(KEEP, &format!("{KEEP}  dir: /mnt/promo backups\n"), 1),
     );
     let run = p.run(&["validate"]);
-    assert_eq!(run.code, 0, "an absolute backup.dir is allowed:\n{}", run.all());
+    assert_eq!(
+        run.code,
+        0,
+        "an absolute backup.dir is allowed:\n{}",
+        run.all()
+    );
 }
 
 #[test]
 fn compose_image_cannot_interpolate_a_variable() {
     refused(
-        &[("image: influxdb:2.7", "image: influxdb:2.7$GRAFANA_ADMIN_PASSWORD")],
+        &[(
+            "image: influxdb:2.7",
+            "image: influxdb:2.7$GRAFANA_ADMIN_PASSWORD",
+        )],
         "influxdb.image: `influxdb:2.7$GRAFANA_ADMIN_PASSWORD` is not an image reference",
         "5:10",
     );
@@ -197,7 +205,11 @@ fn k6_extension_cannot_be_an_option() {
 
 #[test]
 fn manifest_file_name_cannot_add_a_cron_line() {
-    for name in ["shop\n* * * * * root id\n.yaml", "shop;id.yaml", "shop $(id).yaml"] {
+    for name in [
+        "shop\n* * * * * root id\n.yaml",
+        "shop;id.yaml",
+        "shop $(id).yaml",
+    ] {
         let p = TempProject::new();
         p.write(&format!("stacks/{name}"), BASE);
         let before = p.snapshot_tree();
@@ -228,11 +240,16 @@ fn non_utf8_manifest_is_an_error_at_its_line_and_column() {
     let run = p.run(&["generate"]);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(
-        run.stderr.contains("the manifest is not valid UTF-8 (byte 0xff)"),
+        run.stderr
+            .contains("the manifest is not valid UTF-8 (byte 0xff)"),
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("stacks/shop.yaml:7:10"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("stacks/shop.yaml:7:10"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(p.snapshot_tree(), before);
 }
 
@@ -266,11 +283,7 @@ fn grafana_expand(value: &str, env: &[(&str, &str)]) -> String {
                         .unwrap_or(after.len());
                     (&after[..end], &after[end..])
                 };
-                out.push_str(
-                    env.iter()
-                        .find(|(k, _)| *k == name)
-                        .map_or("", |(_, v)| v),
-                );
+                out.push_str(env.iter().find(|(k, _)| *k == name).map_or("", |(_, v)| v));
                 rest = tail;
             }
             out.push_str(rest);
@@ -319,8 +332,14 @@ fn ipv6_binds_are_bracketed_where_a_host_port_is_formed() {
     let p = generate(&text);
     let compose: serde_json::Value =
         serde_saphyr::from_str(&p.read("generated/shop/docker-compose.yml")).expect("yaml");
-    assert_eq!(compose["services"]["influxdb"]["ports"][0], "[::1]:8086:8086");
-    assert_eq!(compose["services"]["grafana"]["ports"][0], "[::1]:3000:3000");
+    assert_eq!(
+        compose["services"]["influxdb"]["ports"][0],
+        "[::1]:8086:8086"
+    );
+    assert_eq!(
+        compose["services"]["grafana"]["ports"][0],
+        "[::1]:3000:3000"
+    );
     assert_eq!(
         compose["services"]["grafana"]["environment"]["GF_SERVER_ROOT_URL"],
         "http://[::1]:3000"

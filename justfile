@@ -53,3 +53,7 @@ ci:
 # Format the code.
 fmt:
     cargo fmt --all
+
+# Fuzz the manifest loader and compiler: CASES mutated manifests (proptest), at most 20 minutes.
+fuzz CASES="20000":
+    PROPTEST_CASES={{CASES}} timeout 1200 cargo test --test it fuzz:: -- --nocapture

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::escape;
 use crate::desired::{EnvValue, MountSource, ServiceSpec};
 
 #[derive(Serialize)]
@@ -65,7 +66,7 @@ pub fn render(stack: &str, network: &str, services: &[ServiceSpec], header: &str
             .iter()
             .map(|(k, v)| {
                 let value = match v {
-                    EnvValue::Plain(p) => p.replace('$', "$$"),
+                    EnvValue::Plain(p) => escape::compose(p),
                     EnvValue::Secret(name) => secret_ref(name),
                 };
                 (k.clone(), value)
@@ -83,25 +84,31 @@ pub fn render(stack: &str, network: &str, services: &[ServiceSpec], header: &str
                     MountSource::Generated(p) => format!("./{p}"),
                 };
                 let ro = if m.read_only { ":ro" } else { "" };
-                format!("{source}:{}{ro}", m.target)
+                escape::compose(&format!("{source}:{}{ro}", m.target))
             })
             .collect();
         out_services.insert(
             s.name.as_str(),
             Service {
-                image: s.image.clone(),
-                command: s.command.clone(),
+                image: escape::compose(&s.image),
+                command: s.command.iter().map(|c| escape::compose(c)).collect(),
                 restart: s.restart.clone(),
                 environment,
                 ports: s
                     .ports
                     .iter()
-                    .map(|p| format!("{}:{}:{}", p.host_ip, p.host_port, p.container_port))
+                    .map(|p| {
+                        escape::compose(&format!(
+                            "{}:{}",
+                            escape::host_port(&p.host_ip, p.host_port),
+                            p.container_port
+                        ))
+                    })
                     .collect(),
                 volumes: mounts,
-                networks: vec![network.to_string()],
+                networks: vec![escape::compose(network)],
                 healthcheck: Health {
-                    test: s.health.test.clone(),
+                    test: s.health.test.iter().map(|t| escape::compose(t)).collect(),
                     interval: format!("{}s", s.health.interval_s),
                     timeout: format!("{}s", s.health.timeout_s),
                     retries: s.health.retries,

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::escape;
 use super::services::{INFLUX_PORT, INFLUX_V1_READ_USER};
 use crate::manifest::Manifest;
 use crate::secrets;
@@ -36,9 +37,12 @@ pub fn docker_influx_url() -> String {
     format!("http://influxdb:{INFLUX_PORT}")
 }
 
-/// `provisioning/datasources/promo-infra.yaml`, with InfluxDB at `url`.
+/// `provisioning/datasources/promo-infra.yaml`, with InfluxDB at `url`. Every value from the
+/// manifest goes through [`escape::grafana`]: Grafana interpolates `$` in these files.
 pub fn datasource(m: &Manifest, url: &str, header: &str) -> String {
     let i = &m.influxdb;
+    let url = escape::grafana(url);
+    let (org, bucket) = (escape::grafana(&i.org), escape::grafana(&i.bucket));
     let ds = if *i.version == 2 {
         json!({
             "name": format!("InfluxDB ({})", *m.stack),
@@ -51,8 +55,8 @@ pub fn datasource(m: &Manifest, url: &str, header: &str) -> String {
             "orgId": 1,
             "jsonData": {
                 "version": "Flux",
-                "organization": i.org.as_str(),
-                "defaultBucket": i.bucket.as_str(),
+                "organization": org,
+                "defaultBucket": bucket,
                 "timeInterval": "1s",
             },
             "secureJsonData": { "token": format!("${}", secrets::INFLUX_ADMIN_TOKEN) },
@@ -69,7 +73,7 @@ pub fn datasource(m: &Manifest, url: &str, header: &str) -> String {
             "orgId": 1,
             "user": INFLUX_V1_READ_USER,
             "jsonData": {
-                "dbName": i.bucket.as_str(),
+                "dbName": bucket,
                 "httpMode": "POST",
                 "timeInterval": "1s",
             },
@@ -286,7 +290,7 @@ pub fn alerting(m: &Manifest, header: &str) -> Option<String> {
             "text": format!("{{{{ template \"{stack}.text\" . }}}}"),
         });
         if let Some(channel) = &slack.channel {
-            settings["recipient"] = json!(channel.as_str());
+            settings["recipient"] = json!(escape::grafana(channel));
         }
         doc["contactPoints"] = json!([{
             "orgId": 1,

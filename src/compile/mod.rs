@@ -3,6 +3,7 @@
 
 pub mod compose;
 pub mod dashboards;
+pub mod escape;
 pub mod grafana;
 pub mod influx;
 pub mod native;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{grafana, services};
+use super::{escape, grafana, services};
 use crate::desired::{EnvValue, GeneratedFile, ProcessSpec};
 use crate::manifest::Manifest;
 use crate::secrets;
@@ -31,12 +31,19 @@ pub fn data_dir(m: &Manifest) -> String {
 }
 
 fn loopback(bind: &str) -> &str {
-    if bind == "0.0.0.0" { "127.0.0.1" } else { bind }
+    match bind {
+        "0.0.0.0" => "127.0.0.1",
+        "::" => "::1",
+        other => other,
+    }
 }
 
 /// Address of the InfluxDB HTTP API as this host reaches it.
 pub fn influx_url(m: &Manifest) -> String {
-    format!("http://{}:{}", loopback(&m.influxdb.bind), *m.influxdb.port)
+    format!(
+        "http://{}",
+        escape::host_port(loopback(&m.influxdb.bind), *m.influxdb.port)
+    )
 }
 
 fn generated(m: &Manifest, rel: &str) -> String {
@@ -68,7 +75,10 @@ pub fn files(
         "native/grafana/provisioning/dashboards/promo-infra.yaml",
         grafana::dashboard_provider(
             m,
-            &format!("${PROJECT_DIR_ENV}/{}", generated(m, "grafana/dashboards")),
+            &format!(
+                "${PROJECT_DIR_ENV}/{}",
+                escape::grafana(&generated(m, "grafana/dashboards"))
+            ),
             header,
         ),
     );
@@ -91,41 +101,48 @@ fn influxdb_conf(m: &Manifest, header: &str) -> String {
     let d = data_dir(m);
     format!(
         "{header}reporting-disabled = true\n\
-         bind-address = \"{rpc}\"\n\n\
-         [meta]\n  dir = \"{d}/influxdb/meta\"\n\n\
-         [data]\n  dir = \"{d}/influxdb/data\"\n  wal-dir = \"{d}/influxdb/wal\"\n  query-log-enabled = false\n\n\
-         [http]\n  bind-address = \"{}:{}\"\n  auth-enabled = true\n  log-enabled = false\n\n\
+         bind-address = {rpc}\n\n\
+         [meta]\n  dir = {meta}\n\n\
+         [data]\n  dir = {data}\n  wal-dir = {wal}\n  query-log-enabled = false\n\n\
+         [http]\n  bind-address = {http}\n  auth-enabled = true\n  log-enabled = false\n\n\
          [monitor]\n  store-enabled = false\n",
-        m.influxdb.bind.as_str(),
-        *m.influxdb.port,
-        rpc = influx_rpc(m),
+        rpc = escape::toml_string(&influx_rpc(m)),
+        meta = escape::toml_string(&format!("{d}/influxdb/meta")),
+        data = escape::toml_string(&format!("{d}/influxdb/data")),
+        wal = escape::toml_string(&format!("{d}/influxdb/wal")),
+        http = escape::toml_string(&escape::host_port(&m.influxdb.bind, *m.influxdb.port)),
     )
 }
 
 fn grafana_ini(m: &Manifest, header: &str) -> String {
     let d = format!("$__env{{{PROJECT_DIR_ENV}}}/{}", data_dir(m));
     let g = format!("$__env{{{PROJECT_DIR_ENV}}}/generated/{}", *m.stack);
+    let v = escape::ini_value;
     let home = m
         .grafana
         .home_dashboard
         .as_ref()
         .map(|h| {
             format!(
-                "\n[dashboards]\ndefault_home_dashboard_path = {g}/grafana/dashboards/{}.json\n",
-                **h
+                "\n[dashboards]\ndefault_home_dashboard_path = {}\n",
+                v(&format!("{g}/grafana/dashboards/{}.json", **h))
             )
         })
         .unwrap_or_default();
     format!(
-        "{header}[paths]\ndata = {d}/grafana\nlogs = {d}/grafana/log\nplugins = {d}/grafana/plugins\nprovisioning = {g}/native/grafana/provisioning\n\n\
+        "{header}[paths]\ndata = {}\nlogs = {}\nplugins = {}\nprovisioning = {}\n\n\
          [server]\nhttp_addr = {}\nhttp_port = {}\nroot_url = {}\n\n\
          [security]\nadmin_user = {}\nadmin_password = $__env{{{}}}\nsecret_key = $__env{{{}}}\ndisable_gravatar = true\n\n\
          [auth.anonymous]\nenabled = false\n\n[users]\nallow_sign_up = false\n\n\
          [analytics]\nreporting_enabled = false\ncheck_for_updates = false\n{home}",
-        m.grafana.bind.as_str(),
+        v(&format!("{d}/grafana")),
+        v(&format!("{d}/grafana/log")),
+        v(&format!("{d}/grafana/plugins")),
+        v(&format!("{g}/native/grafana/provisioning")),
+        v(&m.grafana.bind),
         *m.grafana.port,
-        services::grafana_url(m),
-        m.grafana.admin_user.as_str(),
+        v(&services::grafana_url(m)),
+        v(&m.grafana.admin_user),
         secrets::GRAFANA_ADMIN_PASSWORD,
         secrets::GRAFANA_SECRET_KEY,
     )
@@ -144,7 +161,7 @@ pub fn processes(m: &Manifest) -> Vec<ProcessSpec> {
             "--engine-path".into(),
             format!("{d}/influxdb/engine"),
             "--http-bind-address".into(),
-            format!("{}:{}", m.influxdb.bind.as_str(), *m.influxdb.port),
+            escape::host_port(&m.influxdb.bind, *m.influxdb.port),
             "--reporting-disabled".into(),
         ]
     };
@@ -174,7 +191,10 @@ pub fn processes(m: &Manifest) -> Vec<ProcessSpec> {
             EnvValue::Secret(slack.webhook_url_env.to_string()),
         );
     }
-    let grafana_local = format!("http://{}:{}", loopback(&m.grafana.bind), *m.grafana.port);
+    let grafana_local = format!(
+        "http://{}",
+        escape::host_port(loopback(&m.grafana.bind), *m.grafana.port)
+    );
     out.push(ProcessSpec {
         name: "grafana".into(),
         program: "grafana".into(),
@@ -224,7 +244,7 @@ pub fn processes(m: &Manifest) -> Vec<ProcessSpec> {
             "PROMO_INFRA_STACK".into(),
             EnvValue::Plain(m.stack.to_string()),
         );
-        let listen = format!("{}:{}", m.control_api.bind.as_str(), *m.control_api.port);
+        let listen = escape::host_port(&m.control_api.bind, *m.control_api.port);
         out.push(ProcessSpec {
             name: "control-api".into(),
             program: "promo-infra".into(),
@@ -253,9 +273,13 @@ fn systemd_unit(m: &Manifest, p: &ProcessSpec, header: &str) -> String {
         .env
         .iter()
         .filter_map(|(k, v)| match v {
-            EnvValue::Plain(v) => Some(format!("Environment=\"{k}={v}\"\n")),
+            EnvValue::Plain(v) => Some(format!("Environment={}\n", escape::systemd_env(k, v))),
             EnvValue::Secret(_) => None,
         })
+        .collect();
+    let args: Vec<String> = std::iter::once(exec.as_str())
+        .chain(p.args.iter().map(String::as_str))
+        .map(escape::systemd_word)
         .collect();
     let after: String = p
         .depends_on
@@ -269,12 +293,12 @@ fn systemd_unit(m: &Manifest, p: &ProcessSpec, header: &str) -> String {
          After=network-online.target {after}\n\n\
          [Service]\n\
          Type=simple\n\
-         WorkingDirectory={project}\n\
+         WorkingDirectory={project_value}\n\
          # Secrets come from the stack's .env (mode 0600), never from this file.\n\
-         EnvironmentFile={project}/generated/{stack}/.env\n\
-         Environment=\"{PROJECT_DIR_ENV}={project}\"\n\
+         EnvironmentFile={env_file}\n\
+         Environment={project_env}\n\
          {plain_env}\
-         ExecStart={exec} {args}\n\
+         ExecStart={args}\n\
          Restart=on-failure\n\
          RestartSec=5\n\
          NoNewPrivileges=true\n\n\
@@ -283,6 +307,9 @@ fn systemd_unit(m: &Manifest, p: &ProcessSpec, header: &str) -> String {
         stack = *m.stack,
         name = p.name,
         after = after.trim_end(),
-        args = p.args.join(" "),
+        project_value = escape::systemd_value(project),
+        env_file = escape::systemd_value(&format!("{project}/generated/{}/.env", *m.stack)),
+        project_env = escape::systemd_env(PROJECT_DIR_ENV, project),
+        args = args.join(" "),
     )
 }

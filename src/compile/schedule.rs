@@ -1,5 +1,6 @@
 //! Backup scheduling: the `/etc/cron.d` file and the systemd service + timer.
 
+use super::escape;
 use crate::manifest::{Backup, Manifest, cron};
 
 /// Name shared by the cron file, the units and the lock (`promo-infra-<stack>-backup`).
@@ -8,30 +9,58 @@ pub fn unit_name(m: &Manifest) -> String {
     format!("promo-infra-{}-backup", *m.stack)
 }
 
-/// The shell command a scheduled backup runs: `backup run` then `backup rotate`, under one
-/// non-blocking `flock` (exit 75 = a previous run still holds the lock).
-fn command(m: &Manifest, b: &Backup, manifest_path: &str) -> String {
-    let bin = b.binary.as_str();
-    format!(
-        "/usr/bin/flock -n -E 75 /run/lock/{}.lock /bin/sh -c '{bin} backup run -f {manifest_path} && {bin} backup rotate -f {manifest_path}'",
-        unit_name(m)
-    )
+/// The `sh -c` script a scheduled backup runs: `backup run` then `backup rotate`, every
+/// manifest-derived word shell-quoted.
+fn script(b: &Backup, manifest_path: &str) -> String {
+    let bin = escape::shell(&b.binary);
+    let path = escape::shell(manifest_path);
+    format!("{bin} backup run -f {path} && {bin} backup rotate -f {path}")
+}
+
+/// The command as argv: the script under one non-blocking `flock` (exit 75 = a previous run
+/// still holds the lock).
+fn argv(m: &Manifest, b: &Backup, manifest_path: &str) -> Vec<String> {
+    [
+        "/usr/bin/flock",
+        "-n",
+        "-E",
+        "75",
+        &format!("/run/lock/{}.lock", unit_name(m)),
+        "/bin/sh",
+        "-c",
+        &script(b, manifest_path),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The schedule as one line of single-spaced fields (validation refuses anything else).
+fn schedule_text(b: &Backup) -> String {
+    b.schedule.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// `cron/promo-infra-<stack>-backup`, to install as `/etc/cron.d/promo-infra-<stack>-backup`.
 pub fn cron_file(m: &Manifest, b: &Backup, manifest_path: &str, header: &str) -> String {
-    // `%` starts stdin in a crontab line: escape every one.
-    let cmd = command(m, b, manifest_path).replace('%', "\\%");
+    // A shell command line (cron runs it with /bin/sh), then `%` escaped for cron itself.
+    let shell_line = argv(m, b, manifest_path)
+        .iter()
+        .map(|w| escape::shell(w))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let cmd = escape::cron_line(&format!(
+        "cd {} && {shell_line}",
+        escape::shell(&b.project_dir)
+    ));
     format!(
         "{header}# Install: cp {name} /etc/cron.d/{name} (root-owned, mode 0644). Schedule in UTC.\n\
          SHELL=/bin/sh\n\
          PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
          CRON_TZ=UTC\n\
-         {schedule} {user} cd {dir} && {cmd}\n",
+         {schedule} {user} {cmd}\n",
         name = unit_name(m),
-        schedule = b.schedule.split_whitespace().collect::<Vec<_>>().join(" "),
+        schedule = schedule_text(b),
         user = b.user.as_str(),
-        dir = b.project_dir.as_str(),
     )
 }
 
@@ -50,8 +79,12 @@ pub fn service_unit(m: &Manifest, b: &Backup, manifest_path: &str, header: &str)
          ExecStart={cmd}\n",
         stack = *m.stack,
         user = b.user.as_str(),
-        dir = b.project_dir.as_str(),
-        cmd = command(m, b, manifest_path),
+        dir = escape::systemd_value(&b.project_dir),
+        cmd = argv(m, b, manifest_path)
+            .iter()
+            .map(|w| escape::systemd_word(w))
+            .collect::<Vec<_>>()
+            .join(" "),
     )
 }
 
@@ -76,7 +109,7 @@ pub fn timer_unit(m: &Manifest, b: &Backup, header: &str) -> String {
          [Install]\n\
          WantedBy=timers.target\n",
         stack = *m.stack,
-        schedule = b.schedule.as_str(),
+        schedule = escape::systemd_value(&schedule_text(b)),
         name = unit_name(m),
     )
 }

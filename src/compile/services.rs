@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::escape;
 use crate::desired::{EnvValue, HealthSpec, MountSource, MountSpec, PortSpec, ServiceSpec};
 use crate::manifest::{Manifest, duration};
 use crate::secrets;
@@ -56,25 +57,30 @@ fn port(host_ip: &str, host_port: u32, container_port: u16) -> PortSpec {
 pub fn grafana_url(m: &Manifest) -> String {
     m.grafana.url.as_ref().map_or_else(
         || {
-            let host = if m.grafana.bind.as_str() == "0.0.0.0" {
-                "localhost"
-            } else {
-                m.grafana.bind.as_str()
-            };
-            format!("http://{host}:{}", *m.grafana.port)
+            format!(
+                "http://{}",
+                escape::host_port(browser_host(&m.grafana.bind), *m.grafana.port)
+            )
         },
         |u| u.trim_end_matches('/').to_string(),
     )
 }
 
-/// The control API's URL as seen from a browser on the host.
-pub fn control_api_url(m: &Manifest) -> String {
-    let host = if m.control_api.bind.as_str() == "0.0.0.0" {
+/// The host a browser on this machine uses for a service bound to `bind`.
+fn browser_host(bind: &str) -> &str {
+    if matches!(bind, "0.0.0.0" | "::") {
         "localhost"
     } else {
-        m.control_api.bind.as_str()
-    };
-    format!("http://{host}:{}", *m.control_api.port)
+        bind
+    }
+}
+
+/// The control API's URL as seen from a browser on the host.
+pub fn control_api_url(m: &Manifest) -> String {
+    format!(
+        "http://{}",
+        escape::host_port(browser_host(&m.control_api.bind), *m.control_api.port)
+    )
 }
 
 /// Every service of the stack, sorted by name.

@@ -10,12 +10,18 @@ pub fn parse(source: &Source) -> Result<Manifest, ManifestErrors> {
         Ok(manifest) => Ok(manifest),
         Err(err) => {
             let mut problems = Problems::new(source);
+            // The parser's scanner errors carry a line and column but no byte offset: place
+            // them from the line and column. An error with no location at all (none is known
+            // to reach here) is placed at the end of the text, where the parser stopped.
             let pos = err
                 .location()
-                .and_then(Pos::from_location)
-                .map(|p| widen_to_token(&source.text, p));
+                .and_then(|loc| {
+                    Pos::from_location(loc).or_else(|| Pos::from_line_col(&source.text, loc))
+                })
+                .map(|p| widen_to_token(&source.text, p))
+                .unwrap_or_else(|| Pos::at_offset(&source.text, source.text.len()));
             let (message, label, help) = describe(&err);
-            problems.push(pos, message, label, help);
+            problems.push(Some(pos), message, label, help);
             Err(problems
                 .finish()
                 .expect_err("a problem was pushed, so finish reports it"))

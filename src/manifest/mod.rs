@@ -14,7 +14,7 @@ pub use model::*;
 pub use span::{Pos, Sp};
 pub use validate::LOCALES;
 
-use crate::error::{Error, Result, Source};
+use crate::error::{Error, Problems, Result, Source};
 
 /// A manifest read from disk and validated.
 #[derive(Debug, Clone)]
@@ -47,7 +47,7 @@ pub fn load(project_root: &Path, path: &Path, templates: &BTreeSet<String>) -> R
     } else {
         project_root.join(path)
     };
-    let text = fs_err::read_to_string(&full).map_err(|e| {
+    let bytes = fs_err::read(&full).map_err(|e| {
         Error::usage(
             e.to_string(),
             format!(
@@ -57,14 +57,70 @@ pub fn load(project_root: &Path, path: &Path, templates: &BTreeSet<String>) -> R
         )
     })?;
     let rel_path = relative_to(project_root, &full);
-    let source = Source::new(rel_path.clone(), text);
+    from_bytes(&rel_path, bytes, templates)
+}
+
+/// Parse and validate manifest bytes read from `rel_path` (no IO). The path must be plain
+/// (it reaches the cron line and the systemd units); text that is not UTF-8 is an error at the
+/// line and column of the first bad byte.
+pub fn from_bytes(rel_path: &str, bytes: Vec<u8>, templates: &BTreeSet<String>) -> Result<Loaded> {
+    check_manifest_path(rel_path)?;
+    let source = match String::from_utf8(bytes) {
+        Ok(text) => Source::new(rel_path, text),
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let bad = e.as_bytes().get(valid).copied().unwrap_or(0);
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let source = Source::new(rel_path, text);
+            let mut problems = Problems::new(&source);
+            problems.push(
+                Some(Pos::at_offset(&source.text, valid)),
+                format!("the manifest is not valid UTF-8 (byte 0x{bad:02x})"),
+                "not UTF-8",
+                Some("save the file as UTF-8".to_string()),
+            );
+            return Err(problems
+                .finish()
+                .expect_err("a problem was pushed, so finish reports it")
+                .into());
+        }
+    };
     let manifest = load::parse(&source)?;
     validate::validate(&manifest, &source, templates)?;
     Ok(Loaded {
         manifest,
         source,
-        rel_path,
+        rel_path: rel_path.to_string(),
     })
+}
+
+/// The manifest's path reaches generated files (the cron line, systemd units): every component
+/// must be plain, `[A-Za-z0-9._-]`, and the file must end with `.yaml` or `.yml`.
+fn check_manifest_path(rel_path: &str) -> Result<()> {
+    let plain = |c: &str| {
+        !c.is_empty()
+            && !c.starts_with('-')
+            && c.chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "._-".contains(ch))
+    };
+    let trimmed = rel_path.strip_prefix('/').unwrap_or(rel_path);
+    let components: Vec<&str> = trimmed.split('/').collect();
+    let file = components.last().copied().unwrap_or("");
+    let bad = components.iter().find(|c| !plain(c));
+    if bad.is_some() || !(file.ends_with(".yaml") || file.ends_with(".yml")) {
+        let what = match bad {
+            Some(c) => format!("`{}` is not a plain name", c.escape_debug()),
+            None => "it does not end with `.yaml` or `.yml`".to_string(),
+        };
+        return Err(Error::usage(
+            format!(
+                "manifest path `{}`: {what}; nothing was read or written",
+                rel_path.escape_debug()
+            ),
+            "rename it (and the directories it is in) with letters, digits, `.`, `_` and `-` only, ending in `.yaml` (e.g. `stacks/promo.yaml`): the path is written into the backup cron line and systemd units",
+        ));
+    }
+    Ok(())
 }
 
 /// `path` relative to `root` with `/` separators when it lies inside, else as given.

@@ -15,6 +15,7 @@ use super::span::Sp;
 pub struct Manifest {
     /// Stack name, `[a-z0-9-]`: the compose project, the container prefix and the prefix of
     /// every Grafana uid promo-infra owns.
+    #[schemars(regex(pattern = r"^[a-z0-9](?:[a-z0-9-]{0,22}[a-z0-9])?$"))]
     pub stack: Sp<String>,
     /// `prod` or `preprod`. `prod` refuses default admin credentials.
     pub environment: Sp<Environment>,
@@ -72,6 +73,9 @@ pub struct InfluxDb {
     /// Major version: `2` (buckets, tokens, Flux) or `1` (databases, retention policies, InfluxQL).
     pub version: Sp<u8>,
     /// Container image, pinned (`influxdb:2.7`, `influxdb:1.8`).
+    #[schemars(regex(
+        pattern = r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+    ))]
     pub image: Sp<String>,
     /// Host port (1-65535).
     #[serde(default = "default_influx_port")]
@@ -81,15 +85,20 @@ pub struct InfluxDb {
     pub bind: Sp<String>,
     /// Organisation (version 2 only).
     #[serde(default = "default_org")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,99}$"))]
     pub org: Sp<String>,
     /// Bucket (version 2) or database (version 1) k6 writes to.
     #[serde(default = "default_bucket")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,99}$"))]
     pub bucket: Sp<String>,
-    /// How long metrics are kept: `30d`, `12h`, `4w`, `1h30m` or `infinite`. At least 1h.
+    /// How long metrics are kept: `30d`, `12h`, `4w`, `1h30m` or `infinite`. At least 1h, at
+    /// most 2562047h (InfluxDB's 64-bit nanosecond limit).
     #[serde(default = "default_retention")]
+    #[schemars(regex(pattern = r"^(?:[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Ee])?|(?:[0-9]+[mhdw])+)$"))]
     pub retention: Sp<String>,
     /// Admin user created at initialisation (its password is generated into `.env`).
     #[serde(default = "default_influx_admin")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,99}$"))]
     pub admin_user: Sp<String>,
 }
 
@@ -98,6 +107,9 @@ pub struct InfluxDb {
 #[serde(deny_unknown_fields)]
 pub struct Grafana {
     /// Container image, pinned (`grafana/grafana:10.2.3`).
+    #[schemars(regex(
+        pattern = r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+    ))]
     pub image: Sp<String>,
     /// Host port (1-65535).
     #[serde(default = "default_grafana_port")]
@@ -107,9 +119,11 @@ pub struct Grafana {
     pub bind: Sp<String>,
     /// Admin login (its password is generated into `.env`). `admin` is refused in prod.
     #[serde(default = "default_admin_user")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,99}$"))]
     pub admin_user: Sp<String>,
     /// Plugins installed at start (`GF_INSTALL_PLUGINS`).
     #[serde(default)]
+    #[schemars(inner(regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")))]
     pub plugins: Vec<Sp<String>>,
     /// uid of the dashboard shown on Grafana's home page; one of `dashboards[].uid`.
     #[serde(default)]
@@ -117,6 +131,7 @@ pub struct Grafana {
     /// Public URL people open (used in links, CORS and Slack messages). Defaults to
     /// `http://<bind>:<port>`.
     #[serde(default)]
+    #[schemars(regex(pattern = r"^https?://[A-Za-z0-9._~:/\[\]-]+$"))]
     pub url: Option<Sp<String>>,
 }
 
@@ -129,6 +144,9 @@ pub struct ControlApi {
     pub enabled: Sp<bool>,
     /// Container image holding the promo-infra binary.
     #[serde(default = "default_control_image")]
+    #[schemars(regex(
+        pattern = r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+    ))]
     pub image: Sp<String>,
     /// Host port (1-65535).
     #[serde(default = "default_control_port")]
@@ -154,11 +172,14 @@ impl Default for ControlApi {
 #[serde(deny_unknown_fields)]
 pub struct Dashboard {
     /// Grafana uid: `[A-Za-z0-9_-]`, at most 40 characters, unique in the stack.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,40}$"))]
     pub uid: Sp<String>,
     /// Template name: `dashboards-src/<template>.json.hbs` (built in: `marketing`, `k6-technical`).
     pub template: Sp<String>,
     /// Title shown in Grafana; defaults to the template's own title.
     #[serde(default)]
+    #[schemars(regex(pattern = r"^[^\u0000-\u001f\u007f]*$"))]
+    #[schemars(length(min = 1, max = 200))]
     pub title: Option<Sp<String>>,
     /// Language: `fr` or `en`; defaults to the stack's `locale`.
     #[serde(default)]
@@ -213,10 +234,18 @@ pub struct Alerting {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Slack {
-    /// Name of the environment variable holding the webhook URL.
+    /// Name of the environment variable holding the webhook URL. Not one the stack itself
+    /// uses: `GF_*`, `INFLUXDB_*`, `DOCKER_*`, `K6_*`, `PROMO_INFRA_*`, `LD_*`, the generated
+    /// secrets, `PATH`, `HOME`... are refused.
+    #[schemars(regex(
+        pattern = r"^(?!GF_|INFLUXDB_|INFLUXD_|DOCKER_|K6_|PROMO_INFRA_|LD_|(?:GRAFANA_ADMIN_PASSWORD|GRAFANA_SECRET_KEY|CONTROL_API_TOKEN|CONTROL_API_STOP_PASSWORD|PATH|HOME|USER|LOGNAME|SHELL|PWD|TMPDIR|TZ|LANG|IFS|HOSTNAME|NO_COLOR)$)[A-Za-z_][A-Za-z0-9_]{0,127}$"
+    ))]
     pub webhook_url_env: Sp<String>,
-    /// Channel shown in messages (`#load-testing-alerts`).
+    /// Channel shown in messages (`#load-testing-alerts`): one line, at most 80 characters; a
+    /// `$` is written `$$` in Grafana provisioning so it stays literal.
     #[serde(default)]
+    #[schemars(regex(pattern = r"^[^\u0000-\u001f\u007f]*$"))]
+    #[schemars(length(min = 1, max = 80))]
     pub channel: Option<Sp<String>>,
 }
 
@@ -245,22 +274,31 @@ impl Default for AlertRules {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Backup {
-    /// Five-field cron schedule, evaluated in UTC (`0 3 * * *`).
+    /// Five-field cron schedule, evaluated in UTC (`0 3 * * *`): one line of digits, names,
+    /// `*`, `,`, `/`, `-` and spaces.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9*,/ -]+$"))]
     pub schedule: Sp<String>,
-    /// Directory backups are written to, relative to the project directory.
+    /// Directory backups are written to: relative to the project directory (`backups`) or
+    /// absolute (`/mnt/backups`, a separate disk). Plain: letters, digits, spaces, `%`,
+    /// `._+@,=~-`; no `..`.
     #[serde(default = "default_backup_dir")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9/._+@,=~ %-]+$"))]
     pub dir: Sp<String>,
     /// Rotation policy (restic `forget` semantics).
     #[serde(default)]
     pub keep: Keep,
-    /// Absolute path of the project on the host that runs the cron job / systemd timer.
+    /// Absolute path of the project on the host that runs the cron job / systemd timer
+    /// (letters, digits, spaces, `%`, `._+@,=~-`; quoted in the cron line and the unit).
     #[serde(default = "default_project_dir")]
+    #[schemars(regex(pattern = r"^/[A-Za-z0-9/._+@,=~ %-]*$"))]
     pub project_dir: Sp<String>,
     /// User the cron job runs as.
     #[serde(default = "default_backup_user")]
+    #[schemars(regex(pattern = r"^[a-z_][a-z0-9_-]{0,31}$"))]
     pub user: Sp<String>,
-    /// Absolute path of the promo-infra binary on that host.
+    /// Absolute path of the promo-infra binary on that host (same characters as `project_dir`).
     #[serde(default = "default_binary")]
+    #[schemars(regex(pattern = r"^/[A-Za-z0-9/._+@,=~ %-]*$"))]
     pub binary: Sp<String>,
     /// InfluxDB 1.x only: the RPC address (`host:port`, the server's `bind-address`) that
     /// `influxd backup -portable` and `influxd restore -portable` connect to. Not published by
@@ -269,21 +307,25 @@ pub struct Backup {
     pub influx_rpc: Sp<String>,
 }
 
-/// Rotation policy: how many backups to keep per bucket.
+/// Rotation policy: how many backups to keep per bucket (each rule at most 10000).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Keep {
     /// The n newest backups.
     #[serde(default)]
+    #[schemars(range(max = 10000))]
     pub last: Sp<u32>,
     /// The newest backup of each of the last n days that have one.
     #[serde(default)]
+    #[schemars(range(max = 10000))]
     pub daily: Sp<u32>,
     /// The newest backup of each of the last n ISO weeks that have one.
     #[serde(default)]
+    #[schemars(range(max = 10000))]
     pub weekly: Sp<u32>,
     /// The newest backup of each of the last n months that have one.
     #[serde(default)]
+    #[schemars(range(max = 10000))]
     pub monthly: Sp<u32>,
 }
 
@@ -292,12 +334,17 @@ pub struct Keep {
 #[serde(deny_unknown_fields)]
 pub struct K6 {
     /// k6 version (`v0.47.0`).
+    #[schemars(regex(pattern = r"^v[0-9]+\.[0-9]+\.[0-9]+$"))]
     pub version: Sp<String>,
     /// xk6 extensions, `module@version`.
     #[serde(default)]
+    #[schemars(inner(regex(
+        pattern = r"^[A-Za-z0-9_~][A-Za-z0-9._~/-]*@[A-Za-z0-9_+][A-Za-z0-9._+-]*$"
+    )))]
     pub extensions: Vec<Sp<String>>,
     /// Where the built binary goes, relative to the project directory.
     #[serde(default = "default_k6_output")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9._+@,=~][A-Za-z0-9/._+@,=~-]*$"))]
     pub output: Sp<String>,
 }
 
@@ -322,6 +369,7 @@ pub struct Targets {
 pub struct DockerTarget {
     /// Network name inside the compose project (created as `<stack>_<network>`).
     #[serde(default = "default_network")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"))]
     pub network: Sp<String>,
 }
 
@@ -337,14 +385,18 @@ impl Default for DockerTarget {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NativeTarget {
-    /// Data, pid and log directory, relative to the project directory.
+    /// Data, pid and log directory, relative to the project directory (letters, digits,
+    /// `._+@,=~-`, no `..`, no spaces: it is written into influxdb.conf and grafana.ini).
     #[serde(default = "default_data_dir")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9._+@,=~][A-Za-z0-9/._+@,=~-]*$"))]
     pub data_dir: Sp<String>,
-    /// Grafana's home path (`grafana server --homepath`).
+    /// Grafana's home path (`grafana server --homepath`): a plain absolute path.
     #[serde(default = "default_grafana_home")]
+    #[schemars(regex(pattern = r"^/[A-Za-z0-9/._+@,=~ %-]*$"))]
     pub grafana_homepath: Sp<String>,
     /// Absolute path of the project on production hosts, for the generated systemd units.
     #[serde(default = "default_project_dir")]
+    #[schemars(regex(pattern = r"^/[A-Za-z0-9/._+@,=~ %-]*$"))]
     pub project_dir: Sp<String>,
 }
 
@@ -363,12 +415,20 @@ impl Default for NativeTarget {
 #[serde(deny_unknown_fields)]
 pub struct CloudTarget {
     /// Grafana Cloud stack URL (`https://<stack>.grafana.net`).
+    #[schemars(regex(pattern = r"^https://[A-Za-z0-9._~:/\[\]-]+$"))]
     pub grafana_url: Sp<String>,
     /// Environment variable holding a Grafana service-account token.
+    #[schemars(regex(
+        pattern = r"^(?!GF_|INFLUXDB_|INFLUXD_|DOCKER_|K6_|PROMO_INFRA_|LD_|(?:GRAFANA_ADMIN_PASSWORD|GRAFANA_SECRET_KEY|CONTROL_API_TOKEN|CONTROL_API_STOP_PASSWORD|PATH|HOME|USER|LOGNAME|SHELL|PWD|TMPDIR|TZ|LANG|IFS|HOSTNAME|NO_COLOR)$)[A-Za-z_][A-Za-z0-9_]{0,127}$"
+    ))]
     pub grafana_token_env: Sp<String>,
     /// InfluxDB Cloud URL.
+    #[schemars(regex(pattern = r"^https://[A-Za-z0-9._~:/\[\]-]+$"))]
     pub influx_url: Sp<String>,
     /// Environment variable holding an InfluxDB Cloud token.
+    #[schemars(regex(
+        pattern = r"^(?!GF_|INFLUXDB_|INFLUXD_|DOCKER_|K6_|PROMO_INFRA_|LD_|(?:GRAFANA_ADMIN_PASSWORD|GRAFANA_SECRET_KEY|CONTROL_API_TOKEN|CONTROL_API_STOP_PASSWORD|PATH|HOME|USER|LOGNAME|SHELL|PWD|TMPDIR|TZ|LANG|IFS|HOSTNAME|NO_COLOR)$)[A-Za-z_][A-Za-z0-9_]{0,127}$"
+    ))]
     pub influx_token_env: Sp<String>,
 }
 

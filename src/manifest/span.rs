@@ -24,6 +24,47 @@ pub struct Pos {
 }
 
 impl Pos {
+    /// A parser location that has a line and column but no byte offset, placed in `text`.
+    pub(crate) fn from_line_col(text: &str, loc: serde_saphyr::Location) -> Option<Self> {
+        let (line, column) = (loc.line(), loc.column());
+        if line == 0 {
+            return None;
+        }
+        let line_start = if line == 1 {
+            0
+        } else {
+            text.match_indices('\n')
+                .nth(usize::try_from(line - 2).ok()?)
+                .map(|(i, _)| i + 1)?
+        };
+        let line_text = &text[line_start..];
+        let line_text = &line_text[..line_text.find('\n').unwrap_or(line_text.len())];
+        let col_offset = line_text
+            .char_indices()
+            .nth(usize::try_from(column.saturating_sub(1)).ok()?)
+            .map_or(line_text.len(), |(i, _)| i);
+        Some(Self::at_offset(text, line_start + col_offset))
+    }
+
+    /// The position of byte `offset` of `text` (clamped to the text), one character wide.
+    pub fn at_offset(text: &str, offset: usize) -> Self {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &text[..offset];
+        let line = before.matches('\n').count() as u64 + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = text[line_start..offset].chars().count() as u64 + 1;
+        let len = text[offset..].chars().next().map_or(1, char::len_utf8);
+        Self {
+            line,
+            column,
+            offset,
+            len,
+        }
+    }
+
     pub(crate) fn from_location(loc: serde_saphyr::Location) -> Option<Self> {
         if loc.line() == 0 {
             return None;

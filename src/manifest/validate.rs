@@ -45,6 +45,15 @@ pub fn validate(
             "not a duration",
             Some("write e.g. `30d`, `12h`, `4w`, `1h30m` or `infinite`".to_string()),
         ),
+        Ok(r) if r.seconds.is_some_and(|s| s > MAX_RETENTION_SECONDS) => p.push(
+            m.influxdb.retention.pos(),
+            format!(
+                "influxdb.retention: `{}` is longer than InfluxDB's maximum of 2562047h (about 292 years)",
+                *m.influxdb.retention
+            ),
+            "too long",
+            Some("InfluxDB stores durations as 64-bit nanoseconds; write at most `2562047h`, or `infinite` to keep data forever".to_string()),
+        ),
         Ok(r) if r.seconds.is_some_and(|s| s < 3600) => p.push(
             m.influxdb.retention.pos(),
             format!(
@@ -70,6 +79,8 @@ pub fn validate(
     }
     for plugin in &m.grafana.plugins {
         if plugin.is_empty()
+            || plugin.len() > 100
+            || plugin.starts_with(['-', '.'])
             || !plugin
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
@@ -163,15 +174,17 @@ pub fn validate(
                 Some(hint),
             );
         }
-        if let Some(title) = &d.title
-            && title.trim().is_empty()
-        {
-            p.push(
-                title.pos(),
-                format!("{key}.title is empty"),
-                "empty title",
-                None,
-            );
+        if let Some(title) = &d.title {
+            if title.trim().is_empty() {
+                p.push(
+                    title.pos(),
+                    format!("{key}.title is empty"),
+                    "empty title",
+                    None,
+                );
+            } else {
+                check_text(&mut p, &format!("{key}.title"), title, 200);
+            }
         }
         if let Some(locale) = &d.locale {
             check_locale(&mut p, &format!("{key}.locale"), locale);
@@ -228,20 +241,22 @@ pub fn validate(
     // Alerting
     if let Some(alerting) = &m.alerting {
         if let Some(slack) = &alerting.slack {
-            check_env_name(
+            check_secret_env(
                 &mut p,
                 "alerting.slack.webhook_url_env",
                 &slack.webhook_url_env,
             );
-            if let Some(channel) = &slack.channel
-                && channel.trim().is_empty()
-            {
-                p.push(
-                    channel.pos(),
-                    "alerting.slack.channel is empty",
-                    "empty",
-                    None,
-                );
+            if let Some(channel) = &slack.channel {
+                if channel.trim().is_empty() {
+                    p.push(
+                        channel.pos(),
+                        "alerting.slack.channel is empty",
+                        "empty",
+                        None,
+                    );
+                } else {
+                    check_text(&mut p, "alerting.slack.channel", channel, 80);
+                }
             }
         }
         let r = &alerting.rules;
@@ -274,7 +289,21 @@ pub fn validate(
 
     // Backups
     if let Some(b) = &m.backup {
-        if let Err(e) = cron::parse(&b.schedule) {
+        if let Some(bad) = b
+            .schedule
+            .chars()
+            .find(|&c| !(c == ' ' || c.is_ascii_alphanumeric() || "*,/-".contains(c)))
+        {
+            p.push(
+                b.schedule.pos(),
+                format!(
+                    "backup.schedule: {} is not allowed in a cron schedule",
+                    describe_char(bad)
+                ),
+                "not a cron character",
+                Some("one line of five fields separated by spaces, using digits, names (mon, jan), `*`, `,`, `/` and `-`: `0 3 * * *`".to_string()),
+            );
+        } else if let Err(e) = cron::parse(&b.schedule) {
             p.push(
                 b.schedule.pos(),
                 format!(
@@ -285,9 +314,14 @@ pub fn validate(
                 Some("five fields, evaluated in UTC: `0 3 * * *` runs daily at 03:00".to_string()),
             );
         }
-        check_relative(&mut p, "backup.dir", &b.dir);
-        check_absolute(&mut p, "backup.project_dir", &b.project_dir);
-        check_absolute(&mut p, "backup.binary", &b.binary);
+        check_path(&mut p, "backup.dir", &b.dir, PathRule::AnyPlain);
+        check_path(
+            &mut p,
+            "backup.project_dir",
+            &b.project_dir,
+            PathRule::HostAbsolute,
+        );
+        check_path(&mut p, "backup.binary", &b.binary, PathRule::HostAbsolute);
         check_host_port(&mut p, "backup.influx_rpc", &b.influx_rpc);
         if !is_unix_user(&b.user) {
             p.push(
@@ -298,7 +332,27 @@ pub fn validate(
             );
         }
         let k = &b.keep;
-        if *k.last + *k.daily + *k.weekly + *k.monthly == 0 {
+        for (name, v) in [
+            ("last", &k.last),
+            ("daily", &k.daily),
+            ("weekly", &k.weekly),
+            ("monthly", &k.monthly),
+        ] {
+            if **v > MAX_KEEP {
+                p.push(
+                    v.pos(),
+                    format!("backup.keep.{name}: {} is more than {MAX_KEEP}", **v),
+                    "too many",
+                    Some(format!(
+                        "keep at most {MAX_KEEP} backups per rule (that is over 27 years of daily backups)"
+                    )),
+                );
+            }
+        }
+        if [&k.last, &k.daily, &k.weekly, &k.monthly]
+            .iter()
+            .all(|v| ***v == 0)
+        {
             p.push(
                 [&k.last, &k.daily, &k.weekly, &k.monthly]
                     .iter()
@@ -327,10 +381,18 @@ pub fn validate(
             );
         }
         for ext in &k6.extensions {
-            let ok = ext
-                .split_once('@')
-                .is_some_and(|(m, v)| !m.is_empty() && !v.is_empty())
-                && !ext.contains(char::is_whitespace);
+            let ok = ext.split_once('@').is_some_and(|(module, version)| {
+                !module.is_empty()
+                    && !version.is_empty()
+                    && !module.starts_with(['-', '.', '/'])
+                    && !version.starts_with(['-', '.'])
+                    && module
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._~/-".contains(c))
+                    && version
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+            }) && ext.len() <= 300;
             if !ok {
                 p.push(
                     ext.pos(),
@@ -340,12 +402,14 @@ pub fn validate(
                 );
             }
         }
-        check_relative(&mut p, "k6.output", &k6.output);
+        check_path(&mut p, "k6.output", &k6.output, PathRule::ProjectRelative);
     }
 
     // Targets
     let net = &m.targets.docker.network;
     if net.is_empty()
+        || net.len() > 64
+        || net.starts_with(['-', '.', '_'])
         || !net
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
@@ -357,10 +421,23 @@ pub fn validate(
             Some("letters, digits, `-`, `_`, `.`".to_string()),
         );
     }
-    check_relative(
+    check_path(
         &mut p,
         "targets.native.data_dir",
         &m.targets.native.data_dir,
+        PathRule::ProjectRelative,
+    );
+    check_path(
+        &mut p,
+        "targets.native.grafana_homepath",
+        &m.targets.native.grafana_homepath,
+        PathRule::HostAbsolute,
+    );
+    check_path(
+        &mut p,
+        "targets.native.project_dir",
+        &m.targets.native.project_dir,
+        PathRule::HostAbsolute,
     );
     if let Some(cloud) = &m.targets.cloud {
         check_url(
@@ -370,12 +447,12 @@ pub fn validate(
             true,
         );
         check_url(&mut p, "targets.cloud.influx_url", &cloud.influx_url, true);
-        check_env_name(
+        check_secret_env(
             &mut p,
             "targets.cloud.grafana_token_env",
             &cloud.grafana_token_env,
         );
-        check_env_name(
+        check_secret_env(
             &mut p,
             "targets.cloud.influx_token_env",
             &cloud.influx_token_env,
@@ -425,18 +502,90 @@ fn check_locale(p: &mut Problems<'_>, key: &str, locale: &Sp<String>) {
     }
 }
 
+/// InfluxDB keeps durations as 64-bit nanoseconds: 2562047h is the largest whole number of hours.
+const MAX_RETENTION_SECONDS: u64 = 2_562_047 * 3600;
+
+/// Upper bound of each `backup.keep` rule (so the policy's sum can never overflow either).
+const MAX_KEEP: u32 = 10_000;
+
+/// Environment variables a secret name (`*_env`) may not name: the stack's own secrets, the
+/// prefixes Grafana, InfluxDB, Docker, k6 and promo-infra read their settings from (a Slack
+/// variable named `GF_SECURITY_DISABLE_INITIAL_ADMIN_CREATION` would override hardening), and the
+/// variables every process depends on.
+const RESERVED_ENV_PREFIXES: [&str; 7] = [
+    "GF_",
+    "INFLUXDB_",
+    "INFLUXD_",
+    "DOCKER_",
+    "K6_",
+    "PROMO_INFRA_",
+    "LD_",
+];
+const RESERVED_ENV_NAMES: [&str; 16] = [
+    crate::secrets::GRAFANA_ADMIN_PASSWORD,
+    crate::secrets::GRAFANA_SECRET_KEY,
+    crate::secrets::CONTROL_API_TOKEN,
+    crate::secrets::CONTROL_API_STOP_PASSWORD,
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "PWD",
+    "TMPDIR",
+    "TZ",
+    "LANG",
+    "IFS",
+    "HOSTNAME",
+    "NO_COLOR",
+];
+
+/// A character as an error message names it (`a line break`, `` `$` ``, `U+0007`).
+fn describe_char(c: char) -> String {
+    match c {
+        '\n' => "a line break".into(),
+        '\r' => "a carriage return".into(),
+        '\t' => "a tab".into(),
+        ' ' => "a space".into(),
+        '`' => "a backtick".into(),
+        c if c.is_control() => format!("the control character U+{:04X}", u32::from(c)),
+        c => format!("`{c}`"),
+    }
+}
+
+/// Free text (titles, channel): one line, no control characters, at most `max` characters.
+fn check_text(p: &mut Problems<'_>, key: &str, value: &Sp<String>, max: usize) {
+    if let Some(bad) = value.chars().find(|c| c.is_control()) {
+        p.push(
+            value.pos(),
+            format!("{key}: {} is not allowed here", describe_char(bad)),
+            "control character",
+            Some("write it on one line, without control characters".to_string()),
+        );
+    } else if value.chars().count() > max {
+        p.push(
+            value.pos(),
+            format!("{key}: longer than {max} characters"),
+            "too long",
+            Some(format!("shorten it to at most {max} characters")),
+        );
+    }
+}
+
 fn check_image(p: &mut Problems<'_>, key: &str, image: &Sp<String>) {
-    let name_part = image.rsplit('/').next().unwrap_or("");
-    let tag = name_part.split_once(':').map(|(_, t)| t);
-    let pinned = image.contains("@sha256:") || tag.is_some_and(|t| !t.is_empty() && t != "latest");
-    if image.is_empty() || image.contains(char::is_whitespace) {
+    if !is_image_reference(image) {
         p.push(
             image.pos(),
             format!("{key}: `{}` is not an image reference", **image),
             "invalid image",
-            None,
+            Some("write `[registry[:port]/]name[:tag][@sha256:<digest>]` with lowercase names, e.g. `influxdb:2.7`".to_string()),
         );
-    } else if !pinned {
+        return;
+    }
+    let name_part = image.rsplit('/').next().unwrap_or("");
+    let tag = name_part.split_once(':').map(|(_, t)| t);
+    let pinned = image.contains("@sha256:") || tag.is_some_and(|t| !t.is_empty() && t != "latest");
+    if !pinned {
         p.push(
             image.pos(),
             format!("{key}: `{}` is not pinned to a version", **image),
@@ -446,8 +595,75 @@ fn check_image(p: &mut Problems<'_>, key: &str, image: &Sp<String>) {
     }
 }
 
+/// Docker's reference grammar (distribution/reference), without the rarely used corners:
+/// `[host[:port]/]component(/component)*[:tag][@sha256:<64 hex>]`.
+fn is_image_reference(image: &str) -> bool {
+    if image.is_empty() || image.len() > 255 {
+        return false;
+    }
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (image, None),
+    };
+    if let Some(d) = digest {
+        let ok = d.strip_prefix("sha256:").is_some_and(|h| {
+            h.len() == 64
+                && h.chars()
+                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        });
+        if !ok {
+            return false;
+        }
+    }
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].split_once(':') {
+        Some((_, t)) => (&rest[..rest.len() - t.len() - 1], Some(t)),
+        None => (rest, None),
+    };
+    if let Some(t) = tag {
+        let mut chars = t.chars();
+        let ok = t.len() <= 128
+            && chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !ok {
+            return false;
+        }
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    if parts.len() > 1 {
+        let first = parts[0];
+        let is_host = first.contains(['.', ':']) || first == "localhost";
+        if is_host {
+            let (host, port) = match first.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (first, None),
+            };
+            let host_ok = !host.is_empty()
+                && !host.starts_with(['-', '.'])
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c));
+            if !host_ok || port.is_some_and(|p| p.parse::<u16>().is_err()) {
+                return false;
+            }
+            parts.remove(0);
+        }
+    }
+    parts.iter().all(|c| {
+        !c.is_empty()
+            && c.starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            && c.ends_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            && c.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
+    })
+}
+
 fn check_name(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
     if value.is_empty()
+        || value.len() > 100
+        || value.starts_with('-')
         || !value
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
@@ -456,16 +672,20 @@ fn check_name(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
             value.pos(),
             format!("{key}: `{}` is not a valid name", **value),
             "invalid name",
-            Some("use letters, digits, `-`, `_`, `.` or `@`".to_string()),
+            Some(
+                "use 1-100 letters, digits, `-`, `_`, `.` or `@`, not starting with `-`"
+                    .to_string(),
+            ),
         );
     }
 }
 
-fn check_env_name(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
+fn check_env_name(p: &mut Problems<'_>, key: &str, value: &Sp<String>) -> bool {
     let mut chars = value.chars();
-    let ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let ok = value.len() <= 128
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !ok {
         p.push(
@@ -481,16 +701,57 @@ fn check_env_name(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
             ),
         );
     }
+    ok
 }
 
+/// The name of a variable holding a secret the user provides: valid, and none of the
+/// variables the stack itself uses (see [`RESERVED_ENV_NAMES`]).
+fn check_secret_env(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
+    if !check_env_name(p, key, value) {
+        return;
+    }
+    let upper = value.to_ascii_uppercase();
+    let reserved = RESERVED_ENV_NAMES.contains(&upper.as_str())
+        || RESERVED_ENV_PREFIXES
+            .iter()
+            .any(|pre| upper.starts_with(pre));
+    if reserved {
+        p.push(
+            value.pos(),
+            format!(
+                "{key}: `{}` is a variable the stack itself uses or reserves",
+                **value
+            ),
+            "reserved variable",
+            Some(format!(
+                "choose a name of your own such as `SLACK_WEBHOOK_URL`; names starting with {} and {} are reserved",
+                RESERVED_ENV_PREFIXES.join(", "),
+                RESERVED_ENV_NAMES.join(", ")
+            )),
+        );
+    }
+}
+
+/// An http(s) URL in canonical form, with no credentials, query or fragment, and only
+/// characters that need no quoting in any generated file (no `$`, quotes, `%`, spaces...).
 fn check_url(p: &mut Problems<'_>, key: &str, value: &Sp<String>, https_only: bool) {
-    let ok = if https_only {
-        value.starts_with("https://") && value.len() > 8
-    } else {
-        (value.starts_with("http://") && value.len() > 7)
-            || (value.starts_with("https://") && value.len() > 8)
-    };
-    if !ok || value.contains(char::is_whitespace) {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~:/[]".contains(c);
+    let parsed = url::Url::parse(value).ok();
+    let ok = parsed.as_ref().is_some_and(|u| {
+        let scheme_ok = if https_only {
+            u.scheme() == "https"
+        } else {
+            matches!(u.scheme(), "http" | "https")
+        };
+        scheme_ok
+            && u.host_str().is_some_and(|h| !h.is_empty())
+            && u.username().is_empty()
+            && u.password().is_none()
+            && u.query().is_none()
+            && u.fragment().is_none()
+    }) && value.len() <= 2000
+        && value.chars().all(allowed);
+    if !ok {
         p.push(
             value.pos(),
             format!(
@@ -501,9 +762,9 @@ fn check_url(p: &mut Problems<'_>, key: &str, value: &Sp<String>, https_only: bo
             "invalid URL",
             Some(
                 if https_only {
-                    "cloud APIs are only reached over https://"
+                    "cloud APIs are only reached over https://; write `https://host[:port][/path]` with letters, digits, `-._~:/`, no credentials, query or fragment"
                 } else {
-                    "write an http:// or https:// URL"
+                    "write `http(s)://host[:port][/path]` with letters, digits, `-._~:/`, no credentials, query or fragment"
                 }
                 .to_string(),
             ),
@@ -511,33 +772,73 @@ fn check_url(p: &mut Problems<'_>, key: &str, value: &Sp<String>, https_only: bo
     }
 }
 
-fn check_relative(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
-    let path = std::path::Path::new(value.as_str());
-    let bad = value.is_empty()
-        || path.is_absolute()
-        || path
-            .components()
-            .any(|c| matches!(c, std::path::Component::ParentDir));
-    if bad {
-        p.push(
-            value.pos(),
-            format!("{key}: `{}` must be a path inside the project", **value),
-            "not a project-relative path",
-            Some("write a relative path without `..`, e.g. `backups`".to_string()),
-        );
-    }
+/// What a path field may be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PathRule {
+    /// Relative to the project, no `..`, nothing starting with `-`; letters, digits, `._+@,=~-`.
+    ProjectRelative,
+    /// Absolute path on the production host; letters, digits, spaces, `%` and `._+@,=~-`.
+    HostAbsolute,
+    /// `backup.dir`: absolute (a separate disk) or relative to the project; same characters as
+    /// host paths; no `..` anywhere.
+    AnyPlain,
 }
 
-fn check_absolute(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
-    if !value.starts_with('/') || value.contains(char::is_whitespace) || value.contains('%') {
+fn check_path(p: &mut Problems<'_>, key: &str, value: &Sp<String>, rule: PathRule) {
+    let host_chars = rule != PathRule::ProjectRelative;
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric() || "/._+@,=~-".contains(c) || (host_chars && " %".contains(c))
+    };
+    let absolute = value.starts_with('/');
+    let trimmed = value.trim_start_matches('/').trim_end_matches('/');
+    let components: Vec<&str> = if trimmed.is_empty() {
+        Vec::new()
+    } else {
+        trimmed.split('/').collect()
+    };
+    let problem: Option<String> = if value.is_empty() {
+        Some("is empty".into())
+    } else if value.len() > 1024 {
+        Some("is longer than 1024 bytes".into())
+    } else if let Some(bad) = value.chars().find(|&c| !allowed(c)) {
+        Some(format!("contains {}", describe_char(bad)))
+    } else if rule == PathRule::ProjectRelative && absolute {
+        Some("must be relative to the project directory".into())
+    } else if rule == PathRule::HostAbsolute && !absolute {
+        Some("must be an absolute path".into())
+    } else if components.is_empty() {
+        Some("names no directory".into())
+    } else if components.iter().any(|c| c.is_empty()) {
+        Some("contains an empty component (`//`)".into())
+    } else if components.contains(&"..") {
+        Some("contains `..`".into())
+    } else if components.contains(&".") {
+        Some("contains a `.` component".into())
+    } else if components
+        .iter()
+        .any(|c| c.starts_with(['-', ' ']) || c.ends_with(' '))
+    {
+        Some("has a component starting with `-` or starting/ending with a space".into())
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        let hint = match rule {
+            PathRule::ProjectRelative => {
+                "write a path inside the project with letters, digits and `._+@,=~-`, e.g. `data`"
+            }
+            PathRule::HostAbsolute => {
+                "write a plain absolute path (letters, digits, spaces, `%`, `._+@,=~-`), e.g. `/opt/promo-infra`"
+            }
+            PathRule::AnyPlain => {
+                "write a plain path (letters, digits, spaces, `%`, `._+@,=~-`), absolute like `/mnt/backups` or relative to the project like `backups`, without `..`"
+            }
+        };
         p.push(
             value.pos(),
-            format!(
-                "{key}: `{}` must be an absolute path without spaces or `%`",
-                **value
-            ),
-            "not an absolute path",
-            Some("it is used on the production host, e.g. `/opt/promo-infra`".to_string()),
+            format!("{key}: `{}` {problem}", value.escape_debug()),
+            "not a plain path",
+            Some(hint.to_string()),
         );
     }
 }

@@ -5,7 +5,7 @@ use crate::common::{BASE, TempProject};
 
 /// Apply `edits` (old → new, each must match once) to the base manifest, then run `validate`
 /// and `generate` on it and check both refuse it the same way without touching the disk.
-fn refused(edits: &[(&str, &str)], message: &str, position: &str) {
+pub(crate) fn refused(edits: &[(&str, &str)], message: &str, position: &str) {
     let mut text = BASE.to_string();
     for (old, new) in edits {
         assert_eq!(

@@ -283,3 +283,45 @@ fn removed_outputs_are_deleted_unless_edited() {
             .exists()
     );
 }
+
+/// The JSON Schema carries the validation patterns (editors refuse what `validate` refuses):
+/// every manifest of the repository passes it, injection payloads do not.
+#[test]
+fn schema_patterns_accept_the_stacks_and_refuse_injections() {
+    let schema: serde_json::Value = serde_json::from_str(&ops::schema()).expect("schema json");
+    let validator = jsonschema::validator_for(&schema).expect("compile schema");
+    let mut manifests = vec![BASE.to_string()];
+    for dir in ["stacks", "tests/fixtures/stacks"] {
+        for entry in std::fs::read_dir(repo().join(dir)).expect("dir") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                manifests.push(std::fs::read_to_string(&path).expect("read"));
+            }
+        }
+    }
+    for text in &manifests {
+        let doc: serde_json::Value = serde_saphyr::from_str(text).expect("yaml");
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:#?}\n{text}");
+    }
+    let keep = "  keep: { last: 3, daily: 7 }\n";
+    for (edit_from, edit_to) in [
+        (keep, format!("{keep}  binary: \"/usr/bin/x;id\"\n")),
+        (
+            keep,
+            format!("{keep}  project_dir: \"/opt/x\\nExecStartPre=/bin/id\"\n"),
+        ),
+        ("\"0 3 * * *\"", "\"0 3 * *\\n*\"".to_string()),
+        ("\"#alerts\"", "\"#a\\nb\"".to_string()),
+        (
+            "webhook_url_env: SLACK_WEBHOOK_URL",
+            "webhook_url_env: GF_SECURITY_ADMIN_PASSWORD".to_string(),
+        ),
+        ("image: influxdb:2.7", "image: influxdb:2.7$X".to_string()),
+        ("keep: { last: 3", "keep: { last: 4294967295".to_string()),
+    ] {
+        let text = BASE.replacen(edit_from, &edit_to, 1);
+        let doc: serde_json::Value = serde_saphyr::from_str(&text).expect("yaml");
+        assert!(!validator.is_valid(&doc), "the schema accepts `{edit_to}`");
+    }
+}

@@ -64,3 +64,149 @@ fn generated_units_pass_systemd_analyze_verify() {
     }
     assert!(checked >= 10);
 }
+
+/// systemd's unescaping of one command line, for our output: `%%` → `%`, `$$` → `$`, then
+/// words with double quotes and C escapes (as POSIX shell double quotes for what we emit).
+fn systemd_argv(line: &str) -> Vec<String> {
+    shlex::split(&line.replace("%%", "%").replace("$$", "$")).expect("one command line")
+}
+
+/// Awkward but valid paths (a space, a `%`) in every path field that reaches a unit or the
+/// cron line: `systemd-analyze verify` accepts the units (it resolves specifiers and checks the
+/// executables exist, so a split or mangled path fails it), and the command lines parse back to
+/// exactly the intended argv. The old code refused these paths or wrote them unquoted.
+#[test]
+fn awkward_but_valid_paths_give_exactly_the_intended_exec_start() {
+    let root = tempfile::tempdir().expect("dir");
+    let odd = root.path().join("promo infra 100%");
+    let home = odd.join("grafana home");
+    std::fs::create_dir_all(odd.join("bin")).expect("mkdir");
+    std::fs::create_dir_all(home.join("bin")).expect("mkdir");
+    let bin = odd.join("bin/promo-infra");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_promo-infra"), &bin).expect("link");
+    std::os::unix::fs::symlink(crate::native::grafana_double(), home.join("bin/grafana"))
+        .expect("link");
+    let (odd_s, home_s, bin_s) = (
+        odd.display().to_string(),
+        home.display().to_string(),
+        bin.display().to_string(),
+    );
+    let text = crate::common::BASE.replacen(
+        "  keep: { last: 3, daily: 7 }\n",
+        &format!(
+            "  keep: {{ last: 3, daily: 7 }}\n  binary: \"{bin_s}\"\n  project_dir: \"{odd_s}\"\n"
+        ),
+        1,
+    ) + &format!(
+        "targets:\n  native:\n    project_dir: \"{odd_s}\"\n    grafana_homepath: \"{home_s}\"\n"
+    );
+    let p = crate::common::TempProject::new();
+    p.write("stacks/shop.yaml", &text);
+    let run = p.run(&["generate"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+
+    let dir = p.path().join("generated/shop/systemd");
+    let mut units: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("systemd dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    units.sort();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .args(&units)
+        .current_dir(&dir)
+        .output()
+        .expect("systemd-analyze");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.trim().is_empty(), "{stderr}");
+
+    let exec_start = |unit: &str| {
+        let text = p.read(&format!("generated/shop/systemd/{unit}"));
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("ExecStart="))
+            .expect("ExecStart")
+            .to_string();
+        let wd = text
+            .lines()
+            .find_map(|l| l.strip_prefix("WorkingDirectory="))
+            .expect("WorkingDirectory")
+            .replace("%%", "%");
+        (systemd_argv(&line), wd)
+    };
+    let script = format!(
+        "'{bin_s}' backup run -f stacks/shop.yaml && '{bin_s}' backup rotate -f stacks/shop.yaml"
+    );
+    let (argv, wd) = exec_start("promo-infra-shop-backup.service");
+    assert_eq!(wd, odd_s);
+    assert_eq!(
+        argv,
+        [
+            "/usr/bin/flock",
+            "-n",
+            "-E",
+            "75",
+            "/run/lock/promo-infra-shop-backup.lock",
+            "/bin/sh",
+            "-c",
+            &script,
+        ]
+    );
+    let inner = shlex::split(&script).expect("script");
+    assert_eq!(
+        inner,
+        [
+            bin_s.as_str(),
+            "backup",
+            "run",
+            "-f",
+            "stacks/shop.yaml",
+            "&&",
+            &bin_s,
+            "backup",
+            "rotate",
+            "-f",
+            "stacks/shop.yaml"
+        ]
+    );
+    let (argv, wd) = exec_start("promo-infra-shop-grafana.service");
+    assert_eq!(wd, odd_s);
+    assert_eq!(
+        argv,
+        [
+            format!("{home_s}/bin/grafana").as_str(),
+            "server",
+            "--config",
+            "generated/shop/native/grafana.ini",
+            "--homepath",
+            &home_s,
+        ]
+    );
+    let (argv, _) = exec_start("promo-infra-shop-control-api.service");
+    assert_eq!(argv[0], bin_s);
+
+    // The cron line: `\%` is cron's escape, the rest is one /bin/sh command line.
+    let cron = p.read("generated/shop/cron/promo-infra-shop-backup");
+    let job = cron.lines().last().expect("job line");
+    let command = job
+        .strip_prefix("0 3 * * * root ")
+        .expect("schedule and user");
+    assert!(!command.replace("\\%", "").contains('%'), "{command}");
+    let words = shlex::split(&command.replace("\\%", "%")).expect("sh words");
+    assert_eq!(words[..3], ["cd", odd_s.as_str(), "&&"]);
+    assert_eq!(words[3..10], argv_prefix());
+    assert_eq!(words[10], script);
+    assert_eq!(words.len(), 11);
+}
+
+fn argv_prefix() -> [&'static str; 7] {
+    [
+        "/usr/bin/flock",
+        "-n",
+        "-E",
+        "75",
+        "/run/lock/promo-infra-shop-backup.lock",
+        "/bin/sh",
+        "-c",
+    ]
+}

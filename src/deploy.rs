@@ -137,6 +137,17 @@ fn stack(
     stack_of(project, &templates, loaded, target, health_timeout)
 }
 
+/// The stack's secrets: `.env`, completed from the environment for the ones the user provides.
+fn secret_values(
+    project: &Project,
+    m: &crate::manifest::Manifest,
+) -> Result<secrets::SecretValues> {
+    Ok(secrets::with_environment(
+        ops::secret_values(project, m)?,
+        &secrets::catalog(m),
+    ))
+}
+
 fn stack_of(
     project: &Project,
     templates: &crate::compile::Templates,
@@ -144,18 +155,19 @@ fn stack_of(
     target: TargetKind,
     health_timeout: Duration,
 ) -> Result<Stack> {
-    let values = ops::secret_values(project, &loaded.manifest)?;
-    let desired = crate::compile::compile_for(&loaded, templates, &values, target)?;
-    with_context(project, loaded, desired, health_timeout)
+    let values = secret_values(project, &loaded.manifest)?;
+    stack_with(project, templates, loaded, target, health_timeout, values)
 }
 
-fn with_context(
+fn stack_with(
     project: &Project,
+    templates: &crate::compile::Templates,
     loaded: Loaded,
-    desired: Desired,
+    target: TargetKind,
     health_timeout: Duration,
+    secrets: secrets::SecretValues,
 ) -> Result<Stack> {
-    let secrets = ops::secret_values(project, &loaded.manifest)?;
+    let desired = crate::compile::compile_for(&loaded, templates, &secrets, target)?;
     let generated_dir = absolute(project.generated_dir(&desired.stack));
     let ctx = Context {
         stack: desired.stack.clone(),
@@ -192,13 +204,14 @@ pub fn plan(
 ) -> Result<PlanReport> {
     require_available(target)?;
     let s = stack(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
-    let mut notes = Vec::new();
-    if !s.ctx.generated_dir.join(".env").exists() {
-        notes.push(format!(
-            "generated/{}/.env does not exist yet: apply generates the secrets first, so services show as changed until then",
-            s.ctx.stack
-        ));
-    }
+    // Every secret the plan needs is checked before anything is observed or shown.
+    let notes = secrets::check_for_plan(
+        &s.loaded.manifest,
+        &s.loaded.rel_path,
+        &display_env_path(&s),
+        &s.ctx.secrets,
+        target.as_str(),
+    )?;
     let runner = Runner::new(target, &s, project, None)?;
     let observed = runtime()?.block_on(runner.observe(&s.desired))?;
     let plan = plan::plan(&s.desired, &observed, target.as_str(), prune);
@@ -206,6 +219,36 @@ pub fn plan(
         summary: plan.summary(),
         plan,
         notes,
+    })
+}
+
+/// `generated/<stack>/.env` as users see it in messages.
+fn display_env_path(s: &Stack) -> PathBuf {
+    PathBuf::from(format!("generated/{}/.env", s.ctx.stack))
+}
+
+/// Where the stack's alerts go, as `status` and `plan` say it: `Some(text)` when the stack has
+/// alerting.
+pub fn alert_route(
+    m: &crate::manifest::Manifest,
+    values: &secrets::SecretValues,
+) -> Option<String> {
+    let alerting = m.alerting.as_ref()?;
+    Some(match &alerting.slack {
+        Some(slack) if values.get(&slack.webhook_url_env).is_some() => format!(
+            "Slack{} (webhook from {})",
+            slack
+                .channel
+                .as_ref()
+                .map(|c| format!(" {}", c.as_str()))
+                .unwrap_or_default(),
+            *slack.webhook_url_env
+        ),
+        Some(slack) => format!(
+            "nowhere to go: {} is not set (the alert rules run and show on the dashboards; no notification is sent)",
+            *slack.webhook_url_env
+        ),
+        None => "nowhere to go: no Slack contact point in the manifest (the alert rules run and show on the dashboards)".to_string(),
     })
 }
 
@@ -238,13 +281,14 @@ pub struct ApplyReport {
 }
 
 /// `apply`: write the generated files (refusing hand-edited ones), make sure `.env` exists,
-/// take the stack's lock, observe, plan, show the plan through `on_plan` (which returns
-/// whether to go ahead: the confirmation), then execute exactly that plan.
+/// take the stack's lock, check every secret the plan needs, observe, plan, show the plan and
+/// the notes through `on_plan` (which returns whether to go ahead: the confirmation), then
+/// execute exactly that plan.
 pub fn apply(
     project: &Project,
     selection: &Selection,
     opts: &ApplyOptions,
-    on_plan: &mut dyn FnMut(&Plan) -> Result<bool>,
+    on_plan: &mut dyn FnMut(&Plan, &[String]) -> Result<bool>,
 ) -> Result<ApplyReport> {
     require_available(opts.target)?;
     let (templates, loaded) = ops::load_one(project, selection)?;
@@ -256,10 +300,16 @@ pub fn apply(
     };
     let first = ops::compile(project, &templates, &loaded)?;
     let env_path = dir.join(".env");
-    secrets::check_defaults(
-        &env_path,
-        &ops::secret_values(project, &loaded.manifest)?,
-        *loaded.manifest.environment,
+    let values = secret_values(project, &loaded.manifest)?;
+    secrets::check_defaults(&env_path, &values, *loaded.manifest.environment)?;
+    // Secrets the user provides are checked before anything is written (generated ones are
+    // generated below); the notes are shown with the plan.
+    secrets::check_for_plan(
+        &loaded.manifest,
+        &loaded.rel_path,
+        &PathBuf::from(format!("generated/{}/.env", loaded.stack())),
+        &values,
+        opts.target.as_str(),
     )?;
     let report = writer::write(&dir, &first.files, false)?;
     if !report.kept.is_empty() {
@@ -271,7 +321,7 @@ pub fn apply(
                 .collect(),
         });
     }
-    let env = secrets::ensure_env(
+    secrets::ensure_env(
         &env_path,
         &secrets::catalog(&loaded.manifest),
         *loaded.manifest.environment,
@@ -279,24 +329,27 @@ pub fn apply(
     )?;
     let mut files_written: Vec<String> = report.created.into_iter().chain(report.written).collect();
     files_written.sort();
-    // Secrets only feed the resources' fingerprints: compile again only when .env changed.
-    let s = if env.created || !env.added.is_empty() || opts.target != TargetKind::Docker {
-        stack_of(
-            project,
-            &templates,
-            loaded,
-            opts.target,
-            opts.health_timeout,
-        )?
-    } else {
-        with_context(project, loaded, first, opts.health_timeout)?
-    };
+    // Compiled again with the secrets as they are now (.env completed, the environment).
+    let s = stack_of(
+        project,
+        &templates,
+        loaded,
+        opts.target,
+        opts.health_timeout,
+    )?;
+    let notes = secrets::check_for_plan(
+        &s.loaded.manifest,
+        &s.loaded.rel_path,
+        &display_env_path(&s),
+        &s.ctx.secrets,
+        opts.target.as_str(),
+    )?;
     let docker = Runner::new(opts.target, &s, project, Some(opts.progress.clone()))?;
     let rt = runtime()?;
     let result = rt.block_on(async {
         let observed = docker.observe(&s.desired).await?;
         let plan = plan::plan(&s.desired, &observed, opts.target.as_str(), opts.prune);
-        if !on_plan(&plan)? {
+        if !on_plan(&plan, &notes)? {
             return Err(Error::usage(
                 "apply cancelled; nothing was changed",
                 "answer `yes` to apply, or run with --auto-approve",
@@ -327,10 +380,21 @@ pub fn status(
     selection: &Selection,
     target: TargetKind,
 ) -> Result<Vec<ServiceStatus>> {
+    status_and_alerts(project, selection, target).map(|(rows, _)| rows)
+}
+
+/// `status` with where the alerts go ([`alert_route`]).
+pub fn status_and_alerts(
+    project: &Project,
+    selection: &Selection,
+    target: TargetKind,
+) -> Result<(Vec<ServiceStatus>, Option<String>)> {
     require_available(target)?;
     let s = stack(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
+    let alerts = alert_route(&s.loaded.manifest, &s.ctx.secrets);
     let runner = Runner::new(target, &s, project, None)?;
-    runtime()?.block_on(runner.status(&s.desired))
+    let rows = runtime()?.block_on(runner.status(&s.desired))?;
+    Ok((rows, alerts))
 }
 
 /// What `destroy` did.

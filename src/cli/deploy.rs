@@ -139,18 +139,26 @@ pub fn apply(project: &Project, selection: &Selection, args: &ApplyArgs) -> Resu
     };
     let mut out = Out::stdout();
     let auto = args.auto_approve;
-    let report = deploy::apply(project, selection, &opts, &mut |p: &Plan| {
-        let mut out = Out::stdout();
-        print_plan(&mut out, p);
-        if p.is_empty() || auto {
-            return Ok(true);
-        }
-        confirm(
-            "Do you want to perform these actions?\n  promo-infra will perform the actions described above.",
-            "apply",
-            "--auto-approve",
-        )
-    })?;
+    let report = deploy::apply(
+        project,
+        selection,
+        &opts,
+        &mut |p: &Plan, notes: &[String]| {
+            let mut out = Out::stdout();
+            for note in notes {
+                out.warn(note);
+            }
+            print_plan(&mut out, p);
+            if p.is_empty() || auto {
+                return Ok(true);
+            }
+            confirm(
+                "Do you want to perform these actions?\n  promo-infra will perform the actions described above.",
+                "apply",
+                "--auto-approve",
+            )
+        },
+    )?;
     if let Some(h) = &report.stale_lock {
         out.warn(&format!(
             "a previous `{}` (pid {} on {}, started {}) ended without releasing the lock; its work was observed and converged",
@@ -220,12 +228,15 @@ fn print_status(out: &mut Out, rows: &[crate::targets::ServiceStatus]) {
 
 /// `status`.
 pub fn status(project: &Project, selection: &Selection, args: &StatusArgs) -> Result<ExitCode> {
-    let rows = deploy::status(project, selection, args.target)?;
+    let (rows, alerts) = deploy::status_and_alerts(project, selection, args.target)?;
     let mut out = Out::stdout();
     if args.json {
         out.line(&serde_json::to_string_pretty(&rows).unwrap_or_default());
     } else {
         print_status(&mut out, &rows);
+        if let Some(alerts) = alerts {
+            out.line(&format!("\nAlerts: {alerts}"));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

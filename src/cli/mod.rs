@@ -308,15 +308,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         &format!("{}/.env (added {})", g.dir, g.env.added.join(", ")),
                     );
                 }
-                if g.env.tightened {
-                    out.warn(&format!(
-                        "{}/.env was readable by others; its mode is now 0600",
-                        g.dir
-                    ));
-                }
                 for name in &g.env.missing_external {
                     out.warn(&format!(
-                        "{name} is not set: add `{name}=...` to {}/.env or export it before apply",
+                        "{name} is not set: add `{name}=...` to {}/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)",
                         g.dir
                     ));
                 }

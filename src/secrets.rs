@@ -385,48 +385,79 @@ fn write_env(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// Replace one generated secret with a new random value. Returns the new value.
-pub fn rotate(
-    path: &Path,
+/// Name of the `.env` line that holds a rotation's new value until the live change is known to
+/// have been made (see [`write_pending`]).
+pub fn pending_name(name: &str) -> String {
+    format!("PROMO_INFRA_ROTATING_{name}")
+}
+
+/// A new random value for a generated secret; refuses the ones the user provides.
+pub fn new_value(
     spec: &SecretSpec,
     random_hex: impl FnOnce(usize) -> Result<String>,
 ) -> Result<String> {
-    let bytes = match spec.kind {
-        SecretKind::Token => 32,
-        SecretKind::Password => 16,
-        SecretKind::External => {
-            return Err(Error::usage(
-                format!(
-                    "`{}` is provided by you, promo-infra cannot generate it",
-                    spec.name
-                ),
-                format!(
-                    "change it where it comes from (your environment or {})",
-                    path.display()
-                ),
-            ));
-        }
+    match spec.kind {
+        SecretKind::Token => random_hex(32),
+        SecretKind::Password => random_hex(16),
+        SecretKind::External => Err(Error::usage(
+            format!(
+                "`{}` is provided by you, promo-infra cannot generate it",
+                spec.name
+            ),
+            "change it where it comes from (your environment or the stack's .env), then `promo-infra apply`; nothing was changed",
+        )),
+    }
+}
+
+/// `.env`'s text with the lines of `name` removed and `name=value` appended (when given).
+fn replace_line(text: &str, name: &str, value: Option<&str>) -> String {
+    let mut out: String = text
+        .lines()
+        .filter(|l| line_key(l) != Some(name))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    if let Some(v) = value {
+        out.push_str(&format!("{name}={v}\n"));
+    }
+    out
+}
+
+fn read_checked(path: &Path) -> Result<String> {
+    if !check_env_file(path)? {
+        return Err(Error::Secrets {
+            path: path.to_path_buf(),
+            message: "does not exist".into(),
+            help: Some("run `promo-infra apply` (or `generate`) first; nothing was changed".into()),
+        });
+    }
+    fs_err::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))
+}
+
+/// Rotation, step 1 (before the live change): keep the new value in `.env` beside the current
+/// one, as `PROMO_INFRA_ROTATING_<NAME>`. A crash after the live change then cannot lose the
+/// only value the service accepts: the next `secrets rotate NAME` finds it and resumes with it.
+pub fn write_pending(path: &Path, name: &str, value: &str) -> Result<()> {
+    let text = read_checked(path)?;
+    write_env(path, &replace_line(&text, &pending_name(name), Some(value)))
+}
+
+/// Rotation, step 3 (after the live change): `NAME=<new value>` and the pending line removed,
+/// in one atomic write.
+pub fn commit_pending(path: &Path, name: &str) -> Result<()> {
+    let text = read_checked(path)?;
+    let pending = pending_name(name);
+    let values = read_env(path)?.unwrap_or_default();
+    let Some(new) = values.get(&pending).map(str::to_string) else {
+        return Err(Error::Secrets {
+            path: path.to_path_buf(),
+            message: format!("{pending} disappeared during the rotation of {name}"),
+            help: Some(format!(
+                "the service may already use the new value: restore {pending} from a backup of .env, or reset the secret by hand; then `promo-infra apply`"
+            )),
+        });
     };
-    let text = fs_err::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))?;
-    let value = random_hex(bytes)?;
-    let prefix = format!("{}=", spec.name);
-    let mut found = false;
-    let mut out = String::with_capacity(text.len());
-    for line in text.lines() {
-        if line.starts_with(&prefix) {
-            out.push_str(&prefix);
-            out.push_str(&value);
-            found = true;
-        } else {
-            out.push_str(line);
-        }
-        out.push('\n');
-    }
-    if !found {
-        out.push_str(&format!("{prefix}{value}\n"));
-    }
-    write_env(path, &out)?;
-    Ok(value)
+    let text = replace_line(&text, &pending, None);
+    write_env(path, &replace_line(&text, name, Some(&new)))
 }
 
 /// `n` random bytes from the OS random source (getrandom), hex-encoded.

@@ -49,6 +49,22 @@ pub struct ApplyArgs {
     pub health_timeout: u64,
 }
 
+/// `secrets rotate` arguments.
+#[derive(Debug, clap::Args)]
+pub struct RotateArgs {
+    /// The secret's name (`promo-infra secrets list`).
+    pub name: String,
+    /// Where the stack runs.
+    #[arg(long, value_enum, default_value_t = TargetKind::Docker)]
+    pub target: TargetKind,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Seconds to wait for each restarted service to become healthy.
+    #[arg(long, value_name = "SECS", default_value_t = deploy::DEFAULT_HEALTH_TIMEOUT.as_secs())]
+    pub health_timeout: u64,
+}
+
 /// `status` arguments.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -199,6 +215,65 @@ pub fn apply(project: &Project, selection: &Selection, args: &ApplyArgs) -> Resu
     out.line(&format!(
         "\nApply complete! Resources: {} added, {} changed, {} destroyed.\n",
         s.add, s.change, s.destroy
+    ));
+    print_status(&mut out, &report.status);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `secrets rotate NAME`.
+pub fn rotate(project: &Project, selection: &Selection, args: &RotateArgs) -> Result<ExitCode> {
+    let opts = ApplyOptions {
+        target: args.target,
+        prune: false,
+        health_timeout: Duration::from_secs(args.health_timeout.max(1)),
+        progress: Progress::stderr(),
+    };
+    let auto = args.auto_approve;
+    let report = deploy::rotate(
+        project,
+        selection,
+        &args.name,
+        &opts,
+        &mut |p: &deploy::RotatePreview| {
+            let mut out = Out::stdout();
+            out.line(&format!(
+                "promo-infra will rotate {} (the value is never shown){}:\n",
+                p.name,
+                if p.resumed {
+                    ", resuming an interrupted rotation with the value kept in .env"
+                } else {
+                    ""
+                }
+            ));
+            out.line(&format!("  1. live change: {}", p.live_change));
+            out.line("  2. .env: the new value replaces the old one (atomic write)");
+            let restarts: Vec<String> = p.plan.steps.iter().map(|s| s.id.to_string()).collect();
+            out.line(&format!(
+                "  3. restart: {}\n",
+                if restarts.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    restarts.join(", ")
+                }
+            ));
+            print_plan(&mut out, &p.plan);
+            if auto {
+                return Ok(true);
+            }
+            confirm(
+                "Do you want to rotate this secret?\n  promo-infra will perform the actions described above.",
+                "secrets rotate",
+                "--auto-approve",
+            )
+        },
+    )?;
+    let mut out = Out::stdout();
+    for id in &report.done {
+        out.ok(&format!("{id}: restarted with the new value"));
+    }
+    out.ok(&format!(
+        "{} rotated: changed live, saved in generated/{}/.env",
+        report.preview.name, report.preview.plan.stack
     ));
     print_status(&mut out, &report.status);
     Ok(ExitCode::SUCCESS)

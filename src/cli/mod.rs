@@ -142,6 +142,13 @@ pub enum SecretsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Rotate ONE generated secret and apply it to the running stack: the live change
+    /// (InfluxDB 1.x SET PASSWORD, Grafana admin password through its API), then `.env`, then the
+    /// services that read it restart. Shows the plan and asks first; never prints a value.
+    #[command(
+        after_help = "Examples:\n  promo-infra secrets rotate GRAFANA_ADMIN_PASSWORD\n  promo-infra secrets rotate CONTROL_API_TOKEN --auto-approve"
+    )]
+    Rotate(deploy::RotateArgs),
 }
 
 /// `backup` subcommands.
@@ -348,6 +355,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         .collect(),
                 );
             }
+        }
+        Command::Secrets(SecretsCommand::Rotate(args)) => {
+            return deploy::rotate(&project, &selection(&cli.files, false), &args);
         }
         Command::Dashboards(DashboardsCommand::Render { uid }) => {
             let (templates, loaded) = ops::load_one(&project, &selection(&cli.files, false))?;

@@ -13,5 +13,6 @@ mod k6;
 mod k6_fixture;
 mod native;
 mod secrets;
+mod secrets_live;
 mod standin;
 mod systemd;

@@ -175,6 +175,40 @@ fn rotate_changes_each_secret_live_then_in_env_and_restarts_only_what_reads_it()
     seen_values.extend([old, new]);
     outputs.push(r.all());
 
+    // A rotation interrupted after the live change (Grafana already has the new password, .env
+    // still the old one beside the kept new one): the next rotate resumes with the kept value,
+    // so the only password Grafana accepts is not lost.
+    let old = s.secret("GRAFANA_ADMIN_PASSWORD");
+    let kept = "0123456789abcdef0123456789abcdef";
+    let body = format!(r#"{{"oldPassword":"{old}","newPassword":"{kept}","confirmNew":"{kept}"}}"#);
+    let (code, resp) = http(
+        &grafana,
+        "PUT",
+        "/api/user/password",
+        &basic("promo-admin", &old),
+        &body,
+    );
+    assert_eq!(code, 200, "{resp}");
+    let env_path = format!("generated/{}/.env", s.name);
+    let env = s.p.read(&env_path);
+    s.p.write(
+        &env_path,
+        &format!("{env}PROMO_INFRA_ROTATING_GRAFANA_ADMIN_PASSWORD={kept}\n"),
+    );
+    let r = rotate(&s, "GRAFANA_ADMIN_PASSWORD");
+    assert!(
+        r.stdout.contains("resuming an interrupted rotation"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(s.secret("GRAFANA_ADMIN_PASSWORD"), kept);
+    assert_eq!(
+        http(&grafana, "GET", "/api/org", &basic("promo-admin", kept), "").0,
+        200
+    );
+    seen_values.extend([old, kept.to_string()]);
+    outputs.push(r.all());
+
     // Converged: nothing left to do, everything healthy; the data written survived.
     let plan = s.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}", plan.all());

@@ -278,6 +278,8 @@ pub struct ApplyReport {
     pub files_written: Vec<String>,
     /// Service status after the apply.
     pub status: Vec<ServiceStatus>,
+    /// Where the stack's alerts go ([`alert_route`]).
+    pub alerts: Option<String>,
 }
 
 /// `apply`: write the generated files (refusing hand-edited ones), make sure `.env` exists,
@@ -371,6 +373,7 @@ pub fn apply(
         stale_lock,
         files_written,
         status,
+        alerts: alert_route(&s.loaded.manifest, &s.ctx.secrets),
     })
 }
 
@@ -499,7 +502,7 @@ fn live_change(m: &crate::manifest::Manifest, spec: &secrets::SecretSpec) -> Res
         ))
     };
     if spec.kind == secrets::SecretKind::External {
-        secrets::new_value(spec, |_| Ok(String::new()))?;
+        return Err(secrets::provided_by_you(&spec.name));
     }
     Ok(match spec.name.as_str() {
         secrets::INFLUX_ADMIN_PASSWORD if v1 => LiveChange::InfluxUser {
@@ -768,10 +771,6 @@ pub fn rotate(
     }
     secrets::write_pending(&env_path, name, &new)?;
     rt.block_on(apply_live(&change, &now, &old, &new))
-        .map_err(|e| {
-            tracing::debug!("live change of {name} failed");
-            e
-        })
         .map_err(|e| match e {
             Error::Target { message, help } => Error::Target {
                 message,

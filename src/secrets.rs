@@ -399,14 +399,16 @@ pub fn new_value(
     match spec.kind {
         SecretKind::Token => random_hex(32),
         SecretKind::Password => random_hex(16),
-        SecretKind::External => Err(Error::usage(
-            format!(
-                "`{}` is provided by you, promo-infra cannot generate it",
-                spec.name
-            ),
-            "change it where it comes from (your environment or the stack's .env), then `promo-infra apply`; nothing was changed",
-        )),
+        SecretKind::External => Err(provided_by_you(&spec.name)),
     }
+}
+
+/// The refusal to generate or rotate a secret the user provides.
+pub fn provided_by_you(name: &str) -> Error {
+    Error::usage(
+        format!("`{name}` is provided by you, promo-infra cannot generate or rotate it"),
+        "change it where it comes from (your environment or the stack's .env), then `promo-infra apply`; nothing was changed",
+    )
 }
 
 /// `.env`'s text with the lines of `name` removed and `name=value` appended (when given).

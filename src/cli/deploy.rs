@@ -217,6 +217,9 @@ pub fn apply(project: &Project, selection: &Selection, args: &ApplyArgs) -> Resu
         s.add, s.change, s.destroy
     ));
     print_status(&mut out, &report.status);
+    if let Some(alerts) = &report.alerts {
+        out.line(&format!("\nAlerts: {alerts}"));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -603,3 +603,51 @@ pub fn check_for_plan(
     }
     Ok(notes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn private_env(dir: &Path, text: &str) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(".env");
+        std::fs::write(&path, text).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        path
+    }
+
+    #[test]
+    fn a_rotation_keeps_both_values_until_it_commits_the_new_one() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = private_env(dir.path(), "# header\nA=old\nexport B=b\n");
+        write_pending(&path, "A", "new").expect("pending");
+        let mid = read_env(&path).expect("read").expect("exists");
+        assert_eq!(mid.get("A"), Some("old"), "the working value stays");
+        assert_eq!(mid.get("PROMO_INFRA_ROTATING_A"), Some("new"));
+        commit_pending(&path, "A").expect("commit");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text, "# header\nexport B=b\nA=new\n");
+        // Committing again without a pending value is an error, never a blank secret.
+        let err = commit_pending(&path, "A").expect_err("no pending value");
+        assert!(
+            format!("{err:?}").contains("PROMO_INFRA_ROTATING_A"),
+            "{err:?}"
+        );
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
+    }
+
+    #[test]
+    fn empty_values_are_missing_everywhere() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = private_env(dir.path(), "A=\nB=\"\"\nC=x\n");
+        let v = read_env(&path).expect("read").expect("exists");
+        assert_eq!(v.get("A"), None);
+        assert_eq!(v.get("B"), None);
+        assert_eq!(v.get("C"), Some("x"));
+        let from = SecretValues::from_pairs([("A".to_string(), String::new())]);
+        assert_eq!(from.get("A"), None);
+        assert_eq!(line_key("export A=1"), Some("A"));
+        assert_eq!(line_key("  A = 1"), Some("A"));
+        assert_eq!(line_key("# A=1"), None);
+    }
+}

@@ -137,6 +137,17 @@ fn stack(
     stack_of(project, &templates, loaded, target, health_timeout)
 }
 
+/// The stack's secrets: `.env`, completed from the environment for the ones the user provides.
+fn secret_values(
+    project: &Project,
+    m: &crate::manifest::Manifest,
+) -> Result<secrets::SecretValues> {
+    Ok(secrets::with_environment(
+        ops::secret_values(project, m)?,
+        &secrets::catalog(m),
+    ))
+}
+
 fn stack_of(
     project: &Project,
     templates: &crate::compile::Templates,
@@ -144,18 +155,19 @@ fn stack_of(
     target: TargetKind,
     health_timeout: Duration,
 ) -> Result<Stack> {
-    let values = ops::secret_values(project, &loaded.manifest)?;
-    let desired = crate::compile::compile_for(&loaded, templates, &values, target)?;
-    with_context(project, loaded, desired, health_timeout)
+    let values = secret_values(project, &loaded.manifest)?;
+    stack_with(project, templates, loaded, target, health_timeout, values)
 }
 
-fn with_context(
+fn stack_with(
     project: &Project,
+    templates: &crate::compile::Templates,
     loaded: Loaded,
-    desired: Desired,
+    target: TargetKind,
     health_timeout: Duration,
+    secrets: secrets::SecretValues,
 ) -> Result<Stack> {
-    let secrets = ops::secret_values(project, &loaded.manifest)?;
+    let desired = crate::compile::compile_for(&loaded, templates, &secrets, target)?;
     let generated_dir = absolute(project.generated_dir(&desired.stack));
     let ctx = Context {
         stack: desired.stack.clone(),
@@ -192,13 +204,14 @@ pub fn plan(
 ) -> Result<PlanReport> {
     require_available(target)?;
     let s = stack(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
-    let mut notes = Vec::new();
-    if !s.ctx.generated_dir.join(".env").exists() {
-        notes.push(format!(
-            "generated/{}/.env does not exist yet: apply generates the secrets first, so services show as changed until then",
-            s.ctx.stack
-        ));
-    }
+    // Every secret the plan needs is checked before anything is observed or shown.
+    let notes = secrets::check_for_plan(
+        &s.loaded.manifest,
+        &s.loaded.rel_path,
+        &display_env_path(&s),
+        &s.ctx.secrets,
+        target.as_str(),
+    )?;
     let runner = Runner::new(target, &s, project, None)?;
     let observed = runtime()?.block_on(runner.observe(&s.desired))?;
     let plan = plan::plan(&s.desired, &observed, target.as_str(), prune);
@@ -206,6 +219,36 @@ pub fn plan(
         summary: plan.summary(),
         plan,
         notes,
+    })
+}
+
+/// `generated/<stack>/.env` as users see it in messages.
+fn display_env_path(s: &Stack) -> PathBuf {
+    PathBuf::from(format!("generated/{}/.env", s.ctx.stack))
+}
+
+/// Where the stack's alerts go, as `status` and `plan` say it: `Some(text)` when the stack has
+/// alerting.
+pub fn alert_route(
+    m: &crate::manifest::Manifest,
+    values: &secrets::SecretValues,
+) -> Option<String> {
+    let alerting = m.alerting.as_ref()?;
+    Some(match &alerting.slack {
+        Some(slack) if values.get(&slack.webhook_url_env).is_some() => format!(
+            "Slack{} (webhook from {})",
+            slack
+                .channel
+                .as_ref()
+                .map(|c| format!(" {}", c.as_str()))
+                .unwrap_or_default(),
+            *slack.webhook_url_env
+        ),
+        Some(slack) => format!(
+            "nowhere to go: {} is not set (the alert rules run and show on the dashboards; no notification is sent)",
+            *slack.webhook_url_env
+        ),
+        None => "nowhere to go: no Slack contact point in the manifest (the alert rules run and show on the dashboards)".to_string(),
     })
 }
 
@@ -235,16 +278,19 @@ pub struct ApplyReport {
     pub files_written: Vec<String>,
     /// Service status after the apply.
     pub status: Vec<ServiceStatus>,
+    /// Where the stack's alerts go ([`alert_route`]).
+    pub alerts: Option<String>,
 }
 
 /// `apply`: write the generated files (refusing hand-edited ones), make sure `.env` exists,
-/// take the stack's lock, observe, plan, show the plan through `on_plan` (which returns
-/// whether to go ahead: the confirmation), then execute exactly that plan.
+/// take the stack's lock, check every secret the plan needs, observe, plan, show the plan and
+/// the notes through `on_plan` (which returns whether to go ahead: the confirmation), then
+/// execute exactly that plan.
 pub fn apply(
     project: &Project,
     selection: &Selection,
     opts: &ApplyOptions,
-    on_plan: &mut dyn FnMut(&Plan) -> Result<bool>,
+    on_plan: &mut dyn FnMut(&Plan, &[String]) -> Result<bool>,
 ) -> Result<ApplyReport> {
     require_available(opts.target)?;
     let (templates, loaded) = ops::load_one(project, selection)?;
@@ -256,10 +302,16 @@ pub fn apply(
     };
     let first = ops::compile(project, &templates, &loaded)?;
     let env_path = dir.join(".env");
-    secrets::check_defaults(
-        &env_path,
-        &ops::secret_values(project, &loaded.manifest)?,
-        *loaded.manifest.environment,
+    let values = secret_values(project, &loaded.manifest)?;
+    secrets::check_defaults(&env_path, &values, *loaded.manifest.environment)?;
+    // Secrets the user provides are checked before anything is written (generated ones are
+    // generated below); the notes are shown with the plan.
+    secrets::check_for_plan(
+        &loaded.manifest,
+        &loaded.rel_path,
+        &PathBuf::from(format!("generated/{}/.env", loaded.stack())),
+        &values,
+        opts.target.as_str(),
     )?;
     let report = writer::write(&dir, &first.files, false)?;
     if !report.kept.is_empty() {
@@ -271,7 +323,7 @@ pub fn apply(
                 .collect(),
         });
     }
-    let env = secrets::ensure_env(
+    secrets::ensure_env(
         &env_path,
         &secrets::catalog(&loaded.manifest),
         *loaded.manifest.environment,
@@ -279,24 +331,27 @@ pub fn apply(
     )?;
     let mut files_written: Vec<String> = report.created.into_iter().chain(report.written).collect();
     files_written.sort();
-    // Secrets only feed the resources' fingerprints: compile again only when .env changed.
-    let s = if env.created || !env.added.is_empty() || opts.target != TargetKind::Docker {
-        stack_of(
-            project,
-            &templates,
-            loaded,
-            opts.target,
-            opts.health_timeout,
-        )?
-    } else {
-        with_context(project, loaded, first, opts.health_timeout)?
-    };
+    // Compiled again with the secrets as they are now (.env completed, the environment).
+    let s = stack_of(
+        project,
+        &templates,
+        loaded,
+        opts.target,
+        opts.health_timeout,
+    )?;
+    let notes = secrets::check_for_plan(
+        &s.loaded.manifest,
+        &s.loaded.rel_path,
+        &display_env_path(&s),
+        &s.ctx.secrets,
+        opts.target.as_str(),
+    )?;
     let docker = Runner::new(opts.target, &s, project, Some(opts.progress.clone()))?;
     let rt = runtime()?;
     let result = rt.block_on(async {
         let observed = docker.observe(&s.desired).await?;
         let plan = plan::plan(&s.desired, &observed, opts.target.as_str(), opts.prune);
-        if !on_plan(&plan)? {
+        if !on_plan(&plan, &notes)? {
             return Err(Error::usage(
                 "apply cancelled; nothing was changed",
                 "answer `yes` to apply, or run with --auto-approve",
@@ -318,6 +373,7 @@ pub fn apply(
         stale_lock,
         files_written,
         status,
+        alerts: alert_route(&s.loaded.manifest, &s.ctx.secrets),
     })
 }
 
@@ -327,10 +383,21 @@ pub fn status(
     selection: &Selection,
     target: TargetKind,
 ) -> Result<Vec<ServiceStatus>> {
+    status_and_alerts(project, selection, target).map(|(rows, _)| rows)
+}
+
+/// `status` with where the alerts go ([`alert_route`]).
+pub fn status_and_alerts(
+    project: &Project,
+    selection: &Selection,
+    target: TargetKind,
+) -> Result<(Vec<ServiceStatus>, Option<String>)> {
     require_available(target)?;
     let s = stack(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
+    let alerts = alert_route(&s.loaded.manifest, &s.ctx.secrets);
     let runner = Runner::new(target, &s, project, None)?;
-    runtime()?.block_on(runner.status(&s.desired))
+    let rows = runtime()?.block_on(runner.status(&s.desired))?;
+    Ok((rows, alerts))
 }
 
 /// What `destroy` did.
@@ -388,5 +455,359 @@ pub fn destroy(
         stack,
         removed: result?,
         volumes_kept: !volumes,
+    })
+}
+
+/// How one secret is changed in the running stack (before the services that read it restart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LiveChange {
+    /// InfluxDB 1.x `SET PASSWORD FOR user`, as the admin user.
+    InfluxUser {
+        /// The user whose password changes.
+        user: String,
+        /// Whether it is the admin user itself (then it authenticates with the old password).
+        admin: bool,
+    },
+    /// Grafana's `PUT /api/user/password` as the admin user.
+    GrafanaAdmin,
+    /// Nothing to change live: the services read it at start, the restart applies it.
+    RestartOnly,
+}
+
+impl LiveChange {
+    fn describe(&self, m: &crate::manifest::Manifest) -> String {
+        match self {
+            Self::InfluxUser { user, .. } => format!(
+                "InfluxDB: SET PASSWORD FOR \"{user}\" (as \"{}\")",
+                *m.influxdb.admin_user
+            ),
+            Self::GrafanaAdmin => format!(
+                "Grafana: change the password of \"{}\" through its API (PUT /api/user/password)",
+                *m.grafana.admin_user
+            ),
+            Self::RestartOnly => {
+                "none: the services read it when they start, the restart below applies it".into()
+            }
+        }
+    }
+}
+
+fn live_change(m: &crate::manifest::Manifest, spec: &secrets::SecretSpec) -> Result<LiveChange> {
+    use crate::compile::services::{INFLUX_V1_READ_USER, INFLUX_V1_WRITE_USER};
+    let v1 = *m.influxdb.version == 1;
+    let refuse = |why: &str| {
+        Err(Error::usage(
+            format!("{} cannot be rotated: {why}", spec.name),
+            "nothing was changed; see the README section \"Secrets\"",
+        ))
+    };
+    if spec.kind == secrets::SecretKind::External {
+        return Err(secrets::provided_by_you(&spec.name));
+    }
+    Ok(match spec.name.as_str() {
+        secrets::INFLUX_ADMIN_PASSWORD if v1 => LiveChange::InfluxUser {
+            user: m.influxdb.admin_user.to_string(),
+            admin: true,
+        },
+        secrets::INFLUX_V1_READ_PASSWORD => LiveChange::InfluxUser {
+            user: INFLUX_V1_READ_USER.into(),
+            admin: false,
+        },
+        secrets::INFLUX_V1_WRITE_PASSWORD => LiveChange::InfluxUser {
+            user: INFLUX_V1_WRITE_USER.into(),
+            admin: false,
+        },
+        secrets::GRAFANA_ADMIN_PASSWORD => LiveChange::GrafanaAdmin,
+        secrets::CONTROL_API_TOKEN | secrets::CONTROL_API_STOP_PASSWORD => LiveChange::RestartOnly,
+        secrets::GRAFANA_SECRET_KEY => {
+            return refuse(
+                "it encrypts the datasource secrets stored in Grafana's database, which a new key cannot decrypt",
+            );
+        }
+        _ => {
+            return refuse(
+                "rotating the InfluxDB 2 operator token and admin password live is not implemented yet",
+            );
+        }
+    })
+}
+
+/// The host URL of a service the target runs (docker: its published port; native: its URL).
+fn service_url(desired: &Desired, name: &str) -> Option<String> {
+    desired.resources.values().find_map(|r| match &r.spec {
+        crate::desired::ResourceSpec::Service(s) if s.name == name => {
+            let p = s.ports.first()?;
+            let host = if p.host_ip.is_empty() || p.host_ip == "0.0.0.0" {
+                "127.0.0.1"
+            } else {
+                p.host_ip.as_str()
+            };
+            Some(format!("http://{host}:{}", p.host_port))
+        }
+        crate::desired::ResourceSpec::Process(p) if p.name == name => {
+            Some(p.url.trim_end_matches('/').to_string())
+        }
+        _ => None,
+    })
+}
+
+async fn apply_live(change: &LiveChange, s: &Stack, old: &str, new: &str) -> Result<()> {
+    let m = &s.loaded.manifest;
+    match change {
+        LiveChange::RestartOnly => Ok(()),
+        LiveChange::InfluxUser { user, admin } => {
+            let url = service_url(&s.desired, "influxdb").ok_or_else(|| Error::Target {
+                message: "the stack declares no InfluxDB service to change the password in".into(),
+                help: None,
+            })?;
+            let ep = crate::influx::Endpoint { url };
+            let admin_user = m.influxdb.admin_user.as_str();
+            let admin_pw = if *admin {
+                old.to_string()
+            } else {
+                s.ctx
+                    .secrets
+                    .get(secrets::INFLUX_ADMIN_PASSWORD)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            match crate::influx::set_password(&ep, (admin_user, &admin_pw), user, new).await {
+                Ok(()) => Ok(()),
+                // An interrupted rotation of the admin password already set the new one.
+                Err(_) if *admin && crate::influx::accepts(&ep, admin_user, new).await => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        LiveChange::GrafanaAdmin => {
+            let url = service_url(&s.desired, "grafana").ok_or_else(|| Error::Target {
+                message: "the stack declares no Grafana service".into(),
+                help: None,
+            })?;
+            grafana_password(&url, m.grafana.admin_user.as_str(), old, new).await
+        }
+    }
+}
+
+/// Change Grafana's admin password through `PUT /api/user/password` (what Grafana's UI and
+/// `grafana cli admin reset-admin-password` change: the user stored in Grafana's database,
+/// which `GF_SECURITY_ADMIN_PASSWORD` no longer sets after the first start).
+async fn grafana_password(url: &str, user: &str, old: &str, new: &str) -> Result<()> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| Error::Target {
+            message: format!("cannot build an HTTP client: {e}"),
+            help: None,
+        })?;
+    let endpoint = format!("{url}/api/user/password");
+    let transport = |e: reqwest::Error| Error::Target {
+        message: format!("Grafana at {endpoint}: {}", e.without_url()),
+        help: Some("check that the stack runs (`promo-infra status`); .env was not changed".into()),
+    };
+    let resp = http
+        .put(&endpoint)
+        .basic_auth(user, Some(old))
+        .json(&serde_json::json!({ "oldPassword": old, "newPassword": new, "confirmNew": new }))
+        .send()
+        .await
+        .map_err(transport)?;
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    // An interrupted rotation may have changed it already: the new password is accepted.
+    let already = http
+        .get(format!("{url}/api/org"))
+        .basic_auth(user, Some(new))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success());
+    if already {
+        return Ok(());
+    }
+    let body = resp.text().await.unwrap_or_default();
+    let body: String = body.chars().take(200).collect();
+    Err(Error::Target {
+        message: format!(
+            "Grafana at {endpoint} refused the password change for `{user}`: HTTP {status} {}",
+            body.trim()
+        ),
+        help: Some(format!(
+            "Grafana no longer accepts GRAFANA_ADMIN_PASSWORD from .env for `{user}` (changed in its UI?): set it back, or reset it with `grafana cli admin reset-admin-password`; .env was not changed"
+        )),
+    })
+}
+
+/// What `secrets rotate NAME` will do, shown before the confirmation.
+#[derive(Debug, Serialize)]
+pub struct RotatePreview {
+    /// The secret.
+    pub name: String,
+    /// The change made in the running stack before anything restarts.
+    pub live_change: String,
+    /// Resuming an interrupted rotation (its new value was kept in `.env`).
+    pub resumed: bool,
+    /// The restarts: the plan of the stack with the new value.
+    pub plan: Plan,
+}
+
+/// What `secrets rotate NAME` did.
+#[derive(Debug, Serialize)]
+pub struct RotateReport {
+    /// What was planned.
+    pub preview: RotatePreview,
+    /// Steps done.
+    pub done: Vec<ResourceId>,
+    /// Service status after the restarts.
+    pub status: Vec<ServiceStatus>,
+}
+
+/// `secrets rotate NAME`: rotate one generated secret and apply it to the running stack.
+///
+/// Order, so that a crash at any point never loses the only value a service accepts:
+/// 1. checks: a secret of this stack that can be rotated, `.env` sound, the stack converged
+///    (no pending change), the plan with the new value (the services that restart) shown and
+///    confirmed through `on_preview`;
+/// 2. the new value is written to `.env` as `PROMO_INFRA_ROTATING_<NAME>` beside the current one
+///    (atomic write, fsync);
+/// 3. the live change (InfluxDB `SET PASSWORD`, Grafana's API; idempotent: a new value already
+///    in place is recognised);
+/// 4. `.env` gets `NAME=<new>` and loses the pending line (one atomic write);
+/// 5. the services that read the secret are recreated with it (the plan of step 1).
+///
+/// A crash between 2 and 4 leaves both values in `.env`: `secrets rotate NAME` again resumes
+/// with the kept value. A crash after 4: `promo-infra apply` restarts the services.
+pub fn rotate(
+    project: &Project,
+    selection: &Selection,
+    name: &str,
+    opts: &ApplyOptions,
+    on_preview: &mut dyn FnMut(&RotatePreview) -> Result<bool>,
+) -> Result<RotateReport> {
+    require_available(opts.target)?;
+    let (templates, loaded) = ops::load_one(project, selection)?;
+    let m = loaded.manifest.clone();
+    let catalog = secrets::catalog(&m);
+    let Some(spec) = catalog.iter().find(|s| s.name == name) else {
+        let names: Vec<&str> = catalog.iter().map(|s| s.name.as_str()).collect();
+        return Err(Error::usage(
+            format!(
+                "`{name}` is not a secret of stack `{}` ({})",
+                *m.stack, loaded.rel_path
+            ),
+            format!(
+                "its secrets: {} (`promo-infra secrets list`); nothing was changed",
+                names.join(", ")
+            ),
+        ));
+    };
+    let change = live_change(&m, spec)?;
+    let dir = project.generated_dir(loaded.stack());
+    let env_path = dir.join(".env");
+    let (lock, _) = StackLock::acquire(&dir, loaded.stack(), "secrets rotate")?;
+    let stored = secrets::read_env(&env_path)?.ok_or_else(|| {
+        Error::usage(
+            format!("generated/{}/.env does not exist yet", *m.stack),
+            "run `promo-infra apply` first (it generates the secrets); nothing was changed",
+        )
+    })?;
+    let old = stored.get(name).map(str::to_string).ok_or_else(|| {
+        Error::usage(
+            format!("{name} is not set in generated/{}/.env", *m.stack),
+            "run `promo-infra apply` (it generates the missing secrets); nothing was changed",
+        )
+    })?;
+    let pending = stored.get(&secrets::pending_name(name)).map(str::to_string);
+    let resumed = pending.is_some();
+    let new = match pending {
+        Some(p) => p,
+        None => secrets::new_value(spec, secrets::os_random_hex)?,
+    };
+    let values = secret_values(project, &m)?;
+    let now = stack_with(
+        project,
+        &templates,
+        loaded.clone(),
+        opts.target,
+        opts.health_timeout,
+        values.clone(),
+    )?;
+    let mut new_values = values;
+    new_values.set(name, new.clone());
+    let next = stack_with(
+        project,
+        &templates,
+        loaded,
+        opts.target,
+        opts.health_timeout,
+        new_values,
+    )?;
+    let rt = runtime()?;
+    let runner_now = Runner::new(opts.target, &now, project, None)?;
+    let observed = rt.block_on(runner_now.observe(&now.desired))?;
+    let target = opts.target.as_str();
+    let pending_changes = plan::plan(&now.desired, &observed, target, false);
+    if !pending_changes.is_empty() {
+        return Err(Error::usage(
+            format!(
+                "stack `{}` has {} pending change(s) that are not part of the rotation (or is not running)",
+                *m.stack,
+                pending_changes.steps.len()
+            ),
+            "run `promo-infra plan` / `promo-infra apply` first, then rotate; nothing was changed",
+        ));
+    }
+    let preview = RotatePreview {
+        name: name.to_string(),
+        live_change: change.describe(&m),
+        resumed,
+        plan: plan::plan(&next.desired, &observed, target, false),
+    };
+    if !on_preview(&preview)? {
+        return Err(Error::usage(
+            "rotation cancelled; nothing was changed",
+            "answer `yes` to rotate, or run with --auto-approve",
+        ));
+    }
+    secrets::write_pending(&env_path, name, &new)?;
+    rt.block_on(apply_live(&change, &now, &old, &new))
+        .map_err(|e| match e {
+            Error::Target { message, help } => Error::Target {
+                message,
+                help: Some(format!(
+                    "{}; the new value is kept in generated/{}/.env as {}: `promo-infra secrets rotate {name}` again resumes with it",
+                    help.unwrap_or_else(|| "fix the cause".into()),
+                    *m.stack,
+                    secrets::pending_name(name)
+                )),
+            },
+            other => other,
+        })?;
+    secrets::commit_pending(&env_path, name)?;
+    let runner = Runner::new(opts.target, &next, project, Some(opts.progress.clone()))?;
+    let result = rt.block_on(async {
+        if preview.plan.is_empty() {
+            return Ok((Vec::new(), runner.status(&next.desired).await?));
+        }
+        runner.preflight(&preview.plan, &next.desired).await?;
+        let done = targets::apply(&runner, &next.desired, &preview.plan).await?;
+        let status = runner.status(&next.desired).await?;
+        Ok((done, status))
+    });
+    drop(lock);
+    let (done, status) = result.map_err(|e: Error| match e {
+        Error::Target { message, help } => Error::Target {
+            message,
+            help: Some(format!(
+                "{}; {name} was changed and saved in .env: `promo-infra apply` restarts the services that still use the old value",
+                help.unwrap_or_else(|| "fix the cause".into())
+            )),
+        },
+        other => other,
+    })?;
+    Ok(RotateReport {
+        preview,
+        done,
+        status,
     })
 }

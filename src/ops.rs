@@ -211,7 +211,7 @@ pub fn secrets_list(project: &Project, loaded: &Loaded) -> Result<Vec<SecretRow>
              }| {
                 let status = if values.get(&name).is_some() {
                     "set in .env"
-                } else if std::env::var_os(&name).is_some() {
+                } else if secrets::env_var(&name).is_some() {
                     "set in environment"
                 } else {
                     "missing"

@@ -49,6 +49,22 @@ pub struct ApplyArgs {
     pub health_timeout: u64,
 }
 
+/// `secrets rotate` arguments.
+#[derive(Debug, clap::Args)]
+pub struct RotateArgs {
+    /// The secret's name (`promo-infra secrets list`).
+    pub name: String,
+    /// Where the stack runs.
+    #[arg(long, value_enum, default_value_t = TargetKind::Docker)]
+    pub target: TargetKind,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Seconds to wait for each restarted service to become healthy.
+    #[arg(long, value_name = "SECS", default_value_t = deploy::DEFAULT_HEALTH_TIMEOUT.as_secs())]
+    pub health_timeout: u64,
+}
+
 /// `status` arguments.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -139,18 +155,26 @@ pub fn apply(project: &Project, selection: &Selection, args: &ApplyArgs) -> Resu
     };
     let mut out = Out::stdout();
     let auto = args.auto_approve;
-    let report = deploy::apply(project, selection, &opts, &mut |p: &Plan| {
-        let mut out = Out::stdout();
-        print_plan(&mut out, p);
-        if p.is_empty() || auto {
-            return Ok(true);
-        }
-        confirm(
-            "Do you want to perform these actions?\n  promo-infra will perform the actions described above.",
-            "apply",
-            "--auto-approve",
-        )
-    })?;
+    let report = deploy::apply(
+        project,
+        selection,
+        &opts,
+        &mut |p: &Plan, notes: &[String]| {
+            let mut out = Out::stdout();
+            for note in notes {
+                out.warn(note);
+            }
+            print_plan(&mut out, p);
+            if p.is_empty() || auto {
+                return Ok(true);
+            }
+            confirm(
+                "Do you want to perform these actions?\n  promo-infra will perform the actions described above.",
+                "apply",
+                "--auto-approve",
+            )
+        },
+    )?;
     if let Some(h) = &report.stale_lock {
         out.warn(&format!(
             "a previous `{}` (pid {} on {}, started {}) ended without releasing the lock; its work was observed and converged",
@@ -193,6 +217,68 @@ pub fn apply(project: &Project, selection: &Selection, args: &ApplyArgs) -> Resu
         s.add, s.change, s.destroy
     ));
     print_status(&mut out, &report.status);
+    if let Some(alerts) = &report.alerts {
+        out.line(&format!("\nAlerts: {alerts}"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `secrets rotate NAME`.
+pub fn rotate(project: &Project, selection: &Selection, args: &RotateArgs) -> Result<ExitCode> {
+    let opts = ApplyOptions {
+        target: args.target,
+        prune: false,
+        health_timeout: Duration::from_secs(args.health_timeout.max(1)),
+        progress: Progress::stderr(),
+    };
+    let auto = args.auto_approve;
+    let report = deploy::rotate(
+        project,
+        selection,
+        &args.name,
+        &opts,
+        &mut |p: &deploy::RotatePreview| {
+            let mut out = Out::stdout();
+            out.line(&format!(
+                "promo-infra will rotate {} (the value is never shown){}:\n",
+                p.name,
+                if p.resumed {
+                    ", resuming an interrupted rotation with the value kept in .env"
+                } else {
+                    ""
+                }
+            ));
+            out.line(&format!("  1. live change: {}", p.live_change));
+            out.line("  2. .env: the new value replaces the old one (atomic write)");
+            let restarts: Vec<String> = p.plan.steps.iter().map(|s| s.id.to_string()).collect();
+            out.line(&format!(
+                "  3. restart: {}\n",
+                if restarts.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    restarts.join(", ")
+                }
+            ));
+            print_plan(&mut out, &p.plan);
+            if auto {
+                return Ok(true);
+            }
+            confirm(
+                "Do you want to rotate this secret?\n  promo-infra will perform the actions described above.",
+                "secrets rotate",
+                "--auto-approve",
+            )
+        },
+    )?;
+    let mut out = Out::stdout();
+    for id in &report.done {
+        out.ok(&format!("{id}: restarted with the new value"));
+    }
+    out.ok(&format!(
+        "{} rotated: changed live, saved in generated/{}/.env",
+        report.preview.name, report.preview.plan.stack
+    ));
+    print_status(&mut out, &report.status);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -220,12 +306,15 @@ fn print_status(out: &mut Out, rows: &[crate::targets::ServiceStatus]) {
 
 /// `status`.
 pub fn status(project: &Project, selection: &Selection, args: &StatusArgs) -> Result<ExitCode> {
-    let rows = deploy::status(project, selection, args.target)?;
+    let (rows, alerts) = deploy::status_and_alerts(project, selection, args.target)?;
     let mut out = Out::stdout();
     if args.json {
         out.line(&serde_json::to_string_pretty(&rows).unwrap_or_default());
     } else {
         print_status(&mut out, &rows);
+        if let Some(alerts) = alerts {
+            out.line(&format!("\nAlerts: {alerts}"));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -142,6 +142,13 @@ pub enum SecretsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Rotate ONE generated secret and apply it to the running stack: the live change
+    /// (InfluxDB 1.x SET PASSWORD, Grafana admin password through its API), then `.env`, then the
+    /// services that read it restart. Shows the plan and asks first; never prints a value.
+    #[command(
+        after_help = "Examples:\n  promo-infra secrets rotate GRAFANA_ADMIN_PASSWORD\n  promo-infra secrets rotate CONTROL_API_TOKEN --auto-approve"
+    )]
+    Rotate(deploy::RotateArgs),
 }
 
 /// `backup` subcommands.
@@ -308,15 +315,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         &format!("{}/.env (added {})", g.dir, g.env.added.join(", ")),
                     );
                 }
-                if g.env.tightened {
-                    out.warn(&format!(
-                        "{}/.env was readable by others; its mode is now 0600",
-                        g.dir
-                    ));
-                }
                 for name in &g.env.missing_external {
                     out.warn(&format!(
-                        "{name} is not set: add `{name}=...` to {}/.env or export it before apply",
+                        "{name} is not set: add `{name}=...` to {}/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)",
                         g.dir
                     ));
                 }
@@ -354,6 +355,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         .collect(),
                 );
             }
+        }
+        Command::Secrets(SecretsCommand::Rotate(args)) => {
+            return deploy::rotate(&project, &selection(&cli.files, false), &args);
         }
         Command::Dashboards(DashboardsCommand::Render { uid }) => {
             let (templates, loaded) = ops::load_one(&project, &selection(&cli.files, false))?;

@@ -213,8 +213,60 @@ fn reduce_and_threshold(threshold: f64) -> [Value; 2] {
     ]
 }
 
+/// Where the Slack-less variant of the alerting file is generated (see [`alerting_without_slack`]).
+pub const ALERTING_WITHOUT_SLACK_DIR: &str = "grafana/alerting-without-slack";
+
 /// `provisioning/alerting/promo-infra.yaml`, or `None` when the stack has no alerting.
 pub fn alerting(m: &Manifest, header: &str) -> Option<String> {
+    let doc = alerting_doc(m, true)?;
+    Some(yaml(header, &doc))
+}
+
+/// The alerting file for a stack whose Slack webhook is not set (allowed in preprod): the same
+/// rules and templates, no contact point (Grafana 10.2 refuses to start with an empty Slack
+/// `url`: it falls back to the chat API and wants a token) and `resetPolicies`, so the policy
+/// tree is Grafana's default, which notifies nobody here (its default e-mail contact point has
+/// no SMTP server). `None` when the stack declares no Slack contact point. The docker target
+/// mounts it over `provisioning/alerting/` when the webhook is missing.
+pub fn alerting_without_slack(m: &Manifest, header: &str) -> Option<String> {
+    m.alerting.as_ref()?.slack.as_ref()?;
+    let mut doc = alerting_doc(m, false)?;
+    doc["resetPolicies"] = json!([1]);
+    Some(yaml(header, &doc))
+}
+
+/// The Slack webhook variable of the stack, when it declares a Slack contact point.
+pub fn slack_webhook_env(m: &Manifest) -> Option<&str> {
+    m.alerting
+        .as_ref()?
+        .slack
+        .as_ref()
+        .map(|s| s.webhook_url_env.as_str())
+}
+
+/// Runtime Grafana of a stack whose webhook is not set: no webhook variable, and the Slack-less
+/// alerting file mounted over the provisioning's `alerting/` directory. A no-op when the stack
+/// has no Slack contact point or the webhook is set in `values` (`.env` or the environment).
+pub fn without_unset_slack(
+    m: &Manifest,
+    spec: &mut crate::desired::ServiceSpec,
+    values: &secrets::SecretValues,
+) {
+    let Some(env) = slack_webhook_env(m) else {
+        return;
+    };
+    if spec.name != "grafana" || values.get(env).is_some() {
+        return;
+    }
+    spec.env.remove(env);
+    spec.mounts.push(crate::desired::MountSpec {
+        source: crate::desired::MountSource::Generated(ALERTING_WITHOUT_SLACK_DIR.into()),
+        target: "/etc/grafana/provisioning/alerting".into(),
+        read_only: true,
+    });
+}
+
+fn alerting_doc(m: &Manifest, with_slack: bool) -> Option<Value> {
     let alerting = m.alerting.as_ref()?;
     let stack = m.stack.as_str();
     let home = m
@@ -283,7 +335,7 @@ pub fn alerting(m: &Manifest, header: &str) -> Option<String> {
             ),
         }],
     });
-    if let Some(slack) = &alerting.slack {
+    if let Some(slack) = alerting.slack.as_ref().filter(|_| with_slack) {
         let mut settings = json!({
             "url": format!("${}", *slack.webhook_url_env),
             "title": format!("{{{{ template \"{stack}.title\" . }}}}"),
@@ -311,5 +363,5 @@ pub fn alerting(m: &Manifest, header: &str) -> Option<String> {
             "repeat_interval": "4h",
         }]);
     }
-    Some(yaml(header, &doc))
+    Some(doc)
 }

@@ -80,6 +80,12 @@ pub fn compile(
             alerting.clone(),
         );
     }
+    if let Some(slackless) = grafana::alerting_without_slack(m, &hash_header) {
+        add(
+            &format!("{}/promo-infra.yaml", grafana::ALERTING_WITHOUT_SLACK_DIR),
+            slackless,
+        );
+    }
     let native_files = native::files(m, &hash_header, alerting.as_ref());
     for d in &m.dashboards {
         add(
@@ -140,6 +146,7 @@ pub fn compile(
         ));
     }
     for mut s in services {
+        grafana::without_unset_slack(m, &mut s, secret_values);
         for mount in &s.mounts {
             if let crate::desired::MountSource::Generated(prefix) = &mount.source {
                 s.config_digest

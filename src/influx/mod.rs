@@ -324,6 +324,15 @@ pub async fn set_password(
     .map(|_| ())
 }
 
+/// Whether `user` / `password` are accepted (1.x: `SHOW DATABASES` as that user). Used by
+/// `secrets rotate` to tell an interrupted rotation (the new password already set) from a
+/// failure.
+pub async fn accepts(ep: &Endpoint, user: &str, password: &str) -> bool {
+    influxql(ep, Some((user, password)), "SHOW DATABASES")
+        .await
+        .is_ok()
+}
+
 #[derive(Deserialize)]
 struct Buckets {
     buckets: Vec<Bucket>,

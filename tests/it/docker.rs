@@ -37,7 +37,7 @@ fn engine_answers() -> bool {
 }
 
 /// `true` when the engine tests can run. Without an engine: fail under CI, skip (loudly) by hand.
-fn engine() -> bool {
+pub(crate) fn engine() -> bool {
     if engine_answers() {
         ensure_images();
         return true;
@@ -95,7 +95,7 @@ fn ensure_images() {
 }
 
 /// Whether the binary under test has the `control-api` subcommand (the control API's image runs it).
-fn control_api_built() -> bool {
+pub(crate) fn control_api_built() -> bool {
     static BUILT: OnceLock<bool> = OnceLock::new();
     *BUILT.get_or_init(|| {
         Command::new(assert_cmd::cargo::cargo_bin("promo-infra"))
@@ -113,7 +113,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn docker(args: &[&str]) -> String {
+pub(crate) fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().expect("docker");
     assert!(
         out.status.success(),
@@ -124,16 +124,16 @@ fn docker(args: &[&str]) -> String {
 }
 
 /// A stack of its own in a temporary project; destroyed with `--volumes` on drop.
-struct EngineStack {
-    p: TempProject,
-    name: String,
+pub(crate) struct EngineStack {
+    pub(crate) p: TempProject,
+    pub(crate) name: String,
     influx_port: u16,
     /// Services of the stack, sorted.
-    services: Vec<&'static str>,
+    pub(crate) services: Vec<&'static str>,
 }
 
 impl EngineStack {
-    fn new(test: &str) -> Self {
+    pub(crate) fn new(test: &str) -> Self {
         let name = format!("it-{test}-{}", std::process::id());
         let fixture = std::fs::read_to_string(repo().join("tests/fixtures/stacks/local.yaml"))
             .expect("local.yaml");
@@ -167,17 +167,17 @@ impl EngineStack {
             .collect()
     }
 
-    fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         self.p.run(args)
     }
 
-    fn apply(&self) -> Run {
+    pub(crate) fn apply(&self) -> Run {
         let r = self.run(&["apply", "--auto-approve", "--health-timeout", "120"]);
         assert_eq!(r.code, 0, "apply failed:\n{}", r.all());
         r
     }
 
-    fn edit(&self, from: &str, to: &str) {
+    pub(crate) fn edit(&self, from: &str, to: &str) {
         let text = self.p.read("stacks/promo.yaml");
         assert!(text.contains(from), "{from} not in manifest");
         self.p
@@ -185,7 +185,7 @@ impl EngineStack {
     }
 
     /// `service → container id` of every container labelled with the stack.
-    fn containers(&self) -> Vec<(String, String)> {
+    pub(crate) fn containers(&self) -> Vec<(String, String)> {
         let out = docker(&[
             "ps",
             "-a",
@@ -213,7 +213,7 @@ impl EngineStack {
         docker(&args).lines().map(str::to_string).collect()
     }
 
-    fn secret(&self, name: &str) -> String {
+    pub(crate) fn secret(&self, name: &str) -> String {
         let env = self.p.read(&format!("generated/{}/.env", self.name));
         env.lines()
             .find_map(|l| l.strip_prefix(&format!("{name}=")))
@@ -222,7 +222,7 @@ impl EngineStack {
     }
 
     /// One HTTP/1.0 request to the stack's InfluxDB; returns (status line, body).
-    fn influx(
+    pub(crate) fn influx(
         &self,
         method: &str,
         path_query: &str,
@@ -284,7 +284,7 @@ impl EngineStack {
         serde_json::from_str(&r.stdout).expect("status json")
     }
 
-    fn assert_healthy(&self) {
+    pub(crate) fn assert_healthy(&self) {
         let s = self.status_json();
         let rows = s.as_array().expect("rows");
         assert_eq!(rows.len(), self.services.len(), "{s}");
@@ -305,7 +305,7 @@ impl Drop for EngineStack {
     }
 }
 
-fn base64(s: &str) -> String {
+pub(crate) fn base64(s: &str) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let b = s.as_bytes();
     let mut out = String::new();

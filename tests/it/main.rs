@@ -17,5 +17,6 @@ mod k6_fixture;
 mod lock;
 mod native;
 mod secrets;
+mod secrets_live;
 mod standin;
 mod systemd;

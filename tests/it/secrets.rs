@@ -72,7 +72,7 @@ fn env_is_private_random_hex_and_stable() {
         .collect::<String>()
         + "SLACK_WEBHOOK_URL=http://127.0.0.1:9/hook\n";
     std::fs::write(&path, kept).expect("write");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    // std::fs::write keeps the file's 0600; the key is added, the mode stays private.
     let run = p.run(&["generate"]);
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(
@@ -80,7 +80,6 @@ fn env_is_private_random_hex_and_stable() {
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("mode is now 0600"), "{}", run.stdout);
     assert_eq!(
         std::fs::metadata(&path).expect("env").permissions().mode() & 0o777,
         0o600
@@ -199,4 +198,258 @@ fn prod_refuses_a_default_password_in_env() {
         !run.all().contains("=admin"),
         "the value itself is not echoed"
     );
+}
+
+fn set_line(p: &TempProject, stack: &str, name: &str, value: &str) {
+    let path = p.path().join(format!("generated/{stack}/.env"));
+    let text: String = std::fs::read_to_string(&path)
+        .expect(".env")
+        .lines()
+        .map(|l| {
+            if l.starts_with(&format!("{name}=")) {
+                format!("{name}={value}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&path, text).expect("write .env");
+}
+
+/// Fails on the old code: `GRAFANA_ADMIN_PASSWORD=` counted as set (kept empty, "set in .env").
+#[test]
+fn an_empty_secret_is_missing_so_it_is_generated_and_never_counted_as_set() {
+    let p = TempProject::new();
+    p.write("stacks/promo.yaml", BASE);
+    assert_eq!(p.run(&["generate"]).code, 0);
+    let before = env_values(&p, "shop");
+    set_line(&p, "shop", "GRAFANA_ADMIN_PASSWORD", "");
+    let list = p.run(&["secrets", "list", "--json"]);
+    assert_eq!(list.code, 0, "{}", list.all());
+    let rows: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    let row = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["name"] == "GRAFANA_ADMIN_PASSWORD")
+        .expect("row");
+    assert_eq!(row["status"], "missing", "{row}");
+
+    let run = p.run(&["generate"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.contains("added GRAFANA_ADMIN_PASSWORD"),
+        "{}",
+        run.stdout
+    );
+    let after = env_values(&p, "shop");
+    let lines: Vec<&(String, String)> = after
+        .iter()
+        .filter(|(k, _)| k == "GRAFANA_ADMIN_PASSWORD")
+        .collect();
+    assert_eq!(lines.len(), 1, "the empty line is replaced, not kept");
+    assert_eq!(lines[0].1.len(), 32);
+    for (k, v) in &before {
+        if k != "GRAFANA_ADMIN_PASSWORD" {
+            assert!(after.contains(&(k.clone(), v.clone())), "{k} changed");
+        }
+    }
+}
+
+/// Fails on the old code: an empty (or blank) webhook counted as set, and prod planned anyway.
+#[test]
+fn prod_without_a_webhook_refuses_at_plan_time_before_anything_is_shown_or_changed() {
+    let p = TempProject::new();
+    let prod = BASE
+        .replacen("environment: preprod", "environment: prod", 1)
+        .replacen("admin_user: admin", "admin_user: shop-admin", 1);
+    p.write("stacks/promo.yaml", &prod);
+    assert_eq!(p.run(&["generate"]).code, 0);
+    // An empty value is no value either.
+    let env = p.read("generated/shop/.env") + "SLACK_WEBHOOK_URL=\n";
+    p.write("generated/shop/.env", &env);
+    for args in [
+        &["plan"][..],
+        &["plan", "--json"],
+        &["apply", "--auto-approve"],
+        &["plan", "--target", "native"],
+    ] {
+        let before = p.snapshot_tree();
+        // DOCKER_HOST points nowhere: the refusal comes before any engine call.
+        let run = p.run_env(args, &[("DOCKER_HOST", "tcp://127.0.0.1:9")]);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.all());
+        assert!(
+            run.stderr
+                .contains("No value for required secret SLACK_WEBHOOK_URL"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("stacks/promo.yaml:") && run.stderr.contains("environment: prod"),
+            "{args:?}: where and why: {}",
+            run.stderr
+        );
+        assert!(
+            !run.stdout.contains("Plan:"),
+            "no plan shown: {}",
+            run.stdout
+        );
+        assert!(
+            !run.all().contains("127.0.0.1:9"),
+            "no engine call: {}",
+            run.all()
+        );
+        let after: Vec<_> = p
+            .snapshot_tree()
+            .into_iter()
+            .filter(|(rel, _)| !rel.ends_with(".lock"))
+            .collect();
+        let before: Vec<_> = before
+            .into_iter()
+            .filter(|(rel, _)| !rel.ends_with(".lock"))
+            .collect();
+        assert_eq!(after, before, "{args:?}: nothing changed");
+    }
+}
+
+/// Fails on the old code: a dangling `.env` link made generate write a fresh `.env` (through
+/// the link), a directory gave a parse error, a 0644 file was silently tightened.
+#[test]
+fn an_env_that_is_a_link_a_directory_or_readable_by_others_is_refused_never_replaced() {
+    use std::os::unix::fs::symlink;
+    let p = TempProject::new();
+    p.write("stacks/promo.yaml", BASE);
+    assert_eq!(p.run(&["generate"]).code, 0);
+    let env = p.path().join("generated/shop/.env");
+    let real = p.path().join("store/shop.env");
+    std::fs::create_dir_all(real.parent().expect("parent")).expect("mkdir");
+    std::fs::rename(&env, &real).expect("move .env");
+
+    type Setup<'a> = Box<dyn Fn() + 'a>;
+    let cases: Vec<(&str, Setup<'_>, &str)> = vec![
+        (
+            "dangling link",
+            Box::new(|| symlink(p.path().join("store/unmounted.env"), &env).expect("link")),
+            "which does not exist",
+        ),
+        (
+            "link to the real file",
+            Box::new(|| symlink(&real, &env).expect("link")),
+            "is a symbolic link to",
+        ),
+        (
+            "directory",
+            Box::new(|| std::fs::create_dir(&env).expect("dir")),
+            "is a directory",
+        ),
+        (
+            "group/world-readable file",
+            Box::new(|| {
+                std::fs::copy(&real, &env).expect("copy");
+                std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o644))
+                    .expect("chmod");
+            }),
+            "chmod 600",
+        ),
+    ];
+    for (what, setup, expect) in cases {
+        setup();
+        let kind_before = std::fs::symlink_metadata(&env).expect("meta").file_type();
+        let mode_before = std::fs::symlink_metadata(&env)
+            .expect("meta")
+            .permissions()
+            .mode();
+        let real_before = std::fs::read(&real).expect("real");
+        for args in [
+            &["generate"][..],
+            &["secrets", "list"],
+            &["plan"],
+            &["apply", "--auto-approve"],
+            &["secrets", "rotate", "CONTROL_API_TOKEN", "--auto-approve"],
+        ] {
+            let run = p.run_env(args, &[("DOCKER_HOST", "tcp://127.0.0.1:9")]);
+            assert_eq!(run.code, 1, "{what} {args:?}: {}", run.all());
+            assert!(
+                run.stderr.contains("generated/shop/.env") && run.stderr.contains(expect),
+                "{what} {args:?}: {}",
+                run.stderr
+            );
+            assert!(
+                run.stderr.contains("nothing was changed"),
+                "{what}: {}",
+                run.stderr
+            );
+            let meta = std::fs::symlink_metadata(&env).expect("still there");
+            assert_eq!(meta.file_type(), kind_before, "{what}: not replaced");
+            assert_eq!(
+                meta.permissions().mode(),
+                mode_before,
+                "{what}: not tightened"
+            );
+            assert_eq!(std::fs::read(&real).expect("real"), real_before, "{what}");
+            assert!(
+                !p.path().join("store/unmounted.env").exists(),
+                "{what}: nothing written through the link"
+            );
+        }
+        if std::fs::symlink_metadata(&env).expect("meta").is_dir() {
+            std::fs::remove_dir(&env).expect("rmdir");
+        } else {
+            std::fs::remove_file(&env).expect("rm");
+        }
+    }
+    // The real file, in place and private, works again.
+    std::fs::rename(&real, &env).expect("move back");
+    assert_eq!(p.run(&["secrets", "list"]).code, 0);
+}
+
+/// `secrets rotate` refuses, before any change, a name the stack does not have, a secret the
+/// user provides, and Grafana's secret_key.
+#[test]
+fn rotate_refuses_an_unknown_name_a_provided_secret_and_the_grafana_secret_key() {
+    let p = TempProject::new();
+    p.write("stacks/promo.yaml", BASE);
+    assert_eq!(p.run(&["generate"]).code, 0);
+    let before = p.snapshot_tree();
+    for (name, expect) in [
+        (
+            "NOT_A_SECRET",
+            "`NOT_A_SECRET` is not a secret of stack `shop`",
+        ),
+        (
+            "GRAFANA_ADMIN",
+            "`GRAFANA_ADMIN` is not a secret of stack `shop`",
+        ),
+        ("SLACK_WEBHOOK_URL", "is provided by you"),
+        ("GRAFANA_SECRET_KEY", "GRAFANA_SECRET_KEY cannot be rotated"),
+    ] {
+        let run = p.run_env(
+            &["secrets", "rotate", name, "--auto-approve"],
+            &[("DOCKER_HOST", "tcp://127.0.0.1:9")],
+        );
+        assert_eq!(run.code, 1, "{name}: {}", run.all());
+        assert!(run.stderr.contains(expect), "{name}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("nothing was changed"),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+    let unknown = p.run(&["secrets", "rotate", "NOT_A_SECRET"]);
+    assert!(
+        unknown.stderr.contains("GRAFANA_ADMIN_PASSWORD")
+            && unknown.stderr.contains("CONTROL_API_TOKEN"),
+        "the stack's names are listed: {}",
+        unknown.stderr
+    );
+    let after: Vec<_> = p
+        .snapshot_tree()
+        .into_iter()
+        .filter(|(rel, _)| !rel.ends_with(".lock"))
+        .collect();
+    let before: Vec<_> = before
+        .into_iter()
+        .filter(|(rel, _)| !rel.ends_with(".lock"))
+        .collect();
+    assert_eq!(after, before, "nothing changed");
 }

@@ -78,7 +78,7 @@ impl DockerTarget {
 }
 
 /// The `K=V` environment of a service, secrets resolved from `.env` (or the process environment
-/// for the ones the user provides).
+/// for the ones the user provides). An empty value is not set.
 pub(crate) fn env_list(s: &ServiceSpec, ctx: &Context) -> Result<Vec<String>> {
     let mut out = Vec::with_capacity(s.env.len());
     for (k, v) in &s.env {
@@ -86,7 +86,7 @@ pub(crate) fn env_list(s: &ServiceSpec, ctx: &Context) -> Result<Vec<String>> {
             EnvValue::Plain(p) => p.clone(),
             EnvValue::Secret(name) => match ctx.secrets.get(name) {
                 Some(v) => v.to_string(),
-                None => std::env::var(name).map_err(|_| Error::Target {
+                None => crate::secrets::env_var(name).ok_or_else(|| Error::Target {
                     message: format!(
                         "secret `{name}` (environment variable {k} of service `{}`) is not set",
                         s.name

@@ -432,3 +432,60 @@ async fn control_api_with_only_the_compose_environment_is_healthy() {
     );
     drop(proc);
 }
+
+/// The `k6 env` copy-paste hint carries the `-C`/`-f` the user gave: pasted from another
+/// directory, it targets the same stack (the old hint dropped `-f`, so it used the default
+/// stack's token and k6 got 401).
+#[test]
+fn env_hint_carries_the_same_f_and_c_and_pasting_it_targets_that_stack() {
+    let p = TempProject::with_repo_stacks();
+    assert_eq!(p.run(&["generate"]).code, 0);
+    let root = p.path().display().to_string();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::cargo_bin("promo-infra")
+        .unwrap()
+        .current_dir(elsewhere.path())
+        .env("NO_COLOR", "1")
+        .args([
+            "-C",
+            &root,
+            "-f",
+            "stacks/promo-v1.yaml",
+            "k6",
+            "env",
+            "--testid",
+            "t1",
+        ])
+        .output()
+        .unwrap();
+    let r = crate::common::Run::from(out);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let hint = r
+        .stdout
+        .lines()
+        .find(|l| l.contains(" k6 exec "))
+        .expect("hint line");
+    let want = format!(
+        "promo-infra -C {} -f stacks/promo-v1.yaml k6 exec --testid t1 -- ",
+        shlex::try_quote(&root).unwrap()
+    );
+    assert!(hint.starts_with(&want), "{hint}\nwant prefix: {want}");
+    // Paste it, with a command that shows what k6 would get instead of k6 itself.
+    let words = shlex::split(hint).expect("the hint is valid shell");
+    let dashdash = words.iter().position(|w| w == "--").unwrap();
+    let mut cmd = assert_cmd::Command::cargo_bin("promo-infra").unwrap();
+    cmd.current_dir(elsewhere.path())
+        .args(&words[1..=dashdash])
+        .args([
+            "sh",
+            "-c",
+            "echo \"$K6_INFLUXDB_USERNAME $K6_INFLUXDB_PASSWORD\"",
+        ]);
+    let r = crate::common::Run::from(cmd.output().unwrap());
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(
+        r.stdout.trim(),
+        format!("k6 {}", secret(&p, "promo-v1", "INFLUXDB_K6_PASSWORD")),
+        "the pasted hint injects the credentials of the stack given with -f"
+    );
+}

@@ -14,4 +14,5 @@ mod k6_fixture;
 mod native;
 mod secrets;
 mod standin;
+mod stop_docker;
 mod systemd;

@@ -489,3 +489,52 @@ fn env_hint_carries_the_same_f_and_c_and_pasting_it_targets_that_stack() {
         "the pasted hint injects the credentials of the stack given with -f"
     );
 }
+
+/// Every `promo-infra k6 run SCRIPT` in the README names a script that exists in the
+/// repository (the README used to name tests/checkout.js, which did not), and the shipped
+/// example is valid JavaScript with checks and thresholds, parameterised by `BASE_URL`.
+#[test]
+fn readme_k6_run_examples_name_the_shipped_example_script() {
+    let readme = std::fs::read_to_string(crate::common::repo().join("README.md")).unwrap();
+    let scripts: Vec<&str> = readme
+        .split("promo-infra k6 run ")
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter(|w| w.ends_with(".js"))
+        .collect();
+    assert!(
+        scripts.contains(&"examples/checkout.js"),
+        "the README's k6 run example uses examples/checkout.js: {scripts:?}"
+    );
+    for s in &scripts {
+        assert!(
+            crate::common::repo().join(s).is_file(),
+            "the README runs `{s}`, which is not in the repository"
+        );
+    }
+    let js = std::fs::read_to_string(crate::common::repo().join("examples/checkout.js")).unwrap();
+    for needle in [
+        "__ENV.BASE_URL",
+        "thresholds:",
+        "http_req_failed",
+        "check(",
+        "/product/",
+        "/cart",
+    ] {
+        assert!(js.contains(needle), "examples/checkout.js lacks `{needle}`");
+    }
+    // Syntax check with Node.js (k6 scripts are ES modules; the k6 imports are not resolved).
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("checkout.mjs");
+    std::fs::write(&copy, &js).unwrap();
+    let out = std::process::Command::new("node")
+        .arg("--check")
+        .arg(&copy)
+        .output()
+        .expect("node (Node.js) must be installed to check the example script");
+    assert!(
+        out.status.success(),
+        "examples/checkout.js is not valid JavaScript: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -166,7 +166,12 @@ async fn stop_link_of_the_dashboard_stops_a_host_k6_run_through_the_containerise
     assert!(manifest.contains(&format!("image: {image}")));
     let p = TempProject::new();
     p.write("stacks/promo.yaml", &manifest);
-    p.write("tests/checkout.js", "export default function () {}\n");
+    // The README's example script, as a user runs it (the stand-in k6 does not execute it).
+    p.write(
+        "examples/checkout.js",
+        &std::fs::read_to_string(repo().join("examples/checkout.js"))
+            .expect("examples/checkout.js"),
+    );
     let stack = Stack {
         p,
         name: name.clone(),
@@ -186,12 +191,13 @@ async fn stop_link_of_the_dashboard_stops_a_host_k6_run_through_the_containerise
         &[
             "k6",
             "run",
-            "tests/checkout.js",
+            "examples/checkout.js",
             "--promo",
             "black-friday",
             "--require-stop",
         ],
         &[
+            ("BASE_URL", "http://127.0.0.1:9"),
             ("PATH", path.as_str()),
             ("STANDIN_DIR", records.as_str()),
             ("STANDIN_MODE", "until-sigint"),

@@ -219,7 +219,7 @@ impl Registry {
         let now = Instant::now();
         let map = self.lock();
         let mut alive: Vec<&Entry> = map.values().filter(|e| Self::alive(e, now)).collect();
-        alive.sort_by(|a, b| b.registered.cmp(&a.registered));
+        alive.sort_by_key(|e| std::cmp::Reverse(e.registered));
         let names = || alive.iter().map(|e| e.info.testid.clone()).collect();
         match testid {
             Some(t) => match map.get(t) {

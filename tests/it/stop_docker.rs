@@ -16,7 +16,7 @@ use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::common::{TempProject, repo};
 use crate::standin::{Standins, free_port, run_dir, secret, spawn_promo, wait_until};

@@ -267,11 +267,18 @@ type Shared = Arc<AppState>;
 
 /// The router (exposed for tests that serve it themselves).
 pub fn router(cfg: ControlConfig) -> Router {
-    let state = Arc::new(AppState {
+    router_with(new_state(cfg))
+}
+
+fn new_state(cfg: ControlConfig) -> Shared {
+    Arc::new(AppState {
         runs: Registry::new(cfg.lease),
         cfg,
         csrf: Mutex::new(HashMap::new()),
-    });
+    })
+}
+
+fn router_with(state: Shared) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/api/tests/current", get(current))
@@ -304,8 +311,15 @@ pub async fn serve(
         help: None,
     })?;
     ready(addr);
-    axum::serve(listener, router(cfg))
-        .with_graceful_shutdown(shutdown)
+    let state = new_state(cfg);
+    let closing = state.clone();
+    axum::serve(listener, router_with(state))
+        // Open long polls answer at once, so a restart is not held up by them (the wrappers
+        // poll again and re-register with the next instance).
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closing.runs.close();
+        })
         .await
         .map_err(|e| Error::Target {
             message: format!("the control API stopped: {e}"),
@@ -826,7 +840,16 @@ async fn run_register(State(st): State<Shared>, headers: HeaderMap, body: Bytes)
             "point `k6 run` at its own stack's control API (-f stacks/<stack>.yaml, or --control-api URL)",
         );
     }
-    st.runs.register(info);
+    if !st.runs.register(info) {
+        return json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "this control API already tracks {} runs",
+                registry::MAX_RUNS
+            ),
+            "finished runs are forgotten after 2 minutes; retry then",
+        );
+    }
     (
         StatusCode::CREATED,
         Json(Registered {

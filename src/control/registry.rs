@@ -130,7 +130,11 @@ pub struct Registry {
     changes: watch::Sender<u64>,
     lease: Duration,
     counter: Mutex<u64>,
+    closing: std::sync::atomic::AtomicBool,
 }
+
+/// At most this many runs are remembered (running, recently ended or expired).
+pub const MAX_RUNS: usize = 256;
 
 /// How long an ended run is remembered (so a stop waiting on it can report the exit).
 const KEEP_ENDED: Duration = Duration::from_secs(120);
@@ -143,7 +147,15 @@ impl Registry {
             changes: watch::Sender::new(0),
             lease,
             counter: Mutex::new(0),
+            closing: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The server is shutting down: open and new polls answer at once.
+    pub fn close(&self) {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.bump();
     }
 
     /// The lease of a run.
@@ -171,8 +183,9 @@ impl Registry {
         });
     }
 
-    /// Register (or re-register, idempotently) a run; renews its lease.
-    pub fn register(&self, info: RunInfo) {
+    /// Register (or re-register, idempotently) a run; renews its lease. `false` when
+    /// [`MAX_RUNS`] runs are already known (nothing registered).
+    pub fn register(&self, info: RunInfo) -> bool {
         let now = Instant::now();
         let registered = {
             let mut c = self.counter.lock().unwrap_or_else(|p| p.into_inner());
@@ -181,6 +194,9 @@ impl Registry {
         };
         let mut map = self.lock();
         Self::prune(&mut map, now);
+        if map.len() >= MAX_RUNS && !map.contains_key(&info.testid) {
+            return false;
+        }
         match map.get_mut(&info.testid) {
             Some(e) if e.ended.is_none() => {
                 e.info = info;
@@ -206,11 +222,7 @@ impl Registry {
         }
         drop(map);
         self.bump();
-    }
-
-    /// Whether `testid` is registered and not ended (its lease may have expired).
-    pub fn known(&self, testid: &str) -> bool {
-        self.lock().get(testid).is_some_and(|e| e.ended.is_none())
+        true
     }
 
     /// The alive run named `testid`, or the only alive run when `testid` is `None`; with no
@@ -402,7 +414,7 @@ impl Registry {
                 e.last_seen = now;
                 // Alive while the poll is open, and a lease after it returns.
                 e.lease_until = now + wait + self.lease;
-                if e.stop_version > seen {
+                if e.stop_version > seen || self.closing.load(std::sync::atomic::Ordering::SeqCst) {
                     e.lease_until = now + self.lease;
                     return Some((e.stop_version, e.stop.clone()));
                 }

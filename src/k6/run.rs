@@ -890,3 +890,45 @@ impl Stopper {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(by: &str, force: bool) -> StopOrder {
+        StopOrder {
+            by: by.into(),
+            at: "2026-11-27T09:30:00Z".into(),
+            force,
+            grace_s: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn one_sigint_per_stop_whatever_arrives_and_only_a_second_ctrl_c_aborts() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
+        let mut s = Stopper::new(child.id() as i32);
+        s.order(&order("STOP page, alice", false));
+        s.order(&order("STOP page, bob", false));
+        s.order(&order("API", false));
+        assert_eq!(s.signals, ["SIGINT"]);
+        assert_eq!(s.by.as_deref(), Some("STOP page, alice"), "the first asker");
+        // Ctrl+C while already stopping only arms the abort; the next one aborts.
+        assert!(s.ctrl_c().unwrap().contains("press Ctrl+C again"));
+        assert_eq!(s.signals, ["SIGINT"]);
+        assert!(s.ctrl_c().unwrap().contains("aborts"));
+        assert_eq!(s.signals, ["SIGINT", "SIGINT"]);
+        // A forced order escalates once: SIGTERM, then SIGKILL, then nothing more.
+        s.order(&order("API", true));
+        s.escalation().await;
+        s.escalate();
+        s.escalate();
+        assert!(s.escalate().is_none());
+        assert_eq!(s.signals, ["SIGINT", "SIGINT", "SIGTERM", "SIGKILL"]);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

@@ -989,3 +989,35 @@ async fn an_unacknowledged_stop_times_out_and_a_silent_run_expires() {
         "{v}"
     );
 }
+
+/// The control API restarts during a test (container recreated, host process restarted): the
+/// wrapper's poll gets "unknown run", registers again, and STOP still works — one SIGINT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_control_api_learns_the_run_again_and_can_stop_it() {
+    let mut rig = Rig::start("en", false).await;
+    rig.start_control().await;
+    let run = rig.start_run(&[]);
+    let before = rig.current_with_pid().await;
+    let control = rig.control.take().unwrap();
+    nix_sigterm(control.pid());
+    let (code, _, cerr) = control.wait_output(Duration::from_secs(10));
+    assert_eq!(code, 0, "{cerr}");
+    rig.start_control().await;
+    // Within a poll retry (1 s) the run is back, with the same testid and k6 pid.
+    let after = rig.current_with_pid().await;
+    assert_eq!(after["testid"], before["testid"]);
+    assert_eq!(after["pid"], before["pid"]);
+    let r = reqwest::Client::new()
+        .post(rig.api("/api/tests/stop"))
+        .bearer_auth(rig.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["signals"], json!(["SIGINT"]), "{v}");
+    assert_eq!(rig.standins.signals(), "SIGINT\n");
+    let (code, out, err) = run.wait_output(Duration::from_secs(30));
+    assert_eq!(code, 105, "{out}\n{err}");
+    assert!(out.contains("stopped by hand (API)"), "{out}");
+}

@@ -56,11 +56,12 @@ pub enum K6Command {
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
     },
-    /// Run a k6 test: unique testid, tags, variables in the environment, run record for the
-    /// control API, Grafana annotations, summary export, Ctrl+C as a graceful stop, grade on
-    /// Slack. Exits with k6's exit code (99: aborted by thresholds).
+    /// Run a k6 test: unique testid, tags, variables in the environment, registered with the
+    /// stack's control API (the dashboard's STOP button), Grafana annotations, summary export,
+    /// Ctrl+C as a graceful stop, grade on Slack. Exits with k6's exit code (99: aborted by
+    /// thresholds, 105: stopped).
     #[command(
-        after_help = "Examples:\n  promo-infra k6 run tests/checkout.js --promo black-friday --promo-type flash-sale --intensity high\n  promo-infra k6 run tests/checkout.js -- --vus 50 --duration 10m   # extra k6 flags after --"
+        after_help = "Examples:\n  BASE_URL=https://preprod.shop.example promo-infra k6 run examples/checkout.js --promo black-friday --promo-type flash-sale --intensity high\n  promo-infra k6 run examples/checkout.js --require-stop            # refuse to start without a STOP button\n  promo-infra k6 run examples/checkout.js -- --vus 50 --duration 10m   # extra k6 flags after --"
     )]
     Run {
         /// The k6 script.
@@ -77,12 +78,21 @@ pub enum K6Command {
         /// k6 binary (default: the manifest's k6.output when built, else `k6` in PATH).
         #[arg(long, value_name = "PATH")]
         k6: Option<PathBuf>,
-        /// Directory of the run record read by the control API (default: generated/<stack>/run).
+        /// Directory of the local run record, one tracked run per directory (default:
+        /// generated/<stack>/run).
         #[arg(long, value_name = "DIR")]
         run_dir: Option<PathBuf>,
         /// Summary file (default: <run dir>/<testid>/summary.json).
         #[arg(long, value_name = "FILE")]
         summary: Option<PathBuf>,
+        /// Control API to register the run with (default: the stack's, from the manifest:
+        /// http://<control_api.bind>:<control_api.port>).
+        #[arg(long, value_name = "URL", env = "PROMO_INFRA_CONTROL_API")]
+        control_api: Option<String>,
+        /// Refuse to start k6 when the control API cannot be reached (no STOP button);
+        /// without it, a warning and the test runs.
+        #[arg(long)]
+        require_stop: bool,
         /// Extra `k6 run` flags.
         #[arg(last = true, value_name = "K6_FLAGS")]
         k6_args: Vec<String>,
@@ -113,13 +123,15 @@ pub struct ControlApiArgs {
     /// 127.0.0.1:5000 in the environment mode).
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
-    /// Directory of the run record written by `k6 run` (default: generated/<stack>/run, or
-    /// $PROMO_INFRA_RUN_DIR in the environment mode).
-    #[arg(long, value_name = "DIR")]
-    run_dir: Option<PathBuf>,
     /// Seconds between SIGINT and an escalation (`{"force": true}`).
     #[arg(long, default_value_t = 15, value_name = "SECONDS")]
     grace_secs: u64,
+    /// Seconds a registered run stays alive without a poll from its `k6 run`.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    lease_secs: u64,
+    /// Seconds a stop waits for `k6 run` to acknowledge it (then: 504 with what to do).
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    ack_timeout_secs: u64,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -159,9 +171,31 @@ fn labels(l: &LabelArgs, stack: &str) -> Result<RunLabels> {
     })
 }
 
+/// `promo-infra` with the `-C`/`-f` the user gave, shell-quoted: every command line printed as a
+/// hint targets the same stack.
+pub fn cli_prefix(project: &Project, selection: &Selection) -> String {
+    let mut words = vec!["promo-infra".to_string()];
+    if project.root != std::path::Path::new(".") {
+        words.push("-C".into());
+        words.push(project.root.to_string_lossy().into_owned());
+    }
+    if let Selection::Files(files) = selection {
+        for f in files {
+            words.push("-f".into());
+            words.push(f.to_string_lossy().into_owned());
+        }
+    }
+    words
+        .iter()
+        .map(|w| shlex::try_quote(w).map_or_else(|_| format!("'{w}'"), |q| q.into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Run a `k6` subcommand.
 pub fn k6(project: &Project, selection: &Selection, cmd: K6Command) -> Result<ExitCode> {
     let mut out = Out::stdout();
+    let cli = cli_prefix(project, selection);
     let (_, loaded) = ops::load_one(project, selection)?;
     let m = &loaded.manifest;
     match cmd {
@@ -221,7 +255,7 @@ pub fn k6(project: &Project, selection: &Selection, cmd: K6Command) -> Result<Ex
                     "# run with the secrets injected (nothing typed, nothing in shell history):",
                 );
                 out.line(&format!(
-                    "promo-infra k6 exec --testid {} -- {run_cmd}",
+                    "{cli} k6 exec --testid {} -- {run_cmd}",
                     labels.testid
                 ));
             }
@@ -241,6 +275,8 @@ pub fn k6(project: &Project, selection: &Selection, cmd: K6Command) -> Result<Ex
             k6: k6_bin,
             run_dir,
             summary,
+            control_api,
+            require_stop,
             k6_args,
         } => {
             let opts = RunOptions {
@@ -252,6 +288,9 @@ pub fn k6(project: &Project, selection: &Selection, cmd: K6Command) -> Result<Ex
                 run_dir,
                 summary,
                 k6_args,
+                control_api,
+                require_stop,
+                cli,
             };
             let now = testid::now()?;
             let note = |n: Note| {
@@ -311,15 +350,17 @@ async fn shutdown_signal() {
 
 /// Run the control API until Ctrl+C / SIGTERM.
 pub fn control_api(project: &Project, files: &[PathBuf], args: ControlApiArgs) -> Result<ExitCode> {
-    let grace = Duration::from_secs(args.grace_secs);
+    let timing = control::Timing {
+        grace: Duration::from_secs(args.grace_secs),
+        lease: Duration::from_secs(args.lease_secs.max(1)),
+        ack_timeout: Duration::from_secs(args.ack_timeout_secs.max(1)),
+    };
     let env_mode = files.is_empty() && std::env::var_os(control::env::STACK).is_some();
     let cfg = if env_mode {
         control::config_from_env(
-            project,
             |k| std::env::var(k).ok().filter(|v| !v.is_empty()),
             args.listen.as_deref(),
-            args.run_dir,
-            grace,
+            timing,
         )?
     } else {
         let selection = if files.is_empty() {
@@ -329,17 +370,10 @@ pub fn control_api(project: &Project, files: &[PathBuf], args: ControlApiArgs) -
         };
         let (_, loaded) = ops::load_one(project, &selection)?;
         let values = ops::secret_values(project, &loaded.manifest)?;
-        control::config_from_manifest(
-            project,
-            &loaded.manifest,
-            &values,
-            args.listen.as_deref(),
-            args.run_dir,
-            grace,
-        )?
+        control::config_from_manifest(&loaded.manifest, &values, args.listen.as_deref(), timing)?
     };
     let stack = cfg.stack.clone();
-    let run_dir = cfg.run_dir.clone();
+    let lease = cfg.lease.as_secs();
     let origin = cfg.cors_origin.clone();
     let grafana = cfg.grafana.as_ref().map(|g| g.url.clone());
     runtime()?.block_on(control::serve(
@@ -347,8 +381,7 @@ pub fn control_api(project: &Project, files: &[PathBuf], args: ControlApiArgs) -
         move |addr| {
             let mut out = Out::stdout();
             out.ok(&format!(
-                "control API of stack `{stack}` listening on http://{addr} (run record: {}; browser origin allowed: {}; annotations: {})",
-                run_dir.join(k6::record::RECORD_FILE).display(),
+                "control API of stack `{stack}` listening on http://{addr} (runs register with `k6 run`, lease {lease} s; browser origin allowed: {}; annotations: {})",
                 origin.as_deref().unwrap_or("none"),
                 grafana.as_deref().unwrap_or("off"),
             ));

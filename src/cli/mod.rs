@@ -32,7 +32,7 @@ Examples:
   promo-infra apply                             # bring the stack up on the Docker engine
   promo-infra status                            # per service: state, health, version, URL, uptime
   promo-infra destroy                           # containers and network; data volumes kept
-  promo-infra k6 run tests/checkout.js --promo black-friday
+  promo-infra k6 run examples/checkout.js --promo black-friday
   promo-infra control-api -f stacks/promo.yaml
   promo-infra completions bash > /etc/bash_completion.d/promo-infra";
 

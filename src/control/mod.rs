@@ -1,45 +1,52 @@
-//! `promo-infra control-api`: the emergency-stop HTTP API.
+//! `promo-infra control-api`: the emergency-stop HTTP API, coordinator of stops.
+//!
+//! `promo-infra k6 run` registers each run here and long-polls for a stop request; when one
+//! comes, the wrapper sends ITS OWN child k6 exactly one SIGINT (graceful: k6 flushes its
+//! metrics) and acknowledges. So STOP works wherever the API and k6 run (host, container,
+//! another machine): the API never signals a pid, never reads a pidfile and never touches the
+//! Docker socket. Stop requests are idempotent ([`registry`]): however many people press STOP
+//! at once, the wrapper is told once and k6 gets one SIGINT.
 //!
 //! | route | auth | what |
 //! |---|---|---|
 //! | `GET /health` | none | `{"status":"ok",...}` |
-//! | `GET /api/tests/current` | bearer `CONTROL_API_TOKEN` | the running test, 404 when none |
-//! | `POST /api/tests/stop` | bearer | SIGINT to k6 (graceful); `{"force":true}` escalates to SIGTERM then SIGKILL after the grace period |
+//! | `GET /api/tests/current` | bearer `CONTROL_API_TOKEN` | the newest running test, 404 when none (with why: ended, or its wrapper stopped polling) |
+//! | `POST /api/tests/stop` | bearer | records the stop (or joins the one already recorded), waits for the wrapper's acknowledgement (SIGINT sent; 504 if none within the ack timeout), then up to the grace period for k6 to exit (200 exited, 202 still finishing); `{"force":true}` makes the wrapper escalate to SIGTERM then SIGKILL after the grace period |
 //! | `GET /stop?testid=…` | HTTP Basic, password `CONTROL_API_STOP_PASSWORD` | confirmation page (fr/en) with a CSRF-protected form |
-//! | `POST /stop` | HTTP Basic + CSRF token | stops the test, "test stopped" page |
+//! | `POST /stop` | HTTP Basic + CSRF token | stops the test like `POST /api/tests/stop`, "test stopped" page |
+//! | `POST /api/runs` | bearer | `k6 run` registers (or re-registers) a run: [`registry::RunInfo`]; answers the lease and poll period |
+//! | `POST /api/runs/{testid}/poll?seen=N&wait_s=S` | bearer | long poll (at most 30 s), renews the lease: `{"version":N,"stop":null\|StopOrder}`; 404 when the run is unknown (re-register) |
+//! | `POST /api/runs/{testid}/ack` | bearer | `{"signals":["SIGINT",…]}`: what the wrapper sent its k6 |
+//! | `POST /api/runs/{testid}/end` | bearer | `{"exit_code":105,"ending":"stopped"}`: the run is over |
 //!
-//! Cross-origin requests to `/api/` are accepted only from the Grafana origin (anything else,
-//! preflight included, gets 403). The process never touches the Docker socket: it finds the
-//! test through the run record `k6 run` writes ([`crate::k6::record`]) and signals its pid.
+//! A run whose wrapper stops polling expires after the lease (`--lease-secs`, 30 s): a dead
+//! `k6 run` never leaves a test "running". Cross-origin requests to `/api/` are accepted only
+//! from the Grafana origin (anything else, preflight included, gets 403).
 
 pub mod page;
+pub mod registry;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{Form, Query, Request, State};
+use axum::extract::{Form, Path as UrlPath, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::k6::notify::{Annotation, Grafana, GrafanaAuth};
-use crate::k6::record::{self, Liveness, RunRecord, StopMarker};
-use crate::k6::run::wait_gone;
 use crate::manifest::Manifest;
-use crate::project::Project;
 use crate::secrets::{self, SecretValues};
+use registry::{Ended, Missing, Registry, RunInfo};
 
 /// Default grace period between SIGINT and an escalation.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(15);
@@ -49,6 +56,12 @@ const MAX_GRACE: Duration = Duration::from_secs(120);
 const CSRF_TTL: Duration = Duration::from_secs(15 * 60);
 /// At most this many outstanding STOP forms.
 const CSRF_MAX: usize = 512;
+/// Default lease of a registered run (renewed by every poll).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+/// Default wait for the wrapper's acknowledgement of a stop.
+pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest long poll.
+const MAX_POLL: Duration = Duration::from_secs(30);
 
 /// Environment variables of the container mode.
 pub mod env {
@@ -68,8 +81,6 @@ pub mod env {
     pub const LOCALE: &str = "PROMO_INFRA_LOCALE";
     /// Stack name; its presence selects the container (environment) mode.
     pub const STACK: &str = "PROMO_INFRA_STACK";
-    /// Where `k6 run` writes its run record.
-    pub const RUN_DIR: &str = "PROMO_INFRA_RUN_DIR";
 }
 
 /// Everything the server needs.
@@ -89,10 +100,12 @@ pub struct ControlConfig {
     pub locale: String,
     /// Stack name.
     pub stack: String,
-    /// Run directory holding the run record.
-    pub run_dir: PathBuf,
     /// Grace period after SIGINT.
     pub grace: Duration,
+    /// Lease of a registered run.
+    pub lease: Duration,
+    /// Wait for the wrapper's acknowledgement of a stop.
+    pub ack_timeout: Duration,
 }
 
 impl std::fmt::Debug for ControlConfig {
@@ -105,8 +118,9 @@ impl std::fmt::Debug for ControlConfig {
             .field("grafana", &self.grafana)
             .field("locale", &self.locale)
             .field("stack", &self.stack)
-            .field("run_dir", &self.run_dir)
             .field("grace", &self.grace)
+            .field("lease", &self.lease)
+            .field("ack_timeout", &self.ack_timeout)
             .finish()
     }
 }
@@ -143,12 +157,10 @@ fn check_secret(name: &str, value: Option<&str>, origin: &str) -> Result<String>
 
 /// Configuration from a manifest and its `.env` (running on the host).
 pub fn config_from_manifest(
-    project: &Project,
     m: &Manifest,
     values: &SecretValues,
     listen: Option<&str>,
-    run_dir: Option<PathBuf>,
-    grace: Duration,
+    timing: Timing,
 ) -> Result<ControlConfig> {
     let env_file = format!("generated/{}/.env", *m.stack);
     let listen = match listen {
@@ -175,20 +187,39 @@ pub fn config_from_manifest(
         grafana: crate::k6::run::grafana_client(m, values),
         locale: m.locale.to_string(),
         stack: m.stack.to_string(),
-        run_dir: run_dir.unwrap_or_else(|| crate::k6::default_run_dir(project, m)),
-        grace,
+        grace: timing.grace,
+        lease: timing.lease,
+        ack_timeout: timing.ack_timeout,
     })
 }
 
+/// Time limits of the API.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Grace period between SIGINT and an escalation.
+    pub grace: Duration,
+    /// Lease of a registered run.
+    pub lease: Duration,
+    /// Wait for the wrapper's acknowledgement of a stop.
+    pub ack_timeout: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            grace: DEFAULT_GRACE,
+            lease: DEFAULT_LEASE,
+            ack_timeout: DEFAULT_ACK_TIMEOUT,
+        }
+    }
+}
+
 /// Configuration from the environment (the container / service mode, selected by
-/// `PROMO_INFRA_STACK`). The run directory defaults to `generated/<stack>/run` under the
-/// project directory, where `k6 run` on the same host writes.
+/// `PROMO_INFRA_STACK`).
 pub fn config_from_env(
-    project: &Project,
     lookup: impl Fn(&str) -> Option<String>,
     listen: Option<&str>,
-    run_dir: Option<PathBuf>,
-    grace: Duration,
+    timing: Timing,
 ) -> Result<ControlConfig> {
     let origin = "the environment";
     let grafana = match (lookup(env::GRAFANA_URL), lookup(env::GRAFANA_PASSWORD)) {
@@ -213,17 +244,17 @@ pub fn config_from_env(
         cors_origin: lookup(env::CORS_ORIGIN).and_then(|o| origin_of(&o)),
         grafana,
         locale: lookup(env::LOCALE).unwrap_or_else(|| "fr".into()),
-        run_dir: run_dir
-            .or_else(|| lookup(env::RUN_DIR).map(PathBuf::from))
-            .unwrap_or_else(|| project.generated_dir(&stack).join("run")),
         stack,
-        grace,
+        grace: timing.grace,
+        lease: timing.lease,
+        ack_timeout: timing.ack_timeout,
     })
 }
 
 struct AppState {
     cfg: ControlConfig,
     csrf: Mutex<HashMap<String, CsrfEntry>>,
+    runs: Registry,
 }
 
 struct CsrfEntry {
@@ -236,14 +267,26 @@ type Shared = Arc<AppState>;
 
 /// The router (exposed for tests that serve it themselves).
 pub fn router(cfg: ControlConfig) -> Router {
-    let state = Arc::new(AppState {
+    router_with(new_state(cfg))
+}
+
+fn new_state(cfg: ControlConfig) -> Shared {
+    Arc::new(AppState {
+        runs: Registry::new(cfg.lease),
         cfg,
         csrf: Mutex::new(HashMap::new()),
-    });
+    })
+}
+
+fn router_with(state: Shared) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/api/tests/current", get(current))
         .route("/api/tests/stop", axum::routing::post(api_stop))
+        .route("/api/runs", axum::routing::post(run_register))
+        .route("/api/runs/{testid}/poll", axum::routing::post(run_poll))
+        .route("/api/runs/{testid}/ack", axum::routing::post(run_ack))
+        .route("/api/runs/{testid}/end", axum::routing::post(run_end))
         .route("/stop", get(stop_page).post(stop_form))
         .layer(axum::middleware::from_fn_with_state(state.clone(), cors))
         .with_state(state)
@@ -268,8 +311,15 @@ pub async fn serve(
         help: None,
     })?;
     ready(addr);
-    axum::serve(listener, router(cfg))
-        .with_graceful_shutdown(shutdown)
+    let state = new_state(cfg);
+    let closing = state.clone();
+    axum::serve(listener, router_with(state))
+        // Open long polls answer at once, so a restart is not held up by them (the wrappers
+        // poll again and re-register with the next instance).
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closing.runs.close();
+        })
         .await
         .map_err(|e| Error::Target {
             message: format!("the control API stopped: {e}"),
@@ -444,70 +494,44 @@ struct Current<'a> {
     testid: &'a str,
     promo: &'a str,
     promo_type: &'a str,
-    pid: i32,
+    /// k6's pid on `host` (information only).
+    pid: Option<i32>,
+    host: &'a str,
     started_at: &'a str,
     stack: &'a str,
 }
 
-enum Found {
-    Running(RunRecord),
-    Problem(StatusCode, String, String),
-}
-
-fn find(st: &AppState, expected: Option<&str>) -> Found {
-    let no_test_hint = format!(
-        "start one with `promo-infra k6 run SCRIPT`; this API reads {}",
-        st.cfg.run_dir.join(record::RECORD_FILE).display()
+/// Status, error and hint of a missing run.
+fn missing(st: &AppState, m: Missing) -> (StatusCode, String, String) {
+    let start_hint = format!(
+        "start one with `promo-infra -f stacks/{}.yaml k6 run SCRIPT`: it registers the run with this API",
+        st.cfg.stack
     );
-    let rec = match record::read(&st.cfg.run_dir) {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return Found::Problem(
-                StatusCode::NOT_FOUND,
-                "no test is running".into(),
-                no_test_hint,
-            );
-        }
-        Err(e) => {
-            return Found::Problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                e.to_string(),
-                "delete the run record if no test is running".into(),
-            );
-        }
-    };
-    if let Some(want) = expected
-        && want != rec.testid
-    {
-        return Found::Problem(
+    match m {
+        Missing::None { detail: None } => (
+            StatusCode::NOT_FOUND,
+            "no test is running".into(),
+            start_hint,
+        ),
+        Missing::None {
+            detail: Some(detail),
+        } => (
+            StatusCode::NOT_FOUND,
+            format!("no test is running ({detail})"),
+            start_hint,
+        ),
+        Missing::Other { wanted, running } => (
             StatusCode::CONFLICT,
             format!(
-                "test {want} is not running (the running test is {})",
-                rec.testid
+                "test {wanted} is not running (running: {})",
+                running.join(", ")
             ),
             "nothing was stopped; stop the running test by its own testid".into(),
-        );
-    }
-    match record::liveness(&rec) {
-        Liveness::Running => Found::Running(rec),
-        Liveness::Gone => Found::Problem(
-            StatusCode::NOT_FOUND,
-            format!(
-                "no test is running (test {} ended: its k6 process {} is gone)",
-                rec.testid, rec.pid
-            ),
-            no_test_hint,
         ),
-        Liveness::OtherNamespace => Found::Problem(
+        Missing::Several(running) => (
             StatusCode::CONFLICT,
-            format!(
-                "test {} runs in another PID namespace (k6 pid {} there): this control API (in a container?) cannot signal it",
-                rec.testid, rec.pid
-            ),
-            format!(
-                "run `promo-infra control-api -f stacks/{}.yaml` on the host where `k6 run` runs, or press Ctrl+C there",
-                st.cfg.stack
-            ),
+            format!("several tests are running: {}", running.join(", ")),
+            "nothing was stopped; name the one to stop: {\"testid\": \"...\"}".into(),
         ),
     }
 }
@@ -516,17 +540,24 @@ async fn current(State(st): State<Shared>, headers: HeaderMap) -> Response {
     if let Err(r) = bearer_ok(&st, &headers) {
         return *r;
     }
-    match find(&st, None) {
-        Found::Running(rec) => Json(Current {
-            testid: &rec.testid,
-            promo: &rec.promo,
-            promo_type: &rec.promo_type,
-            pid: rec.pid,
-            started_at: &rec.started_at,
-            stack: &rec.stack,
-        })
-        .into_response(),
-        Found::Problem(status, error, hint) => json_error(status, &error, &hint),
+    match st.runs.current() {
+        Ok(found) => {
+            let i = &found.info;
+            Json(Current {
+                testid: &i.testid,
+                promo: &i.promo,
+                promo_type: &i.promo_type,
+                pid: i.pid,
+                host: &i.host,
+                started_at: &i.started_at,
+                stack: &i.stack,
+            })
+            .into_response()
+        }
+        Err(m) => {
+            let (status, error, hint) = missing(&st, m);
+            json_error(status, &error, &hint)
+        }
     }
 }
 
@@ -547,12 +578,27 @@ struct StopRequest {
 #[derive(Debug, Serialize)]
 struct StopReport {
     testid: String,
-    pid: i32,
-    signals: Vec<&'static str>,
+    /// Who asked first (a request joining an earlier one reports that one's requester).
+    by: String,
+    /// `false` when this request joined one already recorded (nothing new was sent).
+    first_request: bool,
+    /// Where `k6 run` runs, and k6's pid there.
+    host: String,
+    pid: Option<i32>,
+    /// Signals the wrapper sent its k6, as it acknowledged them.
+    signals: Vec<String>,
+    acknowledged: bool,
     exited: bool,
+    exit_code: Option<i32>,
     waited_ms: u64,
     message: String,
     annotation: String,
+}
+
+struct StopFailure {
+    status: StatusCode,
+    error: String,
+    hint: String,
 }
 
 async fn do_stop(
@@ -561,98 +607,134 @@ async fn do_stop(
     force: bool,
     grace: Duration,
     by: String,
-) -> Result<StopReport, (StatusCode, String, String)> {
-    let rec = match find(st, expected) {
-        Found::Running(r) => r,
-        Found::Problem(s, e, h) => return Err((s, e, h)),
-    };
+) -> Result<(StatusCode, StopReport), StopFailure> {
     let now = crate::k6::testid::now().unwrap_or_else(|_| jiff::Timestamp::now());
-    let _ = record::write_stop(
-        &st.cfg.run_dir,
-        &StopMarker {
-            testid: rec.testid.clone(),
-            by: by.clone(),
-            at: now.to_string(),
-        },
-    );
-    let pid = Pid::from_raw(rec.pid);
     let t0 = Instant::now();
-    let mut signals = Vec::new();
-    if let Err(e) = kill(pid, Signal::SIGINT) {
-        return Err((
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot send SIGINT to k6 (pid {}): {e}", rec.pid),
-            "the control API must run as the same user as `k6 run` (or as root)".into(),
-        ));
-    }
-    signals.push("SIGINT");
-    let mut exited = wait_gone(rec.pid, rec.proc_start_ticks, grace).await;
-    if !exited && force {
-        for (sig, name, wait) in [
-            (Signal::SIGTERM, "SIGTERM", Duration::from_secs(5)),
-            (Signal::SIGKILL, "SIGKILL", Duration::from_secs(2)),
-        ] {
-            // Re-check identity right before each signal: never signal a recycled pid.
-            if record::liveness(&rec) != Liveness::Running {
-                exited = true;
-                break;
+    let req = st
+        .runs
+        .request_stop(expected, &by, &now.to_string(), force, grace)
+        .map_err(|m| {
+            let (status, error, hint) = missing(st, m);
+            StopFailure {
+                status,
+                error,
+                hint,
             }
-            let _ = kill(pid, sig);
-            signals.push(name);
-            exited = wait_gone(rec.pid, rec.proc_start_ticks, wait).await;
-            if exited {
-                break;
-            }
-        }
-    }
+        })?;
+    let testid = req.testid.clone();
+    // 1. The wrapper acknowledges (it sent SIGINT), or the run ended meanwhile.
+    let (progress, acked) = st
+        .runs
+        .wait(&testid, st.cfg.ack_timeout, |p| {
+            !p.signals.is_empty() || p.ended.is_some()
+        })
+        .await;
     let s = page::strings(&st.cfg.locale);
-    let annotation = match &st.cfg.grafana {
-        Some(g) => {
-            let text = if st.cfg.locale == "en" {
-                format!("Stopped by hand ({by}) — {}", rec.testid)
-            } else {
-                format!("Arrêté à la main ({by}) — {}", rec.testid)
-            };
-            let a = Annotation {
-                time_ms: now.as_millisecond(),
-                time_end_ms: None,
-                tags: vec![
-                    "k6".into(),
-                    "promo-infra".into(),
-                    rec.testid.clone(),
-                    rec.promo.clone(),
-                    // The marketing dashboard shows `k6` + `aborted` as "stopped tests".
-                    "aborted".into(),
-                    "stopped-by-hand".into(),
-                ],
-                text,
-            };
-            match g.annotate(&a).await {
-                Ok(id) => format!("posted (id {id})"),
-                Err(e) => format!("failed: {e}"),
-            }
-        }
-        None => "not configured (no Grafana credentials)".into(),
+    let host = if req.info.host.is_empty() {
+        "its host".to_string()
+    } else {
+        req.info.host.clone()
     };
+    if !acked {
+        return Err(StopFailure {
+            status: StatusCode::GATEWAY_TIMEOUT,
+            error: format!(
+                "the stop of test {testid} is recorded, but `promo-infra k6 run` on {host} did not acknowledge it within {} s",
+                st.cfg.ack_timeout.as_secs()
+            ),
+            hint: format!(
+                "it acts on the stop as soon as it polls this API again; if it cannot reach the API (network, wrong URL), press Ctrl+C where it runs (k6 pid {})",
+                req.info
+                    .pid
+                    .map_or_else(|| "unknown".to_string(), |p| p.to_string())
+            ),
+        });
+    }
+    // 2. The annotation, once per stop (the first request posts it).
+    if req.created {
+        let result = match &st.cfg.grafana {
+            Some(g) => {
+                let order_by = &req.order.by;
+                let text = if st.cfg.locale == "en" {
+                    format!("Stopped by hand ({order_by}) — {testid}")
+                } else {
+                    format!("Arrêté à la main ({order_by}) — {testid}")
+                };
+                let a = Annotation {
+                    time_ms: now.as_millisecond(),
+                    time_end_ms: None,
+                    tags: vec![
+                        "k6".into(),
+                        "promo-infra".into(),
+                        testid.clone(),
+                        req.info.promo.clone(),
+                        // The marketing dashboard shows `k6` + `aborted` as "stopped tests".
+                        "aborted".into(),
+                        "stopped-by-hand".into(),
+                    ],
+                    text,
+                };
+                match g.annotate(&a).await {
+                    Ok(id) => format!("posted (id {id})"),
+                    Err(e) => format!("failed: {e}"),
+                }
+            }
+            None => "not configured (no Grafana credentials)".into(),
+        };
+        st.runs.set_annotation(&testid, result);
+    }
+    // 3. k6 exits (the wrapper reports the end), up to the grace period (plus the
+    // escalation's own waits when forced).
+    let limit = if req.order.force {
+        Duration::from_secs(req.order.grace_s) + Duration::from_secs(8)
+    } else {
+        grace
+    };
+    let done = progress.ended.is_some();
+    let (progress, exited) = if done {
+        (progress, true)
+    } else {
+        st.runs.wait(&testid, limit, |p| p.ended.is_some()).await
+    };
+    let annotation = progress
+        .annotation
+        .clone()
+        .unwrap_or_else(|| "posted by the first stop request".into());
     let message = if exited {
-        format!("{}: {}", s.stopped_title, rec.testid)
-    } else if force {
-        format!("k6 (pid {}) survived SIGINT, SIGTERM and SIGKILL", rec.pid)
+        format!("{}: {testid}", s.stopped_title)
+    } else if req.order.force {
+        format!(
+            "k6 on {host} is still running after SIGINT, SIGTERM and SIGKILL ({})",
+            progress.signals.join(", ")
+        )
     } else {
         format!(
             "SIGINT sent; k6 is still finishing after {} s (teardown, flush). POST again with {{\"force\": true}} to escalate",
-            grace.as_secs()
+            limit.as_secs()
         )
     };
-    Ok(StopReport {
-        testid: rec.testid,
-        pid: rec.pid,
-        signals,
-        exited,
-        waited_ms: u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX),
-        message,
-        annotation,
-    })
+    let status = if exited {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((
+        status,
+        StopReport {
+            testid,
+            by: req.order.by,
+            first_request: req.created,
+            host: req.info.host,
+            pid: req.info.pid,
+            signals: progress.signals,
+            acknowledged: true,
+            exited,
+            exit_code: progress.ended.map(|e| e.exit_code),
+            waited_ms: u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX),
+            message,
+            annotation,
+        },
+    ))
 }
 
 async fn api_stop(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -678,15 +760,151 @@ async fn api_stop(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> 
         .map_or(st.cfg.grace, Duration::from_secs)
         .min(MAX_GRACE);
     match do_stop(&st, req.testid.as_deref(), req.force, grace, "API".into()).await {
-        Ok(report) => {
-            let status = if report.exited {
-                StatusCode::OK
-            } else {
-                StatusCode::ACCEPTED
-            };
-            (status, Json(report)).into_response()
+        Ok((status, report)) => (status, Json(report)).into_response(),
+        Err(f) => json_error(f.status, &f.error, &f.hint),
+    }
+}
+
+// ---- the wrapper's side: register, poll, acknowledge, end ----
+
+/// Answer to a registration.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Registered {
+    /// The run expires this long after its last poll.
+    pub lease_s: u64,
+    /// Longest long poll the API holds.
+    pub max_poll_s: u64,
+}
+
+/// Answer to a poll.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PollAnswer {
+    /// Version of the stop order (pass it back as `seen`).
+    pub version: u64,
+    /// The stop order, if one was requested.
+    pub stop: Option<registry::StopOrder>,
+}
+
+/// Query of a poll.
+#[derive(Debug, Deserialize)]
+struct PollQuery {
+    #[serde(default)]
+    seen: u64,
+    #[serde(default)]
+    wait_s: u64,
+}
+
+/// Body of an acknowledgement.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Ack {
+    /// Every signal sent to k6 so far, in order.
+    pub signals: Vec<String>,
+}
+
+fn unknown_run(testid: &str) -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        &format!("run {testid} is not registered (the API restarted, or the run ended)"),
+        "register it again with POST /api/runs",
+    )
+}
+
+async fn run_register(State(st): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = bearer_ok(&st, &headers) {
+        return *r;
+    }
+    let info: RunInfo = match serde_json::from_slice(&body) {
+        Ok(i) => i,
+        Err(e) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                &format!("invalid run registration: {e}"),
+                "send {\"testid\",\"promo\",\"promo_type\",\"started_at\",\"stack\",\"host\",\"pid\"} (what `promo-infra k6 run` sends)",
+            );
         }
-        Err((status, error, hint)) => json_error(status, &error, &hint),
+    };
+    if !crate::k6::testid::is_testid(&info.testid) {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            &format!("`{}` is not a test id", info.testid.escape_debug()),
+            "letters, digits, `_`, `-` and `.` (at most 120)",
+        );
+    }
+    if !st.cfg.stack.is_empty() && info.stack != st.cfg.stack {
+        return json_error(
+            StatusCode::CONFLICT,
+            &format!(
+                "this is the control API of stack `{}`, not of stack `{}`",
+                st.cfg.stack, info.stack
+            ),
+            "point `k6 run` at its own stack's control API (-f stacks/<stack>.yaml, or --control-api URL)",
+        );
+    }
+    if !st.runs.register(info) {
+        return json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "this control API already tracks {} runs",
+                registry::MAX_RUNS
+            ),
+            "finished runs are forgotten after 2 minutes; retry then",
+        );
+    }
+    (
+        StatusCode::CREATED,
+        Json(Registered {
+            lease_s: st.runs.lease().as_secs(),
+            max_poll_s: MAX_POLL.as_secs(),
+        }),
+    )
+        .into_response()
+}
+
+async fn run_poll(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(testid): UrlPath<String>,
+    Query(q): Query<PollQuery>,
+) -> Response {
+    if let Err(r) = bearer_ok(&st, &headers) {
+        return *r;
+    }
+    let wait = Duration::from_secs(q.wait_s).min(MAX_POLL);
+    match st.runs.poll(&testid, q.seen, wait).await {
+        Some((version, stop)) => Json(PollAnswer { version, stop }).into_response(),
+        None => unknown_run(&testid),
+    }
+}
+
+async fn run_ack(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(testid): UrlPath<String>,
+    Json(ack): Json<Ack>,
+) -> Response {
+    if let Err(r) = bearer_ok(&st, &headers) {
+        return *r;
+    }
+    if st.runs.ack(&testid, ack.signals) {
+        Json(json!({"ok": true})).into_response()
+    } else {
+        unknown_run(&testid)
+    }
+}
+
+async fn run_end(
+    State(st): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(testid): UrlPath<String>,
+    Json(end): Json<Ended>,
+) -> Response {
+    if let Err(r) = bearer_ok(&st, &headers) {
+        return *r;
+    }
+    if st.runs.end(&testid, end) {
+        Json(json!({"ok": true})).into_response()
+    } else {
+        unknown_run(&testid)
     }
 }
 
@@ -718,9 +936,10 @@ async fn stop_page(
                 .into_response(),
         );
     };
-    let rec = match find(&st, Some(&testid)) {
-        Found::Running(r) => r,
-        Found::Problem(status, error, _) => {
+    let rec = match st.runs.find(Some(&testid)) {
+        Ok(found) => found.info,
+        Err(m) => {
+            let (status, error, _) = missing(&st, m);
             let title = if status == StatusCode::CONFLICT {
                 s.other_title
             } else {
@@ -812,7 +1031,7 @@ async fn stop_form(
         format!("STOP page, {user}")
     };
     let resp = match do_stop(&st, Some(&f.testid), false, st.cfg.grace, by).await {
-        Ok(r) if r.exited => (
+        Ok((_, r)) if r.exited => (
             StatusCode::OK,
             Html(page::message(
                 s,
@@ -821,7 +1040,7 @@ async fn stop_form(
             )),
         )
             .into_response(),
-        Ok(r) => (
+        Ok((_, r)) => (
             StatusCode::ACCEPTED,
             Html(page::message(
                 s,
@@ -830,13 +1049,18 @@ async fn stop_form(
             )),
         )
             .into_response(),
-        Err((status, error, _)) => {
-            let title = if status == StatusCode::NOT_FOUND {
+        Err(f) => {
+            let title = if f.status == StatusCode::NOT_FOUND {
                 s.none_title
             } else {
                 s.error_title
             };
-            (status, Html(page::message(s, title, &error))).into_response()
+            let text = if f.status == StatusCode::GATEWAY_TIMEOUT {
+                format!("{} {}", s.unconfirmed, f.error)
+            } else {
+                f.error
+            };
+            (f.status, Html(page::message(s, title, &text))).into_response()
         }
     };
     html_headers(resp)

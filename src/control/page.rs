@@ -52,6 +52,8 @@ pub struct Strings {
     pub expired: &'static str,
     /// Password needed.
     pub auth: &'static str,
+    /// The wrapper did not acknowledge the stop in time.
+    pub unconfirmed: &'static str,
 }
 
 /// French.
@@ -73,6 +75,7 @@ pub const FR: Strings = Strings {
     error_title: "L'arrêt a échoué",
     expired: "Ce formulaire a expiré ou n'est pas valide : rouvrez la page d'arrêt depuis le tableau de bord.",
     auth: "Mot de passe requis (CONTROL_API_STOP_PASSWORD).",
+    unconfirmed: "L'arrêt est enregistré mais pas encore confirmé par la machine qui lance k6 ; il sera appliqué dès qu'elle se reconnecte. Prévenez l'équipe technique (Ctrl+C sur la machine du test).",
 };
 
 /// English.
@@ -94,6 +97,7 @@ pub const EN: Strings = Strings {
     error_title: "The stop failed",
     expired: "This form has expired or is not valid: open the stop page again from the dashboard.",
     auth: "Password required (CONTROL_API_STOP_PASSWORD).",
+    unconfirmed: "The stop is recorded but not yet confirmed by the machine running k6; it is applied as soon as that machine reconnects. Tell the engineers (Ctrl+C on the test machine).",
 };
 
 /// Strings for a locale (French unless `en`).

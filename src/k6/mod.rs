@@ -1,17 +1,20 @@
 //! k6 around the stack: the custom binary (`k6 build`), the variables and flags of a run
-//! (`k6 env`, `k6 exec`), and wrapped runs (`k6 run`) that the control API can stop.
+//! (`k6 env`, `k6 exec`), and wrapped runs (`k6 run`) that the control API can stop: the
+//! wrapper registers with the API and polls it, and signals its own child k6.
 //!
 //! | module | what |
 //! |---|---|
 //! | [`testid`] | unique test ids `<promo>_<yyyymmdd_hhmmss>_<8 hex>` (UTC, injectable clock) |
 //! | [`settings`] | `K6_INFLUXDB_*` variables and `--out`/`--tag` flags for InfluxDB 1 or 2 |
-//! | [`record`] | the run record (pidfile) shared with the control API |
+//! | [`record`] | the local run record (one tracked run per run directory) |
+//! | [`coordinator`] | register with the control API, poll for stops, acknowledge |
 //! | [`grade`] | summary → p95 / error rate → grade A–F and score out of 100 |
 //! | [`notify`] | Grafana annotations and Slack messages |
 //! | [`build`] | `xk6 build` with verification and a skip when inputs are unchanged |
 //! | [`run`] | `k6 run` and `k6 exec` |
 
 pub mod build;
+pub mod coordinator;
 pub mod grade;
 pub mod notify;
 pub mod record;

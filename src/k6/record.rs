@@ -1,8 +1,10 @@
-//! The run record: a small JSON pidfile `k6 run` writes into the run directory so the control
-//! API can find, check and stop the test. It carries the k6 process's start time (from
-//! `/proc/<pid>/stat`) so a pid recycled by another process is never signalled, and the pid
-//! namespace it was written from, so a control API in another namespace (a container) says
-//! so instead of signalling the wrong process.
+//! The run record: a small JSON pidfile `k6 run` writes into the run directory, so a second
+//! `k6 run` in the same directory is refused while the first one's k6 lives (one tracked run
+//! per run directory). It carries the k6 process's start time (from `/proc/<pid>/stat`) so a
+//! recycled pid is not mistaken for the run, and the pid namespace it was written from.
+//!
+//! The control API does NOT read it: stops go through the API's registry and the wrapper's
+//! poll ([`crate::control`], [`super::coordinator`]), never through a pid.
 
 use std::path::{Path, PathBuf};
 
@@ -12,9 +14,6 @@ use crate::error::{Error, Result};
 
 /// File name of the record in the run directory.
 pub const RECORD_FILE: &str = "k6-run.json";
-/// File name of the "who stopped it" marker the control API writes before signalling.
-pub const STOP_FILE: &str = "k6-stop.json";
-
 /// The test currently running.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -40,25 +39,9 @@ pub struct RunRecord {
     pub summary: PathBuf,
 }
 
-/// Who asked for a stop, written by the control API before it signals k6.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StopMarker {
-    /// Test id that was stopped.
-    pub testid: String,
-    /// `API` or `STOP page (user)`.
-    pub by: String,
-    /// When, RFC 3339 UTC.
-    pub at: String,
-}
-
 /// Write the record atomically (mode 0600).
 pub fn write(dir: &Path, rec: &RunRecord) -> Result<()> {
     write_json(&dir.join(RECORD_FILE), rec)
-}
-
-/// Write the stop marker atomically (mode 0600).
-pub fn write_stop(dir: &Path, marker: &StopMarker) -> Result<()> {
-    write_json(&dir.join(STOP_FILE), marker)
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
@@ -87,18 +70,10 @@ pub fn read(dir: &Path) -> Result<Option<RunRecord>> {
     read_json(&dir.join(RECORD_FILE))
 }
 
-/// Read the stop marker of `testid`, if any.
-pub fn read_stop(dir: &Path, testid: &str) -> Result<Option<StopMarker>> {
-    Ok(read_json::<StopMarker>(&dir.join(STOP_FILE))?.filter(|m| m.testid == testid))
-}
-
-/// Remove the record and the stop marker if they are about `testid`.
+/// Remove the record if it is about `testid`.
 pub fn clear(dir: &Path, testid: &str) {
     if read(dir).ok().flatten().is_some_and(|r| r.testid == testid) {
         let _ = std::fs::remove_file(dir.join(RECORD_FILE));
-    }
-    if read_stop(dir, testid).ok().flatten().is_some() {
-        let _ = std::fs::remove_file(dir.join(STOP_FILE));
     }
 }
 

@@ -10,11 +10,13 @@ use nix::unistd::Pid;
 use serde::Serialize;
 use tokio::signal::unix::{SignalKind, signal};
 
+use super::coordinator::{Coordinator, Polled};
 use super::grade::{self, Bands, Colour, Grade};
 use super::notify::{Annotation, Grafana, GrafanaAuth};
 use super::record::{self, RunRecord};
 use super::settings::{self, K6Settings, RunLabels};
-use crate::compile::services::grafana_url;
+use crate::compile::services::{control_api_url, grafana_url};
+use crate::control::registry::{RunInfo, StopOrder};
 use crate::error::{Error, Result};
 use crate::manifest::{Dashboard, Manifest};
 use crate::project::Project;
@@ -44,6 +46,12 @@ pub struct RunOptions {
     pub summary: Option<PathBuf>,
     /// Extra arguments for `k6 run`, before the script.
     pub k6_args: Vec<String>,
+    /// Control API to register with (default: the stack's, from the manifest).
+    pub control_api: Option<String>,
+    /// Refuse to start k6 when no control API can be reached (no STOP button).
+    pub require_stop: bool,
+    /// `promo-infra` with the `-C`/`-f` the user gave, for the command lines in hints.
+    pub cli: String,
 }
 
 /// A line of progress for the person running the command.
@@ -67,6 +75,18 @@ pub enum Ending {
     AbortedByThresholds,
     /// Any other non-zero exit.
     Failed,
+}
+
+impl Ending {
+    /// The snake_case name (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Stopped => "stopped",
+            Self::AbortedByThresholds => "aborted_by_thresholds",
+            Self::Failed => "failed",
+        }
+    }
 }
 
 /// Result of `k6 run`.
@@ -343,6 +363,11 @@ pub async fn run(
     }
     let _ = std::fs::remove_file(&summary);
 
+    // The STOP button: register with the control API BEFORE k6 starts, and say so if it
+    // cannot work.
+    let coordinator =
+        stop_button(m, &values, opts, &testid, &promo, &promo_type, now, note).await?;
+
     let locale = m.locale.as_str();
     let s = strings(locale);
     let grafana = grafana_client(m, &values);
@@ -397,10 +422,18 @@ pub async fn run(
         message: format!("cannot handle SIGTERM: {e}"),
         help: None,
     })?;
-    let mut child = cmd.spawn().map_err(|e| Error::Target {
-        message: format!("cannot start `{}`: {e}", k6_bin.display()),
-        help: Some("check the k6 binary (--k6 PATH, or `promo-infra k6 build`)".into()),
-    })?;
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(c) = &coordinator {
+                let _ = c.end(127, Ending::Failed.as_str()).await;
+            }
+            return Err(Error::Target {
+                message: format!("cannot start `{}`: {e}", k6_bin.display()),
+                help: Some("check the k6 binary (--k6 PATH, or `promo-infra k6 build`)".into()),
+            });
+        }
+    };
     let pid = child.id().map_or(0, |p| p as i32);
     let started = record::proc_stat(pid).map_or(0, |(_, t)| t);
     let rec = RunRecord {
@@ -417,24 +450,40 @@ pub async fn run(
     };
     if let Err(e) = record::write(&run_dir, &rec) {
         note(Note::Warn(format!(
-            "the control API cannot see this test: {e}"
+            "cannot write the run record (a second `k6 run` here will not be refused): {e}"
         )));
     }
-    let mut interrupts = 0;
+    // Stop requests from the control API arrive on `orders`.
+    let (orders_tx, mut orders) = tokio::sync::mpsc::channel::<StopOrder>(8);
+    let poller = coordinator.clone().map(|mut c| {
+        c.info.pid = Some(pid);
+        tokio::spawn(poll_loop(c, orders_tx))
+    });
+    let mut stop = Stopper::new(pid);
     let status = loop {
         tokio::select! {
             st = child.wait() => break st,
             _ = sigint.recv() => {
-                interrupts += 1;
-                let _ = kill(Pid::from_raw(pid), Signal::SIGINT);
-                note(Note::Info(if interrupts == 1 {
-                    "Ctrl+C: asked k6 to stop gracefully (it flushes its metrics); press again to abort".into()
-                } else {
-                    "Ctrl+C again: k6 aborts".into()
-                }));
+                if let Some(msg) = stop.ctrl_c() {
+                    note(Note::Info(msg));
+                }
             }
             _ = sigterm.recv() => {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+            }
+            Some(order) = orders.recv() => {
+                note(Note::Info(stop.order(&order)));
+                if let Some(c) = &coordinator {
+                    ack(c, &stop.signals, note).await;
+                }
+            }
+            () = stop.escalation() => {
+                if let Some(msg) = stop.escalate() {
+                    note(Note::Info(msg));
+                    if let Some(c) = &coordinator {
+                        ack(c, &stop.signals, note).await;
+                    }
+                }
             }
         }
     }
@@ -442,24 +491,32 @@ pub async fn run(
         message: format!("waiting for k6 (pid {pid}) failed: {e}"),
         help: None,
     })?;
+    if let Some(p) = poller {
+        p.abort();
+    }
     let end = super::testid::now()
         .unwrap_or_else(|_| Timestamp::now())
         .max(now);
-    let marker = record::read_stop(&run_dir, &testid).ok().flatten();
     record::clear(&run_dir, &testid);
     let exit_code = status.code().unwrap_or_else(|| {
         use std::os::unix::process::ExitStatusExt;
         128 + status.signal().unwrap_or(0)
     });
-    let stopped_by = marker
-        .map(|mk| mk.by)
-        .or_else(|| (interrupts > 0).then(|| "Ctrl+C".to_string()));
+    let stopped_by = stop.by.clone();
     let ending = match exit_code {
         0 if stopped_by.is_none() => Ending::Completed,
         EXIT_THRESHOLDS => Ending::AbortedByThresholds,
         _ if stopped_by.is_some() => Ending::Stopped,
         _ => Ending::Failed,
     };
+    if let Some(c) = &coordinator
+        && let Err(e) = c.end(exit_code, ending.as_str()).await
+    {
+        note(Note::Warn(format!(
+            "could not tell the control API at {} that the test ended: {e}",
+            c.base
+        )));
+    }
     let bands = marketing_dashboard(m).map_or_else(
         || Bands::from(&crate::manifest::Thresholds::default()),
         |d| Bands::from(&d.thresholds),
@@ -578,17 +635,300 @@ pub async fn exec(k6s: &K6Settings, argv: &[String]) -> Result<i32> {
     }))
 }
 
-/// Poll until `pid` (with start time `ticks`) is gone or a zombie, at most `limit`.
-pub async fn wait_gone(pid: i32, ticks: u64, limit: Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        match record::proc_stat(pid) {
-            Some((state, t)) if t == ticks && state != 'Z' && state != 'X' => {}
-            _ => return true,
+/// This host's name (information for the control API and its messages).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Register the run with the control API. `Ok(None)` (after a warning) when there is no STOP
+/// button and `--require-stop` was not given; an error, before k6 starts, when it was.
+#[allow(clippy::too_many_arguments)]
+async fn stop_button(
+    m: &Manifest,
+    values: &SecretValues,
+    opts: &RunOptions,
+    testid: &str,
+    promo: &str,
+    promo_type: &str,
+    now: Timestamp,
+    note: &(dyn Fn(Note) + Sync),
+) -> Result<Option<Coordinator>> {
+    let cli = if opts.cli.is_empty() {
+        "promo-infra"
+    } else {
+        opts.cli.as_str()
+    };
+    let url = opts
+        .control_api
+        .clone()
+        .or_else(|| (*m.control_api.enabled).then(|| control_api_url(m)));
+    let (problem, fix) = match (&url, values.get(secrets::CONTROL_API_TOKEN)) {
+        (None, _) => (
+            format!(
+                "control_api.enabled is false in the manifest of stack `{}`",
+                *m.stack
+            ),
+            format!(
+                "enable it (control_api.enabled: true) and run `{cli} apply`, or point at a running control API with --control-api URL"
+            ),
+        ),
+        (Some(_), None) => (
+            format!(
+                "{} is not in generated/{}/.env",
+                secrets::CONTROL_API_TOKEN,
+                *m.stack
+            ),
+            format!("run `{cli} generate` (it creates the token), then `{cli} apply`"),
+        ),
+        (Some(url), Some(token)) => {
+            let info = RunInfo {
+                testid: testid.to_string(),
+                promo: promo.to_string(),
+                promo_type: promo_type.to_string(),
+                started_at: now.to_string(),
+                stack: m.stack.to_string(),
+                host: host_name(),
+                pid: None,
+            };
+            let c = Coordinator::new(url, token, info).map_err(|e| Error::Target {
+                message: e,
+                help: None,
+            })?;
+            match c.register().await {
+                Ok(_) => {
+                    note(Note::Info(format!(
+                        "STOP button ready: test {testid} registered with the control API at {url}"
+                    )));
+                    return Ok(Some(c));
+                }
+                Err(e) => (
+                    format!("the control API at {url} is not reachable ({e})"),
+                    format!(
+                        "start it: `{cli} apply` (docker target: the control-api container), or `{cli} control-api` on this host; or give its URL with --control-api URL"
+                    ),
+                ),
+            }
         }
-        if tokio::time::Instant::now() >= deadline {
+    };
+    if opts.require_stop {
+        return Err(Error::Target {
+            message: format!(
+                "no STOP button for this test: {problem}; k6 was not started (--require-stop)"
+            ),
+            help: Some(fix),
+        });
+    }
+    note(Note::Warn(format!(
+        "no STOP button for this test: {problem}. To fix: {fix}. The test runs anyway; Ctrl+C here still stops it (--require-stop refuses to start without a STOP button)"
+    )));
+    Ok(None)
+}
+
+/// Long-poll the control API for stop orders until aborted; forwards each new or escalated
+/// order. Connection problems are retried every second (k6 keeps running; Ctrl+C still works).
+async fn poll_loop(c: Coordinator, orders: tokio::sync::mpsc::Sender<StopOrder>) {
+    // Update the registration with k6's pid (information for the API).
+    let _ = c.register().await;
+    let mut seen = 0;
+    let mut failing = false;
+    loop {
+        let polled = c.poll(seen).await;
+        if polled.is_ok() && failing {
+            failing = false;
+            tracing::warn!("in contact with the control API at {} again", c.base);
+        }
+        match polled {
+            Ok(Polled::Stop(v, order)) => {
+                seen = v;
+                if orders.send(order).await.is_err() {
+                    return;
+                }
+            }
+            Ok(Polled::Nothing(v)) => seen = v,
+            Err(e) => {
+                if !failing {
+                    failing = true;
+                    tracing::warn!(
+                        "lost contact with the control API at {} ({e}): the STOP button cannot reach this test until it answers again (retrying every second; Ctrl+C here still works)",
+                        c.base
+                    );
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn ack(c: &Coordinator, signals: &[&'static str], note: &(dyn Fn(Note) + Sync)) {
+    if let Err(e) = c.ack(signals).await {
+        note(Note::Warn(format!(
+            "could not tell the control API at {} that k6 got {}: {e}",
+            c.base,
+            signals.join(", ")
+        )));
+    }
+}
+
+/// The one place that signals k6: one SIGINT per stop, however many stop orders and Ctrl+C
+/// arrive; a second SIGINT only on a second Ctrl+C (the user's explicit abort); SIGTERM and
+/// SIGKILL only for a `force` order, after its grace period.
+struct Stopper {
+    pid: i32,
+    /// Signals sent, in order.
+    signals: Vec<&'static str>,
+    sigint_at: Option<tokio::time::Instant>,
+    /// Who asked first.
+    by: Option<String>,
+    /// Ctrl+C pressed while k6 is already stopping: the next one aborts.
+    armed: bool,
+    /// Escalation stage (0 none, 1 SIGTERM due, 2 SIGKILL due, 3 done) and when.
+    stage: u8,
+    due: Option<tokio::time::Instant>,
+}
+
+impl Stopper {
+    fn new(pid: i32) -> Self {
+        Self {
+            pid,
+            signals: Vec::new(),
+            sigint_at: None,
+            by: None,
+            armed: false,
+            stage: 0,
+            due: None,
+        }
+    }
+
+    fn send(&mut self, sig: Signal, name: &'static str) {
+        let _ = kill(Pid::from_raw(self.pid), sig);
+        self.signals.push(name);
+    }
+
+    fn sigint_once(&mut self) -> bool {
+        if self.sigint_at.is_some() {
             return false;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.send(Signal::SIGINT, "SIGINT");
+        self.sigint_at = Some(tokio::time::Instant::now());
+        true
+    }
+
+    /// A stop order from the control API.
+    fn order(&mut self, order: &StopOrder) -> String {
+        self.by.get_or_insert_with(|| order.by.clone());
+        let sent = self.sigint_once();
+        if order.force && self.stage == 0 {
+            self.stage = 1;
+            let from = self.sigint_at.unwrap_or_else(tokio::time::Instant::now);
+            self.due = Some(from + Duration::from_secs(order.grace_s));
+        }
+        match (sent, order.force) {
+            (true, false) => format!(
+                "stop requested by {}: asked k6 to stop gracefully (SIGINT; it flushes its metrics)",
+                order.by
+            ),
+            (true, true) => format!(
+                "forced stop requested by {}: SIGINT now, SIGTERM if k6 still runs after {} s",
+                order.by, order.grace_s
+            ),
+            (false, true) => format!(
+                "forced stop requested by {}: SIGTERM if k6 still runs {} s after the SIGINT",
+                order.by, order.grace_s
+            ),
+            (false, false) => format!(
+                "stop requested by {} again: k6 is already stopping (no second SIGINT)",
+                order.by
+            ),
+        }
+    }
+
+    fn ctrl_c(&mut self) -> Option<String> {
+        self.by.get_or_insert_with(|| "Ctrl+C".to_string());
+        if self.sigint_once() {
+            self.armed = true;
+            return Some(
+                "Ctrl+C: asked k6 to stop gracefully (it flushes its metrics); press again to abort"
+                    .into(),
+            );
+        }
+        if self.armed {
+            self.send(Signal::SIGINT, "SIGINT");
+            return Some("Ctrl+C again: k6 aborts".into());
+        }
+        self.armed = true;
+        Some("k6 is already stopping gracefully; press Ctrl+C again to abort it".into())
+    }
+
+    /// Resolves when an escalation step is due (never without a `force` order).
+    async fn escalation(&self) {
+        match self.due {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    fn escalate(&mut self) -> Option<String> {
+        match self.stage {
+            1 => {
+                self.send(Signal::SIGTERM, "SIGTERM");
+                self.stage = 2;
+                self.due = Some(tokio::time::Instant::now() + Duration::from_secs(5));
+                Some("k6 still runs after the grace period: SIGTERM".into())
+            }
+            2 => {
+                self.send(Signal::SIGKILL, "SIGKILL");
+                self.stage = 3;
+                self.due = None;
+                Some("k6 still runs 5 s after SIGTERM: SIGKILL".into())
+            }
+            _ => {
+                self.due = None;
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(by: &str, force: bool) -> StopOrder {
+        StopOrder {
+            by: by.into(),
+            at: "2026-11-27T09:30:00Z".into(),
+            force,
+            grace_s: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn one_sigint_per_stop_whatever_arrives_and_only_a_second_ctrl_c_aborts() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
+        let mut s = Stopper::new(child.id() as i32);
+        s.order(&order("STOP page, alice", false));
+        s.order(&order("STOP page, bob", false));
+        s.order(&order("API", false));
+        assert_eq!(s.signals, ["SIGINT"]);
+        assert_eq!(s.by.as_deref(), Some("STOP page, alice"), "the first asker");
+        // Ctrl+C while already stopping only arms the abort; the next one aborts.
+        assert!(s.ctrl_c().unwrap().contains("press Ctrl+C again"));
+        assert_eq!(s.signals, ["SIGINT"]);
+        assert!(s.ctrl_c().unwrap().contains("aborts"));
+        assert_eq!(s.signals, ["SIGINT", "SIGINT"]);
+        // A forced order escalates once: SIGTERM, then SIGKILL, then nothing more.
+        s.order(&order("API", true));
+        s.escalation().await;
+        s.escalate();
+        s.escalate();
+        assert!(s.escalate().is_none());
+        assert_eq!(s.signals, ["SIGINT", "SIGINT", "SIGTERM", "SIGKILL"]);
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }

@@ -109,23 +109,50 @@ impl Rig {
         format!("http://127.0.0.1:{}{path}", self.control_port)
     }
 
+    /// `GET /api/tests/current` once `k6 run` has registered k6's pid (it does right after
+    /// starting k6).
+    pub async fn current_with_pid(&self) -> Value {
+        let http = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let r = http
+                .get(self.api("/api/tests/current"))
+                .bearer_auth(self.token())
+                .send()
+                .await
+                .expect("current");
+            if r.status() == 200 {
+                let v: Value = r.json().await.expect("json");
+                if v["pid"].is_i64() {
+                    return v;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "k6 run did not register with the control API"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn token(&self) -> String {
         secret(&self.p, "shop", "CONTROL_API_TOKEN")
     }
 
     pub async fn start_control(&mut self) {
-        let proc = spawn_promo(
-            &self.p,
-            &[
-                "-f",
-                "stacks/shop.yaml",
-                "control-api",
-                "--grace-secs",
-                "10",
-            ],
-            &[],
+        self.start_control_with(&[]).await;
+    }
+
+    pub async fn start_control_with(&mut self, flags: &[&str]) {
+        let mut args = vec![
+            "-f",
+            "stacks/shop.yaml",
             "control-api",
-        );
+            "--grace-secs",
+            "10",
+        ];
+        args.extend_from_slice(flags);
+        let proc = spawn_promo(&self.p, &args, &[], "control-api");
         let url = self.api("/health");
         let http = reqwest::Client::new();
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -264,7 +291,7 @@ async fn api_stop_sends_sigint_exports_summary_annotates_and_grades() {
         body["hint"]
             .as_str()
             .unwrap()
-            .contains("promo-infra k6 run"),
+            .contains("promo-infra -f stacks/shop.yaml k6 run"),
         "{body}"
     );
     let r = http
@@ -277,15 +304,8 @@ async fn api_stop_sends_sigint_exports_summary_annotates_and_grades() {
 
     // A test runs (stand-in k6: p95 1500 ms, 0 % errors → grade C, 70/100).
     let run = rig.start_run(&[("STANDIN_P95", "1500"), ("STANDIN_ERR_RATE", "0")]);
-    let cur: Value = http
-        .get(rig.api("/api/tests/current"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // k6 run registered with the API before k6 started, then again with k6's pid.
+    let cur = rig.current_with_pid().await;
     let testid = cur["testid"].as_str().expect("testid").to_string();
     assert!(testid.starts_with("black-friday_"), "{cur}");
     assert_eq!(cur["promo"], "black-friday");
@@ -729,4 +749,275 @@ async fn stop_page_in_real_chromium() {
         "{:?}",
         ann.iter().map(|a| a.text.clone()).collect::<Vec<_>>()
     );
+}
+
+/// Twenty people press STOP at once (API and STOP page form, concurrently): the API records
+/// one stop, `k6 run` sends its k6 exactly ONE SIGINT (a second would make k6 abort without
+/// flushing), and every request answers once the wrapper acknowledged. Fails on the
+/// pid-signalling API, where each request sent its own SIGINT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_stops_send_exactly_one_sigint() {
+    let mut rig = Rig::start("en", true).await;
+    rig.start_control().await;
+    let run = rig.start_run(&[]);
+    let cur = rig.current_with_pid().await;
+    let testid = cur["testid"].as_str().unwrap().to_string();
+    let token = rig.token();
+    let pw = secret(&rig.p, "shop", "CONTROL_API_STOP_PASSWORD");
+    let http = reqwest::Client::new();
+    // STOP page forms first (each needs its own CSRF token), then fire everything at once.
+    let mut forms = Vec::new();
+    for user in ["alice", "bob", "carol", "dave", "erin"] {
+        let page = http
+            .get(rig.api(&format!("/stop?testid={testid}")))
+            .basic_auth(user, Some(&pw))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = page
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("csrf token in the page")
+            .to_string();
+        forms.push((user, csrf));
+    }
+    assert_eq!(rig.standins.signals(), "", "opening pages stops nothing");
+    let mut tasks = Vec::new();
+    for i in 0..15 {
+        let http = http.clone();
+        let url = rig.api("/api/tests/stop");
+        let token = token.clone();
+        let body = if i % 2 == 0 {
+            json!({})
+        } else {
+            json!({"testid": testid})
+        };
+        tasks.push(tokio::spawn(async move {
+            let r = http
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }));
+    }
+    for (user, csrf) in forms {
+        let http = http.clone();
+        let url = rig.api("/stop");
+        let pw = pw.clone();
+        let origin = rig.api("");
+        let testid = testid.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = http
+                .post(url)
+                .header("Origin", origin)
+                .basic_auth(user, Some(pw))
+                .form(&[("testid", testid.as_str()), ("csrf", csrf.as_str())])
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }));
+    }
+    let mut first = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 200, "every stop answers 200 once k6 exited: {body}");
+        if body.starts_with('{') {
+            let v: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["signals"], json!(["SIGINT"]), "{v}");
+            assert_eq!(v["exited"], true, "{v}");
+            assert_eq!(v["acknowledged"], true, "{v}");
+            if v["first_request"] == true {
+                first += 1;
+            }
+        } else {
+            assert!(body.contains("Test stopped"), "{body}");
+        }
+    }
+    assert!(first <= 1, "at most one request created the stop");
+    assert_eq!(
+        rig.standins.signals(),
+        "SIGINT\n",
+        "k6 got exactly one SIGINT for 20 concurrent stops"
+    );
+    let (code, out, err) = run.wait_output(Duration::from_secs(30));
+    assert_eq!(code, 105, "{out}\n{err}");
+    assert!(
+        out.contains(&format!("test {testid}: stopped by hand (")),
+        "{out}"
+    );
+    assert_eq!(
+        rig.standins.writes(),
+        "ok 3\nok 2\n",
+        "k6 flushed after the one graceful SIGINT"
+    );
+    let msgs = rig.webhook.messages();
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert!(msgs[0].contains("Load test stopped by hand"), "{}", msgs[0]);
+    let by_hand: Vec<_> = annotations_of(&rig.grafana, &testid)
+        .into_iter()
+        .filter(|a| a.text.starts_with("Stopped by hand"))
+        .collect();
+    assert_eq!(by_hand.len(), 1, "one stop, one annotation");
+}
+
+/// No control API: `k6 run` says so BEFORE k6 starts, with how to fix it and the same `-f`;
+/// `--require-stop` then refuses to start k6 at all, without it the test runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_control_api_k6_run_says_so_before_k6_starts() {
+    let rig = Rig::start("en", false).await;
+    let path = rig.standins.path_env();
+    let records = rig.standins.records.path().display().to_string();
+    let env = [
+        ("PATH", path.as_str()),
+        ("STANDIN_DIR", records.as_str()),
+        ("STANDIN_MODE", "finish"),
+    ];
+    let args = [
+        "-f",
+        "stacks/shop.yaml",
+        "k6",
+        "run",
+        "tests/checkout.js",
+        "--require-stop",
+    ];
+    let (code, out, err) = spawn_promo(&rig.p, &args, &env, "k6 run --require-stop")
+        .wait_output(Duration::from_secs(30));
+    assert_eq!(code, 1, "{out}\n{err}");
+    let url = format!("http://127.0.0.1:{}", rig.control_port);
+    assert!(
+        err.contains(&format!(
+            "no STOP button for this test: the control API at {url} is not reachable"
+        )) && err.contains("k6 was not started (--require-stop)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("promo-infra -f stacks/shop.yaml control-api")
+            && err.contains("promo-infra -f stacks/shop.yaml apply"),
+        "the fix names the same stack: {err}"
+    );
+    assert!(
+        !rig.standins.records.path().join("k6-call.json").exists(),
+        "k6 was never started"
+    );
+    assert!(!run_dir(&rig.p, "shop").join("k6-run.json").exists());
+
+    // Without --require-stop: a warning first, then the test runs to completion.
+    let (code, out, err) =
+        spawn_promo(&rig.p, &args[..5], &env, "k6 run").wait_output(Duration::from_secs(30));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let warn = err
+        .find("promo-infra: warning: no STOP button for this test: the control API at")
+        .unwrap_or_else(|| panic!("warning missing: {err}"));
+    let started = err.find("promo-infra: test ").expect("start line");
+    assert!(warn < started, "the warning comes before k6 starts: {err}");
+    assert!(err.contains("--require-stop refuses to start"), "{err}");
+    assert!(out.contains(": completed;"), "{out}");
+}
+
+/// A wrapper that registered and then went silent: a stop answers 504 after the ack timeout
+/// with what to do (never "stopped"), and the run expires after its lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unacknowledged_stop_times_out_and_a_silent_run_expires() {
+    let mut rig = Rig::start("en", false).await;
+    rig.start_control_with(&["--lease-secs", "2", "--ack-timeout-secs", "1"])
+        .await;
+    let http = reqwest::Client::new();
+    let token = rig.token();
+    let r = http
+        .post(rig.api("/api/runs"))
+        .bearer_auth(&token)
+        .json(&json!({
+            "testid": "silent_20261127_093000_0a1b2c3d", "promo": "silent",
+            "promo_type": "standard", "started_at": "2026-11-27T09:30:00Z",
+            "stack": "shop", "host": "loadgen-7", "pid": 4242,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // Another stack's wrapper is refused (it would be the wrong STOP button).
+    let r = http
+        .post(rig.api("/api/runs"))
+        .bearer_auth(&token)
+        .json(&json!({
+            "testid": "x_1", "promo": "x", "promo_type": "standard",
+            "started_at": "2026-11-27T09:30:00Z", "stack": "other",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let t0 = std::time::Instant::now();
+    let r = http
+        .post(rig.api("/api/tests/stop"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 504);
+    let v: Value = r.json().await.unwrap();
+    let error = v["error"].as_str().unwrap();
+    assert!(
+        error.contains("silent_20261127_093000_0a1b2c3d is recorded")
+            && error.contains("on loadgen-7 did not acknowledge it within 1 s"),
+        "{v}"
+    );
+    assert!(v["hint"].as_str().unwrap().contains("Ctrl+C"), "{v}");
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let r = http
+        .get(rig.api("/api/tests/current"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("stopped reporting: its `k6 run` on loadgen-7 last polled"),
+        "{v}"
+    );
+}
+
+/// The control API restarts during a test (container recreated, host process restarted): the
+/// wrapper's poll gets "unknown run", registers again, and STOP still works — one SIGINT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_control_api_learns_the_run_again_and_can_stop_it() {
+    let mut rig = Rig::start("en", false).await;
+    rig.start_control().await;
+    let run = rig.start_run(&[]);
+    let before = rig.current_with_pid().await;
+    let control = rig.control.take().unwrap();
+    nix_sigterm(control.pid());
+    let (code, _, cerr) = control.wait_output(Duration::from_secs(10));
+    assert_eq!(code, 0, "{cerr}");
+    rig.start_control().await;
+    // Within a poll retry (1 s) the run is back, with the same testid and k6 pid.
+    let after = rig.current_with_pid().await;
+    assert_eq!(after["testid"], before["testid"]);
+    assert_eq!(after["pid"], before["pid"]);
+    let r = reqwest::Client::new()
+        .post(rig.api("/api/tests/stop"))
+        .bearer_auth(rig.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["signals"], json!(["SIGINT"]), "{v}");
+    assert_eq!(rig.standins.signals(), "SIGINT\n");
+    let (code, out, err) = run.wait_output(Duration::from_secs(30));
+    assert_eq!(code, 105, "{out}\n{err}");
+    assert!(out.contains("stopped by hand (API)"), "{out}");
 }

@@ -432,3 +432,109 @@ async fn control_api_with_only_the_compose_environment_is_healthy() {
     );
     drop(proc);
 }
+
+/// The `k6 env` copy-paste hint carries the `-C`/`-f` the user gave: pasted from another
+/// directory, it targets the same stack (the old hint dropped `-f`, so it used the default
+/// stack's token and k6 got 401).
+#[test]
+fn env_hint_carries_the_same_f_and_c_and_pasting_it_targets_that_stack() {
+    let p = TempProject::with_repo_stacks();
+    assert_eq!(p.run(&["generate"]).code, 0);
+    let root = p.path().display().to_string();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::cargo_bin("promo-infra")
+        .unwrap()
+        .current_dir(elsewhere.path())
+        .env("NO_COLOR", "1")
+        .args([
+            "-C",
+            &root,
+            "-f",
+            "stacks/promo-v1.yaml",
+            "k6",
+            "env",
+            "--testid",
+            "t1",
+        ])
+        .output()
+        .unwrap();
+    let r = crate::common::Run::from(out);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let hint = r
+        .stdout
+        .lines()
+        .find(|l| l.contains(" k6 exec "))
+        .expect("hint line");
+    let want = format!(
+        "promo-infra -C {} -f stacks/promo-v1.yaml k6 exec --testid t1 -- ",
+        shlex::try_quote(&root).unwrap()
+    );
+    assert!(hint.starts_with(&want), "{hint}\nwant prefix: {want}");
+    // Paste it, with a command that shows what k6 would get instead of k6 itself.
+    let words = shlex::split(hint).expect("the hint is valid shell");
+    let dashdash = words.iter().position(|w| w == "--").unwrap();
+    let mut cmd = assert_cmd::Command::cargo_bin("promo-infra").unwrap();
+    cmd.current_dir(elsewhere.path())
+        .args(&words[1..=dashdash])
+        .args([
+            "sh",
+            "-c",
+            "echo \"$K6_INFLUXDB_USERNAME $K6_INFLUXDB_PASSWORD\"",
+        ]);
+    let r = crate::common::Run::from(cmd.output().unwrap());
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(
+        r.stdout.trim(),
+        format!("k6 {}", secret(&p, "promo-v1", "INFLUXDB_K6_PASSWORD")),
+        "the pasted hint injects the credentials of the stack given with -f"
+    );
+}
+
+/// Every `promo-infra k6 run SCRIPT` in the README names a script that exists in the
+/// repository (the README used to name tests/checkout.js, which did not), and the shipped
+/// example is valid JavaScript with checks and thresholds, parameterised by `BASE_URL`.
+#[test]
+fn readme_k6_run_examples_name_the_shipped_example_script() {
+    let readme = std::fs::read_to_string(crate::common::repo().join("README.md")).unwrap();
+    let scripts: Vec<&str> = readme
+        .split("promo-infra k6 run ")
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter(|w| w.ends_with(".js"))
+        .collect();
+    assert!(
+        scripts.contains(&"examples/checkout.js"),
+        "the README's k6 run example uses examples/checkout.js: {scripts:?}"
+    );
+    for s in &scripts {
+        assert!(
+            crate::common::repo().join(s).is_file(),
+            "the README runs `{s}`, which is not in the repository"
+        );
+    }
+    let js = std::fs::read_to_string(crate::common::repo().join("examples/checkout.js")).unwrap();
+    for needle in [
+        "__ENV.BASE_URL",
+        "thresholds:",
+        "http_req_failed",
+        "check(",
+        "/product/",
+        "/cart",
+    ] {
+        assert!(js.contains(needle), "examples/checkout.js lacks `{needle}`");
+    }
+    // Syntax check with Node.js (k6 scripts are ES modules; the k6 imports are not resolved).
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("checkout.mjs");
+    std::fs::write(&copy, &js).unwrap();
+    let out = std::process::Command::new("node")
+        .arg("--check")
+        .arg(&copy)
+        .output()
+        .expect("node (Node.js) must be installed to check the example script");
+    assert!(
+        out.status.success(),
+        "examples/checkout.js is not valid JavaScript: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -19,4 +19,5 @@ mod native;
 mod secrets;
 mod secrets_live;
 mod standin;
+mod stop_docker;
 mod systemd;

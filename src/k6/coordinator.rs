@@ -1,0 +1,175 @@
+//! `k6 run`'s side of the stop protocol: register the run with the stack's control API, long
+//! poll it for a stop request, acknowledge the signals sent to k6, report the end. See
+//! [`crate::control`] for the routes. Every request has a timeout; the bearer token never
+//! appears in an error.
+
+use std::time::Duration;
+
+use crate::control::registry::{Ended, RunInfo, StopOrder};
+use crate::control::{Ack, PollAnswer, Registered};
+
+/// Timeout of a short request (register, ack, end).
+const SHORT: Duration = Duration::from_secs(3);
+/// How long the API holds a poll.
+pub const POLL_WAIT: Duration = Duration::from_secs(10);
+
+/// A client of one control API for one run.
+#[derive(Clone)]
+pub struct Coordinator {
+    http: reqwest::Client,
+    /// Base URL, without a trailing `/`.
+    pub base: String,
+    token: String,
+    /// The registration, sent again when the API has forgotten the run.
+    pub info: RunInfo,
+}
+
+impl std::fmt::Debug for Coordinator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Coordinator")
+            .field("base", &self.base)
+            .field("token", &"(sensitive)")
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+/// What a poll learnt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Polled {
+    /// No (new) stop order.
+    Nothing(u64),
+    /// A stop order, new or escalated, at this version.
+    Stop(u64, StopOrder),
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    // reqwest's Display names the URL (no secret in it: the token is a header).
+    let mut text = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        src = s.source();
+    }
+    text
+}
+
+impl Coordinator {
+    /// A client for `base` (e.g. `http://127.0.0.1:5000`).
+    pub fn new(base: &str, token: &str, info: RunInfo) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(SHORT)
+            .build()
+            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            info,
+        })
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, String> {
+        let url = format!("{}{path}", self.base);
+        self.http
+            .post(&url)
+            .bearer_auth(&self.token)
+            .json(body)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| describe(&e))
+    }
+
+    async fn error_of(resp: reqwest::Response) -> String {
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        match body["error"].as_str() {
+            Some(e) => format!("HTTP {status}: {e}"),
+            None => format!("HTTP {status}"),
+        }
+    }
+
+    /// Register (or re-register) the run.
+    pub async fn register(&self) -> Result<Registered, String> {
+        let resp = self.post("/api/runs", &self.info, SHORT).await?;
+        if resp.status().is_success() {
+            return resp
+                .json()
+                .await
+                .map_err(|e| format!("unexpected answer: {}", describe(&e)));
+        }
+        let status = resp.status();
+        let mut text = Self::error_of(resp).await;
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            text.push_str(
+                " — the API refused CONTROL_API_TOKEN from .env: the API runs with another token (rotated? another stack?); re-apply the stack",
+            );
+        } else if status == reqwest::StatusCode::NOT_FOUND {
+            text.push_str(" — this server has no /api/runs: is it an older promo-infra control API, or not a control API at all?");
+        }
+        Err(text)
+    }
+
+    /// One long poll; registers again when the API has forgotten the run.
+    pub async fn poll(&self, seen: u64) -> Result<Polled, String> {
+        let path = format!(
+            "/api/runs/{}/poll?seen={seen}&wait_s={}",
+            self.info.testid,
+            POLL_WAIT.as_secs()
+        );
+        let resp = self
+            .post(&path, &serde_json::json!({}), POLL_WAIT + SHORT + SHORT)
+            .await?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            self.register().await?;
+            return Ok(Polled::Nothing(seen));
+        }
+        if !resp.status().is_success() {
+            return Err(Self::error_of(resp).await);
+        }
+        let a: PollAnswer = resp
+            .json()
+            .await
+            .map_err(|e| format!("unexpected answer: {}", describe(&e)))?;
+        Ok(match a.stop {
+            Some(order) if a.version > seen => Polled::Stop(a.version, order),
+            _ => Polled::Nothing(a.version.max(seen)),
+        })
+    }
+
+    /// Tell the API which signals were sent to k6 (cumulative).
+    pub async fn ack(&self, signals: &[&str]) -> Result<(), String> {
+        let body = Ack {
+            signals: signals.iter().map(|s| s.to_string()).collect(),
+        };
+        let path = format!("/api/runs/{}/ack", self.info.testid);
+        let resp = self.post(&path, &body, SHORT).await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(Self::error_of(resp).await)
+        }
+    }
+
+    /// Tell the API the run is over.
+    pub async fn end(&self, exit_code: i32, ending: &str) -> Result<(), String> {
+        let body = Ended {
+            exit_code,
+            ending: ending.to_string(),
+        };
+        let path = format!("/api/runs/{}/end", self.info.testid);
+        let resp = self.post(&path, &body, SHORT).await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(Self::error_of(resp).await)
+        }
+    }
+}

@@ -298,7 +298,10 @@ pub fn validate(
             );
         }
         let k = &b.keep;
-        if *k.last + *k.daily + *k.weekly + *k.monthly == 0 {
+        if [*k.last, *k.daily, *k.weekly, *k.monthly]
+            .iter()
+            .all(|n| *n == 0)
+        {
             p.push(
                 [&k.last, &k.daily, &k.weekly, &k.monthly]
                     .iter()

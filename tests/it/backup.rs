@@ -1871,3 +1871,153 @@ async fn docker_backup_against_a_stopped_influxdb_names_the_cause_within_seconds
         BTreeSet::from(["20261124T030000Z".to_string()])
     );
 }
+
+/// Removes a container this test created, by name, on drop.
+struct OwnContainer(String);
+
+impl Drop for OwnContainer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", &self.0])
+            .output();
+    }
+}
+
+/// InfluxDB 2.x on the docker target: `influx backup/restore` speak HTTP only, so the host's
+/// CLI (the stand-in) talks to the published port (the InfluxDB 2 double) once the pre-flight
+/// found the stack's container running; with the container stopped, both fail within seconds
+/// naming it. No 2.x image can be built here: the container is a stand-in (the local 1.6 image
+/// running `sleep`) under the name the docker target gives the InfluxDB container.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_v2_backup_and_restore_check_the_container_then_use_the_published_port() {
+    if !engine_with_images() {
+        return;
+    }
+    let stack = format!("it-bk-v2-{}", std::process::id());
+    let p = TempProject::new();
+    let manifest = |port: u16| {
+        format!(
+            "stack: {stack}\nenvironment: preprod\ninfluxdb:\n  version: 2\n  image: influxdb:2.7\n  port: {port}\n  org: shop-org\n  bucket: k6-metrics\n\
+             grafana:\n  image: grafana/grafana:10.2.3\n  port: 3999\ncontrol_api:\n  enabled: false\n\
+             backup:\n  schedule: \"0 3 * * *\"\n  keep: {{ last: 3 }}\n"
+        )
+    };
+    p.write("stacks/promo.yaml", &manifest(18086));
+    ok(&p.run(&["generate"]), "generate");
+    let values = env_values(&p, &stack);
+    let token = values
+        .get(secrets::INFLUX_ADMIN_TOKEN)
+        .expect("token")
+        .to_string();
+    let double = promo_doubles::influx2::spawn(promo_doubles::influx2::Influx2Config {
+        setup: Some(promo_doubles::influx2::Influx2Setup {
+            username: "promo-admin".into(),
+            password: values
+                .get(secrets::INFLUX_ADMIN_PASSWORD)
+                .expect("pw")
+                .into(),
+            org: "shop-org".into(),
+            bucket: "k6-metrics".into(),
+            retention_seconds: 0,
+            token: Some(token.clone()),
+        }),
+        version: "2.7.10-double".into(),
+    })
+    .await
+    .expect("double");
+    p.write("stacks/promo.yaml", &manifest(double.addr().port()));
+    let container = OwnContainer(format!("{stack}-influxdb-1"));
+    let started = std::process::Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--name",
+            &container.0,
+            "--entrypoint",
+            "/bin/sleep",
+            "promo-infra-influxdb:1.6.7-local",
+            "300",
+        ])
+        .output()
+        .expect("docker run");
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+
+    let bin = tempfile::tempdir().expect("bin");
+    std::fs::copy(
+        crate::common::repo().join("tests/fixtures/influx-standin.sh"),
+        bin.path().join("influx"),
+    )
+    .expect("copy stand-in");
+    let log = bin.path().join("influx.log");
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let env = [
+        ("PATH", path.as_str()),
+        ("INFLUX_STANDIN_LOG", log.to_str().expect("utf-8")),
+        ("PROMO_INFRA_NOW", NOW),
+    ];
+    let url = double.url();
+    let run = p.run_env(&["backup", "run"], &env);
+    ok(&run, "backup run (2.x, docker)");
+    assert!(
+        run.stderr
+            .contains(&format!("backup: checking container {}", container.0))
+            && run.stdout.contains(&format!(
+                "$ influx backup --host {url} --org shop-org --bucket k6-metrics backups/{stack}/{ID}"
+            )),
+        "{}",
+        run.all()
+    );
+    assert!(
+        std::fs::read_to_string(&log)
+            .expect("log")
+            .ends_with(&format!("--- env\nINFLUX_TOKEN={token}\n"))
+    );
+    assert_no_secret(&values, &run.all(), "backup run output");
+    let list = p.run(&["backup", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    assert_eq!(v[0]["status"], "ok", "{v}");
+    let restore = p.run_env(&["backup", "restore", ID, "--as", "k6-restored"], &env);
+    ok(&restore, "backup restore (2.x, docker)");
+    assert!(
+        restore.stdout.contains("--new-bucket k6-restored"),
+        "{}",
+        restore.stdout
+    );
+
+    let stop = std::process::Command::new("docker")
+        .args(["stop", "-t", "1", &container.0])
+        .output()
+        .expect("docker stop");
+    assert!(stop.status.success());
+    std::fs::remove_file(&log).expect("reset log");
+    for args in [
+        vec!["backup", "run"],
+        vec!["backup", "restore", ID, "--as", "k6-again"],
+    ] {
+        let t = Instant::now();
+        let r = p.run_env(&args, &env);
+        assert_eq!(r.code, 1, "{}", r.all());
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+        assert!(
+            r.stderr.contains(&format!(
+                "InfluxDB is down: container {} is exited",
+                container.0
+            )),
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(
+        !log.exists(),
+        "influx must not run when the container is down"
+    );
+    double.shutdown().await;
+}

@@ -25,23 +25,42 @@
 //! - `incomplete`: a `.tmp-<id>` directory holding our marker (interrupted or still running),
 //!   or a `.del-<id>` directory (a removal that was interrupted; the next rotate finishes it);
 //! - `corrupt`: our manifest is unreadable, or a file is missing, has another size or another
-//!   sha256, or an unexpected file was added — the message names the file;
-//! - `foreign`: anything promo-infra did not create (no manifest of ours, another stack's, a
-//!   renamed copy, a plain file). Foreign entries are never modified or removed.
+//!   sha256, or an unexpected file, a symbolic link, a device or an empty directory is inside —
+//!   the message names the path;
+//! - `foreign`: anything promo-infra cannot prove it created for THIS stack (no manifest of
+//!   ours, another stack's, a renamed copy, a plain file or link, a `.tmp-*` whose marker names
+//!   another stack, a `.del-<id>` without our manifest of this stack and id). Foreign entries
+//!   are never modified or removed.
 //!
 //! # Rotation (`backup rotate`)
 //!
 //! The policy is restic's `forget` with UTC buckets, documented in [`rotate`]. Around it:
-//! only `ok` backups count; the newest of them is never removed; `corrupt` backups are reported
-//! and left for a human to inspect; `.tmp-*` directories with our marker older than
-//! [`STALE_AFTER_HOURS`] hours are removed (younger ones may be a backup still running and are
-//! only reported), `.del-*` leftovers are removed; `--dry-run` prints the same decisions and
-//! removes nothing. Rotation checks every backup's files and sizes, and the sha256 of the
-//! newest candidate, so the backup it always keeps is one that restores.
+//! only `ok` backups count, and rotation verifies every sha256 of every backup (no stat-keyed
+//! cache: bit rot keeps size and mtime), so a corrupt backup never fills a bucket in place of a
+//! valid one and rotation can only lose what the policy drops; the newest valid backup is never
+//! removed; `corrupt` backups are reported and left for a human to inspect; `.tmp-*` directories
+//! with our marker (naming this stack) older than [`STALE_AFTER_HOURS`] hours are removed
+//! (younger ones may be a backup still running and are only reported), `.del-<id>` leftovers
+//! holding our manifest of this stack and id are removed; the proof is re-checked right before
+//! each removal, and our manifest is deleted last; `--dry-run` prints the same decisions and
+//! removes nothing.
+//!
+//! # Targets (`--target`, default docker)
+//!
+//! [`Runtime::Docker`]: 1.x backups and restores run `influxd` inside the stack's InfluxDB
+//! container and move the files through the Engine API ([`docker`]): no RPC port to publish,
+//! any absolute `backup.dir`. 2.x uses the host's `influx` against the published port.
+//! [`Runtime::Host`] (native): the tools run on this host. Every network step starts with a
+//! pre-flight (container running, InfluxDB answering) and prints a progress line on stderr.
 //!
 //! # Restore (`backup restore ID`)
 //!
-//! Every sha256 is verified first: a corrupted backup is refused with the file at fault.
+//! Only a real directory inside the backup directory is restored (a symlink is refused).
+//! Every sha256 is verified first: a corrupted backup is refused with the file at fault, as is
+//! a backup without InfluxDB's `*.manifest` (1.x: and `*.meta`). If the tool fails anyway, the
+//! database it restored into (absent before) is dropped, so a failed restore creates nothing.
+//! After restoring the stack's own 1.x database, its users are converged as `apply` does
+//! (dropping a database drops the READ/WRITE grants on it).
 //! InfluxDB 1.x: `influxd restore -portable -host <backup.influx_rpc> -db <db> <dir>`. influxd
 //! 1.6 refuses to restore into a database that exists ("DB metadata not changed. database may
 //! already exist"), so promo-infra checks first (`SHOW DATABASES`) and refuses with what to do:

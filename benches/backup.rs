@@ -2,6 +2,9 @@
 //!
 //! - `backup rotate` over a generated tree of 10,000 backups (hourly, ~14 months), dry run and
 //!   real, the real one against `rm -rf` of exactly the directories it removes;
+//! - `backup rotate --dry-run` over 30 nightly backups of 32 MiB each: the cost of verifying
+//!   every sha256 (rotation counts only backups whose every file verifies), against
+//!   `sha256sum` of the same files (the floor);
 //! - `backup run` against plain `influxd backup -portable` of the same database on a real
 //!   `influxd` 1.6 started on 127.0.0.1 for the benchmark (k6-shaped data).
 //!
@@ -27,6 +30,8 @@ fn main() {
     let bin = release_binary(&repo);
     let mut body = String::new();
     body.push_str(&rotate_bench(&bin));
+    body.push('\n');
+    body.push_str(&checksum_bench(&bin));
     body.push('\n');
     body.push_str(&run_bench(&bin));
     println!("{body}");
@@ -182,7 +187,7 @@ fn rotate_bench(bin: &Path) -> String {
          Hourly backups over ~14 months (3 files each plus the manifest), policy `last 3, daily 7, weekly 4, monthly 6`: \
          {kept} kept, {removed} removed. Median of {ROTATE_RUNS} runs of the release binary.\n\n\
          | what | median | per backup |\n|---|---|---|\n\
-         | `backup rotate --dry-run` (scan, size checks, sha256 of the newest, policy) | {dry:.0} ms | {dry_per:.1} µs |\n\
+         | `backup rotate --dry-run` (scan, sha256 of every file of every backup, policy) | {dry:.0} ms | {dry_per:.1} µs |\n\
          | `backup rotate` (the same, then rename + remove {removed} directories) | {real:.0} ms | {real_per:.1} µs |\n\
          | baseline: `rm -rf` of exactly those {removed} directories | {rm:.0} ms | {rm_per:.1} µs |\n\
          | baseline: in-process rename to `.del-<id>` + remove of those directories (promo-infra's syscalls, no logic) | {sys:.0} ms | {sys_per:.1} µs |\n\n\
@@ -405,5 +410,84 @@ fn run_bench(bin: &Path) -> String {
         ms(ours),
         ours.as_secs_f64() / plain.as_secs_f64(),
         ms(ours) - ms(plain),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// rotate: the cost of verifying every checksum
+
+const BIG_BACKUPS: usize = 30;
+const BIG_MIB: usize = 32;
+
+/// 30 nightly backups with one 32 MiB shard file each (pseudo-random bytes, so nothing is
+/// cached by content), then `backup rotate --dry-run` against `sha256sum` of the same files.
+/// No stat-keyed cache is used: bit rot keeps size and mtime, which is what the check exists
+/// to catch, so every rotation hashes everything.
+fn checksum_bench(bin: &Path) -> String {
+    let p = project(18086, "127.0.0.1:18088");
+    let root = p.path().join("backups/bench");
+    let start: jiff::Timestamp = "2026-10-01T03:00:00Z".parse().expect("t");
+    let mut files = Vec::new();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    for d in 0..BIG_BACKUPS {
+        let t = start + jiff::SignedDuration::from_hours(24 * i64::try_from(d).expect("d"));
+        let id = promo_infra::backup::format_id(t);
+        let dir = root.join(&id);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join(format!("{id}.manifest")), b"{}").expect("write");
+        std::fs::write(dir.join(format!("{id}.meta")), id.as_bytes()).expect("write");
+        let mut data = vec![0u8; BIG_MIB << 20];
+        for chunk in data.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+        }
+        let shard = dir.join(format!("{id}.s1.tar.gz"));
+        std::fs::write(&shard, &data).expect("write");
+        files.push(shard);
+        BackupManifest {
+            format: bmanifest::FORMAT,
+            tool: "promo-infra".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            id: id.clone(),
+            stack: "bench".into(),
+            influxdb_version: 1,
+            server_version: "1.6.7~rc0".into(),
+            database: "k6".into(),
+            org: None,
+            started_at: t.to_string(),
+            finished_at: t.to_string(),
+            files: bmanifest::hash_dir(&dir).expect("hash"),
+        }
+        .write(&dir)
+        .expect("manifest");
+    }
+    let mut rotate = Vec::new();
+    let mut floor = Vec::new();
+    for _ in 0..ROTATE_RUNS {
+        rotate.push(rotate_once(bin, p.path(), true).0);
+        let t = Instant::now();
+        let out = Command::new("sha256sum")
+            .args(&files)
+            .stdout(Stdio::null())
+            .status()
+            .expect("sha256sum");
+        assert!(out.success());
+        floor.push(t.elapsed());
+    }
+    let (rotate, floor) = (ms(median(rotate)), ms(median(floor)));
+    let total_mib = (BIG_BACKUPS * BIG_MIB) as f64;
+    format!(
+        "### `backup rotate` verifies every sha256: {BIG_BACKUPS} backups of {BIG_MIB} MiB\n\n\
+         Rotation counts a backup only if every file's sha256 verifies (a corrupt backup never fills a bucket). \
+         {BIG_BACKUPS} nightly backups, one {BIG_MIB} MiB shard each ({total_mib:.0} MiB in all). Median of {ROTATE_RUNS} runs (page cache warm).\n\n\
+         | what | median | throughput |\n|---|---|---|\n\
+         | `backup rotate --dry-run` (every sha256) | {rotate:.0} ms | {:.0} MiB/s |\n\
+         | floor: `sha256sum` of the same shard files | {floor:.0} ms | {:.0} MiB/s |\n\n\
+         Ratio: rotate / `sha256sum` = **{:.2}×**. No cache keyed by size/mtime/inode: bit rot keeps all of them, and it is what this check exists to catch.\n",
+        total_mib / (rotate / 1000.0),
+        total_mib / (floor / 1000.0),
+        rotate / floor
     )
 }

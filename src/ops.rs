@@ -269,7 +269,11 @@ pub fn schema_file(path: &Path, check: bool) -> Result<bool> {
 // backup
 
 /// Backup settings of a stack: its manifest, its `.env` secrets (never printed).
-pub fn backup_settings(project: &Project, loaded: &Loaded) -> Result<crate::backup::Settings> {
+pub fn backup_settings(
+    project: &Project,
+    loaded: &Loaded,
+    target: crate::targets::TargetKind,
+) -> Result<crate::backup::Settings> {
     let m = &loaded.manifest;
     let b = m.backup.as_ref().ok_or_else(|| {
         Error::usage(
@@ -308,18 +312,35 @@ pub fn backup_settings(project: &Project, loaded: &Loaded) -> Result<crate::back
             monthly: *b.keep.monthly,
         },
         timeout: std::time::Duration::from_secs(6 * 3600),
+        runtime: match target {
+            crate::targets::TargetKind::Docker => crate::backup::Runtime::Docker {
+                container: crate::targets::docker::labels::container_name(&m.stack, "influxdb"),
+            },
+            _ => crate::backup::Runtime::Host,
+        },
+        database_spec: None,
+        secret_values: values,
+        progress: true,
     })
 }
 
 /// `backup run`.
-pub fn backup_run(project: &Project, loaded: &Loaded) -> Result<crate::backup::RunReport> {
-    let s = backup_settings(project, loaded)?;
+pub fn backup_run(
+    project: &Project,
+    loaded: &Loaded,
+    target: crate::targets::TargetKind,
+) -> Result<crate::backup::RunReport> {
+    let s = backup_settings(project, loaded, target)?;
     crate::backup::run(&s, crate::backup::clock()?)
 }
 
 /// `backup list`.
 pub fn backup_list(project: &Project, loaded: &Loaded) -> Result<Vec<crate::backup::Entry>> {
-    crate::backup::list(&backup_settings(project, loaded)?)
+    crate::backup::list(&backup_settings(
+        project,
+        loaded,
+        crate::targets::TargetKind::Native,
+    )?)
 }
 
 /// `backup rotate [--dry-run]`.
@@ -328,16 +349,27 @@ pub fn backup_rotate(
     loaded: &Loaded,
     dry_run: bool,
 ) -> Result<crate::backup::RotateReport> {
-    let s = backup_settings(project, loaded)?;
+    let s = backup_settings(project, loaded, crate::targets::TargetKind::Native)?;
     crate::backup::rotate_dir(&s, crate::backup::clock()?, dry_run)
 }
 
-/// `backup restore ID [--as NAME]`.
+/// `backup restore ID [--as NAME]`: the stack's database resource (with its users) goes along,
+/// so the restore converges the privileges a dropped 1.x database lost.
 pub fn backup_restore(
     project: &Project,
+    templates: &Templates,
     loaded: &Loaded,
     id: &str,
     as_name: Option<&str>,
+    target: crate::targets::TargetKind,
 ) -> Result<crate::backup::RestoreReport> {
-    crate::backup::restore(&backup_settings(project, loaded)?, id, as_name)
+    let mut s = backup_settings(project, loaded, target)?;
+    s.database_spec = compile(project, templates, loaded)?
+        .resources
+        .values()
+        .find_map(|r| match &r.spec {
+            crate::desired::ResourceSpec::Database(d) => Some(d.clone()),
+            _ => None,
+        });
+    crate::backup::restore(&s, id, as_name)
 }

@@ -100,12 +100,26 @@ pub enum Depth {
 }
 
 /// Check a backup directory against its manifest. The error names the file at fault.
+///
+/// A backup holds only real directories and regular files: a symbolic link (to a file or a
+/// directory), a device, a socket, or an empty directory anywhere inside it makes it corrupt,
+/// as does a file that is missing, resized, altered (with [`Depth::Checksums`]) or not listed.
 pub fn verify(dir: &Path, m: &BackupManifest, depth: Depth) -> std::result::Result<(), String> {
     let mut expected: Vec<&str> = m.files.iter().map(|f| f.name.as_str()).collect();
     expected.sort_unstable();
     let mut present = Vec::new();
-    list_files(dir, dir, &mut present).map_err(|e| format!("cannot list the backup: {e}"))?;
-    for name in &present {
+    walk(dir, dir, &mut present).map_err(|e| format!("cannot list the backup: {e}"))?;
+    for (name, kind) in &present {
+        match kind {
+            Node::File => {}
+            Node::Symlink => {
+                return Err(format!(
+                    "`{name}` is a symbolic link (a backup holds only regular files)"
+                ));
+            }
+            Node::EmptyDir => return Err(format!("unexpected empty directory `{name}`")),
+            Node::Other => return Err(format!("`{name}` is not a regular file")),
+        }
         if name != FILE && expected.binary_search(&name.as_str()).is_err() {
             return Err(format!("unexpected file `{name}` (not in {FILE})"));
         }
@@ -115,13 +129,17 @@ pub fn verify(dir: &Path, m: &BackupManifest, depth: Depth) -> std::result::Resu
             return Err(format!("{FILE} names `{}`, outside the backup", f.name));
         }
         let path = dir.join(&f.name);
-        let meta = match std::fs::metadata(&path) {
+        // Not followed: every path was checked above to be a regular file, not a link.
+        let meta = match std::fs::symlink_metadata(&path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(format!("`{}` is missing", f.name));
             }
             Err(e) => return Err(format!("cannot read `{}`: {e}", f.name)),
         };
+        if !meta.is_file() {
+            return Err(format!("`{}` is not a regular file", f.name));
+        }
         if meta.len() != f.size {
             return Err(format!(
                 "`{}` is {} bytes, the manifest recorded {}",
@@ -138,6 +156,46 @@ pub fn verify(dir: &Path, m: &BackupManifest, depth: Depth) -> std::result::Resu
                     f.name, f.sha256
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// What a path inside a backup directory is (symbolic links are never followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Node {
+    File,
+    Symlink,
+    EmptyDir,
+    Other,
+}
+
+/// Every entry under `dir` that is not a non-empty directory, relative to `root`, sorted.
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Node)>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    let rel = |path: &Path| {
+        let rel = path.strip_prefix(root).unwrap_or(path);
+        rel.components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            let before = out.len();
+            walk(root, &path, out)?;
+            if out.len() == before {
+                out.push((rel(&path), Node::EmptyDir));
+            }
+        } else if kind.is_symlink() {
+            out.push((rel(&path), Node::Symlink));
+        } else if kind.is_file() {
+            out.push((rel(&path), Node::File));
+        } else {
+            out.push((rel(&path), Node::Other));
         }
     }
     Ok(())

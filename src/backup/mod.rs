@@ -25,23 +25,42 @@
 //! - `incomplete`: a `.tmp-<id>` directory holding our marker (interrupted or still running),
 //!   or a `.del-<id>` directory (a removal that was interrupted; the next rotate finishes it);
 //! - `corrupt`: our manifest is unreadable, or a file is missing, has another size or another
-//!   sha256, or an unexpected file was added — the message names the file;
-//! - `foreign`: anything promo-infra did not create (no manifest of ours, another stack's, a
-//!   renamed copy, a plain file). Foreign entries are never modified or removed.
+//!   sha256, or an unexpected file, a symbolic link, a device or an empty directory is inside —
+//!   the message names the path;
+//! - `foreign`: anything promo-infra cannot prove it created for THIS stack (no manifest of
+//!   ours, another stack's, a renamed copy, a plain file or link, a `.tmp-*` whose marker names
+//!   another stack, a `.del-<id>` without our manifest of this stack and id). Foreign entries
+//!   are never modified or removed.
 //!
 //! # Rotation (`backup rotate`)
 //!
 //! The policy is restic's `forget` with UTC buckets, documented in [`rotate`]. Around it:
-//! only `ok` backups count; the newest of them is never removed; `corrupt` backups are reported
-//! and left for a human to inspect; `.tmp-*` directories with our marker older than
-//! [`STALE_AFTER_HOURS`] hours are removed (younger ones may be a backup still running and are
-//! only reported), `.del-*` leftovers are removed; `--dry-run` prints the same decisions and
-//! removes nothing. Rotation checks every backup's files and sizes, and the sha256 of the
-//! newest candidate, so the backup it always keeps is one that restores.
+//! only `ok` backups count, and rotation verifies every sha256 of every backup (no stat-keyed
+//! cache: bit rot keeps size and mtime), so a corrupt backup never fills a bucket in place of a
+//! valid one and rotation can only lose what the policy drops; the newest valid backup is never
+//! removed; `corrupt` backups are reported and left for a human to inspect; `.tmp-*` directories
+//! with our marker (naming this stack) older than [`STALE_AFTER_HOURS`] hours are removed
+//! (younger ones may be a backup still running and are only reported), `.del-<id>` leftovers
+//! holding our manifest of this stack and id are removed; the proof is re-checked right before
+//! each removal, and our manifest is deleted last; `--dry-run` prints the same decisions and
+//! removes nothing.
+//!
+//! # Targets (`--target`, default docker)
+//!
+//! [`Runtime::Docker`]: 1.x backups and restores run `influxd` inside the stack's InfluxDB
+//! container and move the files through the Engine API ([`docker`]): no RPC port to publish,
+//! any absolute `backup.dir`. 2.x uses the host's `influx` against the published port.
+//! [`Runtime::Host`] (native): the tools run on this host. Every network step starts with a
+//! pre-flight (container running, InfluxDB answering) and prints a progress line on stderr.
 //!
 //! # Restore (`backup restore ID`)
 //!
-//! Every sha256 is verified first: a corrupted backup is refused with the file at fault.
+//! Only a real directory inside the backup directory is restored (a symlink is refused).
+//! Every sha256 is verified first: a corrupted backup is refused with the file at fault, as is
+//! a backup without InfluxDB's `*.manifest` (1.x: and `*.meta`). If the tool fails anyway, the
+//! database it restored into (absent before) is dropped, so a failed restore creates nothing.
+//! After restoring the stack's own 1.x database, its users are converged as `apply` does
+//! (dropping a database drops the READ/WRITE grants on it).
 //! InfluxDB 1.x: `influxd restore -portable -host <backup.influx_rpc> -db <db> <dir>`. influxd
 //! 1.6 refuses to restore into a database that exists ("DB metadata not changed. database may
 //! already exist"), so promo-infra checks first (`SHOW DATABASES`) and refuses with what to do:
@@ -55,6 +74,7 @@
 //! Secrets (the 1.x admin password, the 2.x token) go only into HTTP headers and the child's
 //! environment: never into argv, output, errors, logs or the backup manifest.
 
+pub mod docker;
 pub mod manifest;
 pub mod rotate;
 
@@ -66,7 +86,9 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::desired::DatabaseSpec;
 use crate::error::{Error, Result};
+use crate::secrets::SecretValues;
 use manifest::{BackupManifest, Depth};
 
 /// Marker file inside a `.tmp-<id>` directory: promo-infra created it.
@@ -113,6 +135,29 @@ pub struct Settings {
     pub policy: rotate::Policy,
     /// Upper bound for one `influxd`/`influx` backup or restore.
     pub timeout: Duration,
+    /// Where the stack's InfluxDB runs (decides how the backup tools reach it).
+    pub runtime: Runtime,
+    /// The stack's database resource (1.x: with its users), converged after a restore of the
+    /// stack's database: dropping a 1.x database drops the READ/WRITE grants on it.
+    pub database_spec: Option<DatabaseSpec>,
+    /// The stack's `.env` values (for that convergence). Never printed.
+    pub secret_values: SecretValues,
+    /// Print one progress line per network step on stderr.
+    pub progress: bool,
+}
+
+/// Where the stack's InfluxDB runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runtime {
+    /// On this host or reachable from it (native target): `influxd` / `influx` run here and
+    /// talk to [`Settings::rpc`] / [`Settings::http_url`].
+    Host,
+    /// In a container of the docker target: 1.x backups and restores run inside it through
+    /// the Engine API ([`docker`]); 2.x uses the host's `influx` against the published port.
+    Docker {
+        /// Container name (`<stack>-influxdb-1`).
+        container: String,
+    },
 }
 
 impl std::fmt::Debug for Settings {
@@ -129,11 +174,40 @@ impl std::fmt::Debug for Settings {
                 &self.admin_password.as_ref().map(|_| "(sensitive)"),
             )
             .field("token", &self.token.as_ref().map(|_| "(sensitive)"))
+            .field("runtime", &self.runtime)
             .finish_non_exhaustive()
     }
 }
 
 impl Settings {
+    fn step(&self, msg: &str) {
+        if self.progress {
+            eprintln!("backup: {msg}");
+        }
+    }
+
+    fn container(&self) -> Option<docker::Container> {
+        match &self.runtime {
+            Runtime::Docker { container } => Some(docker::Container {
+                name: container.clone(),
+            }),
+            Runtime::Host => None,
+        }
+    }
+
+    /// Pre-flight of every network step: the container runs (docker target), then InfluxDB
+    /// answers on HTTP. Fails within seconds, naming the cause. Returns the server version.
+    fn preflight(&self) -> Result<String> {
+        if let Some(c) = self.container() {
+            self.step(&format!("checking container {} (docker target)", c.name));
+            c.preflight()?;
+        }
+        self.step(&format!("checking InfluxDB at {}", self.http_url));
+        let v = server_version(self)?;
+        self.step(&format!("InfluxDB {v} answers"));
+        Ok(v)
+    }
+
     fn secrets(&self) -> Vec<&str> {
         [self.admin_password.as_deref(), self.token.as_deref()]
             .into_iter()
@@ -308,6 +382,28 @@ pub fn scan(dir: &Path, stack: &str, depth: Depth) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
+/// Whether `path` (a `.tmp-<id>` directory) proves it is a backup of `stack` being written:
+/// it holds our marker, a regular file naming this stack.
+fn partial_of(path: &Path, stack: &str) -> bool {
+    let marker = path.join(PARTIAL_MARKER);
+    if !std::fs::symlink_metadata(&marker).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    std::fs::read_to_string(&marker).is_ok_and(|text| {
+        text.strip_prefix("promo-infra backup of stack ")
+            .and_then(|rest| rest.split_once(' '))
+            .is_some_and(|(s, _)| s == stack)
+    })
+}
+
+/// Whether `path` (a `.del-<id>` directory, not a link) proves it is an interrupted removal of
+/// backup `id` of `stack`: our manifest, for this stack, with this id. Anything else is foreign.
+fn removal_of(path: &Path, id: &str, stack: &str) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+        && std::fs::symlink_metadata(path.join(manifest::FILE)).is_ok_and(|m| m.is_file())
+        && matches!(BackupManifest::read(path), Ok(Some(m)) if m.id == id && m.stack == stack)
+}
+
 fn classify(dir: &Path, name: &str, is_dir: bool, stack: &str, depth: Depth) -> Entry {
     let path = dir.join(name);
     if !is_dir {
@@ -321,7 +417,7 @@ fn classify(dir: &Path, name: &str, is_dir: bool, stack: &str, depth: Depth) -> 
         return e;
     }
     if let Some(id) = name.strip_prefix(TMP_PREFIX)
-        && path.join(PARTIAL_MARKER).is_file()
+        && partial_of(&path, stack)
     {
         let mut e = Entry::new(
             name.to_string(),
@@ -334,7 +430,7 @@ fn classify(dir: &Path, name: &str, is_dir: bool, stack: &str, depth: Depth) -> 
         return e;
     }
     if let Some(id) = name.strip_prefix(DEL_PREFIX)
-        && let Ok(Some(_)) = BackupManifest::read(&path)
+        && removal_of(&path, id, stack)
     {
         let mut e = Entry::new(
             name.to_string(),
@@ -426,7 +522,7 @@ pub struct RunReport {
 
 /// `backup run`: back up the running server into `<dir>/<id>/` via `.tmp-<id>/`.
 pub fn run(s: &Settings, now: Timestamp) -> Result<RunReport> {
-    let server_version = server_version(s)?;
+    let server_version = s.preflight()?;
     // influxd 1.6 answers a missing database with "backup failed: EOF": say it plainly.
     if s.version == 1 && !v1_databases(s)?.contains(&s.database) {
         return Err(Error::Target {
@@ -515,13 +611,44 @@ fn write_backup(
             vec![("INFLUX_TOKEN", require_token(s)?)],
         )
     };
-    let shown = shown_command(
-        program,
-        &args,
-        tmp,
-        &format!("{}/{TMP_PREFIX}{id}", s.display_dir),
-    );
-    run_tool(s, program, &args, &env, &shown)?;
+    let shown = if let (Some(c), 1) = (s.container(), s.version) {
+        // Inside the container: no RPC port to publish, and the host's backup.dir can be any
+        // absolute path (the files come out through the Engine API).
+        let in_container = format!("/tmp/promo-infra-backup-{id}");
+        let args = vec![
+            "influxd".to_string(),
+            "backup".into(),
+            "-portable".into(),
+            "-host".into(),
+            docker::CONTAINER_RPC.into(),
+            "-db".into(),
+            s.database.clone(),
+            in_container.clone(),
+        ];
+        let shown = format!("{} (in container {})", args.join(" "), c.name);
+        s.step(&format!("running {shown}"));
+        let result = run_in_container(s, &c, &args, &shown).and_then(|()| {
+            s.step(&format!(
+                "copying {in_container} out of {} into {}/{TMP_PREFIX}{id}",
+                c.name, s.display_dir
+            ));
+            c.download_dir(&in_container, tmp)
+        });
+        c.remove_dir(&in_container);
+        result?;
+        shown
+    } else {
+        let shown = shown_command(
+            program,
+            &args,
+            tmp,
+            &format!("{}/{TMP_PREFIX}{id}", s.display_dir),
+        );
+        s.step(&format!("running {shown}"));
+        run_tool(s, program, &args, &env, &shown)?;
+        shown
+    };
+    s.step("hashing the files (sha256)");
     fs_err::remove_file(&marker).map_err(|e| Error::io("cannot remove", &marker, e))?;
     let files = manifest::hash_dir(tmp)?;
     if !files.iter().any(|f| f.name.ends_with(".manifest")) {
@@ -610,6 +737,8 @@ pub struct RestoreReport {
     pub command: String,
     /// 1.x: the measurements the restored database answers with once its shards are open.
     pub measurements: Option<Vec<String>>,
+    /// 1.x: the privileges converged after restoring the stack's database (`grafana READ`).
+    pub privileges: Vec<String>,
 }
 
 /// `backup restore ID [--as NAME]`: verify every checksum, then restore into the running
@@ -636,8 +765,21 @@ pub fn restore(s: &Settings, id: &str, as_name: Option<&str>) -> Result<RestoreR
             },
         )
     };
-    if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') || !path.is_dir() {
+    if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') {
         return Err(not_found());
+    }
+    match std::fs::symlink_metadata(&path) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(Error::usage(
+                format!(
+                    "{display} is a symbolic link: promo-infra restores only real directories inside {}",
+                    s.display_dir
+                ),
+                "copy the backup into the backup directory (not a link), or restore it with influxd/influx directly if you trust it",
+            ));
+        }
+        _ => return Err(not_found()),
     }
     let m = match BackupManifest::read(&path) {
         Ok(Some(m)) => m,
@@ -698,10 +840,14 @@ pub fn restore(s: &Settings, id: &str, as_name: Option<&str>) -> Result<RestoreR
             "use letters, digits, `_` and `-`, not starting with `-` (e.g. `k6_restored`)",
         ));
     }
+    check_restorable(&m).map_err(|detail| Error::Target {
+        message: format!("backup {id} cannot be restored: {detail} (nothing was changed)"),
+        help: Some("restore another backup (`promo-infra backup list`)".into()),
+    })?;
     let target = as_name.unwrap_or(&s.database).to_string();
     let path_arg = path.to_string_lossy().into_owned();
+    s.preflight()?;
     let (program, args, env) = if s.version == 1 {
-        server_version(s)?;
         if v1_databases(s)?.contains(&target) {
             return Err(Error::Target {
                 message: format!(
@@ -728,7 +874,6 @@ pub fn restore(s: &Settings, id: &str, as_name: Option<&str>) -> Result<RestoreR
         args.push(path_arg);
         ("influxd", args, Vec::new())
     } else {
-        server_version(s)?;
         let mut args = vec![
             "restore".to_string(),
             "--host".into(),
@@ -744,15 +889,62 @@ pub fn restore(s: &Settings, id: &str, as_name: Option<&str>) -> Result<RestoreR
         args.push(path_arg);
         ("influx", args, vec![("INFLUX_TOKEN", require_token(s)?)])
     };
-    let shown = shown_command(program, &args, &path, &display);
-    run_tool(s, program, &args, &env, &shown)?;
+    let (shown, result) = if let (Some(c), 1) = (s.container(), s.version) {
+        let dir_name = format!("promo-infra-restore-{id}");
+        let in_container = format!("/tmp/{dir_name}");
+        let mut args = vec![
+            "influxd".to_string(),
+            "restore".into(),
+            "-portable".into(),
+            "-host".into(),
+            docker::CONTAINER_RPC.into(),
+            "-db".into(),
+            m.database.clone(),
+        ];
+        if target != m.database {
+            args.extend(["-newdb".to_string(), target.clone()]);
+        }
+        args.push(in_container.clone());
+        let shown = format!("{} (in container {})", args.join(" "), c.name);
+        s.step(&format!("copying {display} into {}:{in_container}", c.name));
+        let names: Vec<String> = m.files.iter().map(|f| f.name.clone()).collect();
+        let result = c.upload_dir(&path, &names, &dir_name).and_then(|()| {
+            s.step(&format!("running {shown}"));
+            run_in_container(s, &c, &args, &shown)
+        });
+        c.remove_dir(&in_container);
+        (shown, result)
+    } else {
+        let shown = shown_command(program, &args, &path, &display);
+        s.step(&format!("running {shown}"));
+        let result = run_tool(s, program, &args, &env, &shown);
+        (shown, result)
+    };
+    if let Err(e) = result {
+        // The target did not exist before (checked above): whatever the failed tool created
+        // there is ours and incomplete. Remove it, so a failed restore creates nothing.
+        if s.version == 1 && v1_databases(s).is_ok_and(|dbs| dbs.contains(&target)) {
+            s.step(&format!("removing the incomplete database `{target}`"));
+            let _ = v1_query(
+                s,
+                &format!("DROP DATABASE \"{}\"", target.replace('"', "\\\"")),
+            );
+        }
+        return Err(e);
+    }
+    let mut privileges = Vec::new();
     let measurements = if s.version == 1 {
         // A portable 1.x backup holds one `<ts>.s<shard>.tar.gz` per shard with data.
         let has_shards = m
             .files
             .iter()
             .any(|f| f.name.contains(".s") && f.name.ends_with(".tar.gz"));
-        Some(v1_wait_restored(s, &target, has_shards)?)
+        s.step(&format!("waiting for `{target}` to answer queries"));
+        let names = v1_wait_restored(s, &target, has_shards)?;
+        if target == s.database {
+            privileges = converge_privileges(s)?;
+        }
+        Some(names)
     } else {
         None
     };
@@ -762,7 +954,80 @@ pub fn restore(s: &Settings, id: &str, as_name: Option<&str>) -> Result<RestoreR
         database: target,
         command: shown,
         measurements,
+        privileges,
     })
+}
+
+/// After a restore of the stack's 1.x database: converge the database resource as `apply` does
+/// (users exist, Grafana's user has READ and k6's WRITE on it), since dropping a database drops
+/// the grants on it. Returns `user PRIVILEGE` for each non-admin user.
+fn converge_privileges(s: &Settings) -> Result<Vec<String>> {
+    let Some(spec) = &s.database_spec else {
+        return Ok(Vec::new());
+    };
+    let granted: Vec<String> = spec
+        .users
+        .iter()
+        .filter(|u| u.privilege != "ALL")
+        .map(|u| format!("{} {}", u.name, u.privilege))
+        .collect();
+    s.step(&format!(
+        "restoring privileges on `{}`: {}",
+        spec.name,
+        granted.join(", ")
+    ));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Target {
+            message: format!("cannot start the async runtime: {e}"),
+            help: None,
+        })?;
+    let ep = crate::influx::Endpoint {
+        url: s.http_url.clone(),
+    };
+    rt.block_on(crate::influx::apply(&ep, spec, &s.secret_values))
+        .map_err(|e| Error::Target {
+            message: format!(
+                "the data of `{}` was restored, but its users' privileges could not be restored: {e}",
+                spec.name
+            ),
+            help: Some(
+                "run `promo-infra apply` to converge the users and grants (Grafana READ, k6 WRITE)"
+                    .into(),
+            ),
+        })?;
+    Ok(granted)
+}
+
+/// What `influxd restore` / `influx restore` need beyond matching checksums: an InfluxDB
+/// backup manifest (`*.manifest`) and, for a 1.x portable backup, the meta file and every
+/// shard file it names. Refused before anything reaches the server.
+fn check_restorable(m: &BackupManifest) -> std::result::Result<(), String> {
+    let names: Vec<&str> = m.files.iter().map(|f| f.name.as_str()).collect();
+    let manifests: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| n.ends_with(".manifest"))
+        .collect();
+    if manifests.is_empty() {
+        return Err(format!(
+            "it holds no InfluxDB backup manifest (`*.manifest`): {} file(s){}",
+            names.len(),
+            if names.is_empty() {
+                ", it is empty"
+            } else {
+                ""
+            }
+        ));
+    }
+    if m.influxdb_version != 1 {
+        return Ok(());
+    }
+    if !names.iter().any(|n| n.ends_with(".meta")) {
+        return Err("it holds no `*.meta` file (the databases, users and shards)".into());
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -803,30 +1068,10 @@ impl RotateReport {
 
 /// `backup rotate [--dry-run]`.
 pub fn rotate_dir(s: &Settings, now: Timestamp, dry_run: bool) -> Result<RotateReport> {
-    let mut entries = scan(&s.dir, &s.stack, Depth::Sizes)?;
-    // The newest size-valid backup must also pass its checksums: it is the one always kept.
-    let mut by_time: Vec<usize> = (0..entries.len())
-        .filter(|&i| entries[i].status == Status::Ok)
-        .collect();
-    by_time.sort_by(|&a, &b| {
-        entries[b]
-            .timestamp
-            .cmp(&entries[a].timestamp)
-            .then_with(|| entries[b].id.cmp(&entries[a].id))
-    });
-    for i in by_time {
-        let e = &mut entries[i];
-        let Some(m) = e.manifest.as_ref() else {
-            continue;
-        };
-        match manifest::verify(&s.dir.join(&e.id), m, Depth::Checksums) {
-            Ok(()) => break,
-            Err(d) => {
-                e.status = Status::Corrupt;
-                e.detail = Some(d);
-            }
-        }
-    }
+    // Every backup is checked against every sha256: only a backup that restores may fill a
+    // bucket (a corrupt one never displaces a valid one). No stat-keyed cache: bit rot keeps
+    // size and mtime, which is exactly what this check exists to catch (cost: BENCHMARKS.md).
+    let entries = scan(&s.dir, &s.stack, Depth::Checksums)?;
     let candidates: Vec<rotate::Candidate> = entries
         .iter()
         .map(|e| rotate::Candidate {
@@ -943,27 +1188,63 @@ fn leave_or_clean(e: &Entry, now: Timestamp) -> (&'static str, Vec<String>) {
 /// leaves a `.del-*` (finished by the next rotate), never a half-deleted backup.
 fn remove_backup(s: &Settings, name: &str) -> Result<()> {
     let path = s.dir.join(name);
-    let doomed = if name.starts_with(DEL_PREFIX) || name.starts_with(TMP_PREFIX) {
+    let changed = || Error::Target {
+        message: format!(
+            "{}/{name} changed during rotation; it was not removed",
+            s.display_dir
+        ),
+        help: Some("run `promo-infra backup rotate --dry-run` again".into()),
+    };
+    // Re-check the proof right before removing anything.
+    let doomed = if let Some(id) = name.strip_prefix(DEL_PREFIX) {
+        if !removal_of(&path, id, &s.stack) {
+            return Err(changed());
+        }
+        path.clone()
+    } else if name.starts_with(TMP_PREFIX) {
+        if !partial_of(&path, &s.stack) {
+            return Err(changed());
+        }
         path.clone()
     } else {
         // Re-check right before removing: only a directory with our manifest.
+        let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
         match BackupManifest::read(&path) {
-            Ok(Some(m)) if m.id == name => {}
-            _ => {
-                return Err(Error::Target {
-                    message: format!(
-                        "{}/{name} changed during rotation; it was not removed",
-                        s.display_dir
-                    ),
-                    help: Some("run `promo-infra backup rotate --dry-run` again".into()),
-                });
-            }
+            Ok(Some(m)) if is_dir && m.id == name && m.stack == s.stack => {}
+            _ => return Err(changed()),
         }
         let doomed = s.dir.join(format!("{DEL_PREFIX}{name}"));
         fs_err::rename(&path, &doomed).map_err(|e| Error::io("cannot rename", &path, e))?;
         doomed
     };
-    fs_err::remove_dir_all(&doomed).map_err(|e| Error::io("cannot remove", &doomed, e))
+    remove_manifest_last(&doomed)
+}
+
+/// Remove a backup directory, our manifest last: a removal interrupted half-way leaves a
+/// `.del-<id>` that still proves whose it is, so the next rotate can finish it.
+fn remove_manifest_last(dir: &Path) -> Result<()> {
+    let entries = fs_err::read_dir(dir).map_err(|e| Error::io("cannot list", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("cannot list", dir, e))?;
+        if entry.file_name() == manifest::FILE {
+            continue;
+        }
+        let path = entry.path();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        let r = if is_dir {
+            fs_err::remove_dir_all(&path)
+        } else {
+            fs_err::remove_file(&path)
+        };
+        r.map_err(|e| Error::io("cannot remove", &path, e))?;
+    }
+    let m = dir.join(manifest::FILE);
+    match fs_err::remove_file(&m) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("cannot remove", &m, e)),
+    }
+    fs_err::remove_dir(dir).map_err(|e| Error::io("cannot remove", dir, e))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1285,5 +1566,41 @@ fn run_tool(
                 s.http_url, s.env_display
             )
         }),
+    })
+}
+
+/// Run a backup tool inside the stack's container (docker target), bounded by the timeout; a
+/// failure shows the tool's last lines, secrets redacted.
+fn run_in_container(
+    s: &Settings,
+    c: &docker::Container,
+    args: &[String],
+    shown: &str,
+) -> Result<()> {
+    let (code, output) = c.exec(args, s.timeout)?;
+    let mut output = output;
+    for secret in s.secrets() {
+        output = output.replace(secret, "(redacted)");
+    }
+    tracing::debug!(output = %output, code, "finished in container");
+    if code == 0 {
+        return Ok(());
+    }
+    let tail: Vec<&str> = output.lines().rev().take(8).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    Err(Error::Target {
+        message: format!(
+            "`{shown}` failed (exit code {code}):\n{}",
+            tail.iter()
+                .map(|l| format!("  {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        help: Some(format!(
+            "`influxd backup/restore` talk to influxd's RPC address {} inside container {}: check `docker logs {}`",
+            docker::CONTAINER_RPC,
+            c.name,
+            c.name
+        )),
     })
 }

@@ -437,6 +437,24 @@ mod tests {
     }
 
     #[test]
+    fn counts_at_u32_max_do_not_overflow() {
+        let cands = vec![
+            cand("a", "2026-11-23T03:00:00Z"),
+            cand("b", "2026-11-24T03:00:00Z"),
+        ];
+        let v = decide(
+            &cands,
+            &Policy {
+                last: u32::MAX,
+                daily: u32::MAX,
+                weekly: u32::MAX,
+                monthly: u32::MAX,
+            },
+        );
+        assert_eq!(kept(&cands, &v), ["a", "b"]);
+    }
+
+    #[test]
     fn equal_timestamps_are_ordered_by_id() {
         let cands = vec![
             cand("20261124T030000Z", "2026-11-24T03:00:00Z"),

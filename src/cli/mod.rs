@@ -156,8 +156,15 @@ pub enum SecretsCommand {
 pub enum BackupCommand {
     /// Back up the running InfluxDB into <backup.dir>/<stack>/<UTC time>/ (1.x: `influxd backup
     /// -portable`, 2.x: `influx backup`), with a manifest of every file's size and sha256.
-    #[command(after_help = "Example:\n  promo-infra backup run -f stacks/promo-v1.yaml")]
-    Run,
+    #[command(
+        after_help = "Examples:\n  promo-infra backup run                        # the stack on the docker target (influxd runs in its container)\n  promo-infra backup run --target native -f stacks/promo-v1.yaml"
+    )]
+    Run {
+        /// Where the stack's InfluxDB runs: docker (1.x: `influxd backup` runs inside the
+        /// container through the Engine API) or native (the tools run on this host).
+        #[arg(long, value_enum, default_value_t = crate::targets::TargetKind::Docker)]
+        target: crate::targets::TargetKind,
+    },
     /// List backups: id, UTC time, size, status (ok / incomplete / corrupt / foreign). Every
     /// checksum is verified.
     #[command(after_help = "Example:\n  promo-infra backup list --json")]
@@ -190,6 +197,10 @@ pub enum BackupCommand {
         /// exist.
         #[arg(long = "as", value_name = "NAME")]
         as_name: Option<String>,
+        /// Where the stack's InfluxDB runs: docker (1.x: `influxd restore` runs inside the
+        /// container through the Engine API) or native (the tools run on this host).
+        #[arg(long, value_enum, default_value_t = crate::targets::TargetKind::Docker)]
+        target: crate::targets::TargetKind,
     },
 }
 
@@ -364,8 +375,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             out.raw(&ops::render_dashboard(&loaded, &templates, &uid)?);
         }
         Command::Backup(cmd) => {
-            let (_, loaded) = ops::load_one(&project, &selection(&cli.files, false))?;
-            backup(&mut out, &project, &loaded, cmd)?;
+            let (templates, loaded) = ops::load_one(&project, &selection(&cli.files, false))?;
+            backup(&mut out, &project, &templates, &loaded, cmd)?;
         }
         Command::Schema { output: None, .. } => out.raw(&ops::schema()),
         Command::Schema {
@@ -427,12 +438,13 @@ fn human_size(bytes: u64) -> String {
 fn backup(
     out: &mut Out,
     project: &Project,
+    templates: &crate::compile::Templates,
     loaded: &crate::manifest::Loaded,
     cmd: BackupCommand,
 ) -> Result<()> {
     match cmd {
-        BackupCommand::Run => {
-            let r = ops::backup_run(project, loaded)?;
+        BackupCommand::Run { target } => {
+            let r = ops::backup_run(project, loaded, target)?;
             out.line(&format!("$ {}", r.command));
             out.change(
                 '+',
@@ -506,8 +518,13 @@ fn backup(
                 out.ok(&format!("{} kept, {} removed", kept.len(), removed.len()));
             }
         }
-        BackupCommand::Restore { id, as_name } => {
-            let r = ops::backup_restore(project, loaded, &id, as_name.as_deref())?;
+        BackupCommand::Restore {
+            id,
+            as_name,
+            target,
+        } => {
+            let r =
+                ops::backup_restore(project, templates, loaded, &id, as_name.as_deref(), target)?;
             out.ok(&format!(
                 "backup {}: {} files verified (sha256)",
                 r.id, r.files
@@ -521,6 +538,13 @@ fn backup(
                     m.join(", ")
                 )),
                 None => out.ok(&format!("restored into `{}`", r.database)),
+            }
+            if !r.privileges.is_empty() {
+                out.ok(&format!(
+                    "privileges restored on `{}`: {}",
+                    r.database,
+                    r.privileges.join(", ")
+                ));
             }
         }
     }

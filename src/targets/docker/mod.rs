@@ -3,7 +3,7 @@
 //! the stack; containers made by `docker-compose up -d` from the generated file are recognised
 //! (their configuration is reconstructed from `inspect`) and replaced, never duplicated.
 
-mod engine;
+pub(crate) mod engine;
 mod execute;
 mod images;
 pub mod labels;

@@ -660,6 +660,16 @@ async fn stop_button(
     } else {
         opts.cli.as_str()
     };
+    if let Some(given) = &opts.control_api {
+        let ok = reqwest::Url::parse(given)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if !ok {
+            return Err(Error::usage(
+                format!("--control-api `{given}` is not an http(s) URL"),
+                "e.g. --control-api http://127.0.0.1:5000 (the control API's address as seen from this host)",
+            ));
+        }
+    }
     let url = opts
         .control_api
         .clone()

@@ -920,6 +920,29 @@ async fn without_a_control_api_k6_run_says_so_before_k6_starts() {
     assert!(warn < started, "the warning comes before k6 starts: {err}");
     assert!(err.contains("--require-stop refuses to start"), "{err}");
     assert!(out.contains(": completed;"), "{out}");
+
+    // A malformed --control-api is bad input: exit 1 before anything starts.
+    std::fs::remove_file(rig.standins.records.path().join("k6-call.json")).unwrap();
+    let r = rig.p.run_env(
+        &[
+            "-f",
+            "stacks/shop.yaml",
+            "k6",
+            "run",
+            "tests/checkout.js",
+            "--control-api",
+            "127.0.0.1:5000",
+        ],
+        &env,
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("--control-api `127.0.0.1:5000` is not an http(s) URL"),
+        "{}",
+        r.stderr
+    );
+    assert!(!rig.standins.records.path().join("k6-call.json").exists());
 }
 
 /// A wrapper that registered and then went silent: a stop answers 504 after the ack timeout

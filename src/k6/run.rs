@@ -22,6 +22,9 @@ use crate::manifest::{Dashboard, Manifest};
 use crate::project::Project;
 use crate::secrets::{self, SecretValues};
 
+/// File name of a run's outcome record, next to its summary.
+pub const OUTCOME_FILE: &str = "outcome.json";
+
 /// k6's exit code when thresholds failed.
 pub const EXIT_THRESHOLDS: i32 = 99;
 /// k6's exit code when it was stopped by a signal (Ctrl+C, SIGINT).
@@ -546,6 +549,29 @@ pub async fn run(
         summary,
         dashboard_url: dashboard_url(m, &testid, ms(now), Some(ms(end) + 1000)),
     };
+    // The run's own record of how it ended, next to its summary (mode 0600).
+    let outcome_file = outcome
+        .summary
+        .parent()
+        .map_or_else(|| PathBuf::from(OUTCOME_FILE), |d| d.join(OUTCOME_FILE));
+    let record_json = serde_json::json!({
+        "testid": outcome.testid,
+        "promo": promo,
+        "promo_type": promo_type,
+        "started_at": now.to_string(),
+        "ended_at": end.to_string(),
+        "ending": outcome.ending,
+        "stopped_by": outcome.stopped_by,
+        "exit_code": outcome.exit_code,
+        "grade": outcome.grade,
+        "summary": outcome.summary,
+        "dashboard_url": outcome.dashboard_url,
+    });
+    let mut text = serde_json::to_string_pretty(&record_json).unwrap_or_default();
+    text.push('\n');
+    if let Err(e) = crate::writer::write_atomic(&outcome_file, text.as_bytes(), Some(0o600)) {
+        note(Note::Warn(format!("no outcome record: {e}")));
+    }
     if let Some(g) = &grafana {
         let mut tags = base_tags.clone();
         // The marketing dashboard shows `k6` + `aborted` annotations as "stopped tests".

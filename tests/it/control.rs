@@ -431,6 +431,14 @@ async fn api_stop_sends_sigint_exports_summary_annotates_and_grades() {
         serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary exported"))
             .unwrap();
     assert_eq!(s["metrics"]["http_req_duration"]["p(95)"], 1500.0);
+    let rec: Value = serde_json::from_str(
+        &std::fs::read_to_string(summary.with_file_name("outcome.json")).expect("outcome record"),
+    )
+    .unwrap();
+    assert_eq!(rec["ending"], "stopped", "{rec}");
+    assert_eq!(rec["stopped_by"], "API", "{rec}");
+    assert_eq!(rec["exit_code"], 105, "{rec}");
+    assert_eq!(rec["grade"]["letter"], "C", "{rec}");
     assert!(
         !run_dir(&rig.p, "shop").join("k6-run.json").exists(),
         "record removed"

@@ -293,7 +293,7 @@ fn ms(t: Timestamp) -> i64 {
     t.as_millisecond()
 }
 
-/// `k6 run`: run a test with a unique testid, tracked for the control API, annotated in
+/// `k6 run`: run a test with a unique testid, registered with the control API (the STOP button: one SIGINT to its own k6 per stop), annotated in
 /// Grafana, graded and announced on Slack. Returns k6's exit code in the outcome.
 pub async fn run(
     project: &Project,
@@ -357,6 +357,10 @@ pub async fn run(
         intensity: opts.intensity.clone(),
     };
     let k6s: K6Settings = settings::settings(m, &values, &labels)?;
+    // The STOP button: register with the control API BEFORE k6 starts, and say so if it
+    // cannot work.
+    let coordinator =
+        stop_button(m, &values, opts, &testid, &promo, &promo_type, now, note).await?;
     let summary = opts
         .summary
         .clone()
@@ -365,11 +369,6 @@ pub async fn run(
         fs_err::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
     }
     let _ = std::fs::remove_file(&summary);
-
-    // The STOP button: register with the control API BEFORE k6 starts, and say so if it
-    // cannot work.
-    let coordinator =
-        stop_button(m, &values, opts, &testid, &promo, &promo_type, now, note).await?;
 
     let locale = m.locale.as_str();
     let s = strings(locale);

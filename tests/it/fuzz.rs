@@ -282,7 +282,9 @@ fn line_refs_are_the_stacks_own(line: &str, allowed: &BTreeSet<String>) -> bool 
         return true;
     }
     let refs = dollar_refs(&stripped);
-    let (key, value) = stripped.split_once(": ").unwrap_or(("", stripped.as_str()));
+    let value = stripped
+        .split_once(": ")
+        .map_or(stripped.as_str(), |(_, v)| v);
     let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
     // Rule summaries (possibly folded over several lines) carry `{{ humanize $values.B.Value }}`.
     if stripped.contains("humanize $values.B.Value") {

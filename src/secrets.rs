@@ -554,7 +554,8 @@ pub fn check_for_plan(
             continue;
         }
         let is_slack = slack.is_some_and(|s| s.webhook_url_env.as_str() == spec.name);
-        if is_slack && *m.environment != Environment::Prod && target == "docker" {
+        if is_slack && *m.environment != Environment::Prod && matches!(target, "docker" | "native")
+        {
             notes.push(slack_unset_note(&spec.name, env_path));
             continue;
         }
@@ -575,7 +576,7 @@ pub fn check_for_plan(
                 .to_string()
         } else {
             format!(
-                "the {target} target provisions the Slack contact point from it (only the docker target runs a preprod stack without Slack)"
+                "the {target} target provisions the Slack contact point from it (only the docker and native targets run a preprod stack without Slack)"
             )
         };
         return Err(Error::Secrets {

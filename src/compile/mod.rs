@@ -80,13 +80,14 @@ pub fn compile(
             alerting.clone(),
         );
     }
-    if let Some(slackless) = grafana::alerting_without_slack(m, &hash_header) {
+    let slackless = grafana::alerting_without_slack(m, &hash_header);
+    if let Some(slackless) = &slackless {
         add(
             &format!("{}/promo-infra.yaml", grafana::ALERTING_WITHOUT_SLACK_DIR),
-            slackless,
+            slackless.clone(),
         );
     }
-    let native_files = native::files(m, &hash_header, alerting.as_ref());
+    let native_files = native::files(m, &hash_header, alerting.as_ref(), slackless.as_ref());
     for d in &m.dashboards {
         add(
             &format!("grafana/dashboards/{}.json", *d.uid),
@@ -197,11 +198,16 @@ pub fn compile_for(
             .collect();
         desired.resources.clear();
         for mut p in native::processes(m) {
+            let slackless = native::without_unset_slack(m, &mut p, secret_values);
             let sources: &[&str] = match p.name.as_str() {
                 "influxdb" => &["native/influxdb.conf"],
                 "grafana" => &[
                     "native/grafana.ini",
-                    "native/grafana/provisioning",
+                    if slackless {
+                        native::PROVISIONING_WITHOUT_SLACK
+                    } else {
+                        native::PROVISIONING
+                    },
                     "grafana/dashboards",
                 ],
                 _ => &[],

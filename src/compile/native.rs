@@ -13,6 +13,34 @@ use crate::secrets;
 /// Environment variable the native target sets to the absolute project directory.
 pub const PROJECT_DIR_ENV: &str = "PROMO_INFRA_PROJECT_DIR";
 
+/// Grafana's provisioning tree of the native target, under `generated/<stack>/`.
+pub const PROVISIONING: &str = "native/grafana/provisioning";
+/// The same tree with the Slack-less alerting file, read when the webhook is not set.
+pub const PROVISIONING_WITHOUT_SLACK: &str = "native/grafana/provisioning-without-slack";
+
+/// The native Grafana of a stack whose Slack webhook is not set (allowed in preprod): no webhook
+/// variable, and a `cfg:paths.provisioning` override (Grafana applies command-line overrides
+/// before expanding `$__env{}`) pointing at [`PROVISIONING_WITHOUT_SLACK`]. Returns whether the
+/// process was changed. A no-op when the stack has no Slack contact point or the webhook is set.
+pub fn without_unset_slack(
+    m: &Manifest,
+    p: &mut ProcessSpec,
+    values: &crate::secrets::SecretValues,
+) -> bool {
+    let Some(env) = grafana::slack_webhook_env(m) else {
+        return false;
+    };
+    if p.name != "grafana" || values.get(env).is_some() {
+        return false;
+    }
+    p.env.remove(env);
+    p.args.push(format!(
+        "cfg:paths.provisioning=$__env{{{PROJECT_DIR_ENV}}}/generated/{}/{PROVISIONING_WITHOUT_SLACK}",
+        *m.stack
+    ));
+    true
+}
+
 /// InfluxDB 1.x RPC (backup/restore) address: `backup.influx_rpc`, else InfluxDB's default.
 pub fn influx_rpc(m: &Manifest) -> String {
     m.backup.as_ref().map_or_else(
@@ -55,6 +83,7 @@ pub fn files(
     m: &Manifest,
     header: &str,
     alerting: Option<&String>,
+    alerting_without_slack: Option<&String>,
 ) -> BTreeMap<String, GeneratedFile> {
     let mut out = BTreeMap::new();
     let mut add = |p: &str, t: String| {
@@ -67,24 +96,43 @@ pub fn files(
         "native/grafana.ini",
         grafana_ini(m, &header.replace("# ", "; ").replace("#\n", ";\n")),
     );
-    add(
-        "native/grafana/provisioning/datasources/promo-infra.yaml",
-        grafana::datasource(m, &influx_url(m), header),
+    let datasource = grafana::datasource(m, &influx_url(m), header);
+    let provider = grafana::dashboard_provider(
+        m,
+        &format!(
+            "${PROJECT_DIR_ENV}/{}",
+            escape::grafana(&generated(m, "grafana/dashboards"))
+        ),
+        header,
     );
     add(
-        "native/grafana/provisioning/dashboards/promo-infra.yaml",
-        grafana::dashboard_provider(
-            m,
-            &format!(
-                "${PROJECT_DIR_ENV}/{}",
-                escape::grafana(&generated(m, "grafana/dashboards"))
-            ),
-            header,
-        ),
+        &format!("{PROVISIONING}/datasources/promo-infra.yaml"),
+        datasource.clone(),
+    );
+    add(
+        &format!("{PROVISIONING}/dashboards/promo-infra.yaml"),
+        provider.clone(),
     );
     if let Some(a) = alerting {
         add(
-            "native/grafana/provisioning/alerting/promo-infra.yaml",
+            &format!("{PROVISIONING}/alerting/promo-infra.yaml"),
+            a.clone(),
+        );
+    }
+    // The provisioning tree Grafana reads when the Slack webhook is not set (preprod): the same
+    // datasource and dashboards, the Slack-less alerting file (see
+    // `grafana::alerting_without_slack`). The process is pointed at it by `without_unset_slack`.
+    if let Some(a) = alerting_without_slack {
+        add(
+            &format!("{PROVISIONING_WITHOUT_SLACK}/datasources/promo-infra.yaml"),
+            datasource,
+        );
+        add(
+            &format!("{PROVISIONING_WITHOUT_SLACK}/dashboards/promo-infra.yaml"),
+            provider,
+        );
+        add(
+            &format!("{PROVISIONING_WITHOUT_SLACK}/alerting/promo-infra.yaml"),
             a.clone(),
         );
     }
@@ -138,7 +186,7 @@ fn grafana_ini(m: &Manifest, header: &str) -> String {
         v(&format!("{d}/grafana")),
         v(&format!("{d}/grafana/log")),
         v(&format!("{d}/grafana/plugins")),
-        v(&format!("{g}/native/grafana/provisioning")),
+        v(&format!("{g}/{PROVISIONING}")),
         v(&m.grafana.bind),
         *m.grafana.port,
         v(&services::grafana_url(m)),

@@ -9,17 +9,29 @@ pub fn unit_name(m: &Manifest) -> String {
     format!("promo-infra-{}-backup", *m.stack)
 }
 
+/// Which target a scheduled `backup run` backs up: the cron file is for the default (docker)
+/// layout, the systemd units sit beside the native target's units on production hosts.
+#[derive(Debug, Clone, Copy)]
+enum Scheduler {
+    Cron,
+    Systemd,
+}
+
 /// The `sh -c` script a scheduled backup runs: `backup run` then `backup rotate`, every
 /// manifest-derived word shell-quoted.
-fn script(b: &Backup, manifest_path: &str) -> String {
+fn script(b: &Backup, manifest_path: &str, scheduler: Scheduler) -> String {
     let bin = escape::shell(&b.binary);
     let path = escape::shell(manifest_path);
-    format!("{bin} backup run -f {path} && {bin} backup rotate -f {path}")
+    let target = match scheduler {
+        Scheduler::Cron => "docker",
+        Scheduler::Systemd => "native",
+    };
+    format!("{bin} backup run --target {target} -f {path} && {bin} backup rotate -f {path}")
 }
 
 /// The command as argv: the script under one non-blocking `flock` (exit 75 = a previous run
 /// still holds the lock).
-fn argv(m: &Manifest, b: &Backup, manifest_path: &str) -> Vec<String> {
+fn argv(m: &Manifest, b: &Backup, manifest_path: &str, scheduler: Scheduler) -> Vec<String> {
     [
         "/usr/bin/flock",
         "-n",
@@ -28,7 +40,7 @@ fn argv(m: &Manifest, b: &Backup, manifest_path: &str) -> Vec<String> {
         &format!("/run/lock/{}.lock", unit_name(m)),
         "/bin/sh",
         "-c",
-        &script(b, manifest_path),
+        &script(b, manifest_path, scheduler),
     ]
     .iter()
     .map(|s| s.to_string())
@@ -43,7 +55,7 @@ fn schedule_text(b: &Backup) -> String {
 /// `cron/promo-infra-<stack>-backup`, to install as `/etc/cron.d/promo-infra-<stack>-backup`.
 pub fn cron_file(m: &Manifest, b: &Backup, manifest_path: &str, header: &str) -> String {
     // A shell command line (cron runs it with /bin/sh), then `%` escaped for cron itself.
-    let shell_line = argv(m, b, manifest_path)
+    let shell_line = argv(m, b, manifest_path, Scheduler::Cron)
         .iter()
         .map(|w| escape::shell(w))
         .collect::<Vec<_>>()
@@ -80,7 +92,7 @@ pub fn service_unit(m: &Manifest, b: &Backup, manifest_path: &str, header: &str)
         stack = *m.stack,
         user = b.user.as_str(),
         dir = escape::systemd_value(&b.project_dir),
-        cmd = argv(m, b, manifest_path)
+        cmd = argv(m, b, manifest_path, Scheduler::Systemd)
             .iter()
             .map(|w| escape::systemd_word(w))
             .collect::<Vec<_>>()

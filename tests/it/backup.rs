@@ -786,10 +786,8 @@ async fn generated_backup_units_verify_and_their_command_runs() {
         .lines()
         .find_map(|l| l.strip_prefix("WorkingDirectory="))
         .expect("WorkingDirectory");
-    // This stack runs natively (a real influxd on this host) and `backup run` defaults to the
-    // docker target, so the native unit's command needs `--target native`: the generator does
-    // not emit it yet (reported to the lead); the test adds it and runs everything else as is.
-    let exec = exec.replace(" backup run -f ", " backup run --target native -f ");
+    // The systemd unit sits beside the native target's units: its command names the target.
+    assert!(exec.contains(" backup run --target native -f "), "{exec}");
     // systemd's quoting of this line is plain sh quoting (single quotes around the sh -c script).
     let out = std::process::Command::new("/bin/sh")
         .arg("-c")
@@ -1739,7 +1737,10 @@ async fn docker_v1_cron_backup_list_rotate_restore_and_privileges() {
 
     // The exact command of the generated cron file.
     let command = stack.cron_command();
-    assert!(command.contains(" backup run -f "), "{command}");
+    assert!(
+        command.contains(" backup run --target docker -f "),
+        "{command}"
+    );
     let started = Instant::now();
     let out = std::process::Command::new("/bin/sh")
         .arg("-c")

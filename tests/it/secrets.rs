@@ -453,3 +453,84 @@ fn rotate_refuses_an_unknown_name_a_provided_secret_and_the_grafana_secret_key()
         .collect();
     assert_eq!(after, before, "nothing changed");
 }
+
+/// Fails on the old code: the native target refused a preprod stack without a webhook at plan
+/// time, and would have started Grafana on a provisioning tree with an empty Slack URL.
+#[test]
+fn preprod_native_without_a_webhook_runs_grafana_on_the_slackless_provisioning() {
+    use promo_infra::compile;
+    use promo_infra::desired::ResourceSpec;
+    use promo_infra::ops::{self, Selection};
+    use promo_infra::project::Project;
+    use promo_infra::targets::TargetKind;
+
+    let p = TempProject::new();
+    p.write("stacks/promo.yaml", BASE);
+    assert_eq!(p.run(&["generate"]).code, 0);
+    // The refusal came before the plan: now the plan is shown, with the note first.
+    let plan = p.run_env(
+        &["plan", "--target", "native"],
+        &[("SLACK_WEBHOOK_URL", "")],
+    );
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert!(
+        plan.all().contains("alerts have nowhere to go"),
+        "{}",
+        plan.all()
+    );
+    assert!(
+        !plan.all().contains("No value for required secret"),
+        "{}",
+        plan.all()
+    );
+    for f in ["datasources", "dashboards", "alerting"] {
+        assert!(
+            p.path()
+                .join(format!(
+                    "generated/shop/native/grafana/provisioning-without-slack/{f}/promo-infra.yaml"
+                ))
+                .is_file(),
+            "{f}"
+        );
+    }
+    let slackless = p
+        .read("generated/shop/native/grafana/provisioning-without-slack/alerting/promo-infra.yaml");
+    assert!(!slackless.contains("SLACK_WEBHOOK_URL"), "{slackless}");
+    assert!(!slackless.contains("type: slack"), "{slackless}");
+
+    let grafana_of = |values: &promo_infra::secrets::SecretValues| {
+        let project = Project::new(p.path());
+        let (templates, loaded) = ops::load_one(&project, &Selection::AllStacks).expect("load");
+        let desired =
+            compile::compile_for(&loaded, &templates, values, TargetKind::Native).expect("compile");
+        desired
+            .resources
+            .values()
+            .find_map(|r| match &r.spec {
+                ResourceSpec::Process(p) if p.name == "grafana" => Some((**p).clone()),
+                _ => None,
+            })
+            .expect("grafana process")
+    };
+    let project = Project::new(p.path());
+    let (_, loaded) = ops::load_one(&project, &Selection::AllStacks).expect("load");
+    let values = ops::secret_values(&project, &loaded.manifest).expect("secrets");
+    let without = grafana_of(&values);
+    assert!(!without.env.contains_key("SLACK_WEBHOOK_URL"));
+    assert_eq!(
+        without.args.last().map(String::as_str),
+        Some(
+            "cfg:paths.provisioning=$__env{PROMO_INFRA_PROJECT_DIR}/generated/shop/native/grafana/provisioning-without-slack"
+        )
+    );
+    // With the webhook set, Grafana runs on the provisioning tree with the Slack contact point.
+    crate::standin::add_env(&p, "shop", "SLACK_WEBHOOK_URL=http://127.0.0.1:9/hook");
+    let values = ops::secret_values(&project, &loaded.manifest).expect("secrets");
+    let with = grafana_of(&values);
+    assert!(with.env.contains_key("SLACK_WEBHOOK_URL"));
+    assert!(
+        !with.args.iter().any(|a| a.starts_with("cfg:")),
+        "{:?}",
+        with.args
+    );
+}

@@ -135,7 +135,7 @@ fn awkward_but_valid_paths_give_exactly_the_intended_exec_start() {
         (systemd_argv(&line), wd)
     };
     let script = format!(
-        "'{bin_s}' backup run -f stacks/shop.yaml && '{bin_s}' backup rotate -f stacks/shop.yaml"
+        "'{bin_s}' backup run --target native -f stacks/shop.yaml && '{bin_s}' backup rotate -f stacks/shop.yaml"
     );
     let (argv, wd) = exec_start("promo-infra-shop-backup.service");
     assert_eq!(wd, odd_s);
@@ -159,6 +159,8 @@ fn awkward_but_valid_paths_give_exactly_the_intended_exec_start() {
             bin_s.as_str(),
             "backup",
             "run",
+            "--target",
+            "native",
             "-f",
             "stacks/shop.yaml",
             "&&",
@@ -195,7 +197,11 @@ fn awkward_but_valid_paths_give_exactly_the_intended_exec_start() {
     let words = shlex::split(&command.replace("\\%", "%")).expect("sh words");
     assert_eq!(words[..3], ["cd", odd_s.as_str(), "&&"]);
     assert_eq!(words[3..10], argv_prefix());
-    assert_eq!(words[10], script);
+    // The cron file backs up the docker target, the systemd unit the native one.
+    assert_eq!(
+        words[10],
+        script.replace("--target native", "--target docker")
+    );
     assert_eq!(words.len(), 11);
 }
 

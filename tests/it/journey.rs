@@ -279,6 +279,9 @@ async fn apply_steps(j: &Journey, hook: &Webhook) {
                 j.native_pids().is_empty(),
                 "step 1 (native): nothing started"
             );
+            // The hint says to add it to `.env`, which `generate` creates (mode 0600).
+            let r = j.p.run(&["generate"]);
+            assert_eq!(r.code, 0, "step 2 (native): generate:\n{}", r.all());
             add_env(&j.p, &j.name, &format!("SLACK_WEBHOOK_URL={}", hook.url));
             let r = j.run(&["apply"], &["--auto-approve"]);
             assert_eq!(
@@ -502,7 +505,8 @@ async fn backup_drop_restore(j: &Journey, testid: &str) {
     assert_eq!(before, 5, "step 7: the stand-in wrote 3 + 2 points");
     let r = j.run(&["backup", "run"], &[]);
     assert_eq!(r.code, 0, "step 7: backup run failed:\n{}", r.all());
-    let list = j.run(&["backup", "list"], &["--json"]);
+    // `list` only reads `backup.dir`: it takes no `--target`.
+    let list = j.p.run(&["backup", "list", "--json"]);
     assert_eq!(list.code, 0, "step 7: backup list:\n{}", list.all());
     let v: Value = serde_json::from_str(&list.stdout).expect("step 7: backup list json");
     let entries = v.as_array().expect("step 7: array");

@@ -339,17 +339,15 @@ fn printed_testid(logs: &Path) -> String {
         || {
             let text = std::fs::read_to_string(logs.join("err")).unwrap_or_default()
                 + &std::fs::read_to_string(logs.join("out")).unwrap_or_default();
-            if let Some(line) = text.lines().find(|l| l.contains("dashboard: ")) {
-                if let Some(t) = line
-                    .split("var-testid=")
-                    .nth(1)
-                    .and_then(|r| r.split('&').next())
-                {
-                    testid = t.to_string();
-                    return true;
-                }
+            let found = text
+                .lines()
+                .find(|l| l.contains("dashboard: "))
+                .and_then(|l| l.split("var-testid=").nth(1))
+                .and_then(|r| r.split('&').next());
+            if let Some(t) = found {
+                testid = t.to_string();
             }
-            false
+            found.is_some()
         },
     );
     assert!(testid.starts_with("black-friday_"), "step 4: {testid}");

@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::{Run, TempProject, repo};
-use crate::standin::{Proc, Standins, Webhook, add_env, free_port, run_dir, secret, wait_until};
+use crate::standin::{
+    Proc, Standins, Webhook, add_env, assert_no_secret, free_port, run_dir, secret, wait_until,
+};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Target {
@@ -663,6 +665,7 @@ async fn journey(target: Target) {
         "ok 3\nok 2\n",
         "step 6: k6 flushed after the graceful stop"
     );
+    assert_no_secret(&j.p, &j.name, &format!("{out}{err}"), "step 6: k6 run");
     let msgs = hook.messages();
     assert_eq!(msgs.len(), 1, "step 6: one Slack message: {msgs:?}");
     assert!(

@@ -470,6 +470,9 @@ enum LiveChange {
     },
     /// Grafana's `PUT /api/user/password` as the admin user.
     GrafanaAdmin,
+    /// InfluxDB 2.x: a new authorization with the old one's permissions (InfluxDB draws the
+    /// token), the old one deleted once the services use the new one.
+    InfluxToken,
     /// Nothing to change live: the services read it at start, the restart applies it.
     RestartOnly,
 }
@@ -485,6 +488,7 @@ impl LiveChange {
                 "Grafana: change the password of \"{}\" through its API (PUT /api/user/password)",
                 *m.grafana.admin_user
             ),
+            Self::InfluxToken => "InfluxDB 2: a new authorization with the permissions of the current token (InfluxDB draws the value); the old one is deleted after the restart".into(),
             Self::RestartOnly => {
                 "none: the services read it when they start, the restart below applies it".into()
             }
@@ -518,6 +522,7 @@ fn live_change(m: &crate::manifest::Manifest, spec: &secrets::SecretSpec) -> Res
             admin: false,
         },
         secrets::GRAFANA_ADMIN_PASSWORD => LiveChange::GrafanaAdmin,
+        secrets::INFLUX_ADMIN_TOKEN if !v1 => LiveChange::InfluxToken,
         secrets::CONTROL_API_TOKEN | secrets::CONTROL_API_STOP_PASSWORD => LiveChange::RestartOnly,
         secrets::GRAFANA_SECRET_KEY => {
             return refuse(
@@ -526,7 +531,7 @@ fn live_change(m: &crate::manifest::Manifest, spec: &secrets::SecretSpec) -> Res
         }
         _ => {
             return refuse(
-                "rotating the InfluxDB 2 operator token and admin password live is not implemented yet",
+                "rotating the InfluxDB 2 admin password live is not implemented yet (its token can be rotated)",
             );
         }
     })
@@ -551,16 +556,39 @@ fn service_url(desired: &Desired, name: &str) -> Option<String> {
     })
 }
 
+fn influx_endpoint(desired: &Desired) -> Result<crate::influx::Endpoint> {
+    let url = service_url(desired, "influxdb").ok_or_else(|| Error::Target {
+        message: "the stack declares no InfluxDB service".into(),
+        help: None,
+    })?;
+    Ok(crate::influx::Endpoint { url })
+}
+
 async fn apply_live(change: &LiveChange, s: &Stack, old: &str, new: &str) -> Result<()> {
     let m = &s.loaded.manifest;
     match change {
         LiveChange::RestartOnly => Ok(()),
+        // Created before `.env` is written (the value comes from InfluxDB); resuming: the kept
+        // token must work.
+        LiveChange::InfluxToken => {
+            let ep = influx_endpoint(&s.desired)?;
+            if crate::influx::token_works(&ep, new).await {
+                Ok(())
+            } else {
+                Err(Error::Target {
+                    message: format!(
+                        "InfluxDB at {} does not accept the token kept by the interrupted rotation",
+                        ep.url
+                    ),
+                    help: Some(format!(
+                        "remove the {} line from .env and rotate again (INFLUXDB_ADMIN_TOKEN still holds the old token)",
+                        secrets::pending_name(secrets::INFLUX_ADMIN_TOKEN)
+                    )),
+                })
+            }
+        }
         LiveChange::InfluxUser { user, admin } => {
-            let url = service_url(&s.desired, "influxdb").ok_or_else(|| Error::Target {
-                message: "the stack declares no InfluxDB service to change the password in".into(),
-                help: None,
-            })?;
-            let ep = crate::influx::Endpoint { url };
+            let ep = influx_endpoint(&s.desired)?;
             let admin_user = m.influxdb.admin_user.as_str();
             let admin_pw = if *admin {
                 old.to_string()
@@ -660,6 +688,8 @@ pub struct RotateReport {
     pub done: Vec<ResourceId>,
     /// Service status after the restarts.
     pub status: Vec<ServiceStatus>,
+    /// What is left to do by hand (an old InfluxDB token that could not be deleted).
+    pub warnings: Vec<String>,
 }
 
 /// `secrets rotate NAME`: rotate one generated secret and apply it to the running stack.
@@ -677,6 +707,11 @@ pub struct RotateReport {
 ///
 /// A crash between 2 and 4 leaves both values in `.env`: `secrets rotate NAME` again resumes
 /// with the kept value. A crash after 4: `promo-infra apply` restarts the services.
+///
+/// InfluxDB 2's token is drawn by InfluxDB, so steps 2 and 3 swap: the new authorization is
+/// created first (the old one keeps working; a crash then leaves an unused authorization, never
+/// a lost token), its token kept as the pending line, then 4 and 5, and the old authorization is
+/// deleted last, once the restarted services use the new token.
 pub fn rotate(
     project: &Project,
     selection: &Selection,
@@ -719,8 +754,11 @@ pub fn rotate(
     })?;
     let pending = stored.get(&secrets::pending_name(name)).map(str::to_string);
     let resumed = pending.is_some();
+    // InfluxDB 2 draws its tokens: the value is known once the authorization exists.
+    let server_drawn = change == LiveChange::InfluxToken && !resumed;
     let new = match pending {
         Some(p) => p,
+        None if server_drawn => String::new(),
         None => secrets::new_value(spec, secrets::os_random_hex)?,
     };
     let values = secret_values(project, &m)?;
@@ -732,15 +770,23 @@ pub fn rotate(
         opts.health_timeout,
         values.clone(),
     )?;
-    let mut new_values = values;
-    new_values.set(name, new.clone());
-    let next = stack_with(
+    // The preview's plan only needs the secret's fingerprint to change.
+    let mut preview_values = values.clone();
+    preview_values.set(
+        name,
+        if server_drawn {
+            format!("{old}-rotated")
+        } else {
+            new.clone()
+        },
+    );
+    let preview_stack = stack_with(
         project,
         &templates,
-        loaded,
+        loaded.clone(),
         opts.target,
         opts.health_timeout,
-        new_values,
+        preview_values,
     )?;
     let rt = runtime()?;
     let runner_now = Runner::new(opts.target, &now, project, None)?;
@@ -761,7 +807,7 @@ pub fn rotate(
         name: name.to_string(),
         live_change: change.describe(&m),
         resumed,
-        plan: plan::plan(&next.desired, &observed, target, false),
+        plan: plan::plan(&preview_stack.desired, &observed, target, false),
     };
     if !on_preview(&preview)? {
         return Err(Error::usage(
@@ -769,33 +815,62 @@ pub fn rotate(
             "answer `yes` to rotate, or run with --auto-approve",
         ));
     }
-    secrets::write_pending(&env_path, name, &new)?;
-    rt.block_on(apply_live(&change, &now, &old, &new))
-        .map_err(|e| match e {
-            Error::Target { message, help } => Error::Target {
-                message,
-                help: Some(format!(
-                    "{}; the new value is kept in generated/{}/.env as {}: `promo-infra secrets rotate {name}` again resumes with it",
-                    help.unwrap_or_else(|| "fix the cause".into()),
-                    *m.stack,
-                    secrets::pending_name(name)
-                )),
-            },
-            other => other,
-        })?;
+    let keep_help = |e: Error| match e {
+        Error::Target { message, help } => Error::Target {
+            message,
+            help: Some(format!(
+                "{}; the new value is kept in generated/{}/.env as {}: `promo-infra secrets rotate {name}` again resumes with it",
+                help.unwrap_or_else(|| "fix the cause".into()),
+                *m.stack,
+                secrets::pending_name(name)
+            )),
+        },
+        other => other,
+    };
+    let new = if server_drawn {
+        let ep = influx_endpoint(&now.desired)?;
+        let token = rt.block_on(crate::influx::create_token_like(&ep, &old))?;
+        secrets::write_pending(&env_path, name, &token)?;
+        token
+    } else {
+        secrets::write_pending(&env_path, name, &new)?;
+        rt.block_on(apply_live(&change, &now, &old, &new))
+            .map_err(keep_help)?;
+        new
+    };
     secrets::commit_pending(&env_path, name)?;
+    // The stack with the new value as it is now in .env: its fingerprints label the containers.
+    let mut new_values = values;
+    new_values.set(name, new.clone());
+    let next = stack_with(
+        project,
+        &templates,
+        loaded,
+        opts.target,
+        opts.health_timeout,
+        new_values,
+    )?;
+    let steps = plan::plan(&next.desired, &observed, target, false);
     let runner = Runner::new(opts.target, &next, project, Some(opts.progress.clone()))?;
     let result = rt.block_on(async {
-        if preview.plan.is_empty() {
-            return Ok((Vec::new(), runner.status(&next.desired).await?));
+        if !steps.is_empty() {
+            runner.preflight(&steps, &next.desired).await?;
         }
-        runner.preflight(&preview.plan, &next.desired).await?;
-        let done = targets::apply(&runner, &next.desired, &preview.plan).await?;
+        let done = targets::apply(&runner, &next.desired, &steps).await?;
         let status = runner.status(&next.desired).await?;
-        Ok((done, status))
+        let mut warnings = Vec::new();
+        if change == LiveChange::InfluxToken
+            && let Ok(ep) = influx_endpoint(&next.desired)
+            && let Err(e) = crate::influx::delete_token(&ep, &new, &old).await
+        {
+            warnings.push(format!(
+                "the previous InfluxDB token is still valid ({e}); delete it with `influx auth list` / `influx auth delete`"
+            ));
+        }
+        Ok((done, status, warnings))
     });
     drop(lock);
-    let (done, status) = result.map_err(|e: Error| match e {
+    let (done, status, warnings) = result.map_err(|e: Error| match e {
         Error::Target { message, help } => Error::Target {
             message,
             help: Some(format!(
@@ -809,5 +884,6 @@ pub fn rotate(
         preview,
         done,
         status,
+        warnings,
     })
 }

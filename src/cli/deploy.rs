@@ -278,6 +278,9 @@ pub fn rotate(project: &Project, selection: &Selection, args: &RotateArgs) -> Re
         "{} rotated: changed live, saved in generated/{}/.env",
         report.preview.name, report.preview.plan.stack
     ));
+    for w in &report.warnings {
+        out.warn(w);
+    }
     print_status(&mut out, &report.status);
     Ok(ExitCode::SUCCESS)
 }

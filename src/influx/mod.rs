@@ -524,6 +524,80 @@ async fn apply_v2(ep: &Endpoint, want: &DatabaseSpec, secrets: &SecretValues) ->
     Ok(())
 }
 
+/// The authorization whose token is `token`, listed with `as_token`: its JSON.
+async fn find_authorization(ep: &Endpoint, as_token: &str, token: &str) -> Result<Option<Value>> {
+    let list: Value = v2_get(ep, as_token, "/api/v2/authorizations")
+        .await?
+        .json()
+        .await
+        .map_err(|e| transport(&ep.url, &e))?;
+    Ok(list["authorizations"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["token"].as_str() == Some(token)))
+        .cloned())
+}
+
+/// 2.x `secrets rotate INFLUXDB_ADMIN_TOKEN`, step 1: a new authorization with the organisation
+/// and permissions of the one `old` is, created as `old`. Returns the new token (InfluxDB
+/// generates token values). The old authorization stays valid until [`delete_token`].
+pub async fn create_token_like(ep: &Endpoint, old: &str) -> Result<String> {
+    let current = find_authorization(ep, old, old)
+        .await?
+        .ok_or_else(|| Error::Target {
+            message: format!(
+                "InfluxDB at {}: the token in INFLUXDB_ADMIN_TOKEN is not listed among its authorizations",
+                ep.url
+            ),
+            help: Some("check INFLUXDB_ADMIN_TOKEN in .env; nothing was changed".into()),
+        })?;
+    let url = format!("{}/api/v2/authorizations", ep.url);
+    let resp = client()?
+        .post(&url)
+        .header("Authorization", format!("Token {old}"))
+        .json(&serde_json::json!({
+            "orgID": current["orgID"],
+            "description": "promo-infra admin token (secrets rotate)",
+            "permissions": current["permissions"],
+        }))
+        .send()
+        .await
+        .map_err(|e| transport(&url, &e))?;
+    let created: Value = check_v2(&url, resp)
+        .await?
+        .json()
+        .await
+        .map_err(|e| transport(&url, &e))?;
+    created["token"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| Error::Target {
+            message: format!("InfluxDB at {url}: the new authorization has no token"),
+            help: None,
+        })
+}
+
+/// Whether `token` is accepted by a 2.x server (it may list authorizations).
+pub async fn token_works(ep: &Endpoint, token: &str) -> bool {
+    v2_get(ep, token, "/api/v2/authorizations").await.is_ok()
+}
+
+/// 2.x rotation, last step: delete the authorization of `old`, as `new`. Already gone: done.
+pub async fn delete_token(ep: &Endpoint, new: &str, old: &str) -> Result<()> {
+    let Some(a) = find_authorization(ep, new, old).await? else {
+        return Ok(());
+    };
+    let id = a["id"].as_str().unwrap_or_default();
+    let url = format!("{}/api/v2/authorizations/{}", ep.url, urlencode(id));
+    let resp = client()?
+        .delete(&url)
+        .header("Authorization", format!("Token {new}"))
+        .send()
+        .await
+        .map_err(|e| transport(&url, &e))?;
+    check_v2(&url, resp).await.map(|_| ())
+}
+
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -565,6 +639,47 @@ mod tests {
             redact_passwords("CREATE USER \"k6\" WITH PASSWORD 'abc123' WITH ALL PRIVILEGES"),
             "CREATE USER \"k6\" WITH PASSWORD '(sensitive)' WITH ALL PRIVILEGES"
         );
+    }
+
+    #[tokio::test]
+    async fn a_v2_token_is_replaced_by_one_with_the_same_permissions_then_deleted() {
+        let double = promo_doubles::influx2::spawn(promo_doubles::influx2::Influx2Config {
+            setup: Some(promo_doubles::influx2::Influx2Setup {
+                username: "admin".into(),
+                password: "password123".into(),
+                org: "org".into(),
+                bucket: "k6".into(),
+                retention_seconds: 0,
+                token: Some("old-operator-token".into()),
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("double");
+        let ep = Endpoint { url: double.url() };
+        let old = "old-operator-token";
+        let before = find_authorization(&ep, old, old)
+            .await
+            .expect("list")
+            .expect("old");
+        let new = create_token_like(&ep, old).await.expect("create");
+        assert_ne!(new, old);
+        let after = find_authorization(&ep, &new, &new)
+            .await
+            .expect("list")
+            .expect("new");
+        assert_eq!(after["permissions"], before["permissions"]);
+        assert_eq!(after["orgID"], before["orgID"]);
+        assert!(
+            token_works(&ep, old).await,
+            "the old token works until deleted"
+        );
+        delete_token(&ep, &new, old).await.expect("delete");
+        assert!(!token_works(&ep, old).await, "the old token is gone");
+        assert!(token_works(&ep, &new).await);
+        delete_token(&ep, &new, old)
+            .await
+            .expect("deleting again is a no-op");
     }
 
     #[test]

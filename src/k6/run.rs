@@ -22,6 +22,9 @@ use crate::manifest::{Dashboard, Manifest};
 use crate::project::Project;
 use crate::secrets::{self, SecretValues};
 
+/// File name of a run's outcome record, next to its summary.
+pub const OUTCOME_FILE: &str = "outcome.json";
+
 /// k6's exit code when thresholds failed.
 pub const EXIT_THRESHOLDS: i32 = 99;
 /// k6's exit code when it was stopped by a signal (Ctrl+C, SIGINT).
@@ -290,7 +293,7 @@ fn ms(t: Timestamp) -> i64 {
     t.as_millisecond()
 }
 
-/// `k6 run`: run a test with a unique testid, tracked for the control API, annotated in
+/// `k6 run`: run a test with a unique testid, registered with the control API (the STOP button: one SIGINT to its own k6 per stop), annotated in
 /// Grafana, graded and announced on Slack. Returns k6's exit code in the outcome.
 pub async fn run(
     project: &Project,
@@ -354,6 +357,10 @@ pub async fn run(
         intensity: opts.intensity.clone(),
     };
     let k6s: K6Settings = settings::settings(m, &values, &labels)?;
+    // The STOP button: register with the control API BEFORE k6 starts, and say so if it
+    // cannot work.
+    let coordinator =
+        stop_button(m, &values, opts, &testid, &promo, &promo_type, now, note).await?;
     let summary = opts
         .summary
         .clone()
@@ -362,11 +369,6 @@ pub async fn run(
         fs_err::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
     }
     let _ = std::fs::remove_file(&summary);
-
-    // The STOP button: register with the control API BEFORE k6 starts, and say so if it
-    // cannot work.
-    let coordinator =
-        stop_button(m, &values, opts, &testid, &promo, &promo_type, now, note).await?;
 
     let locale = m.locale.as_str();
     let s = strings(locale);
@@ -546,6 +548,29 @@ pub async fn run(
         summary,
         dashboard_url: dashboard_url(m, &testid, ms(now), Some(ms(end) + 1000)),
     };
+    // The run's own record of how it ended, next to its summary (mode 0600).
+    let outcome_file = outcome
+        .summary
+        .parent()
+        .map_or_else(|| PathBuf::from(OUTCOME_FILE), |d| d.join(OUTCOME_FILE));
+    let record_json = serde_json::json!({
+        "testid": outcome.testid,
+        "promo": promo,
+        "promo_type": promo_type,
+        "started_at": now.to_string(),
+        "ended_at": end.to_string(),
+        "ending": outcome.ending,
+        "stopped_by": outcome.stopped_by,
+        "exit_code": outcome.exit_code,
+        "grade": outcome.grade,
+        "summary": outcome.summary,
+        "dashboard_url": outcome.dashboard_url,
+    });
+    let mut text = serde_json::to_string_pretty(&record_json).unwrap_or_default();
+    text.push('\n');
+    if let Err(e) = crate::writer::write_atomic(&outcome_file, text.as_bytes(), Some(0o600)) {
+        note(Note::Warn(format!("no outcome record: {e}")));
+    }
     if let Some(g) = &grafana {
         let mut tags = base_tags.clone();
         // The marketing dashboard shows `k6` + `aborted` annotations as "stopped tests".
@@ -660,6 +685,16 @@ async fn stop_button(
     } else {
         opts.cli.as_str()
     };
+    if let Some(given) = &opts.control_api {
+        let ok = reqwest::Url::parse(given)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if !ok {
+            return Err(Error::usage(
+                format!("--control-api `{given}` is not an http(s) URL"),
+                "e.g. --control-api http://127.0.0.1:5000 (the control API's address as seen from this host)",
+            ));
+        }
+    }
     let url = opts
         .control_api
         .clone()

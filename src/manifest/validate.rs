@@ -87,7 +87,10 @@ pub fn validate(
         {
             p.push(
                 plugin.pos(),
-                format!("grafana.plugins: `{}` is not a plugin id", **plugin),
+                format!(
+                    "grafana.plugins: `{}` is not a plugin id",
+                    plugin.escape_debug()
+                ),
                 "not a plugin id",
                 Some("use the id from grafana.com, e.g. `grafana-clock-panel`".to_string()),
             );
@@ -375,7 +378,10 @@ pub fn validate(
         {
             p.push(
                 k6.version.pos(),
-                format!("k6.version: `{}` is not a k6 release", *k6.version),
+                format!(
+                    "k6.version: `{}` is not a k6 release",
+                    k6.version.escape_debug()
+                ),
                 "not vX.Y.Z",
                 Some("write the release tag, e.g. `v0.47.0`".to_string()),
             );
@@ -396,7 +402,10 @@ pub fn validate(
             if !ok {
                 p.push(
                     ext.pos(),
-                    format!("k6.extensions: `{}` is not `module@version`", **ext),
+                    format!(
+                        "k6.extensions: `{}` is not `module@version`",
+                        ext.escape_debug()
+                    ),
                     "not module@version",
                     Some("e.g. `github.com/grafana/xk6-output-influxdb@v0.4.1`".to_string()),
                 );
@@ -416,7 +425,10 @@ pub fn validate(
     {
         p.push(
             net.pos(),
-            format!("targets.docker.network: `{}` is not a network name", **net),
+            format!(
+                "targets.docker.network: `{}` is not a network name",
+                net.escape_debug()
+            ),
             "invalid name",
             Some("letters, digits, `-`, `_`, `.`".to_string()),
         );
@@ -576,7 +588,7 @@ fn check_image(p: &mut Problems<'_>, key: &str, image: &Sp<String>) {
     if !is_image_reference(image) {
         p.push(
             image.pos(),
-            format!("{key}: `{}` is not an image reference", **image),
+            format!("{key}: `{}` is not an image reference", image.escape_debug()),
             "invalid image",
             Some("write `[registry[:port]/]name[:tag][@sha256:<digest>]` with lowercase names, e.g. `influxdb:2.7`".to_string()),
         );
@@ -670,7 +682,7 @@ fn check_name(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
     {
         p.push(
             value.pos(),
-            format!("{key}: `{}` is not a valid name", **value),
+            format!("{key}: `{}` is not a valid name", value.escape_debug()),
             "invalid name",
             Some(
                 "use 1-100 letters, digits, `-`, `_`, `.` or `@`, not starting with `-`"
@@ -692,7 +704,7 @@ fn check_env_name(p: &mut Problems<'_>, key: &str, value: &Sp<String>) -> bool {
             value.pos(),
             format!(
                 "{key}: `{}` is not a valid environment variable name",
-                **value
+                value.escape_debug()
             ),
             "invalid variable name",
             Some(
@@ -756,7 +768,7 @@ fn check_url(p: &mut Problems<'_>, key: &str, value: &Sp<String>, https_only: bo
             value.pos(),
             format!(
                 "{key}: `{}` is not a valid {}URL",
-                **value,
+                value.escape_debug(),
                 if https_only { "https " } else { "" }
             ),
             "invalid URL",

@@ -431,6 +431,14 @@ async fn api_stop_sends_sigint_exports_summary_annotates_and_grades() {
         serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary exported"))
             .unwrap();
     assert_eq!(s["metrics"]["http_req_duration"]["p(95)"], 1500.0);
+    let rec: Value = serde_json::from_str(
+        &std::fs::read_to_string(summary.with_file_name("outcome.json")).expect("outcome record"),
+    )
+    .unwrap();
+    assert_eq!(rec["ending"], "stopped", "{rec}");
+    assert_eq!(rec["stopped_by"], "API", "{rec}");
+    assert_eq!(rec["exit_code"], 105, "{rec}");
+    assert_eq!(rec["grade"]["letter"], "C", "{rec}");
     assert!(
         !run_dir(&rig.p, "shop").join("k6-run.json").exists(),
         "record removed"
@@ -907,7 +915,8 @@ async fn without_a_control_api_k6_run_says_so_before_k6_starts() {
         !rig.standins.records.path().join("k6-call.json").exists(),
         "k6 was never started"
     );
-    assert!(!run_dir(&rig.p, "shop").join("k6-run.json").exists());
+    let written = std::fs::read_dir(run_dir(&rig.p, "shop")).map_or(0, Iterator::count);
+    assert_eq!(written, 0, "nothing written in the run directory");
 
     // Without --require-stop: a warning first, then the test runs to completion.
     let (code, out, err) =
@@ -920,6 +929,29 @@ async fn without_a_control_api_k6_run_says_so_before_k6_starts() {
     assert!(warn < started, "the warning comes before k6 starts: {err}");
     assert!(err.contains("--require-stop refuses to start"), "{err}");
     assert!(out.contains(": completed;"), "{out}");
+
+    // A malformed --control-api is bad input: exit 1 before anything starts.
+    std::fs::remove_file(rig.standins.records.path().join("k6-call.json")).unwrap();
+    let r = rig.p.run_env(
+        &[
+            "-f",
+            "stacks/shop.yaml",
+            "k6",
+            "run",
+            "tests/checkout.js",
+            "--control-api",
+            "127.0.0.1:5000",
+        ],
+        &env,
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("--control-api `127.0.0.1:5000` is not an http(s) URL"),
+        "{}",
+        r.stderr
+    );
+    assert!(!rig.standins.records.path().join("k6-call.json").exists());
 }
 
 /// A wrapper that registered and then went silent: a stop answers 504 after the ack timeout

@@ -291,6 +291,12 @@ async fn stop_link_of_the_dashboard_stops_a_host_k6_run_through_the_containerise
         )),
         "{out}\n{err}"
     );
+    let rec: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join(&testid).join("outcome.json")).expect("outcome record"),
+    )
+    .unwrap();
+    assert_eq!(rec["ending"], "stopped", "{rec}");
+    assert_eq!(rec["stopped_by"], "STOP page, marketing", "{rec}");
     assert_eq!(
         standins.writes(),
         "ok 3\nok 2\n",

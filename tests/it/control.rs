@@ -618,13 +618,13 @@ async fn force_escalates_only_when_asked_and_after_the_grace_period() {
 }
 
 /// chromedriver on 127.0.0.1 (killed by PID on drop; the browser session is closed first).
-struct Chromedriver {
+pub(crate) struct Chromedriver {
     _proc: Proc,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Chromedriver {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let port = free_port();
         let child = std::process::Command::new("chromedriver")
             .arg(format!("--port={port}"))

@@ -12,6 +12,7 @@ mod generate;
 mod influx;
 mod influxd;
 mod injection;
+mod journey;
 mod k6;
 mod k6_fixture;
 mod lock;

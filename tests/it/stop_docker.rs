@@ -49,7 +49,7 @@ fn image_exists(image: &str) -> bool {
 
 /// The local images (`scripts/images.sh`, as the docker tests run it), then this test's own
 /// control API image holding the binary under test.
-fn build_images(tag: &str) {
+pub(crate) fn build_images(tag: &str) {
     let bin = assert_cmd::cargo::cargo_bin("promo-infra");
     let shared = [
         "promo-infra-influxdb:1.6.7-local",

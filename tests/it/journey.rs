@@ -3,7 +3,7 @@
 //! of `just images`) and once on the native target (real influxd 1.6, the Grafana API double as
 //! `grafana` on PATH, the control API as a native process):
 //!
-//!  1. apply a stack with an `alerting:` section and NO Slack webhook (docker, preprod): the
+//!  1. apply a stack with an `alerting:` section and NO Slack webhook (preprod): the
 //!     plan says up front that alerts have nowhere to go; every service healthy;
 //!  2. set the webhook in `generated/<stack>/.env` (as the README says), re-apply;
 //!  3. `promo-infra k6 run examples/checkout.js --promo black-friday` on the HOST, the stand-in
@@ -224,76 +224,39 @@ fn setup(target: Target) -> Journey {
     }
 }
 
-/// Steps 1 and 2: apply without the webhook (docker), then with it.
+/// Steps 1 and 2: apply without the webhook (preprod, on either target), then with it.
 async fn apply_steps(j: &Journey, hook: &Webhook) {
-    match j.target {
-        Target::Docker => {
-            let r = j.run(&["apply"], &["--auto-approve", "--health-timeout", "120"]);
-            assert_eq!(
-                r.code,
-                0,
-                "step 1 (apply without a webhook) failed:\n{}",
-                r.all()
-            );
-            let note = r
-                .stdout
-                .find("alerts have nowhere to go: SLACK_WEBHOOK_URL is not set")
-                .unwrap_or_else(|| panic!("step 1: no 'nowhere to go' note:\n{}", r.stdout));
-            let plan = r.stdout.find("Plan:").expect("step 1: plan shown");
-            assert!(
-                note < plan,
-                "step 1: the note comes before the plan:\n{}",
-                r.stdout
-            );
-            j.assert_healthy("step 1 (apply without a webhook)");
-            add_env(&j.p, &j.name, &format!("SLACK_WEBHOOK_URL={}", hook.url));
-            let r = j.run(&["apply"], &["--auto-approve", "--health-timeout", "120"]);
-            assert_eq!(
-                r.code,
-                0,
-                "step 2 (re-apply with the webhook) failed:\n{}",
-                r.all()
-            );
-            assert!(
-                r.stdout.contains("service.grafana") && !r.stdout.contains("nowhere to go"),
-                "step 2: Grafana changes to get the Slack contact point:\n{}",
-                r.stdout
-            );
-        }
-        Target::Native => {
-            // The native target requires the webhook (README, "Secrets and alerts"): refused at
-            // plan time, before anything is shown or started.
-            let r = j.run(&["apply"], &["--auto-approve"]);
-            assert_eq!(
-                r.code,
-                1,
-                "step 1 (native, no webhook) must be refused:\n{}",
-                r.all()
-            );
-            assert!(
-                r.all()
-                    .contains("No value for required secret SLACK_WEBHOOK_URL")
-                    && !r.stdout.contains("Plan:"),
-                "step 1 (native): refused before the plan:\n{}",
-                r.all()
-            );
-            assert!(
-                j.native_pids().is_empty(),
-                "step 1 (native): nothing started"
-            );
-            // The hint says to add it to `.env`, which `generate` creates (mode 0600).
-            let r = j.p.run(&["generate"]);
-            assert_eq!(r.code, 0, "step 2 (native): generate:\n{}", r.all());
-            add_env(&j.p, &j.name, &format!("SLACK_WEBHOOK_URL={}", hook.url));
-            let r = j.run(&["apply"], &["--auto-approve"]);
-            assert_eq!(
-                r.code,
-                0,
-                "step 2 (apply with the webhook) failed:\n{}",
-                r.all()
-            );
-        }
-    }
+    let r = j.run(&["apply"], &["--auto-approve", "--health-timeout", "120"]);
+    assert_eq!(
+        r.code,
+        0,
+        "step 1 (apply without a webhook) failed:\n{}",
+        r.all()
+    );
+    let note = r
+        .stdout
+        .find("alerts have nowhere to go: SLACK_WEBHOOK_URL is not set")
+        .unwrap_or_else(|| panic!("step 1: no 'nowhere to go' note:\n{}", r.stdout));
+    let plan = r.stdout.find("Plan:").expect("step 1: plan shown");
+    assert!(
+        note < plan,
+        "step 1: the note comes before the plan:\n{}",
+        r.stdout
+    );
+    j.assert_healthy("step 1 (apply without a webhook)");
+    add_env(&j.p, &j.name, &format!("SLACK_WEBHOOK_URL={}", hook.url));
+    let r = j.run(&["apply"], &["--auto-approve", "--health-timeout", "120"]);
+    assert_eq!(
+        r.code,
+        0,
+        "step 2 (re-apply with the webhook) failed:\n{}",
+        r.all()
+    );
+    assert!(
+        r.stdout.contains("service.grafana") && !r.stdout.contains("nowhere to go"),
+        "step 2: Grafana changes to get the Slack contact point:\n{}",
+        r.stdout
+    );
     j.assert_healthy("step 2 (apply with the webhook)");
     let r = j.run(&["plan"], &["--detailed-exitcode"]);
     assert_eq!(r.code, 0, "step 2: nothing left to do:\n{}", r.all());

@@ -791,7 +791,7 @@ async fn generated_backup_units_verify_and_their_command_runs() {
     // systemd's quoting of this line is plain sh quoting (single quotes around the sh -c script).
     let out = std::process::Command::new("/bin/sh")
         .arg("-c")
-        .arg(&exec)
+        .arg(exec)
         .current_dir(workdir)
         .env("NO_COLOR", "1")
         .output()

@@ -1372,10 +1372,30 @@ fn an_empty_directory_inside_a_backup_is_corrupt() {
     );
 }
 
-/// `keep` counts near u32::MAX: no overflow panic (the old validation summed them).
+/// `keep` counts near u32::MAX: no overflow panic (the old validation summed them), but a clear
+/// error at the count's line and column; the largest accepted policy rotates. (The rotation's
+/// own arithmetic at u32::MAX: `backup::rotate::tests::counts_at_u32_max_do_not_overflow`.)
 #[test]
 fn a_keep_policy_near_u32_max_does_not_overflow() {
     let (p, root) = policy_project("{ last: 4294967295, daily: 4294967295, weekly: 1 }");
+    fake_backup(&root, "shop", "20261123T030000Z");
+    fake_backup(&root, "shop", "20261124T030000Z");
+    let before = p.snapshot_tree();
+    let r = p.run_env(
+        &["backup", "rotate", "--dry-run"],
+        &[("PROMO_INFRA_NOW", NOW)],
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("backup.keep.last: 4294967295 is more than 10000")
+            && r.stderr.contains("stacks/promo.yaml:18:17"),
+        "{}",
+        r.stderr
+    );
+    assert!(p.snapshot_tree() == before, "nothing changed");
+
+    let (p, root) = policy_project("{ last: 10000, daily: 10000, weekly: 10000, monthly: 10000 }");
     fake_backup(&root, "shop", "20261123T030000Z");
     fake_backup(&root, "shop", "20261124T030000Z");
     let r = p.run_env(
@@ -1385,7 +1405,7 @@ fn a_keep_policy_near_u32_max_does_not_overflow() {
     ok(&r, "backup rotate --dry-run");
     assert!(
         r.stdout
-            .contains("policy: keep last 4294967295, daily 4294967295, weekly 1"),
+            .contains("policy: keep last 10000, daily 10000, weekly 10000, monthly 10000"),
         "{}",
         r.stdout
     );

@@ -76,6 +76,7 @@ mount -o remount,bind,ro "$root/root/.rustup"
 cp -a "$cargo_bin/." "$root/root/.cargo/bin/"
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
   say "host CA certificates: $(cd /usr/local/share/ca-certificates && echo *.crt)"
+  mkdir -p "$root/usr/local/share/ca-certificates"
   cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
 fi
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"

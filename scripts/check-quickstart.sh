@@ -43,16 +43,17 @@ run=("${commands[0]}")
 [ "${QUICKSTART_TESTS:-0}" = 1 ] && run+=("${commands[1]}")
 
 root=$(mktemp -d /var/tmp/promo-infra-quickstart.XXXXXX)
+work=
 mounts=()
 cleanup() {
   set +e
   if [ -x "$root/usr/local/bin/promo-infra" ] && [ -S "$root/run/docker.sock" ]; then
     say "removing the demo stack"
     chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin bash -c \
-      'cd /root/promo-infra && promo-infra -f tests/fixtures/stacks/local.yaml destroy --volumes --auto-approve' >/dev/null 2>&1
+      "cd $work && promo-infra -f tests/fixtures/stacks/local.yaml destroy --volumes --auto-approve" >/dev/null 2>&1
   fi
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do umount -l "${mounts[i]}"; done
-  if [ "${KEEP:-0}" = 1 ]; then say "kept $root"; else rm -rf --one-file-system "$root"; fi
+  if [ "${KEEP:-0}" = 1 ]; then say "kept $root and $work"; else rm -rf --one-file-system "$root" ${work:+"$work"}; fi
 }
 trap cleanup EXIT
 mnt() { mount "$@"; mounts+=("${@: -1}"); }
@@ -76,13 +77,19 @@ mount -o remount,bind,ro "$root/root/.rustup"
 cp -a "$cargo_bin/." "$root/root/.cargo/bin/"
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
   say "host CA certificates: $(cd /usr/local/share/ca-certificates && echo *.crt)"
+  mkdir -p "$root/usr/local/share/ca-certificates"
   cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
 fi
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 0755 "$root/usr/sbin/policy-rc.d"
 
-say "git clone $(git -C "$repo" rev-parse --short HEAD) into /root/promo-infra"
-git clone --quiet "$repo" "$root/root/promo-infra"
+# The clone lives at the same absolute path on the host and in the chroot: the host's engine
+# resolves the stack's bind-mount sources (generated/<stack>/...) on the host.
+work=$(mktemp -d /var/tmp/promo-infra-quickstart-clone.XXXXXX)
+say "git clone $(git -C "$repo" rev-parse --short HEAD) into $work (same path in the chroot)"
+git clone --quiet "$repo" "$work"
+mkdir -p "$root$work"
+mnt --bind "$work" "$root$work"
 
 profile=debug
 [ "${QUICKSTART_RELEASE:-0}" = 1 ] && profile=release
@@ -92,7 +99,7 @@ for cmd in "${run[@]}"; do
   chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
     PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PROMO_INFRA_PROFILE=$profile \
-    bash -c "cd /root/promo-infra && $cmd" \
+    bash -c "cd $work && $cmd" \
     || fail "\`$cmd\` failed in the clean Debian chroot (after $(($(date +%s) - start)) s)"
   say "ok: \`$cmd\` ($(($(date +%s) - start)) s)"
 done

@@ -47,6 +47,8 @@ struct Journey {
     path: String,
     /// The docker journey's own control API image (removed at the end).
     image: Option<String>,
+    /// `backup.dir`: an absolute directory outside the project.
+    backups: tempfile::TempDir,
     _bin: tempfile::TempDir,
 }
 
@@ -171,10 +173,13 @@ fn setup(target: Target) -> Journey {
         .replace("port: 33000", &format!("port: {grafana_port}"))
         .replace("port: 35000", &format!("port: {control_port}"));
     manifest.push_str(&alerting_section());
-    // What `backup run` asks a stack without one to add.
-    manifest.push_str(
-        "backup:\n  schedule: \"0 3 * * *\"\n  dir: backups\n  keep: { last: 3, daily: 7 }\n",
-    );
+    // What `backup run` asks a stack without one to add, with the backups on "another disk":
+    // an absolute directory outside the project.
+    let backups = tempfile::tempdir().expect("backup dir");
+    manifest.push_str(&format!(
+        "backup:\n  schedule: \"0 3 * * *\"\n  dir: {}\n  keep: {{ last: 3, daily: 7 }}\n",
+        backups.path().display()
+    ));
     let bin = tempfile::tempdir().expect("bin dir");
     let mut image = None;
     match target {
@@ -220,6 +225,7 @@ fn setup(target: Target) -> Journey {
         control_port,
         path,
         image,
+        backups,
         _bin: bin,
     }
 }
@@ -476,6 +482,16 @@ async fn backup_drop_restore(j: &Journey, testid: &str) {
     assert_eq!(entries.len(), 1, "step 7: one backup: {v}");
     assert_eq!(entries[0]["status"], "ok", "step 7: {v}");
     let id = entries[0]["id"].as_str().expect("id").to_string();
+    assert!(
+        j.backups
+            .path()
+            .join(&j.name)
+            .join(&id)
+            .join("promo-infra-backup.json")
+            .is_file(),
+        "step 7: the backup is in the absolute backup.dir {}",
+        j.backups.path().display()
+    );
 
     let dropped = influx_query(
         j,

@@ -9,7 +9,9 @@
 #   - the Rust toolchain: ~/.rustup bind-mounted read-only, ~/.cargo/bin (rustup's proxies) copied;
 #   - the host's local CA certificates (/usr/local/share/ca-certificates: a build machine whose
 #     egress re-signs TLS needs them for crates.io), picked up when setup installs ca-certificates;
-#   - usr/sbin/policy-rc.d refuses service starts during apt-get (standard for chroots).
+#   - usr/sbin/policy-rc.d refuses service starts during apt-get (standard for chroots);
+#   - the clone and TMPDIR live at the same absolute paths on the host and in the chroot, since
+#     the host's engine resolves bind-mount sources (generated files) on the host.
 # Environment:
 #   QUICKSTART_RELEASE=1  build promo-infra in release as a user would (default: debug, since the
 #                         shared build machines forbid release builds)
@@ -44,6 +46,7 @@ run=("${commands[0]}")
 
 root=$(mktemp -d /var/tmp/promo-infra-quickstart.XXXXXX)
 work=
+tmpd=
 mounts=()
 cleanup() {
   set +e
@@ -53,7 +56,7 @@ cleanup() {
       "cd $work && promo-infra -f tests/fixtures/stacks/local.yaml destroy --volumes --auto-approve" >/dev/null 2>&1
   fi
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do umount -l "${mounts[i]}"; done
-  if [ "${KEEP:-0}" = 1 ]; then say "kept $root and $work"; else rm -rf --one-file-system "$root" ${work:+"$work"}; fi
+  if [ "${KEEP:-0}" = 1 ]; then say "kept $root, $work and $tmpd"; else rm -rf --one-file-system "$root" ${work:+"$work"} ${tmpd:+"$tmpd"}; fi
 }
 trap cleanup EXIT
 mnt() { mount "$@"; mounts+=("${@: -1}"); }
@@ -91,6 +94,13 @@ git clone --quiet "$repo" "$work"
 mkdir -p "$root$work"
 mnt --bind "$work" "$root$work"
 
+# Temporary files too (the tests' projects live under TMPDIR and the engine bind-mounts from
+# them): a host directory at the same path in the chroot, handed to the commands as TMPDIR.
+tmpd=$(mktemp -d /var/tmp/promo-infra-quickstart-tmp.XXXXXX)
+say "TMPDIR=$tmpd (the same path on the host and in the chroot)"
+mkdir -p "$root$tmpd"
+mnt --bind "$tmpd" "$root$tmpd"
+
 profile=debug
 [ "${QUICKSTART_RELEASE:-0}" = 1 ] && profile=release
 for cmd in "${run[@]}"; do
@@ -98,7 +108,7 @@ for cmd in "${run[@]}"; do
   start=$(date +%s)
   chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
     PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    PROMO_INFRA_PROFILE=$profile \
+    PROMO_INFRA_PROFILE=$profile TMPDIR="$tmpd" \
     bash -c "cd $work && $cmd" \
     || fail "\`$cmd\` failed in the clean Debian chroot (after $(($(date +%s) - start)) s)"
   say "ok: \`$cmd\` ($(($(date +%s) - start)) s)"

@@ -6,7 +6,8 @@
 #                                  images), flock; `just`; `promo-infra` in /usr/local/bin
 #   bash scripts/setup.sh --test   the same, plus what only the tests need: Chromium and
 #                                  ChromeDriver (STOP page in a real browser), python3 (stand-in
-#                                  k6), systemd-analyze (unit checks)
+#                                  k6), systemd-analyze (unit checks), Node.js (the example k6
+#                                  script's syntax check)
 #
 # Needs: root (apt-get, dockerd, /usr/local/bin), and Rust (cargo, rustc >= the version below).
 # Idempotent: what is present is not installed again. PROMO_INFRA_PROFILE=debug installs a debug
@@ -57,6 +58,8 @@ if $test_deps; then
   # The stand-in k6 of the k6/control-API tests is a Python script.
   command -v python3 >/dev/null || need_apt+=(python3)
   command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+  # examples/checkout.js is syntax-checked with `node --check` (k6 scripts are ES modules).
+  command -v node >/dev/null || need_apt+=(nodejs)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"

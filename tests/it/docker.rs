@@ -959,6 +959,8 @@ fn run_in_terminal(s: &EngineStack, args: &str, answer: &str) -> Run {
         .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
         .current_dir(s.p.path())
         .env("NO_COLOR", "1")
+        // A terminal a person uses, whatever the caller's TERM (`dumb` hides progress bars).
+        .env("TERM", "xterm-256color")
         .env_remove("SLACK_WEBHOOK_URL")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -76,7 +76,84 @@ pub enum Error {
         message: String,
     },
 
-    /// A target (Docker, native processes, cloud APIs) refused or failed an operation.
+    /// The Docker engine refused or failed an operation (names the container, image or engine).
+    #[error("{message}")]
+    #[diagnostic(code(promo_infra::docker))]
+    Docker {
+        /// What failed, where.
+        message: String,
+        /// What to do.
+        #[help]
+        help: Option<String>,
+    },
+
+    /// A supervised native process (`influxd`, `grafana`) failed to start, stop or answer.
+    #[error("{message}")]
+    #[diagnostic(code(promo_infra::native))]
+    Native {
+        /// What failed, where (binary, PID, data dir).
+        message: String,
+        /// What to do.
+        #[help]
+        help: Option<String>,
+    },
+
+    /// An InfluxDB server (1.x or 2.x, local or cloud) refused or failed a request.
+    #[error("{message}")]
+    #[diagnostic(code(promo_infra::influx))]
+    Influx {
+        /// What failed, where (URL, database, query).
+        message: String,
+        /// What to do.
+        #[help]
+        help: Option<String>,
+    },
+
+    /// A Grafana server (local or cloud) refused or failed a request.
+    #[error("{message}")]
+    #[diagnostic(code(promo_infra::grafana))]
+    Grafana {
+        /// What failed, where (URL, dashboard uid).
+        message: String,
+        /// What to do.
+        #[help]
+        help: Option<String>,
+    },
+
+    /// A backup could not be taken, verified, rotated or restored.
+    #[error("{message}")]
+    #[diagnostic(code(promo_infra::backup))]
+    Backup {
+        /// What failed, where (backup id, directory).
+        message: String,
+        /// What to do.
+        #[help]
+        help: Option<String>,
+    },
+
+    /// Building or running k6 failed.
+    #[error("{message}")]
+    #[diagnostic(code(promo_infra::k6))]
+    K6 {
+        /// What failed, where (binary, script, test id).
+        message: String,
+        /// What to do.
+        #[help]
+        help: Option<String>,
+    },
+
+    /// The emergency-stop control API failed or refused a request.
+    #[error("{message}")]
+    #[diagnostic(code(promo_infra::control))]
+    Control {
+        /// What failed, where (URL, run).
+        message: String,
+        /// What to do.
+        #[help]
+        help: Option<String>,
+    },
+
+    /// A target refused or failed an operation. Transitional: use the domain variants above.
     #[error("{message}")]
     #[diagnostic(code(promo_infra::target))]
     Target {
@@ -87,7 +164,7 @@ pub enum Error {
         help: Option<String>,
     },
 
-    /// Anything else the user must act on.
+    /// The user asked for something that cannot be done as asked (flags, arguments, state).
     #[error("{message}")]
     #[diagnostic(code(promo_infra::usage))]
     Usage {
@@ -96,6 +173,19 @@ pub enum Error {
         /// What to do.
         #[help]
         help: Option<String>,
+    },
+
+    /// A bug in promo-infra: never the user's fault.
+    #[error("internal error: {message}")]
+    #[diagnostic(
+        code(promo_infra::internal),
+        help(
+            "this is a bug in promo-infra, not in your manifest: please report it with the command you ran and this message"
+        )
+    )]
+    Internal {
+        /// What went wrong.
+        message: String,
     },
 }
 
@@ -115,6 +205,95 @@ impl Error {
             message: message.into(),
             help: Some(help.into()),
         }
+    }
+
+    /// A Docker engine error (add advice with [`Error::with_help`]).
+    pub fn docker(message: impl Into<String>) -> Self {
+        Self::Docker {
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// A native-process error.
+    pub fn native(message: impl Into<String>) -> Self {
+        Self::Native {
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// An InfluxDB error.
+    pub fn influx(message: impl Into<String>) -> Self {
+        Self::Influx {
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// A Grafana error.
+    pub fn grafana(message: impl Into<String>) -> Self {
+        Self::Grafana {
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// A backup error.
+    pub fn backup(message: impl Into<String>) -> Self {
+        Self::Backup {
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// A k6 error.
+    pub fn k6(message: impl Into<String>) -> Self {
+        Self::K6 {
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// A control-API error.
+    pub fn control(message: impl Into<String>) -> Self {
+        Self::Control {
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// A transient error: the core retries it with backoff.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::Transient {
+            message: message.into(),
+        }
+    }
+
+    /// A bug in promo-infra (an invariant broke): reported as such, never as the user's fault.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::Internal {
+            message: message.into(),
+        }
+    }
+
+    /// Set the advice of an error that carries one (`Docker`, `Influx`, `Usage`, ...); other
+    /// errors are returned unchanged.
+    pub fn with_help(mut self, advice: impl Into<String>) -> Self {
+        match &mut self {
+            Self::Docker { help, .. }
+            | Self::Native { help, .. }
+            | Self::Influx { help, .. }
+            | Self::Grafana { help, .. }
+            | Self::Backup { help, .. }
+            | Self::K6 { help, .. }
+            | Self::Control { help, .. }
+            | Self::Target { help, .. }
+            | Self::Usage { help, .. }
+            | Self::Secrets { help, .. } => *help = Some(advice.into()),
+            _ => {}
+        }
+        self
     }
 }
 

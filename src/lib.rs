@@ -37,6 +37,7 @@ pub mod ops;
 pub mod plan;
 pub mod project;
 pub mod secrets;
+pub mod settings;
 pub mod targets;
 pub mod writer;
 

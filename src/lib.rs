@@ -33,6 +33,7 @@ pub mod influx;
 pub mod k6;
 pub mod lock;
 pub mod manifest;
+pub mod net;
 pub mod ops;
 pub mod plan;
 pub mod project;

@@ -15,15 +15,25 @@
 //! 3. While a journal exists, a file whose hash is in the ledger *or* in the journal is
 //!    promo-infra's own (half-written runs never look like hand edits). Temp files of a killed
 //!    run (`.promo-infra-tmp*`, git-ignored) are removed by the next run.
+//!
+//! Owns: every write under `generated/` (here: deciding and committing; `fs`: the atomic
+//! file operations; `check`: `generate --check`'s comparison). May not: compile or render
+//! anything, read the environment, print (progress goes to `tracing`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::desired::{GeneratedFile, sha256_hex};
 use crate::error::{Error, Result};
+
+mod check;
+mod fs;
+
+pub use check::{Stale, check};
+pub use fs::write_atomic;
+use fs::{clean_leftovers, has_leftovers, put_file, read_optional, remove_empty_parents, sync_dir};
 
 /// Ledger file name inside `generated/<stack>/` (committed with the generated files).
 pub const LEDGER: &str = ".promo-infra-ledger.json";
@@ -32,7 +42,7 @@ pub const LEDGER: &str = ".promo-infra-ledger.json";
 pub const TMP_PREFIX: &str = ".promo-infra-tmp";
 
 /// Journal of an unfinished write, inside the temp directory of a generated directory.
-const JOURNAL: &str = "journal.json";
+pub(super) const JOURNAL: &str = "journal.json";
 
 /// What promo-infra last wrote: path → sha256.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,9 +72,10 @@ impl Ledger {
     pub fn read(dir: &Path) -> Result<Self> {
         let path = dir.join(LEDGER);
         match fs_err::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| Error::Usage {
-                message: format!("the ledger `{}` is corrupt: {e}", path.display()),
-                help: Some("restore it from git (`git checkout -- <path>`), or delete it and run `promo-infra generate --force`".into()),
+            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                let advice = "restore it from git (`git checkout -- <path>`), or delete it and run `promo-infra generate --force`";
+                let e = std::io::Error::new(std::io::ErrorKind::InvalidData, format!("the ledger is corrupt: {e}; {advice}"));
+                Error::io("cannot parse", &path, e)
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(Error::io("cannot read", path, e)),
@@ -74,12 +85,12 @@ impl Ledger {
 
 /// The hashes an unfinished write was putting in place: path → every hash it may have left.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct Journal {
+pub(super) struct Journal {
     files: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Journal {
-    fn path(dir: &Path) -> PathBuf {
+    pub(super) fn path(dir: &Path) -> PathBuf {
         dir.join(TMP_PREFIX).join(JOURNAL)
     }
 
@@ -90,22 +101,21 @@ impl Journal {
         let path = Self::path(dir);
         match read_optional(&path)? {
             None => Ok(Self::default()),
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Usage {
-                message: format!(
-                    "the journal of an interrupted generate `{}` is corrupt: {e}",
-                    path.display()
-                ),
-                help: Some(format!(
-                    "delete {} and run `promo-infra generate` (files it reports as edited by hand can be overwritten with --force)",
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                Error::internal(format!(
+                    "the journal of an interrupted generate `{}` is corrupt: {e}; delete {} and run `promo-infra generate` (files it reports as edited by hand can be overwritten with --force)",
+                    path.display(),
                     dir.join(TMP_PREFIX).display()
-                )),
+                ))
             }),
         }
     }
 }
 
 /// The full set of files for a directory: the compiled files plus the ledger describing them.
-fn with_ledger(files: &BTreeMap<String, GeneratedFile>) -> BTreeMap<String, GeneratedFile> {
+pub(super) fn with_ledger(
+    files: &BTreeMap<String, GeneratedFile>,
+) -> BTreeMap<String, GeneratedFile> {
     let mut all = files.clone();
     all.insert(LEDGER.to_string(), Ledger::of(files).to_file());
     all
@@ -256,15 +266,12 @@ pub fn prepare(
 
 /// A budget of filesystem steps: unlimited in use; tests stop a commit after each step in turn
 /// to check that every intermediate state converges.
-struct Steps(Option<usize>);
+pub(super) struct Steps(Option<usize>);
 
 impl Steps {
-    fn tick(&mut self) -> Result<()> {
+    pub(super) fn tick(&mut self) -> Result<()> {
         match &mut self.0 {
-            Some(0) => Err(Error::Usage {
-                message: "interrupted (test)".into(),
-                help: None,
-            }),
+            Some(0) => Err(Error::internal("interrupted (test)")),
             Some(n) => {
                 *n -= 1;
                 Ok(())
@@ -326,207 +333,6 @@ impl Prepared {
         clean_leftovers(dir, true)?;
         Ok(self.report)
     }
-}
-
-/// Write `bytes` to `staging/name`, fsync, rename it to `path`: two steps.
-fn put_file(
-    staging: &Path,
-    path: &Path,
-    bytes: &[u8],
-    name: &str,
-    steps: &mut Steps,
-) -> Result<()> {
-    let staged = staging.join(name);
-    {
-        let mut f = fs_err::File::create(&staged)
-            .map_err(|e| Error::io("cannot create a temporary file", &staged, e))?;
-        set_mode(f.file(), &staged, None)?;
-        f.write_all(bytes)
-            .map_err(|e| Error::io("cannot write", &staged, e))?;
-        f.file()
-            .sync_all()
-            .map_err(|e| Error::io("cannot write", &staged, e))?;
-    }
-    steps.tick()?;
-    if let Some(parent) = path.parent() {
-        fs_err::create_dir_all(parent)
-            .map_err(|e| Error::io("cannot create directory", parent, e))?;
-    }
-    fs_err::rename(&staged, path).map_err(|e| Error::io("cannot write", path, e))?;
-    steps.tick()
-}
-
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
-/// Temp files in `dir`: the temp directory and `.promo-infra-tmp-*` files of [`write_atomic`].
-fn leftovers(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<PathBuf> = entries
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(TMP_PREFIX))
-        .map(|e| e.path())
-        .collect();
-    out.sort();
-    out
-}
-
-fn has_leftovers(dir: &Path) -> bool {
-    !leftovers(dir).is_empty()
-}
-
-/// Remove what a killed run left in `dir`; the journal too when `journal`.
-fn clean_leftovers(dir: &Path, journal: bool) -> Result<()> {
-    let tmp = dir.join(TMP_PREFIX);
-    let keep = Journal::path(dir);
-    for path in leftovers(dir) {
-        if path == tmp && path.is_dir() {
-            for entry in fs_err::read_dir(&tmp).map_err(|e| Error::io("cannot list", &tmp, e))? {
-                let p = entry.map_err(|e| Error::io("cannot list", &tmp, e))?.path();
-                if journal || p != keep {
-                    remove_any(&p)?;
-                }
-            }
-            if journal {
-                remove_any(&tmp)?;
-            }
-        } else {
-            remove_any(&path)?;
-        }
-    }
-    Ok(())
-}
-
-fn remove_any(path: &Path) -> Result<()> {
-    let r = if path.is_dir() && !path.is_symlink() {
-        fs_err::remove_dir_all(path)
-    } else {
-        fs_err::remove_file(path)
-    };
-    match r {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io("cannot remove the temporary file", path, e)),
-    }
-}
-
-/// One stale file found by [`check`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stale {
-    /// Path relative to the checked directory.
-    pub path: String,
-    /// Unified diff from what is on disk to what would be generated.
-    pub diff: String,
-}
-
-/// Compare `files` with `dir` without writing. Returns every file that differs, is missing,
-/// or would be removed, each with a unified diff.
-pub fn check(
-    dir: &Path,
-    files: &BTreeMap<String, GeneratedFile>,
-    display_dir: &str,
-) -> Result<Vec<Stale>> {
-    let old = Ledger::read(dir)?;
-    let files = &with_ledger(files);
-    let mut stale = Vec::new();
-    for (rel, file) in files {
-        let current = read_optional(&dir.join(rel))?;
-        if current.as_deref() == Some(&file.bytes[..]) {
-            continue;
-        }
-        let before = current
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        stale.push(Stale {
-            path: rel.clone(),
-            diff: unified_diff(
-                &before,
-                &String::from_utf8_lossy(&file.bytes),
-                display_dir,
-                rel,
-            ),
-        });
-    }
-    for rel in old.files.keys() {
-        if files.contains_key(rel) {
-            continue;
-        }
-        if let Some(bytes) = read_optional(&dir.join(rel))? {
-            stale.push(Stale {
-                path: rel.clone(),
-                diff: unified_diff(&String::from_utf8_lossy(&bytes), "", display_dir, rel),
-            });
-        }
-    }
-    Ok(stale)
-}
-
-fn unified_diff(before: &str, after: &str, display_dir: &str, rel: &str) -> String {
-    similar::TextDiff::from_lines(before, after)
-        .unified_diff()
-        .context_radius(3)
-        .header(
-            &format!("a/{display_dir}/{rel}"),
-            &format!("b/{display_dir}/{rel}"),
-        )
-        .to_string()
-}
-
-fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
-    match fs_err::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io("cannot read", path, e)),
-    }
-}
-
-fn remove_empty_parents(root: &Path, path: &Path) {
-    let mut dir = path.parent();
-    while let Some(d) = dir {
-        if d == root || !d.starts_with(root) || fs_err::remove_dir(d).is_err() {
-            break;
-        }
-        dir = d.parent();
-    }
-}
-
-/// Write a file atomically: a temporary file in the same directory, fsync, then rename.
-/// `mode` sets Unix permissions before the rename (so a secret is never briefly readable).
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    fs_err::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
-    // Named so that .gitignore covers it and the next `generate` removes it after a crash.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!("{TMP_PREFIX}-"))
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("cannot create a temporary file in", dir, e))?;
-    set_mode(tmp.as_file(), tmp.path(), mode)?;
-    tmp.write_all(bytes)
-        .map_err(|e| Error::io("cannot write", path, e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io("cannot write", path, e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("cannot write", path, e.error))?;
-    Ok(())
-}
-
-/// Unix permissions `mode` (0644 when `None`) on an open file.
-fn set_mode(file: &std::fs::File, path: &Path, mode: Option<u32>) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(mode.unwrap_or(0o644)))
-            .map_err(|e| Error::io("cannot set permissions on", path, e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = (file, path, mode);
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,31 +1,39 @@
 //! Manifest text → typed [`Manifest`], with every parse error placed at file:line:col.
+//!
+//! Owns: the YAML parse and the wording of parse errors (unknown key with "did you mean",
+//! wrong type, missing key, malformed YAML). May not: read files or the environment, print.
 
 use super::{Manifest, Pos};
 use crate::error::{ManifestErrors, Problems, Source};
 
-/// Parse manifest text. Errors carry the position the YAML parser reported.
+/// Parse manifest text. Errors carry the position the YAML parser reported; parsing stops at
+/// the first (see `recover` for every problem at once).
 pub fn parse(source: &Source) -> Result<Manifest, ManifestErrors> {
+    deserialize(&source.text).map_err(|err| problem(source, &err))
+}
+
+/// The typed manifest of `text`, or the parser's first error.
+pub(super) fn deserialize(text: &str) -> Result<Manifest, serde_saphyr::Error> {
     let options = serde_saphyr::options! { with_snippet: false };
-    match serde_saphyr::from_str_with_options::<Manifest>(&source.text, options) {
-        Ok(manifest) => Ok(manifest),
-        Err(err) => {
-            let mut problems = Problems::new(source);
-            // The parser's scanner errors carry a line and column but no byte offset: place
-            // them from the line and column. An error with no location at all (none is known
-            // to reach here) is placed at the end of the text, where the parser stopped.
-            let pos = err
-                .location()
-                .and_then(|loc| {
-                    Pos::from_location(loc).or_else(|| Pos::from_line_col(&source.text, loc))
-                })
-                .map(|p| widen_to_token(&source.text, p))
-                .unwrap_or_else(|| Pos::at_offset(&source.text, source.text.len()));
-            let (message, label, help) = describe(&err);
-            problems.push(Some(pos), message, label, help);
-            Err(problems
-                .finish()
-                .expect_err("a problem was pushed, so finish reports it"))
-        }
+    serde_saphyr::from_str_with_options::<Manifest>(text, options)
+}
+
+/// A parse error as a manifest problem, placed at file:line:col.
+pub(super) fn problem(source: &Source, err: &serde_saphyr::Error) -> ManifestErrors {
+    let mut problems = Problems::new(source);
+    // The parser's scanner errors carry a line and column but no byte offset: place them from
+    // the line and column. An error with no location at all (none is known to reach here) is
+    // placed at the end of the text, where the parser stopped.
+    let pos = err
+        .location()
+        .and_then(|loc| Pos::from_location(loc).or_else(|| Pos::from_line_col(&source.text, loc)))
+        .map(|p| widen_to_token(&source.text, p))
+        .unwrap_or_else(|| Pos::at_offset(&source.text, source.text.len()));
+    let (message, label, help) = describe(err);
+    problems.push(Some(pos), message, label, help);
+    match problems.finish() {
+        Err(e) => e,
+        Ok(()) => unreachable!("a problem was pushed"),
     }
 }
 

@@ -1,9 +1,14 @@
-//! The stack manifest: load (parse with positions) → validate (semantic checks).
+//! The stack manifest: load (parse with positions) → validate (semantic checks), every
+//! problem reported at once.
+//!
+//! Owns: reading a manifest file and turning it into a [`Loaded`] or every problem in it.
+//! May not: write anything, read the environment, print.
 
 pub mod cron;
 pub mod duration;
 mod load;
 mod model;
+mod recover;
 mod span;
 mod validate;
 
@@ -85,8 +90,7 @@ pub fn from_bytes(rel_path: &str, bytes: Vec<u8>, templates: &BTreeSet<String>) 
                 .into());
         }
     };
-    let manifest = load::parse(&source)?;
-    validate::validate(&manifest, &source, templates)?;
+    let manifest = recover::parse_all(&source, templates)?;
     Ok(Loaded {
         manifest,
         source,

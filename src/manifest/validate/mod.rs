@@ -15,7 +15,7 @@ mod sections;
 use std::collections::BTreeSet;
 
 use super::{Environment, Manifest, Sp, cron, duration};
-use crate::error::{ManifestErrors, Problems, Source};
+use crate::error::Problems;
 use rules::{check_name, check_ports, check_url, is_plain, refuse};
 
 /// Languages dashboards, alerts and the STOP page exist in.
@@ -23,17 +23,6 @@ pub const LOCALES: [&str; 2] = ["fr", "en"];
 
 /// InfluxDB keeps durations as 64-bit nanoseconds: 2562047h is the largest whole number of hours.
 const MAX_RETENTION_SECONDS: u64 = 2_562_047 * 3600;
-
-/// Validate a parsed manifest. `templates` lists the dashboard templates that exist.
-pub fn validate(
-    manifest: &Manifest,
-    source: &Source,
-    templates: &BTreeSet<String>,
-) -> Result<(), ManifestErrors> {
-    let mut p = Problems::new(source);
-    check(&mut p, manifest, templates);
-    p.finish()
-}
 
 /// Record every problem of `m` in `p`.
 pub(super) fn check(p: &mut Problems<'_>, m: &Manifest, templates: &BTreeSet<String>) {

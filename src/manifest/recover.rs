@@ -1,0 +1,368 @@
+//! Every problem of a manifest at once: a structural problem (unknown key, wrong type,
+//! unknown value) does not stop the parse. The entry at fault is blanked out of a copy of the
+//! text (replaced by spaces of the same byte length, so every other position stays exact) and
+//! the parse runs again; when it finally succeeds, the semantic checks run on the result.
+//!
+//! Owns: the loop from text to "every problem". May not: read files or the environment, print,
+//! change the wording of a problem (that is `load` and `validate`).
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+
+use super::{Manifest, load, validate};
+use crate::error::{ManifestErrors, Problems, Source};
+
+/// At most this many structural problems are reported (and parses run) for one manifest.
+const MAX_ROUNDS: usize = 64;
+
+/// Parse and validate `source`, reporting every problem found, each at its line and column.
+pub fn parse_all(
+    source: &Source,
+    templates: &BTreeSet<String>,
+) -> Result<Manifest, ManifestErrors> {
+    let mut text = source.text.to_string();
+    let mut structural: Vec<ManifestErrors> = Vec::new();
+    let mut blanked_keys: BTreeSet<String> = BTreeSet::new();
+    let mut seen: BTreeSet<usize> = BTreeSet::new();
+    let mut substituted: Vec<Range<usize>> = Vec::new();
+    for _ in 0..MAX_ROUNDS {
+        let err = match load::deserialize(&text) {
+            Ok(manifest) => {
+                return finish(source, manifest, structural, &substituted, templates);
+            }
+            Err(err) => err,
+        };
+        if let serde_saphyr::Error::SerdeMissingField { field, .. } = err.without_snippet()
+            && blanked_keys.contains(*field)
+        {
+            // Missing only because a wrong value was blanked: already reported.
+            break;
+        }
+        let problem = load::problem(source, &err);
+        let offset = problem.errors[0].span.map(|s| s.offset());
+        structural.push(problem);
+        let Some(offset) = offset.filter(|o| seen.insert(*o)) else {
+            break;
+        };
+        if let Some(value) = closest_variant(&text, offset, &err) {
+            // An unknown value of a required choice: parse on with the closest allowed one
+            // (what the "did you mean" proposes), so the semantic checks still run.
+            text.replace_range(offset..offset + value.len(), &value);
+            substituted.push(offset..offset + value.len());
+            continue;
+        }
+        let Some((range, key)) = entry_at(&text, offset) else {
+            break;
+        };
+        blank(&mut text, range);
+        blanked_keys.extend(key);
+    }
+    Err(merge(structural, Vec::new()))
+}
+
+/// For an unknown value at `offset`: the closest allowed value, padded with spaces to the
+/// unknown one's length (`None` when none fits, so nothing after it moves).
+fn closest_variant(text: &str, offset: usize, err: &serde_saphyr::Error) -> Option<String> {
+    let serde_saphyr::Error::SerdeUnknownVariant {
+        variant, expected, ..
+    } = err.without_snippet()
+    else {
+        return None;
+    };
+    if !text[offset..].starts_with(variant.as_str()) {
+        return None;
+    }
+    let best = load::closest(variant, expected)
+        .or_else(|| expected.first().map(|s| s.as_ref()))
+        .filter(|b| b.len() <= variant.len())?;
+    Some(format!("{best:<width$}", width = variant.len()))
+}
+
+/// The structural problems, then the semantic ones that are about what the user wrote: with
+/// a position (a value left at its default because its entry was blanked has none), and not
+/// at a value put in place of an unknown one.
+fn finish(
+    source: &Source,
+    manifest: Manifest,
+    structural: Vec<ManifestErrors>,
+    substituted: &[Range<usize>],
+    templates: &BTreeSet<String>,
+) -> Result<Manifest, ManifestErrors> {
+    let mut p = Problems::new(source);
+    validate::check(&mut p, &manifest, templates);
+    let semantic = match p.finish() {
+        Ok(()) if structural.is_empty() => return Ok(manifest),
+        Ok(()) => Vec::new(),
+        Err(e) if structural.is_empty() => return Err(e),
+        Err(e) => e
+            .errors
+            .into_iter()
+            .filter(|e| {
+                e.span
+                    .is_some_and(|s| !substituted.iter().any(|r| r.contains(&s.offset())))
+            })
+            .collect(),
+    };
+    Err(merge(structural, semantic))
+}
+
+fn merge(
+    structural: Vec<ManifestErrors>,
+    semantic: Vec<crate::error::ManifestError>,
+) -> ManifestErrors {
+    let mut all: Vec<_> = structural.into_iter().flat_map(|e| e.errors).collect();
+    let name = all
+        .first()
+        .map(|e| e.src.name().to_string())
+        .unwrap_or_default();
+    all.extend(semantic);
+    all.sort_by_key(|e| e.line_col.unwrap_or((u64::MAX, u64::MAX)));
+    ManifestErrors { name, errors: all }
+}
+
+/// Replace the bytes of `range` with spaces (line breaks kept), so positions do not move.
+fn blank(text: &mut String, range: Range<usize>) {
+    let spaces: String = text[range.clone()]
+        .chars()
+        .map(|c| {
+            if c == '\n' {
+                "\n".to_string()
+            } else {
+                " ".repeat(c.len_utf8())
+            }
+        })
+        .collect();
+    text.replace_range(range, &spaces);
+}
+
+/// A YAML node with the byte range it covers.
+#[derive(Debug)]
+enum Node {
+    Scalar,
+    Seq(Vec<Spanned<Node>>),
+    Map(Vec<(Spanned<Node>, Spanned<Node>)>),
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+macro_rules! scalar {
+    ($($method:ident: $ty:ty),*) => {
+        $(fn $method<E: de::Error>(self, _: $ty) -> Result<Node, E> {
+            Ok(Node::Scalar)
+        })*
+    };
+}
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+    scalar!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_i128: i128,
+        visit_u128: u128, visit_f64: f64, visit_str: &str, visit_bytes: &[u8]);
+    fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+        Node::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Node::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry()? {
+            entries.push(entry);
+        }
+        Ok(Node::Map(entries))
+    }
+}
+
+/// Byte range of a node and everything under it.
+fn extent(node: &Spanned<Node>) -> Option<Range<usize>> {
+    let span = node.referenced.span();
+    let start = usize::try_from(span.byte_offset()?).ok()?;
+    let mut end = start + usize::try_from(span.byte_len().unwrap_or(0)).ok()?;
+    let children: Vec<&Spanned<Node>> = match &node.value {
+        Node::Scalar => Vec::new(),
+        Node::Seq(items) => items.iter().collect(),
+        Node::Map(entries) => entries.iter().flat_map(|(k, v)| [k, v]).collect(),
+    };
+    for child in children {
+        if let Some(r) = extent(child) {
+            end = end.max(r.end);
+        }
+    }
+    Some(start..end)
+}
+
+/// A flow collection (`[...]`, `{...}`) starting at `range.start` ends after its closing
+/// bracket, which the spans of its children leave out.
+fn with_closing_bracket(text: &str, range: Range<usize>) -> Range<usize> {
+    let bytes = text.as_bytes();
+    if !matches!(bytes.get(range.start), Some(b'[' | b'{')) {
+        return range;
+    }
+    let (mut depth, mut quote) = (0usize, None);
+    for (i, &b) in bytes.iter().enumerate().skip(range.start) {
+        match (quote, b) {
+            (Some(q), _) if b == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(b),
+            (None, b'[' | b'{') => depth += 1,
+            (None, b']' | b'}') => {
+                depth -= 1;
+                if depth == 0 {
+                    return range.start..(i + 1).max(range.end);
+                }
+            }
+            _ => {}
+        }
+    }
+    range
+}
+
+/// The entry (`key: value` of a mapping, or item of a sequence) whose key or value starts at
+/// `offset`: its byte range, with the `-` of a block item and the `,` after a flow entry, and
+/// the key's text.
+fn entry_at(text: &str, offset: usize) -> Option<(Range<usize>, Option<String>)> {
+    let options = serde_saphyr::options! { with_snippet: false };
+    let root: Spanned<Node> = serde_saphyr::from_str_with_options(text, options).ok()?;
+    let (range, key) = find(text, &root, offset)?;
+    let mut end = with_closing_bracket(text, range.clone()).end;
+    // A closing quote the scalar's span leaves out, then the `,` of a flow collection.
+    if text[end..].starts_with(['"', '\'']) && text[range.clone()].starts_with(['"', '\'']) {
+        end += 1;
+    }
+    let rest = &text[end..];
+    let after_spaces = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+    if rest[after_spaces..].starts_with(',') {
+        end += after_spaces + 1;
+    }
+    // A block sequence item: its `- ` goes too.
+    let before = text[..range.start].trim_end_matches([' ', '\t']);
+    let start = if key.is_none() && before.ends_with('-') {
+        before.len() - 1
+    } else {
+        range.start
+    };
+    Some((start..end, key))
+}
+
+fn find(text: &str, node: &Spanned<Node>, offset: usize) -> Option<(Range<usize>, Option<String>)> {
+    match &node.value {
+        Node::Scalar => None,
+        Node::Seq(items) => items.iter().find_map(|item| {
+            let r = with_closing_bracket(text, extent(item)?);
+            if r.start == offset {
+                Some((r, None))
+            } else if r.contains(&offset) {
+                find(text, item, offset)
+            } else {
+                None
+            }
+        }),
+        Node::Map(entries) => entries.iter().find_map(|(k, v)| {
+            let (kr, vr) = (extent(k)?, extent(v)?);
+            let vr = with_closing_bracket(text, vr);
+            if kr.start == offset || vr.start == offset {
+                let key = text
+                    .get(kr.clone())
+                    .map(|s| s.trim_matches(['"', '\'']).to_string());
+                Some((kr.start..vr.end.max(kr.end), key))
+            } else if vr.contains(&offset) {
+                find(text, v, offset)
+            } else {
+                None
+            }
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "stack: shop\nenvironment: preprod\ninfluxdb:\n  version: 2\n  image: influxdb:2.7\n  retention: 30d\ngrafana:\n  image: grafana/grafana:10.2.3\n  port: 3000\n  plugins: [a, b]\ndashboards:\n  - uid: shop-marketing\n    template: marketing\n    thresholds: { p95_ok_ms: 1000, p95_warn_ms: 2000 }\n";
+
+    fn problems(text: &str) -> Vec<(String, (u64, u64))> {
+        let templates: BTreeSet<String> = ["marketing".to_string()].into();
+        let source = Source::new("m.yaml", text);
+        match parse_all(&source, &templates) {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .errors
+                .into_iter()
+                .map(|e| (e.message, e.line_col.unwrap_or_default()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_base_is_valid() {
+        assert_eq!(problems(BASE), Vec::new());
+    }
+
+    /// An unknown key, a wrong type, an unknown value and a semantic error: all four, each at
+    /// its line and column (before, the unknown key alone was reported).
+    #[test]
+    fn four_mistakes_are_four_problems() {
+        let text = BASE
+            .replace("stack: shop", "stack: Shop_1")
+            .replace("environment: preprod", "environment: production")
+            .replace("  retention: 30d", "  retension: 30d")
+            .replace("  port: 3000", "  port: eighty");
+        let got = problems(&text);
+        let at: Vec<(u64, u64)> = got.iter().map(|(_, at)| *at).collect();
+        assert_eq!(at, vec![(1, 8), (2, 14), (6, 3), (9, 9)], "{got:#?}");
+        assert!(
+            got[0].0.contains("`Shop_1` is not a valid stack name"),
+            "{got:#?}"
+        );
+        assert!(got[1].0.contains("unknown value `production`"), "{got:#?}");
+        assert!(got[2].0.contains("unknown key `retension`"), "{got:#?}");
+        assert!(got[3].0.contains("wrong type"), "{got:#?}");
+    }
+
+    /// Entries inside flow mappings and sequences are blanked with their commas, so the rest
+    /// still parses and its problems are found too.
+    #[test]
+    fn flow_collections_keep_parsing_after_a_problem() {
+        let text = BASE
+            .replace("{ p95_ok_ms: 1000,", "{ p95_okms: 1000,")
+            .replace("p95_warn_ms: 2000 }", "p95_warn_ms: 2000, extra: 1 }")
+            .replace("plugins: [a, b]", "plugins: [a, [b]]")
+            .replace("template: marketing", "template: marketting");
+        let got = problems(&text);
+        let at: Vec<(u64, u64)> = got.iter().map(|(_, at)| *at).collect();
+        assert_eq!(at, vec![(10, 16), (13, 15), (14, 19), (14, 54)], "{got:#?}");
+        assert!(
+            got[1].0.contains("no template named `marketting`"),
+            "{got:#?}"
+        );
+    }
+
+    #[test]
+    fn a_required_key_with_a_wrong_value_is_reported_once() {
+        let text = BASE.replace("  image: influxdb:2.7", "  image: [influxdb]");
+        let got = problems(&text);
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert_eq!(got[0].1, (5, 10), "{got:#?}");
+    }
+}

@@ -246,7 +246,7 @@ pub fn render_dashboard(loaded: &Loaded, templates: &Templates, uid: &str) -> Re
 
 /// The manifest's JSON Schema, pretty-printed with a trailing newline.
 pub fn schema() -> String {
-    let schema = schemars::schema_for!(Manifest);
+    let schema = manifest::json_schema(&Templates::builtin().names());
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');
     text

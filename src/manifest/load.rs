@@ -96,13 +96,20 @@ fn describe(err: &serde_saphyr::Error) -> (String, String, Option<String>) {
     }
 }
 
-/// `invalid u32` → words a person reads.
+/// `invalid u32` → words a person reads; `invalid u32: detail` keeps the detail.
 fn expected_type(raw: &str) -> String {
-    match raw.trim_start_matches("invalid ") {
-        "u8" | "u16" | "u32" | "u64" | "i32" | "i64" => "a whole number".into(),
-        "f32" | "f64" => "a number".into(),
-        "bool" => "true or false".into(),
-        other => other.to_string(),
+    let rest = raw.trim_start_matches("invalid ");
+    let (ty, detail) = rest.split_once(": ").unwrap_or((rest, ""));
+    let words = match ty {
+        "u8" | "u16" | "u32" | "u64" | "i32" | "i64" => "a whole number",
+        "f32" | "f64" => "a number",
+        "bool" => "true or false",
+        other => other,
+    };
+    if detail.is_empty() {
+        words.to_string()
+    } else {
+        format!("{words}, {detail}")
     }
 }
 

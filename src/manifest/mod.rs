@@ -9,6 +9,7 @@ pub mod duration;
 mod load;
 mod model;
 mod recover;
+mod schema;
 mod span;
 mod validate;
 
@@ -16,6 +17,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 pub use model::*;
+pub use schema::json_schema;
 pub use span::{Pos, Sp};
 pub use validate::LOCALES;
 

@@ -171,3 +171,66 @@ impl<T: JsonSchema> JsonSchema for Sp<T> {
         T::json_schema(generator)
     }
 }
+
+/// A number or boolean written as one: a quoted `"3000"` is a string in YAML (and in the JSON
+/// Schema editors check against), so it is refused with the fix, where the YAML parser alone
+/// would read it as a number. Used with `#[serde(deserialize_with = "unquoted")]`.
+pub(crate) fn unquoted<'de, D, T>(deserializer: D) -> Result<Sp<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let spanned = serde_saphyr::Spanned::<Unquoted<T>>::deserialize(deserializer)?;
+    Ok(Sp {
+        value: spanned.value.0,
+        pos: Pos::from_location(spanned.referenced).map(PosKey),
+    })
+}
+
+/// See [`unquoted`].
+struct Unquoted<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Unquoted<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, IntoDeserializer, Visitor};
+        struct V<T>(std::marker::PhantomData<T>);
+        fn forward<'de, T: Deserialize<'de>, E: Error>(
+            d: impl Deserializer<'de, Error = serde::de::value::Error>,
+        ) -> Result<T, E> {
+            T::deserialize(d).map_err(|e| E::custom(e.to_string()))
+        }
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or true/false, without quotes")
+            }
+            fn visit_bool<E: Error>(self, v: bool) -> Result<T, E> {
+                forward(v.into_deserializer())
+            }
+            fn visit_i64<E: Error>(self, v: i64) -> Result<T, E> {
+                forward(v.into_deserializer())
+            }
+            fn visit_u64<E: Error>(self, v: u64) -> Result<T, E> {
+                forward(v.into_deserializer())
+            }
+            fn visit_f64<E: Error>(self, v: f64) -> Result<T, E> {
+                forward(v.into_deserializer())
+            }
+            fn visit_str<E: Error>(self, v: &str) -> Result<T, E> {
+                // `invalid u32` is the parser's own wording for a word where a number goes.
+                let ty = std::any::type_name::<T>();
+                let t = v.trim();
+                if t.parse::<f64>().is_ok() || ["true", "false"].contains(&t) {
+                    Err(E::custom(format!(
+                        "invalid {ty}: found the quoted string {v:?}; write it without quotes"
+                    )))
+                } else {
+                    Err(E::custom(format!("invalid {ty}")))
+                }
+            }
+        }
+        deserializer
+            .deserialize_any(V(std::marker::PhantomData))
+            .map(Unquoted)
+    }
+}

@@ -13,7 +13,7 @@ mod sections;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::span::Sp;
+use super::span::{Sp, unquoted};
 use defaults::*;
 pub use sections::*;
 
@@ -103,13 +103,14 @@ impl Environment {
 pub struct InfluxDb {
     /// Major version: `2` (buckets, tokens, Flux) or `1` (databases, retention policies, InfluxQL).
     #[schemars(extend("enum" = [1, 2]))]
+    #[serde(deserialize_with = "unquoted")]
     pub version: Sp<u8>,
     /// Container image, pinned (`influxdb:2.7`, `influxdb:1.8`).
     #[schemars(pattern(IMAGE), length(max = 255))]
     pub image: Sp<String>,
     /// Host port (1-65535).
     #[schemars(range(min = 1, max = 65535))]
-    #[serde(default = "default_influx_port")]
+    #[serde(deserialize_with = "unquoted", default = "default_influx_port")]
     pub port: Sp<u32>,
     /// Host address the port is published on: an IPv4 or IPv6 address.
     #[schemars(pattern(IP))]
@@ -143,7 +144,7 @@ pub struct Grafana {
     pub image: Sp<String>,
     /// Host port (1-65535).
     #[schemars(range(min = 1, max = 65535))]
-    #[serde(default = "default_grafana_port")]
+    #[serde(deserialize_with = "unquoted", default = "default_grafana_port")]
     pub port: Sp<u32>,
     /// Host address the port is published on: an IPv4 or IPv6 address.
     #[schemars(pattern(IP))]
@@ -172,7 +173,7 @@ pub struct Grafana {
 #[serde(deny_unknown_fields)]
 pub struct ControlApi {
     /// Deploy the control API with the stack.
-    #[serde(default = "default_true")]
+    #[serde(deserialize_with = "unquoted", default = "default_true")]
     pub enabled: Sp<bool>,
     /// Container image holding the promo-infra binary.
     #[serde(default = "default_control_image")]
@@ -180,7 +181,7 @@ pub struct ControlApi {
     pub image: Sp<String>,
     /// Host port (1-65535).
     #[schemars(range(min = 1, max = 65535))]
-    #[serde(default = "default_control_port")]
+    #[serde(deserialize_with = "unquoted", default = "default_control_port")]
     pub port: Sp<u32>,
     /// Host address the port is published on: an IPv4 or IPv6 address.
     #[schemars(pattern(IP))]
@@ -226,19 +227,19 @@ pub struct Dashboard {
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
     /// p95 response time (ms) under which the site is green.
-    #[serde(default = "default_p95_ok")]
+    #[serde(deserialize_with = "unquoted", default = "default_p95_ok")]
     #[schemars(extend("exclusiveMinimum" = 0))]
     pub p95_ok_ms: Sp<f64>,
     /// p95 response time (ms) up to which the site is orange; red beyond.
-    #[serde(default = "default_p95_warn")]
+    #[serde(deserialize_with = "unquoted", default = "default_p95_warn")]
     #[schemars(extend("exclusiveMinimum" = 0))]
     pub p95_warn_ms: Sp<f64>,
     /// Error rate (%) under which the site is green.
-    #[serde(default = "default_err_ok")]
+    #[serde(deserialize_with = "unquoted", default = "default_err_ok")]
     #[schemars(range(max = 100), extend("exclusiveMinimum" = 0))]
     pub error_ok_pct: Sp<f64>,
     /// Error rate (%) up to which the site is orange; red beyond.
-    #[serde(default = "default_err_warn")]
+    #[serde(deserialize_with = "unquoted", default = "default_err_warn")]
     #[schemars(range(max = 100), extend("exclusiveMinimum" = 0))]
     pub error_warn_pct: Sp<f64>,
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::defaults::*;
 use crate::manifest::Sp;
+use crate::manifest::span::unquoted;
 
 /// A variable holding a secret the user provides: not one the stack itself uses or reserves
 /// (the same lists as `validate`).
@@ -58,11 +59,11 @@ pub struct Slack {
 #[serde(deny_unknown_fields)]
 pub struct AlertRules {
     /// Critical alert when the error rate (%) goes above this.
-    #[serde(default = "default_err_crit")]
+    #[serde(deserialize_with = "unquoted", default = "default_err_crit")]
     #[schemars(range(max = 100), extend("exclusiveMinimum" = 0))]
     pub error_rate_critical_pct: Sp<f64>,
     /// Warning when the p95 response time (ms) goes above this.
-    #[serde(default = "default_p95_alert")]
+    #[serde(deserialize_with = "unquoted", default = "default_p95_alert")]
     #[schemars(extend("exclusiveMinimum" = 0))]
     pub p95_warning_ms: Sp<f64>,
 }
@@ -127,19 +128,19 @@ pub struct Backup {
 ]))]
 pub struct Keep {
     /// The n newest backups.
-    #[serde(default)]
+    #[serde(deserialize_with = "unquoted", default)]
     #[schemars(range(max = 10_000))]
     pub last: Sp<u32>,
     /// The newest backup of each of the last n days that have one.
-    #[serde(default)]
+    #[serde(deserialize_with = "unquoted", default)]
     #[schemars(range(max = 10_000))]
     pub daily: Sp<u32>,
     /// The newest backup of each of the last n ISO weeks that have one.
-    #[serde(default)]
+    #[serde(deserialize_with = "unquoted", default)]
     #[schemars(range(max = 10_000))]
     pub weekly: Sp<u32>,
     /// The newest backup of each of the last n months that have one.
-    #[serde(default)]
+    #[serde(deserialize_with = "unquoted", default)]
     #[schemars(range(max = 10_000))]
     pub monthly: Sp<u32>,
 }

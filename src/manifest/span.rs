@@ -202,7 +202,24 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Unquoted<T> {
         impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
             type Value = T;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number or true/false, without quotes")
+                f.write_str(match std::any::type_name::<T>() {
+                    "bool" => "true or false",
+                    "f32" | "f64" => "a number",
+                    _ => "a whole number",
+                })
+            }
+            // A collection is read to its end first, so a syntax error in it is the one
+            // reported (`port: [3000` is malformed YAML, not a wrong type).
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Err(A::Error::invalid_type(serde::de::Unexpected::Seq, &self))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Err(A::Error::invalid_type(serde::de::Unexpected::Map, &self))
             }
             fn visit_bool<E: Error>(self, v: bool) -> Result<T, E> {
                 forward(v.into_deserializer())

@@ -59,7 +59,7 @@ fn malformed_yaml() {
     refused(
         &[("  port: 3000\n", "  port: [3000\n")],
         "malformed YAML",
-        "12:9",
+        "13:13",
     );
 }
 

@@ -77,21 +77,7 @@ pub(super) fn check_dashboards(p: &mut Problems<'_>, m: &Manifest, templates: &B
             ("error_ok_pct", &t.error_ok_pct, 100.0),
             ("error_warn_pct", &t.error_warn_pct, 100.0),
         ] {
-            if !v.is_finite() || **v <= 0.0 || **v > max {
-                p.push(
-                    v.pos(),
-                    format!("{key}.thresholds.{name}: {} is out of range", **v),
-                    "out of range",
-                    Some(
-                        if max == 100.0 {
-                            "a percentage above 0 and at most 100"
-                        } else {
-                            "a positive number of milliseconds"
-                        }
-                        .to_string(),
-                    ),
-                );
-            }
+            check_positive(p, &format!("{key}.thresholds.{name}"), v, max);
         }
         for (ok_name, ok, warn_name, warn) in [
             ("p95_ok_ms", &t.p95_ok_ms, "p95_warn_ms", &t.p95_warn_ms),
@@ -138,31 +124,37 @@ pub(super) fn check_alerting(p: &mut Problems<'_>, m: &Manifest) {
             }
         }
         let r = &alerting.rules;
-        if !(r.error_rate_critical_pct.is_finite()
-            && *r.error_rate_critical_pct > 0.0
-            && *r.error_rate_critical_pct <= 100.0)
-        {
-            p.push(
-                r.error_rate_critical_pct.pos(),
-                format!(
-                    "alerting.rules.error_rate_critical_pct: {} is out of range",
-                    *r.error_rate_critical_pct
-                ),
-                "out of range",
-                Some("a percentage above 0 and at most 100".to_string()),
-            );
-        }
-        if !(r.p95_warning_ms.is_finite() && *r.p95_warning_ms > 0.0) {
-            p.push(
-                r.p95_warning_ms.pos(),
-                format!(
-                    "alerting.rules.p95_warning_ms: {} is out of range",
-                    *r.p95_warning_ms
-                ),
-                "out of range",
-                Some("a positive number of milliseconds".to_string()),
-            );
-        }
+        let key = "alerting.rules";
+        check_positive(
+            p,
+            &format!("{key}.error_rate_critical_pct"),
+            &r.error_rate_critical_pct,
+            100.0,
+        );
+        check_positive(
+            p,
+            &format!("{key}.p95_warning_ms"),
+            &r.p95_warning_ms,
+            f64::MAX,
+        );
+    }
+}
+
+/// A finite number above 0 and at most `max`: a percentage when `max` is 100, else milliseconds.
+fn check_positive(p: &mut Problems<'_>, key: &str, v: &Sp<f64>, max: f64) {
+    if !v.is_finite() || **v <= 0.0 || **v > max {
+        let hint = if max == 100.0 {
+            "a percentage above 0 and at most 100"
+        } else {
+            "a positive number of milliseconds"
+        };
+        refuse(
+            p,
+            v,
+            format!("{key}: {} is out of range", **v),
+            "out of range",
+            hint,
+        );
     }
 }
 

@@ -75,8 +75,8 @@ impl Client {
                     .to_string());
             }
             // `/health` answers 503 with a JSON status while the server is unhealthy.
-            let body: Value = serde_json::from_str(&resp.text().await.unwrap_or_default())
-                .unwrap_or_default();
+            let body: Value =
+                serde_json::from_str(&resp.text().await.unwrap_or_default()).unwrap_or_default();
             if !status.is_success() && body.get("status").is_none() {
                 return Err(unexpected());
             }

@@ -16,7 +16,8 @@ use super::Endpoint;
 use crate::error::{Error, Result};
 
 /// What to do when a server does not answer at all.
-pub const UNREACHABLE_HELP: &str = "start the stack (`promo-infra apply`) or fix influxdb.bind / influxdb.port in the manifest";
+pub const UNREACHABLE_HELP: &str =
+    "start the stack (`promo-infra apply`) or fix influxdb.bind / influxdb.port in the manifest";
 
 /// The process's HTTP client: building one loads the system's CA certificates (~1.5 ms each
 /// time), which dominated a no-op `plan`, so every [`Client`] shares it (a cheap clone). Idle

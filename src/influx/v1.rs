@@ -235,7 +235,11 @@ pub async fn apply(c: &Client, want: &DatabaseSpec, secrets: &SecretValues) -> R
             let create = format!("CREATE USER {name} WITH PASSWORD {}", quote_str(pw));
             query(&auth, &create).await?;
         }
-        query(&auth, &format!("GRANT {} ON {db} TO {name}", user.privilege)).await?;
+        query(
+            &auth,
+            &format!("GRANT {} ON {db} TO {name}", user.privilege),
+        )
+        .await?;
     }
     Ok(())
 }

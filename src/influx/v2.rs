@@ -67,7 +67,10 @@ async fn find_bucket(c: &Client, want: &DatabaseSpec) -> Result<Option<Bucket>> 
 
 /// Whether a 2.x server still waits for its initial setup (onboarding).
 async fn setup_allowed(c: &Client) -> Result<bool> {
-    let body = c.with_auth(Auth::None).get_json("/api/v2/setup", HELP).await?;
+    let body = c
+        .with_auth(Auth::None)
+        .get_json("/api/v2/setup", HELP)
+        .await?;
     Ok(body["allowed"].as_bool().unwrap_or(false))
 }
 
@@ -248,8 +251,8 @@ mod tests {
         })
         .await
         .expect("double");
-        let c = Client::new(&super::super::Endpoint { url: double.url() }, Auth::None)
-            .expect("client");
+        let c =
+            Client::new(&super::super::Endpoint { url: double.url() }, Auth::None).expect("client");
         let old = "old-operator-token";
         let before = find_authorization(&with_token(&c, old), old)
             .await

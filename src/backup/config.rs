@@ -175,3 +175,66 @@ impl Settings {
             .collect()
     }
 }
+
+#[cfg(test)]
+impl Settings {
+    /// A stack `shop` of InfluxDB `version` at `http_url`, backups in `dir` (tests).
+    pub(crate) fn example(dir: &std::path::Path, version: u8, http_url: &str) -> Self {
+        Self {
+            stack: "shop".into(),
+            dir: dir.to_path_buf(),
+            display_dir: "backups/shop".into(),
+            version,
+            database: "k6".into(),
+            org: "org".into(),
+            http_url: http_url.into(),
+            rpc: "127.0.0.1:8088".into(),
+            admin_user: "promo-admin".into(),
+            admin_password: Some("admin-secret".into()),
+            token: Some("token-secret".into()),
+            env_display: "generated/shop/.env".into(),
+            policy: rotate::Policy::default(),
+            timeout: Duration::from_secs(5),
+            runtime: Runtime::Host,
+            database_spec: None,
+            secret_values: SecretValues::default(),
+            progress: Progress::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[test]
+    fn a_run_against_no_server_reports_its_steps_to_the_caller_and_fails_naming_the_url() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port(); // released: nothing listens there
+        let dir = tempfile::tempdir().expect("tmp");
+        let url = format!("http://127.0.0.1:{port}");
+        let mut s = Settings::example(dir.path(), 1, &url);
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = Arc::clone(&seen);
+        s.progress = Progress::new(move |line| sink.lock().expect("lock").push(line.into()));
+        let err = super::super::run(&s, jiff::Timestamp::UNIX_EPOCH).expect_err("no server");
+        assert_eq!(
+            *seen.lock().expect("lock"),
+            [format!("checking InfluxDB at {url}")]
+        );
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("InfluxDB is not reachable at {url}/ping: ")),
+            "{text}"
+        );
+        assert!(
+            matches!(&err, crate::Error::Influx { help: Some(h), .. } if h.contains("promo-infra apply")),
+            "{err:?}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+    }
+}

@@ -102,4 +102,4 @@ pub use id::{CLOCK_ENV, ID_FORMAT, clock, format_id, parse_id};
 pub use prune::{Decision, RotateReport, STALE_AFTER_HOURS, rotate_dir};
 pub use restore::{RestoreReport, restore};
 pub use run::{RunReport, run};
-pub use scan::{DEL_PREFIX, Entry, PARTIAL_MARKER, Status, TMP_PREFIX, list, scan};
+pub use scan::{Backed, DEL_PREFIX, Entry, PARTIAL_MARKER, Status, TMP_PREFIX, list, scan};

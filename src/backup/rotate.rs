@@ -367,32 +367,34 @@ mod tests {
         assert_eq!(reasons_of(&v[0]), ["monthly backup 2026-10"]);
     }
 
+    /// While a rule has budget left the oldest backup is kept; once it is used up, it goes.
     #[test]
-    fn oldest_is_kept_while_a_rule_has_budget() {
-        let cands = cands(&[
-            ("a", "2026-11-24T01:00:00Z"),
-            ("b", "2026-11-24T02:00:00Z"),
-            ("c", "2026-11-24T03:00:00Z"),
-        ]);
-        let v = decide(&cands, &only_daily(7));
-        assert_eq!(kept(&cands, &v), ["a", "c"]);
-        assert_eq!(reasons_of(&v[0]), ["oldest daily backup 2026-11-24"]);
-        assert!(matches!(v[1], Verdict::Remove { .. }));
-    }
-
-    #[test]
-    fn when_budget_is_used_the_oldest_goes() {
-        let cands = cands(&[
-            ("a", "2026-11-22T01:00:00Z"),
-            ("b", "2026-11-23T02:00:00Z"),
-            ("c", "2026-11-24T03:00:00Z"),
-        ]);
-        let v = decide(&cands, &only_daily(2));
-        assert_eq!(kept(&cands, &v), ["b", "c"]);
-        assert_eq!(
-            reason_removed(&v[0]),
-            "2026-11-22 is beyond the 2 newest days (keep.daily 2)"
-        );
+    fn oldest_is_kept_while_a_rule_has_budget_then_goes() {
+        // (start hours of a, b, c; keep.daily; kept; a's verdict: Ok = kept, Err = removed)
+        let cases: [([&str; 3], u32, [&str; 2], Result<&str, &str>); 2] = [
+            (
+                ["2026-11-24T01", "2026-11-24T02", "2026-11-24T03"],
+                7,
+                ["a", "c"],
+                Ok("oldest daily backup 2026-11-24"),
+            ),
+            (
+                ["2026-11-22T01", "2026-11-23T02", "2026-11-24T03"],
+                2,
+                ["b", "c"],
+                Err("2026-11-22 is beyond the 2 newest days (keep.daily 2)"),
+            ),
+        ];
+        for (hours, daily, want, a) in cases {
+            let times = hours.map(|h| format!("{h}:00:00Z"));
+            let cands = cands(&[("a", &times[0]), ("b", &times[1]), ("c", &times[2])]);
+            let v = decide(&cands, &only_daily(daily));
+            assert_eq!(kept(&cands, &v), want);
+            match a {
+                Ok(reason) => assert_eq!(reasons_of(&v[0]), [reason]),
+                Err(reason) => assert_eq!(reason_removed(&v[0]), reason),
+            }
+        }
     }
 
     #[test]

@@ -75,19 +75,24 @@ pub struct Entry {
     /// What is wrong / what it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// Database or bucket (backups).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub database: Option<String>,
-    /// InfluxDB major version (backups).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub influxdb_version: Option<u8>,
-    /// Server version (backups).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server_version: Option<String>,
+    /// What our manifest says was backed up (backups only).
+    #[serde(flatten)]
+    pub backup: Option<Backed>,
     #[serde(skip)]
     pub(crate) timestamp: Option<Timestamp>,
     #[serde(skip)]
     pub(crate) kind: Kind,
+}
+
+/// What a backup holds, from our manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct Backed {
+    /// Database or bucket.
+    pub database: String,
+    /// InfluxDB major version.
+    pub influxdb_version: u8,
+    /// Server version.
+    pub server_version: String,
 }
 
 impl Entry {
@@ -99,9 +104,7 @@ impl Entry {
             size: disk_size(path),
             status,
             detail: Some(detail),
-            database: None,
-            influxdb_version: None,
-            server_version: None,
+            backup: None,
             timestamp: None,
             kind,
         }
@@ -223,9 +226,11 @@ fn classify(dir: &Path, name: &str, is_dir: bool, stack: &str, depth: Depth) -> 
         size: m.total_size(),
         status,
         detail,
-        database: Some(m.database),
-        influxdb_version: Some(m.influxdb_version),
-        server_version: Some(m.server_version),
+        backup: Some(Backed {
+            database: m.database,
+            influxdb_version: m.influxdb_version,
+            server_version: m.server_version,
+        }),
         timestamp: None,
         kind: Kind::Backup,
     }
@@ -235,4 +240,41 @@ fn classify(dir: &Path, name: &str, is_dir: bool, stack: &str, depth: Depth) -> 
 /// `backup list`: every entry, backups verified against every checksum.
 pub fn list(s: &Settings) -> Result<Vec<Entry>> {
     scan(&s.dir, &s.stack, Depth::Checksums)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_json_puts_what_a_backup_holds_beside_its_id_and_nothing_for_other_entries() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("notes.txt"), "hello").expect("write");
+        let entries = scan(dir.path(), "shop", Depth::Sizes).expect("scan");
+        let mut ok = entries[0].clone();
+        let json = serde_json::to_value(&entries[0]).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"id": "notes.txt", "time": null, "size": 5, "status": "foreign",
+                "detail": "a file promo-infra did not create"})
+        );
+        ok.backup = Some(Backed {
+            database: "k6".into(),
+            influxdb_version: 1,
+            server_version: "1.6.7".into(),
+        });
+        let json = serde_json::to_value(&ok).expect("json");
+        assert_eq!(
+            (
+                &json["database"],
+                &json["influxdb_version"],
+                &json["server_version"]
+            ),
+            (
+                &serde_json::json!("k6"),
+                &serde_json::json!(1),
+                &serde_json::json!("1.6.7")
+            )
+        );
+    }
 }

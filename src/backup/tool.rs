@@ -230,3 +230,74 @@ fn outcome(
         .collect();
     Err(Error::backup(format!("`{shown}` failed ({status}):\n{}", tail.join("\n"))).with_help(help))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_of_both_versions_hold_no_secret_and_show_the_display_dir() {
+        let dir = Path::new("/abs/backups/shop/.tmp-1");
+        let v1 = Settings::example(Path::new("/abs"), 1, "http://127.0.0.1:8086");
+        let argv1 = argv(
+            &v1,
+            Op::Restore,
+            &v1.rpc,
+            ("k6", "org"),
+            Some("k6_copy"),
+            "/abs/backups/shop/.tmp-1",
+        );
+        assert_eq!(
+            shown(&argv1, dir, "backups/shop/1"),
+            "influxd restore -portable -host 127.0.0.1:8088 -db k6 -newdb k6_copy backups/shop/1"
+        );
+        assert!(env(&v1).expect("env").is_empty());
+        let v2 = Settings::example(Path::new("/abs"), 2, "http://127.0.0.1:8086");
+        let argv2 = argv(
+            &v2,
+            Op::Backup,
+            &v2.rpc,
+            ("k6", "org"),
+            None,
+            "/abs/backups/shop/.tmp-1",
+        );
+        assert_eq!(
+            shown(&argv2, dir, "backups/shop/.tmp-1"),
+            "influx backup --host http://127.0.0.1:8086 --org org --bucket k6 backups/shop/.tmp-1"
+        );
+        assert_eq!(
+            env(&v2).expect("env"),
+            [("INFLUX_TOKEN", "token-secret".to_string())]
+        );
+        for a in argv1.iter().chain(&argv2) {
+            assert!(!a.contains("secret"), "{a}");
+        }
+    }
+
+    #[test]
+    fn a_failed_tool_shows_its_last_eight_lines_with_secrets_redacted() {
+        let s = Settings::example(Path::new("/abs"), 2, "http://127.0.0.1:8086");
+        let output: String = (1..=10)
+            .map(|n| format!("line {n} token-secret\n"))
+            .collect();
+        let err = outcome(
+            &s,
+            "influx backup",
+            false,
+            "exit code 1",
+            output,
+            "help".into(),
+        )
+        .expect_err("failed");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("`influx backup` failed (exit code 1):\n  line 3 (redacted)"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("  line 10 (redacted)") && !text.contains("line 2 "),
+            "{text}"
+        );
+        assert!(matches!(err, Error::Backup { .. }), "{err:?}");
+    }
+}

@@ -32,6 +32,15 @@ impl Endpoint {
     pub fn client(&self) -> Result<Client> {
         Client::new(self, Auth::None)
     }
+
+    /// A client of this endpoint as a 1.x user.
+    fn as_user(&self, user: &str, password: &str) -> Result<Client> {
+        let basic = Auth::Basic {
+            user: user.to_string(),
+            password: password.to_string(),
+        };
+        Client::new(self, basic)
+    }
 }
 
 fn secret<'a>(secrets: &'a SecretValues, name: &str) -> Result<&'a str> {
@@ -78,14 +87,14 @@ pub async fn set_password(
     user: &str,
     password: &str,
 ) -> Result<()> {
-    v1::set_password(&ep.client()?, admin, user, password).await
+    v1::set_password(&ep.as_user(admin.0, admin.1)?, user, password).await
 }
 
 /// Whether 1.x `user` / `password` are accepted. Used by `secrets rotate` to tell an
 /// interrupted rotation (the new password already set) from a failure.
 pub async fn accepts(ep: &Endpoint, user: &str, password: &str) -> bool {
-    match ep.client() {
-        Ok(c) => v1::accepts(&c, user, password).await,
+    match ep.as_user(user, password) {
+        Ok(c) => v1::accepts(&c).await,
         Err(_) => false,
     }
 }

@@ -244,32 +244,19 @@ pub async fn apply(c: &Client, want: &DatabaseSpec, secrets: &SecretValues) -> R
     Ok(())
 }
 
-/// Set a user's password as `admin` (used by `secrets rotate`).
-pub async fn set_password(
-    c: &Client,
-    admin: (&str, &str),
-    user: &str,
-    password: &str,
-) -> Result<()> {
-    let admin = c.with_auth(Auth::Basic {
-        user: admin.0.to_string(),
-        password: admin.1.to_string(),
-    });
+/// Set a user's password, `admin` being a client as the admin user (used by `secrets rotate`).
+pub async fn set_password(admin: &Client, user: &str, password: &str) -> Result<()> {
     let q = format!(
         "SET PASSWORD FOR {} = {}",
         quote_ident(user),
         quote_str(password)
     );
-    query(&admin, &q).await.map(|_| ())
+    query(admin, &q).await.map(|_| ())
 }
 
-/// Whether `user` / `password` are accepted (`SHOW DATABASES` as that user).
-pub async fn accepts(c: &Client, user: &str, password: &str) -> bool {
-    let as_user = c.with_auth(Auth::Basic {
-        user: user.to_string(),
-        password: password.to_string(),
-    });
-    query(&as_user, "SHOW DATABASES").await.is_ok()
+/// Whether the client's credentials are accepted (`SHOW DATABASES` as that user).
+pub async fn accepts(as_user: &Client) -> bool {
+    query(as_user, "SHOW DATABASES").await.is_ok()
 }
 
 #[cfg(test)]
@@ -286,9 +273,14 @@ mod tests {
 
     #[test]
     fn go_durations_normalise() {
-        assert_eq!(go_duration_to_influxql("672h0m0s"), "672h");
-        assert_eq!(go_duration_to_influxql("0s"), "INF");
-        assert_eq!(go_duration_to_influxql("1h30m0s"), "90m");
-        assert_eq!(go_duration_to_influxql("168h0m0s"), "168h");
+        let cases = [
+            ("672h0m0s", "672h"),
+            ("0s", "INF"),
+            ("1h30m0s", "90m"),
+            ("168h0m0s", "168h"),
+        ];
+        for (go, influxql) in cases {
+            assert_eq!(go_duration_to_influxql(go), influxql, "{go}");
+        }
     }
 }

@@ -50,106 +50,107 @@ impl Container {
     /// Pre-flight: the engine answers and the container exists and runs. Fails within
     /// [`PREFLIGHT_S`] seconds with the cause and what to do.
     pub async fn preflight(&self) -> Result<()> {
-        {
-            let docker = engine::connect()?;
-            let inspect = tokio::time::timeout(
-                Duration::from_secs(PREFLIGHT_S),
-                docker.inspect_container(&self.name, None),
-            )
-            .await
-            .map_err(|_| Error::docker(format!(
-                    "the Docker engine at {} did not answer within {PREFLIGHT_S} s (inspecting container {})",
-                    engine::docker_host(),
-                    self.name
-                )).with_help("check that dockerd runs (`docker info`), or use --target native"))?;
-            let info = match inspect {
-                Ok(info) => info,
-                Err(e) if engine::is_not_found(&e) => {
-                    return Err(Error::docker(format!(
-                            "container {} does not exist: the stack's InfluxDB is not running on the docker target",
-                            self.name
-                        )).with_help("start the stack (`promo-infra apply`), or pass --target native if InfluxDB runs on this host"));
-                }
-                Err(e) => return Err(engine::read_error(&format!("inspecting {}", self.name), e)),
-            };
-            let state = info.state.unwrap_or_default();
-            if state.running != Some(true) || state.restarting == Some(true) {
-                let status = state
-                    .status
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "not running".into());
+        let docker = engine::connect()?;
+        let inspect = tokio::time::timeout(
+            Duration::from_secs(PREFLIGHT_S),
+            docker.inspect_container(&self.name, None),
+        )
+        .await
+        .map_err(|_| {
+            Error::docker(format!(
+                "the Docker engine at {} did not answer within {PREFLIGHT_S} s (inspecting container {})",
+                engine::docker_host(),
+                self.name
+            ))
+            .with_help("check that dockerd runs (`docker info`), or use --target native")
+        })?;
+        let info = match inspect {
+            Ok(info) => info,
+            Err(e) if engine::is_not_found(&e) => {
                 return Err(Error::docker(format!(
-                        "InfluxDB is down: container {} is {status}{}",
-                        self.name,
-                        state
-                            .exit_code
-                            .filter(|c| *c != 0)
-                            .map(|c| format!(" (exit code {c})"))
-                            .unwrap_or_default()
-                    )).with_help(format!(
-                        "start it (`promo-infra apply`, or `docker start {}`); its logs: `docker logs {}`",
-                        self.name, self.name
-                    )));
+                    "container {} does not exist: the stack's InfluxDB is not running on the docker target",
+                    self.name
+                ))
+                .with_help("start the stack (`promo-infra apply`), or pass --target native if InfluxDB runs on this host"));
             }
-            Ok(())
+            Err(e) => return Err(engine::read_error(&format!("inspecting {}", self.name), e)),
+        };
+        let state = info.state.unwrap_or_default();
+        if state.running == Some(true) && state.restarting != Some(true) {
+            return Ok(());
         }
+        let status = state
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "not running".into());
+        let exit = state
+            .exit_code
+            .filter(|c| *c != 0)
+            .map(|c| format!(" (exit code {c})"))
+            .unwrap_or_default();
+        Err(Error::docker(format!(
+            "InfluxDB is down: container {} is {status}{exit}",
+            self.name
+        ))
+        .with_help(format!(
+            "start it (`promo-infra apply`, or `docker start {}`); its logs: `docker logs {}`",
+            self.name, self.name
+        )))
     }
 
     /// Run `cmd` in the container, bounded by `timeout`. Returns the exit code and the combined
     /// output (stdout then stderr, as they came).
     pub async fn exec(&self, cmd: &[String], timeout: Duration) -> Result<(i64, String)> {
         let shown = cmd.join(" ");
-        {
-            let docker = engine::connect()?;
-            let fail = |what: &str, e: bollard::errors::Error| {
-                engine::read_error(&format!("{what} `{shown}` in {}", self.name), e)
-            };
-            let created = docker
-                .create_exec(
-                    &self.name,
-                    ExecConfig {
-                        attach_stdout: Some(true),
-                        attach_stderr: Some(true),
-                        cmd: Some(cmd.to_vec()),
-                        ..Default::default()
-                    },
-                )
+        let docker = engine::connect()?;
+        let fail = |what: &str, e: bollard::errors::Error| {
+            engine::read_error(&format!("{what} `{shown}` in {}", self.name), e)
+        };
+        let created = docker
+            .create_exec(
+                &self.name,
+                ExecConfig {
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    cmd: Some(cmd.to_vec()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| fail("cannot create", e))?;
+        let run = async {
+            let mut output = String::new();
+            match docker
+                .start_exec(&created.id, None::<StartExecOptions>)
                 .await
-                .map_err(|e| fail("cannot create", e))?;
-            let run = async {
-                let mut output = String::new();
-                match docker
-                    .start_exec(&created.id, None::<StartExecOptions>)
-                    .await
-                    .map_err(|e| fail("cannot start", e))?
-                {
-                    StartExecResults::Attached {
-                        output: mut out, ..
-                    } => {
-                        while let Some(chunk) = out.next().await {
-                            let chunk = chunk.map_err(|e| fail("lost the output of", e))?;
-                            output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
-                        }
+                .map_err(|e| fail("cannot start", e))?
+            {
+                StartExecResults::Attached {
+                    output: mut out, ..
+                } => {
+                    while let Some(chunk) = out.next().await {
+                        let chunk = chunk.map_err(|e| fail("lost the output of", e))?;
+                        output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
                     }
-                    StartExecResults::Detached => {}
                 }
-                let code = docker
-                    .inspect_exec(&created.id)
-                    .await
-                    .map_err(|e| fail("cannot inspect", e))?
-                    .exit_code
-                    .unwrap_or(-1);
-                Ok::<_, Error>((code, output))
-            };
-            tokio::time::timeout(timeout, run).await.map_err(|_| {
-                Error::docker(format!(
-                    "`{shown}` in container {} did not finish within {} s",
-                    self.name,
-                    timeout.as_secs()
-                ))
-                .with_help("check the server's load and logs (`docker logs`), then run again")
-            })?
-        }
+                StartExecResults::Detached => {}
+            }
+            let code = docker
+                .inspect_exec(&created.id)
+                .await
+                .map_err(|e| fail("cannot inspect", e))?
+                .exit_code
+                .unwrap_or(-1);
+            Ok::<_, Error>((code, output))
+        };
+        tokio::time::timeout(timeout, run).await.map_err(|_| {
+            Error::docker(format!(
+                "`{shown}` in container {} did not finish within {} s",
+                self.name,
+                timeout.as_secs()
+            ))
+            .with_help("check the server's load and logs (`docker logs`), then run again")
+        })?
     }
 
     /// Copy the directory `src` of the container into the existing host directory `dest`
@@ -205,22 +206,18 @@ impl Container {
         let archive = builder
             .into_inner()
             .map_err(|e| Error::io("cannot archive", src, e))?;
-        {
-            let docker = engine::connect()?;
-            docker
-                .upload_to_container(
-                    &self.name,
-                    Some(UploadToContainerOptions {
-                        path: "/tmp".into(),
-                        ..Default::default()
-                    }),
-                    bollard::body_full(bytes::Bytes::from(archive)),
-                )
-                .await
-                .map_err(|e| {
-                    engine::read_error(&format!("copying the backup into {}", self.name), e)
-                })
-        }
+        let docker = engine::connect()?;
+        docker
+            .upload_to_container(
+                &self.name,
+                Some(UploadToContainerOptions {
+                    path: "/tmp".into(),
+                    ..Default::default()
+                }),
+                bollard::body_full(bytes::Bytes::from(archive)),
+            )
+            .await
+            .map_err(|e| engine::read_error(&format!("copying the backup into {}", self.name), e))
     }
 
     /// Remove a directory of the container (best effort, bounded: cleanup of our own copy).

@@ -237,40 +237,30 @@ mod tests {
 
     #[test]
     fn command_lines_of_both_versions_hold_no_secret_and_show_the_display_dir() {
-        let dir = Path::new("/abs/backups/shop/.tmp-1");
-        let v1 = Settings::example(Path::new("/abs"), 1, "http://127.0.0.1:8086");
-        let argv1 = argv(
-            &v1,
-            Op::Restore,
-            &v1.rpc,
-            ("k6", "org"),
-            Some("k6_copy"),
-            "/abs/backups/shop/.tmp-1",
-        );
-        assert_eq!(
-            shown(&argv1, dir, "backups/shop/1"),
-            "influxd restore -portable -host 127.0.0.1:8088 -db k6 -newdb k6_copy backups/shop/1"
-        );
-        assert!(env(&v1).expect("env").is_empty());
-        let v2 = Settings::example(Path::new("/abs"), 2, "http://127.0.0.1:8086");
-        let argv2 = argv(
-            &v2,
-            Op::Backup,
-            &v2.rpc,
-            ("k6", "org"),
-            None,
-            "/abs/backups/shop/.tmp-1",
-        );
-        assert_eq!(
-            shown(&argv2, dir, "backups/shop/.tmp-1"),
-            "influx backup --host http://127.0.0.1:8086 --org org --bucket k6 backups/shop/.tmp-1"
-        );
-        assert_eq!(
-            env(&v2).expect("env"),
-            [("INFLUX_TOKEN", "token-secret".to_string())]
-        );
-        for a in argv1.iter().chain(&argv2) {
-            assert!(!a.contains("secret"), "{a}");
+        let dir = "/abs/backups/shop/.tmp-1";
+        let cases = [
+            (
+                1,
+                Op::Restore,
+                Some("k6_copy"),
+                "backups/shop/1",
+                "influxd restore -portable -host 127.0.0.1:8088 -db k6 -newdb k6_copy backups/shop/1",
+            ),
+            (
+                2,
+                Op::Backup,
+                None,
+                "backups/shop/.tmp-1",
+                "influx backup --host http://127.0.0.1:8086 --org org --bucket k6 backups/shop/.tmp-1",
+            ),
+        ];
+        for (version, op, new_name, display, want) in cases {
+            let s = Settings::example(Path::new("/abs"), version, "http://127.0.0.1:8086");
+            let argv = argv(&s, op, &s.rpc, ("k6", "org"), new_name, dir);
+            assert_eq!(shown(&argv, Path::new(dir), display), want);
+            assert!(argv.iter().all(|a| !a.contains("secret")), "{argv:?}");
+            let token = (version == 2).then(|| ("INFLUX_TOKEN", "token-secret".to_string()));
+            assert_eq!(env(&s).expect("env"), token.into_iter().collect::<Vec<_>>());
         }
     }
 

@@ -21,7 +21,10 @@ use super::rotate;
 /// Where progress lines go: one line per network step (`checking InfluxDB at …`). The CLI
 /// prints them on stderr as `backup: <line>`; [`Progress::default`] drops them.
 #[derive(Clone, Default)]
-pub struct Progress(Option<Arc<dyn Fn(&str) + Send + Sync>>);
+pub struct Progress(Option<Arc<Report>>);
+
+/// What receives the progress lines.
+type Report = dyn Fn(&str) + Send + Sync;
 
 impl Progress {
     /// Report each step to `f`.

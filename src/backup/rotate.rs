@@ -371,7 +371,8 @@ mod tests {
     #[test]
     fn oldest_is_kept_while_a_rule_has_budget_then_goes() {
         // (start hours of a, b, c; keep.daily; kept; a's verdict: Ok = kept, Err = removed)
-        let cases: [([&str; 3], u32, [&str; 2], Result<&str, &str>); 2] = [
+        type Case<'a> = ([&'a str; 3], u32, [&'a str; 2], Result<&'a str, &'a str>);
+        let cases: [Case; 2] = [
             (
                 ["2026-11-24T01", "2026-11-24T02", "2026-11-24T03"],
                 7,

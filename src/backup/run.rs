@@ -38,8 +38,6 @@ pub struct RunReport {
 }
 
 /// `backup run`: back up the running server into `<dir>/<id>/` via `.tmp-<id>/`.
-
-/// `backup run`: back up the running server into `<dir>/<id>/` via `.tmp-<id>/`.
 pub fn run(s: &Settings, now: Timestamp) -> Result<RunReport> {
     let db = s.influx()?;
     let server_version = s.preflight(&db)?;

@@ -320,17 +320,19 @@ pub fn backup_settings(
         },
         database_spec: None,
         secret_values: values,
-        progress: true,
+        progress: crate::backup::Progress::default(),
     })
 }
 
-/// `backup run`.
+/// `backup run`, reporting each network step to `progress`.
 pub fn backup_run(
     project: &Project,
     loaded: &Loaded,
     target: crate::targets::TargetKind,
+    progress: crate::backup::Progress,
 ) -> Result<crate::backup::RunReport> {
-    let s = backup_settings(project, loaded, target)?;
+    let mut s = backup_settings(project, loaded, target)?;
+    s.progress = progress;
     crate::backup::run(&s, crate::backup::clock()?)
 }
 
@@ -354,7 +356,9 @@ pub fn backup_rotate(
 }
 
 /// `backup restore ID [--as NAME]`: the stack's database resource (with its users) goes along,
-/// so the restore converges the privileges a dropped 1.x database lost.
+/// so the restore converges the privileges a dropped 1.x database lost. Each network step is
+/// reported to `progress`.
+#[allow(clippy::too_many_arguments)]
 pub fn backup_restore(
     project: &Project,
     templates: &Templates,
@@ -362,8 +366,10 @@ pub fn backup_restore(
     id: &str,
     as_name: Option<&str>,
     target: crate::targets::TargetKind,
+    progress: crate::backup::Progress,
 ) -> Result<crate::backup::RestoreReport> {
     let mut s = backup_settings(project, loaded, target)?;
+    s.progress = progress;
     s.database_spec = compile(project, templates, loaded)?
         .resources
         .values()

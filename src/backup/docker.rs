@@ -13,6 +13,11 @@
 //!
 //! Every step is bounded: the pre-flight (engine reachable, container exists and runs) answers
 //! in seconds; exec runs are bounded by [`super::Settings::timeout`].
+//!
+//! Owns: the Engine API calls of a backup or restore (inspect, exec, archive copy both ways).
+//! May not: start its own async runtime (callers run these futures on the command's one
+//! runtime), print, or read the environment (the engine address comes from
+//! `targets::docker::engine`).
 
 use std::io::Read;
 use std::path::{Component, Path};
@@ -34,16 +39,6 @@ pub const CONTAINER_RPC: &str = "127.0.0.1:8088";
 /// Seconds the pre-flight waits for the engine.
 const PREFLIGHT_S: u64 = 5;
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Target {
-            message: format!("cannot start the async runtime: {e}"),
-            help: None,
-        })
-}
-
 /// A container of the stack, reached through the Engine API.
 #[derive(Debug, Clone)]
 pub struct Container {
@@ -54,130 +49,115 @@ pub struct Container {
 impl Container {
     /// Pre-flight: the engine answers and the container exists and runs. Fails within
     /// [`PREFLIGHT_S`] seconds with the cause and what to do.
-    pub fn preflight(&self) -> Result<()> {
-        runtime()?.block_on(async {
-            let docker = engine::connect()?;
-            let inspect = tokio::time::timeout(
-                Duration::from_secs(PREFLIGHT_S),
-                docker.inspect_container(&self.name, None),
-            )
-            .await
-            .map_err(|_| Error::Target {
-                message: format!(
-                    "the Docker engine at {} did not answer within {PREFLIGHT_S} s (inspecting container {})",
-                    engine::docker_host(),
+    pub async fn preflight(&self) -> Result<()> {
+        let docker = engine::connect()?;
+        let inspect = tokio::time::timeout(
+            Duration::from_secs(PREFLIGHT_S),
+            docker.inspect_container(&self.name, None),
+        )
+        .await
+        .map_err(|_| {
+            Error::docker(format!(
+                "the Docker engine at {} did not answer within {PREFLIGHT_S} s (inspecting container {})",
+                engine::docker_host(),
+                self.name
+            ))
+            .with_help("check that dockerd runs (`docker info`), or use --target native")
+        })?;
+        let info = match inspect {
+            Ok(info) => info,
+            Err(e) if engine::is_not_found(&e) => {
+                return Err(Error::docker(format!(
+                    "container {} does not exist: the stack's InfluxDB is not running on the docker target",
                     self.name
-                ),
-                help: Some("check that dockerd runs (`docker info`), or use --target native".into()),
-            })?;
-            let info = match inspect {
-                Ok(info) => info,
-                Err(e) if engine::is_not_found(&e) => {
-                    return Err(Error::Target {
-                        message: format!(
-                            "container {} does not exist: the stack's InfluxDB is not running on the docker target",
-                            self.name
-                        ),
-                        help: Some(
-                            "start the stack (`promo-infra apply`), or pass --target native if InfluxDB runs on this host"
-                                .into(),
-                        ),
-                    });
-                }
-                Err(e) => return Err(engine::read_error(&format!("inspecting {}", self.name), e)),
-            };
-            let state = info.state.unwrap_or_default();
-            if state.running != Some(true) || state.restarting == Some(true) {
-                let status = state
-                    .status
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "not running".into());
-                return Err(Error::Target {
-                    message: format!(
-                        "InfluxDB is down: container {} is {status}{}",
-                        self.name,
-                        state
-                            .exit_code
-                            .filter(|c| *c != 0)
-                            .map(|c| format!(" (exit code {c})"))
-                            .unwrap_or_default()
-                    ),
-                    help: Some(format!(
-                        "start it (`promo-infra apply`, or `docker start {}`); its logs: `docker logs {}`",
-                        self.name, self.name
-                    )),
-                });
+                ))
+                .with_help("start the stack (`promo-infra apply`), or pass --target native if InfluxDB runs on this host"));
             }
-            Ok(())
-        })
+            Err(e) => return Err(engine::read_error(&format!("inspecting {}", self.name), e)),
+        };
+        let state = info.state.unwrap_or_default();
+        if state.running == Some(true) && state.restarting != Some(true) {
+            return Ok(());
+        }
+        let status = state
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "not running".into());
+        let exit = state
+            .exit_code
+            .filter(|c| *c != 0)
+            .map(|c| format!(" (exit code {c})"))
+            .unwrap_or_default();
+        Err(Error::docker(format!(
+            "InfluxDB is down: container {} is {status}{exit}",
+            self.name
+        ))
+        .with_help(format!(
+            "start it (`promo-infra apply`, or `docker start {}`); its logs: `docker logs {}`",
+            self.name, self.name
+        )))
     }
 
     /// Run `cmd` in the container, bounded by `timeout`. Returns the exit code and the combined
     /// output (stdout then stderr, as they came).
-    pub fn exec(&self, cmd: &[String], timeout: Duration) -> Result<(i64, String)> {
+    pub async fn exec(&self, cmd: &[String], timeout: Duration) -> Result<(i64, String)> {
         let shown = cmd.join(" ");
-        runtime()?.block_on(async {
-            let docker = engine::connect()?;
-            let fail = |what: &str, e: bollard::errors::Error| {
-                engine::read_error(&format!("{what} `{shown}` in {}", self.name), e)
-            };
-            let created = docker
-                .create_exec(
-                    &self.name,
-                    ExecConfig {
-                        attach_stdout: Some(true),
-                        attach_stderr: Some(true),
-                        cmd: Some(cmd.to_vec()),
-                        ..Default::default()
-                    },
-                )
+        let docker = engine::connect()?;
+        let fail = |what: &str, e: bollard::errors::Error| {
+            engine::read_error(&format!("{what} `{shown}` in {}", self.name), e)
+        };
+        let created = docker
+            .create_exec(
+                &self.name,
+                ExecConfig {
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    cmd: Some(cmd.to_vec()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| fail("cannot create", e))?;
+        let run = async {
+            let mut output = String::new();
+            match docker
+                .start_exec(&created.id, None::<StartExecOptions>)
                 .await
-                .map_err(|e| fail("cannot create", e))?;
-            let run = async {
-                let mut output = String::new();
-                match docker
-                    .start_exec(&created.id, None::<StartExecOptions>)
-                    .await
-                    .map_err(|e| fail("cannot start", e))?
-                {
-                    StartExecResults::Attached {
-                        output: mut out, ..
-                    } => {
-                        while let Some(chunk) = out.next().await {
-                            let chunk = chunk.map_err(|e| fail("lost the output of", e))?;
-                            output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
-                        }
+                .map_err(|e| fail("cannot start", e))?
+            {
+                StartExecResults::Attached {
+                    output: mut out, ..
+                } => {
+                    while let Some(chunk) = out.next().await {
+                        let chunk = chunk.map_err(|e| fail("lost the output of", e))?;
+                        output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
                     }
-                    StartExecResults::Detached => {}
                 }
-                let code = docker
-                    .inspect_exec(&created.id)
-                    .await
-                    .map_err(|e| fail("cannot inspect", e))?
-                    .exit_code
-                    .unwrap_or(-1);
-                Ok::<_, Error>((code, output))
-            };
-            tokio::time::timeout(timeout, run)
+                StartExecResults::Detached => {}
+            }
+            let code = docker
+                .inspect_exec(&created.id)
                 .await
-                .map_err(|_| Error::Target {
-                    message: format!(
-                        "`{shown}` in container {} did not finish within {} s",
-                        self.name,
-                        timeout.as_secs()
-                    ),
-                    help: Some(
-                        "check the server's load and logs (`docker logs`), then run again".into(),
-                    ),
-                })?
-        })
+                .map_err(|e| fail("cannot inspect", e))?
+                .exit_code
+                .unwrap_or(-1);
+            Ok::<_, Error>((code, output))
+        };
+        tokio::time::timeout(timeout, run).await.map_err(|_| {
+            Error::docker(format!(
+                "`{shown}` in container {} did not finish within {} s",
+                self.name,
+                timeout.as_secs()
+            ))
+            .with_help("check the server's load and logs (`docker logs`), then run again")
+        })?
     }
 
     /// Copy the directory `src` of the container into the existing host directory `dest`
     /// (its content, not the directory itself). Only regular files and directories are
     /// accepted; anything else in the archive is an error.
-    pub fn download_dir(&self, src: &str, dest: &Path) -> Result<()> {
-        let bytes = runtime()?.block_on(async {
+    pub async fn download_dir(&self, src: &str, dest: &Path) -> Result<()> {
+        let bytes = {
             let docker: Docker = engine::connect()?;
             let mut stream = docker.download_from_container(
                 &self.name,
@@ -190,20 +170,19 @@ impl Container {
                 })?;
                 all.extend_from_slice(&chunk);
             }
-            Ok::<_, Error>(all)
-        })?;
-        unpack(&bytes, dest).map_err(|detail| Error::Target {
-            message: format!(
+            all
+        };
+        unpack(&bytes, dest).map_err(|detail| {
+            Error::docker(format!(
                 "the copy of {src} from container {} is not a plain directory of files: {detail}",
                 self.name
-            ),
-            help: None,
+            ))
         })
     }
 
     /// Upload the regular files `files` (names relative to `src`) of the host directory `src`
     /// into a new directory `/tmp/<name>` of the container.
-    pub fn upload_dir(&self, src: &Path, files: &[String], name: &str) -> Result<()> {
+    pub async fn upload_dir(&self, src: &Path, files: &[String], name: &str) -> Result<()> {
         let mut builder = tar::Builder::new(Vec::new());
         let mut add = || -> std::io::Result<()> {
             let mut dir = tar::Header::new_gnu();
@@ -227,30 +206,28 @@ impl Container {
         let archive = builder
             .into_inner()
             .map_err(|e| Error::io("cannot archive", src, e))?;
-        runtime()?.block_on(async {
-            let docker = engine::connect()?;
-            docker
-                .upload_to_container(
-                    &self.name,
-                    Some(UploadToContainerOptions {
-                        path: "/tmp".into(),
-                        ..Default::default()
-                    }),
-                    bollard::body_full(bytes::Bytes::from(archive)),
-                )
-                .await
-                .map_err(|e| {
-                    engine::read_error(&format!("copying the backup into {}", self.name), e)
-                })
-        })
+        let docker = engine::connect()?;
+        docker
+            .upload_to_container(
+                &self.name,
+                Some(UploadToContainerOptions {
+                    path: "/tmp".into(),
+                    ..Default::default()
+                }),
+                bollard::body_full(bytes::Bytes::from(archive)),
+            )
+            .await
+            .map_err(|e| engine::read_error(&format!("copying the backup into {}", self.name), e))
     }
 
     /// Remove a directory of the container (best effort, bounded: cleanup of our own copy).
-    pub fn remove_dir(&self, path: &str) {
-        let _ = self.exec(
-            &["rm".into(), "-rf".into(), path.into()],
-            Duration::from_secs(30),
-        );
+    pub async fn remove_dir(&self, path: &str) {
+        let _ = self
+            .exec(
+                &["rm".into(), "-rf".into(), path.into()],
+                Duration::from_secs(30),
+            )
+            .await;
     }
 }
 

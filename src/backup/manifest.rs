@@ -3,6 +3,9 @@
 //!
 //! Its presence is what makes a directory "created by promo-infra": rotation never touches a
 //! directory without one. It holds no secret (no token, no password, no URL credentials).
+//!
+//! Owns: the manifest's format, sha256 of files, verifying a directory against its manifest.
+//! May not: remove anything, print, read the environment, or talk to InfluxDB or Docker.
 
 use std::io::Read;
 use std::path::Path;

@@ -259,6 +259,24 @@ mod tests {
         }
     }
 
+    fn cands(list: &[(&str, &str)]) -> Vec<Candidate> {
+        list.iter().map(|(id, time)| cand(id, time)).collect()
+    }
+
+    fn only_daily(daily: u32) -> Policy {
+        Policy {
+            daily,
+            ..Policy::default()
+        }
+    }
+
+    fn only_last(last: u32) -> Policy {
+        Policy {
+            last,
+            ..Policy::default()
+        }
+    }
+
     fn kept(cands: &[Candidate], verdicts: &[Verdict]) -> Vec<String> {
         let mut out: Vec<String> = cands
             .iter()
@@ -268,6 +286,13 @@ mod tests {
             .collect();
         out.sort();
         out
+    }
+
+    fn reason_removed(verdict: &Verdict) -> &str {
+        match verdict {
+            Verdict::Remove { reason } => reason,
+            other => panic!("not removed: {other:?}"),
+        }
     }
 
     fn reasons_of(verdict: &Verdict) -> Vec<String> {
@@ -305,33 +330,19 @@ mod tests {
             cand("d", "2026-11-24T01:00:00Z"),
             cand("e", "2026-11-24T02:00:00Z"),
         ];
-        let v = decide(
-            &cands,
-            &Policy {
-                daily: 3,
-                ..Policy::default()
-            },
-        );
+        let v = decide(&cands, &only_daily(3));
         assert_eq!(kept(&cands, &v), ["b", "c", "e"]);
-        match &v[0] {
-            Verdict::Remove { reason } => {
-                assert_eq!(reason, "day 2026-11-20 is kept as b");
-            }
-            other => panic!("{other:?}"),
-        }
-        match &v[3] {
-            Verdict::Remove { reason } => assert_eq!(reason, "day 2026-11-24 is kept as e"),
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(reason_removed(&v[0]), "day 2026-11-20 is kept as b");
+        assert_eq!(reason_removed(&v[3]), "day 2026-11-24 is kept as e");
     }
 
     #[test]
     fn counters_are_independent_and_reasons_list_every_rule() {
-        let cands = vec![
-            cand("a", "2026-10-31T03:00:00Z"),
-            cand("b", "2026-11-01T03:00:00Z"),
-            cand("c", "2026-11-02T03:00:00Z"),
-        ];
+        let cands = cands(&[
+            ("a", "2026-10-31T03:00:00Z"),
+            ("b", "2026-11-01T03:00:00Z"),
+            ("c", "2026-11-02T03:00:00Z"),
+        ]);
         let v = decide(
             &cands,
             &Policy {
@@ -356,46 +367,34 @@ mod tests {
         assert_eq!(reasons_of(&v[0]), ["monthly backup 2026-10"]);
     }
 
+    /// While a rule has budget left the oldest backup is kept; once it is used up, it goes.
     #[test]
-    fn oldest_is_kept_while_a_rule_has_budget() {
-        let cands = vec![
-            cand("a", "2026-11-24T01:00:00Z"),
-            cand("b", "2026-11-24T02:00:00Z"),
-            cand("c", "2026-11-24T03:00:00Z"),
-        ];
-        let v = decide(
-            &cands,
-            &Policy {
-                daily: 7,
-                ..Policy::default()
-            },
-        );
-        assert_eq!(kept(&cands, &v), ["a", "c"]);
-        assert_eq!(reasons_of(&v[0]), ["oldest daily backup 2026-11-24"]);
-        assert!(matches!(v[1], Verdict::Remove { .. }));
-    }
-
-    #[test]
-    fn when_budget_is_used_the_oldest_goes() {
-        let cands = vec![
-            cand("a", "2026-11-22T01:00:00Z"),
-            cand("b", "2026-11-23T02:00:00Z"),
-            cand("c", "2026-11-24T03:00:00Z"),
-        ];
-        let v = decide(
-            &cands,
-            &Policy {
-                daily: 2,
-                ..Policy::default()
-            },
-        );
-        assert_eq!(kept(&cands, &v), ["b", "c"]);
-        match &v[0] {
-            Verdict::Remove { reason } => assert_eq!(
-                reason,
-                "2026-11-22 is beyond the 2 newest days (keep.daily 2)"
+    fn oldest_is_kept_while_a_rule_has_budget_then_goes() {
+        // (start hours of a, b, c; keep.daily; kept; a's verdict: Ok = kept, Err = removed)
+        type Case<'a> = ([&'a str; 3], u32, [&'a str; 2], Result<&'a str, &'a str>);
+        let cases: [Case; 2] = [
+            (
+                ["2026-11-24T01", "2026-11-24T02", "2026-11-24T03"],
+                7,
+                ["a", "c"],
+                Ok("oldest daily backup 2026-11-24"),
             ),
-            other => panic!("{other:?}"),
+            (
+                ["2026-11-22T01", "2026-11-23T02", "2026-11-24T03"],
+                2,
+                ["b", "c"],
+                Err("2026-11-22 is beyond the 2 newest days (keep.daily 2)"),
+            ),
+        ];
+        for (hours, daily, want, a) in cases {
+            let times = hours.map(|h| format!("{h}:00:00Z"));
+            let cands = cands(&[("a", &times[0]), ("b", &times[1]), ("c", &times[2])]);
+            let v = decide(&cands, &only_daily(daily));
+            assert_eq!(kept(&cands, &v), want);
+            match a {
+                Ok(reason) => assert_eq!(reasons_of(&v[0]), [reason]),
+                Err(reason) => assert_eq!(reason_removed(&v[0]), reason),
+            }
         }
     }
 
@@ -408,13 +407,7 @@ mod tests {
             cand("b", "2026-11-24T03:00:00Z"),
             newer_broken,
         ];
-        let v = decide(
-            &cands,
-            &Policy {
-                last: 1,
-                ..Policy::default()
-            },
-        );
+        let v = decide(&cands, &only_last(1));
         assert_eq!(v[2], Verdict::Ignore);
         assert_eq!(kept(&cands, &v), ["b"]);
         assert!(reasons_of(&v[1]).contains(&"newest valid backup (always kept)".to_string()));
@@ -422,10 +415,7 @@ mod tests {
 
     #[test]
     fn the_newest_valid_is_kept_even_with_an_empty_policy() {
-        let cands = vec![
-            cand("a", "2026-11-23T03:00:00Z"),
-            cand("b", "2026-11-24T03:00:00Z"),
-        ];
+        let cands = cands(&[("a", "2026-11-23T03:00:00Z"), ("b", "2026-11-24T03:00:00Z")]);
         let v = decide(&cands, &Policy::default());
         assert_eq!(kept(&cands, &v), ["b"]);
         assert_eq!(
@@ -438,10 +428,7 @@ mod tests {
 
     #[test]
     fn counts_at_u32_max_do_not_overflow() {
-        let cands = vec![
-            cand("a", "2026-11-23T03:00:00Z"),
-            cand("b", "2026-11-24T03:00:00Z"),
-        ];
+        let cands = cands(&[("a", "2026-11-23T03:00:00Z"), ("b", "2026-11-24T03:00:00Z")]);
         let v = decide(
             &cands,
             &Policy {
@@ -456,18 +443,12 @@ mod tests {
 
     #[test]
     fn equal_timestamps_are_ordered_by_id() {
-        let cands = vec![
-            cand("20261124T030000Z", "2026-11-24T03:00:00Z"),
-            cand("20261124T030000Z-2", "2026-11-24T03:00:00Z"),
-            cand("20261123T030000Z", "2026-11-23T03:00:00Z"),
-        ];
-        let v = decide(
-            &cands,
-            &Policy {
-                daily: 1,
-                ..Policy::default()
-            },
-        );
+        let cands = cands(&[
+            ("20261124T030000Z", "2026-11-24T03:00:00Z"),
+            ("20261124T030000Z-2", "2026-11-24T03:00:00Z"),
+            ("20261123T030000Z", "2026-11-23T03:00:00Z"),
+        ]);
+        let v = decide(&cands, &only_daily(1));
         assert_eq!(kept(&cands, &v), ["20261124T030000Z-2"]);
     }
 

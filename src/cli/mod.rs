@@ -435,6 +435,11 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
+/// `backup run` / `restore` progress: one `backup: <step>` line per network step, on stderr.
+fn backup_progress() -> crate::backup::Progress {
+    crate::backup::Progress::new(|step| eprintln!("backup: {step}"))
+}
+
 fn backup(
     out: &mut Out,
     project: &Project,
@@ -444,7 +449,7 @@ fn backup(
 ) -> Result<()> {
     match cmd {
         BackupCommand::Run { target } => {
-            let r = ops::backup_run(project, loaded, target)?;
+            let r = ops::backup_run(project, loaded, target, backup_progress())?;
             out.line(&format!("$ {}", r.command));
             out.change(
                 '+',
@@ -523,8 +528,15 @@ fn backup(
             as_name,
             target,
         } => {
-            let r =
-                ops::backup_restore(project, templates, loaded, &id, as_name.as_deref(), target)?;
+            let r = ops::backup_restore(
+                project,
+                templates,
+                loaded,
+                &id,
+                as_name.as_deref(),
+                target,
+                backup_progress(),
+            )?;
             out.ok(&format!(
                 "backup {}: {} files verified (sha256)",
                 r.id, r.files

@@ -1,0 +1,232 @@
+//! `backup rotate [--dry-run]` on a directory: the policy of [`super::rotate`] applied to what
+//! [`super::scan`] proves, and the removals it decides, done so an interruption never leaves a
+//! half-deleted backup.
+//!
+//! Owns: which entries count (only `ok` backups), cleaning our stale `.tmp-` and `.del-`
+//! leftovers, re-checking the proof right before each removal, removing our manifest last.
+//! May not: remove anything it cannot prove is ours (foreign entries are never touched), remove
+//! the newest valid backup, print, or talk to InfluxDB or Docker.
+
+use std::path::Path;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::manifest::{self, BackupManifest, Depth};
+use super::scan::{DEL_PREFIX, Entry, Kind, Status, TMP_PREFIX, partial_of, removal_of, scan};
+use super::{Settings, rotate};
+use crate::error::{Error, Result};
+
+/// `.tmp-*` directories older than this are removed by `rotate`.
+pub const STALE_AFTER_HOURS: i64 = 24;
+
+/// One decision of `backup rotate`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    /// Entry name.
+    pub id: String,
+    /// UTC time, RFC 3339.
+    pub time: Option<String>,
+    /// Status before rotation.
+    pub status: Status,
+    /// `keep`, `remove` or `leave` (not a valid backup: not counted, not removed).
+    pub action: &'static str,
+    /// Why (rule names for kept backups).
+    pub reasons: Vec<String>,
+}
+
+/// What `backup rotate` decided (and, unless dry run, did).
+#[derive(Debug, Clone, Serialize)]
+pub struct RotateReport {
+    /// Nothing was removed.
+    pub dry_run: bool,
+    /// The policy applied.
+    pub policy: rotate::Policy,
+    /// Every entry, newest first (entries without a time last, by name).
+    pub decisions: Vec<Decision>,
+}
+
+impl RotateReport {
+    /// Entries with this action.
+    pub fn with_action(&self, action: &str) -> impl Iterator<Item = &Decision> {
+        self.decisions.iter().filter(move |d| d.action == action)
+    }
+}
+
+/// `backup rotate [--dry-run]`.
+pub fn rotate_dir(s: &Settings, now: Timestamp, dry_run: bool) -> Result<RotateReport> {
+    // Every backup is checked against every sha256: only a backup that restores may fill a
+    // bucket (a corrupt one never displaces a valid one). No stat-keyed cache: bit rot keeps
+    // size and mtime, which is exactly what this check exists to catch (cost: BENCHMARKS.md).
+    let entries = scan(&s.dir, &s.stack, Depth::Checksums)?;
+    let candidates: Vec<rotate::Candidate> = entries
+        .iter()
+        .map(|e| rotate::Candidate {
+            id: e.id.clone(),
+            time: e.timestamp.unwrap_or(Timestamp::UNIX_EPOCH),
+            valid: e.status == Status::Ok && e.timestamp.is_some(),
+        })
+        .collect();
+    let verdicts = rotate::decide(&candidates, &s.policy);
+    let newest_valid = candidates
+        .iter()
+        .filter(|c| c.valid)
+        .max_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)))
+        .map(|c| c.id.clone());
+
+    let mut decisions = Vec::with_capacity(entries.len());
+    for (e, verdict) in entries.iter().zip(verdicts) {
+        let (action, reasons) = match verdict {
+            rotate::Verdict::Keep { reasons } => ("keep", reasons),
+            rotate::Verdict::Remove { reason } => ("remove", vec![reason]),
+            rotate::Verdict::Ignore => leave_or_clean(e, now),
+        };
+        decisions.push(Decision {
+            id: e.id.clone(),
+            time: e.time.clone(),
+            status: e.status,
+            action,
+            reasons,
+        });
+    }
+    // Belt and braces: the policy never removes the newest valid backup.
+    if let Some(newest) = &newest_valid
+        && decisions
+            .iter()
+            .any(|d| d.action == "remove" && d.id == *newest)
+    {
+        return Err(Error::internal(format!(
+            "rotation would remove the newest valid backup {newest}; nothing was removed"
+        )));
+    }
+    if !dry_run {
+        for d in &decisions {
+            if d.action == "remove" {
+                remove_backup(s, &d.id)?;
+            }
+        }
+    }
+    decisions.sort_by(|a, b| {
+        let ta = a.time.as_deref().map(|_| 0).unwrap_or(1);
+        let tb = b.time.as_deref().map(|_| 0).unwrap_or(1);
+        ta.cmp(&tb)
+            .then_with(|| b.time.cmp(&a.time))
+            .then_with(|| b.id.cmp(&a.id))
+    });
+    Ok(RotateReport {
+        dry_run,
+        policy: s.policy,
+        decisions,
+    })
+}
+
+/// What happens to an entry that is not a valid backup.
+fn leave_or_clean(e: &Entry, now: Timestamp) -> (&'static str, Vec<String>) {
+    match (e.status, e.kind) {
+        (Status::Incomplete, Kind::Deleting) => (
+            "remove",
+            vec!["removal of this backup was interrupted; finishing it".into()],
+        ),
+        (Status::Incomplete, Kind::Partial) => {
+            let age_h = e
+                .timestamp
+                .map(|t| (now.as_second() - t.as_second()) / 3600);
+            match age_h {
+                Some(h) if h >= STALE_AFTER_HOURS => (
+                    "remove",
+                    vec![format!(
+                        "incomplete backup started {h} h ago (interrupted; older than {STALE_AFTER_HOURS} h)"
+                    )],
+                ),
+                Some(h) => (
+                    "leave",
+                    vec![format!(
+                        "incomplete backup started {h} h ago: may still be running; removed once older than {STALE_AFTER_HOURS} h"
+                    )],
+                ),
+                None => (
+                    "leave",
+                    vec!["incomplete backup with an unreadable start time: remove it by hand once no backup is running".into()],
+                ),
+            }
+        }
+        (Status::Corrupt, _) => (
+            "leave",
+            vec![format!(
+                "corrupt ({}): not counted, left for you to inspect and delete",
+                e.detail.as_deref().unwrap_or("?")
+            )],
+        ),
+        (Status::Foreign, _) => (
+            "leave",
+            vec![format!(
+                "foreign ({}): never touched",
+                e.detail.as_deref().unwrap_or("not created by promo-infra")
+            )],
+        ),
+        (Status::Ok, _) | (Status::Incomplete, _) => ("leave", vec!["not counted".into()]),
+    }
+}
+
+/// Remove one entry promo-infra created: rename it out of the way first, so an interruption
+/// leaves a `.del-*` (finished by the next rotate), never a half-deleted backup.
+fn remove_backup(s: &Settings, name: &str) -> Result<()> {
+    let path = s.dir.join(name);
+    let changed = || {
+        Error::backup(format!(
+            "{}/{name} changed during rotation; it was not removed",
+            s.display_dir
+        ))
+        .with_help("run `promo-infra backup rotate --dry-run` again")
+    };
+    // Re-check the proof right before removing anything.
+    let doomed = if let Some(id) = name.strip_prefix(DEL_PREFIX) {
+        if !removal_of(&path, id, &s.stack) {
+            return Err(changed());
+        }
+        path.clone()
+    } else if name.starts_with(TMP_PREFIX) {
+        if !partial_of(&path, &s.stack) {
+            return Err(changed());
+        }
+        path.clone()
+    } else {
+        // Re-check right before removing: only a directory with our manifest.
+        let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        match BackupManifest::read(&path) {
+            Ok(Some(m)) if is_dir && m.id == name && m.stack == s.stack => {}
+            _ => return Err(changed()),
+        }
+        let doomed = s.dir.join(format!("{DEL_PREFIX}{name}"));
+        fs_err::rename(&path, &doomed).map_err(|e| Error::io("cannot rename", &path, e))?;
+        doomed
+    };
+    remove_manifest_last(&doomed)
+}
+
+/// Remove a backup directory, our manifest last: a removal interrupted half-way leaves a
+/// `.del-<id>` that still proves whose it is, so the next rotate can finish it.
+fn remove_manifest_last(dir: &Path) -> Result<()> {
+    let entries = fs_err::read_dir(dir).map_err(|e| Error::io("cannot list", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("cannot list", dir, e))?;
+        if entry.file_name() == manifest::FILE {
+            continue;
+        }
+        let path = entry.path();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        let r = if is_dir {
+            fs_err::remove_dir_all(&path)
+        } else {
+            fs_err::remove_file(&path)
+        };
+        r.map_err(|e| Error::io("cannot remove", &path, e))?;
+    }
+    let m = dir.join(manifest::FILE);
+    match fs_err::remove_file(&m) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("cannot remove", &m, e)),
+    }
+    fs_err::remove_dir(dir).map_err(|e| Error::io("cannot remove", dir, e))
+}

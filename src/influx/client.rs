@@ -1,0 +1,197 @@
+//! The one HTTP client of InfluxDB (1.x and 2.x): a base URL, its credentials, and the mapping
+//! of transport failures and HTTP statuses to errors, written once.
+//!
+//! Owns: building requests (Basic auth for 1.x, `Token` for 2.x), sending them, and turning a
+//! failure into `Error::Transient` (unreachable, timeout, HTTP 429/5xx: may pass on retry) or
+//! `Error::Influx` (refused: what failed, at which URL, what to do).
+//! May not: know what a database, bucket or user is (that is `v1`/`v2`), print, or read the
+//! environment. Credentials never reach a URL, a message or a log.
+
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+
+use super::Endpoint;
+use crate::error::{Error, Result};
+
+/// What to do when a server does not answer at all.
+pub const UNREACHABLE_HELP: &str =
+    "start the stack (`promo-infra apply`) or fix influxdb.bind / influxdb.port in the manifest";
+
+/// The process's HTTP client: building one loads the system's CA certificates (~1.5 ms each
+/// time), which dominated a no-op `plan`, so every [`Client`] shares it (a cheap clone). Idle
+/// connections are not pooled, so it is safe to use from several tokio runtimes (tests, the
+/// blocking facade) one after another.
+fn shared_http() -> Result<reqwest::Client> {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(c) = HTTP.get() {
+        return Ok(c.clone());
+    }
+    let built = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(5))
+        .pool_max_idle_per_host(0)
+        .build()
+        .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))?;
+    Ok(HTTP.get_or_init(|| built).clone())
+}
+
+/// Credentials of a request.
+#[derive(Clone, Default)]
+pub enum Auth {
+    /// None (a 1.x server without auth, `/ping`, `/health`, 2.x onboarding).
+    #[default]
+    None,
+    /// 1.x user and password (HTTP Basic).
+    Basic {
+        /// User name.
+        user: String,
+        /// Password (never shown).
+        password: String,
+    },
+    /// 2.x token (`Authorization: Token …`).
+    Token(String),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Basic { user, .. } => write!(f, "Basic({user}, (sensitive))"),
+            Self::Token(_) => f.write_str("Token((sensitive))"),
+        }
+    }
+}
+
+/// One InfluxDB server as one user: every request of an operation goes through the same client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    auth: Auth,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client of `ep` with `auth`.
+    pub fn new(ep: &Endpoint, auth: Auth) -> Result<Self> {
+        Ok(Self {
+            base: ep.url.trim_end_matches('/').to_string(),
+            auth,
+            http: shared_http()?,
+        })
+    }
+
+    /// The same server as another user.
+    pub fn with_auth(&self, auth: Auth) -> Self {
+        Self {
+            base: self.base.clone(),
+            auth,
+            http: self.http.clone(),
+        }
+    }
+
+    /// The base URL (`http://127.0.0.1:8086`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// `base` + `path` (`/query`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request to `path`, with this client's credentials.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let req = self.http.request(method, self.url(path));
+        match &self.auth {
+            Auth::None => req,
+            Auth::Basic { user, password } => req.basic_auth(user, Some(password)),
+            Auth::Token(t) => req.header("Authorization", format!("Token {t}")),
+        }
+    }
+
+    /// Send `req` (to `path`): any HTTP status is an answer; only transport failures are errors.
+    pub async fn send(&self, path: &str, req: RequestBuilder) -> Result<Response> {
+        req.send().await.map_err(|e| transport(&self.url(path), &e))
+    }
+
+    /// Send `req` and require a 2xx answer ([`check`]).
+    pub async fn send_ok(&self, path: &str, req: RequestBuilder, help: &str) -> Result<Response> {
+        let resp = self.send(path, req).await?;
+        check(&self.url(path), resp, help).await
+    }
+
+    /// `GET path` answering 2xx with JSON; `None` on 404.
+    pub async fn get_json_opt(&self, path: &str, help: &str) -> Result<Option<Value>> {
+        let resp = self.send(path, self.request(Method::GET, path)).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = check(&self.url(path), resp, help).await?;
+        json(&self.url(path), resp).await.map(Some)
+    }
+
+    /// `GET path` answering 2xx with JSON.
+    pub async fn get_json(&self, path: &str, help: &str) -> Result<Value> {
+        let resp = self
+            .send_ok(path, self.request(Method::GET, path), help)
+            .await?;
+        json(&self.url(path), resp).await
+    }
+}
+
+/// The body of an answer as JSON.
+pub async fn json(url: &str, resp: Response) -> Result<Value> {
+    let status = resp.status();
+    let text = resp.text().await.map_err(|e| transport(url, &e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::influx(format!(
+            "InfluxDB at {url} sent a response that is not JSON (HTTP {status}): {e}"
+        ))
+        .with_help("check that the stack's InfluxDB is the server on that port")
+    })
+}
+
+/// A 2xx answer passes; 429 and 5xx are transient; anything else is refused, with `help`.
+pub async fn check(url: &str, resp: Response, help: &str) -> Result<Response> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let body = resp.text().await.unwrap_or_default();
+    Err(status_error(url, status, body.trim(), help))
+}
+
+/// The error of a non-2xx answer.
+pub fn status_error(url: &str, status: StatusCode, detail: &str, help: &str) -> Error {
+    let message = if detail.is_empty() {
+        format!("InfluxDB at {url} answered HTTP {status}")
+    } else {
+        format!("InfluxDB at {url}: HTTP {status}: {detail}")
+    };
+    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        Error::transient(message)
+    } else {
+        Error::influx(message).with_help(help)
+    }
+}
+
+/// A request that got no answer: unreachable or too slow is transient (a starting server);
+/// anything else is refused. The message names the URL and the root cause.
+pub fn transport(url: &str, e: &reqwest::Error) -> Error {
+    let cause = root_cause(e);
+    if e.is_connect() || e.is_timeout() {
+        Error::transient(format!("InfluxDB is not reachable at {url}: {cause}"))
+    } else {
+        Error::influx(format!("InfluxDB at {url}: {cause}")).with_help(UNREACHABLE_HELP)
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}

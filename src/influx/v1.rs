@@ -1,0 +1,286 @@
+//! InfluxDB 1.x: InfluxQL over `/query`, the database, its default retention policy and the
+//! least-privilege users (admin, a READ user for Grafana, a WRITE user for k6).
+//!
+//! Owns: the InfluxQL statements (quoting, password redaction) and what their answers mean.
+//! May not: send a request except through [`Client`], print, or read the environment.
+//! Passwords travel in request bodies and headers, never in URLs, argv or messages.
+
+use reqwest::Method;
+use serde_json::Value;
+
+use super::client::{self, Auth, Client};
+use crate::desired::{DatabaseSpec, DbUser};
+use crate::error::{Error, Result};
+use crate::manifest::duration::Retention;
+use crate::secrets::SecretValues;
+
+const REFUSED_HELP: &str =
+    "check the admin credentials in .env and that InfluxDB is the version the manifest says";
+
+/// Run InfluxQL `q` and return the JSON answer, statement errors included (in
+/// `results[i].error`): only a request the server refused as a whole (authentication, parse
+/// error, HTTP 5xx) or could not answer is an error.
+pub async fn query_results(c: &Client, q: &str) -> Result<Value> {
+    let req = c.request(Method::POST, "/query").form(&[("q", q)]);
+    let resp = c.send("/query", req).await?;
+    let status = resp.status();
+    let url = c.url("/query");
+    let body = client::json(&url, resp).await?;
+    if let Some(err) = body["error"].as_str() {
+        return Err(refused(&url, status.is_server_error(), q, err));
+    }
+    if !status.is_success() && status != reqwest::StatusCode::BAD_REQUEST {
+        return Err(client::status_error(&url, status, "", REFUSED_HELP));
+    }
+    Ok(body)
+}
+
+/// Run InfluxQL `q`; any statement error is an error too.
+pub async fn query(c: &Client, q: &str) -> Result<Value> {
+    let body = query_results(c, q).await?;
+    match statement_error(&body) {
+        Some(err) => Err(refused(&c.url("/query"), false, q, err)),
+        None => Ok(body),
+    }
+}
+
+/// The first statement error of an answer.
+pub fn statement_error(body: &Value) -> Option<&str> {
+    body["results"]
+        .as_array()?
+        .iter()
+        .find_map(|x| x["error"].as_str())
+}
+
+fn refused(url: &str, transient: bool, q: &str, err: &str) -> Error {
+    let message = format!("InfluxDB at {url} refused `{}`: {err}", redact_passwords(q));
+    if transient {
+        Error::transient(message)
+    } else {
+        Error::influx(message).with_help(REFUSED_HELP)
+    }
+}
+
+/// Whether `e` is a 1.x server with auth on and no user yet: it answers only `CREATE USER`.
+fn needs_first_admin(e: &Error) -> bool {
+    matches!(e, Error::Influx { message, .. } if message.contains("create admin user first"))
+}
+
+/// Statements may carry passwords: never let one reach an error message.
+fn redact_passwords(q: &str) -> String {
+    let mut out = String::new();
+    let mut rest = q;
+    while let Some(i) = rest.find("PASSWORD '") {
+        out.push_str(&rest[..i + 10]);
+        rest = &rest[i + 10..];
+        match rest.find('\'') {
+            Some(j) => {
+                out.push_str("(sensitive)'");
+                rest = &rest[j + 1..];
+            }
+            None => rest = "",
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `"name"`, escaped for InfluxQL.
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn quote_str(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// Rows of the first series of the first result.
+pub fn rows(body: &Value) -> Vec<Vec<Value>> {
+    body["results"][0]["series"][0]["values"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|r| r.as_array().cloned()).collect())
+        .unwrap_or_default()
+}
+
+/// The first column of every row, as strings (`SHOW DATABASES`, `SHOW MEASUREMENTS`).
+pub fn names(body: &Value) -> Vec<String> {
+    rows(body)
+        .iter()
+        .filter_map(|r| r.first().and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
+/// A client of `ep` as the declared admin user (without auth when none is declared).
+fn as_admin(c: &Client, want: &DatabaseSpec, secrets: &SecretValues) -> Result<Client> {
+    Ok(match super::admin_of(want) {
+        Some(a) => c.with_auth(Auth::Basic {
+            user: a.name.clone(),
+            password: super::secret(secrets, &a.password_secret)?.to_string(),
+        }),
+        None => c.clone(),
+    })
+}
+
+/// What exists, or `None` when the database does not.
+pub async fn observe(
+    c: &Client,
+    want: &DatabaseSpec,
+    secrets: &SecretValues,
+) -> Result<Option<DatabaseSpec>> {
+    let admin = as_admin(c, want, secrets)?;
+    let dbs = match query(&admin, "SHOW DATABASES").await {
+        Ok(b) => b,
+        Err(e) if needs_first_admin(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if !names(&dbs).contains(&want.name) {
+        return Ok(None);
+    }
+    let rps = query(
+        &admin,
+        &format!("SHOW RETENTION POLICIES ON {}", quote_ident(&want.name)),
+    )
+    .await?;
+    let (mut retention, mut shard) = (String::new(), String::new());
+    for r in rows(&rps) {
+        if r.get(4).and_then(Value::as_bool) == Some(true) {
+            retention = go_duration_to_influxql(r.get(1).and_then(Value::as_str).unwrap_or(""));
+            shard = go_duration_to_influxql(r.get(2).and_then(Value::as_str).unwrap_or(""));
+        }
+    }
+    let users_body = query(&admin, "SHOW USERS").await?;
+    let mut users = Vec::new();
+    for r in rows(&users_body) {
+        let Some(name) = r.first().and_then(Value::as_str) else {
+            continue;
+        };
+        let Some(wanted) = want.users.iter().find(|u| u.name == name) else {
+            continue;
+        };
+        let privilege = if r.get(1).and_then(Value::as_bool) == Some(true) {
+            "ALL".to_string()
+        } else {
+            let grants = query(&admin, &format!("SHOW GRANTS FOR {}", quote_ident(name))).await?;
+            rows(&grants)
+                .iter()
+                .find(|g| g.first().and_then(Value::as_str) == Some(want.name.as_str()))
+                .and_then(|g| g.get(1).and_then(Value::as_str))
+                .map_or_else(
+                    || "NO PRIVILEGES".to_string(),
+                    |p| p.replace(" PRIVILEGES", ""),
+                )
+        };
+        users.push(DbUser {
+            name: name.to_string(),
+            privilege,
+            password_secret: wanted.password_secret.clone(),
+        });
+    }
+    users.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Some(DatabaseSpec {
+        version: 1,
+        name: want.name.clone(),
+        org: None,
+        retention,
+        shard_duration: shard,
+        users,
+    }))
+}
+
+/// `672h0m0s` → `672h`; `30m0s` → `30m`; `0s` → `INF` (Go's duration spelling, parsed by jiff).
+fn go_duration_to_influxql(d: &str) -> String {
+    let secs = d
+        .parse::<jiff::SignedDuration>()
+        .map_or(0, |d| d.as_secs().max(0).unsigned_abs());
+    Retention {
+        seconds: (secs > 0).then_some(secs),
+    }
+    .influxql()
+}
+
+/// Create or converge the database, retention and users. Idempotent; never drops data.
+pub async fn apply(c: &Client, want: &DatabaseSpec, secrets: &SecretValues) -> Result<()> {
+    let admin = super::admin_of(want)
+        .ok_or_else(|| Error::internal("no admin user declared for InfluxDB 1.x"))?;
+    let admin_pw = super::secret(secrets, &admin.password_secret)?;
+    let auth = as_admin(c, want, secrets)?;
+    // With auth enabled and no user yet, InfluxDB accepts exactly this statement unauthenticated.
+    let existing = match query(&auth, "SHOW USERS").await {
+        Ok(b) => names(&b),
+        Err(e) if needs_first_admin(&e) => {
+            let create = format!(
+                "CREATE USER {} WITH PASSWORD {} WITH ALL PRIVILEGES",
+                quote_ident(&admin.name),
+                quote_str(admin_pw)
+            );
+            query(&c.with_auth(Auth::None), &create).await?;
+            vec![admin.name.clone()]
+        }
+        Err(e) => return Err(e),
+    };
+    let db = quote_ident(&want.name);
+    query(&auth, &format!("CREATE DATABASE {db}")).await?;
+    query(
+        &auth,
+        &format!(
+            "ALTER RETENTION POLICY \"autogen\" ON {db} DURATION {} SHARD DURATION {} DEFAULT",
+            want.retention, want.shard_duration
+        ),
+    )
+    .await?;
+    for user in want.users.iter().filter(|u| u.privilege != "ALL") {
+        let pw = super::secret(secrets, &user.password_secret)?;
+        let name = quote_ident(&user.name);
+        if !existing.contains(&user.name) {
+            let create = format!("CREATE USER {name} WITH PASSWORD {}", quote_str(pw));
+            query(&auth, &create).await?;
+        }
+        query(
+            &auth,
+            &format!("GRANT {} ON {db} TO {name}", user.privilege),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Set a user's password, `admin` being a client as the admin user (used by `secrets rotate`).
+pub async fn set_password(admin: &Client, user: &str, password: &str) -> Result<()> {
+    let q = format!(
+        "SET PASSWORD FOR {} = {}",
+        quote_ident(user),
+        quote_str(password)
+    );
+    query(admin, &q).await.map(|_| ())
+}
+
+/// Whether the client's credentials are accepted (`SHOW DATABASES` as that user).
+pub async fn accepts(as_user: &Client) -> bool {
+    query(as_user, "SHOW DATABASES").await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact_passwords("CREATE USER \"k6\" WITH PASSWORD 'abc123' WITH ALL PRIVILEGES"),
+            "CREATE USER \"k6\" WITH PASSWORD '(sensitive)' WITH ALL PRIVILEGES"
+        );
+    }
+
+    #[test]
+    fn go_durations_normalise() {
+        let cases = [
+            ("672h0m0s", "672h"),
+            ("0s", "INF"),
+            ("1h30m0s", "90m"),
+            ("168h0m0s", "168h"),
+        ];
+        for (go, influxql) in cases {
+            assert_eq!(go_duration_to_influxql(go), influxql, "{go}");
+        }
+    }
+}

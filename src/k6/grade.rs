@@ -120,11 +120,9 @@ pub fn grade(m: Measured, b: &Bands) -> Grade {
 /// Read p95 and the error rate from a k6 summary: either `--summary-export` JSON (metrics hold
 /// their values directly) or the `handleSummary` data (values under `values`).
 pub fn measured_from_summary(text: &str, origin: &str) -> Result<Measured> {
-    let bad = |what: String| Error::Target {
-        message: format!("the k6 summary `{origin}` {what}"),
-        help: Some(
-            "it is written by k6 (--summary-export); keep `p(95)` in summaryTrendStats".into(),
-        ),
+    let bad = |what: String| {
+        Error::k6(format!("the k6 summary `{origin}` {what}"))
+            .with_help("it is written by k6 (--summary-export); keep `p(95)` in summaryTrendStats")
     };
     let v: Value =
         serde_json::from_str(text).map_err(|e| bad(format!("is not valid JSON: {e}")))?;

@@ -259,4 +259,28 @@ mod tests {
             "CONTROL_API_TOKEN from the environment is shorter than 16 characters"
         );
     }
+
+    #[test]
+    fn a_manifest_bind_on_every_ipv6_address_is_a_listen_address() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/stacks/promo.yaml"))
+                .expect("the default stack")
+                .replace(
+                    "control_api:\n  enabled: true\n",
+                    "control_api:\n  enabled: true\n  bind: \"::\"\n",
+                );
+        let m = crate::manifest::parse("promo.yaml", &text).expect("a valid manifest");
+        let values = SecretValues::from_pairs([
+            (secrets::CONTROL_API_TOKEN.to_string(), "a".repeat(32)),
+            (
+                secrets::CONTROL_API_STOP_PASSWORD.to_string(),
+                "b".repeat(32),
+            ),
+        ]);
+        let cfg = config_from_manifest(&m, &values, None, Timing::default()).unwrap();
+        assert_eq!(
+            cfg.listen.to_string(),
+            format!("[::]:{}", *m.control_api.port)
+        );
+    }
 }

@@ -1,6 +1,10 @@
 //! `k6 build`: `xk6 build <version> --with <ext>... --output <output>`, then `<output> version`
 //! must list every extension. The inputs are recorded next to the binary so an unchanged build
 //! is skipped.
+//!
+//! Owns: the xk6 command line, the build record, the verification of the binary.
+//! May not: print (xk6 writes to the terminal itself), read the environment (`PATH` through
+//! [`super::which`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

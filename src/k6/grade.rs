@@ -12,6 +12,9 @@
 //! ```
 //!
 //! The score is shown as an integer rounded up, which keeps it inside its grade's interval.
+//!
+//! Owns: the grading formula and the reading of k6 summaries.
+//! May not: do IO (the caller reads the summary), print.
 
 use serde::Serialize;
 use serde_json::Value;

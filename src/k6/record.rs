@@ -5,6 +5,9 @@
 //!
 //! The control API does NOT read it: stops go through the API's registry and the wrapper's
 //! poll ([`crate::control`], [`super::coordinator`]), never through a pid.
+//!
+//! Owns: the record file, the liveness check of its pid.
+//! May not: signal a process, print, read the environment.
 
 use std::path::{Path, PathBuf};
 

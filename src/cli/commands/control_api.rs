@@ -1,5 +1,8 @@
 //! `promo-infra control-api`: parse the flags, call [`crate::control::run_api`], print the line
 //! that says where it listens.
+//!
+//! Owns: the `control-api` flags and its one output line.
+//! May not: choose the configuration (see [`crate::control::config::resolve`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,5 +1,8 @@
 //! `promo-infra k6 ...`: parse, call one [`crate::k6`] entry point, print. The logic is in
 //! [`crate::k6`].
+//!
+//! Owns: the `k6` subcommands' flags and their output (stdout; `k6 run` progress on stderr).
+//! May not: decide anything the library decides (labels, defaults, which k6, secrets).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

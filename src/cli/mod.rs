@@ -1,10 +1,11 @@
 //! The command line: clap definitions, then one thin handler per command over [`crate::ops`].
 
+mod commands;
 mod deploy;
-mod k6;
 mod output;
 
-pub use k6::{ControlApiArgs, K6Command, LabelArgs};
+pub use commands::control_api::ControlApiArgs;
+pub use commands::k6::{K6Command, LabelArgs, TestLabelArgs};
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -410,8 +411,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Destroy(args) => {
             return deploy::destroy(&project, &selection(&cli.files, false), &args);
         }
-        Command::K6(cmd) => return k6::k6(&project, &selection(&cli.files, false), cmd),
-        Command::ControlApi(args) => return k6::control_api(&project, &cli.files, args),
+        Command::K6(cmd) => {
+            return commands::k6::run(&project, &selection(&cli.files, false), cmd);
+        }
+        Command::ControlApi(args) => return commands::control_api::run(&project, &cli.files, args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "promo-infra", &mut std::io::stdout());

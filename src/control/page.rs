@@ -1,19 +1,36 @@
 //! The STOP page (HTML, fr/en). Every dynamic value is HTML-escaped.
+//!
+//! Owns: the page's words in both languages, its markup and its security headers.
+//! May not: look at runs, check credentials, do IO.
 
-/// Escape text for HTML content and attribute values.
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+/// Escape text for HTML content and attribute values (handlebars' escaping: `&<>"'`=`).
 pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    handlebars::html_escape(s)
+}
+
+/// An HTML page with the headers every page of the API carries: no script, no framing, no
+/// caching, and a referrer policy that keeps the STOP form's `Origin` readable.
+pub fn respond(status: StatusCode, html: String) -> Response {
+    let mut resp = (status, Html(html)).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Not `no-referrer`: with it Chromium sends `Origin: null` on the form POST, which the
+    // same-origin check must refuse.
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    resp
 }
 
 /// Strings of the page in one language.

@@ -1,6 +1,10 @@
 //! `k6 build`: `xk6 build <version> --with <ext>... --output <output>`, then `<output> version`
 //! must list every extension. The inputs are recorded next to the binary so an unchanged build
 //! is skipped.
+//!
+//! Owns: the xk6 command line, the build record, the verification of the binary.
+//! May not: print (xk6 writes to the terminal itself), read the environment (`PATH` through
+//! [`super::which`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -116,19 +120,13 @@ pub async fn build(project: &Project, m: &Manifest, force: bool) -> Result<Build
         } else {
             " (and Go is not installed either)"
         };
-        return Err(Error::Target {
-            message: format!("cannot build k6: `xk6` is not in PATH{go}"),
-            help: Some(XK6_HINT.into()),
-        });
+        return Err(
+            Error::k6(format!("cannot build k6: `xk6` is not in PATH{go}")).with_help(XK6_HINT),
+        );
     };
     if super::which("go").is_none() {
-        return Err(Error::Target {
-            message: "cannot build k6: xk6 needs Go to compile it, and `go` is not in PATH".into(),
-            help: Some(
-                "install Go 1.21 or later (https://go.dev/dl; Debian 12's golang-go is too old) and put it in PATH"
-                    .into(),
-            ),
-        });
+        return Err(Error::k6("cannot build k6: xk6 needs Go to compile it, and `go` is not in PATH").with_help("install Go 1.21 or later (https://go.dev/dl; Debian 12's golang-go is too old) and put it in PATH"
+                    ));
     }
     if let Some(dir) = binary.parent() {
         fs_err::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
@@ -138,25 +136,21 @@ pub async fn build(project: &Project, m: &Manifest, force: bool) -> Result<Build
         .current_dir(&project.root)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| Error::Target {
-            message: format!("cannot start `{}`: {e}", xk6.display()),
-            help: Some(XK6_HINT.into()),
+        .map_err(|e| {
+            Error::k6(format!("cannot start `{}`: {e}", xk6.display())).with_help(XK6_HINT)
         })?;
     let status = tokio::time::timeout(BUILD_TIMEOUT, child.wait())
         .await
-        .map_err(|_| Error::Target {
-            message: format!("`{}` did not finish within 30 minutes", cmd.join(" ")),
-            help: Some("run it by hand to see where it hangs (module downloads?)".into()),
+        .map_err(|_| {
+            Error::k6(format!(
+                "`{}` did not finish within 30 minutes",
+                cmd.join(" ")
+            ))
+            .with_help("run it by hand to see where it hangs (module downloads?)")
         })?
-        .map_err(|e| Error::Target {
-            message: format!("waiting for xk6 failed: {e}"),
-            help: None,
-        })?;
+        .map_err(|e| Error::k6(format!("waiting for xk6 failed: {e}")))?;
     if !status.success() {
-        return Err(Error::Target {
-            message: format!("`{}` failed ({status})", cmd.join(" ")),
-            help: Some("read xk6's output above; a wrong extension version or no Go module access are the usual causes".into()),
-        });
+        return Err(Error::k6(format!("`{}` failed ({status})", cmd.join(" "))).with_help("read xk6's output above; a wrong extension version or no Go module access are the usual causes"));
     }
     let version_line = verify(&binary, k6.output.as_str(), &want.extensions).await?;
     let state = BuildState {
@@ -183,31 +177,25 @@ async fn verify(binary: &Path, display: &str, extensions: &[String]) -> Result<S
         .output();
     let out = tokio::time::timeout(VERSION_TIMEOUT, run)
         .await
-        .map_err(|_| Error::Target {
-            message: format!("`{display} version` did not answer within 30 s"),
-            help: None,
-        })?
-        .map_err(|e| Error::Target {
-            message: format!("cannot run `{display} version`: {e}"),
-            help: Some("the build did not produce a runnable binary; rebuild with --force".into()),
+        .map_err(|_| Error::k6(format!("`{display} version` did not answer within 30 s")))?
+        .map_err(|e| {
+            Error::k6(format!("cannot run `{display} version`: {e}"))
+                .with_help("the build did not produce a runnable binary; rebuild with --force")
         })?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
-        return Err(Error::Target {
-            message: format!("`{display} version` failed ({})", out.status),
-            help: Some("rebuild with `promo-infra k6 build --force`".into()),
-        });
+        return Err(
+            Error::k6(format!("`{display} version` failed ({})", out.status))
+                .with_help("rebuild with `promo-infra k6 build --force`"),
+        );
     }
     for ext in extensions {
         let module = ext.split('@').next().unwrap_or(ext);
         if !text.contains(module) {
-            return Err(Error::Target {
-                message: format!(
+            return Err(Error::k6(format!(
                     "`{display} version` does not list the extension {module}; it printed:\n{}",
                     text.trim()
-                ),
-                help: Some("check the extension's module path and version in the manifest, then `promo-infra k6 build --force`".into()),
-            });
+                )).with_help("check the extension's module path and version in the manifest, then `promo-infra k6 build --force`"));
         }
     }
     Ok(text.lines().next().unwrap_or_default().trim().to_string())

@@ -2,11 +2,15 @@
 //! poll it for a stop request, acknowledge the signals sent to k6, report the end. See
 //! [`crate::control`] for the routes. Every request has a timeout; the bearer token never
 //! appears in an error.
+//!
+//! Owns: the HTTP client of the protocol and the words of its failures.
+//! May not: signal a process, print, read the environment.
 
 use std::time::Duration;
 
-use crate::control::registry::{Ended, RunInfo, StopOrder};
-use crate::control::{Ack, PollAnswer, Registered};
+use crate::control::Secret;
+use crate::control::protocol::{Ack, Ended, PollAnswer, Registered, RunInfo, StopOrder};
+use crate::error::{Error, Result as CrateResult};
 
 /// Timeout of a short request (register, ack, end).
 const SHORT: Duration = Duration::from_secs(3);
@@ -14,24 +18,14 @@ const SHORT: Duration = Duration::from_secs(3);
 pub const POLL_WAIT: Duration = Duration::from_secs(10);
 
 /// A client of one control API for one run.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Coordinator {
     http: reqwest::Client,
     /// Base URL, without a trailing `/`.
     pub base: String,
-    token: String,
+    token: Secret,
     /// The registration, sent again when the API has forgotten the run.
     pub info: RunInfo,
-}
-
-impl std::fmt::Debug for Coordinator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Coordinator")
-            .field("base", &self.base)
-            .field("token", &"(sensitive)")
-            .field("info", &self.info)
-            .finish()
-    }
 }
 
 /// What a poll learnt.
@@ -57,15 +51,15 @@ fn describe(e: &reqwest::Error) -> String {
 
 impl Coordinator {
     /// A client for `base` (e.g. `http://127.0.0.1:5000`).
-    pub fn new(base: &str, token: &str, info: RunInfo) -> Result<Self, String> {
+    pub fn new(base: &str, token: &str, info: RunInfo) -> CrateResult<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(SHORT)
             .build()
-            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+            .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))?;
         Ok(Self {
             http,
             base: base.trim_end_matches('/').to_string(),
-            token: token.to_string(),
+            token: Secret::new(token),
             info,
         })
     }
@@ -79,7 +73,7 @@ impl Coordinator {
         let url = format!("{}{path}", self.base);
         self.http
             .post(&url)
-            .bearer_auth(&self.token)
+            .bearer_auth(self.token.expose())
             .json(body)
             .timeout(timeout)
             .send()
@@ -144,18 +138,23 @@ impl Coordinator {
         })
     }
 
-    /// Tell the API which signals were sent to k6 (cumulative).
-    pub async fn ack(&self, signals: &[&str]) -> Result<(), String> {
-        let body = Ack {
-            signals: signals.iter().map(|s| s.to_string()).collect(),
-        };
-        let path = format!("/api/runs/{}/ack", self.info.testid);
-        let resp = self.post(&path, &body, SHORT).await?;
+    /// POST `body` to `path`; any 2xx is success.
+    async fn post_ok(&self, path: &str, body: &impl serde::Serialize) -> Result<(), String> {
+        let resp = self.post(path, body, SHORT).await?;
         if resp.status().is_success() {
             Ok(())
         } else {
             Err(Self::error_of(resp).await)
         }
+    }
+
+    /// Tell the API which signals were sent to k6 (cumulative).
+    pub async fn ack(&self, signals: &[&str]) -> Result<(), String> {
+        let body = Ack {
+            signals: signals.iter().map(|s| s.to_string()).collect(),
+        };
+        self.post_ok(&format!("/api/runs/{}/ack", self.info.testid), &body)
+            .await
     }
 
     /// Tell the API the run is over.
@@ -164,12 +163,7 @@ impl Coordinator {
             exit_code,
             ending: ending.to_string(),
         };
-        let path = format!("/api/runs/{}/end", self.info.testid);
-        let resp = self.post(&path, &body, SHORT).await?;
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            Err(Self::error_of(resp).await)
-        }
+        self.post_ok(&format!("/api/runs/{}/end", self.info.testid), &body)
+            .await
     }
 }

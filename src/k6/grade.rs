@@ -12,6 +12,9 @@
 //! ```
 //!
 //! The score is shown as an integer rounded up, which keeps it inside its grade's interval.
+//!
+//! Owns: the grading formula and the reading of k6 summaries.
+//! May not: do IO (the caller reads the summary), print.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -120,11 +123,9 @@ pub fn grade(m: Measured, b: &Bands) -> Grade {
 /// Read p95 and the error rate from a k6 summary: either `--summary-export` JSON (metrics hold
 /// their values directly) or the `handleSummary` data (values under `values`).
 pub fn measured_from_summary(text: &str, origin: &str) -> Result<Measured> {
-    let bad = |what: String| Error::Target {
-        message: format!("the k6 summary `{origin}` {what}"),
-        help: Some(
-            "it is written by k6 (--summary-export); keep `p(95)` in summaryTrendStats".into(),
-        ),
+    let bad = |what: String| {
+        Error::k6(format!("the k6 summary `{origin}` {what}"))
+            .with_help("it is written by k6 (--summary-export); keep `p(95)` in summaryTrendStats")
     };
     let v: Value =
         serde_json::from_str(text).map_err(|e| bad(format!("is not valid JSON: {e}")))?;

@@ -1,37 +1,32 @@
 //! Grafana annotations (`POST /api/annotations`) and Slack incoming-webhook messages. Every
 //! request has a timeout and at most 3 attempts; errors never carry a credential or the
 //! webhook URL (which is a secret).
+//!
+//! Owns: the HTTP requests to Grafana's annotation API and to Slack, their retries.
+//! May not: print, read the environment, put a credential or a webhook URL in an error.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::control::Secret;
 use crate::error::{Error, Result};
 
 const ATTEMPTS: u32 = 3;
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How promo-infra authenticates to Grafana.
-#[derive(Clone)]
+/// How promo-infra authenticates to Grafana (its `Debug` never shows a secret).
+#[derive(Debug, Clone)]
 pub enum GrafanaAuth {
     /// Basic auth (on-prem admin user).
     Basic {
         /// User.
         user: String,
         /// Password.
-        password: String,
+        password: Secret,
     },
     /// Service-account token.
-    Bearer(String),
-}
-
-impl std::fmt::Debug for GrafanaAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Basic { user, .. } => write!(f, "Basic({user}, (sensitive))"),
-            Self::Bearer(_) => write!(f, "Bearer((sensitive))"),
-        }
-    }
+    Bearer(Secret),
 }
 
 /// A Grafana instance to annotate.
@@ -56,21 +51,33 @@ pub struct Annotation {
     pub text: String,
 }
 
-fn client() -> Result<reqwest::Client> {
+fn client() -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .timeout(TIMEOUT)
         .connect_timeout(TIMEOUT)
         .build()
-        .map_err(|e| Error::Transient {
-            message: format!("cannot build an HTTP client: {e}"),
-        })
+        .map_err(|e| format!("cannot build an HTTP client: {}", describe(e)))
 }
 
+/// What a request error says, without its URL (a Slack webhook URL is a secret), with its
+/// causes (`error sending request: ... connection refused`).
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// POST with a timeout and at most [`ATTEMPTS`] attempts (retrying network errors, 429 and
+/// 5xx); the error is the last failure, without the URL.
 async fn post_with_retries(
-    what: &str,
-    where_: &str,
     build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-) -> Result<reqwest::Response> {
+) -> Result<reqwest::Response, String> {
     let http = client()?;
     let mut last = String::new();
     for attempt in 1..=ATTEMPTS {
@@ -91,17 +98,13 @@ async fn post_with_retries(
                     break;
                 }
             }
-            // `without_url`: the URL may be a secret (Slack webhook).
-            Err(e) => last = e.without_url().to_string(),
+            Err(e) => last = describe(e),
         }
         if attempt < ATTEMPTS {
             tokio::time::sleep(Duration::from_millis(300 * u64::from(attempt))).await;
         }
     }
-    Err(Error::Target {
-        message: format!("{what} failed ({where_}): {last}"),
-        help: None,
-    })
+    Err(last)
 }
 
 impl Grafana {
@@ -112,36 +115,86 @@ impl Grafana {
             body["timeEnd"] = json!(end);
         }
         let url = format!("{}/api/annotations", self.url);
-        let resp = post_with_retries("Grafana annotation", &format!("POST {url}"), |http| {
+        let resp = post_with_retries(|http| {
             let req = http.post(&url).json(&body);
             match &self.auth {
-                GrafanaAuth::Basic { user, password } => req.basic_auth(user, Some(password)),
-                GrafanaAuth::Bearer(token) => req.bearer_auth(token),
+                GrafanaAuth::Basic { user, password } => {
+                    req.basic_auth(user, Some(password.expose()))
+                }
+                GrafanaAuth::Bearer(token) => req.bearer_auth(token.expose()),
             }
         })
         .await
-        .map_err(|e| match e {
-            Error::Target { message, .. } => Error::Target {
-                message,
-                help: Some(
-                    "check that Grafana is up (`promo-infra status`) and that the admin password in .env is current"
-                        .into(),
-                ),
-            },
-            other => other,
+        .map_err(|last| {
+            Error::grafana(format!("Grafana annotation failed (POST {url}): {last}")).with_help(
+                "check that Grafana is up (`promo-infra status`) and that the admin password in .env is current",
+            )
         })?;
         let v: Value = resp.json().await.unwrap_or(Value::Null);
         Ok(v.get("id").and_then(Value::as_u64).unwrap_or(0))
     }
 }
 
-/// Post a message to a Slack incoming webhook.
+/// Post a message to a Slack incoming webhook. `env_name` is the variable that holds the
+/// webhook: errors name it, never the URL (a secret).
 pub async fn slack(webhook_url: &str, env_name: &str, text: &str) -> Result<()> {
-    post_with_retries(
-        "Slack message",
-        &format!("webhook from {env_name}"),
-        |http| http.post(webhook_url).json(&json!({ "text": text })),
-    )
-    .await
-    .map(|_| ())
+    let fix = format!(
+        "set {env_name} (environment or .env) to the incoming-webhook URL Slack gave, https://hooks.slack.com/services/..."
+    );
+    let usable = reqwest::Url::parse(webhook_url)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+    if !usable {
+        return Err(Error::k6(format!(
+            "Slack message not sent: {env_name} does not hold an http(s) URL"
+        ))
+        .with_help(fix));
+    }
+    post_with_retries(|http| http.post(webhook_url).json(&json!({ "text": text })))
+        .await
+        .map(|_| ())
+        .map_err(|last| {
+            Error::k6(format!(
+                "Slack message failed (webhook from {env_name}): {last}"
+            ))
+            .with_help(format!("check that Slack accepts the webhook: {fix}"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET_URL: &str = "hooks.slack.example/services/T000/B000/secretpart";
+
+    #[tokio::test]
+    async fn a_slack_webhook_that_is_no_url_names_its_variable_never_the_value() {
+        let err = slack(SECRET_URL, "SLACK_WEBHOOK_URL", "hi")
+            .await
+            .unwrap_err();
+        let text = format!(
+            "{err} {:?}",
+            miette::Diagnostic::help(&err).map(|h| h.to_string())
+        );
+        assert!(
+            text.contains("SLACK_WEBHOOK_URL does not hold an http(s) URL"),
+            "{text}"
+        );
+        assert!(!text.contains("builder error"), "{text}");
+        assert!(!text.contains("secretpart"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_slack_webhook_says_why_without_the_url() {
+        // Port 1 (tcpmux): nothing listens there on a test machine.
+        let url = "http://127.0.0.1:1/services/secretpart";
+        let err = slack(url, "SLACK_WEBHOOK_URL", "hi").await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "Slack message failed (webhook from SLACK_WEBHOOK_URL): error sending request"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("secretpart"), "{text}");
+    }
 }

@@ -5,6 +5,9 @@
 //!
 //! The control API does NOT read it: stops go through the API's registry and the wrapper's
 //! poll ([`crate::control`], [`super::coordinator`]), never through a pid.
+//!
+//! Owns: the record file, the liveness check of its pid.
+//! May not: signal a process, print, read the environment.
 
 use std::path::{Path, PathBuf};
 
@@ -52,14 +55,13 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>> {
     match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| Error::Target {
-                message: format!("the run record `{}` is unreadable: {e}", path.display()),
-                help: Some(
-                    "it is written by `promo-infra k6 run`; delete it if no test is running".into(),
-                ),
-            }),
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+            Error::k6(format!(
+                "the run record `{}` is unreadable: {e}",
+                path.display()
+            ))
+            .with_help("it is written by `promo-infra k6 run`; delete it if no test is running")
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("cannot read", path, e)),
     }

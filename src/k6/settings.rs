@@ -1,8 +1,13 @@
 //! What a k6 run needs to write into the stack's InfluxDB: `K6_INFLUXDB_*` variables (secrets
-//! included, passed through the environment only) and the `--out` / `--tag` flags.
+//! included, passed through the environment only) and the `--out` / `--tag` flags; the labels
+//! of a run (test id, promo, type, intensity) from what the user gave.
+//!
+//! Owns: the variable names and flag shapes of the xk6-influxdb (v2) and built-in (v1) outputs.
+//! May not: print a secret, run a process, read the environment.
 
 use serde::Serialize;
 
+use super::testid;
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::secrets::{self, SecretValues};
@@ -94,13 +99,63 @@ impl K6Settings {
     }
 }
 
-/// Where InfluxDB is reachable from this host.
+/// Where InfluxDB is reachable from this host (a wildcard bind is loopback; IPv6 bracketed).
 pub fn influx_url(m: &Manifest) -> String {
-    let host = match m.influxdb.bind.as_str() {
-        "0.0.0.0" | "::" => "127.0.0.1",
-        other => other,
-    };
-    format!("http://{host}:{}", *m.influxdb.port)
+    // The manifest's port is a validated u32 (1-65535); `net::url` wants a u16, so the host
+    // comes from `net` and the port is written as is.
+    let host = crate::net::reachable_host(m.influxdb.bind.as_str(), crate::net::Audience::Machine);
+    format!(
+        "http://{}",
+        crate::compile::escape::host_port(host, *m.influxdb.port)
+    )
+}
+
+/// The labels a user asked for (`--testid`, `--promo`, `--promo-type`, `--intensity`); each
+/// may be left out.
+#[derive(Debug, Clone, Default)]
+pub struct LabelRequest {
+    /// Test id (default: a new one, `<promo>_<yyyymmdd_hhmmss>_<8 hex>`).
+    pub testid: Option<String>,
+    /// Promotion name (default: the stack name).
+    pub promo: Option<String>,
+    /// Promotion type (default: `standard`).
+    pub promo_type: Option<String>,
+    /// Load intensity (the `INTENSITY` variable).
+    pub intensity: Option<String>,
+}
+
+impl LabelRequest {
+    /// Check what was given and fill in the defaults: the stack name as promo, `standard` as
+    /// type, a new test id at `now()` (only read when no test id was given).
+    pub fn resolve(
+        &self,
+        stack: &str,
+        now: impl FnOnce() -> Result<jiff::Timestamp>,
+    ) -> Result<RunLabels> {
+        let promo = self.promo.clone().unwrap_or_else(|| stack.to_string());
+        testid::check_label("--promo", &promo)?;
+        let promo_type = self.promo_type.clone().unwrap_or_else(|| "standard".into());
+        testid::check_label("--promo-type", &promo_type)?;
+        if let Some(i) = &self.intensity {
+            testid::check_label("--intensity", i)?;
+        }
+        let id = match &self.testid {
+            Some(t) if testid::is_testid(t) => t.clone(),
+            Some(t) => {
+                return Err(Error::usage(
+                    format!("--testid `{t}` is not a usable test id"),
+                    "use letters, digits, `_`, `-` and `.` (at most 120)",
+                ));
+            }
+            None => testid::new(&promo, now()?, secrets::os_random_hex)?,
+        };
+        Ok(RunLabels {
+            testid: id,
+            promo,
+            promo_type,
+            intensity: self.intensity.clone(),
+        })
+    }
 }
 
 fn need<'a>(values: &'a SecretValues, name: &str, stack: &str) -> Result<&'a str> {
@@ -162,4 +217,49 @@ pub fn settings(m: &Manifest, values: &SecretValues, labels: &RunLabels) -> Resu
         out,
         tags,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn influx_url_of_a_wildcard_bind_is_loopback_of_the_same_family() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/stacks/promo.yaml"))
+                .expect("the default stack");
+        let mut m = crate::manifest::parse("promo.yaml", &text).expect("a valid manifest");
+        let port = *m.influxdb.port;
+        for (bind, want) in [
+            ("::", format!("http://[::1]:{port}")),
+            ("0.0.0.0", format!("http://127.0.0.1:{port}")),
+            ("::1", format!("http://[::1]:{port}")),
+        ] {
+            m.influxdb.bind = crate::manifest::Sp::new(bind.to_string());
+            assert_eq!(influx_url(&m), want, "bind {bind}");
+        }
+    }
+
+    #[test]
+    fn labels_default_to_the_stack_and_a_new_testid_and_refuse_bad_ones() {
+        let now: jiff::Timestamp = "2026-11-27T09:30:00Z".parse().unwrap();
+        let l = LabelRequest::default()
+            .resolve("promo", || Ok(now))
+            .unwrap();
+        assert_eq!(
+            (l.promo.as_str(), l.promo_type.as_str()),
+            ("promo", "standard")
+        );
+        assert!(
+            l.testid.starts_with("promo_20261127_093000_"),
+            "{}",
+            l.testid
+        );
+        let bad = LabelRequest {
+            testid: Some("a b".into()),
+            ..Default::default()
+        };
+        let err = bad.resolve("promo", || Ok(now)).unwrap_err();
+        assert_eq!(err.to_string(), "--testid `a b` is not a usable test id");
+    }
 }

@@ -1,4 +1,7 @@
-//! Test ids: `<promo>_<yyyymmdd_hhmmss>_<8 hex>`, UTC.
+//! Test ids: `<promo>_<yyyymmdd_hhmmss>_<8 hex>`, UTC, and the labels that go into them.
+//!
+//! Owns: the shape of test ids and labels, the clock (fixed by `PROMO_INFRA_NOW` for tests).
+//! May not: print, do IO beyond reading the clock and the environment through [`crate::settings`].
 
 use jiff::Timestamp;
 
@@ -10,14 +13,14 @@ pub const NOW_ENV: &str = "PROMO_INFRA_NOW";
 
 /// The current time, or the time fixed by [`NOW_ENV`].
 pub fn now() -> Result<Timestamp> {
-    match std::env::var(NOW_ENV) {
-        Ok(text) if !text.is_empty() => text.parse::<Timestamp>().map_err(|e| {
+    match crate::settings::non_empty(NOW_ENV) {
+        Some(text) => text.parse::<Timestamp>().map_err(|e| {
             Error::usage(
                 format!("{NOW_ENV}=`{text}` is not an RFC 3339 time: {e}"),
                 format!("unset {NOW_ENV} or give e.g. 2026-11-27T09:30:00Z"),
             )
         }),
-        _ => Ok(Timestamp::now()),
+        None => Ok(Timestamp::now()),
     }
 }
 

@@ -5,58 +5,22 @@
 //! wrapper learns of it by polling, signals its own child and acknowledges.
 //!
 //! Every change bumps a [`tokio::sync::watch`] counter so long polls and waiting stop requests
-//! wake up at once, without a busy loop.
+//! wake up at once, without a busy loop ([`poll`]: the waiting side).
+//!
+//! Owns: the runs in memory, leases, stop orders and their versions.
+//! May not: do network or file IO, signal a process, know HTTP.
+
+mod poll;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-/// What `k6 run` registers (`POST /api/runs`). Re-registering the same testid updates it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunInfo {
-    /// Test id.
-    pub testid: String,
-    /// Promotion name.
-    pub promo: String,
-    /// Promotion type.
-    pub promo_type: String,
-    /// Start of the test, RFC 3339 UTC.
-    pub started_at: String,
-    /// Stack the wrapper runs for.
-    pub stack: String,
-    /// Host name where `k6 run` runs (information only).
-    #[serde(default)]
-    pub host: String,
-    /// pid of k6 on that host, once started (information only: never signalled by the API).
-    #[serde(default)]
-    pub pid: Option<i32>,
-}
-
-/// A stop request as the wrapper sees it (`POST /api/runs/{testid}/poll`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StopOrder {
-    /// Who asked first (`API`, `STOP page, <user>`).
-    pub by: String,
-    /// When, RFC 3339 UTC.
-    pub at: String,
-    /// Escalate (SIGTERM, then SIGKILL) if k6 is still running `grace_s` after the SIGINT.
-    pub force: bool,
-    /// Grace period in seconds.
-    pub grace_s: u64,
-}
-
-/// How a run ended, as the wrapper reports it (`POST /api/runs/{testid}/end`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ended {
-    /// k6's exit code.
-    pub exit_code: i32,
-    /// `completed`, `stopped`, `aborted_by_thresholds`, `failed`.
-    pub ending: String,
-}
+use super::protocol::{Ended, RunInfo, StopOrder};
 
 struct Entry {
     info: RunInfo,
@@ -354,210 +318,5 @@ impl Registry {
             self.bump();
         }
         Ok(out)
-    }
-
-    /// What the wrapper has done about `testid`'s stop.
-    pub fn progress(&self, testid: &str) -> Progress {
-        self.lock()
-            .get(testid)
-            .map(|e| Progress {
-                signals: e.signals.clone(),
-                ended: e.ended.as_ref().map(|(end, _)| end.clone()),
-                annotation: e.annotation.clone(),
-            })
-            .unwrap_or_default()
-    }
-
-    /// Wait until `done(progress)` or `limit`; returns the last progress and whether it was done.
-    pub async fn wait(
-        &self,
-        testid: &str,
-        limit: Duration,
-        done: impl Fn(&Progress) -> bool,
-    ) -> (Progress, bool) {
-        let deadline = tokio::time::Instant::now() + limit;
-        let mut rx = self.changes.subscribe();
-        loop {
-            rx.borrow_and_update();
-            let p = self.progress(testid);
-            if done(&p) {
-                return (p, true);
-            }
-            if tokio::time::timeout_at(deadline, rx.changed())
-                .await
-                .is_err()
-            {
-                let p = self.progress(testid);
-                let ok = done(&p);
-                return (p, ok);
-            }
-        }
-    }
-
-    /// The wrapper's long poll: renews the lease and returns the stop order as soon as its
-    /// version is above `seen`, or `(version, None)` after `wait`. `None` when the run is
-    /// unknown (the API restarted, or the run ended): the wrapper registers again.
-    pub async fn poll(
-        &self,
-        testid: &str,
-        seen: u64,
-        wait: Duration,
-    ) -> Option<(u64, Option<StopOrder>)> {
-        let deadline = tokio::time::Instant::now() + wait;
-        let mut rx = self.changes.subscribe();
-        loop {
-            rx.borrow_and_update();
-            {
-                let now = Instant::now();
-                let mut map = self.lock();
-                let e = map.get_mut(testid).filter(|e| e.ended.is_none())?;
-                e.last_seen = now;
-                // Alive while the poll is open, and a lease after it returns.
-                e.lease_until = now + wait + self.lease;
-                if e.stop_version > seen || self.closing.load(std::sync::atomic::Ordering::SeqCst) {
-                    e.lease_until = now + self.lease;
-                    return Some((e.stop_version, e.stop.clone()));
-                }
-            }
-            if tokio::time::timeout_at(deadline, rx.changed())
-                .await
-                .is_err()
-            {
-                let now = Instant::now();
-                let mut map = self.lock();
-                let e = map.get_mut(testid).filter(|e| e.ended.is_none())?;
-                e.last_seen = now;
-                e.lease_until = now + self.lease;
-                return Some((e.stop_version, e.stop.clone()));
-            }
-        }
-    }
-
-    /// The wrapper acknowledges: it has sent these signals (cumulative list).
-    pub fn ack(&self, testid: &str, signals: Vec<String>) -> bool {
-        let mut map = self.lock();
-        let Some(e) = map.get_mut(testid) else {
-            return false;
-        };
-        e.signals = signals;
-        e.last_seen = Instant::now();
-        drop(map);
-        self.bump();
-        true
-    }
-
-    /// The wrapper reports the end of the run.
-    pub fn end(&self, testid: &str, ended: Ended) -> bool {
-        let mut map = self.lock();
-        let Some(e) = map.get_mut(testid) else {
-            return false;
-        };
-        e.ended = Some((ended, Instant::now()));
-        drop(map);
-        self.bump();
-        true
-    }
-
-    /// Record the result of the "stopped by hand" annotation.
-    pub fn set_annotation(&self, testid: &str, result: String) {
-        if let Some(e) = self.lock().get_mut(testid) {
-            e.annotation = Some(result);
-        }
-        self.bump();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn info(t: &str) -> RunInfo {
-        RunInfo {
-            testid: t.into(),
-            promo: "p".into(),
-            promo_type: "standard".into(),
-            started_at: "2026-11-27T09:30:00Z".into(),
-            stack: "s".into(),
-            host: "h".into(),
-            pid: None,
-        }
-    }
-
-    #[tokio::test]
-    async fn many_stop_requests_make_one_order_and_force_escalates_it_once() {
-        let r = Registry::new(Duration::from_secs(30));
-        r.register(info("t1"));
-        let first = r
-            .request_stop(None, "API", "now", false, Duration::from_secs(5))
-            .unwrap();
-        assert!(first.created);
-        for _ in 0..10 {
-            let again = r
-                .request_stop(
-                    Some("t1"),
-                    "STOP page, bob",
-                    "later",
-                    false,
-                    Duration::from_secs(5),
-                )
-                .unwrap();
-            assert!(!again.created);
-            assert_eq!(again.order.by, "API", "the first requester is kept");
-        }
-        let (v, order) = r.poll("t1", 0, Duration::from_millis(10)).await.unwrap();
-        assert_eq!((v, order.unwrap().force), (1, false));
-        // Nothing new: the poll waits and returns the same version.
-        let (v2, _) = r.poll("t1", v, Duration::from_millis(20)).await.unwrap();
-        assert_eq!(v2, 1);
-        let forced = r
-            .request_stop(Some("t1"), "API", "later", true, Duration::from_secs(1))
-            .unwrap();
-        assert!(!forced.created && forced.order.force);
-        let (v3, order) = r.poll("t1", v2, Duration::from_millis(10)).await.unwrap();
-        assert_eq!((v3, order.unwrap().force), (2, true));
-        r.request_stop(Some("t1"), "API", "later", true, Duration::from_secs(1))
-            .unwrap();
-        let (v4, _) = r.poll("t1", v3, Duration::from_millis(10)).await.unwrap();
-        assert_eq!(v4, 2, "a second force changes nothing");
-    }
-
-    #[tokio::test]
-    async fn an_expired_lease_is_no_running_test_and_says_why() {
-        let r = Registry::new(Duration::from_millis(50));
-        r.register(info("t1"));
-        assert!(r.current().is_ok());
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        match r.current() {
-            Err(Missing::None { detail: Some(d) }) => {
-                assert!(d.contains("stopped reporting"), "{d}");
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(
-            r.request_stop(Some("t1"), "API", "now", false, Duration::from_secs(1))
-                .is_err()
-        );
-    }
-
-    #[tokio::test]
-    async fn several_runs_need_a_testid_and_a_wrong_one_is_named() {
-        let r = Registry::new(Duration::from_secs(30));
-        r.register(info("a"));
-        r.register(info("b"));
-        assert_eq!(
-            r.find(None).unwrap_err(),
-            Missing::Several(vec!["b".into(), "a".into()])
-        );
-        assert!(matches!(r.find(Some("c")), Err(Missing::Other { .. })));
-        assert_eq!(r.current().unwrap().info.testid, "b");
-        r.end(
-            "b",
-            Ended {
-                exit_code: 0,
-                ending: "completed".into(),
-            },
-        );
-        assert_eq!(r.find(None).unwrap().info.testid, "a");
-        assert!(r.poll("b", 0, Duration::from_millis(1)).await.is_none());
     }
 }

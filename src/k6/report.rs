@@ -1,0 +1,327 @@
+//! What a run tells people: the dashboard link, Grafana annotations at the start and the end,
+//! the Slack message with the grade (fr/en), and the outcome record next to the summary.
+//!
+//! Owns: the words of those messages, the annotation tags the dashboards filter on.
+//! May not: print (problems go to the caller's [`Note`] callback), run k6, read the
+//! environment directly ([`crate::settings`]), put a secret in a message.
+
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+
+use super::grade::Colour;
+use super::notify::{Annotation, Grafana, GrafanaAuth};
+use super::run::{Ending, Note, OUTCOME_FILE, RunOutcome};
+use super::settings::RunLabels;
+use crate::compile::services::grafana_url;
+use crate::control::Secret;
+use crate::manifest::{Dashboard, Manifest};
+use crate::secrets::{self, SecretValues};
+
+/// The marketing dashboard of a stack: the home dashboard if it uses the `marketing` template,
+/// else the first one that does, else the first dashboard.
+pub fn marketing_dashboard(m: &Manifest) -> Option<&Dashboard> {
+    let home = m.grafana.home_dashboard.as_ref().map(|h| h.as_str());
+    m.dashboards
+        .iter()
+        .find(|d| Some(d.uid.as_str()) == home && d.template.as_str() == "marketing")
+        .or_else(|| {
+            m.dashboards
+                .iter()
+                .find(|d| d.template.as_str() == "marketing")
+        })
+        .or_else(|| m.dashboards.first())
+}
+
+/// URL of the marketing dashboard showing `testid`.
+pub fn dashboard_url(m: &Manifest, testid: &str, from_ms: i64, to: Option<i64>) -> String {
+    let uid = marketing_dashboard(m).map_or("", |d| d.uid.as_str());
+    let to = to.map_or_else(|| "now&refresh=5s".to_string(), |t| t.to_string());
+    format!(
+        "{}/d/{uid}?orgId=1&var-testid={testid}&from={from_ms}&to={to}",
+        grafana_url(m)
+    )
+}
+
+/// The stack's Grafana with the admin credentials from `.env`, if the password is there.
+pub fn grafana_client(m: &Manifest, values: &SecretValues) -> Option<Grafana> {
+    values
+        .get(secrets::GRAFANA_ADMIN_PASSWORD)
+        .map(|password| Grafana {
+            url: grafana_url(m),
+            auth: GrafanaAuth::Basic {
+                user: m.grafana.admin_user.to_string(),
+                password: Secret::new(password),
+            },
+        })
+}
+
+/// The Slack webhook of the stack (environment first, then `.env`) and its variable name.
+pub fn slack_webhook(m: &Manifest, values: &SecretValues) -> Option<(String, String)> {
+    let slack = m.alerting.as_ref()?.slack.as_ref()?;
+    let name = slack.webhook_url_env.to_string();
+    let url =
+        crate::settings::non_empty(&name).or_else(|| values.get(&name).map(str::to_string))?;
+    Some((name, url))
+}
+
+fn strings(locale: &str) -> &'static Strings {
+    if locale == "en" { &EN } else { &FR }
+}
+
+struct Strings {
+    colon: &'static str,
+    started: &'static str,
+    completed: &'static str,
+    stopped: &'static str,
+    stopped_by: &'static str,
+    thresholds: &'static str,
+    failed: &'static str,
+    grade: &'static str,
+    errors: &'static str,
+    requests: &'static str,
+    no_grade: &'static str,
+    dashboard: &'static str,
+}
+
+const FR: Strings = Strings {
+    colon: " : ",
+    started: "Début du test de charge",
+    completed: "Test de charge terminé",
+    stopped: "Test de charge arrêté à la main",
+    stopped_by: "arrêté par",
+    thresholds: "Test de charge interrompu par les seuils (k6 code 99)",
+    failed: "Test de charge en échec (k6 code",
+    grade: "note",
+    errors: "erreurs",
+    requests: "requêtes",
+    no_grade: "pas de note : le résumé k6 est illisible ou absent",
+    dashboard: "Tableau de bord",
+};
+const EN: Strings = Strings {
+    colon: ": ",
+    started: "Load test started",
+    completed: "Load test completed",
+    stopped: "Load test stopped by hand",
+    stopped_by: "stopped by",
+    thresholds: "Load test aborted by thresholds (k6 exit 99)",
+    failed: "Load test failed (k6 exit",
+    grade: "grade",
+    errors: "errors",
+    requests: "requests",
+    no_grade: "no grade: the k6 summary is missing or unreadable",
+    dashboard: "Dashboard",
+};
+
+fn headline(s: &Strings, ending: Ending, code: i32) -> String {
+    match ending {
+        Ending::Completed => s.completed.to_string(),
+        Ending::Stopped => s.stopped.to_string(),
+        Ending::AbortedByThresholds => s.thresholds.to_string(),
+        Ending::Failed => format!("{} {code})", s.failed),
+    }
+}
+
+/// The Slack message of a finished run (no secret in it).
+pub fn slack_text(locale: &str, labels: &RunLabels, outcome: &RunOutcome) -> String {
+    let s = strings(locale);
+    let c = s.colon;
+    let dot = match outcome.grade.map(|g| g.colour) {
+        Some(Colour::Green) => ":large_green_circle:",
+        Some(Colour::Orange) => ":large_orange_circle:",
+        Some(Colour::Red) => ":red_circle:",
+        None => ":white_circle:",
+    };
+    let mut text = format!(
+        "{dot} {}{c}*{}* ({}) — `{}`\n",
+        headline(s, outcome.ending, outcome.exit_code),
+        labels.promo,
+        labels.promo_type,
+        labels.testid
+    );
+    match outcome.grade {
+        Some(g) => {
+            let req = g
+                .measured
+                .requests
+                .map(|n| format!(" · {}{c}{n}", s.requests))
+                .unwrap_or_default();
+            text.push_str(&format!(
+                "{} *{}* ({}/100) · p95{c}{:.0} ms · {}{c}{:.2} %{req}\n",
+                capitalise(s.grade),
+                g.letter,
+                g.score,
+                g.measured.p95_ms,
+                s.errors,
+                g.measured.error_pct
+            ));
+        }
+        None => text.push_str(&format!("{}\n", s.no_grade)),
+    }
+    if let Some(by) = &outcome.stopped_by {
+        text.push_str(&format!("{} {by}\n", capitalise(s.stopped_by)));
+    }
+    text.push_str(&format!("{}{c}{}", s.dashboard, outcome.dashboard_url));
+    text
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// The run's messages: Grafana annotations (when the admin password is in `.env`) and Slack
+/// (when a webhook is configured).
+pub(super) struct Announcer<'a> {
+    m: &'a Manifest,
+    values: &'a SecretValues,
+    grafana: Option<Grafana>,
+    labels: &'a RunLabels,
+    /// When the test started.
+    pub now: Timestamp,
+    note: &'a (dyn Fn(Note) + Sync),
+}
+
+impl<'a> Announcer<'a> {
+    pub(super) fn new(
+        m: &'a Manifest,
+        values: &'a SecretValues,
+        labels: &'a RunLabels,
+        now: Timestamp,
+        note: &'a (dyn Fn(Note) + Sync),
+    ) -> Self {
+        Self {
+            m,
+            values,
+            grafana: grafana_client(m, values),
+            labels,
+            now,
+            note,
+        }
+    }
+
+    fn strings(&self) -> &'static Strings {
+        strings(self.m.locale.as_str())
+    }
+
+    /// Tags every annotation of the run carries, then `extra`.
+    fn tags(&self, extra: &[&str]) -> Vec<String> {
+        let l = self.labels;
+        let mut tags = vec![
+            "k6".to_string(),
+            "promo-infra".to_string(),
+            l.testid.clone(),
+            l.promo.clone(),
+        ];
+        tags.extend(extra.iter().map(|t| t.to_string()));
+        tags
+    }
+
+    async fn annotate(&self, what: &str, a: Annotation) {
+        if let Some(g) = &self.grafana
+            && let Err(e) = g.annotate(&a).await
+        {
+            (self.note)(Note::Warn(format!("no {what} annotation: {e}")));
+        }
+    }
+
+    /// The start annotation (or a warning that there will be none).
+    pub(super) async fn start(&self) {
+        if self.grafana.is_none() {
+            (self.note)(Note::Warn(format!(
+                "no Grafana annotations: {} is not in .env",
+                secrets::GRAFANA_ADMIN_PASSWORD
+            )));
+            return;
+        }
+        let l = self.labels;
+        let a = Annotation {
+            time_ms: self.now.as_millisecond(),
+            time_end_ms: None,
+            tags: self.tags(&["start"]),
+            text: format!(
+                "{} {} ({}, {})",
+                self.strings().started,
+                l.testid,
+                l.promo,
+                l.promo_type
+            ),
+        };
+        self.annotate("start", a).await;
+    }
+
+    /// The end annotation (a region over the run) and the Slack message.
+    pub(super) async fn end(&self, outcome: &RunOutcome, end: Timestamp) {
+        let s = self.strings();
+        // The marketing dashboard shows `k6` + `aborted` annotations as "stopped tests".
+        let tags = match outcome.ending {
+            Ending::Completed => self.tags(&["completed"]),
+            Ending::Stopped => self.tags(&["aborted", "stopped-by-hand"]),
+            Ending::AbortedByThresholds => self.tags(&["aborted", "thresholds"]),
+            Ending::Failed => self.tags(&["failed"]),
+        };
+        let grade_text = outcome.grade.map_or_else(String::new, |g| {
+            format!(" — {} {} ({}/100)", s.grade, g.letter, g.score)
+        });
+        let a = Annotation {
+            time_ms: self.now.as_millisecond(),
+            time_end_ms: Some(end.as_millisecond()),
+            tags,
+            text: format!(
+                "{} {}{grade_text}",
+                headline(s, outcome.ending, outcome.exit_code),
+                outcome.testid
+            ),
+        };
+        self.annotate("end", a).await;
+        match slack_webhook(self.m, self.values) {
+            Some((name, url)) => {
+                let text = slack_text(self.m.locale.as_str(), self.labels, outcome);
+                if let Err(e) = super::notify::slack(&url, &name, &text).await {
+                    (self.note)(Note::Warn(e.to_string()));
+                }
+            }
+            None => {
+                if self
+                    .m
+                    .alerting
+                    .as_ref()
+                    .and_then(|a| a.slack.as_ref())
+                    .is_some()
+                {
+                    (self.note)(Note::Warn(
+                        "no Slack message: the webhook variable is set neither in the environment nor in .env".into(),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The run's own record of how it ended, next to its summary (mode 0600).
+    pub(super) fn record(&self, outcome: &RunOutcome, end: Timestamp) {
+        let file = outcome
+            .summary
+            .parent()
+            .map_or_else(|| PathBuf::from(OUTCOME_FILE), |d| d.join(OUTCOME_FILE));
+        let json = serde_json::json!({
+            "testid": outcome.testid,
+            "promo": self.labels.promo,
+            "promo_type": self.labels.promo_type,
+            "started_at": self.now.to_string(),
+            "ended_at": end.to_string(),
+            "ending": outcome.ending,
+            "stopped_by": outcome.stopped_by,
+            "exit_code": outcome.exit_code,
+            "grade": outcome.grade,
+            "summary": outcome.summary,
+            "dashboard_url": outcome.dashboard_url,
+        });
+        let mut text = serde_json::to_string_pretty(&json).unwrap_or_default();
+        text.push('\n');
+        if let Err(e) = crate::writer::write_atomic(&file, text.as_bytes(), Some(0o600)) {
+            (self.note)(Note::Warn(format!("no outcome record: {e}")));
+        }
+    }
+}

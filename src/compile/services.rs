@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use super::escape;
 use crate::desired::{EnvValue, HealthSpec, MountSource, MountSpec, PortSpec, ServiceSpec};
 use crate::manifest::{Manifest, duration};
 use crate::secrets;
@@ -56,31 +55,19 @@ fn port(host_ip: &str, host_port: u32, container_port: u16) -> PortSpec {
 /// Grafana's public URL: the manifest's, or where its port is published.
 pub fn grafana_url(m: &Manifest) -> String {
     m.grafana.url.as_ref().map_or_else(
-        || {
-            format!(
-                "http://{}",
-                escape::host_port(browser_host(&m.grafana.bind), *m.grafana.port)
-            )
-        },
+        || browser_url(&m.grafana.bind, *m.grafana.port),
         |u| u.trim_end_matches('/').to_string(),
     )
 }
 
-/// The host a browser on this machine uses for a service bound to `bind`.
-fn browser_host(bind: &str) -> &str {
-    if matches!(bind, "0.0.0.0" | "::") {
-        "localhost"
-    } else {
-        bind
-    }
+/// The URL a browser on this machine uses for a service bound to `bind`.
+fn browser_url(bind: &str, port: u32) -> String {
+    crate::net::url(bind, super::valid_port(port), crate::net::Audience::Browser)
 }
 
 /// The control API's URL as seen from a browser on the host.
 pub fn control_api_url(m: &Manifest) -> String {
-    format!(
-        "http://{}",
-        escape::host_port(browser_host(&m.control_api.bind), *m.control_api.port)
-    )
+    browser_url(&m.control_api.bind, *m.control_api.port)
 }
 
 /// Every service of the stack, sorted by name.

@@ -1,5 +1,7 @@
 //! Grafana file provisioning: datasource, dashboard provider and alerting, serialized from
 //! typed values. Secrets appear only as `$VAR` references Grafana expands from its environment.
+//!
+//! Owns: the provisioning files. May not: do IO, or hold a secret value.
 
 use serde::Serialize;
 use serde_json::{Value, json};

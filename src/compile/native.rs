@@ -2,6 +2,9 @@
 //! generated configuration, plus systemd units for production hosts. Paths inside the files are
 //! relative to the project directory or go through `$__env{PROMO_INFRA_PROJECT_DIR}`, so the
 //! output stays identical on every machine.
+//!
+//! Owns: the native config files, process specs and systemd units.
+//! May not: do IO, read the environment, or start anything (the native target does).
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,8 @@
 //! The stack's services (InfluxDB, Grafana, control API) as target-neutral specs. The compose
 //! file and the docker target are both derived from these, so they cannot disagree.
+//!
+//! Owns: the service specs and the URLs people use to reach Grafana and the control API.
+//! May not: do IO, read the environment, or know secret values (only their names).
 
 use std::collections::BTreeMap;
 
@@ -58,6 +61,41 @@ pub fn grafana_url(m: &Manifest) -> String {
         || browser_url(&m.grafana.bind, *m.grafana.port),
         |u| u.trim_end_matches('/').to_string(),
     )
+}
+
+/// A service with the stack's defaults: the image's own command, no environment, ports, mounts,
+/// health check or dependencies, restarted unless stopped; compile adds the config digests.
+fn base(name: &str, image: &str) -> ServiceSpec {
+    ServiceSpec {
+        name: name.into(),
+        image: image.into(),
+        command: Vec::new(),
+        env: BTreeMap::new(),
+        ports: Vec::new(),
+        mounts: Vec::new(),
+        health: HealthSpec::default(),
+        depends_on: Vec::new(),
+        restart: "unless-stopped".into(),
+        config_digest: BTreeMap::new(),
+    }
+}
+
+/// A named volume of the stack mounted read-write at `target`.
+fn volume_mount(volume: &str, target: &str) -> MountSpec {
+    MountSpec {
+        source: MountSource::Volume(volume.into()),
+        target: target.into(),
+        read_only: false,
+    }
+}
+
+/// A generated directory (under `generated/<stack>/`) mounted read-only at `target`.
+fn generated_mount(rel: &str, target: &str) -> MountSpec {
+    MountSpec {
+        source: MountSource::Generated(rel.into()),
+        target: target.into(),
+        read_only: true,
+    }
 }
 
 /// The URL a browser on this machine uses for a service bound to `bind`.
@@ -135,36 +173,23 @@ fn influxdb(m: &Manifest) -> ServiceSpec {
             secret(secrets::INFLUX_V1_WRITE_PASSWORD),
         );
         env.insert("INFLUXDB_REPORTING_DISABLED".into(), plain("true"));
-        let mounts = vec![MountSpec {
-            source: MountSource::Generated("influxdb/init".into()),
-            target: "/docker-entrypoint-initdb.d".into(),
-            read_only: true,
-        }];
+        let mounts = vec![generated_mount(
+            "influxdb/init",
+            "/docker-entrypoint-initdb.d",
+        )];
         (
             "/var/lib/influxdb",
             wget_health(INFLUX_PORT, "/ping", 5),
             mounts,
         )
     };
-    mounts.insert(
-        0,
-        MountSpec {
-            source: MountSource::Volume(INFLUX_VOLUME.into()),
-            target: data_path.into(),
-            read_only: false,
-        },
-    );
+    mounts.insert(0, volume_mount(INFLUX_VOLUME, data_path));
     ServiceSpec {
-        name: "influxdb".into(),
-        image: i.image.to_string(),
-        command: Vec::new(),
         env,
         ports: vec![port(&i.bind, *i.port, INFLUX_PORT)],
         mounts,
         health,
-        depends_on: Vec::new(),
-        restart: "unless-stopped".into(),
-        config_digest: BTreeMap::new(),
+        ..base("influxdb", &i.image)
     }
 }
 
@@ -218,32 +243,17 @@ fn grafana(m: &Manifest) -> ServiceSpec {
         );
     }
     ServiceSpec {
-        name: "grafana".into(),
-        image: g.image.to_string(),
         command: Vec::new(),
         env,
         ports: vec![port(&g.bind, *g.port, GRAFANA_PORT)],
         mounts: vec![
-            MountSpec {
-                source: MountSource::Volume(GRAFANA_VOLUME.into()),
-                target: "/var/lib/grafana".into(),
-                read_only: false,
-            },
-            MountSpec {
-                source: MountSource::Generated("grafana/provisioning".into()),
-                target: "/etc/grafana/provisioning".into(),
-                read_only: true,
-            },
-            MountSpec {
-                source: MountSource::Generated("grafana/dashboards".into()),
-                target: GRAFANA_DASHBOARDS_PATH.into(),
-                read_only: true,
-            },
+            volume_mount(GRAFANA_VOLUME, "/var/lib/grafana"),
+            generated_mount("grafana/provisioning", "/etc/grafana/provisioning"),
+            generated_mount("grafana/dashboards", GRAFANA_DASHBOARDS_PATH),
         ],
         health: wget_health(GRAFANA_PORT, "/api/health", 10),
         depends_on: vec!["influxdb".into()],
-        restart: "unless-stopped".into(),
-        config_digest: BTreeMap::new(),
+        ..base("grafana", &g.image)
     }
 }
 
@@ -275,8 +285,6 @@ fn control_api(m: &Manifest) -> ServiceSpec {
     env.insert("PROMO_INFRA_LOCALE".into(), plain(m.locale.as_str()));
     env.insert("PROMO_INFRA_STACK".into(), plain(m.stack.as_str()));
     ServiceSpec {
-        name: "control-api".into(),
-        image: c.image.to_string(),
         command: vec![
             "control-api".into(),
             "--listen".into(),
@@ -284,10 +292,8 @@ fn control_api(m: &Manifest) -> ServiceSpec {
         ],
         env,
         ports: vec![port(&c.bind, *c.port, CONTROL_PORT)],
-        mounts: Vec::new(),
         health: wget_health(CONTROL_PORT, "/health", 2),
         depends_on: vec!["grafana".into()],
-        restart: "unless-stopped".into(),
-        config_digest: BTreeMap::new(),
+        ..base("control-api", &c.image)
     }
 }

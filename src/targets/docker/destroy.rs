@@ -3,13 +3,9 @@
 //! Owns: finding every object of the stack (by label and by our fixed names) and removing it.
 //! May not: print, read the environment, or touch objects of another stack.
 
-use std::collections::HashMap;
-
-use bollard::query_parameters::{ListNetworksOptionsBuilder, ListVolumesOptionsBuilder};
-
 use super::engine::{is_not_found, read_error, write_error};
 use super::execute::remove_container;
-use super::observe::summary_name;
+use super::observe::{self, summary_name};
 use super::{DockerTarget, labels};
 use crate::desired::{Desired, ResourceSpec};
 use crate::error::Result;
@@ -47,26 +43,14 @@ pub async fn destroy(t: &DockerTarget, desired: &Desired, volumes: bool) -> Resu
         r?;
         removed.push(format!("container {n}"));
     }
-    let filters = HashMap::from([("label", vec![format!("{}={stack}", labels::PROJECT)])]);
-    let mut networks: Vec<String> = t
-        .docker
-        .list_networks(Some(
-            ListNetworksOptionsBuilder::new().filters(&filters).build(),
-        ))
-        .await
-        .map_err(|e| read_error("listing the stack's networks", e))?
+    let mut networks: Vec<String> = observe::networks(t)
+        .await?
         .into_iter()
         .filter_map(|n| n.name)
         .collect();
     let mut volume_names: Vec<String> = if volumes {
-        t.docker
-            .list_volumes(Some(
-                ListVolumesOptionsBuilder::new().filters(&filters).build(),
-            ))
-            .await
-            .map_err(|e| read_error("listing the stack's volumes", e))?
-            .volumes
-            .unwrap_or_default()
+        observe::volumes(t)
+            .await?
             .into_iter()
             .map(|v| v.name)
             .collect()

@@ -129,29 +129,40 @@ fn named_resource(id: &ResourceId, full_name: &str) -> ObservedResource {
     }
 }
 
+fn project_filter(t: &DockerTarget) -> HashMap<&'static str, Vec<String>> {
+    HashMap::from([(
+        "label",
+        vec![format!("{}={}", labels::PROJECT, t.ctx.stack)],
+    )])
+}
+
+/// The networks carrying the stack's project label.
+pub async fn networks(t: &DockerTarget) -> Result<Vec<bollard::models::Network>> {
+    let filters = project_filter(t);
+    t.docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+        .map_err(|e| read_error("listing the stack's networks", e))
+}
+
+/// The volumes carrying the stack's project label.
+pub async fn volumes(t: &DockerTarget) -> Result<Vec<bollard::models::Volume>> {
+    let filters = project_filter(t);
+    t.docker
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+        .map(|v| v.volumes.unwrap_or_default())
+        .map_err(|e| read_error("listing the stack's volumes", e))
+}
+
 /// Observe the stack.
 pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
     let stack = t.ctx.stack.as_str();
-    let filters = HashMap::from([("label", vec![format!("{}={stack}", labels::PROJECT)])]);
-    let (containers, networks, volumes) = tokio::try_join!(
-        containers(t),
-        async {
-            t.docker
-                .list_networks(Some(
-                    ListNetworksOptionsBuilder::new().filters(&filters).build(),
-                ))
-                .await
-                .map_err(|e| read_error("listing the stack's networks", e))
-        },
-        async {
-            t.docker
-                .list_volumes(Some(
-                    ListVolumesOptionsBuilder::new().filters(&filters).build(),
-                ))
-                .await
-                .map_err(|e| read_error("listing the stack's volumes", e))
-        },
-    )?;
+    let (containers, networks, volumes) = tokio::try_join!(containers(t), networks(t), volumes(t))?;
     let mut observed = Observed::default();
     for n in networks {
         let name = n.name.unwrap_or_default();
@@ -164,7 +175,7 @@ pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
             .resources
             .insert(id.clone(), named_resource(&id, &name));
     }
-    for v in volumes.volumes.unwrap_or_default() {
+    for v in volumes {
         let id = ResourceId::new(
             ResourceKind::Volume,
             short_name(stack, &v.name, v.labels.get(labels::VOLUME)),

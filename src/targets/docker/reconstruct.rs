@@ -119,22 +119,15 @@ pub fn reconstruct(
             .then(a.target.cmp(&b.target))
     });
     let ns = |v: Option<i64>| u32::try_from(v.unwrap_or(0) / 1_000_000_000).unwrap_or(0);
-    let health = config.healthcheck.map_or(
-        HealthSpec {
-            test: Vec::new(),
-            interval_s: 0,
-            timeout_s: 0,
-            retries: 0,
-            start_period_s: 0,
-        },
-        |h| HealthSpec {
+    let health = config
+        .healthcheck
+        .map_or_else(HealthSpec::default, |h| HealthSpec {
             test: h.test.unwrap_or_default(),
             interval_s: ns(h.interval),
             timeout_s: ns(h.timeout),
             retries: u32::try_from(h.retries.unwrap_or(0)).unwrap_or(0),
             start_period_s: ns(h.start_period),
-        },
-    );
+        });
     let restart = host
         .restart_policy
         .and_then(|r| r.name)

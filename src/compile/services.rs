@@ -63,6 +63,11 @@ pub fn grafana_url(m: &Manifest) -> String {
     )
 }
 
+/// Environment variables from `(name, value)` pairs.
+fn vars<const N: usize>(pairs: [(&str, EnvValue); N]) -> BTreeMap<String, EnvValue> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
 /// A service with the stack's defaults: the image's own command, no environment, ports, mounts,
 /// health check or dependencies, restarted unless stopped; compile adds the config digests.
 fn base(name: &str, image: &str) -> ServiceSpec {
@@ -123,29 +128,28 @@ fn influxdb(m: &Manifest) -> ServiceSpec {
     let retention = duration::parse(&i.retention).unwrap_or(duration::Retention { seconds: None });
     let mut env = BTreeMap::new();
     let (data_path, health, mut mounts) = if *i.version == 2 {
-        env.insert("DOCKER_INFLUXDB_INIT_MODE".into(), plain("setup"));
-        env.insert(
-            "DOCKER_INFLUXDB_INIT_USERNAME".into(),
-            plain(i.admin_user.as_str()),
-        );
-        env.insert(
-            "DOCKER_INFLUXDB_INIT_PASSWORD".into(),
-            secret(secrets::INFLUX_ADMIN_PASSWORD),
-        );
-        env.insert("DOCKER_INFLUXDB_INIT_ORG".into(), plain(i.org.as_str()));
-        env.insert(
-            "DOCKER_INFLUXDB_INIT_BUCKET".into(),
-            plain(i.bucket.as_str()),
-        );
-        env.insert(
-            "DOCKER_INFLUXDB_INIT_RETENTION".into(),
-            plain(retention.go_duration()),
-        );
-        env.insert(
-            "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN".into(),
-            secret(secrets::INFLUX_ADMIN_TOKEN),
-        );
-        env.insert("INFLUXD_REPORTING_DISABLED".into(), plain("true"));
+        env.extend(vars([
+            ("DOCKER_INFLUXDB_INIT_MODE", plain("setup")),
+            (
+                "DOCKER_INFLUXDB_INIT_USERNAME",
+                plain(i.admin_user.as_str()),
+            ),
+            (
+                "DOCKER_INFLUXDB_INIT_PASSWORD",
+                secret(secrets::INFLUX_ADMIN_PASSWORD),
+            ),
+            ("DOCKER_INFLUXDB_INIT_ORG", plain(i.org.as_str())),
+            ("DOCKER_INFLUXDB_INIT_BUCKET", plain(i.bucket.as_str())),
+            (
+                "DOCKER_INFLUXDB_INIT_RETENTION",
+                plain(retention.go_duration()),
+            ),
+            (
+                "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN",
+                secret(secrets::INFLUX_ADMIN_TOKEN),
+            ),
+            ("INFLUXD_REPORTING_DISABLED", plain("true")),
+        ]));
         let health = HealthSpec {
             test: vec!["CMD".into(), "influx".into(), "ping".into()],
             interval_s: 5,
@@ -155,24 +159,26 @@ fn influxdb(m: &Manifest) -> ServiceSpec {
         };
         ("/var/lib/influxdb2", health, Vec::new())
     } else {
-        env.insert("INFLUXDB_DB".into(), plain(i.bucket.as_str()));
-        env.insert("INFLUXDB_HTTP_AUTH_ENABLED".into(), plain("true"));
-        env.insert("INFLUXDB_ADMIN_USER".into(), plain(i.admin_user.as_str()));
-        env.insert(
-            "INFLUXDB_ADMIN_PASSWORD".into(),
-            secret(secrets::INFLUX_ADMIN_PASSWORD),
-        );
-        env.insert("INFLUXDB_READ_USER".into(), plain(INFLUX_V1_READ_USER));
-        env.insert(
-            "INFLUXDB_READ_USER_PASSWORD".into(),
-            secret(secrets::INFLUX_V1_READ_PASSWORD),
-        );
-        env.insert("INFLUXDB_WRITE_USER".into(), plain(INFLUX_V1_WRITE_USER));
-        env.insert(
-            "INFLUXDB_WRITE_USER_PASSWORD".into(),
-            secret(secrets::INFLUX_V1_WRITE_PASSWORD),
-        );
-        env.insert("INFLUXDB_REPORTING_DISABLED".into(), plain("true"));
+        env.extend(vars([
+            ("INFLUXDB_DB", plain(i.bucket.as_str())),
+            ("INFLUXDB_HTTP_AUTH_ENABLED", plain("true")),
+            ("INFLUXDB_ADMIN_USER", plain(i.admin_user.as_str())),
+            (
+                "INFLUXDB_ADMIN_PASSWORD",
+                secret(secrets::INFLUX_ADMIN_PASSWORD),
+            ),
+            ("INFLUXDB_READ_USER", plain(INFLUX_V1_READ_USER)),
+            (
+                "INFLUXDB_READ_USER_PASSWORD",
+                secret(secrets::INFLUX_V1_READ_PASSWORD),
+            ),
+            ("INFLUXDB_WRITE_USER", plain(INFLUX_V1_WRITE_USER)),
+            (
+                "INFLUXDB_WRITE_USER_PASSWORD",
+                secret(secrets::INFLUX_V1_WRITE_PASSWORD),
+            ),
+            ("INFLUXDB_REPORTING_DISABLED", plain("true")),
+        ]));
         let mounts = vec![generated_mount(
             "influxdb/init",
             "/docker-entrypoint-initdb.d",
@@ -196,23 +202,22 @@ fn influxdb(m: &Manifest) -> ServiceSpec {
 fn grafana(m: &Manifest) -> ServiceSpec {
     let g = &m.grafana;
     let mut env = BTreeMap::new();
-    env.insert(
-        "GF_SECURITY_ADMIN_USER".into(),
-        plain(g.admin_user.as_str()),
-    );
-    env.insert(
-        "GF_SECURITY_ADMIN_PASSWORD".into(),
-        secret(secrets::GRAFANA_ADMIN_PASSWORD),
-    );
-    env.insert(
-        "GF_SECURITY_SECRET_KEY".into(),
-        secret(secrets::GRAFANA_SECRET_KEY),
-    );
-    env.insert("GF_AUTH_ANONYMOUS_ENABLED".into(), plain("false"));
-    env.insert("GF_USERS_ALLOW_SIGN_UP".into(), plain("false"));
-    env.insert("GF_ANALYTICS_REPORTING_ENABLED".into(), plain("false"));
-    env.insert("GF_ANALYTICS_CHECK_FOR_UPDATES".into(), plain("false"));
-    env.insert("GF_SERVER_ROOT_URL".into(), plain(grafana_url(m)));
+    env.extend(vars([
+        ("GF_SECURITY_ADMIN_USER", plain(g.admin_user.as_str())),
+        (
+            "GF_SECURITY_ADMIN_PASSWORD",
+            secret(secrets::GRAFANA_ADMIN_PASSWORD),
+        ),
+        (
+            "GF_SECURITY_SECRET_KEY",
+            secret(secrets::GRAFANA_SECRET_KEY),
+        ),
+        ("GF_AUTH_ANONYMOUS_ENABLED", plain("false")),
+        ("GF_USERS_ALLOW_SIGN_UP", plain("false")),
+        ("GF_ANALYTICS_REPORTING_ENABLED", plain("false")),
+        ("GF_ANALYTICS_CHECK_FOR_UPDATES", plain("false")),
+        ("GF_SERVER_ROOT_URL", plain(grafana_url(m))),
+    ]));
     if !g.plugins.is_empty() {
         let list: Vec<&str> = g.plugins.iter().map(|p| p.as_str()).collect();
         env.insert("GF_INSTALL_PLUGINS".into(), plain(list.join(",")));
@@ -260,30 +265,34 @@ fn grafana(m: &Manifest) -> ServiceSpec {
 fn control_api(m: &Manifest) -> ServiceSpec {
     let c = &m.control_api;
     let mut env = BTreeMap::new();
-    env.insert(
-        secrets::CONTROL_API_TOKEN.into(),
-        secret(secrets::CONTROL_API_TOKEN),
-    );
-    env.insert(
-        secrets::CONTROL_API_STOP_PASSWORD.into(),
-        secret(secrets::CONTROL_API_STOP_PASSWORD),
-    );
-    env.insert("PROMO_INFRA_CORS_ORIGIN".into(), plain(grafana_url(m)));
-    env.insert(
-        "PROMO_INFRA_GRAFANA_URL".into(),
-        plain(format!("http://grafana:{GRAFANA_PORT}")),
-    );
+    env.extend(vars([
+        (
+            secrets::CONTROL_API_TOKEN,
+            secret(secrets::CONTROL_API_TOKEN),
+        ),
+        (
+            secrets::CONTROL_API_STOP_PASSWORD,
+            secret(secrets::CONTROL_API_STOP_PASSWORD),
+        ),
+        ("PROMO_INFRA_CORS_ORIGIN", plain(grafana_url(m))),
+        (
+            "PROMO_INFRA_GRAFANA_URL",
+            plain(format!("http://grafana:{GRAFANA_PORT}")),
+        ),
+    ]));
     // Credentials of the "stopped by hand" annotation the control API posts to Grafana.
-    env.insert(
-        "PROMO_INFRA_GRAFANA_USER".into(),
-        plain(m.grafana.admin_user.as_str()),
-    );
-    env.insert(
-        secrets::GRAFANA_ADMIN_PASSWORD.into(),
-        secret(secrets::GRAFANA_ADMIN_PASSWORD),
-    );
-    env.insert("PROMO_INFRA_LOCALE".into(), plain(m.locale.as_str()));
-    env.insert("PROMO_INFRA_STACK".into(), plain(m.stack.as_str()));
+    env.extend(vars([
+        (
+            "PROMO_INFRA_GRAFANA_USER",
+            plain(m.grafana.admin_user.as_str()),
+        ),
+        (
+            secrets::GRAFANA_ADMIN_PASSWORD,
+            secret(secrets::GRAFANA_ADMIN_PASSWORD),
+        ),
+        ("PROMO_INFRA_LOCALE", plain(m.locale.as_str())),
+        ("PROMO_INFRA_STACK", plain(m.stack.as_str())),
+    ]));
     ServiceSpec {
         command: vec![
             "control-api".into(),

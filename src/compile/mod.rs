@@ -344,3 +344,77 @@ fn database_resource(m: &Manifest, fingerprints: &BTreeMap<String, String>) -> R
         fingerprints,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded() -> Loaded {
+        let text = include_str!("../../stacks/promo.yaml");
+        Loaded {
+            manifest: crate::manifest::parse("stacks/promo.yaml", text).expect("manifest"),
+            source: crate::error::Source::new("stacks/promo.yaml", text),
+            rel_path: "stacks/promo.yaml".into(),
+        }
+    }
+
+    fn kinds(d: &Desired) -> Vec<String> {
+        d.resources
+            .values()
+            .map(|r| {
+                let what = match &r.spec {
+                    ResourceSpec::Service(_) => "container",
+                    ResourceSpec::Process(_) => "process",
+                    ResourceSpec::Network { .. } => "network",
+                    ResourceSpec::Volume { .. } => "volume",
+                    ResourceSpec::Database(_) => "database",
+                };
+                format!("{what} {}", r.id)
+            })
+            .collect()
+    }
+
+    /// Fails on the old code: `compile_for(cloud)` returned the docker containers, and native
+    /// resources were built by clearing docker's.
+    #[test]
+    fn each_target_gets_its_own_resources_and_the_same_files() {
+        let (l, t) = (loaded(), Templates::builtin());
+        let values = SecretValues::default();
+        let docker = compile_for(&l, &t, &values, TargetKind::Docker).expect("docker");
+        let native = compile_for(&l, &t, &values, TargetKind::Native).expect("native");
+        let cloud = compile_for(&l, &t, &values, TargetKind::Cloud).expect("cloud");
+        assert_eq!(docker.files, native.files);
+        assert_eq!(docker.files, cloud.files);
+        let hashes = |d: &Desired| {
+            d.resources
+                .values()
+                .map(|r| r.hash.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            hashes(&compile(&l, &t, &values).expect("default")),
+            hashes(&docker)
+        );
+        let docker = kinds(&docker);
+        assert!(
+            docker.iter().all(|k| !k.starts_with("process")),
+            "{docker:?}"
+        );
+        assert!(
+            docker.iter().any(|k| k.starts_with("network")),
+            "{docker:?}"
+        );
+        assert!(
+            docker.iter().any(|k| k.starts_with("database")),
+            "{docker:?}"
+        );
+        let native = kinds(&native);
+        assert!(
+            native
+                .iter()
+                .all(|k| k.starts_with("process") || k.starts_with("database")),
+            "{native:?}"
+        );
+        assert!(cloud.resources.is_empty(), "{:?}", kinds(&cloud));
+    }
+}

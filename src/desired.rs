@@ -1,5 +1,8 @@
 //! `Desired`: what a stack should be — the generated files and the runtime resources — as
 //! produced by the pure compile step and consumed by the writer and by plan.
+//!
+//! Owns: the resource model, canonical forms and content hashes.
+//! May not: do IO, or hold a secret value (fingerprints only).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -147,7 +150,7 @@ pub struct MountSpec {
 }
 
 /// A health check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HealthSpec {
     /// Docker-style test (`["CMD-SHELL", "..."]`).
     pub test: Vec<String>,

@@ -26,7 +26,6 @@ pub mod backup;
 pub mod cli;
 pub mod compile;
 pub mod control;
-pub mod deploy;
 pub mod desired;
 pub mod error;
 pub mod influx;

@@ -6,6 +6,8 @@
 //! opened the old inode and one that created a new file both hold "the" lock. The holder note
 //! lives inside the locked file; it is cleared (truncated) before the lock is released, so a note
 //! found by the next holder means the previous one died holding it.
+//!
+//! Owns: the stack lock and its holder note. May not: print, or read the environment.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};

@@ -1,5 +1,8 @@
 //! Plan: a pure function `(Desired, Observed) → Plan`. Every value is decided here; apply only
 //! executes. Diffing lives in the core so every target plans the same way.
+//!
+//! Owns: diffing, the plan's actions and its rendering as data.
+//! May not: do IO, print, or know any target's engine.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

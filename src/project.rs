@@ -1,4 +1,6 @@
 //! The project directory: where stacks, templates and generated files live.
+//!
+//! Owns: the project's paths. May not: read the environment, print, or write files.
 
 use std::path::{Path, PathBuf};
 

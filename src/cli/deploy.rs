@@ -6,10 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::output::Out;
-use crate::deploy::{self, ApplyOptions};
-use crate::desired::ResourceId;
 use crate::error::{Error, Result};
 use crate::ops::Selection;
+use crate::ops::{self as deploy, ApplyOptions};
 use crate::plan::{self, Action, Plan};
 use crate::project::Project;
 use crate::targets::TargetKind;
@@ -19,7 +18,7 @@ use crate::targets::docker::Progress;
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
     /// Where the stack runs.
-    #[arg(long, value_enum, default_value_t = TargetKind::Docker)]
+    #[arg(long, value_parser = crate::cli::target_parser(), default_value_t = TargetKind::Docker)]
     pub target: TargetKind,
     /// Exit 0 when there are no changes, 2 when there are (1 stays "error").
     #[arg(long)]
@@ -36,7 +35,7 @@ pub struct PlanArgs {
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
     /// Where the stack runs.
-    #[arg(long, value_enum, default_value_t = TargetKind::Docker)]
+    #[arg(long, value_parser = crate::cli::target_parser(), default_value_t = TargetKind::Docker)]
     pub target: TargetKind,
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long)]
@@ -55,7 +54,7 @@ pub struct RotateArgs {
     /// The secret's name (`promo-infra secrets list`).
     pub name: String,
     /// Where the stack runs.
-    #[arg(long, value_enum, default_value_t = TargetKind::Docker)]
+    #[arg(long, value_parser = crate::cli::target_parser(), default_value_t = TargetKind::Docker)]
     pub target: TargetKind,
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long)]
@@ -69,7 +68,7 @@ pub struct RotateArgs {
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     /// Where the stack runs.
-    #[arg(long, value_enum, default_value_t = TargetKind::Docker)]
+    #[arg(long, value_parser = crate::cli::target_parser(), default_value_t = TargetKind::Docker)]
     pub target: TargetKind,
     /// Machine-readable output.
     #[arg(long)]
@@ -80,7 +79,7 @@ pub struct StatusArgs {
 #[derive(Debug, clap::Args)]
 pub struct DestroyArgs {
     /// Where the stack runs.
-    #[arg(long, value_enum, default_value_t = TargetKind::Docker)]
+    #[arg(long, value_parser = crate::cli::target_parser(), default_value_t = TargetKind::Docker)]
     pub target: TargetKind,
     /// Also remove the named volumes (InfluxDB and Grafana data). Kept by default.
     #[arg(long)]
@@ -331,18 +330,19 @@ pub fn destroy(project: &Project, selection: &Selection, args: &DestroyArgs) -> 
         selection,
         args.target,
         volumes,
-        &mut |stack: &str, existing: &[ResourceId]| {
+        &mut |p: &deploy::DestroyPreview| {
+            let (stack, target) = (&p.stack, p.target);
             let mut out = Out::stdout();
-            if existing.is_empty() {
+            if p.existing.is_empty() {
                 out.line(&format!(
-                    "Stack `{stack}` has nothing to destroy on target docker."
+                    "Stack `{stack}` has nothing to destroy on target {target}."
                 ));
                 return Ok(true);
             }
             out.line(&format!(
-                "promo-infra will destroy on stack `{stack}` (target docker):\n"
+                "promo-infra will destroy on stack `{stack}` (target {target}):\n"
             ));
-            for id in existing {
+            for id in &p.existing {
                 out.change('-', &id.to_string());
             }
             if !volumes {

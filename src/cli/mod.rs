@@ -163,7 +163,7 @@ pub enum BackupCommand {
     Run {
         /// Where the stack's InfluxDB runs: docker (1.x: `influxd backup` runs inside the
         /// container through the Engine API) or native (the tools run on this host).
-        #[arg(long, value_enum, default_value_t = crate::targets::TargetKind::Docker)]
+        #[arg(long, value_parser = target_parser(), default_value_t = crate::targets::TargetKind::Docker)]
         target: crate::targets::TargetKind,
     },
     /// List backups: id, UTC time, size, status (ok / incomplete / corrupt / foreign). Every
@@ -200,7 +200,7 @@ pub enum BackupCommand {
         as_name: Option<String>,
         /// Where the stack's InfluxDB runs: docker (1.x: `influxd restore` runs inside the
         /// container through the Engine API) or native (the tools run on this host).
-        #[arg(long, value_enum, default_value_t = crate::targets::TargetKind::Docker)]
+        #[arg(long, value_parser = target_parser(), default_value_t = crate::targets::TargetKind::Docker)]
         target: crate::targets::TargetKind,
     },
 }
@@ -564,4 +564,16 @@ fn backup(
         }
     }
     Ok(())
+}
+
+/// `--target`: the names of [`crate::targets::TargetKind::ALL`], parsed by its `FromStr`.
+pub(crate) fn target_parser()
+-> impl clap::builder::TypedValueParser<Value = crate::targets::TargetKind> {
+    use crate::targets::TargetKind;
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(
+        TargetKind::ALL
+            .map(|k| clap::builder::PossibleValue::new(k.as_str()).help(k.description())),
+    )
+    .try_map(|s| s.parse::<TargetKind>().map_err(|e| e.to_string()))
 }

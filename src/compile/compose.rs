@@ -1,4 +1,6 @@
 //! `docker-compose.yml`, serialized from the service specs.
+//!
+//! Owns: the compose file's shape. May not: do IO, or hold a secret value (only `${VAR}`).
 
 use std::collections::BTreeMap;
 

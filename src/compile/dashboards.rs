@@ -1,5 +1,8 @@
 //! Dashboards: handlebars templates from `dashboards-src/` (strict mode, no HTML escaping),
 //! rendered, parsed back as JSON and re-emitted canonically.
+//!
+//! Owns: dashboard templates, their strings and rendering.
+//! May not: write files, read the environment, or talk to Grafana.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -305,10 +308,7 @@ pub fn render(templates: &Templates, m: &Manifest, d: &Dashboard) -> Result<Stri
     let ctx = context(m, d, templates.strings(locale)?);
 
     let mut guard = templates.cache.registry.lock().map_err(|_| {
-        Error::usage(
-            "template cache poisoned by an earlier failure",
-            "run the command again",
-        )
+        Error::internal("the template cache was poisoned by a panic while rendering")
     })?;
     if guard.is_none() {
         let mut hb = new_registry();

@@ -4,6 +4,8 @@
 //! one systemd argument, one ini/TOML string, one YAML scalar without interpolation) and never
 //! adds a line, a key, a section or a command.
 //!
+//! Owns: quoting for every output syntax. May not: do IO or validate (validation did).
+//!
 //! | output | function | what it does |
 //! |---|---|---|
 //! | `/bin/sh` (cron line, `sh -c` script) | [`shell`] | POSIX quoting (shlex) |

@@ -1,5 +1,7 @@
 //! Grafana file provisioning: datasource, dashboard provider and alerting, serialized from
 //! typed values. Secrets appear only as `$VAR` references Grafana expands from its environment.
+//!
+//! Owns: the provisioning files. May not: do IO, or hold a secret value.
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -43,16 +45,18 @@ pub fn datasource(m: &Manifest, url: &str, header: &str) -> String {
     let i = &m.influxdb;
     let url = escape::grafana(url);
     let (org, bucket) = (escape::grafana(&i.org), escape::grafana(&i.bucket));
-    let ds = if *i.version == 2 {
+    let mut ds = json!({
+        "name": format!("InfluxDB ({})", *m.stack),
+        "type": "influxdb",
+        "uid": datasource_uid(m),
+        "access": "proxy",
+        "url": url,
+        "isDefault": true,
+        "editable": false,
+        "orgId": 1,
+    });
+    let per_version = if *i.version == 2 {
         json!({
-            "name": format!("InfluxDB ({})", *m.stack),
-            "type": "influxdb",
-            "uid": datasource_uid(m),
-            "access": "proxy",
-            "url": url,
-            "isDefault": true,
-            "editable": false,
-            "orgId": 1,
             "jsonData": {
                 "version": "Flux",
                 "organization": org,
@@ -63,14 +67,6 @@ pub fn datasource(m: &Manifest, url: &str, header: &str) -> String {
         })
     } else {
         json!({
-            "name": format!("InfluxDB ({})", *m.stack),
-            "type": "influxdb",
-            "uid": datasource_uid(m),
-            "access": "proxy",
-            "url": url,
-            "isDefault": true,
-            "editable": false,
-            "orgId": 1,
             "user": INFLUX_V1_READ_USER,
             "jsonData": {
                 "dbName": bucket,
@@ -80,6 +76,9 @@ pub fn datasource(m: &Manifest, url: &str, header: &str) -> String {
             "secureJsonData": { "password": format!("${}", secrets::INFLUX_V1_READ_PASSWORD) },
         })
     };
+    if let (Some(all), serde_json::Value::Object(more)) = (ds.as_object_mut(), per_version) {
+        all.extend(more);
+    }
     yaml(
         header,
         &json!({

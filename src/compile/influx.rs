@@ -1,4 +1,6 @@
 //! InfluxDB initialisation: database / bucket and retention.
+//!
+//! Owns: the 1.x init script and shard durations. May not: do IO or talk to InfluxDB.
 
 use crate::manifest::{Manifest, duration};
 

@@ -1,5 +1,10 @@
 //! Compile: `Manifest (+ secret fingerprints) → Desired`. Pure: no IO, no clock, no randomness;
 //! the same inputs give byte-identical output.
+//!
+//! Owns: the generated files (the same for every target) and each target's runtime resources,
+//! built once per [`TargetKind`]; the secret fingerprints and config digests, each computed in
+//! one place.
+//! May not: do IO, read the environment or the clock, or print.
 
 pub mod compose;
 pub mod dashboards;
@@ -14,10 +19,14 @@ use std::collections::BTreeMap;
 
 pub use dashboards::Templates;
 
-use crate::desired::{Desired, GeneratedFile, Resource, ResourceId, ResourceKind, ResourceSpec};
+use crate::desired::{
+    Desired, GeneratedFile, MountSource, Resource, ResourceId, ResourceKind, ResourceSpec,
+    ServiceSpec,
+};
 use crate::error::Result;
-use crate::manifest::Loaded;
+use crate::manifest::{Loaded, Manifest};
 use crate::secrets::{self, SecretValues};
+use crate::targets::TargetKind;
 
 /// Path of the compose file inside `generated/<stack>/`.
 pub const COMPOSE_FILE: &str = "docker-compose.yml";
@@ -41,13 +50,68 @@ fn digest_under(files: &BTreeMap<String, GeneratedFile>, prefix: &str) -> String
     crate::desired::sha256_hex(listing.as_bytes())
 }
 
-/// Compile a validated manifest. `secret_values` only feeds resource fingerprints (so a rotated
-/// secret shows up in plan); no generated file depends on a secret value.
+/// The digest of a generated file (its sha256) or of a generated directory (over the paths and
+/// contents under it): what a service's `config_digest` records for each source it reads.
+fn config_digest(files: &BTreeMap<String, GeneratedFile>, source: &str) -> String {
+    match files.get(source) {
+        Some(f) => f.sha256(),
+        None => digest_under(files, source),
+    }
+}
+
+/// A manifest port as a TCP port: validation keeps ports in 1-65535, so this never saturates.
+pub(crate) fn valid_port(port: u32) -> u16 {
+    u16::try_from(port).unwrap_or(u16::MAX)
+}
+
+/// Fingerprints of the stack's secrets that have a value (never the values).
+fn fingerprints(m: &Manifest, secret_values: &SecretValues) -> BTreeMap<String, String> {
+    secrets::catalog(m)
+        .iter()
+        .filter_map(|s| {
+            secret_values
+                .fingerprint(&s.name)
+                .map(|f| (s.name.clone(), f))
+        })
+        .collect()
+}
+
+/// Compile a validated manifest for the default target (docker): see [`compile_for`].
 pub fn compile(
     loaded: &Loaded,
     templates: &Templates,
     secret_values: &SecretValues,
 ) -> Result<Desired> {
+    compile_for(loaded, templates, secret_values, TargetKind::Docker)
+}
+
+/// Compile a validated manifest for `target`: the generated files (the same for every target)
+/// and the target's runtime resources (docker: network, volumes, containers; native: processes;
+/// both: the database; cloud: none yet). `secret_values` only feeds resource fingerprints (so a
+/// rotated secret shows up in plan); no generated file depends on a secret value.
+pub fn compile_for(
+    loaded: &Loaded,
+    templates: &Templates,
+    secret_values: &SecretValues,
+    target: TargetKind,
+) -> Result<Desired> {
+    let (mut desired, services) = files(loaded, templates)?;
+    let m = &loaded.manifest;
+    let fingerprints = fingerprints(m, secret_values);
+    match target {
+        TargetKind::Docker => {
+            docker_resources(m, services, secret_values, &fingerprints, &mut desired);
+        }
+        TargetKind::Native => native_resources(m, secret_values, &fingerprints, &mut desired),
+        TargetKind::Cloud => return Ok(desired),
+    }
+    desired.add(database_resource(m, &fingerprints));
+    Ok(desired)
+}
+
+/// The generated files of a stack (no runtime resources yet), and the docker services the
+/// compose file describes.
+fn files(loaded: &Loaded, templates: &Templates) -> Result<(Desired, Vec<ServiceSpec>)> {
     let m = &loaded.manifest;
     let hash_header = header("#", &loaded.rel_path);
     let mut desired = Desired {
@@ -117,16 +181,17 @@ pub fn compile(
     }
 
     desired.files.extend(native_files);
+    Ok((desired, services))
+}
 
-    // Runtime resources (what plan diffs and targets apply).
-    let fingerprints: BTreeMap<String, String> = secrets::catalog(m)
-        .iter()
-        .filter_map(|s| {
-            secret_values
-                .fingerprint(&s.name)
-                .map(|f| (s.name.clone(), f))
-        })
-        .collect();
+/// Docker: the network, the volumes and one container per service.
+fn docker_resources(
+    m: &Manifest,
+    services: Vec<ServiceSpec>,
+    secret_values: &SecretValues,
+    fingerprints: &BTreeMap<String, String>,
+    desired: &mut Desired,
+) {
     let network_id = ResourceId::new(ResourceKind::Network, m.targets.docker.network.as_str());
     desired.add(Resource::new(
         network_id.clone(),
@@ -134,7 +199,7 @@ pub fn compile(
         ResourceSpec::Network {
             name: format!("{}_{}", *m.stack, *m.targets.docker.network),
         },
-        &fingerprints,
+        fingerprints,
     ));
     for volume in [services::INFLUX_VOLUME, services::GRAFANA_VOLUME] {
         desired.add(Resource::new(
@@ -143,104 +208,93 @@ pub fn compile(
             ResourceSpec::Volume {
                 name: format!("{}_{volume}", *m.stack),
             },
-            &fingerprints,
+            fingerprints,
         ));
     }
     for mut s in services {
         grafana::without_unset_slack(m, &mut s, secret_values);
         for mount in &s.mounts {
-            if let crate::desired::MountSource::Generated(prefix) = &mount.source {
+            if let MountSource::Generated(prefix) = &mount.source {
                 s.config_digest
-                    .insert(prefix.clone(), digest_under(&desired.files, prefix));
+                    .insert(prefix.clone(), config_digest(&desired.files, prefix));
             }
         }
         let mut deps = vec![network_id.clone()];
         deps.extend(s.mounts.iter().filter_map(|mount| match &mount.source {
-            crate::desired::MountSource::Volume(v) => {
-                Some(ResourceId::new(ResourceKind::Volume, v.clone()))
-            }
-            crate::desired::MountSource::Generated(_) => None,
+            MountSource::Volume(v) => Some(ResourceId::new(ResourceKind::Volume, v.clone())),
+            MountSource::Generated(_) => None,
         }));
-        deps.extend(
-            s.depends_on
-                .iter()
-                .map(|d| ResourceId::new(ResourceKind::Service, d.clone())),
-        );
-        desired.add(Resource::new(
-            ResourceId::new(ResourceKind::Service, s.name.clone()),
+        let id = ResourceId::new(ResourceKind::Service, s.name.clone());
+        let depends_on = s.depends_on.clone();
+        add_service(
+            desired,
+            id,
             deps,
+            &depends_on,
             ResourceSpec::Service(Box::new(s)),
-            &fingerprints,
-        ));
+            fingerprints,
+        );
     }
-    desired.add(database_resource(m, &fingerprints));
-    Ok(desired)
 }
 
-/// Compile for one target: the files are the same for every target; the runtime resources are
-/// the target's (docker: network, volumes, containers; native: processes; both: the database).
-pub fn compile_for(
-    loaded: &Loaded,
-    templates: &Templates,
+/// Native: one supervised process per service, digesting the generated files it reads.
+fn native_resources(
+    m: &Manifest,
     secret_values: &SecretValues,
-    target: crate::targets::TargetKind,
-) -> Result<Desired> {
-    let mut desired = compile(loaded, templates, secret_values)?;
-    if target == crate::targets::TargetKind::Native {
-        let m = &loaded.manifest;
-        let fingerprints: BTreeMap<String, String> = secrets::catalog(m)
-            .iter()
-            .filter_map(|s| {
-                secret_values
-                    .fingerprint(&s.name)
-                    .map(|f| (s.name.clone(), f))
-            })
-            .collect();
-        desired.resources.clear();
-        for mut p in native::processes(m) {
-            let slackless = native::without_unset_slack(m, &mut p, secret_values);
-            let sources: &[&str] = match p.name.as_str() {
-                "influxdb" => &["native/influxdb.conf"],
-                "grafana" => &[
-                    "native/grafana.ini",
-                    if slackless {
-                        native::PROVISIONING_WITHOUT_SLACK
-                    } else {
-                        native::PROVISIONING
-                    },
-                    "grafana/dashboards",
-                ],
-                _ => &[],
-            };
-            for src in sources {
-                let digest = match desired.files.get(*src) {
-                    Some(f) => f.sha256(),
-                    None => digest_under(&desired.files, src),
-                };
-                p.config_digest.insert((*src).to_string(), digest);
-            }
-            let deps = p
-                .depends_on
-                .iter()
-                .map(|d| ResourceId::new(ResourceKind::Service, d.clone()))
-                .collect();
-            desired.add(Resource::new(
-                ResourceId::new(ResourceKind::Service, p.name.clone()),
-                deps,
-                ResourceSpec::Process(Box::new(p)),
-                &fingerprints,
-            ));
+    fingerprints: &BTreeMap<String, String>,
+    desired: &mut Desired,
+) {
+    for mut p in native::processes(m) {
+        let slackless = native::without_unset_slack(m, &mut p, secret_values);
+        let sources: &[&str] = match p.name.as_str() {
+            "influxdb" => &["native/influxdb.conf"],
+            "grafana" => &[
+                "native/grafana.ini",
+                if slackless {
+                    native::PROVISIONING_WITHOUT_SLACK
+                } else {
+                    native::PROVISIONING
+                },
+                "grafana/dashboards",
+            ],
+            _ => &[],
+        };
+        for src in sources {
+            p.config_digest
+                .insert((*src).to_string(), config_digest(&desired.files, src));
         }
-        desired.add(database_resource(m, &fingerprints));
+        let id = ResourceId::new(ResourceKind::Service, p.name.clone());
+        let depends_on = p.depends_on.clone();
+        add_service(
+            desired,
+            id,
+            Vec::new(),
+            &depends_on,
+            ResourceSpec::Process(Box::new(p)),
+            fingerprints,
+        );
     }
-    Ok(desired)
+}
+
+/// A service (container or process) after `deps` and the services it `depends_on`.
+fn add_service(
+    desired: &mut Desired,
+    id: ResourceId,
+    mut deps: Vec<ResourceId>,
+    depends_on: &[String],
+    spec: ResourceSpec,
+    fingerprints: &BTreeMap<String, String>,
+) {
+    deps.extend(
+        depends_on
+            .iter()
+            .map(|d| ResourceId::new(ResourceKind::Service, d.clone())),
+    );
+    desired.add(Resource::new(id, deps, spec, fingerprints));
 }
 
 /// The InfluxDB database (1.x: with its users) or bucket (2.x), after the InfluxDB service.
-fn database_resource(
-    m: &crate::manifest::Manifest,
-    fingerprints: &BTreeMap<String, String>,
-) -> Resource {
+fn database_resource(m: &Manifest, fingerprints: &BTreeMap<String, String>) -> Resource {
     use crate::desired::{DatabaseSpec, DbUser};
     use crate::manifest::duration;
     let retention =
@@ -289,4 +343,78 @@ fn database_resource(
         }),
         fingerprints,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded() -> Loaded {
+        let text = include_str!("../../stacks/promo.yaml");
+        Loaded {
+            manifest: crate::manifest::parse("stacks/promo.yaml", text).expect("manifest"),
+            source: crate::error::Source::new("stacks/promo.yaml", text),
+            rel_path: "stacks/promo.yaml".into(),
+        }
+    }
+
+    fn kinds(d: &Desired) -> Vec<String> {
+        d.resources
+            .values()
+            .map(|r| {
+                let what = match &r.spec {
+                    ResourceSpec::Service(_) => "container",
+                    ResourceSpec::Process(_) => "process",
+                    ResourceSpec::Network { .. } => "network",
+                    ResourceSpec::Volume { .. } => "volume",
+                    ResourceSpec::Database(_) => "database",
+                };
+                format!("{what} {}", r.id)
+            })
+            .collect()
+    }
+
+    /// Fails on the old code: `compile_for(cloud)` returned the docker containers, and native
+    /// resources were built by clearing docker's.
+    #[test]
+    fn each_target_gets_its_own_resources_and_the_same_files() {
+        let (l, t) = (loaded(), Templates::builtin());
+        let values = SecretValues::default();
+        let docker = compile_for(&l, &t, &values, TargetKind::Docker).expect("docker");
+        let native = compile_for(&l, &t, &values, TargetKind::Native).expect("native");
+        let cloud = compile_for(&l, &t, &values, TargetKind::Cloud).expect("cloud");
+        assert_eq!(docker.files, native.files);
+        assert_eq!(docker.files, cloud.files);
+        let hashes = |d: &Desired| {
+            d.resources
+                .values()
+                .map(|r| r.hash.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            hashes(&compile(&l, &t, &values).expect("default")),
+            hashes(&docker)
+        );
+        let docker = kinds(&docker);
+        assert!(
+            docker.iter().all(|k| !k.starts_with("process")),
+            "{docker:?}"
+        );
+        assert!(
+            docker.iter().any(|k| k.starts_with("network")),
+            "{docker:?}"
+        );
+        assert!(
+            docker.iter().any(|k| k.starts_with("database")),
+            "{docker:?}"
+        );
+        let native = kinds(&native);
+        assert!(
+            native
+                .iter()
+                .all(|k| k.starts_with("process") || k.starts_with("database")),
+            "{native:?}"
+        );
+        assert!(cloud.resources.is_empty(), "{:?}", kinds(&cloud));
+    }
 }

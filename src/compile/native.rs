@@ -2,6 +2,9 @@
 //! generated configuration, plus systemd units for production hosts. Paths inside the files are
 //! relative to the project directory or go through `$__env{PROMO_INFRA_PROJECT_DIR}`, so the
 //! output stays identical on every machine.
+//!
+//! Owns: the native config files, process specs and systemd units.
+//! May not: do IO, read the environment, or start anything (the native target does).
 
 use std::collections::BTreeMap;
 
@@ -58,20 +61,9 @@ pub fn data_dir(m: &Manifest) -> String {
     )
 }
 
-fn loopback(bind: &str) -> &str {
-    match bind {
-        "0.0.0.0" => "127.0.0.1",
-        "::" => "::1",
-        other => other,
-    }
-}
-
 /// Address of the InfluxDB HTTP API as this host reaches it.
 pub fn influx_url(m: &Manifest) -> String {
-    format!(
-        "http://{}",
-        escape::host_port(loopback(&m.influxdb.bind), *m.influxdb.port)
-    )
+    crate::net::reachable_url(&m.influxdb.bind, super::valid_port(*m.influxdb.port))
 }
 
 fn generated(m: &Manifest, rel: &str) -> String {
@@ -239,10 +231,8 @@ pub fn processes(m: &Manifest) -> Vec<ProcessSpec> {
             EnvValue::Secret(slack.webhook_url_env.to_string()),
         );
     }
-    let grafana_local = format!(
-        "http://{}",
-        escape::host_port(loopback(&m.grafana.bind), *m.grafana.port)
-    );
+    let grafana_local =
+        crate::net::reachable_url(&m.grafana.bind, super::valid_port(*m.grafana.port));
     out.push(ProcessSpec {
         name: "grafana".into(),
         program: "grafana".into(),

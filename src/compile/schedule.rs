@@ -1,4 +1,6 @@
 //! Backup scheduling: the `/etc/cron.d` file and the systemd service + timer.
+//!
+//! Owns: the backup cron line and units. May not: do IO, or put a secret in a cron line.
 
 use super::escape;
 use crate::manifest::{Backup, Manifest, cron};

@@ -1,9 +1,11 @@
 //! The stack's services (InfluxDB, Grafana, control API) as target-neutral specs. The compose
 //! file and the docker target are both derived from these, so they cannot disagree.
+//!
+//! Owns: the service specs and the URLs people use to reach Grafana and the control API.
+//! May not: do IO, read the environment, or know secret values (only their names).
 
 use std::collections::BTreeMap;
 
-use super::escape;
 use crate::desired::{EnvValue, HealthSpec, MountSource, MountSpec, PortSpec, ServiceSpec};
 use crate::manifest::{Manifest, duration};
 use crate::secrets;
@@ -56,31 +58,59 @@ fn port(host_ip: &str, host_port: u32, container_port: u16) -> PortSpec {
 /// Grafana's public URL: the manifest's, or where its port is published.
 pub fn grafana_url(m: &Manifest) -> String {
     m.grafana.url.as_ref().map_or_else(
-        || {
-            format!(
-                "http://{}",
-                escape::host_port(browser_host(&m.grafana.bind), *m.grafana.port)
-            )
-        },
+        || browser_url(&m.grafana.bind, *m.grafana.port),
         |u| u.trim_end_matches('/').to_string(),
     )
 }
 
-/// The host a browser on this machine uses for a service bound to `bind`.
-fn browser_host(bind: &str) -> &str {
-    if matches!(bind, "0.0.0.0" | "::") {
-        "localhost"
-    } else {
-        bind
+/// Environment variables from `(name, value)` pairs.
+fn vars<const N: usize>(pairs: [(&str, EnvValue); N]) -> BTreeMap<String, EnvValue> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// A service with the stack's defaults: the image's own command, no environment, ports, mounts,
+/// health check or dependencies, restarted unless stopped; compile adds the config digests.
+fn base(name: &str, image: &str) -> ServiceSpec {
+    ServiceSpec {
+        name: name.into(),
+        image: image.into(),
+        command: Vec::new(),
+        env: BTreeMap::new(),
+        ports: Vec::new(),
+        mounts: Vec::new(),
+        health: HealthSpec::default(),
+        depends_on: Vec::new(),
+        restart: "unless-stopped".into(),
+        config_digest: BTreeMap::new(),
     }
+}
+
+/// A named volume of the stack mounted read-write at `target`.
+fn volume_mount(volume: &str, target: &str) -> MountSpec {
+    MountSpec {
+        source: MountSource::Volume(volume.into()),
+        target: target.into(),
+        read_only: false,
+    }
+}
+
+/// A generated directory (under `generated/<stack>/`) mounted read-only at `target`.
+fn generated_mount(rel: &str, target: &str) -> MountSpec {
+    MountSpec {
+        source: MountSource::Generated(rel.into()),
+        target: target.into(),
+        read_only: true,
+    }
+}
+
+/// The URL a browser on this machine uses for a service bound to `bind`.
+fn browser_url(bind: &str, port: u32) -> String {
+    crate::net::url(bind, super::valid_port(port), crate::net::Audience::Browser)
 }
 
 /// The control API's URL as seen from a browser on the host.
 pub fn control_api_url(m: &Manifest) -> String {
-    format!(
-        "http://{}",
-        escape::host_port(browser_host(&m.control_api.bind), *m.control_api.port)
-    )
+    browser_url(&m.control_api.bind, *m.control_api.port)
 }
 
 /// Every service of the stack, sorted by name.
@@ -98,29 +128,28 @@ fn influxdb(m: &Manifest) -> ServiceSpec {
     let retention = duration::parse(&i.retention).unwrap_or(duration::Retention { seconds: None });
     let mut env = BTreeMap::new();
     let (data_path, health, mut mounts) = if *i.version == 2 {
-        env.insert("DOCKER_INFLUXDB_INIT_MODE".into(), plain("setup"));
-        env.insert(
-            "DOCKER_INFLUXDB_INIT_USERNAME".into(),
-            plain(i.admin_user.as_str()),
-        );
-        env.insert(
-            "DOCKER_INFLUXDB_INIT_PASSWORD".into(),
-            secret(secrets::INFLUX_ADMIN_PASSWORD),
-        );
-        env.insert("DOCKER_INFLUXDB_INIT_ORG".into(), plain(i.org.as_str()));
-        env.insert(
-            "DOCKER_INFLUXDB_INIT_BUCKET".into(),
-            plain(i.bucket.as_str()),
-        );
-        env.insert(
-            "DOCKER_INFLUXDB_INIT_RETENTION".into(),
-            plain(retention.go_duration()),
-        );
-        env.insert(
-            "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN".into(),
-            secret(secrets::INFLUX_ADMIN_TOKEN),
-        );
-        env.insert("INFLUXD_REPORTING_DISABLED".into(), plain("true"));
+        env.extend(vars([
+            ("DOCKER_INFLUXDB_INIT_MODE", plain("setup")),
+            (
+                "DOCKER_INFLUXDB_INIT_USERNAME",
+                plain(i.admin_user.as_str()),
+            ),
+            (
+                "DOCKER_INFLUXDB_INIT_PASSWORD",
+                secret(secrets::INFLUX_ADMIN_PASSWORD),
+            ),
+            ("DOCKER_INFLUXDB_INIT_ORG", plain(i.org.as_str())),
+            ("DOCKER_INFLUXDB_INIT_BUCKET", plain(i.bucket.as_str())),
+            (
+                "DOCKER_INFLUXDB_INIT_RETENTION",
+                plain(retention.go_duration()),
+            ),
+            (
+                "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN",
+                secret(secrets::INFLUX_ADMIN_TOKEN),
+            ),
+            ("INFLUXD_REPORTING_DISABLED", plain("true")),
+        ]));
         let health = HealthSpec {
             test: vec!["CMD".into(), "influx".into(), "ping".into()],
             interval_s: 5,
@@ -130,77 +159,65 @@ fn influxdb(m: &Manifest) -> ServiceSpec {
         };
         ("/var/lib/influxdb2", health, Vec::new())
     } else {
-        env.insert("INFLUXDB_DB".into(), plain(i.bucket.as_str()));
-        env.insert("INFLUXDB_HTTP_AUTH_ENABLED".into(), plain("true"));
-        env.insert("INFLUXDB_ADMIN_USER".into(), plain(i.admin_user.as_str()));
-        env.insert(
-            "INFLUXDB_ADMIN_PASSWORD".into(),
-            secret(secrets::INFLUX_ADMIN_PASSWORD),
-        );
-        env.insert("INFLUXDB_READ_USER".into(), plain(INFLUX_V1_READ_USER));
-        env.insert(
-            "INFLUXDB_READ_USER_PASSWORD".into(),
-            secret(secrets::INFLUX_V1_READ_PASSWORD),
-        );
-        env.insert("INFLUXDB_WRITE_USER".into(), plain(INFLUX_V1_WRITE_USER));
-        env.insert(
-            "INFLUXDB_WRITE_USER_PASSWORD".into(),
-            secret(secrets::INFLUX_V1_WRITE_PASSWORD),
-        );
-        env.insert("INFLUXDB_REPORTING_DISABLED".into(), plain("true"));
-        let mounts = vec![MountSpec {
-            source: MountSource::Generated("influxdb/init".into()),
-            target: "/docker-entrypoint-initdb.d".into(),
-            read_only: true,
-        }];
+        env.extend(vars([
+            ("INFLUXDB_DB", plain(i.bucket.as_str())),
+            ("INFLUXDB_HTTP_AUTH_ENABLED", plain("true")),
+            ("INFLUXDB_ADMIN_USER", plain(i.admin_user.as_str())),
+            (
+                "INFLUXDB_ADMIN_PASSWORD",
+                secret(secrets::INFLUX_ADMIN_PASSWORD),
+            ),
+            ("INFLUXDB_READ_USER", plain(INFLUX_V1_READ_USER)),
+            (
+                "INFLUXDB_READ_USER_PASSWORD",
+                secret(secrets::INFLUX_V1_READ_PASSWORD),
+            ),
+            ("INFLUXDB_WRITE_USER", plain(INFLUX_V1_WRITE_USER)),
+            (
+                "INFLUXDB_WRITE_USER_PASSWORD",
+                secret(secrets::INFLUX_V1_WRITE_PASSWORD),
+            ),
+            ("INFLUXDB_REPORTING_DISABLED", plain("true")),
+        ]));
+        let mounts = vec![generated_mount(
+            "influxdb/init",
+            "/docker-entrypoint-initdb.d",
+        )];
         (
             "/var/lib/influxdb",
             wget_health(INFLUX_PORT, "/ping", 5),
             mounts,
         )
     };
-    mounts.insert(
-        0,
-        MountSpec {
-            source: MountSource::Volume(INFLUX_VOLUME.into()),
-            target: data_path.into(),
-            read_only: false,
-        },
-    );
+    mounts.insert(0, volume_mount(INFLUX_VOLUME, data_path));
     ServiceSpec {
-        name: "influxdb".into(),
-        image: i.image.to_string(),
-        command: Vec::new(),
         env,
         ports: vec![port(&i.bind, *i.port, INFLUX_PORT)],
         mounts,
         health,
-        depends_on: Vec::new(),
-        restart: "unless-stopped".into(),
-        config_digest: BTreeMap::new(),
+        ..base("influxdb", &i.image)
     }
 }
 
 fn grafana(m: &Manifest) -> ServiceSpec {
     let g = &m.grafana;
     let mut env = BTreeMap::new();
-    env.insert(
-        "GF_SECURITY_ADMIN_USER".into(),
-        plain(g.admin_user.as_str()),
-    );
-    env.insert(
-        "GF_SECURITY_ADMIN_PASSWORD".into(),
-        secret(secrets::GRAFANA_ADMIN_PASSWORD),
-    );
-    env.insert(
-        "GF_SECURITY_SECRET_KEY".into(),
-        secret(secrets::GRAFANA_SECRET_KEY),
-    );
-    env.insert("GF_AUTH_ANONYMOUS_ENABLED".into(), plain("false"));
-    env.insert("GF_USERS_ALLOW_SIGN_UP".into(), plain("false"));
-    env.insert("GF_ANALYTICS_REPORTING_ENABLED".into(), plain("false"));
-    env.insert("GF_ANALYTICS_CHECK_FOR_UPDATES".into(), plain("false"));
-    env.insert("GF_SERVER_ROOT_URL".into(), plain(grafana_url(m)));
+    env.extend(vars([
+        ("GF_SECURITY_ADMIN_USER", plain(g.admin_user.as_str())),
+        (
+            "GF_SECURITY_ADMIN_PASSWORD",
+            secret(secrets::GRAFANA_ADMIN_PASSWORD),
+        ),
+        (
+            "GF_SECURITY_SECRET_KEY",
+            secret(secrets::GRAFANA_SECRET_KEY),
+        ),
+        ("GF_AUTH_ANONYMOUS_ENABLED", plain("false")),
+        ("GF_USERS_ALLOW_SIGN_UP", plain("false")),
+        ("GF_ANALYTICS_REPORTING_ENABLED", plain("false")),
+        ("GF_ANALYTICS_CHECK_FOR_UPDATES", plain("false")),
+        ("GF_SERVER_ROOT_URL", plain(grafana_url(m))),
+    ]));
     if !g.plugins.is_empty() {
         let list: Vec<&str> = g.plugins.iter().map(|p| p.as_str()).collect();
         env.insert("GF_INSTALL_PLUGINS".into(), plain(list.join(",")));
@@ -231,65 +248,52 @@ fn grafana(m: &Manifest) -> ServiceSpec {
         );
     }
     ServiceSpec {
-        name: "grafana".into(),
-        image: g.image.to_string(),
         command: Vec::new(),
         env,
         ports: vec![port(&g.bind, *g.port, GRAFANA_PORT)],
         mounts: vec![
-            MountSpec {
-                source: MountSource::Volume(GRAFANA_VOLUME.into()),
-                target: "/var/lib/grafana".into(),
-                read_only: false,
-            },
-            MountSpec {
-                source: MountSource::Generated("grafana/provisioning".into()),
-                target: "/etc/grafana/provisioning".into(),
-                read_only: true,
-            },
-            MountSpec {
-                source: MountSource::Generated("grafana/dashboards".into()),
-                target: GRAFANA_DASHBOARDS_PATH.into(),
-                read_only: true,
-            },
+            volume_mount(GRAFANA_VOLUME, "/var/lib/grafana"),
+            generated_mount("grafana/provisioning", "/etc/grafana/provisioning"),
+            generated_mount("grafana/dashboards", GRAFANA_DASHBOARDS_PATH),
         ],
         health: wget_health(GRAFANA_PORT, "/api/health", 10),
         depends_on: vec!["influxdb".into()],
-        restart: "unless-stopped".into(),
-        config_digest: BTreeMap::new(),
+        ..base("grafana", &g.image)
     }
 }
 
 fn control_api(m: &Manifest) -> ServiceSpec {
     let c = &m.control_api;
     let mut env = BTreeMap::new();
-    env.insert(
-        secrets::CONTROL_API_TOKEN.into(),
-        secret(secrets::CONTROL_API_TOKEN),
-    );
-    env.insert(
-        secrets::CONTROL_API_STOP_PASSWORD.into(),
-        secret(secrets::CONTROL_API_STOP_PASSWORD),
-    );
-    env.insert("PROMO_INFRA_CORS_ORIGIN".into(), plain(grafana_url(m)));
-    env.insert(
-        "PROMO_INFRA_GRAFANA_URL".into(),
-        plain(format!("http://grafana:{GRAFANA_PORT}")),
-    );
+    env.extend(vars([
+        (
+            secrets::CONTROL_API_TOKEN,
+            secret(secrets::CONTROL_API_TOKEN),
+        ),
+        (
+            secrets::CONTROL_API_STOP_PASSWORD,
+            secret(secrets::CONTROL_API_STOP_PASSWORD),
+        ),
+        ("PROMO_INFRA_CORS_ORIGIN", plain(grafana_url(m))),
+        (
+            "PROMO_INFRA_GRAFANA_URL",
+            plain(format!("http://grafana:{GRAFANA_PORT}")),
+        ),
+    ]));
     // Credentials of the "stopped by hand" annotation the control API posts to Grafana.
-    env.insert(
-        "PROMO_INFRA_GRAFANA_USER".into(),
-        plain(m.grafana.admin_user.as_str()),
-    );
-    env.insert(
-        secrets::GRAFANA_ADMIN_PASSWORD.into(),
-        secret(secrets::GRAFANA_ADMIN_PASSWORD),
-    );
-    env.insert("PROMO_INFRA_LOCALE".into(), plain(m.locale.as_str()));
-    env.insert("PROMO_INFRA_STACK".into(), plain(m.stack.as_str()));
+    env.extend(vars([
+        (
+            "PROMO_INFRA_GRAFANA_USER",
+            plain(m.grafana.admin_user.as_str()),
+        ),
+        (
+            secrets::GRAFANA_ADMIN_PASSWORD,
+            secret(secrets::GRAFANA_ADMIN_PASSWORD),
+        ),
+        ("PROMO_INFRA_LOCALE", plain(m.locale.as_str())),
+        ("PROMO_INFRA_STACK", plain(m.stack.as_str())),
+    ]));
     ServiceSpec {
-        name: "control-api".into(),
-        image: c.image.to_string(),
         command: vec![
             "control-api".into(),
             "--listen".into(),
@@ -297,10 +301,8 @@ fn control_api(m: &Manifest) -> ServiceSpec {
         ],
         env,
         ports: vec![port(&c.bind, *c.port, CONTROL_PORT)],
-        mounts: Vec::new(),
         health: wget_health(CONTROL_PORT, "/health", 2),
         depends_on: vec!["grafana".into()],
-        restart: "unless-stopped".into(),
-        config_digest: BTreeMap::new(),
+        ..base("control-api", &c.image)
     }
 }

@@ -1,22 +1,34 @@
-//! Targets: where a stack runs. Each target implements one small trait — observe what exists,
-//! execute one plan step, report status, destroy — and the core does the rest: diffing
-//! ([`crate::plan`]), ordering, concurrency, retries and locking ([`apply`]).
+//! Targets: where a stack runs, behind one small contract ([`Target`]).
+//!
+//! Owns: the [`Target`] trait, the [`TargetKind`] names, [`for_kind`] (the one place that maps a
+//! kind to its implementation), and what every target shares ([`common`], [`progress`], the
+//! executor in [`apply`]: ordering, concurrency, retries).
+//! May not: print, read the environment (ask [`crate::settings`]), diff (that is
+//! [`crate::plan`]), or decide anything a [`Plan`] did not decide.
+//!
+//! Adding a target = one module implementing [`Target`] + one match arm in [`for_kind`].
 
+mod apply;
+pub mod common;
 pub mod docker;
 pub mod native;
+pub mod progress;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::desired::{Desired, ResourceId};
+pub use apply::{apply, is_transient, retry, waves};
+pub use progress::Progress;
+
+use crate::desired::Desired;
 use crate::error::{Error, Result};
-use crate::plan::{Action, Observed, Plan, Step};
+use crate::plan::{Observed, Plan, Step};
 use crate::secrets::SecretValues;
 
-/// Target names accepted by `--target`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+/// The places a stack can run (`--target`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKind {
     /// Docker Engine API.
@@ -28,13 +40,48 @@ pub enum TargetKind {
 }
 
 impl TargetKind {
-    /// The name.
+    /// Every kind, in the order help texts list them.
+    pub const ALL: [Self; 3] = [Self::Docker, Self::Native, Self::Cloud];
+
+    /// The name (`docker`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Docker => "docker",
             Self::Native => "native",
             Self::Cloud => "cloud",
         }
+    }
+
+    /// One line saying what runs the stack (help texts).
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Docker => "Docker Engine API",
+            Self::Native => "Supervised native processes on this host",
+            Self::Cloud => "Grafana Cloud and InfluxDB Cloud HTTP APIs",
+        }
+    }
+}
+
+impl std::fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TargetKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
+                Error::usage(
+                    format!("unknown target `{s}`"),
+                    format!("use one of: {}", names.join(", ")),
+                )
+            })
     }
 }
 
@@ -53,6 +100,17 @@ pub struct Context {
     pub health_timeout: Duration,
 }
 
+/// Where on this host a target works, besides the stack's [`Context`].
+#[derive(Debug, Clone)]
+pub struct Place {
+    /// Absolute project directory (native: working directory of the processes).
+    pub project_dir: PathBuf,
+    /// `targets.native.data_dir/<stack>`, relative to the project directory.
+    pub native_data_dir: String,
+    /// Progress display for waits (hidden for read-only commands).
+    pub progress: Progress,
+}
+
 /// Health and whereabouts of one service, for `status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceStatus {
@@ -68,92 +126,29 @@ pub struct ServiceStatus {
     pub version: String,
     /// Where people reach it.
     pub url: String,
-    /// How long it has been up (`3m12s`), or `-`.
+    /// How long it has been up (`3m 12s`), or `-`.
     pub uptime: String,
     /// Whether its configuration matches the manifest.
     pub up_to_date: bool,
 }
 
-/// An error a target may see succeed on retry (engine busy, connection reset, 429/5xx).
-pub fn is_transient(err: &Error) -> bool {
-    matches!(err, Error::Transient { .. })
-}
-
-/// Ordering waves: a step runs once every step it depends on (through `depends_on`) has run.
-/// Deletes run first, in reverse dependency order.
-pub fn waves(plan: &Plan, desired: &Desired) -> Vec<Vec<Step>> {
-    let (deletes, rest): (Vec<Step>, Vec<Step>) = plan
-        .steps
-        .iter()
-        .cloned()
-        .partition(|s| matches!(s.action, Action::Delete));
-    let mut out: Vec<Vec<Step>> = Vec::new();
-    if !deletes.is_empty() {
-        let mut d = deletes;
-        d.sort_by_key(|s| std::cmp::Reverse(s.id.kind));
-        // Services go before the networks and volumes they use.
-        let mut by_kind: Vec<Vec<Step>> = Vec::new();
-        for step in d {
-            match by_kind.last_mut() {
-                Some(last) if last[0].id.kind == step.id.kind => last.push(step),
-                _ => by_kind.push(vec![step]),
-            }
-        }
-        out.extend(by_kind);
-    }
-    let pending_ids: Vec<ResourceId> = rest.iter().map(|s| s.id.clone()).collect();
-    let mut done: Vec<ResourceId> = Vec::new();
-    let mut remaining = rest;
-    while !remaining.is_empty() {
-        let (ready, blocked): (Vec<Step>, Vec<Step>) = remaining.into_iter().partition(|s| {
-            desired.resources.get(&s.id).is_none_or(|r| {
-                r.depends_on
-                    .iter()
-                    .all(|d| done.contains(d) || !pending_ids.contains(d))
-            })
-        });
-        if ready.is_empty() {
-            // A cycle cannot come from compile; run the rest in order rather than hang.
-            out.push(blocked);
-            break;
-        }
-        done.extend(ready.iter().map(|s| s.id.clone()));
-        out.push(ready);
-        remaining = blocked;
-    }
-    out
-}
-
-/// Run `f` up to `attempts` times while it fails with a transient error, backing off 0.5 s,
-/// 1 s, 2 s...
-pub async fn retry<T, F, Fut>(what: &str, attempts: u32, mut f: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
-{
-    let mut delay = Duration::from_millis(500);
-    let mut attempt = 1;
-    loop {
-        match f().await {
-            Err(e) if is_transient(&e) && attempt < attempts => {
-                tracing::warn!("{what}: {e}; retrying in {delay:?} (attempt {attempt}/{attempts})");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Shared behaviour of every target.
-#[allow(async_fn_in_trait)]
+/// The contract of a target: read what exists, execute one decided step, report, remove.
+///
+/// Object safe (`Box<dyn Target>`, see [`for_kind`]); the futures are not `Send`: commands run
+/// them on a current-thread runtime. The core ([`apply`]) orders, parallelises and retries the
+/// steps; a target never diffs and never decides.
+#[async_trait::async_trait(?Send)]
 pub trait Target {
-    /// Name (`docker`).
+    /// Name (`docker`), as messages say it.
     fn name(&self) -> &'static str;
+    /// Checks before any change (secrets set, images present). Default: nothing to check.
+    async fn preflight(&self, plan: &Plan, desired: &Desired) -> Result<()> {
+        let _ = (plan, desired);
+        Ok(())
+    }
     /// Read what exists now for this stack (the only read IO of planning).
     async fn observe(&self, desired: &Desired) -> Result<Observed>;
-    /// Execute one step; waits until the resource is healthy where that applies.
+    /// Execute one step; waits until the resource is healthy where that applies. Idempotent.
     async fn execute(&self, step: &Step, desired: &Desired) -> Result<()>;
     /// Per-service status.
     async fn status(&self, desired: &Desired) -> Result<Vec<ServiceStatus>>;
@@ -161,34 +156,78 @@ pub trait Target {
     async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>>;
 }
 
-/// Execute a plan wave by wave; steps within a wave run concurrently, each retried on
-/// transient failure. Returns the steps done.
-pub async fn apply<T: Target>(
-    target: &T,
-    desired: &Desired,
-    plan: &Plan,
-) -> Result<Vec<ResourceId>> {
-    let mut done = Vec::new();
-    for wave in waves(plan, desired) {
-        let runs = wave.iter().map(|step| {
-            let what = format!("{} {}", step.id, action_name(&step.action));
-            async move {
-                retry(&what, 4, || target.execute(step, desired))
-                    .await
-                    .map(|()| step.id.clone())
-            }
-        });
-        done.extend(futures_util::future::try_join_all(runs).await?);
-    }
-    Ok(done)
+/// The target of `kind` for one stack. `cloud` is refused (not available yet).
+pub fn for_kind(kind: TargetKind, ctx: Context, place: &Place) -> Result<Box<dyn Target>> {
+    Ok(match kind {
+        TargetKind::Docker => {
+            Box::new(docker::DockerTarget::connect(ctx)?.with_progress(place.progress.clone()))
+        }
+        TargetKind::Native => Box::new(
+            native::NativeTarget::new(ctx, &place.project_dir, &place.native_data_dir)
+                .with_progress(place.progress.clone()),
+        ),
+        TargetKind::Cloud => return Err(cloud_refused()),
+    })
 }
 
-fn action_name(a: &Action) -> &'static str {
-    match a {
-        Action::Create => "create",
-        Action::Replace { .. } => "replace",
-        Action::Update { .. } => "update",
-        Action::Start => "start",
-        Action::Delete => "delete",
+/// Whether `kind` can run now (`cloud` cannot yet): checked before anything is loaded.
+pub fn require_available(kind: TargetKind) -> Result<()> {
+    match kind {
+        TargetKind::Cloud => Err(cloud_refused()),
+        TargetKind::Docker | TargetKind::Native => Ok(()),
+    }
+}
+
+fn cloud_refused() -> Error {
+    Error::usage(
+        "target `cloud` is not available yet",
+        "use --target docker (the default) or --target native",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_through_their_names_and_unknown_names_say_which_exist() {
+        for k in TargetKind::ALL {
+            assert_eq!(k.as_str().parse::<TargetKind>().expect("parses"), k);
+            assert_eq!(k.to_string(), k.as_str());
+        }
+        let err = "podman".parse::<TargetKind>().expect_err("unknown");
+        assert_eq!(err.to_string(), "unknown target `podman`");
+        assert!(matches!(
+            err,
+            Error::Usage { help: Some(h), .. } if h == "use one of: docker, native, cloud"
+        ));
+    }
+
+    #[test]
+    fn cloud_is_refused_with_the_same_message_everywhere() {
+        let place = Place {
+            project_dir: PathBuf::from("/nonexistent"),
+            native_data_dir: "data/s".into(),
+            progress: Progress::hidden(),
+        };
+        let ctx = Context {
+            stack: "s".into(),
+            generated_dir: PathBuf::from("/nonexistent/generated/s"),
+            manifest_path: "stacks/s.yaml".into(),
+            secrets: SecretValues::default(),
+            health_timeout: Duration::from_secs(1),
+        };
+        let Err(err) = for_kind(TargetKind::Cloud, ctx.clone(), &place) else {
+            panic!("cloud must be refused");
+        };
+        assert_eq!(err.to_string(), "target `cloud` is not available yet");
+        assert_eq!(
+            require_available(TargetKind::Cloud)
+                .expect_err("refused")
+                .to_string(),
+            err.to_string()
+        );
+        let native = for_kind(TargetKind::Native, ctx, &place).expect("native");
+        assert_eq!(native.name(), "native");
     }
 }

@@ -1,5 +1,8 @@
 //! Connecting to the engine and turning its errors into promo-infra errors that say what
 //! failed, where and what to do.
+//!
+//! Owns: the engine address and client, the classification of engine errors (transient or not).
+//! May not: print, read the environment except through [`crate::settings`].
 
 use bollard::{ClientVersion, Docker};
 
@@ -17,10 +20,7 @@ const REQUEST_TIMEOUT_S: u64 = 120;
 
 /// The engine address in use: `DOCKER_HOST`, or the local socket.
 pub fn docker_host() -> String {
-    std::env::var("DOCKER_HOST")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string())
+    crate::settings::docker_host().unwrap_or_else(|| "unix:///var/run/docker.sock".to_string())
 }
 
 /// A client for [`docker_host`].
@@ -36,9 +36,9 @@ pub fn connect() -> Result<Docker> {
             "use unix:///path/to/docker.sock or tcp://HOST:PORT (plain HTTP), or unset DOCKER_HOST",
         ));
     };
-    result.map_err(|e| Error::Target {
-        message: format!("cannot use the Docker engine at {host}: {e}"),
-        help: Some(unreachable_help()),
+    result.map_err(|e| {
+        Error::docker(format!("cannot use the Docker engine at {host}: {e}"))
+            .with_help(unreachable_help())
     })
 }
 
@@ -76,18 +76,13 @@ fn is_connection(e: &bollard::errors::Error) -> bool {
 /// says how to start one.
 pub fn read_error(what: &str, e: bollard::errors::Error) -> Error {
     if is_connection(&e) {
-        Error::Target {
-            message: format!(
-                "cannot reach the Docker engine at {} ({what}): {e}",
-                docker_host()
-            ),
-            help: Some(unreachable_help()),
-        }
+        Error::docker(format!(
+            "cannot reach the Docker engine at {} ({what}): {e}",
+            docker_host()
+        ))
+        .with_help(unreachable_help())
     } else {
-        Error::Target {
-            message: format!("Docker engine at {}: {what}: {e}", docker_host()),
-            help: None,
-        }
+        Error::docker(format!("Docker engine at {}: {what}: {e}", docker_host()))
     }
 }
 
@@ -96,9 +91,7 @@ pub fn read_error(what: &str, e: bollard::errors::Error) -> Error {
 pub fn write_error(what: &str, e: bollard::errors::Error, help: Option<String>) -> Error {
     let message = format!("{what}: {e}");
     if is_connection(&e) {
-        return Error::Transient {
-            message: format!("{message} (engine at {})", docker_host()),
-        };
+        return Error::transient(format!("{message} (engine at {})", docker_host()));
     }
     if let bollard::errors::Error::DockerResponseServerError {
         status_code,
@@ -116,16 +109,17 @@ pub fn write_error(what: &str, e: bollard::errors::Error, help: Option<String>) 
             "are mutually exclusive",
         ];
         if *status_code >= 500 && !permanent.iter().any(|p| m.contains(p)) {
-            return Error::Transient { message };
+            return Error::transient(message);
         }
         if m.contains("port is already allocated") || m.contains("address already in use") {
-            return Error::Target {
-                message,
-                help: Some(
-                    "another process or container uses that host port: stop it, or change the port in the manifest".into(),
-                ),
-            };
+            return Error::docker(message).with_help(
+                "another process or container uses that host port: stop it, or change the port in the manifest",
+            );
         }
     }
-    Error::Target { message, help }
+    let e = Error::docker(message);
+    match help {
+        Some(h) => e.with_help(h),
+        None => e,
+    }
 }

@@ -1,27 +1,27 @@
-//! Execute one plan step against the engine, and destroy a stack. Every step is idempotent, so
-//! an apply killed at any point (SIGKILL included) can be re-run and converges: a service step
-//! first removes whatever container of that service exists, then creates exactly one under its
-//! fixed name.
+//! Execute one plan step against the engine. Every step is idempotent, so an apply killed at
+//! any point (SIGKILL included) can be re-run and converges: a service step first removes
+//! whatever container of that service exists, then creates exactly one under its fixed name.
+//!
+//! Owns: creating, starting, replacing and deleting the stack's objects, one step at a time.
+//! May not: print (progress lines only), read the environment, or decide what to change.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bollard::models::{
     ContainerCreateBody, EndpointSettings, HealthConfig, HealthStatusEnum, HostConfig, Mount,
     MountType, NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy,
     RestartPolicyNameEnum, VolumeCreateRequest,
 };
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
-    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
-};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 
-use super::engine::{is_not_found, read_error, status_of, write_error};
-use super::observe::summary_name;
+use super::engine::{is_not_found, status_of, write_error};
+use super::observe::{list_labelled, summary_name};
 use super::{DockerTarget, env_list, labels};
 use crate::desired::{Desired, MountSource, Resource, ResourceKind, ResourceSpec, ServiceSpec};
 use crate::error::{Error, Result};
 use crate::plan::{Action, Step};
+use crate::targets::common::{self, Probe};
 
 /// How often the health of a starting container is polled.
 const HEALTH_POLL: Duration = Duration::from_millis(50);
@@ -31,15 +31,10 @@ pub async fn execute(t: &DockerTarget, step: &Step, desired: &Desired) -> Result
     let resource = desired.resources.get(&step.id);
     match (&step.action, resource) {
         (Action::Delete, _) => delete(t, step).await,
-        (_, None) => Err(Error::Target {
-            message: format!(
-                "{}: the plan refers to a resource the stack does not declare",
-                step.id
-            ),
-            help: Some(
-                "re-run `promo-infra plan`; the manifest changed since the plan was made".into(),
-            ),
-        }),
+        (_, None) => Err(Error::internal(format!(
+            "{}: the plan refers to a resource the stack does not declare",
+            step.id
+        ))),
         (action, Some(r)) => match &r.spec {
             ResourceSpec::Network { name } => ensure_network(t, r, name, action).await,
             ResourceSpec::Volume { name } => ensure_volume(t, r, name).await,
@@ -47,20 +42,11 @@ pub async fn execute(t: &DockerTarget, step: &Step, desired: &Desired) -> Result
                 Action::Start => start_service(t, s).await,
                 _ => create_service(t, r, s).await,
             },
-            ResourceSpec::Database(spec) => {
-                let ep = super::observe::influx_endpoint(desired).ok_or_else(|| Error::Target {
-                    message: format!(
-                        "{}: the stack declares no InfluxDB service with a published port",
-                        r.id
-                    ),
-                    help: None,
-                })?;
-                crate::influx::apply(&ep, spec, &t.ctx.secrets).await
-            }
-            ResourceSpec::Process(_) => Err(Error::Target {
-                message: format!("{}: a native process cannot run on the docker target", r.id),
-                help: Some("use --target native".into()),
-            }),
+            ResourceSpec::Database(spec) => common::apply_database(&t.ctx, desired, spec).await,
+            ResourceSpec::Process(_) => Err(Error::internal(format!(
+                "{}: a native process was compiled for the docker target",
+                r.id
+            ))),
         },
     }
 }
@@ -118,23 +104,15 @@ async fn ensure_volume(t: &DockerTarget, r: &Resource, name: &str) -> Result<()>
 /// Every container of a service of the stack: by compose labels (ours and docker-compose's)
 /// and by our fixed name.
 async fn service_containers(t: &DockerTarget, service: &str) -> Result<Vec<String>> {
-    let filters = HashMap::from([(
-        "label",
+    let list = list_labelled(
+        t,
         vec![
             format!("{}={}", labels::PROJECT, t.ctx.stack),
             format!("{}={service}", labels::SERVICE),
         ],
-    )]);
-    let list = t
-        .docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::new()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .map_err(|e| write_error(&format!("listing containers of service {service}"), e, None))?;
+        &format!("listing containers of service {service}"),
+    )
+    .await?;
     let mut names: Vec<String> = list.iter().map(summary_name).collect();
     let ours = labels::container_name(&t.ctx.stack, service);
     if !names.contains(&ours) {
@@ -145,7 +123,7 @@ async fn service_containers(t: &DockerTarget, service: &str) -> Result<Vec<Strin
 
 /// Remove a container (stopping it), with its anonymous volumes (paths an image declares as
 /// VOLUME that the stack does not mount a named volume on); named volumes are never touched.
-async fn remove_container(t: &DockerTarget, name: &str) -> Result<()> {
+pub(super) async fn remove_container(t: &DockerTarget, name: &str) -> Result<()> {
     match t
         .docker
         .remove_container(
@@ -162,9 +140,9 @@ async fn remove_container(t: &DockerTarget, name: &str) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
         // Already being removed (a previous, killed run asked for it).
-        Err(e) if status_of(&e) == Some(409) => Err(Error::Transient {
-            message: format!("container {name} is being removed"),
-        }),
+        Err(e) if status_of(&e) == Some(409) => Err(Error::transient(format!(
+            "container {name} is being removed"
+        ))),
         Err(e) => Err(write_error(&format!("removing container {name}"), e, None)),
     }
 }
@@ -263,10 +241,7 @@ fn network_name(t: &DockerTarget, r: &Resource) -> Result<String> {
         .iter()
         .find(|d| d.kind == ResourceKind::Network)
         .map(|d| labels::scoped(&t.ctx.stack, &d.name))
-        .ok_or_else(|| Error::Target {
-            message: format!("{}: no network declared for it", r.id),
-            help: None,
-        })
+        .ok_or_else(|| Error::internal(format!("{}: no network declared for it", r.id)))
 }
 
 async fn create_service(t: &DockerTarget, r: &Resource, s: &ServiceSpec) -> Result<()> {
@@ -299,9 +274,9 @@ async fn create_service(t: &DockerTarget, r: &Resource, s: &ServiceSpec) -> Resu
     {
         Ok(_) => {}
         Err(e) if status_of(&e) == Some(409) => {
-            return Err(Error::Transient {
-                message: format!("container name {name} is still in use"),
-            });
+            return Err(Error::transient(format!(
+                "container name {name} is still in use"
+            )));
         }
         Err(e) => {
             return Err(write_error(
@@ -348,56 +323,52 @@ async fn start_and_wait(t: &DockerTarget, name: &str, line: indicatif::ProgressB
 /// Wait until the container's health check passes: bounded by the context's timeout; fails
 /// at once when the check reports unhealthy or the container stops.
 async fn wait_healthy(t: &DockerTarget, name: &str, line: &indicatif::ProgressBar) -> Result<()> {
-    let start = Instant::now();
+    let start = std::time::Instant::now();
+    let cell = std::cell::RefCell::new(String::new());
+    let last_output = &cell;
     let timeout = t.ctx.health_timeout;
-    let mut last_output = String::new();
-    loop {
-        let inspect = t
-            .docker
-            .inspect_container(name, None)
-            .await
-            .map_err(|e| write_error(&format!("inspecting container {name}"), e, None))?;
-        let state = inspect.state.unwrap_or_default();
-        let health = state.health.clone().unwrap_or_default();
-        if let Some(last) = health.log.as_ref().and_then(|l| l.last()) {
-            last_output = format!(
-                "exit {}: {}",
-                last.exit_code.unwrap_or(-1),
-                last.output.as_deref().unwrap_or("").trim()
-            );
-        }
-        let status = health.status.unwrap_or(HealthStatusEnum::NONE);
-        match status {
-            HealthStatusEnum::HEALTHY => return Ok(()),
-            // No health check declared: running is all we can know.
-            HealthStatusEnum::NONE | HealthStatusEnum::EMPTY if state.running == Some(true) => {
-                return Ok(());
+    let error = |what: &str| health_error(name, what, &last_output.borrow(), start.elapsed());
+    common::wait_healthy(
+        line,
+        timeout,
+        HEALTH_POLL,
+        || async move {
+            let inspect = t
+                .docker
+                .inspect_container(name, None)
+                .await
+                .map_err(|e| write_error(&format!("inspecting container {name}"), e, None))?;
+            let state = inspect.state.unwrap_or_default();
+            let health = state.health.clone().unwrap_or_default();
+            if let Some(last) = health.log.as_ref().and_then(|l| l.last()) {
+                *last_output.borrow_mut() = format!(
+                    "exit {}: {}",
+                    last.exit_code.unwrap_or(-1),
+                    last.output.as_deref().unwrap_or("").trim()
+                );
             }
-            HealthStatusEnum::UNHEALTHY => {
-                return Err(health_error(name, "is unhealthy", &last_output, start));
-            }
-            _ => {}
-        }
-        if state.running != Some(true) && state.restarting != Some(true) {
-            let code = state.exit_code.unwrap_or(-1);
-            return Err(health_error(
-                name,
-                &format!("stopped (exit code {code}) before becoming healthy"),
-                &last_output,
-                start,
-            ));
-        }
-        line.set_message(format!("waiting for health ({})", status_word(status)));
-        if start.elapsed() >= timeout {
-            return Err(health_error(
-                name,
-                &format!("did not become healthy within {}s", timeout.as_secs()),
-                &last_output,
-                start,
-            ));
-        }
-        tokio::time::sleep(HEALTH_POLL).await;
-    }
+            let status = health.status.unwrap_or(HealthStatusEnum::NONE);
+            let running = state.running == Some(true);
+            Ok(match status {
+                HealthStatusEnum::HEALTHY => Probe::Ready,
+                // No health check declared: running is all we can know.
+                HealthStatusEnum::NONE | HealthStatusEnum::EMPTY if running => Probe::Ready,
+                HealthStatusEnum::UNHEALTHY => Probe::Failed(error("is unhealthy")),
+                _ if !running && state.restarting != Some(true) => Probe::Failed(error(&format!(
+                    "stopped (exit code {}) before becoming healthy",
+                    state.exit_code.unwrap_or(-1)
+                ))),
+                _ => Probe::Waiting(format!("waiting for health ({})", status_word(status))),
+            })
+        },
+        |_| {
+            error(&format!(
+                "did not become healthy within {}s",
+                timeout.as_secs()
+            ))
+        },
+    )
+    .await
 }
 
 fn status_word(s: HealthStatusEnum) -> &'static str {
@@ -409,21 +380,19 @@ fn status_word(s: HealthStatusEnum) -> &'static str {
     }
 }
 
-fn health_error(name: &str, what: &str, last: &str, start: Instant) -> Error {
+fn health_error(name: &str, what: &str, last: &str, elapsed: Duration) -> Error {
     let last = if last.is_empty() {
         "no health check has run yet".to_string()
     } else {
         format!("last health check: {last}")
     };
-    Error::Target {
-        message: format!(
-            "container {name} {what} (after {:.0}s); {last}",
-            start.elapsed().as_secs_f64()
-        ),
-        help: Some(format!(
-            "see `docker logs {name}`; raise the wait with --health-timeout; re-run apply once fixed (it converges)"
-        )),
-    }
+    Error::docker(format!(
+        "container {name} {what} (after {:.0}s); {last}",
+        elapsed.as_secs_f64()
+    ))
+    .with_help(format!(
+        "see `docker logs {name}`; raise the wait with --health-timeout; re-run apply once fixed (it converges)"
+    ))
 }
 
 async fn delete(t: &DockerTarget, step: &Step) -> Result<()> {
@@ -464,112 +433,4 @@ async fn delete(t: &DockerTarget, step: &Step) -> Result<()> {
         }
         _ => Ok(()),
     }
-}
-
-/// Remove the stack's containers and networks, and its volumes when `volumes`. Returns what was
-/// removed (`container promo-grafana-1`, ...), in order.
-pub async fn destroy(t: &DockerTarget, desired: &Desired, volumes: bool) -> Result<Vec<String>> {
-    let stack = t.ctx.stack.as_str();
-    let mut removed = Vec::new();
-    let by_service = super::observe::containers(t).await?;
-    let mut names: Vec<String> = by_service.values().flatten().map(summary_name).collect();
-    // Our fixed names too (a container being created when an apply was killed has them).
-    for r in desired.resources.values() {
-        if let ResourceSpec::Service(s) = &r.spec {
-            let n = labels::container_name(stack, &s.name);
-            if !names.contains(&n) {
-                match t.docker.inspect_container(&n, None).await {
-                    Ok(_) => names.push(n),
-                    Err(e) if is_not_found(&e) => {}
-                    Err(e) => return Err(read_error(&format!("inspecting container {n}"), e)),
-                }
-            }
-        }
-    }
-    names.sort();
-    let results = futures_util::future::join_all(names.iter().map(|n| async move {
-        crate::targets::retry(&format!("removing container {n}"), 4, || {
-            remove_container(t, n)
-        })
-        .await
-    }))
-    .await;
-    for (n, r) in names.iter().zip(results) {
-        r?;
-        removed.push(format!("container {n}"));
-    }
-    let filters = HashMap::from([("label", vec![format!("{}={stack}", labels::PROJECT)])]);
-    let mut networks: Vec<String> = t
-        .docker
-        .list_networks(Some(
-            ListNetworksOptionsBuilder::new().filters(&filters).build(),
-        ))
-        .await
-        .map_err(|e| read_error("listing the stack's networks", e))?
-        .into_iter()
-        .filter_map(|n| n.name)
-        .collect();
-    let mut volume_names: Vec<String> = if volumes {
-        t.docker
-            .list_volumes(Some(
-                ListVolumesOptionsBuilder::new().filters(&filters).build(),
-            ))
-            .await
-            .map_err(|e| read_error("listing the stack's volumes", e))?
-            .volumes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|v| v.name)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    for r in desired.resources.values() {
-        match &r.spec {
-            ResourceSpec::Network { name } if !networks.contains(name) => {
-                networks.push(name.clone())
-            }
-            ResourceSpec::Volume { name } if volumes && !volume_names.contains(name) => {
-                volume_names.push(name.clone());
-            }
-            _ => {}
-        }
-    }
-    networks.sort();
-    volume_names.sort();
-    for n in networks {
-        let r = crate::targets::retry(&format!("removing network {n}"), 4, || async {
-            match t.docker.remove_network(&n).await {
-                Ok(()) => Ok(true),
-                Err(e) if is_not_found(&e) => Ok(false),
-                Err(e) => Err(write_error(&format!("removing network {n}"), e, None)),
-            }
-        })
-        .await?;
-        if r {
-            removed.push(format!("network {n}"));
-        }
-    }
-    for v in volume_names {
-        let r = crate::targets::retry(&format!("removing volume {v}"), 4, || async {
-            match t
-                .docker
-                .remove_volume(&v, None::<bollard::query_parameters::RemoveVolumeOptions>)
-                .await
-            {
-                Ok(()) => Ok(true),
-                Err(e) if is_not_found(&e) => Ok(false),
-                Err(e) => Err(write_error(
-                    &format!("removing volume {v}"),
-                    e,
-                    Some("a container outside the stack still uses it; remove it first".into()),
-                )),
-            }
-        })
-        .await?;
-        if r {
-            removed.push(format!("volume {v}"));
-        }
-    }
-    Ok(removed)
 }

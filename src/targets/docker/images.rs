@@ -1,5 +1,8 @@
 //! Images: used when present locally, pulled (with progress) when not; when the registry cannot
 //! be reached, the error names the image and how to build or load it.
+//!
+//! Owns: making the images a plan needs present before any change.
+//! May not: print (progress lines only), read the environment, or touch containers.
 
 use std::collections::BTreeSet;
 
@@ -69,23 +72,21 @@ async fn ensure_one(t: &DockerTarget, image: &str) -> Result<()> {
     }
     line.finish_and_clear();
     if let Some(reason) = failure {
-        return Err(Error::Target {
-            message: format!(
-                "image `{image}` is not present locally and could not be pulled: {reason}"
-            ),
-            help: Some(format!(
-                "build it (`just images` builds the local images of tests/fixtures/stacks/local.yaml), load it (`docker load -i FILE` with a file made by `docker save {image}`), or check that the registry is reachable; nothing was changed"
-            )),
-        });
+        return Err(Error::docker(format!(
+            "image `{image}` is not present locally and could not be pulled: {reason}"
+        ))
+        .with_help(format!(
+            "build it (`just images` builds the local images of tests/fixtures/stacks/local.yaml), load it (`docker load -i FILE` with a file made by `docker save {image}`), or check that the registry is reachable; nothing was changed"
+        )));
     }
     // A pull can end without error and without the image (some registries): check.
     t.docker
         .inspect_image(image)
         .await
         .map(|_| ())
-        .map_err(|_| Error::Target {
-            message: format!("image `{image}` is still missing after pulling it"),
-            help: Some("check the image name and tag in the manifest".into()),
+        .map_err(|_| {
+            Error::docker(format!("image `{image}` is still missing after pulling it"))
+                .with_help("check the image name and tag in the manifest")
         })
 }
 

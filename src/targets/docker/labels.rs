@@ -1,5 +1,7 @@
 //! Names and labels of the Docker objects of a stack. They follow docker compose so that
 //! `docker compose -p <stack> ps/logs` and Debian's `docker-compose -p <stack> ps` see them.
+//!
+//! Owns: object names and label keys/values. May not: do IO.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -2,23 +2,29 @@
 //! API (bollard). Objects are found by compose's labels and carry them, so docker compose sees
 //! the stack; containers made by `docker-compose up -d` from the generated file are recognised
 //! (their configuration is reconstructed from `inspect`) and replaced, never duplicated.
+//!
+//! Owns: everything that speaks to the Docker engine for a stack.
+//! May not: print (progress lines go through [`Progress`]), read the environment except through
+//! [`crate::settings`], diff or decide (the plan did).
 
+mod destroy;
 pub(crate) mod engine;
 mod execute;
 mod images;
 pub mod labels;
 mod observe;
-mod progress;
+mod reconstruct;
 mod status;
 
 use std::collections::BTreeMap;
 
+pub use crate::targets::progress::Progress;
 pub use engine::docker_host;
-pub use progress::Progress;
 
 use crate::desired::{Desired, EnvValue, ResourceSpec, ServiceSpec};
 use crate::error::{Error, Result};
-use crate::plan::{Observed, Step};
+use crate::plan::{Observed, Plan, Step};
+use crate::targets::common;
 use crate::targets::{Context, ServiceStatus, Target};
 
 /// The Docker target of one stack.
@@ -84,19 +90,18 @@ pub(crate) fn env_list(s: &ServiceSpec, ctx: &Context) -> Result<Vec<String>> {
     for (k, v) in &s.env {
         let value = match v {
             EnvValue::Plain(p) => p.clone(),
-            EnvValue::Secret(name) => match ctx.secrets.get(name) {
-                Some(v) => v.to_string(),
-                None => crate::secrets::env_var(name).ok_or_else(|| Error::Target {
-                    message: format!(
+            EnvValue::Secret(name) => common::secret(ctx, name).ok_or_else(|| {
+                Error::usage(
+                    format!(
                         "secret `{name}` (environment variable {k} of service `{}`) is not set",
                         s.name
                     ),
-                    help: Some(format!(
+                    format!(
                         "add `{name}=...` to {} or export {name}; nothing was changed",
                         ctx.generated_dir.join(".env").display()
-                    )),
-                })?,
-            },
+                    ),
+                )
+            })?,
         };
         out.push(format!("{k}={value}"));
     }
@@ -114,9 +119,16 @@ pub(crate) fn secret_vars(s: &ServiceSpec) -> BTreeMap<&str, &str> {
         .collect()
 }
 
+#[async_trait::async_trait(?Send)]
 impl Target for DockerTarget {
     fn name(&self) -> &'static str {
         "docker"
+    }
+
+    /// Every secret is set and every image the plan needs is present.
+    async fn preflight(&self, plan: &Plan, desired: &Desired) -> Result<()> {
+        self.check_secrets(desired)?;
+        self.ensure_images(&plan.steps, desired).await
     }
 
     async fn observe(&self, desired: &Desired) -> Result<Observed> {
@@ -132,6 +144,6 @@ impl Target for DockerTarget {
     }
 
     async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>> {
-        execute::destroy(self, desired, volumes).await
+        destroy::destroy(self, desired, volumes).await
     }
 }

@@ -1,5 +1,8 @@
 //! Observe: the stack's network, volumes and containers, found by compose's project label (and
 //! by name for networks and volumes made by hand), in the terms plan compares.
+//!
+//! Owns: reading the stack's objects from the engine.
+//! May not: change anything on the engine, print, or read the environment.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,22 +13,22 @@ use bollard::query_parameters::{
 use serde_json::Value;
 
 use super::engine::{is_not_found, read_error};
-use super::{DockerTarget, labels, secret_vars};
-use crate::desired::{
-    Desired, EnvValue, HealthSpec, MountSource, MountSpec, PortSpec, Resource, ResourceId,
-    ResourceKind, ResourceSpec, ServiceSpec, sha256_hex,
-};
+use super::reconstruct::reconstruct;
+use super::{DockerTarget, labels};
+use crate::desired::{Desired, Resource, ResourceId, ResourceKind, ResourceSpec};
 use crate::error::Result;
 use crate::plan::{Observed, ObservedResource};
+use crate::targets::common;
 
-/// The stack's containers, by compose service (one-off containers excluded).
-pub async fn containers(t: &DockerTarget) -> Result<BTreeMap<String, Vec<ContainerSummary>>> {
-    let filters = HashMap::from([(
-        "label",
-        vec![format!("{}={}", labels::PROJECT, t.ctx.stack)],
-    )]);
-    let list = t
-        .docker
+/// Every container (running or not) carrying all of `labels` (`key=value`); `what` names the
+/// listing in an error.
+pub async fn list_labelled(
+    t: &DockerTarget,
+    labels: Vec<String>,
+    what: &str,
+) -> Result<Vec<ContainerSummary>> {
+    let filters = HashMap::from([("label", labels)]);
+    t.docker
         .list_containers(Some(
             ListContainersOptionsBuilder::new()
                 .all(true)
@@ -33,7 +36,25 @@ pub async fn containers(t: &DockerTarget) -> Result<BTreeMap<String, Vec<Contain
                 .build(),
         ))
         .await
-        .map_err(|e| read_error("listing the stack's containers", e))?;
+        .map_err(|e| read_error(what, e))
+}
+
+/// `docker inspect` of one container.
+pub async fn inspect(t: &DockerTarget, name: &str) -> Result<ContainerInspectResponse> {
+    t.docker
+        .inspect_container(name, None)
+        .await
+        .map_err(|e| read_error(&format!("inspecting container {name}"), e))
+}
+
+/// The stack's containers, by compose service (one-off containers excluded).
+pub async fn containers(t: &DockerTarget) -> Result<BTreeMap<String, Vec<ContainerSummary>>> {
+    let list = list_labelled(
+        t,
+        vec![format!("{}={}", labels::PROJECT, t.ctx.stack)],
+        "listing the stack's containers",
+    )
+    .await?;
     let mut by_service: BTreeMap<String, Vec<ContainerSummary>> = BTreeMap::new();
     for c in list {
         let labels = c.labels.clone().unwrap_or_default();
@@ -108,29 +129,40 @@ fn named_resource(id: &ResourceId, full_name: &str) -> ObservedResource {
     }
 }
 
+fn project_filter(t: &DockerTarget) -> HashMap<&'static str, Vec<String>> {
+    HashMap::from([(
+        "label",
+        vec![format!("{}={}", labels::PROJECT, t.ctx.stack)],
+    )])
+}
+
+/// The networks carrying the stack's project label.
+pub async fn networks(t: &DockerTarget) -> Result<Vec<bollard::models::Network>> {
+    let filters = project_filter(t);
+    t.docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+        .map_err(|e| read_error("listing the stack's networks", e))
+}
+
+/// The volumes carrying the stack's project label.
+pub async fn volumes(t: &DockerTarget) -> Result<Vec<bollard::models::Volume>> {
+    let filters = project_filter(t);
+    t.docker
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+        .map(|v| v.volumes.unwrap_or_default())
+        .map_err(|e| read_error("listing the stack's volumes", e))
+}
+
 /// Observe the stack.
 pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
     let stack = t.ctx.stack.as_str();
-    let filters = HashMap::from([("label", vec![format!("{}={stack}", labels::PROJECT)])]);
-    let (containers, networks, volumes) = tokio::try_join!(
-        containers(t),
-        async {
-            t.docker
-                .list_networks(Some(
-                    ListNetworksOptionsBuilder::new().filters(&filters).build(),
-                ))
-                .await
-                .map_err(|e| read_error("listing the stack's networks", e))
-        },
-        async {
-            t.docker
-                .list_volumes(Some(
-                    ListVolumesOptionsBuilder::new().filters(&filters).build(),
-                ))
-                .await
-                .map_err(|e| read_error("listing the stack's volumes", e))
-        },
-    )?;
+    let (containers, networks, volumes) = tokio::try_join!(containers(t), networks(t), volumes(t))?;
     let mut observed = Observed::default();
     for n in networks {
         let name = n.name.unwrap_or_default();
@@ -143,7 +175,7 @@ pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
             .resources
             .insert(id.clone(), named_resource(&id, &name));
     }
-    for v in volumes.volumes.unwrap_or_default() {
+    for v in volumes {
         let id = ResourceId::new(
             ResourceKind::Volume,
             short_name(stack, &v.name, v.labels.get(labels::VOLUME)),
@@ -200,12 +232,7 @@ pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
             Some(spec) if !ours => {
                 // Made by something else (docker-compose up), or duplicated: reconstruct what
                 // it runs so the plan shows how it would be changed; it is then replaced.
-                let name = summary_name(first);
-                let inspect = t
-                    .docker
-                    .inspect_container(&name, None)
-                    .await
-                    .map_err(|e| read_error(&format!("inspecting container {name}"), e))?;
+                let inspect = inspect(t, &summary_name(first)).await?;
                 let image_defaults = match inspect.config.as_ref().and_then(|c| c.image.clone()) {
                     Some(image) => t
                         .docker
@@ -250,338 +277,10 @@ pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
         };
         observed.resources.insert(id, resource);
     }
-    observe_databases(t, desired, &mut observed).await?;
-    Ok(observed)
-}
-
-/// The host endpoint of the stack's InfluxDB (its published port), when declared.
-pub fn influx_endpoint(desired: &Desired) -> Option<crate::influx::Endpoint> {
-    let id = ResourceId::new(ResourceKind::Service, "influxdb");
-    let ResourceSpec::Service(s) = &desired.resources.get(&id)?.spec else {
-        return None;
-    };
-    let p = s.ports.first()?;
-    let host = if p.host_ip == "0.0.0.0" || p.host_ip.is_empty() {
-        "127.0.0.1"
-    } else {
-        p.host_ip.as_str()
-    };
-    Some(crate::influx::Endpoint {
-        url: format!("http://{host}:{}", p.host_port),
-    })
-}
-
-/// Databases (InfluxDB database/bucket, retention, users) are observed over InfluxDB's HTTP API
-/// when its container runs; otherwise they count as absent (apply creates them idempotently
-/// once InfluxDB is healthy).
-async fn observe_databases(
-    t: &DockerTarget,
-    desired: &Desired,
-    observed: &mut Observed,
-) -> Result<()> {
-    let influx_id = ResourceId::new(ResourceKind::Service, "influxdb");
-    let running = observed
+    let influx_running = observed
         .resources
-        .get(&influx_id)
+        .get(&ResourceId::new(ResourceKind::Service, "influxdb"))
         .is_some_and(|o| o.converged);
-    let Some(ep) = influx_endpoint(desired) else {
-        return Ok(());
-    };
-    if !running {
-        return Ok(());
-    }
-    for r in desired.resources.values() {
-        if let ResourceSpec::Database(spec) = &r.spec {
-            match crate::influx::observe(&ep, spec, &t.ctx.secrets).await {
-                Ok(Some(found)) => {
-                    observed
-                        .resources
-                        .insert(r.id.clone(), crate::influx::observed_resource(&r.id, found));
-                }
-                Ok(None) => {}
-                // Not answering yet (starting): absent for now; apply converges it.
-                Err(crate::error::Error::Transient { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Rebuild a service's canonical form from `docker inspect`, in the terms of the desired spec
-/// (which variables are secrets, which mounts are generated files), so plan can diff it.
-pub fn reconstruct(
-    id: &ResourceId,
-    want: &ServiceSpec,
-    c: &ContainerInspectResponse,
-    image: Option<&bollard::models::ImageConfig>,
-    stack: &str,
-    generated_dir: &std::path::Path,
-) -> Value {
-    let config = c.config.clone().unwrap_or_default();
-    let host = c.host_config.clone().unwrap_or_default();
-    let image_env: Vec<String> = image.and_then(|i| i.env.clone()).unwrap_or_default();
-    let secrets = secret_vars(want);
-    let mut fingerprints = BTreeMap::new();
-    let mut env = BTreeMap::new();
-    for kv in config.env.unwrap_or_default() {
-        let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
-        if !want.env.contains_key(k) && image_env.contains(&kv) {
-            continue; // the image's own default, not part of the service's configuration
-        }
-        match secrets.get(k) {
-            Some(name) => {
-                fingerprints.insert(name.to_string(), sha256_hex(v.as_bytes()));
-                env.insert(k.to_string(), EnvValue::Secret(name.to_string()));
-            }
-            None => {
-                env.insert(k.to_string(), EnvValue::Plain(v.to_string()));
-            }
-        }
-    }
-    let image_cmd = image.and_then(|i| i.cmd.clone()).unwrap_or_default();
-    let cmd = config.cmd.unwrap_or_default();
-    let command = if cmd == image_cmd && want.command.is_empty() {
-        Vec::new()
-    } else {
-        cmd
-    };
-    let mut ports: Vec<PortSpec> = Vec::new();
-    for (key, bindings) in host.port_bindings.unwrap_or_default() {
-        let container_port = key
-            .split('/')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        for b in bindings.unwrap_or_default() {
-            ports.push(PortSpec {
-                host_ip: b
-                    .host_ip
-                    .filter(|h| !h.is_empty())
-                    .unwrap_or_else(|| "0.0.0.0".into()),
-                host_port: b.host_port.and_then(|p| p.parse().ok()).unwrap_or(0),
-                container_port,
-            });
-        }
-    }
-    let port_rank = |p: &PortSpec| {
-        want.ports
-            .iter()
-            .position(|w| w.container_port == p.container_port)
-            .unwrap_or(usize::MAX)
-    };
-    ports.sort_by_key(|p| (port_rank(p), p.container_port, p.host_port));
-    let mut mounts: Vec<MountSpec> = c
-        .mounts
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| {
-            let source = m.source.unwrap_or_default();
-            let is_volume = m.typ.as_deref() == Some("volume");
-            let source = if is_volume {
-                let name = m.name.unwrap_or(source);
-                MountSource::Volume(
-                    name.strip_prefix(&format!("{stack}_"))
-                        .unwrap_or(&name)
-                        .to_string(),
-                )
-            } else {
-                let path = std::path::Path::new(&source);
-                MountSource::Generated(
-                    path.strip_prefix(generated_dir)
-                        .map_or_else(|_| source.clone(), |rel| rel.display().to_string()),
-                )
-            };
-            MountSpec {
-                source,
-                target: m.destination.unwrap_or_default(),
-                read_only: !m.rw.unwrap_or(true),
-            }
-        })
-        .collect();
-    let mount_rank = |m: &MountSpec| {
-        want.mounts
-            .iter()
-            .position(|w| w.target == m.target)
-            .unwrap_or(usize::MAX)
-    };
-    mounts.sort_by(|a, b| {
-        mount_rank(a)
-            .cmp(&mount_rank(b))
-            .then(a.target.cmp(&b.target))
-    });
-    let ns = |v: Option<i64>| u32::try_from(v.unwrap_or(0) / 1_000_000_000).unwrap_or(0);
-    let health = config.healthcheck.map_or(
-        HealthSpec {
-            test: Vec::new(),
-            interval_s: 0,
-            timeout_s: 0,
-            retries: 0,
-            start_period_s: 0,
-        },
-        |h| HealthSpec {
-            test: h.test.unwrap_or_default(),
-            interval_s: ns(h.interval),
-            timeout_s: ns(h.timeout),
-            retries: u32::try_from(h.retries.unwrap_or(0)).unwrap_or(0),
-            start_period_s: ns(h.start_period),
-        },
-    );
-    let restart = host
-        .restart_policy
-        .and_then(|r| r.name)
-        .map_or_else(|| "no".to_string(), |n| n.to_string());
-    let spec = ServiceSpec {
-        name: want.name.clone(),
-        image: config.image.unwrap_or_default(),
-        command,
-        env,
-        ports,
-        mounts,
-        health,
-        // Not visible on a container: taken as declared.
-        depends_on: want.depends_on.clone(),
-        restart,
-        // Bind mounts are live: the container sees the files as they are now.
-        config_digest: want.config_digest.clone(),
-    };
-    Resource::new(
-        id.clone(),
-        Vec::new(),
-        ResourceSpec::Service(Box::new(spec)),
-        &fingerprints,
-    )
-    .canonical
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-    use std::path::Path;
-
-    use serde_json::json;
-
-    use super::*;
-
-    fn want() -> ServiceSpec {
-        ServiceSpec {
-            name: "influxdb".into(),
-            image: "influxdb:1.8".into(),
-            command: Vec::new(),
-            env: BTreeMap::from([
-                ("A".to_string(), EnvValue::Plain("1".into())),
-                ("PW".to_string(), EnvValue::Secret("PW_SECRET".into())),
-            ]),
-            ports: vec![PortSpec {
-                host_ip: "127.0.0.1".into(),
-                host_port: 8087,
-                container_port: 8086,
-            }],
-            mounts: vec![
-                MountSpec {
-                    source: MountSource::Volume("data".into()),
-                    target: "/var/lib/influxdb".into(),
-                    read_only: false,
-                },
-                MountSpec {
-                    source: MountSource::Generated("influxdb/init".into()),
-                    target: "/docker-entrypoint-initdb.d".into(),
-                    read_only: true,
-                },
-            ],
-            health: HealthSpec {
-                test: vec![
-                    "CMD-SHELL".into(),
-                    "wget -q http://127.0.0.1:8086/ping".into(),
-                ],
-                interval_s: 5,
-                timeout_s: 3,
-                retries: 12,
-                start_period_s: 5,
-            },
-            depends_on: Vec::new(),
-            restart: "unless-stopped".into(),
-            config_digest: BTreeMap::from([("influxdb/init".to_string(), "abc".to_string())]),
-        }
-    }
-
-    /// What `docker inspect` shows for a container docker-compose 1.29 made from the file.
-    fn inspect(host_port: &str) -> ContainerInspectResponse {
-        serde_json::from_value(json!({
-            "Config": {
-                "Image": "influxdb:1.8",
-                "Cmd": ["influxd"],
-                "Env": ["PW=s3cret", "A=1", "PATH=/usr/bin:/bin"],
-                "Healthcheck": {"Test": ["CMD-SHELL", "wget -q http://127.0.0.1:8086/ping"],
-                    "Interval": 5_000_000_000i64, "Timeout": 3_000_000_000i64, "Retries": 12,
-                    "StartPeriod": 5_000_000_000i64}
-            },
-            "HostConfig": {
-                "PortBindings": {"8086/tcp": [{"HostIp": "127.0.0.1", "HostPort": host_port}]},
-                "RestartPolicy": {"Name": "unless-stopped", "MaximumRetryCount": 0}
-            },
-            "Mounts": [
-                {"Type": "bind", "Source": "/p/generated/s/influxdb/init",
-                 "Destination": "/docker-entrypoint-initdb.d", "Mode": "ro", "RW": false},
-                {"Type": "volume", "Name": "s_data", "Source": "/var/lib/docker/volumes/s_data/_data",
-                 "Destination": "/var/lib/influxdb", "Driver": "local", "Mode": "rw", "RW": true}
-            ]
-        }))
-        .expect("inspect json")
-    }
-
-    fn image() -> bollard::models::ImageConfig {
-        serde_json::from_value(json!({"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["influxd"]}))
-            .expect("image json")
-    }
-
-    #[test]
-    fn a_compose_made_container_reconstructs_to_the_desired_canonical_form() {
-        let id = ResourceId::new(ResourceKind::Service, "influxdb");
-        let got = reconstruct(
-            &id,
-            &want(),
-            &inspect("8087"),
-            Some(&image()),
-            "s",
-            Path::new("/p/generated/s"),
-        );
-        let fingerprints = BTreeMap::from([("PW_SECRET".to_string(), sha256_hex(b"s3cret"))]);
-        let expected = Resource::new(
-            id,
-            Vec::new(),
-            ResourceSpec::Service(Box::new(want())),
-            &fingerprints,
-        );
-        assert_eq!(got, expected.canonical);
-        assert!(
-            !got.to_string().contains("s3cret"),
-            "no secret value in the canonical form"
-        );
-    }
-
-    #[test]
-    fn a_differing_field_shows_in_the_diff_and_secrets_stay_sensitive() {
-        let id = ResourceId::new(ResourceKind::Service, "influxdb");
-        let got = reconstruct(
-            &id,
-            &want(),
-            &inspect("9999"),
-            Some(&image()),
-            "s",
-            Path::new("/p/generated/s"),
-        );
-        let want_r = Resource::new(
-            id,
-            Vec::new(),
-            ResourceSpec::Service(Box::new(want())),
-            &BTreeMap::from([("PW_SECRET".to_string(), "other".to_string())]),
-        );
-        let changes = crate::plan::diff(&got, &want_r.canonical);
-        let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
-        assert_eq!(paths, vec!["env.PW", "ports[0].host_port"], "{changes:?}");
-        assert!(changes[0].sensitive && changes[0].before.is_none());
-        assert_eq!(changes[1].before.as_deref(), Some("9999"));
-    }
+    common::observe_databases(&t.ctx, desired, influx_running, &mut observed).await?;
+    Ok(observed)
 }

@@ -1,11 +1,14 @@
 //! `status`: per service, what runs now.
+//!
+//! Owns: the docker rows of `status` (state, health, version, URL, uptime).
+//! May not: change anything on the engine, print, or read the environment.
 
-use super::engine::read_error;
-use super::observe::{containers, summary_name};
+use super::observe::{containers, inspect, summary_name};
 use super::{DockerTarget, labels};
 use crate::desired::{Desired, ResourceSpec, ServiceSpec};
 use crate::error::Result;
-use crate::targets::ServiceStatus;
+use crate::net::{self, Audience};
+use crate::targets::{ServiceStatus, common};
 
 /// The tag of an image reference (`influxdb:1.8` → `1.8`; no tag → `latest`).
 pub fn image_tag(image: &str) -> String {
@@ -17,34 +20,12 @@ pub fn image_tag(image: &str) -> String {
         .map_or_else(|| "latest".to_string(), |(_, t)| t.to_string())
 }
 
-/// Where a service is reached from the host.
+/// Where a person's browser on this host reaches a service.
 pub fn url(s: &ServiceSpec) -> String {
     s.ports.first().map_or_else(
         || "-".to_string(),
-        |p| {
-            let host = if p.host_ip == "0.0.0.0" || p.host_ip.is_empty() {
-                "localhost"
-            } else {
-                p.host_ip.as_str()
-            };
-            format!("http://{host}:{}", p.host_port)
-        },
+        |p| net::url(&p.host_ip, p.host_port, Audience::Browser),
     )
-}
-
-/// `3h12m`, `4m05s`, `12s`.
-pub fn human_duration(secs: i64) -> String {
-    let secs = secs.max(0);
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    if d > 0 {
-        format!("{d}d{h}h")
-    } else if h > 0 {
-        format!("{h}h{m:02}m")
-    } else if m > 0 {
-        format!("{m}m{s:02}s")
-    } else {
-        format!("{s}s")
-    }
 }
 
 /// Status of every declared service, sorted by name.
@@ -74,12 +55,7 @@ pub async fn status(t: &DockerTarget, desired: &Desired) -> Result<Vec<ServiceSt
                     up_to_date: false,
                 });
             };
-            let name = summary_name(first);
-            let inspect = t
-                .docker
-                .inspect_container(&name, None)
-                .await
-                .map_err(|e| read_error(&format!("inspecting container {name}"), e))?;
+            let inspect = inspect(t, &summary_name(first)).await?;
             let state = inspect.state.clone().unwrap_or_default();
             let image = inspect
                 .config
@@ -99,7 +75,7 @@ pub async fn status(t: &DockerTarget, desired: &Desired) -> Result<Vec<ServiceSt
                 .and_then(|s| s.parse::<jiff::Timestamp>().ok())
                 .map_or_else(
                     || "-".to_string(),
-                    |t| human_duration(now.duration_since(t).as_secs()),
+                    |t| common::uptime(now.duration_since(t).as_secs()),
                 );
             let labels = first.labels.clone().unwrap_or_default();
             let mut state_word = state
@@ -135,13 +111,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tags_and_durations() {
+    fn tags() {
         assert_eq!(image_tag("influxdb:1.8"), "1.8");
         assert_eq!(image_tag("localhost:5000/grafana"), "latest");
         assert_eq!(image_tag("localhost:5000/grafana:10.2.3"), "10.2.3");
-        assert_eq!(human_duration(5), "5s");
-        assert_eq!(human_duration(125), "2m05s");
-        assert_eq!(human_duration(3 * 3600 + 60), "3h01m");
-        assert_eq!(human_duration(2 * 86_400 + 3600), "2d1h");
     }
 }

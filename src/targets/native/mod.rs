@@ -4,21 +4,27 @@
 //!
 //! A pidfile records the pid, the process start time (from `/proc/<pid>/stat`) and the program;
 //! a pid that now belongs to another program (recycled) is detected and never signalled.
+//!
+//! Owns: starting, supervising (pidfiles, logs) and stopping the stack's processes.
+//! May not: print (progress lines only), read the environment except through
+//! [`crate::settings`], or signal a process whose identity does not match its pidfile.
 
-use std::io::IsTerminal;
+mod proc;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Context, ServiceStatus, Target};
+use self::proc::{abandon, basename, proc_argv0, proc_stat, tail, uptime, version_of, which};
+use super::common::{self, Probe};
+use super::{Context, Progress, ServiceStatus, Target};
 use crate::compile::native::PROJECT_DIR_ENV;
 use crate::desired::{
     Desired, EnvValue, ProcessSpec, Resource, ResourceId, ResourceKind, ResourceSpec,
 };
 use crate::error::{Error, Result};
-use crate::influx;
 use crate::plan::{Action, Observed, ObservedResource, Step};
 
 /// What a pidfile records.
@@ -43,6 +49,7 @@ pub struct NativeTarget {
     project_dir: PathBuf,
     data_dir: PathBuf,
     search_path: Option<std::ffi::OsString>,
+    progress: Progress,
 }
 
 impl NativeTarget {
@@ -54,7 +61,15 @@ impl NativeTarget {
             project_dir: project_dir.to_path_buf(),
             ctx,
             search_path: None,
+            progress: Progress::hidden(),
         }
+    }
+
+    /// Show a progress line per process while it starts.
+    #[must_use]
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
+        self
     }
 
     /// Look programs up on this PATH (and give it to them) instead of the inherited one.
@@ -67,7 +82,7 @@ impl NativeTarget {
     fn path_var(&self) -> Option<std::ffi::OsString> {
         self.search_path
             .clone()
-            .or_else(|| std::env::var_os("PATH"))
+            .or_else(|| crate::settings::var_os("PATH"))
     }
 
     fn pidfile(&self, name: &str) -> PathBuf {
@@ -97,11 +112,12 @@ impl NativeTarget {
             if let Ok(p) = which(program, path.as_deref()) {
                 return Ok(p);
             }
-            return std::env::current_exe().map_err(|e| Error::io("cannot find", "promo-infra", e));
+            return crate::settings::current_exe()
+                .map_err(|e| Error::io("cannot find", "promo-infra", e));
         }
-        which(program, path.as_deref()).map_err(|()| Error::Target {
-            message: format!("`{program}` is not installed (not found on PATH)"),
-            help: Some(match program {
+        which(program, path.as_deref()).map_err(|()| {
+            Error::native(format!("`{program}` is not installed (not found on PATH)"))
+                .with_help(match program {
                 "influxd" => {
                     "install InfluxDB (Debian: apt-get install influxdb), or use --target docker"
                         .into()
@@ -111,7 +127,7 @@ impl NativeTarget {
                         .into()
                 }
                 _ => format!("put `{program}` on PATH"),
-            }),
+            })
         })
     }
 
@@ -148,18 +164,14 @@ impl NativeTarget {
         for (k, v) in &p.env {
             let value = match v {
                 EnvValue::Plain(v) => v.clone(),
-                EnvValue::Secret(name) => self
-                    .ctx
-                    .secrets
-                    .get(name)
-                    .map(str::to_string)
-                    .or_else(|| std::env::var(name).ok())
-                    .ok_or_else(|| Error::Target {
-                        message: format!("{} needs secret {name}, which is not set", p.name),
-                        help: Some(format!(
+                EnvValue::Secret(name) => common::secret(&self.ctx, name).ok_or_else(|| {
+                    Error::usage(
+                        format!("{} needs secret {name}, which is not set", p.name),
+                        format!(
                             "run `promo-infra generate`, or set {name} in .env / the environment"
-                        )),
-                    })?,
+                        ),
+                    )
+                })?,
             };
             cmd.env(k, value);
         }
@@ -167,17 +179,21 @@ impl NativeTarget {
             use std::os::unix::process::CommandExt;
             cmd.process_group(0);
         }
-        let mut child = cmd.spawn().map_err(|e| Error::Target {
-            message: format!("cannot start {} ({}): {e}", p.name, program.display()),
-            help: Some(format!("check that {} is executable", program.display())),
+        let mut child = cmd.spawn().map_err(|e| {
+            Error::native(format!(
+                "cannot start {} ({}): {e}",
+                p.name,
+                program.display()
+            ))
+            .with_help(format!("check that {} is executable", program.display()))
         })?;
         let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
         let started = match proc_stat(pid) {
             Some((_, start_ticks)) => self.record(&p.name, &program, pid, start_ticks, resource),
-            None => Err(Error::Target {
-                message: format!("{} exited at once: {}", p.name, tail(&log)),
-                help: Some(format!("see {}", log.display())),
-            }),
+            None => Err(
+                Error::native(format!("{} exited at once: {}", p.name, tail(&log)))
+                    .with_help(format!("see {}", log.display())),
+            ),
         };
         let result = match started {
             Ok(()) => self.wait_healthy(p, &log, &mut child).await,
@@ -222,47 +238,53 @@ impl NativeTarget {
         log: &Path,
         child: &mut std::process::Child,
     ) -> Result<()> {
-        let bar = progress(&p.name);
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .map_err(|e| Error::Target {
-                message: e.to_string(),
-                help: None,
-            })?;
-        let deadline = Instant::now() + self.ctx.health_timeout;
-        let mut last = String::from("no answer yet");
-        while Instant::now() < deadline {
-            // Our own child: whether it exited is known exactly, without guessing from /proc.
-            if let Ok(Some(status)) = child.try_wait() {
-                bar.finish_and_clear();
-                return Err(Error::Target {
-                    message: format!("{} exited while starting ({status}): {}", p.name, tail(log)),
-                    help: Some(format!("see {}", log.display())),
-                });
-            }
-            match client.get(&p.health_url).send().await {
-                Ok(r) if r.status().is_success() => {
-                    bar.finish_with_message(format!("{} healthy", p.name));
-                    return Ok(());
+        let line = self.progress.line(&p.name);
+        line.set_message("starting");
+        let client = &http_client()?;
+        let child = std::cell::RefCell::new(child);
+        let answered = std::cell::RefCell::new(String::from("no answer yet"));
+        let (child, answered) = (&child, &answered);
+        let result = common::wait_healthy(
+            &line,
+            self.ctx.health_timeout,
+            Duration::from_millis(200),
+            || async move {
+                // Our own child: whether it exited is known exactly, without guessing.
+                let exited = child.borrow_mut().try_wait().ok().flatten();
+                if let Some(status) = exited {
+                    return Ok(Probe::Failed(
+                        Error::native(format!(
+                            "{} exited while starting ({status}): {}",
+                            p.name,
+                            tail(log)
+                        ))
+                        .with_help(format!("see {}", log.display())),
+                    ));
                 }
-                Ok(r) => last = format!("HTTP {}", r.status()),
-                Err(e) => last = e.to_string(),
-            }
-            bar.set_message(format!("{}: waiting for {} ({last})", p.name, p.health_url));
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        bar.finish_and_clear();
-        Err(Error::Target {
-            message: format!(
-                "{} did not become healthy within {:?}: {} answered: {last}; it was stopped; log: {}",
-                p.name,
-                self.ctx.health_timeout,
-                p.health_url,
-                tail(log)
-            ),
-            help: Some(format!("see {}", log.display())),
-        })
+                let last = match client.get(&p.health_url).send().await {
+                    Ok(r) if r.status().is_success() => return Ok(Probe::Ready),
+                    Ok(r) => format!("HTTP {}", r.status()),
+                    Err(e) => e.to_string(),
+                };
+                let waiting = format!("waiting for {} ({last})", p.health_url);
+                *answered.borrow_mut() = last;
+                Ok(Probe::Waiting(waiting))
+            },
+            |_| {
+                Error::native(format!(
+                    "{} did not become healthy within {:?}: {} answered: {}; it was stopped; log: {}",
+                    p.name,
+                    self.ctx.health_timeout,
+                    p.health_url,
+                    answered.borrow(),
+                    tail(log)
+                ))
+                .with_help(format!("see {}", log.display()))
+            },
+        )
+        .await;
+        line.finish_and_clear();
+        result
     }
 
     /// SIGTERM, then SIGKILL after `grace`; only a process whose identity matches its pidfile.
@@ -295,17 +317,17 @@ impl NativeTarget {
         let _ = fs_err::remove_file(self.pidfile(name));
         Ok(true)
     }
-
-    fn influx_endpoint(desired: &Desired) -> Option<influx::Endpoint> {
-        desired.resources.values().find_map(|r| match &r.spec {
-            ResourceSpec::Process(p) if p.name == "influxdb" => {
-                Some(influx::Endpoint { url: p.url.clone() })
-            }
-            _ => None,
-        })
-    }
 }
 
+/// A client for health checks: 2 s per request.
+fn http_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))
+}
+
+#[async_trait::async_trait(?Send)]
 impl Target for NativeTarget {
     fn name(&self) -> &'static str {
         "native"
@@ -337,20 +359,10 @@ impl Target for NativeTarget {
                 );
             }
         }
-        for r in desired.resources.values() {
-            if let ResourceSpec::Database(spec) = &r.spec {
-                let influx_up = observed
-                    .resources
-                    .contains_key(&ResourceId::new(ResourceKind::Service, "influxdb"));
-                if let (true, Some(ep)) = (influx_up, Self::influx_endpoint(desired))
-                    && let Some(found) = influx::observe(&ep, spec, &self.ctx.secrets).await?
-                {
-                    observed
-                        .resources
-                        .insert(r.id.clone(), influx::observed_resource(&r.id, found));
-                }
-            }
-        }
+        let influx_up = observed
+            .resources
+            .contains_key(&ResourceId::new(ResourceKind::Service, "influxdb"));
+        common::observe_databases(&self.ctx, desired, influx_up, &mut observed).await?;
         Ok(observed)
     }
 
@@ -366,33 +378,21 @@ impl Target for NativeTarget {
                 Some(ResourceSpec::Process(p)),
             ) => {
                 self.stop(&p.name, Duration::from_secs(10)).await?;
-                self.start(resource.expect("matched Some"), p).await
+                let r = resource.ok_or_else(|| Error::internal("matched a resource"))?;
+                self.start(r, p).await
             }
             (_, Some(ResourceSpec::Database(spec))) => {
-                let ep = Self::influx_endpoint(desired).ok_or_else(|| Error::Target {
-                    message: "no influxdb process in this stack".into(),
-                    help: None,
-                })?;
-                influx::apply(&ep, spec, &self.ctx.secrets).await
+                common::apply_database(&self.ctx, desired, spec).await
             }
-            (_, other) => Err(Error::Target {
-                message: format!(
-                    "the native target cannot {:?} {} ({other:?})",
-                    step.action, step.id
-                ),
-                help: None,
-            }),
+            (_, other) => Err(Error::internal(format!(
+                "the native target cannot {:?} {} ({other:?})",
+                step.action, step.id
+            ))),
         }
     }
 
     async fn status(&self, desired: &Desired) -> Result<Vec<ServiceStatus>> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .map_err(|e| Error::Target {
-                message: e.to_string(),
-                help: None,
-            })?;
+        let client = http_client()?;
         let mut out = Vec::new();
         for r in desired.resources.values() {
             let ResourceSpec::Process(p) = &r.spec else {
@@ -474,112 +474,4 @@ impl Target for NativeTarget {
         }
         Ok(removed)
     }
-}
-
-/// Stop a child that failed to start: SIGTERM to its process group, SIGKILL after `grace`,
-/// then reap it.
-async fn abandon(child: &mut std::process::Child, pid: i32, grace: Duration) {
-    use nix::sys::signal::{Signal, killpg};
-    let group = nix::unistd::Pid::from_raw(pid);
-    if matches!(child.try_wait(), Ok(None)) {
-        let _ = killpg(group, Signal::SIGTERM);
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-    // Whatever is left of the group (the program, or children it started) is killed.
-    let _ = killpg(group, Signal::SIGKILL);
-    let _ = child.wait();
-}
-
-fn progress(name: &str) -> indicatif::ProgressBar {
-    let bar = if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new_spinner()
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar.set_message(format!("{name}: starting"));
-    bar
-}
-
-/// `(state, start ticks)` from `/proc/<pid>/stat`.
-fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may contain spaces: parse after the last ')'.
-    let rest = &text[text.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let state = fields.first()?.chars().next()?;
-    let start = fields.get(19)?.parse().ok()?;
-    Some((state, start))
-}
-
-fn proc_argv0(pid: i32) -> Option<String> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    raw.split(|b| *b == 0)
-        .next()
-        .map(|s| String::from_utf8_lossy(s).into_owned())
-}
-
-fn basename(p: &str) -> &str {
-    p.rsplit('/').next().unwrap_or(p)
-}
-
-fn which(program: &str, path: Option<&std::ffi::OsStr>) -> std::result::Result<PathBuf, ()> {
-    std::env::split_paths(path.ok_or(())?)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
-        .ok_or(())
-}
-
-fn tail(log: &Path) -> String {
-    let text = fs_err::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().rev().take(5).collect();
-    if lines.is_empty() {
-        "(no log output)".into()
-    } else {
-        lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
-    }
-}
-
-fn version_of(program: &str) -> String {
-    let arg = if basename(program) == "influxd" {
-        "version"
-    } else {
-        "--version"
-    };
-    Command::new(program)
-        .arg(arg)
-        .stdin(Stdio::null())
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| "-".into())
-}
-
-fn uptime(start_ticks: u64) -> String {
-    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100);
-    let btime = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
-        s.lines().find_map(|l| {
-            l.strip_prefix("btime ")
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        })
-    });
-    let Some(btime) = btime else {
-        return "-".into();
-    };
-    #[allow(clippy::cast_sign_loss)]
-    let started = btime + start_ticks / ticks as u64;
-    let now = jiff::Timestamp::now().as_second().max(0) as u64;
-    let secs = now.saturating_sub(started);
-    format!("{}m{:02}s", secs / 60, secs % 60)
 }

@@ -1,5 +1,8 @@
 //! Progress lines on stderr: one per service while it starts and becomes healthy, one per image
 //! being pulled. Hidden when stderr is not a terminal (CI logs get the final result lines only).
+//!
+//! Owns: the progress display every target draws its waits on.
+//! May not: print result lines (the CLI does), or read the environment.
 
 use std::time::Duration;
 

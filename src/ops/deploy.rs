@@ -1,0 +1,443 @@
+//! The runtime commands — `plan`, `apply`, `status`, `destroy` — as library operations over a
+//! target. They return data; the CLI prints it and asks for confirmation through callbacks.
+//!
+//! Owns: the order of a runtime command (load, compile, lock, observe, plan, confirm, apply) and
+//! the [`Stack`] the other operations ([`super::rotate`]) build on.
+//! May not: print, read the environment, or contain per-target code: every target is reached
+//! through [`targets::for_kind`] and the [`Target`] trait.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::Selection;
+use crate::desired::{Desired, ResourceId, ResourceKind};
+use crate::error::{Error, Result};
+use crate::lock::{Holder, Previous, StackLock};
+use crate::manifest::Loaded;
+use crate::plan::{self, Plan};
+use crate::project::Project;
+use crate::secrets;
+use crate::targets::{self, Context, Place, Progress, ServiceStatus, Target, TargetKind};
+use crate::writer;
+
+/// Default wait for a service to become healthy.
+pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// The async runtime of one command (current thread: targets' futures are not `Send`).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))
+}
+
+/// A loaded stack compiled for one target, with the target's context.
+pub(crate) struct Stack {
+    pub(crate) loaded: Loaded,
+    pub(crate) desired: Desired,
+    pub(crate) ctx: Context,
+    kind: TargetKind,
+    project_dir: PathBuf,
+}
+
+impl Stack {
+    /// Load the selected manifest and compile it for `kind` with its current secrets.
+    fn load(
+        project: &Project,
+        selection: &Selection,
+        kind: TargetKind,
+        health_timeout: Duration,
+    ) -> Result<Self> {
+        let (templates, loaded) = super::load_one(project, selection)?;
+        let values = secret_values(project, &loaded.manifest)?;
+        Self::new(project, &templates, loaded, kind, health_timeout, values)
+    }
+
+    /// Compile `loaded` for `kind` with these secret values.
+    pub(crate) fn new(
+        project: &Project,
+        templates: &crate::compile::Templates,
+        loaded: Loaded,
+        kind: TargetKind,
+        health_timeout: Duration,
+        secrets: secrets::SecretValues,
+    ) -> Result<Self> {
+        let desired = crate::compile::compile_for(&loaded, templates, &secrets, kind)?;
+        let ctx = Context {
+            stack: desired.stack.clone(),
+            generated_dir: absolute(project.generated_dir(&desired.stack)),
+            manifest_path: loaded.rel_path.clone(),
+            secrets,
+            health_timeout,
+        };
+        Ok(Self {
+            loaded,
+            desired,
+            ctx,
+            kind,
+            project_dir: absolute(project.root.clone()),
+        })
+    }
+
+    /// The target the stack runs on, showing waits on `progress`.
+    pub(crate) fn target(&self, progress: Progress) -> Result<Box<dyn Target>> {
+        let place = Place {
+            project_dir: self.project_dir.clone(),
+            native_data_dir: crate::compile::native::data_dir(&self.loaded.manifest),
+            progress,
+        };
+        targets::for_kind(self.kind, self.ctx.clone(), &place)
+    }
+
+    /// The stack's secrets the plan needs, checked; returns the notes to show with the plan.
+    fn check_secrets(&self) -> Result<Vec<String>> {
+        secrets::check_for_plan(
+            &self.loaded.manifest,
+            &self.loaded.rel_path,
+            &env_display(self.loaded.stack()),
+            &self.ctx.secrets,
+            self.kind.as_str(),
+        )
+    }
+}
+
+fn absolute(p: PathBuf) -> PathBuf {
+    std::path::absolute(&p).unwrap_or(p)
+}
+
+/// The stack's secrets: `.env`, completed from the environment for the ones the user provides.
+pub(crate) fn secret_values(
+    project: &Project,
+    m: &crate::manifest::Manifest,
+) -> Result<secrets::SecretValues> {
+    Ok(secrets::with_environment(
+        super::secret_values(project, m)?,
+        &secrets::catalog(m),
+    ))
+}
+
+/// `generated/<stack>/.env` as users see it in messages.
+fn env_display(stack: &str) -> PathBuf {
+    PathBuf::from(format!("generated/{stack}/.env"))
+}
+
+/// What `plan` found.
+#[derive(Debug, Serialize)]
+pub struct PlanReport {
+    /// The plan.
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// terraform-style counts.
+    pub summary: plan::Summary,
+    /// Things the user should know (no `.env` yet, ...).
+    pub notes: Vec<String>,
+}
+
+/// `plan`: observe the target and diff against the manifest. Writes nothing, changes nothing.
+pub fn plan(
+    project: &Project,
+    selection: &Selection,
+    target: TargetKind,
+    prune: bool,
+) -> Result<PlanReport> {
+    targets::require_available(target)?;
+    let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
+    // Every secret the plan needs is checked before anything is observed or shown.
+    let notes = s.check_secrets()?;
+    let t = s.target(Progress::hidden())?;
+    let observed = runtime()?.block_on(t.observe(&s.desired))?;
+    let plan = plan::plan(&s.desired, &observed, target.as_str(), prune);
+    Ok(PlanReport {
+        summary: plan.summary(),
+        plan,
+        notes,
+    })
+}
+
+/// Where the stack's alerts go, as `status` and `plan` say it: `Some(text)` when the stack has
+/// alerting.
+pub fn alert_route(
+    m: &crate::manifest::Manifest,
+    values: &secrets::SecretValues,
+) -> Option<String> {
+    let alerting = m.alerting.as_ref()?;
+    Some(match &alerting.slack {
+        Some(slack) if values.get(&slack.webhook_url_env).is_some() => format!(
+            "Slack{} (webhook from {})",
+            slack
+                .channel
+                .as_ref()
+                .map(|c| format!(" {}", c.as_str()))
+                .unwrap_or_default(),
+            *slack.webhook_url_env
+        ),
+        Some(slack) => format!(
+            "nowhere to go: {} is not set (the alert rules run and show on the dashboards; no notification is sent)",
+            *slack.webhook_url_env
+        ),
+        None => "nowhere to go: no Slack contact point in the manifest (the alert rules run and show on the dashboards)".to_string(),
+    })
+}
+
+/// Options of `apply`.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Target.
+    pub target: TargetKind,
+    /// Delete resources the stack no longer declares.
+    pub prune: bool,
+    /// Wait for each service's health at most this long.
+    pub health_timeout: Duration,
+    /// Progress display.
+    pub progress: Progress,
+}
+
+/// What `apply` did.
+#[derive(Debug, Serialize)]
+pub struct ApplyReport {
+    /// The plan that was executed (or found empty).
+    pub plan: Plan,
+    /// Steps done, in order.
+    pub done: Vec<ResourceId>,
+    /// A previous holder of the lock that died without releasing it.
+    pub stale_lock: Option<Holder>,
+    /// Generated files created or updated before applying.
+    pub files_written: Vec<String>,
+    /// Service status after the apply.
+    pub status: Vec<ServiceStatus>,
+    /// Where the stack's alerts go ([`alert_route`]).
+    pub alerts: Option<String>,
+}
+
+/// `apply`: write the generated files (refusing hand-edited ones), make sure `.env` exists,
+/// take the stack's lock, check every secret the plan needs, observe, plan, show the plan and
+/// the notes through `on_plan` (which returns whether to go ahead: the confirmation), then
+/// execute exactly that plan.
+pub fn apply(
+    project: &Project,
+    selection: &Selection,
+    opts: &ApplyOptions,
+    on_plan: &mut dyn FnMut(&Plan, &[String]) -> Result<bool>,
+) -> Result<ApplyReport> {
+    targets::require_available(opts.target)?;
+    let (templates, loaded) = super::load_one(project, selection)?;
+    let dir = project.generated_dir(loaded.stack());
+    let (lock, previous) = StackLock::acquire(&dir, loaded.stack(), "apply")?;
+    let stale_lock = match previous {
+        Previous::Stale(h) => Some(h),
+        Previous::Free => None,
+    };
+    let first = super::compile(project, &templates, &loaded)?;
+    let env_path = dir.join(".env");
+    let values = secret_values(project, &loaded.manifest)?;
+    secrets::check_defaults(&env_path, &values, *loaded.manifest.environment)?;
+    // Secrets the user provides are checked before anything is written (generated ones are
+    // generated below); the notes are shown with the plan.
+    secrets::check_for_plan(
+        &loaded.manifest,
+        &loaded.rel_path,
+        &env_display(loaded.stack()),
+        &values,
+        opts.target.as_str(),
+    )?;
+    let report = writer::write(&dir, &first.files, false)?;
+    if !report.kept.is_empty() {
+        return Err(Error::HandEdited {
+            paths: report
+                .kept
+                .iter()
+                .map(|f| format!("generated/{}/{f}", first.stack))
+                .collect(),
+        });
+    }
+    secrets::ensure_env(
+        &env_path,
+        &secrets::catalog(&loaded.manifest),
+        *loaded.manifest.environment,
+        secrets::os_random_hex,
+    )?;
+    let mut files_written: Vec<String> = report.created.into_iter().chain(report.written).collect();
+    files_written.sort();
+    // Compiled again with the secrets as they are now (.env completed, the environment).
+    let values = secret_values(project, &loaded.manifest)?;
+    let s = Stack::new(
+        project,
+        &templates,
+        loaded,
+        opts.target,
+        opts.health_timeout,
+        values,
+    )?;
+    let notes = s.check_secrets()?;
+    let target = s.target(opts.progress.clone())?;
+    let rt = runtime()?;
+    let result = rt.block_on(async {
+        let observed = target.observe(&s.desired).await?;
+        let plan = plan::plan(&s.desired, &observed, opts.target.as_str(), opts.prune);
+        if !on_plan(&plan, &notes)? {
+            return Err(Error::usage(
+                "apply cancelled; nothing was changed",
+                "answer `yes` to apply, or run with --auto-approve",
+            ));
+        }
+        if plan.is_empty() {
+            return Ok((plan, Vec::new(), Vec::new()));
+        }
+        target.preflight(&plan, &s.desired).await?;
+        let done = targets::apply(target.as_ref(), &s.desired, &plan).await?;
+        let status = target.status(&s.desired).await?;
+        Ok((plan, done, status))
+    });
+    drop(lock);
+    let (plan, done, status) = result?;
+    Ok(ApplyReport {
+        plan,
+        done,
+        stale_lock,
+        files_written,
+        status,
+        alerts: alert_route(&s.loaded.manifest, &s.ctx.secrets),
+    })
+}
+
+/// `status`: per service, what runs now.
+pub fn status(
+    project: &Project,
+    selection: &Selection,
+    target: TargetKind,
+) -> Result<Vec<ServiceStatus>> {
+    status_and_alerts(project, selection, target).map(|(rows, _)| rows)
+}
+
+/// `status` with where the alerts go ([`alert_route`]).
+pub fn status_and_alerts(
+    project: &Project,
+    selection: &Selection,
+    target: TargetKind,
+) -> Result<(Vec<ServiceStatus>, Option<String>)> {
+    targets::require_available(target)?;
+    let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
+    let alerts = alert_route(&s.loaded.manifest, &s.ctx.secrets);
+    let t = s.target(Progress::hidden())?;
+    let rows = runtime()?.block_on(t.status(&s.desired))?;
+    Ok((rows, alerts))
+}
+
+/// What `destroy` did.
+#[derive(Debug, Serialize)]
+pub struct DestroyReport {
+    /// Stack.
+    pub stack: String,
+    /// Objects removed.
+    pub removed: Vec<String>,
+    /// Whether volumes were kept.
+    pub volumes_kept: bool,
+}
+
+/// What `destroy` is about to remove, shown before the confirmation.
+#[derive(Debug, Serialize)]
+pub struct DestroyPreview {
+    /// Stack.
+    pub stack: String,
+    /// The target it runs on (`docker`, `native`).
+    pub target: &'static str,
+    /// What exists now and will be removed.
+    pub existing: Vec<ResourceId>,
+}
+
+/// `destroy`: remove the stack's services and network (data only with `volumes`).
+/// `on_preview` gets what exists now and returns whether to go ahead.
+pub fn destroy(
+    project: &Project,
+    selection: &Selection,
+    target: TargetKind,
+    volumes: bool,
+    on_preview: &mut dyn FnMut(&DestroyPreview) -> Result<bool>,
+) -> Result<DestroyReport> {
+    targets::require_available(target)?;
+    let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
+    let (lock, _) = StackLock::acquire(
+        &project.generated_dir(s.loaded.stack()),
+        s.loaded.stack(),
+        "destroy",
+    )?;
+    let stack = s.ctx.stack.clone();
+    let t = s.target(Progress::hidden())?;
+    let rt = runtime()?;
+    let result = rt.block_on(async {
+        let observed = t.observe(&s.desired).await?;
+        let existing: Vec<ResourceId> = observed
+            .resources
+            .keys()
+            .filter(|id| match id.kind {
+                ResourceKind::Network | ResourceKind::Service => true,
+                ResourceKind::Volume => volumes,
+                _ => false,
+            })
+            .cloned()
+            .collect();
+        let preview = DestroyPreview {
+            stack: stack.clone(),
+            target: t.name(),
+            existing,
+        };
+        if !on_preview(&preview)? {
+            return Err(Error::usage(
+                "destroy cancelled; nothing was changed",
+                "answer `yes` to destroy, or run with --auto-approve",
+            ));
+        }
+        t.destroy(&s.desired, volumes).await
+    });
+    drop(lock);
+    Ok(DestroyReport {
+        stack,
+        removed: result?,
+        volumes_kept: !volumes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fails on the old code: `destroy --target native` announced "target docker" (the preview
+    /// carried no target name and the CLI wrote docker).
+    #[test]
+    fn destroy_previews_name_the_target_they_run_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stacks = dir.path().join("stacks");
+        fs_err::create_dir_all(&stacks).expect("stacks dir");
+        fs_err::write(
+            stacks.join("promo.yaml"),
+            include_str!("../../stacks/promo.yaml"),
+        )
+        .expect("manifest");
+        let project = Project::new(dir.path());
+        let mut seen = Vec::new();
+        let report = destroy(
+            &project,
+            &Selection::Default,
+            TargetKind::Native,
+            false,
+            &mut |p: &DestroyPreview| {
+                seen.push((p.stack.clone(), p.target, p.existing.len()));
+                Ok(true)
+            },
+        )
+        .expect("destroy of a stack that never ran");
+        assert_eq!(seen, vec![("promo".to_string(), "native", 0)]);
+        assert!(report.removed.is_empty());
+        let err = destroy(
+            &project,
+            &Selection::Default,
+            TargetKind::Cloud,
+            false,
+            &mut |_: &DestroyPreview| Ok(true),
+        )
+        .expect_err("cloud is refused");
+        assert_eq!(err.to_string(), "target `cloud` is not available yet");
+    }
+}

@@ -1,0 +1,197 @@
+//! The executor: runs a [`Plan`] on a [`Target`] wave by wave, steps of a wave concurrently,
+//! each retried with backoff on transient failure.
+//!
+//! Owns: step ordering ([`waves`]), retries ([`retry`]), and [`apply`].
+//! May not: print (the warn line goes through `tracing`), decide what to change (the plan did),
+//! or know any target's kind.
+
+use std::cell::Cell;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+
+use super::Target;
+use crate::desired::{Desired, ResourceId};
+use crate::error::{Error, Result};
+use crate::plan::{Action, Plan, Step};
+
+/// Attempts per step (the first try and three retries).
+const ATTEMPTS: u32 = 4;
+
+/// An error a target may see succeed on retry (engine busy, connection reset, 429/5xx).
+pub fn is_transient(err: &Error) -> bool {
+    matches!(err, Error::Transient { .. })
+}
+
+/// Ordering waves: a step runs once every step it depends on (through `depends_on`) has run.
+/// Deletes run first, in reverse dependency order.
+pub fn waves(plan: &Plan, desired: &Desired) -> Vec<Vec<Step>> {
+    let (deletes, rest): (Vec<Step>, Vec<Step>) = plan
+        .steps
+        .iter()
+        .cloned()
+        .partition(|s| matches!(s.action, Action::Delete));
+    let mut out: Vec<Vec<Step>> = Vec::new();
+    if !deletes.is_empty() {
+        let mut d = deletes;
+        d.sort_by_key(|s| std::cmp::Reverse(s.id.kind));
+        // Services go before the networks and volumes they use.
+        let mut by_kind: Vec<Vec<Step>> = Vec::new();
+        for step in d {
+            match by_kind.last_mut() {
+                Some(last) if last[0].id.kind == step.id.kind => last.push(step),
+                _ => by_kind.push(vec![step]),
+            }
+        }
+        out.extend(by_kind);
+    }
+    let pending_ids: Vec<ResourceId> = rest.iter().map(|s| s.id.clone()).collect();
+    let mut done: Vec<ResourceId> = Vec::new();
+    let mut remaining = rest;
+    while !remaining.is_empty() {
+        let (ready, blocked): (Vec<Step>, Vec<Step>) = remaining.into_iter().partition(|s| {
+            desired.resources.get(&s.id).is_none_or(|r| {
+                r.depends_on
+                    .iter()
+                    .all(|d| done.contains(d) || !pending_ids.contains(d))
+            })
+        });
+        if ready.is_empty() {
+            // A cycle cannot come from compile; run the rest in order rather than hang.
+            out.push(blocked);
+            break;
+        }
+        done.extend(ready.iter().map(|s| s.id.clone()));
+        out.push(ready);
+        remaining = blocked;
+    }
+    out
+}
+
+/// Run `f` up to `attempts` times while it fails with a transient error ([`is_transient`]),
+/// backing off 0.5 s, 1 s, 2 s... and logging a warning before each retry.
+pub async fn retry<T, F, Fut>(what: &str, attempts: u32, f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    retry_from(what, attempts, Duration::from_millis(500), f).await
+}
+
+/// [`retry`] with the first delay given (each next one doubles).
+async fn retry_from<T, F, Fut>(what: &str, attempts: u32, first: Duration, f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let attempt = Cell::new(1u32);
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(first)
+        .with_factor(2.0)
+        .with_max_delay(Duration::from_secs(60))
+        .with_max_times(attempts.saturating_sub(1) as usize);
+    f.retry(backoff)
+        .when(is_transient)
+        .notify(|e: &Error, delay: Duration| {
+            let n = attempt.get();
+            tracing::warn!("{what}: {e}; retrying in {delay:?} (attempt {n}/{attempts})");
+            attempt.set(n + 1);
+        })
+        .await
+}
+
+/// Execute a plan wave by wave; steps within a wave run concurrently, each retried on
+/// transient failure. Returns the steps done.
+pub async fn apply<T: Target + ?Sized>(
+    target: &T,
+    desired: &Desired,
+    plan: &Plan,
+) -> Result<Vec<ResourceId>> {
+    let mut done = Vec::new();
+    for wave in waves(plan, desired) {
+        let runs = wave.iter().map(|step| {
+            let what = format!("{} {}", step.id, action_name(&step.action));
+            async move {
+                retry(&what, ATTEMPTS, || target.execute(step, desired))
+                    .await
+                    .map(|()| step.id.clone())
+            }
+        });
+        done.extend(futures_util::future::try_join_all(runs).await?);
+    }
+    Ok(done)
+}
+
+fn action_name(a: &Action) -> &'static str {
+    match a {
+        Action::Create => "create",
+        Action::Replace { .. } => "replace",
+        Action::Update { .. } => "update",
+        Action::Start => "start",
+        Action::Delete => "delete",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    #[test]
+    fn transient_errors_are_retried_four_times_with_doubling_delays_then_returned() {
+        let calls = Cell::new(0u32);
+        let started = std::cell::RefCell::new(Vec::new());
+        let out: Result<()> = block_on(async {
+            let t0 = std::time::Instant::now();
+            retry_from("x", 4, Duration::from_millis(20), || {
+                calls.set(calls.get() + 1);
+                started.borrow_mut().push(t0.elapsed());
+                async { Err(Error::transient("busy")) }
+            })
+            .await
+        });
+        assert_eq!(calls.get(), 4);
+        assert_eq!(out.expect_err("fails").to_string(), "busy");
+        // Each wait at least doubles the one before (20 ms, 40 ms, 80 ms; no jitter).
+        let gaps: Vec<u128> = started
+            .borrow()
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_millis())
+            .collect();
+        assert_eq!(gaps.len(), 3);
+        for (gap, min) in gaps.iter().zip([20, 40, 80]) {
+            assert!(*gap >= min && *gap < min + 500, "{gaps:?}");
+        }
+    }
+
+    #[test]
+    fn other_errors_are_not_retried_and_a_later_success_is_returned() {
+        let calls = Cell::new(0u32);
+        let out: Result<()> = block_on(retry_from("x", 4, Duration::from_millis(1), || {
+            calls.set(calls.get() + 1);
+            async { Err(Error::docker("port is already allocated")) }
+        }));
+        assert_eq!(calls.get(), 1);
+        assert!(matches!(out, Err(Error::Docker { .. })));
+        let calls = Cell::new(0u32);
+        let out = block_on(retry_from("x", 4, Duration::from_millis(1), || {
+            calls.set(calls.get() + 1);
+            let n = calls.get();
+            async move {
+                if n < 3 {
+                    Err(Error::transient("reset"))
+                } else {
+                    Ok(n)
+                }
+            }
+        }));
+        assert_eq!(out.expect("succeeds"), 3);
+    }
+}

@@ -1,0 +1,218 @@
+//! What every target shares: secret lookup, the stack's service URLs, the InfluxDB database
+//! (observe and apply over its HTTP API), health polling and friendly uptimes.
+//!
+//! Owns: the one implementation of each of those for docker and native (and the next target).
+//! May not: print, read the environment except through [`crate::settings`], or know a target's
+//! engine (no bollard, no processes).
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use super::Context;
+use crate::desired::{DatabaseSpec, Desired, ResourceSpec};
+use crate::error::{Error, Result};
+use crate::influx;
+use crate::net;
+use crate::plan::Observed;
+
+/// A secret's value: `.env` first, then the environment (for the ones the user provides). An
+/// empty value counts as not set.
+pub fn secret(ctx: &Context, name: &str) -> Option<String> {
+    ctx.secrets
+        .get(name)
+        .map(str::to_string)
+        .or_else(|| crate::settings::non_empty(name))
+}
+
+/// The URL this tool (and other programs on the host) use to reach the service `name` of the
+/// stack: a container's first published port, or a process's own URL. No trailing slash.
+pub fn service_url(desired: &Desired, name: &str) -> Option<String> {
+    desired.resources.values().find_map(|r| match &r.spec {
+        ResourceSpec::Service(s) if s.name == name => {
+            let p = s.ports.first()?;
+            Some(net::reachable_url(&p.host_ip, p.host_port))
+        }
+        ResourceSpec::Process(p) if p.name == name => Some(p.url.trim_end_matches('/').to_string()),
+        _ => None,
+    })
+}
+
+/// The stack's InfluxDB as this tool reaches it, when the stack declares one.
+pub fn influx_endpoint(desired: &Desired) -> Option<influx::Endpoint> {
+    service_url(desired, "influxdb").map(|url| influx::Endpoint { url })
+}
+
+/// Databases (InfluxDB database/bucket, retention, users) are observed over InfluxDB's HTTP API
+/// when `influx_running`; otherwise, or while InfluxDB does not answer yet (a transient error),
+/// they count as absent (apply creates them idempotently once InfluxDB is healthy).
+pub async fn observe_databases(
+    ctx: &Context,
+    desired: &Desired,
+    influx_running: bool,
+    observed: &mut Observed,
+) -> Result<()> {
+    let Some(ep) = influx_endpoint(desired).filter(|_| influx_running) else {
+        return Ok(());
+    };
+    for r in desired.resources.values() {
+        if let ResourceSpec::Database(spec) = &r.spec {
+            match influx::observe(&ep, spec, &ctx.secrets).await {
+                Ok(Some(found)) => {
+                    observed
+                        .resources
+                        .insert(r.id.clone(), influx::observed_resource(&r.id, found));
+                }
+                Ok(None) | Err(Error::Transient { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Create or converge the database `spec` through the stack's InfluxDB.
+pub async fn apply_database(ctx: &Context, desired: &Desired, spec: &DatabaseSpec) -> Result<()> {
+    let ep = influx_endpoint(desired).ok_or_else(|| {
+        Error::internal(format!(
+            "database `{}`: the stack declares no InfluxDB service to create it in",
+            spec.name
+        ))
+    })?;
+    influx::apply(&ep, spec, &ctx.secrets).await
+}
+
+/// One look at a starting service.
+#[derive(Debug)]
+pub enum Probe {
+    /// Healthy: stop waiting.
+    Ready,
+    /// It will not become healthy (exited, unhealthy): stop waiting with this error.
+    Failed(Error),
+    /// Not yet; the text says why (shown on the progress line, kept for the timeout error).
+    Waiting(String),
+}
+
+/// Poll `probe` every `every` until it is ready or fails, at most `timeout`; on timeout the
+/// error is `timed_out(last waiting text)`. The progress `line` shows the waiting text.
+pub async fn wait_healthy<P, Fut>(
+    line: &indicatif::ProgressBar,
+    timeout: Duration,
+    every: Duration,
+    mut probe: P,
+    timed_out: impl FnOnce(&str) -> Error,
+) -> Result<()>
+where
+    P: FnMut() -> Fut,
+    Fut: Future<Output = Result<Probe>>,
+{
+    let start = Instant::now();
+    loop {
+        let last = match probe().await? {
+            Probe::Ready => return Ok(()),
+            Probe::Failed(e) => return Err(e),
+            Probe::Waiting(why) => why,
+        };
+        line.set_message(last.clone());
+        if start.elapsed() >= timeout {
+            return Err(timed_out(&last));
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// How long something has been up, in its two largest units: `2d 1h`, `3h 1m`, `4m 5s`, `12s`.
+pub fn uptime(secs: i64) -> String {
+    use jiff::{RoundMode, SpanRound, Unit};
+    let secs = secs.max(0);
+    let smallest = match secs {
+        86_400.. => Unit::Hour,
+        3_600.. => Unit::Minute,
+        _ => Unit::Second,
+    };
+    jiff::Span::new()
+        .try_seconds(secs)
+        .and_then(|s| {
+            s.round(
+                SpanRound::new()
+                    .largest(Unit::Day)
+                    .smallest(smallest)
+                    .mode(RoundMode::Trunc)
+                    .days_are_24_hours(),
+            )
+        })
+        .map_or_else(|_| "-".to_string(), |s| format!("{s:#}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::{PortSpec, ProcessSpec, Resource, ResourceId, ResourceKind};
+
+    #[test]
+    fn uptimes_read_like_a_person_wrote_them() {
+        assert_eq!(uptime(0), "0s");
+        assert_eq!(uptime(5), "5s");
+        assert_eq!(uptime(125), "2m 5s");
+        assert_eq!(uptime(3 * 3600 + 60 + 59), "3h 1m");
+        assert_eq!(uptime(2 * 86_400 + 3600 + 61), "2d 1h");
+        assert_eq!(uptime(-3), "0s");
+    }
+
+    fn with(spec: ResourceSpec) -> Desired {
+        let mut d = Desired::default();
+        d.add(Resource::new(
+            ResourceId::new(ResourceKind::Service, "influxdb"),
+            Vec::new(),
+            spec,
+            &Default::default(),
+        ));
+        d
+    }
+
+    fn container(host_ip: &str) -> Desired {
+        let services = crate::compile::services::services(
+            &crate::manifest::parse("promo.yaml", include_str!("../../stacks/promo.yaml"))
+                .expect("the default stack parses"),
+        );
+        let mut s = services
+            .into_iter()
+            .find(|s| s.name == "influxdb")
+            .expect("influxdb service");
+        s.ports = vec![PortSpec {
+            host_ip: host_ip.into(),
+            host_port: 8087,
+            container_port: 8086,
+        }];
+        with(ResourceSpec::Service(Box::new(s)))
+    }
+
+    #[test]
+    fn service_urls_connect_to_loopback_for_wildcards_and_bracket_ipv6() {
+        for (bind, want) in [
+            ("0.0.0.0", "http://127.0.0.1:8087"),
+            ("", "http://127.0.0.1:8087"),
+            ("127.0.0.1", "http://127.0.0.1:8087"),
+            ("::", "http://[::1]:8087"),
+            ("::1", "http://[::1]:8087"),
+        ] {
+            let d = container(bind);
+            assert_eq!(service_url(&d, "influxdb").as_deref(), Some(want), "{bind}");
+            assert_eq!(influx_endpoint(&d).expect("endpoint").url, want);
+        }
+        let process = with(ResourceSpec::Process(Box::new(ProcessSpec {
+            name: "influxdb".into(),
+            program: "influxd".into(),
+            args: Vec::new(),
+            env: Default::default(),
+            health_url: "http://[::1]:8086/ping".into(),
+            url: "http://[::1]:8086/".into(),
+            depends_on: Vec::new(),
+            config_digest: Default::default(),
+        })));
+        assert_eq!(
+            service_url(&process, "influxdb").as_deref(),
+            Some("http://[::1]:8086")
+        );
+        assert_eq!(service_url(&process, "grafana"), None);
+    }
+}

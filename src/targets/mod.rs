@@ -3,6 +3,7 @@
 //! ([`crate::plan`]), ordering, concurrency, retries and locking ([`apply`]).
 
 pub mod docker;
+pub mod fake;
 pub mod native;
 
 use std::path::PathBuf;

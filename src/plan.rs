@@ -12,6 +12,9 @@ use serde_json::Value;
 
 use crate::desired::{Desired, ResourceId};
 
+/// How a secret is shown in a plan.
+const SENSITIVE: &str = "(sensitive)";
+
 /// What a target found for one resource.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObservedResource {
@@ -38,7 +41,8 @@ pub struct Observed {
 pub struct FieldChange {
     /// Dotted path (`env.GF_SECURITY_ADMIN_USER`, `ports[0].host_port`).
     pub path: String,
-    /// Before (`None`: absent). Sensitive values are never here.
+    /// Before (`None`: absent). Sensitive values are never here: a secret added or removed
+    /// shows `(sensitive)` on the side where it is, a changed one `None` on both sides.
     pub before: Option<String>,
     /// After (`None`: removed).
     pub after: Option<String>,
@@ -207,18 +211,18 @@ pub fn diff(before: &Value, after: &Value) -> Vec<FieldChange> {
                 return None;
             }
             let sensitive = bv.is_some_and(|v| v.1) || av.is_some_and(|v| v.1);
+            // A secret's value is never shown; only whether it is added or removed.
+            let side = |v: Option<&(String, bool)>, other: Option<&(String, bool)>| {
+                if sensitive {
+                    (v.is_some() && other.is_none()).then(|| SENSITIVE.to_string())
+                } else {
+                    v.map(|v| v.0.clone())
+                }
+            };
             Some(FieldChange {
                 path: k.clone(),
-                before: if sensitive {
-                    None
-                } else {
-                    bv.map(|v| v.0.clone())
-                },
-                after: if sensitive {
-                    None
-                } else {
-                    av.map(|v| v.0.clone())
-                },
+                before: side(bv, av),
+                after: side(av, bv),
                 sensitive,
             })
         })
@@ -291,16 +295,15 @@ pub fn render(plan: &Plan) -> String {
             let _ = writeln!(out, "{symbol:>3} {}", step.id);
             if let Action::Replace { changes } | Action::Update { changes } = &step.action {
                 for c in changes {
-                    let show = |v: &Option<String>| {
-                        if c.sensitive {
-                            "(sensitive)".to_string()
-                        } else {
-                            v.clone().unwrap_or_else(|| "(none)".into())
-                        }
+                    let changed_secret = c.sensitive && c.before.is_none() && c.after.is_none();
+                    let show = |v: &Option<String>| match v {
+                        Some(v) => v.clone(),
+                        None if changed_secret => SENSITIVE.to_string(),
+                        None => "(none)".to_string(),
                     };
-                    let mark = match (&c.before, &c.after, c.sensitive) {
-                        (None, Some(_), false) => "+",
-                        (Some(_), None, false) => "-",
+                    let mark = match (&c.before, &c.after) {
+                        (None, Some(_)) => "+",
+                        (Some(_), None) => "-",
                         _ => "~",
                     };
                     let _ = writeln!(

@@ -11,6 +11,7 @@
 mod apply;
 pub mod common;
 pub mod docker;
+pub mod fake;
 pub mod native;
 pub mod progress;
 

@@ -17,6 +17,7 @@ mod k6;
 mod k6_fixture;
 mod lock;
 mod native;
+mod plan_cases;
 mod schema_agreement;
 mod secrets;
 mod secrets_live;

@@ -1,0 +1,207 @@
+//! Unit tests of the in-memory engine: what each step records, and the engine rules it
+//! enforces.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::desired::DatabaseSpec;
+use crate::plan::plan;
+
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+fn run(fake: &FakeTarget, id: ResourceId, action: Action, d: &Desired) -> Result<()> {
+    block_on(fake.execute(&Step { id, action }, d))
+}
+
+fn net() -> Resource {
+    Resource::new(
+        ResourceId::new(ResourceKind::Network, "net"),
+        Vec::new(),
+        ResourceSpec::Network {
+            name: "s_net".into(),
+        },
+        &BTreeMap::new(),
+    )
+}
+
+fn db(retention: &str) -> Resource {
+    Resource::new(
+        ResourceId::new(ResourceKind::Database, "k6"),
+        vec![ResourceId::new(ResourceKind::Service, "influxdb")],
+        ResourceSpec::Database(DatabaseSpec {
+            version: 2,
+            name: "k6".into(),
+            org: Some("o".into()),
+            retention: retention.into(),
+            shard_duration: String::new(),
+            users: Vec::new(),
+        }),
+        &BTreeMap::new(),
+    )
+}
+
+fn desired(resources: Vec<Resource>) -> Desired {
+    let mut d = Desired {
+        stack: "s".into(),
+        ..Desired::default()
+    };
+    resources.into_iter().for_each(|r| d.add(r));
+    d
+}
+
+#[test]
+fn create_records_the_step_and_replan_is_empty() {
+    let fake = FakeTarget::new(Flavour::Docker);
+    let d = desired(vec![net()]);
+    let p = plan(
+        &d,
+        &block_on(fake.observe(&d)).expect("observe"),
+        "docker",
+        false,
+    );
+    block_on(crate::targets::apply(&fake, &d, &p)).expect("apply");
+    assert_eq!(fake.journal(), vec!["create network.net".to_string()]);
+    assert_eq!(fake.held()[&net().id], Held::recorded(&net()));
+    assert!(
+        plan(
+            &d,
+            &block_on(fake.observe(&d)).expect("observe"),
+            "docker",
+            false
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn a_database_needs_influxdb_running_and_is_invisible_without_it() {
+    let fake = FakeTarget::new(Flavour::Docker);
+    let d = desired(vec![db("720h")]);
+    fake.seed(db("24h").id, Held::recorded(&db("24h")));
+    // No InfluxDB: the database cannot be seen, and cannot be converged.
+    assert!(
+        block_on(fake.observe(&d))
+            .expect("observe")
+            .resources
+            .is_empty()
+    );
+    let err = run(&fake, db("720h").id, Action::Create, &d).expect_err("no influxdb");
+    assert!(err.to_string().contains("InfluxDB is not running"), "{err}");
+}
+
+#[test]
+fn a_network_in_use_cannot_be_deleted() {
+    let fake = FakeTarget::new(Flavour::Docker);
+    fake.seed(net().id, Held::recorded(&net()));
+    fake.seed(
+        ResourceId::new(ResourceKind::Service, "grafana"),
+        Held {
+            hash: None,
+            canonical: Value::Null,
+            running: true,
+            uses: vec![net().id],
+        },
+    );
+    let err = run(&fake, net().id, Action::Delete, &desired(Vec::new())).expect_err("in use");
+    assert!(err.to_string().contains("still uses it"), "{err}");
+    assert!(fake.held().contains_key(&net().id));
+}
+
+#[test]
+fn start_of_nothing_fails_and_delete_of_nothing_succeeds() {
+    let fake = FakeTarget::new(Flavour::Docker);
+    let d = desired(vec![net()]);
+    assert!(run(&fake, net().id, Action::Start, &d).is_err());
+    run(&fake, net().id, Action::Delete, &d).expect("idempotent delete");
+}
+
+#[test]
+fn native_does_not_hold_networks() {
+    let fake = FakeTarget::new(Flavour::Native);
+    let d = desired(vec![net()]);
+    assert!(run(&fake, net().id, Action::Create, &d).is_err());
+    assert!(fake.held().is_empty());
+}
+
+#[test]
+fn destroy_keeps_data_unless_volumes() {
+    let fake = FakeTarget::new(Flavour::Docker);
+    let volume = ResourceId::new(ResourceKind::Volume, "data");
+    fake.seed(net().id, Held::recorded(&net()));
+    fake.seed(volume.clone(), Held::recorded(&net()));
+    fake.seed(
+        ResourceId::new(ResourceKind::Service, "influxdb"),
+        Held {
+            hash: None,
+            canonical: Value::Null,
+            running: false,
+            uses: vec![net().id, volume],
+        },
+    );
+    fake.seed(db("720h").id, Held::recorded(&db("720h")));
+    let d = desired(Vec::new());
+    let removed = block_on(fake.destroy(&d, false)).expect("destroy");
+    assert_eq!(removed, vec!["service influxdb", "network net"]);
+    let kept: Vec<ResourceKind> = fake.held().keys().map(|id| id.kind).collect();
+    assert_eq!(kept, vec![ResourceKind::Volume, ResourceKind::Database]);
+    let removed = block_on(fake.destroy(&d, true)).expect("destroy volumes");
+    assert_eq!(removed, vec!["volume data", "database k6"]);
+    assert!(fake.held().is_empty());
+}
+
+#[test]
+fn status_tells_running_stopped_missing_and_up_to_date() {
+    let process = |name: &str, args: &[&str]| {
+        Resource::new(
+            ResourceId::new(ResourceKind::Service, name),
+            Vec::new(),
+            ResourceSpec::Process(Box::new(crate::desired::ProcessSpec {
+                name: name.into(),
+                program: name.into(),
+                args: args.iter().map(|a| a.to_string()).collect(),
+                env: BTreeMap::new(),
+                health_url: "http://127.0.0.1:1/health".into(),
+                url: "http://127.0.0.1:1".into(),
+                depends_on: Vec::new(),
+                config_digest: BTreeMap::new(),
+            })),
+            &BTreeMap::new(),
+        )
+    };
+    let fake = FakeTarget::new(Flavour::Native);
+    fake.seed(process("a", &[]).id, Held::recorded(&process("a", &[])));
+    fake.seed(
+        process("b", &["old"]).id,
+        Held::recorded(&process("b", &["old"])),
+    );
+    let mut stopped = Held::recorded(&process("c", &[]));
+    stopped.running = false;
+    fake.seed(process("c", &[]).id, stopped);
+    let d = desired(vec![
+        process("a", &[]),
+        process("b", &["new"]),
+        process("c", &[]),
+        process("d", &[]),
+    ]);
+    let rows: Vec<(String, String, bool)> = block_on(fake.status(&d))
+        .expect("status")
+        .into_iter()
+        .map(|s| (s.service, s.state, s.up_to_date))
+        .collect();
+    let row = |n: &str, s: &str, u: bool| (n.to_string(), s.to_string(), u);
+    assert_eq!(
+        rows,
+        vec![
+            row("a", "running", true),
+            row("b", "running", false),
+            row("c", "stopped", false),
+            row("d", "missing", false),
+        ]
+    );
+}

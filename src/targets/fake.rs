@@ -255,6 +255,7 @@ fn verb(a: &Action) -> String {
         .unwrap_or_default()
 }
 
+#[async_trait::async_trait(?Send)]
 impl Target for FakeTarget {
     fn name(&self) -> &'static str {
         match self.flavour {

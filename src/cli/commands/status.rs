@@ -1,0 +1,40 @@
+//! `status`: per service: state, health, image and version, URL, uptime.
+//!
+//! Owns: the command's flags.
+//! May not: render output itself, change anything, read the environment.
+
+use std::process::ExitCode;
+
+use super::super::globals::Globals;
+use super::super::output::Out;
+use super::super::print;
+use crate::deploy;
+use crate::error::Result;
+use crate::targets::TargetKind;
+
+/// Shown by `status --help`.
+pub const EXAMPLES: &str = "Examples:\n  promo-infra status\n  promo-infra status --json";
+
+/// `status` arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where the stack runs.
+    #[arg(long, value_enum, default_value_t = TargetKind::Docker)]
+    pub target: TargetKind,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Run `status`.
+pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
+    let (rows, alerts) =
+        deploy::status_and_alerts(&globals.project(), &globals.selection(false), args.target)?;
+    let mut out = Out::stdout();
+    if args.json {
+        out.json(&rows)?;
+    } else {
+        print::deploy::status(&mut out, &rows, alerts.as_deref());
+    }
+    Ok(ExitCode::SUCCESS)
+}

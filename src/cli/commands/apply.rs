@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::super::globals::Globals;
 use super::super::output::Out;
 use super::super::{print, prompt};
+use super::args;
 use crate::deploy::{self, ApplyOptions};
 use crate::error::Result;
 use crate::plan::Plan;
@@ -25,11 +26,11 @@ const QUESTION: &str = "Do you want to perform these actions?\n  promo-infra wil
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Where the stack runs.
-    #[arg(long, value_enum, default_value_t = TargetKind::Docker)]
-    pub target: TargetKind,
-    /// Do not ask for confirmation (required when stdin is not a terminal).
-    #[arg(long)]
-    pub auto_approve: bool,
+    #[command(flatten)]
+    pub target: args::Target,
+    /// Confirmation.
+    #[command(flatten)]
+    pub approve: args::Approve,
     /// Also delete resources the stack no longer declares.
     #[arg(long)]
     pub prune: bool,
@@ -51,8 +52,8 @@ pub fn options(target: TargetKind, prune: bool, health_timeout_secs: u64) -> App
 
 /// Run `apply`.
 pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
-    let opts = options(args.target, args.prune, args.health_timeout);
-    let auto = args.auto_approve;
+    let opts = options(args.target.target, args.prune, args.health_timeout);
+    let auto = args.approve.auto_approve;
     let report = deploy::apply(
         &globals.project(),
         &globals.selection(false),

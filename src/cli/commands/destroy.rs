@@ -8,10 +8,10 @@ use std::process::ExitCode;
 use super::super::globals::Globals;
 use super::super::output::Out;
 use super::super::{print, prompt};
+use super::args;
 use crate::deploy;
 use crate::desired::ResourceId;
 use crate::error::Result;
-use crate::targets::TargetKind;
 
 /// Shown by `destroy --help`.
 pub const EXAMPLES: &str = "Examples:\n  promo-infra destroy               # containers and network; data volumes kept\n  promo-infra destroy --volumes --auto-approve";
@@ -22,14 +22,14 @@ const QUESTION: &str = "Do you really want to destroy these resources?\n  promo-
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Where the stack runs.
-    #[arg(long, value_enum, default_value_t = TargetKind::Docker)]
-    pub target: TargetKind,
+    #[command(flatten)]
+    pub target: args::Target,
     /// Also remove the named volumes (InfluxDB and Grafana data). Kept by default.
     #[arg(long)]
     pub volumes: bool,
-    /// Do not ask for confirmation (required when stdin is not a terminal).
-    #[arg(long)]
-    pub auto_approve: bool,
+    /// Confirmation.
+    #[command(flatten)]
+    pub approve: args::Approve,
 }
 
 /// Run `destroy`.
@@ -37,18 +37,18 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     let report = deploy::destroy(
         &globals.project(),
         &globals.selection(false),
-        args.target,
+        args.target.target,
         args.volumes,
         &mut |stack: &str, existing: &[ResourceId]| {
             print::deploy::destroy_preview(
                 &mut Out::stdout(),
                 stack,
-                args.target,
+                args.target.target,
                 existing,
                 args.volumes,
             );
             prompt::approve(
-                args.auto_approve || existing.is_empty(),
+                args.approve.auto_approve || existing.is_empty(),
                 QUESTION,
                 "destroy",
             )

@@ -7,6 +7,7 @@
 //! read the environment other than through clap or [`crate::settings`].
 
 pub mod apply;
+mod args;
 pub mod backup;
 pub mod completions;
 pub mod dashboards;

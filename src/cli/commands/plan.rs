@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use super::super::globals::Globals;
 use super::super::output::Out;
 use super::super::print;
+use super::args;
 use crate::deploy;
 use crate::error::Result;
-use crate::targets::TargetKind;
 
 /// Shown by `plan --help`.
 pub const EXAMPLES: &str = "Examples:\n  promo-infra plan\n  promo-infra plan --detailed-exitcode   # CI: 0 no changes, 2 changes, 1 error\n  promo-infra -f tests/fixtures/stacks/local.yaml plan --json";
@@ -19,8 +19,8 @@ pub const EXAMPLES: &str = "Examples:\n  promo-infra plan\n  promo-infra plan --
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Where the stack runs.
-    #[arg(long, value_enum, default_value_t = TargetKind::Docker)]
-    pub target: TargetKind,
+    #[command(flatten)]
+    pub target: args::Target,
     /// Exit 0 when there are no changes, 2 when there are (1 stays "error").
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -37,7 +37,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     let report = deploy::plan(
         &globals.project(),
         &globals.selection(false),
-        args.target,
+        args.target.target,
         args.prune,
     )?;
     let mut out = Out::stdout();

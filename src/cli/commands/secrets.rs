@@ -12,10 +12,10 @@ use super::super::globals::Globals;
 use super::super::output::Out;
 use super::super::{print, prompt};
 use super::apply;
+use super::args;
 use crate::deploy::{self, RotatePreview};
 use crate::error::Result;
 use crate::ops;
-use crate::targets::TargetKind;
 
 const ROTATE_QUESTION: &str =
     "Do you want to rotate this secret?\n  promo-infra will perform the actions described above.";
@@ -45,11 +45,11 @@ pub struct RotateArgs {
     /// The secret's name (`promo-infra secrets list`).
     pub name: String,
     /// Where the stack runs.
-    #[arg(long, value_enum, default_value_t = TargetKind::Docker)]
-    pub target: TargetKind,
-    /// Do not ask for confirmation (required when stdin is not a terminal).
-    #[arg(long)]
-    pub auto_approve: bool,
+    #[command(flatten)]
+    pub target: args::Target,
+    /// Confirmation.
+    #[command(flatten)]
+    pub approve: args::Approve,
     /// Seconds to wait for each restarted service to become healthy.
     #[arg(long, value_name = "SECS", default_value_t = deploy::DEFAULT_HEALTH_TIMEOUT.as_secs())]
     pub health_timeout: u64,
@@ -77,7 +77,7 @@ fn list(globals: &Globals, json: bool) -> Result<ExitCode> {
 }
 
 fn rotate(globals: &Globals, args: RotateArgs) -> Result<ExitCode> {
-    let opts = apply::options(args.target, false, args.health_timeout);
+    let opts = apply::options(args.target.target, false, args.health_timeout);
     let report = deploy::rotate(
         &globals.project(),
         &globals.selection(false),
@@ -85,7 +85,7 @@ fn rotate(globals: &Globals, args: RotateArgs) -> Result<ExitCode> {
         &opts,
         &mut |p: &RotatePreview| {
             print::deploy::rotate_preview(&mut Out::stdout(), p);
-            prompt::approve(args.auto_approve, ROTATE_QUESTION, "secrets rotate")
+            prompt::approve(args.approve.auto_approve, ROTATE_QUESTION, "secrets rotate")
         },
     )?;
     print::deploy::rotated(&mut Out::stdout(), &report);

@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use super::super::globals::Globals;
 use super::super::output::Out;
 use super::super::print;
+use super::args;
 use crate::deploy;
 use crate::error::Result;
-use crate::targets::TargetKind;
 
 /// Shown by `status --help`.
 pub const EXAMPLES: &str = "Examples:\n  promo-infra status\n  promo-infra status --json";
@@ -19,8 +19,8 @@ pub const EXAMPLES: &str = "Examples:\n  promo-infra status\n  promo-infra statu
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Where the stack runs.
-    #[arg(long, value_enum, default_value_t = TargetKind::Docker)]
-    pub target: TargetKind,
+    #[command(flatten)]
+    pub target: args::Target,
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
@@ -28,8 +28,11 @@ pub struct Args {
 
 /// Run `status`.
 pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
-    let (rows, alerts) =
-        deploy::status_and_alerts(&globals.project(), &globals.selection(false), args.target)?;
+    let (rows, alerts) = deploy::status_and_alerts(
+        &globals.project(),
+        &globals.selection(false),
+        args.target.target,
+    )?;
     let mut out = Out::stdout();
     if args.json {
         out.json(&rows)?;

@@ -1,12 +1,20 @@
-//! Human output on stdout: colour only when the terminal wants it (anstream honours NO_COLOR).
+//! Human output on stdout: colour only when the terminal wants it (anstream honours NO_COLOR and
+//! `--no-color`), aligned tables (comfy-table), human sizes (bytesize), JSON.
+//!
+//! Owns: the look of a line (✓, warning:, +/-/~ symbols, diffs, tables).
+//! May not: decide what is printed (that is `cli::print`), read the environment, write files.
 
 use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
+use comfy_table::{CellAlignment, Table, TableStyle};
+use serde::Serialize;
 
-/// Writer for command output.
-pub struct Out {
-    w: anstream::Stdout,
+use crate::error::{Error, Result};
+
+/// Writer for command output: stdout, or any writer (tests).
+pub struct Out<W: Write = anstream::Stdout> {
+    w: W,
 }
 
 const GREEN: Style = AnsiColor::Green.on_default();
@@ -14,12 +22,29 @@ const YELLOW: Style = AnsiColor::Yellow.on_default();
 const RED: Style = AnsiColor::Red.on_default();
 const BOLD: Style = Style::new().bold();
 
+/// Spaces between two table columns.
+const COLUMN_GAP: u16 = 2;
+
 impl Out {
     /// On stdout.
     pub fn stdout() -> Self {
         Self {
             w: anstream::stdout(),
         }
+    }
+}
+
+impl<W: Write> Out<W> {
+    /// On `w` (tests read what a printer wrote).
+    #[cfg(test)]
+    pub fn new(w: W) -> Self {
+        Self { w }
+    }
+
+    /// The writer back.
+    #[cfg(test)]
+    pub fn into_inner(self) -> W {
+        self.w
     }
 
     /// A plain line.
@@ -30,6 +55,14 @@ impl Out {
     /// Text exactly as given.
     pub fn raw(&mut self, text: &str) {
         let _ = write!(self.w, "{text}");
+    }
+
+    /// `value` as pretty JSON on one line of output.
+    pub fn json(&mut self, value: &impl Serialize) -> Result<()> {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| Error::internal(format!("cannot serialize the output as JSON: {e}")))?;
+        self.line(&text);
+        Ok(())
     }
 
     /// A success line.
@@ -68,31 +101,85 @@ impl Out {
         }
     }
 
-    /// An aligned table.
+    /// An aligned table without borders: a bold header, columns left-aligned and two spaces
+    /// apart, no trailing spaces.
     pub fn table(&mut self, headers: &[&str], rows: Vec<Vec<String>>) {
-        let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-        for row in &rows {
-            for (i, cell) in row.iter().enumerate() {
-                widths[i] = widths[i].max(cell.chars().count());
-            }
+        let mut table = Table::new();
+        table.load_style(TableStyle::new());
+        table.set_header(headers.to_vec()).add_rows(rows);
+        for column in table.column_iter_mut() {
+            column.set_padding((0, COLUMN_GAP));
+            column.set_cell_alignment(CellAlignment::Left);
         }
-        let fmt_row = |cells: Vec<&str>| {
-            cells
-                .iter()
-                .enumerate()
-                .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-                .collect::<Vec<_>>()
-                .join("  ")
-                .trim_end()
-                .to_string()
-        };
-        let _ = writeln!(self.w, "{BOLD}{}{BOLD:#}", fmt_row(headers.to_vec()));
-        for row in &rows {
-            let _ = writeln!(
-                self.w,
-                "{}",
-                fmt_row(row.iter().map(String::as_str).collect())
-            );
+        for (i, line) in table.lines().enumerate() {
+            let line = line.trim_end();
+            let style = if i == 0 { BOLD } else { Style::new() };
+            let _ = writeln!(self.w, "{style}{line}{style:#}");
         }
+    }
+}
+
+/// A size in IEC units, one decimal: `512 B`, `1.5 KiB`, `3.2 GiB`.
+pub fn size(bytes: u64) -> String {
+    bytesize::ByteSize::b(bytes).display().iec().to_string()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// An `Out` on a buffer without colour codes, and how to read it back.
+    pub(crate) fn plain() -> Out<anstream::StripStream<Vec<u8>>> {
+        Out::new(anstream::StripStream::new(Vec::new()))
+    }
+
+    pub(crate) fn text(out: Out<anstream::StripStream<Vec<u8>>>) -> String {
+        String::from_utf8(out.into_inner().into_inner()).expect("utf-8")
+    }
+
+    #[test]
+    fn table_keeps_the_layout_of_the_hand_written_one() {
+        let mut out = plain();
+        out.table(
+            &["NAME", "KIND", "USED BY"],
+            vec![
+                vec![
+                    "GRAFANA_ADMIN_PASSWORD".into(),
+                    "generated".into(),
+                    "grafana".into(),
+                ],
+                vec!["SLACK".into(), "external".into(), String::new()],
+            ],
+        );
+        assert_eq!(
+            text(out),
+            "NAME                    KIND       USED BY\n\
+             GRAFANA_ADMIN_PASSWORD  generated  grafana\n\
+             SLACK                   external\n"
+        );
+    }
+
+    #[test]
+    fn table_header_is_bold_on_a_colour_terminal() {
+        let mut out = Out::new(Vec::new());
+        out.table(&["A", "B"], vec![vec!["1".into(), "2".into()]]);
+        let text = String::from_utf8(out.into_inner()).expect("utf-8");
+        assert_eq!(text, format!("{BOLD}A  B{BOLD:#}\n1  2\n"));
+    }
+
+    #[test]
+    fn sizes_are_iec_with_one_decimal() {
+        assert_eq!(size(0), "0 B");
+        assert_eq!(size(1023), "1023 B");
+        assert_eq!(size(1024), "1.0 KiB");
+        assert_eq!(size(1536), "1.5 KiB");
+        assert_eq!(size(5 * 1024 * 1024 * 1024), "5.0 GiB");
+    }
+
+    #[test]
+    fn json_is_pretty() {
+        let mut out = plain();
+        out.json(&serde_json::json!({"a": 1})).expect("json");
+        assert_eq!(text(out), "{\n  \"a\": 1\n}\n");
     }
 }

@@ -1,0 +1,58 @@
+//! `destroy`: remove the stack's containers and network (data volumes only with `--volumes`).
+//!
+//! Owns: the command's flags.
+//! May not: render output itself, read the environment.
+
+use std::process::ExitCode;
+
+use super::super::globals::Globals;
+use super::super::output::Out;
+use super::super::{print, prompt};
+use super::args;
+use crate::error::Result;
+use crate::ops;
+
+/// Shown by `destroy --help`.
+pub const EXAMPLES: &str = "Examples:\n  promo-infra destroy               # containers and network; data volumes kept\n  promo-infra destroy --volumes --auto-approve";
+
+const QUESTION: &str = "Do you really want to destroy these resources?\n  promo-infra will destroy the resources listed above.";
+
+/// `destroy` arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where the stack runs.
+    #[command(flatten)]
+    pub target: args::Target,
+    /// Also remove the named volumes (InfluxDB and Grafana data). Kept by default.
+    #[arg(long)]
+    pub volumes: bool,
+    /// Confirmation.
+    #[command(flatten)]
+    pub approve: args::Approve,
+}
+
+/// Run `destroy`.
+pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
+    let report = ops::destroy(
+        &globals.project(),
+        &globals.selection(false),
+        args.target.target,
+        args.volumes,
+        &mut |p: &ops::DestroyPreview| {
+            print::deploy::destroy_preview(
+                &mut Out::stdout(),
+                &p.stack,
+                args.target.target,
+                &p.existing,
+                args.volumes,
+            );
+            prompt::approve(
+                args.approve.auto_approve || p.existing.is_empty(),
+                QUESTION,
+                "destroy",
+            )
+        },
+    )?;
+    print::deploy::destroyed(&mut Out::stdout(), &report);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,71 @@
+//! `plan`: what `apply` would change on the target (terraform-style), changing nothing.
+//!
+//! Owns: the command's flags and exit code (`--detailed-exitcode`: 2 when there are changes).
+//! May not: render output itself, change anything, read the environment.
+
+use std::process::ExitCode;
+
+use super::super::globals::Globals;
+use super::super::output::Out;
+use super::super::print;
+use super::args;
+use crate::error::Result;
+use crate::ops;
+
+/// Shown by `plan --help`.
+pub const EXAMPLES: &str = "Examples:\n  promo-infra plan\n  promo-infra plan --detailed-exitcode   # CI: 0 no changes, 2 changes, 1 error\n  promo-infra -f tests/fixtures/stacks/local.yaml plan --json";
+
+/// `plan` arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where the stack runs.
+    #[command(flatten)]
+    pub target: args::Target,
+    /// Exit 0 when there are no changes, 2 when there are (1 stays "error").
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+    /// Also plan to delete resources the stack no longer declares.
+    #[arg(long)]
+    pub prune: bool,
+}
+
+/// Run `plan`.
+pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
+    let report = ops::plan(
+        &globals.project(),
+        &globals.selection(false),
+        args.target.target,
+        args.prune,
+    )?;
+    let mut out = Out::stdout();
+    if args.json {
+        out.json(&report)?;
+    } else {
+        print::deploy::plan(&mut out, &report.notes, &report.plan);
+    }
+    Ok(exit_code(args.detailed_exitcode, report.plan.is_empty()))
+}
+
+/// terraform's `-detailed-exitcode`: 2 when there are changes; without it, always 0.
+fn exit_code(detailed: bool, no_changes: bool) -> ExitCode {
+    if detailed && !no_changes {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detailed_exitcode_is_2_only_with_changes() {
+        assert_eq!(exit_code(true, false), ExitCode::from(2));
+        assert_eq!(exit_code(true, true), ExitCode::SUCCESS);
+        assert_eq!(exit_code(false, false), ExitCode::SUCCESS);
+    }
+}

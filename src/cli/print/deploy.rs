@@ -1,0 +1,225 @@
+//! Printers of the commands that act on a target: `plan`, `apply`, `status`, `destroy`,
+//! `secrets rotate`.
+//!
+//! Owns: their human output (terraform's shape: plan, question, what was done, summary).
+//! May not: decide exit codes or errors, ask the question (`cli::prompt`), read the
+//! environment, talk to a target.
+
+use std::io::Write;
+
+use super::super::output::Out;
+use crate::desired::ResourceId;
+use crate::ops::{ApplyReport, DestroyReport, RotatePreview, RotateReport};
+use crate::plan::{self, Action, Plan};
+use crate::targets::{ServiceStatus, TargetKind};
+
+/// The notes (warnings), then the rendered plan.
+pub fn plan(out: &mut Out<impl Write>, notes: &[String], p: &Plan) {
+    for note in notes {
+        out.warn(note);
+    }
+    out.raw(&plan::render(p));
+}
+
+/// The status table, then where alerts go (when the stack has a route).
+pub fn status(out: &mut Out<impl Write>, rows: &[ServiceStatus], alerts: Option<&str>) {
+    out.table(
+        &[
+            "SERVICE", "STATE", "HEALTH", "IMAGE", "VERSION", "URL", "UPTIME", "CONFIG",
+        ],
+        rows.iter()
+            .map(|r| {
+                vec![
+                    r.service.clone(),
+                    r.state.clone(),
+                    r.health.clone(),
+                    r.image.clone(),
+                    r.version.clone(),
+                    r.url.clone(),
+                    r.uptime.clone(),
+                    if r.up_to_date { "current" } else { "outdated" }.to_string(),
+                ]
+            })
+            .collect(),
+    );
+    if let Some(alerts) = alerts {
+        out.line(&format!("\nAlerts: {alerts}"));
+    }
+}
+
+/// `apply`, after the question: a lock left by a crash, files written, each step done, the
+/// summary and the status. Nothing after the files when there was nothing to do.
+pub fn applied(out: &mut Out<impl Write>, report: &ApplyReport) {
+    if let Some(h) = &report.stale_lock {
+        out.warn(&format!(
+            "a previous `{}` (pid {} on {}, started {}) ended without releasing the lock; its work was observed and converged",
+            h.command, h.pid, h.host, h.started
+        ));
+    }
+    if !report.files_written.is_empty() {
+        out.change(
+            '~',
+            &format!(
+                "generated/{}: {} file(s) written",
+                report.plan.stack,
+                report.files_written.len()
+            ),
+        );
+    }
+    if report.plan.is_empty() {
+        return;
+    }
+    for id in &report.done {
+        let action = report
+            .plan
+            .steps
+            .iter()
+            .find(|s| &s.id == id)
+            .map(|s| &s.action);
+        out.ok(&format!("{id}: {}", done_verb(action)));
+    }
+    let s = report.plan.summary();
+    out.line(&format!(
+        "\nApply complete! Resources: {} added, {} changed, {} destroyed.\n",
+        s.add, s.change, s.destroy
+    ));
+    status(out, &report.status, report.alerts.as_deref());
+}
+
+fn done_verb(action: Option<&Action>) -> &'static str {
+    match action {
+        Some(Action::Create) => "created",
+        Some(Action::Replace { .. }) => "replaced",
+        Some(Action::Start) => "started",
+        Some(Action::Update { .. }) => "updated in place",
+        Some(Action::Delete) => "destroyed",
+        None => "done",
+    }
+}
+
+/// `secrets rotate`, before the question: the three steps, then the restarts' plan.
+pub fn rotate_preview(out: &mut Out<impl Write>, p: &RotatePreview) {
+    out.line(&format!(
+        "promo-infra will rotate {} (the value is never shown){}:\n",
+        p.name,
+        if p.resumed {
+            ", resuming an interrupted rotation with the value kept in .env"
+        } else {
+            ""
+        }
+    ));
+    out.line(&format!("  1. live change: {}", p.live_change));
+    out.line("  2. .env: the new value replaces the old one (atomic write)");
+    let restarts: Vec<String> = p.plan.steps.iter().map(|s| s.id.to_string()).collect();
+    out.line(&format!(
+        "  3. restart: {}\n",
+        if restarts.is_empty() {
+            "nothing".to_string()
+        } else {
+            restarts.join(", ")
+        }
+    ));
+    plan(out, &[], &p.plan);
+}
+
+/// `secrets rotate`, after the question: each restart, where the value went, the status.
+pub fn rotated(out: &mut Out<impl Write>, report: &RotateReport) {
+    for id in &report.done {
+        out.ok(&format!("{id}: restarted with the new value"));
+    }
+    out.ok(&format!(
+        "{} rotated: changed live, saved in generated/{}/.env",
+        report.preview.name, report.preview.plan.stack
+    ));
+    for w in &report.warnings {
+        out.warn(w);
+    }
+    status(out, &report.status, None);
+}
+
+/// `destroy`, before the question: what exists and would go.
+pub fn destroy_preview(
+    out: &mut Out<impl Write>,
+    stack: &str,
+    target: TargetKind,
+    existing: &[ResourceId],
+    volumes: bool,
+) {
+    let target = target.as_str();
+    if existing.is_empty() {
+        out.line(&format!(
+            "Stack `{stack}` has nothing to destroy on target {target}."
+        ));
+        return;
+    }
+    out.line(&format!(
+        "promo-infra will destroy on stack `{stack}` (target {target}):\n"
+    ));
+    for id in existing {
+        out.change('-', &id.to_string());
+    }
+    if !volumes {
+        out.line("\nData volumes are kept (use --volumes to remove them too).");
+    }
+}
+
+/// `destroy`, after the question: what was removed.
+pub fn destroyed(out: &mut Out<impl Write>, report: &DestroyReport) {
+    for r in &report.removed {
+        out.change('-', r);
+    }
+    out.ok(&format!(
+        "Destroy complete: {} object(s) removed{}.",
+        report.removed.len(),
+        if report.volumes_kept {
+            "; volumes kept"
+        } else {
+            ""
+        }
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::output::tests::{plain, text};
+
+    #[test]
+    fn destroy_preview_names_the_target_it_acts_on() {
+        let mut out = plain();
+        destroy_preview(&mut out, "shop", TargetKind::Native, &[], false);
+        assert_eq!(
+            text(out),
+            "Stack `shop` has nothing to destroy on target native.\n"
+        );
+        let mut out = plain();
+        destroy_preview(&mut out, "shop", TargetKind::Docker, &[], false);
+        assert_eq!(
+            text(out),
+            "Stack `shop` has nothing to destroy on target docker.\n"
+        );
+    }
+
+    #[test]
+    fn status_table_then_alerts() {
+        let mut out = plain();
+        let row = ServiceStatus {
+            service: "influxdb".into(),
+            state: "running".into(),
+            health: "healthy".into(),
+            image: "influxdb:1.8".into(),
+            version: "1.8.10".into(),
+            url: "http://127.0.0.1:8086".into(),
+            uptime: "5m".into(),
+            up_to_date: false,
+        };
+        status(&mut out, &[row], Some("slack #alerts"));
+        assert_eq!(
+            text(out),
+            "SERVICE   STATE    HEALTH   IMAGE         VERSION  URL                    UPTIME  CONFIG\n\
+             influxdb  running  healthy  influxdb:1.8  1.8.10   http://127.0.0.1:8086  5m      outdated\n\
+             \n\
+             Alerts: slack #alerts\n"
+        );
+    }
+}

@@ -20,7 +20,7 @@ use promo_infra::project::Project;
 use promo_infra::secrets::{self, SecretValues};
 use sha2::{Digest, Sha256};
 
-use crate::common::{Run, TempProject};
+use crate::common::{Run, TestContext};
 use crate::influxd::RealInfluxd;
 
 const NOW: &str = "2026-11-24T03:00:00Z";
@@ -55,7 +55,7 @@ fn ok(run: &Run, what: &str) {
     assert!(!run.all().contains("panicked"), "{}", run.all());
 }
 
-fn env_values(p: &TempProject, stack: &str) -> SecretValues {
+fn env_values(p: &TestContext, stack: &str) -> SecretValues {
     secrets::read_env(&p.path().join(format!("generated/{stack}/.env")))
         .expect("read .env")
         .expect(".env exists")
@@ -63,7 +63,7 @@ fn env_values(p: &TempProject, stack: &str) -> SecretValues {
 
 /// `generate` (creates .env), then initialise the real server the way apply does: admin user,
 /// database, retention, the Grafana READ and k6 WRITE users.
-async fn init_server(p: &TempProject, server: &RealInfluxd, stack: &str) -> SecretValues {
+async fn init_server(p: &TestContext, server: &RealInfluxd, stack: &str) -> SecretValues {
     ok(&p.run(&["generate"]), "generate");
     let project = Project::new(p.path());
     let (templates, loaded) = ops::load_one(&project, &Selection::Default).expect("load");
@@ -207,7 +207,7 @@ fn assert_no_secret(values: &SecretValues, text: &str, what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trip_on_a_real_influxd_1_6() {
     let server = RealInfluxd::start(true);
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
@@ -341,7 +341,7 @@ async fn round_trip_on_a_real_influxd_1_6() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupted_backup_is_listed_and_refused_by_restore() {
     let server = RealInfluxd::start(true);
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
@@ -412,7 +412,7 @@ fn backup_run_against_no_server_is_a_clear_error_and_leaves_nothing() {
         .local_addr()
         .expect("addr")
         .port(); // released: nothing listens there
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &v1_manifest("shop", port, "127.0.0.1:1", ""),
@@ -448,7 +448,7 @@ fn backup_run_against_no_server_is_a_clear_error_and_leaves_nothing() {
 async fn an_interrupted_backup_is_never_listed_as_valid() {
     // A real server answers /ping; a stand-in `influxd` on PATH hangs like a slow backup.
     let server = RealInfluxd::start(false);
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
@@ -486,7 +486,7 @@ async fn an_interrupted_backup_is_never_listed_as_valid() {
         bin.path().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_promo-infra"))
+    let mut child = crate::common::promo()
         .current_dir(p.path())
         .env("PATH", &path)
         .env("PROMO_INFRA_NOW", NOW)
@@ -585,7 +585,7 @@ fn write_exec(path: &Path, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn influx2_backup_and_restore_pass_the_token_in_the_environment_only() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     // Generate first (placeholder port) to get the .env token, then start the double with it.
     let manifest = |port: u16| {
         format!(
@@ -746,7 +746,7 @@ async fn generated_backup_units_verify_and_their_command_runs() {
     // The same units generated with this build's binary and this project: the command inside
     // `sh -c` (which systemd cannot check) is run for real against a real influxd.
     let server = RealInfluxd::start(true);
-    let p = TempProject::new();
+    let p = TestContext::new();
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_promo-infra"));
     p.write(
         "stacks/promo.yaml",
@@ -868,8 +868,8 @@ fn names(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-fn rotation_project() -> (TempProject, PathBuf) {
-    let p = TempProject::new();
+fn rotation_project() -> (TestContext, PathBuf) {
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &v1_manifest("shop", 18086, "127.0.0.1:18088", "").replace(
@@ -1163,8 +1163,8 @@ fn flip_a_byte(dir: &Path) -> String {
     f.name.clone()
 }
 
-fn policy_project(keep: &str) -> (TempProject, PathBuf) {
-    let p = TempProject::new();
+fn policy_project(keep: &str) -> (TestContext, PathBuf) {
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &v1_manifest("shop", 18086, "127.0.0.1:18088", "").replace(
@@ -1436,7 +1436,7 @@ fn rewritten_copy(root: &Path, from: &str, to: &str, edit: impl Fn(&Path)) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restoring_an_invalid_backup_with_as_fails_without_creating_it() {
     let server = RealInfluxd::start(true);
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
@@ -1545,7 +1545,7 @@ async fn write_as_k6(url: &str, values: &SecretValues, line: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_gives_grafana_and_k6_their_privileges_back_on_native() {
     let server = RealInfluxd::start(true);
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
@@ -1591,60 +1591,11 @@ async fn restore_gives_grafana_and_k6_their_privileges_back_on_native() {
 // ---------------------------------------------------------------------------------------------
 // the docker target (issue 11): the real engine, the real InfluxDB 1.6 image from `just images`
 
-/// Whether the engine tests can run: an engine answers and the local InfluxDB image exists
-/// (built by scripts/images.sh when missing). Without an engine: FAIL under `CI=true`, skip
-/// loudly by hand.
-fn engine_with_images() -> bool {
-    let answers = std::process::Command::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !answers {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but no Docker engine answers: run scripts/setup.sh (it starts dockerd)"
-        );
-        eprintln!("SKIPPED: no Docker engine answers (these tests fail instead when CI=true)");
-        return false;
-    }
-    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    BUILT.get_or_init(|| {
-        let have = |image: &str| {
-            std::process::Command::new("docker")
-                .args(["image", "inspect", image])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        if !have("promo-infra-influxdb:1.6.7-local") || !have("promo-infra-grafana-double:0.1.0") {
-            let out = std::process::Command::new("bash")
-                .arg(crate::common::repo().join("scripts/images.sh"))
-                .env("PROMO_INFRA_BIN", env!("CARGO_BIN_EXE_promo-infra"))
-                .output()
-                .expect("run scripts/images.sh");
-            assert!(
-                out.status.success(),
-                "scripts/images.sh failed:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    });
-    true
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 /// tests/fixtures/stacks/local.yaml under its own name and ports, with a `backup:` section
 /// whose scheduled command uses this build's binary and this project; destroyed with
 /// `--volumes` on drop.
 struct DockerStack {
-    p: TempProject,
+    p: TestContext,
     name: String,
     url: String,
 }
@@ -1652,16 +1603,12 @@ struct DockerStack {
 impl DockerStack {
     fn apply(test: &str) -> Self {
         let name = format!("it-bk-{test}-{}", std::process::id());
-        let influx_port = free_port();
-        let p = TempProject::new();
-        let manifest =
-            std::fs::read_to_string(crate::common::repo().join("tests/fixtures/stacks/local.yaml"))
-                .expect("local.yaml")
-                .replace("stack: local", &format!("stack: {name}"))
-                .replace("port: 38086", &format!("port: {influx_port}"))
-                .replace("port: 33000", &format!("port: {}", free_port()))
-                .replace("port: 35000", &format!("port: {}", free_port()))
-                .replace("  enabled: true", "  enabled: false");
+        let fixture = crate::engine::LocalFixture::new(&name);
+        let influx_port = fixture.influx_port;
+        let p = TestContext::new();
+        let manifest = fixture
+            .manifest
+            .replace("  enabled: true", "  enabled: false");
         let manifest = format!(
             "{manifest}backup:\n  schedule: \"0 3 * * *\"\n  dir: backups\n  keep: {{ last: 2, daily: 7 }}\n  project_dir: {}\n  binary: {}\n",
             p.path().display(),
@@ -1673,6 +1620,7 @@ impl DockerStack {
             name,
             url: format!("http://127.0.0.1:{influx_port}"),
         };
+        fixture.held.release();
         let r = stack
             .p
             .run(&["apply", "--auto-approve", "--health-timeout", "120"]);
@@ -1707,10 +1655,7 @@ impl DockerStack {
 
 impl Drop for DockerStack {
     fn drop(&mut self) {
-        let r = self.p.run(&["destroy", "--volumes", "--auto-approve"]);
-        if r.code != 0 {
-            eprintln!("cleanup of stack {} failed:\n{}", self.name, r.all());
-        }
+        crate::engine::destroy(&self.p, &self.name, &[]);
     }
 }
 
@@ -1737,7 +1682,7 @@ async fn admin_query(stack: &DockerStack, q: &str) -> serde_json::Value {
 /// WRITE user can write again. The old code tried 127.0.0.1:8088 on the host for minutes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_v1_cron_backup_list_rotate_restore_and_privileges() {
-    if !engine_with_images() {
+    if !crate::engine::engine() {
         return;
     }
     let stack = DockerStack::apply("journey");
@@ -1846,7 +1791,7 @@ async fn docker_v1_cron_backup_list_rotate_restore_and_privileges() {
 /// (pre-flight), writes nothing, and restore says the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_backup_against_a_stopped_influxdb_names_the_cause_within_seconds() {
-    if !engine_with_images() {
+    if !crate::engine::engine() {
         return;
     }
     let stack = DockerStack::apply("down");
@@ -1917,11 +1862,11 @@ impl Drop for OwnContainer {
 /// running `sleep`) under the name the docker target gives the InfluxDB container.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_v2_backup_and_restore_check_the_container_then_use_the_published_port() {
-    if !engine_with_images() {
+    if !crate::engine::engine() {
         return;
     }
     let stack = format!("it-bk-v2-{}", std::process::id());
-    let p = TempProject::new();
+    let p = TestContext::new();
     let manifest = |port: u16| {
         format!(
             "stack: {stack}\nenvironment: preprod\ninfluxdb:\n  version: 2\n  image: influxdb:2.7\n  port: {port}\n  org: shop-org\n  bucket: k6-metrics\n\

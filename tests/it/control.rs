@@ -8,12 +8,12 @@ use std::time::Duration;
 use promo_doubles::grafana::{self, GrafanaConfig};
 use serde_json::{Value, json};
 
-use crate::common::TempProject;
+use crate::common::{PortGuard, TestContext, free_port};
 use crate::influxd::RealInfluxd;
 use crate::standin::{
-    Proc, Standins, Webhook, add_env, assert_no_secret, free_port, run_dir, secret, spawn_promo,
-    wait_until,
+    Proc, Standins, Webhook, add_env, assert_no_secret, run_dir, secret, spawn_promo, wait_until,
 };
+use crate::stop_session;
 
 pub fn manifest(influx_port: u16, grafana_url: &str, control_port: u16, locale: &str) -> String {
     let grafana_port = grafana_url.rsplit(':').next().unwrap_or("3000");
@@ -52,11 +52,13 @@ k6:
 
 /// Everything a stop test needs, running.
 pub struct Rig {
-    pub p: TempProject,
+    pub p: TestContext,
     pub standins: Standins,
     pub grafana: grafana::GrafanaHandle,
     pub webhook: Webhook,
     pub control_port: u16,
+    /// Held until the control API is started on `control_port`.
+    control_guard: Option<PortGuard>,
     pub control: Option<Proc>,
     pub influx: Option<RealInfluxd>,
 }
@@ -64,13 +66,15 @@ pub struct Rig {
 impl Rig {
     pub async fn start(locale: &str, with_influx: bool) -> Self {
         let influx = with_influx.then(|| RealInfluxd::start(true));
-        let influx_port = influx.as_ref().map_or_else(free_port, |i| {
-            i.url().rsplit(':').next().unwrap().parse().unwrap()
-        });
-        let p = TempProject::new();
+        // Without influxd: a port nothing listens on (never handed out again here).
+        let influx_port = influx
+            .as_ref()
+            .map_or_else(|| free_port().port(), RealInfluxd::http_port);
+        let p = TestContext::new();
         // The Grafana double needs the generated admin password: generate first with a
         // placeholder URL, then start the double and point the manifest at it.
-        let control_port = free_port();
+        let control_guard = free_port();
+        let control_port = control_guard.port();
         p.write(
             "stacks/shop.yaml",
             &manifest(influx_port, "http://127.0.0.1:3999", control_port, locale),
@@ -100,6 +104,7 @@ impl Rig {
             grafana,
             webhook,
             control_port,
+            control_guard: Some(control_guard),
             control: None,
             influx,
         }
@@ -152,6 +157,7 @@ impl Rig {
             "10",
         ];
         args.extend_from_slice(flags);
+        drop(self.control_guard.take());
         let proc = spawn_promo(&self.p, &args, &[], "control-api");
         let url = self.api("/health");
         let http = reqwest::Client::new();
@@ -625,7 +631,9 @@ pub(crate) struct Chromedriver {
 
 impl Chromedriver {
     pub(crate) fn start() -> Self {
-        let port = free_port();
+        let guard = free_port();
+        let port = guard.port();
+        drop(guard);
         let child = std::process::Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
@@ -776,21 +784,9 @@ async fn concurrent_stops_send_exactly_one_sigint() {
     // STOP page forms first (each needs its own CSRF token), then fire everything at once.
     let mut forms = Vec::new();
     for user in ["alice", "bob", "carol", "dave", "erin"] {
-        let page = http
-            .get(rig.api(&format!("/stop?testid={testid}")))
-            .basic_auth(user, Some(&pw))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let csrf = page
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .expect("csrf token in the page")
-            .to_string();
+        let link = rig.api(&format!("/stop?testid={testid}"));
+        let (_, page, csrf) = stop_session::open(&http, &link, user, &pw).await;
+        assert!(!csrf.is_empty(), "csrf token in the page: {page}");
         forms.push((user, csrf));
     }
     assert_eq!(rig.standins.signals(), "", "opening pages stops nothing");
@@ -816,22 +812,14 @@ async fn concurrent_stops_send_exactly_one_sigint() {
         }));
     }
     for (user, csrf) in forms {
-        let http = http.clone();
-        let url = rig.api("/stop");
-        let pw = pw.clone();
-        let origin = rig.api("");
-        let testid = testid.clone();
-        tasks.push(tokio::spawn(async move {
-            let r = http
-                .post(url)
-                .header("Origin", origin)
-                .basic_auth(user, Some(pw))
-                .form(&[("testid", testid.as_str()), ("csrf", csrf.as_str())])
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        }));
+        tasks.push(tokio::spawn(stop_session::confirm(
+            http.clone(),
+            rig.api(""),
+            user,
+            pw.clone(),
+            testid.clone(),
+            csrf,
+        )));
     }
     let mut first = 0;
     for t in tasks {

@@ -1,7 +1,9 @@
 //! The docker target against the REAL Docker engine (Debian's docker.io) with real local images
 //! built by `scripts/images.sh` (real InfluxDB 1.6, promo-infra, and the Grafana API double).
 //!
-//! Without an engine these tests print why and pass when run by hand, but FAIL when `CI=true`.
+//! Without an engine (where the binary connects: `DOCKER_HOST`, else /var/run/docker.sock) these
+//! tests print why and pass when run by hand, but FAIL when `CI=true`
+//! ([`crate::common::docker_available`]).
 //! Each test uses its own stack name and free host ports (tests run in parallel) and destroys
 //! its stack with `--volumes` at the end, also when it fails (a Drop guard).
 //!
@@ -11,123 +13,32 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::common::{Run, TempProject, repo};
-
-const SOCKET: &str = "/var/run/docker.sock";
-
-/// Whether an engine answers `GET /_ping` on the local socket.
-fn engine_answers() -> bool {
-    let Ok(mut s) = UnixStream::connect(SOCKET) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    if s.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200")
-}
-
-/// `true` when the engine tests can run. Without an engine: fail under CI, skip (loudly) by hand.
-pub(crate) fn engine() -> bool {
-    if engine_answers() {
-        ensure_images();
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but no Docker engine answers on {SOCKET}: run scripts/setup.sh (it starts dockerd)"
-    );
-    eprintln!(
-        "SKIPPED: no Docker engine answers on {SOCKET} (these tests fail instead when CI=true)"
-    );
-    false
-}
-
-const IMAGES: [&str; 3] = [
-    "promo-infra-influxdb:1.6.7-local",
-    "promo-infra-grafana-double:0.1.0",
-    "promo-infra:0.1.0",
-];
-
-/// Build the local images once per test run (scripts/images.sh, as `just images` does): the
-/// control API's image must hold the binary under test; unchanged layers come from Docker's
-/// build cache.
-fn ensure_images() {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        // The control API's image gets the binary under test: rebuilding it here with
-        // `cargo build` could relink target/debug/promo-infra while other tests run it.
-        let out = Command::new("bash")
-            .arg(repo().join("scripts/images.sh"))
-            .env(
-                "PROMO_INFRA_BIN",
-                assert_cmd::cargo::cargo_bin("promo-infra"),
-            )
-            .output()
-            .expect("run scripts/images.sh");
-        assert!(
-            out.status.success(),
-            "scripts/images.sh failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for image in IMAGES {
-            assert!(
-                Command::new("docker")
-                    .args(["image", "inspect", image])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success()),
-                "scripts/images.sh did not build {image}"
-            );
-        }
-    });
-}
+use crate::common::{EngineConn, HeldPorts, Run, TestContext, free_port, repo};
+use crate::engine::{LocalFixture, destroy};
+pub(crate) use crate::engine::{docker, engine};
 
 /// Whether the binary under test has the `control-api` subcommand (the control API's image runs it).
 pub(crate) fn control_api_built() -> bool {
     static BUILT: OnceLock<bool> = OnceLock::new();
     *BUILT.get_or_init(|| {
-        Command::new(assert_cmd::cargo::cargo_bin("promo-infra"))
+        crate::common::promo()
             .args(["control-api", "--help"])
             .output()
             .is_ok_and(|o| o.status.success())
     })
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-pub(crate) fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("docker");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A stack of its own in a temporary project; destroyed with `--volumes` on drop.
 pub(crate) struct EngineStack {
-    pub(crate) p: TempProject,
+    pub(crate) p: TestContext,
     pub(crate) name: String,
     influx_port: u16,
+    /// The stack's host ports, held until its first command.
+    held: HeldPorts,
     /// Services of the stack, sorted.
     pub(crate) services: Vec<&'static str>,
 }
@@ -135,26 +46,24 @@ pub(crate) struct EngineStack {
 impl EngineStack {
     pub(crate) fn new(test: &str) -> Self {
         let name = format!("it-{test}-{}", std::process::id());
-        let fixture = std::fs::read_to_string(repo().join("tests/fixtures/stacks/local.yaml"))
-            .expect("local.yaml");
-        let influx_port = free_port();
-        let mut manifest = fixture
-            .replace("stack: local", &format!("stack: {name}"))
-            .replace("port: 38086", &format!("port: {influx_port}"))
-            .replace("port: 33000", &format!("port: {}", free_port()))
-            .replace("port: 35000", &format!("port: {}", free_port()));
+        let LocalFixture {
+            mut manifest,
+            influx_port,
+            held,
+            ..
+        } = LocalFixture::new(&name);
         let mut services = vec!["control-api", "grafana", "influxdb"];
         if !control_api_built() {
             manifest = manifest.replace("  enabled: true", "  enabled: false");
             services.remove(0);
         }
-        assert!(manifest.contains(&format!("stack: {name}")));
-        let p = TempProject::new();
+        let p = TestContext::new();
         p.write("stacks/promo.yaml", &manifest);
         Self {
             p,
             name,
             influx_port,
+            held,
             services,
         }
     }
@@ -167,7 +76,14 @@ impl EngineStack {
             .collect()
     }
 
+    /// The project dir, for a command that may start the stack (its ports are let go).
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self.held.release();
+        self.p.path()
+    }
+
     pub(crate) fn run(&self, args: &[&str]) -> Run {
+        self.held.release();
         self.p.run(args)
     }
 
@@ -298,10 +214,7 @@ impl EngineStack {
 
 impl Drop for EngineStack {
     fn drop(&mut self) {
-        let r = self.run(&["destroy", "--volumes", "--auto-approve"]);
-        if r.code != 0 {
-            eprintln!("cleanup of stack {} failed:\n{}", self.name, r.all());
-        }
+        destroy(&self.p, &self.name, &[]);
     }
 }
 
@@ -341,7 +254,7 @@ impl RecordingProxy {
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
-                let Ok(server) = UnixStream::connect(SOCKET) else {
+                let Ok(server) = EngineConn::connect() else {
                     return;
                 };
                 let log = Arc::clone(&log);
@@ -370,7 +283,7 @@ impl RecordingProxy {
                             break;
                         }
                     }
-                    let _ = s_write.shutdown(std::net::Shutdown::Write);
+                    s_write.shutdown_write();
                 });
                 std::thread::spawn(move || {
                     let _ = std::io::copy(&mut s_read, &mut c_write);
@@ -387,16 +300,8 @@ impl RecordingProxy {
 }
 
 fn run_with_docker_host(stack: &EngineStack, host: &str, args: &[&str]) -> Run {
-    let out = assert_cmd::Command::cargo_bin("promo-infra")
-        .expect("binary")
-        .current_dir(stack.p.path())
-        .env("NO_COLOR", "1")
-        .env("DOCKER_HOST", host)
-        .env_remove("SLACK_WEBHOOK_URL")
-        .args(args)
-        .output()
-        .expect("run promo-infra");
-    Run::from(out)
+    stack.held.release();
+    stack.p.cmd(args).env("DOCKER_HOST", host).run()
 }
 
 #[test]
@@ -626,10 +531,9 @@ fn an_apply_killed_with_sigkill_is_re_run_and_converges() {
         return;
     }
     let s = EngineStack::new("sigkill");
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("promo-infra"))
-        .current_dir(s.p.path())
+    let mut child = crate::common::promo()
+        .current_dir(s.dir())
         .args(["apply", "--auto-approve"])
-        .env("NO_COLOR", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -675,10 +579,9 @@ fn two_concurrent_applies_do_not_both_run() {
         return;
     }
     let s = EngineStack::new("lock");
-    let first = Command::new(assert_cmd::cargo::cargo_bin("promo-infra"))
-        .current_dir(s.p.path())
+    let first = crate::common::promo()
+        .current_dir(s.dir())
         .args(["apply", "--auto-approve"])
-        .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -833,21 +736,16 @@ fn a_missing_image_that_cannot_be_pulled_is_named_with_how_to_get_it() {
 #[test]
 fn an_unreachable_engine_is_named_with_what_to_do() {
     // No engine needed: DOCKER_HOST points where nothing answers.
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &std::fs::read_to_string(repo().join("tests/fixtures/stacks/local.yaml")).expect("fixture"),
     );
-    let port = free_port();
-    let out = assert_cmd::Command::cargo_bin("promo-infra")
-        .expect("binary")
-        .current_dir(p.path())
-        .env("NO_COLOR", "1")
+    let port = free_port().port(); // let go: nothing listens there
+    let r = p
+        .cmd(&["plan"])
         .env("DOCKER_HOST", format!("tcp://127.0.0.1:{port}"))
-        .args(["plan"])
-        .output()
-        .expect("run");
-    let r = Run::from(out);
+        .run();
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
         r.stderr.contains(&format!(
@@ -861,7 +759,7 @@ fn an_unreachable_engine_is_named_with_what_to_do() {
 
 #[test]
 fn a_target_not_built_yet_says_so() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &std::fs::read_to_string(repo().join("tests/fixtures/stacks/local.yaml")).expect("fixture"),
@@ -954,14 +852,14 @@ fn plan_json_lists_every_step_with_its_action() {
 
 /// Run promo-infra under a pseudo-terminal (`script`), answering `answer` on its stdin.
 fn run_in_terminal(s: &EngineStack, args: &str, answer: &str) -> Run {
-    let bin = assert_cmd::cargo::cargo_bin("promo-infra");
-    let mut child = Command::new("script")
+    let bin = crate::common::bin();
+    let mut script = Command::new("script");
+    crate::common::clear_env(&mut script);
+    let mut child = script
         .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
-        .current_dir(s.p.path())
-        .env("NO_COLOR", "1")
+        .current_dir(s.dir())
         // A terminal a person uses, whatever the caller's TERM (`dumb` hides progress bars).
         .env("TERM", "xterm-256color")
-        .env_remove("SLACK_WEBHOOK_URL")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

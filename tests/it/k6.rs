@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::TempProject;
+use crate::common::TestContext;
+use crate::common::free_port;
 use crate::control::Rig;
-use crate::standin::{assert_no_secret, free_port, make_executable, secret, spawn_promo};
+use crate::standin::{assert_no_secret, make_executable, secret, spawn_promo};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn run_to_completion_thresholds_failed_grade_and_fixed_clock() {
@@ -146,8 +147,8 @@ mkdir -p "$(dirname "$out")"
 chmod +x "$out"
 "#;
 
-fn build_project() -> (TempProject, tempfile::TempDir, tempfile::TempDir) {
-    let p = TempProject::with_repo_stacks();
+fn build_project() -> (TestContext, tempfile::TempDir, tempfile::TempDir) {
+    let p = TestContext::with_repo_stacks();
     assert_eq!(p.run(&["generate"]).code, 0);
     let bin = tempfile::tempdir().unwrap();
     let rec = tempfile::tempdir().unwrap();
@@ -155,22 +156,17 @@ fn build_project() -> (TempProject, tempfile::TempDir, tempfile::TempDir) {
 }
 
 fn run_with_path(
-    p: &TempProject,
+    p: &TestContext,
     path: &str,
     rec: &str,
     extra: &[(&str, &str)],
     args: &[&str],
 ) -> crate::common::Run {
-    let mut cmd = assert_cmd::Command::cargo_bin("promo-infra").unwrap();
-    cmd.current_dir(p.path())
-        .env("NO_COLOR", "1")
+    p.cmd(args)
         .env("PATH", path)
         .env("STANDIN_DIR", rec)
-        .args(args);
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    crate::common::Run::from(cmd.output().unwrap())
+        .envs(extra)
+        .run()
 }
 
 #[test]
@@ -274,7 +270,7 @@ fn build_without_xk6_or_go_gives_the_install_hint() {
 
 #[test]
 fn env_prints_variables_and_flags_but_never_a_secret() {
-    let p = TempProject::with_repo_stacks();
+    let p = TestContext::with_repo_stacks();
     assert_eq!(p.run(&["generate"]).code, 0);
     let r = p.run(&[
         "k6",
@@ -337,7 +333,7 @@ fn env_prints_variables_and_flags_but_never_a_secret() {
 
 #[test]
 fn exec_injects_the_variables_and_passes_the_exit_code_through() {
-    let p = TempProject::with_repo_stacks();
+    let p = TestContext::with_repo_stacks();
     assert_eq!(p.run(&["generate"]).code, 0);
     let r = p.run(&[
         "k6", "exec", "--testid", "t1", "--",
@@ -364,7 +360,7 @@ fn exec_injects_the_variables_and_passes_the_exit_code_through() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn control_api_with_only_the_compose_environment_is_healthy() {
     use promo_infra::desired::EnvValue;
-    let p = TempProject::with_repo_stacks();
+    let p = TestContext::with_repo_stacks();
     assert_eq!(p.run(&["generate"]).code, 0);
     let text = p.read("stacks/promo.yaml");
     let m = promo_infra::manifest::parse("promo.yaml", &text).unwrap();
@@ -372,7 +368,8 @@ async fn control_api_with_only_the_compose_environment_is_healthy() {
         .into_iter()
         .find(|s| s.name == "control-api")
         .expect("control-api service");
-    let port = free_port();
+    let guard = free_port();
+    let port = guard.port();
     let args: Vec<String> = spec
         .command
         .iter()
@@ -383,7 +380,7 @@ async fn control_api_with_only_the_compose_environment_is_healthy() {
         ["control-api", "--listen", &format!("0.0.0.0:{port}")]
     );
     let empty = tempfile::tempdir().unwrap();
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("promo-infra"));
+    let mut cmd = crate::common::promo();
     cmd.env_clear().current_dir(empty.path()).args(&args);
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -394,6 +391,7 @@ async fn control_api_with_only_the_compose_environment_is_healthy() {
         };
         cmd.env(k, value);
     }
+    drop(guard);
     let proc = crate::standin::Proc {
         child: cmd.spawn().unwrap(),
         name: "control-api (compose env)",
@@ -438,14 +436,12 @@ async fn control_api_with_only_the_compose_environment_is_healthy() {
 /// stack's token and k6 got 401).
 #[test]
 fn env_hint_carries_the_same_f_and_c_and_pasting_it_targets_that_stack() {
-    let p = TempProject::with_repo_stacks();
+    let p = TestContext::with_repo_stacks();
     assert_eq!(p.run(&["generate"]).code, 0);
     let root = p.path().display().to_string();
     let elsewhere = tempfile::tempdir().unwrap();
-    let out = assert_cmd::Command::cargo_bin("promo-infra")
-        .unwrap()
+    let out = crate::common::promo()
         .current_dir(elsewhere.path())
-        .env("NO_COLOR", "1")
         .args([
             "-C",
             &root,
@@ -473,7 +469,7 @@ fn env_hint_carries_the_same_f_and_c_and_pasting_it_targets_that_stack() {
     // Paste it, with a command that shows what k6 would get instead of k6 itself.
     let words = shlex::split(hint).expect("the hint is valid shell");
     let dashdash = words.iter().position(|w| w == "--").unwrap();
-    let mut cmd = assert_cmd::Command::cargo_bin("promo-infra").unwrap();
+    let mut cmd = crate::common::promo();
     cmd.current_dir(elsewhere.path())
         .args(&words[1..=dashdash])
         .args([

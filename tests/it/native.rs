@@ -13,7 +13,7 @@ use promo_infra::project::Project;
 use promo_infra::targets::native::NativeTarget;
 use promo_infra::targets::{self, Context, Target, TargetKind};
 
-use crate::common::TempProject;
+use crate::common::TestContext;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -96,14 +96,14 @@ fn manifest(ports: Ports, home: &str) -> String {
 }
 
 struct Stack {
-    project: TempProject,
+    project: TestContext,
     bin: tempfile::TempDir,
     path: std::ffi::OsString,
 }
 
 impl Stack {
     fn new(text: &str) -> Self {
-        let project = TempProject::new();
+        let project = TestContext::new();
         project.write("stacks/native-it.yaml", text);
         let bin = tempfile::tempdir().expect("bin");
         let path = search_path(bin.path());
@@ -458,11 +458,9 @@ fn cli_apply_plan_status_destroy_with_target_native() {
     let ports = Ports::free();
     let stack = Stack::new(&manifest(ports, "m"));
     let run = |args: &[&str]| {
-        let out = assert_cmd::Command::cargo_bin("promo-infra")
-            .expect("binary")
+        let out = crate::common::promo()
             .current_dir(stack.project.path())
             .env("PATH", &stack.path)
-            .env("NO_COLOR", "1")
             .args(args)
             .output()
             .expect("run");

@@ -2,9 +2,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::common::{BASE, TempProject};
+use crate::common::{BASE, TestContext};
 
-fn env_values(p: &TempProject, stack: &str) -> Vec<(String, String)> {
+fn env_values(p: &TestContext, stack: &str) -> Vec<(String, String)> {
     p.read(&format!("generated/{stack}/.env"))
         .lines()
         .filter(|l| !l.starts_with('#') && l.contains('='))
@@ -17,7 +17,7 @@ fn env_values(p: &TempProject, stack: &str) -> Vec<(String, String)> {
 
 #[test]
 fn env_is_private_random_hex_and_stable() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/shop.yaml", BASE);
     assert_eq!(p.run(&["generate"]).code, 0);
     let path = p.path().join("generated/shop/.env");
@@ -106,7 +106,7 @@ fn env_is_private_random_hex_and_stable() {
 
 #[test]
 fn secrets_never_printed_nor_in_other_files() {
-    let p = TempProject::with_repo_stacks();
+    let p = TestContext::with_repo_stacks();
     let mut outputs = vec![p.run(&["generate"]).all()];
     for args in [
         &["validate"][..],
@@ -159,7 +159,7 @@ fn env_is_gitignored() {
 
 #[test]
 fn prod_refuses_a_default_password_in_env() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     let prod = BASE
         .replacen("environment: preprod", "environment: prod", 1)
         .replacen("admin_user: admin", "admin_user: shop-admin", 1);
@@ -200,7 +200,7 @@ fn prod_refuses_a_default_password_in_env() {
     );
 }
 
-fn set_line(p: &TempProject, stack: &str, name: &str, value: &str) {
+fn set_line(p: &TestContext, stack: &str, name: &str, value: &str) {
     let path = p.path().join(format!("generated/{stack}/.env"));
     let text: String = std::fs::read_to_string(&path)
         .expect(".env")
@@ -219,7 +219,7 @@ fn set_line(p: &TempProject, stack: &str, name: &str, value: &str) {
 /// Fails on the old code: `GRAFANA_ADMIN_PASSWORD=` counted as set (kept empty, "set in .env").
 #[test]
 fn an_empty_secret_is_missing_so_it_is_generated_and_never_counted_as_set() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/promo.yaml", BASE);
     assert_eq!(p.run(&["generate"]).code, 0);
     let before = env_values(&p, "shop");
@@ -259,7 +259,7 @@ fn an_empty_secret_is_missing_so_it_is_generated_and_never_counted_as_set() {
 /// Fails on the old code: an empty (or blank) webhook counted as set, and prod planned anyway.
 #[test]
 fn prod_without_a_webhook_refuses_at_plan_time_before_anything_is_shown_or_changed() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     let prod = BASE
         .replacen("environment: preprod", "environment: prod", 1)
         .replacen("admin_user: admin", "admin_user: shop-admin", 1);
@@ -317,7 +317,7 @@ fn prod_without_a_webhook_refuses_at_plan_time_before_anything_is_shown_or_chang
 #[test]
 fn an_env_that_is_a_link_a_directory_or_readable_by_others_is_refused_never_replaced() {
     use std::os::unix::fs::symlink;
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/promo.yaml", BASE);
     assert_eq!(p.run(&["generate"]).code, 0);
     let env = p.path().join("generated/shop/.env");
@@ -407,7 +407,7 @@ fn an_env_that_is_a_link_a_directory_or_readable_by_others_is_refused_never_repl
 /// user provides, and Grafana's secret_key.
 #[test]
 fn rotate_refuses_an_unknown_name_a_provided_secret_and_the_grafana_secret_key() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/promo.yaml", BASE);
     assert_eq!(p.run(&["generate"]).code, 0);
     let before = p.snapshot_tree();
@@ -464,7 +464,7 @@ fn preprod_native_without_a_webhook_runs_grafana_on_the_slackless_provisioning()
     use promo_infra::project::Project;
     use promo_infra::targets::TargetKind;
 
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/promo.yaml", BASE);
     assert_eq!(p.run(&["generate"]).code, 0);
     // The refusal came before the plan: now the plan is shown, with the note first.

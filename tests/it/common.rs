@@ -216,19 +216,70 @@ impl Run {
     }
 }
 
-/// What [`promo_snapshot!`] accepts: a command still to run, or a finished run.
-pub trait IntoRun {
-    fn into_run(self) -> Run;
+/// Several labelled runs compared as one snapshot (the same refusal from several commands):
+/// each report under a `=== label ===` header.
+#[derive(Default)]
+pub struct Runs(pub Vec<(String, Run)>);
+
+impl Runs {
+    pub fn push(&mut self, label: impl Into<String>, run: Run) {
+        self.0.push((label.into(), run));
+    }
 }
 
-impl IntoRun for Cmd {
-    fn into_run(self) -> Run {
+/// What [`promo_snapshot!`] compares: an exact text and the filters for it.
+pub trait Report {
+    fn report(&self) -> String;
+    fn filters(&self) -> Vec<(String, String)>;
+}
+
+impl Report for Run {
+    fn report(&self) -> String {
+        Run::report(self)
+    }
+
+    fn filters(&self) -> Vec<(String, String)> {
+        Run::filters(self)
+    }
+}
+
+impl Report for Runs {
+    fn report(&self) -> String {
+        self.0
+            .iter()
+            .map(|(label, run)| format!("=== {label} ===\n{}", run.report()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn filters(&self) -> Vec<(String, String)> {
+        filters(self.0.first().and_then(|(_, r)| r.root.as_deref()))
+    }
+}
+
+/// What [`promo_snapshot!`] accepts: a command still to run, a finished run, or several.
+pub trait IntoReport {
+    type Out: Report;
+    fn into_report(self) -> Self::Out;
+}
+
+impl IntoReport for Cmd {
+    type Out = Run;
+    fn into_report(self) -> Run {
         self.run()
     }
 }
 
-impl IntoRun for Run {
-    fn into_run(self) -> Run {
+impl IntoReport for Run {
+    type Out = Run;
+    fn into_report(self) -> Run {
+        self
+    }
+}
+
+impl IntoReport for Runs {
+    type Out = Runs;
+    fn into_report(self) -> Runs {
         self
     }
 }
@@ -316,21 +367,21 @@ fn regex_escape(text: &str) -> String {
 /// ```
 macro_rules! promo_snapshot {
     ($run:expr, @$snapshot:literal) => {{
-        let run = $crate::common::IntoRun::into_run($run);
+        let run = $crate::common::IntoReport::into_report($run);
         let mut settings = ::insta::Settings::clone_current();
-        for (re, with) in run.filters() {
+        for (re, with) in $crate::common::Report::filters(&run) {
             settings.add_filter(&re, with);
         }
-        settings.bind(|| ::insta::assert_snapshot!(run.report(), @$snapshot));
+        settings.bind(|| ::insta::assert_snapshot!($crate::common::Report::report(&run), @$snapshot));
         run
     }};
     ($run:expr) => {{
-        let run = $crate::common::IntoRun::into_run($run);
+        let run = $crate::common::IntoReport::into_report($run);
         let mut settings = ::insta::Settings::clone_current();
-        for (re, with) in run.filters() {
+        for (re, with) in $crate::common::Report::filters(&run) {
             settings.add_filter(&re, with);
         }
-        settings.bind(|| ::insta::assert_snapshot!(run.report()));
+        settings.bind(|| ::insta::assert_snapshot!($crate::common::Report::report(&run)));
         run
     }};
 }

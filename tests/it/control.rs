@@ -975,7 +975,6 @@ async fn an_unacknowledged_stop_times_out_and_a_silent_run_expires() {
         .await
         .unwrap();
     assert_eq!(r.status(), 409);
-    let t0 = std::time::Instant::now();
     let r = http
         .post(rig.api("/api/tests/stop"))
         .bearer_auth(&token)
@@ -991,7 +990,6 @@ async fn an_unacknowledged_stop_times_out_and_a_silent_run_expires() {
         "{v}"
     );
     assert!(v["hint"].as_str().unwrap().contains("Ctrl+C"), "{v}");
-    assert!(t0.elapsed() < Duration::from_secs(5));
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let r = http
         .get(rig.api("/api/tests/current"))

@@ -15,12 +15,10 @@ use promo_infra::targets::{self, Context, Target, TargetKind};
 
 use crate::common::TestContext;
 
+/// A port no other test of this process gets; let go at once (the target under test starts
+/// its programs in-process, right after).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    crate::common::free_port().port()
 }
 
 /// `grafana-double`, built on demand (a no-op when current).
@@ -688,7 +686,6 @@ async fn start_reports_exits_exactly_and_never_a_running_program_as_exited() {
         id,
         action: Action::Create,
     };
-    let started = std::time::Instant::now();
     let err = target
         .execute(&step, &desired)
         .await
@@ -698,7 +695,8 @@ async fn start_reports_exits_exactly_and_never_a_running_program_as_exited() {
         err.contains("grafana exited while starting (exit status: 1)"),
         "{err}"
     );
-    assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+    // It reports the exit, not a health timeout (30 s): what a fast failure means.
+    assert!(!err.contains("did not become healthy"), "{err}");
 
     // A program that becomes healthy: started repeatedly, always found running and healthy.
     for round in 0..5 {

@@ -180,6 +180,8 @@ pub struct Run {
     pub stderr: String,
     /// The project the run happened in: replaced by `[TEMP]` in snapshots.
     root: Option<PathBuf>,
+    /// This run's own filters (a random test id, …), applied before the common ones.
+    extra: Vec<(String, String)>,
 }
 
 impl From<Output> for Run {
@@ -189,11 +191,30 @@ impl From<Output> for Run {
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
             root: None,
+            extra: Vec::new(),
         }
     }
 }
 
 impl Run {
+    /// A run of a process the test spawned itself, in project `root`.
+    pub fn new(code: i32, stdout: String, stderr: String, root: &Path) -> Self {
+        Self {
+            code,
+            stdout,
+            stderr,
+            root: Some(root.to_path_buf()),
+            extra: Vec::new(),
+        }
+    }
+
+    /// Replace the literal `text` (a random test id, a container name, …) by `with` in this
+    /// run's snapshot.
+    pub fn filter(mut self, text: &str, with: &str) -> Self {
+        self.extra.push((regex_escape(text), with.to_string()));
+        self
+    }
+
     pub fn all(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
@@ -212,7 +233,9 @@ impl Run {
 
     /// The filters for this run's snapshot, in order (see [`filters`]).
     pub fn filters(&self) -> Vec<(String, String)> {
-        filters(self.root.as_deref())
+        let mut out = self.extra.clone();
+        out.extend(filters(self.root.as_deref()));
+        out
     }
 }
 
@@ -253,7 +276,10 @@ impl Report for Runs {
     }
 
     fn filters(&self) -> Vec<(String, String)> {
-        filters(self.0.first().and_then(|(_, r)| r.root.as_deref()))
+        let mut out: Vec<(String, String)> =
+            self.0.iter().flat_map(|(_, r)| r.extra.clone()).collect();
+        out.extend(filters(self.0.first().and_then(|(_, r)| r.root.as_deref())));
+        out
     }
 }
 
@@ -402,6 +428,15 @@ fn handed_out_ports() -> Vec<u16> {
         .iter()
         .copied()
         .collect()
+}
+
+/// Record a port a server of this process bound itself (`127.0.0.1:0`): it is then never handed
+/// out by [`free_port`] and is `[PORT]` in snapshots.
+pub fn register_port(port: u16) {
+    registry()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(port);
 }
 
 /// A free loopback port, held (its listener bound) until the guard is dropped: drop it right

@@ -8,7 +8,7 @@ use std::time::Duration;
 use promo_doubles::grafana::{self, GrafanaConfig};
 use serde_json::{Value, json};
 
-use crate::common::{PortGuard, TestContext, free_port};
+use crate::common::{TestContext, free_port};
 use crate::influxd::RealInfluxd;
 use crate::standin::{
     Proc, Standins, Webhook, add_env, assert_no_secret, run_dir, secret, spawn_promo, wait_until,
@@ -57,8 +57,6 @@ pub struct Rig {
     pub grafana: grafana::GrafanaHandle,
     pub webhook: Webhook,
     pub control_port: u16,
-    /// Held until the control API is started on `control_port`.
-    control_guard: Option<PortGuard>,
     pub control: Option<Proc>,
     pub influx: Option<RealInfluxd>,
 }
@@ -88,6 +86,9 @@ impl Rig {
         })
         .await
         .expect("grafana double");
+        if let Some(port) = url::Url::parse(&grafana.url()).ok().and_then(|u| u.port()) {
+            crate::common::register_port(port);
+        }
         p.write(
             "stacks/shop.yaml",
             &manifest(influx_port, &grafana.url(), control_port, locale),
@@ -98,13 +99,16 @@ impl Rig {
             setup_influx(&i.url(), &secret(&p, "shop", "INFLUXDB_K6_PASSWORD")).await;
         }
         p.write("tests/checkout.js", "export default function () {}\n");
+        // Let the control port go now: commands run before `start_control` must find nothing
+        // there (refused), not a held socket that never answers. It stays out of this process's
+        // other tests (registry).
+        drop(control_guard);
         Self {
             p,
             standins: Standins::new(),
             grafana,
             webhook,
             control_port,
-            control_guard: Some(control_guard),
             control: None,
             influx,
         }
@@ -157,7 +161,6 @@ impl Rig {
             "10",
         ];
         args.extend_from_slice(flags);
-        drop(self.control_guard.take());
         let proc = spawn_promo(&self.p, &args, &[], "control-api");
         let url = self.api("/health");
         let http = reqwest::Client::new();
@@ -212,6 +215,16 @@ impl Rig {
             || dir.join("k6-run.json").exists() && self.standins.ready(),
         );
         run
+    }
+
+    /// The test id the running stand-in k6 was given (its `testid=` tag).
+    pub fn current_testid(&self) -> String {
+        let argv: Vec<String> =
+            serde_json::from_value(self.standins.call()["argv"].clone()).expect("argv");
+        argv.iter()
+            .find_map(|a| a.strip_prefix("testid="))
+            .expect("testid tag")
+            .to_string()
     }
 }
 

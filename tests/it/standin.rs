@@ -255,6 +255,7 @@ impl Webhook {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        crate::common::register_port(addr.port());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

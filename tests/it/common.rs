@@ -215,6 +215,12 @@ impl Run {
         self
     }
 
+    /// Replace what `regex` matches by `with` (`$1` for a group) in this run's snapshot.
+    pub fn filter_regex(mut self, regex: &str, with: &str) -> Self {
+        self.extra.push((regex.to_string(), with.to_string()));
+        self
+    }
+
     pub fn all(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }

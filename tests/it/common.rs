@@ -160,11 +160,6 @@ impl Cmd {
         self
     }
 
-    pub fn arg(mut self, arg: impl AsRef<std::ffi::OsStr>) -> Self {
-        self.command.arg(arg);
-        self
-    }
-
     pub fn run(mut self) -> Run {
         let out = self.command.output().expect("run promo-infra");
         let mut run = Run::from(out);

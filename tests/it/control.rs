@@ -667,38 +667,6 @@ async fn force_escalates_only_when_asked_and_after_the_grace_period() {
     );
 }
 
-/// chromedriver on 127.0.0.1 (killed by PID on drop; the browser session is closed first).
-pub(crate) struct Chromedriver {
-    _proc: Proc,
-    pub(crate) port: u16,
-}
-
-impl Chromedriver {
-    pub(crate) fn start() -> Self {
-        let guard = free_port();
-        let port = guard.port();
-        drop(guard);
-        let child = std::process::Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("chromedriver must be installed (apt-get install chromium chromium-driver; scripts/setup.sh does it)");
-        let me = Self {
-            _proc: Proc {
-                child,
-                name: "chromedriver",
-            },
-            port,
-        };
-        wait_until("chromedriver", Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        me
-    }
-}
-
 /// A real headless Chromium opens the STOP page, authenticates (HTTP Basic through the URL),
 /// confirms, and sees "Test stopped", while the stand-in k6 receives SIGINT.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -719,27 +687,8 @@ async fn stop_page_in_real_chromium() {
     let testid = cur["testid"].as_str().unwrap().to_string();
     let pw = secret(&rig.p, "shop", "CONTROL_API_STOP_PASSWORD");
 
-    let driver = Chromedriver::start();
-    let profile = tempfile::tempdir().expect("profile");
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--disable-dev-shm-usage",
-                format!("--user-data-dir={}", profile.path().display()),
-            ],
-        }),
-    );
-    let client = fantoccini::ClientBuilder::rustls()
-        .expect("tls")
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("WebDriver session");
+    let browser = stop_session::Browser::start().await;
+    let client = &browser.client;
     let result = async {
         // Basic credentials in the URL work for a top-level navigation in Chromium; it then
         // reuses them for the same-origin form POST.
@@ -783,8 +732,7 @@ async fn stop_page_in_real_chromium() {
         Ok::<_, fantoccini::error::CmdError>((text, message))
     }
     .await;
-    let _ = client.close().await;
-    drop(driver);
+    browser.close().await;
     let (heading, message) = result.expect("browser steps");
     assert_eq!(heading, "Test stopped", "{message}");
     assert!(

@@ -84,7 +84,7 @@ impl EngineStack {
 
     pub(crate) fn run(&self, args: &[&str]) -> Run {
         self.held.release();
-        self.p.run(args)
+        self.p.run(args).filter(&self.name, "[STACK]")
     }
 
     pub(crate) fn apply(&self) -> Run {
@@ -335,9 +335,14 @@ fn cold_apply_is_healthy_then_nothing_to_do_and_compose_sees_it() {
     assert_eq!(sorted, s.container_names());
 
     // Re-plan right after apply: nothing to do, exit 0 with --detailed-exitcode.
-    let plan = s.run(&["plan", "--detailed-exitcode"]);
-    assert_eq!(plan.code, 0, "{}", plan.all());
-    assert!(plan.stdout.starts_with("No changes."), "{}", plan.stdout);
+    promo_snapshot!(s.run(&["plan", "--detailed-exitcode"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    No changes. Stack `[STACK]` on target docker matches the configuration.
+
+    ----- stderr -----
+    ");
 
     // A second apply makes no mutating Engine API call.
     let proxy = RecordingProxy::start();
@@ -422,25 +427,20 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
         "  admin_user: promo-admin\n",
         "  admin_user: promo-admin\n  plugins: [grafana-clock-panel]\n",
     );
-    let plan = s.run(&["plan", "--detailed-exitcode"]);
-    assert_eq!(plan.code, 2, "{}", plan.all());
-    assert!(
-        plan.stdout.contains("-/+ service.grafana"),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout
-            .contains("+ env.GF_INSTALL_PLUGINS.plain: (none) → \"grafana-clock-panel\""),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout
-            .contains("Plan: 1 to add, 0 to change, 1 to destroy."),
-        "{}",
-        plan.stdout
-    );
+    promo_snapshot!(s.run(&["plan", "--detailed-exitcode"]), @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # service.grafana will be replaced
+    -/+ service.grafana
+          + env.GF_INSTALL_PLUGINS.plain: (none) → "grafana-clock-panel"
+
+    Plan: 1 to add, 0 to change, 1 to destroy.
+
+    ----- stderr -----
+    "#);
     s.apply();
     let after = s.containers();
     assert_eq!(after.len(), s.services.len(), "{after:?}");
@@ -466,14 +466,24 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
 
     // A change to InfluxDB's mounted init file recreates InfluxDB (only): data is in the volume.
     s.edit("retention: 4w", "retention: 8w");
-    let plan = s.run(&["plan"]);
-    assert!(
-        plan.stdout.contains("-/+ service.influxdb"),
-        "{}",
-        plan.stdout
-    );
-    assert!(plan.stdout.contains("~ database.k6"), "{}", plan.stdout);
-    assert!(!plan.stdout.contains("service.grafana"), "{}", plan.stdout);
+    promo_snapshot!(s.run(&["plan"]), @r#"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # service.influxdb will be replaced
+    -/+ service.influxdb
+          ~ config_digest.influxdb/init: "[HASH]" → "[HASH]"
+
+      # database.k6 will be updated in place
+      ~ database.k6
+          ~ retention: "672h" → "1344h"
+
+    Plan: 1 to add, 1 to change, 1 to destroy.
+
+    ----- stderr -----
+    "#);
     s.apply();
     let third = s.containers();
     for svc in &s.services {
@@ -501,9 +511,26 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
     );
 
     // destroy without --volumes keeps the data; a later apply reuses it.
-    let d = s.run(&["destroy", "--auto-approve"]);
-    assert_eq!(d.code, 0, "{}", d.all());
-    assert!(d.stdout.contains("volumes kept"), "{}", d.stdout);
+    promo_snapshot!(s.run(&["destroy", "--auto-approve"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will destroy on stack `[STACK]` (target docker):
+
+      - network.monitoring-net
+      - service.control-api
+      - service.grafana
+      - service.influxdb
+
+    Data volumes are kept (use --volumes to remove them too).
+      - container [STACK]-control-api-1
+      - container [STACK]-grafana-1
+      - container [STACK]-influxdb-1
+      - network [STACK]_monitoring-net
+    ✓ Destroy complete: 4 object(s) removed; volumes kept.
+
+    ----- stderr -----
+    ");
     assert!(s.labelled("container").is_empty());
     assert!(s.labelled("network").is_empty());
     assert_eq!(s.labelled("volume").len(), 2);
@@ -626,7 +653,7 @@ fn containers_made_by_docker_compose_are_replaced_never_duplicated() {
     // generate writes the compose file and .env; docker-compose brings the stack up itself.
     let g = s.run(&["generate"]);
     assert_eq!(g.code, 0, "{}", g.all());
-    let dir = s.p.path().join("generated").join(&s.name);
+    let dir = s.dir().join("generated").join(&s.name);
     let up = Command::new("docker-compose")
         .args(["-p", &s.name, "up", "-d"])
         .current_dir(&dir)
@@ -639,28 +666,30 @@ fn containers_made_by_docker_compose_are_replaced_never_duplicated() {
     );
     assert_eq!(s.containers().len(), s.services.len());
 
-    let plan = s.run(&["plan"]);
-    assert!(
-        plan.stdout.contains("-/+ service.influxdb"),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout.contains("-/+ service.grafana"),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout
-            .contains("~ labels.io.promo-infra.hash: (none: not created by promo-infra)"),
-        "the compose containers run exactly the generated configuration:\n{}",
-        plan.stdout
-    );
-    assert!(
-        !plan.stdout.contains("+ network.") && !plan.stdout.contains("+ volume."),
-        "compose's network and volumes are reused:\n{}",
-        plan.stdout
-    );
+    // Both recreated with the generated configuration (labels added); compose's network and
+    // volumes are reused.
+    promo_snapshot!(s.run(&["plan"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # service.control-api will be replaced
+    -/+ service.control-api
+          ~ labels.io.promo-infra.hash: (none: not created by promo-infra) → [ID]
+
+      # service.grafana will be replaced
+    -/+ service.grafana
+          ~ labels.io.promo-infra.hash: (none: not created by promo-infra) → [ID]
+
+      # service.influxdb will be replaced
+    -/+ service.influxdb
+          ~ labels.io.promo-infra.hash: (none: not created by promo-infra) → [ID]
+
+    Plan: 3 to add, 0 to change, 3 to destroy.
+
+    ----- stderr -----
+    ");
     s.apply();
     let names = docker(&[
         "ps",
@@ -686,21 +715,42 @@ fn non_interactive_apply_without_auto_approve_changes_nothing() {
         return;
     }
     let s = EngineStack::new("noapprove");
-    let r = s.run(&["apply"]);
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(
-        r.stdout
-            .contains(&format!("Plan: {} to add", 4 + s.services.len())),
-        "the plan is shown first:\n{}",
-        r.stdout
-    );
-    assert!(
-        r.stderr
-            .contains("apply needs confirmation, but stdin is not a terminal"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("--auto-approve"), "{}", r.stderr);
+    // The plan is shown first.
+    promo_snapshot!(s.run(&["apply"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # network.monitoring-net will be created
+      + network.monitoring-net
+
+      # volume.grafana-data will be created
+      + volume.grafana-data
+
+      # volume.influxdb-data will be created
+      + volume.influxdb-data
+
+      # service.control-api will be created
+      + service.control-api
+
+      # service.grafana will be created
+      + service.grafana
+
+      # service.influxdb will be created
+      + service.influxdb
+
+      # database.k6 will be created
+      + database.k6
+
+    Plan: 7 to add, 0 to change, 0 to destroy.
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x apply needs confirmation, but stdin is not a terminal
+      help: review `promo-infra plan`, then re-run with --auto-approve; nothing was changed
+    ");
     assert!(
         s.labelled("container").is_empty()
             && s.labelled("network").is_empty()
@@ -718,15 +768,41 @@ fn a_missing_image_that_cannot_be_pulled_is_named_with_how_to_get_it() {
         "image: promo-infra-grafana-double:0.1.0",
         "image: 127.0.0.1:9/promo-infra-missing:0.0.1",
     );
-    let r = s.run(&["apply", "--auto-approve"]);
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains("image `127.0.0.1:9/promo-infra-missing:0.0.1` is not present locally and could not be pulled"), "{}", r.stderr);
-    assert!(
-        r.stderr.contains("just images") && r.stderr.contains("docker load"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("nothing was changed"), "{}", r.stderr);
+    promo_snapshot!(s.run(&["apply", "--auto-approve"]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # network.monitoring-net will be created
+      + network.monitoring-net
+
+      # volume.grafana-data will be created
+      + volume.grafana-data
+
+      # volume.influxdb-data will be created
+      + volume.influxdb-data
+
+      # service.control-api will be created
+      + service.control-api
+
+      # service.grafana will be created
+      + service.grafana
+
+      # service.influxdb will be created
+      + service.influxdb
+
+      # database.k6 will be created
+      + database.k6
+
+    Plan: 7 to add, 0 to change, 0 to destroy.
+
+    ----- stderr -----
+    promo_infra::target
+
+      x image `127.0.0.1:9/promo-infra-missing:0.0.1` is not present locally and could not be pulled: Docker responded with status code 500: Get "http://127.0.0.1:9/v2/": dial tcp 127.0.0.1:9: connect: connection refused
+      help: build it (`just images` builds the local images of tests/fixtures/stacks/local.yaml), load it (`docker load -i FILE` with a file made by `docker save 127.0.0.1:9/promo-infra-missing:0.0.1`), or check that the registry is reachable; nothing was changed
+    "#);
     assert!(
         s.labelled("container").is_empty(),
         "nothing may be created before the images are there"
@@ -742,19 +818,21 @@ fn an_unreachable_engine_is_named_with_what_to_do() {
         &std::fs::read_to_string(repo().join("tests/fixtures/stacks/local.yaml")).expect("fixture"),
     );
     let port = free_port().port(); // let go: nothing listens there
-    let r = p
-        .cmd(&["plan"])
-        .env("DOCKER_HOST", format!("tcp://127.0.0.1:{port}"))
-        .run();
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(
-        r.stderr.contains(&format!(
-            "cannot reach the Docker engine at tcp://127.0.0.1:{port}"
-        )),
-        "{}",
-        r.stderr
+    promo_snapshot!(
+        p.cmd(&["plan"])
+            .env("DOCKER_HOST", format!("tcp://127.0.0.1:{port}")),
+        @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::target
+
+      x cannot reach the Docker engine at tcp://127.0.0.1:[PORT] (listing the stack's networks): Error in the hyper legacy client: client error (Connect)
+      help: start the engine (`just setup` starts dockerd when no socket answers, or `systemctl start docker`), or point DOCKER_HOST at a running one
+    "
     );
-    assert!(r.stderr.contains("just setup"), "{}", r.stderr);
 }
 
 #[test]
@@ -764,13 +842,17 @@ fn a_target_not_built_yet_says_so() {
         "stacks/promo.yaml",
         &std::fs::read_to_string(repo().join("tests/fixtures/stacks/local.yaml")).expect("fixture"),
     );
-    let r = p.run(&["plan", "--target", "cloud"]);
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(
-        r.stderr.contains("target `cloud` is not available yet"),
-        "{}",
-        r.stderr
-    );
+    promo_snapshot!(p.cmd(&["plan", "--target", "cloud"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x target `cloud` is not available yet
+      help: use --target docker (the default) or --target native
+    ");
 }
 
 #[test]
@@ -784,30 +866,62 @@ fn a_service_that_never_becomes_healthy_is_named_with_its_last_health_check() {
         "image: promo-infra-grafana-double:0.1.0",
         "image: promo-infra-influxdb:1.6.7-local",
     );
-    let r = s.run(&["apply", "--auto-approve", "--health-timeout", "9"]);
-    assert_eq!(r.code, 1, "{}", r.all());
     let container = format!("{}-grafana-1", s.name);
-    assert!(
-        r.stderr.contains(&format!(
-            "container {container} did not become healthy within 9s"
-        )),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("last health check: exit 1"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains(&format!("docker logs {container}")),
-        "{}",
-        r.stderr
+    promo_snapshot!(
+        s.run(&["apply", "--auto-approve", "--health-timeout", "9"]),
+        @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # network.monitoring-net will be created
+      + network.monitoring-net
+
+      # volume.grafana-data will be created
+      + volume.grafana-data
+
+      # volume.influxdb-data will be created
+      + volume.influxdb-data
+
+      # service.control-api will be created
+      + service.control-api
+
+      # service.grafana will be created
+      + service.grafana
+
+      # service.influxdb will be created
+      + service.influxdb
+
+      # database.k6 will be created
+      + database.k6
+
+    Plan: 7 to add, 0 to change, 0 to destroy.
+
+    ----- stderr -----
+    promo_infra::target
+
+      x container [STACK]-grafana-1 did not become healthy within 9s (after [TIME]); last health check: exit 1: wget: can't connect to remote host (127.0.0.1): Connection refused
+      help: see `docker logs [STACK]-grafana-1`; raise the wait with --health-timeout; re-run apply once fixed (it converges)
+    "
     );
     // What was done before stays; a re-run converges from there (InfluxDB is not recreated).
-    let plan = s.run(&["plan"]);
-    assert!(!plan.stdout.contains("service.influxdb"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("~ service.grafana"), "{}", plan.stdout);
+    promo_snapshot!(s.run(&["plan"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # service.control-api will be created
+      + service.control-api
+
+      # service.grafana will be started
+      ~ service.grafana
+
+    Plan: 1 to add, 1 to change, 0 to destroy.
+
+    ----- stderr -----
+    ");
     // That image declares VOLUME /var/lib/influxdb, which the Grafana service does not mount a
     // named volume on: the anonymous volume goes with the container, nothing is orphaned.
     let anonymous = docker(&[

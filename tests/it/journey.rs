@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::common::{HeldPorts, Run, TestContext, repo};
 use crate::engine::LocalFixture;
@@ -355,27 +355,8 @@ async fn stop_link_from_grafana(j: &Journey, testid: &str) -> String {
 /// Step 5: a real headless Chromium opens the link, authenticates, confirms. Returns the
 /// page's heading and message after the click.
 async fn press_stop_in_chromium(link: &str, password: &str) -> (String, String) {
-    let driver = crate::control::Chromedriver::start();
-    let profile = tempfile::tempdir().expect("profile");
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--disable-dev-shm-usage",
-                format!("--user-data-dir={}", profile.path().display()),
-            ],
-        }),
-    );
-    let client = fantoccini::ClientBuilder::rustls()
-        .expect("tls")
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("step 5: WebDriver session");
+    let browser = crate::stop_session::Browser::start().await;
+    let client = &browser.client;
     // HTTP Basic: any user name, the STOP password (what the browser's login prompt sends).
     let url = link.replacen("http://", &format!("http://marketing:{password}@"), 1);
     let result = async {
@@ -406,8 +387,7 @@ async fn press_stop_in_chromium(link: &str, password: &str) -> (String, String) 
         Ok::<_, fantoccini::error::CmdError>((heading, text, message))
     }
     .await;
-    let _ = client.close().await;
-    drop(driver);
+    browser.close().await;
     let (first, heading, message) = result.expect("step 5: browser steps");
     assert!(
         first.starts_with("Stop test "),

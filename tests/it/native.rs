@@ -1,7 +1,6 @@
 //! The native target against real processes: Debian's `influxd` 1.6, and the Grafana API double
 //! started as `grafana server --config … --homepath …` through a stand-in `grafana` on PATH.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use promo_infra::project::Project;
 use promo_infra::targets::native::NativeTarget;
 use promo_infra::targets::{self, Context, Target, TargetKind};
 
-use crate::common::TestContext;
+use crate::common::{HeldPorts, TestContext};
 
 /// A port no other test of this process gets; let go at once (the target under test starts
 /// its programs in-process, right after).
@@ -64,13 +63,17 @@ struct Ports {
 }
 
 impl Ports {
-    fn free() -> Self {
-        Self {
-            influx: free_port(),
-            grafana: free_port(),
-            rpc: free_port(),
-            control: free_port(),
-        }
+    /// Four fresh ports, held until `release()` right before the first apply starts the
+    /// programs that bind them.
+    fn free() -> (Self, HeldPorts) {
+        let held = HeldPorts::default();
+        let ports = Self {
+            influx: held.take(),
+            grafana: held.take(),
+            rpc: held.take(),
+            control: held.take(),
+        };
+        (ports, held)
     }
 }
 
@@ -179,12 +182,13 @@ fn pid_of(project: &Path, name: &str) -> i32 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn native_lifecycle_with_real_influxd() {
-    let ports = Ports::free();
+    let (ports, held) = Ports::free();
     let ip = ports.influx;
     let stack = Stack::new(&manifest(ports, "m"));
     let (desired, target) = stack.desired();
 
     // Cold apply to healthy.
+    held.release();
     let first = converge(&desired, &target).await;
     assert_eq!(first.summary().add, 4, "{}", plan::render(&first));
     let status = target.status(&desired).await.expect("status");
@@ -343,7 +347,7 @@ async fn native_lifecycle_with_real_influxd() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_recycled_pid_is_never_signalled() {
-    let ports = Ports::free();
+    let (ports, held) = Ports::free();
     let stack = Stack::new(&manifest(ports, "m"));
     let (desired, target) = stack.desired();
     // Another program now has the pid the pidfile names.
@@ -358,6 +362,7 @@ async fn a_recycled_pid_is_never_signalled() {
     });
     std::fs::write(run.join("influxdb.pid"), stale.to_string()).expect("pidfile");
 
+    held.release();
     let observed = target.observe(&desired).await.expect("observe");
     assert!(
         !observed
@@ -453,9 +458,10 @@ async fn influx2_bucket_is_set_up_and_converges() {
 /// The same target through the command line, as users drive it.
 #[test]
 fn cli_apply_plan_status_destroy_with_target_native() {
-    let ports = Ports::free();
+    let (ports, held) = Ports::free();
     let stack = Stack::new(&manifest(ports, "m"));
     let run = |args: &[&str]| {
+        held.release();
         let out = crate::common::promo()
             .current_dir(stack.project.path())
             .env("PATH", &stack.path)

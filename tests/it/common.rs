@@ -523,13 +523,10 @@ pub fn with_ports<T>(
 
 /// Whether a child's words say it could not bind its port.
 pub fn lost_port(text: &str) -> bool {
-    [
-        "address already in use",
-        "port is already allocated",
-        "Address in use",
-    ]
-    .iter()
-    .any(|m| text.contains(m))
+    let text = text.to_lowercase();
+    ["address already in use", "port is already allocated"]
+        .iter()
+        .any(|m| text.contains(m))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -697,3 +694,74 @@ k6:
   version: v0.47.0
   extensions: [github.com/grafana/xk6-output-influxdb@v0.4.1]
 "##;
+
+// ---------------------------------------------------------------------------------------------
+// The builder's own tests.
+
+#[test]
+fn free_port_never_hands_a_port_out_twice_and_holds_it_until_dropped() {
+    let guards: Vec<PortGuard> = (0..64).map(|_| free_port()).collect();
+    let ports: BTreeSet<u16> = guards.iter().map(PortGuard::port).collect();
+    assert_eq!(ports.len(), guards.len(), "a port was handed out twice");
+    let held = guards[0].port();
+    assert!(
+        TcpListener::bind(("127.0.0.1", held)).is_err(),
+        "a held port cannot be taken by another bind"
+    );
+    drop(guards);
+    let bound = TcpListener::bind(("127.0.0.1", held)).expect("let go when dropped");
+    drop(bound);
+    for _ in 0..64 {
+        assert!(!ports.contains(&free_port().port()), "handed out again");
+    }
+}
+
+#[test]
+fn with_ports_starts_again_on_fresh_ports_when_one_was_taken() {
+    let mut seen = Vec::new();
+    let started = with_ports(2, |guards| {
+        seen.push(guards.iter().map(PortGuard::port).collect::<Vec<_>>());
+        if seen.len() < 3 {
+            Err(PortTaken("listen tcp: address already in use".into()))
+        } else {
+            Ok("started")
+        }
+    });
+    assert_eq!(started, "started");
+    assert_eq!(seen.len(), 3);
+    let all: BTreeSet<u16> = seen.iter().flatten().copied().collect();
+    assert_eq!(all.len(), 6, "each attempt got fresh ports: {seen:?}");
+    assert!(lost_port("bind: Address already in use (os error 98)"));
+    assert!(!lost_port("connection refused"));
+}
+
+#[test]
+fn the_filters_hide_what_changes_from_run_to_run_and_nothing_else() {
+    let p = TestContext::new();
+    let port = free_port().port();
+    let run = Run::new(
+        0,
+        format!(
+            "wrote {}/generated/shop/x.yml (0.4s)\n\x1b[32mok\x1b[0m at 127.0.0.1:{port} after 3s, \
+             in 80ms\nsha256 {}\ncontainer 0123456789ab, pid 4242, since 2026-11-27T09:30:00Z\n\
+             kept: port 8086, stacks/shop.yaml:12:9, retention 30d, within 9s\n",
+            p.path().display(),
+            "ab".repeat(32)
+        ),
+        String::new(),
+        p.path(),
+    )
+    .filter("secret-testid", "[TESTID]");
+    promo_snapshot!(run, @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    wrote [TEMP]/generated/shop/x.yml ([TIME])
+    ok at 127.0.0.1:[PORT] after [TIME], in [TIME]
+    sha256 [HASH]
+    container [ID], pid [PID], since [TIMESTAMP]
+    kept: port 8086, stacks/shop.yaml:12:9, retention 30d, within 9s
+
+    ----- stderr -----
+    ");
+}

@@ -20,7 +20,7 @@ use promo_infra::project::Project;
 use promo_infra::secrets::{self, SecretValues};
 use sha2::{Digest, Sha256};
 
-use crate::common::{Run, TempProject};
+use crate::common::{Run, Runs, TestContext};
 use crate::influxd::RealInfluxd;
 
 const NOW: &str = "2026-11-24T03:00:00Z";
@@ -55,7 +55,7 @@ fn ok(run: &Run, what: &str) {
     assert!(!run.all().contains("panicked"), "{}", run.all());
 }
 
-fn env_values(p: &TempProject, stack: &str) -> SecretValues {
+fn env_values(p: &TestContext, stack: &str) -> SecretValues {
     secrets::read_env(&p.path().join(format!("generated/{stack}/.env")))
         .expect("read .env")
         .expect(".env exists")
@@ -63,7 +63,7 @@ fn env_values(p: &TempProject, stack: &str) -> SecretValues {
 
 /// `generate` (creates .env), then initialise the real server the way apply does: admin user,
 /// database, retention, the Grafana READ and k6 WRITE users.
-async fn init_server(p: &TempProject, server: &RealInfluxd, stack: &str) -> SecretValues {
+async fn init_server(p: &TestContext, server: &RealInfluxd, stack: &str) -> SecretValues {
     ok(&p.run(&["generate"]), "generate");
     let project = Project::new(p.path());
     let (templates, loaded) = ops::load_one(&project, &Selection::Default).expect("load");
@@ -207,7 +207,7 @@ fn assert_no_secret(values: &SecretValues, text: &str, what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trip_on_a_real_influxd_1_6() {
     let server = RealInfluxd::start(true);
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
@@ -341,7 +341,7 @@ async fn round_trip_on_a_real_influxd_1_6() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupted_backup_is_listed_and_refused_by_restore() {
     let server = RealInfluxd::start(true);
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
@@ -407,32 +407,25 @@ async fn a_corrupted_backup_is_listed_and_refused_by_restore() {
 
 #[test]
 fn backup_run_against_no_server_is_a_clear_error_and_leaves_nothing() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port(); // released: nothing listens there
-    let p = TempProject::new();
+    let port = crate::common::free_port().port(); // let go: nothing listens there
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &v1_manifest("shop", port, "127.0.0.1:1", ""),
     );
-    let started = Instant::now();
-    let run = p.run(&["backup", "run", "--target", "native"]);
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "took {:?}",
-        started.elapsed()
-    );
-    assert_eq!(run.code, 1, "{}", run.all());
-    assert!(
-        run.stderr.contains(&format!(
-            "InfluxDB is not reachable at http://127.0.0.1:{port}/ping"
-        )),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("promo-infra apply"), "{}", run.stderr);
+    // Refused at once (not a timeout): the ping's connection is refused and said so.
+    promo_snapshot!(p.cmd(&["backup", "run", "--target", "native"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    backup: checking InfluxDB at http://127.0.0.1:[PORT]
+    promo_infra::target
+
+      x InfluxDB is not reachable at http://127.0.0.1:[PORT]/ping: Connection refused (os error 111)
+      help: start the stack (`promo-infra apply`) or fix influxdb.bind / influxdb.port in the manifest
+    ");
     assert!(
         !p.path().join("backups/shop").exists()
             || std::fs::read_dir(p.path().join("backups/shop"))
@@ -448,7 +441,7 @@ fn backup_run_against_no_server_is_a_clear_error_and_leaves_nothing() {
 async fn an_interrupted_backup_is_never_listed_as_valid() {
     // A real server answers /ping; a stand-in `influxd` on PATH hangs like a slow backup.
     let server = RealInfluxd::start(false);
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
@@ -486,7 +479,7 @@ async fn an_interrupted_backup_is_never_listed_as_valid() {
         bin.path().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_promo-infra"))
+    let mut child = crate::common::promo()
         .current_dir(p.path())
         .env("PATH", &path)
         .env("PROMO_INFRA_NOW", NOW)
@@ -527,27 +520,40 @@ async fn an_interrupted_backup_is_never_listed_as_valid() {
     assert_eq!(v[0]["status"], "incomplete");
 
     // One hour later: may still be running → left alone.
-    let young = p.run_env(
-        &["backup", "rotate"],
-        &[("PROMO_INFRA_NOW", "2026-11-24T04:00:00Z")],
-    );
-    ok(&young, "rotate (young)");
-    assert!(
-        young.stdout.contains("may still be running"),
-        "{}",
-        young.stdout
+    promo_snapshot!(
+        p.cmd(&["backup", "rotate"])
+            .env("PROMO_INFRA_NOW", "2026-11-24T04:00:00Z"),
+        @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    policy: keep last 2, daily 7, weekly 4, monthly 6 (UTC days, ISO weeks, months)
+    keep 0 backup(s):
+    removed 0 backup(s):
+    left alone 1 entr(y/ies):
+      ! .tmp-20261124T030000Z  incomplete backup started 1 h ago: may still be running; removed once older than 24 h
+    ✓ 0 kept, 0 removed
+
+    ----- stderr -----
+    "
     );
     assert!(p.path().join(format!("backups/shop/.tmp-{ID}")).exists());
     // A day later: stale → removed.
-    let stale = p.run_env(
-        &["backup", "rotate"],
-        &[("PROMO_INFRA_NOW", "2026-11-25T04:00:00Z")],
-    );
-    ok(&stale, "rotate (stale)");
-    assert!(
-        stale.stdout.contains("incomplete backup started 25 h ago"),
-        "{}",
-        stale.stdout
+    promo_snapshot!(
+        p.cmd(&["backup", "rotate"])
+            .env("PROMO_INFRA_NOW", "2026-11-25T04:00:00Z"),
+        @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    policy: keep last 2, daily 7, weekly 4, monthly 6 (UTC days, ISO weeks, months)
+    keep 0 backup(s):
+    removed 1 backup(s):
+      - .tmp-20261124T030000Z  incomplete backup started 25 h ago (interrupted; older than 24 h)
+    ✓ 0 kept, 1 removed
+
+    ----- stderr -----
+    "
     );
     assert!(!p.path().join(format!("backups/shop/.tmp-{ID}")).exists());
 
@@ -556,15 +562,24 @@ async fn an_interrupted_backup_is_never_listed_as_valid() {
         &bin.path().join("influxd"),
         "#!/bin/sh\necho 'backup: connect: connection refused' >&2\nexit 1\n",
     );
-    let failed = p.run_env(
-        &["backup", "run", "--target", "native"],
-        &[("PATH", &path), ("PROMO_INFRA_NOW", NOW)],
-    );
-    assert_eq!(failed.code, 1, "{}", failed.all());
-    assert!(
-        failed.stderr.contains("connection refused") && failed.stderr.contains("backup.influx_rpc"),
-        "{}",
-        failed.stderr
+    promo_snapshot!(
+        p.cmd(&["backup", "run", "--target", "native"])
+            .envs(&[("PATH", &path), ("PROMO_INFRA_NOW", NOW)]),
+        @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    backup: checking InfluxDB at http://127.0.0.1:[PORT]
+    backup: InfluxDB 1.6.7~rc0 answers
+    backup: running influxd backup -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/.tmp-20261124T030000Z
+    promo_infra::target
+
+      x `influxd backup -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/.tmp-20261124T030000Z` failed (exit status: 1):
+      |   backup: connect: connection refused
+      help: `influxd backup/restore` talk to the RPC bind-address 127.0.0.1:[PORT] (backup.influx_rpc): check that InfluxDB listens there
+    "
     );
     assert_eq!(
         std::fs::read_dir(p.path().join("backups/shop"))
@@ -585,7 +600,7 @@ fn write_exec(path: &Path, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn influx2_backup_and_restore_pass_the_token_in_the_environment_only() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     // Generate first (placeholder port) to get the .env token, then start the double with it.
     let manifest = |port: u16| {
         format!(
@@ -746,7 +761,7 @@ async fn generated_backup_units_verify_and_their_command_runs() {
     // The same units generated with this build's binary and this project: the command inside
     // `sh -c` (which systemd cannot check) is run for real against a real influxd.
     let server = RealInfluxd::start(true);
-    let p = TempProject::new();
+    let p = TestContext::new();
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_promo-infra"));
     p.write(
         "stacks/promo.yaml",
@@ -868,8 +883,8 @@ fn names(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-fn rotation_project() -> (TempProject, PathBuf) {
-    let p = TempProject::new();
+fn rotation_project() -> (TestContext, PathBuf) {
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &v1_manifest("shop", 18086, "127.0.0.1:18088", "").replace(
@@ -937,36 +952,38 @@ fn rotation_keeps_exactly_the_hand_computed_set() {
     let now = [("PROMO_INFRA_NOW", "2025-02-04T12:00:00Z")];
 
     // Dry run: decisions printed, nothing removed.
-    let dry = p.run_env(&["backup", "rotate", "--dry-run"], &now);
-    ok(&dry, "rotate --dry-run");
+    let dry = promo_snapshot!(p.cmd(&["backup", "rotate", "--dry-run"]).envs(&now), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    policy: keep last 2, daily 3, weekly 4, monthly 2 (UTC days, ISO weeks, months)
+    keep 7 backup(s):
+      = 20250203T150000Z-2  last backup #1, daily backup 2025-02-03, weekly backup 2025-W06, monthly backup 2025-02, newest valid backup (always kept)
+      = 20250203T150000Z  last backup #2
+      = 20250202T030000Z  daily backup 2025-02-02, weekly backup 2025-W05
+      = 20250201T000000Z  daily backup 2025-02-01
+      = 20250131T235959Z  monthly backup 2025-01
+      = 20250101T003000Z  weekly backup 2025-W01
+      = 20241129T030000Z  weekly backup 2024-W48
+    would remove 4 backup(s):
+      - 20250203T030000Z  not among the 2 newest; day 2025-02-03 is kept as 20250203T150000Z-2; week 2025-W06 is kept as 20250203T150000Z-2; month 2025-02 is kept as 20250203T150000Z-2
+      - .tmp-20250101T030000Z  incomplete backup started 825 h ago (interrupted; older than 24 h)
+      - 20241231T233000Z  not among the 2 newest; 2024-12-31 is beyond the 3 newest days (keep.daily 3); week 2025-W01 is kept as 20250101T003000Z; 2024-12 is beyond the 2 newest months (keep.monthly 2)
+      - .del-20240101T030000Z  removal of this backup was interrupted; finishing it
+    left alone 7 entr(y/ies):
+      ! .tmp-20250204T090000Z  incomplete backup started 3 h ago: may still be running; removed once older than 24 h
+      ! 20250204T030000Z  corrupt (`20250204T030000Z.s1.tar.gz` has sha256 [HASH], the manifest recorded [HASH]): not counted, left for you to inspect and delete
+      ! manual-copy  foreign (no promo-infra-backup.json inside: not created by promo-infra): never touched
+      ! README.txt  foreign (a file promo-infra did not create): never touched
+      ! 20230105T030000Z  foreign (no promo-infra-backup.json inside: not created by promo-infra): never touched
+      ! 20220110T030000Z  foreign (a backup of stack `other-stack`): never touched
+      ! .tmp-foo  foreign (no promo-infra-backup.json inside: not created by promo-infra): never touched
+    ✓ dry run: nothing was removed
+
+    ----- stderr -----
+    ");
+    assert_eq!(dry.code, 0);
     assert_eq!(p.snapshot_tree(), before, "--dry-run changed the tree");
-    let out = &dry.stdout;
-    for expected in [
-        "policy: keep last 2, daily 3, weekly 4, monthly 2 (UTC days, ISO weeks, months)",
-        "keep 7 backup(s):",
-        "= 20250203T150000Z-2  last backup #1, daily backup 2025-02-03, weekly backup 2025-W06, monthly backup 2025-02, newest valid backup (always kept)",
-        "= 20250203T150000Z  last backup #2",
-        "= 20250202T030000Z  daily backup 2025-02-02, weekly backup 2025-W05",
-        "= 20250201T000000Z  daily backup 2025-02-01",
-        "= 20250131T235959Z  monthly backup 2025-01",
-        "= 20250101T003000Z  weekly backup 2025-W01",
-        "= 20241129T030000Z  weekly backup 2024-W48",
-        "would remove 4 backup(s):",
-        "- 20250203T030000Z  not among the 2 newest; day 2025-02-03 is kept as 20250203T150000Z-2; week 2025-W06 is kept as 20250203T150000Z-2; month 2025-02 is kept as 20250203T150000Z-2",
-        "- 20241231T233000Z  not among the 2 newest; 2024-12-31 is beyond the 3 newest days (keep.daily 3); week 2025-W01 is kept as 20250101T003000Z; 2024-12 is beyond the 2 newest months (keep.monthly 2)",
-        "- .tmp-20250101T030000Z  incomplete backup started 825 h ago",
-        "- .del-20240101T030000Z  removal of this backup was interrupted; finishing it",
-        "! 20250204T030000Z  corrupt (`20250204T030000Z.s1.tar.gz` has sha256",
-        "! .tmp-20250204T090000Z  incomplete backup started 3 h ago: may still be running",
-        "! README.txt  foreign (a file promo-infra did not create): never touched",
-        "! manual-copy  foreign (no promo-infra-backup.json inside: not created by promo-infra): never touched",
-        "! 20230105T030000Z  foreign (no promo-infra-backup.json inside",
-        "! .tmp-foo  foreign (",
-        "! 20220110T030000Z  foreign (a backup of stack `other-stack`): never touched",
-        "dry run: nothing was removed",
-    ] {
-        assert!(out.contains(expected), "missing `{expected}` in:\n{out}");
-    }
     let json = p.run_env(&["backup", "rotate", "--dry-run", "--json"], &now);
     ok(&json, "rotate --dry-run --json");
     let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
@@ -991,9 +1008,36 @@ fn rotation_keeps_exactly_the_hand_computed_set() {
 
     // For real: exactly the kept backups, the corrupt one, the young partial and every foreign
     // entry remain — byte for byte.
-    let real = p.run_env(&["backup", "rotate"], &now);
-    ok(&real, "rotate");
-    assert!(real.stdout.contains("7 kept, 4 removed"), "{}", real.stdout);
+    promo_snapshot!(p.cmd(&["backup", "rotate"]).envs(&now), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    policy: keep last 2, daily 3, weekly 4, monthly 2 (UTC days, ISO weeks, months)
+    keep 7 backup(s):
+      = 20250203T150000Z-2  last backup #1, daily backup 2025-02-03, weekly backup 2025-W06, monthly backup 2025-02, newest valid backup (always kept)
+      = 20250203T150000Z  last backup #2
+      = 20250202T030000Z  daily backup 2025-02-02, weekly backup 2025-W05
+      = 20250201T000000Z  daily backup 2025-02-01
+      = 20250131T235959Z  monthly backup 2025-01
+      = 20250101T003000Z  weekly backup 2025-W01
+      = 20241129T030000Z  weekly backup 2024-W48
+    removed 4 backup(s):
+      - 20250203T030000Z  not among the 2 newest; day 2025-02-03 is kept as 20250203T150000Z-2; week 2025-W06 is kept as 20250203T150000Z-2; month 2025-02 is kept as 20250203T150000Z-2
+      - .tmp-20250101T030000Z  incomplete backup started 825 h ago (interrupted; older than 24 h)
+      - 20241231T233000Z  not among the 2 newest; 2024-12-31 is beyond the 3 newest days (keep.daily 3); week 2025-W01 is kept as 20250101T003000Z; 2024-12 is beyond the 2 newest months (keep.monthly 2)
+      - .del-20240101T030000Z  removal of this backup was interrupted; finishing it
+    left alone 7 entr(y/ies):
+      ! .tmp-20250204T090000Z  incomplete backup started 3 h ago: may still be running; removed once older than 24 h
+      ! 20250204T030000Z  corrupt (`20250204T030000Z.s1.tar.gz` has sha256 [HASH], the manifest recorded [HASH]): not counted, left for you to inspect and delete
+      ! manual-copy  foreign (no promo-infra-backup.json inside: not created by promo-infra): never touched
+      ! README.txt  foreign (a file promo-infra did not create): never touched
+      ! 20230105T030000Z  foreign (no promo-infra-backup.json inside: not created by promo-infra): never touched
+      ! 20220110T030000Z  foreign (a backup of stack `other-stack`): never touched
+      ! .tmp-foo  foreign (no promo-infra-backup.json inside: not created by promo-infra): never touched
+    ✓ 7 kept, 4 removed
+
+    ----- stderr -----
+    ");
     let want: BTreeSet<String> = [
         "20250203T150000Z-2",
         "20250203T150000Z",
@@ -1028,13 +1072,32 @@ fn rotation_keeps_exactly_the_hand_computed_set() {
         }
     }
     // Idempotent: a second rotation removes nothing.
-    let again = p.run_env(&["backup", "rotate"], &now);
-    ok(&again, "rotate again");
-    assert!(
-        again.stdout.contains("7 kept, 0 removed"),
-        "{}",
-        again.stdout
-    );
+    promo_snapshot!(p.cmd(&["backup", "rotate"]).envs(&now), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    policy: keep last 2, daily 3, weekly 4, monthly 2 (UTC days, ISO weeks, months)
+    keep 7 backup(s):
+      = 20250203T150000Z-2  last backup #1, daily backup 2025-02-03, weekly backup 2025-W06, monthly backup 2025-02, newest valid backup (always kept)
+      = 20250203T150000Z  last backup #2
+      = 20250202T030000Z  daily backup 2025-02-02, weekly backup 2025-W05
+      = 20250201T000000Z  daily backup 2025-02-01
+      = 20250131T235959Z  monthly backup 2025-01
+      = 20250101T003000Z  weekly backup 2025-W01
+      = 20241129T030000Z  weekly backup 2024-W48
+    removed 0 backup(s):
+    left alone 7 entr(y/ies):
+      ! .tmp-20250204T090000Z  incomplete backup started 3 h ago: may still be running; removed once older than 24 h
+      ! 20250204T030000Z  corrupt (`20250204T030000Z.s1.tar.gz` has sha256 [HASH], the manifest recorded [HASH]): not counted, left for you to inspect and delete
+      ! manual-copy  foreign (no promo-infra-backup.json inside: not created by promo-infra): never touched
+      ! README.txt  foreign (a file promo-infra did not create): never touched
+      ! 20230105T030000Z  foreign (no promo-infra-backup.json inside: not created by promo-infra): never touched
+      ! 20220110T030000Z  foreign (a backup of stack `other-stack`): never touched
+      ! .tmp-foo  foreign (no promo-infra-backup.json inside: not created by promo-infra): never touched
+    ✓ 7 kept, 0 removed
+
+    ----- stderr -----
+    ");
     assert_eq!(names(&root), want);
 
     // `backup list` on what remains.
@@ -1103,44 +1166,51 @@ fn restore_refuses_unknown_ids_and_bad_names_without_touching_anything() {
     let (p, root) = rotation_project();
     fake_backup(&root, "shop", "20250203T030000Z");
     let before = p.snapshot_tree();
-    let unknown = p.run(&[
-        "backup",
-        "restore",
-        "20250101T000000Z",
-        "--target",
-        "native",
-    ]);
-    assert_eq!(unknown.code, 1, "{}", unknown.all());
-    assert!(
-        unknown
-            .stderr
-            .contains("no backup `20250101T000000Z` in backups/shop")
-            && unknown.stderr.contains("backups: 20250203T030000Z"),
-        "{}",
-        unknown.stderr
-    );
-    let escape = p.run(&["backup", "restore", "../shop", "--target", "native"]);
-    assert_eq!(escape.code, 1, "{}", escape.all());
-    assert!(
-        escape.stderr.contains("no backup `../shop`"),
-        "{}",
-        escape.stderr
-    );
-    let bad = p.run(&[
-        "backup",
-        "restore",
-        "20250203T030000Z",
-        "--as=-rp",
-        "--target",
-        "native",
-    ]);
-    assert_eq!(bad.code, 1, "{}", bad.all());
-    assert!(
-        bad.stderr
-            .contains("--as `-rp` is not a database / bucket name"),
-        "{}",
-        bad.stderr
-    );
+    let mut runs = Runs::default();
+    for args in [
+        &["20250101T000000Z"][..],
+        &["../shop"],
+        &["20250203T030000Z", "--as=-rp"],
+    ] {
+        let all = [&["backup", "restore"][..], args, &["--target", "native"]].concat();
+        runs.push(all.join(" "), p.run(&all));
+    }
+    promo_snapshot!(runs, @"
+    === backup restore 20250101T000000Z --target native ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x no backup `20250101T000000Z` in backups/shop
+      help: backups: 20250203T030000Z (see `promo-infra backup list`)
+
+
+    === backup restore ../shop --target native ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x no backup `../shop` in backups/shop
+      help: backups: 20250203T030000Z (see `promo-infra backup list`)
+
+
+    === backup restore 20250203T030000Z --as=-rp --target native ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x --as `-rp` is not a database / bucket name
+      help: use letters, digits, `_` and `-`, not starting with `-` (e.g. `k6_restored`)
+    ");
     assert_eq!(p.snapshot_tree(), before);
 }
 
@@ -1163,8 +1233,8 @@ fn flip_a_byte(dir: &Path) -> String {
     f.name.clone()
 }
 
-fn policy_project(keep: &str) -> (TempProject, PathBuf) {
-    let p = TempProject::new();
+fn policy_project(keep: &str) -> (TestContext, PathBuf) {
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &v1_manifest("shop", 18086, "127.0.0.1:18088", "").replace(
@@ -1299,15 +1369,18 @@ fn restore_refuses_symlinked_backups_and_symlinked_files() {
     let id = "20261123T030000Z";
     fake_backup(elsewhere.path(), "shop", id);
     std::os::unix::fs::symlink(elsewhere.path().join(id), root.join(id)).expect("symlink");
-    let r = p.run(&["backup", "restore", id, "--target", "native"]);
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(
-        r.stderr
-            .contains(&format!("backups/shop/{id} is a symbolic link")),
-        "{}",
-        r.stderr
-    );
-    assert!(!r.all().contains("not reachable"), "{}", r.all());
+    // Refused before any server is contacted (nothing "not reachable").
+    promo_snapshot!(p.cmd(&["backup", "restore", id, "--target", "native"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x backups/shop/20261123T030000Z is a symbolic link: promo-infra restores only real directories inside backups/shop
+      help: copy the backup into the backup directory (not a link), or restore it with influxd/influx directly if you trust it
+    ");
 
     // A real directory whose shard file is a link to an identical copy elsewhere.
     let id2 = "20261124T030000Z";
@@ -1333,14 +1406,17 @@ fn restore_refuses_symlinked_backups_and_symlinked_files() {
             .contains(&format!("`{shard}` is a symbolic link")),
         "{e}"
     );
-    let r = p.run(&["backup", "restore", id2, "--target", "native"]);
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(
-        r.stderr.contains(&format!("`{shard}` is a symbolic link"))
-            && r.stderr.contains("refusing to restore"),
-        "{}",
-        r.stderr
-    );
+    promo_snapshot!(p.cmd(&["backup", "restore", id2, "--target", "native"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::target
+
+      x backup 20261124T030000Z is corrupt: `20261124T030000Z.s1.tar.gz` is a symbolic link (a backup holds only regular files); refusing to restore (nothing was changed)
+      help: the file changed after the backup was written; restore an older backup (`promo-infra backup list` marks the corrupt ones)
+    ");
 }
 
 /// An empty directory added inside a backup makes it corrupt, for list and restore (the old
@@ -1351,25 +1427,33 @@ fn an_empty_directory_inside_a_backup_is_corrupt() {
     let id = "20261124T030000Z";
     fake_backup(&root, "shop", id);
     std::fs::create_dir(root.join(id).join("extra")).expect("mkdir");
-    let list = p.run(&["backup", "list"]);
-    ok(&list, "backup list");
-    let line = list
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(id))
-        .unwrap_or_else(|| panic!("{}", list.stdout));
-    assert!(
-        line.contains("corrupt") && line.contains("unexpected empty directory `extra`"),
-        "{line}"
+    let mut runs = Runs::default();
+    runs.push("backup list", p.run(&["backup", "list"]));
+    runs.push(
+        "backup restore",
+        p.run(&["backup", "restore", id, "--target", "native"]),
     );
-    let r = p.run(&["backup", "restore", id, "--target", "native"]);
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(
-        r.stderr.contains("unexpected empty directory `extra`")
-            && r.stderr.contains("refusing to restore"),
-        "{}",
-        r.stderr
-    );
+    promo_snapshot!(runs, @"
+    === backup list ===
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    ID                TIME (UTC)            SIZE   STATUS   DETAIL
+    20261124T030000Z  [TIMESTAMP]  346 B  corrupt  unexpected empty directory `extra`
+
+    ----- stderr -----
+
+    === backup restore ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::target
+
+      x backup 20261124T030000Z is corrupt: unexpected empty directory `extra`; refusing to restore (nothing was changed)
+      help: the file changed after the backup was written; restore an older backup (`promo-infra backup list` marks the corrupt ones)
+    ");
 }
 
 /// `keep` counts near u32::MAX: no overflow panic (the old validation summed them), but a clear
@@ -1381,17 +1465,40 @@ fn a_keep_policy_near_u32_max_does_not_overflow() {
     fake_backup(&root, "shop", "20261123T030000Z");
     fake_backup(&root, "shop", "20261124T030000Z");
     let before = p.snapshot_tree();
-    let r = p.run_env(
-        &["backup", "rotate", "--dry-run"],
-        &[("PROMO_INFRA_NOW", NOW)],
-    );
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(
-        r.stderr
-            .contains("backup.keep.last: 4294967295 is more than 10000")
-            && r.stderr.contains("stacks/promo.yaml:18:17"),
-        "{}",
-        r.stderr
+    promo_snapshot!(
+        p.cmd(&["backup", "rotate", "--dry-run"])
+            .env("PROMO_INFRA_NOW", NOW),
+        @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/promo.yaml is invalid: 2 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x backup.keep.last: 4294967295 is more than 10000
+        ,-[stacks/promo.yaml:18:17]
+     17 |   influx_rpc: "127.0.0.1:18088"
+     18 |   keep: { last: 4294967295, daily: 4294967295, weekly: 1 }
+        :                 ^^^^^|^^^^
+        :                      `-- too many
+        `----
+      help: keep at most 10000 backups per rule (that is over 27 years of daily backups)
+
+    Error: 
+      x backup.keep.daily: 4294967295 is more than 10000
+        ,-[stacks/promo.yaml:18:36]
+     17 |   influx_rpc: "127.0.0.1:18088"
+     18 |   keep: { last: 4294967295, daily: 4294967295, weekly: 1 }
+        :                                    ^^^^^|^^^^
+        :                                         `-- too many
+        `----
+      help: keep at most 10000 backups per rule (that is over 27 years of daily backups)
+    "#
     );
     assert!(p.snapshot_tree() == before, "nothing changed");
 
@@ -1436,7 +1543,7 @@ fn rewritten_copy(root: &Path, from: &str, to: &str, edit: impl Fn(&Path)) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restoring_an_invalid_backup_with_as_fails_without_creating_it() {
     let server = RealInfluxd::start(true);
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
@@ -1545,7 +1652,7 @@ async fn write_as_k6(url: &str, values: &SecretValues, line: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_gives_grafana_and_k6_their_privileges_back_on_native() {
     let server = RealInfluxd::start(true);
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
@@ -1591,60 +1698,11 @@ async fn restore_gives_grafana_and_k6_their_privileges_back_on_native() {
 // ---------------------------------------------------------------------------------------------
 // the docker target (issue 11): the real engine, the real InfluxDB 1.6 image from `just images`
 
-/// Whether the engine tests can run: an engine answers and the local InfluxDB image exists
-/// (built by scripts/images.sh when missing). Without an engine: FAIL under `CI=true`, skip
-/// loudly by hand.
-fn engine_with_images() -> bool {
-    let answers = std::process::Command::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !answers {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but no Docker engine answers: run scripts/setup.sh (it starts dockerd)"
-        );
-        eprintln!("SKIPPED: no Docker engine answers (these tests fail instead when CI=true)");
-        return false;
-    }
-    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    BUILT.get_or_init(|| {
-        let have = |image: &str| {
-            std::process::Command::new("docker")
-                .args(["image", "inspect", image])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        if !have("promo-infra-influxdb:1.6.7-local") || !have("promo-infra-grafana-double:0.1.0") {
-            let out = std::process::Command::new("bash")
-                .arg(crate::common::repo().join("scripts/images.sh"))
-                .env("PROMO_INFRA_BIN", env!("CARGO_BIN_EXE_promo-infra"))
-                .output()
-                .expect("run scripts/images.sh");
-            assert!(
-                out.status.success(),
-                "scripts/images.sh failed:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    });
-    true
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 /// tests/fixtures/stacks/local.yaml under its own name and ports, with a `backup:` section
 /// whose scheduled command uses this build's binary and this project; destroyed with
 /// `--volumes` on drop.
 struct DockerStack {
-    p: TempProject,
+    p: TestContext,
     name: String,
     url: String,
 }
@@ -1652,16 +1710,12 @@ struct DockerStack {
 impl DockerStack {
     fn apply(test: &str) -> Self {
         let name = format!("it-bk-{test}-{}", std::process::id());
-        let influx_port = free_port();
-        let p = TempProject::new();
-        let manifest =
-            std::fs::read_to_string(crate::common::repo().join("tests/fixtures/stacks/local.yaml"))
-                .expect("local.yaml")
-                .replace("stack: local", &format!("stack: {name}"))
-                .replace("port: 38086", &format!("port: {influx_port}"))
-                .replace("port: 33000", &format!("port: {}", free_port()))
-                .replace("port: 35000", &format!("port: {}", free_port()))
-                .replace("  enabled: true", "  enabled: false");
+        let fixture = crate::engine::LocalFixture::new(&name);
+        let influx_port = fixture.influx_port;
+        let p = TestContext::new();
+        let manifest = fixture
+            .manifest
+            .replace("  enabled: true", "  enabled: false");
         let manifest = format!(
             "{manifest}backup:\n  schedule: \"0 3 * * *\"\n  dir: backups\n  keep: {{ last: 2, daily: 7 }}\n  project_dir: {}\n  binary: {}\n",
             p.path().display(),
@@ -1673,6 +1727,7 @@ impl DockerStack {
             name,
             url: format!("http://127.0.0.1:{influx_port}"),
         };
+        fixture.held.release();
         let r = stack
             .p
             .run(&["apply", "--auto-approve", "--health-timeout", "120"]);
@@ -1707,10 +1762,7 @@ impl DockerStack {
 
 impl Drop for DockerStack {
     fn drop(&mut self) {
-        let r = self.p.run(&["destroy", "--volumes", "--auto-approve"]);
-        if r.code != 0 {
-            eprintln!("cleanup of stack {} failed:\n{}", self.name, r.all());
-        }
+        crate::engine::destroy(&self.p, &self.name, &[]);
     }
 }
 
@@ -1737,7 +1789,7 @@ async fn admin_query(stack: &DockerStack, q: &str) -> serde_json::Value {
 /// WRITE user can write again. The old code tried 127.0.0.1:8088 on the host for minutes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_v1_cron_backup_list_rotate_restore_and_privileges() {
-    if !engine_with_images() {
+    if !crate::engine::engine() {
         return;
     }
     let stack = DockerStack::apply("journey");
@@ -1761,7 +1813,6 @@ async fn docker_v1_cron_backup_list_rotate_restore_and_privileges() {
         command.contains(" backup run --target docker -f "),
         "{command}"
     );
-    let started = Instant::now();
     let out = std::process::Command::new("/bin/sh")
         .arg("-c")
         .arg(&command)
@@ -1774,7 +1825,6 @@ async fn docker_v1_cron_backup_list_rotate_restore_and_privileges() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{command}\n{all}");
-    assert!(started.elapsed() < Duration::from_secs(60), "{all}");
     assert!(
         all.contains(&format!("backup: checking container {}", stack.container()))
             && all.contains(
@@ -1846,7 +1896,7 @@ async fn docker_v1_cron_backup_list_rotate_restore_and_privileges() {
 /// (pre-flight), writes nothing, and restore says the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_backup_against_a_stopped_influxdb_names_the_cause_within_seconds() {
-    if !engine_with_images() {
+    if !crate::engine::engine() {
         return;
     }
     let stack = DockerStack::apply("down");
@@ -1869,14 +1919,8 @@ async fn docker_backup_against_a_stopped_influxdb_names_the_cause_within_seconds
             m.files = bmanifest::hash_dir(&dir).expect("hash");
             m.write(&dir).expect("write");
         }
-        let started = Instant::now();
         let r = stack.p.run(&args);
-        let elapsed = started.elapsed();
         assert_eq!(r.code, 1, "{args:?}: {}", r.all());
-        assert!(
-            elapsed < Duration::from_secs(10),
-            "{args:?} took {elapsed:?}"
-        );
         assert!(
             r.stderr.contains(&format!(
                 "InfluxDB is down: container {} is exited",
@@ -1917,11 +1961,11 @@ impl Drop for OwnContainer {
 /// running `sleep`) under the name the docker target gives the InfluxDB container.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_v2_backup_and_restore_check_the_container_then_use_the_published_port() {
-    if !engine_with_images() {
+    if !crate::engine::engine() {
         return;
     }
     let stack = format!("it-bk-v2-{}", std::process::id());
-    let p = TempProject::new();
+    let p = TestContext::new();
     let manifest = |port: u16| {
         format!(
             "stack: {stack}\nenvironment: preprod\ninfluxdb:\n  version: 2\n  image: influxdb:2.7\n  port: {port}\n  org: shop-org\n  bucket: k6-metrics\n\
@@ -2029,10 +2073,8 @@ async fn docker_v2_backup_and_restore_check_the_container_then_use_the_published
         vec!["backup", "run"],
         vec!["backup", "restore", ID, "--as", "k6-again"],
     ] {
-        let t = Instant::now();
         let r = p.run_env(&args, &env);
         assert_eq!(r.code, 1, "{}", r.all());
-        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
         assert!(
             r.stderr.contains(&format!(
                 "InfluxDB is down: container {} is exited",

@@ -1,11 +1,12 @@
 //! One test per class of bad input: the message, the position (file:line:col), exit code 1,
 //! and that nothing was written or changed.
 
-use crate::common::{BASE, TempProject};
+use crate::common::{BASE, Run, TestContext};
 
-/// Apply `edits` (old → new, each must match once) to the base manifest, then run `validate`
-/// and `generate` on it and check both refuse it the same way without touching the disk.
-pub(crate) fn refused(edits: &[(&str, &str)], message: &str, position: &str) {
+/// Apply `edits` (old → new, each must match once) to the base manifest, then run `validate`,
+/// `generate` and `generate --check` on it: each exits 1 with the same output, without touching
+/// the disk. Gives `validate`'s run back for its exact output to be snapshotted.
+pub(crate) fn refused(edits: &[(&str, &str)]) -> Run {
     let mut text = BASE.to_string();
     for (old, new) in edits {
         assert_eq!(
@@ -15,276 +16,660 @@ pub(crate) fn refused(edits: &[(&str, &str)], message: &str, position: &str) {
         );
         text = text.replacen(old, new, 1);
     }
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/shop.yaml", &text);
     let before = p.snapshot_tree();
-    for cmd in [
-        &["validate"][..],
-        &["generate"][..],
-        &["generate", "--check"][..],
-    ] {
+    let validate = p.run(&["validate"]);
+    assert_eq!(validate.code, 1, "validate must exit 1\n{}", validate.all());
+    assert_eq!(p.snapshot_tree(), before, "validate wrote or changed files");
+    for cmd in [&["generate"][..], &["generate", "--check"][..]] {
         let run = p.run(cmd);
-        assert_eq!(run.code, 1, "{cmd:?} must exit 1\n{}", run.all());
-        assert!(
-            run.stderr.contains(message),
-            "{cmd:?}: expected message `{message}` in:\n{}",
-            run.stderr
+        assert_eq!(
+            (run.code, &run.stdout, &run.stderr),
+            (validate.code, &validate.stdout, &validate.stderr),
+            "{cmd:?} must refuse exactly as validate does"
         );
-        let at = format!("stacks/shop.yaml:{position}");
-        assert!(
-            run.stderr.contains(&at),
-            "{cmd:?}: expected position `{at}` in:\n{}",
-            run.stderr
-        );
-        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
         assert_eq!(p.snapshot_tree(), before, "{cmd:?} wrote or changed files");
     }
+    validate
 }
 
 #[test]
 fn base_manifest_is_valid() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/shop.yaml", BASE);
-    let run = p.run(&["validate"]);
-    assert_eq!(run.code, 0, "{}", run.all());
-    assert!(
-        run.stdout.contains("stacks/shop.yaml is valid"),
-        "{}",
-        run.stdout
-    );
+    promo_snapshot!(p.cmd(&["validate"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    ✓ stacks/shop.yaml is valid (stack `shop`)
+
+    ----- stderr -----
+    ");
 }
 
 #[test]
 fn malformed_yaml() {
-    refused(
-        &[("  port: 3000\n", "  port: [3000\n")],
-        "malformed YAML",
-        "13:13",
-    );
+    promo_snapshot!(refused(&[("  port: 3000\n", "  port: [3000\n")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x malformed YAML: expected string scalar
+        ,-[stacks/shop.yaml:12:9]
+     11 |   image: grafana/grafana:10.2.3
+     12 |   port: [3000
+        :         ^^|^^
+        :           `-- here
+     13 |   admin_user: admin
+        `----
+      help: check indentation, quoting and brackets around this position
+    ");
 }
 
 #[test]
 fn wrong_type() {
-    refused(
-        &[("  port: 8086", "  port: eighty")],
-        "wrong type: expected a whole number",
-        "6:9",
-    );
+    promo_snapshot!(refused(&[("  port: 8086", "  port: eighty")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x wrong type: expected a whole number
+       ,-[stacks/shop.yaml:6:9]
+     5 |   image: influxdb:2.7
+     6 |   port: eighty
+       :         ^^^|^^
+       :            `-- wrong type
+     7 |   org: shop-org
+       `----
+      help: check the value against the manifest schema (`promo-infra schema`)
+    ");
 }
 
 #[test]
 fn unknown_key_suggests_the_right_one() {
-    refused(
-        &[("  port: 3000", "  prot: 3000")],
-        "unknown key `prot`",
-        "12:3",
-    );
-    let p = TempProject::new();
-    p.write(
-        "stacks/shop.yaml",
-        &BASE.replacen("  port: 3000", "  prot: 3000", 1),
-    );
-    assert!(p.run(&["validate"]).stderr.contains("did you mean `port`?"));
+    promo_snapshot!(refused(&[("  port: 3000", "  prot: 3000")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x unknown key `prot`
+        ,-[stacks/shop.yaml:12:3]
+     11 |   image: grafana/grafana:10.2.3
+     12 |   prot: 3000
+        :   ^^|^
+        :     `-- unknown key
+     13 |   admin_user: admin
+        `----
+      help: did you mean `port`? Known keys here: image, port, bind, admin_user, plugins, home_dashboard, url
+    ");
 }
 
 #[test]
 fn missing_required_key() {
-    refused(
-        &[("  image: influxdb:2.7\n", "")],
-        "missing required key `image`",
-        "8:3",
-    );
+    promo_snapshot!(refused(&[("  image: influxdb:2.7\n", "")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x missing required key `image`
+       ,-[stacks/shop.yaml:8:3]
+     7 |   bucket: k6
+     8 |   retention: 30d
+       :   ^^^^|^^^^
+       :       `-- `image` is required in this section
+     9 | grafana:
+       `----
+      help: see stacks/promo.yaml or `promo-infra schema` for the full shape
+    ");
 }
 
 #[test]
 fn invalid_stack_name() {
-    refused(
-        &[("stack: shop", "stack: Shop_1")],
-        "stack: `Shop_1` is not a valid stack name",
-        "1:8",
-    );
+    promo_snapshot!(refused(&[("stack: shop", "stack: Shop_1")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x stack: `Shop_1` is not a valid stack name
+       ,-[stacks/shop.yaml:1:8]
+     1 | stack: Shop_1
+       :        ^^^|^^
+       :           `-- must match [a-z0-9-], 1-24 characters
+     2 | environment: preprod
+       `----
+      help: the stack name prefixes containers and Grafana uids; try `shop-1`
+    ");
 }
 
 #[test]
 fn invalid_environment() {
-    refused(
-        &[("environment: preprod", "environment: production")],
-        "unknown value `production`",
-        "2:14",
-    );
+    promo_snapshot!(refused(&[("environment: preprod", "environment: production")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x unknown value `production`
+       ,-[stacks/shop.yaml:2:14]
+     1 | stack: shop
+     2 | environment: production
+       :              ^^^^^|^^^^
+       :                   `-- not an allowed value
+     3 | influxdb:
+       `----
+      help: did you mean `prod`? Allowed: prod, preprod
+    ");
 }
 
 #[test]
 fn unsupported_influx_version() {
-    refused(
-        &[("  version: 2", "  version: 3")],
-        "influxdb.version: 3 is not supported",
-        "4:12",
-    );
+    promo_snapshot!(refused(&[("  version: 2", "  version: 3")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x influxdb.version: 3 is not supported
+       ,-[stacks/shop.yaml:4:12]
+     3 | influxdb:
+     4 |   version: 3
+       :            |
+       :            `-- must be 1 or 2
+     5 |   image: influxdb:2.7
+       `----
+      help: use 2 (buckets, tokens, Flux) or 1 (databases, InfluxQL)
+    ");
 }
 
 #[test]
 fn bad_duration() {
-    refused(
-        &[("retention: 30d", "retention: 30days")],
-        "influxdb.retention: `30days` is not a duration",
-        "9:14",
-    );
+    promo_snapshot!(refused(&[("retention: 30d", "retention: 30days")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x influxdb.retention: `30days` is not a duration: unknown unit `a`
+        ,-[stacks/shop.yaml:9:14]
+      8 |   bucket: k6
+      9 |   retention: 30days
+        :              ^^^|^^
+        :                 `-- not a duration
+     10 | grafana:
+        `----
+      help: write e.g. `30d`, `12h`, `4w`, `1h30m` or `infinite`
+    ");
 }
 
 #[test]
 fn retention_below_influx_minimum() {
-    refused(
-        &[("retention: 30d", "retention: 30m")],
-        "shorter than InfluxDB's minimum",
-        "9:14",
-    );
+    promo_snapshot!(refused(&[("retention: 30d", "retention: 30m")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x influxdb.retention: `30m` is shorter than InfluxDB's minimum of 1h
+        ,-[stacks/shop.yaml:9:14]
+      8 |   bucket: k6
+      9 |   retention: 30m
+        :              ^|^
+        :               `-- too short
+     10 | grafana:
+        `----
+      help: use at least `1h`, or `infinite`
+    ");
 }
 
 #[test]
 fn bad_cron() {
-    refused(
-        &[("\"0 3 * * *\"", "\"0 25 * * *\"")],
-        "backup.schedule: `0 25 * * *` is not a valid cron schedule: hour: 25 is outside 0-23",
-        "32:13",
-    );
-    refused(
-        &[("\"0 3 * * *\"", "\"0 3 * *\"")],
-        "a cron schedule has 5 fields",
-        "32:13",
-    );
+    promo_snapshot!(refused(&[("\"0 3 * * *\"", "\"0 25 * * *\"")]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x backup.schedule: `0 25 * * *` is not a valid cron schedule: hour: 25 is outside 0-23
+        ,-[stacks/shop.yaml:32:13]
+     31 | backup:
+     32 |   schedule: "0 25 * * *"
+        :             ^^^^^^|^^^^^
+        :                   `-- invalid cron
+     33 |   keep: { last: 3, daily: 7 }
+        `----
+      help: five fields, evaluated in UTC: `0 3 * * *` runs daily at 03:00
+    "#);
+    promo_snapshot!(refused(&[("\"0 3 * * *\"", "\"0 3 * *\"")]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x backup.schedule: `0 3 * *` is not a valid cron schedule: a cron schedule has 5 fields (minute hour day-of-month month day-of-week), found 4
+        ,-[stacks/shop.yaml:32:13]
+     31 | backup:
+     32 |   schedule: "0 3 * *"
+        :             ^^^^|^^^^
+        :                 `-- invalid cron
+     33 |   keep: { last: 3, daily: 7 }
+        `----
+      help: five fields, evaluated in UTC: `0 3 * * *` runs daily at 03:00
+    "#);
 }
 
 #[test]
 fn port_out_of_range() {
-    refused(
-        &[("  port: 3000", "  port: 70000")],
-        "grafana.port: 70000 is not a port",
-        "12:9",
-    );
-    refused(
-        &[("  port: 3000", "  port: 0")],
-        "grafana.port: 0 is not a port",
-        "12:9",
-    );
+    promo_snapshot!(refused(&[("  port: 3000", "  port: 70000")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x grafana.port: 70000 is not a port
+        ,-[stacks/shop.yaml:12:9]
+     11 |   image: grafana/grafana:10.2.3
+     12 |   port: 70000
+        :         ^^|^^
+        :           `-- must be 1-65535
+     13 |   admin_user: admin
+        `----
+      help: choose a free host port between 1 and 65535
+    ");
+    promo_snapshot!(refused(&[("  port: 3000", "  port: 0")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x grafana.port: 0 is not a port
+        ,-[stacks/shop.yaml:12:9]
+     11 |   image: grafana/grafana:10.2.3
+     12 |   port: 0
+        :         |
+        :         `-- must be 1-65535
+     13 |   admin_user: admin
+        `----
+      help: choose a free host port between 1 and 65535
+    ");
 }
 
 #[test]
 fn port_clash() {
-    refused(
-        &[("  port: 5000", "  port: 3000")],
-        "control_api.port: port 3000 is already used by grafana.port",
-        "17:9",
-    );
+    promo_snapshot!(refused(&[("  port: 5000", "  port: 3000")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x control_api.port: port 3000 is already used by grafana.port
+        ,-[stacks/shop.yaml:17:9]
+     16 |   enabled: true
+     17 |   port: 3000
+        :         ^^|^
+        :           `-- port clash
+     18 | dashboards:
+        `----
+      help: give control_api.port a port of its own
+    ");
 }
 
 #[test]
 fn bad_bind_address() {
-    refused(
-        &[("  port: 3000\n", "  port: 3000\n  bind: localhost\n")],
-        "grafana.bind: `localhost` is not an IP address",
-        "13:9",
-    );
+    promo_snapshot!(refused(&[("  port: 3000\n", "  port: 3000\n  bind: localhost\n")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x grafana.bind: `localhost` is not an IP address
+        ,-[stacks/shop.yaml:13:9]
+     12 |   port: 3000
+     13 |   bind: localhost
+        :         ^^^^|^^^^
+        :             `-- not an IP address
+     14 |   admin_user: admin
+        `----
+      help: use `127.0.0.1` (default, this host only) or `0.0.0.0` (every interface)
+    ");
 }
 
 #[test]
 fn thresholds_out_of_order() {
-    refused(
-        &[("p95_warn_ms: 2000", "p95_warn_ms: 900")],
-        "dashboards[0].thresholds: p95_warn_ms (900) must be greater than p95_ok_ms (1000)",
-        "21:49",
-    );
+    promo_snapshot!(refused(&[("p95_warn_ms: 2000", "p95_warn_ms: 900")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x dashboards[0].thresholds: p95_warn_ms (900) must be greater than p95_ok_ms (1000)
+        ,-[stacks/shop.yaml:21:49]
+     20 |     template: marketing
+     21 |     thresholds: { p95_ok_ms: 1000, p95_warn_ms: 900, error_ok_pct: 0.1, error_warn_pct: 1 }
+        :                                                 ^|^
+        :                                                  `-- not above the ok value
+     22 |   - uid: shop-tech
+        `----
+      help: green < ok <= orange < warn <= red: the warn value must be the larger one
+    ");
 }
 
 #[test]
 fn unknown_template() {
-    refused(
-        &[("template: k6-technical", "template: k6-technicl")],
-        "dashboards[1].template: no template named `k6-technicl`",
-        "23:15",
-    );
-    let p = TempProject::new();
-    p.write(
-        "stacks/shop.yaml",
-        &BASE.replacen("template: k6-technical", "template: k6-technicl", 1),
-    );
-    assert!(
-        p.run(&["validate"])
-            .stderr
-            .contains("did you mean `k6-technical`?")
-    );
+    promo_snapshot!(refused(&[("template: k6-technical", "template: k6-technicl")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x dashboards[1].template: no template named `k6-technicl`
+        ,-[stacks/shop.yaml:23:15]
+     22 |   - uid: shop-tech
+     23 |     template: k6-technicl
+        :               ^^^^^|^^^^^
+        :                    `-- unknown template
+     24 | alerting:
+        `----
+      help: did you mean `k6-technical`? Templates: k6-technical, marketing
+    ");
 }
 
 #[test]
 fn unknown_locale() {
-    refused(
-        &[(
+    promo_snapshot!(refused(&[(
             "environment: preprod\n",
             "environment: preprod\nlocale: de\n",
-        )],
-        "locale: `de` is not a supported language",
-        "3:9",
-    );
+        )]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x locale: `de` is not a supported language
+       ,-[stacks/shop.yaml:3:9]
+     2 | environment: preprod
+     3 | locale: de
+       :         ^|
+       :          `-- unsupported language
+     4 | influxdb:
+       `----
+      help: use `fr` or `en`
+    ");
 }
 
 #[test]
 fn unknown_home_dashboard() {
-    refused(
-        &[(
+    promo_snapshot!(refused(&[(
             "home_dashboard: shop-marketing",
             "home_dashboard: shop-marketting",
-        )],
-        "grafana.home_dashboard: no dashboard has uid `shop-marketting`",
-        "14:19",
-    );
+        )]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x grafana.home_dashboard: no dashboard has uid `shop-marketting`
+        ,-[stacks/shop.yaml:14:19]
+     13 |   admin_user: admin
+     14 |   home_dashboard: shop-marketting
+        :                   ^^^^^^^|^^^^^^^
+        :                          `-- unknown dashboard
+     15 | control_api:
+        `----
+      help: did you mean `shop-marketing`? Declared dashboards: shop-marketing, shop-tech
+    ");
 }
 
 #[test]
 fn duplicate_dashboard_uid() {
-    refused(
-        &[("uid: shop-tech", "uid: shop-marketing")],
-        "dashboards[1].uid: `shop-marketing` is declared twice (first at line 19)",
-        "22:10",
-    );
+    promo_snapshot!(refused(&[("uid: shop-tech", "uid: shop-marketing")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x dashboards[1].uid: `shop-marketing` is declared twice (first at line 19)
+        ,-[stacks/shop.yaml:22:10]
+     21 |     thresholds: { p95_ok_ms: 1000, p95_warn_ms: 2000, error_ok_pct: 0.1, error_warn_pct: 1 }
+     22 |   - uid: shop-marketing
+        :          ^^^^^^^|^^^^^^
+        :                 `-- duplicate uid
+     23 |     template: k6-technical
+        `----
+      help: every dashboard needs its own uid
+    ");
 }
 
 #[test]
 fn prod_refuses_default_admin() {
-    refused(
-        &[("environment: preprod", "environment: prod")],
-        "grafana.admin_user: `admin` is a default credential, refused for `environment: prod`",
-        "13:15",
-    );
+    promo_snapshot!(refused(&[("environment: preprod", "environment: prod")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x grafana.admin_user: `admin` is a default credential, refused for `environment: prod`
+        ,-[stacks/shop.yaml:13:15]
+     12 |   port: 3000
+     13 |   admin_user: admin
+        :               ^^|^^
+        :                 `-- default admin login
+     14 |   home_dashboard: shop-marketing
+        `----
+      help: set `grafana.admin_user` to a name of your own; its password is generated into .env
+    ");
 }
 
 #[test]
 fn invalid_env_var_name() {
-    refused(
-        &[(
+    promo_snapshot!(refused(&[(
             "webhook_url_env: SLACK_WEBHOOK_URL",
             "webhook_url_env: slack-webhook",
-        )],
-        "alerting.slack.webhook_url_env: `slack-webhook` is not a valid environment variable name",
-        "26:22",
-    );
+        )]), @r##"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x alerting.slack.webhook_url_env: `slack-webhook` is not a valid environment variable name
+        ,-[stacks/shop.yaml:26:22]
+     25 |   slack:
+     26 |     webhook_url_env: slack-webhook
+        :                      ^^^^^^|^^^^^^
+        :                            `-- invalid variable name
+     27 |     channel: "#alerts"
+        `----
+      help: letters, digits and `_`, not starting with a digit, e.g. `SLACK_WEBHOOK_URL`
+    "##);
 }
 
 #[test]
 fn unpinned_image() {
-    refused(
-        &[("image: influxdb:2.7", "image: influxdb:latest")],
-        "influxdb.image: `influxdb:latest` is not pinned to a version",
-        "5:10",
-    );
+    promo_snapshot!(refused(&[("image: influxdb:2.7", "image: influxdb:latest")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x influxdb.image: `influxdb:latest` is not pinned to a version
+       ,-[stacks/shop.yaml:5:10]
+     4 |   version: 2
+     5 |   image: influxdb:latest
+       :          ^^^^^^^|^^^^^^^
+       :                 `-- unpinned image
+     6 |   port: 8086
+       `----
+      help: add an explicit tag such as `:2.7` (never `latest`: `influxdb:latest` moved to InfluxDB 3)
+    ");
 }
 
 #[test]
 fn empty_rotation_policy() {
-    refused(
-        &[("keep: { last: 3, daily: 7 }", "keep: { last: 0 }")],
-        "backup.keep: the rotation policy keeps nothing",
-        "33:17",
-    );
+    promo_snapshot!(refused(&[("keep: { last: 3, daily: 7 }", "keep: { last: 0 }")]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x backup.keep: the rotation policy keeps nothing
+        ,-[stacks/shop.yaml:33:17]
+     32 |   schedule: "0 3 * * *"
+     33 |   keep: { last: 0 }
+        :                 |
+        :                 `-- no keep rule
+     34 | k6:
+        `----
+      help: set at least one of keep.last, keep.daily, keep.weekly, keep.monthly above 0 (restic refuses an empty policy too)
+    "#);
 }
 
 #[test]
@@ -293,112 +678,256 @@ fn every_problem_is_reported_at_once() {
         .replacen("stack: shop", "stack: Shop", 1)
         .replacen("  port: 3000", "  port: 0", 1)
         .replacen("retention: 30d", "retention: forever", 1);
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/shop.yaml", &text);
-    let run = p.run(&["validate"]);
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("3 problem(s)"), "{}", run.stderr);
-    for at in ["shop.yaml:1:8", "shop.yaml:9:14", "shop.yaml:12:9"] {
-        assert!(run.stderr.contains(at), "{at} missing in {}", run.stderr);
-    }
+    promo_snapshot!(p.cmd(&["validate"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 3 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x stack: `Shop` is not a valid stack name
+       ,-[stacks/shop.yaml:1:8]
+     1 | stack: Shop
+       :        ^^|^
+       :          `-- must match [a-z0-9-], 1-24 characters
+     2 | environment: preprod
+       `----
+      help: the stack name prefixes containers and Grafana uids; try `shop`
+
+    Error: 
+      x influxdb.retention: `forever` is not a duration: unknown unit `f`
+        ,-[stacks/shop.yaml:9:14]
+      8 |   bucket: k6
+      9 |   retention: forever
+        :              ^^^|^^^
+        :                 `-- not a duration
+     10 | grafana:
+        `----
+      help: write e.g. `30d`, `12h`, `4w`, `1h30m` or `infinite`
+
+    Error: 
+      x grafana.port: 0 is not a port
+        ,-[stacks/shop.yaml:12:9]
+     11 |   image: grafana/grafana:10.2.3
+     12 |   port: 0
+        :         |
+        :         `-- must be 1-65535
+     13 |   admin_user: admin
+        `----
+      help: choose a free host port between 1 and 65535
+    ");
 }
 
 #[test]
 fn bad_template_syntax_is_a_clear_error() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/shop.yaml", BASE);
     p.write(
         "dashboards-src/marketing.json.hbs",
         "{ \"title\": {{json t.nope}} }\n",
     );
     let before = p.snapshot_tree();
-    let run = p.run(&["generate"]);
-    assert_eq!(run.code, 1, "{}", run.all());
-    assert!(
-        run.stderr
-            .contains("dashboard template `dashboards-src/marketing.json.hbs`"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains("cannot render dashboard `shop-marketing`"),
-        "{}",
-        run.stderr
-    );
+    promo_snapshot!(p.cmd(&["generate"]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::template
+
+      x dashboard template `dashboards-src/marketing.json.hbs`: cannot render dashboard `shop-marketing`: Failed to access variable in strict mode Some("t.nope")
+       ,-[dashboards-src/marketing.json.hbs:1:12]
+     1 | { "title": {{json t.nope}} }
+       :            |
+       :            `-- here
+       `----
+      help: strict mode: every variable must exist in the context (see dashboards-src/README.md)
+    "#);
     assert_eq!(p.snapshot_tree(), before);
 
     p.write(
         "dashboards-src/marketing.json.hbs",
         "{ \"title\": {{#if uid}} }\n",
     );
-    let run = p.run(&["generate"]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("template syntax error"),
-        "{}",
-        run.stderr
-    );
+    promo_snapshot!(p.cmd(&["generate"]), @r"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::template
+
+      x dashboard template `dashboards-src/marketing.json.hbs`: template syntax error: invalid handlebars syntax: expected escape, expression, html_expression, decorator_expression, partial_expression, invert_tag, invert_chain_tag, helper_block_start, helper_block_end, decorator_block_start, partial_block_start, raw_block_start, hbs_comment, or hbs_comment_compact
+      help: fix the handlebars syntax; a literal `{{` in the output is written `\{{`
+    ");
 }
 
 #[test]
 fn template_producing_invalid_json_is_refused() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/shop.yaml", BASE);
     p.write(
         "dashboards-src/marketing.json.hbs",
         "{\n  \"title\": {{json uid}}\n  \"panels\": []\n}\n",
     );
     let before = p.snapshot_tree();
-    let run = p.run(&["generate"]);
-    assert_eq!(run.code, 1, "{}", run.all());
-    assert!(
-        run.stderr.contains("is not valid JSON after rendering"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("rendered for shop-marketing"),
-        "{}",
-        run.stderr
-    );
+    promo_snapshot!(p.cmd(&["generate"]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::template
+
+      x dashboard template `dashboards-src/marketing.json.hbs`: dashboard `shop-marketing` is not valid JSON after rendering: expected `,` or `}` at line 3 column 3
+       ,-[dashboards-src/marketing.json.hbs (rendered for shop-marketing):3:3]
+     2 |   "title": "shop-marketing"
+     3 |   "panels": []
+       :   |
+       :   `-- here
+     4 | }
+       `----
+      help: look for a missing comma or quote near this point in the template; use {{json value}} for strings
+    "#);
     assert_eq!(p.snapshot_tree(), before);
 }
 
 #[test]
 fn missing_manifest_names_where_it_looked() {
-    let p = TempProject::new();
-    let run = p.run(&["secrets", "list"]);
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("stacks/promo.yaml"), "{}", run.stderr);
-    assert!(run.stderr.contains("-f"), "{}", run.stderr);
+    let p = TestContext::new();
+    promo_snapshot!(p.cmd(&["secrets", "list"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x failed to open file `./stacks/promo.yaml`: No such file or directory (os error 2)
+      help: pass the manifest with -f, e.g. `-f stacks/promo.yaml` (looked in .)
+    ");
 }
 
 #[test]
 fn two_manifests_with_one_stack_name() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/a.yaml", BASE);
     p.write("stacks/b.yaml", BASE);
-    let run = p.run(&["generate"]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("both declare `stack: shop`"),
-        "{}",
-        run.stderr
-    );
+    promo_snapshot!(p.cmd(&["generate"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x stacks/a.yaml and stacks/b.yaml both declare `stack: shop`
+      help: each manifest needs its own stack name: it names the generated/ directory and the containers
+    ");
     assert!(!p.path().join("generated").exists());
 }
 
 #[test]
 fn bad_influx_rpc_address() {
-    for bad in ["8088", "localhost:", "127.0.0.1:99999", "my host:8088"] {
-        refused(
-            &[(
-                "  keep: { last: 3, daily: 7 }\n",
-                &format!("  keep: {{ last: 3, daily: 7 }}\n  influx_rpc: \"{bad}\"\n"),
-            )],
-            &format!("backup.influx_rpc: `{bad}` is not a host:port address"),
-            "34:15",
-        );
-    }
+    let rpc = |bad: &str| {
+        refused(&[(
+            "  keep: { last: 3, daily: 7 }\n",
+            &format!("  keep: {{ last: 3, daily: 7 }}\n  influx_rpc: \"{bad}\"\n"),
+        )])
+    };
+    promo_snapshot!(rpc("8088"), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x backup.influx_rpc: `8088` is not a host:port address
+        ,-[stacks/shop.yaml:34:15]
+     33 |   keep: { last: 3, daily: 7 }
+     34 |   influx_rpc: "8088"
+        :               ^^^|^^
+        :                  `-- not host:port
+     35 | k6:
+        `----
+      help: write the InfluxDB RPC bind-address, e.g. `127.0.0.1:8088`
+    "#);
+    promo_snapshot!(rpc("localhost:"), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x backup.influx_rpc: `localhost:` is not a host:port address
+        ,-[stacks/shop.yaml:34:15]
+     33 |   keep: { last: 3, daily: 7 }
+     34 |   influx_rpc: "localhost:"
+        :               ^^^^^^|^^^^^
+        :                     `-- not host:port
+     35 | k6:
+        `----
+      help: write the InfluxDB RPC bind-address, e.g. `127.0.0.1:8088`
+    "#);
+    promo_snapshot!(rpc("127.0.0.1:99999"), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x backup.influx_rpc: `127.0.0.1:99999` is not a host:port address
+        ,-[stacks/shop.yaml:34:15]
+     33 |   keep: { last: 3, daily: 7 }
+     34 |   influx_rpc: "127.0.0.1:99999"
+        :               ^^^^^^^^|^^^^^^^^
+        :                       `-- not host:port
+     35 | k6:
+        `----
+      help: write the InfluxDB RPC bind-address, e.g. `127.0.0.1:8088`
+    "#);
+    promo_snapshot!(rpc("my host:8088"), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x backup.influx_rpc: `my host:8088` is not a host:port address
+        ,-[stacks/shop.yaml:34:15]
+     33 |   keep: { last: 3, daily: 7 }
+     34 |   influx_rpc: "my host:8088"
+        :               ^^^^^^^|^^^^^^
+        :                      `-- not host:port
+     35 | k6:
+        `----
+      help: write the InfluxDB RPC bind-address, e.g. `127.0.0.1:8088`
+    "#);
 }

@@ -8,12 +8,12 @@ use std::time::Duration;
 use promo_doubles::grafana::{self, GrafanaConfig};
 use serde_json::{Value, json};
 
-use crate::common::TempProject;
+use crate::common::{Run, TestContext, free_port};
 use crate::influxd::RealInfluxd;
 use crate::standin::{
-    Proc, Standins, Webhook, add_env, assert_no_secret, free_port, run_dir, secret, spawn_promo,
-    wait_until,
+    Proc, Standins, Webhook, add_env, assert_no_secret, run_dir, secret, spawn_promo, wait_until,
 };
+use crate::stop_session;
 
 pub fn manifest(influx_port: u16, grafana_url: &str, control_port: u16, locale: &str) -> String {
     let grafana_port = grafana_url.rsplit(':').next().unwrap_or("3000");
@@ -52,7 +52,7 @@ k6:
 
 /// Everything a stop test needs, running.
 pub struct Rig {
-    pub p: TempProject,
+    pub p: TestContext,
     pub standins: Standins,
     pub grafana: grafana::GrafanaHandle,
     pub webhook: Webhook,
@@ -64,13 +64,15 @@ pub struct Rig {
 impl Rig {
     pub async fn start(locale: &str, with_influx: bool) -> Self {
         let influx = with_influx.then(|| RealInfluxd::start(true));
-        let influx_port = influx.as_ref().map_or_else(free_port, |i| {
-            i.url().rsplit(':').next().unwrap().parse().unwrap()
-        });
-        let p = TempProject::new();
+        // Without influxd: a port nothing listens on (never handed out again here).
+        let influx_port = influx
+            .as_ref()
+            .map_or_else(|| free_port().port(), RealInfluxd::http_port);
+        let p = TestContext::new();
         // The Grafana double needs the generated admin password: generate first with a
         // placeholder URL, then start the double and point the manifest at it.
-        let control_port = free_port();
+        let control_guard = free_port();
+        let control_port = control_guard.port();
         p.write(
             "stacks/shop.yaml",
             &manifest(influx_port, "http://127.0.0.1:3999", control_port, locale),
@@ -84,6 +86,9 @@ impl Rig {
         })
         .await
         .expect("grafana double");
+        if let Some(port) = url::Url::parse(&grafana.url()).ok().and_then(|u| u.port()) {
+            crate::common::register_port(port);
+        }
         p.write(
             "stacks/shop.yaml",
             &manifest(influx_port, &grafana.url(), control_port, locale),
@@ -94,6 +99,10 @@ impl Rig {
             setup_influx(&i.url(), &secret(&p, "shop", "INFLUXDB_K6_PASSWORD")).await;
         }
         p.write("tests/checkout.js", "export default function () {}\n");
+        // Let the control port go now: commands run before `start_control` must find nothing
+        // there (refused), not a held socket that never answers. It stays out of this process's
+        // other tests (registry).
+        drop(control_guard);
         Self {
             p,
             standins: Standins::new(),
@@ -206,6 +215,29 @@ impl Rig {
             || dir.join("k6-run.json").exists() && self.standins.ready(),
         );
         run
+    }
+
+    /// How `k6 run` ended (waited for, 30 s at most), its test id as `[TESTID]` and the
+    /// dashboard's time range (the real clock) as `[EPOCH_MS]`.
+    pub fn outcome(&self, run: Proc) -> Run {
+        let (code, out, err) = run.wait_output(Duration::from_secs(30));
+        let run = Run::new(code, out, err, self.p.path())
+            .filter_regex(r"\b(from|to)=\d{13}\b", "$1=[EPOCH_MS]");
+        if self.standins.records.path().join("k6-call.json").exists() {
+            run.filter(&self.current_testid(), "[TESTID]")
+        } else {
+            run
+        }
+    }
+
+    /// The test id the running stand-in k6 was given (its `testid=` tag).
+    pub fn current_testid(&self) -> String {
+        let argv: Vec<String> =
+            serde_json::from_value(self.standins.call()["argv"].clone()).expect("argv");
+        argv.iter()
+            .find_map(|a| a.strip_prefix("testid="))
+            .expect("testid tag")
+            .to_string()
     }
 }
 
@@ -414,18 +446,22 @@ async fn api_stop_sends_sigint_exports_summary_annotates_and_grades() {
     assert_eq!(rig.standins.signals(), "SIGINT\n");
 
     // `k6 run` passes k6's exit code through and reports the stop and the grade.
-    let (code, out, err) = run.wait_output(Duration::from_secs(30));
-    assert_eq!(code, 105, "k6's exit code is passed through\n{out}\n{err}");
-    assert!(
-        out.contains(&format!(
-            "test {testid}: stopped by hand (API); grade C (70/100)"
-        )),
-        "{out}\n{err}"
-    );
-    assert!(
-        err.contains(&format!("var-testid={testid}")),
-        "dashboard URL printed: {err}"
-    );
+    // k6's exit code passed through, the stop and the grade, the dashboard URL.
+    let outcome = promo_snapshot!(rig.outcome(run), @"
+    success: false
+    exit_code: 105
+    ----- stdout -----
+    stand-in k6 done
+    test [TESTID]: stopped by hand (API); grade C (70/100): p95 1500 ms, errors 0.00 %
+    summary: generated/shop/run/[TESTID]/summary.json
+    dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=[EPOCH_MS]
+
+    ----- stderr -----
+    promo-infra: STOP button ready: test [TESTID] registered with the control API at http://127.0.0.1:[PORT]
+    promo-infra: test [TESTID]: [TEMP_OTHER]/k6
+    promo-infra: dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=now&refresh=5s
+    promo-infra: stop requested by API: asked k6 to stop gracefully (SIGINT; it flushes its metrics)
+    ");
     let summary = run_dir(&rig.p, "shop").join(&testid).join("summary.json");
     let s: Value =
         serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary exported"))
@@ -543,7 +579,7 @@ async fn api_stop_sends_sigint_exports_summary_annotates_and_grades() {
     nix_sigterm(control.pid());
     let (code, cout, cerr) = control.wait_output(Duration::from_secs(10));
     assert_eq!(code, 0, "control API stops cleanly on SIGTERM: {cerr}");
-    let all = format!("{out}{err}{cout}{cerr}{}", msgs.join("\n"));
+    let all = format!("{}{cout}{cerr}{}", outcome.all(), msgs.join("\n"));
     assert_no_secret(&rig.p, "shop", &all, "k6 run / control-api / Slack");
     assert!(
         !all.contains(&rig.webhook.url),
@@ -604,9 +640,23 @@ async fn force_escalates_only_when_asked_and_after_the_grace_period() {
         json!(["SIGINT", "SIGTERM"]),
         "SIGTERM ends it, SIGKILL not needed"
     );
-    let (code, out, err) = run.wait_output(Duration::from_secs(30));
-    assert_eq!(code, 128 + 15, "{out}{err}");
-    assert!(out.contains("stopped by hand (API)"), "{out}");
+    promo_snapshot!(rig.outcome(run), @"
+    success: false
+    exit_code: 143
+    ----- stdout -----
+    test [TESTID]: stopped by hand (API); no grade
+    summary: generated/shop/run/[TESTID]/summary.json
+    dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=[EPOCH_MS]
+
+    ----- stderr -----
+    promo-infra: STOP button ready: test [TESTID] registered with the control API at http://127.0.0.1:[PORT]
+    promo-infra: test [TESTID]: [TEMP_OTHER]/k6
+    promo-infra: dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=now&refresh=5s
+    promo-infra: stop requested by API: asked k6 to stop gracefully (SIGINT; it flushes its metrics)
+    promo-infra: forced stop requested by API: SIGTERM if k6 still runs 1 s after the SIGINT
+    promo-infra: k6 still runs after the grace period: SIGTERM
+    promo-infra: warning: k6 wrote no summary at generated/shop/run/[TESTID]/summary.json
+    ");
     // French Slack message, no grade (k6 died before writing its summary).
     let msgs = rig.webhook.messages();
     assert_eq!(msgs.len(), 1);
@@ -615,36 +665,6 @@ async fn force_escalates_only_when_asked_and_after_the_grace_period() {
         "{}",
         msgs[0]
     );
-}
-
-/// chromedriver on 127.0.0.1 (killed by PID on drop; the browser session is closed first).
-pub(crate) struct Chromedriver {
-    _proc: Proc,
-    pub(crate) port: u16,
-}
-
-impl Chromedriver {
-    pub(crate) fn start() -> Self {
-        let port = free_port();
-        let child = std::process::Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("chromedriver must be installed (apt-get install chromium chromium-driver; scripts/setup.sh does it)");
-        let me = Self {
-            _proc: Proc {
-                child,
-                name: "chromedriver",
-            },
-            port,
-        };
-        wait_until("chromedriver", Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        me
-    }
 }
 
 /// A real headless Chromium opens the STOP page, authenticates (HTTP Basic through the URL),
@@ -667,27 +687,8 @@ async fn stop_page_in_real_chromium() {
     let testid = cur["testid"].as_str().unwrap().to_string();
     let pw = secret(&rig.p, "shop", "CONTROL_API_STOP_PASSWORD");
 
-    let driver = Chromedriver::start();
-    let profile = tempfile::tempdir().expect("profile");
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--disable-dev-shm-usage",
-                format!("--user-data-dir={}", profile.path().display()),
-            ],
-        }),
-    );
-    let client = fantoccini::ClientBuilder::rustls()
-        .expect("tls")
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("WebDriver session");
+    let browser = stop_session::Browser::start().await;
+    let client = &browser.client;
     let result = async {
         // Basic credentials in the URL work for a top-level navigation in Chromium; it then
         // reuses them for the same-origin form POST.
@@ -731,8 +732,7 @@ async fn stop_page_in_real_chromium() {
         Ok::<_, fantoccini::error::CmdError>((text, message))
     }
     .await;
-    let _ = client.close().await;
-    drop(driver);
+    browser.close().await;
     let (heading, message) = result.expect("browser steps");
     assert_eq!(heading, "Test stopped", "{message}");
     assert!(
@@ -744,12 +744,21 @@ async fn stop_page_in_real_chromium() {
         "SIGINT\n",
         "the stand-in k6 received SIGINT"
     );
-    let (code, out, _) = run.wait_output(Duration::from_secs(30));
-    assert_eq!(code, 105);
-    assert!(
-        out.contains("stopped by hand (STOP page, marketing)"),
-        "{out}"
-    );
+    promo_snapshot!(rig.outcome(run), @"
+    success: false
+    exit_code: 105
+    ----- stdout -----
+    stand-in k6 done
+    test [TESTID]: stopped by hand (STOP page, marketing); grade A (92/100): p95 400 ms, errors 0.00 %
+    summary: generated/shop/run/[TESTID]/summary.json
+    dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=[EPOCH_MS]
+
+    ----- stderr -----
+    promo-infra: STOP button ready: test [TESTID] registered with the control API at http://127.0.0.1:[PORT]
+    promo-infra: test [TESTID]: [TEMP_OTHER]/k6
+    promo-infra: dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=now&refresh=5s
+    promo-infra: stop requested by STOP page, marketing: asked k6 to stop gracefully (SIGINT; it flushes its metrics)
+    ");
     let ann = annotations_of(&rig.grafana, &testid);
     assert!(
         ann.iter()
@@ -776,21 +785,9 @@ async fn concurrent_stops_send_exactly_one_sigint() {
     // STOP page forms first (each needs its own CSRF token), then fire everything at once.
     let mut forms = Vec::new();
     for user in ["alice", "bob", "carol", "dave", "erin"] {
-        let page = http
-            .get(rig.api(&format!("/stop?testid={testid}")))
-            .basic_auth(user, Some(&pw))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let csrf = page
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .expect("csrf token in the page")
-            .to_string();
+        let link = rig.api(&format!("/stop?testid={testid}"));
+        let (_, page, csrf) = stop_session::open(&http, &link, user, &pw).await;
+        assert!(!csrf.is_empty(), "csrf token in the page: {page}");
         forms.push((user, csrf));
     }
     assert_eq!(rig.standins.signals(), "", "opening pages stops nothing");
@@ -816,22 +813,14 @@ async fn concurrent_stops_send_exactly_one_sigint() {
         }));
     }
     for (user, csrf) in forms {
-        let http = http.clone();
-        let url = rig.api("/stop");
-        let pw = pw.clone();
-        let origin = rig.api("");
-        let testid = testid.clone();
-        tasks.push(tokio::spawn(async move {
-            let r = http
-                .post(url)
-                .header("Origin", origin)
-                .basic_auth(user, Some(pw))
-                .form(&[("testid", testid.as_str()), ("csrf", csrf.as_str())])
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        }));
+        tasks.push(tokio::spawn(stop_session::confirm(
+            http.clone(),
+            rig.api(""),
+            user,
+            pw.clone(),
+            testid.clone(),
+            csrf,
+        )));
     }
     let mut first = 0;
     for t in tasks {
@@ -857,6 +846,8 @@ async fn concurrent_stops_send_exactly_one_sigint() {
     );
     let (code, out, err) = run.wait_output(Duration::from_secs(30));
     assert_eq!(code, 105, "{out}\n{err}");
+    // Not a snapshot: who stopped it (an API request or one of the STOP pages) is whichever of
+    // the concurrent requests came first.
     assert!(
         out.contains(&format!("test {testid}: stopped by hand (")),
         "{out}"
@@ -898,19 +889,18 @@ async fn without_a_control_api_k6_run_says_so_before_k6_starts() {
     ];
     let (code, out, err) = spawn_promo(&rig.p, &args, &env, "k6 run --require-stop")
         .wait_output(Duration::from_secs(30));
-    assert_eq!(code, 1, "{out}\n{err}");
-    let url = format!("http://127.0.0.1:{}", rig.control_port);
-    assert!(
-        err.contains(&format!(
-            "no STOP button for this test: the control API at {url} is not reachable"
-        )) && err.contains("k6 was not started (--require-stop)"),
-        "{err}"
-    );
-    assert!(
-        err.contains("promo-infra -f stacks/shop.yaml control-api")
-            && err.contains("promo-infra -f stacks/shop.yaml apply"),
-        "the fix names the same stack: {err}"
-    );
+    // The fix names the same stack (`-f stacks/shop.yaml`).
+    promo_snapshot!(Run::new(code, out, err, rig.p.path()), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::target
+
+      x no STOP button for this test: the control API at http://127.0.0.1:[PORT] is not reachable (error sending request for url (http://127.0.0.1:[PORT]/api/runs): client error (Connect): tcp connect error: Connection refused (os error 111)); k6 was not started (--require-stop)
+      help: start it: `promo-infra -f stacks/shop.yaml apply` (docker target: the control-api container), or `promo-infra -f stacks/shop.yaml control-api` on this host; or give its URL with --control-api URL
+    ");
     assert!(
         !rig.standins.records.path().join("k6-call.json").exists(),
         "k6 was never started"
@@ -919,37 +909,47 @@ async fn without_a_control_api_k6_run_says_so_before_k6_starts() {
     assert_eq!(written, 0, "nothing written in the run directory");
 
     // Without --require-stop: a warning first, then the test runs to completion.
-    let (code, out, err) =
-        spawn_promo(&rig.p, &args[..5], &env, "k6 run").wait_output(Duration::from_secs(30));
-    assert_eq!(code, 0, "{out}\n{err}");
-    let warn = err
-        .find("promo-infra: warning: no STOP button for this test: the control API at")
-        .unwrap_or_else(|| panic!("warning missing: {err}"));
-    let started = err.find("promo-infra: test ").expect("start line");
-    assert!(warn < started, "the warning comes before k6 starts: {err}");
-    assert!(err.contains("--require-stop refuses to start"), "{err}");
-    assert!(out.contains(": completed;"), "{out}");
+    let run = spawn_promo(&rig.p, &args[..5], &env, "k6 run");
+    promo_snapshot!(rig.outcome(run), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    stand-in k6 done
+    test [TESTID]: completed; grade A (95/100): p95 250 ms, errors 0.00 %
+    summary: generated/shop/run/[TESTID]/summary.json
+    dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=[EPOCH_MS]
+
+    ----- stderr -----
+    promo-infra: warning: no STOP button for this test: the control API at http://127.0.0.1:[PORT] is not reachable (error sending request for url (http://127.0.0.1:[PORT]/api/runs): client error (Connect): tcp connect error: Connection refused (os error 111)). To fix: start it: `promo-infra -f stacks/shop.yaml apply` (docker target: the control-api container), or `promo-infra -f stacks/shop.yaml control-api` on this host; or give its URL with --control-api URL. The test runs anyway; Ctrl+C here still stops it (--require-stop refuses to start without a STOP button)
+    promo-infra: test [TESTID]: [TEMP_OTHER]/k6
+    promo-infra: dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=now&refresh=5s
+    ");
 
     // A malformed --control-api is bad input: exit 1 before anything starts.
     std::fs::remove_file(rig.standins.records.path().join("k6-call.json")).unwrap();
-    let r = rig.p.run_env(
-        &[
-            "-f",
-            "stacks/shop.yaml",
-            "k6",
-            "run",
-            "tests/checkout.js",
-            "--control-api",
-            "127.0.0.1:5000",
-        ],
-        &env,
-    );
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(
-        r.stderr
-            .contains("--control-api `127.0.0.1:5000` is not an http(s) URL"),
-        "{}",
-        r.stderr
+    promo_snapshot!(
+        rig.p
+            .cmd(&[
+                "-f",
+                "stacks/shop.yaml",
+                "k6",
+                "run",
+                "tests/checkout.js",
+                "--control-api",
+                "127.0.0.1:5000",
+            ])
+            .envs(&env),
+        @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x --control-api `127.0.0.1:5000` is not an http(s) URL
+      help: e.g. --control-api http://127.0.0.1:5000 (the control API's address as seen from this host)
+    "
     );
     assert!(!rig.standins.records.path().join("k6-call.json").exists());
 }
@@ -987,7 +987,6 @@ async fn an_unacknowledged_stop_times_out_and_a_silent_run_expires() {
         .await
         .unwrap();
     assert_eq!(r.status(), 409);
-    let t0 = std::time::Instant::now();
     let r = http
         .post(rig.api("/api/tests/stop"))
         .bearer_auth(&token)
@@ -1003,7 +1002,6 @@ async fn an_unacknowledged_stop_times_out_and_a_silent_run_expires() {
         "{v}"
     );
     assert!(v["hint"].as_str().unwrap().contains("Ctrl+C"), "{v}");
-    assert!(t0.elapsed() < Duration::from_secs(5));
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let r = http
         .get(rig.api("/api/tests/current"))
@@ -1049,7 +1047,21 @@ async fn a_restarted_control_api_learns_the_run_again_and_can_stop_it() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["signals"], json!(["SIGINT"]), "{v}");
     assert_eq!(rig.standins.signals(), "SIGINT\n");
-    let (code, out, err) = run.wait_output(Duration::from_secs(30));
-    assert_eq!(code, 105, "{out}\n{err}");
-    assert!(out.contains("stopped by hand (API)"), "{out}");
+    promo_snapshot!(rig.outcome(run), @"
+    success: false
+    exit_code: 105
+    ----- stdout -----
+    stand-in k6 done
+    test [TESTID]: stopped by hand (API); grade A (95/100): p95 250 ms, errors 0.00 %
+    summary: generated/shop/run/[TESTID]/summary.json
+    dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=[EPOCH_MS]
+
+    ----- stderr -----
+    promo-infra: STOP button ready: test [TESTID] registered with the control API at http://127.0.0.1:[PORT]
+    promo-infra: test [TESTID]: [TEMP_OTHER]/k6
+    promo-infra: dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=now&refresh=5s
+     WARN promo_infra::k6::run: lost contact with the control API at http://127.0.0.1:[PORT] (error sending request for url (http://127.0.0.1:[PORT]/api/runs/[TESTID]/poll?seen=0&wait_s=10): client error (SendRequest): connection closed before message completed): the STOP button cannot reach this test until it answers again (retrying every second; Ctrl+C here still works)
+     WARN promo_infra::k6::run: in contact with the control API at http://127.0.0.1:[PORT] again
+    promo-infra: stop requested by API: asked k6 to stop gracefully (SIGINT; it flushes its metrics)
+    ");
 }

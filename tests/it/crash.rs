@@ -2,14 +2,14 @@
 //! (no false "edited by hand", no `--force`, no temp file left); and with several stacks, a
 //! failure in one leaves every other stack untouched.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{BASE, TempProject};
+use crate::common::{BASE, TestContext};
 
 /// Every path under the project whose name starts with `.promo-infra-tmp` or is a tempfile of
 /// the old writer (`.promo-infra-XXXXXX`).
-fn temp_files(p: &TempProject) -> Vec<String> {
+fn temp_files(p: &TestContext) -> Vec<String> {
     p.snapshot_tree()
         .into_iter()
         .map(|(rel, _)| rel)
@@ -46,7 +46,7 @@ fn variant_b() -> String {
 
 #[test]
 fn generate_killed_at_random_moments_then_reverted_converges_without_false_hand_edits() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/shop.yaml", BASE);
     let start = Instant::now();
     assert_eq!(p.run(&["generate"]).code, 0);
@@ -56,7 +56,6 @@ fn generate_killed_at_random_moments_then_reverted_converges_without_false_hand_
         .map_or(1, |d| d.as_nanos() as u64)
         | 1;
     let mut rng = Rng(seed);
-    let bin = assert_cmd::cargo::cargo_bin("promo-infra");
     let dir = p.path().join("generated/shop");
     let deadline = Instant::now() + Duration::from_secs(40);
     let mut rounds = 0;
@@ -64,10 +63,9 @@ fn generate_killed_at_random_moments_then_reverted_converges_without_false_hand_
         rounds += 1;
         // Change the manifest, start generate, SIGKILL it at a random moment of its run.
         p.write("stacks/shop.yaml", &variant_b());
-        let mut child = Command::new(&bin)
+        let mut child = crate::common::promo()
             .current_dir(p.path())
             .arg("generate")
-            .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -102,6 +100,8 @@ fn generate_killed_at_random_moments_then_reverted_converges_without_false_hand_
             "round {rounds} (seed {seed}, killed after {at} µs): {}",
             run.all()
         );
+        // Not a snapshot: what this run still had to write depends on the random moment the
+        // previous one was killed.
         assert!(
             !run.all().contains("hand-edited"),
             "round {rounds} (seed {seed}): {}",
@@ -124,8 +124,8 @@ fn generate_killed_at_random_moments_then_reverted_converges_without_false_hand_
 }
 
 /// Two stacks: `a` (with a pending change) and `b`, whose stack cannot be written.
-fn two_stacks() -> TempProject {
-    let p = TempProject::new();
+fn two_stacks() -> TestContext {
+    let p = TestContext::new();
     p.write(
         "stacks/a.yaml",
         &BASE.replacen("stack: shop", "stack: a", 1),
@@ -148,14 +148,17 @@ fn a_failing_second_stack_leaves_the_first_untouched() {
     let p = two_stacks();
     p.write("generated/b/.promo-infra-ledger.json", "{ not json");
     let before = p.snapshot_tree();
-    let run = p.run(&["generate"]);
-    assert_eq!(run.code, 1, "{}", run.all());
-    assert!(
-        run.stderr.contains("generated/b/.promo-infra-ledger.json")
-            && run.stderr.contains("is corrupt"),
-        "{}",
-        run.stderr
-    );
+    let run = promo_snapshot!(p.cmd(&["generate"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x the ledger `./generated/b/.promo-infra-ledger.json` is corrupt: key must be a string at line 1 column 3
+      help: restore it from git (`git checkout -- <path>`), or delete it and run `promo-infra generate --force`
+    ");
     assert!(
         p.snapshot_tree() == before,
         "stack a was written: {}",
@@ -168,25 +171,36 @@ fn a_failing_second_stack_leaves_the_first_untouched() {
         promo_infra::lock::StackLock::acquire(&p.path().join("generated/b"), "b", "apply")
             .expect("lock b");
     let before = p.snapshot_tree();
-    let run = p.run(&["generate"]);
-    assert_eq!(run.code, 1, "{}", run.all());
-    assert!(
-        run.stderr.contains("stack `b` is locked by `apply`"),
-        "{}",
-        run.stderr
-    );
+    let run = promo_snapshot!(p.cmd(&["generate"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x stack `b` is locked by `apply` (pid [PID] on [HOST], since [TIMESTAMP])
+      help: wait for it to finish; the lock is released automatically when that process exits, even if killed
+    ");
     assert!(
         p.snapshot_tree() == before,
         "stack a was written: {}",
         run.all()
     );
     drop(held);
-    let run = p.run(&["generate"]);
-    assert_eq!(run.code, 0, "{}", run.all());
-    assert!(
-        run.stdout.contains("generated/a: 0 created, ")
-            && run.stdout.contains("generated/b: 0 created, 0 updated"),
-        "{}",
-        run.stdout
-    );
+    promo_snapshot!(p.cmd(&["generate"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+      ~ generated/a/docker-compose.yml
+      ~ generated/a/grafana/dashboards/shop-marketing.json
+      ~ generated/a/native/grafana.ini
+      ~ generated/a/systemd/promo-infra-a-control-api.service
+    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/a/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    ✓ generated/a: 0 created, 4 updated, 16 unchanged, 0 removed
+    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/b/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    ✓ generated/b: 0 created, 0 updated, 20 unchanged, 0 removed
+
+    ----- stderr -----
+    ");
 }

@@ -1,7 +1,9 @@
 //! The docker target against the REAL Docker engine (Debian's docker.io) with real local images
 //! built by `scripts/images.sh` (real InfluxDB 1.6, promo-infra, and the Grafana API double).
 //!
-//! Without an engine these tests print why and pass when run by hand, but FAIL when `CI=true`.
+//! Without an engine (where the binary connects: `DOCKER_HOST`, else /var/run/docker.sock) these
+//! tests print why and pass when run by hand, but FAIL when `CI=true`
+//! ([`crate::common::docker_available`]).
 //! Each test uses its own stack name and free host ports (tests run in parallel) and destroys
 //! its stack with `--volumes` at the end, also when it fails (a Drop guard).
 //!
@@ -11,123 +13,32 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::common::{Run, TempProject, repo};
-
-const SOCKET: &str = "/var/run/docker.sock";
-
-/// Whether an engine answers `GET /_ping` on the local socket.
-fn engine_answers() -> bool {
-    let Ok(mut s) = UnixStream::connect(SOCKET) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    if s.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200")
-}
-
-/// `true` when the engine tests can run. Without an engine: fail under CI, skip (loudly) by hand.
-pub(crate) fn engine() -> bool {
-    if engine_answers() {
-        ensure_images();
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but no Docker engine answers on {SOCKET}: run scripts/setup.sh (it starts dockerd)"
-    );
-    eprintln!(
-        "SKIPPED: no Docker engine answers on {SOCKET} (these tests fail instead when CI=true)"
-    );
-    false
-}
-
-const IMAGES: [&str; 3] = [
-    "promo-infra-influxdb:1.6.7-local",
-    "promo-infra-grafana-double:0.1.0",
-    "promo-infra:0.1.0",
-];
-
-/// Build the local images once per test run (scripts/images.sh, as `just images` does): the
-/// control API's image must hold the binary under test; unchanged layers come from Docker's
-/// build cache.
-fn ensure_images() {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        // The control API's image gets the binary under test: rebuilding it here with
-        // `cargo build` could relink target/debug/promo-infra while other tests run it.
-        let out = Command::new("bash")
-            .arg(repo().join("scripts/images.sh"))
-            .env(
-                "PROMO_INFRA_BIN",
-                assert_cmd::cargo::cargo_bin("promo-infra"),
-            )
-            .output()
-            .expect("run scripts/images.sh");
-        assert!(
-            out.status.success(),
-            "scripts/images.sh failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for image in IMAGES {
-            assert!(
-                Command::new("docker")
-                    .args(["image", "inspect", image])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success()),
-                "scripts/images.sh did not build {image}"
-            );
-        }
-    });
-}
+use crate::common::{EngineConn, HeldPorts, Run, TestContext, free_port, repo};
+use crate::engine::{LocalFixture, destroy};
+pub(crate) use crate::engine::{docker, engine};
 
 /// Whether the binary under test has the `control-api` subcommand (the control API's image runs it).
 pub(crate) fn control_api_built() -> bool {
     static BUILT: OnceLock<bool> = OnceLock::new();
     *BUILT.get_or_init(|| {
-        Command::new(assert_cmd::cargo::cargo_bin("promo-infra"))
+        crate::common::promo()
             .args(["control-api", "--help"])
             .output()
             .is_ok_and(|o| o.status.success())
     })
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-pub(crate) fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("docker");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A stack of its own in a temporary project; destroyed with `--volumes` on drop.
 pub(crate) struct EngineStack {
-    pub(crate) p: TempProject,
+    pub(crate) p: TestContext,
     pub(crate) name: String,
     influx_port: u16,
+    /// The stack's host ports, held until its first command.
+    held: HeldPorts,
     /// Services of the stack, sorted.
     pub(crate) services: Vec<&'static str>,
 }
@@ -135,26 +46,24 @@ pub(crate) struct EngineStack {
 impl EngineStack {
     pub(crate) fn new(test: &str) -> Self {
         let name = format!("it-{test}-{}", std::process::id());
-        let fixture = std::fs::read_to_string(repo().join("tests/fixtures/stacks/local.yaml"))
-            .expect("local.yaml");
-        let influx_port = free_port();
-        let mut manifest = fixture
-            .replace("stack: local", &format!("stack: {name}"))
-            .replace("port: 38086", &format!("port: {influx_port}"))
-            .replace("port: 33000", &format!("port: {}", free_port()))
-            .replace("port: 35000", &format!("port: {}", free_port()));
+        let LocalFixture {
+            mut manifest,
+            influx_port,
+            held,
+            ..
+        } = LocalFixture::new(&name);
         let mut services = vec!["control-api", "grafana", "influxdb"];
         if !control_api_built() {
             manifest = manifest.replace("  enabled: true", "  enabled: false");
             services.remove(0);
         }
-        assert!(manifest.contains(&format!("stack: {name}")));
-        let p = TempProject::new();
+        let p = TestContext::new();
         p.write("stacks/promo.yaml", &manifest);
         Self {
             p,
             name,
             influx_port,
+            held,
             services,
         }
     }
@@ -167,8 +76,15 @@ impl EngineStack {
             .collect()
     }
 
+    /// The project dir, for a command that may start the stack (its ports are let go).
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self.held.release();
+        self.p.path()
+    }
+
     pub(crate) fn run(&self, args: &[&str]) -> Run {
-        self.p.run(args)
+        self.held.release();
+        self.p.run(args).filter(&self.name, "[STACK]")
     }
 
     pub(crate) fn apply(&self) -> Run {
@@ -298,10 +214,7 @@ impl EngineStack {
 
 impl Drop for EngineStack {
     fn drop(&mut self) {
-        let r = self.run(&["destroy", "--volumes", "--auto-approve"]);
-        if r.code != 0 {
-            eprintln!("cleanup of stack {} failed:\n{}", self.name, r.all());
-        }
+        destroy(&self.p, &self.name, &[]);
     }
 }
 
@@ -341,7 +254,7 @@ impl RecordingProxy {
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
-                let Ok(server) = UnixStream::connect(SOCKET) else {
+                let Ok(server) = EngineConn::connect() else {
                     return;
                 };
                 let log = Arc::clone(&log);
@@ -370,7 +283,7 @@ impl RecordingProxy {
                             break;
                         }
                     }
-                    let _ = s_write.shutdown(std::net::Shutdown::Write);
+                    s_write.shutdown_write();
                 });
                 std::thread::spawn(move || {
                     let _ = std::io::copy(&mut s_read, &mut c_write);
@@ -387,16 +300,8 @@ impl RecordingProxy {
 }
 
 fn run_with_docker_host(stack: &EngineStack, host: &str, args: &[&str]) -> Run {
-    let out = assert_cmd::Command::cargo_bin("promo-infra")
-        .expect("binary")
-        .current_dir(stack.p.path())
-        .env("NO_COLOR", "1")
-        .env("DOCKER_HOST", host)
-        .env_remove("SLACK_WEBHOOK_URL")
-        .args(args)
-        .output()
-        .expect("run promo-infra");
-    Run::from(out)
+    stack.held.release();
+    stack.p.cmd(args).env("DOCKER_HOST", host).run()
 }
 
 #[test]
@@ -430,9 +335,14 @@ fn cold_apply_is_healthy_then_nothing_to_do_and_compose_sees_it() {
     assert_eq!(sorted, s.container_names());
 
     // Re-plan right after apply: nothing to do, exit 0 with --detailed-exitcode.
-    let plan = s.run(&["plan", "--detailed-exitcode"]);
-    assert_eq!(plan.code, 0, "{}", plan.all());
-    assert!(plan.stdout.starts_with("No changes."), "{}", plan.stdout);
+    promo_snapshot!(s.run(&["plan", "--detailed-exitcode"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    No changes. Stack `[STACK]` on target docker matches the configuration.
+
+    ----- stderr -----
+    ");
 
     // A second apply makes no mutating Engine API call.
     let proxy = RecordingProxy::start();
@@ -517,25 +427,20 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
         "  admin_user: promo-admin\n",
         "  admin_user: promo-admin\n  plugins: [grafana-clock-panel]\n",
     );
-    let plan = s.run(&["plan", "--detailed-exitcode"]);
-    assert_eq!(plan.code, 2, "{}", plan.all());
-    assert!(
-        plan.stdout.contains("-/+ service.grafana"),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout
-            .contains("+ env.GF_INSTALL_PLUGINS.plain: (none) → \"grafana-clock-panel\""),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout
-            .contains("Plan: 1 to add, 0 to change, 1 to destroy."),
-        "{}",
-        plan.stdout
-    );
+    promo_snapshot!(s.run(&["plan", "--detailed-exitcode"]), @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # service.grafana will be replaced
+    -/+ service.grafana
+          + env.GF_INSTALL_PLUGINS.plain: (none) → "grafana-clock-panel"
+
+    Plan: 1 to add, 0 to change, 1 to destroy.
+
+    ----- stderr -----
+    "#);
     s.apply();
     let after = s.containers();
     assert_eq!(after.len(), s.services.len(), "{after:?}");
@@ -561,14 +466,24 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
 
     // A change to InfluxDB's mounted init file recreates InfluxDB (only): data is in the volume.
     s.edit("retention: 4w", "retention: 8w");
-    let plan = s.run(&["plan"]);
-    assert!(
-        plan.stdout.contains("-/+ service.influxdb"),
-        "{}",
-        plan.stdout
-    );
-    assert!(plan.stdout.contains("~ database.k6"), "{}", plan.stdout);
-    assert!(!plan.stdout.contains("service.grafana"), "{}", plan.stdout);
+    promo_snapshot!(s.run(&["plan"]), @r#"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # service.influxdb will be replaced
+    -/+ service.influxdb
+          ~ config_digest.influxdb/init: "[HASH]" → "[HASH]"
+
+      # database.k6 will be updated in place
+      ~ database.k6
+          ~ retention: "672h" → "1344h"
+
+    Plan: 1 to add, 1 to change, 1 to destroy.
+
+    ----- stderr -----
+    "#);
     s.apply();
     let third = s.containers();
     for svc in &s.services {
@@ -596,9 +511,26 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
     );
 
     // destroy without --volumes keeps the data; a later apply reuses it.
-    let d = s.run(&["destroy", "--auto-approve"]);
-    assert_eq!(d.code, 0, "{}", d.all());
-    assert!(d.stdout.contains("volumes kept"), "{}", d.stdout);
+    promo_snapshot!(s.run(&["destroy", "--auto-approve"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will destroy on stack `[STACK]` (target docker):
+
+      - network.monitoring-net
+      - service.control-api
+      - service.grafana
+      - service.influxdb
+
+    Data volumes are kept (use --volumes to remove them too).
+      - container [STACK]-control-api-1
+      - container [STACK]-grafana-1
+      - container [STACK]-influxdb-1
+      - network [STACK]_monitoring-net
+    ✓ Destroy complete: 4 object(s) removed; volumes kept.
+
+    ----- stderr -----
+    ");
     assert!(s.labelled("container").is_empty());
     assert!(s.labelled("network").is_empty());
     assert_eq!(s.labelled("volume").len(), 2);
@@ -626,10 +558,9 @@ fn an_apply_killed_with_sigkill_is_re_run_and_converges() {
         return;
     }
     let s = EngineStack::new("sigkill");
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("promo-infra"))
-        .current_dir(s.p.path())
+    let mut child = crate::common::promo()
+        .current_dir(s.dir())
         .args(["apply", "--auto-approve"])
-        .env("NO_COLOR", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -675,10 +606,9 @@ fn two_concurrent_applies_do_not_both_run() {
         return;
     }
     let s = EngineStack::new("lock");
-    let first = Command::new(assert_cmd::cargo::cargo_bin("promo-infra"))
-        .current_dir(s.p.path())
+    let first = crate::common::promo()
+        .current_dir(s.dir())
         .args(["apply", "--auto-approve"])
-        .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -723,7 +653,7 @@ fn containers_made_by_docker_compose_are_replaced_never_duplicated() {
     // generate writes the compose file and .env; docker-compose brings the stack up itself.
     let g = s.run(&["generate"]);
     assert_eq!(g.code, 0, "{}", g.all());
-    let dir = s.p.path().join("generated").join(&s.name);
+    let dir = s.dir().join("generated").join(&s.name);
     let up = Command::new("docker-compose")
         .args(["-p", &s.name, "up", "-d"])
         .current_dir(&dir)
@@ -736,28 +666,30 @@ fn containers_made_by_docker_compose_are_replaced_never_duplicated() {
     );
     assert_eq!(s.containers().len(), s.services.len());
 
-    let plan = s.run(&["plan"]);
-    assert!(
-        plan.stdout.contains("-/+ service.influxdb"),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout.contains("-/+ service.grafana"),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout
-            .contains("~ labels.io.promo-infra.hash: (none: not created by promo-infra)"),
-        "the compose containers run exactly the generated configuration:\n{}",
-        plan.stdout
-    );
-    assert!(
-        !plan.stdout.contains("+ network.") && !plan.stdout.contains("+ volume."),
-        "compose's network and volumes are reused:\n{}",
-        plan.stdout
-    );
+    // Both recreated with the generated configuration (labels added); compose's network and
+    // volumes are reused.
+    promo_snapshot!(s.run(&["plan"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # service.control-api will be replaced
+    -/+ service.control-api
+          ~ labels.io.promo-infra.hash: (none: not created by promo-infra) → [ID]
+
+      # service.grafana will be replaced
+    -/+ service.grafana
+          ~ labels.io.promo-infra.hash: (none: not created by promo-infra) → [ID]
+
+      # service.influxdb will be replaced
+    -/+ service.influxdb
+          ~ labels.io.promo-infra.hash: (none: not created by promo-infra) → [ID]
+
+    Plan: 3 to add, 0 to change, 3 to destroy.
+
+    ----- stderr -----
+    ");
     s.apply();
     let names = docker(&[
         "ps",
@@ -783,21 +715,42 @@ fn non_interactive_apply_without_auto_approve_changes_nothing() {
         return;
     }
     let s = EngineStack::new("noapprove");
-    let r = s.run(&["apply"]);
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(
-        r.stdout
-            .contains(&format!("Plan: {} to add", 4 + s.services.len())),
-        "the plan is shown first:\n{}",
-        r.stdout
-    );
-    assert!(
-        r.stderr
-            .contains("apply needs confirmation, but stdin is not a terminal"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("--auto-approve"), "{}", r.stderr);
+    // The plan is shown first.
+    promo_snapshot!(s.run(&["apply"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # network.monitoring-net will be created
+      + network.monitoring-net
+
+      # volume.grafana-data will be created
+      + volume.grafana-data
+
+      # volume.influxdb-data will be created
+      + volume.influxdb-data
+
+      # service.control-api will be created
+      + service.control-api
+
+      # service.grafana will be created
+      + service.grafana
+
+      # service.influxdb will be created
+      + service.influxdb
+
+      # database.k6 will be created
+      + database.k6
+
+    Plan: 7 to add, 0 to change, 0 to destroy.
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x apply needs confirmation, but stdin is not a terminal
+      help: review `promo-infra plan`, then re-run with --auto-approve; nothing was changed
+    ");
     assert!(
         s.labelled("container").is_empty()
             && s.labelled("network").is_empty()
@@ -815,15 +768,41 @@ fn a_missing_image_that_cannot_be_pulled_is_named_with_how_to_get_it() {
         "image: promo-infra-grafana-double:0.1.0",
         "image: 127.0.0.1:9/promo-infra-missing:0.0.1",
     );
-    let r = s.run(&["apply", "--auto-approve"]);
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains("image `127.0.0.1:9/promo-infra-missing:0.0.1` is not present locally and could not be pulled"), "{}", r.stderr);
-    assert!(
-        r.stderr.contains("just images") && r.stderr.contains("docker load"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("nothing was changed"), "{}", r.stderr);
+    promo_snapshot!(s.run(&["apply", "--auto-approve"]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # network.monitoring-net will be created
+      + network.monitoring-net
+
+      # volume.grafana-data will be created
+      + volume.grafana-data
+
+      # volume.influxdb-data will be created
+      + volume.influxdb-data
+
+      # service.control-api will be created
+      + service.control-api
+
+      # service.grafana will be created
+      + service.grafana
+
+      # service.influxdb will be created
+      + service.influxdb
+
+      # database.k6 will be created
+      + database.k6
+
+    Plan: 7 to add, 0 to change, 0 to destroy.
+
+    ----- stderr -----
+    promo_infra::target
+
+      x image `127.0.0.1:9/promo-infra-missing:0.0.1` is not present locally and could not be pulled: Docker responded with status code 500: Get "http://127.0.0.1:9/v2/": dial tcp 127.0.0.1:9: connect: connection refused
+      help: build it (`just images` builds the local images of tests/fixtures/stacks/local.yaml), load it (`docker load -i FILE` with a file made by `docker save 127.0.0.1:9/promo-infra-missing:0.0.1`), or check that the registry is reachable; nothing was changed
+    "#);
     assert!(
         s.labelled("container").is_empty(),
         "nothing may be created before the images are there"
@@ -833,46 +812,47 @@ fn a_missing_image_that_cannot_be_pulled_is_named_with_how_to_get_it() {
 #[test]
 fn an_unreachable_engine_is_named_with_what_to_do() {
     // No engine needed: DOCKER_HOST points where nothing answers.
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &std::fs::read_to_string(repo().join("tests/fixtures/stacks/local.yaml")).expect("fixture"),
     );
-    let port = free_port();
-    let out = assert_cmd::Command::cargo_bin("promo-infra")
-        .expect("binary")
-        .current_dir(p.path())
-        .env("NO_COLOR", "1")
-        .env("DOCKER_HOST", format!("tcp://127.0.0.1:{port}"))
-        .args(["plan"])
-        .output()
-        .expect("run");
-    let r = Run::from(out);
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(
-        r.stderr.contains(&format!(
-            "cannot reach the Docker engine at tcp://127.0.0.1:{port}"
-        )),
-        "{}",
-        r.stderr
+    let port = free_port().port(); // let go: nothing listens there
+    promo_snapshot!(
+        p.cmd(&["plan"])
+            .env("DOCKER_HOST", format!("tcp://127.0.0.1:{port}")),
+        @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::target
+
+      x cannot reach the Docker engine at tcp://127.0.0.1:[PORT] (listing the stack's networks): Error in the hyper legacy client: client error (Connect)
+      help: start the engine (`just setup` starts dockerd when no socket answers, or `systemctl start docker`), or point DOCKER_HOST at a running one
+    "
     );
-    assert!(r.stderr.contains("just setup"), "{}", r.stderr);
 }
 
 #[test]
 fn a_target_not_built_yet_says_so() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
         &std::fs::read_to_string(repo().join("tests/fixtures/stacks/local.yaml")).expect("fixture"),
     );
-    let r = p.run(&["plan", "--target", "cloud"]);
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(
-        r.stderr.contains("target `cloud` is not available yet"),
-        "{}",
-        r.stderr
-    );
+    promo_snapshot!(p.cmd(&["plan", "--target", "cloud"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x target `cloud` is not available yet
+      help: use --target docker (the default) or --target native
+    ");
 }
 
 #[test]
@@ -886,30 +866,62 @@ fn a_service_that_never_becomes_healthy_is_named_with_its_last_health_check() {
         "image: promo-infra-grafana-double:0.1.0",
         "image: promo-infra-influxdb:1.6.7-local",
     );
-    let r = s.run(&["apply", "--auto-approve", "--health-timeout", "9"]);
-    assert_eq!(r.code, 1, "{}", r.all());
     let container = format!("{}-grafana-1", s.name);
-    assert!(
-        r.stderr.contains(&format!(
-            "container {container} did not become healthy within 9s"
-        )),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("last health check: exit 1"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains(&format!("docker logs {container}")),
-        "{}",
-        r.stderr
+    promo_snapshot!(
+        s.run(&["apply", "--auto-approve", "--health-timeout", "9"]),
+        @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # network.monitoring-net will be created
+      + network.monitoring-net
+
+      # volume.grafana-data will be created
+      + volume.grafana-data
+
+      # volume.influxdb-data will be created
+      + volume.influxdb-data
+
+      # service.control-api will be created
+      + service.control-api
+
+      # service.grafana will be created
+      + service.grafana
+
+      # service.influxdb will be created
+      + service.influxdb
+
+      # database.k6 will be created
+      + database.k6
+
+    Plan: 7 to add, 0 to change, 0 to destroy.
+
+    ----- stderr -----
+    promo_infra::target
+
+      x container [STACK]-grafana-1 did not become healthy within 9s (after [TIME]); last health check: exit 1: wget: can't connect to remote host (127.0.0.1): Connection refused
+      help: see `docker logs [STACK]-grafana-1`; raise the wait with --health-timeout; re-run apply once fixed (it converges)
+    "
     );
     // What was done before stays; a re-run converges from there (InfluxDB is not recreated).
-    let plan = s.run(&["plan"]);
-    assert!(!plan.stdout.contains("service.influxdb"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("~ service.grafana"), "{}", plan.stdout);
+    promo_snapshot!(s.run(&["plan"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # service.control-api will be created
+      + service.control-api
+
+      # service.grafana will be started
+      ~ service.grafana
+
+    Plan: 1 to add, 1 to change, 0 to destroy.
+
+    ----- stderr -----
+    ");
     // That image declares VOLUME /var/lib/influxdb, which the Grafana service does not mount a
     // named volume on: the anonymous volume goes with the container, nothing is orphaned.
     let anonymous = docker(&[
@@ -954,14 +966,14 @@ fn plan_json_lists_every_step_with_its_action() {
 
 /// Run promo-infra under a pseudo-terminal (`script`), answering `answer` on its stdin.
 fn run_in_terminal(s: &EngineStack, args: &str, answer: &str) -> Run {
-    let bin = assert_cmd::cargo::cargo_bin("promo-infra");
-    let mut child = Command::new("script")
+    let bin = crate::common::bin();
+    let mut script = Command::new("script");
+    crate::common::clear_env(&mut script);
+    let mut child = script
         .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
-        .current_dir(s.p.path())
-        .env("NO_COLOR", "1")
+        .current_dir(s.dir())
         // A terminal a person uses, whatever the caller's TERM (`dumb` hides progress bars).
         .env("TERM", "xterm-256color")
-        .env_remove("SLACK_WEBHOOK_URL")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

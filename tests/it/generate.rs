@@ -5,7 +5,7 @@ use promo_infra::ops::{self, Selection};
 use promo_infra::project::Project;
 use promo_infra::secrets::SecretValues;
 
-use crate::common::{BASE, TempProject, repo};
+use crate::common::{BASE, TestContext, repo};
 
 /// Every generated file of every stack in stacks/, one snapshot per stack with a header per
 /// file (secrets are never in these files, so nothing needs redacting).
@@ -85,19 +85,23 @@ fn compose_files_follow_the_compose_spec() {
 
 #[test]
 fn two_generates_are_byte_identical() {
-    let p = TempProject::with_repo_stacks();
+    let p = TestContext::with_repo_stacks();
     assert_eq!(p.run(&["generate"]).code, 0);
     let first = p.snapshot_tree();
-    let second_run = p.run(&["generate"]);
-    assert_eq!(second_run.code, 0, "{}", second_run.all());
-    assert!(
-        second_run.stdout.contains("0 created, 0 updated"),
-        "{}",
-        second_run.stdout
-    );
+    promo_snapshot!(p.cmd(&["generate"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/promo-v1/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    ✓ generated/promo-v1: 0 created, 0 updated, 22 unchanged, 0 removed
+    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/promo/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    ✓ generated/promo: 0 created, 0 updated, 20 unchanged, 0 removed
+
+    ----- stderr -----
+    ");
     assert_eq!(p.snapshot_tree(), first);
     // The same manifests compiled in another directory give the same bytes (no paths, no time).
-    let q = TempProject::with_repo_stacks();
+    let q = TestContext::with_repo_stacks();
     assert_eq!(q.run(&["generate"]).code, 0);
     let strip_env = |t: Vec<(String, Vec<u8>)>| {
         t.into_iter()
@@ -109,7 +113,7 @@ fn two_generates_are_byte_identical() {
 
 #[test]
 fn committed_generated_files_match_a_fresh_generate() {
-    let p = TempProject::with_repo_stacks();
+    let p = TestContext::with_repo_stacks();
     assert_eq!(p.run(&["generate"]).code, 0);
     for (rel, bytes) in p.snapshot_tree() {
         // .env and the lock file (never removed, see src/lock.rs) are git-ignored.
@@ -129,7 +133,7 @@ fn committed_generated_files_match_a_fresh_generate() {
 
 #[test]
 fn hand_edits_are_detected_and_kept() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/shop.yaml", BASE);
     assert_eq!(p.run(&["generate"]).code, 0);
     let compose = "generated/shop/docker-compose.yml";
@@ -141,15 +145,21 @@ fn hand_edits_are_detected_and_kept() {
         "stacks/shop.yaml",
         &BASE.replacen("  port: 3000", "  port: 3300", 1),
     );
-    let run = p.run(&["generate"]);
-    assert_eq!(run.code, 1, "{}", run.all());
-    assert!(
-        run.stderr
-            .contains("hand-edited generated file(s) kept: generated/shop/docker-compose.yml"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    promo_snapshot!(p.cmd(&["generate"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+      ~ generated/shop/native/grafana.ini
+      ~ generated/shop/systemd/promo-infra-shop-control-api.service
+    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    ✓ generated/shop: 0 created, 2 updated, 17 unchanged, 0 removed
+
+    ----- stderr -----
+    promo_infra::hand_edited
+
+      x hand-edited generated file(s) kept: generated/shop/docker-compose.yml
+      help: move the change into the manifest or a template in dashboards-src/, then run `promo-infra generate --force` to overwrite
+    ");
     assert_eq!(p.read(compose), edited, "the hand edit must survive");
     assert!(
         p.read("generated/shop/grafana/provisioning/datasources/promo-infra.yaml")
@@ -157,51 +167,94 @@ fn hand_edits_are_detected_and_kept() {
     );
 
     // Still reported on the next run, and --check shows the diff.
-    assert_eq!(p.run(&["generate"]).code, 1);
-    let check = p.run(&["generate", "--check"]);
-    assert_eq!(check.code, 1);
-    assert!(
-        check
-            .stdout
-            .contains("--- a/generated/shop/docker-compose.yml"),
-        "{}",
-        check.stdout
-    );
-    assert!(
-        check.stdout.contains("-# my local tweak"),
-        "{}",
-        check.stdout
-    );
-    assert!(
-        check.stdout.contains("+    - 127.0.0.1:3300:3000"),
-        "{}",
-        check.stdout
-    );
+    promo_snapshot!(p.cmd(&["generate"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    ✓ generated/shop: 0 created, 0 updated, 19 unchanged, 0 removed
+
+    ----- stderr -----
+    promo_infra::hand_edited
+
+      x hand-edited generated file(s) kept: generated/shop/docker-compose.yml
+      help: move the change into the manifest or a template in dashboards-src/, then run `promo-infra generate --force` to overwrite
+    ");
+    promo_snapshot!(p.cmd(&["generate", "--check"]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    --- a/generated/shop/.promo-infra-ledger.json
+    +++ b/generated/shop/.promo-infra-ledger.json
+    @@ -2,7 +2,7 @@
+       "//": "sha256 of each file promo-infra generated here; a file whose hash differs was edited by hand",
+       "files": {
+         "cron/promo-infra-shop-backup": "[HASH]",
+    -    "docker-compose.yml": "[HASH]",
+    +    "docker-compose.yml": "[HASH]",
+         "grafana/alerting-without-slack/promo-infra.yaml": "[HASH]",
+         "grafana/dashboards/shop-marketing.json": "[HASH]",
+         "grafana/dashboards/shop-tech.json": "[HASH]",
+    --- a/generated/shop/docker-compose.yml
+    +++ b/generated/shop/docker-compose.yml
+    @@ -13,7 +13,7 @@
+           CONTROL_API_STOP_PASSWORD: "${CONTROL_API_STOP_PASSWORD:?is not set in .env: see promo-infra secrets list}"
+           CONTROL_API_TOKEN: "${CONTROL_API_TOKEN:?is not set in .env: see promo-infra secrets list}"
+           GRAFANA_ADMIN_PASSWORD: "${GRAFANA_ADMIN_PASSWORD:?is not set in .env: see promo-infra secrets list}"
+    -      PROMO_INFRA_CORS_ORIGIN: http://127.0.0.1:3000
+    +      PROMO_INFRA_CORS_ORIGIN: http://127.0.0.1:3300
+           PROMO_INFRA_GRAFANA_URL: http://grafana:3000
+           PROMO_INFRA_GRAFANA_USER: admin
+           PROMO_INFRA_LOCALE: fr
+    @@ -44,12 +44,12 @@
+           GF_SECURITY_ADMIN_PASSWORD: "${GRAFANA_ADMIN_PASSWORD:?is not set in .env: see promo-infra secrets list}"
+           GF_SECURITY_ADMIN_USER: admin
+           GF_SECURITY_SECRET_KEY: "${GRAFANA_SECRET_KEY:?is not set in .env: see promo-infra secrets list}"
+    -      GF_SERVER_ROOT_URL: http://127.0.0.1:3000
+    +      GF_SERVER_ROOT_URL: http://127.0.0.1:3300
+           GF_USERS_ALLOW_SIGN_UP: "false"
+           INFLUXDB_ADMIN_TOKEN: "${INFLUXDB_ADMIN_TOKEN:?is not set in .env: see promo-infra secrets list}"
+           SLACK_WEBHOOK_URL: "${SLACK_WEBHOOK_URL:?is not set in .env: see promo-infra secrets list}"
+         ports:
+    -    - 127.0.0.1:3000:3000
+    +    - 127.0.0.1:3300:3000
+         volumes:
+         - grafana-data:/var/lib/grafana
+         - ./grafana/provisioning:/etc/grafana/provisioning:ro
+    @@ -99,4 +99,3 @@
+     volumes:
+       grafana-data: {}
+       influxdb-data: {}
+    -# my local tweak
+
+    ----- stderr -----
+    promo_infra::stale
+
+      x 2 generated file(s) are out of date
+      help: run `promo-infra generate` and commit the result
+    "#);
 
     // --force overwrites; then everything is current.
-    let forced = p.run(&["generate", "--force"]);
-    assert_eq!(forced.code, 0, "{}", forced.all());
+    promo_snapshot!(p.cmd(&["generate", "--force"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+      ~ generated/shop/docker-compose.yml
+    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    ✓ generated/shop: 0 created, 1 updated, 19 unchanged, 0 removed
+
+    ----- stderr -----
+    ");
     assert!(!p.read(compose).contains("my local tweak"));
     assert_eq!(p.run(&["generate", "--check"]).code, 0);
 }
 
 #[test]
 fn check_writes_nothing_and_exits_1_with_a_diff() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/shop.yaml", BASE);
-    let run = p.run(&["generate", "--check"]);
-    assert_eq!(run.code, 1, "{}", run.all());
-    assert!(
-        run.stdout
-            .contains("+++ b/generated/shop/docker-compose.yml"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stderr.contains("generated file(s) are out of date"),
-        "{}",
-        run.stderr
-    );
+    // Every file is new: the whole diff, in a file snapshot.
+    promo_snapshot!(p.cmd(&["generate", "--check"]));
     assert!(
         !p.path().join("generated").exists(),
         "--check must not write"
@@ -214,25 +267,44 @@ fn check_writes_nothing_and_exits_1_with_a_diff() {
         "stacks/shop.yaml",
         &BASE.replacen("retention: 30d", "retention: 12h", 1),
     );
-    let run = p.run(&["generate", "--check"]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stdout
-            .contains("-      DOCKER_INFLUXDB_INIT_RETENTION: 720h"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("+      DOCKER_INFLUXDB_INIT_RETENTION: 12h"),
-        "{}",
-        run.stdout
-    );
+    promo_snapshot!(p.cmd(&["generate", "--check"]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    --- a/generated/shop/.promo-infra-ledger.json
+    +++ b/generated/shop/.promo-infra-ledger.json
+    @@ -2,7 +2,7 @@
+       "//": "sha256 of each file promo-infra generated here; a file whose hash differs was edited by hand",
+       "files": {
+         "cron/promo-infra-shop-backup": "[HASH]",
+    -    "docker-compose.yml": "[HASH]",
+    +    "docker-compose.yml": "[HASH]",
+         "grafana/alerting-without-slack/promo-infra.yaml": "[HASH]",
+         "grafana/dashboards/shop-marketing.json": "[HASH]",
+         "grafana/dashboards/shop-tech.json": "[HASH]",
+    --- a/generated/shop/docker-compose.yml
+    +++ b/generated/shop/docker-compose.yml
+    @@ -76,7 +76,7 @@
+           DOCKER_INFLUXDB_INIT_MODE: setup
+           DOCKER_INFLUXDB_INIT_ORG: shop-org
+           DOCKER_INFLUXDB_INIT_PASSWORD: "${INFLUXDB_ADMIN_PASSWORD:?is not set in .env: see promo-infra secrets list}"
+    -      DOCKER_INFLUXDB_INIT_RETENTION: 720h
+    +      DOCKER_INFLUXDB_INIT_RETENTION: 12h
+           DOCKER_INFLUXDB_INIT_USERNAME: promo-admin
+           INFLUXD_REPORTING_DISABLED: "true"
+         ports:
+
+    ----- stderr -----
+    promo_infra::stale
+
+      x 2 generated file(s) are out of date
+      help: run `promo-infra generate` and commit the result
+    "#);
 }
 
 #[test]
 fn removed_outputs_are_deleted_unless_edited() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/shop.yaml", BASE);
     assert_eq!(p.run(&["generate"]).code, 0);
     assert!(
@@ -242,14 +314,16 @@ fn removed_outputs_are_deleted_unless_edited() {
     );
     let without_tech = BASE.replacen("  - uid: shop-tech\n    template: k6-technical\n", "", 1);
     p.write("stacks/shop.yaml", &without_tech);
-    let run = p.run(&["generate"]);
-    assert_eq!(run.code, 0, "{}", run.all());
-    assert!(
-        run.stdout
-            .contains("- generated/shop/grafana/dashboards/shop-tech.json"),
-        "{}",
-        run.stdout
-    );
+    promo_snapshot!(p.cmd(&["generate"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+      - generated/shop/grafana/dashboards/shop-tech.json
+    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    ✓ generated/shop: 0 created, 0 updated, 19 unchanged, 1 removed
+
+    ----- stderr -----
+    ");
     assert!(
         !p.path()
             .join("generated/shop/grafana/dashboards/shop-tech.json")
@@ -265,14 +339,21 @@ fn removed_outputs_are_deleted_unless_edited() {
         .to_string()
         + "k6:\n  version: v0.47.0\n";
     p.write("stacks/shop.yaml", &no_backup);
-    let run = p.run(&["generate"]);
-    assert_eq!(run.code, 1, "{}", run.all());
-    assert!(
-        run.stderr
-            .contains("generated/shop/cron/promo-infra-shop-backup"),
-        "{}",
-        run.stderr
-    );
+    promo_snapshot!(p.cmd(&["generate"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+      - generated/shop/systemd/promo-infra-shop-backup.service
+      - generated/shop/systemd/promo-infra-shop-backup.timer
+    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    ✓ generated/shop: 0 created, 0 updated, 16 unchanged, 2 removed
+
+    ----- stderr -----
+    promo_infra::hand_edited
+
+      x hand-edited generated file(s) kept: generated/shop/cron/promo-infra-shop-backup
+      help: move the change into the manifest or a template in dashboards-src/, then run `promo-infra generate --force` to overwrite
+    ");
     assert_eq!(
         p.read("generated/shop/cron/promo-infra-shop-backup"),
         "# mine\n"

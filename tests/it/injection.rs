@@ -6,7 +6,7 @@
 //! that are special in an output's syntax end up escaped there.
 
 use crate::bad_input::refused;
-use crate::common::{BASE, TempProject};
+use crate::common::{BASE, Run, TestContext};
 
 const KEEP: &str = "  keep: { last: 3, daily: 7 }\n";
 const K6_EXT: &str = "  extensions: [github.com/grafana/xk6-output-influxdb@v0.4.1]\n";
@@ -24,239 +24,645 @@ fn native_extra(lines: &str) -> (String, String) {
     )
 }
 
-fn refused_with(edit: (String, String), message: &str, position: &str) {
-    refused(&[(edit.0.as_str(), edit.1.as_str())], message, position);
+fn refused_with(edit: (String, String)) -> Run {
+    refused(&[(edit.0.as_str(), edit.1.as_str())])
 }
 
 #[test]
 fn cron_line_cannot_gain_a_command_from_backup_binary() {
-    for (bad, shown) in [
-        ("/usr/local/bin/promo-infra;id", "`;`"),
-        ("/usr/local/bin/$(id)", "`$`"),
-        ("/usr/local/bin/`id`", "a backtick"),
-    ] {
-        refused_with(
-            backup_extra(&format!("  binary: \"{bad}\"\n")),
-            &format!("backup.binary: `{bad}` contains {shown}"),
-            "34:11",
-        );
-    }
+    let binary = |bad: &str| refused_with(backup_extra(&format!("  binary: \"{bad}\"\n")));
+    promo_snapshot!(binary("/usr/local/bin/promo-infra;id"), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x backup.binary: `/usr/local/bin/promo-infra;id` contains `;`
+        ,-[stacks/shop.yaml:34:11]
+     33 |   keep: { last: 3, daily: 7 }
+     34 |   binary: "/usr/local/bin/promo-infra;id"
+        :           ^^^^^^^^^^^^^^^|^^^^^^^^^^^^^^^
+        :                          `-- not a plain path
+     35 | k6:
+        `----
+      help: write a plain absolute path (letters, digits, spaces, `%`, `._+@,=~-`), e.g. `/opt/promo-infra`
+    "#);
+    promo_snapshot!(binary("/usr/local/bin/$(id)"), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x backup.binary: `/usr/local/bin/$(id)` contains `$`
+        ,-[stacks/shop.yaml:34:11]
+     33 |   keep: { last: 3, daily: 7 }
+     34 |   binary: "/usr/local/bin/$(id)"
+        :           ^^^^^^^^^^^|^^^^^^^^^^
+        :                      `-- not a plain path
+     35 | k6:
+        `----
+      help: write a plain absolute path (letters, digits, spaces, `%`, `._+@,=~-`), e.g. `/opt/promo-infra`
+    "#);
+    promo_snapshot!(binary("/usr/local/bin/`id`"), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x backup.binary: `/usr/local/bin/`id`` contains a backtick
+        ,-[stacks/shop.yaml:34:11]
+     33 |   keep: { last: 3, daily: 7 }
+     34 |   binary: "/usr/local/bin/`id`"
+        :           ^^^^^^^^^^|^^^^^^^^^^
+        :                     `-- not a plain path
+     35 | k6:
+        `----
+      help: write a plain absolute path (letters, digits, spaces, `%`, `._+@,=~-`), e.g. `/opt/promo-infra`
+    "#);
 }
 
 #[test]
 fn cron_line_cannot_gain_a_command_from_backup_project_dir() {
-    refused_with(
-        backup_extra("  project_dir: \"/opt/x&&id\"\n"),
-        "backup.project_dir: `/opt/x&&id` contains `&`",
-        "34:16",
-    );
+    promo_snapshot!(refused_with(backup_extra("  project_dir: \"/opt/x&&id\"\n")), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x backup.project_dir: `/opt/x&&id` contains `&`
+        ,-[stacks/shop.yaml:34:16]
+     33 |   keep: { last: 3, daily: 7 }
+     34 |   project_dir: "/opt/x&&id"
+        :                ^^^^^^|^^^^^
+        :                      `-- not a plain path
+     35 | k6:
+        `----
+      help: write a plain absolute path (letters, digits, spaces, `%`, `._+@,=~-`), e.g. `/opt/promo-infra`
+    "#);
 }
 
 #[test]
 fn cron_file_cannot_gain_a_line_from_the_schedule() {
     // Five fields across two lines: the old code accepted it and wrote the line break into the
     // timer unit.
-    refused(
-        &[("\"0 3 * * *\"", "\"0 3 * *\\n*\"")],
-        "backup.schedule: a line break is not allowed in a cron schedule",
-        "32:13",
-    );
+    promo_snapshot!(refused(&[("\"0 3 * * *\"", "\"0 3 * *\\n*\"")]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x backup.schedule: a line break is not allowed in a cron schedule
+        ,-[stacks/shop.yaml:32:13]
+     31 | backup:
+     32 |   schedule: "0 3 * *\n*"
+        :             ^^^^^^|^^^^^
+        :                   `-- not a cron character
+     33 |   keep: { last: 3, daily: 7 }
+        `----
+      help: one line of five fields separated by spaces, using digits, names (mon, jan), `*`, `,`, `/` and `-`: `0 3 * * *`
+    "#);
 }
 
 #[test]
 fn systemd_unit_cannot_gain_a_line_from_native_project_dir() {
-    refused_with(
-        native_extra("    project_dir: \"/opt/x\\nExecStartPre=/bin/id\"\n"),
-        "targets.native.project_dir: `/opt/x\\nExecStartPre=/bin/id` contains a line break",
-        "39:18",
-    );
+    promo_snapshot!(refused_with(native_extra("    project_dir: \"/opt/x\\nExecStartPre=/bin/id\"\n")), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x targets.native.project_dir: `/opt/x\nExecStartPre=/bin/id` contains a line break
+        ,-[stacks/shop.yaml:39:18]
+     38 |   native:
+     39 |     project_dir: "/opt/x\nExecStartPre=/bin/id"
+        :                  ^^^^^^^^^^^^^^^|^^^^^^^^^^^^^^
+        :                                 `-- not a plain path
+        `----
+      help: write a plain absolute path (letters, digits, spaces, `%`, `._+@,=~-`), e.g. `/opt/promo-infra`
+    "#);
 }
 
 #[test]
 fn systemd_unit_cannot_gain_a_line_from_grafana_homepath() {
-    refused_with(
-        native_extra("    grafana_homepath: \"/usr/share/grafana\\nExecStartPre=/bin/id\"\n"),
-        "targets.native.grafana_homepath: `/usr/share/grafana\\nExecStartPre=/bin/id` contains a line break",
-        "39:23",
-    );
+    promo_snapshot!(refused_with(native_extra("    grafana_homepath: \"/usr/share/grafana\\nExecStartPre=/bin/id\"\n")), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x targets.native.grafana_homepath: `/usr/share/grafana\nExecStartPre=/bin/id` contains a line break
+        ,-[stacks/shop.yaml:39:23]
+     38 |   native:
+     39 |     grafana_homepath: "/usr/share/grafana\nExecStartPre=/bin/id"
+        :                       ^^^^^^^^^^^^^^^^^^^^^|^^^^^^^^^^^^^^^^^^^^
+        :                                            `-- not a plain path
+        `----
+      help: write a plain absolute path (letters, digits, spaces, `%`, `._+@,=~-`), e.g. `/opt/promo-infra`
+    "#);
 }
 
 #[test]
 fn influxdb_conf_and_grafana_ini_cannot_gain_a_section_from_data_dir() {
-    refused_with(
-        native_extra("    data_dir: \"data\\\"\\n[evil]\"\n"),
-        "targets.native.data_dir: `data\\\"\\n[evil]` contains `\"`",
-        "39:15",
-    );
-    refused_with(
-        native_extra("    data_dir: \"data ; x\"\n"),
-        "targets.native.data_dir: `data ; x` contains a space",
-        "39:15",
-    );
+    promo_snapshot!(refused_with(native_extra("    data_dir: \"data\\\"\\n[evil]\"\n")), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x targets.native.data_dir: `data\"\n[evil]` contains `"`
+        ,-[stacks/shop.yaml:39:15]
+     38 |   native:
+     39 |     data_dir: "data\"\n[evil]"
+        :               ^^^^^^^^|^^^^^^^
+        :                       `-- not a plain path
+        `----
+      help: write a path inside the project with letters, digits and `._+@,=~-`, e.g. `data`
+    "#);
+    promo_snapshot!(refused_with(native_extra("    data_dir: \"data ; x\"\n")), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x targets.native.data_dir: `data ; x` contains a space
+        ,-[stacks/shop.yaml:39:15]
+     38 |   native:
+     39 |     data_dir: "data ; x"
+        :               ^^^^^|^^^^
+        :                    `-- not a plain path
+        `----
+      help: write a path inside the project with letters, digits and `._+@,=~-`, e.g. `data`
+    "#);
 }
 
 #[test]
 fn backup_dir_may_be_absolute_but_not_escape_with_dotdot() {
-    refused_with(
-        backup_extra("  dir: \"backups/../../etc\"\n"),
-        "backup.dir: `backups/../../etc` contains `..`",
-        "34:8",
-    );
-    refused_with(
-        backup_extra("  dir: \"/mnt/b\\nx\"\n"),
-        "backup.dir: `/mnt/b\\nx` contains a line break",
-        "34:8",
-    );
-    let p = TempProject::new();
+    promo_snapshot!(refused_with(backup_extra("  dir: \"backups/../../etc\"\n")), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x backup.dir: `backups/../../etc` contains `..`
+        ,-[stacks/shop.yaml:34:8]
+     33 |   keep: { last: 3, daily: 7 }
+     34 |   dir: "backups/../../etc"
+        :        ^^^^^^^^^|^^^^^^^^^
+        :                 `-- not a plain path
+     35 | k6:
+        `----
+      help: write a plain path (letters, digits, spaces, `%`, `._+@,=~-`), absolute like `/mnt/backups` or relative to the project like `backups`, without `..`
+    "#);
+    promo_snapshot!(refused_with(backup_extra("  dir: \"/mnt/b\\nx\"\n")), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x backup.dir: `/mnt/b\nx` contains a line break
+        ,-[stacks/shop.yaml:34:8]
+     33 |   keep: { last: 3, daily: 7 }
+     34 |   dir: "/mnt/b\nx"
+        :        ^^^^^|^^^^^
+        :             `-- not a plain path
+     35 | k6:
+        `----
+      help: write a plain path (letters, digits, spaces, `%`, `._+@,=~-`), absolute like `/mnt/backups` or relative to the project like `backups`, without `..`
+    "#);
+    let p = TestContext::new();
     p.write(
         "stacks/shop.yaml",
         &BASE.replacen(KEEP, &format!("{KEEP}  dir: /mnt/promo backups\n"), 1),
     );
-    let run = p.run(&["validate"]);
-    assert_eq!(
-        run.code,
-        0,
-        "an absolute backup.dir is allowed:\n{}",
-        run.all()
-    );
+    // An absolute backup.dir is allowed.
+    promo_snapshot!(p.cmd(&["validate"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    ✓ stacks/shop.yaml is valid (stack `shop`)
+
+    ----- stderr -----
+    ");
 }
 
 #[test]
 fn compose_image_cannot_interpolate_a_variable() {
-    refused(
-        &[(
+    promo_snapshot!(refused(&[(
             "image: influxdb:2.7",
             "image: influxdb:2.7$GRAFANA_ADMIN_PASSWORD",
-        )],
-        "influxdb.image: `influxdb:2.7$GRAFANA_ADMIN_PASSWORD` is not an image reference",
-        "5:10",
-    );
+        )]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x influxdb.image: `influxdb:2.7$GRAFANA_ADMIN_PASSWORD` is not an image reference
+       ,-[stacks/shop.yaml:5:10]
+     4 |   version: 2
+     5 |   image: influxdb:2.7$GRAFANA_ADMIN_PASSWORD
+       :          ^^^^^^^^^^^^^^^^^|^^^^^^^^^^^^^^^^^
+       :                           `-- invalid image
+     6 |   port: 8086
+       `----
+      help: write `[registry[:port]/]name[:tag][@sha256:<digest>]` with lowercase names, e.g. `influxdb:2.7`
+    ");
 }
 
 #[test]
 fn webhook_url_env_cannot_name_a_reserved_variable() {
-    for name in [
-        "GF_SECURITY_DISABLE_INITIAL_ADMIN_CREATION",
-        "GRAFANA_ADMIN_PASSWORD",
-        "INFLUXDB_ADMIN_TOKEN",
-        "PATH",
-    ] {
-        refused(
-            &[(
-                "webhook_url_env: SLACK_WEBHOOK_URL",
-                &format!("webhook_url_env: {name}"),
-            )],
-            &format!(
-                "alerting.slack.webhook_url_env: `{name}` is a variable the stack itself uses or reserves"
-            ),
-            "26:22",
-        );
-    }
+    let webhook = |name: &str| {
+        refused(&[(
+            "webhook_url_env: SLACK_WEBHOOK_URL",
+            &format!("webhook_url_env: {name}"),
+        )])
+    };
+    promo_snapshot!(webhook("GF_SECURITY_DISABLE_INITIAL_ADMIN_CREATION"), @r##"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x alerting.slack.webhook_url_env: `GF_SECURITY_DISABLE_INITIAL_ADMIN_CREATION` is a variable the stack itself uses or reserves
+        ,-[stacks/shop.yaml:26:22]
+     25 |   slack:
+     26 |     webhook_url_env: GF_SECURITY_DISABLE_INITIAL_ADMIN_CREATION
+        :                      ^^^^^^^^^^^^^^^^^^^^^|^^^^^^^^^^^^^^^^^^^^
+        :                                           `-- reserved variable
+     27 |     channel: "#alerts"
+        `----
+      help: choose a name of your own such as `SLACK_WEBHOOK_URL`; names starting with GF_, INFLUXDB_, INFLUXD_, DOCKER_, K6_, PROMO_INFRA_, LD_ and GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY, CONTROL_API_TOKEN, CONTROL_API_STOP_PASSWORD, PATH, HOME, USER, LOGNAME, SHELL, PWD, TMPDIR, TZ, LANG, IFS, HOSTNAME, NO_COLOR are reserved
+    "##);
+    promo_snapshot!(webhook("GRAFANA_ADMIN_PASSWORD"), @r##"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x alerting.slack.webhook_url_env: `GRAFANA_ADMIN_PASSWORD` is a variable the stack itself uses or reserves
+        ,-[stacks/shop.yaml:26:22]
+     25 |   slack:
+     26 |     webhook_url_env: GRAFANA_ADMIN_PASSWORD
+        :                      ^^^^^^^^^^^|^^^^^^^^^^
+        :                                 `-- reserved variable
+     27 |     channel: "#alerts"
+        `----
+      help: choose a name of your own such as `SLACK_WEBHOOK_URL`; names starting with GF_, INFLUXDB_, INFLUXD_, DOCKER_, K6_, PROMO_INFRA_, LD_ and GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY, CONTROL_API_TOKEN, CONTROL_API_STOP_PASSWORD, PATH, HOME, USER, LOGNAME, SHELL, PWD, TMPDIR, TZ, LANG, IFS, HOSTNAME, NO_COLOR are reserved
+    "##);
+    promo_snapshot!(webhook("INFLUXDB_ADMIN_TOKEN"), @r##"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x alerting.slack.webhook_url_env: `INFLUXDB_ADMIN_TOKEN` is a variable the stack itself uses or reserves
+        ,-[stacks/shop.yaml:26:22]
+     25 |   slack:
+     26 |     webhook_url_env: INFLUXDB_ADMIN_TOKEN
+        :                      ^^^^^^^^^^|^^^^^^^^^
+        :                                `-- reserved variable
+     27 |     channel: "#alerts"
+        `----
+      help: choose a name of your own such as `SLACK_WEBHOOK_URL`; names starting with GF_, INFLUXDB_, INFLUXD_, DOCKER_, K6_, PROMO_INFRA_, LD_ and GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY, CONTROL_API_TOKEN, CONTROL_API_STOP_PASSWORD, PATH, HOME, USER, LOGNAME, SHELL, PWD, TMPDIR, TZ, LANG, IFS, HOSTNAME, NO_COLOR are reserved
+    "##);
+    promo_snapshot!(webhook("PATH"), @r##"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x alerting.slack.webhook_url_env: `PATH` is a variable the stack itself uses or reserves
+        ,-[stacks/shop.yaml:26:22]
+     25 |   slack:
+     26 |     webhook_url_env: PATH
+        :                      ^^|^
+        :                        `-- reserved variable
+     27 |     channel: "#alerts"
+        `----
+      help: choose a name of your own such as `SLACK_WEBHOOK_URL`; names starting with GF_, INFLUXDB_, INFLUXD_, DOCKER_, K6_, PROMO_INFRA_, LD_ and GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY, CONTROL_API_TOKEN, CONTROL_API_STOP_PASSWORD, PATH, HOME, USER, LOGNAME, SHELL, PWD, TMPDIR, TZ, LANG, IFS, HOSTNAME, NO_COLOR are reserved
+    "##);
 }
 
 #[test]
 fn channel_and_titles_cannot_carry_a_line_break() {
-    refused(
-        &[("channel: \"#alerts\"", "channel: \"#alerts\\n  url: x\"")],
-        "alerting.slack.channel: a line break is not allowed here",
-        "27:14",
-    );
+    promo_snapshot!(refused(&[("channel: \"#alerts\"", "channel: \"#alerts\\n  url: x\"")]), @r##"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x alerting.slack.channel: a line break is not allowed here
+        ,-[stacks/shop.yaml:27:14]
+     26 |     webhook_url_env: SLACK_WEBHOOK_URL
+     27 |     channel: "#alerts\n  url: x"
+        :              ^^^^^^^^^|^^^^^^^^^
+        :                       `-- control character
+     28 |   rules:
+        `----
+      help: write it on one line, without control characters
+    "##);
 }
 
 #[test]
 fn retention_beyond_influxdb_maximum_is_refused_with_a_hint() {
-    refused(
-        &[("retention: 30d", "retention: 2562048h")],
-        "influxdb.retention: `2562048h` is longer than InfluxDB's maximum of 2562047h",
-        "9:14",
-    );
-    let p = TempProject::new();
+    promo_snapshot!(refused(&[("retention: 30d", "retention: 2562048h")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x influxdb.retention: `2562048h` is longer than InfluxDB's maximum of 2562047h (about 292 years)
+        ,-[stacks/shop.yaml:9:14]
+      8 |   bucket: k6
+      9 |   retention: 2562048h
+        :              ^^^^|^^^
+        :                  `-- too long
+     10 | grafana:
+        `----
+      help: InfluxDB stores durations as 64-bit nanoseconds; write at most `2562047h`, or `infinite` to keep data forever
+    ");
+    let p = TestContext::new();
     p.write(
         "stacks/shop.yaml",
         &BASE.replacen("retention: 30d", "retention: 99999w", 1),
     );
-    let run = p.run(&["validate"]);
-    assert!(run.stderr.contains("`infinite`"), "{}", run.stderr);
+    promo_snapshot!(p.cmd(&["validate"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x influxdb.retention: `99999w` is longer than InfluxDB's maximum of 2562047h (about 292 years)
+        ,-[stacks/shop.yaml:9:14]
+      8 |   bucket: k6
+      9 |   retention: 99999w
+        :              ^^^|^^
+        :                 `-- too long
+     10 | grafana:
+        `----
+      help: InfluxDB stores durations as 64-bit nanoseconds; write at most `2562047h`, or `infinite` to keep data forever
+    ");
 }
 
 #[test]
 fn keep_counts_are_bounded_and_their_sum_cannot_overflow() {
-    refused(
-        &[(
+    promo_snapshot!(refused(&[(
             "keep: { last: 3, daily: 7 }",
             "keep: { last: 4294967295, daily: 1 }",
-        )],
-        "backup.keep.last: 4294967295 is more than 10000",
-        "33:17",
-    );
+        )]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x backup.keep.last: 4294967295 is more than 10000
+        ,-[stacks/shop.yaml:33:17]
+     32 |   schedule: "0 3 * * *"
+     33 |   keep: { last: 4294967295, daily: 1 }
+        :                 ^^^^^|^^^^
+        :                      `-- too many
+     34 | k6:
+        `----
+      help: keep at most 10000 backups per rule (that is over 27 years of daily backups)
+    "#);
 }
 
 #[test]
 fn k6_extension_cannot_be_an_option() {
-    refused(
-        &[(
+    promo_snapshot!(refused(&[(
             "[github.com/grafana/xk6-output-influxdb@v0.4.1]",
             "[\"--output=/etc/passwd@v1\"]",
-        )],
-        "k6.extensions: `--output=/etc/passwd@v1` is not `module@version`",
-        "36:16",
-    );
+        )]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x k6.extensions: `--output=/etc/passwd@v1` is not `module@version`
+        ,-[stacks/shop.yaml:36:16]
+     35 |   version: v0.47.0
+     36 |   extensions: ["--output=/etc/passwd@v1"]
+        :                ^^^^^^^^^^^^|^^^^^^^^^^^^
+        :                            `-- not module@version
+        `----
+      help: e.g. `github.com/grafana/xk6-output-influxdb@v0.4.1`
+    "#);
 }
 
 #[test]
 fn manifest_file_name_cannot_add_a_cron_line() {
-    for name in [
-        "shop\n* * * * * root id\n.yaml",
-        "shop;id.yaml",
-        "shop $(id).yaml",
-    ] {
-        let p = TempProject::new();
+    // `generate` and `validate` refuse it the same way, writing nothing.
+    let named = |name: &str| {
+        let p = TestContext::new();
         p.write(&format!("stacks/{name}"), BASE);
         let before = p.snapshot_tree();
-        for cmd in [&["generate"][..], &["validate"][..]] {
-            let run = p.run(cmd);
-            assert_eq!(run.code, 1, "{name:?} {cmd:?}:\n{}", run.all());
-            assert!(
-                run.stderr.contains("manifest path `stacks/")
-                    && run.stderr.contains("is not a plain name"),
-                "{name:?}: {}",
-                run.stderr
-            );
-            assert!(run.stderr.contains("rename it"), "{}", run.stderr);
-            assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-            assert_eq!(p.snapshot_tree(), before, "{name:?}: nothing written");
-        }
-    }
+        let validate = p.run(&["validate"]);
+        let generate = p.run(&["generate"]);
+        assert_eq!(
+            (generate.code, &generate.stdout, &generate.stderr),
+            (validate.code, &validate.stdout, &validate.stderr),
+            "{name:?}"
+        );
+        assert_eq!(p.snapshot_tree(), before, "{name:?}: nothing written");
+        validate
+    };
+    promo_snapshot!(named("shop\n* * * * * root id\n.yaml"), @r"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x manifest path `stacks/shop\n* * * * * root id\n.yaml`: `shop\n* * * * * root id\n.yaml` is not a plain name; nothing was read or written
+      help: rename it (and the directories it is in) with letters, digits, `.`, `_` and `-` only, ending in `.yaml` (e.g. `stacks/promo.yaml`): the path is written into the backup cron line and systemd units
+    ");
+    promo_snapshot!(named("shop;id.yaml"), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x manifest path `stacks/shop;id.yaml`: `shop;id.yaml` is not a plain name; nothing was read or written
+      help: rename it (and the directories it is in) with letters, digits, `.`, `_` and `-` only, ending in `.yaml` (e.g. `stacks/promo.yaml`): the path is written into the backup cron line and systemd units
+    ");
+    promo_snapshot!(named("shop $(id).yaml"), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x manifest path `stacks/shop $(id).yaml`: `shop $(id).yaml` is not a plain name; nothing was read or written
+      help: rename it (and the directories it is in) with letters, digits, `.`, `_` and `-` only, ending in `.yaml` (e.g. `stacks/promo.yaml`): the path is written into the backup cron line and systemd units
+    ");
 }
 
 #[test]
 fn non_utf8_manifest_is_an_error_at_its_line_and_column() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     let mut bytes = BASE.as_bytes().to_vec();
     let at = BASE.find("shop-org").expect("org");
     bytes[at + 2] = 0xff;
     std::fs::write(p.path().join("stacks/shop.yaml"), &bytes).expect("write");
     let before = p.snapshot_tree();
-    let run = p.run(&["generate"]);
-    assert_eq!(run.code, 1, "{}", run.all());
-    assert!(
-        run.stderr
-            .contains("the manifest is not valid UTF-8 (byte 0xff)"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("stacks/shop.yaml:7:10"),
-        "{}",
-        run.stderr
-    );
+    promo_snapshot!(p.cmd(&["generate"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::manifest
+
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+    Error: 
+      x the manifest is not valid UTF-8 (byte 0xff)
+       ,-[stacks/shop.yaml:7:10]
+     6 |   port: 8086
+     7 |   org: sh�p-org
+       :          |
+       :          `-- not UTF-8
+     8 |   bucket: k6
+       `----
+      help: save the file as UTF-8
+    ");
     assert_eq!(p.snapshot_tree(), before);
 }
 
 // ---- escaping of values validation lets through ----
 
-fn generate(text: &str) -> TempProject {
-    let p = TempProject::new();
+fn generate(text: &str) -> TestContext {
+    let p = TestContext::new();
     p.write("stacks/shop.yaml", text);
     let run = p.run(&["generate"]);
     assert_eq!(run.code, 0, "{}", run.all());

@@ -22,11 +22,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::common::{Run, TempProject, repo};
+use crate::common::{HeldPorts, Run, TestContext, repo};
+use crate::engine::LocalFixture;
 use crate::standin::{
-    Proc, Standins, Webhook, add_env, assert_no_secret, free_port, run_dir, secret, wait_until,
+    Proc, Standins, Webhook, add_env, assert_no_secret, run_dir, secret, wait_until,
 };
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -37,12 +38,14 @@ enum Target {
 
 /// One journey's project, ports and PATH.
 struct Journey {
-    p: TempProject,
+    p: TestContext,
     name: String,
     target: Target,
     influx_port: u16,
     grafana_port: u16,
     control_port: u16,
+    /// The stack's ports, held until its first command.
+    held: HeldPorts,
     /// PATH for every promo-infra command (the native target finds `grafana` there).
     path: String,
     /// The docker journey's own control API image (removed at the end).
@@ -68,6 +71,7 @@ impl Journey {
             .chain(rest)
             .copied()
             .collect();
+        self.held.release();
         self.p.run_env(&args, &[("PATH", self.path.as_str())])
     }
 
@@ -122,11 +126,7 @@ impl Drop for Journey {
             }
         }
         if let Some(image) = &self.image {
-            let _ = Command::new("docker")
-                .args(["image", "rm", "-f", image])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            crate::engine::remove_image(image);
         }
     }
 }
@@ -164,14 +164,13 @@ fn setup(target: Target) -> Journey {
         Target::Docker => format!("it-journey-{pid}"),
         Target::Native => format!("it-journey-native-{pid}"),
     };
-    let (influx_port, grafana_port, control_port) = (free_port(), free_port(), free_port());
-    let fixture = std::fs::read_to_string(repo().join("tests/fixtures/stacks/local.yaml"))
-        .expect("local.yaml");
-    let mut manifest = fixture
-        .replace("stack: local", &format!("stack: {name}"))
-        .replace("port: 38086", &format!("port: {influx_port}"))
-        .replace("port: 33000", &format!("port: {grafana_port}"))
-        .replace("port: 35000", &format!("port: {control_port}"));
+    let LocalFixture {
+        mut manifest,
+        influx_port,
+        grafana_port,
+        control_port,
+        held,
+    } = LocalFixture::new(&name);
     manifest.push_str(&alerting_section());
     // What `backup run` asks a stack without one to add, with the backups on "another disk":
     // an absolute directory outside the project.
@@ -186,14 +185,14 @@ fn setup(target: Target) -> Journey {
         Target::Docker => {
             // This journey's own control API image holding the binary under test.
             let tag = format!("promo-infra-journey-it:{pid}");
-            crate::stop_docker::build_images(&tag);
+            crate::engine::build_test_image(&tag);
             manifest = manifest.replace("image: promo-infra:0.1.0", &format!("image: {tag}"));
             assert!(manifest.contains(&format!("image: {tag}")));
             image = Some(tag);
         }
         Target::Native => {
             // influxd's RPC (backup/restore) on a port of its own.
-            manifest.push_str(&format!("  influx_rpc: 127.0.0.1:{}\n", free_port()));
+            manifest.push_str(&format!("  influx_rpc: 127.0.0.1:{}\n", held.take()));
             std::os::unix::fs::symlink(crate::native::grafana_double(), bin.path().join("grafana"))
                 .expect("symlink grafana");
             std::os::unix::fs::symlink(
@@ -203,7 +202,7 @@ fn setup(target: Target) -> Journey {
             .expect("symlink promo-infra");
         }
     }
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/promo.yaml", &manifest);
     // The README's example script, as a user runs it (the stand-in k6 does not execute it).
     p.write(
@@ -223,6 +222,7 @@ fn setup(target: Target) -> Journey {
         influx_port,
         grafana_port,
         control_port,
+        held,
         path,
         image,
         backups,
@@ -274,7 +274,7 @@ fn start_k6_run(j: &Journey, standins: &Standins, logs: &Path) -> Proc {
     let path = format!("{}:{}", standins.bin.path().display(), j.path);
     let out = std::fs::File::create(logs.join("out")).expect("out file");
     let err = std::fs::File::create(logs.join("err")).expect("err file");
-    let child = Command::new(env!("CARGO_BIN_EXE_promo-infra"))
+    let child = crate::common::promo()
         .current_dir(j.p.path())
         .args([
             "k6",
@@ -284,8 +284,6 @@ fn start_k6_run(j: &Journey, standins: &Standins, logs: &Path) -> Proc {
             "black-friday",
             "--require-stop",
         ])
-        .env("NO_COLOR", "1")
-        .env_remove("SLACK_WEBHOOK_URL")
         .env("BASE_URL", "http://127.0.0.1:9")
         .env("PATH", path)
         .env("STANDIN_DIR", records)
@@ -344,22 +342,8 @@ async fn stop_link_from_grafana(j: &Journey, testid: &str) -> String {
         "step 4: GET /api/dashboards/uid/promo-marketing"
     );
     let v: Value = r.json().await.expect("step 4: dashboard JSON");
-    let html = v["dashboard"]["panels"]
-        .as_array()
-        .unwrap_or_else(|| panic!("step 4: no panels in {v}"))
-        .iter()
-        .filter_map(|panel| panel["options"]["content"].as_str())
-        .find(|c| c.contains("/stop?testid="))
-        .unwrap_or_else(|| panic!("step 4: no panel with the STOP link"))
-        .to_string();
-    let href = html
-        .split("href='")
-        .nth(1)
-        .and_then(|r| r.split('\'').next())
-        .unwrap_or_else(|| panic!("step 4: no href in {html}"));
-    assert!(href.contains("${testid}"), "step 4: {href}");
     // Grafana's variable interpolation of the text panel.
-    let link = href.replace("${testid}", testid);
+    let link = crate::stop_session::stop_link(&v["dashboard"], testid);
     assert_eq!(
         link,
         format!("http://127.0.0.1:{}/stop?testid={testid}", j.control_port),
@@ -371,27 +355,8 @@ async fn stop_link_from_grafana(j: &Journey, testid: &str) -> String {
 /// Step 5: a real headless Chromium opens the link, authenticates, confirms. Returns the
 /// page's heading and message after the click.
 async fn press_stop_in_chromium(link: &str, password: &str) -> (String, String) {
-    let driver = crate::control::Chromedriver::start();
-    let profile = tempfile::tempdir().expect("profile");
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--disable-dev-shm-usage",
-                format!("--user-data-dir={}", profile.path().display()),
-            ],
-        }),
-    );
-    let client = fantoccini::ClientBuilder::rustls()
-        .expect("tls")
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("step 5: WebDriver session");
+    let browser = crate::stop_session::Browser::start().await;
+    let client = &browser.client;
     // HTTP Basic: any user name, the STOP password (what the browser's login prompt sends).
     let url = link.replacen("http://", &format!("http://marketing:{password}@"), 1);
     let result = async {
@@ -422,8 +387,7 @@ async fn press_stop_in_chromium(link: &str, password: &str) -> (String, String) 
         Ok::<_, fantoccini::error::CmdError>((heading, text, message))
     }
     .await;
-    let _ = client.close().await;
-    drop(driver);
+    browser.close().await;
     let (first, heading, message) = result.expect("step 5: browser steps");
     assert!(
         first.starts_with("Stop test "),

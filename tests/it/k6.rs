@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::TempProject;
+use crate::common::free_port;
+use crate::common::{Run, TestContext};
 use crate::control::Rig;
-use crate::standin::{assert_no_secret, free_port, make_executable, secret, spawn_promo};
+use crate::standin::{assert_no_secret, make_executable, secret, spawn_promo};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn run_to_completion_thresholds_failed_grade_and_fixed_clock() {
@@ -66,19 +67,23 @@ async fn run_to_completion_thresholds_failed_grade_and_fixed_clock() {
         argv.contains(&"promo_type=standard".to_string())
             && argv.contains(&"promo_name=black-friday".to_string())
     );
-    assert!(
-        out.contains(&format!(
-            "test {testid}: aborted by thresholds (k6 exit 99); grade D (55/100)"
-        )),
-        "{out}"
-    );
-    let url = format!(
-        "/d/shop-marketing?orgId=1&var-testid={testid}&from=1795771800000&to=now&refresh=5s"
-    );
-    assert!(err.contains(&url), "live dashboard URL printed: {err}");
-    assert!(
-        out.contains(&format!("var-testid={testid}&from=1795771800000&to=")),
-        "{out}"
+    // The outcome with its grade; the live dashboard URL (from the fixed clock).
+    promo_snapshot!(
+        Run::new(code, out.clone(), err.clone(), rig.p.path()).filter(&testid, "[TESTID]"),
+        @"
+    success: false
+    exit_code: 99
+    ----- stdout -----
+    stand-in k6 done
+    test [TESTID]: aborted by thresholds (k6 exit 99); grade D (55/100): p95 2500 ms, errors 0.05 %
+    summary: generated/shop/run/[TESTID]/summary.json
+    dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=1795771800000&to=1795771801000
+
+    ----- stderr -----
+    promo-infra: warning: no STOP button for this test: the control API at http://127.0.0.1:[PORT] is not reachable (error sending request for url (http://127.0.0.1:[PORT]/api/runs): client error (Connect): tcp connect error: Connection refused (os error 111)). To fix: start it: `promo-infra -f stacks/shop.yaml apply` (docker target: the control-api container), or `promo-infra -f stacks/shop.yaml control-api` on this host; or give its URL with --control-api URL. The test runs anyway; Ctrl+C here still stops it (--require-stop refuses to start without a STOP button)
+    promo-infra: test [TESTID]: [TEMP_OTHER]/k6
+    promo-infra: dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=1795771800000&to=now&refresh=5s
+    "
     );
     // Slack, in the manifest's language, with the grade.
     let msgs = rig.webhook.messages();
@@ -115,14 +120,23 @@ async fn run_to_completion_thresholds_failed_grade_and_fixed_clock() {
 async fn a_second_run_is_refused_while_one_is_tracked() {
     let rig = Rig::start("en", false).await;
     let first = rig.start_run(&[]);
-    let r = rig
-        .p
-        .run(&["-f", "stacks/shop.yaml", "k6", "run", "tests/checkout.js"]);
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("is already running (k6 pid"),
-        "{}",
-        r.stderr
+    let testid = rig.current_testid();
+    promo_snapshot!(
+        rig.p
+            .cmd(&["-f", "stacks/shop.yaml", "k6", "run", "tests/checkout.js"])
+            .run()
+            .filter(&testid, "[TESTID]"),
+        @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x test [TESTID] is already running (k6 pid [PID], recorded in generated/shop/run/k6-run.json)
+      help: wait for it, stop it (`curl -X POST .../api/tests/stop` or the STOP page), or use another --run-dir
+    "
     );
     drop(first);
 }
@@ -146,8 +160,8 @@ mkdir -p "$(dirname "$out")"
 chmod +x "$out"
 "#;
 
-fn build_project() -> (TempProject, tempfile::TempDir, tempfile::TempDir) {
-    let p = TempProject::with_repo_stacks();
+fn build_project() -> (TestContext, tempfile::TempDir, tempfile::TempDir) {
+    let p = TestContext::with_repo_stacks();
     assert_eq!(p.run(&["generate"]).code, 0);
     let bin = tempfile::tempdir().unwrap();
     let rec = tempfile::tempdir().unwrap();
@@ -155,22 +169,17 @@ fn build_project() -> (TempProject, tempfile::TempDir, tempfile::TempDir) {
 }
 
 fn run_with_path(
-    p: &TempProject,
+    p: &TestContext,
     path: &str,
     rec: &str,
     extra: &[(&str, &str)],
     args: &[&str],
 ) -> crate::common::Run {
-    let mut cmd = assert_cmd::Command::cargo_bin("promo-infra").unwrap();
-    cmd.current_dir(p.path())
-        .env("NO_COLOR", "1")
+    p.cmd(args)
         .env("PATH", path)
         .env("STANDIN_DIR", rec)
-        .args(args);
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    crate::common::Run::from(cmd.output().unwrap())
+        .envs(extra)
+        .run()
 }
 
 #[test]
@@ -188,26 +197,32 @@ fn build_runs_the_documented_xk6_command_verifies_and_skips_when_unchanged() {
     let recs = rec.path().display().to_string();
     let calls = || std::fs::read_to_string(rec.path().join("xk6-calls.txt")).unwrap_or_default();
 
-    let r = run_with_path(&p, &path, &recs, &[], &["k6", "build"]);
-    assert_eq!(r.code, 0, "{}", r.all());
+    promo_snapshot!(run_with_path(&p, &path, &recs, &[], &["k6", "build"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+      + bin/k6-influxdb built: xk6 build v0.47.0 --with github.com/grafana/xk6-output-influxdb@v0.4.1 --output bin/k6-influxdb
+    ✓ bin/k6-influxdb version: k6 v0.47.0 (go1.21, linux/amd64)
+
+    ----- stderr -----
+    ");
     // The documented command line, exactly.
     assert_eq!(
         calls(),
         "build v0.47.0 --with github.com/grafana/xk6-output-influxdb@v0.4.1 --output bin/k6-influxdb\n"
     );
-    assert!(r.stdout.contains("+ bin/k6-influxdb built: xk6 build v0.47.0 --with github.com/grafana/xk6-output-influxdb@v0.4.1 --output bin/k6-influxdb"), "{}", r.stdout);
-    assert!(
-        r.stdout.contains("bin/k6-influxdb version: k6 v0.47.0"),
-        "{}",
-        r.stdout
-    );
     let state: Value = serde_json::from_str(&p.read("bin/k6-influxdb.build.json")).unwrap();
     assert_eq!(state["version"], "v0.47.0");
 
     // Unchanged inputs: nothing run.
-    let r = run_with_path(&p, &path, &recs, &[], &["k6", "build"]);
-    assert_eq!(r.code, 0, "{}", r.all());
-    assert!(r.stdout.contains("is up to date"), "{}", r.stdout);
+    promo_snapshot!(run_with_path(&p, &path, &recs, &[], &["k6", "build"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    ✓ bin/k6-influxdb is up to date (k6 v0.47.0 (go1.21, linux/amd64)); inputs unchanged since the last build (recorded in ./bin/k6-influxdb.build.json), nothing run
+
+    ----- stderr -----
+    ");
     assert_eq!(calls().lines().count(), 1, "xk6 was not run again");
     // --force, or a changed input, rebuilds.
     let r = run_with_path(&p, &path, &recs, &[], &["k6", "build", "--force"]);
@@ -225,19 +240,26 @@ fn build_runs_the_documented_xk6_command_verifies_and_skips_when_unchanged() {
     );
 
     // A binary that does not list the extension is refused.
-    let r = run_with_path(
-        &p,
-        &path,
-        &recs,
-        &[("STANDIN_FORGET_EXTENSIONS", "1")],
-        &["k6", "build", "--force"],
-    );
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stderr
-            .contains("does not list the extension github.com/grafana/xk6-output-influxdb"),
-        "{}",
-        r.stderr
+    promo_snapshot!(
+        run_with_path(
+            &p,
+            &path,
+            &recs,
+            &[("STANDIN_FORGET_EXTENSIONS", "1")],
+            &["k6", "build", "--force"],
+        ),
+        @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::target
+
+      x `bin/k6-influxdb version` does not list the extension github.com/grafana/xk6-output-influxdb; it printed:
+      | k6 v0.47.0
+      help: check the extension's module path and version in the manifest, then `promo-infra k6 build --force`
+    "
     );
 }
 
@@ -246,59 +268,67 @@ fn build_without_xk6_or_go_gives_the_install_hint() {
     let (p, bin, rec) = build_project();
     let recs = rec.path().display().to_string();
     let path = format!("{}:/usr/bin:/bin", bin.path().display());
-    let r = run_with_path(&p, &path, &recs, &[], &["k6", "build"]);
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stderr
-            .contains("cannot build k6: `xk6` is not in PATH (and Go is not installed either)"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("go install go.k6.io/xk6/cmd/xk6@latest"),
-        "{}",
-        r.stderr
-    );
+    promo_snapshot!(run_with_path(&p, &path, &recs, &[], &["k6", "build"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::target
+
+      x cannot build k6: `xk6` is not in PATH (and Go is not installed either)
+      help: install Go 1.21 or later (https://go.dev/dl; Debian 12's golang-go is too old), then `go install go.k6.io/xk6/cmd/xk6@latest` and put $(go env GOPATH)/bin in PATH
+    ");
     assert!(!p.path().join("bin").exists(), "nothing written");
     std::fs::write(bin.path().join("xk6"), XK6).unwrap();
     make_executable(&bin.path().join("xk6"));
-    let r = run_with_path(&p, &path, &recs, &[], &["k6", "build"]);
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stderr
-            .contains("xk6 needs Go to compile it, and `go` is not in PATH"),
-        "{}",
-        r.stderr
-    );
+    promo_snapshot!(run_with_path(&p, &path, &recs, &[], &["k6", "build"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::target
+
+      x cannot build k6: xk6 needs Go to compile it, and `go` is not in PATH
+      help: install Go 1.21 or later (https://go.dev/dl; Debian 12's golang-go is too old) and put it in PATH
+    ");
 }
 
 #[test]
 fn env_prints_variables_and_flags_but_never_a_secret() {
-    let p = TempProject::with_repo_stacks();
+    let p = TestContext::with_repo_stacks();
     assert_eq!(p.run(&["generate"]).code, 0);
-    let r = p.run(&[
-        "k6",
-        "env",
-        "--testid",
-        "bf_20261127_093000_0a1b2c3d",
-        "--promo",
-        "bf",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.all());
-    for line in [
-        "K6_INFLUXDB_ADDR=http://127.0.0.1:8086",
-        "K6_INFLUXDB_BUCKET=k6-metrics",
-        "K6_INFLUXDB_ORGANIZATION=promo-analyzer",
-        "K6_INFLUXDB_TOKEN=(sensitive)",
-        "TESTID=bf_20261127_093000_0a1b2c3d",
-        "--out xk6-influxdb --tag testid=bf_20261127_093000_0a1b2c3d --tag environment=preprod --tag promo_type=standard --tag promo_name=bf",
-    ] {
-        assert!(
-            r.stdout.lines().any(|l| l == line),
-            "missing `{line}` in\n{}",
-            r.stdout
-        );
-    }
+    let r = promo_snapshot!(
+        p.cmd(&[
+            "k6",
+            "env",
+            "--testid",
+            "bf_20261127_093000_0a1b2c3d",
+            "--promo",
+            "bf",
+        ]),
+        @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    # k6 settings for test bf_20261127_093000_0a1b2c3d (stack promo, InfluxDB 2)
+    ENVIRONMENT=preprod
+    K6_INFLUXDB_ADDR=http://127.0.0.1:8086
+    K6_INFLUXDB_BUCKET=k6-metrics
+    K6_INFLUXDB_ORGANIZATION=promo-analyzer
+    K6_INFLUXDB_TOKEN=(sensitive)
+    PROMO_NAME=bf
+    PROMO_TYPE=standard
+    TESTID=bf_20261127_093000_0a1b2c3d
+    # flags:
+    --out xk6-influxdb --tag testid=bf_20261127_093000_0a1b2c3d --tag environment=preprod --tag promo_type=standard --tag promo_name=bf
+    # run with the secrets injected (nothing typed, nothing in shell history):
+    promo-infra k6 exec --testid bf_20261127_093000_0a1b2c3d -- bin/k6-influxdb run --out xk6-influxdb --tag testid=bf_20261127_093000_0a1b2c3d --tag environment=preprod --tag promo_type=standard --tag promo_name=bf SCRIPT
+
+    ----- stderr -----
+    "
+    );
     assert_no_secret(&p, "promo", &r.all(), "k6 env");
     let r = p.run(&[
         "-f",
@@ -337,7 +367,7 @@ fn env_prints_variables_and_flags_but_never_a_secret() {
 
 #[test]
 fn exec_injects_the_variables_and_passes_the_exit_code_through() {
-    let p = TempProject::with_repo_stacks();
+    let p = TestContext::with_repo_stacks();
     assert_eq!(p.run(&["generate"]).code, 0);
     let r = p.run(&[
         "k6", "exec", "--testid", "t1", "--",
@@ -350,13 +380,17 @@ fn exec_injects_the_variables_and_passes_the_exit_code_through() {
         secret(&p, "promo", "INFLUXDB_ADMIN_TOKEN")
     );
     assert_no_secret(&p, "promo", &r.all(), "k6 exec");
-    let r = p.run(&["k6", "exec", "--", "no-such-command-xyz"]);
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("cannot run `no-such-command-xyz`"),
-        "{}",
-        r.stderr
-    );
+    promo_snapshot!(p.cmd(&["k6", "exec", "--", "no-such-command-xyz"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x cannot run `no-such-command-xyz`: No such file or directory (os error 2)
+      help: check the command after `--` (is it in PATH?)
+    ");
 }
 
 /// The docker target runs `promo-infra control-api --listen 0.0.0.0:5000` with only the compose
@@ -364,7 +398,7 @@ fn exec_injects_the_variables_and_passes_the_exit_code_through() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn control_api_with_only_the_compose_environment_is_healthy() {
     use promo_infra::desired::EnvValue;
-    let p = TempProject::with_repo_stacks();
+    let p = TestContext::with_repo_stacks();
     assert_eq!(p.run(&["generate"]).code, 0);
     let text = p.read("stacks/promo.yaml");
     let m = promo_infra::manifest::parse("promo.yaml", &text).unwrap();
@@ -372,7 +406,8 @@ async fn control_api_with_only_the_compose_environment_is_healthy() {
         .into_iter()
         .find(|s| s.name == "control-api")
         .expect("control-api service");
-    let port = free_port();
+    let guard = free_port();
+    let port = guard.port();
     let args: Vec<String> = spec
         .command
         .iter()
@@ -383,7 +418,7 @@ async fn control_api_with_only_the_compose_environment_is_healthy() {
         ["control-api", "--listen", &format!("0.0.0.0:{port}")]
     );
     let empty = tempfile::tempdir().unwrap();
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("promo-infra"));
+    let mut cmd = crate::common::promo();
     cmd.env_clear().current_dir(empty.path()).args(&args);
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -394,6 +429,7 @@ async fn control_api_with_only_the_compose_environment_is_healthy() {
         };
         cmd.env(k, value);
     }
+    drop(guard);
     let proc = crate::standin::Proc {
         child: cmd.spawn().unwrap(),
         name: "control-api (compose env)",
@@ -438,14 +474,12 @@ async fn control_api_with_only_the_compose_environment_is_healthy() {
 /// stack's token and k6 got 401).
 #[test]
 fn env_hint_carries_the_same_f_and_c_and_pasting_it_targets_that_stack() {
-    let p = TempProject::with_repo_stacks();
+    let p = TestContext::with_repo_stacks();
     assert_eq!(p.run(&["generate"]).code, 0);
     let root = p.path().display().to_string();
     let elsewhere = tempfile::tempdir().unwrap();
-    let out = assert_cmd::Command::cargo_bin("promo-infra")
-        .unwrap()
+    let out = crate::common::promo()
         .current_dir(elsewhere.path())
-        .env("NO_COLOR", "1")
         .args([
             "-C",
             &root,
@@ -473,7 +507,7 @@ fn env_hint_carries_the_same_f_and_c_and_pasting_it_targets_that_stack() {
     // Paste it, with a command that shows what k6 would get instead of k6 itself.
     let words = shlex::split(hint).expect("the hint is valid shell");
     let dashdash = words.iter().position(|w| w == "--").unwrap();
-    let mut cmd = assert_cmd::Command::cargo_bin("promo-infra").unwrap();
+    let mut cmd = crate::common::promo();
     cmd.current_dir(elsewhere.path())
         .args(&words[1..=dashdash])
         .args([

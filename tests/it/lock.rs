@@ -2,12 +2,12 @@
 //! `/proc/locks` sampled meanwhile, never show two holders of a stack's lock.
 
 use std::collections::HashSet;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{BASE, TempProject};
+use crate::common::{BASE, TestContext};
 
 /// `flock` write locks held (not waited for) by each of `pids`, from `/proc/locks`.
 fn holders(pids: &HashSet<u32>) -> usize {
@@ -27,24 +27,22 @@ fn holders(pids: &HashSet<u32>) -> usize {
 
 #[test]
 fn parallel_generates_never_hold_the_stack_lock_twice() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/shop.yaml", BASE);
     assert_eq!(p.run(&["generate"]).code, 0);
-    let bin = assert_cmd::cargo::cargo_bin("promo-infra");
     let running: Arc<Mutex<HashSet<u32>>> = Arc::default();
     let done = Arc::new(AtomicBool::new(false));
     let (ok, refused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let deadline = Instant::now() + Duration::from_secs(6);
     let loops: Vec<_> = (0..3)
         .map(|_| {
-            let (bin, dir, running) = (bin.clone(), p.path().to_path_buf(), running.clone());
+            let (dir, running) = (p.path().to_path_buf(), running.clone());
             let (ok, refused) = (ok.clone(), refused.clone());
             std::thread::spawn(move || {
                 while Instant::now() < deadline {
-                    let child = Command::new(&bin)
+                    let child = crate::common::promo()
                         .current_dir(&dir)
                         .arg("generate")
-                        .env("NO_COLOR", "1")
                         .stdout(Stdio::null())
                         .stderr(Stdio::piped())
                         .spawn()

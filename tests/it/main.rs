@@ -1,12 +1,15 @@
 //! promo-infra's integration tests: one binary, one module per area.
 
+#[macro_use]
+mod common;
+
 mod backup;
 mod bad_input;
-mod common;
 mod control;
 mod crash;
 mod dashboards;
 mod docker;
+mod engine;
 mod fuzz;
 mod generate;
 mod influx;
@@ -23,4 +26,5 @@ mod secrets;
 mod secrets_live;
 mod standin;
 mod stop_docker;
+mod stop_session;
 mod systemd;

@@ -1,7 +1,6 @@
 //! The native target against real processes: Debian's `influxd` 1.6, and the Grafana API double
 //! started as `grafana server --config … --homepath …` through a stand-in `grafana` on PATH.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,14 +12,12 @@ use promo_infra::project::Project;
 use promo_infra::targets::native::NativeTarget;
 use promo_infra::targets::{self, Context, Target, TargetKind};
 
-use crate::common::TempProject;
+use crate::common::{HeldPorts, TestContext};
 
+/// A port no other test of this process gets; let go at once (the target under test starts
+/// its programs in-process, right after).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    crate::common::free_port().port()
 }
 
 /// `grafana-double`, built on demand (a no-op when current).
@@ -66,13 +63,17 @@ struct Ports {
 }
 
 impl Ports {
-    fn free() -> Self {
-        Self {
-            influx: free_port(),
-            grafana: free_port(),
-            rpc: free_port(),
-            control: free_port(),
-        }
+    /// Four fresh ports, held until `release()` right before the first apply starts the
+    /// programs that bind them.
+    fn free() -> (Self, HeldPorts) {
+        let held = HeldPorts::default();
+        let ports = Self {
+            influx: held.take(),
+            grafana: held.take(),
+            rpc: held.take(),
+            control: held.take(),
+        };
+        (ports, held)
     }
 }
 
@@ -96,14 +97,14 @@ fn manifest(ports: Ports, home: &str) -> String {
 }
 
 struct Stack {
-    project: TempProject,
+    project: TestContext,
     bin: tempfile::TempDir,
     path: std::ffi::OsString,
 }
 
 impl Stack {
     fn new(text: &str) -> Self {
-        let project = TempProject::new();
+        let project = TestContext::new();
         project.write("stacks/native-it.yaml", text);
         let bin = tempfile::tempdir().expect("bin");
         let path = search_path(bin.path());
@@ -181,12 +182,13 @@ fn pid_of(project: &Path, name: &str) -> i32 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn native_lifecycle_with_real_influxd() {
-    let ports = Ports::free();
+    let (ports, held) = Ports::free();
     let ip = ports.influx;
     let stack = Stack::new(&manifest(ports, "m"));
     let (desired, target) = stack.desired();
 
     // Cold apply to healthy.
+    held.release();
     let first = converge(&desired, &target).await;
     assert_eq!(first.summary().add, 4, "{}", plan::render(&first));
     let status = target.status(&desired).await.expect("status");
@@ -345,7 +347,7 @@ async fn native_lifecycle_with_real_influxd() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_recycled_pid_is_never_signalled() {
-    let ports = Ports::free();
+    let (ports, held) = Ports::free();
     let stack = Stack::new(&manifest(ports, "m"));
     let (desired, target) = stack.desired();
     // Another program now has the pid the pidfile names.
@@ -360,6 +362,7 @@ async fn a_recycled_pid_is_never_signalled() {
     });
     std::fs::write(run.join("influxdb.pid"), stale.to_string()).expect("pidfile");
 
+    held.release();
     let observed = target.observe(&desired).await.expect("observe");
     assert!(
         !observed
@@ -455,14 +458,13 @@ async fn influx2_bucket_is_set_up_and_converges() {
 /// The same target through the command line, as users drive it.
 #[test]
 fn cli_apply_plan_status_destroy_with_target_native() {
-    let ports = Ports::free();
+    let (ports, held) = Ports::free();
     let stack = Stack::new(&manifest(ports, "m"));
     let run = |args: &[&str]| {
-        let out = assert_cmd::Command::cargo_bin("promo-infra")
-            .expect("binary")
+        held.release();
+        let out = crate::common::promo()
             .current_dir(stack.project.path())
             .env("PATH", &stack.path)
-            .env("NO_COLOR", "1")
             .args(args)
             .output()
             .expect("run");
@@ -690,7 +692,6 @@ async fn start_reports_exits_exactly_and_never_a_running_program_as_exited() {
         id,
         action: Action::Create,
     };
-    let started = std::time::Instant::now();
     let err = target
         .execute(&step, &desired)
         .await
@@ -700,7 +701,8 @@ async fn start_reports_exits_exactly_and_never_a_running_program_as_exited() {
         err.contains("grafana exited while starting (exit status: 1)"),
         "{err}"
     );
-    assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+    // It reports the exit, not a health timeout (30 s): what a fast failure means.
+    assert!(!err.contains("did not become healthy"), "{err}");
 
     // A program that becomes healthy: started repeatedly, always found running and healthy.
     for round in 0..5 {

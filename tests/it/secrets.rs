@@ -2,9 +2,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::common::{BASE, TempProject};
+use crate::common::{BASE, Runs, TestContext};
 
-fn env_values(p: &TempProject, stack: &str) -> Vec<(String, String)> {
+fn env_values(p: &TestContext, stack: &str) -> Vec<(String, String)> {
     p.read(&format!("generated/{stack}/.env"))
         .lines()
         .filter(|l| !l.starts_with('#') && l.contains('='))
@@ -17,7 +17,7 @@ fn env_values(p: &TempProject, stack: &str) -> Vec<(String, String)> {
 
 #[test]
 fn env_is_private_random_hex_and_stable() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/shop.yaml", BASE);
     assert_eq!(p.run(&["generate"]).code, 0);
     let path = p.path().join("generated/shop/.env");
@@ -73,13 +73,15 @@ fn env_is_private_random_hex_and_stable() {
         + "SLACK_WEBHOOK_URL=http://127.0.0.1:9/hook\n";
     std::fs::write(&path, kept).expect("write");
     // std::fs::write keeps the file's 0600; the key is added, the mode stays private.
-    let run = p.run(&["generate"]);
-    assert_eq!(run.code, 0, "{}", run.all());
-    assert!(
-        run.stdout.contains("added CONTROL_API_TOKEN"),
-        "{}",
-        run.stdout
-    );
+    promo_snapshot!(p.cmd(&["generate"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+      ~ generated/shop/.env (added CONTROL_API_TOKEN)
+    ✓ generated/shop: 0 created, 0 updated, 20 unchanged, 0 removed
+
+    ----- stderr -----
+    ");
     assert_eq!(
         std::fs::metadata(&path).expect("env").permissions().mode() & 0o777,
         0o600
@@ -106,7 +108,7 @@ fn env_is_private_random_hex_and_stable() {
 
 #[test]
 fn secrets_never_printed_nor_in_other_files() {
-    let p = TempProject::with_repo_stacks();
+    let p = TestContext::with_repo_stacks();
     let mut outputs = vec![p.run(&["generate"]).all()];
     for args in [
         &["validate"][..],
@@ -136,15 +138,23 @@ fn secrets_never_printed_nor_in_other_files() {
             }
         }
     }
-    let list = p.run(&["secrets", "list"]);
-    assert!(
-        list.stdout.contains("GRAFANA_ADMIN_PASSWORD"),
-        "{}",
-        list.stdout
-    );
-    assert!(list.stdout.contains("set in .env"), "{}", list.stdout);
-    assert!(list.stdout.contains("SLACK_WEBHOOK_URL"), "{}", list.stdout);
-    assert!(list.stdout.contains("missing"), "{}", list.stdout);
+    promo_snapshot!(p.cmd(&["secrets", "list"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    NAME                       KIND                           USED BY                                                   STATUS
+    CONTROL_API_STOP_PASSWORD  generated password (16 bytes)  control-api (STOP page)                                   set in .env
+    CONTROL_API_TOKEN          generated token (32 bytes)     control-api, k6 run                                       set in .env
+    GRAFANA_ADMIN_PASSWORD     generated password (16 bytes)  grafana, control-api (annotations), k6 run (annotations)  set in .env
+    GRAFANA_CLOUD_TOKEN        provided by you                cloud target                                              missing
+    GRAFANA_SECRET_KEY         generated token (32 bytes)     grafana                                                   set in .env
+    INFLUXDB_ADMIN_PASSWORD    generated password (16 bytes)  influxdb, backup                                          set in .env
+    INFLUXDB_ADMIN_TOKEN       generated token (32 bytes)     influxdb, grafana (datasource), k6, backup                set in .env
+    INFLUX_CLOUD_TOKEN         provided by you                cloud target                                              missing
+    SLACK_WEBHOOK_URL          provided by you                grafana (alerting), k6 run                                missing
+
+    ----- stderr -----
+    ");
 }
 
 #[test]
@@ -159,7 +169,7 @@ fn env_is_gitignored() {
 
 #[test]
 fn prod_refuses_a_default_password_in_env() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     let prod = BASE
         .replacen("environment: preprod", "environment: prod", 1)
         .replacen("admin_user: admin", "admin_user: shop-admin", 1);
@@ -185,22 +195,25 @@ fn prod_refuses_a_default_password_in_env() {
         &prod.replacen("retention: 30d", "retention: 12h", 1),
     );
     let before = p.snapshot_tree();
-    let run = p.run(&["generate"]);
+    let run = promo_snapshot!(p.cmd(&["generate"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::secrets
+
+      x secrets file `./generated/shop/.env`: GRAFANA_ADMIN_PASSWORD is a well-known default password, refused for `environment: prod`
+      help: delete the GRAFANA_ADMIN_PASSWORD line and run `promo-infra generate` to get a random one
+    ");
     assert_eq!(p.snapshot_tree(), before, "nothing written");
-    assert_eq!(run.code, 1, "{}", run.all());
-    assert!(
-        run.stderr
-            .contains("GRAFANA_ADMIN_PASSWORD is a well-known default password"),
-        "{}",
-        run.stderr
-    );
     assert!(
         !run.all().contains("=admin"),
         "the value itself is not echoed"
     );
 }
 
-fn set_line(p: &TempProject, stack: &str, name: &str, value: &str) {
+fn set_line(p: &TestContext, stack: &str, name: &str, value: &str) {
     let path = p.path().join(format!("generated/{stack}/.env"));
     let text: String = std::fs::read_to_string(&path)
         .expect(".env")
@@ -219,7 +232,7 @@ fn set_line(p: &TempProject, stack: &str, name: &str, value: &str) {
 /// Fails on the old code: `GRAFANA_ADMIN_PASSWORD=` counted as set (kept empty, "set in .env").
 #[test]
 fn an_empty_secret_is_missing_so_it_is_generated_and_never_counted_as_set() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/promo.yaml", BASE);
     assert_eq!(p.run(&["generate"]).code, 0);
     let before = env_values(&p, "shop");
@@ -235,13 +248,16 @@ fn an_empty_secret_is_missing_so_it_is_generated_and_never_counted_as_set() {
         .expect("row");
     assert_eq!(row["status"], "missing", "{row}");
 
-    let run = p.run(&["generate"]);
-    assert_eq!(run.code, 0, "{}", run.all());
-    assert!(
-        run.stdout.contains("added GRAFANA_ADMIN_PASSWORD"),
-        "{}",
-        run.stdout
-    );
+    promo_snapshot!(p.cmd(&["generate"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+      ~ generated/shop/.env (added GRAFANA_ADMIN_PASSWORD)
+    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    ✓ generated/shop: 0 created, 0 updated, 20 unchanged, 0 removed
+
+    ----- stderr -----
+    ");
     let after = env_values(&p, "shop");
     let lines: Vec<&(String, String)> = after
         .iter()
@@ -259,7 +275,7 @@ fn an_empty_secret_is_missing_so_it_is_generated_and_never_counted_as_set() {
 /// Fails on the old code: an empty (or blank) webhook counted as set, and prod planned anyway.
 #[test]
 fn prod_without_a_webhook_refuses_at_plan_time_before_anything_is_shown_or_changed() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     let prod = BASE
         .replacen("environment: preprod", "environment: prod", 1)
         .replacen("admin_user: admin", "admin_user: shop-admin", 1);
@@ -268,6 +284,7 @@ fn prod_without_a_webhook_refuses_at_plan_time_before_anything_is_shown_or_chang
     // An empty value is no value either.
     let env = p.read("generated/shop/.env") + "SLACK_WEBHOOK_URL=\n";
     p.write("generated/shop/.env", &env);
+    let mut runs = Runs::default();
     for args in [
         &["plan"][..],
         &["plan", "--json"],
@@ -276,28 +293,9 @@ fn prod_without_a_webhook_refuses_at_plan_time_before_anything_is_shown_or_chang
     ] {
         let before = p.snapshot_tree();
         // DOCKER_HOST points nowhere: the refusal comes before any engine call.
-        let run = p.run_env(args, &[("DOCKER_HOST", "tcp://127.0.0.1:9")]);
-        assert_eq!(run.code, 1, "{args:?}: {}", run.all());
-        assert!(
-            run.stderr
-                .contains("No value for required secret SLACK_WEBHOOK_URL"),
-            "{args:?}: {}",
-            run.stderr
-        );
-        assert!(
-            run.stderr.contains("stacks/promo.yaml:") && run.stderr.contains("environment: prod"),
-            "{args:?}: where and why: {}",
-            run.stderr
-        );
-        assert!(
-            !run.stdout.contains("Plan:"),
-            "no plan shown: {}",
-            run.stdout
-        );
-        assert!(
-            !run.all().contains("127.0.0.1:9"),
-            "no engine call: {}",
-            run.all()
+        runs.push(
+            args.join(" "),
+            p.run_env(args, &[("DOCKER_HOST", "tcp://127.0.0.1:9")]),
         );
         let after: Vec<_> = p
             .snapshot_tree()
@@ -310,6 +308,55 @@ fn prod_without_a_webhook_refuses_at_plan_time_before_anything_is_shown_or_chang
             .collect();
         assert_eq!(after, before, "{args:?}: nothing changed");
     }
+    // No plan shown, no engine call (127.0.0.1:9 never named), where and why.
+    promo_snapshot!(runs, @"
+    === plan ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::secrets
+
+      x secrets file `generated/shop/.env`: No value for required secret SLACK_WEBHOOK_URL (stacks/promo.yaml:26:22: alerting.slack.webhook_url_env): `environment: prod` sends alerts to Slack and cannot run without the webhook
+      help: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export SLACK_WEBHOOK_URL, then run the command again; nothing was changed
+
+
+    === plan --json ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::secrets
+
+      x secrets file `generated/shop/.env`: No value for required secret SLACK_WEBHOOK_URL (stacks/promo.yaml:26:22: alerting.slack.webhook_url_env): `environment: prod` sends alerts to Slack and cannot run without the webhook
+      help: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export SLACK_WEBHOOK_URL, then run the command again; nothing was changed
+
+
+    === apply --auto-approve ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::secrets
+
+      x secrets file `generated/shop/.env`: No value for required secret SLACK_WEBHOOK_URL (stacks/promo.yaml:26:22: alerting.slack.webhook_url_env): `environment: prod` sends alerts to Slack and cannot run without the webhook
+      help: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export SLACK_WEBHOOK_URL, then run the command again; nothing was changed
+
+
+    === plan --target native ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::secrets
+
+      x secrets file `generated/shop/.env`: No value for required secret SLACK_WEBHOOK_URL (stacks/promo.yaml:26:22: alerting.slack.webhook_url_env): `environment: prod` sends alerts to Slack and cannot run without the webhook
+      help: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export SLACK_WEBHOOK_URL, then run the command again; nothing was changed
+    ");
 }
 
 /// Fails on the old code: a dangling `.env` link made generate write a fresh `.env` (through
@@ -317,7 +364,7 @@ fn prod_without_a_webhook_refuses_at_plan_time_before_anything_is_shown_or_chang
 #[test]
 fn an_env_that_is_a_link_a_directory_or_readable_by_others_is_refused_never_replaced() {
     use std::os::unix::fs::symlink;
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/promo.yaml", BASE);
     assert_eq!(p.run(&["generate"]).code, 0);
     let env = p.path().join("generated/shop/.env");
@@ -326,21 +373,18 @@ fn an_env_that_is_a_link_a_directory_or_readable_by_others_is_refused_never_repl
     std::fs::rename(&env, &real).expect("move .env");
 
     type Setup<'a> = Box<dyn Fn() + 'a>;
-    let cases: Vec<(&str, Setup<'_>, &str)> = vec![
+    let cases: Vec<(&str, Setup<'_>)> = vec![
         (
             "dangling link",
             Box::new(|| symlink(p.path().join("store/unmounted.env"), &env).expect("link")),
-            "which does not exist",
         ),
         (
             "link to the real file",
             Box::new(|| symlink(&real, &env).expect("link")),
-            "is a symbolic link to",
         ),
         (
             "directory",
             Box::new(|| std::fs::create_dir(&env).expect("dir")),
-            "is a directory",
         ),
         (
             "group/world-readable file",
@@ -349,10 +393,10 @@ fn an_env_that_is_a_link_a_directory_or_readable_by_others_is_refused_never_repl
                 std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o644))
                     .expect("chmod");
             }),
-            "chmod 600",
         ),
     ];
-    for (what, setup, expect) in cases {
+    let mut runs = Runs::default();
+    for (what, setup) in cases {
         setup();
         let kind_before = std::fs::symlink_metadata(&env).expect("meta").file_type();
         let mode_before = std::fs::symlink_metadata(&env)
@@ -368,17 +412,7 @@ fn an_env_that_is_a_link_a_directory_or_readable_by_others_is_refused_never_repl
             &["secrets", "rotate", "CONTROL_API_TOKEN", "--auto-approve"],
         ] {
             let run = p.run_env(args, &[("DOCKER_HOST", "tcp://127.0.0.1:9")]);
-            assert_eq!(run.code, 1, "{what} {args:?}: {}", run.all());
-            assert!(
-                run.stderr.contains("generated/shop/.env") && run.stderr.contains(expect),
-                "{what} {args:?}: {}",
-                run.stderr
-            );
-            assert!(
-                run.stderr.contains("nothing was changed"),
-                "{what}: {}",
-                run.stderr
-            );
+            runs.push(format!("{what}: {}", args.join(" ")), run);
             let meta = std::fs::symlink_metadata(&env).expect("still there");
             assert_eq!(meta.file_type(), kind_before, "{what}: not replaced");
             assert_eq!(
@@ -398,6 +432,7 @@ fn an_env_that_is_a_link_a_directory_or_readable_by_others_is_refused_never_repl
             std::fs::remove_file(&env).expect("rm");
         }
     }
+    promo_snapshot!(runs);
     // The real file, in place and private, works again.
     std::fs::rename(&real, &env).expect("move back");
     assert_eq!(p.run(&["secrets", "list"]).code, 0);
@@ -407,41 +442,88 @@ fn an_env_that_is_a_link_a_directory_or_readable_by_others_is_refused_never_repl
 /// user provides, and Grafana's secret_key.
 #[test]
 fn rotate_refuses_an_unknown_name_a_provided_secret_and_the_grafana_secret_key() {
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/promo.yaml", BASE);
     assert_eq!(p.run(&["generate"]).code, 0);
     let before = p.snapshot_tree();
-    for (name, expect) in [
-        (
-            "NOT_A_SECRET",
-            "`NOT_A_SECRET` is not a secret of stack `shop`",
-        ),
-        (
-            "GRAFANA_ADMIN",
-            "`GRAFANA_ADMIN` is not a secret of stack `shop`",
-        ),
-        ("SLACK_WEBHOOK_URL", "is provided by you"),
-        ("GRAFANA_SECRET_KEY", "GRAFANA_SECRET_KEY cannot be rotated"),
+    let mut runs = Runs::default();
+    for name in [
+        "NOT_A_SECRET",
+        "GRAFANA_ADMIN",
+        "SLACK_WEBHOOK_URL",
+        "GRAFANA_SECRET_KEY",
     ] {
         let run = p.run_env(
             &["secrets", "rotate", name, "--auto-approve"],
             &[("DOCKER_HOST", "tcp://127.0.0.1:9")],
         );
-        assert_eq!(run.code, 1, "{name}: {}", run.all());
-        assert!(run.stderr.contains(expect), "{name}: {}", run.stderr);
-        assert!(
-            run.stderr.contains("nothing was changed"),
-            "{name}: {}",
-            run.stderr
-        );
+        runs.push(format!("rotate {name} --auto-approve"), run);
     }
-    let unknown = p.run(&["secrets", "rotate", "NOT_A_SECRET"]);
-    assert!(
-        unknown.stderr.contains("GRAFANA_ADMIN_PASSWORD")
-            && unknown.stderr.contains("CONTROL_API_TOKEN"),
-        "the stack's names are listed: {}",
-        unknown.stderr
+    // Without --auto-approve too; the stack's names are listed.
+    runs.push(
+        "rotate NOT_A_SECRET",
+        p.run(&["secrets", "rotate", "NOT_A_SECRET"]),
     );
+    promo_snapshot!(runs, @r#"
+    === rotate NOT_A_SECRET --auto-approve ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x `NOT_A_SECRET` is not a secret of stack `shop` (stacks/promo.yaml)
+      help: its secrets: CONTROL_API_STOP_PASSWORD, CONTROL_API_TOKEN, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY, INFLUXDB_ADMIN_PASSWORD, INFLUXDB_ADMIN_TOKEN, SLACK_WEBHOOK_URL (`promo-infra secrets list`); nothing was changed
+
+
+    === rotate GRAFANA_ADMIN --auto-approve ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x `GRAFANA_ADMIN` is not a secret of stack `shop` (stacks/promo.yaml)
+      help: its secrets: CONTROL_API_STOP_PASSWORD, CONTROL_API_TOKEN, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY, INFLUXDB_ADMIN_PASSWORD, INFLUXDB_ADMIN_TOKEN, SLACK_WEBHOOK_URL (`promo-infra secrets list`); nothing was changed
+
+
+    === rotate SLACK_WEBHOOK_URL --auto-approve ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x `SLACK_WEBHOOK_URL` is provided by you, promo-infra cannot generate or rotate it
+      help: change it where it comes from (your environment or the stack's .env), then `promo-infra apply`; nothing was changed
+
+
+    === rotate GRAFANA_SECRET_KEY --auto-approve ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x GRAFANA_SECRET_KEY cannot be rotated: it encrypts the datasource secrets stored in Grafana's database, which a new key cannot decrypt
+      help: nothing was changed; see the README section "Secrets"
+
+
+    === rotate NOT_A_SECRET ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x `NOT_A_SECRET` is not a secret of stack `shop` (stacks/promo.yaml)
+      help: its secrets: CONTROL_API_STOP_PASSWORD, CONTROL_API_TOKEN, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY, INFLUXDB_ADMIN_PASSWORD, INFLUXDB_ADMIN_TOKEN, SLACK_WEBHOOK_URL (`promo-infra secrets list`); nothing was changed
+    "#);
     let after: Vec<_> = p
         .snapshot_tree()
         .into_iter()
@@ -464,24 +546,36 @@ fn preprod_native_without_a_webhook_runs_grafana_on_the_slackless_provisioning()
     use promo_infra::project::Project;
     use promo_infra::targets::TargetKind;
 
-    let p = TempProject::new();
+    let p = TestContext::new();
     p.write("stacks/promo.yaml", BASE);
     assert_eq!(p.run(&["generate"]).code, 0);
     // The refusal came before the plan: now the plan is shown, with the note first.
-    let plan = p.run_env(
-        &["plan", "--target", "native"],
-        &[("SLACK_WEBHOOK_URL", "")],
-    );
-    assert_eq!(plan.code, 0, "{}", plan.all());
-    assert!(
-        plan.all().contains("alerts have nowhere to go"),
-        "{}",
-        plan.all()
-    );
-    assert!(
-        !plan.all().contains("No value for required secret"),
-        "{}",
-        plan.all()
+    promo_snapshot!(
+        p.cmd(&["plan", "--target", "native"])
+            .env("SLACK_WEBHOOK_URL", ""),
+        @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    warning: alerts have nowhere to go: SLACK_WEBHOOK_URL is not set, so Grafana gets no Slack contact point (the alert rules still run and show on the dashboards). To send them to Slack, add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to generated/shop/.env or export SLACK_WEBHOOK_URL, then apply
+    promo-infra will perform the following actions on stack `shop` (target native):
+
+      # service.control-api will be created
+      + service.control-api
+
+      # service.grafana will be created
+      + service.grafana
+
+      # service.influxdb will be created
+      + service.influxdb
+
+      # database.k6 will be created
+      + database.k6
+
+    Plan: 4 to add, 0 to change, 0 to destroy.
+
+    ----- stderr -----
+    "
     );
     for f in ["datasources", "dashboards", "alerting"] {
         assert!(

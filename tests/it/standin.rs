@@ -4,7 +4,6 @@
 //! stand-in `xk6`/`go`; a Slack webhook receiver; child processes killed by PID on drop.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -12,15 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::TempProject;
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
+use crate::common::TestContext;
 
 fn python() -> String {
     let out = Command::new("python3")
@@ -206,15 +197,13 @@ impl Drop for Proc {
 
 /// Start promo-infra in `p` (NO_COLOR, stdout/stderr piped to files so nothing blocks).
 pub fn spawn_promo(
-    p: &TempProject,
+    p: &TestContext,
     args: &[&str],
     env: &[(&str, &str)],
     name: &'static str,
 ) -> Proc {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("promo-infra"));
+    let mut cmd = crate::common::promo();
     cmd.current_dir(p.path())
-        .env("NO_COLOR", "1")
-        .env_remove("SLACK_WEBHOOK_URL")
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -266,6 +255,7 @@ impl Webhook {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        crate::common::register_port(addr.port());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -287,7 +277,7 @@ impl Webhook {
 }
 
 /// Every value of the project's `.env` (plus extra secrets) must be absent from `text`.
-pub fn assert_no_secret(p: &TempProject, stack: &str, text: &str, context: &str) {
+pub fn assert_no_secret(p: &TestContext, stack: &str, text: &str, context: &str) {
     let env = p.read(&format!("generated/{stack}/.env"));
     let mut values: BTreeMap<String, String> = BTreeMap::new();
     for line in env.lines() {
@@ -305,7 +295,7 @@ pub fn assert_no_secret(p: &TempProject, stack: &str, text: &str, context: &str)
 }
 
 /// Read one secret from the project's `.env`.
-pub fn secret(p: &TempProject, stack: &str, name: &str) -> String {
+pub fn secret(p: &TestContext, stack: &str, name: &str) -> String {
     p.read(&format!("generated/{stack}/.env"))
         .lines()
         .find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_string))
@@ -313,7 +303,7 @@ pub fn secret(p: &TempProject, stack: &str, name: &str) -> String {
 }
 
 /// Append a line to the project's `.env`.
-pub fn add_env(p: &TempProject, stack: &str, line: &str) {
+pub fn add_env(p: &TestContext, stack: &str, line: &str) {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new()
         .append(true)
@@ -322,6 +312,6 @@ pub fn add_env(p: &TempProject, stack: &str, line: &str) {
     writeln!(f, "{line}").expect("append");
 }
 
-pub fn run_dir(p: &TempProject, stack: &str) -> PathBuf {
+pub fn run_dir(p: &TestContext, stack: &str) -> PathBuf {
     p.path().join(format!("generated/{stack}/run"))
 }

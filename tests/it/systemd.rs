@@ -100,7 +100,7 @@ fn awkward_but_valid_paths_give_exactly_the_intended_exec_start() {
     ) + &format!(
         "targets:\n  native:\n    project_dir: \"{odd_s}\"\n    grafana_homepath: \"{home_s}\"\n"
     );
-    let p = crate::common::TempProject::new();
+    let p = crate::common::TestContext::new();
     p.write("stacks/shop.yaml", &text);
     let run = p.run(&["generate"]);
     assert_eq!(run.code, 0, "{}", run.all());

@@ -153,17 +153,6 @@ pub enum Error {
         help: Option<String>,
     },
 
-    /// A target refused or failed an operation. Transitional: use the domain variants above.
-    #[error("{message}")]
-    #[diagnostic(code(promo_infra::target))]
-    Target {
-        /// What failed, where (container, URL, process).
-        message: String,
-        /// What to do.
-        #[help]
-        help: Option<String>,
-    },
-
     /// The user asked for something that cannot be done as asked (flags, arguments, state).
     #[error("{message}")]
     #[diagnostic(code(promo_infra::usage))]
@@ -288,7 +277,6 @@ impl Error {
             | Self::Backup { help, .. }
             | Self::K6 { help, .. }
             | Self::Control { help, .. }
-            | Self::Target { help, .. }
             | Self::Usage { help, .. }
             | Self::Secrets { help, .. } => *help = Some(advice.into()),
             _ => {}

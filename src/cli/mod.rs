@@ -4,6 +4,7 @@
 //! Owns: every byte the tool prints, and the only reads of the environment outside
 //! [`crate::settings`] (clap's `env = ...`).
 //! May not: hold the logic of a command (that is `ops`, `deploy` and the domain modules).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod commands;
 mod globals;

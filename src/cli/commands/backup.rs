@@ -114,7 +114,6 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
 }
 
 /// `backup run` / `restore` progress: one `backup: <step>` line per network step, on stderr.
-#[allow(clippy::print_stderr)]
 fn progress() -> crate::backup::Progress {
     crate::backup::Progress::new(|step| eprintln!("backup: {step}"))
 }

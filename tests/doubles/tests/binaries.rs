@@ -1,5 +1,6 @@
 //! The `grafana-double` and `influxdb2-double` binaries: Grafana's and the InfluxDB image's
 //! ways of being configured, the startup log line, errors, and graceful SIGTERM/SIGINT.
+#![allow(clippy::disallowed_methods)] // tests read their environment (CI)
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! File provisioning of the Grafana double: datasources, dashboard providers and alerting,
 //! with Grafana's env interpolation rules, read-only enforcement and reload.
+#![allow(clippy::disallowed_methods)] // tests read their environment (CI)
 
 mod support;
 

@@ -3,6 +3,7 @@
 //! Onboarding comes from the official image's variables (`DOCKER_INFLUXDB_INIT_MODE=setup`,
 //! `DOCKER_INFLUXDB_INIT_USERNAME/PASSWORD/ORG/BUCKET/RETENTION/ADMIN_TOKEN`); the listen
 //! address from `--http-bind-address` or `INFLUXD_HTTP_BIND_ADDRESS` (default 127.0.0.1:8086).
+#![allow(clippy::disallowed_methods)] // tests read their environment (CI)
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;

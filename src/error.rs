@@ -1,4 +1,7 @@
 //! Errors: what failed, where, and what to do. Rendered by miette at the edge (the CLI).
+//!
+//! Owns: the error type and its domains, each with its miette code and advice.
+//! May not: print, or decide exit codes (the CLI does).
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -10,16 +10,22 @@
 //!
 //! | module | step |
 //! |---|---|
-//! | [`manifest`] | load (typed, with line:col) and validate (semantic checks) |
-//! | [`compile`] | pure `Manifest → Desired`: generated files + runtime resources with hashes |
+//! | [`manifest`] | load (typed, with line:col), recover past bad keys, validate, the JSON Schema |
+//! | [`compile`] | pure `Manifest × TargetKind → Desired`: generated files + runtime resources |
 //! | [`desired`] | the `Desired` model everything downstream consumes |
+//! | [`plan`] | pure diff `Desired × Observed → Plan`, and its rendering |
+//! | [`targets`] | the `Target` contract, [`targets::for_kind`], the executor; docker, native, fake |
 //! | [`writer`] | the one writer: atomic, write-if-changed, hand-edit ledger, `--check` diffs |
 //! | [`secrets`] | the secrets catalog and `.env` (0600, created once, never printed) |
+//! | [`influx`] | the one InfluxDB client (1.x and 2.x) and the database resource |
 //! | [`backup`] | backups of InfluxDB: run, list, rotate (restic semantics), restore |
-//! | [`ops`] | one function per command; the CLI is a thin layer over these |
 //! | [`k6`] | `k6 build/env/exec/run`: the custom binary, run variables, tracked and graded runs |
 //! | [`control`] | the emergency-stop control API (`control-api`) |
-//! | [`cli`] | clap definitions and output formatting |
+//! | [`ops`] | one function per command over the pipeline; the CLI is a thin layer over these |
+//! | [`cli`] | clap, one file per command, printers: the only code that prints |
+//! | [`settings`], [`net`], [`error`], [`lock`], [`project`] | the environment (read only there), bind → URL, domain errors, one apply per stack, project paths |
+//!
+//! `ARCHITECTURE.md` has the module map, the target contract and how to add a target.
 #![deny(missing_docs)]
 
 pub mod backup;

@@ -26,6 +26,8 @@
 //!   first kept by any rule with a count).
 //! - An empty policy (every count 0) is refused by manifest validation; given one anyway, this
 //!   function keeps only the newest valid backup.
+//!
+//! May not: touch the disk, read the clock, or know where backups live.
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,6 @@
 //! Five-field cron schedules: validation, and conversion to systemd `OnCalendar=`.
+//!
+//! May not: do IO or read the clock.
 
 use std::collections::BTreeSet;
 

@@ -1,4 +1,6 @@
 //! Retention durations: `30d`, `12h`, `4w`, `1h30m`, or `infinite`.
+//!
+//! May not: do IO or read the clock.
 
 /// A parsed retention: `None` seconds means infinite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

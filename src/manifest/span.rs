@@ -3,6 +3,8 @@
 //! Validation errors point at the exact line and column of the offending value. Values that were
 //! not written in the file (serde defaults) carry no location; errors about them point at the
 //! section that would hold them.
+//!
+//! May not: know the manifest's schema (it serves every field alike).
 
 use std::fmt;
 use std::ops::Deref;

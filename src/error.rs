@@ -58,6 +58,18 @@ pub enum Error {
         paths: Vec<String>,
     },
 
+    /// promo-infra's own bookkeeping under `generated/` (the hand-edit ledger, the write
+    /// journal) is unreadable: the user must restore or remove it.
+    #[error("{message}")]
+    #[diagnostic(code(promo_infra::state))]
+    State {
+        /// Which file, and what is wrong with it.
+        message: String,
+        /// What to do.
+        #[help]
+        help: Option<String>,
+    },
+
     /// The `.env` secrets file is unusable.
     #[error("secrets file `{}`: {message}", path.display())]
     #[diagnostic(code(promo_infra::secrets))]
@@ -281,6 +293,7 @@ impl Error {
             | Self::K6 { help, .. }
             | Self::Control { help, .. }
             | Self::Usage { help, .. }
+            | Self::State { help, .. }
             | Self::Secrets { help, .. } => *help = Some(advice.into()),
             _ => {}
         }

@@ -44,6 +44,14 @@ pub fn parse_all(
         let problem = load::problem(source, &err);
         let offset = problem.errors[0].span.map(|s| s.offset());
         structural.push(problem);
+        if matches!(
+            err.without_snippet(),
+            serde_saphyr::Error::SerdeMissingField { .. }
+        ) {
+            // A missing required key cannot be parsed past (blanking a neighbour would only
+            // report it again at the next key): the other problems found so far stand.
+            break;
+        }
         let Some(offset) = offset.filter(|o| seen.insert(*o)) else {
             break;
         };
@@ -97,6 +105,10 @@ fn finish(
         Ok(()) if structural.is_empty() => return Ok(manifest),
         Ok(()) => Vec::new(),
         Err(e) if structural.is_empty() => return Err(e),
+        // A guessed value stands in for an unknown one: checks that depend on it (the
+        // `environment` decides which credentials are refused) would report the guess, not the
+        // file. Report the structural problems alone; the rest follow once they are fixed.
+        Err(_) if !substituted.is_empty() => Vec::new(),
         Err(e) => e
             .errors
             .into_iter()

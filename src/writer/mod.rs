@@ -72,10 +72,12 @@ impl Ledger {
     pub fn read(dir: &Path) -> Result<Self> {
         let path = dir.join(LEDGER);
         match fs_err::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| {
-                let advice = "restore it from git (`git checkout -- <path>`), or delete it and run `promo-infra generate --force`";
-                let e = std::io::Error::new(std::io::ErrorKind::InvalidData, format!("the ledger is corrupt: {e}; {advice}"));
-                Error::io("cannot parse", &path, e)
+            Ok(text) => serde_json::from_str(&text).map_err(|e| Error::State {
+                message: format!("the ledger `{}` is corrupt: {e}", path.display()),
+                help: Some(
+                    "restore it from git (`git checkout -- <path>`), or delete it and run `promo-infra generate --force`"
+                        .into(),
+                ),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(Error::io("cannot read", path, e)),
@@ -101,12 +103,15 @@ impl Journal {
         let path = Self::path(dir);
         match read_optional(&path)? {
             None => Ok(Self::default()),
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                Error::internal(format!(
-                    "the journal of an interrupted generate `{}` is corrupt: {e}; delete {} and run `promo-infra generate` (files it reports as edited by hand can be overwritten with --force)",
-                    path.display(),
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::State {
+                message: format!(
+                    "the journal of an interrupted generate `{}` is corrupt: {e}",
+                    path.display()
+                ),
+                help: Some(format!(
+                    "delete {} and run `promo-infra generate` (files it reports as edited by hand can be overwritten with --force)",
                     dir.join(TMP_PREFIX).display()
-                ))
+                )),
             }),
         }
     }

@@ -421,7 +421,7 @@ fn backup_run_against_no_server_is_a_clear_error_and_leaves_nothing() {
 
     ----- stderr -----
     backup: checking InfluxDB at http://127.0.0.1:[PORT]
-    promo_infra::target
+    promo_infra::influx
 
       x InfluxDB is not reachable at http://127.0.0.1:[PORT]/ping: Connection refused (os error 111)
       help: start the stack (`promo-infra apply`) or fix influxdb.bind / influxdb.port in the manifest
@@ -574,7 +574,7 @@ async fn an_interrupted_backup_is_never_listed_as_valid() {
     backup: checking InfluxDB at http://127.0.0.1:[PORT]
     backup: InfluxDB 1.6.7~rc0 answers
     backup: running influxd backup -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/.tmp-20261124T030000Z
-    promo_infra::target
+    promo_infra::backup
 
       x `influxd backup -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/.tmp-20261124T030000Z` failed (exit status: 1):
       |   backup: connect: connection refused
@@ -1412,7 +1412,7 @@ fn restore_refuses_symlinked_backups_and_symlinked_files() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::target
+    promo_infra::backup
 
       x backup 20261124T030000Z is corrupt: `20261124T030000Z.s1.tar.gz` is a symbolic link (a backup holds only regular files); refusing to restore (nothing was changed)
       help: the file changed after the backup was written; restore an older backup (`promo-infra backup list` marks the corrupt ones)
@@ -1449,7 +1449,7 @@ fn an_empty_directory_inside_a_backup_is_corrupt() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::target
+    promo_infra::backup
 
       x backup 20261124T030000Z is corrupt: unexpected empty directory `extra`; refusing to restore (nothing was changed)
       help: the file changed after the backup was written; restore an older backup (`promo-infra backup list` marks the corrupt ones)

@@ -62,13 +62,13 @@ fn malformed_yaml() {
       help: fix the manifest; nothing was written or changed
 
     Error: 
-      x malformed YAML: expected string scalar
-        ,-[stacks/shop.yaml:12:9]
-     11 |   image: grafana/grafana:10.2.3
+      x malformed YAML: illegal placement of ':' indicator
+        ,-[stacks/shop.yaml:13:13]
      12 |   port: [3000
-        :         ^^|^^
-        :           `-- here
      13 |   admin_user: admin
+        :             |
+        :             `-- here
+     14 |   home_dashboard: shop-marketing
         `----
       help: check indentation, quoting and brackets around this position
     ");

@@ -896,7 +896,7 @@ async fn without_a_control_api_k6_run_says_so_before_k6_starts() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::target
+    promo_infra::control
 
       x no STOP button for this test: the control API at http://127.0.0.1:[PORT] is not reachable (error sending request for url (http://127.0.0.1:[PORT]/api/runs): client error (Connect): tcp connect error: Connection refused (os error 111)); k6 was not started (--require-stop)
       help: start it: `promo-infra -f stacks/shop.yaml apply` (docker target: the control-api container), or `promo-infra -f stacks/shop.yaml control-api` on this host; or give its URL with --control-api URL
@@ -1047,7 +1047,13 @@ async fn a_restarted_control_api_learns_the_run_again_and_can_stop_it() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["signals"], json!(["SIGINT"]), "{v}");
     assert_eq!(rig.standins.signals(), "SIGINT\n");
-    promo_snapshot!(rig.outcome(run), @"
+    // How the connection to the stopped API broke (reset, closed mid-request) is the kernel's
+    // timing, not ours.
+    let outcome = rig.outcome(run).filter_regex(
+        r"client error \(\w+\): .*?\): the STOP button",
+        "client error [CAUSE]): the STOP button",
+    );
+    promo_snapshot!(outcome, @"
     success: false
     exit_code: 105
     ----- stdout -----
@@ -1060,8 +1066,8 @@ async fn a_restarted_control_api_learns_the_run_again_and_can_stop_it() {
     promo-infra: STOP button ready: test [TESTID] registered with the control API at http://127.0.0.1:[PORT]
     promo-infra: test [TESTID]: [TEMP_OTHER]/k6
     promo-infra: dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=now&refresh=5s
-     WARN promo_infra::k6::run: lost contact with the control API at http://127.0.0.1:[PORT] (error sending request for url (http://127.0.0.1:[PORT]/api/runs/[TESTID]/poll?seen=0&wait_s=10): client error (SendRequest): connection closed before message completed): the STOP button cannot reach this test until it answers again (retrying every second; Ctrl+C here still works)
-     WARN promo_infra::k6::run: in contact with the control API at http://127.0.0.1:[PORT] again
+     WARN promo_infra::k6::stop: lost contact with the control API at http://127.0.0.1:[PORT] (error sending request for url (http://127.0.0.1:[PORT]/api/runs/[TESTID]/poll?seen=0&wait_s=10): client error [CAUSE]): the STOP button cannot reach this test until it answers again (retrying every second; Ctrl+C here still works)
+     WARN promo_infra::k6::stop: in contact with the control API at http://127.0.0.1:[PORT] again
     promo-infra: stop requested by API: asked k6 to stop gracefully (SIGINT; it flushes its metrics)
     ");
 }

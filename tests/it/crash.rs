@@ -154,7 +154,7 @@ fn a_failing_second_stack_leaves_the_first_untouched() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
+    promo_infra::state
 
       x the ledger `./generated/b/.promo-infra-ledger.json` is corrupt: key must be a string at line 1 column 3
       help: restore it from git (`git checkout -- <path>`), or delete it and run `promo-infra generate --force`

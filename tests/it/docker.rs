@@ -798,7 +798,7 @@ fn a_missing_image_that_cannot_be_pulled_is_named_with_how_to_get_it() {
     Plan: 7 to add, 0 to change, 0 to destroy.
 
     ----- stderr -----
-    promo_infra::target
+    promo_infra::docker
 
       x image `127.0.0.1:9/promo-infra-missing:0.0.1` is not present locally and could not be pulled: Docker responded with status code 500: Get "http://127.0.0.1:9/v2/": dial tcp 127.0.0.1:9: connect: connection refused
       help: build it (`just images` builds the local images of tests/fixtures/stacks/local.yaml), load it (`docker load -i FILE` with a file made by `docker save 127.0.0.1:9/promo-infra-missing:0.0.1`), or check that the registry is reachable; nothing was changed
@@ -827,7 +827,7 @@ fn an_unreachable_engine_is_named_with_what_to_do() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::target
+    promo_infra::docker
 
       x cannot reach the Docker engine at tcp://127.0.0.1:[PORT] (listing the stack's networks): Error in the hyper legacy client: client error (Connect)
       help: start the engine (`just setup` starts dockerd when no socket answers, or `systemctl start docker`), or point DOCKER_HOST at a running one
@@ -899,7 +899,7 @@ fn a_service_that_never_becomes_healthy_is_named_with_its_last_health_check() {
     Plan: 7 to add, 0 to change, 0 to destroy.
 
     ----- stderr -----
-    promo_infra::target
+    promo_infra::docker
 
       x container [STACK]-grafana-1 did not become healthy within 9s (after [TIME]); last health check: exit 1: wget: can't connect to remote host (127.0.0.1): Connection refused
       help: see `docker logs [STACK]-grafana-1`; raise the wait with --health-timeout; re-run apply once fixed (it converges)

@@ -254,7 +254,7 @@ fn build_runs_the_documented_xk6_command_verifies_and_skips_when_unchanged() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::target
+    promo_infra::k6
 
       x `bin/k6-influxdb version` does not list the extension github.com/grafana/xk6-output-influxdb; it printed:
       | k6 v0.47.0
@@ -274,7 +274,7 @@ fn build_without_xk6_or_go_gives_the_install_hint() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::target
+    promo_infra::k6
 
       x cannot build k6: `xk6` is not in PATH (and Go is not installed either)
       help: install Go 1.21 or later (https://go.dev/dl; Debian 12's golang-go is too old), then `go install go.k6.io/xk6/cmd/xk6@latest` and put $(go env GOPATH)/bin in PATH
@@ -288,7 +288,7 @@ fn build_without_xk6_or_go_gives_the_install_hint() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::target
+    promo_infra::k6
 
       x cannot build k6: xk6 needs Go to compile it, and `go` is not in PATH
       help: install Go 1.21 or later (https://go.dev/dl; Debian 12's golang-go is too old) and put it in PATH

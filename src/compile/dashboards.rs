@@ -67,34 +67,33 @@ fn new_registry() -> Handlebars<'static> {
     hb
 }
 
+/// Built-in `(name, text)` pairs as templates, each with the origin `origin(name)` shows.
+fn builtin_templates(
+    items: &[(&str, &str)],
+    origin: impl Fn(&str) -> String,
+) -> BTreeMap<String, Template> {
+    items
+        .iter()
+        .map(|(name, text)| {
+            let template = Template {
+                origin: origin(name),
+                text: (*text).to_string(),
+            };
+            ((*name).to_string(), template)
+        })
+        .collect()
+}
+
 impl Templates {
     /// Only the templates compiled into the binary.
     pub fn builtin() -> Self {
         Self {
-            templates: BUILTIN_TEMPLATES
-                .iter()
-                .map(|(name, text)| {
-                    (
-                        (*name).to_string(),
-                        Template {
-                            origin: format!("(built in) {name}.json.hbs"),
-                            text: (*text).to_string(),
-                        },
-                    )
-                })
-                .collect(),
-            partials: BUILTIN_PARTIALS
-                .iter()
-                .map(|(name, text)| {
-                    (
-                        (*name).to_string(),
-                        Template {
-                            origin: format!("(built in) partials/{name}.hbs"),
-                            text: (*text).to_string(),
-                        },
-                    )
-                })
-                .collect(),
+            templates: builtin_templates(BUILTIN_TEMPLATES, |name| {
+                format!("(built in) {name}.json.hbs")
+            }),
+            partials: builtin_templates(BUILTIN_PARTIALS, |name| {
+                format!("(built in) partials/{name}.hbs")
+            }),
             i18n: BUILTIN_I18N
                 .iter()
                 .map(|(l, t)| {

@@ -84,6 +84,30 @@ fn builtin_templates(
         .collect()
 }
 
+/// The paths in `dir`, sorted (deterministic override order).
+fn sorted_paths(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = fs_err::read_dir(dir).map_err(|e| Error::io("cannot list", dir, e))?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    Ok(paths)
+}
+
+/// `(file name, name without suffix, text)` of each `dir/*<suffix>` file, sorted by path.
+fn read_sorted(dir: &Path, suffix: &str) -> Result<Vec<(String, String, String)>> {
+    let mut out = Vec::new();
+    for path in sorted_paths(dir)? {
+        let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(stem) = file.strip_suffix(suffix) else {
+            continue;
+        };
+        let text = fs_err::read_to_string(&path).map_err(|e| Error::io("cannot read", &path, e))?;
+        out.push((file.to_string(), stem.to_string(), text));
+    }
+    Ok(out)
+}
+
 impl Templates {
     /// Only the templates compiled into the binary.
     pub fn builtin() -> Self {
@@ -113,61 +137,22 @@ impl Templates {
         if !dir.is_dir() {
             return Ok(out);
         }
-        let entries = fs_err::read_dir(dir).map_err(|e| Error::io("cannot list", dir, e))?;
-        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        paths.sort();
-        for path in paths {
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            let Some(stem) = name.strip_suffix(".json.hbs") else {
-                continue;
-            };
-            let text =
-                fs_err::read_to_string(&path).map_err(|e| Error::io("cannot read", &path, e))?;
-            out.templates.insert(
-                stem.to_string(),
-                Template {
-                    origin: format!("{display_prefix}/{name}"),
-                    text,
-                },
-            );
+        for (file, stem, text) in read_sorted(dir, ".json.hbs")? {
+            let origin = format!("{display_prefix}/{file}");
+            out.templates.insert(stem, Template { origin, text });
         }
         let partials_dir = dir.join("partials");
         if partials_dir.is_dir() {
-            let mut groups: Vec<PathBuf> = fs_err::read_dir(&partials_dir)
-                .map_err(|e| Error::io("cannot list", &partials_dir, e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_dir())
-                .collect();
-            groups.sort();
-            for group_dir in groups {
+            for group_dir in sorted_paths(&partials_dir)?.into_iter().filter(|p| p.is_dir()) {
                 let group = group_dir
                     .file_name()
                     .and_then(|n| n.to_str())
                     .unwrap_or_default()
                     .to_string();
-                let mut files: Vec<PathBuf> = fs_err::read_dir(&group_dir)
-                    .map_err(|e| Error::io("cannot list", &group_dir, e))?
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .collect();
-                files.sort();
-                for path in files {
-                    let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
-                        continue;
-                    };
-                    let Some(stem) = file.strip_suffix(".hbs") else {
-                        continue;
-                    };
-                    let text = fs_err::read_to_string(&path)
-                        .map_err(|e| Error::io("cannot read", &path, e))?;
-                    out.partials.insert(
-                        format!("{group}/{stem}"),
-                        Template {
-                            origin: format!("{display_prefix}/partials/{group}/{file}"),
-                            text,
-                        },
-                    );
+                for (file, stem, text) in read_sorted(&group_dir, ".hbs")? {
+                    let origin = format!("{display_prefix}/partials/{group}/{file}");
+                    out.partials
+                        .insert(format!("{group}/{stem}"), Template { origin, text });
                 }
             }
         }

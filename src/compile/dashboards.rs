@@ -143,7 +143,10 @@ impl Templates {
         }
         let partials_dir = dir.join("partials");
         if partials_dir.is_dir() {
-            for group_dir in sorted_paths(&partials_dir)?.into_iter().filter(|p| p.is_dir()) {
+            for group_dir in sorted_paths(&partials_dir)?
+                .into_iter()
+                .filter(|p| p.is_dir())
+            {
                 let group = group_dir
                     .file_name()
                     .and_then(|n| n.to_str())

@@ -412,3 +412,41 @@ fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `<dir>/*.json.hbs` and `<dir>/partials/<group>/*.hbs` override the built-ins with their
+    /// own origin; other files, and files directly in `partials/`, are ignored.
+    #[test]
+    fn overrides_are_read_with_their_origin() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("partials/zz")).expect("mkdir");
+        std::fs::write(d.join("mine.json.hbs"), "{}").expect("write");
+        std::fs::write(d.join("notes.txt"), "x").expect("write");
+        std::fs::write(d.join("partials/zz/panel.hbs"), "p").expect("write");
+        std::fs::write(d.join("partials/zz/readme.md"), "x").expect("write");
+        std::fs::write(d.join("partials/loose.hbs"), "x").expect("write");
+        let t = Templates::load(d, "src").expect("load");
+        let builtin = Templates::builtin();
+        assert_eq!(t.templates.len(), builtin.templates.len() + 1);
+        assert_eq!(t.partials.len(), builtin.partials.len() + 1);
+        let mine = &t.templates["mine"];
+        assert_eq!(
+            (mine.origin.as_str(), mine.text.as_str()),
+            ("src/mine.json.hbs", "{}")
+        );
+        let panel = &t.partials["zz/panel"];
+        assert_eq!(
+            (panel.origin.as_str(), panel.text.as_str()),
+            ("src/partials/zz/panel.hbs", "p")
+        );
+        let (name, _) = BUILTIN_PARTIALS[0];
+        assert_eq!(
+            builtin.partials[name].origin,
+            format!("(built in) partials/{name}.hbs")
+        );
+    }
+}

@@ -186,6 +186,8 @@ mod tests {
     #[test]
     fn toml_and_ini_strings_cannot_break_out() {
         assert_eq!(toml_string("a\"b\n[x]"), "\"a\\\"b\\n[x]\"");
+        assert_eq!(toml_string("a\rb\u{1}"), "\"a\\rb\\u0001\"");
+        assert_eq!(systemd_word("a\rb"), "\"a\\x0db\"");
         assert_eq!(ini_value("data/promo"), "data/promo");
         assert_eq!(ini_value("a b ; c"), "`a b ; c`");
         assert_eq!(ini_value("a`\nb"), "`ab`");

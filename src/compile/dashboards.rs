@@ -67,34 +67,57 @@ fn new_registry() -> Handlebars<'static> {
     hb
 }
 
+/// Built-in `(name, text)` pairs as templates, each with the origin `origin(name)` shows.
+fn builtin_templates(
+    items: &[(&str, &str)],
+    origin: impl Fn(&str) -> String,
+) -> BTreeMap<String, Template> {
+    items
+        .iter()
+        .map(|(name, text)| {
+            let template = Template {
+                origin: origin(name),
+                text: (*text).to_string(),
+            };
+            ((*name).to_string(), template)
+        })
+        .collect()
+}
+
+/// The paths in `dir`, sorted (deterministic override order).
+fn sorted_paths(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = fs_err::read_dir(dir).map_err(|e| Error::io("cannot list", dir, e))?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    Ok(paths)
+}
+
+/// `(file name, name without suffix, text)` of each `dir/*<suffix>` file, sorted by path.
+fn read_sorted(dir: &Path, suffix: &str) -> Result<Vec<(String, String, String)>> {
+    let mut out = Vec::new();
+    for path in sorted_paths(dir)? {
+        let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(stem) = file.strip_suffix(suffix) else {
+            continue;
+        };
+        let text = fs_err::read_to_string(&path).map_err(|e| Error::io("cannot read", &path, e))?;
+        out.push((file.to_string(), stem.to_string(), text));
+    }
+    Ok(out)
+}
+
 impl Templates {
     /// Only the templates compiled into the binary.
     pub fn builtin() -> Self {
         Self {
-            templates: BUILTIN_TEMPLATES
-                .iter()
-                .map(|(name, text)| {
-                    (
-                        (*name).to_string(),
-                        Template {
-                            origin: format!("(built in) {name}.json.hbs"),
-                            text: (*text).to_string(),
-                        },
-                    )
-                })
-                .collect(),
-            partials: BUILTIN_PARTIALS
-                .iter()
-                .map(|(name, text)| {
-                    (
-                        (*name).to_string(),
-                        Template {
-                            origin: format!("(built in) partials/{name}.hbs"),
-                            text: (*text).to_string(),
-                        },
-                    )
-                })
-                .collect(),
+            templates: builtin_templates(BUILTIN_TEMPLATES, |name| {
+                format!("(built in) {name}.json.hbs")
+            }),
+            partials: builtin_templates(BUILTIN_PARTIALS, |name| {
+                format!("(built in) partials/{name}.hbs")
+            }),
             i18n: BUILTIN_I18N
                 .iter()
                 .map(|(l, t)| {
@@ -114,61 +137,25 @@ impl Templates {
         if !dir.is_dir() {
             return Ok(out);
         }
-        let entries = fs_err::read_dir(dir).map_err(|e| Error::io("cannot list", dir, e))?;
-        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        paths.sort();
-        for path in paths {
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            let Some(stem) = name.strip_suffix(".json.hbs") else {
-                continue;
-            };
-            let text =
-                fs_err::read_to_string(&path).map_err(|e| Error::io("cannot read", &path, e))?;
-            out.templates.insert(
-                stem.to_string(),
-                Template {
-                    origin: format!("{display_prefix}/{name}"),
-                    text,
-                },
-            );
+        for (file, stem, text) in read_sorted(dir, ".json.hbs")? {
+            let origin = format!("{display_prefix}/{file}");
+            out.templates.insert(stem, Template { origin, text });
         }
         let partials_dir = dir.join("partials");
         if partials_dir.is_dir() {
-            let mut groups: Vec<PathBuf> = fs_err::read_dir(&partials_dir)
-                .map_err(|e| Error::io("cannot list", &partials_dir, e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
+            for group_dir in sorted_paths(&partials_dir)?
+                .into_iter()
                 .filter(|p| p.is_dir())
-                .collect();
-            groups.sort();
-            for group_dir in groups {
+            {
                 let group = group_dir
                     .file_name()
                     .and_then(|n| n.to_str())
                     .unwrap_or_default()
                     .to_string();
-                let mut files: Vec<PathBuf> = fs_err::read_dir(&group_dir)
-                    .map_err(|e| Error::io("cannot list", &group_dir, e))?
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .collect();
-                files.sort();
-                for path in files {
-                    let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
-                        continue;
-                    };
-                    let Some(stem) = file.strip_suffix(".hbs") else {
-                        continue;
-                    };
-                    let text = fs_err::read_to_string(&path)
-                        .map_err(|e| Error::io("cannot read", &path, e))?;
-                    out.partials.insert(
-                        format!("{group}/{stem}"),
-                        Template {
-                            origin: format!("{display_prefix}/partials/{group}/{file}"),
-                            text,
-                        },
-                    );
+                for (file, stem, text) in read_sorted(&group_dir, ".hbs")? {
+                    let origin = format!("{display_prefix}/partials/{group}/{file}");
+                    out.partials
+                        .insert(format!("{group}/{stem}"), Template { origin, text });
                 }
             }
         }
@@ -424,4 +411,42 @@ fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
         offset += l.len();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `<dir>/*.json.hbs` and `<dir>/partials/<group>/*.hbs` override the built-ins with their
+    /// own origin; other files, and files directly in `partials/`, are ignored.
+    #[test]
+    fn overrides_are_read_with_their_origin() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("partials/zz")).expect("mkdir");
+        std::fs::write(d.join("mine.json.hbs"), "{}").expect("write");
+        std::fs::write(d.join("notes.txt"), "x").expect("write");
+        std::fs::write(d.join("partials/zz/panel.hbs"), "p").expect("write");
+        std::fs::write(d.join("partials/zz/readme.md"), "x").expect("write");
+        std::fs::write(d.join("partials/loose.hbs"), "x").expect("write");
+        let t = Templates::load(d, "src").expect("load");
+        let builtin = Templates::builtin();
+        assert_eq!(t.templates.len(), builtin.templates.len() + 1);
+        assert_eq!(t.partials.len(), builtin.partials.len() + 1);
+        let mine = &t.templates["mine"];
+        assert_eq!(
+            (mine.origin.as_str(), mine.text.as_str()),
+            ("src/mine.json.hbs", "{}")
+        );
+        let panel = &t.partials["zz/panel"];
+        assert_eq!(
+            (panel.origin.as_str(), panel.text.as_str()),
+            ("src/partials/zz/panel.hbs", "p")
+        );
+        let (name, _) = BUILTIN_PARTIALS[0];
+        assert_eq!(
+            builtin.partials[name].origin,
+            format!("(built in) partials/{name}.hbs")
+        );
+    }
 }

@@ -69,16 +69,25 @@ fn systemd_quoted(s: &str) -> String {
     if !escaped.contains(['\'', '\\']) && !escaped.chars().any(char::is_control) {
         return format!("'{escaped}'");
     }
+    double_quoted(&escaped, systemd_hex)
+}
+
+/// A control character as systemd's `\xNN`.
+fn systemd_hex(out: &mut String, c: char) {
+    let _ = write!(out, "\\x{:02x}", u32::from(c) & 0xff);
+}
+
+/// `s` in double quotes with the C escapes systemd and TOML share (`\"`, `\\`, `\n`, `\t`);
+/// every other control character is written by `control`.
+fn double_quoted(s: &str, control: impl Fn(&mut String, char)) -> String {
     let mut out = String::from("\"");
-    for c in escaped.chars() {
+    for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\x{:02x}", u32::from(c) & 0xff);
-            }
+            c if c.is_control() => control(&mut out, c),
             c => out.push(c),
         }
     }
@@ -94,9 +103,7 @@ pub fn systemd_value(s: &str) -> String {
     for c in s.chars() {
         match c {
             '%' => out.push_str("%%"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\x{:02x}", u32::from(c) & 0xff);
-            }
+            c if c.is_control() => systemd_hex(&mut out, c),
             c => out.push(c),
         }
     }
@@ -105,22 +112,13 @@ pub fn systemd_value(s: &str) -> String {
 
 /// A TOML basic string, quotes included.
 pub fn toml_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", u32::from(c));
-            }
-            c => out.push(c),
+    double_quoted(s, |out, c| {
+        if c == '\r' {
+            out.push_str("\\r");
+        } else {
+            let _ = write!(out, "\\u{:04X}", u32::from(c));
         }
-    }
-    out.push('"');
-    out
+    })
 }
 
 /// A value of Grafana's ini file (go-ini). Plain values are written as they are; anything else
@@ -188,6 +186,8 @@ mod tests {
     #[test]
     fn toml_and_ini_strings_cannot_break_out() {
         assert_eq!(toml_string("a\"b\n[x]"), "\"a\\\"b\\n[x]\"");
+        assert_eq!(toml_string("a\rb\u{1}"), "\"a\\rb\\u0001\"");
+        assert_eq!(systemd_word("a\rb"), "\"a\\x0db\"");
         assert_eq!(ini_value("data/promo"), "data/promo");
         assert_eq!(ini_value("a b ; c"), "`a b ; c`");
         assert_eq!(ini_value("a`\nb"), "`ab`");

@@ -79,16 +79,8 @@ pub fn clear(dir: &Path, testid: &str) {
     }
 }
 
-/// State and start time of a process, from `/proc/<pid>/stat`.
-pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `pid (comm) S ...`: comm may hold spaces and parentheses, so split after the last `)`.
-    let rest = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let state = fields.first()?.chars().next()?;
-    let start = fields.get(19)?.parse().ok()?;
-    Some((state, start))
-}
+/// State and start time of a process, from `/proc/<pid>/stat` (the native target's parser).
+pub use crate::targets::native::proc_stat;
 
 /// This process's pid namespace.
 pub fn own_pid_ns() -> Option<String> {

@@ -313,7 +313,10 @@ mod tests {
 
     const BASE: &str = "stack: shop\nenvironment: preprod\ninfluxdb:\n  version: 2\n  image: influxdb:2.7\n  retention: 30d\ngrafana:\n  image: grafana/grafana:10.2.3\n  port: 3000\n  plugins: [a, b]\ndashboards:\n  - uid: shop-marketing\n    template: marketing\n    thresholds: { p95_ok_ms: 1000, p95_warn_ms: 2000 }\n";
 
-    fn problems(text: &str) -> Vec<(String, (u64, u64))> {
+    /// A problem's message and `(line, column)`.
+    type Problem = (String, (u64, u64));
+
+    fn problems(text: &str) -> Vec<Problem> {
         let templates: BTreeSet<String> = ["marketing".to_string()].into();
         let source = Source::new("m.yaml", text);
         match parse_all(&source, &templates) {
@@ -326,6 +329,16 @@ mod tests {
         }
     }
 
+    /// The problems of [`BASE`] with each `(from, to)` replaced, and their positions alone.
+    fn problems_after(edits: &[(&str, &str)]) -> (Vec<Problem>, Vec<(u64, u64)>) {
+        let text = edits
+            .iter()
+            .fold(BASE.to_string(), |text, (from, to)| text.replace(from, to));
+        let got = problems(&text);
+        let at = got.iter().map(|(_, at)| *at).collect();
+        (got, at)
+    }
+
     #[test]
     fn the_base_is_valid() {
         assert_eq!(problems(BASE), Vec::new());
@@ -335,13 +348,12 @@ mod tests {
     /// its line and column (before, the unknown key alone was reported).
     #[test]
     fn four_mistakes_are_four_problems() {
-        let text = BASE
-            .replace("stack: shop", "stack: Shop_1")
-            .replace("environment: preprod", "environment: production")
-            .replace("  retention: 30d", "  retension: 30d")
-            .replace("  port: 3000", "  port: eighty");
-        let got = problems(&text);
-        let at: Vec<(u64, u64)> = got.iter().map(|(_, at)| *at).collect();
+        let (got, at) = problems_after(&[
+            ("stack: shop", "stack: Shop_1"),
+            ("environment: preprod", "environment: production"),
+            ("  retention: 30d", "  retension: 30d"),
+            ("  port: 3000", "  port: eighty"),
+        ]);
         assert_eq!(at, vec![(1, 8), (2, 14), (6, 3), (9, 9)], "{got:#?}");
         assert!(
             got[0].0.contains("`Shop_1` is not a valid stack name"),
@@ -356,13 +368,12 @@ mod tests {
     /// still parses and its problems are found too.
     #[test]
     fn flow_collections_keep_parsing_after_a_problem() {
-        let text = BASE
-            .replace("{ p95_ok_ms: 1000,", "{ p95_okms: 1000,")
-            .replace("p95_warn_ms: 2000 }", "p95_warn_ms: 2000, extra: 1 }")
-            .replace("plugins: [a, b]", "plugins: [a, [b]]")
-            .replace("template: marketing", "template: marketting");
-        let got = problems(&text);
-        let at: Vec<(u64, u64)> = got.iter().map(|(_, at)| *at).collect();
+        let (got, at) = problems_after(&[
+            ("{ p95_ok_ms: 1000,", "{ p95_okms: 1000,"),
+            ("p95_warn_ms: 2000 }", "p95_warn_ms: 2000, extra: 1 }"),
+            ("plugins: [a, b]", "plugins: [a, [b]]"),
+            ("template: marketing", "template: marketting"),
+        ]);
         assert_eq!(at, vec![(10, 16), (13, 15), (14, 19), (14, 54)], "{got:#?}");
         assert!(
             got[1].0.contains("no template named `marketting`"),

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use self::proc::{abandon, basename, proc_argv0, proc_stat, tail, uptime, version_of, which};
+pub use self::proc::proc_stat;
+use self::proc::{abandon, basename, proc_argv0, tail, uptime, version_of, which};
 use super::common::{self, Probe};
 use super::{Context, Progress, ServiceStatus, Target};
 use crate::compile::native::PROJECT_DIR_ENV;

@@ -28,8 +28,9 @@ pub(super) async fn abandon(child: &mut std::process::Child, pid: i32, grace: Du
     let _ = child.wait();
 }
 
-/// `(state, start ticks)` from `/proc/<pid>/stat`.
-pub(super) fn proc_stat(pid: i32) -> Option<(char, u64)> {
+/// `(state, start ticks)` from `/proc/<pid>/stat`: the one parser, also used by
+/// [`crate::k6::record`].
+pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name is in parentheses and may contain spaces: parse after the last ')'.
     let rest = &text[text.rfind(')')? + 2..];

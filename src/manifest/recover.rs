@@ -101,14 +101,40 @@ fn finish(
 ) -> Result<Manifest, ManifestErrors> {
     let mut p = Problems::new(source);
     validate::check(&mut p, &manifest, templates);
-    let semantic = match p.finish() {
+    let mut result = p.finish();
+    if let Err(found) = &mut result
+        && manifest
+            .environment
+            .pos()
+            .is_some_and(|at| substituted.iter().any(|r| r.contains(&at.offset)))
+    {
+        // The environment is a guess, and some checks depend on it (prod refuses default
+        // credentials): keep only the problems every environment reproduces.
+        for env in [super::Environment::Prod, super::Environment::Preprod] {
+            let mut other = manifest.clone();
+            other.environment = super::Sp::new(env);
+            let mut q = Problems::new(source);
+            validate::check(&mut q, &other, templates);
+            let again: BTreeSet<(String, Option<(u64, u64)>)> = q
+                .finish()
+                .err()
+                .map(|e| {
+                    e.errors
+                        .into_iter()
+                        .map(|x| (x.message, x.line_col))
+                        .collect()
+                })
+                .unwrap_or_default();
+            found
+                .errors
+                .retain(|x| again.contains(&(x.message.clone(), x.line_col)));
+        }
+    }
+    let semantic = match result {
+        Err(e) if e.errors.is_empty() => Vec::new(),
         Ok(()) if structural.is_empty() => return Ok(manifest),
         Ok(()) => Vec::new(),
         Err(e) if structural.is_empty() => return Err(e),
-        // A guessed value stands in for an unknown one: checks that depend on it (the
-        // `environment` decides which credentials are refused) would report the guess, not the
-        // file. Report the structural problems alone; the rest follow once they are fixed.
-        Err(_) if !substituted.is_empty() => Vec::new(),
         Err(e) => e
             .errors
             .into_iter()

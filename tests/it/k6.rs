@@ -105,14 +105,22 @@ async fn run_to_completion_thresholds_failed_grade_and_fixed_clock() {
         .filter(|a| a.tags.contains(&testid))
         .collect();
     assert_eq!(ann.len(), 2, "{ann:?}");
-    assert!(ann[0].tags.contains(&"start".to_string()) && ann[0].time == 1_795_771_800_000);
-    assert!(
-        ann[1].tags.contains(&"aborted".to_string())
-            && ann[1].tags.contains(&"thresholds".to_string())
-    );
-    let text = ann[1].text.replace(&testid, "[TESTID]");
+    // Each as `start..end` in ms from the fixed clock (2026-11-27T09:30:00Z: the run's start
+    // and also its end, as the clock does not move), its tags and its text.
+    let fixed = 1_795_771_800_000;
+    let text = ann
+        .iter()
+        .map(|a| {
+            let span = format!("{}..{}", a.time - fixed, a.time_end - fixed);
+            format!("{span} [{}] {}", a.tags.join(","), a.text).replace(&testid, "[TESTID]")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     rig.text_settings()
-        .bind(|| insta::assert_snapshot!(text, @"Test de charge interrompu par les seuils (k6 code 99) [TESTID] — note D (55/100)"));
+        .bind(|| insta::assert_snapshot!(text, @"
+        0..0 [k6,promo-infra,[TESTID],black-friday,start] Début du test de charge [TESTID] (black-friday, standard)
+        0..0 [k6,promo-infra,[TESTID],black-friday,aborted,thresholds] Test de charge interrompu par les seuils (k6 code 99) [TESTID] — note D (55/100)
+        "));
     assert_no_secret(&rig.p, "shop", &format!("{out}{err}{m}"), "k6 run");
 }
 

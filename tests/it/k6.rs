@@ -89,15 +89,13 @@ async fn run_to_completion_thresholds_failed_grade_and_fixed_clock() {
     let msgs = rig.webhook.messages();
     assert_eq!(msgs.len(), 1, "{msgs:?}");
     let m = &msgs[0];
-    assert!(
-        m.contains("Test de charge interrompu par les seuils (k6 code 99)"),
-        "{m}"
-    );
-    assert!(
-        m.contains("Note *D* (55/100) · p95 : 2500 ms · erreurs : 0.05 %"),
-        "{m}"
-    );
-    assert!(m.contains(&testid) && m.contains(":red_circle:"), "{m}");
+    let text = m.replace(&testid, "[TESTID]");
+    rig.text_settings()
+        .bind(|| insta::assert_snapshot!(text, @"
+        :red_circle: Test de charge interrompu par les seuils (k6 code 99) : *black-friday* (standard) — `[TESTID]`
+        Note *D* (55/100) · p95 : 2500 ms · erreurs : 0.05 % · requêtes : 100
+        Tableau de bord : http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=[EPOCH_MS]
+        "));
     // Annotations: start, then the run as a region tagged `aborted` (the dashboard's "stopped tests").
     let ann: Vec<_> = rig
         .grafana
@@ -107,12 +105,22 @@ async fn run_to_completion_thresholds_failed_grade_and_fixed_clock() {
         .filter(|a| a.tags.contains(&testid))
         .collect();
     assert_eq!(ann.len(), 2, "{ann:?}");
-    assert!(ann[0].tags.contains(&"start".to_string()) && ann[0].time == 1_795_771_800_000);
-    assert!(
-        ann[1].tags.contains(&"aborted".to_string())
-            && ann[1].tags.contains(&"thresholds".to_string())
-    );
-    assert!(ann[1].text.contains("note D (55/100)"), "{}", ann[1].text);
+    // Each as `start..end` in ms from the fixed clock (2026-11-27T09:30:00Z: the run's start
+    // and also its end, as the clock does not move), its tags and its text.
+    let fixed = 1_795_771_800_000;
+    let text = ann
+        .iter()
+        .map(|a| {
+            let span = format!("{}..{}", a.time - fixed, a.time_end - fixed);
+            format!("{span} [{}] {}", a.tags.join(","), a.text).replace(&testid, "[TESTID]")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    rig.text_settings()
+        .bind(|| insta::assert_snapshot!(text, @"
+        0..0 [k6,promo-infra,[TESTID],black-friday,start] Début du test de charge [TESTID] (black-friday, standard)
+        0..0 [k6,promo-infra,[TESTID],black-friday,aborted,thresholds] Test de charge interrompu par les seuils (k6 code 99) [TESTID] — note D (55/100)
+        "));
     assert_no_secret(&rig.p, "shop", &format!("{out}{err}{m}"), "k6 run");
 }
 
@@ -369,12 +377,17 @@ fn env_prints_variables_and_flags_but_never_a_secret() {
 fn exec_injects_the_variables_and_passes_the_exit_code_through() {
     let p = TestContext::with_repo_stacks();
     assert_eq!(p.run(&["generate"]).code, 0);
-    let r = p.run(&[
+    let r = promo_snapshot!(p.cmd(&[
         "k6", "exec", "--testid", "t1", "--",
         "sh", "-c", "printf '%s' \"$K6_INFLUXDB_TOKEN\" > token.txt; echo \"org=$K6_INFLUXDB_ORGANIZATION id=$TESTID\"; exit 7",
-    ]);
-    assert_eq!(r.code, 7, "{}", r.all());
-    assert_eq!(r.stdout.trim(), "org=promo-analyzer id=t1");
+    ]), @"
+    success: false
+    exit_code: 7
+    ----- stdout -----
+    org=promo-analyzer id=t1
+
+    ----- stderr -----
+    ");
     assert_eq!(
         p.read("token.txt"),
         secret(&p, "promo", "INFLUXDB_ADMIN_TOKEN")
@@ -492,18 +505,36 @@ fn env_hint_carries_the_same_f_and_c_and_pasting_it_targets_that_stack() {
         ])
         .output()
         .unwrap();
-    let r = crate::common::Run::from(out);
-    assert_eq!(r.code, 0, "{}", r.all());
+    let r = Run::new(
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        p.path(),
+    );
+    // The hint names the project as given with -C (`[TEMP]`) and the same -f.
+    let r = promo_snapshot!(r, @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    # k6 settings for test t1 (stack promo-v1, InfluxDB 1)
+    ENVIRONMENT=preprod
+    K6_INFLUXDB_PASSWORD=(sensitive)
+    K6_INFLUXDB_USERNAME=k6
+    PROMO_NAME=promo-v1
+    PROMO_TYPE=standard
+    TESTID=t1
+    # flags:
+    --out influxdb=http://127.0.0.1:8087/k6 --tag testid=t1 --tag environment=preprod --tag promo_type=standard --tag promo_name=promo-v1
+    # run with the secrets injected (nothing typed, nothing in shell history):
+    promo-infra -C [TEMP] -f stacks/promo-v1.yaml k6 exec --testid t1 -- bin/k6 run --out influxdb=http://127.0.0.1:8087/k6 --tag testid=t1 --tag environment=preprod --tag promo_type=standard --tag promo_name=promo-v1 SCRIPT
+
+    ----- stderr -----
+    ");
     let hint = r
         .stdout
         .lines()
-        .find(|l| l.contains(" k6 exec "))
+        .find(|l| l.starts_with("promo-infra "))
         .expect("hint line");
-    let want = format!(
-        "promo-infra -C {} -f stacks/promo-v1.yaml k6 exec --testid t1 -- ",
-        shlex::try_quote(&root).unwrap()
-    );
-    assert!(hint.starts_with(&want), "{hint}\nwant prefix: {want}");
     // Paste it, with a command that shows what k6 would get instead of k6 itself.
     let words = shlex::split(hint).expect("the hint is valid shell");
     let dashdash = words.iter().position(|w| w == "--").unwrap();

@@ -99,16 +99,9 @@ impl K6Settings {
     }
 }
 
-/// Where InfluxDB is reachable from this host (a wildcard bind is loopback; IPv6 bracketed).
-pub fn influx_url(m: &Manifest) -> String {
-    // The manifest's port is a validated u32 (1-65535); `net::url` wants a u16, so the host
-    // comes from `net` and the port is written as is.
-    let host = crate::net::reachable_host(m.influxdb.bind.as_str(), crate::net::Audience::Machine);
-    format!(
-        "http://{}",
-        crate::compile::escape::host_port(host, *m.influxdb.port)
-    )
-}
+/// Where InfluxDB is reachable from this host: the one definition, shared with the native
+/// target's Grafana datasource and with backups.
+pub use crate::compile::native::influx_url;
 
 /// The labels a user asked for (`--testid`, `--promo`, `--promo-type`, `--intensity`); each
 /// may be left out.

@@ -26,8 +26,6 @@ pub fn backup_settings(
         )
     })?;
     let values = secret_values(project, m)?;
-    let port = u16::try_from(*m.influxdb.port)
-        .map_err(|_| Error::internal("influxdb.port passed validation out of range"))?;
     Ok(crate::backup::Settings {
         stack: m.stack.to_string(),
         // Absolute: it is passed to influxd / influx, which may not share our working directory.
@@ -37,7 +35,7 @@ pub fn backup_settings(
         version: *m.influxdb.version,
         database: m.influxdb.bucket.to_string(),
         org: m.influxdb.org.to_string(),
-        http_url: crate::net::reachable_url(&m.influxdb.bind, port),
+        http_url: crate::compile::native::influx_url(m),
         rpc: b.influx_rpc.to_string(),
         admin_user: m.influxdb.admin_user.to_string(),
         admin_password: values

@@ -211,13 +211,11 @@ impl FakeTarget {
 
     fn status_of(&self, r: &Resource, held: Option<&Held>) -> Option<ServiceStatus> {
         let (name, image, url) = match &r.spec {
-            ResourceSpec::Service(s) => {
-                let url = s.ports.first().map_or_else(
-                    || "-".to_string(),
-                    |p| format!("http://{}:{}", p.host_ip, p.host_port),
-                );
-                (s.name.clone(), s.image.clone(), url)
-            }
+            ResourceSpec::Service(s) => (
+                s.name.clone(),
+                s.image.clone(),
+                super::docker::service_url(s),
+            ),
             ResourceSpec::Process(p) => (p.name.clone(), p.program.clone(), p.url.clone()),
             _ => return None,
         };

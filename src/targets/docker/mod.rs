@@ -16,6 +16,8 @@ mod observe;
 mod reconstruct;
 mod status;
 
+pub(crate) use status::url as service_url;
+
 use std::collections::BTreeMap;
 
 pub use crate::targets::progress::Progress;

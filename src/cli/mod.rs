@@ -107,7 +107,10 @@ pub enum Command {
 
 /// The binary: parse the command line, set up the terminal, run the command, report.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return term::usage(&e),
+    };
     term::init(&cli.globals);
     term::exit(dispatch(cli))
 }

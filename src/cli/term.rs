@@ -46,6 +46,29 @@ fn init_logs(verbose: u8, ansi: bool) {
         .try_init();
 }
 
+/// Exit codes every command shares (README, "Exit codes"). `2` is only ever "there are
+/// changes" (`plan --detailed-exitcode`), so a command line clap refuses exits 1, not clap's 2.
+pub mod code {
+    /// Done; nothing to report.
+    pub const OK: u8 = 0;
+    /// An error: bad input, a refused command line, a failure while running.
+    pub const ERROR: u8 = 1;
+    /// `plan --detailed-exitcode`: the plan has changes.
+    pub const CHANGES: u8 = 2;
+    /// `status --exit-code`: at least one declared service is not running and healthy.
+    pub const NOT_HEALTHY: u8 = 3;
+}
+
+/// A command line clap refused (exit 1), or `--help`/`--version` (printed on stdout, exit 0).
+pub fn usage(e: &clap::Error) -> ExitCode {
+    let _ = e.print();
+    ExitCode::from(if e.use_stderr() {
+        code::ERROR
+    } else {
+        code::OK
+    })
+}
+
 /// The process's exit: the command's code, or its error reported on stderr and 1.
 pub fn exit(result: Result<ExitCode>) -> ExitCode {
     match result {
@@ -53,7 +76,7 @@ pub fn exit(result: Result<ExitCode>) -> ExitCode {
         Err(e) => {
             let mut err = anstream::stderr();
             let _ = writeln!(err, "{:?}", miette::Report::new(e));
-            ExitCode::from(1)
+            ExitCode::from(code::ERROR)
         }
     }
 }

@@ -12,6 +12,7 @@ mod crash;
 mod dashboards;
 mod docker;
 mod engine;
+mod exit_codes;
 mod fuzz;
 mod generate;
 mod influx;

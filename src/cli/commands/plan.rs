@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use super::super::globals::Globals;
 use super::super::output::Out;
 use super::super::print;
+use super::super::term::code;
 use super::args;
 use crate::error::Result;
 use crate::ops;
@@ -52,7 +53,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
 /// terraform's `-detailed-exitcode`: 2 when there are changes; without it, always 0.
 fn exit_code(detailed: bool, no_changes: bool) -> ExitCode {
     if detailed && !no_changes {
-        ExitCode::from(2)
+        ExitCode::from(code::CHANGES)
     } else {
         ExitCode::SUCCESS
     }

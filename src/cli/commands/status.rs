@@ -8,12 +8,14 @@ use std::process::ExitCode;
 use super::super::globals::Globals;
 use super::super::output::Out;
 use super::super::print;
+use super::super::term::code;
 use super::args;
 use crate::error::Result;
 use crate::ops;
+use crate::targets::ServiceStatus;
 
 /// Shown by `status --help`.
-pub const EXAMPLES: &str = "Examples:\n  promo-infra status\n  promo-infra status --json";
+pub const EXAMPLES: &str = "Examples:\n  promo-infra status\n  promo-infra status --json\n  promo-infra status --exit-code   # scripts: 0 all running and healthy, 3 not, 1 error";
 
 /// `status` arguments.
 #[derive(Debug, clap::Args)]
@@ -24,6 +26,9 @@ pub struct Args {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// Exit 3 unless every declared service is running and healthy (1 stays "error").
+    #[arg(long)]
+    pub exit_code: bool,
 }
 
 /// Run `status`.
@@ -39,5 +44,56 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     } else {
         print::deploy::status(&mut out, &rows, alerts.as_deref());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_code(args.exit_code, &rows))
+}
+
+/// With `--exit-code`: 3 unless every service is running and healthy (a service without a
+/// health check counts as healthy when running); without it, always 0.
+fn exit_code(asked: bool, rows: &[ServiceStatus]) -> ExitCode {
+    let healthy =
+        |r: &ServiceStatus| r.state == "running" && matches!(r.health.as_str(), "healthy" | "-");
+    if asked && (rows.is_empty() || !rows.iter().all(healthy)) {
+        ExitCode::from(code::NOT_HEALTHY)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(state: &str, health: &str) -> ServiceStatus {
+        ServiceStatus {
+            service: "grafana".into(),
+            state: state.into(),
+            health: health.into(),
+            image: "-".into(),
+            version: "-".into(),
+            url: "-".into(),
+            uptime: "-".into(),
+            up_to_date: true,
+        }
+    }
+
+    #[test]
+    fn exit_code_is_3_unless_every_service_runs_healthy() {
+        let ok = [row("running", "healthy"), row("running", "-")];
+        assert_eq!(exit_code(true, &ok), ExitCode::SUCCESS);
+        for bad in [
+            ("running", "unhealthy"),
+            ("running", "starting"),
+            ("missing", "-"),
+            ("exited", "-"),
+        ] {
+            let rows = [row("running", "healthy"), row(bad.0, bad.1)];
+            assert_eq!(exit_code(true, &rows), ExitCode::from(3), "{bad:?}");
+            assert_eq!(exit_code(false, &rows), ExitCode::SUCCESS, "{bad:?}");
+        }
+        assert_eq!(
+            exit_code(true, &[]),
+            ExitCode::from(3),
+            "no service at all is not healthy"
+        );
+    }
 }

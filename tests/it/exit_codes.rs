@@ -1,0 +1,64 @@
+//! The exit-code table of the README, command by command: 0 done, 1 error (a refused command
+//! line included: 2 is only "changes"), 2 `plan --detailed-exitcode` with changes, 3
+//! `status --exit-code` when a service is not running and healthy.
+
+use crate::common::{BASE, TestContext};
+
+#[test]
+fn a_command_line_clap_refuses_exits_1_not_2() {
+    let p = TestContext::new();
+    for args in [
+        &["--no-such-flag"][..],
+        &["plan", "--target"][..],
+        &["plan", "--target", "mars"][..],
+        &["no-such-command"][..],
+        &["k6", "run"][..],
+    ] {
+        let run = p.run(args);
+        assert_eq!(run.code, 1, "{args:?}\n{}", run.all());
+        assert!(
+            run.stdout.is_empty(),
+            "{args:?}: the refusal goes to stderr"
+        );
+    }
+    let run = p.run(&["--no-such-flag"]);
+    promo_snapshot!(run, @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: unexpected argument '--no-such-flag' found
+
+    Usage: promo-infra [OPTIONS] <COMMAND>
+
+    For more information, try '--help'.
+    ");
+}
+
+#[test]
+fn help_and_version_exit_0_on_stdout() {
+    let p = TestContext::new();
+    for args in [&["--help"][..], &["--version"][..], &["plan", "--help"][..]] {
+        let run = p.run(args);
+        assert_eq!(run.code, 0, "{args:?}\n{}", run.all());
+        assert!(!run.stdout.is_empty() && run.stderr.is_empty(), "{args:?}");
+    }
+}
+
+/// Nothing runs for a stack never applied: `status` shows it and exits 0, `status --exit-code`
+/// exits 3. Native target, so no engine is needed.
+#[test]
+fn status_exit_code_is_3_when_services_are_stopped() {
+    let p = TestContext::new();
+    p.write("stacks/promo.yaml", BASE);
+    let plain = p.run(&["status", "--target", "native"]);
+    assert_eq!(plain.code, 0, "{}", plain.all());
+    let asked = p.run(&["status", "--target", "native", "--exit-code"]);
+    assert_eq!(asked.code, 3, "{}", asked.all());
+    assert_eq!(
+        asked.stdout, plain.stdout,
+        "--exit-code changes only the code"
+    );
+    promo_snapshot!(asked);
+}

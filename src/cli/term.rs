@@ -18,18 +18,85 @@ pub fn init(globals: &Globals) {
         anstream::ColorChoice::Never.write_global();
     }
     let terminal = std::io::stderr().is_terminal();
-    let _ = miette::set_hook(Box::new(move |_| {
-        Box::new(
-            miette::MietteHandlerOpts::new()
-                .color(color && terminal)
-                .unicode(color && terminal)
-                .terminal_links(false)
-                .wrap_lines(terminal)
-                .width(110)
-                .build(),
-        )
-    }));
+    let _ = STYLE.set(Style {
+        fancy: color && terminal,
+        wrap: terminal,
+    });
     init_logs(globals.verbose, color && terminal);
+}
+
+/// How errors look: set once by [`init`] (plain when it did not run, as in unit tests).
+static STYLE: std::sync::OnceLock<Style> = std::sync::OnceLock::new();
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Style {
+    /// Colour and unicode box drawing (a terminal that wants colour).
+    fancy: bool,
+    /// Wrap long lines (a terminal).
+    wrap: bool,
+}
+
+/// An error as people read it: the error, then each of its related problems (a manifest's
+/// every mistake) as a report of its own. The diagnostic code (`promo_infra::manifest`) is not
+/// shown: miette would print it alone as a header line, and before each related problem an
+/// empty `Error:` header — noise above what the reader needs.
+fn render(e: &dyn miette::Diagnostic) -> String {
+    let style = STYLE.get().copied().unwrap_or_default();
+    let theme = if style.fancy {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::none()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme)
+        .with_links(false)
+        .with_wrap_lines(style.wrap)
+        .with_width(110);
+    let mut out = String::new();
+    let _ = handler.render_report(&mut out, &Shown(e));
+    for related in e.related().into_iter().flatten() {
+        out.push('\n');
+        let _ = handler.render_report(&mut out, &Shown(related));
+    }
+    out
+}
+
+/// A diagnostic shown without its code and without its related problems (rendered apart).
+struct Shown<'a>(&'a dyn miette::Diagnostic);
+
+impl std::fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self.0, f)
+    }
+}
+
+impl std::error::Error for Shown<'_> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl miette::Diagnostic for Shown<'_> {
+    fn severity(&self) -> Option<miette::Severity> {
+        self.0.severity()
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.help()
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.0.source_code()
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.0.labels()
+    }
+    fn diagnostic_source(&self) -> Option<&dyn miette::Diagnostic> {
+        self.0.diagnostic_source()
+    }
 }
 
 fn init_logs(verbose: u8, ansi: bool) {
@@ -75,7 +142,7 @@ pub fn exit(result: Result<ExitCode>) -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             let mut err = anstream::stderr();
-            let _ = writeln!(err, "{:?}", miette::Report::new(e));
+            let _ = write!(err, "{}", render(&e));
             ExitCode::from(code::ERROR)
         }
     }

@@ -56,12 +56,9 @@ fn malformed_yaml() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x malformed YAML: illegal placement of ':' indicator
         ,-[stacks/shop.yaml:13:13]
      12 |   port: [3000
@@ -82,12 +79,9 @@ fn wrong_type() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x wrong type: expected a whole number
        ,-[stacks/shop.yaml:6:9]
      5 |   image: influxdb:2.7
@@ -108,12 +102,9 @@ fn unknown_key_suggests_the_right_one() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x unknown key `prot`
         ,-[stacks/shop.yaml:12:3]
      11 |   image: grafana/grafana:10.2.3
@@ -134,12 +125,9 @@ fn missing_required_key() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x missing required key `image`
        ,-[stacks/shop.yaml:8:3]
      7 |   bucket: k6
@@ -160,12 +148,9 @@ fn invalid_stack_name() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x stack: `Shop_1` is not a valid stack name
        ,-[stacks/shop.yaml:1:8]
      1 | stack: Shop_1
@@ -185,12 +170,9 @@ fn invalid_environment() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x unknown value `production`
        ,-[stacks/shop.yaml:2:14]
      1 | stack: shop
@@ -211,12 +193,9 @@ fn unsupported_influx_version() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x influxdb.version: 3 is not supported
        ,-[stacks/shop.yaml:4:12]
      3 | influxdb:
@@ -237,12 +216,9 @@ fn bad_duration() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x influxdb.retention: `30days` is not a duration: unknown unit `a`
         ,-[stacks/shop.yaml:9:14]
       8 |   bucket: k6
@@ -263,12 +239,9 @@ fn retention_below_influx_minimum() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x influxdb.retention: `30m` is shorter than InfluxDB's minimum of 1h
         ,-[stacks/shop.yaml:9:14]
       8 |   bucket: k6
@@ -289,12 +262,9 @@ fn bad_cron() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x backup.schedule: `0 25 * * *` is not a valid cron schedule: hour: 25 is outside 0-23
         ,-[stacks/shop.yaml:32:13]
      31 | backup:
@@ -311,12 +281,9 @@ fn bad_cron() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x backup.schedule: `0 3 * *` is not a valid cron schedule: a cron schedule has 5 fields (minute hour day-of-month month day-of-week), found 4
         ,-[stacks/shop.yaml:32:13]
      31 | backup:
@@ -337,12 +304,9 @@ fn port_out_of_range() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x grafana.port: 70000 is not a port
         ,-[stacks/shop.yaml:12:9]
      11 |   image: grafana/grafana:10.2.3
@@ -359,12 +323,9 @@ fn port_out_of_range() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x grafana.port: 0 is not a port
         ,-[stacks/shop.yaml:12:9]
      11 |   image: grafana/grafana:10.2.3
@@ -385,12 +346,9 @@ fn port_clash() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x control_api.port: port 3000 is already used by grafana.port
         ,-[stacks/shop.yaml:17:9]
      16 |   enabled: true
@@ -411,12 +369,9 @@ fn bad_bind_address() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x grafana.bind: `localhost` is not an IP address
         ,-[stacks/shop.yaml:13:9]
      12 |   port: 3000
@@ -437,12 +392,9 @@ fn thresholds_out_of_order() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x dashboards[0].thresholds: p95_warn_ms (900) must be greater than p95_ok_ms (1000)
         ,-[stacks/shop.yaml:21:49]
      20 |     template: marketing
@@ -463,12 +415,9 @@ fn unknown_template() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x dashboards[1].template: no template named `k6-technicl`
         ,-[stacks/shop.yaml:23:15]
      22 |   - uid: shop-tech
@@ -492,12 +441,9 @@ fn unknown_locale() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x locale: `de` is not a supported language
        ,-[stacks/shop.yaml:3:9]
      2 | environment: preprod
@@ -521,12 +467,9 @@ fn unknown_home_dashboard() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x grafana.home_dashboard: no dashboard has uid `shop-marketting`
         ,-[stacks/shop.yaml:14:19]
      13 |   admin_user: admin
@@ -547,12 +490,9 @@ fn duplicate_dashboard_uid() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x dashboards[1].uid: `shop-marketing` is declared twice (first at line 19)
         ,-[stacks/shop.yaml:22:10]
      21 |     thresholds: { p95_ok_ms: 1000, p95_warn_ms: 2000, error_ok_pct: 0.1, error_warn_pct: 1 }
@@ -573,12 +513,9 @@ fn prod_refuses_default_admin() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x grafana.admin_user: `admin` is a default credential, refused for `environment: prod`
         ,-[stacks/shop.yaml:13:15]
      12 |   port: 3000
@@ -602,12 +539,9 @@ fn invalid_env_var_name() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x alerting.slack.webhook_url_env: `slack-webhook` is not a valid environment variable name
         ,-[stacks/shop.yaml:26:22]
      25 |   slack:
@@ -628,12 +562,9 @@ fn unpinned_image() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x influxdb.image: `influxdb:latest` is not pinned to a version
        ,-[stacks/shop.yaml:5:10]
      4 |   version: 2
@@ -654,12 +585,9 @@ fn empty_rotation_policy() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x backup.keep: the rotation policy keeps nothing
         ,-[stacks/shop.yaml:33:17]
      32 |   schedule: "0 3 * * *"
@@ -686,12 +614,9 @@ fn every_problem_is_reported_at_once() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 3 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x stack: `Shop` is not a valid stack name
        ,-[stacks/shop.yaml:1:8]
      1 | stack: Shop
@@ -701,7 +626,6 @@ fn every_problem_is_reported_at_once() {
        `----
       help: the stack name prefixes containers and Grafana uids; try `shop`
 
-    Error: 
       x influxdb.retention: `forever` is not a duration: unknown unit `f`
         ,-[stacks/shop.yaml:9:14]
       8 |   bucket: k6
@@ -712,7 +636,6 @@ fn every_problem_is_reported_at_once() {
         `----
       help: write e.g. `30d`, `12h`, `4w`, `1h30m` or `infinite`
 
-    Error: 
       x grafana.port: 0 is not a port
         ,-[stacks/shop.yaml:12:9]
      11 |   image: grafana/grafana:10.2.3
@@ -740,8 +663,6 @@ fn bad_template_syntax_is_a_clear_error() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::template
-
       x dashboard template `dashboards-src/marketing.json.hbs`: cannot render dashboard `shop-marketing`: Failed to access variable in strict mode Some("t.nope")
        ,-[dashboards-src/marketing.json.hbs:1:12]
      1 | { "title": {{json t.nope}} }
@@ -762,8 +683,6 @@ fn bad_template_syntax_is_a_clear_error() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::template
-
       x dashboard template `dashboards-src/marketing.json.hbs`: template syntax error: invalid handlebars syntax: expected escape, expression, html_expression, decorator_expression, partial_expression, invert_tag, invert_chain_tag, helper_block_start, helper_block_end, decorator_block_start, partial_block_start, raw_block_start, hbs_comment, or hbs_comment_compact
       help: fix the handlebars syntax; a literal `{{` in the output is written `\{{`
     ");
@@ -784,8 +703,6 @@ fn template_producing_invalid_json_is_refused() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::template
-
       x dashboard template `dashboards-src/marketing.json.hbs`: dashboard `shop-marketing` is not valid JSON after rendering: expected `,` or `}` at line 3 column 3
        ,-[dashboards-src/marketing.json.hbs (rendered for shop-marketing):3:3]
      2 |   "title": "shop-marketing"
@@ -808,8 +725,6 @@ fn missing_manifest_names_where_it_looked() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x failed to open file `./stacks/promo.yaml`: No such file or directory (os error 2)
       help: pass the manifest with -f, e.g. `-f stacks/promo.yaml` (looked in .)
     ");
@@ -826,8 +741,6 @@ fn two_manifests_with_one_stack_name() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x stacks/a.yaml and stacks/b.yaml both declare `stack: shop`
       help: each manifest needs its own stack name: it names the generated/ directory and the containers
     ");
@@ -848,12 +761,9 @@ fn bad_influx_rpc_address() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x backup.influx_rpc: `8088` is not a host:port address
         ,-[stacks/shop.yaml:34:15]
      33 |   keep: { last: 3, daily: 7 }
@@ -870,12 +780,9 @@ fn bad_influx_rpc_address() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x backup.influx_rpc: `localhost:` is not a host:port address
         ,-[stacks/shop.yaml:34:15]
      33 |   keep: { last: 3, daily: 7 }
@@ -892,12 +799,9 @@ fn bad_influx_rpc_address() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x backup.influx_rpc: `127.0.0.1:99999` is not a host:port address
         ,-[stacks/shop.yaml:34:15]
      33 |   keep: { last: 3, daily: 7 }
@@ -914,12 +818,9 @@ fn bad_influx_rpc_address() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x backup.influx_rpc: `my host:8088` is not a host:port address
         ,-[stacks/shop.yaml:34:15]
      33 |   keep: { last: 3, daily: 7 }

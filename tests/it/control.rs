@@ -934,8 +934,6 @@ async fn without_a_control_api_k6_run_says_so_before_k6_starts() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::control
-
       x no STOP button for this test: the control API at http://127.0.0.1:[PORT] is not reachable (error sending request for url (http://127.0.0.1:[PORT]/api/runs): client error (Connect): tcp connect error: Connection refused (os error 111)); k6 was not started (--require-stop)
       help: start it: `promo-infra -f stacks/shop.yaml apply` (docker target: the control-api container), or `promo-infra -f stacks/shop.yaml control-api` on this host; or give its URL with --control-api URL
     ");
@@ -983,8 +981,6 @@ async fn without_a_control_api_k6_run_says_so_before_k6_starts() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x --control-api `127.0.0.1:5000` is not an http(s) URL
       help: e.g. --control-api http://127.0.0.1:5000 (the control API's address as seen from this host)
     "

@@ -154,8 +154,6 @@ fn a_failing_second_stack_leaves_the_first_untouched() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::state
-
       x the ledger `./generated/b/.promo-infra-ledger.json` is corrupt: key must be a string at line 1 column 3
       help: restore it from git (`git checkout -- <path>`), or delete it and run `promo-infra generate --force`
     ");
@@ -177,8 +175,6 @@ fn a_failing_second_stack_leaves_the_first_untouched() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x stack `b` is locked by `apply` (pid [PID] on [HOST], since [TIMESTAMP])
       help: wait for it to finish; the lock is released automatically when that process exits, even if killed
     ");

@@ -155,8 +155,6 @@ fn hand_edits_are_detected_and_kept() {
     ✓ generated/shop: 0 created, 2 updated, 17 unchanged, 0 removed
 
     ----- stderr -----
-    promo_infra::hand_edited
-
       x hand-edited generated file(s) kept: generated/shop/docker-compose.yml
       help: move the change into the manifest or a template in dashboards-src/, then run `promo-infra generate --force` to overwrite
     ");
@@ -175,8 +173,6 @@ fn hand_edits_are_detected_and_kept() {
     ✓ generated/shop: 0 created, 0 updated, 19 unchanged, 0 removed
 
     ----- stderr -----
-    promo_infra::hand_edited
-
       x hand-edited generated file(s) kept: generated/shop/docker-compose.yml
       help: move the change into the manifest or a template in dashboards-src/, then run `promo-infra generate --force` to overwrite
     ");
@@ -228,8 +224,6 @@ fn hand_edits_are_detected_and_kept() {
     -# my local tweak
 
     ----- stderr -----
-    promo_infra::stale
-
       x 2 generated file(s) are out of date
       help: run `promo-infra generate` and commit the result
     "#);
@@ -295,8 +289,6 @@ fn check_writes_nothing_and_exits_1_with_a_diff() {
          ports:
 
     ----- stderr -----
-    promo_infra::stale
-
       x 2 generated file(s) are out of date
       help: run `promo-infra generate` and commit the result
     "#);
@@ -349,8 +341,6 @@ fn removed_outputs_are_deleted_unless_edited() {
     ✓ generated/shop: 0 created, 0 updated, 16 unchanged, 2 removed
 
     ----- stderr -----
-    promo_infra::hand_edited
-
       x hand-edited generated file(s) kept: generated/shop/cron/promo-infra-shop-backup
       help: move the change into the manifest or a template in dashboards-src/, then run `promo-infra generate --force` to overwrite
     ");

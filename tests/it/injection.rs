@@ -37,12 +37,9 @@ fn cron_line_cannot_gain_a_command_from_backup_binary() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x backup.binary: `/usr/local/bin/promo-infra;id` contains `;`
         ,-[stacks/shop.yaml:34:11]
      33 |   keep: { last: 3, daily: 7 }
@@ -59,12 +56,9 @@ fn cron_line_cannot_gain_a_command_from_backup_binary() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x backup.binary: `/usr/local/bin/$(id)` contains `$`
         ,-[stacks/shop.yaml:34:11]
      33 |   keep: { last: 3, daily: 7 }
@@ -81,12 +75,9 @@ fn cron_line_cannot_gain_a_command_from_backup_binary() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x backup.binary: `/usr/local/bin/`id`` contains a backtick
         ,-[stacks/shop.yaml:34:11]
      33 |   keep: { last: 3, daily: 7 }
@@ -107,12 +98,9 @@ fn cron_line_cannot_gain_a_command_from_backup_project_dir() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x backup.project_dir: `/opt/x&&id` contains `&`
         ,-[stacks/shop.yaml:34:16]
      33 |   keep: { last: 3, daily: 7 }
@@ -135,12 +123,9 @@ fn cron_file_cannot_gain_a_line_from_the_schedule() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x backup.schedule: a line break is not allowed in a cron schedule
         ,-[stacks/shop.yaml:32:13]
      31 | backup:
@@ -161,12 +146,9 @@ fn systemd_unit_cannot_gain_a_line_from_native_project_dir() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x targets.native.project_dir: `/opt/x\nExecStartPre=/bin/id` contains a line break
         ,-[stacks/shop.yaml:39:18]
      38 |   native:
@@ -186,12 +168,9 @@ fn systemd_unit_cannot_gain_a_line_from_grafana_homepath() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x targets.native.grafana_homepath: `/usr/share/grafana\nExecStartPre=/bin/id` contains a line break
         ,-[stacks/shop.yaml:39:23]
      38 |   native:
@@ -211,12 +190,9 @@ fn influxdb_conf_and_grafana_ini_cannot_gain_a_section_from_data_dir() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x targets.native.data_dir: `data\"\n[evil]` contains `"`
         ,-[stacks/shop.yaml:39:15]
      38 |   native:
@@ -232,12 +208,9 @@ fn influxdb_conf_and_grafana_ini_cannot_gain_a_section_from_data_dir() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x targets.native.data_dir: `data ; x` contains a space
         ,-[stacks/shop.yaml:39:15]
      38 |   native:
@@ -257,12 +230,9 @@ fn backup_dir_may_be_absolute_but_not_escape_with_dotdot() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x backup.dir: `backups/../../etc` contains `..`
         ,-[stacks/shop.yaml:34:8]
      33 |   keep: { last: 3, daily: 7 }
@@ -279,12 +249,9 @@ fn backup_dir_may_be_absolute_but_not_escape_with_dotdot() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x backup.dir: `/mnt/b\nx` contains a line break
         ,-[stacks/shop.yaml:34:8]
      33 |   keep: { last: 3, daily: 7 }
@@ -322,12 +289,9 @@ fn compose_image_cannot_interpolate_a_variable() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x influxdb.image: `influxdb:2.7$GRAFANA_ADMIN_PASSWORD` is not an image reference
        ,-[stacks/shop.yaml:5:10]
      4 |   version: 2
@@ -354,12 +318,9 @@ fn webhook_url_env_cannot_name_a_reserved_variable() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x alerting.slack.webhook_url_env: `GF_SECURITY_DISABLE_INITIAL_ADMIN_CREATION` is a variable the stack itself uses or reserves
         ,-[stacks/shop.yaml:26:22]
      25 |   slack:
@@ -376,12 +337,9 @@ fn webhook_url_env_cannot_name_a_reserved_variable() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x alerting.slack.webhook_url_env: `GRAFANA_ADMIN_PASSWORD` is a variable the stack itself uses or reserves
         ,-[stacks/shop.yaml:26:22]
      25 |   slack:
@@ -398,12 +356,9 @@ fn webhook_url_env_cannot_name_a_reserved_variable() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x alerting.slack.webhook_url_env: `INFLUXDB_ADMIN_TOKEN` is a variable the stack itself uses or reserves
         ,-[stacks/shop.yaml:26:22]
      25 |   slack:
@@ -420,12 +375,9 @@ fn webhook_url_env_cannot_name_a_reserved_variable() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x alerting.slack.webhook_url_env: `PATH` is a variable the stack itself uses or reserves
         ,-[stacks/shop.yaml:26:22]
      25 |   slack:
@@ -446,12 +398,9 @@ fn channel_and_titles_cannot_carry_a_line_break() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x alerting.slack.channel: a line break is not allowed here
         ,-[stacks/shop.yaml:27:14]
      26 |     webhook_url_env: SLACK_WEBHOOK_URL
@@ -472,12 +421,9 @@ fn retention_beyond_influxdb_maximum_is_refused_with_a_hint() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x influxdb.retention: `2562048h` is longer than InfluxDB's maximum of 2562047h (about 292 years)
         ,-[stacks/shop.yaml:9:14]
       8 |   bucket: k6
@@ -499,12 +445,9 @@ fn retention_beyond_influxdb_maximum_is_refused_with_a_hint() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x influxdb.retention: `99999w` is longer than InfluxDB's maximum of 2562047h (about 292 years)
         ,-[stacks/shop.yaml:9:14]
       8 |   bucket: k6
@@ -528,12 +471,9 @@ fn keep_counts_are_bounded_and_their_sum_cannot_overflow() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x backup.keep.last: 4294967295 is more than 10000
         ,-[stacks/shop.yaml:33:17]
      32 |   schedule: "0 3 * * *"
@@ -557,12 +497,9 @@ fn k6_extension_cannot_be_an_option() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x k6.extensions: `--output=/etc/passwd@v1` is not `module@version`
         ,-[stacks/shop.yaml:36:16]
      35 |   version: v0.47.0
@@ -597,8 +534,6 @@ fn manifest_file_name_cannot_add_a_cron_line() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x manifest path `stacks/shop\n* * * * * root id\n.yaml`: `shop\n* * * * * root id\n.yaml` is not a plain name; nothing was read or written
       help: rename it (and the directories it is in) with letters, digits, `.`, `_` and `-` only, ending in `.yaml` (e.g. `stacks/promo.yaml`): the path is written into the backup cron line and systemd units
     ");
@@ -608,8 +543,6 @@ fn manifest_file_name_cannot_add_a_cron_line() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x manifest path `stacks/shop;id.yaml`: `shop;id.yaml` is not a plain name; nothing was read or written
       help: rename it (and the directories it is in) with letters, digits, `.`, `_` and `-` only, ending in `.yaml` (e.g. `stacks/promo.yaml`): the path is written into the backup cron line and systemd units
     ");
@@ -619,8 +552,6 @@ fn manifest_file_name_cannot_add_a_cron_line() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x manifest path `stacks/shop $(id).yaml`: `shop $(id).yaml` is not a plain name; nothing was read or written
       help: rename it (and the directories it is in) with letters, digits, `.`, `_` and `-` only, ending in `.yaml` (e.g. `stacks/promo.yaml`): the path is written into the backup cron line and systemd units
     ");
@@ -640,12 +571,9 @@ fn non_utf8_manifest_is_an_error_at_its_line_and_column() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x the manifest is not valid UTF-8 (byte 0xff)
        ,-[stacks/shop.yaml:7:10]
      6 |   port: 8086

@@ -140,8 +140,6 @@ async fn a_second_run_is_refused_while_one_is_tracked() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x test [TESTID] is already running (k6 pid [PID], recorded in generated/shop/run/k6-run.json)
       help: wait for it, stop it (`curl -X POST .../api/tests/stop` or the STOP page), or use another --run-dir
     "
@@ -262,8 +260,6 @@ fn build_runs_the_documented_xk6_command_verifies_and_skips_when_unchanged() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::k6
-
       x `bin/k6-influxdb version` does not list the extension github.com/grafana/xk6-output-influxdb; it printed:
       | k6 v0.47.0
       help: check the extension's module path and version in the manifest, then `promo-infra k6 build --force`
@@ -282,8 +278,6 @@ fn build_without_xk6_or_go_gives_the_install_hint() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::k6
-
       x cannot build k6: `xk6` is not in PATH (and Go is not installed either)
       help: install Go 1.21 or later (https://go.dev/dl; Debian 12's golang-go is too old), then `go install go.k6.io/xk6/cmd/xk6@latest` and put $(go env GOPATH)/bin in PATH
     ");
@@ -296,8 +290,6 @@ fn build_without_xk6_or_go_gives_the_install_hint() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::k6
-
       x cannot build k6: xk6 needs Go to compile it, and `go` is not in PATH
       help: install Go 1.21 or later (https://go.dev/dl; Debian 12's golang-go is too old) and put it in PATH
     ");
@@ -399,8 +391,6 @@ fn exec_injects_the_variables_and_passes_the_exit_code_through() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x cannot run `no-such-command-xyz`: No such file or directory (os error 2)
       help: check the command after `--` (is it in PATH?)
     ");

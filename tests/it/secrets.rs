@@ -201,8 +201,6 @@ fn prod_refuses_a_default_password_in_env() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::secrets
-
       x secrets file `./generated/shop/.env`: GRAFANA_ADMIN_PASSWORD is a well-known default password, refused for `environment: prod`
       help: delete the GRAFANA_ADMIN_PASSWORD line and run `promo-infra generate` to get a random one
     ");
@@ -316,11 +314,8 @@ fn prod_without_a_webhook_refuses_at_plan_time_before_anything_is_shown_or_chang
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::secrets
-
       x secrets file `generated/shop/.env`: No value for required secret SLACK_WEBHOOK_URL (stacks/promo.yaml:26:22: alerting.slack.webhook_url_env): `environment: prod` sends alerts to Slack and cannot run without the webhook
       help: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export SLACK_WEBHOOK_URL, then run the command again; nothing was changed
-
 
     === plan --json ===
     success: false
@@ -328,11 +323,8 @@ fn prod_without_a_webhook_refuses_at_plan_time_before_anything_is_shown_or_chang
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::secrets
-
       x secrets file `generated/shop/.env`: No value for required secret SLACK_WEBHOOK_URL (stacks/promo.yaml:26:22: alerting.slack.webhook_url_env): `environment: prod` sends alerts to Slack and cannot run without the webhook
       help: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export SLACK_WEBHOOK_URL, then run the command again; nothing was changed
-
 
     === apply --auto-approve ===
     success: false
@@ -340,11 +332,8 @@ fn prod_without_a_webhook_refuses_at_plan_time_before_anything_is_shown_or_chang
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::secrets
-
       x secrets file `generated/shop/.env`: No value for required secret SLACK_WEBHOOK_URL (stacks/promo.yaml:26:22: alerting.slack.webhook_url_env): `environment: prod` sends alerts to Slack and cannot run without the webhook
       help: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export SLACK_WEBHOOK_URL, then run the command again; nothing was changed
-
 
     === plan --target native ===
     success: false
@@ -352,8 +341,6 @@ fn prod_without_a_webhook_refuses_at_plan_time_before_anything_is_shown_or_chang
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::secrets
-
       x secrets file `generated/shop/.env`: No value for required secret SLACK_WEBHOOK_URL (stacks/promo.yaml:26:22: alerting.slack.webhook_url_env): `environment: prod` sends alerts to Slack and cannot run without the webhook
       help: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export SLACK_WEBHOOK_URL, then run the command again; nothing was changed
     ");
@@ -471,11 +458,8 @@ fn rotate_refuses_an_unknown_name_a_provided_secret_and_the_grafana_secret_key()
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x `NOT_A_SECRET` is not a secret of stack `shop` (stacks/promo.yaml)
       help: its secrets: CONTROL_API_STOP_PASSWORD, CONTROL_API_TOKEN, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY, INFLUXDB_ADMIN_PASSWORD, INFLUXDB_ADMIN_TOKEN, SLACK_WEBHOOK_URL (`promo-infra secrets list`); nothing was changed
-
 
     === rotate GRAFANA_ADMIN --auto-approve ===
     success: false
@@ -483,11 +467,8 @@ fn rotate_refuses_an_unknown_name_a_provided_secret_and_the_grafana_secret_key()
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x `GRAFANA_ADMIN` is not a secret of stack `shop` (stacks/promo.yaml)
       help: its secrets: CONTROL_API_STOP_PASSWORD, CONTROL_API_TOKEN, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY, INFLUXDB_ADMIN_PASSWORD, INFLUXDB_ADMIN_TOKEN, SLACK_WEBHOOK_URL (`promo-infra secrets list`); nothing was changed
-
 
     === rotate SLACK_WEBHOOK_URL --auto-approve ===
     success: false
@@ -495,11 +476,8 @@ fn rotate_refuses_an_unknown_name_a_provided_secret_and_the_grafana_secret_key()
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x `SLACK_WEBHOOK_URL` is provided by you, promo-infra cannot generate or rotate it
       help: change it where it comes from (your environment or the stack's .env), then `promo-infra apply`; nothing was changed
-
 
     === rotate GRAFANA_SECRET_KEY --auto-approve ===
     success: false
@@ -507,11 +485,8 @@ fn rotate_refuses_an_unknown_name_a_provided_secret_and_the_grafana_secret_key()
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x GRAFANA_SECRET_KEY cannot be rotated: it encrypts the datasource secrets stored in Grafana's database, which a new key cannot decrypt
       help: nothing was changed; see the README section "Secrets"
-
 
     === rotate NOT_A_SECRET ===
     success: false
@@ -519,8 +494,6 @@ fn rotate_refuses_an_unknown_name_a_provided_secret_and_the_grafana_secret_key()
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x `NOT_A_SECRET` is not a secret of stack `shop` (stacks/promo.yaml)
       help: its secrets: CONTROL_API_STOP_PASSWORD, CONTROL_API_TOKEN, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY, INFLUXDB_ADMIN_PASSWORD, INFLUXDB_ADMIN_TOKEN, SLACK_WEBHOOK_URL (`promo-infra secrets list`); nothing was changed
     "#);

@@ -211,10 +211,12 @@ pub struct ApplyReport {
     pub alerts: Option<String>,
 }
 
-/// `apply`: write the generated files (refusing hand-edited ones), make sure `.env` exists,
-/// take the stack's lock, check every secret the plan needs, observe, plan, show the plan and
-/// the notes through `on_plan` (which returns whether to go ahead: the confirmation), then
-/// execute exactly that plan.
+/// `apply`: take the stack's lock, compile, refuse hand-edited generated files, decide which
+/// generated files and which `.env` secrets would be written (reading only), observe, plan, and
+/// show the plan and the notes through `on_plan` (which returns whether to go ahead: the
+/// confirmation). Nothing is written before that answer — not `generated/`, not `.env`: a
+/// cancelled apply leaves the project as it was (but for the stack's empty lock file). Then write the files and `.env`, and execute
+/// exactly that plan.
 pub fn apply(
     project: &Project,
     selection: &Selection,
@@ -224,17 +226,34 @@ pub fn apply(
     targets::require_available(opts.target)?;
     let (templates, loaded) = super::load_one(project, selection)?;
     let dir = project.generated_dir(loaded.stack());
+    // The lock file is the one thing taken before the answer (empty, git-ignored, never
+    // removed: see `crate::lock`).
     let (lock, previous) = StackLock::acquire(&dir, loaded.stack(), "apply")?;
-    let stale_lock = match previous {
+    let result = apply_locked(project, &templates, loaded, opts, on_plan);
+    drop(lock);
+    let mut report = result?;
+    report.stale_lock = match previous {
         Previous::Stale(h) => Some(h),
         Previous::Free => None,
     };
-    let first = super::compile(project, &templates, &loaded)?;
+    Ok(report)
+}
+
+/// [`apply`] with the lock held.
+fn apply_locked(
+    project: &Project,
+    templates: &crate::compile::Templates,
+    loaded: Loaded,
+    opts: &ApplyOptions,
+    on_plan: &mut dyn FnMut(&Plan, &[String]) -> Result<bool>,
+) -> Result<ApplyReport> {
+    let dir = project.generated_dir(loaded.stack());
+    let first = super::compile(project, templates, &loaded)?;
     let env_path = dir.join(".env");
     let values = secret_values(project, &loaded.manifest)?;
     secrets::check_defaults(&env_path, &values, *loaded.manifest.environment)?;
-    // Secrets the user provides are checked before anything is written (generated ones are
-    // generated below); the notes are shown with the plan.
+    // Secrets the user provides are checked before anything else (generated ones are decided
+    // below); the notes are shown with the plan.
     secrets::check_for_plan(
         &loaded.manifest,
         &loaded.rel_path,
@@ -242,29 +261,29 @@ pub fn apply(
         &values,
         opts.target.as_str(),
     )?;
-    let report = writer::write(&dir, &first.files, false)?;
-    if !report.kept.is_empty() {
+    let files = writer::prepare(&dir, &first.files, false)?;
+    if !files.report().kept.is_empty() {
         return Err(Error::HandEdited {
-            paths: report
+            paths: files
+                .report()
                 .kept
                 .iter()
                 .map(|f| format!("generated/{}/{f}", first.stack))
                 .collect(),
         });
     }
-    secrets::ensure_env(
+    let catalog = secrets::catalog(&loaded.manifest);
+    let env = secrets::prepare_env(
         &env_path,
-        &secrets::catalog(&loaded.manifest),
+        &catalog,
         *loaded.manifest.environment,
         secrets::os_random_hex,
     )?;
-    let mut files_written: Vec<String> = report.created.into_iter().chain(report.written).collect();
-    files_written.sort();
-    // Compiled again with the secrets as they are now (.env completed, the environment).
-    let values = secret_values(project, &loaded.manifest)?;
+    // Planned with the secrets as they will be once `.env` is completed.
+    let values = secrets::with_environment(env.values().clone(), &catalog);
     let s = Stack::new(
         project,
-        &templates,
+        templates,
         loaded,
         opts.target,
         opts.health_timeout,
@@ -273,29 +292,33 @@ pub fn apply(
     let notes = s.check_secrets()?;
     let target = s.target(opts.progress.clone())?;
     let rt = runtime()?;
-    let result = rt.block_on(async {
-        let observed = target.observe(&s.desired).await?;
-        let plan = plan::plan(&s.desired, &observed, opts.target.as_str(), opts.prune);
-        if !on_plan(&plan, &notes)? {
-            return Err(Error::usage(
-                "apply cancelled; nothing was changed",
-                "answer `yes` to apply, or run with --auto-approve",
-            ));
-        }
-        if plan.is_empty() {
-            return Ok((plan, Vec::new(), Vec::new()));
-        }
-        target.preflight(&plan, &s.desired).await?;
-        let done = targets::apply(target.as_ref(), &s.desired, &plan).await?;
-        let status = target.status(&s.desired).await?;
-        Ok((plan, done, status))
-    });
-    drop(lock);
-    let (plan, done, status) = result?;
+    let observed = rt.block_on(target.observe(&s.desired))?;
+    let plan = plan::plan(&s.desired, &observed, opts.target.as_str(), opts.prune);
+    if !on_plan(&plan, &notes)? {
+        return Err(Error::usage(
+            "apply cancelled; nothing was changed",
+            "answer `yes` to apply, or run with --auto-approve",
+        ));
+    }
+    let written = files.commit()?;
+    env.commit()?;
+    let mut files_written: Vec<String> =
+        written.created.into_iter().chain(written.written).collect();
+    files_written.sort();
+    let (done, status) = if plan.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        rt.block_on(async {
+            target.preflight(&plan, &s.desired).await?;
+            let done = targets::apply(target.as_ref(), &s.desired, &plan).await?;
+            let status = target.status(&s.desired).await?;
+            Ok::<_, Error>((done, status))
+        })?
+    };
     Ok(ApplyReport {
         plan,
         done,
-        stale_lock,
+        stale_lock: None,
         files_written,
         status,
         alerts: alert_route(&s.loaded.manifest, &s.ctx.secrets),
@@ -439,5 +462,83 @@ mod tests {
         )
         .expect_err("cloud is refused");
         assert_eq!(err.to_string(), "target `cloud` is not available yet");
+    }
+
+    /// Every file below `root` with its sha256, but the stack lock (taken before the question
+    /// by design, see `crate::lock`) and the directories it needs.
+    fn tree(root: &std::path::Path) -> Vec<(PathBuf, String)> {
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in fs_err::read_dir(&d).expect("read_dir") {
+                let p = e.expect("entry").path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if !p.ends_with(crate::lock::LOCK_FILE) {
+                    let bytes = fs_err::read(&p).expect("read");
+                    out.push((p.clone(), crate::desired::sha256_hex(&bytes)));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Fails on the old code, which wrote `generated/` and created `.env` before asking: an
+    /// apply whose plan is not approved changes nothing in the project, and an approved one
+    /// writes what the plan was made from.
+    #[test]
+    fn apply_writes_nothing_before_the_plan_is_approved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs_err::create_dir_all(dir.path().join("stacks")).expect("stacks dir");
+        fs_err::write(
+            dir.path().join("stacks/promo.yaml"),
+            include_str!("../../stacks/promo.yaml"),
+        )
+        .expect("manifest");
+        let project = Project::new(dir.path());
+        let opts = ApplyOptions {
+            target: TargetKind::Native,
+            prune: false,
+            health_timeout: Duration::from_secs(1),
+            progress: Progress::hidden(),
+        };
+        let before = tree(dir.path());
+        let mut shown = 0;
+        let err = apply(&project, &Selection::Default, &opts, &mut |p, _| {
+            shown = p.steps.len();
+            Ok(false)
+        })
+        .expect_err("not approved");
+        assert_eq!(err.to_string(), "apply cancelled; nothing was changed");
+        assert!(shown > 0, "a cold stack has a plan to show");
+        assert_eq!(
+            tree(dir.path()),
+            before,
+            "a declined apply wrote or removed something"
+        );
+
+        // A second decline after `generate` (files and .env exist) leaves them byte for byte.
+        crate::ops::generate(&project, &Selection::Default, false).expect("generate");
+        let generated = tree(dir.path());
+        let env = dir.path().join("generated/promo/.env");
+        let env_before = fs_err::read(&env).expect(".env");
+        fs_err::write(&env, b"").expect("empty .env: every generated secret missing");
+        let generated = {
+            let mut g = generated;
+            for (p, hash) in &mut g {
+                if p == &env {
+                    *hash = crate::desired::sha256_hex(b"");
+                }
+            }
+            g
+        };
+        assert!(!env_before.is_empty());
+        apply(&project, &Selection::Default, &opts, &mut |_, _| Ok(false)).expect_err("declined");
+        assert_eq!(
+            tree(dir.path()),
+            generated,
+            "the declined apply completed .env"
+        );
     }
 }

@@ -146,8 +146,50 @@ pub fn ensure_env(
     path: &Path,
     specs: &[SecretSpec],
     environment: Environment,
-    mut random_hex: impl FnMut(usize) -> Result<String>,
+    random_hex: impl FnMut(usize) -> Result<String>,
 ) -> Result<EnvOutcome> {
+    prepare_env(path, specs, environment, random_hex)?.commit()
+}
+
+/// What [`ensure_env`] would write, decided by reading only: `apply` plans with these values and
+/// writes them only once the plan is approved.
+#[derive(Debug)]
+pub struct PreparedEnv {
+    path: std::path::PathBuf,
+    /// The whole new file, when it must be written.
+    text: Option<String>,
+    /// Every value the file will hold (empty ones left out, as [`read_env`] does).
+    values: SecretValues,
+    outcome: EnvOutcome,
+}
+
+impl PreparedEnv {
+    /// The values `.env` will hold once committed.
+    pub fn values(&self) -> &SecretValues {
+        &self.values
+    }
+
+    /// What committing does.
+    pub fn outcome(&self) -> &EnvOutcome {
+        &self.outcome
+    }
+
+    /// Write the file (atomically, mode 0600) when something changes.
+    pub fn commit(self) -> Result<EnvOutcome> {
+        if let Some(text) = &self.text {
+            write_env(&self.path, text)?;
+        }
+        Ok(self.outcome)
+    }
+}
+
+/// Decide what [`ensure_env`] writes, without writing.
+pub fn prepare_env(
+    path: &Path,
+    specs: &[SecretSpec],
+    environment: Environment,
+    mut random_hex: impl FnMut(usize) -> Result<String>,
+) -> Result<PreparedEnv> {
     let existing = read_env(path)?;
     let mut outcome = EnvOutcome {
         created: existing.is_none(),
@@ -155,6 +197,7 @@ pub fn ensure_env(
     };
     let current = existing.clone().unwrap_or_default();
     check_defaults(path, &current, environment)?;
+    let mut values = current.clone();
     let mut text = if existing.is_some() {
         fs_err::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))?
     } else {
@@ -183,13 +226,18 @@ pub fn ensure_env(
             .filter(|l| line_key(l) != Some(spec.name.as_str()))
             .map(|l| format!("{l}\n"))
             .collect();
-        text.push_str(&format!("{}={}\n", spec.name, random_hex(bytes)?));
+        let value = random_hex(bytes)?;
+        text.push_str(&format!("{}={}\n", spec.name, value));
+        values.set(&spec.name, value);
         outcome.added.push(spec.name.clone());
     }
-    if outcome.created || !outcome.added.is_empty() {
-        write_env(path, &text)?;
-    }
-    Ok(outcome)
+    let write = outcome.created || !outcome.added.is_empty();
+    Ok(PreparedEnv {
+        path: path.to_path_buf(),
+        text: write.then_some(text),
+        values,
+        outcome,
+    })
 }
 
 /// Write `.env` atomically (temp file in the same directory, fsync, rename, fsync of the

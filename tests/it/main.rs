@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+mod apply_approval;
 mod backup;
 mod bad_input;
 mod control;

@@ -25,6 +25,9 @@ const BOLD: Style = Style::new().bold();
 /// Spaces between two table columns.
 const COLUMN_GAP: u16 = 2;
 
+/// The version of the `--json` formats of `plan` and `status`.
+pub const FORMAT_VERSION: &str = "1.0";
+
 impl Out {
     /// On stdout.
     pub fn stdout() -> Self {
@@ -57,7 +60,23 @@ impl<W: Write> Out<W> {
         let _ = write!(self.w, "{text}");
     }
 
-    /// `value` as pretty JSON on one line of output.
+    /// A JSON document of the versioned formats (`plan`, `status`): `format_version` first, then
+    /// the fields of `body`. README "JSON output" documents each; a field is never removed or
+    /// changed in meaning without a new major version.
+    pub fn versioned_json(&mut self, body: &impl Serialize) -> Result<()> {
+        #[derive(Serialize)]
+        struct Versioned<'a, T> {
+            format_version: &'static str,
+            #[serde(flatten)]
+            body: &'a T,
+        }
+        self.json(&Versioned {
+            format_version: FORMAT_VERSION,
+            body,
+        })
+    }
+
+    /// `value` as pretty JSON.
     pub fn json(&mut self, value: &impl Serialize) -> Result<()> {
         let text = serde_json::to_string_pretty(value)
             .map_err(|e| Error::internal(format!("cannot serialize the output as JSON: {e}")))?;
@@ -174,6 +193,17 @@ pub(crate) mod tests {
         assert_eq!(size(1024), "1.0 KiB");
         assert_eq!(size(1536), "1.5 KiB");
         assert_eq!(size(5 * 1024 * 1024 * 1024), "5.0 GiB");
+    }
+
+    #[test]
+    fn versioned_json_starts_with_the_format_version() {
+        let mut out = plain();
+        out.versioned_json(&serde_json::json!({"a": 1}))
+            .expect("json");
+        assert_eq!(
+            text(out),
+            "{\n  \"format_version\": \"1.0\",\n  \"a\": 1\n}\n"
+        );
     }
 
     #[test]

@@ -202,7 +202,7 @@ impl EngineStack {
 
     pub(crate) fn assert_healthy(&self) {
         let s = self.status_json();
-        let rows = s.as_array().expect("rows");
+        let rows = s["services"].as_array().expect("rows");
         assert_eq!(rows.len(), self.services.len(), "{s}");
         for row in rows {
             assert_eq!(row["state"], "running", "{s}");

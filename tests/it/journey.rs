@@ -83,7 +83,7 @@ impl Journey {
 
     fn assert_healthy(&self, step: &str) {
         let s = self.status_json();
-        let rows = s.as_array().expect("rows");
+        let rows = s["services"].as_array().expect("rows");
         assert_eq!(rows.len(), 3, "{step}: three services: {s}");
         for row in rows {
             assert!(

@@ -508,7 +508,7 @@ fn cli_apply_plan_status_destroy_with_target_native() {
     let (code, out) = run(&with(&["status", "--target", "native", "--json"]));
     assert_eq!(code, 0, "{out}");
     let status: serde_json::Value = serde_json::from_str(out.trim()).expect("status json");
-    let services = status.as_array().expect("array");
+    let services = status["services"].as_array().expect("array");
     assert_eq!(services.len(), 3, "{out}");
     assert!(
         services
@@ -632,10 +632,7 @@ async fn a_start_that_never_becomes_healthy_stops_what_it_started() {
         Duration::from_secs(2),
     );
     let sleep = which_sleep();
-    let step = plan::Step {
-        id,
-        action: Action::Create,
-    };
+    let step = plan::Step::new(id, Action::Create);
     let err = target
         .execute(&step, &desired)
         .await
@@ -688,10 +685,7 @@ async fn start_reports_exits_exactly_and_never_a_running_program_as_exited() {
         &health,
         Duration::from_secs(30),
     );
-    let step = plan::Step {
-        id,
-        action: Action::Create,
-    };
+    let step = plan::Step::new(id, Action::Create);
     let err = target
         .execute(&step, &desired)
         .await
@@ -721,10 +715,7 @@ async fn start_reports_exits_exactly_and_never_a_running_program_as_exited() {
             &health,
             Duration::from_secs(30),
         );
-        let step = plan::Step {
-            id,
-            action: Action::Create,
-        };
+        let step = plan::Step::new(id, Action::Create);
         target
             .execute(&step, &desired)
             .await

@@ -526,7 +526,7 @@ fn preprod_native_without_a_webhook_runs_grafana_on_the_slackless_provisioning()
     promo_snapshot!(
         p.cmd(&["plan", "--target", "native"])
             .env("SLACK_WEBHOOK_URL", ""),
-        @"
+        @r#"
     success: true
     exit_code: 0
     ----- stdout -----
@@ -535,20 +535,74 @@ fn preprod_native_without_a_webhook_runs_grafana_on_the_slackless_provisioning()
 
       # service.control-api will be created
       + service.control-api
+          + args[0]: "control-api"
+          + args[1]: "--listen"
+          + args[2]: "127.0.0.1:5000"
+          + depends_on[0]: "grafana"
+          + env.CONTROL_API_STOP_PASSWORD: (sensitive)
+          + env.CONTROL_API_TOKEN: (sensitive)
+          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
+          + env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:3000"
+          + env.PROMO_INFRA_GRAFANA_URL: "http://127.0.0.1:3000"
+          + env.PROMO_INFRA_GRAFANA_USER: "admin"
+          + env.PROMO_INFRA_LOCALE: "fr"
+          + env.PROMO_INFRA_STACK: "shop"
+          + health_url: "http://127.0.0.1:5000/health"
+          + name: "control-api"
+          + program: "promo-infra"
+          + url: "http://127.0.0.1:5000"
 
       # service.grafana will be created
       + service.grafana
+          + args[0]: "server"
+          + args[1]: "--config"
+          + args[2]: "generated/shop/native/grafana.ini"
+          + args[3]: "--homepath"
+          + args[4]: "/usr/share/grafana"
+          + args[5]: "cfg:paths.provisioning=$__env{PROMO_INFRA_PROJECT_DIR}/generated/shop/native/grafana/provisioning-without-slack"
+          + config_digest.grafana/dashboards: "[HASH]"
+          + config_digest.native/grafana.ini: "[HASH]"
+          + config_digest.native/grafana/provisioning-without-slack: "[HASH]"
+          + depends_on[0]: "influxdb"
+          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
+          + env.GRAFANA_SECRET_KEY: (sensitive)
+          + env.INFLUXDB_ADMIN_TOKEN: (sensitive)
+          + health_url: "http://127.0.0.1:3000/api/health"
+          + name: "grafana"
+          + program: "grafana"
+          + url: "http://127.0.0.1:3000"
 
       # service.influxdb will be created
       + service.influxdb
+          + args[0]: "--bolt-path"
+          + args[1]: "data/shop/influxdb/influxd.bolt"
+          + args[2]: "--engine-path"
+          + args[3]: "data/shop/influxdb/engine"
+          + args[4]: "--http-bind-address"
+          + args[5]: "127.0.0.1:8086"
+          + args[6]: "--reporting-disabled"
+          + config_digest.native/influxdb.conf: "[HASH]"
+          + depends_on: []
+          + health_url: "http://127.0.0.1:8086/ping"
+          + name: "influxdb"
+          + program: "influxd"
+          + url: "http://127.0.0.1:8086"
 
       # database.k6 will be created
       + database.k6
+          + name: "k6"
+          + org: "shop-org"
+          + retention: "720h"
+          + shard_duration: ""
+          + users[0].name: "promo-admin"
+          + users[0].password_secret: "INFLUXDB_ADMIN_PASSWORD"
+          + users[0].privilege: "ALL"
+          + version: 2
 
     Plan: 4 to add, 0 to change, 0 to destroy.
 
     ----- stderr -----
-    "
+    "#
     );
     for f in ["datasources", "dashboards", "alerting"] {
         assert!(

@@ -39,7 +39,8 @@ fn url_of(s: &EngineStack, service: &str) -> String {
     let r = s.run(&["status", "--json"]);
     assert_eq!(r.code, 0, "{}", r.all());
     let rows: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
-    rows.as_array()
+    rows["services"]
+        .as_array()
         .expect("rows")
         .iter()
         .find(|row| row["service"] == service)

@@ -43,7 +43,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     )?;
     let mut out = Out::stdout();
     if args.json {
-        out.json(&report)?;
+        out.versioned_json(&report)?;
     } else {
         print::deploy::plan(&mut out, &report.notes, &report.plan);
     }

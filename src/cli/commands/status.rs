@@ -31,6 +31,15 @@ pub struct Args {
     pub exit_code: bool,
 }
 
+/// `status --json` (README "JSON output").
+#[derive(serde::Serialize)]
+struct StatusJson<'a> {
+    /// One row per declared service.
+    services: &'a [ServiceStatus],
+    /// Where alerts go, when the stack has alerting.
+    alerts: Option<&'a str>,
+}
+
 /// Run `status`.
 pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     let (rows, alerts) = ops::status_and_alerts(
@@ -40,7 +49,10 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     )?;
     let mut out = Out::stdout();
     if args.json {
-        out.json(&rows)?;
+        out.versioned_json(&StatusJson {
+            services: &rows,
+            alerts: alerts.as_deref(),
+        })?;
     } else {
         print::deploy::status(&mut out, &rows, alerts.as_deref());
     }

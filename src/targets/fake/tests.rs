@@ -16,7 +16,7 @@ fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
 }
 
 fn run(fake: &FakeTarget, id: ResourceId, action: Action, d: &Desired) -> Result<()> {
-    block_on(fake.execute(&Step { id, action }, d))
+    block_on(fake.execute(&Step::new(id, action), d))
 }
 
 fn net() -> Resource {

@@ -5,12 +5,14 @@
 //! May not: do IO, print, or know any target's engine.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::desired::{Desired, ResourceId};
+
+mod render;
+pub use render::render;
 
 /// How a secret is shown in a plan.
 const SENSITIVE: &str = "(sensitive)";
@@ -81,6 +83,21 @@ pub struct Step {
     /// Action and its field changes.
     #[serde(flatten)]
     pub action: Action,
+    /// For a create: every attribute of the new resource (`before` is always `None`; secrets
+    /// `(sensitive)`), sorted by path. Empty otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<FieldChange>,
+}
+
+impl Step {
+    /// A step with no attributes listed.
+    pub fn new(id: ResourceId, action: Action) -> Self {
+        Self {
+            id,
+            action,
+            attributes: Vec::new(),
+        }
+    }
 }
 
 /// A plan.
@@ -139,13 +156,11 @@ pub fn plan(desired: &Desired, observed: &Observed, target: &str, prune: bool) -
             None => steps.push(Step {
                 id: id.clone(),
                 action: Action::Create,
+                attributes: attributes(&resource.canonical),
             }),
             Some(o) if o.hash.as_deref() == Some(resource.hash.as_str()) => {
                 if !o.converged {
-                    steps.push(Step {
-                        id: id.clone(),
-                        action: Action::Start,
-                    });
+                    steps.push(Step::new(id.clone(), Action::Start));
                 }
             }
             Some(o) => {
@@ -168,10 +183,7 @@ pub fn plan(desired: &Desired, observed: &Observed, target: &str, prune: bool) -
                 } else {
                     Action::Replace { changes }
                 };
-                steps.push(Step {
-                    id: id.clone(),
-                    action,
-                });
+                steps.push(Step::new(id.clone(), action));
             }
         }
     }
@@ -179,10 +191,7 @@ pub fn plan(desired: &Desired, observed: &Observed, target: &str, prune: bool) -
     for id in observed.resources.keys() {
         if !desired.resources.contains_key(id) {
             if prune {
-                steps.push(Step {
-                    id: id.clone(),
-                    action: Action::Delete,
-                });
+                steps.push(Step::new(id.clone(), Action::Delete));
             } else {
                 undeclared.push(id.clone());
             }
@@ -194,6 +203,14 @@ pub fn plan(desired: &Desired, observed: &Observed, target: &str, prune: bool) -
         steps,
         undeclared,
     }
+}
+
+/// Every attribute of a resource to create, as additions (the canonical form's internal `type`
+/// tag left out: the id already says the kind).
+fn attributes(canonical: &Value) -> Vec<FieldChange> {
+    let mut all = diff(&Value::Object(Default::default()), canonical);
+    all.retain(|c| c.path != "type");
+    all
 }
 
 /// Field-level diff of two canonical forms. Secret markers (`{"secret": NAME, "fingerprint":
@@ -246,6 +263,11 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, (String, bool
                 out.insert(prefix.to_string(), (fp.clone(), true));
                 return;
             }
+            // A plain (not secret) environment value reads as the value itself.
+            if let (1, Some(Value::String(v))) = (map.len(), map.get("plain")) {
+                out.insert(prefix.to_string(), (format!("{v:?}"), false));
+                return;
+            }
             // Environment-like maps are keyed by name: keep the key visible in the path.
             for (k, v) in map {
                 flatten(&join(k), v, out);
@@ -266,73 +288,6 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, (String, bool
             out.insert(prefix.to_string(), (other.to_string(), false));
         }
     }
-}
-
-/// Render a plan the way terraform users read one.
-pub fn render(plan: &Plan) -> String {
-    let mut out = String::new();
-    if plan.is_empty() {
-        let _ = writeln!(
-            out,
-            "No changes. Stack `{}` on target {} matches the configuration.",
-            plan.stack, plan.target
-        );
-    } else {
-        let _ = writeln!(
-            out,
-            "promo-infra will perform the following actions on stack `{}` (target {}):\n",
-            plan.stack, plan.target
-        );
-        for step in &plan.steps {
-            let (symbol, verb) = match step.action {
-                Action::Create => ("+", "created"),
-                Action::Replace { .. } => ("-/+", "replaced"),
-                Action::Update { .. } => ("~", "updated in place"),
-                Action::Start => ("~", "started"),
-                Action::Delete => ("-", "destroyed"),
-            };
-            let _ = writeln!(out, "  # {} will be {verb}", step.id);
-            let _ = writeln!(out, "{symbol:>3} {}", step.id);
-            if let Action::Replace { changes } | Action::Update { changes } = &step.action {
-                for c in changes {
-                    let changed_secret = c.sensitive && c.before.is_none() && c.after.is_none();
-                    let show = |v: &Option<String>| match v {
-                        Some(v) => v.clone(),
-                        None if changed_secret => SENSITIVE.to_string(),
-                        None => "(none)".to_string(),
-                    };
-                    let mark = match (&c.before, &c.after) {
-                        (None, Some(_)) => "+",
-                        (Some(_), None) => "-",
-                        _ => "~",
-                    };
-                    let _ = writeln!(
-                        out,
-                        "      {mark} {}: {} → {}",
-                        c.path,
-                        show(&c.before),
-                        show(&c.after)
-                    );
-                }
-            }
-            out.push('\n');
-        }
-    }
-    for id in &plan.undeclared {
-        let _ = writeln!(
-            out,
-            "Note: {id} exists but the stack no longer declares it; kept (use --prune to destroy it)."
-        );
-    }
-    let s = plan.summary();
-    if !plan.is_empty() {
-        let _ = writeln!(
-            out,
-            "Plan: {} to add, {} to change, {} to destroy.",
-            s.add, s.change, s.destroy
-        );
-    }
-    out
 }
 
 #[cfg(test)]
@@ -462,13 +417,7 @@ mod tests {
         assert_eq!(kept.undeclared, vec![extra.clone()]);
         assert!(render(&kept).contains("--prune"));
         let pruned = plan(&d, &o, "docker", true);
-        assert_eq!(
-            pruned.steps,
-            vec![Step {
-                id: extra,
-                action: Action::Delete
-            }]
-        );
+        assert_eq!(pruned.steps, vec![Step::new(extra, Action::Delete)]);
     }
 
     #[test]

@@ -1,0 +1,94 @@
+//! How a plan reads for people: terraform's shape (reason line, symbol, fields, summary).
+//!
+//! Owns: the text of a rendered plan. May not: do IO, print, decide anything (the plan is made
+//! in `plan::plan`).
+
+use std::fmt::Write as _;
+
+use super::{Action, Plan, SENSITIVE, Step};
+
+/// One step: terraform's reason line, the symbol and the id, then its fields — every attribute
+/// of a create; each change of an update or a replace, the replace's marked `# forces
+/// replacement` (a container cannot change in place: every field of it forces it).
+fn render_step(out: &mut String, step: &Step) {
+    let (symbol, reason) = match step.action {
+        Action::Create => ("+", "will be created"),
+        Action::Replace { .. } => ("-/+", "must be replaced"),
+        Action::Update { .. } => ("~", "will be updated in place"),
+        Action::Start => ("~", "will be started"),
+        Action::Delete => ("-", "will be destroyed"),
+    };
+    let _ = writeln!(out, "  # {} {reason}", step.id);
+    let _ = writeln!(out, "{symbol:>3} {}", step.id);
+    let (fields, forces) = match &step.action {
+        Action::Create => (&step.attributes, false),
+        Action::Replace { changes } => (changes, true),
+        Action::Update { changes } => (changes, false),
+        Action::Start | Action::Delete => {
+            out.push('\n');
+            return;
+        }
+    };
+    for c in fields {
+        let changed_secret = c.sensitive && c.before.is_none() && c.after.is_none();
+        let show = |v: &Option<String>| match v {
+            Some(v) => v.clone(),
+            None if changed_secret => SENSITIVE.to_string(),
+            None => "(none)".to_string(),
+        };
+        let mark = match (&c.before, &c.after) {
+            (None, Some(_)) => "+",
+            (Some(_), None) => "-",
+            _ => "~",
+        };
+        let forces = if forces { " # forces replacement" } else { "" };
+        if matches!(step.action, Action::Create) {
+            let _ = writeln!(out, "      + {}: {}", c.path, show(&c.after));
+        } else {
+            let _ = writeln!(
+                out,
+                "      {mark} {}: {} → {}{forces}",
+                c.path,
+                show(&c.before),
+                show(&c.after)
+            );
+        }
+    }
+    out.push('\n');
+}
+
+/// Render a plan the way terraform users read one.
+pub fn render(plan: &Plan) -> String {
+    let mut out = String::new();
+    if plan.is_empty() {
+        let _ = writeln!(
+            out,
+            "No changes. Stack `{}` on target {} matches the configuration.",
+            plan.stack, plan.target
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "promo-infra will perform the following actions on stack `{}` (target {}):\n",
+            plan.stack, plan.target
+        );
+        for step in &plan.steps {
+            render_step(&mut out, step);
+        }
+    }
+    for id in &plan.undeclared {
+        let _ = writeln!(
+            out,
+            "Note: {id} exists but the stack no longer declares it; kept (use --prune to destroy it)."
+        );
+    }
+    let s = plan.summary();
+    if !plan.is_empty() {
+        let _ = writeln!(
+            out,
+            "Plan: {} to add, {} to change, {} to destroy.",
+            s.add, s.change, s.destroy
+        );
+    }
+    out
+}

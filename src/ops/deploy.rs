@@ -239,6 +239,16 @@ pub fn apply(
     Ok(report)
 }
 
+/// Whether the target's services listen on this host (docker through a local socket, native).
+fn engine_is_local(kind: TargetKind) -> bool {
+    match kind {
+        TargetKind::Docker => crate::settings::docker_host()
+            .is_none_or(|h| h.starts_with("unix://") || h.starts_with('/')),
+        TargetKind::Native => true,
+        TargetKind::Cloud => false,
+    }
+}
+
 /// [`apply`] with the lock held.
 fn apply_locked(
     project: &Project,
@@ -299,6 +309,14 @@ fn apply_locked(
             "apply cancelled; nothing was changed",
             "answer `yes` to apply, or run with --auto-approve",
         ));
+    }
+    // Every host port the plan binds, before anything is written or changed. An engine
+    // elsewhere (DOCKER_HOST=tcp://…) binds ports on its own host: not checkable from here.
+    if engine_is_local(opts.target) {
+        super::ports::check(
+            &super::ports::wanted(&plan, &s.desired, &observed),
+            &s.loaded,
+        )?;
     }
     let written = files.commit()?;
     env.commit()?;

@@ -11,6 +11,7 @@
 pub mod backup;
 pub mod deploy;
 pub mod generate;
+pub mod ports;
 pub mod rotate;
 
 use std::path::{Path, PathBuf};

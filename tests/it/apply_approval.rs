@@ -54,3 +54,44 @@ fn an_unanswered_apply_writes_nothing_cold_or_after_generate() {
         "apply rewrote generated files or completed .env before the answer"
     );
 }
+
+/// A host port already held (here by this test) stops `apply` before anything is written or
+/// started, naming the manifest key with its position, the address and the holder. Every
+/// conflict is listed at once.
+#[test]
+fn a_host_port_in_use_is_refused_before_any_change_naming_key_and_holder() {
+    let grafana = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let control = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let (g, c) = (
+        grafana.local_addr().expect("addr").port(),
+        control.local_addr().expect("addr").port(),
+    );
+    let p = TestContext::new();
+    p.write(
+        "stacks/promo.yaml",
+        &BASE
+            .replace("  port: 3000", &format!("  port: {g}"))
+            .replace("  port: 5000", &format!("  port: {c}")),
+    );
+    let before = files(&p);
+    let run = p.run(&["apply", "--target", "native", "--auto-approve"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(files(&p), before, "the refused apply wrote something");
+    // The refusal alone (the plan shown before it is other tests' business).
+    let at = run.stderr.find("  x cannot apply").expect("the refusal");
+    let refusal = crate::common::Run::new(1, String::new(), run.stderr[at..].to_string(), p.path())
+        .filter(&g.to_string(), "[GRAFANA_PORT]")
+        .filter(&c.to_string(), "[CONTROL_PORT]");
+    promo_snapshot!(refusal, @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x cannot apply: 2 host port(s) already in use; nothing was changed
+      |   - control_api.port = [CONTROL_PORT] (stacks/promo.yaml:17:9): 127.0.0.1:[CONTROL_PORT] is already in use by pid [PID] (it-[ID])
+      |   - grafana.port = [GRAFANA_PORT] (stacks/promo.yaml:12:9): 127.0.0.1:[GRAFANA_PORT] is already in use by pid [PID] (it-[ID])
+      help: stop what holds the port, or choose another port in the manifest, then apply again
+    ");
+    drop((grafana, control));
+}

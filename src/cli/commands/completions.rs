@@ -1,18 +1,31 @@
-//! `completions SHELL`: shell completions for the whole command line.
+//! Shell completions: `completions SHELL` prints a static script for the whole command line;
+//! `COMPLETE=SHELL promo-infra` (clap_complete's dynamic protocol) registers completions that
+//! also know the project: stack files (`-f`), dashboard uids (`dashboards render`), backup ids
+//! (`backup restore`), service names (`logs`, `restart`). The completers read the project in
+//! the current directory and offer nothing when it cannot be read.
 //!
-//! Owns: the command's flags.
-//! May not: read the environment, write anything but stdout.
+//! Owns: the command's flags and the value completers.
+//! May not: write anything but stdout, change anything, fail (a completer offers nothing).
 
+use std::ffi::OsStr;
 use std::process::ExitCode;
 
 use clap::CommandFactory;
+use clap_complete::engine::{ArgValueCompleter, CompletionCandidate, ValueCompleter};
+use clap_complete::{CompleteEnv, PathCompleter};
 
 use super::super::Cli;
 use super::super::globals::Globals;
 use crate::error::Result;
+use crate::manifest::Loaded;
+use crate::ops::{self, Selection};
+use crate::project::Project;
 
 /// Shown by `completions --help`.
-pub const EXAMPLES: &str = "Example:\n  promo-infra completions zsh > ~/.zfunc/_promo-infra";
+pub const EXAMPLES: &str = "\
+Examples:
+  promo-infra completions zsh > ~/.zfunc/_promo-infra     # static: commands and flags
+  echo 'source <(COMPLETE=bash promo-infra)' >> ~/.bashrc  # dynamic: also stack files, dashboard uids, backup ids, services";
 
 /// `completions` arguments.
 #[derive(Debug, clap::Args)]
@@ -26,4 +39,129 @@ pub fn run(_globals: &Globals, args: Args) -> Result<ExitCode> {
     let mut cmd = Cli::command();
     clap_complete::generate(args.shell, &mut cmd, "promo-infra", &mut std::io::stdout());
     Ok(ExitCode::SUCCESS)
+}
+
+/// When the shell asks for completions (`COMPLETE=SHELL` in the environment): answer and exit.
+/// Otherwise return at once.
+pub fn answer_shell() {
+    CompleteEnv::with_factory(Cli::command).complete();
+}
+
+/// The candidates among `values` (value, help) that start with what is typed.
+fn matching(current: &OsStr, values: Vec<(String, String)>) -> Vec<CompletionCandidate> {
+    let typed = current.to_string_lossy();
+    let mut values: Vec<(String, String)> = values
+        .into_iter()
+        .filter(|(v, _)| v.starts_with(typed.as_ref()))
+        .collect();
+    values.sort();
+    values.dedup();
+    values
+        .into_iter()
+        .map(|(v, help)| CompletionCandidate::new(v).help(Some(help.into())))
+        .collect()
+}
+
+/// The project in the current directory.
+fn project() -> Project {
+    Project::new(".")
+}
+
+/// Every stack of the project that loads, one at a time (a broken one is skipped).
+fn each_stack(mut f: impl FnMut(&Project, &crate::compile::Templates, &Loaded)) {
+    let project = project();
+    let Ok(paths) = project.all_manifests() else {
+        return;
+    };
+    for path in paths {
+        if let Ok((templates, loaded)) = ops::load_one(&project, &Selection::Files(vec![path])) {
+            f(&project, &templates, &loaded);
+        }
+    }
+}
+
+fn stack_files(current: &OsStr) -> Vec<CompletionCandidate> {
+    let mut files = Vec::new();
+    if let Ok(paths) = project().all_manifests() {
+        for p in paths {
+            let shown = p.strip_prefix(".").unwrap_or(&p).display().to_string();
+            files.push((shown, "stack manifest".to_string()));
+        }
+    }
+    let found = matching(current, files);
+    if found.is_empty() {
+        PathCompleter::file().complete(current)
+    } else {
+        found
+    }
+}
+
+fn dashboard_uids(current: &OsStr) -> Vec<CompletionCandidate> {
+    let mut uids = Vec::new();
+    each_stack(|_, _, l| {
+        for d in &l.manifest.dashboards {
+            uids.push((d.uid.to_string(), format!("dashboard of {}", l.rel_path)));
+        }
+    });
+    matching(current, uids)
+}
+
+fn backup_ids(current: &OsStr) -> Vec<CompletionCandidate> {
+    let mut ids = Vec::new();
+    each_stack(|project, _, l| {
+        for e in ops::backup_list(project, l).unwrap_or_default() {
+            ids.push((e.id, format!("backup of stack {}", l.stack())));
+        }
+    });
+    matching(current, ids)
+}
+
+fn service_names(current: &OsStr) -> Vec<CompletionCandidate> {
+    let mut names = Vec::new();
+    each_stack(|project, templates, l| {
+        if let Ok(desired) = ops::compile(project, templates, l) {
+            for name in ops::services::service_names(&desired) {
+                names.push((name, format!("service of stack {}", l.stack())));
+            }
+        }
+    });
+    matching(current, names)
+}
+
+/// Completer of `-f`: the project's stack manifests (any file when none matches).
+pub fn stack_files_completer() -> ArgValueCompleter {
+    ArgValueCompleter::new(stack_files)
+}
+
+/// Completer of `dashboards render UID`.
+pub fn dashboards() -> ArgValueCompleter {
+    ArgValueCompleter::new(dashboard_uids)
+}
+
+/// Completer of `backup restore ID`.
+pub fn backups() -> ArgValueCompleter {
+    ArgValueCompleter::new(backup_ids)
+}
+
+/// Completer of the services of `logs` and `restart`.
+pub fn services() -> ArgValueCompleter {
+    ArgValueCompleter::new(service_names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_values_starting_with_what_is_typed_are_offered_sorted_once() {
+        let values = |v: &[&str]| v.iter().map(|s| (s.to_string(), "h".to_string())).collect();
+        let got: Vec<String> = matching(
+            OsStr::new("gr"),
+            values(&["influxdb", "grafana", "grafana", "gra"]),
+        )
+        .iter()
+        .map(|c| c.get_value().to_string_lossy().into_owned())
+        .collect();
+        assert_eq!(got, ["gra", "grafana"]);
+    }
 }

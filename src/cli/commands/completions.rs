@@ -7,6 +7,7 @@
 //! Owns: the command's flags and the value completers.
 //! May not: write anything but stdout, change anything, fail (a completer offers nothing).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::process::ExitCode;
 
@@ -47,18 +48,31 @@ pub fn answer_shell() {
     CompleteEnv::with_factory(Cli::command).complete();
 }
 
-/// The candidates among `values` (value, help) that start with what is typed.
-fn matching(current: &OsStr, values: Vec<(String, String)>) -> Vec<CompletionCandidate> {
+/// The candidates among `values` (value, the stack or file it comes from) that start with what
+/// is typed, each once, its help `what (where, where)` (`what` alone without a where).
+fn matching(
+    current: &OsStr,
+    what: &str,
+    values: Vec<(String, String)>,
+) -> Vec<CompletionCandidate> {
     let typed = current.to_string_lossy();
-    let mut values: Vec<(String, String)> = values
+    let mut found: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (value, from) in values {
+        if value.starts_with(typed.as_ref()) {
+            found.entry(value).or_default().insert(from);
+        }
+    }
+    found
         .into_iter()
-        .filter(|(v, _)| v.starts_with(typed.as_ref()))
-        .collect();
-    values.sort();
-    values.dedup();
-    values
-        .into_iter()
-        .map(|(v, help)| CompletionCandidate::new(v).help(Some(help.into())))
+        .map(|(value, from)| {
+            let from: Vec<String> = from.into_iter().filter(|f| !f.is_empty()).collect();
+            let help = if from.is_empty() {
+                what.to_string()
+            } else {
+                format!("{what} ({})", from.join(", "))
+            };
+            CompletionCandidate::new(value).help(Some(help.into()))
+        })
         .collect()
 }
 
@@ -85,10 +99,10 @@ fn stack_files(current: &OsStr) -> Vec<CompletionCandidate> {
     if let Ok(paths) = project().all_manifests() {
         for p in paths {
             let shown = p.strip_prefix(".").unwrap_or(&p).display().to_string();
-            files.push((shown, "stack manifest".to_string()));
+            files.push((shown, String::new()));
         }
     }
-    let found = matching(current, files);
+    let found = matching(current, "stack manifest", files);
     if found.is_empty() {
         PathCompleter::file().complete(current)
     } else {
@@ -100,20 +114,23 @@ fn dashboard_uids(current: &OsStr) -> Vec<CompletionCandidate> {
     let mut uids = Vec::new();
     each_stack(|_, _, l| {
         for d in &l.manifest.dashboards {
-            uids.push((d.uid.to_string(), format!("dashboard of {}", l.rel_path)));
+            uids.push((d.uid.to_string(), l.stack().to_string()));
         }
     });
-    matching(current, uids)
+    matching(current, "dashboard of stack", uids)
 }
 
 fn backup_ids(current: &OsStr) -> Vec<CompletionCandidate> {
     let mut ids = Vec::new();
     each_stack(|project, _, l| {
+        // Only promo-infra's own backups (not foreign or half-written entries).
         for e in ops::backup_list(project, l).unwrap_or_default() {
-            ids.push((e.id, format!("backup of stack {}", l.stack())));
+            if e.backup.is_some() {
+                ids.push((e.id, l.stack().to_string()));
+            }
         }
     });
-    matching(current, ids)
+    matching(current, "backup of stack", ids)
 }
 
 fn service_names(current: &OsStr) -> Vec<CompletionCandidate> {
@@ -121,11 +138,11 @@ fn service_names(current: &OsStr) -> Vec<CompletionCandidate> {
     each_stack(|project, templates, l| {
         if let Ok(desired) = ops::compile(project, templates, l) {
             for name in ops::services::service_names(&desired) {
-                names.push((name, format!("service of stack {}", l.stack())));
+                names.push((name, l.stack().to_string()));
             }
         }
     });
-    matching(current, names)
+    matching(current, "service of stack", names)
 }
 
 /// Completer of `-f`: the project's stack manifests (any file when none matches).
@@ -153,15 +170,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_values_starting_with_what_is_typed_are_offered_sorted_once() {
-        let values = |v: &[&str]| v.iter().map(|s| (s.to_string(), "h".to_string())).collect();
-        let got: Vec<String> = matching(
-            OsStr::new("gr"),
-            values(&["influxdb", "grafana", "grafana", "gra"]),
-        )
-        .iter()
-        .map(|c| c.get_value().to_string_lossy().into_owned())
-        .collect();
-        assert_eq!(got, ["gra", "grafana"]);
+    fn only_values_starting_with_what_is_typed_are_offered_once_with_every_source() {
+        let values = [
+            ("influxdb", "a"),
+            ("grafana", "b"),
+            ("grafana", "a"),
+            ("gra", "a"),
+        ]
+        .map(|(v, from)| (v.to_string(), from.to_string()))
+        .to_vec();
+        let got: Vec<(String, String)> = matching(OsStr::new("gr"), "service of stack", values)
+            .iter()
+            .map(|c| {
+                let help = c.get_help().map(ToString::to_string).unwrap_or_default();
+                (c.get_value().to_string_lossy().into_owned(), help)
+            })
+            .collect();
+        let want = [
+            ("gra", "service of stack (a)"),
+            ("grafana", "service of stack (a, b)"),
+        ]
+        .map(|(v, h)| (v.to_string(), h.to_string()));
+        assert_eq!(got, want);
     }
 }

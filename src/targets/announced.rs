@@ -139,10 +139,11 @@ mod tests {
             .collect();
         assert_eq!(
             got,
+            // The fake finishes a step without waiting, so each step's pair is adjacent.
             [
                 "network.a: creating",
-                "network.b: creating",
                 "network.a: created (N.Ns)",
+                "network.b: creating",
                 "network.b: created (N.Ns)",
                 "service.grafana: restarting",
                 "service.grafana: failed (N.Ns)",

@@ -282,7 +282,7 @@ fn dynamic_completions_offer_stack_files_dashboards_backups_and_services() {
     let bash = p.run(&["completions", "bash"]);
     assert_eq!(
         (bash.code, bash.stdout.lines().next()),
-        (0, Some("_promo-infra() {")),
+        (0, Some("_promo__infra() {")),
         "{}",
         bash.stderr
     );

@@ -1020,3 +1020,40 @@ fn in_a_terminal_apply_asks_and_only_yes_applies_with_progress_lines() {
     assert!(yes.stdout.contains("waiting for health"), "{}", yes.stdout);
     s.assert_healthy();
 }
+
+/// `logs` reads the engine's log API (each line prefixed with its service, `--tail` bounded,
+/// service by service); `restart` keeps the same container (no recreate), restarts it and
+/// waits until it is healthy.
+#[test]
+fn logs_are_prefixed_per_service_and_restart_keeps_the_container() {
+    if !engine() {
+        return;
+    }
+    let s = EngineStack::new("verbs");
+    s.apply();
+    let logs = s.run(&["logs", "--tail", "2", "influxdb", "grafana"]);
+    assert_eq!(logs.code, 0, "{}", logs.all());
+    let prefixes: Vec<&str> = logs.stdout.lines().map(|l| &l[..11]).collect();
+    assert_eq!(
+        prefixes,
+        ["grafana  | ", "grafana  | ", "influxdb | ", "influxdb | "],
+        "{}",
+        logs.stdout
+    );
+    let container = format!("{}-grafana-1", s.name);
+    let inspect = |field: &str| docker(&["inspect", "-f", field, &container]);
+    let (id, started) = (inspect("{{.Id}}"), inspect("{{.State.StartedAt}}"));
+    promo_snapshot!(s.run(&["restart", "grafana"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    ✓ service.grafana: restarted, healthy ([TIME])
+
+    ----- stderr -----
+    service.grafana: restarting
+    service.grafana: restarted and healthy ([TIME])
+    ");
+    assert_eq!(inspect("{{.Id}}"), id, "the same container");
+    assert_ne!(inspect("{{.State.StartedAt}}"), started, "started again");
+    assert_eq!(inspect("{{.State.Health.Status}}").trim(), "healthy");
+}

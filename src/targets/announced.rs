@@ -79,13 +79,8 @@ impl Target for Announced {
     async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>> {
         self.inner.destroy(desired, volumes).await
     }
-    async fn logs(
-        &self,
-        desired: &Desired,
-        query: &LogQuery,
-        sink: &mut dyn FnMut(LogLine),
-    ) -> Result<()> {
-        self.inner.logs(desired, query, sink).await
+    async fn logs(&self, d: &Desired, q: &LogQuery, sink: &mut dyn FnMut(LogLine)) -> Result<()> {
+        self.inner.logs(d, q, sink).await
     }
     async fn restart(&self, desired: &Desired, service: &str) -> Result<()> {
         let id = ResourceId::new(ResourceKind::Service, service);

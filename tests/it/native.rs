@@ -798,7 +798,7 @@ fn cli_events_logs_and_restart_with_target_native() {
     );
 
     // --follow: a line written after it started shows up; Ctrl-C ends it with success.
-    let mut follow = cmd(&["logs", "--follow", "--tail", "0", "grafana"])
+    let follow = cmd(&["logs", "--follow", "--tail", "0", "grafana"])
         .command
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -823,22 +823,9 @@ fn cli_events_logs_and_restart_with_target_native() {
     );
 
     let before = pid_of(dir, "grafana");
-    let mut runs = crate::common::Runs::default();
-    runs.push("restart", cmd(&["restart", "grafana"]).run());
+    crate::verbs::restarted_grafana(cmd(&["restart", "grafana"]).run());
     assert_ne!(pid_of(dir, "grafana"), before, "a new process");
-    runs.push("an unknown service", cmd(&["restart", "grafan"]).run());
-    promo_snapshot!(runs, @"
-    === restart ===
-    success: true
-    exit_code: 0
-    ----- stdout -----
-    ✓ service.grafana: restarted, healthy ([TIME])
-
-    ----- stderr -----
-    service.grafana: restarting
-    service.grafana: restarted and healthy ([TIME])
-
-    === an unknown service ===
+    promo_snapshot!(cmd(&["restart", "grafan"]), @"
     success: false
     exit_code: 1
     ----- stdout -----

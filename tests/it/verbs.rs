@@ -2,7 +2,25 @@
 //! `PROMO_INFRA_FILE`, and the dynamic shell completions (`COMPLETE=fish` protocol). `logs`
 //! and `restart` run against real services at the end of native.rs and docker.rs.
 
-use crate::common::{Runs, TestContext};
+use crate::common::{Run, Runs, TestContext};
+
+/// What `restart grafana` prints on every target, once it is healthy again (stderr: the event
+/// lines of a run without a terminal). Called by several tests of one process, hence
+/// `allow_duplicates!`.
+pub fn restarted_grafana(run: Run) {
+    insta::allow_duplicates! {
+    promo_snapshot!(run, @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    ✓ service.grafana: restarted, healthy ([TIME])
+
+    ----- stderr -----
+    service.grafana: restarting
+    service.grafana: restarted and healthy ([TIME])
+    ");
+    }
+}
 
 #[test]
 fn output_lists_urls_logins_and_where_the_secrets_are_never_their_values() {

@@ -44,7 +44,10 @@ pub async fn logs(t: &NativeTarget, query: &LogQuery, sink: &mut dyn FnMut(LogLi
         }
         offsets.push((service.clone(), bytes.len() as u64, String::new()));
     }
-    while query.follow {
+    if !query.follow {
+        return Ok(());
+    }
+    loop {
         tokio::time::sleep(FOLLOW_POLL).await;
         for (service, offset, pending) in &mut offsets {
             for text in read_from(&t.logfile(service), offset, pending)? {
@@ -55,7 +58,6 @@ pub async fn logs(t: &NativeTarget, query: &LogQuery, sink: &mut dyn FnMut(LogLi
             }
         }
     }
-    Ok(())
 }
 
 /// The lines written to `path` since `offset` (from the start again if it shrank).

@@ -1,10 +1,12 @@
-//! The options every command takes (`-f`, `-C`, `-v`, `--no-color`) and what they name: the
-//! project and the manifests a command acts on.
+//! The options every command takes (`-f` / `PROMO_INFRA_FILE`, `-C`, `-v`, `--no-color`) and
+//! what they name: the project and the manifests a command acts on.
 //!
 //! Owns: the global flags and their meaning.
 //! May not: print, read the environment other than through [`crate::settings`], run a command.
 
 use std::path::PathBuf;
+
+use clap::builder::TypedValueParser;
 
 use crate::ops::Selection;
 use crate::project::Project;
@@ -12,9 +14,19 @@ use crate::project::Project;
 /// Options accepted before or after any command.
 #[derive(Debug, clap::Args)]
 pub struct Globals {
-    /// Stack manifest(s). Default: every stacks/*.yaml for validate/generate,
-    /// stacks/promo.yaml for commands that act on one stack.
-    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    /// Stack manifest(s). Default: PROMO_INFRA_FILE (a `:`-separated list, like COMPOSE_FILE),
+    /// else every stacks/*.yaml for validate/generate, stacks/promo.yaml for commands that act
+    /// on one stack. `-f` wins over PROMO_INFRA_FILE.
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        value_name = "FILE",
+        env = "PROMO_INFRA_FILE",
+        value_delimiter = ':',
+        value_parser = clap::builder::OsStringValueParser::new().map(PathBuf::from),
+        add = super::commands::completions::stack_files_completer()
+    )]
     pub files: Vec<PathBuf>,
     /// Project directory (holding stacks/, dashboards-src/, generated/).
     #[arg(
@@ -34,6 +46,13 @@ pub struct Globals {
 }
 
 impl Globals {
+    /// Empty entries of `-f` / `PROMO_INFRA_FILE` dropped (`PROMO_INFRA_FILE=` means unset, as
+    /// for COMPOSE_FILE; `a.yaml::b.yaml` is two files).
+    pub fn without_empty_files(mut self) -> Self {
+        self.files.retain(|f| !f.as_os_str().is_empty());
+        self
+    }
+
     /// The project under `-C`.
     pub fn project(&self) -> Project {
         Project::new(&self.project_dir)
@@ -79,6 +98,13 @@ mod tests {
             Selection::Files(f) => assert_eq!(f, [PathBuf::from("a.yaml")]),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn empty_file_entries_mean_unset() {
+        let g = globals(&["", "a.yaml", ""]).without_empty_files();
+        assert_eq!(g.files, [PathBuf::from("a.yaml")]);
+        assert!(globals(&[""]).without_empty_files().files.is_empty());
     }
 
     #[test]

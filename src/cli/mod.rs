@@ -26,6 +26,7 @@ use commands::{
     apply, backup, completions, dashboards, destroy, generate, plan, schema, secrets, status,
     validate,
 };
+use commands::{logs, output as outputs, restart};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -42,6 +43,9 @@ Examples:
   promo-infra apply                             # bring the stack up on the Docker engine
   promo-infra status                            # per service: state, health, version, URL, uptime
   promo-infra destroy                           # containers and network; data volumes kept
+  promo-infra logs --follow grafana             # a service's log, followed until Ctrl-C
+  promo-infra restart grafana                   # in place, waited for until healthy
+  promo-infra output grafana_url                # URLs, user names, where the secrets are
   promo-infra k6 run examples/checkout.js --promo black-friday
   promo-infra control-api -f stacks/promo.yaml
   promo-infra completions bash > /etc/bash_completion.d/promo-infra";
@@ -94,6 +98,15 @@ pub enum Command {
     /// Remove the stack's containers and network (data volumes only with --volumes).
     #[command(after_help = destroy::EXAMPLES)]
     Destroy(destroy::Args),
+    /// The services' logs, prefixed with the service (`--follow` until Ctrl-C).
+    #[command(after_help = logs::EXAMPLES)]
+    Logs(logs::Args),
+    /// Restart services in place (no recreate) and wait until they are healthy.
+    #[command(after_help = restart::EXAMPLES)]
+    Restart(restart::Args),
+    /// URLs, user names and where the secrets are (values never), from the manifest.
+    #[command(after_help = outputs::EXAMPLES)]
+    Output(outputs::Args),
     /// k6: build the custom binary, print or inject a run's variables, run a tracked test.
     #[command(subcommand)]
     K6(K6Command),
@@ -107,10 +120,12 @@ pub enum Command {
 
 /// The binary: parse the command line, set up the terminal, run the command, report.
 pub fn run() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    completions::answer_shell();
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return term::usage(&e),
     };
+    cli.globals = cli.globals.without_empty_files();
     term::init(&cli.globals);
     term::exit(dispatch(cli))
 }
@@ -129,6 +144,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Apply(args) => apply::run(g, args),
         Command::Status(args) => status::run(g, args),
         Command::Destroy(args) => destroy::run(g, args),
+        Command::Logs(args) => logs::run(g, args),
+        Command::Restart(args) => restart::run(g, args),
+        Command::Output(args) => outputs::run(g, args),
         Command::K6(cmd) => commands::k6::run(&g.project(), &g.selection(false), cmd),
         Command::ControlApi(args) => commands::control_api::run(&g.project(), &g.files, args),
         Command::Completions(args) => completions::run(g, args),

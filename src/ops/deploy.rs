@@ -44,7 +44,7 @@ pub(crate) struct Stack {
 
 impl Stack {
     /// Load the selected manifest and compile it for `kind` with its current secrets.
-    fn load(
+    pub(crate) fn load(
         project: &Project,
         selection: &Selection,
         kind: TargetKind,

@@ -3,7 +3,8 @@
 //!
 //! Owns: loading the selected manifests ([`Selection`], [`load_all`], [`load_one`]), the small
 //! read-only operations (secrets list, dashboard render, schema), and the command modules:
-//! [`generate`], [`deploy`] (plan/apply/status/destroy), [`rotate`], [`backup`].
+//! [`generate`], [`deploy`] (plan/apply/status/destroy), [`rotate`], [`backup`], [`services`]
+//! (output, logs, restart).
 //! May not: print, read the environment, or contain per-target code.
 //!
 //! Dependencies go one way: `mod.rs` ← `generate`, `deploy` ← `rotate`; `backup` uses `mod.rs`.
@@ -13,6 +14,7 @@ pub mod deploy;
 pub mod generate;
 pub mod ports;
 pub mod rotate;
+pub mod services;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +33,7 @@ pub use deploy::{
 };
 pub use generate::{Generated, check, generate};
 pub use rotate::{RotatePreview, RotateReport, rotate};
+pub use services::{LogsOptions, Outputs, Restarted, logs, output, restart};
 
 /// Which manifests a command acts on.
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@
 //!
 //! Adding a target = one module implementing [`Target`] + one match arm in [`for_kind`].
 
+mod announced;
 mod apply;
 pub mod common;
 pub mod docker;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use announced::Announced;
 pub use apply::{apply, is_transient, retry, waves};
 pub use progress::Progress;
 
@@ -133,6 +135,37 @@ pub struct ServiceStatus {
     pub up_to_date: bool,
 }
 
+/// One line of a service's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    /// Service name (`grafana`).
+    pub service: String,
+    /// The line, without its newline.
+    pub text: String,
+}
+
+/// The lines of `bytes` completed so far; the unfinished rest stays in `pending`.
+pub fn split_lines(pending: &mut String, bytes: &[u8]) -> Vec<String> {
+    pending.push_str(&String::from_utf8_lossy(bytes));
+    let mut lines = Vec::new();
+    while let Some(i) = pending.find('\n') {
+        let line: String = pending.drain(..=i).collect();
+        lines.push(line.trim_end_matches(['\n', '\r']).to_string());
+    }
+    lines
+}
+
+/// What `logs` asks a target for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogQuery {
+    /// Services, in the order to show them; never empty (the caller fills in every service).
+    pub services: Vec<String>,
+    /// At most this many of the last lines per service (all when `None`).
+    pub tail: Option<usize>,
+    /// Keep streaming new lines until the future is dropped (Ctrl-C).
+    pub follow: bool,
+}
+
 /// The contract of a target: read what exists, execute one decided step, report, remove.
 ///
 /// Object safe (`Box<dyn Target>`, see [`for_kind`]); the futures are not `Send`: commands run
@@ -155,11 +188,35 @@ pub trait Target {
     async fn status(&self, desired: &Desired) -> Result<Vec<ServiceStatus>>;
     /// Remove the stack; data (volumes, data dirs) only when `volumes`. Returns what was removed.
     async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>>;
+    /// The services' logs, line by line to `sink`: without `follow`, service by service in the
+    /// query's order; with it, the tails then new lines as they come, until dropped.
+    async fn logs(
+        &self,
+        desired: &Desired,
+        query: &LogQuery,
+        sink: &mut dyn FnMut(LogLine),
+    ) -> Result<()> {
+        let _ = (desired, query, sink);
+        Err(not_supported(self.name(), "logs"))
+    }
+    /// Restart one running service in place (same container or program, same configuration)
+    /// and wait until it is healthy again.
+    async fn restart(&self, desired: &Desired, service: &str) -> Result<()> {
+        let _ = (desired, service);
+        Err(not_supported(self.name(), "restart"))
+    }
+}
+
+fn not_supported(target: &str, verb: &str) -> Error {
+    Error::usage(
+        format!("the {target} target cannot {verb} services"),
+        "use --target docker or --target native",
+    )
 }
 
 /// The target of `kind` for one stack. `cloud` is refused (not available yet).
 pub fn for_kind(kind: TargetKind, ctx: Context, place: &Place) -> Result<Box<dyn Target>> {
-    Ok(match kind {
+    let target: Box<dyn Target> = match kind {
         TargetKind::Docker => {
             Box::new(docker::DockerTarget::connect(ctx)?.with_progress(place.progress.clone()))
         }
@@ -168,6 +225,11 @@ pub fn for_kind(kind: TargetKind, ctx: Context, place: &Place) -> Result<Box<dyn
                 .with_progress(place.progress.clone()),
         ),
         TargetKind::Cloud => return Err(cloud_refused()),
+    };
+    Ok(if place.progress.announces() {
+        Box::new(Announced::new(target, place.progress.clone()))
+    } else {
+        target
     })
 }
 
@@ -230,5 +292,15 @@ mod tests {
         );
         let native = for_kind(TargetKind::Native, ctx, &place).expect("native");
         assert_eq!(native.name(), "native");
+    }
+
+    #[test]
+    fn lines_split_across_chunks_are_joined_and_the_rest_waits() {
+        let mut pending = String::new();
+        assert_eq!(split_lines(&mut pending, b"a\nb"), ["a"]);
+        assert_eq!(split_lines(&mut pending, b"c\r\nd\n\n"), ["bc", "d", ""]);
+        assert!(pending.is_empty());
+        assert!(split_lines(&mut pending, b"e").is_empty());
+        assert_eq!(pending, "e");
     }
 }

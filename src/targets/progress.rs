@@ -1,17 +1,33 @@
-//! Progress lines on stderr: one per service while it starts and becomes healthy, one per image
-//! being pulled. Hidden when stderr is not a terminal (CI logs get the final result lines only).
+//! Progress on stderr. On a terminal: a spinner line per service while it starts and becomes
+//! healthy, one per image being pulled. Otherwise (CI logs): a plain line per event
+//! (`service.grafana: creating`, `service.grafana: created and healthy (2.1s)`), written by the
+//! sink the caller gives ([`Progress::events`]) through [`Announced`](super::Announced).
 //!
-//! Owns: the progress display every target draws its waits on.
+//! Owns: the progress display every target draws its waits on, and the event sink.
 //! May not: print result lines (the CLI does), or read the environment.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// Where event lines go.
+type Sink = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Where progress goes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Progress {
     multi: MultiProgress,
+    events: Option<Sink>,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("bars", &!self.multi.is_hidden())
+            .field("events", &self.events.is_some())
+            .finish()
+    }
 }
 
 impl Progress {
@@ -19,17 +35,40 @@ impl Progress {
     pub fn hidden() -> Self {
         Self {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
+            events: None,
         }
     }
 
-    /// On stderr when it is a terminal; hidden otherwise.
-    pub fn stderr() -> Self {
+    /// Spinners on stderr when it is a terminal; otherwise a line per event to `sink` (the
+    /// CLI's stderr).
+    pub fn stderr_or(sink: impl Fn(&str) + Send + Sync + 'static) -> Self {
         if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
             Self {
                 multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+                events: None,
             }
         } else {
-            Self::hidden()
+            Self::events(sink)
+        }
+    }
+
+    /// No spinners; a line per event (a step starting, a step done) to `sink`.
+    pub fn events(sink: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        Self {
+            events: Some(Arc::new(sink)),
+            ..Self::hidden()
+        }
+    }
+
+    /// Whether event lines are wanted.
+    pub fn announces(&self) -> bool {
+        self.events.is_some()
+    }
+
+    /// Report one event (nothing when no sink was given).
+    pub fn event(&self, line: &str) {
+        if let Some(sink) = &self.events {
+            sink(line);
         }
     }
 

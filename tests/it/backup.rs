@@ -848,7 +848,7 @@ fn verify_units(units: &[PathBuf]) {
 // rotation over generated trees
 
 /// A backup as `backup run` leaves it, without a server: one data file plus our manifest.
-fn fake_backup(root: &Path, stack: &str, id: &str) {
+pub fn fake_backup(root: &Path, stack: &str, id: &str) {
     let dir = root.join(id);
     std::fs::create_dir_all(&dir).expect("mkdir");
     let base = id.split('-').next().expect("base");
@@ -883,7 +883,7 @@ fn names(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-fn rotation_project() -> (TestContext, PathBuf) {
+pub fn rotation_project() -> (TestContext, PathBuf) {
     let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",

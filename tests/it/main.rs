@@ -32,3 +32,4 @@ mod standin;
 mod stop_docker;
 mod stop_session;
 mod systemd;
+mod verbs;

@@ -726,3 +726,107 @@ async fn start_reports_exits_exactly_and_never_a_running_program_as_exited() {
         assert!(target.live("grafana").is_none());
     }
 }
+
+/// Without a terminal, `apply` prints a line per event on stderr (CI logs are not silent while
+/// services start); `logs` prefixes each line with its service, `--tail` bounds it, `--follow`
+/// streams new lines until Ctrl-C; `restart` starts the same program again (new pid) and waits
+/// until it is healthy.
+#[test]
+fn cli_events_logs_and_restart_with_target_native() {
+    let (ports, held) = Ports::free();
+    let stack = Stack::new(&manifest(ports, "m"));
+    let dir = stack.project.path();
+    let cmd = |args: &[&str]| {
+        let mut all = vec!["-f", "stacks/native-it.yaml"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--target", "native"]);
+        stack.project.cmd(&all).env("PATH", &stack.path)
+    };
+    held.release();
+    let apply = cmd(&["apply", "--auto-approve"]).run();
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    // Steps of one wave run concurrently: their lines interleave, each step's pair in order.
+    let mut events: Vec<String> = apply
+        .stderr
+        .lines()
+        .map(|l| match l.rfind(" (") {
+            Some(i) if l.ends_with("s)") => format!("{} (T)", &l[..i]),
+            _ => l.to_string(),
+        })
+        .collect();
+    let position = |line: &str| events.iter().position(|l| l == line);
+    for id in ["service.influxdb", "service.grafana", "service.control-api"] {
+        let (start, end) = (
+            position(&format!("{id}: creating")),
+            position(&format!("{id}: created and healthy (T)")),
+        );
+        assert!(start.is_some() && start < end, "{events:?}");
+    }
+    events.sort();
+    assert_eq!(
+        events,
+        [
+            "database.k6: created (T)",
+            "database.k6: creating",
+            "service.control-api: created and healthy (T)",
+            "service.control-api: creating",
+            "service.grafana: created and healthy (T)",
+            "service.grafana: creating",
+            "service.influxdb: created and healthy (T)",
+            "service.influxdb: creating",
+        ]
+    );
+
+    // Service by service in name order, each line prefixed, at most --tail lines each.
+    let logs = cmd(&["logs", "--tail", "1"]).run();
+    assert_eq!(logs.code, 0, "{}", logs.all());
+    let prefixes: Vec<&str> = logs.stdout.lines().map(|l| &l[..14]).collect();
+    assert_eq!(
+        prefixes,
+        ["control-api | ", "grafana     | ", "influxdb    | "],
+        "{}",
+        logs.stdout
+    );
+
+    // --follow: a line written after it started shows up; Ctrl-C ends it with success.
+    let follow = cmd(&["logs", "--follow", "--tail", "0", "grafana"])
+        .command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("logs --follow");
+    std::thread::sleep(Duration::from_millis(500));
+    let log = dir.join("data/native-it/log/grafana.log");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("log");
+    std::io::Write::write_all(&mut f, b"written by the test\n").expect("append");
+    std::thread::sleep(Duration::from_millis(800));
+    let pid = nix::unistd::Pid::from_raw(follow.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    let out = follow.wait_with_output().expect("wait");
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).as_ref()
+        ),
+        (Some(0), "grafana | written by the test\n")
+    );
+
+    let before = pid_of(dir, "grafana");
+    crate::verbs::restarted_grafana(cmd(&["restart", "grafana"]).run());
+    assert_ne!(pid_of(dir, "grafana"), before, "a new process");
+    promo_snapshot!(cmd(&["restart", "grafan"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::usage
+
+      x stack `native-it` (stacks/native-it.yaml) has no service `grafan`
+      help: services: control-api, grafana, influxdb
+    ");
+    let destroyed = cmd(&["destroy", "--auto-approve"]).run();
+    assert_eq!(destroyed.code, 0, "{}", destroyed.all());
+}

@@ -46,8 +46,13 @@ pub fn options(target: TargetKind, prune: bool, health_timeout_secs: u64) -> App
         target,
         prune,
         health_timeout: Duration::from_secs(health_timeout_secs.max(1)),
-        progress: Progress::stderr(),
+        progress: progress(),
     }
+}
+
+/// Spinners on a terminal; a line per event on stderr otherwise (CI logs).
+pub fn progress() -> Progress {
+    Progress::stderr_or(|line| eprintln!("{line}"))
 }
 
 /// Run `apply`.

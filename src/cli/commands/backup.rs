@@ -55,6 +55,7 @@ pub enum Command {
     )]
     Restore {
         /// Backup id (see `backup list`).
+        #[arg(add = super::completions::backups())]
         id: String,
         /// Restore into this database (1.x) / bucket (2.x) instead of the stack's; it must not
         /// exist.

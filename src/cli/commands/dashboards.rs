@@ -21,6 +21,7 @@ pub enum Command {
     )]
     Render {
         /// Dashboard uid.
+        #[arg(add = super::completions::dashboards())]
         uid: String,
     },
 }

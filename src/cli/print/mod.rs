@@ -7,3 +7,4 @@
 pub mod backup;
 pub mod deploy;
 pub mod files;
+pub mod verbs;

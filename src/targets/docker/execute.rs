@@ -294,7 +294,7 @@ async fn create_service(t: &DockerTarget, r: &Resource, s: &ServiceSpec) -> Resu
     start_and_wait(t, &name, line).await
 }
 
-async fn start_service(t: &DockerTarget, s: &ServiceSpec) -> Result<()> {
+pub(super) async fn start_service(t: &DockerTarget, s: &ServiceSpec) -> Result<()> {
     let name = labels::container_name(&t.ctx.stack, &s.name);
     let line = t.progress.line(&s.name);
     start_and_wait(t, &name, line).await

@@ -14,6 +14,7 @@ mod images;
 pub mod labels;
 mod observe;
 mod reconstruct;
+mod services;
 mod status;
 
 pub(crate) use status::url as service_url;
@@ -147,5 +148,18 @@ impl Target for DockerTarget {
 
     async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>> {
         destroy::destroy(self, desired, volumes).await
+    }
+
+    async fn logs(
+        &self,
+        _desired: &Desired,
+        query: &crate::targets::LogQuery,
+        sink: &mut dyn FnMut(crate::targets::LogLine),
+    ) -> Result<()> {
+        services::logs(self, query, sink).await
+    }
+
+    async fn restart(&self, desired: &Desired, service: &str) -> Result<()> {
+        services::restart(self, desired, service).await
     }
 }

@@ -10,6 +10,7 @@
 //! [`crate::settings`], or signal a process whose identity does not match its pidfile.
 
 mod proc;
+mod services;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use self::proc::proc_stat;
 use self::proc::{abandon, basename, proc_argv0, tail, uptime, version_of, which};
 use super::common::{self, Probe};
-use super::{Context, Progress, ServiceStatus, Target};
+use super::{Context, LogLine, LogQuery, Progress, ServiceStatus, Target};
 use crate::compile::native::PROJECT_DIR_ENV;
 use crate::desired::{
     Desired, EnvValue, ProcessSpec, Resource, ResourceId, ResourceKind, ResourceSpec,
@@ -430,6 +431,14 @@ impl Target for NativeTarget {
             });
         }
         Ok(out)
+    }
+
+    async fn logs(&self, _: &Desired, q: &LogQuery, sink: &mut dyn FnMut(LogLine)) -> Result<()> {
+        services::logs(self, q, sink).await
+    }
+
+    async fn restart(&self, desired: &Desired, service: &str) -> Result<()> {
+        services::restart(self, desired, service).await
     }
 
     async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>> {

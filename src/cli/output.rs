@@ -11,6 +11,7 @@ use comfy_table::{CellAlignment, Table, TableStyle};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::ops::FORMAT_VERSION;
 
 /// Writer for command output: stdout, or any writer (tests).
 pub struct Out<W: Write = anstream::Stdout> {
@@ -24,9 +25,6 @@ const BOLD: Style = Style::new().bold();
 
 /// Spaces between two table columns.
 const COLUMN_GAP: u16 = 2;
-
-/// The version of the `--json` formats of `plan` and `status`.
-pub const FORMAT_VERSION: &str = "1.0";
 
 impl Out {
     /// On stdout.

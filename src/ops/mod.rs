@@ -9,6 +9,10 @@
 //!
 //! Dependencies go one way: `mod.rs` ← `generate`, `deploy` ← `rotate`; `backup` uses `mod.rs`.
 
+/// The version of every versioned `--json` format (`plan`, `status`, `output`): within a major
+/// version, fields are only added (README "JSON output").
+pub const FORMAT_VERSION: &str = "1.0";
+
 pub mod backup;
 pub mod deploy;
 pub mod generate;

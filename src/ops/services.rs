@@ -23,9 +23,6 @@ use crate::project::Project;
 use crate::secrets;
 use crate::targets::{self, LogLine, LogQuery, Progress, TargetKind};
 
-/// Version of the `output --json` shape.
-pub const OUTPUT_FORMAT_VERSION: &str = "1.0";
-
 /// One output: a value, or for a secret where it is (never the value).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
@@ -124,7 +121,7 @@ pub fn outputs(m: &Manifest) -> Outputs {
         );
     }
     Outputs {
-        format_version: OUTPUT_FORMAT_VERSION,
+        format_version: crate::ops::FORMAT_VERSION,
         stack: m.stack.to_string(),
         outputs: out,
     }
@@ -272,7 +269,7 @@ mod tests {
     #[test]
     fn an_unknown_output_name_lists_the_names() {
         let o = Outputs {
-            format_version: OUTPUT_FORMAT_VERSION,
+            format_version: crate::ops::FORMAT_VERSION,
             stack: "s".into(),
             outputs: BTreeMap::from([(
                 "grafana_url".to_string(),

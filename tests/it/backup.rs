@@ -421,8 +421,6 @@ fn backup_run_against_no_server_is_a_clear_error_and_leaves_nothing() {
 
     ----- stderr -----
     backup: checking InfluxDB at http://127.0.0.1:[PORT]
-    promo_infra::influx
-
       x InfluxDB is not reachable at http://127.0.0.1:[PORT]/ping: Connection refused (os error 111)
       help: start the stack (`promo-infra apply`) or fix influxdb.bind / influxdb.port in the manifest
     ");
@@ -574,8 +572,6 @@ async fn an_interrupted_backup_is_never_listed_as_valid() {
     backup: checking InfluxDB at http://127.0.0.1:[PORT]
     backup: InfluxDB 1.6.7~rc0 answers
     backup: running influxd backup -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/.tmp-20261124T030000Z
-    promo_infra::backup
-
       x `influxd backup -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/.tmp-20261124T030000Z` failed (exit status: 1):
       |   backup: connect: connection refused
       help: `influxd backup/restore` talk to the RPC bind-address 127.0.0.1:[PORT] (backup.influx_rpc): check that InfluxDB listens there
@@ -1182,11 +1178,8 @@ fn restore_refuses_unknown_ids_and_bad_names_without_touching_anything() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x no backup `20250101T000000Z` in backups/shop
       help: backups: 20250203T030000Z (see `promo-infra backup list`)
-
 
     === backup restore ../shop --target native ===
     success: false
@@ -1194,11 +1187,8 @@ fn restore_refuses_unknown_ids_and_bad_names_without_touching_anything() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x no backup `../shop` in backups/shop
       help: backups: 20250203T030000Z (see `promo-infra backup list`)
-
 
     === backup restore 20250203T030000Z --as=-rp --target native ===
     success: false
@@ -1206,8 +1196,6 @@ fn restore_refuses_unknown_ids_and_bad_names_without_touching_anything() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x --as `-rp` is not a database / bucket name
       help: use letters, digits, `_` and `-`, not starting with `-` (e.g. `k6_restored`)
     ");
@@ -1376,8 +1364,6 @@ fn restore_refuses_symlinked_backups_and_symlinked_files() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x backups/shop/20261123T030000Z is a symbolic link: promo-infra restores only real directories inside backups/shop
       help: copy the backup into the backup directory (not a link), or restore it with influxd/influx directly if you trust it
     ");
@@ -1412,8 +1398,6 @@ fn restore_refuses_symlinked_backups_and_symlinked_files() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::backup
-
       x backup 20261124T030000Z is corrupt: `20261124T030000Z.s1.tar.gz` is a symbolic link (a backup holds only regular files); refusing to restore (nothing was changed)
       help: the file changed after the backup was written; restore an older backup (`promo-infra backup list` marks the corrupt ones)
     ");
@@ -1449,8 +1433,6 @@ fn an_empty_directory_inside_a_backup_is_corrupt() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::backup
-
       x backup 20261124T030000Z is corrupt: unexpected empty directory `extra`; refusing to restore (nothing was changed)
       help: the file changed after the backup was written; restore an older backup (`promo-infra backup list` marks the corrupt ones)
     ");
@@ -1474,12 +1456,9 @@ fn a_keep_policy_near_u32_max_does_not_overflow() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::manifest
-
       x stacks/promo.yaml is invalid: 2 problem(s)
       help: fix the manifest; nothing was written or changed
 
-    Error: 
       x backup.keep.last: 4294967295 is more than 10000
         ,-[stacks/promo.yaml:18:17]
      17 |   influx_rpc: "127.0.0.1:18088"
@@ -1489,7 +1468,6 @@ fn a_keep_policy_near_u32_max_does_not_overflow() {
         `----
       help: keep at most 10000 backups per rule (that is over 27 years of daily backups)
 
-    Error: 
       x backup.keep.daily: 4294967295 is more than 10000
         ,-[stacks/promo.yaml:18:36]
      17 |   influx_rpc: "127.0.0.1:18088"

@@ -433,9 +433,9 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
     ----- stdout -----
     promo-infra will perform the following actions on stack `[STACK]` (target docker):
 
-      # service.grafana will be replaced
+      # service.grafana must be replaced
     -/+ service.grafana
-          + env.GF_INSTALL_PLUGINS.plain: (none) → "grafana-clock-panel"
+          + env.GF_INSTALL_PLUGINS: (none) → "grafana-clock-panel" # forces replacement
 
     Plan: 1 to add, 0 to change, 1 to destroy.
 
@@ -472,9 +472,9 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
     ----- stdout -----
     promo-infra will perform the following actions on stack `[STACK]` (target docker):
 
-      # service.influxdb will be replaced
+      # service.influxdb must be replaced
     -/+ service.influxdb
-          ~ config_digest.influxdb/init: "[HASH]" → "[HASH]"
+          ~ config_digest.influxdb/init: "[HASH]" → "[HASH]" # forces replacement
 
       # database.k6 will be updated in place
       ~ database.k6
@@ -674,17 +674,17 @@ fn containers_made_by_docker_compose_are_replaced_never_duplicated() {
     ----- stdout -----
     promo-infra will perform the following actions on stack `[STACK]` (target docker):
 
-      # service.control-api will be replaced
+      # service.control-api must be replaced
     -/+ service.control-api
-          ~ labels.io.promo-infra.hash: (none: not created by promo-infra) → [ID]
+          ~ labels.io.promo-infra.hash: (none: not created by promo-infra) → [ID] # forces replacement
 
-      # service.grafana will be replaced
+      # service.grafana must be replaced
     -/+ service.grafana
-          ~ labels.io.promo-infra.hash: (none: not created by promo-infra) → [ID]
+          ~ labels.io.promo-infra.hash: (none: not created by promo-infra) → [ID] # forces replacement
 
-      # service.influxdb will be replaced
+      # service.influxdb must be replaced
     -/+ service.influxdb
-          ~ labels.io.promo-infra.hash: (none: not created by promo-infra) → [ID]
+          ~ labels.io.promo-infra.hash: (none: not created by promo-infra) → [ID] # forces replacement
 
     Plan: 3 to add, 0 to change, 3 to destroy.
 
@@ -716,7 +716,7 @@ fn non_interactive_apply_without_auto_approve_changes_nothing() {
     }
     let s = EngineStack::new("noapprove");
     // The plan is shown first.
-    promo_snapshot!(s.run(&["apply"]), @"
+    promo_snapshot!(s.run(&["apply"]), @r#"
     success: false
     exit_code: 1
     ----- stdout -----
@@ -724,33 +724,138 @@ fn non_interactive_apply_without_auto_approve_changes_nothing() {
 
       # network.monitoring-net will be created
       + network.monitoring-net
+          + name: "[STACK]_monitoring-net"
 
       # volume.grafana-data will be created
       + volume.grafana-data
+          + name: "[STACK]_grafana-data"
 
       # volume.influxdb-data will be created
       + volume.influxdb-data
+          + name: "[STACK]_influxdb-data"
 
       # service.control-api will be created
       + service.control-api
+          + command[0]: "control-api"
+          + command[1]: "--listen"
+          + command[2]: "0.0.0.0:5000"
+          + depends_on[0]: "grafana"
+          + env.CONTROL_API_STOP_PASSWORD: (sensitive)
+          + env.CONTROL_API_TOKEN: (sensitive)
+          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
+          + env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:[PORT]"
+          + env.PROMO_INFRA_GRAFANA_URL: "http://grafana:3000"
+          + env.PROMO_INFRA_GRAFANA_USER: "promo-admin"
+          + env.PROMO_INFRA_LOCALE: "en"
+          + env.PROMO_INFRA_STACK: "[STACK]"
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 2
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:5000/health || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra:0.1.0"
+          + mounts: []
+          + name: "control-api"
+          + ports[0].container_port: 5000
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + restart: "unless-stopped"
 
       # service.grafana will be created
       + service.grafana
+          + command: []
+          + config_digest.grafana/dashboards: "[HASH]"
+          + config_digest.grafana/provisioning: "[HASH]"
+          + depends_on[0]: "influxdb"
+          + env.GF_ANALYTICS_CHECK_FOR_UPDATES: "false"
+          + env.GF_ANALYTICS_REPORTING_ENABLED: "false"
+          + env.GF_AUTH_ANONYMOUS_ENABLED: "false"
+          + env.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: "/var/lib/grafana/dashboards/promo-marketing.json"
+          + env.GF_SECURITY_ADMIN_PASSWORD: (sensitive)
+          + env.GF_SECURITY_ADMIN_USER: "promo-admin"
+          + env.GF_SECURITY_SECRET_KEY: (sensitive)
+          + env.GF_SERVER_ROOT_URL: "http://127.0.0.1:[PORT]"
+          + env.GF_USERS_ALLOW_SIGN_UP: "false"
+          + env.INFLUXDB_GRAFANA_PASSWORD: (sensitive)
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 10
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:3000/api/health || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra-grafana-double:0.1.0"
+          + mounts[0].read_only: false
+          + mounts[0].source.volume: "grafana-data"
+          + mounts[0].target: "/var/lib/grafana"
+          + mounts[1].read_only: true
+          + mounts[1].source.generated: "grafana/provisioning"
+          + mounts[1].target: "/etc/grafana/provisioning"
+          + mounts[2].read_only: true
+          + mounts[2].source.generated: "grafana/dashboards"
+          + mounts[2].target: "/var/lib/grafana/dashboards"
+          + name: "grafana"
+          + ports[0].container_port: 3000
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + restart: "unless-stopped"
 
       # service.influxdb will be created
       + service.influxdb
+          + command: []
+          + config_digest.influxdb/init: "[HASH]"
+          + depends_on: []
+          + env.INFLUXDB_ADMIN_PASSWORD: (sensitive)
+          + env.INFLUXDB_ADMIN_USER: "promo-admin"
+          + env.INFLUXDB_DB: "k6"
+          + env.INFLUXDB_HTTP_AUTH_ENABLED: "true"
+          + env.INFLUXDB_READ_USER: "grafana"
+          + env.INFLUXDB_READ_USER_PASSWORD: (sensitive)
+          + env.INFLUXDB_REPORTING_DISABLED: "true"
+          + env.INFLUXDB_WRITE_USER: "k6"
+          + env.INFLUXDB_WRITE_USER_PASSWORD: (sensitive)
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 5
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:8086/ping || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra-influxdb:1.6.7-local"
+          + mounts[0].read_only: false
+          + mounts[0].source.volume: "influxdb-data"
+          + mounts[0].target: "/var/lib/influxdb"
+          + mounts[1].read_only: true
+          + mounts[1].source.generated: "influxdb/init"
+          + mounts[1].target: "/docker-entrypoint-initdb.d"
+          + name: "influxdb"
+          + ports[0].container_port: 8086
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + restart: "unless-stopped"
 
       # database.k6 will be created
       + database.k6
+          + name: "k6"
+          + org: null
+          + retention: "672h"
+          + shard_duration: "24h"
+          + users[0].name: "grafana"
+          + users[0].password_secret: "INFLUXDB_GRAFANA_PASSWORD"
+          + users[0].privilege: "READ"
+          + users[1].name: "k6"
+          + users[1].password_secret: "INFLUXDB_K6_PASSWORD"
+          + users[1].privilege: "WRITE"
+          + users[2].name: "promo-admin"
+          + users[2].password_secret: "INFLUXDB_ADMIN_PASSWORD"
+          + users[2].privilege: "ALL"
+          + version: 1
 
     Plan: 7 to add, 0 to change, 0 to destroy.
 
     ----- stderr -----
-    promo_infra::usage
-
       x apply needs confirmation, but stdin is not a terminal
       help: review `promo-infra plan`, then re-run with --auto-approve; nothing was changed
-    ");
+    "#);
     assert!(
         s.labelled("container").is_empty()
             && s.labelled("network").is_empty()
@@ -776,30 +881,135 @@ fn a_missing_image_that_cannot_be_pulled_is_named_with_how_to_get_it() {
 
       # network.monitoring-net will be created
       + network.monitoring-net
+          + name: "[STACK]_monitoring-net"
 
       # volume.grafana-data will be created
       + volume.grafana-data
+          + name: "[STACK]_grafana-data"
 
       # volume.influxdb-data will be created
       + volume.influxdb-data
+          + name: "[STACK]_influxdb-data"
 
       # service.control-api will be created
       + service.control-api
+          + command[0]: "control-api"
+          + command[1]: "--listen"
+          + command[2]: "0.0.0.0:5000"
+          + depends_on[0]: "grafana"
+          + env.CONTROL_API_STOP_PASSWORD: (sensitive)
+          + env.CONTROL_API_TOKEN: (sensitive)
+          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
+          + env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:[PORT]"
+          + env.PROMO_INFRA_GRAFANA_URL: "http://grafana:3000"
+          + env.PROMO_INFRA_GRAFANA_USER: "promo-admin"
+          + env.PROMO_INFRA_LOCALE: "en"
+          + env.PROMO_INFRA_STACK: "[STACK]"
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 2
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:5000/health || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra:0.1.0"
+          + mounts: []
+          + name: "control-api"
+          + ports[0].container_port: 5000
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + restart: "unless-stopped"
 
       # service.grafana will be created
       + service.grafana
+          + command: []
+          + config_digest.grafana/dashboards: "[HASH]"
+          + config_digest.grafana/provisioning: "[HASH]"
+          + depends_on[0]: "influxdb"
+          + env.GF_ANALYTICS_CHECK_FOR_UPDATES: "false"
+          + env.GF_ANALYTICS_REPORTING_ENABLED: "false"
+          + env.GF_AUTH_ANONYMOUS_ENABLED: "false"
+          + env.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: "/var/lib/grafana/dashboards/promo-marketing.json"
+          + env.GF_SECURITY_ADMIN_PASSWORD: (sensitive)
+          + env.GF_SECURITY_ADMIN_USER: "promo-admin"
+          + env.GF_SECURITY_SECRET_KEY: (sensitive)
+          + env.GF_SERVER_ROOT_URL: "http://127.0.0.1:[PORT]"
+          + env.GF_USERS_ALLOW_SIGN_UP: "false"
+          + env.INFLUXDB_GRAFANA_PASSWORD: (sensitive)
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 10
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:3000/api/health || exit 1"
+          + health.timeout_s: 3
+          + image: "127.0.0.1:9/promo-infra-missing:0.0.1"
+          + mounts[0].read_only: false
+          + mounts[0].source.volume: "grafana-data"
+          + mounts[0].target: "/var/lib/grafana"
+          + mounts[1].read_only: true
+          + mounts[1].source.generated: "grafana/provisioning"
+          + mounts[1].target: "/etc/grafana/provisioning"
+          + mounts[2].read_only: true
+          + mounts[2].source.generated: "grafana/dashboards"
+          + mounts[2].target: "/var/lib/grafana/dashboards"
+          + name: "grafana"
+          + ports[0].container_port: 3000
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + restart: "unless-stopped"
 
       # service.influxdb will be created
       + service.influxdb
+          + command: []
+          + config_digest.influxdb/init: "[HASH]"
+          + depends_on: []
+          + env.INFLUXDB_ADMIN_PASSWORD: (sensitive)
+          + env.INFLUXDB_ADMIN_USER: "promo-admin"
+          + env.INFLUXDB_DB: "k6"
+          + env.INFLUXDB_HTTP_AUTH_ENABLED: "true"
+          + env.INFLUXDB_READ_USER: "grafana"
+          + env.INFLUXDB_READ_USER_PASSWORD: (sensitive)
+          + env.INFLUXDB_REPORTING_DISABLED: "true"
+          + env.INFLUXDB_WRITE_USER: "k6"
+          + env.INFLUXDB_WRITE_USER_PASSWORD: (sensitive)
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 5
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:8086/ping || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra-influxdb:1.6.7-local"
+          + mounts[0].read_only: false
+          + mounts[0].source.volume: "influxdb-data"
+          + mounts[0].target: "/var/lib/influxdb"
+          + mounts[1].read_only: true
+          + mounts[1].source.generated: "influxdb/init"
+          + mounts[1].target: "/docker-entrypoint-initdb.d"
+          + name: "influxdb"
+          + ports[0].container_port: 8086
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + restart: "unless-stopped"
 
       # database.k6 will be created
       + database.k6
+          + name: "k6"
+          + org: null
+          + retention: "672h"
+          + shard_duration: "24h"
+          + users[0].name: "grafana"
+          + users[0].password_secret: "INFLUXDB_GRAFANA_PASSWORD"
+          + users[0].privilege: "READ"
+          + users[1].name: "k6"
+          + users[1].password_secret: "INFLUXDB_K6_PASSWORD"
+          + users[1].privilege: "WRITE"
+          + users[2].name: "promo-admin"
+          + users[2].password_secret: "INFLUXDB_ADMIN_PASSWORD"
+          + users[2].privilege: "ALL"
+          + version: 1
 
     Plan: 7 to add, 0 to change, 0 to destroy.
 
     ----- stderr -----
-    promo_infra::docker
-
       x image `127.0.0.1:9/promo-infra-missing:0.0.1` is not present locally and could not be pulled: Docker responded with status code 500: Get "http://127.0.0.1:9/v2/": dial tcp 127.0.0.1:9: connect: connection refused
       help: build it (`just images` builds the local images of tests/fixtures/stacks/local.yaml), load it (`docker load -i FILE` with a file made by `docker save 127.0.0.1:9/promo-infra-missing:0.0.1`), or check that the registry is reachable; nothing was changed
     "#);
@@ -827,8 +1037,6 @@ fn an_unreachable_engine_is_named_with_what_to_do() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::docker
-
       x cannot reach the Docker engine at tcp://127.0.0.1:[PORT] (listing the stack's networks): Error in the hyper legacy client: client error (Connect)
       help: start the engine (`just setup` starts dockerd when no socket answers, or `systemctl start docker`), or point DOCKER_HOST at a running one
     "
@@ -848,8 +1056,6 @@ fn a_target_not_built_yet_says_so() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x target `cloud` is not available yet
       help: use --target docker (the default) or --target native
     ");
@@ -871,7 +1077,7 @@ fn a_service_that_never_becomes_healthy_is_named_with_its_last_health_check() {
     let events = r"(?m)^(network|volume|service|database)\.\S+: (creating|created.*|failed.*)\n";
     promo_snapshot!(
         s.run(&["apply", "--auto-approve", "--health-timeout", "9"]).filter_regex(events, ""),
-        @"
+        @r#"
     success: false
     exit_code: 1
     ----- stdout -----
@@ -879,36 +1085,141 @@ fn a_service_that_never_becomes_healthy_is_named_with_its_last_health_check() {
 
       # network.monitoring-net will be created
       + network.monitoring-net
+          + name: "[STACK]_monitoring-net"
 
       # volume.grafana-data will be created
       + volume.grafana-data
+          + name: "[STACK]_grafana-data"
 
       # volume.influxdb-data will be created
       + volume.influxdb-data
+          + name: "[STACK]_influxdb-data"
 
       # service.control-api will be created
       + service.control-api
+          + command[0]: "control-api"
+          + command[1]: "--listen"
+          + command[2]: "0.0.0.0:5000"
+          + depends_on[0]: "grafana"
+          + env.CONTROL_API_STOP_PASSWORD: (sensitive)
+          + env.CONTROL_API_TOKEN: (sensitive)
+          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
+          + env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:[PORT]"
+          + env.PROMO_INFRA_GRAFANA_URL: "http://grafana:3000"
+          + env.PROMO_INFRA_GRAFANA_USER: "promo-admin"
+          + env.PROMO_INFRA_LOCALE: "en"
+          + env.PROMO_INFRA_STACK: "[STACK]"
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 2
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:5000/health || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra:0.1.0"
+          + mounts: []
+          + name: "control-api"
+          + ports[0].container_port: 5000
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + restart: "unless-stopped"
 
       # service.grafana will be created
       + service.grafana
+          + command: []
+          + config_digest.grafana/dashboards: "[HASH]"
+          + config_digest.grafana/provisioning: "[HASH]"
+          + depends_on[0]: "influxdb"
+          + env.GF_ANALYTICS_CHECK_FOR_UPDATES: "false"
+          + env.GF_ANALYTICS_REPORTING_ENABLED: "false"
+          + env.GF_AUTH_ANONYMOUS_ENABLED: "false"
+          + env.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: "/var/lib/grafana/dashboards/promo-marketing.json"
+          + env.GF_SECURITY_ADMIN_PASSWORD: (sensitive)
+          + env.GF_SECURITY_ADMIN_USER: "promo-admin"
+          + env.GF_SECURITY_SECRET_KEY: (sensitive)
+          + env.GF_SERVER_ROOT_URL: "http://127.0.0.1:[PORT]"
+          + env.GF_USERS_ALLOW_SIGN_UP: "false"
+          + env.INFLUXDB_GRAFANA_PASSWORD: (sensitive)
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 10
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:3000/api/health || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra-influxdb:1.6.7-local"
+          + mounts[0].read_only: false
+          + mounts[0].source.volume: "grafana-data"
+          + mounts[0].target: "/var/lib/grafana"
+          + mounts[1].read_only: true
+          + mounts[1].source.generated: "grafana/provisioning"
+          + mounts[1].target: "/etc/grafana/provisioning"
+          + mounts[2].read_only: true
+          + mounts[2].source.generated: "grafana/dashboards"
+          + mounts[2].target: "/var/lib/grafana/dashboards"
+          + name: "grafana"
+          + ports[0].container_port: 3000
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + restart: "unless-stopped"
 
       # service.influxdb will be created
       + service.influxdb
+          + command: []
+          + config_digest.influxdb/init: "[HASH]"
+          + depends_on: []
+          + env.INFLUXDB_ADMIN_PASSWORD: (sensitive)
+          + env.INFLUXDB_ADMIN_USER: "promo-admin"
+          + env.INFLUXDB_DB: "k6"
+          + env.INFLUXDB_HTTP_AUTH_ENABLED: "true"
+          + env.INFLUXDB_READ_USER: "grafana"
+          + env.INFLUXDB_READ_USER_PASSWORD: (sensitive)
+          + env.INFLUXDB_REPORTING_DISABLED: "true"
+          + env.INFLUXDB_WRITE_USER: "k6"
+          + env.INFLUXDB_WRITE_USER_PASSWORD: (sensitive)
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 5
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:8086/ping || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra-influxdb:1.6.7-local"
+          + mounts[0].read_only: false
+          + mounts[0].source.volume: "influxdb-data"
+          + mounts[0].target: "/var/lib/influxdb"
+          + mounts[1].read_only: true
+          + mounts[1].source.generated: "influxdb/init"
+          + mounts[1].target: "/docker-entrypoint-initdb.d"
+          + name: "influxdb"
+          + ports[0].container_port: 8086
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + restart: "unless-stopped"
 
       # database.k6 will be created
       + database.k6
+          + name: "k6"
+          + org: null
+          + retention: "672h"
+          + shard_duration: "24h"
+          + users[0].name: "grafana"
+          + users[0].password_secret: "INFLUXDB_GRAFANA_PASSWORD"
+          + users[0].privilege: "READ"
+          + users[1].name: "k6"
+          + users[1].password_secret: "INFLUXDB_K6_PASSWORD"
+          + users[1].privilege: "WRITE"
+          + users[2].name: "promo-admin"
+          + users[2].password_secret: "INFLUXDB_ADMIN_PASSWORD"
+          + users[2].privilege: "ALL"
+          + version: 1
 
     Plan: 7 to add, 0 to change, 0 to destroy.
 
     ----- stderr -----
-    promo_infra::docker
-
       x container [STACK]-grafana-1 did not become healthy within 9s (after [TIME]); last health check: exit 1: wget: can't connect to remote host (127.0.0.1): Connection refused
       help: see `docker logs [STACK]-grafana-1`; raise the wait with --health-timeout; re-run apply once fixed (it converges)
-    "
+    "#
     );
     // What was done before stays; a re-run converges from there (InfluxDB is not recreated).
-    promo_snapshot!(s.run(&["plan"]), @"
+    promo_snapshot!(s.run(&["plan"]), @r#"
     success: true
     exit_code: 0
     ----- stdout -----
@@ -916,6 +1227,31 @@ fn a_service_that_never_becomes_healthy_is_named_with_its_last_health_check() {
 
       # service.control-api will be created
       + service.control-api
+          + command[0]: "control-api"
+          + command[1]: "--listen"
+          + command[2]: "0.0.0.0:5000"
+          + depends_on[0]: "grafana"
+          + env.CONTROL_API_STOP_PASSWORD: (sensitive)
+          + env.CONTROL_API_TOKEN: (sensitive)
+          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
+          + env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:[PORT]"
+          + env.PROMO_INFRA_GRAFANA_URL: "http://grafana:3000"
+          + env.PROMO_INFRA_GRAFANA_USER: "promo-admin"
+          + env.PROMO_INFRA_LOCALE: "en"
+          + env.PROMO_INFRA_STACK: "[STACK]"
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 2
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:5000/health || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra:0.1.0"
+          + mounts: []
+          + name: "control-api"
+          + ports[0].container_port: 5000
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + restart: "unless-stopped"
 
       # service.grafana will be started
       ~ service.grafana
@@ -923,7 +1259,7 @@ fn a_service_that_never_becomes_healthy_is_named_with_its_last_health_check() {
     Plan: 1 to add, 1 to change, 0 to destroy.
 
     ----- stderr -----
-    ");
+    "#);
     // That image declares VOLUME /var/lib/influxdb, which the Grafana service does not mount a
     // named volume on: the anonymous volume goes with the container, nothing is orphaned.
     let anonymous = docker(&[

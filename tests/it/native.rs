@@ -788,29 +788,49 @@ fn cli_events_logs_and_restart_with_target_native() {
         logs.stdout
     );
 
-    // --follow: a line written after it started shows up; Ctrl-C ends it with success.
-    let follow = cmd(&["logs", "--follow", "--tail", "0", "grafana"])
+    // --follow: a line written after it started shows up; Ctrl-C ends it with success. The
+    // follower's start is not observable, so lines are appended (bounded) until one arrives.
+    let mut follow = cmd(&["logs", "--follow", "--tail", "0", "grafana"])
         .command
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("logs --follow");
-    std::thread::sleep(Duration::from_millis(500));
+    let stdout = follow.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
     let log = dir.join("data/native-it/log/grafana.log");
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&log)
-        .expect("log");
-    std::io::Write::write_all(&mut f, b"written by the test\n").expect("append");
-    std::thread::sleep(Duration::from_millis(800));
+    let mut first = None;
+    for attempt in 0..40 {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .expect("log");
+        std::io::Write::write_all(
+            &mut f,
+            format!("written by the test {attempt}\n").as_bytes(),
+        )
+        .expect("append");
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+            first = Some(line);
+            break;
+        }
+    }
     let pid = nix::unistd::Pid::from_raw(follow.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
-    let out = follow.wait_with_output().expect("wait");
-    assert_eq!(
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).as_ref()
-        ),
-        (Some(0), "grafana | written by the test\n")
+    let status = follow.wait().expect("wait");
+    reader.join().expect("reader");
+    let first = first.expect("no appended line reached `logs --follow` in 20 s");
+    assert_eq!(status.code(), Some(0), "Ctrl-C ends --follow with success");
+    assert!(
+        first.starts_with("grafana | written by the test "),
+        "prefixed like compose: {first}"
     );
 
     let before = pid_of(dir, "grafana");
@@ -822,8 +842,6 @@ fn cli_events_logs_and_restart_with_target_native() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x stack `native-it` (stacks/native-it.yaml) has no service `grafan`
       help: services: control-api, grafana, influxdb
     ");

@@ -157,11 +157,8 @@ fn output_json_is_versioned_and_one_name_gives_its_value_alone() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x output `grafana_admin_password` is a secret: promo-infra never prints secrets
       help: it is `GRAFANA_ADMIN_PASSWORD` in generated/promo/.env (mode 0600)
-
 
     === unknown name ===
     success: false
@@ -169,8 +166,6 @@ fn output_json_is_versioned_and_one_name_gives_its_value_alone() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::usage
-
       x stack `promo` has no output `grafana`
       help: outputs: control_api_token, control_api_url, grafana_admin_password, grafana_admin_user, grafana_url, influxdb_admin_password, influxdb_admin_token, influxdb_admin_user, influxdb_url, k6_out, secrets_file, stop_page_password, stop_page_url
     "#);

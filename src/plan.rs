@@ -163,7 +163,8 @@ pub fn plan(desired: &Desired, observed: &Observed, target: &str, prune: bool) -
                         sensitive: false,
                     });
                 }
-                let action = if id.kind.updates_in_place() {
+                // In place when every changed field can be (a service's reloadable files).
+                let action = if changes.iter().all(|c| resource.changes_in_place(&c.path)) {
                     Action::Update { changes }
                 } else {
                     Action::Replace { changes }

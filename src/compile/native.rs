@@ -214,6 +214,7 @@ pub fn processes(m: &Manifest) -> Vec<ProcessSpec> {
         url: influx_url(m),
         depends_on: Vec::new(),
         config_digest: BTreeMap::new(),
+        reload_digest: BTreeMap::new(),
     });
     let mut genv = BTreeMap::new();
     for s in [secrets::GRAFANA_ADMIN_PASSWORD, secrets::GRAFANA_SECRET_KEY] {
@@ -248,6 +249,7 @@ pub fn processes(m: &Manifest) -> Vec<ProcessSpec> {
         url: services::grafana_url(m),
         depends_on: vec!["influxdb".into()],
         config_digest: BTreeMap::new(),
+        reload_digest: BTreeMap::new(),
     });
     if *m.control_api.enabled {
         let mut cenv = BTreeMap::new();
@@ -292,6 +294,7 @@ pub fn processes(m: &Manifest) -> Vec<ProcessSpec> {
             url: services::control_api_url(m),
             depends_on: vec!["grafana".into()],
             config_digest: BTreeMap::new(),
+            reload_digest: BTreeMap::new(),
         });
     }
     out

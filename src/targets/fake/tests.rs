@@ -170,6 +170,8 @@ fn status_tells_running_stopped_missing_and_up_to_date() {
                 url: "http://127.0.0.1:1".into(),
                 depends_on: Vec::new(),
                 config_digest: BTreeMap::new(),
+                reload_digest: BTreeMap::new(),
+                init_env: BTreeMap::new(),
             })),
             &BTreeMap::new(),
         )

@@ -226,6 +226,11 @@ pub fn processes(m: &Manifest) -> Vec<ProcessSpec> {
         secrets::INFLUX_V1_READ_PASSWORD
     };
     genv.insert(ds_secret.into(), EnvValue::Secret(ds_secret.into()));
+    // The same login as grafana.ini's; apply reloads provisioning as this user.
+    genv.insert(
+        "GF_SECURITY_ADMIN_USER".into(),
+        EnvValue::Plain(m.grafana.admin_user.to_string()),
+    );
     if let Some(slack) = m.alerting.as_ref().and_then(|a| a.slack.as_ref()) {
         genv.insert(
             slack.webhook_url_env.to_string(),

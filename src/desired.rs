@@ -321,10 +321,12 @@ impl Resource {
     /// `reload_digest` (the files it re-reads on request).
     pub fn changes_in_place(&self, path: &str) -> bool {
         self.id.kind.updates_in_place()
-            || (matches!(self.spec, ResourceSpec::Service(_) | ResourceSpec::Process(_))
-                && path
-                    .strip_prefix(RELOAD_DIGEST)
-                    .is_some_and(|rest| rest.starts_with('.')))
+            || (matches!(
+                self.spec,
+                ResourceSpec::Service(_) | ResourceSpec::Process(_)
+            ) && path
+                .strip_prefix(RELOAD_DIGEST)
+                .is_some_and(|rest| rest.starts_with('.')))
     }
 }
 

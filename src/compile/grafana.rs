@@ -231,8 +231,8 @@ pub fn reload_kind(source: &str) -> Option<&'static str> {
         return Some("alerting");
     }
     let (parent, last) = source.rsplit_once('/')?;
-    let in_provisioning = parent.ends_with("/provisioning")
-        || parent.ends_with("/provisioning-without-slack");
+    let in_provisioning =
+        parent.ends_with("/provisioning") || parent.ends_with("/provisioning-without-slack");
     RELOADABLE_PROVISIONING
         .into_iter()
         .find(|kind| in_provisioning && *kind == last)

@@ -279,8 +279,7 @@ fn docker_resources(
             MountSource::Generated(prefix) => Some(prefix.as_str()),
             MountSource::Volume(_) => None,
         });
-        (s.config_digest, s.reload_digest) =
-            digests(&desired.files, sources, s.name == "grafana");
+        (s.config_digest, s.reload_digest) = digests(&desired.files, sources, s.name == "grafana");
         let mut deps = vec![network_id.clone()];
         deps.extend(s.mounts.iter().filter_map(|mount| match &mount.source {
             MountSource::Volume(v) => Some(ResourceId::new(ResourceKind::Volume, v.clone())),

@@ -38,7 +38,11 @@ pub fn admin_user(env: &std::collections::BTreeMap<String, crate::desired::EnvVa
 fn reloaded_message(kind: &str) -> String {
     let mut chars = kind.chars();
     let first = chars.next().map(|c| c.to_ascii_uppercase());
-    format!("{}{} config reloaded", first.unwrap_or_default(), chars.as_str())
+    format!(
+        "{}{} config reloaded",
+        first.unwrap_or_default(),
+        chars.as_str()
+    )
 }
 
 /// `POST <url>/api/admin/provisioning/<kind>/reload` for each kind, as the admin user, and
@@ -51,8 +55,10 @@ pub async fn grafana(url: &str, user: &str, password: &str, kinds: &[&str]) -> R
     for kind in kinds {
         let endpoint = format!("{url}/api/admin/provisioning/{kind}/reload");
         let what = format!("reloading Grafana's {kind} provisioning at {endpoint}");
-        crate::targets::retry(&what, 5, || reload_once(&http, &endpoint, kind, user, password))
-            .await?;
+        crate::targets::retry(&what, 5, || {
+            reload_once(&http, &endpoint, kind, user, password)
+        })
+        .await?;
     }
     Ok(())
 }
@@ -69,9 +75,7 @@ async fn reload_once(
         .basic_auth(user, Some(password))
         .send()
         .await
-        .map_err(|e| {
-            Error::transient(format!("Grafana at {endpoint}: {}", e.without_url()))
-        })?;
+        .map_err(|e| Error::transient(format!("Grafana at {endpoint}: {}", e.without_url())))?;
     let status = resp.status();
     let body = resp.text().await.unwrap_or_default();
     let message = serde_json::from_str::<serde_json::Value>(&body)
@@ -122,7 +126,10 @@ mod tests {
             change("reload_digest.native/grafana/provisioning/alerting"),
             change("config_digest.grafana/provisioning"),
         ];
-        assert_eq!(kinds(&changes), vec!["alerting", "dashboards", "datasources"]);
+        assert_eq!(
+            kinds(&changes),
+            vec!["alerting", "dashboards", "datasources"]
+        );
         assert_eq!(reloaded_message("dashboards"), "Dashboards config reloaded");
     }
 }

@@ -483,9 +483,12 @@ fn cases() -> Vec<(&'static str, Case)> {
         // Issue 13: files Grafana re-reads on a reload API call change it in place.
         (
             "docker_alert_threshold_change_is_reloaded_in_place",
-            Case::new(Docker, edit(PROMO, "p95_warning_ms: 3000", "p95_warning_ms: 2500"))
-                .deployed_from(PROMO)
-                .json(),
+            Case::new(
+                Docker,
+                edit(PROMO, "p95_warning_ms: 3000", "p95_warning_ms: 2500"),
+            )
+            .deployed_from(PROMO)
+            .json(),
         ),
     ]
 }
@@ -739,7 +742,9 @@ fn matrix_is_covered() {
         ),
         (
             "service",
-            &["create", "update", "replace", "start", "delete", "kept", "no-op"][..],
+            &[
+                "create", "update", "replace", "start", "delete", "kept", "no-op",
+            ][..],
         ),
         (
             "process",

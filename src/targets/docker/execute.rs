@@ -54,7 +54,9 @@ pub async fn execute(t: &DockerTarget, step: &Step, desired: &Desired) -> Result
 
 /// Where the in-place update of a service's container is recorded (its labels cannot change).
 pub(super) fn reload_record(t: &DockerTarget, service: &str) -> std::path::PathBuf {
-    t.ctx.generated_dir.join(format!(".reloaded-{service}.json"))
+    t.ctx
+        .generated_dir
+        .join(format!(".reloaded-{service}.json"))
 }
 
 /// What [`reload_record`] holds: the container updated in place, and its content now.
@@ -88,10 +90,13 @@ async fn reload_service(
     let url = common::service_url(desired, &s.name)
         .ok_or_else(|| Error::internal(format!("{}: no published port to reload", r.id)))?;
     let user = crate::targets::reload::admin_user(&s.env);
-    let password = common::secret(&t.ctx, crate::secrets::GRAFANA_ADMIN_PASSWORD)
-        .unwrap_or_default();
+    let password =
+        common::secret(&t.ctx, crate::secrets::GRAFANA_ADMIN_PASSWORD).unwrap_or_default();
     crate::targets::reload::grafana(&url, &user, &password, &kinds).await?;
-    let container = super::observe::inspect(t, &name).await?.id.unwrap_or_default();
+    let container = super::observe::inspect(t, &name)
+        .await?
+        .id
+        .unwrap_or_default();
     let record = ReloadRecord {
         container,
         hash: r.hash.clone(),

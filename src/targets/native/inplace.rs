@@ -22,9 +22,9 @@ impl NativeTarget {
     ) -> Result<()> {
         let kinds = crate::targets::reload::kinds(changes);
         let live = self.live(&p.name);
-        let Some(rec) = live.filter(|_| {
-            !kinds.is_empty() && changes.iter().all(|c| r.changes_in_place(&c.path))
-        }) else {
+        let Some(rec) = live
+            .filter(|_| !kinds.is_empty() && changes.iter().all(|c| r.changes_in_place(&c.path)))
+        else {
             return Err(Error::internal(format!(
                 "{}: the process cannot be changed in place",
                 r.id
@@ -44,5 +44,4 @@ impl NativeTarget {
             r,
         )
     }
-
 }

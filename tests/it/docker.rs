@@ -146,24 +146,13 @@ impl EngineStack {
         secret: &str,
         body: &str,
     ) -> (String, String) {
-        use std::fmt::Write as _;
-        let auth = base64(&format!("{user}:{}", self.secret(secret)));
-        let mut req = String::new();
-        let _ = write!(
-            req,
-            "{method} {path_query} HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        let mut s = TcpStream::connect(("127.0.0.1", self.influx_port)).expect("connect influxdb");
-        s.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        s.write_all(req.as_bytes()).expect("send");
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).expect("read");
-        let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-        (
-            head.lines().next().unwrap_or("").to_string(),
-            body.to_string(),
+        let password = self.secret(secret);
+        http(
+            method,
+            self.influx_port,
+            path_query,
+            Some((user, &password)),
+            body,
         )
     }
 
@@ -1009,16 +998,23 @@ fn in_a_terminal_apply_asks_and_only_yes_applies_with_progress_lines() {
     s.assert_healthy();
 }
 
-/// One HTTP/1.0 request to 127.0.0.1:`port` as `user`:`password`; returns (status line, body).
-fn http(method: &str, port: u16, path: &str, auth: Option<(&str, &str)>) -> (String, String) {
-    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n");
+/// One HTTP/1.0 request to 127.0.0.1:`port`, as `user`:`password` when given; returns
+/// (status line, body).
+pub(crate) fn http(
+    method: &str,
+    port: u16,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    body: &str,
+) -> (String, String) {
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n");
     if let Some((user, password)) = auth {
         req.push_str(&format!(
             "Authorization: Basic {}\r\n",
             base64(&format!("{user}:{password}"))
         ));
     }
-    req.push_str("\r\n");
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
@@ -1054,7 +1050,7 @@ fn a_dashboard_title_change_is_reloaded_into_the_same_grafana_container() {
         .and_then(|l| l.rsplit(':').next())
         .and_then(|p| p.trim().parse().ok())
         .expect("grafana's published port");
-    let _ = http("DELETE", port, "/__double/requests", None);
+    let _ = http("DELETE", port, "/__double/requests", None, "");
 
     s.edit(
         "title: \"Promo Load Analyzer - Marketing View\"",
@@ -1081,7 +1077,7 @@ fn a_dashboard_title_change_is_reloaded_into_the_same_grafana_container() {
         "grafana must not be recreated"
     );
 
-    let (_, log) = http("GET", port, "/__double/requests", None);
+    let (_, log) = http("GET", port, "/__double/requests", None, "");
     assert!(
         log.contains("/api/admin/provisioning/dashboards/reload"),
         "no reload call served: {log}"
@@ -1092,6 +1088,7 @@ fn a_dashboard_title_change_is_reloaded_into_the_same_grafana_container() {
         port,
         "/api/dashboards/uid/promo-marketing",
         Some(("promo-admin", &password)),
+        "",
     );
     assert!(status.contains(" 200"), "{status} {body}");
     let dash: serde_json::Value = serde_json::from_str(&body).expect("dashboard json");

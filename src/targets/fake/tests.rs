@@ -232,30 +232,23 @@ fn a_reloadable_change_updates_the_service_in_place_and_nothing_else_does() {
     let old = grafana("aaa", "x");
     fake.seed(old.id.clone(), Held::recorded(&old));
     let d = desired(vec![grafana("bbb", "x")]);
-    let p = plan(
-        &d,
-        &block_on(fake.observe(&d)).expect("observe"),
-        "native",
-        false,
-    );
+    let replan = |d: &Desired| {
+        plan(
+            d,
+            &block_on(fake.observe(d)).expect("observe"),
+            "native",
+            false,
+        )
+    };
+    let p = replan(&d);
     assert!(matches!(p.steps[0].action, Action::Update { .. }), "{p:?}");
     block_on(crate::targets::apply(&fake, &d, &p)).expect("apply");
     assert_eq!(fake.journal(), vec!["update service.grafana".to_string()]);
-    let replan = plan(
-        &d,
-        &block_on(fake.observe(&d)).expect("observe"),
-        "native",
-        false,
-    );
-    assert!(replan.is_empty(), "{replan:?}");
+    let again = replan(&d);
+    assert!(again.is_empty(), "{again:?}");
     // Another field too: replaced, and an update forced anyway is refused.
     let d2 = desired(vec![grafana("ccc", "y")]);
-    let p2 = plan(
-        &d2,
-        &block_on(fake.observe(&d2)).expect("observe"),
-        "native",
-        false,
-    );
+    let p2 = replan(&d2);
     let Action::Replace { changes } = &p2.steps[0].action else {
         panic!("replace expected: {p2:?}")
     };

@@ -185,9 +185,18 @@ pub struct ServiceSpec {
     pub depends_on: Vec<String>,
     /// Restart policy (`unless-stopped`).
     pub restart: String,
-    /// sha256 of the generated files mounted into the service, by mount source: a changed
-    /// provisioning file changes the service's hash, so plan recreates exactly that service.
+    /// sha256 of the generated files mounted into the service that it reads only when it
+    /// starts, by mount source: a change recreates exactly that service.
     pub config_digest: BTreeMap<String, String>,
+    /// sha256 of the generated files the running service re-reads on request (Grafana's
+    /// provisioning reload API), by directory: a change only here is an in-place update.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub reload_digest: BTreeMap<String, String>,
+    /// Environment read only on the first start, when the data volume is empty (InfluxDB 2's
+    /// `DOCKER_INFLUXDB_INIT_*` setup): passed to the container but kept out of the content
+    /// hash, since a resource of its own (the database) converges it afterwards.
+    #[serde(skip)]
+    pub init_env: BTreeMap<String, EnvValue>,
 }
 
 /// A supervised native process (the native target's services).
@@ -207,8 +216,11 @@ pub struct ProcessSpec {
     pub url: String,
     /// Services that must be healthy first.
     pub depends_on: Vec<String>,
-    /// sha256 of its generated configuration files, by path.
+    /// sha256 of its generated configuration files read at start, by path.
     pub config_digest: BTreeMap<String, String>,
+    /// sha256 of the generated files it re-reads on request (see [`ServiceSpec`]), by path.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub reload_digest: BTreeMap<String, String>,
 }
 
 /// An InfluxDB user (1.x) and the secret holding its password.
@@ -297,6 +309,24 @@ impl Resource {
             canonical,
             hash,
         }
+    }
+}
+
+/// Top-level field of services and processes whose change the running service takes in place.
+pub const RELOAD_DIGEST: &str = "reload_digest";
+
+impl Resource {
+    /// Whether a change of the field at `path` (as [`crate::plan::diff`] names it) can be made
+    /// without recreating the resource: any field of a kind converged in place, and a service's
+    /// `reload_digest` (the files it re-reads on request).
+    pub fn changes_in_place(&self, path: &str) -> bool {
+        self.id.kind.updates_in_place()
+            || (matches!(
+                self.spec,
+                ResourceSpec::Service(_) | ResourceSpec::Process(_)
+            ) && path
+                .strip_prefix(RELOAD_DIGEST)
+                .is_some_and(|rest| rest.starts_with('.')))
     }
 }
 

@@ -66,6 +66,7 @@ pub fn render(stack: &str, network: &str, services: &[ServiceSpec], header: &str
         let environment = s
             .env
             .iter()
+            .chain(&s.init_env)
             .map(|(k, v)| {
                 let value = match v {
                     EnvValue::Plain(p) => escape::compose(p),

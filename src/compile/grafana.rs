@@ -215,6 +215,29 @@ fn reduce_and_threshold(threshold: f64) -> [Value; 2] {
 /// Where the Slack-less variant of the alerting file is generated (see [`alerting_without_slack`]).
 pub const ALERTING_WITHOUT_SLACK_DIR: &str = "grafana/alerting-without-slack";
 
+/// The provisioning subdirectories Grafana (10.2) re-reads on `POST
+/// /api/admin/provisioning/<name>/reload`: `dashboards` (the providers, and through them the
+/// dashboard files), `datasources`, `alerting`. Its other provisioning (plugins, access
+/// control) is only read at start.
+pub const RELOADABLE_PROVISIONING: [&str; 3] = ["alerting", "dashboards", "datasources"];
+
+/// The reload endpoint (`dashboards`, `datasources`, `alerting`) that makes a running Grafana
+/// re-read the generated directory `source` (a `reload_digest` key), if one does.
+pub fn reload_kind(source: &str) -> Option<&'static str> {
+    if source == "grafana/dashboards" {
+        return Some("dashboards");
+    }
+    if source == ALERTING_WITHOUT_SLACK_DIR {
+        return Some("alerting");
+    }
+    let (parent, last) = source.rsplit_once('/')?;
+    let in_provisioning =
+        parent.ends_with("/provisioning") || parent.ends_with("/provisioning-without-slack");
+    RELOADABLE_PROVISIONING
+        .into_iter()
+        .find(|kind| in_provisioning && *kind == last)
+}
+
 /// `provisioning/alerting/promo-infra.yaml`, or `None` when the stack has no alerting.
 pub fn alerting(m: &Manifest, header: &str) -> Option<String> {
     let doc = alerting_doc(m, true)?;

@@ -40,14 +40,76 @@ fn header(comment: &str, manifest_path: &str) -> String {
 
 /// sha256 over the paths and contents of the generated files under `prefix/`.
 fn digest_under(files: &BTreeMap<String, GeneratedFile>, prefix: &str) -> String {
+    digest_where(files, prefix, |_| true).unwrap_or_else(|| crate::desired::sha256_hex(b""))
+}
+
+/// sha256 over the paths and contents of the generated files under `prefix/` that `keep`
+/// accepts; `None` when there is none.
+fn digest_where(
+    files: &BTreeMap<String, GeneratedFile>,
+    prefix: &str,
+    keep: impl Fn(&str) -> bool,
+) -> Option<String> {
     let mut listing = String::new();
     for (path, file) in files.range(format!("{prefix}/")..) {
         if !path.starts_with(&format!("{prefix}/")) {
             break;
         }
-        listing.push_str(&format!("{path} {}\n", file.sha256()));
+        if keep(path) {
+            listing.push_str(&format!("{path} {}\n", file.sha256()));
+        }
     }
-    crate::desired::sha256_hex(listing.as_bytes())
+    (!listing.is_empty()).then(|| crate::desired::sha256_hex(listing.as_bytes()))
+}
+
+/// Generated sources read only on a service's first start (an empty data volume): InfluxDB
+/// 1.x's init scripts. They are in no digest: the database resource converges what they set.
+const FIRST_START_ONLY: &[&str] = &["influxdb/init"];
+
+/// The `(config_digest, reload_digest)` of a service reading `sources`. Grafana re-reads its
+/// dashboards and each provisioning subdirectory on a reload API call, so those go to
+/// `reload_digest` (one entry per directory, see [`grafana::reload_kind`]); the rest of a
+/// provisioning directory, and every other source, to `config_digest`.
+type Digests = (BTreeMap<String, String>, BTreeMap<String, String>);
+fn digests<'a>(
+    files: &BTreeMap<String, GeneratedFile>,
+    sources: impl IntoIterator<Item = &'a str>,
+    grafana: bool,
+) -> Digests {
+    let (mut config, mut reload) = (BTreeMap::new(), BTreeMap::new());
+    for source in sources {
+        if FIRST_START_ONLY.contains(&source) {
+            continue;
+        }
+        if !grafana || files.contains_key(source) {
+            config.insert(source.to_string(), config_digest(files, source));
+        } else if grafana::reload_kind(source).is_some() {
+            reload.insert(source.to_string(), digest_under(files, source));
+        } else {
+            // A provisioning directory: each reloadable subdirectory on its own.
+            let subdir = |path: &str| {
+                grafana::RELOADABLE_PROVISIONING
+                    .iter()
+                    .map(|sub| format!("{source}/{sub}"))
+                    .find(|dir| path.starts_with(&format!("{dir}/")))
+            };
+            let under = format!("{source}/");
+            for (path, _) in files.range(under.clone()..) {
+                if !path.starts_with(&under) {
+                    break;
+                }
+                if let Some(dir) = subdir(path) {
+                    reload
+                        .entry(dir)
+                        .or_insert_with_key(|dir| digest_under(files, dir));
+                }
+            }
+            if let Some(rest) = digest_where(files, source, |p| subdir(p).is_none()) {
+                config.insert(source.to_string(), rest);
+            }
+        }
+    }
+    (config, reload)
 }
 
 /// The digest of a generated file (its sha256) or of a generated directory (over the paths and
@@ -213,12 +275,11 @@ fn docker_resources(
     }
     for mut s in services {
         grafana::without_unset_slack(m, &mut s, secret_values);
-        for mount in &s.mounts {
-            if let MountSource::Generated(prefix) = &mount.source {
-                s.config_digest
-                    .insert(prefix.clone(), config_digest(&desired.files, prefix));
-            }
-        }
+        let sources = s.mounts.iter().filter_map(|mount| match &mount.source {
+            MountSource::Generated(prefix) => Some(prefix.as_str()),
+            MountSource::Volume(_) => None,
+        });
+        (s.config_digest, s.reload_digest) = digests(&desired.files, sources, s.name == "grafana");
         let mut deps = vec![network_id.clone()];
         deps.extend(s.mounts.iter().filter_map(|mount| match &mount.source {
             MountSource::Volume(v) => Some(ResourceId::new(ResourceKind::Volume, v.clone())),
@@ -259,10 +320,8 @@ fn native_resources(
             ],
             _ => &[],
         };
-        for src in sources {
-            p.config_digest
-                .insert((*src).to_string(), config_digest(&desired.files, src));
-        }
+        (p.config_digest, p.reload_digest) =
+            digests(&desired.files, sources.iter().copied(), p.name == "grafana");
         let id = ResourceId::new(ResourceKind::Service, p.name.clone());
         let depends_on = p.depends_on.clone();
         add_service(

@@ -214,6 +214,7 @@ pub fn processes(m: &Manifest) -> Vec<ProcessSpec> {
         url: influx_url(m),
         depends_on: Vec::new(),
         config_digest: BTreeMap::new(),
+        reload_digest: BTreeMap::new(),
     });
     let mut genv = BTreeMap::new();
     for s in [secrets::GRAFANA_ADMIN_PASSWORD, secrets::GRAFANA_SECRET_KEY] {
@@ -225,6 +226,11 @@ pub fn processes(m: &Manifest) -> Vec<ProcessSpec> {
         secrets::INFLUX_V1_READ_PASSWORD
     };
     genv.insert(ds_secret.into(), EnvValue::Secret(ds_secret.into()));
+    // The same login as grafana.ini's; apply reloads provisioning as this user.
+    genv.insert(
+        "GF_SECURITY_ADMIN_USER".into(),
+        EnvValue::Plain(m.grafana.admin_user.to_string()),
+    );
     if let Some(slack) = m.alerting.as_ref().and_then(|a| a.slack.as_ref()) {
         genv.insert(
             slack.webhook_url_env.to_string(),
@@ -248,6 +254,7 @@ pub fn processes(m: &Manifest) -> Vec<ProcessSpec> {
         url: services::grafana_url(m),
         depends_on: vec!["influxdb".into()],
         config_digest: BTreeMap::new(),
+        reload_digest: BTreeMap::new(),
     });
     if *m.control_api.enabled {
         let mut cenv = BTreeMap::new();
@@ -292,6 +299,7 @@ pub fn processes(m: &Manifest) -> Vec<ProcessSpec> {
             url: services::control_api_url(m),
             depends_on: vec!["grafana".into()],
             config_digest: BTreeMap::new(),
+            reload_digest: BTreeMap::new(),
         });
     }
     out

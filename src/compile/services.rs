@@ -82,6 +82,8 @@ fn base(name: &str, image: &str) -> ServiceSpec {
         depends_on: Vec::new(),
         restart: "unless-stopped".into(),
         config_digest: BTreeMap::new(),
+        reload_digest: BTreeMap::new(),
+        init_env: BTreeMap::new(),
     }
 }
 
@@ -141,10 +143,6 @@ fn influxdb(m: &Manifest) -> ServiceSpec {
             ("DOCKER_INFLUXDB_INIT_ORG", plain(i.org.as_str())),
             ("DOCKER_INFLUXDB_INIT_BUCKET", plain(i.bucket.as_str())),
             (
-                "DOCKER_INFLUXDB_INIT_RETENTION",
-                plain(retention.go_duration()),
-            ),
-            (
                 "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN",
                 secret(secrets::INFLUX_ADMIN_TOKEN),
             ),
@@ -190,8 +188,19 @@ fn influxdb(m: &Manifest) -> ServiceSpec {
         )
     };
     mounts.insert(0, volume_mount(INFLUX_VOLUME, data_path));
+    // The retention of the first start only: the database resource converges it afterwards, so a
+    // retention change is an update of the database, not a new container.
+    let init_env = if *i.version == 2 {
+        vars([(
+            "DOCKER_INFLUXDB_INIT_RETENTION",
+            plain(retention.go_duration()),
+        )])
+    } else {
+        BTreeMap::new()
+    };
     ServiceSpec {
         env,
+        init_env,
         ports: vec![port(&i.bind, *i.port, INFLUX_PORT)],
         mounts,
         health,

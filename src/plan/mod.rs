@@ -50,6 +50,9 @@ pub struct FieldChange {
     pub after: Option<String>,
     /// The value is a secret: shown as `(sensitive)`.
     pub sensitive: bool,
+    /// In a replace: this field is why (it cannot change in place). Absent from JSON when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub forces_replacement: bool,
 }
 
 /// What to do with a resource.
@@ -176,12 +179,17 @@ pub fn plan(desired: &Desired, observed: &Observed, target: &str, prune: bool) -
                             .or_else(|| Some("(none: not created by promo-infra)".into())),
                         after: Some(resource.hash[..12].to_string()),
                         sensitive: false,
+                        forces_replacement: false,
                     });
                 }
-                let action = if id.kind.updates_in_place() {
-                    Action::Update { changes }
-                } else {
+                // In place when every changed field can be (a service's reloadable files).
+                for c in &mut changes {
+                    c.forces_replacement = !resource.changes_in_place(&c.path);
+                }
+                let action = if changes.iter().any(|c| c.forces_replacement) {
                     Action::Replace { changes }
+                } else {
+                    Action::Update { changes }
                 };
                 steps.push(Step::new(id.clone(), action));
             }
@@ -241,6 +249,7 @@ pub fn diff(before: &Value, after: &Value) -> Vec<FieldChange> {
                 before: side(bv, av),
                 after: side(av, bv),
                 sensitive,
+                forces_replacement: false,
             })
         })
         .collect()
@@ -369,6 +378,7 @@ mod tests {
                 before: Some("\"s_old\"".into()),
                 after: Some("\"s_net\"".into()),
                 sensitive: false,
+                forces_replacement: false,
             }]
         );
         assert_eq!(
@@ -392,7 +402,8 @@ mod tests {
                 path: "env.PW".into(),
                 before: None,
                 after: None,
-                sensitive: true
+                sensitive: true,
+                forces_replacement: false,
             }]
         );
         assert!(diff(&b, &b).is_empty());

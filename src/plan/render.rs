@@ -8,8 +8,9 @@ use std::fmt::Write as _;
 use super::{Action, Plan, SENSITIVE, Step};
 
 /// One step: terraform's reason line, the symbol and the id, then its fields — every attribute
-/// of a create; each change of an update or a replace, the replace's marked `# forces
-/// replacement` (a container cannot change in place: every field of it forces it).
+/// of a create; each change of an update or a replace, those that cannot change in place
+/// marked `# forces replacement` (in a replace, the reloadable files of a service do not force
+/// it; every other field of a container does).
 fn render_step(out: &mut String, step: &Step) {
     let (symbol, reason) = match step.action {
         Action::Create => ("+", "will be created"),
@@ -20,10 +21,9 @@ fn render_step(out: &mut String, step: &Step) {
     };
     let _ = writeln!(out, "  # {} {reason}", step.id);
     let _ = writeln!(out, "{symbol:>3} {}", step.id);
-    let (fields, forces) = match &step.action {
-        Action::Create => (&step.attributes, false),
-        Action::Replace { changes } => (changes, true),
-        Action::Update { changes } => (changes, false),
+    let fields = match &step.action {
+        Action::Create => &step.attributes,
+        Action::Replace { changes } | Action::Update { changes } => changes,
         Action::Start | Action::Delete => {
             out.push('\n');
             return;
@@ -41,7 +41,11 @@ fn render_step(out: &mut String, step: &Step) {
             (Some(_), None) => "-",
             _ => "~",
         };
-        let forces = if forces { " # forces replacement" } else { "" };
+        let forces = if c.forces_replacement {
+            " # forces replacement"
+        } else {
+            ""
+        };
         if matches!(step.action, Action::Create) {
             let _ = writeln!(out, "      + {}: {}", c.path, show(&c.after));
         } else {

@@ -208,6 +208,7 @@ mod tests {
             url: "http://[::1]:8086/".into(),
             depends_on: Vec::new(),
             config_digest: Default::default(),
+            reload_digest: Default::default(),
         })));
         assert_eq!(
             service_url(&process, "influxdb").as_deref(),

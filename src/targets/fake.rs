@@ -319,12 +319,17 @@ impl Target for FakeTarget {
                     )));
                 }
             },
-            (Action::Update { .. }, Some(r)) if !r.id.kind.updates_in_place() => {
-                return Err(Error::internal(format!(
-                    "{}: a {} cannot be changed in place",
-                    r.id,
-                    r.id.kind.as_str()
-                )));
+            (Action::Update { changes }, Some(r)) if !r.id.kind.updates_in_place() => {
+                // A service re-reads its reloadable files: same container, new record.
+                let running = held.get(&r.id).is_some_and(|h| h.running);
+                if !running || !changes.iter().all(|c| r.changes_in_place(&c.path)) {
+                    return Err(Error::internal(format!(
+                        "{}: a {} cannot be changed in place",
+                        r.id,
+                        r.id.kind.as_str()
+                    )));
+                }
+                held.insert(r.id.clone(), Held::recorded(r));
             }
             (Action::Replace { .. }, Some(r)) => {
                 // Delete, then create: only the container itself goes, what it uses stays.

@@ -15,6 +15,7 @@ pub mod docker;
 pub mod fake;
 pub mod native;
 pub mod progress;
+pub mod reload;
 
 use std::path::PathBuf;
 use std::time::Duration;

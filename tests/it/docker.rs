@@ -146,24 +146,13 @@ impl EngineStack {
         secret: &str,
         body: &str,
     ) -> (String, String) {
-        use std::fmt::Write as _;
-        let auth = base64(&format!("{user}:{}", self.secret(secret)));
-        let mut req = String::new();
-        let _ = write!(
-            req,
-            "{method} {path_query} HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        let mut s = TcpStream::connect(("127.0.0.1", self.influx_port)).expect("connect influxdb");
-        s.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        s.write_all(req.as_bytes()).expect("send");
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).expect("read");
-        let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-        (
-            head.lines().next().unwrap_or("").to_string(),
-            body.to_string(),
+        let password = self.secret(secret);
+        http(
+            method,
+            self.influx_port,
+            path_query,
+            Some((user, &password)),
+            body,
         )
     }
 
@@ -464,7 +453,7 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
             .contains("42")
     );
 
-    // A change to InfluxDB's mounted init file recreates InfluxDB (only): data is in the volume.
+    // A retention change is only the database's (issue 13): no container is recreated.
     s.edit("retention: 4w", "retention: 8w");
     promo_snapshot!(s.run(&["plan"]), @r#"
     success: true
@@ -472,34 +461,22 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
     ----- stdout -----
     promo-infra will perform the following actions on stack `[STACK]` (target docker):
 
-      # service.influxdb must be replaced
-    -/+ service.influxdb
-          ~ config_digest.influxdb/init: "[HASH]" → "[HASH]" # forces replacement
-
       # database.k6 will be updated in place
       ~ database.k6
           ~ retention: "672h" → "1344h"
 
-    Plan: 1 to add, 1 to change, 1 to destroy.
+    Plan: 0 to add, 1 to change, 0 to destroy.
 
     ----- stderr -----
     "#);
     s.apply();
     let third = s.containers();
     for svc in &s.services {
-        if *svc == "influxdb" {
-            assert_ne!(
-                id(&third, svc),
-                id(&after, svc),
-                "influxdb must be recreated"
-            );
-        } else {
-            assert_eq!(
-                id(&third, svc),
-                id(&after, svc),
-                "{svc} must not be recreated"
-            );
-        }
+        assert_eq!(
+            id(&third, svc),
+            id(&after, svc),
+            "{svc} must not be recreated"
+        );
     }
     assert!(
         s.query("SELECT value FROM http_reqs WHERE testid='survivor'")
@@ -1385,4 +1362,103 @@ fn logs_are_prefixed_per_service_and_restart_keeps_the_container() {
     assert_eq!(inspect("{{.Id}}"), id, "the same container");
     assert_ne!(inspect("{{.State.StartedAt}}"), started, "started again");
     assert_eq!(inspect("{{.State.Health.Status}}").trim(), "healthy");
+}
+
+/// One HTTP/1.0 request to 127.0.0.1:`port`, as `user`:`password` when given; returns
+/// (status line, body).
+pub(crate) fn http(
+    method: &str,
+    port: u16,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    body: &str,
+) -> (String, String) {
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n");
+    if let Some((user, password)) = auth {
+        req.push_str(&format!(
+            "Authorization: Basic {}\r\n",
+            base64(&format!("{user}:{password}"))
+        ));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(req.as_bytes()).expect("send");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read");
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+/// Issue 13 item 2, fails on the old code (the container was replaced): a dashboard title
+/// change reaches the running Grafana through its provisioning reload API, same container.
+#[test]
+fn a_dashboard_title_change_is_reloaded_into_the_same_grafana_container() {
+    if !engine() {
+        return;
+    }
+    let s = EngineStack::new("reload");
+    s.apply();
+    let grafana_id = |list: &[(String, String)]| {
+        list.iter()
+            .find(|(svc, _)| svc == "grafana")
+            .map(|(_, id)| id.clone())
+            .expect("grafana container")
+    };
+    let before = grafana_id(&s.containers());
+    let port: u16 = docker(&["port", &format!("{}-grafana-1", s.name), "3000/tcp"])
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.trim().parse().ok())
+        .expect("grafana's published port");
+    let _ = http("DELETE", port, "/__double/requests", None, "");
+
+    s.edit(
+        "title: \"Promo Load Analyzer - Marketing View\"",
+        "title: \"Promo Load Analyzer - Renamed\"",
+    );
+    promo_snapshot!(s.run(&["plan"]), @r#"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # service.grafana will be updated in place
+      ~ service.grafana
+          ~ reload_digest.grafana/dashboards: "[HASH]" → "[HASH]"
+
+    Plan: 0 to add, 1 to change, 0 to destroy.
+
+    ----- stderr -----
+    "#);
+    s.apply();
+    assert_eq!(
+        grafana_id(&s.containers()),
+        before,
+        "grafana must not be recreated"
+    );
+
+    let (_, log) = http("GET", port, "/__double/requests", None, "");
+    assert!(
+        log.contains("/api/admin/provisioning/dashboards/reload"),
+        "no reload call served: {log}"
+    );
+    let password = s.secret("GRAFANA_ADMIN_PASSWORD");
+    let (status, body) = http(
+        "GET",
+        port,
+        "/api/dashboards/uid/promo-marketing",
+        Some(("promo-admin", &password)),
+        "",
+    );
+    assert!(status.contains(" 200"), "{status} {body}");
+    let dash: serde_json::Value = serde_json::from_str(&body).expect("dashboard json");
+    assert_eq!(dash["dashboard"]["title"], "Promo Load Analyzer - Renamed");
+    let replan = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(replan.code, 0, "re-plan not empty:\n{}", replan.all());
 }

@@ -568,6 +568,7 @@ fn one_process(
         url: health_url.into(),
         depends_on: vec![],
         config_digest: Default::default(),
+        reload_digest: Default::default(),
     };
     let mut desired = Desired {
         stack: "native-start".into(),

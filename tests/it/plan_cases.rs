@@ -14,11 +14,12 @@
 //! |-----------|--------|--------|---------|-------|------------------|-----------------|-------|
 //! | network   | ✓      | —      | ✓       | —     | ✓                | ✓               | ✓     |
 //! | volume    | ✓      | —      | ✓       | —     | ✓                | ✓               | ✓     |
-//! | service   | ✓      | —      | ✓       | ✓     | ✓                | ✓               | ✓     |
-//! | process   | ✓      | —      | ✓       | —     | ✓                | ✓               | ✓     |
+//! | service   | ✓      | ✓      | ✓       | ✓     | ✓                | ✓               | ✓     |
+//! | process   | ✓      | ✓      | ✓       | —     | ✓                | ✓               | ✓     |
 //! | database  | ✓      | ✓      | —       | —     | —                | —               | ✓     |
 //!
-//! "—" cells cannot happen: only databases (and Grafana objects) converge in place, everything
+//! "—" cells cannot happen: only databases (and Grafana objects) converge in place, and services
+//! and processes when only the files Grafana reloads changed (`reload_digest`); everything
 //! else is replaced; networks, volumes and databases are always "running"; a native process that
 //! is not running is not observed (it plans as a create); a database is only looked up when the
 //! stack declares it, so one it no longer declares is never seen, never deleted.
@@ -479,6 +480,16 @@ fn cases() -> Vec<(&'static str, Case)> {
             "docker_leftovers_pruned",
             Case::new(Docker, PROMO).deployed().drift(leftovers).prune(),
         ),
+        // Issue 13: files Grafana re-reads on a reload API call change it in place.
+        (
+            "docker_alert_threshold_change_is_reloaded_in_place",
+            Case::new(
+                Docker,
+                edit(PROMO, "p95_warning_ms: 3000", "p95_warning_ms: 2500"),
+            )
+            .deployed_from(PROMO)
+            .json(),
+        ),
     ]
 }
 
@@ -680,6 +691,7 @@ snapshot_tests! {
     docker_control_api_on
     docker_leftovers_kept
     docker_leftovers_pruned
+    docker_alert_threshold_change_is_reloaded_in_place
 }
 
 /// Every possible cell of the module doc's table is exercised by some case: (kind, change) with
@@ -730,11 +742,13 @@ fn matrix_is_covered() {
         ),
         (
             "service",
-            &["create", "replace", "start", "delete", "kept", "no-op"][..],
+            &[
+                "create", "update", "replace", "start", "delete", "kept", "no-op",
+            ][..],
         ),
         (
             "process",
-            &["create", "replace", "delete", "kept", "no-op"][..],
+            &["create", "update", "replace", "delete", "kept", "no-op"][..],
         ),
         ("database", &["create", "update", "no-op"][..]),
     ] {

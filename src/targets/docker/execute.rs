@@ -40,6 +40,7 @@ pub async fn execute(t: &DockerTarget, step: &Step, desired: &Desired) -> Result
             ResourceSpec::Volume { name } => ensure_volume(t, r, name).await,
             ResourceSpec::Service(s) => match action {
                 Action::Start => start_service(t, s).await,
+                Action::Update { changes } => reload_service(t, r, s, changes, desired).await,
                 _ => create_service(t, r, s).await,
             },
             ResourceSpec::Database(spec) => common::apply_database(&t.ctx, desired, spec).await,
@@ -49,6 +50,65 @@ pub async fn execute(t: &DockerTarget, step: &Step, desired: &Desired) -> Result
             ))),
         },
     }
+}
+
+/// Where the in-place update of a service's container is recorded (its labels cannot change).
+pub(super) fn reload_record(t: &DockerTarget, service: &str) -> std::path::PathBuf {
+    t.ctx
+        .generated_dir
+        .join(format!(".reloaded-{service}.json"))
+}
+
+/// What [`reload_record`] holds: the container updated in place, and its content now.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct ReloadRecord {
+    /// Container id (a replaced container does not inherit the record).
+    pub container: String,
+    /// Content hash after the update.
+    pub hash: String,
+    /// Canonical form after the update.
+    pub canonical: serde_json::Value,
+}
+
+/// Update a running service in place: its files are written, so Grafana re-reads them through
+/// its reload API; then the new content is recorded for the container.
+async fn reload_service(
+    t: &DockerTarget,
+    r: &Resource,
+    s: &ServiceSpec,
+    changes: &[crate::plan::FieldChange],
+    desired: &Desired,
+) -> Result<()> {
+    let name = labels::container_name(&t.ctx.stack, &s.name);
+    let kinds = crate::targets::reload::kinds(changes);
+    if kinds.is_empty() || !changes.iter().all(|c| r.changes_in_place(&c.path)) {
+        return Err(Error::internal(format!(
+            "{}: container {name} cannot be changed in place",
+            r.id
+        )));
+    }
+    let url = common::service_url(desired, &s.name)
+        .ok_or_else(|| Error::internal(format!("{}: no published port to reload", r.id)))?;
+    let user = crate::targets::reload::admin_user(&s.env);
+    let password =
+        common::secret(&t.ctx, crate::secrets::GRAFANA_ADMIN_PASSWORD).unwrap_or_default();
+    crate::targets::reload::grafana(&url, &user, &password, &kinds).await?;
+    let container = super::observe::inspect(t, &name)
+        .await?
+        .id
+        .unwrap_or_default();
+    let record = ReloadRecord {
+        container,
+        hash: r.hash.clone(),
+        canonical: r.canonical.clone(),
+    };
+    crate::writer::write_atomic(
+        &reload_record(t, &s.name),
+        serde_json::to_string_pretty(&record)
+            .unwrap_or_default()
+            .as_bytes(),
+        Some(0o644),
+    )
 }
 
 async fn ensure_network(t: &DockerTarget, r: &Resource, name: &str, action: &Action) -> Result<()> {

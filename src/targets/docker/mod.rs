@@ -89,8 +89,8 @@ impl DockerTarget {
 /// The `K=V` environment of a service, secrets resolved from `.env` (or the process environment
 /// for the ones the user provides). An empty value is not set.
 pub(crate) fn env_list(s: &ServiceSpec, ctx: &Context) -> Result<Vec<String>> {
-    let mut out = Vec::with_capacity(s.env.len());
-    for (k, v) in &s.env {
+    let mut out = Vec::with_capacity(s.env.len() + s.init_env.len());
+    for (k, v) in s.env.iter().chain(&s.init_env) {
         let value = match v {
             EnvValue::Plain(p) => p.clone(),
             EnvValue::Secret(name) => common::secret(ctx, name).ok_or_else(|| {

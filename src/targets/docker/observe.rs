@@ -265,15 +265,29 @@ pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
                     converged: list.len() == 1 && summary_converged(first),
                 }
             }
-            _ => ObservedResource {
-                id: id.clone(),
-                hash: first_labels.get(labels::HASH).cloned(),
-                canonical: first_labels
-                    .get(labels::CANONICAL)
-                    .and_then(|c| serde_json::from_str(c).ok())
-                    .unwrap_or(Value::Null),
-                converged: list.len() == 1 && summary_converged(first),
-            },
+            _ => {
+                // Updated in place since it was created: the record says what it runs now.
+                let reloaded = fs_err::read(super::execute::reload_record(t, &service))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<super::execute::ReloadRecord>(&b).ok())
+                    .filter(|rec| first.id.as_deref() == Some(rec.container.as_str()));
+                let (hash, canonical) = match reloaded {
+                    Some(rec) => (Some(rec.hash), rec.canonical),
+                    None => (
+                        first_labels.get(labels::HASH).cloned(),
+                        first_labels
+                            .get(labels::CANONICAL)
+                            .and_then(|c| serde_json::from_str(c).ok())
+                            .unwrap_or(Value::Null),
+                    ),
+                };
+                ObservedResource {
+                    id: id.clone(),
+                    hash,
+                    canonical,
+                    converged: list.len() == 1 && summary_converged(first),
+                }
+            }
         };
         observed.resources.insert(id, resource);
     }

@@ -36,6 +36,9 @@ pub fn reconstruct(
         if !want.env.contains_key(k) && image_env.contains(&kv) {
             continue; // the image's own default, not part of the service's configuration
         }
+        if want.init_env.contains_key(k) {
+            continue; // first-start setup, not part of the content hash
+        }
         match secrets.get(k) {
             Some(name) => {
                 fingerprints.insert(name.to_string(), sha256_hex(v.as_bytes()));
@@ -145,6 +148,8 @@ pub fn reconstruct(
         restart,
         // Bind mounts are live: the container sees the files as they are now.
         config_digest: want.config_digest.clone(),
+        reload_digest: want.reload_digest.clone(),
+        init_env: BTreeMap::new(),
     };
     Resource::new(
         id.clone(),
@@ -204,6 +209,8 @@ mod tests {
             depends_on: Vec::new(),
             restart: "unless-stopped".into(),
             config_digest: BTreeMap::from([("influxdb/init".to_string(), "abc".to_string())]),
+            reload_digest: BTreeMap::new(),
+            init_env: BTreeMap::new(),
         }
     }
 

@@ -170,6 +170,7 @@ fn status_tells_running_stopped_missing_and_up_to_date() {
                 url: "http://127.0.0.1:1".into(),
                 depends_on: Vec::new(),
                 config_digest: BTreeMap::new(),
+                reload_digest: BTreeMap::new(),
             })),
             &BTreeMap::new(),
         )
@@ -204,4 +205,55 @@ fn status_tells_running_stopped_missing_and_up_to_date() {
             row("d", "missing", false),
         ]
     );
+}
+
+/// Fails on the old code: a service's `Update` was refused ("cannot be changed in place").
+#[test]
+fn a_reloadable_change_updates_the_service_in_place_and_nothing_else_does() {
+    let grafana = |dashboards: &str, arg: &str| {
+        Resource::new(
+            ResourceId::new(ResourceKind::Service, "grafana"),
+            Vec::new(),
+            ResourceSpec::Process(Box::new(crate::desired::ProcessSpec {
+                name: "grafana".into(),
+                program: "grafana".into(),
+                args: vec![arg.into()],
+                env: BTreeMap::new(),
+                health_url: "http://127.0.0.1:1/api/health".into(),
+                url: "http://127.0.0.1:1".into(),
+                depends_on: Vec::new(),
+                config_digest: BTreeMap::new(),
+                reload_digest: BTreeMap::from([("grafana/dashboards".into(), dashboards.into())]),
+            })),
+            &BTreeMap::new(),
+        )
+    };
+    let fake = FakeTarget::new(Flavour::Native);
+    let old = grafana("aaa", "x");
+    fake.seed(old.id.clone(), Held::recorded(&old));
+    let d = desired(vec![grafana("bbb", "x")]);
+    let replan = |d: &Desired| {
+        plan(
+            d,
+            &block_on(fake.observe(d)).expect("observe"),
+            "native",
+            false,
+        )
+    };
+    let p = replan(&d);
+    assert!(matches!(p.steps[0].action, Action::Update { .. }), "{p:?}");
+    block_on(crate::targets::apply(&fake, &d, &p)).expect("apply");
+    assert_eq!(fake.journal(), vec!["update service.grafana".to_string()]);
+    let again = replan(&d);
+    assert!(again.is_empty(), "{again:?}");
+    // Another field too: replaced, and an update forced anyway is refused.
+    let d2 = desired(vec![grafana("ccc", "y")]);
+    let p2 = replan(&d2);
+    let Action::Replace { changes } = &p2.steps[0].action else {
+        panic!("replace expected: {p2:?}")
+    };
+    let forced = Action::Update {
+        changes: changes.clone(),
+    };
+    assert!(run(&fake, old.id.clone(), forced, &d2).is_err());
 }

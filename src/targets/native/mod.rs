@@ -9,6 +9,7 @@
 //! May not: print (progress lines only), read the environment except through
 //! [`crate::settings`], or signal a process whose identity does not match its pidfile.
 
+mod inplace;
 mod proc;
 mod services;
 
@@ -210,7 +211,7 @@ impl NativeTarget {
         result
     }
 
-    fn record(
+    pub(super) fn record(
         &self,
         name: &str,
         program: &Path,
@@ -382,6 +383,10 @@ impl Target for NativeTarget {
                 self.stop(&p.name, Duration::from_secs(10)).await?;
                 let r = resource.ok_or_else(|| Error::internal("matched a resource"))?;
                 self.start(r, p).await
+            }
+            (Action::Update { changes }, Some(ResourceSpec::Process(p))) => {
+                let r = resource.ok_or_else(|| Error::internal("matched a resource"))?;
+                self.reload(r, p, changes).await
             }
             (_, Some(ResourceSpec::Database(spec))) => {
                 common::apply_database(&self.ctx, desired, spec).await

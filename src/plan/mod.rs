@@ -378,7 +378,7 @@ mod tests {
                 before: Some("\"s_old\"".into()),
                 after: Some("\"s_net\"".into()),
                 sensitive: false,
-                forces_replacement: false,
+                forces_replacement: true,
             }]
         );
         assert_eq!(

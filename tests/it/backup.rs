@@ -221,6 +221,29 @@ fn assert_no_secret(values: &SecretValues, text: &str, what: &str) {
     }
 }
 
+/// `backup restore ID --target native` once the live `k6` was dropped: the exact output (the
+/// points and the privileges come back) and no secret in it.
+fn restore_dropped_k6(p: &TestContext, values: &SecretValues) {
+    // Two tests restore this way: the same snapshot, checked by both.
+    let r = insta::allow_duplicates! { promo_snapshot!(p.cmd(&["backup", "restore", ID, "--target", "native"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    ✓ backup 20261124T030000Z: 3 files verified (sha256)
+    $ influxd restore -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/20261124T030000Z
+    ✓ restored into `k6` (3 measurement(s): http_req_duration, http_reqs, vus)
+    ✓ privileges restored on `k6`: grafana READ, k6 WRITE
+
+    ----- stderr -----
+    backup: checking InfluxDB at http://127.0.0.1:[PORT]
+    backup: InfluxDB 1.6.7~rc0 answers
+    backup: running influxd restore -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/20261124T030000Z
+    backup: waiting for `k6` to answer queries
+    backup: restoring privileges on `k6`: grafana READ, k6 WRITE
+    ") };
+    assert_no_secret(values, &r.all(), "restore output");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trip_on_a_real_influxd_1_6() {
     let server = RealInfluxd::start(true);
@@ -355,23 +378,7 @@ async fn round_trip_on_a_real_influxd_1_6() {
             .await
             .contains(&"k6".to_string())
     );
-    let restore = promo_snapshot!(p.cmd(&["backup", "restore", ID, "--target", "native"]), @"
-    success: true
-    exit_code: 0
-    ----- stdout -----
-    ✓ backup 20261124T030000Z: 3 files verified (sha256)
-    $ influxd restore -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/20261124T030000Z
-    ✓ restored into `k6` (3 measurement(s): http_req_duration, http_reqs, vus)
-    ✓ privileges restored on `k6`: grafana READ, k6 WRITE
-
-    ----- stderr -----
-    backup: checking InfluxDB at http://127.0.0.1:[PORT]
-    backup: InfluxDB 1.6.7~rc0 answers
-    backup: running influxd restore -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/20261124T030000Z
-    backup: waiting for `k6` to answer queries
-    backup: restoring privileges on `k6`: grafana READ, k6 WRITE
-    ");
-    assert_no_secret(&values, &restore.all(), "restore output");
+    restore_dropped_k6(&p, &values);
     assert_eq!(
         fingerprint(&server.url(), &values, "k6").await,
         (counts, sum)
@@ -1800,23 +1807,7 @@ async fn restore_gives_grafana_and_k6_their_privileges_back_on_native() {
         "backup run",
     );
     query(&server.url(), &values, "", "DROP DATABASE \"k6\"").await;
-    let r = promo_snapshot!(p.cmd(&["backup", "restore", ID, "--target", "native"]), @"
-    success: true
-    exit_code: 0
-    ----- stdout -----
-    ✓ backup 20261124T030000Z: 3 files verified (sha256)
-    $ influxd restore -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/20261124T030000Z
-    ✓ restored into `k6` (3 measurement(s): http_req_duration, http_reqs, vus)
-    ✓ privileges restored on `k6`: grafana READ, k6 WRITE
-
-    ----- stderr -----
-    backup: checking InfluxDB at http://127.0.0.1:[PORT]
-    backup: InfluxDB 1.6.7~rc0 answers
-    backup: running influxd restore -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/20261124T030000Z
-    backup: waiting for `k6` to answer queries
-    backup: restoring privileges on `k6`: grafana READ, k6 WRITE
-    ");
-    assert_no_secret(&values, &r.all(), "restore output");
+    restore_dropped_k6(&p, &values);
     assert_eq!(
         count_as_grafana(&server.url(), &values, "vus").await,
         Ok(before)
@@ -2076,38 +2067,7 @@ async fn docker_backup_against_a_stopped_influxdb_names_the_cause_within_seconds
         .output()
         .expect("docker stop");
     assert!(stop.status.success());
-    let mut runs = Runs::default();
-    for args in [
-        vec!["backup", "run"],
-        vec!["backup", "restore", "20261124T030000Z"],
-    ] {
-        if args[1] == "restore" {
-            // A complete-looking 1.x backup (our manifest, *.manifest, *.meta, a shard).
-            let root = stack.p.path().join(format!("backups/{}", stack.name));
-            fake_backup(&root, &stack.name, "20261124T030000Z");
-            let dir = root.join("20261124T030000Z");
-            std::fs::write(dir.join("20261124T030000Z.meta"), "meta").expect("meta");
-            let mut m = BackupManifest::read(&dir).expect("read").expect("manifest");
-            m.files = bmanifest::hash_dir(&dir).expect("hash");
-            m.write(&dir).expect("write");
-        }
-        runs.push(args.join(" "), stack.filter(stack.p.run(&args)));
-    }
-    promo_snapshot!(runs, @"
-    === backup run ===
-    success: false
-    exit_code: 1
-    ----- stdout -----
-
-    ----- stderr -----
-    backup: checking container [STACK]-influxdb-1 (docker target)
-    promo_infra::docker
-
-      x InfluxDB is down: container [STACK]-influxdb-1 is exited
-      help: start it (`promo-infra apply`, or `docker start [STACK]-influxdb-1`); its logs: `docker logs [STACK]-influxdb-1`
-
-
-    === backup restore [BACKUP_ID] ===
+    let run = promo_snapshot!(stack.filter(stack.p.run(&["backup", "run"])), @"
     success: false
     exit_code: 1
     ----- stdout -----
@@ -2119,6 +2079,20 @@ async fn docker_backup_against_a_stopped_influxdb_names_the_cause_within_seconds
       x InfluxDB is down: container [STACK]-influxdb-1 is exited
       help: start it (`promo-infra apply`, or `docker start [STACK]-influxdb-1`); its logs: `docker logs [STACK]-influxdb-1`
     ");
+    // A complete-looking 1.x backup (our manifest, *.manifest, *.meta, a shard).
+    let root = stack.p.path().join(format!("backups/{}", stack.name));
+    fake_backup(&root, &stack.name, "20261124T030000Z");
+    let dir = root.join("20261124T030000Z");
+    std::fs::write(dir.join("20261124T030000Z.meta"), "meta").expect("meta");
+    let mut m = BackupManifest::read(&dir).expect("read").expect("manifest");
+    m.files = bmanifest::hash_dir(&dir).expect("hash");
+    m.write(&dir).expect("write");
+    let restore = stack.p.run(&["backup", "restore", "20261124T030000Z"]);
+    assert_eq!(
+        restore.report(),
+        run.report(),
+        "restore refuses with the same words as backup run"
+    );
     // Only the fake backup the test put there.
     assert_eq!(
         names(&stack.p.path().join(format!("backups/{}", stack.name))),
@@ -2267,28 +2241,7 @@ async fn docker_v2_backup_and_restore_check_the_container_then_use_the_published
         .expect("docker stop");
     assert!(stop.status.success());
     std::fs::remove_file(&log).expect("reset log");
-    let mut runs = Runs::default();
-    for args in [
-        vec!["backup", "run"],
-        vec!["backup", "restore", ID, "--as", "k6-again"],
-    ] {
-        runs.push(args.join(" "), v2(p.run_env(&args, &env)));
-    }
-    promo_snapshot!(runs, @"
-    === backup run ===
-    success: false
-    exit_code: 1
-    ----- stdout -----
-
-    ----- stderr -----
-    backup: checking container [STACK]-influxdb-1 (docker target)
-    promo_infra::docker
-
-      x InfluxDB is down: container [STACK]-influxdb-1 is exited (exit code 137)
-      help: start it (`promo-infra apply`, or `docker start [STACK]-influxdb-1`); its logs: `docker logs [STACK]-influxdb-1`
-
-
-    === backup restore 20261124T030000Z --as k6-again ===
+    let run = promo_snapshot!(v2(p.run_env(&["backup", "run"], &env)), @"
     success: false
     exit_code: 1
     ----- stdout -----
@@ -2300,6 +2253,12 @@ async fn docker_v2_backup_and_restore_check_the_container_then_use_the_published
       x InfluxDB is down: container [STACK]-influxdb-1 is exited (exit code 137)
       help: start it (`promo-infra apply`, or `docker start [STACK]-influxdb-1`); its logs: `docker logs [STACK]-influxdb-1`
     ");
+    let restore = p.run_env(&["backup", "restore", ID, "--as", "k6-again"], &env);
+    assert_eq!(
+        restore.report(),
+        run.report(),
+        "restore refuses with the same words as backup run"
+    );
     assert!(
         !log.exists(),
         "influx must not run when the container is down"

@@ -55,6 +55,23 @@ fn ok(run: &Run, what: &str) {
     assert!(!run.all().contains("panicked"), "{}", run.all());
 }
 
+/// `run` with what a backup of a live server changes from run to run as placeholders: the
+/// size of what influxd wrote (`1.8 KiB` → `[SIZE]`) and influxd's own log times.
+fn live(run: Run) -> Run {
+    run.filter_regex(r"\b\d+(\.\d+)? (B|KiB|MiB|GiB)\b", "[SIZE]")
+        .filter_regex(r"\b\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\b", "[LOG_TIME]")
+}
+
+/// [`live`], plus what a backup taken on the real clock (a scheduled run) names after it:
+/// its id → `[BACKUP_ID]`, and the day, ISO week and month rotation files it under.
+fn on_the_clock(run: Run) -> Run {
+    live(run)
+        .filter_regex(r"\b\d{8}T\d{6}Z\b", "[BACKUP_ID]")
+        .filter_regex(r"\b\d{4}-\d{2}-\d{2}\b", "[DAY]")
+        .filter_regex(r"\b\d{4}-W\d{2}\b", "[WEEK]")
+        .filter_regex(r"\b\d{4}-\d{2}\b", "[MONTH]")
+}
+
 fn env_values(p: &TestContext, stack: &str) -> SecretValues {
     secrets::read_env(&p.path().join(format!("generated/{stack}/.env")))
         .expect("read .env")
@@ -204,6 +221,29 @@ fn assert_no_secret(values: &SecretValues, text: &str, what: &str) {
     }
 }
 
+/// `backup restore ID --target native` once the live `k6` was dropped: the exact output (the
+/// points and the privileges come back) and no secret in it.
+fn restore_dropped_k6(p: &TestContext, values: &SecretValues) {
+    // Two tests restore this way: the same snapshot, checked by both.
+    let r = insta::allow_duplicates! { promo_snapshot!(p.cmd(&["backup", "restore", ID, "--target", "native"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    ✓ backup 20261124T030000Z: 3 files verified (sha256)
+    $ influxd restore -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/20261124T030000Z
+    ✓ restored into `k6` (3 measurement(s): http_req_duration, http_reqs, vus)
+    ✓ privileges restored on `k6`: grafana READ, k6 WRITE
+
+    ----- stderr -----
+    backup: checking InfluxDB at http://127.0.0.1:[PORT]
+    backup: InfluxDB 1.6.7~rc0 answers
+    backup: running influxd restore -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/20261124T030000Z
+    backup: waiting for `k6` to answer queries
+    backup: restoring privileges on `k6`: grafana READ, k6 WRITE
+    ") };
+    assert_no_secret(values, &r.all(), "restore output");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trip_on_a_real_influxd_1_6() {
     let server = RealInfluxd::start(true);
@@ -230,25 +270,27 @@ async fn round_trip_on_a_real_influxd_1_6() {
     );
 
     // backup run, with a fixed clock so the id is known
-    let run = p.run_env(
-        &["backup", "run", "--target", "native"],
-        &[("PROMO_INFRA_NOW", NOW)],
+    let run = promo_snapshot!(
+        live(
+            p.cmd(&["backup", "run", "--target", "native"])
+                .env("PROMO_INFRA_NOW", NOW)
+                .run()
+        ),
+        @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    $ influxd backup -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/20261124T030000Z
+      + backups/shop/20261124T030000Z (3 files, [SIZE], database k6, InfluxDB 1.6.7~rc0)
+    ✓ backup 20261124T030000Z complete
+
+    ----- stderr -----
+    backup: checking InfluxDB at http://127.0.0.1:[PORT]
+    backup: InfluxDB 1.6.7~rc0 answers
+    backup: running influxd backup -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/.tmp-20261124T030000Z
+    backup: hashing the files (sha256)
+    "
     );
-    ok(&run, "backup run");
-    assert!(
-        run.stdout.contains(&format!(
-            "$ influxd backup -portable -host {} -db k6 backups/shop/{ID}",
-            server.rpc()
-        )),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains(&format!("+ backups/shop/{ID} (")),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("InfluxDB 1.6.7"), "{}", run.stdout);
     let dir = p.path().join("backups/shop").join(ID);
     let m = BackupManifest::read(&dir).expect("read").expect("manifest");
     assert_eq!(m.id, ID);
@@ -290,21 +332,40 @@ async fn round_trip_on_a_real_influxd_1_6() {
     assert_eq!(row.split_whitespace().nth(4), Some("ok"), "{row}");
 
     // Restoring over the live database is refused (influxd 1.6 would fail half-way).
-    let refused = p.run(&["backup", "restore", ID, "--target", "native"]);
-    assert_eq!(refused.code, 1, "{}", refused.all());
-    assert!(
-        refused.stderr.contains("database `k6` already exists on")
-            && refused.stderr.contains("--as k6_restored"),
-        "{}",
-        refused.stderr
-    );
+    promo_snapshot!(p.cmd(&["backup", "restore", ID, "--target", "native"]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    backup: checking InfluxDB at http://127.0.0.1:[PORT]
+    backup: InfluxDB 1.6.7~rc0 answers
+    promo_infra::backup
+
+      x database `k6` already exists on http://127.0.0.1:[PORT]: influxd 1.6 restores only into a database that does not exist (nothing was changed)
+      help: to replace it: drop it first (`influx -host … -execute 'DROP DATABASE "k6"'`), then run `promo-infra backup restore 20261124T030000Z` again; to look at the backup beside it: `promo-infra backup restore 20261124T030000Z --as k6_restored`
+    "#);
 
     // --as: beside the live database, same points.
-    let side = p.run(&[
-        "backup", "restore", ID, "--as", "k6_copy", "--target", "native",
-    ]);
-    ok(&side, "restore --as");
-    assert!(side.stdout.contains("-newdb k6_copy"), "{}", side.stdout);
+    promo_snapshot!(
+        p.cmd(&[
+            "backup", "restore", ID, "--as", "k6_copy", "--target", "native",
+        ]),
+        @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    ✓ backup 20261124T030000Z: 3 files verified (sha256)
+    $ influxd restore -portable -host 127.0.0.1:[PORT] -db k6 -newdb k6_copy backups/shop/20261124T030000Z
+    ✓ restored into `k6_copy` (3 measurement(s): http_req_duration, http_reqs, vus)
+
+    ----- stderr -----
+    backup: checking InfluxDB at http://127.0.0.1:[PORT]
+    backup: InfluxDB 1.6.7~rc0 answers
+    backup: running influxd restore -portable -host 127.0.0.1:[PORT] -db k6 -newdb k6_copy backups/shop/20261124T030000Z
+    backup: waiting for `k6_copy` to answer queries
+    "
+    );
     assert_eq!(
         fingerprint(&server.url(), &values, "k6_copy").await,
         (counts.clone(), sum.clone())
@@ -317,21 +378,7 @@ async fn round_trip_on_a_real_influxd_1_6() {
             .await
             .contains(&"k6".to_string())
     );
-    let restore = p.run(&["backup", "restore", ID, "--target", "native"]);
-    ok(&restore, "backup restore");
-    assert!(
-        restore.stdout.contains("files verified (sha256)")
-            && restore.stdout.contains(&format!(
-                "$ influxd restore -portable -host {} -db k6 backups/shop/{ID}",
-                server.rpc()
-            ))
-            && restore.stdout.contains(
-                "restored into `k6` (3 measurement(s): http_req_duration, http_reqs, vus)"
-            ),
-        "{}",
-        restore.stdout
-    );
-    assert_no_secret(&values, &restore.all(), "restore output");
+    restore_dropped_k6(&p, &values);
     assert_eq!(
         fingerprint(&server.url(), &values, "k6").await,
         (counts, sum)
@@ -371,14 +418,15 @@ async fn a_corrupted_backup_is_listed_and_refused_by_restore() {
     bytes[mid] ^= 0x01;
     std::fs::write(&path, &bytes).expect("write shard");
 
-    let list = p.run(&["backup", "list"]);
-    ok(&list, "backup list");
-    let line = list
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(ID))
-        .unwrap_or_else(|| panic!("{}", list.stdout));
-    assert!(line.contains("corrupt") && line.contains(&shard), "{line}");
+    promo_snapshot!(live(p.cmd(&["backup", "list"]).run()).filter(&shard, "[SHARD]"), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    ID                TIME (UTC)            SIZE     STATUS   DETAIL
+    20261124T030000Z  [TIMESTAMP]  [SIZE]  corrupt  `[SHARD]` has sha256 [HASH], the manifest recorded [HASH]
+
+    ----- stderr -----
+    ");
     let json = p.run(&["backup", "list", "--json"]);
     ok(&json, "backup list --json");
     let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
@@ -387,15 +435,21 @@ async fn a_corrupted_backup_is_listed_and_refused_by_restore() {
     assert_eq!(v[0]["time"], NOW);
 
     query(&server.url(), &values, "", "DROP DATABASE \"k6\"").await;
-    let restore = p.run(&["backup", "restore", ID, "--target", "native"]);
-    assert_eq!(restore.code, 1, "{}", restore.all());
-    assert!(
-        restore
-            .stderr
-            .contains(&format!("backup {ID} is corrupt: `{shard}` has sha256"))
-            && restore.stderr.contains("refusing to restore"),
-        "{}",
-        restore.stderr
+    promo_snapshot!(
+        p.cmd(&["backup", "restore", ID, "--target", "native"])
+            .run()
+            .filter(&shard, "[SHARD]"),
+        @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::backup
+
+      x backup 20261124T030000Z is corrupt: `[SHARD]` has sha256 [HASH], the manifest recorded [HASH]; refusing to restore (nothing was changed)
+      help: the file changed after the backup was written; restore an older backup (`promo-infra backup list` marks the corrupt ones)
+    "
     );
     // Nothing was restored.
     assert!(
@@ -445,16 +499,19 @@ async fn an_interrupted_backup_is_never_listed_as_valid() {
         &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
     );
     // No database yet: influxd would say "backup failed: EOF"; promo-infra says what is wrong.
-    let missing = p.run(&["backup", "run", "--target", "native"]);
-    assert_eq!(missing.code, 1, "{}", missing.all());
-    assert!(
-        missing
-            .stderr
-            .contains("database `k6` does not exist on http://127.0.0.1:")
-            && missing.stderr.contains("promo-infra apply"),
-        "{}",
-        missing.stderr
-    );
+    promo_snapshot!(p.cmd(&["backup", "run", "--target", "native"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    backup: checking InfluxDB at http://127.0.0.1:[PORT]
+    backup: InfluxDB 1.6.7~rc0 answers
+    promo_infra::backup
+
+      x database `k6` does not exist on http://127.0.0.1:[PORT]: nothing to back up
+      help: create it with `promo-infra apply`, or fix influxdb.bucket in the manifest
+    ");
     // (auth is off on this server: no .env needed)
     let created = reqwest::Client::new()
         .post(format!("{}/query", server.url()))
@@ -649,19 +706,25 @@ async fn influx2_backup_and_restore_pass_the_token_in_the_environment_only() {
     ];
     let url = double.url();
 
-    let run = p.run_env(&["backup", "run", "--target", "native"], &env);
-    ok(&run, "backup run (2.x)");
-    assert!(
-        run.stdout.contains(&format!(
-            "$ influx backup --host {url} --org shop-org --bucket k6-metrics backups/shop2/{ID}"
-        )),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("InfluxDB 2.7.10-double"),
-        "{}",
-        run.stdout
+    let run = promo_snapshot!(
+        p.cmd(&["backup", "run", "--target", "native"])
+            .envs(&env)
+            .run()
+            .filter(&url, "[INFLUX2_URL]"),
+        @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    $ influx backup --host [INFLUX2_URL] --org shop-org --bucket k6-metrics backups/shop2/20261124T030000Z
+      + backups/shop2/20261124T030000Z (3 files, 153 B, database k6-metrics, InfluxDB 2.7.10-double)
+    ✓ backup 20261124T030000Z complete
+
+    ----- stderr -----
+    backup: checking InfluxDB at [INFLUX2_URL]
+    backup: InfluxDB 2.7.10-double answers
+    backup: running influx backup --host [INFLUX2_URL] --org shop-org --bucket k6-metrics backups/shop2/.tmp-20261124T030000Z
+    backup: hashing the files (sha256)
+    "
     );
     let recorded = std::fs::read_to_string(&log).expect("log");
     let dir = p.path().join(format!("backups/shop2/{ID}"));
@@ -696,8 +759,8 @@ async fn influx2_backup_and_restore_pass_the_token_in_the_environment_only() {
     );
 
     std::fs::remove_file(&log).expect("reset log");
-    let restore = p.run_env(
-        &[
+    let restore = promo_snapshot!(
+        p.cmd(&[
             "backup",
             "restore",
             ID,
@@ -705,10 +768,24 @@ async fn influx2_backup_and_restore_pass_the_token_in_the_environment_only() {
             "k6-restored",
             "--target",
             "native",
-        ],
-        &env,
+        ])
+        .envs(&env)
+        .run()
+        .filter(&url, "[INFLUX2_URL]"),
+        @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    ✓ backup 20261124T030000Z: 3 files verified (sha256)
+    $ influx restore --host [INFLUX2_URL] --org shop-org --bucket k6-metrics --new-bucket k6-restored backups/shop2/20261124T030000Z
+    ✓ restored into `k6-restored`
+
+    ----- stderr -----
+    backup: checking InfluxDB at [INFLUX2_URL]
+    backup: InfluxDB 2.7.10-double answers
+    backup: running influx restore --host [INFLUX2_URL] --org shop-org --bucket k6-metrics --new-bucket k6-restored backups/shop2/20261124T030000Z
+    "
     );
-    ok(&restore, "backup restore (2.x)");
     assert_eq!(
         std::fs::read_to_string(&log).expect("log"),
         format!(
@@ -728,12 +805,24 @@ async fn influx2_backup_and_restore_pass_the_token_in_the_environment_only() {
         .collect();
     std::fs::write(&env_file, without).expect("write .env");
     std::fs::remove_file(&log).expect("reset log");
-    let refused = p.run_env(&["backup", "run", "--target", "native"], &env);
-    assert_eq!(refused.code, 1, "{}", refused.all());
-    assert!(
-        refused.stderr.contains("INFLUXDB_ADMIN_TOKEN is not set"),
-        "{}",
-        refused.stderr
+    promo_snapshot!(
+        p.cmd(&["backup", "run", "--target", "native"])
+            .envs(&env)
+            .run()
+            .filter(&url, "[INFLUX2_URL]"),
+        @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    backup: checking InfluxDB at [INFLUX2_URL]
+    backup: InfluxDB 2.7.10-double answers
+    promo_infra::secrets
+
+      x secrets file `generated/shop2/.env`: INFLUXDB_ADMIN_TOKEN is not set: `influx` needs the operator token
+      help: run `promo-infra generate` to create it (or add it to .env)
+    "
     );
     assert!(!log.exists(), "influx must not run without a token");
     double.shutdown().await;
@@ -807,17 +896,31 @@ async fn generated_backup_units_verify_and_their_command_runs() {
         .env("NO_COLOR", "1")
         .output()
         .expect("run ExecStart");
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let run = crate::common::Run::new(
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        p.path(),
     );
-    assert!(out.status.success(), "{all}");
-    assert!(
-        all.contains("backup ") && all.contains(" complete"),
-        "{all}"
-    );
-    assert!(all.contains("keep 1 backup(s)"), "{all}");
+    promo_snapshot!(on_the_clock(run), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    $ influxd backup -portable -host 127.0.0.1:[PORT] -db k6 backups/bkunit/[BACKUP_ID]
+      + backups/bkunit/[BACKUP_ID] (3 files, [SIZE], database k6, InfluxDB 1.6.7~rc0)
+    ✓ backup [BACKUP_ID] complete
+    policy: keep last 2, daily 7, weekly 4, monthly 6 (UTC days, ISO weeks, months)
+    keep 1 backup(s):
+      = [BACKUP_ID]  last backup #1, daily backup [DAY], weekly backup [WEEK], monthly backup [MONTH], newest valid backup (always kept)
+    removed 0 backup(s):
+    ✓ 1 kept, 0 removed
+
+    ----- stderr -----
+    backup: checking InfluxDB at http://127.0.0.1:[PORT]
+    backup: InfluxDB 1.6.7~rc0 answers
+    backup: running influxd backup -portable -host 127.0.0.1:[PORT] -db k6 backups/bkunit/.tmp-[BACKUP_ID]
+    backup: hashing the files (sha256)
+    ");
     let list = p.run(&["backup", "list", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
     assert_eq!(v.as_array().expect("array").len(), 1);
@@ -1248,8 +1351,21 @@ fn a_corrupt_backup_never_fills_a_bucket_and_nothing_valid_is_lost() {
         fake_backup(&root, "shop", id);
     }
     let shard = flip_a_byte(&root.join(corrupt));
-    let r = p.run_env(&["backup", "rotate"], &[("PROMO_INFRA_NOW", NOW)]);
-    ok(&r, "backup rotate");
+    let r = promo_snapshot!(p.cmd(&["backup", "rotate"]).env("PROMO_INFRA_NOW", NOW), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    policy: keep last 0, daily 0, weekly 2, monthly 0 (UTC days, ISO weeks, months)
+    keep 2 backup(s):
+      = 20261124T030000Z  weekly backup 2026-W48, newest valid backup (always kept)
+      = 20261117T030000Z  weekly backup 2026-W47
+    removed 0 backup(s):
+    left alone 1 entr(y/ies):
+      ! 20261119T030000Z  corrupt (`20261119T030000Z.s1.tar.gz` has sha256 [HASH], the manifest recorded [HASH]): not counted, left for you to inspect and delete
+    ✓ 2 kept, 0 removed
+
+    ----- stderr -----
+    ");
     assert_eq!(
         names(&root),
         [older, corrupt, newest]
@@ -1259,26 +1375,11 @@ fn a_corrupt_backup_never_fills_a_bucket_and_nothing_valid_is_lost() {
         "{}",
         r.stdout
     );
-    let line = |id: &str| {
-        r.stdout
-            .lines()
-            .find(|l| l.contains(id))
-            .unwrap_or_else(|| panic!("{id} not reported:\n{}", r.stdout))
-            .to_string()
-    };
-    assert!(
-        line(older).contains("weekly backup 2026-W47"),
-        "{}",
-        r.stdout
+    assert_eq!(
+        shard,
+        format!("{corrupt}.s1.tar.gz"),
+        "the snapshot names this shard"
     );
-    assert!(
-        line(corrupt).trim_start().starts_with('!')
-            && line(corrupt).contains("corrupt")
-            && line(corrupt).contains(&format!("`{shard}` has sha256")),
-        "{}",
-        r.stdout
-    );
-    assert!(r.stdout.contains("2 kept, 0 removed"), "{}", r.stdout);
 }
 
 /// `.del-<id>` is removed only when its content proves it is an interrupted removal of OUR
@@ -1312,8 +1413,23 @@ fn a_del_dir_holding_another_stacks_backup_survives_rotate() {
     )
     .expect("marker");
 
-    let r = p.run_env(&["backup", "rotate"], &[("PROMO_INFRA_NOW", NOW)]);
-    ok(&r, "backup rotate");
+    let r = promo_snapshot!(p.cmd(&["backup", "rotate"]).env("PROMO_INFRA_NOW", NOW), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    policy: keep last 2, daily 0, weekly 0, monthly 0 (UTC days, ISO weeks, months)
+    keep 1 backup(s):
+      = 20261124T030000Z  last backup #1, newest valid backup (always kept)
+    removed 1 backup(s):
+      - .del-20261118T030000Z  removal of this backup was interrupted; finishing it
+    left alone 3 entr(y/ies):
+      ! .tmp-20261101T030000Z  foreign (no promo-infra-backup.json inside: not created by promo-infra): never touched
+      ! .del-20261121T030000Z  foreign (renamed or copied backup (its manifest says `20261119T030000Z`)): never touched
+      ! .del-20261120T030000Z  foreign (renamed or copied backup (its manifest says `20261120T030000Z`)): never touched
+    ✓ 1 kept, 1 removed
+
+    ----- stderr -----
+    ");
     assert!(theirs.join("notes.txt").is_file(), "{}", r.stdout);
     assert!(theirs.join(bmanifest::FILE).is_file());
     assert!(mismatched.join(bmanifest::FILE).is_file(), "{}", r.stdout);
@@ -1323,17 +1439,6 @@ fn a_del_dir_holding_another_stacks_backup_survives_rotate() {
         r.stdout
     );
     assert!(!root.join(".del-20261118T030000Z").exists(), "{}", r.stdout);
-    for kept in [".del-20261120T030000Z", ".del-20261121T030000Z"] {
-        let line = r
-            .stdout
-            .lines()
-            .find(|l| l.contains(kept))
-            .unwrap_or_else(|| panic!("{kept}: {}", r.stdout));
-        assert!(
-            line.contains("foreign") && line.contains("never touched"),
-            "{line}"
-        );
-    }
     let list = p.run(&["backup", "list", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
     let status = |id: &str| {
@@ -1483,18 +1588,23 @@ fn a_keep_policy_near_u32_max_does_not_overflow() {
     let (p, root) = policy_project("{ last: 10000, daily: 10000, weekly: 10000, monthly: 10000 }");
     fake_backup(&root, "shop", "20261123T030000Z");
     fake_backup(&root, "shop", "20261124T030000Z");
-    let r = p.run_env(
-        &["backup", "rotate", "--dry-run"],
-        &[("PROMO_INFRA_NOW", NOW)],
+    promo_snapshot!(
+        p.cmd(&["backup", "rotate", "--dry-run"])
+            .env("PROMO_INFRA_NOW", NOW),
+        @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    policy: keep last 10000, daily 10000, weekly 10000, monthly 10000 (UTC days, ISO weeks, months)
+    keep 2 backup(s):
+      = 20261124T030000Z  last backup #1, daily backup 2026-11-24, weekly backup 2026-W48, monthly backup 2026-11, newest valid backup (always kept)
+      = 20261123T030000Z  last backup #2, daily backup 2026-11-23, oldest weekly backup 2026-W48, oldest monthly backup 2026-11
+    would remove 0 backup(s):
+    ✓ dry run: nothing was removed
+
+    ----- stderr -----
+    "
     );
-    ok(&r, "backup rotate --dry-run");
-    assert!(
-        r.stdout
-            .contains("policy: keep last 10000, daily 10000, weekly 10000, monthly 10000"),
-        "{}",
-        r.stdout
-    );
-    assert!(r.stdout.contains("keep 2 backup(s)"), "{}", r.stdout);
 }
 
 /// Copy a backup under a new id, with our manifest rewritten for it (sizes and sha256 of what
@@ -1551,22 +1661,48 @@ async fn restoring_an_invalid_backup_with_as_fails_without_creating_it() {
             }
         }
     });
-    let r = p.run(&[
-        "backup", "restore", empty, "--as", "k6_empty", "--target", "native",
-    ]);
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(
-        r.stderr.contains(&format!(
-            "backup {empty} cannot be restored: it holds no InfluxDB backup manifest"
-        )),
-        "{}",
-        r.stderr
+    promo_snapshot!(
+        p.cmd(&[
+            "backup", "restore", empty, "--as", "k6_empty", "--target", "native",
+        ]),
+        @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    promo_infra::backup
+
+      x backup 20261125T030000Z cannot be restored: it holds no InfluxDB backup manifest (`*.manifest`): 0 file(s), it is empty (nothing was changed)
+      help: restore another backup (`promo-infra backup list`)
+    "
     );
-    let r = p.run(&[
-        "backup", "restore", bad_shard, "--as", "k6_bad", "--target", "native",
-    ]);
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains("influxd restore"), "{}", r.stderr);
+    promo_snapshot!(
+        on_the_clock(
+            p.cmd(&[
+                "backup", "restore", bad_shard, "--as", "k6_bad", "--target", "native",
+            ])
+            .run()
+        ),
+        @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    backup: checking InfluxDB at http://127.0.0.1:[PORT]
+    backup: InfluxDB 1.6.7~rc0 answers
+    backup: running influxd restore -portable -host 127.0.0.1:[PORT] -db k6 -newdb k6_bad backups/shop/[BACKUP_ID]
+    backup: removing the incomplete database `k6_bad`
+    promo_infra::backup
+
+      x `influxd restore -portable -host 127.0.0.1:[PORT] -db k6 -newdb k6_bad backups/shop/[BACKUP_ID]` failed (exit status: 1):
+      |   [LOG_TIME] Restoring shard 1 live from backup [BACKUP_ID].s1.tar.gz
+      |   [LOG_TIME] error updating shards: gzip: invalid header
+      |   restore: gzip: invalid header
+      help: `influxd backup/restore` talk to the RPC bind-address 127.0.0.1:[PORT] (backup.influx_rpc): check that InfluxDB listens there
+    "
+    );
     let dbs = databases(&server.url(), &values).await;
     assert!(
         !dbs.contains(&"k6_empty".to_string()) && !dbs.contains(&"k6_bad".to_string()),
@@ -1649,20 +1785,7 @@ async fn restore_gives_grafana_and_k6_their_privileges_back_on_native() {
         "backup run",
     );
     query(&server.url(), &values, "", "DROP DATABASE \"k6\"").await;
-    let r = p.run(&["backup", "restore", ID, "--target", "native"]);
-    ok(&r, "backup restore");
-    assert!(
-        r.stdout
-            .contains("privileges restored on `k6`: grafana READ, k6 WRITE"),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stderr.contains("backup: restoring privileges on `k6`"),
-        "{}",
-        r.stderr
-    );
-    assert_no_secret(&values, &r.all(), "restore output");
+    restore_dropped_k6(&p, &values);
     assert_eq!(
         count_as_grafana(&server.url(), &values, "vus").await,
         Ok(before)
@@ -1715,6 +1838,12 @@ impl DockerStack {
 
     fn values(&self) -> SecretValues {
         env_values(&self.p, &self.name)
+    }
+
+    /// `run` with this stack's name (it holds the test's pid) as `[STACK]` in its snapshot,
+    /// and what a scheduled backup takes from the real clock as in [`on_the_clock`].
+    fn filter(&self, run: Run) -> Run {
+        on_the_clock(run.filter(&self.name, "[STACK]"))
     }
 
     fn container(&self) -> String {
@@ -1797,23 +1926,34 @@ async fn docker_v1_cron_backup_list_rotate_restore_and_privileges() {
         .env("NO_COLOR", "1")
         .output()
         .expect("run the cron command");
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let run = crate::common::Run::new(
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        stack.p.path(),
     );
-    assert!(out.status.success(), "{command}\n{all}");
-    assert!(
-        all.contains(&format!("backup: checking container {}", stack.container()))
-            && all.contains(
-                "$ influxd backup -portable -host 127.0.0.1:8088 -db k6 /tmp/promo-infra-backup-"
-            )
-            && all.contains(&format!("(in container {})", stack.container()))
-            && all.contains(" complete")
-            && all.contains("keep 1 backup(s)"),
-        "{all}"
-    );
-    assert_no_secret(&values, &all, "cron command output");
+    let run = promo_snapshot!(stack.filter(run), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    $ influxd backup -portable -host 127.0.0.1:8088 -db k6 /tmp/promo-infra-backup-[BACKUP_ID] (in container [STACK]-influxdb-1)
+      + backups/[STACK]/[BACKUP_ID] (3 files, [SIZE], database k6, InfluxDB 1.6.7~rc0)
+    ✓ backup [BACKUP_ID] complete
+    policy: keep last 2, daily 7, weekly 0, monthly 0 (UTC days, ISO weeks, months)
+    keep 1 backup(s):
+      = [BACKUP_ID]  last backup #1, daily backup [DAY], newest valid backup (always kept)
+    removed 0 backup(s):
+    ✓ 1 kept, 0 removed
+
+    ----- stderr -----
+    backup: checking container [STACK]-influxdb-1 (docker target)
+    backup: checking InfluxDB at http://127.0.0.1:[PORT]
+    backup: InfluxDB 1.6.7~rc0 answers
+    backup: running influxd backup -portable -host 127.0.0.1:8088 -db k6 /tmp/promo-infra-backup-[BACKUP_ID] (in container [STACK]-influxdb-1)
+    backup: copying /tmp/promo-infra-backup-[BACKUP_ID] out of [STACK]-influxdb-1 into backups/[STACK]/.tmp-[BACKUP_ID]
+    backup: hashing the files (sha256)
+    ");
+    assert_no_secret(&values, &run.all(), "cron command output");
 
     let list = stack.p.run(&["backup", "list", "--json"]);
     ok(&list, "backup list");
@@ -1835,9 +1975,25 @@ async fn docker_v1_cron_backup_list_rotate_restore_and_privileges() {
     );
 
     // Beside the live database.
-    let side = stack.p.run(&["backup", "restore", &id, "--as", "k6_copy"]);
-    ok(&side, "restore --as k6_copy");
-    assert!(side.stdout.contains("-newdb k6_copy"), "{}", side.stdout);
+    promo_snapshot!(
+        stack.filter(stack.p.run(&["backup", "restore", &id, "--as", "k6_copy"])),
+        @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    ✓ backup [BACKUP_ID]: 3 files verified (sha256)
+    $ influxd restore -portable -host 127.0.0.1:8088 -db k6 -newdb k6_copy /tmp/promo-infra-restore-[BACKUP_ID] (in container [STACK]-influxdb-1)
+    ✓ restored into `k6_copy` (3 measurement(s): http_req_duration, http_reqs, vus)
+
+    ----- stderr -----
+    backup: checking container [STACK]-influxdb-1 (docker target)
+    backup: checking InfluxDB at http://127.0.0.1:[PORT]
+    backup: InfluxDB 1.6.7~rc0 answers
+    backup: copying backups/[STACK]/[BACKUP_ID] into [STACK]-influxdb-1:/tmp/promo-infra-restore-[BACKUP_ID]
+    backup: running influxd restore -portable -host 127.0.0.1:8088 -db k6 -newdb k6_copy /tmp/promo-infra-restore-[BACKUP_ID] (in container [STACK]-influxdb-1)
+    backup: waiting for `k6_copy` to answer queries
+    "
+    );
 
     // Drop, restore (default target: docker), privileges back.
     let dropped = admin_query(&stack, "DROP DATABASE \"k6\"").await;
@@ -1847,18 +2003,24 @@ async fn docker_v1_cron_backup_list_rotate_restore_and_privileges() {
     );
     let gone = count_as_grafana(&stack.url, &values, "vus").await;
     assert!(gone.is_err(), "{gone:?}");
-    let r = stack.p.run(&["backup", "restore", &id]);
-    ok(&r, "backup restore");
-    assert!(
-        r.stdout.contains(&format!(
-            "$ influxd restore -portable -host 127.0.0.1:8088 -db k6 /tmp/promo-infra-restore-{id} (in container {})",
-            stack.container()
-        )) && r
-            .stdout
-            .contains("privileges restored on `k6`: grafana READ, k6 WRITE"),
-        "{}",
-        r.all()
-    );
+    let r = promo_snapshot!(stack.filter(stack.p.run(&["backup", "restore", &id])), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    ✓ backup [BACKUP_ID]: 3 files verified (sha256)
+    $ influxd restore -portable -host 127.0.0.1:8088 -db k6 /tmp/promo-infra-restore-[BACKUP_ID] (in container [STACK]-influxdb-1)
+    ✓ restored into `k6` (3 measurement(s): http_req_duration, http_reqs, vus)
+    ✓ privileges restored on `k6`: grafana READ, k6 WRITE
+
+    ----- stderr -----
+    backup: checking container [STACK]-influxdb-1 (docker target)
+    backup: checking InfluxDB at http://127.0.0.1:[PORT]
+    backup: InfluxDB 1.6.7~rc0 answers
+    backup: copying backups/[STACK]/[BACKUP_ID] into [STACK]-influxdb-1:/tmp/promo-infra-restore-[BACKUP_ID]
+    backup: running influxd restore -portable -host 127.0.0.1:8088 -db k6 /tmp/promo-infra-restore-[BACKUP_ID] (in container [STACK]-influxdb-1)
+    backup: waiting for `k6` to answer queries
+    backup: restoring privileges on `k6`: grafana READ, k6 WRITE
+    ");
     assert_no_secret(&values, &r.all(), "restore output");
     assert_eq!(
         count_as_grafana(&stack.url, &values, "vus").await,
@@ -1883,37 +2045,32 @@ async fn docker_backup_against_a_stopped_influxdb_names_the_cause_within_seconds
         .output()
         .expect("docker stop");
     assert!(stop.status.success());
-    for args in [
-        vec!["backup", "run"],
-        vec!["backup", "restore", "20261124T030000Z"],
-    ] {
-        if args[1] == "restore" {
-            // A complete-looking 1.x backup (our manifest, *.manifest, *.meta, a shard).
-            let root = stack.p.path().join(format!("backups/{}", stack.name));
-            fake_backup(&root, &stack.name, "20261124T030000Z");
-            let dir = root.join("20261124T030000Z");
-            std::fs::write(dir.join("20261124T030000Z.meta"), "meta").expect("meta");
-            let mut m = BackupManifest::read(&dir).expect("read").expect("manifest");
-            m.files = bmanifest::hash_dir(&dir).expect("hash");
-            m.write(&dir).expect("write");
-        }
-        let r = stack.p.run(&args);
-        assert_eq!(r.code, 1, "{args:?}: {}", r.all());
-        assert!(
-            r.stderr.contains(&format!(
-                "InfluxDB is down: container {} is exited",
-                stack.container()
-            )) && r.stderr.contains("promo-infra apply"),
-            "{args:?}: {}",
-            r.stderr
-        );
-        assert!(
-            r.stderr
-                .contains(&format!("backup: checking container {}", stack.container())),
-            "{}",
-            r.stderr
-        );
-    }
+    let run = promo_snapshot!(stack.filter(stack.p.run(&["backup", "run"])), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    backup: checking container [STACK]-influxdb-1 (docker target)
+    promo_infra::docker
+
+      x InfluxDB is down: container [STACK]-influxdb-1 is exited
+      help: start it (`promo-infra apply`, or `docker start [STACK]-influxdb-1`); its logs: `docker logs [STACK]-influxdb-1`
+    ");
+    // A complete-looking 1.x backup (our manifest, *.manifest, *.meta, a shard).
+    let root = stack.p.path().join(format!("backups/{}", stack.name));
+    fake_backup(&root, &stack.name, "20261124T030000Z");
+    let dir = root.join("20261124T030000Z");
+    std::fs::write(dir.join("20261124T030000Z.meta"), "meta").expect("meta");
+    let mut m = BackupManifest::read(&dir).expect("read").expect("manifest");
+    m.files = bmanifest::hash_dir(&dir).expect("hash");
+    m.write(&dir).expect("write");
+    let restore = stack.p.run(&["backup", "restore", "20261124T030000Z"]);
+    assert_eq!(
+        restore.report(),
+        run.report(),
+        "restore refuses with the same words as backup run"
+    );
     // Only the fake backup the test put there.
     assert_eq!(
         names(&stack.p.path().join(format!("backups/{}", stack.name))),
@@ -2013,17 +2170,22 @@ async fn docker_v2_backup_and_restore_check_the_container_then_use_the_published
         ("PROMO_INFRA_NOW", NOW),
     ];
     let url = double.url();
-    let run = p.run_env(&["backup", "run"], &env);
-    ok(&run, "backup run (2.x, docker)");
-    assert!(
-        run.stderr
-            .contains(&format!("backup: checking container {}", container.0))
-            && run.stdout.contains(&format!(
-                "$ influx backup --host {url} --org shop-org --bucket k6-metrics backups/{stack}/{ID}"
-            )),
-        "{}",
-        run.all()
-    );
+    let v2 = |run: Run| run.filter(&stack, "[STACK]").filter(&url, "[INFLUX2_URL]");
+    let run = promo_snapshot!(v2(p.run_env(&["backup", "run"], &env)), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    $ influx backup --host [INFLUX2_URL] --org shop-org --bucket k6-metrics backups/[STACK]/20261124T030000Z
+      + backups/[STACK]/20261124T030000Z (3 files, 153 B, database k6-metrics, InfluxDB 2.7.10-double)
+    ✓ backup 20261124T030000Z complete
+
+    ----- stderr -----
+    backup: checking container [STACK]-influxdb-1 (docker target)
+    backup: checking InfluxDB at [INFLUX2_URL]
+    backup: InfluxDB 2.7.10-double answers
+    backup: running influx backup --host [INFLUX2_URL] --org shop-org --bucket k6-metrics backups/[STACK]/.tmp-20261124T030000Z
+    backup: hashing the files (sha256)
+    ");
     assert!(
         std::fs::read_to_string(&log)
             .expect("log")
@@ -2033,12 +2195,22 @@ async fn docker_v2_backup_and_restore_check_the_container_then_use_the_published
     let list = p.run(&["backup", "list", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
     assert_eq!(v[0]["status"], "ok", "{v}");
-    let restore = p.run_env(&["backup", "restore", ID, "--as", "k6-restored"], &env);
-    ok(&restore, "backup restore (2.x, docker)");
-    assert!(
-        restore.stdout.contains("--new-bucket k6-restored"),
-        "{}",
-        restore.stdout
+    promo_snapshot!(
+        v2(p.run_env(&["backup", "restore", ID, "--as", "k6-restored"], &env)),
+        @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    ✓ backup 20261124T030000Z: 3 files verified (sha256)
+    $ influx restore --host [INFLUX2_URL] --org shop-org --bucket k6-metrics --new-bucket k6-restored backups/[STACK]/20261124T030000Z
+    ✓ restored into `k6-restored`
+
+    ----- stderr -----
+    backup: checking container [STACK]-influxdb-1 (docker target)
+    backup: checking InfluxDB at [INFLUX2_URL]
+    backup: InfluxDB 2.7.10-double answers
+    backup: running influx restore --host [INFLUX2_URL] --org shop-org --bucket k6-metrics --new-bucket k6-restored backups/[STACK]/20261124T030000Z
+    "
     );
 
     let stop = std::process::Command::new("docker")
@@ -2047,21 +2219,24 @@ async fn docker_v2_backup_and_restore_check_the_container_then_use_the_published
         .expect("docker stop");
     assert!(stop.status.success());
     std::fs::remove_file(&log).expect("reset log");
-    for args in [
-        vec!["backup", "run"],
-        vec!["backup", "restore", ID, "--as", "k6-again"],
-    ] {
-        let r = p.run_env(&args, &env);
-        assert_eq!(r.code, 1, "{}", r.all());
-        assert!(
-            r.stderr.contains(&format!(
-                "InfluxDB is down: container {} is exited",
-                container.0
-            )),
-            "{}",
-            r.stderr
-        );
-    }
+    let run = promo_snapshot!(v2(p.run_env(&["backup", "run"], &env)), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    backup: checking container [STACK]-influxdb-1 (docker target)
+    promo_infra::docker
+
+      x InfluxDB is down: container [STACK]-influxdb-1 is exited (exit code 137)
+      help: start it (`promo-infra apply`, or `docker start [STACK]-influxdb-1`); its logs: `docker logs [STACK]-influxdb-1`
+    ");
+    let restore = p.run_env(&["backup", "restore", ID, "--as", "k6-again"], &env);
+    assert_eq!(
+        restore.report(),
+        run.report(),
+        "restore refuses with the same words as backup run"
+    );
     assert!(
         !log.exists(),
         "influx must not run when the container is down"

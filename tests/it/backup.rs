@@ -340,8 +340,6 @@ async fn round_trip_on_a_real_influxd_1_6() {
     ----- stderr -----
     backup: checking InfluxDB at http://127.0.0.1:[PORT]
     backup: InfluxDB 1.6.7~rc0 answers
-    promo_infra::backup
-
       x database `k6` already exists on http://127.0.0.1:[PORT]: influxd 1.6 restores only into a database that does not exist (nothing was changed)
       help: to replace it: drop it first (`influx -host … -execute 'DROP DATABASE "k6"'`), then run `promo-infra backup restore 20261124T030000Z` again; to look at the backup beside it: `promo-infra backup restore 20261124T030000Z --as k6_restored`
     "#);
@@ -445,8 +443,6 @@ async fn a_corrupted_backup_is_listed_and_refused_by_restore() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::backup
-
       x backup 20261124T030000Z is corrupt: `[SHARD]` has sha256 [HASH], the manifest recorded [HASH]; refusing to restore (nothing was changed)
       help: the file changed after the backup was written; restore an older backup (`promo-infra backup list` marks the corrupt ones)
     "
@@ -507,8 +503,6 @@ async fn an_interrupted_backup_is_never_listed_as_valid() {
     ----- stderr -----
     backup: checking InfluxDB at http://127.0.0.1:[PORT]
     backup: InfluxDB 1.6.7~rc0 answers
-    promo_infra::backup
-
       x database `k6` does not exist on http://127.0.0.1:[PORT]: nothing to back up
       help: create it with `promo-infra apply`, or fix influxdb.bucket in the manifest
     ");
@@ -818,8 +812,6 @@ async fn influx2_backup_and_restore_pass_the_token_in_the_environment_only() {
     ----- stderr -----
     backup: checking InfluxDB at [INFLUX2_URL]
     backup: InfluxDB 2.7.10-double answers
-    promo_infra::secrets
-
       x secrets file `generated/shop2/.env`: INFLUXDB_ADMIN_TOKEN is not set: `influx` needs the operator token
       help: run `promo-infra generate` to create it (or add it to .env)
     "
@@ -1671,8 +1663,6 @@ async fn restoring_an_invalid_backup_with_as_fails_without_creating_it() {
     ----- stdout -----
 
     ----- stderr -----
-    promo_infra::backup
-
       x backup 20261125T030000Z cannot be restored: it holds no InfluxDB backup manifest (`*.manifest`): 0 file(s), it is empty (nothing was changed)
       help: restore another backup (`promo-infra backup list`)
     "
@@ -1694,8 +1684,6 @@ async fn restoring_an_invalid_backup_with_as_fails_without_creating_it() {
     backup: InfluxDB 1.6.7~rc0 answers
     backup: running influxd restore -portable -host 127.0.0.1:[PORT] -db k6 -newdb k6_bad backups/shop/[BACKUP_ID]
     backup: removing the incomplete database `k6_bad`
-    promo_infra::backup
-
       x `influxd restore -portable -host 127.0.0.1:[PORT] -db k6 -newdb k6_bad backups/shop/[BACKUP_ID]` failed (exit status: 1):
       |   [LOG_TIME] Restoring shard 1 live from backup [BACKUP_ID].s1.tar.gz
       |   [LOG_TIME] error updating shards: gzip: invalid header
@@ -2052,8 +2040,6 @@ async fn docker_backup_against_a_stopped_influxdb_names_the_cause_within_seconds
 
     ----- stderr -----
     backup: checking container [STACK]-influxdb-1 (docker target)
-    promo_infra::docker
-
       x InfluxDB is down: container [STACK]-influxdb-1 is exited
       help: start it (`promo-infra apply`, or `docker start [STACK]-influxdb-1`); its logs: `docker logs [STACK]-influxdb-1`
     ");
@@ -2226,8 +2212,6 @@ async fn docker_v2_backup_and_restore_check_the_container_then_use_the_published
 
     ----- stderr -----
     backup: checking container [STACK]-influxdb-1 (docker target)
-    promo_infra::docker
-
       x InfluxDB is down: container [STACK]-influxdb-1 is exited (exit code 137)
       help: start it (`promo-infra apply`, or `docker start [STACK]-influxdb-1`); its logs: `docker logs [STACK]-influxdb-1`
     ");

@@ -36,13 +36,13 @@ pub enum Error {
 
     /// Generated files differ from what the manifest compiles to (`generate --check`).
     #[error("{count} generated file(s) are out of date")]
-    #[diagnostic(
-        code(promo_infra::stale),
-        help("run `promo-infra generate` and commit the result")
-    )]
+    #[diagnostic(code(promo_infra::stale))]
     Stale {
         /// Number of stale files.
         count: usize,
+        /// What fixes it (see [`Error::stale`]).
+        #[help]
+        help: String,
     },
 
     /// Generated files were edited by hand and were kept.
@@ -194,6 +194,21 @@ pub enum Error {
 }
 
 impl Error {
+    /// `generate --check` found `count` stale files, `hand_edited` of them edited by hand: the
+    /// advice is a command that fixes them (`generate` keeps hand-edited files, so for those it
+    /// is `generate --force`, after moving the edit where it survives).
+    pub fn stale(count: usize, hand_edited: &[String]) -> Self {
+        let help = if hand_edited.is_empty() {
+            "run `promo-infra generate` and commit the result".to_string()
+        } else {
+            format!(
+                "edited by hand: {}. `promo-infra generate` keeps such files; move the edit into the manifest or a template in dashboards-src/, then run `promo-infra generate --force` (it overwrites them) and commit the result",
+                hand_edited.join(", ")
+            )
+        };
+        Self::Stale { count, help }
+    }
+
     /// An IO error that names its path.
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {

@@ -16,6 +16,9 @@ pub struct Stale {
     pub path: String,
     /// Unified diff from what is on disk to what would be generated.
     pub diff: String,
+    /// What is on disk is not what promo-infra last wrote (the ledger says otherwise): an edit
+    /// by hand, which `generate` keeps (only `generate --force` overwrites it).
+    pub hand_edited: bool,
 }
 
 /// Compare `files` with `dir` without writing. Returns every file that differs, is missing,
@@ -33,10 +36,16 @@ pub fn check(
         if current.as_deref() == Some(&file.bytes[..]) {
             continue;
         }
+        // The ledger itself records the others, not itself.
+        let hand_edited = rel != super::LEDGER
+            && current
+                .as_deref()
+                .is_some_and(|b| old.files.get(rel) != Some(&crate::desired::sha256_hex(b)));
         let before = current
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
         stale.push(Stale {
+            hand_edited,
             path: rel.clone(),
             diff: unified_diff(
                 &before,
@@ -52,6 +61,7 @@ pub fn check(
         }
         if let Some(bytes) = read_optional(&dir.join(rel))? {
             stale.push(Stale {
+                hand_edited: old.files.get(rel) != Some(&crate::desired::sha256_hex(&bytes)),
                 path: rel.clone(),
                 diff: unified_diff(&String::from_utf8_lossy(&bytes), "", display_dir, rel),
             });

@@ -225,7 +225,7 @@ fn hand_edits_are_detected_and_kept() {
 
     ----- stderr -----
       x 2 generated file(s) are out of date
-      help: run `promo-infra generate` and commit the result
+      help: edited by hand: generated/shop/docker-compose.yml. `promo-infra generate` keeps such files; move the edit into the manifest or a template in dashboards-src/, then run `promo-infra generate --force` (it overwrites them) and commit the result
     "#);
 
     // --force overwrites; then everything is current.
@@ -395,4 +395,53 @@ fn schema_patterns_accept_the_stacks_and_refuse_injections() {
         let doc: serde_json::Value = serde_saphyr::from_str(&text).expect("yaml");
         assert!(!validator.is_valid(&doc), "the schema accepts `{edit_to}`");
     }
+}
+
+/// `generate --check` on a hand-edited file advises the command that fixes it — plain
+/// `generate` keeps hand edits, so the advice names `generate --force` — and running the advice
+/// makes the check pass. A file that is only stale (the manifest changed) keeps the plain advice.
+#[test]
+fn check_advice_for_a_hand_edited_file_is_a_command_that_fixes_it() {
+    let p = TestContext::new();
+    p.write("stacks/shop.yaml", BASE);
+    assert_eq!(p.run(&["generate"]).code, 0);
+    let compose = "generated/shop/docker-compose.yml";
+    p.write(compose, &format!("{}# edited by hand\n", p.read(compose)));
+    let check = p.run(&["generate", "--check"]);
+    assert_eq!(check.code, 1, "{}", check.all());
+    promo_snapshot!(crate::common::Run::new(1, String::new(), check.stderr.clone(), p.path()), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x 1 generated file(s) are out of date
+      help: edited by hand: generated/shop/docker-compose.yml. `promo-infra generate` keeps such files; move the edit into the manifest or a template in dashboards-src/, then run `promo-infra generate --force` (it overwrites them) and commit the result
+    ");
+    let plain = p.run(&["generate"]);
+    assert_eq!(
+        plain.code,
+        1,
+        "plain generate keeps the edit: {}",
+        plain.all()
+    );
+    assert_eq!(p.run(&["generate", "--force"]).code, 0);
+    let again = p.run(&["generate", "--check"]);
+    assert_eq!(again.code, 0, "the advice did not fix it: {}", again.all());
+
+    p.write(
+        "stacks/shop.yaml",
+        &BASE.replace("retention: 30d", "retention: 12h"),
+    );
+    let stale = p.run(&["generate", "--check"]);
+    assert_eq!(stale.code, 1);
+    promo_snapshot!(crate::common::Run::new(1, String::new(), stale.stderr.clone(), p.path()), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x 2 generated file(s) are out of date
+      help: run `promo-infra generate` and commit the result
+    ");
 }

@@ -35,8 +35,17 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
         let results = ops::check(&project, &selection)?;
         print::files::check(&mut out, &results);
         let count = results.iter().map(|(_, stale)| stale.len()).sum();
+        let hand_edited: Vec<String> = results
+            .iter()
+            .flat_map(|(dir, stale)| {
+                stale
+                    .iter()
+                    .filter(|s| s.hand_edited)
+                    .map(move |s| format!("{dir}/{}", s.path))
+            })
+            .collect();
         if count > 0 {
-            return Err(Error::Stale { count });
+            return Err(Error::stale(count, &hand_edited));
         }
     } else {
         let results = ops::generate(&project, &selection, args.force)?;

@@ -93,6 +93,37 @@ impl<W: Write> Out<W> {
     }
 
     /// A change line with a terraform-style symbol.
+    /// A rendered plan, coloured like terraform's: the symbol of each resource and field line
+    /// (`+` green, `-` red, `~` and `-/+` yellow) and `# forces replacement` in red. On a
+    /// terminal only: anstream strips the styles otherwise (and for `NO_COLOR`/`--no-color`).
+    pub fn plan(&mut self, text: &str) {
+        for line in text.split_inclusive('\n') {
+            let body = line.trim_start();
+            let indent = &line[..line.len() - body.len()];
+            let (symbol, rest) = ["-/+ ", "+ ", "- ", "~ "]
+                .iter()
+                .find_map(|s| body.strip_prefix(s).map(|rest| (&s[..s.len() - 1], rest)))
+                .unwrap_or(("", body));
+            let style = match symbol {
+                "+" => GREEN,
+                "-" => RED,
+                _ => YELLOW,
+            };
+            let (rest, forces) = match rest.strip_suffix(" # forces replacement\n") {
+                Some(r) => (r, true),
+                None => (rest, false),
+            };
+            if symbol.is_empty() {
+                let _ = write!(self.w, "{line}");
+                continue;
+            }
+            let _ = write!(self.w, "{indent}{style}{symbol}{style:#} {rest}");
+            if forces {
+                let _ = writeln!(self.w, " {RED}# forces replacement{RED:#}");
+            }
+        }
+    }
+
     pub fn change(&mut self, symbol: char, text: &str) {
         let style = match symbol {
             '+' => GREEN,
@@ -202,6 +233,29 @@ pub(crate) mod tests {
             text(out),
             "{\n  \"format_version\": \"1.0\",\n  \"a\": 1\n}\n"
         );
+    }
+
+    #[test]
+    fn plans_are_coloured_on_a_terminal_and_identical_without_colour() {
+        let text = "  # service.g must be replaced\n-/+ service.g\n      ~ image: \"a\" → \"b\" # forces replacement\n      + env.X: (sensitive)\n\nPlan: 1 to add, 0 to change, 1 to destroy.\n";
+        let mut coloured = Out {
+            w: anstream::StripStream::new(Vec::new()),
+        };
+        coloured.plan(text);
+        assert_eq!(
+            String::from_utf8(coloured.w.into_inner()).expect("utf8"),
+            text,
+            "stripped, the text is the plan"
+        );
+        let mut raw = Out { w: Vec::new() };
+        raw.plan(text);
+        let raw = String::from_utf8(raw.w).expect("utf8");
+        assert!(raw.contains("\u{1b}[33m-/+\u{1b}[0m service.g"), "{raw:?}");
+        assert!(
+            raw.contains("\u{1b}[31m# forces replacement\u{1b}[0m\n"),
+            "{raw:?}"
+        );
+        assert!(raw.contains("\u{1b}[32m+\u{1b}[0m env.X"), "{raw:?}");
     }
 
     #[test]

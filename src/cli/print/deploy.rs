@@ -18,7 +18,7 @@ pub fn plan(out: &mut Out<impl Write>, notes: &[String], p: &Plan) {
     for note in notes {
         out.warn(note);
     }
-    out.raw(&plan::render(p));
+    out.plan(&plan::render(p));
 }
 
 /// The status table, then where alerts go (when the stack has a route).

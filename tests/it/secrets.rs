@@ -560,16 +560,19 @@ fn preprod_native_without_a_webhook_runs_grafana_on_the_slackless_provisioning()
           + args[3]: "--homepath"
           + args[4]: "/usr/share/grafana"
           + args[5]: "cfg:paths.provisioning=$__env{PROMO_INFRA_PROJECT_DIR}/generated/shop/native/grafana/provisioning-without-slack"
-          + config_digest.grafana/dashboards: "[HASH]"
           + config_digest.native/grafana.ini: "[HASH]"
-          + config_digest.native/grafana/provisioning-without-slack: "[HASH]"
           + depends_on[0]: "influxdb"
+          + env.GF_SECURITY_ADMIN_USER: "admin"
           + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
           + env.GRAFANA_SECRET_KEY: (sensitive)
           + env.INFLUXDB_ADMIN_TOKEN: (sensitive)
           + health_url: "http://127.0.0.1:3000/api/health"
           + name: "grafana"
           + program: "grafana"
+          + reload_digest.grafana/dashboards: "[HASH]"
+          + reload_digest.native/grafana/provisioning-without-slack/alerting: "[HASH]"
+          + reload_digest.native/grafana/provisioning-without-slack/dashboards: "[HASH]"
+          + reload_digest.native/grafana/provisioning-without-slack/datasources: "[HASH]"
           + url: "http://127.0.0.1:3000"
 
       # service.influxdb will be created

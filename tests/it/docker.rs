@@ -742,8 +742,6 @@ fn non_interactive_apply_without_auto_approve_changes_nothing() {
       # service.grafana will be created
       + service.grafana
           + command: []
-          + config_digest.grafana/dashboards: "[HASH]"
-          + config_digest.grafana/provisioning: "[HASH]"
           + depends_on[0]: "influxdb"
           + env.GF_ANALYTICS_CHECK_FOR_UPDATES: "false"
           + env.GF_ANALYTICS_REPORTING_ENABLED: "false"
@@ -775,12 +773,14 @@ fn non_interactive_apply_without_auto_approve_changes_nothing() {
           + ports[0].container_port: 3000
           + ports[0].host_ip: "127.0.0.1"
           + ports[0].host_port: [PORT]
+          + reload_digest.grafana/dashboards: "[HASH]"
+          + reload_digest.grafana/provisioning/dashboards: "[HASH]"
+          + reload_digest.grafana/provisioning/datasources: "[HASH]"
           + restart: "unless-stopped"
 
       # service.influxdb will be created
       + service.influxdb
           + command: []
-          + config_digest.influxdb/init: "[HASH]"
           + depends_on: []
           + env.INFLUXDB_ADMIN_PASSWORD: (sensitive)
           + env.INFLUXDB_ADMIN_USER: "promo-admin"
@@ -899,8 +899,6 @@ fn a_missing_image_that_cannot_be_pulled_is_named_with_how_to_get_it() {
       # service.grafana will be created
       + service.grafana
           + command: []
-          + config_digest.grafana/dashboards: "[HASH]"
-          + config_digest.grafana/provisioning: "[HASH]"
           + depends_on[0]: "influxdb"
           + env.GF_ANALYTICS_CHECK_FOR_UPDATES: "false"
           + env.GF_ANALYTICS_REPORTING_ENABLED: "false"
@@ -932,12 +930,14 @@ fn a_missing_image_that_cannot_be_pulled_is_named_with_how_to_get_it() {
           + ports[0].container_port: 3000
           + ports[0].host_ip: "127.0.0.1"
           + ports[0].host_port: [PORT]
+          + reload_digest.grafana/dashboards: "[HASH]"
+          + reload_digest.grafana/provisioning/dashboards: "[HASH]"
+          + reload_digest.grafana/provisioning/datasources: "[HASH]"
           + restart: "unless-stopped"
 
       # service.influxdb will be created
       + service.influxdb
           + command: []
-          + config_digest.influxdb/init: "[HASH]"
           + depends_on: []
           + env.INFLUXDB_ADMIN_PASSWORD: (sensitive)
           + env.INFLUXDB_ADMIN_USER: "promo-admin"
@@ -1103,8 +1103,6 @@ fn a_service_that_never_becomes_healthy_is_named_with_its_last_health_check() {
       # service.grafana will be created
       + service.grafana
           + command: []
-          + config_digest.grafana/dashboards: "[HASH]"
-          + config_digest.grafana/provisioning: "[HASH]"
           + depends_on[0]: "influxdb"
           + env.GF_ANALYTICS_CHECK_FOR_UPDATES: "false"
           + env.GF_ANALYTICS_REPORTING_ENABLED: "false"
@@ -1136,12 +1134,14 @@ fn a_service_that_never_becomes_healthy_is_named_with_its_last_health_check() {
           + ports[0].container_port: 3000
           + ports[0].host_ip: "127.0.0.1"
           + ports[0].host_port: [PORT]
+          + reload_digest.grafana/dashboards: "[HASH]"
+          + reload_digest.grafana/provisioning/dashboards: "[HASH]"
+          + reload_digest.grafana/provisioning/datasources: "[HASH]"
           + restart: "unless-stopped"
 
       # service.influxdb will be created
       + service.influxdb
           + command: []
-          + config_digest.influxdb/init: "[HASH]"
           + depends_on: []
           + env.INFLUXDB_ADMIN_PASSWORD: (sensitive)
           + env.INFLUXDB_ADMIN_USER: "promo-admin"

@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, TcpListener};
 
 use serde_json::Value;
 
-use crate::desired::{Desired, ResourceKind, ResourceSpec};
+use crate::desired::{Desired, ResourceKind};
 use crate::error::{Error, Result};
 use crate::manifest::{Loaded, Sp};
 use crate::plan::{Action, Observed, Plan};
@@ -40,12 +40,17 @@ pub fn wanted(plan: &Plan, desired: &Desired, observed: &Observed) -> Vec<Wanted
         let Some(resource) = desired.resources.get(&step.id) else {
             continue;
         };
-        let held_now = observed
+        let held_now: Vec<u16> = observed
             .resources
             .get(&step.id)
-            .map(|o| held_ports(&o.canonical))
+            .map(|o| {
+                listens(&o.canonical)
+                    .into_iter()
+                    .map(|(_, port)| port)
+                    .collect()
+            })
             .unwrap_or_default();
-        for (ip, port) in binds(&resource.spec) {
+        for (ip, port) in listens(&resource.canonical) {
             // The replaced container/process publishes it now: it goes away first.
             if held_now.contains(&port) {
                 continue;
@@ -60,38 +65,22 @@ pub fn wanted(plan: &Plan, desired: &Desired, observed: &Observed) -> Vec<Wanted
     out
 }
 
-/// The host ports an observed service holds, from its canonical form (a container's
-/// `ports[].host_port`, a process's `url`).
-fn held_ports(canonical: &Value) -> Vec<u16> {
+/// `(address, port)` a service listens on, from its canonical form — the same for what is
+/// wanted and what runs: a container's `ports[]`, a process's `url`.
+fn listens(canonical: &Value) -> Vec<(IpAddr, u16)> {
     let published = canonical["ports"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|p| u16::try_from(p["host_port"].as_u64()?).ok());
-    let url = canonical["url"]
-        .as_str()
-        .and_then(|u| reqwest::Url::parse(u).ok()?.port_or_known_default());
+        .filter_map(|p| {
+            let ip = parse_ip(p["host_ip"].as_str()?)?;
+            Some((ip, u16::try_from(p["host_port"].as_u64()?).ok()?))
+        });
+    let url = canonical["url"].as_str().and_then(|u| {
+        let u = reqwest::Url::parse(u).ok()?;
+        Some((parse_ip(u.host_str()?)?, u.port_or_known_default()?))
+    });
     published.chain(url).collect()
-}
-
-/// `(address, port)` a service listens on, from its spec.
-fn binds(spec: &ResourceSpec) -> Vec<(IpAddr, u16)> {
-    match spec {
-        ResourceSpec::Service(s) => s
-            .ports
-            .iter()
-            .filter_map(|p| Some((parse_ip(&p.host_ip)?, p.host_port)))
-            .collect(),
-        ResourceSpec::Process(p) => reqwest::Url::parse(&p.url)
-            .ok()
-            .and_then(|u| {
-                let ip = parse_ip(u.host_str()?)?;
-                Some((ip, u.port_or_known_default()?))
-            })
-            .into_iter()
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 fn parse_ip(host: &str) -> Option<IpAddr> {
@@ -246,12 +235,13 @@ mod tests {
     }
 
     #[test]
-    fn held_ports_of_a_container_and_of_a_process() {
+    fn listens_of_a_container_and_of_a_process() {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let container = serde_json::json!({"ports": [{"host_ip": "127.0.0.1", "host_port": 3000, "container_port": 3000}]});
-        assert_eq!(held_ports(&container), vec![3000]);
+        assert_eq!(listens(&container), vec![(lo, 3000)]);
         let process = serde_json::json!({"url": "http://127.0.0.1:8086"});
-        assert_eq!(held_ports(&process), vec![8086]);
-        assert!(held_ports(&serde_json::json!({})).is_empty());
+        assert_eq!(listens(&process), vec![(lo, 8086)]);
+        assert!(listens(&serde_json::json!({})).is_empty());
     }
 
     #[test]

@@ -242,8 +242,7 @@ pub fn apply(
 /// Whether the target's services listen on this host (docker through a local socket, native).
 fn engine_is_local(kind: TargetKind) -> bool {
     match kind {
-        TargetKind::Docker => crate::settings::docker_host()
-            .is_none_or(|h| h.starts_with("unix://") || h.starts_with('/')),
+        TargetKind::Docker => targets::docker::docker_host().starts_with("unix://"),
         TargetKind::Native => true,
         TargetKind::Cloud => false,
     }

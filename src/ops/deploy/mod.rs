@@ -257,7 +257,6 @@ fn apply_locked(
     on_plan: &mut dyn FnMut(&Plan, &[String]) -> Result<bool>,
 ) -> Result<ApplyReport> {
     let dir = project.generated_dir(loaded.stack());
-    let first = super::compile(project, templates, &loaded)?;
     let env_path = dir.join(".env");
     let values = secret_values(project, &loaded.manifest)?;
     secrets::check_defaults(&env_path, &values, *loaded.manifest.environment)?;
@@ -270,17 +269,6 @@ fn apply_locked(
         &values,
         opts.target.as_str(),
     )?;
-    let files = writer::prepare(&dir, &first.files, false)?;
-    if !files.report().kept.is_empty() {
-        return Err(Error::HandEdited {
-            paths: files
-                .report()
-                .kept
-                .iter()
-                .map(|f| format!("generated/{}/{f}", first.stack))
-                .collect(),
-        });
-    }
     let catalog = secrets::catalog(&loaded.manifest);
     let env = secrets::prepare_env(
         &env_path,
@@ -288,7 +276,8 @@ fn apply_locked(
         *loaded.manifest.environment,
         secrets::os_random_hex,
     )?;
-    // Planned with the secrets as they will be once `.env` is completed.
+    // Compiled once, with the secrets as they will be once `.env` is completed: the values
+    // feed only the resources' fingerprints, so these are also the files to write.
     let values = secrets::with_environment(env.values().clone(), &catalog);
     let s = Stack::new(
         project,
@@ -298,6 +287,17 @@ fn apply_locked(
         opts.health_timeout,
         values,
     )?;
+    let files = writer::prepare(&dir, &s.desired.files, false)?;
+    if !files.report().kept.is_empty() {
+        return Err(Error::HandEdited {
+            paths: files
+                .report()
+                .kept
+                .iter()
+                .map(|f| format!("generated/{}/{f}", s.desired.stack))
+                .collect(),
+        });
+    }
     let notes = s.check_secrets()?;
     let target = s.target(opts.progress.clone())?;
     let rt = runtime()?;

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::ops::FORMAT_VERSION;
+use crate::plan::FILE_DIFF_INDENT;
 
 /// Writer for command output: stdout, or any writer (tests).
 pub struct Out<W: Write = anstream::Stdout> {
@@ -98,6 +99,12 @@ impl<W: Write> Out<W> {
     /// terminal only: anstream strips the styles otherwise (and for `NO_COLOR`/`--no-color`).
     pub fn plan(&mut self, text: &str) {
         for line in text.split_inclusive('\n') {
+            // A generated file's diff, indented under its digest field: coloured as a diff.
+            if let Some(diff_line) = line.strip_prefix(FILE_DIFF_INDENT) {
+                let _ = write!(self.w, "{FILE_DIFF_INDENT}");
+                self.diff(diff_line.trim_end_matches('\n'));
+                continue;
+            }
             let body = line.trim_start();
             let indent = &line[..line.len() - body.len()];
             let (symbol, rest) = ["-/+ ", "+ ", "- ", "~ "]
@@ -133,7 +140,7 @@ impl<W: Write> Out<W> {
         let _ = writeln!(self.w, "  {style}{symbol}{style:#} {text}");
     }
 
-    /// A unified diff, coloured per line.
+    /// A unified diff, coloured per line (each line ends with a newline).
     pub fn diff(&mut self, diff: &str) {
         for line in diff.lines() {
             let style = if line.starts_with("+++") || line.starts_with("---") {
@@ -237,7 +244,7 @@ pub(crate) mod tests {
 
     #[test]
     fn plans_are_coloured_on_a_terminal_and_identical_without_colour() {
-        let text = "  # service.g must be replaced\n-/+ service.g\n      ~ image: \"a\" → \"b\" # forces replacement\n      + env.X: (sensitive)\n\nPlan: 1 to add, 0 to change, 1 to destroy.\n";
+        let text = "  # service.g must be replaced\n-/+ service.g\n      ~ image: \"a\" → \"b\" # forces replacement\n      + env.X: (sensitive)\n      ~ reload_digest.d: \"1\" → \"2\"\n          --- a/generated/s/d/a.yaml\n          +++ b/generated/s/d/a.yaml\n          @@ -1,2 +1,2 @@\n           - name: kept\n          -- old\n          +- new\n\nPlan: 1 to add, 0 to change, 1 to destroy.\n";
         let mut coloured = Out {
             w: anstream::StripStream::new(Vec::new()),
         };
@@ -256,6 +263,17 @@ pub(crate) mod tests {
             "{raw:?}"
         );
         assert!(raw.contains("\u{1b}[32m+\u{1b}[0m env.X"), "{raw:?}");
+        // A file's diff is coloured as a diff: a context line that starts with `- ` stays
+        // plain; removed and added lines are red and green as whole lines.
+        assert!(raw.contains("\n           - name: kept\n"), "{raw:?}");
+        assert!(
+            raw.contains("          \u{1b}[31m-- old\u{1b}[0m\n"),
+            "{raw:?}"
+        );
+        assert!(
+            raw.contains("          \u{1b}[32m+- new\u{1b}[0m\n"),
+            "{raw:?}"
+        );
     }
 
     #[test]

@@ -130,7 +130,7 @@ fn check_manifest_path(rel_path: &str) -> Result<()> {
 }
 
 /// `path` relative to `root` with `/` separators when it lies inside, else as given.
-fn relative_to(root: &Path, path: &Path) -> String {
+pub fn relative_to(root: &Path, path: &Path) -> String {
     let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     let (root, full) = (canon(root), canon(path));
     let rel: PathBuf = full

@@ -11,8 +11,10 @@ use serde_json::Value;
 
 use crate::desired::{Desired, ResourceId};
 
+mod files;
 mod render;
-pub use render::render;
+pub use files::{Applied, FileDiff, with_files};
+pub use render::{FILE_DIFF_INDENT, render};
 
 /// How a secret is shown in a plan.
 const SENSITIVE: &str = "(sensitive)";
@@ -90,6 +92,10 @@ pub struct Step {
     /// `(sensitive)`), sorted by path. Empty otherwise.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<FieldChange>,
+    /// For a replace or an update: the generated files behind its changed digest fields, with
+    /// their diffs ([`with_files`]). Empty otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileDiff>,
 }
 
 impl Step {
@@ -99,6 +105,7 @@ impl Step {
             id,
             action,
             attributes: Vec::new(),
+            files: Vec::new(),
         }
     }
 }
@@ -160,6 +167,7 @@ pub fn plan(desired: &Desired, observed: &Observed, target: &str, prune: bool) -
                 id: id.clone(),
                 action: Action::Create,
                 attributes: attributes(&resource.canonical),
+                files: Vec::new(),
             }),
             Some(o) if o.hash.as_deref() == Some(resource.hash.as_str()) => {
                 if !o.converged {

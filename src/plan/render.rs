@@ -7,6 +7,10 @@ use std::fmt::Write as _;
 
 use super::{Action, Plan, SENSITIVE, Step};
 
+/// How deep a generated file's diff is indented under its field (the CLI colours such lines as
+/// a diff).
+pub const FILE_DIFF_INDENT: &str = "          ";
+
 /// One step: terraform's reason line, the symbol and the id, then its fields — every attribute
 /// of a create; each change of an update or a replace, those that cannot change in place
 /// marked `# forces replacement` (in a replace, the reloadable files of a service do not force
@@ -56,9 +60,32 @@ fn render_step(out: &mut String, step: &Step) {
                 show(&c.before),
                 show(&c.after)
             );
+            render_files(out, step, &c.path);
         }
     }
     out.push('\n');
+}
+
+/// The generated files behind a changed digest field, indented under it: each one's unified
+/// diff, or why there is none.
+fn render_files(out: &mut String, step: &Step, field: &str) {
+    for f in step.files.iter().filter(|f| f.field == field) {
+        match &f.diff {
+            Some(diff) => {
+                for line in diff.lines() {
+                    let _ = writeln!(out, "{FILE_DIFF_INDENT}{line}");
+                }
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "{FILE_DIFF_INDENT}(no diff: what the last apply put in {} is not on record here; \
+                     promo-infra records it at each apply)",
+                    f.path
+                );
+            }
+        }
+    }
 }
 
 /// Render a plan the way terraform users read one.

@@ -1431,6 +1431,17 @@ fn a_dashboard_title_change_is_reloaded_into_the_same_grafana_container() {
       # service.grafana will be updated in place
       ~ service.grafana
           ~ reload_digest.grafana/dashboards: "[HASH]" → "[HASH]"
+              --- a/generated/[STACK]/grafana/dashboards/promo-marketing.json
+              +++ b/generated/[STACK]/grafana/dashboards/promo-marketing.json
+              @@ -1432,7 +1432,7 @@
+                   ]
+                 },
+                 "timezone": "browser",
+              -  "title": "Promo Load Analyzer - Marketing View",
+              +  "title": "Promo Load Analyzer - Renamed",
+                 "uid": "promo-marketing",
+                 "weekStart": ""
+               }
 
     Plan: 0 to add, 1 to change, 0 to destroy.
 

@@ -25,6 +25,7 @@ mod k6_fixture;
 mod lock;
 mod native;
 mod plan_cases;
+mod saved_plan;
 mod schema_agreement;
 mod secrets;
 mod secrets_live;

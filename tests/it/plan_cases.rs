@@ -99,6 +99,8 @@ struct Case {
     unset: &'static [&'static str],
     prune: bool,
     json: bool,
+    /// No record of what `before`'s apply put in place (another checkout applied it).
+    unrecorded: bool,
 }
 
 impl Case {
@@ -112,6 +114,7 @@ impl Case {
             unset: &[],
             prune: false,
             json: false,
+            unrecorded: false,
         }
     }
     /// Deployed from the same manifest.
@@ -141,6 +144,10 @@ impl Case {
     }
     fn json(mut self) -> Self {
         self.json = true;
+        self
+    }
+    fn unrecorded(mut self) -> Self {
+        self.unrecorded = true;
         self
     }
 }
@@ -412,6 +419,20 @@ fn cases() -> Vec<(&'static str, Case)> {
             .deployed_from(PROMO),
         ),
         (
+            "docker_dashboard_title_change_unrecorded",
+            Case::new(
+                Docker,
+                edit(
+                    PROMO,
+                    "Promo Load Analyzer - Marketing View",
+                    "Black Friday",
+                ),
+            )
+            .deployed_from(PROMO)
+            .unrecorded()
+            .json(),
+        ),
+        (
             "native_v1_dashboard_thresholds_change",
             Case::new(Native, edit(PROMO_V1, "p95_ok_ms: 800", "p95_ok_ms: 900"))
                 .deployed_from(PROMO_V1),
@@ -599,6 +620,11 @@ fn run(case: &Case) -> (Plan, String) {
     let values = secrets_gen(case.rotated, case.unset);
     let desired = compile_for(&case.after, case.flavour, &values);
     let p = converge(&rt, &fake, &desired, case.prune);
+    // What ops does: the generated files behind each changed digest, against the record of the
+    // `before` apply.
+    let record =
+        (case.before.is_some() && !case.unrecorded).then(|| plan::Applied::record(&before));
+    let p = plan::with_files(p, &desired, record.as_ref());
     let mut text = plan::render(&p);
     if case.json {
         text.push_str("\n==== --json ====\n");
@@ -678,6 +704,7 @@ snapshot_tests! {
     native_influx_token_rotated
     docker_v1_influx_passwords_rotated
     docker_dashboard_title_change
+    docker_dashboard_title_change_unrecorded
     native_v1_dashboard_thresholds_change
     docker_alerting_off
     docker_alerting_on

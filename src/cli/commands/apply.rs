@@ -4,6 +4,7 @@
 //! [`ApplyOptions`].
 //! May not: render output itself, read the environment.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,20 +12,24 @@ use super::super::globals::Globals;
 use super::super::output::Out;
 use super::super::{print, prompt};
 use super::args;
-use crate::error::Result;
-use crate::ops::{self, ApplyOptions};
+use crate::error::{Error, Result};
+use crate::ops::{self, ApplyOptions, Selection};
 use crate::plan::Plan;
 use crate::targets::TargetKind;
 use crate::targets::docker::Progress;
 
 /// Shown by `apply --help`.
-pub const EXAMPLES: &str = "Examples:\n  promo-infra apply\n  promo-infra -f tests/fixtures/stacks/local.yaml apply --auto-approve";
+pub const EXAMPLES: &str = "Examples:\n  promo-infra apply\n  promo-infra -f tests/fixtures/stacks/local.yaml apply --auto-approve\n  promo-infra plan --out promo.plan && promo-infra apply promo.plan";
 
 const QUESTION: &str = "Do you want to perform these actions?\n  promo-infra will perform the actions described above.";
 
 /// `apply` arguments.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// A plan saved by `plan --out FILE`: apply exactly it, without asking (its stack, target
+    /// and --prune come from the file; refused if the configuration or the stack changed since).
+    #[arg(value_name = "PLANFILE")]
+    pub plan_file: Option<PathBuf>,
     /// Where the stack runs.
     #[command(flatten)]
     pub target: args::Target,
@@ -47,6 +52,7 @@ pub fn options(target: TargetKind, prune: bool, health_timeout_secs: u64) -> App
         prune,
         health_timeout: Duration::from_secs(health_timeout_secs.max(1)),
         progress: progress(),
+        saved: None,
     }
 }
 
@@ -57,13 +63,43 @@ pub fn progress() -> Progress {
 
 /// Run `apply`.
 pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
-    let opts = options(args.target.target, args.prune, args.health_timeout);
+    let mut opts = options(args.target.target, args.prune, args.health_timeout);
+    let mut selection = globals.selection(false);
+    if let Some(file) = args.plan_file {
+        let saved = ops::SavedPlan::read(&file)?;
+        let root = globals.project().root;
+        let given = |f: &PathBuf| crate::manifest::relative_to(&root, &root.join(f));
+        if let Selection::Files(files) = &selection
+            && files
+                .iter()
+                .map(given)
+                .ne([saved.manifest.to_string_lossy().into_owned()])
+        {
+            return Err(Error::usage(
+                format!(
+                    "the saved plan `{}` is of {}, not of the stack file given with -f / PROMO_INFRA_FILE",
+                    file.display(),
+                    saved.manifest.display()
+                ),
+                "apply a saved plan without -f (the file names its stack), or make a plan of that stack",
+            ));
+        }
+        selection = Selection::Files(vec![saved.manifest.clone()]);
+        opts.target = saved.target()?;
+        opts.prune = saved.prune;
+        opts.saved = Some((file, saved));
+    }
     let auto = args.approve.auto_approve;
+    let from_file = opts.saved.is_some();
     let report = ops::apply(
         &globals.project(),
-        &globals.selection(false),
+        &selection,
         &opts,
         &mut |p: &Plan, notes: &[String]| {
+            // A saved plan was reviewed when it was made: terraform applies it without asking.
+            if from_file {
+                return Ok(true);
+            }
             print::deploy::plan(&mut Out::stdout(), notes, p);
             prompt::approve(auto || p.is_empty(), QUESTION, "apply")
         },

@@ -3,6 +3,7 @@
 //! Owns: the command's flags and exit code (`--detailed-exitcode`: 2 when there are changes).
 //! May not: render output itself, change anything, read the environment.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::super::globals::Globals;
@@ -14,7 +15,7 @@ use crate::error::Result;
 use crate::ops;
 
 /// Shown by `plan --help`.
-pub const EXAMPLES: &str = "Examples:\n  promo-infra plan\n  promo-infra plan --detailed-exitcode   # CI: 0 no changes, 2 changes, 1 error\n  promo-infra -f tests/fixtures/stacks/local.yaml plan --json";
+pub const EXAMPLES: &str = "Examples:\n  promo-infra plan\n  promo-infra plan --detailed-exitcode   # CI: 0 no changes, 2 changes, 1 error\n  promo-infra plan --out promo.plan      # then: promo-infra apply promo.plan\n  promo-infra -f tests/fixtures/stacks/local.yaml plan --json";
 
 /// `plan` arguments.
 #[derive(Debug, clap::Args)]
@@ -31,21 +32,29 @@ pub struct Args {
     /// Also plan to delete resources the stack no longer declares.
     #[arg(long)]
     pub prune: bool,
+    /// Save the plan to FILE; `promo-infra apply FILE` applies exactly it (refused if the
+    /// configuration or the stack changed since).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// Run `plan`.
 pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
-    let report = ops::plan(
+    let report = ops::plan_and_save(
         &globals.project(),
         &globals.selection(false),
         args.target.target,
         args.prune,
+        args.out.as_deref(),
     )?;
     let mut out = Out::stdout();
     if args.json {
         out.versioned_json(&report)?;
     } else {
         print::deploy::plan(&mut out, &report.notes, &report.plan);
+        if let Some(file) = &args.out {
+            print::deploy::saved(&mut out, file);
+        }
     }
     Ok(exit_code(args.detailed_exitcode, report.plan.is_empty()))
 }

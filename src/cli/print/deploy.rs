@@ -21,6 +21,15 @@ pub fn plan(out: &mut Out<impl Write>, notes: &[String], p: &Plan) {
     out.plan(&plan::render(p));
 }
 
+/// After `plan --out FILE`: where the plan is and how to apply it (terraform's words).
+pub fn saved(out: &mut Out<impl Write>, file: &std::path::Path) {
+    out.line(&format!(
+        "\nSaved the plan to: {}\n\nTo perform exactly these actions, run:\n  promo-infra apply {}",
+        file.display(),
+        file.display()
+    ));
+}
+
 /// The status table, then where alerts go (when the stack has a route).
 pub fn status(out: &mut Out<impl Write>, rows: &[ServiceStatus], alerts: Option<&str>) {
     out.table(

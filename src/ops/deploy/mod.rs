@@ -6,7 +6,7 @@
 //! May not: print, read the environment, or contain per-target code: every target is reached
 //! through [`targets::for_kind`] and the [`Target`] trait.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -91,6 +91,38 @@ impl Stack {
         targets::for_kind(self.kind, self.ctx.clone(), &place)
     }
 
+    /// Refuse when `apply` would still generate a secret into `.env` (none is written here).
+    fn require_complete_env(&self) -> Result<()> {
+        let env = secrets::prepare_env(
+            &self.ctx.generated_dir.join(".env"),
+            &secrets::catalog(&self.loaded.manifest),
+            *self.loaded.manifest.environment,
+            secrets::os_random_hex,
+        )?;
+        let outcome = env.outcome();
+        if outcome.created || !outcome.added.is_empty() {
+            return Err(Error::usage(
+                format!(
+                    "cannot save a plan of stack `{}`: {} has no value yet for {}; apply would generate {}, so the saved plan would not be what runs",
+                    self.desired.stack,
+                    env_display(&self.desired.stack).display(),
+                    if outcome.added.is_empty() {
+                        "its secrets".to_string()
+                    } else {
+                        outcome.added.join(", ")
+                    },
+                    if outcome.added.len() == 1 {
+                        "it"
+                    } else {
+                        "them"
+                    },
+                ),
+                "run `promo-infra generate` first (it creates the missing secrets), then `promo-infra plan --out FILE`",
+            ));
+        }
+        Ok(())
+    }
+
     /// The stack's secrets the plan needs, checked; returns the notes to show with the plan.
     fn check_secrets(&self) -> Result<Vec<String>> {
         secrets::check_for_plan(
@@ -142,13 +174,38 @@ pub fn plan(
     target: TargetKind,
     prune: bool,
 ) -> Result<PlanReport> {
+    plan_and_save(project, selection, target, prune, None)
+}
+
+/// [`plan`], and with `out`, save it there for `apply FILE` ([`SavedPlan`]): the only file
+/// written. A saved plan needs every generated secret already in `.env` (apply would otherwise
+/// generate new ones, and the plan would not be what runs).
+pub fn plan_and_save(
+    project: &Project,
+    selection: &Selection,
+    target: TargetKind,
+    prune: bool,
+    out: Option<&Path>,
+) -> Result<PlanReport> {
     targets::require_available(target)?;
     let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
     // Every secret the plan needs is checked before anything is observed or shown.
     let notes = s.check_secrets()?;
+    if out.is_some() {
+        s.require_complete_env()?;
+    }
     let t = s.target(Progress::hidden())?;
     let observed = runtime()?.block_on(t.observe(&s.desired))?;
-    let plan = plan::plan(&s.desired, &observed, target.as_str(), prune);
+    let raw = plan::plan(&s.desired, &observed, target.as_str(), prune);
+    if let Some(out) = out {
+        let rel = PathBuf::from(&s.loaded.rel_path);
+        SavedPlan::new(&s.desired, &observed, &rel, target, prune, &raw)?.write(out)?;
+    }
+    let plan = plan::with_files(
+        raw,
+        &s.desired,
+        applied::read(&s.ctx.generated_dir, target).as_ref(),
+    );
     Ok(PlanReport {
         summary: plan.summary(),
         plan,
@@ -192,6 +249,8 @@ pub struct ApplyOptions {
     pub health_timeout: Duration,
     /// Progress display.
     pub progress: Progress,
+    /// `apply FILE`: the saved plan and its path; only exactly that plan is applied.
+    pub saved: Option<(PathBuf, SavedPlan)>,
 }
 
 /// What `apply` did.
@@ -302,7 +361,14 @@ fn apply_locked(
     let target = s.target(opts.progress.clone())?;
     let rt = runtime()?;
     let observed = rt.block_on(target.observe(&s.desired))?;
-    let plan = plan::plan(&s.desired, &observed, opts.target.as_str(), opts.prune);
+    let plan = plan::with_files(
+        plan::plan(&s.desired, &observed, opts.target.as_str(), opts.prune),
+        &s.desired,
+        applied::read(&dir, opts.target).as_ref(),
+    );
+    if let Some((file, saved)) = &opts.saved {
+        saved.check(file, &s.desired, &observed, &plan)?;
+    }
     if !on_plan(&plan, &notes)? {
         return Err(Error::usage(
             "apply cancelled; nothing was changed",
@@ -332,6 +398,9 @@ fn apply_locked(
             Ok::<_, Error>((done, status))
         })?
     };
+    // Every resource now runs what was planned: what it was built from is the record the next
+    // plan diffs against.
+    applied::write(&dir, opts.target, &plan::Applied::record(&s.desired))?;
     Ok(ApplyReport {
         plan,
         done,
@@ -431,6 +500,9 @@ pub fn destroy(
         }
         t.destroy(&s.desired, volumes).await
     });
+    if result.is_ok() {
+        applied::remove(&s.ctx.generated_dir, target);
+    }
     drop(lock);
     Ok(DestroyReport {
         stack,
@@ -439,5 +511,8 @@ pub fn destroy(
     })
 }
 
+mod applied;
+mod saved;
+pub use saved::SavedPlan;
 #[cfg(test)]
 mod tests;

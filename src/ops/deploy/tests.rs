@@ -77,6 +77,7 @@ fn apply_writes_nothing_before_the_plan_is_approved() {
         prune: false,
         health_timeout: Duration::from_secs(1),
         progress: Progress::hidden(),
+        saved: None,
     };
     let before = tree(dir.path());
     let mut shown = 0;

@@ -1,0 +1,189 @@
+//! Saved plans: `plan --out FILE` writes the plan with fingerprints of what it was made from;
+//! `apply FILE` applies exactly that plan, and refuses it when the configuration or the stack
+//! on the target has moved since (terraform's "saved plan is stale").
+//!
+//! Owns: the plan file's format and the staleness check. May not: print, read the environment.
+//! A plan file holds no secret: plans show secrets as `(sensitive)`, and the fingerprints are
+//! digests over resource hashes.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::desired::{Desired, sha256_hex};
+use crate::error::{Error, Result};
+use crate::plan::{Observed, Plan};
+use crate::targets::TargetKind;
+
+/// What a plan file says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedPlan {
+    /// [`super::super::FORMAT_VERSION`] of the file.
+    pub format_version: String,
+    /// The stack.
+    pub stack: String,
+    /// Its manifest, relative to the project.
+    pub manifest: PathBuf,
+    /// The target (`docker`, `native`).
+    pub target: String,
+    /// Whether undeclared resources are deleted.
+    pub prune: bool,
+    /// sha256 over every resource's content hash and every generated file: the configuration
+    /// (manifest, templates, dashboards-src/, `.env`) the plan was made from.
+    pub configuration: String,
+    /// sha256 over what the target had (each resource's hash, content and state).
+    pub state: String,
+    /// The plan, as `plan --json` shows it.
+    pub plan: serde_json::Value,
+}
+
+/// The fingerprint of a compiled stack.
+fn configuration(desired: &Desired) -> String {
+    let mut listing = String::new();
+    for (id, r) in &desired.resources {
+        listing.push_str(&format!("resource {id} {}\n", r.hash));
+    }
+    for (path, f) in &desired.files {
+        listing.push_str(&format!("file {path} {}\n", f.sha256()));
+    }
+    sha256_hex(listing.as_bytes())
+}
+
+/// The fingerprint of what a target observed.
+fn state(observed: &Observed) -> String {
+    let mut listing = String::new();
+    for (id, o) in &observed.resources {
+        listing.push_str(&format!(
+            "{id} {} {} {}\n",
+            o.hash.as_deref().unwrap_or("-"),
+            o.converged,
+            o.canonical
+        ));
+    }
+    sha256_hex(listing.as_bytes())
+}
+
+/// A plan's steps as compared between `plan --out` and `apply FILE` (the file diffs under
+/// them are for reading: they follow from the configuration and the apply record).
+fn steps_of(plan: &serde_json::Value) -> serde_json::Value {
+    let mut plan = plan.clone();
+    if let Some(steps) = plan.get_mut("steps").and_then(|s| s.as_array_mut()) {
+        for step in steps {
+            if let Some(step) = step.as_object_mut() {
+                step.remove("files");
+            }
+        }
+    }
+    plan
+}
+
+fn to_json(plan: &Plan) -> Result<serde_json::Value> {
+    serde_json::to_value(plan).map_err(|e| Error::internal(format!("cannot serialise a plan: {e}")))
+}
+
+impl SavedPlan {
+    /// The plan file of `plan`, made from `desired` and `observed`.
+    pub(crate) fn new(
+        desired: &Desired,
+        observed: &Observed,
+        manifest: &Path,
+        target: TargetKind,
+        prune: bool,
+        plan: &Plan,
+    ) -> Result<Self> {
+        Ok(Self {
+            format_version: super::super::FORMAT_VERSION.to_string(),
+            stack: desired.stack.clone(),
+            manifest: manifest.to_path_buf(),
+            target: target.as_str().to_string(),
+            prune,
+            configuration: configuration(desired),
+            state: state(observed),
+            plan: to_json(plan)?,
+        })
+    }
+
+    /// Read a plan file.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = fs_err::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))?;
+        let saved: Self = serde_json::from_str(&text).map_err(|e| {
+            Error::usage(
+                format!("`{}` is not a promo-infra plan file: {e}", path.display()),
+                "make one with `promo-infra plan --out FILE`, then `promo-infra apply FILE`",
+            )
+        })?;
+        if saved.format_version != super::super::FORMAT_VERSION {
+            return Err(Error::usage(
+                format!(
+                    "`{}` is a plan file of format {}; this promo-infra reads format {}",
+                    path.display(),
+                    saved.format_version,
+                    super::super::FORMAT_VERSION
+                ),
+                "make the plan again with this promo-infra: `promo-infra plan --out FILE`",
+            ));
+        }
+        Ok(saved)
+    }
+
+    /// Write the plan file (atomically).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::internal(format!("cannot serialise a plan: {e}")))?;
+        crate::writer::write_atomic(path, format!("{text}\n").as_bytes(), Some(0o644))
+    }
+
+    /// The target the plan was made for.
+    pub fn target(&self) -> Result<TargetKind> {
+        self.target.parse().map_err(|_| {
+            Error::usage(
+                format!("the plan file names an unknown target `{}`", self.target),
+                "make the plan again: `promo-infra plan --out FILE`",
+            )
+        })
+    }
+
+    /// Whether `plan`, made now from `desired` and `observed`, is the saved one: refused, with
+    /// what moved, when the configuration or the stack changed since `plan --out`.
+    pub(crate) fn check(
+        &self,
+        file: &Path,
+        desired: &Desired,
+        observed: &Observed,
+        plan: &Plan,
+    ) -> Result<()> {
+        let again = format!(
+            "run `promo-infra plan --out {}` again, review it, then apply it",
+            file.display()
+        );
+        if configuration(desired) != self.configuration {
+            return Err(Error::usage(
+                format!(
+                    "the saved plan `{}` is stale: the configuration of stack `{}` changed since it was made (the manifest, a template in dashboards-src/, or generated/{}/.env)",
+                    file.display(),
+                    self.stack,
+                    self.stack
+                ),
+                again,
+            ));
+        }
+        if state(observed) != self.state {
+            return Err(Error::usage(
+                format!(
+                    "the saved plan `{}` is stale: stack `{}` on target {} changed since it was made (another apply, or a change outside promo-infra)",
+                    file.display(),
+                    self.stack,
+                    self.target
+                ),
+                again,
+            ));
+        }
+        if steps_of(&to_json(plan)?) != steps_of(&self.plan) {
+            return Err(Error::internal(format!(
+                "the same configuration and state gave another plan than the one saved in `{}`",
+                file.display()
+            )));
+        }
+        Ok(())
+    }
+}

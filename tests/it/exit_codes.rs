@@ -62,3 +62,27 @@ fn status_exit_code_is_3_when_services_are_stopped() {
     );
     promo_snapshot!(asked);
 }
+
+/// Issue 13: a remote engine that does not answer is named with the cause people can act on,
+/// not the HTTP client's wrapper ("Error in the hyper legacy client: client error (Connect)").
+#[test]
+fn an_unreachable_remote_engine_says_connection_refused_and_what_to_do() {
+    let p = TestContext::with_repo_stacks();
+    // A port nothing listens on: taken, then released.
+    let port = crate::common::free_port().port();
+    let host = format!("tcp://127.0.0.1:{port}");
+    let run = p
+        .cmd(&["plan"])
+        .env("DOCKER_HOST", &host)
+        .run()
+        .filter(&host, "tcp://127.0.0.1:[PORT]");
+    promo_snapshot!(run, @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x cannot reach the Docker engine at tcp://127.0.0.1:[PORT] (listing the stack's networks): Connection refused (os error 111)
+      help: start the engine (`just setup` starts dockerd when no socket answers, or `systemctl start docker`), or point DOCKER_HOST at a running one
+    ");
+}

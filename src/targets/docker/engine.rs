@@ -37,8 +37,11 @@ pub fn connect() -> Result<Docker> {
         ));
     };
     result.map_err(|e| {
-        Error::docker(format!("cannot use the Docker engine at {host}: {e}"))
-            .with_help(unreachable_help())
+        Error::docker(format!(
+            "cannot use the Docker engine at {host}: {}",
+            describe(&e)
+        ))
+        .with_help(unreachable_help())
     })
 }
 
@@ -72,13 +75,31 @@ fn is_connection(e: &bollard::errors::Error) -> bool {
     )
 }
 
+/// What an engine error says, for people: a connection failure is its innermost cause
+/// (`Connection refused (os error 111)`, `deadline has elapsed`), not the HTTP client's wrapper
+/// ("Error in the hyper legacy client: client error (Connect)").
+pub fn describe(e: &bollard::errors::Error) -> String {
+    if !is_connection(e) {
+        return e.to_string();
+    }
+    let mut innermost: &dyn std::error::Error = e;
+    while let Some(source) = innermost.source() {
+        innermost = source;
+    }
+    match e {
+        bollard::errors::Error::RequestTimeoutError => "no answer in time".to_string(),
+        _ => innermost.to_string(),
+    }
+}
+
 /// An engine error met while reading (observe, status): not retried; an unreachable engine
 /// says how to start one.
 pub fn read_error(what: &str, e: bollard::errors::Error) -> Error {
     if is_connection(&e) {
         Error::docker(format!(
-            "cannot reach the Docker engine at {} ({what}): {e}",
-            docker_host()
+            "cannot reach the Docker engine at {} ({what}): {}",
+            docker_host(),
+            describe(&e)
         ))
         .with_help(unreachable_help())
     } else {
@@ -89,7 +110,7 @@ pub fn read_error(what: &str, e: bollard::errors::Error) -> Error {
 /// An engine error met while changing something: connection trouble, timeouts and 5xx answers
 /// that are not permanent are transient (retried with backoff); the rest say what to do.
 pub fn write_error(what: &str, e: bollard::errors::Error, help: Option<String>) -> Error {
-    let message = format!("{what}: {e}");
+    let message = format!("{what}: {}", describe(&e));
     if is_connection(&e) {
         return Error::transient(format!("{message} (engine at {})", docker_host()));
     }

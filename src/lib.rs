@@ -34,6 +34,7 @@ pub mod compile;
 pub mod control;
 pub mod desired;
 pub mod error;
+pub mod grafana;
 pub mod influx;
 pub mod k6;
 pub mod lock;

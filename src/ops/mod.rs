@@ -14,6 +14,7 @@
 pub const FORMAT_VERSION: &str = "1.0";
 
 pub mod backup;
+pub mod dashboards;
 pub mod deploy;
 pub mod generate;
 pub mod ports;

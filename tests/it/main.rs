@@ -11,6 +11,7 @@ mod bad_input;
 mod control;
 mod crash;
 mod dashboards;
+mod dashboards_live;
 mod docker;
 mod engine;
 mod exit_codes;

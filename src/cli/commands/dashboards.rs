@@ -1,4 +1,5 @@
-//! `dashboards render UID`: the final JSON of one dashboard.
+//! `dashboards render UID`: the final JSON of one dashboard; `dashboards diff [UID…]`: the
+//! stack's live Grafana against what the manifest generates.
 //!
 //! Owns: the subcommands' flags.
 //! May not: render output itself, read the environment, write anything.
@@ -9,6 +10,9 @@ use clap::Subcommand;
 
 use super::super::globals::Globals;
 use super::super::output::Out;
+use super::super::print;
+use super::super::term::code;
+use super::args;
 use crate::error::Result;
 use crate::ops;
 
@@ -24,12 +28,58 @@ pub enum Command {
         #[arg(add = super::completions::dashboards())]
         uid: String,
     },
+    /// Compare the dashboards in the stack's running Grafana with the generated ones: what was
+    /// changed in the UI, by panel and field.
+    #[command(
+        after_help = "Examples:\n  promo-infra dashboards diff\n  promo-infra dashboards diff promo-marketing --detailed-exitcode   # 0 same, 2 differ, 1 error"
+    )]
+    Diff {
+        /// Dashboard uids (all of the stack's when none).
+        #[arg(add = super::completions::dashboards())]
+        uids: Vec<String>,
+        /// Where the stack runs.
+        #[command(flatten)]
+        target: args::Target,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Exit 0 when every dashboard is the same, 2 when one differs (1 stays "error").
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
 }
 
 /// Run a `dashboards` subcommand.
 pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
-    let Command::Render { uid } = command;
-    let (templates, loaded) = ops::load_one(&globals.project(), &globals.selection(false))?;
-    Out::stdout().raw(&ops::render_dashboard(&loaded, &templates, &uid)?);
-    Ok(ExitCode::SUCCESS)
+    match command {
+        Command::Render { uid } => {
+            let (templates, loaded) = ops::load_one(&globals.project(), &globals.selection(false))?;
+            Out::stdout().raw(&ops::render_dashboard(&loaded, &templates, &uid)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Diff {
+            uids,
+            target,
+            json,
+            detailed_exitcode,
+        } => {
+            let report = ops::dashboards::diff(
+                &globals.project(),
+                &globals.selection(false),
+                target.target,
+                &uids,
+            )?;
+            let mut out = Out::stdout();
+            if json {
+                out.versioned_json(&report)?;
+            } else {
+                print::dashboards::diff(&mut out, &report);
+            }
+            Ok(if detailed_exitcode && !report.is_empty() {
+                ExitCode::from(code::CHANGES)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
 }

@@ -1,0 +1,386 @@
+//! The Grafana API client (see the module doc of [`crate::grafana`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+use crate::error::{Error, Result};
+
+/// Per request.
+const TIMEOUT: Duration = Duration::from_secs(15);
+/// Attempts per request (the first included) on a network error, 429 or 5xx.
+const ATTEMPTS: usize = 4;
+/// The longest `Retry-After` honoured; a longer one fails the request with Grafana's answer.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// How to log in.
+#[derive(Clone)]
+pub enum Auth {
+    /// A user (the stack's admin).
+    Basic {
+        /// Login.
+        user: String,
+        /// Password (never shown).
+        password: String,
+    },
+    /// A service-account token (`glsa_…`, never shown).
+    Token(String),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Basic { user, .. } => write!(f, "Basic({user}, <sensitive>)"),
+            Self::Token(_) => write!(f, "Token(<sensitive>)"),
+        }
+    }
+}
+
+/// A client of one Grafana.
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    auth: Auth,
+    http: reqwest::Client,
+    limit: Arc<Semaphore>,
+}
+
+/// What `POST /api/dashboards/db` answered.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Saved {
+    /// Uid.
+    pub uid: String,
+    /// The new version.
+    pub version: u64,
+}
+
+/// One entry of a dashboard's history.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardVersion {
+    /// The dashboard version it is.
+    pub version: u64,
+    /// When (Grafana's timestamp, as given).
+    #[serde(default)]
+    pub created: String,
+    /// Who.
+    #[serde(default)]
+    pub created_by: String,
+    /// The save message.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// A failed request: transient (retried) or final.
+struct Failure {
+    error: Error,
+    retry_after: Option<Duration>,
+    transient: bool,
+}
+
+impl Client {
+    /// A client of the Grafana at `url` (`http://127.0.0.1:3000`), at most `concurrency`
+    /// requests in flight.
+    pub fn new(url: &str, auth: Auth, concurrency: usize) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))?;
+        Ok(Self {
+            base: url.trim_end_matches('/').to_string(),
+            auth,
+            http,
+            limit: Arc::new(Semaphore::new(concurrency.max(1))),
+        })
+    }
+
+    /// The Grafana's URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    /// One request; the answer's status and JSON body (`Value::Null` when empty). Network
+    /// errors, 429 and 5xx are retried ([`ATTEMPTS`] in all, `Retry-After` honoured); other
+    /// statuses are returned to the caller to interpret.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value)> {
+        let url = format!("{}{path}", self.base);
+        let what = format!("{method} {url}");
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(5))
+            .with_max_times(ATTEMPTS - 1);
+        let once = || self.once(method.clone(), &url, body);
+        once.retry(backoff)
+            .when(|f: &Failure| f.transient)
+            .adjust(|f: &Failure, delay| match f.retry_after {
+                Some(after) if after > MAX_RETRY_AFTER => None,
+                Some(after) => Some(after),
+                None => delay,
+            })
+            .notify(|f: &Failure, delay| {
+                tracing::warn!("{what}: {}; retrying in {delay:?}", f.error);
+            })
+            .await
+            .map_err(|f| f.error)
+    }
+
+    async fn once(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> std::result::Result<(StatusCode, Value), Failure> {
+        let _permit = self.limit.acquire().await.map_err(|_| Failure {
+            error: Error::internal("the Grafana client's request limit was closed"),
+            retry_after: None,
+            transient: false,
+        })?;
+        let mut req = self.http.request(method.clone(), url);
+        req = match &self.auth {
+            Auth::Basic { user, password } => req.basic_auth(user, Some(password)),
+            Auth::Token(token) => req.bearer_auth(token),
+        };
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.map_err(|e| Failure {
+            error: Error::grafana(format!(
+                "{method} {url}: Grafana does not answer: {}",
+                describe(e)
+            ))
+            .with_help("check that Grafana runs (`promo-infra status`) and that the URL is right"),
+            retry_after: None,
+            transient: true,
+        })?;
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let text = resp.text().await.unwrap_or_default();
+        let value: Value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| json!({ "message": text.trim() }))
+        };
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            return Err(Failure {
+                error: Error::grafana(format!("{method} {url}: {status}: {}", message(&value))),
+                retry_after,
+                transient: true,
+            });
+        }
+        Ok((status, value))
+    }
+
+    /// A request that must succeed (2xx): its body.
+    async fn ok(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
+        let (status, value) = self.request(method.clone(), path, body).await?;
+        if status.is_success() {
+            return Ok(value);
+        }
+        Err(self.refused(&method, path, status, &value))
+    }
+
+    /// The error of a refused request, with what to do for the usual statuses.
+    fn refused(&self, method: &Method, path: &str, status: StatusCode, value: &Value) -> Error {
+        let e = Error::grafana(format!(
+            "{method} {}{path}: {status}: {}",
+            self.base,
+            message(value)
+        ));
+        match status.as_u16() {
+            401 => e.with_help("Grafana refused the credentials: check GRAFANA_ADMIN_PASSWORD in generated/<stack>/.env (or the token)"),
+            403 => e.with_help("the login lacks the permission (use the stack's admin, or a service account with the Editor role)"),
+            _ => e,
+        }
+    }
+
+    /// `GET /api/dashboards/uid/:uid`: the dashboard model and its folder uid, `None` when
+    /// Grafana has no such dashboard.
+    pub async fn dashboard(&self, uid: &str) -> Result<Option<(Value, Option<String>)>> {
+        let path = format!("/api/dashboards/uid/{}", segment(uid));
+        let (status, value) = self.request(Method::GET, &path, None).await?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(self.refused(&Method::GET, &path, status, &value));
+        }
+        let folder = value["meta"]["folderUid"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(String::from);
+        Ok(Some((value["dashboard"].clone(), folder)))
+    }
+
+    /// `POST /api/dashboards/db`: save `dashboard` into `folder_uid`. Without `overwrite`,
+    /// Grafana refuses (412) when the dashboard's `version` is not the one it has: a
+    /// concurrent edit is never overwritten silently.
+    pub async fn save_dashboard(
+        &self,
+        dashboard: &Value,
+        folder_uid: Option<&str>,
+        overwrite: bool,
+        message: &str,
+    ) -> Result<Saved> {
+        let body = json!({
+            "dashboard": dashboard,
+            "folderUid": folder_uid.unwrap_or(""),
+            "overwrite": overwrite,
+            "message": message,
+        });
+        let (status, value) = self
+            .request(Method::POST, "/api/dashboards/db", Some(&body))
+            .await?;
+        if status.is_success() {
+            return serde_json::from_value(value).map_err(|e| {
+                Error::grafana(format!(
+                    "POST {}/api/dashboards/db: unexpected answer: {e}",
+                    self.base
+                ))
+            });
+        }
+        let e = self.refused(&Method::POST, "/api/dashboards/db", status, &value);
+        Err(if status == StatusCode::PRECONDITION_FAILED {
+            e.with_help("the dashboard changed in Grafana since it was read (someone saved it in the UI): run `promo-infra dashboards diff` and `dashboards pull`, or push with --force to overwrite that edit")
+        } else {
+            e
+        })
+    }
+
+    /// `GET /api/dashboards/uid/:uid/versions`, newest first. Grafana up to 11.x answers a bare
+    /// array; later versions a page (`{"versions": [...], "continueToken": "..."}`), followed
+    /// here until the last page.
+    pub async fn versions(&self, uid: &str) -> Result<Vec<DashboardVersion>> {
+        let base = format!("/api/dashboards/uid/{}/versions", segment(uid));
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        // Bounded: at most 100 pages.
+        for _ in 0..100 {
+            let path = match &token {
+                Some(t) => format!("{base}?limit=100&continueToken={}", segment(t)),
+                None => format!("{base}?limit=100"),
+            };
+            let value = self.ok(Method::GET, &path, None).await?;
+            let (items, next) = match value {
+                Value::Array(items) => (items, None),
+                Value::Object(mut page) => (
+                    match page.remove("versions") {
+                        Some(Value::Array(items)) => items,
+                        _ => Vec::new(),
+                    },
+                    page.remove("continueToken")
+                        .and_then(|t| t.as_str().map(String::from))
+                        .filter(|t| !t.is_empty()),
+                ),
+                other => {
+                    return Err(Error::grafana(format!(
+                        "GET {}{path}: unexpected answer: {other}",
+                        self.base
+                    )));
+                }
+            };
+            for item in items {
+                out.push(serde_json::from_value(item).map_err(|e| {
+                    Error::grafana(format!(
+                        "GET {}{path}: unexpected version entry: {e}",
+                        self.base
+                    ))
+                })?);
+            }
+            match next {
+                Some(t) => token = Some(t),
+                None => return Ok(out),
+            }
+        }
+        Ok(out)
+    }
+
+    /// `GET /api/dashboards/uid/:uid/versions/:version`: that version's dashboard model.
+    pub async fn version(&self, uid: &str, version: u64) -> Result<Value> {
+        let path = format!("/api/dashboards/uid/{}/versions/{version}", segment(uid));
+        let value = self.ok(Method::GET, &path, None).await?;
+        Ok(value["data"].clone())
+    }
+
+    /// `GET /api/search?type=dash-db&tag=…`: the uids of the dashboards carrying `tag`.
+    pub async fn dashboards_tagged(&self, tag: &str) -> Result<Vec<String>> {
+        let path = format!("/api/search?type=dash-db&limit=5000&tag={}", segment(tag));
+        let value = self.ok(Method::GET, &path, None).await?;
+        Ok(value
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|hit| hit["uid"].as_str().map(String::from))
+            .collect())
+    }
+
+    /// `GET /api/folders/:uid`; `None` when there is none.
+    pub async fn folder(&self, uid: &str) -> Result<Option<Value>> {
+        let path = format!("/api/folders/{}", segment(uid));
+        let (status, value) = self.request(Method::GET, &path, None).await?;
+        match status {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => Ok(Some(value)),
+            s => Err(self.refused(&Method::GET, &path, s, &value)),
+        }
+    }
+
+    /// `POST /api/folders`: create the folder `uid` titled `title`.
+    pub async fn create_folder(&self, uid: &str, title: &str) -> Result<()> {
+        self.ok(
+            Method::POST,
+            "/api/folders",
+            Some(&json!({ "uid": uid, "title": title })),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `DELETE /api/dashboards/uid/:uid`.
+    pub async fn delete_dashboard(&self, uid: &str) -> Result<()> {
+        let path = format!("/api/dashboards/uid/{}", segment(uid));
+        self.ok(Method::DELETE, &path, None).await.map(|_| ())
+    }
+}
+
+/// Grafana's error message in an answer (`{"message": …}`), or the body.
+fn message(value: &Value) -> String {
+    match value.get("message").and_then(Value::as_str) {
+        Some(m) => m.to_string(),
+        None if value.is_null() => "(empty answer)".to_string(),
+        None => value.to_string().chars().take(300).collect(),
+    }
+}
+
+/// A value as one URL path or query segment.
+fn segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// A request error's causes, without its URL (it is in the message already).
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}

@@ -1,0 +1,14 @@
+//! Grafana's HTTP API, as dashboard version control and the cloud target use it: one client
+//! with Basic or service-account-token auth, timeouts, bounded retries that honour `429` and
+//! `Retry-After`, a concurrency limit, and errors that name the method and URL and never a
+//! credential.
+//!
+//! Owns: talking to a Grafana (`client`), normalising dashboards for comparison (`normalize`)
+//! and the semantic diff of two dashboards (`diff`).
+//! May not: print, read the environment (credentials are given), write files.
+
+mod client;
+pub mod diff;
+pub mod normalize;
+
+pub use client::{Auth, Client, DashboardVersion, Saved};

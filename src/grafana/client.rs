@@ -256,7 +256,7 @@ impl Client {
         }
         let e = self.refused(&Method::POST, "/api/dashboards/db", status, &value);
         Err(if status == StatusCode::PRECONDITION_FAILED {
-            e.with_help("the dashboard changed in Grafana since it was read (someone saved it in the UI): run `promo-infra dashboards diff` and `dashboards pull`, or push with --force to overwrite that edit")
+            e.with_help("the dashboard changed in Grafana since it was read (someone saved it in the UI): run `promo-infra dashboards diff` to see that edit before overwriting it")
         } else {
             e
         })
@@ -367,9 +367,16 @@ fn message(value: &Value) -> String {
     }
 }
 
+/// What a path or query segment escapes: everything but RFC 3986's unreserved characters.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// A value as one URL path or query segment.
 fn segment(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 /// A request error's causes, without its URL (it is in the message already).

@@ -17,6 +17,7 @@ mod engine;
 mod exit_codes;
 mod fuzz;
 mod generate;
+mod grafana_api;
 mod influx;
 mod influxd;
 mod injection;

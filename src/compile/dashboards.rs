@@ -42,6 +42,9 @@ pub struct Templates {
     /// the square of a template's size, so small files compile much faster.
     partials: BTreeMap<String, Template>,
     i18n: BTreeMap<String, (String, String)>,
+    /// Overlays of UI edits (`dashboards-src/overrides/<uid>.json`, RFC 6902), by uid; the
+    /// text is the patch ([`super::overlay`]).
+    overlays: BTreeMap<String, Template>,
     cache: Arc<Cache>,
 }
 
@@ -127,6 +130,7 @@ impl Templates {
                     )
                 })
                 .collect(),
+            overlays: BTreeMap::new(),
             cache: Arc::default(),
         }
     }
@@ -157,6 +161,13 @@ impl Templates {
                     out.partials
                         .insert(format!("{group}/{stem}"), Template { origin, text });
                 }
+            }
+        }
+        let overrides = dir.join(OVERRIDES_DIR);
+        if overrides.is_dir() {
+            for (file, uid, text) in read_sorted(&overrides, ".json")? {
+                let origin = format!("{display_prefix}/{OVERRIDES_DIR}/{file}");
+                out.overlays.insert(uid, Template { origin, text });
             }
         }
         for locale in LOCALES {
@@ -282,7 +293,20 @@ pub fn context(m: &Manifest, d: &Dashboard, strings: Value) -> Value {
     })
 }
 
-/// Render one dashboard to canonical JSON text.
+/// Where `dashboards pull` keeps the UI edits of each dashboard, under `dashboards-src/`.
+pub const OVERRIDES_DIR: &str = "overrides";
+
+/// Render one dashboard as `generate` writes it: its template, then its overlay of UI edits
+/// (`dashboards-src/overrides/<uid>.json`) when it has one.
+pub fn render_final(templates: &Templates, m: &Manifest, d: &Dashboard) -> Result<String> {
+    let text = render(templates, m, d)?;
+    match templates.overlays.get(d.uid.as_str()) {
+        Some(o) => super::overlay::apply(&text, &o.text, &o.origin),
+        None => Ok(text),
+    }
+}
+
+/// Render one dashboard's template to canonical JSON text (without its overlay).
 pub fn render(templates: &Templates, m: &Manifest, d: &Dashboard) -> Result<String> {
     let name = d.template.as_str();
     let template = templates.templates.get(name).ok_or_else(|| {

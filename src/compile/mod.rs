@@ -12,6 +12,7 @@ pub mod escape;
 pub mod grafana;
 pub mod influx;
 pub mod native;
+pub mod overlay;
 pub mod schedule;
 pub mod services;
 
@@ -217,7 +218,7 @@ fn files(loaded: &Loaded, templates: &Templates) -> Result<(Desired, Vec<Service
     for d in &m.dashboards {
         add(
             &format!("grafana/dashboards/{}.json", *d.uid),
-            dashboards::render(templates, m, d)?,
+            dashboards::render_final(templates, m, d)?,
         );
     }
     if *m.influxdb.version == 1 {

@@ -180,7 +180,7 @@ pub fn render_dashboard(loaded: &Loaded, templates: &Templates, uid: &str) -> Re
                 format!("dashboards in this stack: {}", uids.join(", ")),
             )
         })?;
-    compile::dashboards::render(templates, m, d)
+    compile::dashboards::render_final(templates, m, d)
 }
 
 /// The manifest's JSON Schema, pretty-printed with a trailing newline.

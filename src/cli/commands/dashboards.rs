@@ -1,8 +1,10 @@
 //! `dashboards render UID`: the final JSON of one dashboard; `dashboards diff [UID…]`: the
-//! stack's live Grafana against what the manifest generates.
+//! stack's live Grafana against what the manifest generates; `dashboards pull [UID…]`: its UI
+//! edits back into the sources as overlays.
 //!
 //! Owns: the subcommands' flags.
-//! May not: render output itself, read the environment, write anything.
+//! May not: render output itself, read the environment, write anything (pull's overlays are
+//! written by `ops::dashboards`).
 
 use std::process::ExitCode;
 
@@ -47,6 +49,19 @@ pub enum Command {
         #[arg(long)]
         detailed_exitcode: bool,
     },
+    /// Bring the edits made in the stack's running Grafana back into the sources, as overlays
+    /// (`dashboards-src/overrides/<uid>.json`) that `generate` applies after the templates.
+    #[command(
+        after_help = "Examples:\n  promo-infra dashboards pull promo-marketing && promo-infra generate"
+    )]
+    Pull {
+        /// Dashboard uids (all of the stack's when none).
+        #[arg(add = super::completions::dashboards())]
+        uids: Vec<String>,
+        /// Where the stack runs.
+        #[command(flatten)]
+        target: args::Target,
+    },
 }
 
 /// Run a `dashboards` subcommand.
@@ -80,6 +95,16 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Pull { uids, target } => {
+            let pulled = ops::dashboards::pull(
+                &globals.project(),
+                &globals.selection(false),
+                target.target,
+                &uids,
+            )?;
+            print::dashboards::pulled(&mut Out::stdout(), &pulled);
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -1,11 +1,11 @@
-//! Printer of `dashboards diff`.
+//! Printers of `dashboards diff` and `dashboards pull`.
 //!
 //! Owns: its human output. May not: decide exit codes, talk to Grafana.
 
 use std::io::Write;
 
 use super::super::output::Out;
-use crate::ops::dashboards::{DiffReport, DiffState};
+use crate::ops::dashboards::{DiffReport, DiffState, Pulled};
 
 /// One block per dashboard: the change count, then each change by panel and field.
 pub fn diff(out: &mut Out<impl Write>, report: &DiffReport) {
@@ -46,4 +46,33 @@ pub fn diff(out: &mut Out<impl Write>, report: &DiffReport) {
         "\n{changed} of {} dashboard(s) differ.",
         report.dashboards.len()
     ));
+}
+
+/// A line per dashboard, then what to run next when an overlay changed.
+pub fn pulled(out: &mut Out<impl Write>, pulled: &[Pulled]) {
+    let mut changed = false;
+    for p in pulled {
+        match p {
+            Pulled::Written { uid, path, changes } => {
+                changed = true;
+                out.line(&format!(
+                    "  {uid}: {changes} edit{} kept in {path}",
+                    if *changes == 1 { "" } else { "s" }
+                ));
+            }
+            Pulled::Removed { uid, path } => {
+                changed = true;
+                out.line(&format!(
+                    "  {uid}: same as its template in Grafana; {path} removed"
+                ));
+            }
+            Pulled::Unchanged { uid } => out.line(&format!("  {uid}: nothing new")),
+            Pulled::Missing { uid } => {
+                out.line(&format!("  {uid}: not in Grafana, nothing to pull"))
+            }
+        }
+    }
+    if changed {
+        out.line("\nRun `promo-infra generate` to bring the edits into generated/, then commit dashboards-src/overrides/.");
+    }
 }

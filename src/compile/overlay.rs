@@ -1,0 +1,198 @@
+//! Dashboard overlays: the UI edits `dashboards pull` brought back, kept as an RFC 6902 JSON
+//! Patch in `dashboards-src/overrides/<uid>.json` that `generate` applies after rendering the
+//! template — so templates stay templates and a UI edit survives every regeneration.
+//!
+//! Each change is guarded by `test` operations: the panel is still the one the edit was made on
+//! (its `id` at that index) and the field still holds what the edit changed. When a template
+//! change moved either, `generate` refuses and names the panel and the field (a conflict),
+//! instead of applying the edit somewhere else or silently dropping it.
+//!
+//! Owns: making an overlay from two dashboards and applying one. May not: do IO.
+
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+
+/// The overlay that turns `template` (the dashboard as its template renders it) into `live`
+/// (Grafana's, normalised by the caller): `[]` when they are the same.
+pub fn make(template: &Value, live: &Value) -> Vec<Value> {
+    let ops = serde_json::to_value(json_patch::diff(template, live)).unwrap_or(json!([]));
+    let mut out = Vec::new();
+    for op in ops.as_array().into_iter().flatten() {
+        let path = op["path"].as_str().unwrap_or_default();
+        // Pin the panel: the edit applies to the panel with this id, at this index.
+        if let Some(panel) = panel_pointer(path)
+            && let Some(id) = template.pointer(&format!("{panel}/id"))
+        {
+            let pin = json!({"op": "test", "path": format!("{panel}/id"), "value": id});
+            if !out.contains(&pin) {
+                out.push(pin);
+            }
+        }
+        // What the edit changed must still be there.
+        if matches!(op["op"].as_str(), Some("replace" | "remove"))
+            && let Some(old) = template.pointer(path)
+        {
+            out.push(json!({"op": "test", "path": path, "value": old}));
+        }
+        out.push(op.clone());
+    }
+    out
+}
+
+/// `/panels/3` (or `/panels/3/panels/1` for a panel in a row) of a pointer into a panel.
+fn panel_pointer(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let mut end = None;
+    let mut i = 1;
+    while i + 1 < parts.len() && parts[i] == "panels" && parts[i + 1].parse::<usize>().is_ok() {
+        end = Some(i + 1);
+        i += 2;
+    }
+    end.map(|e| parts[..=e].join("/"))
+}
+
+/// Apply the overlay `patch` (from `origin`, e.g. `dashboards-src/overrides/promo-marketing.json`)
+/// to the rendered dashboard `text`; canonical JSON text back.
+pub fn apply(text: &str, patch_text: &str, origin: &str) -> Result<String> {
+    let mut doc: Value = serde_json::from_str(text)
+        .map_err(|e| Error::internal(format!("a rendered dashboard is not JSON: {e}")))?;
+    let ops: Vec<Value> = serde_json::from_str(patch_text).map_err(|e| {
+        Error::usage(
+            format!("{origin}: not a JSON Patch (RFC 6902) array: {e}"),
+            "fix the file, delete it, or make it again with `promo-infra dashboards pull UID`",
+        )
+    })?;
+    let patch: json_patch::Patch =
+        serde_json::from_value(Value::Array(ops.clone())).map_err(|e| {
+            Error::usage(
+                format!("{origin}: not a JSON Patch (RFC 6902) array: {e}"),
+                "fix the file, delete it, or make it again with `promo-infra dashboards pull UID`",
+            )
+        })?;
+    if let Err(e) = json_patch::patch(&mut doc, &patch) {
+        let op = ops.get(e.operation).cloned().unwrap_or_default();
+        let path = op["path"].as_str().unwrap_or_default().to_string();
+        return Err(Error::usage(
+            format!(
+                "{origin}: the UI edit no longer applies to the template: {} ({})",
+                describe(&doc, &path, &op),
+                e.kind
+            ),
+            "the template changed where the edit was made: keep one of them — edit or delete the overlay, or apply the template and pull again (`promo-infra dashboards pull UID`)",
+        ));
+    }
+    let mut out = serde_json::to_string_pretty(&doc)
+        .map_err(|e| Error::internal(format!("cannot serialise a dashboard: {e}")))?;
+    out.push('\n');
+    Ok(out)
+}
+
+/// `panel "Response time" › fieldConfig.defaults.unit: the template has "ns", the edit was
+/// made against "ms"` for the operation `op` at `path` in the rendered `doc`.
+fn describe(doc: &Value, path: &str, op: &Value) -> String {
+    let (place, field) = match panel_pointer(path) {
+        Some(panel) => {
+            let title = doc
+                .pointer(&format!("{panel}/title"))
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            let field = path[panel.len()..]
+                .trim_start_matches('/')
+                .replace('/', ".");
+            (format!("panel {title:?}"), field)
+        }
+        None => (
+            "dashboard".to_string(),
+            path.trim_start_matches('/').replace('/', "."),
+        ),
+    };
+    let now = doc
+        .pointer(path)
+        .map_or_else(|| "nothing".to_string(), Value::to_string);
+    match op["op"].as_str() {
+        Some("test") if field == "id" => format!(
+            "{place}: the panel at this place is no longer the one edited (its id is now {now}, the edit was made on id {})",
+            op["value"]
+        ),
+        Some("test") => format!(
+            "{place} › {field}: the template has {now}, the edit was made against {}",
+            op["value"]
+        ),
+        _ => format!(
+            "{place} › {field}: cannot apply `{}` here",
+            op["op"].as_str().unwrap_or("?")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dash(unit: &str, title: &str) -> Value {
+        json!({"uid": "u", "panels": [
+            {"id": 1, "title": "Users", "type": "stat"},
+            {"id": 2, "title": title, "type": "timeseries", "fieldConfig": {"defaults": {"unit": unit}}}
+        ]})
+    }
+
+    fn text(v: &Value) -> String {
+        format!("{}\n", serde_json::to_string_pretty(v).expect("json"))
+    }
+
+    #[test]
+    fn an_overlay_replays_the_edit_on_the_template() {
+        let (template, live) = (dash("ms", "Response time"), dash("s", "Response time"));
+        let overlay = make(&template, &live);
+        assert_eq!(
+            overlay,
+            vec![
+                json!({"op": "test", "path": "/panels/1/id", "value": 2}),
+                json!({"op": "test", "path": "/panels/1/fieldConfig/defaults/unit", "value": "ms"}),
+                json!({"op": "replace", "path": "/panels/1/fieldConfig/defaults/unit", "value": "s"}),
+            ]
+        );
+        let patch = serde_json::to_string(&overlay).expect("json");
+        assert_eq!(
+            apply(&text(&template), &patch, "o.json").expect("applies"),
+            text(&live)
+        );
+        // A template change elsewhere (the panel's title) keeps the edit.
+        let moved_on = dash("ms", "Temps de réponse");
+        assert_eq!(
+            apply(&text(&moved_on), &patch, "o.json").expect("applies"),
+            text(&dash("s", "Temps de réponse"))
+        );
+        assert!(make(&template, &template).is_empty());
+    }
+
+    #[test]
+    fn a_template_change_of_the_edited_field_is_a_conflict_naming_panel_and_field() {
+        let overlay = make(&dash("ms", "Response time"), &dash("s", "Response time"));
+        let patch = serde_json::to_string(&overlay).expect("json");
+        let err = apply(
+            &text(&dash("ns", "Response time")),
+            &patch,
+            "dashboards-src/overrides/u.json",
+        )
+        .expect_err("conflict");
+        assert_eq!(
+            err.to_string(),
+            "dashboards-src/overrides/u.json: the UI edit no longer applies to the template: panel \"Response time\" › fieldConfig.defaults.unit: the template has \"ns\", the edit was made against \"ms\" (value did not match)"
+        );
+    }
+
+    #[test]
+    fn a_panel_moved_by_the_template_is_a_conflict_not_an_edit_of_another_panel() {
+        let overlay = make(&dash("ms", "Response time"), &dash("s", "Response time"));
+        let patch = serde_json::to_string(&overlay).expect("json");
+        let mut swapped = dash("ms", "Response time");
+        swapped["panels"].as_array_mut().expect("panels").swap(0, 1);
+        let err = apply(&text(&swapped), &patch, "o.json").expect_err("conflict");
+        assert!(
+            err.to_string().contains("panel \"Users\": the panel at this place is no longer the one edited (its id is now 1, the edit was made on id 2)"),
+            "{err}"
+        );
+    }
+}

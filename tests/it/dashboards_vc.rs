@@ -1,0 +1,209 @@
+//! Dashboard version control through the CLI (issue 14 items 2–3), against the Grafana API
+//! double listening where the stack's manifest puts Grafana: an edit saved in Grafana (as the
+//! UI saves) is shown by `dashboards diff` as exactly that field of that panel; `dashboards pull`
+//! keeps it as an overlay; `generate` applies it (and `generate --check` passes); the diff is
+//! then empty; a template change of the same field is a conflict naming panel and field.
+//!
+//! Until `dashboards push` exists, the test itself uploads the generated dashboard through the
+//! API (what push will do) — the docker target provisions dashboards from files, read-only.
+
+use promo_doubles::grafana::{GrafanaConfig, SpawnOptions, spawn_with};
+use promo_infra::grafana::{Auth, Client};
+use serde_json::{Value, json};
+
+use crate::common::{Run, TestContext, free_port};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn env_value(p: &TestContext, key: &str) -> String {
+    p.read("generated/promo/.env")
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")).map(String::from))
+        .unwrap_or_else(|| panic!("{key} not in .env"))
+}
+
+fn generated(p: &TestContext) -> Value {
+    serde_json::from_str(&p.read("generated/promo/grafana/dashboards/promo-marketing.json"))
+        .expect("dashboard json")
+}
+
+fn run(p: &TestContext, args: &[&str]) -> Run {
+    p.run(args)
+        .filter_regex(r"http://127\.0\.0\.1:\d+", "http://127.0.0.1:[PORT]")
+}
+
+#[test]
+fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_conflicts() {
+    let p = TestContext::with_repo_stacks();
+    let guard = free_port();
+    let port = guard.port();
+    let manifest =
+        p.read("stacks/promo.yaml")
+            .replacen("  port: 3000", &format!("  port: {port}"), 1);
+    p.write("stacks/promo.yaml", &manifest);
+    let g = p.run(&["-f", "stacks/promo.yaml", "generate"]);
+    assert_eq!(g.code, 0, "{}", g.all());
+    let password = env_value(&p, "GRAFANA_ADMIN_PASSWORD");
+    drop(guard);
+    let rt = rt();
+    let double = rt
+        .block_on(spawn_with(
+            GrafanaConfig {
+                admin_user: "admin".into(),
+                admin_password: password.clone(),
+                ..GrafanaConfig::default()
+            },
+            SpawnOptions {
+                addr: format!("127.0.0.1:{port}").parse().expect("addr"),
+                ..SpawnOptions::default()
+            },
+        ))
+        .expect("grafana double");
+    let grafana = Client::new(
+        &double.url(),
+        Auth::Basic {
+            user: "admin".into(),
+            password,
+        },
+        4,
+    )
+    .expect("client");
+
+    // What push will do, then a marketing person's edit saved from the UI.
+    let ours = generated(&p);
+    rt.block_on(grafana.save_dashboard(&ours, None, true, "promo-infra push"))
+        .expect("push");
+    promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "diff", "promo-marketing", "--detailed-exitcode"]), @r#"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    Dashboards of stack `promo` in Grafana http://127.0.0.1:[PORT] (changes from generated to Grafana):
+
+      promo-marketing ("Promo Load Analyzer - Marketing View"): same
+
+    0 of 1 dashboard(s) differ.
+
+    ----- stderr -----
+    "#);
+    let (mut live, _) = rt
+        .block_on(grafana.dashboard("promo-marketing"))
+        .expect("get")
+        .expect("there");
+    let panel = live["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .position(|p| p["fieldConfig"]["defaults"]["unit"] == json!("ms"))
+        .expect("a panel in ms");
+    live["panels"][panel]["fieldConfig"]["defaults"]["unit"] = json!("s");
+    live["panels"][panel]["pluginVersion"] = json!("10.2.3");
+    rt.block_on(grafana.save_dashboard(&live, None, false, ""))
+        .expect("the UI's save");
+
+    promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "diff", "promo-marketing", "--detailed-exitcode"]), @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+    Dashboards of stack `promo` in Grafana http://127.0.0.1:[PORT] (changes from generated to Grafana):
+
+      promo-marketing ("Promo Load Analyzer - Marketing View"): 1 change in Grafana
+          ~ panel "Temps de réponse" › fieldConfig.defaults.unit: "ms" → "s"
+
+    1 of 1 dashboard(s) differ.
+
+    ----- stderr -----
+    "#);
+    promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "pull", "promo-marketing"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+      promo-marketing: 1 edit kept in dashboards-src/overrides/promo-marketing.json
+
+    Run `promo-infra generate` to bring the edits into generated/, then commit dashboards-src/overrides/.
+
+    ----- stderr -----
+    ");
+    insta::assert_snapshot!(p.read("dashboards-src/overrides/promo-marketing.json"), @r#"
+    [
+      {
+        "op": "test",
+        "path": "/panels/4/id",
+        "value": 5
+      },
+      {
+        "op": "test",
+        "path": "/panels/4/fieldConfig/defaults/unit",
+        "value": "ms"
+      },
+      {
+        "op": "replace",
+        "path": "/panels/4/fieldConfig/defaults/unit",
+        "value": "s"
+      }
+    ]
+    "#);
+    let g = p.run(&["-f", "stacks/promo.yaml", "generate"]);
+    assert_eq!(g.code, 0, "{}", g.all());
+    assert_eq!(
+        generated(&p)["panels"][panel]["fieldConfig"]["defaults"]["unit"],
+        "s"
+    );
+    let check = p.run(&["-f", "stacks/promo.yaml", "generate", "--check"]);
+    assert_eq!(check.code, 0, "{}", check.all());
+    let again = run(
+        &p,
+        &[
+            "-f",
+            "stacks/promo.yaml",
+            "dashboards",
+            "diff",
+            "promo-marketing",
+            "--detailed-exitcode",
+        ],
+    );
+    assert_eq!(
+        again.code,
+        0,
+        "after pull + generate, Grafana and the sources agree:\n{}",
+        again.all()
+    );
+    let pulled_again = run(
+        &p,
+        &[
+            "-f",
+            "stacks/promo.yaml",
+            "dashboards",
+            "pull",
+            "promo-marketing",
+        ],
+    );
+    assert_eq!(pulled_again.stdout, "  promo-marketing: nothing new\n");
+
+    // The template of that panel now says another unit: the overlay no longer applies, and
+    // generate says which panel and field, changing nothing.
+    let partial = "dashboards-src/partials/marketing/05-response.hbs";
+    let original = std::fs::read_to_string(crate::common::repo().join(partial)).expect("partial");
+    assert!(original.contains("\"unit\": \"ms\""));
+    p.write(
+        partial,
+        &original.replace("\"unit\": \"ms\"", "\"unit\": \"ns\""),
+    );
+    let before = p.snapshot_tree();
+    promo_snapshot!(p.run(&["-f", "stacks/promo.yaml", "generate"]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x dashboards-src/overrides/promo-marketing.json: the UI edit no longer applies to the template: panel "Temps de réponse" › fieldConfig.defaults.unit: the template has "ns", the edit was made against "ms" (value did not match)
+      help: the template changed where the edit was made: keep one of them — edit or delete the overlay, or apply the template and pull again (`promo-infra dashboards pull UID`)
+    "#);
+    assert_eq!(p.snapshot_tree(), before, "a conflict writes nothing");
+    rt.block_on(double.shutdown());
+}

@@ -9,7 +9,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use headers::authorization::{Basic, Bearer};
 use headers::{Authorization, HeaderMapExt};
 use subtle::ConstantTimeEq;

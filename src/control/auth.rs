@@ -9,7 +9,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use headers::authorization::{Basic, Bearer};
 use headers::{Authorization, HeaderMapExt};
 use subtle::ConstantTimeEq;
@@ -66,7 +66,7 @@ impl FromRequestParts<Shared> for StopUser {
             return Ok(Self(a.username().chars().take(64).collect()));
         }
         let s = page::strings(&st.cfg.locale);
-        let mut resp = page::respond(StatusCode::UNAUTHORIZED, page::message(s, s.title, s.auth));
+        let mut resp = page::message(StatusCode::UNAUTHORIZED, s, s.title, s.auth);
         resp.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Basic realm=\"promo-infra STOP\", charset=\"UTF-8\""),
@@ -132,11 +132,7 @@ pub(super) async fn guard(State(st): State<Shared>, req: Request, next: Next) ->
         let same = [format!("http://{host}"), format!("https://{host}")];
         if !same.contains(&origin) {
             let s = page::strings(&st.cfg.locale);
-            return page::respond(
-                StatusCode::FORBIDDEN,
-                page::message(s, s.error_title, s.expired),
-            )
-            .into_response();
+            return page::message(StatusCode::FORBIDDEN, s, s.error_title, s.expired);
         }
     }
     next.run(req).await

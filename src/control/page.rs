@@ -193,11 +193,14 @@ pub fn confirm(
     )
 }
 
-/// A page with a heading and one paragraph.
-pub fn message(s: &Strings, heading: &str, text: &str) -> String {
-    page(
-        s,
-        heading,
-        &format!("<p id=\"message\">{}</p>\n", esc(text)),
+/// A page with a heading and one paragraph, answered with `status` (through [`respond`]).
+pub fn message(status: StatusCode, s: &Strings, heading: &str, text: &str) -> Response {
+    respond(
+        status,
+        page(
+            s,
+            heading,
+            &format!("<p id=\"message\">{}</p>\n", esc(text)),
+        ),
     )
 }

@@ -283,13 +283,11 @@ pub(super) async fn stop_page(
 ) -> Response {
     let s = page::strings(&st.cfg.locale);
     let Some(testid) = q.testid.filter(|t| crate::k6::testid::is_testid(t)) else {
-        return page::respond(
+        return page::message(
             StatusCode::BAD_REQUEST,
-            page::message(
-                s,
-                s.error_title,
-                "?testid=<test id> (letters, digits, _ - .)",
-            ),
+            s,
+            s.error_title,
+            "?testid=<test id> (letters, digits, _ - .)",
         );
     };
     let rec = match st.runs.find(Some(&testid)) {
@@ -301,15 +299,17 @@ pub(super) async fn stop_page(
             } else {
                 s.none_title
             };
-            return page::respond(status, page::message(s, title, &error));
+            return page::message(status, s, title, &error);
         }
     };
     let token = match crate::secrets::os_random_hex(32) {
         Ok(t) => t,
         Err(e) => {
-            return page::respond(
+            return page::message(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                page::message(s, s.error_title, &e.to_string()),
+                s,
+                s.error_title,
+                &e.to_string(),
             );
         }
     };
@@ -340,10 +340,7 @@ pub(super) async fn stop_form(
 ) -> Response {
     let s = page::strings(&st.cfg.locale);
     if !st.csrf.consume(&f.csrf, &f.testid, &user) {
-        return page::respond(
-            StatusCode::FORBIDDEN,
-            page::message(s, s.error_title, s.expired),
-        );
+        return page::message(StatusCode::FORBIDDEN, s, s.error_title, s.expired);
     }
     let by = if user.is_empty() {
         "STOP page".to_string()
@@ -357,10 +354,7 @@ pub(super) async fn stop_form(
             } else {
                 (StatusCode::ACCEPTED, s.stopping_title, s.stopping_text)
             };
-            page::respond(
-                status,
-                page::message(s, title, &format!("{text} ({})", r.testid)),
-            )
+            page::message(status, s, title, &format!("{text} ({})", r.testid))
         }
         Err(f) => {
             let title = if f.status == StatusCode::NOT_FOUND {
@@ -373,7 +367,7 @@ pub(super) async fn stop_form(
             } else {
                 f.error
             };
-            page::respond(f.status, page::message(s, title, &text))
+            page::message(f.status, s, title, &text)
         }
     }
 }

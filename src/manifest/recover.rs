@@ -370,41 +370,83 @@ mod tests {
         assert_eq!(problems(BASE), Vec::new());
     }
 
-    /// An unknown key, a wrong type, an unknown value and a semantic error: all four, each at
-    /// its line and column (before, the unknown key alone was reported).
-    #[test]
-    fn four_mistakes_are_four_problems() {
-        let (got, at) = problems_after(&[
-            ("stack: shop", "stack: Shop_1"),
-            ("environment: preprod", "environment: production"),
-            ("  retention: 30d", "  retension: 30d"),
-            ("  port: 3000", "  port: eighty"),
-        ]);
-        assert_eq!(at, vec![(1, 8), (2, 14), (6, 3), (9, 9)], "{got:#?}");
-        assert!(
-            got[0].0.contains("`Shop_1` is not a valid stack name"),
-            "{got:#?}"
-        );
-        assert!(got[1].0.contains("unknown value `production`"), "{got:#?}");
-        assert!(got[2].0.contains("unknown key `retension`"), "{got:#?}");
-        assert!(got[3].0.contains("wrong type"), "{got:#?}");
-    }
+    /// Each case: the `(from, to)` edits made to [`BASE`] together, and for each, the
+    /// `(line, column)` and a part of the message of the problem it must cause.
+    type Case = (
+        &'static str,
+        &'static [(&'static str, &'static str, (u64, u64), &'static str)],
+    );
 
-    /// Entries inside flow mappings and sequences are blanked with their commas, so the rest
-    /// still parses and its problems are found too.
+    /// Several mistakes are several problems, each at its line and column: an unknown key, a
+    /// wrong type, an unknown value and a semantic error (before, the unknown key alone was
+    /// reported); and entries inside flow mappings and sequences are blanked with their commas,
+    /// so the rest still parses and its problems are found too.
     #[test]
-    fn flow_collections_keep_parsing_after_a_problem() {
-        let (got, at) = problems_after(&[
-            ("{ p95_ok_ms: 1000,", "{ p95_okms: 1000,"),
-            ("p95_warn_ms: 2000 }", "p95_warn_ms: 2000, extra: 1 }"),
-            ("plugins: [a, b]", "plugins: [a, [b]]"),
-            ("template: marketing", "template: marketting"),
-        ]);
-        assert_eq!(at, vec![(10, 16), (13, 15), (14, 19), (14, 54)], "{got:#?}");
-        assert!(
-            got[1].0.contains("no template named `marketting`"),
-            "{got:#?}"
-        );
+    fn every_mistake_is_a_problem_at_its_place() {
+        const CASES: &[Case] = &[
+            (
+                "four mistakes are four problems",
+                &[
+                    (
+                        "stack: shop",
+                        "stack: Shop_1",
+                        (1, 8),
+                        "`Shop_1` is not a valid stack name",
+                    ),
+                    (
+                        "environment: preprod",
+                        "environment: production",
+                        (2, 14),
+                        "unknown value `production`",
+                    ),
+                    (
+                        "  retention: 30d",
+                        "  retension: 30d",
+                        (6, 3),
+                        "unknown key `retension`",
+                    ),
+                    ("  port: 3000", "  port: eighty", (9, 9), "wrong type"),
+                ],
+            ),
+            (
+                "flow collections keep parsing after a problem",
+                &[
+                    (
+                        "plugins: [a, b]",
+                        "plugins: [a, [b]]",
+                        (10, 16),
+                        "expected string scalar",
+                    ),
+                    (
+                        "template: marketing",
+                        "template: marketting",
+                        (13, 15),
+                        "no template named `marketting`",
+                    ),
+                    (
+                        "{ p95_ok_ms: 1000,",
+                        "{ p95_okms: 1000,",
+                        (14, 19),
+                        "unknown key `p95_okms`",
+                    ),
+                    (
+                        "p95_warn_ms: 2000 }",
+                        "p95_warn_ms: 2000, extra: 1 }",
+                        (14, 54),
+                        "unknown key `extra`",
+                    ),
+                ],
+            ),
+        ];
+        for (case, mistakes) in CASES {
+            let edits: Vec<_> = mistakes.iter().map(|(from, to, ..)| (*from, *to)).collect();
+            let (got, at) = problems_after(&edits);
+            let want: Vec<_> = mistakes.iter().map(|(_, _, at, _)| *at).collect();
+            assert_eq!(at, want, "{case}: {got:#?}");
+            for ((message, _), (.., part)) in got.iter().zip(*mistakes) {
+                assert!(message.contains(part), "{case}: `{part}` not in {got:#?}");
+            }
+        }
     }
 
     #[test]

@@ -170,22 +170,20 @@ pub struct Grafana {
 
 /// The emergency-stop control API.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ControlApi {
     /// Deploy the control API with the stack.
-    #[serde(deserialize_with = "unquoted", default = "default_true")]
+    #[serde(deserialize_with = "unquoted")]
     pub enabled: Sp<bool>,
     /// Container image holding the promo-infra binary.
-    #[serde(default = "default_control_image")]
     #[schemars(pattern(IMAGE), length(max = 255))]
     pub image: Sp<String>,
     /// Host port (1-65535).
     #[schemars(range(min = 1, max = 65535))]
-    #[serde(deserialize_with = "unquoted", default = "default_control_port")]
+    #[serde(deserialize_with = "unquoted")]
     pub port: Sp<u32>,
     /// Host address the port is published on: an IPv4 or IPv6 address.
     #[schemars(pattern(IP))]
-    #[serde(default = "default_bind")]
     pub bind: Sp<String>,
 }
 
@@ -224,22 +222,22 @@ pub struct Dashboard {
 
 /// Health-grade thresholds of a dashboard.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Thresholds {
     /// p95 response time (ms) under which the site is green.
-    #[serde(deserialize_with = "unquoted", default = "default_p95_ok")]
+    #[serde(deserialize_with = "unquoted")]
     #[schemars(extend("exclusiveMinimum" = 0))]
     pub p95_ok_ms: Sp<f64>,
     /// p95 response time (ms) up to which the site is orange; red beyond.
-    #[serde(deserialize_with = "unquoted", default = "default_p95_warn")]
+    #[serde(deserialize_with = "unquoted")]
     #[schemars(extend("exclusiveMinimum" = 0))]
     pub p95_warn_ms: Sp<f64>,
     /// Error rate (%) under which the site is green.
-    #[serde(deserialize_with = "unquoted", default = "default_err_ok")]
+    #[serde(deserialize_with = "unquoted")]
     #[schemars(range(max = 100), extend("exclusiveMinimum" = 0))]
     pub error_ok_pct: Sp<f64>,
     /// Error rate (%) up to which the site is orange; red beyond.
-    #[serde(deserialize_with = "unquoted", default = "default_err_warn")]
+    #[serde(deserialize_with = "unquoted")]
     #[schemars(range(max = 100), extend("exclusiveMinimum" = 0))]
     pub error_warn_pct: Sp<f64>,
 }
@@ -252,5 +250,46 @@ impl Default for Thresholds {
             error_ok_pct: default_err_ok(),
             error_warn_pct: default_err_warn(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A section given in part takes each key it leaves out from its `Default` (the one place
+    /// those defaults are written), and a section left out is its `Default` whole.
+    #[test]
+    fn keys_left_out_of_a_section_take_its_defaults() {
+        let text = "stack: shop\nenvironment: preprod\ninfluxdb: { version: 2, image: influxdb:2.7 }\ngrafana: { image: grafana/grafana:10.2.3 }\ncontrol_api: { port: 5001 }\ndashboards:\n  - { uid: d, template: marketing, thresholds: { p95_ok_ms: 900 } }\nalerting: { rules: { p95_warning_ms: 2500 } }\ntargets: { native: { data_dir: state } }\n";
+        let m = crate::manifest::parse("m.yaml", text).expect("parses");
+        let c = &m.control_api;
+        assert_eq!(
+            (*c.enabled, *c.port, c.bind.as_str()),
+            (true, 5001, "127.0.0.1")
+        );
+        assert_eq!(*c.image, concat!("promo-infra:", env!("CARGO_PKG_VERSION")));
+        let t = &m.dashboards[0].thresholds;
+        let grades = [
+            *t.p95_ok_ms,
+            *t.p95_warn_ms,
+            *t.error_ok_pct,
+            *t.error_warn_pct,
+        ];
+        assert_eq!(grades, [900.0, 2000.0, 0.1, 1.0]);
+        let rules = &m.alerting.as_ref().expect("alerting").rules;
+        assert_eq!(
+            (*rules.error_rate_critical_pct, *rules.p95_warning_ms),
+            (5.0, 2500.0)
+        );
+        let native = &m.targets.native;
+        let paths = [
+            &native.data_dir,
+            &native.grafana_homepath,
+            &native.project_dir,
+        ];
+        assert_eq!(
+            paths.map(|p| p.as_str()),
+            ["state", "/usr/share/grafana", "/opt/promo-infra"]
+        );
+        assert_eq!(*m.targets.docker.network, "monitoring-net");
     }
 }

@@ -56,14 +56,14 @@ pub struct Slack {
 
 /// Alert rule thresholds.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct AlertRules {
     /// Critical alert when the error rate (%) goes above this.
-    #[serde(deserialize_with = "unquoted", default = "default_err_crit")]
+    #[serde(deserialize_with = "unquoted")]
     #[schemars(range(max = 100), extend("exclusiveMinimum" = 0))]
     pub error_rate_critical_pct: Sp<f64>,
     /// Warning when the p95 response time (ms) goes above this.
-    #[serde(deserialize_with = "unquoted", default = "default_p95_alert")]
+    #[serde(deserialize_with = "unquoted")]
     #[schemars(extend("exclusiveMinimum" = 0))]
     pub p95_warning_ms: Sp<f64>,
 }
@@ -182,10 +182,9 @@ pub struct Targets {
 
 /// Docker target settings.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct DockerTarget {
     /// Network name inside the compose project (created as `<stack>_<network>`).
-    #[serde(default = "default_network")]
     #[schemars(pattern(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"))]
     pub network: Sp<String>,
 }
@@ -200,19 +199,16 @@ impl Default for DockerTarget {
 
 /// Native target settings.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct NativeTarget {
     /// Data, pid and log directory, relative to the project directory (letters, digits,
     /// `._+@,=~-`, no `..`, no spaces: it is written into influxdb.conf and grafana.ini).
-    #[serde(default = "default_data_dir")]
     #[schemars(pattern(PROJECT_PATH))]
     pub data_dir: Sp<String>,
     /// Grafana's home path (`grafana server --homepath`): a plain absolute path.
-    #[serde(default = "default_grafana_home")]
     #[schemars(pattern(HOST_PATH))]
     pub grafana_homepath: Sp<String>,
     /// Absolute path of the project on production hosts, for the generated systemd units.
-    #[serde(default = "default_project_dir")]
     #[schemars(pattern(HOST_PATH))]
     pub project_dir: Sp<String>,
 }

@@ -39,6 +39,20 @@ pub fn reachable_url(bind: &str, port: u16) -> String {
     url(bind, port, Audience::Machine)
 }
 
+/// What an HTTP request error says, without its URL (it may hold a secret, such as a Slack
+/// webhook), with its causes (`error sending request: … Connection refused`).
+pub fn describe_request_error(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,25 +19,26 @@ const ATTEMPTS: usize = 4;
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// How to log in.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub enum Auth {
     /// A user (the stack's admin).
     Basic {
         /// Login.
         user: String,
-        /// Password (never shown).
-        password: String,
+        /// Password.
+        password: Sensitive,
     },
-    /// A service-account token (`glsa_…`, never shown).
-    Token(String),
+    /// A service-account token (`glsa_…`).
+    Token(Sensitive),
 }
 
-impl std::fmt::Debug for Auth {
+/// A credential: its `Debug` never shows it.
+#[derive(Clone)]
+pub struct Sensitive(pub String);
+
+impl std::fmt::Debug for Sensitive {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Basic { user, .. } => write!(f, "Basic({user}, <sensitive>)"),
-            Self::Token(_) => write!(f, "Token(<sensitive>)"),
-        }
+        f.write_str("(sensitive)")
     }
 }
 
@@ -148,8 +149,8 @@ impl Client {
         })?;
         let mut req = self.http.request(method.clone(), url);
         req = match &self.auth {
-            Auth::Basic { user, password } => req.basic_auth(user, Some(password)),
-            Auth::Token(token) => req.bearer_auth(token),
+            Auth::Basic { user, password } => req.basic_auth(user, Some(&password.0)),
+            Auth::Token(token) => req.bearer_auth(&token.0),
         };
         if let Some(body) = body {
             req = req.json(body);
@@ -157,7 +158,7 @@ impl Client {
         let resp = req.send().await.map_err(|e| Failure {
             error: Error::grafana(format!(
                 "{method} {url}: Grafana does not answer: {}",
-                describe(e)
+                crate::net::describe_request_error(e)
             ))
             .with_help("check that Grafana runs (`promo-infra status`) and that the URL is right"),
             retry_after: None,
@@ -377,17 +378,4 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
 /// A value as one URL path or query segment.
 fn segment(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
-}
-
-/// A request error's causes, without its URL (it is in the message already).
-fn describe(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut cause = std::error::Error::source(&e);
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }

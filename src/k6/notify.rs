@@ -56,21 +56,12 @@ fn client() -> Result<reqwest::Client, String> {
         .timeout(TIMEOUT)
         .connect_timeout(TIMEOUT)
         .build()
-        .map_err(|e| format!("cannot build an HTTP client: {}", describe(e)))
-}
-
-/// What a request error says, without its URL (a Slack webhook URL is a secret), with its
-/// causes (`error sending request: ... connection refused`).
-fn describe(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut cause = std::error::Error::source(&e);
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
+        .map_err(|e| {
+            format!(
+                "cannot build an HTTP client: {}",
+                crate::net::describe_request_error(e)
+            )
+        })
 }
 
 /// POST with a timeout and at most [`ATTEMPTS`] attempts (retrying network errors, 429 and
@@ -98,7 +89,7 @@ async fn post_with_retries(
                     break;
                 }
             }
-            Err(e) => last = describe(e),
+            Err(e) => last = crate::net::describe_request_error(e),
         }
         if attempt < ATTEMPTS {
             tokio::time::sleep(Duration::from_millis(300 * u64::from(attempt))).await;

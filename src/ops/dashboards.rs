@@ -125,7 +125,14 @@ fn client(s: &Stack) -> Result<Client> {
                 "run `promo-infra apply` (it creates the stack's secrets)",
             )
         })?;
-    Client::new(&url, Auth::Basic { user, password }, CONCURRENCY)
+    Client::new(
+        &url,
+        Auth::Basic {
+            user,
+            password: grafana::Sensitive(password),
+        },
+        CONCURRENCY,
+    )
 }
 
 /// `dashboards diff [UID…]`: each generated dashboard against the stack's live Grafana.

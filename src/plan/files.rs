@@ -181,7 +181,7 @@ mod tests {
     use super::*;
     use crate::desired::{GeneratedFile, ProcessSpec, Resource, ResourceId, ResourceKind};
     use crate::desired::{ResourceSpec, sha256_hex};
-    use crate::plan::{Observed, ObservedResource, plan};
+    use crate::plan::{Plan, observed_as_applied, plan};
 
     /// A stack of one process reading `conf/app.ini` with these contents.
     fn stack(ini: &str) -> Desired {
@@ -213,33 +213,19 @@ mod tests {
         d
     }
 
-    /// What runs: `d` as applied.
-    fn running(d: &Desired) -> Observed {
-        Observed {
-            resources: d
-                .resources
-                .values()
-                .map(|r| {
-                    let o = ObservedResource {
-                        id: r.id.clone(),
-                        hash: Some(r.hash.clone()),
-                        canonical: r.canonical.clone(),
-                        converged: true,
-                    };
-                    (r.id.clone(), o)
-                })
-                .collect(),
-        }
+    /// The file diffs of planning `desired` where `running` runs and the record is of `recorded`.
+    fn files(recorded: &Desired, running: &Desired, desired: &Desired) -> Plan {
+        with_files(
+            plan(desired, &observed_as_applied(running), "native", false),
+            desired,
+            Some(&Applied::record(recorded)),
+        )
     }
 
     #[test]
     fn a_changed_file_shows_its_diff_against_the_record() {
         let (old, new) = (stack("port = 1\nname = a\n"), stack("port = 2\nname = a\n"));
-        let p = with_files(
-            plan(&new, &running(&old), "native", false),
-            &new,
-            Some(&Applied::record(&old)),
-        );
+        let p = files(&old, &old, &new);
         assert_eq!(
             p.steps[0].files,
             vec![FileDiff {
@@ -263,11 +249,7 @@ mod tests {
             stack("port = 2\n"),
             stack("port = 3\n"),
         );
-        let p = with_files(
-            plan(&v3, &running(&v2), "native", false),
-            &v3,
-            Some(&Applied::record(&v1)),
-        );
+        let p = files(&v1, &v2, &v3);
         assert_eq!(
             p.steps[0].files,
             vec![FileDiff {

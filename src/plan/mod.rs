@@ -307,6 +307,26 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, (String, bool
     }
 }
 
+/// What a target observes once `d` is applied and running (unit tests of the planner).
+#[cfg(test)]
+pub(crate) fn observed_as_applied(d: &Desired) -> Observed {
+    Observed {
+        resources: d
+            .resources
+            .values()
+            .map(|r| {
+                let o = ObservedResource {
+                    id: r.id.clone(),
+                    hash: Some(r.hash.clone()),
+                    canonical: r.canonical.clone(),
+                    converged: true,
+                };
+                (r.id.clone(), o)
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -330,25 +350,7 @@ mod tests {
         d
     }
 
-    fn observed_from(d: &Desired) -> Observed {
-        Observed {
-            resources: d
-                .resources
-                .values()
-                .map(|r| {
-                    (
-                        r.id.clone(),
-                        ObservedResource {
-                            id: r.id.clone(),
-                            hash: Some(r.hash.clone()),
-                            canonical: r.canonical.clone(),
-                            converged: true,
-                        },
-                    )
-                })
-                .collect(),
-        }
-    }
+    use super::observed_as_applied as observed_from;
 
     #[test]
     fn nothing_observed_creates_everything() {

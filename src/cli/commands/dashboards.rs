@@ -36,12 +36,9 @@ pub enum Command {
         after_help = "Examples:\n  promo-infra dashboards diff\n  promo-infra dashboards diff promo-marketing --detailed-exitcode   # 0 same, 2 differ, 1 error"
     )]
     Diff {
-        /// Dashboard uids (all of the stack's when none).
-        #[arg(add = super::completions::dashboards())]
-        uids: Vec<String>,
-        /// Where the stack runs.
+        /// Which dashboards, where.
         #[command(flatten)]
-        target: args::Target,
+        on: Live,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -55,13 +52,21 @@ pub enum Command {
         after_help = "Examples:\n  promo-infra dashboards pull promo-marketing && promo-infra generate"
     )]
     Pull {
-        /// Dashboard uids (all of the stack's when none).
-        #[arg(add = super::completions::dashboards())]
-        uids: Vec<String>,
-        /// Where the stack runs.
+        /// Which dashboards, where.
         #[command(flatten)]
-        target: args::Target,
+        on: Live,
     },
+}
+
+/// The dashboards of a running stack a subcommand acts on.
+#[derive(Debug, clap::Args)]
+pub struct Live {
+    /// Dashboard uids (all of the stack's when none).
+    #[arg(add = super::completions::dashboards())]
+    uids: Vec<String>,
+    /// Where the stack runs.
+    #[command(flatten)]
+    target: args::Target,
 }
 
 /// Run a `dashboards` subcommand.
@@ -73,16 +78,15 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Diff {
-            uids,
-            target,
+            on,
             json,
             detailed_exitcode,
         } => {
             let report = ops::dashboards::diff(
                 &globals.project(),
                 &globals.selection(false),
-                target.target,
-                &uids,
+                on.target.target,
+                &on.uids,
             )?;
             let mut out = Out::stdout();
             if json {
@@ -96,12 +100,12 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        Command::Pull { uids, target } => {
+        Command::Pull { on } => {
             let pulled = ops::dashboards::pull(
                 &globals.project(),
                 &globals.selection(false),
-                target.target,
-                &uids,
+                on.target.target,
+                &on.uids,
             )?;
             print::dashboards::pulled(&mut Out::stdout(), &pulled);
             Ok(ExitCode::SUCCESS)

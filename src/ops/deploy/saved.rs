@@ -152,31 +152,29 @@ impl SavedPlan {
         observed: &Observed,
         plan: &Plan,
     ) -> Result<()> {
-        let again = format!(
-            "run `promo-infra plan --out {}` again, review it, then apply it",
-            file.display()
-        );
-        if configuration(desired) != self.configuration {
-            return Err(Error::usage(
+        let stale = |what: String| {
+            Error::usage(
                 format!(
-                    "the saved plan `{}` is stale: the configuration of stack `{}` changed since it was made (the manifest, a template in dashboards-src/, or generated/{}/.env)",
-                    file.display(),
-                    self.stack,
-                    self.stack
+                    "the saved plan `{}` is stale: {what} changed since it was made",
+                    file.display()
                 ),
-                again,
-            ));
+                format!(
+                    "run `promo-infra plan --out {}` again, review it, then apply it",
+                    file.display()
+                ),
+            )
+        };
+        if configuration(desired) != self.configuration {
+            return Err(stale(format!(
+                "the configuration of stack `{}` (the manifest, a template in dashboards-src/, or generated/{}/.env)",
+                self.stack, self.stack
+            )));
         }
         if state(observed) != self.state {
-            return Err(Error::usage(
-                format!(
-                    "the saved plan `{}` is stale: stack `{}` on target {} changed since it was made (another apply, or a change outside promo-infra)",
-                    file.display(),
-                    self.stack,
-                    self.target
-                ),
-                again,
-            ));
+            return Err(stale(format!(
+                "stack `{}` on target {} (another apply, or a change outside promo-infra)",
+                self.stack, self.target
+            )));
         }
         if steps_of(&to_json(plan)?) != steps_of(&self.plan) {
             return Err(Error::internal(format!(

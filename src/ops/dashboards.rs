@@ -305,3 +305,42 @@ pub async fn pull_into(
     }
     Ok(out)
 }
+
+/// What `dashboards history UID` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct History {
+    /// Uid.
+    pub uid: String,
+    /// The Grafana asked.
+    pub grafana: String,
+    /// Newest first.
+    pub versions: Vec<grafana::DashboardVersion>,
+}
+
+/// `dashboards history UID`: the dashboard's versions in the stack's Grafana (Grafana's
+/// versions API, either shape, every page).
+pub fn history(
+    project: &Project,
+    selection: &Selection,
+    target: TargetKind,
+    uid: &str,
+) -> Result<History> {
+    targets::require_available(target)?;
+    let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
+    generated(&s, &[uid.to_string()])?; // refuses an unknown uid
+    let grafana = client(&s)?;
+    let versions = runtime()?.block_on(async {
+        if grafana.dashboard(uid).await?.is_none() {
+            return Err(Error::usage(
+                format!("Grafana {} has no dashboard `{uid}`", grafana.url()),
+                "apply the stack first (`promo-infra apply`)",
+            ));
+        }
+        grafana.versions(uid).await
+    })?;
+    Ok(History {
+        uid: uid.to_string(),
+        grafana: grafana.url().to_string(),
+        versions,
+    })
+}

@@ -148,6 +148,21 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
       }
     ]
     "#);
+    // Both saves are in Grafana's history, newest first.
+    promo_snapshot!(
+        run(&p, &["-f", "stacks/promo.yaml", "dashboards", "history", "promo-marketing"])
+            .filter_regex(r"\d{4}-\d\d-\d\dT[0-9:.]+Z", "[TIME]"),
+        @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    VERSION  CREATED               BY     MESSAGE
+    2        [TIME]  admin
+    1        [TIME]  admin  promo-infra push
+
+    ----- stderr -----
+    "
+    );
     let g = p.run(&["-f", "stacks/promo.yaml", "generate"]);
     assert_eq!(g.code, 0, "{}", g.all());
     assert_eq!(

@@ -56,6 +56,19 @@ pub enum Command {
         #[command(flatten)]
         on: Live,
     },
+    /// List a dashboard's versions in the stack's running Grafana, newest first.
+    #[command(after_help = "Example:\n  promo-infra dashboards history promo-marketing")]
+    History {
+        /// Dashboard uid.
+        #[arg(add = super::completions::dashboards())]
+        uid: String,
+        /// Where the stack runs.
+        #[command(flatten)]
+        target: args::Target,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The dashboards of a running stack a subcommand acts on.
@@ -108,6 +121,21 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
                 &on.uids,
             )?;
             print::dashboards::pulled(&mut Out::stdout(), &pulled);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::History { uid, target, json } => {
+            let history = ops::dashboards::history(
+                &globals.project(),
+                &globals.selection(false),
+                target.target,
+                &uid,
+            )?;
+            let mut out = Out::stdout();
+            if json {
+                out.versioned_json(&history)?;
+            } else {
+                print::dashboards::history(&mut out, &history);
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,11 +1,11 @@
-//! Printers of `dashboards diff` and `dashboards pull`.
+//! Printers of `dashboards diff`, `pull` and `history`.
 //!
 //! Owns: its human output. May not: decide exit codes, talk to Grafana.
 
 use std::io::Write;
 
 use super::super::output::Out;
-use crate::ops::dashboards::{DiffReport, DiffState, Pulled};
+use crate::ops::dashboards::{DiffReport, DiffState, History, Pulled};
 
 /// One block per dashboard: the change count, then each change by panel and field.
 pub fn diff(out: &mut Out<impl Write>, report: &DiffReport) {
@@ -75,4 +75,22 @@ pub fn pulled(out: &mut Out<impl Write>, pulled: &[Pulled]) {
     if changed {
         out.line("\nRun `promo-infra generate` to bring the edits into generated/, then commit dashboards-src/overrides/.");
     }
+}
+
+/// The versions as a table, newest first.
+pub fn history(out: &mut Out<impl Write>, h: &History) {
+    out.table(
+        &["VERSION", "CREATED", "BY", "MESSAGE"],
+        h.versions
+            .iter()
+            .map(|v| {
+                vec![
+                    v.version.to_string(),
+                    v.created.clone(),
+                    v.created_by.clone(),
+                    v.message.clone(),
+                ]
+            })
+            .collect(),
+    );
 }

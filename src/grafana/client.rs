@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
+use crate::control::Secret;
 use crate::error::{Error, Result};
 
 /// Per request.
@@ -26,20 +27,10 @@ pub enum Auth {
         /// Login.
         user: String,
         /// Password.
-        password: Sensitive,
+        password: Secret,
     },
     /// A service-account token (`glsa_…`).
-    Token(Sensitive),
-}
-
-/// A credential: its `Debug` never shows it.
-#[derive(Clone)]
-pub struct Sensitive(pub String);
-
-impl std::fmt::Debug for Sensitive {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("(sensitive)")
-    }
+    Token(Secret),
 }
 
 /// A client of one Grafana.
@@ -149,8 +140,8 @@ impl Client {
         })?;
         let mut req = self.http.request(method.clone(), url);
         req = match &self.auth {
-            Auth::Basic { user, password } => req.basic_auth(user, Some(&password.0)),
-            Auth::Token(token) => req.bearer_auth(&token.0),
+            Auth::Basic { user, password } => req.basic_auth(user, Some(password.expose())),
+            Auth::Token(token) => req.bearer_auth(token.expose()),
         };
         if let Some(body) = body {
             req = req.json(body);

@@ -11,4 +11,4 @@ mod client;
 pub mod diff;
 pub mod normalize;
 
-pub use client::{Auth, Client, DashboardVersion, Saved, Sensitive};
+pub use client::{Auth, Client, DashboardVersion, Saved};

@@ -65,15 +65,17 @@ fn client() -> Result<reqwest::Client, String> {
 }
 
 /// POST with a timeout and at most [`ATTEMPTS`] attempts (retrying network errors, 429 and
-/// 5xx); the error is the last failure, without the URL.
+/// 5xx, backing off 300 ms, 600 ms); the error is the last failure, without the URL.
 async fn post_with_retries(
     build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, String> {
+    use backon::{ExponentialBuilder, Retryable};
+    /// A failed attempt: what it says, and whether another may succeed.
+    struct Failed(String, bool);
     let http = client()?;
-    let mut last = String::new();
-    for attempt in 1..=ATTEMPTS {
+    let once = || async {
         match build(&http).send().await {
-            Ok(resp) if resp.status().is_success() => return Ok(resp),
+            Ok(resp) if resp.status().is_success() => Ok(resp),
             Ok(resp) => {
                 let status = resp.status();
                 let body: String = resp
@@ -83,19 +85,20 @@ async fn post_with_retries(
                     .chars()
                     .take(300)
                     .collect();
-                last = format!("HTTP {status}: {}", body.trim());
                 let retry = status.is_server_error() || status.as_u16() == 429;
-                if !retry {
-                    break;
-                }
+                Err(Failed(format!("HTTP {status}: {}", body.trim()), retry))
             }
-            Err(e) => last = crate::net::describe_request_error(e),
+            Err(e) => Err(Failed(crate::net::describe_request_error(e), true)),
         }
-        if attempt < ATTEMPTS {
-            tokio::time::sleep(Duration::from_millis(300 * u64::from(attempt))).await;
-        }
-    }
-    Err(last)
+    };
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(300))
+        .with_factor(2.0)
+        .with_max_times(ATTEMPTS as usize - 1);
+    once.retry(backoff)
+        .when(|f: &Failed| f.1)
+        .await
+        .map_err(|Failed(last, _)| last)
 }
 
 impl Grafana {

@@ -129,7 +129,7 @@ fn client(s: &Stack) -> Result<Client> {
         &url,
         Auth::Basic {
             user,
-            password: grafana::Sensitive(password),
+            password: crate::control::Secret::new(password),
         },
         CONCURRENCY,
     )

@@ -8,7 +8,8 @@
 //! API (what push will do) — the docker target provisions dashboards from files, read-only.
 
 use promo_doubles::grafana::{GrafanaConfig, SpawnOptions, spawn_with};
-use promo_infra::grafana::{Auth, Client, Sensitive};
+use promo_infra::control::Secret;
+use promo_infra::grafana::{Auth, Client};
 use serde_json::{Value, json};
 
 use crate::common::{Run, TestContext, free_port};
@@ -69,7 +70,7 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
         &double.url(),
         Auth::Basic {
             user: "admin".into(),
-            password: Sensitive(password),
+            password: Secret::new(password),
         },
         4,
     )

@@ -5,7 +5,8 @@
 
 use promo_doubles::common::FaultSpec;
 use promo_doubles::grafana::{GrafanaConfig, spawn};
-use promo_infra::grafana::{Auth, Client, Sensitive, diff::diff};
+use promo_infra::control::Secret;
+use promo_infra::grafana::{Auth, Client, diff::diff};
 use serde_json::json;
 
 const PASSWORD: &str = "s3cret-admin-pw";
@@ -28,7 +29,7 @@ fn config(version: &str) -> GrafanaConfig {
 fn admin(url: &str) -> Client {
     let auth = Auth::Basic {
         user: "admin".into(),
-        password: Sensitive(PASSWORD.into()),
+        password: Secret::new(PASSWORD),
     };
     Client::new(url, auth, 4).expect("client")
 }
@@ -125,7 +126,7 @@ fn too_many_requests_is_waited_out_and_errors_never_show_the_password() {
             &g.url(),
             Auth::Basic {
                 user: "admin".into(),
-                password: Sensitive("wrong-pw-123".into()),
+                password: Secret::new("wrong-pw-123"),
             },
             1,
         )

@@ -3,9 +3,10 @@
 //! UI saves) is shown by `dashboards diff` as exactly that field of that panel; `dashboards pull`
 //! keeps it as an overlay; `generate` applies it (and `generate --check` passes); the diff is
 //! then empty; a template change of the same field is a conflict naming panel and field.
-//!
-//! Until `dashboards push` exists, the test itself uploads the generated dashboard through the
-//! API (what push will do) — the docker target provisions dashboards from files, read-only.
+//! `dashboards push` uploads through the API, refuses to overwrite an edit made in Grafana
+//! since, and `--prune` deletes only dashboards carrying the `promo-infra` tag. (The docker and
+//! native targets provision dashboards from files, read-only in Grafana; this test's Grafana has
+//! them only through the API.)
 
 use promo_doubles::grafana::{GrafanaConfig, SpawnOptions, spawn_with};
 use promo_infra::control::Secret;
@@ -76,10 +77,25 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
     )
     .expect("client");
 
-    // What push will do, then a marketing person's edit saved from the UI.
-    let ours = generated(&p);
-    rt.block_on(grafana.save_dashboard(&ours, None, true, "promo-infra push"))
-        .expect("push");
+    // Push (folder created with its stable uid), then again: nothing to write.
+    promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "push"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+      promo-marketing: uploaded (version 1)
+      k6-technical: uploaded (version 1)
+
+    ----- stderr -----
+    ");
+    promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "push"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+      promo-marketing: unchanged
+      k6-technical: unchanged
+
+    ----- stderr -----
+    ");
     promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "diff", "promo-marketing", "--detailed-exitcode"]), @r#"
     success: true
     exit_code: 0
@@ -104,8 +120,18 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
         .expect("a panel in ms");
     live["panels"][panel]["fieldConfig"]["defaults"]["unit"] = json!("s");
     live["panels"][panel]["pluginVersion"] = json!("10.2.3");
-    rt.block_on(grafana.save_dashboard(&live, None, false, ""))
+    rt.block_on(grafana.save_dashboard(&live, Some("promo"), false, ""))
         .expect("the UI's save");
+    // That edit is not overwritten by a push.
+    promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "push", "promo-marketing"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x dashboard `promo-marketing` was changed in Grafana http://127.0.0.1:[PORT] (version 2) since promo-infra last pushed it; not overwritten
+      help: see the change with `promo-infra dashboards diff promo-marketing`, keep it with `promo-infra dashboards pull promo-marketing` then `generate`, or overwrite it with `dashboards push --force`
+    ");
 
     promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "diff", "promo-marketing", "--detailed-exitcode"]), @r#"
     success: false
@@ -159,7 +185,7 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
     ----- stdout -----
     VERSION  CREATED               BY     MESSAGE
     2        [TIME]  admin
-    1        [TIME]  admin  promo-infra push
+    1        [TIME]  admin  promo-infra dashboards push
 
     ----- stderr -----
     "
@@ -200,6 +226,28 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
         ],
     );
     assert_eq!(pulled_again.stdout, "  promo-marketing: nothing new\n");
+    let pushed = run(&p, &["-f", "stacks/promo.yaml", "dashboards", "push", "promo-marketing"]);
+    assert_eq!(pushed.stdout, "  promo-marketing: unchanged\n", "{}", pushed.all());
+
+    // --prune deletes a promo-infra-tagged dashboard of the stack's folder that the stack no
+    // longer declares, never an untagged one (someone's own dashboard in the same folder).
+    for (uid, tags) in [("old-promo", json!(["promo-infra"])), ("marketing-own", json!(["mine"]))] {
+        let d = json!({"uid": uid, "title": uid, "tags": tags, "panels": []});
+        rt.block_on(grafana.save_dashboard(&d, Some("promo"), true, ""))
+            .expect("save");
+    }
+    promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "push", "--prune"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+      promo-marketing: unchanged
+      k6-technical: unchanged
+      old-promo: deleted (no longer declared)
+
+    ----- stderr -----
+    ");
+    assert!(rt.block_on(grafana.dashboard("old-promo")).expect("get").is_none());
+    assert!(rt.block_on(grafana.dashboard("marketing-own")).expect("get").is_some());
 
     // The template of that panel now says another unit: the overlay no longer applies, and
     // generate says which panel and field, changing nothing.

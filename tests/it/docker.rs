@@ -1014,7 +1014,7 @@ fn an_unreachable_engine_is_named_with_what_to_do() {
     ----- stdout -----
 
     ----- stderr -----
-      x cannot reach the Docker engine at tcp://127.0.0.1:[PORT] (listing the stack's networks): Error in the hyper legacy client: client error (Connect)
+      x cannot reach the Docker engine at tcp://127.0.0.1:[PORT] (listing the stack's networks): Connection refused (os error 111)
       help: start the engine (`just setup` starts dockerd when no socket answers, or `systemctl start docker`), or point DOCKER_HOST at a running one
     "
     );

@@ -56,6 +56,22 @@ pub enum Command {
         #[command(flatten)]
         on: Live,
     },
+    /// Upload the generated dashboards into the stack's running Grafana through its API (a
+    /// dashboard changed there since the last push is refused unless --force).
+    #[command(
+        after_help = "Examples:\n  promo-infra dashboards push\n  promo-infra dashboards push --prune   # also delete promo-infra-tagged dashboards the stack no longer declares"
+    )]
+    Push {
+        /// Which dashboards, where.
+        #[command(flatten)]
+        on: Live,
+        /// Overwrite a dashboard changed in Grafana since the last push.
+        #[arg(long)]
+        force: bool,
+        /// Delete dashboards of the stack's folder tagged `promo-infra` that it no longer declares.
+        #[arg(long)]
+        prune: bool,
+    },
     /// List a dashboard's versions in the stack's running Grafana, newest first.
     #[command(after_help = "Example:\n  promo-infra dashboards history promo-marketing")]
     History {
@@ -121,6 +137,18 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
                 &on.uids,
             )?;
             print::dashboards::pulled(&mut Out::stdout(), &pulled);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Push { on, force, prune } => {
+            let pushed = ops::dashboards::push(
+                &globals.project(),
+                &globals.selection(false),
+                on.target.target,
+                &on.uids,
+                force,
+                prune,
+            )?;
+            print::dashboards::pushed(&mut Out::stdout(), &pushed);
             Ok(ExitCode::SUCCESS)
         }
         Command::History { uid, target, json } => {

@@ -1,11 +1,11 @@
-//! Printers of `dashboards diff`, `pull` and `history`.
+//! Printers of `dashboards diff`, `pull`, `push` and `history`.
 //!
 //! Owns: its human output. May not: decide exit codes, talk to Grafana.
 
 use std::io::Write;
 
 use super::super::output::Out;
-use crate::ops::dashboards::{DiffReport, DiffState, History, Pulled};
+use crate::ops::dashboards::{DiffReport, DiffState, History, Pulled, Pushed};
 
 /// One block per dashboard: the change count, then each change by panel and field.
 pub fn diff(out: &mut Out<impl Write>, report: &DiffReport) {
@@ -93,4 +93,17 @@ pub fn history(out: &mut Out<impl Write>, h: &History) {
             })
             .collect(),
     );
+}
+
+/// A line per dashboard.
+pub fn pushed(out: &mut Out<impl Write>, pushed: &[Pushed]) {
+    for p in pushed {
+        match p {
+            Pushed::Uploaded { uid, version } => {
+                out.line(&format!("  {uid}: uploaded (version {version})"));
+            }
+            Pushed::Unchanged { uid } => out.line(&format!("  {uid}: unchanged")),
+            Pushed::Pruned { uid } => out.line(&format!("  {uid}: deleted (no longer declared)")),
+        }
+    }
 }

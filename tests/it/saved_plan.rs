@@ -94,7 +94,7 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
     ----- stdout -----
 
     ----- stderr -----
-      x the saved plan `a.plan` is stale: stack `[STACK]` on target docker changed since it was made (another apply, or a change outside promo-infra)
+      x the saved plan `a.plan` is stale: stack `[STACK]` on target docker (another apply, or a change outside promo-infra) changed since it was made
       help: run `promo-infra plan --out a.plan` again, review it, then apply it
     ");
 
@@ -109,7 +109,7 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
     ----- stdout -----
 
     ----- stderr -----
-      x the saved plan `b.plan` is stale: the configuration of stack `[STACK]` changed since it was made (the manifest, a template in dashboards-src/, or generated/[STACK]/.env)
+      x the saved plan `b.plan` is stale: the configuration of stack `[STACK]` (the manifest, a template in dashboards-src/, or generated/[STACK]/.env) changed since it was made
       help: run `promo-infra plan --out b.plan` again, review it, then apply it
     ");
     assert_eq!(

@@ -95,6 +95,7 @@ impl EngineStack {
 
     pub(crate) fn edit(&self, from: &str, to: &str) {
         let text = self.p.read("stacks/promo.yaml");
+        // A precondition on the test's own fixture file, not output.
         assert!(text.contains(from), "{from} not in manifest");
         self.p
             .write("stacks/promo.yaml", &text.replacen(from, to, 1));
@@ -159,6 +160,7 @@ impl EngineStack {
     fn write_point(&self, line: &str) {
         let (status, body) =
             self.influx("POST", "/write?db=k6", "k6", "INFLUXDB_K6_PASSWORD", line);
+        // InfluxDB's status line (third-party).
         assert!(status.contains(" 204"), "write: {status} {body}");
     }
 
@@ -179,6 +181,7 @@ impl EngineStack {
             "INFLUXDB_GRAFANA_PASSWORD",
             "",
         );
+        // InfluxDB's status line (third-party).
         assert!(status.contains(" 200"), "query: {status} {body}");
         body
     }
@@ -290,7 +293,12 @@ impl RecordingProxy {
 
 fn run_with_docker_host(stack: &EngineStack, host: &str, args: &[&str]) -> Run {
     stack.held.release();
-    stack.p.cmd(args).env("DOCKER_HOST", host).run()
+    stack
+        .p
+        .cmd(args)
+        .env("DOCKER_HOST", host)
+        .run()
+        .filter(&stack.name, "[STACK]")
 }
 
 #[test]
@@ -299,15 +307,173 @@ fn cold_apply_is_healthy_then_nothing_to_do_and_compose_sees_it() {
         return;
     }
     let s = EngineStack::new("cold");
-    let first = s.apply();
-    assert!(
-        first.stdout.contains(&format!(
-            "Apply complete! Resources: {} added, 0 changed, 0 destroyed.",
-            4 + s.services.len()
-        )),
-        "{}",
-        first.stdout
-    );
+    let first = promo_snapshot!(s.apply().sorted_stderr(), @r#"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # network.monitoring-net will be created
+      + network.monitoring-net
+          + name: "[STACK]_monitoring-net"
+
+      # volume.grafana-data will be created
+      + volume.grafana-data
+          + name: "[STACK]_grafana-data"
+
+      # volume.influxdb-data will be created
+      + volume.influxdb-data
+          + name: "[STACK]_influxdb-data"
+
+      # service.control-api will be created
+      + service.control-api
+          + command[0]: "control-api"
+          + command[1]: "--listen"
+          + command[2]: "0.0.0.0:5000"
+          + depends_on[0]: "grafana"
+          + env.CONTROL_API_STOP_PASSWORD: (sensitive)
+          + env.CONTROL_API_TOKEN: (sensitive)
+          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
+          + env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:[PORT]"
+          + env.PROMO_INFRA_GRAFANA_URL: "http://grafana:3000"
+          + env.PROMO_INFRA_GRAFANA_USER: "promo-admin"
+          + env.PROMO_INFRA_LOCALE: "en"
+          + env.PROMO_INFRA_STACK: "[STACK]"
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 2
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:5000/health || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra:0.1.0"
+          + mounts: []
+          + name: "control-api"
+          + ports[0].container_port: 5000
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + restart: "unless-stopped"
+
+      # service.grafana will be created
+      + service.grafana
+          + command: []
+          + depends_on[0]: "influxdb"
+          + env.GF_ANALYTICS_CHECK_FOR_UPDATES: "false"
+          + env.GF_ANALYTICS_REPORTING_ENABLED: "false"
+          + env.GF_AUTH_ANONYMOUS_ENABLED: "false"
+          + env.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: "/var/lib/grafana/dashboards/promo-marketing.json"
+          + env.GF_SECURITY_ADMIN_PASSWORD: (sensitive)
+          + env.GF_SECURITY_ADMIN_USER: "promo-admin"
+          + env.GF_SECURITY_SECRET_KEY: (sensitive)
+          + env.GF_SERVER_ROOT_URL: "http://127.0.0.1:[PORT]"
+          + env.GF_USERS_ALLOW_SIGN_UP: "false"
+          + env.INFLUXDB_GRAFANA_PASSWORD: (sensitive)
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 10
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:3000/api/health || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra-grafana-double:0.1.0"
+          + mounts[0].read_only: false
+          + mounts[0].source.volume: "grafana-data"
+          + mounts[0].target: "/var/lib/grafana"
+          + mounts[1].read_only: true
+          + mounts[1].source.generated: "grafana/provisioning"
+          + mounts[1].target: "/etc/grafana/provisioning"
+          + mounts[2].read_only: true
+          + mounts[2].source.generated: "grafana/dashboards"
+          + mounts[2].target: "/var/lib/grafana/dashboards"
+          + name: "grafana"
+          + ports[0].container_port: 3000
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + reload_digest.grafana/dashboards: "[HASH]"
+          + reload_digest.grafana/provisioning/dashboards: "[HASH]"
+          + reload_digest.grafana/provisioning/datasources: "[HASH]"
+          + restart: "unless-stopped"
+
+      # service.influxdb will be created
+      + service.influxdb
+          + command: []
+          + depends_on: []
+          + env.INFLUXDB_ADMIN_PASSWORD: (sensitive)
+          + env.INFLUXDB_ADMIN_USER: "promo-admin"
+          + env.INFLUXDB_DB: "k6"
+          + env.INFLUXDB_HTTP_AUTH_ENABLED: "true"
+          + env.INFLUXDB_READ_USER: "grafana"
+          + env.INFLUXDB_READ_USER_PASSWORD: (sensitive)
+          + env.INFLUXDB_REPORTING_DISABLED: "true"
+          + env.INFLUXDB_WRITE_USER: "k6"
+          + env.INFLUXDB_WRITE_USER_PASSWORD: (sensitive)
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 5
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:8086/ping || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra-influxdb:1.6.7-local"
+          + mounts[0].read_only: false
+          + mounts[0].source.volume: "influxdb-data"
+          + mounts[0].target: "/var/lib/influxdb"
+          + mounts[1].read_only: true
+          + mounts[1].source.generated: "influxdb/init"
+          + mounts[1].target: "/docker-entrypoint-initdb.d"
+          + name: "influxdb"
+          + ports[0].container_port: 8086
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + restart: "unless-stopped"
+
+      # database.k6 will be created
+      + database.k6
+          + name: "k6"
+          + org: null
+          + retention: "672h"
+          + shard_duration: "24h"
+          + users[0].name: "grafana"
+          + users[0].password_secret: "INFLUXDB_GRAFANA_PASSWORD"
+          + users[0].privilege: "READ"
+          + users[1].name: "k6"
+          + users[1].password_secret: "INFLUXDB_K6_PASSWORD"
+          + users[1].privilege: "WRITE"
+          + users[2].name: "promo-admin"
+          + users[2].password_secret: "INFLUXDB_ADMIN_PASSWORD"
+          + users[2].privilege: "ALL"
+          + version: 1
+
+    Plan: 7 to add, 0 to change, 0 to destroy.
+      ~ generated/[STACK]: 13 file(s) written
+    ✓ network.monitoring-net: created
+    ✓ volume.grafana-data: created
+    ✓ volume.influxdb-data: created
+    ✓ service.influxdb: created
+    ✓ service.grafana: created
+    ✓ database.k6: created
+    ✓ service.control-api: created
+
+    Apply complete! Resources: 7 added, 0 changed, 0 destroyed.
+
+    SERVICE      STATE    HEALTH   IMAGE                             VERSION  URL                     UPTIME  CONFIG
+    control-api  running  healthy  promo-infra:0.1.0                 0.1.0    http://127.0.0.1:[PORT]  [UPTIME]  current
+    grafana      running  healthy  promo-infra-grafana-double:0.1.0  0.1.0    http://127.0.0.1:[PORT]  [UPTIME]  current
+    influxdb     running  healthy  promo-infra-influxdb:1.6.7-local  1.6.7    http://127.0.0.1:[PORT]  [UPTIME]  current
+
+    ----- stderr -----
+    database.k6: created ([TIME])
+    database.k6: creating
+    network.monitoring-net: created ([TIME])
+    network.monitoring-net: creating
+    service.control-api: created and healthy ([TIME])
+    service.control-api: creating
+    service.grafana: created and healthy ([TIME])
+    service.grafana: creating
+    service.influxdb: created and healthy ([TIME])
+    service.influxdb: creating
+    volume.grafana-data: created ([TIME])
+    volume.grafana-data: creating
+    volume.influxdb-data: created ([TIME])
+    volume.influxdb-data: creating
+    "#);
     s.assert_healthy();
     let names: Vec<String> = docker(&[
         "ps",
@@ -336,9 +502,14 @@ fn cold_apply_is_healthy_then_nothing_to_do_and_compose_sees_it() {
     // A second apply makes no mutating Engine API call.
     let proxy = RecordingProxy::start();
     let host = format!("tcp://127.0.0.1:{}", proxy.port);
-    let again = run_with_docker_host(&s, &host, &["apply", "--auto-approve"]);
-    assert_eq!(again.code, 0, "{}", again.all());
-    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    promo_snapshot!(run_with_docker_host(&s, &host, &["apply", "--auto-approve"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    No changes. Stack `[STACK]` on target docker matches the configuration.
+
+    ----- stderr -----
+    ");
     let calls = proxy.take();
     assert!(
         !calls.is_empty(),
@@ -366,6 +537,8 @@ fn cold_apply_is_healthy_then_nothing_to_do_and_compose_sees_it() {
         "{listing}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // docker-compose's own listing (a third-party tool's table, its widths vary with the names):
+    // each container is in it, and healthy.
     for n in &names {
         assert!(
             listing.contains(n.as_str()),
@@ -374,7 +547,8 @@ fn cold_apply_is_healthy_then_nothing_to_do_and_compose_sees_it() {
     }
     assert!(listing.contains("Up (healthy)"), "{listing}");
 
-    // Secrets never reach output, labels or argv of what promo-infra created.
+    // Secrets never reach output, labels or argv of what promo-infra created (a negative check:
+    // `!contains` is the exact statement).
     let env = s.p.read(&format!("generated/{}/.env", s.name));
     let inspect = docker(&[
         "inspect",
@@ -448,6 +622,7 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
             );
         }
     }
+    // InfluxDB's JSON answer (third-party; its timestamps vary): the value is in it.
     assert!(
         s.query("SELECT value FROM http_reqs WHERE testid='survivor'")
             .contains("42")
@@ -478,10 +653,12 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
             "{svc} must not be recreated"
         );
     }
+    // InfluxDB's JSON answer (third-party; its timestamps vary): the value is in it.
     assert!(
         s.query("SELECT value FROM http_reqs WHERE testid='survivor'")
             .contains("42")
     );
+    // InfluxDB's JSON answer (third-party; its timestamps vary): the value is in it.
     assert!(
         s.query("SHOW RETENTION POLICIES ON k6")
             .contains("1344h0m0s")
@@ -512,6 +689,7 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
     assert!(s.labelled("network").is_empty());
     assert_eq!(s.labelled("volume").len(), 2);
     s.apply();
+    // InfluxDB's JSON answer (third-party; its timestamps vary): the value is in it.
     assert!(
         s.query("SELECT value FROM http_reqs WHERE testid='survivor'")
             .contains("42")
@@ -557,12 +735,16 @@ fn an_apply_killed_with_sigkill_is_re_run_and_converges() {
     child.kill().expect("kill");
     let _ = child.wait();
     let r = s.apply();
-    assert!(
-        r.stdout
-            .contains(&format!("a previous `apply` (pid {}", child.id())),
-        "the dead holder of the lock is reported:\n{}",
-        r.stdout
-    );
+    // What the re-run has left to do depends on the instant of the kill, so the whole output
+    // varies; the report of the dead lock holder is compared exactly, line by line.
+    let killed = format!("pid {}", child.id());
+    let reported: Vec<String> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("previous `apply`"))
+        .map(|l| l.replace(&killed, "pid [KILLED]"))
+        .collect();
+    promo_snapshot!(crate::common::Text::new(reported.join("\n"), s.p.path()), @"warning: a previous `apply` (pid [KILLED] on [HOST], started [TIMESTAMP]) ended without releasing the lock; its work was observed and converged");
     let containers = s.containers();
     assert_eq!(
         containers
@@ -594,6 +776,7 @@ fn two_concurrent_applies_do_not_both_run() {
         s.p.path()
             .join(format!("generated/{}/.promo-infra.lock", s.name));
     let start = Instant::now();
+    // The lock FILE being written (not output): it names a pid once taken.
     while !std::fs::read_to_string(&lock).is_ok_and(|t| t.contains("\"pid\"")) {
         assert!(
             start.elapsed() < Duration::from_secs(30),
@@ -601,17 +784,18 @@ fn two_concurrent_applies_do_not_both_run() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    let second = s.run(&["apply", "--auto-approve"]);
-    assert_eq!(second.code, 1, "{}", second.all());
-    assert!(
-        second.stderr.contains(&format!(
-            "stack `{}` is locked by `apply` (pid {}",
-            s.name,
-            first.id()
-        )),
-        "{}",
-        second.stderr
-    );
+    let second = s
+        .run(&["apply", "--auto-approve"])
+        .filter(&format!("pid {}", first.id()), "pid [FIRST_APPLY]");
+    promo_snapshot!(second, @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x stack `[STACK]` is locked by `apply` (pid [FIRST_APPLY] on [HOST], since [TIMESTAMP])
+      help: wait for it to finish; the lock is released automatically when that process exits, even if killed
+    ");
     let out = first.wait_with_output().expect("first apply");
     assert!(
         out.status.success(),
@@ -1300,7 +1484,19 @@ fn run_in_terminal(s: &EngineStack, args: &str, answer: &str) -> Run {
         .expect("stdin")
         .write_all(answer.as_bytes())
         .expect("answer");
-    Run::from(child.wait_with_output().expect("wait"))
+    let out = child.wait_with_output().expect("wait");
+    Run::new(
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        s.p.path(),
+    )
+    .filter(&s.name, "[STACK]")
+    // The terminal ends its lines with CR LF, and echoes the answer where it is typed (before
+    // or after the question is drawn).
+    .filter("\r\n", "\n")
+    .filter_regex(&format!(r"(?m)^{}\n", answer.trim()), "")
+    .filter_regex(&format!(r"(Enter a value: ){}", answer.trim()), "$1")
 }
 
 #[test]
@@ -1309,30 +1505,321 @@ fn in_a_terminal_apply_asks_and_only_yes_applies_with_progress_lines() {
         return;
     }
     let s = EngineStack::new("prompt");
-    let no = run_in_terminal(&s, "apply", "no\n");
-    assert_ne!(no.code, 0, "{}", no.all());
-    assert!(
-        no.stdout.contains("Do you want to perform these actions?"),
-        "{}",
-        no.all()
-    );
-    assert!(
-        no.stdout.contains("Only 'yes' will be accepted"),
-        "{}",
-        no.all()
-    );
-    assert!(
-        no.stdout.contains("apply cancelled; nothing was changed"),
-        "{}",
-        no.all()
-    );
+    promo_snapshot!(run_in_terminal(&s, "apply", "no\n"), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # network.monitoring-net will be created
+      + network.monitoring-net
+          + name: "[STACK]_monitoring-net"
+
+      # volume.grafana-data will be created
+      + volume.grafana-data
+          + name: "[STACK]_grafana-data"
+
+      # volume.influxdb-data will be created
+      + volume.influxdb-data
+          + name: "[STACK]_influxdb-data"
+
+      # service.control-api will be created
+      + service.control-api
+          + command[0]: "control-api"
+          + command[1]: "--listen"
+          + command[2]: "0.0.0.0:5000"
+          + depends_on[0]: "grafana"
+          + env.CONTROL_API_STOP_PASSWORD: (sensitive)
+          + env.CONTROL_API_TOKEN: (sensitive)
+          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
+          + env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:[PORT]"
+          + env.PROMO_INFRA_GRAFANA_URL: "http://grafana:3000"
+          + env.PROMO_INFRA_GRAFANA_USER: "promo-admin"
+          + env.PROMO_INFRA_LOCALE: "en"
+          + env.PROMO_INFRA_STACK: "[STACK]"
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 2
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:5000/health || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra:0.1.0"
+          + mounts: []
+          + name: "control-api"
+          + ports[0].container_port: 5000
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + restart: "unless-stopped"
+
+      # service.grafana will be created
+      + service.grafana
+          + command: []
+          + depends_on[0]: "influxdb"
+          + env.GF_ANALYTICS_CHECK_FOR_UPDATES: "false"
+          + env.GF_ANALYTICS_REPORTING_ENABLED: "false"
+          + env.GF_AUTH_ANONYMOUS_ENABLED: "false"
+          + env.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: "/var/lib/grafana/dashboards/promo-marketing.json"
+          + env.GF_SECURITY_ADMIN_PASSWORD: (sensitive)
+          + env.GF_SECURITY_ADMIN_USER: "promo-admin"
+          + env.GF_SECURITY_SECRET_KEY: (sensitive)
+          + env.GF_SERVER_ROOT_URL: "http://127.0.0.1:[PORT]"
+          + env.GF_USERS_ALLOW_SIGN_UP: "false"
+          + env.INFLUXDB_GRAFANA_PASSWORD: (sensitive)
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 10
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:3000/api/health || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra-grafana-double:0.1.0"
+          + mounts[0].read_only: false
+          + mounts[0].source.volume: "grafana-data"
+          + mounts[0].target: "/var/lib/grafana"
+          + mounts[1].read_only: true
+          + mounts[1].source.generated: "grafana/provisioning"
+          + mounts[1].target: "/etc/grafana/provisioning"
+          + mounts[2].read_only: true
+          + mounts[2].source.generated: "grafana/dashboards"
+          + mounts[2].target: "/var/lib/grafana/dashboards"
+          + name: "grafana"
+          + ports[0].container_port: 3000
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + reload_digest.grafana/dashboards: "[HASH]"
+          + reload_digest.grafana/provisioning/dashboards: "[HASH]"
+          + reload_digest.grafana/provisioning/datasources: "[HASH]"
+          + restart: "unless-stopped"
+
+      # service.influxdb will be created
+      + service.influxdb
+          + command: []
+          + depends_on: []
+          + env.INFLUXDB_ADMIN_PASSWORD: (sensitive)
+          + env.INFLUXDB_ADMIN_USER: "promo-admin"
+          + env.INFLUXDB_DB: "k6"
+          + env.INFLUXDB_HTTP_AUTH_ENABLED: "true"
+          + env.INFLUXDB_READ_USER: "grafana"
+          + env.INFLUXDB_READ_USER_PASSWORD: (sensitive)
+          + env.INFLUXDB_REPORTING_DISABLED: "true"
+          + env.INFLUXDB_WRITE_USER: "k6"
+          + env.INFLUXDB_WRITE_USER_PASSWORD: (sensitive)
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 5
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:8086/ping || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra-influxdb:1.6.7-local"
+          + mounts[0].read_only: false
+          + mounts[0].source.volume: "influxdb-data"
+          + mounts[0].target: "/var/lib/influxdb"
+          + mounts[1].read_only: true
+          + mounts[1].source.generated: "influxdb/init"
+          + mounts[1].target: "/docker-entrypoint-initdb.d"
+          + name: "influxdb"
+          + ports[0].container_port: 8086
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + restart: "unless-stopped"
+
+      # database.k6 will be created
+      + database.k6
+          + name: "k6"
+          + org: null
+          + retention: "672h"
+          + shard_duration: "24h"
+          + users[0].name: "grafana"
+          + users[0].password_secret: "INFLUXDB_GRAFANA_PASSWORD"
+          + users[0].privilege: "READ"
+          + users[1].name: "k6"
+          + users[1].password_secret: "INFLUXDB_K6_PASSWORD"
+          + users[1].privilege: "WRITE"
+          + users[2].name: "promo-admin"
+          + users[2].password_secret: "INFLUXDB_ADMIN_PASSWORD"
+          + users[2].privilege: "ALL"
+          + version: 1
+
+    Plan: 7 to add, 0 to change, 0 to destroy.
+
+    Do you want to perform these actions?
+      promo-infra will perform the actions described above.
+      Only 'yes' will be accepted to approve.
+
+      Enter a value: 
+      x apply cancelled; nothing was changed
+      help: answer `yes` to apply, or run with --auto-approve
+
+    ----- stderr -----
+    "#);
     assert!(s.labelled("container").is_empty() && s.labelled("network").is_empty());
 
     let yes = run_in_terminal(&s, "apply --health-timeout 120", "yes\n");
-    assert_eq!(yes.code, 0, "{}", yes.all());
-    assert!(yes.stdout.contains("Apply complete!"), "{}", yes.stdout);
-    // The progress display draws one line per service while it waits for health.
+    // The progress display redraws one line per service (spinner frames, their count and
+    // their times vary) until the steps are done: `[PROGRESS]` in the snapshot, and a frame
+    // while a service waits for health is drawn.
     assert!(yes.stdout.contains("waiting for health"), "{}", yes.stdout);
+    promo_snapshot!(
+        yes.filter_regex(r"(?s)(Enter a value: \n).*?\n(✓ )", "$1[PROGRESS]\n$2"),
+        @r#"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # network.monitoring-net will be created
+      + network.monitoring-net
+          + name: "[STACK]_monitoring-net"
+
+      # volume.grafana-data will be created
+      + volume.grafana-data
+          + name: "[STACK]_grafana-data"
+
+      # volume.influxdb-data will be created
+      + volume.influxdb-data
+          + name: "[STACK]_influxdb-data"
+
+      # service.control-api will be created
+      + service.control-api
+          + command[0]: "control-api"
+          + command[1]: "--listen"
+          + command[2]: "0.0.0.0:5000"
+          + depends_on[0]: "grafana"
+          + env.CONTROL_API_STOP_PASSWORD: (sensitive)
+          + env.CONTROL_API_TOKEN: (sensitive)
+          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
+          + env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:[PORT]"
+          + env.PROMO_INFRA_GRAFANA_URL: "http://grafana:3000"
+          + env.PROMO_INFRA_GRAFANA_USER: "promo-admin"
+          + env.PROMO_INFRA_LOCALE: "en"
+          + env.PROMO_INFRA_STACK: "[STACK]"
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 2
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:5000/health || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra:0.1.0"
+          + mounts: []
+          + name: "control-api"
+          + ports[0].container_port: 5000
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + restart: "unless-stopped"
+
+      # service.grafana will be created
+      + service.grafana
+          + command: []
+          + depends_on[0]: "influxdb"
+          + env.GF_ANALYTICS_CHECK_FOR_UPDATES: "false"
+          + env.GF_ANALYTICS_REPORTING_ENABLED: "false"
+          + env.GF_AUTH_ANONYMOUS_ENABLED: "false"
+          + env.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: "/var/lib/grafana/dashboards/promo-marketing.json"
+          + env.GF_SECURITY_ADMIN_PASSWORD: (sensitive)
+          + env.GF_SECURITY_ADMIN_USER: "promo-admin"
+          + env.GF_SECURITY_SECRET_KEY: (sensitive)
+          + env.GF_SERVER_ROOT_URL: "http://127.0.0.1:[PORT]"
+          + env.GF_USERS_ALLOW_SIGN_UP: "false"
+          + env.INFLUXDB_GRAFANA_PASSWORD: (sensitive)
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 10
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:3000/api/health || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra-grafana-double:0.1.0"
+          + mounts[0].read_only: false
+          + mounts[0].source.volume: "grafana-data"
+          + mounts[0].target: "/var/lib/grafana"
+          + mounts[1].read_only: true
+          + mounts[1].source.generated: "grafana/provisioning"
+          + mounts[1].target: "/etc/grafana/provisioning"
+          + mounts[2].read_only: true
+          + mounts[2].source.generated: "grafana/dashboards"
+          + mounts[2].target: "/var/lib/grafana/dashboards"
+          + name: "grafana"
+          + ports[0].container_port: 3000
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + reload_digest.grafana/dashboards: "[HASH]"
+          + reload_digest.grafana/provisioning/dashboards: "[HASH]"
+          + reload_digest.grafana/provisioning/datasources: "[HASH]"
+          + restart: "unless-stopped"
+
+      # service.influxdb will be created
+      + service.influxdb
+          + command: []
+          + depends_on: []
+          + env.INFLUXDB_ADMIN_PASSWORD: (sensitive)
+          + env.INFLUXDB_ADMIN_USER: "promo-admin"
+          + env.INFLUXDB_DB: "k6"
+          + env.INFLUXDB_HTTP_AUTH_ENABLED: "true"
+          + env.INFLUXDB_READ_USER: "grafana"
+          + env.INFLUXDB_READ_USER_PASSWORD: (sensitive)
+          + env.INFLUXDB_REPORTING_DISABLED: "true"
+          + env.INFLUXDB_WRITE_USER: "k6"
+          + env.INFLUXDB_WRITE_USER_PASSWORD: (sensitive)
+          + health.interval_s: 5
+          + health.retries: 12
+          + health.start_period_s: 5
+          + health.test[0]: "CMD-SHELL"
+          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:8086/ping || exit 1"
+          + health.timeout_s: 3
+          + image: "promo-infra-influxdb:1.6.7-local"
+          + mounts[0].read_only: false
+          + mounts[0].source.volume: "influxdb-data"
+          + mounts[0].target: "/var/lib/influxdb"
+          + mounts[1].read_only: true
+          + mounts[1].source.generated: "influxdb/init"
+          + mounts[1].target: "/docker-entrypoint-initdb.d"
+          + name: "influxdb"
+          + ports[0].container_port: 8086
+          + ports[0].host_ip: "127.0.0.1"
+          + ports[0].host_port: [PORT]
+          + restart: "unless-stopped"
+
+      # database.k6 will be created
+      + database.k6
+          + name: "k6"
+          + org: null
+          + retention: "672h"
+          + shard_duration: "24h"
+          + users[0].name: "grafana"
+          + users[0].password_secret: "INFLUXDB_GRAFANA_PASSWORD"
+          + users[0].privilege: "READ"
+          + users[1].name: "k6"
+          + users[1].password_secret: "INFLUXDB_K6_PASSWORD"
+          + users[1].privilege: "WRITE"
+          + users[2].name: "promo-admin"
+          + users[2].password_secret: "INFLUXDB_ADMIN_PASSWORD"
+          + users[2].privilege: "ALL"
+          + version: 1
+
+    Plan: 7 to add, 0 to change, 0 to destroy.
+
+    Do you want to perform these actions?
+      promo-infra will perform the actions described above.
+      Only 'yes' will be accepted to approve.
+
+      Enter a value: 
+    [PROGRESS]
+    ✓ network.monitoring-net: created
+    ✓ volume.grafana-data: created
+    ✓ volume.influxdb-data: created
+    ✓ service.influxdb: created
+    ✓ service.grafana: created
+    ✓ database.k6: created
+    ✓ service.control-api: created
+
+    Apply complete! Resources: 7 added, 0 changed, 0 destroyed.
+
+    SERVICE      STATE    HEALTH   IMAGE                             VERSION  URL                     UPTIME  CONFIG
+    control-api  running  healthy  promo-infra:0.1.0                 0.1.0    http://127.0.0.1:[PORT]  [UPTIME]  current
+    grafana      running  healthy  promo-infra-grafana-double:0.1.0  0.1.0    http://127.0.0.1:[PORT]  [UPTIME]  current
+    influxdb     running  healthy  promo-infra-influxdb:1.6.7-local  1.6.7    http://127.0.0.1:[PORT]  [UPTIME]  current
+
+    ----- stderr -----
+    "#
+    );
     s.assert_healthy();
 }
 
@@ -1443,6 +1930,7 @@ fn a_dashboard_title_change_is_reloaded_into_the_same_grafana_container() {
         "grafana must not be recreated"
     );
 
+    // The Grafana double's own request log (third-party to the CLI): the reload call is in it.
     let (_, log) = http("GET", port, "/__double/requests", None, "");
     assert!(
         log.contains("/api/admin/provisioning/dashboards/reload"),
@@ -1456,6 +1944,7 @@ fn a_dashboard_title_change_is_reloaded_into_the_same_grafana_container() {
         Some(("promo-admin", &password)),
         "",
     );
+    // Grafana's status line (third-party).
     assert!(status.contains(" 200"), "{status} {body}");
     let dash: serde_json::Value = serde_json::from_str(&body).expect("dashboard json");
     assert_eq!(dash["dashboard"]["title"], "Promo Load Analyzer - Renamed");

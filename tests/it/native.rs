@@ -153,6 +153,7 @@ impl Drop for Stack {
             };
             let cmdline =
                 std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            // Clean-up of what a failed test left (a process's command line, not output).
             if cmdline.contains("native-it")
                 || cmdline.contains("grafana")
                 || cmdline.contains("influxd")
@@ -205,6 +206,7 @@ async fn native_lifecycle_with_real_influxd() {
         );
         assert!(s.up_to_date, "{s:?}");
     }
+    // The version the real influxd reports (third-party; its patch level varies).
     assert!(
         status
             .iter()
@@ -460,75 +462,330 @@ async fn influx2_bucket_is_set_up_and_converges() {
 fn cli_apply_plan_status_destroy_with_target_native() {
     let (ports, held) = Ports::free();
     let stack = Stack::new(&manifest(ports, "m"));
-    let run = |args: &[&str]| {
+    let run = |extra: &[&str]| {
         held.release();
         let out = crate::common::promo()
             .current_dir(stack.project.path())
             .env("PATH", &stack.path)
-            .args(args)
+            .args(["-f", "stacks/native-it.yaml"])
+            .args(extra)
             .output()
             .expect("run");
-        (
+        crate::common::Run::new(
             out.status.code().unwrap_or(-1),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            stack.project.path(),
         )
     };
-    let f = ["-f", "stacks/native-it.yaml"];
-    let with = |extra: &[&'static str]| [&f[..], extra].concat();
 
-    let (code, out) = run(&with(&["apply", "--target", "native"]));
-    assert_eq!(
-        code, 1,
-        "without a terminal and without --auto-approve, apply refuses: {out}"
-    );
+    // Without a terminal and without --auto-approve, apply refuses and starts nothing.
+    let r = promo_snapshot!(run(&["apply", "--target", "native"]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `native-it` (target native):
+
+      # service.control-api will be created
+      + service.control-api
+          + args[0]: "control-api"
+          + args[1]: "--listen"
+          + args[2]: "127.0.0.1:[PORT]"
+          + depends_on[0]: "grafana"
+          + env.CONTROL_API_STOP_PASSWORD: (sensitive)
+          + env.CONTROL_API_TOKEN: (sensitive)
+          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
+          + env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:[PORT]"
+          + env.PROMO_INFRA_GRAFANA_URL: "http://127.0.0.1:[PORT]"
+          + env.PROMO_INFRA_GRAFANA_USER: "ops"
+          + env.PROMO_INFRA_LOCALE: "en"
+          + env.PROMO_INFRA_STACK: "native-it"
+          + health_url: "http://127.0.0.1:[PORT]/health"
+          + name: "control-api"
+          + program: "promo-infra"
+          + url: "http://127.0.0.1:[PORT]"
+
+      # service.grafana will be created
+      + service.grafana
+          + args[0]: "server"
+          + args[1]: "--config"
+          + args[2]: "generated/native-it/native/grafana.ini"
+          + args[3]: "--homepath"
+          + args[4]: "/usr/share/grafana"
+          + config_digest.native/grafana.ini: "[HASH]"
+          + depends_on[0]: "influxdb"
+          + env.GF_SECURITY_ADMIN_USER: "ops"
+          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
+          + env.GRAFANA_SECRET_KEY: (sensitive)
+          + env.INFLUXDB_GRAFANA_PASSWORD: (sensitive)
+          + health_url: "http://127.0.0.1:[PORT]/api/health"
+          + name: "grafana"
+          + program: "grafana"
+          + reload_digest.grafana/dashboards: "[HASH]"
+          + reload_digest.native/grafana/provisioning/dashboards: "[HASH]"
+          + reload_digest.native/grafana/provisioning/datasources: "[HASH]"
+          + url: "http://127.0.0.1:[PORT]"
+
+      # service.influxdb will be created
+      + service.influxdb
+          + args[0]: "-config"
+          + args[1]: "generated/native-it/native/influxdb.conf"
+          + config_digest.native/influxdb.conf: "[HASH]"
+          + depends_on: []
+          + health_url: "http://127.0.0.1:[PORT]/ping"
+          + name: "influxdb"
+          + program: "influxd"
+          + url: "http://127.0.0.1:[PORT]"
+
+      # database.k6 will be created
+      + database.k6
+          + name: "k6"
+          + org: null
+          + retention: "672h"
+          + shard_duration: "24h"
+          + users[0].name: "grafana"
+          + users[0].password_secret: "INFLUXDB_GRAFANA_PASSWORD"
+          + users[0].privilege: "READ"
+          + users[1].name: "k6"
+          + users[1].password_secret: "INFLUXDB_K6_PASSWORD"
+          + users[1].privilege: "WRITE"
+          + users[2].name: "promo-admin"
+          + users[2].password_secret: "INFLUXDB_ADMIN_PASSWORD"
+          + users[2].privilege: "ALL"
+          + version: 1
+
+    Plan: 4 to add, 0 to change, 0 to destroy.
+
+    ----- stderr -----
+      x apply needs confirmation, but stdin is not a terminal
+      help: review `promo-infra plan`, then re-run with --auto-approve; nothing was changed
+    "#);
     assert!(
         !stack
             .project
             .path()
             .join("data/native-it/run/influxdb.pid")
             .exists(),
-        "{out}"
+        "{}",
+        r.all()
     );
 
-    let (code, out) = run(&with(&["apply", "--target", "native", "--auto-approve"]));
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("service.influxdb"), "{out}");
-    let (code, out) = run(&with(&[
-        "plan",
-        "--target",
-        "native",
-        "--detailed-exitcode",
-    ]));
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("No changes"), "{out}");
-    let (code, out) = run(&with(&["status", "--target", "native", "--json"]));
-    assert_eq!(code, 0, "{out}");
-    let status: serde_json::Value = serde_json::from_str(out.trim()).expect("status json");
+    promo_snapshot!(run(&["apply", "--target", "native", "--auto-approve"]).sorted_stderr(), @r#"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `native-it` (target native):
+
+      # service.control-api will be created
+      + service.control-api
+          + args[0]: "control-api"
+          + args[1]: "--listen"
+          + args[2]: "127.0.0.1:[PORT]"
+          + depends_on[0]: "grafana"
+          + env.CONTROL_API_STOP_PASSWORD: (sensitive)
+          + env.CONTROL_API_TOKEN: (sensitive)
+          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
+          + env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:[PORT]"
+          + env.PROMO_INFRA_GRAFANA_URL: "http://127.0.0.1:[PORT]"
+          + env.PROMO_INFRA_GRAFANA_USER: "ops"
+          + env.PROMO_INFRA_LOCALE: "en"
+          + env.PROMO_INFRA_STACK: "native-it"
+          + health_url: "http://127.0.0.1:[PORT]/health"
+          + name: "control-api"
+          + program: "promo-infra"
+          + url: "http://127.0.0.1:[PORT]"
+
+      # service.grafana will be created
+      + service.grafana
+          + args[0]: "server"
+          + args[1]: "--config"
+          + args[2]: "generated/native-it/native/grafana.ini"
+          + args[3]: "--homepath"
+          + args[4]: "/usr/share/grafana"
+          + config_digest.native/grafana.ini: "[HASH]"
+          + depends_on[0]: "influxdb"
+          + env.GF_SECURITY_ADMIN_USER: "ops"
+          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
+          + env.GRAFANA_SECRET_KEY: (sensitive)
+          + env.INFLUXDB_GRAFANA_PASSWORD: (sensitive)
+          + health_url: "http://127.0.0.1:[PORT]/api/health"
+          + name: "grafana"
+          + program: "grafana"
+          + reload_digest.grafana/dashboards: "[HASH]"
+          + reload_digest.native/grafana/provisioning/dashboards: "[HASH]"
+          + reload_digest.native/grafana/provisioning/datasources: "[HASH]"
+          + url: "http://127.0.0.1:[PORT]"
+
+      # service.influxdb will be created
+      + service.influxdb
+          + args[0]: "-config"
+          + args[1]: "generated/native-it/native/influxdb.conf"
+          + config_digest.native/influxdb.conf: "[HASH]"
+          + depends_on: []
+          + health_url: "http://127.0.0.1:[PORT]/ping"
+          + name: "influxdb"
+          + program: "influxd"
+          + url: "http://127.0.0.1:[PORT]"
+
+      # database.k6 will be created
+      + database.k6
+          + name: "k6"
+          + org: null
+          + retention: "672h"
+          + shard_duration: "24h"
+          + users[0].name: "grafana"
+          + users[0].password_secret: "INFLUXDB_GRAFANA_PASSWORD"
+          + users[0].privilege: "READ"
+          + users[1].name: "k6"
+          + users[1].password_secret: "INFLUXDB_K6_PASSWORD"
+          + users[1].privilege: "WRITE"
+          + users[2].name: "promo-admin"
+          + users[2].password_secret: "INFLUXDB_ADMIN_PASSWORD"
+          + users[2].privilege: "ALL"
+          + version: 1
+
+    Plan: 4 to add, 0 to change, 0 to destroy.
+      ~ generated/native-it: 16 file(s) written
+    ✓ service.influxdb: created
+    ✓ service.grafana: created
+    ✓ database.k6: created
+    ✓ service.control-api: created
+
+    Apply complete! Resources: 4 added, 0 changed, 0 destroyed.
+
+    SERVICE      STATE    HEALTH   IMAGE                        VERSION                                     URL                     UPTIME  CONFIG
+    control-api  running  healthy  [TEMP_OTHER]/promo-infra  promo-infra 0.1.0                           http://127.0.0.1:[PORT]  [UPTIME]  current
+    grafana      running  healthy  [TEMP_OTHER]/grafana      grafana-double 0.1.0                        http://127.0.0.1:[PORT]  [UPTIME]  current
+    influxdb     running  healthy  /usr/bin/influxd             InfluxDB v1.6.7~rc0 (git: unknown unknown)  http://127.0.0.1:[PORT]  [UPTIME]  current
+
+    ----- stderr -----
+    database.k6: created ([TIME])
+    database.k6: creating
+    service.control-api: created and healthy ([TIME])
+    service.control-api: creating
+    service.grafana: created and healthy ([TIME])
+    service.grafana: creating
+    service.influxdb: created and healthy ([TIME])
+    service.influxdb: creating
+    "#);
+    promo_snapshot!(run(&["plan", "--target", "native", "--detailed-exitcode"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    No changes. Stack `native-it` on target native matches the configuration.
+
+    ----- stderr -----
+    ");
+    let r = run(&["status", "--target", "native", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let status: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("status json");
     let services = status["services"].as_array().expect("array");
-    assert_eq!(services.len(), 3, "{out}");
+    assert_eq!(services.len(), 3, "{}", r.stdout);
     assert!(
         services
             .iter()
             .all(|s| s["health"] == "healthy" && s["state"] == "running"),
-        "{out}"
+        "{}",
+        r.stdout
     );
 
-    let (code, out) = run(&with(&["destroy", "--target", "native", "--auto-approve"]));
-    assert_eq!(code, 0, "{out}");
-    let (code, out) = run(&with(&[
-        "plan",
-        "--target",
-        "native",
-        "--detailed-exitcode",
-    ]));
-    assert_eq!(
-        code, 2,
-        "after destroy the processes are planned again: {out}"
-    );
+    promo_snapshot!(run(&["destroy", "--target", "native", "--auto-approve"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will destroy on stack `native-it` (target native):
+
+      - service.control-api
+      - service.grafana
+      - service.influxdb
+
+    Data volumes are kept (use --volumes to remove them too).
+      - process control-api
+      - process grafana
+      - process influxdb
+    ✓ Destroy complete: 3 object(s) removed; volumes kept.
+
+    ----- stderr -----
+    ");
+    // After destroy the processes are planned again.
+    promo_snapshot!(run(&["plan", "--target", "native", "--detailed-exitcode"]), @r#"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `native-it` (target native):
+
+      # service.control-api will be created
+      + service.control-api
+          + args[0]: "control-api"
+          + args[1]: "--listen"
+          + args[2]: "127.0.0.1:[PORT]"
+          + depends_on[0]: "grafana"
+          + env.CONTROL_API_STOP_PASSWORD: (sensitive)
+          + env.CONTROL_API_TOKEN: (sensitive)
+          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
+          + env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:[PORT]"
+          + env.PROMO_INFRA_GRAFANA_URL: "http://127.0.0.1:[PORT]"
+          + env.PROMO_INFRA_GRAFANA_USER: "ops"
+          + env.PROMO_INFRA_LOCALE: "en"
+          + env.PROMO_INFRA_STACK: "native-it"
+          + health_url: "http://127.0.0.1:[PORT]/health"
+          + name: "control-api"
+          + program: "promo-infra"
+          + url: "http://127.0.0.1:[PORT]"
+
+      # service.grafana will be created
+      + service.grafana
+          + args[0]: "server"
+          + args[1]: "--config"
+          + args[2]: "generated/native-it/native/grafana.ini"
+          + args[3]: "--homepath"
+          + args[4]: "/usr/share/grafana"
+          + config_digest.native/grafana.ini: "[HASH]"
+          + depends_on[0]: "influxdb"
+          + env.GF_SECURITY_ADMIN_USER: "ops"
+          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
+          + env.GRAFANA_SECRET_KEY: (sensitive)
+          + env.INFLUXDB_GRAFANA_PASSWORD: (sensitive)
+          + health_url: "http://127.0.0.1:[PORT]/api/health"
+          + name: "grafana"
+          + program: "grafana"
+          + reload_digest.grafana/dashboards: "[HASH]"
+          + reload_digest.native/grafana/provisioning/dashboards: "[HASH]"
+          + reload_digest.native/grafana/provisioning/datasources: "[HASH]"
+          + url: "http://127.0.0.1:[PORT]"
+
+      # service.influxdb will be created
+      + service.influxdb
+          + args[0]: "-config"
+          + args[1]: "generated/native-it/native/influxdb.conf"
+          + config_digest.native/influxdb.conf: "[HASH]"
+          + depends_on: []
+          + health_url: "http://127.0.0.1:[PORT]/ping"
+          + name: "influxdb"
+          + program: "influxd"
+          + url: "http://127.0.0.1:[PORT]"
+
+      # database.k6 will be created
+      + database.k6
+          + name: "k6"
+          + org: null
+          + retention: "672h"
+          + shard_duration: "24h"
+          + users[0].name: "grafana"
+          + users[0].password_secret: "INFLUXDB_GRAFANA_PASSWORD"
+          + users[0].privilege: "READ"
+          + users[1].name: "k6"
+          + users[1].password_secret: "INFLUXDB_K6_PASSWORD"
+          + users[1].privilege: "WRITE"
+          + users[2].name: "promo-admin"
+          + users[2].password_secret: "INFLUXDB_ADMIN_PASSWORD"
+          + users[2].privilege: "ALL"
+          + version: 1
+
+    Plan: 4 to add, 0 to change, 0 to destroy.
+
+    ----- stderr -----
+    "#);
     assert!(
         stack
             .project
@@ -537,14 +794,19 @@ fn cli_apply_plan_status_destroy_with_target_native() {
             .exists(),
         "data kept without --volumes"
     );
-    let (code, out) = run(&with(&[
-        "destroy",
-        "--target",
-        "native",
-        "--volumes",
-        "--auto-approve",
-    ]));
-    assert_eq!(code, 0, "{out}");
+    promo_snapshot!(
+        run(&["destroy", "--target", "native", "--volumes", "--auto-approve"]),
+        @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    Stack `native-it` has nothing to destroy on target native.
+      - data [TEMP]/data/native-it
+    ✓ Destroy complete: 1 object(s) removed.
+
+    ----- stderr -----
+    "
+    );
     assert!(!stack.project.path().join("data/native-it").exists());
 }
 
@@ -649,10 +911,7 @@ async fn a_start_that_never_becomes_healthy_stops_what_it_started() {
         left.is_empty(),
         "the failed start left {left:?} running: {err}"
     );
-    assert!(
-        err.contains("grafana did not become healthy within 2s") && err.contains("it was stopped"),
-        "{err}"
-    );
+    promo_snapshot!(crate::common::Text::new(err, project.path()), @"grafana did not become healthy within 2s: http://127.0.0.1:[PORT]/api/health answered: error sending request for url (http://127.0.0.1:[PORT]/api/health); it was stopped; log: (no log output)");
     assert!(
         !project
             .path()
@@ -692,12 +951,8 @@ async fn start_reports_exits_exactly_and_never_a_running_program_as_exited() {
         .await
         .expect_err("false exits")
         .to_string();
-    assert!(
-        err.contains("grafana exited while starting (exit status: 1)"),
-        "{err}"
-    );
     // It reports the exit, not a health timeout (30 s): what a fast failure means.
-    assert!(!err.contains("did not become healthy"), "{err}");
+    promo_snapshot!(crate::common::Text::new(err, project.path()), @"grafana exited while starting (exit status: 1): (no log output)");
 
     // A program that becomes healthy: started repeatedly, always found running and healthy.
     for round in 0..5 {

@@ -291,6 +291,20 @@ impl RecordingProxy {
     }
 }
 
+/// A plan or apply of a docker stack that matches its configuration: exactly "No changes.".
+pub(crate) fn no_changes(run: Run) {
+    insta::allow_duplicates! {
+    promo_snapshot!(run, @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    No changes. Stack `[STACK]` on target docker matches the configuration.
+
+    ----- stderr -----
+    ");
+    }
+}
+
 fn run_with_docker_host(stack: &EngineStack, host: &str, args: &[&str]) -> Run {
     stack.held.release();
     stack
@@ -307,173 +321,7 @@ fn cold_apply_is_healthy_then_nothing_to_do_and_compose_sees_it() {
         return;
     }
     let s = EngineStack::new("cold");
-    let first = promo_snapshot!(s.apply().sorted_stderr(), @r#"
-    success: true
-    exit_code: 0
-    ----- stdout -----
-    promo-infra will perform the following actions on stack `[STACK]` (target docker):
-
-      # network.monitoring-net will be created
-      + network.monitoring-net
-          + name: "[STACK]_monitoring-net"
-
-      # volume.grafana-data will be created
-      + volume.grafana-data
-          + name: "[STACK]_grafana-data"
-
-      # volume.influxdb-data will be created
-      + volume.influxdb-data
-          + name: "[STACK]_influxdb-data"
-
-      # service.control-api will be created
-      + service.control-api
-          + command[0]: "control-api"
-          + command[1]: "--listen"
-          + command[2]: "0.0.0.0:5000"
-          + depends_on[0]: "grafana"
-          + env.CONTROL_API_STOP_PASSWORD: (sensitive)
-          + env.CONTROL_API_TOKEN: (sensitive)
-          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
-          + env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:[PORT]"
-          + env.PROMO_INFRA_GRAFANA_URL: "http://grafana:3000"
-          + env.PROMO_INFRA_GRAFANA_USER: "promo-admin"
-          + env.PROMO_INFRA_LOCALE: "en"
-          + env.PROMO_INFRA_STACK: "[STACK]"
-          + health.interval_s: 5
-          + health.retries: 12
-          + health.start_period_s: 2
-          + health.test[0]: "CMD-SHELL"
-          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:5000/health || exit 1"
-          + health.timeout_s: 3
-          + image: "promo-infra:0.1.0"
-          + mounts: []
-          + name: "control-api"
-          + ports[0].container_port: 5000
-          + ports[0].host_ip: "127.0.0.1"
-          + ports[0].host_port: [PORT]
-          + restart: "unless-stopped"
-
-      # service.grafana will be created
-      + service.grafana
-          + command: []
-          + depends_on[0]: "influxdb"
-          + env.GF_ANALYTICS_CHECK_FOR_UPDATES: "false"
-          + env.GF_ANALYTICS_REPORTING_ENABLED: "false"
-          + env.GF_AUTH_ANONYMOUS_ENABLED: "false"
-          + env.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: "/var/lib/grafana/dashboards/promo-marketing.json"
-          + env.GF_SECURITY_ADMIN_PASSWORD: (sensitive)
-          + env.GF_SECURITY_ADMIN_USER: "promo-admin"
-          + env.GF_SECURITY_SECRET_KEY: (sensitive)
-          + env.GF_SERVER_ROOT_URL: "http://127.0.0.1:[PORT]"
-          + env.GF_USERS_ALLOW_SIGN_UP: "false"
-          + env.INFLUXDB_GRAFANA_PASSWORD: (sensitive)
-          + health.interval_s: 5
-          + health.retries: 12
-          + health.start_period_s: 10
-          + health.test[0]: "CMD-SHELL"
-          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:3000/api/health || exit 1"
-          + health.timeout_s: 3
-          + image: "promo-infra-grafana-double:0.1.0"
-          + mounts[0].read_only: false
-          + mounts[0].source.volume: "grafana-data"
-          + mounts[0].target: "/var/lib/grafana"
-          + mounts[1].read_only: true
-          + mounts[1].source.generated: "grafana/provisioning"
-          + mounts[1].target: "/etc/grafana/provisioning"
-          + mounts[2].read_only: true
-          + mounts[2].source.generated: "grafana/dashboards"
-          + mounts[2].target: "/var/lib/grafana/dashboards"
-          + name: "grafana"
-          + ports[0].container_port: 3000
-          + ports[0].host_ip: "127.0.0.1"
-          + ports[0].host_port: [PORT]
-          + reload_digest.grafana/dashboards: "[HASH]"
-          + reload_digest.grafana/provisioning/dashboards: "[HASH]"
-          + reload_digest.grafana/provisioning/datasources: "[HASH]"
-          + restart: "unless-stopped"
-
-      # service.influxdb will be created
-      + service.influxdb
-          + command: []
-          + depends_on: []
-          + env.INFLUXDB_ADMIN_PASSWORD: (sensitive)
-          + env.INFLUXDB_ADMIN_USER: "promo-admin"
-          + env.INFLUXDB_DB: "k6"
-          + env.INFLUXDB_HTTP_AUTH_ENABLED: "true"
-          + env.INFLUXDB_READ_USER: "grafana"
-          + env.INFLUXDB_READ_USER_PASSWORD: (sensitive)
-          + env.INFLUXDB_REPORTING_DISABLED: "true"
-          + env.INFLUXDB_WRITE_USER: "k6"
-          + env.INFLUXDB_WRITE_USER_PASSWORD: (sensitive)
-          + health.interval_s: 5
-          + health.retries: 12
-          + health.start_period_s: 5
-          + health.test[0]: "CMD-SHELL"
-          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:8086/ping || exit 1"
-          + health.timeout_s: 3
-          + image: "promo-infra-influxdb:1.6.7-local"
-          + mounts[0].read_only: false
-          + mounts[0].source.volume: "influxdb-data"
-          + mounts[0].target: "/var/lib/influxdb"
-          + mounts[1].read_only: true
-          + mounts[1].source.generated: "influxdb/init"
-          + mounts[1].target: "/docker-entrypoint-initdb.d"
-          + name: "influxdb"
-          + ports[0].container_port: 8086
-          + ports[0].host_ip: "127.0.0.1"
-          + ports[0].host_port: [PORT]
-          + restart: "unless-stopped"
-
-      # database.k6 will be created
-      + database.k6
-          + name: "k6"
-          + org: null
-          + retention: "672h"
-          + shard_duration: "24h"
-          + users[0].name: "grafana"
-          + users[0].password_secret: "INFLUXDB_GRAFANA_PASSWORD"
-          + users[0].privilege: "READ"
-          + users[1].name: "k6"
-          + users[1].password_secret: "INFLUXDB_K6_PASSWORD"
-          + users[1].privilege: "WRITE"
-          + users[2].name: "promo-admin"
-          + users[2].password_secret: "INFLUXDB_ADMIN_PASSWORD"
-          + users[2].privilege: "ALL"
-          + version: 1
-
-    Plan: 7 to add, 0 to change, 0 to destroy.
-      ~ generated/[STACK]: 13 file(s) written
-    ✓ network.monitoring-net: created
-    ✓ volume.grafana-data: created
-    ✓ volume.influxdb-data: created
-    ✓ service.influxdb: created
-    ✓ service.grafana: created
-    ✓ database.k6: created
-    ✓ service.control-api: created
-
-    Apply complete! Resources: 7 added, 0 changed, 0 destroyed.
-
-    SERVICE      STATE    HEALTH   IMAGE                             VERSION  URL                     UPTIME  CONFIG
-    control-api  running  healthy  promo-infra:0.1.0                 0.1.0    http://127.0.0.1:[PORT]  [UPTIME]  current
-    grafana      running  healthy  promo-infra-grafana-double:0.1.0  0.1.0    http://127.0.0.1:[PORT]  [UPTIME]  current
-    influxdb     running  healthy  promo-infra-influxdb:1.6.7-local  1.6.7    http://127.0.0.1:[PORT]  [UPTIME]  current
-
-    ----- stderr -----
-    database.k6: created ([TIME])
-    database.k6: creating
-    network.monitoring-net: created ([TIME])
-    network.monitoring-net: creating
-    service.control-api: created and healthy ([TIME])
-    service.control-api: creating
-    service.grafana: created and healthy ([TIME])
-    service.grafana: creating
-    service.influxdb: created and healthy ([TIME])
-    service.influxdb: creating
-    volume.grafana-data: created ([TIME])
-    volume.grafana-data: creating
-    volume.influxdb-data: created ([TIME])
-    volume.influxdb-data: creating
-    "#);
+    let first = promo_snapshot!(@named "cold_apply", s.apply().sorted_stderr());
     s.assert_healthy();
     let names: Vec<String> = docker(&[
         "ps",
@@ -490,26 +338,16 @@ fn cold_apply_is_healthy_then_nothing_to_do_and_compose_sees_it() {
     assert_eq!(sorted, s.container_names());
 
     // Re-plan right after apply: nothing to do, exit 0 with --detailed-exitcode.
-    promo_snapshot!(s.run(&["plan", "--detailed-exitcode"]), @"
-    success: true
-    exit_code: 0
-    ----- stdout -----
-    No changes. Stack `[STACK]` on target docker matches the configuration.
-
-    ----- stderr -----
-    ");
+    no_changes(s.run(&["plan", "--detailed-exitcode"]));
 
     // A second apply makes no mutating Engine API call.
     let proxy = RecordingProxy::start();
     let host = format!("tcp://127.0.0.1:{}", proxy.port);
-    promo_snapshot!(run_with_docker_host(&s, &host, &["apply", "--auto-approve"]), @"
-    success: true
-    exit_code: 0
-    ----- stdout -----
-    No changes. Stack `[STACK]` on target docker matches the configuration.
-
-    ----- stderr -----
-    ");
+    no_changes(run_with_docker_host(
+        &s,
+        &host,
+        &["apply", "--auto-approve"],
+    ));
     let calls = proxy.take();
     assert!(
         !calls.is_empty(),
@@ -1505,152 +1343,7 @@ fn in_a_terminal_apply_asks_and_only_yes_applies_with_progress_lines() {
         return;
     }
     let s = EngineStack::new("prompt");
-    promo_snapshot!(run_in_terminal(&s, "apply", "no\n"), @r#"
-    success: false
-    exit_code: 1
-    ----- stdout -----
-    promo-infra will perform the following actions on stack `[STACK]` (target docker):
-
-      # network.monitoring-net will be created
-      + network.monitoring-net
-          + name: "[STACK]_monitoring-net"
-
-      # volume.grafana-data will be created
-      + volume.grafana-data
-          + name: "[STACK]_grafana-data"
-
-      # volume.influxdb-data will be created
-      + volume.influxdb-data
-          + name: "[STACK]_influxdb-data"
-
-      # service.control-api will be created
-      + service.control-api
-          + command[0]: "control-api"
-          + command[1]: "--listen"
-          + command[2]: "0.0.0.0:5000"
-          + depends_on[0]: "grafana"
-          + env.CONTROL_API_STOP_PASSWORD: (sensitive)
-          + env.CONTROL_API_TOKEN: (sensitive)
-          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
-          + env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:[PORT]"
-          + env.PROMO_INFRA_GRAFANA_URL: "http://grafana:3000"
-          + env.PROMO_INFRA_GRAFANA_USER: "promo-admin"
-          + env.PROMO_INFRA_LOCALE: "en"
-          + env.PROMO_INFRA_STACK: "[STACK]"
-          + health.interval_s: 5
-          + health.retries: 12
-          + health.start_period_s: 2
-          + health.test[0]: "CMD-SHELL"
-          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:5000/health || exit 1"
-          + health.timeout_s: 3
-          + image: "promo-infra:0.1.0"
-          + mounts: []
-          + name: "control-api"
-          + ports[0].container_port: 5000
-          + ports[0].host_ip: "127.0.0.1"
-          + ports[0].host_port: [PORT]
-          + restart: "unless-stopped"
-
-      # service.grafana will be created
-      + service.grafana
-          + command: []
-          + depends_on[0]: "influxdb"
-          + env.GF_ANALYTICS_CHECK_FOR_UPDATES: "false"
-          + env.GF_ANALYTICS_REPORTING_ENABLED: "false"
-          + env.GF_AUTH_ANONYMOUS_ENABLED: "false"
-          + env.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: "/var/lib/grafana/dashboards/promo-marketing.json"
-          + env.GF_SECURITY_ADMIN_PASSWORD: (sensitive)
-          + env.GF_SECURITY_ADMIN_USER: "promo-admin"
-          + env.GF_SECURITY_SECRET_KEY: (sensitive)
-          + env.GF_SERVER_ROOT_URL: "http://127.0.0.1:[PORT]"
-          + env.GF_USERS_ALLOW_SIGN_UP: "false"
-          + env.INFLUXDB_GRAFANA_PASSWORD: (sensitive)
-          + health.interval_s: 5
-          + health.retries: 12
-          + health.start_period_s: 10
-          + health.test[0]: "CMD-SHELL"
-          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:3000/api/health || exit 1"
-          + health.timeout_s: 3
-          + image: "promo-infra-grafana-double:0.1.0"
-          + mounts[0].read_only: false
-          + mounts[0].source.volume: "grafana-data"
-          + mounts[0].target: "/var/lib/grafana"
-          + mounts[1].read_only: true
-          + mounts[1].source.generated: "grafana/provisioning"
-          + mounts[1].target: "/etc/grafana/provisioning"
-          + mounts[2].read_only: true
-          + mounts[2].source.generated: "grafana/dashboards"
-          + mounts[2].target: "/var/lib/grafana/dashboards"
-          + name: "grafana"
-          + ports[0].container_port: 3000
-          + ports[0].host_ip: "127.0.0.1"
-          + ports[0].host_port: [PORT]
-          + reload_digest.grafana/dashboards: "[HASH]"
-          + reload_digest.grafana/provisioning/dashboards: "[HASH]"
-          + reload_digest.grafana/provisioning/datasources: "[HASH]"
-          + restart: "unless-stopped"
-
-      # service.influxdb will be created
-      + service.influxdb
-          + command: []
-          + depends_on: []
-          + env.INFLUXDB_ADMIN_PASSWORD: (sensitive)
-          + env.INFLUXDB_ADMIN_USER: "promo-admin"
-          + env.INFLUXDB_DB: "k6"
-          + env.INFLUXDB_HTTP_AUTH_ENABLED: "true"
-          + env.INFLUXDB_READ_USER: "grafana"
-          + env.INFLUXDB_READ_USER_PASSWORD: (sensitive)
-          + env.INFLUXDB_REPORTING_DISABLED: "true"
-          + env.INFLUXDB_WRITE_USER: "k6"
-          + env.INFLUXDB_WRITE_USER_PASSWORD: (sensitive)
-          + health.interval_s: 5
-          + health.retries: 12
-          + health.start_period_s: 5
-          + health.test[0]: "CMD-SHELL"
-          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:8086/ping || exit 1"
-          + health.timeout_s: 3
-          + image: "promo-infra-influxdb:1.6.7-local"
-          + mounts[0].read_only: false
-          + mounts[0].source.volume: "influxdb-data"
-          + mounts[0].target: "/var/lib/influxdb"
-          + mounts[1].read_only: true
-          + mounts[1].source.generated: "influxdb/init"
-          + mounts[1].target: "/docker-entrypoint-initdb.d"
-          + name: "influxdb"
-          + ports[0].container_port: 8086
-          + ports[0].host_ip: "127.0.0.1"
-          + ports[0].host_port: [PORT]
-          + restart: "unless-stopped"
-
-      # database.k6 will be created
-      + database.k6
-          + name: "k6"
-          + org: null
-          + retention: "672h"
-          + shard_duration: "24h"
-          + users[0].name: "grafana"
-          + users[0].password_secret: "INFLUXDB_GRAFANA_PASSWORD"
-          + users[0].privilege: "READ"
-          + users[1].name: "k6"
-          + users[1].password_secret: "INFLUXDB_K6_PASSWORD"
-          + users[1].privilege: "WRITE"
-          + users[2].name: "promo-admin"
-          + users[2].password_secret: "INFLUXDB_ADMIN_PASSWORD"
-          + users[2].privilege: "ALL"
-          + version: 1
-
-    Plan: 7 to add, 0 to change, 0 to destroy.
-
-    Do you want to perform these actions?
-      promo-infra will perform the actions described above.
-      Only 'yes' will be accepted to approve.
-
-      Enter a value: 
-      x apply cancelled; nothing was changed
-      help: answer `yes` to apply, or run with --auto-approve
-
-    ----- stderr -----
-    "#);
+    promo_snapshot!(@named "terminal_apply_answered_no", run_in_terminal(&s, "apply", "no\n"));
     assert!(s.labelled("container").is_empty() && s.labelled("network").is_empty());
 
     let yes = run_in_terminal(&s, "apply --health-timeout 120", "yes\n");
@@ -1659,166 +1352,8 @@ fn in_a_terminal_apply_asks_and_only_yes_applies_with_progress_lines() {
     // while a service waits for health is drawn.
     assert!(yes.stdout.contains("waiting for health"), "{}", yes.stdout);
     promo_snapshot!(
-        yes.filter_regex(r"(?s)(Enter a value: \n).*?\n(✓ )", "$1[PROGRESS]\n$2"),
-        @r#"
-    success: true
-    exit_code: 0
-    ----- stdout -----
-    promo-infra will perform the following actions on stack `[STACK]` (target docker):
-
-      # network.monitoring-net will be created
-      + network.monitoring-net
-          + name: "[STACK]_monitoring-net"
-
-      # volume.grafana-data will be created
-      + volume.grafana-data
-          + name: "[STACK]_grafana-data"
-
-      # volume.influxdb-data will be created
-      + volume.influxdb-data
-          + name: "[STACK]_influxdb-data"
-
-      # service.control-api will be created
-      + service.control-api
-          + command[0]: "control-api"
-          + command[1]: "--listen"
-          + command[2]: "0.0.0.0:5000"
-          + depends_on[0]: "grafana"
-          + env.CONTROL_API_STOP_PASSWORD: (sensitive)
-          + env.CONTROL_API_TOKEN: (sensitive)
-          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
-          + env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:[PORT]"
-          + env.PROMO_INFRA_GRAFANA_URL: "http://grafana:3000"
-          + env.PROMO_INFRA_GRAFANA_USER: "promo-admin"
-          + env.PROMO_INFRA_LOCALE: "en"
-          + env.PROMO_INFRA_STACK: "[STACK]"
-          + health.interval_s: 5
-          + health.retries: 12
-          + health.start_period_s: 2
-          + health.test[0]: "CMD-SHELL"
-          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:5000/health || exit 1"
-          + health.timeout_s: 3
-          + image: "promo-infra:0.1.0"
-          + mounts: []
-          + name: "control-api"
-          + ports[0].container_port: 5000
-          + ports[0].host_ip: "127.0.0.1"
-          + ports[0].host_port: [PORT]
-          + restart: "unless-stopped"
-
-      # service.grafana will be created
-      + service.grafana
-          + command: []
-          + depends_on[0]: "influxdb"
-          + env.GF_ANALYTICS_CHECK_FOR_UPDATES: "false"
-          + env.GF_ANALYTICS_REPORTING_ENABLED: "false"
-          + env.GF_AUTH_ANONYMOUS_ENABLED: "false"
-          + env.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: "/var/lib/grafana/dashboards/promo-marketing.json"
-          + env.GF_SECURITY_ADMIN_PASSWORD: (sensitive)
-          + env.GF_SECURITY_ADMIN_USER: "promo-admin"
-          + env.GF_SECURITY_SECRET_KEY: (sensitive)
-          + env.GF_SERVER_ROOT_URL: "http://127.0.0.1:[PORT]"
-          + env.GF_USERS_ALLOW_SIGN_UP: "false"
-          + env.INFLUXDB_GRAFANA_PASSWORD: (sensitive)
-          + health.interval_s: 5
-          + health.retries: 12
-          + health.start_period_s: 10
-          + health.test[0]: "CMD-SHELL"
-          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:3000/api/health || exit 1"
-          + health.timeout_s: 3
-          + image: "promo-infra-grafana-double:0.1.0"
-          + mounts[0].read_only: false
-          + mounts[0].source.volume: "grafana-data"
-          + mounts[0].target: "/var/lib/grafana"
-          + mounts[1].read_only: true
-          + mounts[1].source.generated: "grafana/provisioning"
-          + mounts[1].target: "/etc/grafana/provisioning"
-          + mounts[2].read_only: true
-          + mounts[2].source.generated: "grafana/dashboards"
-          + mounts[2].target: "/var/lib/grafana/dashboards"
-          + name: "grafana"
-          + ports[0].container_port: 3000
-          + ports[0].host_ip: "127.0.0.1"
-          + ports[0].host_port: [PORT]
-          + reload_digest.grafana/dashboards: "[HASH]"
-          + reload_digest.grafana/provisioning/dashboards: "[HASH]"
-          + reload_digest.grafana/provisioning/datasources: "[HASH]"
-          + restart: "unless-stopped"
-
-      # service.influxdb will be created
-      + service.influxdb
-          + command: []
-          + depends_on: []
-          + env.INFLUXDB_ADMIN_PASSWORD: (sensitive)
-          + env.INFLUXDB_ADMIN_USER: "promo-admin"
-          + env.INFLUXDB_DB: "k6"
-          + env.INFLUXDB_HTTP_AUTH_ENABLED: "true"
-          + env.INFLUXDB_READ_USER: "grafana"
-          + env.INFLUXDB_READ_USER_PASSWORD: (sensitive)
-          + env.INFLUXDB_REPORTING_DISABLED: "true"
-          + env.INFLUXDB_WRITE_USER: "k6"
-          + env.INFLUXDB_WRITE_USER_PASSWORD: (sensitive)
-          + health.interval_s: 5
-          + health.retries: 12
-          + health.start_period_s: 5
-          + health.test[0]: "CMD-SHELL"
-          + health.test[1]: "wget -q -O /dev/null http://127.0.0.1:8086/ping || exit 1"
-          + health.timeout_s: 3
-          + image: "promo-infra-influxdb:1.6.7-local"
-          + mounts[0].read_only: false
-          + mounts[0].source.volume: "influxdb-data"
-          + mounts[0].target: "/var/lib/influxdb"
-          + mounts[1].read_only: true
-          + mounts[1].source.generated: "influxdb/init"
-          + mounts[1].target: "/docker-entrypoint-initdb.d"
-          + name: "influxdb"
-          + ports[0].container_port: 8086
-          + ports[0].host_ip: "127.0.0.1"
-          + ports[0].host_port: [PORT]
-          + restart: "unless-stopped"
-
-      # database.k6 will be created
-      + database.k6
-          + name: "k6"
-          + org: null
-          + retention: "672h"
-          + shard_duration: "24h"
-          + users[0].name: "grafana"
-          + users[0].password_secret: "INFLUXDB_GRAFANA_PASSWORD"
-          + users[0].privilege: "READ"
-          + users[1].name: "k6"
-          + users[1].password_secret: "INFLUXDB_K6_PASSWORD"
-          + users[1].privilege: "WRITE"
-          + users[2].name: "promo-admin"
-          + users[2].password_secret: "INFLUXDB_ADMIN_PASSWORD"
-          + users[2].privilege: "ALL"
-          + version: 1
-
-    Plan: 7 to add, 0 to change, 0 to destroy.
-
-    Do you want to perform these actions?
-      promo-infra will perform the actions described above.
-      Only 'yes' will be accepted to approve.
-
-      Enter a value: 
-    [PROGRESS]
-    ✓ network.monitoring-net: created
-    ✓ volume.grafana-data: created
-    ✓ volume.influxdb-data: created
-    ✓ service.influxdb: created
-    ✓ service.grafana: created
-    ✓ database.k6: created
-    ✓ service.control-api: created
-
-    Apply complete! Resources: 7 added, 0 changed, 0 destroyed.
-
-    SERVICE      STATE    HEALTH   IMAGE                             VERSION  URL                     UPTIME  CONFIG
-    control-api  running  healthy  promo-infra:0.1.0                 0.1.0    http://127.0.0.1:[PORT]  [UPTIME]  current
-    grafana      running  healthy  promo-infra-grafana-double:0.1.0  0.1.0    http://127.0.0.1:[PORT]  [UPTIME]  current
-    influxdb     running  healthy  promo-infra-influxdb:1.6.7-local  1.6.7    http://127.0.0.1:[PORT]  [UPTIME]  current
-
-    ----- stderr -----
-    "#
+        @named "terminal_apply_answered_yes",
+        yes.filter_regex(r"(?s)(Enter a value: \n).*?\n(✓ )", "$1[PROGRESS]\n$2")
     );
     s.assert_healthy();
 }

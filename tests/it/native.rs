@@ -480,86 +480,10 @@ fn cli_apply_plan_status_destroy_with_target_native() {
     };
 
     // Without a terminal and without --auto-approve, apply refuses and starts nothing.
-    let r = promo_snapshot!(run(&["apply", "--target", "native"]), @r#"
-    success: false
-    exit_code: 1
-    ----- stdout -----
-    promo-infra will perform the following actions on stack `native-it` (target native):
-
-      # service.control-api will be created
-      + service.control-api
-          + args[0]: "control-api"
-          + args[1]: "--listen"
-          + args[2]: "127.0.0.1:[PORT]"
-          + depends_on[0]: "grafana"
-          + env.CONTROL_API_STOP_PASSWORD: (sensitive)
-          + env.CONTROL_API_TOKEN: (sensitive)
-          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
-          + env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:[PORT]"
-          + env.PROMO_INFRA_GRAFANA_URL: "http://127.0.0.1:[PORT]"
-          + env.PROMO_INFRA_GRAFANA_USER: "ops"
-          + env.PROMO_INFRA_LOCALE: "en"
-          + env.PROMO_INFRA_STACK: "native-it"
-          + health_url: "http://127.0.0.1:[PORT]/health"
-          + name: "control-api"
-          + program: "promo-infra"
-          + url: "http://127.0.0.1:[PORT]"
-
-      # service.grafana will be created
-      + service.grafana
-          + args[0]: "server"
-          + args[1]: "--config"
-          + args[2]: "generated/native-it/native/grafana.ini"
-          + args[3]: "--homepath"
-          + args[4]: "/usr/share/grafana"
-          + config_digest.native/grafana.ini: "[HASH]"
-          + depends_on[0]: "influxdb"
-          + env.GF_SECURITY_ADMIN_USER: "ops"
-          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
-          + env.GRAFANA_SECRET_KEY: (sensitive)
-          + env.INFLUXDB_GRAFANA_PASSWORD: (sensitive)
-          + health_url: "http://127.0.0.1:[PORT]/api/health"
-          + name: "grafana"
-          + program: "grafana"
-          + reload_digest.grafana/dashboards: "[HASH]"
-          + reload_digest.native/grafana/provisioning/dashboards: "[HASH]"
-          + reload_digest.native/grafana/provisioning/datasources: "[HASH]"
-          + url: "http://127.0.0.1:[PORT]"
-
-      # service.influxdb will be created
-      + service.influxdb
-          + args[0]: "-config"
-          + args[1]: "generated/native-it/native/influxdb.conf"
-          + config_digest.native/influxdb.conf: "[HASH]"
-          + depends_on: []
-          + health_url: "http://127.0.0.1:[PORT]/ping"
-          + name: "influxdb"
-          + program: "influxd"
-          + url: "http://127.0.0.1:[PORT]"
-
-      # database.k6 will be created
-      + database.k6
-          + name: "k6"
-          + org: null
-          + retention: "672h"
-          + shard_duration: "24h"
-          + users[0].name: "grafana"
-          + users[0].password_secret: "INFLUXDB_GRAFANA_PASSWORD"
-          + users[0].privilege: "READ"
-          + users[1].name: "k6"
-          + users[1].password_secret: "INFLUXDB_K6_PASSWORD"
-          + users[1].privilege: "WRITE"
-          + users[2].name: "promo-admin"
-          + users[2].password_secret: "INFLUXDB_ADMIN_PASSWORD"
-          + users[2].privilege: "ALL"
-          + version: 1
-
-    Plan: 4 to add, 0 to change, 0 to destroy.
-
-    ----- stderr -----
-      x apply needs confirmation, but stdin is not a terminal
-      help: review `promo-infra plan`, then re-run with --auto-approve; nothing was changed
-    "#);
+    let r = promo_snapshot!(
+        @named "cli_apply_refused_without_a_terminal",
+        run(&["apply", "--target", "native"])
+    );
     assert!(
         !stack
             .project
@@ -570,104 +494,10 @@ fn cli_apply_plan_status_destroy_with_target_native() {
         r.all()
     );
 
-    promo_snapshot!(run(&["apply", "--target", "native", "--auto-approve"]).sorted_stderr(), @r#"
-    success: true
-    exit_code: 0
-    ----- stdout -----
-    promo-infra will perform the following actions on stack `native-it` (target native):
-
-      # service.control-api will be created
-      + service.control-api
-          + args[0]: "control-api"
-          + args[1]: "--listen"
-          + args[2]: "127.0.0.1:[PORT]"
-          + depends_on[0]: "grafana"
-          + env.CONTROL_API_STOP_PASSWORD: (sensitive)
-          + env.CONTROL_API_TOKEN: (sensitive)
-          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
-          + env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:[PORT]"
-          + env.PROMO_INFRA_GRAFANA_URL: "http://127.0.0.1:[PORT]"
-          + env.PROMO_INFRA_GRAFANA_USER: "ops"
-          + env.PROMO_INFRA_LOCALE: "en"
-          + env.PROMO_INFRA_STACK: "native-it"
-          + health_url: "http://127.0.0.1:[PORT]/health"
-          + name: "control-api"
-          + program: "promo-infra"
-          + url: "http://127.0.0.1:[PORT]"
-
-      # service.grafana will be created
-      + service.grafana
-          + args[0]: "server"
-          + args[1]: "--config"
-          + args[2]: "generated/native-it/native/grafana.ini"
-          + args[3]: "--homepath"
-          + args[4]: "/usr/share/grafana"
-          + config_digest.native/grafana.ini: "[HASH]"
-          + depends_on[0]: "influxdb"
-          + env.GF_SECURITY_ADMIN_USER: "ops"
-          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
-          + env.GRAFANA_SECRET_KEY: (sensitive)
-          + env.INFLUXDB_GRAFANA_PASSWORD: (sensitive)
-          + health_url: "http://127.0.0.1:[PORT]/api/health"
-          + name: "grafana"
-          + program: "grafana"
-          + reload_digest.grafana/dashboards: "[HASH]"
-          + reload_digest.native/grafana/provisioning/dashboards: "[HASH]"
-          + reload_digest.native/grafana/provisioning/datasources: "[HASH]"
-          + url: "http://127.0.0.1:[PORT]"
-
-      # service.influxdb will be created
-      + service.influxdb
-          + args[0]: "-config"
-          + args[1]: "generated/native-it/native/influxdb.conf"
-          + config_digest.native/influxdb.conf: "[HASH]"
-          + depends_on: []
-          + health_url: "http://127.0.0.1:[PORT]/ping"
-          + name: "influxdb"
-          + program: "influxd"
-          + url: "http://127.0.0.1:[PORT]"
-
-      # database.k6 will be created
-      + database.k6
-          + name: "k6"
-          + org: null
-          + retention: "672h"
-          + shard_duration: "24h"
-          + users[0].name: "grafana"
-          + users[0].password_secret: "INFLUXDB_GRAFANA_PASSWORD"
-          + users[0].privilege: "READ"
-          + users[1].name: "k6"
-          + users[1].password_secret: "INFLUXDB_K6_PASSWORD"
-          + users[1].privilege: "WRITE"
-          + users[2].name: "promo-admin"
-          + users[2].password_secret: "INFLUXDB_ADMIN_PASSWORD"
-          + users[2].privilege: "ALL"
-          + version: 1
-
-    Plan: 4 to add, 0 to change, 0 to destroy.
-      ~ generated/native-it: 16 file(s) written
-    ✓ service.influxdb: created
-    ✓ service.grafana: created
-    ✓ database.k6: created
-    ✓ service.control-api: created
-
-    Apply complete! Resources: 4 added, 0 changed, 0 destroyed.
-
-    SERVICE      STATE    HEALTH   IMAGE                        VERSION                                     URL                     UPTIME  CONFIG
-    control-api  running  healthy  [TEMP_OTHER]/promo-infra  promo-infra 0.1.0                           http://127.0.0.1:[PORT]  [UPTIME]  current
-    grafana      running  healthy  [TEMP_OTHER]/grafana      grafana-double 0.1.0                        http://127.0.0.1:[PORT]  [UPTIME]  current
-    influxdb     running  healthy  /usr/bin/influxd             InfluxDB v1.6.7~rc0 (git: unknown unknown)  http://127.0.0.1:[PORT]  [UPTIME]  current
-
-    ----- stderr -----
-    database.k6: created ([TIME])
-    database.k6: creating
-    service.control-api: created and healthy ([TIME])
-    service.control-api: creating
-    service.grafana: created and healthy ([TIME])
-    service.grafana: creating
-    service.influxdb: created and healthy ([TIME])
-    service.influxdb: creating
-    "#);
+    promo_snapshot!(
+        @named "cli_apply",
+        run(&["apply", "--target", "native", "--auto-approve"]).sorted_stderr()
+    );
     promo_snapshot!(run(&["plan", "--target", "native", "--detailed-exitcode"]), @"
     success: true
     exit_code: 0
@@ -708,84 +538,10 @@ fn cli_apply_plan_status_destroy_with_target_native() {
     ----- stderr -----
     ");
     // After destroy the processes are planned again.
-    promo_snapshot!(run(&["plan", "--target", "native", "--detailed-exitcode"]), @r#"
-    success: false
-    exit_code: 2
-    ----- stdout -----
-    promo-infra will perform the following actions on stack `native-it` (target native):
-
-      # service.control-api will be created
-      + service.control-api
-          + args[0]: "control-api"
-          + args[1]: "--listen"
-          + args[2]: "127.0.0.1:[PORT]"
-          + depends_on[0]: "grafana"
-          + env.CONTROL_API_STOP_PASSWORD: (sensitive)
-          + env.CONTROL_API_TOKEN: (sensitive)
-          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
-          + env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:[PORT]"
-          + env.PROMO_INFRA_GRAFANA_URL: "http://127.0.0.1:[PORT]"
-          + env.PROMO_INFRA_GRAFANA_USER: "ops"
-          + env.PROMO_INFRA_LOCALE: "en"
-          + env.PROMO_INFRA_STACK: "native-it"
-          + health_url: "http://127.0.0.1:[PORT]/health"
-          + name: "control-api"
-          + program: "promo-infra"
-          + url: "http://127.0.0.1:[PORT]"
-
-      # service.grafana will be created
-      + service.grafana
-          + args[0]: "server"
-          + args[1]: "--config"
-          + args[2]: "generated/native-it/native/grafana.ini"
-          + args[3]: "--homepath"
-          + args[4]: "/usr/share/grafana"
-          + config_digest.native/grafana.ini: "[HASH]"
-          + depends_on[0]: "influxdb"
-          + env.GF_SECURITY_ADMIN_USER: "ops"
-          + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
-          + env.GRAFANA_SECRET_KEY: (sensitive)
-          + env.INFLUXDB_GRAFANA_PASSWORD: (sensitive)
-          + health_url: "http://127.0.0.1:[PORT]/api/health"
-          + name: "grafana"
-          + program: "grafana"
-          + reload_digest.grafana/dashboards: "[HASH]"
-          + reload_digest.native/grafana/provisioning/dashboards: "[HASH]"
-          + reload_digest.native/grafana/provisioning/datasources: "[HASH]"
-          + url: "http://127.0.0.1:[PORT]"
-
-      # service.influxdb will be created
-      + service.influxdb
-          + args[0]: "-config"
-          + args[1]: "generated/native-it/native/influxdb.conf"
-          + config_digest.native/influxdb.conf: "[HASH]"
-          + depends_on: []
-          + health_url: "http://127.0.0.1:[PORT]/ping"
-          + name: "influxdb"
-          + program: "influxd"
-          + url: "http://127.0.0.1:[PORT]"
-
-      # database.k6 will be created
-      + database.k6
-          + name: "k6"
-          + org: null
-          + retention: "672h"
-          + shard_duration: "24h"
-          + users[0].name: "grafana"
-          + users[0].password_secret: "INFLUXDB_GRAFANA_PASSWORD"
-          + users[0].privilege: "READ"
-          + users[1].name: "k6"
-          + users[1].password_secret: "INFLUXDB_K6_PASSWORD"
-          + users[1].privilege: "WRITE"
-          + users[2].name: "promo-admin"
-          + users[2].password_secret: "INFLUXDB_ADMIN_PASSWORD"
-          + users[2].privilege: "ALL"
-          + version: 1
-
-    Plan: 4 to add, 0 to change, 0 to destroy.
-
-    ----- stderr -----
-    "#);
+    promo_snapshot!(
+        @named "cli_plan_after_destroy",
+        run(&["plan", "--target", "native", "--detailed-exitcode"])
+    );
     assert!(
         stack
             .project

@@ -52,6 +52,7 @@ backup:
 
 fn ok(run: &Run, what: &str) {
     assert_eq!(run.code, 0, "{what} failed:\n{}", run.all());
+    // Negative: no panic anywhere in the output (the callers snapshot what matters).
     assert!(!run.all().contains("panicked"), "{}", run.all());
 }
 
@@ -217,6 +218,7 @@ async fn databases(url: &str, values: &SecretValues) -> Vec<String> {
 fn assert_no_secret(values: &SecretValues, text: &str, what: &str) {
     for name in values.names() {
         let v = values.get(name).expect("value");
+        // Negative: a secret never appears.
         assert!(!text.contains(v), "{what} contains the value of {name}");
     }
 }
@@ -866,6 +868,7 @@ async fn generated_backup_units_verify_and_their_command_runs() {
         .lines()
         .find_map(|l| l.strip_prefix("ExecStart="))
         .expect("ExecStart");
+    // The generated unit FILE's ExecStart (its sh quoting is run below, which is the exact check).
     assert!(
         exec.contains(&format!("{} backup run", bin.display())),
         "{exec}"
@@ -1482,11 +1485,9 @@ fn restore_refuses_symlinked_backups_and_symlinked_files() {
         .find(|e| e["id"] == id2)
         .expect("listed");
     assert_eq!(e["status"], "corrupt", "{e}");
-    assert!(
-        e["detail"]
-            .as_str()
-            .unwrap_or("")
-            .contains(&format!("`{shard}` is a symbolic link")),
+    assert_eq!(
+        e["detail"],
+        format!("`{shard}` is a symbolic link (a backup holds only regular files)"),
         "{e}"
     );
     promo_snapshot!(p.cmd(&["backup", "restore", id2, "--target", "native"]), @"
@@ -1904,6 +1905,7 @@ async fn docker_v1_cron_backup_list_rotate_restore_and_privileges() {
 
     // The exact command of the generated cron file.
     let command = stack.cron_command();
+    // The generated cron FILE's command (it is run below, which is the exact check).
     assert!(
         command.contains(" backup run --target docker -f "),
         "{command}"
@@ -1956,6 +1958,7 @@ async fn docker_v1_cron_backup_list_rotate_restore_and_privileges() {
         .args(["exec", &stack.container(), "ls", "/tmp"])
         .output()
         .expect("docker exec ls");
+    // Negative: `ls` in the container (not promo-infra's output) lists no leftover.
     assert!(
         !String::from_utf8_lossy(&ls.stdout).contains("promo-infra-"),
         "{}",

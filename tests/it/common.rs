@@ -220,6 +220,20 @@ impl Run {
         format!("{}{}", self.stdout, self.stderr)
     }
 
+    /// Stderr's lines sorted: the progress lines of steps that run at the same time (an
+    /// apply's creates, one wave at a time) arrive in any order; which lines there are does not
+    /// vary. Stdout (the steps done, in plan order) is kept as it is.
+    pub fn sorted_stderr(mut self) -> Self {
+        let mut lines: Vec<&str> = self.stderr.lines().collect();
+        lines.sort_unstable();
+        let mut sorted = lines.join("\n");
+        if !sorted.is_empty() {
+            sorted.push('\n');
+        }
+        self.stderr = sorted;
+        self
+    }
+
     /// Exit code, stdout and stderr in one text, as [`promo_snapshot!`] compares them (before
     /// filters).
     pub fn report(&self) -> String {
@@ -284,6 +298,49 @@ impl Report for Runs {
     }
 }
 
+/// A text that is not a run of the binary (an error the library returns), compared exactly
+/// through [`promo_snapshot!`] with the same [`filters`], `root` being `[TEMP]`.
+pub struct Text {
+    pub text: String,
+    root: PathBuf,
+    extra: Vec<(String, String)>,
+}
+
+impl Text {
+    pub fn new(text: impl Into<String>, root: &Path) -> Self {
+        Self {
+            text: text.into(),
+            root: root.to_path_buf(),
+            extra: Vec::new(),
+        }
+    }
+
+    /// Replace what `regex` matches by `with`, as [`Run::filter_regex`].
+    pub fn filter_regex(mut self, regex: &str, with: &str) -> Self {
+        self.extra.push((regex.to_string(), with.to_string()));
+        self
+    }
+}
+
+impl Report for Text {
+    fn report(&self) -> String {
+        self.text.clone()
+    }
+
+    fn filters(&self) -> Vec<(String, String)> {
+        let mut out = self.extra.clone();
+        out.extend(filters(Some(&self.root)));
+        out
+    }
+}
+
+impl IntoReport for Text {
+    type Out = Text;
+    fn into_report(self) -> Text {
+        self
+    }
+}
+
 /// What [`promo_snapshot!`] accepts: a command still to run, a finished run, or several.
 pub trait IntoReport {
     type Out: Report;
@@ -316,7 +373,8 @@ impl IntoReport for Runs {
 /// every port [`free_port`] handed out → `[PORT]`; measured durations (`(12.3s)`, `after 4s`,
 /// `in 80ms`) → `[TIME]`; sha256 hex and 64-hex container ids → `[HASH]`, 12-hex short
 /// container ids → `[ID]`; PIDs (`pid 123`) → `pid [PID]`; this machine's name (`on host`) →
-/// `on [HOST]`; RFC 3339 timestamps → `[TIMESTAMP]`.
+/// `on [HOST]`; RFC 3339 timestamps → `[TIMESTAMP]`; the UPTIME cell of a status table row
+/// (`12s`, `2m 5s`, before `current`/`outdated` at the end of the row) → `[UPTIME]`.
 pub fn filters(root: Option<&Path>) -> Vec<(String, String)> {
     let mut out = vec![(r"\x1b\[[0-9;?]*[A-Za-z]".to_string(), String::new())];
     if let Some(root) = root {
@@ -365,6 +423,10 @@ pub fn filters(root: Option<&Path>) -> Vec<(String, String)> {
         (r"\b[0-9a-f]{12}\b", "[ID]"),
         (r"\bpid \d+", "pid [PID]"),
         (
+            r"(?m)\b\d+[smhd]( \d+[smhd])? +(current|outdated)$",
+            "[UPTIME]  $2",
+        ),
+        (
             r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?",
             "[TIMESTAMP]",
         ),
@@ -387,12 +449,22 @@ fn regex_escape(text: &str) -> String {
 
 /// Compare a run's EXACT exit code, stdout and stderr with an insta snapshot, after
 /// [`filters`]. Takes a [`Cmd`] (run here) or a [`Run`]; gives the [`Run`] back for further
-/// checks (files written, …).
+/// checks (files written, …). `promo_snapshot!(@named NAME, run)` keeps it in
+/// `snapshots/it__<module>__NAME.snap` (one helper shared by several tests).
 ///
 /// ```ignore
 /// let run = promo_snapshot!(p.cmd(&["validate"]), @"...");
 /// ```
 macro_rules! promo_snapshot {
+    (@named $name:expr, $run:expr) => {{
+        let run = $crate::common::IntoReport::into_report($run);
+        let mut settings = ::insta::Settings::clone_current();
+        for (re, with) in $crate::common::Report::filters(&run) {
+            settings.add_filter(&re, with);
+        }
+        settings.bind(|| ::insta::assert_snapshot!($name, $crate::common::Report::report(&run)));
+        run
+    }};
     ($run:expr, @$snapshot:literal) => {{
         let run = $crate::common::IntoReport::into_report($run);
         let mut settings = ::insta::Settings::clone_current();
@@ -744,7 +816,8 @@ fn the_filters_hide_what_changes_from_run_to_run_and_nothing_else() {
         format!(
             "wrote {}/generated/shop/x.yml (0.4s)\n\x1b[32mok\x1b[0m at 127.0.0.1:{port} after 3s, \
              in 80ms\nsha256 {}\ncontainer 0123456789ab, pid 4242, since 2026-11-27T09:30:00Z\n\
-             kept: port 8086, stacks/shop.yaml:12:9, retention 30d, within 9s\n",
+             kept: port 8086, stacks/shop.yaml:12:9, retention 30d, within 9s\n\
+             grafana  running  2m 5s   current\ninfluxdb  running  12s     outdated\n",
             p.path().display(),
             "ab".repeat(32)
         ),
@@ -761,6 +834,8 @@ fn the_filters_hide_what_changes_from_run_to_run_and_nothing_else() {
     sha256 [HASH]
     container [ID], pid [PID], since [TIMESTAMP]
     kept: port 8086, stacks/shop.yaml:12:9, retention 30d, within 9s
+    grafana  running  [UPTIME]  current
+    influxdb  running  [UPTIME]  outdated
 
     ----- stderr -----
     ");

@@ -1525,6 +1525,8 @@ fn flux_queries_filter_bucket_measurement_and_testid() {
     for (uid, d) in stack_dashboards(&loaded, &templates) {
         let mut text = String::new();
         let mut n = 0;
+        // Properties every query of a generated dashboard FILE must have (the queries are
+        // snapshotted whole in flux_*.snap; `contains` states the rule for each).
         let mut check = |label: String, q: &str, needs_testid: bool| {
             n += 1;
             text.push_str(&format!("==== {label}\n{q}\n"));
@@ -1787,6 +1789,7 @@ fn check_alerting_file(stack: &str, text: &str, m: &Manifest) {
     }
 
     // messages in the manifest's language, carrying testid, promo, environment and the value
+    // (properties of the generated alerting FILE, for each locale and stack)
     let template = doc["templates"][0]["template"].as_str().expect("template");
     for label in ["testid", "promo_name", "promo_type", "environment"] {
         assert!(
@@ -1895,6 +1898,7 @@ async fn generated_provisioning_loads_into_the_grafana_double() {
         // the provider points at the container path; point it at the copy
         let provider = prov.join("dashboards/promo-infra.yaml");
         let text = std::fs::read_to_string(&provider).expect("provider");
+        // Precondition on the generated provider FILE before it is edited below.
         assert!(text.contains("path: /var/lib/grafana/dashboards"), "{text}");
         std::fs::write(
             &provider,
@@ -1907,6 +1911,7 @@ async fn generated_provisioning_loads_into_the_grafana_double() {
 
         for f in ["alerting/promo-infra.yaml", "datasources/promo-infra.yaml"] {
             let t = std::fs::read_to_string(prov.join(f)).expect("file");
+            // Negative: a secret (the webhook) never reaches a file.
             assert!(
                 !t.contains(WEBHOOK) && !t.contains("hooks.slack"),
                 "{stack} {f}: no webhook in files"
@@ -1994,6 +1999,7 @@ async fn generated_provisioning_loads_into_the_grafana_double() {
         assert_eq!(provenance, "file");
         let tpl = st.templates();
         assert_eq!(tpl.len(), 1);
+        // The template as the Grafana double stored it (third-party state).
         assert!(
             tpl[0]
                 .template

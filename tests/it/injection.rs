@@ -678,6 +678,8 @@ fn ipv6_binds_are_bracketed_where_a_host_port_is_formed() {
         compose["services"]["grafana"]["environment"]["GF_SERVER_ROOT_URL"],
         "http://[::1]:3000"
     );
+    // Generated FILES (snapshotted whole in generate.rs for the default stack): the IPv6
+    // address reaches each listener's line.
     let conf = p.read("generated/shop/native/influxdb.conf");
     assert!(conf.contains("bind-address = \"[::1]:8086\""), "{conf}");
     let ini = p.read("generated/shop/native/grafana.ini");

@@ -72,7 +72,26 @@ impl Journey {
             .copied()
             .collect();
         self.held.release();
-        self.p.run_env(&args, &[("PATH", self.path.as_str())])
+        let run = self
+            .p
+            .run_env(&args, &[("PATH", self.path.as_str())])
+            .filter(&self.name, "[STACK]");
+        match &self.image {
+            // In the status table the tag's cell is padded to the column: the padding varies
+            // with the length of the pid in the tag.
+            Some(tag) => run
+                .filter_regex(&format!("{} +", tag.replace('.', r"\.")), "[IMAGE]  ")
+                .filter(tag, "[IMAGE]"),
+            None => run,
+        }
+    }
+
+    /// `docker` or `native`: the journey's snapshots are the target's own.
+    fn label(&self) -> &'static str {
+        match self.target {
+            Target::Docker => "docker",
+            Target::Native => "native",
+        }
     }
 
     fn status_json(&self) -> Value {
@@ -151,6 +170,7 @@ fn alerting_section() -> String {
         section.push_str(l);
         section.push('\n');
     }
+    // A precondition on the repository's own manifest (a file, not output).
     assert!(
         section.contains("webhook_url_env: SLACK_WEBHOOK_URL"),
         "{section}"
@@ -187,6 +207,7 @@ fn setup(target: Target) -> Journey {
             let tag = format!("promo-infra-journey-it:{pid}");
             crate::engine::build_test_image(&tag);
             manifest = manifest.replace("image: promo-infra:0.1.0", &format!("image: {tag}"));
+            // A precondition on the test's own manifest (not output).
             assert!(manifest.contains(&format!("image: {tag}")));
             image = Some(tag);
         }
@@ -232,36 +253,17 @@ fn setup(target: Target) -> Journey {
 
 /// Steps 1 and 2: apply without the webhook (preprod, on either target), then with it.
 async fn apply_steps(j: &Journey, hook: &Webhook) {
-    let r = j.run(&["apply"], &["--auto-approve", "--health-timeout", "120"]);
-    assert_eq!(
-        r.code,
-        0,
-        "step 1 (apply without a webhook) failed:\n{}",
-        r.all()
-    );
-    let note = r
-        .stdout
-        .find("alerts have nowhere to go: SLACK_WEBHOOK_URL is not set")
-        .unwrap_or_else(|| panic!("step 1: no 'nowhere to go' note:\n{}", r.stdout));
-    let plan = r.stdout.find("Plan:").expect("step 1: plan shown");
-    assert!(
-        note < plan,
-        "step 1: the note comes before the plan:\n{}",
-        r.stdout
+    // Step 1: the "nowhere to go" note comes before the plan; every service comes up.
+    promo_snapshot!(
+        @named format!("{}_step1_apply_without_webhook", j.label()),
+        j.run(&["apply"], &["--auto-approve", "--health-timeout", "120"]).sorted_stderr()
     );
     j.assert_healthy("step 1 (apply without a webhook)");
     add_env(&j.p, &j.name, &format!("SLACK_WEBHOOK_URL={}", hook.url));
-    let r = j.run(&["apply"], &["--auto-approve", "--health-timeout", "120"]);
-    assert_eq!(
-        r.code,
-        0,
-        "step 2 (re-apply with the webhook) failed:\n{}",
-        r.all()
-    );
-    assert!(
-        r.stdout.contains("service.grafana") && !r.stdout.contains("nowhere to go"),
-        "step 2: Grafana changes to get the Slack contact point:\n{}",
-        r.stdout
+    // Step 2: Grafana changes to get the Slack contact point; no "nowhere to go" note.
+    promo_snapshot!(
+        @named format!("{}_step2_apply_with_webhook", j.label()),
+        j.run(&["apply"], &["--auto-approve", "--health-timeout", "120"])
     );
     j.assert_healthy("step 2 (apply with the webhook)");
     let r = j.run(&["plan"], &["--detailed-exitcode"]);
@@ -310,6 +312,8 @@ fn printed_testid(logs: &Path) -> String {
                 + &std::fs::read_to_string(logs.join("out")).unwrap_or_default();
             let found = text
                 .lines()
+                // Reading the test id out of a line while k6 still runs (the whole output is
+                // compared at step 6).
                 .find(|l| l.contains("dashboard: "))
                 .and_then(|l| l.split("var-testid=").nth(1))
                 .and_then(|r| r.split('&').next());
@@ -474,13 +478,10 @@ async fn backup_drop_restore(j: &Journey, testid: &str) {
         "step 7: the points are gone after the drop"
     );
 
-    let r = j.run(&["backup", "restore", &id], &[]);
-    assert_eq!(r.code, 0, "step 7: backup restore failed:\n{}", r.all());
-    assert!(
-        r.stdout
-            .contains("privileges restored on `k6`: grafana READ, k6 WRITE"),
-        "step 7: restore converges the privileges:\n{}",
-        r.all()
+    // Step 7: restore converges the privileges (grafana READ, k6 WRITE).
+    promo_snapshot!(
+        @named format!("{}_step7_backup_restore", j.label()),
+        j.run(&["backup", "restore", &id], &[]).filter(&id, "[BACKUP]")
     );
     assert_eq!(
         points_as_grafana(j, testid).await,
@@ -579,9 +580,11 @@ async fn journey(target: Target) {
     let pw = secret(&j.p, &j.name, "CONTROL_API_STOP_PASSWORD");
     let (heading, message) = press_stop_in_chromium(&link, &pw).await;
     assert_eq!(heading, "Test stopped", "step 5: {message}");
-    assert!(
-        message.contains("stopped by hand") && message.contains(&testid),
-        "step 5: {message}"
+    assert_eq!(
+        message.replace(&testid, "[TESTID]"),
+        "The test is stopped. A \"stopped by hand\" annotation was added to the dashboard. \
+         ([TESTID])",
+        "step 5"
     );
 
     // Step 6.
@@ -597,11 +600,13 @@ async fn journey(target: Target) {
         code, 105,
         "step 6: k6 run exits with k6's code:\n{out}\n{err}"
     );
-    assert!(
-        out.contains(&format!(
-            "test {testid}: stopped by hand (STOP page, marketing)"
-        )),
-        "step 6: k6 run reports who stopped it:\n{out}\n{err}"
+    // Step 6: k6 run reports who stopped it.
+    promo_snapshot!(
+        @named format!("{}_step6_k6_run", j.label()),
+        Run::new(code, out.clone(), err.clone(), j.p.path())
+            .filter(&testid, "[TESTID]")
+            .filter(&j.name, "[STACK]")
+            .filter_regex(r"\b(from|to)=\d{13}\b", "$1=[EPOCH_MS]")
     );
     assert_eq!(
         standins.writes(),
@@ -611,13 +616,16 @@ async fn journey(target: Target) {
     assert_no_secret(&j.p, &j.name, &format!("{out}{err}"), "step 6: k6 run");
     let msgs = hook.messages();
     assert_eq!(msgs.len(), 1, "step 6: one Slack message: {msgs:?}");
-    assert!(
-        msgs[0].contains("Load test stopped by hand")
-            && msgs[0].contains(&testid)
-            && msgs[0].contains("Grade *A* (95/100)")
-            && msgs[0].contains("STOP page, marketing"),
-        "step 6: the Slack message with the grade: {}",
-        msgs[0]
+    // Step 6: the Slack message with the grade.
+    promo_snapshot!(
+        @named format!("{}_step6_slack_message", j.label()),
+        crate::common::Text::new(
+            msgs[0]
+                .replace(&testid, "[TESTID]")
+                .replace(&j.name, "[STACK]"),
+            j.p.path()
+        )
+        .filter_regex(r"\b(from|to)=\d{13}\b", "$1=[EPOCH_MS]")
     );
 
     // Step 7.

@@ -576,6 +576,7 @@ fn readme_k6_run_examples_name_the_shipped_example_script() {
         "/product/",
         "/cart",
     ] {
+        // The example script FILE (not output): it uses what the README says.
         assert!(js.contains(needle), "examples/checkout.js lacks `{needle}`");
     }
     // Syntax check with Node.js (k6 scripts are ES modules; the k6 imports are not resolved).

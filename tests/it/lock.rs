@@ -55,7 +55,8 @@ fn parallel_generates_never_hold_the_stack_lock_twice() {
                     match out.status.code() {
                         Some(0) => ok.fetch_add(1, Ordering::SeqCst),
                         // The holder is named, or "another promo-infra process" in the instant
-                        // its note is being written or cleared.
+                        // its note is being written or cleared: a race classifier (the exact
+                        // refusal is snapshotted in crash.rs and docker.rs).
                         Some(1) if stderr.contains("stack `shop` is locked by") => {
                             refused.fetch_add(1, Ordering::SeqCst)
                         }

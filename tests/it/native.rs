@@ -153,6 +153,7 @@ impl Drop for Stack {
             };
             let cmdline =
                 std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            // Clean-up of what a failed test left (a process's command line, not output).
             if cmdline.contains("native-it")
                 || cmdline.contains("grafana")
                 || cmdline.contains("influxd")
@@ -205,6 +206,7 @@ async fn native_lifecycle_with_real_influxd() {
         );
         assert!(s.up_to_date, "{s:?}");
     }
+    // The version the real influxd reports (third-party; its patch level varies).
     assert!(
         status
             .iter()
@@ -460,30 +462,27 @@ async fn influx2_bucket_is_set_up_and_converges() {
 fn cli_apply_plan_status_destroy_with_target_native() {
     let (ports, held) = Ports::free();
     let stack = Stack::new(&manifest(ports, "m"));
-    let run = |args: &[&str]| {
+    let run = |extra: &[&str]| {
         held.release();
         let out = crate::common::promo()
             .current_dir(stack.project.path())
             .env("PATH", &stack.path)
-            .args(args)
+            .args(["-f", "stacks/native-it.yaml"])
+            .args(extra)
             .output()
             .expect("run");
-        (
+        crate::common::Run::new(
             out.status.code().unwrap_or(-1),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            stack.project.path(),
         )
     };
-    let f = ["-f", "stacks/native-it.yaml"];
-    let with = |extra: &[&'static str]| [&f[..], extra].concat();
 
-    let (code, out) = run(&with(&["apply", "--target", "native"]));
-    assert_eq!(
-        code, 1,
-        "without a terminal and without --auto-approve, apply refuses: {out}"
+    // Without a terminal and without --auto-approve, apply refuses and starts nothing.
+    let r = promo_snapshot!(
+        @named "cli_apply_refused_without_a_terminal",
+        run(&["apply", "--target", "native"])
     );
     assert!(
         !stack
@@ -491,43 +490,57 @@ fn cli_apply_plan_status_destroy_with_target_native() {
             .path()
             .join("data/native-it/run/influxdb.pid")
             .exists(),
-        "{out}"
+        "{}",
+        r.all()
     );
 
-    let (code, out) = run(&with(&["apply", "--target", "native", "--auto-approve"]));
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("service.influxdb"), "{out}");
-    let (code, out) = run(&with(&[
-        "plan",
-        "--target",
-        "native",
-        "--detailed-exitcode",
-    ]));
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("No changes"), "{out}");
-    let (code, out) = run(&with(&["status", "--target", "native", "--json"]));
-    assert_eq!(code, 0, "{out}");
-    let status: serde_json::Value = serde_json::from_str(out.trim()).expect("status json");
+    promo_snapshot!(
+        @named "cli_apply",
+        run(&["apply", "--target", "native", "--auto-approve"]).sorted_stderr()
+    );
+    promo_snapshot!(run(&["plan", "--target", "native", "--detailed-exitcode"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    No changes. Stack `native-it` on target native matches the configuration.
+
+    ----- stderr -----
+    ");
+    let r = run(&["status", "--target", "native", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let status: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("status json");
     let services = status["services"].as_array().expect("array");
-    assert_eq!(services.len(), 3, "{out}");
+    assert_eq!(services.len(), 3, "{}", r.stdout);
     assert!(
         services
             .iter()
             .all(|s| s["health"] == "healthy" && s["state"] == "running"),
-        "{out}"
+        "{}",
+        r.stdout
     );
 
-    let (code, out) = run(&with(&["destroy", "--target", "native", "--auto-approve"]));
-    assert_eq!(code, 0, "{out}");
-    let (code, out) = run(&with(&[
-        "plan",
-        "--target",
-        "native",
-        "--detailed-exitcode",
-    ]));
-    assert_eq!(
-        code, 2,
-        "after destroy the processes are planned again: {out}"
+    promo_snapshot!(run(&["destroy", "--target", "native", "--auto-approve"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will destroy on stack `native-it` (target native):
+
+      - service.control-api
+      - service.grafana
+      - service.influxdb
+
+    Data volumes are kept (use --volumes to remove them too).
+      - process control-api
+      - process grafana
+      - process influxdb
+    ✓ Destroy complete: 3 object(s) removed; volumes kept.
+
+    ----- stderr -----
+    ");
+    // After destroy the processes are planned again.
+    promo_snapshot!(
+        @named "cli_plan_after_destroy",
+        run(&["plan", "--target", "native", "--detailed-exitcode"])
     );
     assert!(
         stack
@@ -537,14 +550,19 @@ fn cli_apply_plan_status_destroy_with_target_native() {
             .exists(),
         "data kept without --volumes"
     );
-    let (code, out) = run(&with(&[
-        "destroy",
-        "--target",
-        "native",
-        "--volumes",
-        "--auto-approve",
-    ]));
-    assert_eq!(code, 0, "{out}");
+    promo_snapshot!(
+        run(&["destroy", "--target", "native", "--volumes", "--auto-approve"]),
+        @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    Stack `native-it` has nothing to destroy on target native.
+      - data [TEMP]/data/native-it
+    ✓ Destroy complete: 1 object(s) removed.
+
+    ----- stderr -----
+    "
+    );
     assert!(!stack.project.path().join("data/native-it").exists());
 }
 
@@ -649,10 +667,7 @@ async fn a_start_that_never_becomes_healthy_stops_what_it_started() {
         left.is_empty(),
         "the failed start left {left:?} running: {err}"
     );
-    assert!(
-        err.contains("grafana did not become healthy within 2s") && err.contains("it was stopped"),
-        "{err}"
-    );
+    promo_snapshot!(crate::common::Text::new(err, project.path()), @"grafana did not become healthy within 2s: http://127.0.0.1:[PORT]/api/health answered: error sending request for url (http://127.0.0.1:[PORT]/api/health); it was stopped; log: (no log output)");
     assert!(
         !project
             .path()
@@ -692,12 +707,8 @@ async fn start_reports_exits_exactly_and_never_a_running_program_as_exited() {
         .await
         .expect_err("false exits")
         .to_string();
-    assert!(
-        err.contains("grafana exited while starting (exit status: 1)"),
-        "{err}"
-    );
     // It reports the exit, not a health timeout (30 s): what a fast failure means.
-    assert!(!err.contains("did not become healthy"), "{err}");
+    promo_snapshot!(crate::common::Text::new(err, project.path()), @"grafana exited while starting (exit status: 1): (no log output)");
 
     // A program that becomes healthy: started repeatedly, always found running and healthy.
     for round in 0..5 {

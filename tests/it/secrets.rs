@@ -126,6 +126,7 @@ fn secrets_never_printed_nor_in_other_files() {
     for stack in ["promo", "promo-v1"] {
         for (name, value) in env_values(&p, stack) {
             for out in &outputs {
+                // Negative: a secret never appears.
                 assert!(!out.contains(&value), "{name} printed");
             }
             for (rel, bytes) in &tree {
@@ -205,6 +206,7 @@ fn prod_refuses_a_default_password_in_env() {
       help: delete the GRAFANA_ADMIN_PASSWORD line and run `promo-infra generate` to get a random one
     ");
     assert_eq!(p.snapshot_tree(), before, "nothing written");
+    // Negative (the output is snapshotted above): the value is not echoed.
     assert!(
         !run.all().contains("=admin"),
         "the value itself is not echoed"
@@ -619,6 +621,7 @@ fn preprod_native_without_a_webhook_runs_grafana_on_the_slackless_provisioning()
     }
     let slackless = p
         .read("generated/shop/native/grafana/provisioning-without-slack/alerting/promo-infra.yaml");
+    // Negative checks of a generated FILE: no Slack in the slackless provisioning.
     assert!(!slackless.contains("SLACK_WEBHOOK_URL"), "{slackless}");
     assert!(!slackless.contains("type: slack"), "{slackless}");
 

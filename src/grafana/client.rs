@@ -309,6 +309,17 @@ impl Client {
         Ok(value["data"].clone())
     }
 
+    /// `POST /api/dashboards/uid/:uid/restore`: restore `version` as a new version.
+    pub async fn restore(&self, uid: &str, version: u64) -> Result<Saved> {
+        let path = format!("/api/dashboards/uid/{}/restore", segment(uid));
+        let value = self
+            .ok(Method::POST, &path, Some(&json!({ "version": version })))
+            .await?;
+        serde_json::from_value(value).map_err(|e| {
+            Error::grafana(format!("POST {}{path}: unexpected answer: {e}", self.base))
+        })
+    }
+
     /// `GET /api/search?type=dash-db&tag=…`: the uids of the dashboards carrying `tag`.
     pub async fn dashboards_tagged(&self, tag: &str) -> Result<Vec<String>> {
         let path = format!("/api/search?type=dash-db&limit=5000&tag={}", segment(tag));

@@ -51,6 +51,27 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
     p.write("stacks/promo.yaml", &manifest);
     let g = p.run(&["-f", "stacks/promo.yaml", "generate"]);
     assert_eq!(g.code, 0, "{}", g.all());
+    // The project is a git repository with generated/ committed, as the README asks.
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"][..],
+        &[
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "user.name=t",
+            "commit",
+            "-qm",
+            "stack",
+        ][..],
+    ] {
+        let st = std::process::Command::new("git")
+            .args(args)
+            .current_dir(p.path())
+            .status()
+            .expect("git");
+        assert!(st.success(), "git {args:?}");
+    }
     let password = env_value(&p, "GRAFANA_ADMIN_PASSWORD");
     drop(guard);
     let rt = rt();
@@ -226,12 +247,29 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
         ],
     );
     assert_eq!(pulled_again.stdout, "  promo-marketing: nothing new\n");
-    let pushed = run(&p, &["-f", "stacks/promo.yaml", "dashboards", "push", "promo-marketing"]);
-    assert_eq!(pushed.stdout, "  promo-marketing: unchanged\n", "{}", pushed.all());
+    let pushed = run(
+        &p,
+        &[
+            "-f",
+            "stacks/promo.yaml",
+            "dashboards",
+            "push",
+            "promo-marketing",
+        ],
+    );
+    assert_eq!(
+        pushed.stdout,
+        "  promo-marketing: unchanged\n",
+        "{}",
+        pushed.all()
+    );
 
     // --prune deletes a promo-infra-tagged dashboard of the stack's folder that the stack no
     // longer declares, never an untagged one (someone's own dashboard in the same folder).
-    for (uid, tags) in [("old-promo", json!(["promo-infra"])), ("marketing-own", json!(["mine"]))] {
+    for (uid, tags) in [
+        ("old-promo", json!(["promo-infra"])),
+        ("marketing-own", json!(["mine"])),
+    ] {
         let d = json!({"uid": uid, "title": uid, "tags": tags, "panels": []});
         rt.block_on(grafana.save_dashboard(&d, Some("promo"), true, ""))
             .expect("save");
@@ -246,8 +284,102 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
 
     ----- stderr -----
     ");
-    assert!(rt.block_on(grafana.dashboard("old-promo")).expect("get").is_none());
-    assert!(rt.block_on(grafana.dashboard("marketing-own")).expect("get").is_some());
+    assert!(
+        rt.block_on(grafana.dashboard("old-promo"))
+            .expect("get")
+            .is_none()
+    );
+    assert!(
+        rt.block_on(grafana.dashboard("marketing-own"))
+            .expect("get")
+            .is_some()
+    );
+
+    // Rollback: to Grafana's version 1 (the first push, unit "ms"), then to the dashboard as
+    // generated at the git commit; each shows the diff first.
+    promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "rollback", "promo-marketing", "--to", "1", "--auto-approve"]), @r#"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    Rolling back promo-marketing to version 1 changes, from Grafana's dashboard now:
+
+          ~ panel "Temps de réponse" › fieldConfig.defaults.unit: "s" → "ms"
+    promo-marketing: rolled back (now version 3).
+
+    ----- stderr -----
+    "#);
+    let unit = |rt: &tokio::runtime::Runtime| {
+        let (d, _) = rt
+            .block_on(grafana.dashboard("promo-marketing"))
+            .expect("get")
+            .expect("there");
+        d["panels"][panel]["fieldConfig"]["defaults"]["unit"].clone()
+    };
+    assert_eq!(unit(&rt), json!("ms"));
+    let again = run(
+        &p,
+        &[
+            "-f",
+            "stacks/promo.yaml",
+            "dashboards",
+            "rollback",
+            "promo-marketing",
+            "--to",
+            "1",
+            "--auto-approve",
+        ],
+    );
+    assert_eq!(
+        again.stdout,
+        "promo-marketing: Grafana already has that dashboard; nothing changed.\n",
+        "{}",
+        again.all()
+    );
+    let mut edited = rt
+        .block_on(grafana.dashboard("promo-marketing"))
+        .expect("get")
+        .expect("there")
+        .0;
+    edited["title"] = json!("Edited in the UI");
+    rt.block_on(grafana.save_dashboard(&edited, Some("promo"), false, ""))
+        .expect("the UI's save");
+    promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "rollback", "promo-marketing", "--to", "git:HEAD", "--auto-approve"]), @r#"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    Rolling back promo-marketing to git revision HEAD changes, from Grafana's dashboard now:
+
+          ~ title: "Edited in the UI" → "Promo Load Analyzer - Marketing View"
+    promo-marketing: rolled back (now version 5).
+
+    ----- stderr -----
+    "#);
+    promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "rollback", "promo-marketing", "--to", "git:no-such-rev", "--auto-approve"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x git has no no-such-rev:generated/promo/grafana/dashboards/promo-marketing.json: fatal: invalid object name 'no-such-rev'.
+      help: name a revision where the stack's generated/ was committed (`git log -- generated/`)
+    ");
+    // A rollback is promo-infra's own write: the next push is not refused because of it.
+    let pushed = run(
+        &p,
+        &[
+            "-f",
+            "stacks/promo.yaml",
+            "dashboards",
+            "push",
+            "promo-marketing",
+        ],
+    );
+    assert_eq!(
+        pushed.stdout,
+        "  promo-marketing: uploaded (version 6)\n",
+        "{}",
+        pushed.all()
+    );
 
     // The template of that panel now says another unit: the overlay no longer applies, and
     // generate says which panel and field, changing nothing.

@@ -12,8 +12,8 @@ use clap::Subcommand;
 
 use super::super::globals::Globals;
 use super::super::output::Out;
-use super::super::print;
 use super::super::term::code;
+use super::super::{print, prompt};
 use super::args;
 use crate::error::Result;
 use crate::ops;
@@ -71,6 +71,25 @@ pub enum Command {
         /// Delete dashboards of the stack's folder tagged `promo-infra` that it no longer declares.
         #[arg(long)]
         prune: bool,
+    },
+    /// Go back to a version of a dashboard in Grafana's history, or to the dashboard as
+    /// generated at a git revision: shows the diff first and asks, like apply.
+    #[command(
+        after_help = "Examples:\n  promo-infra dashboards rollback promo-marketing --to 3\n  promo-infra dashboards rollback promo-marketing --to git:HEAD~2"
+    )]
+    Rollback {
+        /// Dashboard uid.
+        #[arg(add = super::completions::dashboards())]
+        uid: String,
+        /// A Grafana version (`3`, `grafana:3`) or a git revision (`git:HEAD~2`, `abc123`).
+        #[arg(long, value_name = "VERSION|GIT-REV")]
+        to: ops::dashboards::RollbackTo,
+        /// Where the stack runs.
+        #[command(flatten)]
+        target: args::Target,
+        /// Confirmation.
+        #[command(flatten)]
+        approve: args::Approve,
     },
     /// List a dashboard's versions in the stack's running Grafana, newest first.
     #[command(after_help = "Example:\n  promo-infra dashboards history promo-marketing")]
@@ -149,6 +168,30 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
                 prune,
             )?;
             print::dashboards::pushed(&mut Out::stdout(), &pushed);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rollback {
+            uid,
+            to,
+            target,
+            approve,
+        } => {
+            let done = ops::dashboards::rollback(
+                &globals.project(),
+                &globals.selection(false),
+                target.target,
+                &uid,
+                &to,
+                &mut |preview| {
+                    print::dashboards::rollback_preview(&mut Out::stdout(), preview);
+                    prompt::approve(
+                        approve.auto_approve,
+                        "Do you want to roll back this dashboard?",
+                        "dashboards rollback",
+                    )
+                },
+            )?;
+            print::dashboards::rolled_back(&mut Out::stdout(), &uid, done);
             Ok(ExitCode::SUCCESS)
         }
         Command::History { uid, target, json } => {

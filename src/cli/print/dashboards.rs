@@ -1,11 +1,11 @@
-//! Printers of `dashboards diff`, `pull`, `push` and `history`.
+//! Printers of `dashboards diff`, `pull`, `push`, `rollback` and `history`.
 //!
 //! Owns: its human output. May not: decide exit codes, talk to Grafana.
 
 use std::io::Write;
 
 use super::super::output::Out;
-use crate::ops::dashboards::{DiffReport, DiffState, History, Pulled, Pushed};
+use crate::ops::dashboards::{DiffReport, DiffState, History, Pulled, Pushed, RollbackPreview};
 
 /// One block per dashboard: the change count, then each change by panel and field.
 pub fn diff(out: &mut Out<impl Write>, report: &DiffReport) {
@@ -105,5 +105,29 @@ pub fn pushed(out: &mut Out<impl Write>, pushed: &[Pushed]) {
             Pushed::Unchanged { uid } => out.line(&format!("  {uid}: unchanged")),
             Pushed::Pruned { uid } => out.line(&format!("  {uid}: deleted (no longer declared)")),
         }
+    }
+}
+
+/// What a rollback changes, before the question.
+pub fn rollback_preview(out: &mut Out<impl Write>, p: &RollbackPreview) {
+    out.line(&format!(
+        "Rolling back {} to {} changes, from Grafana's dashboard now:\n",
+        p.uid, p.to
+    ));
+    let lines: Vec<String> = p
+        .changes
+        .iter()
+        .map(|c| format!("      {}", c.line()))
+        .collect();
+    out.plan(&format!("{}\n", lines.join("\n")));
+}
+
+/// After a rollback.
+pub fn rolled_back(out: &mut Out<impl Write>, uid: &str, version: Option<u64>) {
+    match version {
+        Some(v) => out.line(&format!("{uid}: rolled back (now version {v}).")),
+        None => out.line(&format!(
+            "{uid}: Grafana already has that dashboard; nothing changed."
+        )),
     }
 }

@@ -1,0 +1,192 @@
+//! Dashboard version control against the stack's live Grafana: `dashboards diff` compares what
+//! Grafana has with what the manifest generates, field by field and panel by panel; `pull`
+//! (pull.rs) brings its edits back as overlays, `push` (push.rs) uploads, `history` and
+//! `rollback` (history.rs) read and restore versions.
+//!
+//! Owns: which Grafana a stack's dashboards live in and how to log in there, and the diff
+//! report. May not: print, read the environment (secrets come from the stack's `.env`).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::Selection;
+use super::deploy::{DEFAULT_HEALTH_TIMEOUT, Stack, runtime};
+use crate::desired::ResourceSpec;
+use crate::error::{Error, Result};
+use crate::grafana::{self, Auth, Client, diff::Change};
+use crate::project::Project;
+use crate::targets::{self, TargetKind};
+
+/// Requests in flight at once against one Grafana.
+pub const CONCURRENCY: usize = 8;
+
+/// How one dashboard compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiffState {
+    /// Grafana has what the manifest generates.
+    Same,
+    /// Grafana's differs (edited in the UI, or not pushed since a change).
+    Changed,
+    /// Grafana has no dashboard with that uid.
+    Missing,
+}
+
+/// One dashboard of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct DashboardDiff {
+    /// Uid.
+    pub uid: String,
+    /// Title, as generated.
+    pub title: String,
+    /// How it compares.
+    pub state: DiffState,
+    /// From the generated dashboard to Grafana's (what the UI changed).
+    pub changes: Vec<Change>,
+}
+
+/// What `dashboards diff` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffReport {
+    /// Stack.
+    pub stack: String,
+    /// The Grafana compared with.
+    pub grafana: String,
+    /// Per dashboard, in the manifest's order.
+    pub dashboards: Vec<DashboardDiff>,
+}
+
+impl DiffReport {
+    /// Whether every dashboard is the same in Grafana.
+    pub fn is_empty(&self) -> bool {
+        self.dashboards.iter().all(|d| d.state == DiffState::Same)
+    }
+}
+
+/// The stack's dashboards as generated (uid → model, from the compiled files), in the
+/// manifest's order, restricted to `uids` when given.
+pub(crate) fn generated(s: &Stack, uids: &[String]) -> Result<Vec<(String, Value)>> {
+    let m = &s.loaded.manifest;
+    let known: Vec<&str> = m.dashboards.iter().map(|d| d.uid.as_str()).collect();
+    if let Some(unknown) = uids.iter().find(|u| !known.contains(&u.as_str())) {
+        return Err(Error::usage(
+            format!(
+                "{} has no dashboard with uid `{unknown}`",
+                s.loaded.rel_path
+            ),
+            format!("dashboards in this stack: {}", known.join(", ")),
+        ));
+    }
+    let mut by_uid = std::collections::BTreeMap::new();
+    for (path, file) in &s.desired.files {
+        if !(path.contains("dashboards/") && path.ends_with(".json")) {
+            continue;
+        }
+        if let Ok(model) = serde_json::from_slice::<Value>(&file.bytes)
+            && let Some(uid) = model["uid"].as_str()
+        {
+            by_uid.insert(uid.to_string(), model);
+        }
+    }
+    known
+        .iter()
+        .filter(|uid| uids.is_empty() || uids.iter().any(|u| u == *uid))
+        .map(|uid| {
+            by_uid
+                .remove(*uid)
+                .map(|model| (uid.to_string(), model))
+                .ok_or_else(|| Error::internal(format!("dashboard `{uid}` was not compiled")))
+        })
+        .collect()
+}
+
+/// The stack's Grafana on its target, logged in as the stack's admin.
+pub(crate) fn client(s: &Stack) -> Result<Client> {
+    let url = targets::common::service_url(&s.desired, "grafana").ok_or_else(|| {
+        Error::usage(
+            format!(
+                "stack `{}` has no Grafana reachable from here",
+                s.desired.stack
+            ),
+            "dashboards diff needs the stack's Grafana: run `promo-infra apply` first",
+        )
+    })?;
+    let env = s.desired.resources.values().find_map(|r| match &r.spec {
+        ResourceSpec::Service(svc) if svc.name == "grafana" => Some(&svc.env),
+        ResourceSpec::Process(p) if p.name == "grafana" => Some(&p.env),
+        _ => None,
+    });
+    let user = env.map_or_else(|| "admin".to_string(), targets::reload::admin_user);
+    let password = targets::common::secret(&s.ctx, crate::secrets::GRAFANA_ADMIN_PASSWORD)
+        .ok_or_else(|| {
+            Error::usage(
+                format!(
+                    "no Grafana admin password for stack `{}`: GRAFANA_ADMIN_PASSWORD is not in generated/{}/.env",
+                    s.desired.stack, s.desired.stack
+                ),
+                "run `promo-infra apply` (it creates the stack's secrets)",
+            )
+        })?;
+    Client::new(
+        &url,
+        Auth::Basic {
+            user,
+            password: crate::control::Secret::new(password),
+        },
+        CONCURRENCY,
+    )
+}
+
+/// `dashboards diff [UID…]`: each generated dashboard against the stack's live Grafana.
+pub fn diff(
+    project: &Project,
+    selection: &Selection,
+    target: TargetKind,
+    uids: &[String],
+) -> Result<DiffReport> {
+    targets::require_available(target)?;
+    let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
+    let wanted = generated(&s, uids)?;
+    let grafana = client(&s)?;
+    let live = runtime()?.block_on(futures_util::future::try_join_all(
+        wanted.iter().map(|(uid, _)| grafana.dashboard(uid)),
+    ))?;
+    let dashboards = wanted
+        .into_iter()
+        .zip(live)
+        .map(|((uid, ours), theirs)| {
+            let title = ours["title"].as_str().unwrap_or_default().to_string();
+            let (state, changes) = match theirs {
+                None => (DiffState::Missing, Vec::new()),
+                Some((model, _)) => {
+                    let changes = grafana::diff::diff(&ours, &model);
+                    let state = if changes.is_empty() {
+                        DiffState::Same
+                    } else {
+                        DiffState::Changed
+                    };
+                    (state, changes)
+                }
+            };
+            DashboardDiff {
+                uid,
+                title,
+                state,
+                changes,
+            }
+        })
+        .collect();
+    Ok(DiffReport {
+        stack: s.desired.stack.clone(),
+        grafana: grafana.url().to_string(),
+        dashboards,
+    })
+}
+
+mod history;
+mod pull;
+mod push;
+
+pub use history::{History, RollbackPreview, RollbackTo, history, rollback};
+pub use pull::{Pulled, pull, pull_into};
+pub use push::{MARKER_TAG, Pushed, push};

@@ -1,0 +1,137 @@
+//! `dashboards pull`: Grafana's edits back into the sources as overlays.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{client, generated};
+use crate::error::{Error, Result};
+use crate::grafana;
+use crate::ops::Selection;
+use crate::ops::deploy::{DEFAULT_HEALTH_TIMEOUT, Stack, runtime};
+use crate::project::Project;
+use crate::targets::{self, TargetKind};
+
+/// What `dashboards pull` did for one dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "result")]
+pub enum Pulled {
+    /// Grafana's edits are now the overlay at `path` (`changes` JSON Patch operations, the
+    /// `test` guards not counted).
+    Written {
+        /// Uid.
+        uid: String,
+        /// The overlay, relative to the project.
+        path: String,
+        /// Edits kept.
+        changes: usize,
+    },
+    /// Grafana has exactly what the template renders: the overlay at `path` was removed.
+    Removed {
+        /// Uid.
+        uid: String,
+        /// The removed overlay.
+        path: String,
+    },
+    /// Nothing to do: the overlay (or its absence) already says what Grafana has.
+    Unchanged {
+        /// Uid.
+        uid: String,
+    },
+    /// Grafana has no such dashboard: nothing to pull.
+    Missing {
+        /// Uid.
+        uid: String,
+    },
+}
+
+/// `dashboards pull [UID…]`: bring the edits made in the stack's Grafana back into the sources
+/// as overlays (`dashboards-src/overrides/<uid>.json`, [`crate::compile::overlay`]), which
+/// `generate` applies after the template: the templates stay as they are.
+pub fn pull(
+    project: &Project,
+    selection: &Selection,
+    target: TargetKind,
+    uids: &[String],
+) -> Result<Vec<Pulled>> {
+    targets::require_available(target)?;
+    let (templates, _) = crate::ops::load_one(project, selection)?;
+    let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
+    generated(&s, uids)?; // refuses unknown uids
+    let m = &s.loaded.manifest;
+    let mut rendered = Vec::new();
+    for d in m
+        .dashboards
+        .iter()
+        .filter(|d| uids.is_empty() || uids.iter().any(|u| u == d.uid.as_str()))
+    {
+        let text = crate::compile::dashboards::render(&templates, m, d)?;
+        let model: Value = serde_json::from_str(&text).map_err(|e| {
+            Error::internal(format!(
+                "dashboard `{}` rendered invalid JSON: {e}",
+                d.uid.as_str()
+            ))
+        })?;
+        rendered.push((d.uid.as_str().to_string(), model));
+    }
+    let grafana = client(&s)?;
+    let dir = project
+        .root
+        .join("dashboards-src")
+        .join(crate::compile::dashboards::OVERRIDES_DIR);
+    runtime()?.block_on(pull_into(&grafana, &rendered, &dir))
+}
+
+/// [`pull`] with the templates' renderings given: for each `(uid, template model)`, the overlay
+/// from it to Grafana's dashboard (both normalised) is written to `dir/<uid>.json`, or removed
+/// when empty. Files are written atomically and only when they change.
+pub async fn pull_into(
+    grafana: &grafana::Client,
+    rendered: &[(String, Value)],
+    dir: &std::path::Path,
+) -> Result<Vec<Pulled>> {
+    let live =
+        futures_util::future::try_join_all(rendered.iter().map(|(uid, _)| grafana.dashboard(uid)))
+            .await?;
+    let mut out = Vec::new();
+    for ((uid, template), theirs) in rendered.iter().zip(live) {
+        let uid = uid.clone();
+        let Some((model, _)) = theirs else {
+            out.push(Pulled::Missing { uid });
+            continue;
+        };
+        let overlay = crate::compile::overlay::make(
+            &grafana::normalize::normalize(template),
+            &grafana::normalize::normalize(&model),
+        );
+        let path = dir.join(format!("{uid}.json"));
+        let shown = format!(
+            "dashboards-src/{}/{uid}.json",
+            crate::compile::dashboards::OVERRIDES_DIR
+        );
+        let existing = std::fs::read_to_string(&path).ok();
+        if overlay.is_empty() {
+            if existing.is_some() {
+                fs_err::remove_file(&path).map_err(|e| Error::io("cannot remove", &path, e))?;
+                out.push(Pulled::Removed { uid, path: shown });
+            } else {
+                out.push(Pulled::Unchanged { uid });
+            }
+            continue;
+        }
+        let mut text = serde_json::to_string_pretty(&overlay)
+            .map_err(|e| Error::internal(format!("cannot serialise an overlay: {e}")))?;
+        text.push('\n');
+        if existing.as_deref() == Some(text.as_str()) {
+            out.push(Pulled::Unchanged { uid });
+            continue;
+        }
+        crate::writer::write_atomic(&path, text.as_bytes(), Some(0o644))?;
+        let changes = overlay.iter().filter(|op| op["op"] != "test").count();
+        out.push(Pulled::Written {
+            uid,
+            path: shown,
+            changes,
+        });
+    }
+    Ok(out)
+}

@@ -265,13 +265,8 @@ async fn alerting_deletes_and_reset_answer_as_10_2() {
     .await;
     assert_eq!(st, 202);
     // In use by the policy: a plain error, hence 500.
-    let (st, body) = send(req(
-        &g,
-        del.clone(),
-        &format!("{base}/contact-points/s"),
-        json!({}),
-    ))
-    .await;
+    let path = format!("{base}/contact-points/s");
+    let (st, body) = send(req(&g, del.clone(), &path, json!({}))).await;
     assert_eq!(
         (st, body["message"].clone()),
         (
@@ -280,34 +275,23 @@ async fn alerting_deletes_and_reset_answer_as_10_2() {
         )
     );
     // Reset: 202 with the default tree.
-    let (st, body) = send(req(&g, del.clone(), &format!("{base}/policies"), json!({}))).await;
+    let path = format!("{base}/policies");
+    let (st, body) = send(req(&g, del.clone(), &path, json!({}))).await;
     assert_eq!(
         (st, body["receiver"].clone()),
         (202, json!("grafana-default-email"))
     );
     assert_eq!(body, g.state().policy().0);
-    let (st, body) = send(req(
-        &g,
-        del.clone(),
-        &format!("{base}/contact-points/s"),
-        json!({}),
-    ))
-    .await;
-    assert_eq!(
-        (st, body),
-        (202, json!({"message": "contactpoint deleted"}))
-    );
-    let (st, body) = send(req(
-        &g,
-        del.clone(),
-        &format!("{base}/contact-points/nope"),
-        json!({}),
-    ))
-    .await;
-    assert_eq!(
-        (st, body),
-        (202, json!({"message": "contactpoint deleted"}))
-    );
+    // In use no more, then unknown: both 202.
+    for uid in ["s", "nope"] {
+        let path = format!("{base}/contact-points/{uid}");
+        let (st, body) = send(req(&g, del.clone(), &path, json!({}))).await;
+        assert_eq!(
+            (st, body),
+            (202, json!({"message": "contactpoint deleted"})),
+            "{uid}"
+        );
+    }
     let (st, _) = send(req(&g, del, &format!("{base}/alert-rules/nope"), json!({}))).await;
     assert_eq!(st, 204);
     g.shutdown().await;

@@ -517,11 +517,13 @@ async fn alerting_provisioning_api() {
     assert_eq!(st, 400);
     let (_, list) = send(api.get(&format!("{base}/contact-points?name=marketing-slack"))).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
-    // api -> none is refused for contact points.
+    // 10.2 ignores X-Disable-Provenance on contact points: the provenance stays `api`.
     let (st, body) = send(api.put(&format!("{base}/contact-points/slack-mkt"), json!({
         "name": "marketing-slack", "type": "slack", "settings": {"url": "https://hooks.example/y"}
     })).header("X-Disable-Provenance", "true")).await;
-    assert_eq!(st, 403, "{body}");
+    assert_eq!(st, 202, "{body}");
+    let (_, list) = send(api.get(&format!("{base}/contact-points?name=marketing-slack"))).await;
+    assert_eq!(list[0]["provenance"], "api");
     let (st, body) = send(api.put(&format!("{base}/contact-points/slack-mkt"), json!({
         "name": "marketing-slack", "type": "slack", "settings": {"url": "https://hooks.example/y"}
     }))).await;
@@ -567,7 +569,11 @@ async fn alerting_provisioning_api() {
         .header("X-Disable-Provenance", "true"),
     )
     .await;
-    assert_eq!((st, t["provenance"].clone()), (202, json!("")));
+    assert_eq!(
+        (st, t["provenance"].clone()),
+        (202, json!("api")),
+        "10.2 ignores X-Disable-Provenance on templates"
+    );
     let (_, ts) = send(api.get(&format!("{base}/templates"))).await;
     assert_eq!(ts[0]["name"], "promo-tmpl");
     let (st, _) = send(api.delete(&format!("{base}/templates/promo-tmpl"))).await;

@@ -508,11 +508,7 @@ fn contact_point_from_body(v: &Value, provenance: &str) -> ApiResult<ContactPoin
     })
 }
 
-pub async fn create_contact_point(
-    State(app): State<App>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
+pub async fn create_contact_point(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
     let v: Value = parse_body(&body)?;
     let mut cp = contact_point_from_body(&v, PROVENANCE_API)?;
     let mut st = lock(&app.store);
@@ -536,7 +532,6 @@ pub async fn create_contact_point(
 pub async fn update_contact_point(
     State(app): State<App>,
     Path(uid): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
     let v: Value = parse_body(&body)?;
@@ -592,11 +587,7 @@ pub async fn get_policies(State(app): State<App>) -> Response {
     axum::Json(p).into_response()
 }
 
-pub async fn put_policies(
-    State(app): State<App>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
+pub async fn put_policies(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
     let mut route: Value = parse_body(&body)?;
     if !route.is_object() {
         return Err(ApiError::bad_request_data());
@@ -639,7 +630,6 @@ pub async fn get_template(State(app): State<App>, Path(name): Path<String>) -> A
 pub async fn put_template(
     State(app): State<App>,
     Path(name): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
     let v: Value = parse_body(&body)?;

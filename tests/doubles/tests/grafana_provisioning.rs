@@ -368,7 +368,8 @@ async fn file_provisioned_objects_are_read_only_over_the_api() {
         "/api/v1/provisioning/alert-rules/k6-error-rate",
     ))
     .await;
-    assert_eq!(st, 403);
+    // Grafana 10.2's delete route turns every refusal into a 500.
+    assert_eq!(st, 500);
     assert_eq!(g.state().alert_rules().len(), 1);
     g.shutdown().await;
 }

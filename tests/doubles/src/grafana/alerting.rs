@@ -177,7 +177,9 @@ pub fn check_provenance(stored: &str, incoming: &str, is_rule: bool) -> ApiResul
     }
 }
 
-/// Provenance an API write gets: none with `X-Disable-Provenance`, else `api`.
+/// Provenance an alert-rule or rule-group write gets: none with `X-Disable-Provenance`, else
+/// `api`. Grafana 10.2 reads the header only there; contact points, policies and templates
+/// written through the API always get `api`.
 fn request_provenance(headers: &HeaderMap) -> &'static str {
     match headers.get("X-Disable-Provenance") {
         Some(v) if !v.as_bytes().is_empty() => PROVENANCE_NONE,
@@ -506,13 +508,9 @@ fn contact_point_from_body(v: &Value, provenance: &str) -> ApiResult<ContactPoin
     })
 }
 
-pub async fn create_contact_point(
-    State(app): State<App>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
+pub async fn create_contact_point(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
     let v: Value = parse_body(&body)?;
-    let mut cp = contact_point_from_body(&v, request_provenance(&headers))?;
+    let mut cp = contact_point_from_body(&v, PROVENANCE_API)?;
     let mut st = lock(&app.store);
     if cp.uid.is_empty() {
         cp.uid = app.ids.short_uid();
@@ -534,11 +532,10 @@ pub async fn create_contact_point(
 pub async fn update_contact_point(
     State(app): State<App>,
     Path(uid): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
     let v: Value = parse_body(&body)?;
-    let mut cp = contact_point_from_body(&v, request_provenance(&headers))?;
+    let mut cp = contact_point_from_body(&v, PROVENANCE_API)?;
     cp.uid = uid.clone();
     let mut st = lock(&app.store);
     if !st.contact_points.iter().any(|c| c.uid == uid) {
@@ -550,38 +547,33 @@ pub async fn update_contact_point(
     Ok(accepted(json!({ "message": "contactpoint updated" })))
 }
 
+/// Grafana 10.2's `RouteDeleteContactPoint`: 202 `{"message":"contactpoint deleted"}` (also for
+/// an unknown uid), no provenance check, and every refusal is a 500.
 pub async fn delete_contact_point(
     State(app): State<App>,
     Path(uid): Path<String>,
 ) -> ApiResult<Response> {
     let mut st = lock(&app.store);
-    let Some(idx) = st.contact_points.iter().position(|c| c.uid == uid) else {
-        // Grafana answers deletes of unknown contact points with success.
-        return Ok(StatusCode::NO_CONTENT.into_response());
-    };
-    let cp = st.contact_points[idx].clone();
-    if cp.provenance == PROVENANCE_FILE {
-        return Err(check_provenance(&cp.provenance, PROVENANCE_NONE, false)
-            .err()
-            .unwrap_or_else(|| ApiError::msg(StatusCode::FORBIDDEN, "provenance mismatch")));
+    if let Some(idx) = st.contact_points.iter().position(|c| c.uid == uid) {
+        let cp = st.contact_points[idx].clone();
+        let still_named = st
+            .contact_points
+            .iter()
+            .filter(|c| c.name == cp.name)
+            .count()
+            > 1;
+        if !still_named && st.policy_receivers().contains(&cp.name) {
+            return Err(ApiError::msg(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!(
+                    "contact point '{}' is currently used by a notification policy",
+                    cp.name
+                ),
+            ));
+        }
+        st.contact_points.remove(idx);
     }
-    let still_named = st
-        .contact_points
-        .iter()
-        .filter(|c| c.name == cp.name)
-        .count()
-        > 1;
-    if !still_named && st.policy_receivers().contains(&cp.name) {
-        return Err(ApiError::msg(
-            StatusCode::CONFLICT,
-            format!(
-                "contact point '{}' is currently used by a notification policy",
-                cp.name
-            ),
-        ));
-    }
-    st.contact_points.remove(idx);
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(accepted(json!({ "message": "contactpoint deleted" })))
 }
 
 pub async fn get_policies(State(app): State<App>) -> Response {
@@ -595,11 +587,7 @@ pub async fn get_policies(State(app): State<App>) -> Response {
     axum::Json(p).into_response()
 }
 
-pub async fn put_policies(
-    State(app): State<App>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
+pub async fn put_policies(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
     let mut route: Value = parse_body(&body)?;
     if !route.is_object() {
         return Err(ApiError::bad_request_data());
@@ -607,7 +595,7 @@ pub async fn put_policies(
     if let Some(obj) = route.as_object_mut() {
         obj.remove("provenance");
     }
-    let prov = request_provenance(&headers);
+    let prov = PROVENANCE_API;
     let mut st = lock(&app.store);
     check_provenance(&st.policy_provenance, prov, false)?;
     st.validate_policy(&route).map_err(ApiError::bad_request)?;
@@ -616,17 +604,12 @@ pub async fn put_policies(
     Ok(accepted(json!({ "message": "policies updated" })))
 }
 
+/// Grafana 10.2's `RouteResetPolicyTree`: 202 with the default tree, no provenance check.
 pub async fn reset_policies(State(app): State<App>) -> ApiResult<Response> {
     let mut st = lock(&app.store);
-    if st.policy_provenance == PROVENANCE_FILE {
-        return Err(ApiError::msg(
-            StatusCode::FORBIDDEN,
-            "cannot change provenance from 'file' to ''",
-        ));
-    }
     st.policy = default_policy();
     st.policy_provenance = PROVENANCE_NONE.into();
-    Ok(accepted(json!({ "message": "policies resetted" })))
+    Ok(accepted(st.policy.clone()))
 }
 
 pub async fn list_templates(State(app): State<App>) -> Response {
@@ -647,7 +630,6 @@ pub async fn get_template(State(app): State<App>, Path(name): Path<String>) -> A
 pub async fn put_template(
     State(app): State<App>,
     Path(name): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
     let v: Value = parse_body(&body)?;
@@ -660,7 +642,7 @@ pub async fn put_template(
     let t = Template {
         name: name.clone(),
         template,
-        provenance: request_provenance(&headers).to_owned(),
+        provenance: PROVENANCE_API.to_owned(),
     };
     let mut st = lock(&app.store);
     match st.templates.iter_mut().find(|x| x.name == name) {
@@ -673,6 +655,7 @@ pub async fn put_template(
     Ok(accepted(t.to_json()))
 }
 
+/// Grafana 10.2's `RouteDeleteTemplate`: 204; a refusal (file provenance) is a 500.
 pub async fn delete_template(
     State(app): State<App>,
     Path(name): Path<String>,
@@ -682,7 +665,7 @@ pub async fn delete_template(
         && t.provenance == PROVENANCE_FILE
     {
         return Err(ApiError::msg(
-            StatusCode::FORBIDDEN,
+            StatusCode::INTERNAL_SERVER_ERROR,
             "cannot change provenance from 'file' to ''",
         ));
     }
@@ -744,22 +727,14 @@ pub async fn update_rule(
     Ok(axum::Json(saved.to_json()).into_response())
 }
 
-pub async fn delete_rule(
-    State(app): State<App>,
-    Path(uid): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
+/// Grafana 10.2's `RouteDeleteAlertRule`: 204 (also for an unknown uid); it deletes with
+/// provenance `api` whatever `X-Disable-Provenance` says, and every refusal is a 500.
+pub async fn delete_rule(State(app): State<App>, Path(uid): Path<String>) -> ApiResult<Response> {
     let mut st = lock(&app.store);
     if let Some(r) = st.rules.iter().find(|r| r.uid == uid) {
-        check_provenance(&r.provenance, request_provenance(&headers), true).and_then(|()| {
-            if r.provenance == PROVENANCE_FILE {
-                Err(ApiError::msg(
-                    StatusCode::FORBIDDEN,
-                    "cannot delete a rule provisioned from a file",
-                ))
-            } else {
-                Ok(())
-            }
+        check_provenance(&r.provenance, PROVENANCE_API, true).map_err(|mut e| {
+            e.status = StatusCode::INTERNAL_SERVER_ERROR;
+            e
         })?;
     }
     st.rules.retain(|r| r.uid != uid);

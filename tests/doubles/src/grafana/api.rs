@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -377,10 +378,19 @@ pub async fn list_versions(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     let pairs = query_pairs(q.as_deref());
-    let limit = parse_usize(query_get(&pairs, "limit"), 1000);
-    let start = parse_usize(query_get(&pairs, "start"), 0);
+    let limit = match parse_usize(query_get(&pairs, "limit"), 0) {
+        0 => 1000,
+        n => n,
+    };
     let st = lock(&app.store);
     let d = st.dashboard(&uid).ok_or_else(dashboard_not_found)?;
+    // Grafana 11.6 and later answer a page and a continue token; up to 11.5 a bare array.
+    let paged = st.version_at_least(11, 6);
+    let start = match query_get(&pairs, "continueToken").filter(|t| paged && !t.is_empty()) {
+        Some(token) => decode_continue_token(token)
+            .ok_or_else(|| ApiError::bad_request(format!("invalid continueToken '{token}'")))?,
+        None => parse_usize(query_get(&pairs, "start"), 0),
+    };
     let items: Vec<Value> = d
         .versions
         .iter()
@@ -389,18 +399,32 @@ pub async fn list_versions(
         .take(limit)
         .map(|v| version_json(d, v, false))
         .collect();
-    let major: u32 = st
-        .version
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(10);
-    // Grafana 12 wraps the list; earlier versions return a bare array.
-    Ok(if major >= 12 {
-        ok(json!({ "continueToken": "", "versions": items }))
+    if !paged {
+        return Ok(ok(Value::Array(items)));
+    }
+    let next = start + items.len();
+    let token = if next < d.versions.len() {
+        encode_continue_token(next)
     } else {
-        ok(Value::Array(items))
-    })
+        String::new()
+    };
+    Ok(ok(json!({ "continueToken": token, "versions": items })))
+}
+
+/// The double's continue token: opaque to clients, the offset of the next page inside.
+fn encode_continue_token(offset: usize) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("double-versions:{offset}"))
+}
+
+fn decode_continue_token(token: &str) -> Option<usize> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    String::from_utf8(raw)
+        .ok()?
+        .strip_prefix("double-versions:")?
+        .parse()
+        .ok()
 }
 
 pub async fn get_version(
@@ -674,7 +698,9 @@ pub async fn admin_set_password(
     if b.password.chars().count() < 4 {
         return Err(ApiError::bad_request("New password is too short"));
     }
-    lock(&app.store).admin_password = b.password;
+    lock(&app.store)
+        .set_admin_password(&app.ids, b.password)
+        .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     Ok(ok(json!({ "message": "User password updated" })))
 }
 
@@ -697,7 +723,7 @@ pub async fn user_change_password(
     }
     let b: UserPasswordBody = parse_body(&body)?;
     let mut st = lock(&app.store);
-    if b.old_password != st.admin_password {
+    if !st.admin_login_ok(&st.admin_user, &b.old_password) {
         return Err(ApiError::msg(
             StatusCode::UNAUTHORIZED,
             "Invalid old password",
@@ -706,6 +732,19 @@ pub async fn user_change_password(
     if b.new_password.chars().count() < 4 {
         return Err(ApiError::bad_request("New password is too short"));
     }
-    st.admin_password = b.new_password;
+    st.set_admin_password(&app.ids, b.new_password)
+        .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     Ok(ok(json!({ "message": "User password changed" })))
+}
+
+/// Double-only: `POST /__double/ui-edit/{uid}` with a JSON merge patch of the dashboard model,
+/// saved as the UI's save button would (see `Store::ui_edit`). Answers like a dashboard save.
+pub async fn double_ui_edit(
+    State(app): State<App>,
+    Path(uid): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let patch: Value = parse_body(&body)?;
+    let saved = lock(&app.store).ui_edit(&app.ids, &uid, &patch)?;
+    Ok(ok(saved.to_json()))
 }

@@ -95,6 +95,7 @@ impl ServerSettings {
             service_account_tokens: self.service_account_tokens.clone(),
             provisioning_dir: self.provisioning.clone(),
             version: self.version.clone(),
+            data_dir: self.data.clone(),
         }
     }
 }

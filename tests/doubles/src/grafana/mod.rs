@@ -8,6 +8,7 @@ mod api;
 pub mod config;
 mod error;
 mod model;
+mod persist;
 mod provisioning;
 
 use std::collections::BTreeMap;
@@ -45,8 +46,12 @@ pub struct GrafanaConfig {
     pub service_account_tokens: Vec<String>,
     /// A Grafana provisioning directory (`datasources/`, `dashboards/`, `alerting/`).
     pub provisioning_dir: Option<PathBuf>,
-    /// Reported by `/api/health`, e.g. `10.2.3`. From 12 on, version lists use the wrapped shape.
+    /// Reported by `/api/health`, e.g. `10.2.3`; also gates version-dependent behaviour
+    /// (`prune` from 10.4, the paged version list from 11.6).
     pub version: String,
+    /// `[paths] data`: when set, the admin credentials are kept there across runs (the
+    /// configured password applies only on the first start of the dir).
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for GrafanaConfig {
@@ -57,6 +62,7 @@ impl Default for GrafanaConfig {
             service_account_tokens: Vec::new(),
             provisioning_dir: None,
             version: "10.2.3".into(),
+            data_dir: None,
         }
     }
 }
@@ -187,6 +193,8 @@ impl GrafanaState {
     pub fn provisioning_warnings(&self) -> Vec<String> {
         self.with(|s| s.warnings.clone())
     }
+    /// The admin password as far as the double knows it: `""` after a restart on a data dir
+    /// whose stored password differs from the configured one (only its hash is kept).
     pub fn admin_password(&self) -> String {
         self.with(|s| s.admin_password.clone())
     }
@@ -259,6 +267,11 @@ pub async fn spawn_with(cfg: GrafanaConfig, opts: SpawnOptions) -> std::io::Resu
         opts.env,
     );
     let ids = IdGen::default();
+    if let Some(dir) = cfg.data_dir {
+        store
+            .attach_data_dir(&ids, dir)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    }
     provisioning::apply(&mut store, &ids, &provisioning::Kind::ALL)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
     let inner = Arc::new(Inner {
@@ -378,6 +391,7 @@ fn router(app: App) -> Router {
                 .post(double_faults_add)
                 .delete(double_faults_clear::<App>),
         )
+        .route("/__double/ui-edit/{uid}", post(api::double_ui_edit))
         .route(
             "/__double/requests",
             get(double_requests::<App>).delete(double_requests_clear::<App>),
@@ -410,7 +424,7 @@ fn identify(app: &App, headers: &HeaderMap) -> Identity {
             .ok()
             .and_then(|b| String::from_utf8(b).ok());
         if let Some((user, pass)) = decoded.as_deref().and_then(|s| s.split_once(':')) {
-            if user == st.admin_user && pass == st.admin_password {
+            if st.admin_login_ok(user, pass) {
                 return Identity::Admin;
             }
             if user == "api_key" && st.tokens.iter().any(|t| t == pass) {

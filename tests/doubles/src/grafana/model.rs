@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::alerting::{AlertRule, ContactPoint, Template, default_contact_point, default_policy};
 use super::error::{ApiError, ApiResult};
+use super::persist::{self, AdminRecord};
 use crate::common::{IdGen, now_ms, rfc3339};
 
 /// Grafana's `util.IsValidShortUID`: `^[a-zA-Z0-9\-_]*$`.
@@ -268,7 +269,12 @@ impl Annotation {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub admin_user: String,
+    /// The admin password as far as this process knows it (`""` when only the data dir's hash
+    /// of it is known).
     pub admin_password: String,
+    /// The admin credentials kept in `[paths] data` (see `persist`); they win over the config.
+    pub admin_record: Option<AdminRecord>,
+    pub data_dir: Option<PathBuf>,
     pub tokens: Vec<String>,
     pub version: String,
     pub provisioning_dir: Option<PathBuf>,
@@ -347,6 +353,8 @@ impl Store {
         Self {
             admin_user,
             admin_password,
+            admin_record: None,
+            data_dir: None,
             tokens,
             version,
             provisioning_dir,
@@ -369,6 +377,53 @@ impl Store {
             next_annotation_id: 1,
             next_rule_id: 1,
         }
+    }
+
+    /// Keeps the admin credentials in `data_dir`, as Grafana does in its database: the first
+    /// start of a data dir stores the configured ones, later starts keep the stored ones.
+    pub fn attach_data_dir(&mut self, ids: &IdGen, data_dir: PathBuf) -> Result<(), String> {
+        match persist::load(&data_dir)? {
+            Some(rec) => {
+                if !(rec.login == self.admin_user && rec.matches(&self.admin_password)) {
+                    self.admin_password.clear();
+                }
+                self.admin_user = rec.login.clone();
+                self.admin_record = Some(rec);
+            }
+            None => {
+                let rec = AdminRecord::new(&self.admin_user, &self.admin_password, ids.hex16());
+                persist::save(&data_dir, &rec)?;
+                self.admin_record = Some(rec);
+            }
+        }
+        self.data_dir = Some(data_dir);
+        Ok(())
+    }
+
+    /// Whether `user` / `password` are the admin's credentials.
+    pub fn admin_login_ok(&self, user: &str, password: &str) -> bool {
+        user == self.admin_user
+            && match &self.admin_record {
+                Some(rec) => rec.matches(password),
+                None => password == self.admin_password,
+            }
+    }
+
+    /// Changes the admin password (and its record in the data dir, if there is one).
+    pub fn set_admin_password(&mut self, ids: &IdGen, password: String) -> Result<(), String> {
+        if let Some(dir) = &self.data_dir {
+            let rec = AdminRecord::new(&self.admin_user, &password, ids.hex16());
+            persist::save(dir, &rec)?;
+            self.admin_record = Some(rec);
+        }
+        self.admin_password = password;
+        Ok(())
+    }
+
+    /// Whether the emulated Grafana version is at least `major.minor` (an unparsable version
+    /// counts as 10.2).
+    pub fn version_at_least(&self, major: u32, minor: u32) -> bool {
+        version_at_least(&self.version, major, minor)
     }
 
     /// Looks a variable up: overrides first, then the process environment.
@@ -475,11 +530,8 @@ impl Store {
         title: &str,
         uid: Option<&str>,
     ) -> ApiResult<String> {
-        if let Some(uid) = uid.filter(|u| !u.is_empty())
-            && let Some(f) = self.folder(uid)
-        {
-            return Ok(f.uid.clone());
-        }
+        // Grafana 10.2 (pre-11 `getOrCreateFolderID`) looks the folder up by title and uses
+        // `uid` only when it has to create it.
         if let Some(f) = self
             .folders
             .iter()
@@ -829,7 +881,51 @@ impl Store {
         let Some(v) = d.versions.iter().find(|v| v.version == version) else {
             return Err(ApiError::not_found("Dashboard version not found"));
         };
-        let mut data = v.data.clone();
+        let data = v.data.clone();
+        self.save_as_new_version(
+            ids,
+            uid,
+            data,
+            format!("Restored from version {version}"),
+            version,
+            actor,
+        )
+    }
+
+    /// What the UI's "Save dashboard" does after an edit: `patch` (a JSON merge patch,
+    /// RFC 7396) applied to the current model, saved as the next version in the same folder with
+    /// an empty message, by the admin. The patch cannot change `id`, `uid` or `version`.
+    pub fn ui_edit(&mut self, ids: &IdGen, uid: &str, patch: &Value) -> ApiResult<Saved> {
+        let Some(d) = self.dashboard(uid) else {
+            return Err(ApiError::with_status(
+                StatusCode::NOT_FOUND,
+                "Dashboard not found",
+                "not-found",
+            ));
+        };
+        if !patch.is_object() {
+            return Err(ApiError::bad_request(
+                "expected a JSON merge patch (an object) of the dashboard model",
+            ));
+        }
+        let mut data = d.data.clone();
+        json_patch::merge(&mut data, patch);
+        self.save_as_new_version(ids, uid, data, String::new(), 0, "admin")
+    }
+
+    /// Saves `data` over dashboard `uid` as its next version, in its folder.
+    fn save_as_new_version(
+        &mut self,
+        ids: &IdGen,
+        uid: &str,
+        mut data: Value,
+        message: String,
+        restored_from: i64,
+        actor: &str,
+    ) -> ApiResult<Saved> {
+        let Some(d) = self.dashboard(uid) else {
+            return Err(ApiError::not_found("Dashboard not found"));
+        };
         if let Some(obj) = data.as_object_mut() {
             obj.insert("id".into(), json!(d.id));
             obj.insert("uid".into(), json!(d.uid));
@@ -842,9 +938,9 @@ impl Store {
                 dashboard: data,
                 folder_uid: Some(folder_uid),
                 folder_id: None,
-                message: format!("Restored from version {version}"),
+                message,
                 overwrite: false,
-                restored_from: version,
+                restored_from,
                 actor: actor.to_owned(),
                 provisioning: None,
             },
@@ -998,6 +1094,16 @@ impl Store {
 }
 
 /// A datasource with every field defaulted, for building from requests or files.
+/// Whether `version` (`10.2.3`, `11.6.0-pre`, ...) is at least `major.minor`; an unparsable
+/// version counts as 10.2.
+pub fn version_at_least(version: &str, major: u32, minor: u32) -> bool {
+    let mut parts = version.split(['.', '-']).map(|p| p.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(ma), mi) => (ma, mi.unwrap_or(0)) >= (major, minor),
+        _ => (10, 2) >= (major, minor),
+    }
+}
+
 pub fn blank_datasource() -> Datasource {
     Datasource {
         id: 0,
@@ -1029,6 +1135,16 @@ mod tests {
     fn slugs_follow_grafana() {
         assert_eq!(slugify("Promo — Marketing View!"), "promo-marketing-view");
         assert_eq!(slugify("  k6 Technical  "), "k6-technical");
+    }
+
+    #[test]
+    fn version_gates() {
+        assert!(version_at_least("10.4.0", 10, 4));
+        assert!(!version_at_least("10.2.3", 10, 4));
+        assert!(version_at_least("11.6.0-pre", 11, 6));
+        assert!(!version_at_least("11.5.9", 11, 6));
+        assert!(version_at_least("12", 11, 6));
+        assert!(!version_at_least("garbage", 10, 4));
     }
 
     #[test]

@@ -214,8 +214,16 @@ function dashboardQueries(dash, flux, defaultUid) {
   }
   for (const a of (dash.annotations || {}).list || []) {
     if (!isFlux(a.datasource)) continue;
-    const q = a.target && typeof a.target.query === 'string' ? a.target.query : a.query;
-    if (typeof q === 'string') out.push({ where: `annotation "${a.name}"`, query: q });
+    const where = `annotation "${a.name}"`;
+    if (a.target && typeof a.target.query === 'string') {
+      out.push({ where, query: a.target.query });
+    } else if (typeof a.query === 'string') {
+      // The InfluxQL model (top-level query + *Column keys): Grafana 10.2 refuses it in Flux mode
+      // with "Flux requires the standard annotation query".
+      const problem =
+        'Flux annotation in the InfluxQL model (top-level `query`); Grafana 10.2 needs the standard model `target: {refId, query}` returning _time, timeEnd, text, tags';
+      out.push({ where, query: a.query, problem });
+    }
   }
   const panels = [];
   const collect = (list) => {
@@ -265,7 +273,7 @@ function stackTexts(stackDir, root) {
     const seen = new Set();
     for (const [pickName, pick] of vars) {
       for (const ctx of MACRO_CONTEXTS) {
-        const problems = [];
+        const problems = q.problem ? [q.problem] : [];
         const substituted = replaceVariables(q.query, pick, problems);
         const text = applyMacros(substituted, { ...ctx, bucket: ds.bucket, organization: ds.organization });
         const key = text + problems.join();

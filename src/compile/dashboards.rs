@@ -64,6 +64,7 @@ fn new_registry() -> Handlebars<'static> {
     hb.set_strict_mode(true);
     hb.register_escape_fn(handlebars::no_escape);
     hb.register_helper("json", Box::new(json_helper));
+    hb.register_helper("flux_string", Box::new(flux_string_helper));
     hb
 }
 
@@ -215,6 +216,20 @@ impl Templates {
     }
 }
 
+/// The value of parameter 0 of helper `name`. Strict mode does not cover helper parameters:
+/// refuse a missing variable here too.
+fn param0<'a>(h: &'a Helper<'_>, name: &'static str) -> Result<&'a Value, RenderErrorReason> {
+    let param = h
+        .param(0)
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex(name, 0))?;
+    if param.is_value_missing() {
+        return Err(RenderErrorReason::MissingVariable(Some(
+            param.relative_path().cloned().unwrap_or_default(),
+        )));
+    }
+    Ok(param.value())
+}
+
 fn json_helper(
     h: &Helper<'_>,
     _: &Handlebars<'_>,
@@ -222,20 +237,39 @@ fn json_helper(
     _: &mut RenderContext<'_, '_>,
     out: &mut dyn Output,
 ) -> HelperResult {
-    let param = h
-        .param(0)
-        .ok_or_else(|| RenderErrorReason::ParamNotFoundForIndex("json", 0))?;
-    // Strict mode does not cover helper parameters: refuse a missing variable here too.
-    if param.is_value_missing() {
-        return Err(RenderErrorReason::MissingVariable(Some(
-            param.relative_path().cloned().unwrap_or_default(),
-        ))
-        .into());
-    }
-    let text = serde_json::to_string(param.value())
+    let text = serde_json::to_string(param0(h, "json")?)
         .map_err(|e| RenderErrorReason::Other(e.to_string()))?;
     out.write(&text)?;
     Ok(())
+}
+
+/// `{{flux_string t.key}}` inside a JSON string holding a Flux query: the text as one Flux
+/// string literal (quotes, `\`, `"` and `${` escaped for Flux), escaped again for JSON.
+fn flux_string_helper(
+    h: &Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &Context,
+    _: &mut RenderContext<'_, '_>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let text = match param0(h, "flux_string")? {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    out.write(&flux_string_in_json(&text))?;
+    Ok(())
+}
+
+fn flux_string_in_json(text: &str) -> String {
+    let flux = format!(
+        "\"{}\"",
+        text.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace("${", "\\${")
+    );
+    // A JSON string always has its two quotes.
+    let json = Value::String(flux).to_string();
+    json[1..json.len() - 1].to_string()
 }
 
 /// Whole numbers as integers (`1000`, not `1000.0`) so texts read naturally.
@@ -448,5 +482,10 @@ mod tests {
             builtin.partials[name].origin,
             format!("(built in) partials/{name}.hbs")
         );
+    }
+    #[test]
+    fn flux_string_escapes_for_flux_then_for_json() {
+        let got = flux_string_in_json(r#"a "b" \ ${c}"#);
+        assert_eq!(got, r#"\"a \\\"b\\\" \\\\ \\${c}\""#);
     }
 }

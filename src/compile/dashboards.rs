@@ -63,8 +63,12 @@ fn new_registry() -> Handlebars<'static> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     hb.register_escape_fn(handlebars::no_escape);
-    hb.register_helper("json", Box::new(json_helper));
-    hb.register_helper("flux_string", Box::new(flux_string_helper));
+    hb.register_helper("json", Box::new(ValueHelper("json", |v| v.to_string())));
+    // `{{flux_string t.key}}` inside a JSON string holding a Flux query.
+    hb.register_helper(
+        "flux_string",
+        Box::new(ValueHelper("flux_string", flux_string_in_json)),
+    );
     hb
 }
 
@@ -216,51 +220,41 @@ impl Templates {
     }
 }
 
-/// The value of parameter 0 of helper `name`. Strict mode does not cover helper parameters:
-/// refuse a missing variable here too.
-fn param0<'a>(h: &'a Helper<'_>, name: &'static str) -> Result<&'a Value, RenderErrorReason> {
-    let param = h
-        .param(0)
-        .ok_or(RenderErrorReason::ParamNotFoundForIndex(name, 0))?;
-    if param.is_value_missing() {
-        return Err(RenderErrorReason::MissingVariable(Some(
-            param.relative_path().cloned().unwrap_or_default(),
-        )));
+/// A helper writing its one parameter through a function: `json` (the value as JSON) and
+/// `flux_string` ([`flux_string_in_json`]).
+struct ValueHelper(&'static str, fn(&Value) -> String);
+
+impl handlebars::HelperDef for ValueHelper {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        let param = h
+            .param(0)
+            .ok_or(RenderErrorReason::ParamNotFoundForIndex(self.0, 0))?;
+        // Strict mode does not cover helper parameters: refuse a missing variable here too.
+        if param.is_value_missing() {
+            return Err(RenderErrorReason::MissingVariable(Some(
+                param.relative_path().cloned().unwrap_or_default(),
+            ))
+            .into());
+        }
+        out.write(&(self.1)(param.value()))?;
+        Ok(())
     }
-    Ok(param.value())
 }
 
-fn json_helper(
-    h: &Helper<'_>,
-    _: &Handlebars<'_>,
-    _: &Context,
-    _: &mut RenderContext<'_, '_>,
-    out: &mut dyn Output,
-) -> HelperResult {
-    let text = serde_json::to_string(param0(h, "json")?)
-        .map_err(|e| RenderErrorReason::Other(e.to_string()))?;
-    out.write(&text)?;
-    Ok(())
-}
-
-/// `{{flux_string t.key}}` inside a JSON string holding a Flux query: the text as one Flux
-/// string literal (quotes, `\`, `"` and `${` escaped for Flux), escaped again for JSON.
-fn flux_string_helper(
-    h: &Helper<'_>,
-    _: &Handlebars<'_>,
-    _: &Context,
-    _: &mut RenderContext<'_, '_>,
-    out: &mut dyn Output,
-) -> HelperResult {
-    let text = match param0(h, "flux_string")? {
+/// The text as one Flux string literal (quotes; `\`, `"` and `${` escaped for Flux), escaped
+/// again to sit inside a JSON string.
+fn flux_string_in_json(value: &Value) -> String {
+    let text = match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    out.write(&flux_string_in_json(&text))?;
-    Ok(())
-}
-
-fn flux_string_in_json(text: &str) -> String {
     let flux = format!(
         "\"{}\"",
         text.replace('\\', "\\\\")
@@ -485,7 +479,7 @@ mod tests {
     }
     #[test]
     fn flux_string_escapes_for_flux_then_for_json() {
-        let got = flux_string_in_json(r#"a "b" \ ${c}"#);
+        let got = flux_string_in_json(&json!(r#"a "b" \ ${c}"#));
         assert_eq!(got, r#"\"a \\\"b\\\" \\\\ \\${c}\""#);
     }
 }

@@ -50,6 +50,13 @@ demo: images
 ci:
     bash .ci/run
 
+# Parse and type-check every generated Flux query with InfluxData's flux-lsp (WASM), as Grafana 10.2 sends it.
+# Installs the pinned npm packages into scripts/flux-check/node_modules when missing or stale.
+flux-check:
+    cd scripts/flux-check && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; }
+    node scripts/flux-check/check.js --selftest
+    node scripts/flux-check/check.js
+
 # Format the code.
 fmt:
     cargo fmt --all

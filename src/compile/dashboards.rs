@@ -66,7 +66,12 @@ fn new_registry() -> Handlebars<'static> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     hb.register_escape_fn(handlebars::no_escape);
-    hb.register_helper("json", Box::new(json_helper));
+    hb.register_helper("json", Box::new(ValueHelper("json", |v| v.to_string())));
+    // `{{flux_string t.key}}` inside a JSON string holding a Flux query.
+    hb.register_helper(
+        "flux_string",
+        Box::new(ValueHelper("flux_string", flux_string_in_json)),
+    );
     hb
 }
 
@@ -226,27 +231,50 @@ impl Templates {
     }
 }
 
-fn json_helper(
-    h: &Helper<'_>,
-    _: &Handlebars<'_>,
-    _: &Context,
-    _: &mut RenderContext<'_, '_>,
-    out: &mut dyn Output,
-) -> HelperResult {
-    let param = h
-        .param(0)
-        .ok_or_else(|| RenderErrorReason::ParamNotFoundForIndex("json", 0))?;
-    // Strict mode does not cover helper parameters: refuse a missing variable here too.
-    if param.is_value_missing() {
-        return Err(RenderErrorReason::MissingVariable(Some(
-            param.relative_path().cloned().unwrap_or_default(),
-        ))
-        .into());
+/// A helper writing its one parameter through a function: `json` (the value as JSON) and
+/// `flux_string` ([`flux_string_in_json`]).
+struct ValueHelper(&'static str, fn(&Value) -> String);
+
+impl handlebars::HelperDef for ValueHelper {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        let param = h
+            .param(0)
+            .ok_or(RenderErrorReason::ParamNotFoundForIndex(self.0, 0))?;
+        // Strict mode does not cover helper parameters: refuse a missing variable here too.
+        if param.is_value_missing() {
+            return Err(RenderErrorReason::MissingVariable(Some(
+                param.relative_path().cloned().unwrap_or_default(),
+            ))
+            .into());
+        }
+        out.write(&(self.1)(param.value()))?;
+        Ok(())
     }
-    let text = serde_json::to_string(param.value())
-        .map_err(|e| RenderErrorReason::Other(e.to_string()))?;
-    out.write(&text)?;
-    Ok(())
+}
+
+/// The text as one Flux string literal (quotes; `\`, `"` and `${` escaped for Flux), escaped
+/// again to sit inside a JSON string.
+fn flux_string_in_json(value: &Value) -> String {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let flux = format!(
+        "\"{}\"",
+        text.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace("${", "\\${")
+    );
+    // A JSON string always has its two quotes.
+    let json = Value::String(flux).to_string();
+    json[1..json.len() - 1].to_string()
 }
 
 /// Whole numbers as integers (`1000`, not `1000.0`) so texts read naturally.
@@ -472,5 +500,10 @@ mod tests {
             builtin.partials[name].origin,
             format!("(built in) partials/{name}.hbs")
         );
+    }
+    #[test]
+    fn flux_string_escapes_for_flux_then_for_json() {
+        let got = flux_string_in_json(&json!(r#"a "b" \ ${c}"#));
+        assert_eq!(got, r#"\"a \\\"b\\\" \\\\ \\${c}\""#);
     }
 }

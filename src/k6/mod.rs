@@ -137,7 +137,7 @@ fn prepare(
     let (_, loaded) = ops::load_one(project, selection)?;
     let m = loaded.manifest;
     let values = ops::secret_values(project, &m)?;
-    let labels = labels.resolve(&m.stack, testid::now)?;
+    let labels = labels.resolve(&m.stack, *m.influxdb.version, testid::now)?;
     let settings = settings::settings(&m, &values, &labels)?;
     Ok((m, labels, settings))
 }

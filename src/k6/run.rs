@@ -226,7 +226,7 @@ pub async fn run(
         testid: None,
         ..opts.labels.clone()
     }
-    .resolve(&m.stack, || Ok(now))?;
+    .resolve(&m.stack, *m.influxdb.version, || Ok(now))?;
     let script_path = project.root.join(&opts.script);
     if !script_path.is_file() {
         return Err(Error::usage(

@@ -119,10 +119,12 @@ pub struct LabelRequest {
 
 impl LabelRequest {
     /// Check what was given and fill in the defaults: the stack name as promo, `standard` as
-    /// type, a new test id at `now()` (only read when no test id was given).
+    /// type, a new test id at `now()` (only read when no test id was given). On InfluxDB 2
+    /// (`influxdb_version`), a test id Grafana 10.2 would mangle in Flux is refused.
     pub fn resolve(
         &self,
         stack: &str,
+        influxdb_version: u8,
         now: impl FnOnce() -> Result<jiff::Timestamp>,
     ) -> Result<RunLabels> {
         let promo = self.promo.clone().unwrap_or_else(|| stack.to_string());
@@ -142,6 +144,14 @@ impl LabelRequest {
             }
             None => testid::new(&promo, now()?, secrets::os_random_hex)?,
         };
+        if influxdb_version == 2 {
+            let flag = if self.testid.is_some() {
+                "--testid"
+            } else {
+                "--promo"
+            };
+            testid::check_flux_safe(flag, &id)?;
+        }
         Ok(RunLabels {
             testid: id,
             promo,
@@ -237,7 +247,7 @@ mod tests {
     fn labels_default_to_the_stack_and_a_new_testid_and_refuse_bad_ones() {
         let now: jiff::Timestamp = "2026-11-27T09:30:00Z".parse().unwrap();
         let l = LabelRequest::default()
-            .resolve("promo", || Ok(now))
+            .resolve("promo", 2, || Ok(now))
             .unwrap();
         assert_eq!(
             (l.promo.as_str(), l.promo_type.as_str()),
@@ -252,7 +262,27 @@ mod tests {
             testid: Some("a b".into()),
             ..Default::default()
         };
-        let err = bad.resolve("promo", || Ok(now)).unwrap_err();
+        let err = bad.resolve("promo", 2, || Ok(now)).unwrap_err();
         assert_eq!(err.to_string(), "--testid `a b` is not a usable test id");
+        // `.bucket` is refused on InfluxDB 2 only (Grafana 10.2's Flux macros), with its flag.
+        let dotted = LabelRequest {
+            testid: Some("sale.bucket_1".into()),
+            ..Default::default()
+        };
+        assert!(dotted.resolve("promo", 1, || Ok(now)).is_ok());
+        let err = dotted.resolve("promo", 2, || Ok(now)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("--testid: test id `sale.bucket_1` contains `.bucket`")
+        );
+        let promo = LabelRequest {
+            promo: Some("sale.organization".into()),
+            ..Default::default()
+        };
+        let err = promo.resolve("promo", 2, || Ok(now)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("--promo: test id `sale.organization_20261127_093000_")
+        );
     }
 }

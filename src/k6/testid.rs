@@ -41,6 +41,42 @@ pub fn is_testid(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
+/// The words Grafana 10.2's Flux backend replaces after *any* `<letters>.` in a query, not only
+/// after `v.` (`pkg/tsdb/influxdb/flux/macros.go`; narrowed upstream by grafana/grafana#93040).
+pub const FLUX_MACROS: [&str; 6] = [
+    "bucket",
+    "defaultBucket",
+    "organization",
+    "windowPeriod",
+    "timeRangeStart",
+    "timeRangeStop",
+];
+
+/// The Flux macro that follows a `.` in `id`, if any: Grafana 10.2 would rewrite that part of the
+/// id inside every Flux query that filters on it, and the panels of the run would fail.
+pub fn flux_macro_after_dot(id: &str) -> Option<&'static str> {
+    id.match_indices('.').find_map(|(i, _)| {
+        FLUX_MACROS
+            .into_iter()
+            .find(|word| id[i + 1..].starts_with(word))
+    })
+}
+
+/// Refuse a test id that Grafana 10.2 would mangle in the Flux queries of an InfluxDB 2 stack.
+/// `flag` names what the user gave (`--testid`, or `--promo` when the id is made from it).
+pub fn check_flux_safe(flag: &str, id: &str) -> Result<()> {
+    match flux_macro_after_dot(id) {
+        None => Ok(()),
+        Some(word) => Err(Error::usage(
+            format!(
+                "{flag}: test id `{id}` contains `.{word}`, which Grafana 10.2 replaces inside every \
+                 Flux query: the dashboards of this InfluxDB 2 stack could not show the run"
+            ),
+            format!("write `_{word}` or `-{word}` instead of `.{word}`"),
+        )),
+    }
+}
+
 /// Check a label given on the command line.
 pub fn check_label(flag: &str, value: &str) -> Result<()> {
     if is_label(value) {
@@ -74,6 +110,38 @@ mod tests {
         let id = new("black-friday", at, |n| Ok("ab".repeat(n))).unwrap();
         assert_eq!(id, "black-friday_20261127_083005_abababab");
         assert!(is_testid(&id));
+    }
+
+    #[test]
+    fn a_dot_before_a_flux_macro_is_found_anywhere_and_only_there() {
+        for (id, want) in [
+            ("sale.bucket_20261127_083005_ab", Some("bucket")),
+            ("a_1.organization", Some("organization")),
+            ("x.windowPeriod.y", Some("windowPeriod")),
+            ("x.timeRangeStart", Some("timeRangeStart")),
+            ("x.timeRangeStop", Some("timeRangeStop")),
+            ("x.defaultBucket", Some("defaultBucket")),
+            ("v1.2.bucketless", Some("bucket")),
+            ("sale.buckets", Some("bucket")),
+            ("sale_bucket.v2", None),
+            ("sale.Bucket", None),
+            ("black-friday_20261127_083005_abababab", None),
+            ("bucket.", None),
+        ] {
+            assert_eq!(flux_macro_after_dot(id), want, "{id}");
+        }
+    }
+
+    #[test]
+    fn a_flux_unsafe_testid_is_refused_with_the_flag_and_a_fix() {
+        assert!(check_flux_safe("--testid", "v1.2_x").is_ok());
+        let err = check_flux_safe("--promo", "sale.bucket_20261127_083005_ab").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--promo: test id `sale.bucket_20261127_083005_ab` contains `.bucket`, which Grafana \
+             10.2 replaces inside every Flux query: the dashboards of this InfluxDB 2 stack could \
+             not show the run"
+        );
     }
 
     #[test]

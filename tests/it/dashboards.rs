@@ -1580,9 +1580,19 @@ fn flux_queries_filter_bucket_measurement_and_testid() {
             }
         }
         for a in d["annotations"]["list"].as_array().expect("annotations") {
-            if let Some(q) = a["query"].as_str() {
-                check(format!("annotation {}", a["name"]), q, true);
+            if a["datasource"]["type"] != "influxdb" {
+                continue;
             }
+            // Grafana 10.2 runs a Flux annotation only in the standard model (`target.query`;
+            // "Flux requires the standard annotation query") and reads the events from the
+            // columns _time, timeEnd, text and tags.
+            let name = &a["name"];
+            assert!(a.get("query").is_none(), "{uid} {name}: InfluxQL model");
+            let q = a["target"]["query"].as_str().expect("target.query");
+            for column in ["{_time: r._time, timeEnd: ", ", text: ", ", tags: "] {
+                assert!(q.contains(column), "{uid} {name}: no `{column}`");
+            }
+            check(format!("annotation {name}"), q, true);
         }
         for v in d["templating"]["list"].as_array().expect("variables") {
             let name = v["name"].as_str().expect("name");

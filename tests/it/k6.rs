@@ -366,6 +366,25 @@ fn env_prints_variables_and_flags_but_never_a_secret() {
 }
 
 #[test]
+fn a_testid_grafana_would_mangle_in_flux_is_refused_on_influxdb_2_only() {
+    let p = TestContext::with_repo_stacks();
+    assert_eq!(p.run(&["generate"]).code, 0);
+    let dotted = "sale.bucket_20261127_093000_0a1b2c3d";
+    promo_snapshot!(p.cmd(&["k6", "env", "--testid", dotted]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x --testid: test id `sale.bucket_20261127_093000_0a1b2c3d` contains `.bucket`, which Grafana 10.2 replaces inside every Flux query: the dashboards of this InfluxDB 2 stack could not show the run
+      help: write `_bucket` or `-bucket` instead of `.bucket`
+    ");
+    let v1 = ["-f", "stacks/promo-v1.yaml"];
+    let r = p.run(&[&v1[..], &["k6", "env", "--testid", dotted]].concat());
+    assert_eq!(r.code, 0, "InfluxQL has no such macros: {}", r.all());
+}
+
+#[test]
 fn exec_injects_the_variables_and_passes_the_exit_code_through() {
     let p = TestContext::with_repo_stacks();
     assert_eq!(p.run(&["generate"]).code, 0);

@@ -40,6 +40,19 @@ fn run(p: &TestContext, args: &[&str]) -> Run {
         .filter_regex(r"http://127\.0\.0\.1:\d+", "http://127.0.0.1:[PORT]")
 }
 
+/// Someone edits the dashboard in Grafana and saves it, as the UI's save button does (the
+/// double's `POST /__double/ui-edit/{uid}` with a JSON merge patch).
+fn ui_edit(rt: &tokio::runtime::Runtime, grafana: &Client, patch: Value) {
+    let (status, body) = rt
+        .block_on(grafana.request(
+            reqwest::Method::POST,
+            "/__double/ui-edit/promo-marketing",
+            Some(&patch),
+        ))
+        .expect("ui edit");
+    assert!(status.is_success(), "{status} {body}");
+}
+
 #[test]
 fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_conflicts() {
     let p = TestContext::with_repo_stacks();
@@ -141,8 +154,7 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
         .expect("a panel in ms");
     live["panels"][panel]["fieldConfig"]["defaults"]["unit"] = json!("s");
     live["panels"][panel]["pluginVersion"] = json!("10.2.3");
-    rt.block_on(grafana.save_dashboard(&live, Some("promo"), false, ""))
-        .expect("the UI's save");
+    ui_edit(&rt, &grafana, json!({"panels": live["panels"]}));
     // That edit is not overwritten by a push.
     promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "push", "promo-marketing"]), @"
     success: false
@@ -335,14 +347,7 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
         "{}",
         again.all()
     );
-    let mut edited = rt
-        .block_on(grafana.dashboard("promo-marketing"))
-        .expect("get")
-        .expect("there")
-        .0;
-    edited["title"] = json!("Edited in the UI");
-    rt.block_on(grafana.save_dashboard(&edited, Some("promo"), false, ""))
-        .expect("the UI's save");
+    ui_edit(&rt, &grafana, json!({"title": "Edited in the UI"}));
     promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "rollback", "promo-marketing", "--to", "git:HEAD", "--auto-approve"]), @r#"
     success: true
     exit_code: 0

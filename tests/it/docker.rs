@@ -1462,3 +1462,88 @@ fn a_dashboard_title_change_is_reloaded_into_the_same_grafana_container() {
     let replan = s.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(replan.code, 0, "re-plan not empty:\n{}", replan.all());
 }
+
+/// A local image (FROM scratch with busybox, as scripts/images.sh builds them) whose command
+/// prints twelve lines and exits 3: a service that crash-loops under its restart policy.
+fn crash_image() -> &'static str {
+    const TAG: &str = "promo-infra-it-crash:local";
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::copy("/bin/busybox", dir.path().join("busybox")).expect("busybox-static");
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            "FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\", \"sh\", \"-c\", \
+             \"for i in 1 2 3 4 5 6 7 8 9 10 11 12; do /bin/busybox echo crash line $i; done; exit 3\"]\n",
+        )
+        .expect("Dockerfile");
+        let out = Command::new("docker")
+            .args(["build", "-q", "-t", TAG])
+            .arg(dir.path())
+            .output()
+            .expect("docker build");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    });
+    TAG
+}
+
+#[test]
+fn a_crash_looping_service_fails_at_once_with_its_exit_code_and_last_log_lines() {
+    if !engine() {
+        return;
+    }
+    let s = EngineStack::new("crashloop");
+    s.edit(
+        "image: promo-infra-grafana-double:0.1.0",
+        &format!("image: {}", crash_image()),
+    );
+    // A 600 s health timeout: the test finishing at all shows it did not wait for it.
+    let run = s
+        .run(&["apply", "--auto-approve", "--health-timeout", "600"])
+        .filter_regex(r"restarted \d+ times?", "restarted [N] times");
+    promo_snapshot!(run, @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # network.monitoring-net will be created
+      + network.monitoring-net
+
+      # volume.grafana-data will be created
+      + volume.grafana-data
+
+      # volume.influxdb-data will be created
+      + volume.influxdb-data
+
+      # service.control-api will be created
+      + service.control-api
+
+      # service.grafana will be created
+      + service.grafana
+
+      # service.influxdb will be created
+      + service.influxdb
+
+      # database.k6 will be created
+      + database.k6
+
+    Plan: 7 to add, 0 to change, 0 to destroy.
+
+    ----- stderr -----
+    promo_infra::docker
+
+      x service `grafana`: container [STACK]-grafana-1 exited with code 3 (restarted [N] times) before becoming healthy; its last log lines:
+      |   crash line 3
+      |   crash line 4
+      |   crash line 5
+      |   crash line 6
+      |   crash line 7
+      |   crash line 8
+      |   crash line 9
+      |   crash line 10
+      |   crash line 11
+      |   crash line 12
+      help: see `docker logs [STACK]-grafana-1`; fix the cause, then re-run apply (it converges)
+    ");
+}

@@ -2,7 +2,8 @@
 //! rendered, parsed back as JSON and re-emitted canonically.
 //!
 //! Owns: dashboard templates, their strings and rendering.
-//! May not: write files, read the environment, or talk to Grafana.
+//! May not: write files (but the render cache, through `dashboard_cache`), read the environment,
+//! or talk to Grafana.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

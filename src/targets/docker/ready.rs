@@ -156,7 +156,8 @@ async fn crash_error(
         Err(e) => format!("  (its logs could not be read: {e})"),
     };
     Error::docker(crash_message(&s.name, name, code, restarts, &logs)).with_help(format!(
-        "see `docker logs {name}`; fix the cause, then re-run apply (it converges)"
+        "see all of its log with `promo-infra logs {}`; fix the cause, then re-run apply (it converges)",
+        s.name
     ))
 }
 

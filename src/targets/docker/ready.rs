@@ -83,7 +83,9 @@ pub async fn wait_ready(
             let state = inspect.state.unwrap_or_default();
             if let Some(code) = crashed(&state) {
                 let restarts = inspect.restart_count.unwrap_or(0);
-                return Ok(Probe::Failed(crash_error(t, s, name, code, restarts).await));
+                let ended = state.finished_at.as_deref();
+                let error = crash_error(t, s, name, (code, restarts), ended).await;
+                return Ok(Probe::Failed(error));
             }
             let health = state.health.clone().unwrap_or_default();
             if let Some(last) = health.log.as_ref().and_then(|l| l.last()) {
@@ -133,17 +135,22 @@ fn crashed(state: &ContainerState) -> Option<i64> {
     }
 }
 
+/// How many of a crashed container's last log lines are read to find the ones of the run that
+/// crashed (a restarted run may already be printing).
+const LOG_SCAN: usize = 200;
+
 async fn crash_error(
     t: &DockerTarget,
     s: &ServiceSpec,
     name: &str,
-    code: i64,
-    restarts: i64,
+    (code, restarts): (i64, i64),
+    ended: Option<&str>,
 ) -> Error {
     let options = LogsOptionsBuilder::default()
         .stdout(true)
         .stderr(true)
-        .tail(&LOG_LINES.to_string())
+        .timestamps(true)
+        .tail(&LOG_SCAN.to_string())
         .build();
     let logs = t
         .docker
@@ -152,13 +159,35 @@ async fn crash_error(
         .try_collect::<Vec<_>>()
         .await;
     let logs = match logs {
-        Ok(chunks) => last_lines(&chunks.concat()),
+        Ok(chunks) => last_lines(&until(&chunks.concat(), ended)),
         Err(e) => format!("  (its logs could not be read: {e})"),
     };
     Error::docker(crash_message(&s.name, name, code, restarts, &logs)).with_help(format!(
         "see all of its log with `promo-infra logs {}`; fix the cause, then re-run apply (it converges)",
         s.name
     ))
+}
+
+/// The lines of `timestamped` (each `<RFC 3339 time> <text>`, as the engine sends them with
+/// `timestamps`) written no later than `ended` (the crashed run's end), without their time: the
+/// run that crashed, not the restarted one. Every line when `ended` is not a time (or Docker's
+/// zero time, `0001-01-01T00:00:00Z`: never ended).
+fn until(timestamped: &str, ended: Option<&str>) -> String {
+    let ended = ended
+        .and_then(|e| e.parse::<jiff::Timestamp>().ok())
+        .filter(|e| *e > jiff::Timestamp::UNIX_EPOCH);
+    timestamped
+        .lines()
+        .filter_map(|line| {
+            let (time, text) = line.split_once(' ').unwrap_or((line, ""));
+            let time = time.parse::<jiff::Timestamp>().ok();
+            match (time, ended) {
+                (Some(t), Some(e)) if t > e => None,
+                (Some(_), _) => Some(format!("{text}\n")),
+                (None, _) => Some(format!("{line}\n")),
+            }
+        })
+        .collect()
 }
 
 fn crash_message(service: &str, container: &str, code: i64, restarts: i64, logs: &str) -> String {
@@ -247,6 +276,24 @@ mod tests {
              line 6\n  line 7\n  line 8\n  line 9\n  line 10\n  line 11\n  line 12"
         );
         assert_eq!(last_lines(""), "  (it printed nothing)");
+    }
+
+    /// Fails on the first version, which showed the restarted run's first lines after the crash.
+    #[test]
+    fn the_lines_shown_end_where_the_crashed_run_ended() {
+        let logs = "2026-11-28T09:58:01.1Z crash line 11\n\
+                    2026-11-28T09:58:01.2Z crash line 12\n\
+                    2026-11-28T09:58:01.9Z crash line 1\n";
+        assert_eq!(
+            until(logs, Some("2026-11-28T09:58:01.25Z")),
+            "crash line 11\ncrash line 12\n"
+        );
+        for never in [None, Some("0001-01-01T00:00:00Z"), Some("")] {
+            assert_eq!(
+                until(logs, never),
+                "crash line 11\ncrash line 12\ncrash line 1\n"
+            );
+        }
     }
 
     #[test]

@@ -258,7 +258,11 @@ mod tests {
             }
         }))
         .expect("runs");
-        assert!(t0.elapsed() < Duration::from_millis(500), "{:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t0.elapsed()
+        );
         assert_eq!(
             log.into_inner(),
             [

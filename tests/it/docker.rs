@@ -1501,7 +1501,10 @@ fn a_crash_looping_service_fails_at_once_with_its_exit_code_and_last_log_lines()
     let run = s.run(&["apply", "--auto-approve", "--health-timeout", "600"]);
     assert_eq!(run.code, 1, "{}", run.all());
     // The error alone (the plan and the event lines before it are other tests' business).
-    let at = run.stderr.find("  x service `grafana`").unwrap_or_else(|| panic!("{}", run.all()));
+    let at = run
+        .stderr
+        .find("  x service `grafana`")
+        .unwrap_or_else(|| panic!("{}", run.all()));
     let error = Run::new(1, String::new(), run.stderr[at..].to_string(), s.p.path())
         .filter(&s.name, "[STACK]")
         .filter_regex(r"restarted \d+ times?", "restarted [N] times");

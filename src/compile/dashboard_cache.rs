@@ -210,7 +210,7 @@ mod tests {
         let path = d.join("k.json");
         let good = std::fs::read_to_string(&path).expect("entry");
         for bad in [
-            good[..good.len() - 2].as_bytes(),
+            &good.as_bytes()[..good.len() - 2],
             good.replace("\"a\":1", "\"a\":2").as_bytes(),
             b"{\"a\":1}\n",
             b"",

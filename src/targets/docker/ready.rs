@@ -50,6 +50,28 @@ pub fn probe_url(s: &ServiceSpec) -> Option<String> {
     ))
 }
 
+/// The client of the probes: 1 s per request, no proxy (the URLs are this host's).
+fn client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .no_proxy()
+        .build()
+        .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))
+}
+
+/// Whether service `s` answers its health URL now (one request): a running container that
+/// Docker still calls `starting` is healthy when it does (Docker's first check may be up to one
+/// health interval away; `apply` returned as soon as the service answered).
+pub async fn answers_now(s: &ServiceSpec) -> bool {
+    let (Some(url), Ok(http)) = (probe_url(s), client()) else {
+        return false;
+    };
+    http.get(&url)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
 /// Wait until the container `name` of service `s` is ready: bounded by the context's health
 /// timeout; fails at once when the container exits or restarts, or Docker reports it unhealthy.
 pub async fn wait_ready(
@@ -60,11 +82,7 @@ pub async fn wait_ready(
 ) -> Result<()> {
     let start = Instant::now();
     let url = probe_url(s);
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(1))
-        .no_proxy()
-        .build()
-        .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))?;
+    let http = client()?;
     let cell = RefCell::new(String::new());
     let last_output = &cell;
     let (url, http) = (url.as_deref(), &http);

@@ -2,7 +2,8 @@
 //! rendered, parsed back as JSON and re-emitted canonically.
 //!
 //! Owns: dashboard templates, their strings and rendering.
-//! May not: write files, read the environment, or talk to Grafana.
+//! May not: write files (but the render cache, through `dashboard_cache`), read the environment,
+//! or talk to Grafana.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use handlebars::{
 use miette::{NamedSource, SourceSpan};
 use serde_json::{Value, json};
 
+use super::dashboard_cache;
 use super::grafana::datasource_uid;
 use super::services::{control_api_url, grafana_url};
 use crate::error::{Error, Result, TemplateError};
@@ -46,6 +48,8 @@ pub struct Templates {
     /// text is the patch ([`super::overlay`]).
     overlays: BTreeMap<String, Template>,
     cache: Arc<Cache>,
+    /// Where rendered dashboards are cached across runs (see `dashboard_cache`); none: no cache.
+    render_cache: Option<PathBuf>,
 }
 
 /// Compiled templates and parsed strings, shared by every dashboard rendered in this process:
@@ -137,7 +141,15 @@ impl Templates {
                 .collect(),
             overlays: BTreeMap::new(),
             cache: Arc::default(),
+            render_cache: None,
         }
+    }
+
+    /// Cache rendered dashboards under `dir` (`dashboard_cache::dir(project root)`).
+    #[must_use]
+    pub fn with_render_cache(mut self, dir: PathBuf) -> Self {
+        self.render_cache = Some(dir);
+        self
     }
 
     /// Built-ins overridden by `<dir>/*.json.hbs` and `<dir>/i18n/<locale>.yaml`.
@@ -345,7 +357,25 @@ pub fn render(templates: &Templates, m: &Manifest, d: &Dashboard) -> Result<Stri
     })?;
     let locale = d.locale.as_ref().map_or(m.locale.as_str(), |l| l.as_str());
     let ctx = context(m, d, templates.strings(locale)?);
+    let Some(dir) = &templates.render_cache else {
+        return render_uncached(templates, template, &ctx, d);
+    };
+    let key = dashboard_cache::key(name, template, &templates.partials, &ctx);
+    if let Some(text) = dashboard_cache::get(dir, &key) {
+        return Ok(text);
+    }
+    let text = render_uncached(templates, template, &ctx, d)?;
+    dashboard_cache::put(dir, &key, &text);
+    Ok(text)
+}
 
+fn render_uncached(
+    templates: &Templates,
+    template: &Template,
+    ctx: &Value,
+    d: &Dashboard,
+) -> Result<String> {
+    let name = d.template.as_str();
     let mut guard = templates.cache.registry.lock().map_err(|_| {
         Error::internal("the template cache was poisoned by a panic while rendering")
     })?;
@@ -362,7 +392,7 @@ pub fn render(templates: &Templates, m: &Manifest, d: &Dashboard) -> Result<Stri
         hb.register_template_string(name, &template.text)
             .map_err(|e| syntax_error(template, &e))?;
     }
-    let rendered = hb.render(name, &ctx).map_err(|e| {
+    let rendered = hb.render(name, ctx).map_err(|e| {
         // An error inside a partial points into the partial's own file.
         let at = e
             .template_name

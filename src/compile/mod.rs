@@ -7,6 +7,7 @@
 //! May not: do IO, read the environment or the clock, or print.
 
 pub mod compose;
+pub mod dashboard_cache;
 pub mod dashboards;
 pub mod escape;
 pub mod grafana;

@@ -53,7 +53,8 @@ pub enum Selection {
 
 /// Templates of a project (its `dashboards-src/` over the built-ins).
 pub fn templates(project: &Project) -> Result<Templates> {
-    Templates::load(&project.templates_dir(), "dashboards-src")
+    Ok(Templates::load(&project.templates_dir(), "dashboards-src")?
+        .with_render_cache(crate::compile::dashboard_cache::dir(&project.root)))
 }
 
 fn manifest_paths(project: &Project, selection: &Selection) -> Result<Vec<PathBuf>> {

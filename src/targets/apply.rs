@@ -1,7 +1,8 @@
-//! The executor: runs a [`Plan`] on a [`Target`] wave by wave, steps of a wave concurrently,
-//! each retried with backoff on transient failure.
+//! The executor: runs a [`Plan`] on a [`Target`]: deletes wave by wave, then every other step
+//! as soon as the steps it depends on are done (not when a whole wave is), concurrently, each
+//! retried with backoff on transient failure.
 //!
-//! Owns: step ordering ([`waves`]), retries ([`retry`]), and [`apply`].
+//! Owns: step ordering ([`waves`], [`as_ready`]), retries ([`retry`]), and [`apply`].
 //! May not: print (the warn line goes through `tracing`), decide what to change (the plan did),
 //! or know any target's kind.
 
@@ -100,26 +101,72 @@ where
         .await
 }
 
-/// Execute a plan wave by wave; steps within a wave run concurrently, each retried on
-/// transient failure. Returns the steps done.
+/// Execute a plan: deletes wave by wave, then each other step as soon as its dependencies are
+/// done ([`as_ready`]), each retried on transient failure. Returns the steps done.
 pub async fn apply<T: Target + ?Sized>(
     target: &T,
     desired: &Desired,
     plan: &Plan,
 ) -> Result<Vec<ResourceId>> {
+    let run = |step: &Step| {
+        let what = format!("{} {}", step.id, action_name(&step.action));
+        let step = step.clone();
+        async move {
+            retry(&what, ATTEMPTS, || target.execute(&step, desired))
+                .await
+                .map(|()| step.id.clone())
+        }
+    };
+    let (deletes, rest): (Vec<Step>, Vec<Step>) = plan
+        .steps
+        .iter()
+        .cloned()
+        .partition(|s| matches!(s.action, Action::Delete));
     let mut done = Vec::new();
-    for wave in waves(plan, desired) {
-        let runs = wave.iter().map(|step| {
-            let what = format!("{} {}", step.id, action_name(&step.action));
-            async move {
-                retry(&what, ATTEMPTS, || target.execute(step, desired))
-                    .await
-                    .map(|()| step.id.clone())
-            }
-        });
-        done.extend(futures_util::future::try_join_all(runs).await?);
+    let deletes = Plan {
+        steps: deletes,
+        ..plan.clone()
+    };
+    for wave in waves(&deletes, desired) {
+        done.extend(futures_util::future::try_join_all(wave.iter().map(run)).await?);
     }
+    done.extend(as_ready(&rest, desired, run).await?);
     Ok(done)
+}
+
+/// Run `steps` concurrently, each once every step of `steps` it depends on (through
+/// `depends_on`) has run: a dependent starts as soon as its own dependencies are ready, not
+/// when every step started with them is. The first error stops the run (steps still running
+/// are dropped). Returns the steps done, in the order they finished.
+pub async fn as_ready<F, Fut>(steps: &[Step], desired: &Desired, run: F) -> Result<Vec<ResourceId>>
+where
+    F: Fn(&Step) -> Fut,
+    Fut: std::future::Future<Output = Result<ResourceId>>,
+{
+    use futures_util::StreamExt as _;
+    let ids: Vec<&ResourceId> = steps.iter().map(|s| &s.id).collect();
+    let mut pending: Vec<&Step> = steps.iter().collect();
+    let mut done: Vec<ResourceId> = Vec::new();
+    let mut running = futures_util::stream::FuturesUnordered::new();
+    loop {
+        let (ready, blocked): (Vec<&Step>, Vec<&Step>) = pending.into_iter().partition(|s| {
+            desired.resources.get(&s.id).is_none_or(|r| {
+                r.depends_on
+                    .iter()
+                    .all(|d| done.contains(d) || !ids.contains(&d))
+            })
+        });
+        pending = blocked;
+        if ready.is_empty() && running.is_empty() && !pending.is_empty() {
+            // A cycle cannot come from compile; run the rest rather than hang.
+            running.extend(pending.drain(..).map(&run));
+        }
+        running.extend(ready.into_iter().map(&run));
+        match running.next().await {
+            Some(finished) => done.push(finished?),
+            None => return Ok(done),
+        }
+    }
 }
 
 fn action_name(a: &Action) -> &'static str {
@@ -169,6 +216,67 @@ mod tests {
         for (gap, min) in gaps.iter().zip([20, 40, 80]) {
             assert!(*gap >= min && *gap < min + 500, "{gaps:?}");
         }
+    }
+
+    /// Fails on the wave-by-wave executor, where control-api (after grafana) also waited for
+    /// the slow database step started in grafana's wave.
+    #[test]
+    fn a_dependent_starts_when_its_own_dependencies_are_done_not_the_whole_wave() {
+        use crate::desired::{Resource, ResourceKind, ResourceSpec};
+        let id = |kind, name: &str| ResourceId::new(kind, name);
+        let net = || ResourceSpec::Network { name: "n".into() };
+        let mut d = Desired::default();
+        let influx = id(ResourceKind::Service, "influxdb");
+        let grafana = id(ResourceKind::Service, "grafana");
+        let control = id(ResourceKind::Service, "control-api");
+        let db = id(ResourceKind::Database, "k6");
+        for (r, deps) in [
+            (&influx, vec![]),
+            (&grafana, vec![influx.clone()]),
+            (&db, vec![influx.clone()]),
+            (&control, vec![grafana.clone()]),
+        ] {
+            d.resources.insert(
+                r.clone(),
+                Resource::new(r.clone(), deps, net(), &std::collections::BTreeMap::new()),
+            );
+        }
+        let steps: Vec<Step> = [&control, &db, &grafana, &influx]
+            .into_iter()
+            .map(|r| Step::new(r.clone(), Action::Create))
+            .collect();
+        let t0 = std::time::Instant::now();
+        let log = std::cell::RefCell::new(Vec::new());
+        let done = block_on(as_ready(&steps, &d, |s: &Step| {
+            let (id, log) = (s.id.clone(), &log);
+            async move {
+                log.borrow_mut().push(format!("start {}", id.name));
+                let slow = if id.name == "k6" { 300 } else { 10 };
+                tokio::time::sleep(Duration::from_millis(slow)).await;
+                log.borrow_mut().push(format!("end {}", id.name));
+                Ok(id)
+            }
+        }))
+        .expect("runs");
+        assert!(
+            t0.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert_eq!(
+            log.into_inner(),
+            [
+                "start influxdb",
+                "end influxdb",
+                "start k6",
+                "start grafana",
+                "end grafana",
+                "start control-api",
+                "end control-api",
+                "end k6",
+            ]
+        );
+        assert_eq!(done, [influx, grafana, control, db]);
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub async fn apply_database(ctx: &Context, desired: &Desired, spec: &DatabaseSpe
     influx::apply(&ep, spec, &ctx.secrets).await
 }
 
+/// The longest pause between two looks at a starting service.
+pub const MAX_POLL: Duration = Duration::from_millis(250);
+
 /// One look at a starting service.
 #[derive(Debug)]
 pub enum Probe {
@@ -92,8 +95,9 @@ pub enum Probe {
     Waiting(String),
 }
 
-/// Poll `probe` every `every` until it is ready or fails, at most `timeout`; on timeout the
-/// error is `timed_out(last waiting text)`. The progress `line` shows the waiting text.
+/// Poll `probe` until it is ready or fails, at most `timeout`: first after `every`, then
+/// doubling up to [`MAX_POLL`]. On timeout the error is `timed_out(last waiting text)`. The
+/// progress `line` shows the waiting text.
 pub async fn wait_healthy<P, Fut>(
     line: &indicatif::ProgressBar,
     timeout: Duration,
@@ -106,6 +110,7 @@ where
     Fut: Future<Output = Result<Probe>>,
 {
     let start = Instant::now();
+    let mut pause = every;
     loop {
         let last = match probe().await? {
             Probe::Ready => return Ok(()),
@@ -116,7 +121,8 @@ where
         if start.elapsed() >= timeout {
             return Err(timed_out(&last));
         }
-        tokio::time::sleep(every).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(MAX_POLL.max(every));
     }
 }
 

@@ -5,11 +5,14 @@
 
 use crate::common::{BASE, TestContext};
 
-/// The project's files, without the stack lock.
+/// The project's files, without the stack lock and without the render cache: rendering the
+/// plan fills `.promo-infra/cache/` (rendered dashboards keyed by their inputs, safe to delete,
+/// git-ignored), which like terraform's `.terraform/` is not a change the plan asks approval for.
 fn files(p: &TestContext) -> Vec<(String, Vec<u8>)> {
     p.snapshot_tree()
         .into_iter()
         .filter(|(rel, bytes)| !(rel.ends_with(".promo-infra.lock") && bytes.is_empty()))
+        .filter(|(rel, _)| !rel.starts_with(".promo-infra/cache/"))
         .collect()
 }
 

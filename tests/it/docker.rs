@@ -1497,3 +1497,69 @@ fn a_dashboard_title_change_is_reloaded_into_the_same_grafana_container() {
     let replan = s.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(replan.code, 0, "re-plan not empty:\n{}", replan.all());
 }
+
+/// A local image (FROM scratch with busybox, as scripts/images.sh builds them) whose command
+/// prints twelve lines and exits 3: a service that crash-loops under its restart policy.
+fn crash_image() -> &'static str {
+    const TAG: &str = "promo-infra-it-crash:local";
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::copy("/bin/busybox", dir.path().join("busybox")).expect("busybox-static");
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            "FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\", \"sh\", \"-c\", \
+             \"for i in 1 2 3 4 5 6 7 8 9 10 11 12; do /bin/busybox echo crash line $i; done; exit 3\"]\n",
+        )
+        .expect("Dockerfile");
+        let out = Command::new("docker")
+            .args(["build", "-q", "-t", TAG])
+            .arg(dir.path())
+            .output()
+            .expect("docker build");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    });
+    TAG
+}
+
+#[test]
+fn a_crash_looping_service_fails_at_once_with_its_exit_code_and_last_log_lines() {
+    if !engine() {
+        return;
+    }
+    let s = EngineStack::new("crashloop");
+    s.edit(
+        "image: promo-infra-grafana-double:0.1.0",
+        &format!("image: {}", crash_image()),
+    );
+    // A 600 s health timeout: the test finishing at all shows it did not wait for it.
+    let run = s.run(&["apply", "--auto-approve", "--health-timeout", "600"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    // The error alone (the plan and the event lines before it are other tests' business).
+    let at = run
+        .stderr
+        .find("  x service `grafana`")
+        .unwrap_or_else(|| panic!("{}", run.all()));
+    let error = Run::new(1, String::new(), run.stderr[at..].to_string(), s.p.path())
+        .filter(&s.name, "[STACK]")
+        .filter_regex(r"restarted \d+ times?", "restarted [N] times");
+    promo_snapshot!(error, @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x service `grafana`: container [STACK]-grafana-1 exited with code 3 (restarted [N] times) before becoming healthy; its last log lines:
+      |   crash line 3
+      |   crash line 4
+      |   crash line 5
+      |   crash line 6
+      |   crash line 7
+      |   crash line 8
+      |   crash line 9
+      |   crash line 10
+      |   crash line 11
+      |   crash line 12
+      help: see all of its log with `promo-infra logs grafana`; fix the cause, then re-run apply (it converges)
+    ");
+}

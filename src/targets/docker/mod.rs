@@ -13,6 +13,7 @@ mod execute;
 mod images;
 pub mod labels;
 mod observe;
+mod ready;
 mod reconstruct;
 mod services;
 mod status;

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::engine::{is_not_found, read_error};
 use super::reconstruct::reconstruct;
 use super::{DockerTarget, labels};
-use crate::desired::{Desired, Resource, ResourceId, ResourceKind, ResourceSpec};
+use crate::desired::{Desired, Resource, ResourceId, ResourceKind, ResourceSpec, ServiceSpec};
 use crate::error::Result;
 use crate::plan::{Observed, ObservedResource};
 use crate::targets::common;
@@ -95,9 +95,17 @@ pub fn summary_health(c: &ContainerSummary) -> &'static str {
     }
 }
 
-/// Whether a listed container runs and is healthy.
-fn summary_converged(c: &ContainerSummary) -> bool {
-    c.state == Some(ContainerSummaryStateEnum::RUNNING) && summary_health(c) == "healthy"
+/// Whether a listed container runs and is healthy: Docker says so, or Docker's first check has
+/// not run yet and the service answers its health URL.
+async fn summary_converged(c: &ContainerSummary, spec: Option<&ServiceSpec>) -> bool {
+    if c.state != Some(ContainerSummaryStateEnum::RUNNING) {
+        return false;
+    }
+    match (summary_health(c), spec) {
+        ("healthy", _) => true,
+        ("starting", Some(s)) => super::ready::answers_now(s).await,
+        _ => false,
+    }
 }
 
 fn short_name(stack: &str, name: &str, label: Option<&String>) -> String {
@@ -262,7 +270,7 @@ pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
                     id: id.clone(),
                     hash: None,
                     canonical,
-                    converged: list.len() == 1 && summary_converged(first),
+                    converged: list.len() == 1 && summary_converged(first, desired_spec).await,
                 }
             }
             _ => {
@@ -285,7 +293,7 @@ pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
                     id: id.clone(),
                     hash,
                     canonical,
-                    converged: list.len() == 1 && summary_converged(first),
+                    converged: list.len() == 1 && summary_converged(first, desired_spec).await,
                 }
             }
         };

@@ -87,13 +87,17 @@ pub async fn status(t: &DockerTarget, desired: &Desired) -> Result<Vec<ServiceSt
                     list.map_or(0, |l| l.len() - 1)
                 );
             }
+            let mut health = state
+                .health
+                .and_then(|h| h.status)
+                .map_or_else(|| "-".to_string(), |h| h.to_string());
+            if health == "starting" && running && super::ready::answers_now(s).await {
+                health = "healthy".to_string();
+            }
             Ok(ServiceStatus {
                 service: s.name.clone(),
                 state: state_word,
-                health: state
-                    .health
-                    .and_then(|h| h.status)
-                    .map_or_else(|| "-".to_string(), |h| h.to_string()),
+                health,
                 version: image_version.unwrap_or_else(|| image_tag(&image)),
                 image,
                 url: url(s),

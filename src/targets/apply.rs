@@ -102,7 +102,8 @@ where
 }
 
 /// Execute a plan: deletes wave by wave, then each other step as soon as its dependencies are
-/// done ([`as_ready`]), each retried on transient failure. Returns the steps done.
+/// done ([`as_ready`]), each retried on transient failure. Returns the steps done: deletes
+/// first, then the rest in plan order (deterministic output), not in the order they finished.
 pub async fn apply<T: Target + ?Sized>(
     target: &T,
     desired: &Desired,
@@ -130,7 +131,11 @@ pub async fn apply<T: Target + ?Sized>(
     for wave in waves(&deletes, desired) {
         done.extend(futures_util::future::try_join_all(wave.iter().map(run)).await?);
     }
-    done.extend(as_ready(&rest, desired, run).await?);
+    let mut ready = as_ready(&rest, desired, run).await?;
+    // Reported in plan order (deterministic output), not in the order they finished.
+    let position = |id: &ResourceId| plan.steps.iter().position(|s| &s.id == id);
+    ready.sort_by_key(position);
+    done.extend(ready);
     Ok(done)
 }
 

@@ -9,9 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use handlebars::{
-    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
-};
+use handlebars::Handlebars;
 use miette::{NamedSource, SourceSpan};
 use serde_json::{Value, json};
 
@@ -64,19 +62,6 @@ impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Cache")
     }
-}
-
-fn new_registry() -> Handlebars<'static> {
-    let mut hb = Handlebars::new();
-    hb.set_strict_mode(true);
-    hb.register_escape_fn(handlebars::no_escape);
-    hb.register_helper("json", Box::new(ValueHelper("json", |v| v.to_string())));
-    // `{{flux_string t.key}}` inside a JSON string holding a Flux query.
-    hb.register_helper(
-        "flux_string",
-        Box::new(ValueHelper("flux_string", flux_string_in_json)),
-    );
-    hb
 }
 
 /// Built-in `(name, text)` pairs as templates, each with the origin `origin(name)` shows.
@@ -243,52 +228,6 @@ impl Templates {
     }
 }
 
-/// A helper writing its one parameter through a function: `json` (the value as JSON) and
-/// `flux_string` ([`flux_string_in_json`]).
-struct ValueHelper(&'static str, fn(&Value) -> String);
-
-impl handlebars::HelperDef for ValueHelper {
-    fn call<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        _: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-        out: &mut dyn Output,
-    ) -> HelperResult {
-        let param = h
-            .param(0)
-            .ok_or(RenderErrorReason::ParamNotFoundForIndex(self.0, 0))?;
-        // Strict mode does not cover helper parameters: refuse a missing variable here too.
-        if param.is_value_missing() {
-            return Err(RenderErrorReason::MissingVariable(Some(
-                param.relative_path().cloned().unwrap_or_default(),
-            ))
-            .into());
-        }
-        out.write(&(self.1)(param.value()))?;
-        Ok(())
-    }
-}
-
-/// The text as one Flux string literal (quotes; `\`, `"` and `${` escaped for Flux), escaped
-/// again to sit inside a JSON string.
-fn flux_string_in_json(value: &Value) -> String {
-    let text = match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let flux = format!(
-        "\"{}\"",
-        text.replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace("${", "\\${")
-    );
-    // A JSON string always has its two quotes.
-    let json = Value::String(flux).to_string();
-    json[1..json.len() - 1].to_string()
-}
-
 /// Whole numbers as integers (`1000`, not `1000.0`) so texts read naturally.
 fn number(v: f64) -> Value {
     if v.fract() == 0.0 && v.abs() < 1e15 {
@@ -380,7 +319,7 @@ fn render_uncached(
         Error::internal("the template cache was poisoned by a panic while rendering")
     })?;
     if guard.is_none() {
-        let mut hb = new_registry();
+        let mut hb = super::dashboard_helpers::new_registry();
         for (pname, partial) in &templates.partials {
             hb.register_partial(pname, &partial.text)
                 .map_err(|e| syntax_error(partial, &e))?;
@@ -533,7 +472,7 @@ mod tests {
     }
     #[test]
     fn flux_string_escapes_for_flux_then_for_json() {
-        let got = flux_string_in_json(&json!(r#"a "b" \ ${c}"#));
+        let got = super::super::dashboard_helpers::flux_string_in_json(&json!(r#"a "b" \ ${c}"#));
         assert_eq!(got, r#"\"a \\\"b\\\" \\\\ \\${c}\""#);
     }
 }

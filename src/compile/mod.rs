@@ -8,6 +8,7 @@
 
 pub mod compose;
 pub mod dashboard_cache;
+mod dashboard_helpers;
 pub mod dashboards;
 pub mod escape;
 pub mod grafana;

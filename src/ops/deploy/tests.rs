@@ -47,9 +47,10 @@ fn tree(root: &std::path::Path) -> Vec<(PathBuf, String)> {
     while let Some(d) = stack.pop() {
         for e in fs_err::read_dir(&d).expect("read_dir") {
             let p = e.expect("entry").path();
-            if p.is_dir() {
+            // The dashboard render cache is a cache (terraform's `.terraform/`), not the project.
+            if p.is_dir() && !p.ends_with(".promo-infra/cache") {
                 stack.push(p);
-            } else if !p.ends_with(crate::lock::LOCK_FILE) {
+            } else if p.is_file() && !p.ends_with(crate::lock::LOCK_FILE) {
                 let bytes = fs_err::read(&p).expect("read");
                 out.push((p.clone(), crate::desired::sha256_hex(&bytes)));
             }

@@ -1,0 +1,69 @@
+//! The handlebars registry the dashboard templates render with: strict mode, no HTML escaping
+//! (the output is JSON), and our helpers — `json` (a value as JSON) and `flux_string` (a
+//! translated text as a Flux string literal inside a JSON string).
+//!
+//! Owns: the helpers. May not: do IO, know the manifest.
+
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
+};
+use serde_json::Value;
+
+pub(super) fn new_registry() -> Handlebars<'static> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(handlebars::no_escape);
+    hb.register_helper("json", Box::new(ValueHelper("json", |v| v.to_string())));
+    // `{{flux_string t.key}}` inside a JSON string holding a Flux query.
+    hb.register_helper(
+        "flux_string",
+        Box::new(ValueHelper("flux_string", flux_string_in_json)),
+    );
+    hb
+}
+
+/// A helper writing its one parameter through a function: `json` (the value as JSON) and
+/// `flux_string` ([`flux_string_in_json`]).
+struct ValueHelper(&'static str, fn(&Value) -> String);
+
+impl handlebars::HelperDef for ValueHelper {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        let param = h
+            .param(0)
+            .ok_or(RenderErrorReason::ParamNotFoundForIndex(self.0, 0))?;
+        // Strict mode does not cover helper parameters: refuse a missing variable here too.
+        if param.is_value_missing() {
+            return Err(RenderErrorReason::MissingVariable(Some(
+                param.relative_path().cloned().unwrap_or_default(),
+            ))
+            .into());
+        }
+        out.write(&(self.1)(param.value()))?;
+        Ok(())
+    }
+}
+
+/// The text as one Flux string literal (quotes; `\`, `"` and `${` escaped for Flux), escaped
+/// again to sit inside a JSON string.
+pub(super) fn flux_string_in_json(value: &Value) -> String {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let flux = format!(
+        "\"{}\"",
+        text.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace("${", "\\${")
+    );
+    // A JSON string always has its two quotes.
+    let json = Value::String(flux).to_string();
+    json[1..json.len() - 1].to_string()
+}

@@ -1,0 +1,90 @@
+//! `destroy`: remove a stack's services and network from its target (its data only when asked).
+//!
+//! Owns: the order of `destroy` (load, lock, observe, preview, confirm, remove). May not: print,
+//! read the environment.
+
+use serde::Serialize;
+
+use super::{DEFAULT_HEALTH_TIMEOUT, Selection, Stack, applied, runtime};
+use crate::desired::{ResourceId, ResourceKind};
+use crate::error::{Error, Result};
+use crate::lock::StackLock;
+use crate::project::Project;
+use crate::targets::{self, Progress, TargetKind};
+
+/// What `destroy` did.
+#[derive(Debug, Serialize)]
+pub struct DestroyReport {
+    /// Stack.
+    pub stack: String,
+    /// Objects removed.
+    pub removed: Vec<String>,
+    /// Whether volumes were kept.
+    pub volumes_kept: bool,
+}
+
+/// What `destroy` is about to remove, shown before the confirmation.
+#[derive(Debug, Serialize)]
+pub struct DestroyPreview {
+    /// Stack.
+    pub stack: String,
+    /// The target it runs on (`docker`, `native`).
+    pub target: &'static str,
+    /// What exists now and will be removed.
+    pub existing: Vec<ResourceId>,
+}
+
+/// `destroy`: remove the stack's services and network (data only with `volumes`).
+/// `on_preview` gets what exists now and returns whether to go ahead.
+pub fn destroy(
+    project: &Project,
+    selection: &Selection,
+    target: TargetKind,
+    volumes: bool,
+    on_preview: &mut dyn FnMut(&DestroyPreview) -> Result<bool>,
+) -> Result<DestroyReport> {
+    targets::require_available(target)?;
+    let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
+    let (lock, _) = StackLock::acquire(
+        &project.generated_dir(s.loaded.stack()),
+        s.loaded.stack(),
+        "destroy",
+    )?;
+    let stack = s.ctx.stack.clone();
+    let t = s.target(Progress::hidden())?;
+    let rt = runtime()?;
+    let result = rt.block_on(async {
+        let observed = t.observe(&s.desired).await?;
+        let existing: Vec<ResourceId> = observed
+            .resources
+            .keys()
+            .filter(|id| match id.kind {
+                ResourceKind::Network | ResourceKind::Service => true,
+                ResourceKind::Volume => volumes,
+                _ => false,
+            })
+            .cloned()
+            .collect();
+        let preview = DestroyPreview {
+            stack: stack.clone(),
+            target: t.name(),
+            existing,
+        };
+        if !on_preview(&preview)? {
+            return Err(Error::usage(
+                "destroy cancelled; nothing was changed",
+                "answer `yes` to destroy, or run with --auto-approve",
+            ));
+        }
+        t.destroy(&s.desired, volumes).await
+    });
+    if result.is_ok() {
+        applied::remove(&s.ctx.generated_dir, target);
+    }
+    drop(lock);
+    Ok(DestroyReport {
+        stack,
+        removed: result?,
+        volumes_kept: !volumes,
+    })
+}

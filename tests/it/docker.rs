@@ -1348,9 +1348,9 @@ fn in_a_terminal_apply_asks_and_only_yes_applies_with_progress_lines() {
 
     let yes = run_in_terminal(&s, "apply --health-timeout 120", "yes\n");
     // The progress display redraws one line per service (spinner frames, their count and
-    // their times vary) until the steps are done: `[PROGRESS]` in the snapshot, and a frame
-    // while a service waits for health is drawn.
-    assert!(yes.stdout.contains("waiting for health"), "{}", yes.stdout);
+    // their times vary) until the steps are done: `[PROGRESS]` in the snapshot. (Whether a
+    // "waiting for health" frame is drawn depends on timing: readiness is probed directly and
+    // often answers before the first frame.)
     promo_snapshot!(
         @named "terminal_apply_answered_yes",
         yes.filter_regex(r"(?s)(Enter a value: \n).*?\n(✓ )", "$1[PROGRESS]\n$2")
@@ -1383,7 +1383,20 @@ fn logs_are_prefixed_per_service_and_restart_keeps_the_container() {
     crate::verbs::restarted_grafana(s.run(&["restart", "grafana"]));
     assert_eq!(inspect("{{.Id}}"), id, "the same container");
     assert_ne!(inspect("{{.State.StartedAt}}"), started, "started again");
-    assert_eq!(inspect("{{.State.Health.Status}}").trim(), "healthy");
+    // restart returns once Grafana answers its health URL; Docker's own check (every few
+    // seconds) says so a little later: bounded wait for it to agree.
+    let mut health = String::new();
+    for _ in 0..60 {
+        health = inspect("{{.State.Health.Status}}").trim().to_string();
+        if health == "healthy" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    assert_eq!(
+        health, "healthy",
+        "Docker's health check agrees within 30 s"
+    );
 }
 
 /// One HTTP/1.0 request to 127.0.0.1:`port`, as `user`:`password` when given; returns

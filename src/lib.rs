@@ -18,6 +18,7 @@
 //! | [`writer`] | the one writer: atomic, write-if-changed, hand-edit ledger, `--check` diffs |
 //! | [`secrets`] | the secrets catalog and `.env` (0600, created once, never printed) |
 //! | [`influx`] | the one InfluxDB client (1.x and 2.x) and the database resource |
+//! | [`grafana`] | the one Grafana API client, dashboard normalisation and the panel-by-panel diff |
 //! | [`backup`] | backups of InfluxDB: run, list, rotate (restic semantics), restore |
 //! | [`k6`] | `k6 build/env/exec/run`: the custom binary, run variables, tracked and graded runs |
 //! | [`control`] | the emergency-stop control API (`control-api`) |

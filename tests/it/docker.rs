@@ -364,26 +364,43 @@ fn cold_apply_is_healthy_then_nothing_to_do_and_compose_sees_it() {
 
     // Debian's docker-compose 1.29 sees the containers promo-infra created.
     let dir = s.p.path().join("generated").join(&s.name);
-    let out = Command::new("docker-compose")
-        .args(["-p", &s.name, "ps"])
-        .current_dir(&dir)
-        .output()
-        .expect("docker-compose must be installed (scripts/setup.sh)");
-    let listing = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{listing}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let ps = || {
+        let out = Command::new("docker-compose")
+            .args(["-p", &s.name, "ps"])
+            .current_dir(&dir)
+            .output()
+            .expect("docker-compose must be installed (scripts/setup.sh)");
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
     // docker-compose's own listing (a third-party tool's table, its widths vary with the names):
-    // each container is in it, and healthy.
+    // each container is in it, and healthy. promo-infra's apply returns once each service
+    // answers its health URL; Docker's own health check (every few seconds) says so a little
+    // later, so compose is asked again for at most 30 s.
+    let mut listing = ps();
+    for _ in 0..60 {
+        if listing.matches("Up (healthy)").count() == names.len() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        listing = ps();
+    }
     for n in &names {
         assert!(
             listing.contains(n.as_str()),
             "docker-compose ps does not list {n}:\n{listing}"
         );
     }
-    assert!(listing.contains("Up (healthy)"), "{listing}");
+    assert_eq!(
+        listing.matches("Up (healthy)").count(),
+        names.len(),
+        "{listing}"
+    );
 
     // Secrets never reach output, labels or argv of what promo-infra created (a negative check:
     // `!contains` is the exact statement).

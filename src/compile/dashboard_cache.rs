@@ -118,7 +118,10 @@ fn remove_leftovers(dir: &Path) {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            if e.file_name().to_string_lossy().starts_with(".promo-infra-tmp-") {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with(".promo-infra-tmp-")
+            {
                 let _ = std::fs::remove_file(e.path());
             }
         }

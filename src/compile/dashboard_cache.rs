@@ -83,7 +83,6 @@ pub fn key<'a>(
 /// The cached render of `key`, if any. An entry that cannot be read, or whose body does not
 /// match the sha256 on its first line (truncated, edited, another format), is a miss.
 pub fn get(dir: &Path, key: &str) -> Option<String> {
-    remove_leftovers(dir);
     let path = dir.join(format!("{key}.json"));
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -112,20 +111,17 @@ fn verified_body(text: &str) -> Option<&str> {
     (digest == hex::encode(Sha256::digest(body))).then_some(body)
 }
 
-/// Remove, once per process, the temporary files a run killed between writing and renaming a
-/// cache entry left in `dir` (a leftover is never read: entries are `<key>.json`).
-fn remove_leftovers(dir: &Path) {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            if e.file_name()
-                .to_string_lossy()
-                .starts_with(".promo-infra-tmp-")
-            {
-                let _ = std::fs::remove_file(e.path());
-            }
+/// Remove the temporary files a run killed between writing and renaming a cache entry left in
+/// `dir` (a leftover is never read: entries are `<key>.json`).
+pub fn remove_leftovers(dir: &Path) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_name()
+            .to_string_lossy()
+            .starts_with(crate::writer::TMP_PREFIX)
+        {
+            let _ = std::fs::remove_file(e.path());
         }
-    });
+    }
 }
 
 /// Store a render under `key` (atomically: a temporary file renamed into place).
@@ -146,7 +142,7 @@ fn try_put(dir: &Path, key: &str, rendered: &str) -> std::io::Result<()> {
         )?;
     }
     let mut tmp = tempfile::Builder::new()
-        .prefix(".promo-infra-tmp-")
+        .prefix(&format!("{}-", crate::writer::TMP_PREFIX))
         .tempfile_in(dir)?;
     tmp.write_all(entry(rendered).as_bytes())?;
     tmp.persist(dir.join(format!("{key}.json")))

@@ -130,9 +130,11 @@ impl Templates {
         }
     }
 
-    /// Cache rendered dashboards under `dir` (`dashboard_cache::dir(project root)`).
+    /// Cache rendered dashboards under `dir` (`dashboard_cache::dir(project root)`), first
+    /// removing what a killed run left there.
     #[must_use]
     pub fn with_render_cache(mut self, dir: PathBuf) -> Self {
+        dashboard_cache::remove_leftovers(&dir);
         self.render_cache = Some(dir);
         self
     }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Action, Plan, diff};
+use super::{Action, Plan};
 use crate::desired::{Desired, RELOAD_DIGEST};
 
 /// The prefix of a digest field that holds no reloadable files.
@@ -34,12 +34,11 @@ impl Applied {
         let mut applied = Self::default();
         let mut sources = Vec::new();
         for (id, resource) in &desired.resources {
-            let fields: BTreeMap<String, String> =
-                diff(&serde_json::json!({}), &resource.canonical)
-                    .into_iter()
-                    .filter_map(|c| Some((c.path.clone(), c.after?)))
-                    .filter(|(path, _)| digest_source(path).is_some())
-                    .collect();
+            let fields: BTreeMap<String, String> = super::attributes(&resource.canonical)
+                .into_iter()
+                .filter_map(|c| Some((c.path.clone(), c.after?)))
+                .filter(|(path, _)| digest_source(path).is_some())
+                .collect();
             sources.extend(
                 fields
                     .keys()

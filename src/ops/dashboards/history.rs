@@ -5,14 +5,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::push::{read_pushed, write_pushed};
-use super::{client, generated};
+use super::{Live, open};
 use crate::error::{Error, Result};
 use crate::grafana;
 use crate::grafana::diff::Change;
 use crate::ops::Selection;
-use crate::ops::deploy::{DEFAULT_HEALTH_TIMEOUT, Stack, runtime};
+use crate::ops::deploy::runtime;
 use crate::project::Project;
-use crate::targets::{self, TargetKind};
+use crate::targets::TargetKind;
 
 /// What `dashboards history UID` found.
 #[derive(Debug, Clone, Serialize)]
@@ -33,10 +33,7 @@ pub fn history(
     target: TargetKind,
     uid: &str,
 ) -> Result<History> {
-    targets::require_available(target)?;
-    let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
-    generated(&s, &[uid.to_string()])?; // refuses an unknown uid
-    let grafana = client(&s)?;
+    let Live { grafana, .. } = open(project, selection, target, &[uid.to_string()])?;
     let versions = runtime()?.block_on(async {
         if grafana.dashboard(uid).await?.is_none() {
             return Err(Error::usage(
@@ -114,10 +111,7 @@ pub fn rollback(
     to: &RollbackTo,
     confirm: &mut dyn FnMut(&RollbackPreview) -> Result<bool>,
 ) -> Result<Option<u64>> {
-    targets::require_available(target)?;
-    let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
-    generated(&s, &[uid.to_string()])?; // refuses an unknown uid
-    let grafana = client(&s)?;
+    let Live { s, grafana, .. } = open(project, selection, target, &[uid.to_string()])?;
     let folder = crate::compile::grafana::folder_uid(&s.loaded.manifest);
     let rt = runtime()?;
     let (live, _) = rt.block_on(grafana.dashboard(uid))?.ok_or_else(|| {

@@ -65,7 +65,7 @@ impl DiffReport {
 
 /// The stack's dashboards as generated (uid → model, from the compiled files), in the
 /// manifest's order, restricted to `uids` when given.
-pub(crate) fn generated(s: &Stack, uids: &[String]) -> Result<Vec<(String, Value)>> {
+fn generated(s: &Stack, uids: &[String]) -> Result<Vec<(String, Value)>> {
     let m = &s.loaded.manifest;
     let known: Vec<&str> = m.dashboards.iter().map(|d| d.uid.as_str()).collect();
     if let Some(unknown) = uids.iter().find(|u| !known.contains(&u.as_str())) {
@@ -101,7 +101,7 @@ pub(crate) fn generated(s: &Stack, uids: &[String]) -> Result<Vec<(String, Value
 }
 
 /// The stack's Grafana on its target, logged in as the stack's admin.
-pub(crate) fn client(s: &Stack) -> Result<Client> {
+fn client(s: &Stack) -> Result<Client> {
     let url = targets::common::service_url(&s.desired, "grafana").ok_or_else(|| {
         Error::usage(
             format!(
@@ -137,6 +137,44 @@ pub(crate) fn client(s: &Stack) -> Result<Client> {
     )
 }
 
+/// What every dashboards verb starts from: the stack compiled for its target (manifest and
+/// templates loaded once), its generated dashboards (restricted to `uids`; an unknown uid is
+/// refused) and a client of its Grafana.
+pub(crate) struct Live {
+    pub(crate) s: Stack,
+    pub(crate) templates: crate::compile::Templates,
+    pub(crate) dashboards: Vec<(String, Value)>,
+    pub(crate) grafana: Client,
+}
+
+/// Open [`Live`] for the selected stack on `target`.
+pub(crate) fn open(
+    project: &Project,
+    selection: &Selection,
+    target: TargetKind,
+    uids: &[String],
+) -> Result<Live> {
+    targets::require_available(target)?;
+    let (templates, loaded) = super::load_one(project, selection)?;
+    let values = super::deploy::secret_values(project, &loaded.manifest)?;
+    let s = Stack::new(
+        project,
+        &templates,
+        loaded,
+        target,
+        DEFAULT_HEALTH_TIMEOUT,
+        values,
+    )?;
+    let dashboards = generated(&s, uids)?;
+    let grafana = client(&s)?;
+    Ok(Live {
+        s,
+        templates,
+        dashboards,
+        grafana,
+    })
+}
+
 /// `dashboards diff [UID…]`: each generated dashboard against the stack's live Grafana.
 pub fn diff(
     project: &Project,
@@ -144,10 +182,12 @@ pub fn diff(
     target: TargetKind,
     uids: &[String],
 ) -> Result<DiffReport> {
-    targets::require_available(target)?;
-    let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
-    let wanted = generated(&s, uids)?;
-    let grafana = client(&s)?;
+    let Live {
+        s,
+        dashboards: wanted,
+        grafana,
+        ..
+    } = open(project, selection, target, uids)?;
     let live = runtime()?.block_on(futures_util::future::try_join_all(
         wanted.iter().map(|(uid, _)| grafana.dashboard(uid)),
     ))?;

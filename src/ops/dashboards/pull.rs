@@ -3,13 +3,13 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{client, generated};
+use super::{Live, open};
 use crate::error::{Error, Result};
 use crate::grafana;
 use crate::ops::Selection;
-use crate::ops::deploy::{DEFAULT_HEALTH_TIMEOUT, Stack, runtime};
+use crate::ops::deploy::runtime;
 use crate::project::Project;
-use crate::targets::{self, TargetKind};
+use crate::targets::TargetKind;
 
 /// What `dashboards pull` did for one dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,10 +53,12 @@ pub fn pull(
     target: TargetKind,
     uids: &[String],
 ) -> Result<Vec<Pulled>> {
-    targets::require_available(target)?;
-    let (templates, _) = crate::ops::load_one(project, selection)?;
-    let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
-    generated(&s, uids)?; // refuses unknown uids
+    let Live {
+        s,
+        templates,
+        grafana,
+        ..
+    } = open(project, selection, target, uids)?;
     let m = &s.loaded.manifest;
     let mut rendered = Vec::new();
     for d in m
@@ -73,7 +75,6 @@ pub fn pull(
         })?;
         rendered.push((d.uid.as_str().to_string(), model));
     }
-    let grafana = client(&s)?;
     let dir = project
         .root
         .join("dashboards-src")

@@ -2,13 +2,13 @@
 
 use serde::Serialize;
 
-use super::{client, generated};
+use super::{Live, open};
 use crate::error::{Error, Result};
 use crate::grafana;
 use crate::ops::Selection;
-use crate::ops::deploy::{DEFAULT_HEALTH_TIMEOUT, Stack, runtime};
+use crate::ops::deploy::{Stack, runtime};
 use crate::project::Project;
-use crate::targets::{self, TargetKind};
+use crate::targets::TargetKind;
 
 /// What `dashboards push` did for one dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -79,10 +79,12 @@ pub fn push(
     force: bool,
     prune: bool,
 ) -> Result<Vec<Pushed>> {
-    targets::require_available(target)?;
-    let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
-    let wanted = generated(&s, uids)?;
-    let grafana = client(&s)?;
+    let Live {
+        s,
+        dashboards: wanted,
+        grafana,
+        ..
+    } = open(project, selection, target, uids)?;
     let folder = crate::compile::grafana::folder_uid(&s.loaded.manifest);
     let title = crate::compile::grafana::folder_title(&s.loaded.manifest);
     let mut record = read_pushed(&s);

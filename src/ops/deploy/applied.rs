@@ -26,13 +26,14 @@ pub(crate) fn read(generated_dir: &Path, target: TargetKind) -> Option<Applied> 
 
 /// Record `applied`, atomically, unless the file already says exactly that.
 pub(crate) fn write(generated_dir: &Path, target: TargetKind, applied: &Applied) -> Result<()> {
-    if read(generated_dir, target).as_ref() == Some(applied) {
-        return Ok(());
-    }
     let text = serde_json::to_string_pretty(applied).map_err(|e| {
         crate::error::Error::internal(format!("cannot serialise the apply record: {e}"))
     })?;
-    crate::writer::write_atomic(&path(generated_dir, target), text.as_bytes(), Some(0o644))
+    let path = path(generated_dir, target);
+    if std::fs::read(&path).ok().as_deref() == Some(text.as_bytes()) {
+        return Ok(());
+    }
+    crate::writer::write_atomic(&path, text.as_bytes(), Some(0o644))
 }
 
 /// Forget the record (the stack was destroyed).

@@ -200,3 +200,20 @@ fn at_git_rev(project: &Project, stack: &str, uid: &str, rev: &str) -> Result<Va
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RollbackTo;
+
+    #[test]
+    fn rollback_targets_are_versions_or_revisions_never_options() {
+        assert_eq!("3".parse(), Ok(RollbackTo::Version(3)));
+        assert_eq!("grafana:7".parse(), Ok(RollbackTo::Version(7)));
+        assert_eq!("git:HEAD~2".parse(), Ok(RollbackTo::Git("HEAD~2".into())));
+        assert_eq!("abc123".parse(), Ok(RollbackTo::Git("abc123".into())));
+        // What would reach git's command line as an option, or split into two arguments.
+        for bad in ["--output=/tmp/x", "git:-p", "git:a b", "git:", "grafana:x"] {
+            assert!(bad.parse::<RollbackTo>().is_err(), "{bad} accepted");
+        }
+    }
+}

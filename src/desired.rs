@@ -252,6 +252,40 @@ pub struct DatabaseSpec {
     pub users: Vec<DbUser>,
 }
 
+/// A Grafana folder managed through Grafana's HTTP API, with a stable uid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FolderSpec {
+    /// Uid (the stack's name: stable, so links and alert rules can name it).
+    pub uid: String,
+    /// Title.
+    pub title: String,
+}
+
+/// A dashboard managed through Grafana's HTTP API (uploaded like `dashboards push`).
+///
+/// Its content is compared as digests, one for the dashboard's own settings and one per panel
+/// (by title), of the normalised model ([`crate::grafana::normalize`]): a plan names the panel
+/// that changes; `dashboards diff` shows the field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DashboardSpec {
+    /// Uid.
+    pub uid: String,
+    /// Title.
+    pub title: String,
+    /// Uid of the folder it is in.
+    pub folder_uid: String,
+    /// Whether it is the organisation's home dashboard (`grafana.home_dashboard`).
+    pub home: bool,
+    /// Digest of the dashboard-level fields (everything but the panels), normalised.
+    pub settings: String,
+    /// Digest of each panel, normalised, by title.
+    pub panels: BTreeMap<String, String>,
+    /// The generated file holding the model to upload (`grafana/dashboards/<uid>.json`); not
+    /// a property of the dashboard in Grafana, so not compared.
+    #[serde(skip)]
+    pub file: String,
+}
+
 /// The typed content of a resource, for the target that executes it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -272,6 +306,10 @@ pub enum ResourceSpec {
     Database(DatabaseSpec),
     /// A native process (native target).
     Process(Box<ProcessSpec>),
+    /// A Grafana folder (API-managed).
+    Folder(FolderSpec),
+    /// A Grafana dashboard (API-managed).
+    Dashboard(DashboardSpec),
 }
 
 /// One runtime resource, with the canonical form plan diffs and its content hash.

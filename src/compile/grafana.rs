@@ -98,27 +98,6 @@ pub fn datasource(m: &Manifest, url: &str, header: &str) -> String {
     )
 }
 
-/// `provisioning/dashboards/promo-infra.yaml`.
-pub fn dashboard_provider(m: &Manifest, dashboards_path: &str, header: &str) -> String {
-    yaml(
-        header,
-        &json!({
-            "apiVersion": 1,
-            "providers": [{
-                "name": format!("promo-infra-{}", *m.stack),
-                "orgId": 1,
-                "folder": folder_title(m),
-                "folderUid": folder_uid(m),
-                "type": "file",
-                "disableDeletion": false,
-                "allowUiUpdates": false,
-                "updateIntervalSeconds": 30,
-                "options": { "path": dashboards_path },
-            }],
-        }),
-    )
-}
-
 struct AlertText {
     error_title: &'static str,
     error_summary: String,
@@ -233,9 +212,6 @@ pub const RELOADABLE_PROVISIONING: [&str; 3] = ["alerting", "dashboards", "datas
 /// The reload endpoint (`dashboards`, `datasources`, `alerting`) that makes a running Grafana
 /// re-read the generated directory `source` (a `reload_digest` key), if one does.
 pub fn reload_kind(source: &str) -> Option<&'static str> {
-    if source == "grafana/dashboards" {
-        return Some("dashboards");
-    }
     if source == ALERTING_WITHOUT_SLACK_DIR {
         return Some("alerting");
     }

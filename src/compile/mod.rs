@@ -12,6 +12,7 @@ mod dashboard_helpers;
 pub mod dashboards;
 pub mod escape;
 pub mod grafana;
+pub mod grafana_api;
 pub mod influx;
 pub mod native;
 pub mod overlay;
@@ -171,6 +172,9 @@ pub fn compile_for(
         TargetKind::Cloud => return Ok(desired),
     }
     desired.add(database_resource(m, &fingerprints));
+    for r in grafana_api::resources(m, &desired.files, &fingerprints)? {
+        desired.add(r);
+    }
     Ok(desired)
 }
 
@@ -198,10 +202,6 @@ fn files(loaded: &Loaded, templates: &Templates) -> Result<(Desired, Vec<Service
         "grafana/provisioning/datasources/promo-infra.yaml",
         grafana::datasource(m, &grafana::docker_influx_url(), &hash_header),
     );
-    add(
-        "grafana/provisioning/dashboards/promo-infra.yaml",
-        grafana::dashboard_provider(m, services::GRAFANA_DASHBOARDS_PATH, &hash_header),
-    );
     let alerting = grafana::alerting(m, &hash_header);
     if let Some(alerting) = &alerting {
         add(
@@ -219,7 +219,7 @@ fn files(loaded: &Loaded, templates: &Templates) -> Result<(Desired, Vec<Service
     let native_files = native::files(m, &hash_header, alerting.as_ref(), slackless.as_ref());
     for d in &m.dashboards {
         add(
-            &format!("grafana/dashboards/{}.json", *d.uid),
+            &grafana_api::dashboard_file(&d.uid),
             dashboards::render_final(templates, m, d)?,
         );
     }
@@ -319,7 +319,6 @@ fn native_resources(
                 } else {
                     native::PROVISIONING
                 },
-                "grafana/dashboards",
             ],
             _ => &[],
         };
@@ -430,6 +429,7 @@ mod tests {
                     ResourceSpec::Network { .. } => "network",
                     ResourceSpec::Volume { .. } => "volume",
                     ResourceSpec::Database(_) => "database",
+                    ResourceSpec::Folder(_) | ResourceSpec::Dashboard(_) => "grafana",
                 };
                 format!("{what} {}", r.id)
             })
@@ -472,11 +472,22 @@ mod tests {
         );
         let native = kinds(&native);
         assert!(
-            native
+            native.iter().all(|k| ["process", "database", "grafana"]
                 .iter()
-                .all(|k| k.starts_with("process") || k.starts_with("database")),
+                .any(|p| k.starts_with(p))),
             "{native:?}"
         );
+        // Both run a Grafana: the folder and every dashboard are API-managed, after it.
+        for kinds in [&docker, &native] {
+            assert!(
+                kinds.contains(&"grafana folder.promo".to_string()),
+                "{kinds:?}"
+            );
+            assert!(
+                kinds.contains(&"grafana dashboard.promo-marketing".to_string()),
+                "{kinds:?}"
+            );
+        }
         assert!(cloud.resources.is_empty(), "{:?}", kinds(&cloud));
     }
 }

@@ -89,21 +89,9 @@ pub fn files(
         grafana_ini(m, &header.replace("# ", "; ").replace("#\n", ";\n")),
     );
     let datasource = grafana::datasource(m, &influx_url(m), header);
-    let provider = grafana::dashboard_provider(
-        m,
-        &format!(
-            "${PROJECT_DIR_ENV}/{}",
-            escape::grafana(&generated(m, "grafana/dashboards"))
-        ),
-        header,
-    );
     add(
         &format!("{PROVISIONING}/datasources/promo-infra.yaml"),
         datasource.clone(),
-    );
-    add(
-        &format!("{PROVISIONING}/dashboards/promo-infra.yaml"),
-        provider.clone(),
     );
     if let Some(a) = alerting {
         add(
@@ -112,16 +100,12 @@ pub fn files(
         );
     }
     // The provisioning tree Grafana reads when the Slack webhook is not set (preprod): the same
-    // datasource and dashboards, the Slack-less alerting file (see
+    // datasource, the Slack-less alerting file (see
     // `grafana::alerting_without_slack`). The process is pointed at it by `without_unset_slack`.
     if let Some(a) = alerting_without_slack {
         add(
             &format!("{PROVISIONING_WITHOUT_SLACK}/datasources/promo-infra.yaml"),
             datasource,
-        );
-        add(
-            &format!("{PROVISIONING_WITHOUT_SLACK}/dashboards/promo-infra.yaml"),
-            provider,
         );
         add(
             &format!("{PROVISIONING_WITHOUT_SLACK}/alerting/promo-infra.yaml"),
@@ -158,23 +142,12 @@ fn grafana_ini(m: &Manifest, header: &str) -> String {
     let d = format!("$__env{{{PROJECT_DIR_ENV}}}/{}", data_dir(m));
     let g = format!("$__env{{{PROJECT_DIR_ENV}}}/generated/{}", *m.stack);
     let v = escape::ini_value;
-    let home = m
-        .grafana
-        .home_dashboard
-        .as_ref()
-        .map(|h| {
-            format!(
-                "\n[dashboards]\ndefault_home_dashboard_path = {}\n",
-                v(&format!("{g}/grafana/dashboards/{}.json", **h))
-            )
-        })
-        .unwrap_or_default();
     format!(
         "{header}[paths]\ndata = {}\nlogs = {}\nplugins = {}\nprovisioning = {}\n\n\
          [server]\nhttp_addr = {}\nhttp_port = {}\nroot_url = {}\n\n\
          [security]\nadmin_user = {}\nadmin_password = $__env{{{}}}\nsecret_key = $__env{{{}}}\ndisable_gravatar = true\n\n\
          [auth.anonymous]\nenabled = false\n\n[users]\nallow_sign_up = false\n\n\
-         [analytics]\nreporting_enabled = false\ncheck_for_updates = false\n{home}",
+         [analytics]\nreporting_enabled = false\ncheck_for_updates = false\n",
         v(&format!("{d}/grafana")),
         v(&format!("{d}/grafana/log")),
         v(&format!("{d}/grafana/plugins")),

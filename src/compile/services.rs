@@ -20,8 +20,6 @@ pub const CONTROL_PORT: u16 = 5000;
 pub const INFLUX_VOLUME: &str = "influxdb-data";
 /// Named volume holding Grafana's database.
 pub const GRAFANA_VOLUME: &str = "grafana-data";
-/// Where generated dashboards are mounted in the Grafana container.
-pub const GRAFANA_DASHBOARDS_PATH: &str = "/var/lib/grafana/dashboards";
 /// InfluxDB 1.x user Grafana reads with.
 pub const INFLUX_V1_READ_USER: &str = "grafana";
 /// InfluxDB 1.x user k6 writes with.
@@ -231,12 +229,6 @@ fn grafana(m: &Manifest) -> ServiceSpec {
         let list: Vec<&str> = g.plugins.iter().map(|p| p.as_str()).collect();
         env.insert("GF_INSTALL_PLUGINS".into(), plain(list.join(",")));
     }
-    if let Some(home) = &g.home_dashboard {
-        env.insert(
-            "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH".into(),
-            plain(format!("{GRAFANA_DASHBOARDS_PATH}/{}.json", **home)),
-        );
-    }
     // Secrets the provisioning files interpolate (`$VAR`): values reach Grafana through its
     // environment, never through a file.
     if *m.influxdb.version == 2 {
@@ -263,7 +255,6 @@ fn grafana(m: &Manifest) -> ServiceSpec {
         mounts: vec![
             volume_mount(GRAFANA_VOLUME, "/var/lib/grafana"),
             generated_mount("grafana/provisioning", "/etc/grafana/provisioning"),
-            generated_mount("grafana/dashboards", GRAFANA_DASHBOARDS_PATH),
         ],
         health: wget_health(GRAFANA_PORT, "/api/health", 10),
         depends_on: vec!["influxdb".into()],

@@ -51,7 +51,7 @@ impl Change {
 }
 
 /// Every panel, rows' inner panels included, by id (or title), with its title.
-fn panels(d: &Value) -> BTreeMap<String, (String, Value)> {
+pub(super) fn panels(d: &Value) -> BTreeMap<String, (String, Value)> {
     fn walk(list: &Value, out: &mut BTreeMap<String, (String, Value)>) {
         for p in list.as_array().into_iter().flatten() {
             let title = p["title"].as_str().unwrap_or("").to_string();

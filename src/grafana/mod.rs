@@ -4,11 +4,12 @@
 //! credential.
 //!
 //! Owns: talking to a Grafana (`client`), normalising dashboards for comparison (`normalize`)
-//! and the semantic diff of two dashboards (`diff`).
+//! the semantic diff of two dashboards (`diff`) and the digests plans compare (`digest`).
 //! May not: print, read the environment (credentials are given), write files.
 
 mod client;
 pub mod diff;
+pub mod digest;
 pub mod normalize;
 
 pub use client::{Auth, Client, DashboardVersion, Saved};

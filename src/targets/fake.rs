@@ -155,7 +155,9 @@ impl FakeTarget {
     /// Whether this flavour can hold a resource of this spec.
     fn supports(&self, spec: &ResourceSpec) -> bool {
         match spec {
-            ResourceSpec::Database(_) => true,
+            ResourceSpec::Database(_) | ResourceSpec::Folder(_) | ResourceSpec::Dashboard(_) => {
+                true
+            }
             ResourceSpec::Process(_) => self.flavour == Flavour::Native,
             ResourceSpec::Network { .. }
             | ResourceSpec::Volume { .. }
@@ -265,11 +267,16 @@ impl Target for FakeTarget {
     async fn observe(&self, desired: &Desired) -> Result<Observed> {
         let held = self.lock();
         let influx_up = Self::influx_running(&held);
+        let grafana_up = held
+            .get(&ResourceId::new(ResourceKind::Service, "grafana"))
+            .is_some_and(|h| h.running);
         let mut observed = Observed::default();
         for (id, h) in held.iter() {
             let visible = match id.kind {
                 // Only declared databases are looked up, and only when InfluxDB answers.
                 ResourceKind::Database => influx_up && desired.resources.contains_key(id),
+                // Grafana's objects are read over its API, so only while it runs.
+                ResourceKind::Folder | ResourceKind::Dashboard => grafana_up,
                 // A native process that is not running leaves only a dead pidfile.
                 ResourceKind::Service if self.flavour == Flavour::Native => h.running,
                 _ => true,

@@ -13,6 +13,7 @@ mod apply;
 pub mod common;
 pub mod docker;
 pub mod fake;
+pub mod grafana_api;
 pub mod native;
 pub mod progress;
 pub mod reload;

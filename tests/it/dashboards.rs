@@ -1903,21 +1903,12 @@ async fn generated_provisioning_loads_into_the_grafana_double() {
         let tmp = tempfile::tempdir().expect("tmp");
         let prov = tmp.path().join("provisioning");
         copy_dir(&src.join("provisioning"), &prov);
-        let dash_dir = tmp.path().join("dashboards");
-        copy_dir(&src.join("dashboards"), &dash_dir);
-        // the provider points at the container path; point it at the copy
-        let provider = prov.join("dashboards/promo-infra.yaml");
-        let text = std::fs::read_to_string(&provider).expect("provider");
-        // Precondition on the generated provider FILE before it is edited below.
-        assert!(text.contains("path: /var/lib/grafana/dashboards"), "{text}");
-        std::fs::write(
-            &provider,
-            text.replace(
-                "path: /var/lib/grafana/dashboards",
-                &format!("path: {}", dash_dir.display()),
-            ),
-        )
-        .expect("write");
+        // Dashboards are not provisioned from files (apply uploads them through the API, so
+        // the UI can save them): no dashboard provider is generated.
+        assert!(
+            !prov.join("dashboards").exists(),
+            "{stack}: no dashboards provisioning"
+        );
 
         for f in ["alerting/promo-infra.yaml", "datasources/promo-infra.yaml"] {
             let t = std::fs::read_to_string(prov.join(f)).expect("file");
@@ -1961,23 +1952,12 @@ async fn generated_provisioning_loads_into_the_grafana_double() {
         assert_eq!(ds.len(), 1);
         assert_eq!(ds[0].uid, format!("{stack}-influxdb"));
 
-        let dashes = st.dashboards();
-        let uids: BTreeSet<String> = dashes.iter().map(|d| d.uid.clone()).collect();
-        let expected: BTreeSet<String> = l
-            .manifest
-            .dashboards
-            .iter()
-            .map(|d| d.uid.to_string())
-            .collect();
-        assert_eq!(uids, expected, "{stack}: dashboards");
-        for d in &dashes {
-            assert_eq!(
-                d.folder_uid, stack,
-                "{stack}: dashboard {} in the stack's folder",
-                d.uid
-            );
-            assert!(d.provisioning.is_some(), "{stack}: provisioned");
-        }
+        // Nothing provisions a dashboard (the folder `<stack>` is apply's, through the API).
+        assert_eq!(
+            st.dashboards().len(),
+            0,
+            "{stack}: no provisioned dashboard"
+        );
 
         let rules = st.alert_rules();
         let rule_uids: BTreeSet<String> = rules.iter().map(|r| r.uid.clone()).collect();

@@ -89,3 +89,77 @@ fn dashboards_diff_reads_the_live_grafana() {
       help: dashboards in this stack: promo-marketing, k6-technical
     ");
 }
+
+/// Someone saves the marketing dashboard in the stack's Grafana as the UI does (the double's
+/// `POST /__double/ui-edit/{uid}`, a JSON merge patch), logged in as the stack's admin.
+fn ui_edit(s: &EngineStack, uid: &str, patch: serde_json::Value) {
+    use promo_infra::grafana::{Auth, Client};
+    let grafana = Client::new(
+        &format!("http://127.0.0.1:{}", s.grafana_port),
+        Auth::Basic {
+            user: "promo-admin".into(),
+            password: promo_infra::control::Secret::new(s.secret("GRAFANA_ADMIN_PASSWORD")),
+        },
+        1,
+    )
+    .expect("client");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (status, body) = rt
+        .block_on(grafana.request(
+            reqwest::Method::POST,
+            &format!("/__double/ui-edit/{uid}"),
+            Some(&patch),
+        ))
+        .expect("ui edit");
+    assert!(status.is_success(), "{status} {body}");
+}
+
+/// Issue 14's flow on the docker target, in the layout `apply` gives: dashboards are managed
+/// through Grafana's API (not file provisioning), so a UI edit is possible; plan names the
+/// panel it changed; apply refuses to overwrite it; `dashboards diff` shows the field, `pull`
+/// keeps it as an overlay that `generate` applies, and then plan and diff are empty; a later
+/// template change is applied in place; a dashboard dropped from the manifest is deleted only
+/// with `--prune`.
+#[test]
+fn a_ui_edit_on_the_docker_target_is_planned_protected_pulled_and_kept() {
+    if !engine() {
+        return;
+    }
+    let s = EngineStack::new("dashvc");
+    s.apply();
+    promo_snapshot!(s.run(&["plan", "--detailed-exitcode"]), @"");
+
+    ui_edit(
+        &s,
+        "promo-marketing",
+        serde_json::json!({"description": "Edited in the UI by marketing"}),
+    );
+    promo_snapshot!(s.run(&["plan", "--detailed-exitcode"]), @"");
+    promo_snapshot!(s.run(&["apply", "--auto-approve"]), @"");
+    promo_snapshot!(diff(&s, &["promo-marketing", "--detailed-exitcode"]), @"");
+    promo_snapshot!(s.run(&["dashboards", "pull", "promo-marketing"]), @"");
+    promo_snapshot!(s.run(&["generate"]), @"");
+    promo_snapshot!(s.run(&["generate", "--check"]), @"");
+    promo_snapshot!(s.run(&["plan", "--detailed-exitcode"]), @"");
+    promo_snapshot!(diff(&s, &["--detailed-exitcode"]), @"");
+
+    s.edit(
+        "title: \"Promo Load Analyzer - Marketing View\"",
+        "title: \"Black Friday\"",
+    );
+    promo_snapshot!(s.run(&["apply", "--auto-approve"]), @"");
+    promo_snapshot!(s.run(&["plan", "--detailed-exitcode"]), @"");
+    promo_snapshot!(diff(&s, &["--detailed-exitcode"]), @"");
+
+    let text = s.p.read("stacks/promo.yaml");
+    s.p.write(
+        "stacks/promo.yaml",
+        &text.replacen("  - uid: k6-technical\n    template: k6-technical\n", "", 1),
+    );
+    promo_snapshot!(s.run(&["plan"]), @"");
+    promo_snapshot!(s.run(&["apply", "--auto-approve", "--prune"]), @"");
+    promo_snapshot!(s.run(&["plan", "--detailed-exitcode"]), @"");
+}

@@ -37,6 +37,8 @@ pub(crate) struct EngineStack {
     pub(crate) p: TestContext,
     pub(crate) name: String,
     influx_port: u16,
+    /// Where the stack's Grafana is published on 127.0.0.1.
+    pub(crate) grafana_port: u16,
     /// The stack's host ports, held until its first command.
     held: HeldPorts,
     /// Services of the stack, sorted.
@@ -49,6 +51,7 @@ impl EngineStack {
         let LocalFixture {
             mut manifest,
             influx_port,
+            grafana_port,
             held,
             ..
         } = LocalFixture::new(&name);
@@ -63,6 +66,7 @@ impl EngineStack {
             p,
             name,
             influx_port,
+            grafana_port,
             held,
             services,
         }

@@ -93,9 +93,9 @@ fn two_generates_are_byte_identical() {
     exit_code: 0
     ----- stdout -----
     warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/promo-v1/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
-    ✓ generated/promo-v1: 0 created, 0 updated, 22 unchanged, 0 removed
+    ✓ generated/promo-v1: 0 created, 0 updated, 19 unchanged, 0 removed
     warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/promo/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
-    ✓ generated/promo: 0 created, 0 updated, 20 unchanged, 0 removed
+    ✓ generated/promo: 0 created, 0 updated, 17 unchanged, 0 removed
 
     ----- stderr -----
     ");
@@ -152,7 +152,7 @@ fn hand_edits_are_detected_and_kept() {
       ~ generated/shop/native/grafana.ini
       ~ generated/shop/systemd/promo-infra-shop-control-api.service
     warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
-    ✓ generated/shop: 0 created, 2 updated, 17 unchanged, 0 removed
+    ✓ generated/shop: 0 created, 2 updated, 14 unchanged, 0 removed
 
     ----- stderr -----
       x hand-edited generated file(s) kept: generated/shop/docker-compose.yml
@@ -312,7 +312,7 @@ fn removed_outputs_are_deleted_unless_edited() {
     ----- stdout -----
       - generated/shop/grafana/dashboards/shop-tech.json
     warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
-    ✓ generated/shop: 0 created, 0 updated, 19 unchanged, 1 removed
+    ✓ generated/shop: 0 created, 0 updated, 16 unchanged, 1 removed
 
     ----- stderr -----
     ");

@@ -14,7 +14,10 @@
 //!  6. the host k6 got ONE SIGINT, `k6 run` reported "stopped by hand", Slack got the grade;
 //!  7. `backup run` → DROP DATABASE (InfluxDB admin) → `backup restore` → the points are back
 //!     for Grafana's READ user, and k6's WRITE user can write;
-//!  8. `destroy --volumes` leaves nothing of the stack.
+//!  8. The marketing team edits the dashboard in Grafana: plan names the panel, apply refuses to
+//!     overwrite it, `dashboards diff` shows it, `dashboards pull` + `generate` keep it; then
+//!     plan and diff are empty.
+//!  9. `destroy --volumes` leaves nothing of the stack.
 //!
 //! Each assertion names its journey step. Every wait is bounded.
 
@@ -504,18 +507,72 @@ async fn backup_drop_restore(j: &Journey, testid: &str) {
     );
 }
 
-/// Step 8.
+/// Step 8: the marketing team edits the dashboard in the stack's Grafana (as the UI saves);
+/// plan names the panel, apply refuses to overwrite the edit, `dashboards diff` shows the
+/// field, `dashboards pull` keeps it as an overlay that `generate` applies; then plan and diff
+/// are empty (dashboards are API-managed on both targets).
+async fn ui_edit_is_kept(j: &Journey) {
+    let pw = secret(&j.p, &j.name, "GRAFANA_ADMIN_PASSWORD");
+    let r = reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{}/__double/ui-edit/promo-marketing",
+            j.grafana_port
+        ))
+        .basic_auth("promo-admin", Some(&pw))
+        .json(&serde_json::json!({"description": "Edited in the UI by marketing"}))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("step 8: save the dashboard as the UI does");
+    assert_eq!(r.status(), 200, "step 8: the UI edit is saved");
+    let grafana = format!("http://127.0.0.1:{}", j.grafana_port);
+    let show = |r: Run| r.filter(&grafana, "http://127.0.0.1:[GRAFANA_PORT]");
+    promo_snapshot!(
+        @named format!("{}_step8_plan_after_ui_edit", j.label()),
+        show(j.run(&["plan"], &["--detailed-exitcode"]))
+    );
+    promo_snapshot!(
+        @named format!("{}_step8_apply_refuses_to_overwrite", j.label()),
+        show(j.run(&["apply"], &["--auto-approve"]))
+    );
+    promo_snapshot!(
+        @named format!("{}_step8_dashboards_diff", j.label()),
+        show(j.run(&["dashboards", "diff"], &["promo-marketing", "--detailed-exitcode"]))
+    );
+    let r = j.run(&["dashboards", "pull"], &["promo-marketing"]);
+    assert_eq!(r.code, 0, "step 8: dashboards pull:\n{}", r.all());
+    for args in [&["generate"][..], &["generate", "--check"][..]] {
+        let r = j.p.run_env(args, &[("PATH", j.path.as_str())]);
+        assert_eq!(r.code, 0, "step 8: {args:?}:\n{}", r.all());
+    }
+    let r = j.run(&["plan"], &["--detailed-exitcode"]);
+    assert_eq!(
+        r.code,
+        0,
+        "step 8: nothing to apply after pull:\n{}",
+        r.all()
+    );
+    let r = j.run(&["dashboards", "diff"], &["--detailed-exitcode"]);
+    assert_eq!(
+        r.code,
+        0,
+        "step 8: Grafana has what is generated:\n{}",
+        r.all()
+    );
+}
+
+/// Step 9.
 fn destroy_leaves_nothing(j: &Journey) {
     let pids = j.native_pids();
     if j.target == Target::Native {
         assert_eq!(
             pids.len(),
             3,
-            "step 8: three native processes before destroy"
+            "step 9: three native processes before destroy"
         );
     }
     let r = j.run(&["destroy"], &["--volumes", "--auto-approve"]);
-    assert_eq!(r.code, 0, "step 8: destroy --volumes failed:\n{}", r.all());
+    assert_eq!(r.code, 0, "step 9: destroy --volumes failed:\n{}", r.all());
     match j.target {
         Target::Docker => {
             let label = format!("label=io.promo-infra.stack={}", j.name);
@@ -531,7 +588,7 @@ fn destroy_leaves_nothing(j: &Journey) {
                 let left = crate::docker::docker(&args);
                 assert!(
                     left.trim().is_empty(),
-                    "step 8: `docker {}` still lists: {left}",
+                    "step 9: `docker {}` still lists: {left}",
                     args.join(" ")
                 );
             }
@@ -544,10 +601,10 @@ fn destroy_leaves_nothing(j: &Journey) {
             let alive: Vec<i32> = pids.iter().copied().filter(|&p| running(p)).collect();
             assert!(
                 alive.is_empty(),
-                "step 8: processes still running: {alive:?}"
+                "step 9: processes still running: {alive:?}"
             );
             let data: PathBuf = j.p.path().join(format!("data/{}", j.name));
-            assert!(!data.exists(), "step 8: {} still exists", data.display());
+            assert!(!data.exists(), "step 9: {} still exists", data.display());
         }
     }
 }
@@ -632,6 +689,9 @@ async fn journey(target: Target) {
     backup_drop_restore(&j, &testid).await;
 
     // Step 8.
+    ui_edit_is_kept(&j).await;
+
+    // Step 9.
     destroy_leaves_nothing(&j);
     drop(j);
 }

@@ -20,7 +20,7 @@ use super::{DockerTarget, env_list, labels};
 use crate::desired::{Desired, MountSource, Resource, ResourceKind, ResourceSpec, ServiceSpec};
 use crate::error::{Error, Result};
 use crate::plan::{Action, Step};
-use crate::targets::common;
+use crate::targets::{common, grafana_api};
 
 /// Docker's health-check period during a service's start period: 250 ms.
 const START_INTERVAL_NS: i64 = 250_000_000;
@@ -29,6 +29,11 @@ const START_INTERVAL_NS: i64 = 250_000_000;
 pub async fn execute(t: &DockerTarget, step: &Step, desired: &Desired) -> Result<()> {
     let resource = desired.resources.get(&step.id);
     match (&step.action, resource) {
+        (Action::Delete, _)
+            if matches!(step.id.kind, ResourceKind::Folder | ResourceKind::Dashboard) =>
+        {
+            grafana_api::delete(&t.ctx, desired, &step.id).await
+        }
         (Action::Delete, _) => delete(t, step).await,
         (_, None) => Err(Error::internal(format!(
             "{}: the plan refers to a resource the stack does not declare",
@@ -43,6 +48,9 @@ pub async fn execute(t: &DockerTarget, step: &Step, desired: &Desired) -> Result
                 _ => create_service(t, r, s).await,
             },
             ResourceSpec::Database(spec) => common::apply_database(&t.ctx, desired, spec).await,
+            ResourceSpec::Folder(_) | ResourceSpec::Dashboard(_) => {
+                grafana_api::execute(&t.ctx, desired, step, r).await
+            }
             ResourceSpec::Process(_) => Err(Error::internal(format!(
                 "{}: a native process was compiled for the docker target",
                 r.id
@@ -308,8 +316,7 @@ fn network_name(t: &DockerTarget, r: &Resource) -> Result<String> {
 
 async fn create_service(t: &DockerTarget, r: &Resource, s: &ServiceSpec) -> Result<()> {
     let body = create_body(t, r, s)?;
-    // Like compose, create a missing bind-mount source (a stack without dashboards has no
-    // generated/<stack>/grafana/dashboards/), so the mount does not fail.
+    // Like compose, create a missing bind-mount source, so the mount does not fail.
     for m in &s.mounts {
         if let MountSource::Generated(rel) = &m.source {
             let dir = t.ctx.generated_dir.join(rel);

@@ -18,7 +18,7 @@ use super::{DockerTarget, labels};
 use crate::desired::{Desired, Resource, ResourceId, ResourceKind, ResourceSpec, ServiceSpec};
 use crate::error::Result;
 use crate::plan::{Observed, ObservedResource};
-use crate::targets::common;
+use crate::targets::{common, grafana_api};
 
 /// Every container (running or not) carrying all of `labels` (`key=value`); `what` names the
 /// listing in an error.
@@ -304,5 +304,10 @@ pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
         .get(&ResourceId::new(ResourceKind::Service, "influxdb"))
         .is_some_and(|o| o.converged);
     common::observe_databases(&t.ctx, desired, influx_running, &mut observed).await?;
+    let grafana_running = observed
+        .resources
+        .get(&ResourceId::new(ResourceKind::Service, "grafana"))
+        .is_some_and(|o| o.converged);
+    grafana_api::observe(&t.ctx, desired, grafana_running, &mut observed).await?;
     Ok(observed)
 }

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use self::proc::proc_stat;
 use self::proc::{abandon, basename, proc_argv0, tail, uptime, version_of, which};
 use super::common::{self, Probe};
+use super::grafana_api;
 use super::{Context, LogLine, LogQuery, Progress, ServiceStatus, Target};
 use crate::compile::native::PROJECT_DIR_ENV;
 use crate::desired::{
@@ -366,12 +367,21 @@ impl Target for NativeTarget {
             .resources
             .contains_key(&ResourceId::new(ResourceKind::Service, "influxdb"));
         common::observe_databases(&self.ctx, desired, influx_up, &mut observed).await?;
+        let grafana_up = observed
+            .resources
+            .contains_key(&ResourceId::new(ResourceKind::Service, "grafana"));
+        grafana_api::observe(&self.ctx, desired, grafana_up, &mut observed).await?;
         Ok(observed)
     }
 
     async fn execute(&self, step: &Step, desired: &Desired) -> Result<()> {
         let resource = desired.resources.get(&step.id);
         match (&step.action, resource.map(|r| &r.spec)) {
+            (Action::Delete, _)
+                if matches!(step.id.kind, ResourceKind::Folder | ResourceKind::Dashboard) =>
+            {
+                grafana_api::delete(&self.ctx, desired, &step.id).await
+            }
             (Action::Delete, _) => {
                 self.stop(&step.id.name, Duration::from_secs(10)).await?;
                 Ok(())
@@ -390,6 +400,10 @@ impl Target for NativeTarget {
             }
             (_, Some(ResourceSpec::Database(spec))) => {
                 common::apply_database(&self.ctx, desired, spec).await
+            }
+            (_, Some(ResourceSpec::Folder(_) | ResourceSpec::Dashboard(_))) => {
+                let r = resource.ok_or_else(|| Error::internal("matched a resource"))?;
+                grafana_api::execute(&self.ctx, desired, step, r).await
             }
             (_, other) => Err(Error::internal(format!(
                 "the native target cannot {:?} {} ({other:?})",

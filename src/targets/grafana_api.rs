@@ -1,0 +1,390 @@
+//! Grafana objects managed through Grafana's HTTP API — the stack's folder (stable uid), its
+//! dashboards and the home-dashboard preference — for every target that runs or reaches a
+//! Grafana: read for plan ([`observe`]), converged by apply ([`execute`], [`delete`]).
+//!
+//! Only what this tool made is ever observed as the stack's, so only that can be deleted: a
+//! dashboard counts when it carries the marker tag [`MARKER_TAG`] *and* sits in the stack's
+//! folder. A dashboard changed in Grafana since this tool last uploaded it (a UI edit) is
+//! never overwritten by apply: it is refused, and `dashboards diff` / `pull` / `push --force`
+//! say what to do.
+//!
+//! Owns: the record of the versions last uploaded (`generated/<stack>/.pushed-dashboards.json`,
+//! git-ignored runtime state, shared with `dashboards push`).
+//! May not: print, read the environment (secrets come from the stack's `.env`), decide (plan
+//! decides).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use futures_util::future::try_join_all;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::{Context, common};
+use crate::desired::{
+    DashboardSpec, Desired, FolderSpec, Resource, ResourceId, ResourceKind, ResourceSpec,
+};
+use crate::error::{Error, Result};
+use crate::grafana::{Auth, Client};
+use crate::plan::{Action, Observed, ObservedResource, Step};
+
+/// The tag every generated dashboard carries: what may be deleted as the stack's.
+pub const MARKER_TAG: &str = "promo-infra";
+
+/// Requests in flight at once against one Grafana.
+pub const CONCURRENCY: usize = 8;
+
+/// The message of an upload (Grafana's version history shows it).
+const SAVE_MESSAGE: &str = "promo-infra apply";
+
+/// The stack's Grafana, logged in as the stack's admin (`GRAFANA_ADMIN_PASSWORD` from `.env`).
+pub fn client(ctx: &Context, desired: &Desired) -> Result<Client> {
+    let url = common::service_url(desired, "grafana").ok_or_else(|| {
+        Error::usage(
+            format!("stack `{}` has no Grafana reachable from here", ctx.stack),
+            "the stack declares no Grafana service on this target",
+        )
+    })?;
+    let env = desired.resources.values().find_map(|r| match &r.spec {
+        ResourceSpec::Service(svc) if svc.name == "grafana" => Some(&svc.env),
+        ResourceSpec::Process(p) if p.name == "grafana" => Some(&p.env),
+        _ => None,
+    });
+    let user = env.map_or_else(|| "admin".to_string(), super::reload::admin_user);
+    let password = common::secret(ctx, crate::secrets::GRAFANA_ADMIN_PASSWORD).ok_or_else(|| {
+        Error::usage(
+            format!(
+                "no Grafana admin password for stack `{}`: GRAFANA_ADMIN_PASSWORD is not in generated/{}/.env",
+                ctx.stack, ctx.stack
+            ),
+            "run `promo-infra apply` (it creates the stack's secrets)",
+        )
+    })?;
+    Client::new(
+        &url,
+        Auth::Basic {
+            user,
+            password: crate::control::Secret::new(password),
+        },
+        CONCURRENCY,
+    )
+}
+
+/// Where the versions last uploaded are recorded, by uid.
+pub fn pushed_record(ctx: &Context) -> PathBuf {
+    ctx.generated_dir.join(".pushed-dashboards.json")
+}
+
+/// The upload record; empty when missing or unreadable.
+pub fn read_pushed(ctx: &Context) -> BTreeMap<String, u64> {
+    std::fs::read_to_string(pushed_record(ctx))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Write the upload record, atomically.
+pub fn write_pushed(ctx: &Context, record: &BTreeMap<String, u64>) -> Result<()> {
+    let text = serde_json::to_string_pretty(record)
+        .map_err(|e| Error::internal(format!("cannot serialise the push record: {e}")))?;
+    crate::writer::write_atomic(
+        &pushed_record(ctx),
+        format!("{text}\n").as_bytes(),
+        Some(0o644),
+    )
+}
+
+/// Record `version` as the one this tool last saw or uploaded for `uid`. Read, change and
+/// write happen without an await in between, so concurrent steps on one runtime do not lose
+/// each other's entries.
+fn remember(ctx: &Context, uid: &str, version: u64) -> Result<()> {
+    let mut record = read_pushed(ctx);
+    if record.get(uid) == Some(&version) {
+        return Ok(());
+    }
+    record.insert(uid.to_string(), version);
+    write_pushed(ctx, &record)
+}
+
+/// The refusal to overwrite a dashboard someone changed in Grafana.
+pub fn changed_in_grafana(uid: &str, grafana_url: &str, version: u64) -> Error {
+    Error::grafana(format!(
+        "dashboard `{uid}` was changed in Grafana {grafana_url} (version {version}) since promo-infra last pushed it; not overwritten"
+    ))
+    .with_help(format!(
+        "see the change with `promo-infra dashboards diff {uid}`, keep it with `promo-infra dashboards pull {uid}` then `generate`, or overwrite it with `dashboards push --force`"
+    ))
+}
+
+/// One dashboard as Grafana has it: `GET /api/dashboards/uid/:uid`, `None` when missing.
+async fn live_dashboard(grafana: &Client, uid: &str) -> Result<Option<Value>> {
+    let path = format!("/api/dashboards/uid/{}", segment(uid));
+    let (status, value) = grafana.request(Method::GET, &path, None).await?;
+    match status {
+        StatusCode::NOT_FOUND => Ok(None),
+        s if s.is_success() => Ok(Some(value)),
+        s => Err(refused(grafana, "GET", &path, s, &value)),
+    }
+}
+
+/// The organisation's home dashboard uid (`GET /api/org/preferences`), `None` when unset.
+async fn home_uid(grafana: &Client) -> Result<Option<String>> {
+    let path = "/api/org/preferences";
+    let (status, value) = grafana.request(Method::GET, path, None).await?;
+    if !status.is_success() {
+        return Err(refused(grafana, "GET", path, status, &value));
+    }
+    Ok(value["homeDashboardUID"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(String::from))
+}
+
+fn refused(grafana: &Client, method: &str, path: &str, status: StatusCode, body: &Value) -> Error {
+    let message = body["message"]
+        .as_str()
+        .map_or_else(|| body.to_string(), String::from);
+    Error::grafana(format!(
+        "{method} {}{path}: Grafana answered {status}: {message}",
+        grafana.url()
+    ))
+}
+
+fn segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// A dashboard as Grafana has it (`{dashboard, meta}`), in the terms plan compares; `None` for
+/// one that file provisioning manages (Grafana refuses API saves of those; it removes them
+/// once their provider is gone, and apply then uploads ours).
+fn observed_dashboard(
+    id: &ResourceId,
+    live: &Value,
+    home: Option<&str>,
+) -> Option<ObservedResource> {
+    if live["meta"]["provisioned"].as_bool() == Some(true) {
+        return None;
+    }
+    let model = &live["dashboard"];
+    let uid = model["uid"].as_str().unwrap_or(&id.name).to_string();
+    let (settings, panels) = crate::grafana::digest::digest(model);
+    let spec = DashboardSpec {
+        title: model["title"].as_str().unwrap_or_default().to_string(),
+        folder_uid: live["meta"]["folderUid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        home: home == Some(uid.as_str()),
+        uid,
+        settings,
+        panels,
+        file: String::new(),
+    };
+    Some(observed(id, ResourceSpec::Dashboard(spec)))
+}
+
+fn observed(id: &ResourceId, spec: ResourceSpec) -> ObservedResource {
+    let r = Resource::new(id.clone(), Vec::new(), spec, &BTreeMap::new());
+    ObservedResource {
+        id: id.clone(),
+        hash: Some(r.hash),
+        canonical: r.canonical,
+        converged: true,
+    }
+}
+
+fn tagged_ours(live: &Value, folder: &str) -> bool {
+    live["meta"]["folderUid"].as_str() == Some(folder)
+        && live["dashboard"]["tags"]
+            .as_array()
+            .is_some_and(|tags| tags.iter().any(|t| t.as_str() == Some(MARKER_TAG)))
+}
+
+/// Read the stack's folder, its dashboards and the home preference, when `grafana_running`
+/// (otherwise they count as absent; apply creates them once Grafana is healthy). Dashboards
+/// the stack no longer declares are observed only when they carry [`MARKER_TAG`] in the
+/// stack's folder, so a prune never reaches another's dashboard.
+pub async fn observe(
+    ctx: &Context,
+    desired: &Desired,
+    grafana_running: bool,
+    observed_out: &mut Observed,
+) -> Result<()> {
+    let folder = desired.resources.values().find_map(|r| match &r.spec {
+        ResourceSpec::Folder(f) => Some((r.id.clone(), f.clone())),
+        _ => None,
+    });
+    let Some((
+        folder_id,
+        FolderSpec {
+            uid: folder_uid, ..
+        },
+    )) = folder.filter(|_| grafana_running)
+    else {
+        return Ok(());
+    };
+    let grafana = client(ctx, desired)?;
+    let wanted: Vec<&ResourceId> = desired
+        .resources
+        .keys()
+        .filter(|id| id.kind == ResourceKind::Dashboard)
+        .collect();
+    let (folder, home, tagged, live) = futures_util::try_join!(
+        grafana.folder(&folder_uid),
+        home_uid(&grafana),
+        grafana.dashboards_tagged(MARKER_TAG),
+        try_join_all(wanted.iter().map(|id| live_dashboard(&grafana, &id.name))),
+    )?;
+    if let Some(f) = folder {
+        let spec = FolderSpec {
+            uid: f["uid"].as_str().unwrap_or(&folder_uid).to_string(),
+            title: f["title"].as_str().unwrap_or_default().to_string(),
+        };
+        observed_out.resources.insert(
+            folder_id.clone(),
+            observed(&folder_id, ResourceSpec::Folder(spec)),
+        );
+    }
+    for (id, live) in wanted.iter().zip(&live) {
+        if let Some(o) = live
+            .as_ref()
+            .and_then(|l| observed_dashboard(id, l, home.as_deref()))
+        {
+            observed_out.resources.insert((*id).clone(), o);
+        }
+    }
+    let undeclared: Vec<&String> = tagged
+        .iter()
+        .filter(|uid| !wanted.iter().any(|id| &id.name == *uid))
+        .collect();
+    let others = try_join_all(undeclared.iter().map(|uid| live_dashboard(&grafana, uid))).await?;
+    for (uid, live) in undeclared.into_iter().zip(others) {
+        let id = ResourceId::new(ResourceKind::Dashboard, uid.clone());
+        if let Some(o) = live
+            .filter(|l| tagged_ours(l, &folder_uid))
+            .and_then(|l| observed_dashboard(&id, &l, home.as_deref()))
+        {
+            observed_out.resources.insert(id, o);
+        }
+    }
+    Ok(())
+}
+
+/// Create or converge the folder or dashboard of `step` (a resource of this module's kinds).
+pub async fn execute(ctx: &Context, desired: &Desired, step: &Step, r: &Resource) -> Result<()> {
+    let grafana = client(ctx, desired)?;
+    match (&step.action, &r.spec) {
+        (Action::Delete, _) => delete(ctx, desired, &step.id).await,
+        (_, ResourceSpec::Folder(f)) => ensure_folder(&grafana, f).await,
+        (_, ResourceSpec::Dashboard(d)) => upload(ctx, desired, &grafana, d).await,
+        (_, other) => Err(Error::internal(format!(
+            "{}: not a Grafana API object ({other:?})",
+            step.id
+        ))),
+    }
+}
+
+async fn ensure_folder(grafana: &Client, f: &FolderSpec) -> Result<()> {
+    match grafana.folder(&f.uid).await? {
+        None => grafana.create_folder(&f.uid, &f.title).await,
+        Some(live) if live["title"].as_str() == Some(f.title.as_str()) => Ok(()),
+        Some(_) => {
+            let path = format!("/api/folders/{}", segment(&f.uid));
+            let body = json!({ "title": f.title, "overwrite": true });
+            let (status, value) = grafana.request(Method::PUT, &path, Some(&body)).await?;
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(refused(grafana, "PUT", &path, status, &value))
+            }
+        }
+    }
+}
+
+/// Upload the generated dashboard `d` unless Grafana already has it; refuse when Grafana's
+/// copy changed since this tool last uploaded it. Then set or clear the home preference.
+async fn upload(
+    ctx: &Context,
+    desired: &Desired,
+    grafana: &Client,
+    d: &DashboardSpec,
+) -> Result<()> {
+    let ours: Value = desired
+        .files
+        .get(&d.file)
+        .and_then(|f| serde_json::from_slice(&f.bytes).ok())
+        .ok_or_else(|| {
+            Error::internal(format!(
+                "dashboard `{}`: {} was not compiled",
+                d.uid, d.file
+            ))
+        })?;
+    let mut body = ours.clone();
+    let mut unchanged = false;
+    if let Some((live, live_folder)) = grafana.dashboard(&d.uid).await? {
+        let version = live["version"].as_u64().unwrap_or(0);
+        unchanged = crate::grafana::diff::diff(&ours, &live).is_empty()
+            && live_folder.as_deref() == Some(d.folder_uid.as_str());
+        if unchanged {
+            remember(ctx, &d.uid, version)?;
+        } else if read_pushed(ctx).get(&d.uid) != Some(&version) {
+            return Err(changed_in_grafana(&d.uid, grafana.url(), version));
+        } else {
+            body["version"] = json!(version);
+        }
+    }
+    if !unchanged {
+        let saved = grafana
+            .save_dashboard(&body, Some(&d.folder_uid), false, SAVE_MESSAGE)
+            .await?;
+        remember(ctx, &d.uid, saved.version)?;
+    }
+    let home = home_uid(grafana).await?;
+    let wanted = if d.home {
+        Some(d.uid.as_str())
+    } else if home.as_deref() == Some(d.uid.as_str()) {
+        Some("")
+    } else {
+        None
+    };
+    match wanted {
+        Some(uid) if home.as_deref().unwrap_or("") != uid => set_home(grafana, uid).await,
+        _ => Ok(()),
+    }
+}
+
+/// `PATCH /api/org/preferences`: the home dashboard (`""` clears it).
+async fn set_home(grafana: &Client, uid: &str) -> Result<()> {
+    let path = "/api/org/preferences";
+    let body = json!({ "homeDashboardUID": uid });
+    let (status, value) = grafana.request(Method::PATCH, path, Some(&body)).await?;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(refused(grafana, "PATCH", path, status, &value))
+    }
+}
+
+/// Delete the dashboard `id` (only ever planned for one [`observe`] found as the stack's).
+pub async fn delete(ctx: &Context, desired: &Desired, id: &ResourceId) -> Result<()> {
+    if id.kind != ResourceKind::Dashboard {
+        return Ok(());
+    }
+    let grafana = client(ctx, desired)?;
+    match grafana.dashboard(&id.name).await? {
+        None => Ok(()),
+        Some(_) => {
+            grafana.delete_dashboard(&id.name).await?;
+            let mut record = read_pushed(ctx);
+            if record.remove(&id.name).is_some() {
+                write_pushed(ctx, &record)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Whether `spec` is one of the objects this module manages.
+pub fn manages(spec: &ResourceSpec) -> bool {
+    matches!(spec, ResourceSpec::Folder(_) | ResourceSpec::Dashboard(_))
+}

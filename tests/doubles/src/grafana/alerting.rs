@@ -20,7 +20,7 @@ pub const PROVENANCE_API: &str = "api";
 pub const PROVENANCE_FILE: &str = "file";
 
 /// A contact point integration (Grafana's `EmbeddedContactPoint`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ContactPoint {
     pub uid: String,
     pub name: String,
@@ -44,7 +44,7 @@ impl ContactPoint {
 }
 
 /// A notification message template.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Template {
     pub name: String,
     pub template: String,
@@ -58,7 +58,7 @@ impl Template {
 }
 
 /// An alert rule (Grafana's `ProvisionedAlertRule`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AlertRule {
     pub id: i64,
     pub uid: String,

@@ -1,7 +1,8 @@
 //! A double of the Grafana HTTP API (Grafana 10.2 shapes) with file provisioning.
 //!
-//! This is not Grafana: it keeps everything in memory and implements only what promo-infra
-//! uses. See the crate README for what is and is not covered.
+//! This is not Grafana: it keeps everything in memory (and, with `[paths] data`, in one JSON file
+//! there, see `persist`) and implements only what promo-infra uses. See the crate README for what
+//! is and is not covered.
 
 mod alerting;
 mod api;
@@ -9,6 +10,7 @@ pub mod config;
 mod error;
 mod model;
 mod persist;
+mod preferences;
 mod provisioning;
 
 use std::collections::BTreeMap;
@@ -215,7 +217,8 @@ impl GrafanaState {
     /// Re-reads every part of the provisioning directory, like the three reload endpoints.
     pub fn reload_provisioning(&self) -> Result<(), String> {
         let mut st = lock(&self.inner.store);
-        provisioning::apply(&mut st, &self.inner.ids, &provisioning::Kind::ALL)
+        provisioning::apply(&mut st, &self.inner.ids, &provisioning::Kind::ALL)?;
+        st.persist()
     }
 }
 
@@ -273,6 +276,7 @@ pub async fn spawn_with(cfg: GrafanaConfig, opts: SpawnOptions) -> std::io::Resu
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
     }
     provisioning::apply(&mut store, &ids, &provisioning::Kind::ALL)
+        .and_then(|()| store.persist())
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
     let inner = Arc::new(Inner {
         store: Mutex::new(store),
@@ -291,6 +295,13 @@ fn router(app: App) -> Router {
     let api = Router::new()
         .route("/api/health", get(api::health))
         .route("/api/org", get(api::org))
+        .route(
+            "/api/org/preferences",
+            get(preferences::get_org_preferences)
+                .put(preferences::put_org_preferences)
+                .patch(preferences::patch_org_preferences),
+        )
+        .route("/api/dashboards/home", get(preferences::home_dashboard))
         .route(
             "/api/datasources",
             get(api::list_datasources).post(api::create_datasource),
@@ -398,9 +409,13 @@ fn router(app: App) -> Router {
         )
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed);
-    api.layer(middleware::from_fn_with_state(app.clone(), gate))
-        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
-        .with_state(app)
+    api.layer(middleware::from_fn_with_state(
+        app.clone(),
+        persist::save_after_write,
+    ))
+    .layer(middleware::from_fn_with_state(app.clone(), gate))
+    .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
+    .with_state(app)
 }
 
 fn identify(app: &App, headers: &HeaderMap) -> Identity {

@@ -4,11 +4,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::alerting::{AlertRule, ContactPoint, Template, default_contact_point, default_policy};
 use super::error::{ApiError, ApiResult};
-use super::persist::{self, AdminRecord};
+use super::persist::{self, AdminRecord, Db, RuleGroup};
+use super::preferences::Preferences;
 use crate::common::{IdGen, now_ms, rfc3339};
 
 /// Grafana's `util.IsValidShortUID`: `^[a-zA-Z0-9\-_]*$`.
@@ -36,7 +38,7 @@ pub fn slugify(title: &str) -> String {
 }
 
 /// A datasource as stored (secure values kept only to report `secureJsonFields`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Datasource {
     pub id: i64,
     pub uid: String,
@@ -52,6 +54,8 @@ pub struct Datasource {
     pub with_credentials: bool,
     pub is_default: bool,
     pub json_data: Value,
+    /// Persisted as field names only (`persist::secure_names_only`).
+    #[serde(serialize_with = "persist::secure_names_only")]
     pub secure_json_data: BTreeMap<String, String>,
     pub version: i64,
     pub read_only: bool,
@@ -116,7 +120,7 @@ impl Datasource {
 }
 
 /// A folder.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Folder {
     pub id: i64,
     pub uid: String,
@@ -160,7 +164,7 @@ impl Folder {
 }
 
 /// Where a provisioned dashboard came from.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DashProvisioning {
     pub provider: String,
     /// Path of the file relative to the provider's `options.path`.
@@ -169,7 +173,7 @@ pub struct DashProvisioning {
 }
 
 /// One entry of a dashboard's version history.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DashboardVersion {
     pub id: i64,
     pub version: i64,
@@ -182,7 +186,7 @@ pub struct DashboardVersion {
 }
 
 /// A dashboard with its full version history (the double keeps every version).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Dashboard {
     pub id: i64,
     pub uid: String,
@@ -225,7 +229,7 @@ impl Dashboard {
 }
 
 /// An annotation.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Annotation {
     pub id: i64,
     pub dashboard_id: i64,
@@ -293,6 +297,8 @@ pub struct Store {
     /// Rule group intervals in seconds, keyed by (folder uid, group title).
     pub rule_groups: BTreeMap<(String, String), i64>,
     pub mute_timings: Vec<Value>,
+    /// Org 1's preferences (`/api/org/preferences`).
+    pub preferences: Preferences,
     /// Problems Grafana would only log (e.g. an unreadable dashboard JSON file).
     pub warnings: Vec<String>,
     next_id: i64,
@@ -370,6 +376,7 @@ impl Store {
             rules: Vec::new(),
             rule_groups: BTreeMap::new(),
             mute_timings: Vec::new(),
+            preferences: Preferences::default(),
             warnings: Vec::new(),
             next_id: 1,
             next_ds_id: 1,
@@ -380,7 +387,9 @@ impl Store {
     }
 
     /// Keeps the admin credentials in `data_dir`, as Grafana does in its database: the first
-    /// start of a data dir stores the configured ones, later starts keep the stored ones.
+    /// start of a data dir stores the configured ones, later starts keep the stored ones. The
+    /// objects an earlier run stored there are loaded (before provisioning runs, as Grafana's
+    /// database is).
     pub fn attach_data_dir(&mut self, ids: &IdGen, data_dir: PathBuf) -> Result<(), String> {
         match persist::load(&data_dir)? {
             Some(rec) => {
@@ -396,8 +405,79 @@ impl Store {
                 self.admin_record = Some(rec);
             }
         }
+        if let Some(db) = persist::load_db(&data_dir)? {
+            self.restore(db);
+        }
         self.data_dir = Some(data_dir);
         Ok(())
+    }
+
+    /// What `[paths] data` keeps of the store (everything but the admin, config and warnings).
+    pub(crate) fn snapshot(&self) -> Db {
+        Db {
+            format: persist::DB_FORMAT,
+            next_ids: [
+                self.next_id,
+                self.next_ds_id,
+                self.next_version_id,
+                self.next_annotation_id,
+                self.next_rule_id,
+            ],
+            folders: self.folders.clone(),
+            dashboards: self.dashboards.clone(),
+            datasources: self.datasources.clone(),
+            annotations: self.annotations.clone(),
+            contact_points: self.contact_points.clone(),
+            policy: self.policy.clone(),
+            policy_provenance: self.policy_provenance.clone(),
+            templates: self.templates.clone(),
+            rules: self.rules.clone(),
+            rule_groups: self
+                .rule_groups
+                .iter()
+                .map(|((folder_uid, group), secs)| RuleGroup {
+                    folder_uid: folder_uid.clone(),
+                    group: group.clone(),
+                    interval_secs: *secs,
+                })
+                .collect(),
+            mute_timings: self.mute_timings.clone(),
+            preferences: self.preferences.clone(),
+        }
+    }
+
+    fn restore(&mut self, db: Db) {
+        [
+            self.next_id,
+            self.next_ds_id,
+            self.next_version_id,
+            self.next_annotation_id,
+            self.next_rule_id,
+        ] = db.next_ids;
+        self.folders = db.folders;
+        self.dashboards = db.dashboards;
+        self.datasources = db.datasources;
+        self.annotations = db.annotations;
+        self.contact_points = db.contact_points;
+        self.policy = db.policy;
+        self.policy_provenance = db.policy_provenance;
+        self.templates = db.templates;
+        self.rules = db.rules;
+        self.rule_groups = db
+            .rule_groups
+            .into_iter()
+            .map(|g| ((g.folder_uid, g.group), g.interval_secs))
+            .collect();
+        self.mute_timings = db.mute_timings;
+        self.preferences = db.preferences;
+    }
+
+    /// Writes the snapshot to the data dir, if there is one (no-op without).
+    pub fn persist(&self) -> Result<(), String> {
+        match &self.data_dir {
+            Some(dir) => persist::save_db(dir, &self.snapshot()),
+            None => Ok(()),
+        }
     }
 
     /// Whether `user` / `password` are the admin's credentials.

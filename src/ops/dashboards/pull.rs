@@ -79,27 +79,41 @@ pub fn pull(
         .root
         .join("dashboards-src")
         .join(crate::compile::dashboards::OVERRIDES_DIR);
-    runtime()?.block_on(pull_into(&grafana, &rendered, &dir))
+    let (pulled, seen) = runtime()?.block_on(pull_into(&grafana, &rendered, &dir))?;
+    // The sources now hold what Grafana has: those versions are no longer someone else's edit,
+    // so apply and push may overwrite them once the sources change.
+    let mut record = crate::targets::grafana_api::read_pushed(&s.ctx);
+    let before = record.clone();
+    record.extend(seen);
+    if record != before {
+        crate::targets::grafana_api::write_pushed(&s.ctx, &record)?;
+    }
+    Ok(pulled)
 }
 
 /// [`pull`] with the templates' renderings given: for each `(uid, template model)`, the overlay
 /// from it to Grafana's dashboard (both normalised) is written to `dir/<uid>.json`, or removed
-/// when empty. Files are written atomically and only when they change.
+/// when empty. Files are written atomically and only when they change. Also returns the
+/// version of each dashboard Grafana had, by uid.
 pub async fn pull_into(
     grafana: &grafana::Client,
     rendered: &[(String, Value)],
     dir: &std::path::Path,
-) -> Result<Vec<Pulled>> {
+) -> Result<(Vec<Pulled>, std::collections::BTreeMap<String, u64>)> {
     let live =
         futures_util::future::try_join_all(rendered.iter().map(|(uid, _)| grafana.dashboard(uid)))
             .await?;
     let mut out = Vec::new();
+    let mut seen = std::collections::BTreeMap::new();
     for ((uid, template), theirs) in rendered.iter().zip(live) {
         let uid = uid.clone();
         let Some((model, _)) = theirs else {
             out.push(Pulled::Missing { uid });
             continue;
         };
+        if let Some(version) = model["version"].as_u64() {
+            seen.insert(uid.clone(), version);
+        }
         let overlay = crate::compile::overlay::make(
             &grafana::normalize::normalize(template),
             &grafana::normalize::normalize(&model),
@@ -134,5 +148,5 @@ pub async fn pull_into(
             changes,
         });
     }
-    Ok(out)
+    Ok((out, seen))
 }

@@ -39,6 +39,27 @@ const SAVE_MESSAGE: &str = "promo-infra apply";
 
 /// The stack's Grafana, logged in as the stack's admin (`GRAFANA_ADMIN_PASSWORD` from `.env`).
 pub fn client(ctx: &Context, desired: &Desired) -> Result<Client> {
+    let password = common::secret(ctx, crate::secrets::GRAFANA_ADMIN_PASSWORD);
+    client_with(ctx, desired, password)
+}
+
+/// [`client`], or — while a rotation of the admin password is pending and Grafana already has
+/// the new value (`secrets rotate` interrupted after the live change) — logged in with the
+/// pending value, so a plan of that stack still reads its dashboards.
+async fn login(ctx: &Context, desired: &Desired) -> Result<Client> {
+    let primary = client(ctx, desired)?;
+    let pending = crate::secrets::pending_name(crate::secrets::GRAFANA_ADMIN_PASSWORD);
+    let Some(pending) = ctx.secrets.get(&pending) else {
+        return Ok(primary);
+    };
+    let (status, _) = primary.request(Method::GET, "/api/org", None).await?;
+    if status == StatusCode::UNAUTHORIZED {
+        return client_with(ctx, desired, Some(pending.to_string()));
+    }
+    Ok(primary)
+}
+
+fn client_with(ctx: &Context, desired: &Desired, password: Option<String>) -> Result<Client> {
     let url = common::service_url(desired, "grafana").ok_or_else(|| {
         Error::usage(
             format!("stack `{}` has no Grafana reachable from here", ctx.stack),
@@ -51,7 +72,7 @@ pub fn client(ctx: &Context, desired: &Desired) -> Result<Client> {
         _ => None,
     });
     let user = env.map_or_else(|| "admin".to_string(), super::reload::admin_user);
-    let password = common::secret(ctx, crate::secrets::GRAFANA_ADMIN_PASSWORD).ok_or_else(|| {
+    let password = password.ok_or_else(|| {
         Error::usage(
             format!(
                 "no Grafana admin password for stack `{}`: GRAFANA_ADMIN_PASSWORD is not in generated/{}/.env",
@@ -223,7 +244,7 @@ pub async fn observe(
     else {
         return Ok(());
     };
-    let grafana = client(ctx, desired)?;
+    let grafana = login(ctx, desired).await?;
     let wanted: Vec<&ResourceId> = desired
         .resources
         .keys()
@@ -272,7 +293,7 @@ pub async fn observe(
 
 /// Create or converge the folder or dashboard of `step` (a resource of this module's kinds).
 pub async fn execute(ctx: &Context, desired: &Desired, step: &Step, r: &Resource) -> Result<()> {
-    let grafana = client(ctx, desired)?;
+    let grafana = login(ctx, desired).await?;
     match (&step.action, &r.spec) {
         (Action::Delete, _) => delete(ctx, desired, &step.id).await,
         (_, ResourceSpec::Folder(f)) => ensure_folder(&grafana, f).await,
@@ -339,10 +360,17 @@ async fn upload(
             .await?;
         remember(ctx, &d.uid, saved.version)?;
     }
+    // The home dashboard's own step sets the preference; the one that was home clears it only
+    // when no declared dashboard is home any more (steps run concurrently: two steps never
+    // write the preference for one change).
     let home = home_uid(grafana).await?;
+    let any_home = desired
+        .resources
+        .values()
+        .any(|r| matches!(&r.spec, ResourceSpec::Dashboard(x) if x.home));
     let wanted = if d.home {
         Some(d.uid.as_str())
-    } else if home.as_deref() == Some(d.uid.as_str()) {
+    } else if !any_home && home.as_deref() == Some(d.uid.as_str()) {
         Some("")
     } else {
         None
@@ -370,7 +398,7 @@ pub async fn delete(ctx: &Context, desired: &Desired, id: &ResourceId) -> Result
     if id.kind != ResourceKind::Dashboard {
         return Ok(());
     }
-    let grafana = client(ctx, desired)?;
+    let grafana = login(ctx, desired).await?;
     match grafana.dashboard(&id.name).await? {
         None => Ok(()),
         Some(_) => {

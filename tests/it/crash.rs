@@ -202,9 +202,9 @@ fn a_failing_second_stack_leaves_the_first_untouched() {
       ~ generated/a/native/grafana.ini
       ~ generated/a/systemd/promo-infra-a-control-api.service
     warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/a/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
-    ✓ generated/a: 0 created, 4 updated, 16 unchanged, 0 removed
+    ✓ generated/a: 0 created, 4 updated, 13 unchanged, 0 removed
     warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/b/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
-    ✓ generated/b: 0 created, 0 updated, 20 unchanged, 0 removed
+    ✓ generated/b: 0 created, 0 updated, 17 unchanged, 0 removed
 
     ----- stderr -----
     ");

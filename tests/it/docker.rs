@@ -688,7 +688,7 @@ fn containers_made_by_docker_compose_are_replaced_never_duplicated() {
 
     // Both recreated with the generated configuration (labels added); compose's network and
     // volumes are reused.
-    promo_snapshot!(s.run(&["plan"]), @"
+    promo_snapshot!(s.run(&["plan"]), @r#"
     success: true
     exit_code: 0
     ----- stdout -----
@@ -706,10 +706,64 @@ fn containers_made_by_docker_compose_are_replaced_never_duplicated() {
     -/+ service.influxdb
           ~ labels.io.promo-infra.hash: (none: not created by promo-infra) → [ID] # forces replacement
 
-    Plan: 3 to add, 0 to change, 3 to destroy.
+      # folder.[STACK] will be created
+      + folder.[STACK]
+          + title: "promo-infra: [STACK]"
+          + uid: "[STACK]"
+
+      # dashboard.k6-technical will be created
+      + dashboard.k6-technical
+          + folder_uid: "[STACK]"
+          + home: false
+          + panels.Checks: "[ID]"
+          + panels.Checks pass rate: "[ID]"
+          + panels.Checks passed: "[ID]"
+          + panels.Checks, data and iterations: "[ID]"
+          + panels.Data rate: "[ID]"
+          + panels.Data transferred: "[ID]"
+          + panels.Failed requests: "[ID]"
+          + panels.HTTP: "[ID]"
+          + panels.HTTP request duration: "[ID]"
+          + panels.HTTP request phases (mean): "[ID]"
+          + panels.HTTP request phases (p95): "[ID]"
+          + panels.HTTP requests: "[ID]"
+          + panels.Iteration duration: "[ID]"
+          + panels.Iterations per second: "[ID]"
+          + panels.Overview: "[ID]"
+          + panels.Peak requests/s: "[ID]"
+          + panels.Request duration p95: "[ID]"
+          + panels.Requests and failures per second: "[ID]"
+          + panels.Responses by HTTP status: "[ID]"
+          + panels.URLs and latencies: "[ID]"
+          + panels.Virtual users: "[ID]"
+          + settings: "[ID]"
+          + title: "k6 results – technical view"
+          + uid: "k6-technical"
+
+      # dashboard.promo-marketing will be created
+      + dashboard.promo-marketing
+          + folder_uid: "[STACK]"
+          + home: true
+          + panels.Both runs side by side: "[ID]"
+          + panels.Concurrent users: "[ID]"
+          + panels.Emergency stop: "[ID]"
+          + panels.Error rate: "[ID]"
+          + panels.Extra errors: "[ID]"
+          + panels.Extra response time: "[ID]"
+          + panels.Extra response time (%): "[ID]"
+          + panels.Pages requested per second: "[ID]"
+          + panels.Promotion impact (compared with the baseline run): "[ID]"
+          + panels.Response time: "[ID]"
+          + panels.Site health: "[ID]"
+          + panels.The numbers behind the grade: "[ID]"
+          + settings: "[ID]"
+          + title: "Promo Load Analyzer - Marketing View"
+          + uid: "promo-marketing"
+
+    Plan: 6 to add, 0 to change, 3 to destroy.
 
     ----- stderr -----
-    ");
+    "#);
     s.apply();
     let names = docker(&[
         "ps",
@@ -789,7 +843,6 @@ fn non_interactive_apply_without_auto_approve_changes_nothing() {
           + env.GF_ANALYTICS_CHECK_FOR_UPDATES: "false"
           + env.GF_ANALYTICS_REPORTING_ENABLED: "false"
           + env.GF_AUTH_ANONYMOUS_ENABLED: "false"
-          + env.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: "/var/lib/grafana/dashboards/promo-marketing.json"
           + env.GF_SECURITY_ADMIN_PASSWORD: (sensitive)
           + env.GF_SECURITY_ADMIN_USER: "promo-admin"
           + env.GF_SECURITY_SECRET_KEY: (sensitive)
@@ -809,15 +862,10 @@ fn non_interactive_apply_without_auto_approve_changes_nothing() {
           + mounts[1].read_only: true
           + mounts[1].source.generated: "grafana/provisioning"
           + mounts[1].target: "/etc/grafana/provisioning"
-          + mounts[2].read_only: true
-          + mounts[2].source.generated: "grafana/dashboards"
-          + mounts[2].target: "/var/lib/grafana/dashboards"
           + name: "grafana"
           + ports[0].container_port: 3000
           + ports[0].host_ip: "127.0.0.1"
           + ports[0].host_port: [PORT]
-          + reload_digest.grafana/dashboards: "[HASH]"
-          + reload_digest.grafana/provisioning/dashboards: "[HASH]"
           + reload_digest.grafana/provisioning/datasources: "[HASH]"
           + restart: "unless-stopped"
 
@@ -870,7 +918,61 @@ fn non_interactive_apply_without_auto_approve_changes_nothing() {
           + users[2].privilege: "ALL"
           + version: 1
 
-    Plan: 7 to add, 0 to change, 0 to destroy.
+      # folder.[STACK] will be created
+      + folder.[STACK]
+          + title: "promo-infra: [STACK]"
+          + uid: "[STACK]"
+
+      # dashboard.k6-technical will be created
+      + dashboard.k6-technical
+          + folder_uid: "[STACK]"
+          + home: false
+          + panels.Checks: "[ID]"
+          + panels.Checks pass rate: "[ID]"
+          + panels.Checks passed: "[ID]"
+          + panels.Checks, data and iterations: "[ID]"
+          + panels.Data rate: "[ID]"
+          + panels.Data transferred: "[ID]"
+          + panels.Failed requests: "[ID]"
+          + panels.HTTP: "[ID]"
+          + panels.HTTP request duration: "[ID]"
+          + panels.HTTP request phases (mean): "[ID]"
+          + panels.HTTP request phases (p95): "[ID]"
+          + panels.HTTP requests: "[ID]"
+          + panels.Iteration duration: "[ID]"
+          + panels.Iterations per second: "[ID]"
+          + panels.Overview: "[ID]"
+          + panels.Peak requests/s: "[ID]"
+          + panels.Request duration p95: "[ID]"
+          + panels.Requests and failures per second: "[ID]"
+          + panels.Responses by HTTP status: "[ID]"
+          + panels.URLs and latencies: "[ID]"
+          + panels.Virtual users: "[ID]"
+          + settings: "[ID]"
+          + title: "k6 results – technical view"
+          + uid: "k6-technical"
+
+      # dashboard.promo-marketing will be created
+      + dashboard.promo-marketing
+          + folder_uid: "[STACK]"
+          + home: true
+          + panels.Both runs side by side: "[ID]"
+          + panels.Concurrent users: "[ID]"
+          + panels.Emergency stop: "[ID]"
+          + panels.Error rate: "[ID]"
+          + panels.Extra errors: "[ID]"
+          + panels.Extra response time: "[ID]"
+          + panels.Extra response time (%): "[ID]"
+          + panels.Pages requested per second: "[ID]"
+          + panels.Promotion impact (compared with the baseline run): "[ID]"
+          + panels.Response time: "[ID]"
+          + panels.Site health: "[ID]"
+          + panels.The numbers behind the grade: "[ID]"
+          + settings: "[ID]"
+          + title: "Promo Load Analyzer - Marketing View"
+          + uid: "promo-marketing"
+
+    Plan: 10 to add, 0 to change, 0 to destroy.
 
     ----- stderr -----
       x apply needs confirmation, but stdin is not a terminal
@@ -946,7 +1048,6 @@ fn a_missing_image_that_cannot_be_pulled_is_named_with_how_to_get_it() {
           + env.GF_ANALYTICS_CHECK_FOR_UPDATES: "false"
           + env.GF_ANALYTICS_REPORTING_ENABLED: "false"
           + env.GF_AUTH_ANONYMOUS_ENABLED: "false"
-          + env.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: "/var/lib/grafana/dashboards/promo-marketing.json"
           + env.GF_SECURITY_ADMIN_PASSWORD: (sensitive)
           + env.GF_SECURITY_ADMIN_USER: "promo-admin"
           + env.GF_SECURITY_SECRET_KEY: (sensitive)
@@ -966,15 +1067,10 @@ fn a_missing_image_that_cannot_be_pulled_is_named_with_how_to_get_it() {
           + mounts[1].read_only: true
           + mounts[1].source.generated: "grafana/provisioning"
           + mounts[1].target: "/etc/grafana/provisioning"
-          + mounts[2].read_only: true
-          + mounts[2].source.generated: "grafana/dashboards"
-          + mounts[2].target: "/var/lib/grafana/dashboards"
           + name: "grafana"
           + ports[0].container_port: 3000
           + ports[0].host_ip: "127.0.0.1"
           + ports[0].host_port: [PORT]
-          + reload_digest.grafana/dashboards: "[HASH]"
-          + reload_digest.grafana/provisioning/dashboards: "[HASH]"
           + reload_digest.grafana/provisioning/datasources: "[HASH]"
           + restart: "unless-stopped"
 
@@ -1027,7 +1123,61 @@ fn a_missing_image_that_cannot_be_pulled_is_named_with_how_to_get_it() {
           + users[2].privilege: "ALL"
           + version: 1
 
-    Plan: 7 to add, 0 to change, 0 to destroy.
+      # folder.[STACK] will be created
+      + folder.[STACK]
+          + title: "promo-infra: [STACK]"
+          + uid: "[STACK]"
+
+      # dashboard.k6-technical will be created
+      + dashboard.k6-technical
+          + folder_uid: "[STACK]"
+          + home: false
+          + panels.Checks: "[ID]"
+          + panels.Checks pass rate: "[ID]"
+          + panels.Checks passed: "[ID]"
+          + panels.Checks, data and iterations: "[ID]"
+          + panels.Data rate: "[ID]"
+          + panels.Data transferred: "[ID]"
+          + panels.Failed requests: "[ID]"
+          + panels.HTTP: "[ID]"
+          + panels.HTTP request duration: "[ID]"
+          + panels.HTTP request phases (mean): "[ID]"
+          + panels.HTTP request phases (p95): "[ID]"
+          + panels.HTTP requests: "[ID]"
+          + panels.Iteration duration: "[ID]"
+          + panels.Iterations per second: "[ID]"
+          + panels.Overview: "[ID]"
+          + panels.Peak requests/s: "[ID]"
+          + panels.Request duration p95: "[ID]"
+          + panels.Requests and failures per second: "[ID]"
+          + panels.Responses by HTTP status: "[ID]"
+          + panels.URLs and latencies: "[ID]"
+          + panels.Virtual users: "[ID]"
+          + settings: "[ID]"
+          + title: "k6 results – technical view"
+          + uid: "k6-technical"
+
+      # dashboard.promo-marketing will be created
+      + dashboard.promo-marketing
+          + folder_uid: "[STACK]"
+          + home: true
+          + panels.Both runs side by side: "[ID]"
+          + panels.Concurrent users: "[ID]"
+          + panels.Emergency stop: "[ID]"
+          + panels.Error rate: "[ID]"
+          + panels.Extra errors: "[ID]"
+          + panels.Extra response time: "[ID]"
+          + panels.Extra response time (%): "[ID]"
+          + panels.Pages requested per second: "[ID]"
+          + panels.Promotion impact (compared with the baseline run): "[ID]"
+          + panels.Response time: "[ID]"
+          + panels.Site health: "[ID]"
+          + panels.The numbers behind the grade: "[ID]"
+          + settings: "[ID]"
+          + title: "Promo Load Analyzer - Marketing View"
+          + uid: "promo-marketing"
+
+    Plan: 10 to add, 0 to change, 0 to destroy.
 
     ----- stderr -----
       x image `127.0.0.1:9/promo-infra-missing:0.0.1` is not present locally and could not be pulled: Docker responded with status code 500: Get "http://127.0.0.1:9/v2/": dial tcp 127.0.0.1:9: connect: connection refused
@@ -1150,7 +1300,6 @@ fn a_service_that_never_becomes_healthy_is_named_with_its_last_health_check() {
           + env.GF_ANALYTICS_CHECK_FOR_UPDATES: "false"
           + env.GF_ANALYTICS_REPORTING_ENABLED: "false"
           + env.GF_AUTH_ANONYMOUS_ENABLED: "false"
-          + env.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: "/var/lib/grafana/dashboards/promo-marketing.json"
           + env.GF_SECURITY_ADMIN_PASSWORD: (sensitive)
           + env.GF_SECURITY_ADMIN_USER: "promo-admin"
           + env.GF_SECURITY_SECRET_KEY: (sensitive)
@@ -1170,15 +1319,10 @@ fn a_service_that_never_becomes_healthy_is_named_with_its_last_health_check() {
           + mounts[1].read_only: true
           + mounts[1].source.generated: "grafana/provisioning"
           + mounts[1].target: "/etc/grafana/provisioning"
-          + mounts[2].read_only: true
-          + mounts[2].source.generated: "grafana/dashboards"
-          + mounts[2].target: "/var/lib/grafana/dashboards"
           + name: "grafana"
           + ports[0].container_port: 3000
           + ports[0].host_ip: "127.0.0.1"
           + ports[0].host_port: [PORT]
-          + reload_digest.grafana/dashboards: "[HASH]"
-          + reload_digest.grafana/provisioning/dashboards: "[HASH]"
           + reload_digest.grafana/provisioning/datasources: "[HASH]"
           + restart: "unless-stopped"
 
@@ -1231,7 +1375,61 @@ fn a_service_that_never_becomes_healthy_is_named_with_its_last_health_check() {
           + users[2].privilege: "ALL"
           + version: 1
 
-    Plan: 7 to add, 0 to change, 0 to destroy.
+      # folder.[STACK] will be created
+      + folder.[STACK]
+          + title: "promo-infra: [STACK]"
+          + uid: "[STACK]"
+
+      # dashboard.k6-technical will be created
+      + dashboard.k6-technical
+          + folder_uid: "[STACK]"
+          + home: false
+          + panels.Checks: "[ID]"
+          + panels.Checks pass rate: "[ID]"
+          + panels.Checks passed: "[ID]"
+          + panels.Checks, data and iterations: "[ID]"
+          + panels.Data rate: "[ID]"
+          + panels.Data transferred: "[ID]"
+          + panels.Failed requests: "[ID]"
+          + panels.HTTP: "[ID]"
+          + panels.HTTP request duration: "[ID]"
+          + panels.HTTP request phases (mean): "[ID]"
+          + panels.HTTP request phases (p95): "[ID]"
+          + panels.HTTP requests: "[ID]"
+          + panels.Iteration duration: "[ID]"
+          + panels.Iterations per second: "[ID]"
+          + panels.Overview: "[ID]"
+          + panels.Peak requests/s: "[ID]"
+          + panels.Request duration p95: "[ID]"
+          + panels.Requests and failures per second: "[ID]"
+          + panels.Responses by HTTP status: "[ID]"
+          + panels.URLs and latencies: "[ID]"
+          + panels.Virtual users: "[ID]"
+          + settings: "[ID]"
+          + title: "k6 results – technical view"
+          + uid: "k6-technical"
+
+      # dashboard.promo-marketing will be created
+      + dashboard.promo-marketing
+          + folder_uid: "[STACK]"
+          + home: true
+          + panels.Both runs side by side: "[ID]"
+          + panels.Concurrent users: "[ID]"
+          + panels.Emergency stop: "[ID]"
+          + panels.Error rate: "[ID]"
+          + panels.Extra errors: "[ID]"
+          + panels.Extra response time: "[ID]"
+          + panels.Extra response time (%): "[ID]"
+          + panels.Pages requested per second: "[ID]"
+          + panels.Promotion impact (compared with the baseline run): "[ID]"
+          + panels.Response time: "[ID]"
+          + panels.Site health: "[ID]"
+          + panels.The numbers behind the grade: "[ID]"
+          + settings: "[ID]"
+          + title: "Promo Load Analyzer - Marketing View"
+          + uid: "promo-marketing"
+
+    Plan: 10 to add, 0 to change, 0 to destroy.
 
     ----- stderr -----
       x container [STACK]-grafana-1 did not become healthy within 9s (after [TIME]); last health check: exit 1: wget: can't connect to remote host (127.0.0.1): Connection refused
@@ -1276,7 +1474,61 @@ fn a_service_that_never_becomes_healthy_is_named_with_its_last_health_check() {
       # service.grafana will be started
       ~ service.grafana
 
-    Plan: 1 to add, 1 to change, 0 to destroy.
+      # folder.[STACK] will be created
+      + folder.[STACK]
+          + title: "promo-infra: [STACK]"
+          + uid: "[STACK]"
+
+      # dashboard.k6-technical will be created
+      + dashboard.k6-technical
+          + folder_uid: "[STACK]"
+          + home: false
+          + panels.Checks: "[ID]"
+          + panels.Checks pass rate: "[ID]"
+          + panels.Checks passed: "[ID]"
+          + panels.Checks, data and iterations: "[ID]"
+          + panels.Data rate: "[ID]"
+          + panels.Data transferred: "[ID]"
+          + panels.Failed requests: "[ID]"
+          + panels.HTTP: "[ID]"
+          + panels.HTTP request duration: "[ID]"
+          + panels.HTTP request phases (mean): "[ID]"
+          + panels.HTTP request phases (p95): "[ID]"
+          + panels.HTTP requests: "[ID]"
+          + panels.Iteration duration: "[ID]"
+          + panels.Iterations per second: "[ID]"
+          + panels.Overview: "[ID]"
+          + panels.Peak requests/s: "[ID]"
+          + panels.Request duration p95: "[ID]"
+          + panels.Requests and failures per second: "[ID]"
+          + panels.Responses by HTTP status: "[ID]"
+          + panels.URLs and latencies: "[ID]"
+          + panels.Virtual users: "[ID]"
+          + settings: "[ID]"
+          + title: "k6 results – technical view"
+          + uid: "k6-technical"
+
+      # dashboard.promo-marketing will be created
+      + dashboard.promo-marketing
+          + folder_uid: "[STACK]"
+          + home: true
+          + panels.Both runs side by side: "[ID]"
+          + panels.Concurrent users: "[ID]"
+          + panels.Emergency stop: "[ID]"
+          + panels.Error rate: "[ID]"
+          + panels.Extra errors: "[ID]"
+          + panels.Extra response time: "[ID]"
+          + panels.Extra response time (%): "[ID]"
+          + panels.Pages requested per second: "[ID]"
+          + panels.Promotion impact (compared with the baseline run): "[ID]"
+          + panels.Response time: "[ID]"
+          + panels.Site health: "[ID]"
+          + panels.The numbers behind the grade: "[ID]"
+          + settings: "[ID]"
+          + title: "Promo Load Analyzer - Marketing View"
+          + uid: "promo-marketing"
+
+    Plan: 4 to add, 1 to change, 0 to destroy.
 
     ----- stderr -----
     "#);
@@ -1315,9 +1567,10 @@ fn plan_json_lists_every_step_with_its_action() {
     assert_eq!(r.code, 2, "{}", r.all());
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
     let steps = v["steps"].as_array().expect("steps");
-    assert_eq!(steps.len(), 4 + s.services.len(), "{v}");
+    // network, 2 volumes, database, the dashboards' folder and 2 dashboards, and the services.
+    assert_eq!(steps.len(), 7 + s.services.len(), "{v}");
     assert!(steps.iter().all(|st| st["action"] == "create"), "{v}");
-    assert_eq!(v["summary"]["add"], 4 + s.services.len());
+    assert_eq!(v["summary"]["add"], 7 + s.services.len());
     assert_eq!(v["stack"], s.name.as_str());
     assert_eq!(v["target"], "docker");
 }
@@ -1450,10 +1703,11 @@ pub(crate) fn http(
     )
 }
 
-/// Issue 13 item 2, fails on the old code (the container was replaced): a dashboard title
-/// change reaches the running Grafana through its provisioning reload API, same container.
+/// Issue 13 item 2 (fails on the old code: the container was replaced): a dashboard title
+/// change reaches the running Grafana in place, same container — uploaded through Grafana's
+/// dashboard API (dashboards are API-managed, issue 14).
 #[test]
-fn a_dashboard_title_change_is_reloaded_into_the_same_grafana_container() {
+fn a_dashboard_title_change_is_uploaded_into_the_same_grafana_container() {
     if !engine() {
         return;
     }
@@ -1484,20 +1738,10 @@ fn a_dashboard_title_change_is_reloaded_into_the_same_grafana_container() {
     ----- stdout -----
     promo-infra will perform the following actions on stack `[STACK]` (target docker):
 
-      # service.grafana will be updated in place
-      ~ service.grafana
-          ~ reload_digest.grafana/dashboards: "[HASH]" → "[HASH]"
-              --- a/generated/[STACK]/grafana/dashboards/promo-marketing.json
-              +++ b/generated/[STACK]/grafana/dashboards/promo-marketing.json
-              @@ -1432,7 +1432,7 @@
-                   ]
-                 },
-                 "timezone": "browser",
-              -  "title": "Promo Load Analyzer - Marketing View",
-              +  "title": "Promo Load Analyzer - Renamed",
-                 "uid": "promo-marketing",
-                 "weekStart": ""
-               }
+      # dashboard.promo-marketing will be updated in place
+      ~ dashboard.promo-marketing
+          ~ settings: "[ID]" → "[ID]"
+          ~ title: "Promo Load Analyzer - Marketing View" → "Promo Load Analyzer - Renamed"
 
     Plan: 0 to add, 1 to change, 0 to destroy.
 
@@ -1510,12 +1754,15 @@ fn a_dashboard_title_change_is_reloaded_into_the_same_grafana_container() {
         "grafana must not be recreated"
     );
 
-    // The Grafana double's own request log (third-party to the CLI): the reload call is in it.
+    // The Grafana double's own request log (third-party to the CLI): one upload, no reload.
     let (_, log) = http("GET", port, "/__double/requests", None, "");
-    assert!(
-        log.contains("/api/admin/provisioning/dashboards/reload"),
-        "no reload call served: {log}"
+    assert_eq!(
+        log.matches(r#""method":"POST","path":"/api/dashboards/db""#)
+            .count(),
+        1,
+        "one dashboard upload: {log}"
     );
+    assert!(!log.contains("/reload"), "no provisioning reload: {log}");
     let password = s.secret("GRAFANA_ADMIN_PASSWORD");
     let (status, body) = http(
         "GET",

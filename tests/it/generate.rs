@@ -170,7 +170,7 @@ fn hand_edits_are_detected_and_kept() {
     exit_code: 1
     ----- stdout -----
     warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
-    ✓ generated/shop: 0 created, 0 updated, 19 unchanged, 0 removed
+    ✓ generated/shop: 0 created, 0 updated, 16 unchanged, 0 removed
 
     ----- stderr -----
       x hand-edited generated file(s) kept: generated/shop/docker-compose.yml
@@ -202,7 +202,7 @@ fn hand_edits_are_detected_and_kept() {
            PROMO_INFRA_GRAFANA_URL: http://grafana:3000
            PROMO_INFRA_GRAFANA_USER: admin
            PROMO_INFRA_LOCALE: fr
-    @@ -44,12 +44,12 @@
+    @@ -43,12 +43,12 @@
            GF_SECURITY_ADMIN_PASSWORD: "${GRAFANA_ADMIN_PASSWORD:?is not set in .env: see promo-infra secrets list}"
            GF_SECURITY_ADMIN_USER: admin
            GF_SECURITY_SECRET_KEY: "${GRAFANA_SECRET_KEY:?is not set in .env: see promo-infra secrets list}"
@@ -217,7 +217,7 @@ fn hand_edits_are_detected_and_kept() {
          volumes:
          - grafana-data:/var/lib/grafana
          - ./grafana/provisioning:/etc/grafana/provisioning:ro
-    @@ -99,4 +99,3 @@
+    @@ -97,4 +97,3 @@
      volumes:
        grafana-data: {}
        influxdb-data: {}
@@ -235,7 +235,7 @@ fn hand_edits_are_detected_and_kept() {
     ----- stdout -----
       ~ generated/shop/docker-compose.yml
     warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
-    ✓ generated/shop: 0 created, 1 updated, 19 unchanged, 0 removed
+    ✓ generated/shop: 0 created, 1 updated, 16 unchanged, 0 removed
 
     ----- stderr -----
     ");
@@ -278,7 +278,7 @@ fn check_writes_nothing_and_exits_1_with_a_diff() {
          "grafana/dashboards/shop-tech.json": "[HASH]",
     --- a/generated/shop/docker-compose.yml
     +++ b/generated/shop/docker-compose.yml
-    @@ -76,7 +76,7 @@
+    @@ -74,7 +74,7 @@
            DOCKER_INFLUXDB_INIT_MODE: setup
            DOCKER_INFLUXDB_INIT_ORG: shop-org
            DOCKER_INFLUXDB_INIT_PASSWORD: "${INFLUXDB_ADMIN_PASSWORD:?is not set in .env: see promo-infra secrets list}"
@@ -338,7 +338,7 @@ fn removed_outputs_are_deleted_unless_edited() {
       - generated/shop/systemd/promo-infra-shop-backup.service
       - generated/shop/systemd/promo-infra-shop-backup.timer
     warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
-    ✓ generated/shop: 0 created, 0 updated, 16 unchanged, 2 removed
+    ✓ generated/shop: 0 created, 0 updated, 13 unchanged, 2 removed
 
     ----- stderr -----
       x hand-edited generated file(s) kept: generated/shop/cron/promo-infra-shop-backup

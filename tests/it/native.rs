@@ -191,7 +191,18 @@ async fn native_lifecycle_with_real_influxd() {
     // Cold apply to healthy.
     held.release();
     let first = converge(&desired, &target).await;
-    assert_eq!(first.summary().add, 4, "{}", plan::render(&first));
+    // 3 processes, the database, the dashboards' folder and its dashboards.
+    let dashboards = desired
+        .resources
+        .keys()
+        .filter(|id| id.kind == promo_infra::desired::ResourceKind::Dashboard)
+        .count();
+    assert_eq!(
+        first.summary().add,
+        5 + dashboards,
+        "{}",
+        plan::render(&first)
+    );
     let status = target.status(&desired).await.expect("status");
     assert_eq!(
         status.len(),
@@ -260,7 +271,8 @@ async fn native_lifecycle_with_real_influxd() {
     };
     assert_eq!(count().await, Some(2));
 
-    // A Grafana-only change restarts Grafana and nothing else.
+    // The home dashboard is Grafana's org preference, set through its API: the two dashboards
+    // are updated in place and no process restarts.
     let influx_pid = pid_of(stack.project.path(), "influxdb");
     let grafana_pid = pid_of(stack.project.path(), "grafana");
     stack
@@ -274,16 +286,28 @@ async fn native_lifecycle_with_real_influxd() {
         .filter(|s| matches!(s.action, Action::Replace { .. }))
         .map(|s| s.id.to_string())
         .collect();
-    assert_eq!(replaced, ["service.grafana"], "{}", plan::render(&change));
+    assert!(replaced.is_empty(), "{}", plan::render(&change));
+    let updated: Vec<String> = change
+        .steps
+        .iter()
+        .filter(|s| matches!(s.action, Action::Update { .. }))
+        .map(|s| s.id.to_string())
+        .collect();
+    assert_eq!(
+        updated,
+        ["dashboard.m", "dashboard.t"],
+        "{}",
+        plan::render(&change)
+    );
     assert_eq!(
         pid_of(stack.project.path(), "influxdb"),
         influx_pid,
         "InfluxDB must not restart"
     );
-    assert_ne!(
+    assert_eq!(
         pid_of(stack.project.path(), "grafana"),
         grafana_pid,
-        "Grafana must restart"
+        "Grafana must not restart"
     );
     assert!(
         plan::plan(
@@ -778,8 +802,14 @@ fn cli_events_logs_and_restart_with_target_native() {
     assert_eq!(
         events,
         [
+            "dashboard.m: created (T)",
+            "dashboard.m: creating",
+            "dashboard.t: created (T)",
+            "dashboard.t: creating",
             "database.k6: created (T)",
             "database.k6: creating",
+            "folder.native-it: created (T)",
+            "folder.native-it: creating",
             "service.control-api: created and healthy (T)",
             "service.control-api: creating",
             "service.grafana: created and healthy (T)",

@@ -52,20 +52,10 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
     ----- stdout -----
     promo-infra will perform the following actions on stack `[STACK]` (target docker):
 
-      # service.grafana will be updated in place
-      ~ service.grafana
-          ~ reload_digest.grafana/dashboards: "[HASH]" → "[HASH]"
-              --- a/generated/[STACK]/grafana/dashboards/promo-marketing.json
-              +++ b/generated/[STACK]/grafana/dashboards/promo-marketing.json
-              @@ -1432,7 +1432,7 @@
-                   ]
-                 },
-                 "timezone": "browser",
-              -  "title": "Promo Load Analyzer - Marketing View",
-              +  "title": "Flash Sale A",
-                 "uid": "promo-marketing",
-                 "weekStart": ""
-               }
+      # dashboard.promo-marketing will be updated in place
+      ~ dashboard.promo-marketing
+          ~ settings: "[ID]" → "[ID]"
+          ~ title: "Promo Load Analyzer - Marketing View" → "Flash Sale A"
 
     Plan: 0 to add, 1 to change, 0 to destroy.
 

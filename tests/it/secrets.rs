@@ -78,7 +78,7 @@ fn env_is_private_random_hex_and_stable() {
     exit_code: 0
     ----- stdout -----
       ~ generated/shop/.env (added CONTROL_API_TOKEN)
-    ✓ generated/shop: 0 created, 0 updated, 20 unchanged, 0 removed
+    ✓ generated/shop: 0 created, 0 updated, 17 unchanged, 0 removed
 
     ----- stderr -----
     ");
@@ -254,7 +254,7 @@ fn an_empty_secret_is_missing_so_it_is_generated_and_never_counted_as_set() {
     ----- stdout -----
       ~ generated/shop/.env (added GRAFANA_ADMIN_PASSWORD)
     warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
-    ✓ generated/shop: 0 created, 0 updated, 20 unchanged, 0 removed
+    ✓ generated/shop: 0 created, 0 updated, 17 unchanged, 0 removed
 
     ----- stderr -----
     ");
@@ -571,9 +571,7 @@ fn preprod_native_without_a_webhook_runs_grafana_on_the_slackless_provisioning()
           + health_url: "http://127.0.0.1:3000/api/health"
           + name: "grafana"
           + program: "grafana"
-          + reload_digest.grafana/dashboards: "[HASH]"
           + reload_digest.native/grafana/provisioning-without-slack/alerting: "[HASH]"
-          + reload_digest.native/grafana/provisioning-without-slack/dashboards: "[HASH]"
           + reload_digest.native/grafana/provisioning-without-slack/datasources: "[HASH]"
           + url: "http://127.0.0.1:3000"
 
@@ -604,12 +602,66 @@ fn preprod_native_without_a_webhook_runs_grafana_on_the_slackless_provisioning()
           + users[0].privilege: "ALL"
           + version: 2
 
-    Plan: 4 to add, 0 to change, 0 to destroy.
+      # folder.shop will be created
+      + folder.shop
+          + title: "promo-infra: shop"
+          + uid: "shop"
+
+      # dashboard.shop-marketing will be created
+      + dashboard.shop-marketing
+          + folder_uid: "shop"
+          + home: true
+          + panels.Arrêt d'urgence: "[ID]"
+          + panels.Erreurs en plus: "[ID]"
+          + panels.Impact de la promo (comparé au test de référence): "[ID]"
+          + panels.Les chiffres derrière la note: "[ID]"
+          + panels.Les deux tests côte à côte: "[ID]"
+          + panels.Pages demandées par seconde: "[ID]"
+          + panels.Santé du site: "[ID]"
+          + panels.Taux d'erreur: "[ID]"
+          + panels.Temps de réponse: "[ID]"
+          + panels.Temps de réponse en plus: "[ID]"
+          + panels.Temps de réponse en plus (%): "[ID]"
+          + panels.Visiteurs simultanés: "[ID]"
+          + settings: "[ID]"
+          + title: "Test de charge promo – vue marketing"
+          + uid: "shop-marketing"
+
+      # dashboard.shop-tech will be created
+      + dashboard.shop-tech
+          + folder_uid: "shop"
+          + home: false
+          + panels.Checks: "[ID]"
+          + panels.Checks réussis: "[ID]"
+          + panels.Checks, données et itérations: "[ID]"
+          + panels.Données échangées: "[ID]"
+          + panels.Durée des itérations: "[ID]"
+          + panels.Durée des requêtes HTTP: "[ID]"
+          + panels.Durée des requêtes p95: "[ID]"
+          + panels.Débit de données: "[ID]"
+          + panels.HTTP: "[ID]"
+          + panels.Itérations par seconde: "[ID]"
+          + panels.Phases des requêtes HTTP (moyenne): "[ID]"
+          + panels.Phases des requêtes HTTP (p95): "[ID]"
+          + panels.Pic de requêtes/s: "[ID]"
+          + panels.Requêtes HTTP: "[ID]"
+          + panels.Requêtes en échec: "[ID]"
+          + panels.Requêtes et échecs par seconde: "[ID]"
+          + panels.Réponses par code HTTP: "[ID]"
+          + panels.Taux de réussite des checks: "[ID]"
+          + panels.URLs et latences: "[ID]"
+          + panels.Utilisateurs virtuels: "[ID]"
+          + panels.Vue d'ensemble: "[ID]"
+          + settings: "[ID]"
+          + title: "Résultats k6 – vue technique"
+          + uid: "shop-tech"
+
+    Plan: 7 to add, 0 to change, 0 to destroy.
 
     ----- stderr -----
     "#
     );
-    for f in ["datasources", "dashboards", "alerting"] {
+    for f in ["datasources", "alerting"] {
         assert!(
             p.path()
                 .join(format!(

@@ -2,7 +2,8 @@
 //!
 //! Onboarding comes from the official image's variables (`DOCKER_INFLUXDB_INIT_MODE=setup`,
 //! `DOCKER_INFLUXDB_INIT_USERNAME/PASSWORD/ORG/BUCKET/RETENTION/ADMIN_TOKEN`); the listen
-//! address from `--http-bind-address` or `INFLUXD_HTTP_BIND_ADDRESS` (default 127.0.0.1:8086).
+//! address from `--http-bind-address` or `INFLUXD_HTTP_BIND_ADDRESS` (default 127.0.0.1:8086);
+//! `--cloud-serverless` switches on the InfluxDB Cloud Serverless differences.
 #![allow(clippy::disallowed_methods)] // tests read their environment (CI)
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -29,6 +30,10 @@ struct Args {
         default_value = "127.0.0.1:8086"
     )]
     http_bind_address: String,
+    /// Emulate InfluxDB Cloud Serverless: Flux refused (501), bucket PATCH must carry
+    /// `retentionRules` (403), tokens shown only when created.
+    #[arg(long)]
+    cloud_serverless: bool,
 }
 
 fn parse_bind(s: &str) -> Result<SocketAddr, String> {
@@ -91,7 +96,10 @@ async fn main() -> ExitCode {
         }
     };
     let cfg = match Influx2Config::from_env(&process_env) {
-        Ok(c) => c,
+        Ok(c) => Influx2Config {
+            cloud_serverless: args.cloud_serverless,
+            ..c
+        },
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::FAILURE;

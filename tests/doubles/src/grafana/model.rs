@@ -295,6 +295,8 @@ pub struct Store {
     pub mute_timings: Vec<Value>,
     /// Problems Grafana would only log (e.g. an unreadable dashboard JSON file).
     pub warnings: Vec<String>,
+    /// Service accounts created through `/api/serviceaccounts`.
+    pub service_accounts: super::service_accounts::Registry,
     next_id: i64,
     next_ds_id: i64,
     next_version_id: i64,
@@ -371,6 +373,7 @@ impl Store {
             rule_groups: BTreeMap::new(),
             mute_timings: Vec::new(),
             warnings: Vec::new(),
+            service_accounts: Default::default(),
             next_id: 1,
             next_ds_id: 1,
             next_version_id: 1,

@@ -169,9 +169,9 @@ async fn buckets_and_retention() {
     )
     .await;
     assert_eq!(
-        (st, b["retentionRules"].clone()),
-        (200, json!([])),
-        "empty rules = infinite"
+        (st, b["retentionRules"][0]["everySeconds"].clone()),
+        (200, json!(2_592_000)),
+        "empty rules leave the retention as it was (OSS bucketUpdate.toInfluxDB)"
     );
     let (st, b) = send(auth(c.get(format!("{u}/api/v2/buckets/{id}")), TOKEN)).await;
     assert_eq!((st, b["name"].clone()), (200, json!("k6_baseline")));

@@ -251,3 +251,35 @@ fn influxdb2_incomplete_setup_env_is_an_error() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("DOCKER_INFLUXDB_INIT_PASSWORD"), "{stderr}");
 }
+
+#[tokio::test]
+async fn influxdb2_cloud_serverless_flag_refuses_flux() {
+    let mut cmd = Command::new(INFLUX);
+    clean(&mut cmd)
+        .args(["--cloud-serverless", "--http-bind-address", "127.0.0.1:0"])
+        .env("DOCKER_INFLUXDB_INIT_MODE", "setup")
+        .env("DOCKER_INFLUXDB_INIT_USERNAME", "admin")
+        .env("DOCKER_INFLUXDB_INIT_PASSWORD", "password123")
+        .env("DOCKER_INFLUXDB_INIT_ORG", "promo")
+        .env("DOCKER_INFLUXDB_INIT_BUCKET", "k6")
+        .env("DOCKER_INFLUXDB_INIT_ADMIN_TOKEN", "admintoken");
+    let mut child = KillOnDrop(cmd.spawn().unwrap());
+    let lines = stderr_lines(child.0.stderr.take().unwrap());
+    let listen =
+        wait_for_line(&lines, "msg=\"Listening\"", 20).unwrap_or_else(|seen| panic!("{seen:#?}"));
+    let addr = logfmt_value(&listen, "addr").unwrap();
+    let (st, b) = send(
+        client()
+            .post(format!("http://{addr}/api/v2/query"))
+            .header("Authorization", "Token admintoken")
+            .json(&serde_json::json!({"query": "from(bucket: \"k6\") |> range(start: -1h)"})),
+    )
+    .await;
+    assert_eq!(
+        (st, b["code"].clone()),
+        (501, serde_json::json!("not implemented"))
+    );
+    signal(child.0.id(), "-TERM");
+    let status = wait_exit(&mut child.0, 10).expect("exits after SIGTERM");
+    assert!(status.success());
+}

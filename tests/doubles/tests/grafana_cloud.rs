@@ -39,8 +39,12 @@ async fn account_with_token(g: &GrafanaHandle, name: &str, role: &str) -> (i64, 
     let c = client();
     let u = g.url();
     let (st, sa) = send(
-        admin(&c, reqwest::Method::POST, format!("{u}/api/serviceaccounts"))
-            .json(&json!({"name": name, "role": role})),
+        admin(
+            &c,
+            reqwest::Method::POST,
+            format!("{u}/api/serviceaccounts"),
+        )
+        .json(&json!({"name": name, "role": role})),
     )
     .await;
     assert_eq!(st, 201, "{sa}");
@@ -64,8 +68,12 @@ async fn service_account_token_is_shown_once_and_authenticates() {
     let c = client();
     let u = g.url();
     let (st, sa) = send(
-        admin(&c, reqwest::Method::POST, format!("{u}/api/serviceaccounts"))
-            .json(&json!({"name": "promo infra", "role": "Editor"})),
+        admin(
+            &c,
+            reqwest::Method::POST,
+            format!("{u}/api/serviceaccounts"),
+        )
+        .json(&json!({"name": "promo infra", "role": "Editor"})),
     )
     .await;
     assert_eq!(st, 201, "{sa}");
@@ -105,7 +113,13 @@ async fn service_account_token_is_shown_once_and_authenticates() {
         send(admin(&c, reqwest::Method::POST, tokens.clone()).json(&json!({"name": "ci"}))).await;
     assert_eq!(st, 409);
     // The key authenticates.
-    let (st, org) = send(bearer(&c, reqwest::Method::GET, format!("{u}/api/org"), &key)).await;
+    let (st, org) = send(bearer(
+        &c,
+        reqwest::Method::GET,
+        format!("{u}/api/org"),
+        &key,
+    ))
+    .await;
     assert_eq!(st, 200, "{org}");
     assert_eq!(g.state().service_accounts()[0].role, Role::Editor);
     // Unknown account, bad role.
@@ -120,8 +134,12 @@ async fn service_account_token_is_shown_once_and_authenticates() {
     .await;
     assert_eq!(st, 404);
     let (st, body) = send(
-        admin(&c, reqwest::Method::POST, format!("{u}/api/serviceaccounts"))
-            .json(&json!({"name": "x", "role": "Owner"})),
+        admin(
+            &c,
+            reqwest::Method::POST,
+            format!("{u}/api/serviceaccounts"),
+        )
+        .json(&json!({"name": "x", "role": "Owner"})),
     )
     .await;
     assert_eq!(
@@ -137,7 +155,13 @@ async fn service_account_token_is_shown_once_and_authenticates() {
     ))
     .await;
     assert_eq!(st, 200);
-    let (st, _) = send(bearer(&c, reqwest::Method::GET, format!("{u}/api/org"), &key)).await;
+    let (st, _) = send(bearer(
+        &c,
+        reqwest::Method::GET,
+        format!("{u}/api/org"),
+        &key,
+    ))
+    .await;
     assert_eq!(st, 401);
     g.shutdown().await;
 }
@@ -150,7 +174,8 @@ async fn roles_are_enforced_for_writes() {
     let (_, viewer) = account_with_token(&g, "reader", "Viewer").await;
     let (_, editor) = account_with_token(&g, "writer", "Editor").await;
     let (_, adm) = account_with_token(&g, "boss", "Admin").await;
-    let dash = |title: &str| json!({"dashboard": {"title": title, "uid": title}, "overwrite": true});
+    let dash =
+        |title: &str| json!({"dashboard": {"title": title, "uid": title}, "overwrite": true});
     let save = format!("{u}/api/dashboards/db");
 
     let (st, body) =
@@ -161,7 +186,13 @@ async fn roles_are_enforced_for_writes() {
         body["message"],
         "You'll need additional permissions to perform this action. Permissions needed: role Editor"
     );
-    let (st, _) = send(bearer(&c, reqwest::Method::GET, format!("{u}/api/search"), &viewer)).await;
+    let (st, _) = send(bearer(
+        &c,
+        reqwest::Method::GET,
+        format!("{u}/api/search"),
+        &viewer,
+    ))
+    .await;
     assert_eq!(st, 200, "a viewer reads");
     let (st, body) =
         send(bearer(&c, reqwest::Method::POST, save.clone(), &editor).json(&dash("e"))).await;
@@ -169,8 +200,7 @@ async fn roles_are_enforced_for_writes() {
     // Datasource writes and the alerting provisioning API need Admin.
     let ds = json!({"name": "x", "type": "influxdb", "access": "proxy", "url": "http://i:8086"});
     let dsu = format!("{u}/api/datasources");
-    let (st, _) =
-        send(bearer(&c, reqwest::Method::POST, dsu.clone(), &editor).json(&ds)).await;
+    let (st, _) = send(bearer(&c, reqwest::Method::POST, dsu.clone(), &editor).json(&ds)).await;
     assert_eq!(st, 403);
     let (st, body) = send(bearer(&c, reqwest::Method::POST, dsu, &adm).json(&ds)).await;
     assert_eq!(st, 200, "{body}");
@@ -259,7 +289,10 @@ async fn provenance_locks_ui_edits_unless_the_header_was_sent() {
         )
     );
     let (st, body) = send(post(format!("{ui}/contact-points/free"), edit.clone())).await;
-    assert_eq!((st, body["settings"]["recipient"].clone()), (200, json!("#b")));
+    assert_eq!(
+        (st, body["settings"]["recipient"].clone()),
+        (200, json!("#b"))
+    );
     let (st, _) = send(post(format!("{ui}/contact-points/nope"), edit)).await;
     assert_eq!(st, 404);
 
@@ -277,7 +310,11 @@ async fn provenance_locks_ui_edits_unless_the_header_was_sent() {
     )
     .await;
     assert_eq!(st, 200, "{body}");
-    let (st, body) = send(post(format!("{ui}/alert-rules/r-api"), json!({"title": "x"}))).await;
+    let (st, body) = send(post(
+        format!("{ui}/alert-rules/r-api"),
+        json!({"title": "x"}),
+    ))
+    .await;
     assert_eq!(st, 400, "{body}");
     let (st, body) = send(
         admin(&c, reqwest::Method::PUT, group.clone())
@@ -290,11 +327,20 @@ async fn provenance_locks_ui_edits_unless_the_header_was_sent() {
         (200, json!("")),
         "the header's presence (even empty) disables provenance"
     );
-    let (st, body) = send(post(format!("{ui}/alert-rules/r-api"), json!({"title": "renamed"}))).await;
-    assert_eq!((st, body["title"].clone()), (200, json!("renamed")), "{body}");
+    let (st, body) = send(post(
+        format!("{ui}/alert-rules/r-api"),
+        json!({"title": "renamed"}),
+    ))
+    .await;
+    assert_eq!(
+        (st, body["title"].clone()),
+        (200, json!("renamed")),
+        "{body}"
+    );
 
     let tree = json!({"receiver": "locked", "group_by": ["alertname"]});
-    let (st, _) = send(admin(&c, reqwest::Method::PUT, format!("{prov}/policies")).json(&tree)).await;
+    let (st, _) =
+        send(admin(&c, reqwest::Method::PUT, format!("{prov}/policies")).json(&tree)).await;
     assert_eq!(st, 202);
     let (st, _) = send(post(format!("{ui}/policies"), json!({"receiver": "free"}))).await;
     assert_eq!(st, 400);
@@ -305,7 +351,12 @@ async fn provenance_locks_ui_edits_unless_the_header_was_sent() {
     )
     .await;
     assert_eq!(st, 403, "api -> none is refused for policies");
-    let (st, _) = send(admin(&c, reqwest::Method::DELETE, format!("{prov}/policies"))).await;
+    let (st, _) = send(admin(
+        &c,
+        reqwest::Method::DELETE,
+        format!("{prov}/policies"),
+    ))
+    .await;
     assert_eq!(st, 202);
     let (st, _) = send(
         admin(&c, reqwest::Method::PUT, format!("{prov}/policies"))
@@ -341,8 +392,12 @@ async fn grafana_10_2_locks_notification_objects_and_has_no_rule_group_delete() 
     .await;
     assert_eq!((st, body["provenance"].clone()), (202, json!("api")));
     let (st, _) = send(
-        admin(&c, reqwest::Method::POST, format!("{u}/__double/ui-edit-alerting/contact-points/cp"))
-            .json(&json!({"settings": {"recipient": "#b"}})),
+        admin(
+            &c,
+            reqwest::Method::POST,
+            format!("{u}/__double/ui-edit-alerting/contact-points/cp"),
+        )
+        .json(&json!({"settings": {"recipient": "#b"}})),
     )
     .await;
     assert_eq!(st, 400);

@@ -4,14 +4,14 @@
 
 mod support;
 
-use promo_doubles::influx2::{self, Influx2Config, Influx2Handle, Influx2Setup};
+use promo_doubles::influx2::{self, Influx2Config, Influx2Handle, Influx2Setup, Product};
 use serde_json::{Value, json};
 use support::{client, send};
 
 const TOKEN: &str = "operator-token-cloud";
 
 async fn start(cloud: bool) -> Influx2Handle {
-    influx2::spawn(Influx2Config {
+    let cfg = Influx2Config {
         setup: Some(Influx2Setup {
             username: "admin".into(),
             password: "password123".into(),
@@ -20,11 +20,16 @@ async fn start(cloud: bool) -> Influx2Handle {
             retention_seconds: 7 * 86_400,
             token: Some(TOKEN.into()),
         }),
-        cloud_serverless: cloud,
         ..Influx2Config::default()
-    })
-    .await
-    .expect("spawn influx2 double")
+    };
+    let product = if cloud {
+        Product::CloudServerless
+    } else {
+        Product::Oss
+    };
+    influx2::spawn_as(cfg, product)
+        .await
+        .expect("spawn influx2 double")
 }
 
 fn tok(rb: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
@@ -101,16 +106,18 @@ async fn dbrp_mappings_crud() {
         (st, body["message"].clone()),
         (400, json!("either \"org\" or \"orgID\" must be provided"))
     );
-    let (st, list) = send(tok(c.get(format!("{u}/api/v2/dbrps?org=promo&db=k6")), TOKEN)).await;
+    let (st, list) = send(tok(
+        c.get(format!("{u}/api/v2/dbrps?org=promo&db=k6")),
+        TOKEN,
+    ))
+    .await;
     assert_eq!(st, 200);
     assert_eq!(list["content"].as_array().unwrap().len(), 1);
     let one = format!("{u}/api/v2/dbrps/{id}?orgID={}", i.org);
     let (st, got) = send(tok(c.get(&one), TOKEN)).await;
     assert_eq!((st, got["content"]["id"].clone()), (200, json!(id)));
-    let (st, got) = send(
-        tok(c.patch(&one), TOKEN).json(&json!({"retention_policy": "weekly"})),
-    )
-    .await;
+    let (st, got) =
+        send(tok(c.patch(&one), TOKEN).json(&json!({"retention_policy": "weekly"}))).await;
     assert_eq!(
         (st, got["content"]["retention_policy"].clone()),
         (200, json!("weekly"))
@@ -162,11 +169,17 @@ async fn a_write_only_token_cannot_read_and_a_read_only_token_cannot_write() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 204);
     let (st, body) = send(c.post(format!("{u}/write?db=k6&p={reader}")).body(line)).await;
-    assert_eq!((st, body["message"].clone()), (403, json!("insufficient permissions for write")));
+    assert_eq!(
+        (st, body["message"].clone()),
+        (403, json!("insufficient permissions for write"))
+    );
     let (st, body) = send(tok(c.post(format!("{u}/write?db=nope")), &writer).body(line)).await;
     assert_eq!(
         (st, body),
-        (404, json!({"code": "not found", "message": "no dbrp mapping found"}))
+        (
+            404,
+            json!({"code": "not found", "message": "no dbrp mapping found"})
+        )
     );
     let (st, body) = send(tok(c.post(format!("{u}/write")), &writer).body(line)).await;
     assert_eq!((st, body["message"].clone()), (400, json!("missing db")));
@@ -192,7 +205,11 @@ async fn a_write_only_token_cannot_read_and_a_read_only_token_cannot_write() {
     );
     let (st, _) = send(c.get(format!("{u}/query?db=k6&q=SHOW%20MEASUREMENTS"))).await;
     assert_eq!(st, 401, "no credentials");
-    let (st, body) = send(tok(c.get(format!("{u}/query?db=other&q=SHOW%20MEASUREMENTS")), &reader)).await;
+    let (st, body) = send(tok(
+        c.get(format!("{u}/query?db=other&q=SHOW%20MEASUREMENTS")),
+        &reader,
+    ))
+    .await;
     assert_eq!(
         (st, body["results"][0]["error"].clone()),
         (200, json!("database not found: other"))
@@ -200,7 +217,8 @@ async fn a_write_only_token_cannot_read_and_a_read_only_token_cannot_write() {
 
     // Flux (OSS): the bucket must be readable.
     let flux = json!({"query": "from(bucket: \"k6\") |> range(start: -1h)", "type": "flux"});
-    let (st, body) = send(tok(c.post(format!("{u}/api/v2/query?org=promo")), &writer).json(&flux)).await;
+    let (st, body) =
+        send(tok(c.post(format!("{u}/api/v2/query?org=promo")), &writer).json(&flux)).await;
     assert_eq!(
         (st, body["message"].clone()),
         (
@@ -208,7 +226,8 @@ async fn a_write_only_token_cannot_read_and_a_read_only_token_cannot_write() {
             json!("failed to initialize execute state: could not find bucket \"k6\"")
         )
     );
-    let (st, body) = send(tok(c.post(format!("{u}/api/v2/query?org=promo")), &reader).json(&flux)).await;
+    let (st, body) =
+        send(tok(c.post(format!("{u}/api/v2/query?org=promo")), &reader).json(&flux)).await;
     assert_eq!((st, body["code"].clone()), (501, json!("not implemented")));
     h.shutdown().await;
 }
@@ -220,16 +239,24 @@ async fn bucket_patch_without_retention_rules_keeps_the_retention() {
     let u = h.url();
     let id = ids(&h).bucket;
     let url = format!("{u}/api/v2/buckets/{id}");
-    for body in [json!({"description": "promo"}), json!({"retentionRules": []})] {
+    for body in [
+        json!({"description": "promo"}),
+        json!({"retentionRules": []}),
+    ] {
         let (st, b) = send(tok(c.patch(&url), TOKEN).json(&body)).await;
         assert_eq!(st, 200, "{b}");
         assert_eq!(b["retentionRules"][0]["everySeconds"], 604_800, "{body}");
     }
     let (st, b) = send(
-        tok(c.patch(&url), TOKEN).json(&json!({"retentionRules": [{"type": "expire", "everySeconds": 0}]})),
+        tok(c.patch(&url), TOKEN)
+            .json(&json!({"retentionRules": [{"type": "expire", "everySeconds": 0}]})),
     )
     .await;
-    assert_eq!((st, b["retentionRules"].clone()), (200, json!([])), "0 = infinite");
+    assert_eq!(
+        (st, b["retentionRules"].clone()),
+        (200, json!([])),
+        "0 = infinite"
+    );
     h.shutdown().await;
 }
 
@@ -261,7 +288,10 @@ async fn cloud_serverless_differences() {
             .json(&json!({"retentionRules": [{"type": "expire", "everySeconds": 86_400}]})),
     )
     .await;
-    assert_eq!((st, body["retentionRules"][0]["everySeconds"].clone()), (200, json!(86_400)));
+    assert_eq!(
+        (st, body["retentionRules"][0]["everySeconds"].clone()),
+        (200, json!(86_400))
+    );
     // The token is shown once: list and get answer "redacted".
     let (a, token) = scoped_token(&h, "write").await;
     assert_eq!(token.len(), 64);

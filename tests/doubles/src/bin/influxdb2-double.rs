@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use promo_doubles::common::{now_ms, process_env, rfc3339};
-use promo_doubles::influx2::{self, Influx2Config};
+use promo_doubles::influx2::{self, Influx2Config, Product};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -96,17 +96,19 @@ async fn main() -> ExitCode {
         }
     };
     let cfg = match Influx2Config::from_env(&process_env) {
-        Ok(c) => Influx2Config {
-            cloud_serverless: args.cloud_serverless,
-            ..c
-        },
+        Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::FAILURE;
         }
     };
     let did_setup = cfg.setup.is_some();
-    let mut handle = match influx2::spawn_on(cfg, addr).await {
+    let product = if args.cloud_serverless {
+        Product::CloudServerless
+    } else {
+        Product::Oss
+    };
+    let mut handle = match influx2::spawn_on_as(cfg, addr, product).await {
         Ok(h) => h,
         Err(e) => {
             log("error", "Failed to start", &format!("error=\"{e}\""));

@@ -116,7 +116,11 @@ pub async fn ui_edit_rule(
 /// the tree's provenance locks it or a receiver does not exist.
 pub async fn ui_edit_policies(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
     let mut st = lock(&app.store);
-    ui_locked("the notification policy tree", "root", &st.policy_provenance)?;
+    ui_locked(
+        "the notification policy tree",
+        "root",
+        &st.policy_provenance,
+    )?;
     let tree = merge_patch(&body, st.policy.clone())?;
     st.validate_policy(&tree).map_err(ApiError::bad_request)?;
     st.policy = tree;

@@ -30,10 +30,10 @@ use serde_json::{Value, json};
 
 pub use alerting::{AlertRule, ContactPoint, Template, prom_duration};
 pub use error::ApiError;
-pub use service_accounts::{Role, SaToken, ServiceAccount};
 pub use model::{
     Annotation, DashProvisioning, Dashboard, DashboardVersion, Datasource, Folder, slugify,
 };
+pub use service_accounts::{Role, SaToken, ServiceAccount};
 
 use crate::common::{
     FaultSpec, HasRecorder, IdGen, Recorder, RequestRecord, ServerTask, double_faults_clear,
@@ -413,8 +413,8 @@ fn router(app: App) -> Router {
         service_accounts::enforce_role,
     ))
     .layer(middleware::from_fn_with_state(app.clone(), gate))
-        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
-        .with_state(app)
+    .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
+    .with_state(app)
 }
 
 /// `/api/serviceaccounts*` and the alerting UI-edit hooks.

@@ -301,11 +301,8 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// Refuses a request made with an API-created service-account token whose role is below
 /// [`required_role`] (403 `Access denied`). Basic-auth admins and configured tokens pass.
 pub async fn enforce_role(State(app): State<App>, req: Request<Body>, next: Next) -> Response {
-    let role = bearer(req.headers()).and_then(|t| {
-        lock(&app.store)
-            .service_accounts
-            .token_role(t, now_ms())
-    });
+    let role = bearer(req.headers())
+        .and_then(|t| lock(&app.store).service_accounts.token_role(t, now_ms()));
     let needed = required_role(req.method(), req.uri().path());
     match role {
         Some(r) if r < needed && !req.uri().path().starts_with("/__double/") => ApiError {

@@ -1,6 +1,6 @@
 //! The InfluxDB 2 double's DBRP mappings, v1-compatibility endpoints (`/query` InfluxQL,
 //! `/write`), `/api/v2/query` (Flux) permission checks, and the InfluxDB Cloud Serverless
-//! differences switched on by [`super::Influx2Config::cloud_serverless`].
+//! differences of [`super::Product::CloudServerless`].
 //!
 //! Owns: `/api/v2/dbrps*`, `/query`, `/write`, `/api/v2/query` and the v1 credential forms
 //! (`u`/`p` query parameters, `Basic` with the token as password). May not: touch buckets,
@@ -69,7 +69,11 @@ pub(super) fn v1_token(path: &str, headers: &HeaderMap, query: Option<&str>) -> 
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| s.split_once(':').map(|(_, p)| p.to_owned()));
     basic.or_else(|| {
@@ -424,7 +428,14 @@ async fn flux_query(
 }
 
 /// One InfluxQL statement's result (`{"statement_id": n, ...}`).
-fn statement(st: &Store, auth: &Authorization, i: usize, q: &str, db: Option<&str>, rp: Option<&str>) -> Result<Value, InfluxError> {
+fn statement(
+    st: &Store,
+    auth: &Authorization,
+    i: usize,
+    q: &str,
+    db: Option<&str>,
+    rp: Option<&str>,
+) -> Result<Value, InfluxError> {
     let words: Vec<String> = q
         .split_whitespace()
         .map(|w| w.to_ascii_uppercase())
@@ -447,14 +458,19 @@ fn statement(st: &Store, auth: &Authorization, i: usize, q: &str, db: Option<&st
                 .collect();
             dbs.sort_unstable();
             dbs.dedup();
-            Ok(series("databases", dbs.into_iter().map(|d| json!([d])).collect()))
+            Ok(series(
+                "databases",
+                dbs.into_iter().map(|d| json!([d])).collect(),
+            ))
         }
         ["SHOW", "MEASUREMENTS", ..] => {
             let Some(db) = db.filter(|d| !d.is_empty()) else {
                 return Ok(json!({ "statement_id": i, "error": "database name required" }));
             };
             let Some(d) = find_mapping(st, &auth.org_id, db, rp) else {
-                return Ok(json!({ "statement_id": i, "error": format!("database not found: {db}") }));
+                return Ok(
+                    json!({ "statement_id": i, "error": format!("database not found: {db}") }),
+                );
             };
             if !allows(auth, "read", "buckets", &d.org_id, Some(&d.bucket_id)) {
                 return Err(read_refused());

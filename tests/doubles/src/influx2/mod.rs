@@ -50,9 +50,17 @@ pub struct Influx2Config {
     pub setup: Option<Influx2Setup>,
     /// Reported by `/health` and `/ping`.
     pub version: String,
-    /// InfluxDB Cloud Serverless differences: Flux refused (501), bucket PATCH without
-    /// `retentionRules` refused (403), tokens shown only in the create response.
-    pub cloud_serverless: bool,
+}
+
+/// Which InfluxDB the double answers as (see [`spawn_as`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Product {
+    /// InfluxDB 2 OSS.
+    #[default]
+    Oss,
+    /// InfluxDB Cloud Serverless: Flux refused (501), a bucket PATCH without `retentionRules`
+    /// refused (403), tokens shown only in the create response.
+    CloudServerless,
 }
 
 impl Default for Influx2Config {
@@ -60,7 +68,6 @@ impl Default for Influx2Config {
         Self {
             setup: None,
             version: "2.7.10-double".into(),
-            cloud_serverless: false,
         }
     }
 }
@@ -178,7 +185,7 @@ struct Store {
     buckets: Vec<Bucket>,
     auths: Vec<Authorization>,
     data: BTreeMap<String, BucketData>,
-    /// Cloud Serverless mode (see [`Influx2Config::cloud_serverless`]).
+    /// Cloud Serverless mode (see [`Product::CloudServerless`]).
     cloud: bool,
     dbrps: Vec<cloud::Dbrp>,
 }
@@ -633,12 +640,26 @@ pub async fn spawn(cfg: Influx2Config) -> std::io::Result<Influx2Handle> {
     spawn_on(cfg, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
 }
 
+/// Starts the double as `product` on `127.0.0.1:<free port>`.
+pub async fn spawn_as(cfg: Influx2Config, product: Product) -> std::io::Result<Influx2Handle> {
+    spawn_on_as(cfg, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), product).await
+}
+
 /// Starts the double on `addr`. An invalid `setup` is `InvalidInput`.
 pub async fn spawn_on(cfg: Influx2Config, addr: SocketAddr) -> std::io::Result<Influx2Handle> {
+    spawn_on_as(cfg, addr, Product::Oss).await
+}
+
+/// Starts the double as `product` on `addr`.
+pub async fn spawn_on_as(
+    cfg: Influx2Config,
+    addr: SocketAddr,
+    product: Product,
+) -> std::io::Result<Influx2Handle> {
     let ids = IdGen::default();
     let mut store = Store {
         version: cfg.version,
-        cloud: cfg.cloud_serverless,
+        cloud: product == Product::CloudServerless,
         ..Store::default()
     };
     if let Some(s) = &cfg.setup {

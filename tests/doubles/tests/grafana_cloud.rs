@@ -34,30 +34,25 @@ fn bearer(
     c.request(m, url).bearer_auth(token)
 }
 
+/// `POST /api/serviceaccounts` as the admin; returns (status, body).
+async fn create_account(g: &GrafanaHandle, name: &str, role: &str) -> (u16, Value) {
+    let url = format!("{}/api/serviceaccounts", g.url());
+    send(admin(&client(), reqwest::Method::POST, url).json(&json!({"name": name, "role": role})))
+        .await
+}
+
+/// `POST /api/serviceaccounts/{id}/tokens` as the admin; returns (status, body).
+async fn create_token(g: &GrafanaHandle, id: i64, name: &str) -> (u16, Value) {
+    let url = format!("{}/api/serviceaccounts/{id}/tokens", g.url());
+    send(admin(&client(), reqwest::Method::POST, url).json(&json!({"name": name}))).await
+}
+
 /// Creates a service account with `role` and one token; returns (account id, key).
 async fn account_with_token(g: &GrafanaHandle, name: &str, role: &str) -> (i64, String) {
-    let c = client();
-    let u = g.url();
-    let (st, sa) = send(
-        admin(
-            &c,
-            reqwest::Method::POST,
-            format!("{u}/api/serviceaccounts"),
-        )
-        .json(&json!({"name": name, "role": role})),
-    )
-    .await;
+    let (st, sa) = create_account(g, name, role).await;
     assert_eq!(st, 201, "{sa}");
     let id = sa["id"].as_i64().expect("id");
-    let (st, tok) = send(
-        admin(
-            &c,
-            reqwest::Method::POST,
-            format!("{u}/api/serviceaccounts/{id}/tokens"),
-        )
-        .json(&json!({"name": format!("{name}-token")})),
-    )
-    .await;
+    let (st, tok) = create_token(g, id, &format!("{name}-token")).await;
     assert_eq!(st, 200, "{tok}");
     (id, tok["key"].as_str().expect("key").to_owned())
 }
@@ -67,15 +62,7 @@ async fn service_account_token_is_shown_once_and_authenticates() {
     let g = start("10.2.3").await;
     let c = client();
     let u = g.url();
-    let (st, sa) = send(
-        admin(
-            &c,
-            reqwest::Method::POST,
-            format!("{u}/api/serviceaccounts"),
-        )
-        .json(&json!({"name": "promo infra", "role": "Editor"})),
-    )
-    .await;
+    let (st, sa) = create_account(&g, "promo infra", "Editor").await;
     assert_eq!(st, 201, "{sa}");
     assert_eq!(
         (
@@ -95,8 +82,7 @@ async fn service_account_token_is_shown_once_and_authenticates() {
     );
     let id = sa["id"].as_i64().unwrap();
     let tokens = format!("{u}/api/serviceaccounts/{id}/tokens");
-    let (st, tok) =
-        send(admin(&c, reqwest::Method::POST, tokens.clone()).json(&json!({"name": "ci"}))).await;
+    let (st, tok) = create_token(&g, id, "ci").await;
     assert_eq!(st, 200, "{tok}");
     let key = tok["key"].as_str().unwrap().to_owned();
     assert!(key.starts_with("glsa_"), "{key}");
@@ -109,8 +95,7 @@ async fn service_account_token_is_shown_once_and_authenticates() {
     assert!(list[0].get("key").is_none(), "{list}");
     assert!(!list.to_string().contains(&key));
     // A second token of the same name is refused.
-    let (st, _) =
-        send(admin(&c, reqwest::Method::POST, tokens.clone()).json(&json!({"name": "ci"}))).await;
+    let (st, _) = create_token(&g, id, "ci").await;
     assert_eq!(st, 409);
     // The key authenticates.
     let (st, org) = send(bearer(
@@ -123,25 +108,9 @@ async fn service_account_token_is_shown_once_and_authenticates() {
     assert_eq!(st, 200, "{org}");
     assert_eq!(g.state().service_accounts()[0].role, Role::Editor);
     // Unknown account, bad role.
-    let (st, _) = send(
-        admin(
-            &c,
-            reqwest::Method::POST,
-            format!("{u}/api/serviceaccounts/999/tokens"),
-        )
-        .json(&json!({"name": "x"})),
-    )
-    .await;
+    let (st, _) = create_token(&g, 999, "x").await;
     assert_eq!(st, 404);
-    let (st, body) = send(
-        admin(
-            &c,
-            reqwest::Method::POST,
-            format!("{u}/api/serviceaccounts"),
-        )
-        .json(&json!({"name": "x", "role": "Owner"})),
-    )
-    .await;
+    let (st, body) = create_account(&g, "x", "Owner").await;
     assert_eq!(
         (st, body["message"].clone()),
         (400, json!("invalid role value: Owner"))

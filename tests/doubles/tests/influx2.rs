@@ -6,7 +6,7 @@ mod support;
 use std::io::Write;
 
 use promo_doubles::FaultSpec;
-use promo_doubles::influx2::{self, Influx2Config, Influx2Handle, Influx2Setup};
+use promo_doubles::influx2::{self, Influx2Config, Influx2Handle};
 use serde_json::{Value, json};
 use support::{client, send};
 
@@ -14,14 +14,7 @@ const TOKEN: &str = "operator-token-abc";
 
 async fn start_setup() -> Influx2Handle {
     influx2::spawn(Influx2Config {
-        setup: Some(Influx2Setup {
-            username: "admin".into(),
-            password: "password123".into(),
-            org: "promo".into(),
-            bucket: "k6".into(),
-            retention_seconds: 7 * 86_400,
-            token: Some(TOKEN.into()),
-        }),
+        setup: Some(support::influx2_setup(TOKEN)),
         ..Influx2Config::default()
     })
     .await

@@ -4,7 +4,7 @@
 
 mod support;
 
-use promo_doubles::influx2::{self, Influx2Config, Influx2Handle, Influx2Setup, Product};
+use promo_doubles::influx2::{self, Influx2Config, Influx2Handle, Product};
 use serde_json::{Value, json};
 use support::{client, send};
 
@@ -12,14 +12,7 @@ const TOKEN: &str = "operator-token-cloud";
 
 async fn start(cloud: bool) -> Influx2Handle {
     let cfg = Influx2Config {
-        setup: Some(Influx2Setup {
-            username: "admin".into(),
-            password: "password123".into(),
-            org: "promo".into(),
-            bucket: "k6".into(),
-            retention_seconds: 7 * 86_400,
-            token: Some(TOKEN.into()),
-        }),
+        setup: Some(support::influx2_setup(TOKEN)),
         ..Influx2Config::default()
     };
     let product = if cloud {

@@ -122,19 +122,16 @@ async fn list_dbrps(
     Ok(axum::Json(json!({ "content": content })).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct CreateDbrpBody {
-    #[serde(rename = "orgID", default)]
+    #[serde(rename = "orgID")]
     org_id: Option<String>,
-    #[serde(default)]
     org: Option<String>,
-    #[serde(rename = "bucketID", default)]
+    #[serde(rename = "bucketID")]
     bucket_id: String,
-    #[serde(default)]
     database: String,
-    #[serde(default)]
     retention_policy: String,
-    #[serde(default)]
     default: Option<bool>,
 }
 

@@ -177,6 +177,12 @@ async fn a_write_only_token_cannot_read_and_a_read_only_token_cannot_write() {
     let (st, body) = send(tok(c.post(format!("{u}/write")), &writer).body(line)).await;
     assert_eq!((st, body["message"].clone()), (400, json!("missing db")));
     assert_eq!(h.state().total_points("k6"), 3);
+    let logged = format!("{:?}", h.state().requests());
+    assert!(
+        !logged.contains(&writer) && !logged.contains(&reader),
+        "{logged}"
+    );
+    assert!(logged.contains("p=(redacted)"), "{logged}");
 
     // InfluxQL read through the DBRP.
     let q = |token: &str| c.get(format!("{u}/query?db=k6&q=SHOW%20MEASUREMENTS&p={token}"));

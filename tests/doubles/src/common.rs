@@ -249,9 +249,11 @@ pub(crate) fn redact_query(raw: Option<&str>) -> String {
     form_urlencoded::parse(raw.as_bytes())
         .map(|(k, v)| {
             let lower = k.to_ascii_lowercase();
-            if ["token", "password", "secret", "key"]
-                .iter()
-                .any(|s| lower.contains(s))
+            // `p` is the v1 API's password parameter (an InfluxDB token on `/query`, `/write`).
+            if lower == "p"
+                || ["token", "password", "secret", "key"]
+                    .iter()
+                    .any(|s| lower.contains(s))
             {
                 format!("{k}=(redacted)")
             } else {

@@ -198,22 +198,13 @@ fn grafana_invalid_provisioning_exits_with_an_error() {
 
 #[tokio::test]
 async fn influxdb2_env_setup_write_and_sigint() {
-    let mut cmd = Command::new(INFLUX);
-    clean(&mut cmd)
-        .env("INFLUXD_HTTP_BIND_ADDRESS", "127.0.0.1:0")
-        .env("DOCKER_INFLUXDB_INIT_MODE", "setup")
-        .env("DOCKER_INFLUXDB_INIT_USERNAME", "admin")
-        .env("DOCKER_INFLUXDB_INIT_PASSWORD", "password123")
-        .env("DOCKER_INFLUXDB_INIT_ORG", "promo")
-        .env("DOCKER_INFLUXDB_INIT_BUCKET", "k6")
-        .env("DOCKER_INFLUXDB_INIT_RETENTION", "30d")
-        .env("DOCKER_INFLUXDB_INIT_ADMIN_TOKEN", "admintoken");
-    let mut child = KillOnDrop(cmd.spawn().unwrap());
-    let lines = stderr_lines(child.0.stderr.take().unwrap());
-    let listen =
-        wait_for_line(&lines, "msg=\"Listening\"", 20).unwrap_or_else(|seen| panic!("{seen:#?}"));
-    let addr = logfmt_value(&listen, "addr").unwrap();
-    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    let (mut child, addr) = start_influx_with_setup(
+        &[
+            ("INFLUXD_HTTP_BIND_ADDRESS", "127.0.0.1:0"),
+            ("DOCKER_INFLUXDB_INIT_RETENTION", "30d"),
+        ],
+        &[],
+    );
     let c = client();
     let (st, b) = send(
         c.get(format!("http://{addr}/api/v2/buckets?name=k6"))
@@ -250,4 +241,46 @@ fn influxdb2_incomplete_setup_env_is_an_error() {
     let (code, stderr) = run_bounded(&mut cmd, 20);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("DOCKER_INFLUXDB_INIT_PASSWORD"), "{stderr}");
+}
+
+#[tokio::test]
+async fn influxdb2_cloud_serverless_flag_refuses_flux() {
+    let (child, addr) = start_influx_with_setup(
+        &[],
+        &["--cloud-serverless", "--http-bind-address", "127.0.0.1:0"],
+    );
+    let (st, b) = send(
+        client()
+            .post(format!("http://{addr}/api/v2/query"))
+            .header("Authorization", "Token admintoken")
+            .json(&serde_json::json!({"query": "from(bucket: \"k6\") |> range(start: -1h)"})),
+    )
+    .await;
+    assert_eq!(
+        (st, b["code"].clone()),
+        (501, serde_json::json!("not implemented"))
+    );
+    drop(child); // killed: the signal handling is the SIGINT test's subject
+}
+
+/// Starts `influxdb2-double` with onboarding (org `promo`, bucket `k6`, token `admintoken`) plus
+/// `env` and `args`; returns the child and its listen address.
+fn start_influx_with_setup(env: &[(&str, &str)], args: &[&str]) -> (KillOnDrop, String) {
+    let mut cmd = Command::new(INFLUX);
+    clean(&mut cmd)
+        .args(args)
+        .env("DOCKER_INFLUXDB_INIT_MODE", "setup")
+        .env("DOCKER_INFLUXDB_INIT_USERNAME", "admin")
+        .env("DOCKER_INFLUXDB_INIT_PASSWORD", "password123")
+        .env("DOCKER_INFLUXDB_INIT_ORG", "promo")
+        .env("DOCKER_INFLUXDB_INIT_BUCKET", "k6")
+        .env("DOCKER_INFLUXDB_INIT_ADMIN_TOKEN", "admintoken")
+        .envs(env.iter().copied());
+    let mut child = KillOnDrop(cmd.spawn().unwrap());
+    let lines = stderr_lines(child.0.stderr.take().unwrap());
+    let listen =
+        wait_for_line(&lines, "msg=\"Listening\"", 20).unwrap_or_else(|seen| panic!("{seen:#?}"));
+    let addr = logfmt_value(&listen, "addr").unwrap();
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    (child, addr)
 }

@@ -6,7 +6,7 @@ mod support;
 use std::io::Write;
 
 use promo_doubles::FaultSpec;
-use promo_doubles::influx2::{self, Influx2Config, Influx2Handle, Influx2Setup};
+use promo_doubles::influx2::{self, Influx2Config, Influx2Handle};
 use serde_json::{Value, json};
 use support::{client, send};
 
@@ -14,14 +14,7 @@ const TOKEN: &str = "operator-token-abc";
 
 async fn start_setup() -> Influx2Handle {
     influx2::spawn(Influx2Config {
-        setup: Some(Influx2Setup {
-            username: "admin".into(),
-            password: "password123".into(),
-            org: "promo".into(),
-            bucket: "k6".into(),
-            retention_seconds: 7 * 86_400,
-            token: Some(TOKEN.into()),
-        }),
+        setup: Some(support::influx2_setup(TOKEN)),
         ..Influx2Config::default()
     })
     .await
@@ -169,9 +162,9 @@ async fn buckets_and_retention() {
     )
     .await;
     assert_eq!(
-        (st, b["retentionRules"].clone()),
-        (200, json!([])),
-        "empty rules = infinite"
+        (st, b["retentionRules"][0]["everySeconds"].clone()),
+        (200, json!(2_592_000)),
+        "empty rules leave the retention as it was (OSS bucketUpdate.toInfluxDB)"
     );
     let (st, b) = send(auth(c.get(format!("{u}/api/v2/buckets/{id}")), TOKEN)).await;
     assert_eq!((st, b["name"].clone()), (200, json!("k6_baseline")));

@@ -2,7 +2,8 @@
 //!
 //! Onboarding comes from the official image's variables (`DOCKER_INFLUXDB_INIT_MODE=setup`,
 //! `DOCKER_INFLUXDB_INIT_USERNAME/PASSWORD/ORG/BUCKET/RETENTION/ADMIN_TOKEN`); the listen
-//! address from `--http-bind-address` or `INFLUXD_HTTP_BIND_ADDRESS` (default 127.0.0.1:8086).
+//! address from `--http-bind-address` or `INFLUXD_HTTP_BIND_ADDRESS` (default 127.0.0.1:8086);
+//! `--cloud-serverless` switches on the InfluxDB Cloud Serverless differences.
 #![allow(clippy::disallowed_methods)] // tests read their environment (CI)
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use promo_doubles::common::{now_ms, process_env, rfc3339};
-use promo_doubles::influx2::{self, Influx2Config};
+use promo_doubles::influx2::{self, Influx2Config, Product};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -29,6 +30,10 @@ struct Args {
         default_value = "127.0.0.1:8086"
     )]
     http_bind_address: String,
+    /// Emulate InfluxDB Cloud Serverless: Flux refused (501), bucket PATCH must carry
+    /// `retentionRules` (403), tokens shown only when created.
+    #[arg(long)]
+    cloud_serverless: bool,
 }
 
 fn parse_bind(s: &str) -> Result<SocketAddr, String> {
@@ -98,7 +103,12 @@ async fn main() -> ExitCode {
         }
     };
     let did_setup = cfg.setup.is_some();
-    let mut handle = match influx2::spawn_on(cfg, addr).await {
+    let product = if args.cloud_serverless {
+        Product::CloudServerless
+    } else {
+        Product::Oss
+    };
+    let mut handle = match influx2::spawn_on_as(cfg, addr, product).await {
         Ok(h) => h,
         Err(e) => {
             log("error", "Failed to start", &format!("error=\"{e}\""));

@@ -177,13 +177,23 @@ pub fn check_provenance(stored: &str, incoming: &str, is_rule: bool) -> ApiResul
     }
 }
 
-/// Provenance an alert-rule or rule-group write gets: none with `X-Disable-Provenance`, else
-/// `api`. Grafana 10.2 reads the header only there; contact points, policies and templates
-/// written through the API always get `api`.
-fn request_provenance(headers: &HeaderMap) -> &'static str {
+/// Provenance an alert-rule or rule-group write gets: none with `X-Disable-Provenance`
+/// (present, whatever its value), else `api`.
+pub(crate) fn request_provenance(headers: &HeaderMap) -> &'static str {
     match headers.get("X-Disable-Provenance") {
-        Some(v) if !v.as_bytes().is_empty() => PROVENANCE_NONE,
+        Some(_) => PROVENANCE_NONE,
         _ => PROVENANCE_API,
+    }
+}
+
+/// Provenance a contact-point, policy or template write gets. Grafana 10.2 hard-codes `api`
+/// there ("TODO: provenance is hardcoded for now", `api_provisioning.go`); later releases
+/// call `determineProvenance` on every write (the double: from 11.0 on).
+pub(crate) fn notification_provenance(st: &Store, headers: &HeaderMap) -> &'static str {
+    if st.version_at_least(11, 0) {
+        request_provenance(headers)
+    } else {
+        PROVENANCE_API
     }
 }
 
@@ -508,10 +518,15 @@ fn contact_point_from_body(v: &Value, provenance: &str) -> ApiResult<ContactPoin
     })
 }
 
-pub async fn create_contact_point(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
+pub async fn create_contact_point(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let v: Value = parse_body(&body)?;
     let mut cp = contact_point_from_body(&v, PROVENANCE_API)?;
     let mut st = lock(&app.store);
+    cp.provenance = notification_provenance(&st, &headers).to_owned();
     if cp.uid.is_empty() {
         cp.uid = app.ids.short_uid();
     } else if cp.uid.len() > 40 || !is_valid_uid(&cp.uid) {
@@ -532,12 +547,14 @@ pub async fn create_contact_point(State(app): State<App>, body: Bytes) -> ApiRes
 pub async fn update_contact_point(
     State(app): State<App>,
     Path(uid): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
     let v: Value = parse_body(&body)?;
     let mut cp = contact_point_from_body(&v, PROVENANCE_API)?;
     cp.uid = uid.clone();
     let mut st = lock(&app.store);
+    cp.provenance = notification_provenance(&st, &headers).to_owned();
     if !st.contact_points.iter().any(|c| c.uid == uid) {
         return Err(ApiError::not_found(format!(
             "contact point with UID '{uid}' not found"
@@ -587,7 +604,11 @@ pub async fn get_policies(State(app): State<App>) -> Response {
     axum::Json(p).into_response()
 }
 
-pub async fn put_policies(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
+pub async fn put_policies(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let mut route: Value = parse_body(&body)?;
     if !route.is_object() {
         return Err(ApiError::bad_request_data());
@@ -595,8 +616,8 @@ pub async fn put_policies(State(app): State<App>, body: Bytes) -> ApiResult<Resp
     if let Some(obj) = route.as_object_mut() {
         obj.remove("provenance");
     }
-    let prov = PROVENANCE_API;
     let mut st = lock(&app.store);
+    let prov = notification_provenance(&st, &headers);
     check_provenance(&st.policy_provenance, prov, false)?;
     st.validate_policy(&route).map_err(ApiError::bad_request)?;
     st.policy = route;
@@ -630,6 +651,7 @@ pub async fn get_template(State(app): State<App>, Path(name): Path<String>) -> A
 pub async fn put_template(
     State(app): State<App>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
     let v: Value = parse_body(&body)?;
@@ -639,12 +661,12 @@ pub async fn put_template(
             "invalid object specification: template must have content",
         ));
     }
+    let mut st = lock(&app.store);
     let t = Template {
         name: name.clone(),
         template,
-        provenance: PROVENANCE_API.to_owned(),
+        provenance: notification_provenance(&st, &headers).to_owned(),
     };
-    let mut st = lock(&app.store);
     match st.templates.iter_mut().find(|x| x.name == name) {
         Some(existing) => {
             check_provenance(&existing.provenance, &t.provenance, false)?;

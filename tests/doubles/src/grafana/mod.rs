@@ -5,6 +5,7 @@
 //! is and is not covered.
 
 mod alerting;
+mod alerting_api;
 mod api;
 pub mod config;
 mod error;
@@ -12,6 +13,7 @@ mod model;
 mod persist;
 mod preferences;
 mod provisioning;
+mod service_accounts;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -33,6 +35,7 @@ pub use error::ApiError;
 pub use model::{
     Annotation, DashProvisioning, Dashboard, DashboardVersion, Datasource, Folder, slugify,
 };
+pub use service_accounts::{Role, SaToken, ServiceAccount};
 
 use crate::common::{
     FaultSpec, HasRecorder, IdGen, Recorder, RequestRecord, ServerTask, double_faults_clear,
@@ -188,6 +191,10 @@ impl GrafanaState {
         self.with(|s| s.rule_groups.clone())
     }
     /// Mute timings read from provisioning files (stored as given).
+    /// Service accounts created through the API (with their tokens' keys, for assertions).
+    pub fn service_accounts(&self) -> Vec<ServiceAccount> {
+        self.with(|s| s.service_accounts.accounts.clone())
+    }
     pub fn mute_timings(&self) -> Vec<Value> {
         self.with(|s| s.mute_timings.clone())
     }
@@ -377,7 +384,9 @@ fn router(app: App) -> Router {
         )
         .route(
             &format!("{prov}/folder/{{folder_uid}}/rule-groups/{{group}}"),
-            get(alerting::get_rule_group).put(alerting::put_rule_group),
+            get(alerting::get_rule_group)
+                .put(alerting::put_rule_group)
+                .delete(alerting_api::delete_rule_group),
         )
         .route(
             &format!("{prov}/alert-rules"),
@@ -403,6 +412,7 @@ fn router(app: App) -> Router {
                 .delete(double_faults_clear::<App>),
         )
         .route("/__double/ui-edit/{uid}", post(api::double_ui_edit))
+        .merge(service_account_routes())
         .route(
             "/__double/requests",
             get(double_requests::<App>).delete(double_requests_clear::<App>),
@@ -413,9 +423,46 @@ fn router(app: App) -> Router {
         app.clone(),
         persist::save_after_write,
     ))
+    .layer(middleware::from_fn_with_state(
+        app.clone(),
+        service_accounts::enforce_role,
+    ))
     .layer(middleware::from_fn_with_state(app.clone(), gate))
     .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
     .with_state(app)
+}
+
+/// `/api/serviceaccounts*` and the alerting UI-edit hooks.
+fn service_account_routes() -> Router<App> {
+    let sa = "/api/serviceaccounts";
+    let ui = "/__double/ui-edit-alerting";
+    Router::new()
+        .route(sa, post(service_accounts::create))
+        .route(&format!("{sa}/search"), get(service_accounts::search))
+        .route(
+            &format!("{sa}/{{id}}"),
+            get(service_accounts::get_one).delete(service_accounts::delete),
+        )
+        .route(
+            &format!("{sa}/{{id}}/tokens"),
+            get(service_accounts::list_tokens).post(service_accounts::create_token),
+        )
+        .route(
+            &format!("{sa}/{{id}}/tokens/{{token_id}}"),
+            axum::routing::delete(service_accounts::delete_token),
+        )
+        .route(
+            &format!("{ui}/contact-points/{{uid}}"),
+            post(alerting_api::ui_edit_contact_point),
+        )
+        .route(
+            &format!("{ui}/alert-rules/{{uid}}"),
+            post(alerting_api::ui_edit_rule),
+        )
+        .route(
+            &format!("{ui}/policies"),
+            post(alerting_api::ui_edit_policies),
+        )
 }
 
 fn identify(app: &App, headers: &HeaderMap) -> Identity {
@@ -427,7 +474,13 @@ fn identify(app: &App, headers: &HeaderMap) -> Identity {
     };
     let st = lock(&app.store);
     if let Some(token) = value.strip_prefix("Bearer ") {
-        return if st.tokens.iter().any(|t| t == token.trim()) {
+        let token = token.trim();
+        let known = st.tokens.iter().any(|t| t == token)
+            || st
+                .service_accounts
+                .token_role(token, crate::common::now_ms())
+                .is_some();
+        return if known {
             Identity::ServiceAccount
         } else {
             Identity::Invalid("bearer")

@@ -301,6 +301,8 @@ pub struct Store {
     pub preferences: Preferences,
     /// Problems Grafana would only log (e.g. an unreadable dashboard JSON file).
     pub warnings: Vec<String>,
+    /// Service accounts created through `/api/serviceaccounts`.
+    pub service_accounts: super::service_accounts::Registry,
     next_id: i64,
     next_ds_id: i64,
     next_version_id: i64,
@@ -378,6 +380,7 @@ impl Store {
             mute_timings: Vec::new(),
             preferences: Preferences::default(),
             warnings: Vec::new(),
+            service_accounts: Default::default(),
             next_id: 1,
             next_ds_id: 1,
             next_version_id: 1,

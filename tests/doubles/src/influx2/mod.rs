@@ -1,9 +1,10 @@
 //! A double of the InfluxDB 2 HTTP API (`influxdata/openapi` shapes): onboarding, orgs,
 //! buckets with retention rules, authorizations, and line-protocol writes kept in memory.
 //!
-//! This is not InfluxDB: there is no query engine (no Flux, no InfluxQL), no persistence and no
-//! retention enforcement. See the crate README.
+//! This is not InfluxDB: there is no query engine (Flux and InfluxQL are only permission-checked,
+//! see [`cloud`]), no persistence and no retention enforcement. See the crate README.
 
+pub mod cloud;
 pub mod lineproto;
 
 use std::collections::BTreeMap;
@@ -49,6 +50,17 @@ pub struct Influx2Config {
     pub setup: Option<Influx2Setup>,
     /// Reported by `/health` and `/ping`.
     pub version: String,
+}
+
+/// Which InfluxDB the double answers as (see [`spawn_as`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Product {
+    /// InfluxDB 2 OSS.
+    #[default]
+    Oss,
+    /// InfluxDB Cloud Serverless: Flux refused (501), a bucket PATCH without `retentionRules`
+    /// refused (403), tokens shown only in the create response.
+    CloudServerless,
 }
 
 impl Default for Influx2Config {
@@ -173,6 +185,9 @@ struct Store {
     buckets: Vec<Bucket>,
     auths: Vec<Authorization>,
     data: BTreeMap<String, BucketData>,
+    /// Cloud Serverless mode (see [`Product::CloudServerless`]).
+    cloud: bool,
+    dbrps: Vec<cloud::Dbrp>,
 }
 
 /// InfluxDB's default shard group duration for a retention period.
@@ -331,6 +346,27 @@ impl Store {
 
     fn user_json(u: &User) -> Value {
         json!({ "id": u.id, "name": u.name, "status": "active", "links": { "self": format!("/api/v2/users/{}", u.id) } })
+    }
+
+    /// Stores points in a bucket's data (counts always; points up to [`MAX_STORED_POINTS`]).
+    fn append_points(&mut self, bucket_id: &str, points: Vec<Point>) {
+        let data = self.data.entry(bucket_id.to_owned()).or_default();
+        for p in points {
+            *data.counts.entry(p.measurement.clone()).or_default() += 1;
+            data.total += 1;
+            if data.points.len() < MAX_STORED_POINTS {
+                data.points.push(p);
+            }
+        }
+    }
+
+    /// An authorization as list/get answer it: Cloud shows the token only at creation.
+    fn auth_json_listed(&self, a: &Authorization) -> Value {
+        let mut v = self.auth_json(a);
+        if self.cloud {
+            v["token"] = json!("redacted");
+        }
+        v
     }
 
     fn find_org(&self, by: &str) -> Option<&Org> {
@@ -531,6 +567,10 @@ impl Influx2State {
     pub fn authorizations(&self) -> Vec<Authorization> {
         lock(&self.inner.store).auths.clone()
     }
+    /// The DBRP mappings (`/api/v2/dbrps`).
+    pub fn dbrps(&self) -> Vec<cloud::Dbrp> {
+        lock(&self.inner.store).dbrps.clone()
+    }
     /// Points per measurement in a bucket (by name or id); empty if unknown.
     pub fn point_counts(&self, bucket: &str) -> BTreeMap<String, u64> {
         self.bucket_data(bucket)
@@ -600,11 +640,26 @@ pub async fn spawn(cfg: Influx2Config) -> std::io::Result<Influx2Handle> {
     spawn_on(cfg, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
 }
 
+/// Starts the double as `product` on `127.0.0.1:<free port>`.
+pub async fn spawn_as(cfg: Influx2Config, product: Product) -> std::io::Result<Influx2Handle> {
+    spawn_on_as(cfg, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), product).await
+}
+
 /// Starts the double on `addr`. An invalid `setup` is `InvalidInput`.
 pub async fn spawn_on(cfg: Influx2Config, addr: SocketAddr) -> std::io::Result<Influx2Handle> {
+    spawn_on_as(cfg, addr, Product::Oss).await
+}
+
+/// Starts the double as `product` on `addr`.
+pub async fn spawn_on_as(
+    cfg: Influx2Config,
+    addr: SocketAddr,
+    product: Product,
+) -> std::io::Result<Influx2Handle> {
     let ids = IdGen::default();
     let mut store = Store {
         version: cfg.version,
+        cloud: product == Product::CloudServerless,
         ..Store::default()
     };
     if let Some(s) = &cfg.setup {
@@ -641,6 +696,7 @@ fn router(app: App) -> Router {
             get(get_auth).delete(delete_auth),
         )
         .route("/api/v2/write", post(write))
+        .merge(cloud::routes())
         .route("/__double/points", get(double_points))
         .route(
             "/__double/faults",
@@ -676,7 +732,8 @@ async fn gate(State(app): State<App>, mut req: Request<Body>, next: Next) -> Res
     let path = req.uri().path().to_owned();
     let method = req.method().to_string();
     let query = redact_query(req.uri().query());
-    let token = token_of(req.headers());
+    let token = token_of(req.headers())
+        .or_else(|| cloud::v1_token(&path, req.headers(), req.uri().query()));
     let auth = token.as_ref().and_then(|t| {
         lock(&app.store)
             .auths
@@ -1035,7 +1092,20 @@ async fn patch_bucket(
             return Err(invalid("system buckets cannot be renamed"));
         }
     }
-    let retention = match b.retention_rules.as_deref().map(retention_of).transpose() {
+    // OSS leaves the retention as it was when `retentionRules` is absent or empty
+    // (`http/bucket_service.go` `bucketUpdate.toInfluxDB`); Cloud refuses a PATCH without it.
+    if st.cloud && b.retention_rules.is_none() {
+        return Err(forbidden(
+            "retentionRules is required when updating a bucket on InfluxDB Cloud",
+        ));
+    }
+    let retention = match b
+        .retention_rules
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .map(retention_of)
+        .transpose()
+    {
         Ok(r) => r,
         Err(r) => return Err(r),
     };
@@ -1092,7 +1162,7 @@ async fn list_auths(
         .iter()
         .filter(|a| org_filter.as_deref().is_none_or(|o| a.org_id == o))
         .filter(|a| allows(&auth, "read", "authorizations", &a.org_id, None) || a.id == auth.id)
-        .map(|a| st.auth_json(a))
+        .map(|a| st.auth_json_listed(a))
         .collect();
     Ok(
         axum::Json(json!({ "links": links("/api/v2/authorizations"), "authorizations": out }))
@@ -1162,7 +1232,7 @@ async fn get_auth(
     let st = lock(&app.store);
     match st.auths.iter().find(|a| a.id == id) {
         Some(a) if allows(&auth, "read", "authorizations", &a.org_id, None) || a.id == auth.id => {
-            Ok(axum::Json(st.auth_json(a)).into_response())
+            Ok(axum::Json(st.auth_json_listed(a)).into_response())
         }
         _ => Err(not_found("authorization not found")),
     }
@@ -1257,14 +1327,7 @@ async fn write(
     if points.is_empty() {
         return Err(invalid("writing requires points"));
     }
-    let data = st.data.entry(bucket.id).or_default();
-    for p in points {
-        *data.counts.entry(p.measurement.clone()).or_default() += 1;
-        data.total += 1;
-        if data.points.len() < MAX_STORED_POINTS {
-            data.points.push(p);
-        }
-    }
+    st.append_points(&bucket.id, points);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -6,6 +6,7 @@ use std::process::{Child, ChildStderr};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use promo_doubles::influx2::Influx2Setup;
 use serde_json::Value;
 
 /// A client with bounded timeouts.
@@ -106,4 +107,16 @@ pub fn run_bounded(cmd: &mut std::process::Command, secs: u64) -> (Option<i32>, 
         text.push('\n');
     }
     (status.and_then(|s| s.code()), text)
+}
+
+/// The onboarding the InfluxDB 2 tests use: org `promo`, bucket `k6` kept 7 days, `token`.
+pub fn influx2_setup(token: &str) -> Influx2Setup {
+    Influx2Setup {
+        username: "admin".into(),
+        password: "password123".into(),
+        org: "promo".into(),
+        bucket: "k6".into(),
+        retention_seconds: 7 * 86_400,
+        token: Some(token.into()),
+    }
 }

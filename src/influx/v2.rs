@@ -111,14 +111,12 @@ pub async fn apply(c: &Client, want: &DatabaseSpec, secrets: &SecretValues) -> R
     let every = crate::manifest::duration::parse(&want.retention)
         .map(Retention::every_seconds)
         .unwrap_or(0);
-    let rules = if every == 0 {
-        vec![]
-    } else {
-        vec![RetentionRule {
-            kind: "expire".into(),
-            every_seconds: every,
-        }]
-    };
+    // Always one rule: `everySeconds: 0` is infinite. An empty list would not do: InfluxDB 2
+    // keeps a bucket's retention when a PATCH carries no rule (`http/bucket_service.go`).
+    let rules = vec![RetentionRule {
+        kind: "expire".into(),
+        every_seconds: every,
+    }];
     let org = want.org.clone().unwrap_or_default();
     if setup_allowed(c).await? {
         let admin = super::admin_of(want)

@@ -479,6 +479,21 @@ async fn influx2_bucket_is_set_up_and_converges() {
         .expect("observe")
         .expect("bucket");
     assert_eq!(found.retention, "12h");
+
+    // Finite to infinite: fails on the old code, which PATCHed an empty rule list (InfluxDB 2
+    // keeps the retention then, and so does the double).
+    let spec_inf = promo_infra::desired::DatabaseSpec {
+        retention: "INF".into(),
+        ..spec.clone()
+    };
+    promo_infra::influx::apply(&ep, &spec_inf, &secrets)
+        .await
+        .expect("patch");
+    let found = promo_infra::influx::observe(&ep, &spec_inf, &secrets)
+        .await
+        .expect("observe")
+        .expect("bucket");
+    assert_eq!(found.retention, "INF");
 }
 
 /// The same target through the command line, as users drive it.

@@ -1,6 +1,7 @@
 //! The handlebars registry the dashboard templates render with: strict mode, no HTML escaping
-//! (the output is JSON), and our helpers — `json` (a value as JSON) and `flux_string` (a
-//! translated text as a Flux string literal inside a JSON string).
+//! (the output is JSON), and our helpers — `json` (a value as JSON), `flux_string` (a
+//! translated text as a Flux string literal inside a JSON string) and `influxql` / `flux` (the
+//! query of a statistic, from [`crate::influx::formulas`]).
 //!
 //! Owns: the helpers. May not: do IO, know the manifest.
 
@@ -19,6 +20,8 @@ pub(super) fn new_registry() -> Handlebars<'static> {
         "flux_string",
         Box::new(ValueHelper("flux_string", flux_string_in_json)),
     );
+    hb.register_helper("influxql", Box::new(FormulaHelper { flux: false }));
+    hb.register_helper("flux", Box::new(FormulaHelper { flux: true }));
     hb
 }
 
@@ -57,13 +60,53 @@ pub(super) fn flux_string_in_json(value: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let flux = format!(
-        "\"{}\"",
-        text.replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace("${", "\\${")
-    );
+    in_json(&crate::influx::formulas::flux_string(&text))
+}
+
+/// `text` escaped to sit inside a JSON string.
+fn in_json(text: &str) -> String {
     // A JSON string always has its two quotes.
-    let json = Value::String(flux).to_string();
+    let json = Value::String(text.to_string()).to_string();
     json[1..json.len() - 1].to_string()
+}
+
+/// `{{influxql "p95"}}` (one number over the dashboard's time range) and
+/// `{{influxql "p50" "$__interval"}}` (one per interval): the InfluxQL of a statistic for the
+/// `$testid` run, from [`crate::influx::formulas`] (the one definition `runs` queries with too).
+/// `{{flux "p95"}}` / `{{flux "p50" "v.windowPeriod"}}`: the Flux pipeline after the source.
+struct FormulaHelper {
+    flux: bool,
+}
+
+impl handlebars::HelperDef for FormulaHelper {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        use crate::influx::formulas::{self, InfluxQl, Stat};
+        let helper = if self.flux { "flux" } else { "influxql" };
+        let name = h
+            .param(0)
+            .and_then(|p| p.value().as_str())
+            .ok_or(RenderErrorReason::ParamNotFoundForIndex(helper, 0))?;
+        let stat = Stat::parse(name).ok_or_else(|| {
+            RenderErrorReason::Other(format!(
+                "{helper}: no statistic `{name}` (known: {})",
+                Stat::ALL.map(Stat::name).join(", ")
+            ))
+        })?;
+        let every = h.param(1).and_then(|p| p.value().as_str());
+        let text = match (self.flux, every) {
+            (false, None) => InfluxQl::dashboard().whole(stat),
+            (false, Some(i)) => InfluxQl::dashboard().per(stat, i),
+            (true, None) => formulas::flux_whole(stat),
+            (true, Some(e)) => formulas::flux_per(stat, e),
+        };
+        out.write(&in_json(&text))?;
+        Ok(())
+    }
 }

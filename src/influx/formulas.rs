@@ -111,11 +111,6 @@ pub struct InfluxQl {
     pub time: String,
 }
 
-/// A test id as an InfluxQL string literal.
-pub fn influxql_string(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
 impl InfluxQl {
     /// The scope of a dashboard panel: the `$testid` variable and Grafana's time range.
     pub fn dashboard() -> Self {
@@ -128,7 +123,7 @@ impl InfluxQl {
     /// One run, `[start_ns, end_ns)`.
     pub fn run(testid: &str, start_ns: i64, end_ns: i64) -> Self {
         Self {
-            run: format!("\"testid\" = {}", influxql_string(testid)),
+            run: format!("\"testid\" = {}", super::v1::quote_str(testid)),
             time: format!("time >= {start_ns} AND time < {end_ns}"),
         }
     }
@@ -148,7 +143,8 @@ impl InfluxQl {
         let name = stat.name();
         let m = stat.measurement();
         let inner_group = interval.map_or_else(String::new, |i| format!(" GROUP BY time({i})"));
-        let group = interval.map_or_else(String::new, |i| format!(" GROUP BY time({i}) fill(none)"));
+        let group =
+            interval.map_or_else(String::new, |i| format!(" GROUP BY time({i}) fill(none)"));
         let select = |expr: &str| {
             format!("SELECT {expr} AS \"{name}\" FROM \"{m}\" WHERE {run} AND {time}{group}")
         };
@@ -179,7 +175,13 @@ impl InfluxQl {
 
 /// The Flux source of one run's measurement, `[start, stop)` (RFC 3339), as `runs` queries it.
 /// A dashboard writes the same source with `v.timeRangeStart` and `${testid}`.
-pub fn flux_source(bucket: &str, measurement: &str, testid: &str, start: &str, stop: &str) -> String {
+pub fn flux_source(
+    bucket: &str,
+    measurement: &str,
+    testid: &str,
+    start: &str,
+    stop: &str,
+) -> String {
     format!(
         "from(bucket: {})\n  |> range(start: {start}, stop: {stop})\n  |> filter(fn: (r) => r._measurement == \"{measurement}\" and r._field == \"value\" and r.testid == {})",
         flux_string(bucket),
@@ -191,7 +193,9 @@ pub fn flux_source(bucket: &str, measurement: &str, testid: &str, start: &str, s
 pub fn flux_string(s: &str) -> String {
     format!(
         "\"{}\"",
-        s.replace('\\', "\\\\").replace('"', "\\\"").replace("${", "\\${")
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace("${", "\\${")
     )
 }
 

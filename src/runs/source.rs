@@ -170,15 +170,8 @@ impl Source {
             }
             Self::V2 { bucket, .. } => {
                 for stat in Stat::ALL {
-                    let src = formulas::flux_source(
-                        bucket,
-                        stat.measurement(),
-                        testid,
-                        &range.start(),
-                        &range.end(),
-                    );
                     let rows = self
-                        .flux(&format!("{src}{}", formulas::flux_whole(stat)))
+                        .flux(&flux_query(bucket, testid, range, stat, None))
                         .await?;
                     if let Some((_, v)) = rows.first() {
                         out.insert(stat, *v);
@@ -216,14 +209,7 @@ impl Source {
             }
             Self::V2 { bucket, .. } => {
                 for stat in Stat::ALL {
-                    let src = formulas::flux_source(
-                        bucket,
-                        stat.measurement(),
-                        testid,
-                        &range.start(),
-                        &range.end(),
-                    );
-                    let q = format!("{src}{}", formulas::flux_per(stat, &every));
+                    let q = flux_query(bucket, testid, range, stat, Some(&every));
                     // aggregateWindow stamps a window with its end: key it by its start.
                     for (t, v) in self.flux(&q).await? {
                         out.entry(t - i64::from(every_s) * NS)
@@ -272,6 +258,28 @@ impl Source {
     }
 }
 
+/// The Flux of `stat` for one run: over its whole range, or per `every`.
+pub fn flux_query(
+    bucket: &str,
+    testid: &str,
+    range: Range,
+    stat: Stat,
+    every: Option<&str>,
+) -> String {
+    let src = formulas::flux_source(
+        bucket,
+        stat.measurement(),
+        testid,
+        &range.start(),
+        &range.end(),
+    );
+    let tail = every.map_or_else(
+        || formulas::flux_whole(stat),
+        |e| formulas::flux_per(stat, e),
+    );
+    format!("{src}{tail}")
+}
+
 /// Rows of the first series of one InfluxQL result.
 fn series_rows(result: &Value) -> Vec<Vec<Value>> {
     result["series"][0]["values"]
@@ -312,6 +320,29 @@ pub fn flux_rows(text: &str) -> Vec<(i64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The Flux `runs` sends to an InfluxDB 2 (the InfluxDB 2 double has no query engine: the
+    /// text is checked here).
+    #[test]
+    fn flux_queries_of_a_run() {
+        let range = Range {
+            start_ns: 1_732_870_800 * NS,
+            end_ns: 1_732_870_860 * NS,
+        };
+        let text: Vec<String> = Stat::ALL
+            .iter()
+            .flat_map(|s| {
+                [None, Some("10s")].map(|e| {
+                    format!(
+                        "// {} {e:?}\n{}",
+                        s.name(),
+                        flux_query("k6-metrics", "bf_1", range, *s, e)
+                    )
+                })
+            })
+            .collect();
+        insta::assert_snapshot!(text.join("\n\n"));
+    }
 
     #[test]
     fn flux_csv_tables_with_repeated_headers_are_read() {

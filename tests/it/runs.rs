@@ -435,3 +435,76 @@ fn bad_input_is_refused_before_anything_is_queried() {
     ----- stderr -----
     ");
 }
+
+/// `k6 run --baseline` records the baseline with the run (and the environment, intensity and
+/// format version), and the printed and Slack dashboard links select it in the marketing
+/// dashboard's `baseline_testid` variable; `runs list` shows the record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn k6_run_with_a_baseline_records_it_and_links_the_dashboard_to_it() {
+    use crate::standin::spawn_promo;
+    let rig = crate::control::Rig::start("en", false).await;
+    let records = rig.standins.records.path().display().to_string();
+    let path = rig.standins.path_env();
+    let run = spawn_promo(
+        &rig.p,
+        &[
+            "-f",
+            "stacks/shop.yaml",
+            "k6",
+            "run",
+            "tests/checkout.js",
+            "--promo",
+            "bf2024",
+            "--intensity",
+            "high",
+            "--baseline",
+            BASELINE,
+        ],
+        &[
+            ("PATH", &path),
+            ("STANDIN_DIR", &records),
+            ("STANDIN_MODE", "finish"),
+            ("STANDIN_P95", "900"),
+            ("STANDIN_ERR_RATE", "0"),
+            ("PROMO_INFRA_NOW", "2026-11-27T09:30:00Z"),
+        ],
+        "promo-infra k6 run --baseline",
+    );
+    let (code, out, err) = run.wait_output(std::time::Duration::from_secs(60));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let link = format!(
+        "&var-testid=TESTID&var-baseline_testid={BASELINE}&from=1795771800000&to=1795771801000"
+    );
+    let testid = out
+        .lines()
+        .find_map(|l| l.strip_prefix("test ")?.split(':').next())
+        .expect("the outcome line")
+        .to_string();
+    let dashboard = out.lines().last().unwrap().replace(&testid, "TESTID");
+    assert!(dashboard.ends_with(&link), "{dashboard}");
+    let slack = rig.webhook.messages().join("\n").replace(&testid, "TESTID");
+    assert!(slack.contains(&link), "{slack}");
+    let rec: Value = serde_json::from_str(
+        &rig.p
+            .read(&format!("generated/shop/run/{testid}/outcome.json")),
+    )
+    .unwrap();
+    assert_eq!(rec["format_version"], FORMAT_VERSION);
+    assert_eq!(rec["baseline"], BASELINE);
+    assert_eq!(rec["intensity"], "high");
+    assert_eq!(rec["environment"], "preprod");
+    assert_eq!(rec["stack"], "shop");
+    assert_eq!(rec["ending"], "completed");
+    assert_eq!(rec["grade"]["letter"], "A");
+    assert_eq!(rec["started_at"], "2026-11-27T09:30:00Z");
+    let list = rig.p.run(&["-f", "stacks/shop.yaml", "runs", "list"]);
+    promo_snapshot!(list.filter(&testid, "[TESTID]"), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    TESTID                           START (UTC)          DURATION  PROMO   TYPE      ENV      INTENSITY  OUTCOME    GRADE       BASELINE
+    [TESTID]  2026-11-27 09:30:00  0 s       bf2024  standard  preprod  high       completed  A (82/100)  baseline_20241128_090000_0000aaaa
+
+    ----- stderr -----
+    ");
+}

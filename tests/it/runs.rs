@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use promo_infra::influx::formulas::Stat;
+use promo_infra::influx::{Endpoint, v1};
 use promo_infra::k6::grade::{Bands, Measured, grade};
 use promo_infra::k6::run::Ending;
 use promo_infra::runs::record::{self, FORMAT_VERSION, RunFile};
@@ -321,7 +322,7 @@ async fn the_dashboards_and_runs_show_agree_on_every_statistic() {
     let show = p.run(&["runs", "show", PROMO, "--json"]);
     assert_eq!(show.code, 0, "{}", show.all());
     let shown: Value = serde_json::from_str(&show.stdout).unwrap();
-    let http = reqwest::Client::new();
+    let influx = Endpoint { url: server.url() }.client().unwrap();
     let (start, end) = (PROMO_START, PROMO_START + 60);
     let mut compared = std::collections::BTreeSet::new();
     for uid in ["shop-marketing", "shop-technical"] {
@@ -352,15 +353,9 @@ async fn the_dashboards_and_runs_show_agree_on_every_statistic() {
                 if q.contains("$baseline_testid") || !q.contains(&measurement) {
                     continue;
                 }
-                let body: Value = http
-                    .post(format!("{}/query", server.url()))
-                    .form(&[("q", q.as_str()), ("db", "k6")])
-                    .send()
+                let body = v1::query_results_in(&influx, &q, &[("db", "k6")])
                     .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                    .unwrap_or_else(|e| panic!("{uid}: `{q}`: {e}"));
                 if body["results"][0]["series"]
                     .as_array()
                     .is_some_and(|s| s.len() > 1)
@@ -433,6 +428,26 @@ fn bad_input_is_refused_before_anything_is_queried() {
     no runs recorded yet (`promo-infra k6 run SCRIPT` records each run)
 
     ----- stderr -----
+    ");
+    // No .env yet: no credentials; then nothing listens on the port.
+    promo_snapshot!(p.cmd(&["runs", "show", PROMO]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x secret INFLUXDB_GRAFANA_PASSWORD is not set: cannot read InfluxDB
+      help: run `promo-infra generate` to create it in .env, then `promo-infra apply`
+    ");
+    assert_eq!(p.run(&["generate"]).code, 0);
+    promo_snapshot!(p.cmd(&["runs", "show", PROMO]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x InfluxDB is not reachable at http://127.0.0.1:9/query: Connection refused (os error 111)
+      help: start the stack (`promo-infra apply`) or fix influxdb.bind / influxdb.port in the manifest
     ");
 }
 

@@ -143,7 +143,9 @@ impl Runs {
             .enable_all()
             .build()
             .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))?;
-        rt.block_on(f(&source)).map_err(settle)
+        // A one-shot command does not retry: a transient failure is reported with what to do.
+        rt.block_on(f(&source))
+            .map_err(crate::influx::blocking::settle)
     }
 
     /// `runs show TESTID`.
@@ -227,16 +229,6 @@ impl Runs {
             let range = s.range(testid).await?;
             s.per(testid, range, every_s).await
         })
-    }
-}
-
-/// A one-shot command does not retry: a transient failure is reported with what to do.
-fn settle(e: Error) -> Error {
-    match e {
-        Error::Transient { message } => {
-            Error::influx(message).with_help(crate::influx::UNREACHABLE_HELP)
-        }
-        other => other,
     }
 }
 

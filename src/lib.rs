@@ -22,6 +22,7 @@
 //! | [`backup`] | backups of InfluxDB: run, list, rotate (restic semantics), restore |
 //! | [`k6`] | `k6 build/env/exec/run`: the custom binary, run variables, tracked and graded runs |
 //! | [`control`] | the emergency-stop control API (`control-api`) |
+//! | [`runs`] | after the test: run records, `runs list/show/compare/export` from InfluxDB |
 //! | [`ops`] | one function per command over the pipeline; the CLI is a thin layer over these |
 //! | [`cli`] | clap, one file per command, printers: the only code that prints |
 //! | [`settings`], [`net`], [`error`], [`lock`], [`project`] | the environment (read only there), bind → URL, domain errors, one apply per stack, project paths |
@@ -44,6 +45,7 @@ pub mod net;
 pub mod ops;
 pub mod plan;
 pub mod project;
+pub mod runs;
 pub mod secrets;
 pub mod settings;
 pub mod targets;

@@ -26,7 +26,7 @@ use commands::{
     apply, backup, completions, dashboards, destroy, generate, plan, schema, secrets, status,
     validate,
 };
-use commands::{logs, output as outputs, restart};
+use commands::{logs, output as outputs, restart, runs};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -47,6 +47,7 @@ Examples:
   promo-infra restart grafana                   # in place, waited for until healthy
   promo-infra output grafana_url                # URLs, user names, where the secrets are
   promo-infra k6 run examples/checkout.js --promo black-friday
+  promo-infra runs compare TESTID --baseline BASELINE_TESTID   # the promo's extra cost, verdict
   promo-infra control-api -f stacks/promo.yaml
   promo-infra completions bash > /etc/bash_completion.d/promo-infra";
 
@@ -110,6 +111,9 @@ pub enum Command {
     /// k6: build the custom binary, print or inject a run's variables, run a tracked test.
     #[command(subcommand)]
     K6(K6Command),
+    /// After the test: recorded runs, their numbers from InfluxDB, promo vs baseline, CSV.
+    #[command(subcommand)]
+    Runs(runs::Command),
     /// The emergency-stop HTTP API (health, current test, stop; STOP page for people).
     #[command(after_help = CONTROL_API_EXAMPLES)]
     ControlApi(ControlApiArgs),
@@ -148,6 +152,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Restart(args) => restart::run(g, args),
         Command::Output(args) => outputs::run(g, args),
         Command::K6(cmd) => commands::k6::run(&g.project(), &g.selection(false), cmd),
+        Command::Runs(cmd) => runs::run(g, cmd),
         Command::ControlApi(args) => commands::control_api::run(&g.project(), &g.files, args),
         Command::Completions(args) => completions::run(g, args),
     }

@@ -25,8 +25,13 @@ use super::dashboards::{Template, canonical_json};
 const RENDERER_VERSION: &str = "1";
 
 /// The rendering code, hashed into every key so that a changed renderer invalidates the cache
-/// even when the version number stays the same.
-const RENDER_CODE: &str = include_str!("dashboards.rs");
+/// even when the version number stays the same: the renderer, its helpers and the query
+/// formulas the `influxql` / `flux` helpers write.
+const RENDER_CODE: [&str; 3] = [
+    include_str!("dashboards.rs"),
+    include_str!("dashboard_helpers.rs"),
+    include_str!("../influx/formulas.rs"),
+];
 
 /// The lock file this binary was built with: the source of the handlebars crate's version.
 const CARGO_LOCK: &str = include_str!("../../Cargo.lock");
@@ -68,7 +73,9 @@ pub fn key<'a>(
     };
     field(env!("CARGO_PKG_VERSION").as_bytes());
     field(RENDERER_VERSION.as_bytes());
-    field(RENDER_CODE.as_bytes());
+    for code in RENDER_CODE {
+        field(code.as_bytes());
+    }
     field(handlebars_version().unwrap_or("unknown").as_bytes());
     field(name.as_bytes());
     field(template.text.as_bytes());

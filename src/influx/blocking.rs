@@ -104,7 +104,7 @@ impl Client {
 
 /// Nothing retries a one-shot command: a transient failure is reported as refused, with what
 /// to do.
-fn settle(e: Error) -> Error {
+pub(crate) fn settle(e: Error) -> Error {
     match e {
         Error::Transient { message } => Error::influx(message).with_help(UNREACHABLE_HELP),
         other => other,

@@ -21,7 +21,14 @@ const REFUSED_HELP: &str =
 /// `results[i].error`): only a request the server refused as a whole (authentication, parse
 /// error, HTTP 5xx) or could not answer is an error.
 pub async fn query_results(c: &Client, q: &str) -> Result<Value> {
-    let req = c.request(Method::POST, "/query").form(&[("q", q)]);
+    query_results_in(c, q, &[]).await
+}
+
+/// [`query_results`] with more parameters of `/query` (`db`, `epoch`).
+pub async fn query_results_in(c: &Client, q: &str, params: &[(&str, &str)]) -> Result<Value> {
+    let mut form = vec![("q", q)];
+    form.extend_from_slice(params);
+    let req = c.request(Method::POST, "/query").form(&form);
     let resp = c.send("/query", req).await?;
     let status = resp.status();
     let url = c.url("/query");
@@ -90,7 +97,8 @@ pub fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-fn quote_str(s: &str) -> String {
+/// `'text'`, an InfluxQL string literal.
+pub fn quote_str(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 

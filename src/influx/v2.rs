@@ -43,7 +43,7 @@ fn with_token(c: &Client, token: &str) -> Client {
 }
 
 /// `path?k=v&…`, the values encoded.
-fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
+pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
     let query: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish();

@@ -16,14 +16,14 @@
 //! Owns: the grading formula and the reading of k6 summaries.
 //! May not: do IO (the caller reads the summary), print.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::manifest::Thresholds;
 
 /// What the grade is computed from.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Measured {
     /// p95 of `http_req_duration`, ms.
     pub p95_ms: f64,
@@ -34,7 +34,7 @@ pub struct Measured {
 }
 
 /// The thresholds as plain numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Bands {
     /// Green below (ms).
     pub p95_ok_ms: f64,
@@ -58,7 +58,7 @@ impl From<&Thresholds> for Bands {
 }
 
 /// Traffic-light colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Colour {
     /// Under the ok values.
@@ -70,7 +70,7 @@ pub enum Colour {
 }
 
 /// A grade and its score.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Grade {
     /// `A`..`F`.
     pub letter: char,

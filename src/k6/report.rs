@@ -5,17 +5,18 @@
 //! May not: print (problems go to the caller's [`Note`] callback), run k6, read the
 //! environment directly ([`crate::settings`]), put a secret in a message.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use jiff::Timestamp;
 
 use super::grade::Colour;
 use super::notify::{Annotation, Grafana, GrafanaAuth};
-use super::run::{Ending, Note, OUTCOME_FILE, RunOutcome};
+use super::run::{Ending, Note, RunOutcome};
 use super::settings::RunLabels;
 use crate::compile::services::grafana_url;
 use crate::control::Secret;
 use crate::manifest::{Dashboard, Manifest};
+use crate::runs::record::{self, RunFile};
 use crate::secrets::{self, SecretValues};
 
 /// The marketing dashboard of a stack: the home dashboard if it uses the `marketing` template,
@@ -33,12 +34,20 @@ pub fn marketing_dashboard(m: &Manifest) -> Option<&Dashboard> {
         .or_else(|| m.dashboards.first())
 }
 
-/// URL of the marketing dashboard showing `testid`.
-pub fn dashboard_url(m: &Manifest, testid: &str, from_ms: i64, to: Option<i64>) -> String {
+/// URL of the marketing dashboard showing `testid`, compared with `baseline` (the dashboard's
+/// `baseline_testid` variable) when there is one.
+pub fn dashboard_url(
+    m: &Manifest,
+    testid: &str,
+    baseline: Option<&str>,
+    from_ms: i64,
+    to: Option<i64>,
+) -> String {
     let uid = marketing_dashboard(m).map_or("", |d| d.uid.as_str());
     let to = to.map_or_else(|| "now&refresh=5s".to_string(), |t| t.to_string());
+    let baseline = baseline.map_or_else(String::new, |b| format!("&var-baseline_testid={b}"));
     format!(
-        "{}/d/{uid}?orgId=1&var-testid={testid}&from={from_ms}&to={to}",
+        "{}/d/{uid}?orgId=1&var-testid={testid}{baseline}&from={from_ms}&to={to}",
         grafana_url(m)
     )
 }
@@ -299,28 +308,28 @@ impl<'a> Announcer<'a> {
         }
     }
 
-    /// The run's own record of how it ended, next to its summary (mode 0600).
+    /// The run's own record ([`crate::runs::record`]), next to its summary (mode 0600).
     pub(super) fn record(&self, outcome: &RunOutcome, end: Timestamp) {
-        let file = outcome
-            .summary
-            .parent()
-            .map_or_else(|| PathBuf::from(OUTCOME_FILE), |d| d.join(OUTCOME_FILE));
-        let json = serde_json::json!({
-            "testid": outcome.testid,
-            "promo": self.labels.promo,
-            "promo_type": self.labels.promo_type,
-            "started_at": self.now.to_string(),
-            "ended_at": end.to_string(),
-            "ending": outcome.ending,
-            "stopped_by": outcome.stopped_by,
-            "exit_code": outcome.exit_code,
-            "grade": outcome.grade,
-            "summary": outcome.summary,
-            "dashboard_url": outcome.dashboard_url,
-        });
-        let mut text = serde_json::to_string_pretty(&json).unwrap_or_default();
-        text.push('\n');
-        if let Err(e) = crate::writer::write_atomic(&file, text.as_bytes(), Some(0o600)) {
+        let dir = outcome.summary.parent().unwrap_or(Path::new("."));
+        let rec = RunFile {
+            format_version: record::FORMAT_VERSION.to_string(),
+            testid: outcome.testid.clone(),
+            stack: self.m.stack.to_string(),
+            promo: self.labels.promo.clone(),
+            promo_type: self.labels.promo_type.clone(),
+            environment: self.m.environment.as_str().to_string(),
+            intensity: self.labels.intensity.clone(),
+            baseline: outcome.baseline.clone(),
+            started_at: self.now.to_string(),
+            ended_at: end.to_string(),
+            ending: outcome.ending,
+            stopped_by: outcome.stopped_by.clone(),
+            exit_code: outcome.exit_code,
+            grade: outcome.grade,
+            summary: outcome.summary.clone(),
+            dashboard_url: outcome.dashboard_url.clone(),
+        };
+        if let Err(e) = record::write(dir, &rec) {
             (self.note)(Note::Warn(format!("no outcome record: {e}")));
         }
     }

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::exec::{Signals, exit_code};
 use super::grade::{self, Bands, Grade};
@@ -21,8 +21,8 @@ use crate::manifest::Manifest;
 use crate::project::Project;
 use crate::secrets::SecretValues;
 
-/// File name of a run's outcome record, next to its summary.
-pub const OUTCOME_FILE: &str = "outcome.json";
+/// File name of a run's record, next to its summary ([`crate::runs::record`]).
+pub const OUTCOME_FILE: &str = crate::runs::record::RECORD_FILE;
 
 /// k6's exit code when thresholds failed.
 pub const EXIT_THRESHOLDS: i32 = 99;
@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub script: PathBuf,
     /// Promo, type and intensity (a `testid` here is ignored: every run gets a new one).
     pub labels: LabelRequest,
+    /// Test id of the baseline run to compare this one with (`--baseline`).
+    pub baseline: Option<String>,
     /// k6 binary (default: the manifest's `k6.output` when built, else `k6` in PATH).
     pub k6: Option<PathBuf>,
     /// Run directory (default: `generated/<stack>/run`).
@@ -62,7 +64,7 @@ pub enum Note {
 }
 
 /// How the run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Ending {
     /// k6 finished on its own, thresholds passed.
@@ -102,8 +104,10 @@ pub struct RunOutcome {
     pub grade: Option<Grade>,
     /// Where the summary is.
     pub summary: PathBuf,
-    /// Dashboard URL for this test.
+    /// Dashboard URL for this test (and its baseline).
     pub dashboard_url: String,
+    /// Test id of the baseline run (`--baseline`).
+    pub baseline: Option<String>,
 }
 
 /// The k6 binary: `--k6`, else the manifest's `k6.output` when built, else `k6` in `PATH`.
@@ -234,7 +238,27 @@ pub async fn run(
             "give the path of a k6 script (relative to the project directory)",
         ));
     }
+    if let Some(b) = &opts.baseline
+        && !super::testid::is_testid(b)
+    {
+        return Err(Error::usage(
+            format!("--baseline `{b}` is not a test id"),
+            "give the test id of the baseline run, as `promo-infra runs list` shows it",
+        ));
+    }
+    let baseline = opts.baseline.as_deref();
     let run_dir = claim_run_dir(project, m, opts, note)?;
+    if let Some(b) = baseline
+        && crate::runs::record::find(&run_dir, b)
+            .ok()
+            .flatten()
+            .is_none()
+    {
+        note(Note::Warn(format!(
+            "baseline {b}: no record of it in {} (the dashboard compares with it if InfluxDB has its data)",
+            run_dir.display()
+        )));
+    }
     let k6_bin = resolve_k6(project, m, opts.k6.as_deref())?;
     let testid = labels.testid.clone();
     let k6s = settings::settings(m, values, &labels)?;
@@ -251,7 +275,7 @@ pub async fn run(
     let _ = std::fs::remove_file(&summary);
 
     let announcer = Announcer::new(m, values, &labels, now, note);
-    let live_url = dashboard_url(m, &testid, now.as_millisecond(), None);
+    let live_url = dashboard_url(m, &testid, baseline, now.as_millisecond(), None);
     note(Note::Info(format!("test {testid}: {}", k6_bin.display())));
     note(Note::Info(format!("dashboard: {live_url}")));
     announcer.start().await;
@@ -318,9 +342,11 @@ pub async fn run(
         dashboard_url: dashboard_url(
             m,
             &testid,
+            baseline,
             now.as_millisecond(),
             Some(end.as_millisecond() + 1000),
         ),
+        baseline: opts.baseline.clone(),
     };
     announcer.record(&outcome, end);
     announcer.end(&outcome, end).await;

@@ -28,6 +28,7 @@ mod k6_fixture;
 mod lock;
 mod native;
 mod plan_cases;
+mod runs;
 mod saved_plan;
 mod schema_agreement;
 mod secrets;

@@ -62,7 +62,7 @@ pub enum K6Command {
     /// Ctrl+C as a graceful stop, grade on Slack. Exits with k6's exit code (99: aborted by
     /// thresholds, 105: stopped).
     #[command(
-        after_help = "Examples:\n  BASE_URL=https://preprod.shop.example promo-infra k6 run examples/checkout.js --promo black-friday --promo-type flash-sale --intensity high\n  promo-infra k6 run examples/checkout.js --require-stop            # refuse to start without a STOP button\n  promo-infra k6 run examples/checkout.js -- --vus 50 --duration 10m   # extra k6 flags after --"
+        after_help = "Examples:\n  BASE_URL=https://preprod.shop.example promo-infra k6 run examples/checkout.js --promo black-friday --promo-type flash-sale --intensity high\n  promo-infra k6 run examples/checkout.js --require-stop            # refuse to start without a STOP button\n  promo-infra k6 run examples/checkout.js -- --vus 50 --duration 10m   # extra k6 flags after --\n  promo-infra k6 run examples/checkout.js --promo black-friday --baseline baseline_20261120_093000_1a2b3c4d"
     )]
     Run {
         /// The k6 script.
@@ -70,6 +70,10 @@ pub enum K6Command {
         /// Promo, type and intensity of the run.
         #[command(flatten)]
         labels: LabelArgs,
+        /// Test id of the baseline run to compare this one with (the dashboard links carry it;
+        /// `promo-infra runs compare` reads it from the run's record).
+        #[arg(long, value_name = "TESTID")]
+        baseline: Option<String>,
         /// k6 binary (default: the manifest's k6.output when built, else `k6` in PATH).
         #[arg(long, value_name = "PATH")]
         k6: Option<PathBuf>,
@@ -196,6 +200,7 @@ pub fn run(project: &Project, selection: &Selection, cmd: K6Command) -> Result<E
         K6Command::Run {
             script,
             labels,
+            baseline,
             k6: k6_bin,
             run_dir,
             summary,
@@ -206,6 +211,7 @@ pub fn run(project: &Project, selection: &Selection, cmd: K6Command) -> Result<E
             let opts = RunOptions {
                 script,
                 labels: labels.request(None),
+                baseline,
                 k6: k6_bin,
                 run_dir,
                 summary,

@@ -19,6 +19,7 @@ pub mod logs;
 pub mod output;
 pub mod plan;
 pub mod restart;
+pub mod runs;
 pub mod schema;
 pub mod secrets;
 pub mod status;

@@ -8,4 +8,5 @@ pub mod backup;
 pub mod dashboards;
 pub mod deploy;
 pub mod files;
+pub mod runs;
 pub mod verbs;

@@ -1,0 +1,151 @@
+//! `runs list|show|compare|export`: after the test — the recorded runs, their numbers from
+//! InfluxDB (the dashboards' formulas), a promo against its baseline, CSV.
+//!
+//! Owns: the subcommands' flags and exit codes.
+//! May not: render output itself (that is `print::runs`), read the environment.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use super::super::globals::Globals;
+use super::super::output::Out;
+use super::super::print;
+use crate::error::{Error, Result};
+use crate::runs::{self, Runs};
+
+/// `runs` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The recorded runs (`k6 run` keeps one record per run), oldest first: test id, start
+    /// (UTC), duration, promo, type, environment, intensity, outcome, grade, baseline.
+    #[command(after_help = "Examples:\n  promo-infra runs list\n  promo-infra runs list --json")]
+    List {
+        /// Machine-readable output (versioned: `format_version`).
+        #[arg(long)]
+        json: bool,
+        /// Run directory (default: generated/<stack>/run).
+        #[arg(long, value_name = "DIR")]
+        run_dir: Option<PathBuf>,
+    },
+    /// The numbers of one run from InfluxDB, with the dashboards' formulas: p50/p95/p99 of
+    /// http_req_duration, error rate (4xx, 5xx), peak VUs, requests/s, checks, and the grade.
+    #[command(
+        after_help = "Example:\n  promo-infra runs show black-friday_20261127_093000_1a2b3c4d"
+    )]
+    Show {
+        /// Test id.
+        testid: String,
+        /// Machine-readable output (versioned: `format_version`).
+        #[arg(long)]
+        json: bool,
+        /// Run directory (default: generated/<stack>/run).
+        #[arg(long, value_name = "DIR")]
+        run_dir: Option<PathBuf>,
+    },
+    /// A promo run against its baseline: the extra p95 (ms and %), the extra errors (points),
+    /// and the verdict in the stack's language.
+    #[command(
+        after_help = "Examples:\n  promo-infra runs compare black-friday_20261127_093000_1a2b3c4d --baseline baseline_20261120_093000_5e6f7a8b\n  promo-infra runs compare black-friday_20261127_093000_1a2b3c4d   # the baseline of its record (k6 run --baseline)"
+    )]
+    Compare {
+        /// Test id of the promo run.
+        testid: String,
+        /// Test id of the baseline run (default: the one `k6 run --baseline` recorded).
+        #[arg(long, value_name = "TESTID")]
+        baseline: Option<String>,
+        /// Machine-readable output (versioned: `format_version`).
+        #[arg(long)]
+        json: bool,
+        /// Run directory (default: generated/<stack>/run).
+        #[arg(long, value_name = "DIR")]
+        run_dir: Option<PathBuf>,
+    },
+    /// CSV on stdout: one row per recorded run, or with TESTID one row per time bucket of that
+    /// run.
+    #[command(
+        after_help = "Examples:\n  promo-infra runs export --csv > runs.csv\n  promo-infra runs export black-friday_20261127_093000_1a2b3c4d --csv --bucket 10s > run.csv"
+    )]
+    Export {
+        /// One run, by time bucket (default: every recorded run, one row each).
+        testid: Option<String>,
+        /// CSV (the only format; required so a later format cannot change what scripts get).
+        #[arg(long, required = true)]
+        csv: bool,
+        /// Bucket width with TESTID: whole seconds, minutes or hours (10s, 1m, 1h).
+        #[arg(long, value_name = "DURATION")]
+        bucket: Option<String>,
+        /// Run directory (default: generated/<stack>/run).
+        #[arg(long, value_name = "DIR")]
+        run_dir: Option<PathBuf>,
+    },
+}
+
+/// Run a `runs` subcommand.
+pub fn run(globals: &Globals, cmd: Command) -> Result<ExitCode> {
+    let (project, selection) = (globals.project(), globals.selection(false));
+    let mut out = Out::stdout();
+    match cmd {
+        Command::List { json, run_dir } => {
+            let listing = Runs::open(&project, &selection, run_dir)?.list()?;
+            if json {
+                print::runs::list_json(&mut out, &listing)?;
+            } else {
+                print::runs::list(&mut out, &listing);
+            }
+        }
+        Command::Show {
+            testid,
+            json,
+            run_dir,
+        } => {
+            runs::check_testid("TESTID", &testid)?;
+            let r = Runs::open(&project, &selection, run_dir)?;
+            let stats = r.show(&testid)?;
+            if json {
+                out.versioned_json(&print::runs::StatsJson::new(&stats))?;
+            } else {
+                print::runs::show(&mut out, &stats, &r.bands());
+            }
+        }
+        Command::Compare {
+            testid,
+            baseline,
+            json,
+            run_dir,
+        } => {
+            let r = Runs::open(&project, &selection, run_dir)?;
+            let c = r.compare(&testid, baseline.as_deref())?;
+            if json {
+                print::runs::compare_json(&mut out, &c)?;
+            } else {
+                print::runs::compare(&mut out, &c, &r.locale());
+            }
+        }
+        Command::Export {
+            testid,
+            csv: _,
+            bucket,
+            run_dir,
+        } => match testid {
+            Some(id) => {
+                runs::check_testid("TESTID", &id)?;
+                let every = runs::parse_bucket(bucket.as_deref().unwrap_or("10s"))?;
+                let rows = Runs::open(&project, &selection, run_dir)?.export_buckets(&id, every)?;
+                print::runs::buckets_csv(&mut out, &rows)?;
+            }
+            None => {
+                if let Some(b) = bucket {
+                    return Err(Error::usage(
+                        format!("--bucket {b} needs a TESTID: buckets are of one run"),
+                        "promo-infra runs export TESTID --csv --bucket 10s",
+                    ));
+                }
+                let rows = Runs::open(&project, &selection, run_dir)?.export_runs()?;
+                print::runs::runs_csv(&mut out, &rows)?;
+            }
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}

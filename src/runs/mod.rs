@@ -1,0 +1,252 @@
+//! After the test: the runs of a stack — their records ([`record`]), their numbers from
+//! InfluxDB ([`source`], with the dashboards' formulas), a promo compared with its baseline
+//! ([`verdict`]) — behind `runs list`, `runs show`, `runs compare` and `runs export`.
+//!
+//! Owns: opening a stack for these commands, and what each returns.
+//! May not: print (the CLI renders the results), read the environment, write anything.
+
+pub mod record;
+pub mod source;
+pub mod verdict;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::influx::formulas::Stat;
+use crate::k6::grade::{self, Bands, Grade, Measured};
+use crate::k6::report::marketing_dashboard;
+use crate::manifest::{Manifest, Thresholds};
+use crate::ops::{self, Selection};
+use crate::project::Project;
+use record::RunFile;
+use source::{Range, Source, Values};
+
+/// A stack opened for `runs`: its manifest and run directory.
+#[derive(Debug)]
+pub struct Runs {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Where `k6 run` keeps the records (`generated/<stack>/run`, or `--run-dir`).
+    pub run_dir: PathBuf,
+    project: Project,
+}
+
+/// `runs list`: the records, and the ones that could not be read.
+#[derive(Debug)]
+pub struct Listing {
+    /// Records, sorted by start.
+    pub runs: Vec<RunFile>,
+    /// Unreadable records (each error names its file).
+    pub problems: Vec<Error>,
+}
+
+/// The numbers of one run (`runs show`).
+#[derive(Debug, Clone)]
+pub struct RunStats {
+    /// Test id.
+    pub testid: String,
+    /// Its points' time range.
+    pub range: Range,
+    /// Every statistic InfluxDB has data for.
+    pub values: Values,
+    /// The grade these numbers give against the marketing dashboard's thresholds.
+    pub grade: Option<Grade>,
+    /// Its local record, when it has one.
+    pub record: Option<RunFile>,
+}
+
+impl RunStats {
+    /// One statistic.
+    pub fn get(&self, stat: Stat) -> Option<f64> {
+        self.values.get(&stat).copied()
+    }
+}
+
+/// Check a test id given on the command line.
+pub fn check_testid(flag: &str, id: &str) -> Result<()> {
+    if crate::k6::testid::is_testid(id) {
+        Ok(())
+    } else {
+        Err(Error::usage(
+            format!("{flag} `{id}` is not a test id"),
+            "test ids are letters, digits, `_`, `-` and `.`; `promo-infra runs list` shows them",
+        ))
+    }
+}
+
+/// Bucket width in seconds from `10s`, `1m`, `1h`.
+pub fn parse_bucket(text: &str) -> Result<u32> {
+    let bad = || {
+        Error::usage(
+            format!("--bucket `{text}` is not a duration"),
+            "give whole seconds, minutes or hours: 10s, 1m, 1h",
+        )
+    };
+    let unit = match text.chars().last() {
+        Some('s') => 1,
+        Some('m') => 60,
+        Some('h') => 3600,
+        _ => return Err(bad()),
+    };
+    let n: u32 = text[..text.len() - 1].parse().map_err(|_| bad())?;
+    n.checked_mul(unit).filter(|s| *s > 0).ok_or_else(bad)
+}
+
+impl Runs {
+    /// Open the selected stack; `run_dir` overrides `generated/<stack>/run`.
+    pub fn open(
+        project: &Project,
+        selection: &Selection,
+        run_dir: Option<PathBuf>,
+    ) -> Result<Self> {
+        let (_, loaded) = ops::load_one(project, selection)?;
+        let manifest = loaded.manifest;
+        let run_dir = run_dir.unwrap_or_else(|| crate::k6::default_run_dir(project, &manifest));
+        Ok(Self {
+            manifest,
+            run_dir: project.root.join(run_dir),
+            project: project.clone(),
+        })
+    }
+
+    /// The marketing dashboard's thresholds (the grade's).
+    pub fn bands(&self) -> Bands {
+        marketing_dashboard(&self.manifest).map_or_else(
+            || Bands::from(&Thresholds::default()),
+            |d| Bands::from(&d.thresholds),
+        )
+    }
+
+    /// The language of the marketing dashboard (the verdict's).
+    pub fn locale(&self) -> String {
+        marketing_dashboard(&self.manifest)
+            .and_then(|d| d.locale.as_ref())
+            .map_or_else(|| self.manifest.locale.to_string(), |l| l.to_string())
+    }
+
+    /// `runs list`.
+    pub fn list(&self) -> Result<Listing> {
+        let (runs, problems) = record::list(&self.run_dir)?;
+        Ok(Listing { runs, problems })
+    }
+
+    fn source(&self) -> Result<Source> {
+        let values = ops::secret_values(&self.project, &self.manifest)?;
+        Source::of(&self.manifest, &values)
+    }
+
+    /// Run `f` with the stack's InfluxDB on a runtime of its own.
+    fn with_source<T>(&self, f: impl AsyncFnOnce(&Source) -> Result<T>) -> Result<T> {
+        let source = self.source()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))?;
+        // A one-shot command does not retry: a transient failure is reported with what to do.
+        rt.block_on(f(&source))
+            .map_err(crate::influx::blocking::settle)
+    }
+
+    /// `runs show TESTID`.
+    pub fn show(&self, testid: &str) -> Result<RunStats> {
+        check_testid("TESTID", testid)?;
+        self.with_source(async |s| self.stats(s, testid).await)
+    }
+
+    async fn stats(&self, s: &Source, testid: &str) -> Result<RunStats> {
+        let range = s.range(testid).await?;
+        let values = s.whole(testid, range).await?;
+        let grade = values.get(&Stat::P95).map(|p95| {
+            let m = Measured {
+                p95_ms: *p95,
+                error_pct: values.get(&Stat::Errors).copied().unwrap_or(0.0),
+                requests: values.get(&Stat::Requests).map(|n| *n as u64),
+            };
+            grade::grade(m, &self.bands())
+        });
+        Ok(RunStats {
+            testid: testid.to_string(),
+            range,
+            values,
+            grade,
+            record: record::find(&self.run_dir, testid)?,
+        })
+    }
+
+    /// `runs compare TESTID [--baseline ID]`: the baseline is the flag, else the run's record.
+    pub fn compare(&self, testid: &str, baseline: Option<&str>) -> Result<verdict::Comparison> {
+        check_testid("TESTID", testid)?;
+        let baseline = match baseline {
+            Some(b) => b.to_string(),
+            None => record::find(&self.run_dir, testid)?
+                .and_then(|r| r.baseline)
+                .ok_or_else(|| {
+                    Error::usage(
+                        format!("test {testid} has no baseline in its record"),
+                        "give one: --baseline TESTID (`promo-infra runs list` shows the runs)",
+                    )
+                })?,
+        };
+        check_testid("--baseline", &baseline)?;
+        let (run, base) = self.with_source(async |s| {
+            Ok((
+                self.stats(s, testid).await?,
+                self.stats(s, &baseline).await?,
+            ))
+        })?;
+        Ok(verdict::compare(run, base, &self.locale()))
+    }
+
+    /// `runs export --csv`: every recorded run with its numbers (`None`: InfluxDB has no data
+    /// for it).
+    pub fn export_runs(&self) -> Result<Vec<(RunFile, Option<RunStats>)>> {
+        let listing = self.list()?;
+        if let Some(e) = listing.problems.into_iter().next() {
+            return Err(e);
+        }
+        if listing.runs.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.with_source(async |s| {
+            let mut out = Vec::new();
+            for r in listing.runs {
+                let stats = match s.range(&r.testid).await {
+                    Ok(_) => Some(self.stats(s, &r.testid).await?),
+                    Err(Error::Influx { message, .. }) if message.contains("has no data") => None,
+                    Err(e) => return Err(e),
+                };
+                out.push((r, stats));
+            }
+            Ok(out)
+        })
+    }
+
+    /// `runs export TESTID --csv --bucket 10s`: the numbers per bucket, by bucket start (ns).
+    pub fn export_buckets(&self, testid: &str, every_s: u32) -> Result<BTreeMap<i64, Values>> {
+        check_testid("TESTID", testid)?;
+        self.with_source(async |s| {
+            let range = s.range(testid).await?;
+            s.per(testid, range, every_s).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_whole_seconds_minutes_or_hours() {
+        assert_eq!(parse_bucket("10s").unwrap(), 10);
+        assert_eq!(parse_bucket("2m").unwrap(), 120);
+        assert_eq!(parse_bucket("1h").unwrap(), 3600);
+        for bad in ["", "s", "0s", "10", "1.5s", "-1s", "10ms", "99999999h"] {
+            assert_eq!(
+                parse_bucket(bad).unwrap_err().to_string(),
+                format!("--bucket `{bad}` is not a duration"),
+                "{bad}"
+            );
+        }
+    }
+}

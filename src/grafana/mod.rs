@@ -3,12 +3,13 @@
 //! `Retry-After`, a concurrency limit, and errors that name the method and URL and never a
 //! credential.
 //!
-//! Owns: talking to a Grafana (`client`), normalising dashboards for comparison (`normalize`)
-//! and the semantic diff of two dashboards (`diff`).
+//! Owns: talking to a Grafana (`client`), normalising dashboards for comparison (`normalize`),
+//! the semantic diff of two dashboards (`diff`) and pushing generated dashboards (`sync`).
 //! May not: print, read the environment (credentials are given), write files.
 
 mod client;
 pub mod diff;
 pub mod normalize;
+pub mod sync;
 
 pub use client::{Auth, Client, DashboardVersion, Saved};

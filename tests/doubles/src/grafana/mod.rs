@@ -205,6 +205,10 @@ impl GrafanaState {
     pub fn clear_requests(&self) {
         self.inner.recorder.clear_requests();
     }
+    /// Latency and load counters (see [`crate::pace`]).
+    pub fn pace(&self) -> &crate::pace::Pace {
+        &self.inner.recorder.pace
+    }
     /// Queues a fault for the next matching requests.
     pub fn inject_fault(&self, fault: FaultSpec) {
         self.inner.recorder.inject(fault);
@@ -396,9 +400,18 @@ fn router(app: App) -> Router {
             "/__double/requests",
             get(double_requests::<App>).delete(double_requests_clear::<App>),
         )
+        .route(
+            "/__double/stats",
+            get(crate::pace::stats::<App>).delete(crate::pace::reset::<App>),
+        )
+        .route("/__double/latency", put(crate::pace::set_latency::<App>))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed);
     api.layer(middleware::from_fn_with_state(app.clone(), gate))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            crate::pace::track::<App>,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
         .with_state(app)
 }

@@ -40,6 +40,7 @@ pub struct Client {
     auth: Auth,
     http: reqwest::Client,
     limit: Arc<Semaphore>,
+    concurrency: usize,
 }
 
 /// What `POST /api/dashboards/db` answered.
@@ -89,7 +90,22 @@ impl Client {
             auth,
             http,
             limit: Arc::new(Semaphore::new(concurrency.max(1))),
+            concurrency: concurrency.max(1),
         })
+    }
+
+    /// The same client with at most `concurrency` requests in flight (at least one; a limit of
+    /// its own, not shared with `self`'s).
+    #[must_use]
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self.limit = Arc::new(Semaphore::new(self.concurrency));
+        self
+    }
+
+    /// The most requests in flight at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
     }
 
     /// The Grafana's URL.

@@ -3,13 +3,15 @@
 //! `Retry-After`, a concurrency limit, and errors that name the method and URL and never a
 //! credential.
 //!
-//! Owns: talking to a Grafana (`client`), normalising dashboards for comparison (`normalize`)
-//! the semantic diff of two dashboards (`diff`) and the digests plans compare (`digest`).
+//! Owns: talking to a Grafana (`client`), normalising dashboards for comparison (`normalize`),
+//! the semantic diff of two dashboards (`diff`), the digests plans compare (`digest`) and
+//! pushing generated dashboards (`sync`).
 //! May not: print, read the environment (credentials are given), write files.
 
 mod client;
 pub mod diff;
 pub mod digest;
 pub mod normalize;
+pub mod sync;
 
 pub use client::{Auth, Client, DashboardVersion, Saved};

@@ -12,6 +12,7 @@ mod control;
 mod crash;
 mod dashboards;
 mod dashboards_live;
+mod dashboards_scale;
 mod dashboards_vc;
 mod docker;
 mod engine;

@@ -45,6 +45,9 @@ pub enum Command {
         /// Exit 0 when every dashboard is the same, 2 when one differs (1 stays "error").
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Requests in flight at once against Grafana (1: one dashboard at a time).
+        #[arg(long, value_name = "N", default_value_t = ops::dashboards::CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=64))]
+        concurrency: u16,
     },
     /// Bring the edits made in the stack's running Grafana back into the sources, as overlays
     /// (`dashboards-src/overrides/<uid>.json`) that `generate` applies after the templates.
@@ -71,6 +74,9 @@ pub enum Command {
         /// Delete dashboards of the stack's folder tagged `promo-infra` that it no longer declares.
         #[arg(long)]
         prune: bool,
+        /// Requests in flight at once against Grafana (1: one dashboard at a time).
+        #[arg(long, value_name = "N", default_value_t = ops::dashboards::CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=64))]
+        concurrency: u16,
     },
     /// Go back to a version of a dashboard in Grafana's history, or to the dashboard as
     /// generated at a git revision: shows the diff first and asks, like apply.
@@ -129,12 +135,14 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
             on,
             json,
             detailed_exitcode,
+            concurrency,
         } => {
             let report = ops::dashboards::diff(
                 &globals.project(),
                 &globals.selection(false),
                 on.target.target,
                 &on.uids,
+                concurrency.into(),
             )?;
             let mut out = Out::stdout();
             if json {
@@ -158,7 +166,12 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
             print::dashboards::pulled(&mut Out::stdout(), &pulled);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Push { on, force, prune } => {
+        Command::Push {
+            on,
+            force,
+            prune,
+            concurrency,
+        } => {
             let pushed = ops::dashboards::push(
                 &globals.project(),
                 &globals.selection(false),
@@ -166,6 +179,7 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
                 &on.uids,
                 force,
                 prune,
+                concurrency.into(),
             )?;
             print::dashboards::pushed(&mut Out::stdout(), &pushed);
             Ok(ExitCode::SUCCESS)

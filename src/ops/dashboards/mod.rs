@@ -17,7 +17,7 @@ use crate::grafana::{self, Auth, Client, diff::Change};
 use crate::project::Project;
 use crate::targets::{self, TargetKind};
 
-/// Requests in flight at once against one Grafana.
+/// Requests in flight at once against one Grafana, unless `--concurrency` says otherwise.
 pub const CONCURRENCY: usize = 8;
 
 /// How one dashboard compares.
@@ -175,12 +175,14 @@ pub(crate) fn open(
     })
 }
 
-/// `dashboards diff [UID…]`: each generated dashboard against the stack's live Grafana.
+/// `dashboards diff [UID…]`: each generated dashboard against the stack's live Grafana, read
+/// `concurrency` at once (the report in the manifest's order).
 pub fn diff(
     project: &Project,
     selection: &Selection,
     target: TargetKind,
     uids: &[String],
+    concurrency: usize,
 ) -> Result<DiffReport> {
     let Live {
         s,
@@ -188,6 +190,7 @@ pub fn diff(
         grafana,
         ..
     } = open(project, selection, target, uids)?;
+    let grafana = grafana.with_concurrency(concurrency);
     let live = runtime()?.block_on(futures_util::future::try_join_all(
         wanted.iter().map(|(uid, _)| grafana.dashboard(uid)),
     ))?;

@@ -1,40 +1,18 @@
-//! `dashboards push`: the generated dashboards uploaded through Grafana's API.
-
-use serde::Serialize;
+//! `dashboards push`: the generated dashboards uploaded through Grafana's API, concurrently
+//! (the per-dashboard logic is [`crate::grafana::sync`]'s, shared with `apply`).
+//!
+//! Owns: the push record (`generated/<stack>/.pushed-dashboards.json`).
+//! May not: print, read the environment.
 
 use super::{Live, open};
 use crate::error::{Error, Result};
-use crate::grafana;
+use crate::grafana::sync;
 use crate::ops::Selection;
 use crate::ops::deploy::{Stack, runtime};
 use crate::project::Project;
 use crate::targets::TargetKind;
 
-/// What `dashboards push` did for one dashboard.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "result")]
-pub enum Pushed {
-    /// Uploaded as `version`.
-    Uploaded {
-        /// Uid.
-        uid: String,
-        /// Grafana's version after the upload.
-        version: u64,
-    },
-    /// Grafana already has it: nothing written (no new version).
-    Unchanged {
-        /// Uid.
-        uid: String,
-    },
-    /// Deleted with `--prune`: in the stack's folder, tagged `promo-infra`, no longer declared.
-    Pruned {
-        /// Uid.
-        uid: String,
-    },
-}
-
-/// The tag every generated dashboard carries: what `--prune` may delete.
-pub const MARKER_TAG: &str = "promo-infra";
+pub use crate::grafana::sync::{MARKER_TAG, Pushed};
 
 /// The versions this tool last pushed or saw in the stack's Grafana, by uid
 /// (`generated/<stack>/.pushed-dashboards.json`, git-ignored runtime state): a dashboard whose
@@ -66,11 +44,12 @@ pub(super) fn write_pushed(
 }
 
 /// `dashboards push [UID…]`: upload the generated dashboards into the stack's folder (created
-/// with its stable uid when missing) through the API. A dashboard changed in Grafana since this
-/// tool last pushed it is refused unless `force` (show it with `dashboards diff`, keep it with
-/// `dashboards pull`); an unchanged one is not written. With `prune`, dashboards in the
-/// stack's folder tagged [`MARKER_TAG`] that the stack no longer declares are deleted — never
-/// one without the tag.
+/// with its stable uid when missing) through the API, `concurrency` requests at once (results
+/// in the manifest's order; see [`crate::grafana::sync::push_all`]). A dashboard changed in
+/// Grafana since this tool last pushed it is refused unless `force` (show it with `dashboards
+/// diff`, keep it with `dashboards pull`); an unchanged one is not written. With `prune`,
+/// dashboards in the stack's folder tagged [`MARKER_TAG`] that the stack no longer declares are
+/// deleted — never one without the tag.
 pub fn push(
     project: &Project,
     selection: &Selection,
@@ -78,6 +57,7 @@ pub fn push(
     uids: &[String],
     force: bool,
     prune: bool,
+    concurrency: usize,
 ) -> Result<Vec<Pushed>> {
     let Live {
         s,
@@ -85,6 +65,7 @@ pub fn push(
         grafana,
         ..
     } = open(project, selection, target, uids)?;
+    let grafana = grafana.with_concurrency(concurrency);
     let folder = crate::compile::grafana::folder_uid(&s.loaded.manifest);
     let title = crate::compile::grafana::folder_title(&s.loaded.manifest);
     let mut record = read_pushed(&s);
@@ -96,55 +77,10 @@ pub fn push(
         .map(|d| d.uid.as_str().to_string())
         .collect();
     let out = runtime()?.block_on(async {
-        if grafana.folder(&folder).await?.is_none() {
-            grafana.create_folder(&folder, &title).await?;
-        }
-        let mut out = Vec::new();
-        for (uid, ours) in &wanted {
-            let live = grafana.dashboard(uid).await?;
-            let mut body = ours.clone();
-            if let Some((model, live_folder)) = &live {
-                let version = model["version"].as_u64().unwrap_or(0);
-                let same = grafana::diff::diff(ours, model).is_empty()
-                    && live_folder.as_deref() == Some(folder.as_str());
-                if same {
-                    record.insert(uid.clone(), version);
-                    out.push(Pushed::Unchanged { uid: uid.clone() });
-                    continue;
-                }
-                if !force && record.get(uid) != Some(&version) {
-                    return Err(Error::grafana(format!(
-                        "dashboard `{uid}` was changed in Grafana {} (version {version}) since promo-infra last pushed it; not overwritten",
-                        grafana.url()
-                    ))
-                    .with_help(format!(
-                        "see the change with `promo-infra dashboards diff {uid}`, keep it with `promo-infra dashboards pull {uid}` then `generate`, or overwrite it with `dashboards push --force`"
-                    )));
-                }
-                body["version"] = serde_json::json!(version);
-            }
-            let saved = grafana
-                .save_dashboard(&body, Some(&folder), force, "promo-infra dashboards push")
-                .await?;
-            record.insert(uid.clone(), saved.version);
-            out.push(Pushed::Uploaded {
-                uid: uid.clone(),
-                version: saved.version,
-            });
-        }
+        sync::ensure_folder(&grafana, &folder, &title).await?;
+        let mut out = sync::push_all(&grafana, &folder, &wanted, &mut record, force).await?;
         if prune {
-            for uid in grafana.dashboards_tagged(MARKER_TAG).await? {
-                if declared.contains(&uid) {
-                    continue;
-                }
-                if let Some((_, Some(f))) = grafana.dashboard(&uid).await?
-                    && f == folder
-                {
-                    grafana.delete_dashboard(&uid).await?;
-                    record.remove(&uid);
-                    out.push(Pushed::Pruned { uid });
-                }
-            }
+            out.extend(sync::prune(&grafana, &folder, &declared, &mut record).await?);
         }
         Ok::<_, Error>(out)
     });

@@ -187,6 +187,8 @@ pub struct RequestRecord {
 pub struct Recorder {
     faults: Mutex<VecDeque<FaultSpec>>,
     requests: Mutex<Vec<RequestRecord>>,
+    /// Latency and load counters (`/__double/stats`).
+    pub pace: crate::pace::Pace,
 }
 
 /// Upper bound on the request log, so a long soak cannot grow it without limit.

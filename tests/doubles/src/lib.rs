@@ -11,5 +11,6 @@
 pub mod common;
 pub mod grafana;
 pub mod influx2;
+pub mod pace;
 
 pub use common::{FaultSpec, RequestRecord};

@@ -19,7 +19,7 @@ use promo_doubles::grafana::{self, SpawnOptions, config};
 #[command(
     name = "grafana-double",
     version,
-    about = "A test double of the Grafana HTTP API (not Grafana). Accepts `server --config FILE --homepath DIR [cfg:section.key=value...]`.\nDouble-only variables: GF_DOUBLE_SERVICE_ACCOUNT_TOKENS (comma-separated bearer tokens), GF_DOUBLE_VERSION."
+    about = "A test double of the Grafana HTTP API (not Grafana). Accepts `server --config FILE --homepath DIR [cfg:section.key=value...]`.\nDouble-only variables: GF_DOUBLE_SERVICE_ACCOUNT_TOKENS (comma-separated bearer tokens), GF_DOUBLE_VERSION, GF_DOUBLE_LATENCY_MS (delay before every API request)."
 )]
 struct ServerArgs {
     /// Path to the config file (grafana.ini).
@@ -91,6 +91,21 @@ async fn shutdown_signal() -> &'static str {
     }
 }
 
+/// `GF_DOUBLE_LATENCY_MS`: a delay before every API request (benchmarks; see `/__double/stats`).
+fn pace_from_env(state: &grafana::GrafanaState) -> Result<(), String> {
+    let Some(raw) = process_env("GF_DOUBLE_LATENCY_MS").filter(|v| !v.trim().is_empty()) else {
+        return Ok(());
+    };
+    let ms: u64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| format!("GF_DOUBLE_LATENCY_MS={raw}: expected milliseconds (e.g. 20)"))?;
+    state
+        .pace()
+        .set_latency(std::time::Duration::from_millis(ms));
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = ServerArgs::parse_from(normalize(std::env::args().collect()));
@@ -149,6 +164,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = pace_from_env(&handle.state()) {
+        eprintln!("Error: ✗ {e}");
+        return ExitCode::FAILURE;
+    }
     for w in handle.state().provisioning_warnings() {
         log(
             "warn",

@@ -214,6 +214,10 @@ impl GrafanaState {
     pub fn clear_requests(&self) {
         self.inner.recorder.clear_requests();
     }
+    /// Latency and load counters (see [`crate::pace`]).
+    pub fn pace(&self) -> &crate::pace::Pace {
+        &self.inner.recorder.pace
+    }
     /// Queues a fault for the next matching requests.
     pub fn inject_fault(&self, fault: FaultSpec) {
         self.inner.recorder.inject(fault);
@@ -417,6 +421,11 @@ fn router(app: App) -> Router {
             "/__double/requests",
             get(double_requests::<App>).delete(double_requests_clear::<App>),
         )
+        .route(
+            "/__double/stats",
+            get(crate::pace::stats::<App>).delete(crate::pace::reset::<App>),
+        )
+        .route("/__double/latency", put(crate::pace::set_latency::<App>))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed);
     api.layer(middleware::from_fn_with_state(
@@ -428,6 +437,10 @@ fn router(app: App) -> Router {
         service_accounts::enforce_role,
     ))
     .layer(middleware::from_fn_with_state(app.clone(), gate))
+    .layer(middleware::from_fn_with_state(
+        app.clone(),
+        crate::pace::track::<App>,
+    ))
     .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
     .with_state(app)
 }

@@ -1,0 +1,331 @@
+//! Uploading generated dashboards into a Grafana: one dashboard ([`push_one`], what
+//! `dashboards push` and `apply` share), many at once bounded by the client's request limit
+//! ([`push_all`]), the stack's folder ([`ensure_folder`]) and `--prune` ([`prune`]).
+//!
+//! Owns: when a dashboard is unchanged, refused (changed in Grafana since this tool pushed it) or
+//! uploaded, and in which order results are reported (the caller's, whatever order the requests
+//! finish in).
+//! May not: print, read the environment, write files (the caller keeps the push record).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::StreamExt;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{Client, diff};
+use crate::error::{Error, Result};
+
+/// The tag every generated dashboard carries: what `--prune` may delete.
+pub const MARKER_TAG: &str = "promo-infra";
+
+/// The save message of every upload (shown in Grafana's version history).
+const SAVE_MESSAGE: &str = "promo-infra dashboards push";
+
+/// What a push did for one dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "result")]
+pub enum Pushed {
+    /// Uploaded as `version`.
+    Uploaded {
+        /// Uid.
+        uid: String,
+        /// Grafana's version after the upload.
+        version: u64,
+    },
+    /// Grafana already has it: nothing written (no new version).
+    Unchanged {
+        /// Uid.
+        uid: String,
+    },
+    /// Deleted with `--prune`: in the stack's folder, tagged `promo-infra`, no longer declared.
+    Pruned {
+        /// Uid.
+        uid: String,
+    },
+}
+
+/// [`push_one`]'s answer: what it did and Grafana's version of the dashboard afterwards (what
+/// the push record keeps, so that a later change in Grafana is noticed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Synced {
+    /// What was done.
+    pub pushed: Pushed,
+    /// Grafana's version now.
+    pub version: u64,
+}
+
+/// Create the folder `uid` titled `title` unless Grafana has it.
+pub async fn ensure_folder(grafana: &Client, uid: &str, title: &str) -> Result<()> {
+    if grafana.folder(uid).await?.is_none() {
+        grafana.create_folder(uid, title).await?;
+    }
+    Ok(())
+}
+
+/// Push one generated dashboard (`model`, uid `uid`) into `folder`: unchanged when Grafana has
+/// the same dashboard in that folder (one GET); refused when Grafana's version is not
+/// `record_version` (the version this tool last pushed or saw), unless `force`; otherwise saved
+/// with the expected version, so a concurrent edit gets Grafana's 412 (GET + POST).
+pub async fn push_one(
+    grafana: &Client,
+    folder: &str,
+    uid: &str,
+    model: &Value,
+    record_version: Option<u64>,
+    force: bool,
+) -> Result<Synced> {
+    let live = grafana.dashboard(uid).await?;
+    let mut body = model.clone();
+    if let Some((theirs, live_folder)) = &live {
+        let version = theirs["version"].as_u64().unwrap_or(0);
+        if diff::diff(model, theirs).is_empty() && live_folder.as_deref() == Some(folder) {
+            return Ok(Synced {
+                pushed: Pushed::Unchanged {
+                    uid: uid.to_string(),
+                },
+                version,
+            });
+        }
+        if !force && record_version != Some(version) {
+            return Err(Error::grafana(format!(
+                "dashboard `{uid}` was changed in Grafana {} (version {version}) since promo-infra last pushed it; not overwritten",
+                grafana.url()
+            ))
+            .with_help(format!(
+                "see the change with `promo-infra dashboards diff {uid}`, keep it with `promo-infra dashboards pull {uid}` then `generate`, or overwrite it with `dashboards push --force`"
+            )));
+        }
+        body["version"] = json!(version);
+    }
+    let saved = grafana
+        .save_dashboard(&body, Some(folder), force, SAVE_MESSAGE)
+        .await?;
+    Ok(Synced {
+        pushed: Pushed::Uploaded {
+            uid: uid.to_string(),
+            version: saved.version,
+        },
+        version: saved.version,
+    })
+}
+
+/// Run `job` on every item, at most `limit` at once, answers in the items' order. Once a job
+/// fails no new one starts (those already running finish): a skipped item's answer is `None`.
+async fn bounded<'a, T, R, F>(
+    items: &'a [T],
+    limit: usize,
+    job: impl Fn(&'a T) -> F,
+) -> Vec<Option<Result<R>>>
+where
+    F: std::future::Future<Output = Result<R>>,
+{
+    let failed = AtomicBool::new(false);
+    let (failed, job) = (&failed, &job);
+    let mut answers: Vec<(usize, Option<Result<R>>)> =
+        futures_util::stream::iter(items.iter().enumerate())
+            .map(|(i, item)| async move {
+                if failed.load(Ordering::SeqCst) {
+                    return (i, None);
+                }
+                let answer = job(item).await;
+                if answer.is_err() {
+                    failed.store(true, Ordering::SeqCst);
+                }
+                (i, Some(answer))
+            })
+            .buffer_unordered(limit.max(1))
+            .collect()
+            .await;
+    answers.sort_by_key(|(i, _)| *i);
+    answers.into_iter().map(|(_, a)| a).collect()
+}
+
+/// Push `dashboards` (uid, model; in the manifest's order) into `folder` with [`push_one`], as
+/// many at once as the client allows ([`Client::concurrency`]). `record` (uid → version this
+/// tool last pushed or saw) is read for the refusal and updated with every dashboard pushed or
+/// found unchanged — also when one fails, so what was pushed before the failure is recorded.
+/// After a failure no further dashboard is started; the error is the first in `dashboards`'
+/// order. The answer is in `dashboards`' order.
+pub async fn push_all(
+    grafana: &Client,
+    folder: &str,
+    dashboards: &[(String, Value)],
+    record: &mut BTreeMap<String, u64>,
+    force: bool,
+) -> Result<Vec<Pushed>> {
+    let seen = &*record;
+    let answers = bounded(dashboards, grafana.concurrency(), |(uid, model)| {
+        push_one(grafana, folder, uid, model, seen.get(uid).copied(), force)
+    })
+    .await;
+    let mut out = Vec::with_capacity(dashboards.len());
+    let mut first_error = None;
+    for answer in answers.into_iter().flatten() {
+        match answer {
+            Ok(Synced { pushed, version }) => {
+                if let Pushed::Uploaded { uid, .. } | Pushed::Unchanged { uid } = &pushed {
+                    record.insert(uid.clone(), version);
+                }
+                out.push(pushed);
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    first_error.map_or(Ok(out), Err)
+}
+
+/// `--prune`: delete the dashboards tagged [`MARKER_TAG`] in `folder` that are not `declared`
+/// (never one without the tag, never one in another folder), checked and deleted as many at
+/// once as the client allows; each deleted one leaves `record`. In the search's order.
+pub async fn prune(
+    grafana: &Client,
+    folder: &str,
+    declared: &[String],
+    record: &mut BTreeMap<String, u64>,
+) -> Result<Vec<Pushed>> {
+    let candidates: Vec<String> = grafana
+        .dashboards_tagged(MARKER_TAG)
+        .await?
+        .into_iter()
+        .filter(|uid| !declared.contains(uid))
+        .collect();
+    let answers = bounded(&candidates, grafana.concurrency(), |uid| async move {
+        match grafana.dashboard(uid).await? {
+            Some((_, Some(f))) if f == folder => grafana.delete_dashboard(uid).await.map(|()| true),
+            _ => Ok(false),
+        }
+    })
+    .await;
+    let mut out = Vec::new();
+    let mut first_error = None;
+    for (uid, answer) in candidates.into_iter().zip(answers) {
+        match answer {
+            Some(Ok(true)) => {
+                record.remove(&uid);
+                out.push(Pushed::Pruned { uid });
+            }
+            Some(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            Some(Ok(false)) | None => {}
+        }
+    }
+    first_error.map_or(Ok(out), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::Secret;
+    use crate::grafana::Auth;
+
+    fn model(uid: &str) -> Value {
+        json!({ "uid": uid, "title": format!("Dashboard {uid}"), "tags": [MARKER_TAG], "panels": [] })
+    }
+
+    async fn double() -> (promo_doubles::grafana::GrafanaHandle, Client) {
+        let g = promo_doubles::grafana::spawn(promo_doubles::grafana::GrafanaConfig::default())
+            .await
+            .expect("double");
+        let auth = Auth::Basic {
+            user: "admin".into(),
+            password: Secret::new("admin"),
+        };
+        let c = Client::new(&g.url(), auth, 8).expect("client");
+        ensure_folder(&c, "f", "F").await.expect("folder");
+        (g, c)
+    }
+
+    /// `b` was edited in Grafana since this tool pushed it: refused. One at a time, what was
+    /// pushed before it is recorded and nothing after it starts; concurrently, the others all
+    /// started and are recorded; the error is `b`'s either way and answers stay in order.
+    #[tokio::test]
+    async fn a_refused_dashboard_keeps_what_was_pushed_and_stops_what_had_not_started() {
+        for (concurrency, c_pushed) in [(1, false), (8, true)] {
+            let (g, c) = double().await;
+            let c = c.with_concurrency(concurrency);
+            c.save_dashboard(&model("b"), Some("f"), false, "ui")
+                .await
+                .expect("b");
+            let wanted: Vec<(String, Value)> = ["a", "b", "c"]
+                .iter()
+                .map(|u| {
+                    let mut m = model(u);
+                    m["panels"] = json!([{ "id": 1, "title": "new", "type": "stat" }]);
+                    (u.to_string(), m)
+                })
+                .collect();
+            let mut record = BTreeMap::new();
+            let e = push_all(&c, "f", &wanted, &mut record, false)
+                .await
+                .expect_err("b refused");
+            assert!(
+                e.to_string()
+                    .contains("dashboard `b` was changed in Grafana"),
+                "{e}"
+            );
+            let mut expected = BTreeMap::from([("a".to_string(), 1)]);
+            if c_pushed {
+                expected.insert("c".to_string(), 1);
+            }
+            assert_eq!(record, expected, "concurrency {concurrency}");
+            assert_eq!(g.state().dashboard("c").is_some(), c_pushed);
+            g.shutdown().await;
+        }
+    }
+
+    /// Many at once: every answer in the given order, then the same again is unchanged; prune
+    /// deletes only the tagged undeclared dashboard of the folder.
+    #[tokio::test]
+    async fn concurrent_pushes_answer_in_order_and_prune_only_ours() {
+        let (g, c) = double().await;
+        g.state()
+            .pace()
+            .set_latency(std::time::Duration::from_millis(50));
+        let uids: Vec<String> = (0..12).map(|i| format!("d{}", (i * 7) % 12)).collect();
+        let wanted: Vec<(String, Value)> = uids.iter().map(|u| (u.clone(), model(u))).collect();
+        let mut record = BTreeMap::new();
+        let pushed = push_all(&c, "f", &wanted, &mut record, false)
+            .await
+            .expect("push");
+        let expected: Vec<Pushed> = uids
+            .iter()
+            .map(|u| Pushed::Uploaded {
+                uid: u.clone(),
+                version: 1,
+            })
+            .collect();
+        assert_eq!(pushed, expected);
+        // Never more than the client's limit; more than one (the old push: always one).
+        let most = g.state().pace().stats().max_in_flight;
+        assert!((2..=8).contains(&most), "{most} in flight");
+        let again = push_all(&c, "f", &wanted, &mut record, false)
+            .await
+            .expect("again");
+        let unchanged: Vec<Pushed> = uids
+            .iter()
+            .map(|u| Pushed::Unchanged { uid: u.clone() })
+            .collect();
+        assert_eq!(again, unchanged);
+        let mut untagged = model("other");
+        untagged["tags"] = json!([]);
+        c.save_dashboard(&untagged, Some("f"), false, "ui")
+            .await
+            .expect("untagged");
+        let declared: Vec<String> = uids.iter().skip(1).cloned().collect();
+        let pruned = prune(&c, "f", &declared, &mut record).await.expect("prune");
+        assert_eq!(
+            pruned,
+            vec![Pushed::Pruned {
+                uid: uids[0].clone()
+            }]
+        );
+        assert!(!record.contains_key(&uids[0]));
+        assert!(g.state().dashboard("other").is_some());
+        g.shutdown().await;
+    }
+}

@@ -28,14 +28,10 @@ use crate::error::{Error, Result};
 use crate::grafana::{Auth, Client};
 use crate::plan::{Action, Observed, ObservedResource, Step};
 
-/// The tag every generated dashboard carries: what may be deleted as the stack's.
-pub const MARKER_TAG: &str = "promo-infra";
+pub use crate::grafana::sync::MARKER_TAG;
 
 /// Requests in flight at once against one Grafana.
 pub const CONCURRENCY: usize = 8;
-
-/// The message of an upload (Grafana's version history shows it).
-const SAVE_MESSAGE: &str = "promo-infra apply";
 
 /// The stack's Grafana, logged in as the stack's admin (`GRAFANA_ADMIN_PASSWORD` from `.env`).
 pub fn client(ctx: &Context, desired: &Desired) -> Result<Client> {
@@ -63,7 +59,7 @@ fn client_with(ctx: &Context, desired: &Desired, password: Option<String>) -> Re
     let url = common::service_url(desired, "grafana").ok_or_else(|| {
         Error::usage(
             format!("stack `{}` has no Grafana reachable from here", ctx.stack),
-            "the stack declares no Grafana service on this target",
+            "dashboards need the stack's Grafana: run `promo-infra apply` first",
         )
     })?;
     let env = desired.resources.values().find_map(|r| match &r.spec {
@@ -125,16 +121,6 @@ fn remember(ctx: &Context, uid: &str, version: u64) -> Result<()> {
     }
     record.insert(uid.to_string(), version);
     write_pushed(ctx, &record)
-}
-
-/// The refusal to overwrite a dashboard someone changed in Grafana.
-pub fn changed_in_grafana(uid: &str, grafana_url: &str, version: u64) -> Error {
-    Error::grafana(format!(
-        "dashboard `{uid}` was changed in Grafana {grafana_url} (version {version}) since promo-infra last pushed it; not overwritten"
-    ))
-    .with_help(format!(
-        "see the change with `promo-infra dashboards diff {uid}`, keep it with `promo-infra dashboards pull {uid}` then `generate`, or overwrite it with `dashboards push --force`"
-    ))
 }
 
 /// One dashboard as Grafana has it: `GET /api/dashboards/uid/:uid`, `None` when missing.
@@ -340,26 +326,17 @@ async fn upload(
                 d.uid, d.file
             ))
         })?;
-    let mut body = ours.clone();
-    let mut unchanged = false;
-    if let Some((live, live_folder)) = grafana.dashboard(&d.uid).await? {
-        let version = live["version"].as_u64().unwrap_or(0);
-        unchanged = crate::grafana::diff::diff(&ours, &live).is_empty()
-            && live_folder.as_deref() == Some(d.folder_uid.as_str());
-        if unchanged {
-            remember(ctx, &d.uid, version)?;
-        } else if read_pushed(ctx).get(&d.uid) != Some(&version) {
-            return Err(changed_in_grafana(&d.uid, grafana.url(), version));
-        } else {
-            body["version"] = json!(version);
-        }
-    }
-    if !unchanged {
-        let saved = grafana
-            .save_dashboard(&body, Some(&d.folder_uid), false, SAVE_MESSAGE)
-            .await?;
-        remember(ctx, &d.uid, saved.version)?;
-    }
+    let record_version = read_pushed(ctx).get(&d.uid).copied();
+    let synced = crate::grafana::sync::push_one(
+        grafana,
+        &d.folder_uid,
+        &d.uid,
+        &ours,
+        record_version,
+        false,
+    )
+    .await?;
+    remember(ctx, &d.uid, synced.version)?;
     // The home dashboard's own step sets the preference; the one that was home clears it only
     // when no declared dashboard is home any more (steps run concurrently: two steps never
     // write the preference for one change).

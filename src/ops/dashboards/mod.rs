@@ -11,9 +11,8 @@ use serde_json::Value;
 
 use super::Selection;
 use super::deploy::{DEFAULT_HEALTH_TIMEOUT, Stack, runtime};
-use crate::desired::ResourceSpec;
 use crate::error::{Error, Result};
-use crate::grafana::{self, Auth, Client, diff::Change};
+use crate::grafana::{self, Client, diff::Change};
 use crate::project::Project;
 use crate::targets::{self, TargetKind};
 
@@ -100,41 +99,9 @@ fn generated(s: &Stack, uids: &[String]) -> Result<Vec<(String, Value)>> {
         .collect()
 }
 
-/// The stack's Grafana on its target, logged in as the stack's admin.
+/// The stack's Grafana on its target, logged in as the stack's admin (the client `apply` uses).
 fn client(s: &Stack) -> Result<Client> {
-    let url = targets::common::service_url(&s.desired, "grafana").ok_or_else(|| {
-        Error::usage(
-            format!(
-                "stack `{}` has no Grafana reachable from here",
-                s.desired.stack
-            ),
-            "dashboards diff needs the stack's Grafana: run `promo-infra apply` first",
-        )
-    })?;
-    let env = s.desired.resources.values().find_map(|r| match &r.spec {
-        ResourceSpec::Service(svc) if svc.name == "grafana" => Some(&svc.env),
-        ResourceSpec::Process(p) if p.name == "grafana" => Some(&p.env),
-        _ => None,
-    });
-    let user = env.map_or_else(|| "admin".to_string(), targets::reload::admin_user);
-    let password = targets::common::secret(&s.ctx, crate::secrets::GRAFANA_ADMIN_PASSWORD)
-        .ok_or_else(|| {
-            Error::usage(
-                format!(
-                    "no Grafana admin password for stack `{}`: GRAFANA_ADMIN_PASSWORD is not in generated/{}/.env",
-                    s.desired.stack, s.desired.stack
-                ),
-                "run `promo-infra apply` (it creates the stack's secrets)",
-            )
-        })?;
-    Client::new(
-        &url,
-        Auth::Basic {
-            user,
-            password: crate::control::Secret::new(password),
-        },
-        CONCURRENCY,
-    )
+    targets::grafana_api::client(&s.ctx, &s.desired)
 }
 
 /// What every dashboards verb starts from: the stack compiled for its target (manifest and

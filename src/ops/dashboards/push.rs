@@ -1,7 +1,7 @@
 //! `dashboards push`: the generated dashboards uploaded through Grafana's API, concurrently
 //! (the per-dashboard logic is [`crate::grafana::sync`]'s, shared with `apply`).
 //!
-//! Owns: the push record (`generated/<stack>/.pushed-dashboards.json`).
+//! Owns: nothing of its own: the push record is `crate::targets::grafana_api`'s.
 //! May not: print, read the environment.
 
 use super::{Live, open};
@@ -14,19 +14,10 @@ use crate::targets::TargetKind;
 
 pub use crate::grafana::sync::{MARKER_TAG, Pushed};
 
-/// The versions this tool last pushed or saw in the stack's Grafana, by uid
-/// (`generated/<stack>/.pushed-dashboards.json`, git-ignored runtime state): a dashboard whose
-/// Grafana version moved since was changed by someone else.
-fn pushed_record(s: &Stack) -> std::path::PathBuf {
-    s.ctx.generated_dir.join(".pushed-dashboards.json")
-}
-
-/// The push record ([`pushed_record`]); empty when missing or unreadable.
+/// The push record of the stack (`generated/<stack>/.pushed-dashboards.json`, shared with
+/// `apply`: [`crate::targets::grafana_api::read_pushed`]).
 pub(super) fn read_pushed(s: &Stack) -> std::collections::BTreeMap<String, u64> {
-    std::fs::read_to_string(pushed_record(s))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
+    crate::targets::grafana_api::read_pushed(&s.ctx)
 }
 
 /// Write the push record, atomically.
@@ -34,13 +25,7 @@ pub(super) fn write_pushed(
     s: &Stack,
     record: &std::collections::BTreeMap<String, u64>,
 ) -> Result<()> {
-    let text = serde_json::to_string_pretty(record)
-        .map_err(|e| Error::internal(format!("cannot serialise the push record: {e}")))?;
-    crate::writer::write_atomic(
-        &pushed_record(s),
-        format!("{text}\n").as_bytes(),
-        Some(0o644),
-    )
+    crate::targets::grafana_api::write_pushed(&s.ctx, record)
 }
 
 /// `dashboards push [UID…]`: upload the generated dashboards into the stack's folder (created

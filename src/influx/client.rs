@@ -19,22 +19,33 @@ use crate::error::{Error, Result};
 pub const UNREACHABLE_HELP: &str =
     "start the stack (`promo-infra apply`) or fix influxdb.bind / influxdb.port in the manifest";
 
-/// The process's HTTP client: building one loads the system's CA certificates (~1.5 ms each
-/// time), which dominated a no-op `plan`, so every [`Client`] shares it (a cheap clone). Idle
-/// connections are not pooled, so it is safe to use from several tokio runtimes (tests, the
-/// blocking facade) one after another.
-fn shared_http() -> Result<reqwest::Client> {
-    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    if let Some(c) = HTTP.get() {
+/// The process's HTTP clients: building one that speaks TLS loads the system's CA certificates
+/// (~140 files; the largest part of a no-op `plan`), so every [`Client`] shares one (a cheap
+/// clone), and a plain `http://` server (every local stack) gets one that loads no certificate
+/// at all. Idle connections are not pooled, so they are safe to use from several tokio
+/// runtimes (tests, the blocking facade) one after another.
+fn shared_http(url: &str) -> Result<reqwest::Client> {
+    use std::sync::OnceLock;
+    static TLS: OnceLock<reqwest::Client> = OnceLock::new();
+    static PLAIN: OnceLock<reqwest::Client> = OnceLock::new();
+    let plain = url.starts_with("http://");
+    let cell = if plain { &PLAIN } else { &TLS };
+    if let Some(c) = cell.get() {
         return Ok(c.clone());
     }
-    let built = reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))
-        .pool_max_idle_per_host(0)
+        .pool_max_idle_per_host(0);
+    let builder = if plain {
+        builder.tls_certs_only(Vec::new())
+    } else {
+        builder
+    };
+    let built = builder
         .build()
         .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))?;
-    Ok(HTTP.get_or_init(|| built).clone())
+    Ok(cell.get_or_init(|| built).clone())
 }
 
 /// Credentials of a request.
@@ -78,7 +89,7 @@ impl Client {
         Ok(Self {
             base: ep.url.trim_end_matches('/').to_string(),
             auth,
-            http: shared_http()?,
+            http: shared_http(&ep.url)?,
         })
     }
 

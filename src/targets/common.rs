@@ -13,7 +13,7 @@ use crate::desired::{DatabaseSpec, Desired, ResourceSpec};
 use crate::error::{Error, Result};
 use crate::influx;
 use crate::net;
-use crate::plan::Observed;
+use crate::plan::{Observed, ObservedResource};
 
 /// A secret's value: `.env` first, then the environment (for the ones the user provides). An
 /// empty value counts as not set.
@@ -51,23 +51,32 @@ pub async fn observe_databases(
     influx_running: bool,
     observed: &mut Observed,
 ) -> Result<()> {
-    let Some(ep) = influx_endpoint(desired).filter(|_| influx_running) else {
-        return Ok(());
+    if influx_running {
+        for o in read_databases(ctx, desired).await? {
+            observed.resources.insert(o.id.clone(), o);
+        }
+    }
+    Ok(())
+}
+
+/// The stack's databases as InfluxDB reports them, read as if it runs: one that does not exist,
+/// or that InfluxDB cannot report yet (a transient error), is left out. A target may start this
+/// read before it knows whether InfluxDB runs, and then use it only if it does.
+pub async fn read_databases(ctx: &Context, desired: &Desired) -> Result<Vec<ObservedResource>> {
+    let Some(ep) = influx_endpoint(desired) else {
+        return Ok(Vec::new());
     };
+    let mut found = Vec::new();
     for r in desired.resources.values() {
         if let ResourceSpec::Database(spec) = &r.spec {
             match influx::observe(&ep, spec, &ctx.secrets).await {
-                Ok(Some(found)) => {
-                    observed
-                        .resources
-                        .insert(r.id.clone(), influx::observed_resource(&r.id, found));
-                }
+                Ok(Some(db)) => found.push(influx::observed_resource(&r.id, db)),
                 Ok(None) | Err(Error::Transient { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
     }
-    Ok(())
+    Ok(found)
 }
 
 /// Create or converge the database `spec` through the stack's InfluxDB.

@@ -217,6 +217,17 @@ pub async fn observe(
     grafana_running: bool,
     observed_out: &mut Observed,
 ) -> Result<()> {
+    if grafana_running {
+        for o in read(ctx, desired).await? {
+            observed_out.resources.insert(o.id.clone(), o);
+        }
+    }
+    Ok(())
+}
+
+/// What [`observe`] finds, as a list (for a target that reads while it lists its services).
+pub async fn read(ctx: &Context, desired: &Desired) -> Result<Vec<ObservedResource>> {
+    let mut observed_out = Observed::default();
     let folder = desired.resources.values().find_map(|r| match &r.spec {
         ResourceSpec::Folder(f) => Some((r.id.clone(), f.clone())),
         _ => None,
@@ -226,9 +237,9 @@ pub async fn observe(
         FolderSpec {
             uid: folder_uid, ..
         },
-    )) = folder.filter(|_| grafana_running)
+    )) = folder
     else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let grafana = login(ctx, desired).await?;
     let wanted: Vec<&ResourceId> = desired
@@ -274,7 +285,7 @@ pub async fn observe(
             observed_out.resources.insert(id, o);
         }
     }
-    Ok(())
+    Ok(observed_out.resources.into_values().collect())
 }
 
 /// Create or converge the folder or dashboard of `step` (a resource of this module's kinds).

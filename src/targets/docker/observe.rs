@@ -5,18 +5,22 @@
 //! May not: change anything on the engine, print, or read the environment.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 
 use bollard::models::{ContainerInspectResponse, ContainerSummary, ContainerSummaryStateEnum};
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
 };
+use futures_util::FutureExt;
+use futures_util::future::{LocalBoxFuture, maybe_done};
 use serde_json::Value;
 
 use super::engine::{is_not_found, read_error};
 use super::reconstruct::reconstruct;
 use super::{DockerTarget, labels};
 use crate::desired::{Desired, Resource, ResourceId, ResourceKind, ResourceSpec, ServiceSpec};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::plan::{Observed, ObservedResource};
 use crate::targets::{common, grafana_api};
 
@@ -167,8 +171,63 @@ pub async fn volumes(t: &DockerTarget) -> Result<Vec<bollard::models::Volume>> {
         .map_err(|e| read_error("listing the stack's volumes", e))
 }
 
-/// Observe the stack.
+/// A read of one service's own API that [`observe`] starts together with the engine's listings:
+/// it counts only when that service's container runs and is healthy (otherwise it is dropped,
+/// unfinished, with whatever it found or failed with).
+type ServiceRead<'a> = (
+    ResourceId,
+    LocalBoxFuture<'a, Result<Vec<ObservedResource>>>,
+);
+
+/// Observe the stack: the engine's objects, and at the same time what the services' own APIs
+/// report (InfluxDB's databases, Grafana's folder and dashboards), used where the service is up.
 pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
+    let service = |name: &str| ResourceId::new(ResourceKind::Service, name);
+    let reads: Vec<ServiceRead> = vec![
+        (
+            service("influxdb"),
+            common::read_databases(&t.ctx, desired).boxed_local(),
+        ),
+        (
+            service("grafana"),
+            grafana_api::read(&t.ctx, desired).boxed_local(),
+        ),
+    ];
+    with_service_reads(observe_engine(t, desired), reads).await
+}
+
+/// Run `engine` and every read at the same time; once `engine` is done, add what each read
+/// found (or fail with its error) where its service converged, and drop the others.
+async fn with_service_reads(
+    engine: impl Future<Output = Result<Observed>>,
+    reads: Vec<ServiceRead<'_>>,
+) -> Result<Observed> {
+    let (ids, reads): (Vec<_>, Vec<_>) = reads.into_iter().unzip();
+    let mut reads: Vec<_> = reads.into_iter().map(maybe_done).collect();
+    let mut engine = std::pin::pin!(engine);
+    let mut observed = std::future::poll_fn(|cx| {
+        for read in &mut reads {
+            let _ = Pin::new(read).poll(cx);
+        }
+        engine.as_mut().poll(cx)
+    })
+    .await?;
+    for (id, mut read) in ids.into_iter().zip(reads) {
+        if observed.resources.get(&id).is_some_and(|o| o.converged) {
+            (&mut read).await;
+            let found = Pin::new(&mut read)
+                .take_output()
+                .ok_or_else(|| Error::internal("an observe read was awaited but has no output"))?;
+            for o in found? {
+                observed.resources.insert(o.id.clone(), o);
+            }
+        }
+    }
+    Ok(observed)
+}
+
+/// The stack's network, volumes and containers as the engine reports them.
+async fn observe_engine(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
     let stack = t.ctx.stack.as_str();
     let (containers, networks, volumes) = tokio::try_join!(containers(t), networks(t), volumes(t))?;
     let mut observed = Observed::default();
@@ -299,15 +358,87 @@ pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
         };
         observed.resources.insert(id, resource);
     }
-    let influx_running = observed
-        .resources
-        .get(&ResourceId::new(ResourceKind::Service, "influxdb"))
-        .is_some_and(|o| o.converged);
-    common::observe_databases(&t.ctx, desired, influx_running, &mut observed).await?;
-    let grafana_running = observed
-        .resources
-        .get(&ResourceId::new(ResourceKind::Service, "grafana"))
-        .is_some_and(|o| o.converged);
-    grafana_api::observe(&t.ctx, desired, grafana_running, &mut observed).await?;
     Ok(observed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(kind: ResourceKind, name: &str, converged: bool) -> ObservedResource {
+        ObservedResource {
+            id: ResourceId::new(kind, name),
+            hash: None,
+            canonical: Value::Null,
+            converged,
+        }
+    }
+
+    /// The engine's listing with one `influxdb` container, converged or not.
+    fn engine(converged: bool) -> Observed {
+        let mut o = Observed::default();
+        let influx = resource(ResourceKind::Service, "influxdb", converged);
+        o.resources.insert(influx.id.clone(), influx);
+        o
+    }
+
+    fn influx_read<'a>(
+        read: impl Future<Output = Result<Vec<ObservedResource>>> + 'a,
+    ) -> Vec<ServiceRead<'a>> {
+        vec![(
+            ResourceId::new(ResourceKind::Service, "influxdb"),
+            read.boxed_local(),
+        )]
+    }
+
+    fn run<T>(f: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(async {
+                tokio::time::timeout(std::time::Duration::from_secs(5), f)
+                    .await
+                    .expect("the reads ran one after another (deadlock)")
+            })
+    }
+
+    #[test]
+    fn service_reads_run_while_the_engine_is_listed() {
+        // The engine finishes only after the read has started: one after the other never ends.
+        let (started, wait) = tokio::sync::oneshot::channel::<()>();
+        let engine = async move {
+            wait.await.expect("the read started");
+            Ok(engine(true))
+        };
+        let read = async move {
+            let _ = started.send(());
+            Ok(vec![resource(ResourceKind::Database, "k6", true)])
+        };
+        let observed = run(with_service_reads(engine, influx_read(read))).expect("observed");
+        let ids: Vec<String> = observed.resources.keys().map(|id| id.to_string()).collect();
+        assert_eq!(ids, ["service.influxdb", "database.k6"]);
+    }
+
+    #[test]
+    fn a_read_counts_only_where_its_service_converged() {
+        let failing = || async { Err(Error::internal("influx refused")) };
+        // InfluxDB not healthy: its read is dropped, error included (as if never made).
+        let observed = run(with_service_reads(
+            async { Ok(engine(false)) },
+            influx_read(failing()),
+        ))
+        .expect("a dropped read cannot fail observe");
+        assert_eq!(observed, engine(false));
+        // Healthy: its error is observe's error.
+        let err = run(with_service_reads(
+            async { Ok(engine(true)) },
+            influx_read(failing()),
+        ))
+        .expect_err("the read's error");
+        assert!(
+            matches!(&err, Error::Internal { message } if message == "influx refused"),
+            "{err:?}"
+        );
+    }
 }

@@ -180,20 +180,23 @@ type ServiceRead<'a> = (
 );
 
 /// Observe the stack: the engine's objects, and at the same time what the services' own APIs
-/// report (InfluxDB's databases, Grafana's folder and dashboards), used where the service is up.
+/// report (InfluxDB's databases), used where the service is up; then Grafana's folder and
+/// dashboards when Grafana runs.
 pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
     let service = |name: &str| ResourceId::new(ResourceKind::Service, name);
-    let reads: Vec<ServiceRead> = vec![
-        (
-            service("influxdb"),
-            common::read_databases(&t.ctx, desired).boxed_local(),
-        ),
-        (
-            service("grafana"),
-            grafana_api::read(&t.ctx, desired).boxed_local(),
-        ),
-    ];
-    with_service_reads(observe_engine(t, desired), reads).await
+    let reads: Vec<ServiceRead> = vec![(
+        service("influxdb"),
+        common::read_databases(&t.ctx, desired).boxed_local(),
+    )];
+    let mut observed = with_service_reads(observe_engine(t, desired), reads).await?;
+    // Grafana's objects only once its container is known to run: its client retries (and
+    // warns) while Grafana does not answer, which a read started on speculation would do.
+    let grafana_running = observed
+        .resources
+        .get(&service("grafana"))
+        .is_some_and(|o| o.converged);
+    grafana_api::observe(&t.ctx, desired, grafana_running, &mut observed).await?;
+    Ok(observed)
 }
 
 /// Run `engine` and every read at the same time; once `engine` is done, add what each read

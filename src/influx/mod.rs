@@ -124,16 +124,5 @@ pub fn observed_resource(
     id: &crate::desired::ResourceId,
     spec: DatabaseSpec,
 ) -> crate::plan::ObservedResource {
-    let r = crate::desired::Resource::new(
-        id.clone(),
-        Vec::new(),
-        crate::desired::ResourceSpec::Database(spec),
-        &std::collections::BTreeMap::new(),
-    );
-    crate::plan::ObservedResource {
-        id: id.clone(),
-        hash: Some(r.hash),
-        canonical: r.canonical,
-        converged: true,
-    }
+    crate::plan::ObservedResource::found(id, crate::desired::ResourceSpec::Database(spec))
 }

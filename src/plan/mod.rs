@@ -33,6 +33,21 @@ pub struct ObservedResource {
     pub converged: bool,
 }
 
+impl ObservedResource {
+    /// A resource found as `spec` (a converged database, network, Grafana object...): its
+    /// canonical form and hash computed exactly as the desired resource's are, so an unchanged
+    /// one plans as no change.
+    pub fn found(id: &ResourceId, spec: crate::desired::ResourceSpec) -> Self {
+        let r = crate::desired::Resource::new(id.clone(), Vec::new(), spec, &BTreeMap::new());
+        Self {
+            id: id.clone(),
+            hash: Some(r.hash),
+            canonical: r.canonical,
+            converged: true,
+        }
+    }
+}
+
 /// Everything a target observed for a stack.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observed {

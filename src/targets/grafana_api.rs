@@ -187,17 +187,7 @@ fn observed_dashboard(
         panels,
         file: String::new(),
     };
-    Some(observed(id, ResourceSpec::Dashboard(spec)))
-}
-
-fn observed(id: &ResourceId, spec: ResourceSpec) -> ObservedResource {
-    let r = Resource::new(id.clone(), Vec::new(), spec, &BTreeMap::new());
-    ObservedResource {
-        id: id.clone(),
-        hash: Some(r.hash),
-        canonical: r.canonical,
-        converged: true,
-    }
+    Some(ObservedResource::found(id, ResourceSpec::Dashboard(spec)))
 }
 
 fn tagged_ours(live: &Value, folder: &str) -> bool {
@@ -260,7 +250,7 @@ pub async fn read(ctx: &Context, desired: &Desired) -> Result<Vec<ObservedResour
         };
         observed_out.resources.insert(
             folder_id.clone(),
-            observed(&folder_id, ResourceSpec::Folder(spec)),
+            ObservedResource::found(&folder_id, ResourceSpec::Folder(spec)),
         );
     }
     for (id, live) in wanted.iter().zip(&live) {

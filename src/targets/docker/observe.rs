@@ -19,7 +19,7 @@ use serde_json::Value;
 use super::engine::{is_not_found, read_error};
 use super::reconstruct::reconstruct;
 use super::{DockerTarget, labels};
-use crate::desired::{Desired, Resource, ResourceId, ResourceKind, ResourceSpec, ServiceSpec};
+use crate::desired::{Desired, ResourceId, ResourceKind, ResourceSpec, ServiceSpec};
 use crate::error::{Error, Result};
 use crate::plan::{Observed, ObservedResource};
 use crate::targets::{common, grafana_api};
@@ -132,13 +132,7 @@ fn named_resource(id: &ResourceId, full_name: &str) -> ObservedResource {
             name: full_name.to_string(),
         }
     };
-    let r = Resource::new(id.clone(), Vec::new(), spec, &BTreeMap::new());
-    ObservedResource {
-        id: id.clone(),
-        hash: Some(r.hash),
-        canonical: r.canonical,
-        converged: true,
-    }
+    ObservedResource::found(id, spec)
 }
 
 fn project_filter(t: &DockerTarget) -> HashMap<&'static str, Vec<String>> {

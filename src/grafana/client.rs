@@ -217,9 +217,9 @@ impl Client {
         }
     }
 
-    /// `GET /api/dashboards/uid/:uid`: the dashboard model and its folder uid, `None` when
-    /// Grafana has no such dashboard.
-    pub async fn dashboard(&self, uid: &str) -> Result<Option<(Value, Option<String>)>> {
+    /// `GET /api/dashboards/uid/:uid`: Grafana's whole answer (`{dashboard, meta}`), `None`
+    /// when Grafana has no such dashboard.
+    pub async fn dashboard_answer(&self, uid: &str) -> Result<Option<Value>> {
         let path = format!("/api/dashboards/uid/{}", segment(uid));
         let (status, value) = self.request(Method::GET, &path, None).await?;
         if status == StatusCode::NOT_FOUND {
@@ -228,11 +228,35 @@ impl Client {
         if !status.is_success() {
             return Err(self.refused(&Method::GET, &path, status, &value));
         }
-        let folder = value["meta"]["folderUid"]
+        Ok(Some(value))
+    }
+
+    /// [`Self::dashboard_answer`] as the dashboard model and its folder uid.
+    pub async fn dashboard(&self, uid: &str) -> Result<Option<(Value, Option<String>)>> {
+        Ok(self.dashboard_answer(uid).await?.map(|mut value| {
+            let folder = value["meta"]["folderUid"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(String::from);
+            (value["dashboard"].take(), folder)
+        }))
+    }
+
+    /// The organisation's home dashboard uid (`GET /api/org/preferences`), `None` when unset.
+    pub async fn home_dashboard(&self) -> Result<Option<String>> {
+        let value = self.ok(Method::GET, "/api/org/preferences", None).await?;
+        Ok(value["homeDashboardUID"]
             .as_str()
             .filter(|s| !s.is_empty())
-            .map(String::from);
-        Ok(Some((value["dashboard"].clone(), folder)))
+            .map(String::from))
+    }
+
+    /// `PATCH /api/org/preferences`: the home dashboard (`""` clears it).
+    pub async fn set_home_dashboard(&self, uid: &str) -> Result<()> {
+        let body = json!({ "homeDashboardUID": uid });
+        self.ok(Method::PATCH, "/api/org/preferences", Some(&body))
+            .await
+            .map(|_| ())
     }
 
     /// `POST /api/dashboards/db`: save `dashboard` into `folder_uid`. Without `overwrite`,
@@ -368,6 +392,13 @@ impl Client {
         )
         .await
         .map(|_| ())
+    }
+
+    /// `PUT /api/folders/:uid`: give the folder `uid` the title `title`.
+    pub async fn retitle_folder(&self, uid: &str, title: &str) -> Result<()> {
+        let path = format!("/api/folders/{}", segment(uid));
+        let body = json!({ "title": title, "overwrite": true });
+        self.ok(Method::PUT, &path, Some(&body)).await.map(|_| ())
     }
 
     /// `DELETE /api/dashboards/uid/:uid`.

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use futures_util::future::try_join_all;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Context, common};
 use crate::desired::{
@@ -123,44 +123,6 @@ fn remember(ctx: &Context, uid: &str, version: u64) -> Result<()> {
     write_pushed(ctx, &record)
 }
 
-/// One dashboard as Grafana has it: `GET /api/dashboards/uid/:uid`, `None` when missing.
-async fn live_dashboard(grafana: &Client, uid: &str) -> Result<Option<Value>> {
-    let path = format!("/api/dashboards/uid/{}", segment(uid));
-    let (status, value) = grafana.request(Method::GET, &path, None).await?;
-    match status {
-        StatusCode::NOT_FOUND => Ok(None),
-        s if s.is_success() => Ok(Some(value)),
-        s => Err(refused(grafana, "GET", &path, s, &value)),
-    }
-}
-
-/// The organisation's home dashboard uid (`GET /api/org/preferences`), `None` when unset.
-async fn home_uid(grafana: &Client) -> Result<Option<String>> {
-    let path = "/api/org/preferences";
-    let (status, value) = grafana.request(Method::GET, path, None).await?;
-    if !status.is_success() {
-        return Err(refused(grafana, "GET", path, status, &value));
-    }
-    Ok(value["homeDashboardUID"]
-        .as_str()
-        .filter(|s| !s.is_empty())
-        .map(String::from))
-}
-
-fn refused(grafana: &Client, method: &str, path: &str, status: StatusCode, body: &Value) -> Error {
-    let message = body["message"]
-        .as_str()
-        .map_or_else(|| body.to_string(), String::from);
-    Error::grafana(format!(
-        "{method} {}{path}: Grafana answered {status}: {message}",
-        grafana.url()
-    ))
-}
-
-fn segment(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
 /// A dashboard as Grafana has it (`{dashboard, meta}`), in the terms plan compares; `None` for
 /// one that file provisioning manages (Grafana refuses API saves of those; it removes them
 /// once their provider is gone, and apply then uploads ours).
@@ -215,8 +177,8 @@ pub async fn observe(
     Ok(())
 }
 
-/// What [`observe`] finds, as a list (for a target that reads while it lists its services).
-pub async fn read(ctx: &Context, desired: &Desired) -> Result<Vec<ObservedResource>> {
+/// What [`observe`] finds.
+async fn read(ctx: &Context, desired: &Desired) -> Result<Vec<ObservedResource>> {
     let mut observed_out = Observed::default();
     let folder = desired.resources.values().find_map(|r| match &r.spec {
         ResourceSpec::Folder(f) => Some((r.id.clone(), f.clone())),
@@ -239,9 +201,9 @@ pub async fn read(ctx: &Context, desired: &Desired) -> Result<Vec<ObservedResour
         .collect();
     let (folder, home, tagged, live) = futures_util::try_join!(
         grafana.folder(&folder_uid),
-        home_uid(&grafana),
+        grafana.home_dashboard(),
         grafana.dashboards_tagged(MARKER_TAG),
-        try_join_all(wanted.iter().map(|id| live_dashboard(&grafana, &id.name))),
+        try_join_all(wanted.iter().map(|id| grafana.dashboard_answer(&id.name))),
     )?;
     if let Some(f) = folder {
         let spec = FolderSpec {
@@ -265,7 +227,7 @@ pub async fn read(ctx: &Context, desired: &Desired) -> Result<Vec<ObservedResour
         .iter()
         .filter(|uid| !wanted.iter().any(|id| &id.name == *uid))
         .collect();
-    let others = try_join_all(undeclared.iter().map(|uid| live_dashboard(&grafana, uid))).await?;
+    let others = try_join_all(undeclared.iter().map(|uid| grafana.dashboard_answer(uid))).await?;
     for (uid, live) in undeclared.into_iter().zip(others) {
         let id = ResourceId::new(ResourceKind::Dashboard, uid.clone());
         if let Some(o) = live
@@ -280,12 +242,14 @@ pub async fn read(ctx: &Context, desired: &Desired) -> Result<Vec<ObservedResour
 
 /// Create or converge the folder or dashboard of `step` (a resource of this module's kinds).
 pub async fn execute(ctx: &Context, desired: &Desired, step: &Step, r: &Resource) -> Result<()> {
+    if step.action == Action::Delete {
+        return delete(ctx, desired, &step.id).await;
+    }
     let grafana = login(ctx, desired).await?;
-    match (&step.action, &r.spec) {
-        (Action::Delete, _) => delete(ctx, desired, &step.id).await,
-        (_, ResourceSpec::Folder(f)) => ensure_folder(&grafana, f).await,
-        (_, ResourceSpec::Dashboard(d)) => upload(ctx, desired, &grafana, d).await,
-        (_, other) => Err(Error::internal(format!(
+    match &r.spec {
+        ResourceSpec::Folder(f) => ensure_folder(&grafana, f).await,
+        ResourceSpec::Dashboard(d) => upload(ctx, desired, &grafana, d).await,
+        other => Err(Error::internal(format!(
             "{}: not a Grafana API object ({other:?})",
             step.id
         ))),
@@ -296,16 +260,7 @@ async fn ensure_folder(grafana: &Client, f: &FolderSpec) -> Result<()> {
     match grafana.folder(&f.uid).await? {
         None => grafana.create_folder(&f.uid, &f.title).await,
         Some(live) if live["title"].as_str() == Some(f.title.as_str()) => Ok(()),
-        Some(_) => {
-            let path = format!("/api/folders/{}", segment(&f.uid));
-            let body = json!({ "title": f.title, "overwrite": true });
-            let (status, value) = grafana.request(Method::PUT, &path, Some(&body)).await?;
-            if status.is_success() {
-                Ok(())
-            } else {
-                Err(refused(grafana, "PUT", &path, status, &value))
-            }
-        }
+        Some(_) => grafana.retitle_folder(&f.uid, &f.title).await,
     }
 }
 
@@ -341,7 +296,7 @@ async fn upload(
     // The home dashboard's own step sets the preference; the one that was home clears it only
     // when no declared dashboard is home any more (steps run concurrently: two steps never
     // write the preference for one change).
-    let home = home_uid(grafana).await?;
+    let home = grafana.home_dashboard().await?;
     let any_home = desired
         .resources
         .values()
@@ -354,20 +309,8 @@ async fn upload(
         None
     };
     match wanted {
-        Some(uid) if home.as_deref().unwrap_or("") != uid => set_home(grafana, uid).await,
+        Some(uid) if home.as_deref().unwrap_or("") != uid => grafana.set_home_dashboard(uid).await,
         _ => Ok(()),
-    }
-}
-
-/// `PATCH /api/org/preferences`: the home dashboard (`""` clears it).
-async fn set_home(grafana: &Client, uid: &str) -> Result<()> {
-    let path = "/api/org/preferences";
-    let body = json!({ "homeDashboardUID": uid });
-    let (status, value) = grafana.request(Method::PATCH, path, Some(&body)).await?;
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(refused(grafana, "PATCH", path, status, &value))
     }
 }
 
@@ -388,9 +331,4 @@ pub async fn delete(ctx: &Context, desired: &Desired, id: &ResourceId) -> Result
             Ok(())
         }
     }
-}
-
-/// Whether `spec` is one of the objects this module manages.
-pub fn manages(spec: &ResourceSpec) -> bool {
-    matches!(spec, ResourceSpec::Folder(_) | ResourceSpec::Dashboard(_))
 }

@@ -16,8 +16,8 @@ use crate::grafana::{self, Client, diff::Change};
 use crate::project::Project;
 use crate::targets::{self, TargetKind};
 
-/// Requests in flight at once against one Grafana, unless `--concurrency` says otherwise.
-pub const CONCURRENCY: usize = 8;
+/// Requests in flight at once against one Grafana (the default of `--concurrency`).
+pub use crate::targets::grafana_api::CONCURRENCY;
 
 /// How one dashboard compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

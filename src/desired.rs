@@ -47,6 +47,8 @@ pub enum ResourceKind {
     Service,
     /// An InfluxDB database / bucket and its retention.
     Database,
+    /// An InfluxDB 2 / Cloud authorization (a scoped token), kept in `.env` once minted.
+    Token,
     /// A Grafana datasource.
     Datasource,
     /// A Grafana folder.
@@ -74,6 +76,7 @@ impl ResourceKind {
             Self::Volume => "volume",
             Self::Service => "service",
             Self::Database => "database",
+            Self::Token => "token",
             Self::Datasource => "datasource",
             Self::Folder => "folder",
             Self::Dashboard => "dashboard",
@@ -250,6 +253,64 @@ pub struct DatabaseSpec {
     pub shard_duration: String,
     /// Users (1.x), sorted by name.
     pub users: Vec<DbUser>,
+    /// The database name of the bucket's DBRP mapping (InfluxQL through the v1 API: the cloud
+    /// target); `None` where the target does not map one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dbrp: Option<String>,
+}
+
+/// A scoped InfluxDB 2 / Cloud token. InfluxDB shows a token's value only in the answer that
+/// creates it, so it goes to `.env` then; its permissions cannot change: a change replaces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenSpec {
+    /// Description, which also finds it among the organisation's authorizations.
+    pub description: String,
+    /// `action:buckets/<bucket name>` (`write:buckets/k6-metrics`), sorted.
+    pub permissions: Vec<String>,
+    /// The `.env` variable that holds its value.
+    pub secret: String,
+}
+
+/// A secure field of a Grafana datasource: `prefix` followed by a secret's value (write-only in
+/// Grafana: compared through the fingerprint of the value last sent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecureField {
+    /// Text before the value (`Token ` for an `Authorization` header).
+    pub prefix: String,
+    /// The secret.
+    pub value: EnvValue,
+}
+
+/// A Grafana datasource managed through Grafana's HTTP API (the cloud target).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatasourceSpec {
+    /// Uid.
+    pub uid: String,
+    /// Name.
+    pub name: String,
+    /// Plugin type (`influxdb`).
+    pub kind: String,
+    /// URL Grafana queries.
+    pub url: String,
+    /// The `jsonData` fields this tool sets (others Grafana keeps are not compared).
+    pub json_data: BTreeMap<String, String>,
+    /// The `secureJsonData` fields, by name.
+    pub secure: BTreeMap<String, SecureField>,
+}
+
+/// A Grafana alerting object managed through the alerting provisioning API (the cloud target):
+/// a rule group, contact point, notification template or the stack's notification route.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertingSpec {
+    /// `rule_group`, `contact_point`, `template` or `policy` (the stack's route of the
+    /// notification policy tree).
+    pub object: String,
+    /// Its name (the group, the contact point's uid, the template's name; the stack for its
+    /// policy route).
+    pub name: String,
+    /// The body this tool sends, as the API takes it; secrets as `{"secret": NAME}`. Compared
+    /// with what Grafana answers, field by field, on the fields present here.
+    pub content: serde_json::Value,
 }
 
 /// A Grafana folder managed through Grafana's HTTP API, with a stable uid.
@@ -310,6 +371,12 @@ pub enum ResourceSpec {
     Folder(FolderSpec),
     /// A Grafana dashboard (API-managed).
     Dashboard(DashboardSpec),
+    /// A scoped InfluxDB token (cloud target).
+    Token(TokenSpec),
+    /// A Grafana datasource (API-managed: cloud target).
+    Datasource(DatasourceSpec),
+    /// A Grafana alerting object (API-managed: cloud target).
+    Alerting(AlertingSpec),
 }
 
 /// One runtime resource, with the canonical form plan diffs and its content hash.
@@ -402,6 +469,25 @@ pub struct Desired {
     pub files: BTreeMap<String, GeneratedFile>,
     /// Runtime resources, by id (sorted: networks and volumes first).
     pub resources: BTreeMap<ResourceId, Resource>,
+    /// Where the cloud target works (compiled for `cloud` only).
+    pub cloud: Option<CloudEndpoints>,
+}
+
+/// The cloud target's services and the variables holding its credentials (`targets.cloud`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudEndpoints {
+    /// Grafana Cloud stack URL.
+    pub grafana_url: String,
+    /// Variable holding a Grafana service-account token.
+    pub grafana_token_env: String,
+    /// InfluxDB Cloud URL.
+    pub influx_url: String,
+    /// InfluxDB Cloud organisation.
+    pub influx_org: String,
+    /// Variable holding the InfluxDB Cloud token that manages the bucket and mints tokens.
+    pub influx_token_env: String,
+    /// Send `X-Disable-Provenance` with alerting writes (UI-editable alerting).
+    pub alerting_editable: bool,
 }
 
 impl Desired {

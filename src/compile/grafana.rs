@@ -273,7 +273,9 @@ pub fn without_unset_slack(
     });
 }
 
-fn alerting_doc(m: &Manifest, with_slack: bool) -> Option<Value> {
+/// The alerting objects of the stack in the provisioning file's shape (the cloud target sends
+/// them through the API: [`super::cloud`]).
+pub(crate) fn alerting_doc(m: &Manifest, with_slack: bool) -> Option<Value> {
     let alerting = m.alerting.as_ref()?;
     let stack = m.stack.as_str();
     let home = m

@@ -6,6 +6,7 @@
 //! one place.
 //! May not: do IO, read the environment or the clock, or print.
 
+pub mod cloud;
 pub mod compose;
 pub mod dashboard_cache;
 mod dashboard_helpers;
@@ -163,16 +164,41 @@ pub fn compile_for(
 ) -> Result<Desired> {
     let (mut desired, services) = files(loaded, templates)?;
     let m = &loaded.manifest;
-    let fingerprints = fingerprints(m, secret_values);
+    let mut fingerprints = fingerprints(m, secret_values);
     match target {
         TargetKind::Docker => {
             docker_resources(m, services, secret_values, &fingerprints, &mut desired);
+            desired.add(database_resource(m, &fingerprints));
         }
-        TargetKind::Native => native_resources(m, secret_values, &fingerprints, &mut desired),
-        TargetKind::Cloud => return Ok(desired),
+        TargetKind::Native => {
+            native_resources(m, secret_values, &fingerprints, &mut desired);
+            desired.add(database_resource(m, &fingerprints));
+        }
+        TargetKind::Cloud => {
+            let Some(cloud) = cloud::endpoints(m) else {
+                return Err(crate::error::Error::usage(
+                    format!(
+                        "{}: stack `{}` has no `targets.cloud` section",
+                        loaded.rel_path, *m.stack
+                    ),
+                    "add `targets: {cloud: {grafana_url, grafana_token_env, influx_url, influx_token_env}}` to the manifest (see README, \"The cloud target\")",
+                ));
+            };
+            fingerprints.extend(
+                cloud::MINTED
+                    .iter()
+                    .filter_map(|n| secret_values.fingerprint(n).map(|f| (n.to_string(), f))),
+            );
+            for r in cloud::resources(m, &cloud, &fingerprints) {
+                desired.add(r);
+            }
+            desired.cloud = Some(cloud);
+        }
     }
-    desired.add(database_resource(m, &fingerprints));
-    for r in grafana_api::resources(m, &desired.files, &fingerprints)? {
+    for mut r in grafana_api::resources(m, &desired.files, &fingerprints)? {
+        // On the cloud target Grafana is no resource of the stack: nothing to wait for.
+        r.depends_on
+            .retain(|d| d.kind != ResourceKind::Service || target != TargetKind::Cloud);
         desired.add(r);
     }
     Ok(desired)
@@ -401,6 +427,7 @@ fn database_resource(m: &Manifest, fingerprints: &BTreeMap<String, String>) -> R
                 String::new()
             },
             users,
+            dbrp: None,
         }),
         fingerprints,
     )
@@ -429,7 +456,11 @@ mod tests {
                     ResourceSpec::Network { .. } => "network",
                     ResourceSpec::Volume { .. } => "volume",
                     ResourceSpec::Database(_) => "database",
-                    ResourceSpec::Folder(_) | ResourceSpec::Dashboard(_) => "grafana",
+                    ResourceSpec::Token(_) => "token",
+                    ResourceSpec::Folder(_)
+                    | ResourceSpec::Dashboard(_)
+                    | ResourceSpec::Datasource(_)
+                    | ResourceSpec::Alerting(_) => "grafana",
                 };
                 format!("{what} {}", r.id)
             })
@@ -488,6 +519,29 @@ mod tests {
                 "{kinds:?}"
             );
         }
-        assert!(cloud.resources.is_empty(), "{:?}", kinds(&cloud));
+        assert_eq!(
+            kinds(&cloud),
+            [
+                "database database.k6-metrics",
+                "token token.grafana-read",
+                "token token.k6-write",
+                "grafana datasource.promo-influxdb",
+                "grafana folder.promo",
+                "grafana dashboard.k6-technical",
+                "grafana dashboard.promo-marketing",
+                "grafana alerting.contact_point.promo-slack",
+                "grafana alerting.policy.promo",
+                "grafana alerting.rule_group.promo-k6",
+                "grafana alerting.template.promo-messages",
+            ]
+        );
+        // Grafana is no resource of the cloud stack: nothing waits for one.
+        assert!(
+            cloud
+                .resources
+                .values()
+                .all(|r| r.depends_on.iter().all(|d| cloud.resources.contains_key(d))),
+            "every dependency is a resource of the stack"
+        );
     }
 }

@@ -157,7 +157,7 @@ pub fn config_from_manifest(
         token: secret(secrets::CONTROL_API_TOKEN)?,
         stop_password: secret(secrets::CONTROL_API_STOP_PASSWORD)?,
         cors_origin: origin_of(&crate::compile::services::grafana_url(m)),
-        grafana: crate::k6::report::grafana_client(m, values),
+        grafana: crate::k6::report::grafana_client(m, values, crate::targets::TargetKind::Docker),
         locale: m.locale.to_string(),
         stack: m.stack.to_string(),
         timing,

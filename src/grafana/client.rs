@@ -41,6 +41,7 @@ pub struct Client {
     http: reqwest::Client,
     limit: Arc<Semaphore>,
     concurrency: usize,
+    headers: Vec<(&'static str, String)>,
 }
 
 /// What `POST /api/dashboards/db` answered.
@@ -91,7 +92,16 @@ impl Client {
             http,
             limit: Arc::new(Semaphore::new(concurrency.max(1))),
             concurrency: concurrency.max(1),
+            headers: Vec::new(),
         })
+    }
+
+    /// The same client (same request limit) sending `name: value` with every request.
+    #[must_use]
+    pub fn with_header(&self, name: &'static str, value: &str) -> Self {
+        let mut c = self.clone();
+        c.headers.push((name, value.to_string()));
+        c
     }
 
     /// The same client with at most `concurrency` requests in flight (at least one; a limit of
@@ -159,6 +169,9 @@ impl Client {
             Auth::Basic { user, password } => req.basic_auth(user, Some(password.expose())),
             Auth::Token(token) => req.bearer_auth(token.expose()),
         };
+        for (name, value) in &self.headers {
+            req = req.header(*name, value);
+        }
         if let Some(body) = body {
             req = req.json(body);
         }
@@ -195,7 +208,7 @@ impl Client {
     }
 
     /// A request that must succeed (2xx): its body.
-    async fn ok(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
+    pub async fn ok(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
         let (status, value) = self.request(method.clone(), path, body).await?;
         if status.is_success() {
             return Ok(value);
@@ -211,7 +224,7 @@ impl Client {
             message(value)
         ));
         match status.as_u16() {
-            401 => e.with_help("Grafana refused the credentials: check GRAFANA_ADMIN_PASSWORD in generated/<stack>/.env (or the token)"),
+            401 => e.with_help("Grafana refused the credentials: check GRAFANA_ADMIN_PASSWORD in generated/<stack>/.env, or on the cloud target the service-account token (glsa_…) in the variable targets.cloud.grafana_token_env names"),
             403 => e.with_help("the login lacks the permission (use the stack's admin, or a service account with the Editor role)"),
             _ => e,
         }

@@ -11,6 +11,7 @@
 
 pub mod blocking;
 mod client;
+pub mod cloud;
 pub mod formulas;
 pub mod v1;
 pub mod v2;

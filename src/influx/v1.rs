@@ -192,6 +192,7 @@ pub async fn observe(
         retention,
         shard_duration: shard,
         users,
+        dbrp: None,
     }))
 }
 

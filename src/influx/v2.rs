@@ -23,9 +23,9 @@ struct Buckets {
 }
 
 #[derive(Deserialize, Serialize)]
-struct Bucket {
-    id: String,
-    name: String,
+pub(super) struct Bucket {
+    pub(super) id: String,
+    pub(super) name: String,
     #[serde(rename = "retentionRules", default)]
     retention_rules: Vec<RetentionRule>,
 }
@@ -50,7 +50,7 @@ pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
     format!("{path}?{query}")
 }
 
-async fn find_bucket(c: &Client, want: &DatabaseSpec) -> Result<Option<Bucket>> {
+pub(super) async fn find_bucket(c: &Client, want: &DatabaseSpec) -> Result<Option<Bucket>> {
     let org = want.org.clone().unwrap_or_default();
     let path = with_query("/api/v2/buckets", &[("name", &want.name), ("org", &org)]);
     let Some(body) = c.get_json_opt(&path, HELP).await? else {
@@ -84,15 +84,22 @@ pub async fn observe(
         return Ok(None);
     }
     let token = super::secret(secrets, crate::secrets::INFLUX_ADMIN_TOKEN)?;
-    Ok(find_bucket(&with_token(c, token), want).await?.map(|b| {
-        let secs = b
+    Ok(find_bucket(&with_token(c, token), want)
+        .await?
+        .map(|b| b.as_spec(want)))
+}
+
+impl Bucket {
+    /// The bucket in `want`'s terms (its retention as InfluxQL spells it).
+    pub(super) fn as_spec(&self, want: &DatabaseSpec) -> DatabaseSpec {
+        let secs = self
             .retention_rules
             .iter()
             .find(|r| r.kind == "expire")
             .map_or(0, |r| r.every_seconds);
         DatabaseSpec {
             version: 2,
-            name: b.name,
+            name: self.name.clone(),
             org: want.org.clone(),
             retention: Retention {
                 seconds: (secs > 0).then_some(secs),
@@ -101,22 +108,15 @@ pub async fn observe(
             shard_duration: String::new(),
             // 2.x users are created by the setup and not listed back: the declared admin stands.
             users: want.users.clone(),
+            dbrp: None,
         }
-    }))
+    }
 }
 
 /// Run the setup, or create / converge the bucket and its retention.
 pub async fn apply(c: &Client, want: &DatabaseSpec, secrets: &SecretValues) -> Result<()> {
     let token = super::secret(secrets, crate::secrets::INFLUX_ADMIN_TOKEN)?;
-    let every = crate::manifest::duration::parse(&want.retention)
-        .map(Retention::every_seconds)
-        .unwrap_or(0);
-    // Always one rule: `everySeconds: 0` is infinite. An empty list would not do: InfluxDB 2
-    // keeps a bucket's retention when a PATCH carries no rule (`http/bucket_service.go`).
-    let rules = vec![RetentionRule {
-        kind: "expire".into(),
-        every_seconds: every,
-    }];
+    let every = every_seconds(want);
     let org = want.org.clone().unwrap_or_default();
     if setup_allowed(c).await? {
         let admin = super::admin_of(want)
@@ -133,24 +133,53 @@ pub async fn apply(c: &Client, want: &DatabaseSpec, secrets: &SecretValues) -> R
         c.send_ok(path, req, HELP).await?;
         return Ok(());
     }
-    let c = with_token(c, token);
-    let (method, path, body) = match find_bucket(&c, want).await? {
+    converge_bucket(&with_token(c, token), want)
+        .await
+        .map(|_| ())
+}
+
+/// The bucket's retention in seconds (0: infinite).
+fn every_seconds(want: &DatabaseSpec) -> u64 {
+    crate::manifest::duration::parse(&want.retention)
+        .map(Retention::every_seconds)
+        .unwrap_or(0)
+}
+
+/// The organisation `org`'s id, as `c` sees it.
+pub(super) async fn org_id(c: &Client, org: &str) -> Result<String> {
+    let orgs = c
+        .get_json(&with_query("/api/v2/orgs", &[("org", org)]), HELP)
+        .await?;
+    orgs["orgs"][0]["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Error::influx(format!(
+                "InfluxDB at {}: organisation `{org}` not found",
+                c.base()
+            ))
+            .with_help("check influxdb.org (or targets.cloud.influx_org) in the manifest")
+        })
+}
+
+/// Create the bucket of `want` or set its retention rules; every PATCH carries the rules
+/// (InfluxDB Cloud refuses one without them).
+pub(super) async fn converge_bucket(c: &Client, want: &DatabaseSpec) -> Result<Bucket> {
+    let org = want.org.clone().unwrap_or_default();
+    // Always one rule: `everySeconds: 0` is infinite. An empty list would not do: InfluxDB 2
+    // keeps a bucket's retention when a PATCH carries no rule (`http/bucket_service.go`).
+    let rules = vec![RetentionRule {
+        kind: "expire".into(),
+        every_seconds: every_seconds(want),
+    }];
+    let (method, path, body) = match find_bucket(c, want).await? {
         Some(b) => (
             Method::PATCH,
             format!("/api/v2/buckets/{}", segment(&b.id)),
             json!({ "retentionRules": rules }),
         ),
         None => {
-            let orgs = c
-                .get_json(&with_query("/api/v2/orgs", &[("org", &org)]), HELP)
-                .await?;
-            let org_id = orgs["orgs"][0]["id"].as_str().ok_or_else(|| {
-                Error::influx(format!(
-                    "InfluxDB at {}: organisation `{org}` not found",
-                    c.base()
-                ))
-                .with_help("check influxdb.org in the manifest")
-            })?;
+            let org_id = org_id(c, &org).await?;
             (
                 Method::POST,
                 "/api/v2/buckets".to_string(),
@@ -159,11 +188,18 @@ pub async fn apply(c: &Client, want: &DatabaseSpec, secrets: &SecretValues) -> R
         }
     };
     let req = c.request(method, &path).json(&body);
-    c.send_ok(&path, req, HELP).await.map(|_| ())
+    let resp = c.send_ok(&path, req, HELP).await?;
+    let answer = super::client::json(&c.url(&path), resp).await?;
+    serde_json::from_value(answer).map_err(|e| {
+        Error::influx(format!(
+            "InfluxDB at {} answered a bucket in an unexpected shape: {e}",
+            c.url(&path)
+        ))
+    })
 }
 
 /// A path segment, percent-encoded.
-fn segment(s: &str) -> String {
+pub(super) fn segment(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 

@@ -135,11 +135,11 @@ fn prepare(
     labels: &LabelRequest,
 ) -> Result<(Manifest, RunLabels, K6Settings)> {
     let (_, loaded) = ops::load_one(project, selection)?;
-    let m = loaded.manifest;
+    let m = settings::for_target(&loaded.manifest, labels.target)?;
     let values = ops::secret_values(project, &m)?;
-    let labels = labels.resolve(&m.stack, *m.influxdb.version, testid::now)?;
-    let settings = settings::settings(&m, &values, &labels)?;
-    Ok((m, labels, settings))
+    let resolved = labels.resolve(&m.stack, *m.influxdb.version, testid::now)?;
+    let settings = settings::settings(&m, &values, &resolved, labels.target)?;
+    Ok((m, resolved, settings))
 }
 
 /// `k6 run`: a tracked, stoppable, graded run of the selected stack ([`run::run`]).
@@ -150,13 +150,15 @@ pub fn run_test(
     note: &(dyn Fn(run::Note) + Sync),
 ) -> Result<run::RunOutcome> {
     let (_, loaded) = ops::load_one(project, selection)?;
-    let m = &loaded.manifest;
+    let m = &settings::for_target(&loaded.manifest, opts.labels.target)?;
     let env_file = ops::env_path(project, m);
     let values = secrets::read_env(&env_file)?.ok_or_else(|| Error::Secrets {
         path: env_file.clone(),
         message: "does not exist".into(),
         help: Some("run `promo-infra generate` first".into()),
     })?;
+    // The tokens you provide (Grafana Cloud's) may live in the environment only.
+    let values = secrets::with_environment(values, &secrets::catalog(m));
     let now = testid::now()?;
     runtime()?.block_on(run::run(project, m, &values, opts, now, note))
 }

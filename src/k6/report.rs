@@ -52,8 +52,20 @@ pub fn dashboard_url(
     )
 }
 
-/// The stack's Grafana with the admin credentials from `.env`, if the password is there.
-pub fn grafana_client(m: &Manifest, values: &SecretValues) -> Option<Grafana> {
+/// The stack's Grafana with the admin credentials from `.env`, if the password is there; on
+/// the cloud target Grafana Cloud with the service-account token the manifest names.
+pub fn grafana_client(
+    m: &Manifest,
+    values: &SecretValues,
+    target: crate::targets::TargetKind,
+) -> Option<Grafana> {
+    if target == crate::targets::TargetKind::Cloud {
+        let cloud = crate::compile::cloud::endpoints(m)?;
+        return values.get(&cloud.grafana_token_env).map(|token| Grafana {
+            url: cloud.grafana_url.clone(),
+            auth: GrafanaAuth::Bearer(Secret::new(token)),
+        });
+    }
     values
         .get(secrets::GRAFANA_ADMIN_PASSWORD)
         .map(|password| Grafana {
@@ -198,13 +210,14 @@ impl<'a> Announcer<'a> {
         m: &'a Manifest,
         values: &'a SecretValues,
         labels: &'a RunLabels,
+        target: crate::targets::TargetKind,
         now: Timestamp,
         note: &'a (dyn Fn(Note) + Sync),
     ) -> Self {
         Self {
             m,
             values,
-            grafana: grafana_client(m, values),
+            grafana: grafana_client(m, values, target),
             labels,
             now,
             note,

@@ -261,7 +261,7 @@ pub async fn run(
     }
     let k6_bin = resolve_k6(project, m, opts.k6.as_deref())?;
     let testid = labels.testid.clone();
-    let k6s = settings::settings(m, values, &labels)?;
+    let k6s = settings::settings(m, values, &labels, opts.labels.target)?;
     // The STOP button: register with the control API BEFORE k6 starts, and say so if it
     // cannot work.
     let coordinator = super::stop::stop_button(m, values, opts, &labels, now, note).await?;
@@ -274,7 +274,7 @@ pub async fn run(
     }
     let _ = std::fs::remove_file(&summary);
 
-    let announcer = Announcer::new(m, values, &labels, now, note);
+    let announcer = Announcer::new(m, values, &labels, opts.labels.target, now, note);
     let live_url = dashboard_url(m, &testid, baseline, now.as_millisecond(), None);
     note(Note::Info(format!("test {testid}: {}", k6_bin.display())));
     note(Note::Info(format!("dashboard: {live_url}")));

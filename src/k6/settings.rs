@@ -115,6 +115,25 @@ pub struct LabelRequest {
     pub promo_type: Option<String>,
     /// Load intensity (the `INTENSITY` variable).
     pub intensity: Option<String>,
+    /// Where the stack the run writes to runs (`cloud`: InfluxDB Cloud with k6's write-only
+    /// token, annotations and links on Grafana Cloud).
+    pub target: crate::targets::TargetKind,
+}
+
+/// `m` as seen from a run on `target`: on the cloud target, Grafana is the Grafana Cloud stack
+/// (links, annotations). Refused when the manifest has no `targets.cloud`.
+pub fn for_target(m: &Manifest, target: crate::targets::TargetKind) -> Result<Manifest> {
+    let mut m = m.clone();
+    if target == crate::targets::TargetKind::Cloud {
+        let cloud = crate::compile::cloud::endpoints(&m).ok_or_else(|| {
+            Error::usage(
+                format!("stack `{}` has no `targets.cloud` section", *m.stack),
+                "add it to the manifest (see README, \"The cloud target\"), or drop --target cloud",
+            )
+        })?;
+        m.grafana.url = Some(crate::manifest::Sp::new(cloud.grafana_url));
+    }
+    Ok(m)
 }
 
 impl LabelRequest {
@@ -169,32 +188,86 @@ fn need<'a>(values: &'a SecretValues, name: &str, stack: &str) -> Result<&'a str
     })
 }
 
-/// The variables and flags of a run of `labels` against the stack of `m`.
-pub fn settings(m: &Manifest, values: &SecretValues, labels: &RunLabels) -> Result<K6Settings> {
-    let url = influx_url(m);
+/// Where k6 writes and with which credentials: the stack's InfluxDB, or on the cloud target
+/// InfluxDB Cloud with the write-only token apply minted (as the v2 token, or as the v1 password
+/// InfluxDB Cloud takes on `/write` through the bucket's DBRP mapping).
+struct Sink<'a> {
+    url: String,
+    org: String,
+    token: &'a str,
+    v1_user: &'static str,
+    v1_password: &'a str,
+}
+
+fn sink<'a>(
+    m: &Manifest,
+    values: &'a SecretValues,
+    target: crate::targets::TargetKind,
+) -> Result<Sink<'a>> {
+    if target == crate::targets::TargetKind::Cloud {
+        let cloud = crate::compile::cloud::endpoints(m).ok_or_else(|| {
+            Error::usage(
+                format!("stack `{}` has no `targets.cloud` section", *m.stack),
+                "add it to the manifest, or drop --target cloud",
+            )
+        })?;
+        let name = crate::compile::cloud::K6_TOKEN;
+        let token = values.get(name).ok_or_else(|| Error::Secrets {
+            path: format!("generated/{}/.env", *m.stack).into(),
+            message: format!("{name} is missing (k6's write-only InfluxDB Cloud token)"),
+            help: Some(
+                "run `promo-infra apply --target cloud`: it mints the token into .env".into(),
+            ),
+        })?;
+        return Ok(Sink {
+            url: cloud.influx_url,
+            org: cloud.influx_org,
+            token,
+            v1_user: "k6",
+            v1_password: token,
+        });
+    }
+    let v2 = *m.influxdb.version == 2;
+    Ok(Sink {
+        url: influx_url(m),
+        org: m.influxdb.org.to_string(),
+        token: if v2 {
+            need(values, secrets::INFLUX_ADMIN_TOKEN, &m.stack)?
+        } else {
+            ""
+        },
+        v1_user: crate::compile::services::INFLUX_V1_WRITE_USER,
+        v1_password: if v2 {
+            ""
+        } else {
+            need(values, secrets::INFLUX_V1_WRITE_PASSWORD, &m.stack)?
+        },
+    })
+}
+
+/// The variables and flags of a run of `labels` against the stack of `m` on `target`.
+pub fn settings(
+    m: &Manifest,
+    values: &SecretValues,
+    labels: &RunLabels,
+    target: crate::targets::TargetKind,
+) -> Result<K6Settings> {
+    let sink = sink(m, values, target)?;
     let mut vars = Vec::new();
     let out = if *m.influxdb.version == 2 {
-        vars.push(Var::plain("K6_INFLUXDB_ADDR", url));
+        vars.push(Var::plain("K6_INFLUXDB_ADDR", sink.url));
         vars.push(Var::plain("K6_INFLUXDB_BUCKET", m.influxdb.bucket.as_str()));
-        vars.push(Var::plain(
-            "K6_INFLUXDB_ORGANIZATION",
-            m.influxdb.org.as_str(),
-        ));
-        vars.push(Var::secret(
-            "K6_INFLUXDB_TOKEN",
-            need(values, secrets::INFLUX_ADMIN_TOKEN, &m.stack)?,
-        ));
+        vars.push(Var::plain("K6_INFLUXDB_ORGANIZATION", sink.org));
+        vars.push(Var::secret("K6_INFLUXDB_TOKEN", sink.token));
         vec!["xk6-influxdb".to_string()]
     } else {
-        vars.push(Var::plain(
-            "K6_INFLUXDB_USERNAME",
-            crate::compile::services::INFLUX_V1_WRITE_USER,
-        ));
-        vars.push(Var::secret(
-            "K6_INFLUXDB_PASSWORD",
-            need(values, secrets::INFLUX_V1_WRITE_PASSWORD, &m.stack)?,
-        ));
-        vec![format!("influxdb={url}/{}", m.influxdb.bucket.as_str())]
+        vars.push(Var::plain("K6_INFLUXDB_USERNAME", sink.v1_user));
+        vars.push(Var::secret("K6_INFLUXDB_PASSWORD", sink.v1_password));
+        vec![format!(
+            "influxdb={}/{}",
+            sink.url,
+            m.influxdb.bucket.as_str()
+        )]
     };
     // Variables the script reads with __ENV (k6 passes the process environment to scripts).
     vars.push(Var::plain("ENVIRONMENT", m.environment.as_str()));

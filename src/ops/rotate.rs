@@ -250,7 +250,12 @@ pub fn rotate(
     opts: &ApplyOptions,
     on_preview: &mut dyn FnMut(&RotatePreview) -> Result<bool>,
 ) -> Result<RotateReport> {
-    targets::require_available(opts.target)?;
+    if opts.target == targets::TargetKind::Cloud {
+        return Err(Error::usage(
+            "`secrets rotate` changes secrets of the services promo-infra runs (docker, native); the cloud target runs none",
+            "rotate the Grafana Cloud / InfluxDB Cloud tokens where they are issued and update the variables; the InfluxDB tokens apply minted are replaced by deleting their line from .env and applying",
+        ));
+    }
     let (templates, loaded) = super::load_one(project, selection)?;
     let m = loaded.manifest.clone();
     let catalog = secrets::catalog(&m);

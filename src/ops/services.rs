@@ -21,7 +21,7 @@ use crate::manifest::Manifest;
 use crate::net::{self, Audience};
 use crate::project::Project;
 use crate::secrets;
-use crate::targets::{self, LogLine, LogQuery, Progress, TargetKind};
+use crate::targets::{LogLine, LogQuery, Progress, TargetKind};
 
 /// One output: a value, or for a secret where it is (never the value).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -191,7 +191,6 @@ pub fn logs(
     target: TargetKind,
     opts: &LogsOptions,
 ) -> Result<Logs> {
-    targets::require_available(target)?;
     let stack = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
     let query = LogQuery {
         services: services(&stack, &opts.services)?,
@@ -240,7 +239,6 @@ pub fn restart(
     progress: Progress,
     on_done: &mut dyn FnMut(&Restarted),
 ) -> Result<Vec<Restarted>> {
-    targets::require_available(target)?;
     let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
     let names = services(&s, names)?;
     let dir: PathBuf = project.generated_dir(&s.desired.stack);

@@ -38,7 +38,17 @@ impl ObservedResource {
     /// canonical form and hash computed exactly as the desired resource's are, so an unchanged
     /// one plans as no change.
     pub fn found(id: &ResourceId, spec: crate::desired::ResourceSpec) -> Self {
-        let r = crate::desired::Resource::new(id.clone(), Vec::new(), spec, &BTreeMap::new());
+        Self::found_with(id, spec, &BTreeMap::new())
+    }
+
+    /// [`Self::found`] for a resource holding secrets it never shows back: `sent` has the
+    /// fingerprint of each value last sent to it, by secret name.
+    pub fn found_with(
+        id: &ResourceId,
+        spec: crate::desired::ResourceSpec,
+        sent: &BTreeMap<String, String>,
+    ) -> Self {
+        let r = crate::desired::Resource::new(id.clone(), Vec::new(), spec, sent);
         Self {
             id: id.clone(),
             hash: Some(r.hash),

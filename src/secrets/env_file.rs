@@ -329,6 +329,13 @@ pub fn commit_pending(path: &Path, name: &str) -> Result<()> {
     write_env(path, &replace_line(&text, name, Some(&new)))
 }
 
+/// Keep `name=value` in `.env` (replacing its line), in one atomic write: a value minted by a
+/// service that shows it only once (the cloud target's InfluxDB tokens).
+pub fn store_value(path: &Path, name: &str, value: &str) -> Result<()> {
+    let text = read_checked(path)?;
+    write_env(path, &replace_line(&text, name, Some(value)))
+}
+
 /// `n` random bytes from the OS random source (getrandom), hex-encoded.
 pub fn os_random_hex(n: usize) -> Result<String> {
     use rand::TryRng;

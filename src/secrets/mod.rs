@@ -275,7 +275,10 @@ pub fn check_for_plan(
             continue;
         }
         if spec.kind != SecretKind::External {
-            generated_missing.push(spec.name);
+            // The cloud target's resources use none of the generated secrets.
+            if target != "cloud" {
+                generated_missing.push(spec.name);
+            }
             continue;
         }
         let is_slack = slack.is_some_and(|s| s.webhook_url_env.as_str() == spec.name);

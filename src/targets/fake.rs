@@ -159,6 +159,9 @@ impl FakeTarget {
                 true
             }
             ResourceSpec::Process(_) => self.flavour == Flavour::Native,
+            ResourceSpec::Token(_) | ResourceSpec::Datasource(_) | ResourceSpec::Alerting(_) => {
+                false
+            }
             ResourceSpec::Network { .. }
             | ResourceSpec::Volume { .. }
             | ResourceSpec::Service(_) => self.flavour == Flavour::Docker,

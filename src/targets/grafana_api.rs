@@ -33,10 +33,44 @@ pub use crate::grafana::sync::MARKER_TAG;
 /// Requests in flight at once against one Grafana.
 pub const CONCURRENCY: usize = 8;
 
-/// The stack's Grafana, logged in as the stack's admin (`GRAFANA_ADMIN_PASSWORD` from `.env`).
+/// The stack's Grafana: logged in as the stack's admin (`GRAFANA_ADMIN_PASSWORD` from `.env`),
+/// or on the cloud target with the service-account token of `targets.cloud.grafana_token_env`.
 pub fn client(ctx: &Context, desired: &Desired) -> Result<Client> {
+    if let Some(cloud) = &desired.cloud {
+        return cloud_client(ctx, cloud);
+    }
     let password = common::secret(ctx, crate::secrets::GRAFANA_ADMIN_PASSWORD);
     client_with(ctx, desired, password)
+}
+
+/// Grafana Cloud, with the service-account token the manifest names. A grafana.com
+/// access-policy token (`glc_…`) is refused before any request: the instance API does not
+/// take it.
+pub fn cloud_client(ctx: &Context, cloud: &crate::desired::CloudEndpoints) -> Result<Client> {
+    let var = &cloud.grafana_token_env;
+    let token = ctx.secrets.get(var).ok_or_else(|| {
+        Error::usage(
+            format!("{var} is not set: the cloud target needs a Grafana service-account token"),
+            format!(
+                "export {var}=glsa_… or add it to generated/{}/.env (Grafana Cloud: Administration → Users and access → Service accounts, role Editor or Admin)",
+                ctx.stack
+            ),
+        )
+    })?;
+    if token.starts_with("glc_") {
+        return Err(Error::usage(
+            format!(
+                "{var} holds a grafana.com access-policy token (glc_…): Grafana's instance API at {} does not accept those",
+                cloud.grafana_url
+            ),
+            "create a service-account token (glsa_…) in that Grafana (Administration → Users and access → Service accounts, role Editor or Admin) and put it in the variable",
+        ));
+    }
+    Client::new(
+        &cloud.grafana_url,
+        Auth::Token(crate::control::Secret::new(token.to_string())),
+        CONCURRENCY,
+    )
 }
 
 /// [`client`], or — while a rotation of the admin password is pending and Grafana already has
@@ -44,6 +78,9 @@ pub fn client(ctx: &Context, desired: &Desired) -> Result<Client> {
 /// pending value, so a plan of that stack still reads its dashboards.
 async fn login(ctx: &Context, desired: &Desired) -> Result<Client> {
     let primary = client(ctx, desired)?;
+    if desired.cloud.is_some() {
+        return Ok(primary);
+    }
     let pending = crate::secrets::pending_name(crate::secrets::GRAFANA_ADMIN_PASSWORD);
     let Some(pending) = ctx.secrets.get(&pending) else {
         return Ok(primary);
@@ -169,16 +206,24 @@ pub async fn observe(
     grafana_running: bool,
     observed_out: &mut Observed,
 ) -> Result<()> {
-    if grafana_running {
-        for o in read(ctx, desired).await? {
+    if grafana_running && has_folder(desired) {
+        let grafana = login(ctx, desired).await?;
+        for o in read(&grafana, desired).await? {
             observed_out.resources.insert(o.id.clone(), o);
         }
     }
     Ok(())
 }
 
-/// What [`observe`] finds.
-async fn read(ctx: &Context, desired: &Desired) -> Result<Vec<ObservedResource>> {
+fn has_folder(desired: &Desired) -> bool {
+    desired
+        .resources
+        .keys()
+        .any(|id| id.kind == ResourceKind::Folder)
+}
+
+/// What [`observe`] finds, read through `grafana` (any target's Grafana, any login).
+pub async fn read(grafana: &Client, desired: &Desired) -> Result<Vec<ObservedResource>> {
     let mut observed_out = Observed::default();
     let folder = desired.resources.values().find_map(|r| match &r.spec {
         ResourceSpec::Folder(f) => Some((r.id.clone(), f.clone())),
@@ -193,7 +238,6 @@ async fn read(ctx: &Context, desired: &Desired) -> Result<Vec<ObservedResource>>
     else {
         return Ok(Vec::new());
     };
-    let grafana = login(ctx, desired).await?;
     let wanted: Vec<&ResourceId> = desired
         .resources
         .keys()
@@ -246,9 +290,23 @@ pub async fn execute(ctx: &Context, desired: &Desired, step: &Step, r: &Resource
         return delete(ctx, desired, &step.id).await;
     }
     let grafana = login(ctx, desired).await?;
+    execute_with(&grafana, ctx, desired, step, r).await
+}
+
+/// [`execute`] through `grafana` (any target's Grafana, any login).
+pub async fn execute_with(
+    grafana: &Client,
+    ctx: &Context,
+    desired: &Desired,
+    step: &Step,
+    r: &Resource,
+) -> Result<()> {
+    if step.action == Action::Delete {
+        return delete_with(grafana, ctx, &step.id).await;
+    }
     match &r.spec {
-        ResourceSpec::Folder(f) => ensure_folder(&grafana, f).await,
-        ResourceSpec::Dashboard(d) => upload(ctx, desired, &grafana, d).await,
+        ResourceSpec::Folder(f) => ensure_folder(grafana, f).await,
+        ResourceSpec::Dashboard(d) => upload(ctx, desired, grafana, d).await,
         other => Err(Error::internal(format!(
             "{}: not a Grafana API object ({other:?})",
             step.id
@@ -320,6 +378,14 @@ pub async fn delete(ctx: &Context, desired: &Desired, id: &ResourceId) -> Result
         return Ok(());
     }
     let grafana = login(ctx, desired).await?;
+    delete_with(&grafana, ctx, id).await
+}
+
+/// [`delete`] through `grafana`.
+pub async fn delete_with(grafana: &Client, ctx: &Context, id: &ResourceId) -> Result<()> {
+    if id.kind != ResourceKind::Dashboard {
+        return Ok(());
+    }
     match grafana.dashboard(&id.name).await? {
         None => Ok(()),
         Some(_) => {
@@ -331,4 +397,23 @@ pub async fn delete(ctx: &Context, desired: &Desired, id: &ResourceId) -> Result
             Ok(())
         }
     }
+}
+
+/// Delete the folder `uid` when nothing is left in it (no dashboard of anyone's); a folder
+/// holding another's dashboard stays. Returns whether it was deleted.
+pub async fn delete_folder_if_empty(grafana: &Client, uid: &str) -> Result<bool> {
+    if grafana.folder(uid).await?.is_none() {
+        return Ok(false);
+    }
+    let seg = percent_encoding::utf8_percent_encode(uid, percent_encoding::NON_ALPHANUMERIC);
+    let inside = grafana
+        .ok(Method::GET, &format!("/api/search?folderUIDs={seg}"), None)
+        .await?;
+    if inside.as_array().is_some_and(|a| !a.is_empty()) {
+        return Ok(false);
+    }
+    grafana
+        .ok(Method::DELETE, &format!("/api/folders/{seg}"), None)
+        .await?;
+    Ok(true)
 }

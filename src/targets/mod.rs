@@ -10,6 +10,7 @@
 
 mod announced;
 mod apply;
+pub mod cloud;
 pub mod common;
 pub mod docker;
 pub mod fake;
@@ -33,10 +34,11 @@ use crate::plan::{Observed, Plan, Step};
 use crate::secrets::SecretValues;
 
 /// The places a stack can run (`--target`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKind {
     /// Docker Engine API.
+    #[default]
     Docker,
     /// Supervised native processes on this host.
     Native,
@@ -188,6 +190,16 @@ pub trait Target {
     async fn execute(&self, step: &Step, desired: &Desired) -> Result<()>;
     /// Per-service status.
     async fn status(&self, desired: &Desired) -> Result<Vec<ServiceStatus>>;
+    /// Whether [`Self::destroy`] removes the observed resource `id` (what `destroy` previews).
+    /// Default: services and networks, volumes only with `volumes`.
+    fn destroys(&self, id: &crate::desired::ResourceId, volumes: bool) -> bool {
+        use crate::desired::ResourceKind;
+        match id.kind {
+            ResourceKind::Network | ResourceKind::Service => true,
+            ResourceKind::Volume => volumes,
+            _ => false,
+        }
+    }
     /// Remove the stack; data (volumes, data dirs) only when `volumes`. Returns what was removed.
     async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>>;
     /// The services' logs, line by line to `sink`: without `follow`, service by service in the
@@ -216,7 +228,7 @@ fn not_supported(target: &str, verb: &str) -> Error {
     )
 }
 
-/// The target of `kind` for one stack. `cloud` is refused (not available yet).
+/// The target of `kind` for one stack.
 pub fn for_kind(kind: TargetKind, ctx: Context, place: &Place) -> Result<Box<dyn Target>> {
     let target: Box<dyn Target> = match kind {
         TargetKind::Docker => {
@@ -226,28 +238,13 @@ pub fn for_kind(kind: TargetKind, ctx: Context, place: &Place) -> Result<Box<dyn
             native::NativeTarget::new(ctx, &place.project_dir, &place.native_data_dir)
                 .with_progress(place.progress.clone()),
         ),
-        TargetKind::Cloud => return Err(cloud_refused()),
+        TargetKind::Cloud => Box::new(cloud::CloudTarget::new(ctx)),
     };
     Ok(if place.progress.announces() {
         Box::new(Announced::new(target, place.progress.clone()))
     } else {
         target
     })
-}
-
-/// Whether `kind` can run now (`cloud` cannot yet): checked before anything is loaded.
-pub fn require_available(kind: TargetKind) -> Result<()> {
-    match kind {
-        TargetKind::Cloud => Err(cloud_refused()),
-        TargetKind::Docker | TargetKind::Native => Ok(()),
-    }
-}
-
-fn cloud_refused() -> Error {
-    Error::usage(
-        "target `cloud` is not available yet",
-        "use --target docker (the default) or --target native",
-    )
 }
 
 #[cfg(test)]
@@ -269,7 +266,7 @@ mod tests {
     }
 
     #[test]
-    fn cloud_is_refused_with_the_same_message_everywhere() {
+    fn every_kind_has_its_target() {
         let place = Place {
             project_dir: PathBuf::from("/nonexistent"),
             native_data_dir: "data/s".into(),
@@ -282,18 +279,10 @@ mod tests {
             secrets: SecretValues::default(),
             health_timeout: Duration::from_secs(1),
         };
-        let Err(err) = for_kind(TargetKind::Cloud, ctx.clone(), &place) else {
-            panic!("cloud must be refused");
-        };
-        assert_eq!(err.to_string(), "target `cloud` is not available yet");
-        assert_eq!(
-            require_available(TargetKind::Cloud)
-                .expect_err("refused")
-                .to_string(),
-            err.to_string()
-        );
-        let native = for_kind(TargetKind::Native, ctx, &place).expect("native");
-        assert_eq!(native.name(), "native");
+        for kind in [TargetKind::Native, TargetKind::Cloud] {
+            let t = for_kind(kind, ctx.clone(), &place).expect("target");
+            assert_eq!(t.name(), kind.as_str());
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod common;
 mod apply_approval;
 mod backup;
 mod bad_input;
+mod cloud;
 mod control;
 mod crash;
 mod dashboards;

@@ -629,8 +629,7 @@ fn one_process(
     };
     let mut desired = Desired {
         stack: "native-start".into(),
-        files: Default::default(),
-        resources: Default::default(),
+        ..Desired::default()
     };
     desired.add(Resource::new(
         id.clone(),

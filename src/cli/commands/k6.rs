@@ -110,6 +110,10 @@ pub struct LabelArgs {
     /// Load intensity, given to the script as the INTENSITY variable.
     #[arg(long)]
     intensity: Option<String>,
+    /// Where the stack runs (`cloud`: write to InfluxDB Cloud with the token apply minted,
+    /// annotate and link Grafana Cloud).
+    #[command(flatten)]
+    target: super::args::Target,
 }
 
 /// Labels of a run with its test id (`k6 env`, `k6 exec`).
@@ -130,6 +134,7 @@ impl LabelArgs {
             promo: self.promo,
             promo_type: self.promo_type,
             intensity: self.intensity,
+            target: self.target.target,
         }
     }
 }
@@ -186,11 +191,12 @@ pub fn run(project: &Project, selection: &Selection, cmd: K6Command) -> Result<E
             }
         }
         K6Command::Env { labels, json } => {
-            let r = k6::env_report(project, selection, &labels.request())?;
+            let request = labels.request();
+            let r = k6::env_report(project, selection, &request)?;
             if json {
                 out.line(&env_json(&r));
             } else {
-                print_env(&mut out, &r, &cli);
+                print_env(&mut out, &r, &cli, request.target);
             }
         }
         K6Command::Exec { labels, command } => {
@@ -262,7 +268,7 @@ fn env_json(r: &EnvReport) -> String {
     .unwrap_or_default()
 }
 
-fn print_env(out: &mut Out, r: &EnvReport, cli: &str) {
+fn print_env(out: &mut Out, r: &EnvReport, cli: &str, target: crate::targets::TargetKind) {
     out.line(&format!(
         "# k6 settings for test {} (stack {}, InfluxDB {})",
         r.labels.testid, r.stack, r.settings.influxdb_version
@@ -273,8 +279,12 @@ fn print_env(out: &mut Out, r: &EnvReport, cli: &str) {
     out.line("# flags:");
     out.line(&r.settings.flags().join(" "));
     out.line("# run with the secrets injected (nothing typed, nothing in shell history):");
+    let target = match target {
+        crate::targets::TargetKind::Docker => String::new(),
+        other => format!(" --target {other}"),
+    };
     out.line(&format!(
-        "{cli} k6 exec --testid {} -- {}",
+        "{cli} k6 exec{target} --testid {} -- {}",
         r.labels.testid, r.run_command
     ));
 }

@@ -21,7 +21,7 @@ pub use sections::*;
 /// `@sha256:<digest>`.
 const IMAGE: &str = r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?:@sha256:[a-f0-9]{64})?|@sha256:[a-f0-9]{64})$";
 /// Org, bucket and user names.
-const NAME: &str = r"^[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,99}$";
+pub(super) const NAME: &str = r"^[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,99}$";
 /// One line of text with at least one visible character and no control character.
 const ONE_LINE: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
 /// An http(s) URL made of characters no generated file needs to quote.

@@ -13,8 +13,9 @@ use crate::manifest::span::unquoted;
 /// A variable holding a secret the user provides: not one the stack itself uses or reserves
 /// (the same lists as `validate`).
 const SECRET_ENV: &str = r"^(?!(?i:GF_|INFLUXDB_|INFLUXD_|DOCKER_|K6_|PROMO_INFRA_|LD_|(?:GRAFANA_ADMIN_PASSWORD|GRAFANA_SECRET_KEY|CONTROL_API_TOKEN|CONTROL_API_STOP_PASSWORD|PATH|HOME|USER|LOGNAME|SHELL|PWD|TMPDIR|TZ|LANG|IFS|HOSTNAME|NO_COLOR)$))[A-Za-z_][A-Za-z0-9_]{0,127}$";
-/// An https URL made of characters no generated file needs to quote.
-const HTTPS_URL: &str = r"^https://[A-Za-z0-9._~:/\[\]-]+$";
+/// An https URL made of characters no generated file needs to quote; plain http only to this
+/// machine's loopback (a local proxy, or the doubles the tests run).
+const HTTPS_URL: &str = r"^(?:https://[A-Za-z0-9._~:/\[\]-]+|http://(?:127\.0\.0\.1|localhost|\[::1\])(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(?:/[A-Za-z0-9._~:/-]*)?)$";
 /// A plain absolute path on the host that runs the stack.
 const HOST_PATH: &str = r"^/[A-Za-z0-9/._+@,=~ %-]*$";
 /// A plain path inside the project.
@@ -236,7 +237,17 @@ pub struct CloudTarget {
     /// InfluxDB Cloud URL.
     #[schemars(pattern(HTTPS_URL), length(max = 2000))]
     pub influx_url: Sp<String>,
-    /// Environment variable holding an InfluxDB Cloud token.
+    /// Environment variable holding an InfluxDB Cloud token allowed to manage buckets, DBRP
+    /// mappings and authorizations (it mints k6's write-only and Grafana's read-only tokens).
     #[schemars(pattern(SECRET_ENV))]
     pub influx_token_env: Sp<String>,
+    /// InfluxDB Cloud organisation (default: `influxdb.org`).
+    #[serde(default)]
+    #[schemars(pattern(super::NAME))]
+    pub influx_org: Option<Sp<String>>,
+    /// Leave the alert rules, contact point, template and policy editable in Grafana's UI
+    /// (sent as `X-Disable-Provenance`). Default `false`: they are locked there, so the
+    /// manifest stays their only source.
+    #[serde(default)]
+    pub alerting_editable: bool,
 }

@@ -168,6 +168,8 @@ pub(super) fn check_url(p: &mut Problems<'_>, key: &str, value: &Sp<String>, htt
     let ok = parsed.as_ref().is_some_and(|u| {
         let scheme_ok = if https_only {
             u.scheme() == "https"
+                || (u.scheme() == "http"
+                    && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")))
         } else {
             matches!(u.scheme(), "http" | "https")
         };
@@ -190,7 +192,7 @@ pub(super) fn check_url(p: &mut Problems<'_>, key: &str, value: &Sp<String>, htt
             "invalid URL",
             Some(
                 if https_only {
-                    "cloud APIs are only reached over https://; write `https://host[:port][/path]` with letters, digits, `-._~:/`, no credentials, query or fragment"
+                    "cloud APIs are only reached over https:// (plain http only on this machine's loopback); write `https://host[:port][/path]` with letters, digits, `-._~:/`, no credentials, query or fragment"
                 } else {
                     "write `http(s)://host[:port][/path]` with letters, digits, `-._~:/`, no credentials, query or fragment"
                 }

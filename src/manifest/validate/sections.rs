@@ -325,5 +325,8 @@ pub(super) fn check_targets(p: &mut Problems<'_>, m: &Manifest) {
             &cloud.grafana_token_env,
         );
         check_secret_env(p, "targets.cloud.influx_token_env", &cloud.influx_token_env);
+        if let Some(org) = &cloud.influx_org {
+            super::rules::check_name(p, "targets.cloud.influx_org", org);
+        }
     }
 }

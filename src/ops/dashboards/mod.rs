@@ -121,7 +121,6 @@ pub(crate) fn open(
     target: TargetKind,
     uids: &[String],
 ) -> Result<Live> {
-    targets::require_available(target)?;
     let (templates, loaded) = super::load_one(project, selection)?;
     let values = super::deploy::secret_values(project, &loaded.manifest)?;
     let s = Stack::new(

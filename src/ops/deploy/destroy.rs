@@ -6,11 +6,11 @@
 use serde::Serialize;
 
 use super::{DEFAULT_HEALTH_TIMEOUT, Selection, Stack, applied, runtime};
-use crate::desired::{ResourceId, ResourceKind};
+use crate::desired::ResourceId;
 use crate::error::{Error, Result};
 use crate::lock::StackLock;
 use crate::project::Project;
-use crate::targets::{self, Progress, TargetKind};
+use crate::targets::{Progress, TargetKind};
 
 /// What `destroy` did.
 #[derive(Debug, Serialize)]
@@ -43,7 +43,6 @@ pub fn destroy(
     volumes: bool,
     on_preview: &mut dyn FnMut(&DestroyPreview) -> Result<bool>,
 ) -> Result<DestroyReport> {
-    targets::require_available(target)?;
     let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
     let (lock, _) = StackLock::acquire(
         &project.generated_dir(s.loaded.stack()),
@@ -58,11 +57,7 @@ pub fn destroy(
         let existing: Vec<ResourceId> = observed
             .resources
             .keys()
-            .filter(|id| match id.kind {
-                ResourceKind::Network | ResourceKind::Service => true,
-                ResourceKind::Volume => volumes,
-                _ => false,
-            })
+            .filter(|id| t.destroys(id, volumes))
             .cloned()
             .collect();
         let preview = DestroyPreview {

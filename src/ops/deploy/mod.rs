@@ -187,7 +187,6 @@ pub fn plan_and_save(
     prune: bool,
     out: Option<&Path>,
 ) -> Result<PlanReport> {
-    targets::require_available(target)?;
     let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
     // Every secret the plan needs is checked before anything is observed or shown.
     let notes = s.check_secrets()?;
@@ -282,7 +281,6 @@ pub fn apply(
     opts: &ApplyOptions,
     on_plan: &mut dyn FnMut(&Plan, &[String]) -> Result<bool>,
 ) -> Result<ApplyReport> {
-    targets::require_available(opts.target)?;
     let (templates, loaded) = super::load_one(project, selection)?;
     let dir = project.generated_dir(loaded.stack());
     // The lock file is the one thing taken before the answer (empty, git-ignored, never
@@ -426,7 +424,6 @@ pub fn status_and_alerts(
     selection: &Selection,
     target: TargetKind,
 ) -> Result<(Vec<ServiceStatus>, Option<String>)> {
-    targets::require_available(target)?;
     let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
     let alerts = alert_route(&s.loaded.manifest, &s.ctx.secrets);
     let t = s.target(Progress::hidden())?;

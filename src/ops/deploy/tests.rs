@@ -28,15 +28,6 @@ fn destroy_previews_name_the_target_they_run_on() {
     .expect("destroy of a stack that never ran");
     assert_eq!(seen, vec![("promo".to_string(), "native", 0)]);
     assert!(report.removed.is_empty());
-    let err = destroy(
-        &project,
-        &Selection::Default,
-        TargetKind::Cloud,
-        false,
-        &mut |_: &DestroyPreview| Ok(true),
-    )
-    .expect_err("cloud is refused");
-    assert_eq!(err.to_string(), "target `cloud` is not available yet");
 }
 
 /// Every file below `root` with its sha256, but the stack lock (taken before the question

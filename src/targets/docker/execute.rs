@@ -51,8 +51,11 @@ pub async fn execute(t: &DockerTarget, step: &Step, desired: &Desired) -> Result
             ResourceSpec::Folder(_) | ResourceSpec::Dashboard(_) => {
                 grafana_api::execute(&t.ctx, desired, step, r).await
             }
-            ResourceSpec::Process(_) => Err(Error::internal(format!(
-                "{}: a native process was compiled for the docker target",
+            ResourceSpec::Process(_)
+            | ResourceSpec::Token(_)
+            | ResourceSpec::Datasource(_)
+            | ResourceSpec::Alerting(_) => Err(Error::internal(format!(
+                "{}: compiled for another target than docker",
                 r.id
             ))),
         },

@@ -41,6 +41,7 @@ fn db(retention: &str) -> Resource {
             retention: retention.into(),
             shard_duration: String::new(),
             users: Vec::new(),
+            dbrp: None,
         }),
         &BTreeMap::new(),
     )

@@ -1,0 +1,361 @@
+//! The cloud target against the Grafana double (as Grafana Cloud, a service-account token) and
+//! the InfluxDB 2 double as InfluxDB Cloud Serverless: cold apply, empty re-plan, one change →
+//! one update, least-privilege tokens checked by the double's authorization checks, a 429
+//! storm, and a destroy that leaves what it did not make.
+
+use std::time::{Duration, Instant};
+
+use promo_doubles::grafana::{GrafanaConfig, GrafanaHandle};
+use promo_doubles::influx2::{Influx2Config, Influx2Handle, Influx2Setup, Product};
+use serde_json::{Value, json};
+
+use crate::common::{TestContext, register_port};
+
+const SA_TOKEN: &str = "glsa_cloudtest_0123456789abcdef";
+const OPERATOR: &str = "cloud-operator-token-0123456789";
+const WEBHOOK: &str = "https://hooks.slack.com/services/T000/B000/XXXX";
+
+struct Cloud {
+    grafana: GrafanaHandle,
+    influx: Influx2Handle,
+    p: TestContext,
+}
+
+async fn start() -> Cloud {
+    let grafana = promo_doubles::grafana::spawn(GrafanaConfig {
+        service_account_tokens: vec![SA_TOKEN.into()],
+        ..Default::default()
+    })
+    .await
+    .expect("Grafana double");
+    let influx = promo_doubles::influx2::spawn_as(
+        Influx2Config {
+            setup: Some(Influx2Setup {
+                username: "owner".into(),
+                password: "owner-password-123".into(),
+                org: "promo-analyzer".into(),
+                bucket: "someone-elses".into(),
+                retention_seconds: 0,
+                token: Some(OPERATOR.into()),
+            }),
+            ..Default::default()
+        },
+        Product::CloudServerless,
+    )
+    .await
+    .expect("InfluxDB double");
+    register_port(grafana.addr().port());
+    register_port(port_of(&influx.url()));
+    let p = TestContext::with_repo_stacks();
+    let manifest = p.read("stacks/promo-v1.yaml").replace(
+        "targets:\n  docker: { network: monitoring-net }\n",
+        &format!(
+            "targets:\n  docker: {{ network: monitoring-net }}\n  cloud:\n    grafana_url: {}\n    grafana_token_env: GRAFANA_CLOUD_TOKEN\n    influx_url: {}\n    influx_org: promo-analyzer\n    influx_token_env: INFLUX_CLOUD_TOKEN\n",
+            grafana.url(),
+            influx.url()
+        ),
+    );
+    p.write("stacks/promo-v1.yaml", &manifest);
+    Cloud { grafana, influx, p }
+}
+
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .expect("port")
+}
+
+impl Cloud {
+    fn run(&self, args: &[&str]) -> crate::common::Run {
+        let mut all = vec!["-f", "stacks/promo-v1.yaml"];
+        all.extend_from_slice(args);
+        self.p.run_env(
+            &all,
+            &[
+                ("GRAFANA_CLOUD_TOKEN", SA_TOKEN),
+                ("INFLUX_CLOUD_TOKEN", OPERATOR),
+                ("SLACK_WEBHOOK_URL", WEBHOOK),
+            ],
+        )
+    }
+
+    /// A Grafana object someone else made, as the instance's admin.
+    async fn foreign(&self, method: reqwest::Method, path: &str, body: Value) {
+        let resp = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.grafana.url()))
+            .basic_auth("admin", Some("admin"))
+            .json(&body)
+            .send()
+            .await
+            .expect("Grafana double answers");
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+    }
+
+    fn env_value(&self, name: &str) -> String {
+        let env = self.p.read("generated/promo-v1/.env");
+        env.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} is not in .env"))
+            .to_string()
+    }
+}
+
+/// InfluxDB's answer to `token` writing a point to / reading from the stack's database.
+async fn influx_status(url: &str, token: &str, write: bool) -> u16 {
+    let c = reqwest::Client::new();
+    let req = if write {
+        c.post(format!("{url}/write?db=k6&rp=autogen"))
+            .body("http_reqs,testid=t value=1 1700000000000000000")
+    } else {
+        c.get(format!("{url}/query?db=k6&q=SHOW+MEASUREMENTS"))
+    };
+    req.header("Authorization", format!("Token {token}"))
+        .send()
+        .await
+        .expect("InfluxDB double answers")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cloud_target_applies_replans_empty_updates_one_change_and_destroys_only_its_own() {
+    let c = start().await;
+    // Someone else's folder, dashboard and datasource on the same Grafana Cloud instance.
+    c.foreign(
+        reqwest::Method::POST,
+        "/api/folders",
+        json!({ "uid": "team-x", "title": "Team X" }),
+    )
+    .await;
+    c.foreign(
+        reqwest::Method::POST,
+        "/api/dashboards/db",
+        json!({ "dashboard": { "uid": "team-x-board", "title": "Team X board", "panels": [] }, "folderUid": "team-x" }),
+    )
+    .await;
+    c.foreign(
+        reqwest::Method::POST,
+        "/api/datasources",
+        json!({ "uid": "team-x-prom", "name": "Team X Prometheus", "type": "prometheus", "access": "proxy", "url": "http://prom.invalid" }),
+    )
+    .await;
+
+    promo_snapshot!(@named "cold_plan", c.run(&["plan", "--target", "cloud"]));
+    promo_snapshot!(@named "cold_apply", c.run(&["apply", "--target", "cloud", "--auto-approve"]).sorted_stderr());
+    promo_snapshot!(@named "replan_empty", c.run(&["plan", "--target", "cloud"]));
+
+    // InfluxDB Cloud: the bucket with its retention and DBRP mapping, two scoped tokens.
+    let st = c.influx.state();
+    assert_eq!(
+        st.bucket("k6").map(|b| b.every_seconds),
+        Some(4 * 7 * 24 * 3600),
+        "retention 4w"
+    );
+    let dbrps = st.dbrps();
+    assert_eq!(dbrps.len(), 1, "{dbrps:?}");
+    assert_eq!(
+        (
+            dbrps[0].database.as_str(),
+            dbrps[0].retention_policy.as_str()
+        ),
+        ("k6", "autogen")
+    );
+    let k6 = c.env_value("INFLUXDB_CLOUD_K6_TOKEN");
+    let grafana_token = c.env_value("INFLUXDB_CLOUD_GRAFANA_TOKEN");
+    let url = c.influx.url();
+    assert_eq!(influx_status(&url, &k6, true).await, 204, "k6 writes");
+    assert_eq!(influx_status(&url, &k6, false).await, 403, "k6 cannot read");
+    assert_eq!(
+        influx_status(&url, &grafana_token, false).await,
+        200,
+        "Grafana reads"
+    );
+    assert_eq!(
+        influx_status(&url, &grafana_token, true).await,
+        403,
+        "Grafana cannot write"
+    );
+    // The tokens are in .env only: not in any other generated file, not in the output.
+    for (path, bytes) in c.p.snapshot_tree() {
+        if path.ends_with("/.env") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(&k6) && !text.contains(&grafana_token),
+            "{path}"
+        );
+    }
+
+    // Grafana Cloud: datasource (read-only token as a secure header), folder, dashboards,
+    // alerting through the provisioning API; the policy root untouched.
+    let g = c.grafana.state();
+    let ds = g
+        .datasources()
+        .into_iter()
+        .find(|d| d.uid == "promo-v1-influxdb")
+        .expect("datasource");
+    assert_eq!(ds.url, url);
+    assert_eq!(ds.json_data["version"], "InfluxQL");
+    assert_eq!(
+        ds.secure_json_data
+            .get("httpHeaderValue1")
+            .map(String::as_str),
+        Some(format!("Token {grafana_token}").as_str())
+    );
+    assert_eq!(g.alert_rules().len(), 2);
+    let (policy, _) = g.policy();
+    assert_eq!(policy["receiver"], "grafana-default-email", "{policy}");
+    assert_eq!(
+        policy["routes"][0]["receiver"], "promo-v1-slack",
+        "{policy}"
+    );
+
+    // k6 on the cloud target writes to InfluxDB Cloud with its write-only token.
+    promo_snapshot!(@named "k6_env", c.run(&["k6", "env", "--target", "cloud", "--testid", "bf_20261127_093000_1a2b3c4d"]));
+    let exec = c.run(&[
+        "k6",
+        "exec",
+        "--target",
+        "cloud",
+        "--testid",
+        "t1",
+        "--",
+        "sh",
+        "-c",
+        "test \"$K6_INFLUXDB_PASSWORD\" = \"$EXPECTED\" && echo same-token",
+    ]);
+    assert_eq!(exec.code, 1, "EXPECTED is not set: {}", exec.all());
+    let exec =
+        c.p.cmd(&[
+            "-f",
+            "stacks/promo-v1.yaml",
+            "k6",
+            "exec",
+            "--target",
+            "cloud",
+            "--testid",
+            "t1",
+            "--",
+            "sh",
+            "-c",
+            "test \"$K6_INFLUXDB_PASSWORD\" = \"$EXPECTED\" && echo same-token",
+        ])
+        .env("EXPECTED", &k6)
+        .env("GRAFANA_CLOUD_TOKEN", SA_TOKEN)
+        .env("INFLUX_CLOUD_TOKEN", OPERATOR)
+        .run();
+    assert_eq!(exec.stdout.trim(), "same-token", "{}", exec.all());
+
+    // One change → one update in place: the retention, a PATCH that carries its rules (Cloud
+    // refuses one without).
+    let manifest = c.p.read("stacks/promo-v1.yaml");
+    c.p.write(
+        "stacks/promo-v1.yaml",
+        &manifest.replace("retention: 4w", "retention: 2w"),
+    );
+    promo_snapshot!(@named "one_change_plan", c.run(&["plan", "--target", "cloud"]));
+    let applied = c.run(&["apply", "--target", "cloud", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    promo_snapshot!(@named "replan_after_change", c.run(&["plan", "--target", "cloud"]));
+    assert_eq!(
+        c.influx.state().bucket("k6").map(|b| b.every_seconds),
+        Some(2 * 7 * 24 * 3600)
+    );
+
+    promo_snapshot!(@named "status", c.run(&["status", "--target", "cloud"]));
+
+    promo_snapshot!(@named "destroy", c.run(&["destroy", "--target", "cloud", "--auto-approve"]).sorted_stderr());
+    let g = c.grafana.state();
+    assert_eq!(
+        g.datasources()
+            .iter()
+            .map(|d| d.uid.as_str())
+            .collect::<Vec<_>>(),
+        ["team-x-prom"]
+    );
+    assert_eq!(
+        g.dashboards()
+            .iter()
+            .map(|d| d.uid.as_str())
+            .collect::<Vec<_>>(),
+        ["team-x-board"]
+    );
+    assert_eq!(
+        g.folders()
+            .iter()
+            .map(|f| f.uid.as_str())
+            .collect::<Vec<_>>(),
+        ["team-x"]
+    );
+    assert!(g.alert_rules().is_empty());
+    let (policy, _) = g.policy();
+    assert_eq!(
+        policy["routes"].as_array().map_or(0, Vec::len),
+        0,
+        "{policy}"
+    );
+    let st = c.influx.state();
+    let descriptions: Vec<String> = st
+        .authorizations()
+        .into_iter()
+        .map(|a| a.description)
+        .collect();
+    assert!(
+        descriptions.iter().all(|d| !d.starts_with("promo-infra")),
+        "{descriptions:?}"
+    );
+    assert!(!descriptions.is_empty(), "the operator's token stays");
+    // Without --volumes the bucket (the data) stays; someone else's bucket always does.
+    let buckets: Vec<String> = st.buckets().into_iter().map(|b| b.name).collect();
+    assert!(buckets.contains(&"k6".to_string()), "{buckets:?}");
+    assert!(
+        buckets.contains(&"someone-elses".to_string()),
+        "{buckets:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_from_grafana_cloud_is_survived_with_retry_after_honoured() {
+    let c = start().await;
+    c.grafana.state().inject_fault(promo_doubles::FaultSpec {
+        status: 429,
+        count: 3,
+        path_prefix: Some("/api/".into()),
+        retry_after: Some(2),
+    });
+    let started = Instant::now();
+    let run = c.run(&["apply", "--target", "cloud", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let limited = c
+        .grafana
+        .state()
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 429)
+        .count();
+    assert_eq!(limited, 3, "the storm was answered");
+    // Each retry waited the 2 s Grafana asked for (the client's own backoff starts at 0.2 s).
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    promo_snapshot!(@named "after_storm_replan", c.run(&["plan", "--target", "cloud"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_policy_token_is_refused_with_what_to_use_instead() {
+    let c = start().await;
+    let mut all = vec!["-f", "stacks/promo-v1.yaml"];
+    all.extend_from_slice(&["plan", "--target", "cloud"]);
+    promo_snapshot!(c.p.run_env(
+        &all,
+        &[
+            ("GRAFANA_CLOUD_TOKEN", "glc_eyJvIjoiMTIzIn0="),
+            ("INFLUX_CLOUD_TOKEN", OPERATOR),
+            ("SLACK_WEBHOOK_URL", WEBHOOK),
+        ],
+    ));
+    assert!(
+        c.grafana.state().requests().is_empty(),
+        "refused before any request"
+    );
+}

@@ -359,3 +359,68 @@ async fn an_access_policy_token_is_refused_with_what_to_use_instead() {
         "refused before any request"
     );
 }
+
+/// The resources a plan would create, one line each (`+ service.grafana`), and its summary.
+fn created(run: &crate::common::Run) -> String {
+    assert_eq!(run.code, 0, "{}", run.all());
+    run.stdout
+        .lines()
+        .filter(|l| l.starts_with("  + ") || l.starts_with("Plan:"))
+        .map(|l| format!("{}\n", l.trim()))
+        .collect()
+}
+
+/// One manifest, three targets: the repository's default `stacks/promo.yaml` (InfluxDB 2, Flux)
+/// planned on docker, native and cloud — only its `targets.cloud` URLs point at the doubles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_manifest_is_planned_on_docker_native_and_cloud() {
+    if !crate::common::docker_available() {
+        return;
+    }
+    let grafana = promo_doubles::grafana::spawn(GrafanaConfig {
+        service_account_tokens: vec![SA_TOKEN.into()],
+        ..Default::default()
+    })
+    .await
+    .expect("Grafana double");
+    let influx = promo_doubles::influx2::spawn(Influx2Config {
+        setup: Some(Influx2Setup {
+            username: "owner".into(),
+            password: "owner-password-123".into(),
+            org: "promo-analyzer".into(),
+            bucket: "someone-elses".into(),
+            retention_seconds: 0,
+            token: Some(OPERATOR.into()),
+        }),
+        ..Default::default()
+    })
+    .await
+    .expect("InfluxDB double");
+    register_port(grafana.addr().port());
+    register_port(port_of(&influx.url()));
+    let p = TestContext::with_repo_stacks();
+    // A stack name of its own, so no other stack on the shared engine takes part.
+    let name = format!("promo-three-{}", std::process::id());
+    let manifest = p
+        .read("stacks/promo.yaml")
+        .replace("stack: promo ", &format!("stack: {name} "))
+        .replace("https://example.grafana.net", &grafana.url())
+        .replace("https://example.cloud2.influxdata.com", &influx.url());
+    p.write("stacks/promo.yaml", &manifest);
+    let env = [
+        ("GRAFANA_CLOUD_TOKEN", SA_TOKEN),
+        ("INFLUX_CLOUD_TOKEN", OPERATOR),
+        ("SLACK_WEBHOOK_URL", WEBHOOK),
+    ];
+    let mut out = String::new();
+    for target in ["docker", "native", "cloud"] {
+        let run = p
+            .cmd(&["plan", "--target", target])
+            .envs(&env)
+            .env("DOCKER_HOST", crate::common::docker_host())
+            .run();
+        out.push_str(&format!("# {target}\n{}\n", created(&run)));
+    }
+    assert!(manifest.contains(&format!("stack: {name} ")), "{manifest}");
+    insta::assert_snapshot!(out.replace(&name, "promo"));
+}

@@ -37,6 +37,7 @@ bench:
     cargo bench --bench docker
     cargo bench --bench backup
     cargo bench --bench dashboards
+    cargo bench --bench cloud
 
 # Build the local images (real InfluxDB 1.6, promo-infra, the Grafana API double) that tests/fixtures/stacks/local.yaml uses.
 images:

@@ -89,16 +89,52 @@ pub async fn push_one(
             });
         }
         if !force && record_version != Some(version) {
-            return Err(Error::grafana(format!(
-                "dashboard `{uid}` was changed in Grafana {} (version {version}) since promo-infra last pushed it; not overwritten",
-                grafana.url()
-            ))
-            .with_help(format!(
-                "see the change with `promo-infra dashboards diff {uid}`, keep it with `promo-infra dashboards pull {uid}` then `generate`, or overwrite it with `dashboards push --force`"
-            )));
+            return Err(changed_in_grafana(grafana, uid, version));
         }
         body["version"] = json!(version);
     }
+    save(grafana, folder, uid, body, force).await
+}
+
+/// [`push_one`] of a dashboard a plan has just read as version `observed` (`None`: absent) and
+/// found different: no second GET. Refused when `observed` is not `record_version`; saved with
+/// the expected version (or as new), so a change in Grafana since the plan read it gets
+/// Grafana's 412 rather than being overwritten.
+pub async fn push_observed(
+    grafana: &Client,
+    folder: &str,
+    uid: &str,
+    model: &Value,
+    record_version: Option<u64>,
+    observed: Option<u64>,
+) -> Result<Synced> {
+    let mut body = model.clone();
+    if let Some(version) = observed {
+        if record_version != Some(version) {
+            return Err(changed_in_grafana(grafana, uid, version));
+        }
+        body["version"] = json!(version);
+    }
+    save(grafana, folder, uid, body, false).await
+}
+
+fn changed_in_grafana(grafana: &Client, uid: &str, version: u64) -> Error {
+    Error::grafana(format!(
+        "dashboard `{uid}` was changed in Grafana {} (version {version}) since promo-infra last pushed it; not overwritten",
+        grafana.url()
+    ))
+    .with_help(format!(
+        "see the change with `promo-infra dashboards diff {uid}`, keep it with `promo-infra dashboards pull {uid}` then `generate`, or overwrite it with `dashboards push --force`"
+    ))
+}
+
+async fn save(
+    grafana: &Client,
+    folder: &str,
+    uid: &str,
+    body: Value,
+    force: bool,
+) -> Result<Synced> {
     let saved = grafana
         .save_dashboard(&body, Some(folder), force, SAVE_MESSAGE)
         .await?;

@@ -222,9 +222,24 @@ fn has_folder(desired: &Desired) -> bool {
         .any(|id| id.kind == ResourceKind::Folder)
 }
 
+/// Grafana's version of each declared dashboard found, by uid: what a plan read, so an apply
+/// right after it saves against that version without reading the dashboard again.
+pub type Versions = BTreeMap<String, u64>;
+
 /// What [`observe`] finds, read through `grafana` (any target's Grafana, any login).
 pub async fn read(grafana: &Client, desired: &Desired) -> Result<Vec<ObservedResource>> {
+    read_versions(grafana, desired)
+        .await
+        .map(|(found, _)| found)
+}
+
+/// [`read`], and the versions of the declared dashboards it found.
+pub async fn read_versions(
+    grafana: &Client,
+    desired: &Desired,
+) -> Result<(Vec<ObservedResource>, Versions)> {
     let mut observed_out = Observed::default();
+    let mut versions = Versions::new();
     let folder = desired.resources.values().find_map(|r| match &r.spec {
         ResourceSpec::Folder(f) => Some((r.id.clone(), f.clone())),
         _ => None,
@@ -236,7 +251,7 @@ pub async fn read(grafana: &Client, desired: &Desired) -> Result<Vec<ObservedRes
         },
     )) = folder
     else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), versions));
     };
     let wanted: Vec<&ResourceId> = desired
         .resources
@@ -265,6 +280,12 @@ pub async fn read(grafana: &Client, desired: &Desired) -> Result<Vec<ObservedRes
             .and_then(|l| observed_dashboard(id, l, home.as_deref()))
         {
             observed_out.resources.insert((*id).clone(), o);
+            if let Some(v) = live
+                .as_ref()
+                .and_then(|l| l["dashboard"]["version"].as_u64())
+            {
+                versions.insert(id.name.clone(), v);
+            }
         }
     }
     let undeclared: Vec<&String> = tagged
@@ -281,7 +302,7 @@ pub async fn read(grafana: &Client, desired: &Desired) -> Result<Vec<ObservedRes
             observed_out.resources.insert(id, o);
         }
     }
-    Ok(observed_out.resources.into_values().collect())
+    Ok((observed_out.resources.into_values().collect(), versions))
 }
 
 /// Create or converge the folder or dashboard of `step` (a resource of this module's kinds).
@@ -290,23 +311,26 @@ pub async fn execute(ctx: &Context, desired: &Desired, step: &Step, r: &Resource
         return delete(ctx, desired, &step.id).await;
     }
     let grafana = login(ctx, desired).await?;
-    execute_with(&grafana, ctx, desired, step, r).await
+    execute_with(&grafana, ctx, desired, step, r, None).await
 }
 
-/// [`execute`] through `grafana` (any target's Grafana, any login).
+/// [`execute`] through `grafana` (any target's Grafana, any login). With `observed`, the
+/// versions the plan just read ([`read_versions`]), a dashboard is saved against its version
+/// without being read again.
 pub async fn execute_with(
     grafana: &Client,
     ctx: &Context,
     desired: &Desired,
     step: &Step,
     r: &Resource,
+    observed: Option<&Versions>,
 ) -> Result<()> {
     if step.action == Action::Delete {
         return delete_with(grafana, ctx, &step.id).await;
     }
     match &r.spec {
         ResourceSpec::Folder(f) => ensure_folder(grafana, f).await,
-        ResourceSpec::Dashboard(d) => upload(ctx, desired, grafana, d).await,
+        ResourceSpec::Dashboard(d) => upload(ctx, desired, grafana, d, step, observed).await,
         other => Err(Error::internal(format!(
             "{}: not a Grafana API object ({other:?})",
             step.id
@@ -329,6 +353,8 @@ async fn upload(
     desired: &Desired,
     grafana: &Client,
     d: &DashboardSpec,
+    step: &Step,
+    observed: Option<&Versions>,
 ) -> Result<()> {
     let ours: Value = desired
         .files
@@ -341,27 +367,53 @@ async fn upload(
             ))
         })?;
     let record_version = read_pushed(ctx).get(&d.uid).copied();
-    let synced = crate::grafana::sync::push_one(
-        grafana,
-        &d.folder_uid,
-        &d.uid,
-        &ours,
-        record_version,
-        false,
-    )
-    .await?;
+    let synced = match observed {
+        Some(versions) => {
+            crate::grafana::sync::push_observed(
+                grafana,
+                &d.folder_uid,
+                &d.uid,
+                &ours,
+                record_version,
+                versions.get(&d.uid).copied(),
+            )
+            .await?
+        }
+        None => {
+            crate::grafana::sync::push_one(
+                grafana,
+                &d.folder_uid,
+                &d.uid,
+                &ours,
+                record_version,
+                false,
+            )
+            .await?
+        }
+    };
     remember(ctx, &d.uid, synced.version)?;
     // The home dashboard's own step sets the preference; the one that was home clears it only
     // when no declared dashboard is home any more (steps run concurrently: two steps never
-    // write the preference for one change).
-    let home = grafana.home_dashboard().await?;
+    // write the preference for one change). Only a step whose plan changes `home` (or creates
+    // the home dashboard) reads it: plan read the preference already.
+    let home_changes = match &step.action {
+        Action::Update { changes } | Action::Replace { changes } => {
+            changes.iter().any(|c| c.path == "home")
+        }
+        Action::Create | Action::Start => d.home,
+        Action::Delete => false,
+    };
     let any_home = desired
         .resources
         .values()
         .any(|r| matches!(&r.spec, ResourceSpec::Dashboard(x) if x.home));
+    if !home_changes || (!d.home && any_home) {
+        return Ok(());
+    }
+    let home = grafana.home_dashboard().await?;
     let wanted = if d.home {
         Some(d.uid.as_str())
-    } else if !any_home && home.as_deref() == Some(d.uid.as_str()) {
+    } else if home.as_deref() == Some(d.uid.as_str()) {
         Some("")
     } else {
         None

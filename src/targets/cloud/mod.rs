@@ -28,12 +28,21 @@ use crate::plan::{Action, Observed, Plan, Step};
 /// The cloud target of one stack.
 pub struct CloudTarget {
     ctx: Context,
+    /// One Grafana client for every step, so its limit of requests in flight
+    /// ([`grafana_api::CONCURRENCY`]) holds across the concurrent steps of an apply.
+    grafana: std::cell::OnceCell<crate::grafana::Client>,
+    /// The dashboard versions the last observe read (what apply saves against).
+    versions: std::cell::RefCell<Option<grafana_api::Versions>>,
 }
 
 impl CloudTarget {
     /// The cloud target of the stack of `ctx`.
     pub fn new(ctx: Context) -> Self {
-        Self { ctx }
+        Self {
+            ctx,
+            grafana: std::cell::OnceCell::new(),
+            versions: std::cell::RefCell::new(None),
+        }
     }
 
     fn endpoints<'a>(&self, desired: &'a Desired) -> Result<&'a CloudEndpoints> {
@@ -46,7 +55,78 @@ impl CloudTarget {
     }
 
     fn grafana(&self, desired: &Desired) -> Result<crate::grafana::Client> {
-        grafana_api::client(&self.ctx, desired)
+        if let Some(c) = self.grafana.get() {
+            return Ok(c.clone());
+        }
+        let c = grafana_api::client(&self.ctx, desired)?;
+        Ok(self.grafana.get_or_init(|| c).clone())
+    }
+
+    /// Which of the stack's objects exist, with a few requests (dashboards from one search of
+    /// the marker tag, not read one by one): what `status` counts.
+    async fn present(&self, desired: &Desired) -> Result<Vec<crate::desired::ResourceId>> {
+        let cloud = self.endpoints(desired)?;
+        let grafana = self.grafana(desired)?;
+        let influx = influx::client(&self.ctx, cloud)?;
+        let mut observed = Observed::default();
+        influx::observe(&influx, &self.ctx, cloud, desired, &mut observed).await?;
+        let mut out: Vec<_> = observed.resources.into_keys().collect();
+        let rec = record::read(&self.ctx);
+        let tagged = grafana.dashboards_tagged(grafana_api::MARKER_TAG).await?;
+        let here = desired.resources.values().map(|r| async {
+            Ok::<_, Error>(match &r.spec {
+                ResourceSpec::Datasource(d) => grafana::observe_datasource(&grafana, r, d, &rec)
+                    .await?
+                    .is_some(),
+                ResourceSpec::Alerting(a) => grafana::observe_alerting(&grafana, r, a, &rec)
+                    .await?
+                    .is_some(),
+                ResourceSpec::Folder(f) => grafana.folder(&f.uid).await?.is_some(),
+                ResourceSpec::Dashboard(d) => tagged.contains(&d.uid),
+                _ => false,
+            })
+        });
+        let here = futures_util::future::try_join_all(here).await?;
+        out.extend(
+            desired
+                .resources
+                .values()
+                .zip(here)
+                .filter(|(_, here)| *here)
+                .map(|(r, _)| r.id.clone()),
+        );
+        Ok(out)
+    }
+}
+
+/// A `status` row of one cloud service: reachable, and `have` of the stack's `want` objects.
+fn status_row(
+    service: &str,
+    url: &str,
+    reachable: bool,
+    version: String,
+    (have, want): (usize, usize),
+) -> ServiceStatus {
+    ServiceStatus {
+        service: service.to_string(),
+        state: if !reachable {
+            "unreachable".into()
+        } else if have == 0 {
+            "missing".into()
+        } else {
+            "running".into()
+        },
+        health: if reachable && have == want {
+            "healthy".into()
+        } else {
+            "unhealthy".into()
+        },
+        image: format!("{have}/{want} objects"),
+        version,
+        url: url.to_string(),
+        uptime: "-".into(),
+        // Presence only: `plan --target cloud` compares the contents.
+        up_to_date: have == want,
     }
 }
 
@@ -68,20 +148,23 @@ impl Target for CloudTarget {
         let influx = influx::client(&self.ctx, cloud)?;
         let rec = record::read(&self.ctx);
         let mut from_influx = Observed::default();
-        let grafana_side = async {
-            let mut found = grafana_api::read(&grafana, desired).await?;
-            for r in desired.resources.values() {
-                let o = match &r.spec {
-                    ResourceSpec::Datasource(d) => {
-                        grafana::observe_datasource(&grafana, r, d, &rec).await?
-                    }
-                    ResourceSpec::Alerting(a) => {
-                        grafana::observe_alerting(&grafana, r, a, &rec).await?
-                    }
-                    _ => None,
-                };
-                found.extend(o);
+        let others = desired.resources.values().map(|r| async {
+            match &r.spec {
+                ResourceSpec::Datasource(d) => {
+                    grafana::observe_datasource(&grafana, r, d, &rec).await
+                }
+                ResourceSpec::Alerting(a) => grafana::observe_alerting(&grafana, r, a, &rec).await,
+                _ => Ok(None),
             }
+        });
+        let grafana_side = async {
+            // All at once: the client bounds what is in flight.
+            let ((mut found, versions), others) = futures_util::try_join!(
+                grafana_api::read_versions(&grafana, desired),
+                futures_util::future::try_join_all(others),
+            )?;
+            self.versions.replace(Some(versions));
+            found.extend(others.into_iter().flatten());
             Ok::<_, Error>(found)
         };
         let influx_side = influx::observe(&influx, &self.ctx, cloud, desired, &mut from_influx);
@@ -121,7 +204,9 @@ impl Target for CloudTarget {
                 grafana::apply_alerting(&grafana, &self.ctx, r, a, cloud.alerting_editable).await
             }
             ResourceSpec::Folder(_) | ResourceSpec::Dashboard(_) => {
-                grafana_api::execute_with(&grafana, &self.ctx, desired, step, r).await
+                let versions = self.versions.borrow().clone();
+                grafana_api::execute_with(&grafana, &self.ctx, desired, step, r, versions.as_ref())
+                    .await
             }
             ResourceSpec::Network { .. }
             | ResourceSpec::Volume { .. }
@@ -137,80 +222,49 @@ impl Target for CloudTarget {
         let cloud = self.endpoints(desired)?;
         let grafana = self.grafana(desired)?;
         let influx = influx::client(&self.ctx, cloud)?;
-        let observed = self.observe(desired).await;
-        let (health, _) = match grafana.request(Method::GET, "/api/health", None).await {
-            Ok((s, v)) if s.is_success() => (Some(v), ()),
-            _ => (None, ()),
+        let health = match grafana.request(Method::GET, "/api/health", None).await {
+            Ok((s, v)) if s.is_success() => Some(v),
+            _ => None,
         };
+        let present = self.present(desired).await.ok();
         let count = |kinds: &[ResourceKind]| {
-            let want = desired
-                .resources
-                .keys()
-                .filter(|id| kinds.contains(&id.kind))
-                .count();
-            let have = observed.as_ref().map_or(0, |o| {
-                o.resources
-                    .keys()
-                    .filter(|id| kinds.contains(&id.kind) && desired.resources.contains_key(id))
+            let of_kinds = |id: &&crate::desired::ResourceId| kinds.contains(&id.kind);
+            let want = desired.resources.keys().filter(of_kinds).count();
+            let have = present.as_ref().map_or(0, |p| {
+                p.iter()
+                    .filter(of_kinds)
+                    .filter(|id| desired.resources.contains_key(id))
                     .count()
             });
             (have, want)
         };
-        let grafana_kinds = [
-            ResourceKind::Datasource,
-            ResourceKind::Folder,
-            ResourceKind::Dashboard,
-            ResourceKind::Alerting,
-        ];
-        let influx_kinds = [ResourceKind::Database, ResourceKind::Token];
-        let row = |service: &str,
-                   url: &str,
-                   reachable: bool,
-                   version: String,
-                   (have, want): (usize, usize)| {
-            ServiceStatus {
-                service: service.to_string(),
-                state: if !reachable {
-                    "unreachable".into()
-                } else if have == 0 {
-                    "missing".into()
-                } else {
-                    "running".into()
-                },
-                health: if reachable && have == want {
-                    "healthy".into()
-                } else {
-                    "unhealthy".into()
-                },
-                image: format!("{have}/{want} objects"),
-                version,
-                url: url.to_string(),
-                uptime: "-".into(),
-                // Presence only: `plan --target cloud` compares the contents.
-                up_to_date: have == want,
-            }
-        };
         let influx_up = crate::influx::cloud::org(&influx, &cloud.influx_org)
             .await
             .is_ok();
+        let version = health
+            .as_ref()
+            .and_then(|h| h["version"].as_str())
+            .unwrap_or("-")
+            .to_string();
         Ok(vec![
-            row(
+            status_row(
                 "grafana",
                 &cloud.grafana_url,
                 health.is_some(),
-                health
-                    .as_ref()
-                    .and_then(|h| h["version"].as_str())
-                    .unwrap_or("-")
-                    .to_string(),
-                count(&grafana_kinds),
+                version,
+                count(&[
+                    ResourceKind::Datasource,
+                    ResourceKind::Folder,
+                    ResourceKind::Dashboard,
+                    ResourceKind::Alerting,
+                ]),
             ),
-            row(
+            status_row(
                 "influxdb",
                 &cloud.influx_url,
                 influx_up,
                 "cloud".into(),
-                count(&influx_kinds),
+                count(&[ResourceKind::Database, ResourceKind::Token]),
             ),
         ])
     }

@@ -282,7 +282,7 @@ pub struct SecureField {
 }
 
 /// A Grafana datasource managed through Grafana's HTTP API (the cloud target).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DatasourceSpec {
     /// Uid.
     pub uid: String,
@@ -293,7 +293,7 @@ pub struct DatasourceSpec {
     /// URL Grafana queries.
     pub url: String,
     /// The `jsonData` fields this tool sets (others Grafana keeps are not compared).
-    pub json_data: BTreeMap<String, String>,
+    pub json_data: BTreeMap<String, serde_json::Value>,
     /// The `secureJsonData` fields, by name.
     pub secure: BTreeMap<String, SecureField>,
 }
@@ -488,6 +488,9 @@ pub struct CloudEndpoints {
     pub influx_token_env: String,
     /// Send `X-Disable-Provenance` with alerting writes (UI-editable alerting).
     pub alerting_editable: bool,
+    /// Grafana Cloud Private Data Source Connect network id, for an InfluxDB Grafana Cloud
+    /// reaches through a PDC agent.
+    pub pdc_network_id: Option<String>,
 }
 
 impl Desired {

@@ -48,6 +48,7 @@ pub fn endpoints(m: &Manifest) -> Option<CloudEndpoints> {
             .map_or_else(|| m.influxdb.org.to_string(), |o| o.to_string()),
         influx_token_env: c.influx_token_env.to_string(),
         alerting_editable: c.alerting_editable,
+        pdc_network_id: c.pdc_network_id.as_ref().map(|p| p.to_string()),
     })
 }
 
@@ -113,28 +114,34 @@ fn datasource(
         prefix: prefix.to_string(),
         value: EnvValue::Secret(GRAFANA_TOKEN.into()),
     };
-    let (json_data, secure): (Vec<(&str, String)>, _) = if *m.influxdb.version == 2 {
+    let (mut json_data, secure): (Vec<(&str, Value)>, _) = if *m.influxdb.version == 2 {
         (
             vec![
-                ("version", "Flux".into()),
-                ("organization", cloud.influx_org.clone()),
-                ("defaultBucket", bucket),
-                ("timeInterval", "1s".into()),
+                ("version", json!("Flux")),
+                ("organization", json!(cloud.influx_org)),
+                ("defaultBucket", json!(bucket)),
+                ("timeInterval", json!("1s")),
             ],
             BTreeMap::from([("token".to_string(), secret(""))]),
         )
     } else {
         (
             vec![
-                ("version", "InfluxQL".into()),
-                ("dbName", bucket),
-                ("httpMode", "POST".into()),
-                ("timeInterval", "1s".into()),
-                ("httpHeaderName1", "Authorization".into()),
+                ("version", json!("InfluxQL")),
+                ("dbName", json!(bucket)),
+                ("httpMode", json!("POST")),
+                ("timeInterval", json!("1s")),
+                ("httpHeaderName1", json!("Authorization")),
             ],
             BTreeMap::from([("httpHeaderValue1".to_string(), secret("Token "))]),
         )
     };
+    // A private InfluxDB: through the PDC agent's secure SOCKS proxy (what Terraform's
+    // `private_data_source_connect_network_id` sets).
+    if let Some(network) = &cloud.pdc_network_id {
+        json_data.push(("enableSecureSocksProxy", json!(true)));
+        json_data.push(("secureSocksProxyUsername", json!(network)));
+    }
     Resource::new(
         ResourceId::new(ResourceKind::Datasource, datasource_uid(m)),
         vec![ResourceId::new(ResourceKind::Token, GRAFANA_TOKEN_ID)],
@@ -270,6 +277,35 @@ fn rule_for_api(rule: &Value, folder: &str, group: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn manifest(cloud_extra: &str) -> Manifest {
+        let text = include_str!("../../stacks/promo-v1.yaml").replace(
+            "targets:\n  docker: { network: monitoring-net }\n",
+            &format!(
+                "targets:\n  cloud:\n    grafana_url: https://s.grafana.net\n    grafana_token_env: G_TOKEN\n    influx_url: https://i.example\n    influx_token_env: I_TOKEN\n{cloud_extra}"
+            ),
+        );
+        crate::manifest::parse("stacks/promo-v1.yaml", &text).expect("manifest")
+    }
+
+    fn json_data(m: &Manifest) -> BTreeMap<String, Value> {
+        let cloud = endpoints(m).expect("cloud");
+        let r = datasource(m, &cloud, &BTreeMap::new());
+        let ResourceSpec::Datasource(d) = r.spec else {
+            panic!("a datasource");
+        };
+        d.json_data
+    }
+
+    #[test]
+    fn a_private_influxdb_is_reached_through_the_pdc_network() {
+        let direct = json_data(&manifest(""));
+        assert!(!direct.contains_key("enableSecureSocksProxy"), "{direct:?}");
+        let private = json_data(&manifest("    pdc_network_id: net-123\n"));
+        assert_eq!(private["enableSecureSocksProxy"], json!(true));
+        assert_eq!(private["secureSocksProxyUsername"], json!("net-123"));
+        assert_eq!(private["version"], json!("InfluxQL"));
+    }
 
     #[test]
     fn a_rule_moves_its_dashboard_into_an_annotation_and_names_its_folder_and_group() {

@@ -145,7 +145,13 @@ async fn the_cloud_target_applies_replans_empty_updates_one_change_and_destroys_
     promo_snapshot!(@named "cold_apply", c.run(&["apply", "--target", "cloud", "--auto-approve"]).sorted_stderr());
     promo_snapshot!(@named "replan_empty", c.run(&["plan", "--target", "cloud"]));
     // The dashboards verbs reach Grafana Cloud the same way.
-    let diff = c.run(&["dashboards", "diff", "--target", "cloud", "--detailed-exitcode"]);
+    let diff = c.run(&[
+        "dashboards",
+        "diff",
+        "--target",
+        "cloud",
+        "--detailed-exitcode",
+    ]);
     assert_eq!(diff.code, 0, "{}", diff.all());
 
     // InfluxDB Cloud: the bucket with its retention and DBRP mapping, two scoped tokens.

@@ -250,4 +250,10 @@ pub struct CloudTarget {
     /// manifest stays their only source.
     #[serde(default)]
     pub alerting_editable: bool,
+    /// For an InfluxDB that Grafana Cloud cannot reach directly (a private network): the id of
+    /// the Private Data Source Connect network whose agent runs there. The datasource then goes
+    /// through it (`enableSecureSocksProxy`).
+    #[serde(default)]
+    #[schemars(pattern(super::NAME))]
+    pub pdc_network_id: Option<Sp<String>>,
 }

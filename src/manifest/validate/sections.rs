@@ -328,5 +328,8 @@ pub(super) fn check_targets(p: &mut Problems<'_>, m: &Manifest) {
         if let Some(org) = &cloud.influx_org {
             super::rules::check_name(p, "targets.cloud.influx_org", org);
         }
+        if let Some(id) = &cloud.pdc_network_id {
+            super::rules::check_name(p, "targets.cloud.pdc_network_id", id);
+        }
     }
 }

@@ -134,11 +134,7 @@ pub async fn observe_datasource(
     let json_data = want
         .json_data
         .keys()
-        .filter_map(|k| {
-            live["jsonData"][k]
-                .as_str()
-                .map(|v| (k.clone(), v.to_string()))
-        })
+        .filter_map(|k| live["jsonData"].get(k).map(|v| (k.clone(), v.clone())))
         .collect();
     let secure = want
         .secure

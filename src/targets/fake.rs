@@ -36,7 +36,10 @@
 //!   the fake holds the database's spec exactly as `influx::observe` would rebuild it;
 //! - `destroy` returns `service NAME`, `network NAME`, `volume NAME`, `database NAME` lines
 //!   rather than engine names, and removes databases only with `volumes` (their data lives in
-//!   the InfluxDB volume or data directory).
+//!   the InfluxDB volume or data directory);
+//! - cloud: the bucket, tokens and Grafana objects are API objects with nothing running, always
+//!   reachable (the real target's network, 429s and minted token values are not modelled);
+//!   declared objects only are observed, apart from dashboards (as `grafana_api` does).
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -55,6 +58,8 @@ pub enum Flavour {
     Docker,
     /// Supervised processes (the native target).
     Native,
+    /// API objects only (the cloud target): bucket, tokens, Grafana objects; nothing runs.
+    Cloud,
 }
 
 /// One resource the fake holds.
@@ -160,7 +165,7 @@ impl FakeTarget {
             }
             ResourceSpec::Process(_) => self.flavour == Flavour::Native,
             ResourceSpec::Token(_) | ResourceSpec::Datasource(_) | ResourceSpec::Alerting(_) => {
-                false
+                self.flavour == Flavour::Cloud
             }
             ResourceSpec::Network { .. }
             | ResourceSpec::Volume { .. }
@@ -175,7 +180,7 @@ impl FakeTarget {
 
     /// Create (or replace) `r`: check what a real engine checks, then record it.
     fn create(&self, held: &mut BTreeMap<ResourceId, Held>, r: &Resource) -> Result<()> {
-        if matches!(r.spec, ResourceSpec::Database(_)) {
+        if matches!(r.spec, ResourceSpec::Database(_)) && self.flavour != Flavour::Cloud {
             if !Self::influx_running(held) {
                 return Err(Error::influx(format!(
                     "{}: InfluxDB is not running (the fake holds no running service.influxdb)",
@@ -234,7 +239,7 @@ impl FakeTarget {
             (None, _) => "missing",
             (Some(_), _) if running => "running",
             (Some(_), Flavour::Docker) => "exited",
-            (Some(_), Flavour::Native) => "stopped",
+            (Some(_), Flavour::Native | Flavour::Cloud) => "stopped",
         };
         Some(ServiceStatus {
             service: name,
@@ -264,15 +269,19 @@ impl Target for FakeTarget {
         match self.flavour {
             Flavour::Docker => "docker",
             Flavour::Native => "native",
+            Flavour::Cloud => "cloud",
         }
     }
 
     async fn observe(&self, desired: &Desired) -> Result<Observed> {
         let held = self.lock();
-        let influx_up = Self::influx_running(&held);
-        let grafana_up = held
-            .get(&ResourceId::new(ResourceKind::Service, "grafana"))
-            .is_some_and(|h| h.running);
+        // On the cloud both services always answer.
+        let cloud = self.flavour == Flavour::Cloud;
+        let influx_up = cloud || Self::influx_running(&held);
+        let grafana_up = cloud
+            || held
+                .get(&ResourceId::new(ResourceKind::Service, "grafana"))
+                .is_some_and(|h| h.running);
         let mut observed = Observed::default();
         for (id, h) in held.iter() {
             let visible = match id.kind {
@@ -280,6 +289,10 @@ impl Target for FakeTarget {
                 ResourceKind::Database => influx_up && desired.resources.contains_key(id),
                 // Grafana's objects are read over its API, so only while it runs.
                 ResourceKind::Folder | ResourceKind::Dashboard => grafana_up,
+                // The cloud target reads only the objects the stack declares.
+                ResourceKind::Token | ResourceKind::Datasource | ResourceKind::Alerting => {
+                    desired.resources.contains_key(id)
+                }
                 // A native process that is not running leaves only a dead pidfile.
                 ResourceKind::Service if self.flavour == Flavour::Native => h.running,
                 _ => true,
@@ -367,11 +380,28 @@ impl Target for FakeTarget {
         let mut removed = Vec::new();
         // Containers and processes first, then what they used.
         for kind in [
+            ResourceKind::Alerting,
+            ResourceKind::Dashboard,
+            ResourceKind::Folder,
+            ResourceKind::Datasource,
+            ResourceKind::Token,
             ResourceKind::Service,
             ResourceKind::Network,
             ResourceKind::Volume,
             ResourceKind::Database,
         ] {
+            // Grafana objects go with their container elsewhere; the cloud deletes them.
+            let api_object = matches!(
+                kind,
+                ResourceKind::Alerting
+                    | ResourceKind::Dashboard
+                    | ResourceKind::Folder
+                    | ResourceKind::Datasource
+                    | ResourceKind::Token
+            );
+            if api_object && self.flavour != Flavour::Cloud {
+                continue;
+            }
             let keep_data = matches!(kind, ResourceKind::Volume | ResourceKind::Database);
             if keep_data && !volumes {
                 continue;

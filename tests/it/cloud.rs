@@ -257,6 +257,46 @@ async fn the_cloud_target_applies_replans_empty_updates_one_change_and_destroys_
         .run();
     assert_eq!(exec.stdout.trim(), "same-token", "{}", exec.all());
 
+    // A token whose value is lost from .env is minted again, put into the datasource in the
+    // same step, and the old authorization deleted: the re-plan is empty.
+    let env = c.p.read("generated/promo-v1/.env");
+    let without: String = env
+        .lines()
+        .filter(|l| !l.starts_with("INFLUXDB_CLOUD_GRAFANA_TOKEN="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    c.p.write("generated/promo-v1/.env", &without);
+    std::fs::set_permissions(
+        c.p.path().join("generated/promo-v1/.env"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod");
+    promo_snapshot!(@named "lost_token_plan", c.run(&["plan", "--target", "cloud"]));
+    let applied = c.run(&["apply", "--target", "cloud", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    promo_snapshot!(@named "lost_token_replan", c.run(&["plan", "--target", "cloud"]));
+    let new_token = c.env_value("INFLUXDB_CLOUD_GRAFANA_TOKEN");
+    assert_ne!(new_token, grafana_token);
+    assert_eq!(
+        influx_status(&url, &grafana_token, false).await,
+        401,
+        "the old token is gone"
+    );
+    assert_eq!(influx_status(&url, &new_token, false).await, 200);
+    let ds = c
+        .grafana
+        .state()
+        .datasources()
+        .into_iter()
+        .find(|d| d.uid == "promo-v1-influxdb")
+        .expect("datasource");
+    assert_eq!(
+        ds.secure_json_data
+            .get("httpHeaderValue1")
+            .map(String::as_str),
+        Some(format!("Token {new_token}").as_str())
+    );
+
     // One change → one update in place: the retention, a PATCH that carries its rules (Cloud
     // refuses one without).
     let manifest = c.p.read("stacks/promo-v1.yaml");

@@ -17,6 +17,9 @@
 //! | service   | ✓      | ✓      | ✓       | ✓     | ✓                | ✓               | ✓     |
 //! | process   | ✓      | ✓      | ✓       | —     | ✓                | ✓               | ✓     |
 //! | database  | ✓      | ✓      | —       | —     | —                | —               | ✓     |
+//! | token     | ✓      | —      | ✓       | —     | —                | —               | ✓     |
+//! | datasource| ✓      | ✓      | —       | —     | —                | —               | ✓     |
+//! | alerting  | ✓      | ✓      | —       | —     | —                | —               | ✓     |
 //!
 //! "—" cells cannot happen: only databases (and Grafana objects) converge in place, and services
 //! and processes when only the files Grafana reloads changed (`reload_digest`); everything
@@ -48,7 +51,7 @@ const ALERTING: &str = "alerting:
     p95_warning_ms: 3000
 ";
 
-use Flavour::{Docker, Native};
+use Flavour::{Cloud, Docker, Native};
 
 /// Every secret any case uses but the `unset` ones: generation 2 of the `rotated` ones' values,
 /// generation 1 of the others'.
@@ -59,6 +62,10 @@ fn secrets_gen(rotated: &[&str], unset: &[&str]) -> SecretValues {
         secrets::INFLUX_V1_READ_PASSWORD,
         secrets::INFLUX_V1_WRITE_PASSWORD,
         secrets::GRAFANA_ADMIN_PASSWORD,
+        "GRAFANA_CLOUD_TOKEN",
+        "INFLUX_CLOUD_TOKEN",
+        compile::cloud::K6_TOKEN,
+        compile::cloud::GRAFANA_TOKEN,
         secrets::GRAFANA_SECRET_KEY,
         secrets::CONTROL_API_TOKEN,
         secrets::CONTROL_API_STOP_PASSWORD,
@@ -68,6 +75,15 @@ fn secrets_gen(rotated: &[&str], unset: &[&str]) -> SecretValues {
         let generation = if rotated.contains(n) { 2 } else { 1 };
         (n.to_string(), format!("s3cret-{n}-gen{generation}"))
     }))
+}
+
+/// `stacks/promo-v1.yaml` (InfluxQL, what InfluxDB Cloud Serverless runs) with a `targets.cloud`.
+fn cloud_v1() -> String {
+    edit(
+        PROMO_V1,
+        "targets:\n",
+        "targets:\n  cloud:\n    grafana_url: https://promo.grafana.net\n    grafana_token_env: GRAFANA_CLOUD_TOKEN\n    influx_url: https://eu-central-1-1.aws.cloud2.influxdata.com\n    influx_org: promo-analyzer\n    influx_token_env: INFLUX_CLOUD_TOKEN\n",
+    )
 }
 
 /// `text` with the first `from` replaced by `to` (which must be there).
@@ -511,6 +527,27 @@ fn cases() -> Vec<(&'static str, Case)> {
             .deployed_from(PROMO)
             .json(),
         ),
+        // Issue 15: the cloud target's API objects.
+        ("cloud_v1_cold_start", Case::new(Cloud, cloud_v1()).json()),
+        ("cloud_v1_no_op", Case::new(Cloud, cloud_v1()).deployed()),
+        (
+            "cloud_alert_threshold_change_updates_in_place",
+            Case::new(
+                Cloud,
+                edit(
+                    &cloud_v1(),
+                    "error_rate_critical_pct: 5",
+                    "error_rate_critical_pct: 4",
+                ),
+            )
+            .deployed_from(cloud_v1()),
+        ),
+        // A token's permissions cannot change: a new bucket replaces both tokens.
+        (
+            "cloud_bucket_rename_replaces_the_tokens",
+            Case::new(Cloud, edit(&cloud_v1(), "bucket: k6 ", "bucket: k6_promo "))
+                .deployed_from(cloud_v1()),
+        ),
     ]
 }
 
@@ -532,6 +569,7 @@ fn compile_for(text: &str, flavour: Flavour, values: &SecretValues) -> Desired {
     let kind = match flavour {
         Docker => TargetKind::Docker,
         Native => TargetKind::Native,
+        Cloud => TargetKind::Cloud,
     };
     let key: Key = (
         text.to_string(),
@@ -719,6 +757,10 @@ snapshot_tests! {
     docker_leftovers_kept
     docker_leftovers_pruned
     docker_alert_threshold_change_is_reloaded_in_place
+    cloud_v1_cold_start
+    cloud_v1_no_op
+    cloud_alert_threshold_change_updates_in_place
+    cloud_bucket_rename_replaces_the_tokens
 }
 
 /// Every possible cell of the module doc's table is exercised by some case: (kind, change) with
@@ -778,6 +820,9 @@ fn matrix_is_covered() {
             &["create", "update", "replace", "delete", "kept", "no-op"][..],
         ),
         ("database", &["create", "update", "no-op"][..]),
+        ("token", &["create", "replace", "no-op"][..]),
+        ("datasource", &["create", "update", "no-op"][..]),
+        ("alerting", &["create", "update", "no-op"][..]),
     ] {
         for change in changes {
             if !seen.contains(&(kind, *change)) {

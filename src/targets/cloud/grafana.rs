@@ -153,6 +153,12 @@ pub async fn observe_datasource(
     Ok(Some(found(r, ResourceSpec::Datasource(spec), record)))
 }
 
+/// Whether Grafana has the datasource `uid`.
+pub async fn datasource_exists(grafana: &Client, uid: &str) -> Result<bool> {
+    let path = format!("/api/datasources/uid/{}", seg(uid));
+    Ok(get_opt(grafana, &path).await?.is_some())
+}
+
 /// Create or replace the datasource, its secure fields sent from `.env`.
 pub async fn apply_datasource(
     grafana: &Client,

@@ -195,7 +195,20 @@ impl Target for CloudTarget {
             }
             ResourceSpec::Token(t) => {
                 let c = influx::client(&self.ctx, cloud)?;
-                influx::mint(&c, &self.ctx, cloud, desired, r, t).await
+                influx::mint(&c, &self.ctx, cloud, desired, r, t).await?;
+                // A new token is put where it is used in the same step (the datasource, when
+                // Grafana has it already): the old one no longer exists.
+                for ds in desired.resources.values() {
+                    if let ResourceSpec::Datasource(d) = &ds.spec
+                        && d.secure.values().any(|f| {
+                            matches!(&f.value, crate::desired::EnvValue::Secret(n) if *n == t.secret)
+                        })
+                        && grafana::datasource_exists(&grafana, &d.uid).await?
+                    {
+                        grafana::apply_datasource(&grafana, &self.ctx, ds, d).await?;
+                    }
+                }
+                Ok(())
             }
             ResourceSpec::Datasource(d) => {
                 grafana::apply_datasource(&grafana, &self.ctx, r, d).await

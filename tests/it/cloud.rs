@@ -473,3 +473,54 @@ async fn one_manifest_is_planned_on_docker_native_and_cloud() {
     assert!(manifest.contains(&format!("stack: {name} ")), "{manifest}");
     insta::assert_snapshot!(out.replace(&name, "promo"));
 }
+
+/// `k6 run --target cloud`: the stand-in k6 writes through InfluxDB Cloud's v1 `/write` with
+/// k6's write-only token as the password, the run is annotated on Grafana Cloud with the
+/// service-account token, and the printed dashboard link is Grafana Cloud's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k6_run_on_the_cloud_target_writes_to_influxdb_cloud_and_annotates_grafana_cloud() {
+    let c = start().await;
+    let applied = c.run(&["apply", "--target", "cloud", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let standins = crate::standin::Standins::new();
+    c.p.write("tests/checkout.js", "export default function () {}\n");
+    let run =
+        c.p.cmd(&[
+            "-f",
+            "stacks/promo-v1.yaml",
+            "k6",
+            "run",
+            "tests/checkout.js",
+            "--target",
+            "cloud",
+            "--k6",
+            &standins.bin.path().join("k6").display().to_string(),
+            "--promo",
+            "bf",
+        ])
+        .env("PATH", standins.path_env())
+        .env("STANDIN_DIR", standins.records.path())
+        .env("GRAFANA_CLOUD_TOKEN", SA_TOKEN)
+        .env("INFLUX_CLOUD_TOKEN", OPERATOR)
+        .env("SLACK_WEBHOOK_URL", "http://127.0.0.1:9/unused")
+        .run();
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(standins.writes().trim(), "ok 3\nok 2", "{}", run.all());
+    assert_eq!(c.influx.state().point_counts("k6")["http_reqs"], 5);
+    let link = format!("{}/d/promo-marketing?orgId=1&var-testid=", c.grafana.url());
+    assert!(
+        run.stdout.contains(&link) || run.stderr.contains(&link),
+        "{}",
+        run.all()
+    );
+    let annotations = c.grafana.state().annotations();
+    assert_eq!(annotations.len(), 2, "start and end: {annotations:?}");
+    let bearer = c
+        .grafana
+        .state()
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/annotations")
+        .all(|r| r.auth == "bearer");
+    assert!(bearer, "annotations with the service-account token");
+}

@@ -17,7 +17,9 @@ pub mod fake;
 pub mod grafana_api;
 pub mod native;
 pub mod progress;
+pub mod record;
 pub mod reload;
+pub mod tokens;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -19,12 +19,12 @@ use std::collections::BTreeMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::record;
 use crate::desired::{AlertingSpec, DatasourceSpec, EnvValue, Resource, ResourceSpec};
 use crate::error::{Error, Result};
 use crate::grafana::Client;
 use crate::plan::ObservedResource;
 use crate::targets::Context;
+use crate::targets::record;
 
 const PROVISIONING: &str = "/api/v1/provisioning";
 
@@ -198,7 +198,7 @@ pub async fn apply_datasource(
 }
 
 fn remember_sent(ctx: &Context, r: &Resource, used: BTreeMap<String, String>) -> Result<()> {
-    record::update(ctx, |rec| {
+    record::update(ctx, record::CLOUD, |rec| {
         if used.is_empty() {
             rec.sent.remove(&r.id.to_string());
         } else {

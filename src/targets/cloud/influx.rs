@@ -1,23 +1,17 @@
-//! The cloud target's InfluxDB side: the bucket (retention, DBRP mapping) and the two scoped
-//! tokens, observed and converged through [`crate::influx::cloud`].
-//!
-//! A token counts as present only when its authorization exists *and* `.env` holds the value
-//! this tool received for it (InfluxDB never shows it again): otherwise apply mints a new one
-//! and deletes the old. Only authorizations this tool minted (recorded id, or this stack's
-//! description) are ever deleted.
+//! The cloud target's InfluxDB side: the bucket (retention, DBRP mapping) through
+//! [`crate::influx::cloud`], and the two scoped tokens through [`crate::targets::tokens`].
 //!
 //! May not: print, read the environment, decide.
 
 use crate::desired::{
-    CloudEndpoints, DatabaseSpec, Desired, Resource, ResourceKind, ResourceSpec, TokenSpec,
+    CloudEndpoints, DatabaseSpec, Desired, Resource, ResourceId, ResourceKind, ResourceSpec,
+    TokenSpec,
 };
 use crate::error::{Error, Result};
 use crate::influx::cloud as api;
 use crate::influx::{Auth, Client};
 use crate::plan::{Observed, ObservedResource};
-use crate::targets::Context;
-
-use super::record;
+use crate::targets::{Context, record, tokens};
 
 /// InfluxDB Cloud, with the token the manifest names.
 pub fn client(ctx: &Context, cloud: &CloudEndpoints) -> Result<Client> {
@@ -61,38 +55,15 @@ pub async fn observe(
     let org = api::org(c, &cloud.influx_org).await?;
     let found = api::observe_bucket(c, &org, want).await?;
     if let Some(f) = &found {
-        let id = crate::desired::ResourceId::new(ResourceKind::Database, want.name.as_str());
+        let id = ResourceId::new(ResourceKind::Database, want.name.as_str());
         out.resources.insert(
             id.clone(),
             ObservedResource::found(&id, ResourceSpec::Database(f.spec.clone())),
         );
     }
     let bucket_ref = found.as_ref().map(|f| (f.id.as_str(), want.name.as_str()));
-    let auths = api::authorizations(c, &org, bucket_ref).await?;
-    let rec = record::read(ctx);
-    for r in desired.resources.values() {
-        let ResourceSpec::Token(t) = &r.spec else {
-            continue;
-        };
-        let Some(auth) = rec
-            .tokens
-            .get(&r.id.name)
-            .and_then(|id| auths.iter().find(|a| &a.id == id))
-        else {
-            continue;
-        };
-        if ctx.secrets.get(&t.secret).is_none() {
-            continue;
-        }
-        let spec = TokenSpec {
-            description: auth.description.clone(),
-            permissions: auth.permissions.clone(),
-            secret: t.secret.clone(),
-        };
-        out.resources.insert(
-            r.id.clone(),
-            ObservedResource::found(&r.id, ResourceSpec::Token(spec)),
-        );
+    for o in tokens::observe(c, ctx, record::CLOUD, &org, desired, bucket_ref).await? {
+        out.resources.insert(o.id.clone(), o);
     }
     Ok(())
 }
@@ -103,9 +74,7 @@ pub async fn apply_bucket(c: &Client, cloud: &CloudEndpoints, want: &DatabaseSpe
     api::apply_bucket(c, &org, want).await.map(|_| ())
 }
 
-/// Mint the token of `r` (a create, or the replacement of one whose permissions changed):
-/// the new value goes to `.env` at once, then the authorizations it replaces are deleted — the
-/// recorded one and any other with this stack's description.
+/// Mint the token of `r` (a create, or the replacement of one whose permissions changed).
 pub async fn mint(
     c: &Client,
     ctx: &Context,
@@ -126,32 +95,10 @@ pub async fn mint(
         ))
         .with_help("apply again: the bucket is created first")
     })?;
-    let permissions: Vec<(String, String)> = t
-        .permissions
-        .iter()
-        .filter_map(|p| {
-            let (action, target) = p.split_once(':')?;
-            let name = target.strip_prefix("buckets/")?;
-            (name == want.name).then(|| (action.to_string(), found.id.clone()))
-        })
-        .collect();
-    let (id, token) = api::create_token(c, &org, &t.description, &permissions).await?;
-    crate::secrets::store_value(&ctx.generated_dir.join(".env"), &t.secret, &token)?;
-    let old = record::read(ctx).tokens.get(&r.id.name).cloned();
-    record::update(ctx, |rec| {
-        rec.tokens.insert(r.id.name.clone(), id.clone());
-    })?;
-    let auths = api::authorizations(c, &org, None).await?;
-    for a in auths
-        .iter()
-        .filter(|a| a.id != id && (Some(&a.id) == old.as_ref() || a.description == t.description))
-    {
-        api::delete_authorization(c, &a.id).await?;
-    }
-    Ok(())
+    tokens::mint(c, ctx, record::CLOUD, &org, (&found.id, &want.name), r, t).await
 }
 
-/// Delete the stack's tokens (recorded or described as this stack's). Returns which.
+/// Delete the stack's tokens. Returns which.
 pub async fn delete_tokens(
     c: &Client,
     ctx: &Context,
@@ -159,26 +106,7 @@ pub async fn delete_tokens(
     desired: &Desired,
 ) -> Result<Vec<String>> {
     let org = api::org(c, &cloud.influx_org).await?;
-    let auths = api::authorizations(c, &org, None).await?;
-    let rec = record::read(ctx);
-    let mut removed = Vec::new();
-    for r in desired.resources.values() {
-        let ResourceSpec::Token(t) = &r.spec else {
-            continue;
-        };
-        let recorded = rec.tokens.get(&r.id.name);
-        for a in auths
-            .iter()
-            .filter(|a| Some(&a.id) == recorded || a.description == t.description)
-        {
-            api::delete_authorization(c, &a.id).await?;
-            if !removed.contains(&r.id.to_string()) {
-                removed.push(r.id.to_string());
-            }
-        }
-    }
-    record::update(ctx, |rec| rec.tokens.clear())?;
-    Ok(removed)
+    tokens::delete(c, ctx, record::CLOUD, &org, desired).await
 }
 
 /// Delete the bucket (its data) and its DBRP mapping.

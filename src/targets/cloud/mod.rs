@@ -16,11 +16,10 @@
 
 mod grafana;
 mod influx;
-pub mod record;
 
 use reqwest::Method;
 
-use super::{Context, ServiceStatus, Target, grafana_api};
+use super::{Context, ServiceStatus, Target, grafana_api, record};
 use crate::desired::{CloudEndpoints, Desired, ResourceKind, ResourceSpec};
 use crate::error::{Error, Result};
 use crate::plan::{Action, Observed, Plan, Step};
@@ -71,7 +70,7 @@ impl CloudTarget {
         let mut observed = Observed::default();
         influx::observe(&influx, &self.ctx, cloud, desired, &mut observed).await?;
         let mut out: Vec<_> = observed.resources.into_keys().collect();
-        let rec = record::read(&self.ctx);
+        let rec = record::read(&self.ctx, record::CLOUD);
         let tagged = grafana.dashboards_tagged(grafana_api::MARKER_TAG).await?;
         let here = desired.resources.values().map(|r| async {
             Ok::<_, Error>(match &r.spec {
@@ -146,7 +145,7 @@ impl Target for CloudTarget {
         let cloud = self.endpoints(desired)?;
         let grafana = self.grafana(desired)?;
         let influx = influx::client(&self.ctx, cloud)?;
-        let rec = record::read(&self.ctx);
+        let rec = record::read(&self.ctx, record::CLOUD);
         let mut from_influx = Observed::default();
         let others = desired.resources.values().map(|r| async {
             match &r.spec {
@@ -330,7 +329,7 @@ impl Target for CloudTarget {
         {
             removed.push(format!("database.{} (its data)", b.name));
         }
-        record::update(&self.ctx, |rec| rec.sent.clear())?;
+        record::update(&self.ctx, record::CLOUD, |rec| rec.sent.clear())?;
         Ok(removed)
     }
 }

@@ -77,28 +77,47 @@ pub fn resources(
         }),
         fingerprints,
     )];
-    let token = |name: &str, action: &str, secret: &str, what: &str| {
-        Resource::new(
-            ResourceId::new(ResourceKind::Token, name),
-            vec![db_id.clone()],
-            ResourceSpec::Token(TokenSpec {
-                description: format!("promo-infra {}: {what}", *m.stack),
-                permissions: vec![format!("{action}:buckets/{bucket}")],
-                secret: secret.to_string(),
-            }),
-            fingerprints,
-        )
-    };
-    out.push(token(K6_TOKEN_ID, "write", K6_TOKEN, "k6 writes metrics"));
+    out.push(k6_token(m, K6_TOKEN, fingerprints));
     out.push(token(
-        GRAFANA_TOKEN_ID,
-        "read",
-        GRAFANA_TOKEN,
+        m,
+        (GRAFANA_TOKEN_ID, "read", GRAFANA_TOKEN),
         "Grafana reads metrics",
+        fingerprints,
     ));
     out.push(datasource(m, cloud, fingerprints));
     out.extend(alerting(m, fingerprints));
     out
+}
+
+/// A scoped token on the stack's bucket: `(resource name, action, .env variable)`.
+fn token(
+    m: &Manifest,
+    (name, action, secret): (&str, &str, &str),
+    what: &str,
+    fingerprints: &BTreeMap<String, String>,
+) -> Resource {
+    let bucket = m.influxdb.bucket.as_str();
+    Resource::new(
+        ResourceId::new(ResourceKind::Token, name),
+        vec![ResourceId::new(ResourceKind::Database, bucket)],
+        ResourceSpec::Token(TokenSpec {
+            description: format!("promo-infra {}: {what}", *m.stack),
+            permissions: vec![format!("{action}:buckets/{bucket}")],
+            secret: secret.to_string(),
+        }),
+        fingerprints,
+    )
+}
+
+/// k6's write-only token on the stack's bucket, kept in `.env` as `secret` (every target with
+/// an InfluxDB 2 API: the cloud's, or the stack's own InfluxDB 2).
+pub fn k6_token(m: &Manifest, secret: &str, fingerprints: &BTreeMap<String, String>) -> Resource {
+    token(
+        m,
+        (K6_TOKEN_ID, "write", secret),
+        "k6 writes metrics",
+        fingerprints,
+    )
 }
 
 /// The InfluxDB datasource: InfluxQL through the bucket's DBRP mapping for an `influxdb.version:

@@ -166,13 +166,17 @@ pub fn compile_for(
     let m = &loaded.manifest;
     let mut fingerprints = fingerprints(m, secret_values);
     match target {
-        TargetKind::Docker => {
-            docker_resources(m, services, secret_values, &fingerprints, &mut desired);
+        TargetKind::Docker | TargetKind::Native => {
+            if target == TargetKind::Docker {
+                docker_resources(m, services, secret_values, &fingerprints, &mut desired);
+            } else {
+                native_resources(m, secret_values, &fingerprints, &mut desired);
+            }
             desired.add(database_resource(m, &fingerprints));
-        }
-        TargetKind::Native => {
-            native_resources(m, secret_values, &fingerprints, &mut desired);
-            desired.add(database_resource(m, &fingerprints));
+            // InfluxDB 2: k6 writes with a token of its own, write-only on the bucket.
+            if *m.influxdb.version == 2 {
+                desired.add(cloud::k6_token(m, secrets::INFLUX_K6_TOKEN, &fingerprints));
+            }
         }
         TargetKind::Cloud => {
             let Some(cloud) = cloud::endpoints(m) else {
@@ -503,9 +507,11 @@ mod tests {
         );
         let native = kinds(&native);
         assert!(
-            native.iter().all(|k| ["process", "database", "grafana"]
+            native
                 .iter()
-                .any(|p| k.starts_with(p))),
+                .all(|k| ["process", "database", "token", "grafana"]
+                    .iter()
+                    .any(|p| k.starts_with(p))),
             "{native:?}"
         );
         // Both run a Grafana: the folder and every dashboard are API-managed, after it.

@@ -232,7 +232,19 @@ fn sink<'a>(
         url: influx_url(m),
         org: m.influxdb.org.to_string(),
         token: if v2 {
-            need(values, secrets::INFLUX_ADMIN_TOKEN, &m.stack)?
+            values.get(secrets::INFLUX_K6_TOKEN).ok_or_else(|| {
+                Error::Secrets {
+                path: format!("generated/{}/.env", *m.stack).into(),
+                message: format!(
+                    "{} is missing (k6's write-only InfluxDB token)",
+                    secrets::INFLUX_K6_TOKEN
+                ),
+                help: Some(
+                    "run `promo-infra apply`: it creates the token in InfluxDB and keeps it in .env"
+                        .into(),
+                ),
+            }
+            })?
         } else {
             ""
         },

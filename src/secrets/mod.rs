@@ -69,6 +69,8 @@ pub const INFLUX_V1_WRITE_PASSWORD: &str = "INFLUXDB_K6_PASSWORD";
 pub const INFLUX_ADMIN_PASSWORD: &str = "INFLUXDB_ADMIN_PASSWORD";
 /// InfluxDB 2.x operator token.
 pub const INFLUX_ADMIN_TOKEN: &str = "INFLUXDB_ADMIN_TOKEN";
+/// k6's write-only InfluxDB 2.x token on the docker and native targets (minted by apply).
+pub const INFLUX_K6_TOKEN: &str = "INFLUXDB_K6_TOKEN";
 /// Grafana admin password.
 pub const GRAFANA_ADMIN_PASSWORD: &str = "GRAFANA_ADMIN_PASSWORD";
 /// Grafana `secret_key` (encrypts datasource secrets at rest).

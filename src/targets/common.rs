@@ -48,11 +48,12 @@ pub fn influx_endpoint(desired: &Desired) -> Option<influx::Endpoint> {
 pub async fn observe_databases(
     ctx: &Context,
     desired: &Desired,
+    target: &str,
     influx_running: bool,
     observed: &mut Observed,
 ) -> Result<()> {
     if influx_running {
-        for o in read_databases(ctx, desired).await? {
+        for o in read_databases(ctx, desired, target).await? {
             observed.resources.insert(o.id.clone(), o);
         }
     }
@@ -62,7 +63,11 @@ pub async fn observe_databases(
 /// The stack's databases as InfluxDB reports them, read as if it runs: one that does not exist,
 /// or that InfluxDB cannot report yet (a transient error), is left out. A target may start this
 /// read before it knows whether InfluxDB runs, and then use it only if it does.
-pub async fn read_databases(ctx: &Context, desired: &Desired) -> Result<Vec<ObservedResource>> {
+pub async fn read_databases(
+    ctx: &Context,
+    desired: &Desired,
+    target: &str,
+) -> Result<Vec<ObservedResource>> {
     let Some(ep) = influx_endpoint(desired) else {
         return Ok(Vec::new());
     };
@@ -70,13 +75,100 @@ pub async fn read_databases(ctx: &Context, desired: &Desired) -> Result<Vec<Obse
     for r in desired.resources.values() {
         if let ResourceSpec::Database(spec) = &r.spec {
             match influx::observe(&ep, spec, &ctx.secrets).await {
-                Ok(Some(db)) => found.push(influx::observed_resource(&r.id, db)),
+                Ok(Some(db)) => {
+                    found.push(influx::observed_resource(&r.id, db));
+                    match read_tokens(ctx, desired, target, &ep, spec).await {
+                        Ok(tokens) => found.extend(tokens),
+                        Err(Error::Transient { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
                 Ok(None) | Err(Error::Transient { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
     }
     Ok(found)
+}
+
+/// The operator's view of an InfluxDB 2 bucket: a client with the admin token, the org's id and
+/// the bucket's id (`None` when the bucket does not exist).
+async fn operator(
+    ctx: &Context,
+    ep: &influx::Endpoint,
+    spec: &DatabaseSpec,
+) -> Result<(influx::Client, String, Option<String>)> {
+    let token = secret(ctx, crate::secrets::INFLUX_ADMIN_TOKEN).ok_or_else(|| {
+        Error::influx(format!("{} is not set", crate::secrets::INFLUX_ADMIN_TOKEN))
+            .with_help("run `promo-infra generate` to create it in .env")
+    })?;
+    let c = influx::Client::new(ep, influx::Auth::Token(token))?;
+    let org = influx::cloud::org(&c, spec.org.as_deref().unwrap_or_default()).await?;
+    let bucket = influx::cloud::observe_bucket(&c, &org, spec)
+        .await?
+        .map(|b| b.id);
+    Ok((c, org, bucket))
+}
+
+/// The stack's scoped tokens in its InfluxDB 2 (none for 1.x or when none is declared).
+async fn read_tokens(
+    ctx: &Context,
+    desired: &Desired,
+    target: &str,
+    ep: &influx::Endpoint,
+    spec: &DatabaseSpec,
+) -> Result<Vec<ObservedResource>> {
+    let declared = desired
+        .resources
+        .keys()
+        .any(|id| id.kind == crate::desired::ResourceKind::Token);
+    if spec.version != 2 || !declared {
+        return Ok(Vec::new());
+    }
+    let (c, org, bucket) = operator(ctx, ep, spec).await?;
+    let bucket = bucket.as_deref().map(|id| (id, spec.name.as_str()));
+    super::tokens::observe(
+        &c,
+        ctx,
+        &super::record::local(target),
+        &org,
+        desired,
+        bucket,
+    )
+    .await
+}
+
+/// Mint the token `t` of resource `r` in the stack's InfluxDB 2 (after its bucket).
+pub async fn mint_token(
+    ctx: &Context,
+    desired: &Desired,
+    target: &str,
+    r: &crate::desired::Resource,
+    t: &crate::desired::TokenSpec,
+) -> Result<()> {
+    let (ep, spec) = influx_endpoint(desired)
+        .zip(desired.resources.values().find_map(|r| match &r.spec {
+            ResourceSpec::Database(d) => Some(d),
+            _ => None,
+        }))
+        .ok_or_else(|| Error::internal(format!("{}: the stack has no InfluxDB bucket", r.id)))?;
+    let (c, org, bucket) = operator(ctx, &ep, spec).await?;
+    let bucket = bucket.ok_or_else(|| {
+        Error::transient(format!(
+            "{}: bucket `{}` does not exist yet",
+            r.id, spec.name
+        ))
+    })?;
+    super::tokens::mint(
+        &c,
+        ctx,
+        &super::record::local(target),
+        &org,
+        (&bucket, &spec.name),
+        r,
+        t,
+    )
+    .await
 }
 
 /// Create or converge the database `spec` through the stack's InfluxDB.

@@ -164,7 +164,8 @@ impl FakeTarget {
                 true
             }
             ResourceSpec::Process(_) => self.flavour == Flavour::Native,
-            ResourceSpec::Token(_) | ResourceSpec::Datasource(_) | ResourceSpec::Alerting(_) => {
+            ResourceSpec::Token(_) => true,
+            ResourceSpec::Datasource(_) | ResourceSpec::Alerting(_) => {
                 self.flavour == Flavour::Cloud
             }
             ResourceSpec::Network { .. }
@@ -290,7 +291,9 @@ impl Target for FakeTarget {
                 // Grafana's objects are read over its API, so only while it runs.
                 ResourceKind::Folder | ResourceKind::Dashboard => grafana_up,
                 // The cloud target reads only the objects the stack declares.
-                ResourceKind::Token | ResourceKind::Datasource | ResourceKind::Alerting => {
+                // Tokens are InfluxDB's: read with the databases.
+                ResourceKind::Token => influx_up && desired.resources.contains_key(id),
+                ResourceKind::Datasource | ResourceKind::Alerting => {
                     desired.resources.contains_key(id)
                 }
                 // A native process that is not running leaves only a dead pidfile.
@@ -390,7 +393,8 @@ impl Target for FakeTarget {
             ResourceKind::Volume,
             ResourceKind::Database,
         ] {
-            // Grafana objects go with their container elsewhere; the cloud deletes them.
+            // Grafana objects and tokens go with the services' data elsewhere; the cloud
+            // deletes them.
             let api_object = matches!(
                 kind,
                 ResourceKind::Alerting

@@ -295,10 +295,36 @@ fn build_without_xk6_or_go_gives_the_install_hint() {
     ");
 }
 
+/// What `apply` leaves in `.env` on an InfluxDB 2 stack besides the generated secrets: k6's
+/// write-only token, minted by InfluxDB (a made-up value: no InfluxDB runs here).
+fn with_minted_k6_token(p: &TestContext) -> String {
+    let token = "k6-write-only-token-minted-by-influxdb-0123456789".to_string();
+    let env = p.path().join("generated/promo/.env");
+    let text = std::fs::read_to_string(&env).expect(".env");
+    std::fs::write(&env, format!("{text}INFLUXDB_K6_TOKEN={token}\n")).expect("write .env");
+    token
+}
+
+#[test]
+fn k6_on_influxdb_2_needs_its_own_token_from_apply() {
+    let p = TestContext::with_repo_stacks();
+    assert_eq!(p.run(&["generate"]).code, 0);
+    promo_snapshot!(p.cmd(&["k6", "env", "--testid", "t1"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x secrets file `generated/promo/.env`: INFLUXDB_K6_TOKEN is missing (k6's write-only InfluxDB token)
+      help: run `promo-infra apply`: it creates the token in InfluxDB and keeps it in .env
+    ");
+}
+
 #[test]
 fn env_prints_variables_and_flags_but_never_a_secret() {
     let p = TestContext::with_repo_stacks();
     assert_eq!(p.run(&["generate"]).code, 0);
+    with_minted_k6_token(&p);
     let r = promo_snapshot!(
         p.cmd(&[
             "k6",
@@ -369,6 +395,7 @@ fn env_prints_variables_and_flags_but_never_a_secret() {
 fn a_testid_grafana_would_mangle_in_flux_is_refused_on_influxdb_2_only() {
     let p = TestContext::with_repo_stacks();
     assert_eq!(p.run(&["generate"]).code, 0);
+    with_minted_k6_token(&p);
     let dotted = "sale.bucket_20261127_093000_0a1b2c3d";
     promo_snapshot!(p.cmd(&["k6", "env", "--testid", dotted]), @"
     success: false
@@ -388,6 +415,7 @@ fn a_testid_grafana_would_mangle_in_flux_is_refused_on_influxdb_2_only() {
 fn exec_injects_the_variables_and_passes_the_exit_code_through() {
     let p = TestContext::with_repo_stacks();
     assert_eq!(p.run(&["generate"]).code, 0);
+    let k6_token = with_minted_k6_token(&p);
     let r = promo_snapshot!(p.cmd(&[
         "k6", "exec", "--testid", "t1", "--",
         "sh", "-c", "printf '%s' \"$K6_INFLUXDB_TOKEN\" > token.txt; echo \"org=$K6_INFLUXDB_ORGANIZATION id=$TESTID\"; exit 7",
@@ -399,10 +427,9 @@ fn exec_injects_the_variables_and_passes_the_exit_code_through() {
 
     ----- stderr -----
     ");
-    assert_eq!(
-        p.read("token.txt"),
-        secret(&p, "promo", "INFLUXDB_ADMIN_TOKEN")
-    );
+    // k6's own write-only token, never the admin token.
+    assert_eq!(p.read("token.txt"), k6_token);
+    assert_ne!(k6_token, secret(&p, "promo", "INFLUXDB_ADMIN_TOKEN"));
     assert_no_secret(&p, "promo", &r.all(), "k6 exec");
     promo_snapshot!(p.cmd(&["k6", "exec", "--", "no-such-command-xyz"]), @"
     success: false

@@ -408,6 +408,165 @@ async fn a_recycled_pid_is_never_signalled() {
     let _ = other.wait();
 }
 
+/// On the stack's own InfluxDB 2 (docker and native alike, through `targets::common`), k6 gets a
+/// token of its own, write-only on the bucket, kept in `.env`; re-observed it plans nothing; the
+/// double's authorization checks refuse it a read.
+#[tokio::test]
+async fn influx2_k6_gets_a_write_only_token_of_its_own() {
+    use promo_doubles::influx2::{self, Influx2Config};
+    use promo_infra::desired::ResourceSpec;
+    let server = influx2::spawn(Influx2Config::default())
+        .await
+        .expect("influx2 double");
+    let port = server.url().rsplit(':').next().expect("port").to_string();
+    let text = format!(
+        "stack: v2\nenvironment: preprod\ninfluxdb:\n  version: 2\n  image: influxdb:2.7\n  port: {port}\n  org: shop\n  bucket: k6\n  retention: 30d\ngrafana:\n  image: grafana/grafana:10.2.3\n"
+    );
+    let manifest = promo_infra::manifest::parse("v2.yaml", &text).expect("manifest");
+    let loaded = promo_infra::manifest::Loaded {
+        manifest,
+        source: promo_infra::error::Source::new("v2.yaml", text.as_str()),
+        rel_path: "stacks/v2.yaml".into(),
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let env = dir.path().join(".env");
+    std::fs::write(
+        &env,
+        format!(
+            "INFLUXDB_ADMIN_PASSWORD={}\nINFLUXDB_ADMIN_TOKEN={}\n",
+            "ab".repeat(16),
+            "cd".repeat(32)
+        ),
+    )
+    .expect(".env");
+    std::fs::set_permissions(&env, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod");
+    let compile = |secrets: &promo_infra::secrets::SecretValues| {
+        compile::compile_for(
+            &loaded,
+            &compile::Templates::builtin(),
+            secrets,
+            TargetKind::Native,
+        )
+        .expect("compile")
+    };
+    let secrets = || {
+        promo_infra::secrets::read_env(&env)
+            .expect("read .env")
+            .expect(".env")
+    };
+    let ctx = |secrets| Context {
+        stack: "v2".into(),
+        generated_dir: dir.path().to_path_buf(),
+        manifest_path: "stacks/v2.yaml".into(),
+        secrets,
+        health_timeout: Duration::from_secs(5),
+    };
+    let desired = compile(&secrets());
+    let db = desired
+        .resources
+        .values()
+        .find_map(|r| match &r.spec {
+            ResourceSpec::Database(d) => Some(d.clone()),
+            _ => None,
+        })
+        .expect("database");
+    let token = desired
+        .resources
+        .values()
+        .find(|r| matches!(r.spec, ResourceSpec::Token(_)))
+        .expect("k6's token is a resource")
+        .clone();
+    let ResourceSpec::Token(spec) = &token.spec else {
+        unreachable!("a token")
+    };
+    assert_eq!(spec.permissions, ["write:buckets/k6"]);
+    let c = ctx(secrets());
+    targets::common::apply_database(&c, &desired, &db)
+        .await
+        .expect("setup");
+    assert!(
+        targets::common::read_databases(&c, &desired, "native")
+            .await
+            .expect("observe")
+            .iter()
+            .all(|o| o.id != token.id),
+        "not minted yet"
+    );
+    targets::common::mint_token(&c, &desired, "native", &token, spec)
+        .await
+        .expect("mint");
+    // What the next plan sees: everything as declared.
+    let values = secrets();
+    let k6 = values
+        .get("INFLUXDB_K6_TOKEN")
+        .expect("in .env")
+        .to_string();
+    let desired = compile(&values);
+    let observed = targets::common::read_databases(&ctx(values), &desired, "native")
+        .await
+        .expect("observe");
+    let mut o = plan::Observed::default();
+    for r in observed {
+        o.resources.insert(r.id.clone(), r);
+    }
+    let replan = plan::plan(&desired, &o, "native", false);
+    assert!(
+        replan.steps.iter().all(|s| matches!(
+            s.id.kind,
+            ResourceKind::Service | ResourceKind::Folder | ResourceKind::Dashboard
+        )),
+        "database and token converged: {:?}",
+        replan.steps
+    );
+    // Least privilege, as the double checks it: k6's token writes, and may not read.
+    let http = reqwest::Client::new();
+    let status = |req: reqwest::RequestBuilder| async {
+        req.header("Authorization", format!("Token {k6}"))
+            .send()
+            .await
+            .expect("double answers")
+            .status()
+            .as_u16()
+    };
+    let url = server.url();
+    assert_eq!(
+        status(
+            http.post(format!("{url}/api/v2/write?org=shop&bucket=k6"))
+                .body("http_reqs value=1 1700000000000000000")
+        )
+        .await,
+        204
+    );
+    let auths = server.state().authorizations();
+    let minted = auths
+        .iter()
+        .find(|a| a.token == k6)
+        .expect("k6's authorization");
+    let bucket = server.state().bucket("k6").expect("bucket");
+    assert_eq!(
+        minted.permissions,
+        [
+            serde_json::json!({ "action": "write", "resource": { "type": "buckets", "id": bucket.id, "orgID": bucket.org_id } })
+        ],
+        "write on the bucket, nothing else"
+    );
+    let listed: serde_json::Value = http
+        .get(format!("{url}/api/v2/buckets?name=k6"))
+        .header("Authorization", format!("Token {k6}"))
+        .send()
+        .await
+        .expect("double answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        listed["buckets"],
+        serde_json::json!([]),
+        "it cannot read the bucket"
+    );
+}
+
 #[tokio::test]
 async fn influx2_bucket_is_set_up_and_converges() {
     use promo_doubles::influx2::{self, Influx2Config};

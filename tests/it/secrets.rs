@@ -602,6 +602,12 @@ fn preprod_native_without_a_webhook_runs_grafana_on_the_slackless_provisioning()
           + users[0].privilege: "ALL"
           + version: 2
 
+      # token.k6-write will be created
+      + token.k6-write
+          + description: "promo-infra shop: k6 writes metrics"
+          + permissions[0]: "write:buckets/k6"
+          + secret: "INFLUXDB_K6_TOKEN"
+
       # folder.shop will be created
       + folder.shop
           + title: "promo-infra: shop"
@@ -656,7 +662,7 @@ fn preprod_native_without_a_webhook_runs_grafana_on_the_slackless_provisioning()
           + title: "Résultats k6 – vue technique"
           + uid: "shop-tech"
 
-    Plan: 7 to add, 0 to change, 0 to destroy.
+    Plan: 8 to add, 0 to change, 0 to destroy.
 
     ----- stderr -----
     "#

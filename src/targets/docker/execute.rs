@@ -51,13 +51,13 @@ pub async fn execute(t: &DockerTarget, step: &Step, desired: &Desired) -> Result
             ResourceSpec::Folder(_) | ResourceSpec::Dashboard(_) => {
                 grafana_api::execute(&t.ctx, desired, step, r).await
             }
-            ResourceSpec::Process(_)
-            | ResourceSpec::Token(_)
-            | ResourceSpec::Datasource(_)
-            | ResourceSpec::Alerting(_) => Err(Error::internal(format!(
-                "{}: compiled for another target than docker",
-                r.id
-            ))),
+            ResourceSpec::Token(tok) => common::mint_token(&t.ctx, desired, "docker", r, tok).await,
+            ResourceSpec::Process(_) | ResourceSpec::Datasource(_) | ResourceSpec::Alerting(_) => {
+                Err(Error::internal(format!(
+                    "{}: compiled for another target than docker",
+                    r.id
+                )))
+            }
         },
     }
 }

@@ -180,7 +180,7 @@ pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
     let service = |name: &str| ResourceId::new(ResourceKind::Service, name);
     let reads: Vec<ServiceRead> = vec![(
         service("influxdb"),
-        common::read_databases(&t.ctx, desired).boxed_local(),
+        common::read_databases(&t.ctx, desired, "docker").boxed_local(),
     )];
     let mut observed = with_service_reads(observe_engine(t, desired), reads).await?;
     // Grafana's objects only once its container is known to run: its client retries (and

@@ -17,10 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-pub use self::proc::proc_stat;
-use self::proc::{abandon, basename, proc_argv0, tail, uptime, version_of, which};
+pub use self::proc::{PidRecord, proc_stat};
+use self::proc::{abandon, basename, http_client, proc_argv0, tail, uptime, version_of, which};
 use super::common::{self, Probe};
 use super::grafana_api;
 use super::{Context, LogLine, LogQuery, Progress, ServiceStatus, Target};
@@ -30,21 +28,6 @@ use crate::desired::{
 };
 use crate::error::{Error, Result};
 use crate::plan::{Action, Observed, ObservedResource, Step};
-
-/// What a pidfile records.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PidRecord {
-    /// Process id.
-    pub pid: i32,
-    /// Start time in clock ticks since boot (`/proc/<pid>/stat` field 22).
-    pub start_ticks: u64,
-    /// Program as started (argv[0]).
-    pub program: String,
-    /// Content hash of the resource it runs.
-    pub hash: String,
-    /// Canonical form of the resource (secret fingerprints only).
-    pub canonical: serde_json::Value,
-}
 
 /// The native target of one stack.
 #[derive(Debug, Clone)]
@@ -323,14 +306,6 @@ impl NativeTarget {
     }
 }
 
-/// A client for health checks: 2 s per request.
-fn http_client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))
-}
-
 #[async_trait::async_trait(?Send)]
 impl Target for NativeTarget {
     fn name(&self) -> &'static str {
@@ -366,7 +341,7 @@ impl Target for NativeTarget {
         let influx_up = observed
             .resources
             .contains_key(&ResourceId::new(ResourceKind::Service, "influxdb"));
-        common::observe_databases(&self.ctx, desired, influx_up, &mut observed).await?;
+        common::observe_databases(&self.ctx, desired, "native", influx_up, &mut observed).await?;
         let grafana_up = observed
             .resources
             .contains_key(&ResourceId::new(ResourceKind::Service, "grafana"));
@@ -375,35 +350,37 @@ impl Target for NativeTarget {
     }
 
     async fn execute(&self, step: &Step, desired: &Desired) -> Result<()> {
-        let resource = desired.resources.get(&step.id);
-        match (&step.action, resource.map(|r| &r.spec)) {
-            (Action::Delete, _)
-                if matches!(step.id.kind, ResourceKind::Folder | ResourceKind::Dashboard) =>
-            {
-                grafana_api::delete(&self.ctx, desired, &step.id).await
+        if step.action == Action::Delete {
+            if matches!(step.id.kind, ResourceKind::Folder | ResourceKind::Dashboard) {
+                return grafana_api::delete(&self.ctx, desired, &step.id).await;
             }
-            (Action::Delete, _) => {
-                self.stop(&step.id.name, Duration::from_secs(10)).await?;
-                Ok(())
-            }
-            (
-                Action::Create | Action::Replace { .. } | Action::Start,
-                Some(ResourceSpec::Process(p)),
-            ) => {
-                self.stop(&p.name, Duration::from_secs(10)).await?;
-                let r = resource.ok_or_else(|| Error::internal("matched a resource"))?;
-                self.start(r, p).await
-            }
-            (Action::Update { changes }, Some(ResourceSpec::Process(p))) => {
-                let r = resource.ok_or_else(|| Error::internal("matched a resource"))?;
+            return self
+                .stop(&step.id.name, Duration::from_secs(10))
+                .await
+                .map(|_| ());
+        }
+        let r = desired.resources.get(&step.id).ok_or_else(|| {
+            Error::internal(format!(
+                "{}: the plan refers to a resource the stack does not declare",
+                step.id
+            ))
+        })?;
+        match (&step.action, &r.spec) {
+            (Action::Update { changes }, ResourceSpec::Process(p)) => {
                 self.reload(r, p, changes).await
             }
-            (_, Some(ResourceSpec::Database(spec))) => {
+            (_, ResourceSpec::Process(p)) => {
+                self.stop(&p.name, Duration::from_secs(10)).await?;
+                self.start(r, p).await
+            }
+            (_, ResourceSpec::Database(spec)) => {
                 common::apply_database(&self.ctx, desired, spec).await
             }
-            (_, Some(ResourceSpec::Folder(_) | ResourceSpec::Dashboard(_))) => {
-                let r = resource.ok_or_else(|| Error::internal("matched a resource"))?;
+            (_, ResourceSpec::Folder(_) | ResourceSpec::Dashboard(_)) => {
                 grafana_api::execute(&self.ctx, desired, step, r).await
+            }
+            (_, ResourceSpec::Token(t)) => {
+                common::mint_token(&self.ctx, desired, "native", r, t).await
             }
             (_, other) => Err(Error::internal(format!(
                 "the native target cannot {:?} {} ({other:?})",

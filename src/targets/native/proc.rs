@@ -1,7 +1,7 @@
 //! What the native target reads from `/proc` and the filesystem about processes: identity
 //! (`/proc/<pid>/stat`, `cmdline`), programs on PATH, log tails, versions, uptimes.
 //!
-//! Owns: the low-level process helpers of the native target.
+//! Owns: the low-level process helpers of the native target, and what a pidfile records.
 //! May not: print, read the environment (PATH is passed in), or start anything but
 //! `PROGRAM --version`.
 
@@ -9,7 +9,33 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
 use crate::targets::common;
+
+/// What a pidfile records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PidRecord {
+    /// Process id.
+    pub pid: i32,
+    /// Start time in clock ticks since boot (`/proc/<pid>/stat` field 22).
+    pub start_ticks: u64,
+    /// Program as started (argv[0]).
+    pub program: String,
+    /// Content hash of the resource it runs.
+    pub hash: String,
+    /// Canonical form of the resource (secret fingerprints only).
+    pub canonical: serde_json::Value,
+}
+
+/// A client for health checks: 2 s per request.
+pub(super) fn http_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))
+}
 
 /// Stop a child that failed to start: SIGTERM to its process group, SIGKILL after `grace`,
 /// then reap it.

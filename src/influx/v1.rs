@@ -176,7 +176,12 @@ pub async fn observe(
         match answer.map(|r| (r, r["error"].as_str())) {
             Some((r, None)) => Ok(r),
             Some((_, Some(err))) => Err(refused(&c.url("/query"), false, &statements[i], err)),
-            None => Err(refused(&c.url("/query"), false, &statements[i], "not executed")),
+            None => Err(refused(
+                &c.url("/query"),
+                false,
+                &statements[i],
+                "not executed",
+            )),
         }
     };
     if !names_in(result(0)?).contains(&want.name) {

@@ -294,7 +294,9 @@ async fn observe_reads_a_converged_database_in_one_request() {
     let (_, spec) = desired(V1);
     influx::apply(&ep, &spec, &secrets()).await.expect("apply");
     let before = requests(&seen);
-    let found = influx::observe(&ep, &spec, &secrets()).await.expect("observe");
+    let found = influx::observe(&ep, &spec, &secrets())
+        .await
+        .expect("observe");
     assert_eq!(found.as_ref(), Some(&spec));
     assert_eq!(requests(&seen) - before, 1);
 
@@ -304,11 +306,15 @@ async fn observe_reads_a_converged_database_in_one_request() {
     let mut without = spec.clone();
     without.users.retain(|u| u.name != "grafana");
     assert_eq!(without.users.len(), spec.users.len() - 1);
-    let found = influx::observe(&ep, &spec, &secrets()).await.expect("observe");
+    let found = influx::observe(&ep, &spec, &secrets())
+        .await
+        .expect("observe");
     assert_eq!(found, Some(without));
 
     // The database is gone: nothing to observe.
     query(&server.url(), admin.0, &admin.1, "DROP DATABASE \"k6\"").await;
-    let found = influx::observe(&ep, &spec, &secrets()).await.expect("observe");
+    let found = influx::observe(&ep, &spec, &secrets())
+        .await
+        .expect("observe");
     assert_eq!(found, None);
 }

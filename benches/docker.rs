@@ -27,6 +27,7 @@ const HEALTH: [(u16, &str); 3] = [(38086, "/ping"), (33000, "/api/health"), (350
 fn main() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let bin = support::release_binary(&repo);
+    let load_before = load_average();
     let images = Command::new("bash")
         .arg(repo.join("scripts/images.sh"))
         .status()
@@ -158,7 +159,8 @@ fn main() {
          docker-compose is Debian's {}; promo-infra is the release binary. \
          \"All healthy\" = every service answers its health URL on its published port, measured the same way \
          for both tools (promo-infra probes those URLs itself; compose waits for Docker's 5 s health checks \
-         before starting a dependent).\n\n\
+         before starting a dependent). Load average (1, 5, 15 min) of the machine at the start and \
+         the end of the run: {load_before} / {}.\n\n\
          | scenario | promo-infra | docker-compose | compose / promo-infra |\n|---|---|---|---|\n",
         if control {
             ""
@@ -166,6 +168,7 @@ fn main() {
             ": control API disabled, its subcommand is not in this build"
         },
         compose_version(),
+        load_average(),
     );
     table.push_str(&row(
         "cold start to all healthy (`apply --auto-approve` / `up -d`)",
@@ -208,6 +211,14 @@ fn main() {
     ));
     println!("{table}");
     support::update_benchmarks(&repo.join("BENCHMARKS.md"), "docker", &table);
+}
+
+/// The machine's load average (1, 5 and 15 minutes), so a reader can weigh the timings.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "unknown".to_string(),
+        |s| s.split_whitespace().take(3).collect::<Vec<_>>().join(", "),
+    )
 }
 
 fn verdict(ok: bool) -> &'static str {

@@ -22,7 +22,7 @@ use super::dashboards::{Template, canonical_json};
 
 /// Bump when the rendered text changes for the same inputs in a way [`RENDER_CODE`] cannot
 /// see (for example a change in how build.rs embeds the built-in templates).
-const RENDERER_VERSION: &str = "1";
+const RENDERER_VERSION: &str = "2";
 
 /// The rendering code, hashed into every key so that a changed renderer invalidates the cache
 /// even when the version number stays the same: the renderer, its helpers and the query
@@ -59,32 +59,45 @@ pub fn dir(project_root: &Path) -> PathBuf {
         .join("dashboards")
 }
 
-/// The cache key of one render: hex sha256 over every input, each length-prefixed.
+/// The cache key of one render: hex sha256 over every input, each length-prefixed. `ctx` is
+/// the template context without its strings (`t`); `strings` is the text of the locale's
+/// strings file, so a hit needs no YAML parsed.
 pub fn key<'a>(
     name: &str,
     template: &Template,
     partials: impl IntoIterator<Item = (&'a String, &'a Template)>,
     ctx: &Value,
+    strings: &str,
 ) -> String {
-    let mut h = Sha256::new();
-    let mut field = |bytes: &[u8]| {
-        h.update((bytes.len() as u64).to_le_bytes());
-        h.update(bytes);
-    };
-    field(env!("CARGO_PKG_VERSION").as_bytes());
-    field(RENDERER_VERSION.as_bytes());
-    for code in RENDER_CODE {
-        field(code.as_bytes());
-    }
-    field(handlebars_version().unwrap_or("unknown").as_bytes());
-    field(name.as_bytes());
-    field(template.text.as_bytes());
+    // What every key of this binary starts with, hashed once per process.
+    static BINARY: std::sync::OnceLock<Sha256> = std::sync::OnceLock::new();
+    let mut h = BINARY
+        .get_or_init(|| {
+            let mut h = Sha256::new();
+            field(&mut h, env!("CARGO_PKG_VERSION").as_bytes());
+            field(&mut h, RENDERER_VERSION.as_bytes());
+            for code in RENDER_CODE {
+                field(&mut h, code.as_bytes());
+            }
+            field(&mut h, handlebars_version().unwrap_or("unknown").as_bytes());
+            h
+        })
+        .clone();
+    field(&mut h, name.as_bytes());
+    field(&mut h, template.text.as_bytes());
     for (pname, partial) in partials {
-        field(pname.as_bytes());
-        field(partial.text.as_bytes());
+        field(&mut h, pname.as_bytes());
+        field(&mut h, partial.text.as_bytes());
     }
-    field(canonical_json(ctx).as_bytes());
+    field(&mut h, canonical_json(ctx).as_bytes());
+    field(&mut h, strings.as_bytes());
     hex::encode(h.finalize())
+}
+
+/// One input of a key, length-prefixed so that no two input lists hash alike.
+fn field(h: &mut Sha256, bytes: &[u8]) {
+    h.update((bytes.len() as u64).to_le_bytes());
+    h.update(bytes);
 }
 
 /// The cached render of `key`, if any. An entry that cannot be read, or whose body does not
@@ -173,33 +186,26 @@ mod tests {
     }
 
     /// Every input of a render changes the key: template name and text, a partial's name and
-    /// text, the context (manifest values and i18n strings); the same inputs give the same key.
+    /// text, the context (manifest values), the strings file's text; the same inputs give the
+    /// same key.
     #[test]
     fn every_input_changes_the_key() {
         let partials = BTreeMap::from([("g/p".to_string(), t("P"))]);
-        let ctx = json!({ "title": "A", "t": { "x": "y" } });
-        let base = key("m", &t("T"), &partials, &ctx);
-        assert_eq!(base, key("m", &t("T"), &partials, &ctx));
+        let ctx = json!({ "title": "A", "t": null });
+        let base = key("m", &t("T"), &partials, &ctx, "x: y\n");
+        assert_eq!(base, key("m", &t("T"), &partials, &ctx, "x: y\n"));
         let other_partials = BTreeMap::from([("g/p".to_string(), t("P2"))]);
         let renamed_partial = BTreeMap::from([("g/q".to_string(), t("P"))]);
+        let other_ctx = json!({ "title": "B", "t": null });
         let variants = [
-            key("n", &t("T"), &partials, &ctx),
-            key("m", &t("T2"), &partials, &ctx),
-            key("m", &t("T"), &other_partials, &ctx),
-            key("m", &t("T"), &renamed_partial, &ctx),
-            key("m", &t("T"), &BTreeMap::new(), &ctx),
-            key(
-                "m",
-                &t("T"),
-                &partials,
-                &json!({ "title": "B", "t": { "x": "y" } }),
-            ),
-            key(
-                "m",
-                &t("T"),
-                &partials,
-                &json!({ "title": "A", "t": { "x": "z" } }),
-            ),
+            key("n", &t("T"), &partials, &ctx, "x: y\n"),
+            key("m", &t("T2"), &partials, &ctx, "x: y\n"),
+            key("m", &t("T"), &other_partials, &ctx, "x: y\n"),
+            key("m", &t("T"), &renamed_partial, &ctx, "x: y\n"),
+            key("m", &t("T"), &BTreeMap::new(), &ctx, "x: y\n"),
+            key("m", &t("T"), &partials, &other_ctx, "x: y\n"),
+            key("m", &t("T"), &partials, &ctx, "x: z\n"),
+            key("m", &t("T"), &partials, &ctx, ""),
         ];
         for v in &variants {
             assert_ne!(v, &base);
@@ -253,9 +259,20 @@ mod tests {
 
     /// Renders through the cache of a project whose `dashboards-src/marketing.json.hbs` is `text`.
     fn render_with(project: &Path, text: &str) -> String {
+        render_in(project, text, None).0
+    }
+
+    /// [`render_with`], with every `dashboards-src/i18n/<locale>.yaml` written as `strings` is given; also
+    /// how many strings files the render parsed.
+    fn render_in(project: &Path, text: &str, strings: Option<&str>) -> (String, usize) {
         let src = project.join("dashboards-src");
-        std::fs::create_dir_all(&src).expect("mkdir");
+        std::fs::create_dir_all(src.join("i18n")).expect("mkdir");
         std::fs::write(src.join("marketing.json.hbs"), text).expect("write");
+        if let Some(strings) = strings {
+            for locale in ["en", "fr"] {
+                std::fs::write(src.join(format!("i18n/{locale}.yaml")), strings).expect("write");
+            }
+        }
         let m = crate::manifest::parse("promo.yaml", include_str!("../../stacks/promo.yaml"))
             .expect("the default stack parses");
         let d = m
@@ -266,7 +283,28 @@ mod tests {
         let templates = super::super::dashboards::Templates::load(&src, "dashboards-src")
             .expect("templates")
             .with_render_cache(dir(project));
-        super::super::dashboards::render(&templates, &m, d).expect("renders")
+        let text = super::super::dashboards::render(&templates, &m, d).expect("renders");
+        (text, templates.parsed_strings())
+    }
+
+    /// The marketing template `{"title": "{{t.greeting}}"}` rendered with `greeting`.
+    fn rendered(greeting: &str) -> String {
+        format!("{{\n  \"title\": \"{greeting}\",\n  \"uid\": \"promo-marketing\"\n}}\n")
+    }
+
+    /// Fails on the first cache (its key hashed the parsed strings, so every run parsed the
+    /// YAML): a hit parses no strings file, and a changed strings file is a new key, rendered.
+    #[test]
+    fn a_hit_parses_no_strings_and_a_strings_change_renders_again() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let p = tmp.path();
+        let template = r#"{"title": "{{t.greeting}}"}"#;
+        let (first, parsed) = render_in(p, template, Some("greeting: \"Hello\"\n"));
+        assert_eq!((first.as_str(), parsed), (rendered("Hello").as_str(), 1));
+        assert_eq!(render_in(p, template, None), (first, 0));
+        let (second, parsed) = render_in(p, template, Some("greeting: \"Bonjour\"\n"));
+        assert_eq!((second.as_str(), parsed), (rendered("Bonjour").as_str(), 1));
+        assert_eq!(entries(p).len(), 2);
     }
 
     fn entries(project: &Path) -> Vec<PathBuf> {

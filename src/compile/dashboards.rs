@@ -210,13 +210,24 @@ impl Templates {
         Ok(v)
     }
 
-    fn parse_strings(&self, locale: &str) -> Result<Value> {
-        let (origin, text) = self.i18n.get(locale).ok_or_else(|| {
+    /// How many strings files this process parsed so far (tests of the render cache).
+    #[cfg(test)]
+    pub(super) fn parsed_strings(&self) -> usize {
+        self.cache.strings.lock().map_or(0, |c| c.len())
+    }
+
+    /// The strings file of `locale`: where it comes from and its text.
+    fn strings_file(&self, locale: &str) -> Result<&(String, String)> {
+        self.i18n.get(locale).ok_or_else(|| {
             Error::usage(
                 format!("no strings for language `{locale}`"),
                 "add dashboards-src/i18n/<locale>.yaml",
             )
-        })?;
+        })
+    }
+
+    fn parse_strings(&self, locale: &str) -> Result<Value> {
+        let (origin, text) = self.strings_file(locale)?;
         let map: BTreeMap<String, String> = serde_saphyr::from_str(text).map_err(|e| {
             Error::from(TemplateError {
                 template: origin.clone(),
@@ -297,14 +308,23 @@ pub fn render(templates: &Templates, m: &Manifest, d: &Dashboard) -> Result<Stri
         )
     })?;
     let locale = d.locale.as_ref().map_or(m.locale.as_str(), |l| l.as_str());
-    let ctx = context(m, d, templates.strings(locale)?);
     let Some(dir) = &templates.render_cache else {
+        let ctx = context(m, d, templates.strings(locale)?);
         return render_uncached(templates, template, &ctx, d);
     };
-    let key = dashboard_cache::key(name, template, &templates.partials, &ctx);
+    // The key hashes the strings file's text, not its parsed form: a hit parses no YAML.
+    let (_, strings_text) = templates.strings_file(locale)?;
+    let key = dashboard_cache::key(
+        name,
+        template,
+        &templates.partials,
+        &context(m, d, Value::Null),
+        strings_text,
+    );
     if let Some(text) = dashboard_cache::get(dir, &key) {
         return Ok(text);
     }
+    let ctx = context(m, d, templates.strings(locale)?);
     let text = render_uncached(templates, template, &ctx, d)?;
     dashboard_cache::put(dir, &key, &text);
     Ok(text)

@@ -104,7 +104,12 @@ pub fn quote_str(s: &str) -> String {
 
 /// Rows of the first series of the first result.
 pub fn rows(body: &Value) -> Vec<Vec<Value>> {
-    body["results"][0]["series"][0]["values"]
+    rows_in(&body["results"][0])
+}
+
+/// Rows of the first series of one result (`results[i]`).
+fn rows_in(result: &Value) -> Vec<Vec<Value>> {
+    result["series"][0]["values"]
         .as_array()
         .map(|v| v.iter().filter_map(|r| r.as_array().cloned()).collect())
         .unwrap_or_default()
@@ -112,7 +117,11 @@ pub fn rows(body: &Value) -> Vec<Vec<Value>> {
 
 /// The first column of every row, as strings (`SHOW DATABASES`, `SHOW MEASUREMENTS`).
 pub fn names(body: &Value) -> Vec<String> {
-    rows(body)
+    names_in(&body["results"][0])
+}
+
+fn names_in(result: &Value) -> Vec<String> {
+    rows_in(result)
         .iter()
         .filter_map(|r| r.first().and_then(Value::as_str).map(str::to_string))
         .collect()
@@ -130,46 +139,79 @@ fn as_admin(c: &Client, want: &DatabaseSpec, secrets: &SecretValues) -> Result<C
 }
 
 /// What exists, or `None` when the database does not.
+///
+/// One request in the usual case: InfluxQL runs `;`-separated statements in order and answers
+/// each in its own `results[i]` (the databases, the users, the retention policies, then one
+/// `SHOW GRANTS` per declared user). The server stops at the first failing statement (a missing
+/// database or user) and marks the rest "not executed"; then only the grants of the users that
+/// exist are asked again, one by one (InfluxDB 1.6 leaves those out of its answer).
 pub async fn observe(
     c: &Client,
     want: &DatabaseSpec,
     secrets: &SecretValues,
 ) -> Result<Option<DatabaseSpec>> {
     let admin = as_admin(c, want, secrets)?;
-    let dbs = match query(&admin, "SHOW DATABASES").await {
+    let db = quote_ident(&want.name);
+    let mut statements = vec![
+        "SHOW DATABASES".to_string(),
+        "SHOW USERS".to_string(),
+        format!("SHOW RETENTION POLICIES ON {db}"),
+    ];
+    statements.extend(
+        want.users
+            .iter()
+            .map(|u| format!("SHOW GRANTS FOR {}", quote_ident(&u.name))),
+    );
+    let all = statements.join("; ");
+    let body = match query_results(&admin, &all).await {
         Ok(b) => b,
         Err(e) if needs_first_admin(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
-    if !names(&dbs).contains(&want.name) {
+    // The answer to statement `i`; a statement the server did not run has none.
+    let result = |i: usize| -> Result<&Value> {
+        let answer = body["results"]
+            .as_array()
+            .and_then(|all| all.iter().find(|r| r["statement_id"] == i));
+        match answer.map(|r| (r, r["error"].as_str())) {
+            Some((r, None)) => Ok(r),
+            Some((_, Some(err))) => Err(refused(&c.url("/query"), false, &statements[i], err)),
+            None => Err(refused(
+                &c.url("/query"),
+                false,
+                &statements[i],
+                "not executed",
+            )),
+        }
+    };
+    if !names_in(result(0)?).contains(&want.name) {
         return Ok(None);
     }
-    let rps = query(
-        &admin,
-        &format!("SHOW RETENTION POLICIES ON {}", quote_ident(&want.name)),
-    )
-    .await?;
+    let users_rows = rows_in(result(1)?);
     let (mut retention, mut shard) = (String::new(), String::new());
-    for r in rows(&rps) {
+    for r in rows_in(result(2)?) {
         if r.get(4).and_then(Value::as_bool) == Some(true) {
             retention = go_duration_to_influxql(r.get(1).and_then(Value::as_str).unwrap_or(""));
             shard = go_duration_to_influxql(r.get(2).and_then(Value::as_str).unwrap_or(""));
         }
     }
-    let users_body = query(&admin, "SHOW USERS").await?;
     let mut users = Vec::new();
-    for r in rows(&users_body) {
+    for r in users_rows {
         let Some(name) = r.first().and_then(Value::as_str) else {
             continue;
         };
-        let Some(wanted) = want.users.iter().find(|u| u.name == name) else {
+        let Some(i) = want.users.iter().position(|u| u.name == name) else {
             continue;
         };
         let privilege = if r.get(1).and_then(Value::as_bool) == Some(true) {
             "ALL".to_string()
         } else {
-            let grants = query(&admin, &format!("SHOW GRANTS FOR {}", quote_ident(name))).await?;
-            rows(&grants)
+            let grants = match result(3 + i) {
+                Ok(g) => g.clone(),
+                // Not executed after another user's missing: ask for this one alone.
+                Err(_) => query(&admin, &statements[3 + i]).await?["results"][0].take(),
+            };
+            rows_in(&grants)
                 .iter()
                 .find(|g| g.first().and_then(Value::as_str) == Some(want.name.as_str()))
                 .and_then(|g| g.get(1).and_then(Value::as_str))
@@ -181,7 +223,7 @@ pub async fn observe(
         users.push(DbUser {
             name: name.to_string(),
             privilege,
-            password_secret: wanted.password_secret.clone(),
+            password_secret: want.users[i].password_secret.clone(),
         });
     }
     users.sort_by(|a, b| a.name.cmp(&b.name));

@@ -233,3 +233,88 @@ async fn wrong_admin_password_is_a_clear_error_without_the_password() {
     );
     assert!(!err.contains(&"ff".repeat(16)));
 }
+
+/// A TCP proxy in front of `upstream` that records every byte clients send, one buffer per
+/// connection, to count the HTTP requests a command makes.
+async fn recording_proxy(
+    upstream: String,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = tokio::net::TcpStream::connect(&upstream)
+                .await
+                .expect("upstream");
+            let record = record.clone();
+            let slot = {
+                let mut all = record.lock().expect("lock");
+                all.push(Vec::new());
+                all.len() - 1
+            };
+            tokio::spawn(async move {
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let back = tokio::spawn(async move { tokio::io::copy(&mut sr, &mut cw).await });
+                let mut buf = [0u8; 8192];
+                while let Ok(n @ 1..) = cr.read(&mut buf).await {
+                    record.lock().expect("lock")[slot].extend_from_slice(&buf[..n]);
+                    if sw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = sw.shutdown().await;
+                let _ = back.await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+fn requests(seen: &std::sync::Mutex<Vec<Vec<u8>>>) -> usize {
+    let all = seen.lock().expect("lock");
+    all.iter()
+        .map(|c| c.windows(12).filter(|w| w == b"POST /query ").count())
+        .sum()
+}
+
+/// Fails on the old observe (five requests, one statement each, for the converged database):
+/// one request now answers the database, its retention and its users' grants; a missing user
+/// (the server stops at its `SHOW GRANTS`) and a missing database still read correctly.
+#[tokio::test]
+async fn observe_reads_a_converged_database_in_one_request() {
+    let server = RealInfluxd::start(true);
+    let (url, seen) = recording_proxy(format!("127.0.0.1:{}", server.http_port())).await;
+    let ep = Endpoint { url };
+    let (_, spec) = desired(V1);
+    influx::apply(&ep, &spec, &secrets()).await.expect("apply");
+    let before = requests(&seen);
+    let found = influx::observe(&ep, &spec, &secrets())
+        .await
+        .expect("observe");
+    assert_eq!(found.as_ref(), Some(&spec));
+    assert_eq!(requests(&seen) - before, 1);
+
+    // A declared user is missing: the others are still read, with their grants.
+    let admin = ("promo-admin", "a1".repeat(16));
+    query(&server.url(), admin.0, &admin.1, "DROP USER \"grafana\"").await;
+    let mut without = spec.clone();
+    without.users.retain(|u| u.name != "grafana");
+    assert_eq!(without.users.len(), spec.users.len() - 1);
+    let found = influx::observe(&ep, &spec, &secrets())
+        .await
+        .expect("observe");
+    assert_eq!(found, Some(without));
+
+    // The database is gone: nothing to observe.
+    query(&server.url(), admin.0, &admin.1, "DROP DATABASE \"k6\"").await;
+    let found = influx::observe(&ep, &spec, &secrets())
+        .await
+        .expect("observe");
+    assert_eq!(found, None);
+}

@@ -16,22 +16,42 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// A file to write under `generated/<stack>/`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct GeneratedFile {
-    /// Exact contents.
-    pub bytes: Vec<u8>,
+    /// Exact contents (private: the cached sha256 must always be theirs).
+    bytes: Vec<u8>,
+    /// The contents' sha256, computed once (a run asks for it several times: digests, the
+    /// ledger, the writer).
+    sha: std::sync::OnceLock<String>,
 }
+
+impl PartialEq for GeneratedFile {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for GeneratedFile {}
 
 impl GeneratedFile {
     /// From text.
     pub fn text(s: impl Into<String>) -> Self {
         Self {
             bytes: s.into().into_bytes(),
+            sha: std::sync::OnceLock::new(),
         }
+    }
+    /// The exact contents.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    /// The contents, owned.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
     }
     /// sha256 of the contents.
     pub fn sha256(&self) -> String {
-        sha256_hex(&self.bytes)
+        self.sha.get_or_init(|| sha256_hex(&self.bytes)).clone()
     }
 }
 

@@ -47,7 +47,7 @@ pub fn resources(
         let file = dashboard_file(uid);
         let model: serde_json::Value = files
             .get(&file)
-            .and_then(|f| serde_json::from_slice(&f.bytes).ok())
+            .and_then(|f| serde_json::from_slice(f.bytes()).ok())
             .ok_or_else(|| {
                 Error::internal(format!("dashboard `{uid}`: {file} was not compiled"))
             })?;

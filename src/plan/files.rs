@@ -53,7 +53,7 @@ impl Applied {
             if sources.iter().any(|s| under(path, s)) {
                 applied.files.insert(
                     path.clone(),
-                    String::from_utf8_lossy(&file.bytes).into_owned(),
+                    String::from_utf8_lossy(file.bytes()).into_owned(),
                 );
             }
         }
@@ -134,7 +134,7 @@ pub fn with_files(mut plan: Plan, desired: &Desired, applied: Option<&Applied>) 
                 .files
                 .iter()
                 .filter(|(p, _)| owns(p))
-                .map(|(p, f)| (p.as_str(), String::from_utf8_lossy(&f.bytes).into_owned()))
+                .map(|(p, f)| (p.as_str(), String::from_utf8_lossy(f.bytes()).into_owned()))
                 .collect();
             let old: BTreeMap<&str, &String> = before
                 .iter()

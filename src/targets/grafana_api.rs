@@ -359,7 +359,7 @@ async fn upload(
     let ours: Value = desired
         .files
         .get(&d.file)
-        .and_then(|f| serde_json::from_slice(&f.bytes).ok())
+        .and_then(|f| serde_json::from_slice(f.bytes()).ok())
         .ok_or_else(|| {
             Error::internal(format!(
                 "dashboard `{}`: {} was not compiled",

@@ -33,7 +33,7 @@ pub fn check(
     let mut stale = Vec::new();
     for (rel, file) in files {
         let current = read_optional(&dir.join(rel))?;
-        if current.as_deref() == Some(&file.bytes[..]) {
+        if current.as_deref() == Some(file.bytes()) {
             continue;
         }
         // The ledger itself records the others, not itself.
@@ -49,7 +49,7 @@ pub fn check(
             path: rel.clone(),
             diff: unified_diff(
                 &before,
-                &String::from_utf8_lossy(&file.bytes),
+                &String::from_utf8_lossy(file.bytes()),
                 display_dir,
                 rel,
             ),

@@ -191,7 +191,7 @@ pub fn prepare(
     for (rel, file) in files {
         let path = dir.join(rel);
         match read_optional(&path)? {
-            Some(bytes) if bytes == file.bytes => {
+            Some(bytes) if bytes == file.bytes() => {
                 tracing::trace!("unchanged {}", path.display());
                 report.unchanged += 1;
             }
@@ -219,7 +219,7 @@ pub fn prepare(
                     .entry(rel.clone())
                     .or_default()
                     .insert(file.sha256());
-                put.push((rel.clone(), file.bytes.clone()));
+                put.push((rel.clone(), file.bytes().to_vec()));
             }
         }
     }
@@ -255,8 +255,8 @@ pub fn prepare(
     report.removed.sort();
     report.kept.sort();
     let ledger = recorded.to_file();
-    let ledger = (read_optional(&dir.join(LEDGER))?.as_deref() != Some(&ledger.bytes[..]))
-        .then_some(ledger.bytes);
+    let ledger = (read_optional(&dir.join(LEDGER))?.as_deref() != Some(ledger.bytes()))
+        .then(|| ledger.into_bytes());
     let leftovers = !previous.files.is_empty() || has_leftovers(dir);
     Ok(Prepared {
         dir: dir.to_path_buf(),

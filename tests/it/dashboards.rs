@@ -50,7 +50,7 @@ fn generated(l: &Loaded, t: &Templates) -> BTreeMap<String, String> {
         .map(|(p, f)| {
             (
                 p.to_string(),
-                String::from_utf8(f.bytes.clone()).expect("utf8"),
+                String::from_utf8(f.bytes().to_vec()).expect("utf8"),
             )
         })
         .collect()

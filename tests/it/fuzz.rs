@@ -325,7 +325,7 @@ fn check_shapes(loaded: &manifest::Loaded) -> Result<(), TestCaseError> {
     let files: BTreeMap<&str, String> = desired
         .files
         .iter()
-        .map(|(p, f)| (p.as_str(), String::from_utf8_lossy(&f.bytes).into_owned()))
+        .map(|(p, f)| (p.as_str(), String::from_utf8_lossy(f.bytes()).into_owned()))
         .collect();
     for (path, text) in &files {
         if path.starts_with("cron/") {

@@ -22,7 +22,7 @@ fn snapshot_every_generated_file_of_every_stack() {
         let mut text = String::new();
         for (path, file) in &desired.files {
             text.push_str(&format!("==== {path} ====\n"));
-            text.push_str(&String::from_utf8_lossy(&file.bytes));
+            text.push_str(&String::from_utf8_lossy(file.bytes()));
         }
         insta::assert_snapshot!(format!("generated_{}", l.stack()), text);
     }
@@ -53,7 +53,7 @@ fn compose_files_follow_the_compose_spec() {
     for l in &loaded {
         let desired = compile::compile(l, &templates, &SecretValues::default()).expect("compile");
         let text =
-            String::from_utf8(desired.files["docker-compose.yml"].bytes.clone()).expect("utf8");
+            String::from_utf8(desired.files["docker-compose.yml"].bytes().to_vec()).expect("utf8");
         let doc: serde_json::Value = serde_saphyr::from_str(&text).expect("compose is YAML");
         let errors: Vec<String> = validator
             .iter_errors(&doc)

@@ -81,7 +81,7 @@ fn generated(s: &Stack, uids: &[String]) -> Result<Vec<(String, Value)>> {
         if !(path.contains("dashboards/") && path.ends_with(".json")) {
             continue;
         }
-        if let Ok(model) = serde_json::from_slice::<Value>(&file.bytes)
+        if let Ok(model) = serde_json::from_slice::<Value>(file.bytes())
             && let Some(uid) = model["uid"].as_str()
         {
             by_uid.insert(uid.to_string(), model);

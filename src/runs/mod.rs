@@ -5,6 +5,7 @@
 //! Owns: opening a stack for these commands, and what each returns.
 //! May not: print (the CLI renders the results), read the environment, write anything.
 
+pub mod capacity;
 pub mod record;
 pub mod source;
 pub mod verdict;

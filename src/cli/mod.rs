@@ -96,6 +96,9 @@ pub enum Command {
     /// Per service: state, health, image and version, URL, uptime.
     #[command(after_help = status::EXAMPLES)]
     Status(status::Args),
+    /// Check a stack: .env, secrets, services; ok / warn / fail and what to do (exit 1 on fail).
+    #[command(after_help = commands::doctor::EXAMPLES)]
+    Doctor(commands::doctor::Args),
     /// Remove the stack's containers and network (data volumes only with --volumes).
     #[command(after_help = destroy::EXAMPLES)]
     Destroy(destroy::Args),
@@ -147,6 +150,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Plan(args) => plan::run(g, args),
         Command::Apply(args) => apply::run(g, args),
         Command::Status(args) => status::run(g, args),
+        Command::Doctor(args) => commands::doctor::run(g, args),
         Command::Destroy(args) => destroy::run(g, args),
         Command::Logs(args) => logs::run(g, args),
         Command::Restart(args) => restart::run(g, args),

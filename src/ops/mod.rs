@@ -16,6 +16,7 @@ pub const FORMAT_VERSION: &str = "1.0";
 pub mod backup;
 pub mod dashboards;
 pub mod deploy;
+pub mod doctor;
 pub mod generate;
 pub mod ports;
 pub mod rotate;

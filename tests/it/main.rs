@@ -16,6 +16,7 @@ mod dashboards_live;
 mod dashboards_scale;
 mod dashboards_vc;
 mod docker;
+mod doctor;
 mod engine;
 mod exit_codes;
 mod fuzz;

@@ -13,6 +13,7 @@ pub mod completions;
 pub mod control_api;
 pub mod dashboards;
 pub mod destroy;
+pub mod doctor;
 pub mod generate;
 pub mod k6;
 pub mod logs;

@@ -1,0 +1,63 @@
+//! `doctor`: run the troubleshooting checklist on a stack and show one line per check
+//! (ok / warn / fail, what was found, what to do). Exit 1 on any fail.
+//!
+//! Owns: the command's flags and its table. May not: hold a check (that is `ops::doctor`),
+//! change anything, read the environment.
+
+use std::process::ExitCode;
+
+use super::super::globals::Globals;
+use super::super::output::Out;
+use super::args;
+use crate::error::Result;
+use crate::ops::doctor::{self, Level, Report};
+
+/// Shown by `doctor --help`.
+pub const EXAMPLES: &str =
+    "Examples:\n  promo-infra doctor\n  promo-infra doctor --target native --json";
+
+/// `doctor` arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where the stack runs.
+    #[command(flatten)]
+    pub target: args::Target,
+    /// Machine-readable output (README "JSON output").
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Run `doctor`.
+pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
+    let report = doctor::doctor(
+        &globals.project(),
+        &globals.selection(false),
+        args.target.target,
+    )?;
+    let mut out = Out::stdout();
+    if args.json {
+        out.versioned_json(&report)?;
+    } else {
+        table(&mut out, &report);
+    }
+    Ok(if report.worst() == Level::Fail {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn table(out: &mut Out, report: &Report) {
+    out.line(&format!("Doctor for stack `{}`:", report.stack));
+    for c in &report.checks {
+        let mark = match c.level {
+            Level::Ok => "[ok]  ",
+            Level::Warn => "[warn]",
+            Level::Fail => "[fail]",
+        };
+        out.line(&format!("{mark} {}: {}", c.check, c.finding));
+        if !c.fix.is_empty() {
+            out.line(&format!("         fix: {}", c.fix));
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! `doctor`: each check's fail (or warn) case produced on purpose, reported with its fix.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::common::{BASE, TestContext};
+
+fn env_line(p: &TestContext, name: &str, value: &str) {
+    let env = p.read("generated/shop/.env");
+    let text: String = env
+        .lines()
+        .map(|l| {
+            if l.starts_with(&format!("{name}=")) {
+                format!("{name}={value}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    p.write("generated/shop/.env", &text);
+    let path = p.path().join("generated/shop/.env");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
+#[test]
+fn env_checks_fail_with_their_fix_and_change_nothing() {
+    let p = TestContext::new();
+    p.write("stacks/promo.yaml", BASE);
+    let slack = [("SLACK_WEBHOOK_URL", "https://hooks.slack.test/x")];
+    let doctor = ["doctor", "--target", "native"];
+    let mut runs = crate::common::Runs::default();
+    runs.push("no .env yet", p.run_env(&doctor, &slack));
+    assert_eq!(p.run_env(&["generate"], &slack).code, 0);
+    env_line(&p, "GRAFANA_ADMIN_PASSWORD", "changeme");
+    runs.push("default password", p.run_env(&doctor, &slack));
+    let path = p.path().join("generated/shop/.env");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let before = p.snapshot_tree();
+    runs.push(".env mode 0644", p.run_env(&doctor, &slack));
+    assert_eq!(p.snapshot_tree(), before, "doctor changed a file");
+    promo_snapshot!(runs, @"
+    === no .env yet ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    Doctor for stack `shop`:
+    [fail] .env: ./generated/shop/.env does not exist
+             fix: run `promo-infra generate` to create it (mode 0600)
+    [fail] secrets: not set: CONTROL_API_STOP_PASSWORD, CONTROL_API_TOKEN, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY, INFLUXDB_ADMIN_PASSWORD, INFLUXDB_ADMIN_TOKEN
+             fix: run `promo-infra generate` for generated ones; export or add to .env the ones you provide (`promo-infra secrets list`)
+    [fail] service control-api: stopped, health -
+             fix: `promo-infra logs control-api` to see why, then `promo-infra apply` to start it
+    [fail] service grafana: stopped, health -
+             fix: `promo-infra logs grafana` to see why, then `promo-infra apply` to start it
+    [fail] service influxdb: stopped, health -
+             fix: `promo-infra logs influxdb` to see why, then `promo-infra apply` to start it
+
+    ----- stderr -----
+
+    === default password ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    Doctor for stack `shop`:
+    [ok]   .env: ./generated/shop/.env is private (mode 0600)
+    [warn] secrets: GRAFANA_ADMIN_PASSWORD is a well-known default password
+             fix: delete the GRAFANA_ADMIN_PASSWORD line in ./generated/shop/.env and run `promo-infra generate`, then `promo-infra apply`
+    [fail] service control-api: stopped, health -
+             fix: `promo-infra logs control-api` to see why, then `promo-infra apply` to start it
+    [fail] service grafana: stopped, health -
+             fix: `promo-infra logs grafana` to see why, then `promo-infra apply` to start it
+    [fail] service influxdb: stopped, health -
+             fix: `promo-infra logs influxdb` to see why, then `promo-infra apply` to start it
+
+    ----- stderr -----
+
+    === .env mode 0644 ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    Doctor for stack `shop`:
+    [fail] .env: secrets file `./generated/shop/.env`: has mode 0644: group or others may read or change the secrets in it
+             fix: `chmod 600 ./generated/shop/.env` (and rotate the secrets if others may have read them: `promo-infra secrets rotate NAME`); nothing was changed
+    [fail] secrets: secrets file `./generated/shop/.env`: has mode 0644: group or others may read or change the secrets in it
+             fix: `chmod 600 ./generated/shop/.env` (and rotate the secrets if others may have read them: `promo-infra secrets rotate NAME`); nothing was changed
+    [fail] services: secrets file `./generated/shop/.env`: has mode 0644: group or others may read or change the secrets in it
+             fix: `chmod 600 ./generated/shop/.env` (and rotate the secrets if others may have read them: `promo-infra secrets rotate NAME`); nothing was changed
+
+    ----- stderr -----
+    ");
+}

@@ -206,16 +206,18 @@ pub fn env_var(name: &str) -> Option<String> {
 
 const DEFAULT_PASSWORDS: [&str; 5] = ["admin", "password", "changeme", "secret", "grafana"];
 
+/// Whether `value` is a well-known default password (any case).
+pub fn is_default_password(value: &str) -> bool {
+    DEFAULT_PASSWORDS.contains(&value.to_ascii_lowercase().as_str())
+}
+
 /// Refuse well-known default passwords in `.env` for `environment: prod`.
 pub fn check_defaults(path: &Path, values: &SecretValues, environment: Environment) -> Result<()> {
     if environment != Environment::Prod {
         return Ok(());
     }
     for name in [GRAFANA_ADMIN_PASSWORD, INFLUX_ADMIN_PASSWORD] {
-        if values
-            .get(name)
-            .is_some_and(|v| DEFAULT_PASSWORDS.contains(&v.to_ascii_lowercase().as_str()))
-        {
+        if values.get(name).is_some_and(is_default_password) {
             return Err(Error::Secrets {
                 path: path.to_path_buf(),
                 message: format!(

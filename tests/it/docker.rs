@@ -1214,7 +1214,7 @@ fn an_unreachable_engine_is_named_with_what_to_do() {
 }
 
 #[test]
-fn a_target_not_built_yet_says_so() {
+fn the_cloud_target_without_its_manifest_section_says_what_to_add() {
     let p = TestContext::new();
     p.write(
         "stacks/promo.yaml",
@@ -1226,9 +1226,10 @@ fn a_target_not_built_yet_says_so() {
     ----- stdout -----
 
     ----- stderr -----
-      x target `cloud` is not available yet
-      help: use --target docker (the default) or --target native
+      x stacks/promo.yaml: stack `local` has no `targets.cloud` section
+      help: add `targets: {cloud: {grafana_url, grafana_token_env, influx_url, influx_token_env}}` to the manifest (see README, \"The cloud target\")
     ");
+    assert!(!p.path().join("generated").exists(), "nothing written");
 }
 
 #[test]

@@ -13,6 +13,17 @@ pub struct Target {
     pub target: TargetKind,
 }
 
+/// `--target` and `--json` (commands that report on a running stack).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct TargetJson {
+    /// Where the stack runs.
+    #[command(flatten)]
+    pub target: Target,
+    /// Machine-readable output (README "JSON output").
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `--auto-approve`.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct Approve {

@@ -19,12 +19,9 @@ pub const EXAMPLES: &str =
 /// `doctor` arguments.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Where the stack runs.
+    /// Target and output.
     #[command(flatten)]
-    pub target: args::Target,
-    /// Machine-readable output (README "JSON output").
-    #[arg(long)]
-    pub json: bool,
+    pub common: args::TargetJson,
 }
 
 /// Run `doctor`.
@@ -32,10 +29,10 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     let report = doctor::doctor(
         &globals.project(),
         &globals.selection(false),
-        args.target.target,
+        args.common.target.target,
     )?;
     let mut out = Out::stdout();
-    if args.json {
+    if args.common.json {
         out.versioned_json(&report)?;
     } else {
         table(&mut out, &report);

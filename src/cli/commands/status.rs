@@ -20,12 +20,9 @@ pub const EXAMPLES: &str = "Examples:\n  promo-infra status\n  promo-infra statu
 /// `status` arguments.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Where the stack runs.
+    /// Target and output.
     #[command(flatten)]
-    pub target: args::Target,
-    /// Machine-readable output.
-    #[arg(long)]
-    pub json: bool,
+    pub common: args::TargetJson,
     /// Exit 3 unless every declared service is running and healthy (1 stays "error").
     #[arg(long)]
     pub exit_code: bool,
@@ -45,10 +42,10 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     let (rows, alerts) = ops::status_and_alerts(
         &globals.project(),
         &globals.selection(false),
-        args.target.target,
+        args.common.target.target,
     )?;
     let mut out = Out::stdout();
-    if args.json {
+    if args.common.json {
         out.versioned_json(&StatusJson {
             services: &rows,
             alerts: alerts.as_deref(),

@@ -17,8 +17,6 @@ use crate::project::Project;
 use crate::secrets::{self, SecretValues};
 use crate::targets::{ServiceStatus, TargetKind};
 
-/// Passwords a human would guess; warned about anywhere, a failure in prod.
-const DEFAULT_PASSWORDS: [&str; 5] = ["admin", "password", "changeme", "secret", "grafana"];
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -173,7 +171,7 @@ fn defaults(values: &SecretValues) -> Option<&str> {
     values.names().find(|name| {
         values
             .get(name)
-            .is_some_and(|v| DEFAULT_PASSWORDS.contains(&v.to_ascii_lowercase().as_str()))
+            .is_some_and(crate::secrets::is_default_password)
     })
 }
 

@@ -14,7 +14,7 @@
 //! | [`compile`] | pure `Manifest × TargetKind → Desired`: generated files + runtime resources |
 //! | [`desired`] | the `Desired` model everything downstream consumes |
 //! | [`plan`] | pure diff `Desired × Observed → Plan`, and its rendering |
-//! | [`targets`] | the `Target` contract, [`targets::for_kind`], the executor; docker, native, fake |
+//! | [`targets`] | the `Target` contract, [`targets::for_kind`], the executor; docker, native, cloud, fake |
 //! | [`writer`] | the one writer: atomic, write-if-changed, hand-edit ledger, `--check` diffs |
 //! | [`secrets`] | the secrets catalog and `.env` (0600, created once, never printed) |
 //! | [`influx`] | the one InfluxDB client (1.x and 2.x) and the database resource |

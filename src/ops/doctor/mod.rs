@@ -17,7 +17,6 @@ use crate::project::Project;
 use crate::secrets::{self, SecretValues};
 use crate::targets::{ServiceStatus, TargetKind};
 
-
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -59,6 +59,21 @@ impl<W: Write> Out<W> {
         let _ = write!(self.w, "{text}");
     }
 
+    /// `body` as a versioned JSON document when `json`, else `print`ed for people.
+    pub fn json_or<T: Serialize>(
+        &mut self,
+        json: bool,
+        body: &T,
+        print: impl FnOnce(&mut Self, &T),
+    ) -> Result<()> {
+        if json {
+            self.versioned_json(body)
+        } else {
+            print(self, body);
+            Ok(())
+        }
+    }
+
     /// A JSON document of the versioned formats (`plan`, `status`): `format_version` first, then
     /// the fields of `body`. README "JSON output" documents each; a field is never removed or
     /// changed in meaning without a new major version.

@@ -31,12 +31,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
         &globals.selection(false),
         args.common.target.target,
     )?;
-    let mut out = Out::stdout();
-    if args.common.json {
-        out.versioned_json(&report)?;
-    } else {
-        table(&mut out, &report);
-    }
+    Out::stdout().json_or(args.common.json, &report, table)?;
     Ok(if report.worst() == Level::Fail {
         ExitCode::FAILURE
     } else {

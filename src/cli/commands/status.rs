@@ -44,15 +44,13 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
         &globals.selection(false),
         args.common.target.target,
     )?;
-    let mut out = Out::stdout();
-    if args.common.json {
-        out.versioned_json(&StatusJson {
-            services: &rows,
-            alerts: alerts.as_deref(),
-        })?;
-    } else {
-        print::deploy::status(&mut out, &rows, alerts.as_deref());
-    }
+    let body = StatusJson {
+        services: &rows,
+        alerts: alerts.as_deref(),
+    };
+    Out::stdout().json_or(args.common.json, &body, |out, b| {
+        print::deploy::status(out, b.services, b.alerts);
+    })?;
     Ok(exit_code(args.exit_code, &rows))
 }
 

@@ -16,9 +16,10 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::grafana::{alerting_doc, datasource_uid, folder_uid};
+use super::influx::{GRAFANA_TOKEN_ID, k6_token, token};
 use crate::desired::{
     AlertingSpec, CloudEndpoints, DatabaseSpec, DatasourceSpec, EnvValue, Resource, ResourceId,
-    ResourceKind, ResourceSpec, SecureField, TokenSpec,
+    ResourceKind, ResourceSpec, SecureField,
 };
 use crate::manifest::Manifest;
 use crate::manifest::duration;
@@ -29,11 +30,6 @@ pub const K6_TOKEN: &str = "INFLUXDB_CLOUD_K6_TOKEN";
 pub const GRAFANA_TOKEN: &str = "INFLUXDB_CLOUD_GRAFANA_TOKEN";
 /// The tokens apply mints, for the fingerprints that make a new value show in plan.
 pub const MINTED: [&str; 2] = [GRAFANA_TOKEN, K6_TOKEN];
-
-/// Name of k6's token resource.
-pub const K6_TOKEN_ID: &str = "k6-write";
-/// Name of Grafana's token resource.
-pub const GRAFANA_TOKEN_ID: &str = "grafana-read";
 
 /// Where the cloud target works, or `None` when the manifest has no `targets.cloud`.
 pub fn endpoints(m: &Manifest) -> Option<CloudEndpoints> {
@@ -87,37 +83,6 @@ pub fn resources(
     out.push(datasource(m, cloud, fingerprints));
     out.extend(alerting(m, fingerprints));
     out
-}
-
-/// A scoped token on the stack's bucket: `(resource name, action, .env variable)`.
-fn token(
-    m: &Manifest,
-    (name, action, secret): (&str, &str, &str),
-    what: &str,
-    fingerprints: &BTreeMap<String, String>,
-) -> Resource {
-    let bucket = m.influxdb.bucket.as_str();
-    Resource::new(
-        ResourceId::new(ResourceKind::Token, name),
-        vec![ResourceId::new(ResourceKind::Database, bucket)],
-        ResourceSpec::Token(TokenSpec {
-            description: format!("promo-infra {}: {what}", *m.stack),
-            permissions: vec![format!("{action}:buckets/{bucket}")],
-            secret: secret.to_string(),
-        }),
-        fingerprints,
-    )
-}
-
-/// k6's write-only token on the stack's bucket, kept in `.env` as `secret` (every target with
-/// an InfluxDB 2 API: the cloud's, or the stack's own InfluxDB 2).
-pub fn k6_token(m: &Manifest, secret: &str, fingerprints: &BTreeMap<String, String>) -> Resource {
-    token(
-        m,
-        (K6_TOKEN_ID, "write", secret),
-        "k6 writes metrics",
-        fingerprints,
-    )
 }
 
 /// The InfluxDB datasource: InfluxQL through the bucket's DBRP mapping for an `influxdb.version:

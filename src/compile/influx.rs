@@ -1,8 +1,18 @@
-//! InfluxDB initialisation: database / bucket and retention.
+//! InfluxDB initialisation: database / bucket and retention, and the scoped tokens of an
+//! InfluxDB 2 API (k6's write-only one on every target, Grafana's read-only one on the cloud).
 //!
-//! Owns: the 1.x init script and shard durations. May not: do IO or talk to InfluxDB.
+//! Owns: the 1.x init script, shard durations, the token resources. May not: do IO or talk to
+//! InfluxDB.
 
+use std::collections::BTreeMap;
+
+use crate::desired::{Resource, ResourceId, ResourceKind, ResourceSpec, TokenSpec};
 use crate::manifest::{Manifest, duration};
+
+/// Name of k6's token resource.
+pub const K6_TOKEN_ID: &str = "k6-write";
+/// Name of Grafana's token resource.
+pub const GRAFANA_TOKEN_ID: &str = "grafana-read";
 
 /// InfluxDB 1.x default shard-group duration for a retention (as `influxd` picks it), in the
 /// spelling `SHOW RETENTION POLICIES` normalises to (`1h`, `24h`, `168h`).
@@ -39,4 +49,35 @@ pub fn v1_init(m: &Manifest, header: &str) -> String {
         out.push_str(";\n");
     }
     out
+}
+
+/// A scoped token on the stack's bucket: `(resource name, action, .env variable)`.
+pub(super) fn token(
+    m: &Manifest,
+    (name, action, secret): (&str, &str, &str),
+    what: &str,
+    fingerprints: &BTreeMap<String, String>,
+) -> Resource {
+    let bucket = m.influxdb.bucket.as_str();
+    Resource::new(
+        ResourceId::new(ResourceKind::Token, name),
+        vec![ResourceId::new(ResourceKind::Database, bucket)],
+        ResourceSpec::Token(TokenSpec {
+            description: format!("promo-infra {}: {what}", *m.stack),
+            permissions: vec![format!("{action}:buckets/{bucket}")],
+            secret: secret.to_string(),
+        }),
+        fingerprints,
+    )
+}
+
+/// k6's write-only token on the stack's bucket, kept in `.env` as `secret` (every target with
+/// an InfluxDB 2 API: the cloud's, or the stack's own InfluxDB 2).
+pub fn k6_token(m: &Manifest, secret: &str, fingerprints: &BTreeMap<String, String>) -> Resource {
+    token(
+        m,
+        (K6_TOKEN_ID, "write", secret),
+        "k6 writes metrics",
+        fingerprints,
+    )
 }

@@ -175,7 +175,7 @@ pub fn compile_for(
             desired.add(database_resource(m, &fingerprints));
             // InfluxDB 2: k6 writes with a token of its own, write-only on the bucket.
             if *m.influxdb.version == 2 {
-                desired.add(cloud::k6_token(m, secrets::INFLUX_K6_TOKEN, &fingerprints));
+                desired.add(influx::k6_token(m, secrets::INFLUX_K6_TOKEN, &fingerprints));
             }
         }
         TargetKind::Cloud => {

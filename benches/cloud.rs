@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use promo_doubles::grafana::GrafanaConfig;
 use promo_doubles::influx2::{Influx2Config, Influx2Setup, Product};
-use support::update_benchmarks;
+use support::{Cost, median, update_benchmarks, with_dashboards};
 
 /// Dashboards in the stack.
 const N: usize = 100;
@@ -32,14 +32,6 @@ const LATENCY: Duration = Duration::from_millis(50);
 const RUNS: usize = 3;
 const TOKEN: &str = "glsa_bench_0123456789abcdef";
 const OPERATOR: &str = "bench-operator-token-0123456789";
-
-#[derive(Clone, Copy, Default)]
-struct Cost {
-    wall: Duration,
-    busy: Duration,
-    requests: u64,
-    max_in_flight: u64,
-}
 
 fn main() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -124,17 +116,7 @@ fn main() {
 
 /// `stacks/promo-v1.yaml` on the doubles, with `N` dashboards of their own titles.
 fn manifest(base: &str, grafana: &str, influx: &str) -> String {
-    let head = &base[..base.find("\ndashboards:\n").expect("dashboards") + 1];
-    let tail = &base[base.find("\nalerting:\n").expect("alerting") + 1..];
-    let dashboards: String = (0..N)
-        .map(|i| {
-            let template = if i % 2 == 0 { "marketing" } else { "k6-technical" };
-            format!("  - uid: bench-{i:03}\n    template: {template}\n    title: \"Bench dashboard {i:03}\"\n")
-        })
-        .collect();
-    format!("{head}dashboards:\n{dashboards}{tail}")
-        .replacen("  home_dashboard: promo-marketing\n", "", 1)
-        .replace(
+    with_dashboards(base, N).replace(
             "targets:\n  docker: { network: monitoring-net }\n",
             &format!(
                 "targets:\n  docker: {{ network: monitoring-net }}\n  cloud:\n    grafana_url: {grafana}\n    grafana_token_env: GRAFANA_CLOUD_TOKEN\n    influx_url: {influx}\n    influx_org: promo-analyzer\n    influx_token_env: INFLUX_CLOUD_TOKEN\n"
@@ -164,11 +146,6 @@ fn run(bin: &Path, dir: &Path, args: &[&str]) -> Duration {
         String::from_utf8_lossy(&out.stderr)
     );
     wall
-}
-
-fn median(mut samples: Vec<Cost>) -> Cost {
-    samples.sort_by_key(|c| c.wall);
-    samples[samples.len() / 2]
 }
 
 fn report(m: &[Vec<Cost>]) -> String {

@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use promo_doubles::grafana::{GrafanaConfig, GrafanaHandle, SpawnOptions, spawn_with};
-use support::update_benchmarks;
+use support::{Cost, median, update_benchmarks, with_dashboards};
 
 /// Dashboards in the stack.
 const N: usize = 100;
@@ -37,15 +37,6 @@ const SCENARIOS: [&str; 4] = [
     "push again, unchanged",
     "diff after push (empty)",
 ];
-
-/// One command's cost.
-#[derive(Clone, Copy, Default)]
-struct Cost {
-    wall: Duration,
-    busy: Duration,
-    requests: u64,
-    max_in_flight: u64,
-}
 
 /// A command's cost with the latency and without.
 #[derive(Clone, Copy)]
@@ -177,12 +168,6 @@ fn measure(bin: &Path, dir: &Path, double: &GrafanaHandle, args: &[&str], code: 
     }
 }
 
-/// The run of median wall time.
-fn median(mut samples: Vec<Cost>) -> Cost {
-    samples.sort_by_key(|c| c.wall);
-    samples[samples.len() / 2]
-}
-
 fn report(m: &[Vec<Pair>]) -> String {
     let profile = if cfg!(debug_assertions) {
         "debug build (`cargo test --bench dashboards`; a release build computes far less between requests)"
@@ -250,20 +235,5 @@ fn report(m: &[Vec<Pair>]) -> String {
 /// `stacks/promo.yaml` with Grafana on `port` and `n` dashboards, each with its own title
 /// (Grafana refuses two of one title in a folder).
 fn manifest(base: &str, port: u16, n: usize) -> String {
-    let head = &base[..base.find("\ndashboards:\n").expect("dashboards") + 1];
-    let tail = &base[base.find("\nalerting:\n").expect("alerting") + 1..];
-    let mut dashboards = String::from("dashboards:\n");
-    for i in 0..n {
-        let template = if i % 2 == 0 {
-            "marketing"
-        } else {
-            "k6-technical"
-        };
-        dashboards.push_str(&format!(
-            "  - uid: bench-{i:03}\n    template: {template}\n    title: \"Bench dashboard {i:03}\"\n"
-        ));
-    }
-    format!("{head}{dashboards}{tail}")
-        .replacen("  port: 3000", &format!("  port: {port}"), 1)
-        .replacen("  home_dashboard: promo-marketing\n", "", 1)
+    with_dashboards(base, n).replacen("  port: 3000", &format!("  port: {port}"), 1)
 }

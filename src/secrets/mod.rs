@@ -193,10 +193,15 @@ impl SecretValues {
     }
     /// sha256 of a value, to detect rotation without storing it.
     pub fn fingerprint(&self, name: &str) -> Option<String> {
-        use sha2::Digest;
-        self.get(name)
-            .map(|v| hex::encode(sha2::Sha256::digest(v.as_bytes())))
+        self.get(name).map(fingerprint)
     }
+}
+
+/// The fingerprint of a secret value (its sha256, hex): what plans and records keep instead of
+/// the value.
+pub fn fingerprint(value: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(value.as_bytes()))
 }
 
 /// A secret from the process environment; an empty variable is not set.

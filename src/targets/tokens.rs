@@ -16,11 +16,6 @@ use crate::influx::Client;
 use crate::influx::cloud as api;
 use crate::plan::ObservedResource;
 
-fn fingerprint(value: &str) -> Option<String> {
-    crate::secrets::SecretValues::from_pairs([("x".to_string(), value.to_string())])
-        .fingerprint("x")
-}
-
 /// The stack's tokens that exist as this tool minted them. `bucket`: the bucket's (id, name)
 /// when it exists (its permissions are then named by the bucket's name).
 pub async fn observe(
@@ -57,7 +52,7 @@ pub async fn observe(
             .sent
             .get(&r.id.to_string())
             .and_then(|s| s.get(&t.secret));
-        let held = ctx.secrets.get(&t.secret).and_then(fingerprint);
+        let held = ctx.secrets.fingerprint(&t.secret);
         if held.is_none() || held.as_ref() != minted {
             continue;
         }
@@ -105,7 +100,7 @@ pub async fn mint(
         rec.tokens.insert(r.id.name.clone(), id.clone());
         rec.sent.insert(
             r.id.to_string(),
-            [(t.secret.clone(), fingerprint(&token).unwrap_or_default())].into(),
+            [(t.secret.clone(), crate::secrets::fingerprint(&token))].into(),
         );
     })?;
     let auths = api::authorizations(c, org_id, None).await?;

@@ -52,12 +52,6 @@ fn secret_value(ctx: &Context, name: &str) -> Result<String> {
         })
 }
 
-fn fingerprint(value: &str) -> String {
-    crate::secrets::SecretValues::from_pairs([("x".to_string(), value.to_string())])
-        .fingerprint("x")
-        .unwrap_or_default()
-}
-
 /// `content` with every `{"secret": NAME}` replaced by the secret's value, and the
 /// fingerprints of the values used, by name.
 fn resolve(ctx: &Context, content: &Value, used: &mut BTreeMap<String, String>) -> Result<Value> {
@@ -65,7 +59,7 @@ fn resolve(ctx: &Context, content: &Value, used: &mut BTreeMap<String, String>) 
         Value::Object(map) => {
             if let (1, Some(Value::String(name))) = (map.len(), map.get("secret")) {
                 let value = secret_value(ctx, name)?;
-                used.insert(name.clone(), fingerprint(&value));
+                used.insert(name.clone(), crate::secrets::fingerprint(&value));
                 return Ok(Value::String(value));
             }
             let mut out = serde_json::Map::new();
@@ -173,7 +167,7 @@ pub async fn apply_datasource(
             continue;
         };
         let value = secret_value(ctx, name)?;
-        used.insert(name.clone(), fingerprint(&value));
+        used.insert(name.clone(), crate::secrets::fingerprint(&value));
         secure.insert(k.clone(), json!(format!("{}{value}", f.prefix)));
     }
     let body = json!({

@@ -4,6 +4,7 @@
 #   promo-infra-influxdb:<influxd version>-local  real InfluxDB 1.6 from Debian's influxdb package
 #   promo-infra:<crate version>                    promo-infra itself (its control API)
 #   promo-infra-grafana-double:<crate version>     the Grafana API test double (tests/doubles) — a double, not Grafana
+#   promo-infra-influxdb2-double:<crate version>   the InfluxDB 2 API test double (tests/doubles) — a double, not InfluxDB
 # Each is FROM scratch: the binary, the libraries `ldd` lists, and busybox (busybox-static) for
 # the shell and the wget of the health checks. Binaries are built with the `debug` cargo profile
 # unless PROFILE=release; PROMO_INFRA_BIN=/path uses that promo-infra binary instead of building
@@ -96,3 +97,11 @@ else
   echo "images: tests/doubles has no grafana-double binary yet; promo-infra-grafana-double:${version} not built" >&2
   exit 1
 fi
+
+# The InfluxDB 2 API double (tests/doubles): a double, named as one; `influx ping` for the
+# health check of an InfluxDB 2 service is a busybox wget script.
+cargo build "${cargo_flags[@]}" -p promo-doubles --bin influxdb2-double
+ctx=$(context influxdb2-double)
+add_binary "$ctx/rootfs" "$target_dir/$profile/influxdb2-double" /usr/local/bin/influxdb2-double
+install -m 0755 images/influxdb2-double/influx "$ctx/rootfs/usr/local/bin/influx"
+build "$ctx" "promo-infra-influxdb2-double:${version}" "$version"

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::grafana::{alerting_doc, datasource_uid, folder_uid};
-use super::influx::{GRAFANA_TOKEN_ID, k6_token, token};
+use super::influx::{grafana_token, k6_token};
 use crate::desired::{
     AlertingSpec, CloudEndpoints, DatabaseSpec, DatasourceSpec, EnvValue, Resource, ResourceId,
     ResourceKind, ResourceSpec, SecureField,
@@ -25,11 +25,9 @@ use crate::manifest::Manifest;
 use crate::manifest::duration;
 
 /// `.env` variable of k6's write-only InfluxDB Cloud token (minted by apply).
-pub const K6_TOKEN: &str = "INFLUXDB_CLOUD_K6_TOKEN";
+pub const K6_TOKEN: &str = crate::secrets::INFLUX_CLOUD_K6_TOKEN;
 /// `.env` variable of Grafana's read-only InfluxDB Cloud token (minted by apply).
-pub const GRAFANA_TOKEN: &str = "INFLUXDB_CLOUD_GRAFANA_TOKEN";
-/// The tokens apply mints, for the fingerprints that make a new value show in plan.
-pub const MINTED: [&str; 2] = [GRAFANA_TOKEN, K6_TOKEN];
+pub const GRAFANA_TOKEN: &str = crate::secrets::INFLUX_CLOUD_GRAFANA_TOKEN;
 
 /// Where the cloud target works, or `None` when the manifest has no `targets.cloud`.
 pub fn endpoints(m: &Manifest) -> Option<CloudEndpoints> {
@@ -74,12 +72,7 @@ pub fn resources(
         fingerprints,
     )];
     out.push(k6_token(m, K6_TOKEN, fingerprints));
-    out.push(token(
-        m,
-        (GRAFANA_TOKEN_ID, "read", GRAFANA_TOKEN),
-        "Grafana reads metrics",
-        fingerprints,
-    ));
+    out.push(grafana_token(m, GRAFANA_TOKEN, fingerprints));
     out.push(datasource(m, cloud, fingerprints));
     out.extend(alerting(m, fingerprints));
     out
@@ -128,7 +121,10 @@ fn datasource(
     }
     Resource::new(
         ResourceId::new(ResourceKind::Datasource, datasource_uid(m)),
-        vec![ResourceId::new(ResourceKind::Token, GRAFANA_TOKEN_ID)],
+        vec![ResourceId::new(
+            ResourceKind::Token,
+            super::influx::GRAFANA_TOKEN_ID,
+        )],
         ResourceSpec::Datasource(DatasourceSpec {
             uid: datasource_uid(m),
             name: format!("InfluxDB ({})", *m.stack),

@@ -50,9 +50,13 @@ struct DependsOn {
 }
 
 /// How a secret is written in the compose file: a `${VAR}` reference that fails loudly when
-/// `.env` lacks it.
+/// `.env` lacks it (a token InfluxDB mints is there once `promo-infra apply` has minted it).
 pub fn secret_ref(name: &str) -> String {
-    format!("${{{name}:?is not set in .env: see promo-infra secrets list}}")
+    if crate::secrets::is_minted(name) {
+        format!("${{{name}:?is minted by promo-infra apply (not by generate)}}")
+    } else {
+        format!("${{{name}:?is not set in .env: see promo-infra secrets list}}")
+    }
 }
 
 /// Render the compose file.

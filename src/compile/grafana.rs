@@ -72,7 +72,7 @@ pub fn datasource(m: &Manifest, url: &str, header: &str) -> String {
                 "defaultBucket": bucket,
                 "timeInterval": "1s",
             },
-            "secureJsonData": { "token": format!("${}", secrets::INFLUX_ADMIN_TOKEN) },
+            "secureJsonData": { "token": format!("${}", secrets::INFLUX_GRAFANA_TOKEN) },
         })
     } else {
         json!({

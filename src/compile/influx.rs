@@ -1,5 +1,6 @@
-//! InfluxDB initialisation: database / bucket and retention, and the scoped tokens of an
-//! InfluxDB 2 API (k6's write-only one on every target, Grafana's read-only one on the cloud).
+//! InfluxDB initialisation: database / bucket and retention, and the scoped tokens of every
+//! InfluxDB 2 API (the cloud's, or the stack's own InfluxDB 2): k6's write-only one and
+//! Grafana's read-only one.
 //!
 //! Owns: the 1.x init script, shard durations, the token resources. May not: do IO or talk to
 //! InfluxDB.
@@ -52,7 +53,7 @@ pub fn v1_init(m: &Manifest, header: &str) -> String {
 }
 
 /// A scoped token on the stack's bucket: `(resource name, action, .env variable)`.
-pub(super) fn token(
+fn token(
     m: &Manifest,
     (name, action, secret): (&str, &str, &str),
     what: &str,
@@ -78,6 +79,21 @@ pub fn k6_token(m: &Manifest, secret: &str, fingerprints: &BTreeMap<String, Stri
         m,
         (K6_TOKEN_ID, "write", secret),
         "k6 writes metrics",
+        fingerprints,
+    )
+}
+
+/// Grafana's read-only token on the stack's bucket, kept in `.env` as `secret` (every target with
+/// an InfluxDB 2 API).
+pub fn grafana_token(
+    m: &Manifest,
+    secret: &str,
+    fingerprints: &BTreeMap<String, String>,
+) -> Resource {
+    token(
+        m,
+        (GRAFANA_TOKEN_ID, "read", secret),
+        "Grafana reads metrics",
         fingerprints,
     )
 }

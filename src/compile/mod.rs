@@ -143,6 +143,17 @@ fn fingerprints(m: &Manifest, secret_values: &SecretValues) -> BTreeMap<String, 
         .collect()
 }
 
+/// Fingerprints of the tokens in `names` that apply minted (their values are in `.env` once
+/// minted; they are no secret of the catalog, which `generate` creates).
+fn minted_fingerprints<'a>(
+    names: &'a [&str],
+    secret_values: &'a SecretValues,
+) -> impl Iterator<Item = (String, String)> + 'a {
+    names
+        .iter()
+        .filter_map(|n| secret_values.fingerprint(n).map(|f| (n.to_string(), f)))
+}
+
 /// Compile a validated manifest for the default target (docker): see [`compile_for`].
 pub fn compile(
     loaded: &Loaded,
@@ -167,15 +178,29 @@ pub fn compile_for(
     let mut fingerprints = fingerprints(m, secret_values);
     match target {
         TargetKind::Docker | TargetKind::Native => {
+            let v2 = *m.influxdb.version == 2;
+            if v2 {
+                fingerprints.extend(minted_fingerprints(&secrets::MINTED_LOCAL, secret_values));
+            }
             if target == TargetKind::Docker {
                 docker_resources(m, services, secret_values, &fingerprints, &mut desired);
             } else {
                 native_resources(m, secret_values, &fingerprints, &mut desired);
             }
             desired.add(database_resource(m, &fingerprints));
-            // InfluxDB 2: k6 writes with a token of its own, write-only on the bucket.
-            if *m.influxdb.version == 2 {
+            // InfluxDB 2: k6 writes with a token of its own, write-only on the bucket, and
+            // Grafana reads with one, read-only. Grafana's reaches it through its environment,
+            // so Grafana starts after that token is minted.
+            if v2 {
                 desired.add(influx::k6_token(m, secrets::INFLUX_K6_TOKEN, &fingerprints));
+                let token = influx::grafana_token(m, secrets::INFLUX_GRAFANA_TOKEN, &fingerprints);
+                if let Some(grafana) = desired
+                    .resources
+                    .get_mut(&ResourceId::new(ResourceKind::Service, "grafana"))
+                {
+                    grafana.depends_on.push(token.id.clone());
+                }
+                desired.add(token);
             }
         }
         TargetKind::Cloud => {
@@ -188,11 +213,7 @@ pub fn compile_for(
                     "add `targets: {cloud: {grafana_url, grafana_token_env, influx_url, influx_token_env}}` to the manifest (see README, \"The cloud target\")",
                 ));
             };
-            fingerprints.extend(
-                cloud::MINTED
-                    .iter()
-                    .filter_map(|n| secret_values.fingerprint(n).map(|f| (n.to_string(), f))),
-            );
+            fingerprints.extend(minted_fingerprints(&secrets::MINTED_CLOUD, secret_values));
             for r in cloud::resources(m, &cloud, &fingerprints) {
                 desired.add(r);
             }

@@ -194,7 +194,7 @@ pub fn processes(m: &Manifest) -> Vec<ProcessSpec> {
         genv.insert(s.to_string(), EnvValue::Secret(s.into()));
     }
     let ds_secret = if *m.influxdb.version == 2 {
-        secrets::INFLUX_ADMIN_TOKEN
+        secrets::INFLUX_GRAFANA_TOKEN
     } else {
         secrets::INFLUX_V1_READ_PASSWORD
     };

@@ -233,8 +233,8 @@ fn grafana(m: &Manifest) -> ServiceSpec {
     // environment, never through a file.
     if *m.influxdb.version == 2 {
         env.insert(
-            secrets::INFLUX_ADMIN_TOKEN.into(),
-            secret(secrets::INFLUX_ADMIN_TOKEN),
+            secrets::INFLUX_GRAFANA_TOKEN.into(),
+            secret(secrets::INFLUX_GRAFANA_TOKEN),
         );
     } else {
         env.insert(

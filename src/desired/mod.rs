@@ -353,6 +353,24 @@ impl Resource {
     }
 }
 
+impl Resource {
+    /// This resource with the secrets named in `fingerprints` marked by those fingerprints (a
+    /// token minted during this apply, read back from `.env`), and its hash to match: what the
+    /// next plan will compute for it.
+    pub fn with_fingerprints(&self, fingerprints: &BTreeMap<String, String>) -> Self {
+        let mut canonical = self.canonical.clone();
+        remark_secrets(&mut canonical, fingerprints);
+        if canonical == self.canonical {
+            return self.clone();
+        }
+        Self {
+            hash: sha256_hex(canonical.to_string().as_bytes()),
+            canonical,
+            ..self.clone()
+        }
+    }
+}
+
 /// Top-level field of services and processes whose change the running service takes in place.
 pub const RELOAD_DIGEST: &str = "reload_digest";
 
@@ -396,6 +414,27 @@ fn mark_secrets(value: &mut serde_json::Value, fingerprints: &BTreeMap<String, S
     }
 }
 
+/// [`mark_secrets`] again, for the names in `fingerprints` only.
+fn remark_secrets(value: &mut serde_json::Value, fingerprints: &BTreeMap<String, String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::String(name)) = map.get("secret") {
+                if let Some(fp) = fingerprints.get(name) {
+                    map.insert("fingerprint".into(), serde_json::Value::String(fp.clone()));
+                }
+                return;
+            }
+            for v in map.values_mut() {
+                remark_secrets(v, fingerprints);
+            }
+        }
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| remark_secrets(v, fingerprints)),
+        _ => {}
+    }
+}
+
 /// Everything a stack should be.
 #[derive(Debug, Clone, Default)]
 pub struct Desired {
@@ -415,3 +454,6 @@ impl Desired {
         self.resources.insert(resource.id.clone(), resource);
     }
 }
+
+#[cfg(test)]
+mod tests;

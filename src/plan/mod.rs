@@ -12,8 +12,10 @@ use serde_json::Value;
 use crate::desired::{Desired, ResourceId};
 
 mod files;
+mod minted;
 mod render;
 pub use files::{Applied, FileDiff, with_files};
+pub use minted::KNOWN_AFTER_APPLY;
 pub use render::{FILE_DIFF_INDENT, render};
 
 /// How a secret is shown in a plan.
@@ -186,18 +188,17 @@ impl Plan {
 /// Compute the plan. `prune` deletes observed resources the stack no longer declares.
 pub fn plan(desired: &Desired, observed: &Observed, target: &str, prune: bool) -> Plan {
     let mut steps = Vec::new();
+    let minted = minted::minted(desired, observed);
     for (id, resource) in &desired.resources {
-        match observed.resources.get(id) {
-            None => steps.push(Step {
+        let step = match observed.resources.get(id) {
+            None => Some(Step {
                 id: id.clone(),
                 action: Action::Create,
                 attributes: attributes(&resource.canonical),
                 files: Vec::new(),
             }),
             Some(o) if o.hash.as_deref() == Some(resource.hash.as_str()) => {
-                if !o.converged {
-                    steps.push(Step::new(id.clone(), Action::Start));
-                }
+                (!o.converged).then(|| Step::new(id.clone(), Action::Start))
             }
             Some(o) => {
                 let mut changes = diff(&o.canonical, &resource.canonical);
@@ -224,9 +225,10 @@ pub fn plan(desired: &Desired, observed: &Observed, target: &str, prune: bool) -
                 } else {
                     Action::Update { changes }
                 };
-                steps.push(Step::new(id.clone(), action));
+                Some(Step::new(id.clone(), action))
             }
-        }
+        };
+        steps.extend(minted::mark(resource, &minted, step));
     }
     let mut undeclared = Vec::new();
     for id in observed.resources.keys() {

@@ -71,6 +71,22 @@ pub const INFLUX_ADMIN_PASSWORD: &str = "INFLUXDB_ADMIN_PASSWORD";
 pub const INFLUX_ADMIN_TOKEN: &str = "INFLUXDB_ADMIN_TOKEN";
 /// k6's write-only InfluxDB 2.x token on the docker and native targets (minted by apply).
 pub const INFLUX_K6_TOKEN: &str = "INFLUXDB_K6_TOKEN";
+/// Grafana's read-only InfluxDB 2.x token on the docker and native targets (minted by apply).
+pub const INFLUX_GRAFANA_TOKEN: &str = "INFLUXDB_GRAFANA_TOKEN";
+/// k6's write-only InfluxDB Cloud token (minted by apply).
+pub const INFLUX_CLOUD_K6_TOKEN: &str = "INFLUXDB_CLOUD_K6_TOKEN";
+/// Grafana's read-only InfluxDB Cloud token (minted by apply).
+pub const INFLUX_CLOUD_GRAFANA_TOKEN: &str = "INFLUXDB_CLOUD_GRAFANA_TOKEN";
+/// The docker and native targets' tokens, minted by apply in the stack's InfluxDB 2.
+pub const MINTED_LOCAL: [&str; 2] = [INFLUX_GRAFANA_TOKEN, INFLUX_K6_TOKEN];
+/// The cloud target's tokens, minted by apply in InfluxDB Cloud.
+pub const MINTED_CLOUD: [&str; 2] = [INFLUX_CLOUD_GRAFANA_TOKEN, INFLUX_CLOUD_K6_TOKEN];
+
+/// Whether `name` holds a token apply mints (its value changes during an apply: read it from
+/// `.env` as it is on disk, not as the command started with).
+pub fn is_minted(name: &str) -> bool {
+    MINTED_LOCAL.contains(&name) || MINTED_CLOUD.contains(&name)
+}
 /// Grafana admin password.
 pub const GRAFANA_ADMIN_PASSWORD: &str = "GRAFANA_ADMIN_PASSWORD";
 /// Grafana `secret_key` (encrypts datasource secrets at rest).
@@ -110,7 +126,7 @@ pub fn catalog(m: &Manifest) -> Vec<SecretSpec> {
         out.push(SecretSpec {
             name: INFLUX_ADMIN_TOKEN.into(),
             kind: SecretKind::Token,
-            used_by: vec!["influxdb", "grafana (datasource)", "k6", "backup"],
+            used_by: vec!["influxdb", "backup", "apply (mints the scoped tokens)"],
         });
     } else {
         out.push(SecretSpec {

@@ -16,12 +16,34 @@ use crate::net;
 use crate::plan::{Observed, ObservedResource};
 
 /// A secret's value: `.env` first, then the environment (for the ones the user provides). An
-/// empty value counts as not set.
+/// empty value counts as not set. A token apply mints is read from `.env` as it is on disk now
+/// (minted earlier in this apply, it is not among the values the command started with).
 pub fn secret(ctx: &Context, name: &str) -> Option<String> {
-    ctx.secrets
-        .get(name)
-        .map(str::to_string)
+    crate::secrets::is_minted(name)
+        .then(|| on_disk(ctx, name))
+        .flatten()
+        .or_else(|| ctx.secrets.get(name).map(str::to_string))
         .or_else(|| crate::settings::non_empty(name))
+}
+
+/// `name`'s value in the stack's `.env` as it is on disk now (`None` when unreadable).
+fn on_disk(ctx: &Context, name: &str) -> Option<String> {
+    crate::secrets::read_env(&ctx.generated_dir.join(".env"))
+        .ok()
+        .flatten()
+        .and_then(|v| v.get(name).map(str::to_string))
+}
+
+/// `r` as it is created now: the tokens minted earlier in this apply marked by their values'
+/// fingerprints (the plan knew them only as "known after apply"), so what is recorded with it
+/// is what the next plan computes.
+pub fn as_created(ctx: &Context, r: &crate::desired::Resource) -> crate::desired::Resource {
+    let minted: std::collections::BTreeMap<String, String> = crate::secrets::MINTED_LOCAL
+        .iter()
+        .chain(&crate::secrets::MINTED_CLOUD)
+        .filter_map(|n| on_disk(ctx, n).map(|v| (n.to_string(), crate::secrets::fingerprint(&v))))
+        .collect();
+    r.with_fingerprints(&minted)
 }
 
 /// The URL this tool (and other programs on the host) use to reach the service `name` of the

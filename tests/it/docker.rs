@@ -36,7 +36,7 @@ pub(crate) fn control_api_built() -> bool {
 pub(crate) struct EngineStack {
     pub(crate) p: TestContext,
     pub(crate) name: String,
-    influx_port: u16,
+    pub(crate) influx_port: u16,
     /// Where the stack's Grafana is published on 127.0.0.1.
     pub(crate) grafana_port: u16,
     /// The stack's host ports, held until its first command.

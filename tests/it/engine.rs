@@ -11,9 +11,10 @@ use std::sync::OnceLock;
 use crate::common::{HeldPorts, Run, TestContext, bin, docker_available, repo};
 
 /// The shared local images (`scripts/images.sh`, `just images`).
-pub const IMAGES: [&str; 3] = [
+pub const IMAGES: [&str; 4] = [
     "promo-infra-influxdb:1.6.7-local",
     "promo-infra-grafana-double:0.1.0",
+    "promo-infra-influxdb2-double:0.1.0",
     "promo-infra:0.1.0",
 ];
 

@@ -314,6 +314,10 @@ fn check_shapes(loaded: &manifest::Loaded) -> Result<(), TestCaseError> {
         .map(|s| s.name.clone())
         .collect();
     allowed.insert("PROMO_INFRA_PROJECT_DIR".into());
+    // Grafana's InfluxDB 2 token, which apply mints into `.env`.
+    if *loaded.manifest.influxdb.version == 2 {
+        allowed.insert(promo_infra::secrets::INFLUX_GRAFANA_TOKEN.into());
+    }
     if let Some(slack) = loaded
         .manifest
         .alerting

@@ -471,16 +471,45 @@ async fn influx2_k6_gets_a_write_only_token_of_its_own() {
             _ => None,
         })
         .expect("database");
-    let token = desired
+    let tokens: Vec<_> = desired
         .resources
         .values()
-        .find(|r| matches!(r.spec, ResourceSpec::Token(_)))
-        .expect("k6's token is a resource")
-        .clone();
-    let ResourceSpec::Token(spec) = &token.spec else {
-        unreachable!("a token")
-    };
-    assert_eq!(spec.permissions, ["write:buckets/k6"]);
+        .filter_map(|r| match &r.spec {
+            ResourceSpec::Token(t) => Some((r.clone(), t.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        tokens
+            .iter()
+            .map(|(r, t)| (r.id.to_string(), t.permissions.clone(), t.secret.clone()))
+            .collect::<Vec<_>>(),
+        [
+            (
+                "token.grafana-read".to_string(),
+                vec!["read:buckets/k6".to_string()],
+                "INFLUXDB_GRAFANA_TOKEN".to_string()
+            ),
+            (
+                "token.k6-write".to_string(),
+                vec!["write:buckets/k6".to_string()],
+                "INFLUXDB_K6_TOKEN".to_string()
+            ),
+        ]
+    );
+    let grafana = desired
+        .resources
+        .get(&promo_infra::desired::ResourceId::new(
+            ResourceKind::Service,
+            "grafana",
+        ))
+        .expect("grafana");
+    assert!(
+        grafana.depends_on.contains(&tokens[0].0.id),
+        "Grafana starts after its token is minted: {:?}",
+        grafana.depends_on
+    );
+    let token = &tokens[1].0;
     let c = ctx(secrets());
     targets::common::apply_database(&c, &desired, &db)
         .await
@@ -493,9 +522,11 @@ async fn influx2_k6_gets_a_write_only_token_of_its_own() {
             .all(|o| o.id != token.id),
         "not minted yet"
     );
-    targets::common::mint_token(&c, &desired, "native", &token, spec)
-        .await
-        .expect("mint");
+    for (token, spec) in &tokens {
+        targets::common::mint_token(&c, &desired, "native", token, spec)
+            .await
+            .expect("mint");
+    }
     // What the next plan sees: everything as declared.
     let values = secrets();
     let k6 = values
@@ -565,6 +596,31 @@ async fn influx2_k6_gets_a_write_only_token_of_its_own() {
         serde_json::json!([]),
         "it cannot read the bucket"
     );
+    // Grafana's token reads the bucket, and may not write.
+    let grafana_token = secrets()
+        .get("INFLUXDB_GRAFANA_TOKEN")
+        .expect("in .env")
+        .to_string();
+    let read: serde_json::Value = http
+        .get(format!("{url}/api/v2/buckets?name=k6"))
+        .header("Authorization", format!("Token {grafana_token}"))
+        .send()
+        .await
+        .expect("double answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(read["buckets"][0]["name"], "k6", "Grafana reads the bucket");
+    let write = http
+        .post(format!("{url}/api/v2/write?org=shop&bucket=k6"))
+        .header("Authorization", format!("Token {grafana_token}"))
+        .body("http_reqs value=1 1700000000000000000")
+        .send()
+        .await
+        .expect("double answers")
+        .status()
+        .as_u16();
+    assert_eq!(write, 403, "Grafana's token may not write");
 }
 
 #[tokio::test]

@@ -59,6 +59,8 @@ fn secrets_gen(rotated: &[&str], unset: &[&str]) -> SecretValues {
     let names = [
         secrets::INFLUX_ADMIN_PASSWORD,
         secrets::INFLUX_ADMIN_TOKEN,
+        secrets::INFLUX_GRAFANA_TOKEN,
+        secrets::INFLUX_K6_TOKEN,
         secrets::INFLUX_V1_READ_PASSWORD,
         secrets::INFLUX_V1_WRITE_PASSWORD,
         secrets::GRAFANA_ADMIN_PASSWORD,
@@ -172,6 +174,13 @@ impl Case {
 
 fn id(kind: ResourceKind, name: &str) -> ResourceId {
     ResourceId::new(kind, name)
+}
+
+fn forget(fake: &FakeTarget, kind: ResourceKind, name: &str) {
+    assert!(
+        fake.forget(&id(kind, name)).is_some(),
+        "{name} was deployed"
+    );
 }
 
 fn stop(fake: &FakeTarget, service: &str) {
@@ -408,11 +417,25 @@ fn cases() -> Vec<(&'static str, Case)> {
                 .rotated(&[secrets::GRAFANA_ADMIN_PASSWORD])
                 .json(),
         ),
+        // Grafana reads with a token of its own: the operator token's rotation leaves it be.
         (
             "native_influx_token_rotated",
             Case::new(Native, PROMO)
                 .deployed()
                 .rotated(&[secrets::INFLUX_ADMIN_TOKEN]),
+        ),
+        // Grafana's token is deleted in InfluxDB: minted again, and Grafana replaced to take it.
+        (
+            "docker_v2_grafana_token_deleted_by_hand",
+            Case::new(Docker, PROMO)
+                .deployed()
+                .drift(|fake, _| forget(fake, ResourceKind::Token, "grafana-read")),
+        ),
+        (
+            "native_v2_grafana_token_deleted_by_hand",
+            Case::new(Native, PROMO)
+                .deployed()
+                .drift(|fake, _| forget(fake, ResourceKind::Token, "grafana-read")),
         ),
         (
             "docker_v1_influx_passwords_rotated",
@@ -740,6 +763,8 @@ snapshot_tests! {
     docker_v1_database_user_dropped_by_hand
     docker_grafana_password_rotated
     native_influx_token_rotated
+    docker_v2_grafana_token_deleted_by_hand
+    native_v2_grafana_token_deleted_by_hand
     docker_v1_influx_passwords_rotated
     docker_dashboard_title_change
     docker_dashboard_title_change_unrecorded

@@ -35,21 +35,15 @@ fn seg(s: &str) -> String {
 /// The value of secret `name` now: `.env` as it is on disk (a token minted earlier in this
 /// apply is there), else the values the command started with (the environment).
 fn secret_value(ctx: &Context, name: &str) -> Result<String> {
-    let on_disk = crate::secrets::read_env(&ctx.generated_dir.join(".env"))?;
-    on_disk
-        .as_ref()
-        .and_then(|v| v.get(name))
-        .or_else(|| ctx.secrets.get(name))
-        .map(str::to_string)
-        .ok_or_else(|| {
-            Error::usage(
-                format!("{name} is not set"),
-                format!(
-                    "export {name} or add it to generated/{}/.env, then apply again",
-                    ctx.stack
-                ),
-            )
-        })
+    crate::targets::common::secret(ctx, name).ok_or_else(|| {
+        Error::usage(
+            format!("{name} is not set"),
+            format!(
+                "export {name} or add it to generated/{}/.env, then apply again",
+                ctx.stack
+            ),
+        )
+    })
 }
 
 /// `content` with every `{"secret": NAME}` replaced by the secret's value, and the

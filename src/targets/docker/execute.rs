@@ -45,7 +45,7 @@ pub async fn execute(t: &DockerTarget, step: &Step, desired: &Desired) -> Result
             ResourceSpec::Service(s) => match action {
                 Action::Start => start_service(t, s).await,
                 Action::Update { changes } => reload_service(t, r, s, changes, desired).await,
-                _ => create_service(t, r, s).await,
+                _ => create_service(t, &common::as_created(&t.ctx, r), s).await,
             },
             ResourceSpec::Database(spec) => common::apply_database(&t.ctx, desired, spec).await,
             ResourceSpec::Folder(_) | ResourceSpec::Dashboard(_) => {

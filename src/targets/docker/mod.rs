@@ -70,11 +70,24 @@ impl DockerTarget {
     }
 
     /// Resolve every service's environment now, so a missing secret is reported before any
-    /// change is made.
+    /// change is made; but a token the stack mints, which apply puts in `.env` before the
+    /// services that take it start.
     pub fn check_secrets(&self, desired: &Desired) -> Result<()> {
+        let minted: Vec<&str> = desired
+            .resources
+            .values()
+            .filter_map(|r| match &r.spec {
+                ResourceSpec::Token(t) => Some(t.secret.as_str()),
+                _ => None,
+            })
+            .collect();
         for r in desired.resources.values() {
             if let ResourceSpec::Service(s) = &r.spec {
-                env_list(s, &self.ctx)?;
+                let mut s = s.as_ref().clone();
+                s.env.retain(
+                    |_, v| !matches!(v, EnvValue::Secret(n) if minted.contains(&n.as_str())),
+                );
+                env_list(&s, &self.ctx)?;
             }
         }
         Ok(())

@@ -371,7 +371,7 @@ impl Target for NativeTarget {
             }
             (_, ResourceSpec::Process(p)) => {
                 self.stop(&p.name, Duration::from_secs(10)).await?;
-                self.start(r, p).await
+                self.start(&common::as_created(&self.ctx, r), p).await
             }
             (_, ResourceSpec::Database(spec)) => {
                 common::apply_database(&self.ctx, desired, spec).await

@@ -495,3 +495,122 @@ async fn k6_run_on_the_cloud_target_writes_to_influxdb_cloud_and_annotates_grafa
         .all(|r| r.auth == "bearer");
     assert!(bearer, "annotations with the service-account token");
 }
+
+/// The stack's authorizations in InfluxDB Cloud (minted by apply, named by its descriptions).
+fn stack_tokens(c: &Cloud) -> Vec<String> {
+    let mut out: Vec<String> = c
+        .influx
+        .state()
+        .authorizations()
+        .into_iter()
+        .filter(|a| a.description.starts_with("promo-infra promo-v1:"))
+        .map(|a| a.description)
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloud_apply_killed_with_sigkill_is_re_run_and_converges_without_leaking_a_token() {
+    let c = start().await;
+    // Every Grafana request waits, so the apply is still at work on Grafana when killed.
+    c.grafana
+        .state()
+        .pace()
+        .set_latency(Duration::from_millis(150));
+    let mut cmd = c.cmd(&["apply", "--target", "cloud", "--auto-approve"]);
+    let mut child = cmd
+        .command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn apply");
+    let start = Instant::now();
+    // Killed once a token is minted (the double's state, not output).
+    while stack_tokens(&c).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no token was minted"
+        );
+        if let Some(status) = child.try_wait().expect("wait") {
+            panic!("apply ended before it could be killed: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().expect("SIGKILL by pid");
+    let _ = child.wait();
+    c.grafana.state().pace().set_latency(Duration::ZERO);
+
+    let again = c.run(&["apply", "--target", "cloud", "--auto-approve"]);
+    assert_eq!(again.code, 0, "{}", again.all());
+    let plan = c.run(&["plan", "--target", "cloud", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    // Exactly one token each: one minted but not kept in `.env` was deleted when minted again.
+    assert_eq!(
+        stack_tokens(&c),
+        [
+            "promo-infra promo-v1: Grafana reads metrics",
+            "promo-infra promo-v1: k6 writes metrics",
+        ]
+    );
+    let url = c.influx.url();
+    let k6 = c.env_value("INFLUXDB_CLOUD_K6_TOKEN");
+    let grafana = c.env_value("INFLUXDB_CLOUD_GRAFANA_TOKEN");
+    assert_eq!(
+        influx_status(&url, &k6, true).await,
+        204,
+        "k6's token writes"
+    );
+    assert_eq!(
+        influx_status(&url, &grafana, false).await,
+        200,
+        "Grafana's token reads"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_cloud_applies_do_not_both_run() {
+    let c = start().await;
+    c.grafana
+        .state()
+        .pace()
+        .set_latency(Duration::from_millis(100));
+    let mut cmd = c.cmd(&["apply", "--target", "cloud", "--auto-approve"]);
+    let first = cmd
+        .command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn apply");
+    let lock = c.p.path().join("generated/promo-v1/.promo-infra.lock");
+    let start = Instant::now();
+    // The lock FILE being written (not output): it names a pid once taken.
+    while !std::fs::read_to_string(&lock).is_ok_and(|t| t.contains("\"pid\"")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the first apply never took the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let second = c
+        .run(&["apply", "--target", "cloud", "--auto-approve"])
+        .filter(&format!("pid {}", first.id()), "pid [FIRST_APPLY]");
+    promo_snapshot!(second, @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x stack `promo-v1` is locked by `apply` (pid [FIRST_APPLY] on [HOST], since [TIMESTAMP])
+      help: wait for it to finish; the lock is released automatically when that process exits, even if killed
+    ");
+    let out = first.wait_with_output().expect("first apply");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.grafana.state().pace().set_latency(Duration::ZERO);
+    let plan = c.run(&["plan", "--target", "cloud", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+}

@@ -209,7 +209,7 @@ fn hand_edits_are_detected_and_kept() {
     -      GF_SERVER_ROOT_URL: http://127.0.0.1:3000
     +      GF_SERVER_ROOT_URL: http://127.0.0.1:3300
            GF_USERS_ALLOW_SIGN_UP: "false"
-           INFLUXDB_ADMIN_TOKEN: "${INFLUXDB_ADMIN_TOKEN:?is not set in .env: see promo-infra secrets list}"
+           INFLUXDB_GRAFANA_TOKEN: ${INFLUXDB_GRAFANA_TOKEN:?is minted by promo-infra apply (not by generate)}
            SLACK_WEBHOOK_URL: "${SLACK_WEBHOOK_URL:?is not set in .env: see promo-infra secrets list}"
          ports:
     -    - 127.0.0.1:3000:3000

@@ -150,7 +150,7 @@ fn secrets_never_printed_nor_in_other_files() {
     GRAFANA_CLOUD_TOKEN        provided by you                cloud target                                              missing
     GRAFANA_SECRET_KEY         generated token (32 bytes)     grafana                                                   set in .env
     INFLUXDB_ADMIN_PASSWORD    generated password (16 bytes)  influxdb, backup                                          set in .env
-    INFLUXDB_ADMIN_TOKEN       generated token (32 bytes)     influxdb, grafana (datasource), k6, backup                set in .env
+    INFLUXDB_ADMIN_TOKEN       generated token (32 bytes)     influxdb, backup, apply (mints the scoped tokens)         set in .env
     INFLUX_CLOUD_TOKEN         provided by you                cloud target                                              missing
     SLACK_WEBHOOK_URL          provided by you                grafana (alerting), k6 run                                missing
 
@@ -567,7 +567,7 @@ fn preprod_native_without_a_webhook_runs_grafana_on_the_slackless_provisioning()
           + env.GF_SECURITY_ADMIN_USER: "admin"
           + env.GRAFANA_ADMIN_PASSWORD: (sensitive)
           + env.GRAFANA_SECRET_KEY: (sensitive)
-          + env.INFLUXDB_ADMIN_TOKEN: (sensitive)
+          + env.INFLUXDB_GRAFANA_TOKEN: (known after apply)
           + health_url: "http://127.0.0.1:3000/api/health"
           + name: "grafana"
           + program: "grafana"
@@ -601,6 +601,12 @@ fn preprod_native_without_a_webhook_runs_grafana_on_the_slackless_provisioning()
           + users[0].password_secret: "INFLUXDB_ADMIN_PASSWORD"
           + users[0].privilege: "ALL"
           + version: 2
+
+      # token.grafana-read will be created
+      + token.grafana-read
+          + description: "promo-infra shop: Grafana reads metrics"
+          + permissions[0]: "read:buckets/k6"
+          + secret: "INFLUXDB_GRAFANA_TOKEN"
 
       # token.k6-write will be created
       + token.k6-write
@@ -662,7 +668,7 @@ fn preprod_native_without_a_webhook_runs_grafana_on_the_slackless_provisioning()
           + title: "Résultats k6 – vue technique"
           + uid: "shop-tech"
 
-    Plan: 8 to add, 0 to change, 0 to destroy.
+    Plan: 9 to add, 0 to change, 0 to destroy.
 
     ----- stderr -----
     "#

@@ -217,16 +217,21 @@ impl Client {
     }
 
     /// The error of a refused request, with what to do for the usual statuses.
-    fn refused(&self, method: &Method, path: &str, status: StatusCode, value: &Value) -> Error {
+    /// The error for Grafana's refusal `status` of `method path` (its message quoted), with what
+    /// to do: a 401 or 403 names the credentials this client sends.
+    pub fn refused(&self, method: &Method, path: &str, status: StatusCode, value: &Value) -> Error {
         let e = Error::grafana(format!(
             "{method} {}{path}: {status}: {}",
             self.base,
             message(value)
         ));
-        match status.as_u16() {
-            401 => e.with_help("Grafana refused the credentials: check GRAFANA_ADMIN_PASSWORD in generated/<stack>/.env, or on the cloud target the service-account token (glsa_…) in the variable targets.cloud.grafana_token_env names"),
-            403 => e.with_help("the login lacks the permission (use the stack's admin, or a service account with the Editor role)"),
-            _ => e,
+        let token = matches!(self.auth, Auth::Token(_));
+        match (status.as_u16(), token) {
+            (401, false) => e.with_help("Grafana refused the credentials: check GRAFANA_ADMIN_PASSWORD in generated/<stack>/.env"),
+            (401, true) => e.with_help("Grafana refused the token: the variable targets.cloud.grafana_token_env names must hold a service-account token (glsa_…)"),
+            (403, false) => e.with_help("the login lacks the permission: use the stack's admin (grafana.admin_user)"),
+            (403, true) => e.with_help("the service account lacks the permission: give it the Editor or Admin role"),
+            _ => e.with_help("see Grafana's answer above; nothing else was changed by this step"),
         }
     }
 

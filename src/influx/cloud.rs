@@ -75,7 +75,7 @@ pub async fn observe_bucket(
 /// Create the bucket or converge its retention, then map `want.dbrp` to it (replacing a
 /// mapping of that database that points elsewhere). Returns the bucket's id.
 pub async fn apply_bucket(c: &Client, org_id: &str, want: &DatabaseSpec) -> Result<String> {
-    let bucket = converge_bucket(c, want).await?;
+    let bucket = converge_bucket(c, want, Some(org_id)).await?;
     if let Some(db) = &want.dbrp {
         let mapped = dbrps(c, org_id, db).await?;
         if !mapped

@@ -133,7 +133,7 @@ pub async fn apply(c: &Client, want: &DatabaseSpec, secrets: &SecretValues) -> R
         c.send_ok(path, req, HELP).await?;
         return Ok(());
     }
-    converge_bucket(&with_token(c, token), want)
+    converge_bucket(&with_token(c, token), want, None)
         .await
         .map(|_| ())
 }
@@ -163,8 +163,13 @@ pub(super) async fn org_id(c: &Client, org: &str) -> Result<String> {
 }
 
 /// Create the bucket of `want` or set its retention rules; every PATCH carries the rules
-/// (InfluxDB Cloud refuses one without them).
-pub(super) async fn converge_bucket(c: &Client, want: &DatabaseSpec) -> Result<Bucket> {
+/// (InfluxDB Cloud refuses one without them). `org_id`: the organisation's id when the caller
+/// knows it (else it is looked up by `want.org` for a create).
+pub(super) async fn converge_bucket(
+    c: &Client,
+    want: &DatabaseSpec,
+    org_id: Option<&str>,
+) -> Result<Bucket> {
     let org = want.org.clone().unwrap_or_default();
     // Always one rule: `everySeconds: 0` is infinite. An empty list would not do: InfluxDB 2
     // keeps a bucket's retention when a PATCH carries no rule (`http/bucket_service.go`).
@@ -179,7 +184,10 @@ pub(super) async fn converge_bucket(c: &Client, want: &DatabaseSpec) -> Result<B
             json!({ "retentionRules": rules }),
         ),
         None => {
-            let org_id = org_id(c, &org).await?;
+            let org_id = match org_id {
+                Some(id) => id.to_string(),
+                None => self::org_id(c, &org).await?,
+            };
             (
                 Method::POST,
                 "/api/v2/buckets".to_string(),

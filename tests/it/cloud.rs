@@ -151,7 +151,18 @@ async fn the_cloud_target_applies_replans_empty_updates_one_change_and_destroys_
     .await;
 
     promo_snapshot!(@named "cold_plan", c.run(&["plan", "--target", "cloud"]));
+    let orgs = |c: &Cloud| {
+        c.influx
+            .state()
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v2/orgs")
+            .count()
+    };
+    let before = orgs(&c);
     promo_snapshot!(@named "cold_apply", c.run(&["apply", "--target", "cloud", "--auto-approve"]).sorted_stderr());
+    // The organisation is looked up once by the apply's observe, not again by each step.
+    assert_eq!(orgs(&c) - before, 1, "one org lookup for the whole apply");
     promo_snapshot!(@named "replan_empty", c.run(&["plan", "--target", "cloud"]));
     // The dashboards verbs reach Grafana Cloud the same way.
     let diff = c.run(&[

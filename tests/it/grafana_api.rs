@@ -144,6 +144,24 @@ fn too_many_requests_is_waited_out_and_errors_never_show_the_password() {
             !shown.contains("wrong-pw-123") && !shown.contains(PASSWORD),
             "{shown}"
         );
+        // What to do names the credentials this client sends: the admin's password, or the
+        // cloud target's service-account token.
+        let help = |err: &promo_infra::error::Error| match err {
+            promo_infra::error::Error::Grafana { help, .. } => help.clone(),
+            other => panic!("not a Grafana error: {other:?}"),
+        };
+        assert_eq!(
+            help(&err).as_deref(),
+            Some("Grafana refused the credentials: check GRAFANA_ADMIN_PASSWORD in generated/<stack>/.env")
+        );
+        let token = Client::new(&g.url(), Auth::Token(Secret::new("glsa_wrong_0123")), 1)
+            .expect("client");
+        let err = token.dashboard("promo-marketing").await.expect_err("401");
+        assert_eq!(
+            help(&err).as_deref(),
+            Some("Grafana refused the token: the variable targets.cloud.grafana_token_env names must hold a service-account token (glsa_…)")
+        );
+        assert!(!format!("{err} {err:?}").contains("glsa_wrong_0123"));
         g.shutdown().await;
     });
 }

@@ -117,7 +117,7 @@ pub async fn observe_datasource(
         return Ok(None);
     }
     if !status.is_success() {
-        return Err(grafana_refused(grafana, "GET", &path, status, &live));
+        return Err(grafana.refused(&Method::GET, &path, status, &live));
     }
     let json_data = want
         .json_data
@@ -202,25 +202,8 @@ pub async fn delete_datasource(grafana: &Client, uid: &str) -> Result<bool> {
     match status {
         StatusCode::NOT_FOUND => Ok(false),
         s if s.is_success() => Ok(true),
-        s => Err(grafana_refused(grafana, "DELETE", &path, s, &live)),
+        s => Err(grafana.refused(&Method::DELETE, &path, s, &live)),
     }
-}
-
-fn grafana_refused(
-    grafana: &Client,
-    method: &str,
-    path: &str,
-    status: StatusCode,
-    v: &Value,
-) -> Error {
-    let message = v["message"].as_str().unwrap_or_default();
-    Error::grafana(format!("{method} {}{path}: {status}: {message}", grafana.url())).with_help(
-        match status.as_u16() {
-            401 => "Grafana refused the token: the variable targets.cloud.grafana_token_env names must hold a service-account token (glsa_…)",
-            403 => "the service account lacks the permission: give it the Editor or Admin role",
-            _ => "see Grafana's answer above; nothing else was changed by this step",
-        },
-    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,7 +295,7 @@ async fn get_opt(grafana: &Client, path: &str) -> Result<Option<Value>> {
     match status {
         StatusCode::NOT_FOUND => Ok(None),
         s if s.is_success() => Ok(Some(live)),
-        s => Err(grafana_refused(grafana, "GET", path, s, &live)),
+        s => Err(grafana.refused(&Method::GET, path, s, &live)),
     }
 }
 
@@ -402,12 +385,12 @@ pub async fn delete_alerting(
         "template" => {
             let path = format!("{PROVISIONING}/templates/{}", seg(&want.name));
             let (s, v) = g.request(Method::DELETE, &path, None).await?;
-            ok_or_gone(&g, "DELETE", &path, s, &v, gone(s))
+            ok_or_gone(&g, &Method::DELETE, &path, s, &v, gone(s))
         }
         "contact_point" => {
             let path = format!("{PROVISIONING}/contact-points/{}", seg(&want.name));
             let (s, v) = g.request(Method::DELETE, &path, None).await?;
-            ok_or_gone(&g, "DELETE", &path, s, &v, gone(s))
+            ok_or_gone(&g, &Method::DELETE, &path, s, &v, gone(s))
         }
         "policy" => {
             let path = format!("{PROVISIONING}/policies");
@@ -428,7 +411,7 @@ pub async fn delete_alerting(
                 let uid = rule["uid"].as_str().unwrap_or_default();
                 let path = format!("{PROVISIONING}/alert-rules/{}", seg(uid));
                 let (s, v) = g.request(Method::DELETE, &path, None).await?;
-                removed |= ok_or_gone(&g, "DELETE", &path, s, &v, gone(s))?;
+                removed |= ok_or_gone(&g, &Method::DELETE, &path, s, &v, gone(s))?;
             }
             Ok(removed)
         }
@@ -438,7 +421,7 @@ pub async fn delete_alerting(
 
 fn ok_or_gone(
     g: &Client,
-    method: &str,
+    method: &Method,
     path: &str,
     s: StatusCode,
     v: &Value,
@@ -449,7 +432,7 @@ fn ok_or_gone(
     } else if s.is_success() {
         Ok(true)
     } else {
-        Err(grafana_refused(g, method, path, s, v))
+        Err(g.refused(method, path, s, v))
     }
 }
 

@@ -13,24 +13,47 @@ use crate::influx::{Auth, Client};
 use crate::plan::{Observed, ObservedResource};
 use crate::targets::{Context, record, tokens};
 
-/// InfluxDB Cloud, with the token the manifest names.
-pub fn client(ctx: &Context, cloud: &CloudEndpoints) -> Result<Client> {
-    let var = &cloud.influx_token_env;
-    let token = ctx.secrets.get(var).ok_or_else(|| {
-        Error::usage(
-            format!("{var} is not set: the cloud target needs an InfluxDB Cloud token"),
-            format!(
-                "export {var} or add it to generated/{}/.env: an all-access token of the organisation (or one allowed to manage buckets, DBRP mappings and authorizations)",
-                ctx.stack
-            ),
-        )
-    })?;
-    Client::new(
-        &crate::influx::Endpoint {
-            url: cloud.influx_url.clone(),
-        },
-        Auth::Token(token.to_string()),
-    )
+/// InfluxDB Cloud, with the token the manifest names, and the organisation's id once looked up
+/// (one lookup for every step of a command).
+pub struct InfluxCloud {
+    c: Client,
+    org_name: String,
+    org: tokio::sync::OnceCell<String>,
+}
+
+impl InfluxCloud {
+    /// The client of `cloud`'s InfluxDB with the token its `influx_token_env` names.
+    pub fn new(ctx: &Context, cloud: &CloudEndpoints) -> Result<Self> {
+        let var = &cloud.influx_token_env;
+        let token = ctx.secrets.get(var).ok_or_else(|| {
+            Error::usage(
+                format!("{var} is not set: the cloud target needs an InfluxDB Cloud token"),
+                format!(
+                    "export {var} or add it to generated/{}/.env: an all-access token of the organisation (or one allowed to manage buckets, DBRP mappings and authorizations)",
+                    ctx.stack
+                ),
+            )
+        })?;
+        let c = Client::new(
+            &crate::influx::Endpoint {
+                url: cloud.influx_url.clone(),
+            },
+            Auth::Token(token.to_string()),
+        )?;
+        Ok(Self {
+            c,
+            org_name: cloud.influx_org.clone(),
+            org: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// The organisation's id (looked up once).
+    pub async fn org(&self) -> Result<&str> {
+        self.org
+            .get_or_try_init(|| api::org(&self.c, &self.org_name))
+            .await
+            .map(String::as_str)
+    }
 }
 
 /// The stack's bucket spec (there is one).
@@ -43,17 +66,16 @@ pub fn bucket(desired: &Desired) -> Option<&DatabaseSpec> {
 
 /// Read the bucket and the tokens into `out`.
 pub async fn observe(
-    c: &Client,
+    i: &InfluxCloud,
     ctx: &Context,
-    cloud: &CloudEndpoints,
     desired: &Desired,
     out: &mut Observed,
 ) -> Result<()> {
     let Some(want) = bucket(desired) else {
         return Ok(());
     };
-    let org = api::org(c, &cloud.influx_org).await?;
-    let found = api::observe_bucket(c, &org, want).await?;
+    let org = i.org().await?;
+    let found = api::observe_bucket(&i.c, org, want).await?;
     if let Some(f) = &found {
         let id = ResourceId::new(ResourceKind::Database, want.name.as_str());
         out.resources.insert(
@@ -62,59 +84,52 @@ pub async fn observe(
         );
     }
     let bucket_ref = found.as_ref().map(|f| (f.id.as_str(), want.name.as_str()));
-    for o in tokens::observe(c, ctx, record::CLOUD, &org, desired, bucket_ref).await? {
+    for o in tokens::observe(&i.c, ctx, record::CLOUD, org, desired, bucket_ref).await? {
         out.resources.insert(o.id.clone(), o);
     }
     Ok(())
 }
 
 /// Create the bucket or converge its retention and DBRP mapping.
-pub async fn apply_bucket(c: &Client, cloud: &CloudEndpoints, want: &DatabaseSpec) -> Result<()> {
-    let org = api::org(c, &cloud.influx_org).await?;
-    api::apply_bucket(c, &org, want).await.map(|_| ())
+pub async fn apply_bucket(i: &InfluxCloud, want: &DatabaseSpec) -> Result<()> {
+    api::apply_bucket(&i.c, i.org().await?, want)
+        .await
+        .map(|_| ())
 }
 
 /// Mint the token of `r` (a create, or the replacement of one whose permissions changed).
 pub async fn mint(
-    c: &Client,
+    i: &InfluxCloud,
     ctx: &Context,
-    cloud: &CloudEndpoints,
     desired: &Desired,
     r: &Resource,
     t: &TokenSpec,
 ) -> Result<()> {
     let want = bucket(desired)
         .ok_or_else(|| Error::internal(format!("{}: the stack has no bucket", r.id)))?;
-    let org = api::org(c, &cloud.influx_org).await?;
-    let found = api::observe_bucket(c, &org, want).await?.ok_or_else(|| {
+    let org = i.org().await?;
+    let found = api::observe_bucket(&i.c, org, want).await?.ok_or_else(|| {
         Error::influx(format!(
             "{}: bucket `{}` does not exist in InfluxDB Cloud at {}",
             r.id,
             want.name,
-            c.base()
+            i.c.base()
         ))
         .with_help("apply again: the bucket is created first")
     })?;
-    tokens::mint(c, ctx, record::CLOUD, &org, (&found.id, &want.name), r, t).await
+    tokens::mint(&i.c, ctx, record::CLOUD, org, (&found.id, &want.name), r, t).await
 }
 
 /// Delete the stack's tokens. Returns which.
 pub async fn delete_tokens(
-    c: &Client,
+    i: &InfluxCloud,
     ctx: &Context,
-    cloud: &CloudEndpoints,
     desired: &Desired,
 ) -> Result<Vec<String>> {
-    let org = api::org(c, &cloud.influx_org).await?;
-    tokens::delete(c, ctx, record::CLOUD, &org, desired).await
+    tokens::delete(&i.c, ctx, record::CLOUD, i.org().await?, desired).await
 }
 
 /// Delete the bucket (its data) and its DBRP mapping.
-pub async fn delete_bucket(
-    c: &Client,
-    cloud: &CloudEndpoints,
-    want: &DatabaseSpec,
-) -> Result<bool> {
-    let org = api::org(c, &cloud.influx_org).await?;
-    api::delete_bucket(c, &org, want).await
+pub async fn delete_bucket(i: &InfluxCloud, want: &DatabaseSpec) -> Result<bool> {
+    api::delete_bucket(&i.c, i.org().await?, want).await
 }

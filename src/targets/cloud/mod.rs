@@ -32,6 +32,8 @@ pub struct CloudTarget {
     grafana: std::cell::OnceCell<crate::grafana::Client>,
     /// The dashboard versions the last observe read (what apply saves against).
     versions: std::cell::RefCell<Option<grafana_api::Versions>>,
+    /// One InfluxDB Cloud client for every step (it looks the organisation up once).
+    influx: std::cell::OnceCell<influx::InfluxCloud>,
 }
 
 impl CloudTarget {
@@ -41,7 +43,16 @@ impl CloudTarget {
             ctx,
             grafana: std::cell::OnceCell::new(),
             versions: std::cell::RefCell::new(None),
+            influx: std::cell::OnceCell::new(),
         }
+    }
+
+    fn influx(&self, desired: &Desired) -> Result<&influx::InfluxCloud> {
+        if let Some(i) = self.influx.get() {
+            return Ok(i);
+        }
+        let i = influx::InfluxCloud::new(&self.ctx, self.endpoints(desired)?)?;
+        Ok(self.influx.get_or_init(|| i))
     }
 
     fn endpoints<'a>(&self, desired: &'a Desired) -> Result<&'a CloudEndpoints> {
@@ -64,11 +75,9 @@ impl CloudTarget {
     /// Which of the stack's objects exist, with a few requests (dashboards from one search of
     /// the marker tag, not read one by one): what `status` counts.
     async fn present(&self, desired: &Desired) -> Result<Vec<crate::desired::ResourceId>> {
-        let cloud = self.endpoints(desired)?;
         let grafana = self.grafana(desired)?;
-        let influx = influx::client(&self.ctx, cloud)?;
         let mut observed = Observed::default();
-        influx::observe(&influx, &self.ctx, cloud, desired, &mut observed).await?;
+        influx::observe(self.influx(desired)?, &self.ctx, desired, &mut observed).await?;
         let mut out: Vec<_> = observed.resources.into_keys().collect();
         let rec = record::read(&self.ctx, record::CLOUD);
         let tagged = grafana.dashboards_tagged(grafana_api::MARKER_TAG).await?;
@@ -136,15 +145,13 @@ impl Target for CloudTarget {
     }
 
     async fn preflight(&self, _plan: &Plan, desired: &Desired) -> Result<()> {
-        let cloud = self.endpoints(desired)?;
         self.grafana(desired)?;
-        influx::client(&self.ctx, cloud).map(|_| ())
+        self.influx(desired).map(|_| ())
     }
 
     async fn observe(&self, desired: &Desired) -> Result<Observed> {
-        let cloud = self.endpoints(desired)?;
         let grafana = self.grafana(desired)?;
-        let influx = influx::client(&self.ctx, cloud)?;
+        let influx = self.influx(desired)?;
         let rec = record::read(&self.ctx, record::CLOUD);
         let mut from_influx = Observed::default();
         let others = desired.resources.values().map(|r| async {
@@ -166,7 +173,7 @@ impl Target for CloudTarget {
             found.extend(others.into_iter().flatten());
             Ok::<_, Error>(found)
         };
-        let influx_side = influx::observe(&influx, &self.ctx, cloud, desired, &mut from_influx);
+        let influx_side = influx::observe(influx, &self.ctx, desired, &mut from_influx);
         let (found, ()) = futures_util::try_join!(grafana_side, influx_side)?;
         let mut observed = from_influx;
         for o in found {
@@ -188,13 +195,9 @@ impl Target for CloudTarget {
             )));
         };
         match &r.spec {
-            ResourceSpec::Database(d) => {
-                let c = influx::client(&self.ctx, cloud)?;
-                influx::apply_bucket(&c, cloud, d).await
-            }
+            ResourceSpec::Database(d) => influx::apply_bucket(self.influx(desired)?, d).await,
             ResourceSpec::Token(t) => {
-                let c = influx::client(&self.ctx, cloud)?;
-                influx::mint(&c, &self.ctx, cloud, desired, r, t).await?;
+                influx::mint(self.influx(desired)?, &self.ctx, desired, r, t).await?;
                 // A new token is put where it is used in the same step (the datasource, when
                 // Grafana has it already): the old one no longer exists.
                 for ds in desired.resources.values() {
@@ -233,7 +236,7 @@ impl Target for CloudTarget {
     async fn status(&self, desired: &Desired) -> Result<Vec<ServiceStatus>> {
         let cloud = self.endpoints(desired)?;
         let grafana = self.grafana(desired)?;
-        let influx = influx::client(&self.ctx, cloud)?;
+        let influx = self.influx(desired)?;
         let health = match grafana.request(Method::GET, "/api/health", None).await {
             Ok((s, v)) if s.is_success() => Some(v),
             _ => None,
@@ -250,9 +253,7 @@ impl Target for CloudTarget {
             });
             (have, want)
         };
-        let influx_up = crate::influx::cloud::org(&influx, &cloud.influx_org)
-            .await
-            .is_ok();
+        let influx_up = influx.org().await.is_ok();
         let version = health
             .as_ref()
             .and_then(|h| h["version"].as_str())
@@ -289,7 +290,7 @@ impl Target for CloudTarget {
     async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>> {
         let cloud = self.endpoints(desired)?;
         let grafana = self.grafana(desired)?;
-        let influx = influx::client(&self.ctx, cloud)?;
+        let influx = self.influx(desired)?;
         let mut removed = Vec::new();
         // Alerting first (a policy route names the contact point, which names the template).
         let order = ["rule_group", "policy", "contact_point", "template"];
@@ -322,10 +323,10 @@ impl Target for CloudTarget {
                 removed.push(r.id.to_string());
             }
         }
-        removed.extend(influx::delete_tokens(&influx, &self.ctx, cloud, desired).await?);
+        removed.extend(influx::delete_tokens(influx, &self.ctx, desired).await?);
         if volumes
             && let Some(b) = influx::bucket(desired)
-            && influx::delete_bucket(&influx, cloud, b).await?
+            && influx::delete_bucket(influx, b).await?
         {
             removed.push(format!("database.{} (its data)", b.name));
         }

@@ -135,14 +135,26 @@ pub struct SecretRow {
     pub kind: &'static str,
     /// Where it is used.
     pub used_by: Vec<&'static str>,
-    /// `set in .env`, `set in environment`, or `missing`.
+    /// `set in .env`, `set in environment`, `missing`, or `not minted yet (apply)`.
     pub status: &'static str,
 }
 
 /// `secrets list`: names, kinds, users and whether each is set. Never values.
 pub fn secrets_list(project: &Project, loaded: &Loaded) -> Result<Vec<SecretRow>> {
     let values = secret_values(project, &loaded.manifest)?;
-    Ok(secrets::catalog(&loaded.manifest)
+    let minted = secrets::minted(&loaded.manifest)
+        .into_iter()
+        .map(|(name, used_by)| SecretRow {
+            name: name.to_string(),
+            kind: "minted by apply (InfluxDB token)",
+            used_by,
+            status: if values.get(name).is_some() {
+                "set in .env"
+            } else {
+                "not minted yet (apply)"
+            },
+        });
+    let mut rows: Vec<SecretRow> = secrets::catalog(&loaded.manifest)
         .into_iter()
         .map(
             |SecretSpec {
@@ -165,7 +177,10 @@ pub fn secrets_list(project: &Project, loaded: &Loaded) -> Result<Vec<SecretRow>
                 }
             },
         )
-        .collect())
+        .chain(minted)
+        .collect();
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(rows)
 }
 
 /// `dashboards render UID`: the final JSON of one dashboard.

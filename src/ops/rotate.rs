@@ -259,6 +259,15 @@ pub fn rotate(
     let (templates, loaded) = super::load_one(project, selection)?;
     let m = loaded.manifest.clone();
     let catalog = secrets::catalog(&m);
+    if secrets::minted(&m).iter().any(|(n, _)| *n == name) {
+        return Err(Error::usage(
+            format!("{name} cannot be rotated: InfluxDB draws it when apply mints it"),
+            format!(
+                "to replace it, delete its line from generated/{}/.env and run `promo-infra apply`: a new token is minted, the old one deleted, and what uses it restarted; nothing was changed",
+                *m.stack
+            ),
+        ));
+    }
     let Some(spec) = catalog.iter().find(|s| s.name == name) else {
         let names: Vec<&str> = catalog.iter().map(|s| s.name.as_str()).collect();
         return Err(Error::usage(

@@ -82,6 +82,24 @@ pub const MINTED_LOCAL: [&str; 2] = [INFLUX_GRAFANA_TOKEN, INFLUX_K6_TOKEN];
 /// The cloud target's tokens, minted by apply in InfluxDB Cloud.
 pub const MINTED_CLOUD: [&str; 2] = [INFLUX_CLOUD_GRAFANA_TOKEN, INFLUX_CLOUD_K6_TOKEN];
 
+/// The tokens apply mints for `m` (never generated: InfluxDB draws their values), with where
+/// each is used: the stack's own InfluxDB 2's, and the cloud target's.
+pub fn minted(m: &Manifest) -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut out = Vec::new();
+    if *m.influxdb.version == 2 {
+        out.push((INFLUX_GRAFANA_TOKEN, vec!["grafana (datasource)"]));
+        out.push((INFLUX_K6_TOKEN, vec!["k6"]));
+    }
+    if m.targets.cloud.is_some() {
+        out.push((
+            INFLUX_CLOUD_GRAFANA_TOKEN,
+            vec![CLOUD_TARGET, "grafana (datasource)"],
+        ));
+        out.push((INFLUX_CLOUD_K6_TOKEN, vec![CLOUD_TARGET, "k6"]));
+    }
+    out
+}
+
 /// Whether `name` holds a token apply mints (its value changes during an apply: read it from
 /// `.env` as it is on disk, not as the command started with).
 pub fn is_minted(name: &str) -> bool {

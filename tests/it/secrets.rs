@@ -143,16 +143,20 @@ fn secrets_never_printed_nor_in_other_files() {
     success: true
     exit_code: 0
     ----- stdout -----
-    NAME                       KIND                           USED BY                                                   STATUS
-    CONTROL_API_STOP_PASSWORD  generated password (16 bytes)  control-api (STOP page)                                   set in .env
-    CONTROL_API_TOKEN          generated token (32 bytes)     control-api, k6 run                                       set in .env
-    GRAFANA_ADMIN_PASSWORD     generated password (16 bytes)  grafana, control-api (annotations), k6 run (annotations)  set in .env
-    GRAFANA_CLOUD_TOKEN        provided by you                cloud target                                              missing
-    GRAFANA_SECRET_KEY         generated token (32 bytes)     grafana                                                   set in .env
-    INFLUXDB_ADMIN_PASSWORD    generated password (16 bytes)  influxdb, backup                                          set in .env
-    INFLUXDB_ADMIN_TOKEN       generated token (32 bytes)     influxdb, backup, apply (mints the scoped tokens)         set in .env
-    INFLUX_CLOUD_TOKEN         provided by you                cloud target                                              missing
-    SLACK_WEBHOOK_URL          provided by you                grafana (alerting), k6 run                                missing
+    NAME                          KIND                              USED BY                                                   STATUS
+    CONTROL_API_STOP_PASSWORD     generated password (16 bytes)     control-api (STOP page)                                   set in .env
+    CONTROL_API_TOKEN             generated token (32 bytes)        control-api, k6 run                                       set in .env
+    GRAFANA_ADMIN_PASSWORD        generated password (16 bytes)     grafana, control-api (annotations), k6 run (annotations)  set in .env
+    GRAFANA_CLOUD_TOKEN           provided by you                   cloud target                                              missing
+    GRAFANA_SECRET_KEY            generated token (32 bytes)        grafana                                                   set in .env
+    INFLUXDB_ADMIN_PASSWORD       generated password (16 bytes)     influxdb, backup                                          set in .env
+    INFLUXDB_ADMIN_TOKEN          generated token (32 bytes)        influxdb, backup, apply (mints the scoped tokens)         set in .env
+    INFLUXDB_CLOUD_GRAFANA_TOKEN  minted by apply (InfluxDB token)  cloud target, grafana (datasource)                        not minted yet (apply)
+    INFLUXDB_CLOUD_K6_TOKEN       minted by apply (InfluxDB token)  cloud target, k6                                          not minted yet (apply)
+    INFLUXDB_GRAFANA_TOKEN        minted by apply (InfluxDB token)  grafana (datasource)                                      not minted yet (apply)
+    INFLUXDB_K6_TOKEN             minted by apply (InfluxDB token)  k6                                                        not minted yet (apply)
+    INFLUX_CLOUD_TOKEN            provided by you                   cloud target                                              missing
+    SLACK_WEBHOOK_URL             provided by you                   grafana (alerting), k6 run                                missing
 
     ----- stderr -----
     ");
@@ -441,6 +445,7 @@ fn rotate_refuses_an_unknown_name_a_provided_secret_and_the_grafana_secret_key()
         "GRAFANA_ADMIN",
         "SLACK_WEBHOOK_URL",
         "GRAFANA_SECRET_KEY",
+        "INFLUXDB_GRAFANA_TOKEN",
     ] {
         let run = p.run_env(
             &["secrets", "rotate", name, "--auto-approve"],
@@ -489,6 +494,15 @@ fn rotate_refuses_an_unknown_name_a_provided_secret_and_the_grafana_secret_key()
     ----- stderr -----
       x GRAFANA_SECRET_KEY cannot be rotated: it encrypts the datasource secrets stored in Grafana's database, which a new key cannot decrypt
       help: nothing was changed; see the README section "Secrets"
+
+    === rotate INFLUXDB_GRAFANA_TOKEN --auto-approve ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x INFLUXDB_GRAFANA_TOKEN cannot be rotated: InfluxDB draws it when apply mints it
+      help: to replace it, delete its line from generated/shop/.env and run `promo-infra apply`: a new token is minted, the old one deleted, and what uses it restarted; nothing was changed
 
     === rotate NOT_A_SECRET ===
     success: false

@@ -140,3 +140,42 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
     assert_eq!(c.code, 0, "{}", c.all());
     assert!(dashboard(&s).contains("\"title\": \"Flash Sale C\""));
 }
+
+/// A saved plan carries its own target and `--prune`: giving either with it is refused before
+/// the file is even read.
+#[test]
+fn a_saved_plan_takes_no_target_or_prune_flag() {
+    let p = crate::common::TestContext::with_repo_stacks();
+    let mut runs = crate::common::Runs::default();
+    for flag in ["--target=native", "--prune"] {
+        runs.push(
+            format!("apply promo.plan {flag}"),
+            p.run(&["apply", "promo.plan", flag]),
+        );
+    }
+    promo_snapshot!(runs, @"
+    === apply promo.plan --target=native ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: the argument '[PLANFILE]' cannot be used with '--target <TARGET>'
+
+    Usage: promo-infra apply <PLANFILE>
+
+    For more information, try '--help'.
+
+    === apply promo.plan --prune ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: the argument '[PLANFILE]' cannot be used with '--prune'
+
+    Usage: promo-infra apply <PLANFILE>
+
+    For more information, try '--help'.
+    ");
+}

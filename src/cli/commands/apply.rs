@@ -27,8 +27,9 @@ const QUESTION: &str = "Do you want to perform these actions?\n  promo-infra wil
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A plan saved by `plan --out FILE`: apply exactly it, without asking (its stack, target
-    /// and --prune come from the file; refused if the configuration or the stack changed since).
-    #[arg(value_name = "PLANFILE")]
+    /// and --prune come from the file, so neither flag may be given with it; refused if the
+    /// configuration or the stack changed since).
+    #[arg(value_name = "PLANFILE", conflicts_with_all = ["target", "prune"])]
     pub plan_file: Option<PathBuf>,
     /// Where the stack runs.
     #[command(flatten)]

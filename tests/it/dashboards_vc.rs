@@ -111,6 +111,32 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
     )
     .expect("client");
 
+    // While another command holds the stack (an apply), a push is refused and writes nothing.
+    {
+        let _apply = promo_infra::lock::StackLock::acquire(
+            &p.path().join("generated/promo"),
+            "promo",
+            "apply",
+        )
+        .expect("lock");
+        let refused = run(&p, &["-f", "stacks/promo.yaml", "dashboards", "push"]).filter_regex(
+            r"pid \d+ on [^,]+, since [^)]+",
+            "pid [PID] on [HOST], since [TIME]",
+        );
+        promo_snapshot!(refused, @"
+        success: false
+        exit_code: 1
+        ----- stdout -----
+
+        ----- stderr -----
+          x stack `promo` is locked by `apply` (pid [PID] on [HOST], since [TIME])
+          help: wait for it to finish; the lock is released automatically when that process exits, even if killed
+        ");
+        assert!(
+            double.state().requests().iter().all(|r| r.method == "GET"),
+            "nothing was written to Grafana"
+        );
+    }
     // Push (folder created with its stable uid), then again: nothing to write.
     promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "push"]), @"
     success: true

@@ -111,7 +111,9 @@ pub fn rollback(
     to: &RollbackTo,
     confirm: &mut dyn FnMut(&RollbackPreview) -> Result<bool>,
 ) -> Result<Option<u64>> {
-    let Live { s, grafana, .. } = open(project, selection, target, &[uid.to_string()])?;
+    let live = open(project, selection, target, &[uid.to_string()])?;
+    let _lock = live.lock("dashboards rollback")?;
+    let Live { s, grafana, .. } = live;
     let folder = crate::compile::grafana::folder_uid(&s.loaded.manifest);
     let rt = runtime()?;
     let (live, _) = rt.block_on(grafana.dashboard(uid))?.ok_or_else(|| {

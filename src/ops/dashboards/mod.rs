@@ -114,6 +114,15 @@ pub(crate) struct Live {
     pub(crate) grafana: Client,
 }
 
+impl Live {
+    /// The stack's lock for `command` (a push, pull or rollback writes Grafana and the stack's
+    /// records: one at a time, and never during an `apply`). Held until dropped.
+    pub(crate) fn lock(&self, command: &str) -> Result<crate::lock::StackLock> {
+        crate::lock::StackLock::acquire(&self.s.ctx.generated_dir, &self.s.desired.stack, command)
+            .map(|(lock, _)| lock)
+    }
+}
+
 /// Open [`Live`] for the selected stack on `target`.
 pub(crate) fn open(
     project: &Project,

@@ -53,12 +53,14 @@ pub fn pull(
     target: TargetKind,
     uids: &[String],
 ) -> Result<Vec<Pulled>> {
+    let live = open(project, selection, target, uids)?;
+    let _lock = live.lock("dashboards pull")?;
     let Live {
         s,
         templates,
         grafana,
         ..
-    } = open(project, selection, target, uids)?;
+    } = live;
     let m = &s.loaded.manifest;
     let mut rendered = Vec::new();
     for d in m

@@ -44,12 +44,14 @@ pub fn push(
     prune: bool,
     concurrency: usize,
 ) -> Result<Vec<Pushed>> {
+    let live = open(project, selection, target, uids)?;
+    let _lock = live.lock("dashboards push")?;
     let Live {
         s,
         dashboards: wanted,
         grafana,
         ..
-    } = open(project, selection, target, uids)?;
+    } = live;
     let grafana = grafana.with_concurrency(concurrency);
     let folder = crate::compile::grafana::folder_uid(&s.loaded.manifest);
     let title = crate::compile::grafana::folder_title(&s.loaded.manifest);

@@ -105,12 +105,45 @@ fn init_logs(verbose: u8, ansi: bool) {
         1 => "promo_infra=debug,info",
         _ => "trace",
     };
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(level))
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
-        .without_time()
-        .try_init();
+        .without_time();
+    // Without -v, a warning reads like the tool's other messages (`warning: …`); with -v,
+    // tracing's own lines (level and module) for whoever debugs.
+    let _ = if verbose == 0 {
+        logs.event_format(Plain).try_init()
+    } else {
+        logs.try_init()
+    };
+}
+
+/// `warning: <message>` (`error:`, `info:` …): an event as a person reads it.
+struct Plain;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Plain
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let level = match *event.metadata().level() {
+            tracing::Level::ERROR => "error",
+            tracing::Level::WARN => "warning",
+            tracing::Level::INFO => "info",
+            tracing::Level::DEBUG => "debug",
+            tracing::Level::TRACE => "trace",
+        };
+        write!(writer, "{level}: ")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
 }
 
 /// Exit codes every command shares (README, "Exit codes"). `2` is only ever "there are

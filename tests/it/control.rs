@@ -1104,8 +1104,8 @@ async fn a_restarted_control_api_learns_the_run_again_and_can_stop_it() {
     promo-infra: STOP button ready: test [TESTID] registered with the control API at http://127.0.0.1:[PORT]
     promo-infra: test [TESTID]: [TEMP_OTHER]/k6
     promo-infra: dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=now&refresh=5s
-     WARN promo_infra::k6::stop: lost contact with the control API at http://127.0.0.1:[PORT] (error sending request for url (http://127.0.0.1:[PORT]/api/runs/[TESTID]/poll?seen=0&wait_s=10): client error ([CONNECTION LOST])): the STOP button cannot reach this test until it answers again (retrying every second; Ctrl+C here still works)
-     WARN promo_infra::k6::stop: in contact with the control API at http://127.0.0.1:[PORT] again
+    warning: lost contact with the control API at http://127.0.0.1:[PORT] (error sending request for url (http://127.0.0.1:[PORT]/api/runs/[TESTID]/poll?seen=0&wait_s=10): client error ([CONNECTION LOST])): the STOP button cannot reach this test until it answers again (retrying every second; Ctrl+C here still works)
+    warning: in contact with the control API at http://127.0.0.1:[PORT] again
     promo-infra: stop requested by API: asked k6 to stop gracefully (SIGINT; it flushes its metrics)
     ");
 }

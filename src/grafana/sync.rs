@@ -21,7 +21,10 @@ use crate::error::{Error, Result};
 pub const MARKER_TAG: &str = "promo-infra";
 
 /// The save message of every upload (shown in Grafana's version history).
-const SAVE_MESSAGE: &str = "promo-infra dashboards push";
+/// The version message of a dashboard `dashboards push` saves (Grafana's history shows it).
+pub const PUSH_MESSAGE: &str = "promo-infra dashboards push";
+/// The version message of a dashboard `apply` saves.
+pub const APPLY_MESSAGE: &str = "promo-infra apply";
 
 /// What a push did for one dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -67,14 +70,15 @@ pub async fn ensure_folder(grafana: &Client, uid: &str, title: &str) -> Result<(
 /// Push one generated dashboard (`model`, uid `uid`) into `folder`: unchanged when Grafana has
 /// the same dashboard in that folder (one GET); refused when Grafana's version is not
 /// `record_version` (the version this tool last pushed or saw), unless `force`; otherwise saved
-/// with the expected version, so a concurrent edit gets Grafana's 412 (GET + POST).
+/// with the expected version, so a concurrent edit gets Grafana's 412 (GET + POST). `message`:
+/// the version's message in Grafana's history ([`PUSH_MESSAGE`], [`APPLY_MESSAGE`]).
 pub async fn push_one(
     grafana: &Client,
     folder: &str,
-    uid: &str,
-    model: &Value,
+    (uid, model): (&str, &Value),
     record_version: Option<u64>,
     force: bool,
+    message: &str,
 ) -> Result<Synced> {
     let live = grafana.dashboard(uid).await?;
     let mut body = model.clone();
@@ -93,7 +97,7 @@ pub async fn push_one(
         }
         body["version"] = json!(version);
     }
-    save(grafana, folder, uid, body, force).await
+    save(grafana, folder, uid, body, force, message).await
 }
 
 /// [`push_one`] of a dashboard a plan has just read as version `observed` (`None`: absent) and
@@ -115,7 +119,7 @@ pub async fn push_observed(
         }
         body["version"] = json!(version);
     }
-    save(grafana, folder, uid, body, false).await
+    save(grafana, folder, uid, body, false, APPLY_MESSAGE).await
 }
 
 fn changed_in_grafana(grafana: &Client, uid: &str, version: u64) -> Error {
@@ -134,9 +138,10 @@ async fn save(
     uid: &str,
     body: Value,
     force: bool,
+    message: &str,
 ) -> Result<Synced> {
     let saved = grafana
-        .save_dashboard(&body, Some(folder), force, SAVE_MESSAGE)
+        .save_dashboard(&body, Some(folder), force, message)
         .await?;
     Ok(Synced {
         pushed: Pushed::Uploaded {
@@ -193,7 +198,14 @@ pub async fn push_all(
 ) -> Result<Vec<Pushed>> {
     let seen = &*record;
     let answers = bounded(dashboards, grafana.concurrency(), |(uid, model)| {
-        push_one(grafana, folder, uid, model, seen.get(uid).copied(), force)
+        push_one(
+            grafana,
+            folder,
+            (uid, model),
+            seen.get(uid).copied(),
+            force,
+            PUSH_MESSAGE,
+        )
     })
     .await;
     let mut out = Vec::with_capacity(dashboards.len());

@@ -383,10 +383,10 @@ async fn upload(
             crate::grafana::sync::push_one(
                 grafana,
                 &d.folder_uid,
-                &d.uid,
-                &ours,
+                (&d.uid, &ours),
                 record_version,
                 false,
+                crate::grafana::sync::APPLY_MESSAGE,
             )
             .await?
         }

@@ -164,6 +164,16 @@ async fn the_cloud_target_applies_replans_empty_updates_one_change_and_destroys_
     // The organisation is looked up once by the apply's observe, not again by each step.
     assert_eq!(orgs(&c) - before, 1, "one org lookup for the whole apply");
     promo_snapshot!(@named "replan_empty", c.run(&["plan", "--target", "cloud"]));
+    // Grafana's history says which command saved each version.
+    assert_eq!(
+        c.grafana
+            .state()
+            .versions("promo-marketing")
+            .iter()
+            .map(|v| v.message.as_str())
+            .collect::<Vec<_>>(),
+        ["promo-infra apply"]
+    );
     // The dashboards verbs reach Grafana Cloud the same way.
     let diff = c.run(&[
         "dashboards",

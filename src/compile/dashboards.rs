@@ -272,6 +272,7 @@ pub fn context(m: &Manifest, d: &Dashboard, strings: Value) -> Value {
             "p95_ok_ms": number(*t.p95_ok_ms), "p95_warn_ms": number(*t.p95_warn_ms),
             "error_ok_pct": number(*t.error_ok_pct), "error_warn_pct": number(*t.error_warn_pct),
         },
+        "capacity_vus": d.capacity_vus.as_ref().map(|v| **v),
         "alerting": m.alerting.as_ref().map_or_else(
             || json!({ "error_rate_critical_pct": null, "p95_warning_ms": null }),
             |a| json!({

@@ -4,14 +4,24 @@
 //! SUSTAINED crossing (`sustain` consecutive buckets, 2 by default) of `p95_warn_ms` or
 //! `error_warn_pct`. A bucket without requests (no p95) neither crosses nor breaks a streak.
 //!
-//! Owns: the pure estimate from buckets. The buckets' queries are not here yet.
-//! May not: print, read the environment, talk to InfluxDB or Docker, write anything.
+//! The buckets are the ones `runs export TESTID --bucket` gives (the dashboards' formulas per
+//! time bucket: [`crate::runs::source::Source::per`]).
+//!
+//! Owns: the pure estimate from buckets, and [`Estimate`] (what `runs show` and `runs capacity`
+//! report). May not: print, read the environment, talk to InfluxDB or Docker, write anything.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::influx::formulas::Stat;
+use crate::runs::source::Values;
 
 /// Consecutive crossing buckets that make a sustained crossing.
 pub const DEFAULT_SUSTAIN: usize = 2;
 
 /// One time bucket of a run.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Bucket {
     /// Bucket start, seconds since the epoch.
     pub start: i64,
@@ -24,7 +34,7 @@ pub struct Bucket {
 }
 
 /// The limits a bucket is held to (the stack's `p95_warn_ms` and `error_warn_pct`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Limits {
     /// p95 above this (ms) crosses.
     pub p95_warn_ms: f64,
@@ -33,7 +43,8 @@ pub struct Limits {
 }
 
 /// Which limit a bucket crossed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Cause {
     /// p95 above `p95_warn_ms`.
     P95,
@@ -44,7 +55,8 @@ pub enum Cause {
 }
 
 /// The estimate of one run.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
 pub enum Capacity {
     /// The run broke at this VU level (start of the first sustained crossing).
     Reached {
@@ -100,6 +112,61 @@ pub fn estimate(buckets: &[Bucket], limits: Limits, sustain: usize) -> Capacity 
     }
     let max_vus = buckets.iter().filter_map(|b| b.vus).reduce(f64::max);
     Capacity::NotReached { max_vus }
+}
+
+/// One run's estimate with how it was made: what `runs show` and `runs capacity` report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Estimate {
+    /// Test id.
+    pub testid: String,
+    /// Bucket width, seconds.
+    pub bucket_s: u32,
+    /// Consecutive crossing buckets that make a sustained crossing.
+    pub sustain: usize,
+    /// The limits (the marketing dashboard's warn thresholds).
+    pub limits: Limits,
+    /// The estimate.
+    pub capacity: Capacity,
+    /// The first crossing bucket (its p95 and error rate), when the run broke.
+    pub crossing: Option<Bucket>,
+    /// How many buckets the run has.
+    pub buckets: usize,
+}
+
+/// The buckets of a run from its per-bucket numbers (bucket start in ns → values).
+pub fn buckets_of(per: &BTreeMap<i64, Values>) -> Vec<Bucket> {
+    per.iter()
+        .map(|(start_ns, v)| Bucket {
+            start: start_ns.div_euclid(1_000_000_000),
+            vus: v.get(&Stat::PeakVus).copied(),
+            p95_ms: v.get(&Stat::P95).copied(),
+            error_pct: v.get(&Stat::Errors).copied(),
+        })
+        .collect()
+}
+
+/// The estimate of run `testid` from its per-bucket numbers.
+pub fn of_run(
+    testid: &str,
+    per: &BTreeMap<i64, Values>,
+    bucket_s: u32,
+    limits: Limits,
+) -> Estimate {
+    let buckets = buckets_of(per);
+    let capacity = estimate(&buckets, limits, DEFAULT_SUSTAIN);
+    let crossing = match capacity {
+        Capacity::Reached { at, .. } => buckets.iter().find(|b| b.start == at).copied(),
+        Capacity::NotReached { .. } => None,
+    };
+    Estimate {
+        testid: testid.to_string(),
+        bucket_s,
+        sustain: DEFAULT_SUSTAIN,
+        limits,
+        capacity,
+        crossing,
+        buckets: buckets.len(),
+    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 //! ([`verdict`]) — behind `runs list`, `runs show`, `runs compare` and `runs export`.
 //!
 //! Owns: opening a stack for these commands, and what each returns.
-//! May not: print (the CLI renders the results), read the environment, write anything.
+//! May not: print (the CLI renders the results), read the environment, write anything (but
+//! [`apply`], the one edit of the manifest `runs capacity --apply` makes).
 
+pub mod apply;
 pub mod capacity;
 pub mod record;
 pub mod source;
@@ -55,6 +57,8 @@ pub struct RunStats {
     pub grade: Option<Grade>,
     /// Its local record, when it has one.
     pub record: Option<RunFile>,
+    /// Its breaking point (`runs show`; not computed for `compare` and `export`).
+    pub capacity: Option<capacity::Estimate>,
 }
 
 impl RunStats {
@@ -149,10 +153,40 @@ impl Runs {
             .map_err(crate::influx::blocking::settle)
     }
 
-    /// `runs show TESTID`.
-    pub fn show(&self, testid: &str) -> Result<RunStats> {
+    /// `runs show TESTID`: its numbers, and its breaking point per bucket of `bucket_s`.
+    pub fn show(&self, testid: &str, bucket_s: u32) -> Result<RunStats> {
         check_testid("TESTID", testid)?;
-        self.with_source(async |s| self.stats(s, testid).await)
+        self.with_source(async |s| {
+            let mut stats = self.stats(s, testid).await?;
+            let per = s.per(testid, stats.range, bucket_s).await?;
+            stats.capacity = Some(capacity::of_run(testid, &per, bucket_s, self.limits()));
+            Ok(stats)
+        })
+    }
+
+    /// The limits of the capacity estimate: the marketing dashboard's warn thresholds.
+    pub fn limits(&self) -> capacity::Limits {
+        let b = self.bands();
+        capacity::Limits {
+            p95_warn_ms: b.p95_warn_ms,
+            error_warn_pct: b.error_warn_pct,
+        }
+    }
+
+    /// `runs capacity TESTID…`: the breaking point of each run, per bucket of `bucket_s`.
+    pub fn capacity(&self, testids: &[String], bucket_s: u32) -> Result<Vec<capacity::Estimate>> {
+        for id in testids {
+            check_testid("TESTID", id)?;
+        }
+        self.with_source(async |s| {
+            let mut out = Vec::new();
+            for id in testids {
+                let range = s.range(id).await?;
+                let per = s.per(id, range, bucket_s).await?;
+                out.push(capacity::of_run(id, &per, bucket_s, self.limits()));
+            }
+            Ok(out)
+        })
     }
 
     async fn stats(&self, s: &Source, testid: &str) -> Result<RunStats> {
@@ -172,6 +206,7 @@ impl Runs {
             values,
             grade,
             record: record::find(&self.run_dir, testid)?,
+            capacity: None,
         })
     }
 

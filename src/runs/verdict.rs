@@ -172,6 +172,7 @@ mod tests {
             values,
             grade: Some(grade(m, &bands)),
             record: None,
+            capacity: None,
         }
     }
 

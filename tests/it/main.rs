@@ -33,6 +33,7 @@ mod lock;
 mod native;
 mod plan_cases;
 mod runs;
+mod runs_capacity;
 mod saved_plan;
 mod schema_agreement;
 mod secrets;

@@ -21,8 +21,8 @@ use crate::common::TestContext;
 use crate::influxd::RealInfluxd;
 use crate::k6_fixture::{self as fx, Run};
 
-const BASELINE: &str = "baseline_20241128_090000_0000aaaa";
-const PROMO: &str = "bf2024_20241129_090000_0000bbbb";
+pub(crate) const BASELINE: &str = "baseline_20241128_090000_0000aaaa";
+pub(crate) const PROMO: &str = "bf2024_20241129_090000_0000bbbb";
 /// 2024-11-28T09:00:00Z and 2024-11-29T09:00:00Z.
 const BASELINE_START: i64 = 1_732_784_400;
 const PROMO_START: i64 = 1_732_870_800;
@@ -85,7 +85,7 @@ fn record_of(run: &Run, baseline: Option<&str>, ending: Ending, by: Option<&str>
 }
 
 /// A project whose stack reads `server`, with both runs written into it and recorded.
-async fn loaded(server: &RealInfluxd) -> TestContext {
+pub(crate) async fn loaded(server: &RealInfluxd) -> TestContext {
     let p = TestContext::new();
     p.write("stacks/promo.yaml", &manifest(server.http_port()));
     let generated = p.run(&["generate"]);
@@ -157,6 +157,7 @@ async fn list_show_compare_print_the_known_numbers_of_a_real_influxd_1_6() {
     requests       3600 (60.00/s)
     checks passed  90.65 %
     grade          F (0/100) against p95 1000/2000 ms and errors 0.1/1 %
+    capacity       breaks at 38 VUs: errors 6.00 % > 1 % from 2024-11-29 09:00:00 UTC (2 buckets of 10 s in a row)
 
     ----- stderr -----
     ");
@@ -173,6 +174,7 @@ async fn list_show_compare_print_the_known_numbers_of_a_real_influxd_1_6() {
     requests       2400 (40.00/s)
     checks passed  99.78 %
     grade          B (77/100) against p95 1000/2000 ms and errors 0.1/1 %
+    capacity       not reached: held 20 VUs (never 2 buckets of 10 s in a row above p95 2000 ms or errors 1 %)
 
     ----- stderr -----
     ");

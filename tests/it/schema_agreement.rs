@@ -71,6 +71,18 @@ const CASES: &[(&[(&str, &str)], bool)] = &[
         true,
     ),
     (&[("version: v0.47.0", "version: 0.47")], true),
+    (
+        &[("template: marketing", "template: marketing\n    capacity_vus: 0")],
+        true,
+    ),
+    (
+        &[("template: marketing", "template: marketing\n    capacity_vus: -5")],
+        true,
+    ),
+    (
+        &[("template: marketing", "template: marketing\n    capacity_vus: many")],
+        true,
+    ),
     (&[("\"#alerts\"", "\"#a\\nb\"")], true),
     // Relations between keys or values JSON Schema cannot express: validate alone.
     (&[("\"0 3 * * *\"", "\"0 25 * * *\"")], false), // a cron field's range

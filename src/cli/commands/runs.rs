@@ -30,13 +30,17 @@ pub enum Command {
         run_dir: Option<PathBuf>,
     },
     /// The numbers of one run from InfluxDB, with the dashboards' formulas: p50/p95/p99 of
-    /// http_req_duration, error rate (4xx, 5xx), peak VUs, requests/s, checks, and the grade.
+    /// http_req_duration, error rate (4xx, 5xx), peak VUs, requests/s, checks, the grade, and
+    /// its capacity (see `runs capacity`).
     #[command(
         after_help = "Example:\n  promo-infra runs show black-friday_20261127_093000_1a2b3c4d"
     )]
     Show {
         /// Test id.
         testid: String,
+        /// Bucket width of the capacity estimate: whole seconds, minutes or hours.
+        #[arg(long, value_name = "DURATION", default_value = "10s")]
+        bucket: String,
         /// Machine-readable output (versioned: `format_version`).
         #[arg(long)]
         json: bool,
@@ -55,6 +59,32 @@ pub enum Command {
         /// Test id of the baseline run (default: the one `k6 run --baseline` recorded).
         #[arg(long, value_name = "TESTID")]
         baseline: Option<String>,
+        /// Machine-readable output (versioned: `format_version`).
+        #[arg(long)]
+        json: bool,
+        /// Run directory (default: generated/<stack>/run).
+        #[arg(long, value_name = "DIR")]
+        run_dir: Option<PathBuf>,
+    },
+    /// The breaking point of ramping runs: the VUs at which the site broke. Method: per time
+    /// bucket, the most VUs against p95 of http_req_duration and the error rate; the breaking
+    /// point is the VUs of the first of 2 consecutive buckets whose p95 is above the marketing
+    /// dashboard's p95_warn_ms or whose error rate is above its error_warn_pct. With --apply
+    /// (one TESTID), it becomes that dashboard's capacity line (`capacity_vus` in the manifest).
+    #[command(
+        after_help = "Examples:\n  promo-infra runs capacity ramp_20261120_093000_5e6f7a8b\n  promo-infra runs capacity ramp_20261120_093000_5e6f7a8b ramp_20261126_093000_0a1b2c3d --json\n  promo-infra runs capacity ramp_20261126_093000_0a1b2c3d --apply && promo-infra apply"
+    )]
+    Capacity {
+        /// Test ids of the runs, compared in this order.
+        #[arg(required = true)]
+        testids: Vec<String>,
+        /// Bucket width: whole seconds, minutes or hours.
+        #[arg(long, value_name = "DURATION", default_value = "10s")]
+        bucket: String,
+        /// Write the breaking point into the manifest as the marketing dashboard's
+        /// `capacity_vus` (refused when the run did not break).
+        #[arg(long, conflicts_with = "json")]
+        apply: bool,
         /// Machine-readable output (versioned: `format_version`).
         #[arg(long)]
         json: bool,
@@ -97,12 +127,14 @@ pub fn run(globals: &Globals, cmd: Command) -> Result<ExitCode> {
         }
         Command::Show {
             testid,
+            bucket,
             json,
             run_dir,
         } => {
             runs::check_testid("TESTID", &testid)?;
+            let every = runs::parse_bucket(&bucket)?;
             let r = Runs::open(&project, &selection, run_dir)?;
-            let stats = r.show(&testid)?;
+            let stats = r.show(&testid, every)?;
             if json {
                 out.versioned_json(&print::runs::StatsJson::new(&stats))?;
             } else {
@@ -121,6 +153,38 @@ pub fn run(globals: &Globals, cmd: Command) -> Result<ExitCode> {
                 print::runs::compare_json(&mut out, &c)?;
             } else {
                 print::runs::compare(&mut out, &c, &r.locale());
+            }
+        }
+        Command::Capacity {
+            testids,
+            bucket,
+            apply,
+            json,
+            run_dir,
+        } => {
+            for id in &testids {
+                runs::check_testid("TESTID", id)?;
+            }
+            let every = runs::parse_bucket(&bucket)?;
+            if apply && testids.len() != 1 {
+                return Err(Error::usage(
+                    format!(
+                        "--apply takes one TESTID ({} given): the run whose breaking point the dashboard shows",
+                        testids.len()
+                    ),
+                    "compare without --apply, then: promo-infra runs capacity TESTID --apply",
+                ));
+            }
+            let r = Runs::open(&project, &selection, run_dir)?;
+            let estimates = r.capacity(&testids, every)?;
+            if json {
+                print::capacity::json(&mut out, &estimates)?;
+            } else {
+                print::capacity::table(&mut out, &estimates);
+            }
+            if apply {
+                let applied = capacity_apply(globals, &estimates[0])?;
+                print::capacity::applied(&mut out, &applied);
             }
         }
         Command::Export {
@@ -148,4 +212,21 @@ pub fn run(globals: &Globals, cmd: Command) -> Result<ExitCode> {
         },
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--apply`: the breaking point into the manifest; refused (nothing written) when the run did
+/// not break.
+fn capacity_apply(globals: &Globals, e: &runs::capacity::Estimate) -> Result<runs::apply::Applied> {
+    let runs::capacity::Capacity::Reached { vus, .. } = e.capacity else {
+        return Err(Error::usage(
+            format!(
+                "test {} did not break: there is no capacity to write",
+                e.testid
+            ),
+            "ramp further (more VUs) until p95 or the error rate stays above the warn thresholds, then run `runs capacity` on that run; nothing was changed",
+        ));
+    };
+    let project = globals.project();
+    let (_, loaded) = crate::ops::load_one(&project, &globals.selection(false))?;
+    runs::apply::apply(&project.root, &loaded, vus.round() as u32)
 }

@@ -5,6 +5,7 @@
 //! talk to a target, write files.
 
 pub mod backup;
+pub mod capacity;
 pub mod dashboards;
 pub mod deploy;
 pub mod files;

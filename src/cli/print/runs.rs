@@ -127,6 +127,8 @@ pub struct StatsJson<'a> {
     stats: BTreeMap<&'static str, f64>,
     grade: Option<&'a Grade>,
     record: Option<&'a RunFile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capacity: Option<&'a crate::runs::capacity::Estimate>,
 }
 
 impl<'a> StatsJson<'a> {
@@ -139,6 +141,7 @@ impl<'a> StatsJson<'a> {
             stats: s.values.iter().map(|(k, v)| (k.name(), *v)).collect(),
             grade: s.grade.as_ref(),
             record: s.record.as_ref(),
+            capacity: s.capacity.as_ref(),
         }
     }
 }
@@ -219,6 +222,12 @@ pub fn show(out: &mut Out<impl Write>, s: &RunStats, b: &Bands) {
             ],
             vec!["checks passed".into(), pct(g(Stat::Checks))],
             vec!["grade".into(), grade],
+            vec![
+                "capacity".into(),
+                s.capacity
+                    .as_ref()
+                    .map_or_else(|| "-".into(), super::capacity::cell),
+            ],
         ],
     );
 }

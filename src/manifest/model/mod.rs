@@ -218,6 +218,11 @@ pub struct Dashboard {
     /// Traffic-light grades: green below the `ok` values, orange up to the `warn` values.
     #[serde(default)]
     pub thresholds: Thresholds,
+    /// The measured capacity (VUs at which the site breaks), drawn as a dashed line on the
+    /// marketing dashboard's users panel. Written by `promo-infra runs capacity TESTID --apply`.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub capacity_vus: Option<Sp<u32>>,
 }
 
 /// Health-grade thresholds of a dashboard.

@@ -70,6 +70,16 @@ pub(super) fn check_dashboards(p: &mut Problems<'_>, m: &Manifest, templates: &B
         if let Some(locale) = &d.locale {
             check_locale(p, &format!("{key}.locale"), locale);
         }
+        if let Some(vus) = &d.capacity_vus
+            && **vus == 0
+        {
+            p.push(
+                vus.pos(),
+                format!("{key}.capacity_vus: 0 is out of range"),
+                "out of range",
+                Some("the VUs at which the site breaks: at least 1 (`promo-infra runs capacity TESTID --apply` measures it)".to_string()),
+            );
+        }
         let t = &d.thresholds;
         for (name, v, max) in [
             ("p95_ok_ms", &t.p95_ok_ms, f64::MAX),

@@ -72,15 +72,24 @@ const CASES: &[(&[(&str, &str)], bool)] = &[
     ),
     (&[("version: v0.47.0", "version: 0.47")], true),
     (
-        &[("template: marketing", "template: marketing\n    capacity_vus: 0")],
+        &[(
+            "template: marketing",
+            "template: marketing\n    capacity_vus: 0",
+        )],
         true,
     ),
     (
-        &[("template: marketing", "template: marketing\n    capacity_vus: -5")],
+        &[(
+            "template: marketing",
+            "template: marketing\n    capacity_vus: -5",
+        )],
         true,
     ),
     (
-        &[("template: marketing", "template: marketing\n    capacity_vus: many")],
+        &[(
+            "template: marketing",
+            "template: marketing\n    capacity_vus: many",
+        )],
         true,
     ),
     (&[("\"#alerts\"", "\"#a\\nb\"")], true),

@@ -3,7 +3,8 @@
 // Grafana 10.2 does before it reaches InfluxDB, then parsed and type-checked by InfluxData's own
 // flux-lsp (the `@influxdata/flux-lsp-node` WASM build, pinned in package-lock.json).
 //
-// Usage: node check.js [STACK_DIR...]   (default: every generated/*/ of the repository)
+// Usage: node check.js [STACK_DIR...]   (default: every generated/*/ of the repository, and the
+//                                         Flux of `promo-infra runs` from its test snapshots)
 //        node check.js --selftest       (the broken fixture in selftest/ must give exactly
 //                                         the problems in selftest/expected.txt)
 // Exit: 0 clean (or selftest as expected), 1 problems found, 2 the check itself could not run.
@@ -299,6 +300,21 @@ function stackTexts(stackDir, root) {
   return { flux, texts, queries };
 }
 
+// The Flux `promo-infra runs` sends (src/runs/source.rs), as its tests snapshot it
+// (tests/it/snapshots/it__runs__flux_*.snap): complete queries, no Grafana substitution.
+function runsTexts(root) {
+  const dir = path.join(root, 'tests', 'it', 'snapshots');
+  const files = fs.readdirSync(dir).filter((f) => /^it__runs__flux_.*\.snap$/.test(f)).sort();
+  if (files.length === 0) throw new Fatal(`${dir}: no it__runs__flux_*.snap (the runs queries' snapshots)`);
+  const texts = files.map((f) => {
+    const raw = parseFile(path.join(dir, f), (t) => t);
+    // insta's header: `---`, metadata lines, `---`; the query follows.
+    const body = raw.split(/^---$/m).slice(2).join('---').replace(/^\n/, '').trimEnd();
+    return { file: path.join('tests', 'it', 'snapshots', f), where: 'runs query', pick: 'as sent', text: body, problems: [] };
+  });
+  return { name: 'promo-infra runs', flux: new Map([['runs', {}]]), texts, queries: texts.length };
+}
+
 // ---------------------------------------------------------------- InfluxData's checks
 
 class Checker {
@@ -372,8 +388,8 @@ async function checkStacks(dirs, root) {
   const problems = [];
   const summary = [];
   for (const dir of dirs) {
-    const { flux, texts, queries } = stackTexts(dir, root);
-    const rel = path.relative(root, dir) || '.';
+    const { flux, texts, queries } = typeof dir === 'string' ? stackTexts(dir, root) : dir;
+    const rel = typeof dir === 'string' ? path.relative(root, dir) || '.' : dir.name;
     if (flux.size === 0) {
       summary.push(`${rel}: no InfluxDB Flux datasource, nothing to check`);
       continue;
@@ -426,7 +442,9 @@ async function main() {
       process.exit(2);
     }
   }
-  const { problems, summary } = await checkStacks(dirs, root);
+  // With no directory given: every generated stack, and the queries of `runs`.
+  const inputs = args.length === 0 ? [...dirs, runsTexts(root)] : dirs;
+  const { problems, summary } = await checkStacks(inputs, root);
   process.stdout.write(summary.map((s) => `flux-check: ${s}\n`).join(''));
   if (problems.length) {
     process.stdout.write(`${problems.join('\n')}\nflux-check: ${problems.length} problems; fix dashboards-src/ or the compile code, then \`cargo run -q -- generate\`\n`);

@@ -141,9 +141,8 @@ impl Source {
                     .and_then(Value::as_i64))
             }
             Self::V2 { bucket, .. } => {
-                let src = formulas::flux_source(bucket, m, testid, "1970-01-01T00:00:00Z", "now()");
                 let rows = self
-                    .flux(&format!("{src}\n  |> group()\n  |> {selector}()"))
+                    .flux(&flux_point_query(bucket, m, testid, selector))
                     .await?;
                 Ok(rows.first().map(|r| r.0))
             }
@@ -256,6 +255,12 @@ impl Source {
             .map_err(|e| Error::influx(format!("InfluxDB at {}: {e}", client.url(path))))?;
         Ok(flux_rows(&text))
     }
+}
+
+/// The Flux of the first or last (`selector`) point of measurement `m` of a run.
+pub fn flux_point_query(bucket: &str, m: &str, testid: &str, selector: &str) -> String {
+    let src = formulas::flux_source(bucket, m, testid, "1970-01-01T00:00:00Z", "now()");
+    format!("{src}\n  |> group()\n  |> {selector}()")
 }
 
 /// The Flux of `stat` for one run: over its whole range, or per `every`.

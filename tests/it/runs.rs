@@ -525,3 +525,27 @@ async fn k6_run_with_a_baseline_records_it_and_links_the_dashboard_to_it() {
     ----- stderr -----
     ");
 }
+
+/// The Flux `runs` sends to an InfluxDB 2 (each statistic over the whole run and per bucket,
+/// and the run's first/last point), snapshotted: `just flux-check` parses and type-checks these
+/// snapshots with InfluxData's flux-lsp, as it does the dashboards' queries.
+#[test]
+fn the_flux_of_runs_is_snapshotted_for_the_flux_check() {
+    use promo_infra::runs::source::{Range, flux_query};
+    let range = Range {
+        start_ns: PROMO_START * 1_000_000_000,
+        end_ns: (PROMO_START + 60) * 1_000_000_000,
+    };
+    insta::with_settings!({ prepend_module_to_snapshot => true }, {
+        for stat in Stat::ALL {
+            for (every, how) in [(None, "whole"), (Some("10s"), "per_10s")] {
+                let q = flux_query("k6-metrics", PROMO, range, stat, every);
+                insta::assert_snapshot!(format!("flux_{}_{how}", stat.name()), q);
+            }
+        }
+        for selector in ["first", "last"] {
+            let q = promo_infra::runs::source::flux_point_query("k6-metrics", "vus", PROMO, selector);
+            insta::assert_snapshot!(format!("flux_range_{selector}"), q);
+        }
+    });
+}

@@ -89,6 +89,16 @@ impl Cloud {
         self.cmd(args).run()
     }
 
+    /// `apply --target cloud --auto-approve` started in the background, its output to `io()`.
+    fn spawn_apply(&self, io: fn() -> std::process::Stdio) -> std::process::Child {
+        let mut cmd = self.cmd(&["apply", "--target", "cloud", "--auto-approve"]);
+        cmd.command
+            .stdout(io())
+            .stderr(io())
+            .spawn()
+            .expect("spawn apply")
+    }
+
     /// A Grafana object someone else made, as the instance's admin.
     async fn foreign(&self, method: reqwest::Method, path: &str, body: Value) {
         let resp = reqwest::Client::new()
@@ -539,13 +549,7 @@ async fn a_cloud_apply_killed_with_sigkill_is_re_run_and_converges_without_leaki
         .state()
         .pace()
         .set_latency(Duration::from_millis(150));
-    let mut cmd = c.cmd(&["apply", "--target", "cloud", "--auto-approve"]);
-    let mut child = cmd
-        .command
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn apply");
+    let mut child = c.spawn_apply(std::process::Stdio::null);
     let start = Instant::now();
     // Killed once a token is minted (the double's state, not output).
     while stack_tokens(&c).is_empty() {
@@ -596,23 +600,8 @@ async fn two_concurrent_cloud_applies_do_not_both_run() {
         .state()
         .pace()
         .set_latency(Duration::from_millis(100));
-    let mut cmd = c.cmd(&["apply", "--target", "cloud", "--auto-approve"]);
-    let first = cmd
-        .command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn apply");
-    let lock = c.p.path().join("generated/promo-v1/.promo-infra.lock");
-    let start = Instant::now();
-    // The lock FILE being written (not output): it names a pid once taken.
-    while !std::fs::read_to_string(&lock).is_ok_and(|t| t.contains("\"pid\"")) {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the first apply never took the lock"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let first = c.spawn_apply(std::process::Stdio::piped);
+    crate::common::wait_for_lock(&c.p.path().join("generated/promo-v1"));
     let second = c
         .run(&["apply", "--target", "cloud", "--auto-approve"])
         .filter(&format!("pid {}", first.id()), "pid [FIRST_APPLY]");

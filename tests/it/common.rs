@@ -840,3 +840,18 @@ fn the_filters_hide_what_changes_from_run_to_run_and_nothing_else() {
     ----- stderr -----
     ");
 }
+
+/// Wait (at most 30 s) until the stack lock FILE in `generated_dir` names a holder (not
+/// output): the command that took it is past its start.
+pub fn wait_for_lock(generated_dir: &Path) {
+    let lock = generated_dir.join(".promo-infra.lock");
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&lock).is_ok_and(|t| t.contains("\"pid\"")) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "no command took the lock {}",
+            lock.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

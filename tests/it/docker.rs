@@ -631,18 +631,7 @@ fn two_concurrent_applies_do_not_both_run() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn apply");
-    let lock =
-        s.p.path()
-            .join(format!("generated/{}/.promo-infra.lock", s.name));
-    let start = Instant::now();
-    // The lock FILE being written (not output): it names a pid once taken.
-    while !std::fs::read_to_string(&lock).is_ok_and(|t| t.contains("\"pid\"")) {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the first apply never took the lock"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    crate::common::wait_for_lock(&s.p.path().join(format!("generated/{}", s.name)));
     let second = s
         .run(&["apply", "--auto-approve"])
         .filter(&format!("pid {}", first.id()), "pid [FIRST_APPLY]");

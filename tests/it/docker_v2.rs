@@ -24,44 +24,41 @@ fn grafana_env(s: &EngineStack, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The HTTP status of `method path` on the stack's InfluxDB with `token`.
-fn status(s: &EngineStack, method: &str, path: &str, token: &str, body: &str) -> u16 {
+/// `method path` on the stack's InfluxDB with `token`: the status and the JSON answer (`null`
+/// when there is none).
+fn influx(
+    s: &EngineStack,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
     let url = format!("http://127.0.0.1:{}{path}", s.influx_port);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     rt.block_on(async {
-        reqwest::Client::new()
+        let resp = reqwest::Client::new()
             .request(method.parse().expect("method"), &url)
             .header("Authorization", format!("Token {token}"))
             .body(body.to_string())
             .send()
             .await
-            .unwrap_or_else(|e| panic!("{method} {url}: {e}"))
-            .status()
-            .as_u16()
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     })
+}
+
+/// The HTTP status of `method path` on the stack's InfluxDB with `token`.
+fn status(s: &EngineStack, method: &str, path: &str, token: &str, body: &str) -> u16 {
+    influx(s, method, path, token, body).0
 }
 
 /// The id of the authorization whose token is `token` (listed with the operator token).
 fn authorization_id(s: &EngineStack, admin: &str, token: &str) -> String {
-    let url = format!("http://127.0.0.1:{}/api/v2/authorizations", s.influx_port);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let list: serde_json::Value = rt.block_on(async {
-        reqwest::Client::new()
-            .get(&url)
-            .header("Authorization", format!("Token {admin}"))
-            .send()
-            .await
-            .expect("list authorizations")
-            .json()
-            .await
-            .expect("json")
-    });
+    let (_, list) = influx(s, "GET", "/api/v2/authorizations", admin, "");
     list["authorizations"]
         .as_array()
         .expect("authorizations")

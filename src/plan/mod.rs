@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::desired::{Desired, ResourceId};
 
+mod attached;
 mod files;
 mod minted;
 mod render;
@@ -228,6 +229,7 @@ pub fn plan(desired: &Desired, observed: &Observed, target: &str, prune: bool) -
                 Some(Step::new(id.clone(), action))
             }
         };
+        let step = attached::mark(desired, observed, resource, step);
         steps.extend(minted::mark(resource, &minted, step));
     }
     let mut undeclared = Vec::new();

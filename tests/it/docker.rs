@@ -1834,3 +1834,39 @@ fn a_crash_looping_service_fails_at_once_with_its_exit_code_and_last_log_lines()
       help: see all of its log with `promo-infra logs grafana`; fix the cause, then re-run apply (it converges)
     ");
 }
+
+#[test]
+fn a_renamed_network_recreates_every_container_on_it_and_keeps_the_old_one() {
+    if !engine() {
+        return;
+    }
+    let s = EngineStack::new("netrename");
+    s.apply();
+    s.edit("network: monitoring-net", "network: promo-net");
+    s.apply();
+    let new = format!("{}_promo-net", s.name);
+    for (service, id) in s.containers() {
+        let networks = docker(&[
+            "inspect",
+            "-f",
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+            &id,
+        ]);
+        assert_eq!(
+            networks.trim(),
+            new,
+            "{service} runs on the declared network"
+        );
+    }
+    s.assert_healthy();
+    let again = s.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}", again.all());
+    // The old network is the stack's no more: kept, and said so, until --prune.
+    assert!(
+        again
+            .stdout
+            .contains("Note: network.monitoring-net exists but the stack no longer declares it"),
+        "{}",
+        again.all()
+    );
+}

@@ -335,6 +335,15 @@ fn cases() -> Vec<(&'static str, Case)> {
                 foreign_named(f, ResourceKind::Network, "monitoring-net", "monitoring-net");
             }),
         ),
+        // The network renamed: every container is recreated on the new one, the old is kept.
+        (
+            "docker_network_renamed",
+            Case::new(
+                Docker,
+                edit(PROMO, "network: monitoring-net", "network: promo-net"),
+            )
+            .deployed_from(PROMO),
+        ),
         (
             "docker_volume_made_under_another_name",
             Case::new(Docker, PROMO_V1).drift(|f, _| {
@@ -750,6 +759,7 @@ snapshot_tests! {
     docker_containers_made_by_compose_are_adopted
     docker_container_with_drifted_env_is_replaced
     docker_network_made_by_compose_under_another_name
+    docker_network_renamed
     docker_volume_made_under_another_name
     docker_grafana_image_change
     docker_v1_influxdb_image_change

@@ -12,7 +12,7 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 
 use super::Target;
-use crate::desired::{Desired, ResourceId};
+use crate::desired::{Desired, ResourceId, ResourceKind};
 use crate::error::{Error, Result};
 use crate::plan::{Action, Plan, Step};
 
@@ -101,9 +101,10 @@ where
         .await
 }
 
-/// Execute a plan: deletes wave by wave, then each other step as soon as its dependencies are
-/// done ([`as_ready`]), each retried on transient failure. Returns the steps done: deletes
-/// first, then the rest in plan order (deterministic output), not in the order they finished.
+/// Execute a plan: deletes wave by wave (but those of networks and volumes, which go last),
+/// then each other step as soon as its dependencies are done ([`as_ready`]), each retried on
+/// transient failure. Returns the steps done in that order, the rest in plan order
+/// (deterministic output), not in the order they finished.
 pub async fn apply<T: Target + ?Sized>(
     target: &T,
     desired: &Desired,
@@ -123,12 +124,17 @@ pub async fn apply<T: Target + ?Sized>(
         .iter()
         .cloned()
         .partition(|s| matches!(s.action, Action::Delete));
+    // A network or volume the stack no longer declares goes last: the containers still on it
+    // are the ones this plan replaces (a renamed network), gone only once their steps ran.
+    let (last, first): (Vec<Step>, Vec<Step>) = deletes
+        .into_iter()
+        .partition(|s| matches!(s.id.kind, ResourceKind::Network | ResourceKind::Volume));
     let mut done = Vec::new();
-    let deletes = Plan {
-        steps: deletes,
+    let in_waves = |steps: Vec<Step>| Plan {
+        steps,
         ..plan.clone()
     };
-    for wave in waves(&deletes, desired) {
+    for wave in waves(&in_waves(first), desired) {
         done.extend(futures_util::future::try_join_all(wave.iter().map(run)).await?);
     }
     let mut ready = as_ready(&rest, desired, run).await?;
@@ -136,6 +142,9 @@ pub async fn apply<T: Target + ?Sized>(
     let position = |id: &ResourceId| plan.steps.iter().position(|s| &s.id == id);
     ready.sort_by_key(position);
     done.extend(ready);
+    for wave in waves(&in_waves(last), desired) {
+        done.extend(futures_util::future::try_join_all(wave.iter().map(run)).await?);
+    }
     Ok(done)
 }
 

@@ -1869,4 +1869,25 @@ fn a_renamed_network_recreates_every_container_on_it_and_keeps_the_old_one() {
         "{}",
         again.all()
     );
+    let old = format!("{}_monitoring-net", s.name);
+    assert_eq!(
+        docker(&["network", "ls", "-q", "--filter", &format!("name=^{old}$")])
+            .lines()
+            .count(),
+        1
+    );
+    // Renamed and pruned in one apply: the old network goes once its containers are replaced.
+    s.edit("network: promo-net", "network: shop-net");
+    let pruned = s.run(&["apply", "--auto-approve", "--prune"]);
+    assert_eq!(pruned.code, 0, "{}", pruned.all());
+    for gone in [old, new] {
+        assert_eq!(
+            docker(&["network", "ls", "-q", "--filter", &format!("name=^{gone}$")])
+                .lines()
+                .count(),
+            0,
+            "{gone} was pruned"
+        );
+    }
+    s.assert_healthy();
 }

@@ -7,7 +7,7 @@
 //! The buckets are the ones `runs export TESTID --bucket` gives (the dashboards' formulas per
 //! time bucket: [`crate::runs::source::Source::per`]).
 //!
-//! Owns: the pure estimate from buckets, and [`Estimate`] (what `runs show` and `runs capacity`
+//! Owns: the pure estimate from buckets, its words, and [`Estimate`] (what `runs show` and `runs capacity`
 //! report). May not: print, read the environment, talk to InfluxDB or Docker, write anything.
 
 use std::collections::BTreeMap;
@@ -166,6 +166,74 @@ pub fn of_run(
         capacity,
         crossing,
         buckets: buckets.len(),
+    }
+}
+
+/// `2024-12-01 09:01:00` (UTC) of a time in seconds.
+pub fn clock(start_s: i64) -> String {
+    jiff::Timestamp::from_second(start_s)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|_| "-".into())
+}
+
+/// `70 VUs`.
+pub fn vus(v: f64) -> String {
+    format!("{v:.0} VUs")
+}
+
+/// What crossed in the first bucket of the breaking point.
+pub fn why(e: &Estimate, cause: Cause) -> String {
+    let b = e.crossing;
+    let p95 = || {
+        format!(
+            "p95 {} ms > {} ms",
+            b.and_then(|b| b.p95_ms)
+                .map_or("-".into(), |v| format!("{v:.0}")),
+            e.limits.p95_warn_ms
+        )
+    };
+    let errors = || {
+        format!(
+            "errors {} % > {} %",
+            b.and_then(|b| b.error_pct)
+                .map_or("-".into(), |v| format!("{v:.2}")),
+            e.limits.error_warn_pct
+        )
+    };
+    match cause {
+        Cause::P95 => p95(),
+        Cause::Errors => errors(),
+        Cause::Both => format!("{} and {}", p95(), errors()),
+    }
+}
+
+/// The method, as `runs capacity` states it under its table.
+pub fn method(e: &Estimate) -> String {
+    format!(
+        "method: per {} s bucket, max VUs against p95 and error rate; the breaking point is the VUs of the first of {} consecutive buckets above p95 {} ms or errors {} % (the marketing dashboard's warn thresholds)",
+        e.bucket_s, e.sustain, e.limits.p95_warn_ms, e.limits.error_warn_pct
+    )
+}
+
+/// The estimate in one line (`runs show`'s capacity cell, the report's capacity line).
+pub fn describe(e: &Estimate) -> String {
+    match e.capacity {
+        Capacity::Reached { vus: n, at, cause } => format!(
+            "breaks at {}: {} from {} UTC ({} buckets of {} s in a row)",
+            vus(n),
+            why(e, cause),
+            clock(at),
+            e.sustain,
+            e.bucket_s
+        ),
+        Capacity::NotReached { max_vus } => format!(
+            "not reached: held {} (never {} buckets of {} s in a row above p95 {} ms or errors {} %)",
+            max_vus.map_or_else(|| "- VUs".into(), vus),
+            e.sustain,
+            e.bucket_s,
+            e.limits.p95_warn_ms,
+            e.limits.error_warn_pct
+        ),
     }
 }
 

@@ -4,11 +4,13 @@
 //!
 //! Owns: opening a stack for these commands, and what each returns.
 //! May not: print (the CLI renders the results), read the environment, write anything (but
-//! [`apply`], the one edit of the manifest `runs capacity --apply` makes).
+//! [`apply`], the one edit of the manifest `runs capacity --apply` makes, and [`Runs::report`],
+//! the report's files).
 
 pub mod apply;
 pub mod capacity;
 pub mod record;
+pub mod report;
 pub mod source;
 pub mod verdict;
 
@@ -66,6 +68,19 @@ impl RunStats {
     pub fn get(&self, stat: Stat) -> Option<f64> {
         self.values.get(&stat).copied()
     }
+}
+
+/// What `runs report` wrote.
+#[derive(Debug)]
+pub struct Report {
+    /// Test id.
+    pub testid: String,
+    /// The baseline it was compared with.
+    pub baseline: Option<String>,
+    /// The page.
+    pub html: PathBuf,
+    /// Its screenshot, or why there is none.
+    pub png: Result<report::Png>,
 }
 
 /// Check a test id given on the command line.
@@ -232,6 +247,53 @@ impl Runs {
             ))
         })?;
         Ok(verdict::compare(run, base, &self.locale()))
+    }
+
+    /// `runs report TESTID [--baseline ID]`: the report page of a run (against its baseline:
+    /// the flag, else the one its record names, else none), written with its PNG into `out`
+    /// (default: the run's record directory).
+    pub fn report(
+        &self,
+        testid: &str,
+        baseline: Option<&str>,
+        bucket_s: u32,
+        out: Option<PathBuf>,
+    ) -> Result<Report> {
+        check_testid("TESTID", testid)?;
+        let baseline = match baseline {
+            Some(b) => Some(b.to_string()),
+            None => record::find(&self.run_dir, testid)?.and_then(|r| r.baseline),
+        };
+        if let Some(b) = &baseline {
+            check_testid("--baseline", b)?;
+        }
+        let locale = self.locale();
+        let (run, per, compared) = self.with_source(async |s| {
+            let mut run = self.stats(s, testid).await?;
+            let per = s.per(testid, run.range, bucket_s).await?;
+            run.capacity = Some(capacity::of_run(testid, &per, bucket_s, self.limits()));
+            let compared = match &baseline {
+                Some(b) => Some(verdict::compare(
+                    run.clone(),
+                    self.stats(s, b).await?,
+                    &locale,
+                )),
+                None => None,
+            };
+            Ok((run, per, compared))
+        })?;
+        let capacity = run.capacity.as_ref().map(capacity::describe);
+        let page = report::html(&run, &per, compared.as_ref(), capacity.as_deref(), &locale);
+        let dir = out.unwrap_or_else(|| self.run_dir.join(testid));
+        let html = dir.join("report.html");
+        crate::writer::write_atomic(&html, page.as_bytes(), Some(0o644))?;
+        let png = report::screenshot(&html, &dir.join("report.png"));
+        Ok(Report {
+            testid: testid.to_string(),
+            baseline,
+            html,
+            png,
+        })
     }
 
     /// `runs export --csv`: every recorded run with its numbers (`None`: InfluxDB has no data

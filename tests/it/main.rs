@@ -34,6 +34,7 @@ mod native;
 mod plan_cases;
 mod runs;
 mod runs_capacity;
+mod runs_report;
 mod saved_plan;
 mod schema_agreement;
 mod secrets;

@@ -92,6 +92,30 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         run_dir: Option<PathBuf>,
     },
+    /// A report to share: one self-contained HTML page (grade, verdict against the baseline,
+    /// capacity, charts of VUs, response time p50/p95/p99 and errors over the run; no script,
+    /// no network when opened) and a PNG of it taken with headless Chromium when it is
+    /// installed.
+    #[command(
+        after_help = "Examples:\n  promo-infra runs report black-friday_20261127_093000_1a2b3c4d\n  promo-infra runs report black-friday_20261127_093000_1a2b3c4d --baseline baseline_20261120_093000_5e6f7a8b --out reports/bf"
+    )]
+    Report {
+        /// Test id.
+        testid: String,
+        /// Baseline to compare with (default: the one `k6 run --baseline` recorded, if any).
+        #[arg(long, value_name = "TESTID")]
+        baseline: Option<String>,
+        /// Where to write report.html and report.png (default: the run's directory,
+        /// generated/<stack>/run/<testid>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Bucket width of the charts: whole seconds, minutes or hours.
+        #[arg(long, value_name = "DURATION", default_value = "10s")]
+        bucket: String,
+        /// Run directory (default: generated/<stack>/run).
+        #[arg(long, value_name = "DIR")]
+        run_dir: Option<PathBuf>,
+    },
     /// CSV on stdout: one row per recorded run, or with TESTID one row per time bucket of that
     /// run.
     #[command(
@@ -186,6 +210,20 @@ pub fn run(globals: &Globals, cmd: Command) -> Result<ExitCode> {
                 let applied = capacity_apply(globals, &estimates[0])?;
                 print::capacity::applied(&mut out, &applied);
             }
+        }
+        Command::Report {
+            testid,
+            baseline,
+            out: dir,
+            bucket,
+            run_dir,
+        } => {
+            runs::check_testid("TESTID", &testid)?;
+            let every = runs::parse_bucket(&bucket)?;
+            let r = Runs::open(&project, &selection, run_dir)?;
+            let dir = dir.map(|d| project.root.join(d));
+            let report = r.report(&testid, baseline.as_deref(), every, dir)?;
+            print::capacity::report(&mut out, &project.root, &report);
         }
         Command::Export {
             testid,

@@ -1,4 +1,5 @@
-//! The capacity lines of `runs show` and the table of `runs capacity`.
+//! The capacity lines of `runs show`, the table of `runs capacity`, and what `runs report`
+//! wrote.
 //!
 //! Owns: their wording. May not: decide anything, read the environment, talk to InfluxDB.
 
@@ -8,72 +9,11 @@ use serde::Serialize;
 
 use crate::cli::output::Out;
 use crate::error::Result;
-use crate::runs::capacity::{Capacity, Cause, Estimate};
-
-fn clock(start_s: i64) -> String {
-    jiff::Timestamp::from_second(start_s)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_else(|_| "-".into())
-}
-
-fn vus(v: f64) -> String {
-    format!("{v:.0} VUs")
-}
-
-/// What crossed in the first bucket of the breaking point.
-fn why(e: &Estimate, cause: Cause) -> String {
-    let b = e.crossing;
-    let p95 = || {
-        format!(
-            "p95 {} ms > {} ms",
-            b.and_then(|b| b.p95_ms)
-                .map_or("-".into(), |v| format!("{v:.0}")),
-            e.limits.p95_warn_ms
-        )
-    };
-    let errors = || {
-        format!(
-            "errors {} % > {} %",
-            b.and_then(|b| b.error_pct)
-                .map_or("-".into(), |v| format!("{v:.2}")),
-            e.limits.error_warn_pct
-        )
-    };
-    match cause {
-        Cause::P95 => p95(),
-        Cause::Errors => errors(),
-        Cause::Both => format!("{} and {}", p95(), errors()),
-    }
-}
-
-/// The method, as `runs capacity` states it under its table.
-pub fn method(e: &Estimate) -> String {
-    format!(
-        "method: per {} s bucket, max VUs against p95 and error rate; the breaking point is the VUs of the first of {} consecutive buckets above p95 {} ms or errors {} % (the marketing dashboard's warn thresholds)",
-        e.bucket_s, e.sustain, e.limits.p95_warn_ms, e.limits.error_warn_pct
-    )
-}
+use crate::runs::capacity::{Capacity, Estimate, clock, method, vus, why};
 
 /// The `capacity` cell of `runs show`.
 pub fn cell(e: &Estimate) -> String {
-    match e.capacity {
-        Capacity::Reached { vus: n, at, cause } => format!(
-            "breaks at {}: {} from {} UTC ({} buckets of {} s in a row)",
-            vus(n),
-            why(e, cause),
-            clock(at),
-            e.sustain,
-            e.bucket_s
-        ),
-        Capacity::NotReached { max_vus } => format!(
-            "not reached: held {} (never {} buckets of {} s in a row above p95 {} ms or errors {} %)",
-            max_vus.map_or_else(|| "- VUs".into(), vus),
-            e.sustain,
-            e.bucket_s,
-            e.limits.p95_warn_ms,
-            e.limits.error_warn_pct
-        ),
-    }
+    crate::runs::capacity::describe(e)
 }
 
 /// `runs capacity`: one row per run, then the method.
@@ -118,4 +58,24 @@ pub fn applied(out: &mut Out<impl Write>, a: &crate::runs::apply::Applied) {
         a.after
     ));
     out.line("next: `promo-infra plan` to review, then `promo-infra apply` (the users panel draws it as a dashed orange line)");
+}
+
+/// What `runs report` wrote (paths relative to the project when under it).
+pub fn report(out: &mut Out<impl Write>, root: &std::path::Path, r: &crate::runs::Report) {
+    let shown = |p: &std::path::Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+    out.line(&format!(
+        "report of test {}{}: {}",
+        r.testid,
+        r.baseline
+            .as_ref()
+            .map_or_else(String::new, |b| format!(" against {b}")),
+        shown(&r.html)
+    ));
+    match &r.png {
+        Ok(crate::runs::report::Png::Written(p)) => out.line(&format!("screenshot: {}", shown(p))),
+        Ok(crate::runs::report::Png::NoChromium) => out.line(
+            "screenshot: skipped, no Chromium on PATH (apt-get install chromium, then run this again)",
+        ),
+        Err(e) => out.line(&format!("screenshot: not taken: {e}")),
+    }
 }

@@ -103,6 +103,7 @@ struct Strings {
     requests: &'static str,
     no_grade: &'static str,
     dashboard: &'static str,
+    report: &'static str,
 }
 
 const FR: Strings = Strings {
@@ -118,6 +119,7 @@ const FR: Strings = Strings {
     requests: "requêtes",
     no_grade: "pas de note : le résumé k6 est illisible ou absent",
     dashboard: "Tableau de bord",
+    report: "Rapport",
 };
 const EN: Strings = Strings {
     colon: ": ",
@@ -132,6 +134,7 @@ const EN: Strings = Strings {
     requests: "requests",
     no_grade: "no grade: the k6 summary is missing or unreadable",
     dashboard: "Dashboard",
+    report: "Report",
 };
 
 fn headline(s: &Strings, ending: Ending, code: i32) -> String {
@@ -183,6 +186,9 @@ pub fn slack_text(locale: &str, labels: &RunLabels, outcome: &RunOutcome) -> Str
         text.push_str(&format!("{} {by}\n", capitalise(s.stopped_by)));
     }
     text.push_str(&format!("{}{c}{}", s.dashboard, outcome.dashboard_url));
+    if let Some(report) = &outcome.report {
+        text.push_str(&format!("\n{}{c}{}", s.report, report.display()));
+    }
     text
 }
 

@@ -108,6 +108,8 @@ pub struct RunOutcome {
     pub dashboard_url: String,
     /// Test id of the baseline run (`--baseline`).
     pub baseline: Option<String>,
+    /// The run's report page (`k6.report_dir`), relative to the project, when one was written.
+    pub report: Option<PathBuf>,
 }
 
 /// The k6 binary: `--k6`, else the manifest's `k6.output` when built, else `k6` in `PATH`.
@@ -347,8 +349,51 @@ pub async fn run(
             Some(end.as_millisecond() + 1000),
         ),
         baseline: opts.baseline.clone(),
+        report: None,
+    };
+    let outcome = RunOutcome {
+        report: write_report(project, m, &run_dir, &outcome, note).await,
+        ..outcome
     };
     announcer.record(&outcome, end);
     announcer.end(&outcome, end).await;
     Ok(outcome)
+}
+
+/// The run's report into `k6.report_dir/<testid>/` when the manifest asks for one; a failure
+/// is a warning (the run is over, its outcome stands).
+async fn write_report(
+    project: &Project,
+    m: &Manifest,
+    run_dir: &std::path::Path,
+    outcome: &RunOutcome,
+    note: &(dyn Fn(Note) + Sync),
+) -> Option<PathBuf> {
+    let dir = PathBuf::from(m.k6.as_ref()?.report_dir.as_ref()?.as_str()).join(&outcome.testid);
+    let runs = crate::runs::Runs::of(project, m.clone(), run_dir.to_path_buf());
+    let made = async {
+        let source = runs.open_source()?;
+        runs.write_report(
+            &source,
+            &outcome.testid,
+            outcome.baseline.clone(),
+            10,
+            &project.root.join(&dir),
+        )
+        .await
+    };
+    match made.await {
+        Ok(report) => {
+            if let Err(e) = &report.png {
+                note(Note::Warn(format!(
+                    "the report's screenshot was not taken: {e}"
+                )));
+            }
+            Some(dir.join("report.html"))
+        }
+        Err(e) => {
+            note(Note::Warn(format!("no report for this run: {e}")));
+            None
+        }
+    }
 }

@@ -130,6 +130,15 @@ impl Runs {
         })
     }
 
+    /// The runs of `manifest` (already loaded) in `run_dir`.
+    pub fn of(project: &Project, manifest: Manifest, run_dir: PathBuf) -> Self {
+        Self {
+            manifest,
+            run_dir: project.root.join(run_dir),
+            project: project.clone(),
+        }
+    }
+
     /// The marketing dashboard's thresholds (the grade's).
     pub fn bands(&self) -> Bands {
         marketing_dashboard(&self.manifest).map_or_else(
@@ -267,24 +276,37 @@ impl Runs {
         if let Some(b) = &baseline {
             check_testid("--baseline", b)?;
         }
+        let dir = out.unwrap_or_else(|| self.run_dir.join(testid));
+        self.with_source(async |s| {
+            self.write_report(s, testid, baseline.clone(), bucket_s, &dir)
+                .await
+        })
+    }
+
+    /// [`Runs::report`] with the stack's InfluxDB already open (`k6 run` at the end of a run,
+    /// on its own runtime): the page and its PNG into `dir`.
+    pub async fn write_report(
+        &self,
+        s: &Source,
+        testid: &str,
+        baseline: Option<String>,
+        bucket_s: u32,
+        dir: &std::path::Path,
+    ) -> Result<Report> {
         let locale = self.locale();
-        let (run, per, compared) = self.with_source(async |s| {
-            let mut run = self.stats(s, testid).await?;
-            let per = s.per(testid, run.range, bucket_s).await?;
-            run.capacity = Some(capacity::of_run(testid, &per, bucket_s, self.limits()));
-            let compared = match &baseline {
-                Some(b) => Some(verdict::compare(
-                    run.clone(),
-                    self.stats(s, b).await?,
-                    &locale,
-                )),
-                None => None,
-            };
-            Ok((run, per, compared))
-        })?;
+        let mut run = self.stats(s, testid).await?;
+        let per = s.per(testid, run.range, bucket_s).await?;
+        run.capacity = Some(capacity::of_run(testid, &per, bucket_s, self.limits()));
+        let compared = match &baseline {
+            Some(b) => Some(verdict::compare(
+                run.clone(),
+                self.stats(s, b).await?,
+                &locale,
+            )),
+            None => None,
+        };
         let capacity = run.capacity.as_ref().map(capacity::describe);
         let page = report::html(&run, &per, compared.as_ref(), capacity.as_deref(), &locale);
-        let dir = out.unwrap_or_else(|| self.run_dir.join(testid));
         let html = dir.join("report.html");
         crate::writer::write_atomic(&html, page.as_bytes(), Some(0o644))?;
         let png = report::screenshot(&html, &dir.join("report.png"));
@@ -294,6 +316,11 @@ impl Runs {
             html,
             png,
         })
+    }
+
+    /// The stack's InfluxDB, as `runs` reads it.
+    pub fn open_source(&self) -> Result<Source> {
+        self.source()
     }
 
     /// `runs export --csv`: every recorded run with its numbers (`None`: InfluxDB has no data

@@ -96,7 +96,12 @@ impl Rig {
         let webhook = Webhook::start().await;
         add_env(&p, "shop", &format!("SLACK_WEBHOOK_URL={}", webhook.url));
         if let Some(i) = &influx {
-            setup_influx(&i.url(), &secret(&p, "shop", "INFLUXDB_K6_PASSWORD")).await;
+            setup_influx(
+                &i.url(),
+                &secret(&p, "shop", "INFLUXDB_K6_PASSWORD"),
+                &secret(&p, "shop", "INFLUXDB_GRAFANA_PASSWORD"),
+            )
+            .await;
         }
         p.write("tests/checkout.js", "export default function () {}\n");
         // Let the control port go now: commands run before `start_control` must find nothing
@@ -268,14 +273,17 @@ async fn influx_query(url: &str, user: &str, pw: &str, q: &str) -> Value {
 
 const INFLUX_ADMIN: (&str, &str) = ("root", "root-password-for-tests");
 
-/// Admin user, database `k6`, and the write-only `k6` user with the password from `.env`.
-async fn setup_influx(url: &str, k6_password: &str) {
+/// Admin user, database `k6`, the write-only `k6` user and the read-only `grafana` user with
+/// the passwords from `.env`, as `apply` makes them.
+async fn setup_influx(url: &str, k6_password: &str, grafana_password: &str) {
     let (u, pw) = INFLUX_ADMIN;
     for q in [
         format!("CREATE USER {u} WITH PASSWORD '{pw}' WITH ALL PRIVILEGES"),
         "CREATE DATABASE k6".to_string(),
         format!("CREATE USER k6 WITH PASSWORD '{k6_password}'"),
         "GRANT WRITE ON k6 TO k6".to_string(),
+        format!("CREATE USER grafana WITH PASSWORD '{grafana_password}'"),
+        "GRANT READ ON k6 TO grafana".to_string(),
     ] {
         let v = influx_query(url, u, pw, &q).await;
         assert!(

@@ -117,3 +117,46 @@ async fn a_report_page_with_grade_verdict_and_charts_and_its_screenshot() {
         "no baseline, no verdict"
     );
 }
+
+/// `k6.report_dir`: `k6 run` writes the run's report there at the end and the completion Slack
+/// message names it (stand-in k6 writing k6-shaped points into a real influxd).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k6_run_with_a_report_dir_writes_the_report_and_slack_names_it() {
+    let rig = crate::control::Rig::start("en", true).await;
+    let text = rig.p.read("stacks/shop.yaml").replacen(
+        "  output: bin/k6-custom\n",
+        "  output: bin/k6-custom\n  report_dir: reports\n",
+        1,
+    );
+    assert!(text.contains("report_dir: reports"), "{text}");
+    rig.p.write("stacks/shop.yaml", &text);
+    let path = rig.standins.path_env();
+    let records = rig.standins.records.path().display().to_string();
+    let env = [
+        ("PATH", path.as_str()),
+        ("STANDIN_DIR", records.as_str()),
+        ("STANDIN_MODE", "finish"),
+    ];
+    let args = ["-f", "stacks/shop.yaml", "k6", "run", "tests/checkout.js"];
+    let (code, out, err) = crate::standin::spawn_promo(&rig.p, &args, &env, "k6 run")
+        .wait_output(std::time::Duration::from_secs(60));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let report = out
+        .lines()
+        .find_map(|l| l.strip_prefix("report: "))
+        .unwrap_or_else(|| panic!("no report line:\n{out}\n{err}"))
+        .to_string();
+    assert!(
+        report.starts_with("reports/") && report.ends_with("/report.html"),
+        "{report}"
+    );
+    let html = rig.p.read(&report);
+    assert!(html.contains("<h2>Concurrent users</h2>"), "{html}");
+    let messages = rig.webhook.messages();
+    assert!(
+        messages
+            .last()
+            .is_some_and(|m| m.ends_with(&format!("\nReport: {report}"))),
+        "{messages:?}"
+    );
+}

@@ -311,4 +311,7 @@ fn print_outcome(out: &mut Out, r: &RunOutcome) {
     out.line(&format!("test {}: {how}; {grade}", r.testid));
     out.line(&format!("summary: {}", r.summary.display()));
     out.line(&format!("dashboard: {}", r.dashboard_url));
+    if let Some(report) = &r.report {
+        out.line(&format!("report: {}", report.display()));
+    }
 }

@@ -164,6 +164,12 @@ pub struct K6 {
     #[serde(default = "default_k6_output")]
     #[schemars(pattern(PROJECT_PATH))]
     pub output: Sp<String>,
+    /// Where `k6 run` writes each run's report (`<report_dir>/<testid>/report.html` and
+    /// `report.png`), relative to the project directory; the completion Slack message names it.
+    /// Unset: no report at the end of a run (`promo-infra runs report` makes one any time).
+    #[serde(default)]
+    #[schemars(pattern(PROJECT_PATH))]
+    pub report_dir: Option<Sp<String>>,
 }
 
 /// Per-target settings.

@@ -291,6 +291,9 @@ pub(super) fn check_k6(p: &mut Problems<'_>, m: &Manifest) {
             }
         }
         check_path(p, "k6.output", &k6.output, PathRule::ProjectRelative);
+        if let Some(dir) = &k6.report_dir {
+            check_path(p, "k6.report_dir", dir, PathRule::ProjectRelative);
+        }
     }
 }
 

@@ -170,6 +170,49 @@ impl Cron {
         }
     }
 
+    /// The longest time between two runs (over eight years from 2024, so leap days count), in
+    /// minutes: how old the newest result of the schedule may be. `None` if it never runs.
+    pub fn longest_gap_minutes(&self) -> Option<i64> {
+        let start = jiff::civil::date(2024, 1, 1);
+        let (mut first, mut last, mut gap): (Option<i64>, Option<i64>, i64) = (None, None, 0);
+        for day in 0..(8 * 366) {
+            let Ok(date) = start.checked_add(jiff::Span::new().days(day)) else {
+                break;
+            };
+            if !self.runs_on(date) {
+                continue;
+            }
+            for h in &self.hours {
+                for m in &self.minutes {
+                    let at = day * 1440 + i64::from(*h) * 60 + i64::from(*m);
+                    if let Some(prev) = last {
+                        gap = gap.max(at - prev);
+                    }
+                    first.get_or_insert(at);
+                    last = Some(at);
+                }
+            }
+        }
+        // A schedule that runs once in the span: from that run to itself a span later.
+        first.map(|f| if gap == 0 { 8 * 366 * 1440 - f } else { gap })
+    }
+
+    /// Whether the day fields match `date` (either day field when both are restricted).
+    fn runs_on(&self, date: jiff::civil::Date) -> bool {
+        let month = u32::try_from(date.month()).unwrap_or(0);
+        let day = u32::try_from(date.day()).unwrap_or(0);
+        let weekday = u32::from(date.weekday().to_sunday_zero_offset().unsigned_abs());
+        let dom = self.days.contains(&day);
+        let dow = self.weekdays.contains(&weekday);
+        let days = match (self.days_restricted, self.weekdays_restricted) {
+            (true, true) => dom || dow,
+            (true, false) => dom,
+            (false, true) => dow,
+            (false, false) => true,
+        };
+        days && self.months.contains(&month)
+    }
+
     fn weekday_names(&self) -> String {
         self.weekdays
             .iter()
@@ -193,6 +236,16 @@ fn list(set: &BTreeSet<u32>, min: u32, max: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn longest_gap_of_daily_weekly_hourly_and_leap_day_schedules() {
+        let gap = |s: &str| parse(s).unwrap().longest_gap_minutes();
+        assert_eq!(gap("0 3 * * *"), Some(1440));
+        assert_eq!(gap("0 3 * * 1"), Some(7 * 1440));
+        assert_eq!(gap("15 */6 * * *"), Some(360));
+        assert_eq!(gap("0 3,4 * * *"), Some(1380));
+        assert_eq!(gap("0 0 29 2 *"), Some((3 * 365 + 366) * 1440));
+    }
 
     #[test]
     fn daily_at_three() {

@@ -83,7 +83,7 @@ fn listens(canonical: &Value) -> Vec<(IpAddr, u16)> {
     published.chain(url).collect()
 }
 
-fn parse_ip(host: &str) -> Option<IpAddr> {
+pub(crate) fn parse_ip(host: &str) -> Option<IpAddr> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     match host {
         "" => Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
@@ -120,6 +120,11 @@ pub fn check(wanted: &[Wanted], loaded: &Loaded) -> Result<()> {
     ))
 }
 
+/// Who holds `addr` when something listens there (`doctor`'s port check).
+pub(crate) fn holder_of(addr: std::net::SocketAddr) -> Option<String> {
+    in_use(addr.ip(), addr.port()).then(|| holder(addr.port()))
+}
+
 /// Whether binding `ip:port` fails because something listens there (other failures, such as a
 /// privileged port for a non-root user, are left to the engine, which may be allowed to).
 fn in_use(ip: IpAddr, port: u16) -> bool {
@@ -131,7 +136,7 @@ fn in_use(ip: IpAddr, port: u16) -> bool {
 
 /// The manifest key of a service's port and where it is (`stacks/promo.yaml:8:9`, or "default"
 /// when the manifest leaves it to the default).
-fn manifest_key(loaded: &Loaded, service: &str) -> (String, String) {
+pub(crate) fn manifest_key(loaded: &Loaded, service: &str) -> (String, String) {
     let m = &loaded.manifest;
     let (key, port): (&str, &Sp<u32>) = match service {
         "influxdb" => ("influxdb.port", &m.influxdb.port),

@@ -47,14 +47,19 @@ pub fn as_created(ctx: &Context, r: &crate::desired::Resource) -> crate::desired
 }
 
 /// The URL this tool (and other programs on the host) use to reach the service `name` of the
-/// stack: a container's first published port, or a process's own URL. No trailing slash.
+/// stack: a container's first published port, or a process's own address (the origin of its
+/// health URL: its `url` is where people reach it, maybe a proxy's public name, like
+/// `grafana.url`). No trailing slash.
 pub fn service_url(desired: &Desired, name: &str) -> Option<String> {
     desired.resources.values().find_map(|r| match &r.spec {
         ResourceSpec::Service(s) if s.name == name => {
             let p = s.ports.first()?;
             Some(net::reachable_url(&p.host_ip, p.host_port))
         }
-        ResourceSpec::Process(p) if p.name == name => Some(p.url.trim_end_matches('/').to_string()),
+        ResourceSpec::Process(p) if p.name == name => reqwest::Url::parse(&p.health_url)
+            .ok()
+            .map(|u| u.origin().ascii_serialization())
+            .filter(|o| o != "null"),
         _ => None,
     })
 }
@@ -334,7 +339,7 @@ mod tests {
             args: Vec::new(),
             env: Default::default(),
             health_url: "http://[::1]:8086/ping".into(),
-            url: "http://[::1]:8086/".into(),
+            url: "https://influx.shop.example/".into(),
             depends_on: Vec::new(),
             config_digest: Default::default(),
             reload_digest: Default::default(),

@@ -46,6 +46,7 @@ fn table(out: &mut Out, report: &Report) {
             Level::Ok => "[ok]  ",
             Level::Warn => "[warn]",
             Level::Fail => "[fail]",
+            Level::Skipped => "[skip]",
         };
         out.line(&format!("{mark} {}: {}", c.check, c.finding));
         if !c.fix.is_empty() {

@@ -1,26 +1,44 @@
 //! `doctor`: the troubleshooting and production checklist, automated. Each check reads what is
-//! there and says ok / warn / fail, one finding, and what to do.
+//! there and says ok / warn / fail (or skipped, when what it needs is broken), one finding, and
+//! what to do. Checks that do not depend on each other run concurrently, each bounded by
+//! [`CHECK_TIMEOUT`]; the report's order is fixed.
 //!
-//! Owns: the checks and their wording. May not: change anything (no write, no restart, no API
-//! call that mutates), print, read the environment but through `crate::settings`.
+//! Owns: the order of the checks, their context, and the report's shape (`--json`,
+//! `format_version` of [`crate::cli`]'s versioned output). The checks live in the sub-modules:
+//! `local` (`.env`, secrets, engine/binaries, ports), `live` (services, datasource, data, clock),
+//! `grants`, `backups`, `disk`, `prod`.
+//! May not: change anything (no write, no restart, no API call that mutates), print, read the
+//! environment but through `crate::settings`.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use miette::Diagnostic;
 
 use super::{Selection, env_path, load_one};
 use crate::error::{Error, Result};
-use crate::manifest::Environment;
 use crate::manifest::Loaded;
 use crate::project::Project;
-use crate::secrets::{self, SecretValues};
+use crate::secrets::SecretValues;
 use crate::targets::{ServiceStatus, TargetKind};
+
+mod backups;
+mod disk;
+mod grants;
+mod live;
+mod local;
+mod prod;
+mod run;
+
+/// How long one check may take before it is reported as not answering.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// Not run: what it needs is broken (reported by the check it needs).
+    Skipped,
     /// Nothing to do.
     Ok,
     /// Works, but should be looked at.
@@ -34,7 +52,7 @@ pub enum Level {
 pub struct Finding {
     /// Which check (stable name, deterministic order).
     pub check: String,
-    /// ok / warn / fail.
+    /// ok / warn / fail / skipped.
     pub level: Level,
     /// What was found, one line.
     pub finding: String,
@@ -57,9 +75,22 @@ impl Finding {
         }
     }
 
-    fn from_error(check: &str, e: &Error) -> Self {
+    fn ok(check: impl Into<String>, finding: impl Into<String>) -> Self {
+        Self::new(check, Level::Ok, finding, "")
+    }
+
+    fn from_error(check: impl Into<String>, e: &Error) -> Self {
         let fix = e.help().map(|h| h.to_string()).unwrap_or_default();
         Self::new(check, Level::Fail, e.to_string(), fix)
+    }
+
+    fn skipped(check: impl Into<String>, needs: &str) -> Self {
+        Self::new(
+            check,
+            Level::Skipped,
+            format!("skipped (needs {needs})"),
+            "",
+        )
     }
 }
 
@@ -83,140 +114,114 @@ impl Report {
     }
 }
 
+/// What every check may read: the stack, its target, and its secrets when `.env` is readable.
+#[derive(Debug, Clone)]
+struct Ctx {
+    project: Project,
+    loaded: Loaded,
+    target: TargetKind,
+    env: PathBuf,
+    /// `None` when `.env` could not be read (the `.env` line says why).
+    values: Option<SecretValues>,
+}
+
 /// Run every check on the selected stack; never changes anything.
 pub fn doctor(project: &Project, selection: &Selection, target: TargetKind) -> Result<Report> {
     let (_, loaded) = load_one(project, selection)?;
     let env = env_path(project, &loaded.manifest);
-    let mut checks = vec![env_file(&env)];
-    checks.push(secret_values(project, &loaded, &env));
-    checks.extend(services(project, selection, target));
+    let (env_line, values) = local::env_file(&env);
+    let ctx = Ctx {
+        project: project.clone(),
+        loaded,
+        target,
+        env,
+        values,
+    };
+    let mut checks = vec![env_line, local::secret_values(&ctx)];
+    let engine = run::bounded(local::engine_name(target), CHECK_TIMEOUT, {
+        let ctx = ctx.clone();
+        move || local::engine(&ctx)
+    })
+    .unwrap_or_else(|timed_out| vec![timed_out]);
+    // Docker's status comes from the engine; the native target's from its pid files, which
+    // missing binaries do not hide.
+    let engine_ok = target != TargetKind::Docker || engine.iter().all(|f| f.level != Level::Fail);
+    checks.extend(engine);
+    let rows = services(&ctx, selection, engine_ok, &mut checks);
+    let independent: Vec<run::Check> = vec![
+        run::check("ports", {
+            let (ctx, rows) = (ctx.clone(), rows.clone());
+            move || local::ports(&ctx, rows.as_deref())
+        }),
+        run::check(live::DATASOURCE, {
+            let ctx = ctx.clone();
+            move || vec![live::datasource(&ctx)]
+        }),
+        run::check(grants::CHECK, {
+            let ctx = ctx.clone();
+            move || vec![grants::grants(&ctx)]
+        }),
+        run::check(live::DATA, {
+            let ctx = ctx.clone();
+            move || vec![live::data(&ctx)]
+        }),
+        run::check(live::CLOCK, {
+            let ctx = ctx.clone();
+            move || vec![live::clock(&ctx)]
+        }),
+        run::check(backups::CHECK, {
+            let ctx = ctx.clone();
+            move || vec![backups::backups(&ctx)]
+        }),
+        run::check("disk", {
+            let ctx = ctx.clone();
+            move || disk::disk(&ctx)
+        }),
+        run::check(prod::CHECK, {
+            let ctx = ctx.clone();
+            move || prod::prod(&ctx)
+        }),
+    ];
+    checks.extend(run::concurrently(independent, CHECK_TIMEOUT));
     Ok(Report {
-        stack: loaded.manifest.stack.to_string(),
+        stack: ctx.loaded.manifest.stack.to_string(),
         checks,
     })
 }
 
-/// `.env` exists and is a private regular file.
-fn env_file(path: &Path) -> Finding {
-    const CHECK: &str = ".env";
-    match secrets::check_env_file(path) {
-        Ok(true) => {
-            let mode = std::fs::metadata(path)
-                .map(|m| m.permissions().mode() & 0o777)
-                .unwrap_or(0);
-            Finding::new(
-                CHECK,
-                Level::Ok,
-                format!("{} is private (mode {mode:04o})", path.display()),
-                "",
-            )
+/// One finding per declared service (running and healthy, with its version); the rows, for
+/// the checks that need to know what runs.
+fn services(
+    ctx: &Ctx,
+    selection: &Selection,
+    engine_ok: bool,
+    checks: &mut Vec<Finding>,
+) -> Option<Vec<ServiceStatus>> {
+    const CHECK: &str = "services";
+    if ctx.values.is_none() {
+        checks.push(Finding::skipped(CHECK, ".env"));
+        return None;
+    }
+    if !engine_ok {
+        checks.push(Finding::skipped(CHECK, local::engine_name(ctx.target)));
+        return None;
+    }
+    let (project, selection, target) = (ctx.project.clone(), selection.clone(), ctx.target);
+    let answer = run::bounded(CHECK, CHECK_TIMEOUT, move || {
+        super::status_and_alerts(&project, &selection, target)
+    });
+    match answer {
+        Ok(Ok((rows, _))) => {
+            checks.extend(rows.iter().map(live::service));
+            Some(rows)
         }
-        Ok(false) => Finding::new(
-            CHECK,
-            Level::Fail,
-            format!("{} does not exist", path.display()),
-            "run `promo-infra generate` to create it (mode 0600)",
-        ),
-        Err(e) => Finding::from_error(CHECK, &e),
-    }
-}
-
-/// Every secret the stack uses is set, and none is a well-known default.
-fn secret_values(project: &Project, loaded: &Loaded, env: &Path) -> Finding {
-    const CHECK: &str = "secrets";
-    let rows = match super::secrets_list(project, loaded) {
-        Ok(rows) => rows,
-        Err(e) => return Finding::from_error(CHECK, &e),
-    };
-    let missing: Vec<&str> = rows
-        .iter()
-        .filter(|r| r.status == "missing")
-        .map(|r| r.name.as_str())
-        .collect();
-    if !missing.is_empty() {
-        return Finding::new(
-            CHECK,
-            Level::Fail,
-            format!("not set: {}", missing.join(", ")),
-            "run `promo-infra generate` for generated ones; export or add to .env the ones you provide (`promo-infra secrets list`)",
-        );
-    }
-    let values = match secrets::read_env(env) {
-        Ok(v) => v.unwrap_or_default(),
-        Err(e) => return Finding::from_error(CHECK, &e),
-    };
-    let prod = *loaded.manifest.environment == Environment::Prod;
-    match defaults(&values) {
-        Some(name) => Finding::new(
-            CHECK,
-            if prod { Level::Fail } else { Level::Warn },
-            format!("{name} is a well-known default password"),
-            format!(
-                "delete the {name} line in {} and run `promo-infra generate`, then `promo-infra apply`",
-                env.display()
-            ),
-        ),
-        None => Finding::new(
-            CHECK,
-            Level::Ok,
-            format!("{} set, none a default", rows.len()),
-            "",
-        ),
-    }
-}
-
-/// The first secret whose value is a well-known default.
-fn defaults(values: &SecretValues) -> Option<&str> {
-    values.names().find(|name| {
-        values
-            .get(name)
-            .is_some_and(crate::secrets::is_default_password)
-    })
-}
-
-/// One finding per declared service: running and healthy, with its version.
-fn services(project: &Project, selection: &Selection, target: TargetKind) -> Vec<Finding> {
-    match super::status_and_alerts(project, selection, target) {
-        Ok((rows, _)) => rows.iter().map(service).collect(),
-        Err(e) => vec![Finding::from_error("services", &e)],
-    }
-}
-
-fn service(row: &ServiceStatus) -> Finding {
-    let check = format!("service {}", row.service);
-    let healthy = row.state == "running" && matches!(row.health.as_str(), "healthy" | "-");
-    if healthy {
-        Finding::new(
-            check,
-            Level::Ok,
-            format!("running, {} ({})", row.health, row.version),
-            "",
-        )
-    } else {
-        Finding::new(
-            check,
-            Level::Fail,
-            format!("{}, health {}", row.state, row.health),
-            format!(
-                "`promo-infra logs {}` to see why, then `promo-infra apply` to start it",
-                row.service
-            ),
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_default_password_is_found_by_name_whatever_its_case() {
-        let v = SecretValues::from_pairs([
-            ("A".to_string(), "f00d".to_string()),
-            ("B".to_string(), "ChangeMe".to_string()),
-        ]);
-        assert_eq!(defaults(&v), Some("B"));
-        let v = SecretValues::from_pairs([("A".to_string(), "f00d".to_string())]);
-        assert_eq!(defaults(&v), None);
+        Ok(Err(e)) => {
+            checks.push(Finding::from_error(CHECK, &e));
+            None
+        }
+        Err(timed_out) => {
+            checks.push(timed_out);
+            None
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+use axum::response::IntoResponse;
 use promo_doubles::FaultSpec;
 use promo_doubles::grafana::{self, GrafanaConfig, GrafanaHandle};
 use serde_json::{Value, json};
@@ -99,6 +100,100 @@ async fn auth_is_required_and_checked() {
     assert_eq!((st, body["id"].clone()), (200, json!(1)));
     let (st, body) = send(api.get("/api/nope")).await;
     assert_eq!((st, body), (404, json!({"message": "Not found"})));
+    g.shutdown().await;
+}
+
+#[tokio::test]
+async fn anonymous_visitors_read_only_when_anonymous_access_is_on() {
+    let g = grafana::spawn(GrafanaConfig {
+        anonymous: true,
+        ..GrafanaConfig::default()
+    })
+    .await
+    .expect("spawn");
+    let c = client();
+    let (st, _) = send(c.get(format!("{}/api/search", g.url()))).await;
+    assert_eq!(st, 200);
+    let (st, _) = send(
+        c.post(format!("{}/api/folders", g.url()))
+            .json(&json!({"title": "x"})),
+    )
+    .await;
+    assert_eq!(st, 401);
+    g.shutdown().await;
+}
+
+#[tokio::test]
+async fn datasource_health_connects_to_the_datasource_as_the_plugin_does() {
+    let g = start().await;
+    let api = Api::new(&g);
+    // An InfluxDB stand-in: SHOW MEASUREMENTS as `grafana` / `pw`, else 401.
+    let influx = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let influx_url = format!("http://{}", influx.local_addr().expect("addr"));
+    let app = axum::Router::new().route(
+        "/query",
+        axum::routing::get(|headers: axum::http::HeaderMap| async move {
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            // base64("grafana:pw")
+            if auth == "Basic Z3JhZmFuYTpwdw==" {
+                axum::Json(json!({"results": [{"series": [{"values": [["http_reqs"], ["vus"]]}]}]}))
+                    .into_response()
+            } else {
+                (axum::http::StatusCode::UNAUTHORIZED, "{}").into_response()
+            }
+        }),
+    );
+    let server = tokio::spawn(async move { axum::serve(influx, app).await });
+    let ds = |uid: &str, url: &str, password: &str| {
+        json!({
+            "name": uid, "type": "influxdb", "uid": uid, "access": "proxy", "url": url,
+            "user": "grafana", "jsonData": {"dbName": "k6"},
+            "secureJsonData": {"password": password}
+        })
+    };
+    for body in [
+        ds("good", &influx_url, "pw"),
+        ds("wrong-password", &influx_url, "nope"),
+        ds("nothing-there", "http://127.0.0.1:9", "pw"),
+    ] {
+        let (st, b) = send(api.post("/api/datasources", body)).await;
+        assert_eq!(st, 200, "{b}");
+    }
+    let health = |uid: &str| send(api.get(&format!("/api/datasources/uid/{uid}/health")));
+    assert_eq!(
+        health("good").await,
+        (
+            200,
+            json!({"status": "OK", "message": "datasource is working. 2 measurements found"})
+        )
+    );
+    assert_eq!(
+        health("wrong-password").await,
+        (
+            400,
+            json!({"status": "ERROR", "message": "error reading InfluxDB. Status Code: 401"})
+        )
+    );
+    let (st, b) = health("nothing-there").await;
+    assert_eq!((st, b["status"].clone()), (400, json!("ERROR")), "{b}");
+    assert_eq!(
+        health("unknown").await,
+        (
+            500,
+            json!({"message": "Unable to load datasource metadata"})
+        )
+    );
+    assert_eq!(
+        health("bad$uid").await,
+        (400, json!({"message": "UID is invalid"}))
+    );
+    server.abort();
     g.shutdown().await;
 }
 

@@ -85,6 +85,8 @@ pub struct ServerSettings {
     pub admin_password: String,
     pub service_account_tokens: Vec<String>,
     pub version: String,
+    /// `[auth.anonymous] enabled`.
+    pub anonymous: bool,
 }
 
 impl ServerSettings {
@@ -96,6 +98,7 @@ impl ServerSettings {
             provisioning_dir: self.provisioning.clone(),
             version: self.version.clone(),
             data_dir: self.data.clone(),
+            anonymous: self.anonymous,
         }
     }
 }
@@ -107,6 +110,7 @@ const KEYS: &[(&str, &str)] = &[
     ("paths", "data"),
     ("security", "admin_user"),
     ("security", "admin_password"),
+    ("auth.anonymous", "enabled"),
 ];
 
 fn env_name(section: &str, key: &str) -> String {
@@ -253,6 +257,7 @@ pub fn load(
         admin_password,
         service_account_tokens: tokens,
         version: env("GF_DOUBLE_VERSION").unwrap_or_else(|| "10.2.3".into()),
+        anonymous: get("auth.anonymous", "enabled")?.eq_ignore_ascii_case("true"),
     })
 }
 

@@ -9,6 +9,7 @@ mod alerting_api;
 mod api;
 pub mod config;
 mod error;
+mod health;
 mod model;
 mod persist;
 mod preferences;
@@ -57,6 +58,9 @@ pub struct GrafanaConfig {
     /// `[paths] data`: when set, the admin credentials are kept there across runs (the
     /// configured password applies only on the first start of the dir).
     pub data_dir: Option<PathBuf>,
+    /// `[auth.anonymous] enabled`: visitors without credentials may read (GET), as Grafana's
+    /// anonymous Viewer does.
+    pub anonymous: bool,
 }
 
 impl Default for GrafanaConfig {
@@ -68,6 +72,7 @@ impl Default for GrafanaConfig {
             provisioning_dir: None,
             version: "10.2.3".into(),
             data_dir: None,
+            anonymous: false,
         }
     }
 }
@@ -123,6 +128,8 @@ pub(crate) struct Inner {
     pub(crate) store: Mutex<model::Store>,
     pub(crate) recorder: Recorder,
     pub(crate) ids: IdGen,
+    /// Anonymous visitors may read.
+    pub(crate) anonymous: bool,
 }
 
 pub(crate) type App = Arc<Inner>;
@@ -293,6 +300,7 @@ pub async fn spawn_with(cfg: GrafanaConfig, opts: SpawnOptions) -> std::io::Resu
         store: Mutex::new(store),
         recorder: Recorder::default(),
         ids,
+        anonymous: cfg.anonymous,
     });
     let task = ServerTask::start(opts.addr, router(inner.clone())).await?;
     Ok(GrafanaHandle {
@@ -322,6 +330,10 @@ fn router(app: App) -> Router {
             get(api::get_datasource_by_uid)
                 .put(api::update_datasource)
                 .delete(api::delete_datasource),
+        )
+        .route(
+            "/api/datasources/uid/{uid}/health",
+            get(health::check_datasource),
         )
         .route(
             "/api/datasources/name/{name}",
@@ -540,6 +552,11 @@ fn unauthorized(who: &Identity) -> ApiError {
     }
 }
 
+/// With `[auth.anonymous] enabled`, a visitor without credentials reads as a Viewer.
+fn anonymous_reader(app: &App, who: &Identity, method: &axum::http::Method) -> bool {
+    app.anonymous && *who == Identity::Anonymous && method == axum::http::Method::GET
+}
+
 /// Faults, authentication and the request log, in front of every route.
 async fn gate(State(app): State<App>, mut req: Request<Body>, next: Next) -> Response {
     let path = req.uri().path().to_owned();
@@ -555,9 +572,10 @@ async fn gate(State(app): State<App>, mut req: Request<Body>, next: Next) -> Res
     {
         injected = true;
         fault_response(&fault)
-    } else if !is_double
-        && path != "/api/health"
-        && !matches!(who, Identity::Admin | Identity::ServiceAccount)
+    } else if !(is_double
+        || path == "/api/health"
+        || matches!(who, Identity::Admin | Identity::ServiceAccount)
+        || anonymous_reader(&app, &who, req.method()))
     {
         unauthorized(&who).into_response()
     } else {

@@ -1,0 +1,356 @@
+//! `doctor` on a running stack in the native layout: real `influxd` 1.6, the Grafana double
+//! started through a stand-in `grafana` on PATH, the real control API, `backup run` with the
+//! real `influxd backup`. First every check is ok; then each live check's fail case is made on
+//! purpose and reported with its fix: a dead influxd, dropped and revoked users, a run without
+//! points, a skewed clock and an old backup, a corrupt backup, a full disk, ports held by other
+//! programs, missing binaries, and prod without HTTPS or authentication.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use promo_infra::k6::run::Ending;
+use promo_infra::runs::record::{self, FORMAT_VERSION, RunFile};
+
+use crate::common::{Cmd, HeldPorts, Run, Runs, TestContext};
+use crate::doctor::only;
+
+const STACK: &str = "doc";
+
+fn manifest(influx: u16, grafana: u16, rpc: u16, control: u16, url: &str) -> String {
+    format!(
+        "stack: {STACK}\nenvironment: prod\nlocale: en\n\
+         influxdb:\n  version: 1\n  image: influxdb:1.8\n  port: {influx}\n  bucket: k6\n  retention: 4w\n\
+         grafana:\n  image: grafana/grafana:10.2.3\n  port: {grafana}\n  admin_user: ops\n  url: {url}\n\
+         control_api:\n  enabled: true\n  port: {control}\n\
+         dashboards:\n  - uid: m\n    template: marketing\n\
+         backup:\n  schedule: \"0 3 * * *\"\n  keep: {{ last: 3 }}\n  influx_rpc: 127.0.0.1:{rpc}\n"
+    )
+}
+
+struct Rig {
+    p: TestContext,
+    /// `grafana` (the double) and `promo-infra` for the native target's programs.
+    bin: tempfile::TempDir,
+    path: std::ffi::OsString,
+    held: HeldPorts,
+    ports: [u16; 4],
+}
+
+impl Rig {
+    fn new() -> Self {
+        let held = HeldPorts::default();
+        let ports = [held.take(), held.take(), held.take(), held.take()];
+        let p = TestContext::new();
+        let [influx, grafana, rpc, control] = ports;
+        p.write(
+            "stacks/promo.yaml",
+            &manifest(influx, grafana, rpc, control, "https://grafana.doc.test"),
+        );
+        let bin = tempfile::tempdir().expect("bin");
+        std::os::unix::fs::symlink(crate::native::grafana_double(), bin.path().join("grafana"))
+            .expect("symlink");
+        std::os::unix::fs::symlink(
+            env!("CARGO_BIN_EXE_promo-infra"),
+            bin.path().join("promo-infra"),
+        )
+        .expect("symlink");
+        let mut paths = vec![bin.path().to_path_buf()];
+        paths.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
+        let path = std::env::join_paths(paths).expect("join");
+        Self {
+            p,
+            bin,
+            path,
+            held,
+            ports,
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Cmd {
+        self.p.cmd(args).env("PATH", &self.path)
+    }
+
+    /// A command that must succeed.
+    fn ok(&self, args: &[&str]) {
+        let r = self.cmd(args).run();
+        assert_eq!(r.code, 0, "{args:?}: {}", r.all());
+    }
+
+    fn doctor(&self) -> Cmd {
+        self.cmd(&["doctor", "--target", "native"])
+    }
+
+    fn secret(&self, name: &str) -> String {
+        self.p
+            .read(&format!("generated/{STACK}/.env"))
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_string))
+            .unwrap_or_else(|| panic!("{name} not in .env"))
+    }
+
+    /// An InfluxQL statement as the admin.
+    fn influxql(&self, q: &str) {
+        let out = std::process::Command::new("influx")
+            .args(["-host", "127.0.0.1", "-port", &self.ports[0].to_string()])
+            .args(["-username", "promo-admin", "-execute", q])
+            .env("INFLUX_PASSWORD", self.secret("INFLUXDB_ADMIN_PASSWORD"))
+            .output()
+            .expect("influx");
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{q}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn pid(&self, service: &str) -> i32 {
+        let text = self.p.read(&format!("data/{STACK}/run/{service}.pid"));
+        let pid = serde_json::from_str::<serde_json::Value>(&text).expect("pidfile")["pid"]
+            .as_i64()
+            .expect("pid");
+        i32::try_from(pid).expect("pid")
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        let _ = self
+            .cmd(&["destroy", "--target", "native", "--auto-approve"])
+            .run();
+        let _ = &self.bin;
+    }
+}
+
+/// The findings the live checks vary in: measured sizes, ages, versions and ids.
+fn live(run: Run) -> Run {
+    run.filter_regex(r"\b\d{8}T\d{6}Z\b", "[BACKUP]")
+        .filter_regex(r"\(\d+[dhm]( \d+[hm])? old\)", "([AGE] old)")
+        .filter_regex(r"is \d+d \d+h old", "is [AGE] old")
+        .filter_regex(
+            r"[\d.]+ [KMGT]?i?B free of [\d.]+ [KMGT]?i?B \(\d+%\)",
+            "[FREE] of [SIZE] ([PCT])",
+        )
+        .filter_regex(
+            r"(?m)running, healthy \(.*\)$",
+            "running, healthy ([VERSION])",
+        )
+        .filter_regex(r"-25(919\d|920\d) s", "-259200 s")
+        .filter_regex(r"(?m)^(\[ok\]   disk data: ).*$", "${1}[DATA DIR]")
+}
+
+/// Kill `pid` and wait (bounded) until `port` is free.
+fn kill(pid: i32, port: u16) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL)
+        .expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpListener::bind(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "port {port} still held");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A 1 MiB tmpfs mounted on `dir`, unmounted when dropped.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn full(dir: &Path) -> Self {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "promo-infra-doctor"])
+            .arg(dir)
+            .output()
+            .expect("mount");
+        assert!(
+            out.status.success(),
+            "the disk check's test mounts a 1 MiB tmpfs and needs root (CAP_SYS_ADMIN): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let disk = Self(dir.to_path_buf());
+        let mut f = std::fs::File::create(dir.join("filler")).expect("filler");
+        let block = vec![0u8; 64 * 1024];
+        // Bounded: 1 MiB fills in 16 blocks; the 17th fails with ENOSPC.
+        for _ in 0..64 {
+            if f.write_all(&block).is_err() {
+                break;
+            }
+        }
+        disk
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A program that is not the control API answers 200 on its port to anyone (bounded: the
+/// first 16 connections).
+fn foreign_server(port: u16) -> TcpListener {
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
+    let serving = listener.try_clone().expect("clone");
+    std::thread::spawn(move || {
+        for stream in serving.incoming().take(16) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf);
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    listener
+}
+
+#[test]
+fn doctor_on_a_live_native_stack_reports_each_fault_made_on_purpose() {
+    let rig = Rig::new();
+    let [influx, grafana, _rpc, control] = rig.ports;
+    rig.ok(&["generate"]);
+    rig.held.release();
+    rig.ok(&["apply", "--target", "native", "--auto-approve"]);
+    rig.ok(&["backup", "run", "--target", "native"]);
+    let before = rig.p.snapshot_tree();
+    let healthy = live(rig.doctor().run());
+    assert_eq!(rig.p.snapshot_tree(), before, "doctor changed a file");
+
+    // influxd dies.
+    kill(rig.pid("influxdb"), influx);
+    let dead = live(rig.doctor().run());
+    rig.ok(&["apply", "--target", "native", "--auto-approve"]);
+
+    // Someone drops Grafana's user and takes k6's write privilege.
+    rig.influxql("DROP USER grafana");
+    rig.influxql("REVOKE ALL ON k6 FROM k6");
+    let users = live(rig.doctor().run());
+    rig.ok(&["apply", "--target", "native", "--auto-approve"]);
+
+    // A run wrote nothing; the host's clock is 3 days ahead (so is the newest backup's age).
+    let testid = "doc-20261128-100000";
+    record::write(
+        &rig.p.path().join(format!("generated/{STACK}/run/{testid}")),
+        &RunFile {
+            format_version: FORMAT_VERSION.into(),
+            testid: testid.into(),
+            stack: STACK.into(),
+            promo: "black-friday".into(),
+            promo_type: "discount".into(),
+            environment: "prod".into(),
+            intensity: None,
+            baseline: None,
+            started_at: "2026-11-28T10:00:00Z".into(),
+            ended_at: "2026-11-28T10:05:00Z".into(),
+            ending: Ending::Completed,
+            stopped_by: None,
+            exit_code: 0,
+            grade: None,
+            summary: PathBuf::from(format!("generated/{STACK}/run/{testid}/summary.json")),
+            dashboard_url: String::new(),
+        },
+    )
+    .expect("record");
+    let ahead = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(72)).to_string();
+    let faults = live(rig.doctor().env("PROMO_INFRA_NOW", &ahead).run());
+
+    // A backup file changes after the backup.
+    let backups = rig.p.path().join(format!("backups/{STACK}"));
+    let id = std::fs::read_dir(&backups)
+        .expect("backups")
+        .filter_map(Result::ok)
+        .find(|e| e.path().is_dir())
+        .expect("a backup")
+        .path();
+    let file = std::fs::read_dir(&id)
+        .expect("backup dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "meta"))
+        .expect("a .meta file");
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .and_then(|mut f| f.write_all(b"tampered"))
+        .expect("tamper");
+    let corrupt = live(only(rig.doctor().run(), &["backups"]));
+
+    // The backup disk is full.
+    let disk = {
+        let _full = SmallDisk::full(&rig.p.path().join("backups"));
+        live(only(rig.doctor().run(), &["backups", "disk backups"]))
+    };
+
+    // Everything stopped; other programs hold Grafana's and the control API's ports (Grafana
+    // open to anonymous visitors, a server answering anyone); the public URL is plain HTTP; no
+    // influxd or grafana on PATH.
+    rig.ok(&["destroy", "--target", "native", "--auto-approve"]);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let open_grafana = rt
+        .block_on(promo_doubles::grafana::spawn_with(
+            promo_doubles::grafana::GrafanaConfig {
+                anonymous: true,
+                ..Default::default()
+            },
+            promo_doubles::grafana::SpawnOptions {
+                addr: ([127, 0, 0, 1], grafana).into(),
+                ..Default::default()
+            },
+        ))
+        .expect("grafana double");
+    let _foreign = foreign_server(control);
+    rig.p.write(
+        "stacks/promo.yaml",
+        &manifest(
+            influx,
+            grafana,
+            rig.ports[2],
+            control,
+            "http://grafana.doc.test",
+        ),
+    );
+    let empty = tempfile::tempdir().expect("empty PATH");
+    let stopped = live(
+        rig.p
+            .cmd(&["doctor", "--target", "native"])
+            .env("PATH", empty.path())
+            .run(),
+    );
+    rt.block_on(open_grafana.shutdown());
+
+    let mut runs = Runs::default();
+    runs.push("healthy", healthy);
+    runs.push("influxd killed", dead);
+    runs.push("grafana user dropped, k6's grant revoked", users);
+    runs.push("a run without points, clock 3 days ahead", faults);
+    runs.push("a backup file changed", corrupt);
+    runs.push("backup disk full", disk);
+    runs.push(
+        "stopped; ports held by others; plain HTTP; no binaries",
+        stopped,
+    );
+    promo_snapshot!(runs);
+}
+
+#[test]
+fn without_a_docker_engine_the_engine_fails_and_the_services_are_skipped() {
+    let rig = Rig::new();
+    rig.ok(&["generate"]);
+    let missing = rig.p.path().join("no-docker.sock");
+    let r = rig
+        .cmd(&["doctor", "--target", "docker"])
+        .env("DOCKER_HOST", format!("unix://{}", missing.display()))
+        .run();
+    promo_snapshot!(only(r, &["Docker engine", "services"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    Doctor for stack `doc`:
+    [fail] Docker engine: cannot use the Docker engine at unix://[TEMP]/no-docker.sock: Socket not found: [TEMP]/no-docker.sock
+             fix: start the engine (`just setup` starts dockerd when no socket answers, or `systemctl start docker`), or point DOCKER_HOST at a running one
+    [skip] services: skipped (needs Docker engine)
+
+    ----- stderr -----
+    ");
+}

@@ -406,6 +406,48 @@ fn cold_apply_is_healthy_then_nothing_to_do_and_compose_sees_it() {
         "{listing}"
     );
 
+    // doctor in the default layout: Grafana's own datasource health check reaches InfluxDB
+    // over the stack's network, each port is held by our container's published port.
+    let doctor = s.run(&["doctor"]).filter(&s.name, "[STACK]").filter_regex(
+        r"(?m)^(\[ok\]   Docker engine: answers at ).*$",
+        "${1}[ENGINE]",
+    );
+    promo_snapshot!(
+        crate::doctor::only(
+            doctor,
+            &[
+                "Docker engine",
+                "service control-api",
+                "service grafana",
+                "service influxdb",
+                "port influxdb",
+                "port grafana",
+                "port control-api",
+                "datasource",
+                "grants",
+                "clock",
+            ]
+        ),
+        @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    Doctor for stack `[STACK]`:
+    [ok]   Docker engine: answers at [ENGINE]
+    [ok]   service control-api: running, healthy (0.1.0)
+    [ok]   service grafana: running, healthy (0.1.0)
+    [ok]   service influxdb: running, healthy (1.6.7)
+    [ok]   port influxdb: influxdb.port = [PORT]: 127.0.0.1:[PORT] is used by our influxdb
+    [ok]   port grafana: grafana.port = [PORT]: 127.0.0.1:[PORT] is used by our grafana
+    [ok]   port control-api: control_api.port = [PORT]: 127.0.0.1:[PORT] is used by our control-api
+    [ok]   datasource: Grafana reaches InfluxDB through `[STACK]-influxdb`: datasource is working. 0 measurements found
+    [ok]   grants: database `k6`: grafana READ, k6 WRITE, promo-admin ALL
+    [ok]   clock: within 2 s of this host's clock (influxdb, grafana, control-api)
+
+    ----- stderr -----
+    "
+    );
+
     // Secrets never reach output, labels or argv of what promo-infra created (a negative check:
     // `!contains` is the exact statement).
     let env = s.p.read(&format!("generated/{}/.env", s.name));

@@ -71,6 +71,8 @@ fn env_checks_fail_with_their_fix_and_change_nothing() {
     assert_eq!(p.run_env(&["generate"], &slack).code, 0);
     env_line(&p, "GRAFANA_ADMIN_PASSWORD", "changeme");
     runs.push("default password", run(&slack));
+    env_line(&p, "GRAFANA_ADMIN_PASSWORD", "");
+    runs.push("empty password", run(&slack));
     let path = p.path().join("generated/shop/.env");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let before = p.snapshot_tree();
@@ -103,6 +105,23 @@ fn env_checks_fail_with_their_fix_and_change_nothing() {
     [ok]   .env: ./generated/shop/.env is private (mode 0600)
     [warn] secrets: GRAFANA_ADMIN_PASSWORD is a well-known default password
              fix: delete the GRAFANA_ADMIN_PASSWORD line in ./generated/shop/.env and run `promo-infra generate`, then `promo-infra apply`
+    [fail] service control-api: stopped, health -
+             fix: `promo-infra logs control-api` to see why, then `promo-infra apply` to start it
+    [fail] service grafana: stopped, health -
+             fix: `promo-infra logs grafana` to see why, then `promo-infra apply` to start it
+    [fail] service influxdb: stopped, health -
+             fix: `promo-infra logs influxdb` to see why, then `promo-infra apply` to start it
+
+    ----- stderr -----
+
+    === empty password ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    Doctor for stack `shop`:
+    [ok]   .env: ./generated/shop/.env is private (mode 0600)
+    [fail] secrets: not set: GRAFANA_ADMIN_PASSWORD
+             fix: run `promo-infra generate` for generated ones; export or add to .env the ones you provide (`promo-infra secrets list`)
     [fail] service control-api: stopped, health -
              fix: `promo-infra logs control-api` to see why, then `promo-infra apply` to start it
     [fail] service grafana: stopped, health -

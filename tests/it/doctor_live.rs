@@ -216,6 +216,16 @@ fn doctor_on_a_live_native_stack_reports_each_fault_made_on_purpose() {
     let before = rig.p.snapshot_tree();
     let healthy = live(rig.doctor().run());
     assert_eq!(rig.p.snapshot_tree(), before, "doctor changed a file");
+    let json = rig.cmd(&["doctor", "--target", "native", "--json"]).run();
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).expect("doctor --json");
+    let checks = report["checks"].as_array().expect("checks");
+    assert_eq!(
+        (json.code, report["format_version"].as_str(), checks.len()),
+        (0, Some("1.0"), healthy.stdout.lines().count() - 1),
+        "{}",
+        json.stdout
+    );
+    assert!(checks.iter().all(|c| c["level"] == "ok"), "{}", json.stdout);
 
     // influxd dies.
     kill(rig.pid("influxdb"), influx);

@@ -34,16 +34,16 @@ pub(super) fn mark(
         forces_replacement: true,
     };
     let mut step = step.unwrap_or_else(|| Step::new(r.id.clone(), Action::Start));
-    step.action = match std::mem::replace(&mut step.action, Action::Start) {
-        Action::Replace { mut changes } | Action::Update { mut changes } => {
-            changes.push(change);
-            changes.sort_by(|a, b| a.path.cmp(&b.path));
-            Action::Replace { changes }
+    let mut changes = match std::mem::replace(&mut step.action, Action::Start) {
+        Action::Replace { changes } | Action::Update { changes } => changes,
+        Action::Start => Vec::new(),
+        other => {
+            step.action = other;
+            return Some(step);
         }
-        Action::Start => Action::Replace {
-            changes: vec![change],
-        },
-        other => other,
     };
+    changes.push(change);
+    changes.sort_by(|a, b| a.path.cmp(&b.path));
+    step.action = super::replace_or_update(r, changes);
     Some(step)
 }

@@ -87,12 +87,12 @@ pub(super) fn mark(r: &Resource, minted: &BTreeSet<String>, step: Option<Step>) 
         Action::Replace { changes } | Action::Update { changes } => {
             let mut changes = std::mem::take(changes);
             known(r, &paths, &mut changes);
-            step.action = replace_or_update(r, changes);
+            step.action = super::replace_or_update(r, changes);
         }
         Action::Start => {
             let mut changes = Vec::new();
             known(r, &paths, &mut changes);
-            step.action = replace_or_update(r, changes);
+            step.action = super::replace_or_update(r, changes);
         }
     }
     Some(step)
@@ -113,15 +113,4 @@ fn known(r: &Resource, paths: &[String], changes: &mut Vec<FieldChange>) {
         }
     }
     changes.sort_by(|a, b| a.path.cmp(&b.path));
-}
-
-fn replace_or_update(r: &Resource, mut changes: Vec<FieldChange>) -> Action {
-    for c in &mut changes {
-        c.forces_replacement = !r.changes_in_place(&c.path);
-    }
-    if changes.iter().any(|c| c.forces_replacement) {
-        Action::Replace { changes }
-    } else {
-        Action::Update { changes }
-    }
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::desired::{Desired, ResourceId};
+use crate::desired::{Desired, Resource, ResourceId};
 
 mod attached;
 mod files;
@@ -333,6 +333,18 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, (String, bool
         other => {
             out.insert(prefix.to_string(), (other.to_string(), false));
         }
+    }
+}
+
+/// `Replace` when one of `changes` cannot be made in place on `r` (each marked so), else `Update`.
+pub(super) fn replace_or_update(r: &Resource, mut changes: Vec<FieldChange>) -> Action {
+    for c in &mut changes {
+        c.forces_replacement = !r.changes_in_place(&c.path);
+    }
+    if changes.iter().any(|c| c.forces_replacement) {
+        Action::Replace { changes }
+    } else {
+        Action::Update { changes }
     }
 }
 

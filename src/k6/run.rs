@@ -372,7 +372,7 @@ async fn write_report(
     let dir = PathBuf::from(m.k6.as_ref()?.report_dir.as_ref()?.as_str()).join(&outcome.testid);
     let runs = crate::runs::Runs::of(project, m.clone(), run_dir.to_path_buf());
     let made = async {
-        let source = runs.open_source()?;
+        let source = runs.source()?;
         runs.write_report(
             &source,
             &outcome.testid,

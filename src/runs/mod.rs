@@ -160,7 +160,8 @@ impl Runs {
         Ok(Listing { runs, problems })
     }
 
-    fn source(&self) -> Result<Source> {
+    /// The stack's InfluxDB, as `runs` reads it.
+    pub fn source(&self) -> Result<Source> {
         let values = ops::secret_values(&self.project, &self.manifest)?;
         Source::of(&self.manifest, &values)
     }
@@ -316,11 +317,6 @@ impl Runs {
             html,
             png,
         })
-    }
-
-    /// The stack's InfluxDB, as `runs` reads it.
-    pub fn open_source(&self) -> Result<Source> {
-        self.source()
     }
 
     /// `runs export --csv`: every recorded run with its numbers (`None`: InfluxDB has no data

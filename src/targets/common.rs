@@ -28,20 +28,25 @@ pub fn secret(ctx: &Context, name: &str) -> Option<String> {
 
 /// `name`'s value in the stack's `.env` as it is on disk now (`None` when unreadable).
 fn on_disk(ctx: &Context, name: &str) -> Option<String> {
+    env_on_disk(ctx).and_then(|v| v.get(name).map(str::to_string))
+}
+
+/// The stack's `.env` as it is on disk now (`None` when unreadable).
+fn env_on_disk(ctx: &Context) -> Option<crate::secrets::SecretValues> {
     crate::secrets::read_env(&ctx.generated_dir.join(".env"))
         .ok()
         .flatten()
-        .and_then(|v| v.get(name).map(str::to_string))
 }
 
 /// `r` as it is created now: the tokens minted earlier in this apply marked by their values'
 /// fingerprints (the plan knew them only as "known after apply"), so what is recorded with it
 /// is what the next plan computes.
 pub fn as_created(ctx: &Context, r: &crate::desired::Resource) -> crate::desired::Resource {
+    let env = env_on_disk(ctx).unwrap_or_default();
     let minted: std::collections::BTreeMap<String, String> = crate::secrets::MINTED_LOCAL
         .iter()
         .chain(&crate::secrets::MINTED_CLOUD)
-        .filter_map(|n| on_disk(ctx, n).map(|v| (n.to_string(), crate::secrets::fingerprint(&v))))
+        .filter_map(|n| env.get(n).map(|v| (n.to_string(), crate::secrets::fingerprint(v))))
         .collect();
     r.with_fingerprints(&minted)
 }

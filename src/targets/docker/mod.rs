@@ -83,11 +83,7 @@ impl DockerTarget {
             .collect();
         for r in desired.resources.values() {
             if let ResourceSpec::Service(s) = &r.spec {
-                let mut s = s.as_ref().clone();
-                s.env.retain(
-                    |_, v| !matches!(v, EnvValue::Secret(n) if minted.contains(&n.as_str())),
-                );
-                env_list(&s, &self.ctx)?;
+                env_list_but(s, &self.ctx, &minted)?;
             }
         }
         Ok(())
@@ -103,10 +99,16 @@ impl DockerTarget {
 /// The `K=V` environment of a service, secrets resolved from `.env` (or the process environment
 /// for the ones the user provides). An empty value is not set.
 pub(crate) fn env_list(s: &ServiceSpec, ctx: &Context) -> Result<Vec<String>> {
+    env_list_but(s, ctx, &[])
+}
+
+/// [`env_list`] without the variables holding one of the secrets `skipped`.
+fn env_list_but(s: &ServiceSpec, ctx: &Context, skipped: &[&str]) -> Result<Vec<String>> {
     let mut out = Vec::with_capacity(s.env.len() + s.init_env.len());
     for (k, v) in s.env.iter().chain(&s.init_env) {
         let value = match v {
             EnvValue::Plain(p) => p.clone(),
+            EnvValue::Secret(name) if skipped.contains(&name.as_str()) => continue,
             EnvValue::Secret(name) => common::secret(ctx, name).ok_or_else(|| {
                 Error::usage(
                     format!(

@@ -154,6 +154,12 @@ fn minted_fingerprints<'a>(
         .filter_map(|n| secret_values.fingerprint(n).map(|f| (n.to_string(), f)))
 }
 
+/// Only the generated files of a validated manifest (the same for every target; `generate`
+/// needs no runtime resource, so it neither reads secrets nor digests dashboards for them).
+pub fn generated_files(loaded: &Loaded, templates: &Templates) -> Result<Desired> {
+    files(loaded, templates).map(|(desired, _)| desired)
+}
+
 /// Compile a validated manifest for the default target (docker): see [`compile_for`].
 pub fn compile(
     loaded: &Loaded,

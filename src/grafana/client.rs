@@ -81,7 +81,7 @@ impl Client {
     /// A client of the Grafana at `url` (`http://127.0.0.1:3000`), at most `concurrency`
     /// requests in flight.
     pub fn new(url: &str, auth: Auth, concurrency: usize) -> Result<Self> {
-        let http = reqwest::Client::builder()
+        let http = crate::net::client_for(url)
             .timeout(TIMEOUT)
             .connect_timeout(Duration::from_secs(5))
             .build()

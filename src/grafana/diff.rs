@@ -52,24 +52,29 @@ impl Change {
 
 /// Every panel, rows' inner panels included, by id (or title), with its title.
 pub(super) fn panels(d: &Value) -> BTreeMap<String, (String, Value)> {
-    fn walk(list: &Value, out: &mut BTreeMap<String, (String, Value)>) {
-        for p in list.as_array().into_iter().flatten() {
+    into_panels(d["panels"].clone())
+}
+
+/// [`panels`] of a dashboard's `panels` list, taken (no copy of any panel).
+pub(super) fn into_panels(list: Value) -> BTreeMap<String, (String, Value)> {
+    fn walk(list: Value, out: &mut BTreeMap<String, (String, Value)>) {
+        let Value::Array(list) = list else {
+            return;
+        };
+        for mut p in list {
             let title = p["title"].as_str().unwrap_or("").to_string();
             let key = match &p["id"] {
                 Value::Number(n) => format!("id {n}"),
                 _ => format!("title {title}"),
             };
-            let mut body = p.clone();
-            if let Some(map) = body.as_object_mut()
-                && let Some(inner) = map.remove("panels")
-            {
-                walk(&inner, out);
+            if let Some(inner) = p.as_object_mut().and_then(|map| map.remove("panels")) {
+                walk(inner, out);
             }
-            out.insert(key, (title, body));
+            out.insert(key, (title, p));
         }
     }
     let mut out = BTreeMap::new();
-    walk(&d["panels"], &mut out);
+    walk(list, &mut out);
     out
 }
 

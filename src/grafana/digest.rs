@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::diff::panels;
+use sha2::{Digest, Sha256};
+
+use super::diff::into_panels;
 use super::normalize::normalize;
 
 /// Hex characters of a digest shown in plans.
@@ -19,12 +21,12 @@ const SHOWN: usize = 12;
 /// A title used by two panels is told apart by the panel's id (`Errors (id 7)`); a panel
 /// without a title is `(untitled, id 7)`.
 pub fn digest(model: &Value) -> (String, BTreeMap<String, String>) {
-    let d = normalize(model);
-    let mut settings = d.clone();
-    if let Some(map) = settings.as_object_mut() {
-        map.remove("panels");
-    }
-    let all = panels(&d);
+    let mut settings = normalize(model);
+    let list = settings
+        .as_object_mut()
+        .and_then(|map| map.remove("panels"))
+        .unwrap_or(Value::Null);
+    let all = into_panels(list);
     let mut count: BTreeMap<&str, usize> = BTreeMap::new();
     for (title, _) in all.values() {
         *count.entry(title.as_str()).or_default() += 1;
@@ -44,8 +46,23 @@ pub fn digest(model: &Value) -> (String, BTreeMap<String, String>) {
     (short(&settings), by_title)
 }
 
+/// The first [`SHOWN`] hex characters of the sha256 of `v`'s compact JSON, serialised straight
+/// into the hash.
 fn short(v: &Value) -> String {
-    let mut hex = crate::desired::sha256_hex(v.to_string().as_bytes());
+    struct Hashing(Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = Hashing(Sha256::new());
+    // Writing a `Value` into a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut h, v);
+    let mut hex = hex::encode(h.0.finalize());
     hex.truncate(SHOWN);
     hex
 }

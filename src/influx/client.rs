@@ -33,16 +33,10 @@ fn shared_http(url: &str) -> Result<reqwest::Client> {
     if let Some(c) = cell.get() {
         return Ok(c.clone());
     }
-    let builder = reqwest::Client::builder()
+    let built = crate::net::client_for(url)
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))
-        .pool_max_idle_per_host(0);
-    let builder = if plain {
-        builder.tls_certs_only(Vec::new())
-    } else {
-        builder
-    };
-    let built = builder
+        .pool_max_idle_per_host(0)
         .build()
         .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))?;
     Ok(cell.get_or_init(|| built).clone())

@@ -4,7 +4,7 @@
 //! Owns: the all-or-nothing order of `generate` (every stack prepared before the first write).
 //! May not: print, read the environment, or talk to a target.
 
-use super::{Selection, compile, env_path, load_all};
+use super::{Selection, env_path, load_all};
 use crate::desired::Desired;
 use crate::error::Result;
 use crate::lock::StackLock;
@@ -35,7 +35,7 @@ pub fn generate(project: &Project, selection: &Selection, force: bool) -> Result
     let (templates, loaded) = load_all(project, selection)?;
     let compiled = loaded
         .iter()
-        .map(|l| Ok((l, compile(project, &templates, l)?)))
+        .map(|l| Ok((l, crate::compile::generated_files(l, &templates)?)))
         .collect::<Result<Vec<_>>>()?;
     // Every refusal happens before the first write (and before any lock file is created).
     let check_stack = |l: &Loaded, desired: &Desired| -> Result<writer::Prepared> {
@@ -87,7 +87,7 @@ pub fn check(project: &Project, selection: &Selection) -> Result<Vec<(String, Ve
     let (templates, loaded) = load_all(project, selection)?;
     let mut out = Vec::new();
     for l in &loaded {
-        let desired = compile(project, &templates, l)?;
+        let desired = crate::compile::generated_files(l, &templates)?;
         let display = format!("generated/{}", desired.stack);
         let stale = writer::check(
             &project.generated_dir(&desired.stack),

@@ -46,7 +46,10 @@ pub fn as_created(ctx: &Context, r: &crate::desired::Resource) -> crate::desired
     let minted: std::collections::BTreeMap<String, String> = crate::secrets::MINTED_LOCAL
         .iter()
         .chain(&crate::secrets::MINTED_CLOUD)
-        .filter_map(|n| env.get(n).map(|v| (n.to_string(), crate::secrets::fingerprint(v))))
+        .filter_map(|n| {
+            env.get(n)
+                .map(|v| (n.to_string(), crate::secrets::fingerprint(v)))
+        })
         .collect();
     r.with_fingerprints(&minted)
 }

@@ -48,7 +48,7 @@ fn reloaded_message(kind: &str) -> String {
 /// `POST <url>/api/admin/provisioning/<kind>/reload` for each kind, as the admin user, and
 /// check Grafana's confirmation; a Grafana that does not answer (yet) is retried.
 pub async fn grafana(url: &str, user: &str, password: &str, kinds: &[&str]) -> Result<()> {
-    let http = reqwest::Client::builder()
+    let http = crate::net::client_for(url)
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))?;

@@ -29,9 +29,9 @@ pub struct PidRecord {
     pub canonical: serde_json::Value,
 }
 
-/// A client for health checks: 2 s per request.
+/// A client for health checks: 2 s per request (health URLs are this host's, plain HTTP).
 pub(super) fn http_client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+    crate::net::client_for("http://")
         .timeout(Duration::from_secs(2))
         .build()
         .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))

@@ -101,6 +101,14 @@ impl Client {
         &self.base
     }
 
+    /// The 1.x user this client logs in as, if any.
+    pub fn user(&self) -> Option<&str> {
+        match &self.auth {
+            Auth::Basic { user, .. } => Some(user),
+            _ => None,
+        }
+    }
+
     /// `base` + `path` (`/query`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)

@@ -14,8 +14,16 @@ use crate::error::{Error, Result};
 use crate::manifest::duration::Retention;
 use crate::secrets::SecretValues;
 
-const REFUSED_HELP: &str =
-    "check the admin credentials in .env and that InfluxDB is the version the manifest says";
+/// What to do when InfluxDB refuses `c`'s request: check the credentials it sent.
+fn refused_help(c: &Client) -> String {
+    let whose = c.user().map_or_else(
+        || "the credentials".to_string(),
+        |u| format!("the password of InfluxDB user `{u}`"),
+    );
+    format!(
+        "check {whose} in .env (`promo-infra apply` restores the stack's users and grants) and that InfluxDB is the version the manifest says"
+    )
+}
 
 /// Run InfluxQL `q` and return the JSON answer, statement errors included (in
 /// `results[i].error`): only a request the server refused as a whole (authentication, parse
@@ -34,10 +42,10 @@ pub async fn query_results_in(c: &Client, q: &str, params: &[(&str, &str)]) -> R
     let url = c.url("/query");
     let body = client::json(&url, resp).await?;
     if let Some(err) = body["error"].as_str() {
-        return Err(refused(&url, status.is_server_error(), q, err));
+        return Err(refused(c, status.is_server_error(), q, err));
     }
     if !status.is_success() && status != reqwest::StatusCode::BAD_REQUEST {
-        return Err(client::status_error(&url, status, "", REFUSED_HELP));
+        return Err(client::status_error(&url, status, "", &refused_help(c)));
     }
     Ok(body)
 }
@@ -46,7 +54,7 @@ pub async fn query_results_in(c: &Client, q: &str, params: &[(&str, &str)]) -> R
 pub async fn query(c: &Client, q: &str) -> Result<Value> {
     let body = query_results(c, q).await?;
     match statement_error(&body) {
-        Some(err) => Err(refused(&c.url("/query"), false, q, err)),
+        Some(err) => Err(refused(c, false, q, err)),
         None => Ok(body),
     }
 }
@@ -59,12 +67,13 @@ pub fn statement_error(body: &Value) -> Option<&str> {
         .find_map(|x| x["error"].as_str())
 }
 
-fn refused(url: &str, transient: bool, q: &str, err: &str) -> Error {
+fn refused(c: &Client, transient: bool, q: &str, err: &str) -> Error {
+    let url = c.url("/query");
     let message = format!("InfluxDB at {url} refused `{}`: {err}", redact_passwords(q));
     if transient {
         Error::transient(message)
     } else {
-        Error::influx(message).with_help(REFUSED_HELP)
+        Error::influx(message).with_help(refused_help(c))
     }
 }
 
@@ -175,13 +184,8 @@ pub async fn observe(
             .and_then(|all| all.iter().find(|r| r["statement_id"] == i));
         match answer.map(|r| (r, r["error"].as_str())) {
             Some((r, None)) => Ok(r),
-            Some((_, Some(err))) => Err(refused(&c.url("/query"), false, &statements[i], err)),
-            None => Err(refused(
-                &c.url("/query"),
-                false,
-                &statements[i],
-                "not executed",
-            )),
+            Some((_, Some(err))) => Err(refused(c, false, &statements[i], err)),
+            None => Err(refused(c, false, &statements[i], "not executed")),
         }
     };
     if !names_in(result(0)?).contains(&want.name) {
@@ -313,6 +317,30 @@ pub async fn accepts(as_user: &Client) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_names_the_user_whose_password_to_check() {
+        let ep = super::super::Endpoint {
+            url: "http://127.0.0.1:1".into(),
+        };
+        let read = Client::new(
+            &ep,
+            Auth::Basic {
+                user: "grafana".into(),
+                password: "x".into(),
+            },
+        )
+        .expect("client");
+        let e = refused(&read, false, "SELECT 1", "authorization failed");
+        assert_eq!(
+            miette::Diagnostic::help(&e).map(|h| h.to_string()).as_deref(),
+            Some(
+                "check the password of InfluxDB user `grafana` in .env (`promo-infra apply` restores the stack's users and grants) and that InfluxDB is the version the manifest says"
+            )
+        );
+        let anonymous = Client::new(&ep, Auth::None).expect("client");
+        assert!(refused_help(&anonymous).starts_with("check the credentials in .env"));
+    }
 
     #[test]
     fn passwords_never_reach_messages() {

@@ -333,7 +333,9 @@ mod tests {
         .expect("client");
         let e = refused(&read, false, "SELECT 1", "authorization failed");
         assert_eq!(
-            miette::Diagnostic::help(&e).map(|h| h.to_string()).as_deref(),
+            miette::Diagnostic::help(&e)
+                .map(|h| h.to_string())
+                .as_deref(),
             Some(
                 "check the password of InfluxDB user `grafana` in .env (`promo-infra apply` restores the stack's users and grants) and that InfluxDB is the version the manifest says"
             )

@@ -136,8 +136,8 @@ impl Drop for Rig {
 /// The findings the live checks vary in: measured sizes, ages, versions and ids.
 fn live(run: Run) -> Run {
     run.filter_regex(r"\b\d{8}T\d{6}Z\b", "[BACKUP]")
-        .filter_regex(r"\(\d+[dhm]( \d+[hm])? old\)", "([AGE] old)")
-        .filter_regex(r"is \d+d \d+h old", "is [AGE] old")
+        .filter_regex(r"\(\d+[dhms]( \d+[hms])? old\)", "([AGE] old)")
+        .filter_regex(r"is \d+[dhms]( \d+[hms])? old", "is [AGE] old")
         .filter_regex(
             r"[\d.]+ [KMGT]?i?B free of [\d.]+ [KMGT]?i?B \(\d+%\)",
             "[FREE] of [SIZE] ([PCT])",

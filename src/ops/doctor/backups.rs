@@ -12,6 +12,7 @@ use crate::backup::manifest::Depth;
 use crate::backup::scan::Kind;
 use crate::backup::{Entry, Status};
 use crate::manifest::Environment;
+use crate::targets::common::uptime;
 
 /// Name of the line.
 pub(super) const CHECK: &str = "backups";
@@ -90,8 +91,9 @@ fn verdict(
             take,
         );
     };
-    let age_min = (now.as_second() - at.as_second()) / 60;
-    let age = human(age_min);
+    let age_s = now.as_second() - at.as_second();
+    let age_min = age_s / 60;
+    let age = uptime(age_s);
     let count = backups.len();
     let Some(gap) = gap_min else {
         return Finding::ok(CHECK, format!("newest {id} ({age} old), {count} verified"));
@@ -111,32 +113,15 @@ fn verdict(
         level,
         format!(
             "newest backup {id} is {age} old; schedule `{schedule}` runs every {} at most",
-            human(gap)
+            uptime(gap * 60)
         ),
         take,
     )
 }
 
-/// `3d 4h`, `5h 10m`, `12m`.
-fn human(minutes: i64) -> String {
-    let (d, h, m) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
-    match (d, h) {
-        (0, 0) => format!("{m}m"),
-        (0, _) => format!("{h}h {m}m"),
-        _ => format!("{d}d {h}h"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ages_say_days_hours_and_minutes() {
-        assert_eq!(human(12), "12m");
-        assert_eq!(human(310), "5h 10m");
-        assert_eq!(human(3 * 1440 + 250), "3d 4h");
-    }
 
     #[test]
     fn no_backup_is_a_warning_with_what_to_do() {

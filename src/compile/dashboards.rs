@@ -13,9 +13,8 @@ use handlebars::Handlebars;
 use miette::{NamedSource, SourceSpan};
 use serde_json::{Value, json};
 
-use super::dashboard_cache;
-use super::grafana::datasource_uid;
 use super::services::{control_api_url, grafana_url};
+use super::{dashboard_cache, grafana::datasource_uid};
 use crate::error::{Error, Result, TemplateError};
 use crate::manifest::{Dashboard, LOCALES, Manifest};
 

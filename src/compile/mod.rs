@@ -413,6 +413,17 @@ fn add_service(
 
 /// The InfluxDB database (1.x: with its users) or bucket (2.x), after the InfluxDB service.
 fn database_resource(m: &Manifest, fingerprints: &BTreeMap<String, String>) -> Resource {
+    Resource::new(
+        ResourceId::new(ResourceKind::Database, m.influxdb.bucket.as_str()),
+        vec![ResourceId::new(ResourceKind::Service, "influxdb")],
+        ResourceSpec::Database(database(m)),
+        fingerprints,
+    )
+}
+
+/// The InfluxDB database (1.x: with its users and their privileges) or bucket (2.x) the stack
+/// declares.
+pub fn database(m: &Manifest) -> crate::desired::DatabaseSpec {
     use crate::desired::{DatabaseSpec, DbUser};
     use crate::manifest::duration;
     let retention =
@@ -444,24 +455,19 @@ fn database_resource(m: &Manifest, fingerprints: &BTreeMap<String, String>) -> R
         }]
     };
     users.sort_by(|a, b| a.name.cmp(&b.name));
-    Resource::new(
-        ResourceId::new(ResourceKind::Database, m.influxdb.bucket.as_str()),
-        vec![ResourceId::new(ResourceKind::Service, "influxdb")],
-        ResourceSpec::Database(DatabaseSpec {
-            version: *m.influxdb.version,
-            name: m.influxdb.bucket.to_string(),
-            org: (!v1).then(|| m.influxdb.org.to_string()),
-            retention: retention.influxql(),
-            shard_duration: if v1 {
-                influx::shard_duration(retention)
-            } else {
-                String::new()
-            },
-            users,
-            dbrp: None,
-        }),
-        fingerprints,
-    )
+    DatabaseSpec {
+        version: *m.influxdb.version,
+        name: m.influxdb.bucket.to_string(),
+        org: (!v1).then(|| m.influxdb.org.to_string()),
+        retention: retention.influxql(),
+        shard_duration: if v1 {
+            influx::shard_duration(retention)
+        } else {
+            String::new()
+        },
+        users,
+        dbrp: None,
+    }
 }
 
 #[cfg(test)]

@@ -66,6 +66,12 @@ pub fn influx_url(m: &Manifest) -> String {
     crate::net::reachable_url(&m.influxdb.bind, super::valid_port(*m.influxdb.port))
 }
 
+/// Address of Grafana's HTTP API as this host reaches it (not `grafana.url`, which is where
+/// people reach it).
+pub fn grafana_url(m: &Manifest) -> String {
+    crate::net::reachable_url(&m.grafana.bind, super::valid_port(*m.grafana.port))
+}
+
 fn generated(m: &Manifest, rel: &str) -> String {
     format!("generated/{}/{rel}", *m.stack)
 }
@@ -210,8 +216,7 @@ pub fn processes(m: &Manifest) -> Vec<ProcessSpec> {
             EnvValue::Secret(slack.webhook_url_env.to_string()),
         );
     }
-    let grafana_local =
-        crate::net::reachable_url(&m.grafana.bind, super::valid_port(*m.grafana.port));
+    let grafana_local = grafana_url(m);
     out.push(ProcessSpec {
         name: "grafana".into(),
         program: "grafana".into(),

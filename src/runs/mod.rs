@@ -169,10 +169,7 @@ impl Runs {
     /// Run `f` with the stack's InfluxDB on a runtime of its own.
     fn with_source<T>(&self, f: impl AsyncFnOnce(&Source) -> Result<T>) -> Result<T> {
         let source = self.source()?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))?;
+        let rt = crate::ops::deploy::runtime()?;
         // A one-shot command does not retry: a transient failure is reported with what to do.
         rt.block_on(f(&source))
             .map_err(crate::influx::blocking::settle)
@@ -332,10 +329,9 @@ impl Runs {
         self.with_source(async |s| {
             let mut out = Vec::new();
             for r in listing.runs {
-                let stats = match s.range(&r.testid).await {
-                    Ok(_) => Some(self.stats(s, &r.testid).await?),
-                    Err(Error::Influx { message, .. }) if message.contains("has no data") => None,
-                    Err(e) => return Err(e),
+                let stats = match s.range_if_any(&r.testid).await? {
+                    Some(_) => Some(self.stats(s, &r.testid).await?),
+                    None => None,
                 };
                 out.push((r, stats));
             }

@@ -110,21 +110,29 @@ impl Source {
     }
 
     /// The run's range: from its first point's second to one second after its last point's,
-    /// over `vus` and `http_reqs`.
+    /// over `vus` and `http_reqs`; an error when InfluxDB has no point of the run.
     pub async fn range(&self, testid: &str) -> Result<Range> {
+        self.range_if_any(testid)
+            .await?
+            .ok_or_else(|| no_data(testid, self.client().base()))
+    }
+
+    /// [`Source::range`], or `None` when InfluxDB has no point of the run.
+    pub async fn range_if_any(&self, testid: &str) -> Result<Option<Range>> {
         let mut times = Vec::new();
         for m in ["vus", "http_reqs"] {
             for selector in ["first", "last"] {
                 times.extend(self.point_time(testid, m, selector).await?);
             }
         }
-        let (Some(first), Some(last)) = (times.iter().min(), times.iter().max()) else {
-            return Err(no_data(testid, self.client().base()));
-        };
-        Ok(Range {
-            start_ns: first.div_euclid(NS) * NS,
-            end_ns: (last.div_euclid(NS) + 1) * NS,
-        })
+        Ok(times
+            .iter()
+            .min()
+            .zip(times.iter().max())
+            .map(|(first, last)| Range {
+                start_ns: first.div_euclid(NS) * NS,
+                end_ns: (last.div_euclid(NS) + 1) * NS,
+            }))
     }
 
     async fn point_time(&self, testid: &str, m: &str, selector: &str) -> Result<Option<i64>> {

@@ -58,11 +58,8 @@ fn docker_root() -> Option<PathBuf> {
         return None;
     }
     let docker = engine::connect().ok()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()?;
-    rt.block_on(docker.info())
+    super::live::block_on(docker.info())
+        .ok()?
         .ok()?
         .docker_root_dir
         .map(PathBuf::from)

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::live::block_on;
 use super::{Ctx, Finding, Level};
-use crate::desired::{DatabaseSpec, ResourceSpec};
-use crate::error::{Error, Result};
+use crate::desired::DatabaseSpec;
+use crate::error::Result;
 use crate::influx::{Auth, Client, Endpoint, v1, v2};
 use crate::secrets::{self, SecretValues};
 
@@ -31,22 +31,9 @@ pub(super) fn grants(ctx: &Ctx) -> Finding {
     }
 }
 
-/// The database the stack declares (compiled as `apply` does).
-fn wanted(ctx: &Ctx) -> Result<DatabaseSpec> {
-    let templates = crate::ops::templates(&ctx.project)?;
-    let desired = crate::ops::compile(&ctx.project, &templates, &ctx.loaded)?;
-    desired
-        .resources
-        .values()
-        .find_map(|r| match &r.spec {
-            ResourceSpec::Database(d) => Some(d.clone()),
-            _ => None,
-        })
-        .ok_or_else(|| Error::internal("the compiled stack declares no database"))
-}
-
 async fn check(ctx: &Ctx, values: &SecretValues) -> Result<Finding> {
-    let want = wanted(ctx)?;
+    // The database as `apply` compiles it.
+    let want = crate::compile::database(&ctx.loaded.manifest);
     let c = Client::new(
         &Endpoint {
             url: crate::compile::native::influx_url(&ctx.loaded.manifest),

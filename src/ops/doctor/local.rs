@@ -115,14 +115,9 @@ fn docker_engine() -> Finding {
         Ok(d) => d,
         Err(e) => return Finding::from_error(CHECK, &e),
     };
-    let version = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    let version = super::live::block_on(docker.version())
         .map_err(|e| e.to_string())
-        .and_then(|rt| {
-            rt.block_on(docker.version())
-                .map_err(|e| engine::describe(&e))
-        });
+        .and_then(|v| v.map_err(|e| engine::describe(&e)));
     match version {
         Ok(v) => Finding::ok(
             CHECK,
@@ -203,19 +198,19 @@ pub(super) fn ports(ctx: &Ctx, rows: Option<&[ServiceStatus]>) -> Vec<Finding> {
                 rows.iter()
                     .any(|r| r.service == service && r.state == "running")
             });
-            port_line(check, &key, &at, addr, running)
+            port_line(service, &key, &at, addr, running)
         })
         .collect()
 }
 
 fn port_line(
-    check: String,
+    service: &str,
     key: &str,
     at: &str,
     addr: std::net::SocketAddr,
     running: Option<bool>,
 ) -> Finding {
-    let service = check.trim_start_matches("port ").to_string();
+    let check = format!("port {service}");
     match (ports::holder_of(addr), running) {
         (None, _) => Finding::ok(
             check,

@@ -148,39 +148,23 @@ pub fn doctor(project: &Project, selection: &Selection, target: TargetKind) -> R
     let engine_ok = target != TargetKind::Docker || engine.iter().all(|f| f.level != Level::Fail);
     checks.extend(engine);
     let rows = services(&ctx, selection, engine_ok, &mut checks);
+    // A check that reads only the context, on its own copy of it.
+    let on_ctx = |name: &str, f: fn(&Ctx) -> Vec<Finding>| {
+        let ctx = ctx.clone();
+        run::check(name, move || f(&ctx))
+    };
     let independent: Vec<run::Check> = vec![
         run::check("ports", {
             let (ctx, rows) = (ctx.clone(), rows.clone());
             move || local::ports(&ctx, rows.as_deref())
         }),
-        run::check(live::DATASOURCE, {
-            let ctx = ctx.clone();
-            move || vec![live::datasource(&ctx)]
-        }),
-        run::check(grants::CHECK, {
-            let ctx = ctx.clone();
-            move || vec![grants::grants(&ctx)]
-        }),
-        run::check(live::DATA, {
-            let ctx = ctx.clone();
-            move || vec![live::data(&ctx)]
-        }),
-        run::check(live::CLOCK, {
-            let ctx = ctx.clone();
-            move || vec![live::clock(&ctx)]
-        }),
-        run::check(backups::CHECK, {
-            let ctx = ctx.clone();
-            move || vec![backups::backups(&ctx)]
-        }),
-        run::check("disk", {
-            let ctx = ctx.clone();
-            move || disk::disk(&ctx)
-        }),
-        run::check(prod::CHECK, {
-            let ctx = ctx.clone();
-            move || prod::prod(&ctx)
-        }),
+        on_ctx(live::DATASOURCE, |c| vec![live::datasource(c)]),
+        on_ctx(grants::CHECK, |c| vec![grants::grants(c)]),
+        on_ctx(live::DATA, |c| vec![live::data(c)]),
+        on_ctx(live::CLOCK, |c| vec![live::clock(c)]),
+        on_ctx(backups::CHECK, |c| vec![backups::backups(c)]),
+        on_ctx("disk", disk::disk),
+        on_ctx(prod::CHECK, prod::prod),
     ];
     checks.extend(run::concurrently(independent, CHECK_TIMEOUT));
     Ok(Report {

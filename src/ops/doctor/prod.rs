@@ -5,7 +5,7 @@
 //! Owns: this check's wording. May not: change anything (GET only, never the stop endpoint),
 //! print, read the environment.
 
-use super::live::{block_on, control_url, grafana_url, http};
+use super::live::{block_on, control_url, http};
 use super::{Ctx, Finding, Level};
 use crate::manifest::Environment;
 
@@ -27,7 +27,10 @@ pub(super) fn prod(ctx: &Ctx) -> Vec<Finding> {
     let mut out = vec![public_url(ctx)];
     out.push(refuses(
         "prod grafana auth",
-        &format!("{}/api/search?limit=1", grafana_url(m)),
+        &format!(
+            "{}/api/search?limit=1",
+            crate::compile::native::grafana_url(m)
+        ),
         "Grafana",
         "anonymous access is on: set GF_AUTH_ANONYMOUS_ENABLED=false (the stack's default; `promo-infra apply` restores it)",
     ));
@@ -46,11 +49,7 @@ pub(super) fn prod(ctx: &Ctx) -> Vec<Finding> {
 fn public_url(ctx: &Ctx) -> Finding {
     const LINE: &str = "prod grafana URL";
     let m = &ctx.loaded.manifest;
-    let url = m
-        .grafana
-        .url
-        .as_ref()
-        .map_or_else(|| grafana_url(m), |u| u.to_string());
+    let url = crate::compile::services::grafana_url(m);
     if url.starts_with("https://") {
         return Finding::ok(LINE, format!("{url} is HTTPS"));
     }
@@ -73,7 +72,7 @@ fn public_url(ctx: &Ctx) -> Finding {
 /// A GET without credentials must be refused (401/403).
 fn refuses(line: &str, url: &str, what: &str, fix: &str) -> Finding {
     let answer =
-        http().and_then(|c| block_on(async { c.get(url).send().await.map(|r| r.status()) }));
+        http(url).and_then(|c| block_on(async { c.get(url).send().await.map(|r| r.status()) }));
     match answer {
         Ok(Ok(s)) if s.as_u16() == 401 || s.as_u16() == 403 => Finding::ok(
             line,

@@ -35,7 +35,7 @@ struct Rig {
     _disks: [Tmpfs; 2],
     p: TestContext,
     /// `grafana` (the double) and `promo-infra` for the native target's programs.
-    bin: tempfile::TempDir,
+    _bin: tempfile::TempDir,
     path: std::ffi::OsString,
     held: HeldPorts,
     ports: [u16; 4],
@@ -56,22 +56,11 @@ impl Rig {
             &manifest(influx, grafana, rpc, control, "https://grafana.doc.test"),
         );
         let bin = tempfile::tempdir().expect("bin");
-        std::os::unix::fs::symlink(crate::native::grafana_double(), bin.path().join("grafana"))
-            .expect("symlink");
-        std::os::unix::fs::symlink(
-            env!("CARGO_BIN_EXE_promo-infra"),
-            bin.path().join("promo-infra"),
-        )
-        .expect("symlink");
-        let mut paths = vec![bin.path().to_path_buf()];
-        paths.extend(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        ));
-        let path = std::env::join_paths(paths).expect("join");
+        let path = crate::native::search_path(bin.path());
         Self {
             _disks: disks,
             p,
-            bin,
+            _bin: bin,
             path,
             held,
             ports,
@@ -129,7 +118,6 @@ impl Drop for Rig {
         let _ = self
             .cmd(&["destroy", "--target", "native", "--auto-approve"])
             .run();
-        let _ = &self.bin;
     }
 }
 

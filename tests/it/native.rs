@@ -42,7 +42,7 @@ pub fn grafana_double() -> PathBuf {
 }
 
 /// A PATH where `grafana` is the double and everything else is the system's.
-fn search_path(bin: &Path) -> std::ffi::OsString {
+pub fn search_path(bin: &Path) -> std::ffi::OsString {
     std::os::unix::fs::symlink(grafana_double(), bin.join("grafana")).expect("symlink");
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_promo-infra"), bin.join("promo-infra"))
         .expect("symlink");

@@ -107,12 +107,14 @@ async fn init_server(p: &TestContext, server: &RealInfluxd, stack: &str) -> Secr
 
 /// k6-shaped line protocol: http_req_duration and http_reqs per URL and status, vus.
 fn k6_points(testid: &str, seconds: u64) -> String {
-    // Inside the 4w retention: the last hours, whole seconds.
+    // Inside the 4w retention, whole seconds, across yesterday's midnight (UTC): the 4w
+    // retention's shard groups last a day, so the points are always in two shards, whatever the
+    // time of day (a backup has one `.tar.gz` per shard; restore must bring back both).
     let now_s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs();
-    let base: u64 = (now_s - 2 * 3600) * 1_000_000_000;
+    let base: u64 = (now_s - now_s % 86_400 - 86_400 - seconds / 2) * 1_000_000_000;
     let urls = [
         ("home", "https://shop.example/", "200"),
         ("cart", "https://shop.example/cart", "200"),
@@ -231,7 +233,7 @@ fn restore_dropped_k6(p: &TestContext, values: &SecretValues) {
     success: true
     exit_code: 0
     ----- stdout -----
-    ✓ backup 20261124T030000Z: 3 files verified (sha256)
+    ✓ backup 20261124T030000Z: 4 files verified (sha256)
     $ influxd restore -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/20261124T030000Z
     ✓ restored into `k6` (3 measurement(s): http_req_duration, http_reqs, vus)
     ✓ privileges restored on `k6`: grafana READ, k6 WRITE
@@ -283,7 +285,7 @@ async fn round_trip_on_a_real_influxd_1_6() {
     exit_code: 0
     ----- stdout -----
     $ influxd backup -portable -host 127.0.0.1:[PORT] -db k6 backups/shop/20261124T030000Z
-      + backups/shop/20261124T030000Z (3 files, [SIZE], database k6, InfluxDB 1.6.7~rc0)
+      + backups/shop/20261124T030000Z (4 files, [SIZE], database k6, InfluxDB 1.6.7~rc0)
     ✓ backup 20261124T030000Z complete
 
     ----- stderr -----
@@ -355,7 +357,7 @@ async fn round_trip_on_a_real_influxd_1_6() {
     success: true
     exit_code: 0
     ----- stdout -----
-    ✓ backup 20261124T030000Z: 3 files verified (sha256)
+    ✓ backup 20261124T030000Z: 4 files verified (sha256)
     $ influxd restore -portable -host 127.0.0.1:[PORT] -db k6 -newdb k6_copy backups/shop/20261124T030000Z
     ✓ restored into `k6_copy` (3 measurement(s): http_req_duration, http_reqs, vus)
 
@@ -902,7 +904,7 @@ async fn generated_backup_units_verify_and_their_command_runs() {
     exit_code: 0
     ----- stdout -----
     $ influxd backup -portable -host 127.0.0.1:[PORT] -db k6 backups/bkunit/[BACKUP_ID]
-      + backups/bkunit/[BACKUP_ID] (3 files, [SIZE], database k6, InfluxDB 1.6.7~rc0)
+      + backups/bkunit/[BACKUP_ID] (4 files, [SIZE], database k6, InfluxDB 1.6.7~rc0)
     ✓ backup [BACKUP_ID] complete
     policy: keep last 2, daily 7, weekly 4, monthly 6 (UTC days, ISO weeks, months)
     keep 1 backup(s):
@@ -1927,7 +1929,7 @@ async fn docker_v1_cron_backup_list_rotate_restore_and_privileges() {
     exit_code: 0
     ----- stdout -----
     $ influxd backup -portable -host 127.0.0.1:8088 -db k6 /tmp/promo-infra-backup-[BACKUP_ID] (in container [STACK]-influxdb-1)
-      + backups/[STACK]/[BACKUP_ID] (3 files, [SIZE], database k6, InfluxDB 1.6.7~rc0)
+      + backups/[STACK]/[BACKUP_ID] (4 files, [SIZE], database k6, InfluxDB 1.6.7~rc0)
     ✓ backup [BACKUP_ID] complete
     policy: keep last 2, daily 7, weekly 0, monthly 0 (UTC days, ISO weeks, months)
     keep 1 backup(s):
@@ -1972,7 +1974,7 @@ async fn docker_v1_cron_backup_list_rotate_restore_and_privileges() {
     success: true
     exit_code: 0
     ----- stdout -----
-    ✓ backup [BACKUP_ID]: 3 files verified (sha256)
+    ✓ backup [BACKUP_ID]: 4 files verified (sha256)
     $ influxd restore -portable -host 127.0.0.1:8088 -db k6 -newdb k6_copy /tmp/promo-infra-restore-[BACKUP_ID] (in container [STACK]-influxdb-1)
     ✓ restored into `k6_copy` (3 measurement(s): http_req_duration, http_reqs, vus)
 
@@ -1998,7 +2000,7 @@ async fn docker_v1_cron_backup_list_rotate_restore_and_privileges() {
     success: true
     exit_code: 0
     ----- stdout -----
-    ✓ backup [BACKUP_ID]: 3 files verified (sha256)
+    ✓ backup [BACKUP_ID]: 4 files verified (sha256)
     $ influxd restore -portable -host 127.0.0.1:8088 -db k6 /tmp/promo-infra-restore-[BACKUP_ID] (in container [STACK]-influxdb-1)
     ✓ restored into `k6` (3 measurement(s): http_req_duration, http_reqs, vus)
     ✓ privileges restored on `k6`: grafana READ, k6 WRITE

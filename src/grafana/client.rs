@@ -41,6 +41,7 @@ pub struct Client {
     http: reqwest::Client,
     limit: Arc<Semaphore>,
     concurrency: usize,
+    attempts: usize,
     headers: Vec<(&'static str, String)>,
 }
 
@@ -92,8 +93,17 @@ impl Client {
             http,
             limit: Arc::new(Semaphore::new(concurrency.max(1))),
             concurrency: concurrency.max(1),
+            attempts: ATTEMPTS,
             headers: Vec::new(),
         })
+    }
+
+    /// The same client making `attempts` attempts per request (at least one: then no retry and
+    /// no warning, for a read made on speculation that the caller does again if it matters).
+    #[must_use]
+    pub fn with_attempts(mut self, attempts: usize) -> Self {
+        self.attempts = attempts.max(1);
+        self
     }
 
     /// The same client (same request limit) sending `name: value` with every request.
@@ -124,7 +134,8 @@ impl Client {
     }
 
     /// One request; the answer's status and JSON body (`Value::Null` when empty). Network
-    /// errors, 429 and 5xx are retried ([`ATTEMPTS`] in all, `Retry-After` honoured); other
+    /// errors, 429 and 5xx are retried ([`ATTEMPTS`] in all unless [`Client::with_attempts`]
+    /// says otherwise, `Retry-After` honoured); other
     /// statuses are returned to the caller to interpret.
     pub async fn request(
         &self,
@@ -137,7 +148,7 @@ impl Client {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(200))
             .with_max_delay(Duration::from_secs(5))
-            .with_max_times(ATTEMPTS - 1);
+            .with_max_times(self.attempts - 1);
         let once = || self.once(method.clone(), &url, body);
         once.retry(backoff)
             .when(|f: &Failure| f.transient)

@@ -76,8 +76,12 @@ pub fn cloud_client(ctx: &Context, cloud: &crate::desired::CloudEndpoints) -> Re
 /// [`client`], or — while a rotation of the admin password is pending and Grafana already has
 /// the new value (`secrets rotate` interrupted after the live change) — logged in with the
 /// pending value, so a plan of that stack still reads its dashboards.
-async fn login(ctx: &Context, desired: &Desired) -> Result<Client> {
-    let primary = client(ctx, desired)?;
+async fn login(ctx: &Context, desired: &Desired, attempts: Attempts) -> Result<Client> {
+    let once = |c: Client| match attempts {
+        Attempts::Once => c.with_attempts(1),
+        Attempts::Retried => c,
+    };
+    let primary = once(client(ctx, desired)?);
     if desired.cloud.is_some() {
         return Ok(primary);
     }
@@ -87,7 +91,7 @@ async fn login(ctx: &Context, desired: &Desired) -> Result<Client> {
     };
     let (status, _) = primary.request(Method::GET, "/api/org", None).await?;
     if status == StatusCode::UNAUTHORIZED {
-        return client_with(ctx, desired, Some(pending.to_string()));
+        return client_with(ctx, desired, Some(pending.to_string())).map(once);
     }
     Ok(primary)
 }
@@ -206,13 +210,36 @@ pub async fn observe(
     grafana_running: bool,
     observed_out: &mut Observed,
 ) -> Result<()> {
-    if grafana_running && has_folder(desired) {
-        let grafana = login(ctx, desired).await?;
-        for o in read(&grafana, desired).await? {
+    if grafana_running {
+        for o in read_stack(ctx, desired, Attempts::Retried).await? {
             observed_out.resources.insert(o.id.clone(), o);
         }
     }
     Ok(())
+}
+
+/// How [`read_stack`] treats a request that fails on the network, a 429 or a 5xx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempts {
+    /// Retried with backoff, each retry a warning: Grafana is known to run.
+    Retried,
+    /// One attempt, silent: a read made on speculation (Grafana may not run), done again with
+    /// [`Attempts::Retried`] if it failed and Grafana turns out to run.
+    Once,
+}
+
+/// What [`observe`] adds when Grafana runs: the stack's folder, dashboards and home preference
+/// (nothing when the stack has no folder).
+pub async fn read_stack(
+    ctx: &Context,
+    desired: &Desired,
+    attempts: Attempts,
+) -> Result<Vec<ObservedResource>> {
+    if !has_folder(desired) {
+        return Ok(Vec::new());
+    }
+    let grafana = login(ctx, desired, attempts).await?;
+    read(&grafana, desired).await
 }
 
 fn has_folder(desired: &Desired) -> bool {
@@ -310,7 +337,7 @@ pub async fn execute(ctx: &Context, desired: &Desired, step: &Step, r: &Resource
     if step.action == Action::Delete {
         return delete(ctx, desired, &step.id).await;
     }
-    let grafana = login(ctx, desired).await?;
+    let grafana = login(ctx, desired, Attempts::Retried).await?;
     execute_with(&grafana, ctx, desired, step, r, None).await
 }
 
@@ -429,7 +456,7 @@ pub async fn delete(ctx: &Context, desired: &Desired, id: &ResourceId) -> Result
     if id.kind != ResourceKind::Dashboard {
         return Ok(());
     }
-    let grafana = login(ctx, desired).await?;
+    let grafana = login(ctx, desired, Attempts::Retried).await?;
     delete_with(&grafana, ctx, id).await
 }
 

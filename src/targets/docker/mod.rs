@@ -15,6 +15,7 @@ pub mod labels;
 mod observe;
 mod ready;
 mod reconstruct;
+mod service_reads;
 mod services;
 mod status;
 

@@ -1,26 +1,23 @@
 //! Observe: the stack's network, volumes and containers, found by compose's project label (and
 //! by name for networks and volumes made by hand), in the terms plan compares.
 //!
-//! Owns: reading the stack's objects from the engine.
+//! Owns: reading the stack's objects from the engine, and which service reads go beside it.
 //! May not: change anything on the engine, print, or read the environment.
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::pin::Pin;
 
 use bollard::models::{ContainerInspectResponse, ContainerSummary, ContainerSummaryStateEnum};
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
 };
-use futures_util::FutureExt;
-use futures_util::future::{LocalBoxFuture, maybe_done};
 use serde_json::Value;
 
 use super::engine::{is_not_found, read_error};
 use super::reconstruct::reconstruct;
+use super::service_reads::{ServiceRead, with_service_reads};
 use super::{DockerTarget, labels};
 use crate::desired::{Desired, ResourceId, ResourceKind, ResourceSpec, ServiceSpec};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::plan::{Observed, ObservedResource};
 use crate::targets::{common, grafana_api};
 
@@ -165,62 +162,28 @@ pub async fn volumes(t: &DockerTarget) -> Result<Vec<bollard::models::Volume>> {
         .map_err(|e| read_error("listing the stack's volumes", e))
 }
 
-/// A read of one service's own API that [`observe`] starts together with the engine's listings:
-/// it counts only when that service's container runs and is healthy (otherwise it is dropped,
-/// unfinished, with whatever it found or failed with).
-type ServiceRead<'a> = (
-    ResourceId,
-    LocalBoxFuture<'a, Result<Vec<ObservedResource>>>,
-);
-
 /// Observe the stack: the engine's objects, and at the same time what the services' own APIs
-/// report (InfluxDB's databases), used where the service is up; then Grafana's folder and
-/// dashboards when Grafana runs.
+/// report (InfluxDB's databases; Grafana's folder and dashboards), used where the service is up.
 pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
-    let service = |name: &str| ResourceId::new(ResourceKind::Service, name);
-    let reads: Vec<ServiceRead> = vec![(
-        service("influxdb"),
-        common::read_databases(&t.ctx, desired, "docker").boxed_local(),
-    )];
-    let mut observed = with_service_reads(observe_engine(t, desired), reads).await?;
-    // Grafana's objects only once its container is known to run: its client retries (and
-    // warns) while Grafana does not answer, which a read started on speculation would do.
-    let grafana_running = observed
-        .resources
-        .get(&service("grafana"))
-        .is_some_and(|o| o.converged);
-    grafana_api::observe(&t.ctx, desired, grafana_running, &mut observed).await?;
-    Ok(observed)
-}
-
-/// Run `engine` and every read at the same time; once `engine` is done, add what each read
-/// found (or fail with its error) where its service converged, and drop the others.
-async fn with_service_reads(
-    engine: impl Future<Output = Result<Observed>>,
-    reads: Vec<ServiceRead<'_>>,
-) -> Result<Observed> {
-    let (ids, reads): (Vec<_>, Vec<_>) = reads.into_iter().unzip();
-    let mut reads: Vec<_> = reads.into_iter().map(maybe_done).collect();
-    let mut engine = std::pin::pin!(engine);
-    let mut observed = std::future::poll_fn(|cx| {
-        for read in &mut reads {
-            let _ = Pin::new(read).poll(cx);
-        }
-        engine.as_mut().poll(cx)
-    })
-    .await?;
-    for (id, mut read) in ids.into_iter().zip(reads) {
-        if observed.resources.get(&id).is_some_and(|o| o.converged) {
-            (&mut read).await;
-            let found = Pin::new(&mut read)
-                .take_output()
-                .ok_or_else(|| Error::internal("an observe read was awaited but has no output"))?;
-            for o in found? {
-                observed.resources.insert(o.id.clone(), o);
-            }
-        }
-    }
-    Ok(observed)
+    let reads = vec![
+        ServiceRead::new(
+            "influxdb",
+            common::read_databases(&t.ctx, desired, "docker"),
+        ),
+        // Grafana's client retries (and warns) while Grafana does not answer: on speculation it
+        // makes one silent attempt, and reads again with retries only if that failed although
+        // Grafana's container turned out to run.
+        ServiceRead::new(
+            "grafana",
+            grafana_api::read_stack(&t.ctx, desired, grafana_api::Attempts::Once),
+        )
+        .or_again(grafana_api::read_stack(
+            &t.ctx,
+            desired,
+            grafana_api::Attempts::Retried,
+        )),
+    ];
+    with_service_reads(observe_engine(t, desired), reads).await
 }
 
 /// The stack's network, volumes and containers as the engine reports them.
@@ -283,12 +246,22 @@ async fn observe_engine(t: &DockerTarget, desired: &Desired) -> Result<Observed>
         observed.resources.insert(o.id.clone(), o);
     }
 
-    for (service, list) in containers {
-        let id = ResourceId::new(ResourceKind::Service, service.clone());
-        let desired_spec = desired.resources.get(&id).and_then(|r| match &r.spec {
+    let spec_of = |id: &ResourceId| {
+        desired.resources.get(id).and_then(|r| match &r.spec {
             ResourceSpec::Service(s) => Some(s.as_ref()),
             _ => None,
-        });
+        })
+    };
+    // Whether each service runs and is healthy: a container Docker still calls `starting` is
+    // asked directly, all of them at once.
+    let converged = futures_util::future::join_all(containers.iter().map(|(service, list)| {
+        let spec = spec_of(&ResourceId::new(ResourceKind::Service, service.clone()));
+        async move { list.len() == 1 && summary_converged(&list[0], spec).await }
+    }))
+    .await;
+    for ((service, list), converged) in containers.into_iter().zip(converged) {
+        let id = ResourceId::new(ResourceKind::Service, service.clone());
+        let desired_spec = spec_of(&id);
         let first = &list[0];
         let first_labels = first.labels.clone().unwrap_or_default();
         let ours = list.len() == 1 && first_labels.contains_key(labels::HASH);
@@ -326,7 +299,7 @@ async fn observe_engine(t: &DockerTarget, desired: &Desired) -> Result<Observed>
                     id: id.clone(),
                     hash: None,
                     canonical,
-                    converged: list.len() == 1 && summary_converged(first, desired_spec).await,
+                    converged,
                 }
             }
             _ => {
@@ -349,93 +322,11 @@ async fn observe_engine(t: &DockerTarget, desired: &Desired) -> Result<Observed>
                     id: id.clone(),
                     hash,
                     canonical,
-                    converged: list.len() == 1 && summary_converged(first, desired_spec).await,
+                    converged,
                 }
             }
         };
         observed.resources.insert(id, resource);
     }
     Ok(observed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn resource(kind: ResourceKind, name: &str, converged: bool) -> ObservedResource {
-        ObservedResource {
-            id: ResourceId::new(kind, name),
-            hash: None,
-            canonical: Value::Null,
-            converged,
-        }
-    }
-
-    /// The engine's listing with one `influxdb` container, converged or not.
-    fn engine(converged: bool) -> Observed {
-        let mut o = Observed::default();
-        let influx = resource(ResourceKind::Service, "influxdb", converged);
-        o.resources.insert(influx.id.clone(), influx);
-        o
-    }
-
-    fn influx_read<'a>(
-        read: impl Future<Output = Result<Vec<ObservedResource>>> + 'a,
-    ) -> Vec<ServiceRead<'a>> {
-        vec![(
-            ResourceId::new(ResourceKind::Service, "influxdb"),
-            read.boxed_local(),
-        )]
-    }
-
-    fn run<T>(f: impl Future<Output = T>) -> T {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(async {
-                tokio::time::timeout(std::time::Duration::from_secs(5), f)
-                    .await
-                    .expect("the reads ran one after another (deadlock)")
-            })
-    }
-
-    #[test]
-    fn service_reads_run_while_the_engine_is_listed() {
-        // The engine finishes only after the read has started: one after the other never ends.
-        let (started, wait) = tokio::sync::oneshot::channel::<()>();
-        let engine = async move {
-            wait.await.expect("the read started");
-            Ok(engine(true))
-        };
-        let read = async move {
-            let _ = started.send(());
-            Ok(vec![resource(ResourceKind::Database, "k6", true)])
-        };
-        let observed = run(with_service_reads(engine, influx_read(read))).expect("observed");
-        let ids: Vec<String> = observed.resources.keys().map(|id| id.to_string()).collect();
-        assert_eq!(ids, ["service.influxdb", "database.k6"]);
-    }
-
-    #[test]
-    fn a_read_counts_only_where_its_service_converged() {
-        let failing = || async { Err(Error::internal("influx refused")) };
-        // InfluxDB not healthy: its read is dropped, error included (as if never made).
-        let observed = run(with_service_reads(
-            async { Ok(engine(false)) },
-            influx_read(failing()),
-        ))
-        .expect("a dropped read cannot fail observe");
-        assert_eq!(observed, engine(false));
-        // Healthy: its error is observe's error.
-        let err = run(with_service_reads(
-            async { Ok(engine(true)) },
-            influx_read(failing()),
-        ))
-        .expect_err("the read's error");
-        assert!(
-            matches!(&err, Error::Internal { message } if message == "influx refused"),
-            "{err:?}"
-        );
-    }
 }

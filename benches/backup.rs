@@ -388,7 +388,7 @@ fn run_bench(bin: &Path) -> String {
                 let start = Instant::now();
                 let o = Command::new(bin)
                     .current_dir(p.path())
-                    .args(["backup", "run"])
+                    .args(["backup", "run", "--target", "native"])
                     .output()
                     .expect("backup run");
                 ours.push(start.elapsed());

@@ -77,11 +77,11 @@ pub fn cloud_client(ctx: &Context, cloud: &crate::desired::CloudEndpoints) -> Re
 /// the new value (`secrets rotate` interrupted after the live change) — logged in with the
 /// pending value, so a plan of that stack still reads its dashboards.
 async fn login(ctx: &Context, desired: &Desired, attempts: Attempts) -> Result<Client> {
-    let once = |c: Client| match attempts {
+    let limited = |c: Client| match attempts {
         Attempts::Once => c.with_attempts(1),
         Attempts::Retried => c,
     };
-    let primary = once(client(ctx, desired)?);
+    let primary = limited(client(ctx, desired)?);
     if desired.cloud.is_some() {
         return Ok(primary);
     }
@@ -91,7 +91,7 @@ async fn login(ctx: &Context, desired: &Desired, attempts: Attempts) -> Result<C
     };
     let (status, _) = primary.request(Method::GET, "/api/org", None).await?;
     if status == StatusCode::UNAUTHORIZED {
-        return client_with(ctx, desired, Some(pending.to_string())).map(once);
+        return client_with(ctx, desired, Some(pending.to_string())).map(limited);
     }
     Ok(primary)
 }

@@ -15,7 +15,7 @@ use crate::desired::{ResourceId, ResourceKind};
 use crate::error::{Error, Result};
 use crate::plan::{Observed, ObservedResource};
 
-/// A read of one service's own API that [`observe`] starts together with the engine's listings:
+/// A read of one service's own API that [`super::observe::observe`] starts together with the engine's listings:
 /// it counts only when that service's container runs and is healthy (otherwise it is dropped,
 /// unfinished, with whatever it found or failed with).
 pub(super) struct ServiceRead<'a> {
@@ -54,11 +54,10 @@ pub(super) async fn with_service_reads(
     engine: impl Future<Output = Result<Observed>>,
     reads: Vec<ServiceRead<'_>>,
 ) -> Result<Observed> {
-    let (ids, reads): (Vec<_>, Vec<_>) = reads
+    let (ids, mut reads): (Vec<_>, Vec<_>) = reads
         .into_iter()
         .map(|r| ((r.service, r.again), maybe_done(r.read)))
         .unzip();
-    let mut reads = reads;
     let mut engine = std::pin::pin!(engine);
     let mut observed = std::future::poll_fn(|cx| {
         for read in &mut reads {

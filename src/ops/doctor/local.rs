@@ -194,35 +194,69 @@ pub(super) fn ports(ctx: &Ctx, rows: Option<&[ServiceStatus]>) -> Vec<Finding> {
                 );
             };
             let addr = std::net::SocketAddr::new(ip, port);
-            let running = rows.map(|rows| {
+            let ours = rows.map(|rows| {
                 rows.iter()
-                    .any(|r| r.service == service && r.state == "running")
+                    .find(|r| r.service == service && r.state == "running")
+                    .map(|r| {
+                        if r.up_to_date {
+                            Ours::AsDeclared
+                        } else {
+                            Ours::Drifted
+                        }
+                    })
+                    .unwrap_or(Ours::NotRunning)
             });
-            port_line(service, &key, &at, addr, running)
+            port_line(service, &key, &at, addr, ours)
         })
         .collect()
 }
 
+/// The stack's own service, for a port check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ours {
+    /// Runs as the manifest says: it was started with this port, so it is what listens there.
+    AsDeclared,
+    /// Runs, but not as the manifest says (the port may be one of the changes).
+    Drifted,
+    /// Does not run.
+    NotRunning,
+}
+
+/// `ours`: the service's state, `None` when unknown (then any listener is a warning).
 fn port_line(
     service: &str,
     key: &str,
     at: &str,
     addr: std::net::SocketAddr,
-    running: Option<bool>,
+    ours: Option<Ours>,
 ) -> Finding {
     let check = format!("port {service}");
-    match (ports::holder_of(addr), running) {
-        (None, _) => Finding::ok(
+    let Some(holder) = ports::holder_of(addr) else {
+        return Finding::ok(
             check,
             format!("{key} = {} ({at}): {addr} is free", addr.port()),
-        ),
-        (Some(_), Some(true)) => Finding::ok(
+        );
+    };
+    let fix = format!(
+        "stop what holds the port, or choose another port for {key} in the manifest, then `promo-infra apply`"
+    );
+    match ours {
+        Some(Ours::AsDeclared) => Finding::ok(
             check,
             format!("{key} = {}: {addr} is used by our {service}", addr.port()),
         ),
-        (Some(holder), running) => Finding::new(
+        Some(Ours::Drifted) => Finding::new(
             check,
-            if running.is_none() {
+            Level::Warn,
+            format!(
+                "{key} = {} ({at}): {addr} is in use by {holder}; our {service} runs, but not as the manifest says, so it may be something else",
+                addr.port()
+            ),
+            format!("`promo-infra plan` shows what changed; if the port did: {fix}"),
+        ),
+        Some(Ours::NotRunning) | None => Finding::new(
+            check,
+            if ours.is_none() {
                 Level::Warn
             } else {
                 Level::Fail
@@ -231,9 +265,7 @@ fn port_line(
                 "{key} = {} ({at}): {addr} is in use by {holder}",
                 addr.port()
             ),
-            format!(
-                "stop what holds the port, or choose another port for {key} in the manifest, then `promo-infra apply`"
-            ),
+            fix,
         ),
     }
 }
@@ -241,6 +273,36 @@ fn port_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_port_is_ours_only_when_our_service_runs_as_declared() {
+        let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = held.local_addr().expect("addr");
+        let line = |ours| {
+            port_line(
+                "grafana",
+                "grafana.port",
+                "stacks/promo.yaml:9:9",
+                addr,
+                ours,
+            )
+        };
+        let ok = line(Some(Ours::AsDeclared));
+        assert_eq!(ok.level, Level::Ok, "{ok:?}");
+        assert!(ok.finding.contains("is used by our grafana"), "{ok:?}");
+        // Running, but from an older manifest: the port may have changed, so the holder is
+        // named, never vouched for.
+        let drifted = line(Some(Ours::Drifted));
+        assert_eq!(drifted.level, Level::Warn, "{drifted:?}");
+        assert!(drifted.finding.contains("is in use by pid "), "{drifted:?}");
+        assert!(drifted.fix.contains("promo-infra plan"), "{drifted:?}");
+        assert_eq!(line(Some(Ours::NotRunning)).level, Level::Fail);
+        assert_eq!(line(None).level, Level::Warn);
+        drop(held);
+        let free = line(Some(Ours::NotRunning));
+        assert_eq!(free.level, Level::Ok, "{free:?}");
+        assert!(free.finding.ends_with("is free"), "{free:?}");
+    }
 
     #[test]
     fn a_default_password_is_found_by_name_whatever_its_case() {

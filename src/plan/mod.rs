@@ -14,59 +14,15 @@ use crate::desired::{Desired, Resource, ResourceId};
 mod attached;
 mod files;
 mod minted;
+mod observed;
 mod render;
 pub use files::{Applied, FileDiff, with_files};
 pub use minted::KNOWN_AFTER_APPLY;
+pub use observed::{Observed, ObservedResource};
 pub use render::{FILE_DIFF_INDENT, render};
 
 /// How a secret is shown in a plan.
 const SENSITIVE: &str = "(sensitive)";
-
-/// What a target found for one resource.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ObservedResource {
-    /// Identity, in the same terms as the desired resource.
-    pub id: ResourceId,
-    /// Content hash recorded when promo-infra created it (`None`: made by something else,
-    /// e.g. `docker-compose up`).
-    pub hash: Option<String>,
-    /// Its canonical form as far as the target can reconstruct it (for field diffs).
-    pub canonical: Value,
-    /// Whether it is healthy / running as it should (a stopped container must be started).
-    pub converged: bool,
-}
-
-impl ObservedResource {
-    /// A resource found as `spec` (a converged database, network, Grafana object...): its
-    /// canonical form and hash computed exactly as the desired resource's are, so an unchanged
-    /// one plans as no change.
-    pub fn found(id: &ResourceId, spec: crate::desired::ResourceSpec) -> Self {
-        Self::found_with(id, spec, &BTreeMap::new())
-    }
-
-    /// [`Self::found`] for a resource holding secrets it never shows back: `sent` has the
-    /// fingerprint of each value last sent to it, by secret name.
-    pub fn found_with(
-        id: &ResourceId,
-        spec: crate::desired::ResourceSpec,
-        sent: &BTreeMap<String, String>,
-    ) -> Self {
-        let r = crate::desired::Resource::new(id.clone(), Vec::new(), spec, sent);
-        Self {
-            id: id.clone(),
-            hash: Some(r.hash),
-            canonical: r.canonical,
-            converged: true,
-        }
-    }
-}
-
-/// Everything a target observed for a stack.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Observed {
-    /// By id.
-    pub resources: BTreeMap<ResourceId, ObservedResource>,
-}
 
 /// One changed field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -13,7 +13,7 @@ use crate::desired::{DatabaseSpec, Desired, ResourceSpec};
 use crate::error::{Error, Result};
 use crate::influx;
 use crate::net;
-use crate::plan::{Observed, ObservedResource};
+use crate::plan::ObservedResource;
 
 /// A secret's value: `.env` first, then the environment (for the ones the user provides). An
 /// empty value counts as not set. A token apply mints is read from `.env` as it is on disk now
@@ -75,24 +75,6 @@ pub fn service_url(desired: &Desired, name: &str) -> Option<String> {
 /// The stack's InfluxDB as this tool reaches it, when the stack declares one.
 pub fn influx_endpoint(desired: &Desired) -> Option<influx::Endpoint> {
     service_url(desired, "influxdb").map(|url| influx::Endpoint { url })
-}
-
-/// Databases (InfluxDB database/bucket, retention, users) are observed over InfluxDB's HTTP API
-/// when `influx_running`; otherwise, or while InfluxDB does not answer yet (a transient error),
-/// they count as absent (apply creates them idempotently once InfluxDB is healthy).
-pub async fn observe_databases(
-    ctx: &Context,
-    desired: &Desired,
-    target: &str,
-    influx_running: bool,
-    observed: &mut Observed,
-) -> Result<()> {
-    if influx_running {
-        for o in read_databases(ctx, desired, target).await? {
-            observed.resources.insert(o.id.clone(), o);
-        }
-    }
-    Ok(())
 }
 
 /// The stack's databases as InfluxDB reports them, read as if it runs: one that does not exist,

@@ -1,6 +1,6 @@
 //! Grafana objects managed through Grafana's HTTP API — the stack's folder (stable uid), its
 //! dashboards and the home-dashboard preference — for every target that runs or reaches a
-//! Grafana: read for plan ([`observe`]), converged by apply ([`execute`], [`delete`]).
+//! Grafana: read for plan ([`read_stack`]), converged by apply ([`execute`], [`delete`]).
 //!
 //! Only what this tool made is ever observed as the stack's, so only that can be deleted: a
 //! dashboard counts when it carries the marker tag [`MARKER_TAG`] *and* sits in the stack's
@@ -200,24 +200,6 @@ fn tagged_ours(live: &Value, folder: &str) -> bool {
             .is_some_and(|tags| tags.iter().any(|t| t.as_str() == Some(MARKER_TAG)))
 }
 
-/// Read the stack's folder, its dashboards and the home preference, when `grafana_running`
-/// (otherwise they count as absent; apply creates them once Grafana is healthy). Dashboards
-/// the stack no longer declares are observed only when they carry [`MARKER_TAG`] in the
-/// stack's folder, so a prune never reaches another's dashboard.
-pub async fn observe(
-    ctx: &Context,
-    desired: &Desired,
-    grafana_running: bool,
-    observed_out: &mut Observed,
-) -> Result<()> {
-    if grafana_running {
-        for o in read_stack(ctx, desired, Attempts::Retried).await? {
-            observed_out.resources.insert(o.id.clone(), o);
-        }
-    }
-    Ok(())
-}
-
 /// How [`read_stack`] treats a request that fails on the network, a 429 or a 5xx.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attempts {
@@ -228,8 +210,10 @@ pub enum Attempts {
     Once,
 }
 
-/// What [`observe`] adds when Grafana runs: the stack's folder, dashboards and home preference
-/// (nothing when the stack has no folder).
+/// What a target adds to its observed state when Grafana runs: the stack's folder, its
+/// dashboards and the home preference (nothing when the stack has no folder). Dashboards the
+/// stack no longer declares are observed only when they carry [`MARKER_TAG`] in the stack's
+/// folder, so a prune never reaches another's dashboard.
 pub async fn read_stack(
     ctx: &Context,
     desired: &Desired,
@@ -253,7 +237,7 @@ fn has_folder(desired: &Desired) -> bool {
 /// right after it saves against that version without reading the dashboard again.
 pub type Versions = BTreeMap<String, u64>;
 
-/// What [`observe`] finds, read through `grafana` (any target's Grafana, any login).
+/// What [`read_stack`] finds, read through `grafana` (any target's Grafana, any login).
 pub async fn read(grafana: &Client, desired: &Desired) -> Result<Vec<ObservedResource>> {
     read_versions(grafana, desired)
         .await
@@ -451,7 +435,7 @@ async fn upload(
     }
 }
 
-/// Delete the dashboard `id` (only ever planned for one [`observe`] found as the stack's).
+/// Delete the dashboard `id` (only ever planned for one [`read_stack`] found as the stack's).
 pub async fn delete(ctx: &Context, desired: &Desired, id: &ResourceId) -> Result<()> {
     if id.kind != ResourceKind::Dashboard {
         return Ok(());

@@ -84,9 +84,7 @@ pub async fn observe(
         );
     }
     let bucket_ref = found.as_ref().map(|f| (f.id.as_str(), want.name.as_str()));
-    for o in tokens::observe(&i.c, ctx, record::CLOUD, org, desired, bucket_ref).await? {
-        out.resources.insert(o.id.clone(), o);
-    }
+    out.extend(tokens::observe(&i.c, ctx, record::CLOUD, org, desired, bucket_ref).await?);
     Ok(())
 }
 

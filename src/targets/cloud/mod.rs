@@ -176,9 +176,7 @@ impl Target for CloudTarget {
         let influx_side = influx::observe(influx, &self.ctx, desired, &mut from_influx);
         let (found, ()) = futures_util::try_join!(grafana_side, influx_side)?;
         let mut observed = from_influx;
-        for o in found {
-            observed.resources.insert(o.id.clone(), o);
-        }
+        observed.extend(found);
         Ok(observed)
     }
 

@@ -242,9 +242,7 @@ async fn observe_engine(t: &DockerTarget, desired: &Desired) -> Result<Observed>
             Ok(exists.then(|| named_resource(id, name)))
         }))
         .await?;
-    for o in found.into_iter().flatten() {
-        observed.resources.insert(o.id.clone(), o);
-    }
+    observed.extend(found.into_iter().flatten());
 
     let spec_of = |id: &ResourceId| {
         desired.resources.get(id).and_then(|r| match &r.spec {

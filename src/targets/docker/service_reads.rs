@@ -76,9 +76,7 @@ pub(super) async fn with_service_reads(
                 (Err(_), Some(again)) => again.await,
                 (found, _) => found,
             };
-            for o in found? {
-                observed.resources.insert(o.id.clone(), o);
-            }
+            observed.extend(found?);
         }
     }
     Ok(observed)

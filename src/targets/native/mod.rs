@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 pub use self::proc::{PidRecord, proc_stat};
 use self::proc::{abandon, basename, http_client, proc_argv0, tail, uptime, version_of, which};
 use super::common::{self, Probe};
-use super::grafana_api;
+use super::grafana_api::{self, Attempts};
 use super::{Context, LogLine, LogQuery, Progress, ServiceStatus, Target};
 use crate::compile::native::PROJECT_DIR_ENV;
 use crate::desired::{
@@ -341,11 +341,15 @@ impl Target for NativeTarget {
         let influx_up = observed
             .resources
             .contains_key(&ResourceId::new(ResourceKind::Service, "influxdb"));
-        common::observe_databases(&self.ctx, desired, "native", influx_up, &mut observed).await?;
+        if influx_up {
+            observed.extend(common::read_databases(&self.ctx, desired, "native").await?);
+        }
         let grafana_up = observed
             .resources
             .contains_key(&ResourceId::new(ResourceKind::Service, "grafana"));
-        grafana_api::observe(&self.ctx, desired, grafana_up, &mut observed).await?;
+        if grafana_up {
+            observed.extend(grafana_api::read_stack(&self.ctx, desired, Attempts::Retried).await?);
+        }
         Ok(observed)
     }
 

@@ -39,16 +39,26 @@ pub fn reachable_url(bind: &str, port: u16) -> String {
     url(bind, port, Audience::Machine)
 }
 
-/// An HTTP client builder for requests to `base` (a URL or its scheme). A plain `http://` base
-/// gets no certificate roots: loading the platform's is most of what building a client costs,
-/// and such a client never makes a TLS connection (one to `https://` would fail to verify).
+/// An HTTP client builder for requests to `base` (a URL): [`plain_client`] for a plain
+/// `http://` one, otherwise one that loads the platform's certificate roots.
 pub fn client_for(base: &str) -> reqwest::ClientBuilder {
-    let builder = reqwest::Client::builder();
-    if base.starts_with("http://") {
-        builder.tls_certs_only(Vec::new())
+    if is_plain_http(base) {
+        plain_client()
     } else {
-        builder
+        reqwest::Client::builder()
     }
+}
+
+/// Whether `base` is a plain `http://` URL (what [`client_for`] builds a [`plain_client`] for).
+pub fn is_plain_http(base: &str) -> bool {
+    base.starts_with("http://")
+}
+
+/// An HTTP client builder for plain `http://` URLs (this host's services): no certificate roots,
+/// since loading the platform's is most of what building a client costs, and such a client never
+/// makes a TLS connection (one to `https://` would fail to verify).
+pub fn plain_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().tls_certs_only(Vec::new())
 }
 
 /// What an HTTP request error says, without its URL (it may hold a secret, such as a Slack

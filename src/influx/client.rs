@@ -28,7 +28,7 @@ fn shared_http(url: &str) -> Result<reqwest::Client> {
     use std::sync::OnceLock;
     static TLS: OnceLock<reqwest::Client> = OnceLock::new();
     static PLAIN: OnceLock<reqwest::Client> = OnceLock::new();
-    let plain = url.starts_with("http://");
+    let plain = crate::net::is_plain_http(url);
     let cell = if plain { &PLAIN } else { &TLS };
     if let Some(c) = cell.get() {
         return Ok(c.clone());

@@ -56,7 +56,12 @@ pub(super) fn control_url(m: &Manifest) -> String {
 
 /// An HTTP client for requests to `base`, bounded by the check timeout.
 pub(super) fn http(base: &str) -> Result<reqwest::Client> {
-    crate::net::client_for(base)
+    bounded(crate::net::client_for(base))
+}
+
+/// `builder`'s client, bounded by the check timeout.
+fn bounded(builder: reqwest::ClientBuilder) -> Result<reqwest::Client> {
+    builder
         .timeout(CHECK_TIMEOUT)
         .build()
         .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))
@@ -204,7 +209,7 @@ pub(super) fn clock(ctx: &Ctx) -> Finding {
         urls.push(("control-api", format!("{}/health", control_url(m))));
     }
     // Every URL is this host's, plain HTTP.
-    let dates = http("http://").and_then(|c| {
+    let dates = bounded(crate::net::plain_client()).and_then(|c| {
         block_on(async {
             let mut out = Vec::new();
             for (service, url) in &urls {

@@ -52,7 +52,7 @@ pub fn probe_url(s: &ServiceSpec) -> Option<String> {
 
 /// The client of the probes: 1 s per request, no proxy (the URLs are this host's).
 fn client() -> Result<reqwest::Client> {
-    net::client_for("http://")
+    net::plain_client()
         .timeout(Duration::from_secs(1))
         .no_proxy()
         .build()

@@ -31,7 +31,7 @@ pub struct PidRecord {
 
 /// A client for health checks: 2 s per request (health URLs are this host's, plain HTTP).
 pub(super) fn http_client() -> Result<reqwest::Client> {
-    crate::net::client_for("http://")
+    crate::net::plain_client()
         .timeout(Duration::from_secs(2))
         .build()
         .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))

@@ -4,16 +4,15 @@
 //! Its presence is what makes a directory "created by promo-infra": rotation never touches a
 //! directory without one. It holds no secret (no token, no password, no URL credentials).
 //!
-//! Owns: the manifest's format, sha256 of files, verifying a directory against its manifest.
+//! Owns: the manifest's format, verifying a directory against its manifest.
 //! May not: remove anything, print, read the environment, or talk to InfluxDB or Docker.
 
-use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::writer::sha256_file;
 
 /// File name of the manifest inside a backup directory. It does not end in `.manifest`, so
 /// neither `influxd restore` nor `influx restore` mistakes it for one of theirs.
@@ -202,21 +201,6 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Node)>) -> std::io::Resu
         }
     }
     Ok(())
-}
-
-/// sha256 of a file, lowercase hex.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
 }
 
 /// Every regular file under `dir`, as `/`-separated names relative to `root`, sorted.

@@ -58,12 +58,6 @@ pub fn state_path(binary: &Path) -> PathBuf {
     binary.with_file_name(name)
 }
 
-fn sha256_file(path: &Path) -> Option<String> {
-    std::fs::read(path)
-        .ok()
-        .map(|b| crate::desired::sha256_hex(&b))
-}
-
 /// The xk6 command line for a manifest.
 pub fn command(k6: &crate::manifest::K6) -> Vec<String> {
     let mut cmd = vec!["xk6".to_string(), "build".into(), k6.version.to_string()];
@@ -102,7 +96,7 @@ pub async fn build(project: &Project, m: &Manifest, force: bool) -> Result<Build
             sha256: String::new(),
             ..rec.clone()
         }) == want
-        && sha256_file(&binary).as_deref() == Some(rec.sha256.as_str())
+        && crate::writer::sha256_file(&binary).ok().as_deref() == Some(rec.sha256.as_str())
     {
         let version_line = verify(&binary, k6.output.as_str(), &want.extensions).await?;
         return Ok(BuildOutcome {
@@ -154,7 +148,7 @@ pub async fn build(project: &Project, m: &Manifest, force: bool) -> Result<Build
     }
     let version_line = verify(&binary, k6.output.as_str(), &want.extensions).await?;
     let state = BuildState {
-        sha256: sha256_file(&binary).unwrap_or_default(),
+        sha256: crate::writer::sha256_file(&binary).unwrap_or_default(),
         ..want
     };
     let mut text = serde_json::to_string_pretty(&state).unwrap_or_default();

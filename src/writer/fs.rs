@@ -4,11 +4,28 @@
 //! Owns: how bytes reach the disk. May not: decide what to write (the parent module), read the
 //! environment, print.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 use super::{Journal, Steps, TMP_PREFIX};
 use crate::error::{Error, Result};
+
+/// sha256 of a file, lowercase hex, streamed (backups and binaries can be large).
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
 
 /// Write `bytes` to `staging/name`, fsync, rename it to `path`: two steps.
 pub(super) fn put_file(

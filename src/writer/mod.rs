@@ -32,8 +32,8 @@ mod check;
 mod fs;
 
 pub use check::{Stale, check};
-pub use fs::write_atomic;
 use fs::{clean_leftovers, has_leftovers, put_file, read_optional, remove_empty_parents, sync_dir};
+pub use fs::{sha256_file, write_atomic};
 
 /// Ledger file name inside `generated/<stack>/` (committed with the generated files).
 pub const LEDGER: &str = ".promo-infra-ledger.json";

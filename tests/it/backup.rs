@@ -309,7 +309,7 @@ async fn round_trip_on_a_real_influxd_1_6() {
     assert!(names.iter().any(|n| n.ends_with(".tar.gz")), "{names:?}");
     for f in &m.files {
         assert_eq!(
-            bmanifest::sha256_file(&dir.join(&f.name)).expect("hash"),
+            promo_infra::writer::sha256_file(&dir.join(&f.name)).expect("hash"),
             f.sha256
         );
     }

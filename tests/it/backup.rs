@@ -431,7 +431,9 @@ async fn a_corrupted_backup_is_listed_and_refused_by_restore() {
     ");
     let json = p.run(&["backup", "list", "--json"]);
     ok(&json, "backup list --json");
-    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(doc["format_version"], "1.0", "{doc}");
+    let v = &doc["backups"];
     assert_eq!(v[0]["id"], ID);
     assert_eq!(v[0]["status"], "corrupt");
     assert_eq!(v[0]["time"], NOW);
@@ -567,7 +569,9 @@ async fn an_interrupted_backup_is_never_listed_as_valid() {
 
     let list = p.run(&["backup", "list", "--json"]);
     ok(&list, "list");
-    let v: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    let doc: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    assert_eq!(doc["format_version"], "1.0", "{doc}");
+    let v = &doc["backups"];
     assert_eq!(v.as_array().expect("array").len(), 1, "{v}");
     assert_eq!(v[0]["id"], format!(".tmp-{ID}"));
     assert_eq!(v[0]["status"], "incomplete");
@@ -919,7 +923,9 @@ async fn generated_backup_units_verify_and_their_command_runs() {
     backup: hashing the files (sha256)
     ");
     let list = p.run(&["backup", "list", "--json"]);
-    let v: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    let doc: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    assert_eq!(doc["format_version"], "1.0", "{doc}");
+    let v = &doc["backups"];
     assert_eq!(v.as_array().expect("array").len(), 1);
     assert_eq!(v[0]["status"], "ok");
 }
@@ -1083,6 +1089,8 @@ fn rotation_keeps_exactly_the_hand_computed_set() {
     let json = p.run_env(&["backup", "rotate", "--dry-run", "--json"], &now);
     ok(&json, "rotate --dry-run --json");
     let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(v["format_version"], "1.0", "{v}");
+    assert_eq!(v["stack"], "shop", "{v}");
     assert_eq!(v["dry_run"], true);
     let removed: BTreeSet<&str> = v["decisions"]
         .as_array()
@@ -1199,7 +1207,9 @@ fn rotation_keeps_exactly_the_hand_computed_set() {
     // `backup list` on what remains.
     let list = p.run(&["backup", "list", "--json"]);
     ok(&list, "list");
-    let v: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    let doc: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    assert_eq!(doc["format_version"], "1.0", "{doc}");
+    let v = &doc["backups"];
     let status = |id: &str| {
         v.as_array()
             .expect("array")
@@ -1437,7 +1447,9 @@ fn a_del_dir_holding_another_stacks_backup_survives_rotate() {
     );
     assert!(!root.join(".del-20261118T030000Z").exists(), "{}", r.stdout);
     let list = p.run(&["backup", "list", "--json"]);
-    let v: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    let doc: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    assert_eq!(doc["format_version"], "1.0", "{doc}");
+    let v = &doc["backups"];
     let status = |id: &str| {
         v.as_array()
             .expect("array")
@@ -1479,7 +1491,9 @@ fn restore_refuses_symlinked_backups_and_symlinked_files() {
     std::fs::remove_file(root.join(id2).join(&shard)).expect("rm");
     std::os::unix::fs::symlink(&copy, root.join(id2).join(&shard)).expect("symlink");
     let list = p.run(&["backup", "list", "--json"]);
-    let v: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    let doc: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    assert_eq!(doc["format_version"], "1.0", "{doc}");
+    let v = &doc["backups"];
     let e = v
         .as_array()
         .expect("array")
@@ -1954,7 +1968,9 @@ async fn docker_v1_cron_backup_list_rotate_restore_and_privileges() {
 
     let list = stack.p.run(&["backup", "list", "--json"]);
     ok(&list, "backup list");
-    let v: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    let doc: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    assert_eq!(doc["format_version"], "1.0", "{doc}");
+    let v = &doc["backups"];
     let entries = v.as_array().expect("array");
     assert_eq!(entries.len(), 1, "{v}");
     assert_eq!(entries[0]["status"], "ok", "{v}");
@@ -2189,7 +2205,9 @@ async fn docker_v2_backup_and_restore_check_the_container_then_use_the_published
     );
     assert_no_secret(&values, &run.all(), "backup run output");
     let list = p.run(&["backup", "list", "--json"]);
-    let v: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    let doc: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    assert_eq!(doc["format_version"], "1.0", "{doc}");
+    let v = &doc["backups"];
     assert_eq!(v[0]["status"], "ok", "{v}");
     promo_snapshot!(
         v2(p.run_env(&["backup", "restore", ID, "--as", "k6-restored"], &env)),

@@ -448,7 +448,9 @@ async fn backup_drop_restore(j: &Journey, testid: &str) {
     // `list` only reads `backup.dir`: it takes no `--target`.
     let list = j.p.run(&["backup", "list", "--json"]);
     assert_eq!(list.code, 0, "step 7: backup list:\n{}", list.all());
-    let v: Value = serde_json::from_str(&list.stdout).expect("step 7: backup list json");
+    let doc: Value = serde_json::from_str(&list.stdout).expect("step 7: backup list json");
+    assert_eq!(doc["format_version"], "1.0", "{doc}");
+    let v = &doc["backups"];
     let entries = v.as_array().expect("step 7: array");
     assert_eq!(entries.len(), 1, "step 7: one backup: {v}");
     assert_eq!(entries[0]["status"], "ok", "step 7: {v}");

@@ -367,6 +367,7 @@ fn env_prints_variables_and_flags_but_never_a_secret() {
     ]);
     assert_eq!(r.code, 0, "{}", r.all());
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["format_version"], "1.0", "{v}");
     assert_eq!(v["flags"][1], "influxdb=http://127.0.0.1:8087/k6");
     let pw = v["vars"]
         .as_array()

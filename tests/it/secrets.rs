@@ -243,8 +243,10 @@ fn an_empty_secret_is_missing_so_it_is_generated_and_never_counted_as_set() {
     set_line(&p, "shop", "GRAFANA_ADMIN_PASSWORD", "");
     let list = p.run(&["secrets", "list", "--json"]);
     assert_eq!(list.code, 0, "{}", list.all());
-    let rows: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
-    let row = rows
+    let doc: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    assert_eq!(doc["format_version"], "1.0", "{doc}");
+    assert_eq!(doc["stack"], "shop", "{doc}");
+    let row = doc["secrets"]
         .as_array()
         .expect("rows")
         .iter()

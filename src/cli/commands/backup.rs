@@ -81,7 +81,10 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
         Command::List { json } => {
             let entries = ops::backup_list(&project, &loaded)?;
             if json {
-                out.json(&entries)?;
+                out.versioned_json(&serde_json::json!({
+                    "stack": loaded.stack(),
+                    "backups": entries,
+                }))?;
             } else {
                 print::backup::list(&mut out, &entries);
             }
@@ -89,7 +92,12 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
         Command::Rotate { dry_run, json } => {
             let report = ops::backup_rotate(&project, &loaded, dry_run)?;
             if json {
-                out.json(&report)?;
+                out.versioned_json(&serde_json::json!({
+                    "stack": loaded.stack(),
+                    "dry_run": report.dry_run,
+                    "policy": report.policy,
+                    "decisions": report.decisions,
+                }))?;
             } else {
                 print::backup::rotated(&mut out, &report);
             }

@@ -194,7 +194,7 @@ pub fn run(project: &Project, selection: &Selection, cmd: K6Command) -> Result<E
             let request = labels.request();
             let r = k6::env_report(project, selection, &request)?;
             if json {
-                out.line(&env_json(&r));
+                out.versioned_json(&env_json(&r))?;
             } else {
                 print_env(&mut out, &r, &cli, request.target);
             }
@@ -245,7 +245,7 @@ fn note(n: Note) {
     };
 }
 
-fn env_json(r: &EnvReport) -> String {
+fn env_json(r: &EnvReport) -> serde_json::Value {
     let vars: Vec<_> = r
         .settings
         .vars
@@ -258,14 +258,13 @@ fn env_json(r: &EnvReport) -> String {
             }
         })
         .collect();
-    serde_json::to_string_pretty(&json!({
+    json!({
         "stack": r.stack,
         "testid": r.labels.testid,
         "influxdb_version": r.settings.influxdb_version,
         "vars": vars,
         "flags": r.settings.flags(),
-    }))
-    .unwrap_or_default()
+    })
 }
 
 fn print_env(out: &mut Out, r: &EnvReport, cli: &str, target: crate::targets::TargetKind) {

@@ -68,7 +68,7 @@ fn list(globals: &Globals, json: bool) -> Result<ExitCode> {
     let rows = ops::secrets_list(&project, &loaded)?;
     let mut out = Out::stdout();
     if json {
-        out.json(&rows)?;
+        out.versioned_json(&serde_json::json!({"stack": loaded.stack(), "secrets": rows}))?;
     } else {
         print::files::secrets(&mut out, &rows);
     }

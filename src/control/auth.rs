@@ -52,8 +52,8 @@ impl FromRequestParts<Shared> for ApiCaller {
     }
 }
 
-/// Extractor: HTTP Basic with the STOP password; the user name (at most 64 characters) is who
-/// pressed STOP. Otherwise 401 with the browser's password prompt.
+/// Extractor: HTTP Basic with the STOP password; the user name ([`who`]) is who pressed STOP.
+/// Otherwise 401 with the browser's password prompt.
 pub(super) struct StopUser(pub String);
 
 impl FromRequestParts<Shared> for StopUser {
@@ -63,7 +63,7 @@ impl FromRequestParts<Shared> for StopUser {
         let given = parts.headers.typed_get::<Authorization<Basic>>();
         if let Some(a) = given.filter(|a| same_secret(a.password(), st.cfg.stop_password.expose()))
         {
-            return Ok(Self(a.username().chars().take(64).collect()));
+            return Ok(Self(who(a.username())));
         }
         let s = page::strings(&st.cfg.locale);
         let mut resp = page::message(StatusCode::UNAUTHORIZED, s, s.title, s.auth);
@@ -73,6 +73,33 @@ impl FromRequestParts<Shared> for StopUser {
         );
         Err(resp)
     }
+}
+
+/// The STOP page's user name as it is recorded and shown: anybody who knows the STOP password
+/// types it, and it reaches a terminal (`k6 run`'s lines), Grafana annotations, Slack and the
+/// run's record. White space (line breaks too) folds to one space, control and invisible
+/// formatting characters (escape sequences, bidi overrides, zero-width characters) are dropped,
+/// and at most 64 characters are kept. Slack's own syntax (`<`, `>`, `&`) is escaped where the message is made.
+pub(super) fn who(username: &str) -> String {
+    let visible = username
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .filter(|c| !c.is_control() && !is_invisible_format(*c))
+        .collect::<String>();
+    visible
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(64)
+        .collect()
+}
+
+/// Unicode format characters that change how the text around them reads without showing
+/// themselves: zero-width, direction marks, embeddings, overrides and isolates, BOM.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
 }
 
 /// CORS of the `/api/` routes: the Grafana origin (when configured) may call them from a
@@ -140,7 +167,19 @@ pub(super) async fn guard(State(st): State<Shared>, req: Request, next: Next) ->
 
 #[cfg(test)]
 mod tests {
-    use super::same_secret;
+    use super::{same_secret, who};
+
+    #[test]
+    fn the_stop_user_cannot_smuggle_escapes_or_invisible_text() {
+        assert_eq!(who("marketing"), "marketing");
+        assert_eq!(who("Marie  Dupont\t"), "Marie Dupont");
+        // A terminal escape (clear screen, fake line), a bidi override, zero-width characters.
+        assert_eq!(who("\u{1b}[2J\u{1b}[1;1Hok\r\nfake"), "[2J[1;1Hok fake");
+        assert_eq!(who("ali\u{202E}moc.evil"), "alimoc.evil");
+        assert_eq!(who("b\u{200B}o\u{FEFF}b\u{2066}"), "bob");
+        assert_eq!(who("\u{0}\u{7f}"), "");
+        assert_eq!(who(&"é".repeat(100)).chars().count(), 64);
+    }
 
     #[test]
     fn secrets_compare_whole() {

@@ -183,13 +183,27 @@ pub fn slack_text(locale: &str, labels: &RunLabels, outcome: &RunOutcome) -> Str
         None => text.push_str(&format!("{}\n", s.no_grade)),
     }
     if let Some(by) = &outcome.stopped_by {
-        text.push_str(&format!("{} {by}\n", capitalise(s.stopped_by)));
+        // Typed by whoever pressed STOP: `<!channel>` or `<url|text>` must stay text.
+        text.push_str(&format!(
+            "{} {}\n",
+            capitalise(s.stopped_by),
+            slack_escape(by)
+        ));
     }
     text.push_str(&format!("{}{c}{}", s.dashboard, outcome.dashboard_url));
     if let Some(report) = &outcome.report {
         text.push_str(&format!("\n{}{c}{}", s.report, report.display()));
     }
     text
+}
+
+/// Text for Slack's `mrkdwn`: `&`, `<` and `>` are its control characters (mentions such as
+/// `<!channel>`, links such as `<url|text>`), so text that is not ours must carry them as the
+/// entities Slack documents.
+fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn capitalise(s: &str) -> String {

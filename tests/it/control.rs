@@ -913,6 +913,66 @@ async fn concurrent_stops_send_exactly_one_sigint() {
     assert_eq!(by_hand.len(), 1, "one stop, one annotation");
 }
 
+/// Whoever knows the STOP password types the user name, and it reaches the terminal of `k6 run`,
+/// the Grafana annotation and the Slack message: a terminal escape, a bidi override and a Slack
+/// mention in it stay inert text everywhere (a Basic user name cannot hold `:`, so no URL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_page_user_name_stays_text_everywhere_it_is_shown() {
+    const USER: &str = "<!channel> \u{1b}[2J\u{1b}[31mred\u{202E}kcilc <!here|here> & co\r\nfake";
+    let mut rig = Rig::start("en", false).await;
+    rig.start_control().await;
+    let run = rig.start_run(&[("STANDIN_P95", "400")]);
+    let testid = rig.current_testid();
+    let pw = secret(&rig.p, "shop", "CONTROL_API_STOP_PASSWORD");
+    let http = reqwest::Client::new();
+    let link = rig.api(&format!("/stop?testid={testid}"));
+    let (status, page, csrf) = stop_session::open(&http, &link, USER, &pw).await;
+    assert_eq!(status, 200, "{page}");
+    let (status, body) = stop_session::confirm(
+        http.clone(),
+        rig.api(""),
+        USER,
+        pw.clone(),
+        testid.clone(),
+        csrf,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let shown = "<!channel> [2J[31mredkcilc <!here|here> & co fake";
+    let outcome = rig.outcome(run);
+    assert!(
+        !outcome.all().contains('\u{1b}') && !outcome.all().contains('\u{202E}'),
+        "{:?}",
+        outcome.all()
+    );
+    assert!(
+        outcome
+            .all()
+            .contains(&format!("stop requested by STOP page, {shown}:")),
+        "{}",
+        outcome.all()
+    );
+    let ann = annotations_of(&rig.grafana, &testid);
+    assert!(
+        ann.iter()
+            .any(|a| a.text == format!("Stopped by hand (STOP page, {shown}) — {testid}")),
+        "{:?}",
+        ann.iter().map(|a| a.text.clone()).collect::<Vec<_>>()
+    );
+    let msgs = rig.webhook.messages();
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    let stopped_by: Vec<&str> = msgs[0]
+        .lines()
+        .filter(|l| l.starts_with("Stopped by"))
+        .collect();
+    assert_eq!(
+        stopped_by,
+        ["Stopped by STOP page, &lt;!channel&gt; [2J[31mredkcilc &lt;!here|here&gt; &amp; co fake"],
+        "{}",
+        msgs[0]
+    );
+}
+
 /// No control API: `k6 run` says so BEFORE k6 starts, with how to fix it and the same `-f`;
 /// `--require-stop` then refuses to start k6 at all, without it the test runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -191,8 +191,11 @@ pub fn slack_text(locale: &str, labels: &RunLabels, outcome: &RunOutcome) -> Str
         ));
     }
     text.push_str(&format!("{}{c}{}", s.dashboard, outcome.dashboard_url));
-    if let Some(report) = &outcome.report {
-        text.push_str(&format!("\n{}{c}{}", s.report, report.display()));
+    // The page where it is served, else where it was written on this machine.
+    match (&outcome.report_url, &outcome.report) {
+        (Some(url), _) => text.push_str(&format!("\n{}{c}{url}", s.report)),
+        (None, Some(path)) => text.push_str(&format!("\n{}{c}{}", s.report, path.display())),
+        (None, None) => {}
     }
     text
 }

@@ -110,6 +110,8 @@ pub struct RunOutcome {
     pub baseline: Option<String>,
     /// The run's report page (`k6.report_dir`), relative to the project, when one was written.
     pub report: Option<PathBuf>,
+    /// Where that page is served (`k6.report_url`), when the manifest says.
+    pub report_url: Option<String>,
 }
 
 /// The k6 binary: `--k6`, else the manifest's `k6.output` when built, else `k6` in `PATH`.
@@ -350,9 +352,20 @@ pub async fn run(
         ),
         baseline: opts.baseline.clone(),
         report: None,
+        report_url: None,
     };
+    let report = write_report(project, m, &run_dir, &outcome, note).await;
+    let report_url = report.as_ref().and_then(|_| {
+        let base = m.k6.as_ref()?.report_url.as_ref()?;
+        Some(format!(
+            "{}/{}/report.html",
+            base.trim_end_matches('/'),
+            outcome.testid
+        ))
+    });
     let outcome = RunOutcome {
-        report: write_report(project, m, &run_dir, &outcome, note).await,
+        report,
+        report_url,
         ..outcome
     };
     announcer.record(&outcome, end);

@@ -832,3 +832,50 @@ fn bad_influx_rpc_address() {
       help: write the InfluxDB RPC bind-address, e.g. `127.0.0.1:8088`
     "#);
 }
+
+#[test]
+fn report_url_must_be_a_plain_url_beside_a_report_dir() {
+    let k6 = "  extensions: [github.com/grafana/xk6-output-influxdb@v0.4.1]\n";
+    promo_snapshot!(refused(&[(
+        k6,
+        &format!("{k6}  report_dir: reports\n  report_url: \"https://reports.example/a b?x=<!channel>\"\n"),
+    )]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+      x k6.report_url: `https://reports.example/a b?x=<!channel>` is not a valid URL
+        ,-[stacks/shop.yaml:38:15]
+     37 |   report_dir: reports
+     38 |   report_url: "https://reports.example/a b?x=<!channel>"
+        :               ^^^^^^^^^^^^^^^^^^^^^|^^^^^^^^^^^^^^^^^^^^
+        :                                    `-- invalid URL
+        `----
+      help: write `http(s)://host[:port][/path]` with letters, digits, `-._~:/`, no credentials, query or fragment
+    "#);
+    promo_snapshot!(refused(&[(
+        k6,
+        &format!("{k6}  report_url: https://reports.example/shop\n"),
+    )]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+      x k6.report_url: no `k6.report_dir` says where the reports it serves are written
+        ,-[stacks/shop.yaml:37:15]
+     36 |   extensions: [github.com/grafana/xk6-output-influxdb@v0.4.1]
+     37 |   report_url: https://reports.example/shop
+        :               ^^^^^^^^^^^^^^|^^^^^^^^^^^^^
+        :                             `-- report_url without report_dir
+        `----
+      help: add `report_dir: reports` (the directory your web server publishes at this URL), or remove `report_url`
+    ");
+}

@@ -118,17 +118,16 @@ async fn a_report_page_with_grade_verdict_and_charts_and_its_screenshot() {
     );
 }
 
-/// `k6.report_dir`: `k6 run` writes the run's report there at the end and the completion Slack
-/// message names it (stand-in k6 writing k6-shaped points into a real influxd).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn k6_run_with_a_report_dir_writes_the_report_and_slack_names_it() {
+/// `k6 run` of the stand-in k6 (writing k6-shaped points into a real influxd) with `k6_lines`
+/// added to the manifest's `k6:` section: its `report: ` line, the Slack messages, the rig.
+async fn k6_run_with(k6_lines: &str) -> (String, Vec<String>, crate::control::Rig) {
     let rig = crate::control::Rig::start("en", true).await;
     let text = rig.p.read("stacks/shop.yaml").replacen(
         "  output: bin/k6-custom\n",
-        "  output: bin/k6-custom\n  report_dir: reports\n",
+        &format!("  output: bin/k6-custom\n{k6_lines}"),
         1,
     );
-    assert!(text.contains("report_dir: reports"), "{text}");
+    assert!(text.contains(k6_lines), "{text}");
     rig.p.write("stacks/shop.yaml", &text);
     let path = rig.standins.path_env();
     let records = rig.standins.records.path().display().to_string();
@@ -146,17 +145,52 @@ async fn k6_run_with_a_report_dir_writes_the_report_and_slack_names_it() {
         .find_map(|l| l.strip_prefix("report: "))
         .unwrap_or_else(|| panic!("no report line:\n{out}\n{err}"))
         .to_string();
+    let messages = rig.webhook.messages();
+    (report, messages, rig)
+}
+
+/// `k6.report_dir`: `k6 run` writes the run's report there at the end and the completion Slack
+/// message names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k6_run_with_a_report_dir_writes_the_report_and_slack_names_it() {
+    let (report, messages, rig) = k6_run_with("  report_dir: reports\n").await;
     assert!(
         report.starts_with("reports/") && report.ends_with("/report.html"),
         "{report}"
     );
     let html = rig.p.read(&report);
     assert!(html.contains("<h2>Concurrent users</h2>"), "{html}");
-    let messages = rig.webhook.messages();
     assert!(
         messages
             .last()
             .is_some_and(|m| m.ends_with(&format!("\nReport: {report}"))),
+        "{messages:?}"
+    );
+}
+
+/// `k6.report_url`: where `report_dir` is served; the Slack message links the run's page there
+/// (a path on the k6 machine means nothing to the channel), the terminal shows both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k6_run_with_a_report_url_links_the_served_page_in_slack() {
+    let (report, messages, rig) =
+        k6_run_with("  report_dir: reports\n  report_url: https://reports.example/shop/\n").await;
+    let (path, url) = report
+        .strip_suffix(')')
+        .and_then(|r| r.split_once(" ("))
+        .unwrap_or_else(|| panic!("`report: PATH (URL)`: {report}"));
+    let testid = path
+        .strip_prefix("reports/")
+        .and_then(|p| p.strip_suffix("/report.html"))
+        .unwrap_or_else(|| panic!("{path}"));
+    assert_eq!(
+        url,
+        format!("https://reports.example/shop/{testid}/report.html")
+    );
+    assert!(rig.p.read(path).contains("<h2>Concurrent users</h2>"));
+    assert!(
+        messages
+            .last()
+            .is_some_and(|m| m.ends_with(&format!("\nReport: {url}"))),
         "{messages:?}"
     );
 }

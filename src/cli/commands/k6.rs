@@ -311,6 +311,9 @@ fn print_outcome(out: &mut Out, r: &RunOutcome) {
     out.line(&format!("summary: {}", r.summary.display()));
     out.line(&format!("dashboard: {}", r.dashboard_url));
     if let Some(report) = &r.report {
-        out.line(&format!("report: {}", report.display()));
+        match &r.report_url {
+            Some(url) => out.line(&format!("report: {} ({url})", report.display())),
+            None => out.line(&format!("report: {}", report.display())),
+        }
     }
 }

@@ -25,7 +25,7 @@ pub(super) const NAME: &str = r"^[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,99}$";
 /// One line of text with at least one visible character and no control character.
 const ONE_LINE: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
 /// An http(s) URL made of characters no generated file needs to quote.
-const HTTP_URL: &str = r"^https?://[A-Za-z0-9._~:/\[\]-]+$";
+pub(super) const HTTP_URL: &str = r"^https?://[A-Za-z0-9._~:/\[\]-]+$";
 /// A retention: `30d`, `1h30m`, `infinite` (the bounds, 1h to 2562047h, are checked by `validate`).
 const RETENTION: &str = r"^\s*(?:[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Ee])?|(?:[0-9]+[mhdw])+)\s*$";
 /// An IPv4 address, or (loosely) an IPv6 one.

@@ -170,6 +170,12 @@ pub struct K6 {
     #[serde(default)]
     #[schemars(pattern(PROJECT_PATH))]
     pub report_dir: Option<Sp<String>>,
+    /// Where `report_dir` is served over http(s) (a web server or a bucket's site you run), so
+    /// the completion Slack message links `<report_url>/<testid>/report.html` instead of naming
+    /// a path on this machine. Needs `report_dir`.
+    #[serde(default)]
+    #[schemars(pattern(super::HTTP_URL), length(max = 2000))]
+    pub report_url: Option<Sp<String>>,
 }
 
 /// Per-target settings.

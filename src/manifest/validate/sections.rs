@@ -294,6 +294,17 @@ pub(super) fn check_k6(p: &mut Problems<'_>, m: &Manifest) {
         if let Some(dir) = &k6.report_dir {
             check_path(p, "k6.report_dir", dir, PathRule::ProjectRelative);
         }
+        if let Some(url) = &k6.report_url {
+            check_url(p, "k6.report_url", url, false);
+            if k6.report_dir.is_none() {
+                p.push(
+                    url.pos(),
+                    "k6.report_url: no `k6.report_dir` says where the reports it serves are written".to_string(),
+                    "report_url without report_dir",
+                    Some("add `report_dir: reports` (the directory your web server publishes at this URL), or remove `report_url`".to_string()),
+                );
+            }
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::k6::notify::{Grafana, GrafanaAuth};
+use crate::grafana::{Auth, Client};
 use crate::manifest::Manifest;
 use crate::ops::{self, Selection};
 use crate::project::Project;
@@ -77,7 +77,7 @@ pub struct ControlConfig {
     /// Browser origin allowed on `/api/` (Grafana's), if any.
     pub cors_origin: Option<String>,
     /// Where "stopped by hand" annotations go.
-    pub grafana: Option<Grafana>,
+    pub grafana: Option<Client>,
     /// `fr` or `en`.
     pub locale: String,
     /// Stack name.
@@ -157,7 +157,7 @@ pub fn config_from_manifest(
         token: secret(secrets::CONTROL_API_TOKEN)?,
         stop_password: secret(secrets::CONTROL_API_STOP_PASSWORD)?,
         cors_origin: origin_of(&crate::compile::services::grafana_url(m)),
-        grafana: crate::k6::report::grafana_client(m, values, crate::targets::TargetKind::Docker),
+        grafana: crate::k6::report::grafana_client(m, values, crate::targets::TargetKind::Docker)?,
         locale: m.locale.to_string(),
         stack: m.stack.to_string(),
         timing,
@@ -173,13 +173,13 @@ pub fn config_from_env(
 ) -> Result<ControlConfig> {
     let origin = "the environment";
     let grafana = match (lookup(env::GRAFANA_URL), lookup(env::GRAFANA_PASSWORD)) {
-        (Some(url), Some(password)) => Some(Grafana {
-            url: url.trim_end_matches('/').to_string(),
-            auth: GrafanaAuth::Basic {
+        (Some(url), Some(password)) => Some(crate::k6::report::annotation_client(
+            &url,
+            Auth::Basic {
                 user: lookup(env::GRAFANA_USER).unwrap_or_else(|| "admin".into()),
                 password: Secret::new(password),
             },
-        }),
+        )?),
         _ => None,
     };
     let secret = |name| check_secret(name, lookup(name).as_deref(), origin);
@@ -241,7 +241,7 @@ mod tests {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }
         assert!(text.contains("(sensitive)"), "{text}");
-        assert_eq!(cfg.grafana.unwrap().url, "http://grafana:3000");
+        assert_eq!(cfg.grafana.unwrap().url(), "http://grafana:3000");
     }
 
     #[test]

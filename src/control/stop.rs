@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::{ApiCaller, StopUser};
 use super::page;
 use super::routes::{self, AppState, Shared, json_error};
-use crate::k6::notify::Annotation;
+use crate::grafana::Annotation;
 
 /// Longest grace period a request may ask for.
 const MAX_GRACE: Duration = Duration::from_secs(120);

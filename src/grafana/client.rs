@@ -42,6 +42,7 @@ pub struct Client {
     limit: Arc<Semaphore>,
     concurrency: usize,
     attempts: usize,
+    timeout: Duration,
     headers: Vec<(&'static str, String)>,
 }
 
@@ -83,7 +84,6 @@ impl Client {
     /// requests in flight.
     pub fn new(url: &str, auth: Auth, concurrency: usize) -> Result<Self> {
         let http = crate::net::client_for(url)
-            .timeout(TIMEOUT)
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))?;
@@ -94,6 +94,7 @@ impl Client {
             limit: Arc::new(Semaphore::new(concurrency.max(1))),
             concurrency: concurrency.max(1),
             attempts: ATTEMPTS,
+            timeout: TIMEOUT,
             headers: Vec::new(),
         })
     }
@@ -103,6 +104,14 @@ impl Client {
     #[must_use]
     pub fn with_attempts(mut self, attempts: usize) -> Self {
         self.attempts = attempts.max(1);
+        self
+    }
+
+    /// The same client giving each attempt at most `timeout` (a caller that must not wait long,
+    /// such as a STOP's annotation).
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
         self
     }
 
@@ -175,7 +184,7 @@ impl Client {
             retry_after: None,
             transient: false,
         })?;
-        let mut req = self.http.request(method.clone(), url);
+        let mut req = self.http.request(method.clone(), url).timeout(self.timeout);
         req = match &self.auth {
             Auth::Basic { user, password } => req.basic_auth(user, Some(password.expose())),
             Auth::Token(token) => req.bearer_auth(token.expose()),

@@ -1,55 +1,18 @@
-//! Grafana annotations (`POST /api/annotations`) and Slack incoming-webhook messages. Every
-//! request has a timeout and at most 3 attempts; errors never carry a credential or the
-//! webhook URL (which is a secret).
+//! Slack incoming-webhook messages (Grafana annotations go through [`crate::grafana::Client`]).
+//! Every request has a timeout and at most 3 attempts; errors never carry the webhook URL
+//! (which is a secret).
 //!
-//! Owns: the HTTP requests to Grafana's annotation API and to Slack, their retries.
+//! Owns: the HTTP requests to Slack, their retries.
 //! May not: print, read the environment, put a credential or a webhook URL in an error.
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::control::Secret;
 use crate::error::{Error, Result};
 
 const ATTEMPTS: u32 = 3;
 const TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How promo-infra authenticates to Grafana (its `Debug` never shows a secret).
-#[derive(Debug, Clone)]
-pub enum GrafanaAuth {
-    /// Basic auth (on-prem admin user).
-    Basic {
-        /// User.
-        user: String,
-        /// Password.
-        password: Secret,
-    },
-    /// Service-account token.
-    Bearer(Secret),
-}
-
-/// A Grafana instance to annotate.
-#[derive(Debug, Clone)]
-pub struct Grafana {
-    /// Base URL, without a trailing `/`.
-    pub url: String,
-    /// Credentials.
-    pub auth: GrafanaAuth,
-}
-
-/// One annotation.
-#[derive(Debug, Clone)]
-pub struct Annotation {
-    /// Epoch ms.
-    pub time_ms: i64,
-    /// Epoch ms; makes the annotation a region.
-    pub time_end_ms: Option<i64>,
-    /// Tags (the test id among them, so dashboards can filter).
-    pub tags: Vec<String>,
-    /// Text.
-    pub text: String,
-}
 
 fn client() -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
@@ -99,34 +62,6 @@ async fn post_with_retries(
         .when(|f: &Failed| f.1)
         .await
         .map_err(|Failed(last, _)| last)
-}
-
-impl Grafana {
-    /// `POST /api/annotations`; returns the annotation id.
-    pub async fn annotate(&self, a: &Annotation) -> Result<u64> {
-        let mut body = json!({ "time": a.time_ms, "tags": a.tags, "text": a.text });
-        if let Some(end) = a.time_end_ms {
-            body["timeEnd"] = json!(end);
-        }
-        let url = format!("{}/api/annotations", self.url);
-        let resp = post_with_retries(|http| {
-            let req = http.post(&url).json(&body);
-            match &self.auth {
-                GrafanaAuth::Basic { user, password } => {
-                    req.basic_auth(user, Some(password.expose()))
-                }
-                GrafanaAuth::Bearer(token) => req.bearer_auth(token.expose()),
-            }
-        })
-        .await
-        .map_err(|last| {
-            Error::grafana(format!("Grafana annotation failed (POST {url}): {last}")).with_help(
-                "check that Grafana is up (`promo-infra status`) and that the admin password in .env is current",
-            )
-        })?;
-        let v: Value = resp.json().await.unwrap_or(Value::Null);
-        Ok(v.get("id").and_then(Value::as_u64).unwrap_or(0))
-    }
 }
 
 /// Post a message to a Slack incoming webhook. `env_name` is the variable that holds the

@@ -10,11 +10,12 @@ use std::path::Path;
 use jiff::Timestamp;
 
 use super::grade::Colour;
-use super::notify::{Annotation, Grafana, GrafanaAuth};
 use super::run::{Ending, Note, RunOutcome};
 use super::settings::RunLabels;
 use crate::compile::services::grafana_url;
 use crate::control::Secret;
+use crate::error::Result;
+use crate::grafana::{Annotation, Auth, Client};
 use crate::manifest::{Dashboard, Manifest};
 use crate::runs::record::{self, RunFile};
 use crate::secrets::{self, SecretValues};
@@ -52,29 +53,46 @@ pub fn dashboard_url(
     )
 }
 
-/// The stack's Grafana with the admin credentials from `.env`, if the password is there; on
-/// the cloud target Grafana Cloud with the service-account token the manifest names.
+/// Attempts of one annotation (a STOP waits for its annotation: bounded).
+const ANNOTATION_ATTEMPTS: usize = 3;
+/// Time limit of one attempt.
+const ANNOTATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The client that annotates the stack's Grafana: with the admin credentials from `.env`, if
+/// the password is there; on the cloud target Grafana Cloud with the service-account token the
+/// manifest names.
 pub fn grafana_client(
     m: &Manifest,
     values: &SecretValues,
     target: crate::targets::TargetKind,
-) -> Option<Grafana> {
-    if target == crate::targets::TargetKind::Cloud {
-        let cloud = crate::compile::cloud::endpoints(m)?;
-        return values.get(&cloud.grafana_token_env).map(|token| Grafana {
-            url: cloud.grafana_url.clone(),
-            auth: GrafanaAuth::Bearer(Secret::new(token)),
-        });
-    }
-    values
-        .get(secrets::GRAFANA_ADMIN_PASSWORD)
-        .map(|password| Grafana {
-            url: grafana_url(m),
-            auth: GrafanaAuth::Basic {
-                user: m.grafana.admin_user.to_string(),
-                password: Secret::new(password),
-            },
-        })
+) -> Result<Option<Client>> {
+    let (url, auth) = if target == crate::targets::TargetKind::Cloud {
+        let Some(cloud) = crate::compile::cloud::endpoints(m) else {
+            return Ok(None);
+        };
+        let Some(token) = values.get(&cloud.grafana_token_env) else {
+            return Ok(None);
+        };
+        (cloud.grafana_url.clone(), Auth::Token(Secret::new(token)))
+    } else {
+        let Some(password) = values.get(secrets::GRAFANA_ADMIN_PASSWORD) else {
+            return Ok(None);
+        };
+        let auth = Auth::Basic {
+            user: m.grafana.admin_user.to_string(),
+            password: Secret::new(password),
+        };
+        (grafana_url(m), auth)
+    };
+    annotation_client(&url, auth).map(Some)
+}
+
+/// A Grafana client for annotations: one request at a time, [`ANNOTATION_ATTEMPTS`] attempts of
+/// at most [`ANNOTATION_TIMEOUT`] each.
+pub fn annotation_client(url: &str, auth: Auth) -> Result<Client> {
+    Ok(Client::new(url, auth, 1)?
+        .with_attempts(ANNOTATION_ATTEMPTS)
+        .with_timeout(ANNOTATION_TIMEOUT))
 }
 
 /// The Slack webhook of the stack (environment first, then `.env`) and its variable name.
@@ -221,7 +239,7 @@ fn capitalise(s: &str) -> String {
 pub(super) struct Announcer<'a> {
     m: &'a Manifest,
     values: &'a SecretValues,
-    grafana: Option<Grafana>,
+    grafana: Option<Client>,
     labels: &'a RunLabels,
     /// When the test started.
     pub now: Timestamp,
@@ -236,15 +254,15 @@ impl<'a> Announcer<'a> {
         target: crate::targets::TargetKind,
         now: Timestamp,
         note: &'a (dyn Fn(Note) + Sync),
-    ) -> Self {
-        Self {
+    ) -> Result<Self> {
+        Ok(Self {
             m,
             values,
-            grafana: grafana_client(m, values, target),
+            grafana: grafana_client(m, values, target)?,
             labels,
             now,
             note,
-        }
+        })
     }
 
     fn strings(&self) -> &'static Strings {

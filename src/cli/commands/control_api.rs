@@ -51,7 +51,7 @@ pub fn run(project: &Project, files: &[PathBuf], args: ControlApiArgs) -> Result
                 cfg.stack,
                 cfg.timing.lease.as_secs(),
                 cfg.cors_origin.as_deref().unwrap_or("none"),
-                cfg.grafana.as_ref().map_or("off", |g| g.url.as_str()),
+                cfg.grafana.as_ref().map_or("off", |g| g.url()),
             ));
         },
     )?;

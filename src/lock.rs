@@ -11,6 +11,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -54,15 +55,28 @@ impl StackLock {
     pub fn acquire(dir: &Path, stack: &str, command: &str) -> Result<(Self, Previous)> {
         fs_err::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
         let path = dir.join(LOCK_FILE);
-        let mut file = fs_err::OpenOptions::new()
+        // Never through a symbolic link: the holder note is written into the file and it is
+        // emptied on release, which would truncate whatever a link points to.
+        let mut file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
             .open(&path)
-            .map_err(|e| Error::io("cannot open lock", &path, e))?
-            .into_parts()
-            .0;
+            .map_err(|e| {
+                if e.raw_os_error() == Some(nix::libc::ELOOP) {
+                    Error::State {
+                        message: format!(
+                            "the lock `{}` is a symbolic link: promo-infra never writes through one; nothing was changed",
+                            path.display()
+                        ),
+                        help: Some("remove the link (`rm` the link itself) and run the command again".into()),
+                    }
+                } else {
+                    Error::io("cannot open lock", &path, e)
+                }
+            })?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

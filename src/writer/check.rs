@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{Ledger, fs::read_optional, with_ledger};
+use super::{Ledger, fs::read_entry, with_ledger};
 use crate::desired::GeneratedFile;
 use crate::error::Result;
 
@@ -32,7 +32,7 @@ pub fn check(
     let files = &with_ledger(files);
     let mut stale = Vec::new();
     for (rel, file) in files {
-        let current = read_optional(&dir.join(rel))?;
+        let current = read_entry(dir, rel)?;
         if current.as_deref() == Some(file.bytes()) {
             continue;
         }
@@ -59,7 +59,7 @@ pub fn check(
         if files.contains_key(rel) {
             continue;
         }
-        if let Some(bytes) = read_optional(&dir.join(rel))? {
+        if let Some(bytes) = read_entry(dir, rel)? {
             stale.push(Stale {
                 hand_edited: old.files.get(rel) != Some(&crate::desired::sha256_hex(&bytes)),
                 path: rel.clone(),

@@ -114,6 +114,37 @@ fn remove_any(path: &Path) -> Result<()> {
     }
 }
 
+/// `dir/rel` (`None` when absent), after refusing a symbolic link at `dir` or anywhere on the
+/// way to the file, the file included: what is read here is then written, removed or shown as
+/// a diff, so a link (committed, or made by hand) would send those through to another place —
+/// `/etc/cron.d`, a secret file printed by `generate --check`.
+pub(super) fn read_entry(dir: &Path, rel: &str) -> Result<Option<Vec<u8>>> {
+    let mut at = dir.to_path_buf();
+    let mut parts = rel.split('/');
+    loop {
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(Error::State {
+                    message: format!(
+                        "`{}` is a symbolic link: promo-infra writes generated files only into real directories and files, never through a link; nothing was written",
+                        at.display()
+                    ),
+                    help: Some(
+                        "remove the link (`rm` the link itself) and run the command again".into(),
+                    ),
+                });
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("cannot read", &at, e)),
+        }
+        match parts.next() {
+            Some(part) => at.push(part),
+            None => return read_optional(&at),
+        }
+    }
+}
+
 pub(super) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
     match fs_err::read(path) {
         Ok(b) => Ok(Some(b)),

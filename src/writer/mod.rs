@@ -32,7 +32,10 @@ mod check;
 mod fs;
 
 pub use check::{Stale, check};
-use fs::{clean_leftovers, has_leftovers, put_file, read_optional, remove_empty_parents, sync_dir};
+use fs::{
+    clean_leftovers, has_leftovers, put_file, read_entry, read_optional, remove_empty_parents,
+    sync_dir,
+};
 pub use fs::{sha256_file, write_atomic};
 
 /// Ledger file name inside `generated/<stack>/` (committed with the generated files).
@@ -69,20 +72,48 @@ impl Ledger {
     }
 
     /// Read the ledger of a directory (empty when absent or unreadable as a ledger).
+    ///
+    /// The ledger is committed, so a change under review can edit it: every name in it must be
+    /// one promo-infra could have generated ([`is_generated_name`]), or nothing is read —
+    /// `generate` removes the ledger's files that are no longer generated, and `--check` prints
+    /// them, so `../../x` or `.env` there would delete or show a file outside promo-infra's own.
     pub fn read(dir: &Path) -> Result<Self> {
         let path = dir.join(LEDGER);
-        match fs_err::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| Error::State {
-                message: format!("the ledger `{}` is corrupt: {e}", path.display()),
-                help: Some(
-                    "restore it from git (`git checkout -- <path>`), or delete it and run `promo-infra generate --force`"
-                        .into(),
-                ),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(Error::io("cannot read", path, e)),
+        let corrupt = |what: String| {
+            Error::State {
+            message: format!("the ledger `{}` {what}", path.display()),
+            help: Some(
+                "restore it from git (`git checkout -- <path>`), or delete it and run `promo-infra generate --force`"
+                    .into(),
+            ),
         }
+        };
+        let ledger: Self = match fs_err::read_to_string(&path) {
+            Ok(text) => {
+                serde_json::from_str(&text).map_err(|e| corrupt(format!("is corrupt: {e}")))?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(Error::io("cannot read", path, e)),
+        };
+        if let Some(name) = ledger.files.keys().find(|n| !is_generated_name(n)) {
+            return Err(corrupt(format!(
+                "names `{}`, which is no file promo-infra generates (an absolute path, `..`, a hidden file such as `.env`): it was edited by hand; nothing was written",
+                name.escape_debug()
+            )));
+        }
+        Ok(ledger)
     }
+}
+
+/// Whether `name` can be a generated file's name under `generated/<stack>/`: relative, made of
+/// plain components, none hidden (`.env`, the ledger, the lock and promo-infra's other state
+/// files all start with `.`), no control character.
+pub(crate) fn is_generated_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.chars().any(char::is_control)
+        && name
+            .split('/')
+            .all(|c| !c.is_empty() && !c.starts_with('.') && !c.contains('\\'))
 }
 
 /// The hashes an unfinished write was putting in place: path → every hash it may have left.
@@ -101,19 +132,30 @@ impl Journal {
     /// reported rather than guessed at.
     fn read(dir: &Path) -> Result<Self> {
         let path = Self::path(dir);
-        match read_optional(&path)? {
-            None => Ok(Self::default()),
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::State {
-                message: format!(
-                    "the journal of an interrupted generate `{}` is corrupt: {e}",
-                    path.display()
-                ),
-                help: Some(format!(
-                    "delete {} and run `promo-infra generate` (files it reports as edited by hand can be overwritten with --force)",
-                    dir.join(TMP_PREFIX).display()
-                )),
-            }),
+        let corrupt = |what: String| Error::State {
+            message: format!(
+                "the journal of an interrupted generate `{}` {what}",
+                path.display()
+            ),
+            help: Some(format!(
+                "delete {} and run `promo-infra generate` (files it reports as edited by hand can be overwritten with --force)",
+                dir.join(TMP_PREFIX).display()
+            )),
+        };
+        let journal: Self = match read_optional(&path)? {
+            None => return Ok(Self::default()),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| corrupt(format!("is corrupt: {e}")))?
+            }
+        };
+        // Like the ledger's: a name there may be removed by the next run.
+        if let Some(name) = journal.files.keys().find(|n| !is_generated_name(n)) {
+            return Err(corrupt(format!(
+                "names `{}`, which is no file promo-infra generates",
+                name.escape_debug()
+            )));
         }
+        Ok(journal)
     }
 }
 
@@ -175,6 +217,12 @@ pub fn prepare(
     files: &BTreeMap<String, GeneratedFile>,
     force: bool,
 ) -> Result<Prepared> {
+    if let Some(name) = files.keys().find(|n| !is_generated_name(n)) {
+        return Err(Error::internal(format!(
+            "compile produced `{}`, which the ledger could not name",
+            name.escape_debug()
+        )));
+    }
     let old = Ledger::read(dir)?;
     let previous = Journal::read(dir)?;
     let mut journal = previous.clone();
@@ -190,7 +238,7 @@ pub fn prepare(
     let mut recorded = Ledger::of(files);
     for (rel, file) in files {
         let path = dir.join(rel);
-        match read_optional(&path)? {
+        match read_entry(dir, rel)? {
             Some(bytes) if bytes == file.bytes() => {
                 tracing::trace!("unchanged {}", path.display());
                 report.unchanged += 1;
@@ -227,7 +275,7 @@ pub fn prepare(
         if files.contains_key(rel) {
             continue;
         }
-        match read_optional(&dir.join(rel))? {
+        match read_entry(dir, rel)? {
             None => {}
             Some(bytes) if !force && !ours(rel, &bytes) => {
                 report.kept.push(rel.clone());
@@ -245,7 +293,7 @@ pub fn prepare(
         if files.contains_key(rel) || old.files.contains_key(rel) {
             continue;
         }
-        if let Some(bytes) = read_optional(&dir.join(rel))?
+        if let Some(bytes) = read_entry(dir, rel)?
             && ours(rel, &bytes)
         {
             report.removed.push(rel.clone());
@@ -255,8 +303,8 @@ pub fn prepare(
     report.removed.sort();
     report.kept.sort();
     let ledger = recorded.to_file();
-    let ledger = (read_optional(&dir.join(LEDGER))?.as_deref() != Some(ledger.bytes()))
-        .then(|| ledger.into_bytes());
+    let ledger =
+        (read_entry(dir, LEDGER)?.as_deref() != Some(ledger.bytes())).then(|| ledger.into_bytes());
     let leftovers = !previous.files.is_empty() || has_leftovers(dir);
     Ok(Prepared {
         dir: dir.to_path_buf(),

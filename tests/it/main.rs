@@ -44,4 +44,5 @@ mod standin;
 mod stop_docker;
 mod stop_session;
 mod systemd;
+mod tamper;
 mod verbs;

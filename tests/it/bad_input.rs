@@ -879,3 +879,45 @@ fn report_url_must_be_a_plain_url_beside_a_report_dir() {
       help: add `report_dir: reports` (the directory your web server publishes at this URL), or remove `report_url`
     ");
 }
+
+#[test]
+fn a_path_into_promo_infras_own_directories_is_refused() {
+    let k6 = "  extensions: [github.com/grafana/xk6-output-influxdb@v0.4.1]\n";
+    // The k6 binary built over `.env` would lose every secret.
+    promo_snapshot!(refused(&[(k6, &format!("{k6}  output: generated/shop/.env\n"))]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+      x k6.output: `generated/shop/.env` is inside `generated`, which promo-infra or git owns (its files there would be overwritten or mixed with yours)
+        ,-[stacks/shop.yaml:37:11]
+     36 |   extensions: [github.com/grafana/xk6-output-influxdb@v0.4.1]
+     37 |   output: generated/shop/.env
+        :           ^^^^^^^^^|^^^^^^^^^
+        :                    `-- not a plain path
+        `----
+      help: write a path inside the project (not under `generated/`, `stacks/` or `dashboards-src/`) with letters, digits and `._+@,=~-`, e.g. `data`
+    ");
+    promo_snapshot!(refused(&[(k6, &format!("{k6}  report_dir: reports/.git/x\n"))]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+      x k6.report_dir: `reports/.git/x` is inside `.git`, which promo-infra or git owns (its files there would be overwritten or mixed with yours)
+        ,-[stacks/shop.yaml:37:15]
+     36 |   extensions: [github.com/grafana/xk6-output-influxdb@v0.4.1]
+     37 |   report_dir: reports/.git/x
+        :               ^^^^^^^|^^^^^^
+        :                      `-- not a plain path
+        `----
+      help: write a path inside the project (not under `generated/`, `stacks/` or `dashboards-src/`) with letters, digits and `._+@,=~-`, e.g. `data`
+    ");
+}

@@ -200,7 +200,7 @@ fn influxdb_conf_and_grafana_ini_cannot_gain_a_section_from_data_dir() {
         :               ^^^^^^^^|^^^^^^^
         :                       `-- not a plain path
         `----
-      help: write a path inside the project with letters, digits and `._+@,=~-`, e.g. `data`
+      help: write a path inside the project (not under `generated/`, `stacks/` or `dashboards-src/`) with letters, digits and `._+@,=~-`, e.g. `data`
     "#);
     promo_snapshot!(refused_with(native_extra("    data_dir: \"data ; x\"\n")), @r#"
     success: false
@@ -218,7 +218,7 @@ fn influxdb_conf_and_grafana_ini_cannot_gain_a_section_from_data_dir() {
         :               ^^^^^|^^^^
         :                    `-- not a plain path
         `----
-      help: write a path inside the project with letters, digits and `._+@,=~-`, e.g. `data`
+      help: write a path inside the project (not under `generated/`, `stacks/` or `dashboards-src/`) with letters, digits and `._+@,=~-`, e.g. `data`
     "#);
 }
 

@@ -202,6 +202,16 @@ pub(super) fn check_url(p: &mut Problems<'_>, key: &str, value: &Sp<String>, htt
     }
 }
 
+/// The project's directories that are not the user's to point a path into: generated files
+/// (with `.env`), the manifests, the dashboard sources, promo-infra's cache, git's.
+const PROJECT_OWN: [&str; 5] = [
+    "generated",
+    "stacks",
+    "dashboards-src",
+    ".promo-infra",
+    ".git",
+];
+
 /// What a path field may be.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum PathRule {
@@ -250,12 +260,18 @@ pub(super) fn check_path(p: &mut Problems<'_>, key: &str, value: &Sp<String>, ru
     {
         Some("has a component starting with `-` or starting/ending with a space".into())
     } else {
-        None
+        components
+            .iter()
+            .enumerate()
+            .find(|(i, c)| **c == ".git" || (*i == 0 && !absolute && PROJECT_OWN.contains(*c)))
+            .map(|(_, own)| format!(
+                "is inside `{own}`, which promo-infra or git owns (its files there would be overwritten or mixed with yours)"
+            ))
     };
     if let Some(problem) = problem {
         let hint = match rule {
             PathRule::ProjectRelative => {
-                "write a path inside the project with letters, digits and `._+@,=~-`, e.g. `data`"
+                "write a path inside the project (not under `generated/`, `stacks/` or `dashboards-src/`) with letters, digits and `._+@,=~-`, e.g. `data`"
             }
             PathRule::HostAbsolute => {
                 "write a plain absolute path (letters, digits, spaces, `%`, `._+@,=~-`), e.g. `/opt/promo-infra`"

@@ -70,6 +70,7 @@ pub fn apply(text: &str, patch_text: &str, origin: &str) -> Result<String> {
                 "fix the file, delete it, or make it again with `promo-infra dashboards pull UID`",
             )
         })?;
+    let uid = doc["uid"].clone();
     if let Err(e) = json_patch::patch(&mut doc, &patch) {
         let op = ops.get(e.operation).cloned().unwrap_or_default();
         let path = op["path"].as_str().unwrap_or_default().to_string();
@@ -82,10 +83,41 @@ pub fn apply(text: &str, patch_text: &str, origin: &str) -> Result<String> {
             "the template changed where the edit was made: keep one of them — edit or delete the overlay, or apply the template and pull again (`promo-infra dashboards pull UID`)",
         ));
     }
+    check_patched(&doc, &uid, origin)?;
     let mut out = serde_json::to_string_pretty(&doc)
         .map_err(|e| Error::internal(format!("cannot serialise a dashboard: {e}")))?;
     out.push('\n');
     Ok(out)
+}
+
+/// What an overlay may not do, since a UI edit cannot: make the dashboard something else than a
+/// dashboard object, change its uid (the manifest's; another dashboard's would overwrite that
+/// one in Grafana), or give two panels one id (rows' panels included).
+fn check_patched(doc: &Value, uid: &Value, origin: &str) -> Result<()> {
+    let refuse = |what: String| {
+        Err(Error::usage(
+            format!("{origin}: {what}"),
+            "an overlay holds UI edits of panels and settings; fix or delete the file, or make it again with `promo-infra dashboards pull UID`",
+        ))
+    };
+    if !doc.is_object() {
+        return refuse("the edited dashboard is no longer a JSON object".into());
+    }
+    if doc["uid"] != *uid {
+        return refuse(format!(
+            "the edit changes the dashboard's uid ({uid} → {}): the uid is the manifest's",
+            doc["uid"]
+        ));
+    }
+    let top = doc["panels"].as_array().into_iter().flatten();
+    let nested = top.clone().filter_map(|p| p["panels"].as_array()).flatten();
+    let mut seen = std::collections::BTreeSet::new();
+    for id in top.chain(nested).filter_map(|p| p.get("id")) {
+        if !seen.insert(id.to_string()) {
+            return refuse(format!("the edit gives two panels the id {id}"));
+        }
+    }
+    Ok(())
 }
 
 /// `panel "Response time" › fieldConfig.defaults.unit: the template has "ns", the edit was
@@ -165,6 +197,45 @@ mod tests {
             text(&dash("s", "Temps de réponse"))
         );
         assert!(make(&template, &template).is_empty());
+    }
+
+    #[test]
+    fn an_overlay_cannot_replace_the_dashboard_change_its_uid_or_duplicate_a_panel_id() {
+        let template = text(&dash("ms", "Response time"));
+        let refused = |patch: &str| {
+            apply(&template, patch, "dashboards-src/overrides/u.json")
+                .expect_err(patch)
+                .to_string()
+        };
+        assert_eq!(
+            refused(r#"[{"op":"replace","path":"","value":"not a dashboard"}]"#),
+            "dashboards-src/overrides/u.json: the edited dashboard is no longer a JSON object"
+        );
+        assert_eq!(
+            refused(r#"[{"op":"replace","path":"/uid","value":"k6-technical"}]"#),
+            "dashboards-src/overrides/u.json: the edit changes the dashboard's uid (\"u\" → \"k6-technical\"): the uid is the manifest's"
+        );
+        assert_eq!(
+            refused(r#"[{"op":"remove","path":"/uid"}]"#),
+            "dashboards-src/overrides/u.json: the edit changes the dashboard's uid (\"u\" → null): the uid is the manifest's"
+        );
+        assert_eq!(
+            refused(r#"[{"op":"add","path":"/panels/-","value":{"id":1}}]"#),
+            "dashboards-src/overrides/u.json: the edit gives two panels the id 1"
+        );
+        assert_eq!(
+            refused(
+                r#"[{"op":"add","path":"/panels/-","value":{"id":9,"type":"row","panels":[{"id":2}]}}]"#
+            ),
+            "dashboards-src/overrides/u.json: the edit gives two panels the id 2"
+        );
+        // A title edit (the UI can rename a dashboard) is an edit like any other.
+        apply(
+            &template,
+            r#"[{"op":"add","path":"/title","value":"Promo"}]"#,
+            "o.json",
+        )
+        .expect("a title is the user's");
     }
 
     #[test]

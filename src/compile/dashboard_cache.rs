@@ -7,7 +7,8 @@
 //! and git-ignored by its own `.gitignore`. Each entry starts with the sha256 of its body: an
 //! entry that cannot be read, is truncated or was edited is ignored (the dashboard is rendered
 //! again and the entry rewritten), never an error. It is a cache like terraform's `.terraform/`:
-//! `apply` may write it before approval (tests/it/apply_approval.rs excludes it).
+//! `apply` may write it before approval (tests/it/apply_approval.rs excludes it). `validate` and
+//! `generate --check`, which promise to write nothing, render without it.
 //!
 //! Owns: the cache directory, its keys and entries.
 //! May not: print, read the environment, talk to Docker, hold anything but rendered dashboards,

@@ -84,7 +84,7 @@ pub fn generate(project: &Project, selection: &Selection, force: bool) -> Result
 
 /// `generate --check`: every stale file of every selected stack, with diffs. Writes nothing.
 pub fn check(project: &Project, selection: &Selection) -> Result<Vec<(String, Vec<Stale>)>> {
-    let (templates, loaded) = load_all(project, selection)?;
+    let (templates, loaded) = super::load_all_writing_nothing(project, selection)?;
     let mut out = Vec::new();
     for l in &loaded {
         let desired = crate::compile::generated_files(l, &templates)?;

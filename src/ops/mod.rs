@@ -52,10 +52,9 @@ pub enum Selection {
     Default,
 }
 
-/// Templates of a project (its `dashboards-src/` over the built-ins).
+/// Templates of a project (its `dashboards-src/` over the built-ins), without the render cache.
 pub fn templates(project: &Project) -> Result<Templates> {
-    Ok(Templates::load(&project.templates_dir(), "dashboards-src")?
-        .with_render_cache(crate::compile::dashboard_cache::dir(&project.root)))
+    Templates::load(&project.templates_dir(), "dashboards-src")
 }
 
 fn manifest_paths(project: &Project, selection: &Selection) -> Result<Vec<PathBuf>> {
@@ -69,6 +68,17 @@ fn manifest_paths(project: &Project, selection: &Selection) -> Result<Vec<PathBu
 /// Load and validate the selected manifests. Every one is checked before any is used; two
 /// manifests declaring the same stack name are refused.
 pub fn load_all(project: &Project, selection: &Selection) -> Result<(Templates, Vec<Loaded>)> {
+    let (templates, loaded) = load_all_writing_nothing(project, selection)?;
+    let cache = crate::compile::dashboard_cache::dir(&project.root);
+    Ok((templates.with_render_cache(cache), loaded))
+}
+
+/// [`load_all`] for the commands that promise to write nothing (`validate`, `generate
+/// --check`): the templates render without the render cache, which would be written.
+pub fn load_all_writing_nothing(
+    project: &Project,
+    selection: &Selection,
+) -> Result<(Templates, Vec<Loaded>)> {
     let templates = templates(project)?;
     let names = templates.names();
     let mut loaded: Vec<Loaded> = Vec::new();

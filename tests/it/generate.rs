@@ -248,11 +248,16 @@ fn check_writes_nothing_and_exits_1_with_a_diff() {
     let p = TestContext::new();
     p.write("stacks/shop.yaml", BASE);
     // Every file is new: the whole diff, in a file snapshot.
+    let before = p.snapshot_tree();
     promo_snapshot!(p.cmd(&["generate", "--check"]));
     assert!(
         !p.path().join("generated").exists(),
         "--check must not write"
     );
+    // Nor anything else: not even the render cache (`.promo-infra/`); neither does `validate`.
+    assert_eq!(p.run(&["validate"]).code, 0);
+    assert_eq!(p.snapshot_tree(), before, "--check or validate wrote a file");
+    assert!(!p.path().join(".promo-infra").exists());
 
     assert_eq!(p.run(&["generate"]).code, 0);
     assert_eq!(p.run(&["generate", "--check"]).code, 0);

@@ -21,7 +21,7 @@ pub struct Args {}
 
 /// Run `validate`.
 pub fn run(globals: &Globals, _args: Args) -> Result<ExitCode> {
-    let (_, loaded) = ops::load_all(&globals.project(), &globals.selection(true))?;
+    let (_, loaded) = ops::load_all_writing_nothing(&globals.project(), &globals.selection(true))?;
     print::files::valid(&mut Out::stdout(), &loaded);
     Ok(ExitCode::SUCCESS)
 }

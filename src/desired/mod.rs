@@ -145,7 +145,7 @@ pub enum EnvValue {
 }
 
 /// A published port.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct PortSpec {
     /// Host address (`127.0.0.1`).
     pub host_ip: String,

@@ -1933,3 +1933,98 @@ fn a_renamed_network_recreates_every_container_on_it_and_keeps_the_old_one() {
     }
     s.assert_healthy();
 }
+
+/// A running service moved to another port is replaced, and what it holds (InfluxDB's database
+/// with its data, Grafana's folder and dashboards) is read where it runs: the plan shows only
+/// the replacement — nothing "created" — and never waits on the new port, even when another
+/// program holds it (apply then refuses, naming the port, before any change).
+#[test]
+fn a_service_moved_to_another_port_is_replaced_and_its_data_read_where_it_runs() {
+    if !engine() {
+        return;
+    }
+    let mut s = EngineStack::new("moveport");
+    s.apply();
+    s.write_point("http_reqs,testid=mover value=7");
+    let before = s.containers();
+
+    // Grafana's new port is held by a program that accepts and never answers.
+    let squatter = free_port();
+    let new_grafana = squatter.port();
+    s.edit(
+        &format!("port: {}", s.grafana_port),
+        &format!("port: {new_grafana}"),
+    );
+    // A read at the new port would wait on the squatter until its time limit, then fail.
+    let plan = s
+        .run(&["plan"])
+        .filter(&new_grafana.to_string(), "[NEW_PORT]")
+        .filter(&s.grafana_port.to_string(), "[OLD_PORT]");
+    promo_snapshot!(plan, @r#"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # service.control-api must be replaced
+    -/+ service.control-api
+          ~ env.PROMO_INFRA_CORS_ORIGIN: "http://127.0.0.1:[OLD_PORT]" → "http://127.0.0.1:[NEW_PORT]" # forces replacement
+
+      # service.grafana must be replaced
+    -/+ service.grafana
+          ~ env.GF_SERVER_ROOT_URL: "http://127.0.0.1:[OLD_PORT]" → "http://127.0.0.1:[NEW_PORT]" # forces replacement
+          ~ ports[0].host_port: [OLD_PORT] → [NEW_PORT] # forces replacement
+
+    Plan: 2 to add, 0 to change, 2 to destroy.
+
+    ----- stderr -----
+    "#);
+    let refused = s.run(&["apply", "--auto-approve"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("grafana.port = {new_grafana} (stacks/promo.yaml:"))
+            && refused.stderr.contains("already in use by pid"),
+        "{}",
+        refused.all()
+    );
+    assert_eq!(s.containers(), before, "a refused apply changed nothing");
+
+    drop(squatter);
+    s.apply();
+    s.grafana_port = new_grafana;
+    assert_eq!(s.run(&["plan", "--detailed-exitcode"]).code, 0);
+
+    // InfluxDB moved: its database (and the point in it) is found where it ran, not created.
+    let new_influx = free_port().port();
+    s.edit(
+        &format!("port: {}", s.influx_port),
+        &format!("port: {new_influx}"),
+    );
+    let plan = s
+        .run(&["plan"])
+        .filter(&new_influx.to_string(), "[NEW_PORT]")
+        .filter(&s.influx_port.to_string(), "[OLD_PORT]");
+    promo_snapshot!(plan, @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will perform the following actions on stack `[STACK]` (target docker):
+
+      # service.influxdb must be replaced
+    -/+ service.influxdb
+          ~ ports[0].host_port: [OLD_PORT] → [NEW_PORT] # forces replacement
+
+    Plan: 1 to add, 0 to change, 1 to destroy.
+
+    ----- stderr -----
+    ");
+    s.apply();
+    s.influx_port = new_influx;
+    assert_eq!(s.run(&["plan", "--detailed-exitcode"]).code, 0);
+    assert!(
+        s.query("SELECT value FROM http_reqs WHERE testid='mover'")
+            .contains('7')
+    );
+}

@@ -256,7 +256,11 @@ fn check_writes_nothing_and_exits_1_with_a_diff() {
     );
     // Nor anything else: not even the render cache (`.promo-infra/`); neither does `validate`.
     assert_eq!(p.run(&["validate"]).code, 0);
-    assert_eq!(p.snapshot_tree(), before, "--check or validate wrote a file");
+    assert_eq!(
+        p.snapshot_tree(),
+        before,
+        "--check or validate wrote a file"
+    );
     assert!(!p.path().join(".promo-infra").exists());
 
     assert_eq!(p.run(&["generate"]).code, 0);

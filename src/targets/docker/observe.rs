@@ -96,6 +96,21 @@ pub fn summary_health(c: &ContainerSummary) -> &'static str {
     }
 }
 
+/// `spec` with the host ports the container `c` really publishes: a service moved to another
+/// port in the manifest still answers at its old one until it is replaced.
+fn as_published(spec: &ServiceSpec, c: &ContainerSummary) -> ServiceSpec {
+    let mut s = spec.clone();
+    for p in &mut s.ports {
+        let published = c.ports.iter().flatten().find_map(|q| {
+            (q.private_port == p.container_port)
+                .then_some(q.public_port)
+                .flatten()
+        });
+        p.host_port = published.unwrap_or(p.host_port);
+    }
+    s
+}
+
 /// Whether a listed container runs and is healthy: Docker says so, or Docker's first check has
 /// not run yet and the service answers its health URL.
 async fn summary_converged(c: &ContainerSummary, spec: Option<&ServiceSpec>) -> bool {
@@ -104,7 +119,7 @@ async fn summary_converged(c: &ContainerSummary, spec: Option<&ServiceSpec>) -> 
     }
     match (summary_health(c), spec) {
         ("healthy", _) => true,
-        ("starting", Some(s)) => super::ready::answers_now(s).await,
+        ("starting", Some(s)) => super::ready::answers_now(&as_published(s, c)).await,
         _ => false,
     }
 }
@@ -183,7 +198,46 @@ pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
             grafana_api::Attempts::Retried,
         )),
     ];
-    with_service_reads(observe_engine(t, desired), reads).await
+    let mut observed = with_service_reads(observe_engine(t, desired), reads, |o| {
+        o.converged && moved_ports(desired, o).is_none()
+    })
+    .await?;
+    // A service that runs on other ports than the manifest's (the plan replaces it): what it
+    // holds is read where it runs, never at the new port, where nothing (or someone else's
+    // program) answers.
+    let mut running = desired.clone();
+    let mut moved = Vec::new();
+    for (id, o) in &observed.resources {
+        if let (true, Some(ports)) = (o.converged, moved_ports(desired, o))
+            && let Some(ResourceSpec::Service(s)) =
+                running.resources.get_mut(id).map(|r| &mut r.spec)
+        {
+            s.ports = ports;
+            moved.push(id.name.clone());
+        }
+    }
+    for service in moved {
+        let found = match service.as_str() {
+            "influxdb" => common::read_databases(&t.ctx, &running, "docker").await?,
+            "grafana" => {
+                grafana_api::read_stack(&t.ctx, &running, grafana_api::Attempts::Retried).await?
+            }
+            _ => Vec::new(),
+        };
+        observed.extend(found);
+    }
+    Ok(observed)
+}
+
+/// The ports a service publishes as it runs (its canonical form), when they are not the ones
+/// the manifest declares for it.
+fn moved_ports(desired: &Desired, o: &ObservedResource) -> Option<Vec<crate::desired::PortSpec>> {
+    let Some(ResourceSpec::Service(want)) = desired.resources.get(&o.id).map(|r| &r.spec) else {
+        return None;
+    };
+    let running: Vec<crate::desired::PortSpec> =
+        serde_json::from_value(o.canonical.get("ports")?.clone()).ok()?;
+    (running != want.ports).then_some(running)
 }
 
 /// The stack's network, volumes and containers as the engine reports them.

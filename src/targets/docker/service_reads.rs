@@ -48,11 +48,12 @@ impl<'a> ServiceRead<'a> {
 }
 
 /// Run `engine` and every read at the same time; once `engine` is done, add what each read
-/// found (or fail with its error, once its `again` failed too) where its service converged,
-/// and drop the others.
+/// found (or fail with its error, once its `again` failed too) where its service, as observed,
+/// is `usable` (it runs, healthy, where the reads looked), and drop the others unfinished.
 pub(super) async fn with_service_reads(
     engine: impl Future<Output = Result<Observed>>,
     reads: Vec<ServiceRead<'_>>,
+    usable: impl Fn(&ObservedResource) -> bool,
 ) -> Result<Observed> {
     let (ids, mut reads): (Vec<_>, Vec<_>) = reads
         .into_iter()
@@ -67,7 +68,7 @@ pub(super) async fn with_service_reads(
     })
     .await?;
     for ((id, again), mut read) in ids.into_iter().zip(reads) {
-        if observed.resources.get(&id).is_some_and(|o| o.converged) {
+        if observed.resources.get(&id).is_some_and(&usable) {
             (&mut read).await;
             let found = Pin::new(&mut read)
                 .take_output()
@@ -105,6 +106,10 @@ mod tests {
         o
     }
 
+    fn converged(o: &ObservedResource) -> bool {
+        o.converged
+    }
+
     fn influx_read<'a>(
         read: impl Future<Output = Result<Vec<ObservedResource>>> + 'a,
     ) -> Vec<ServiceRead<'a>> {
@@ -135,7 +140,8 @@ mod tests {
             let _ = started.send(());
             Ok(vec![resource(ResourceKind::Database, "k6", true)])
         };
-        let observed = run(with_service_reads(engine, influx_read(read))).expect("observed");
+        let observed =
+            run(with_service_reads(engine, influx_read(read), converged)).expect("observed");
         let ids: Vec<String> = observed.resources.keys().map(|id| id.to_string()).collect();
         assert_eq!(ids, ["service.influxdb", "database.k6"]);
     }
@@ -147,6 +153,7 @@ mod tests {
         let observed = run(with_service_reads(
             async { Ok(engine(false)) },
             influx_read(failing()),
+            converged,
         ))
         .expect("a dropped read cannot fail observe");
         assert_eq!(observed, engine(false));
@@ -154,6 +161,7 @@ mod tests {
         let err = run(with_service_reads(
             async { Ok(engine(true)) },
             influx_read(failing()),
+            converged,
         ))
         .expect_err("the read's error");
         assert!(
@@ -177,16 +185,24 @@ mod tests {
             ]
         };
         // Not converged: the failed read is dropped and its `again` never starts.
-        let observed = run(with_service_reads(async { Ok(engine(false)) }, reads()))
-            .expect("a dropped read cannot fail observe");
+        let observed = run(with_service_reads(
+            async { Ok(engine(false)) },
+            reads(),
+            converged,
+        ))
+        .expect("a dropped read cannot fail observe");
         assert_eq!(observed, engine(false));
         assert!(
             !again_started.get(),
             "`again` started for a service that is down"
         );
         // Converged: `again` replaces the failed read.
-        let observed = run(with_service_reads(async { Ok(engine(true)) }, reads()))
-            .expect("`again` succeeded");
+        let observed = run(with_service_reads(
+            async { Ok(engine(true)) },
+            reads(),
+            converged,
+        ))
+        .expect("`again` succeeded");
         assert!(again_started.get());
         let ids: Vec<String> = observed.resources.keys().map(|id| id.to_string()).collect();
         assert_eq!(ids, ["service.influxdb", "database.k6"]);

@@ -153,7 +153,6 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value)> {
         let url = format!("{}{path}", self.base);
-        let what = format!("{method} {url}");
         let backoff = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(200))
             .with_max_delay(Duration::from_secs(5))
@@ -167,7 +166,8 @@ impl Client {
                 None => delay,
             })
             .notify(|f: &Failure, delay| {
-                tracing::warn!("{what}: {}; retrying in {delay:?}", f.error);
+                // The error names the method and URL already.
+                tracing::warn!("{}; retrying in {} ms", f.error, delay.as_millis());
             })
             .await
             .map_err(|f| f.error)

@@ -95,7 +95,10 @@ where
         .when(is_transient)
         .notify(|e: &Error, delay: Duration| {
             let n = attempt.get();
-            tracing::warn!("{what}: {e}; retrying in {delay:?} (attempt {n}/{attempts})");
+            tracing::warn!(
+                "{what}: {e}; retrying in {} ms (attempt {n}/{attempts})",
+                delay.as_millis()
+            );
             attempt.set(n + 1);
         })
         .await

@@ -147,3 +147,27 @@ fn env_checks_fail_with_their_fix_and_change_nothing() {
     ----- stderr -----
     ");
 }
+
+/// The cloud target's tokens are needed only there: `doctor --target native` of a stack that
+/// also declares `targets.cloud` does not fail on them; `--target cloud` does, naming them.
+#[test]
+fn cloud_only_tokens_are_checked_only_on_the_cloud_target() {
+    let p = TestContext::new();
+    let cloud = "targets:\n  cloud:\n    grafana_url: https://example.grafana.net\n    grafana_token_env: GRAFANA_CLOUD_TOKEN\n    influx_url: https://example.cloud2.influxdata.com\n    influx_token_env: INFLUX_CLOUD_TOKEN\n";
+    p.write("stacks/promo.yaml", &format!("{BASE}{cloud}"));
+    let slack = [("SLACK_WEBHOOK_URL", "https://hooks.slack.test/x")];
+    assert_eq!(p.run_env(&["generate"], &slack).code, 0);
+    let secrets = |target: &str| {
+        let run = p.run_env(&["doctor", "--target", target], &slack);
+        run.stdout
+            .lines()
+            .find(|l| l.contains(" secrets: "))
+            .unwrap_or_else(|| panic!("no secrets line:\n{}", run.all()))
+            .to_string()
+    };
+    assert_eq!(secrets("native"), "[ok]   secrets: 11 set, none a default");
+    assert_eq!(
+        secrets("cloud"),
+        "[fail] secrets: not set: GRAFANA_CLOUD_TOKEN, INFLUX_CLOUD_TOKEN"
+    );
+}

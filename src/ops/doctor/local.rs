@@ -60,8 +60,14 @@ pub(super) fn secret_values(ctx: &Ctx) -> Finding {
         Ok(rows) => rows,
         Err(e) => return Finding::from_error(CHECK, &e),
     };
+    // A secret only the cloud target reads is needed only there.
+    let needed = |r: &&crate::ops::SecretRow| {
+        ctx.target == crate::targets::TargetKind::Cloud
+            || r.used_by != [crate::secrets::CLOUD_TARGET]
+    };
     let missing: Vec<&str> = rows
         .iter()
+        .filter(needed)
         .filter(|r| r.status == "missing")
         .map(|r| r.name.as_str())
         .collect();
@@ -84,7 +90,10 @@ pub(super) fn secret_values(ctx: &Ctx) -> Finding {
                 ctx.env.display()
             ),
         ),
-        None => Finding::ok(CHECK, format!("{} set, none a default", rows.len())),
+        None => Finding::ok(
+            CHECK,
+            format!("{} set, none a default", rows.iter().filter(needed).count()),
+        ),
     }
 }
 

@@ -14,6 +14,7 @@ use miette::{NamedSource, SourceSpan};
 use serde_json::{Value, json};
 
 use super::services::{control_api_url, grafana_url};
+use super::source_files::{read_sorted, read_sorted_if_dir, sorted_paths, sorted_paths_if_dir};
 use super::{dashboard_cache, grafana::datasource_uid};
 use crate::error::{Error, Result, TemplateError};
 use crate::manifest::{Dashboard, LOCALES, Manifest};
@@ -41,8 +42,9 @@ pub struct Templates {
     /// the square of a template's size, so small files compile much faster.
     partials: BTreeMap<String, Template>,
     i18n: BTreeMap<String, (String, String)>,
-    /// Overlays of UI edits (`dashboards-src/overrides/<uid>.json`, RFC 6902), by uid; the
-    /// text is the patch ([`super::overlay`]).
+    /// Overlays of UI edits (RFC 6902; the text is the patch, [`super::overlay`]): by uid from
+    /// `dashboards-src/overrides/<uid>.json` (every stack's), by `<stack>/<uid>` from
+    /// `overrides/<stack>/<uid>.json` (that stack's, first).
     overlays: BTreeMap<String, Template>,
     cache: Arc<Cache>,
     /// Where rendered dashboards are cached across runs (see `dashboard_cache`); none: no cache.
@@ -78,30 +80,6 @@ fn builtin_templates(
             ((*name).to_string(), template)
         })
         .collect()
-}
-
-/// The paths in `dir`, sorted (deterministic override order).
-fn sorted_paths(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = fs_err::read_dir(dir).map_err(|e| Error::io("cannot list", dir, e))?;
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    Ok(paths)
-}
-
-/// `(file name, name without suffix, text)` of each `dir/*<suffix>` file, sorted by path.
-fn read_sorted(dir: &Path, suffix: &str) -> Result<Vec<(String, String, String)>> {
-    let mut out = Vec::new();
-    for path in sorted_paths(dir)? {
-        let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        let Some(stem) = file.strip_suffix(suffix) else {
-            continue;
-        };
-        let text = fs_err::read_to_string(&path).map_err(|e| Error::io("cannot read", &path, e))?;
-        out.push((file.to_string(), stem.to_string(), text));
-    }
-    Ok(out)
 }
 
 impl Templates {
@@ -167,10 +145,20 @@ impl Templates {
             }
         }
         let overrides = dir.join(OVERRIDES_DIR);
-        if overrides.is_dir() {
-            for (file, uid, text) in read_sorted(&overrides, ".json")? {
-                let origin = format!("{display_prefix}/{OVERRIDES_DIR}/{file}");
-                out.overlays.insert(uid, Template { origin, text });
+        // `overrides/<uid>.json` for every stack; `overrides/<stack>/<uid>.json` for one, first.
+        for (sub, key) in std::iter::once((overrides.clone(), String::new())).chain(
+            sorted_paths_if_dir(&overrides)?
+                .into_iter()
+                .filter(|p| p.is_dir())
+                .filter_map(|p| {
+                    let stack = p.file_name()?.to_str()?.to_string();
+                    Some((p, format!("{stack}/")))
+                }),
+        ) {
+            for (file, uid, text) in read_sorted_if_dir(&sub, ".json")? {
+                let origin = format!("{display_prefix}/{OVERRIDES_DIR}/{key}{file}");
+                out.overlays
+                    .insert(format!("{key}{uid}"), Template { origin, text });
             }
         }
         for locale in LOCALES {
@@ -292,7 +280,8 @@ pub const OVERRIDES_DIR: &str = "overrides";
 /// (`dashboards-src/overrides/<uid>.json`) when it has one.
 pub fn render_final(templates: &Templates, m: &Manifest, d: &Dashboard) -> Result<String> {
     let text = render(templates, m, d)?;
-    match templates.overlays.get(d.uid.as_str()) {
+    let overlays = &templates.overlays;
+    match (overlays.get(&format!("{}/{}", *m.stack, *d.uid))).or(overlays.get(d.uid.as_str())) {
         Some(o) => super::overlay::apply(&text, &o.text, &o.origin),
         None => Ok(text),
     }

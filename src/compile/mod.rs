@@ -19,6 +19,7 @@ pub mod native;
 pub mod overlay;
 pub mod schedule;
 pub mod services;
+mod source_files;
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,6 @@
 //! Dashboard overlays: the UI edits `dashboards pull` brought back, kept as an RFC 6902 JSON
-//! Patch in `dashboards-src/overrides/<uid>.json` that `generate` applies after rendering the
+//! Patch in `dashboards-src/overrides/<stack>/<uid>.json` (one stack's; `overrides/<uid>.json`:
+//! every stack's) that `generate` applies after rendering the
 //! template — so templates stay templates and a UI edit survives every regeneration.
 //!
 //! Each change is guarded by `test` operations: the panel is still the one the edit was made on

@@ -2046,3 +2046,43 @@ async fn check_url_filter(influx: &Influx, dash: &Value, run: &Run, range: (i64,
         }
     }
 }
+
+/// `dashboards-src/overrides/<uid>.json` applies to every stack declaring the uid;
+/// `overrides/<stack>/<uid>.json` (what `dashboards pull` writes) to that stack only, in its
+/// place — `[]` there means "no edit" for that stack.
+#[test]
+fn a_stacks_own_overlay_shadows_the_shared_one_for_that_stack_only() {
+    let p = crate::common::TestContext::with_repo_stacks();
+    let title = |stack: &str| {
+        let g = p.run(&["-f", &format!("stacks/{stack}.yaml"), "generate"]);
+        assert_eq!(g.code, 0, "{}", g.all());
+        let d: Value = serde_json::from_str(&p.read(&format!(
+            "generated/{stack}/grafana/dashboards/promo-marketing.json"
+        )))
+        .expect("json");
+        d["title"].as_str().expect("title").to_string()
+    };
+    let template = title("promo");
+    let set_title = |t: &str| format!(r#"[{{"op":"replace","path":"/title","value":"{t}"}}]"#);
+    p.write(
+        "dashboards-src/overrides/promo-marketing.json",
+        &set_title("Shared"),
+    );
+    assert_eq!(
+        (title("promo"), title("promo-v1")),
+        ("Shared".into(), "Shared".into())
+    );
+    p.write(
+        "dashboards-src/overrides/promo/promo-marketing.json",
+        &set_title("Promo's"),
+    );
+    assert_eq!(
+        (title("promo"), title("promo-v1")),
+        ("Promo's".into(), "Shared".into())
+    );
+    p.write("dashboards-src/overrides/promo/promo-marketing.json", "[]");
+    assert_eq!(
+        (title("promo"), title("promo-v1")),
+        (template, "Shared".into())
+    );
+}

@@ -193,7 +193,7 @@ fn a_ui_edit_on_the_docker_target_is_planned_protected_pulled_and_kept() {
     success: true
     exit_code: 0
     ----- stdout -----
-      promo-marketing: 1 edit kept in dashboards-src/overrides/promo-marketing.json
+      promo-marketing: 1 edit kept in dashboards-src/overrides/[STACK]/promo-marketing.json
 
     Run `promo-infra generate` to bring the edits into generated/, then commit dashboards-src/overrides/.
 

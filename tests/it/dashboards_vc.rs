@@ -202,17 +202,29 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
 
     ----- stderr -----
     "#);
+    let render_v1 = || {
+        let r = p.run(&[
+            "-f",
+            "stacks/promo-v1.yaml",
+            "dashboards",
+            "render",
+            "promo-marketing",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.all());
+        r.stdout
+    };
+    let v1_before = render_v1();
     promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "pull", "promo-marketing"]), @"
     success: true
     exit_code: 0
     ----- stdout -----
-      promo-marketing: 1 edit kept in dashboards-src/overrides/promo-marketing.json
+      promo-marketing: 1 edit kept in dashboards-src/overrides/promo/promo-marketing.json
 
     Run `promo-infra generate` to bring the edits into generated/, then commit dashboards-src/overrides/.
 
     ----- stderr -----
     ");
-    insta::assert_snapshot!(p.read("dashboards-src/overrides/promo-marketing.json"), @r#"
+    insta::assert_snapshot!(p.read("dashboards-src/overrides/promo/promo-marketing.json"), @r#"
     [
       {
         "op": "test",
@@ -254,6 +266,9 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
     );
     let check = p.run(&["-f", "stacks/promo.yaml", "generate", "--check"]);
     assert_eq!(check.code, 0, "{}", check.all());
+    // The edit is the `promo` stack's only: promo-v1 declares the same uid and its dashboard
+    // neither gets the edit nor fails on it.
+    assert_eq!(render_v1(), v1_before);
     let again = run(
         &p,
         &[
@@ -431,7 +446,7 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
     ----- stdout -----
 
     ----- stderr -----
-      x dashboards-src/overrides/promo-marketing.json: the UI edit no longer applies to the template: panel "Temps de réponse" › fieldConfig.defaults.unit: the template has "ns", the edit was made against "ms" (value did not match)
+      x dashboards-src/overrides/promo/promo-marketing.json: the UI edit no longer applies to the template: panel "Temps de réponse" › fieldConfig.defaults.unit: the template has "ns", the edit was made against "ms" (value did not match)
       help: the template changed where the edit was made: keep one of them — edit or delete the overlay, or apply the template and pull again (`promo-infra dashboards pull UID`)
     "#);
     assert!(

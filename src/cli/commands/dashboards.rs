@@ -50,7 +50,7 @@ pub enum Command {
         concurrency: u16,
     },
     /// Bring the edits made in the stack's running Grafana back into the sources, as overlays
-    /// (`dashboards-src/overrides/<uid>.json`) that `generate` applies after the templates.
+    /// (`dashboards-src/overrides/<stack>/<uid>.json`) that `generate` applies after the templates.
     #[command(
         after_help = "Examples:\n  promo-infra dashboards pull promo-marketing && promo-infra generate"
     )]

@@ -45,7 +45,7 @@ pub enum Pulled {
 }
 
 /// `dashboards pull [UID…]`: bring the edits made in the stack's Grafana back into the sources
-/// as overlays (`dashboards-src/overrides/<uid>.json`, [`crate::compile::overlay`]), which
+/// as overlays (`dashboards-src/overrides/<stack>/<uid>.json`, [`crate::compile::overlay`]), which
 /// `generate` applies after the template: the templates stay as they are.
 pub fn pull(
     project: &Project,
@@ -77,10 +77,13 @@ pub fn pull(
         })?;
         rendered.push((d.uid.as_str().to_string(), model));
     }
+    // This stack's edits: `overrides/<stack>/`, so they never reach another stack's dashboard
+    // with the same uid (`overrides/<uid>.json`, shared by every stack, is written by hand).
     let dir = project
         .root
         .join("dashboards-src")
-        .join(crate::compile::dashboards::OVERRIDES_DIR);
+        .join(crate::compile::dashboards::OVERRIDES_DIR)
+        .join(s.loaded.stack());
     let (pulled, seen) = runtime()?.block_on(pull_into(&grafana, &rendered, &dir))?;
     // The sources now hold what Grafana has: those versions are no longer someone else's edit,
     // so apply and push may overwrite them once the sources change.
@@ -95,7 +98,8 @@ pub fn pull(
 
 /// [`pull`] with the templates' renderings given: for each `(uid, template model)`, the overlay
 /// from it to Grafana's dashboard (both normalised) is written to `dir/<uid>.json`, or removed
-/// when empty. Files are written atomically and only when they change. Also returns the
+/// when empty (kept as `[]` when `dir`'s parent holds a shared overlay of that uid, which it
+/// shadows for this stack). Files are written atomically and only when they change. Also returns the
 /// version of each dashboard Grafana had, by uid.
 pub async fn pull_into(
     grafana: &grafana::Client,
@@ -122,11 +126,16 @@ pub async fn pull_into(
         );
         let path = dir.join(format!("{uid}.json"));
         let shown = format!(
-            "dashboards-src/{}/{uid}.json",
-            crate::compile::dashboards::OVERRIDES_DIR
+            "dashboards-src/{}/{}/{uid}.json",
+            crate::compile::dashboards::OVERRIDES_DIR,
+            dir.file_name().unwrap_or_default().to_string_lossy()
         );
         let existing = std::fs::read_to_string(&path).ok();
-        if overlay.is_empty() {
+        // Without edits of its own, a shared overlay would apply: an empty one says "none".
+        let shared = dir
+            .parent()
+            .is_some_and(|all| all.join(format!("{uid}.json")).is_file());
+        if overlay.is_empty() && !shared {
             if existing.is_some() {
                 fs_err::remove_file(&path).map_err(|e| Error::io("cannot remove", &path, e))?;
                 out.push(Pulled::Removed { uid, path: shown });

@@ -79,7 +79,7 @@ fn describe(err: &serde_saphyr::Error) -> (String, String, Option<String>) {
         ),
         serde_saphyr::Error::SerdeInvalidType { .. }
         | serde_saphyr::Error::SerdeInvalidValue { .. } => (
-            format!("wrong type: {raw}"),
+            format!("wrong type: expected {}", expected_type(&raw)),
             "wrong type".into(),
             Some("check the value against the manifest schema (`promo-infra schema`)".into()),
         ),
@@ -88,6 +88,17 @@ fn describe(err: &serde_saphyr::Error) -> (String, String, Option<String>) {
             "wrong type".into(),
             Some("check the value against the manifest schema (`promo-infra schema`)".into()),
         ),
+        _ if raw.starts_with("duplicate mapping key: ") => {
+            let key = raw["duplicate mapping key: ".len()..]
+                .split(", set DuplicateKeyPolicy")
+                .next()
+                .unwrap_or_default();
+            (
+                format!("key `{key}` appears twice in this section"),
+                "second occurrence".into(),
+                Some("keep one of them: which one should win would be a guess".into()),
+            )
+        }
         _ => (
             format!("malformed YAML: {raw}"),
             "here".into(),
@@ -99,17 +110,32 @@ fn describe(err: &serde_saphyr::Error) -> (String, String, Option<String>) {
 /// `invalid u32` → words a person reads; `invalid u32: detail` keeps the detail.
 fn expected_type(raw: &str) -> String {
     let rest = raw.trim_start_matches("invalid ");
+    // serde's own wording: `invalid type: floating point `1.5`, expected u32`, `invalid value:
+    // integer `-1`, expected u32`.
+    if let Some((got, want)) = rest
+        .strip_prefix("type: ")
+        .or_else(|| rest.strip_prefix("value: "))
+        .and_then(|body| body.rsplit_once(", expected "))
+    {
+        return format!("{}, not {}", type_words(want), got.replace('`', ""));
+    }
     let (ty, detail) = rest.split_once(": ").unwrap_or((rest, ""));
-    let words = match ty {
-        "u8" | "u16" | "u32" | "u64" | "i32" | "i64" => "a whole number",
+    if detail.is_empty() {
+        type_words(ty).to_string()
+    } else {
+        format!("{}, {detail}", type_words(ty))
+    }
+}
+
+/// A Rust type name as a person reads it.
+fn type_words(ty: &str) -> &str {
+    match ty {
+        "u8" | "u16" | "u32" | "u64" => "a whole number (0 or more)",
+        "i32" | "i64" => "a whole number",
         "f32" | "f64" => "a number",
         "bool" => "true or false",
+        "a string" | "string" => "text",
         other => other,
-    };
-    if detail.is_empty() {
-        words.to_string()
-    } else {
-        format!("{words}, {detail}")
     }
 }
 

@@ -82,7 +82,7 @@ fn wrong_type() {
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-      x wrong type: expected a whole number
+      x wrong type: expected a whole number (0 or more)
        ,-[stacks/shop.yaml:6:9]
      5 |   image: influxdb:2.7
      6 |   port: eighty
@@ -92,6 +92,31 @@ fn wrong_type() {
        `----
       help: check the value against the manifest schema (`promo-infra schema`)
     ");
+}
+
+#[test]
+fn a_fraction_a_negative_port_and_a_repeated_key_say_so_in_words() {
+    let first_problem = |edit: (&str, &str)| {
+        let run = refused(&[edit]);
+        run.stderr
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("x ") && !l.contains("is invalid"))
+            .unwrap_or_else(|| panic!("{}", run.all()))
+            .to_string()
+    };
+    assert_eq!(
+        first_problem(("  port: 8086", "  port: 8086.5")),
+        "x wrong type: expected a whole number (0 or more), not floating point 8086.5"
+    );
+    assert_eq!(
+        first_problem(("  port: 8086", "  port: -1")),
+        "x wrong type: expected a whole number (0 or more), not integer -1"
+    );
+    assert_eq!(
+        first_problem(("  port: 8086", "  port: 8086\n  port: 8087")),
+        "x key `port` appears twice in this section"
+    );
 }
 
 #[test]

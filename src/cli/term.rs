@@ -11,8 +11,37 @@ use std::process::ExitCode;
 use super::globals::Globals;
 use crate::error::Result;
 
+/// How the user called promo-infra (`promo-infra -C DIR -f FILE`), when with `-C` or `-f`: the
+/// commands an error's help suggests then carry the same flags, so they act on the same stack.
+static INVOCATION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `help` with every suggested `` `promo-infra <command>`…`` given the user's `-C`/`-f`
+/// (`invocation`); a suggestion that already names its flags is left as it is.
+fn with_invocation(help: &str, invocation: &str) -> String {
+    let mut out = String::with_capacity(help.len());
+    let mut rest = help;
+    while let Some(i) = rest.find("`promo-infra ") {
+        let after = &rest[i + "`promo-infra ".len()..];
+        out.push_str(&rest[..i]);
+        if after.starts_with("-f ") || after.starts_with("-C ") {
+            out.push_str("`promo-infra ");
+        } else {
+            out.push('`');
+            out.push_str(invocation);
+            out.push(' ');
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Colour, error style and logs, from the global flags.
 pub fn init(globals: &Globals) {
+    let invocation = super::commands::k6::cli_prefix(&globals.project(), &globals.selection(false));
+    if invocation != "promo-infra" {
+        let _ = INVOCATION.set(invocation);
+    }
     let color = globals.color();
     if !color {
         anstream::ColorChoice::Never.write_global();
@@ -86,7 +115,11 @@ impl miette::Diagnostic for Shown<'_> {
         self.0.severity()
     }
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.0.help()
+        let help = self.0.help()?;
+        match INVOCATION.get() {
+            Some(invocation) => Some(Box::new(with_invocation(&help.to_string(), invocation))),
+            None => Some(help),
+        }
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.0.source_code()
@@ -178,5 +211,29 @@ pub fn exit(result: Result<ExitCode>) -> ExitCode {
             let _ = write!(err, "{}", render(&e));
             ExitCode::from(code::ERROR)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_invocation;
+
+    #[test]
+    fn suggested_commands_carry_the_users_flags_once() {
+        let p = "promo-infra -f stacks/local.yaml";
+        assert_eq!(
+            with_invocation(
+                "see it with `promo-infra dashboards diff x`, or `promo-infra apply`",
+                p
+            ),
+            "see it with `promo-infra -f stacks/local.yaml dashboards diff x`, or `promo-infra -f stacks/local.yaml apply`"
+        );
+        // Already with its flags (k6 hints): unchanged; no suggestion: unchanged.
+        let own = "run `promo-infra -f a.yaml k6 run x.js`";
+        assert_eq!(with_invocation(own, p), own);
+        assert_eq!(
+            with_invocation("promo-infra is fine", p),
+            "promo-infra is fine"
+        );
     }
 }

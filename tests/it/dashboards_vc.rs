@@ -186,7 +186,7 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
 
     ----- stderr -----
       x dashboard `promo-marketing` was changed in Grafana http://127.0.0.1:[PORT] (version 2) since promo-infra last pushed it; not overwritten
-      help: see the change with `promo-infra dashboards diff promo-marketing`, keep it with `promo-infra dashboards pull promo-marketing` then `generate`, or overwrite it with `dashboards push --force`
+      help: see the change with `promo-infra -f stacks/promo.yaml dashboards diff promo-marketing`, keep it with `promo-infra -f stacks/promo.yaml dashboards pull promo-marketing` then `generate`, or overwrite it with `dashboards push --force`
     ");
 
     promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "diff", "promo-marketing", "--detailed-exitcode"]), @r#"
@@ -447,7 +447,7 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
 
     ----- stderr -----
       x dashboards-src/overrides/promo/promo-marketing.json: the UI edit no longer applies to the template: panel "Temps de réponse" › fieldConfig.defaults.unit: the template has "ns", the edit was made against "ms" (value did not match)
-      help: the template changed where the edit was made: keep one of them — edit or delete the overlay, or apply the template and pull again (`promo-infra dashboards pull UID`)
+      help: the template changed where the edit was made: keep one of them — edit or delete the overlay, or apply the template and pull again (`promo-infra -f stacks/promo.yaml dashboards pull UID`)
     "#);
     assert!(
         project(p.snapshot_tree()) == before,

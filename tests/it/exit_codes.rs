@@ -86,3 +86,26 @@ fn an_unreachable_remote_engine_says_connection_refused_and_what_to_do() {
       help: start the engine (`just setup` starts dockerd when no socket answers, or `systemctl start docker`), or point DOCKER_HOST at a running one
     ");
 }
+
+/// An error's help suggests commands with the `-C`/`-f` the user gave, so they act on the same
+/// stack (`-f stacks/shop.yaml` here; without it they would act on `stacks/promo.yaml`).
+#[test]
+fn an_errors_suggested_command_carries_the_users_flags() {
+    let p = crate::common::TestContext::new();
+    p.write("stacks/shop.yaml", crate::common::BASE);
+    let run = p.run(&[
+        "-f",
+        "stacks/shop.yaml",
+        "secrets",
+        "rotate",
+        "GRAFANA_ADMIN_PASSWORD",
+        "--auto-approve",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("help: run `promo-infra -f stacks/shop.yaml apply` first"),
+        "{}",
+        run.all()
+    );
+}

@@ -20,6 +20,15 @@
 
 use std::fmt::Write as _;
 
+/// Unicode format characters that change how the text around them reads without showing
+/// themselves: zero-width, direction marks, embeddings, overrides and isolates, BOM, and the
+/// Unicode line and paragraph separators. Free text refuses them (a title that reads
+/// differently from what it holds), and a STOP page user name drops them.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}')
+}
+
 /// One POSIX shell word. Control characters cannot pass validation; a NUL (which no shell word
 /// can hold) is dropped rather than passed on.
 pub fn shell(s: &str) -> String {

@@ -84,7 +84,7 @@ pub(super) fn who(username: &str) -> String {
     let visible = username
         .chars()
         .map(|c| if c.is_whitespace() { ' ' } else { c })
-        .filter(|c| !c.is_control() && !is_invisible_format(*c))
+        .filter(|c| !c.is_control() && !crate::compile::escape::is_invisible_format(*c))
         .collect::<String>();
     visible
         .split_whitespace()
@@ -93,13 +93,6 @@ pub(super) fn who(username: &str) -> String {
         .chars()
         .take(64)
         .collect()
-}
-
-/// Unicode format characters that change how the text around them reads without showing
-/// themselves: zero-width, direction marks, embeddings, overrides and isolates, BOM.
-fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
-        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
 }
 
 /// CORS of the `/api/` routes: the Grafana origin (when configured) may call them from a

@@ -946,3 +946,19 @@ fn a_path_into_promo_infras_own_directories_is_refused() {
       help: write a path inside the project (not under `generated/`, `stacks/` or `dashboards-src/`) with letters, digits and `._+@,=~-`, e.g. `data`
     ");
 }
+
+#[test]
+fn a_title_with_a_direction_override_is_refused() {
+    // U+202E (right-to-left override) makes a title read differently from what it holds.
+    let run = refused(&[(
+        "    template: marketing\n",
+        "    template: marketing\n    title: \"Promo \\u202Ekcalb\"\n",
+    )]);
+    assert!(
+        run.stderr.contains(
+            "dashboards[0].title: the invisible formatting character U+202E is not allowed here"
+        ),
+        "{}",
+        run.all()
+    );
+}

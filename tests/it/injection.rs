@@ -409,7 +409,7 @@ fn channel_and_titles_cannot_carry_a_line_break() {
         :                       `-- control character
      28 |   rules:
         `----
-      help: write it on one line, without control characters
+      help: write it on one line, without control or invisible formatting characters (direction overrides, zero-width)
     "##);
 }
 

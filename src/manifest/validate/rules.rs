@@ -73,18 +73,24 @@ pub(super) fn describe_char(c: char) -> String {
         ' ' => "a space".into(),
         '`' => "a backtick".into(),
         c if c.is_control() => format!("the control character U+{:04X}", u32::from(c)),
+        c if crate::compile::escape::is_invisible_format(c) => {
+            format!("the invisible formatting character U+{:04X}", u32::from(c))
+        }
         c => format!("`{c}`"),
     }
 }
 
 /// Free text (titles, channel): one line, no control characters, at most `max` characters.
 pub(super) fn check_text(p: &mut Problems<'_>, key: &str, value: &Sp<String>, max: usize) {
-    if let Some(bad) = value.chars().find(|c| c.is_control()) {
+    if let Some(bad) = value
+        .chars()
+        .find(|c| c.is_control() || crate::compile::escape::is_invisible_format(*c))
+    {
         p.push(
             value.pos(),
             format!("{key}: {} is not allowed here", describe_char(bad)),
             "control character",
-            Some("write it on one line, without control characters".to_string()),
+            Some("write it on one line, without control or invisible formatting characters (direction overrides, zero-width)".to_string()),
         );
     } else if value.chars().count() > max {
         p.push(

@@ -308,8 +308,8 @@ async fn export_csv_per_run_and_per_bucket_parses_and_matches_the_fixture() {
     exit_code: 0
     ----- stdout -----
     time,p50_ms,p95_ms,p99_ms,errors_pct,errors_4xx_pct,errors_5xx_pct,peak_vus,rps,checks_pass_pct,requests
-    [TIMESTAMP],400,1800,6000,6,1.5,4,80,60,90.65281899109793,1800
-    [TIMESTAMP],400,1800,6000,6,1.5,4,80,60,90.65281899109793,1800
+    [TIMESTAMP],400,1800,6000,6,1.5,4,80,60,90.652819,1800
+    [TIMESTAMP],400,1800,6000,6,1.5,4,80,60,90.652819,1800
 
     ----- stderr -----
     ");

@@ -311,9 +311,21 @@ fn cells(values: Option<&Values>) -> Vec<String> {
         .map(|s| {
             values
                 .and_then(|v| v.get(s))
-                .map_or_else(String::new, |v| v.to_string())
+                .map_or_else(String::new, |v| csv_number(*v))
         })
         .collect()
+}
+
+/// A statistic for a spreadsheet: at most 6 decimals, no trailing zeros. InfluxDB sums a mean's
+/// points in no fixed order, so the 16th digit varies between two exports of the same run.
+fn csv_number(v: f64) -> String {
+    let text = format!("{v:.6}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.to_string()
+    }
 }
 
 fn write_csv(out: &mut Out<impl Write>, header: Vec<String>, rows: Vec<Vec<String>>) -> Result<()> {

@@ -82,6 +82,9 @@ pub struct ControlConfig {
     pub locale: String,
     /// Stack name.
     pub stack: String,
+    /// The stack file the API was started with (`-f`, project-relative), when it was: the
+    /// container and service modes know only the stack's name.
+    pub manifest: Option<String>,
     /// Time limits.
     pub timing: Timing,
 }
@@ -160,6 +163,7 @@ pub fn config_from_manifest(
         grafana: crate::k6::report::grafana_client(m, values, crate::targets::TargetKind::Docker)?,
         locale: m.locale.to_string(),
         stack: m.stack.to_string(),
+        manifest: None,
         timing,
     })
 }
@@ -191,6 +195,7 @@ pub fn config_from_env(
         grafana,
         locale: lookup(env::LOCALE).unwrap_or_else(|| "fr".into()),
         stack: lookup(env::STACK).unwrap_or_default(),
+        manifest: None,
         timing,
     })
 }
@@ -214,7 +219,9 @@ pub fn resolve(
     };
     let (_, loaded) = ops::load_one(project, &selection)?;
     let values = ops::secret_values(project, &loaded.manifest)?;
-    config_from_manifest(&loaded.manifest, &values, listen, timing)
+    let mut cfg = config_from_manifest(&loaded.manifest, &values, listen, timing)?;
+    cfg.manifest = Some(loaded.rel_path.clone());
+    Ok(cfg)
 }
 
 #[cfg(test)]

@@ -131,10 +131,17 @@ struct Current<'a> {
 
 /// Status, error and hint of a missing run.
 pub(super) fn missing(st: &AppState, m: Missing) -> (StatusCode, String, String) {
-    let start_hint = format!(
-        "start one with `promo-infra -f stacks/{}.yaml k6 run SCRIPT`: it registers the run with this API",
-        st.cfg.stack
-    );
+    // The stack file only when this API was started with it; inside a container or a service
+    // it knows the stack's name, not where its file is.
+    let start_hint = match (&st.cfg.manifest, st.cfg.stack.as_str()) {
+        (Some(path), _) => format!(
+            "start one with `promo-infra -f {path} k6 run SCRIPT`: it registers the run with this API"
+        ),
+        (None, "") => "start one with `promo-infra -f <stack file> k6 run SCRIPT`: it registers the run with this API".to_string(),
+        (None, stack) => format!(
+            "start one with `promo-infra -f <stack file> k6 run SCRIPT` (the stack file of stack `{stack}`): it registers the run with this API"
+        ),
+    };
     match m {
         Missing::None { detail: None } => (
             StatusCode::NOT_FOUND,

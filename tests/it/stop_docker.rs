@@ -184,8 +184,8 @@ async fn stop_link_of_the_dashboard_stops_a_host_k6_run_through_the_containerise
         serde_json::json!({
             "error": format!("no test is running (test {testid} ended (stopped, k6 exit 105))"),
             "hint": format!(
-                "start one with `promo-infra -f stacks/{name}.yaml k6 run SCRIPT`: it registers \
-                 the run with this API"
+                "start one with `promo-infra -f <stack file> k6 run SCRIPT` (the stack file of \
+                 stack `{name}`): it registers the run with this API"
             ),
         })
     );

@@ -6,6 +6,8 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
+use super::registry::Annotated;
+
 /// Escape text for HTML content and attribute values (handlebars' escaping: `&<>"'`=`).
 pub fn esc(s: &str) -> String {
     handlebars::html_escape(s)
@@ -53,8 +55,16 @@ pub struct Strings {
     pub started: &'static str,
     /// Title after a stop.
     pub stopped_title: &'static str,
-    /// Text after a stop.
+    /// Text after a stop (followed by what became of the annotation).
     pub stopped_text: &'static str,
+    /// The "stopped by hand" annotation is on the dashboard.
+    pub annotation_posted: &'static str,
+    /// Posting it failed (followed by Grafana's error).
+    pub annotation_failed: &'static str,
+    /// No Grafana credentials: no annotation.
+    pub annotation_off: &'static str,
+    /// A later request: the first one posts it, not known yet.
+    pub annotation_pending: &'static str,
     /// Title when k6 is still finishing.
     pub stopping_title: &'static str,
     /// Text when k6 is still finishing.
@@ -84,7 +94,11 @@ pub const FR: Strings = Strings {
     promo_type: "Type",
     started: "Démarré à",
     stopped_title: "Test arrêté",
-    stopped_text: "Le test est arrêté. Une annotation « arrêté à la main » a été ajoutée au tableau de bord.",
+    stopped_text: "Le test est arrêté.",
+    annotation_posted: "Une annotation « arrêté à la main » a été ajoutée au tableau de bord.",
+    annotation_failed: "L'annotation « arrêté à la main » n'a pas pu être ajoutée au tableau de bord ; prévenez l'équipe technique. Erreur de Grafana :",
+    annotation_off: "Aucune annotation n'a été ajoutée au tableau de bord : l'API de contrôle n'a pas d'accès à Grafana.",
+    annotation_pending: "L'annotation « arrêté à la main » est ajoutée au tableau de bord par la première demande d'arrêt.",
     stopping_title: "Arrêt demandé",
     stopping_text: "k6 termine son arrêt propre (envoi des dernières mesures). Rechargez le tableau de bord dans quelques secondes.",
     none_title: "Aucun test en cours",
@@ -106,7 +120,11 @@ pub const EN: Strings = Strings {
     promo_type: "Type",
     started: "Started at",
     stopped_title: "Test stopped",
-    stopped_text: "The test is stopped. A \"stopped by hand\" annotation was added to the dashboard.",
+    stopped_text: "The test is stopped.",
+    annotation_posted: "A \"stopped by hand\" annotation was added to the dashboard.",
+    annotation_failed: "The \"stopped by hand\" annotation could not be added to the dashboard; tell the engineers. Grafana's error:",
+    annotation_off: "No annotation was added to the dashboard: the control API has no access to Grafana.",
+    annotation_pending: "The \"stopped by hand\" annotation is added to the dashboard by the first stop request.",
     stopping_title: "Stop requested",
     stopping_text: "k6 is finishing its graceful stop (sending its last measurements). Reload the dashboard in a few seconds.",
     none_title: "No test running",
@@ -120,6 +138,19 @@ pub const EN: Strings = Strings {
 /// Strings for a locale (French unless `en`).
 pub fn strings(locale: &str) -> &'static Strings {
     if locale == "en" { &EN } else { &FR }
+}
+
+/// What became of the "stopped by hand" annotation, in the page's language (`None`: a later
+/// request, the first one posts it).
+pub fn annotation_text(s: &Strings, a: Option<&Annotated>) -> String {
+    match a {
+        Some(Annotated::Posted(_)) => s.annotation_posted.to_string(),
+        Some(Annotated::Failed(e)) => {
+            format!("{} {}.", s.annotation_failed, e.trim_end_matches('.'))
+        }
+        Some(Annotated::NotConfigured) => s.annotation_off.to_string(),
+        None => s.annotation_pending.to_string(),
+    }
 }
 
 /// A whole page around `body` (already escaped HTML).

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{ApiCaller, StopUser};
 use super::page;
+use super::registry::Annotated;
 use super::routes::{self, AppState, Shared, json_error};
 use crate::grafana::Annotation;
 
@@ -101,7 +102,22 @@ struct StopReport {
     exit_code: Option<i32>,
     waited_ms: u64,
     message: String,
+    /// What became of the "stopped by hand" annotation, in words (`posted (id 7)`,
+    /// `failed: …`, `not configured …`).
     annotation: String,
+    /// The same, for the STOP page (`None`: the first request has not posted it yet).
+    #[serde(skip)]
+    annotated: Option<Annotated>,
+}
+
+/// The JSON answer's words for an annotation outcome.
+fn annotation_words(a: Option<&Annotated>) -> String {
+    match a {
+        Some(Annotated::Posted(id)) => format!("posted (id {id})"),
+        Some(Annotated::Failed(e)) => format!("failed: {e}"),
+        Some(Annotated::NotConfigured) => "not configured (no Grafana credentials)".into(),
+        None => "posted by the first stop request".into(),
+    }
 }
 
 struct StopFailure {
@@ -184,11 +200,11 @@ async fn do_stop(
                     text,
                 };
                 match g.annotate(&a).await {
-                    Ok(id) => format!("posted (id {id})"),
-                    Err(e) => format!("failed: {e}"),
+                    Ok(id) => Annotated::Posted(id),
+                    Err(e) => Annotated::Failed(e.to_string()),
                 }
             }
-            None => "not configured (no Grafana credentials)".into(),
+            None => Annotated::NotConfigured,
         };
         st.runs.set_annotation(&testid, result);
     }
@@ -205,10 +221,7 @@ async fn do_stop(
     } else {
         st.runs.wait(&testid, limit, |p| p.ended.is_some()).await
     };
-    let annotation = progress
-        .annotation
-        .clone()
-        .unwrap_or_else(|| "posted by the first stop request".into());
+    let annotated = progress.annotation.clone();
     let message = if exited {
         format!("{}: {testid}", s.stopped_title)
     } else if req.order.force {
@@ -241,7 +254,8 @@ async fn do_stop(
             exit_code: progress.ended.map(|e| e.exit_code),
             waited_ms: u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX),
             message,
-            annotation,
+            annotation: annotation_words(annotated.as_ref()),
+            annotated,
         },
     ))
 }
@@ -354,7 +368,13 @@ pub(super) async fn stop_form(
             } else {
                 (StatusCode::ACCEPTED, s.stopping_title, s.stopping_text)
             };
-            page::message(status, s, title, &format!("{text} ({})", r.testid))
+            let annotation = page::annotation_text(s, r.annotated.as_ref());
+            page::message(
+                status,
+                s,
+                title,
+                &format!("{text} {annotation} ({})", r.testid),
+            )
         }
         Err(f) => {
             let title = if f.status == StatusCode::NOT_FOUND {

@@ -42,6 +42,7 @@ mod secrets;
 mod secrets_live;
 mod standin;
 mod stop_docker;
+mod stop_rotate;
 mod stop_session;
 mod systemd;
 mod tamper;

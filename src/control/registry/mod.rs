@@ -34,7 +34,18 @@ struct Entry {
     signals: Vec<String>,
     ended: Option<(Ended, Instant)>,
     /// Result of the "stopped by hand" annotation, once posted.
-    annotation: Option<String>,
+    annotation: Option<Annotated>,
+}
+
+/// What became of a stop's "stopped by hand" annotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Annotated {
+    /// Grafana stored it, with this id.
+    Posted(u64),
+    /// Posting it failed (why, without a secret).
+    Failed(String),
+    /// The API has no Grafana credentials.
+    NotConfigured,
 }
 
 /// A run found for a stop or the STOP page.
@@ -85,7 +96,7 @@ pub struct Progress {
     /// The run ended.
     pub ended: Option<Ended>,
     /// The annotation result, if posted.
-    pub annotation: Option<String>,
+    pub annotation: Option<Annotated>,
 }
 
 /// The registry of runs.

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Ended, Progress, Registry, StopOrder};
+use super::{Annotated, Ended, Progress, Registry, StopOrder};
 
 impl Registry {
     /// What the wrapper has done about `testid`'s stop.
@@ -111,7 +111,7 @@ impl Registry {
     }
 
     /// Record the result of the "stopped by hand" annotation.
-    pub fn set_annotation(&self, testid: &str, result: String) {
+    pub fn set_annotation(&self, testid: &str, result: Annotated) {
         if let Some(e) = self.lock().get_mut(testid) {
             e.annotation = Some(result);
         }

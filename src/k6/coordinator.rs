@@ -37,6 +37,80 @@ pub enum Polled {
     Stop(u64, StopOrder),
 }
 
+/// Why a request of the protocol failed (no secret in it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What happened.
+    pub text: String,
+    /// The API answered 401: it does not accept this run's token (it changed after the run
+    /// started: `secrets rotate`, another `.env`).
+    pub token_refused: bool,
+}
+
+impl From<String> for Failure {
+    fn from(text: String) -> Self {
+        Self {
+            text,
+            token_refused: false,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// The test a control API reports running (`GET /api/tests/current`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningTest {
+    /// Its test id.
+    pub testid: String,
+    /// Where its `k6 run` runs (may be empty).
+    pub host: String,
+}
+
+/// Ask the control API at `base` which test runs, with `token`: `Ok(Some(..))` on 200,
+/// `Ok(None)` on 404 (no test running), `Err(why)` when it cannot tell (unreachable, 401, an
+/// unexpected answer).
+pub async fn running_test(base: &str, token: &str) -> Result<Option<RunningTest>, String> {
+    let http = reqwest::Client::builder()
+        .connect_timeout(SHORT)
+        .timeout(SHORT + SHORT)
+        .build()
+        .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+    let url = format!("{}/api/tests/current", base.trim_end_matches('/'));
+    let resp = http
+        .get(&url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| describe(&e))?;
+    match resp.status() {
+        reqwest::StatusCode::OK => {
+            let v: serde_json::Value = resp
+                .json()
+                .await
+                .map_err(|e| format!("unexpected answer: {}", describe(&e)))?;
+            let testid = v["testid"]
+                .as_str()
+                .ok_or_else(|| format!("unexpected answer from {url}: no testid"))?;
+            Ok(Some(RunningTest {
+                testid: testid.to_string(),
+                host: v["host"].as_str().unwrap_or_default().to_string(),
+            }))
+        }
+        reqwest::StatusCode::NOT_FOUND => Ok(None),
+        reqwest::StatusCode::UNAUTHORIZED => Err(format!(
+            "{} — it refused {} from .env: it runs with another token",
+            Coordinator::error_of(resp).await,
+            crate::secrets::CONTROL_API_TOKEN
+        )),
+        _ => Err(Coordinator::error_of(resp).await),
+    }
+}
+
 fn describe(e: &reqwest::Error) -> String {
     // reqwest's Display names the URL (no secret in it: the token is a header).
     let mut text = e.to_string();
@@ -91,13 +165,13 @@ impl Coordinator {
     }
 
     /// Register (or re-register) the run.
-    pub async fn register(&self) -> Result<Registered, String> {
+    pub async fn register(&self) -> Result<Registered, Failure> {
         let resp = self.post("/api/runs", &self.info, SHORT).await?;
         if resp.status().is_success() {
             return resp
                 .json()
                 .await
-                .map_err(|e| format!("unexpected answer: {}", describe(&e)));
+                .map_err(|e| format!("unexpected answer: {}", describe(&e)).into());
         }
         let status = resp.status();
         let mut text = Self::error_of(resp).await;
@@ -105,14 +179,18 @@ impl Coordinator {
             text.push_str(
                 " — the API refused CONTROL_API_TOKEN from .env: the API runs with another token (rotated? another stack?); re-apply the stack",
             );
+            return Err(Failure {
+                text,
+                token_refused: true,
+            });
         } else if status == reqwest::StatusCode::NOT_FOUND {
             text.push_str(" — this server has no /api/runs: is it an older promo-infra control API, or not a control API at all?");
         }
-        Err(text)
+        Err(text.into())
     }
 
     /// One long poll; registers again when the API has forgotten the run.
-    pub async fn poll(&self, seen: u64) -> Result<Polled, String> {
+    pub async fn poll(&self, seen: u64) -> Result<Polled, Failure> {
         let path = format!(
             "/api/runs/{}/poll?seen={seen}&wait_s={}",
             self.info.testid,
@@ -126,7 +204,11 @@ impl Coordinator {
             return Ok(Polled::Nothing(seen));
         }
         if !resp.status().is_success() {
-            return Err(Self::error_of(resp).await);
+            let token_refused = resp.status() == reqwest::StatusCode::UNAUTHORIZED;
+            return Err(Failure {
+                text: Self::error_of(resp).await,
+                token_refused,
+            });
         }
         let a: PollAnswer = resp
             .json()

@@ -166,15 +166,17 @@ pub(super) async fn supervise(
 }
 /// Long-poll the control API for stop orders until aborted; forwards each new or escalated
 /// order. Connection problems are retried every second (k6 keeps running; Ctrl+C still works).
+/// A refused token (401) is said as such: the token changed under the run, and the STOP button
+/// cannot reach it any more (retrying still: the token may be put back).
 async fn poll_loop(c: Coordinator, orders: tokio::sync::mpsc::Sender<StopOrder>) {
     // Update the registration with k6's pid (information for the API).
     let _ = c.register().await;
     let mut seen = 0;
-    let mut failing = false;
+    // The failure last reported: `Some(token_refused)`.
+    let mut failing: Option<bool> = None;
     loop {
         let polled = c.poll(seen).await;
-        if polled.is_ok() && failing {
-            failing = false;
+        if polled.is_ok() && failing.take().is_some() {
             tracing::warn!("in contact with the control API at {} again", c.base);
         }
         match polled {
@@ -186,12 +188,20 @@ async fn poll_loop(c: Coordinator, orders: tokio::sync::mpsc::Sender<StopOrder>)
             }
             Ok(Polled::Nothing(v)) => seen = v,
             Err(e) => {
-                if !failing {
-                    failing = true;
-                    tracing::warn!(
-                        "lost contact with the control API at {} ({e}): the STOP button cannot reach this test until it answers again (retrying every second; Ctrl+C here still works)",
-                        c.base
-                    );
+                if failing != Some(e.token_refused) {
+                    failing = Some(e.token_refused);
+                    if e.token_refused {
+                        tracing::warn!(
+                            "the control API at {} refuses this run's {} (HTTP 401): the token changed after this `k6 run` started (`secrets rotate`, or the API restarted with another .env), so the STOP button cannot reach this test any more; Ctrl+C here stops k6",
+                            c.base,
+                            secrets::CONTROL_API_TOKEN
+                        );
+                    } else {
+                        tracing::warn!(
+                            "lost contact with the control API at {} ({e}): the STOP button cannot reach this test until it answers again (retrying every second; Ctrl+C here still works)",
+                            c.base
+                        );
+                    }
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }

@@ -8,8 +8,9 @@
 //! The control API's image is built for this test only (`promo-infra-stop-it:<pid>`, FROM the
 //! shared `promo-infra:0.1.0` with the binary under test copied in) so another test rebuilding
 //! the shared tag meanwhile cannot swap the binary; it is removed at the end, like the stack
-//! (`destroy --volumes`, also when the test fails). Without an engine the test prints why and
-//! passes by hand, but FAILS when `CI=true`.
+//! (`destroy --volumes`, also when the test fails). While the test runs, `secrets rotate` of a
+//! secret it depends on is refused (the API would restart with a value `k6 run` does not
+//! have). Without an engine the test prints why and passes by hand, but FAILS when `CI=true`.
 
 use std::time::Duration;
 
@@ -107,6 +108,41 @@ async fn stop_link_of_the_dashboard_stops_a_host_k6_run_through_the_containerise
         .unwrap_or_else(|| panic!("{cur}"))
         .to_string();
     assert!(testid.starts_with("black-friday_"), "{cur}");
+
+    // Rotating the token (or another secret the running test depends on) now would restart the
+    // control API with a value the running `k6 run` does not have: refused, .env untouched.
+    let env_path = format!("generated/{name}/.env");
+    let env_before = stack.p.read(&env_path);
+    for secret_name in [
+        "CONTROL_API_TOKEN",
+        "CONTROL_API_STOP_PASSWORD",
+        "GRAFANA_ADMIN_PASSWORD",
+    ] {
+        let r = stack
+            .p
+            .run(&["secrets", "rotate", secret_name, "--auto-approve"]);
+        assert_eq!(r.code, 1, "{secret_name}: {}", r.all());
+        assert!(
+            r.stderr.contains(&format!(
+                "{secret_name} cannot be rotated now: test {testid} is running"
+            )),
+            "{secret_name}: {}",
+            r.all()
+        );
+        assert_eq!(
+            stack.p.read(&env_path),
+            env_before,
+            "{secret_name}: .env untouched"
+        );
+    }
+    // The API still knows the run (it did not restart).
+    let r = http
+        .get(format!("{api}/api/tests/current"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 
     // The link exactly as the dashboard renders it; Basic auth; the confirmation page.
     let dashboard: Value = serde_json::from_str(&stack.p.read(&format!(

@@ -108,6 +108,9 @@ fn done_verb(action: Option<&Action>) -> &'static str {
 
 /// `secrets rotate`, before the question: the three steps, then the restarts' plan.
 pub fn rotate_preview(out: &mut Out<impl Write>, p: &RotatePreview) {
+    for w in &p.warnings {
+        out.warn(w);
+    }
     out.line(&format!(
         "promo-infra will rotate {} (the value is never shown){}:\n",
         p.name,

@@ -6,6 +6,8 @@
 //! May not: print, read the environment, or contain per-target code (targets are reached through
 //! [`super::deploy::Stack::target`]).
 
+mod running;
+
 use std::time::Duration;
 
 use serde::Serialize;
@@ -206,6 +208,8 @@ pub struct RotatePreview {
     pub live_change: String,
     /// Resuming an interrupted rotation (its new value was kept in `.env`).
     pub resumed: bool,
+    /// Said before the question (the control API could not tell whether a test runs).
+    pub warnings: Vec<String>,
     /// The restarts: the plan of the stack with the new value.
     pub plan: Plan,
 }
@@ -226,7 +230,8 @@ pub struct RotateReport {
 /// `secrets rotate NAME`: rotate one generated secret and apply it to the running stack.
 ///
 /// Order, so that a crash at any point never loses the only value a service accepts:
-/// 1. checks: a secret of this stack that can be rotated, `.env` sound, the stack converged
+/// 1. checks: a secret of this stack that can be rotated, `.env` sound, no running test it
+///    would break (the control API is asked: [`running`]), the stack converged
 ///    (no pending change), the plan with the new value (the services that restart) shown and
 ///    confirmed through `on_preview`;
 /// 2. the new value is written to `.env` as `PROMO_INFRA_ROTATING_<NAME>` beside the current one
@@ -297,6 +302,12 @@ pub fn rotate(
             "run `promo-infra apply` (it generates the missing secrets); nothing was changed",
         )
     })?;
+    let rt = runtime()?;
+    // A test running on the stack that the rotation would break: refused before anything.
+    let warnings = rt
+        .block_on(running::refuse_during_a_test(&m, name, &stored))?
+        .into_iter()
+        .collect();
     let pending = stored.get(&secrets::pending_name(name)).map(str::to_string);
     let resumed = pending.is_some();
     // InfluxDB 2 draws its tokens: the value is known once the authorization exists.
@@ -333,7 +344,6 @@ pub fn rotate(
         opts.health_timeout,
         preview_values,
     )?;
-    let rt = runtime()?;
     let observed = rt.block_on(now.target(Progress::hidden())?.observe(&now.desired))?;
     let target = opts.target.as_str();
     let pending_changes = plan::plan(&now.desired, &observed, target, false);
@@ -351,6 +361,7 @@ pub fn rotate(
         name: name.to_string(),
         live_change: change.describe(&m),
         resumed,
+        warnings,
         plan: plan::plan(&preview_stack.desired, &observed, target, false),
     };
     if !on_preview(&preview)? {

@@ -225,14 +225,15 @@ pub fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Re
     Ok(())
 }
 
-/// Entries for every file in `dir` (the manifest excluded), hashed.
+/// Entries for every file in `dir` (our manifest and the `.tmp-` marker of a backup being
+/// written excluded), hashed.
 pub fn hash_dir(dir: &Path) -> Result<Vec<FileEntry>> {
     let mut names = Vec::new();
     list_files(dir, dir, &mut names).map_err(|e| Error::io("cannot list", dir, e))?;
     names.sort();
     names
         .into_iter()
-        .filter(|n| n != FILE)
+        .filter(|n| n != FILE && n != super::scan::PARTIAL_MARKER)
         .map(|name| {
             let path = dir.join(&name);
             let size = std::fs::metadata(&path)

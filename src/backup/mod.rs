@@ -22,8 +22,11 @@
 //!
 //! - `ok`: our manifest is present and every file exists with its recorded size and sha256,
 //!   with no unexpected file beside them;
-//! - `incomplete`: a `.tmp-<id>` directory holding our marker (interrupted or still running),
-//!   or a `.del-<id>` directory (a removal that was interrupted; the next rotate finishes it);
+//! - `incomplete`: a `.tmp-<id>` directory (interrupted or still running) holding our marker
+//!   naming this stack, or our manifest of this stack and id (marker already removed, not yet
+//!   renamed), or, named with a real id, nothing (killed as it started) — whatever instant `backup run` was killed at
+//!   ([`run`]); or a `.del-<id>` directory (a removal that was interrupted; the next rotate
+//!   finishes it);
 //! - `corrupt`: our manifest is unreadable, or a file is missing, has another size or another
 //!   sha256, or an unexpected file, a symbolic link, a device or an empty directory is inside —
 //!   the message names the path;
@@ -39,7 +42,7 @@
 //! cache: bit rot keeps size and mtime), so a corrupt backup never fills a bucket in place of a
 //! valid one and rotation can only lose what the policy drops; the newest valid backup is never
 //! removed; `corrupt` backups are reported and left for a human to inspect; `.tmp-*` directories
-//! with our marker (naming this stack) older than [`STALE_AFTER_HOURS`] hours are removed
+//! proven ours (as for `incomplete` above) older than [`STALE_AFTER_HOURS`] hours are removed
 //! (younger ones may be a backup still running and are only reported), `.del-<id>` leftovers
 //! holding our manifest of this stack and id are removed; the proof is re-checked right before
 //! each removal, and our manifest is deleted last; `--dry-run` prints the same decisions and

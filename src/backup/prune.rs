@@ -13,7 +13,9 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::manifest::{self, BackupManifest, Depth};
-use super::scan::{DEL_PREFIX, Entry, Kind, Status, TMP_PREFIX, partial_of, removal_of, scan};
+use super::scan::{
+    DEL_PREFIX, Entry, Kind, PARTIAL_MARKER, Status, TMP_PREFIX, partial_of, removal_of, scan,
+};
 use super::{Settings, rotate};
 use crate::error::{Error, Result};
 
@@ -185,8 +187,8 @@ fn remove_backup(s: &Settings, name: &str) -> Result<()> {
             return Err(changed());
         }
         path.clone()
-    } else if name.starts_with(TMP_PREFIX) {
-        if !partial_of(&path, &s.stack) {
+    } else if let Some(id) = name.strip_prefix(TMP_PREFIX) {
+        if !partial_of(&path, id, &s.stack) {
             return Err(changed());
         }
         path.clone()
@@ -201,16 +203,19 @@ fn remove_backup(s: &Settings, name: &str) -> Result<()> {
         fs_err::rename(&path, &doomed).map_err(|e| Error::io("cannot rename", &path, e))?;
         doomed
     };
-    remove_manifest_last(&doomed)
+    remove_proof_last(&doomed)
 }
 
-/// Remove a backup directory, our manifest last: a removal interrupted half-way leaves a
-/// `.del-<id>` that still proves whose it is, so the next rotate can finish it.
-fn remove_manifest_last(dir: &Path) -> Result<()> {
+/// Remove a backup directory (`.del-<id>`, or a `.tmp-<id>` of `backup run`) with what proves
+/// it is ours removed last: every other file first, then our manifest, then our `.tmp-` marker,
+/// then the empty directory. A removal interrupted at any point leaves a directory that still
+/// proves whose it is (see [`super::scan::partial_of`], [`super::scan::removal_of`]), so the
+/// next rotate can finish it; it is never left `foreign`.
+pub(crate) fn remove_proof_last(dir: &Path) -> Result<()> {
     let entries = fs_err::read_dir(dir).map_err(|e| Error::io("cannot list", dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("cannot list", dir, e))?;
-        if entry.file_name() == manifest::FILE {
+        if entry.file_name() == manifest::FILE || entry.file_name() == PARTIAL_MARKER {
             continue;
         }
         let path = entry.path();
@@ -222,11 +227,13 @@ fn remove_manifest_last(dir: &Path) -> Result<()> {
         };
         r.map_err(|e| Error::io("cannot remove", &path, e))?;
     }
-    let m = dir.join(manifest::FILE);
-    match fs_err::remove_file(&m) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io("cannot remove", &m, e)),
+    for proof in [manifest::FILE, PARTIAL_MARKER] {
+        let path = dir.join(proof);
+        match fs_err::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("cannot remove", &path, e)),
+        }
     }
     fs_err::remove_dir(dir).map_err(|e| Error::io("cannot remove", dir, e))
 }

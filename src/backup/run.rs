@@ -1,11 +1,18 @@
 //! `backup run`: back up the running server into `<dir>/<id>/`, through `.tmp-<id>/` (renamed
 //! only once every file is hashed and our manifest is written).
 //!
-//! Owns: choosing the id, the `.tmp-` marker, hashing, writing our manifest, the final rename.
+//! The order makes every instant safe to be killed at (`backup list` says `incomplete`, and
+//! rotation removes it once stale, never `foreign`): `.tmp-<id>/` created (empty) → marker
+//! written and locked → the tool's files → hashed (the marker excluded) → our manifest written
+//! → marker removed (the manifest now proves it) → renamed to `<id>/`.
+//!
+//! Owns: choosing the id, the `.tmp-` marker and its lock (a running backup holds it), hashing,
+//! writing our manifest, the final rename.
 //! May not: remove anything but its own `.tmp-<id>/`, print (progress goes to
 //! [`super::Progress`]), or read the environment.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -14,7 +21,7 @@ use super::id::{clock, format_id, rfc3339};
 use super::manifest::{self, BackupManifest};
 use super::scan::{PARTIAL_MARKER, TMP_PREFIX};
 use super::tool::{self, Op};
-use super::{Settings, docker};
+use super::{Settings, docker, prune};
 use crate::error::{Error, Result};
 use crate::influx::blocking::Client as Influx;
 
@@ -50,30 +57,59 @@ pub fn run(s: &Settings, now: Timestamp) -> Result<RunReport> {
         .with_help("create it with `promo-infra apply`, or fix influxdb.bucket in the manifest"));
     }
     fs_err::create_dir_all(&s.dir).map_err(|e| Error::io("cannot create directory", &s.dir, e))?;
-    let base = format_id(now);
-    let id = (1..=100)
-        .map(|n| {
-            if n == 1 {
-                base.clone()
-            } else {
-                format!("{base}-{n}")
-            }
-        })
-        .find(|id| !s.dir.join(id).exists() && !s.dir.join(format!("{TMP_PREFIX}{id}")).exists())
-        .ok_or_else(|| {
-            Error::usage(
-                format!("100 backups already started at {base} in {}", s.display_dir),
-                "wait a second and run again",
-            )
-        })?;
-    let tmp = s.dir.join(format!("{TMP_PREFIX}{id}"));
-    fs_err::create_dir(&tmp).map_err(|e| Error::io("cannot create directory", &tmp, e))?;
+    let (id, tmp) = reserve(s, now)?;
     let result = write_backup(s, &db, now, &id, &tmp, &server_version);
     if result.is_err() {
-        // Our own partial directory: nothing in it is worth keeping.
-        let _ = std::fs::remove_dir_all(&tmp);
+        // Our own partial directory: nothing in it is worth keeping. Its proof (marker,
+        // manifest) goes last, so even a kill during this cleanup leaves it `incomplete`.
+        let _ = prune::remove_proof_last(&tmp);
     }
     result
+}
+
+/// Choose the id (the start time, `-2`, `-3`… when taken) and create its `.tmp-<id>/`.
+/// `create_dir` is the reservation: two backups started at once never share an id.
+fn reserve(s: &Settings, now: Timestamp) -> Result<(String, PathBuf)> {
+    let base = format_id(now);
+    for n in 1..=100 {
+        let id = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        if s.dir.join(&id).exists() {
+            continue;
+        }
+        let tmp = s.dir.join(format!("{TMP_PREFIX}{id}"));
+        match std::fs::create_dir(&tmp) {
+            Ok(()) => return Ok((id, tmp)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io("cannot create directory", &tmp, e)),
+        }
+    }
+    Err(Error::usage(
+        format!("100 backups already started at {base} in {}", s.display_dir),
+        "wait a second and run again",
+    ))
+}
+
+/// Write our marker (naming this stack) into the new `tmp`, in one write, fsynced.
+fn mark(s: &Settings, now: Timestamp, tmp: &Path) -> Result<()> {
+    let marker = tmp.join(PARTIAL_MARKER);
+    let io = |e| Error::io("cannot write", &marker, e);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&marker)
+        .map_err(io)?;
+    let text = format!(
+        "promo-infra backup of stack {} started {} by pid {}\n",
+        s.stack,
+        rfc3339(now),
+        std::process::id()
+    );
+    file.write_all(text.as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)
 }
 
 /// Run the tool into `tmp` (on this host, or in the container and copied out): returns the
@@ -120,20 +156,11 @@ fn write_backup(
     tmp: &Path,
     server_version: &str,
 ) -> Result<RunReport> {
-    let marker = tmp.join(PARTIAL_MARKER);
-    fs_err::write(
-        &marker,
-        format!(
-            "promo-infra backup of stack {} started {} by pid {}\n",
-            s.stack,
-            rfc3339(now),
-            std::process::id()
-        ),
-    )
-    .map_err(|e| Error::io("cannot write", &marker, e))?;
+    // At every instant from here to the rename, a kill leaves a `.tmp-<id>` that `list` calls
+    // `incomplete` (scan::partial_of): empty, then marked, then with our manifest too.
+    mark(s, now, tmp)?;
     let shown = take(s, db, id, tmp)?;
     s.step("hashing the files (sha256)");
-    fs_err::remove_file(&marker).map_err(|e| Error::io("cannot remove", &marker, e))?;
     let files = manifest::hash_dir(tmp)?;
     if !files.iter().any(|f| f.name.ends_with(".manifest")) {
         return Err(Error::backup(format!(
@@ -161,6 +188,10 @@ fn write_backup(
         files,
     };
     m.write(tmp)?;
+    // Our manifest (this stack, this id) now proves the `.tmp-<id>` is ours: the marker can go,
+    // so the renamed backup holds exactly the files its manifest lists.
+    let marker = tmp.join(PARTIAL_MARKER);
+    fs_err::remove_file(&marker).map_err(|e| Error::io("cannot remove", &marker, e))?;
     let final_dir = s.dir.join(id);
     fs_err::rename(tmp, &final_dir).map_err(|e| Error::io("cannot rename", tmp, e))?;
     if let Ok(d) = std::fs::File::open(&s.dir) {

@@ -151,22 +151,54 @@ pub fn scan(dir: &Path, stack: &str, depth: Depth) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
-/// Whether `path` (a `.tmp-<id>` directory) proves it is a backup of `stack` being written:
-/// it holds our marker, a regular file naming this stack.
-pub(crate) fn partial_of(path: &Path, stack: &str) -> bool {
-    let marker = path.join(PARTIAL_MARKER);
-    if !std::fs::symlink_metadata(&marker).is_ok_and(|m| m.is_file()) {
+/// Whether `path` (a `.tmp-<id>` directory, not a link) proves it is a backup of `stack` being
+/// written, at any instant of `backup run` (see [`super::run`]):
+///
+/// - it holds our marker, a regular file naming this stack (from right after the directory is
+///   created until our manifest is written);
+/// - or our manifest for this stack and this `id` (the marker is removed after the manifest is
+///   written, right before the rename);
+/// - or, named with a real backup id, nothing but at most an empty marker (killed as it
+///   started, between creating the directory and writing the marker: nothing in it to lose).
+pub(crate) fn partial_of(path: &Path, id: &str, stack: &str) -> bool {
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
         return false;
     }
-    std::fs::read_to_string(&marker).is_ok_and(|text| {
-        text.strip_prefix("promo-infra backup of stack ")
-            .and_then(|rest| rest.split_once(' '))
-            .is_some_and(|(s, _)| s == stack)
-    })
+    let marker = path.join(PARTIAL_MARKER);
+    let marker_meta = std::fs::symlink_metadata(&marker).ok();
+    if marker_meta.as_ref().is_some_and(|m| m.is_file())
+        && std::fs::read_to_string(&marker).is_ok_and(|text| {
+            text.strip_prefix("promo-infra backup of stack ")
+                .and_then(|rest| rest.split_once(' '))
+                .is_some_and(|(s, _)| s == stack)
+        })
+    {
+        return true;
+    }
+    if removal_of(path, id, stack) {
+        return true;
+    }
+    // Empty: only a name `backup run` gives (`.tmp-<id>`, a real id) proves it.
+    if parse_id(id).is_none() {
+        return false;
+    }
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return false;
+    };
+    let mut entries = entries.flatten();
+    match (entries.next(), entries.next()) {
+        (None, _) => true,
+        (Some(only), None) => {
+            only.file_name() == PARTIAL_MARKER
+                && marker_meta.is_some_and(|m| m.is_file() && m.len() == 0)
+        }
+        _ => false,
+    }
 }
 
 /// Whether `path` (a `.del-<id>` directory, not a link) proves it is an interrupted removal of
 /// backup `id` of `stack`: our manifest, for this stack, with this id. Anything else is foreign.
+/// (Also one of the proofs of a `.tmp-<id>`: see [`partial_of`].)
 pub(crate) fn removal_of(path: &Path, id: &str, stack: &str) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
         && std::fs::symlink_metadata(path.join(manifest::FILE)).is_ok_and(|m| m.is_file())
@@ -181,7 +213,7 @@ fn classify(dir: &Path, name: &str, is_dir: bool, stack: &str, depth: Depth) -> 
         return foreign("a file promo-infra did not create".into());
     }
     if let Some(id) = name.strip_prefix(TMP_PREFIX)
-        && partial_of(&path, stack)
+        && partial_of(&path, id, stack)
     {
         let detail = "backup interrupted or still running".into();
         return entry(Status::Incomplete, Kind::Partial, detail).at(parse_id(id));
@@ -275,6 +307,86 @@ mod tests {
                 &serde_json::json!(1),
                 &serde_json::json!("1.6.7")
             )
+        );
+    }
+
+    /// Every state a `.tmp-<id>` passes through in `backup run` (and in its cleanup) is
+    /// `incomplete`, ours, this stack's; another stack's marker or a stray file is `foreign`.
+    #[test]
+    fn every_state_of_a_backup_being_written_is_incomplete_never_foreign() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let id = "20261124T030000Z";
+        let tmp = dir.path().join(format!("{TMP_PREFIX}{id}"));
+        let status = || {
+            let e = scan(dir.path(), "shop", Depth::Checksums).expect("scan");
+            assert_eq!(e.len(), 1, "{e:?}");
+            (e[0].status, e[0].kind, e[0].detail.clone())
+        };
+        let incomplete = |what: &str| {
+            let (st, kind, detail) = status();
+            assert_eq!(
+                (st, kind),
+                (Status::Incomplete, Kind::Partial),
+                "{what}: {detail:?}"
+            );
+        };
+        std::fs::create_dir(&tmp).expect("mkdir");
+        incomplete("created, empty");
+        std::fs::write(tmp.join(PARTIAL_MARKER), "").expect("marker");
+        incomplete("marker created, not yet written");
+        let text = format!("promo-infra backup of stack shop started {id} by pid 1\n");
+        std::fs::write(tmp.join(PARTIAL_MARKER), &text).expect("marker");
+        incomplete("marked");
+        std::fs::write(tmp.join(format!("{id}.meta")), "meta").expect("file");
+        std::fs::write(tmp.join(format!("{id}.manifest")), "{}").expect("file");
+        incomplete("files copied");
+        let files = manifest::hash_dir(&tmp).expect("hash");
+        assert!(files.iter().all(|f| f.name != PARTIAL_MARKER), "{files:?}");
+        let m = BackupManifest {
+            format: manifest::FORMAT,
+            tool: "promo-infra".into(),
+            tool_version: "0".into(),
+            id: id.into(),
+            stack: "shop".into(),
+            influxdb_version: 1,
+            server_version: "1.6.7".into(),
+            database: "k6".into(),
+            org: None,
+            started_at: "x".into(),
+            finished_at: "x".into(),
+            files,
+        };
+        m.write(&tmp).expect("manifest");
+        incomplete("manifest written, marker still there");
+        std::fs::remove_file(tmp.join(PARTIAL_MARKER)).expect("rm marker");
+        incomplete("marker removed, not yet renamed");
+        std::fs::rename(&tmp, dir.path().join(id)).expect("rename");
+        assert_eq!(status().0, Status::Ok, "{:?}", status());
+
+        // Negative: what does not prove it is ours stays foreign.
+        std::fs::rename(dir.path().join(id), &tmp).expect("rename back");
+        let mut other = m.clone();
+        other.stack = "other".into();
+        other.write(&tmp).expect("manifest");
+        assert_eq!(status().0, Status::Foreign, "another stack's manifest");
+        std::fs::remove_file(tmp.join(manifest::FILE)).expect("rm");
+        let other_marker = format!("promo-infra backup of stack other started {id} by pid 1\n");
+        std::fs::write(tmp.join(PARTIAL_MARKER), other_marker).expect("marker");
+        assert_eq!(status().0, Status::Foreign, "another stack's marker");
+        std::fs::remove_file(tmp.join(PARTIAL_MARKER)).expect("rm");
+        assert_eq!(status().0, Status::Foreign, "files without any proof");
+        for f in std::fs::read_dir(&tmp).expect("ls").flatten() {
+            std::fs::remove_file(f.path()).expect("rm");
+        }
+        std::fs::write(tmp.join("stray"), "").expect("stray");
+        assert_eq!(status().0, Status::Foreign, "an empty stray file");
+        std::fs::remove_file(tmp.join("stray")).expect("rm");
+        let odd = dir.path().join(format!("{TMP_PREFIX}foo"));
+        std::fs::rename(&tmp, &odd).expect("rename");
+        assert_eq!(
+            status().0,
+            Status::Foreign,
+            "an empty .tmp- not named with an id"
         );
     }
 }

@@ -23,6 +23,8 @@ use sha2::{Digest, Sha256};
 use crate::common::{Run, Runs, TestContext};
 use crate::influxd::RealInfluxd;
 
+mod kill;
+
 const NOW: &str = "2026-11-24T03:00:00Z";
 const ID: &str = "20261124T030000Z";
 

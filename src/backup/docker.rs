@@ -5,6 +5,9 @@
 //!   INSIDE the container (exec), into `/tmp/promo-infra-backup-<id>`; the directory is copied
 //!   out as a tar (`GET /containers/<c>/archive`) into `<backup.dir>/<stack>/.tmp-<id>/`, where
 //!   it is hashed and verified on the host like any backup; the container's copy is removed.
+//!   A backup killed before removing it leaves it behind: the next `backup run` removes every
+//!   `/tmp/promo-infra-backup-<id>` whose backup is not running (its `.tmp-<id>` marker is not
+//!   locked, see `run::running`), never the copy of a backup running beside it.
 //! - `backup restore` (1.x): the verified files are uploaded as a tar
 //!   (`PUT /containers/<c>/archive`) into `/tmp/promo-infra-restore-<id>`, `influxd restore
 //!   -portable` runs inside the container, and the copy is removed.
@@ -218,6 +221,20 @@ impl Container {
             )
             .await
             .map_err(|e| engine::read_error(&format!("copying the backup into {}", self.name), e))
+    }
+
+    /// The names in the container's directory `dir` (`ls -1A`, bounded).
+    pub async fn list_dir(&self, dir: &str) -> Result<Vec<String>> {
+        let cmd = ["ls".to_string(), "-1A".into(), dir.into()];
+        let (code, output) = self.exec(&cmd, Duration::from_secs(30)).await?;
+        if code != 0 {
+            return Err(Error::docker(format!(
+                "`ls -1A {dir}` in container {} exited with {code}: {}",
+                self.name,
+                output.trim()
+            )));
+        }
+        Ok(output.lines().map(str::to_string).collect())
     }
 
     /// Remove a directory of the container (best effort, bounded: cleanup of our own copy).

@@ -8,16 +8,19 @@
 //!
 //! Owns: choosing the id, the `.tmp-` marker and its lock (a running backup holds it), hashing,
 //! writing our manifest, the final rename.
-//! May not: remove anything but its own `.tmp-<id>/`, print (progress goes to
+//! May not: remove anything but its own `.tmp-<id>/` (and, in the container, copies of
+//! backups that are not running), print (progress goes to
 //! [`super::Progress`]), or read the environment.
 
+use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::id::{clock, format_id, rfc3339};
+use super::id::{clock, format_id, parse_id, rfc3339};
 use super::manifest::{self, BackupManifest};
 use super::scan::{PARTIAL_MARKER, TMP_PREFIX};
 use super::tool::{self, Op};
@@ -93,8 +96,10 @@ fn reserve(s: &Settings, now: Timestamp) -> Result<(String, PathBuf)> {
     ))
 }
 
-/// Write our marker (naming this stack) into the new `tmp`, in one write, fsynced.
-fn mark(s: &Settings, now: Timestamp, tmp: &Path) -> Result<()> {
+/// Write our marker into the new `tmp` and hold an exclusive `flock` on it for the life of the
+/// backup (released by the kernel when the process ends, even on SIGKILL): a held marker is how
+/// another `backup run` knows this backup is still running ([`running`]).
+fn mark(s: &Settings, now: Timestamp, tmp: &Path) -> Result<File> {
     let marker = tmp.join(PARTIAL_MARKER);
     let io = |e| Error::io("cannot write", &marker, e);
     let mut file = std::fs::OpenOptions::new()
@@ -102,6 +107,8 @@ fn mark(s: &Settings, now: Timestamp, tmp: &Path) -> Result<()> {
         .create_new(true)
         .open(&marker)
         .map_err(io)?;
+    file.try_lock()
+        .map_err(|e| io(std::io::Error::other(e.to_string())))?;
     let text = format!(
         "promo-infra backup of stack {} started {} by pid {}\n",
         s.stack,
@@ -109,7 +116,23 @@ fn mark(s: &Settings, now: Timestamp, tmp: &Path) -> Result<()> {
         std::process::id()
     );
     file.write_all(text.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)
+    file.sync_all().map_err(io)?;
+    Ok(file)
+}
+
+/// Whether the backup `id` of this backup directory is still running: its `.tmp-<id>/` marker
+/// exists and its writer holds the lock on it. A dead writer's lock is gone (the kernel
+/// releases it), and a finished backup has no marker.
+pub(crate) fn running(s: &Settings, id: &str) -> bool {
+    let marker = s.dir.join(format!("{TMP_PREFIX}{id}")).join(PARTIAL_MARKER);
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(&marker)
+    else {
+        return false;
+    };
+    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
 }
 
 /// Run the tool into `tmp` (on this host, or in the container and copied out): returns the
@@ -119,7 +142,8 @@ fn take(s: &Settings, db: &Influx, id: &str, tmp: &Path) -> Result<String> {
     if let (Some(c), 1) = (s.container(), s.version) {
         // Inside the container: no RPC port to publish, and the host's backup.dir can be any
         // absolute path (the files come out through the Engine API).
-        let in_container = format!("/tmp/promo-infra-backup-{id}");
+        sweep(s, db, &c, id);
+        let in_container = format!("/tmp/{COPY_PREFIX}{id}");
         let argv = tool::argv(
             s,
             Op::Backup,
@@ -148,6 +172,33 @@ fn take(s: &Settings, db: &Influx, id: &str, tmp: &Path) -> Result<String> {
     Ok(shown)
 }
 
+/// Name prefix of a backup's copy in `/tmp` of the container (docker target, 1.x).
+const COPY_PREFIX: &str = "promo-infra-backup-";
+
+/// Remove the copies left in the container by backups that were killed before removing theirs:
+/// every `/tmp/promo-infra-backup-<id>` but this backup's and those of backups still running
+/// ([`running`]: a running backup locked its marker before its copy existed, so a copy listed
+/// here whose marker is not locked belongs to no running backup). Best effort: a failure here
+/// never fails the backup.
+fn sweep(s: &Settings, db: &Influx, c: &docker::Container, own: &str) {
+    let Ok(names) = db.block_on(c.list_dir("/tmp")) else {
+        return;
+    };
+    for name in names {
+        let Some(id) = name.strip_prefix(COPY_PREFIX) else {
+            continue;
+        };
+        if id == own || parse_id(id).is_none() || running(s, id) {
+            continue;
+        }
+        s.step(&format!(
+            "removing /tmp/{name} from {}: left by an interrupted backup",
+            c.name
+        ));
+        db.block_on(c.remove_dir(&format!("/tmp/{name}")));
+    }
+}
+
 fn write_backup(
     s: &Settings,
     db: &Influx,
@@ -158,7 +209,7 @@ fn write_backup(
 ) -> Result<RunReport> {
     // At every instant from here to the rename, a kill leaves a `.tmp-<id>` that `list` calls
     // `incomplete` (scan::partial_of): empty, then marked, then with our manifest too.
-    mark(s, now, tmp)?;
+    let marker_lock = mark(s, now, tmp)?;
     let shown = take(s, db, id, tmp)?;
     s.step("hashing the files (sha256)");
     let files = manifest::hash_dir(tmp)?;
@@ -197,6 +248,7 @@ fn write_backup(
     if let Ok(d) = std::fs::File::open(&s.dir) {
         let _ = d.sync_all();
     }
+    drop(marker_lock);
     Ok(RunReport {
         id: id.to_string(),
         path: format!("{}/{id}", s.display_dir),

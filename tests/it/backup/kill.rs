@@ -38,14 +38,19 @@ fn spawn_backup(p: &TestContext, now: &str, target: &str) -> Child {
         .expect("spawn backup run")
 }
 
-/// Send `signal` (`KILL`, `STOP`, `CONT`) to the group of `child`, by its pid (the group id).
-/// Only before the child is reaped, so its pid (and group id) cannot have been reused.
+/// Send `signal` (`KILL`, `STOP`, `CONT`) to the group of `child`, by its pid (the group id),
+/// at once (no `kill` process to start). Only before the child is reaped, so its pid (and group
+/// id) cannot have been reused. The group may have ended already: that is not an error.
 fn signal_group(child: &Child, signal: &str) {
-    let _ = Command::new("kill")
-        .args([&format!("-{signal}"), "--", &format!("-{}", child.id())])
-        .stderr(Stdio::null())
-        .status()
-        .expect("kill");
+    use nix::sys::signal::{Signal, killpg};
+    let signal = match signal {
+        "KILL" => Signal::SIGKILL,
+        "STOP" => Signal::SIGSTOP,
+        "CONT" => Signal::SIGCONT,
+        other => panic!("signal {other}"),
+    };
+    let pid = i32::try_from(child.id()).expect("pid");
+    let _ = killpg(nix::unistd::Pid::from_raw(pid), signal);
 }
 
 /// SIGKILL the group of `child`, then reap it.
@@ -233,4 +238,174 @@ async fn a_backup_killed_at_any_moment_is_incomplete_then_rotated_never_foreign(
         .collect();
     assert!(left.is_empty(), "{left:?}\n{}", rotate.stdout);
     eprintln!("kills: {seen:?}");
+}
+
+/// Wait (at most 60 s) for a stderr line of `child` containing `text`; the lines seen.
+fn wait_for_line(child: &mut Child, text: &str) -> Vec<String> {
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+        let found = line.contains(text);
+        lines.push(line);
+        if found {
+            return lines;
+        }
+    }
+    panic!("no line with `{text}` in {lines:?}");
+}
+
+/// `ls /tmp` in the container (docker's own CLI, not promo-infra).
+fn container_tmp(container: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["exec", container, "ls", "-1A", "/tmp"])
+        .output()
+        .expect("docker exec ls");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Wait (at most 60 s) until the container's copy of backup `id` holds influxd's `*.manifest`
+/// (it is complete once `copying` is printed: this checks that it is still there).
+fn wait_for_copy(container: &str, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let dir = format!("/tmp/promo-infra-backup-{id}");
+    loop {
+        let out = Command::new("docker")
+            .args(["exec", container, "ls", "-1A", &dir])
+            .output()
+            .expect("docker exec ls");
+        if String::from_utf8_lossy(&out.stdout).contains(".manifest") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no complete copy {dir} in {container}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Docker target: a backup killed after `influxd backup` ran in the container leaves its copy
+/// in the container's /tmp; the next `backup run` removes it, but never the copy of a backup
+/// running beside it (here one stopped with SIGSTOP, holding its marker's lock), which then
+/// resumes and completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_docker_backup_leaves_no_copy_in_the_container_and_a_running_ones_is_kept() {
+    if !crate::engine::engine() {
+        return;
+    }
+    let stack = super::DockerStack::apply("leftover");
+    write_points(&stack.url, &stack.values(), k6_points("leftover", 60)).await;
+    let container = stack.container();
+    let p = &stack.p;
+    let copy = |id: &str| format!("promo-infra-backup-{id}");
+    let (killed, paused, third, fourth) = (
+        "20261124T030000Z",
+        "20261124T040000Z",
+        "20261124T050000Z",
+        "20261124T060000Z",
+    );
+
+    // 1. A backup stopped (SIGSTOP) once its copy is in the container, about to copy it out:
+    //    still running (it holds its marker's lock).
+    let mut b = spawn_backup(p, "2026-11-24T04:00:00Z", "docker");
+    wait_for_line(&mut b, "copying /tmp/promo-infra-backup-");
+    signal_group(&b, "STOP");
+    wait_for_copy(&container, paused);
+
+    // 2. Another one, killed (SIGKILL) at the same moment (stopped at that progress line first,
+    //    so it cannot get further): its copy stays in the container. Before taking its own
+    //    backup it swept the container, and left the running one's copy alone.
+    let mut a = spawn_backup(p, "2026-11-24T03:00:00Z", "docker");
+    let lines = wait_for_line(&mut a, "copying /tmp/promo-infra-backup-");
+    signal_group(&a, "STOP");
+    wait_for_copy(&container, killed);
+    kill_group(&mut a);
+    assert!(!lines.iter().any(|l| l.contains("removing")), "{lines:?}");
+    let tmp = container_tmp(&container);
+    assert!(
+        tmp.contains(&copy(killed)) && tmp.contains(&copy(paused)),
+        "{tmp:?}"
+    );
+
+    // 3. A third backup removes the killed one's copy, not the running one's.
+    let run = p.run_env(
+        &["backup", "run", "--target", "docker"],
+        &[("PROMO_INFRA_NOW", "2026-11-24T05:00:00Z")],
+    );
+    let removing: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("removing"))
+        .collect();
+    signal_group(&b, "CONT");
+    ok(&run, "third backup");
+    assert_eq!(
+        removing,
+        [format!(
+            "backup: removing /tmp/{} from {container}: left by an interrupted backup",
+            copy(killed)
+        )],
+        "{}",
+        run.stderr
+    );
+    let tmp = container_tmp(&container);
+    assert!(!tmp.contains(&copy(killed)), "{tmp:?}");
+    assert!(!tmp.contains(&copy(third)), "{tmp:?}");
+
+    // 4. The stopped backup resumes and completes with its own copy, then removes it.
+    let status = b.wait().expect("wait");
+    assert!(status.success(), "the resumed backup failed: {status}");
+    let tmp = container_tmp(&container);
+    // Negative: nothing of ours is left in the container (docker's own `ls`).
+    assert!(
+        !tmp.iter().any(|n| n.starts_with("promo-infra-")),
+        "{tmp:?}"
+    );
+
+    let list = p.run(&["backup", "list", "--json"]);
+    ok(&list, "backup list");
+    let doc: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    let got: Vec<(String, String)> = doc["backups"]
+        .as_array()
+        .expect("backups")
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap_or("").into(),
+                e["status"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = [
+        (format!(".tmp-{killed}"), "incomplete"),
+        (paused.into(), "ok"),
+        (third.into(), "ok"),
+    ]
+    .into_iter()
+    .map(|(i, s)| (i, s.to_string()))
+    .collect();
+    assert_eq!(got, want, "{doc}");
+
+    // 5. With nothing left over, a backup removes nothing.
+    let run = p.run_env(
+        &["backup", "run", "--target", "docker"],
+        &[("PROMO_INFRA_NOW", "2026-11-24T06:00:00Z")],
+    );
+    ok(&run, "fourth backup");
+    assert!(!run.stderr.contains("removing"), "{}", run.stderr);
+    assert!(!container_tmp(&container).contains(&copy(fourth)));
 }

@@ -101,62 +101,148 @@ pub enum Depth {
     Checksums,
 }
 
+/// What [`verify`] found wrong with a backup: which kind of fault, and the message naming the
+/// path at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Corruption {
+    /// The kind of fault (what to do about it depends on it).
+    pub fault: Fault,
+    /// What is wrong, naming the file.
+    pub detail: String,
+}
+
+/// The kinds of faults [`verify`] tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The directory or a file cannot be read.
+    Unreadable,
+    /// A symbolic link inside the backup.
+    Symlink,
+    /// An empty directory inside the backup.
+    EmptyDir,
+    /// A device, socket or FIFO inside the backup.
+    NotRegular,
+    /// A file our manifest does not list.
+    Added,
+    /// Our manifest names a path outside the backup.
+    Outside,
+    /// A file our manifest lists is missing.
+    Missing,
+    /// A file has another size than recorded.
+    Resized,
+    /// A file has another sha256 than recorded.
+    Changed,
+}
+
+impl Fault {
+    /// What to do about it (the `help:` of `backup restore`).
+    pub fn help(self) -> String {
+        let other = "restore another backup (`promo-infra backup list` marks the corrupt ones)";
+        match self {
+            Self::Unreadable => "promo-infra must read every file of the backup: check the permissions of the backup directory, then run again".into(),
+            Self::Symlink => format!("a symbolic link replaced a file or was added after the backup was written, and promo-infra never reads a backup through a link: put the real file back, or {other}"),
+            Self::EmptyDir => format!("a directory was added to the backup after it was written: remove it if you know where it comes from, or {other}"),
+            Self::NotRegular => format!("a device, socket or FIFO was put in the backup after it was written: remove it if you know where it comes from, or {other}"),
+            Self::Added => format!("a file was added to the backup after it was written: move it out if you know where it comes from (the backup is then whole again), or {other}"),
+            Self::Outside => format!("{FILE} was edited after the backup was written (it names a path outside the backup): {other}"),
+            Self::Missing => format!("a file of the backup was deleted or renamed after the backup was written: put it back if you have it, or {other}"),
+            Self::Resized => format!("the file was truncated or rewritten after the backup was written: {other}"),
+            Self::Changed => "the file changed after the backup was written; restore an older backup (`promo-infra backup list` marks the corrupt ones)".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Corruption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
 /// Check a backup directory against its manifest. The error names the file at fault.
 ///
 /// A backup holds only real directories and regular files: a symbolic link (to a file or a
 /// directory), a device, a socket, or an empty directory anywhere inside it makes it corrupt,
 /// as does a file that is missing, resized, altered (with [`Depth::Checksums`]) or not listed.
-pub fn verify(dir: &Path, m: &BackupManifest, depth: Depth) -> std::result::Result<(), String> {
+pub fn verify(dir: &Path, m: &BackupManifest, depth: Depth) -> std::result::Result<(), Corruption> {
+    let fail = |fault, detail: String| Err(Corruption { fault, detail });
     let mut expected: Vec<&str> = m.files.iter().map(|f| f.name.as_str()).collect();
     expected.sort_unstable();
     let mut present = Vec::new();
-    walk(dir, dir, &mut present).map_err(|e| format!("cannot list the backup: {e}"))?;
+    if let Err(e) = walk(dir, dir, &mut present) {
+        return fail(Fault::Unreadable, format!("cannot list the backup: {e}"));
+    }
     for (name, kind) in &present {
         match kind {
             Node::File => {}
             Node::Symlink => {
-                return Err(format!(
-                    "`{name}` is a symbolic link (a backup holds only regular files)"
-                ));
+                return fail(
+                    Fault::Symlink,
+                    format!("`{name}` is a symbolic link (a backup holds only regular files)"),
+                );
             }
-            Node::EmptyDir => return Err(format!("unexpected empty directory `{name}`")),
-            Node::Other => return Err(format!("`{name}` is not a regular file")),
+            Node::EmptyDir => {
+                return fail(
+                    Fault::EmptyDir,
+                    format!("unexpected empty directory `{name}`"),
+                );
+            }
+            Node::Other => {
+                return fail(Fault::NotRegular, format!("`{name}` is not a regular file"));
+            }
         }
         if name != FILE && expected.binary_search(&name.as_str()).is_err() {
-            return Err(format!("unexpected file `{name}` (not in {FILE})"));
+            return fail(
+                Fault::Added,
+                format!("unexpected file `{name}` (not in {FILE})"),
+            );
         }
     }
     for f in &m.files {
         if f.name.contains("..") || f.name.starts_with('/') {
-            return Err(format!("{FILE} names `{}`, outside the backup", f.name));
+            return fail(
+                Fault::Outside,
+                format!("{FILE} names `{}`, outside the backup", f.name),
+            );
         }
         let path = dir.join(&f.name);
         // Not followed: every path was checked above to be a regular file, not a link.
         let meta = match std::fs::symlink_metadata(&path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(format!("`{}` is missing", f.name));
+                return fail(Fault::Missing, format!("`{}` is missing", f.name));
             }
-            Err(e) => return Err(format!("cannot read `{}`: {e}", f.name)),
+            Err(e) => return fail(Fault::Unreadable, format!("cannot read `{}`: {e}", f.name)),
         };
         if !meta.is_file() {
-            return Err(format!("`{}` is not a regular file", f.name));
+            return fail(
+                Fault::NotRegular,
+                format!("`{}` is not a regular file", f.name),
+            );
         }
         if meta.len() != f.size {
-            return Err(format!(
-                "`{}` is {} bytes, the manifest recorded {}",
-                f.name,
-                meta.len(),
-                f.size
-            ));
+            return fail(
+                Fault::Resized,
+                format!(
+                    "`{}` is {} bytes, the manifest recorded {}",
+                    f.name,
+                    meta.len(),
+                    f.size
+                ),
+            );
         }
         if depth == Depth::Checksums {
-            let sum = sha256_file(&path).map_err(|e| format!("cannot read `{}`: {e}", f.name))?;
+            let sum = match sha256_file(&path) {
+                Ok(sum) => sum,
+                Err(e) => return fail(Fault::Unreadable, format!("cannot read `{}`: {e}", f.name)),
+            };
             if sum != f.sha256 {
-                return Err(format!(
-                    "`{}` has sha256 {sum}, the manifest recorded {}",
-                    f.name, f.sha256
-                ));
+                return fail(
+                    Fault::Changed,
+                    format!(
+                        "`{}` has sha256 {sum}, the manifest recorded {}",
+                        f.name, f.sha256
+                    ),
+                );
             }
         }
     }

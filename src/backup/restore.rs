@@ -203,13 +203,12 @@ fn verified(s: &Settings, id: &str, as_name: Option<&str>) -> Result<(PathBuf, B
             "restore a backup of this stack (`promo-infra backup list`)",
         ));
     }
-    if let Err(detail) = manifest::verify(&path, &m, Depth::Checksums) {
+    if let Err(c) = manifest::verify(&path, &m, Depth::Checksums) {
+        // The help fits what the check found: a missing, added, resized, changed file, a link…
         return Err(Error::backup(format!(
-            "backup {id} is corrupt: {detail}; refusing to restore (nothing was changed)"
+            "backup {id} is corrupt: {c}; refusing to restore (nothing was changed)"
         ))
-        .with_help(
-            "the file changed after the backup was written; restore an older backup (`promo-infra backup list` marks the corrupt ones)",
-        ));
+        .with_help(c.fault.help()));
     }
     if m.influxdb_version != s.version {
         return Err(Error::usage(

@@ -250,7 +250,7 @@ fn classify(dir: &Path, name: &str, is_dir: bool, stack: &str, depth: Depth) -> 
     }
     let (status, detail) = match manifest::verify(&path, &m, depth) {
         Ok(()) => (Status::Ok, None),
-        Err(d) => (Status::Corrupt, Some(d)),
+        Err(c) => (Status::Corrupt, Some(c.detail)),
     };
     Entry {
         id: name.to_string(),

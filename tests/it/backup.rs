@@ -1515,7 +1515,7 @@ fn restore_refuses_symlinked_backups_and_symlinked_files() {
 
     ----- stderr -----
       x backup 20261124T030000Z is corrupt: `20261124T030000Z.s1.tar.gz` is a symbolic link (a backup holds only regular files); refusing to restore (nothing was changed)
-      help: the file changed after the backup was written; restore an older backup (`promo-infra backup list` marks the corrupt ones)
+      help: a symbolic link replaced a file or was added after the backup was written, and promo-infra never reads a backup through a link: put the real file back, or restore another backup (`promo-infra backup list` marks the corrupt ones)
     ");
 }
 
@@ -1550,6 +1550,71 @@ fn an_empty_directory_inside_a_backup_is_corrupt() {
 
     ----- stderr -----
       x backup 20261124T030000Z is corrupt: unexpected empty directory `extra`; refusing to restore (nothing was changed)
+      help: a directory was added to the backup after it was written: remove it if you know where it comes from, or restore another backup (`promo-infra backup list` marks the corrupt ones)
+    ");
+}
+
+/// `backup restore` of a corrupt backup says what to do about the corruption it found: a file
+/// missing, added, truncated or changed each get their own help (not all "the file changed").
+#[test]
+fn restore_of_a_corrupt_backup_says_what_to_do_for_each_kind_of_corruption() {
+    let (p, root) = policy_project("{ last: 9 }");
+    let data = |id: &str| root.join(id).join(format!("{id}.s1.tar.gz"));
+    let ids = [
+        "20261121T030000Z",
+        "20261122T030000Z",
+        "20261123T030000Z",
+        "20261124T030000Z",
+    ];
+    for id in ids {
+        fake_backup(&root, "shop", id);
+    }
+    std::fs::remove_file(data(ids[0])).expect("rm");
+    std::fs::write(root.join(ids[1]).join("notes.txt"), "mine").expect("add");
+    std::fs::write(data(ids[2]), "short").expect("truncate");
+    flip_a_byte(&root.join(ids[3]));
+    let mut runs = Runs::default();
+    for id in ids {
+        runs.push(
+            format!("backup restore {id}"),
+            p.run(&["backup", "restore", id, "--target", "native"]),
+        );
+    }
+    promo_snapshot!(runs, @"
+    === backup restore 20261121T030000Z ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x backup 20261121T030000Z is corrupt: `20261121T030000Z.s1.tar.gz` is missing; refusing to restore (nothing was changed)
+      help: a file of the backup was deleted or renamed after the backup was written: put it back if you have it, or restore another backup (`promo-infra backup list` marks the corrupt ones)
+
+    === backup restore 20261122T030000Z ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x backup 20261122T030000Z is corrupt: unexpected file `notes.txt` (not in promo-infra-backup.json); refusing to restore (nothing was changed)
+      help: a file was added to the backup after it was written: move it out if you know where it comes from (the backup is then whole again), or restore another backup (`promo-infra backup list` marks the corrupt ones)
+
+    === backup restore 20261123T030000Z ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x backup 20261123T030000Z is corrupt: `20261123T030000Z.s1.tar.gz` is 5 bytes, the manifest recorded 320; refusing to restore (nothing was changed)
+      help: the file was truncated or rewritten after the backup was written: restore another backup (`promo-infra backup list` marks the corrupt ones)
+
+    === backup restore 20261124T030000Z ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x backup 20261124T030000Z is corrupt: `20261124T030000Z.s1.tar.gz` has sha256 [HASH], the manifest recorded [HASH]; refusing to restore (nothing was changed)
       help: the file changed after the backup was written; restore an older backup (`promo-infra backup list` marks the corrupt ones)
     ");
 }

@@ -302,6 +302,9 @@ fn a_ui_edit_on_the_docker_target_is_planned_protected_pulled_and_kept() {
     No changes. Stack `[STACK]` on target docker matches the configuration.
     Note: dashboard.k6-technical exists but the stack no longer declares it; kept (use --prune to destroy it).
 
+    apply also writes 1 generated file(s) first (`promo-infra generate` writes them alone):
+      generated/[STACK]/grafana/dashboards/k6-technical.json
+
     ----- stderr -----
     ");
     promo_snapshot!(s.run(&["apply", "--auto-approve", "--prune"]), @"

@@ -503,6 +503,9 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
 
     Plan: 1 to add, 0 to change, 1 to destroy.
 
+    apply also writes 1 generated file(s) first (`promo-infra generate` writes them alone):
+      generated/[STACK]/docker-compose.yml
+
     ----- stderr -----
     "#);
     s.apply();
@@ -542,6 +545,9 @@ fn a_one_field_change_recreates_one_container_and_data_survives_destroy() {
           ~ retention: "672h" → "1344h"
 
     Plan: 0 to add, 1 to change, 0 to destroy.
+
+    apply also writes 1 generated file(s) first (`promo-infra generate` writes them alone):
+      generated/[STACK]/influxdb/init/retention.iql
 
     ----- stderr -----
     "#);
@@ -1777,6 +1783,9 @@ fn a_dashboard_title_change_is_uploaded_into_the_same_grafana_container() {
 
     Plan: 0 to add, 1 to change, 0 to destroy.
 
+    apply also writes 1 generated file(s) first (`promo-infra generate` writes them alone):
+      generated/[STACK]/grafana/dashboards/promo-marketing.json
+
     ----- stderr -----
     "#);
     s.apply();
@@ -1951,15 +1960,15 @@ fn a_service_moved_to_another_port_is_replaced_and_its_data_read_where_it_runs()
     // Grafana's new port is held by a program that accepts and never answers.
     let squatter = free_port();
     let new_grafana = squatter.port();
-    s.edit(
-        &format!("port: {}", s.grafana_port),
-        &format!("port: {new_grafana}"),
-    );
+    // The manifest's `port: OLD` becomes `port: NEW`; the plan, with both ports named.
+    let move_port = |s: &EngineStack, old: u16, new: u16| {
+        s.edit(&format!("port: {old}"), &format!("port: {new}"));
+        s.run(&["plan"])
+            .filter(&new.to_string(), "[NEW_PORT]")
+            .filter(&old.to_string(), "[OLD_PORT]")
+    };
     // A read at the new port would wait on the squatter until its time limit, then fail.
-    let plan = s
-        .run(&["plan"])
-        .filter(&new_grafana.to_string(), "[NEW_PORT]")
-        .filter(&s.grafana_port.to_string(), "[OLD_PORT]");
+    let plan = move_port(&s, s.grafana_port, new_grafana);
     promo_snapshot!(plan, @r#"
     success: true
     exit_code: 0
@@ -1976,6 +1985,11 @@ fn a_service_moved_to_another_port_is_replaced_and_its_data_read_where_it_runs()
           ~ ports[0].host_port: [OLD_PORT] → [NEW_PORT] # forces replacement
 
     Plan: 2 to add, 0 to change, 2 to destroy.
+
+    apply also writes 3 generated file(s) first (`promo-infra generate` writes them alone):
+      generated/[STACK]/docker-compose.yml
+      generated/[STACK]/native/grafana.ini
+      generated/[STACK]/systemd/promo-infra-[STACK]-control-api.service
 
     ----- stderr -----
     "#);
@@ -1998,14 +2012,7 @@ fn a_service_moved_to_another_port_is_replaced_and_its_data_read_where_it_runs()
 
     // InfluxDB moved: its database (and the point in it) is found where it ran, not created.
     let new_influx = free_port().port();
-    s.edit(
-        &format!("port: {}", s.influx_port),
-        &format!("port: {new_influx}"),
-    );
-    let plan = s
-        .run(&["plan"])
-        .filter(&new_influx.to_string(), "[NEW_PORT]")
-        .filter(&s.influx_port.to_string(), "[OLD_PORT]");
+    let plan = move_port(&s, s.influx_port, new_influx);
     promo_snapshot!(plan, @"
     success: true
     exit_code: 0
@@ -2018,6 +2025,11 @@ fn a_service_moved_to_another_port_is_replaced_and_its_data_read_where_it_runs()
 
     Plan: 1 to add, 0 to change, 1 to destroy.
 
+    apply also writes 3 generated file(s) first (`promo-infra generate` writes them alone):
+      generated/[STACK]/docker-compose.yml
+      generated/[STACK]/native/grafana/provisioning/datasources/promo-infra.yaml
+      generated/[STACK]/native/influxdb.conf
+
     ----- stderr -----
     ");
     s.apply();
@@ -2026,5 +2038,47 @@ fn a_service_moved_to_another_port_is_replaced_and_its_data_read_where_it_runs()
     assert!(
         s.query("SELECT value FROM http_reqs WHERE testid='mover'")
             .contains('7')
+    );
+}
+
+/// A manifest change that touches only generated files (a new `backup:` section: its cron file
+/// and timer units) changes no resource, yet apply writes those files: the plan says which.
+#[test]
+fn a_plan_names_the_generated_files_apply_writes_even_without_resource_changes() {
+    if !engine() {
+        return;
+    }
+    let s = EngineStack::new("planfiles");
+    s.apply();
+    s.edit(
+        "targets:\n",
+        "backup:\n  schedule: \"0 3 * * *\"\n  dir: backups\n  keep: { last: 3, daily: 7 }\ntargets:\n",
+    );
+    promo_snapshot!(s.run(&["plan", "--detailed-exitcode"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    No changes. Stack `[STACK]` on target docker matches the configuration.
+
+    apply also writes 3 generated file(s) first (`promo-infra generate` writes them alone):
+      generated/[STACK]/cron/promo-infra-[STACK]-backup
+      generated/[STACK]/systemd/promo-infra-[STACK]-backup.service
+      generated/[STACK]/systemd/promo-infra-[STACK]-backup.timer
+
+    ----- stderr -----
+    ");
+    let json: serde_json::Value =
+        serde_json::from_str(&s.run(&["plan", "--json"]).stdout).expect("plan json");
+    assert_eq!(
+        json["files_to_write"].as_array().map(Vec::len),
+        Some(3),
+        "{json}"
+    );
+    s.apply();
+    let after = s.run(&["plan"]);
+    assert!(
+        !after.stdout.contains("apply also writes"),
+        "{}",
+        after.all()
     );
 }

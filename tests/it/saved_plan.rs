@@ -59,6 +59,9 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
 
     Plan: 0 to add, 1 to change, 0 to destroy.
 
+    apply also writes 1 generated file(s) first (`promo-infra generate` writes them alone):
+      generated/[STACK]/grafana/dashboards/promo-marketing.json
+
     Saved the plan to: a.plan
 
     To perform exactly these actions, run:

@@ -52,6 +52,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
         out.versioned_json(&report)?;
     } else {
         print::deploy::plan(&mut out, &report.notes, &report.plan);
+        print::deploy::files_to_write(&mut out, &report.files_to_write);
         if let Some(file) = &args.out {
             print::deploy::saved(&mut out, file);
         }

@@ -21,6 +21,20 @@ pub fn plan(out: &mut Out<impl Write>, notes: &[String], p: &Plan) {
     out.plan(&plan::render(p));
 }
 
+/// After a plan: the generated files apply writes before executing it (none: nothing said).
+pub fn files_to_write(out: &mut Out<impl Write>, files: &[String]) {
+    if files.is_empty() {
+        return;
+    }
+    out.line(&format!(
+        "\napply also writes {} generated file(s) first (`promo-infra generate` writes them alone):",
+        files.len()
+    ));
+    for f in files {
+        out.line(&format!("  {f}"));
+    }
+}
+
 /// After `plan --out FILE`: where the plan is and how to apply it (terraform's words).
 pub fn saved(out: &mut Out<impl Write>, file: &std::path::Path) {
     out.line(&format!(

@@ -165,6 +165,10 @@ pub struct PlanReport {
     pub summary: plan::Summary,
     /// Things the user should know (no `.env` yet, ...).
     pub notes: Vec<String>,
+    /// Generated files `apply` writes (creates, updates or removes) before it executes the plan,
+    /// as `generated/<stack>/<file>`: the cron file and units of a new `backup:` section change
+    /// no resource, yet apply changes them.
+    pub files_to_write: Vec<String>,
 }
 
 /// `plan`: observe the target and diff against the manifest. Writes nothing, changes nothing.
@@ -205,10 +209,32 @@ pub fn plan_and_save(
         &s.desired,
         applied::read(&s.ctx.generated_dir, target).as_ref(),
     );
+    // Decided as apply decides them, reading only; a file edited by hand makes apply refuse.
+    let written = writer::prepare(&s.ctx.generated_dir, &s.desired.files, false)?;
+    let report = written.report();
+    let mut notes = notes;
+    if !report.kept.is_empty() {
+        let paths = report
+            .kept
+            .iter()
+            .map(|f| format!("generated/{}/{f}", s.desired.stack));
+        notes.push(format!(
+            "{}; apply refuses until the change moves into the manifest or a template (then `promo-infra generate --force`)",
+            Error::HandEdited { paths: paths.collect() }
+        ));
+    }
+    let files_to_write = [&report.created, &report.written, &report.removed]
+        .into_iter()
+        .flatten()
+        .map(|f| format!("generated/{}/{f}", s.desired.stack))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     Ok(PlanReport {
         summary: plan.summary(),
         plan,
         notes,
+        files_to_write,
     })
 }
 

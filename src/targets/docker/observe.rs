@@ -205,19 +205,23 @@ pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
     // A service that runs on other ports than the manifest's (the plan replaces it): what it
     // holds is read where it runs, never at the new port, where nothing (or someone else's
     // program) answers.
+    let moved: Vec<_> = observed
+        .resources
+        .iter()
+        .filter(|(_, o)| o.converged)
+        .filter_map(|(id, o)| Some((id.clone(), moved_ports(desired, o)?)))
+        .collect();
+    if moved.is_empty() {
+        return Ok(observed);
+    }
     let mut running = desired.clone();
-    let mut moved = Vec::new();
-    for (id, o) in &observed.resources {
-        if let (true, Some(ports)) = (o.converged, moved_ports(desired, o))
-            && let Some(ResourceSpec::Service(s)) =
-                running.resources.get_mut(id).map(|r| &mut r.spec)
-        {
-            s.ports = ports;
-            moved.push(id.name.clone());
+    for (id, ports) in &moved {
+        if let Some(ResourceSpec::Service(s)) = running.resources.get_mut(id).map(|r| &mut r.spec) {
+            s.ports.clone_from(ports);
         }
     }
-    for service in moved {
-        let found = match service.as_str() {
+    for (id, _) in &moved {
+        let found = match id.name.as_str() {
             "influxdb" => common::read_databases(&t.ctx, &running, "docker").await?,
             "grafana" => {
                 grafana_api::read_stack(&t.ctx, &running, grafana_api::Attempts::Retried).await?

@@ -20,6 +20,9 @@ fn what_breaks(name: &str) -> Option<&'static str> {
         secrets::CONTROL_API_STOP_PASSWORD => {
             "the control API restarts with the new password: the STOP pages open for this test stop working, and whoever has to press STOP needs the new password"
         }
+        secrets::INFLUX_V1_WRITE_PASSWORD => {
+            "InfluxDB takes the new password at once while the running k6 keeps writing with the old one: every point it sends after that is refused, and the rest of the test is missing from the dashboards"
+        }
         secrets::GRAFANA_ADMIN_PASSWORD => {
             "Grafana and the control API restart during the test, and its `k6 run` keeps the old password: its end annotation would be refused"
         }
@@ -134,6 +137,7 @@ mod tests {
             secrets::CONTROL_API_TOKEN,
             secrets::CONTROL_API_STOP_PASSWORD,
             secrets::GRAFANA_ADMIN_PASSWORD,
+            secrets::INFLUX_V1_WRITE_PASSWORD,
         ] {
             let e = refuse_during_a_test(&m, name, &values).await.unwrap_err();
             assert!(matches!(e, Error::Usage { .. }), "{e:?}");

@@ -762,6 +762,51 @@ fn cli_apply_plan_status_destroy_with_target_native() {
 
     ----- stderr -----
     ");
+    // Grafana and InfluxDB moved to other ports in the manifest: what they hold (database,
+    // folder, dashboards) is read where they still run, so the plan restarts them and creates
+    // nothing; back to the applied ports, nothing to do.
+    let moved = Ports {
+        influx: free_port(),
+        grafana: free_port(),
+        ..ports
+    };
+    stack
+        .project
+        .write("stacks/native-it.yaml", &manifest(moved, "m"));
+    let plan = run(&["plan", "--target", "native", "--json"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan json");
+    let steps: Vec<String> = plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+            format!(
+                "{} {}.{}",
+                text(&s["action"]),
+                text(&s["id"]["kind"]),
+                text(&s["id"]["name"])
+            )
+        })
+        .collect();
+    assert!(
+        steps.iter().all(|s| !s.starts_with("create")),
+        "nothing is created when it exists where the services run: {steps:?}"
+    );
+    assert!(
+        steps.contains(&"replace service.grafana".to_string())
+            && steps.contains(&"replace service.influxdb".to_string()),
+        "{steps:?}"
+    );
+    stack
+        .project
+        .write("stacks/native-it.yaml", &manifest(ports, "m"));
+    assert_eq!(
+        run(&["plan", "--target", "native", "--detailed-exitcode"]).code,
+        0
+    );
+
     let r = run(&["status", "--target", "native", "--json"]);
     assert_eq!(r.code, 0, "{}", r.all());
     let status: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("status json");

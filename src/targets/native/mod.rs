@@ -11,6 +11,7 @@
 
 mod inplace;
 mod proc;
+mod running;
 mod services;
 
 use std::path::{Path, PathBuf};
@@ -338,17 +339,21 @@ impl Target for NativeTarget {
                 );
             }
         }
+        // What the services hold is read where they run: a process started from an older
+        // manifest (another port) answers at its own address until it is restarted.
+        let running = running::as_observed(desired, &observed);
+        let reads = running.as_ref().unwrap_or(desired);
         let influx_up = observed
             .resources
             .contains_key(&ResourceId::new(ResourceKind::Service, "influxdb"));
         if influx_up {
-            observed.extend(common::read_databases(&self.ctx, desired, "native").await?);
+            observed.extend(common::read_databases(&self.ctx, reads, "native").await?);
         }
         let grafana_up = observed
             .resources
             .contains_key(&ResourceId::new(ResourceKind::Service, "grafana"));
         if grafana_up {
-            observed.extend(grafana_api::read_stack(&self.ctx, desired, Attempts::Retried).await?);
+            observed.extend(grafana_api::read_stack(&self.ctx, reads, Attempts::Retried).await?);
         }
         Ok(observed)
     }

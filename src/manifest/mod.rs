@@ -136,6 +136,10 @@ pub fn relative_to(root: &Path, path: &Path) -> String {
     let rel: PathBuf = full
         .strip_prefix(&root)
         .map_or(full.clone(), Path::to_path_buf);
+    if rel.is_absolute() {
+        // Outside the project: the absolute path, as written (not `//tmp/…`).
+        return rel.to_string_lossy().into_owned();
+    }
     rel.components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect::<Vec<_>>()

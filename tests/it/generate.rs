@@ -454,3 +454,24 @@ fn check_advice_for_a_hand_edited_file_is_a_command_that_fixes_it() {
       help: run `promo-infra generate` and commit the result
     ");
 }
+
+/// A manifest outside the project (`-f /abs/path.yaml`) is named by its absolute path and
+/// generates into the project like any other (it used to be refused as `//abs/...`).
+#[test]
+fn a_manifest_outside_the_project_is_named_by_its_absolute_path() {
+    let p = TestContext::new();
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let manifest = elsewhere.path().join("shop.yaml");
+    std::fs::write(&manifest, BASE).expect("manifest");
+    let abs = manifest.display().to_string();
+    let v = p.run(&["-f", &abs, "validate"]);
+    assert_eq!(v.code, 0, "{}", v.all());
+    assert_eq!(v.stdout, format!("✓ {abs} is valid (stack `shop`)\n"));
+    let g = p.run(&["-f", &abs, "generate"]);
+    assert_eq!(g.code, 0, "{}", g.all());
+    assert!(
+        p.read("generated/shop/cron/promo-infra-shop-backup")
+            .contains(&abs),
+        "the cron line runs the manifest where it is"
+    );
+}

@@ -75,7 +75,7 @@ pub struct RunningTest {
 /// `Ok(None)` on 404 (no test running), `Err(why)` when it cannot tell (unreachable, 401, an
 /// unexpected answer).
 pub async fn running_test(base: &str, token: &str) -> Result<Option<RunningTest>, String> {
-    let http = reqwest::Client::builder()
+    let http = crate::net::client_for(base)
         .connect_timeout(SHORT)
         .timeout(SHORT + SHORT)
         .build()
@@ -126,7 +126,7 @@ fn describe(e: &reqwest::Error) -> String {
 impl Coordinator {
     /// A client for `base` (e.g. `http://127.0.0.1:5000`).
     pub fn new(base: &str, token: &str, info: RunInfo) -> CrateResult<Self> {
-        let http = reqwest::Client::builder()
+        let http = crate::net::client_for(base)
             .connect_timeout(SHORT)
             .build()
             .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")))?;

@@ -291,6 +291,85 @@ fn dynamic_completions_offer_stack_files_dashboards_backups_and_services() {
 
     ----- stderr -----
     ");
+    // The line's own -C and -f (or PROMO_INFRA_FILE) choose the project and the stacks, as they
+    // will for the command; and completing writes nothing.
+    let before = p.snapshot_tree();
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let root_arg = p.path().to_str().expect("utf-8 temp path");
+    let from_elsewhere = |words: &[&str]| {
+        let line = [&["--", "promo-infra"][..], words].concat();
+        let mut cmd = p.cmd(&line).env("COMPLETE", "fish");
+        cmd.command.current_dir(elsewhere.path());
+        cmd.run()
+    };
+    let mut scoped = Runs::default();
+    scoped.push(
+        "-C DIR restart",
+        from_elsewhere(&["-C", root_arg, "restart", "i"]),
+    );
+    scoped.push(
+        "-C DIR -f",
+        from_elsewhere(&["--project-dir", root_arg, "-f", "stacks/o"]),
+    );
+    scoped.push(
+        "-f other: backup restore (the backup is shop's)",
+        complete(&["-f", "stacks/other.yaml", "backup", "restore", "2"]),
+    );
+    scoped.push(
+        "restart -f other (flag after the command)",
+        complete(&["restart", "--file=stacks/other.yaml", "i"]),
+    );
+    scoped.push(
+        "PROMO_INFRA_FILE=stacks/promo.yaml restart",
+        p.cmd(&["--", "promo-infra", "restart", "i"])
+            .env("COMPLETE", "fish")
+            .env("PROMO_INFRA_FILE", "stacks/promo.yaml")
+            .run(),
+    );
+    promo_snapshot!(scoped, @"
+    === -C DIR restart ===
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    influxdb	service of stack (promo, shop)
+
+    ----- stderr -----
+
+    === -C DIR -f ===
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    stacks/other.yaml	stack manifest
+
+    ----- stderr -----
+
+    === -f other: backup restore (the backup is shop's) ===
+    success: true
+    exit_code: 0
+    ----- stdout -----
+
+    ----- stderr -----
+
+    === restart -f other (flag after the command) ===
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    influxdb	service of stack (promo)
+
+    ----- stderr -----
+
+    === PROMO_INFRA_FILE=stacks/promo.yaml restart ===
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    influxdb	service of stack (shop)
+
+    ----- stderr -----
+    ");
+    assert!(
+        p.snapshot_tree() == before,
+        "completion wrote into the project"
+    );
     // The static script still works.
     let bash = p.run(&["completions", "bash"]);
     assert_eq!(

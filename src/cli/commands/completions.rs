@@ -1,17 +1,18 @@
 //! Shell completions: `completions SHELL` prints a static script for the whole command line;
 //! `COMPLETE=SHELL promo-infra` (clap_complete's dynamic protocol) registers completions that
 //! also know the project: stack files (`-f`), dashboard uids (`dashboards render`), backup ids
-//! (`backup restore`), service names (`logs`, `restart`). The completers read the project in
-//! the current directory and offer nothing when it cannot be read.
+//! (`backup restore`), service names (`logs`, `restart`). The completers read the project and
+//! the stacks the line being completed names (`-C DIR`, `-f FILE`, `PROMO_INFRA_FILE`; every
+//! stack of the project without `-f`) and offer nothing when they cannot be read.
 //!
 //! Owns: the command's flags and the value completers.
 //! May not: write anything but stdout, change anything, fail (a completer offers nothing).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::process::ExitCode;
 
-use clap::CommandFactory;
+use clap::{CommandFactory, FromArgMatches};
 use clap_complete::engine::{ArgValueCompleter, CompletionCandidate, ValueCompleter};
 use clap_complete::{CompleteEnv, PathCompleter};
 
@@ -76,29 +77,63 @@ fn matching(
         .collect()
 }
 
-/// The project in the current directory.
-fn project() -> Project {
-    Project::new(".")
+/// The words of the command line being completed: clap_complete runs
+/// `promo-infra -- promo-infra WORD…`; what follows `--`, without the program's name.
+fn typed_words() -> Vec<OsString> {
+    std::env::args_os()
+        .skip_while(|w| w != "--")
+        .skip(2)
+        .collect()
 }
 
-/// Every stack of the project that loads, one at a time (a broken one is skipped).
+/// The project and stacks `words` name with `-C` and `-f` (or `PROMO_INFRA_FILE`), read by
+/// clap itself, errors ignored (the line is unfinished); its last word, the one being completed,
+/// is left out. Without `-f`: every stack of the project.
+fn typed_selection(words: &[OsString]) -> (Project, Option<Vec<std::path::PathBuf>>) {
+    let before = &words[..words.len().saturating_sub(1)];
+    let args = std::iter::once(OsString::from("promo-infra")).chain(before.iter().cloned());
+    let globals = Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(args)
+        .ok()
+        .and_then(|m| Globals::from_arg_matches(&m).ok())
+        .map(Globals::without_empty_files);
+    match globals {
+        Some(g) => {
+            let files = (!g.files.is_empty()).then(|| g.files.clone());
+            (g.project(), files)
+        }
+        None => (Project::new("."), None),
+    }
+}
+
+/// Every stack the line names that loads, one at a time (a broken one is skipped).
 fn each_stack(mut f: impl FnMut(&Project, &crate::compile::Templates, &Loaded)) {
-    let project = project();
-    let Ok(paths) = project.all_manifests() else {
-        return;
+    let (project, files) = typed_selection(&typed_words());
+    let paths = match files {
+        Some(files) => files,
+        None => match project.all_manifests() {
+            Ok(paths) => paths,
+            Err(_) => return,
+        },
     };
     for path in paths {
-        if let Ok((templates, loaded)) = ops::load_one(&project, &Selection::Files(vec![path])) {
-            f(&project, &templates, &loaded);
+        // Writing nothing: a completer may not fill the render cache.
+        let selection = Selection::Files(vec![path]);
+        if let Ok((templates, loaded)) = ops::load_all_writing_nothing(&project, &selection) {
+            for l in &loaded {
+                f(&project, &templates, l);
+            }
         }
     }
 }
 
 fn stack_files(current: &OsStr) -> Vec<CompletionCandidate> {
     let mut files = Vec::new();
-    if let Ok(paths) = project().all_manifests() {
+    let (project, _) = typed_selection(&typed_words());
+    if let Ok(paths) = project.all_manifests() {
         for p in paths {
-            let shown = p.strip_prefix(".").unwrap_or(&p).display().to_string();
+            let shown = p.display().to_string();
             files.push((shown, String::new()));
         }
     }

@@ -88,6 +88,12 @@ fn describe(err: &serde_saphyr::Error) -> (String, String, Option<String>) {
             "wrong type".into(),
             Some("check the value against the manifest schema (`promo-infra schema`)".into()),
         ),
+        // A list where a choice (`environment: prod`) is expected.
+        _ if raw.starts_with("externally tagged enum expected") => (
+            "wrong type: expected one word (one of the allowed values), not a list".into(),
+            "wrong type".into(),
+            Some("check the value against the manifest schema (`promo-infra schema`)".into()),
+        ),
         _ if raw.starts_with("duplicate mapping key: ") => {
             let key = raw["duplicate mapping key: ".len()..]
                 .split(", set DuplicateKeyPolicy")

@@ -962,3 +962,51 @@ fn a_title_with_a_direction_override_is_refused() {
         run.all()
     );
 }
+
+#[test]
+fn a_pasted_blob_is_named_by_its_length_not_echoed() {
+    // A 2 MB value (a file pasted into the wrong key): the message shows its start and length,
+    // the line is named instead of being printed under the message, and the refusal stays small.
+    let blob = "y".repeat(2_000_000);
+    let run = refused(&[("  org: ", &format!("  org: {blob} #"))]);
+    assert!(
+        run.stderr.len() < 2_000,
+        "{} bytes of stderr",
+        run.stderr.len()
+    );
+    promo_snapshot!(run, @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+      x influxdb.org: `yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy…` (2000000 characters) is not a valid name (at stacks/shop.yaml:7:8)
+      help: use 1-100 letters, digits, `-`, `_`, `.` or `@`, not starting with `-`
+    ");
+}
+
+#[test]
+fn a_list_where_one_value_is_expected() {
+    promo_snapshot!(refused(&[("environment: preprod", "environment: [preprod]")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+      x wrong type: expected one word (one of the allowed values), not a list
+       ,-[stacks/shop.yaml:2:14]
+     1 | stack: shop
+     2 | environment: [preprod]
+       :              ^^^^|^^^
+       :                  `-- wrong type
+     3 | influxdb:
+       `----
+      help: check the value against the manifest schema (`promo-infra schema`)
+    ");
+}

@@ -9,6 +9,9 @@ use std::sync::Arc;
 use miette::{Diagnostic, NamedSource, SourceSpan};
 use thiserror::Error;
 
+mod manifest;
+pub use manifest::{ManifestError, ManifestErrors, Problems, Source};
+
 /// The library's error type.
 #[derive(Debug, Error, Diagnostic)]
 pub enum Error {
@@ -344,120 +347,3 @@ impl From<TemplateError> for Error {
 
 /// Result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// The manifest text with its display name, shared by every diagnostic about it.
-#[derive(Debug, Clone)]
-pub struct Source {
-    /// Name as the user typed it (`stacks/promo.yaml`).
-    pub name: String,
-    /// Full text.
-    pub text: Arc<str>,
-}
-
-impl Source {
-    /// A named source.
-    pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
-        Self {
-            name: name.into(),
-            text: text.into(),
-        }
-    }
-
-    fn named(&self) -> NamedSource<Arc<str>> {
-        NamedSource::new(self.name.clone(), Arc::clone(&self.text)).with_language("yaml")
-    }
-}
-
-/// One problem in the manifest, with its position.
-#[derive(Debug, Error, Diagnostic)]
-#[error("{message}")]
-pub struct ManifestError {
-    /// What is wrong, starting with the key path (`influxdb.port: ...`).
-    pub message: String,
-    /// The manifest.
-    #[source_code]
-    pub src: NamedSource<Arc<str>>,
-    /// Where.
-    #[label("{label}")]
-    pub span: Option<SourceSpan>,
-    /// Short label under the offending value.
-    pub label: String,
-    /// What to do.
-    #[help]
-    pub help: Option<String>,
-    /// 1-based line and column, when known.
-    pub line_col: Option<(u64, u64)>,
-}
-
-/// All problems found in one manifest.
-#[derive(Debug, Error, Diagnostic)]
-#[error("{} is invalid: {} problem(s)", name, errors.len())]
-#[diagnostic(
-    code(promo_infra::manifest),
-    help("fix the manifest; nothing was written or changed")
-)]
-pub struct ManifestErrors {
-    /// Manifest display name.
-    pub name: String,
-    /// The problems, in file order.
-    #[related]
-    pub errors: Vec<ManifestError>,
-}
-
-/// Collects manifest problems while validating.
-#[derive(Debug)]
-pub struct Problems<'a> {
-    source: &'a Source,
-    errors: Vec<ManifestError>,
-}
-
-impl<'a> Problems<'a> {
-    /// Start collecting for this source.
-    pub fn new(source: &'a Source) -> Self {
-        Self {
-            source,
-            errors: Vec::new(),
-        }
-    }
-
-    /// Record a problem at `pos` (or at no position for defaulted values).
-    pub fn push(
-        &mut self,
-        pos: Option<crate::manifest::Pos>,
-        message: impl Into<String>,
-        label: impl Into<String>,
-        help: impl Into<Option<String>>,
-    ) {
-        let text_len = self.source.text.len();
-        let span = pos.map(|p| {
-            let offset = p.offset.min(text_len);
-            SourceSpan::new(offset.into(), p.len.min(text_len - offset))
-        });
-        self.errors.push(ManifestError {
-            message: message.into(),
-            src: self.source.named(),
-            span,
-            label: label.into(),
-            help: help.into(),
-            line_col: pos.map(|p| (p.line, p.column)),
-        });
-    }
-
-    /// Whether nothing was found.
-    pub fn is_empty(&self) -> bool {
-        self.errors.is_empty()
-    }
-
-    /// Finish: `Ok` when nothing was found.
-    pub fn finish(mut self) -> Result<(), ManifestErrors> {
-        if self.errors.is_empty() {
-            return Ok(());
-        }
-        self.errors
-            .sort_by_key(|e| e.line_col.unwrap_or((u64::MAX, u64::MAX)));
-        Err(ManifestErrors {
-            name: self.source.name.clone(),
-            errors: self.errors,
-        })
-    }
-}

@@ -719,10 +719,18 @@ pub fn docker_available() -> bool {
                 "CI=true but no Docker engine answers at {host} ({why}): start dockerd \
                  (scripts/setup.sh) or point DOCKER_HOST at a running engine"
             );
-            eprintln!(
-                "SKIPPED: no Docker engine answers at {host} ({why}); these tests fail instead \
-                 when CI=true"
-            );
+            // Once per run, past the test harness's capture (a captured line is shown only for
+            // a failing test, and these pass): a green local run must not look like an engine run.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\nSKIPPED: no Docker engine answers at {host} ({why}): every engine test of \
+                     this run passes without running (they fail instead when CI=true; start \
+                     dockerd or set DOCKER_HOST)\n"
+                );
+            });
             false
         }
     }

@@ -11,35 +11,93 @@ use std::process::ExitCode;
 use super::globals::Globals;
 use crate::error::Result;
 
-/// How the user called promo-infra (`promo-infra -C DIR -f FILE`), when with `-C` or `-f`: the
-/// commands an error's help suggests then carry the same flags, so they act on the same stack.
-static INVOCATION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// How the user called promo-infra: `promo-infra -C DIR -f FILE` (when with `-C` or `-f`) and
+/// the `--target` given to the command (when not the default): the commands an error's help
+/// suggests then carry the same flags, so they act on the same stack where it runs.
+static INVOCATION: std::sync::OnceLock<Invocation> = std::sync::OnceLock::new();
 
-/// `help` with every suggested `` `promo-infra <command>`…`` given the user's `-C`/`-f`
-/// (`invocation`); a suggestion that already names its flags is left as it is.
-fn with_invocation(help: &str, invocation: &str) -> String {
+/// See [`INVOCATION`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Invocation {
+    /// `promo-infra` with the user's `-C`/`-f`.
+    prefix: String,
+    /// `--target` of the command, when another than docker.
+    target: Option<String>,
+}
+
+/// `help` with every suggested `` `promo-infra <command>…` `` given the user's `-C`/`-f` (a
+/// suggestion that already names them is left so) and, when the suggested command takes
+/// `--target` and names none, the user's `--target`.
+fn with_invocation(help: &str, invocation: &Invocation) -> String {
     let mut out = String::with_capacity(help.len());
     let mut rest = help;
     while let Some(i) = rest.find("`promo-infra ") {
         let after = &rest[i + "`promo-infra ".len()..];
         out.push_str(&rest[..i]);
-        if after.starts_with("-f ") || after.starts_with("-C ") {
+        let end = after.find('`').unwrap_or(after.len());
+        let (words, tail) = after.split_at(end);
+        if words.starts_with("-f ") || words.starts_with("-C ") {
             out.push_str("`promo-infra ");
         } else {
             out.push('`');
-            out.push_str(invocation);
+            out.push_str(&invocation.prefix);
             out.push(' ');
         }
-        rest = after;
+        out.push_str(words);
+        if let Some(target) = &invocation.target
+            && !words.contains("--target")
+            && takes_target(words)
+        {
+            out.push_str(" --target ");
+            out.push_str(target);
+        }
+        rest = tail;
     }
     out.push_str(rest);
     out
 }
 
+/// Whether the command `words` names (after `promo-infra`, global flags skipped) takes
+/// `--target`, by clap's own definition of the command line.
+fn takes_target(words: &str) -> bool {
+    use clap::CommandFactory;
+    let root = super::Cli::command();
+    let mut cmd = &root;
+    let mut words = words.split_whitespace();
+    while let Some(word) = words.next() {
+        if matches!(word, "-C" | "-f" | "--file" | "--project-dir") {
+            words.next();
+            continue;
+        }
+        match cmd.find_subcommand(word) {
+            Some(sub) => cmd = sub,
+            None => break,
+        }
+    }
+    cmd.get_arguments().any(|a| a.get_long() == Some("target"))
+}
+
+/// The `--target` the command line gave its command, when another than the default.
+fn target_given() -> Option<String> {
+    use clap::CommandFactory;
+    let matches = super::Cli::command().try_get_matches().ok()?;
+    let mut m = &matches;
+    while let Some((_, sub)) = m.subcommand() {
+        m = sub;
+    }
+    let given = m
+        .try_get_one::<crate::targets::TargetKind>("target")
+        .ok()??;
+    (*given != crate::targets::TargetKind::Docker).then(|| given.as_str().to_string())
+}
+
 /// Colour, error style and logs, from the global flags.
 pub fn init(globals: &Globals) {
-    let invocation = super::commands::k6::cli_prefix(&globals.project(), &globals.selection(false));
-    if invocation != "promo-infra" {
+    let invocation = Invocation {
+        prefix: super::commands::k6::cli_prefix(&globals.project(), &globals.selection(false)),
+        target: target_given(),
+    };
+    if invocation.prefix != "promo-infra" || invocation.target.is_some() {
         let _ = INVOCATION.set(invocation);
     }
     let color = globals.color();
@@ -216,24 +274,54 @@ pub fn exit(result: Result<ExitCode>) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::with_invocation;
+    use super::{Invocation, with_invocation};
+
+    fn invocation(prefix: &str, target: Option<&str>) -> Invocation {
+        Invocation {
+            prefix: prefix.into(),
+            target: target.map(Into::into),
+        }
+    }
 
     #[test]
     fn suggested_commands_carry_the_users_flags_once() {
-        let p = "promo-infra -f stacks/local.yaml";
+        let p = invocation("promo-infra -f stacks/local.yaml", None);
         assert_eq!(
             with_invocation(
                 "see it with `promo-infra dashboards diff x`, or `promo-infra apply`",
-                p
+                &p
             ),
             "see it with `promo-infra -f stacks/local.yaml dashboards diff x`, or `promo-infra -f stacks/local.yaml apply`"
         );
         // Already with its flags (k6 hints): unchanged; no suggestion: unchanged.
         let own = "run `promo-infra -f a.yaml k6 run x.js`";
-        assert_eq!(with_invocation(own, p), own);
+        assert_eq!(with_invocation(own, &p), own);
         assert_eq!(
-            with_invocation("promo-infra is fine", p),
+            with_invocation("promo-infra is fine", &p),
             "promo-infra is fine"
+        );
+    }
+
+    #[test]
+    fn suggested_commands_that_take_target_carry_the_users_target() {
+        let p = invocation("promo-infra", Some("cloud"));
+        assert_eq!(
+            with_invocation(
+                "see `promo-infra dashboards diff promo-marketing`, overwrite with \
+                 `promo-infra -f s.yaml dashboards push x --force`, then `promo-infra apply`; \
+                 `promo-infra secrets list` has no target; `promo-infra apply --target native` \
+                 keeps its own",
+                &p
+            ),
+            "see `promo-infra dashboards diff promo-marketing --target cloud`, overwrite with \
+             `promo-infra -f s.yaml dashboards push x --force --target cloud`, then \
+             `promo-infra apply --target cloud`; `promo-infra secrets list` has no target; \
+             `promo-infra apply --target native` keeps its own"
+        );
+        // An unclosed suggestion is completed as far as it goes.
+        assert_eq!(
+            with_invocation("try `promo-infra status", &p),
+            "try `promo-infra status --target cloud"
         );
     }
 }

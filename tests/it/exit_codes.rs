@@ -108,4 +108,23 @@ fn an_errors_suggested_command_carries_the_users_flags() {
         "{}",
         run.all()
     );
+    // On another target the suggestion names it too: `apply` alone would act on Docker.
+    let native = p.run(&[
+        "-f",
+        "stacks/shop.yaml",
+        "secrets",
+        "rotate",
+        "GRAFANA_ADMIN_PASSWORD",
+        "--target",
+        "native",
+        "--auto-approve",
+    ]);
+    assert_eq!(native.code, 1, "{}", native.all());
+    assert!(
+        native
+            .stderr
+            .contains("help: run `promo-infra -f stacks/shop.yaml apply --target native` first"),
+        "{}",
+        native.all()
+    );
 }

@@ -128,6 +128,12 @@ impl ResourceId {
     }
 }
 
+impl AsRef<ResourceId> for ResourceId {
+    fn as_ref(&self) -> &ResourceId {
+        self
+    }
+}
+
 impl fmt::Display for ResourceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.kind.as_str(), self.name)

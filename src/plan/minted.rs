@@ -83,7 +83,7 @@ pub(super) fn mark(r: &Resource, minted: &BTreeSet<String>, step: Option<Step>) 
                 c.after = Some(KNOWN_AFTER_APPLY.into());
             }
         }
-        Action::Delete => {}
+        Action::Delete | Action::Check { .. } => {}
         Action::Replace { changes } | Action::Update { changes } => {
             let mut changes = std::mem::take(changes);
             known(r, &paths, &mut changes);

@@ -16,10 +16,12 @@ mod files;
 mod minted;
 mod observed;
 mod render;
+mod unread;
 pub use files::{Applied, FileDiff, with_files};
 pub use minted::KNOWN_AFTER_APPLY;
-pub use observed::{Observed, ObservedResource};
+pub use observed::{Observed, ObservedResource, Unread};
 pub use render::{FILE_DIFF_INDENT, render};
+pub use unread::{host_of, hosts};
 
 /// How a secret is shown in a plan.
 const SENSITIVE: &str = "(sensitive)";
@@ -62,6 +64,15 @@ pub enum Action {
     Start,
     /// Delete it (only resources the stack no longer declares, with `--prune`).
     Delete,
+    /// Known only after apply: it lives in `service`, which could not be read (`why`). Apply
+    /// reads it once that service runs, then creates it, updates it or leaves it as found, and
+    /// reports which.
+    Check {
+        /// The service that holds it.
+        service: ResourceId,
+        /// Why that service could not be read.
+        why: Unread,
+    },
 }
 
 /// One step of a plan.
@@ -116,6 +127,13 @@ pub struct Summary {
     pub change: usize,
     /// To destroy (deletes, and the delete half of replaces).
     pub destroy: usize,
+    /// Known after apply (checks): absent from JSON when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub check: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Plan {
@@ -136,6 +154,7 @@ impl Plan {
                 }
                 Action::Start | Action::Update { .. } => s.change += 1,
                 Action::Delete => s.destroy += 1,
+                Action::Check { .. } => s.check += 1,
             }
         }
         s
@@ -144,50 +163,12 @@ impl Plan {
 
 /// Compute the plan. `prune` deletes observed resources the stack no longer declares.
 pub fn plan(desired: &Desired, observed: &Observed, target: &str, prune: bool) -> Plan {
-    let mut steps = Vec::new();
     let minted = minted::minted(desired, observed);
-    for (id, resource) in &desired.resources {
-        let step = match observed.resources.get(id) {
-            None => Some(Step {
-                id: id.clone(),
-                action: Action::Create,
-                attributes: attributes(&resource.canonical),
-                files: Vec::new(),
-            }),
-            Some(o) if o.hash.as_deref() == Some(resource.hash.as_str()) => {
-                (!o.converged).then(|| Step::new(id.clone(), Action::Start))
-            }
-            Some(o) => {
-                let mut changes = diff(&o.canonical, &resource.canonical);
-                if changes.is_empty() {
-                    // Same content but no promo-infra hash recorded (made by another tool):
-                    // replacing it makes it ours, so later plans are exact.
-                    changes.push(FieldChange {
-                        path: "labels.io.promo-infra.hash".into(),
-                        before: o
-                            .hash
-                            .clone()
-                            .or_else(|| Some("(none: not created by promo-infra)".into())),
-                        after: Some(resource.hash[..12].to_string()),
-                        sensitive: false,
-                        forces_replacement: false,
-                    });
-                }
-                // In place when every changed field can be (a service's reloadable files).
-                for c in &mut changes {
-                    c.forces_replacement = !resource.changes_in_place(&c.path);
-                }
-                let action = if changes.iter().any(|c| c.forces_replacement) {
-                    Action::Replace { changes }
-                } else {
-                    Action::Update { changes }
-                };
-                Some(Step::new(id.clone(), action))
-            }
-        };
-        let step = attached::mark(desired, observed, resource, step);
-        steps.extend(minted::mark(resource, &minted, step));
-    }
+    let mut steps: Vec<Step> = desired
+        .resources
+        .values()
+        .filter_map(|r| step_of(desired, observed, &minted, r))
+        .collect();
     let mut undeclared = Vec::new();
     for id in observed.resources.keys() {
         if !desired.resources.contains_key(id) {
@@ -204,6 +185,58 @@ pub fn plan(desired: &Desired, observed: &Observed, target: &str, prune: bool) -
         steps,
         undeclared,
     }
+}
+
+/// What apply does for a step planned as [`Action::Check`] once `observed` was read again:
+/// the step the plan makes for `id` now (`None`: found as declared; again a check: still
+/// unread).
+pub fn step_for(desired: &Desired, observed: &Observed, id: &ResourceId) -> Option<Step> {
+    let r = desired.resources.get(id)?;
+    step_of(desired, observed, &minted::minted(desired, observed), r)
+}
+
+/// The step for the declared `resource` (`None`: nothing to do).
+fn step_of(
+    desired: &Desired,
+    observed: &Observed,
+    minted: &BTreeSet<String>,
+    resource: &Resource,
+) -> Option<Step> {
+    let id = &resource.id;
+    let step = match observed.resources.get(id) {
+        None => Some(
+            unread::check(desired, observed, resource).unwrap_or_else(|| Step {
+                id: id.clone(),
+                action: Action::Create,
+                attributes: attributes(&resource.canonical),
+                files: Vec::new(),
+            }),
+        ),
+        Some(o) if o.hash.as_deref() == Some(resource.hash.as_str()) => {
+            (!o.converged).then(|| Step::new(id.clone(), Action::Start))
+        }
+        Some(o) => {
+            let mut changes = diff(&o.canonical, &resource.canonical);
+            if changes.is_empty() {
+                // Same content but no promo-infra hash recorded (made by another tool):
+                // replacing it makes it ours, so later plans are exact.
+                changes.push(FieldChange {
+                    path: "labels.io.promo-infra.hash".into(),
+                    before: o
+                        .hash
+                        .clone()
+                        .or_else(|| Some("(none: not created by promo-infra)".into())),
+                    after: Some(resource.hash[..12].to_string()),
+                    sensitive: false,
+                    forces_replacement: false,
+                });
+            }
+            // In place when every changed field can be (a service's reloadable files).
+            Some(Step::new(id.clone(), replace_or_update(resource, changes)))
+        }
+    };
+    let step = attached::mark(desired, observed, resource, step);
+    minted::mark(resource, minted, step)
 }
 
 /// Every attribute of a resource to create, as additions (the canonical form's internal `type`
@@ -321,6 +354,7 @@ pub(crate) fn observed_as_applied(d: &Desired) -> Observed {
                 (r.id.clone(), o)
             })
             .collect(),
+        unread: BTreeMap::new(),
     }
 }
 
@@ -357,7 +391,8 @@ mod tests {
             Summary {
                 add: 1,
                 change: 0,
-                destroy: 0
+                destroy: 0,
+                check: 0
             }
         );
         assert!(render(&p).contains("Plan: 1 to add, 0 to change, 0 to destroy."));
@@ -393,7 +428,8 @@ mod tests {
             Summary {
                 add: 1,
                 change: 0,
-                destroy: 1
+                destroy: 1,
+                check: 0
             }
         );
     }
@@ -449,7 +485,8 @@ mod tests {
             Summary {
                 add: 0,
                 change: 1,
-                destroy: 0
+                destroy: 0,
+                check: 0
             }
         );
     }

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::desired::ResourceId;
@@ -49,11 +50,39 @@ impl ObservedResource {
     }
 }
 
+/// Why what a service holds (a database, Grafana's folder and dashboards) could not be read:
+/// the plan then says those resources are known only after apply, never that they are absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unread {
+    /// The service exists but is stopped (an exited container).
+    Stopped,
+    /// The service runs but does not answer as healthy.
+    NotAnswering,
+    /// The service does not run (no container, no live process) while its data is kept (a
+    /// volume, a data directory): what it held is still there.
+    NotRunning,
+}
+
+impl Unread {
+    /// How a plan says it of `service` (`grafana`): `while grafana is stopped`.
+    pub fn while_(self, service: &str) -> String {
+        match self {
+            Self::Stopped => format!("while {service} is stopped"),
+            Self::NotAnswering => format!("while {service} does not answer"),
+            Self::NotRunning => format!("while {service} does not run"),
+        }
+    }
+}
+
 /// Everything a target observed for a stack.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observed {
     /// By id.
     pub resources: BTreeMap<ResourceId, ObservedResource>,
+    /// Services whose contents could not be read, and why: a resource they hold
+    /// ([`super::host_of`]) that is not in `resources` is unknown, not absent.
+    pub unread: BTreeMap<ResourceId, Unread>,
 }
 
 impl Extend<ObservedResource> for Observed {

@@ -5,30 +5,45 @@
 
 use std::fmt::Write as _;
 
-use super::{Action, Plan, SENSITIVE, Step};
+use super::{Action, KNOWN_AFTER_APPLY, Plan, SENSITIVE, Step};
 
 /// How deep a generated file's diff is indented under its field (the CLI colours such lines as
 /// a diff).
 pub const FILE_DIFF_INDENT: &str = "          ";
+
+/// The summary's count of checks (`3 known after apply`).
+const KNOWN_AFTER_APPLY_SUMMARY: &str = "known after apply";
 
 /// One step: terraform's reason line, the symbol and the id, then its fields — every attribute
 /// of a create; each change of an update or a replace, those that cannot change in place
 /// marked `# forces replacement` (in a replace, the reloadable files of a service do not force
 /// it; every other field of a container does).
 fn render_step(out: &mut String, step: &Step) {
-    let (symbol, reason) = match step.action {
-        Action::Create => ("+", "will be created"),
-        Action::Replace { .. } => ("-/+", "must be replaced"),
-        Action::Update { .. } => ("~", "will be updated in place"),
-        Action::Start => ("~", "will be started"),
-        Action::Delete => ("-", "will be destroyed"),
+    let (symbol, reason) = match &step.action {
+        Action::Create => ("+", "will be created".to_string()),
+        Action::Replace { .. } => ("-/+", "must be replaced".to_string()),
+        Action::Update { .. } => ("~", "will be updated in place".to_string()),
+        Action::Start => ("~", "will be started".to_string()),
+        Action::Delete => ("-", "will be destroyed".to_string()),
+        Action::Check { service, why } => (
+            "~",
+            format!(
+                "will be checked once {service} runs (it cannot be read {})",
+                why.while_(&service.name)
+            ),
+        ),
     };
     let _ = writeln!(out, "  # {} {reason}", step.id);
+    if matches!(step.action, Action::Check { .. }) {
+        // Neither absent nor found: what apply does is decided by what it reads then.
+        let _ = writeln!(out, "{symbol:>3} {} {KNOWN_AFTER_APPLY}\n", step.id);
+        return;
+    }
     let _ = writeln!(out, "{symbol:>3} {}", step.id);
     let fields = match &step.action {
         Action::Create => &step.attributes,
         Action::Replace { changes } | Action::Update { changes } => changes,
-        Action::Start | Action::Delete => {
+        Action::Start | Action::Delete | Action::Check { .. } => {
             out.push('\n');
             return;
         }
@@ -115,9 +130,14 @@ pub fn render(plan: &Plan) -> String {
     }
     let s = plan.summary();
     if !plan.is_empty() {
+        let checks = if s.check > 0 {
+            format!(", {} {KNOWN_AFTER_APPLY_SUMMARY}", s.check)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "Plan: {} to add, {} to change, {} to destroy.",
+            "Plan: {} to add, {} to change, {} to destroy{checks}.",
             s.add, s.change, s.destroy
         );
     }

@@ -54,6 +54,8 @@ pub fn words(id: &ResourceId, action: &Action) -> (&'static str, &'static str) {
         Action::Start if service => ("starting", "started and healthy"),
         Action::Start => ("starting", "started"),
         Action::Delete => ("deleting", "deleted"),
+        // The executor reads a check again and executes the step that read calls for.
+        Action::Check { .. } => ("checking", "checked"),
     }
 }
 

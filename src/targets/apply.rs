@@ -2,19 +2,85 @@
 //! as soon as the steps it depends on are done (not when a whole wave is), concurrently, each
 //! retried with backoff on transient failure.
 //!
-//! Owns: step ordering ([`waves`], [`as_ready`]), retries ([`retry`]), and [`apply`].
-//! May not: print (the warn line goes through `tracing`), decide what to change (the plan did),
-//! or know any target's kind.
+//! Owns: step ordering ([`waves`], [`as_ready`]), retries ([`retry`]), [`apply`], and what it
+//! reports it did ([`Done`]). A step planned as [`Action::Check`] (a resource of a service the
+//! plan could not read) is read again once its service ran, and what the plan makes of that
+//! read is executed and reported: created, updated, or unchanged.
+//! May not: print (the warn line goes through `tracing`), decide what to change (the plan did,
+//! and decides a check's step from the new read), or know any target's kind.
 
 use std::cell::Cell;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
+use serde::Serialize;
 
 use super::Target;
 use crate::desired::{Desired, ResourceId, ResourceKind};
 use crate::error::{Error, Result};
-use crate::plan::{Action, Plan, Step};
+use crate::plan::{self, Action, Plan, Step};
+
+/// What apply did to a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Did {
+    /// Created it.
+    Created,
+    /// Replaced it.
+    Replaced,
+    /// Changed it in place.
+    Updated,
+    /// Started it.
+    Started,
+    /// Deleted it.
+    Destroyed,
+    /// Nothing: a check found it as declared.
+    Unchanged,
+}
+
+impl Did {
+    /// What executing `action` does (a check's is decided when it runs: see [`apply`]).
+    fn of(action: &Action) -> Self {
+        match action {
+            Action::Create => Self::Created,
+            Action::Replace { .. } => Self::Replaced,
+            Action::Update { .. } => Self::Updated,
+            Action::Start => Self::Started,
+            Action::Delete => Self::Destroyed,
+            Action::Check { .. } => Self::Unchanged,
+        }
+    }
+}
+
+/// One resource apply acted on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Done {
+    /// The resource.
+    pub id: ResourceId,
+    /// What was done to it.
+    pub did: Did,
+    /// It was planned as a check: `did` is what reading it once its service ran called for.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub checked: bool,
+}
+
+/// terraform's counts of what apply did (a replace adds and destroys).
+pub fn done_summary(done: &[Done]) -> plan::Summary {
+    let mut s = plan::Summary::default();
+    for d in done {
+        match d.did {
+            Did::Created => s.add += 1,
+            Did::Replaced => {
+                s.add += 1;
+                s.destroy += 1;
+            }
+            Did::Updated | Did::Started => s.change += 1,
+            Did::Destroyed => s.destroy += 1,
+            Did::Unchanged => {}
+        }
+    }
+    s
+}
 
 /// Attempts per step (the first try and three retries).
 const ATTEMPTS: u32 = 4;
@@ -112,14 +178,32 @@ pub async fn apply<T: Target + ?Sized>(
     target: &T,
     desired: &Desired,
     plan: &Plan,
-) -> Result<Vec<ResourceId>> {
+) -> Result<Vec<Done>> {
     let run = |step: &Step| {
-        let what = format!("{} {}", step.id, action_name(&step.action));
         let step = step.clone();
         async move {
-            retry(&what, ATTEMPTS, || target.execute(&step, desired))
-                .await
-                .map(|()| step.id.clone())
+            let checked = matches!(step.action, Action::Check { .. });
+            let step = if checked {
+                match read_again(target, desired, &step).await? {
+                    Some(found) => found,
+                    None => {
+                        return Ok(Done {
+                            id: step.id,
+                            did: Did::Unchanged,
+                            checked,
+                        });
+                    }
+                }
+            } else {
+                step
+            };
+            let what = format!("{} {}", step.id, action_name(&step.action));
+            retry(&what, ATTEMPTS, || target.execute(&step, desired)).await?;
+            Ok(Done {
+                did: Did::of(&step.action),
+                id: step.id,
+                checked,
+            })
         }
     };
     let (deletes, rest): (Vec<Step>, Vec<Step>) = plan
@@ -142,7 +226,7 @@ pub async fn apply<T: Target + ?Sized>(
     }
     let mut ready = as_ready(&rest, desired, run).await?;
     // Reported in plan order (deterministic output), not in the order they finished.
-    let position = |id: &ResourceId| plan.steps.iter().position(|s| &s.id == id);
+    let position = |d: &Done| plan.steps.iter().position(|s| s.id == d.id);
     ready.sort_by_key(position);
     done.extend(ready);
     for wave in waves(&in_waves(last), desired) {
@@ -151,26 +235,71 @@ pub async fn apply<T: Target + ?Sized>(
     Ok(done)
 }
 
+/// What a check's step is once its service ran: `target` is observed again and the plan's
+/// step for the resource is the one to execute (`None`: found as declared). Still unreadable,
+/// it is read again with backoff, then an error naming the service.
+async fn read_again<T: Target + ?Sized>(
+    target: &T,
+    desired: &Desired,
+    step: &Step,
+) -> Result<Option<Step>> {
+    let Action::Check { service, .. } = &step.action else {
+        return Ok(Some(step.clone()));
+    };
+    let what = format!("{} check", step.id);
+    let found = retry(&what, ATTEMPTS, || async {
+        let observed = target.observe(desired).await?;
+        match plan::step_for(desired, &observed, &step.id) {
+            Some(Step {
+                action: Action::Check { why, .. },
+                ..
+            }) => Err(Error::transient(format!(
+                "{}: cannot be read {}, although {service} was started",
+                step.id,
+                why.while_(&service.name)
+            ))),
+            found => Ok(found),
+        }
+    })
+    .await;
+    found.map_err(|e| match e {
+        Error::Transient { message } => {
+            let help = format!(
+                "nothing was done to {}; see `promo-infra status` and `promo-infra logs {}`, then run `promo-infra apply` again",
+                step.id, service.name
+            );
+            match step.id.kind {
+                ResourceKind::Database | ResourceKind::Token => Error::influx(message),
+                _ => Error::grafana(message),
+            }
+            .with_help(help)
+        }
+        other => other,
+    })
+}
+
 /// Run `steps` concurrently, each once every step of `steps` it depends on (through
 /// `depends_on`) has run: a dependent starts as soon as its own dependencies are ready, not
 /// when every step started with them is. The first error stops the run (steps still running
-/// are dropped). Returns the steps done, in the order they finished.
-pub async fn as_ready<F, Fut>(steps: &[Step], desired: &Desired, run: F) -> Result<Vec<ResourceId>>
+/// are dropped). Returns what `run` returned for each, in the order they finished.
+pub async fn as_ready<F, Fut, D>(steps: &[Step], desired: &Desired, run: F) -> Result<Vec<D>>
 where
     F: Fn(&Step) -> Fut,
-    Fut: std::future::Future<Output = Result<ResourceId>>,
+    Fut: std::future::Future<Output = Result<D>>,
+    D: AsRef<ResourceId>,
 {
     use futures_util::StreamExt as _;
     let ids: Vec<&ResourceId> = steps.iter().map(|s| &s.id).collect();
     let mut pending: Vec<&Step> = steps.iter().collect();
-    let mut done: Vec<ResourceId> = Vec::new();
+    let mut done: Vec<D> = Vec::new();
+    let mut ids_done: Vec<ResourceId> = Vec::new();
     let mut running = futures_util::stream::FuturesUnordered::new();
     loop {
         let (ready, blocked): (Vec<&Step>, Vec<&Step>) = pending.into_iter().partition(|s| {
             desired.resources.get(&s.id).is_none_or(|r| {
                 r.depends_on
                     .iter()
-                    .all(|d| done.contains(d) || !ids.contains(&d))
+                    .all(|d| ids_done.contains(d) || !ids.contains(&d))
             })
         });
         pending = blocked;
@@ -180,7 +309,11 @@ where
         }
         running.extend(ready.into_iter().map(&run));
         match running.next().await {
-            Some(finished) => done.push(finished?),
+            Some(finished) => {
+                let finished = finished?;
+                ids_done.push(finished.as_ref().clone());
+                done.push(finished);
+            }
             None => return Ok(done),
         }
     }
@@ -193,6 +326,13 @@ fn action_name(a: &Action) -> &'static str {
         Action::Update { .. } => "update",
         Action::Start => "start",
         Action::Delete => "delete",
+        Action::Check { .. } => "check",
+    }
+}
+
+impl AsRef<ResourceId> for Done {
+    fn as_ref(&self) -> &ResourceId {
+        &self.id
     }
 }
 

@@ -32,6 +32,9 @@
 //! - no health checks, timeouts, images, progress bars, or transient failures (no retries);
 //! - native: a process that is not running is not observed at all (a dead pidfile), as in the
 //!   native target, so it plans as a create, never as a start;
+//! - what a service holds (databases, Grafana objects) is not read while it does not run: the
+//!   fake reports such a service in [`Observed::unread`] as the real targets do (stopped; or,
+//!   on docker, no container while its volume is held), never its contents as absent;
 //! - databases are observed only when declared and when `influxdb` runs, as in both targets;
 //!   the fake holds the database's spec exactly as `influx::observe` would rebuild it;
 //! - `destroy` returns `service NAME`, `network NAME`, `volume NAME`, `database NAME` lines
@@ -49,7 +52,7 @@ use serde_json::Value;
 use super::{ServiceStatus, Target};
 use crate::desired::{Desired, Resource, ResourceId, ResourceKind, ResourceSpec};
 use crate::error::{Error, Result};
-use crate::plan::{Action, Observed, ObservedResource, Step};
+use crate::plan::{Action, Observed, ObservedResource, Step, Unread};
 
 /// Which real target the fake behaves like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,6 +223,44 @@ impl FakeTarget {
         Ok(())
     }
 
+    /// The services whose contents observe could not read, as the real targets report them: a
+    /// held service that does not run (an exited container; a native process whose pidfile and
+    /// data directory are left), or a docker service without a container whose volume is held.
+    fn unread(
+        &self,
+        desired: &Desired,
+        held: &BTreeMap<ResourceId, Held>,
+    ) -> BTreeMap<ResourceId, Unread> {
+        if self.flavour == Flavour::Cloud {
+            return BTreeMap::new();
+        }
+        let mut out = BTreeMap::new();
+        for host in crate::plan::hosts(desired) {
+            let why = match held.get(&host) {
+                Some(h) if h.running => continue,
+                Some(_) => Unread::Stopped,
+                None => {
+                    // The very volume it mounts (one under another name is replaced: empty).
+                    let kept = |d: &ResourceId| {
+                        let want = desired.resources.get(d).map(|r| r.hash.as_str());
+                        held.get(d).is_some_and(|h| h.hash.as_deref() == want)
+                    };
+                    let volume_kept = desired.resources.get(&host).is_some_and(|r| {
+                        r.depends_on
+                            .iter()
+                            .any(|d| d.kind == ResourceKind::Volume && kept(d))
+                    });
+                    if !volume_kept {
+                        continue;
+                    }
+                    Unread::NotRunning
+                }
+            };
+            out.insert(host, why);
+        }
+        out
+    }
+
     fn status_of(&self, r: &Resource, held: Option<&Held>) -> Option<ServiceStatus> {
         let (name, image, url) = match &r.spec {
             ResourceSpec::Service(s) => (
@@ -312,6 +353,7 @@ impl Target for FakeTarget {
                 );
             }
         }
+        observed.unread = self.unread(desired, &held);
         Ok(observed)
     }
 
@@ -334,6 +376,12 @@ impl Target for FakeTarget {
                     "{}: the {} target cannot hold this kind of resource",
                     r.id,
                     self.name()
+                )));
+            }
+            (Action::Check { .. }, Some(r)) => {
+                return Err(Error::internal(format!(
+                    "{}: a check is read again and resolved by the executor, never executed",
+                    r.id
                 )));
             }
             (Action::Start, Some(r)) => match held.get_mut(&r.id) {

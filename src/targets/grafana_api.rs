@@ -412,7 +412,7 @@ async fn upload(
             changes.iter().any(|c| c.path == "home")
         }
         Action::Create | Action::Start => d.home,
-        Action::Delete => false,
+        Action::Delete | Action::Check { .. } => false,
     };
     let any_home = desired
         .resources

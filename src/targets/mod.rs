@@ -27,7 +27,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use announced::Announced;
-pub use apply::{apply, is_transient, retry, waves};
+pub use apply::{Did, Done, apply, done_summary, is_transient, retry, waves};
 pub use progress::Progress;
 
 use crate::desired::Desired;

@@ -26,6 +26,12 @@
 //! else is replaced; networks, volumes and databases are always "running"; a native process that
 //! is not running is not observed (it plans as a create); a database is only looked up when the
 //! stack declares it, so one it no longer declares is never seen, never deleted.
+//!
+//! A fourth kind of step, `check` (known after apply): a database or a Grafana object whose
+//! service does not run cannot be read, so the plan checks it once the service runs instead of
+//! planning it as created (`database` and `dashboard` × `check` are in `matrix_is_covered`). For
+//! such plans the snapshot also has what apply reported it did (created, updated or unchanged)
+//! and the fake's journal, which every apply is checked against.
 
 use std::collections::BTreeMap;
 use std::sync::{LazyLock, Mutex};
@@ -286,6 +292,42 @@ fn cases() -> Vec<(&'static str, Case)> {
         (
             "docker_v1_stopped_influxdb_hides_its_database",
             Case::new(Docker, PROMO_V1)
+                .deployed()
+                .drift(|f, _| stop(f, "influxdb")),
+        ),
+        // Known after apply: what a service that does not run holds cannot be read, so it is
+        // checked once the service runs (and apply reports what that check found), never
+        // planned as created.
+        (
+            "docker_stopped_grafana_changed_dashboard_is_checked",
+            Case::new(
+                Docker,
+                edit(
+                    PROMO,
+                    "Promo Load Analyzer - Marketing View",
+                    "Black Friday",
+                ),
+            )
+            .deployed_from(PROMO)
+            .drift(|f, _| stop(f, "grafana"))
+            .json(),
+        ),
+        (
+            "docker_stopped_grafana_lost_dashboard_is_created_when_checked",
+            Case::new(Docker, PROMO).deployed().drift(|f, _| {
+                forget(f, ResourceKind::Dashboard, "k6-technical");
+                stop(f, "grafana");
+            }),
+        ),
+        (
+            "docker_grafana_container_removed_its_volume_kept",
+            Case::new(Docker, PROMO)
+                .deployed()
+                .drift(|f, _| forget(f, ResourceKind::Service, "grafana")),
+        ),
+        (
+            "docker_v2_stopped_influxdb",
+            Case::new(Docker, PROMO)
                 .deployed()
                 .drift(|f, _| stop(f, "influxdb")),
         ),
@@ -635,18 +677,47 @@ fn observe_and_plan(
     plan::plan(desired, &observed, fake.name(), prune)
 }
 
-/// Plan, apply, and check a re-plan is empty; returns the plan.
+/// Plan, apply, and check a re-plan is empty; returns the plan and what apply did.
 fn converge(
     rt: &tokio::runtime::Runtime,
     fake: &FakeTarget,
     desired: &Desired,
     prune: bool,
-) -> Plan {
+) -> (Plan, Vec<targets::Done>) {
     let p = observe_and_plan(rt, fake, desired, prune);
+    let start = fake.journal().len();
     let done = rt
         .block_on(targets::apply(fake, desired, &p))
         .unwrap_or_else(|e| panic!("apply failed: {e}\nplan:\n{}", plan::render(&p)));
     assert_eq!(done.len(), p.steps.len(), "every step ran");
+    // What apply reports is what the fake's journal says it did (a check: what it found).
+    let journal = fake.journal().split_off(start);
+    for d in &done {
+        let verb = match d.did {
+            targets::Did::Created => "create",
+            targets::Did::Replaced => "replace",
+            targets::Did::Updated => "update",
+            targets::Did::Started => "start",
+            targets::Did::Destroyed => "delete",
+            targets::Did::Unchanged => "",
+        };
+        let executed = journal.iter().any(|l| l.ends_with(&format!(" {}", d.id)));
+        assert_eq!(
+            executed,
+            !verb.is_empty(),
+            "{}: reported {:?}, journal {journal:?}",
+            d.id,
+            d.did
+        );
+        if !verb.is_empty() {
+            assert!(
+                journal.contains(&format!("{verb} {}", d.id)),
+                "{}: reported {:?}, journal {journal:?}",
+                d.id,
+                d.did
+            );
+        }
+    }
     let again = observe_and_plan(rt, fake, desired, prune);
     assert!(
         again.is_empty(),
@@ -654,7 +725,7 @@ fn converge(
         plan::render(&again),
         plan::render(&p)
     );
-    p
+    (p, done)
 }
 
 /// The `--json` shape of `plan`: the plan, flattened, then its summary (the CLI adds `notes`
@@ -689,7 +760,8 @@ fn run(case: &Case) -> (Plan, String) {
     (case.drift)(&fake, &before);
     let values = secrets_gen(case.rotated, case.unset);
     let desired = compile_for(&case.after, case.flavour, &values);
-    let p = converge(&rt, &fake, &desired, case.prune);
+    let journal_before = fake.journal().len();
+    let (p, done) = converge(&rt, &fake, &desired, case.prune);
     // What ops does: the generated files behind each changed digest, against the record of the
     // `before` apply.
     let record =
@@ -700,6 +772,20 @@ fn run(case: &Case) -> (Plan, String) {
         text.push_str("\n==== --json ====\n");
         text.push_str(&json_shape(&p));
         text.push('\n');
+    }
+    // A plan with values known only after apply: what apply reported it did, and what the
+    // engine's journal says it did.
+    if p.summary().check > 0 {
+        text.push_str("\n==== apply ====\n");
+        for d in &done {
+            let checked = if d.checked { " (checked)" } else { "" };
+            text.push_str(&format!("{}: {:?}{checked}\n", d.id, d.did));
+        }
+        text.push_str("---- journal ----\n");
+        for line in &fake.journal()[journal_before..] {
+            text.push_str(line);
+            text.push('\n');
+        }
     }
     for value in old_values.values().chain(values.values()) {
         assert!(
@@ -754,6 +840,10 @@ snapshot_tests! {
     native_v2_no_op
     docker_stopped_grafana_is_started
     docker_v1_stopped_influxdb_hides_its_database
+    docker_stopped_grafana_changed_dashboard_is_checked
+    docker_stopped_grafana_lost_dashboard_is_created_when_checked
+    docker_grafana_container_removed_its_volume_kept
+    docker_v2_stopped_influxdb
     native_dead_process_is_recreated
     docker_container_removed_by_hand_is_created
     docker_containers_made_by_compose_are_adopted
@@ -822,6 +912,7 @@ fn matrix_is_covered() {
                 Action::Replace { .. } => "replace",
                 Action::Start => "start",
                 Action::Delete => "delete",
+                Action::Check { .. } => "check",
             };
             seen.insert((kind_of(&s.id), change));
         }
@@ -854,7 +945,8 @@ fn matrix_is_covered() {
             "process",
             &["create", "update", "replace", "delete", "kept", "no-op"][..],
         ),
-        ("database", &["create", "update", "no-op"][..]),
+        ("database", &["create", "update", "check", "no-op"][..]),
+        ("dashboard", &["create", "update", "check", "no-op"][..]),
         ("token", &["create", "replace", "no-op"][..]),
         ("datasource", &["create", "update", "no-op"][..]),
         ("alerting", &["create", "update", "no-op"][..]),

@@ -10,8 +10,8 @@ use std::io::Write;
 use super::super::output::Out;
 use crate::desired::ResourceId;
 use crate::ops::{ApplyReport, DestroyReport, RotatePreview, RotateReport};
-use crate::plan::{self, Action, Plan};
-use crate::targets::{ServiceStatus, TargetKind};
+use crate::plan::{self, Plan};
+use crate::targets::{self, Did, Done, ServiceStatus, TargetKind};
 
 /// The notes (warnings), then the rendered plan.
 pub fn plan(out: &mut Out<impl Write>, notes: &[String], p: &Plan) {
@@ -92,16 +92,11 @@ pub fn applied(out: &mut Out<impl Write>, report: &ApplyReport) {
     if report.plan.is_empty() {
         return;
     }
-    for id in &report.done {
-        let action = report
-            .plan
-            .steps
-            .iter()
-            .find(|s| &s.id == id)
-            .map(|s| &s.action);
-        out.ok(&format!("{id}: {}", done_verb(action)));
+    for d in &report.done {
+        out.ok(&format!("{}: {}", d.id, done_verb(d)));
     }
-    let s = report.plan.summary();
+    // What was done, not what was planned: a check adds, changes or leaves as it found.
+    let s = targets::done_summary(&report.done);
     out.line(&format!(
         "\nApply complete! Resources: {} added, {} changed, {} destroyed.\n",
         s.add, s.change, s.destroy
@@ -109,14 +104,20 @@ pub fn applied(out: &mut Out<impl Write>, report: &ApplyReport) {
     status(out, &report.status, report.alerts.as_deref());
 }
 
-fn done_verb(action: Option<&Action>) -> &'static str {
-    match action {
-        Some(Action::Create) => "created",
-        Some(Action::Replace { .. }) => "replaced",
-        Some(Action::Start) => "started",
-        Some(Action::Update { .. }) => "updated in place",
-        Some(Action::Delete) => "destroyed",
-        None => "done",
+/// What was done, as `apply` says it; a check says it was read first.
+fn done_verb(d: &Done) -> String {
+    let verb = match d.did {
+        Did::Created => "created",
+        Did::Replaced => "replaced",
+        Did::Started => "started",
+        Did::Updated => "updated in place",
+        Did::Destroyed => "destroyed",
+        Did::Unchanged => "unchanged",
+    };
+    if d.checked {
+        format!("{verb} (checked once its service ran)")
+    } else {
+        verb.to_string()
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::Selection;
-use crate::desired::{Desired, ResourceId};
+use crate::desired::Desired;
 use crate::error::{Error, Result};
 use crate::lock::{Holder, Previous, StackLock};
 use crate::manifest::Loaded;
@@ -283,8 +283,8 @@ pub struct ApplyOptions {
 pub struct ApplyReport {
     /// The plan that was executed (or found empty).
     pub plan: Plan,
-    /// Steps done, in order.
-    pub done: Vec<ResourceId>,
+    /// What was done to each resource, in order (a check: what its read called for).
+    pub done: Vec<targets::Done>,
     /// A previous holder of the lock that died without releasing it.
     pub stale_lock: Option<Holder>,
     /// Generated files created or updated before applying.

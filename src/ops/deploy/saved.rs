@@ -60,6 +60,11 @@ fn state(observed: &Observed) -> String {
             o.canonical
         ));
     }
+    // Only when some service could not be read: the fingerprints of other states stay as
+    // they were.
+    for (id, why) in &observed.unread {
+        listing.push_str(&format!("unread {id} {why:?}\n"));
+    }
     sha256_hex(listing.as_bytes())
 }
 

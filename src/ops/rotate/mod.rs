@@ -409,7 +409,11 @@ pub fn rotate(
         if !steps.is_empty() {
             runner.preflight(&steps, &next.desired).await?;
         }
-        let done = targets::apply(runner.as_ref(), &next.desired, &steps).await?;
+        let done: Vec<ResourceId> = targets::apply(runner.as_ref(), &next.desired, &steps)
+            .await?
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
         let status = runner.status(&next.desired).await?;
         let mut warnings = Vec::new();
         if change == LiveChange::InfluxToken

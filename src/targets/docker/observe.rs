@@ -16,9 +16,9 @@ use super::engine::{is_not_found, read_error};
 use super::reconstruct::reconstruct;
 use super::service_reads::{ServiceRead, with_service_reads};
 use super::{DockerTarget, labels};
-use crate::desired::{Desired, ResourceId, ResourceKind, ResourceSpec, ServiceSpec};
+use crate::desired::{Desired, MountSource, ResourceId, ResourceKind, ResourceSpec, ServiceSpec};
 use crate::error::Result;
-use crate::plan::{Observed, ObservedResource};
+use crate::plan::{Observed, ObservedResource, Unread};
 use crate::targets::{common, grafana_api};
 
 /// Every container (running or not) carrying all of `labels` (`key=value`); `what` names the
@@ -244,6 +244,58 @@ fn moved_ports(desired: &Desired, o: &ObservedResource) -> Option<Vec<crate::des
     (running != want.ports).then_some(running)
 }
 
+/// The services holding a resource the plan compares (Grafana's dashboards, InfluxDB's database)
+/// whose API is not read ([`with_service_reads`] reads only a converged one), and why: a
+/// container that is stopped or does not answer, or no container while its data volume is
+/// kept. `observed` has the volumes; `converged` is per service of `containers`.
+fn unread(
+    desired: &Desired,
+    observed: &Observed,
+    containers: &BTreeMap<String, Vec<ContainerSummary>>,
+    converged: &[bool],
+) -> BTreeMap<ResourceId, Unread> {
+    let mut out = BTreeMap::new();
+    for host in crate::plan::hosts(desired) {
+        let why = match containers.keys().position(|s| *s == host.name) {
+            Some(i) if converged[i] => continue,
+            Some(_) => {
+                let running = containers[&host.name]
+                    .iter()
+                    .any(|c| c.state == Some(ContainerSummaryStateEnum::RUNNING));
+                if running {
+                    Unread::NotAnswering
+                } else {
+                    Unread::Stopped
+                }
+            }
+            None => {
+                let Some(ResourceSpec::Service(s)) = desired.resources.get(&host).map(|r| &r.spec)
+                else {
+                    continue;
+                };
+                // The very volume it mounts (one under another name is replaced: empty).
+                let kept = s.mounts.iter().any(|m| match &m.source {
+                    MountSource::Volume(v) => {
+                        let id = ResourceId::new(ResourceKind::Volume, v.clone());
+                        let want = desired.resources.get(&id).map(|r| r.hash.as_str());
+                        observed
+                            .resources
+                            .get(&id)
+                            .is_some_and(|o| o.hash.as_deref() == want)
+                    }
+                    MountSource::Generated(_) => false,
+                });
+                if !kept {
+                    continue;
+                }
+                Unread::NotRunning
+            }
+        };
+        out.insert(host, why);
+    }
+    out
+}
+
 /// The stack's network, volumes and containers as the engine reports them.
 async fn observe_engine(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
     let stack = t.ctx.stack.as_str();
@@ -315,6 +367,7 @@ async fn observe_engine(t: &DockerTarget, desired: &Desired) -> Result<Observed>
         async move { list.len() == 1 && summary_converged(&list[0], spec).await }
     }))
     .await;
+    observed.unread = unread(desired, &observed, &containers, &converged);
     for ((service, list), converged) in containers.into_iter().zip(converged) {
         let id = ResourceId::new(ResourceKind::Service, service.clone());
         let desired_spec = spec_of(&id);

@@ -13,6 +13,7 @@ mod inplace;
 mod proc;
 mod running;
 mod services;
+mod stopped;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -339,6 +340,7 @@ impl Target for NativeTarget {
                 );
             }
         }
+        observed.unread = self.unread(desired, &observed);
         // What the services hold is read where they run: a process started from an older
         // manifest (another port) answers at its own address until it is restarted.
         let running = running::as_observed(desired, &observed);

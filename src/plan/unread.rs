@@ -1,0 +1,130 @@
+//! Values known only after apply because the service holding them cannot be read now: a
+//! stopped Grafana's folder and dashboards, a stopped InfluxDB's database. They are neither
+//! absent nor present to the planner: the plan says they will be checked once their service
+//! runs ([`Action::Check`]), and apply reads them then and does what that read calls for.
+//!
+//! Owns: which service holds a resource ([`host_of`]) and that rule. May not: do IO, print, or
+//! know any target's engine.
+
+use std::collections::BTreeSet;
+
+use super::{Action, Observed, Step};
+use crate::desired::{Desired, Resource, ResourceId, ResourceKind};
+
+/// The service that holds `id`'s data: the first service reached through its `depends_on`,
+/// through other resources only (a dashboard → its folder → `service.grafana`; a database →
+/// `service.influxdb`). `None` for services, networks and volumes, and on the cloud target
+/// (its objects depend on no service).
+pub fn host_of(desired: &Desired, id: &ResourceId) -> Option<ResourceId> {
+    if matches!(
+        id.kind,
+        ResourceKind::Service | ResourceKind::Network | ResourceKind::Volume
+    ) {
+        return None;
+    }
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![id.clone()];
+    while let Some(next) = todo.pop() {
+        let Some(r) = desired.resources.get(&next) else {
+            continue;
+        };
+        for d in &r.depends_on {
+            if d.kind == ResourceKind::Service {
+                return Some(d.clone());
+            }
+            if seen.insert(d.clone()) {
+                todo.push(d.clone());
+            }
+        }
+    }
+    None
+}
+
+/// The services that hold a resource a plan may have to check ([`host_of`] of every resource
+/// converged in place): the ones a target reports in [`Observed::unread`] when it cannot read
+/// them.
+pub fn hosts(desired: &Desired) -> BTreeSet<ResourceId> {
+    desired
+        .resources
+        .keys()
+        .filter(|id| id.kind.updates_in_place())
+        .filter_map(|id| host_of(desired, id))
+        .collect()
+}
+
+/// For `r`, not observed: a check once its service runs when that service could not be read
+/// and `r` is converged in place (created, updated or left as found; a token is minted, never
+/// found, so it is not checked). `None`: it is absent, to create.
+pub(super) fn check(desired: &Desired, observed: &Observed, r: &Resource) -> Option<Step> {
+    if !r.id.kind.updates_in_place() {
+        return None;
+    }
+    let service = host_of(desired, &r.id)?;
+    let why = *observed.unread.get(&service)?;
+    Some(Step::new(r.id.clone(), Action::Check { service, why }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::desired::{FolderSpec, ResourceSpec};
+    use crate::plan::{Unread, observed_as_applied, plan};
+
+    fn folder_on(service: &str) -> Desired {
+        let mut d = Desired {
+            stack: "s".into(),
+            ..Desired::default()
+        };
+        let grafana = ResourceId::new(ResourceKind::Service, service);
+        d.add(crate::desired::Resource::new(
+            grafana.clone(),
+            Vec::new(),
+            ResourceSpec::Network { name: "x".into() },
+            &BTreeMap::new(),
+        ));
+        d.add(crate::desired::Resource::new(
+            ResourceId::new(ResourceKind::Folder, "f"),
+            vec![grafana],
+            ResourceSpec::Folder(FolderSpec {
+                uid: "f".into(),
+                title: "F".into(),
+            }),
+            &BTreeMap::new(),
+        ));
+        d
+    }
+
+    #[test]
+    fn a_resource_of_an_unread_service_is_checked_not_created() {
+        let d = folder_on("grafana");
+        let folder = ResourceId::new(ResourceKind::Folder, "f");
+        let grafana = ResourceId::new(ResourceKind::Service, "grafana");
+        assert_eq!(host_of(&d, &folder), Some(grafana.clone()));
+        assert_eq!(host_of(&d, &grafana), None);
+        assert_eq!(hosts(&d), BTreeSet::from([grafana.clone()]));
+        let mut o = observed_as_applied(&d);
+        o.resources.remove(&folder);
+        // Read and absent: created.
+        let p = plan(&d, &o, "docker", false);
+        assert_eq!(p.steps.len(), 1);
+        assert_eq!(p.steps[0].action, Action::Create);
+        // Not read: checked once Grafana runs.
+        o.unread.insert(grafana.clone(), Unread::Stopped);
+        let p = plan(&d, &o, "docker", false);
+        let check = Action::Check {
+            service: grafana,
+            why: Unread::Stopped,
+        };
+        assert_eq!(p.steps, vec![Step::new(folder, check)]);
+        assert_eq!(p.summary().check, 1);
+        assert_eq!(
+            crate::plan::render(&p),
+            "promo-infra will perform the following actions on stack `s` (target docker):\n\n  \
+             # folder.f will be checked once service.grafana runs (it cannot be read while grafana is stopped)\n  \
+             ~ folder.f (known after apply)\n\n\
+             Plan: 0 to add, 0 to change, 0 to destroy, 1 known after apply.\n"
+        );
+    }
+}

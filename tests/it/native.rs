@@ -838,7 +838,8 @@ fn cli_apply_plan_status_destroy_with_target_native() {
 
     ----- stderr -----
     ");
-    // After destroy the processes are planned again.
+    // After destroy the processes are planned again; what they hold is kept in their data
+    // directories but cannot be read while they do not run: known after apply, not created.
     promo_snapshot!(
         @named "cli_plan_after_destroy",
         run(&["plan", "--target", "native", "--detailed-exitcode"])
@@ -850,6 +851,26 @@ fn cli_apply_plan_status_destroy_with_target_native() {
             .join("data/native-it/influxdb")
             .exists(),
         "data kept without --volumes"
+    );
+    // apply reads them once their process runs and says what it did: the database is found
+    // as declared (unchanged), never "created"; the re-plan is empty.
+    let r = promo_snapshot!(
+        @named "cli_apply_after_destroy",
+        run(&["apply", "--target", "native", "--auto-approve"]).sorted_stderr()
+    );
+    assert!(
+        r.stdout
+            .contains("✓ database.k6: unchanged (checked once its service ran)"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(
+        run(&["plan", "--target", "native", "--detailed-exitcode"]).code,
+        0
+    );
+    assert_eq!(
+        run(&["destroy", "--target", "native", "--auto-approve"]).code,
+        0
     );
     promo_snapshot!(
         run(&["destroy", "--target", "native", "--volumes", "--auto-approve"]),

@@ -258,3 +258,52 @@ fn a_reloadable_change_updates_the_service_in_place_and_nothing_else_does() {
     };
     assert!(run(&fake, old.id.clone(), forced, &d2).is_err());
 }
+
+#[test]
+fn a_check_is_read_again_when_it_runs_and_fails_naming_its_service_while_still_unread() {
+    let fake = FakeTarget::new(Flavour::Docker);
+    let influx = ResourceId::new(ResourceKind::Service, "influxdb");
+    let stopped = Held {
+        hash: Some("h".into()),
+        canonical: Value::Null,
+        running: false,
+        uses: Vec::new(),
+    };
+    fake.seed(influx.clone(), stopped);
+    fake.seed(db("720h").id, Held::recorded(&db("720h")));
+    let d = desired(vec![db("720h")]);
+    let p = plan(
+        &d,
+        &block_on(fake.observe(&d)).expect("observe"),
+        "docker",
+        false,
+    );
+    let check = Action::Check {
+        service: influx.clone(),
+        why: crate::plan::Unread::Stopped,
+    };
+    assert_eq!(p.steps, vec![Step::new(db("720h").id, check)]);
+    // Nothing starts InfluxDB here: read again with backoff, then an error that names it.
+    let err = block_on(crate::targets::apply(&fake, &d, &p)).expect_err("still unread");
+    assert_eq!(
+        err.to_string(),
+        "database.k6: cannot be read while influxdb is stopped, although service.influxdb was started"
+    );
+    assert!(
+        matches!(&err, Error::Influx { help: Some(h), .. } if h.contains("promo-infra logs influxdb")),
+        "{err:?}"
+    );
+    assert!(fake.journal().is_empty(), "nothing executed");
+    // Running: found as declared, reported unchanged, nothing executed.
+    assert!(fake.edit(&influx, |h| h.running = true));
+    let done = block_on(crate::targets::apply(&fake, &d, &p)).expect("apply");
+    assert_eq!(
+        done,
+        vec![crate::targets::Done {
+            id: db("720h").id,
+            did: crate::targets::Did::Unchanged,
+            checked: true,
+        }]
+    );
+    assert!(fake.journal().is_empty(), "nothing executed");
+}

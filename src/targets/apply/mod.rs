@@ -222,7 +222,7 @@ pub async fn apply<T: Target + ?Sized>(
         ..plan.clone()
     };
     for wave in waves(&in_waves(first), desired) {
-        done.extend(futures_util::future::try_join_all(wave.iter().map(run)).await?);
+        done.extend(all_of(wave.iter().map(run)).await?);
     }
     let mut ready = as_ready(&rest, desired, run).await?;
     // Reported in plan order (deterministic output), not in the order they finished.
@@ -230,7 +230,7 @@ pub async fn apply<T: Target + ?Sized>(
     ready.sort_by_key(position);
     done.extend(ready);
     for wave in waves(&in_waves(last), desired) {
-        done.extend(futures_util::future::try_join_all(wave.iter().map(run)).await?);
+        done.extend(all_of(wave.iter().map(run)).await?);
     }
     Ok(done)
 }
@@ -280,8 +280,12 @@ async fn read_again<T: Target + ?Sized>(
 
 /// Run `steps` concurrently, each once every step of `steps` it depends on (through
 /// `depends_on`) has run: a dependent starts as soon as its own dependencies are ready, not
-/// when every step started with them is. The first error stops the run (steps still running
-/// are dropped). Returns what `run` returned for each, in the order they finished.
+/// when every step started with them is. A failed step does not stop the others, as in
+/// terraform: the steps already running finish (a step is never dropped half-way: a container
+/// created but not started, a bucket without its mapping), the steps that depend on it,
+/// directly or not, are not started (each logged), and every independent step still runs.
+/// Returns what `run` returned for each, in the order they finished; or, when a step failed,
+/// the first failure's error (the later ones are logged).
 pub async fn as_ready<F, Fut, D>(steps: &[Step], desired: &Desired, run: F) -> Result<Vec<D>>
 where
     F: Fn(&Step) -> Fut,
@@ -290,33 +294,87 @@ where
 {
     use futures_util::StreamExt as _;
     let ids: Vec<&ResourceId> = steps.iter().map(|s| &s.id).collect();
+    let deps = |s: &Step| -> Vec<ResourceId> {
+        desired
+            .resources
+            .get(&s.id)
+            .map(|r| r.depends_on.clone())
+            .unwrap_or_default()
+    };
     let mut pending: Vec<&Step> = steps.iter().collect();
     let mut done: Vec<D> = Vec::new();
     let mut ids_done: Vec<ResourceId> = Vec::new();
+    let mut failed: Vec<(ResourceId, Error)> = Vec::new();
+    // Steps not started because a step they depend on failed or was not started.
+    let mut not_run: Vec<ResourceId> = Vec::new();
     let mut running = futures_util::stream::FuturesUnordered::new();
+    let start = |s: &Step| {
+        let (id, work) = (s.id.clone(), run(s));
+        async move { (id, work.await) }
+    };
     loop {
-        let (ready, blocked): (Vec<&Step>, Vec<&Step>) = pending.into_iter().partition(|s| {
-            desired.resources.get(&s.id).is_none_or(|r| {
-                r.depends_on
+        loop {
+            let (stuck, rest): (Vec<&Step>, Vec<&Step>) = pending.into_iter().partition(|s| {
+                deps(s)
                     .iter()
-                    .all(|d| ids_done.contains(d) || !ids.contains(&d))
-            })
+                    .any(|d| not_run.contains(d) || failed.iter().any(|(f, _)| f == d))
+            });
+            pending = rest;
+            if stuck.is_empty() {
+                break;
+            }
+            not_run.extend(stuck.into_iter().map(|s| s.id.clone()));
+        }
+        let (ready, blocked): (Vec<&Step>, Vec<&Step>) = pending.into_iter().partition(|s| {
+            deps(s)
+                .iter()
+                .all(|d| ids_done.contains(d) || !ids.contains(&d))
         });
         pending = blocked;
         if ready.is_empty() && running.is_empty() && !pending.is_empty() {
             // A cycle cannot come from compile; run the rest rather than hang.
-            running.extend(pending.drain(..).map(&run));
+            running.extend(pending.drain(..).map(start));
         }
-        running.extend(ready.into_iter().map(&run));
+        running.extend(ready.into_iter().map(start));
         match running.next().await {
-            Some(finished) => {
-                let finished = finished?;
+            Some((_, Ok(finished))) => {
                 ids_done.push(finished.as_ref().clone());
                 done.push(finished);
             }
-            None => return Ok(done),
+            Some((id, Err(e))) => failed.push((id, e)),
+            None => break,
         }
     }
+    let mut failed = failed.into_iter();
+    let Some((first, error)) = failed.next() else {
+        return Ok(done);
+    };
+    for (id, e) in failed {
+        tracing::error!("{id}: {e}");
+    }
+    for id in &not_run {
+        tracing::warn!("{id}: not done: it depends on a step that failed");
+    }
+    tracing::debug!("{first} failed; {} other step(s) done", done.len());
+    Err(error)
+}
+
+/// Run `wave` concurrently to the end (a failed step does not drop the others half-way);
+/// what they returned, or the first failure's error (the later ones are logged).
+async fn all_of<Fut, D>(wave: impl Iterator<Item = Fut>) -> Result<Vec<D>>
+where
+    Fut: std::future::Future<Output = Result<D>>,
+{
+    let mut out = Vec::new();
+    let mut first = None;
+    for result in futures_util::future::join_all(wave).await {
+        match (result, &first) {
+            (Ok(d), _) => out.push(d),
+            (Err(e), None) => first = Some(e),
+            (Err(e), Some(_)) => tracing::error!("{e}"),
+        }
+    }
+    first.map_or(Ok(out), Err)
 }
 
 fn action_name(a: &Action) -> &'static str {
@@ -337,126 +395,4 @@ impl AsRef<ResourceId> for Done {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(f)
-    }
-
-    #[test]
-    fn transient_errors_are_retried_four_times_with_doubling_delays_then_returned() {
-        let calls = Cell::new(0u32);
-        let started = std::cell::RefCell::new(Vec::new());
-        let out: Result<()> = block_on(async {
-            let t0 = std::time::Instant::now();
-            retry_from("x", 4, Duration::from_millis(20), || {
-                calls.set(calls.get() + 1);
-                started.borrow_mut().push(t0.elapsed());
-                async { Err(Error::transient("busy")) }
-            })
-            .await
-        });
-        assert_eq!(calls.get(), 4);
-        assert_eq!(out.expect_err("fails").to_string(), "busy");
-        // Each wait at least doubles the one before (20 ms, 40 ms, 80 ms; no jitter).
-        let gaps: Vec<u128> = started
-            .borrow()
-            .windows(2)
-            .map(|w| (w[1] - w[0]).as_millis())
-            .collect();
-        assert_eq!(gaps.len(), 3);
-        for (gap, min) in gaps.iter().zip([20, 40, 80]) {
-            assert!(*gap >= min && *gap < min + 500, "{gaps:?}");
-        }
-    }
-
-    /// Fails on the wave-by-wave executor, where control-api (after grafana) also waited for
-    /// the slow database step started in grafana's wave.
-    #[test]
-    fn a_dependent_starts_when_its_own_dependencies_are_done_not_the_whole_wave() {
-        use crate::desired::{Resource, ResourceKind, ResourceSpec};
-        let id = |kind, name: &str| ResourceId::new(kind, name);
-        let net = || ResourceSpec::Network { name: "n".into() };
-        let mut d = Desired::default();
-        let influx = id(ResourceKind::Service, "influxdb");
-        let grafana = id(ResourceKind::Service, "grafana");
-        let control = id(ResourceKind::Service, "control-api");
-        let db = id(ResourceKind::Database, "k6");
-        for (r, deps) in [
-            (&influx, vec![]),
-            (&grafana, vec![influx.clone()]),
-            (&db, vec![influx.clone()]),
-            (&control, vec![grafana.clone()]),
-        ] {
-            d.resources.insert(
-                r.clone(),
-                Resource::new(r.clone(), deps, net(), &std::collections::BTreeMap::new()),
-            );
-        }
-        let steps: Vec<Step> = [&control, &db, &grafana, &influx]
-            .into_iter()
-            .map(|r| Step::new(r.clone(), Action::Create))
-            .collect();
-        let t0 = std::time::Instant::now();
-        let log = std::cell::RefCell::new(Vec::new());
-        let done = block_on(as_ready(&steps, &d, |s: &Step| {
-            let (id, log) = (s.id.clone(), &log);
-            async move {
-                log.borrow_mut().push(format!("start {}", id.name));
-                let slow = if id.name == "k6" { 300 } else { 10 };
-                tokio::time::sleep(Duration::from_millis(slow)).await;
-                log.borrow_mut().push(format!("end {}", id.name));
-                Ok(id)
-            }
-        }))
-        .expect("runs");
-        assert!(
-            t0.elapsed() < Duration::from_millis(500),
-            "{:?}",
-            t0.elapsed()
-        );
-        assert_eq!(
-            log.into_inner(),
-            [
-                "start influxdb",
-                "end influxdb",
-                "start k6",
-                "start grafana",
-                "end grafana",
-                "start control-api",
-                "end control-api",
-                "end k6",
-            ]
-        );
-        assert_eq!(done, [influx, grafana, control, db]);
-    }
-
-    #[test]
-    fn other_errors_are_not_retried_and_a_later_success_is_returned() {
-        let calls = Cell::new(0u32);
-        let out: Result<()> = block_on(retry_from("x", 4, Duration::from_millis(1), || {
-            calls.set(calls.get() + 1);
-            async { Err(Error::docker("port is already allocated")) }
-        }));
-        assert_eq!(calls.get(), 1);
-        assert!(matches!(out, Err(Error::Docker { .. })));
-        let calls = Cell::new(0u32);
-        let out = block_on(retry_from("x", 4, Duration::from_millis(1), || {
-            calls.set(calls.get() + 1);
-            let n = calls.get();
-            async move {
-                if n < 3 {
-                    Err(Error::transient("reset"))
-                } else {
-                    Ok(n)
-                }
-            }
-        }));
-        assert_eq!(out.expect("succeeds"), 3);
-    }
-}
+mod tests;

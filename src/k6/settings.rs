@@ -73,6 +73,9 @@ pub struct K6Settings {
     pub out: Vec<String>,
     /// `--tag name=value` pairs, in a fixed order.
     pub tags: Vec<(String, String)>,
+    /// The InfluxDB k6 writes to (its base URL: `k6 run` checks it answers before k6 starts).
+    #[serde(skip)]
+    pub influx_url: String,
 }
 
 impl K6Settings {
@@ -265,6 +268,7 @@ pub fn settings(
     target: crate::targets::TargetKind,
 ) -> Result<K6Settings> {
     let sink = sink(m, values, target)?;
+    let influx_url = sink.url.clone();
     let mut vars = Vec::new();
     let out = if *m.influxdb.version == 2 {
         vars.push(Var::plain("K6_INFLUXDB_ADDR", sink.url));
@@ -304,6 +308,7 @@ pub fn settings(
         vars,
         out,
         tags,
+        influx_url,
     })
 }
 

@@ -663,6 +663,7 @@ async fn force_escalates_only_when_asked_and_after_the_grace_period() {
     dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=[EPOCH_MS]
 
     ----- stderr -----
+    promo-infra: warning: InfluxDB does not answer at http://127.0.0.1:[PORT] (error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)): k6 will run but its points will be lost and the dashboard will stay empty; start the stack first (`promo-infra -f stacks/shop.yaml apply`)
     promo-infra: STOP button ready: test [TESTID] registered with the control API at http://127.0.0.1:[PORT]
     promo-infra: test [TESTID]: [TEMP_OTHER]/k6
     promo-infra: dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=now&refresh=5s
@@ -770,6 +771,7 @@ async fn stop_page_in_real_chromium() {
     dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=[EPOCH_MS]
 
     ----- stderr -----
+    promo-infra: warning: InfluxDB does not answer at http://127.0.0.1:[PORT] (error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)): k6 will run but its points will be lost and the dashboard will stay empty; start the stack first (`promo-infra -f stacks/shop.yaml apply`)
     promo-infra: STOP button ready: test [TESTID] registered with the control API at http://127.0.0.1:[PORT]
     promo-infra: test [TESTID]: [TEMP_OTHER]/k6
     promo-infra: dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=now&refresh=5s
@@ -1002,6 +1004,7 @@ async fn without_a_control_api_k6_run_says_so_before_k6_starts() {
     ----- stdout -----
 
     ----- stderr -----
+    promo-infra: warning: InfluxDB does not answer at http://127.0.0.1:[PORT] (error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)): k6 will run but its points will be lost and the dashboard will stay empty; start the stack first (`promo-infra -f stacks/shop.yaml apply`)
       x no STOP button for this test: the control API at http://127.0.0.1:[PORT] is not reachable (error sending request for url (http://127.0.0.1:[PORT]/api/runs): client error (Connect): tcp connect error: Connection refused (os error 111)); k6 was not started (--require-stop)
       help: start it: `promo-infra -f stacks/shop.yaml apply` (docker target: the control-api container), or `promo-infra -f stacks/shop.yaml control-api` on this host; or give its URL with --control-api URL
     ");
@@ -1024,6 +1027,7 @@ async fn without_a_control_api_k6_run_says_so_before_k6_starts() {
     dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=[EPOCH_MS]
 
     ----- stderr -----
+    promo-infra: warning: InfluxDB does not answer at http://127.0.0.1:[PORT] (error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)): k6 will run but its points will be lost and the dashboard will stay empty; start the stack first (`promo-infra -f stacks/shop.yaml apply`)
     promo-infra: warning: no STOP button for this test: the control API at http://127.0.0.1:[PORT] is not reachable (error sending request for url (http://127.0.0.1:[PORT]/api/runs): client error (Connect): tcp connect error: Connection refused (os error 111)). To fix: start it: `promo-infra -f stacks/shop.yaml apply` (docker target: the control-api container), or `promo-infra -f stacks/shop.yaml control-api` on this host; or give its URL with --control-api URL. The test runs anyway; Ctrl+C here still stops it (--require-stop refuses to start without a STOP button)
     promo-infra: test [TESTID]: [TEMP_OTHER]/k6
     promo-infra: dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=now&refresh=5s
@@ -1049,6 +1053,7 @@ async fn without_a_control_api_k6_run_says_so_before_k6_starts() {
     ----- stdout -----
 
     ----- stderr -----
+    promo-infra: warning: InfluxDB does not answer at http://127.0.0.1:[PORT] (error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)): k6 will run but its points will be lost and the dashboard will stay empty; start the stack first (`promo-infra -f stacks/shop.yaml apply`)
       x --control-api `127.0.0.1:5000` is not an http(s) URL
       help: e.g. --control-api http://127.0.0.1:5000 (the control API's address as seen from this host)
     "
@@ -1169,6 +1174,7 @@ async fn a_restarted_control_api_learns_the_run_again_and_can_stop_it() {
     dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=[EPOCH_MS]
 
     ----- stderr -----
+    promo-infra: warning: InfluxDB does not answer at http://127.0.0.1:[PORT] (error sending request: client error ([CONNECTION LOST])): k6 will run but its points will be lost and the dashboard will stay empty; start the stack first (`promo-infra -f stacks/shop.yaml apply`)
     promo-infra: STOP button ready: test [TESTID] registered with the control API at http://127.0.0.1:[PORT]
     promo-infra: test [TESTID]: [TEMP_OTHER]/k6
     promo-infra: dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=[EPOCH_MS]&to=now&refresh=5s

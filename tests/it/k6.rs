@@ -80,6 +80,7 @@ async fn run_to_completion_thresholds_failed_grade_and_fixed_clock() {
     dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=1795771800000&to=1795771801000
 
     ----- stderr -----
+    promo-infra: warning: InfluxDB does not answer at http://127.0.0.1:[PORT] (error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)): k6 will run but its points will be lost and the dashboard will stay empty; start the stack first (`promo-infra -f stacks/shop.yaml apply`)
     promo-infra: warning: no STOP button for this test: the control API at http://127.0.0.1:[PORT] is not reachable (error sending request for url (http://127.0.0.1:[PORT]/api/runs): client error (Connect): tcp connect error: Connection refused (os error 111)). To fix: start it: `promo-infra -f stacks/shop.yaml apply` (docker target: the control-api container), or `promo-infra -f stacks/shop.yaml control-api` on this host; or give its URL with --control-api URL. The test runs anyway; Ctrl+C here still stops it (--require-stop refuses to start without a STOP button)
     promo-infra: test [TESTID]: [TEMP_OTHER]/k6
     promo-infra: dashboard: http://127.0.0.1:[PORT]/d/shop-marketing?orgId=1&var-testid=[TESTID]&from=1795771800000&to=now&refresh=5s

@@ -35,30 +35,21 @@ impl Source {
 /// Longest manifest line shown under a problem; a longer one is named, not echoed.
 const MAX_SHOWN_LINE: usize = 240;
 
-/// Longest `quoted` value echoed whole in a message.
-const MAX_QUOTED: usize = 80;
-
-/// `message` with every `` `quoted` `` value longer than [`MAX_QUOTED`] characters cut to its
-/// start and its length (`` `xxxx…` (200000 characters) ``): a pasted blob is named, not echoed.
+/// `message` with every `` `quoted` `` value shown by [`super::quoted`]: over 80 characters
+/// cut to its start and its length (`` `xxxx…` (200000 characters) ``), control characters
+/// escaped: a pasted blob is named, not echoed, and a value cannot drive the terminal.
 fn shorten_quoted(message: &str) -> String {
     let parts: Vec<&str> = message.split('`').collect();
     let mut out = String::with_capacity(message.len().min(1024));
-    let mut after_close = None;
     for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            out.push('`');
-        }
-        if let Some(length) = after_close.take() {
-            out.push_str(&format!(" ({length} characters)"));
-        }
-        // Odd parts are quoted when a closing backtick follows.
-        let quoted = i % 2 == 1 && i + 1 < parts.len();
-        let chars = part.chars().count();
-        if quoted && chars > MAX_QUOTED {
-            out.extend(part.chars().take(MAX_QUOTED / 2));
-            out.push('…');
-            after_close = Some(chars);
+        // Odd parts are quoted when a closing backtick follows; an even part follows the
+        // closing backtick `quoted` wrote.
+        if i % 2 == 1 && i + 1 < parts.len() {
+            out.push_str(&super::quoted(part));
         } else {
+            if i % 2 == 1 {
+                out.push('`');
+            }
             out.push_str(part);
         }
     }
@@ -204,6 +195,10 @@ mod tests {
         assert_eq!(shorten_quoted(&open), open);
         assert_eq!(shorten_quoted("no quotes"), "no quotes");
         assert_eq!(shorten_quoted("``"), "``");
+        assert_eq!(
+            shorten_quoted("k: `a\u{1b}[2J` bad"),
+            "k: `a\\u{1b}[2J` bad"
+        );
     }
 
     #[test]

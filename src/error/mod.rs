@@ -345,5 +345,33 @@ impl From<TemplateError> for Error {
     }
 }
 
+/// `value` as an error message quotes it: in backticks, control characters escaped (`\u{1b}`),
+/// and when longer than 80 characters cut to its start and its length (a pasted blob is named,
+/// not echoed).
+pub fn quoted(value: &str) -> String {
+    let chars = value.chars().count();
+    let shown: String = value
+        .chars()
+        .take(if chars > 80 { 40 } else { 80 })
+        .collect();
+    let shown: String = shown
+        .chars()
+        .flat_map(|c| {
+            let escape = c.is_control() || crate::compile::escape::is_invisible_format(c);
+            let text: Vec<char> = if escape {
+                c.escape_unicode().collect()
+            } else {
+                vec![c]
+            };
+            text
+        })
+        .collect();
+    if chars > 80 {
+        format!("`{shown}…` ({chars} characters)")
+    } else {
+        format!("`{shown}`")
+    }
+}
+
 /// Result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

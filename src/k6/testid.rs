@@ -83,7 +83,10 @@ pub fn check_label(flag: &str, value: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::usage(
-            format!("{flag} `{value}` is not usable as a k6 tag"),
+            format!(
+                "{flag} {} is not usable as a k6 tag",
+                crate::error::quoted(value)
+            ),
             "use 1-64 characters among letters, digits, `_`, `-` and `.`",
         ))
     }

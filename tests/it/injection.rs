@@ -690,3 +690,40 @@ fn ipv6_binds_are_bracketed_where_a_host_port_is_formed() {
     let unit = p.read("generated/shop/systemd/promo-infra-shop-control-api.service");
     assert!(unit.contains("--listen [::1]:5000"), "{unit}");
 }
+
+/// A label refused on the command line is quoted, not replayed: an escape sequence stays text
+/// in the terminal, and a pasted blob is named by its length.
+#[test]
+fn a_refused_k6_label_is_quoted_not_replayed() {
+    let p = TestContext::new();
+    p.write("stacks/promo.yaml", BASE);
+    let blob = "a".repeat(5000);
+    let mut runs = crate::common::Runs::default();
+    runs.push(
+        "escape sequence",
+        p.run(&["k6", "env", "--promo", "bad\u{1b}[2Jred"]),
+    );
+    runs.push(
+        "pasted blob",
+        p.run(&["k6", "env", "--promo", "x", "--promo-type", &blob]),
+    );
+    promo_snapshot!(runs, @r"
+    === escape sequence ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x --promo `bad\u{1b}[2Jred` is not usable as a k6 tag
+      help: use 1-64 characters among letters, digits, `_`, `-` and `.`
+
+    === pasted blob ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x --promo-type `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…` (5000 characters) is not usable as a k6 tag
+      help: use 1-64 characters among letters, digits, `_`, `-` and `.`
+    ");
+}

@@ -5,12 +5,13 @@
 //!   INSIDE the container (exec), into `/tmp/promo-infra-backup-<id>`; the directory is copied
 //!   out as a tar (`GET /containers/<c>/archive`) into `<backup.dir>/<stack>/.tmp-<id>/`, where
 //!   it is hashed and verified on the host like any backup; the container's copy is removed.
-//!   A backup killed before removing it leaves it behind: the next `backup run` removes every
-//!   `/tmp/promo-infra-backup-<id>` whose backup is not running (its `.tmp-<id>` marker is not
-//!   locked, see `run::running`), never the copy of a backup running beside it.
 //! - `backup restore` (1.x): the verified files are uploaded as a tar
 //!   (`PUT /containers/<c>/archive`) into `/tmp/promo-infra-restore-<id>`, `influxd restore
 //!   -portable` runs inside the container, and the copy is removed.
+//!
+//! A command killed before removing its copy leaves it behind: the next `backup run` or
+//! `backup restore` removes every copy whose command is not running, never the copy of one
+//! running beside it ([`super::leftovers`]).
 //! - InfluxDB 2.x speaks HTTP only: the host's `influx` CLI talks to the published port, as on
 //!   the native target; the container is only checked (pre-flight).
 //!

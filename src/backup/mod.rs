@@ -45,21 +45,26 @@
 //! proven ours (as for `incomplete` above) older than [`STALE_AFTER_HOURS`] hours are removed
 //! (younger ones may be a backup still running and are only reported), `.del-<id>` leftovers
 //! holding our manifest of this stack and id are removed; the proof is re-checked right before
-//! each removal, and our manifest is deleted last; `--dry-run` prints the same decisions and
+//! each removal, and our manifest is deleted last; a backup a running restore holds (a lock on
+//! its directory) is left for a later rotation; `--dry-run` prints the same decisions and
 //! removes nothing.
 //!
 //! # Targets (`--target`, default docker)
 //!
 //! [`Runtime::Docker`]: 1.x backups and restores run `influxd` inside the stack's InfluxDB
 //! container and move the files through the Engine API ([`docker`]): no RPC port to publish,
-//! any absolute `backup.dir`. 2.x uses the host's `influx` against the published port.
+//! any absolute `backup.dir`. Their copies in the container's `/tmp` are removed by the command
+//! that made them or, when it was killed, by a later one ([`leftovers`]: never the copy of a
+//! command still running). 2.x uses the host's `influx` against the published port.
 //! [`Runtime::Host`] (native): the tools run on this host. Every network step starts with a
 //! pre-flight (container running, InfluxDB answering) and reports a progress line ([`Progress`];
 //! the CLI prints it on stderr).
 //!
 //! # Restore (`backup restore ID`)
 //!
-//! Only a real directory inside the backup directory is restored (a symlink is refused).
+//! Only a real directory inside the backup directory is restored (a symlink is refused). The
+//! restore holds a lock on it until it ends (docker 1.x: exclusive, one restore of a backup at
+//! a time; another waits up to 60 s, then is refused), so rotation leaves it meanwhile.
 //! Every sha256 is verified first: a corrupted backup is refused with the file at fault, as is
 //! a backup without InfluxDB's `*.manifest` (1.x: and `*.meta`). If the tool fails anyway, the
 //! database it restored into (absent before) is dropped, so a failed restore creates nothing.
@@ -84,7 +89,8 @@
 //! [`mod@run`] `backup run` · [`mod@restore`] `backup restore` · [`rotate`] the retention policy (pure) ·
 //! [`prune`] applying it to the directory (`backup rotate`) · [`tool`] the `influxd`/`influx`
 //! command lines · [`manifest`] our manifest and checksums · [`docker`] the container's side
-//! through the Engine API · [`config`] the settings and the pre-flight.
+//! through the Engine API · [`leftovers`] the container copies of killed commands, and the lock
+//! a restore holds on its backup · [`config`] the settings and the pre-flight.
 //!
 //! May not (any module here): print (progress goes to the caller's [`Progress`]), or read the
 //! environment except through [`crate::settings`].
@@ -92,6 +98,7 @@
 pub mod config;
 pub mod docker;
 pub mod id;
+pub(crate) mod leftovers;
 pub mod manifest;
 pub mod prune;
 pub mod restore;

@@ -3,7 +3,8 @@
 //! half-deleted backup.
 //!
 //! Owns: which entries count (only `ok` backups), cleaning our stale `.tmp-` and `.del-`
-//! leftovers, re-checking the proof right before each removal, removing our manifest last.
+//! leftovers, re-checking the proof right before each removal, removing our manifest last,
+//! leaving a backup a restore holds ([`super::leftovers::lock_backup`]) for a later rotation.
 //! May not: remove anything it cannot prove is ours (foreign entries are never touched), remove
 //! the newest valid backup, print, or talk to InfluxDB or Docker.
 
@@ -12,6 +13,7 @@ use std::path::Path;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::leftovers::{Lock, try_lock_dir};
 use super::manifest::{self, BackupManifest, Depth};
 use super::scan::{
     DEL_PREFIX, Entry, Kind, PARTIAL_MARKER, Status, TMP_PREFIX, partial_of, removal_of, scan,
@@ -102,9 +104,13 @@ pub fn rotate_dir(s: &Settings, now: Timestamp, dry_run: bool) -> Result<RotateR
         )));
     }
     if !dry_run {
-        for d in &decisions {
-            if d.action == "remove" {
-                remove_backup(s, &d.id)?;
+        for d in &mut decisions {
+            if d.action == "remove" && !remove_backup(s, &d.id)? {
+                d.action = "leave";
+                d.reasons = vec![
+                    "being restored (a `backup restore` holds it): removed by a later rotation"
+                        .into(),
+                ];
             }
         }
     }
@@ -171,8 +177,9 @@ fn leave_or_clean(e: &Entry, now: Timestamp) -> (&'static str, Vec<String>) {
 }
 
 /// Remove one entry promo-infra created: rename it out of the way first, so an interruption
-/// leaves a `.del-*` (finished by the next rotate), never a half-deleted backup.
-fn remove_backup(s: &Settings, name: &str) -> Result<()> {
+/// leaves a `.del-*` (finished by the next rotate), never a half-deleted backup. A backup is
+/// removed only under its exclusive lock: `false` (nothing removed) while a restore holds it.
+fn remove_backup(s: &Settings, name: &str) -> Result<bool> {
     let path = s.dir.join(name);
     let changed = || {
         Error::backup(format!(
@@ -182,17 +189,23 @@ fn remove_backup(s: &Settings, name: &str) -> Result<()> {
         .with_help("run `promo-infra backup rotate --dry-run` again")
     };
     // Re-check the proof right before removing anything.
-    let doomed = if let Some(id) = name.strip_prefix(DEL_PREFIX) {
+    let (doomed, _lock) = if let Some(id) = name.strip_prefix(DEL_PREFIX) {
         if !removal_of(&path, id, &s.stack) {
             return Err(changed());
         }
-        path.clone()
+        (path.clone(), None)
     } else if let Some(id) = name.strip_prefix(TMP_PREFIX) {
         if !partial_of(&path, id, &s.stack) {
             return Err(changed());
         }
-        path.clone()
+        (path.clone(), None)
     } else {
+        // Held until it is gone: a restore of it waits, then finds no backup.
+        let lock = match try_lock_dir(&path, true) {
+            Lock::Held(held) => held,
+            Lock::Busy | Lock::Failed(_) => return Ok(false),
+            Lock::Gone => return Err(changed()),
+        };
         // Re-check right before removing: only a directory with our manifest.
         let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
         match BackupManifest::read(&path) {
@@ -201,9 +214,9 @@ fn remove_backup(s: &Settings, name: &str) -> Result<()> {
         }
         let doomed = s.dir.join(format!("{DEL_PREFIX}{name}"));
         fs_err::rename(&path, &doomed).map_err(|e| Error::io("cannot rename", &path, e))?;
-        doomed
+        (doomed, Some(lock))
     };
-    remove_proof_last(&doomed)
+    remove_proof_last(&doomed).map(|()| true)
 }
 
 /// Remove a backup directory (`.del-<id>`, or a `.tmp-<id>` of `backup run`) with what proves

@@ -5,6 +5,10 @@
 //! Owns: what makes a backup restorable (a real directory of this stack, every sha256 right,
 //! InfluxDB's own `*.manifest` / `*.meta`), refusing an existing target database, waiting for
 //! restored shards to answer, converging privileges.
+//! A restore holds a lock on the backup's directory from before its checks until it ends
+//! ([`super::leftovers::lock_backup`]): rotation leaves that backup alone meanwhile, and on the
+//! docker target it proves its copy in the container in use.
+//!
 //! May not: modify the backup directory, drop a database it did not create, print (progress
 //! goes to [`super::Progress`]), or read the environment.
 
@@ -13,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::leftovers::{self, RESTORE_COPY};
 use super::manifest::{self, BackupManifest, Depth};
 use super::scan::{Kind, scan};
 use super::tool::{self, Op};
@@ -41,7 +46,19 @@ pub struct RestoreReport {
 /// `backup restore ID [--as NAME]`: verify every checksum, then restore into the running
 /// server.
 pub fn restore(s: &Settings, id: &str, as_name: Option<&str>) -> Result<RestoreReport> {
+    // Held until the restore ends: rotation never removes the backup meanwhile, and on the
+    // docker target it proves the copy in the container in use (exclusive: one restore of a
+    // backup at a time uses that copy).
+    let in_container = s.container().is_some() && s.version == 1;
+    let lock = leftovers::lock_backup(s, id, in_container, leftovers::RESTORE_LOCK_WAIT)?;
     let (path, m) = verified(s, id, as_name)?;
+    if lock.is_none() {
+        return Err(Error::backup(format!(
+            "backup {}/{id} changed while it was being opened; nothing was changed",
+            s.display_dir
+        ))
+        .with_help(format!("run `promo-infra backup restore {id}` again")));
+    }
     let target = as_name.unwrap_or(&s.database).to_string();
     let db = s.influx()?;
     s.preflight(&db)?;
@@ -105,7 +122,10 @@ fn put(
     let names = (m.database.as_str(), m.org.as_deref().unwrap_or(&s.org));
     let new_name = (target != m.database).then_some(target);
     if let (Some(c), 1) = (s.container(), s.version) {
-        let dir_name = format!("promo-infra-restore-{id}");
+        // Our lock on the backup is held: no other restore uses this copy; one left by a
+        // killed restore of this backup goes with the other leftovers.
+        let dir_name = format!("{RESTORE_COPY}{id}");
+        db.block_on(leftovers::sweep(s, &c, Some(&dir_name)));
         let in_container = format!("/tmp/{dir_name}");
         let rpc = docker::CONTAINER_RPC;
         let argv = tool::argv(s, Op::Restore, rpc, names, new_name, &in_container);

@@ -8,8 +8,8 @@
 //!
 //! Owns: choosing the id, the `.tmp-` marker and its lock (a running backup holds it), hashing,
 //! writing our manifest, the final rename.
-//! May not: remove anything but its own `.tmp-<id>/` (and, in the container, copies of
-//! backups that are not running), print (progress goes to
+//! May not: remove anything but its own `.tmp-<id>/` (and, in the container, the copies of
+//! backups and restores that are not running: [`super::leftovers`]), print (progress goes to
 //! [`super::Progress`]), or read the environment.
 
 use std::fs::File;
@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::id::{clock, format_id, parse_id, rfc3339};
+use super::id::{clock, format_id, rfc3339};
+use super::leftovers::{self, BACKUP_COPY};
 use super::manifest::{self, BackupManifest};
 use super::scan::{PARTIAL_MARKER, TMP_PREFIX};
 use super::tool::{self, Op};
@@ -142,8 +143,9 @@ fn take(s: &Settings, db: &Influx, id: &str, tmp: &Path) -> Result<String> {
     if let (Some(c), 1) = (s.container(), s.version) {
         // Inside the container: no RPC port to publish, and the host's backup.dir can be any
         // absolute path (the files come out through the Engine API).
-        sweep(s, db, &c, id);
-        let in_container = format!("/tmp/{COPY_PREFIX}{id}");
+        let mine = format!("{BACKUP_COPY}{id}");
+        db.block_on(leftovers::sweep(s, &c, Some(&mine)));
+        let in_container = format!("/tmp/{mine}");
         let argv = tool::argv(
             s,
             Op::Backup,
@@ -170,33 +172,6 @@ fn take(s: &Settings, db: &Influx, id: &str, tmp: &Path) -> Result<String> {
     s.step(&format!("running {shown}"));
     tool::run_on_host(s, &argv, &env, &shown)?;
     Ok(shown)
-}
-
-/// Name prefix of a backup's copy in `/tmp` of the container (docker target, 1.x).
-const COPY_PREFIX: &str = "promo-infra-backup-";
-
-/// Remove the copies left in the container by backups that were killed before removing theirs:
-/// every `/tmp/promo-infra-backup-<id>` but this backup's and those of backups still running
-/// ([`running`]: a running backup locked its marker before its copy existed, so a copy listed
-/// here whose marker is not locked belongs to no running backup). Best effort: a failure here
-/// never fails the backup.
-fn sweep(s: &Settings, db: &Influx, c: &docker::Container, own: &str) {
-    let Ok(names) = db.block_on(c.list_dir("/tmp")) else {
-        return;
-    };
-    for name in names {
-        let Some(id) = name.strip_prefix(COPY_PREFIX) else {
-            continue;
-        };
-        if id == own || parse_id(id).is_none() || running(s, id) {
-            continue;
-        }
-        s.step(&format!(
-            "removing /tmp/{name} from {}: left by an interrupted backup",
-            c.name
-        ));
-        db.block_on(c.remove_dir(&format!("/tmp/{name}")));
-    }
 }
 
 fn write_backup(

@@ -24,6 +24,7 @@ use crate::common::{Run, Runs, TestContext};
 use crate::influxd::RealInfluxd;
 
 mod kill;
+mod leftovers;
 
 const NOW: &str = "2026-11-24T03:00:00Z";
 const ID: &str = "20261124T030000Z";
@@ -1389,6 +1390,57 @@ fn a_corrupt_backup_never_fills_a_bucket_and_nothing_valid_is_lost() {
         format!("{corrupt}.s1.tar.gz"),
         "the snapshot names this shard"
     );
+}
+
+/// A backup a `backup restore` holds (its directory's lock, here taken by this test as the
+/// restore takes it) is left by rotation, which says why, and removed by the next rotation once
+/// released. The old rotation removed it under the running restore, whose copy in the container
+/// then looked abandoned.
+#[test]
+fn a_backup_being_restored_is_left_by_rotation_until_released() {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let (p, root) = policy_project("{ last: 1 }");
+    let (older, newest) = ("20261123T030000Z", "20261124T030000Z");
+    for id in [older, newest] {
+        fake_backup(&root, "shop", id);
+    }
+    let restoring = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_DIRECTORY)
+        .open(root.join(older))
+        .expect("open");
+    restoring.try_lock_shared().expect("lock");
+    promo_snapshot!(p.cmd(&["backup", "rotate"]).env("PROMO_INFRA_NOW", NOW), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    policy: keep last 1, daily 0, weekly 0, monthly 0 (UTC days, ISO weeks, months)
+    keep 1 backup(s):
+      = 20261124T030000Z  last backup #1, newest valid backup (always kept)
+    removed 0 backup(s):
+    left alone 1 entr(y/ies):
+      ! 20261123T030000Z  being restored (a `backup restore` holds it): removed by a later rotation
+    ✓ 1 kept, 0 removed
+
+    ----- stderr -----
+    ");
+    assert!(root.join(older).is_dir());
+    drop(restoring);
+    promo_snapshot!(p.cmd(&["backup", "rotate"]).env("PROMO_INFRA_NOW", NOW), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    policy: keep last 1, daily 0, weekly 0, monthly 0 (UTC days, ISO weeks, months)
+    keep 1 backup(s):
+      = 20261124T030000Z  last backup #1, newest valid backup (always kept)
+    removed 1 backup(s):
+      - 20261123T030000Z  not among the 1 newest
+    ✓ 1 kept, 1 removed
+
+    ----- stderr -----
+    ");
+    assert_eq!(names(&root), BTreeSet::from([newest.to_string()]));
 }
 
 /// `.del-<id>` is removed only when its content proves it is an interrupted removal of OUR

@@ -41,7 +41,7 @@ fn spawn_backup(p: &TestContext, now: &str, target: &str) -> Child {
 /// Send `signal` (`KILL`, `STOP`, `CONT`) to the group of `child`, by its pid (the group id),
 /// at once (no `kill` process to start). Only before the child is reaped, so its pid (and group
 /// id) cannot have been reused. The group may have ended already: that is not an error.
-fn signal_group(child: &Child, signal: &str) {
+pub(super) fn signal_group(child: &Child, signal: &str) {
     use nix::sys::signal::{Signal, killpg};
     let signal = match signal {
         "KILL" => Signal::SIGKILL,
@@ -54,7 +54,7 @@ fn signal_group(child: &Child, signal: &str) {
 }
 
 /// SIGKILL the group of `child`, then reap it.
-fn kill_group(child: &mut Child) {
+pub(super) fn kill_group(child: &mut Child) {
     signal_group(child, "KILL");
     child.wait().expect("wait");
 }
@@ -241,7 +241,7 @@ async fn a_backup_killed_at_any_moment_is_incomplete_then_rotated_never_foreign(
 }
 
 /// Wait (at most 60 s) for a stderr line of `child` containing `text`; the lines seen.
-fn wait_for_line(child: &mut Child, text: &str) -> Vec<String> {
+pub(super) fn wait_for_line(child: &mut Child, text: &str) -> Vec<String> {
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
@@ -261,7 +261,7 @@ fn wait_for_line(child: &mut Child, text: &str) -> Vec<String> {
 }
 
 /// `ls /tmp` in the container (docker's own CLI, not promo-infra).
-fn container_tmp(container: &str) -> Vec<String> {
+pub(super) fn container_tmp(container: &str) -> Vec<String> {
     let out = Command::new("docker")
         .args(["exec", container, "ls", "-1A", "/tmp"])
         .output()

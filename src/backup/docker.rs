@@ -9,9 +9,9 @@
 //!   (`PUT /containers/<c>/archive`) into `/tmp/promo-infra-restore-<id>`, `influxd restore
 //!   -portable` runs inside the container, and the copy is removed.
 //!
-//! A command killed before removing its copy leaves it behind: the next `backup run` or
-//! `backup restore` removes every copy whose command is not running, never the copy of one
-//! running beside it ([`super::leftovers`]).
+//! A command killed before removing its copy leaves it behind: the next `backup run`,
+//! `backup restore` or `backup rotate` removes every copy whose command is not running, never
+//! the copy of one running beside it ([`super::leftovers`]).
 //! - InfluxDB 2.x speaks HTTP only: the host's `influx` CLI talks to the published port, as on
 //!   the native target; the container is only checked (pre-flight).
 //!

@@ -192,6 +192,19 @@ pub(crate) async fn sweep(s: &Settings, c: &docker::Container, mine: Option<&str
     }
 }
 
+/// `backup rotate` on the docker target (1.x): when the container runs, [`sweep`] it. Silent
+/// and harmless when it does not (no engine, no container, or a stack on another target): the
+/// check is bounded by the container's pre-flight.
+pub(crate) async fn sweep_container(s: &Settings) {
+    let Some(c) = s.container() else {
+        return;
+    };
+    if s.version != 1 || c.preflight().await.is_err() {
+        return;
+    }
+    sweep(s, &c, None).await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

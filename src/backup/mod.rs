@@ -54,8 +54,8 @@
 //! [`Runtime::Docker`]: 1.x backups and restores run `influxd` inside the stack's InfluxDB
 //! container and move the files through the Engine API ([`docker`]): no RPC port to publish,
 //! any absolute `backup.dir`. Their copies in the container's `/tmp` are removed by the command
-//! that made them or, when it was killed, by a later one ([`leftovers`]: never the copy of a
-//! command still running). 2.x uses the host's `influx` against the published port.
+//! that made them or, when it was killed, by a later `backup run`, `restore` or `rotate`
+//! ([`leftovers`]: never the copy of a command still running). 2.x uses the host's `influx` against the published port.
 //! [`Runtime::Host`] (native): the tools run on this host. Every network step starts with a
 //! pre-flight (container running, InfluxDB answering) and reports a progress line ([`Progress`];
 //! the CLI prints it on stderr).

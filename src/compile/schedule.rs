@@ -28,7 +28,9 @@ fn script(b: &Backup, manifest_path: &str, scheduler: Scheduler) -> String {
         Scheduler::Cron => "docker",
         Scheduler::Systemd => "native",
     };
-    format!("{bin} backup run --target {target} -f {path} && {bin} backup rotate -f {path}")
+    format!(
+        "{bin} backup run --target {target} -f {path} && {bin} backup rotate --target {target} -f {path}"
+    )
 }
 
 /// The command as argv: the script under one non-blocking `flock` (exit 75 = a previous run

@@ -79,14 +79,23 @@ pub fn backup_list(project: &Project, loaded: &Loaded) -> Result<Vec<crate::back
     crate::backup::list(&backup_settings(project, loaded, TargetKind::Native)?)
 }
 
-/// `backup rotate [--dry-run]`.
+/// `backup rotate [--dry-run]`; then, on the docker target (1.x), the copies killed backups and
+/// restores left in the InfluxDB container are removed (never one whose command still runs),
+/// each removal reported to `progress`. A dry run removes nothing, in the container either.
 pub fn backup_rotate(
     project: &Project,
     loaded: &Loaded,
     dry_run: bool,
+    target: TargetKind,
+    progress: crate::backup::Progress,
 ) -> Result<crate::backup::RotateReport> {
-    let s = backup_settings(project, loaded, TargetKind::Native)?;
-    crate::backup::rotate_dir(&s, crate::backup::clock()?, dry_run)
+    let mut s = backup_settings(project, loaded, target)?;
+    s.progress = progress;
+    let report = crate::backup::rotate_dir(&s, crate::backup::clock()?, dry_run)?;
+    if !dry_run && s.container().is_some() {
+        super::deploy::runtime()?.block_on(crate::backup::leftovers::sweep_container(&s));
+    }
+    Ok(report)
 }
 
 /// `backup restore ID [--as NAME]`: the stack's database resource (with its users) goes along,

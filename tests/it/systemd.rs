@@ -135,7 +135,7 @@ fn awkward_but_valid_paths_give_exactly_the_intended_exec_start() {
         (systemd_argv(&line), wd)
     };
     let script = format!(
-        "'{bin_s}' backup run --target native -f stacks/shop.yaml && '{bin_s}' backup rotate -f stacks/shop.yaml"
+        "'{bin_s}' backup run --target native -f stacks/shop.yaml && '{bin_s}' backup rotate --target native -f stacks/shop.yaml"
     );
     let (argv, wd) = exec_start("promo-infra-shop-backup.service");
     assert_eq!(wd, odd_s);
@@ -167,6 +167,8 @@ fn awkward_but_valid_paths_give_exactly_the_intended_exec_start() {
             &bin_s,
             "backup",
             "rotate",
+            "--target",
+            "native",
             "-f",
             "stacks/shop.yaml"
         ]

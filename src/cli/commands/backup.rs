@@ -48,6 +48,11 @@ pub enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Where the stack's InfluxDB runs: docker (1.x: also removes the copies killed
+        /// backups and restores left in its container, never one whose command still runs) or
+        /// native.
+        #[arg(long, value_parser = crate::cli::commands::args::target_parser(), default_value_t = TargetKind::Docker)]
+        target: TargetKind,
     },
     /// Verify every checksum of a backup, then restore it into the running InfluxDB.
     #[command(
@@ -89,8 +94,12 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
                 print::backup::list(&mut out, &entries);
             }
         }
-        Command::Rotate { dry_run, json } => {
-            let report = ops::backup_rotate(&project, &loaded, dry_run)?;
+        Command::Rotate {
+            dry_run,
+            json,
+            target,
+        } => {
+            let report = ops::backup_rotate(&project, &loaded, dry_run, target, progress())?;
             if json {
                 out.versioned_json(&serde_json::json!({
                     "stack": loaded.stack(),
@@ -122,7 +131,8 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `backup run` / `restore` progress: one `backup: <step>` line per network step, on stderr.
+/// `backup run` / `restore` / `rotate` progress: one `backup: <step>` line per network step (and
+/// per copy removed from the container), on stderr.
 fn progress() -> crate::backup::Progress {
     crate::backup::Progress::new(|step| eprintln!("backup: {step}"))
 }

@@ -26,7 +26,7 @@ enum Moment {
 /// `backup run --target <target>` (the clock at `now`) in a process group of its own: the
 /// group id is the pid of the process we started, so signalling the group by that id also
 /// reaches the `influxd backup` it runs, and nothing else.
-fn spawn_backup(p: &TestContext, now: &str, target: &str) -> Child {
+pub(super) fn spawn_backup(p: &TestContext, now: &str, target: &str) -> Child {
     crate::common::promo()
         .current_dir(p.path())
         .env("PROMO_INFRA_NOW", now)
@@ -279,7 +279,7 @@ pub(super) fn container_tmp(container: &str) -> Vec<String> {
 
 /// Wait (at most 60 s) until the container's copy of backup `id` holds influxd's `*.manifest`
 /// (it is complete once `copying` is printed: this checks that it is still there).
-fn wait_for_copy(container: &str, id: &str) {
+pub(super) fn wait_for_copy(container: &str, id: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     let dir = format!("/tmp/promo-infra-backup-{id}");
     loop {

@@ -7,7 +7,9 @@
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};
 
-use super::kill::{container_tmp, kill_group, signal_group, wait_for_line};
+use super::kill::{
+    container_tmp, kill_group, signal_group, spawn_backup, wait_for_copy, wait_for_line,
+};
 use super::{k6_points, ok, write_points};
 use crate::common::TestContext;
 
@@ -136,4 +138,134 @@ async fn a_killed_docker_restore_leaves_no_copy_in_the_container_and_a_running_o
     ]);
     ok(&r, "last restore");
     assert!(removing(&r.stderr).is_empty(), "{}", r.stderr);
+}
+
+/// `backup rotate` on the docker target (its default, and what the generated cron runs after
+/// `backup run`) removes the copies killed backups and restores left in the container; it used
+/// to leave them to the next `backup run`. It never removes the copy of a backup or a restore
+/// running beside it (both stopped with SIGSTOP), nor the backup that restore holds; both
+/// resume and complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_rotate_removes_the_copies_of_killed_backups_and_restores_never_a_running_ones() {
+    if !crate::engine::engine() {
+        return;
+    }
+    let stack = super::DockerStack::apply("rotleft");
+    write_points(&stack.url, &stack.values(), k6_points("rotleft", 600)).await;
+    let container = stack.container();
+    let p = &stack.p;
+    let (old, new) = ("20261124T010000Z", "20261124T020000Z");
+    let (killed, paused) = ("20261124T030000Z", "20261124T040000Z");
+    for now in ["2026-11-24T01:00:00Z", "2026-11-24T02:00:00Z"] {
+        let run = p.run_env(
+            &["backup", "run", "--target", "docker"],
+            &[("PROMO_INFRA_NOW", now)],
+        );
+        ok(&run, "backup run");
+    }
+    // The policy now drops `old`, which a running restore will hold.
+    let manifest = p.read("stacks/promo.yaml");
+    assert!(
+        manifest.contains("keep: { last: 2, daily: 7 }"),
+        "{manifest}"
+    );
+    p.write(
+        "stacks/promo.yaml",
+        &manifest.replace("keep: { last: 2, daily: 7 }", "keep: { last: 1 }"),
+    );
+    let backup_copy = |id: &str| format!("promo-infra-backup-{id}");
+
+    // A restore and a backup stopped on their copies: running.
+    let mut running_restore = stop_restore_on_its_copy(p, &container, old, "k6_paused");
+    let mut running_backup = spawn_backup(p, "2026-11-24T04:00:00Z", "docker");
+    wait_for_line(&mut running_backup, "copying /tmp/promo-infra-backup-");
+    signal_group(&running_backup, "STOP");
+    wait_for_copy(&container, paused);
+    // A backup and a restore killed on their copies. Each command sweeps as it starts, so both
+    // are stopped on their complete copies before either is killed: the restore's sweep keeps
+    // the backup's copy (its backup runs), and both copies are left.
+    let mut a = spawn_backup(p, "2026-11-24T03:00:00Z", "docker");
+    wait_for_line(&mut a, "copying /tmp/promo-infra-backup-");
+    signal_group(&a, "STOP");
+    wait_for_copy(&container, killed);
+    let mut b = stop_restore_on_its_copy(p, &container, new, "k6_killed");
+    kill_group(&mut a);
+    kill_group(&mut b);
+    let tmp = container_tmp(&container);
+    for copy in [
+        backup_copy(killed),
+        backup_copy(paused),
+        restore_copy(old),
+        restore_copy(new),
+    ] {
+        assert!(tmp.contains(&copy), "{copy} not in {tmp:?}");
+    }
+
+    // Rotation removes the two killed ones' copies, and leaves the backup being restored.
+    let rotate = p.run_env(
+        &["backup", "rotate"],
+        &[("PROMO_INFRA_NOW", "2026-11-24T05:00:00Z")],
+    );
+    ok(&rotate, "backup rotate");
+    assert_eq!(
+        removing(&rotate.stderr),
+        [
+            format!(
+                "backup: removing /tmp/{} from {container}: left by an interrupted backup",
+                backup_copy(killed)
+            ),
+            format!(
+                "backup: removing /tmp/{} from {container}: left by an interrupted restore",
+                restore_copy(new)
+            ),
+        ],
+        "{}",
+        rotate.stderr
+    );
+    assert!(
+        rotate.stdout.contains(&format!(
+            "! {old}  being restored (a `backup restore` holds it): removed by a later rotation"
+        )),
+        "{}",
+        rotate.stdout
+    );
+    let tmp = container_tmp(&container);
+    assert!(!tmp.contains(&backup_copy(killed)), "{tmp:?}");
+    assert!(!tmp.contains(&restore_copy(new)), "{tmp:?}");
+    assert!(tmp.contains(&backup_copy(paused)), "{tmp:?}");
+    assert!(tmp.contains(&restore_copy(old)), "{tmp:?}");
+    let dir = p.path().join("backups").join(&stack.name);
+    assert!(dir.join(old).is_dir());
+
+    // Both resume and complete, each removing its own copy.
+    for (what, child) in [
+        ("backup", &mut running_backup),
+        ("restore", &mut running_restore),
+    ] {
+        signal_group(child, "CONT");
+        let status = child.wait().expect("wait");
+        assert!(status.success(), "the resumed {what} failed: {status}");
+    }
+    let tmp = container_tmp(&container);
+    // Negative: nothing of ours is left in the container (docker's own `ls`).
+    assert!(
+        !tmp.iter().any(|n| n.starts_with("promo-infra-")),
+        "{tmp:?}"
+    );
+
+    // Released, `old` goes with the next rotation, which finds nothing left in the container;
+    // a dry run removes nothing, in the container either.
+    let dry = p.run_env(
+        &["backup", "rotate", "--dry-run"],
+        &[("PROMO_INFRA_NOW", "2026-11-24T06:00:00Z")],
+    );
+    ok(&dry, "backup rotate --dry-run");
+    assert!(dry.stderr.is_empty(), "{}", dry.stderr);
+    let rotate = p.run_env(
+        &["backup", "rotate"],
+        &[("PROMO_INFRA_NOW", "2026-11-24T06:00:00Z")],
+    );
+    ok(&rotate, "second rotate");
+    assert!(removing(&rotate.stderr).is_empty(), "{}", rotate.stderr);
+    assert!(!dir.join(old).exists(), "{}", rotate.stdout);
 }

@@ -348,7 +348,7 @@ async fn round_trip_on_a_real_influxd_1_6() {
     backup: checking InfluxDB at http://127.0.0.1:[PORT]
     backup: InfluxDB 1.6.7~rc0 answers
       x database `k6` already exists on http://127.0.0.1:[PORT]: influxd 1.6 restores only into a database that does not exist (nothing was changed)
-      help: to replace it: drop it first (`influx -host … -execute 'DROP DATABASE "k6"'`), then run `promo-infra backup restore 20261124T030000Z` again; to look at the backup beside it: `promo-infra backup restore 20261124T030000Z --as k6_restored`
+      help: to replace it: drop it first (`influx -host … -execute 'DROP DATABASE "k6"'`), then run `promo-infra backup restore 20261124T030000Z --target native` again; to look at the backup beside it: `promo-infra backup restore 20261124T030000Z --as k6_restored --target native`
     "#);
 
     // --as: beside the live database, same points.
@@ -481,7 +481,7 @@ fn backup_run_against_no_server_is_a_clear_error_and_leaves_nothing() {
     ----- stderr -----
     backup: checking InfluxDB at http://127.0.0.1:[PORT]
       x InfluxDB is not reachable at http://127.0.0.1:[PORT]/ping: Connection refused (os error 111)
-      help: start the stack (`promo-infra apply`) or fix influxdb.bind / influxdb.port in the manifest
+      help: start the stack (`promo-infra apply --target native`) or fix influxdb.bind / influxdb.port in the manifest
     ");
     assert!(
         !p.path().join("backups/shop").exists()
@@ -513,7 +513,7 @@ async fn an_interrupted_backup_is_never_listed_as_valid() {
     backup: checking InfluxDB at http://127.0.0.1:[PORT]
     backup: InfluxDB 1.6.7~rc0 answers
       x database `k6` does not exist on http://127.0.0.1:[PORT]: nothing to back up
-      help: create it with `promo-infra apply`, or fix influxdb.bucket in the manifest
+      help: create it with `promo-infra apply --target native`, or fix influxdb.bucket in the manifest
     ");
     // (auth is off on this server: no .env needed)
     let created = reqwest::Client::new()

@@ -1470,6 +1470,10 @@ fn a_service_that_never_becomes_healthy_is_named_with_its_last_health_check() {
     Plan: 10 to add, 0 to change, 0 to destroy.
 
     ----- stderr -----
+    warning: service.control-api: not done: it depends on service.grafana, which failed
+    warning: folder.[STACK]: not done: it depends on service.grafana, which failed
+    warning: dashboard.k6-technical: not done: it depends on folder.[STACK], which was not done
+    warning: dashboard.promo-marketing: not done: it depends on folder.[STACK], which was not done
       x container [STACK]-grafana-1 did not become healthy within 9s (after [TIME]); last health check: exit 1: wget: can't connect to remote host (127.0.0.1): Connection refused
       help: see `docker logs [STACK]-grafana-1`; raise the wait with --health-timeout; re-run apply once fixed (it converges)
     "#

@@ -305,8 +305,8 @@ where
     let mut done: Vec<D> = Vec::new();
     let mut ids_done: Vec<ResourceId> = Vec::new();
     let mut failed: Vec<(ResourceId, Error)> = Vec::new();
-    // Steps not started because a step they depend on failed or was not started.
-    let mut not_run: Vec<ResourceId> = Vec::new();
+    // Steps not started, each with the step it depends on that failed or was not started.
+    let mut not_run: Vec<(ResourceId, ResourceId)> = Vec::new();
     let mut running = futures_util::stream::FuturesUnordered::new();
     let start = |s: &Step| {
         let (id, work) = (s.id.clone(), run(s));
@@ -314,16 +314,20 @@ where
     };
     loop {
         loop {
-            let (stuck, rest): (Vec<&Step>, Vec<&Step>) = pending.into_iter().partition(|s| {
-                deps(s)
-                    .iter()
-                    .any(|d| not_run.contains(d) || failed.iter().any(|(f, _)| f == d))
-            });
-            pending = rest;
+            let blocker = |s: &Step| {
+                deps(s).into_iter().find(|d| {
+                    not_run.iter().any(|(n, _)| n == d) || failed.iter().any(|(f, _)| f == d)
+                })
+            };
+            let stuck: Vec<(ResourceId, ResourceId)> = pending
+                .iter()
+                .filter_map(|s| blocker(s).map(|b| (s.id.clone(), b)))
+                .collect();
             if stuck.is_empty() {
                 break;
             }
-            not_run.extend(stuck.into_iter().map(|s| s.id.clone()));
+            pending.retain(|s| !stuck.iter().any(|(id, _)| id == &s.id));
+            not_run.extend(stuck);
         }
         let (ready, blocked): (Vec<&Step>, Vec<&Step>) = pending.into_iter().partition(|s| {
             deps(s)
@@ -345,6 +349,7 @@ where
             None => break,
         }
     }
+    let failed_ids: Vec<ResourceId> = failed.iter().map(|(id, _)| id.clone()).collect();
     let mut failed = failed.into_iter();
     let Some((first, error)) = failed.next() else {
         return Ok(done);
@@ -352,8 +357,13 @@ where
     for (id, e) in failed {
         tracing::error!("{id}: {e}");
     }
-    for id in &not_run {
-        tracing::warn!("{id}: not done: it depends on a step that failed");
+    for (id, on) in &not_run {
+        let why = if failed_ids.contains(on) {
+            "failed"
+        } else {
+            "was not done"
+        };
+        tracing::warn!("{id}: not done: it depends on {on}, which {why}");
     }
     tracing::debug!("{first} failed; {} other step(s) done", done.len());
     Err(error)

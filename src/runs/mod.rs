@@ -89,10 +89,23 @@ pub fn check_testid(flag: &str, id: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::usage(
-            format!("{flag} `{id}` is not a test id"),
+            format!("{flag} {} is not a test id", crate::error::quoted(id)),
             "test ids are letters, digits, `_`, `-` and `.`; `promo-infra runs list` shows them",
         ))
     }
+}
+
+/// A run is not its own baseline: the comparison would show no extra cost whatever the run did.
+fn not_itself(testid: &str, baseline: &str) -> Result<()> {
+    if testid == baseline {
+        return Err(Error::usage(
+            format!(
+                "--baseline {testid} is the run itself: a run compared with itself shows no difference"
+            ),
+            "give the test id of the baseline run (the one without the promotion), as `promo-infra runs list` shows it",
+        ));
+    }
+    Ok(())
 }
 
 /// Bucket width in seconds from `10s`, `1m`, `1h`.
@@ -247,6 +260,7 @@ impl Runs {
                 })?,
         };
         check_testid("--baseline", &baseline)?;
+        not_itself(testid, &baseline)?;
         let (run, base) = self.with_source(async |s| {
             Ok((
                 self.stats(s, testid).await?,
@@ -273,6 +287,7 @@ impl Runs {
         };
         if let Some(b) = &baseline {
             check_testid("--baseline", b)?;
+            not_itself(testid, b)?;
         }
         let dir = out.unwrap_or_else(|| self.run_dir.join(testid));
         self.with_source(async |s| {

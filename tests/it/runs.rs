@@ -549,3 +549,34 @@ fn the_flux_of_runs_is_snapshotted_for_the_flux_check() {
         }
     });
 }
+
+/// A run is not its own baseline (the comparison would show no difference whatever it did):
+/// refused before InfluxDB is asked anything, for `compare` and `report`.
+#[test]
+fn a_run_is_not_its_own_baseline() {
+    let p = TestContext::new();
+    p.write("stacks/promo.yaml", crate::common::BASE);
+    let id = "bf_20261127_093000_1a2b3c4d";
+    let mut runs = crate::common::Runs::default();
+    runs.push("compare", p.run(&["runs", "compare", id, "--baseline", id]));
+    runs.push("report", p.run(&["runs", "report", id, "--baseline", id]));
+    promo_snapshot!(runs, @"
+    === compare ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x --baseline bf_20261127_093000_1a2b3c4d is the run itself: a run compared with itself shows no difference
+      help: give the test id of the baseline run (the one without the promotion), as `promo-infra runs list` shows it
+
+    === report ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x --baseline bf_20261127_093000_1a2b3c4d is the run itself: a run compared with itself shows no difference
+      help: give the test id of the baseline run (the one without the promotion), as `promo-infra runs list` shows it
+    ");
+}

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::Context;
+use super::grafana_api::Attempts;
 use crate::desired::{DatabaseSpec, Desired, ResourceSpec};
 use crate::error::{Error, Result};
 use crate::influx;
@@ -77,13 +78,18 @@ pub fn influx_endpoint(desired: &Desired) -> Option<influx::Endpoint> {
     service_url(desired, "influxdb").map(|url| influx::Endpoint { url })
 }
 
-/// The stack's databases as InfluxDB reports them, read as if it runs: one that does not exist,
-/// or that InfluxDB cannot report yet (a transient error), is left out. A target may start this
-/// read before it knows whether InfluxDB runs, and then use it only if it does.
+/// The stack's databases (and their tokens) as InfluxDB reports them; one that does not exist
+/// is left out. A read InfluxDB cannot answer (unreachable, 429, 5xx) is an error, never an
+/// absence: taken for absent, it planned an existing database "to create" and, on InfluxDB 2,
+/// new tokens and a replaced Grafana, whenever InfluxDB was busy (say under a load test's
+/// writes). [`Attempts::Once`]: one silent attempt, for a read started before the target knows
+/// whether InfluxDB runs (done again with [`Attempts::Retried`] if it does); `Retried`: with
+/// backoff, each retry a warning.
 pub async fn read_databases(
     ctx: &Context,
     desired: &Desired,
     target: &str,
+    attempts: Attempts,
 ) -> Result<Vec<ObservedResource>> {
     let Some(ep) = influx_endpoint(desired) else {
         return Ok(Vec::new());
@@ -91,22 +97,28 @@ pub async fn read_databases(
     let mut found = Vec::new();
     for r in desired.resources.values() {
         if let ResourceSpec::Database(spec) = &r.spec {
-            match influx::observe(&ep, spec, &ctx.secrets).await {
-                Ok(Some(db)) => {
-                    found.push(influx::observed_resource(&r.id, db));
-                    match read_tokens(ctx, desired, target, &ep, spec).await {
-                        Ok(tokens) => found.extend(tokens),
-                        Err(Error::Transient { .. }) => {}
-                        Err(e) => return Err(e),
-                    }
+            let read = || async {
+                let Some(db) = influx::observe(&ep, spec, &ctx.secrets).await? else {
+                    return Ok(Vec::new());
+                };
+                let mut found = vec![influx::observed_resource(&r.id, db)];
+                found.extend(read_tokens(ctx, desired, target, &ep, spec).await?);
+                Ok(found)
+            };
+            found.extend(match attempts {
+                Attempts::Once => read().await?,
+                Attempts::Retried => {
+                    let what = format!("reading {} from InfluxDB", r.id);
+                    super::apply::retry(&what, READ_ATTEMPTS, read).await?
                 }
-                Ok(None) | Err(Error::Transient { .. }) => {}
-                Err(e) => return Err(e),
-            }
+            });
         }
     }
     Ok(found)
 }
+
+/// Attempts of a read of what a running InfluxDB holds before it is an error.
+const READ_ATTEMPTS: u32 = 4;
 
 /// The operator's view of an InfluxDB 2 bucket: a client with the admin token, the org's id and
 /// the bucket's id (`None` when the bucket does not exist).

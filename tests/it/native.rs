@@ -515,11 +515,16 @@ async fn influx2_k6_gets_a_write_only_token_of_its_own() {
         .await
         .expect("setup");
     assert!(
-        targets::common::read_databases(&c, &desired, "native")
-            .await
-            .expect("observe")
-            .iter()
-            .all(|o| o.id != token.id),
+        targets::common::read_databases(
+            &c,
+            &desired,
+            "native",
+            targets::grafana_api::Attempts::Retried
+        )
+        .await
+        .expect("observe")
+        .iter()
+        .all(|o| o.id != token.id),
         "not minted yet"
     );
     for (token, spec) in &tokens {
@@ -534,9 +539,14 @@ async fn influx2_k6_gets_a_write_only_token_of_its_own() {
         .expect("in .env")
         .to_string();
     let desired = compile(&values);
-    let observed = targets::common::read_databases(&ctx(values), &desired, "native")
-        .await
-        .expect("observe");
+    let observed = targets::common::read_databases(
+        &ctx(values),
+        &desired,
+        "native",
+        targets::grafana_api::Attempts::Retried,
+    )
+    .await
+    .expect("observe");
     let mut o = plan::Observed::default();
     for r in observed {
         o.resources.insert(r.id.clone(), r);
@@ -550,6 +560,31 @@ async fn influx2_k6_gets_a_write_only_token_of_its_own() {
         "database and token converged: {:?}",
         replan.steps
     );
+    // A busy InfluxDB (503s, as under a load test's writes) is read again, then an error: never
+    // "no database, no tokens", which planned the bucket created, new tokens and Grafana replaced.
+    let desired = &desired;
+    let read = |c| async move {
+        targets::common::read_databases(
+            &c,
+            desired,
+            "native",
+            targets::grafana_api::Attempts::Retried,
+        )
+        .await
+    };
+    server
+        .state()
+        .inject_fault(promo_doubles::common::FaultSpec::server_error(503, 2));
+    let again = read(ctx(secrets())).await.expect("read after two 503s");
+    assert_eq!(again.len(), 3, "database and both tokens: {again:?}");
+    server
+        .state()
+        .inject_fault(promo_doubles::common::FaultSpec::server_error(503, 1000));
+    let busy = read(ctx(secrets()))
+        .await
+        .expect_err("InfluxDB never answers");
+    assert!(busy.to_string().contains("503"), "{busy}");
+    server.state().clear_faults();
     // Least privilege, as the double checks it: k6's token writes, and may not read.
     let http = reqwest::Client::new();
     let status = |req: reqwest::RequestBuilder| async {

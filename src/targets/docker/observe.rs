@@ -19,7 +19,8 @@ use super::{DockerTarget, labels};
 use crate::desired::{Desired, MountSource, ResourceId, ResourceKind, ResourceSpec, ServiceSpec};
 use crate::error::Result;
 use crate::plan::{Observed, ObservedResource, Unread};
-use crate::targets::{common, grafana_api};
+use crate::targets::common;
+use crate::targets::grafana_api::{self, Attempts};
 
 /// Every container (running or not) carrying all of `labels` (`key=value`); `what` names the
 /// listing in an error.
@@ -181,10 +182,18 @@ pub async fn volumes(t: &DockerTarget) -> Result<Vec<bollard::models::Volume>> {
 /// report (InfluxDB's databases; Grafana's folder and dashboards), used where the service is up.
 pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
     let reads = vec![
+        // Like Grafana's below: one silent attempt on speculation, again with retries if it
+        // failed although InfluxDB's container turned out to run.
         ServiceRead::new(
             "influxdb",
-            common::read_databases(&t.ctx, desired, "docker"),
-        ),
+            common::read_databases(&t.ctx, desired, "docker", Attempts::Once),
+        )
+        .or_again(common::read_databases(
+            &t.ctx,
+            desired,
+            "docker",
+            Attempts::Retried,
+        )),
         // Grafana's client retries (and warns) while Grafana does not answer: on speculation it
         // makes one silent attempt, and reads again with retries only if that failed although
         // Grafana's container turned out to run.
@@ -222,7 +231,9 @@ pub async fn observe(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
     }
     for (id, _) in &moved {
         let found = match id.name.as_str() {
-            "influxdb" => common::read_databases(&t.ctx, &running, "docker").await?,
+            "influxdb" => {
+                common::read_databases(&t.ctx, &running, "docker", Attempts::Retried).await?
+            }
             "grafana" => {
                 grafana_api::read_stack(&t.ctx, &running, grafana_api::Attempts::Retried).await?
             }

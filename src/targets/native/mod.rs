@@ -349,7 +349,9 @@ impl Target for NativeTarget {
             .resources
             .contains_key(&ResourceId::new(ResourceKind::Service, "influxdb"));
         if influx_up {
-            observed.extend(common::read_databases(&self.ctx, reads, "native").await?);
+            observed.extend(
+                common::read_databases(&self.ctx, reads, "native", Attempts::Retried).await?,
+            );
         }
         let grafana_up = observed
             .resources

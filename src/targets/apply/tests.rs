@@ -37,29 +37,41 @@ fn transient_errors_are_retried_four_times_with_doubling_delays_then_returned() 
     }
 }
 
+/// A stack of these resources, each with the ones it depends on.
+fn stack_of(deps: &[(&ResourceId, Vec<ResourceId>)]) -> Desired {
+    use crate::desired::{Resource, ResourceSpec};
+    let mut d = Desired::default();
+    for (r, deps) in deps {
+        let net = ResourceSpec::Network { name: "n".into() };
+        d.resources.insert(
+            (*r).clone(),
+            Resource::new(
+                (*r).clone(),
+                deps.clone(),
+                net,
+                &std::collections::BTreeMap::new(),
+            ),
+        );
+    }
+    d
+}
+
 /// Fails on the wave-by-wave executor, where control-api (after grafana) also waited for
 /// the slow database step started in grafana's wave.
 #[test]
 fn a_dependent_starts_when_its_own_dependencies_are_done_not_the_whole_wave() {
-    use crate::desired::{Resource, ResourceKind, ResourceSpec};
+    use crate::desired::ResourceKind;
     let id = |kind, name: &str| ResourceId::new(kind, name);
-    let net = || ResourceSpec::Network { name: "n".into() };
-    let mut d = Desired::default();
     let influx = id(ResourceKind::Service, "influxdb");
     let grafana = id(ResourceKind::Service, "grafana");
     let control = id(ResourceKind::Service, "control-api");
     let db = id(ResourceKind::Database, "k6");
-    for (r, deps) in [
+    let d = stack_of(&[
         (&influx, vec![]),
         (&grafana, vec![influx.clone()]),
         (&db, vec![influx.clone()]),
         (&control, vec![grafana.clone()]),
-    ] {
-        d.resources.insert(
-            r.clone(),
-            Resource::new(r.clone(), deps, net(), &std::collections::BTreeMap::new()),
-        );
-    }
+    ]);
     let steps: Vec<Step> = [&control, &db, &grafana, &influx]
         .into_iter()
         .map(|r| Step::new(r.clone(), Action::Create))
@@ -126,17 +138,15 @@ fn other_errors_are_not_retried_and_a_later_success_is_returned() {
 /// database was cancelled half-way) and the independent `grafana` never started.
 #[test]
 fn a_failed_step_lets_running_and_independent_steps_finish_and_skips_only_its_dependents() {
-    use crate::desired::{Resource, ResourceKind, ResourceSpec};
+    use crate::desired::ResourceKind;
     let id = |kind, name: &str| ResourceId::new(kind, name);
-    let net = || ResourceSpec::Network { name: "n".into() };
-    let mut d = Desired::default();
     let influx = id(ResourceKind::Service, "influxdb");
     let db = id(ResourceKind::Database, "k6");
     let token = id(ResourceKind::Token, "k6");
     let grafana = id(ResourceKind::Service, "grafana");
     let control = id(ResourceKind::Service, "control-api");
     let folder = id(ResourceKind::Folder, "promo");
-    for (r, deps) in [
+    let d = stack_of(&[
         (&influx, vec![]),
         (&db, vec![influx.clone()]),
         // Fails; what depends on it, directly or not, is not started.
@@ -145,12 +155,7 @@ fn a_failed_step_lets_running_and_independent_steps_finish_and_skips_only_its_de
         (&folder, vec![grafana.clone()]),
         // Independent of the failure: still runs.
         (&control, vec![influx.clone()]),
-    ] {
-        d.resources.insert(
-            r.clone(),
-            Resource::new(r.clone(), deps, net(), &std::collections::BTreeMap::new()),
-        );
-    }
+    ]);
     let steps: Vec<Step> = [&influx, &db, &token, &grafana, &folder, &control]
         .into_iter()
         .map(|r| Step::new(r.clone(), Action::Create))

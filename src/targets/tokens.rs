@@ -52,7 +52,9 @@ pub async fn observe(
             .sent
             .get(&r.id.to_string())
             .and_then(|s| s.get(&t.secret));
-        let held = ctx.secrets.fingerprint(&t.secret);
+        // `.env` as it is on disk: a token minted earlier in this command (the status an apply
+        // prints) is not among the values the command started with.
+        let held = super::common::secret(ctx, &t.secret).map(|v| crate::secrets::fingerprint(&v));
         if held.is_none() || held.as_ref() != minted {
             continue;
         }

@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 
 use crate::common::{TestContext, register_port};
 
+mod audit;
+
 const SA_TOKEN: &str = "glsa_cloudtest_0123456789abcdef";
 const OPERATOR: &str = "cloud-operator-token-0123456789";
 const WEBHOOK: &str = "https://hooks.slack.com/services/T000/B000/XXXX";

@@ -16,8 +16,7 @@
 
 mod grafana;
 mod influx;
-
-use reqwest::Method;
+mod status;
 
 use super::{Context, ServiceStatus, Target, grafana_api, record};
 use crate::desired::{CloudEndpoints, Desired, ResourceKind, ResourceSpec};
@@ -70,71 +69,6 @@ impl CloudTarget {
         }
         let c = grafana_api::client(&self.ctx, desired)?;
         Ok(self.grafana.get_or_init(|| c).clone())
-    }
-
-    /// Which of the stack's objects exist, with a few requests (dashboards from one search of
-    /// the marker tag, not read one by one): what `status` counts.
-    async fn present(&self, desired: &Desired) -> Result<Vec<crate::desired::ResourceId>> {
-        let grafana = self.grafana(desired)?;
-        let mut observed = Observed::default();
-        influx::observe(self.influx(desired)?, &self.ctx, desired, &mut observed).await?;
-        let mut out: Vec<_> = observed.resources.into_keys().collect();
-        let rec = record::read(&self.ctx, record::CLOUD);
-        let tagged = grafana.dashboards_tagged(grafana_api::MARKER_TAG).await?;
-        let here = desired.resources.values().map(|r| async {
-            Ok::<_, Error>(match &r.spec {
-                ResourceSpec::Datasource(d) => grafana::observe_datasource(&grafana, r, d, &rec)
-                    .await?
-                    .is_some(),
-                ResourceSpec::Alerting(a) => grafana::observe_alerting(&grafana, r, a, &rec)
-                    .await?
-                    .is_some(),
-                ResourceSpec::Folder(f) => grafana.folder(&f.uid).await?.is_some(),
-                ResourceSpec::Dashboard(d) => tagged.contains(&d.uid),
-                _ => false,
-            })
-        });
-        let here = futures_util::future::try_join_all(here).await?;
-        out.extend(
-            desired
-                .resources
-                .values()
-                .zip(here)
-                .filter(|(_, here)| *here)
-                .map(|(r, _)| r.id.clone()),
-        );
-        Ok(out)
-    }
-}
-
-/// A `status` row of one cloud service: reachable, and `have` of the stack's `want` objects.
-fn status_row(
-    service: &str,
-    url: &str,
-    reachable: bool,
-    version: String,
-    (have, want): (usize, usize),
-) -> ServiceStatus {
-    ServiceStatus {
-        service: service.to_string(),
-        state: if !reachable {
-            "unreachable".into()
-        } else if have == 0 {
-            "missing".into()
-        } else {
-            "running".into()
-        },
-        health: if reachable && have == want {
-            "healthy".into()
-        } else {
-            "unhealthy".into()
-        },
-        image: format!("{have}/{want} objects"),
-        version,
-        url: url.to_string(),
-        uptime: "-".into(),
-        // Presence only: `plan --target cloud` compares the contents.
-        up_to_date: have == want,
     }
 }
 
@@ -232,52 +166,7 @@ impl Target for CloudTarget {
     }
 
     async fn status(&self, desired: &Desired) -> Result<Vec<ServiceStatus>> {
-        let cloud = self.endpoints(desired)?;
-        let grafana = self.grafana(desired)?;
-        let influx = self.influx(desired)?;
-        let health = match grafana.request(Method::GET, "/api/health", None).await {
-            Ok((s, v)) if s.is_success() => Some(v),
-            _ => None,
-        };
-        let present = self.present(desired).await.ok();
-        let count = |kinds: &[ResourceKind]| {
-            let of_kinds = |id: &&crate::desired::ResourceId| kinds.contains(&id.kind);
-            let want = desired.resources.keys().filter(of_kinds).count();
-            let have = present.as_ref().map_or(0, |p| {
-                p.iter()
-                    .filter(of_kinds)
-                    .filter(|id| desired.resources.contains_key(id))
-                    .count()
-            });
-            (have, want)
-        };
-        let influx_up = influx.org().await.is_ok();
-        let version = health
-            .as_ref()
-            .and_then(|h| h["version"].as_str())
-            .unwrap_or("-")
-            .to_string();
-        Ok(vec![
-            status_row(
-                "grafana",
-                &cloud.grafana_url,
-                health.is_some(),
-                version,
-                count(&[
-                    ResourceKind::Datasource,
-                    ResourceKind::Folder,
-                    ResourceKind::Dashboard,
-                    ResourceKind::Alerting,
-                ]),
-            ),
-            status_row(
-                "influxdb",
-                &cloud.influx_url,
-                influx_up,
-                "cloud".into(),
-                count(&[ResourceKind::Database, ResourceKind::Token]),
-            ),
-        ])
+        self.status_rows(desired).await
     }
 
     /// Everything the stack made there; its bucket (the data) only with `volumes`.

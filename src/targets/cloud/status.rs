@@ -1,0 +1,169 @@
+//! `status --target cloud`: per service, whether its API answers and how many of the stack's
+//! objects it has.
+//!
+//! Each service is counted on its own: one that does not answer is `unreachable` and leaves the
+//! other's count as it is. One that answers but refuses the reads (a wrong token: 401, a
+//! missing permission: 403) is an error, as `plan` reports it, not a row of zeros.
+//!
+//! May not: print, read the environment, decide.
+
+use reqwest::Method;
+
+use super::{CloudTarget, grafana, influx};
+use crate::desired::{Desired, ResourceId, ResourceKind, ResourceSpec};
+use crate::error::{Error, Result};
+use crate::plan::Observed;
+use crate::targets::{ServiceStatus, grafana_api, record};
+
+const GRAFANA_KINDS: [ResourceKind; 4] = [
+    ResourceKind::Datasource,
+    ResourceKind::Folder,
+    ResourceKind::Dashboard,
+    ResourceKind::Alerting,
+];
+const INFLUX_KINDS: [ResourceKind; 2] = [ResourceKind::Database, ResourceKind::Token];
+
+impl CloudTarget {
+    /// Which of the stack's Grafana objects exist, with a few requests (dashboards from one
+    /// search of the marker tag, not read one by one).
+    async fn grafana_present(&self, desired: &Desired) -> Result<Vec<ResourceId>> {
+        let g = self.grafana(desired)?;
+        let rec = record::read(&self.ctx, record::CLOUD);
+        let tagged = g.dashboards_tagged(grafana_api::MARKER_TAG).await?;
+        let here = desired.resources.values().map(|r| async {
+            Ok::<_, Error>(match &r.spec {
+                ResourceSpec::Datasource(d) => {
+                    grafana::observe_datasource(&g, r, d, &rec).await?.is_some()
+                }
+                ResourceSpec::Alerting(a) => {
+                    grafana::observe_alerting(&g, r, a, &rec).await?.is_some()
+                }
+                ResourceSpec::Folder(f) => g.folder(&f.uid).await?.is_some(),
+                ResourceSpec::Dashboard(d) => tagged.contains(&d.uid),
+                _ => false,
+            })
+        });
+        let here = futures_util::future::try_join_all(here).await?;
+        Ok(desired
+            .resources
+            .values()
+            .zip(here)
+            .filter(|(_, here)| *here)
+            .map(|(r, _)| r.id.clone())
+            .collect())
+    }
+
+    /// Which of the stack's InfluxDB objects exist (the tokens with the values `.env` holds now).
+    async fn influx_present(&self, desired: &Desired) -> Result<Vec<ResourceId>> {
+        let mut observed = Observed::default();
+        influx::observe(self.influx(desired)?, &self.ctx, desired, &mut observed).await?;
+        Ok(observed.resources.into_keys().collect())
+    }
+
+    /// The `status` rows: Grafana, then InfluxDB.
+    pub(super) async fn status_rows(&self, desired: &Desired) -> Result<Vec<ServiceStatus>> {
+        let cloud = self.endpoints(desired)?;
+        let g = self.grafana(desired)?;
+        // `/api/health` answers without credentials: reachable, not yet authorised.
+        let health = match g.request(Method::GET, "/api/health", None).await {
+            Ok((s, v)) if s.is_success() => Some(v),
+            _ => None,
+        };
+        let grafana_have = match health {
+            Some(_) => Some(self.grafana_present(desired).await?),
+            None => None,
+        };
+        let influx_have = match self.influx(desired)?.org().await {
+            Ok(_) => Some(self.influx_present(desired).await?),
+            // Not answering (or 429/5xx after its retries): unreachable, not an error.
+            Err(Error::Transient { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let version = health
+            .as_ref()
+            .and_then(|h| h["version"].as_str())
+            .unwrap_or("-")
+            .to_string();
+        Ok(vec![
+            status_row(
+                "grafana",
+                &cloud.grafana_url,
+                version,
+                count(desired, &GRAFANA_KINDS, grafana_have.as_deref()),
+            ),
+            status_row(
+                "influxdb",
+                &cloud.influx_url,
+                "cloud".into(),
+                count(desired, &INFLUX_KINDS, influx_have.as_deref()),
+            ),
+        ])
+    }
+}
+
+/// `(have, want)` of the stack's objects of `kinds`; `have` is `None` when the service does
+/// not answer.
+fn count(
+    desired: &Desired,
+    kinds: &[ResourceKind],
+    present: Option<&[ResourceId]>,
+) -> (Option<usize>, usize) {
+    let of_kinds = |id: &&ResourceId| kinds.contains(&id.kind);
+    let want = desired.resources.keys().filter(of_kinds).count();
+    let have = present.map(|p| {
+        p.iter()
+            .filter(of_kinds)
+            .filter(|id| desired.resources.contains_key(id))
+            .count()
+    });
+    (have, want)
+}
+
+/// A `status` row of one cloud service: `have` (`None`: it does not answer) of the stack's
+/// `want` objects.
+fn status_row(
+    service: &str,
+    url: &str,
+    version: String,
+    (have, want): (Option<usize>, usize),
+) -> ServiceStatus {
+    let n = have.unwrap_or(0);
+    ServiceStatus {
+        service: service.to_string(),
+        state: match have {
+            None => "unreachable".into(),
+            Some(0) => "missing".into(),
+            Some(_) => "running".into(),
+        },
+        health: if have == Some(want) {
+            "healthy".into()
+        } else {
+            "unhealthy".into()
+        },
+        image: format!("{n}/{want} objects"),
+        version,
+        url: url.to_string(),
+        uptime: "-".into(),
+        // Presence only: `plan --target cloud` compares the contents.
+        up_to_date: have == Some(want),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_service_is_unreachable_and_unhealthy_with_nothing_counted() {
+        let row = status_row("grafana", "u", "-".into(), (None, 8));
+        assert_eq!(
+            (row.state.as_str(), row.health.as_str(), row.image.as_str()),
+            ("unreachable", "unhealthy", "0/8 objects")
+        );
+        let row = status_row("influxdb", "u", "cloud".into(), (Some(3), 3));
+        assert_eq!(
+            (row.state.as_str(), row.health.as_str(), row.up_to_date),
+            ("running", "healthy", true)
+        );
+    }
+}

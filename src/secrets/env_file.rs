@@ -336,6 +336,20 @@ pub fn store_value(path: &Path, name: &str, value: &str) -> Result<()> {
     write_env(path, &replace_line(&text, name, Some(value)))
 }
 
+/// Drop `name`'s line from `.env` (atomic; nothing to do when `.env` or the line is missing):
+/// a minted value whose token was revoked (`destroy --target cloud`).
+pub fn forget_value(path: &Path, name: &str) -> Result<()> {
+    if !check_env_file(path)? {
+        return Ok(());
+    }
+    let text = fs_err::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let kept = replace_line(&text, name, None);
+    if kept == text {
+        return Ok(());
+    }
+    write_env(path, &kept)
+}
+
 /// `n` random bytes from the OS random source (getrandom), hex-encoded.
 pub fn os_random_hex(n: usize) -> Result<String> {
     use rand::TryRng;

@@ -234,7 +234,21 @@ pub async fn observe_alerting(
     want: &AlertingSpec,
     record: &record::Record,
 ) -> Result<Option<ObservedResource>> {
-    let live = match want.object.as_str() {
+    let live = live_alerting(grafana, want).await?;
+    Ok(live.map(|live| {
+        let spec = AlertingSpec {
+            object: want.object.clone(),
+            name: want.name.clone(),
+            content: project(&live, &want.content),
+        };
+        found(r, ResourceSpec::Alerting(spec), record)
+    }))
+}
+
+/// The alerting object `want` names as Grafana shows it (the stack's: its uid, name or route);
+/// `None` when absent.
+async fn live_alerting(grafana: &Client, want: &AlertingSpec) -> Result<Option<Value>> {
+    Ok(match want.object.as_str() {
         "template" => {
             get_opt(
                 grafana,
@@ -275,19 +289,11 @@ pub async fn observe_alerting(
         }
         other => {
             return Err(Error::internal(format!(
-                "{}: unknown alerting object `{other}`",
-                r.id
+                "alerting.{other}.{}: unknown alerting object `{other}`",
+                want.name
             )));
         }
-    };
-    Ok(live.map(|live| {
-        let spec = AlertingSpec {
-            object: want.object.clone(),
-            name: want.name.clone(),
-            content: project(&live, &want.content),
-        };
-        found(r, ResourceSpec::Alerting(spec), record)
-    }))
+    })
 }
 
 async fn get_opt(grafana: &Client, path: &str) -> Result<Option<Value>> {
@@ -372,25 +378,26 @@ pub async fn apply_alerting(
     remember_sent(ctx, r, used)
 }
 
-/// Remove the alerting object (only ever the stack's own: its uid, name or route). Returns
-/// whether something was removed.
+/// Remove the alerting object (only ever the stack's own: its uid, name or route), read first:
+/// Grafana answers a delete of an unknown template, contact point or rule with success (204,
+/// 202), so only what was there is removed and counted. Returns whether something was.
 pub async fn delete_alerting(
     grafana: &Client,
     want: &AlertingSpec,
     alerting_editable: bool,
 ) -> Result<bool> {
     let g = editable(grafana, alerting_editable);
-    let gone = |s: StatusCode| s == StatusCode::NOT_FOUND;
+    let Some(live) = live_alerting(&g, want).await? else {
+        return Ok(false);
+    };
     match want.object.as_str() {
         "template" => {
             let path = format!("{PROVISIONING}/templates/{}", seg(&want.name));
-            let (s, v) = g.request(Method::DELETE, &path, None).await?;
-            ok_or_gone(&g, &Method::DELETE, &path, s, &v, gone(s))
+            g.ok(Method::DELETE, &path, None).await?;
         }
         "contact_point" => {
             let path = format!("{PROVISIONING}/contact-points/{}", seg(&want.name));
-            let (s, v) = g.request(Method::DELETE, &path, None).await?;
-            ok_or_gone(&g, &Method::DELETE, &path, s, &v, gone(s))
+            g.ok(Method::DELETE, &path, None).await?;
         }
         "policy" => {
             let path = format!("{PROVISIONING}/policies");
@@ -402,38 +409,35 @@ pub async fn delete_alerting(
                 routes.remove(at);
             }
             g.ok(Method::PUT, &path, Some(&tree)).await?;
-            Ok(true)
         }
         "rule_group" => {
-            // Grafana 10.2 has no DELETE of a whole group: its rules, one by one.
+            // Grafana 10.2 has no DELETE of a whole group: its rules, one by one — the declared
+            // ones the group has.
+            let there: Vec<&str> = live["rules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["uid"].as_str())
+                .collect();
             let mut removed = false;
             for rule in want.content["rules"].as_array().into_iter().flatten() {
                 let uid = rule["uid"].as_str().unwrap_or_default();
+                if !there.contains(&uid) {
+                    continue;
+                }
                 let path = format!("{PROVISIONING}/alert-rules/{}", seg(uid));
                 let (s, v) = g.request(Method::DELETE, &path, None).await?;
-                removed |= ok_or_gone(&g, &Method::DELETE, &path, s, &v, gone(s))?;
+                if s.is_success() {
+                    removed = true;
+                } else if s != StatusCode::NOT_FOUND {
+                    return Err(g.refused(&Method::DELETE, &path, s, &v));
+                }
             }
-            Ok(removed)
+            return Ok(removed);
         }
-        _ => Ok(false),
+        _ => return Ok(false),
     }
-}
-
-fn ok_or_gone(
-    g: &Client,
-    method: &Method,
-    path: &str,
-    s: StatusCode,
-    v: &Value,
-    gone: bool,
-) -> Result<bool> {
-    if gone {
-        Ok(false)
-    } else if s.is_success() {
-        Ok(true)
-    } else {
-        Err(g.refused(method, path, s, v))
-    }
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -118,13 +118,22 @@ pub async fn mint(
     tokens::mint(&i.c, ctx, record::CLOUD, org, (&found.id, &want.name), r, t).await
 }
 
-/// Delete the stack's tokens. Returns which.
+/// Delete the stack's tokens, and their values from `.env` (revoked, they open nothing: `k6
+/// env` then says to apply rather than hand out a dead token; the next apply mints new ones).
+/// Returns which were deleted.
 pub async fn delete_tokens(
     i: &InfluxCloud,
     ctx: &Context,
     desired: &Desired,
 ) -> Result<Vec<String>> {
-    tokens::delete(&i.c, ctx, record::CLOUD, i.org().await?, desired).await
+    let removed = tokens::delete(&i.c, ctx, record::CLOUD, i.org().await?, desired).await?;
+    let env = ctx.generated_dir.join(".env");
+    for r in desired.resources.values() {
+        if let ResourceSpec::Token(t) = &r.spec {
+            crate::secrets::forget_value(&env, &t.secret)?;
+        }
+    }
+    Ok(removed)
 }
 
 /// Delete the bucket (its data) and its DBRP mapping.

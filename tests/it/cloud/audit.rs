@@ -62,3 +62,68 @@ async fn a_refused_grafana_token_fails_status_and_a_service_down_leaves_the_othe
     warning: GET http://127.0.0.1:[PORT]/api/health: Grafana does not answer: error sending request: client error (Connect): tcp connect error: Connection refused (os error 111); retrying in 800 ms
     ");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_destroy_removes_and_counts_nothing_and_the_next_apply_mints_new_tokens() {
+    let c = start().await;
+    c.applied();
+    let old_k6 = c.env_value("INFLUXDB_CLOUD_K6_TOKEN");
+    let first = c.run(&["destroy", "--target", "cloud", "--auto-approve"]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    // The revoked tokens leave `.env` with their authorizations.
+    let env = c.p.read("generated/promo-v1/.env");
+    assert!(
+        !env.contains("INFLUXDB_CLOUD_K6_TOKEN=") && !env.contains("INFLUXDB_CLOUD_GRAFANA_TOKEN="),
+        "{env}"
+    );
+    // Grafana answers a delete of an unknown template, contact point or rule with 202/204:
+    // none of those is counted.
+    promo_snapshot!(c.run(&["destroy", "--target", "cloud", "--auto-approve"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    Stack `promo-v1` has nothing to destroy on target cloud.
+    ✓ Destroy complete: 0 object(s) removed; volumes kept.
+
+    ----- stderr -----
+    ");
+    let deletes = c
+        .grafana
+        .state()
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .count();
+    // The next apply mints new tokens, puts them where they are used, and converges.
+    c.applied();
+    assert_eq!(
+        c.grafana
+            .state()
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "DELETE")
+            .count(),
+        deletes,
+        "an apply deletes nothing"
+    );
+    let plan = c.run(&["plan", "--target", "cloud", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    let (url, k6) = (c.influx.url(), c.env_value("INFLUXDB_CLOUD_K6_TOKEN"));
+    assert_ne!(k6, old_k6);
+    assert_eq!(
+        super::influx_status(&url, &k6, true).await,
+        204,
+        "k6 writes"
+    );
+    assert_eq!(
+        super::influx_status(&url, &old_k6, true).await,
+        401,
+        "revoked"
+    );
+    let read = c.env_value("INFLUXDB_CLOUD_GRAFANA_TOKEN");
+    assert_eq!(
+        super::influx_status(&url, &read, false).await,
+        200,
+        "Grafana reads"
+    );
+}

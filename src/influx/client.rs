@@ -75,6 +75,9 @@ pub struct Client {
     base: String,
     auth: Auth,
     http: reqwest::Client,
+    /// The variable the token came from, when the caller named it ([`Client::with_token_var`]):
+    /// what a refusal's help tells the user to check.
+    token_var: Option<String>,
 }
 
 impl Client {
@@ -84,16 +87,30 @@ impl Client {
             base: ep.url.trim_end_matches('/').to_string(),
             auth,
             http: shared_http(&ep.url)?,
+            token_var: None,
         })
     }
 
-    /// The same server as another user.
+    /// The same server as another user (whose token comes from no named variable).
     pub fn with_auth(&self, auth: Auth) -> Self {
         Self {
             base: self.base.clone(),
             auth,
             http: self.http.clone(),
+            token_var: None,
         }
+    }
+
+    /// This client, its token read from the variable `name` (`INFLUX_CLOUD_TOKEN`): the help
+    /// of a refused request names that variable.
+    pub fn with_token_var(mut self, name: &str) -> Self {
+        self.token_var = Some(name.to_string());
+        self
+    }
+
+    /// The variable this client's token came from, when named ([`Client::with_token_var`]).
+    pub fn token_var(&self) -> Option<&str> {
+        self.token_var.as_deref()
     }
 
     /// The base URL (`http://127.0.0.1:8086`).

@@ -14,7 +14,15 @@ use super::v2::{converge_bucket, find_bucket, org_id, segment, with_query};
 use crate::desired::DatabaseSpec;
 use crate::error::{Error, Result};
 
-const HELP: &str = "check the InfluxDB Cloud token in the variable named by targets.cloud.influx_token_env: it must be allowed to manage buckets, DBRP mappings and authorizations of the organisation";
+/// What to check when a request of `c` is refused: its token, by the variable it came from.
+fn help(c: &Client) -> String {
+    let var = c
+        .token_var()
+        .unwrap_or("the variable targets.cloud.influx_token_env names");
+    format!(
+        "check the InfluxDB Cloud token in {var}: it must be allowed to manage buckets, DBRP mappings and authorizations of the organisation"
+    )
+}
 
 /// The DBRP retention-policy name this tool maps.
 pub const DBRP_RP: &str = "autogen";
@@ -49,7 +57,7 @@ async fn dbrps(c: &Client, org_id: &str, db: &str) -> Result<Vec<Value>> {
         "/api/v2/dbrps",
         &[("orgID", org_id), ("db", db), ("rp", DBRP_RP)],
     );
-    let list = c.get_json(&path, HELP).await?;
+    let list = c.get_json(&path, &help(c)).await?;
     Ok(list["content"].as_array().cloned().unwrap_or_default())
 }
 
@@ -93,7 +101,7 @@ pub async fn apply_bucket(c: &Client, org_id: &str, want: &DatabaseSpec) -> Resu
                 "retention_policy": DBRP_RP,
                 "default": true,
             }));
-            c.send_ok(path, req, HELP).await?;
+            c.send_ok(path, req, &help(c)).await?;
         }
     }
     Ok(bucket.id)
@@ -106,7 +114,7 @@ async fn delete_dbrp(c: &Client, org_id: &str, dbrp: &Value) -> Result<()> {
         &[("orgID", org_id)],
     );
     let req = c.request(Method::DELETE, &path);
-    c.send_ok(&path, req, HELP).await.map(|_| ())
+    c.send_ok(&path, req, &help(c)).await.map(|_| ())
 }
 
 /// Delete the bucket of `want` (its data) and its DBRP mapping. Already gone: done.
@@ -121,7 +129,7 @@ pub async fn delete_bucket(c: &Client, org_id: &str, want: &DatabaseSpec) -> Res
     };
     let path = format!("/api/v2/buckets/{}", segment(&b.id));
     let req = c.request(Method::DELETE, &path);
-    c.send_ok(&path, req, HELP).await.map(|_| true)
+    c.send_ok(&path, req, &help(c)).await.map(|_| true)
 }
 
 /// The organisation's authorizations; `bucket` (id, name) names that bucket's permissions.
@@ -131,7 +139,7 @@ pub async fn authorizations(
     bucket: Option<(&str, &str)>,
 ) -> Result<Vec<Authorization>> {
     let path = with_query("/api/v2/authorizations", &[("orgID", org_id)]);
-    let list = c.get_json(&path, HELP).await?;
+    let list = c.get_json(&path, &help(c)).await?;
     Ok(list["authorizations"]
         .as_array()
         .into_iter()
@@ -186,7 +194,7 @@ pub async fn create_token(
         "status": "active",
         "permissions": perms,
     }));
-    let resp = c.send_ok(path, req, HELP).await?;
+    let resp = c.send_ok(path, req, &help(c)).await?;
     let created = super::client::json(&c.url(path), resp).await?;
     match (created["id"].as_str(), created["token"].as_str()) {
         (Some(id), Some(token)) if !token.is_empty() && token != "redacted" => {
@@ -208,7 +216,7 @@ pub async fn delete_authorization(c: &Client, id: &str) -> Result<()> {
     if resp.status() == reqwest::StatusCode::NOT_FOUND {
         return Ok(());
     }
-    super::client::check(&c.url(&path), resp, HELP)
+    super::client::check(&c.url(&path), resp, &help(c))
         .await
         .map(|_| ())
 }

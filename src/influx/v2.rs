@@ -17,6 +17,17 @@ use crate::secrets::SecretValues;
 
 const HELP: &str = "check INFLUXDB_ADMIN_TOKEN in .env and the org/bucket in the manifest";
 
+/// What to check when `c`'s request is refused: the variable its token came from (the cloud
+/// target's `influx_token_env`), else the stack's operator token.
+pub(super) fn help(c: &Client) -> String {
+    match c.token_var() {
+        Some(var) => format!(
+            "check {var} (the environment or the stack's .env) and the org/bucket in the manifest"
+        ),
+        None => HELP.to_string(),
+    }
+}
+
 #[derive(Deserialize)]
 struct Buckets {
     buckets: Vec<Bucket>,
@@ -53,7 +64,7 @@ pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
 pub(super) async fn find_bucket(c: &Client, want: &DatabaseSpec) -> Result<Option<Bucket>> {
     let org = want.org.clone().unwrap_or_default();
     let path = with_query("/api/v2/buckets", &[("name", &want.name), ("org", &org)]);
-    let Some(body) = c.get_json_opt(&path, HELP).await? else {
+    let Some(body) = c.get_json_opt(&path, &help(c)).await? else {
         return Ok(None);
     };
     let buckets: Buckets = serde_json::from_value(body).map_err(|e| {
@@ -69,7 +80,7 @@ pub(super) async fn find_bucket(c: &Client, want: &DatabaseSpec) -> Result<Optio
 async fn setup_allowed(c: &Client) -> Result<bool> {
     let body = c
         .with_auth(Auth::None)
-        .get_json("/api/v2/setup", HELP)
+        .get_json("/api/v2/setup", &help(c))
         .await?;
     Ok(body["allowed"].as_bool().unwrap_or(false))
 }
@@ -130,7 +141,7 @@ pub async fn apply(c: &Client, want: &DatabaseSpec, secrets: &SecretValues) -> R
             "retentionPeriodSeconds": every,
             "token": token,
         }));
-        c.send_ok(path, req, HELP).await?;
+        c.send_ok(path, req, &help(c)).await?;
         return Ok(());
     }
     converge_bucket(&with_token(c, token), want, None)
@@ -148,7 +159,7 @@ fn every_seconds(want: &DatabaseSpec) -> u64 {
 /// The organisation `org`'s id, as `c` sees it.
 pub(super) async fn org_id(c: &Client, org: &str) -> Result<String> {
     let orgs = c
-        .get_json(&with_query("/api/v2/orgs", &[("org", org)]), HELP)
+        .get_json(&with_query("/api/v2/orgs", &[("org", org)]), &help(c))
         .await?;
     orgs["orgs"][0]["id"]
         .as_str()
@@ -196,7 +207,7 @@ pub(super) async fn converge_bucket(
         }
     };
     let req = c.request(method, &path).json(&body);
-    let resp = c.send_ok(&path, req, HELP).await?;
+    let resp = c.send_ok(&path, req, &help(c)).await?;
     let answer = super::client::json(&c.url(&path), resp).await?;
     serde_json::from_value(answer).map_err(|e| {
         Error::influx(format!(
@@ -213,7 +224,7 @@ pub(super) fn segment(s: &str) -> String {
 
 /// The authorization whose token is `token`, listed as `c`'s token: its JSON.
 async fn find_authorization(c: &Client, token: &str) -> Result<Option<Value>> {
-    let list = c.get_json("/api/v2/authorizations", HELP).await?;
+    let list = c.get_json("/api/v2/authorizations", &help(c)).await?;
     Ok(list["authorizations"]
         .as_array()
         .and_then(|a| a.iter().find(|x| x["token"].as_str() == Some(token)))
@@ -238,7 +249,7 @@ pub async fn create_token_like(c: &Client, old: &str) -> Result<String> {
         "description": "promo-infra admin token (secrets rotate)",
         "permissions": current["permissions"],
     }));
-    let resp = c.send_ok(path, req, HELP).await?;
+    let resp = c.send_ok(path, req, &help(&c)).await?;
     let created = super::client::json(&c.url(path), resp).await?;
     created["token"]
         .as_str()
@@ -255,7 +266,7 @@ pub async fn create_token_like(c: &Client, old: &str) -> Result<String> {
 /// Whether `token` is accepted (it may list authorizations).
 pub async fn token_works(c: &Client, token: &str) -> bool {
     with_token(c, token)
-        .get_json("/api/v2/authorizations", HELP)
+        .get_json("/api/v2/authorizations", &help(c))
         .await
         .is_ok()
 }
@@ -271,7 +282,7 @@ pub async fn delete_token(c: &Client, new: &str, old: &str) -> Result<()> {
         segment(a["id"].as_str().unwrap_or_default())
     );
     let req = c.request(Method::DELETE, &path);
-    c.send_ok(&path, req, HELP).await.map(|_| ())
+    c.send_ok(&path, req, &help(&c)).await.map(|_| ())
 }
 
 #[cfg(test)]

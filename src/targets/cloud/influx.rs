@@ -39,7 +39,8 @@ impl InfluxCloud {
                 url: cloud.influx_url.clone(),
             },
             Auth::Token(token.to_string()),
-        )?;
+        )?
+        .with_token_var(var);
         Ok(Self {
             c,
             org_name: cloud.influx_org.clone(),

@@ -127,3 +127,21 @@ async fn a_second_destroy_removes_and_counts_nothing_and_the_next_apply_mints_ne
         "Grafana reads"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_influxdb_cloud_token_is_named_by_its_variable() {
+    let c = start().await;
+    let run = c
+        .cmd(&["plan", "--target", "cloud"])
+        .env("INFLUX_CLOUD_TOKEN", "not-the-operator-token")
+        .run();
+    promo_snapshot!(run, @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x InfluxDB at http://127.0.0.1:[PORT]/api/v2/orgs?org=promo-analyzer: HTTP 401 Unauthorized: {"code":"unauthorized","message":"unauthorized access"}
+      help: check INFLUX_CLOUD_TOKEN (the environment or the stack's .env) and the org/bucket in the manifest
+    "#);
+}

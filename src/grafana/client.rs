@@ -137,6 +137,17 @@ impl Client {
         self.concurrency
     }
 
+    /// The `--target` a command suggested in a hint needs to reach this Grafana again:
+    /// ` --target cloud` for a service-account token (only the cloud target logs in with one;
+    /// [`Self::refused`] reads the token the same way), empty for a login (docker's default;
+    /// native's hints do not say it yet).
+    pub fn target_flag(&self) -> &'static str {
+        match self.auth {
+            Auth::Token(_) => " --target cloud",
+            Auth::Basic { .. } => "",
+        }
+    }
+
     /// The Grafana's URL.
     pub fn url(&self) -> &str {
         &self.base

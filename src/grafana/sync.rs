@@ -128,7 +128,8 @@ fn changed_in_grafana(grafana: &Client, uid: &str, version: u64) -> Error {
         grafana.url()
     ))
     .with_help(format!(
-        "see the change with `promo-infra dashboards diff {uid}`, keep it with `promo-infra dashboards pull {uid}` then `generate`, or overwrite it with `dashboards push --force`"
+        "see the change with `promo-infra dashboards diff {uid}{t}`, keep it with `promo-infra dashboards pull {uid}{t}` then `promo-infra generate`, or overwrite it with `promo-infra dashboards push {uid} --force{t}`",
+        t = grafana.target_flag()
     ))
 }
 

@@ -174,7 +174,7 @@ fn a_ui_edit_on_the_docker_target_is_planned_protected_pulled_and_kept() {
     dashboard.promo-marketing: updating
     dashboard.promo-marketing: failed ([TIME])
       x dashboard `promo-marketing` was changed in Grafana http://127.0.0.1:[PORT] (version 2) since promo-infra last pushed it; not overwritten
-      help: see the change with `promo-infra dashboards diff promo-marketing`, keep it with `promo-infra dashboards pull promo-marketing` then `generate`, or overwrite it with `dashboards push --force`
+      help: see the change with `promo-infra dashboards diff promo-marketing`, keep it with `promo-infra dashboards pull promo-marketing` then `promo-infra generate`, or overwrite it with `promo-infra dashboards push promo-marketing --force`
     "#);
     promo_snapshot!(diff(&s, &["promo-marketing", "--detailed-exitcode"]), @r#"
     success: false

@@ -186,7 +186,7 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
 
     ----- stderr -----
       x dashboard `promo-marketing` was changed in Grafana http://127.0.0.1:[PORT] (version 2) since promo-infra last pushed it; not overwritten
-      help: see the change with `promo-infra -f stacks/promo.yaml dashboards diff promo-marketing`, keep it with `promo-infra -f stacks/promo.yaml dashboards pull promo-marketing` then `generate`, or overwrite it with `dashboards push --force`
+      help: see the change with `promo-infra -f stacks/promo.yaml dashboards diff promo-marketing`, keep it with `promo-infra -f stacks/promo.yaml dashboards pull promo-marketing` then `promo-infra -f stacks/promo.yaml generate`, or overwrite it with `promo-infra -f stacks/promo.yaml dashboards push promo-marketing --force`
     ");
 
     promo_snapshot!(run(&p, &["-f", "stacks/promo.yaml", "dashboards", "diff", "promo-marketing", "--detailed-exitcode"]), @r#"

@@ -145,3 +145,47 @@ async fn a_refused_influxdb_cloud_token_is_named_by_its_variable() {
       help: check INFLUX_CLOUD_TOKEN (the environment or the stack's .env) and the org/bucket in the manifest
     "#);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_edit_refusal_suggests_commands_that_reach_the_same_stack_on_the_cloud() {
+    let c = start().await;
+    c.applied();
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/__double/ui-edit/promo-marketing",
+            c.grafana.url()
+        ))
+        .json(&serde_json::json!({ "title": "Edited in the UI" }))
+        .send()
+        .await
+        .expect("Grafana double answers");
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let run = c.run(&["apply", "--target", "cloud", "--auto-approve"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    // Every suggestion a full command: `-f` (the CLI adds the user's), `--target cloud`.
+    let f = "promo-infra -f stacks/promo-v1.yaml";
+    let help = format!(
+        "help: see the change with `{f} dashboards diff promo-marketing --target cloud`, keep it with `{f} dashboards pull promo-marketing --target cloud` then `{f} generate`, or overwrite it with `{f} dashboards push promo-marketing --force --target cloud`"
+    );
+    assert!(
+        run.stderr
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains(&help),
+        "{}",
+        run.all()
+    );
+    // The suggested push is a command that works as written.
+    let push = c.run(&[
+        "dashboards",
+        "push",
+        "promo-marketing",
+        "--force",
+        "--target",
+        "cloud",
+    ]);
+    assert_eq!(push.code, 0, "{}", push.all());
+    let plan = c.run(&["plan", "--target", "cloud", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+}

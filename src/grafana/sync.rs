@@ -80,11 +80,17 @@ pub async fn push_one(
     force: bool,
     message: &str,
 ) -> Result<Synced> {
-    let live = grafana.dashboard(uid).await?;
+    let live = grafana.dashboard_answer(uid).await?;
+    if let Some(owner) = live.as_ref().and_then(|l| other_stack(l, folder)) {
+        // Not even with `force`: that overrides a UI edit, never another stack's ownership.
+        return Err(owned_by_other(grafana, uid, &owner, folder));
+    }
     let mut body = model.clone();
-    if let Some((theirs, live_folder)) = &live {
+    if let Some(answer) = &live {
+        let theirs = &answer["dashboard"];
+        let live_folder = answer["meta"]["folderUid"].as_str();
         let version = theirs["version"].as_u64().unwrap_or(0);
-        if diff::diff(model, theirs).is_empty() && live_folder.as_deref() == Some(folder) {
+        if diff::diff(model, theirs).is_empty() && live_folder == Some(folder) {
             return Ok(Synced {
                 pushed: Pushed::Unchanged {
                     uid: uid.to_string(),
@@ -120,6 +126,36 @@ pub async fn push_observed(
         body["version"] = json!(version);
     }
     save(grafana, folder, uid, body, false, APPLY_MESSAGE).await
+}
+
+/// The stack that owns the dashboard of `answer` (Grafana's `{dashboard, meta}`) when that is
+/// not the stack of `folder`. promo-infra marks what a stack owns by the tag [`MARKER_TAG`] on
+/// a dashboard in the stack's folder, whose uid is the stack's name and whose title is
+/// `promo-infra: <stack>` (`compile::grafana::folder_title`). A tagged dashboard in any other
+/// folder (moved there by someone) is not another stack's.
+pub fn other_stack(answer: &Value, folder: &str) -> Option<String> {
+    let meta = &answer["meta"];
+    let theirs = meta["folderUid"]
+        .as_str()
+        .filter(|f| !f.is_empty() && *f != folder)?;
+    let tagged = answer["dashboard"]["tags"]
+        .as_array()
+        .is_some_and(|tags| tags.iter().any(|t| t.as_str() == Some(MARKER_TAG)));
+    let stack_folder = meta["folderTitle"].as_str() == Some(&format!("promo-infra: {theirs}"));
+    (tagged && stack_folder).then(|| theirs.to_string())
+}
+
+/// The refusal to take dashboard `uid`, which belongs to stack `owner`, into the stack of
+/// `folder` (its uid is the stack's name).
+pub fn owned_by_other(grafana: &Client, uid: &str, owner: &str, folder: &str) -> Error {
+    Error::grafana(format!(
+        "dashboard `{uid}` belongs to stack `{owner}` (it is in that stack's folder on Grafana {}, tagged `{MARKER_TAG}`); stack `{folder}` does not take it",
+        grafana.url()
+    ))
+    .with_help(format!(
+        "two stacks on one Grafana cannot share a dashboard uid: give it another uid in one of the two manifests (its `dashboards:` entry, and `grafana.home_dashboard` if that names it), then plan again. `dashboards push --force` does not take it either; if stack `{owner}` is gone for good, run `promo-infra -f <its manifest> destroy{t}` or delete the dashboard in Grafana",
+        t = grafana.target_flag()
+    ))
 }
 
 fn changed_in_grafana(grafana: &Client, uid: &str, version: u64) -> Error {
@@ -287,6 +323,30 @@ mod tests {
         let c = Client::new(&g.url(), auth, 8).expect("client");
         ensure_folder(&c, "f", "F").await.expect("folder");
         (g, c)
+    }
+
+    /// Another stack's: tagged, in a folder titled as a stack's folder that is not ours. Not
+    /// one moved by someone into a folder of their own, nor an untagged one, nor ours.
+    #[test]
+    fn a_dashboard_is_another_stacks_when_tagged_in_that_stacks_folder() {
+        let answer = |tags: Value, folder: &str, title: &str| json!({ "dashboard": { "uid": "d", "tags": tags }, "meta": { "folderUid": folder, "folderTitle": title } });
+        let tagged = json!([MARKER_TAG, "k6"]);
+        let theirs = answer(tagged.clone(), "promo-v1", "promo-infra: promo-v1");
+        assert_eq!(
+            other_stack(&theirs, "promo-v2").as_deref(),
+            Some("promo-v1")
+        );
+        assert_eq!(other_stack(&theirs, "promo-v1"), None, "ours");
+        let moved = answer(tagged.clone(), "team-x", "Team X");
+        assert_eq!(other_stack(&moved, "promo-v2"), None, "moved by someone");
+        let untagged = answer(json!(["k6"]), "promo-v1", "promo-infra: promo-v1");
+        assert_eq!(
+            other_stack(&untagged, "promo-v2"),
+            None,
+            "not promo-infra's"
+        );
+        let general = answer(tagged, "", "General");
+        assert_eq!(other_stack(&general, "promo-v2"), None, "no folder");
     }
 
     /// `b` was edited in Grafana since this tool pushed it: refused. One at a time, what was

@@ -103,6 +103,7 @@ impl Target for CloudTarget {
                 grafana_api::read_versions(&grafana, desired),
                 futures_util::future::try_join_all(others),
             )?;
+            refuse_other_stacks(&grafana, desired, &found).await?;
             self.versions.replace(Some(versions));
             found.extend(others.into_iter().flatten());
             Ok::<_, Error>(found)
@@ -220,4 +221,33 @@ impl Target for CloudTarget {
         record::update(&self.ctx, record::CLOUD, |rec| rec.sent.clear())?;
         Ok(removed)
     }
+}
+
+/// Refuse to plan a declared dashboard Grafana has in another stack's folder
+/// ([`crate::grafana::sync::other_stack`]): the plan would move it here, and that stack's plan
+/// would move it back. Only a dashboard found outside the stack's folder is read again.
+async fn refuse_other_stacks(
+    grafana: &crate::grafana::Client,
+    desired: &Desired,
+    found: &[crate::plan::ObservedResource],
+) -> Result<()> {
+    for o in found {
+        let Some(ResourceSpec::Dashboard(d)) = desired.resources.get(&o.id).map(|r| &r.spec) else {
+            continue;
+        };
+        if o.canonical["folder_uid"].as_str() == Some(d.folder_uid.as_str()) {
+            continue;
+        }
+        if let Some(answer) = grafana.dashboard_answer(&d.uid).await?
+            && let Some(owner) = crate::grafana::sync::other_stack(&answer, &d.folder_uid)
+        {
+            return Err(crate::grafana::sync::owned_by_other(
+                grafana,
+                &d.uid,
+                &owner,
+                &d.folder_uid,
+            ));
+        }
+    }
+    Ok(())
 }

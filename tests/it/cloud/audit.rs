@@ -189,3 +189,98 @@ async fn the_ui_edit_refusal_suggests_commands_that_reach_the_same_stack_on_the_
     let plan = c.run(&["plan", "--target", "cloud", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}", plan.all());
 }
+
+/// `stacks/<stack>.yaml`: the cloud stack of `c` as another stack `stack` on the same Grafana
+/// and InfluxDB, with its own bucket and marketing dashboard (not the home one) but the same
+/// `k6-technical`.
+fn second_stack(c: &Cloud, stack: &str) -> String {
+    let path = format!("stacks/{stack}.yaml");
+    let manifest =
+        c.p.read("stacks/promo-v1.yaml")
+            .replace("stack: promo-v1", &format!("stack: {stack}"))
+            .replace("bucket: k6 ", "bucket: k6b ")
+            // The home dashboard is the organisation's: one stack sets it.
+            .replace("  home_dashboard: promo-marketing\n", "")
+            .replace("promo-marketing", &format!("{stack}-marketing"));
+    c.p.write(&path, &manifest);
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboard_uid_of_another_stack_on_the_same_grafana_is_refused_naming_that_stack() {
+    let c = start().await;
+    c.applied();
+    let other = second_stack(&c, "promo-v2");
+    let run2 = |args: &[&str]| {
+        let mut all = vec!["-f", other.as_str()];
+        all.extend_from_slice(args);
+        c.p.run_env(
+            &all,
+            &[
+                ("GRAFANA_CLOUD_TOKEN", super::SA_TOKEN),
+                ("INFLUX_CLOUD_TOKEN", super::OPERATOR),
+                ("SLACK_WEBHOOK_URL", super::WEBHOOK),
+            ],
+        )
+    };
+    // The plan refuses (it would move `k6-technical` into promo-v2's folder), and apply too.
+    promo_snapshot!(run2(&["plan", "--target", "cloud"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x dashboard `k6-technical` belongs to stack `promo-v1` (it is in that stack's folder on Grafana http://127.0.0.1:[PORT], tagged `promo-infra`); stack `promo-v2` does not take it
+      help: two stacks on one Grafana cannot share a dashboard uid: give it another uid in one of the two manifests (its `dashboards:` entry, and `grafana.home_dashboard` if that names it), then plan again. `dashboards push --force` does not take it either; if stack `promo-v1` is gone for good, run `promo-infra -f <its manifest> destroy --target cloud` or delete the dashboard in Grafana
+    ");
+    let apply = run2(&["apply", "--target", "cloud", "--auto-approve"]);
+    assert_eq!(apply.code, 1, "{}", apply.all());
+    assert!(
+        apply.stderr.contains("belongs to stack `promo-v1`"),
+        "{}",
+        apply.all()
+    );
+    // `dashboards push --force` overrides a UI edit, never another stack's ownership.
+    let push = run2(&["dashboards", "push", "--force", "--target", "cloud"]);
+    assert_eq!(push.code, 1, "{}", push.all());
+    assert!(
+        push.stderr.contains("belongs to stack `promo-v1`"),
+        "{}",
+        push.all()
+    );
+    // So does its destroy (observe refuses before anything is removed): promo-v1's dashboard
+    // stays where it is.
+    let destroy = run2(&["destroy", "--target", "cloud", "--auto-approve"]);
+    assert_eq!(destroy.code, 1, "{}", destroy.all());
+    assert!(
+        destroy.stderr.contains("belongs to stack `promo-v1`"),
+        "{}",
+        destroy.all()
+    );
+    let technical = c
+        .grafana
+        .state()
+        .dashboard("k6-technical")
+        .expect("still there");
+    assert_eq!(technical.folder_uid, "promo-v1");
+    let plan = c.run(&["plan", "--target", "cloud", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "promo-v1 still owns it: {}", plan.all());
+    // The way out the help names: another uid in one of the two stacks.
+    let renamed =
+        c.p.read(&other)
+            .replace("uid: k6-technical", "uid: k6-technical-v2");
+    c.p.write(&other, &renamed);
+    let apply = run2(&["apply", "--target", "cloud", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    let plan = c.run(&["plan", "--target", "cloud", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    let destroy = run2(&["destroy", "--target", "cloud", "--auto-approve"]);
+    assert_eq!(destroy.code, 0, "{}", destroy.all());
+    let plan = c.run(&["plan", "--target", "cloud", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.code,
+        0,
+        "promo-v2 gone, promo-v1 intact: {}",
+        plan.all()
+    );
+}

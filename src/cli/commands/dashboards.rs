@@ -68,7 +68,8 @@ pub enum Command {
         /// Which dashboards, where.
         #[command(flatten)]
         on: Live,
-        /// Overwrite a dashboard changed in Grafana since the last push.
+        /// Overwrite a dashboard changed in Grafana since the last push (never one another
+        /// stack owns on the same Grafana: that is refused, naming the stack).
         #[arg(long)]
         force: bool,
         /// Delete dashboards of the stack's folder tagged `promo-infra` that it no longer declares.

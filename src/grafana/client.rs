@@ -421,6 +421,20 @@ impl Client {
             .collect())
     }
 
+    /// The uids of the dashboards tagged `tag` in the folder `folder` (the search hits'
+    /// `folderUid`): another stack's dashboards carry the same tag in their own folder.
+    pub async fn dashboards_tagged_in(&self, tag: &str, folder: &str) -> Result<Vec<String>> {
+        let path = format!("/api/search?type=dash-db&limit=5000&tag={}", segment(tag));
+        let value = self.ok(Method::GET, &path, None).await?;
+        Ok(value
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|hit| hit["folderUid"].as_str() == Some(folder))
+            .filter_map(|hit| hit["uid"].as_str().map(String::from))
+            .collect())
+    }
+
     /// `GET /api/folders/:uid`; `None` when there is none.
     pub async fn folder(&self, uid: &str) -> Result<Option<Value>> {
         let path = format!("/api/folders/{}", segment(uid));

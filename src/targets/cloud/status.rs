@@ -29,7 +29,18 @@ impl CloudTarget {
     async fn grafana_present(&self, desired: &Desired) -> Result<Vec<ResourceId>> {
         let g = self.grafana(desired)?;
         let rec = record::read(&self.ctx, record::CLOUD);
-        let tagged = g.dashboards_tagged(grafana_api::MARKER_TAG).await?;
+        // Only the stack's own folder: another stack's dashboards carry the same tag.
+        let folder = desired.resources.values().find_map(|r| match &r.spec {
+            ResourceSpec::Folder(f) => Some(f.uid.clone()),
+            _ => None,
+        });
+        let tagged = match &folder {
+            Some(folder) => {
+                g.dashboards_tagged_in(grafana_api::MARKER_TAG, folder)
+                    .await?
+            }
+            None => Vec::new(),
+        };
         let here = desired.resources.values().map(|r| async {
             Ok::<_, Error>(match &r.spec {
                 ResourceSpec::Datasource(d) => {

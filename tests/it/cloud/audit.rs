@@ -257,6 +257,19 @@ async fn a_dashboard_uid_of_another_stack_on_the_same_grafana_is_refused_naming_
         "{}",
         destroy.all()
     );
+    // Its status does not count promo-v1's dashboard as its own (both carry the marker tag).
+    promo_snapshot!(run2(&["status", "--target", "cloud"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    SERVICE   STATE    HEALTH     IMAGE        VERSION  URL                     UPTIME  CONFIG
+    grafana   running  unhealthy  2/8 objects  10.2.3   http://127.0.0.1:[PORT]  -       outdated
+    influxdb  missing  unhealthy  0/3 objects  cloud    http://127.0.0.1:[PORT]  -       outdated
+
+    Alerts: Slack #load-testing-alerts (webhook from SLACK_WEBHOOK_URL)
+
+    ----- stderr -----
+    ");
     let technical = c
         .grafana
         .state()

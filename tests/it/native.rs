@@ -157,6 +157,7 @@ impl Drop for Stack {
             if cmdline.contains("native-it")
                 || cmdline.contains("grafana")
                 || cmdline.contains("influxd")
+                || cmdline.contains("control-api")
             {
                 let _ = std::process::Command::new("kill")
                     .arg(pid.to_string())
@@ -1221,4 +1222,77 @@ fn cli_events_logs_and_restart_with_target_native() {
     ");
     let destroyed = cmd(&["destroy", "--auto-approve"]).run();
     assert_eq!(destroyed.code, 0, "{}", destroyed.all());
+}
+
+/// Whether `pid` runs (not a zombie).
+fn runs(pid: i32) -> bool {
+    promo_infra::targets::native::proc_stat(pid).is_some_and(|(state, _)| state != 'Z')
+}
+
+/// `destroy` stops every process of the stack its plan lists, also one the manifest no longer
+/// declares (the control API disabled since, kept until `--prune`), and `--volumes` never
+/// removes the pidfile of a process that still runs (before: only the declared services were
+/// stopped, "2 objects removed", and `--volumes` then deleted the control API's pidfile while
+/// it ran on, untracked, holding its port).
+#[tokio::test(flavor = "multi_thread")]
+async fn destroy_stops_a_process_the_manifest_no_longer_declares() {
+    let (ports, held) = Ports::free();
+    let with_api = manifest(ports, "m");
+    let stack = Stack::new(&with_api);
+    let (desired, target) = stack.desired();
+    held.release();
+    converge(&desired, &target).await;
+    let api = pid_of(stack.project.path(), "control-api");
+
+    let without_api = with_api.replace(
+        "control_api:\n  enabled: true",
+        "control_api:\n  enabled: false",
+    );
+    assert_ne!(without_api, with_api);
+    stack.project.write("stacks/native-it.yaml", &without_api);
+    let (desired2, target2) = stack.desired();
+    let kept = converge(&desired2, &target2).await;
+    assert!(
+        kept.steps
+            .iter()
+            .all(|s| s.id.kind != ResourceKind::Service),
+        "kept until --prune: {}",
+        plan::render(&kept)
+    );
+    assert!(runs(api), "the control API still runs until --prune");
+    let listed: Vec<String> = target2
+        .observe(&desired2)
+        .await
+        .expect("observe")
+        .resources
+        .keys()
+        .filter(|id| id.kind == ResourceKind::Service)
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        listed.contains(&"service.control-api".to_string()),
+        "{listed:?}"
+    );
+
+    let removed = target2.destroy(&desired2, false).await.expect("destroy");
+    assert_eq!(
+        removed,
+        ["process control-api", "process grafana", "process influxdb"],
+        "what the plan listed is what is stopped, dependents first"
+    );
+    assert!(!runs(api), "the control API (pid {api}) must be stopped");
+
+    // Again with --volumes straight away: every process stops before its data goes.
+    converge(&desired, &target).await;
+    let api = pid_of(stack.project.path(), "control-api");
+    let removed = target2
+        .destroy(&desired2, true)
+        .await
+        .expect("destroy --volumes");
+    assert!(
+        removed.contains(&"process control-api".to_string()),
+        "{removed:?}"
+    );
+    assert!(!runs(api), "the control API (pid {api}) must be stopped");
+    assert!(!stack.project.path().join("data/native-it").exists());
 }

@@ -9,6 +9,7 @@
 //! May not: print (progress lines only), read the environment except through
 //! [`crate::settings`], or signal a process whose identity does not match its pidfile.
 
+mod destroy;
 mod inplace;
 mod proc;
 mod running;
@@ -302,6 +303,18 @@ impl NativeTarget {
             while self.live(name).is_some() && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
+            // The pidfile of a process that still runs is its only record: it stays.
+            if self.live(name).is_some() {
+                return Err(Error::native(format!(
+                    "{name} (pid {}) still runs 5 s after SIGKILL",
+                    rec.pid
+                ))
+                .with_help(format!(
+                    "see `ps -o pid,stat,cmd -p {}`; its pidfile {} is kept",
+                    rec.pid,
+                    self.pidfile(name).display()
+                )));
+            }
         }
         let _ = fs_err::remove_file(self.pidfile(name));
         Ok(true)
@@ -451,46 +464,6 @@ impl Target for NativeTarget {
     }
 
     async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>> {
-        let mut removed = Vec::new();
-        // Dependents first: the control API, then Grafana, then InfluxDB.
-        let procs: Vec<&ProcessSpec> = desired
-            .resources
-            .values()
-            .filter_map(|r| match &r.spec {
-                ResourceSpec::Process(p) => Some(p.as_ref()),
-                _ => None,
-            })
-            .collect();
-        let depth = |start: &ProcessSpec| {
-            let mut d = 0;
-            let mut current = start;
-            while let Some(next) = current
-                .depends_on
-                .first()
-                .and_then(|n| procs.iter().find(|p| &p.name == n))
-            {
-                d += 1;
-                current = next;
-                if d > procs.len() {
-                    break;
-                }
-            }
-            d
-        };
-        let mut ordered: Vec<(usize, String)> =
-            procs.iter().map(|p| (depth(p), p.name.clone())).collect();
-        ordered.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let names: Vec<String> = ordered.into_iter().map(|(_, n)| n).collect();
-        for name in names {
-            if self.stop(&name, Duration::from_secs(10)).await? {
-                removed.push(format!("process {name}"));
-            }
-        }
-        if volumes && self.data_dir.exists() {
-            fs_err::remove_dir_all(&self.data_dir)
-                .map_err(|e| Error::io("cannot remove", &self.data_dir, e))?;
-            removed.push(format!("data {}", self.data_dir.display()));
-        }
-        Ok(removed)
+        self.destroy_all(desired, volumes).await
     }
 }

@@ -1,0 +1,159 @@
+//! `destroy` on the native target: every process a pidfile of the stack names is stopped —
+//! declared or left over from an older manifest (a service disabled since, kept until
+//! `--prune`), exactly what observe reads and the destroy plan lists — dependents first. The
+//! data directory goes only with `--volumes`, and never while a pidfile in it names a live
+//! process (removing it would leave that process running untracked).
+//!
+//! Owns: the order of the stops and the guard of the data directory.
+//! May not: print, read the environment, signal a process whose identity does not match its
+//! pidfile (every stop goes through [`NativeTarget::live`]).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::NativeTarget;
+use crate::desired::{Desired, ResourceSpec};
+use crate::error::{Error, Result};
+
+impl NativeTarget {
+    /// The services a pidfile under `run/` is kept for, sorted.
+    fn recorded(&self) -> Vec<String> {
+        let mut names: Vec<String> = fs_err::read_dir(self.data_dir.join("run"))
+            .into_iter()
+            .flat_map(|entries| entries.flatten())
+            .filter_map(|e| {
+                let name = e.file_name();
+                Some(name.to_str()?.strip_suffix(".pid")?.to_string())
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Stop every process of the stack (dependents first); with `volumes`, then remove its data
+    /// directory. Returns what was removed.
+    pub(super) async fn destroy_all(
+        &self,
+        desired: &Desired,
+        volumes: bool,
+    ) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        for name in stop_order(&self.dependencies(desired)) {
+            if self.stop(&name, Duration::from_secs(10)).await? {
+                removed.push(format!("process {name}"));
+            }
+        }
+        if volumes && self.data_dir.exists() {
+            let still: Vec<String> = self
+                .recorded()
+                .into_iter()
+                .filter_map(|n| self.live(&n).map(|rec| format!("{n} (pid {})", rec.pid)))
+                .collect();
+            if !still.is_empty() {
+                return Err(Error::native(format!(
+                    "not removing {}: {} still running, and its pidfile is there",
+                    self.data_dir.display(),
+                    still.join(", ")
+                ))
+                .with_help("stop it, then run `destroy --volumes` again"));
+            }
+            fs_err::remove_dir_all(&self.data_dir)
+                .map_err(|e| Error::io("cannot remove", &self.data_dir, e))?;
+            removed.push(format!("data {}", self.data_dir.display()));
+        }
+        Ok(removed)
+    }
+
+    /// Each service to stop and what it depends on: the manifest's processes, and every one a
+    /// pidfile names, with the dependencies it was started with (its recorded canonical form).
+    fn dependencies(&self, desired: &Desired) -> BTreeMap<String, Vec<String>> {
+        let mut out: BTreeMap<String, Vec<String>> = desired
+            .resources
+            .values()
+            .filter_map(|r| match &r.spec {
+                ResourceSpec::Process(p) => Some((p.name.clone(), p.depends_on.clone())),
+                _ => None,
+            })
+            .collect();
+        for name in self.recorded() {
+            if out.contains_key(&name) {
+                continue;
+            }
+            let deps = self
+                .live(&name)
+                .and_then(|rec| {
+                    let list = rec.canonical.get("depends_on")?.as_array()?.clone();
+                    Some(
+                        list.iter()
+                            .filter_map(|d| d.as_str().map(str::to_string))
+                            .collect(),
+                    )
+                })
+                .unwrap_or_default();
+            out.insert(name, deps);
+        }
+        out
+    }
+}
+
+/// Dependents first: a service before everything it depends on (the control API, then Grafana,
+/// then InfluxDB); ties by name. A dependency cycle cannot hang it.
+fn stop_order(deps: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    fn depth(deps: &BTreeMap<String, Vec<String>>, name: &str, seen: &mut Vec<String>) -> usize {
+        if seen.iter().any(|s| s == name) {
+            return 0;
+        }
+        seen.push(name.to_string());
+        let d = deps
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter(|n| deps.contains_key(*n))
+            .map(|n| 1 + depth(deps, n, seen))
+            .max()
+            .unwrap_or(0);
+        seen.pop();
+        d
+    }
+    let mut ordered: Vec<(usize, &String)> = deps
+        .keys()
+        .map(|n| (depth(deps, n, &mut Vec::new()), n))
+        .collect();
+    ordered.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    ordered.into_iter().map(|(_, n)| n.clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deps(pairs: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+        pairs
+            .iter()
+            .map(|(n, d)| {
+                (
+                    (*n).to_string(),
+                    d.iter().map(|s| (*s).to_string()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dependents_stop_first() {
+        let d = deps(&[
+            ("influxdb", &[]),
+            ("grafana", &["influxdb"]),
+            ("control-api", &["grafana"]),
+        ]);
+        assert_eq!(stop_order(&d), ["control-api", "grafana", "influxdb"]);
+    }
+
+    #[test]
+    fn a_cycle_or_an_unknown_dependency_still_gives_every_name_once() {
+        let d = deps(&[("a", &["b"]), ("b", &["a"]), ("c", &["gone"])]);
+        let mut order = stop_order(&d);
+        order.sort();
+        assert_eq!(order, ["a", "b", "c"]);
+    }
+}

@@ -1296,3 +1296,104 @@ async fn destroy_stops_a_process_the_manifest_no_longer_declares() {
     assert!(!runs(api), "the control API (pid {api}) must be stopped");
     assert!(!stack.project.path().join("data/native-it").exists());
 }
+
+/// The `NAME=value` variables of a running process (`/proc/<pid>/environ`).
+fn environ_of(pid: i32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .expect("environ")
+        .split(|b| *b == 0)
+        .filter(|v| !v.is_empty())
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect()
+}
+
+/// The HTTP status InfluxDB answers an anonymous `SHOW DATABASES` with.
+fn anonymous_query_status(port: u16) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(
+        b"GET /query?q=SHOW%20DATABASES HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .expect("request");
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {answer:?}"))
+}
+
+/// A native process's environment is its own, not the caller's (before: every process inherited
+/// the shell's, so `INFLUXDB_HTTP_AUTH_ENABLED=false promo-infra apply` gave an InfluxDB that
+/// answered anonymously, and Grafana got the shell's `GF_SECURITY_ADMIN_PASSWORD`): cleared, then
+/// PATH, HOME, TZ, the project directory and the variables the stack declares for it.
+#[test]
+fn native_processes_do_not_inherit_the_callers_environment() {
+    let (ports, held) = Ports::free();
+    let stack = Stack::new(&manifest(ports, "m"));
+    let dir = stack.project.path();
+    held.release();
+    let out = crate::common::promo()
+        .current_dir(dir)
+        .env("PATH", &stack.path)
+        .env("INFLUXDB_HTTP_AUTH_ENABLED", "false")
+        .env("GF_SECURITY_ADMIN_PASSWORD", "from-the-shell")
+        .env("PROMO_INFRA_TEST_CANARY", "leaked")
+        .args(["-f", "stacks/native-it.yaml", "apply", "--target", "native"])
+        .arg("--auto-approve")
+        .output()
+        .expect("apply");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in ["influxdb", "grafana", "control-api"] {
+        let vars = environ_of(pid_of(dir, name));
+        let names: Vec<&str> = vars.iter().filter_map(|v| v.split('=').next()).collect();
+        for leaked in [
+            "INFLUXDB_HTTP_AUTH_ENABLED",
+            "GF_SECURITY_ADMIN_PASSWORD",
+            "PROMO_INFRA_TEST_CANARY",
+        ] {
+            assert!(!names.contains(&leaked), "{name} got {leaked}: {names:?}");
+        }
+        assert!(names.contains(&"PATH") && names.contains(&"PROMO_INFRA_PROJECT_DIR"));
+    }
+    // influxd: PATH, HOME (when set), the project directory; nothing else.
+    let influx = environ_of(pid_of(dir, "influxdb"));
+    assert!(
+        influx
+            .iter()
+            .all(|v| ["PATH=", "HOME=", "TZ=", "PROMO_INFRA_PROJECT_DIR="]
+                .iter()
+                .any(|p| v.starts_with(p))),
+        "{influx:?}"
+    );
+    assert_eq!(
+        anonymous_query_status(ports.influx),
+        401,
+        "InfluxDB keeps its authentication whatever the caller's environment says"
+    );
+    let destroyed = crate::common::promo()
+        .current_dir(dir)
+        .env("PATH", &stack.path)
+        .args([
+            "-f",
+            "stacks/native-it.yaml",
+            "destroy",
+            "--target",
+            "native",
+        ])
+        .arg("--auto-approve")
+        .output()
+        .expect("destroy");
+    assert!(
+        destroyed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&destroyed.stderr)
+    );
+}

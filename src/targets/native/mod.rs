@@ -32,6 +32,12 @@ use crate::desired::{
 use crate::error::{Error, Result};
 use crate::plan::{Action, Observed, ObservedResource, Step};
 
+/// The variables a native process gets from the caller's environment besides `PATH` (the one
+/// programs are looked up on): where its user's home is and the local time zone. Everything else
+/// it gets is declared by the stack (its `ProcessSpec::env`: plain values and the secrets it
+/// reads) plus `PROMO_INFRA_PROJECT_DIR`.
+pub const INHERITED: [&str; 2] = ["HOME", "TZ"];
+
 /// The native target of one stack.
 #[derive(Debug, Clone)]
 pub struct NativeTarget {
@@ -143,11 +149,20 @@ impl NativeTarget {
         // is the program's from the first moment and its identity is never checked against a
         // process that has not exec'd yet. Its own process group keeps a Ctrl-C of promo-infra
         // from reaching it; it outlives promo-infra (re-parented to init when we exit).
+        // Its environment is its own, not the caller's: cleared, then only what
+        // [`INHERITED`] names, the project directory and its declared variables (a shell's
+        // `INFLUXDB_HTTP_AUTH_ENABLED=false` or `GF_SECURITY_ADMIN_PASSWORD` never reaches it).
         let mut cmd = Command::new(&program);
         cmd.args(&p.args)
             .current_dir(&self.project_dir)
-            .env(PROJECT_DIR_ENV, &self.project_dir)
-            .env("PATH", self.path_var().unwrap_or_default())
+            .env_clear()
+            .env("PATH", self.path_var().unwrap_or_default());
+        for name in INHERITED {
+            if let Some(value) = crate::settings::var_os(name) {
+                cmd.env(name, value);
+            }
+        }
+        cmd.env(PROJECT_DIR_ENV, &self.project_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::from(log_file))
             .stderr(Stdio::from(log_err));

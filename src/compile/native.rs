@@ -301,25 +301,37 @@ fn systemd_unit(m: &Manifest, p: &ProcessSpec, header: &str) -> String {
             EnvValue::Secret(_) => None,
         })
         .collect();
+    let unset = unused_secrets(m, p);
+    let unset = if unset.is_empty() {
+        String::new()
+    } else {
+        format!("UnsetEnvironment={}\n", unset.join(" "))
+    };
     let args: Vec<String> = std::iter::once(exec.as_str())
         .chain(p.args.iter().map(String::as_str))
         .map(escape::systemd_word)
         .collect();
-    let after: String = p
-        .depends_on
-        .iter()
-        .map(|d| format!("promo-infra-{}-{d}.service ", *m.stack))
-        .collect();
+    // `network-online.target` then the units it depends on, one space apart (none trailing).
+    let after: String = std::iter::once("network-online.target".to_string())
+        .chain(
+            p.depends_on
+                .iter()
+                .map(|d| format!("promo-infra-{}-{d}.service", *m.stack)),
+        )
+        .collect::<Vec<_>>()
+        .join(" ");
     format!(
         "{header}[Unit]\n\
          Description=promo-infra stack {stack}: {name}\n\
-         Wants=network-online.target {after}\n\
-         After=network-online.target {after}\n\n\
+         Wants={after}\n\
+         After={after}\n\n\
          [Service]\n\
          Type=simple\n\
          WorkingDirectory={project_value}\n\
-         # Secrets come from the stack's .env (mode 0600), never from this file.\n\
+         # Secrets come from the stack's .env (mode 0600), never from this file; those this\n\
+         # service does not read are unset (least privilege).\n\
          EnvironmentFile={env_file}\n\
+         {unset}\
          Environment={project_env}\n\
          {plain_env}\
          ExecStart={args}\n\
@@ -330,10 +342,31 @@ fn systemd_unit(m: &Manifest, p: &ProcessSpec, header: &str) -> String {
          WantedBy=multi-user.target\n",
         stack = *m.stack,
         name = p.name,
-        after = after.trim_end(),
         project_value = escape::systemd_value(project),
         env_file = escape::systemd_value(&format!("{project}/generated/{}/.env", *m.stack)),
         project_env = escape::systemd_env(PROJECT_DIR_ENV, project),
         args = args.join(" "),
     )
+}
+
+/// The `.env` keys of the stack that `p` does not read — every secret of the catalog, every
+/// token apply mints, and the value a rotation keeps pending (`PROMO_INFRA_ROTATING_*`) of each
+/// — sorted: the unit unsets them after loading the whole file (`UnsetEnvironment=`), so a
+/// service gets only its own secrets, as a container gets only the variables its compose
+/// service names. A key added to `.env` by hand is not known here and still reaches every unit.
+pub fn unused_secrets(m: &Manifest, p: &ProcessSpec) -> Vec<String> {
+    let names: std::collections::BTreeSet<String> = secrets::catalog(m)
+        .into_iter()
+        .map(|s| s.name)
+        .chain(secrets::minted(m).into_iter().map(|(n, _)| n.to_string()))
+        .collect();
+    let pending = names.iter().map(|n| secrets::pending_name(n));
+    let mut out: Vec<String> = names
+        .iter()
+        .filter(|n| !p.env.contains_key(n.as_str()))
+        .cloned()
+        .chain(pending)
+        .collect();
+    out.sort();
+    out
 }

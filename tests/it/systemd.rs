@@ -218,3 +218,114 @@ fn argv_prefix() -> [&'static str; 7] {
         "-c",
     ]
 }
+
+/// The `UnsetEnvironment=` names of a unit.
+fn unset_in(unit: &str) -> Vec<String> {
+    unit.lines()
+        .filter_map(|l| l.strip_prefix("UnsetEnvironment="))
+        .flat_map(|l| l.split(' ').map(str::to_string))
+        .collect()
+}
+
+/// Every unit loads the stack's whole `.env` (`EnvironmentFile=`), then unsets the secrets its
+/// service does not read, so each gets only its own (before: influxd and Grafana received
+/// `CONTROL_API_TOKEN`, the control API `GRAFANA_SECRET_KEY`, and so on): the same secrets as
+/// the native target gives the process it starts (its declared environment).
+#[test]
+fn each_unit_gets_only_the_secrets_its_service_reads() {
+    let text = crate::common::BASE.to_string();
+    let p = crate::common::TestContext::new();
+    p.write("stacks/shop.yaml", &text);
+    let run = p.run(&["generate"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let env = std::fs::read_to_string(p.path().join("generated/shop/.env")).expect(".env");
+    // What `.env` holds once apply has minted InfluxDB's tokens, and the Slack webhook set.
+    let mut in_env: Vec<&str> = env
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split('=').next())
+        .collect();
+    assert!(in_env.len() >= 5, "{env}");
+    in_env.extend([
+        "INFLUXDB_GRAFANA_TOKEN",
+        "INFLUXDB_K6_TOKEN",
+        "SLACK_WEBHOOK_URL",
+    ]);
+    let unit = |service: &str| {
+        std::fs::read_to_string(p.path().join(format!(
+            "generated/shop/systemd/promo-infra-shop-{service}.service"
+        )))
+        .expect("unit")
+    };
+    let reads = |service: &str| -> Vec<&str> {
+        let unset = unset_in(&unit(service));
+        in_env
+            .iter()
+            .copied()
+            .filter(|k| !unset.iter().any(|u| u == k))
+            .collect()
+    };
+    assert_eq!(
+        reads("influxdb"),
+        Vec::<&str>::new(),
+        "{}",
+        unit("influxdb")
+    );
+    let mut grafana = reads("grafana");
+    grafana.sort_unstable();
+    assert_eq!(
+        grafana,
+        [
+            "GRAFANA_ADMIN_PASSWORD",
+            "GRAFANA_SECRET_KEY",
+            "INFLUXDB_GRAFANA_TOKEN",
+            "SLACK_WEBHOOK_URL"
+        ],
+        "{}",
+        unit("grafana")
+    );
+    let mut api = reads("control-api");
+    api.sort_unstable();
+    assert_eq!(
+        api,
+        [
+            "CONTROL_API_STOP_PASSWORD",
+            "CONTROL_API_TOKEN",
+            "GRAFANA_ADMIN_PASSWORD"
+        ],
+        "{}",
+        unit("control-api")
+    );
+    // A rotation's pending value reaches no unit.
+    for service in ["influxdb", "grafana"] {
+        assert!(
+            unset_in(&unit(service))
+                .iter()
+                .any(|u| u == "PROMO_INFRA_ROTATING_GRAFANA_ADMIN_PASSWORD"),
+            "{}",
+            unit(service)
+        );
+    }
+}
+
+/// No line of a generated unit ends in whitespace (before: `Wants=network-online.target ` and
+/// `After=network-online.target ` in every unit without a dependency).
+#[test]
+fn unit_lines_have_no_trailing_whitespace() {
+    for stack in ["promo", "promo-v1"] {
+        let dir = repo().join("generated").join(stack).join("systemd");
+        for entry in std::fs::read_dir(&dir).expect("systemd dir") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("unit");
+            for (n, line) in text.lines().enumerate() {
+                assert_eq!(
+                    line,
+                    line.trim_end(),
+                    "{}:{}: trailing whitespace",
+                    path.display(),
+                    n + 1
+                );
+            }
+        }
+    }
+}

@@ -52,6 +52,16 @@ pub fn influx_rpc(m: &Manifest) -> String {
     )
 }
 
+/// What a native process listens on besides its HTTP `url`, as `(manifest key, host:port)`:
+/// InfluxDB 1.x's RPC bind (backup/restore), which `apply`'s port pre-flight checks too.
+pub fn other_binds(m: &Manifest, service: &str) -> Vec<(&'static str, String)> {
+    if service == "influxdb" && *m.influxdb.version == 1 {
+        vec![("backup.influx_rpc", influx_rpc(m))]
+    } else {
+        Vec::new()
+    }
+}
+
 /// `<data_dir>/<stack>`, relative to the project directory.
 pub fn data_dir(m: &Manifest) -> String {
     format!(

@@ -1,6 +1,7 @@
 //! Pre-flight of host ports: before `apply` changes anything, every host port a service to be
 //! created or replaced will listen on must be free — or held by that very service, which the
-//! replace stops first. A conflict names the manifest key (`grafana.port` at file:line:col), the
+//! replace stops first. That is its HTTP port and, on the native target, what else its process
+//! binds (InfluxDB 1.x's RPC address, `backup.influx_rpc`); two of them on one port clash too. A conflict names the manifest key (`grafana.port` at file:line:col), the
 //! address, and who holds it (pid and program from `/proc`, or a Docker container's proxy), with
 //! what to do. Without it, Docker fails mid-apply with a raw 500 and the stack is half created.
 //!
@@ -11,9 +12,9 @@ use std::net::{IpAddr, Ipv4Addr, TcpListener};
 
 use serde_json::Value;
 
-use crate::desired::{Desired, ResourceKind};
+use crate::desired::{Desired, ResourceKind, ResourceSpec};
 use crate::error::{Error, Result};
-use crate::manifest::{Loaded, Sp};
+use crate::manifest::{Loaded, Manifest, Sp};
 use crate::plan::{Action, Observed, Plan};
 
 /// A host port a service will listen on.
@@ -25,11 +26,17 @@ pub struct Wanted {
     pub ip: IpAddr,
     /// Port.
     pub port: u16,
+    /// The manifest key and value of a bind other than the service's port
+    /// (`backup.influx_rpc`, `127.0.0.1:8088`); `None` for its port.
+    pub other: Option<(&'static str, String)>,
+    /// Ports the replaced service holds now: a process holding one of them holds this one too
+    /// (its RPC bind, not in its recorded form) and is stopped before its replacement starts.
+    pub freed_with: Vec<u16>,
 }
 
 /// The ports the services the plan creates or replaces will bind, but those the replaced
 /// resource itself holds now (it is stopped before its replacement starts).
-pub fn wanted(plan: &Plan, desired: &Desired, observed: &Observed) -> Vec<Wanted> {
+pub fn wanted(plan: &Plan, desired: &Desired, observed: &Observed, m: &Manifest) -> Vec<Wanted> {
     let mut out = Vec::new();
     for step in &plan.steps {
         if step.id.kind != ResourceKind::Service
@@ -59,6 +66,26 @@ pub fn wanted(plan: &Plan, desired: &Desired, observed: &Observed) -> Vec<Wanted
                 service: step.id.name.clone(),
                 ip,
                 port,
+                other: None,
+                freed_with: Vec::new(),
+            });
+        }
+        if !matches!(resource.spec, ResourceSpec::Process(_)) {
+            continue;
+        }
+        for (key, value) in crate::compile::native::other_binds(m, &step.id.name) {
+            let Some((ip, port)) = value
+                .rsplit_once(':')
+                .and_then(|(host, port)| Some((parse_ip(host)?, port.parse().ok()?)))
+            else {
+                continue;
+            };
+            out.push(Wanted {
+                service: step.id.name.clone(),
+                ip,
+                port,
+                other: Some((key, value)),
+                freed_with: held_now.clone(),
             });
         }
     }
@@ -92,21 +119,43 @@ pub(crate) fn parse_ip(host: &str) -> Option<IpAddr> {
     }
 }
 
-/// Refuse the apply when a wanted port is taken, naming every conflict at once.
+/// Refuse the apply when a wanted port is taken, or wanted twice, naming every conflict at once.
 pub fn check(wanted: &[Wanted], loaded: &Loaded) -> Result<()> {
-    let conflicts: Vec<String> = wanted
-        .iter()
-        .filter(|w| in_use(w.ip, w.port))
-        .map(|w| {
+    let named = |w: &Wanted| match &w.other {
+        None => {
             let (key, at) = manifest_key(loaded, &w.service);
-            format!(
-                "{key} = {port} ({at}): {addr} is already in use by {holder}",
-                port = w.port,
-                addr = std::net::SocketAddr::new(w.ip, w.port),
-                holder = holder(w.port)
-            )
+            format!("{key} = {} ({at})", w.port)
+        }
+        Some((key, value)) => format!("{key} = {value} ({})", key_at(loaded, key)),
+    };
+    let mut conflicts: Vec<String> = wanted
+        .iter()
+        .enumerate()
+        .filter_map(|(i, w)| {
+            let twice = wanted[..i].iter().find(|o| {
+                o.port == w.port && (o.ip == w.ip || o.ip.is_unspecified() || w.ip.is_unspecified())
+            })?;
+            Some(format!(
+                "{}: {} is also where {} listens",
+                named(w),
+                std::net::SocketAddr::new(w.ip, w.port),
+                named(twice)
+            ))
         })
         .collect();
+    conflicts.extend(
+        wanted
+            .iter()
+            .filter(|w| in_use(w.ip, w.port) && !freed(w))
+            .map(|w| {
+                format!(
+                    "{}: {addr} is already in use by {holder}",
+                    named(w),
+                    addr = std::net::SocketAddr::new(w.ip, w.port),
+                    holder = holder(w.port)
+                )
+            }),
+    );
     if conflicts.is_empty() {
         return Ok(());
     }
@@ -118,6 +167,30 @@ pub fn check(wanted: &[Wanted], loaded: &Loaded) -> Result<()> {
         ),
         "stop what holds the port, or choose another port in the manifest, then apply again",
     ))
+}
+
+/// Whether the process holding `w`'s port is the replaced service's (it holds one of the ports
+/// the service has now), which the replace stops first.
+fn freed(w: &Wanted) -> bool {
+    let pid = |port| listening_inode(port).and_then(pid_of_socket);
+    !w.freed_with.is_empty()
+        && pid(w.port).is_some_and(|holder| w.freed_with.iter().any(|p| pid(*p) == Some(holder)))
+}
+
+/// Where manifest key `key` (other than a service's port) is: `file:line:col`, or the default.
+fn key_at(loaded: &Loaded, key: &str) -> String {
+    let pos = match key {
+        "backup.influx_rpc" => loaded
+            .manifest
+            .backup
+            .as_ref()
+            .and_then(|b| b.influx_rpc.pos()),
+        _ => None,
+    };
+    match pos {
+        Some(p) => format!("{}:{}:{}", loaded.rel_path, p.line, p.column),
+        None => format!("{}: the default", loaded.rel_path),
+    }
 }
 
 /// Who holds `addr` when something listens there (`doctor`'s port check).

@@ -1010,3 +1010,19 @@ fn a_list_where_one_value_is_expected() {
       help: check the value against the manifest schema (`promo-infra schema`)
     ");
 }
+
+/// InfluxDB 1.x's RPC bind is a host port on the native target: one written in the manifest
+/// that is a service's port is a clash (before: accepted, and apply failed mid-way).
+#[test]
+fn influx_rpc_on_a_service_port_is_a_clash() {
+    promo_snapshot!(refused(&[
+        (
+            "  version: 2\n  image: influxdb:2.7",
+            "  version: 1\n  image: influxdb:1.8"
+        ),
+        (
+            "  keep: { last: 3, daily: 7 }\n",
+            "  keep: { last: 3, daily: 7 }\n  influx_rpc: 127.0.0.1:3000\n"
+        ),
+    ]));
+}

@@ -1397,3 +1397,95 @@ fn native_processes_do_not_inherit_the_callers_environment() {
         String::from_utf8_lossy(&destroyed.stderr)
     );
 }
+
+/// A `native-it` apply on the command line, with the stand-in Grafana on PATH.
+fn cli(stack: &Stack, args: &[&str]) -> crate::common::Run {
+    let out = crate::common::promo()
+        .current_dir(stack.project.path())
+        .env("PATH", &stack.path)
+        .args(["-f", "stacks/native-it.yaml"])
+        .args(args)
+        .output()
+        .expect("run");
+    crate::common::Run::new(
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        stack.project.path(),
+    )
+}
+
+/// InfluxDB's RPC bind (`backup.influx_rpc`) is checked before anything changes, like the HTTP
+/// ports: key, file:line:col and holder (before: apply failed mid-way with "influxdb exited while
+/// starting … bind: address already in use"). The process that holds it now because it is the
+/// InfluxDB being replaced is no conflict; the default RPC address on a service's port is.
+#[test]
+fn the_influx_rpc_port_is_checked_before_apply_changes_anything() {
+    let (ports, held) = Ports::free();
+    let stack = Stack::new(&manifest(ports, "m"));
+    held.release();
+    let holder = std::net::TcpListener::bind(("127.0.0.1", ports.rpc)).expect("hold the RPC port");
+    let r = cli(&stack, &["apply", "--target", "native", "--auto-approve"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let me = std::process::id();
+    let line = format!(
+        "backup.influx_rpc = 127.0.0.1:{rpc} (stacks/native-it.yaml:26:15): 127.0.0.1:{rpc} is already in use by pid {me} (",
+        rpc = ports.rpc
+    );
+    assert!(r.stderr.contains(&line), "{}", r.all());
+    assert!(r.stderr.contains("nothing was changed"), "{}", r.all());
+    assert!(
+        !stack.project.path().join("data/native-it/run").exists(),
+        "nothing was started: {}",
+        r.all()
+    );
+    drop(holder);
+
+    // Applied; then InfluxDB moves to another HTTP port: the replaced influxd holds the RPC
+    // port until it is stopped, which is no conflict.
+    let r = cli(&stack, &["apply", "--target", "native", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let moved = Ports {
+        influx: free_port(),
+        ..ports
+    };
+    stack
+        .project
+        .write("stacks/native-it.yaml", &manifest(moved, "m"));
+    let r = cli(&stack, &["apply", "--target", "native", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("service.influxdb"), "{}", r.all());
+    let r = cli(
+        &stack,
+        &[
+            "destroy",
+            "--target",
+            "native",
+            "--volumes",
+            "--auto-approve",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+
+    // Without a `backup:` section the RPC address is InfluxDB's default, 127.0.0.1:8088: on
+    // Grafana's port it is refused before anything starts.
+    let text = manifest(ports, "m");
+    let cut = text.find("backup:\n").expect("backup section");
+    let default_rpc =
+        text[..cut].replace(&format!("  port: {}\n", ports.grafana), "  port: 8088\n");
+    stack.project.write("stacks/native-it.yaml", &default_rpc);
+    let r = cli(&stack, &["apply", "--target", "native", "--auto-approve"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let clash = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("is also where"))
+        .unwrap_or_else(|| panic!("{}", r.all()));
+    assert!(
+        clash.contains("backup.influx_rpc = 127.0.0.1:8088 (stacks/native-it.yaml: the default)")
+            && clash.contains("grafana.port = 8088 (stacks/native-it.yaml:12:9)"),
+        "{}",
+        r.all()
+    );
+    assert!(!stack.project.path().join("data/native-it/run").exists());
+}

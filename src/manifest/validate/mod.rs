@@ -39,11 +39,53 @@ pub(super) fn check(p: &mut Problems<'_>, m: &Manifest, templates: &BTreeSet<Str
         ports.push(("control_api.port", &m.control_api.port, &m.control_api.bind));
     }
     check_ports(p, &ports);
+    check_rpc_clash(p, m, &ports);
     sections::check_dashboards(p, m, templates);
     sections::check_alerting(p, m);
     sections::check_backup(p, m);
     sections::check_k6(p, m);
     sections::check_targets(p, m);
+}
+
+/// `backup.influx_rpc` as written (InfluxDB 1.x's RPC bind on the native target, a host
+/// port there) must not be one of the service ports. Only an explicit value: the default
+/// (`127.0.0.1:8088`) is InfluxDB's own, which the docker target never publishes, and `apply`'s
+/// port pre-flight checks it on the native target.
+fn check_rpc_clash(p: &mut Problems<'_>, m: &Manifest, ports: &[(&str, &Sp<u32>, &Sp<String>)]) {
+    let Some(rpc) = m.backup.as_ref().map(|b| &b.influx_rpc) else {
+        return;
+    };
+    if *m.influxdb.version != 1 || rpc.pos().is_none() {
+        return;
+    }
+    let Some((host, port)) = rpc.rsplit_once(':') else {
+        return;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ip: Option<std::net::IpAddr> = match host {
+        "localhost" => Some(std::net::Ipv4Addr::LOCALHOST.into()),
+        h => h.parse().ok(),
+    };
+    let (Some(ip), Ok(port)) = (ip, port.parse::<u32>()) else {
+        return;
+    };
+    let clash = ports.iter().find(|(_, other, bind)| {
+        ***other == port
+            && bind
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|b| b == ip || b.is_unspecified() || ip.is_unspecified())
+    });
+    if let Some((key, _, _)) = clash {
+        p.push(
+            rpc.pos(),
+            format!("backup.influx_rpc: port {port} is already used by {key}"),
+            "port clash",
+            Some(
+                "give backup.influx_rpc a port of its own (InfluxDB binds it on the native target)"
+                    .to_string(),
+            ),
+        );
+    }
 }
 
 fn check_influx(p: &mut Problems<'_>, m: &Manifest) {

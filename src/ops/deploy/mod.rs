@@ -403,7 +403,7 @@ fn apply_locked(
     // elsewhere (DOCKER_HOST=tcp://…) binds ports on its own host: not checkable from here.
     if engine_is_local(opts.target) {
         super::ports::check(
-            &super::ports::wanted(&plan, &s.desired, &observed),
+            &super::ports::wanted(&plan, &s.desired, &observed, &s.loaded.manifest),
             &s.loaded,
         )?;
     }

@@ -1489,3 +1489,36 @@ fn the_influx_rpc_port_is_checked_before_apply_changes_anything() {
     );
     assert!(!stack.project.path().join("data/native-it/run").exists());
 }
+
+/// `restart grafana influxdb` restarts InfluxDB first, then Grafana, which depends on it
+/// (before: name order, the dependent first, so Grafana came up against an InfluxDB about to go).
+#[test]
+fn restart_follows_dependency_order() {
+    let (ports, held) = Ports::free();
+    let stack = Stack::new(&manifest(ports, "m"));
+    held.release();
+    let r = cli(&stack, &["apply", "--target", "native", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let r = cli(
+        &stack,
+        &["restart", "--target", "native", "grafana", "influxdb"],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let done: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("✓ ")?.split(':').next())
+        .collect();
+    assert_eq!(done, ["service.influxdb", "service.grafana"], "{}", r.all());
+    let r = cli(
+        &stack,
+        &[
+            "destroy",
+            "--target",
+            "native",
+            "--volumes",
+            "--auto-approve",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+}

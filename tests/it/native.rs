@@ -1522,3 +1522,35 @@ fn restart_follows_dependency_order() {
     );
     assert_eq!(r.code, 0, "{}", r.all());
 }
+
+/// `status` of a process that stopped by itself (its pidfile left): stopped, and its
+/// configuration is what the pidfile records — current here, not "outdated" (before: every
+/// service without a live process was reported outdated).
+#[tokio::test(flavor = "multi_thread")]
+async fn status_of_a_crashed_process_reads_its_configuration_from_its_pidfile() {
+    let (ports, held) = Ports::free();
+    let stack = Stack::new(&manifest(ports, "m"));
+    let (desired, target) = stack.desired();
+    held.release();
+    converge(&desired, &target).await;
+    let pid = pid_of(stack.project.path(), "influxdb");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("SIGKILL our influxd");
+    for _ in 0..100 {
+        if target.live("influxdb").is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = target.status(&desired).await.expect("status");
+    let influx = status
+        .iter()
+        .find(|s| s.service == "influxdb")
+        .expect("influxdb");
+    assert_eq!(influx.state, "stopped", "{influx:?}");
+    assert!(influx.up_to_date, "{influx:?}");
+    target.destroy(&desired, true).await.expect("destroy");
+}

@@ -92,14 +92,19 @@ impl NativeTarget {
     /// The live process recorded for `name`, if its pid still runs the same program started at
     /// the same time.
     pub fn live(&self, name: &str) -> Option<PidRecord> {
-        let text = fs_err::read_to_string(self.pidfile(name)).ok()?;
-        let rec: PidRecord = serde_json::from_str(&text).ok()?;
+        let rec = self.recorded_as(name)?;
         let (state, start) = proc_stat(rec.pid)?;
         if state == 'Z' || start != rec.start_ticks {
             return None;
         }
         let argv0 = proc_argv0(rec.pid)?;
         (basename(&argv0) == basename(&rec.program)).then_some(rec)
+    }
+
+    /// What the pidfile of `name` records, whether or not its process still runs.
+    fn recorded_as(&self, name: &str) -> Option<PidRecord> {
+        let text = fs_err::read_to_string(self.pidfile(name)).ok()?;
+        serde_json::from_str(&text).ok()
     }
 
     fn resolve_program(&self, program: &str) -> Result<PathBuf> {
@@ -464,7 +469,11 @@ impl Target for NativeTarget {
                 uptime: live
                     .as_ref()
                     .map_or_else(|| "-".into(), |rec| uptime(rec.start_ticks)),
-                up_to_date: live.is_some_and(|rec| rec.hash == r.hash),
+                // A process that stopped by itself (crashed: its pidfile is left) ran what its
+                // pidfile records: its configuration is known, current or not.
+                up_to_date: live
+                    .or_else(|| self.recorded_as(&p.name))
+                    .is_some_and(|rec| rec.hash == r.hash),
             });
         }
         Ok(out)

@@ -244,6 +244,7 @@ const SYSTEMD_KEYS: &[&str] = &[
     "User",
     "WorkingDirectory",
     "EnvironmentFile",
+    "UnsetEnvironment",
     "Environment",
     "ExecStart",
     "Restart",
@@ -361,6 +362,20 @@ fn check_shapes(loaded: &manifest::Loaded) -> Result<(), TestCaseError> {
                     path,
                     key,
                     text
+                );
+            }
+            // The names a unit unsets are variable names only (never a manifest value).
+            for line in text
+                .lines()
+                .filter_map(|l| l.strip_prefix("UnsetEnvironment="))
+            {
+                prop_assert!(
+                    line.split(' ').all(|n| !n.is_empty()
+                        && n.chars()
+                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')),
+                    "{}: UnsetEnvironment holds more than variable names: {}",
+                    path,
+                    line
                 );
             }
             prop_assert_eq!(

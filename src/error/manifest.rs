@@ -50,7 +50,7 @@ fn shorten_quoted(message: &str) -> String {
             if i % 2 == 1 {
                 out.push('`');
             }
-            out.push_str(part);
+            out.push_str(&super::unquoted(part));
         }
     }
     out

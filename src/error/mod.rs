@@ -350,27 +350,37 @@ impl From<TemplateError> for Error {
 /// not echoed).
 pub fn quoted(value: &str) -> String {
     let chars = value.chars().count();
-    let shown: String = value
-        .chars()
-        .take(if chars > 80 { 40 } else { 80 })
-        .collect();
-    let shown: String = shown
-        .chars()
-        .flat_map(|c| {
-            let escape = c.is_control() || crate::compile::escape::is_invisible_format(c);
-            let text: Vec<char> = if escape {
-                c.escape_unicode().collect()
-            } else {
-                vec![c]
-            };
-            text
-        })
-        .collect();
     if chars > 80 {
-        format!("`{shown}…` ({chars} characters)")
+        format!("`{}…` ({chars} characters)", escaped(value, 40))
     } else {
-        format!("`{shown}`")
+        format!("`{}`", escaped(value, 80))
     }
+}
+
+/// Text of a message that is not quoted but may hold user input (a value with a backtick of its
+/// own ends its quotes early): control characters but the line break escaped, and past 240
+/// characters cut to its start and its length.
+pub fn unquoted(text: &str) -> String {
+    let chars = text.chars().count();
+    if chars > 240 {
+        format!("{}… ({chars} characters)", escaped(text, 120))
+    } else {
+        escaped(text, 240)
+    }
+}
+
+/// The first `at_most` characters of `text`, control and invisible formatting characters (but
+/// the line break) escaped as `\u{…}`.
+fn escaped(text: &str, at_most: usize) -> String {
+    let mut out = String::new();
+    for c in text.chars().take(at_most) {
+        if c != '\n' && (c.is_control() || crate::compile::escape::is_invisible_format(c)) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Result alias.

@@ -247,23 +247,29 @@ async fn read_again<T: Target + ?Sized>(
         return Ok(Some(step.clone()));
     };
     let what = format!("{} check", step.id);
+    // Ours, when the resource is still unreadable; any other error (another service's read
+    // failing in the same observe) is passed on as it is, never blamed on this one.
+    let still = |why: plan::Unread| {
+        format!(
+            "{}: cannot be read {}, although {service} was started",
+            step.id,
+            why.while_(&service.name)
+        )
+    };
     let found = retry(&what, ATTEMPTS, || async {
         let observed = target.observe(desired).await?;
         match plan::step_for(desired, &observed, &step.id) {
             Some(Step {
                 action: Action::Check { why, .. },
                 ..
-            }) => Err(Error::transient(format!(
-                "{}: cannot be read {}, although {service} was started",
-                step.id,
-                why.while_(&service.name)
-            ))),
+            }) => Err(Error::transient(still(why))),
             found => Ok(found),
         }
     })
     .await;
+    let ours = |message: &str| message.starts_with(&format!("{}: cannot be read ", step.id));
     found.map_err(|e| match e {
-        Error::Transient { message } => {
+        Error::Transient { message } if ours(&message) => {
             let help = format!(
                 "nothing was done to {}; see `promo-infra status` and `promo-infra logs {}`, then run `promo-infra apply` again",
                 step.id, service.name

@@ -307,3 +307,50 @@ fn a_check_is_read_again_when_it_runs_and_fails_naming_its_service_while_still_u
     );
     assert!(fake.journal().is_empty(), "nothing executed");
 }
+
+/// An engine whose every read fails for a reason of its own (another service's read), as a
+/// target's full observe can while a check is read again.
+struct ReadsFail(FakeTarget);
+
+#[async_trait::async_trait(?Send)]
+impl crate::targets::Target for ReadsFail {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+    async fn observe(&self, _: &Desired) -> Result<crate::plan::Observed> {
+        Err(Error::transient(
+            "grafana at http://127.0.0.1:3000: connection reset",
+        ))
+    }
+    async fn execute(&self, step: &Step, d: &Desired) -> Result<()> {
+        self.0.execute(step, d).await
+    }
+    async fn status(&self, d: &Desired) -> Result<Vec<crate::targets::ServiceStatus>> {
+        self.0.status(d).await
+    }
+    async fn destroy(&self, d: &Desired, volumes: bool) -> Result<Vec<String>> {
+        self.0.destroy(d, volumes).await
+    }
+}
+
+/// Fails without the fix: the other read's failure came back as "InfluxDB: …" with the help
+/// to read InfluxDB's logs, blaming the checked database.
+#[test]
+fn a_checks_read_failing_for_another_reason_is_passed_on_as_it_is() {
+    let fake = FakeTarget::new(Flavour::Docker);
+    let influx = ResourceId::new(ResourceKind::Service, "influxdb");
+    let d = desired(vec![db("720h")]);
+    let check = Action::Check {
+        service: influx,
+        why: crate::plan::Unread::Stopped,
+    };
+    let p = crate::plan::Plan {
+        steps: vec![Step::new(db("720h").id, check)],
+        ..crate::plan::Plan::default()
+    };
+    let err = block_on(crate::targets::apply(&ReadsFail(fake), &d, &p)).expect_err("reads fail");
+    assert!(
+        matches!(&err, Error::Transient { message } if message.starts_with("grafana at")),
+        "{err:?}"
+    );
+}

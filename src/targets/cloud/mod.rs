@@ -192,9 +192,24 @@ impl Target for CloudTarget {
                 }
             }
         }
-        // Dashboards: the declared ones and those tagged as the stack's in its folder.
+        // Dashboards: the declared ones and those tagged as the stack's in its folder; a
+        // declared one found in another folder now (another stack took its uid since the plan
+        // was confirmed) is left where it is.
+        let folder = desired.resources.values().find_map(|r| match &r.spec {
+            ResourceSpec::Folder(f) => Some(f.uid.clone()),
+            _ => None,
+        });
         for o in grafana_api::read(&grafana, desired).await? {
             if o.id.kind == ResourceKind::Dashboard {
+                let in_folder = o.canonical["folder_uid"].as_str();
+                if folder.is_some() && in_folder != folder.as_deref() {
+                    tracing::warn!(
+                        "{}: not deleted: it is in folder {} now, not this stack's",
+                        o.id,
+                        in_folder.unwrap_or("General")
+                    );
+                    continue;
+                }
                 grafana_api::delete_with(&grafana, &self.ctx, &o.id).await?;
                 removed.push(o.id.to_string());
             }

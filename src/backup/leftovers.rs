@@ -11,8 +11,10 @@
 //!   removing a backup, so a backup being restored is never removed, and the directory of a
 //!   running restore's backup always exists.
 //!
-//! [`sweep`] (called by `backup run`, `backup restore` and `backup rotate` on the docker target)
-//! removes every copy whose command is not running. A restore copy is removed while the sweep
+//! [`sweep`] (called by `backup run`, `backup restore` and `backup rotate` on the docker target,
+//! rotate sweeping before it removes backups) removes every copy whose command is not running.
+//! A restore copy whose backup directory is not here is left alone: nothing proves its restore
+//! dead (another checkout, with another `backup.dir`, may be running it). A restore copy is removed while the sweep
 //! holds the exclusive lock of its backup, so a restore of that backup starting meanwhile waits
 //! for the removal instead of losing its upload.
 //!
@@ -176,10 +178,11 @@ pub(crate) async fn sweep(s: &Settings, c: &docker::Container, mine: Option<&str
                 continue;
             }
             // Held through the removal: a restore of this backup starting now waits for it.
+            // No backup directory here: nothing proves that restore is dead (it may be
+            // another checkout's, with another `backup.dir`, running now): left alone.
             match try_lock_dir(&s.dir.join(id), true) {
-                Lock::Busy | Lock::Failed(_) => continue,
+                Lock::Busy | Lock::Failed(_) | Lock::Gone => continue,
                 Lock::Held(held) => ("an interrupted restore", Some(held)),
-                Lock::Gone => ("an interrupted restore", None),
             }
         } else {
             continue;

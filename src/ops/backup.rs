@@ -91,11 +91,13 @@ pub fn backup_rotate(
 ) -> Result<crate::backup::RotateReport> {
     let mut s = backup_settings(project, loaded, target)?;
     s.progress = progress;
-    let report = crate::backup::rotate_dir(&s, crate::backup::clock()?, dry_run)?;
+    // The container first: a copy left by a killed restore is known as dead by the lock of its
+    // backup's directory, which rotation may be about to remove (after which the sweep leaves
+    // the copy alone: it cannot tell it from another checkout's running restore).
     if !dry_run && s.container().is_some() {
         super::deploy::runtime()?.block_on(crate::backup::leftovers::sweep_container(&s));
     }
-    Ok(report)
+    crate::backup::rotate_dir(&s, crate::backup::clock()?, dry_run)
 }
 
 /// `backup restore ID [--as NAME]`: the stack's database resource (with its users) goes along,

@@ -81,13 +81,7 @@ impl CloudTarget {
             _ => None,
         };
         let grafana_have = match health {
-            Some(_) => match self.grafana_present(desired).await {
-                Ok(have) => Some(have),
-                // Answering its health check but not its API (429/5xx after its retries):
-                // unreachable, like InfluxDB below, not an error that hides InfluxDB's row.
-                Err(Error::Transient { .. }) => None,
-                Err(e) => return Err(e),
-            },
+            Some(_) => Some(self.grafana_present(desired).await?),
             None => None,
         };
         let influx_have = match self.influx(desired)?.org().await {

@@ -411,26 +411,25 @@ impl Client {
 
     /// `GET /api/search?type=dash-db&tag=…`: the uids of the dashboards carrying `tag`.
     pub async fn dashboards_tagged(&self, tag: &str) -> Result<Vec<String>> {
-        let path = format!("/api/search?type=dash-db&limit=5000&tag={}", segment(tag));
-        let value = self.ok(Method::GET, &path, None).await?;
-        Ok(value
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|hit| hit["uid"].as_str().map(String::from))
-            .collect())
+        self.tagged(tag, |_| true).await
     }
 
     /// The uids of the dashboards tagged `tag` in the folder `folder` (the search hits'
     /// `folderUid`): another stack's dashboards carry the same tag in their own folder.
     pub async fn dashboards_tagged_in(&self, tag: &str, folder: &str) -> Result<Vec<String>> {
+        self.tagged(tag, |hit| hit["folderUid"].as_str() == Some(folder))
+            .await
+    }
+
+    /// The uids of the search hits for `tag` that `keep` keeps.
+    async fn tagged(&self, tag: &str, keep: impl Fn(&Value) -> bool) -> Result<Vec<String>> {
         let path = format!("/api/search?type=dash-db&limit=5000&tag={}", segment(tag));
         let value = self.ok(Method::GET, &path, None).await?;
         Ok(value
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|hit| hit["folderUid"].as_str() == Some(folder))
+            .filter(|hit| keep(hit))
             .filter_map(|hit| hit["uid"].as_str().map(String::from))
             .collect())
     }

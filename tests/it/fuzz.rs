@@ -371,8 +371,7 @@ fn check_shapes(loaded: &manifest::Loaded) -> Result<(), TestCaseError> {
             {
                 prop_assert!(
                     line.split(' ').all(|n| !n.is_empty()
-                        && n.chars()
-                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')),
+                        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')),
                     "{}: UnsetEnvironment holds more than variable names: {}",
                     path,
                     line

@@ -171,10 +171,13 @@ impl Client {
         let once = || self.once(method.clone(), &url, body);
         once.retry(backoff)
             .when(|f: &Failure| f.transient)
-            .adjust(|f: &Failure, delay| match f.retry_after {
-                Some(after) if after > MAX_RETRY_AFTER => None,
-                Some(after) => Some(after),
-                None => delay,
+            // `delay` is `None` once the attempts are spent: then no retry, whatever the server
+            // asks (a server answering 503 with `Retry-After` for ever kept this loop going).
+            .adjust(|f: &Failure, delay| match (delay, f.retry_after) {
+                (None, _) => None,
+                (Some(_), Some(after)) if after > MAX_RETRY_AFTER => None,
+                (Some(_), Some(after)) => Some(after),
+                (Some(delay), None) => Some(delay),
             })
             .notify(|f: &Failure, delay| {
                 // The error names the method and URL already.

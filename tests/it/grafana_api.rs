@@ -122,6 +122,27 @@ fn too_many_requests_is_waited_out_and_errors_never_show_the_password() {
             "{err}"
         );
 
+        // A server that keeps answering 503 with `Retry-After: 1`: the client's 4 attempts,
+        // then its error (it retried for as long as the server asked: 100 s here).
+        g.state().clear_requests();
+        g.state().inject_fault(
+            FaultSpec {
+                retry_after: Some(1),
+                ..FaultSpec::server_error(503, 100)
+            }
+            .on_path("/api/dashboards/uid"),
+        );
+        let err = c.dashboard("nope").await.expect_err("503 for ever");
+        g.state().clear_faults();
+        assert!(format!("{err}").contains(": 503"), "{err}");
+        let tries = g
+            .state()
+            .requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/api/dashboards/uid"))
+            .count();
+        assert_eq!(tries, 4, "attempts on a server asking to retry for ever");
+
         let wrong = Client::new(
             &g.url(),
             Auth::Basic {

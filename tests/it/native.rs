@@ -756,19 +756,7 @@ fn cli_apply_plan_status_destroy_with_target_native() {
     let stack = Stack::new(&manifest(ports, "m"));
     let run = |extra: &[&str]| {
         held.release();
-        let out = crate::common::promo()
-            .current_dir(stack.project.path())
-            .env("PATH", &stack.path)
-            .args(["-f", "stacks/native-it.yaml"])
-            .args(extra)
-            .output()
-            .expect("run");
-        crate::common::Run::new(
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-            stack.project.path(),
-        )
+        cli(&stack, extra)
     };
 
     // Without a terminal and without --auto-approve, apply refuses and starts nothing.

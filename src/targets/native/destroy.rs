@@ -16,8 +16,9 @@ use crate::desired::{Desired, ResourceSpec};
 use crate::error::{Error, Result};
 
 impl NativeTarget {
-    /// The services a pidfile under `run/` is kept for, sorted.
-    fn recorded(&self) -> Vec<String> {
+    /// The services a pidfile under `run/` is kept for, sorted (what observe reads and destroy
+    /// stops).
+    pub(super) fn recorded(&self) -> Vec<String> {
         let mut names: Vec<String> = fs_err::read_dir(self.data_dir.join("run"))
             .into_iter()
             .flat_map(|entries| entries.flatten())

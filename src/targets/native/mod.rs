@@ -350,16 +350,7 @@ impl Target for NativeTarget {
     async fn observe(&self, desired: &Desired) -> Result<Observed> {
         let mut observed = Observed::default();
         // Every pidfile of the stack, declared or not (so --prune can stop leftovers).
-        let mut names: Vec<String> = Vec::new();
-        if let Ok(entries) = fs_err::read_dir(self.data_dir.join("run")) {
-            for e in entries.flatten() {
-                if let Some(n) = e.file_name().to_str().and_then(|n| n.strip_suffix(".pid")) {
-                    names.push(n.to_string());
-                }
-            }
-        }
-        names.sort();
-        for name in names {
+        for name in self.recorded() {
             if let Some(rec) = self.live(&name) {
                 let id = ResourceId::new(ResourceKind::Service, name);
                 observed.resources.insert(

@@ -459,6 +459,14 @@ impl Desired {
     pub fn add(&mut self, resource: Resource) {
         self.resources.insert(resource.id.clone(), resource);
     }
+
+    /// The stack's Grafana folder (its id and spec), when it has one.
+    pub fn folder(&self) -> Option<(&ResourceId, &FolderSpec)> {
+        self.resources.values().find_map(|r| match &r.spec {
+            ResourceSpec::Folder(f) => Some((&r.id, f)),
+            _ => None,
+        })
+    }
 }
 
 #[cfg(test)]

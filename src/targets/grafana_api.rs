@@ -200,13 +200,15 @@ fn tagged_ours(live: &Value, folder: &str) -> bool {
             .is_some_and(|tags| tags.iter().any(|t| t.as_str() == Some(MARKER_TAG)))
 }
 
-/// How [`read_stack`] treats a request that fails on the network, a 429 or a 5xx.
+/// How a read of what a service holds ([`read_stack`]: Grafana's;
+/// [`super::common::read_databases`]: InfluxDB's) treats a request that fails on the network, a
+/// 429 or a 5xx.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attempts {
-    /// Retried with backoff, each retry a warning: Grafana is known to run.
+    /// Retried with backoff, each retry a warning: the service is known to run.
     Retried,
-    /// One attempt, silent: a read made on speculation (Grafana may not run), done again with
-    /// [`Attempts::Retried`] if it failed and Grafana turns out to run.
+    /// One attempt, silent: a read made on speculation (the service may not run), done again
+    /// with [`Attempts::Retried`] if it failed and the service turns out to run.
     Once,
 }
 
@@ -251,10 +253,7 @@ pub async fn read_versions(
 ) -> Result<(Vec<ObservedResource>, Versions)> {
     let mut observed_out = Observed::default();
     let mut versions = Versions::new();
-    let folder = desired.resources.values().find_map(|r| match &r.spec {
-        ResourceSpec::Folder(f) => Some((r.id.clone(), f.clone())),
-        _ => None,
-    });
+    let folder = desired.folder().map(|(id, f)| (id.clone(), f.clone()));
     let Some((
         folder_id,
         FolderSpec {

@@ -195,10 +195,7 @@ impl Target for CloudTarget {
         // Dashboards: the declared ones and those tagged as the stack's in its folder; a
         // declared one found in another folder now (another stack took its uid since the plan
         // was confirmed) is left where it is.
-        let folder = desired.resources.values().find_map(|r| match &r.spec {
-            ResourceSpec::Folder(f) => Some(f.uid.clone()),
-            _ => None,
-        });
+        let folder = desired.folder().map(|(_, f)| f.uid.clone());
         for o in grafana_api::read(&grafana, desired).await? {
             if o.id.kind == ResourceKind::Dashboard {
                 let in_folder = o.canonical["folder_uid"].as_str();

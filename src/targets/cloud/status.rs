@@ -30,10 +30,7 @@ impl CloudTarget {
         let g = self.grafana(desired)?;
         let rec = record::read(&self.ctx, record::CLOUD);
         // Only the stack's own folder: another stack's dashboards carry the same tag.
-        let folder = desired.resources.values().find_map(|r| match &r.spec {
-            ResourceSpec::Folder(f) => Some(f.uid.clone()),
-            _ => None,
-        });
+        let folder = desired.folder().map(|(_, f)| f.uid.clone());
         let tagged = match &folder {
             Some(folder) => {
                 g.dashboards_tagged_in(grafana_api::MARKER_TAG, folder)

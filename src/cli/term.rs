@@ -57,6 +57,15 @@ fn with_invocation(help: &str, invocation: &Invocation) -> String {
     out
 }
 
+/// `text` with the commands it suggests carrying the user's `-C`/`-f`/`--target` (see
+/// [`INVOCATION`]): for suggestions printed outside an error, such as doctor's fixes.
+pub fn suggested(text: &str) -> String {
+    match INVOCATION.get() {
+        Some(invocation) => with_invocation(text, invocation),
+        None => text.to_string(),
+    }
+}
+
 /// Whether the command `words` names (after `promo-infra`, global flags skipped) takes
 /// `--target`, by clap's own definition of the command line.
 fn takes_target(words: &str) -> bool {
@@ -174,10 +183,7 @@ impl miette::Diagnostic for Shown<'_> {
     }
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
         let help = self.0.help()?;
-        match INVOCATION.get() {
-            Some(invocation) => Some(Box::new(with_invocation(&help.to_string(), invocation))),
-            None => Some(help),
-        }
+        Some(Box::new(suggested(&help.to_string())))
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.0.source_code()

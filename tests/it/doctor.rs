@@ -88,12 +88,12 @@ fn env_checks_fail_with_their_fix_and_change_nothing() {
              fix: run `promo-infra generate` to create it (mode 0600)
     [fail] secrets: not set: CONTROL_API_STOP_PASSWORD, CONTROL_API_TOKEN, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY, INFLUXDB_ADMIN_PASSWORD, INFLUXDB_ADMIN_TOKEN
              fix: run `promo-infra generate` for generated ones; export or add to .env the ones you provide (`promo-infra secrets list`)
-    [fail] service control-api: stopped, health -
-             fix: `promo-infra logs control-api` to see why, then `promo-infra apply` to start it
-    [fail] service grafana: stopped, health -
-             fix: `promo-infra logs grafana` to see why, then `promo-infra apply` to start it
-    [fail] service influxdb: stopped, health -
-             fix: `promo-infra logs influxdb` to see why, then `promo-infra apply` to start it
+    [fail] service control-api: missing: not deployed on this target (never applied, or destroyed)
+             fix: `promo-infra apply --target native` to create it
+    [fail] service grafana: missing: not deployed on this target (never applied, or destroyed)
+             fix: `promo-infra apply --target native` to create it
+    [fail] service influxdb: missing: not deployed on this target (never applied, or destroyed)
+             fix: `promo-infra apply --target native` to create it
 
     ----- stderr -----
 
@@ -104,13 +104,13 @@ fn env_checks_fail_with_their_fix_and_change_nothing() {
     Doctor for stack `shop`:
     [ok]   .env: ./generated/shop/.env is private (mode 0600)
     [warn] secrets: GRAFANA_ADMIN_PASSWORD is a well-known default password
-             fix: delete the GRAFANA_ADMIN_PASSWORD line in ./generated/shop/.env and run `promo-infra generate`, then `promo-infra apply`
-    [fail] service control-api: stopped, health -
-             fix: `promo-infra logs control-api` to see why, then `promo-infra apply` to start it
-    [fail] service grafana: stopped, health -
-             fix: `promo-infra logs grafana` to see why, then `promo-infra apply` to start it
-    [fail] service influxdb: stopped, health -
-             fix: `promo-infra logs influxdb` to see why, then `promo-infra apply` to start it
+             fix: delete the GRAFANA_ADMIN_PASSWORD line in ./generated/shop/.env and run `promo-infra generate`, then `promo-infra apply --target native`
+    [fail] service control-api: missing: not deployed on this target (never applied, or destroyed)
+             fix: `promo-infra apply --target native` to create it
+    [fail] service grafana: missing: not deployed on this target (never applied, or destroyed)
+             fix: `promo-infra apply --target native` to create it
+    [fail] service influxdb: missing: not deployed on this target (never applied, or destroyed)
+             fix: `promo-infra apply --target native` to create it
 
     ----- stderr -----
 
@@ -122,12 +122,12 @@ fn env_checks_fail_with_their_fix_and_change_nothing() {
     [ok]   .env: ./generated/shop/.env is private (mode 0600)
     [fail] secrets: not set: GRAFANA_ADMIN_PASSWORD
              fix: run `promo-infra generate` for generated ones; export or add to .env the ones you provide (`promo-infra secrets list`)
-    [fail] service control-api: stopped, health -
-             fix: `promo-infra logs control-api` to see why, then `promo-infra apply` to start it
-    [fail] service grafana: stopped, health -
-             fix: `promo-infra logs grafana` to see why, then `promo-infra apply` to start it
-    [fail] service influxdb: stopped, health -
-             fix: `promo-infra logs influxdb` to see why, then `promo-infra apply` to start it
+    [fail] service control-api: missing: not deployed on this target (never applied, or destroyed)
+             fix: `promo-infra apply --target native` to create it
+    [fail] service grafana: missing: not deployed on this target (never applied, or destroyed)
+             fix: `promo-infra apply --target native` to create it
+    [fail] service influxdb: missing: not deployed on this target (never applied, or destroyed)
+             fix: `promo-infra apply --target native` to create it
 
     ----- stderr -----
 
@@ -137,7 +137,7 @@ fn env_checks_fail_with_their_fix_and_change_nothing() {
     ----- stdout -----
     Doctor for stack `shop`:
     [fail] .env: secrets file `./generated/shop/.env`: has mode 0644: group or others may read or change the secrets in it
-             fix: `chmod 600 ./generated/shop/.env` (and rotate the secrets if others may have read them: `promo-infra secrets rotate NAME`); nothing was changed
+             fix: `chmod 600 ./generated/shop/.env` (and rotate the secrets if others may have read them: `promo-infra secrets rotate NAME --target native`); nothing was changed
     [skip] secrets: skipped (needs .env)
     [skip] services: skipped (needs .env)
     [skip] datasource: skipped (needs .env)

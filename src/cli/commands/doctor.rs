@@ -26,11 +26,15 @@ pub struct Args {
 
 /// Run `doctor`.
 pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
-    let report = doctor::doctor(
+    let mut report = doctor::doctor(
         &globals.project(),
         &globals.selection(false),
         args.common.target.target,
     )?;
+    // Its fixes suggest commands: they act on the same stack and target as this doctor.
+    for c in &mut report.checks {
+        c.fix = super::super::term::suggested(&c.fix);
+    }
     Out::stdout().json_or(args.common.json, &report, table)?;
     Ok(if report.worst() == Level::Fail {
         ExitCode::FAILURE

@@ -60,13 +60,23 @@ pub fn status(out: &mut Out<impl Write>, rows: &[ServiceStatus], alerts: Option<
                     r.version.clone(),
                     r.url.clone(),
                     r.uptime.clone(),
-                    if r.up_to_date { "current" } else { "outdated" }.to_string(),
+                    config(r).to_string(),
                 ]
             })
             .collect(),
     );
     if let Some(alerts) = alerts {
         out.line(&format!("\nAlerts: {alerts}"));
+    }
+}
+
+/// The CONFIG column: whether what runs (or ran) was made from the manifest as it is now; `-`
+/// when nothing of the service exists to compare.
+fn config(r: &ServiceStatus) -> &'static str {
+    match (r.state.as_str(), r.up_to_date) {
+        ("missing" | "unreachable", _) => "-",
+        (_, true) => "current",
+        (_, false) => "outdated",
     }
 }
 
@@ -240,11 +250,22 @@ mod tests {
             uptime: "5m".into(),
             up_to_date: false,
         };
-        status(&mut out, &[row], Some("slack #alerts"));
+        let missing = ServiceStatus {
+            service: "grafana".into(),
+            state: "missing".into(),
+            health: "-".into(),
+            image: "grafana".into(),
+            version: "-".into(),
+            url: "http://127.0.0.1:3000".into(),
+            uptime: "-".into(),
+            up_to_date: false,
+        };
+        status(&mut out, &[row, missing], Some("slack #alerts"));
         assert_eq!(
             text(out),
             "SERVICE   STATE    HEALTH   IMAGE         VERSION  URL                    UPTIME  CONFIG\n\
              influxdb  running  healthy  influxdb:1.8  1.8.10   http://127.0.0.1:8086  5m      outdated\n\
+             grafana   missing  -        grafana       -        http://127.0.0.1:3000  -       -\n\
              \n\
              Alerts: slack #alerts\n"
         );

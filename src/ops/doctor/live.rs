@@ -33,6 +33,14 @@ pub(super) fn service(row: &ServiceStatus) -> Finding {
     let healthy = row.state == "running" && matches!(row.health.as_str(), "healthy" | "-");
     if healthy {
         Finding::ok(check, format!("running, {} ({})", row.health, row.version))
+    } else if row.state == "missing" {
+        // Nothing to read logs of: never applied on this target, or destroyed.
+        Finding::new(
+            check,
+            Level::Fail,
+            "missing: not deployed on this target (never applied, or destroyed)",
+            "`promo-infra apply` to create it",
+        )
     } else {
         Finding::new(
             check,

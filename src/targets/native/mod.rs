@@ -446,12 +446,15 @@ impl Target for NativeTarget {
                 .resolve_program(&p.program)
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| p.program.clone());
+            // A process started once leaves its pidfile until `destroy`: without one, nothing of
+            // this service was ever deployed (or it was destroyed), as docker's "missing".
+            let recorded = live.clone().or_else(|| self.recorded_as(&p.name));
             out.push(ServiceStatus {
                 service: p.name.clone(),
-                state: if live.is_some() {
-                    "running".into()
-                } else {
-                    "stopped".into()
+                state: match (&live, &recorded) {
+                    (Some(_), _) => "running".into(),
+                    (None, Some(_)) => "stopped".into(),
+                    (None, None) => "missing".into(),
                 },
                 health,
                 version: version_of(&program),
@@ -462,9 +465,7 @@ impl Target for NativeTarget {
                     .map_or_else(|| "-".into(), |rec| uptime(rec.start_ticks)),
                 // A process that stopped by itself (crashed: its pidfile is left) ran what its
                 // pidfile records: its configuration is known, current or not.
-                up_to_date: live
-                    .or_else(|| self.recorded_as(&p.name))
-                    .is_some_and(|rec| rec.hash == r.hash),
+                up_to_date: recorded.is_some_and(|rec| rec.hash == r.hash),
             });
         }
         Ok(out)

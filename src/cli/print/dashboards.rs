@@ -5,6 +5,7 @@
 use std::io::Write;
 
 use super::super::output::Out;
+use crate::grafana::diff::Change;
 use crate::ops::dashboards::{DiffReport, DiffState, History, Pulled, Pushed, RollbackPreview};
 
 /// One block per dashboard: the change count, then each change by panel and field.
@@ -28,12 +29,7 @@ pub fn diff(out: &mut Out<impl Write>, report: &DiffReport) {
                     d.title,
                     if n == 1 { "" } else { "s" }
                 ));
-                let lines: Vec<String> = d
-                    .changes
-                    .iter()
-                    .map(|c| format!("      {}", c.line()))
-                    .collect();
-                out.plan(&format!("{}\n", lines.join("\n")));
+                changes(out, &d.changes);
             }
         }
     }
@@ -114,8 +110,12 @@ pub fn rollback_preview(out: &mut Out<impl Write>, p: &RollbackPreview) {
         "Rolling back {} to {} changes, from Grafana's dashboard now:\n",
         p.uid, p.to
     ));
-    let lines: Vec<String> = p
-        .changes
+    changes(out, &p.changes);
+}
+
+/// A dashboard's changes, one line each under its heading, coloured like a plan.
+fn changes(out: &mut Out<impl Write>, changes: &[Change]) {
+    let lines: Vec<String> = changes
         .iter()
         .map(|c| format!("      {}", c.line()))
         .collect();

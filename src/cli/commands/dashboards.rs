@@ -45,9 +45,9 @@ pub enum Command {
         /// Exit 0 when every dashboard is the same, 2 when one differs (1 stays "error").
         #[arg(long)]
         detailed_exitcode: bool,
-        /// Requests in flight at once against Grafana (1: one dashboard at a time).
-        #[arg(long, value_name = "N", default_value_t = ops::dashboards::CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=64))]
-        concurrency: u16,
+        /// Requests in flight at once.
+        #[command(flatten)]
+        concurrency: Concurrency,
     },
     /// Bring the edits made in the stack's running Grafana back into the sources, as overlays
     /// (`dashboards-src/overrides/<stack>/<uid>.json`) that `generate` applies after the templates.
@@ -75,9 +75,9 @@ pub enum Command {
         /// Delete dashboards of the stack's folder tagged `promo-infra` that it no longer declares.
         #[arg(long)]
         prune: bool,
-        /// Requests in flight at once against Grafana (1: one dashboard at a time).
-        #[arg(long, value_name = "N", default_value_t = ops::dashboards::CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=64))]
-        concurrency: u16,
+        /// Requests in flight at once.
+        #[command(flatten)]
+        concurrency: Concurrency,
     },
     /// Go back to a version of a dashboard in Grafana's history, or to the dashboard as
     /// generated at a git revision: shows the diff first and asks, like apply.
@@ -124,6 +124,21 @@ pub struct Live {
     target: args::Target,
 }
 
+/// `--concurrency` of the subcommands that read or write every dashboard of a stack.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Concurrency {
+    /// Requests in flight at once against Grafana (1: one dashboard at a time).
+    #[arg(long, value_name = "N", default_value_t = ops::dashboards::CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+}
+
+impl Concurrency {
+    /// The limit `ops::dashboards` takes.
+    fn get(self) -> usize {
+        self.concurrency.into()
+    }
+}
+
 /// Run a `dashboards` subcommand.
 pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
     match command {
@@ -143,7 +158,7 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
                 &globals.selection(false),
                 on.target.target,
                 &on.uids,
-                concurrency.into(),
+                concurrency.get(),
             )?;
             let mut out = Out::stdout();
             if json {
@@ -180,7 +195,7 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
                 &on.uids,
                 force,
                 prune,
-                concurrency.into(),
+                concurrency.get(),
             )?;
             print::dashboards::pushed(&mut Out::stdout(), &pushed);
             Ok(ExitCode::SUCCESS)

@@ -160,12 +160,7 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
                 &on.uids,
                 concurrency.get(),
             )?;
-            let mut out = Out::stdout();
-            if json {
-                out.versioned_json(&report)?;
-            } else {
-                print::dashboards::diff(&mut out, &report);
-            }
+            Out::stdout().json_or(json, &report, print::dashboards::diff)?;
             Ok(if detailed_exitcode && !report.is_empty() {
                 ExitCode::from(code::CHANGES)
             } else {
@@ -231,12 +226,7 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
                 target.target,
                 &uid,
             )?;
-            let mut out = Out::stdout();
-            if json {
-                out.versioned_json(&history)?;
-            } else {
-                print::dashboards::history(&mut out, &history);
-            }
+            Out::stdout().json_or(json, &history, print::dashboards::history)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -13,6 +13,8 @@ use super::super::globals::Globals;
 use super::super::output::Out;
 use super::super::print;
 use crate::error::{Error, Result};
+use crate::ops::Selection;
+use crate::project::Project;
 use crate::runs::{self, Runs};
 
 /// `runs` subcommands.
@@ -25,9 +27,9 @@ pub enum Command {
         /// Machine-readable output (versioned: `format_version`).
         #[arg(long)]
         json: bool,
-        /// Run directory (default: generated/<stack>/run).
-        #[arg(long, value_name = "DIR")]
-        run_dir: Option<PathBuf>,
+        /// Where the runs are.
+        #[command(flatten)]
+        run_dir: RunDir,
     },
     /// The numbers of one run from InfluxDB, with the dashboards' formulas: p50/p95/p99 of
     /// http_req_duration, error rate (4xx, 5xx), peak VUs, requests/s, checks, the grade, and
@@ -44,9 +46,9 @@ pub enum Command {
         /// Machine-readable output (versioned: `format_version`).
         #[arg(long)]
         json: bool,
-        /// Run directory (default: generated/<stack>/run).
-        #[arg(long, value_name = "DIR")]
-        run_dir: Option<PathBuf>,
+        /// Where the runs are.
+        #[command(flatten)]
+        run_dir: RunDir,
     },
     /// A promo run against its baseline: the extra p95 (ms and %), the extra errors (points),
     /// and the verdict in the stack's language.
@@ -62,9 +64,9 @@ pub enum Command {
         /// Machine-readable output (versioned: `format_version`).
         #[arg(long)]
         json: bool,
-        /// Run directory (default: generated/<stack>/run).
-        #[arg(long, value_name = "DIR")]
-        run_dir: Option<PathBuf>,
+        /// Where the runs are.
+        #[command(flatten)]
+        run_dir: RunDir,
     },
     /// The breaking point of ramping runs: the VUs at which the site broke. Method: per time
     /// bucket, the most VUs against p95 of http_req_duration and the error rate; the breaking
@@ -88,9 +90,9 @@ pub enum Command {
         /// Machine-readable output (versioned: `format_version`).
         #[arg(long)]
         json: bool,
-        /// Run directory (default: generated/<stack>/run).
-        #[arg(long, value_name = "DIR")]
-        run_dir: Option<PathBuf>,
+        /// Where the runs are.
+        #[command(flatten)]
+        run_dir: RunDir,
     },
     /// A report to share: one self-contained HTML page (grade, verdict against the baseline,
     /// capacity, charts of VUs, response time p50/p95/p99 and errors over the run; no script,
@@ -112,9 +114,9 @@ pub enum Command {
         /// Bucket width of the charts: whole seconds, minutes or hours.
         #[arg(long, value_name = "DURATION", default_value = "10s")]
         bucket: String,
-        /// Run directory (default: generated/<stack>/run).
-        #[arg(long, value_name = "DIR")]
-        run_dir: Option<PathBuf>,
+        /// Where the runs are.
+        #[command(flatten)]
+        run_dir: RunDir,
     },
     /// CSV on stdout: one row per recorded run, or with TESTID one row per time bucket of that
     /// run.
@@ -130,10 +132,25 @@ pub enum Command {
         /// Bucket width with TESTID: whole seconds, minutes or hours (10s, 1m, 1h).
         #[arg(long, value_name = "DURATION")]
         bucket: Option<String>,
-        /// Run directory (default: generated/<stack>/run).
-        #[arg(long, value_name = "DIR")]
-        run_dir: Option<PathBuf>,
+        /// Where the runs are.
+        #[command(flatten)]
+        run_dir: RunDir,
     },
+}
+
+/// `--run-dir`: where the recorded runs are.
+#[derive(Debug, clap::Args)]
+pub struct RunDir {
+    /// Run directory (default: generated/<stack>/run).
+    #[arg(long, value_name = "DIR")]
+    run_dir: Option<PathBuf>,
+}
+
+impl RunDir {
+    /// The recorded runs of the stack `selection` names, in this directory.
+    fn open(self, project: &Project, selection: &Selection) -> Result<Runs> {
+        Runs::open(project, selection, self.run_dir)
+    }
 }
 
 /// Run a `runs` subcommand.
@@ -142,7 +159,7 @@ pub fn run(globals: &Globals, cmd: Command) -> Result<ExitCode> {
     let mut out = Out::stdout();
     match cmd {
         Command::List { json, run_dir } => {
-            let listing = Runs::open(&project, &selection, run_dir)?.list()?;
+            let listing = run_dir.open(&project, &selection)?.list()?;
             if json {
                 print::runs::list_json(&mut out, &listing)?;
             } else {
@@ -157,7 +174,7 @@ pub fn run(globals: &Globals, cmd: Command) -> Result<ExitCode> {
         } => {
             runs::check_testid("TESTID", &testid)?;
             let every = runs::parse_bucket(&bucket)?;
-            let r = Runs::open(&project, &selection, run_dir)?;
+            let r = run_dir.open(&project, &selection)?;
             let stats = r.show(&testid, every)?;
             if json {
                 out.versioned_json(&print::runs::StatsJson::new(&stats))?;
@@ -171,7 +188,7 @@ pub fn run(globals: &Globals, cmd: Command) -> Result<ExitCode> {
             json,
             run_dir,
         } => {
-            let r = Runs::open(&project, &selection, run_dir)?;
+            let r = run_dir.open(&project, &selection)?;
             let c = r.compare(&testid, baseline.as_deref())?;
             if json {
                 print::runs::compare_json(&mut out, &c)?;
@@ -199,7 +216,7 @@ pub fn run(globals: &Globals, cmd: Command) -> Result<ExitCode> {
                     "compare without --apply, then: promo-infra runs capacity TESTID --apply",
                 ));
             }
-            let r = Runs::open(&project, &selection, run_dir)?;
+            let r = run_dir.open(&project, &selection)?;
             let estimates = r.capacity(&testids, every)?;
             if json {
                 print::capacity::json(&mut out, &estimates)?;
@@ -220,7 +237,7 @@ pub fn run(globals: &Globals, cmd: Command) -> Result<ExitCode> {
         } => {
             runs::check_testid("TESTID", &testid)?;
             let every = runs::parse_bucket(&bucket)?;
-            let r = Runs::open(&project, &selection, run_dir)?;
+            let r = run_dir.open(&project, &selection)?;
             let dir = dir.map(|d| project.root.join(d));
             let report = r.report(&testid, baseline.as_deref(), every, dir)?;
             print::capacity::report(&mut out, &project.root, &report);
@@ -234,7 +251,9 @@ pub fn run(globals: &Globals, cmd: Command) -> Result<ExitCode> {
             Some(id) => {
                 runs::check_testid("TESTID", &id)?;
                 let every = runs::parse_bucket(bucket.as_deref().unwrap_or("10s"))?;
-                let rows = Runs::open(&project, &selection, run_dir)?.export_buckets(&id, every)?;
+                let rows = run_dir
+                    .open(&project, &selection)?
+                    .export_buckets(&id, every)?;
                 print::runs::buckets_csv(&mut out, &rows)?;
             }
             None => {
@@ -244,7 +263,7 @@ pub fn run(globals: &Globals, cmd: Command) -> Result<ExitCode> {
                         "promo-infra runs export TESTID --csv --bucket 10s",
                     ));
                 }
-                let rows = Runs::open(&project, &selection, run_dir)?.export_runs()?;
+                let rows = run_dir.open(&project, &selection)?.export_runs()?;
                 print::runs::runs_csv(&mut out, &rows)?;
             }
         },

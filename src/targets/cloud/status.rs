@@ -78,13 +78,20 @@ impl CloudTarget {
             _ => None,
         };
         let grafana_have = match health {
-            Some(_) => Some(self.grafana_present(desired).await?),
-            None => None,
+            // Its health answers; its API is asked once before the stack's objects are read:
+            // an API failing (5xx, or no answer, after the client's retries) is this row's
+            // state, as a service down is, and leaves InfluxDB's count shown. A refusal (a
+            // status the client returns: 401, 403) is `plan`'s error, from the reads.
+            Some(_) => match g.request(Method::GET, "/api/search?limit=1", None).await {
+                Err(_) => Reach::Failing,
+                Ok(_) => Reach::Counted(self.grafana_present(desired).await?),
+            },
+            None => Reach::Unreachable,
         };
         let influx_have = match self.influx(desired)?.org().await {
-            Ok(_) => Some(self.influx_present(desired).await?),
+            Ok(_) => Reach::Counted(self.influx_present(desired).await?),
             // Not answering (or 429/5xx after its retries): unreachable, not an error.
-            Err(Error::Transient { .. }) => None,
+            Err(Error::Transient { .. }) => Reach::Unreachable,
             Err(e) => return Err(e),
         };
         let version = health
@@ -97,63 +104,78 @@ impl CloudTarget {
                 "grafana",
                 &cloud.grafana_url,
                 version,
-                count(desired, &GRAFANA_KINDS, grafana_have.as_deref()),
+                count(desired, &GRAFANA_KINDS, grafana_have),
             ),
             status_row(
                 "influxdb",
                 &cloud.influx_url,
                 "cloud".into(),
-                count(desired, &INFLUX_KINDS, influx_have.as_deref()),
+                count(desired, &INFLUX_KINDS, influx_have),
             ),
         ])
     }
 }
 
-/// `(have, want)` of the stack's objects of `kinds`; `have` is `None` when the service does
-/// not answer.
+/// What `status` could learn of one cloud service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Reach<T> {
+    /// It does not answer.
+    Unreachable,
+    /// It answers its health check, but its API fails.
+    Failing,
+    /// It answers: what it holds.
+    Counted(T),
+}
+
+/// `(have, want)` of the stack's objects of `kinds`: how many of them `present` holds, of
+/// how many the stack declares.
 fn count(
     desired: &Desired,
     kinds: &[ResourceKind],
-    present: Option<&[ResourceId]>,
-) -> (Option<usize>, usize) {
+    present: Reach<Vec<ResourceId>>,
+) -> (Reach<usize>, usize) {
     let of_kinds = |id: &&ResourceId| kinds.contains(&id.kind);
     let want = desired.resources.keys().filter(of_kinds).count();
-    let have = present.map(|p| {
-        p.iter()
-            .filter(of_kinds)
-            .filter(|id| desired.resources.contains_key(id))
-            .count()
-    });
+    let have = match present {
+        Reach::Unreachable => Reach::Unreachable,
+        Reach::Failing => Reach::Failing,
+        Reach::Counted(p) => Reach::Counted(
+            p.iter()
+                .filter(of_kinds)
+                .filter(|id| desired.resources.contains_key(id))
+                .count(),
+        ),
+    };
     (have, want)
 }
 
-/// A `status` row of one cloud service: `have` (`None`: it does not answer) of the stack's
-/// `want` objects.
+/// A `status` row of one cloud service: `have` of the stack's `want` objects (`?` when it
+/// could not be counted).
 fn status_row(
     service: &str,
     url: &str,
     version: String,
-    (have, want): (Option<usize>, usize),
+    (have, want): (Reach<usize>, usize),
 ) -> ServiceStatus {
-    let n = have.unwrap_or(0);
+    let (state, health, n) = match have {
+        Reach::Unreachable => ("unreachable", "unhealthy", "?".to_string()),
+        Reach::Failing => ("running", "unhealthy (API failing)", "?".to_string()),
+        Reach::Counted(n) => (
+            if n == 0 { "missing" } else { "running" },
+            if n == want { "healthy" } else { "unhealthy" },
+            n.to_string(),
+        ),
+    };
     ServiceStatus {
         service: service.to_string(),
-        state: match have {
-            None => "unreachable".into(),
-            Some(0) => "missing".into(),
-            Some(_) => "running".into(),
-        },
-        health: if have == Some(want) {
-            "healthy".into()
-        } else {
-            "unhealthy".into()
-        },
+        state: state.into(),
+        health: health.into(),
         image: format!("{n}/{want} objects"),
         version,
         url: url.to_string(),
         uptime: "-".into(),
         // Presence only: `plan --target cloud` compares the contents.
-        up_to_date: have == Some(want),
+        up_to_date: have == Reach::Counted(want),
     }
 }
 
@@ -163,12 +185,22 @@ mod tests {
 
     #[test]
     fn an_unreachable_service_is_unreachable_and_unhealthy_with_nothing_counted() {
-        let row = status_row("grafana", "u", "-".into(), (None, 8));
+        let row = status_row("grafana", "u", "-".into(), (Reach::Unreachable, 8));
         assert_eq!(
             (row.state.as_str(), row.health.as_str(), row.image.as_str()),
-            ("unreachable", "unhealthy", "0/8 objects")
+            ("unreachable", "unhealthy", "?/8 objects")
         );
-        let row = status_row("influxdb", "u", "cloud".into(), (Some(3), 3));
+        let row = status_row("grafana", "u", "-".into(), (Reach::Failing, 8));
+        assert_eq!(
+            (row.state.as_str(), row.health.as_str(), row.up_to_date),
+            ("running", "unhealthy (API failing)", false)
+        );
+        let row = status_row("influxdb", "u", "cloud".into(), (Reach::Counted(0), 3));
+        assert_eq!(
+            (row.state.as_str(), row.health.as_str()),
+            ("missing", "unhealthy")
+        );
+        let row = status_row("influxdb", "u", "cloud".into(), (Reach::Counted(3), 3));
         assert_eq!(
             (row.state.as_str(), row.health.as_str(), row.up_to_date),
             ("running", "healthy", true)

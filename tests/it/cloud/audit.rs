@@ -36,6 +36,28 @@ async fn a_refused_grafana_token_fails_status_and_a_service_down_leaves_the_othe
         .run();
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("401"), "{}", run.all());
+    // Grafana's health answers but its API fails (500s past the client's retries): its row says
+    // so and InfluxDB's count is still shown (the command used to fail with Grafana's error).
+    c.grafana
+        .state()
+        .inject_fault(promo_doubles::FaultSpec::server_error(500, 100).on_path("/api/search"));
+    let run = c.run(&["status", "--target", "cloud"]);
+    c.grafana.state().clear_faults();
+    assert_eq!(run.code, 0, "{}", run.all());
+    let rows: Vec<&str> = run.stdout.lines().take(3).collect();
+    assert!(
+        rows[1].starts_with("grafana ")
+            && rows[1].contains(" running ")
+            && rows[1].contains("unhealthy (API failing)")
+            && rows[1].contains("?/8 objects"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        rows[2].starts_with("influxdb ") && rows[2].contains("3/3 objects"),
+        "{}",
+        run.all()
+    );
     // Grafana down: its row is unreachable, InfluxDB's count is still its own.
     let Cloud { grafana, influx, p } = c;
     grafana.shutdown().await;
@@ -51,7 +73,7 @@ async fn a_refused_grafana_token_fails_status_and_a_service_down_leaves_the_othe
     exit_code: 0
     ----- stdout -----
     SERVICE   STATE        HEALTH     IMAGE        VERSION  URL                     UPTIME  CONFIG
-    grafana   unreachable  unhealthy  0/8 objects  -        http://127.0.0.1:[PORT]  -       -
+    grafana   unreachable  unhealthy  ?/8 objects  -        http://127.0.0.1:[PORT]  -       -
     influxdb  running      healthy    3/3 objects  cloud    http://127.0.0.1:[PORT]  -       current
 
     Alerts: Slack #load-testing-alerts (webhook from SLACK_WEBHOOK_URL)

@@ -11,8 +11,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 mod api;
+mod order;
 
 pub use api::*;
+pub use order::{Order, dependency_order};
 
 /// sha256 of some bytes, hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {

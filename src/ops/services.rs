@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::Selection;
 use super::deploy::{DEFAULT_HEALTH_TIMEOUT, Stack, runtime};
 use crate::compile;
-use crate::desired::{Desired, ResourceSpec};
+use crate::desired::{Desired, Order, dependency_order};
 use crate::error::{Error, Result};
 use crate::lock::StackLock;
 use crate::manifest::Manifest;
@@ -129,17 +129,7 @@ pub fn outputs(m: &Manifest) -> Outputs {
 
 /// The services of a compiled stack (containers or processes), sorted.
 pub fn service_names(desired: &Desired) -> Vec<String> {
-    let mut names: Vec<String> = desired
-        .resources
-        .values()
-        .filter_map(|r| match &r.spec {
-            ResourceSpec::Service(s) => Some(s.name.clone()),
-            ResourceSpec::Process(p) => Some(p.name.clone()),
-            _ => None,
-        })
-        .collect();
-    names.sort();
-    names
+    desired.service_dependencies().into_keys().collect()
 }
 
 /// `asked`, checked against the stack's services (every one when empty), sorted, deduplicated.
@@ -242,7 +232,11 @@ pub fn restart(
     on_done: &mut dyn FnMut(&Restarted),
 ) -> Result<Vec<Restarted>> {
     let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
-    let names = in_dependency_order(&s.desired, services(&s, names)?);
+    let names = dependency_order(
+        &s.desired.service_dependencies(),
+        services(&s, names)?,
+        Order::DependenciesFirst,
+    );
     let dir: PathBuf = project.generated_dir(&s.desired.stack);
     let (_lock, _) = StackLock::acquire(&dir, &s.desired.stack, "restart")?;
     let t = s.target(progress)?;
@@ -262,43 +256,6 @@ pub fn restart(
     })
 }
 
-/// What each service of a compiled stack depends on (containers or processes).
-fn dependencies(desired: &Desired) -> BTreeMap<String, Vec<String>> {
-    desired
-        .resources
-        .values()
-        .filter_map(|r| match &r.spec {
-            ResourceSpec::Service(s) => Some((s.name.clone(), s.depends_on.clone())),
-            ResourceSpec::Process(p) => Some((p.name.clone(), p.depends_on.clone())),
-            _ => None,
-        })
-        .collect()
-}
-
-/// `names` (sorted), each after the services it depends on, directly or not.
-fn in_dependency_order(desired: &Desired, names: Vec<String>) -> Vec<String> {
-    let deps = dependencies(desired);
-    let depth = |name: &str| {
-        // Longest chain below `name`, bounded by the number of services (no cycle can hang it).
-        let mut level = vec![name.to_string()];
-        let mut d = 0;
-        while d <= deps.len() {
-            level = level
-                .iter()
-                .flat_map(|n| deps.get(n).into_iter().flatten().cloned())
-                .collect();
-            if level.is_empty() {
-                break;
-            }
-            d += 1;
-        }
-        d
-    };
-    let mut ordered: Vec<(usize, String)> = names.into_iter().map(|n| (depth(&n), n)).collect();
-    ordered.sort();
-    ordered.into_iter().map(|(_, n)| n).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,7 +264,7 @@ mod tests {
     /// depends on.
     #[test]
     fn restart_goes_in_dependency_order() {
-        use crate::desired::{ProcessSpec, Resource, ResourceId, ResourceKind};
+        use crate::desired::{ProcessSpec, Resource, ResourceId, ResourceKind, ResourceSpec};
         let mut desired = Desired::default();
         for (name, deps) in [
             ("control-api", vec!["grafana"]),
@@ -332,13 +289,14 @@ mod tests {
                 &BTreeMap::new(),
             ));
         }
-        let names = |list: &[&str]| list.iter().map(|s| (*s).to_string()).collect();
+        let deps = desired.service_dependencies();
+        let in_order = |list: &[&str]| {
+            let names = list.iter().map(|s| (*s).to_string());
+            dependency_order(&deps, names, Order::DependenciesFirst)
+        };
+        assert_eq!(in_order(&["grafana", "influxdb"]), ["influxdb", "grafana"]);
         assert_eq!(
-            in_dependency_order(&desired, names(&["grafana", "influxdb"])),
-            ["influxdb", "grafana"]
-        );
-        assert_eq!(
-            in_dependency_order(&desired, names(&["control-api", "grafana", "influxdb"])),
+            in_order(&["control-api", "grafana", "influxdb"]),
             ["influxdb", "grafana", "control-api"]
         );
     }

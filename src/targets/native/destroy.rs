@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::NativeTarget;
-use crate::desired::{Desired, ResourceSpec};
+use crate::desired::{Desired, Order, dependency_order};
 use crate::error::{Error, Result};
 
 impl NativeTarget {
@@ -39,7 +39,8 @@ impl NativeTarget {
         volumes: bool,
     ) -> Result<Vec<String>> {
         let mut removed = Vec::new();
-        for name in stop_order(&self.dependencies(desired)) {
+        let deps = self.dependencies(desired);
+        for name in dependency_order(&deps, deps.keys().cloned(), Order::DependentsFirst) {
             if self.stop(&name, Duration::from_secs(10)).await? {
                 removed.push(format!("process {name}"));
             }
@@ -68,14 +69,7 @@ impl NativeTarget {
     /// Each service to stop and what it depends on: the manifest's processes, and every one a
     /// pidfile names, with the dependencies it was started with (its recorded canonical form).
     fn dependencies(&self, desired: &Desired) -> BTreeMap<String, Vec<String>> {
-        let mut out: BTreeMap<String, Vec<String>> = desired
-            .resources
-            .values()
-            .filter_map(|r| match &r.spec {
-                ResourceSpec::Process(p) => Some((p.name.clone(), p.depends_on.clone())),
-                _ => None,
-            })
-            .collect();
+        let mut out = desired.service_dependencies();
         for name in self.recorded() {
             if out.contains_key(&name) {
                 continue;
@@ -94,67 +88,5 @@ impl NativeTarget {
             out.insert(name, deps);
         }
         out
-    }
-}
-
-/// Dependents first: a service before everything it depends on (the control API, then Grafana,
-/// then InfluxDB); ties by name. A dependency cycle cannot hang it.
-fn stop_order(deps: &BTreeMap<String, Vec<String>>) -> Vec<String> {
-    fn depth(deps: &BTreeMap<String, Vec<String>>, name: &str, seen: &mut Vec<String>) -> usize {
-        if seen.iter().any(|s| s == name) {
-            return 0;
-        }
-        seen.push(name.to_string());
-        let d = deps
-            .get(name)
-            .into_iter()
-            .flatten()
-            .filter(|n| deps.contains_key(*n))
-            .map(|n| 1 + depth(deps, n, seen))
-            .max()
-            .unwrap_or(0);
-        seen.pop();
-        d
-    }
-    let mut ordered: Vec<(usize, &String)> = deps
-        .keys()
-        .map(|n| (depth(deps, n, &mut Vec::new()), n))
-        .collect();
-    ordered.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
-    ordered.into_iter().map(|(_, n)| n.clone()).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn deps(pairs: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
-        pairs
-            .iter()
-            .map(|(n, d)| {
-                (
-                    (*n).to_string(),
-                    d.iter().map(|s| (*s).to_string()).collect(),
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn dependents_stop_first() {
-        let d = deps(&[
-            ("influxdb", &[]),
-            ("grafana", &["influxdb"]),
-            ("control-api", &["grafana"]),
-        ]);
-        assert_eq!(stop_order(&d), ["control-api", "grafana", "influxdb"]);
-    }
-
-    #[test]
-    fn a_cycle_or_an_unknown_dependency_still_gives_every_name_once() {
-        let d = deps(&[("a", &["b"]), ("b", &["a"]), ("c", &["gone"])]);
-        let mut order = stop_order(&d);
-        order.sort();
-        assert_eq!(order, ["a", "b", "c"]);
     }
 }

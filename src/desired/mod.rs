@@ -462,6 +462,17 @@ impl Desired {
         self.resources.insert(resource.id.clone(), resource);
     }
 
+    /// A stack `s` of these resources and no files (unit tests).
+    #[cfg(test)]
+    pub(crate) fn of(resources: impl IntoIterator<Item = Resource>) -> Self {
+        let mut d = Self {
+            stack: "s".into(),
+            ..Self::default()
+        };
+        resources.into_iter().for_each(|r| d.add(r));
+        d
+    }
+
     /// The stack's Grafana folder (its id and spec), when it has one.
     pub fn folder(&self) -> Option<(&ResourceId, &FolderSpec)> {
         self.resources.values().find_map(|r| match &r.spec {

@@ -184,13 +184,7 @@ mod tests {
 
     /// A stack of one process reading `conf/app.ini` with these contents.
     fn stack(ini: &str) -> Desired {
-        let mut d = Desired {
-            stack: "s".into(),
-            ..Desired::default()
-        };
-        d.files
-            .insert("conf/app.ini".into(), GeneratedFile::text(ini));
-        d.add(Resource::new(
+        let mut d = Desired::of([Resource::new(
             ResourceId::new(ResourceKind::Service, "app"),
             Vec::new(),
             ResourceSpec::Process(Box::new(ProcessSpec {
@@ -208,7 +202,9 @@ mod tests {
                 reload_digest: BTreeMap::new(),
             })),
             &BTreeMap::new(),
-        ));
+        )]);
+        d.files
+            .insert("conf/app.ini".into(), GeneratedFile::text(ini));
         d
     }
 

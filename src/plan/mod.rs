@@ -368,17 +368,12 @@ mod tests {
     use crate::desired::{Resource, ResourceKind, ResourceSpec};
 
     fn desired(name: &str) -> Desired {
-        let mut d = Desired {
-            stack: "s".into(),
-            ..Desired::default()
-        };
-        d.add(Resource::new(
+        Desired::of([Resource::new(
             ResourceId::new(ResourceKind::Network, "net"),
             Vec::new(),
             ResourceSpec::Network { name: name.into() },
             &BTreeMap::new(),
-        ));
-        d
+        )])
     }
 
     use super::observed_as_applied as observed_from;

@@ -73,27 +73,24 @@ mod tests {
     use crate::plan::{Unread, observed_as_applied, plan};
 
     fn folder_on(service: &str) -> Desired {
-        let mut d = Desired {
-            stack: "s".into(),
-            ..Desired::default()
-        };
         let grafana = ResourceId::new(ResourceKind::Service, service);
-        d.add(crate::desired::Resource::new(
-            grafana.clone(),
-            Vec::new(),
-            ResourceSpec::Network { name: "x".into() },
-            &BTreeMap::new(),
-        ));
-        d.add(crate::desired::Resource::new(
-            ResourceId::new(ResourceKind::Folder, "f"),
-            vec![grafana],
-            ResourceSpec::Folder(FolderSpec {
-                uid: "f".into(),
-                title: "F".into(),
-            }),
-            &BTreeMap::new(),
-        ));
-        d
+        Desired::of([
+            Resource::new(
+                grafana.clone(),
+                Vec::new(),
+                ResourceSpec::Network { name: "x".into() },
+                &BTreeMap::new(),
+            ),
+            Resource::new(
+                ResourceId::new(ResourceKind::Folder, "f"),
+                vec![grafana],
+                ResourceSpec::Folder(FolderSpec {
+                    uid: "f".into(),
+                    title: "F".into(),
+                }),
+                &BTreeMap::new(),
+            ),
+        ])
     }
 
     #[test]

@@ -47,19 +47,10 @@ fn db(retention: &str) -> Resource {
     )
 }
 
-fn desired(resources: Vec<Resource>) -> Desired {
-    let mut d = Desired {
-        stack: "s".into(),
-        ..Desired::default()
-    };
-    resources.into_iter().for_each(|r| d.add(r));
-    d
-}
-
 #[test]
 fn create_records_the_step_and_replan_is_empty() {
     let fake = FakeTarget::new(Flavour::Docker);
-    let d = desired(vec![net()]);
+    let d = Desired::of(vec![net()]);
     let p = plan(
         &d,
         &block_on(fake.observe(&d)).expect("observe"),
@@ -83,7 +74,7 @@ fn create_records_the_step_and_replan_is_empty() {
 #[test]
 fn a_database_needs_influxdb_running_and_is_invisible_without_it() {
     let fake = FakeTarget::new(Flavour::Docker);
-    let d = desired(vec![db("720h")]);
+    let d = Desired::of(vec![db("720h")]);
     fake.seed(db("24h").id, Held::recorded(&db("24h")));
     // No InfluxDB: the database cannot be seen, and cannot be converged.
     assert!(
@@ -109,7 +100,7 @@ fn a_network_in_use_cannot_be_deleted() {
             uses: vec![net().id],
         },
     );
-    let err = run(&fake, net().id, Action::Delete, &desired(Vec::new())).expect_err("in use");
+    let err = run(&fake, net().id, Action::Delete, &Desired::of(Vec::new())).expect_err("in use");
     assert!(err.to_string().contains("still uses it"), "{err}");
     assert!(fake.held().contains_key(&net().id));
 }
@@ -117,7 +108,7 @@ fn a_network_in_use_cannot_be_deleted() {
 #[test]
 fn start_of_nothing_fails_and_delete_of_nothing_succeeds() {
     let fake = FakeTarget::new(Flavour::Docker);
-    let d = desired(vec![net()]);
+    let d = Desired::of(vec![net()]);
     assert!(run(&fake, net().id, Action::Start, &d).is_err());
     run(&fake, net().id, Action::Delete, &d).expect("idempotent delete");
 }
@@ -125,7 +116,7 @@ fn start_of_nothing_fails_and_delete_of_nothing_succeeds() {
 #[test]
 fn native_does_not_hold_networks() {
     let fake = FakeTarget::new(Flavour::Native);
-    let d = desired(vec![net()]);
+    let d = Desired::of(vec![net()]);
     assert!(run(&fake, net().id, Action::Create, &d).is_err());
     assert!(fake.held().is_empty());
 }
@@ -146,7 +137,7 @@ fn destroy_keeps_data_unless_volumes() {
         },
     );
     fake.seed(db("720h").id, Held::recorded(&db("720h")));
-    let d = desired(Vec::new());
+    let d = Desired::of(Vec::new());
     let removed = block_on(fake.destroy(&d, false)).expect("destroy");
     assert_eq!(removed, vec!["service influxdb", "network net"]);
     let kept: Vec<ResourceKind> = fake.held().keys().map(|id| id.kind).collect();
@@ -185,7 +176,7 @@ fn status_tells_running_stopped_missing_and_up_to_date() {
     let mut stopped = Held::recorded(&process("c", &[]));
     stopped.running = false;
     fake.seed(process("c", &[]).id, stopped);
-    let d = desired(vec![
+    let d = Desired::of(vec![
         process("a", &[]),
         process("b", &["new"]),
         process("c", &[]),
@@ -232,7 +223,7 @@ fn a_reloadable_change_updates_the_service_in_place_and_nothing_else_does() {
     let fake = FakeTarget::new(Flavour::Native);
     let old = grafana("aaa", "x");
     fake.seed(old.id.clone(), Held::recorded(&old));
-    let d = desired(vec![grafana("bbb", "x")]);
+    let d = Desired::of(vec![grafana("bbb", "x")]);
     let replan = |d: &Desired| {
         plan(
             d,
@@ -248,7 +239,7 @@ fn a_reloadable_change_updates_the_service_in_place_and_nothing_else_does() {
     let again = replan(&d);
     assert!(again.is_empty(), "{again:?}");
     // Another field too: replaced, and an update forced anyway is refused.
-    let d2 = desired(vec![grafana("ccc", "y")]);
+    let d2 = Desired::of(vec![grafana("ccc", "y")]);
     let p2 = replan(&d2);
     let Action::Replace { changes } = &p2.steps[0].action else {
         panic!("replace expected: {p2:?}")
@@ -271,7 +262,7 @@ fn a_check_is_read_again_when_it_runs_and_fails_naming_its_service_while_still_u
     };
     fake.seed(influx.clone(), stopped);
     fake.seed(db("720h").id, Held::recorded(&db("720h")));
-    let d = desired(vec![db("720h")]);
+    let d = Desired::of(vec![db("720h")]);
     let p = plan(
         &d,
         &block_on(fake.observe(&d)).expect("observe"),
@@ -339,7 +330,7 @@ impl crate::targets::Target for ReadsFail {
 fn a_checks_read_failing_for_another_reason_is_passed_on_as_it_is() {
     let fake = FakeTarget::new(Flavour::Docker);
     let influx = ResourceId::new(ResourceKind::Service, "influxdb");
-    let d = desired(vec![db("720h")]);
+    let d = Desired::of(vec![db("720h")]);
     let check = Action::Check {
         service: influx,
         why: crate::plan::Unread::Stopped,

@@ -40,20 +40,22 @@ fn transient_errors_are_retried_four_times_with_doubling_delays_then_returned() 
 /// A stack of these resources, each with the ones it depends on.
 fn stack_of(deps: &[(&ResourceId, Vec<ResourceId>)]) -> Desired {
     use crate::desired::{Resource, ResourceSpec};
-    let mut d = Desired::default();
-    for (r, deps) in deps {
+    Desired::of(deps.iter().map(|(r, deps)| {
         let net = ResourceSpec::Network { name: "n".into() };
-        d.resources.insert(
+        Resource::new(
             (*r).clone(),
-            Resource::new(
-                (*r).clone(),
-                deps.clone(),
-                net,
-                &std::collections::BTreeMap::new(),
-            ),
-        );
-    }
-    d
+            deps.clone(),
+            net,
+            &std::collections::BTreeMap::new(),
+        )
+    }))
+}
+
+/// A create step for each of `ids`, in this order.
+fn creates(ids: &[&ResourceId]) -> Vec<Step> {
+    ids.iter()
+        .map(|r| Step::new((*r).clone(), Action::Create))
+        .collect()
 }
 
 /// Fails on the wave-by-wave executor, where control-api (after grafana) also waited for
@@ -72,10 +74,7 @@ fn a_dependent_starts_when_its_own_dependencies_are_done_not_the_whole_wave() {
         (&db, vec![influx.clone()]),
         (&control, vec![grafana.clone()]),
     ]);
-    let steps: Vec<Step> = [&control, &db, &grafana, &influx]
-        .into_iter()
-        .map(|r| Step::new(r.clone(), Action::Create))
-        .collect();
+    let steps = creates(&[&control, &db, &grafana, &influx]);
     let t0 = std::time::Instant::now();
     let log = std::cell::RefCell::new(Vec::new());
     let done = block_on(as_ready(&steps, &d, |s: &Step| {
@@ -156,10 +155,7 @@ fn a_failed_step_lets_running_and_independent_steps_finish_and_skips_only_its_de
         // Independent of the failure: still runs.
         (&control, vec![influx.clone()]),
     ]);
-    let steps: Vec<Step> = [&influx, &db, &token, &grafana, &folder, &control]
-        .into_iter()
-        .map(|r| Step::new(r.clone(), Action::Create))
-        .collect();
+    let steps = creates(&[&influx, &db, &token, &grafana, &folder, &control]);
     let log = std::cell::RefCell::new(Vec::new());
     let out = block_on(as_ready(&steps, &d, |s: &Step| {
         let (id, log) = (s.id.clone(), &log);

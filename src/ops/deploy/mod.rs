@@ -91,6 +91,21 @@ impl Stack {
         targets::for_kind(self.kind, self.ctx.clone(), &place)
     }
 
+    /// Execute `plan` on `target` (after the target's preflight, when the plan has steps), then
+    /// read the services' status.
+    pub(crate) async fn execute(
+        &self,
+        target: &dyn Target,
+        plan: &Plan,
+    ) -> Result<(Vec<targets::Done>, Vec<ServiceStatus>)> {
+        if !plan.is_empty() {
+            target.preflight(plan, &self.desired).await?;
+        }
+        let done = targets::apply(target, &self.desired, plan).await?;
+        let status = target.status(&self.desired).await?;
+        Ok((done, status))
+    }
+
     /// Refuse when `apply` would still generate a secret into `.env` (none is written here).
     fn require_complete_env(&self) -> Result<()> {
         let env = secrets::prepare_env(
@@ -415,12 +430,7 @@ fn apply_locked(
     let (done, status) = if plan.is_empty() {
         (Vec::new(), Vec::new())
     } else {
-        rt.block_on(async {
-            target.preflight(&plan, &s.desired).await?;
-            let done = targets::apply(target.as_ref(), &s.desired, &plan).await?;
-            let status = target.status(&s.desired).await?;
-            Ok::<_, Error>((done, status))
-        })?
+        rt.block_on(s.execute(target.as_ref(), &plan))?
     };
     // Every resource now runs what was planned: what it was built from is the record the next
     // plan diffs against.

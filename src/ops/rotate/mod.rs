@@ -406,15 +406,8 @@ pub fn rotate(
     let steps = plan::plan(&next.desired, &observed, target, false);
     let runner = next.target(opts.progress.clone())?;
     let result = rt.block_on(async {
-        if !steps.is_empty() {
-            runner.preflight(&steps, &next.desired).await?;
-        }
-        let done: Vec<ResourceId> = targets::apply(runner.as_ref(), &next.desired, &steps)
-            .await?
-            .into_iter()
-            .map(|d| d.id)
-            .collect();
-        let status = runner.status(&next.desired).await?;
+        let (done, status) = next.execute(runner.as_ref(), &steps).await?;
+        let done: Vec<ResourceId> = done.into_iter().map(|d| d.id).collect();
         let mut warnings = Vec::new();
         if change == LiveChange::InfluxToken
             && let Ok(ep) = influx_endpoint(&next.desired)

@@ -11,6 +11,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 mod api;
+#[cfg(test)]
+mod fixtures;
 mod order;
 
 pub use api::*;
@@ -460,17 +462,6 @@ impl Desired {
     /// Add a resource.
     pub fn add(&mut self, resource: Resource) {
         self.resources.insert(resource.id.clone(), resource);
-    }
-
-    /// A stack `s` of these resources and no files (unit tests).
-    #[cfg(test)]
-    pub(crate) fn of(resources: impl IntoIterator<Item = Resource>) -> Self {
-        let mut d = Self {
-            stack: "s".into(),
-            ..Self::default()
-        };
-        resources.into_iter().for_each(|r| d.add(r));
-        d
     }
 
     /// The stack's Grafana folder (its id and spec), when it has one.

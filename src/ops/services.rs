@@ -272,15 +272,8 @@ mod tests {
             ("influxdb", vec![]),
         ] {
             let spec = ProcessSpec {
-                name: name.into(),
-                program: name.into(),
-                args: vec![],
-                env: BTreeMap::new(),
-                health_url: String::new(),
-                url: String::new(),
                 depends_on: deps.into_iter().map(String::from).collect(),
-                config_digest: BTreeMap::new(),
-                reload_digest: BTreeMap::new(),
+                ..ProcessSpec::named(name)
             };
             desired.add(Resource::new(
                 ResourceId::new(ResourceKind::Service, name),

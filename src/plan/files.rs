@@ -188,18 +188,11 @@ mod tests {
             ResourceId::new(ResourceKind::Service, "app"),
             Vec::new(),
             ResourceSpec::Process(Box::new(ProcessSpec {
-                name: "app".into(),
-                program: "app".into(),
-                args: Vec::new(),
-                env: BTreeMap::new(),
-                health_url: String::new(),
-                url: String::new(),
-                depends_on: Vec::new(),
                 config_digest: BTreeMap::from([(
                     "conf/app.ini".into(),
                     sha256_hex(ini.as_bytes()),
                 )]),
-                reload_digest: BTreeMap::new(),
+                ..ProcessSpec::named("app")
             })),
             &BTreeMap::new(),
         )]);

@@ -336,15 +336,10 @@ mod tests {
             assert_eq!(influx_endpoint(&d).expect("endpoint").url, want);
         }
         let process = with(ResourceSpec::Process(Box::new(ProcessSpec {
-            name: "influxdb".into(),
             program: "influxd".into(),
-            args: Vec::new(),
-            env: Default::default(),
             health_url: "http://[::1]:8086/ping".into(),
             url: "https://influx.shop.example/".into(),
-            depends_on: Vec::new(),
-            config_digest: Default::default(),
-            reload_digest: Default::default(),
+            ..ProcessSpec::named("influxdb")
         })));
         assert_eq!(
             service_url(&process, "influxdb").as_deref(),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::desired::DatabaseSpec;
+use crate::desired::{DatabaseSpec, ProcessSpec};
 use crate::plan::plan;
 
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
@@ -153,16 +153,11 @@ fn status_tells_running_stopped_missing_and_up_to_date() {
         Resource::new(
             ResourceId::new(ResourceKind::Service, name),
             Vec::new(),
-            ResourceSpec::Process(Box::new(crate::desired::ProcessSpec {
-                name: name.into(),
-                program: name.into(),
+            ResourceSpec::Process(Box::new(ProcessSpec {
                 args: args.iter().map(|a| a.to_string()).collect(),
-                env: BTreeMap::new(),
                 health_url: "http://127.0.0.1:1/health".into(),
                 url: "http://127.0.0.1:1".into(),
-                depends_on: Vec::new(),
-                config_digest: BTreeMap::new(),
-                reload_digest: BTreeMap::new(),
+                ..ProcessSpec::named(name)
             })),
             &BTreeMap::new(),
         )
@@ -206,16 +201,12 @@ fn a_reloadable_change_updates_the_service_in_place_and_nothing_else_does() {
         Resource::new(
             ResourceId::new(ResourceKind::Service, "grafana"),
             Vec::new(),
-            ResourceSpec::Process(Box::new(crate::desired::ProcessSpec {
-                name: "grafana".into(),
-                program: "grafana".into(),
+            ResourceSpec::Process(Box::new(ProcessSpec {
                 args: vec![arg.into()],
-                env: BTreeMap::new(),
                 health_url: "http://127.0.0.1:1/api/health".into(),
                 url: "http://127.0.0.1:1".into(),
-                depends_on: Vec::new(),
-                config_digest: BTreeMap::new(),
                 reload_digest: BTreeMap::from([("grafana/dashboards".into(), dashboards.into())]),
+                ..ProcessSpec::named("grafana")
             })),
             &BTreeMap::new(),
         )

@@ -164,10 +164,110 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
     #[test]
     fn command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    /// The `promo-infra …` commands of `text` (an `Examples:` section, or the code of a README
+    /// cell), each as the words a shell would pass: comments, `VAR=…` prefixes and redirections
+    /// dropped, `a && b` split, `$(promo-infra …)` taken out, `[--flag]` / `[ARG…]` taken as
+    /// given and the placeholder `N` as a number.
+    fn commands_in(text: &str) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        for line in text.lines() {
+            let line = line.split(" # ").next().unwrap_or_default();
+            for part in line.split(" && ") {
+                let Some(at) = part.find("promo-infra ") else {
+                    continue;
+                };
+                let mut command = part[at..].split(" > ").next().unwrap_or_default();
+                if part[..at].ends_with("$(") {
+                    command = command.split(')').next().unwrap_or_default();
+                }
+                let command = command.replace(['[', ']', '…'], "");
+                let words =
+                    shlex::split(&command).unwrap_or_else(|| panic!("not shell words: {command}"));
+                // README shorthands: `--follow/-F` names one flag two ways.
+                let words = words.iter().map(|w| match w.split('/').next() {
+                    Some("N") => "2".to_string(),
+                    Some(w) if w.starts_with('-') => w.to_string(),
+                    _ => w.clone(),
+                });
+                out.push(words.collect());
+            }
+        }
+        out
+    }
+
+    /// Every `Examples:` line of every command's `--help`, and every example of the README's
+    /// command table, is a command line this CLI accepts: the examples people copy work.
+    #[test]
+    fn every_example_in_help_and_readme_parses() {
+        fn walk(cmd: &clap::Command, found: &mut Vec<(String, Vec<String>)>) {
+            if let Some(help) = cmd.get_after_help() {
+                for words in commands_in(&help.to_string()) {
+                    found.push((cmd.get_name().to_string(), words));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, found);
+            }
+        }
+        let mut found = Vec::new();
+        walk(&super::Cli::command(), &mut found);
+        // The command table: `| command | example | what it does |`, the example in code spans
+        // (`a` / `b` gives two).
+        let readme = include_str!("../../README.md");
+        let examples = readme
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .filter_map(|l| l.split(" | ").nth(1))
+            .flat_map(|cell| cell.split('`').skip(1).step_by(2))
+            .filter(|code| {
+                let first = code.split_whitespace().find(|w| !w.contains('='));
+                first == Some("promo-infra")
+            });
+        for code in examples {
+            for words in commands_in(code) {
+                found.push(("README".into(), words));
+            }
+        }
+        // And the command lines of its code blocks (a line that starts with the command, after
+        // `VAR=…` prefixes; output shown in a block is not one).
+        let (mut in_block, mut line) = (false, String::new());
+        for next in readme.lines() {
+            if next.starts_with("```") {
+                in_block = !in_block;
+                continue;
+            }
+            // A line continued with `\` is one command.
+            line.push_str(next.trim_end_matches('\\'));
+            if next.ends_with('\\') {
+                continue;
+            }
+            let first = line.split_whitespace().find(|w| !w.contains('='));
+            if in_block && first == Some("promo-infra") {
+                for words in commands_in(&line) {
+                    found.push(("README block".into(), words));
+                }
+            }
+            line.clear();
+        }
+        assert!(found.len() > 60, "{} examples found", found.len());
+        let refused: Vec<String> = found
+            .iter()
+            .filter_map(|(from, words)| {
+                let e = super::Cli::try_parse_from(words).err()?;
+                (!matches!(
+                    e.kind(),
+                    clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+                ))
+                .then(|| format!("{from}: `{}`: {}", words.join(" "), e.kind()))
+            })
+            .collect();
+        assert!(refused.is_empty(), "{}", refused.join("\n"));
     }
 }

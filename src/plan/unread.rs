@@ -40,23 +40,30 @@ pub fn host_of(desired: &Desired, id: &ResourceId) -> Option<ResourceId> {
     None
 }
 
+/// Whether a resource of `kind` is checked, not created, while its service cannot be read:
+/// what is converged in place (created, updated or left as found), and a token (InfluxDB keeps
+/// it while stopped: minting it again would revoke the one k6 and Grafana hold, so it is read
+/// again once InfluxDB runs and minted only if it is gone).
+fn checked_when_unread(kind: ResourceKind) -> bool {
+    kind.updates_in_place() || kind == ResourceKind::Token
+}
+
 /// The services that hold a resource a plan may have to check ([`host_of`] of every resource
-/// converged in place): the ones a target reports in [`Observed::unread`] when it cannot read
-/// them.
+/// [`checked_when_unread`]): the ones a target reports in [`Observed::unread`] when it cannot
+/// read them.
 pub fn hosts(desired: &Desired) -> BTreeSet<ResourceId> {
     desired
         .resources
         .keys()
-        .filter(|id| id.kind.updates_in_place())
+        .filter(|id| checked_when_unread(id.kind))
         .filter_map(|id| host_of(desired, id))
         .collect()
 }
 
 /// For `r`, not observed: a check once its service runs when that service could not be read
-/// and `r` is converged in place (created, updated or left as found; a token is minted, never
-/// found, so it is not checked). `None`: it is absent, to create.
+/// and `r` is [`checked_when_unread`]. `None`: it is absent, to create.
 pub(super) fn check(desired: &Desired, observed: &Observed, r: &Resource) -> Option<Step> {
-    if !r.id.kind.updates_in_place() {
+    if !checked_when_unread(r.id.kind) {
         return None;
     }
     let service = host_of(desired, &r.id)?;

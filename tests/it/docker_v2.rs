@@ -179,4 +179,60 @@ fn grafana_reads_influxdb2_with_a_read_only_token_minted_during_apply() {
         401,
         "the old one is gone"
     );
+
+    // InfluxDB stopped: its tokens cannot be read, so they are checked once it runs — never
+    // planned as minted again (that would revoke the token k6 writes with and Grafana's when
+    // InfluxDB kept them: `plan_cases::docker_v2_stopped_influxdb`). The double keeps its data
+    // in memory (tests/doubles/README.md), so this restarted one has lost them: the checks find
+    // them gone and mint them, and Grafana gets its new one.
+    docker(&["stop", "-t", "5", &format!("{}-influxdb-1", s.name)]);
+    let lines = plan_lines(&s);
+    for token in ["token.grafana-read", "token.k6-write"] {
+        assert!(
+            lines.contains(&format!("~ {token} (known after apply)")),
+            "{lines:#?}"
+        );
+    }
+    assert!(
+        !lines.iter().any(|l| l.starts_with("+ token.")),
+        "{lines:#?}"
+    );
+    let applied = s.apply();
+    assert!(
+        applied
+            .all()
+            .contains("token.k6-write: created (checked once its service ran)"),
+        "{}",
+        applied.all()
+    );
+    assert_eq!(
+        plan_lines(&s),
+        [format!(
+            "No changes. Stack `{}` on target docker matches the configuration.",
+            s.name
+        )]
+    );
+    let (k6, grafana) = (
+        s.secret("INFLUXDB_K6_TOKEN"),
+        s.secret("INFLUXDB_GRAFANA_TOKEN"),
+    );
+    assert_eq!(
+        grafana_env(&s, "INFLUXDB_GRAFANA_TOKEN").as_deref(),
+        Some(grafana.as_str())
+    );
+    assert_eq!(
+        status(&s, "GET", "/api/v2/buckets?name=k6", &grafana, ""),
+        200
+    );
+    assert_eq!(
+        status(
+            &s,
+            "POST",
+            "/api/v2/write?org=shop&bucket=k6",
+            &k6,
+            "m v=1 1700000000000000000"
+        ),
+        204,
+        "k6 writes with the token .env holds"
+    );
 }

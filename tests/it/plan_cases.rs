@@ -325,11 +325,21 @@ fn cases() -> Vec<(&'static str, Case)> {
                 .deployed()
                 .drift(|f, _| forget(f, ResourceKind::Service, "grafana")),
         ),
+        // A stopped InfluxDB 2 keeps its tokens: they are checked once it runs, not minted
+        // again (which would revoke the ones k6 and Grafana hold).
         (
             "docker_v2_stopped_influxdb",
             Case::new(Docker, PROMO)
                 .deployed()
                 .drift(|f, _| stop(f, "influxdb")),
+        ),
+        // ... and one deleted meanwhile is minted when checked.
+        (
+            "docker_v2_stopped_influxdb_lost_token_is_minted_when_checked",
+            Case::new(Docker, PROMO).deployed().drift(|f, _| {
+                forget(f, ResourceKind::Token, "k6-write");
+                stop(f, "influxdb");
+            }),
         ),
         (
             "native_dead_process_is_recreated",
@@ -844,6 +854,7 @@ snapshot_tests! {
     docker_stopped_grafana_lost_dashboard_is_created_when_checked
     docker_grafana_container_removed_its_volume_kept
     docker_v2_stopped_influxdb
+    docker_v2_stopped_influxdb_lost_token_is_minted_when_checked
     native_dead_process_is_recreated
     docker_container_removed_by_hand_is_created
     docker_containers_made_by_compose_are_adopted

@@ -1020,6 +1020,15 @@ async fn a_start_that_never_becomes_healthy_stops_what_it_started() {
             .exists(),
         "the pidfile of a stopped process must go"
     );
+    // Its status: stopped (it ran; its log is there to read), not missing as a service never
+    // started is.
+    let rows = target.status(&desired).await.expect("status");
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.service.as_str(), r.state.as_str()))
+            .collect::<Vec<_>>(),
+        [("grafana", "stopped")]
+    );
 }
 
 fn which_sleep() -> String {

@@ -74,7 +74,7 @@ pub fn status(out: &mut Out<impl Write>, rows: &[ServiceStatus], alerts: Option<
 /// when nothing of the service exists to compare.
 fn config(r: &ServiceStatus) -> &'static str {
     match (r.state.as_str(), r.up_to_date) {
-        ("missing" | "unreachable", _) => "-",
+        ("missing" | "unreachable" | "failing", _) => "-",
         (_, true) => "current",
         (_, false) => "outdated",
     }

@@ -13,7 +13,7 @@ use super::{CHECK_TIMEOUT, Ctx, Finding, Level};
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::secrets;
-use crate::targets::ServiceStatus;
+use crate::targets::{ServiceStatus, TargetKind};
 
 /// Name of the datasource line.
 pub(super) const DATASOURCE: &str = "datasource";
@@ -28,7 +28,7 @@ const SKEW_WARN_S: i64 = 2;
 const SKEW_FAIL_S: i64 = 30;
 
 /// One service's line: running and healthy, with its version.
-pub(super) fn service(row: &ServiceStatus) -> Finding {
+pub(super) fn service(row: &ServiceStatus, target: TargetKind) -> Finding {
     let check = format!("service {}", row.service);
     let healthy = row.state == "running" && matches!(row.health.as_str(), "healthy" | "-");
     if healthy {
@@ -40,6 +40,21 @@ pub(super) fn service(row: &ServiceStatus) -> Finding {
             Level::Fail,
             "missing: not deployed on this target (never applied, or destroyed)",
             "`promo-infra apply` to create it",
+        )
+    } else if target == TargetKind::Cloud {
+        // Nothing runs here: no logs to read, nothing to start.
+        let fix = match row.state.as_str() {
+            "unreachable" | "failing" => format!(
+                "check that {} answers (the URL in targets.cloud, the provider's status page), then `promo-infra status`",
+                row.url
+            ),
+            _ => "`promo-infra plan` shows what is missing; `promo-infra apply` creates it".into(),
+        };
+        Finding::new(
+            check,
+            Level::Fail,
+            format!("{}, health {} ({})", row.state, row.health, row.image),
+            fix,
         )
     } else {
         Finding::new(
@@ -283,6 +298,40 @@ fn skew_finding(skews: &[(&str, i64)]) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(state: &str, health: &str) -> ServiceStatus {
+        ServiceStatus {
+            service: "grafana".into(),
+            state: state.into(),
+            health: health.into(),
+            image: "?/8 objects".into(),
+            version: "-".into(),
+            url: "https://promo.grafana.net".into(),
+            uptime: "-".into(),
+            up_to_date: false,
+        }
+    }
+
+    #[test]
+    fn a_service_line_suggests_what_its_target_can_do() {
+        let fixes = |target| {
+            [("missing", "-"), ("failing", "unhealthy"), ("stopped", "-")]
+                .map(|(state, health)| service(&row(state, health), target).fix)
+        };
+        assert_eq!(
+            fixes(TargetKind::Cloud),
+            [
+                "`promo-infra apply` to create it",
+                "check that https://promo.grafana.net answers (the URL in targets.cloud, the provider's status page), then `promo-infra status`",
+                "`promo-infra plan` shows what is missing; `promo-infra apply` creates it",
+            ]
+        );
+        // Where it runs on this host, its log says why it stopped.
+        assert_eq!(
+            fixes(TargetKind::Native)[2],
+            "`promo-infra logs grafana` to see why, then `promo-infra apply` to start it"
+        );
+    }
 
     #[test]
     fn skew_warns_above_2_s_and_fails_above_30_s_by_its_worst_service() {

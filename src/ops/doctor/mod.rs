@@ -196,7 +196,7 @@ fn services(
     });
     match answer {
         Ok(Ok((rows, _))) => {
-            checks.extend(rows.iter().map(live::service));
+            checks.extend(rows.iter().map(|row| live::service(row, target)));
             Some(rows)
         }
         Ok(Err(e)) => {

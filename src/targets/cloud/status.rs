@@ -83,7 +83,11 @@ impl CloudTarget {
             // state, as a service down is, and leaves InfluxDB's count shown. A refusal (a
             // status the client returns: 401, 403) is `plan`'s error, from the reads.
             Some(_) => match g.request(Method::GET, "/api/search?limit=1", None).await {
-                Err(_) => Reach::Failing,
+                Err(e) => {
+                    // What failed, on stderr: the row has room for the state only.
+                    tracing::warn!("{e}");
+                    Reach::Failing
+                }
                 Ok(_) => Reach::Counted(self.grafana_present(desired).await?),
             },
             None => Reach::Unreachable,
@@ -121,7 +125,7 @@ impl CloudTarget {
 enum Reach<T> {
     /// It does not answer.
     Unreachable,
-    /// It answers its health check, but its API fails.
+    /// It answers its health check, but its API fails (5xx, or no answer, after retries).
     Failing,
     /// It answers: what it holds.
     Counted(T),
@@ -159,7 +163,7 @@ fn status_row(
 ) -> ServiceStatus {
     let (state, health, n) = match have {
         Reach::Unreachable => ("unreachable", "unhealthy", "?".to_string()),
-        Reach::Failing => ("running", "unhealthy (API failing)", "?".to_string()),
+        Reach::Failing => ("failing", "unhealthy", "?".to_string()),
         Reach::Counted(n) => (
             if n == 0 { "missing" } else { "running" },
             if n == want { "healthy" } else { "unhealthy" },
@@ -193,7 +197,7 @@ mod tests {
         let row = status_row("grafana", "u", "-".into(), (Reach::Failing, 8));
         assert_eq!(
             (row.state.as_str(), row.health.as_str(), row.up_to_date),
-            ("running", "unhealthy (API failing)", false)
+            ("failing", "unhealthy", false)
         );
         let row = status_row("influxdb", "u", "cloud".into(), (Reach::Counted(0), 3));
         assert_eq!(

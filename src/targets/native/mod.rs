@@ -446,15 +446,17 @@ impl Target for NativeTarget {
                 .resolve_program(&p.program)
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| p.program.clone());
-            // A process started once leaves its pidfile until `destroy`: without one, nothing of
-            // this service was ever deployed (or it was destroyed), as docker's "missing".
+            // A process that ran keeps its pidfile until it is stopped (`destroy`, or a start
+            // that failed), its log for good: without either, this service was never started
+            // here, as docker's "missing".
             let recorded = live.clone().or_else(|| self.recorded_as(&p.name));
+            let ran = recorded.is_some() || self.logfile(&p.name).exists();
             out.push(ServiceStatus {
                 service: p.name.clone(),
-                state: match (&live, &recorded) {
+                state: match (&live, ran) {
                     (Some(_), _) => "running".into(),
-                    (None, Some(_)) => "stopped".into(),
-                    (None, None) => "missing".into(),
+                    (None, true) => "stopped".into(),
+                    (None, false) => "missing".into(),
                 },
                 health,
                 version: version_of(&program),

@@ -86,6 +86,25 @@ fn plan_lines(s: &EngineStack) -> Vec<String> {
         .collect()
 }
 
+/// Converged: the re-plan is empty and Grafana runs with the token `.env` holds for it, which
+/// reads the bucket. That token.
+fn converged_with_grafanas_token(s: &EngineStack) -> String {
+    assert_eq!(
+        plan_lines(s),
+        [format!(
+            "No changes. Stack `{}` on target docker matches the configuration.",
+            s.name
+        )]
+    );
+    let token = s.secret("INFLUXDB_GRAFANA_TOKEN");
+    assert_eq!(
+        grafana_env(s, "INFLUXDB_GRAFANA_TOKEN").as_deref(),
+        Some(token.as_str())
+    );
+    assert_eq!(status(s, "GET", "/api/v2/buckets?name=k6", &token, ""), 200);
+    token
+}
+
 #[test]
 fn grafana_reads_influxdb2_with_a_read_only_token_minted_during_apply() {
     if !engine() {
@@ -157,23 +176,8 @@ fn grafana_reads_influxdb2_with_a_read_only_token_minted_during_apply() {
         ]
     );
     s.apply();
-    assert_eq!(
-        plan_lines(&s),
-        [format!(
-            "No changes. Stack `{}` on target docker matches the configuration.",
-            s.name
-        )]
-    );
-    let minted = s.secret("INFLUXDB_GRAFANA_TOKEN");
+    let minted = converged_with_grafanas_token(&s);
     assert_ne!(minted, token, "a new token");
-    assert_eq!(
-        grafana_env(&s, "INFLUXDB_GRAFANA_TOKEN").as_deref(),
-        Some(minted.as_str())
-    );
-    assert_eq!(
-        status(&s, "GET", "/api/v2/buckets?name=k6", &minted, ""),
-        200
-    );
     assert_eq!(
         status(&s, "GET", "/api/v2/buckets?name=k6", &token, ""),
         401,
@@ -205,25 +209,8 @@ fn grafana_reads_influxdb2_with_a_read_only_token_minted_during_apply() {
         "{}",
         applied.all()
     );
-    assert_eq!(
-        plan_lines(&s),
-        [format!(
-            "No changes. Stack `{}` on target docker matches the configuration.",
-            s.name
-        )]
-    );
-    let (k6, grafana) = (
-        s.secret("INFLUXDB_K6_TOKEN"),
-        s.secret("INFLUXDB_GRAFANA_TOKEN"),
-    );
-    assert_eq!(
-        grafana_env(&s, "INFLUXDB_GRAFANA_TOKEN").as_deref(),
-        Some(grafana.as_str())
-    );
-    assert_eq!(
-        status(&s, "GET", "/api/v2/buckets?name=k6", &grafana, ""),
-        200
-    );
+    converged_with_grafanas_token(&s);
+    let k6 = s.secret("INFLUXDB_K6_TOKEN");
     assert_eq!(
         status(
             &s,

@@ -141,6 +141,24 @@ pub struct ServiceStatus {
     pub up_to_date: bool,
 }
 
+#[cfg(test)]
+impl ServiceStatus {
+    /// A row for tests: `service` in `state` with `health`, every other column `-`, its
+    /// configuration current.
+    pub fn row(service: &str, state: &str, health: &str) -> Self {
+        Self {
+            service: service.into(),
+            state: state.into(),
+            health: health.into(),
+            image: "-".into(),
+            version: "-".into(),
+            url: "-".into(),
+            uptime: "-".into(),
+            up_to_date: true,
+        }
+    }
+}
+
 /// One line of a service's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogLine {

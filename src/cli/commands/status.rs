@@ -71,16 +71,7 @@ mod tests {
     use super::*;
 
     fn row(state: &str, health: &str) -> ServiceStatus {
-        ServiceStatus {
-            service: "grafana".into(),
-            state: state.into(),
-            health: health.into(),
-            image: "-".into(),
-            version: "-".into(),
-            url: "-".into(),
-            uptime: "-".into(),
-            up_to_date: true,
-        }
+        ServiceStatus::row("grafana", state, health)
     }
 
     #[test]

@@ -301,14 +301,8 @@ mod tests {
 
     fn row(state: &str, health: &str) -> ServiceStatus {
         ServiceStatus {
-            service: "grafana".into(),
-            state: state.into(),
-            health: health.into(),
-            image: "?/8 objects".into(),
-            version: "-".into(),
             url: "https://promo.grafana.net".into(),
-            uptime: "-".into(),
-            up_to_date: false,
+            ..ServiceStatus::row("grafana", state, health)
         }
     }
 

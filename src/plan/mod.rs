@@ -21,7 +21,7 @@ pub use files::{Applied, FileDiff, with_files};
 pub use minted::KNOWN_AFTER_APPLY;
 pub use observed::{Observed, ObservedResource, Unread};
 pub use render::{FILE_DIFF_INDENT, render};
-pub use unread::{host_of, hosts};
+pub use unread::{host_of, hosts, scoped_to};
 
 /// How a secret is shown in a plan.
 const SENSITIVE: &str = "(sensitive)";

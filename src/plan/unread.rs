@@ -40,6 +40,18 @@ pub fn host_of(desired: &Desired, id: &ResourceId) -> Option<ResourceId> {
     None
 }
 
+/// What the check of a resource held by `service` reads again: `desired` with only that
+/// service and the resources it holds. Nothing else is asked: another service of the same
+/// apply may still be starting (a native Grafana not yet listening while InfluxDB's database is
+/// checked), and what it holds is not this check's business.
+pub fn scoped_to(desired: &Desired, service: &ResourceId) -> Desired {
+    let mut scoped = desired.clone();
+    scoped
+        .resources
+        .retain(|id, _| id == service || host_of(desired, id).as_ref() == Some(service));
+    scoped
+}
+
 /// Whether a resource of `kind` is checked, not created, while its service cannot be read:
 /// what is converged in place (created, updated or left as found), and a token (InfluxDB keeps
 /// it while stopped: minting it again would revoke the one k6 and Grafana hold, so it is read

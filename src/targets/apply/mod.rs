@@ -256,8 +256,11 @@ async fn read_again<T: Target + ?Sized>(
             why.while_(&service.name)
         )
     };
+    // Only what this service holds is read again: another service of this apply may still be
+    // starting, and asking it would fail this check for that service's reason.
+    let scope = plan::scoped_to(desired, service);
     let found = retry(&what, ATTEMPTS, || async {
-        let observed = target.observe(desired).await?;
+        let observed = target.observe(&scope).await?;
         match plan::step_for(desired, &observed, &step.id) {
             Some(Step {
                 action: Action::Check { why, .. },

@@ -336,3 +336,78 @@ fn a_checks_read_failing_for_another_reason_is_passed_on_as_it_is() {
         "{err:?}"
     );
 }
+
+/// An engine whose Grafana is still starting (its process runs, nothing listens yet): a read
+/// that includes Grafana's objects fails, as native's full observe did in the apply after
+/// `destroy`, where InfluxDB's database check ran while Grafana was being started.
+struct GrafanaStarting(FakeTarget);
+
+#[async_trait::async_trait(?Send)]
+impl crate::targets::Target for GrafanaStarting {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+    async fn observe(&self, d: &Desired) -> Result<crate::plan::Observed> {
+        if d.resources.keys().any(|id| id.kind == ResourceKind::Folder) {
+            return Err(Error::grafana(
+                "GET http://127.0.0.1:3000/api/folders/s: Grafana does not answer: connection refused",
+            ));
+        }
+        self.0.observe(d).await
+    }
+    async fn execute(&self, step: &Step, d: &Desired) -> Result<()> {
+        self.0.execute(step, d).await
+    }
+    async fn status(&self, d: &Desired) -> Result<Vec<crate::targets::ServiceStatus>> {
+        self.0.status(d).await
+    }
+    async fn destroy(&self, d: &Desired, volumes: bool) -> Result<Vec<String>> {
+        self.0.destroy(d, volumes).await
+    }
+}
+
+/// Fails without the fix: the database's check read the whole stack again, Grafana's objects
+/// too, and failed with Grafana's "does not answer" although InfluxDB held the database.
+#[test]
+fn a_check_reads_only_what_its_service_holds() {
+    let fake = FakeTarget::new(Flavour::Native);
+    let influx = ResourceId::new(ResourceKind::Service, "influxdb");
+    let grafana = ResourceId::new(ResourceKind::Service, "grafana");
+    fake.seed(db("720h").id, Held::recorded(&db("720h")));
+    let running = Held {
+        hash: Some("h".into()),
+        canonical: Value::Null,
+        running: true,
+        uses: Vec::new(),
+    };
+    fake.seed(influx.clone(), running);
+    let folder = Resource::new(
+        ResourceId::new(ResourceKind::Folder, "s"),
+        vec![grafana],
+        ResourceSpec::Folder(crate::desired::FolderSpec {
+            uid: "s".into(),
+            title: "S".into(),
+        }),
+        &BTreeMap::new(),
+    );
+    let d = Desired::of(vec![db("720h"), folder]);
+    let p = crate::plan::Plan {
+        steps: vec![Step::new(
+            db("720h").id,
+            Action::Check {
+                service: influx,
+                why: crate::plan::Unread::NotRunning,
+            },
+        )],
+        ..crate::plan::Plan::default()
+    };
+    let done = block_on(crate::targets::apply(&GrafanaStarting(fake), &d, &p)).expect("apply");
+    assert_eq!(
+        done,
+        vec![crate::targets::Done {
+            id: db("720h").id,
+            did: crate::targets::Did::Unchanged,
+            checked: true,
+        }]
+    );
+}

@@ -14,7 +14,10 @@ use crate::desired::{Desired, Resource, ResourceId, ResourceKind};
 /// The service that holds `id`'s data: the first service reached through its `depends_on`,
 /// through other resources only (a dashboard → its folder → `service.grafana`; a database →
 /// `service.influxdb`). `None` for services, networks and volumes, and on the cloud target
-/// (its objects depend on no service).
+/// (its objects depend on no service). Depth first, the last dependency first: a resource
+/// depending on objects of two services (an alert rule on a folder and a datasource) would be
+/// traced to one of them; no target compiles such a resource with service dependencies today
+/// (Grafana's datasource and alerting are files of `service.grafana` on docker and native).
 pub fn host_of(desired: &Desired, id: &ResourceId) -> Option<ResourceId> {
     if matches!(
         id.kind,
@@ -40,15 +43,16 @@ pub fn host_of(desired: &Desired, id: &ResourceId) -> Option<ResourceId> {
     None
 }
 
-/// What the check of a resource held by `service` reads again: `desired` with only that
-/// service and the resources it holds. Nothing else is asked: another service of the same
-/// apply may still be starting (a native Grafana not yet listening while InfluxDB's database is
-/// checked), and what it holds is not this check's business.
+/// What the check of a resource held by `service` reads again: `desired` without what other
+/// services hold (services, networks and volumes stay: a target tells a stopped service from a
+/// removed one by them). Another service of the same apply may still be starting (a native
+/// Grafana not yet listening while InfluxDB's database is checked): what it holds is not this
+/// check's business, and a target reads a service's objects only when some are declared.
 pub fn scoped_to(desired: &Desired, service: &ResourceId) -> Desired {
     let mut scoped = desired.clone();
     scoped
         .resources
-        .retain(|id, _| id == service || host_of(desired, id).as_ref() == Some(service));
+        .retain(|id, _| host_of(desired, id).is_none_or(|host| &host == service));
     scoped
 }
 

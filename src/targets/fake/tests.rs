@@ -290,8 +290,8 @@ fn a_check_is_read_again_when_it_runs_and_fails_naming_its_service_while_still_u
     assert!(fake.journal().is_empty(), "nothing executed");
 }
 
-/// An engine whose every read fails for a reason of its own (another service's read), as a
-/// target's full observe can while a check is read again.
+/// An engine whose every read fails for a reason of its own (another service's read, or the
+/// engine's), as a target's observe can while a check is read again.
 struct ReadsFail(FakeTarget);
 
 #[async_trait::async_trait(?Send)]

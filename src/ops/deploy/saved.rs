@@ -15,11 +15,18 @@ use crate::error::{Error, Result};
 use crate::plan::{Observed, Plan};
 use crate::targets::TargetKind;
 
+/// This promo-infra's version, recorded in the plan files it makes.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// What a plan file says.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedPlan {
     /// [`super::super::FORMAT_VERSION`] of the file.
     pub format_version: String,
+    /// The promo-infra that made it: only the same version applies it (another may plan the
+    /// same configuration and state differently), as terraform does with its plan files.
+    #[serde(default)]
+    pub promo_infra: String,
     /// The stack.
     pub stack: String,
     /// Its manifest, relative to the project.
@@ -98,6 +105,7 @@ impl SavedPlan {
     ) -> Result<Self> {
         Ok(Self {
             format_version: super::super::FORMAT_VERSION.to_string(),
+            promo_infra: VERSION.to_string(),
             stack: desired.stack.clone(),
             manifest: manifest.to_path_buf(),
             target: target.as_str().to_string(),
@@ -124,6 +132,20 @@ impl SavedPlan {
                     path.display(),
                     saved.format_version,
                     super::super::FORMAT_VERSION
+                ),
+                "make the plan again with this promo-infra: `promo-infra plan --out FILE`",
+            ));
+        }
+        if saved.promo_infra != VERSION {
+            let made_by = if saved.promo_infra.is_empty() {
+                "an earlier promo-infra".to_string()
+            } else {
+                format!("promo-infra {}", saved.promo_infra)
+            };
+            return Err(Error::usage(
+                format!(
+                    "`{}` was made by {made_by}; this is promo-infra {VERSION}, which may plan the same configuration differently",
+                    path.display()
                 ),
                 "make the plan again with this promo-infra: `promo-infra plan --out FILE`",
             ));
@@ -188,5 +210,47 @@ impl SavedPlan {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plan file made by another promo-infra (or one from before the field) is refused
+    /// naming both versions, never applied or reported as a bug.
+    #[test]
+    fn a_plan_file_of_another_version_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let saved = SavedPlan::new(
+            &Desired::default(),
+            &Observed::default(),
+            Path::new("stacks/promo.yaml"),
+            TargetKind::Docker,
+            false,
+            &Plan::default(),
+        )
+        .expect("plan");
+        let file = dir.path().join("p.plan");
+        saved.write(&file).expect("write");
+        assert_eq!(SavedPlan::read(&file).expect("read").promo_infra, VERSION);
+        let text = fs_err::read_to_string(&file).expect("text");
+        for (made_by, named) in [
+            (r#""promo_infra": "0.0.1","#, "promo-infra 0.0.1"),
+            ("", "an earlier promo-infra"),
+        ] {
+            let other = text.replace(&format!(r#""promo_infra": "{VERSION}","#), made_by);
+            assert_ne!(other, text);
+            fs_err::write(&file, other).expect("write");
+            let err = SavedPlan::read(&file).expect_err("another version");
+            assert!(matches!(err, Error::Usage { .. }), "{err:?}");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "`{}` was made by {named}; this is promo-infra {VERSION}, which may plan the same configuration differently",
+                    file.display()
+                )
+            );
+        }
     }
 }

@@ -260,11 +260,7 @@ fn a_check_is_read_again_when_it_runs_and_fails_naming_its_service_while_still_u
         "docker",
         false,
     );
-    let check = Action::Check {
-        service: influx.clone(),
-        why: crate::plan::Unread::Stopped,
-    };
-    assert_eq!(p.steps, vec![Step::new(db("720h").id, check)]);
+    assert_eq!(p.steps, database_check(crate::plan::Unread::Stopped).steps);
     // Nothing starts InfluxDB here: read again with backoff, then an error that names it.
     let err = block_on(crate::targets::apply(&fake, &d, &p)).expect_err("still unread");
     assert_eq!(
@@ -290,19 +286,21 @@ fn a_check_is_read_again_when_it_runs_and_fails_naming_its_service_while_still_u
     assert!(fake.journal().is_empty(), "nothing executed");
 }
 
-/// An engine whose every read fails for a reason of its own (another service's read, or the
-/// engine's), as a target's observe can while a check is read again.
-struct ReadsFail(FakeTarget);
+/// The fake, but a read fails with the error `fails` gives for what it was asked to read (a
+/// read of another service, or the engine's), as a target's observe can while a check is read
+/// again.
+struct FailingReads<F>(FakeTarget, F);
 
 #[async_trait::async_trait(?Send)]
-impl crate::targets::Target for ReadsFail {
+impl<F: Fn(&Desired) -> Option<Error>> crate::targets::Target for FailingReads<F> {
     fn name(&self) -> &'static str {
         "fake"
     }
-    async fn observe(&self, _: &Desired) -> Result<crate::plan::Observed> {
-        Err(Error::transient(
-            "grafana at http://127.0.0.1:3000: connection reset",
-        ))
+    async fn observe(&self, d: &Desired) -> Result<crate::plan::Observed> {
+        match (self.1)(d) {
+            Some(e) => Err(e),
+            None => self.0.observe(d).await,
+        }
     }
     async fn execute(&self, step: &Step, d: &Desired) -> Result<()> {
         self.0.execute(step, d).await
@@ -312,6 +310,15 @@ impl crate::targets::Target for ReadsFail {
     }
     async fn destroy(&self, d: &Desired, volumes: bool) -> Result<Vec<String>> {
         self.0.destroy(d, volumes).await
+    }
+}
+
+/// A plan of one step: the check of database `k6`, held by InfluxDB, unread for `why`.
+fn database_check(why: crate::plan::Unread) -> crate::plan::Plan {
+    let service = ResourceId::new(ResourceKind::Service, "influxdb");
+    crate::plan::Plan {
+        steps: vec![Step::new(db("720h").id, Action::Check { service, why })],
+        ..crate::plan::Plan::default()
     }
 }
 
@@ -320,50 +327,19 @@ impl crate::targets::Target for ReadsFail {
 #[test]
 fn a_checks_read_failing_for_another_reason_is_passed_on_as_it_is() {
     let fake = FakeTarget::new(Flavour::Docker);
-    let influx = ResourceId::new(ResourceKind::Service, "influxdb");
+    // Every read fails, for the engine's reason.
+    let reads_fail = FailingReads(fake, |_: &Desired| {
+        Some(Error::transient(
+            "grafana at http://127.0.0.1:3000: connection reset",
+        ))
+    });
     let d = Desired::of(vec![db("720h")]);
-    let check = Action::Check {
-        service: influx,
-        why: crate::plan::Unread::Stopped,
-    };
-    let p = crate::plan::Plan {
-        steps: vec![Step::new(db("720h").id, check)],
-        ..crate::plan::Plan::default()
-    };
-    let err = block_on(crate::targets::apply(&ReadsFail(fake), &d, &p)).expect_err("reads fail");
+    let p = database_check(crate::plan::Unread::Stopped);
+    let err = block_on(crate::targets::apply(&reads_fail, &d, &p)).expect_err("reads fail");
     assert!(
         matches!(&err, Error::Transient { message } if message.starts_with("grafana at")),
         "{err:?}"
     );
-}
-
-/// An engine whose Grafana is still starting (its process runs, nothing listens yet): a read
-/// that includes Grafana's objects fails, as native's full observe did in the apply after
-/// `destroy`, where InfluxDB's database check ran while Grafana was being started.
-struct GrafanaStarting(FakeTarget);
-
-#[async_trait::async_trait(?Send)]
-impl crate::targets::Target for GrafanaStarting {
-    fn name(&self) -> &'static str {
-        "fake"
-    }
-    async fn observe(&self, d: &Desired) -> Result<crate::plan::Observed> {
-        if d.resources.keys().any(|id| id.kind == ResourceKind::Folder) {
-            return Err(Error::grafana(
-                "GET http://127.0.0.1:3000/api/folders/s: Grafana does not answer: connection refused",
-            ));
-        }
-        self.0.observe(d).await
-    }
-    async fn execute(&self, step: &Step, d: &Desired) -> Result<()> {
-        self.0.execute(step, d).await
-    }
-    async fn status(&self, d: &Desired) -> Result<Vec<crate::targets::ServiceStatus>> {
-        self.0.status(d).await
-    }
-    async fn destroy(&self, d: &Desired, volumes: bool) -> Result<Vec<String>> {
-        self.0.destroy(d, volumes).await
-    }
 }
 
 /// Fails without the fix: the database's check read the whole stack again, Grafana's objects
@@ -380,7 +356,7 @@ fn a_check_reads_only_what_its_service_holds() {
         running: true,
         uses: Vec::new(),
     };
-    fake.seed(influx.clone(), running);
+    fake.seed(influx, running);
     let folder = Resource::new(
         ResourceId::new(ResourceKind::Folder, "s"),
         vec![grafana],
@@ -391,17 +367,21 @@ fn a_check_reads_only_what_its_service_holds() {
         &BTreeMap::new(),
     );
     let d = Desired::of(vec![db("720h"), folder]);
-    let p = crate::plan::Plan {
-        steps: vec![Step::new(
-            db("720h").id,
-            Action::Check {
-                service: influx,
-                why: crate::plan::Unread::NotRunning,
-            },
-        )],
-        ..crate::plan::Plan::default()
-    };
-    let done = block_on(crate::targets::apply(&GrafanaStarting(fake), &d, &p)).expect("apply");
+    // Grafana is still starting (its process runs, nothing listens yet): a read that includes
+    // its objects fails, as native's did in the apply after `destroy`, where InfluxDB's
+    // database check ran while Grafana was being started.
+    let grafana_starting = FailingReads(fake, |d: &Desired| {
+        d.resources
+            .keys()
+            .any(|id| id.kind == ResourceKind::Folder)
+            .then(|| {
+                Error::grafana(
+                    "GET http://127.0.0.1:3000/api/folders/s: Grafana does not answer: connection refused",
+                )
+            })
+    });
+    let p = database_check(crate::plan::Unread::NotRunning);
+    let done = block_on(crate::targets::apply(&grafana_starting, &d, &p)).expect("apply");
     assert_eq!(
         done,
         vec![crate::targets::Done {

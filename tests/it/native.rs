@@ -1396,6 +1396,21 @@ fn native_processes_do_not_inherit_the_callers_environment() {
 }
 
 /// A `native-it` apply on the command line, with the stand-in Grafana on PATH.
+/// `destroy --volumes` of the stack, which must succeed.
+fn destroyed_with_volumes(stack: &Stack) {
+    let r = cli(
+        stack,
+        &[
+            "destroy",
+            "--target",
+            "native",
+            "--volumes",
+            "--auto-approve",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+}
+
 fn cli(stack: &Stack, args: &[&str]) -> crate::common::Run {
     let out = crate::common::promo()
         .current_dir(stack.project.path())
@@ -1452,17 +1467,7 @@ fn the_influx_rpc_port_is_checked_before_apply_changes_anything() {
     let r = cli(&stack, &["apply", "--target", "native", "--auto-approve"]);
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(r.stdout.contains("service.influxdb"), "{}", r.all());
-    let r = cli(
-        &stack,
-        &[
-            "destroy",
-            "--target",
-            "native",
-            "--volumes",
-            "--auto-approve",
-        ],
-    );
-    assert_eq!(r.code, 0, "{}", r.all());
+    destroyed_with_volumes(&stack);
 
     // Without a `backup:` section the RPC address is InfluxDB's default, 127.0.0.1:8088: on
     // Grafana's port it is refused before anything starts.
@@ -1507,17 +1512,7 @@ fn restart_follows_dependency_order() {
         .filter_map(|l| l.strip_prefix("✓ ")?.split(':').next())
         .collect();
     assert_eq!(done, ["service.influxdb", "service.grafana"], "{}", r.all());
-    let r = cli(
-        &stack,
-        &[
-            "destroy",
-            "--target",
-            "native",
-            "--volumes",
-            "--auto-approve",
-        ],
-    );
-    assert_eq!(r.code, 0, "{}", r.all());
+    destroyed_with_volumes(&stack);
 }
 
 /// `status` of a process that stopped by itself (its pidfile left): stopped, and its

@@ -275,14 +275,7 @@ fn a_check_is_read_again_when_it_runs_and_fails_naming_its_service_while_still_u
     // Running: found as declared, reported unchanged, nothing executed.
     assert!(fake.edit(&influx, |h| h.running = true));
     let done = block_on(crate::targets::apply(&fake, &d, &p)).expect("apply");
-    assert_eq!(
-        done,
-        vec![crate::targets::Done {
-            id: db("720h").id,
-            did: crate::targets::Did::Unchanged,
-            checked: true,
-        }]
-    );
+    assert_eq!(done, database_checked_unchanged());
     assert!(fake.journal().is_empty(), "nothing executed");
 }
 
@@ -320,6 +313,15 @@ fn database_check(why: crate::plan::Unread) -> crate::plan::Plan {
         steps: vec![Step::new(db("720h").id, Action::Check { service, why })],
         ..crate::plan::Plan::default()
     }
+}
+
+/// What applying [`database_check`] reports when the database was found as declared.
+fn database_checked_unchanged() -> Vec<crate::targets::Done> {
+    vec![crate::targets::Done {
+        id: db("720h").id,
+        did: crate::targets::Did::Unchanged,
+        checked: true,
+    }]
 }
 
 /// Fails without the fix: the other read's failure came back as "InfluxDB: …" with the help
@@ -382,12 +384,5 @@ fn a_check_reads_only_what_its_service_holds() {
     });
     let p = database_check(crate::plan::Unread::NotRunning);
     let done = block_on(crate::targets::apply(&grafana_starting, &d, &p)).expect("apply");
-    assert_eq!(
-        done,
-        vec![crate::targets::Done {
-            id: db("720h").id,
-            did: crate::targets::Did::Unchanged,
-            checked: true,
-        }]
-    );
+    assert_eq!(done, database_checked_unchanged());
 }

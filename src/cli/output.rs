@@ -103,8 +103,10 @@ impl<W: Write> Out<W> {
         let _ = writeln!(self.w, "{GREEN}✓{GREEN:#} {text}");
     }
 
-    /// A warning line.
+    /// A warning line; the commands it suggests carry the user's `-C`/`-f`/`--target`, as an
+    /// error's help does ([`super::term::suggested`]).
     pub fn warn(&mut self, text: &str) {
+        let text = super::term::suggested(text);
         let _ = writeln!(self.w, "{YELLOW}warning:{YELLOW:#} {text}");
     }
 

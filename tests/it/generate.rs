@@ -475,3 +475,39 @@ fn a_manifest_outside_the_project_is_named_by_its_absolute_path() {
         "the cron line runs the manifest where it is"
     );
 }
+
+/// A warning's suggested command carries the user's `-C` and `-f`, as an error's help does: the
+/// hand-edit note `plan` prints above the plan names `generate --force` for the project and stack the
+/// user named, from wherever they run it. Fails without the fix: the note said `promo-infra generate
+/// --force`, which, run where the user is, acts on no project or on another.
+#[test]
+fn a_warnings_suggested_command_carries_the_users_project_dir() {
+    let p = TestContext::new();
+    p.write("stacks/shop.yaml", BASE);
+    assert_eq!(p.run(&["generate"]).code, 0);
+    let compose = "generated/shop/docker-compose.yml";
+    p.write(compose, &format!("{}# edited by hand\n", p.read(compose)));
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let root = p.path().to_str().expect("utf-8 temp path");
+    let mut plan = p.cmd(&[
+        "-C",
+        root,
+        "-f",
+        "stacks/shop.yaml",
+        "plan",
+        "--target",
+        "native",
+    ]);
+    plan.command.current_dir(elsewhere.path());
+    let plan = plan.run();
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    let note = plan
+        .stdout
+        .lines()
+        .find(|l| l.contains("hand-edited"))
+        .unwrap_or_else(|| panic!("no hand-edit note: {}", plan.all()));
+    assert_eq!(
+        note.replace(root, "[ROOT]"),
+        "warning: hand-edited generated file(s) kept: generated/shop/docker-compose.yml; apply refuses until the change moves into the manifest or a template (then `promo-infra -C [ROOT] -f stacks/shop.yaml generate --force`)"
+    );
+}

@@ -43,16 +43,32 @@ pub fn host_of(desired: &Desired, id: &ResourceId) -> Option<ResourceId> {
     None
 }
 
-/// What the check of a resource held by `service` reads again: `desired` without what other
-/// services hold (services, networks and volumes stay: a target tells a stopped service from a
-/// removed one by them). Another service of the same apply may still be starting (a native
-/// Grafana not yet listening while InfluxDB's database is checked): what it holds is not this
-/// check's business, and a target reads a service's objects only when some are declared.
-pub fn scoped_to(desired: &Desired, service: &ResourceId) -> Desired {
+/// What the check of `id`, held by `service`, reads again: `desired` with, of what services
+/// hold, only `id` and what it depends on (a dashboard and its folder). Services, networks and
+/// volumes stay: a target tells a stopped service from a removed one by them. Another service
+/// of the same apply may still be starting (a native Grafana not yet listening while InfluxDB's
+/// database is checked), and the service's other objects are other checks' business: a target
+/// reads a service's objects only when some are declared, so each of N dashboard checks reads
+/// its own dashboard, not all N.
+pub fn scoped_to(desired: &Desired, id: &ResourceId, service: &ResourceId) -> Desired {
+    let mut needed = BTreeSet::from([id.clone()]);
+    let mut todo = vec![id.clone()];
+    while let Some(next) = todo.pop() {
+        for d in desired
+            .resources
+            .get(&next)
+            .map_or(&[][..], |r| &r.depends_on[..])
+        {
+            if needed.insert(d.clone()) {
+                todo.push(d.clone());
+            }
+        }
+    }
     let mut scoped = desired.clone();
-    scoped
-        .resources
-        .retain(|id, _| host_of(desired, id).is_none_or(|host| &host == service));
+    scoped.resources.retain(|r, _| match host_of(desired, r) {
+        None => true,
+        Some(host) => &host == service && needed.contains(r),
+    });
     scoped
 }
 

@@ -256,9 +256,10 @@ async fn read_again<T: Target + ?Sized>(
             why.while_(&service.name)
         )
     };
-    // Only what this service holds is read again: another service of this apply may still be
-    // starting, and asking it would fail this check for that service's reason.
-    let scope = plan::scoped_to(desired, service);
+    // Only this resource (and what it depends on) is read again: another service of this apply
+    // may still be starting, and asking it would fail this check for that service's reason;
+    // the service's other objects are their own checks' reads.
+    let scope = plan::scoped_to(desired, &step.id, service);
     let found = retry(&what, ATTEMPTS, || async {
         let observed = target.observe(&scope).await?;
         match plan::step_for(desired, &observed, &step.id) {

@@ -386,3 +386,98 @@ fn a_check_reads_only_what_its_service_holds() {
     let done = block_on(crate::targets::apply(&grafana_starting, &d, &p)).expect("apply");
     assert_eq!(done, database_checked_unchanged());
 }
+
+/// Each of N dashboard checks reads again its own dashboard (and the folder it is in), not the
+/// N dashboards Grafana holds: N checks made N² reads (each a GET of every dashboard on docker
+/// and native), which at a stack's hundred dashboards is ten thousand requests after a Grafana
+/// restart. Fails without the fix: every check's read asked for all three dashboards.
+#[test]
+fn each_dashboard_check_reads_its_own_dashboard_only() {
+    let fake = FakeTarget::new(Flavour::Docker);
+    let grafana = ResourceId::new(ResourceKind::Service, "grafana");
+    let folder = Resource::new(
+        ResourceId::new(ResourceKind::Folder, "s"),
+        vec![grafana.clone()],
+        ResourceSpec::Folder(crate::desired::FolderSpec {
+            uid: "s".into(),
+            title: "S".into(),
+        }),
+        &BTreeMap::new(),
+    );
+    let dashboard = |uid: &str| {
+        Resource::new(
+            ResourceId::new(ResourceKind::Dashboard, uid),
+            vec![folder.id.clone()],
+            ResourceSpec::Dashboard(crate::desired::DashboardSpec {
+                uid: uid.into(),
+                title: uid.into(),
+                folder_uid: "s".into(),
+                home: false,
+                settings: String::new(),
+                panels: BTreeMap::new(),
+                file: String::new(),
+            }),
+            &BTreeMap::new(),
+        )
+    };
+    let dashboards = [dashboard("a"), dashboard("b"), dashboard("c")];
+    let running = Held {
+        hash: Some("h".into()),
+        canonical: Value::Null,
+        running: true,
+        uses: Vec::new(),
+    };
+    fake.seed(grafana.clone(), running);
+    for r in dashboards.iter().chain([&folder]) {
+        fake.seed(r.id.clone(), Held::recorded(r));
+    }
+    let d = Desired::of(
+        dashboards
+            .iter()
+            .chain([&folder])
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    // Grafana was stopped when planned: the folder and each dashboard are checked.
+    let p = crate::plan::Plan {
+        steps: d
+            .resources
+            .keys()
+            .map(|id| {
+                let why = crate::plan::Unread::Stopped;
+                let service = grafana.clone();
+                Step::new(id.clone(), Action::Check { service, why })
+            })
+            .collect(),
+        ..crate::plan::Plan::default()
+    };
+    let asked = std::cell::RefCell::new(Vec::new());
+    let recording = FailingReads(fake, |d: &Desired| {
+        let mut read: Vec<String> = d
+            .resources
+            .keys()
+            .filter(|id| matches!(id.kind, ResourceKind::Dashboard | ResourceKind::Folder))
+            .map(ToString::to_string)
+            .collect();
+        read.sort();
+        asked.borrow_mut().push(read.join(" "));
+        None
+    });
+    let done = block_on(crate::targets::apply(&recording, &d, &p)).expect("apply");
+    assert!(
+        done.iter()
+            .all(|d| d.did == crate::targets::Did::Unchanged && d.checked),
+        "{done:?}"
+    );
+    let mut asked = asked.into_inner();
+    asked.sort();
+    assert_eq!(
+        asked,
+        [
+            "dashboard.a folder.s",
+            "dashboard.b folder.s",
+            "dashboard.c folder.s",
+            "folder.s"
+        ]
+    );
+}

@@ -406,16 +406,22 @@ fn schema_patterns_accept_the_stacks_and_refuse_injections() {
     }
 }
 
-/// `generate --check` on a hand-edited file advises the command that fixes it — plain
-/// `generate` keeps hand edits, so the advice names `generate --force` — and running the advice
-/// makes the check pass. A file that is only stale (the manifest changed) keeps the plain advice.
-#[test]
-fn check_advice_for_a_hand_edited_file_is_a_command_that_fixes_it() {
+/// A project whose stack `shop` was generated, then its compose file edited by hand.
+fn hand_edited_project() -> TestContext {
     let p = TestContext::new();
     p.write("stacks/shop.yaml", BASE);
     assert_eq!(p.run(&["generate"]).code, 0);
     let compose = "generated/shop/docker-compose.yml";
     p.write(compose, &format!("{}# edited by hand\n", p.read(compose)));
+    p
+}
+
+/// `generate --check` on a hand-edited file advises the command that fixes it — plain
+/// `generate` keeps hand edits, so the advice names `generate --force` — and running the advice
+/// makes the check pass. A file that is only stale (the manifest changed) keeps the plain advice.
+#[test]
+fn check_advice_for_a_hand_edited_file_is_a_command_that_fixes_it() {
+    let p = hand_edited_project();
     let check = p.run(&["generate", "--check"]);
     assert_eq!(check.code, 1, "{}", check.all());
     promo_snapshot!(crate::common::Run::new(1, String::new(), check.stderr.clone(), p.path()), @"
@@ -477,16 +483,13 @@ fn a_manifest_outside_the_project_is_named_by_its_absolute_path() {
 }
 
 /// A warning's suggested command carries the user's `-C` and `-f`, as an error's help does: the
-/// hand-edit note `plan` prints above the plan names `generate --force` for the project and stack the
-/// user named, from wherever they run it. Fails without the fix: the note said `promo-infra generate
-/// --force`, which, run where the user is, acts on no project or on another.
+/// hand-edit note `plan` prints above the plan names `generate --force` for the project and
+/// stack the user named, from wherever they run it. Fails without the fix: the note said
+/// `promo-infra generate --force`, which, run where the user is, acts on no project or on
+/// another.
 #[test]
 fn a_warnings_suggested_command_carries_the_users_project_dir() {
-    let p = TestContext::new();
-    p.write("stacks/shop.yaml", BASE);
-    assert_eq!(p.run(&["generate"]).code, 0);
-    let compose = "generated/shop/docker-compose.yml";
-    p.write(compose, &format!("{}# edited by hand\n", p.read(compose)));
+    let p = hand_edited_project();
     let elsewhere = tempfile::tempdir().expect("temp dir");
     let root = p.path().to_str().expect("utf-8 temp path");
     let mut plan = p.cmd(&[

@@ -47,6 +47,29 @@ fn db(retention: &str) -> Resource {
     )
 }
 
+/// A service as the engine holds it, running (and healthy) or stopped.
+fn service_held(running: bool) -> Held {
+    Held {
+        hash: Some("h".into()),
+        canonical: Value::Null,
+        running,
+        uses: Vec::new(),
+    }
+}
+
+/// Grafana's folder `s`, held by `service.grafana`.
+fn folder() -> Resource {
+    Resource::new(
+        ResourceId::new(ResourceKind::Folder, "s"),
+        vec![ResourceId::new(ResourceKind::Service, "grafana")],
+        ResourceSpec::Folder(crate::desired::FolderSpec {
+            uid: "s".into(),
+            title: "S".into(),
+        }),
+        &BTreeMap::new(),
+    )
+}
+
 #[test]
 fn create_records_the_step_and_replan_is_empty() {
     let fake = FakeTarget::new(Flavour::Docker);
@@ -245,13 +268,7 @@ fn a_reloadable_change_updates_the_service_in_place_and_nothing_else_does() {
 fn a_check_is_read_again_when_it_runs_and_fails_naming_its_service_while_still_unread() {
     let fake = FakeTarget::new(Flavour::Docker);
     let influx = ResourceId::new(ResourceKind::Service, "influxdb");
-    let stopped = Held {
-        hash: Some("h".into()),
-        canonical: Value::Null,
-        running: false,
-        uses: Vec::new(),
-    };
-    fake.seed(influx.clone(), stopped);
+    fake.seed(influx.clone(), service_held(false));
     fake.seed(db("720h").id, Held::recorded(&db("720h")));
     let d = Desired::of(vec![db("720h")]);
     let p = plan(
@@ -350,24 +367,9 @@ fn a_checks_read_failing_for_another_reason_is_passed_on_as_it_is() {
 fn a_check_reads_only_what_its_service_holds() {
     let fake = FakeTarget::new(Flavour::Native);
     let influx = ResourceId::new(ResourceKind::Service, "influxdb");
-    let grafana = ResourceId::new(ResourceKind::Service, "grafana");
     fake.seed(db("720h").id, Held::recorded(&db("720h")));
-    let running = Held {
-        hash: Some("h".into()),
-        canonical: Value::Null,
-        running: true,
-        uses: Vec::new(),
-    };
-    fake.seed(influx, running);
-    let folder = Resource::new(
-        ResourceId::new(ResourceKind::Folder, "s"),
-        vec![grafana],
-        ResourceSpec::Folder(crate::desired::FolderSpec {
-            uid: "s".into(),
-            title: "S".into(),
-        }),
-        &BTreeMap::new(),
-    );
+    fake.seed(influx, service_held(true));
+    let folder = folder();
     let d = Desired::of(vec![db("720h"), folder]);
     // Grafana is still starting (its process runs, nothing listens yet): a read that includes
     // its objects fails, as native's did in the apply after `destroy`, where InfluxDB's
@@ -395,15 +397,7 @@ fn a_check_reads_only_what_its_service_holds() {
 fn each_dashboard_check_reads_its_own_dashboard_only() {
     let fake = FakeTarget::new(Flavour::Docker);
     let grafana = ResourceId::new(ResourceKind::Service, "grafana");
-    let folder = Resource::new(
-        ResourceId::new(ResourceKind::Folder, "s"),
-        vec![grafana.clone()],
-        ResourceSpec::Folder(crate::desired::FolderSpec {
-            uid: "s".into(),
-            title: "S".into(),
-        }),
-        &BTreeMap::new(),
-    );
+    let folder = folder();
     let dashboard = |uid: &str| {
         Resource::new(
             ResourceId::new(ResourceKind::Dashboard, uid),
@@ -421,13 +415,7 @@ fn each_dashboard_check_reads_its_own_dashboard_only() {
         )
     };
     let dashboards = [dashboard("a"), dashboard("b"), dashboard("c")];
-    let running = Held {
-        hash: Some("h".into()),
-        canonical: Value::Null,
-        running: true,
-        uses: Vec::new(),
-    };
-    fake.seed(grafana.clone(), running);
+    fake.seed(grafana.clone(), service_held(true));
     for r in dashboards.iter().chain([&folder]) {
         fake.seed(r.id.clone(), Held::recorded(r));
     }

@@ -18,7 +18,7 @@ mod observed;
 mod render;
 mod unread;
 pub use files::{Applied, FileDiff, with_files};
-pub use minted::KNOWN_AFTER_APPLY;
+pub use minted::{IfMinted, KNOWN_AFTER_APPLY};
 pub use observed::{Observed, ObservedResource, Unread};
 pub use render::{FILE_DIFF_INDENT, render};
 pub use unread::{host_of, hosts, scoped_to};
@@ -91,6 +91,10 @@ pub struct Step {
     /// their diffs ([`with_files`]). Empty otherwise.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileDiff>,
+    /// Set when the step is needed only if tokens this apply checks are minted again: apply
+    /// then decides ([`IfMinted`]). Absent from JSON otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub if_minted: Option<IfMinted>,
 }
 
 impl Step {
@@ -101,6 +105,7 @@ impl Step {
             action,
             attributes: Vec::new(),
             files: Vec::new(),
+            if_minted: None,
         }
     }
 }
@@ -127,7 +132,8 @@ pub struct Summary {
     pub change: usize,
     /// To destroy (deletes, and the delete half of replaces).
     pub destroy: usize,
-    /// Known after apply (checks): absent from JSON when none.
+    /// Known after apply (checks, and the steps apply decides on once its checks ran): absent
+    /// from JSON when none.
     #[serde(skip_serializing_if = "is_zero")]
     pub check: usize,
 }
@@ -146,6 +152,11 @@ impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for step in &self.steps {
+            if step.if_minted.is_some() {
+                // Decided by what apply reads: counted with the checks.
+                s.check += 1;
+                continue;
+            }
             match step.action {
                 Action::Create => s.add += 1,
                 Action::Replace { .. } => {
@@ -199,17 +210,15 @@ pub fn step_for(desired: &Desired, observed: &Observed, id: &ResourceId) -> Opti
 fn step_of(
     desired: &Desired,
     observed: &Observed,
-    minted: &BTreeSet<String>,
+    minted: &BTreeMap<String, minted::Minted>,
     resource: &Resource,
 ) -> Option<Step> {
     let id = &resource.id;
     let step = match observed.resources.get(id) {
         None => Some(
             unread::check(desired, observed, resource).unwrap_or_else(|| Step {
-                id: id.clone(),
-                action: Action::Create,
                 attributes: attributes(&resource.canonical),
-                files: Vec::new(),
+                ..Step::new(id.clone(), Action::Create)
             }),
         ),
         Some(o) if o.hash.as_deref() == Some(resource.hash.as_str()) => {

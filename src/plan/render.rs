@@ -33,6 +33,22 @@ fn render_step(out: &mut String, step: &Step) {
             ),
         ),
     };
+    let reason = match &step.if_minted {
+        // Replaced only if apply mints one of its tokens again.
+        Some(when) => format!(
+            "{reason} if {} is minted again when checked; otherwise {}",
+            when.tokens
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" or "),
+            match when.otherwise {
+                Some(Action::Start) => "it is started",
+                _ => "it is left as it is",
+            }
+        ),
+        None => reason,
+    };
     let _ = writeln!(out, "  # {} {reason}", step.id);
     if matches!(step.action, Action::Check { .. }) {
         // Neither absent nor found: what apply does is decided by what it reads then.

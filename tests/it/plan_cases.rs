@@ -341,6 +341,29 @@ fn cases() -> Vec<(&'static str, Case)> {
                 stop(f, "influxdb");
             }),
         ),
+        // ... Grafana is replaced only if the token it holds is minted again ...
+        (
+            "docker_v2_stopped_influxdb_lost_grafana_token_replaces_grafana",
+            Case::new(Docker, PROMO).deployed().drift(|f, _| {
+                forget(f, ResourceKind::Token, "grafana-read");
+                stop(f, "influxdb");
+            }),
+        ),
+        // ... and a stopped Grafana whose token is kept is only started.
+        (
+            "docker_v2_stopped_influxdb_and_grafana_kept_token_starts_grafana",
+            Case::new(Docker, PROMO).deployed().drift(|f, _| {
+                stop(f, "influxdb");
+                stop(f, "grafana");
+            }),
+        ),
+        // On native the same: InfluxDB's process died; Grafana keeps running.
+        (
+            "native_v2_dead_influxdb_kept_token_keeps_grafana",
+            Case::new(Native, PROMO)
+                .deployed()
+                .drift(|f, _| stop(f, "influxdb")),
+        ),
         (
             "native_dead_process_is_recreated",
             Case::new(Native, PROMO)
@@ -788,7 +811,12 @@ fn run(case: &Case) -> (Plan, String) {
     if p.summary().check > 0 {
         text.push_str("\n==== apply ====\n");
         for d in &done {
-            let checked = if d.checked { " (checked)" } else { "" };
+            let checked = match (d.checked, d.tokens_minted) {
+                (true, _) => " (checked)",
+                (false, Some(true)) => " (a token minted again)",
+                (false, Some(false)) => " (tokens kept)",
+                (false, None) => "",
+            };
             text.push_str(&format!("{}: {:?}{checked}\n", d.id, d.did));
         }
         text.push_str("---- journal ----\n");
@@ -855,6 +883,9 @@ snapshot_tests! {
     docker_grafana_container_removed_its_volume_kept
     docker_v2_stopped_influxdb
     docker_v2_stopped_influxdb_lost_token_is_minted_when_checked
+    docker_v2_stopped_influxdb_lost_grafana_token_replaces_grafana
+    docker_v2_stopped_influxdb_and_grafana_kept_token_starts_grafana
+    native_v2_dead_influxdb_kept_token_keeps_grafana
     native_dead_process_is_recreated
     docker_container_removed_by_hand_is_created
     docker_containers_made_by_compose_are_adopted

@@ -114,7 +114,8 @@ pub fn applied(out: &mut Out<impl Write>, report: &ApplyReport) {
     status(out, &report.status, report.alerts.as_deref());
 }
 
-/// What was done, as `apply` says it; a check says it was read first.
+/// What was done, as `apply` says it; a check says it was read first, a step planned in case
+/// its tokens were minted again says whether they were.
 fn done_verb(d: &Done) -> String {
     let verb = match d.did {
         Did::Created => "created",
@@ -124,10 +125,11 @@ fn done_verb(d: &Done) -> String {
         Did::Destroyed => "destroyed",
         Did::Unchanged => "unchanged",
     };
-    if d.checked {
-        format!("{verb} (checked once its service ran)")
-    } else {
-        verb.to_string()
+    match (d.checked, d.tokens_minted) {
+        (true, _) => format!("{verb} (checked once its service ran)"),
+        (false, Some(true)) => format!("{verb} (a token it holds was minted again)"),
+        (false, Some(false)) => format!("{verb} (the tokens it holds were found as they were)"),
+        (false, None) => verb.to_string(),
     }
 }
 

@@ -10,6 +10,7 @@
 //! and decides a check's step from the new read), or know any target's kind.
 
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -62,6 +63,10 @@ pub struct Done {
     /// It was planned as a check: `did` is what reading it once its service ran called for.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub checked: bool,
+    /// Planned in case the tokens it holds were minted again ([`plan::IfMinted`]): whether one
+    /// was (then it was done as planned), or each was found as it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_minted: Option<bool>,
 }
 
 /// terraform's counts of what apply did (a replace adds and destroys).
@@ -179,30 +184,37 @@ pub async fn apply<T: Target + ?Sized>(
     desired: &Desired,
     plan: &Plan,
 ) -> Result<Vec<Done>> {
+    // What each step did: a step planned in case its tokens are minted again reads it ([`minted`]).
+    let did = std::cell::RefCell::new(BTreeMap::new());
     let run = |step: &Step| {
-        let step = step.clone();
+        let (step, id, did) = (step.clone(), step.id.clone(), &did);
         async move {
             let checked = matches!(step.action, Action::Check { .. });
+            let tokens_minted = step.if_minted.as_ref().map(|w| minted(w, &did.borrow()));
             let step = if checked {
-                match read_again(target, desired, &step).await? {
-                    Some(found) => found,
-                    None => {
-                        return Ok(Done {
-                            id: step.id,
-                            did: Did::Unchanged,
-                            checked,
-                        });
-                    }
-                }
+                read_again(target, desired, &step).await?
             } else {
-                step
+                match (tokens_minted, step.if_minted.clone()) {
+                    (Some(false), Some(when)) => when
+                        .otherwise
+                        .map(|action| Step::new(step.id.clone(), action)),
+                    _ => Some(step),
+                }
             };
-            let what = format!("{} {}", step.id, action_name(&step.action));
-            retry(&what, ATTEMPTS, || target.execute(&step, desired)).await?;
+            let done = match step {
+                None => Did::Unchanged,
+                Some(step) => {
+                    let what = format!("{} {}", step.id, action_name(&step.action));
+                    retry(&what, ATTEMPTS, || target.execute(&step, desired)).await?;
+                    Did::of(&step.action)
+                }
+            };
+            did.borrow_mut().insert(id.clone(), done);
             Ok(Done {
-                did: Did::of(&step.action),
-                id: step.id,
+                id,
+                did: done,
                 checked,
+                tokens_minted,
             })
         }
     };
@@ -233,6 +245,16 @@ pub async fn apply<T: Target + ?Sized>(
         done.extend(all_of(wave.iter().map(run)).await?);
     }
     Ok(done)
+}
+
+/// Whether one of the tokens of a step planned [`plan::IfMinted`] was minted again, its
+/// dependencies done (`did`): then the step is done as planned; else its `otherwise`. A token
+/// not on record counts as minted (the step is done as planned).
+fn minted(when: &plan::IfMinted, did: &BTreeMap<ResourceId, Did>) -> bool {
+    !when
+        .tokens
+        .iter()
+        .all(|t| did.get(t) == Some(&Did::Unchanged))
 }
 
 /// What a check's step is once its service ran: `target` is observed again and the plan's

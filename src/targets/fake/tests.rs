@@ -338,6 +338,7 @@ fn database_checked_unchanged() -> Vec<crate::targets::Done> {
         id: db("720h").id,
         did: crate::targets::Did::Unchanged,
         checked: true,
+        tokens_minted: None,
     }]
 }
 

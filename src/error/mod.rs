@@ -92,6 +92,8 @@ pub enum Error {
     Transient {
         /// What failed, where.
         message: String,
+        /// Whether the server answered, when a request to one failed ([`Error::outcome`]).
+        outcome: Option<Outcome>,
     },
 
     /// The Docker engine refused or failed an operation (names the container, image or engine).
@@ -136,6 +138,8 @@ pub enum Error {
         /// What to do.
         #[help]
         help: Option<String>,
+        /// Whether Grafana answered, when a request failed ([`Error::outcome`]).
+        outcome: Option<Outcome>,
     },
 
     /// A backup could not be taken, verified, rotated or restored.
@@ -258,6 +262,7 @@ impl Error {
         Self::Grafana {
             message: message.into(),
             help: None,
+            outcome: None,
         }
     }
 
@@ -289,6 +294,7 @@ impl Error {
     pub fn transient(message: impl Into<String>) -> Self {
         Self::Transient {
             message: message.into(),
+            outcome: None,
         }
     }
 
@@ -316,6 +322,43 @@ impl Error {
             _ => {}
         }
         self
+    }
+
+    /// Record what the server did with the failed request, on the errors that carry it
+    /// (`Transient`, `Grafana`); other errors are returned unchanged.
+    #[must_use]
+    pub fn with_outcome(mut self, said: Outcome) -> Self {
+        if let Self::Transient { outcome, .. } | Self::Grafana { outcome, .. } = &mut self {
+            *outcome = Some(said);
+        }
+        self
+    }
+
+    /// What the server did with the request that failed: no answer, or an answer with an error
+    /// status; `None` when the error does not say (not a request's failure, or its client does
+    /// not record it).
+    pub fn outcome(&self) -> Option<Outcome> {
+        match self {
+            Self::Transient { outcome, .. } | Self::Grafana { outcome, .. } => *outcome,
+            _ => None,
+        }
+    }
+}
+
+/// What a server did with a request that failed: a caller tells a server that does not answer
+/// (`unreachable`) from one that answers with an error status (`failing`) or refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// No answer: no connection, or none in time.
+    NoAnswer,
+    /// An answer with this HTTP status (429, 5xx; a refusal: 401, 403, ...).
+    Status(u16),
+}
+
+impl Outcome {
+    /// The server answered with a status that says it fails (429, 5xx), not that it refuses.
+    pub fn is_failing(self) -> bool {
+        matches!(self, Self::Status(s) if s == 429 || s >= 500)
     }
 }
 

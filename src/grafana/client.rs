@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use crate::control::Secret;
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome, Result};
 
 /// Per request.
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -214,7 +214,8 @@ impl Client {
                 "{method} {url}: Grafana does not answer: {}",
                 crate::net::describe_request_error(e)
             ))
-            .with_help("check that Grafana runs (`promo-infra status`) and that the URL is right"),
+            .with_help("check that Grafana runs (`promo-infra status`) and that the URL is right")
+            .with_outcome(Outcome::NoAnswer),
             retry_after: None,
             transient: true,
         })?;
@@ -233,7 +234,8 @@ impl Client {
         };
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             return Err(Failure {
-                error: Error::grafana(format!("{method} {url}: {status}: {}", message(&value))),
+                error: Error::grafana(format!("{method} {url}: {status}: {}", message(&value)))
+                    .with_outcome(Outcome::Status(status.as_u16())),
                 retry_after,
                 transient: true,
             });
@@ -258,7 +260,8 @@ impl Client {
             "{method} {}{path}: {status}: {}",
             self.base,
             message(value)
-        ));
+        ))
+        .with_outcome(Outcome::Status(status.as_u16()));
         let token = matches!(self.auth, Auth::Token(_));
         match (status.as_u16(), token) {
             (401, false) => e.with_help("Grafana refused the credentials: check GRAFANA_ADMIN_PASSWORD in generated/<stack>/.env"),

@@ -106,7 +106,7 @@ impl Client {
 /// to do.
 pub(crate) fn settle(e: Error) -> Error {
     match e {
-        Error::Transient { message } => Error::influx(message).with_help(UNREACHABLE_HELP),
+        Error::Transient { message, .. } => Error::influx(message).with_help(UNREACHABLE_HELP),
         other => other,
     }
 }

@@ -2,8 +2,9 @@
 //! of transport failures and HTTP statuses to errors, written once.
 //!
 //! Owns: building requests (Basic auth for 1.x, `Token` for 2.x), sending them, and turning a
-//! failure into `Error::Transient` (unreachable, timeout, HTTP 429/5xx: may pass on retry) or
-//! `Error::Influx` (refused: what failed, at which URL, what to do).
+//! failure into `Error::Transient` (unreachable, timeout, HTTP 429/5xx: may pass on retry; its
+//! [`Outcome`] says which: no answer, or the status answered) or `Error::Influx` (refused: what
+//! failed, at which URL, what to do).
 //! May not: know what a database, bucket or user is (that is `v1`/`v2`), print, or read the
 //! environment. Credentials never reach a URL, a message or a log.
 
@@ -13,7 +14,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
 use super::Endpoint;
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome, Result};
 
 /// What to do when a server does not answer at all.
 pub const UNREACHABLE_HELP: &str =
@@ -193,7 +194,7 @@ pub async fn check(url: &str, resp: Response, help: &str) -> Result<Response> {
     Err(status_error(url, status, body.trim(), help))
 }
 
-/// The error of a non-2xx answer.
+/// The error of a non-2xx answer (429 and 5xx: transient, with the status as its [`Outcome`]).
 pub fn status_error(url: &str, status: StatusCode, detail: &str, help: &str) -> Error {
     let message = if detail.is_empty() {
         format!("InfluxDB at {url} answered HTTP {status}")
@@ -201,18 +202,20 @@ pub fn status_error(url: &str, status: StatusCode, detail: &str, help: &str) -> 
         format!("InfluxDB at {url}: HTTP {status}: {detail}")
     };
     if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        Error::transient(message)
+        Error::transient(message).with_outcome(Outcome::Status(status.as_u16()))
     } else {
         Error::influx(message).with_help(help)
     }
 }
 
-/// A request that got no answer: unreachable or too slow is transient (a starting server);
-/// anything else is refused. The message names the URL and the root cause.
+/// A request that got no answer: unreachable or too slow is transient (a starting server;
+/// [`Outcome::NoAnswer`]); anything else is refused. The message names the URL and the root
+/// cause.
 pub fn transport(url: &str, e: &reqwest::Error) -> Error {
     let cause = root_cause(e);
     if e.is_connect() || e.is_timeout() {
         Error::transient(format!("InfluxDB is not reachable at {url}: {cause}"))
+            .with_outcome(Outcome::NoAnswer)
     } else {
         Error::influx(format!("InfluxDB at {url}: {cause}")).with_help(UNREACHABLE_HELP)
     }
@@ -224,4 +227,38 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cur = next;
     }
     cur.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_status_is_an_answer_and_a_refusal_is_not_transient() {
+        let e = status_error("u", StatusCode::INTERNAL_SERVER_ERROR, "", "h");
+        assert!(matches!(e, Error::Transient { .. }));
+        assert_eq!(e.outcome(), Some(Outcome::Status(500)));
+        assert!(e.outcome().is_some_and(Outcome::is_failing));
+        let e = status_error("u", StatusCode::TOO_MANY_REQUESTS, "", "h");
+        assert_eq!(e.outcome(), Some(Outcome::Status(429)));
+        let e = status_error("u", StatusCode::UNAUTHORIZED, "", "h");
+        assert!(matches!(e, Error::Influx { .. }));
+    }
+
+    #[tokio::test]
+    async fn no_server_listening_is_no_answer() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let ep = Endpoint {
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let c = Client::new(&ep, Auth::None).expect("client");
+        let e = c
+            .get_json("/health", "h")
+            .await
+            .expect_err("nothing listens");
+        assert_eq!(e.outcome(), Some(Outcome::NoAnswer), "{e}");
+    }
 }

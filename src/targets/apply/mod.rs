@@ -295,7 +295,7 @@ async fn read_again<T: Target + ?Sized>(
     .await;
     let ours = |message: &str| message.starts_with(&format!("{}: cannot be read ", step.id));
     found.map_err(|e| match e {
-        Error::Transient { message } if ours(&message) => {
+        Error::Transient { message, .. } if ours(&message) => {
             let help = format!(
                 "nothing was done to {}; see `promo-infra status` and `promo-infra logs {}`, then run `promo-infra apply` again",
                 step.id, service.name

@@ -357,7 +357,7 @@ fn a_checks_read_failing_for_another_reason_is_passed_on_as_it_is() {
     let p = database_check(crate::plan::Unread::Stopped);
     let err = block_on(crate::targets::apply(&reads_fail, &d, &p)).expect_err("reads fail");
     assert!(
-        matches!(&err, Error::Transient { message } if message.starts_with("grafana at")),
+        matches!(&err, Error::Transient { message, .. } if message.starts_with("grafana at")),
         "{err:?}"
     );
 }

@@ -1,9 +1,12 @@
 //! `status --target cloud`: per service, whether its API answers and how many of the stack's
 //! objects it has.
 //!
-//! Each service is counted on its own: one that does not answer is `unreachable` and leaves the
-//! other's count as it is. One that answers but refuses the reads (a wrong token: 401, a
-//! missing permission: 403) is an error, as `plan` reports it, not a row of zeros.
+//! Each service is counted on its own: one that does not answer is `unreachable`, one that
+//! answers a request (its health, or any read of the count) with an error status is `failing`,
+//! and either leaves the other's count as it is (the error on stderr). One that answers but
+//! refuses the reads (a wrong token: 401, a missing permission: 403) is an error, as `plan`
+//! reports it, not a row of zeros. Which it is comes from the error's
+//! [`Outcome`](crate::error::Outcome), never from its message.
 //!
 //! May not: print, read the environment, decide.
 
@@ -11,7 +14,7 @@ use reqwest::Method;
 
 use super::{CloudTarget, grafana, influx};
 use crate::desired::{Desired, ResourceId, ResourceKind, ResourceSpec};
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome, Result};
 use crate::plan::Observed;
 use crate::targets::{ServiceStatus, grafana_api, record};
 
@@ -72,37 +75,20 @@ impl CloudTarget {
     pub(super) async fn status_rows(&self, desired: &Desired) -> Result<Vec<ServiceStatus>> {
         let cloud = self.endpoints(desired)?;
         let g = self.grafana(desired)?;
-        // `/api/health` answers without credentials: reachable, not yet authorised.
-        let health = match g.request(Method::GET, "/api/health", None).await {
-            Ok((s, v)) if s.is_success() => Some(v),
-            _ => None,
+        // `/api/health` answers without credentials: whether Grafana answers, and its version.
+        let health = g.request(Method::GET, "/api/health", None).await;
+        let version = match &health {
+            Ok((s, v)) if s.is_success() => v["version"].as_str().unwrap_or("-").to_string(),
+            _ => "-".to_string(),
         };
         let grafana_have = match health {
-            // Its health answers; its API is asked once before the stack's objects are read:
-            // an API failing (5xx, or no answer, after the client's retries) is this row's
-            // state, as a service down is, and leaves InfluxDB's count shown. A refusal (a
-            // status the client returns: 401, 403) is `plan`'s error, from the reads.
-            Some(_) => match g.request(Method::GET, "/api/search?limit=1", None).await {
-                Err(e) => {
-                    // What failed, on stderr: the row has room for the state only.
-                    tracing::warn!("{e}");
-                    Reach::Failing
-                }
-                Ok(_) => Reach::Counted(self.grafana_present(desired).await?),
-            },
-            None => Reach::Unreachable,
+            // Something answers there, but not Grafana's health: as if nothing did.
+            Ok((s, _)) if !s.is_success() => Reach::Unreachable,
+            health => counted(health.map(drop), self.grafana_present(desired)).await?,
         };
-        let influx_have = match self.influx(desired)?.org().await {
-            Ok(_) => Reach::Counted(self.influx_present(desired).await?),
-            // Not answering (or 429/5xx after its retries): unreachable, not an error.
-            Err(Error::Transient { .. }) => Reach::Unreachable,
-            Err(e) => return Err(e),
-        };
-        let version = health
-            .as_ref()
-            .and_then(|h| h["version"].as_str())
-            .unwrap_or("-")
-            .to_string();
+        let influx = self.influx(desired)?;
+        let influx_have =
+            counted(influx.org().await.map(drop), self.influx_present(desired)).await?;
         Ok(vec![
             status_row(
                 "grafana",
@@ -120,12 +106,46 @@ impl CloudTarget {
     }
 }
 
+/// What one service holds, or why it could not be counted: `answers` is its first request
+/// (whether it answers), `reads` reads what it holds. A failure of either is this row's state
+/// and leaves the other service's count shown; a refusal is the command's error ([`reach_of`]).
+async fn counted<T>(
+    answers: Result<()>,
+    reads: impl std::future::Future<Output = Result<T>>,
+) -> Result<Reach<T>> {
+    if let Err(e) = answers {
+        return reach_of(e, false);
+    }
+    match reads.await {
+        Ok(found) => Ok(Reach::Counted(found)),
+        Err(e) => reach_of(e, true),
+    }
+}
+
+/// The state a failed request gives its service's row (the error on stderr: the row has room
+/// for the state only): `failing` when the server answered it with an error status (429, 5xx,
+/// past the client's retries if it makes any), or did not answer although it `answered` the
+/// service's first request; `unreachable` when it answers nothing. A refusal (a wrong token:
+/// 401, a missing permission: 403) or any error that is not a server's answer is `plan`'s
+/// error, not a row.
+fn reach_of<T>(e: Error, answered: bool) -> Result<Reach<T>> {
+    let reach = match e.outcome() {
+        Some(Outcome::NoAnswer) if !answered => Reach::Unreachable,
+        Some(Outcome::NoAnswer) => Reach::Failing,
+        Some(o) if o.is_failing() => Reach::Failing,
+        _ => return Err(e),
+    };
+    tracing::warn!("{e}");
+    Ok(reach)
+}
+
 /// What `status` could learn of one cloud service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Reach<T> {
     /// It does not answer.
     Unreachable,
-    /// It answers its health check, but its API fails (5xx, or no answer, after retries).
+    /// It answers, but with an error status (5xx, 429, after the client's retries), or a read
+    /// gets no answer after its first request got one.
     Failing,
     /// It answers: what it holds.
     Counted(T),
@@ -186,6 +206,21 @@ fn status_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_read_is_a_state_by_its_outcome_and_a_refusal_is_an_error() {
+        let no_answer = || Error::transient("x").with_outcome(Outcome::NoAnswer);
+        let status = |s| Error::grafana("x").with_outcome(Outcome::Status(s));
+        let state = |e, answered| reach_of::<()>(e, answered).map_err(|e| e.to_string());
+        assert_eq!(state(no_answer(), false), Ok(Reach::Unreachable));
+        assert_eq!(state(no_answer(), true), Ok(Reach::Failing));
+        assert_eq!(state(status(503), false), Ok(Reach::Failing));
+        assert_eq!(state(status(429), true), Ok(Reach::Failing));
+        assert!(state(status(401), true).is_err());
+        assert!(state(status(403), false).is_err());
+        // An error that is not a server's answer (no outcome) is not a row either.
+        assert!(state(Error::transient("x"), false).is_err());
+    }
 
     #[test]
     fn an_unreachable_service_is_unreachable_and_unhealthy_with_nothing_counted() {

@@ -1,20 +1,22 @@
 //! What every target shares: secret lookup, the stack's service URLs, the InfluxDB database
-//! (observe and apply over its HTTP API), health polling and friendly uptimes.
+//! (observe and apply over its HTTP API), which services' contents observe could not read and
+//! why, health polling and friendly uptimes.
 //!
 //! Owns: the one implementation of each of those for docker and native (and the next target).
 //! May not: print, read the environment except through [`crate::settings`], or know a target's
 //! engine (no bollard, no processes).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::Context;
 use super::grafana_api::Attempts;
-use crate::desired::{DatabaseSpec, Desired, ResourceSpec};
+use crate::desired::{DatabaseSpec, Desired, ResourceId, ResourceSpec};
 use crate::error::{Error, Result};
 use crate::influx;
 use crate::net;
-use crate::plan::ObservedResource;
+use crate::plan::{ObservedResource, Unread};
 
 /// A secret's value: `.env` first, then the environment (for the ones the user provides). An
 /// empty value counts as not set. A token apply mints is read from `.env` as it is on disk now
@@ -211,6 +213,45 @@ pub async fn apply_database(ctx: &Context, desired: &Desired, spec: &DatabaseSpe
     influx::apply(&ep, spec, &ctx.secrets).await
 }
 
+/// How a target found a service that holds what a plan compares ([`crate::plan::hosts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// It runs and answers as healthy: what it holds was read.
+    Answers,
+    /// It runs (a container, a live process) but does not answer as healthy.
+    Runs,
+    /// It does not run. `stopped`: it is still there, stopped (an exited container, a process
+    /// whose pidfile is left); `kept`: what it held is (its container, a volume, a data
+    /// directory).
+    Down {
+        /// Still there, stopped.
+        stopped: bool,
+        /// Its data is kept.
+        kept: bool,
+    },
+}
+
+/// The services whose contents observe could not read, and why, from how the target `found`
+/// each of them: one that runs but does not answer, one that is stopped, one that does not run
+/// while its data is kept. One that answers was read; one whose data is gone holds nothing.
+pub fn unread(
+    desired: &Desired,
+    found: impl Fn(&ResourceId) -> Found,
+) -> BTreeMap<ResourceId, Unread> {
+    crate::plan::hosts(desired)
+        .into_iter()
+        .filter_map(|host| {
+            let why = match found(&host) {
+                Found::Answers | Found::Down { kept: false, .. } => return None,
+                Found::Runs => Unread::NotAnswering,
+                Found::Down { stopped: true, .. } => Unread::Stopped,
+                Found::Down { stopped: false, .. } => Unread::NotRunning,
+            };
+            Some((host, why))
+        })
+        .collect()
+}
+
 /// The longest pause between two looks at a starting service.
 pub const MAX_POLL: Duration = Duration::from_millis(250);
 
@@ -283,6 +324,31 @@ pub fn uptime(secs: i64) -> String {
 mod tests {
     use super::*;
     use crate::desired::{PortSpec, ProcessSpec, Resource, ResourceId, ResourceKind};
+
+    /// The one rule docker, native and the fake report unread services by.
+    #[test]
+    fn a_service_that_runs_without_answering_is_unread_as_not_answering() {
+        let influx = ResourceId::new(ResourceKind::Service, "influxdb");
+        let db = Resource::new(
+            ResourceId::new(ResourceKind::Database, "k6"),
+            vec![influx.clone()],
+            ResourceSpec::Network { name: "x".into() },
+            &Default::default(),
+        );
+        let d = Desired::of([db]);
+        let down = |stopped, kept| Found::Down { stopped, kept };
+        for (found, want) in [
+            (Found::Answers, None),
+            (Found::Runs, Some(Unread::NotAnswering)),
+            (down(true, true), Some(Unread::Stopped)),
+            (down(false, true), Some(Unread::NotRunning)),
+            (down(true, false), None),
+            (down(false, false), None),
+        ] {
+            let got = unread(&d, |_| found);
+            assert_eq!(got.get(&influx).copied(), want, "{found:?}");
+        }
+    }
 
     #[test]
     fn uptimes_read_like_a_person_wrote_them() {

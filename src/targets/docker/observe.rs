@@ -19,7 +19,7 @@ use super::{DockerTarget, labels};
 use crate::desired::{Desired, MountSource, ResourceId, ResourceKind, ResourceSpec, ServiceSpec};
 use crate::error::Result;
 use crate::plan::{Observed, ObservedResource, Unread};
-use crate::targets::common;
+use crate::targets::common::{self, Found};
 use crate::targets::grafana_api::{self, Attempts};
 
 /// Every container (running or not) carrying all of `labels` (`key=value`); `what` names the
@@ -256,33 +256,39 @@ fn moved_ports(desired: &Desired, o: &ObservedResource) -> Option<Vec<crate::des
 }
 
 /// The services holding a resource the plan compares (Grafana's dashboards, InfluxDB's database)
-/// whose API is not read ([`with_service_reads`] reads only a converged one), and why: a
-/// container that is stopped or does not answer, or no container while its data volume is
-/// kept. `observed` has the volumes; `converged` is per service of `containers`.
+/// whose API is not read ([`with_service_reads`] reads only a converged one), and why
+/// ([`common::unread`]): a container that does not answer, or is stopped (it keeps what it
+/// held), or no container while its data volume is kept. `observed` has the volumes;
+/// `converged` is per service of `containers`.
 fn unread(
     desired: &Desired,
     observed: &Observed,
     containers: &BTreeMap<String, Vec<ContainerSummary>>,
     converged: &[bool],
 ) -> BTreeMap<ResourceId, Unread> {
-    let mut out = BTreeMap::new();
-    for host in crate::plan::hosts(desired) {
-        let why = match containers.keys().position(|s| *s == host.name) {
-            Some(i) if converged[i] => continue,
+    common::unread(desired, |host| {
+        match containers.keys().position(|s| *s == host.name) {
+            Some(i) if converged[i] => Found::Answers,
             Some(_) => {
                 let running = containers[&host.name]
                     .iter()
                     .any(|c| c.state == Some(ContainerSummaryStateEnum::RUNNING));
                 if running {
-                    Unread::NotAnswering
+                    Found::Runs
                 } else {
-                    Unread::Stopped
+                    Found::Down {
+                        stopped: true,
+                        kept: true,
+                    }
                 }
             }
             None => {
-                let Some(ResourceSpec::Service(s)) = desired.resources.get(&host).map(|r| &r.spec)
+                let Some(ResourceSpec::Service(s)) = desired.resources.get(host).map(|r| &r.spec)
                 else {
-                    continue;
+                    return Found::Down {
+                        stopped: false,
+                        kept: false,
+                    };
                 };
                 // The very volume it mounts (one under another name is replaced: empty).
                 let kept = s.mounts.iter().any(|m| match &m.source {
@@ -296,15 +302,13 @@ fn unread(
                     }
                     MountSource::Generated(_) => false,
                 });
-                if !kept {
-                    continue;
+                Found::Down {
+                    stopped: false,
+                    kept,
                 }
-                Unread::NotRunning
             }
-        };
-        out.insert(host, why);
-    }
-    out
+        }
+    })
 }
 
 /// The stack's network, volumes and containers as the engine reports them.

@@ -32,9 +32,12 @@
 //! - no health checks, timeouts, images, progress bars, or transient failures (no retries);
 //! - native: a process that is not running is not observed at all (a dead pidfile), as in the
 //!   native target, so it plans as a create, never as a start;
-//! - what a service holds (databases, Grafana objects) is not read while it does not run: the
-//!   fake reports such a service in [`Observed::unread`] as the real targets do (stopped; or,
-//!   on docker, no container while its volume is held), never its contents as absent;
+//! - what a service holds (databases, Grafana objects) is not read while it does not run or
+//!   does not answer ([`Held::answers`]): the fake reports such a service in
+//!   [`Observed::unread`] by the rule the real targets use ([`super::common::unread`]: it does
+//!   not answer, it is stopped, or, on docker, no container while its volume is held), never
+//!   its contents as absent; a `Start` of one that runs makes it answer (the real targets wait
+//!   for that, bounded, and fail if it never does);
 //! - databases are observed only when declared and when `influxdb` runs, as in both targets;
 //!   the fake holds the database's spec exactly as `influx::observe` would rebuild it;
 //! - `destroy` returns `service NAME`, `network NAME`, `volume NAME`, `database NAME` lines
@@ -49,6 +52,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde_json::Value;
 
+use super::common::{self, Found};
 use super::{ServiceStatus, Target};
 use crate::desired::{Desired, Resource, ResourceId, ResourceKind, ResourceSpec};
 use crate::error::{Error, Result};
@@ -73,8 +77,11 @@ pub struct Held {
     pub hash: Option<String>,
     /// Its canonical form (what plan diffs against).
     pub canonical: Value,
-    /// Whether it runs and is healthy (services, processes); always true for the others.
+    /// Whether it runs (services, processes); always true for the others.
     pub running: bool,
+    /// Whether, running, it answers as healthy (false: a wedged or SIGSTOPped process, an
+    /// unhealthy container); always true for the others.
+    pub answers: bool,
     /// Networks and volumes a container was created with (it keeps them in use).
     pub uses: Vec<ResourceId>,
 }
@@ -86,6 +93,7 @@ impl Held {
             hash: Some(r.hash.clone()),
             canonical: r.canonical.clone(),
             running: true,
+            answers: true,
             uses: r
                 .depends_on
                 .iter()
@@ -177,17 +185,18 @@ impl FakeTarget {
         }
     }
 
-    fn influx_running(held: &BTreeMap<ResourceId, Held>) -> bool {
-        held.get(&ResourceId::new(ResourceKind::Service, "influxdb"))
-            .is_some_and(|h| h.running)
+    /// Whether the service `name` runs and answers (its API can be read).
+    fn answering(held: &BTreeMap<ResourceId, Held>, name: &str) -> bool {
+        held.get(&ResourceId::new(ResourceKind::Service, name))
+            .is_some_and(|h| h.running && h.answers)
     }
 
     /// Create (or replace) `r`: check what a real engine checks, then record it.
     fn create(&self, held: &mut BTreeMap<ResourceId, Held>, r: &Resource) -> Result<()> {
         if matches!(r.spec, ResourceSpec::Database(_)) && self.flavour != Flavour::Cloud {
-            if !Self::influx_running(held) {
+            if !Self::answering(held, "influxdb") {
                 return Err(Error::influx(format!(
-                    "{}: InfluxDB is not running (the fake holds no running service.influxdb)",
+                    "{}: InfluxDB is not running (the fake holds no answering service.influxdb)",
                     r.id
                 )));
             }
@@ -223,9 +232,10 @@ impl FakeTarget {
         Ok(())
     }
 
-    /// The services whose contents observe could not read, as the real targets report them: a
-    /// held service that does not run (an exited container; a native process whose pidfile and
-    /// data directory are left), or a docker service without a container whose volume is held.
+    /// The services whose contents observe could not read, as the real targets report them
+    /// ([`common::unread`]): a held service that runs but does not answer, or that does not
+    /// run (an exited container; a native process whose pidfile and data directory are left),
+    /// or a docker service without a container whose volume is held.
     fn unread(
         &self,
         desired: &Desired,
@@ -234,31 +244,30 @@ impl FakeTarget {
         if self.flavour == Flavour::Cloud {
             return BTreeMap::new();
         }
-        let mut out = BTreeMap::new();
-        for host in crate::plan::hosts(desired) {
-            let why = match held.get(&host) {
-                Some(h) if h.running => continue,
-                Some(_) => Unread::Stopped,
-                None => {
-                    // The very volume it mounts (one under another name is replaced: empty).
-                    let kept = |d: &ResourceId| {
-                        let want = desired.resources.get(d).map(|r| r.hash.as_str());
-                        held.get(d).is_some_and(|h| h.hash.as_deref() == want)
-                    };
-                    let volume_kept = desired.resources.get(&host).is_some_and(|r| {
-                        r.depends_on
-                            .iter()
-                            .any(|d| d.kind == ResourceKind::Volume && kept(d))
-                    });
-                    if !volume_kept {
-                        continue;
-                    }
-                    Unread::NotRunning
+        common::unread(desired, |host| match held.get(host) {
+            Some(h) if h.running && h.answers => Found::Answers,
+            Some(h) if h.running => Found::Runs,
+            Some(_) => Found::Down {
+                stopped: true,
+                kept: true,
+            },
+            None => {
+                // The very volume it mounts (one under another name is replaced: empty).
+                let kept = |d: &ResourceId| {
+                    let want = desired.resources.get(d).map(|r| r.hash.as_str());
+                    held.get(d).is_some_and(|h| h.hash.as_deref() == want)
+                };
+                let volume_kept = desired.resources.get(host).is_some_and(|r| {
+                    r.depends_on
+                        .iter()
+                        .any(|d| d.kind == ResourceKind::Volume && kept(d))
+                });
+                Found::Down {
+                    stopped: false,
+                    kept: volume_kept,
                 }
-            };
-            out.insert(host, why);
-        }
-        out
+            }
+        })
     }
 
     fn status_of(&self, r: &Resource, held: Option<&Held>) -> Option<ServiceStatus> {
@@ -277,6 +286,11 @@ impl FakeTarget {
             .and_then(|last| last.split_once(':'))
             .map_or_else(|| "-".to_string(), |(_, tag)| tag.to_string());
         let running = held.is_some_and(|h| h.running);
+        let health = match held {
+            Some(h) if running && !h.answers => "unhealthy",
+            _ if running => "healthy",
+            _ => "-",
+        };
         let state = match (held, self.flavour) {
             (None, _) => "missing",
             (Some(_), _) if running => "running",
@@ -286,7 +300,7 @@ impl FakeTarget {
         Some(ServiceStatus {
             service: name,
             state: state.into(),
-            health: if running { "healthy" } else { "-" }.into(),
+            health: health.into(),
             image,
             version,
             url,
@@ -319,11 +333,8 @@ impl Target for FakeTarget {
         let held = self.lock();
         // On the cloud both services always answer.
         let cloud = self.flavour == Flavour::Cloud;
-        let influx_up = cloud || Self::influx_running(&held);
-        let grafana_up = cloud
-            || held
-                .get(&ResourceId::new(ResourceKind::Service, "grafana"))
-                .is_some_and(|h| h.running);
+        let influx_up = cloud || Self::answering(&held, "influxdb");
+        let grafana_up = cloud || Self::answering(&held, "grafana");
         let mut observed = Observed::default();
         for (id, h) in held.iter() {
             let visible = match id.kind {
@@ -348,7 +359,7 @@ impl Target for FakeTarget {
                         id: id.clone(),
                         hash: h.hash.clone(),
                         canonical: h.canonical.clone(),
-                        converged: h.running,
+                        converged: h.running && h.answers,
                     },
                 );
             }
@@ -385,7 +396,10 @@ impl Target for FakeTarget {
                 )));
             }
             (Action::Start, Some(r)) => match held.get_mut(&r.id) {
-                Some(h) => h.running = true,
+                Some(h) => {
+                    h.running = true;
+                    h.answers = true;
+                }
                 None => {
                     return Err(Error::internal(format!(
                         "{}: start of a resource that does not exist",

@@ -15,7 +15,7 @@
 //! | network   | ✓      | —      | ✓       | —     | ✓                | ✓               | ✓     |
 //! | volume    | ✓      | —      | ✓       | —     | ✓                | ✓               | ✓     |
 //! | service   | ✓      | ✓      | ✓       | ✓     | ✓                | ✓               | ✓     |
-//! | process   | ✓      | ✓      | ✓       | —     | ✓                | ✓               | ✓     |
+//! | process   | ✓      | ✓      | ✓       | ✓     | ✓                | ✓               | ✓     |
 //! | database  | ✓      | ✓      | —       | —     | —                | —               | ✓     |
 //! | token     | ✓      | —      | ✓       | —     | —                | —               | ✓     |
 //! | datasource| ✓      | ✓      | —       | —     | —                | —               | ✓     |
@@ -24,7 +24,8 @@
 //! "—" cells cannot happen: only databases (and Grafana objects) converge in place, and services
 //! and processes when only the files Grafana reloads changed (`reload_digest`); everything
 //! else is replaced; networks, volumes and databases are always "running"; a native process that
-//! is not running is not observed (it plans as a create); a database is only looked up when the
+//! is not running is not observed (it plans as a create; one that runs but does not answer is
+//! started, i.e. waited for, as docker's unhealthy container); a database is only looked up when the
 //! stack declares it, so one it no longer declares is never seen, never deleted.
 //!
 //! A fourth kind of step, `check` (known after apply): a database or a Grafana object whose
@@ -191,6 +192,11 @@ fn forget(fake: &FakeTarget, kind: ResourceKind, name: &str) {
 
 fn stop(fake: &FakeTarget, service: &str) {
     assert!(fake.edit(&id(ResourceKind::Service, service), |h| h.running = false));
+}
+
+/// The service runs but does not answer (a SIGSTOPped influxd, an unhealthy container).
+fn wedge(fake: &FakeTarget, service: &str) {
+    assert!(fake.edit(&id(ResourceKind::Service, service), |h| h.answers = false));
 }
 
 /// The stack's database as `influx::observe` would find it after `change` by hand.
@@ -363,6 +369,20 @@ fn cases() -> Vec<(&'static str, Case)> {
             Case::new(Native, PROMO)
                 .deployed()
                 .drift(|f, _| stop(f, "influxdb")),
+        ),
+        // Runs but does not answer: started (waited for), what it holds checked, on both
+        // targets alike.
+        (
+            "native_v1_influxdb_not_answering_hides_its_database",
+            Case::new(Native, PROMO_V1)
+                .deployed()
+                .drift(|f, _| wedge(f, "influxdb")),
+        ),
+        (
+            "docker_grafana_not_answering_hides_its_dashboards",
+            Case::new(Docker, PROMO)
+                .deployed()
+                .drift(|f, _| wedge(f, "grafana")),
         ),
         (
             "native_dead_process_is_recreated",
@@ -886,6 +906,8 @@ snapshot_tests! {
     docker_v2_stopped_influxdb_lost_grafana_token_replaces_grafana
     docker_v2_stopped_influxdb_and_grafana_kept_token_starts_grafana
     native_v2_dead_influxdb_kept_token_keeps_grafana
+    native_v1_influxdb_not_answering_hides_its_database
+    docker_grafana_not_answering_hides_its_dashboards
     native_dead_process_is_recreated
     docker_container_removed_by_hand_is_created
     docker_containers_made_by_compose_are_adopted
@@ -985,7 +1007,9 @@ fn matrix_is_covered() {
         ),
         (
             "process",
-            &["create", "update", "replace", "delete", "kept", "no-op"][..],
+            &[
+                "create", "update", "replace", "start", "delete", "kept", "no-op",
+            ][..],
         ),
         ("database", &["create", "update", "check", "no-op"][..]),
         ("dashboard", &["create", "update", "check", "no-op"][..]),

@@ -30,6 +30,27 @@ fn net() -> Resource {
     )
 }
 
+/// A held service (its hash, whether it runs, what it uses) that answers when it runs.
+fn service(hash: Option<&str>, running: bool, uses: Vec<ResourceId>) -> Held {
+    Held {
+        hash: hash.map(str::to_string),
+        canonical: Value::Null,
+        running,
+        answers: true,
+        uses,
+    }
+}
+
+/// What apply reports of `id` planned as a check and found as declared.
+fn checked_unchanged(id: ResourceId) -> Vec<crate::targets::Done> {
+    vec![crate::targets::Done {
+        id,
+        did: crate::targets::Did::Unchanged,
+        checked: true,
+        tokens_minted: None,
+    }]
+}
+
 fn db(retention: &str) -> Resource {
     Resource::new(
         ResourceId::new(ResourceKind::Database, "k6"),
@@ -45,16 +66,6 @@ fn db(retention: &str) -> Resource {
         }),
         &BTreeMap::new(),
     )
-}
-
-/// A service as the engine holds it, running (and healthy) or stopped.
-fn service_held(running: bool) -> Held {
-    Held {
-        hash: Some("h".into()),
-        canonical: Value::Null,
-        running,
-        uses: Vec::new(),
-    }
 }
 
 /// Grafana's folder `s`, held by `service.grafana`.
@@ -116,12 +127,7 @@ fn a_network_in_use_cannot_be_deleted() {
     fake.seed(net().id, Held::recorded(&net()));
     fake.seed(
         ResourceId::new(ResourceKind::Service, "grafana"),
-        Held {
-            hash: None,
-            canonical: Value::Null,
-            running: true,
-            uses: vec![net().id],
-        },
+        service(None, true, vec![net().id]),
     );
     let err = run(&fake, net().id, Action::Delete, &Desired::of(Vec::new())).expect_err("in use");
     assert!(err.to_string().contains("still uses it"), "{err}");
@@ -152,12 +158,7 @@ fn destroy_keeps_data_unless_volumes() {
     fake.seed(volume.clone(), Held::recorded(&net()));
     fake.seed(
         ResourceId::new(ResourceKind::Service, "influxdb"),
-        Held {
-            hash: None,
-            canonical: Value::Null,
-            running: false,
-            uses: vec![net().id, volume],
-        },
+        service(None, false, vec![net().id, volume]),
     );
     fake.seed(db("720h").id, Held::recorded(&db("720h")));
     let d = Desired::of(Vec::new());
@@ -268,7 +269,7 @@ fn a_reloadable_change_updates_the_service_in_place_and_nothing_else_does() {
 fn a_check_is_read_again_when_it_runs_and_fails_naming_its_service_while_still_unread() {
     let fake = FakeTarget::new(Flavour::Docker);
     let influx = ResourceId::new(ResourceKind::Service, "influxdb");
-    fake.seed(influx.clone(), service_held(false));
+    fake.seed(influx.clone(), service(Some("h"), false, Vec::new()));
     fake.seed(db("720h").id, Held::recorded(&db("720h")));
     let d = Desired::of(vec![db("720h")]);
     let p = plan(
@@ -292,7 +293,7 @@ fn a_check_is_read_again_when_it_runs_and_fails_naming_its_service_while_still_u
     // Running: found as declared, reported unchanged, nothing executed.
     assert!(fake.edit(&influx, |h| h.running = true));
     let done = block_on(crate::targets::apply(&fake, &d, &p)).expect("apply");
-    assert_eq!(done, database_checked_unchanged());
+    assert_eq!(done, checked_unchanged(db("720h").id));
     assert!(fake.journal().is_empty(), "nothing executed");
 }
 
@@ -332,16 +333,6 @@ fn database_check(why: crate::plan::Unread) -> crate::plan::Plan {
     }
 }
 
-/// What applying [`database_check`] reports when the database was found as declared.
-fn database_checked_unchanged() -> Vec<crate::targets::Done> {
-    vec![crate::targets::Done {
-        id: db("720h").id,
-        did: crate::targets::Did::Unchanged,
-        checked: true,
-        tokens_minted: None,
-    }]
-}
-
 /// Fails without the fix: the other read's failure came back as "InfluxDB: …" with the help
 /// to read InfluxDB's logs, blaming the checked database.
 #[test]
@@ -369,7 +360,7 @@ fn a_check_reads_only_what_its_service_holds() {
     let fake = FakeTarget::new(Flavour::Native);
     let influx = ResourceId::new(ResourceKind::Service, "influxdb");
     fake.seed(db("720h").id, Held::recorded(&db("720h")));
-    fake.seed(influx, service_held(true));
+    fake.seed(influx, service(Some("h"), true, Vec::new()));
     let folder = folder();
     let d = Desired::of(vec![db("720h"), folder]);
     // Grafana is still starting (its process runs, nothing listens yet): a read that includes
@@ -387,7 +378,7 @@ fn a_check_reads_only_what_its_service_holds() {
     });
     let p = database_check(crate::plan::Unread::NotRunning);
     let done = block_on(crate::targets::apply(&grafana_starting, &d, &p)).expect("apply");
-    assert_eq!(done, database_checked_unchanged());
+    assert_eq!(done, checked_unchanged(db("720h").id));
 }
 
 /// Each of N dashboard checks reads again its own dashboard (and the folder it is in), not the
@@ -416,7 +407,7 @@ fn each_dashboard_check_reads_its_own_dashboard_only() {
         )
     };
     let dashboards = [dashboard("a"), dashboard("b"), dashboard("c")];
-    fake.seed(grafana.clone(), service_held(true));
+    fake.seed(grafana.clone(), service(Some("h"), true, Vec::new()));
     for r in dashboards.iter().chain([&folder]) {
         fake.seed(r.id.clone(), Held::recorded(r));
     }

@@ -55,8 +55,8 @@ pub fn search_path(bin: &Path) -> std::ffi::OsString {
 
 /// Ports of one test stack, chosen once.
 #[derive(Clone, Copy)]
-struct Ports {
-    influx: u16,
+pub(crate) struct Ports {
+    pub(crate) influx: u16,
     grafana: u16,
     rpc: u16,
     control: u16,
@@ -65,7 +65,7 @@ struct Ports {
 impl Ports {
     /// Four fresh ports, held until `release()` right before the first apply starts the
     /// programs that bind them.
-    fn free() -> (Self, HeldPorts) {
+    pub(crate) fn free() -> (Self, HeldPorts) {
         let held = HeldPorts::default();
         let ports = Self {
             influx: held.take(),
@@ -79,7 +79,7 @@ impl Ports {
 
 /// A stack on `ports` whose Grafana home page is dashboard `home` (`m` or `t`): changing it
 /// changes Grafana's configuration only.
-fn manifest(ports: Ports, home: &str) -> String {
+pub(crate) fn manifest(ports: Ports, home: &str) -> String {
     let Ports {
         influx: influx_port,
         grafana: grafana_port,
@@ -96,14 +96,14 @@ fn manifest(ports: Ports, home: &str) -> String {
     )
 }
 
-struct Stack {
-    project: TestContext,
+pub(crate) struct Stack {
+    pub(crate) project: TestContext,
     bin: tempfile::TempDir,
     path: std::ffi::OsString,
 }
 
 impl Stack {
-    fn new(text: &str) -> Self {
+    pub(crate) fn new(text: &str) -> Self {
         let project = TestContext::new();
         project.write("stacks/native-it.yaml", text);
         let bin = tempfile::tempdir().expect("bin");
@@ -174,7 +174,7 @@ async fn converge(desired: &Desired, target: &NativeTarget) -> plan::Plan {
     p
 }
 
-fn pid_of(project: &Path, name: &str) -> i32 {
+pub(crate) fn pid_of(project: &Path, name: &str) -> i32 {
     let text = std::fs::read_to_string(project.join(format!("data/native-it/run/{name}.pid")))
         .expect("pidfile");
     serde_json::from_str::<serde_json::Value>(&text).expect("json")["pid"]
@@ -1012,7 +1012,7 @@ async fn a_start_that_never_becomes_healthy_stops_what_it_started() {
         left.is_empty(),
         "the failed start left {left:?} running: {err}"
     );
-    promo_snapshot!(crate::common::Text::new(err, project.path()), @"grafana did not become healthy within 2s: http://127.0.0.1:[PORT]/api/health answered: error sending request for url (http://127.0.0.1:[PORT]/api/health); it was stopped; log: (no log output)");
+    promo_snapshot!(crate::common::Text::new(err, project.path()), @"grafana did not become healthy within 2s: http://127.0.0.1:[PORT]/api/health answered: error sending request: client error (Connect): tcp connect error: Connection refused (os error 111); it was stopped; log: (no log output)");
     assert!(
         !project
             .path()
@@ -1397,7 +1397,7 @@ fn native_processes_do_not_inherit_the_callers_environment() {
 
 /// A `native-it` apply on the command line, with the stand-in Grafana on PATH.
 /// `destroy --volumes` of the stack, which must succeed.
-fn destroyed_with_volumes(stack: &Stack) {
+pub(crate) fn destroyed_with_volumes(stack: &Stack) {
     let r = cli(
         stack,
         &[
@@ -1411,20 +1411,24 @@ fn destroyed_with_volumes(stack: &Stack) {
     assert_eq!(r.code, 0, "{}", r.all());
 }
 
-fn cli(stack: &Stack, args: &[&str]) -> crate::common::Run {
-    let out = crate::common::promo()
-        .current_dir(stack.project.path())
-        .env("PATH", &stack.path)
-        .args(["-f", "stacks/native-it.yaml"])
-        .args(args)
-        .output()
-        .expect("run");
+pub(crate) fn cli(stack: &Stack, args: &[&str]) -> crate::common::Run {
+    let out = cli_command(stack, args).output().expect("run");
     crate::common::Run::new(
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
         stack.project.path(),
     )
+}
+
+/// The command line of [`cli`], to spawn it.
+pub(crate) fn cli_command(stack: &Stack, args: &[&str]) -> std::process::Command {
+    let mut cmd = crate::common::promo();
+    cmd.current_dir(stack.project.path())
+        .env("PATH", &stack.path)
+        .args(["-f", "stacks/native-it.yaml"])
+        .args(args);
+    cmd
 }
 
 /// InfluxDB's RPC bind (`backup.influx_rpc`) is checked before anything changes, like the HTTP

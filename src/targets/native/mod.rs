@@ -10,27 +10,27 @@
 //! [`crate::settings`], or signal a process whose identity does not match its pidfile.
 
 mod destroy;
+mod health;
 mod inplace;
+mod observe;
 mod proc;
 mod running;
 mod services;
-mod stopped;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use self::health::{Health, health_url};
 pub use self::proc::{PidRecord, proc_stat};
 use self::proc::{abandon, basename, http_client, proc_argv0, tail, uptime, version_of, which};
-use super::common::{self, Probe};
-use super::grafana_api::{self, Attempts};
+use super::common;
+use super::grafana_api;
 use super::{Context, LogLine, LogQuery, Progress, ServiceStatus, Target};
 use crate::compile::native::PROJECT_DIR_ENV;
-use crate::desired::{
-    Desired, EnvValue, ProcessSpec, Resource, ResourceId, ResourceKind, ResourceSpec,
-};
+use crate::desired::{Desired, EnvValue, ProcessSpec, Resource, ResourceKind, ResourceSpec};
 use crate::error::{Error, Result};
-use crate::plan::{Action, Observed, ObservedResource, Step};
+use crate::plan::{Action, Observed, Step};
 
 /// The variables a native process gets from the caller's environment besides `PATH` (the one
 /// programs are looked up on): where its user's home is and the local time zone. Everything else
@@ -242,59 +242,36 @@ impl NativeTarget {
         )
     }
 
+    /// Wait until the process `p` just started as our `child` answers its health URL; it is
+    /// our child, so whether it exited is known exactly, without guessing.
     async fn wait_healthy(
         &self,
         p: &ProcessSpec,
         log: &Path,
         child: &mut std::process::Child,
     ) -> Result<()> {
-        let line = self.progress.line(&p.name);
-        line.set_message("starting");
-        let client = &http_client()?;
-        let child = std::cell::RefCell::new(child);
-        let answered = std::cell::RefCell::new(String::from("no answer yet"));
-        let (child, answered) = (&child, &answered);
-        let result = common::wait_healthy(
-            &line,
-            self.ctx.health_timeout,
-            Duration::from_millis(200),
-            || async move {
-                // Our own child: whether it exited is known exactly, without guessing.
-                let exited = child.borrow_mut().try_wait().ok().flatten();
-                if let Some(status) = exited {
-                    return Ok(Probe::Failed(
-                        Error::native(format!(
-                            "{} exited while starting ({status}): {}",
-                            p.name,
-                            tail(log)
-                        ))
-                        .with_help(format!("see {}", log.display())),
-                    ));
-                }
-                let last = match client.get(&p.health_url).send().await {
-                    Ok(r) if r.status().is_success() => return Ok(Probe::Ready),
-                    Ok(r) => format!("HTTP {}", r.status()),
-                    Err(e) => e.to_string(),
-                };
-                let waiting = format!("waiting for {} ({last})", p.health_url);
-                *answered.borrow_mut() = last;
-                Ok(Probe::Waiting(waiting))
-            },
-            |_| {
+        let exited = || {
+            let status = child.try_wait().ok().flatten()?;
+            Some(
                 Error::native(format!(
-                    "{} did not become healthy within {:?}: {} answered: {}; it was stopped; log: {}",
+                    "{} exited while starting ({status}): {}",
                     p.name,
-                    self.ctx.health_timeout,
-                    p.health_url,
-                    answered.borrow(),
                     tail(log)
                 ))
-                .with_help(format!("see {}", log.display()))
-            },
-        )
-        .await;
-        line.finish_and_clear();
-        result
+                .with_help(format!("see {}", log.display())),
+            )
+        };
+        self.wait_answering(p, &p.health_url, exited, |answered| {
+            Error::native(format!(
+                "{} did not become healthy within {:?}: {} answered: {answered}; it was stopped; log: {}",
+                p.name,
+                self.ctx.health_timeout,
+                p.health_url,
+                tail(log)
+            ))
+            .with_help(format!("see {}", log.display()))
+        })
+        .await
     }
 
     /// SIGTERM, then SIGKILL after `grace`; only a process whose identity matches its pidfile.
@@ -348,42 +325,7 @@ impl Target for NativeTarget {
     }
 
     async fn observe(&self, desired: &Desired) -> Result<Observed> {
-        let mut observed = Observed::default();
-        // Every pidfile of the stack, declared or not (so --prune can stop leftovers).
-        for name in self.recorded() {
-            if let Some(rec) = self.live(&name) {
-                let id = ResourceId::new(ResourceKind::Service, name);
-                observed.resources.insert(
-                    id.clone(),
-                    ObservedResource {
-                        id,
-                        hash: Some(rec.hash),
-                        canonical: rec.canonical,
-                        converged: true,
-                    },
-                );
-            }
-        }
-        observed.unread = self.unread(desired, &observed);
-        // What the services hold is read where they run: a process started from an older
-        // manifest (another port) answers at its own address until it is restarted.
-        let running = running::as_observed(desired, &observed);
-        let reads = running.as_ref().unwrap_or(desired);
-        let influx_up = observed
-            .resources
-            .contains_key(&ResourceId::new(ResourceKind::Service, "influxdb"));
-        if influx_up {
-            observed.extend(
-                common::read_databases(&self.ctx, reads, "native", Attempts::Retried).await?,
-            );
-        }
-        let grafana_up = observed
-            .resources
-            .contains_key(&ResourceId::new(ResourceKind::Service, "grafana"));
-        if grafana_up {
-            observed.extend(grafana_api::read_stack(&self.ctx, reads, Attempts::Retried).await?);
-        }
-        Ok(observed)
+        self.observe_all(desired).await
     }
 
     async fn execute(&self, step: &Step, desired: &Desired) -> Result<()> {
@@ -406,7 +348,14 @@ impl Target for NativeTarget {
             (Action::Update { changes }, ResourceSpec::Process(p)) => {
                 self.reload(r, p, changes).await
             }
-            (_, ResourceSpec::Process(p)) => {
+            (action, ResourceSpec::Process(p)) => {
+                // A start is planned for a process that runs but did not answer: it is waited
+                // for, not restarted; one that ended since is started again.
+                if *action == Action::Start
+                    && let Some(rec) = self.live(&p.name)
+                {
+                    return self.await_running(p, &rec).await;
+                }
                 self.stop(&p.name, Duration::from_secs(10)).await?;
                 self.start(&common::as_created(&self.ctx, r), p).await
             }
@@ -436,11 +385,9 @@ impl Target for NativeTarget {
             let live = self.live(&p.name);
             let health = match &live {
                 None => "-".to_string(),
-                Some(_) => match client.get(&p.health_url).send().await {
-                    Ok(resp) if resp.status().is_success() => "healthy".into(),
-                    Ok(resp) => format!("unhealthy (HTTP {})", resp.status()),
-                    Err(_) => "unhealthy (no answer)".into(),
-                },
+                Some(rec) => Health::of(&client, health_url(rec, &p.health_url))
+                    .await
+                    .word(),
             };
             let program = self
                 .resolve_program(&p.program)

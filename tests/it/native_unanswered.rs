@@ -5,7 +5,8 @@
 //! with "InfluxDB is not reachable … operation timed out"; `apply` the same, before doing
 //! anything. Now, as on docker: the plan starts (waits for) `service.influxdb` and checks the
 //! database "while influxdb does not answer"; apply waits for it, bounded, then checks it, or
-//! fails naming the service, its pid, URL and what to do.
+//! fails naming the service, its pid, URL and what to do; `restart`, which it advises, stops
+//! the stopped process gracefully.
 
 use std::time::{Duration, Instant};
 
@@ -121,6 +122,14 @@ fn an_influxd_that_runs_but_does_not_answer_is_checked_not_an_error() {
     let r = native(&["plan", "--detailed-exitcode"]);
     assert_eq!(r.code, 0, "{}", r.all());
     drop(stopped);
+
+    // What the error advises: `restart` stops it gracefully at once, stopped as it is (before:
+    // it "ignored SIGTERM" for 10 s and was killed).
+    let _stopped = Stopped::new(pid);
+    let r = native(&["restart", "influxdb"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!r.stderr.contains("ignored SIGTERM"), "{}", r.all());
+    assert_ne!(pid_of(stack.project.path(), "influxdb"), pid, "{}", r.all());
     destroyed_with_volumes(&stack);
 }
 

@@ -274,7 +274,8 @@ impl NativeTarget {
         .await
     }
 
-    /// SIGTERM, then SIGKILL after `grace`; only a process whose identity matches its pidfile.
+    /// SIGTERM (and SIGCONT, for a stopped one), then SIGKILL after `grace`; only a process
+    /// whose identity matches its pidfile.
     async fn stop(&self, name: &str, grace: Duration) -> Result<bool> {
         let Some(rec) = self.live(name) else {
             let _ = fs_err::remove_file(self.pidfile(name));
@@ -282,6 +283,9 @@ impl NativeTarget {
         };
         let pid = nix::unistd::Pid::from_raw(rec.pid);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        // A stopped process (SIGSTOP, Ctrl-Z) handles SIGTERM only once continued: without
+        // this it "ignored" it for the whole grace and was killed without shutting down.
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT);
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if self.live(name).is_none() {

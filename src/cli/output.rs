@@ -103,10 +103,8 @@ impl<W: Write> Out<W> {
         let _ = writeln!(self.w, "{GREEN}✓{GREEN:#} {text}");
     }
 
-    /// A warning line; the commands it suggests carry the user's `-C`/`-f`/`--target`, as an
-    /// error's help does ([`super::term::suggested`]).
+    /// A warning line.
     pub fn warn(&mut self, text: &str) {
-        let text = super::term::suggested(text);
         let _ = writeln!(self.w, "{YELLOW}warning:{YELLOW:#} {text}");
     }
 

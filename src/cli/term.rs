@@ -21,13 +21,17 @@ static INVOCATION: std::sync::OnceLock<Invocation> = std::sync::OnceLock::new();
 struct Invocation {
     /// `promo-infra` with the user's `-C`/`-f`.
     prefix: String,
+    /// `promo-infra` with the user's `-C` only: for a suggestion that names its own `-f` (the
+    /// stack a plan file was made for).
+    project: String,
     /// `--target` of the command, when another than docker.
     target: Option<String>,
 }
 
 /// `help` with every suggested `` `promo-infra <command>…` `` given the user's `-C`/`-f` (a
-/// suggestion that already names them is left so) and, when the suggested command takes
-/// `--target` and names none, the user's `--target`.
+/// suggestion that already names `-C` is left so; one that names its own `-f` gets the user's
+/// `-C` only) and, when the suggested command takes `--target` and names none, the user's
+/// `--target`.
 fn with_invocation(help: &str, invocation: &Invocation) -> String {
     let mut out = String::with_capacity(help.len());
     let mut rest = help;
@@ -36,8 +40,12 @@ fn with_invocation(help: &str, invocation: &Invocation) -> String {
         out.push_str(&rest[..i]);
         let end = after.find('`').unwrap_or(after.len());
         let (words, tail) = after.split_at(end);
-        if words.starts_with("-f ") || words.starts_with("-C ") {
+        if words.starts_with("-C ") {
             out.push_str("`promo-infra ");
+        } else if words.starts_with("-f ") {
+            out.push('`');
+            out.push_str(&invocation.project);
+            out.push(' ');
         } else {
             out.push('`');
             out.push_str(&invocation.prefix);
@@ -102,8 +110,10 @@ fn target_given() -> Option<String> {
 
 /// Colour, error style and logs, from the global flags.
 pub fn init(globals: &Globals) {
+    let project = globals.project();
     let invocation = Invocation {
-        prefix: super::commands::k6::cli_prefix(&globals.project(), &globals.selection(false)),
+        prefix: super::commands::k6::cli_prefix(&project, &globals.selection(false)),
+        project: super::commands::k6::cli_prefix(&project, &crate::ops::Selection::Default),
         target: target_given(),
     };
     if invocation.prefix != "promo-infra" || invocation.target.is_some() {
@@ -285,8 +295,26 @@ mod tests {
     fn invocation(prefix: &str, target: Option<&str>) -> Invocation {
         Invocation {
             prefix: prefix.into(),
+            project: prefix.split(" -f ").next().unwrap_or(prefix).into(),
             target: target.map(Into::into),
         }
+    }
+
+    /// A suggestion naming its own stack (a plan file's) keeps it and gets the user's `-C`: the
+    /// stack's file is relative to the project. Fails without the fix: the `-C` was dropped.
+    #[test]
+    fn a_suggestion_naming_its_own_stack_gets_the_users_project_dir() {
+        let p = invocation("promo-infra -C /srv/shop", Some("native"));
+        assert_eq!(
+            with_invocation(
+                "run `promo-infra -f stacks/qa.yaml plan --out p.plan` again",
+                &p
+            ),
+            "run `promo-infra -C /srv/shop -f stacks/qa.yaml plan --out p.plan --target native` again"
+        );
+        let plain = invocation("promo-infra", None);
+        let own = "run `promo-infra -f stacks/qa.yaml plan --out p.plan` again";
+        assert_eq!(with_invocation(own, &plain), own);
     }
 
     #[test]

@@ -482,35 +482,42 @@ fn a_manifest_outside_the_project_is_named_by_its_absolute_path() {
     );
 }
 
-/// A warning's suggested command carries the user's `-C` and `-f`, as an error's help does: the
-/// hand-edit note `plan` prints above the plan names `generate --force` for the project and
-/// stack the user named, from wherever they run it. Fails without the fix: the note said
-/// `promo-infra generate --force`, which, run where the user is, acts on no project or on
-/// another.
+/// `plan` fails (exit 1, after showing the plan) when apply would refuse it for a generated
+/// file edited by hand, so a `plan --detailed-exitcode` gate never passes what apply then
+/// refuses; its help names `generate --force` for the project and stack the user named, from
+/// wherever they run it; `plan --out` saves nothing. Fails without the fix: `plan` printed a
+/// warning and exited 0 ("No changes" on a deployed stack) and `--out` saved a plan that
+/// `apply FILE` refused.
 #[test]
-fn a_warnings_suggested_command_carries_the_users_project_dir() {
+fn plan_fails_when_apply_would_refuse_a_hand_edited_file() {
     let p = hand_edited_project();
     let elsewhere = tempfile::tempdir().expect("temp dir");
     let root = p.path().to_str().expect("utf-8 temp path");
-    let mut plan = p.cmd(&[
-        "-C",
-        root,
-        "-f",
-        "stacks/shop.yaml",
-        "plan",
-        "--target",
-        "native",
-    ]);
-    plan.command.current_dir(elsewhere.path());
-    let plan = plan.run();
-    assert_eq!(plan.code, 0, "{}", plan.all());
-    let note = plan
-        .stdout
-        .lines()
-        .find(|l| l.contains("hand-edited"))
-        .unwrap_or_else(|| panic!("no hand-edit note: {}", plan.all()));
+    let plan = |extra: &[&str]| {
+        let args = [&["-C", root, "-f", "stacks/shop.yaml", "plan"][..], extra].concat();
+        let mut plan = p.cmd(&args);
+        plan.command.current_dir(elsewhere.path());
+        plan.run()
+    };
+    let shown = plan(&["--target", "native", "--detailed-exitcode"]);
+    assert_eq!(shown.code, 1, "{}", shown.all());
+    assert!(
+        shown
+            .stdout
+            .contains("promo-infra will perform the following actions"),
+        "the plan is still shown: {}",
+        shown.all()
+    );
     assert_eq!(
-        note.replace(root, "[ROOT]"),
-        "warning: hand-edited generated file(s) kept: generated/shop/docker-compose.yml; apply refuses until the change moves into the manifest or a template (then `promo-infra -C [ROOT] -f stacks/shop.yaml generate --force`)"
+        shown.stderr.replace(root, "[ROOT]"),
+        "  x apply refuses this plan: hand-edited generated file(s) kept: generated/shop/docker-compose.yml\n  help: move the change into the manifest or a template in dashboards-src/, then run `promo-infra -C [ROOT] -f stacks/shop.yaml generate --force` (it overwrites them) and plan again\n"
+    );
+    let before = p.snapshot_tree();
+    let saved = plan(&["--target", "native", "--out", "p.plan"]);
+    assert_eq!(saved.code, 1, "{}", saved.all());
+    assert!(p.snapshot_tree() == before, "plan --out wrote a file");
+    assert!(
+        !elsewhere.path().join("p.plan").exists(),
+        "plan --out saved it"
     );
 }

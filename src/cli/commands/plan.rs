@@ -57,6 +57,9 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
             print::deploy::saved(&mut out, file);
         }
     }
+    if let Some(refused) = report.refused() {
+        return Err(refused);
+    }
     Ok(exit_code(args.detailed_exitcode, report.plan.is_empty()))
 }
 

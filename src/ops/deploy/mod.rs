@@ -184,6 +184,28 @@ pub struct PlanReport {
     /// as `generated/<stack>/<file>`: the cron file and units of a new `backup:` section change
     /// no resource, yet apply changes them.
     pub files_to_write: Vec<String>,
+    /// Generated files edited by hand (`generated/<stack>/<file>`): apply refuses while they
+    /// are, so `plan` shows the plan and then fails ([`PlanReport::refused`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hand_edited: Vec<String>,
+}
+
+impl PlanReport {
+    /// Why `apply` would refuse this plan, when it would: `plan` fails after showing it, so a
+    /// `plan --detailed-exitcode` gate never passes what apply then refuses.
+    pub fn refused(&self) -> Option<Error> {
+        (!self.hand_edited.is_empty()).then(|| {
+            Error::usage(
+                format!(
+                    "apply refuses this plan: {}",
+                    Error::HandEdited {
+                        paths: self.hand_edited.clone()
+                    }
+                ),
+                "move the change into the manifest or a template in dashboards-src/, then run `promo-infra generate --force` (it overwrites them) and plan again",
+            )
+        })
+    }
 }
 
 /// `plan`: observe the target and diff against the manifest. Writes nothing, changes nothing.
@@ -212,6 +234,18 @@ pub fn plan_and_save(
     if out.is_some() {
         s.require_complete_env()?;
     }
+    // Decided as apply decides them, reading only; a file edited by hand makes apply refuse.
+    let written = writer::prepare(&s.ctx.generated_dir, &s.desired.files, false)?;
+    let report = written.report();
+    let hand_edited: Vec<String> = report
+        .kept
+        .iter()
+        .map(|f| format!("generated/{}/{f}", s.desired.stack))
+        .collect();
+    if out.is_some() && !hand_edited.is_empty() {
+        // Never saved: `apply FILE` would refuse it.
+        return Err(Error::HandEdited { paths: hand_edited });
+    }
     let t = s.target(Progress::hidden())?;
     let observed = runtime()?.block_on(t.observe(&s.desired))?;
     let raw = plan::plan(&s.desired, &observed, target.as_str(), prune);
@@ -224,20 +258,6 @@ pub fn plan_and_save(
         &s.desired,
         applied::read(&s.ctx.generated_dir, target).as_ref(),
     );
-    // Decided as apply decides them, reading only; a file edited by hand makes apply refuse.
-    let written = writer::prepare(&s.ctx.generated_dir, &s.desired.files, false)?;
-    let report = written.report();
-    let mut notes = notes;
-    if !report.kept.is_empty() {
-        let paths = report
-            .kept
-            .iter()
-            .map(|f| format!("generated/{}/{f}", s.desired.stack));
-        notes.push(format!(
-            "{}; apply refuses until the change moves into the manifest or a template (then `promo-infra generate --force`)",
-            Error::HandEdited { paths: paths.collect() }
-        ));
-    }
     let files_to_write = [&report.created, &report.written, &report.removed]
         .into_iter()
         .flatten()
@@ -250,6 +270,7 @@ pub fn plan_and_save(
         plan,
         notes,
         files_to_write,
+        hand_edited,
     })
 }
 

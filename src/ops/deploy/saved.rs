@@ -170,6 +170,24 @@ impl SavedPlan {
         })
     }
 
+    /// The command that makes this plan again into `file`: its stack's manifest, its target and
+    /// `--prune` (without `-f`, `plan` plans `stacks/promo.yaml`, maybe another stack).
+    fn plan_command(&self, file: &Path) -> String {
+        let quote = |p: &Path| {
+            let p = p.to_string_lossy();
+            shlex::try_quote(&p).map_or_else(|_| format!("'{p}'"), |q| q.into_owned())
+        };
+        let mut words = format!("promo-infra -f {} plan", quote(&self.manifest));
+        if self.target != TargetKind::Docker.as_str() {
+            words.push_str(&format!(" --target {}", self.target));
+        }
+        if self.prune {
+            words.push_str(" --prune");
+        }
+        words.push_str(&format!(" --out {}", quote(file)));
+        words
+    }
+
     /// Whether `plan`, made now from `desired` and `observed`, is the saved one: refused, with
     /// what moved, when the configuration or the stack changed since `plan --out`.
     pub(crate) fn check(
@@ -186,8 +204,8 @@ impl SavedPlan {
                     file.display()
                 ),
                 format!(
-                    "run `promo-infra plan --out {}` again, review it, then apply it",
-                    file.display()
+                    "run `{}` again, review it, then apply it",
+                    self.plan_command(file)
                 ),
             )
         };

@@ -88,7 +88,7 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
 
     ----- stderr -----
       x the saved plan `a.plan` is stale: stack `[STACK]` on target docker (another apply, or a change outside promo-infra) changed since it was made
-      help: run `promo-infra plan --out a.plan` again, review it, then apply it
+      help: run `promo-infra -f stacks/promo.yaml plan --out a.plan` again, review it, then apply it
     ");
 
     // Saved, then the manifest changes again: refused, nothing written or changed.
@@ -110,7 +110,7 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
 
     ----- stderr -----
       x the saved plan `b.plan` is stale: the configuration of stack `[STACK]` (the manifest, a template in dashboards-src/, or generated/[STACK]/.env) changed since it was made
-      help: run `promo-infra plan --out b.plan` again, review it, then apply it
+      help: run `promo-infra -f stacks/promo.yaml plan --out b.plan` again, review it, then apply it
     ");
     assert!(
         project(s.p.snapshot_tree()) == before,

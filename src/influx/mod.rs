@@ -45,10 +45,13 @@ impl Endpoint {
     }
 }
 
+/// What to do when a secret InfluxDB was set up with is not in `.env`: a generated one would not
+/// open the data made with the old one.
+pub const LOST_SECRET_HELP: &str = "InfluxDB keeps the admin password (and InfluxDB 2 the operator token) it was set up with: restore the line in .env as it was (a copy, another checkout, a password manager); only an InfluxDB without data yet takes a new one (`promo-infra generate` creates it)";
+
 fn secret<'a>(secrets: &'a SecretValues, name: &str) -> Result<&'a str> {
     secrets.get(name).ok_or_else(|| {
-        Error::influx(format!("secret {name} is not set"))
-            .with_help("run `promo-infra generate` to create it in .env")
+        Error::influx(format!("secret {name} is not set")).with_help(LOST_SECRET_HELP)
     })
 }
 

@@ -114,6 +114,16 @@ pub const CONTROL_API_TOKEN: &str = "CONTROL_API_TOKEN";
 /// HTTP Basic password of the STOP page.
 pub const CONTROL_API_STOP_PASSWORD: &str = "CONTROL_API_STOP_PASSWORD";
 
+/// Generated secrets a service's data is made with, by service: InfluxDB keeps its admin user
+/// (and InfluxDB 2 its operator token) in its data, Grafana its admin password and what it
+/// encrypted with its secret key. A new value does not open data made with the old one.
+pub const KEPT_IN_DATA: [(&str, &str); 4] = [
+    (INFLUX_ADMIN_PASSWORD, "influxdb"),
+    (INFLUX_ADMIN_TOKEN, "influxdb"),
+    (GRAFANA_ADMIN_PASSWORD, "grafana"),
+    (GRAFANA_SECRET_KEY, "grafana"),
+];
+
 /// `used_by` of the cloud target's tokens.
 pub const CLOUD_TARGET: &str = "cloud target";
 

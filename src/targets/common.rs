@@ -131,7 +131,7 @@ async fn operator(
 ) -> Result<(influx::Client, String, Option<String>)> {
     let token = secret(ctx, crate::secrets::INFLUX_ADMIN_TOKEN).ok_or_else(|| {
         Error::influx(format!("{} is not set", crate::secrets::INFLUX_ADMIN_TOKEN))
-            .with_help("run `promo-infra generate` to create it in .env")
+            .with_help(influx::LOST_SECRET_HELP)
     })?;
     let c = influx::Client::new(ep, influx::Auth::Token(token))?;
     let org = influx::cloud::org(&c, spec.org.as_deref().unwrap_or_default()).await?;

@@ -115,7 +115,7 @@ fn client_with(ctx: &Context, desired: &Desired, password: Option<String>) -> Re
                 "no Grafana admin password for stack `{}`: GRAFANA_ADMIN_PASSWORD is not in generated/{}/.env",
                 ctx.stack, ctx.stack
             ),
-            "run `promo-infra apply` (it creates the stack's secrets)",
+            "Grafana keeps the admin password it was first started with: restore the line in .env as it was (a copy, another checkout, a password manager); only a Grafana without data yet takes a new one (`promo-infra apply` generates it)",
         )
     })?;
     Client::new(

@@ -248,6 +248,7 @@ pub fn plan_and_save(
     }
     let t = s.target(Progress::hidden())?;
     let observed = runtime()?.block_on(t.observe(&s.desired))?;
+    kept_data::refuse(&s, &observed, |n| s.ctx.secrets.get(n).is_none())?;
     let raw = plan::plan(&s.desired, &observed, target.as_str(), prune);
     if let Some(out) = out {
         let rel = PathBuf::from(&s.loaded.rel_path);
@@ -421,6 +422,9 @@ fn apply_locked(
     let target = s.target(opts.progress.clone())?;
     let rt = runtime()?;
     let observed = rt.block_on(target.observe(&s.desired))?;
+    kept_data::refuse(&s, &observed, |n| {
+        env.outcome().added.iter().any(|a| a == n)
+    })?;
     let plan = plan::with_files(
         plan::plan(&s.desired, &observed, opts.target.as_str(), opts.prune),
         &s.desired,
@@ -490,6 +494,7 @@ pub fn status_and_alerts(
 
 mod applied;
 mod destroy;
+mod kept_data;
 pub use destroy::{DestroyPreview, DestroyReport, destroy};
 mod saved;
 pub use saved::SavedPlan;

@@ -1,0 +1,78 @@
+//! A stack whose `.env` was lost (`git clean -fdx`: it is git-ignored) while its data was kept.
+//! Apply would generate a new InfluxDB admin password and Grafana admin password and secret key,
+//! which do not open the data made with the old ones; and every hint said to run `generate`
+//! or `apply`, which do exactly that (found by exploratory QA). Now `plan` and `apply` refuse
+//! before anything is generated, naming what holds the data and how to get back; restoring
+//! `.env` gets back; and on a running stack, the read that needs the lost secret says to
+//! restore it, not to generate it.
+
+use crate::native::{Ports, Stack, cli, destroyed_with_volumes, manifest};
+
+#[test]
+fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
+    let (ports, held) = Ports::free();
+    let stack = Stack::new(&manifest(ports, "m"));
+    held.release();
+    let run = |args: &[&str]| cli(&stack, args);
+    let applied = run(&["apply", "--target", "native", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let destroyed = run(&["destroy", "--target", "native", "--auto-approve"]);
+    assert_eq!(destroyed.code, 0, "{}", destroyed.all());
+
+    // The `.env` is lost; the data directories are kept.
+    let env = stack.project.path().join("generated/native-it/.env");
+    // A copy (mode 0600 with it), as a user would keep one.
+    let copy = tempfile::tempdir().expect("temp dir");
+    let kept = copy.path().join(".env");
+    std::fs::copy(&env, &kept).expect("copy .env");
+    std::fs::remove_file(&env).expect("remove .env");
+    let before = stack.project.snapshot_tree();
+    promo_snapshot!(run(&["plan", "--target", "native"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x secrets file `[TEMP]/generated/native-it/.env`: INFLUXDB_ADMIN_PASSWORD, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY are missing, but stack `native-it` on target native still has the data made with them (service.grafana's data, service.influxdb's data): a new value would not open it, so none is generated
+      help: restore generated/native-it/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra -f stacks/native-it.yaml destroy --volumes --target native` deletes it, then `promo-infra -f stacks/native-it.yaml apply --target native` makes a new stack; nothing was changed
+    ");
+    promo_snapshot!(run(&["apply", "--target", "native", "--auto-approve"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x secrets file `[TEMP]/generated/native-it/.env`: INFLUXDB_ADMIN_PASSWORD, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY are missing, but stack `native-it` on target native still has the data made with them (service.grafana's data, service.influxdb's data): a new value would not open it, so none is generated
+      help: restore generated/native-it/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra -f stacks/native-it.yaml destroy --volumes --target native` deletes it, then `promo-infra -f stacks/native-it.yaml apply --target native` makes a new stack; nothing was changed
+    ");
+    assert!(
+        stack.project.snapshot_tree() == before,
+        "a refused plan or apply writes nothing (no new .env)"
+    );
+
+    // The advice works: with `.env` restored, apply finds the data as it was.
+    std::fs::copy(&kept, &env).expect("restore .env");
+    let again = run(&["apply", "--target", "native", "--auto-approve"]);
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert!(
+        again
+            .stdout
+            .contains("✓ database.k6: unchanged (checked once its service ran)"),
+        "{}",
+        again.all()
+    );
+
+    // Lost while the stack runs: the read that needs it says to restore it.
+    std::fs::remove_file(&env).expect("remove .env");
+    promo_snapshot!(run(&["plan", "--target", "native"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x secret INFLUXDB_ADMIN_PASSWORD is not set
+      help: InfluxDB keeps the admin password (and InfluxDB 2 the operator token) it was set up with: restore the line in .env as it was (a copy, another checkout, a password manager); only an InfluxDB without data yet takes a new one (`promo-infra -f stacks/native-it.yaml generate` creates it)
+    ");
+    std::fs::copy(&kept, &env).expect("restore .env");
+    destroyed_with_volumes(&stack);
+}

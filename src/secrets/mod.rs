@@ -295,13 +295,55 @@ pub fn with_environment(mut values: SecretValues, specs: &[SecretSpec]) -> Secre
     values
 }
 
+/// What a preprod stack without its Slack webhook `name` loses (`plan`'s note, `doctor`'s
+/// warning).
+pub fn slack_unset(name: &str) -> String {
+    format!(
+        "alerts have nowhere to go: {name} is not set, so Grafana gets no Slack contact point \
+         (the alert rules still run and show on the dashboards)"
+    )
+}
+
+/// How to provide the secret `name` that promo-infra cannot generate: `value` is the shape of
+/// its value (`...`, or the Slack webhook's URL).
+pub fn add_or_export(name: &str, value: &str, env_path: &Path) -> String {
+    format!(
+        "add `{name}={value}` to {} or export {name}",
+        env_path.display()
+    )
+}
+
+/// The shape of the value of the provided secret `name`, for [`add_or_export`].
+pub fn value_shape(m: &Manifest, name: &str) -> &'static str {
+    if slack_env(m) == Some(name) {
+        SLACK_URL_SHAPE
+    } else {
+        "..."
+    }
+}
+
+const SLACK_URL_SHAPE: &str = "https://hooks.slack.com/...";
+
+/// The name of the Slack webhook's secret, when the stack sends alerts to Slack.
+pub fn slack_env(m: &Manifest) -> Option<&str> {
+    m.alerting
+        .as_ref()
+        .and_then(|a| a.slack.as_ref())
+        .map(|s| s.webhook_url_env.as_str())
+}
+
+/// Whether the stack runs without its Slack webhook on `target`: only a preprod stack, and
+/// only on the docker and native targets (the cloud target provisions the contact point from it).
+pub fn slack_optional(m: &Manifest, target: &str) -> bool {
+    *m.environment != Environment::Prod && matches!(target, "docker" | "native")
+}
+
 /// The note `plan` shows up front when a preprod stack's Slack webhook is not set.
 pub fn slack_unset_note(name: &str, env_path: &Path) -> String {
     format!(
-        "alerts have nowhere to go: {name} is not set, so Grafana gets no Slack contact point \
-         (the alert rules still run and show on the dashboards). To send them to Slack, add \
-         `{name}=https://hooks.slack.com/...` to {} or export {name}, then apply",
-        env_path.display()
+        "{}. To send them to Slack, {}, then apply",
+        slack_unset(name),
+        add_or_export(name, SLACK_URL_SHAPE, env_path)
     )
 }
 
@@ -335,8 +377,7 @@ pub fn check_for_plan(
             continue;
         }
         let is_slack = slack.is_some_and(|s| s.webhook_url_env.as_str() == spec.name);
-        if is_slack && *m.environment != Environment::Prod && matches!(target, "docker" | "native")
-        {
+        if is_slack && slack_optional(m, target) {
             notes.push(slack_unset_note(&spec.name, env_path));
             continue;
         }
@@ -364,10 +405,8 @@ pub fn check_for_plan(
             path: env_path.to_path_buf(),
             message: format!("No value for required secret {}{at}: {why}", spec.name),
             help: Some(format!(
-                "add `{}=...` to {} or export {}, then run the command again; nothing was changed",
-                spec.name,
-                env_path.display(),
-                spec.name
+                "{}, then run the command again; nothing was changed",
+                add_or_export(&spec.name, "...", env_path)
             )),
         });
     }

@@ -87,7 +87,7 @@ fn env_checks_fail_with_their_fix_and_change_nothing() {
     [fail] .env: ./generated/shop/.env does not exist
              fix: run `promo-infra generate` to create it (mode 0600)
     [fail] secrets: not set: CONTROL_API_STOP_PASSWORD, CONTROL_API_TOKEN, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY, INFLUXDB_ADMIN_PASSWORD, INFLUXDB_ADMIN_TOKEN
-             fix: run `promo-infra generate` for generated ones; export or add to .env the ones you provide (`promo-infra secrets list`)
+             fix: run `promo-infra generate` to create them
     [fail] service control-api: missing: not deployed on this target (never applied, or destroyed)
              fix: `promo-infra apply --target native` to create it
     [fail] service grafana: missing: not deployed on this target (never applied, or destroyed)
@@ -121,7 +121,7 @@ fn env_checks_fail_with_their_fix_and_change_nothing() {
     Doctor for stack `shop`:
     [ok]   .env: ./generated/shop/.env is private (mode 0600)
     [fail] secrets: not set: GRAFANA_ADMIN_PASSWORD
-             fix: run `promo-infra generate` for generated ones; export or add to .env the ones you provide (`promo-infra secrets list`)
+             fix: run `promo-infra generate` to create them
     [fail] service control-api: missing: not deployed on this target (never applied, or destroyed)
              fix: `promo-infra apply --target native` to create it
     [fail] service grafana: missing: not deployed on this target (never applied, or destroyed)
@@ -170,4 +170,133 @@ fn cloud_only_tokens_are_checked_only_on_the_cloud_target() {
         secrets("cloud"),
         "[fail] secrets: not set: GRAFANA_CLOUD_TOKEN, INFLUX_CLOUD_TOKEN"
     );
+}
+
+/// The Slack webhook is provided by the user, never generated: a preprod stack runs without it
+/// on the docker and native targets (a warning with how to add it, as `plan`'s note), while
+/// `environment: prod`, or the cloud target that provisions the contact point from it, needs
+/// it (a fail whose fix is to add or export it, never `generate`).
+#[test]
+fn a_missing_slack_webhook_is_a_warning_in_preprod_and_a_fail_in_prod() {
+    let p = TestContext::new();
+    p.write("stacks/promo.yaml", BASE);
+    assert_eq!(p.run(&["generate"]).code, 0);
+    let secrets = |target: &str| only(p.run(&["doctor", "--target", target]), &["secrets"]);
+    let mut runs = crate::common::Runs::default();
+    runs.push("preprod, native", secrets("native"));
+    runs.push("preprod, docker", secrets("docker"));
+    runs.push("preprod, cloud", secrets("cloud"));
+    let prod = BASE
+        .replace("environment: preprod", "environment: prod")
+        .replace("admin_user: admin", "admin_user: ops");
+    p.write("stacks/promo.yaml", &prod);
+    runs.push("prod, native", secrets("native"));
+    promo_snapshot!(runs, @"
+    === preprod, native ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    Doctor for stack `shop`:
+    [warn] secrets: alerts have nowhere to go: SLACK_WEBHOOK_URL is not set, so Grafana gets no Slack contact point (the alert rules still run and show on the dashboards)
+             fix: to send them to Slack, add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to ./generated/shop/.env or export SLACK_WEBHOOK_URL, then `promo-infra apply --target native`
+
+    ----- stderr -----
+
+    === preprod, docker ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    Doctor for stack `shop`:
+    [warn] secrets: alerts have nowhere to go: SLACK_WEBHOOK_URL is not set, so Grafana gets no Slack contact point (the alert rules still run and show on the dashboards)
+             fix: to send them to Slack, add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to ./generated/shop/.env or export SLACK_WEBHOOK_URL, then `promo-infra apply`
+
+    ----- stderr -----
+
+    === preprod, cloud ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    Doctor for stack `shop`:
+    [fail] secrets: not set: SLACK_WEBHOOK_URL
+             fix: add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to ./generated/shop/.env or export SLACK_WEBHOOK_URL (the cloud target provisions the Slack contact point from it)
+
+    ----- stderr -----
+
+    === prod, native ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    Doctor for stack `shop`:
+    [fail] secrets: not set: SLACK_WEBHOOK_URL
+             fix: add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to ./generated/shop/.env or export SLACK_WEBHOOK_URL (required by `environment: prod`)
+
+    ----- stderr -----
+    ");
+}
+
+/// With the stack's InfluxDB and Grafana not running, their service lines fail once each and
+/// every check that asks them is skipped, naming which one is down (not a fail of its own).
+#[test]
+fn checks_that_ask_a_service_that_is_down_are_skipped() {
+    let p = TestContext::new();
+    p.write("stacks/promo.yaml", BASE);
+    let slack = [("SLACK_WEBHOOK_URL", "https://hooks.slack.test/x")];
+    assert_eq!(p.run_env(&["generate"], &slack).code, 0);
+    // A recorded run: the data check asks InfluxDB for its points.
+    record_run(&p.path().join("generated/shop/run"), "shop", "preprod");
+    let lines = [
+        "service influxdb",
+        "service grafana",
+        "datasource",
+        "grants",
+        "data",
+    ];
+    let run = p.run_env(&["doctor", "--target", "native"], &slack);
+    promo_snapshot!(only(run, &lines), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    Doctor for stack `shop`:
+    [fail] service grafana: missing: not deployed on this target (never applied, or destroyed)
+             fix: `promo-infra apply --target native` to create it
+    [fail] service influxdb: missing: not deployed on this target (never applied, or destroyed)
+             fix: `promo-infra apply --target native` to create it
+    [skip] datasource: skipped (needs grafana and influxdb, which are down: see their service lines)
+    [skip] grants: skipped (needs influxdb, which is down: see its service line)
+    [skip] data: skipped (needs influxdb, which is down: see its service line)
+
+    ----- stderr -----
+    ");
+}
+
+/// A run of `stack` (test id `<stack>-20261128-100000`, completed) recorded under `dir`, the
+/// stack's run directory; nothing writes its points.
+pub(crate) fn record_run(dir: &std::path::Path, stack: &str, environment: &str) {
+    use promo_infra::k6::run::Ending;
+    use promo_infra::runs::record::{self, FORMAT_VERSION, RunFile};
+    let testid = format!("{stack}-20261128-100000");
+    record::write(
+        &dir.join(&testid),
+        &RunFile {
+            format_version: FORMAT_VERSION.into(),
+            testid: testid.clone(),
+            stack: stack.into(),
+            promo: "black-friday".into(),
+            promo_type: "discount".into(),
+            environment: environment.into(),
+            intensity: None,
+            baseline: None,
+            started_at: "2026-11-28T10:00:00Z".into(),
+            ended_at: "2026-11-28T10:05:00Z".into(),
+            ending: Ending::Completed,
+            stopped_by: None,
+            exit_code: 0,
+            grade: None,
+            summary: std::path::PathBuf::from(format!(
+                "generated/{stack}/run/{testid}/summary.json"
+            )),
+            dashboard_url: String::new(),
+        },
+    )
+    .expect("record");
 }

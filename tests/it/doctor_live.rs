@@ -3,15 +3,14 @@
 //! real `influxd backup`. First every check is ok; then each live check's fail case is made on
 //! purpose and reported with its fix: a dead influxd, dropped and revoked users, a run without
 //! points, a skewed clock and an old backup, a corrupt backup, a full disk, ports held by other
-//! programs, missing binaries, and prod without HTTPS or authentication.
+//! programs, missing binaries, and prod without HTTPS (the checks that ask a stopped service
+//! skipped). Also: a preprod stack without Slack (a warning), and a docker stack whose InfluxDB
+//! container is stopped.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-use promo_infra::k6::run::Ending;
-use promo_infra::runs::record::{self, FORMAT_VERSION, RunFile};
 
 use crate::common::{Cmd, HeldPorts, Run, Runs, TestContext};
 use crate::doctor::only;
@@ -245,29 +244,11 @@ fn doctor_on_a_live_native_stack_reports_each_fault_made_on_purpose() {
     rig.ok(&["apply", "--target", "native", "--auto-approve"]);
 
     // A run wrote nothing; the host's clock is 3 days ahead (so is the newest backup's age).
-    let testid = "doc-20261128-100000";
-    record::write(
-        &rig.p.path().join(format!("generated/{STACK}/run/{testid}")),
-        &RunFile {
-            format_version: FORMAT_VERSION.into(),
-            testid: testid.into(),
-            stack: STACK.into(),
-            promo: "black-friday".into(),
-            promo_type: "discount".into(),
-            environment: "prod".into(),
-            intensity: None,
-            baseline: None,
-            started_at: "2026-11-28T10:00:00Z".into(),
-            ended_at: "2026-11-28T10:05:00Z".into(),
-            ending: Ending::Completed,
-            stopped_by: None,
-            exit_code: 0,
-            grade: None,
-            summary: PathBuf::from(format!("generated/{STACK}/run/{testid}/summary.json")),
-            dashboard_url: String::new(),
-        },
-    )
-    .expect("record");
+    crate::doctor::record_run(
+        &rig.p.path().join(format!("generated/{STACK}/run")),
+        STACK,
+        "prod",
+    );
     let ahead = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(72)).to_string();
     let faults = live(rig.doctor().env("PROMO_INFRA_NOW", &ahead).run());
 
@@ -299,8 +280,9 @@ fn doctor_on_a_live_native_stack_reports_each_fault_made_on_purpose() {
     };
 
     // Everything stopped; other programs hold Grafana's and the control API's ports (Grafana
-    // open to anonymous visitors, a server answering anyone); the public URL is plain HTTP; no
-    // influxd or grafana on PATH.
+    // open to anonymous visitors, a server answering anyone: not ours, so the checks that ask
+    // our services, prod auth included, are skipped); the public URL is plain HTTP; no influxd
+    // or grafana on PATH.
     rig.ok(&["destroy", "--target", "native", "--auto-approve"]);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let open_grafana = rt
@@ -349,6 +331,29 @@ fn doctor_on_a_live_native_stack_reports_each_fault_made_on_purpose() {
     promo_snapshot!(runs);
 }
 
+/// A healthy preprod stack whose alerts go nowhere (no Slack webhook: optional in preprod) is
+/// all ok but the secrets line's warning, and doctor exits 0; the same stack in prod fails on
+/// that line alone.
+#[test]
+fn a_preprod_stack_without_slack_warns_and_a_prod_one_fails() {
+    let rig = Rig::new();
+    let [influx, grafana, rpc, control] = rig.ports;
+    let stack = |environment: &str| {
+        manifest(influx, grafana, rpc, control, "https://grafana.doc.test")
+            .replace("environment: prod", &format!("environment: {environment}"))
+            + "alerting:\n  slack:\n    webhook_url_env: SLACK_WEBHOOK_URL\n    channel: \"#alerts\"\n"
+    };
+    rig.p.write("stacks/promo.yaml", &stack("preprod"));
+    rig.ok(&["generate"]);
+    rig.held.release();
+    rig.ok(&["apply", "--target", "native", "--auto-approve"]);
+    let mut runs = Runs::default();
+    runs.push("preprod", live(rig.doctor().run()));
+    rig.p.write("stacks/promo.yaml", &stack("prod"));
+    runs.push("prod", live(rig.doctor().run()));
+    promo_snapshot!(runs);
+}
+
 #[test]
 fn without_a_docker_engine_the_engine_fails_and_the_services_are_skipped() {
     let rig = Rig::new();
@@ -366,6 +371,44 @@ fn without_a_docker_engine_the_engine_fails_and_the_services_are_skipped() {
     [fail] Docker engine: cannot use the Docker engine at unix://[TEMP]/no-docker.sock: Socket not found: [TEMP]/no-docker.sock
              fix: start the engine (`just setup` starts dockerd when no socket answers, or `systemctl start docker`), or point DOCKER_HOST at a running one
     [skip] services: skipped (needs Docker engine)
+
+    ----- stderr -----
+    ");
+}
+
+/// The docker target, InfluxDB's container stopped (`docker stop`) under a healthy stack: its
+/// service line fails once, and the checks that ask InfluxDB are skipped, naming it.
+#[test]
+fn on_docker_a_stopped_influxdb_is_one_fail_and_its_checks_are_skipped() {
+    if !crate::engine::engine() {
+        return;
+    }
+    let s = crate::docker::EngineStack::new("docdown");
+    s.apply();
+    crate::engine::docker(&["stop", &format!("{}-influxdb-1", s.name)]);
+    crate::doctor::record_run(
+        &s.dir().join(format!("generated/{}/run", s.name)),
+        &s.name,
+        "preprod",
+    );
+    let lines = [
+        "service grafana",
+        "service influxdb",
+        "datasource",
+        "grants",
+        "data",
+    ];
+    promo_snapshot!(crate::doctor::only(s.run(&["doctor"]), &lines), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    Doctor for stack `[STACK]`:
+    [ok]   service grafana: running, healthy (0.1.0)
+    [fail] service influxdb: exited, health unhealthy
+             fix: `promo-infra logs influxdb` to see why, then `promo-infra apply` to start it
+    [skip] datasource: skipped (needs influxdb, which is down: see its service line)
+    [skip] grants: skipped (needs influxdb, which is down: see its service line)
+    [skip] data: skipped (needs influxdb, which is down: see its service line)
 
     ----- stderr -----
     ");

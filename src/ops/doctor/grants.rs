@@ -25,6 +25,9 @@ pub(super) fn grants(ctx: &Ctx) -> Finding {
     let Some(values) = &ctx.values else {
         return Finding::skipped(CHECK, ".env");
     };
+    if let Some(skip) = ctx.needs(CHECK, &["influxdb"]) {
+        return skip;
+    }
     match block_on(check(ctx, values)).and_then(|r| r) {
         Ok(f) => f,
         Err(e) => Finding::from_error(CHECK, &e),

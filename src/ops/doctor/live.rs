@@ -27,11 +27,25 @@ const SKEW_WARN_S: i64 = 2;
 /// Skew above which it fails (seconds).
 const SKEW_FAIL_S: i64 = 30;
 
+/// Whether `row`'s service runs and answers its health check: its line is ok.
+fn healthy(row: &ServiceStatus) -> bool {
+    row.state == "running" && matches!(row.health.as_str(), "healthy" | "-")
+}
+
+/// Whether the checks may ask `row`'s service: its line fails, and it does not answer (here:
+/// not running and healthy; in the cloud: unreachable, or answering with errors — a cloud
+/// service that answers but misses objects is still asked).
+pub(super) fn down(row: &ServiceStatus, target: TargetKind) -> bool {
+    match target {
+        TargetKind::Cloud => matches!(row.state.as_str(), "unreachable" | "failing"),
+        _ => !healthy(row),
+    }
+}
+
 /// One service's line: running and healthy, with its version.
 pub(super) fn service(row: &ServiceStatus, target: TargetKind) -> Finding {
     let check = format!("service {}", row.service);
-    let healthy = row.state == "running" && matches!(row.health.as_str(), "healthy" | "-");
-    if healthy {
+    if healthy(row) {
         Finding::ok(check, format!("running, {} ({})", row.health, row.version))
     } else if row.state == "missing" {
         // Nothing to read logs of: never applied on this target, or destroyed.
@@ -101,6 +115,9 @@ pub(super) fn datasource(ctx: &Ctx) -> Finding {
     let Some(values) = &ctx.values else {
         return Finding::skipped(DATASOURCE, ".env");
     };
+    if let Some(skip) = ctx.needs(DATASOURCE, &["grafana", "influxdb"]) {
+        return skip;
+    }
     let m = &ctx.loaded.manifest;
     let Some(password) = values.get(secrets::GRAFANA_ADMIN_PASSWORD) else {
         return Finding::skipped(DATASOURCE, "GRAFANA_ADMIN_PASSWORD");
@@ -189,6 +206,9 @@ pub(super) fn data(ctx: &Ctx) -> Finding {
     let Some(last) = runs.last() else {
         return Finding::ok(DATA, "no run yet (`promo-infra k6 run` records one)");
     };
+    if let Some(skip) = ctx.needs(DATA, &["influxdb"]) {
+        return skip;
+    }
     let testid = last.testid.as_str();
     let range = crate::runs::source::Source::of(m, values)
         .and_then(|s| block_on(async { s.range_if_any(testid).await }).and_then(|r| r));

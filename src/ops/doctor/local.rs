@@ -50,7 +50,10 @@ pub(super) fn env_file(path: &Path) -> (Finding, Option<SecretValues>) {
     (line, Some(values.unwrap_or_default()))
 }
 
-/// Every secret the stack uses is set, and none is a well-known default.
+/// Every secret the stack uses is set, and none is a well-known default. A secret promo-infra
+/// generates is fixed by `generate`; one the user provides by adding it to `.env` or exporting
+/// it. A preprod stack's Slack webhook is optional on the targets that run without it (as for
+/// `plan`): a warning.
 pub(super) fn secret_values(ctx: &Ctx) -> Finding {
     const CHECK: &str = "secrets";
     let Some(values) = &ctx.values else {
@@ -60,40 +63,104 @@ pub(super) fn secret_values(ctx: &Ctx) -> Finding {
         Ok(rows) => rows,
         Err(e) => return Finding::from_error(CHECK, &e),
     };
+    let m = &ctx.loaded.manifest;
     // A secret only the cloud target reads is needed only there.
     let needed = |r: &&crate::ops::SecretRow| {
-        ctx.target == crate::targets::TargetKind::Cloud
-            || r.used_by != [crate::secrets::CLOUD_TARGET]
+        ctx.target == TargetKind::Cloud || r.used_by != [secrets::CLOUD_TARGET]
     };
-    let missing: Vec<&str> = rows
+    let provided: Vec<String> = secrets::catalog(m)
+        .into_iter()
+        .filter(|s| s.kind == secrets::SecretKind::External)
+        .map(|s| s.name)
+        .collect();
+    let (external, generated): (Vec<&str>, Vec<&str>) = rows
         .iter()
         .filter(needed)
         .filter(|r| r.status == "missing")
         .map(|r| r.name.as_str())
+        .partition(|name| provided.iter().any(|p| p == name));
+    // The Slack webhook, when it is missing and the stack runs without it.
+    let slack = secrets::slack_env(m)
+        .filter(|name| external.contains(name) && secrets::slack_optional(m, ctx.target.as_str()));
+    let required: Vec<&str> = external
+        .into_iter()
+        .filter(|name| Some(*name) != slack)
         .collect();
-    if !missing.is_empty() {
-        return Finding::new(
-            CHECK,
+    let mut problems = Vec::new();
+    if !generated.is_empty() || !required.is_empty() {
+        let generate = (!generated.is_empty()).then(|| {
+            let which = if required.is_empty() {
+                "them".to_string()
+            } else {
+                generated.join(", ")
+            };
+            format!("run `promo-infra generate` to create {which}")
+        });
+        let provide = required.iter().map(|name| {
+            let why = if secrets::slack_env(m) != Some(*name) {
+                "provided by you: promo-infra cannot generate it"
+            } else if *m.environment == Environment::Prod {
+                "required by `environment: prod`"
+            } else {
+                "the cloud target provisions the Slack contact point from it"
+            };
+            let shape = secrets::value_shape(m, name);
+            format!("{} ({why})", secrets::add_or_export(name, shape, &ctx.env))
+        });
+        let fixes: Vec<String> = generate.into_iter().chain(provide).collect();
+        let mut names = [generated, required].concat();
+        names.sort_unstable();
+        problems.push(Problem(
             Level::Fail,
-            format!("not set: {}", missing.join(", ")),
-            "run `promo-infra generate` for generated ones; export or add to .env the ones you provide (`promo-infra secrets list`)",
-        );
+            format!("not set: {}", names.join(", ")),
+            fixes.join("; "),
+        ));
     }
-    let prod = *ctx.loaded.manifest.environment == Environment::Prod;
-    match defaults(values) {
-        Some(name) => Finding::new(
-            CHECK,
+    if let Some(name) = slack {
+        problems.push(Problem(
+            Level::Warn,
+            secrets::slack_unset(name),
+            format!(
+                "to send them to Slack, {}, then `promo-infra apply`",
+                secrets::add_or_export(name, secrets::value_shape(m, name), &ctx.env)
+            ),
+        ));
+    }
+    if let Some(name) = defaults(values) {
+        let prod = *m.environment == Environment::Prod;
+        problems.push(Problem(
             if prod { Level::Fail } else { Level::Warn },
             format!("{name} is a well-known default password"),
             format!(
                 "delete the {name} line in {} and run `promo-infra generate`, then `promo-infra apply`",
                 ctx.env.display()
             ),
-        ),
-        None => Finding::ok(
+        ));
+    }
+    Problem::finding(CHECK, problems).unwrap_or_else(|| {
+        Finding::ok(
             CHECK,
             format!("{} set, none a default", rows.iter().filter(needed).count()),
-        ),
+        )
+    })
+}
+
+/// One problem a check found: its level, what, and what to do.
+struct Problem(Level, String, String);
+
+impl Problem {
+    /// One line for all of `problems` (the worst level; findings and fixes in order), `None`
+    /// when there is none.
+    fn finding(check: &str, problems: Vec<Self>) -> Option<Finding> {
+        let level = problems.iter().map(|p| p.0).max()?;
+        let (findings, fixes): (Vec<String>, Vec<String>) =
+            problems.into_iter().map(|p| (p.1, p.2)).unzip();
+        Some(Finding::new(
+            check,
+            level,
+            findings.join("; "),
+            fixes.join("; "),
+        ))
     }
 }
 

@@ -123,6 +123,29 @@ struct Ctx {
     env: PathBuf,
     /// `None` when `.env` could not be read (the `.env` line says why).
     values: Option<SecretValues>,
+    /// The services whose line fails because they do not answer: the checks that ask one are
+    /// skipped. Empty when the services' status is unknown (each check then says what it got).
+    down: Vec<String>,
+}
+
+impl Ctx {
+    /// The skip line of `check` when one of the `services` it asks is down.
+    fn needs(&self, check: &str, services: &[&str]) -> Option<Finding> {
+        let down: Vec<&str> = services
+            .iter()
+            .copied()
+            .filter(|s| self.down.iter().any(|d| d == s))
+            .collect();
+        let why = match down.as_slice() {
+            [] => return None,
+            [one] => format!("{one}, which is down: see its service line"),
+            many => format!(
+                "{}, which are down: see their service lines",
+                many.join(" and ")
+            ),
+        };
+        Some(Finding::skipped(check, &why))
+    }
 }
 
 /// Run every check on the selected stack; never changes anything.
@@ -130,12 +153,13 @@ pub fn doctor(project: &Project, selection: &Selection, target: TargetKind) -> R
     let (_, loaded) = load_one(project, selection)?;
     let env = env_path(project, &loaded.manifest);
     let (env_line, values) = local::env_file(&env);
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         project: project.clone(),
         loaded,
         target,
         env,
         values,
+        down: Vec::new(),
     };
     let mut checks = vec![env_line, local::secret_values(&ctx)];
     let engine = run::bounded(local::engine_name(target), CHECK_TIMEOUT, {
@@ -148,6 +172,12 @@ pub fn doctor(project: &Project, selection: &Selection, target: TargetKind) -> R
     let engine_ok = target != TargetKind::Docker || engine.iter().all(|f| f.level != Level::Fail);
     checks.extend(engine);
     let rows = services(&ctx, selection, engine_ok, &mut checks);
+    ctx.down = rows
+        .iter()
+        .flatten()
+        .filter(|row| live::down(row, target))
+        .map(|row| row.service.clone())
+        .collect();
     // A check that reads only the context, on its own copy of it.
     let on_ctx = |name: &str, f: fn(&Ctx) -> Vec<Finding>| {
         let ctx = ctx.clone();

@@ -26,7 +26,8 @@ pub(super) fn prod(ctx: &Ctx) -> Vec<Finding> {
     }
     let mut out = vec![public_url(ctx)];
     out.push(refuses(
-        "prod grafana auth",
+        ctx,
+        ["prod grafana auth", "grafana"],
         &format!(
             "{}/api/search?limit=1",
             crate::compile::native::grafana_url(m)
@@ -36,7 +37,8 @@ pub(super) fn prod(ctx: &Ctx) -> Vec<Finding> {
     ));
     if *m.control_api.enabled {
         out.push(refuses(
-            "prod control API auth",
+            ctx,
+            ["prod control API auth", "control-api"],
             &format!("{}/api/tests/current", control_url(m)),
             "the control API",
             "the control API answers without CONTROL_API_TOKEN: `promo-infra apply` restores its configuration",
@@ -69,8 +71,15 @@ fn public_url(ctx: &Ctx) -> Finding {
     )
 }
 
+/// The line of `service`'s refusal: skipped while `service` is down (its own line says so;
+/// whatever else answers on its port is not it).
+fn refuses(ctx: &Ctx, [line, service]: [&str; 2], url: &str, what: &str, fix: &str) -> Finding {
+    ctx.needs(line, &[service])
+        .unwrap_or_else(|| refused(line, url, what, fix))
+}
+
 /// A GET without credentials must be refused (401/403).
-fn refuses(line: &str, url: &str, what: &str, fix: &str) -> Finding {
+fn refused(line: &str, url: &str, what: &str, fix: &str) -> Finding {
     let answer =
         http(url).and_then(|c| block_on(async { c.get(url).send().await.map(|r| r.status()) }));
     match answer {
@@ -100,5 +109,51 @@ fn refuses(line: &str, url: &str, what: &str, fix: &str) -> Finding {
             "start the stack (`promo-infra apply`), then run doctor again",
         ),
         Err(e) => Finding::from_error(line, &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    /// A server answering its first request with `status`; its URL.
+    fn answering(status: &str) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/api", listener.local_addr().expect("addr"));
+        let reply = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = listener.accept() {
+                let mut buf = [0u8; 2048];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(reply.as_bytes());
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn an_answer_without_credentials_fails_a_refusal_is_ok() {
+        let line = |status: &str| {
+            let url = answering(status);
+            let f = refused("prod grafana auth", &url, "Grafana", "turn it off");
+            (f.level, f.finding.replace(&url, "URL"), f.fix)
+        };
+        assert_eq!(
+            [line("200 OK"), line("401 Unauthorized")],
+            [
+                (
+                    Level::Fail,
+                    "Grafana answered HTTP 200 without credentials at URL".to_string(),
+                    "turn it off".to_string()
+                ),
+                (
+                    Level::Ok,
+                    "Grafana refuses a request without credentials (HTTP 401)".to_string(),
+                    String::new()
+                ),
+            ]
+        );
     }
 }

@@ -21,7 +21,7 @@ fn refused_help(c: &Client) -> String {
         |u| format!("the password of InfluxDB user `{u}`"),
     );
     format!(
-        "check {whose} in .env (`promo-infra apply` restores the stack's users and grants) and that InfluxDB is the version the manifest says"
+        "check {whose} in .env (`promo-infra apply` restores the stack's users and grants with the admin's) and that InfluxDB is the version the manifest says; if .env was made again after InfluxDB's data (lost, then generated), the data keeps the old admin password: restore the previous .env"
     )
 }
 

@@ -85,7 +85,7 @@ fn env_checks_fail_with_their_fix_and_change_nothing() {
     ----- stdout -----
     Doctor for stack `shop`:
     [fail] .env: ./generated/shop/.env does not exist
-             fix: run `promo-infra generate` to create it (mode 0600)
+             fix: a new stack: run `promo-infra generate` to create it (mode 0600); a stack applied before: restore the .env it was applied with (its data keeps InfluxDB's and Grafana's admin secrets, which new ones do not open)
     [fail] secrets: not set: CONTROL_API_STOP_PASSWORD, CONTROL_API_TOKEN, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY, INFLUXDB_ADMIN_PASSWORD, INFLUXDB_ADMIN_TOKEN
              fix: run `promo-infra generate` to create them
     [fail] service control-api: missing: not deployed on this target (never applied, or destroyed)

@@ -44,7 +44,7 @@ pub(super) fn env_file(path: &Path) -> (Finding, Option<SecretValues>) {
             CHECK,
             Level::Fail,
             format!("{} does not exist", path.display()),
-            "run `promo-infra generate` to create it (mode 0600)",
+            "a new stack: run `promo-infra generate` to create it (mode 0600); a stack applied before: restore the .env it was applied with (its data keeps InfluxDB's and Grafana's admin secrets, which new ones do not open)",
         ),
     };
     (line, Some(values.unwrap_or_default()))

@@ -24,6 +24,8 @@ pub struct Generated {
     pub report: WriteReport,
     /// What happened to `.env`.
     pub env: EnvOutcome,
+    /// What the user should know: each secret they provide that is missing, and what follows.
+    pub warnings: Vec<String>,
 }
 
 /// `generate`: compile every selected stack, then write. Nothing is written unless every
@@ -71,11 +73,21 @@ pub fn generate(project: &Project, selection: &Selection, force: bool) -> Result
             *l.manifest.environment,
             secrets::os_random_hex,
         )?;
+        let shown = format!("generated/{}", desired.stack);
+        let warnings = env
+            .missing_external
+            .iter()
+            .map(|name| {
+                let env_file = std::path::Path::new(&shown).join(".env");
+                secrets::missing_external_note(name, &env_file, *l.manifest.environment)
+            })
+            .collect();
         out.push(Generated {
             stack: desired.stack.clone(),
-            dir: format!("generated/{}", desired.stack),
+            dir: shown,
             report,
             env,
+            warnings,
         });
     }
     drop(locks);

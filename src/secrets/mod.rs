@@ -347,6 +347,22 @@ pub fn slack_unset_note(name: &str, env_path: &Path) -> String {
     )
 }
 
+/// The warning `generate` gives for a secret the user provides (the Slack webhook) that is
+/// neither in `.env` nor in the environment: on a preprod stack, [`slack_unset_note`] (the
+/// stack runs, its alerts go nowhere); on prod, that `plan` and `apply` refuse without it
+/// ([`check_for_plan`]).
+pub fn missing_external_note(name: &str, env_path: &Path, environment: Environment) -> String {
+    if environment != Environment::Prod {
+        return slack_unset_note(name, env_path);
+    }
+    format!(
+        "{name} is not set: it is required by `environment: prod`, and `promo-infra plan` and \
+         `promo-infra apply` refuse to run without it. Add `{name}=https://hooks.slack.com/...` \
+         to {} or export {name}",
+        env_path.display()
+    )
+}
+
 /// Every secret the plan of `target` needs, checked BEFORE the plan is shown (never after an
 /// approval). Returns the notes to show above the plan; refuses (terraform's "No value for
 /// required variable") when a secret the user must provide is missing and the stack cannot run

@@ -201,9 +201,9 @@ fn a_failing_second_stack_leaves_the_first_untouched() {
       ~ generated/a/grafana/dashboards/shop-marketing.json
       ~ generated/a/native/grafana.ini
       ~ generated/a/systemd/promo-infra-a-control-api.service
-    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/a/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    warning: alerts have nowhere to go: SLACK_WEBHOOK_URL is not set, so Grafana gets no Slack contact point (the alert rules still run and show on the dashboards). To send them to Slack, add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to generated/a/.env or export SLACK_WEBHOOK_URL, then apply
     ✓ generated/a: 0 created, 4 updated, 13 unchanged, 0 removed
-    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/b/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    warning: alerts have nowhere to go: SLACK_WEBHOOK_URL is not set, so Grafana gets no Slack contact point (the alert rules still run and show on the dashboards). To send them to Slack, add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to generated/b/.env or export SLACK_WEBHOOK_URL, then apply
     ✓ generated/b: 0 created, 0 updated, 17 unchanged, 0 removed
 
     ----- stderr -----

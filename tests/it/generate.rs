@@ -5,7 +5,7 @@ use promo_infra::ops::{self, Selection};
 use promo_infra::project::Project;
 use promo_infra::secrets::SecretValues;
 
-use crate::common::{BASE, TestContext, repo};
+use crate::common::{BASE, Runs, TestContext, repo};
 
 /// Every generated file of every stack in stacks/, one snapshot per stack with a header per
 /// file (secrets are never in these files, so nothing needs redacting).
@@ -92,9 +92,9 @@ fn two_generates_are_byte_identical() {
     success: true
     exit_code: 0
     ----- stdout -----
-    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/promo-v1/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    warning: alerts have nowhere to go: SLACK_WEBHOOK_URL is not set, so Grafana gets no Slack contact point (the alert rules still run and show on the dashboards). To send them to Slack, add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to generated/promo-v1/.env or export SLACK_WEBHOOK_URL, then apply
     ✓ generated/promo-v1: 0 created, 0 updated, 19 unchanged, 0 removed
-    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/promo/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    warning: alerts have nowhere to go: SLACK_WEBHOOK_URL is not set, so Grafana gets no Slack contact point (the alert rules still run and show on the dashboards). To send them to Slack, add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to generated/promo/.env or export SLACK_WEBHOOK_URL, then apply
     ✓ generated/promo: 0 created, 0 updated, 17 unchanged, 0 removed
 
     ----- stderr -----
@@ -151,7 +151,7 @@ fn hand_edits_are_detected_and_kept() {
     ----- stdout -----
       ~ generated/shop/native/grafana.ini
       ~ generated/shop/systemd/promo-infra-shop-control-api.service
-    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    warning: alerts have nowhere to go: SLACK_WEBHOOK_URL is not set, so Grafana gets no Slack contact point (the alert rules still run and show on the dashboards). To send them to Slack, add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to generated/shop/.env or export SLACK_WEBHOOK_URL, then apply
     ✓ generated/shop: 0 created, 2 updated, 14 unchanged, 0 removed
 
     ----- stderr -----
@@ -169,7 +169,7 @@ fn hand_edits_are_detected_and_kept() {
     success: false
     exit_code: 1
     ----- stdout -----
-    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    warning: alerts have nowhere to go: SLACK_WEBHOOK_URL is not set, so Grafana gets no Slack contact point (the alert rules still run and show on the dashboards). To send them to Slack, add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to generated/shop/.env or export SLACK_WEBHOOK_URL, then apply
     ✓ generated/shop: 0 created, 0 updated, 16 unchanged, 0 removed
 
     ----- stderr -----
@@ -234,13 +234,50 @@ fn hand_edits_are_detected_and_kept() {
     exit_code: 0
     ----- stdout -----
       ~ generated/shop/docker-compose.yml
-    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    warning: alerts have nowhere to go: SLACK_WEBHOOK_URL is not set, so Grafana gets no Slack contact point (the alert rules still run and show on the dashboards). To send them to Slack, add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to generated/shop/.env or export SLACK_WEBHOOK_URL, then apply
     ✓ generated/shop: 0 created, 1 updated, 16 unchanged, 0 removed
 
     ----- stderr -----
     ");
     assert!(!p.read(compose).contains("my local tweak"));
     assert_eq!(p.run(&["generate", "--check"]).code, 0);
+}
+
+/// Fails on the old code, which told a preprod stack that the webhook is "required by
+/// `environment: prod`": preprod gets the note `apply` gives (its alerts go nowhere), prod is
+/// told that `plan` and `apply` refuse without it.
+#[test]
+fn a_missing_webhook_is_explained_for_the_stacks_environment() {
+    let p = TestContext::new();
+    p.write("stacks/shop.yaml", BASE);
+    assert_eq!(p.run(&["generate"]).code, 0);
+    let mut runs = Runs::default();
+    runs.push("generate (preprod)", p.run(&["generate"]));
+    let prod = BASE
+        .replacen("environment: preprod", "environment: prod", 1)
+        .replacen("admin_user: admin", "admin_user: shop-admin", 1);
+    p.write("stacks/shop.yaml", &prod);
+    assert_eq!(p.run(&["generate"]).code, 0);
+    runs.push("generate (prod)", p.run(&["generate"]));
+    promo_snapshot!(runs, @"
+    === generate (preprod) ===
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    warning: alerts have nowhere to go: SLACK_WEBHOOK_URL is not set, so Grafana gets no Slack contact point (the alert rules still run and show on the dashboards). To send them to Slack, add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to generated/shop/.env or export SLACK_WEBHOOK_URL, then apply
+    ✓ generated/shop: 0 created, 0 updated, 17 unchanged, 0 removed
+
+    ----- stderr -----
+
+    === generate (prod) ===
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    warning: SLACK_WEBHOOK_URL is not set: it is required by `environment: prod`, and `promo-infra plan` and `promo-infra apply` refuse to run without it. Add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to generated/shop/.env or export SLACK_WEBHOOK_URL
+    ✓ generated/shop: 0 created, 0 updated, 17 unchanged, 0 removed
+
+    ----- stderr -----
+    ");
 }
 
 #[test]
@@ -320,7 +357,7 @@ fn removed_outputs_are_deleted_unless_edited() {
     exit_code: 0
     ----- stdout -----
       - generated/shop/grafana/dashboards/shop-tech.json
-    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    warning: alerts have nowhere to go: SLACK_WEBHOOK_URL is not set, so Grafana gets no Slack contact point (the alert rules still run and show on the dashboards). To send them to Slack, add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to generated/shop/.env or export SLACK_WEBHOOK_URL, then apply
     ✓ generated/shop: 0 created, 0 updated, 16 unchanged, 1 removed
 
     ----- stderr -----
@@ -346,7 +383,7 @@ fn removed_outputs_are_deleted_unless_edited() {
     ----- stdout -----
       - generated/shop/systemd/promo-infra-shop-backup.service
       - generated/shop/systemd/promo-infra-shop-backup.timer
-    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    warning: alerts have nowhere to go: SLACK_WEBHOOK_URL is not set, so Grafana gets no Slack contact point (the alert rules still run and show on the dashboards). To send them to Slack, add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to generated/shop/.env or export SLACK_WEBHOOK_URL, then apply
     ✓ generated/shop: 0 created, 0 updated, 13 unchanged, 2 removed
 
     ----- stderr -----

@@ -259,7 +259,7 @@ fn an_empty_secret_is_missing_so_it_is_generated_and_never_counted_as_set() {
     exit_code: 0
     ----- stdout -----
       ~ generated/shop/.env (added GRAFANA_ADMIN_PASSWORD)
-    warning: SLACK_WEBHOOK_URL is not set: add `SLACK_WEBHOOK_URL=...` to generated/shop/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)
+    warning: alerts have nowhere to go: SLACK_WEBHOOK_URL is not set, so Grafana gets no Slack contact point (the alert rules still run and show on the dashboards). To send them to Slack, add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to generated/shop/.env or export SLACK_WEBHOOK_URL, then apply
     ✓ generated/shop: 0 created, 0 updated, 17 unchanged, 0 removed
 
     ----- stderr -----

@@ -58,11 +58,8 @@ pub fn generated(out: &mut Out<impl Write>, results: &[Generated]) {
                 &format!("{}/.env (added {})", g.dir, g.env.added.join(", ")),
             );
         }
-        for name in &g.env.missing_external {
-            out.warn(&format!(
-                "{name} is not set: add `{name}=...` to {}/.env or export it (required by `environment: prod`; without it a preprod stack's alerts have nowhere to go)",
-                g.dir
-            ));
+        for w in &g.warnings {
+            out.warn(w);
         }
         out.ok(&format!(
             "{}: {} created, {} updated, {} unchanged, {} removed",

@@ -104,6 +104,16 @@ pub fn slack_webhook(m: &Manifest, values: &SecretValues) -> Option<(String, Str
     Some((name, url))
 }
 
+/// Why a run sends no Slack message although the manifest configures one: the webhook's
+/// variable `name` is neither exported nor in `env_file`.
+fn slack_unset(name: &str, env_file: &Path) -> String {
+    format!(
+        "no Slack message: {name} is set neither in the environment nor in {}; add \
+         `{name}=https://hooks.slack.com/...` to it or export {name}",
+        env_file.display()
+    )
+}
+
 fn strings(locale: &str) -> &'static Strings {
     if locale == "en" { &EN } else { &FR }
 }
@@ -241,6 +251,8 @@ pub(super) struct Announcer<'a> {
     values: &'a SecretValues,
     grafana: Option<Client>,
     labels: &'a RunLabels,
+    /// The stack's `.env`, as shown.
+    env_file: &'a Path,
     /// When the test started.
     pub now: Timestamp,
     note: &'a (dyn Fn(Note) + Sync),
@@ -251,6 +263,7 @@ impl<'a> Announcer<'a> {
         m: &'a Manifest,
         values: &'a SecretValues,
         labels: &'a RunLabels,
+        env_file: &'a Path,
         target: crate::targets::TargetKind,
         now: Timestamp,
         note: &'a (dyn Fn(Note) + Sync),
@@ -260,6 +273,7 @@ impl<'a> Announcer<'a> {
             values,
             grafana: grafana_client(m, values, target)?,
             labels,
+            env_file,
             now,
             note,
         })
@@ -347,16 +361,11 @@ impl<'a> Announcer<'a> {
                 }
             }
             None => {
-                if self
-                    .m
-                    .alerting
-                    .as_ref()
-                    .and_then(|a| a.slack.as_ref())
-                    .is_some()
-                {
-                    (self.note)(Note::Warn(
-                        "no Slack message: the webhook variable is set neither in the environment nor in .env".into(),
-                    ));
+                if let Some(slack) = self.m.alerting.as_ref().and_then(|a| a.slack.as_ref()) {
+                    (self.note)(Note::Warn(slack_unset(
+                        slack.webhook_url_env.as_str(),
+                        self.env_file,
+                    )));
                 }
             }
         }

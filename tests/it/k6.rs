@@ -148,6 +148,39 @@ async fn a_second_run_is_refused_while_one_is_tracked() {
     drop(first);
 }
 
+/// Fails on the old code, which said "the webhook variable is set neither in the environment
+/// nor in .env": the warning names the variable the manifest configures and the `.env` file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_without_its_webhook_names_the_variable_and_the_env_file() {
+    let rig = Rig::start("en", false).await;
+    let env_file = rig.p.path().join("generated/shop/.env");
+    let env: String = std::fs::read_to_string(&env_file)
+        .expect(".env")
+        .lines()
+        .filter(|l| !l.starts_with("SLACK_WEBHOOK_URL="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&env_file, env).expect("write .env");
+    let records = rig.standins.records.path().display().to_string();
+    let run = rig
+        .p
+        .cmd(&["-f", "stacks/shop.yaml", "k6", "run", "tests/checkout.js"])
+        .env("PATH", rig.standins.path_env())
+        .env("STANDIN_DIR", &records)
+        .env("STANDIN_MODE", "finish")
+        .run();
+    let warning = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("no Slack message"))
+        .unwrap_or_else(|| panic!("{}", run.all()));
+    assert_eq!(
+        warning,
+        "promo-infra: warning: no Slack message: SLACK_WEBHOOK_URL is set neither in the environment nor in ./generated/shop/.env; add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to it or export SLACK_WEBHOOK_URL"
+    );
+    assert!(rig.webhook.messages().is_empty());
+}
+
 const XK6: &str = r#"#!/bin/sh
 # Stand-in for xk6 (NOT xk6): records its arguments, writes a k6 whose `version` lists the
 # extensions given with --with.

@@ -135,9 +135,15 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// What to do about it (the `help:` of `backup restore`).
-    pub fn help(self) -> String {
-        let other = "restore another backup (`promo-infra backup list` marks the corrupt ones)";
+    /// What to do about it (the `help:` of `backup restore`), where `older` is the newest
+    /// backup older than the corrupt one that is intact, if there is one.
+    pub fn help(self, older: Option<&str>) -> String {
+        let other = match older {
+            Some(id) => format!(
+                "restore {id}, the newest older backup that is intact (`promo-infra backup restore {id}`)"
+            ),
+            None => "take a new backup with `promo-infra backup run` (no older backup is intact; `promo-infra backup list` marks the corrupt ones)".to_string(),
+        };
         match self {
             Self::Unreadable => "promo-infra must read every file of the backup: check the permissions of the backup directory, then run again".into(),
             Self::Symlink => format!("a symbolic link replaced a file or was added after the backup was written, and promo-infra never reads a backup through a link: put the real file back, or {other}"),
@@ -147,7 +153,7 @@ impl Fault {
             Self::Outside => format!("{FILE} was edited after the backup was written (it names a path outside the backup): {other}"),
             Self::Missing => format!("a file of the backup was deleted or renamed after the backup was written: put it back if you have it, or {other}"),
             Self::Resized => format!("the file was truncated or rewritten after the backup was written: {other}"),
-            Self::Changed => "the file changed after the backup was written; restore an older backup (`promo-infra backup list` marks the corrupt ones)".into(),
+            Self::Changed => format!("the file changed after the backup was written: {other}"),
         }
     }
 }

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::leftovers::{self, RESTORE_COPY};
 use super::manifest::{self, BackupManifest, Depth};
-use super::scan::{Kind, scan};
+use super::scan::{Kind, Status, scan};
 use super::tool::{self, Op};
 use super::{Settings, docker};
 use crate::error::{Error, Result};
@@ -156,6 +156,33 @@ fn put(
     Ok((shown, result))
 }
 
+/// The newest backup of this stack older than `id` whose every checksum is right: what to
+/// restore instead of a corrupt `id`.
+fn older_intact(s: &Settings, id: &str) -> Option<String> {
+    // A backup's place in time: its start, then its `-N` among those of the same second.
+    let when = |id: &str| {
+        let n = id
+            .split_once('-')
+            .map_or(Some(0), |(_, n)| n.parse::<u64>().ok())?;
+        Some((super::id::parse_id(id)?, n))
+    };
+    let this = when(id)?;
+    scan(&s.dir, &s.stack, Depth::Sizes)
+        .ok()?
+        .into_iter()
+        .rev()
+        .filter(|e| e.kind == Kind::Backup && e.status == Status::Ok)
+        .filter(|e| when(&e.id).is_some_and(|t| t < this))
+        .find(|e| {
+            let dir = s.dir.join(&e.id);
+            BackupManifest::read(&dir)
+                .ok()
+                .flatten()
+                .is_some_and(|m| manifest::verify(&dir, &m, Depth::Checksums).is_ok())
+        })
+        .map(|e| e.id)
+}
+
 /// The backup `id`, refused unless it is a real directory of this stack's, every checksum
 /// right, of the server's major version and restorable (nothing reaches the server before).
 fn verified(s: &Settings, id: &str, as_name: Option<&str>) -> Result<(PathBuf, BackupManifest)> {
@@ -228,7 +255,7 @@ fn verified(s: &Settings, id: &str, as_name: Option<&str>) -> Result<(PathBuf, B
         return Err(Error::backup(format!(
             "backup {id} is corrupt: {c}; refusing to restore (nothing was changed)"
         ))
-        .with_help(c.fault.help()));
+        .with_help(c.fault.help(older_intact(s, id).as_deref())));
     }
     if m.influxdb_version != s.version {
         return Err(Error::usage(

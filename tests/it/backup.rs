@@ -453,7 +453,7 @@ async fn a_corrupted_backup_is_listed_and_refused_by_restore() {
 
     ----- stderr -----
       x backup 20261124T030000Z is corrupt: `[SHARD]` has sha256 [HASH], the manifest recorded [HASH]; refusing to restore (nothing was changed)
-      help: the file changed after the backup was written; restore an older backup (`promo-infra backup list` marks the corrupt ones)
+      help: the file changed after the backup was written: take a new backup with `promo-infra backup run --target native` (no older backup is intact; `promo-infra backup list` marks the corrupt ones)
     "
     );
     // Nothing was restored.
@@ -1567,7 +1567,7 @@ fn restore_refuses_symlinked_backups_and_symlinked_files() {
 
     ----- stderr -----
       x backup 20261124T030000Z is corrupt: `20261124T030000Z.s1.tar.gz` is a symbolic link (a backup holds only regular files); refusing to restore (nothing was changed)
-      help: a symbolic link replaced a file or was added after the backup was written, and promo-infra never reads a backup through a link: put the real file back, or restore another backup (`promo-infra backup list` marks the corrupt ones)
+      help: a symbolic link replaced a file or was added after the backup was written, and promo-infra never reads a backup through a link: put the real file back, or take a new backup with `promo-infra backup run --target native` (no older backup is intact; `promo-infra backup list` marks the corrupt ones)
     ");
 }
 
@@ -1602,7 +1602,7 @@ fn an_empty_directory_inside_a_backup_is_corrupt() {
 
     ----- stderr -----
       x backup 20261124T030000Z is corrupt: unexpected empty directory `extra`; refusing to restore (nothing was changed)
-      help: a directory was added to the backup after it was written: remove it if you know where it comes from, or restore another backup (`promo-infra backup list` marks the corrupt ones)
+      help: a directory was added to the backup after it was written: remove it if you know where it comes from, or take a new backup with `promo-infra backup run --target native` (no older backup is intact; `promo-infra backup list` marks the corrupt ones)
     ");
 }
 
@@ -1640,7 +1640,7 @@ fn restore_of_a_corrupt_backup_says_what_to_do_for_each_kind_of_corruption() {
 
     ----- stderr -----
       x backup 20261121T030000Z is corrupt: `20261121T030000Z.s1.tar.gz` is missing; refusing to restore (nothing was changed)
-      help: a file of the backup was deleted or renamed after the backup was written: put it back if you have it, or restore another backup (`promo-infra backup list` marks the corrupt ones)
+      help: a file of the backup was deleted or renamed after the backup was written: put it back if you have it, or take a new backup with `promo-infra backup run --target native` (no older backup is intact; `promo-infra backup list` marks the corrupt ones)
 
     === backup restore 20261122T030000Z ===
     success: false
@@ -1649,7 +1649,7 @@ fn restore_of_a_corrupt_backup_says_what_to_do_for_each_kind_of_corruption() {
 
     ----- stderr -----
       x backup 20261122T030000Z is corrupt: unexpected file `notes.txt` (not in promo-infra-backup.json); refusing to restore (nothing was changed)
-      help: a file was added to the backup after it was written: move it out if you know where it comes from (the backup is then whole again), or restore another backup (`promo-infra backup list` marks the corrupt ones)
+      help: a file was added to the backup after it was written: move it out if you know where it comes from (the backup is then whole again), or take a new backup with `promo-infra backup run --target native` (no older backup is intact; `promo-infra backup list` marks the corrupt ones)
 
     === backup restore 20261123T030000Z ===
     success: false
@@ -1658,7 +1658,7 @@ fn restore_of_a_corrupt_backup_says_what_to_do_for_each_kind_of_corruption() {
 
     ----- stderr -----
       x backup 20261123T030000Z is corrupt: `20261123T030000Z.s1.tar.gz` is 5 bytes, the manifest recorded 320; refusing to restore (nothing was changed)
-      help: the file was truncated or rewritten after the backup was written: restore another backup (`promo-infra backup list` marks the corrupt ones)
+      help: the file was truncated or rewritten after the backup was written: take a new backup with `promo-infra backup run --target native` (no older backup is intact; `promo-infra backup list` marks the corrupt ones)
 
     === backup restore 20261124T030000Z ===
     success: false
@@ -1667,7 +1667,47 @@ fn restore_of_a_corrupt_backup_says_what_to_do_for_each_kind_of_corruption() {
 
     ----- stderr -----
       x backup 20261124T030000Z is corrupt: `20261124T030000Z.s1.tar.gz` has sha256 [HASH], the manifest recorded [HASH]; refusing to restore (nothing was changed)
-      help: the file changed after the backup was written; restore an older backup (`promo-infra backup list` marks the corrupt ones)
+      help: the file changed after the backup was written: take a new backup with `promo-infra backup run --target native` (no older backup is intact; `promo-infra backup list` marks the corrupt ones)
+    ");
+}
+
+/// Fails on the old code, which advised "restore an older backup" even for the oldest one: the
+/// help names the newest older backup that is intact, or says that none is and what to do.
+#[test]
+fn restore_of_a_changed_backup_names_an_older_intact_one_or_says_there_is_none() {
+    let (p, root) = policy_project("{ last: 9 }");
+    let ids = ["20261122T030000Z", "20261123T030000Z", "20261124T030000Z"];
+    for id in ids {
+        fake_backup(&root, "shop", id);
+    }
+    // The oldest and the newest changed; the one between is intact (newer than the oldest).
+    flip_a_byte(&root.join(ids[0]));
+    flip_a_byte(&root.join(ids[2]));
+    let mut runs = Runs::default();
+    for id in [ids[2], ids[0]] {
+        runs.push(
+            format!("backup restore {id}"),
+            p.run(&["backup", "restore", id, "--target", "native"]),
+        );
+    }
+    promo_snapshot!(runs, @"
+    === backup restore 20261124T030000Z ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x backup 20261124T030000Z is corrupt: `20261124T030000Z.s1.tar.gz` has sha256 [HASH], the manifest recorded [HASH]; refusing to restore (nothing was changed)
+      help: the file changed after the backup was written: restore 20261123T030000Z, the newest older backup that is intact (`promo-infra backup restore 20261123T030000Z --target native`)
+
+    === backup restore 20261122T030000Z ===
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x backup 20261122T030000Z is corrupt: `20261122T030000Z.s1.tar.gz` has sha256 [HASH], the manifest recorded [HASH]; refusing to restore (nothing was changed)
+      help: the file changed after the backup was written: take a new backup with `promo-infra backup run --target native` (no older backup is intact; `promo-infra backup list` marks the corrupt ones)
     ");
 }
 

@@ -30,11 +30,30 @@ pub(super) fn problem(source: &Source, err: &serde_saphyr::Error) -> ManifestErr
         .map(|p| widen_to_token(&source.text, p))
         .unwrap_or_else(|| Pos::at_offset(&source.text, source.text.len()));
     let (message, label, help) = describe(err);
+    // A wrong value names its key, as the semantic checks do (`backup.keep.daily: ...`).
+    let path = at_value(err)
+        .then(|| super::node::value_path(&source.text, pos.offset))
+        .flatten();
+    let message = match path {
+        Some(path) => format!("{path}: {message}"),
+        None => message,
+    };
     problems.push(Some(pos), message, label, help);
     match problems.finish() {
         Err(e) => e,
         Ok(()) => unreachable!("a problem was pushed"),
     }
+}
+
+/// Whether the parser placed `err` at a value (a wrong type or an unknown value), not at a key.
+fn at_value(err: &serde_saphyr::Error) -> bool {
+    use serde_saphyr::Error as E;
+    let raw = err.to_string();
+    matches!(
+        err.without_snippet(),
+        E::SerdeUnknownVariant { .. } | E::SerdeInvalidType { .. } | E::SerdeInvalidValue { .. }
+    ) || raw.starts_with("invalid ")
+        || raw.starts_with("externally tagged enum expected")
 }
 
 /// Describe a parse error as (message, label, hint).

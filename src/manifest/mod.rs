@@ -8,6 +8,7 @@ pub mod cron;
 pub mod duration;
 mod load;
 mod model;
+mod node;
 mod recover;
 mod schema;
 mod span;

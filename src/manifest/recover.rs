@@ -9,9 +9,9 @@
 use std::collections::BTreeSet;
 use std::ops::Range;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
+use super::node::{Node, extent, parse, with_closing_bracket};
 use super::{Manifest, load, validate};
 use crate::error::{ManifestErrors, Problems, Source};
 
@@ -176,112 +176,11 @@ fn blank(text: &mut String, range: Range<usize>) {
     text.replace_range(range, &spaces);
 }
 
-/// A YAML node with the byte range it covers.
-#[derive(Debug)]
-enum Node {
-    Scalar,
-    Seq(Vec<Spanned<Node>>),
-    Map(Vec<(Spanned<Node>, Spanned<Node>)>),
-}
-
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NodeVisitor)
-    }
-}
-
-struct NodeVisitor;
-
-macro_rules! scalar {
-    ($($method:ident: $ty:ty),*) => {
-        $(fn $method<E: de::Error>(self, _: $ty) -> Result<Node, E> {
-            Ok(Node::Scalar)
-        })*
-    };
-}
-
-impl<'de> Visitor<'de> for NodeVisitor {
-    type Value = Node;
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any YAML value")
-    }
-    scalar!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_i128: i128,
-        visit_u128: u128, visit_f64: f64, visit_str: &str, visit_bytes: &[u8]);
-    fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
-        Ok(Node::Scalar)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Node, E> {
-        Ok(Node::Scalar)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
-        Node::deserialize(d)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Node::Seq(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(entry) = map.next_entry()? {
-            entries.push(entry);
-        }
-        Ok(Node::Map(entries))
-    }
-}
-
-/// Byte range of a node and everything under it.
-fn extent(node: &Spanned<Node>) -> Option<Range<usize>> {
-    let span = node.referenced.span();
-    let start = usize::try_from(span.byte_offset()?).ok()?;
-    let mut end = start + usize::try_from(span.byte_len().unwrap_or(0)).ok()?;
-    let children: Vec<&Spanned<Node>> = match &node.value {
-        Node::Scalar => Vec::new(),
-        Node::Seq(items) => items.iter().collect(),
-        Node::Map(entries) => entries.iter().flat_map(|(k, v)| [k, v]).collect(),
-    };
-    for child in children {
-        if let Some(r) = extent(child) {
-            end = end.max(r.end);
-        }
-    }
-    Some(start..end)
-}
-
-/// A flow collection (`[...]`, `{...}`) starting at `range.start` ends after its closing
-/// bracket, which the spans of its children leave out.
-fn with_closing_bracket(text: &str, range: Range<usize>) -> Range<usize> {
-    let bytes = text.as_bytes();
-    if !matches!(bytes.get(range.start), Some(b'[' | b'{')) {
-        return range;
-    }
-    let (mut depth, mut quote) = (0usize, None);
-    for (i, &b) in bytes.iter().enumerate().skip(range.start) {
-        match (quote, b) {
-            (Some(q), _) if b == q => quote = None,
-            (Some(_), _) => {}
-            (None, b'"' | b'\'') => quote = Some(b),
-            (None, b'[' | b'{') => depth += 1,
-            (None, b']' | b'}') => {
-                depth -= 1;
-                if depth == 0 {
-                    return range.start..(i + 1).max(range.end);
-                }
-            }
-            _ => {}
-        }
-    }
-    range
-}
-
 /// The entry (`key: value` of a mapping, or item of a sequence) whose key or value starts at
 /// `offset`: its byte range, with the `-` of a block item and the `,` after a flow entry, and
 /// the key's text.
 fn entry_at(text: &str, offset: usize) -> Option<(Range<usize>, Option<String>)> {
-    let options = serde_saphyr::options! { with_snippet: false };
-    let root: Spanned<Node> = serde_saphyr::from_str_with_options(text, options).ok()?;
+    let root = parse(text)?;
     let (range, key) = find(text, &root, offset)?;
     let mut end = with_closing_bracket(text, range.clone()).end;
     // A closing quote the scalar's span leaves out, then the `,` of a flow collection.

@@ -82,7 +82,7 @@ fn wrong_type() {
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-      x wrong type: expected a whole number (0 or more)
+      x influxdb.port: wrong type: expected a whole number (0 or more)
        ,-[stacks/shop.yaml:6:9]
      5 |   image: influxdb:2.7
      6 |   port: eighty
@@ -107,11 +107,19 @@ fn a_fraction_a_negative_port_and_a_repeated_key_say_so_in_words() {
     };
     assert_eq!(
         first_problem(("  port: 8086", "  port: 8086.5")),
-        "x wrong type: expected a whole number (0 or more), not floating point 8086.5"
+        "x influxdb.port: wrong type: expected a whole number (0 or more), not floating point 8086.5"
     );
     assert_eq!(
         first_problem(("  port: 8086", "  port: -1")),
-        "x wrong type: expected a whole number (0 or more), not integer -1"
+        "x influxdb.port: wrong type: expected a whole number (0 or more), not integer -1"
+    );
+    // Fails on the old code, which named no key: a wrong value in a flow mapping names its path.
+    assert_eq!(
+        first_problem((
+            "keep: { last: 3, daily: 7 }",
+            "keep: { last: 3, daily: -1 }"
+        )),
+        "x backup.keep.daily: wrong type: expected a whole number (0 or more), not integer -1"
     );
     assert_eq!(
         first_problem(("  port: 8086", "  port: 8086\n  port: 8087")),
@@ -187,6 +195,7 @@ fn invalid_stack_name() {
     ");
 }
 
+/// Fails on the old code, whose `unknown value` named no key (the semantic problems do).
 #[test]
 fn invalid_environment() {
     promo_snapshot!(refused(&[("environment: preprod", "environment: production")]), @"
@@ -198,7 +207,7 @@ fn invalid_environment() {
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-      x unknown value `production`
+      x environment: unknown value `production`
        ,-[stacks/shop.yaml:2:14]
      1 | stack: shop
      2 | environment: production
@@ -999,7 +1008,7 @@ fn a_list_where_one_value_is_expected() {
       x stacks/shop.yaml is invalid: 1 problem(s)
       help: fix the manifest; nothing was written or changed
 
-      x wrong type: expected one word (one of the allowed values), not a list
+      x environment: wrong type: expected one word (one of the allowed values), not a list
        ,-[stacks/shop.yaml:2:14]
      1 | stack: shop
      2 | environment: [preprod]

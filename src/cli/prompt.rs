@@ -7,19 +7,24 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use crate::error::{Error, Result};
 
+/// How `apply` (and the commands that change what `plan` shows) tell where to review the
+/// change before approving it with `--auto-approve`.
+pub const REVIEW_PLAN: &str = "review `promo-infra plan`";
+
 /// Approve a change: yes at once with `auto` (`--auto-approve`, or nothing to change), else
-/// ask `question` on the terminal; `what` names the command in the error when there is none.
-pub fn approve(auto: bool, question: &str, what: &str) -> Result<bool> {
+/// ask `question` on the terminal; `what` names the command and `review` where to see what it
+/// would do, in the error when there is no terminal.
+pub fn approve(auto: bool, question: &str, what: &str, review: &str) -> Result<bool> {
     if auto {
         return Ok(true);
     }
-    confirm(question, what, std::io::stdin().is_terminal())
+    confirm(question, what, review, std::io::stdin().is_terminal())
 }
 
 /// Ask; not a terminal: an error, never a silent yes.
-fn confirm(question: &str, what: &str, terminal: bool) -> Result<bool> {
+fn confirm(question: &str, what: &str, review: &str, terminal: bool) -> Result<bool> {
     if !terminal {
-        return Err(refused(what));
+        return Err(refused(what, review));
     }
     let mut err = std::io::stderr();
     let _ = write!(
@@ -36,10 +41,10 @@ fn confirm(question: &str, what: &str, terminal: bool) -> Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-fn refused(what: &str) -> Error {
+fn refused(what: &str, review: &str) -> Error {
     Error::usage(
         format!("{what} needs confirmation, but stdin is not a terminal"),
-        "review `promo-infra plan`, then re-run with --auto-approve; nothing was changed",
+        format!("{review}, then re-run with --auto-approve; nothing was changed"),
     )
 }
 
@@ -49,15 +54,15 @@ mod tests {
 
     #[test]
     fn auto_approves_without_asking() {
-        assert!(approve(true, "?", "apply").expect("approved"));
+        assert!(approve(true, "?", "apply", REVIEW_PLAN).expect("approved"));
     }
 
     #[test]
     fn no_terminal_is_an_error_that_names_the_command_and_the_flag() {
-        let e = confirm("?", "destroy", false).expect_err("refused");
+        let e = confirm("?", "apply", REVIEW_PLAN, false).expect_err("refused");
         assert_eq!(
             e.to_string(),
-            "destroy needs confirmation, but stdin is not a terminal"
+            "apply needs confirmation, but stdin is not a terminal"
         );
         let help = miette::Diagnostic::help(&e).map(|h| h.to_string());
         assert_eq!(

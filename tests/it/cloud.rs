@@ -341,6 +341,9 @@ async fn the_cloud_target_applies_replans_empty_updates_one_change_and_destroys_
 
     promo_snapshot!(@named "status", c.run(&["status", "--target", "cloud"]));
 
+    // Without a terminal: refused, pointing at the preview above (not at `plan`, which shows
+    // what apply would do). Fails on the old code's "review `promo-infra plan`".
+    promo_snapshot!(@named "destroy_without_a_terminal", c.run(&["destroy", "--target", "cloud"]));
     promo_snapshot!(@named "destroy", c.run(&["destroy", "--target", "cloud", "--auto-approve"]).sorted_stderr());
     let g = c.grafana.state();
     let left = (

@@ -102,7 +102,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
                 return Ok(true);
             }
             print::deploy::plan(&mut Out::stdout(), notes, p);
-            prompt::approve(auto || p.is_empty(), QUESTION, "apply")
+            prompt::approve(auto || p.is_empty(), QUESTION, "apply", prompt::REVIEW_PLAN)
         },
     )?;
     print::deploy::applied(&mut Out::stdout(), &report);

@@ -213,6 +213,7 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
                         approve.auto_approve,
                         "Do you want to roll back this dashboard?",
                         "dashboards rollback",
+                        prompt::REVIEW_PLAN,
                     )
                 },
             )?;

@@ -17,6 +17,10 @@ pub const EXAMPLES: &str = "Examples:\n  promo-infra destroy               # con
 
 const QUESTION: &str = "Do you really want to destroy these resources?\n  promo-infra will destroy the resources listed above.";
 
+/// Where to see what `destroy` removes, when it cannot ask (`plan` shows what apply would do).
+const REVIEW: &str =
+    "review what would be destroyed, listed above (`promo-infra status` shows what runs)";
+
 /// `destroy` arguments.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -50,6 +54,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
                 args.approve.auto_approve || p.existing.is_empty(),
                 QUESTION,
                 "destroy",
+                REVIEW,
             )
         },
     )?;

@@ -84,7 +84,12 @@ fn rotate(globals: &Globals, args: RotateArgs) -> Result<ExitCode> {
         &opts,
         &mut |p: &RotatePreview| {
             print::deploy::rotate_preview(&mut Out::stdout(), p);
-            prompt::approve(args.approve.auto_approve, ROTATE_QUESTION, "secrets rotate")
+            prompt::approve(
+                args.approve.auto_approve,
+                ROTATE_QUESTION,
+                "secrets rotate",
+                prompt::REVIEW_PLAN,
+            )
         },
     )?;
     print::deploy::rotated(&mut Out::stdout(), &report);

@@ -854,11 +854,11 @@ fn cli_apply_plan_status_destroy_with_target_native() {
       - service.grafana
       - service.influxdb
 
-    Data volumes are kept (use --volumes to remove them too).
+    Data directories are kept (data/native-it/…; use --volumes to remove them too).
       - process control-api
       - process grafana
       - process influxdb
-    ✓ Destroy complete: 3 object(s) removed; volumes kept.
+    ✓ Destroy complete: 3 object(s) removed; data directories kept (data/native-it/…).
 
     ----- stderr -----
     ");

@@ -49,6 +49,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
                 args.target.target,
                 &p.existing,
                 args.volumes,
+                &p.data_dir,
             );
             prompt::approve(
                 args.approve.auto_approve || p.existing.is_empty(),

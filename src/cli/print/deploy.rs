@@ -183,7 +183,9 @@ pub fn destroy_preview(
     target: TargetKind,
     existing: &[ResourceId],
     volumes: bool,
+    data_dir: &str,
 ) {
+    let kept = kept_data(target, data_dir).0;
     let target = target.as_str();
     if existing.is_empty() {
         out.line(&format!(
@@ -198,7 +200,26 @@ pub fn destroy_preview(
         out.change('-', &id.to_string());
     }
     if !volumes {
-        out.line("\nData volumes are kept (use --volumes to remove them too).");
+        out.line(&format!("\n{kept}"));
+    }
+}
+
+/// What holds a stack's data on `target`, which `destroy` keeps without `--volumes`: the
+/// sentence of the preview and the words of the report.
+fn kept_data(target: TargetKind, data_dir: &str) -> (String, String) {
+    match target {
+        TargetKind::Docker => (
+            "Data volumes are kept (use --volumes to remove them too).".into(),
+            "volumes kept".into(),
+        ),
+        TargetKind::Native => (
+            format!("Data directories are kept ({data_dir}/…; use --volumes to remove them too)."),
+            format!("data directories kept ({data_dir}/…)"),
+        ),
+        TargetKind::Cloud => (
+            "The InfluxDB Cloud bucket is kept (use --volumes to remove it too).".into(),
+            "bucket kept".into(),
+        ),
     }
 }
 
@@ -211,9 +232,9 @@ pub fn destroyed(out: &mut Out<impl Write>, report: &DestroyReport) {
         "Destroy complete: {} object(s) removed{}.",
         report.removed.len(),
         if report.volumes_kept {
-            "; volumes kept"
+            format!("; {}", kept_data(report.target, &report.data_dir).1)
         } else {
-            ""
+            String::new()
         }
     ));
 }
@@ -223,16 +244,63 @@ mod tests {
     use super::*;
     use crate::cli::output::tests::{plain, text};
 
+    /// Fails on the old code, which said "Data volumes are kept" and "volumes kept" on every
+    /// target: native keeps data directories, cloud its bucket.
+    #[test]
+    fn destroy_names_what_holds_the_data_on_each_target() {
+        use crate::desired::{ResourceId, ResourceKind};
+        let existing = [ResourceId::new(ResourceKind::Service, "influxdb")];
+        let said = |target| {
+            let mut out = plain();
+            destroy_preview(&mut out, "shop", target, &existing, false, "data/shop");
+            let report = DestroyReport {
+                stack: "shop".into(),
+                removed: vec!["process influxdb".into()],
+                volumes_kept: true,
+                target,
+                data_dir: "data/shop".into(),
+            };
+            destroyed(&mut out, &report);
+            text(out)
+        };
+        assert_eq!(
+            said(TargetKind::Native),
+            "promo-infra will destroy on stack `shop` (target native):\n\n  - service.influxdb\n\n\
+             Data directories are kept (data/shop/…; use --volumes to remove them too).\n\
+             \x20 - process influxdb\n\
+             ✓ Destroy complete: 1 object(s) removed; data directories kept (data/shop/…).\n"
+        );
+        assert!(said(TargetKind::Docker).ends_with(
+            "Data volumes are kept (use --volumes to remove them too).\n\
+                 \x20 - process influxdb\n\
+                 ✓ Destroy complete: 1 object(s) removed; volumes kept.\n"
+        ));
+    }
+
     #[test]
     fn destroy_preview_names_the_target_it_acts_on() {
         let mut out = plain();
-        destroy_preview(&mut out, "shop", TargetKind::Native, &[], false);
+        destroy_preview(
+            &mut out,
+            "shop",
+            TargetKind::Native,
+            &[],
+            false,
+            "data/shop",
+        );
         assert_eq!(
             text(out),
             "Stack `shop` has nothing to destroy on target native.\n"
         );
         let mut out = plain();
-        destroy_preview(&mut out, "shop", TargetKind::Docker, &[], false);
+        destroy_preview(
+            &mut out,
+            "shop",
+            TargetKind::Docker,
+            &[],
+            false,
+            "data/shop",
+        );
         assert_eq!(
             text(out),
             "Stack `shop` has nothing to destroy on target docker.\n"

@@ -19,8 +19,12 @@ pub struct DestroyReport {
     pub stack: String,
     /// Objects removed.
     pub removed: Vec<String>,
-    /// Whether volumes were kept.
+    /// Whether the data (volumes, data directories, bucket) was kept.
     pub volumes_kept: bool,
+    /// The target it ran on: what holds the data there.
+    pub target: TargetKind,
+    /// The native target's data directory (`data/<stack>`), relative to the project.
+    pub data_dir: String,
 }
 
 /// What `destroy` is about to remove, shown before the confirmation.
@@ -32,6 +36,8 @@ pub struct DestroyPreview {
     pub target: &'static str,
     /// What exists now and will be removed.
     pub existing: Vec<ResourceId>,
+    /// The native target's data directory (`data/<stack>`), relative to the project.
+    pub data_dir: String,
 }
 
 /// `destroy`: remove the stack's services and network (data only with `volumes`).
@@ -50,6 +56,7 @@ pub fn destroy(
         "destroy",
     )?;
     let stack = s.ctx.stack.clone();
+    let data_dir = crate::compile::native::data_dir(&s.loaded.manifest);
     let t = s.target(Progress::hidden())?;
     let rt = runtime()?;
     let result = rt.block_on(async {
@@ -64,6 +71,7 @@ pub fn destroy(
             stack: stack.clone(),
             target: t.name(),
             existing,
+            data_dir: data_dir.clone(),
         };
         if !on_preview(&preview)? {
             return Err(Error::usage(
@@ -81,5 +89,7 @@ pub fn destroy(
         stack,
         removed: result?,
         volumes_kept: !volumes,
+        target,
+        data_dir,
     })
 }

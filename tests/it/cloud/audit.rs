@@ -84,7 +84,7 @@ async fn a_second_destroy_removes_and_counts_nothing_and_the_next_apply_mints_ne
     exit_code: 0
     ----- stdout -----
     Stack `promo-v1` has nothing to destroy on target cloud.
-    ✓ Destroy complete: 0 object(s) removed; volumes kept.
+    ✓ Destroy complete: 0 object(s) removed; bucket kept.
 
     ----- stderr -----
     ");

@@ -1606,6 +1606,18 @@ fn an_empty_directory_inside_a_backup_is_corrupt() {
     ");
 }
 
+/// `backup restore ID --target native` of each of `ids`, in that order.
+fn restores(p: &TestContext, ids: &[&str]) -> Runs {
+    let mut runs = Runs::default();
+    for id in ids {
+        runs.push(
+            format!("backup restore {id}"),
+            p.run(&["backup", "restore", id, "--target", "native"]),
+        );
+    }
+    runs
+}
+
 /// `backup restore` of a corrupt backup says what to do about the corruption it found: a file
 /// missing, added, truncated or changed each get their own help (not all "the file changed").
 #[test]
@@ -1625,14 +1637,7 @@ fn restore_of_a_corrupt_backup_says_what_to_do_for_each_kind_of_corruption() {
     std::fs::write(root.join(ids[1]).join("notes.txt"), "mine").expect("add");
     std::fs::write(data(ids[2]), "short").expect("truncate");
     flip_a_byte(&root.join(ids[3]));
-    let mut runs = Runs::default();
-    for id in ids {
-        runs.push(
-            format!("backup restore {id}"),
-            p.run(&["backup", "restore", id, "--target", "native"]),
-        );
-    }
-    promo_snapshot!(runs, @"
+    promo_snapshot!(restores(&p, &ids), @"
     === backup restore 20261121T030000Z ===
     success: false
     exit_code: 1
@@ -1683,14 +1688,7 @@ fn restore_of_a_changed_backup_names_an_older_intact_one_or_says_there_is_none()
     // The oldest and the newest changed; the one between is intact (newer than the oldest).
     flip_a_byte(&root.join(ids[0]));
     flip_a_byte(&root.join(ids[2]));
-    let mut runs = Runs::default();
-    for id in [ids[2], ids[0]] {
-        runs.push(
-            format!("backup restore {id}"),
-            p.run(&["backup", "restore", id, "--target", "native"]),
-        );
-    }
-    promo_snapshot!(runs, @"
+    promo_snapshot!(restores(&p, &[ids[2], ids[0]]), @"
     === backup restore 20261124T030000Z ===
     success: false
     exit_code: 1

@@ -337,7 +337,7 @@ mod tests {
                 .map(|h| h.to_string())
                 .as_deref(),
             Some(
-                "check the password of InfluxDB user `grafana` in .env (`promo-infra apply` restores the stack's users and grants) and that InfluxDB is the version the manifest says"
+                "check the password of InfluxDB user `grafana` in .env (`promo-infra apply` restores the stack's users and grants with the admin's) and that InfluxDB is the version the manifest says; if .env was made again after InfluxDB's data (lost, then generated), the data keeps the old admin password: restore the previous .env"
             )
         );
         let anonymous = Client::new(&ep, Auth::None).expect("client");

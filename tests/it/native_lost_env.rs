@@ -27,7 +27,7 @@ fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
     std::fs::copy(&env, &kept).expect("copy .env");
     std::fs::remove_file(&env).expect("remove .env");
     let before = stack.project.snapshot_tree();
-    promo_snapshot!(run(&["plan", "--target", "native"]), @"
+    let refused = promo_snapshot!(run(&["plan", "--target", "native"]), @"
     success: false
     exit_code: 1
     ----- stdout -----
@@ -36,15 +36,15 @@ fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
       x secrets file `[TEMP]/generated/native-it/.env`: INFLUXDB_ADMIN_PASSWORD, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY are missing, but stack `native-it` on target native still has the data made with them (service.grafana's data, service.influxdb's data): a new value would not open it, so none is generated
       help: restore generated/native-it/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra -f stacks/native-it.yaml destroy --volumes --target native` deletes it, then `promo-infra -f stacks/native-it.yaml apply --target native` makes a new stack; nothing was changed
     ");
-    promo_snapshot!(run(&["apply", "--target", "native", "--auto-approve"]), @"
-    success: false
-    exit_code: 1
-    ----- stdout -----
-
-    ----- stderr -----
-      x secrets file `[TEMP]/generated/native-it/.env`: INFLUXDB_ADMIN_PASSWORD, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY are missing, but stack `native-it` on target native still has the data made with them (service.grafana's data, service.influxdb's data): a new value would not open it, so none is generated
-      help: restore generated/native-it/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra -f stacks/native-it.yaml destroy --volumes --target native` deletes it, then `promo-infra -f stacks/native-it.yaml apply --target native` makes a new stack; nothing was changed
-    ");
+    // apply refuses the same way, before its question and before `.env` is completed.
+    let apply = run(&["apply", "--target", "native", "--auto-approve"]);
+    assert_eq!(
+        (apply.code, apply.stdout.as_str()),
+        (1, ""),
+        "{}",
+        apply.all()
+    );
+    assert_eq!(apply.stderr, refused.stderr);
     assert!(
         stack.project.snapshot_tree() == before,
         "a refused plan or apply writes nothing (no new .env)"

@@ -456,6 +456,10 @@ pub struct Desired {
     pub resources: BTreeMap<ResourceId, Resource>,
     /// Where the cloud target works (compiled for `cloud` only).
     pub cloud: Option<CloudEndpoints>,
+    /// Only part of the stack, read again for a check ([`crate::plan::scoped_to`]): a read asks
+    /// for what this part declares and skips what the stack as a whole would sweep (Grafana's
+    /// undeclared tagged dashboards), which is no check's business.
+    pub partial: bool,
 }
 
 impl Desired {

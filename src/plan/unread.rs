@@ -65,6 +65,7 @@ pub fn scoped_to(desired: &Desired, id: &ResourceId, service: &ResourceId) -> De
         }
     }
     let mut scoped = desired.clone();
+    scoped.partial = true;
     scoped.resources.retain(|r, _| match host_of(desired, r) {
         None => true,
         Some(host) => &host == service && needed.contains(r),

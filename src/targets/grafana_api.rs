@@ -298,9 +298,10 @@ pub async fn read_versions(
             }
         }
     }
+    // A check's read (part of the stack) does not sweep: the other dashboards are the stack's.
     let undeclared: Vec<&String> = tagged
         .iter()
-        .filter(|uid| !wanted.iter().any(|id| &id.name == *uid))
+        .filter(|uid| !desired.partial && !wanted.iter().any(|id| &id.name == *uid))
         .collect();
     let others = try_join_all(undeclared.iter().map(|uid| grafana.dashboard_answer(uid))).await?;
     for (uid, live) in undeclared.into_iter().zip(others) {

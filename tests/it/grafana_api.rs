@@ -215,3 +215,82 @@ fn versions_in_both_shapes() {
         });
     }
 }
+
+/// A check's read again (`plan::scoped_to`: its dashboard and folder, `Desired::partial`) asks
+/// Grafana for its own dashboard only. Fails without the fix: the sweep for undeclared tagged
+/// dashboards fetched every other dashboard of the stack, so N dashboard checks after a
+/// Grafana restart still made N² dashboard reads.
+#[test]
+fn a_checks_read_asks_for_its_own_dashboard_only() {
+    use promo_infra::desired::{
+        DashboardSpec, Desired, FolderSpec, Resource, ResourceId, ResourceKind, ResourceSpec,
+    };
+    use std::collections::BTreeMap;
+    rt().block_on(async {
+        let g = spawn(config("10.2.3")).await.expect("double");
+        let c = admin(&g.url());
+        c.create_folder("promo", "promo-infra: promo")
+            .await
+            .expect("folder");
+        let grafana = ResourceId::new(ResourceKind::Service, "grafana");
+        let folder = Resource::new(
+            ResourceId::new(ResourceKind::Folder, "promo"),
+            vec![grafana.clone()],
+            ResourceSpec::Folder(FolderSpec {
+                uid: "promo".into(),
+                title: "promo-infra: promo".into(),
+            }),
+            &BTreeMap::new(),
+        );
+        let mut desired = Desired::default();
+        desired.add(folder.clone());
+        for uid in ["a", "b", "c"] {
+            let model = json!({"uid": uid, "title": uid, "tags": ["promo-infra"], "panels": []});
+            c.save_dashboard(&model, Some("promo"), true, "promo-infra push")
+                .await
+                .expect("save");
+            desired.add(Resource::new(
+                ResourceId::new(ResourceKind::Dashboard, uid),
+                vec![folder.id.clone()],
+                ResourceSpec::Dashboard(DashboardSpec {
+                    uid: uid.into(),
+                    title: uid.into(),
+                    folder_uid: "promo".into(),
+                    home: false,
+                    settings: String::new(),
+                    panels: BTreeMap::new(),
+                    file: String::new(),
+                }),
+                &BTreeMap::new(),
+            ));
+        }
+        let dashboard_reads = || {
+            let mut read: Vec<String> = g
+                .state()
+                .requests()
+                .iter()
+                .filter_map(|r| {
+                    r.path
+                        .strip_prefix("/api/dashboards/uid/")
+                        .map(String::from)
+                })
+                .collect();
+            read.sort();
+            g.state().clear_requests();
+            read
+        };
+        g.state().clear_requests();
+        let whole = promo_infra::targets::grafana_api::read(&c, &desired)
+            .await
+            .expect("read");
+        assert_eq!(whole.len(), 4, "the folder and three dashboards: {whole:?}");
+        assert_eq!(dashboard_reads(), ["a", "b", "c"]);
+        let a = ResourceId::new(ResourceKind::Dashboard, "a");
+        let scoped = promo_infra::plan::scoped_to(&desired, &a, &grafana);
+        let part = promo_infra::targets::grafana_api::read(&c, &scoped)
+            .await
+            .expect("read");
+        assert_eq!(part.len(), 2, "the folder and dashboard a: {part:?}");
+        assert_eq!(dashboard_reads(), ["a"]);
+    });
+}

@@ -87,7 +87,7 @@ fn env_checks_fail_with_their_fix_and_change_nothing() {
     [fail] .env: ./generated/shop/.env does not exist
              fix: a new stack: run `promo-infra generate` to create it (mode 0600); a stack applied before: restore the .env it was applied with (its data keeps InfluxDB's and Grafana's admin secrets, which new ones do not open)
     [fail] secrets: not set: CONTROL_API_STOP_PASSWORD, CONTROL_API_TOKEN, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY, INFLUXDB_ADMIN_PASSWORD, INFLUXDB_ADMIN_TOKEN
-             fix: run `promo-infra generate` to create them
+             fix: a new stack: run `promo-infra generate` to create them; a stack applied before: restore them in .env as it was (its data keeps InfluxDB's and Grafana's admin secrets)
     [fail] service control-api: missing: not deployed on this target (never applied, or destroyed)
              fix: `promo-infra apply --target native` to create it
     [fail] service grafana: missing: not deployed on this target (never applied, or destroyed)
@@ -121,7 +121,7 @@ fn env_checks_fail_with_their_fix_and_change_nothing() {
     Doctor for stack `shop`:
     [ok]   .env: ./generated/shop/.env is private (mode 0600)
     [fail] secrets: not set: GRAFANA_ADMIN_PASSWORD
-             fix: run `promo-infra generate` to create them
+             fix: a new stack: run `promo-infra generate` to create them; a stack applied before: restore them in .env as it was (its data keeps InfluxDB's and Grafana's admin secrets)
     [fail] service control-api: missing: not deployed on this target (never applied, or destroyed)
              fix: `promo-infra apply --target native` to create it
     [fail] service grafana: missing: not deployed on this target (never applied, or destroyed)

@@ -62,9 +62,12 @@ fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
         again.all()
     );
 
-    // Lost while the stack runs: the read that needs it says to restore it.
+    // Lost while the stack runs: the read that needs it says to restore it, for apply as for
+    // plan (before the fix, apply read with the values it was about to generate, and Grafana's
+    // and InfluxDB's refusal of them was all it said), and nothing is written.
     std::fs::remove_file(&env).expect("remove .env");
-    promo_snapshot!(run(&["plan", "--target", "native"]), @"
+    let before = stack.project.snapshot_tree();
+    let running = promo_snapshot!(run(&["plan", "--target", "native"]), @"
     success: false
     exit_code: 1
     ----- stdout -----
@@ -73,6 +76,15 @@ fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
       x secret INFLUXDB_ADMIN_PASSWORD is not set
       help: InfluxDB keeps the admin password (and InfluxDB 2 the operator token) it was set up with: restore the line in .env as it was (a copy, another checkout, a password manager); only an InfluxDB without data yet takes a new one (`promo-infra -f stacks/native-it.yaml generate` creates it)
     ");
+    let apply = run(&["apply", "--target", "native", "--auto-approve"]);
+    assert_eq!(
+        (apply.code, apply.stdout.as_str()),
+        (1, ""),
+        "{}",
+        apply.all()
+    );
+    assert_eq!(apply.stderr, running.stderr);
+    assert!(stack.project.snapshot_tree() == before, "no new .env");
     std::fs::copy(&kept, &env).expect("restore .env");
     destroyed_with_volumes(&stack);
 }

@@ -1,17 +1,65 @@
-//! A stack whose `.env` was lost while its data was kept: apply would generate new values for
-//! the secrets that data was made with (InfluxDB's admin, Grafana's admin and secret key), and
-//! the new values do not open it. `plan` and `apply` refuse before anything is generated,
-//! naming what still holds the data and how to get back.
+//! What `plan` and `apply` check of the stack's `.env` before they show or change anything:
+//! the secrets the user provides are there ([`Stack::check_secrets`]); a saved plan's are all
+//! there ([`Stack::require_complete_env`]); and none is generated over data made with a value
+//! that was lost ([`refuse`]). A stack whose `.env` was lost while its data was kept: apply
+//! would generate new values for the secrets that data was made with (InfluxDB's admin,
+//! Grafana's admin and secret key), and the new values do not open it. `plan` and `apply`
+//! refuse before anything is generated, naming what still holds the data and how to get back.
 //!
-//! Owns: that refusal. May not: print, write, or read anything but what it is given.
+//! Owns: those refusals. May not: print, write, or read anything but what it is given.
 
 use std::collections::BTreeSet;
 
-use super::Stack;
+use super::{Stack, env_display};
 use crate::desired::{MountSource, ResourceId, ResourceKind, ResourceSpec};
 use crate::error::{Error, Result};
 use crate::plan::Observed;
 use crate::secrets::{self, KEPT_IN_DATA};
+
+impl Stack {
+    /// Refuse when `apply` would still generate a secret into `.env` (none is written here).
+    pub(super) fn require_complete_env(&self) -> Result<()> {
+        let env = secrets::prepare_env(
+            &self.ctx.generated_dir.join(".env"),
+            &secrets::catalog(&self.loaded.manifest),
+            *self.loaded.manifest.environment,
+            secrets::os_random_hex,
+        )?;
+        let outcome = env.outcome();
+        if outcome.created || !outcome.added.is_empty() {
+            return Err(Error::usage(
+                format!(
+                    "cannot save a plan of stack `{}`: {} has no value yet for {}; apply would generate {}, so the saved plan would not be what runs",
+                    self.desired.stack,
+                    env_display(&self.desired.stack).display(),
+                    if outcome.added.is_empty() {
+                        "its secrets".to_string()
+                    } else {
+                        outcome.added.join(", ")
+                    },
+                    if outcome.added.len() == 1 {
+                        "it"
+                    } else {
+                        "them"
+                    },
+                ),
+                "run `promo-infra generate` first (it creates the missing secrets), then `promo-infra plan --out FILE`",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The stack's secrets the plan needs, checked; returns the notes to show with the plan.
+    pub(super) fn check_secrets(&self) -> Result<Vec<String>> {
+        secrets::check_for_plan(
+            &self.loaded.manifest,
+            &self.loaded.rel_path,
+            &env_display(self.loaded.stack()),
+            &self.ctx.secrets,
+            self.kind.as_str(),
+        )
+    }
+}
 
 /// Refuse when a secret some service's data was made with would be `generated` (it is in
 /// neither `.env` nor the environment) while `observed` shows that service's data: the service
@@ -28,7 +76,9 @@ pub(super) fn refuse(
     let mut missing = Vec::new();
     let mut holders = BTreeSet::new();
     for (name, service) in KEPT_IN_DATA {
-        if !declared.contains(name) || !generated(name) || secrets::env_var(name).is_some() {
+        // The environment does not count: apply generates these into `.env` whatever it
+        // holds (only the secrets the user provides are read from it).
+        if !declared.contains(name) || !generated(name) {
             continue;
         }
         let found = data_of(s, observed, service);
@@ -56,6 +106,37 @@ pub(super) fn refuse(
             "restore generated/{stack}/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra destroy --volumes` deletes it, then `promo-infra apply` makes a new stack; nothing was changed"
         )),
     })
+}
+
+/// Before apply generates `added` into `.env`: when one of them is a secret some data is made
+/// with, observe the stack with `.env` as it is on disk (a running service would refuse the new
+/// values, and that refusal would hide this one) and [`refuse`] if that data is kept. A first
+/// apply, with nothing observed, goes on.
+pub(super) fn refuse_before_generating(
+    project: &crate::project::Project,
+    templates: &crate::compile::Templates,
+    loaded: &crate::manifest::Loaded,
+    (kind, health_timeout): (crate::targets::TargetKind, std::time::Duration),
+    on_disk: secrets::SecretValues,
+    added: &[String],
+) -> Result<()> {
+    if !KEPT_IN_DATA
+        .iter()
+        .any(|(n, _)| added.iter().any(|a| a == n))
+    {
+        return Ok(());
+    }
+    let s = Stack::new(
+        project,
+        templates,
+        loaded.clone(),
+        kind,
+        health_timeout,
+        on_disk,
+    )?;
+    let target = s.target(crate::targets::Progress::hidden())?;
+    let observed = super::runtime()?.block_on(target.observe(&s.desired))?;
+    refuse(&s, &observed, |n| added.iter().any(|a| a == n))
 }
 
 /// What `observed` shows of `service`'s data: the service, what it holds that could not be

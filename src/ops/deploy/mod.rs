@@ -105,49 +105,6 @@ impl Stack {
         let status = target.status(&self.desired).await?;
         Ok((done, status))
     }
-
-    /// Refuse when `apply` would still generate a secret into `.env` (none is written here).
-    fn require_complete_env(&self) -> Result<()> {
-        let env = secrets::prepare_env(
-            &self.ctx.generated_dir.join(".env"),
-            &secrets::catalog(&self.loaded.manifest),
-            *self.loaded.manifest.environment,
-            secrets::os_random_hex,
-        )?;
-        let outcome = env.outcome();
-        if outcome.created || !outcome.added.is_empty() {
-            return Err(Error::usage(
-                format!(
-                    "cannot save a plan of stack `{}`: {} has no value yet for {}; apply would generate {}, so the saved plan would not be what runs",
-                    self.desired.stack,
-                    env_display(&self.desired.stack).display(),
-                    if outcome.added.is_empty() {
-                        "its secrets".to_string()
-                    } else {
-                        outcome.added.join(", ")
-                    },
-                    if outcome.added.len() == 1 {
-                        "it"
-                    } else {
-                        "them"
-                    },
-                ),
-                "run `promo-infra generate` first (it creates the missing secrets), then `promo-infra plan --out FILE`",
-            ));
-        }
-        Ok(())
-    }
-
-    /// The stack's secrets the plan needs, checked; returns the notes to show with the plan.
-    fn check_secrets(&self) -> Result<Vec<String>> {
-        secrets::check_for_plan(
-            &self.loaded.manifest,
-            &self.loaded.rel_path,
-            &env_display(self.loaded.stack()),
-            &self.ctx.secrets,
-            self.kind.as_str(),
-        )
-    }
 }
 
 fn absolute(p: PathBuf) -> PathBuf {
@@ -231,9 +188,6 @@ pub fn plan_and_save(
     let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
     // Every secret the plan needs is checked before anything is observed or shown.
     let notes = s.check_secrets()?;
-    if out.is_some() {
-        s.require_complete_env()?;
-    }
     // Decided as apply decides them, reading only; a file edited by hand makes apply refuse.
     let written = writer::prepare(&s.ctx.generated_dir, &s.desired.files, false)?;
     let report = written.report();
@@ -248,7 +202,10 @@ pub fn plan_and_save(
     }
     let t = s.target(Progress::hidden())?;
     let observed = runtime()?.block_on(t.observe(&s.desired))?;
-    kept_data::refuse(&s, &observed, |n| s.ctx.secrets.get(n).is_none())?;
+    env_guard::refuse(&s, &observed, |n| s.ctx.secrets.get(n).is_none())?;
+    if out.is_some() {
+        s.require_complete_env()?;
+    }
     let raw = plan::plan(&s.desired, &observed, target.as_str(), prune);
     if let Some(out) = out {
         let rel = PathBuf::from(&s.loaded.rel_path);
@@ -396,6 +353,15 @@ fn apply_locked(
         *loaded.manifest.environment,
         secrets::os_random_hex,
     )?;
+    let on = (opts.target, opts.health_timeout);
+    env_guard::refuse_before_generating(
+        project,
+        templates,
+        &loaded,
+        on,
+        values,
+        &env.outcome().added,
+    )?;
     // Compiled once, with the secrets as they will be once `.env` is completed: the values
     // feed only the resources' fingerprints, so these are also the files to write.
     let values = secrets::with_environment(env.values().clone(), &catalog);
@@ -422,9 +388,6 @@ fn apply_locked(
     let target = s.target(opts.progress.clone())?;
     let rt = runtime()?;
     let observed = rt.block_on(target.observe(&s.desired))?;
-    kept_data::refuse(&s, &observed, |n| {
-        env.outcome().added.iter().any(|a| a == n)
-    })?;
     let plan = plan::with_files(
         plan::plan(&s.desired, &observed, opts.target.as_str(), opts.prune),
         &s.desired,
@@ -494,7 +457,7 @@ pub fn status_and_alerts(
 
 mod applied;
 mod destroy;
-mod kept_data;
+mod env_guard;
 pub use destroy::{DestroyPreview, DestroyReport, destroy};
 mod saved;
 pub use saved::SavedPlan;

@@ -94,7 +94,7 @@ pub(super) fn secret_values(ctx: &Ctx) -> Finding {
             } else {
                 generated.join(", ")
             };
-            format!("run `promo-infra generate` to create {which}")
+            format!("a new stack: run `promo-infra generate` to create {which}; a stack applied before: restore {which} in .env as it was (its data keeps InfluxDB's and Grafana's admin secrets)")
         });
         let provide = required.iter().map(|name| {
             let why = if secrets::slack_env(m) != Some(*name) {

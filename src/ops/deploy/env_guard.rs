@@ -111,7 +111,7 @@ pub(super) fn refuse(
 /// Before apply generates `added` into `.env`: when one of them is a secret some data is made
 /// with, observe the stack with `.env` as it is on disk (a running service would refuse the new
 /// values, and that refusal would hide this one) and [`refuse`] if that data is kept. A first
-/// apply, with nothing observed, goes on.
+/// apply, with nothing observed, goes on. Docker and native only.
 pub(super) fn refuse_before_generating(
     project: &crate::project::Project,
     templates: &crate::compile::Templates,
@@ -120,10 +120,12 @@ pub(super) fn refuse_before_generating(
     on_disk: secrets::SecretValues,
     added: &[String],
 ) -> Result<()> {
-    if !KEPT_IN_DATA
+    // The cloud target's resources use none of the generated secrets (and hold no service's
+    // data): nothing to protect, and no second read of its APIs.
+    let kept_in_data = KEPT_IN_DATA
         .iter()
-        .any(|(n, _)| added.iter().any(|a| a == n))
-    {
+        .any(|(n, _)| added.iter().any(|a| a == n));
+    if kind == crate::targets::TargetKind::Cloud || !kept_in_data {
         return Ok(());
     }
     let s = Stack::new(

@@ -14,6 +14,17 @@ fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
     let stack = Stack::new(&manifest(ports, "m"));
     held.release();
     let run = |args: &[&str]| cli(&stack, args);
+    // apply fails as `plan` did, with nothing on stdout (no plan shown, no question).
+    let apply_refuses_as = |plan: &crate::common::Run| {
+        let apply = run(&["apply", "--target", "native", "--auto-approve"]);
+        assert_eq!(
+            (apply.code, apply.stdout.as_str()),
+            (1, ""),
+            "{}",
+            apply.all()
+        );
+        assert_eq!(apply.stderr, plan.stderr);
+    };
     let applied = run(&["apply", "--target", "native", "--auto-approve"]);
     assert_eq!(applied.code, 0, "{}", applied.all());
     let destroyed = run(&["destroy", "--target", "native", "--auto-approve"]);
@@ -37,14 +48,7 @@ fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
       help: restore generated/native-it/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra -f stacks/native-it.yaml destroy --volumes --target native` deletes it, then `promo-infra -f stacks/native-it.yaml apply --target native` makes a new stack; nothing was changed
     ");
     // apply refuses the same way, before its question and before `.env` is completed.
-    let apply = run(&["apply", "--target", "native", "--auto-approve"]);
-    assert_eq!(
-        (apply.code, apply.stdout.as_str()),
-        (1, ""),
-        "{}",
-        apply.all()
-    );
-    assert_eq!(apply.stderr, refused.stderr);
+    apply_refuses_as(&refused);
     assert!(
         stack.project.snapshot_tree() == before,
         "a refused plan or apply writes nothing (no new .env)"
@@ -76,14 +80,7 @@ fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
       x secret INFLUXDB_ADMIN_PASSWORD is not set
       help: InfluxDB keeps the admin password (and InfluxDB 2 the operator token) it was set up with: restore the line in .env as it was (a copy, another checkout, a password manager); only an InfluxDB without data yet takes a new one (`promo-infra -f stacks/native-it.yaml generate` creates it)
     ");
-    let apply = run(&["apply", "--target", "native", "--auto-approve"]);
-    assert_eq!(
-        (apply.code, apply.stdout.as_str()),
-        (1, ""),
-        "{}",
-        apply.all()
-    );
-    assert_eq!(apply.stderr, running.stderr);
+    apply_refuses_as(&running);
     assert!(stack.project.snapshot_tree() == before, "no new .env");
     std::fs::copy(&kept, &env).expect("restore .env");
     destroyed_with_volumes(&stack);

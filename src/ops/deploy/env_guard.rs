@@ -61,9 +61,9 @@ impl Stack {
     }
 }
 
-/// Refuse when a secret some service's data was made with would be `generated` (it is in
-/// neither `.env` nor the environment) while `observed` shows that service's data: the service
-/// itself (running or stopped), the data it holds left unread, or a volume it mounts.
+/// Refuse when a secret some service's data was made with would be `generated` (it is not in
+/// `.env`) while `observed` shows that service's data: the service itself (running or
+/// stopped), the data it holds left unread, or a volume it mounts.
 pub(super) fn refuse(
     s: &Stack,
     observed: &Observed,
@@ -90,10 +90,9 @@ pub(super) fn refuse(
     if missing.is_empty() {
         return Ok(());
     }
-    let env = s.ctx.generated_dir.join(".env");
     let stack = &s.desired.stack;
     Err(Error::Secrets {
-        path: env.clone(),
+        path: s.ctx.generated_dir.join(".env"),
         message: format!(
             "{} {} missing, but stack `{stack}` on target {} still has the data made with {} ({}): a new value would not open it, so none is generated",
             missing.join(", "),

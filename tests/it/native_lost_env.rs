@@ -44,7 +44,7 @@ fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
     ----- stdout -----
 
     ----- stderr -----
-      x secrets file `[TEMP]/generated/native-it/.env`: INFLUXDB_ADMIN_PASSWORD, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY are missing, but stack `native-it` on target native still has the data made with them (service.grafana's data, service.influxdb's data): a new value would not open it, so none is generated
+      x secrets file `[TEMP]/generated/native-it/.env`: INFLUXDB_ADMIN_PASSWORD, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY are missing, but stack `native-it` on target native still has the data made with them (service.grafana's data directory data/native-it/grafana, service.influxdb's data directory data/native-it/influxdb): a new value would not open it, so none is generated
       help: restore generated/native-it/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra -f stacks/native-it.yaml destroy --volumes --target native` deletes it, then `promo-infra -f stacks/native-it.yaml apply --target native` makes a new stack; nothing was changed
     ");
     // apply refuses the same way, before its question and before `.env` is completed.
@@ -82,6 +82,47 @@ fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
     ");
     apply_refuses_as(&running);
     assert!(stack.project.snapshot_tree() == before, "no new .env");
+    std::fs::copy(&kept, &env).expect("restore .env");
+    destroyed_with_volumes(&stack);
+}
+
+/// Grafana's data directory is looked at itself: a stack whose Grafana holds nothing a plan
+/// checks (no dashboard, so no folder) still has the admin password and secret key in its
+/// database. Before, only a service holding a checked resource counted, and apply generated
+/// new Grafana secrets over it.
+#[test]
+fn a_grafana_holding_no_dashboard_still_counts() {
+    let (ports, held) = Ports::free();
+    let text = manifest(ports, "m")
+        .replace("  home_dashboard: m\n", "")
+        .replace(
+            "dashboards:\n  - uid: m\n    template: marketing\n  - uid: t\n    template: k6-technical\n",
+            "dashboards: []\n",
+        );
+    assert!(text.contains("dashboards: []"), "{text}");
+    let stack = Stack::new(&text);
+    held.release();
+    let run = |args: &[&str]| cli(&stack, args);
+    let applied = run(&["apply", "--target", "native", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let destroyed = run(&["destroy", "--target", "native", "--auto-approve"]);
+    assert_eq!(destroyed.code, 0, "{}", destroyed.all());
+    let env = stack.project.path().join("generated/native-it/.env");
+    let copy = tempfile::tempdir().expect("temp dir");
+    let kept = copy.path().join(".env");
+    std::fs::copy(&env, &kept).expect("copy .env");
+    std::fs::remove_file(&env).expect("remove .env");
+    let before = stack.project.snapshot_tree();
+    promo_snapshot!(run(&["plan", "--target", "native"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x secrets file `[TEMP]/generated/native-it/.env`: INFLUXDB_ADMIN_PASSWORD, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY are missing, but stack `native-it` on target native still has the data made with them (service.grafana's data directory data/native-it/grafana, service.influxdb's data directory data/native-it/influxdb): a new value would not open it, so none is generated
+      help: restore generated/native-it/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra -f stacks/native-it.yaml destroy --volumes --target native` deletes it, then `promo-infra -f stacks/native-it.yaml apply --target native` makes a new stack; nothing was changed
+    ");
+    assert!(stack.project.snapshot_tree() == before, "nothing written");
     std::fs::copy(&kept, &env).expect("restore .env");
     destroyed_with_volumes(&stack);
 }

@@ -140,8 +140,8 @@ pub(super) fn refuse_before_generating(
     refuse(&s, &observed, |n| added.iter().any(|a| a == n))
 }
 
-/// What `observed` shows of `service`'s data: the service, what it holds that could not be
-/// read, the volumes it mounts.
+/// What holds `service`'s data: the service as observed, the volumes it mounts, or (native)
+/// its data directory when it holds anything.
 fn data_of(s: &Stack, observed: &Observed, service: &str) -> Vec<String> {
     let id = ResourceId::new(ResourceKind::Service, service);
     let mut found = Vec::new();
@@ -158,9 +158,17 @@ fn data_of(s: &Stack, observed: &Observed, service: &str) -> Vec<String> {
             }
         }
     }
-    // A process's data directory (native), where no volume says it.
-    if observed.unread.contains_key(&id) && found.is_empty() {
-        found.push(format!("{id}'s data"));
+    // A process's data directory (native), where no volume says it: looked at directly, as
+    // a stopped service's data is kept whatever the plan would read of it.
+    if found.is_empty() && s.kind == crate::targets::TargetKind::Native {
+        let dir = format!(
+            "{}/{service}",
+            crate::compile::native::data_dir(&s.loaded.manifest)
+        );
+        let kept = fs_err::read_dir(s.project_dir.join(&dir)).is_ok_and(|mut d| d.next().is_some());
+        if kept {
+            found.push(format!("{id}'s data directory {dir}"));
+        }
     }
     found
 }

@@ -76,12 +76,19 @@ pub(super) async fn find_bucket(c: &Client, want: &DatabaseSpec) -> Result<Optio
     Ok(buckets.buckets.into_iter().find(|b| b.name == want.name))
 }
 
-/// Whether a 2.x server still waits for its initial setup (onboarding).
+/// Whether a 2.x server still waits for its initial setup (onboarding). A server without that
+/// endpoint is not InfluxDB 2 (a 1.x one answers 404 to every `/api/v2` path).
 async fn setup_allowed(c: &Client) -> Result<bool> {
-    let body = c
-        .with_auth(Auth::None)
-        .get_json("/api/v2/setup", &help(c))
-        .await?;
+    let path = "/api/v2/setup";
+    let Some(body) = c.with_auth(Auth::None).get_json_opt(path, &help(c)).await? else {
+        return Err(Error::influx(format!(
+            "InfluxDB at {} answered HTTP 404: it is not InfluxDB 2, which `influxdb.version: 2` says (an InfluxDB 1.x answers so)",
+            c.url(path)
+        ))
+        .with_help(
+            "if the stack's InfluxDB data was made by InfluxDB 1.x, keep `influxdb.version: 1` (promo-infra does not migrate 1.x data to 2); else check what listens on that port (`promo-infra status`)",
+        ));
+    };
     Ok(body["allowed"].as_bool().unwrap_or(false))
 }
 

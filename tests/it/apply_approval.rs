@@ -5,14 +5,12 @@
 
 use crate::common::{BASE, TestContext};
 
-/// The project's files, without the stack lock and without the render cache: rendering the
-/// plan fills `.promo-infra/cache/` (rendered dashboards keyed by their inputs, safe to delete,
-/// git-ignored), which like terraform's `.terraform/` is not a change the plan asks approval for.
+/// The project's files ([`TestContext::project_files`]: not the render cache the plan fills),
+/// without the stack lock.
 fn files(p: &TestContext) -> Vec<(String, Vec<u8>)> {
-    p.snapshot_tree()
+    p.project_files()
         .into_iter()
         .filter(|(rel, bytes)| !(rel.ends_with(".promo-infra.lock") && bytes.is_empty()))
-        .filter(|(rel, _)| !rel.starts_with(".promo-infra/cache/"))
         .collect()
 }
 

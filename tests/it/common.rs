@@ -122,6 +122,16 @@ impl TestContext {
         out.sort();
         out
     }
+
+    /// [`Self::snapshot_tree`] but the dashboard render cache (`.promo-infra/cache/`: rendered
+    /// dashboards keyed by their inputs, git-ignored, safe to delete; like terraform's
+    /// `.terraform/`, not a change to the project, and filled by any command that compiles).
+    pub fn project_files(&self) -> Vec<(String, Vec<u8>)> {
+        self.snapshot_tree()
+            .into_iter()
+            .filter(|(rel, _)| !rel.starts_with(".promo-infra/cache/"))
+            .collect()
+    }
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {

@@ -7,15 +7,6 @@ use std::time::{Duration, Instant};
 
 use crate::common::{BASE, TestContext};
 
-/// The project's files but the render cache (`.promo-infra/cache/`: rendered dashboards keyed by
-/// their inputs, written as a cache even when a later stack fails, safe to delete).
-fn project_files(p: &TestContext) -> Vec<(String, Vec<u8>)> {
-    p.snapshot_tree()
-        .into_iter()
-        .filter(|(rel, _)| !rel.starts_with(".promo-infra/cache/"))
-        .collect()
-}
-
 /// Every path under the project whose name starts with `.promo-infra-tmp` or is a tempfile of
 /// the old writer (`.promo-infra-XXXXXX`).
 fn temp_files(p: &TestContext) -> Vec<String> {
@@ -156,7 +147,7 @@ fn a_failing_second_stack_leaves_the_first_untouched() {
     // b's ledger is corrupt: refused before a is written.
     let p = two_stacks();
     p.write("generated/b/.promo-infra-ledger.json", "{ not json");
-    let before = project_files(&p);
+    let before = p.project_files();
     let run = promo_snapshot!(p.cmd(&["generate"]), @"
     success: false
     exit_code: 1
@@ -167,7 +158,7 @@ fn a_failing_second_stack_leaves_the_first_untouched() {
       help: restore it from git (`git checkout -- <path>`), or delete it and run `promo-infra generate --force`
     ");
     assert!(
-        project_files(&p) == before,
+        p.project_files() == before,
         "stack a was written: {}",
         run.all()
     );
@@ -177,7 +168,7 @@ fn a_failing_second_stack_leaves_the_first_untouched() {
     let (held, _) =
         promo_infra::lock::StackLock::acquire(&p.path().join("generated/b"), "b", "apply")
             .expect("lock b");
-    let before = project_files(&p);
+    let before = p.project_files();
     let run = promo_snapshot!(p.cmd(&["generate"]), @"
     success: false
     exit_code: 1
@@ -188,7 +179,7 @@ fn a_failing_second_stack_leaves_the_first_untouched() {
       help: wait for it to finish; the lock is released automatically when that process exits, even if killed
     ");
     assert!(
-        project_files(&p) == before,
+        p.project_files() == before,
         "stack a was written: {}",
         run.all()
     );

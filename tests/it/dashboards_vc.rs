@@ -433,13 +433,7 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
         partial,
         &original.replace("\"unit\": \"ms\"", "\"unit\": \"ns\""),
     );
-    // The dashboard render cache (`.promo-infra/cache/`) is a cache, not the project.
-    let project = |tree: Vec<(String, Vec<u8>)>| -> Vec<(String, Vec<u8>)> {
-        tree.into_iter()
-            .filter(|(path, _)| !path.starts_with(".promo-infra/cache/"))
-            .collect()
-    };
-    let before = project(p.snapshot_tree());
+    let before = p.project_files();
     promo_snapshot!(p.run(&["-f", "stacks/promo.yaml", "generate"]), @r#"
     success: false
     exit_code: 1
@@ -449,9 +443,6 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
       x dashboards-src/overrides/promo/promo-marketing.json: the UI edit no longer applies to the template: panel "Temps de réponse" › fieldConfig.defaults.unit: the template has "ns", the edit was made against "ms" (value did not match)
       help: the template changed where the edit was made: keep one of them — edit or delete the overlay, or apply the template and pull again (`promo-infra -f stacks/promo.yaml dashboards pull UID`)
     "#);
-    assert!(
-        project(p.snapshot_tree()) == before,
-        "a conflict writes nothing"
-    );
+    assert!(p.project_files() == before, "a conflict writes nothing");
     rt.block_on(double.shutdown());
 }

@@ -126,3 +126,54 @@ fn a_grafana_holding_no_dashboard_still_counts() {
     std::fs::copy(&kept, &env).expect("restore .env");
     destroyed_with_volumes(&stack);
 }
+
+/// `influxdb.version` switched from 1 to 2 on kept data: `.env` never had an operator token,
+/// so "restore .env" (what the refusal said while the stack was stopped) cannot help, nor
+/// "check INFLUXDB_ADMIN_TOKEN" (what the 1.x server's 404 gave while it ran). Both now say
+/// what it is.
+#[test]
+fn a_switch_to_influxdb_2_on_1x_data_is_named_as_such() {
+    let (ports, held) = Ports::free();
+    let text = manifest(ports, "m");
+    let stack = Stack::new(&text);
+    held.release();
+    let run = |args: &[&str]| cli(&stack, args);
+    let applied = run(&["apply", "--target", "native", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let v2 = text.replace(
+        "  version: 1\n  image: influxdb:1.8\n",
+        "  version: 2\n  image: influxdb:2.7\n",
+    );
+    assert_ne!(v2, text);
+    // Running: InfluxDB 1.x answers the 2.x read.
+    stack.project.write("stacks/native-it.yaml", &v2);
+    let before = stack.project.project_files();
+    promo_snapshot!(run(&["plan", "--target", "native"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x InfluxDB at http://127.0.0.1:[PORT]/api/v2/setup answered HTTP 404: it is not InfluxDB 2, which `influxdb.version: 2` says (an InfluxDB 1.x answers so)
+      help: if the stack's InfluxDB data was made by InfluxDB 1.x, keep `influxdb.version: 1` (promo-infra does not migrate 1.x data to 2); else check what listens on that port (`promo-infra -f stacks/native-it.yaml status --target native`)
+    ");
+    assert!(stack.project.project_files() == before, "nothing written");
+    // Stopped, its data kept.
+    stack.project.write("stacks/native-it.yaml", &text);
+    let destroyed = run(&["destroy", "--target", "native", "--auto-approve"]);
+    assert_eq!(destroyed.code, 0, "{}", destroyed.all());
+    stack.project.write("stacks/native-it.yaml", &v2);
+    let before = stack.project.project_files();
+    promo_snapshot!(run(&["plan", "--target", "native"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x secrets file `[TEMP]/generated/native-it/.env`: stack `native-it` on target native says `influxdb.version: 2`, but its InfluxDB data (service.influxdb's data directory data/native-it/influxdb) was made by InfluxDB 1.x (.env has its admin password and no operator token): InfluxDB 2 does not open 1.x data, and promo-infra does not migrate it
+      help: keep `influxdb.version: 1` for this data; or, to start InfluxDB 2 empty, `promo-infra -f stacks/native-it.yaml backup run --target native` first if you need the 1.x data (it restores into InfluxDB 1.x only), then `promo-infra -f stacks/native-it.yaml destroy --volumes --target native` and `promo-infra -f stacks/native-it.yaml apply --target native`; nothing was changed
+    ");
+    assert!(stack.project.project_files() == before, "nothing written");
+    stack.project.write("stacks/native-it.yaml", &text);
+    destroyed_with_volumes(&stack);
+}

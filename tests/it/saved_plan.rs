@@ -95,14 +95,8 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
     s.edit("title: \"Flash Sale A\"", "title: \"Flash Sale B\"");
     assert_eq!(s.run(&["plan", "--out", "b.plan"]).code, 0);
     s.edit("title: \"Flash Sale B\"", "title: \"Flash Sale C\"");
-    // The dashboard render cache (`.promo-infra/cache/`, terraform's `.terraform/`) is not the
-    // project: everything else must stay as it was.
-    let project = |tree: Vec<(String, Vec<u8>)>| -> Vec<(String, Vec<u8>)> {
-        tree.into_iter()
-            .filter(|(path, _)| !path.starts_with(".promo-infra/cache/"))
-            .collect()
-    };
-    let before = project(s.p.snapshot_tree());
+    // Everything but the dashboard render cache must stay as it was.
+    let before = s.p.project_files();
     promo_snapshot!(s.run(&["apply", "b.plan"]), @"
     success: false
     exit_code: 1
@@ -113,7 +107,7 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
       help: run `promo-infra -f stacks/promo.yaml plan --out b.plan` again, review it, then apply it
     ");
     assert!(
-        project(s.p.snapshot_tree()) == before,
+        s.p.project_files() == before,
         "a refused saved plan changes no file"
     );
     assert!(dashboard(&s).contains("\"title\": \"Flash Sale A\""));

@@ -91,6 +91,24 @@ pub(super) fn refuse(
         return Ok(());
     }
     let stack = &s.desired.stack;
+    // `.env` holds InfluxDB's admin password but never had an operator token: the data was
+    // made by InfluxDB 1.x, and `influxdb.version` now says 2. No `.env` can open it.
+    let made_by_v1 = missing == [secrets::INFLUX_ADMIN_TOKEN]
+        && declared.contains(secrets::INFLUX_ADMIN_PASSWORD)
+        && !generated(secrets::INFLUX_ADMIN_PASSWORD);
+    if made_by_v1 {
+        return Err(Error::Secrets {
+            path: s.ctx.generated_dir.join(".env"),
+            message: format!(
+                "stack `{stack}` on target {} says `influxdb.version: 2`, but its InfluxDB data ({}) was made by InfluxDB 1.x (.env has its admin password and no operator token): InfluxDB 2 does not open 1.x data, and promo-infra does not migrate it",
+                s.kind.as_str(),
+                holders.into_iter().collect::<Vec<_>>().join(", "),
+            ),
+            help: Some(
+                "keep `influxdb.version: 1` for this data; or, to start InfluxDB 2 empty, `promo-infra backup run` first if you need the 1.x data (it restores into InfluxDB 1.x only), then `promo-infra destroy --volumes` and `promo-infra apply`; nothing was changed".into(),
+            ),
+        });
+    }
     Err(Error::Secrets {
         path: s.ctx.generated_dir.join(".env"),
         message: format!(

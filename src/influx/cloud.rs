@@ -27,6 +27,12 @@ fn help(c: &Client) -> String {
 /// The DBRP retention-policy name this tool maps.
 pub const DBRP_RP: &str = "autogen";
 
+/// The description of a bucket stack `stack` created: what says whose it is (an organisation
+/// may hold several stacks' buckets; only its own is ever deleted).
+pub fn mark(stack: &str) -> String {
+    format!("promo-infra: stack {stack}")
+}
+
 /// A bucket as found: its id and its spec.
 #[derive(Debug, Clone)]
 pub struct FoundBucket {
@@ -34,6 +40,9 @@ pub struct FoundBucket {
     pub id: String,
     /// In the desired spec's terms (`dbrp` set when the mapping exists for this bucket).
     pub spec: DatabaseSpec,
+    /// The stack that created it ([`mark`]); `None`: made otherwise (by hand, by a version of
+    /// promo-infra that did not mark buckets).
+    pub owner: Option<String>,
 }
 
 /// An authorization of the organisation.
@@ -77,13 +86,25 @@ pub async fn observe_bucket(
             spec.dbrp = Some(db.clone());
         }
     }
-    Ok(Some(FoundBucket { id: b.id, spec }))
+    let owner = b
+        .description
+        .strip_prefix(mark("").as_str())
+        .map(str::to_string);
+    Ok(Some(FoundBucket {
+        id: b.id,
+        spec,
+        owner,
+    }))
 }
 
-/// Create the bucket or converge its retention, then map `want.dbrp` to it (replacing a
-/// mapping of that database that points elsewhere). Returns the bucket's id.
-pub async fn apply_bucket(c: &Client, org_id: &str, want: &DatabaseSpec) -> Result<String> {
-    let bucket = converge_bucket(c, want, Some(org_id)).await?;
+/// Create the bucket (marked as `stack`'s) or converge its retention, then map `want.dbrp` to
+/// it (replacing a mapping of that database that points elsewhere). Returns the bucket's id.
+pub async fn apply_bucket(
+    c: &Client,
+    (org_id, stack): (&str, &str),
+    want: &DatabaseSpec,
+) -> Result<String> {
+    let bucket = converge_bucket(c, want, (Some(org_id), &mark(stack))).await?;
     if let Some(db) = &want.dbrp {
         let mapped = dbrps(c, org_id, db).await?;
         if !mapped
@@ -117,19 +138,41 @@ async fn delete_dbrp(c: &Client, org_id: &str, dbrp: &Value) -> Result<()> {
     c.send_ok(&path, req, &help(c)).await.map(|_| ())
 }
 
-/// Delete the bucket of `want` (its data) and its DBRP mapping. Already gone: done.
-pub async fn delete_bucket(c: &Client, org_id: &str, want: &DatabaseSpec) -> Result<bool> {
+/// What [`delete_bucket`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BucketDeleted {
+    /// It was deleted, with its DBRP mapping.
+    Deleted,
+    /// There was none.
+    Absent,
+    /// It is kept: not made by this stack ([`FoundBucket::owner`]).
+    NotOurs(Option<String>),
+}
+
+/// Delete the bucket of `want` (its data) and its DBRP mapping, when stack `stack` made it.
+pub async fn delete_bucket(
+    c: &Client,
+    (org_id, stack): (&str, &str),
+    want: &DatabaseSpec,
+) -> Result<BucketDeleted> {
+    let Some(b) = observe_bucket(c, org_id, want).await? else {
+        return Ok(BucketDeleted::Absent);
+    };
+    if b.owner.as_deref() != Some(stack) {
+        return Ok(BucketDeleted::NotOurs(b.owner));
+    }
     if let Some(db) = &want.dbrp {
         for d in dbrps(c, org_id, db).await? {
-            delete_dbrp(c, org_id, &d).await?;
+            if d["bucketID"].as_str() == Some(&b.id) {
+                delete_dbrp(c, org_id, &d).await?;
+            }
         }
     }
-    let Some(b) = find_bucket(c, want).await? else {
-        return Ok(false);
-    };
     let path = format!("/api/v2/buckets/{}", segment(&b.id));
     let req = c.request(Method::DELETE, &path);
-    c.send_ok(&path, req, &help(c)).await.map(|_| true)
+    c.send_ok(&path, req, &help(c))
+        .await
+        .map(|_| BucketDeleted::Deleted)
 }
 
 /// The organisation's authorizations; `bucket` (id, name) names that bucket's permissions.

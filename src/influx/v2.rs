@@ -37,6 +37,9 @@ struct Buckets {
 pub(super) struct Bucket {
     pub(super) id: String,
     pub(super) name: String,
+    /// What made it, when something said (the cloud target's [`super::cloud::mark`]).
+    #[serde(default)]
+    pub(super) description: String,
     #[serde(rename = "retentionRules", default)]
     retention_rules: Vec<RetentionRule>,
 }
@@ -151,7 +154,7 @@ pub async fn apply(c: &Client, want: &DatabaseSpec, secrets: &SecretValues) -> R
         c.send_ok(path, req, &help(c)).await?;
         return Ok(());
     }
-    converge_bucket(&with_token(c, token), want, None)
+    converge_bucket(&with_token(c, token), want, (None, ""))
         .await
         .map(|_| ())
 }
@@ -182,11 +185,12 @@ pub(super) async fn org_id(c: &Client, org: &str) -> Result<String> {
 
 /// Create the bucket of `want` or set its retention rules; every PATCH carries the rules
 /// (InfluxDB Cloud refuses one without them). `org_id`: the organisation's id when the caller
-/// knows it (else it is looked up by `want.org` for a create).
+/// knows it (else it is looked up by `want.org` for a create). A bucket it creates gets
+/// `description` (a found one keeps its own).
 pub(super) async fn converge_bucket(
     c: &Client,
     want: &DatabaseSpec,
-    org_id: Option<&str>,
+    (org_id, description): (Option<&str>, &str),
 ) -> Result<Bucket> {
     let org = want.org.clone().unwrap_or_default();
     // Always one rule: `everySeconds: 0` is infinite. An empty list would not do: InfluxDB 2
@@ -209,7 +213,7 @@ pub(super) async fn converge_bucket(
             (
                 Method::POST,
                 "/api/v2/buckets".to_string(),
-                json!({ "orgID": org_id, "name": want.name, "retentionRules": rules }),
+                json!({ "orgID": org_id, "name": want.name, "description": description, "retentionRules": rules }),
             )
         }
     };

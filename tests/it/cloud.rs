@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::common::{TestContext, register_port};
 
 mod audit;
+mod shared_org;
 mod status;
 
 const SA_TOKEN: &str = "glsa_cloudtest_0123456789abcdef";

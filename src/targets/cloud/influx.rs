@@ -19,6 +19,9 @@ pub struct InfluxCloud {
     c: Client,
     org_name: String,
     org: tokio::sync::OnceCell<String>,
+    /// Whether the last observe found the stack's bucket made by the stack itself (what
+    /// `destroy --volumes` deletes).
+    pub(super) bucket_ours: std::cell::Cell<bool>,
 }
 
 impl InfluxCloud {
@@ -45,6 +48,7 @@ impl InfluxCloud {
             c,
             org_name: cloud.influx_org.clone(),
             org: tokio::sync::OnceCell::new(),
+            bucket_ours: std::cell::Cell::new(false),
         })
     }
 
@@ -65,7 +69,8 @@ pub fn bucket(desired: &Desired) -> Option<&DatabaseSpec> {
     })
 }
 
-/// Read the bucket and the tokens into `out`.
+/// Read the bucket and the tokens into `out`. A bucket another stack made is refused: this
+/// stack would write into that stack's data and read it as its own.
 pub async fn observe(
     i: &InfluxCloud,
     ctx: &Context,
@@ -77,6 +82,13 @@ pub async fn observe(
     };
     let org = i.org().await?;
     let found = api::observe_bucket(&i.c, org, want).await?;
+    if let Some(owner) = found.as_ref().and_then(|f| f.owner.as_deref())
+        && owner != ctx.stack
+    {
+        return Err(owned_by_other(i, &want.name, owner, &ctx.stack));
+    }
+    i.bucket_ours
+        .set(found.as_ref().and_then(|f| f.owner.as_deref()) == Some(ctx.stack.as_str()));
     if let Some(f) = &found {
         let id = ResourceId::new(ResourceKind::Database, want.name.as_str());
         out.resources.insert(
@@ -89,9 +101,22 @@ pub async fn observe(
     Ok(())
 }
 
-/// Create the bucket or converge its retention and DBRP mapping.
-pub async fn apply_bucket(i: &InfluxCloud, want: &DatabaseSpec) -> Result<()> {
-    api::apply_bucket(&i.c, i.org().await?, want)
+/// The refusal of bucket `name`, made by stack `owner`, in stack `stack`.
+fn owned_by_other(i: &InfluxCloud, name: &str, owner: &str, stack: &str) -> Error {
+    Error::influx(format!(
+        "bucket `{name}` in InfluxDB Cloud at {} (organisation `{}`) belongs to stack `{owner}` (its description is `{}`); stack `{stack}` does not take it",
+        i.c.base(),
+        i.org_name,
+        api::mark(owner),
+    ))
+    .with_help(format!(
+        "two stacks on one InfluxDB Cloud organisation cannot share a bucket: give one of them another `influxdb.bucket` in its manifest, then plan again; if stack `{owner}` is gone for good, run `promo-infra -f <its manifest> destroy --volumes --target cloud` or delete the bucket in InfluxDB Cloud; nothing was changed"
+    ))
+}
+
+/// Create the bucket (marked as the stack's) or converge its retention and DBRP mapping.
+pub async fn apply_bucket(i: &InfluxCloud, ctx: &Context, want: &DatabaseSpec) -> Result<()> {
+    api::apply_bucket(&i.c, (i.org().await?, &ctx.stack), want)
         .await
         .map(|_| ())
 }
@@ -137,7 +162,24 @@ pub async fn delete_tokens(
     Ok(removed)
 }
 
-/// Delete the bucket (its data) and its DBRP mapping.
-pub async fn delete_bucket(i: &InfluxCloud, want: &DatabaseSpec) -> Result<bool> {
-    api::delete_bucket(&i.c, i.org().await?, want).await
+/// Delete the bucket (its data) and its DBRP mapping, when the stack made it; one it did not
+/// make is kept, and said so.
+pub async fn delete_bucket(i: &InfluxCloud, ctx: &Context, want: &DatabaseSpec) -> Result<bool> {
+    match api::delete_bucket(&i.c, (i.org().await?, &ctx.stack), want).await? {
+        api::BucketDeleted::Deleted => Ok(true),
+        api::BucketDeleted::Absent => Ok(false),
+        api::BucketDeleted::NotOurs(owner) => {
+            tracing::warn!(
+                "database.{}: bucket `{}` kept: {}, not by stack `{}`; delete it in InfluxDB Cloud if its data should go",
+                want.name,
+                want.name,
+                owner.map_or_else(
+                    || "it was not made by promo-infra (or by a version that did not mark its buckets)".to_string(),
+                    |o| format!("it was made by stack `{o}`")
+                ),
+                ctx.stack
+            );
+            Ok(false)
+        }
+    }
 }

@@ -128,7 +128,9 @@ impl Target for CloudTarget {
             )));
         };
         match &r.spec {
-            ResourceSpec::Database(d) => influx::apply_bucket(self.influx(desired)?, d).await,
+            ResourceSpec::Database(d) => {
+                influx::apply_bucket(self.influx(desired)?, &self.ctx, d).await
+            }
             ResourceSpec::Token(t) => {
                 influx::mint(self.influx(desired)?, &self.ctx, desired, r, t).await?;
                 // A new token is put where it is used in the same step (the datasource, when
@@ -170,9 +172,11 @@ impl Target for CloudTarget {
         self.status_rows(desired).await
     }
 
-    /// Everything the stack made there; its bucket (the data) only with `volumes`.
+    /// Everything the stack made there; its bucket (the data) only with `volumes`, and only
+    /// when the stack made it (found so by the last observe).
     fn destroys(&self, id: &crate::desired::ResourceId, volumes: bool) -> bool {
-        id.kind != ResourceKind::Database || volumes
+        id.kind != ResourceKind::Database
+            || (volumes && self.influx.get().is_some_and(|i| i.bucket_ours.get()))
     }
 
     async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>> {
@@ -226,7 +230,7 @@ impl Target for CloudTarget {
         removed.extend(influx::delete_tokens(influx, &self.ctx, desired).await?);
         if volumes
             && let Some(b) = influx::bucket(desired)
-            && influx::delete_bucket(influx, b).await?
+            && influx::delete_bucket(influx, &self.ctx, b).await?
         {
             removed.push(format!("database.{} (its data)", b.name));
         }

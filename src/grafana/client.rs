@@ -267,7 +267,7 @@ impl Client {
             (401, false) => e.with_help("Grafana refused the credentials: check GRAFANA_ADMIN_PASSWORD in generated/<stack>/.env"),
             (401, true) => e.with_help("Grafana refused the token: the variable targets.cloud.grafana_token_env names must hold a service-account token (glsa_…)"),
             (403, false) => e.with_help("the login lacks the permission: use the stack's admin (grafana.admin_user)"),
-            (403, true) => e.with_help("the service account lacks the permission: give it the Editor or Admin role"),
+            (403, true) => e.with_help("the service account lacks the permission: give it the Admin role (the cloud target writes the datasource and the alerting provisioning, which Grafana reserves to Admin)"),
             _ => e.with_help("see Grafana's answer above; nothing else was changed by this step"),
         }
     }

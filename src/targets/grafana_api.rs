@@ -52,7 +52,7 @@ pub fn cloud_client(ctx: &Context, cloud: &crate::desired::CloudEndpoints) -> Re
         Error::usage(
             format!("{var} is not set: the cloud target needs a Grafana service-account token"),
             format!(
-                "export {var}=glsa_… or add it to generated/{}/.env (Grafana Cloud: Administration → Users and access → Service accounts, role Editor or Admin)",
+                "export {var}=glsa_… or add it to generated/{}/.env (Grafana Cloud: Administration → Users and access → Service accounts, role Admin)",
                 ctx.stack
             ),
         )
@@ -63,7 +63,7 @@ pub fn cloud_client(ctx: &Context, cloud: &crate::desired::CloudEndpoints) -> Re
                 "{var} holds a grafana.com access-policy token (glc_…): Grafana's instance API at {} does not accept those",
                 cloud.grafana_url
             ),
-            "create a service-account token (glsa_…) in that Grafana (Administration → Users and access → Service accounts, role Editor or Admin) and put it in the variable",
+            "create a service-account token (glsa_…) in that Grafana (Administration → Users and access → Service accounts, role Admin) and put it in the variable",
         ));
     }
     Client::new(

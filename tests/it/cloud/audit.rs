@@ -1,6 +1,7 @@
 //! The cloud target's audit findings: `status` with a refused token or a service down, a second
 //! `destroy`, the variable a refused InfluxDB Cloud token is named by, the full command of the
-//! UI-edit refusal, and two stacks on one Grafana declaring the same dashboard uid.
+//! UI-edit refusal, two stacks on one Grafana declaring the same dashboard uid, and the role an
+//! Editor service account is told it needs.
 
 use super::{Cloud, start};
 
@@ -297,4 +298,51 @@ async fn a_dashboard_uid_of_another_stack_on_the_same_grafana_is_refused_naming_
         "promo-v2 gone, promo-v1 intact: {}",
         plan.all()
     );
+}
+
+/// A service account with the Editor role: Grafana reserves datasource writes and the alerting
+/// provisioning API to Admin, so the cloud target needs Admin. The 403's help said "give it the
+/// Editor or Admin role" to an Editor (found by QA); it now says Admin, and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_editor_service_account_is_told_the_cloud_target_needs_admin() {
+    let c = start().await;
+    let admin = reqwest::Client::new();
+    let account: serde_json::Value = admin
+        .post(format!("{}/api/serviceaccounts", c.grafana.url()))
+        .basic_auth("admin", Some("admin"))
+        .json(&serde_json::json!({ "name": "promo-editor", "role": "Editor" }))
+        .send()
+        .await
+        .expect("Grafana double answers")
+        .json()
+        .await
+        .expect("JSON");
+    let id = account["id"].as_i64().expect("account id");
+    let token: serde_json::Value = admin
+        .post(format!(
+            "{}/api/serviceaccounts/{id}/tokens",
+            c.grafana.url()
+        ))
+        .basic_auth("admin", Some("admin"))
+        .json(&serde_json::json!({ "name": "promo" }))
+        .send()
+        .await
+        .expect("Grafana double answers")
+        .json()
+        .await
+        .expect("JSON");
+    let key = token["key"].as_str().expect("token key");
+    let run = c
+        .cmd(&["plan", "--target", "cloud"])
+        .env("GRAFANA_CLOUD_TOKEN", key)
+        .run();
+    promo_snapshot!(run, @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x GET http://127.0.0.1:[PORT]/api/v1/provisioning/contact-points?name=promo%2Dv1%2Dslack: 403 Forbidden: You'll need additional permissions to perform this action. Permissions needed: role Admin
+      help: the service account lacks the permission: give it the Admin role (the cloud target writes the datasource and the alerting provisioning, which Grafana reserves to Admin)
+    ");
 }

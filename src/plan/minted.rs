@@ -19,7 +19,8 @@ pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
 
 /// A step needed only if one of `tokens` (each checked by the same apply, and a dependency of
 /// the step's resource, so checked first) is minted again. If every one is found as declared,
-/// apply does `otherwise` instead: nothing (`None`), or start the stopped service.
+/// apply does `otherwise` instead: nothing (`None`), start the stopped service, or the update
+/// in place the service needed anyway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IfMinted {
     /// The checked tokens whose values the step's resource holds.
@@ -97,7 +98,8 @@ fn secret_paths<'a, M>(
 /// Mark in `step` (or make a step) that `r`'s environment gets tokens minted by this apply.
 /// Only services and processes take a token through their environment (a Grafana object's
 /// secret field is sent by the step that mints it). When every such token is only checked and
-/// nothing else changes (`step` is none, or a start), the replace is [`IfMinted`].
+/// nothing else forces a replacement (`step` is none, a start, or an update in place), the
+/// replace is [`IfMinted`], the step as it was its `otherwise`.
 pub(super) fn mark(
     r: &Resource,
     minted: &BTreeMap<String, Minted>,
@@ -121,7 +123,9 @@ pub(super) fn mark(
     let only_checked = found.iter().all(|(_, name)| minted[*name].checked);
     let if_minted = match &step {
         None if only_checked => Some(None),
-        Some(s) if only_checked && s.action == Action::Start => Some(Some(Action::Start)),
+        Some(s) if only_checked && matches!(s.action, Action::Start | Action::Update { .. }) => {
+            Some(Some(s.action.clone()))
+        }
         _ => None,
     }
     .map(|otherwise| IfMinted {

@@ -44,6 +44,7 @@ fn render_step(out: &mut String, step: &Step) {
                 .join(" or "),
             match when.otherwise {
                 Some(Action::Start) => "it is started",
+                Some(Action::Update { .. }) => "it is updated in place",
                 _ => "it is left as it is",
             }
         ),

@@ -363,6 +363,17 @@ fn cases() -> Vec<(&'static str, Case)> {
                 stop(f, "grafana");
             }),
         ),
+        // ... and a Grafana needing an update in place (an alert threshold) gets it, replaced
+        // only if its token is minted again.
+        (
+            "docker_v2_stopped_influxdb_kept_token_updates_grafana_in_place",
+            Case::new(
+                Docker,
+                edit(PROMO, "p95_warning_ms: 3000", "p95_warning_ms: 2500"),
+            )
+            .deployed_from(PROMO)
+            .drift(|f, _| stop(f, "influxdb")),
+        ),
         // On native the same: InfluxDB's process died; Grafana keeps running.
         (
             "native_v2_dead_influxdb_kept_token_keeps_grafana",
@@ -905,6 +916,7 @@ snapshot_tests! {
     docker_v2_stopped_influxdb_lost_token_is_minted_when_checked
     docker_v2_stopped_influxdb_lost_grafana_token_replaces_grafana
     docker_v2_stopped_influxdb_and_grafana_kept_token_starts_grafana
+    docker_v2_stopped_influxdb_kept_token_updates_grafana_in_place
     native_v2_dead_influxdb_kept_token_keeps_grafana
     native_v1_influxdb_not_answering_hides_its_database
     docker_grafana_not_answering_hides_its_dashboards

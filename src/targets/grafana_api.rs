@@ -472,7 +472,22 @@ pub async fn delete_folder_if_empty(grafana: &Client, uid: &str) -> Result<bool>
     let inside = grafana
         .ok(Method::GET, &format!("/api/search?folderUIDs={seg}"), None)
         .await?;
-    if inside.as_array().is_some_and(|a| !a.is_empty()) {
+    if let Some(items) = inside.as_array().filter(|a| !a.is_empty()) {
+        let names: Vec<String> = items
+            .iter()
+            .map(|d| {
+                let title = d["title"].as_str().unwrap_or_default();
+                match d["uid"].as_str() {
+                    Some(uid) => format!("`{title}` ({uid})"),
+                    None => format!("`{title}`"),
+                }
+            })
+            .collect();
+        tracing::warn!(
+            "folder.{uid}: kept: it holds what this stack did not make ({}); move or delete {} in Grafana, and the next destroy removes the folder",
+            names.join(", "),
+            if names.len() == 1 { "it" } else { "them" }
+        );
         return Ok(false);
     }
     grafana

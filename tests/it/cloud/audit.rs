@@ -346,3 +346,32 @@ async fn an_editor_service_account_is_told_the_cloud_target_needs_admin() {
       help: the service account lacks the permission: give it the Admin role (the cloud target writes the datasource and the alerting provisioning, which Grafana reserves to Admin)
     ");
 }
+
+/// A dashboard someone else put into the stack's folder: `destroy` keeps the folder (it would
+/// delete that dashboard with it) and now says why, naming what is in it. Before, the folder
+/// was listed, kept, and nothing said so (found by QA).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destroy_says_why_it_keeps_the_stacks_folder() {
+    let c = start().await;
+    c.applied();
+    c.foreign(
+        reqwest::Method::POST,
+        "/api/dashboards/db",
+        serde_json::json!({ "dashboard": { "uid": "mine", "title": "Mine", "panels": [] }, "folderUid": "promo-v1" }),
+    )
+    .await;
+    let run = c.run(&["destroy", "--target", "cloud", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        run.stderr,
+        "warning: folder.promo-v1: kept: it holds what this stack did not make (`Mine` (mine)); move or delete it in Grafana, and the next destroy removes the folder\n"
+    );
+    let folders: Vec<String> = c
+        .grafana
+        .state()
+        .folders()
+        .into_iter()
+        .map(|f| f.uid)
+        .collect();
+    assert_eq!(folders, vec!["promo-v1".to_string()]);
+}

@@ -186,6 +186,18 @@ pub enum Error {
         help: Option<String>,
     },
 
+    /// A command was interrupted (Ctrl-C, SIGTERM) and stopped between its steps: what it did
+    /// and did not do.
+    #[error("{message}")]
+    #[diagnostic(code(promo_infra::interrupted))]
+    Interrupted {
+        /// What was stopped, what was done and what was not.
+        message: String,
+        /// What to do.
+        #[help]
+        help: Option<String>,
+    },
+
     /// A bug in promo-infra: never the user's fault.
     #[error("internal error: {message}")]
     #[diagnostic(
@@ -298,6 +310,14 @@ impl Error {
         }
     }
 
+    /// A command stopped between its steps on an interrupt ([`Error::Interrupted`]).
+    pub fn interrupted(message: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::Interrupted {
+            message: message.into(),
+            help: Some(help.into()),
+        }
+    }
+
     /// A bug in promo-infra (an invariant broke): reported as such, never as the user's fault.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::Internal {
@@ -317,6 +337,7 @@ impl Error {
             | Self::K6 { help, .. }
             | Self::Control { help, .. }
             | Self::Usage { help, .. }
+            | Self::Interrupted { help, .. }
             | Self::State { help, .. }
             | Self::Secrets { help, .. } => *help = Some(advice.into()),
             _ => {}

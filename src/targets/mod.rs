@@ -27,7 +27,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use announced::Announced;
-pub use apply::{Did, Done, apply, done_summary, is_transient, retry, waves};
+pub use apply::{
+    Did, Done, Interrupt, apply, apply_until, done_summary, is_transient, retry, waves,
+};
 pub use progress::Progress;
 
 use crate::desired::Desired;

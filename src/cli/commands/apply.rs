@@ -54,6 +54,7 @@ pub fn options(target: TargetKind, prune: bool, health_timeout_secs: u64) -> App
         health_timeout: Duration::from_secs(health_timeout_secs.max(1)),
         progress: progress(),
         saved: None,
+        interrupt: crate::targets::Interrupt::new(),
     }
 }
 

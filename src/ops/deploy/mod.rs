@@ -19,7 +19,9 @@ use crate::manifest::Loaded;
 use crate::plan::{self, Plan};
 use crate::project::Project;
 use crate::secrets;
-use crate::targets::{self, Context, Place, Progress, ServiceStatus, Target, TargetKind};
+use crate::targets::{
+    self, Context, Interrupt, Place, Progress, ServiceStatus, Target, TargetKind,
+};
 use crate::writer;
 
 /// Default wait for a service to become healthy.
@@ -92,16 +94,23 @@ impl Stack {
     }
 
     /// Execute `plan` on `target` (after the target's preflight, when the plan has steps), then
-    /// read the services' status.
+    /// read the services' status. Once `interrupt` is requested, the steps in flight finish and
+    /// no other starts ([`targets::apply_until`]); a preflight still running (image pulls) is
+    /// dropped, before any step started.
     pub(crate) async fn execute(
         &self,
         target: &dyn Target,
         plan: &Plan,
+        interrupt: &Interrupt,
     ) -> Result<(Vec<targets::Done>, Vec<ServiceStatus>)> {
         if !plan.is_empty() {
-            target.preflight(plan, &self.desired).await?;
+            tokio::select! {
+                biased;
+                checked = target.preflight(plan, &self.desired) => checked?,
+                () = interrupt.wait() => {}
+            }
         }
-        let done = targets::apply(target, &self.desired, plan).await?;
+        let done = targets::apply_until(target, &self.desired, plan, interrupt).await?;
         let status = target.status(&self.desired).await?;
         Ok((done, status))
     }
@@ -270,6 +279,9 @@ pub struct ApplyOptions {
     pub progress: Progress,
     /// `apply FILE`: the saved plan and its path; only exactly that plan is applied.
     pub saved: Option<(PathBuf, SavedPlan)>,
+    /// Asked (on Ctrl-C) to stop between steps: the steps in flight finish, no other starts,
+    /// and apply fails with [`Error::Interrupted`] naming what was done and what was not.
+    pub interrupt: Interrupt,
 }
 
 /// What `apply` did.
@@ -418,7 +430,7 @@ fn apply_locked(
     let (done, status) = if plan.is_empty() {
         (Vec::new(), Vec::new())
     } else {
-        rt.block_on(s.execute(target.as_ref(), &plan))?
+        rt.block_on(s.execute(target.as_ref(), &plan, &opts.interrupt))?
     };
     // Every resource now runs what was planned: what it was built from is the record the next
     // plan diffs against.

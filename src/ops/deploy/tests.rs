@@ -70,6 +70,7 @@ fn apply_writes_nothing_before_the_plan_is_approved() {
         health_timeout: Duration::from_secs(1),
         progress: Progress::hidden(),
         saved: None,
+        interrupt: crate::targets::Interrupt::new(),
     };
     let before = tree(dir.path());
     let mut shown = 0;

@@ -406,7 +406,7 @@ pub fn rotate(
     let steps = plan::plan(&next.desired, &observed, target, false);
     let runner = next.target(opts.progress.clone())?;
     let result = rt.block_on(async {
-        let (done, status) = next.execute(runner.as_ref(), &steps).await?;
+        let (done, status) = next.execute(runner.as_ref(), &steps, &opts.interrupt).await?;
         let done: Vec<ResourceId> = done.into_iter().map(|d| d.id).collect();
         let mut warnings = Vec::new();
         if change == LiveChange::InfluxToken

@@ -1,25 +1,32 @@
 //! The executor: runs a [`Plan`] on a [`Target`]: deletes wave by wave, then every other step
 //! as soon as the steps it depends on are done (not when a whole wave is), concurrently, each
-//! retried with backoff on transient failure.
+//! retried with backoff on transient failure; asked to stop ([`Interrupt`], Ctrl-C), it lets
+//! the steps in flight finish, starts no other, and says what was done and what was not.
 //!
-//! Owns: step ordering ([`waves`], [`as_ready`]), retries ([`retry`]), [`apply`], and what it
-//! reports it did ([`Done`]). A step planned as [`Action::Check`] (a resource of a service the
-//! plan could not read) is read again once its service ran, and what the plan makes of that
-//! read is executed and reported: created, updated, or unchanged.
+//! Owns: step ordering ([`waves`], [`ready::as_ready`]), retries ([`retry`]), [`apply`], and
+//! what it reports it did ([`Done`]). A step planned as [`Action::Check`] (a resource of a
+//! service the plan could not read) is read again once its service ran, and what the plan
+//! makes of that read is executed and reported: created, updated, or unchanged.
 //! May not: print (the warn line goes through `tracing`), decide what to change (the plan did,
 //! and decides a check's step from the new read), or know any target's kind.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
 use serde::Serialize;
 
 use super::Target;
 use crate::desired::{Desired, ResourceId, ResourceKind};
 use crate::error::{Error, Result};
 use crate::plan::{self, Action, Plan, Step};
+
+mod interrupt;
+mod ready;
+mod retry;
+
+pub use interrupt::Interrupt;
+use ready::{Ran, all_of, as_ready};
+use retry::{ATTEMPTS, retry_until};
+pub use retry::{is_transient, retry};
 
 /// What apply did to a resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,6 +56,18 @@ impl Did {
             Action::Start => Self::Started,
             Action::Delete => Self::Destroyed,
             Action::Check { .. } => Self::Unchanged,
+        }
+    }
+
+    /// The word for it (`created`).
+    fn word(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Replaced => "replaced",
+            Self::Updated => "updated",
+            Self::Started => "started",
+            Self::Destroyed => "destroyed",
+            Self::Unchanged => "unchanged",
         }
     }
 }
@@ -85,14 +104,6 @@ pub fn done_summary(done: &[Done]) -> plan::Summary {
         }
     }
     s
-}
-
-/// Attempts per step (the first try and three retries).
-const ATTEMPTS: u32 = 4;
-
-/// An error a target may see succeed on retry (engine busy, connection reset, 429/5xx).
-pub fn is_transient(err: &Error) -> bool {
-    matches!(err, Error::Transient { .. })
 }
 
 /// Ordering waves: a step runs once every step it depends on (through `depends_on`) has run.
@@ -140,41 +151,6 @@ pub fn waves(plan: &Plan, desired: &Desired) -> Vec<Vec<Step>> {
     out
 }
 
-/// Run `f` up to `attempts` times while it fails with a transient error ([`is_transient`]),
-/// backing off 0.5 s, 1 s, 2 s... and logging a warning before each retry.
-pub async fn retry<T, F, Fut>(what: &str, attempts: u32, f: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
-{
-    retry_from(what, attempts, Duration::from_millis(500), f).await
-}
-
-/// [`retry`] with the first delay given (each next one doubles).
-async fn retry_from<T, F, Fut>(what: &str, attempts: u32, first: Duration, f: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
-{
-    let attempt = Cell::new(1u32);
-    let backoff = ExponentialBuilder::default()
-        .with_min_delay(first)
-        .with_factor(2.0)
-        .with_max_delay(Duration::from_secs(60))
-        .with_max_times(attempts.saturating_sub(1) as usize);
-    f.retry(backoff)
-        .when(is_transient)
-        .notify(|e: &Error, delay: Duration| {
-            let n = attempt.get();
-            tracing::warn!(
-                "{what}: {e}; retrying in {} ms (attempt {n}/{attempts})",
-                delay.as_millis()
-            );
-            attempt.set(n + 1);
-        })
-        .await
-}
-
 /// Execute a plan: deletes wave by wave (but those of networks and volumes, which go last),
 /// then each other step as soon as its dependencies are done ([`as_ready`]), each retried on
 /// transient failure. Returns the steps done in that order, the rest in plan order
@@ -184,6 +160,19 @@ pub async fn apply<T: Target + ?Sized>(
     desired: &Desired,
     plan: &Plan,
 ) -> Result<Vec<Done>> {
+    apply_until(target, desired, plan, &Interrupt::new()).await
+}
+
+/// [`apply`], stopping between steps once `interrupt` is requested: the steps in flight
+/// finish (their retries stop), no other starts. Then, if a step was left undone, the error is
+/// [`Error::Interrupted`], naming what was done, what failed and what was not started; if every
+/// step had started by then, what they did, as [`apply`].
+pub async fn apply_until<T: Target + ?Sized>(
+    target: &T,
+    desired: &Desired,
+    plan: &Plan,
+    interrupt: &Interrupt,
+) -> Result<Vec<Done>> {
     // What each step did: a step planned in case its tokens are minted again reads it ([`minted`]).
     let did = std::cell::RefCell::new(BTreeMap::new());
     let run = |step: &Step| {
@@ -192,7 +181,7 @@ pub async fn apply<T: Target + ?Sized>(
             let checked = matches!(step.action, Action::Check { .. });
             let tokens_minted = step.if_minted.as_ref().map(|w| minted(w, &did.borrow()));
             let step = if checked {
-                read_again(target, desired, &step).await?
+                read_again(target, desired, &step, interrupt).await?
             } else {
                 match (tokens_minted, step.if_minted.clone()) {
                     (Some(false), Some(when)) => when
@@ -205,7 +194,10 @@ pub async fn apply<T: Target + ?Sized>(
                 None => Did::Unchanged,
                 Some(step) => {
                     let what = format!("{} {}", step.id, action_name(&step.action));
-                    retry(&what, ATTEMPTS, || target.execute(&step, desired)).await?;
+                    retry_until(&what, ATTEMPTS, interrupt, || {
+                        target.execute(&step, desired)
+                    })
+                    .await?;
                     Did::of(&step.action)
                 }
             };
@@ -228,23 +220,86 @@ pub async fn apply<T: Target + ?Sized>(
     let (last, first): (Vec<Step>, Vec<Step>) = deletes
         .into_iter()
         .partition(|s| matches!(s.id.kind, ResourceKind::Network | ResourceKind::Volume));
-    let mut done = Vec::new();
     let in_waves = |steps: Vec<Step>| Plan {
         steps,
         ..plan.clone()
     };
+    // A failed wave of deletes stops everything after it.
+    let mut ran = Ran::default();
     for wave in waves(&in_waves(first), desired) {
-        done.extend(all_of(wave.iter().map(run)).await?);
+        if ran.failed.is_empty() {
+            ran.extend(all_of(&wave, interrupt, run).await);
+        } else {
+            ran.skip(&wave);
+        }
     }
-    let mut ready = as_ready(&rest, desired, run).await?;
-    // Reported in plan order (deterministic output), not in the order they finished.
-    let position = |d: &Done| plan.steps.iter().position(|s| s.id == d.id);
-    ready.sort_by_key(position);
-    done.extend(ready);
+    if ran.failed.is_empty() {
+        let mut ready = as_ready(&rest, desired, interrupt, run).await;
+        // Reported in plan order (deterministic output), not in the order they finished.
+        ready.done.sort_by_key(|d| position(plan, &d.id));
+        ran.extend(ready);
+    } else {
+        ran.skip(&rest);
+    }
     for wave in waves(&in_waves(last), desired) {
-        done.extend(all_of(wave.iter().map(run)).await?);
+        if ran.failed.is_empty() {
+            ran.extend(all_of(&wave, interrupt, run).await);
+        } else {
+            ran.skip(&wave);
+        }
     }
-    Ok(done)
+    if interrupt.requested() && !ran.not_run.is_empty() {
+        return Err(interrupted(ran, plan));
+    }
+    ran.into_result()
+}
+
+/// Where `id`'s step is in `plan`.
+fn position(plan: &Plan, id: &ResourceId) -> Option<usize> {
+    plan.steps.iter().position(|s| &s.id == id)
+}
+
+/// The error of an apply stopped before every step started: what was done, what failed and
+/// what was not started, each in plan order, and what to do.
+fn interrupted(ran: Ran<Done>, plan: &Plan) -> Error {
+    let Ran {
+        mut done,
+        failed,
+        not_run,
+    } = ran;
+    done.sort_by_key(|d| position(plan, &d.id));
+    let mut not_run: Vec<ResourceId> = not_run.into_iter().map(|(id, _)| id).collect();
+    not_run.sort_by_key(|id| position(plan, id));
+    let mut lines = vec![format!(
+        "apply interrupted: {} of {} step(s) done{}, {} not started",
+        done.len(),
+        plan.steps.len(),
+        match failed.len() {
+            0 => String::new(),
+            n => format!(", {n} failed"),
+        },
+        not_run.len()
+    )];
+    if !done.is_empty() {
+        let each: Vec<String> = done
+            .iter()
+            .map(|d| format!("{} {}", d.id, d.did.word()))
+            .collect();
+        lines.push(format!("done: {}", each.join(", ")));
+    }
+    for (id, e) in &failed {
+        let e = e.to_string();
+        lines.push(match e.strip_prefix(&format!("{id}: ")) {
+            Some(rest) => format!("failed: {id}: {rest}"),
+            None => format!("failed: {id}: {e}"),
+        });
+    }
+    let each: Vec<String> = not_run.iter().map(ToString::to_string).collect();
+    lines.push(format!("not started: {}", each.join(", ")));
+    Error::interrupted(
+        lines.join("\n"),
+        "`promo-infra plan` shows what is left to do; `promo-infra apply` does it",
+    )
 }
 
 /// Whether one of the tokens of a step planned [`plan::IfMinted`] was minted again, its
@@ -264,6 +319,7 @@ async fn read_again<T: Target + ?Sized>(
     target: &T,
     desired: &Desired,
     step: &Step,
+    interrupt: &Interrupt,
 ) -> Result<Option<Step>> {
     let Action::Check { service, .. } = &step.action else {
         return Ok(Some(step.clone()));
@@ -282,7 +338,7 @@ async fn read_again<T: Target + ?Sized>(
     // may still be starting, and asking it would fail this check for that service's reason;
     // the service's other objects are their own checks' reads.
     let scope = plan::scoped_to(desired, &step.id, service);
-    let found = retry(&what, ATTEMPTS, || async {
+    let found = retry_until(&what, ATTEMPTS, interrupt, || async {
         let observed = target.observe(&scope).await?;
         match plan::step_for(desired, &observed, &step.id) {
             Some(Step {
@@ -308,115 +364,6 @@ async fn read_again<T: Target + ?Sized>(
         }
         other => other,
     })
-}
-
-/// Run `steps` concurrently, each once every step of `steps` it depends on (through
-/// `depends_on`) has run: a dependent starts as soon as its own dependencies are ready, not
-/// when every step started with them is. A failed step does not stop the others, as in
-/// terraform: the steps already running finish (a step is never dropped half-way: a container
-/// created but not started, a bucket without its mapping), the steps that depend on it,
-/// directly or not, are not started (each logged), and every independent step still runs.
-/// Returns what `run` returned for each, in the order they finished; or, when a step failed,
-/// the first failure's error (the later ones are logged).
-pub async fn as_ready<F, Fut, D>(steps: &[Step], desired: &Desired, run: F) -> Result<Vec<D>>
-where
-    F: Fn(&Step) -> Fut,
-    Fut: std::future::Future<Output = Result<D>>,
-    D: AsRef<ResourceId>,
-{
-    use futures_util::StreamExt as _;
-    let ids: Vec<&ResourceId> = steps.iter().map(|s| &s.id).collect();
-    let deps = |s: &Step| -> Vec<ResourceId> {
-        desired
-            .resources
-            .get(&s.id)
-            .map(|r| r.depends_on.clone())
-            .unwrap_or_default()
-    };
-    let mut pending: Vec<&Step> = steps.iter().collect();
-    let mut done: Vec<D> = Vec::new();
-    let mut ids_done: Vec<ResourceId> = Vec::new();
-    let mut failed: Vec<(ResourceId, Error)> = Vec::new();
-    // Steps not started, each with the step it depends on that failed or was not started.
-    let mut not_run: Vec<(ResourceId, ResourceId)> = Vec::new();
-    let mut running = futures_util::stream::FuturesUnordered::new();
-    let start = |s: &Step| {
-        let (id, work) = (s.id.clone(), run(s));
-        async move { (id, work.await) }
-    };
-    loop {
-        loop {
-            let blocker = |s: &Step| {
-                deps(s).into_iter().find(|d| {
-                    not_run.iter().any(|(n, _)| n == d) || failed.iter().any(|(f, _)| f == d)
-                })
-            };
-            let stuck: Vec<(ResourceId, ResourceId)> = pending
-                .iter()
-                .filter_map(|s| blocker(s).map(|b| (s.id.clone(), b)))
-                .collect();
-            if stuck.is_empty() {
-                break;
-            }
-            pending.retain(|s| !stuck.iter().any(|(id, _)| id == &s.id));
-            not_run.extend(stuck);
-        }
-        let (ready, blocked): (Vec<&Step>, Vec<&Step>) = pending.into_iter().partition(|s| {
-            deps(s)
-                .iter()
-                .all(|d| ids_done.contains(d) || !ids.contains(&d))
-        });
-        pending = blocked;
-        if ready.is_empty() && running.is_empty() && !pending.is_empty() {
-            // A cycle cannot come from compile; run the rest rather than hang.
-            running.extend(pending.drain(..).map(start));
-        }
-        running.extend(ready.into_iter().map(start));
-        match running.next().await {
-            Some((_, Ok(finished))) => {
-                ids_done.push(finished.as_ref().clone());
-                done.push(finished);
-            }
-            Some((id, Err(e))) => failed.push((id, e)),
-            None => break,
-        }
-    }
-    let failed_ids: Vec<ResourceId> = failed.iter().map(|(id, _)| id.clone()).collect();
-    let mut failed = failed.into_iter();
-    let Some((first, error)) = failed.next() else {
-        return Ok(done);
-    };
-    for (id, e) in failed {
-        tracing::error!("{id}: {e}");
-    }
-    for (id, on) in &not_run {
-        let why = if failed_ids.contains(on) {
-            "failed"
-        } else {
-            "was not done"
-        };
-        tracing::warn!("{id}: not done: it depends on {on}, which {why}");
-    }
-    tracing::debug!("{first} failed; {} other step(s) done", done.len());
-    Err(error)
-}
-
-/// Run `wave` concurrently to the end (a failed step does not drop the others half-way);
-/// what they returned, or the first failure's error (the later ones are logged).
-async fn all_of<Fut, D>(wave: impl Iterator<Item = Fut>) -> Result<Vec<D>>
-where
-    Fut: std::future::Future<Output = Result<D>>,
-{
-    let mut out = Vec::new();
-    let mut first = None;
-    for result in futures_util::future::join_all(wave).await {
-        match (result, &first) {
-            (Ok(d), _) => out.push(d),
-            (Err(e), None) => first = Some(e),
-            (Err(e), Some(_)) => tracing::error!("{e}"),
-        }
-    }
-    first.map_or(Ok(out), Err)
 }
 
 fn action_name(a: &Action) -> &'static str {

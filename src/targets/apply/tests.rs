@@ -1,5 +1,9 @@
 //! The executor's ordering, failure and retry rules, on steps that sleep and fail on cue.
 
+use std::cell::Cell;
+use std::time::Duration;
+
+use super::retry::retry_from;
 use super::*;
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -16,7 +20,7 @@ fn transient_errors_are_retried_four_times_with_doubling_delays_then_returned() 
     let started = std::cell::RefCell::new(Vec::new());
     let out: Result<()> = block_on(async {
         let t0 = std::time::Instant::now();
-        retry_from("x", 4, Duration::from_millis(20), || {
+        retry_from("x", 4, Duration::from_millis(20), None, || {
             calls.set(calls.get() + 1);
             started.borrow_mut().push(t0.elapsed());
             async { Err(Error::transient("busy")) }
@@ -77,7 +81,7 @@ fn a_dependent_starts_when_its_own_dependencies_are_done_not_the_whole_wave() {
     let steps = creates(&[&control, &db, &grafana, &influx]);
     let t0 = std::time::Instant::now();
     let log = std::cell::RefCell::new(Vec::new());
-    let done = block_on(as_ready(&steps, &d, |s: &Step| {
+    let done = block_on(as_ready(&steps, &d, &Interrupt::new(), |s: &Step| {
         let (id, log) = (s.id.clone(), &log);
         async move {
             log.borrow_mut().push(format!("start {}", id.name));
@@ -87,6 +91,7 @@ fn a_dependent_starts_when_its_own_dependencies_are_done_not_the_whole_wave() {
             Ok(id)
         }
     }))
+    .into_result()
     .expect("runs");
     assert!(
         t0.elapsed() < Duration::from_millis(500),
@@ -112,14 +117,14 @@ fn a_dependent_starts_when_its_own_dependencies_are_done_not_the_whole_wave() {
 #[test]
 fn other_errors_are_not_retried_and_a_later_success_is_returned() {
     let calls = Cell::new(0u32);
-    let out: Result<()> = block_on(retry_from("x", 4, Duration::from_millis(1), || {
+    let out: Result<()> = block_on(retry_from("x", 4, Duration::from_millis(1), None, || {
         calls.set(calls.get() + 1);
         async { Err(Error::docker("port is already allocated")) }
     }));
     assert_eq!(calls.get(), 1);
     assert!(matches!(out, Err(Error::Docker { .. })));
     let calls = Cell::new(0u32);
-    let out = block_on(retry_from("x", 4, Duration::from_millis(1), || {
+    let out = block_on(retry_from("x", 4, Duration::from_millis(1), None, || {
         calls.set(calls.get() + 1);
         let n = calls.get();
         async move {
@@ -157,7 +162,7 @@ fn a_failed_step_lets_running_and_independent_steps_finish_and_skips_only_its_de
     ]);
     let steps = creates(&[&influx, &db, &token, &grafana, &folder, &control]);
     let log = std::cell::RefCell::new(Vec::new());
-    let out = block_on(as_ready(&steps, &d, |s: &Step| {
+    let out = block_on(as_ready(&steps, &d, &Interrupt::new(), |s: &Step| {
         let (id, log) = (s.id.clone(), &log);
         async move {
             log.borrow_mut().push(format!("start {id}"));
@@ -175,7 +180,8 @@ fn a_failed_step_lets_running_and_independent_steps_finish_and_skips_only_its_de
                 Ok(id)
             }
         }
-    }));
+    }))
+    .into_result();
     let err = out.expect_err("the token failed");
     assert_eq!(err.to_string(), "token.k6: 401 unauthorized");
     let log = log.into_inner();
@@ -195,23 +201,157 @@ fn a_failed_step_lets_running_and_independent_steps_finish_and_skips_only_its_de
 
 #[test]
 fn a_failed_step_of_a_wave_lets_the_others_of_the_wave_finish() {
+    use crate::desired::ResourceKind;
     let log = std::cell::RefCell::new(Vec::new());
-    let out: Result<Vec<u64>> = block_on(all_of(
-        [(1u64, true), (100, false)]
-            .map(|(ms, fails)| {
-                let log = &log;
-                async move {
-                    tokio::time::sleep(Duration::from_millis(ms)).await;
-                    log.borrow_mut().push(ms);
-                    if fails {
-                        Err(Error::docker("delete failed"))
-                    } else {
-                        Ok(ms)
-                    }
-                }
-            })
-            .into_iter(),
-    ));
+    let fast = ResourceId::new(ResourceKind::Service, "fast");
+    let slow = ResourceId::new(ResourceKind::Service, "slow");
+    let wave = creates(&[&fast, &slow]);
+    let out: Result<Vec<ResourceId>> = block_on(all_of(&wave, &Interrupt::new(), |s: &Step| {
+        let (id, log) = (s.id.clone(), &log);
+        async move {
+            let (ms, fails) = if id.name == "fast" {
+                (1, true)
+            } else {
+                (100, false)
+            };
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            log.borrow_mut().push(ms);
+            if fails {
+                Err(Error::docker("delete failed"))
+            } else {
+                Ok(id)
+            }
+        }
+    }))
+    .into_result();
     assert_eq!(out.expect_err("one failed").to_string(), "delete failed");
     assert_eq!(log.into_inner(), [1, 100]);
+}
+
+/// The fake, but the step of `gate` says it started and then waits to be released: a step
+/// caught in flight.
+struct Gated {
+    fake: crate::targets::fake::FakeTarget,
+    gate: ResourceId,
+    started: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait(?Send)]
+impl Target for Gated {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+    async fn observe(&self, d: &Desired) -> Result<plan::Observed> {
+        self.fake.observe(d).await
+    }
+    async fn execute(&self, step: &Step, d: &Desired) -> Result<()> {
+        if step.id == self.gate {
+            self.started.notify_one();
+            self.release.notified().await;
+        }
+        self.fake.execute(step, d).await
+    }
+    async fn status(&self, d: &Desired) -> Result<Vec<crate::targets::ServiceStatus>> {
+        self.fake.status(d).await
+    }
+    async fn destroy(&self, d: &Desired, volumes: bool) -> Result<Vec<String>> {
+        self.fake.destroy(d, volumes).await
+    }
+}
+
+/// Ctrl-C while Grafana is being created: Grafana's step finishes, nothing that waited for it
+/// starts (its folder, the control API), and the error says what was done and what was not;
+/// the next plan is exactly what was not started. Fails without the fix: the control API and
+/// the folder were created after the interrupt.
+#[test]
+fn an_interrupt_lets_the_step_in_flight_finish_and_starts_no_other() {
+    use crate::desired::{FolderSpec, ProcessSpec, Resource, ResourceSpec};
+    use crate::targets::fake::{FakeTarget, Flavour};
+    let process = |name: &str, after: &[&str]| {
+        Resource::new(
+            ResourceId::new(ResourceKind::Service, name),
+            after
+                .iter()
+                .map(|a| ResourceId::new(ResourceKind::Service, *a))
+                .collect(),
+            ResourceSpec::Process(Box::new(ProcessSpec {
+                health_url: "http://127.0.0.1:1/health".into(),
+                url: "http://127.0.0.1:1".into(),
+                ..ProcessSpec::named(name)
+            })),
+            &BTreeMap::new(),
+        )
+    };
+    let folder = Resource::new(
+        ResourceId::new(ResourceKind::Folder, "s"),
+        vec![ResourceId::new(ResourceKind::Service, "grafana")],
+        ResourceSpec::Folder(FolderSpec {
+            uid: "s".into(),
+            title: "S".into(),
+        }),
+        &BTreeMap::new(),
+    );
+    let d = Desired::of(vec![
+        process("influxdb", &[]),
+        process("grafana", &["influxdb"]),
+        process("control-api", &["grafana"]),
+        folder,
+    ]);
+    let gated = Gated {
+        fake: FakeTarget::new(Flavour::Native),
+        gate: ResourceId::new(ResourceKind::Service, "grafana"),
+        started: tokio::sync::Notify::new(),
+        release: tokio::sync::Notify::new(),
+    };
+    let replan = || {
+        let observed = block_on(gated.fake.observe(&d)).expect("observe");
+        plan::plan(&d, &observed, "native", false)
+    };
+    let p = replan();
+    assert_eq!(p.steps.len(), 4, "{p:?}");
+    let interrupt = Interrupt::new();
+    let (applied, in_flight) = block_on(async {
+        let ctrl_c = async {
+            gated.started.notified().await;
+            let in_flight = interrupt.request();
+            gated.release.notify_one();
+            in_flight
+        };
+        tokio::join!(apply_until(&gated, &d, &p, &interrupt), ctrl_c)
+    });
+    assert_eq!(in_flight, 1, "Grafana's step was in flight");
+    let err = applied.expect_err("interrupted");
+    assert!(matches!(err, Error::Interrupted { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "apply interrupted: 2 of 4 step(s) done, 2 not started\n\
+         done: service.grafana created, service.influxdb created\n\
+         not started: service.control-api, folder.s"
+    );
+    assert_eq!(
+        gated.fake.journal(),
+        ["create service.influxdb", "create service.grafana"]
+    );
+    let left: Vec<String> = replan().steps.iter().map(|s| s.id.to_string()).collect();
+    assert_eq!(left, ["service.control-api", "folder.s"]);
+}
+
+#[test]
+fn a_transient_failure_is_not_retried_once_an_interrupt_was_requested() {
+    let interrupt = Interrupt::new();
+    interrupt.request();
+    let calls = Cell::new(0u32);
+    let out: Result<()> = block_on(retry_from(
+        "x",
+        4,
+        Duration::from_millis(1),
+        Some(&interrupt),
+        || {
+            calls.set(calls.get() + 1);
+            async { Err(Error::transient("busy")) }
+        },
+    ));
+    assert_eq!(calls.get(), 1);
+    assert_eq!(out.expect_err("fails").to_string(), "busy");
 }

@@ -8,6 +8,7 @@
 
 mod commands;
 mod globals;
+mod interrupt;
 mod output;
 mod print;
 mod prompt;

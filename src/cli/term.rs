@@ -264,6 +264,8 @@ pub mod code {
     pub const CHANGES: u8 = 2;
     /// `status --exit-code`: at least one declared service is not running and healthy.
     pub const NOT_HEALTHY: u8 = 3;
+    /// `apply`, `destroy`: interrupted (Ctrl-C, SIGTERM; 128 + SIGINT, as shells say it).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// A command line clap refused (exit 1), or `--help`/`--version` (printed on stdout, exit 0).
@@ -276,14 +278,18 @@ pub fn usage(e: &clap::Error) -> ExitCode {
     })
 }
 
-/// The process's exit: the command's code, or its error reported on stderr and 1.
+/// The process's exit: the command's code, or its error reported on stderr and 1 (130 for an
+/// interrupted command).
 pub fn exit(result: Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
             let mut err = anstream::stderr();
             let _ = write!(err, "{}", render(&e));
-            ExitCode::from(code::ERROR)
+            ExitCode::from(match e {
+                crate::error::Error::Interrupted { .. } => code::INTERRUPTED,
+                _ => code::ERROR,
+            })
         }
     }
 }

@@ -72,6 +72,12 @@ impl Progress {
         }
     }
 
+    /// Run `f` (the CLI writing a line on stderr) with the spinners cleared, then draw them
+    /// again below what it wrote.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.multi.suspend(f)
+    }
+
     /// A new line for `what` (a service or an image).
     pub fn line(&self, what: &str) -> ProgressBar {
         let bar = self.multi.add(ProgressBar::new_spinner());

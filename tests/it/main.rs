@@ -27,6 +27,7 @@ mod grafana_api;
 mod influx;
 mod influxd;
 mod injection;
+mod interrupt;
 mod journey;
 mod k6;
 mod k6_fixture;

@@ -57,9 +57,9 @@ pub fn search_path(bin: &Path) -> std::ffi::OsString {
 #[derive(Clone, Copy)]
 pub(crate) struct Ports {
     pub(crate) influx: u16,
-    grafana: u16,
-    rpc: u16,
-    control: u16,
+    pub(crate) grafana: u16,
+    pub(crate) rpc: u16,
+    pub(crate) control: u16,
 }
 
 impl Ports {
@@ -109,6 +109,11 @@ impl Stack {
         let bin = tempfile::tempdir().expect("bin");
         let path = search_path(bin.path());
         Self { project, bin, path }
+    }
+
+    /// The directory first on the PATH its commands run with (`grafana` is the double there).
+    pub(crate) fn bin(&self) -> &Path {
+        self.bin.path()
     }
 
     /// generate (files + .env), then compile for the native target with the stack's secrets.

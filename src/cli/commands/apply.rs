@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::super::globals::Globals;
 use super::super::output::Out;
-use super::super::{print, prompt};
+use super::super::{interrupt, print, prompt};
 use super::args;
 use crate::error::{Error, Result};
 use crate::ops::{self, ApplyOptions, Selection};
@@ -93,19 +93,31 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
     }
     let auto = args.approve.auto_approve;
     let from_file = opts.saved.is_some();
+    let (interrupt, progress) = (opts.interrupt.clone(), opts.progress.clone());
     let report = ops::apply(
         &globals.project(),
         &selection,
         &opts,
         &mut |p: &Plan, notes: &[String]| {
             // A saved plan was reviewed when it was made: terraform applies it without asking.
-            if from_file {
-                return Ok(true);
+            let go = from_file || {
+                print::deploy::plan(&mut Out::stdout(), notes, p);
+                prompt::approve(auto || p.is_empty(), QUESTION, "apply", prompt::REVIEW_PLAN)?
+            };
+            if go && !p.is_empty() {
+                // From the answer on, Ctrl-C stops between steps (at the question, it quits).
+                interrupt::arm(&interrupt, &progress, interrupt::apply_line)?;
             }
-            print::deploy::plan(&mut Out::stdout(), notes, p);
-            prompt::approve(auto || p.is_empty(), QUESTION, "apply", prompt::REVIEW_PLAN)
+            Ok(go)
         },
     )?;
     print::deploy::applied(&mut Out::stdout(), &report);
+    if interrupt.requested() {
+        // Every step had started when Ctrl-C came: all of them finished (listed above).
+        return Err(Error::interrupted(
+            "apply interrupted after its last step had started: every step was done",
+            "nothing is left to apply; `promo-infra plan` confirms it",
+        ));
+    }
     Ok(ExitCode::SUCCESS)
 }

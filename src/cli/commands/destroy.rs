@@ -7,10 +7,11 @@ use std::process::ExitCode;
 
 use super::super::globals::Globals;
 use super::super::output::Out;
-use super::super::{print, prompt};
+use super::super::{interrupt, print, prompt};
 use super::args;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops;
+use crate::targets::{Interrupt, Progress};
 
 /// Shown by `destroy --help`.
 pub const EXAMPLES: &str = "Examples:\n  promo-infra destroy               # containers and network; data volumes kept\n  promo-infra destroy --volumes --auto-approve";
@@ -37,6 +38,8 @@ pub struct Args {
 
 /// Run `destroy`.
 pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
+    // The target removes the stack in one go: on Ctrl-C it finishes, then the command says so.
+    let interrupt = Interrupt::new();
     let report = ops::destroy(
         &globals.project(),
         &globals.selection(false),
@@ -51,14 +54,26 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
                 args.volumes,
                 &p.data_dir,
             );
-            prompt::approve(
+            let go = prompt::approve(
                 args.approve.auto_approve || p.existing.is_empty(),
                 QUESTION,
                 "destroy",
                 REVIEW,
-            )
+            )?;
+            if go {
+                interrupt::arm(&interrupt, &Progress::hidden(), |_| {
+                    "interrupt received: letting the destroy in progress finish (Ctrl-C again to quit at once)".to_string()
+                })?;
+            }
+            Ok(go)
         },
     )?;
     print::deploy::destroyed(&mut Out::stdout(), &report);
+    if interrupt.requested() {
+        return Err(Error::interrupted(
+            "destroy interrupted after it had started: it finished (removed what is listed above)",
+            "nothing is left to destroy; `promo-infra status` confirms it",
+        ));
+    }
     Ok(ExitCode::SUCCESS)
 }

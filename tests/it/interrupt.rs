@@ -177,9 +177,7 @@ fn ctrl_c_during_apply_finishes_the_step_in_flight_starts_no_other_and_exits_130
     let mut live = Live::spawn(apply(&stack));
     live.until(&["database.k6: created …", "service.grafana: creating"]);
     live.signal(Signal::SIGINT);
-    live.until(&[
-        "interrupt received: finishing the 1 step(s) in progress, starting no new one (Ctrl-C again to quit at once)",
-    ]);
+    live.until(&["interrupt received: finishing the …"]);
     std::fs::write(&gate, "").expect("open the gate");
     let (code, stdout, stderr) = live.end();
     let all = format!("{stdout}{}", stderr.join("\n"));
@@ -188,7 +186,15 @@ fn ctrl_c_during_apply_finishes_the_step_in_flight_starts_no_other_and_exits_130
         stdout.ends_with("Plan: 7 to add, 0 to change, 0 to destroy.\n"),
         "the plan, and no report of a complete apply: {all}"
     );
-    let (events, rest) = events_and_rest(&stderr);
+    let (events, mut rest) = events_and_rest(&stderr);
+    // Grafana's step, and the database's when its "created" line was out but its step had not
+    // yet returned when the signal came: the count is the executor's, exact either way.
+    let first = "interrupt received: finishing the 1 step(s) in progress, starting no new one (Ctrl-C again to quit at once)";
+    if let Some(line) = rest.first_mut()
+        && line == &first.replace("the 1 step(s)", "the 2 step(s)")
+    {
+        *line = first.to_string();
+    }
     assert_eq!(
         events,
         [

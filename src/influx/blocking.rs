@@ -11,7 +11,7 @@ use std::future::Future;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::client::{self, Auth, UNREACHABLE_HELP};
+use super::client::{self, Auth};
 use super::{Endpoint, v1};
 use crate::error::{Error, Result};
 
@@ -103,10 +103,13 @@ impl Client {
 }
 
 /// Nothing retries a one-shot command: a transient failure is reported as refused, with what
-/// to do.
+/// fits what the server did ([`client::help_for`]): no answer, start the stack; an answer
+/// with 5xx or 429, it runs but fails: its logs.
 pub(crate) fn settle(e: Error) -> Error {
     match e {
-        Error::Transient { message, .. } => Error::influx(message).with_help(UNREACHABLE_HELP),
+        Error::Transient { message, outcome } => {
+            Error::influx(message).with_help(client::help_for(outcome))
+        }
         other => other,
     }
 }

@@ -17,8 +17,23 @@ use super::Endpoint;
 use crate::error::{Error, Outcome, Result};
 
 /// What to do when a server does not answer at all.
-pub const UNREACHABLE_HELP: &str =
-    "start the stack (`promo-infra apply`) or fix influxdb.bind / influxdb.port in the manifest";
+pub const UNREACHABLE_HELP: &str = "check whether the stack runs (`promo-infra status`): start it with `promo-infra apply`, or fix influxdb.bind / influxdb.port in the manifest";
+
+/// What to do when the server answers, but with an error status that says it fails (5xx).
+pub const FAILING_HELP: &str = "InfluxDB runs but fails: see why in its logs (`promo-infra logs influxdb`), then run the command again";
+
+/// What to do when the server answers that it is too busy (429).
+pub const BUSY_HELP: &str = "InfluxDB runs but is too busy to answer (a load test?): run the command again once the load has passed; its logs: `promo-infra logs influxdb`";
+
+/// What to do about a request that failed with `outcome` and was not retried: a server that
+/// did not answer is started (or found), one that answered 5xx or 429 runs and is looked at.
+pub fn help_for(outcome: Option<Outcome>) -> &'static str {
+    match outcome {
+        Some(Outcome::Status(429)) => BUSY_HELP,
+        Some(o) if o.is_failing() => FAILING_HELP,
+        _ => UNREACHABLE_HELP,
+    }
+}
 
 /// The process's HTTP clients: building one that speaks TLS loads the system's CA certificates
 /// (~140 files; the largest part of a no-op `plan`), so every [`Client`] shares one (a cheap
@@ -243,6 +258,17 @@ mod tests {
         assert_eq!(e.outcome(), Some(Outcome::Status(429)));
         let e = status_error("u", StatusCode::UNAUTHORIZED, "", "h");
         assert!(matches!(e, Error::Influx { .. }));
+    }
+
+    /// A one-shot command's help follows what the server did: 5xx and 429 are a server that
+    /// runs (its logs), only no answer is a stack to start.
+    #[test]
+    fn the_help_fits_the_outcome() {
+        assert_eq!(help_for(Some(Outcome::Status(500))), FAILING_HELP);
+        assert_eq!(help_for(Some(Outcome::Status(503))), FAILING_HELP);
+        assert_eq!(help_for(Some(Outcome::Status(429))), BUSY_HELP);
+        assert_eq!(help_for(Some(Outcome::NoAnswer)), UNREACHABLE_HELP);
+        assert_eq!(help_for(None), UNREACHABLE_HELP);
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::client::{self, Auth, Client};
 use crate::desired::{DatabaseSpec, DbUser};
-use crate::error::{Error, Result};
+use crate::error::{Error, Outcome, Result};
 use crate::manifest::duration::Retention;
 use crate::secrets::SecretValues;
 
@@ -40,9 +40,17 @@ pub async fn query_results_in(c: &Client, q: &str, params: &[(&str, &str)]) -> R
     let resp = c.send("/query", req).await?;
     let status = resp.status();
     let url = c.url("/query");
-    let body = client::json(&url, resp).await?;
+    let body = match client::json(&url, resp).await {
+        // An error status without InfluxDB's JSON (a proxy's page, an empty 503): the status
+        // says what happened, not the body.
+        Err(Error::Influx { .. }) if !status.is_success() => {
+            return Err(client::status_error(&url, status, "", &refused_help(c)));
+        }
+        answer => answer?,
+    };
     if let Some(err) = body["error"].as_str() {
-        return Err(refused(c, status.is_server_error(), q, err));
+        let failing = status.is_server_error().then_some(status.as_u16());
+        return Err(refused(c, failing, q, err));
     }
     if !status.is_success() && status != reqwest::StatusCode::BAD_REQUEST {
         return Err(client::status_error(&url, status, "", &refused_help(c)));
@@ -54,7 +62,7 @@ pub async fn query_results_in(c: &Client, q: &str, params: &[(&str, &str)]) -> R
 pub async fn query(c: &Client, q: &str) -> Result<Value> {
     let body = query_results(c, q).await?;
     match statement_error(&body) {
-        Some(err) => Err(refused(c, false, q, err)),
+        Some(err) => Err(refused(c, None, q, err)),
         None => Ok(body),
     }
 }
@@ -67,11 +75,13 @@ pub fn statement_error(body: &Value) -> Option<&str> {
         .find_map(|x| x["error"].as_str())
 }
 
-fn refused(c: &Client, transient: bool, q: &str, err: &str) -> Error {
+/// The error of a statement InfluxDB refused: transient, with the status as its [`Outcome`],
+/// when it answered `failing` (a 5xx status); refused with [`refused_help`] otherwise.
+fn refused(c: &Client, failing: Option<u16>, q: &str, err: &str) -> Error {
     let url = c.url("/query");
     let message = format!("InfluxDB at {url} refused `{}`: {err}", redact_passwords(q));
-    if transient {
-        Error::transient(message)
+    if let Some(status) = failing {
+        Error::transient(message).with_outcome(Outcome::Status(status))
     } else {
         Error::influx(message).with_help(refused_help(c))
     }
@@ -184,8 +194,8 @@ pub async fn observe(
             .and_then(|all| all.iter().find(|r| r["statement_id"] == i));
         match answer.map(|r| (r, r["error"].as_str())) {
             Some((r, None)) => Ok(r),
-            Some((_, Some(err))) => Err(refused(c, false, &statements[i], err)),
-            None => Err(refused(c, false, &statements[i], "not executed")),
+            Some((_, Some(err))) => Err(refused(c, None, &statements[i], err)),
+            None => Err(refused(c, None, &statements[i], "not executed")),
         }
     };
     if !names_in(result(0)?).contains(&want.name) {
@@ -331,7 +341,7 @@ mod tests {
             },
         )
         .expect("client");
-        let e = refused(&read, false, "SELECT 1", "authorization failed");
+        let e = refused(&read, None, "SELECT 1", "authorization failed");
         assert_eq!(
             miette::Diagnostic::help(&e)
                 .map(|h| h.to_string())

@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::common::{Run, Runs, TestContext};
 use crate::influxd::RealInfluxd;
 
+mod answers;
 mod kill;
 mod leftovers;
 
@@ -481,7 +482,7 @@ fn backup_run_against_no_server_is_a_clear_error_and_leaves_nothing() {
     ----- stderr -----
     backup: checking InfluxDB at http://127.0.0.1:[PORT]
       x InfluxDB is not reachable at http://127.0.0.1:[PORT]/ping: Connection refused (os error 111)
-      help: start the stack (`promo-infra apply --target native`) or fix influxdb.bind / influxdb.port in the manifest
+      help: check whether the stack runs (`promo-infra status --target native`): start it with `promo-infra apply --target native`, or fix influxdb.bind / influxdb.port in the manifest
     ");
     assert!(
         !p.path().join("backups/shop").exists()

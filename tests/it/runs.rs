@@ -449,7 +449,7 @@ fn bad_input_is_refused_before_anything_is_queried() {
 
     ----- stderr -----
       x InfluxDB is not reachable at http://127.0.0.1:9/query: Connection refused (os error 111)
-      help: start the stack (`promo-infra apply`) or fix influxdb.bind / influxdb.port in the manifest
+      help: check whether the stack runs (`promo-infra status`): start it with `promo-infra apply`, or fix influxdb.bind / influxdb.port in the manifest
     ");
 }
 

@@ -235,7 +235,9 @@ fn a_missing_slack_webhook_is_a_warning_in_preprod_and_a_fail_in_prod() {
 }
 
 /// With the stack's InfluxDB and Grafana not running, their service lines fail once each and
-/// every check that asks them is skipped, naming which one is down (not a fail of its own).
+/// every check that asks them is skipped, naming which one is down (not a fail of its own);
+/// the clock, which needs one service to answer, is skipped as none runs (it warned "start
+/// the stack" before, as the service lines say already).
 #[test]
 fn checks_that_ask_a_service_that_is_down_are_skipped() {
     let p = TestContext::new();
@@ -250,6 +252,7 @@ fn checks_that_ask_a_service_that_is_down_are_skipped() {
         "datasource",
         "grants",
         "data",
+        "clock",
     ];
     let run = p.run_env(&["doctor", "--target", "native"], &slack);
     promo_snapshot!(only(run, &lines), @"
@@ -264,6 +267,7 @@ fn checks_that_ask_a_service_that_is_down_are_skipped() {
     [skip] datasource: skipped (needs grafana and influxdb, which are down: see their service lines)
     [skip] grants: skipped (needs influxdb, which is down: see its service line)
     [skip] data: skipped (needs influxdb, which is down: see its service line)
+    [skip] clock: skipped (needs influxdb, grafana and control-api, which are down: see their service lines)
 
     ----- stderr -----
     ");

@@ -126,11 +126,18 @@ struct Ctx {
     /// The services whose line fails because they do not answer: the checks that ask one are
     /// skipped. Empty when the services' status is unknown (each check then says what it got).
     down: Vec<String>,
+    /// The failing line every service needs (the Docker engine): the checks that ask a
+    /// service are skipped, naming it, instead of each failing on its connection error.
+    outage: Option<&'static str>,
 }
 
 impl Ctx {
-    /// The skip line of `check` when one of the `services` it asks is down.
+    /// The skip line of `check` when one of the `services` it asks is down, or what they all
+    /// need fails.
     fn needs(&self, check: &str, services: &[&str]) -> Option<Finding> {
+        if let Some(outage) = self.outage {
+            return Some(Finding::skipped(check, &outage_reason(outage)));
+        }
         let down: Vec<&str> = services
             .iter()
             .copied()
@@ -139,13 +146,27 @@ impl Ctx {
         let why = match down.as_slice() {
             [] => return None,
             [one] => format!("{one}, which is down: see its service line"),
-            many => format!(
-                "{}, which are down: see their service lines",
-                many.join(" and ")
+            [many @ .., last] => format!(
+                "{} and {last}, which are down: see their service lines",
+                many.join(", ")
             ),
         };
         Some(Finding::skipped(check, &why))
     }
+
+    /// [`Ctx::needs`] of a check that asks each of `services` in turn and needs only one to
+    /// answer: skipped when every one is down.
+    fn needs_one_of(&self, check: &str, services: &[&str]) -> Option<Finding> {
+        if self.outage.is_some() || services.iter().all(|s| self.down.iter().any(|d| d == s)) {
+            return self.needs(check, services);
+        }
+        None
+    }
+}
+
+/// Why a check is skipped while `outage` (the line every service needs) fails.
+fn outage_reason(outage: &str) -> String {
+    format!("the {outage}, which fails: see its line")
 }
 
 /// Run every check on the selected stack; never changes anything.
@@ -160,6 +181,7 @@ pub fn doctor(project: &Project, selection: &Selection, target: TargetKind) -> R
         env,
         values,
         down: Vec::new(),
+        outage: None,
     };
     let mut checks = vec![env_line, local::secret_values(&ctx)];
     let engine = run::bounded(local::engine_name(target), CHECK_TIMEOUT, {
@@ -171,7 +193,10 @@ pub fn doctor(project: &Project, selection: &Selection, target: TargetKind) -> R
     // missing binaries do not hide.
     let engine_ok = target != TargetKind::Docker || engine.iter().all(|f| f.level != Level::Fail);
     checks.extend(engine);
-    let rows = services(&ctx, selection, engine_ok, &mut checks);
+    if !engine_ok {
+        ctx.outage = Some(local::engine_name(target));
+    }
+    let rows = services(&ctx, selection, &mut checks);
     ctx.down = rows
         .iter()
         .flatten()
@@ -208,7 +233,6 @@ pub fn doctor(project: &Project, selection: &Selection, target: TargetKind) -> R
 fn services(
     ctx: &Ctx,
     selection: &Selection,
-    engine_ok: bool,
     checks: &mut Vec<Finding>,
 ) -> Option<Vec<ServiceStatus>> {
     const CHECK: &str = "services";
@@ -216,8 +240,8 @@ fn services(
         checks.push(Finding::skipped(CHECK, ".env"));
         return None;
     }
-    if !engine_ok {
-        checks.push(Finding::skipped(CHECK, local::engine_name(ctx.target)));
+    if let Some(outage) = ctx.outage {
+        checks.push(Finding::skipped(CHECK, &outage_reason(outage)));
         return None;
     }
     let (project, selection, target) = (ctx.project.clone(), selection.clone(), ctx.target);

@@ -311,7 +311,20 @@ pub async fn run(
     let _ = std::fs::remove_file(&summary);
 
     let env_file = crate::ops::env_path(project, m);
-    let announcer = Announcer::new(m, values, &labels, &env_file, opts.labels.target, now, note)?;
+    let cli = if opts.cli.is_empty() {
+        "promo-infra"
+    } else {
+        &opts.cli
+    };
+    let announcer = Announcer::new(
+        m,
+        values,
+        &labels,
+        &env_file,
+        (opts.labels.target, cli),
+        now,
+        note,
+    )?;
     let live_url = dashboard_url(m, &testid, baseline, now.as_millisecond(), None);
     note(Note::Info(format!("test {testid}: {}", k6_bin.display())));
     note(Note::Info(format!("dashboard: {live_url}")));

@@ -181,6 +181,40 @@ async fn a_run_without_its_webhook_names_the_variable_and_the_env_file() {
     assert!(rig.webhook.messages().is_empty());
 }
 
+/// Fails on the old code, which said "GRAFANA_ADMIN_PASSWORD is not in .env": like the Slack
+/// warning, the annotations' names the variable, the `.env` file and what to do (put the line
+/// back: Grafana's data keeps the password a new `generate` would not match).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_without_grafanas_password_names_the_variable_and_the_env_file() {
+    let rig = Rig::start("en", false).await;
+    let env_file = rig.p.path().join("generated/shop/.env");
+    let env: String = std::fs::read_to_string(&env_file)
+        .expect(".env")
+        .lines()
+        .filter(|l| !l.starts_with("GRAFANA_ADMIN_PASSWORD="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&env_file, env).expect("write .env");
+    let records = rig.standins.records.path().display().to_string();
+    let run = rig
+        .p
+        .cmd(&["-f", "stacks/shop.yaml", "k6", "run", "tests/checkout.js"])
+        .env("PATH", rig.standins.path_env())
+        .env("STANDIN_DIR", &records)
+        .env("STANDIN_MODE", "finish")
+        .run();
+    let warning = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("no Grafana annotations"))
+        .unwrap_or_else(|| panic!("{}", run.all()));
+    assert_eq!(
+        warning,
+        "promo-infra: warning: no Grafana annotations: GRAFANA_ADMIN_PASSWORD is not in ./generated/shop/.env; put back the line the stack was applied with (Grafana's data keeps its admin password), or, on a stack never applied, run `promo-infra -f stacks/shop.yaml generate`"
+    );
+    assert!(rig.grafana.state().annotations().is_empty());
+}
+
 const XK6: &str = r#"#!/bin/sh
 # Stand-in for xk6 (NOT xk6): records its arguments, writes a k6 whose `version` lists the
 # extensions given with --with.

@@ -7,8 +7,9 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use crate::error::{Error, Result};
 
-/// How `apply` (and the commands that change what `plan` shows) tell where to review the
-/// change before approving it with `--auto-approve`.
+/// How `apply` tells where to review the change before approving it with `--auto-approve`
+/// (the commands that show their own preview — destroy, secrets rotate, dashboards rollback —
+/// point at it instead: `plan` shows none of what they do).
 pub const REVIEW_PLAN: &str = "review `promo-infra plan`";
 
 /// Approve a change: yes at once with `auto` (`--auto-approve`, or nothing to change), else

@@ -897,6 +897,7 @@ fn cli_apply_plan_status_destroy_with_target_native() {
         run(&["plan", "--target", "native", "--detailed-exitcode"]).code,
         0
     );
+    without_a_terminal_rotate_and_rollback_point_at_their_own_preview(&stack, ports, &run);
     assert_eq!(
         run(&["destroy", "--target", "native", "--auto-approve"]).code,
         0
@@ -915,6 +916,94 @@ fn cli_apply_plan_status_destroy_with_target_native() {
     "
     );
     assert!(!stack.project.path().join("data/native-it").exists());
+}
+
+/// Without a terminal, `secrets rotate` and `dashboards rollback` show what they would do and
+/// refuse, pointing at what they showed (and at `dashboards history`), not at
+/// `promo-infra plan`, which shows neither a rotation nor a rollback (the old help); nothing
+/// changes.
+fn without_a_terminal_rotate_and_rollback_point_at_their_own_preview(
+    stack: &Stack,
+    ports: Ports,
+    run: &dyn Fn(&[&str]) -> crate::common::Run,
+) {
+    let env = "generated/native-it/.env";
+    let before = stack.project.read(env);
+    let rotate = run(&[
+        "secrets",
+        "rotate",
+        "CONTROL_API_TOKEN",
+        "--target",
+        "native",
+    ]);
+    let refusal: Vec<&str> = rotate.stderr.lines().collect();
+    assert_eq!(
+        (rotate.code, refusal.as_slice()),
+        (
+            1,
+            [
+                "  x secrets rotate needs confirmation, but stdin is not a terminal",
+                "  help: review the rotation described above (its live change, .env, and the services it restarts), then re-run with --auto-approve; nothing was changed",
+            ]
+            .as_slice()
+        ),
+        "{}",
+        rotate.all()
+    );
+    assert!(
+        rotate
+            .stdout
+            .contains("promo-infra will rotate CONTROL_API_TOKEN"),
+        "the preview the help points at: {}",
+        rotate.all()
+    );
+    assert_eq!(stack.project.read(env), before, "rotate changed .env");
+
+    // Someone edits the dashboard in Grafana's UI: version 2, to roll back from.
+    let grafana = promo_infra::grafana::Client::new(
+        &format!("http://127.0.0.1:{}", ports.grafana),
+        promo_infra::grafana::Auth::Basic {
+            user: "ops".into(),
+            password: promo_infra::control::Secret::new(
+                before
+                    .lines()
+                    .find_map(|l| l.strip_prefix("GRAFANA_ADMIN_PASSWORD="))
+                    .expect("password")
+                    .to_string(),
+            ),
+        },
+        1,
+    )
+    .expect("client");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (status, body) = rt
+        .block_on(grafana.request(
+            reqwest::Method::POST,
+            "/__double/ui-edit/m",
+            Some(&serde_json::json!({"title": "Edited in the UI"})),
+        ))
+        .expect("ui edit");
+    assert!(status.is_success(), "{status} {body}");
+    promo_snapshot!(run(&["dashboards", "rollback", "m", "--to", "1", "--target", "native"]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+    Rolling back m to version 1 changes, from Grafana's dashboard now:
+
+          ~ title: "Edited in the UI" → "Promo load test – marketing view"
+
+    ----- stderr -----
+      x dashboards rollback needs confirmation, but stdin is not a terminal
+      help: review the changes listed above (`promo-infra -f stacks/native-it.yaml dashboards history m --target native` lists its versions), then re-run with --auto-approve; nothing was changed
+    "#);
+    let (now, _) = rt
+        .block_on(grafana.dashboard("m"))
+        .expect("get")
+        .expect("there");
+    assert_eq!(now["title"], "Edited in the UI", "rollback changed Grafana");
 }
 
 /// A one-process stack run by the native target: `program args…`, healthy when `health_url`

@@ -209,11 +209,14 @@ pub fn run(globals: &Globals, command: Command) -> Result<ExitCode> {
                 &to,
                 &mut |preview| {
                     print::dashboards::rollback_preview(&mut Out::stdout(), preview);
+                    // Its own diff, above (`plan` shows no rollback).
                     prompt::approve(
                         approve.auto_approve,
                         "Do you want to roll back this dashboard?",
                         "dashboards rollback",
-                        prompt::REVIEW_PLAN,
+                        &format!(
+                            "review the changes listed above (`promo-infra dashboards history {uid}` lists its versions)"
+                        ),
                     )
                 },
             )?;

@@ -19,6 +19,11 @@ use crate::ops::{self, RotatePreview};
 const ROTATE_QUESTION: &str =
     "Do you want to rotate this secret?\n  promo-infra will perform the actions described above.";
 
+/// Where to see what `secrets rotate` does, when it cannot ask: its own preview (`plan` shows
+/// no rotation).
+const ROTATE_REVIEW: &str =
+    "review the rotation described above (its live change, .env, and the services it restarts)";
+
 /// `secrets` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -88,7 +93,7 @@ fn rotate(globals: &Globals, args: RotateArgs) -> Result<ExitCode> {
                 args.approve.auto_approve,
                 ROTATE_QUESTION,
                 "secrets rotate",
-                prompt::REVIEW_PLAN,
+                ROTATE_REVIEW,
             )
         },
     )?;

@@ -358,6 +358,17 @@ mod tests {
              `promo-infra apply --target cloud`; `promo-infra secrets list` has no target; \
              `promo-infra apply --target native` keeps its own"
         );
+        // `backup list` reads the backup directory on this host whatever the target, and takes
+        // no `--target` (clap would refuse it): it gets the user's `-f`, and no `--target`.
+        let other = invocation("promo-infra -f stacks/other.yaml", Some("native"));
+        assert_eq!(
+            with_invocation(
+                "take a new backup with `promo-infra backup run` (`promo-infra backup list` marks the corrupt ones)",
+                &other
+            ),
+            "take a new backup with `promo-infra -f stacks/other.yaml backup run --target native` \
+             (`promo-infra -f stacks/other.yaml backup list` marks the corrupt ones)"
+        );
         // An unclosed suggestion is completed as far as it goes.
         assert_eq!(
             with_invocation("try `promo-infra status", &p),

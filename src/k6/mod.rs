@@ -14,6 +14,7 @@
 //! | [`build`] | `xk6 build` with verification and a skip when inputs are unchanged |
 //! | [`run`] | `k6 run` |
 //! | `stop` | the STOP button from the wrapper's side: one SIGINT per stop |
+//! | `preflight` | what `k6 run` warns about before k6 starts: its InfluxDB does not answer |
 //! | [`exec`] | `k6 exec`, signals and exit codes of children |
 //!
 //! This file holds the entry points the `k6` command calls ([`build_k6`], [`env_report`],
@@ -25,6 +26,7 @@ pub mod coordinator;
 pub mod exec;
 pub mod grade;
 pub mod notify;
+mod preflight;
 pub mod record;
 pub mod report;
 pub mod run;

@@ -193,37 +193,6 @@ fn grade_summary(m: &Manifest, summary: &Path, note: &(dyn Fn(Note) + Sync)) -> 
     }
 }
 
-/// Say so before k6 starts when the InfluxDB it writes to does not answer: k6 would run the
-/// whole test, its points lost, the dashboard empty. Any HTTP answer will do (a 401 or 404 is
-/// a server that answers); only a refused or timed-out connection warns.
-async fn warn_unless_influx_answers(
-    url: &str,
-    cli: &str,
-    target: crate::targets::TargetKind,
-    note: &(dyn Fn(Note) + Sync),
-) {
-    let ping = format!("{url}/ping");
-    let client = crate::net::client_for(url)
-        .timeout(std::time::Duration::from_secs(3))
-        .build();
-    let answer = match client {
-        Ok(c) => c.get(&ping).send().await.map(|_| ()),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = answer {
-        let cli = if cli.is_empty() { "promo-infra" } else { cli };
-        let target = match target {
-            crate::targets::TargetKind::Docker => String::new(),
-            other => format!(" --target {}", other.as_str()),
-        };
-        note(Note::Warn(format!(
-            "InfluxDB does not answer at {url} ({}): k6 will run but its points will be lost \
-             and the dashboard will stay empty; start the stack first (`{cli} apply{target}`)",
-            crate::net::describe_request_error(e)
-        )));
-    }
-}
-
 /// The `k6 run` command of a test: its flags, the summary export, the user's flags, the script;
 /// the variables (secrets included) in its environment only.
 fn k6_command(
@@ -297,7 +266,13 @@ pub async fn run(
     let k6_bin = resolve_k6(project, m, opts.k6.as_deref())?;
     let testid = labels.testid.clone();
     let k6s = settings::settings(m, values, &labels, opts.labels.target)?;
-    warn_unless_influx_answers(&k6s.influx_url, &opts.cli, opts.labels.target, note).await;
+    super::preflight::warn_unless_influx_answers(
+        &k6s.influx_url,
+        &opts.cli,
+        opts.labels.target,
+        note,
+    )
+    .await;
     // The STOP button: register with the control API BEFORE k6 starts, and say so if it
     // cannot work.
     let coordinator = super::stop::stop_button(m, values, opts, &labels, now, note).await?;

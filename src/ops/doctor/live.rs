@@ -296,7 +296,7 @@ fn skew_finding(skews: &[(&str, i64)]) -> Finding {
             CLOCK,
             Level::Warn,
             "no service answered with a Date header: skew unknown",
-            "start the stack (`promo-infra apply`), then run doctor again",
+            "`promo-infra status` shows which services run and answer at their URLs; then run doctor again",
         );
     };
     let level = match worst.abs() {
@@ -365,6 +365,14 @@ mod tests {
         );
         assert_eq!(skew_finding(&[("a", 31)]).level, Level::Fail);
         assert_eq!(skew_finding(&[("a", 30)]).level, Level::Warn);
-        assert_eq!(skew_finding(&[]).level, Level::Warn);
+        // Reached while a service may run (every one down: skipped): not "start the stack".
+        let unknown = skew_finding(&[]);
+        assert_eq!(
+            (unknown.level, unknown.fix.as_str()),
+            (
+                Level::Warn,
+                "`promo-infra status` shows which services run and answer at their URLs; then run doctor again"
+            )
+        );
     }
 }

@@ -106,7 +106,9 @@ fn refused(line: &str, url: &str, what: &str, fix: &str) -> Finding {
                 "{what} does not answer at {url}: {}",
                 crate::net::describe_request_error(e)
             ),
-            "start the stack (`promo-infra apply`), then run doctor again",
+            // Its service line did not say it is down (it is skipped then): whether it runs
+            // is for `status` to say, not "start the stack".
+            "`promo-infra status` shows whether it runs and answers; then run doctor again",
         ),
         Err(e) => Finding::from_error(line, &e),
     }
@@ -154,6 +156,23 @@ mod tests {
                     String::new()
                 ),
             ]
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port(); // let go: nothing listens there
+        let silent = refused(
+            "prod grafana auth",
+            &format!("http://127.0.0.1:{port}/api"),
+            "Grafana",
+            "turn it off",
+        );
+        assert_eq!(
+            (silent.level, silent.fix.as_str()),
+            (
+                Level::Warn,
+                "`promo-infra status` shows whether it runs and answers; then run doctor again"
+            )
         );
     }
 }

@@ -1,0 +1,84 @@
+//! What `k6 run` checks before k6 starts, and only warns about: the InfluxDB k6 writes to
+//! answers (the STOP button's control API is `stop.rs`).
+//!
+//! Owns: that check and its warning's words. May not: print (the caller's [`Note`] does), stop
+//! the run.
+
+use super::run::Note;
+
+/// Say so before k6 starts when the InfluxDB it writes to does not answer: k6 would run the
+/// whole test, its points lost, the dashboard empty. Any HTTP answer will do (a 401 or 404 is
+/// a server that answers); only a refused or timed-out connection warns.
+pub(super) async fn warn_unless_influx_answers(
+    url: &str,
+    cli: &str,
+    target: crate::targets::TargetKind,
+    note: &(dyn Fn(Note) + Sync),
+) {
+    let ping = format!("{url}/ping");
+    let client = crate::net::client_for(url)
+        .timeout(std::time::Duration::from_secs(3))
+        .build();
+    let answer = match client {
+        Ok(c) => c.get(&ping).send().await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = answer {
+        let cli = if cli.is_empty() { "promo-infra" } else { cli };
+        // `apply` starts the InfluxDB of a stack that runs here, never InfluxDB Cloud's.
+        let fix = match target {
+            crate::targets::TargetKind::Docker => format!("start the stack first (`{cli} apply`)"),
+            crate::targets::TargetKind::Cloud => format!(
+                "check targets.cloud.influx_url in the manifest and that the service answers \
+                 (`{cli} status --target cloud`)"
+            ),
+            other => format!(
+                "start the stack first (`{cli} apply --target {}`)",
+                other.as_str()
+            ),
+        };
+        note(Note::Warn(format!(
+            "InfluxDB does not answer at {url} ({}): k6 will run but its points will be lost \
+             and the dashboard will stay empty; {fix}",
+            crate::net::describe_request_error(e)
+        )));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::TargetKind;
+
+    /// Fails on the old warning, which told a cloud stack's user to start InfluxDB Cloud with
+    /// `apply --target cloud`: there it names the manifest's URL and `status`.
+    #[tokio::test]
+    async fn an_influxdb_that_does_not_answer_is_started_here_and_checked_in_the_cloud() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port(); // let go: nothing listens there
+        let url = format!("http://127.0.0.1:{port}");
+        let fix = async |target| {
+            let said = std::sync::Mutex::new(Vec::new());
+            let note = |n: Note| said.lock().expect("lock").push(n);
+            warn_unless_influx_answers(&url, "promo-infra -f s.yaml", target, &note).await;
+            let said = said.into_inner().expect("lock");
+            match said.as_slice() {
+                [Note::Warn(w)] => w.split_once("; ").map(|(_, f)| f.to_string()),
+                _ => None,
+            }
+        };
+        assert_eq!(
+            fix(TargetKind::Cloud).await.as_deref(),
+            Some(
+                "check targets.cloud.influx_url in the manifest and that the service answers \
+                 (`promo-infra -f s.yaml status --target cloud`)"
+            )
+        );
+        assert_eq!(
+            fix(TargetKind::Native).await.as_deref(),
+            Some("start the stack first (`promo-infra -f s.yaml apply --target native`)")
+        );
+    }
+}

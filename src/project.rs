@@ -13,7 +13,7 @@ pub struct Project {
     pub root: PathBuf,
 }
 
-/// The default manifest of commands that act on one stack.
+/// The default manifest of commands that act on one stack (see [`Project::default_manifest`]).
 pub const DEFAULT_MANIFEST: &str = "stacks/promo.yaml";
 
 impl Project {
@@ -30,6 +30,32 @@ impl Project {
     /// `dashboards-src/`.
     pub fn templates_dir(&self) -> PathBuf {
         self.root.join("dashboards-src")
+    }
+
+    /// The manifest a command that acts on one stack takes without `-f`: `stacks/promo.yaml`
+    /// when it exists, else the only `stacks/*.yaml` there is; several and no `promo.yaml` is
+    /// an error listing them (which one is meant is the user's to say).
+    pub fn default_manifest(&self) -> Result<PathBuf> {
+        if self.root.join(DEFAULT_MANIFEST).is_file() {
+            return Ok(PathBuf::from(DEFAULT_MANIFEST));
+        }
+        let mut all = self.all_manifests()?;
+        if all.len() == 1 {
+            return Ok(all.remove(0));
+        }
+        let listed: Vec<String> = all.iter().map(|p| p.display().to_string()).collect();
+        Err(Error::usage(
+            format!(
+                "which stack? {} has no promo.yaml (the default) but {} stack files: {}; this command acts on one",
+                self.root.join("stacks").display(),
+                all.len(),
+                listed.join(", ")
+            ),
+            format!(
+                "pass the one to act on with -f, e.g. `-f {}` (or set PROMO_INFRA_FILE)",
+                listed[0]
+            ),
+        ))
     }
 
     /// Every `stacks/*.yaml` (sorted), for commands that act on all stacks.

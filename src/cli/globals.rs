@@ -15,8 +15,9 @@ use crate::project::Project;
 #[derive(Debug, clap::Args)]
 pub struct Globals {
     /// Stack manifest(s). Default: PROMO_INFRA_FILE (a `:`-separated list, like COMPOSE_FILE),
-    /// else every stacks/*.yaml for validate/generate, stacks/promo.yaml for commands that act
-    /// on one stack. `-f` wins over PROMO_INFRA_FILE.
+    /// else every stacks/*.yaml for validate/generate; for commands that act on one stack,
+    /// stacks/promo.yaml, or the only stacks/*.yaml when there is no promo.yaml. `-f` wins over
+    /// PROMO_INFRA_FILE.
     #[arg(
         short = 'f',
         long = "file",
@@ -59,7 +60,7 @@ impl Globals {
     }
 
     /// The manifests `-f` names; without `-f`, every stack (`all_by_default`, for validate and
-    /// generate) or the default one.
+    /// generate) or the default one (`stacks/promo.yaml`, else the only stack).
     pub fn selection(&self, all_by_default: bool) -> Selection {
         if !self.files.is_empty() {
             Selection::Files(self.files.clone())

@@ -28,14 +28,15 @@ use crate::compile::{self, Templates};
 use crate::desired::Desired;
 use crate::error::{Error, Result};
 use crate::manifest::{self, Loaded, Manifest};
-use crate::project::{DEFAULT_MANIFEST, Project};
+use crate::project::Project;
 use crate::secrets::{self, SecretSpec, SecretValues};
 use crate::writer;
 
 pub use backup::{backup_list, backup_restore, backup_rotate, backup_run, backup_settings};
 pub use deploy::{
     ApplyOptions, ApplyReport, DEFAULT_HEALTH_TIMEOUT, DestroyPreview, DestroyReport, PlanReport,
-    SavedPlan, alert_route, apply, destroy, plan, plan_and_save, status, status_and_alerts,
+    SavedPlan, StatusReport, alert_route, apply, destroy, plan, plan_and_save, status,
+    status_and_alerts,
 };
 pub use generate::{Generated, check, generate};
 pub use rotate::{RotatePreview, RotateReport, rotate};
@@ -48,7 +49,8 @@ pub enum Selection {
     Files(Vec<PathBuf>),
     /// Every `stacks/*.yaml` (validate, generate).
     AllStacks,
-    /// `stacks/promo.yaml` (commands that act on one stack).
+    /// `stacks/promo.yaml`, else the only stack file (commands that act on one stack;
+    /// [`Project::default_manifest`]).
     Default,
 }
 
@@ -60,7 +62,7 @@ pub fn templates(project: &Project) -> Result<Templates> {
 fn manifest_paths(project: &Project, selection: &Selection) -> Result<Vec<PathBuf>> {
     match selection {
         Selection::Files(files) if !files.is_empty() => Ok(files.clone()),
-        Selection::Files(_) | Selection::Default => Ok(vec![PathBuf::from(DEFAULT_MANIFEST)]),
+        Selection::Files(_) | Selection::Default => Ok(vec![project.default_manifest()?]),
         Selection::AllStacks => project.all_manifests(),
     }
 }

@@ -759,8 +759,8 @@ fn missing_manifest_names_where_it_looked() {
     ----- stdout -----
 
     ----- stderr -----
-      x failed to open file `./stacks/promo.yaml`: No such file or directory (os error 2)
-      help: pass the manifest with -f, e.g. `-f stacks/promo.yaml` (looked in .)
+      x no stack manifests in ./stacks
+      help: create stacks/promo.yaml (see README) or pass -f FILE
     ");
 }
 

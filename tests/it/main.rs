@@ -43,6 +43,7 @@ mod saved_plan;
 mod schema_agreement;
 mod secrets;
 mod secrets_live;
+mod stack_choice;
 mod standin;
 mod stop_docker;
 mod stop_rotate;

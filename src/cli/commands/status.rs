@@ -28,30 +28,18 @@ pub struct Args {
     pub exit_code: bool,
 }
 
-/// `status --json` (README "JSON output").
-#[derive(serde::Serialize)]
-struct StatusJson<'a> {
-    /// One row per declared service.
-    services: &'a [ServiceStatus],
-    /// Where alerts go, when the stack has alerting.
-    alerts: Option<&'a str>,
-}
-
 /// Run `status`.
 pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
-    let (rows, alerts) = ops::status_and_alerts(
+    let report = ops::status_and_alerts(
         &globals.project(),
         &globals.selection(false),
         args.common.target.target,
     )?;
-    let body = StatusJson {
-        services: &rows,
-        alerts: alerts.as_deref(),
-    };
-    Out::stdout().json_or(args.common.json, &body, |out, b| {
-        print::deploy::status(out, b.services, b.alerts);
+    // `status --json` (README "JSON output"): the report as it is.
+    Out::stdout().json_or(args.common.json, &report, |out, r| {
+        print::deploy::status_of(out, r);
     })?;
-    Ok(exit_code(args.exit_code, &rows))
+    Ok(exit_code(args.exit_code, &report.services))
 }
 
 /// With `--exit-code`: 3 unless every service is running and healthy (a service without a

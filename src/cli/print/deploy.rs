@@ -9,7 +9,7 @@ use std::io::Write;
 
 use super::super::output::Out;
 use crate::desired::ResourceId;
-use crate::ops::{ApplyReport, DestroyReport, RotatePreview, RotateReport};
+use crate::ops::{ApplyReport, DestroyReport, RotatePreview, RotateReport, StatusReport};
 use crate::plan::{self, Plan};
 use crate::targets::{self, Did, Done, ServiceStatus, TargetKind};
 
@@ -42,6 +42,17 @@ pub fn saved(out: &mut Out<impl Write>, file: &std::path::Path) {
         file.display(),
         file.display()
     ));
+}
+
+/// `status`: which stack (its file and target), then its table and where alerts go.
+pub fn status_of(out: &mut Out<impl Write>, r: &StatusReport) {
+    out.line(&format!(
+        "Stack `{}` ({}) on target {}:\n",
+        r.stack,
+        r.manifest,
+        r.target.as_str()
+    ));
+    status(out, &r.services, r.alerts.as_deref());
 }
 
 /// The status table, then where alerts go (when the stack has a route).
@@ -308,7 +319,7 @@ mod tests {
     }
 
     #[test]
-    fn status_table_then_alerts() {
+    fn status_names_the_stack_then_table_then_alerts() {
         let mut out = plain();
         let row = ServiceStatus {
             service: "influxdb".into(),
@@ -330,10 +341,18 @@ mod tests {
             uptime: "-".into(),
             up_to_date: false,
         };
-        status(&mut out, &[row, missing], Some("slack #alerts"));
+        let report = StatusReport {
+            stack: "shop".into(),
+            manifest: "stacks/shop.yaml".into(),
+            target: TargetKind::Native,
+            services: vec![row, missing],
+            alerts: Some("slack #alerts".into()),
+        };
+        status_of(&mut out, &report);
         assert_eq!(
             text(out),
-            "SERVICE   STATE    HEALTH   IMAGE         VERSION  URL                    UPTIME  CONFIG\n\
+            "Stack `shop` (stacks/shop.yaml) on target native:\n\n\
+             SERVICE   STATE    HEALTH   IMAGE         VERSION  URL                    UPTIME  CONFIG\n\
              influxdb  running  healthy  influxdb:1.8  1.8.10   http://127.0.0.1:8086  5m      outdated\n\
              grafana   missing  -        grafana       -        http://127.0.0.1:3000  -       -\n\
              \n\

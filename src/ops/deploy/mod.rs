@@ -451,20 +451,42 @@ pub fn status(
     selection: &Selection,
     target: TargetKind,
 ) -> Result<Vec<ServiceStatus>> {
-    status_and_alerts(project, selection, target).map(|(rows, _)| rows)
+    status_and_alerts(project, selection, target).map(|r| r.services)
 }
 
-/// `status` with where the alerts go ([`alert_route`]).
+/// What `status` shows: which stack, from which file, on which target; its services; where
+/// its alerts go.
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    /// The stack's name.
+    pub stack: String,
+    /// Its manifest, relative to the project (`stacks/promo.yaml`).
+    pub manifest: String,
+    /// The target asked.
+    pub target: TargetKind,
+    /// One row per declared service.
+    pub services: Vec<ServiceStatus>,
+    /// Where alerts go ([`alert_route`]), when the stack has alerting.
+    pub alerts: Option<String>,
+}
+
+/// `status` with the stack it is of and where the alerts go ([`alert_route`]).
 pub fn status_and_alerts(
     project: &Project,
     selection: &Selection,
     target: TargetKind,
-) -> Result<(Vec<ServiceStatus>, Option<String>)> {
+) -> Result<StatusReport> {
     let s = Stack::load(project, selection, target, DEFAULT_HEALTH_TIMEOUT)?;
     let alerts = alert_route(&s.loaded.manifest, &s.ctx.secrets);
     let t = s.target(Progress::hidden())?;
-    let rows = runtime()?.block_on(t.status(&s.desired))?;
-    Ok((rows, alerts))
+    let services = runtime()?.block_on(t.status(&s.desired))?;
+    Ok(StatusReport {
+        stack: s.desired.stack.clone(),
+        manifest: s.loaded.rel_path.clone(),
+        target,
+        services,
+        alerts,
+    })
 }
 
 mod applied;

@@ -171,7 +171,7 @@ impl SavedPlan {
     }
 
     /// The command that makes this plan again into `file`: its stack's manifest, its target and
-    /// `--prune` (without `-f`, `plan` plans `stacks/promo.yaml`, maybe another stack).
+    /// `--prune` (without `-f`, `plan` plans the default stack, maybe another one).
     fn plan_command(&self, file: &Path) -> String {
         let quote = |p: &Path| {
             let p = p.to_string_lossy();

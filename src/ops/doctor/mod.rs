@@ -249,7 +249,8 @@ fn services(
         super::status_and_alerts(&project, &selection, target)
     });
     match answer {
-        Ok(Ok((rows, _))) => {
+        Ok(Ok(report)) => {
+            let rows = report.services;
             checks.extend(rows.iter().map(|row| live::service(row, target)));
             Some(rows)
         }

@@ -51,6 +51,8 @@ async fn a_refused_grafana_token_fails_status_and_a_service_down_leaves_the_othe
     success: true
     exit_code: 0
     ----- stdout -----
+    Stack `promo-v1` (stacks/promo-v1.yaml) on target cloud:
+
     SERVICE   STATE        HEALTH     IMAGE        VERSION  URL                     UPTIME  CONFIG
     grafana   unreachable  unhealthy  ?/8 objects  -        http://127.0.0.1:[PORT]  -       -
     influxdb  running      healthy    3/3 objects  cloud    http://127.0.0.1:[PORT]  -       current
@@ -264,6 +266,8 @@ async fn a_dashboard_uid_of_another_stack_on_the_same_grafana_is_refused_naming_
     success: true
     exit_code: 0
     ----- stdout -----
+    Stack `promo-v2` (stacks/promo-v2.yaml) on target cloud:
+
     SERVICE   STATE    HEALTH     IMAGE        VERSION  URL                     UPTIME  CONFIG
     grafana   running  unhealthy  2/8 objects  10.2.3   http://127.0.0.1:[PORT]  -       outdated
     influxdb  missing  unhealthy  0/3 objects  cloud    http://127.0.0.1:[PORT]  -       -

@@ -54,6 +54,8 @@ async fn a_service_answering_5xx_to_any_read_of_the_count_is_failing_and_the_oth
     success: true
     exit_code: 0
     ----- stdout -----
+    Stack `promo-v1` (stacks/promo-v1.yaml) on target cloud:
+
     SERVICE   STATE    HEALTH     IMAGE        VERSION  URL                     UPTIME  CONFIG
     grafana   running  healthy    8/8 objects  10.2.3   http://127.0.0.1:[PORT]  -       current
     influxdb  failing  unhealthy  ?/3 objects  cloud    http://127.0.0.1:[PORT]  -       -
@@ -67,6 +69,8 @@ async fn a_service_answering_5xx_to_any_read_of_the_count_is_failing_and_the_oth
     success: true
     exit_code: 0
     ----- stdout -----
+    Stack `promo-v1` (stacks/promo-v1.yaml) on target cloud:
+
     SERVICE   STATE    HEALTH     IMAGE        VERSION  URL                     UPTIME  CONFIG
     grafana   running  healthy    8/8 objects  10.2.3   http://127.0.0.1:[PORT]  -       current
     influxdb  failing  unhealthy  ?/3 objects  cloud    http://127.0.0.1:[PORT]  -       -
@@ -80,6 +84,8 @@ async fn a_service_answering_5xx_to_any_read_of_the_count_is_failing_and_the_oth
     success: true
     exit_code: 0
     ----- stdout -----
+    Stack `promo-v1` (stacks/promo-v1.yaml) on target cloud:
+
     SERVICE   STATE    HEALTH     IMAGE        VERSION  URL                     UPTIME  CONFIG
     grafana   failing  unhealthy  ?/8 objects  10.2.3   http://127.0.0.1:[PORT]  -       -
     influxdb  running  healthy    3/3 objects  cloud    http://127.0.0.1:[PORT]  -       current
@@ -96,6 +102,8 @@ async fn a_service_answering_5xx_to_any_read_of_the_count_is_failing_and_the_oth
     success: true
     exit_code: 0
     ----- stdout -----
+    Stack `promo-v1` (stacks/promo-v1.yaml) on target cloud:
+
     SERVICE   STATE    HEALTH     IMAGE        VERSION  URL                     UPTIME  CONFIG
     grafana   failing  unhealthy  ?/8 objects  10.2.3   http://127.0.0.1:[PORT]  -       -
     influxdb  running  healthy    3/3 objects  cloud    http://127.0.0.1:[PORT]  -       current
@@ -127,6 +135,8 @@ async fn an_influxdb_cloud_not_listening_is_unreachable_and_grafanas_count_stand
     success: true
     exit_code: 0
     ----- stdout -----
+    Stack `promo-v1` (stacks/promo-v1.yaml) on target cloud:
+
     SERVICE   STATE        HEALTH     IMAGE        VERSION  URL                     UPTIME  CONFIG
     grafana   running      healthy    8/8 objects  10.2.3   http://127.0.0.1:[PORT]  -       current
     influxdb  unreachable  unhealthy  ?/3 objects  cloud    http://127.0.0.1:[PORT]  -       -

@@ -403,7 +403,9 @@ fn without_a_docker_engine_the_engine_fails_and_the_services_are_skipped() {
 }
 
 /// The docker target, InfluxDB's container stopped (`docker stop`) under a healthy stack: its
-/// service line fails once, and the checks that ask InfluxDB are skipped, naming it.
+/// service line fails once, and the checks that ask InfluxDB are skipped, naming it. A stopped
+/// container has no health: `status` shows `exited` and `-`, as native's stopped process, and
+/// doctor says `exited` (before: `unhealthy`, the engine's last word from before the stop).
 #[test]
 fn on_docker_a_stopped_influxdb_is_one_fail_and_its_checks_are_skipped() {
     if !crate::engine::engine() {
@@ -430,11 +432,24 @@ fn on_docker_a_stopped_influxdb_is_one_fail_and_its_checks_are_skipped() {
     ----- stdout -----
     Doctor for stack `[STACK]`:
     [ok]   service grafana: running, healthy (0.1.0)
-    [fail] service influxdb: exited, health unhealthy
+    [fail] service influxdb: exited
              fix: `promo-infra logs influxdb` to see why, then `promo-infra apply` to start it
     [skip] datasource: skipped (needs influxdb, which is down: see its service line)
     [skip] grants: skipped (needs influxdb, which is down: see its service line)
     [skip] data: skipped (needs influxdb, which is down: see its service line)
+
+    ----- stderr -----
+    ");
+    promo_snapshot!(s.run(&["status"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    Stack `[STACK]` (stacks/promo.yaml) on target docker:
+
+    SERVICE      STATE    HEALTH   IMAGE                             VERSION  URL                     UPTIME  CONFIG
+    control-api  running  healthy  promo-infra:0.1.0                 0.1.0    http://127.0.0.1:[PORT]  [UPTIME]  current
+    grafana      running  healthy  promo-infra-grafana-double:0.1.0  0.1.0    http://127.0.0.1:[PORT]  [UPTIME]  current
+    influxdb     exited   -        promo-infra-influxdb:1.6.7-local  1.6.7    http://127.0.0.1:[PORT]  -       current
 
     ----- stderr -----
     ");

@@ -71,10 +71,16 @@ pub(super) fn service(row: &ServiceStatus, target: TargetKind) -> Finding {
             fix,
         )
     } else {
+        // A service that does not run has no health (`-`): its state says it all.
+        let finding = if row.health == "-" {
+            row.state.clone()
+        } else {
+            format!("{}, health {}", row.state, row.health)
+        };
         Finding::new(
             check,
             Level::Fail,
-            format!("{}, health {}", row.state, row.health),
+            finding,
             format!(
                 "`promo-infra logs {}` to see why, then `promo-infra apply` to start it",
                 row.service
@@ -353,6 +359,16 @@ mod tests {
             fixes(TargetKind::Native)[2],
             "`promo-infra logs grafana` to see why, then `promo-infra apply` to start it"
         );
+    }
+
+    /// A service that does not run has no health to tell (before: "stopped, health -", and a
+    /// stopped container "exited, health unhealthy").
+    #[test]
+    fn a_service_that_does_not_run_is_named_by_its_state_alone() {
+        let finding = |state, health| service(&row(state, health), TargetKind::Docker).finding;
+        assert_eq!(finding("exited", "-"), "exited");
+        assert_eq!(finding("stopped", "-"), "stopped");
+        assert_eq!(finding("running", "unhealthy"), "running, health unhealthy");
     }
 
     #[test]

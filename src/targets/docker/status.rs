@@ -87,8 +87,11 @@ pub async fn status(t: &DockerTarget, desired: &Desired) -> Result<Vec<ServiceSt
                     list.map_or(0, |l| l.len() - 1)
                 );
             }
+            // A container that does not run has no health (the engine keeps the last one it
+            // saw, `unhealthy` once stopped): `-`, as native's stopped process.
             let mut health = state
                 .health
+                .filter(|_| running)
                 .and_then(|h| h.status)
                 .map_or_else(|| "-".to_string(), |h| h.to_string());
             if health == "starting" && running && super::ready::answers_now(s).await {

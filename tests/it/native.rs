@@ -396,12 +396,18 @@ async fn a_recycled_pid_is_never_signalled() {
 
     held.release();
     let observed = target.observe(&desired).await.expect("observe");
-    assert!(
-        !observed
-            .resources
-            .keys()
-            .any(|id| id.kind == ResourceKind::Service),
-        "a pidfile whose pid belongs to another program is not our process"
+    // Its process is gone (stopped, as `status` says): it is planned to run again, never
+    // taken for the program that has its pid now.
+    let services: Vec<(String, bool)> = observed
+        .resources
+        .values()
+        .filter(|o| o.id.kind == ResourceKind::Service)
+        .map(|o| (o.id.name.clone(), o.converged))
+        .collect();
+    assert_eq!(
+        services,
+        [("influxdb".to_string(), false)],
+        "a pidfile whose pid belongs to another program names a stopped process, not a live one"
     );
     let p = plan::plan(&desired, &observed, "native", false);
     targets::apply(&target, &desired, &p).await.expect("apply");
@@ -1615,7 +1621,8 @@ fn restart_follows_dependency_order() {
 
 /// `status` of a process that stopped by itself (its pidfile left): stopped, and its
 /// configuration is what the pidfile records — current here, not "outdated" (before: every
-/// service without a live process was reported outdated).
+/// service without a live process was reported outdated). `destroy` names it among what it
+/// removed, as the preview (observe) lists it.
 #[tokio::test(flavor = "multi_thread")]
 async fn status_of_a_crashed_process_reads_its_configuration_from_its_pidfile() {
     let (ports, held) = Ports::free();
@@ -1642,5 +1649,164 @@ async fn status_of_a_crashed_process_reads_its_configuration_from_its_pidfile() 
         .expect("influxdb");
     assert_eq!(influx.state, "stopped", "{influx:?}");
     assert!(influx.up_to_date, "{influx:?}");
+    // destroy lists it (observe sees it stopped) and says what went of it.
+    let removed = target.destroy(&desired, false).await.expect("destroy");
+    assert_eq!(
+        removed,
+        [
+            "process control-api",
+            "process grafana",
+            "process influxdb (already stopped: its pidfile)"
+        ]
+    );
+    target.destroy(&desired, true).await.expect("destroy");
+}
+
+/// SIGKILL `name`'s process (ours, by its pidfile) and wait until the target sees it gone; its
+/// pidfile stays, as after a crash.
+async fn kill_behind_our_back(stack: &Stack, target: &NativeTarget, name: &str) -> i32 {
+    let pid = pid_of(stack.project.path(), name);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("SIGKILL our process");
+    for _ in 0..100 {
+        if target.live(name).is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(target.live(name).is_none(), "{name} (pid {pid}) still runs");
+    pid
+}
+
+/// What apply did, one line per resource.
+fn did(done: &[targets::Done]) -> Vec<String> {
+    done.iter()
+        .map(|d| {
+            let checked = if d.checked { " (checked)" } else { "" };
+            format!("{} {:?}{checked}", d.id, d.did)
+        })
+        .collect()
+}
+
+/// A process killed behind promo-infra's back (its pidfile left) is planned as started — what
+/// `status` calls it, `stopped` — as docker's stopped container, not created anew (before:
+/// `+ service.influxdb will be created` with every attribute): apply starts it again from the
+/// configuration and data it had (the database found unchanged), and the re-plan is empty.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_process_is_planned_started_and_started_again_from_its_data() {
+    let (ports, held) = Ports::free();
+    let stack = Stack::new(&manifest(ports, "m"));
+    let (desired, target) = stack.desired();
+    held.release();
+    converge(&desired, &target).await;
+    let killed = kill_behind_our_back(&stack, &target, "influxdb").await;
+    let status = target.status(&desired).await.expect("status");
+    let influx = status.iter().find(|s| s.service == "influxdb");
+    assert_eq!(
+        influx.map(|s| (s.state.as_str(), s.health.as_str())),
+        Some(("stopped", "-")),
+        "{status:?}"
+    );
+
+    let observed = target.observe(&desired).await.expect("observe");
+    let p = plan::plan(&desired, &observed, "native", false);
+    promo_snapshot!(crate::common::Text::new(plan::render(&p), stack.project.path()), @"
+    promo-infra will perform the following actions on stack `native-it` (target native):
+
+      # service.influxdb will be started
+      ~ service.influxdb
+
+      # database.k6 will be checked once service.influxdb runs (it cannot be read while influxdb is stopped)
+      ~ database.k6 (known after apply)
+
+    Plan: 0 to add, 1 to change, 0 to destroy, 1 known after apply.
+    ");
+    let done = targets::apply(&target, &desired, &p).await.expect("apply");
+    assert_eq!(
+        did(&done),
+        [
+            "service.influxdb Started",
+            "database.k6 Unchanged (checked)"
+        ]
+    );
+    let again = pid_of(stack.project.path(), "influxdb");
+    assert!(
+        again != killed && target.live("influxdb").is_some(),
+        "influxdb runs again, as a new process (pid {again}, killed {killed})"
+    );
+    let replan = plan::plan(
+        &desired,
+        &target.observe(&desired).await.expect("observe"),
+        "native",
+        false,
+    );
+    assert!(replan.is_empty(), "{}", plan::render(&replan));
+    target.destroy(&desired, true).await.expect("destroy");
+}
+
+/// A killed Grafana whose only change is one it re-reads in place (an alert threshold: its
+/// alerting provisioning): planned updated in place, and apply starts it with the new files
+/// (before this target observed a killed process, the same change was a create; observed as
+/// stopped, the in-place reload would have asked a Grafana that does not run).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_grafana_with_an_in_place_change_is_started_with_it() {
+    let (ports, held) = Ports::free();
+    let alerting = |ms: u32| {
+        format!(
+            "{}alerting:\n  rules:\n    p95_warning_ms: {ms}\n",
+            manifest(ports, "m")
+        )
+    };
+    let stack = Stack::new(&alerting(3000));
+    let (desired, target) = stack.desired();
+    held.release();
+    converge(&desired, &target).await;
+    kill_behind_our_back(&stack, &target, "grafana").await;
+    stack
+        .project
+        .write("stacks/native-it.yaml", &alerting(2500));
+    let (desired, target) = stack.desired();
+    let observed = target.observe(&desired).await.expect("observe");
+    let p = plan::plan(&desired, &observed, "native", false);
+    promo_snapshot!(crate::common::Text::new(plan::render(&p), stack.project.path()), @r#"
+    promo-infra will perform the following actions on stack `native-it` (target native):
+
+      # service.grafana will be updated in place
+      ~ service.grafana
+          ~ reload_digest.native/grafana/provisioning/alerting: "[HASH]" → "[HASH]"
+
+      # folder.native-it will be checked once service.grafana runs (it cannot be read while grafana is stopped)
+      ~ folder.native-it (known after apply)
+
+      # dashboard.m will be checked once service.grafana runs (it cannot be read while grafana is stopped)
+      ~ dashboard.m (known after apply)
+
+      # dashboard.t will be checked once service.grafana runs (it cannot be read while grafana is stopped)
+      ~ dashboard.t (known after apply)
+
+    Plan: 0 to add, 1 to change, 0 to destroy, 3 known after apply.
+    "#);
+    let done = targets::apply(&target, &desired, &p).await.expect("apply");
+    // The marketing dashboard draws the p95 threshold: read once Grafana runs, it is updated.
+    assert_eq!(
+        did(&done),
+        [
+            "service.grafana Updated",
+            "folder.native-it Unchanged (checked)",
+            "dashboard.m Updated (checked)",
+            "dashboard.t Unchanged (checked)"
+        ]
+    );
+    assert!(target.live("grafana").is_some(), "grafana runs again");
+    let replan = plan::plan(
+        &desired,
+        &target.observe(&desired).await.expect("observe"),
+        "native",
+        false,
+    );
+    assert!(replan.is_empty(), "{}", plan::render(&replan));
     target.destroy(&desired, true).await.expect("destroy");
 }

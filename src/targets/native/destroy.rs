@@ -41,8 +41,12 @@ impl NativeTarget {
         let mut removed = Vec::new();
         let deps = self.dependencies(desired);
         for name in dependency_order(&deps, deps.keys().cloned(), Order::DependentsFirst) {
+            // One that stopped by itself (its pidfile left, listed by observe) goes too.
+            let stopped = self.live(&name).is_none() && self.recorded_as(&name).is_some();
             if self.stop(&name, Duration::from_secs(10)).await? {
                 removed.push(format!("process {name}"));
+            } else if stopped {
+                removed.push(format!("process {name} (already stopped: its pidfile)"));
             }
         }
         if volumes && self.data_dir.exists() {

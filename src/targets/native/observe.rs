@@ -1,5 +1,6 @@
 //! Observe on the native target: each process its pidfile names that still runs, whether it
-//! answers its health URL, and what InfluxDB and Grafana hold, read only from one that answers.
+//! answers its health URL, and what InfluxDB and Grafana hold, read only from one that answers;
+//! a process whose pidfile is left but that no longer runs, as stopped.
 //! What a service that cannot be read holds is unknown to a plan, not absent
 //! ([`common::unread`]): it runs but does not answer (a SIGSTOPped or wedged influxd), its
 //! process stopped by itself (its pidfile is left), or it was stopped by promo-infra while its
@@ -71,7 +72,32 @@ impl super::NativeTarget {
         if grafana_up {
             observed.extend(grafana_api::read_stack(&self.ctx, reads, Attempts::Retried).await?);
         }
+        self.add_stopped(&mut observed);
         Ok(observed)
+    }
+
+    /// Each process that stopped by itself (killed, crashed: its pidfile is left) is there,
+    /// stopped, as docker's exited container: not converged, with what its pidfile records, so
+    /// the plan starts it again from the same configuration and data (or replaces it, when the
+    /// manifest changed since; `--prune` removes it, when the manifest no longer declares it),
+    /// as `status` says `stopped` — never a create. Added after the reads and
+    /// [`Self::unread`], which see it as stopped (it answers nothing).
+    fn add_stopped(&self, observed: &mut Observed) {
+        for name in self.recorded() {
+            let id = ResourceId::new(ResourceKind::Service, name);
+            if observed.resources.contains_key(&id) {
+                continue;
+            }
+            if let Some(rec) = self.recorded_as(&id.name) {
+                let stopped = ObservedResource {
+                    id: id.clone(),
+                    hash: Some(rec.hash),
+                    canonical: rec.canonical,
+                    converged: false,
+                };
+                observed.resources.insert(id, stopped);
+            }
+        }
     }
 
     /// The services holding a resource the plan compares that observe does not read, and why:

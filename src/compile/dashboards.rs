@@ -175,6 +175,15 @@ impl Templates {
         Ok(out)
     }
 
+    /// The same templates without any overlay of UI edits: what `dashboards pull` compiles the
+    /// stack with, since it makes the overlays again from Grafana (an overlay that no longer
+    /// applies must not stop the command that replaces it).
+    #[must_use]
+    pub fn without_overlays(mut self) -> Self {
+        self.overlays.clear();
+        self
+    }
+
     /// Template names.
     pub fn names(&self) -> BTreeSet<String> {
         self.templates.keys().cloned().collect()

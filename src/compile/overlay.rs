@@ -58,20 +58,17 @@ fn panel_pointer(path: &str) -> Option<String> {
 pub fn apply(text: &str, patch_text: &str, origin: &str) -> Result<String> {
     let mut doc: Value = serde_json::from_str(text)
         .map_err(|e| Error::internal(format!("a rendered dashboard is not JSON: {e}")))?;
-    let ops: Vec<Value> = serde_json::from_str(patch_text).map_err(|e| {
+    let uid = doc["uid"].clone();
+    let remake = remake_help(&uid, origin);
+    let not_a_patch = |e: serde_json::Error| {
         Error::usage(
             format!("{origin}: not a JSON Patch (RFC 6902) array: {e}"),
-            "fix the file, delete it, or make it again with `promo-infra dashboards pull UID`",
+            format!("fix the file, or {remake}"),
         )
-    })?;
+    };
+    let ops: Vec<Value> = serde_json::from_str(patch_text).map_err(not_a_patch)?;
     let patch: json_patch::Patch =
-        serde_json::from_value(Value::Array(ops.clone())).map_err(|e| {
-            Error::usage(
-                format!("{origin}: not a JSON Patch (RFC 6902) array: {e}"),
-                "fix the file, delete it, or make it again with `promo-infra dashboards pull UID`",
-            )
-        })?;
-    let uid = doc["uid"].clone();
+        serde_json::from_value(Value::Array(ops.clone())).map_err(not_a_patch)?;
     if let Err(e) = json_patch::patch(&mut doc, &patch) {
         let op = ops.get(e.operation).cloned().unwrap_or_default();
         let path = op["path"].as_str().unwrap_or_default().to_string();
@@ -81,10 +78,16 @@ pub fn apply(text: &str, patch_text: &str, origin: &str) -> Result<String> {
                 describe(&doc, &path, &op),
                 e.kind
             ),
-            "the template changed where the edit was made: keep one of them — edit or delete the overlay, or apply the template and pull again (`promo-infra dashboards pull UID`)",
+            format!(
+                "the template changed where the edit was made; keep one side, then run `promo-infra generate`. \
+                 To keep the UI edit on top of the new template, run `promo-infra dashboards pull {uid}` \
+                 (it makes the overlay again from what Grafana has). To keep the template's value, delete \
+                 {origin} (the next apply or `promo-infra dashboards push {uid}` puts it into Grafana)",
+                uid = uid_text(&uid)
+            ),
         ));
     }
-    check_patched(&doc, &uid, origin)?;
+    check_patched(&doc, &uid, origin, &remake)?;
     let mut out = serde_json::to_string_pretty(&doc)
         .map_err(|e| Error::internal(format!("cannot serialise a dashboard: {e}")))?;
     out.push('\n');
@@ -94,11 +97,11 @@ pub fn apply(text: &str, patch_text: &str, origin: &str) -> Result<String> {
 /// What an overlay may not do, since a UI edit cannot: make the dashboard something else than a
 /// dashboard object, change its uid (the manifest's; another dashboard's would overwrite that
 /// one in Grafana), or give two panels one id (rows' panels included).
-fn check_patched(doc: &Value, uid: &Value, origin: &str) -> Result<()> {
+fn check_patched(doc: &Value, uid: &Value, origin: &str, remake: &str) -> Result<()> {
     let refuse = |what: String| {
         Err(Error::usage(
             format!("{origin}: {what}"),
-            "an overlay holds UI edits of panels and settings; fix or delete the file, or make it again with `promo-infra dashboards pull UID`",
+            format!("an overlay holds UI edits of panels and settings; fix the file, or {remake}"),
         ))
     };
     if !doc.is_object() {
@@ -119,6 +122,20 @@ fn check_patched(doc: &Value, uid: &Value, origin: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The dashboard's uid as the user types it (`promo-marketing`, not `"promo-marketing"`).
+fn uid_text(uid: &Value) -> String {
+    uid.as_str().map_or_else(|| uid.to_string(), str::to_string)
+}
+
+/// The ways out of an overlay that cannot be read or applied as it is: make it again from
+/// Grafana, or drop it.
+fn remake_help(uid: &Value, origin: &str) -> String {
+    format!(
+        "make it again from what Grafana has with `promo-infra dashboards pull {}`, or delete {origin} to drop the edit",
+        uid_text(uid)
+    )
 }
 
 /// `panel "Response time" › fieldConfig.defaults.unit: the template has "ns", the edit was
@@ -252,6 +269,28 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "dashboards-src/overrides/u.json: the UI edit no longer applies to the template: panel \"Response time\" › fieldConfig.defaults.unit: the template has \"ns\", the edit was made against \"ms\" (value did not match)"
+        );
+    }
+
+    #[test]
+    fn the_help_of_a_bad_overlay_names_the_dashboard_and_the_file_not_a_placeholder() {
+        use miette::Diagnostic;
+        let template = text(&dash("ms", "Response time"));
+        let help = |patch: &str| {
+            apply(&template, patch, "dashboards-src/overrides/s/u.json")
+                .expect_err(patch)
+                .help()
+                .map(|h| h.to_string())
+                .unwrap_or_default()
+        };
+        let ways_out = "make it again from what Grafana has with `promo-infra dashboards pull u`, \
+                        or delete dashboards-src/overrides/s/u.json to drop the edit";
+        assert_eq!(help("{"), format!("fix the file, or {ways_out}"));
+        assert_eq!(
+            help(r#"[{"op":"remove","path":"/uid"}]"#),
+            format!(
+                "an overlay holds UI edits of panels and settings; fix the file, or {ways_out}"
+            )
         );
     }
 

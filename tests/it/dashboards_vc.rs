@@ -441,8 +441,134 @@ fn a_grafana_edit_is_diffed_pulled_kept_by_generate_and_a_template_change_confli
 
     ----- stderr -----
       x dashboards-src/overrides/promo/promo-marketing.json: the UI edit no longer applies to the template: panel "Temps de réponse" › fieldConfig.defaults.unit: the template has "ns", the edit was made against "ms" (value did not match)
-      help: the template changed where the edit was made: keep one of them — edit or delete the overlay, or apply the template and pull again (`promo-infra -f stacks/promo.yaml dashboards pull UID`)
+      help: the template changed where the edit was made; keep one side, then run `promo-infra -f stacks/promo.yaml generate`. To keep the UI edit on top of the new template, run `promo-infra -f stacks/promo.yaml dashboards pull promo-marketing` (it makes the overlay again from what Grafana has). To keep the template's value, delete dashboards-src/overrides/promo/promo-marketing.json (the next apply or `promo-infra -f stacks/promo.yaml dashboards push promo-marketing` puts it into Grafana)
     "#);
     assert!(p.project_files() == before, "a conflict writes nothing");
+
+    // The ways out, followed as the help words them (its commands run as printed, its file
+    // deleted as named): apply, push and pull used to fail on the same conflict, and the help
+    // named a literal `UID`.
+    let help = |refused: &Run| {
+        refused
+            .stderr
+            .split_once("help: ")
+            .map(|(_, h)| h.trim().to_string())
+            .unwrap_or_else(|| panic!("no help: {}", refused.all()))
+    };
+    let suggested = |help: &str, starting: &str| -> Vec<String> {
+        let at = help
+            .find(&format!("`promo-infra -f stacks/promo.yaml {starting}"))
+            .unwrap_or_else(|| panic!("no `{starting}` in: {help}"));
+        let command = &help[at + 1..];
+        let command = &command[..command.find('`').expect("closing backquote")];
+        command.split(' ').skip(1).map(String::from).collect()
+    };
+    let run_suggested = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&p, &args)
+    };
+    let unit_generated =
+        || generated(&p)["panels"][panel]["fieldConfig"]["defaults"]["unit"].clone();
+    // Keep the UI edit: Grafana still has "s" (pushed above as version 6); pulling makes the
+    // overlay again against the template's "ns".
+    let refused = p.run(&["-f", "stacks/promo.yaml", "generate"]);
+    promo_snapshot!(run_suggested(suggested(&help(&refused), "dashboards pull")), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+      promo-marketing: 1 edit kept in dashboards-src/overrides/promo/promo-marketing.json
+
+    Run `promo-infra generate` to bring the edits into generated/, then commit dashboards-src/overrides/.
+
+    ----- stderr -----
+    ");
+    insta::assert_snapshot!(p.read("dashboards-src/overrides/promo/promo-marketing.json"), @r#"
+    [
+      {
+        "op": "test",
+        "path": "/panels/4/id",
+        "value": 5
+      },
+      {
+        "op": "test",
+        "path": "/panels/4/fieldConfig/defaults/unit",
+        "value": "ns"
+      },
+      {
+        "op": "replace",
+        "path": "/panels/4/fieldConfig/defaults/unit",
+        "value": "s"
+      }
+    ]
+    "#);
+    promo_snapshot!(run_suggested(suggested(&help(&refused), "generate")), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    warning: alerts have nowhere to go: SLACK_WEBHOOK_URL is not set, so Grafana gets no Slack contact point (the alert rules still run and show on the dashboards). To send them to Slack, add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to generated/promo/.env or export SLACK_WEBHOOK_URL, then apply
+    ✓ generated/promo: 0 created, 0 updated, 17 unchanged, 0 removed
+
+    ----- stderr -----
+    ");
+    assert_eq!(unit_generated(), json!("s"));
+    let diff = run(
+        &p,
+        &[
+            "-f",
+            "stacks/promo.yaml",
+            "dashboards",
+            "diff",
+            "--detailed-exitcode",
+        ],
+    );
+    assert_eq!(
+        diff.code,
+        0,
+        "Grafana and the sources agree again:\n{}",
+        diff.all()
+    );
+    // Keep the template: a later template change conflicts again; deleting the file the help
+    // names drops the edit, and a push puts the template's unit into Grafana.
+    p.write(
+        partial,
+        &original.replace("\"unit\": \"ms\"", "\"unit\": \"µs\""),
+    );
+    let refused = p.run(&["-f", "stacks/promo.yaml", "generate"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    let help = help(&refused);
+    let file = help
+        .split_once("To keep the template's value, delete ")
+        .and_then(|(_, rest)| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no file to delete in: {help}"));
+    assert_eq!(file, "dashboards-src/overrides/promo/promo-marketing.json");
+    std::fs::remove_file(p.path().join(file)).expect("the file the help names");
+    let g = run_suggested(suggested(&help, "generate"));
+    assert_eq!(g.code, 0, "{}", g.all());
+    assert_eq!(unit_generated(), json!("µs"));
+    promo_snapshot!(run_suggested(suggested(&help, "dashboards push")), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+      promo-marketing: uploaded (version 7)
+
+    ----- stderr -----
+    ");
+    assert_eq!(unit(&rt), json!("µs"));
+    let pulled = run(
+        &p,
+        &[
+            "-f",
+            "stacks/promo.yaml",
+            "dashboards",
+            "pull",
+            "promo-marketing",
+        ],
+    );
+    assert_eq!(
+        pulled.stdout,
+        "  promo-marketing: nothing new\n",
+        "{}",
+        pulled.all()
+    );
     rt.block_on(double.shutdown());
 }

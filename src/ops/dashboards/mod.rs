@@ -130,7 +130,20 @@ pub(crate) fn open(
     target: TargetKind,
     uids: &[String],
 ) -> Result<Live> {
-    let (templates, loaded) = super::load_one(project, selection)?;
+    open_with(project, selection, target, uids, |t| t)
+}
+
+/// [`open`] with the project's templates changed by `templates` first (`dashboards pull`
+/// drops the overlays).
+pub(crate) fn open_with(
+    project: &Project,
+    selection: &Selection,
+    target: TargetKind,
+    uids: &[String],
+    templates: impl FnOnce(crate::compile::Templates) -> crate::compile::Templates,
+) -> Result<Live> {
+    let (loaded_templates, loaded) = super::load_one(project, selection)?;
+    let templates = templates(loaded_templates);
     let values = super::deploy::secret_values(project, &loaded.manifest)?;
     let s = Stack::new(
         project,

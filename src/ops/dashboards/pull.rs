@@ -3,7 +3,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Live, open};
+use super::{Live, open_with};
+use crate::compile::Templates;
 use crate::error::{Error, Result};
 use crate::grafana;
 use crate::ops::Selection;
@@ -53,7 +54,15 @@ pub fn pull(
     target: TargetKind,
     uids: &[String],
 ) -> Result<Vec<Pulled>> {
-    let live = open(project, selection, target, uids)?;
+    // Compiled without the overlays: pull makes them again from the template's rendering and
+    // Grafana's dashboard, so one that no longer applies (a conflict) is replaced, not in the way.
+    let live = open_with(
+        project,
+        selection,
+        target,
+        uids,
+        Templates::without_overlays,
+    )?;
     let _lock = live.lock("dashboards pull")?;
     let Live {
         s,

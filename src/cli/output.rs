@@ -36,6 +36,15 @@ impl Out {
     }
 }
 
+impl Out<anstream::Stderr> {
+    /// On stderr (warnings of a command whose stdout is data, such as CSV).
+    pub fn stderr() -> Self {
+        Self {
+            w: anstream::stderr(),
+        }
+    }
+}
+
 impl<W: Write> Out<W> {
     /// On `w` (tests read what a printer wrote).
     #[cfg(test)]

@@ -411,29 +411,62 @@ impl<'a> Announcer<'a> {
         }
     }
 
-    /// The run's own record ([`crate::runs::record`]), next to its summary (mode 0600).
-    pub(super) fn record(&self, outcome: &RunOutcome, end: Timestamp) {
-        let dir = outcome.summary.parent().unwrap_or(Path::new("."));
+    /// The run's own record ([`crate::runs::record`]) in `dir` (mode 0600), as k6 starts: no
+    /// outcome yet, so a run whose wrapper dies before the end is still listed (its ending
+    /// unknown); [`Self::record`] completes it.
+    pub(super) fn record_start(
+        &self,
+        dir: &Path,
+        summary: &Path,
+        dashboard_url: &str,
+        baseline: Option<&str>,
+    ) {
+        let rec = self.run_file(summary, dashboard_url, baseline.map(str::to_string));
+        if let Err(e) = record::write(dir, &rec) {
+            (self.note)(Note::Warn(format!(
+                "no run record yet: {e} (`runs list` shows this run once it ends)"
+            )));
+        }
+    }
+
+    /// The run's record in `dir` completed with its outcome.
+    pub(super) fn record(&self, dir: &Path, outcome: &RunOutcome, end: Timestamp) {
         let rec = RunFile {
+            ended_at: Some(end.to_string()),
+            ending: Some(outcome.ending),
+            stopped_by: outcome.stopped_by.clone(),
+            exit_code: Some(outcome.exit_code),
+            grade: outcome.grade,
+            ..self.run_file(
+                &outcome.summary,
+                &outcome.dashboard_url,
+                outcome.baseline.clone(),
+            )
+        };
+        if let Err(e) = record::write(dir, &rec) {
+            (self.note)(Note::Warn(format!("no outcome record: {e}")));
+        }
+    }
+
+    /// The record of this run with no outcome.
+    fn run_file(&self, summary: &Path, dashboard_url: &str, baseline: Option<String>) -> RunFile {
+        RunFile {
             format_version: record::FORMAT_VERSION.to_string(),
-            testid: outcome.testid.clone(),
+            testid: self.labels.testid.clone(),
             stack: self.m.stack.to_string(),
             promo: self.labels.promo.clone(),
             promo_type: self.labels.promo_type.clone(),
             environment: self.m.environment.as_str().to_string(),
             intensity: self.labels.intensity.clone(),
-            baseline: outcome.baseline.clone(),
+            baseline,
             started_at: self.now.to_string(),
-            ended_at: end.to_string(),
-            ending: outcome.ending,
-            stopped_by: outcome.stopped_by.clone(),
-            exit_code: outcome.exit_code,
-            grade: outcome.grade,
-            summary: outcome.summary.clone(),
-            dashboard_url: outcome.dashboard_url.clone(),
-        };
-        if let Err(e) = record::write(dir, &rec) {
-            (self.note)(Note::Warn(format!("no outcome record: {e}")));
+            ended_at: None,
+            ending: None,
+            stopped_by: None,
+            exit_code: None,
+            grade: None,
+            summary: summary.to_path_buf(),
+            dashboard_url: dashboard_url.to_string(),
         }
     }
 }

@@ -336,6 +336,10 @@ pub async fn run(
             "cannot write the run record (a second `k6 run` here will not be refused): {e}"
         )));
     }
+    // The run's record, in the run directory whatever --summary says (where `runs` looks),
+    // written now and completed at the end: a wrapper killed meanwhile leaves it listed.
+    let record_dir = run_dir.join(&testid);
+    announcer.record_start(&record_dir, &summary, &live_url, baseline);
     let (status, stopped_by) =
         super::stop::supervise(&mut child, coordinator.as_ref(), signals, note).await?;
     let end = super::testid::now()
@@ -389,7 +393,7 @@ pub async fn run(
         report_url,
         ..outcome
     };
-    announcer.record(&outcome, end);
+    announcer.record(&record_dir, &outcome, end);
     announcer.end(&outcome, end).await;
     Ok(outcome)
 }

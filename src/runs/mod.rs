@@ -44,6 +44,21 @@ pub struct Listing {
     pub runs: Vec<RunFile>,
     /// Unreadable records (each error names its file).
     pub problems: Vec<Error>,
+    /// The test id of the run in progress in the run directory (its k6 lives), if any: a
+    /// record without an outcome is that run's, or one whose `k6 run` died before the end.
+    pub running: Option<String>,
+}
+
+/// `runs export --csv`: every readable record with its numbers (`None`: InfluxDB has no data
+/// for it), and the records that could not be read (left out, as `runs list` does).
+#[derive(Debug)]
+pub struct Export {
+    /// Records, sorted by start, with their numbers.
+    pub rows: Vec<(RunFile, Option<RunStats>)>,
+    /// Unreadable records (each error names its file).
+    pub problems: Vec<Error>,
+    /// As [`Listing::running`].
+    pub running: Option<String>,
 }
 
 /// The numbers of one run (`runs show`).
@@ -61,6 +76,8 @@ pub struct RunStats {
     pub record: Option<RunFile>,
     /// Its breaking point (`runs show`; not computed for `compare` and `export`).
     pub capacity: Option<capacity::Estimate>,
+    /// Whether it is the run in progress in the run directory (its k6 lives).
+    pub running: bool,
 }
 
 impl RunStats {
@@ -170,7 +187,11 @@ impl Runs {
     /// `runs list`.
     pub fn list(&self) -> Result<Listing> {
         let (runs, problems) = record::list(&self.run_dir)?;
-        Ok(Listing { runs, problems })
+        Ok(Listing {
+            runs,
+            problems,
+            running: record::running(&self.run_dir),
+        })
     }
 
     /// The stack's InfluxDB, as `runs` reads it.
@@ -242,6 +263,7 @@ impl Runs {
             grade,
             record: record::find(&self.run_dir, testid)?,
             capacity: None,
+            running: record::running(&self.run_dir).as_deref() == Some(testid),
         })
     }
 
@@ -331,26 +353,34 @@ impl Runs {
         })
     }
 
-    /// `runs export --csv`: every recorded run with its numbers (`None`: InfluxDB has no data
-    /// for it).
-    pub fn export_runs(&self) -> Result<Vec<(RunFile, Option<RunStats>)>> {
-        let listing = self.list()?;
-        if let Some(e) = listing.problems.into_iter().next() {
-            return Err(e);
-        }
-        if listing.runs.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.with_source(async |s| {
-            let mut out = Vec::new();
-            for r in listing.runs {
-                let stats = match s.range_if_any(&r.testid).await? {
-                    Some(_) => Some(self.stats(s, &r.testid).await?),
-                    None => None,
-                };
-                out.push((r, stats));
-            }
-            Ok(out)
+    /// `runs export --csv`: every readable record with its numbers; an unreadable record is
+    /// left out and reported, as `runs list` does (one hand-edited file does not cost the
+    /// export of every other run).
+    pub fn export_runs(&self) -> Result<Export> {
+        let Listing {
+            runs,
+            problems,
+            running,
+        } = self.list()?;
+        let rows = if runs.is_empty() {
+            Vec::new()
+        } else {
+            self.with_source(async |s| {
+                let mut out = Vec::new();
+                for r in runs {
+                    let stats = match s.range_if_any(&r.testid).await? {
+                        Some(_) => Some(self.stats(s, &r.testid).await?),
+                        None => None,
+                    };
+                    out.push((r, stats));
+                }
+                Ok(out)
+            })?
+        };
+        Ok(Export {
+            rows,
+            problems,
+            running,
         })
     }
 

@@ -45,20 +45,64 @@ pub struct RunFile {
     pub baseline: Option<String>,
     /// Start, RFC 3339 UTC.
     pub started_at: String,
-    /// End, RFC 3339 UTC.
-    pub ended_at: String,
-    /// How it ended.
-    pub ending: Ending,
+    /// End, RFC 3339 UTC; none while no outcome is recorded.
+    #[serde(default)]
+    pub ended_at: Option<String>,
+    /// How it ended; none (written `"unknown"`) while no outcome is recorded: `k6 run` writes
+    /// the record so as k6 starts and completes it at the end, so a run whose wrapper died
+    /// (killed) is still listed, as unknown.
+    #[serde(with = "ending_or_unknown")]
+    pub ending: Option<Ending>,
     /// Who stopped it, when it was stopped by hand (`STOP page, alice`, `API`, `Ctrl+C`).
     pub stopped_by: Option<String>,
-    /// k6's exit code.
-    pub exit_code: i32,
+    /// k6's exit code; none while no outcome is recorded.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
     /// Grade, score and the numbers they came from, when k6's summary was readable.
     pub grade: Option<Grade>,
     /// k6's summary.
     pub summary: PathBuf,
     /// The marketing dashboard showing this run (and its baseline).
     pub dashboard_url: String,
+}
+
+/// `ending` as the record writes it: the ending's name, or `unknown` when none was recorded.
+mod ending_or_unknown {
+    use serde::de::IntoDeserializer;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::k6::run::Ending;
+
+    pub(super) const UNKNOWN: &str = "unknown";
+
+    pub(super) fn serialize<S: Serializer>(e: &Option<Ending>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(e.map_or(UNKNOWN, Ending::as_str))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Ending>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == UNKNOWN {
+            return Ok(None);
+        }
+        Ending::deserialize(text.as_str().into_deserializer()).map(Some)
+    }
+}
+
+/// What `runs` says of a run's ending: its name, `running` for the run the run directory
+/// tracks while its k6 lives, `unknown` for a record no outcome completed.
+pub fn ending_name(rec: &RunFile, running: Option<&str>) -> &'static str {
+    match rec.ending {
+        Some(e) => e.as_str(),
+        None if running == Some(rec.testid.as_str()) => "running",
+        None => ending_or_unknown::UNKNOWN,
+    }
+}
+
+/// The test id of the run `run_dir` tracks (`k6 run`'s lock, [`crate::k6::record`]) while its
+/// k6 lives (or lives in another pid namespace, where it cannot be checked).
+pub fn running(run_dir: &Path) -> Option<String> {
+    let rec = crate::k6::record::read(run_dir).ok().flatten()?;
+    (crate::k6::record::liveness(&rec) != crate::k6::record::Liveness::Gone).then_some(rec.testid)
 }
 
 /// Write `rec` to `dir/outcome.json` atomically (mode 0600).
@@ -137,10 +181,10 @@ mod tests {
             intensity: None,
             baseline: None,
             started_at: started_at.into(),
-            ended_at: started_at.into(),
-            ending: Ending::Completed,
+            ended_at: Some(started_at.into()),
+            ending: Some(Ending::Completed),
             stopped_by: None,
-            exit_code: 0,
+            exit_code: Some(0),
             grade: None,
             summary: PathBuf::from("summary.json"),
             dashboard_url: String::new(),
@@ -167,12 +211,27 @@ mod tests {
             r#"{"testid":"old","promo":"p","promo_type":"t","started_at":"2026-11-26T00:00:00Z","ended_at":"2026-11-26T00:01:00Z","ending":"stopped","stopped_by":"API","exit_code":105,"grade":null,"summary":"s.json","dashboard_url":"u"}"#,
         )
         .unwrap();
+        // Written as k6 starts: no outcome yet, `"ending": "unknown"`, read back as none.
+        let started = RunFile {
+            ended_at: None,
+            ending: None,
+            exit_code: None,
+            ..rec("d", "2026-11-27T12:00:00Z")
+        };
+        let d = dir.path().join("d");
+        write(&d, &started).unwrap();
+        let text = std::fs::read_to_string(d.join(RECORD_FILE)).unwrap();
+        assert!(text.contains(r#""ending": "unknown","#), "{text}");
+        assert_eq!(find(dir.path(), "d").unwrap(), Some(started.clone()));
+        assert_eq!(ending_name(&started, None), "unknown");
+        assert_eq!(ending_name(&started, Some("d")), "running");
+        assert_eq!(ending_name(&rec("e", ""), Some("e")), "completed");
         let bad = dir.path().join("bad");
         std::fs::create_dir_all(&bad).unwrap();
         std::fs::write(bad.join(RECORD_FILE), "{").unwrap();
         let (runs, problems) = list(dir.path()).unwrap();
         let ids: Vec<_> = runs.iter().map(|r| r.testid.as_str()).collect();
-        assert_eq!(ids, ["old", "a", "b", "c"]);
+        assert_eq!(ids, ["old", "a", "b", "c", "d"]);
         assert_eq!(runs[0].format_version, "");
         assert_eq!(problems.len(), 1);
         assert!(

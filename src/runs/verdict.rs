@@ -173,6 +173,7 @@ mod tests {
             grade: Some(grade(m, &bands)),
             record: None,
             capacity: None,
+            running: false,
         }
     }
 

@@ -291,10 +291,10 @@ pub(crate) fn record_run(dir: &std::path::Path, stack: &str, environment: &str) 
             intensity: None,
             baseline: None,
             started_at: "2026-11-28T10:00:00Z".into(),
-            ended_at: "2026-11-28T10:05:00Z".into(),
-            ending: Ending::Completed,
+            ended_at: Some("2026-11-28T10:05:00Z".into()),
+            ending: Some(Ending::Completed),
             stopped_by: None,
-            exit_code: 0,
+            exit_code: Some(0),
             grade: None,
             summary: std::path::PathBuf::from(format!(
                 "generated/{stack}/run/{testid}/summary.json"

@@ -263,8 +263,15 @@ pub fn run(globals: &Globals, cmd: Command) -> Result<ExitCode> {
                         "promo-infra runs export TESTID --csv --bucket 10s",
                     ));
                 }
-                let rows = run_dir.open(&project, &selection)?.export_runs()?;
-                print::runs::runs_csv(&mut out, &rows)?;
+                let export = run_dir.open(&project, &selection)?.export_runs()?;
+                print::runs::runs_csv(&mut out, &export.rows, export.running.as_deref())?;
+                // On stderr: stdout is the CSV.
+                let mut err = Out::stderr();
+                for p in &export.problems {
+                    let help =
+                        miette::Diagnostic::help(p).map_or_else(String::new, |h| format!("; {h}"));
+                    err.warn(&format!("{p} (left out of the export{help})"));
+                }
             }
         },
     }

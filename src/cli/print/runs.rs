@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::influx::formulas::Stat;
 use crate::k6::grade::{Bands, Grade};
 use crate::k6::run::Ending;
-use crate::runs::record::RunFile;
+use crate::runs::record::{self, RunFile};
 use crate::runs::source::Values;
 use crate::runs::verdict::{Comparison, Impact};
 use crate::runs::{Listing, RunStats};
@@ -43,16 +43,35 @@ fn duration(from: &str, to: &str) -> String {
     }
 }
 
-fn outcome(r: &RunFile) -> String {
-    match r.ending {
+/// How the run ended, in words; `running` is the test id of the run in progress, if any.
+fn outcome(r: &RunFile, running: Option<&str>) -> String {
+    let Some(ending) = r.ending else {
+        return match record::ending_name(r, running) {
+            "running" => "running".into(),
+            _ => "unknown (no outcome recorded)".into(),
+        };
+    };
+    match ending {
         Ending::Completed => "completed".into(),
         Ending::AbortedByThresholds => "aborted by thresholds".into(),
         Ending::Stopped => format!(
             "stopped by hand ({})",
             r.stopped_by.as_deref().unwrap_or("signal")
         ),
-        Ending::Failed => format!("failed (k6 exit {})", r.exit_code),
+        Ending::Failed => format!(
+            "failed (k6 exit {})",
+            r.exit_code.map_or_else(|| "?".into(), |c| c.to_string())
+        ),
     }
+}
+
+/// Why a run has no outcome, and where its numbers are.
+fn no_outcome(testid: &str) -> String {
+    crate::cli::term::suggested(&format!(
+        "test {testid}: no outcome recorded: its `k6 run` ended without recording one \
+         (killed?), so how the test ended, its grade and its end time are unknown; InfluxDB has \
+         its points: `promo-infra runs show {testid}`"
+    ))
 }
 
 fn grade_cell(g: Option<&Grade>) -> String {
@@ -88,18 +107,23 @@ pub fn list(out: &mut Out<impl Write>, l: &Listing) {
                 vec![
                     r.testid.clone(),
                     utc(&r.started_at),
-                    duration(&r.started_at, &r.ended_at),
+                    duration(&r.started_at, r.ended_at.as_deref().unwrap_or_default()),
                     r.promo.clone(),
                     r.promo_type.clone(),
                     or_dash(Some(&r.environment)),
                     or_dash(r.intensity.as_deref()),
-                    outcome(r),
+                    outcome(r, l.running.as_deref()),
                     grade_cell(r.grade.as_ref()),
                     or_dash(r.baseline.as_deref()),
                 ]
             })
             .collect(),
     );
+    for r in &l.runs {
+        if record::ending_name(r, l.running.as_deref()) == "unknown" {
+            out.warn(&no_outcome(&r.testid));
+        }
+    }
     for p in &l.problems {
         out.warn(&p.to_string());
     }
@@ -111,10 +135,12 @@ pub fn list_json(out: &mut Out<impl Write>, l: &Listing) -> Result<()> {
     struct Body<'a> {
         runs: &'a [RunFile],
         unreadable: Vec<String>,
+        running: Option<&'a str>,
     }
     out.versioned_json(&Body {
         runs: &l.runs,
         unreadable: l.problems.iter().map(Error::to_string).collect(),
+        running: l.running.as_deref(),
     })
 }
 
@@ -173,8 +199,11 @@ pub fn show(out: &mut Out<impl Write>, s: &RunStats, b: &Bands) {
                 r.promo,
                 r.promo_type,
                 or_dash(Some(&r.environment)),
-                outcome(r)
+                outcome(r, s.running.then_some(s.testid.as_str()))
             ));
+            if r.ending.is_none() && !s.running {
+                out.warn(&no_outcome(&s.testid));
+            }
         }
         None => out.line(&format!(
             "test {} (no local record: run elsewhere, or its run directory is another)",
@@ -343,7 +372,11 @@ fn write_csv(out: &mut Out<impl Write>, header: Vec<String>, rows: Vec<Vec<Strin
 }
 
 /// `runs export --csv`: one row per recorded run (statistics empty when InfluxDB has none).
-pub fn runs_csv(out: &mut Out<impl Write>, rows: &[(RunFile, Option<RunStats>)]) -> Result<()> {
+pub fn runs_csv(
+    out: &mut Out<impl Write>,
+    rows: &[(RunFile, Option<RunStats>)],
+    running: Option<&str>,
+) -> Result<()> {
     let mut header: Vec<String> = [
         "testid",
         "promo",
@@ -373,10 +406,10 @@ pub fn runs_csv(out: &mut Out<impl Write>, rows: &[(RunFile, Option<RunStats>)])
                 r.intensity.clone().unwrap_or_default(),
                 r.baseline.clone().unwrap_or_default(),
                 r.started_at.clone(),
-                r.ended_at.clone(),
-                r.ending.as_str().to_string(),
+                r.ended_at.clone().unwrap_or_default(),
+                record::ending_name(r, running).to_string(),
                 r.stopped_by.clone().unwrap_or_default(),
-                r.exit_code.to_string(),
+                r.exit_code.map_or_else(String::new, |c| c.to_string()),
                 r.grade.map_or_else(String::new, |g| g.letter.to_string()),
                 r.grade.map_or_else(String::new, |g| g.score.to_string()),
             ];

@@ -11,6 +11,7 @@
 //! | [`grade`] | summary → p95 / error rate → grade A–F and score out of 100 |
 //! | [`notify`] | Grafana annotations and Slack messages |
 //! | [`report`] | the words of a run's annotations and Slack message, the outcome record |
+//! | `baseline` | `--baseline` names a run that exists (recorded, or with points in InfluxDB) |
 //! | [`build`] | `xk6 build` with verification and a skip when inputs are unchanged |
 //! | [`run`] | `k6 run` |
 //! | `stop` | the STOP button from the wrapper's side: one SIGINT per stop |
@@ -21,6 +22,7 @@
 //! [`exec_command`], [`run_test`]): each loads the stack and does one thing.
 //! May not: print, read `std::env` (through [`crate::settings`]), talk to Docker.
 
+mod baseline;
 pub mod build;
 pub mod coordinator;
 pub mod exec;

@@ -8,13 +8,13 @@ use super::run::Note;
 
 /// Say so before k6 starts when the InfluxDB it writes to does not answer: k6 would run the
 /// whole test, its points lost, the dashboard empty. Any HTTP answer will do (a 401 or 404 is
-/// a server that answers); only a refused or timed-out connection warns.
+/// a server that answers); only a refused or timed-out connection warns. Whether it answered.
 pub(super) async fn warn_unless_influx_answers(
     url: &str,
     cli: &str,
     target: crate::targets::TargetKind,
     note: &(dyn Fn(Note) + Sync),
-) {
+) -> bool {
     let ping = format!("{url}/ping");
     let client = crate::net::client_for(url)
         .timeout(std::time::Duration::from_secs(3))
@@ -42,7 +42,9 @@ pub(super) async fn warn_unless_influx_answers(
              and the dashboard will stay empty; {fix}",
             crate::net::describe_request_error(e)
         )));
+        return false;
     }
+    true
 }
 
 #[cfg(test)]

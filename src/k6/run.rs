@@ -252,27 +252,20 @@ pub async fn run(
     }
     let baseline = opts.baseline.as_deref();
     let run_dir = claim_run_dir(project, m, opts, note)?;
-    if let Some(b) = baseline
-        && crate::runs::record::find(&run_dir, b)
-            .ok()
-            .flatten()
-            .is_none()
-    {
-        note(Note::Warn(format!(
-            "baseline {b}: no record of it in {} (the dashboard compares with it if InfluxDB has its data)",
-            run_dir.display()
-        )));
-    }
     let k6_bin = resolve_k6(project, m, opts.k6.as_deref())?;
     let testid = labels.testid.clone();
     let k6s = settings::settings(m, values, &labels, opts.labels.target)?;
-    super::preflight::warn_unless_influx_answers(
+    let answers = super::preflight::warn_unless_influx_answers(
         &k6s.influx_url,
         &opts.cli,
         opts.labels.target,
         note,
     )
     .await;
+    if let Some(b) = baseline {
+        let asked = answers.then_some(opts.labels.target);
+        super::baseline::check(m, values, &run_dir, b, asked, note).await?;
+    }
     // The STOP button: register with the control API BEFORE k6 starts, and say so if it
     // cannot work.
     let coordinator = super::stop::stop_button(m, values, opts, &labels, now, note).await?;

@@ -700,3 +700,77 @@ async fn a_run_whose_wrapper_was_killed_is_listed_with_an_unknown_outcome() {
         show.all()
     );
 }
+
+/// `k6 run --baseline` with an id that is no run — no record in the run directory and no
+/// point in InfluxDB — is refused before k6 starts, naming the recorded runs (it used to run
+/// the whole test with that id in its record and dashboard links, found out at `runs
+/// compare`); a recorded baseline, or one InfluxDB has the points of (run from elsewhere),
+/// is taken without a word.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn k6_run_refuses_a_baseline_that_is_no_run_before_k6_starts() {
+    use crate::standin::spawn_promo;
+    let rig = crate::control::Rig::start("en", true).await;
+    let records = rig.standins.records.path().display().to_string();
+    let path = rig.standins.path_env();
+    let k6_started = || rig.standins.records.path().join("k6-call.json").exists();
+    let k6_run = |extra: &[&str]| {
+        let _ = std::fs::remove_file(rig.standins.records.path().join("k6-call.json"));
+        let mut args = vec!["-f", "stacks/shop.yaml", "k6", "run", "tests/checkout.js"];
+        args.extend_from_slice(extra);
+        let run = spawn_promo(
+            &rig.p,
+            &args,
+            &[
+                ("PATH", &path),
+                ("STANDIN_DIR", &records),
+                ("STANDIN_MODE", "finish"),
+                ("PROMO_INFRA_NOW", "2026-11-27T09:30:00Z"),
+            ],
+            "promo-infra k6 run",
+        );
+        let (code, out, err) = run.wait_output(std::time::Duration::from_secs(60));
+        crate::common::Run::new(code, out, err, rig.p.path())
+    };
+    let typo = "baseline_20261120_093000_5e6f7a8c";
+    promo_snapshot!(k6_run(&["--baseline", typo]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x --baseline baseline_20261120_093000_5e6f7a8c: no such run: no record of it in generated/shop/run and no point of it in InfluxDB at http://127.0.0.1:[PORT]; k6 was not started
+      help: no run is recorded in generated/shop/run yet: run the baseline first (the same script and intensity, without --baseline), then give its test id
+    ");
+    assert!(!k6_started(), "refused before k6 starts");
+    let base = k6_run(&["--promo", "baseline"]);
+    assert_eq!(base.code, 0, "{}", base.all());
+    let base_id = base
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("test ")?.split(':').next())
+        .expect("the outcome line")
+        .to_string();
+    promo_snapshot!(k6_run(&["--baseline", typo]).filter(&base_id, "[BASELINE]"), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x --baseline baseline_20261120_093000_5e6f7a8c: no such run: no record of it in generated/shop/run and no point of it in InfluxDB at http://127.0.0.1:[PORT]; k6 was not started
+      help: give the test id of a run of this stack: the newest are [BASELINE] (`promo-infra -f stacks/shop.yaml runs list` shows them all)
+    ");
+    assert!(!k6_started(), "refused before k6 starts");
+    for (how, remove_record) in [("recorded", false), ("only in InfluxDB", true)] {
+        if remove_record {
+            std::fs::remove_dir_all(crate::standin::run_dir(&rig.p, "shop").join(&base_id))
+                .expect("the baseline's record");
+        }
+        let with = k6_run(&["--baseline", &base_id]);
+        assert_eq!(with.code, 0, "{how}: {}", with.all());
+        assert!(
+            !with.stderr.contains("warning: baseline"),
+            "{how}: {}",
+            with.stderr
+        );
+    }
+}

@@ -341,7 +341,14 @@ impl Runs {
             None => None,
         };
         let capacity = run.capacity.as_ref().map(capacity::describe);
-        let page = report::html(&run, &per, compared.as_ref(), capacity.as_deref(), &locale);
+        let page = report::html(
+            &run,
+            &per,
+            bucket_s,
+            compared.as_ref(),
+            capacity.as_deref(),
+            &locale,
+        );
         let html = dir.join("report.html");
         crate::writer::write_atomic(&html, page.as_bytes(), Some(0o644))?;
         let png = report::screenshot(&html, &dir.join("report.png"));

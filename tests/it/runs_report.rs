@@ -160,6 +160,19 @@ async fn k6_run_with_a_report_dir_writes_the_report_and_slack_names_it() {
     );
     let html = rig.p.read(&report);
     assert!(html.contains("<h2>Concurrent users</h2>"), "{html}");
+    // The stand-in's run lasts about a second, inside one 10 s bucket: each chart would be an
+    // empty frame (one point per series), so the page says there is too little data instead.
+    assert_eq!(html.matches("<svg").count(), 0, "no empty chart:\n{html}");
+    for part in [
+        "<p class=\"empty\">Too little data for a chart: the run lasted ",
+        " s, under two intervals of 10 s.</p>",
+    ] {
+        assert_eq!(
+            html.matches(part).count(),
+            3,
+            "`{part}` under each title:\n{html}"
+        );
+    }
     assert!(
         messages
             .last()

@@ -36,6 +36,8 @@ struct Words {
     from: &'static str,
     to: &'static str,
     no_grade: &'static str,
+    /// Instead of a chart with fewer than two points (`{secs}`, `{bucket}`: whole seconds).
+    too_little: &'static str,
 }
 
 const EN: Words = Words {
@@ -52,6 +54,7 @@ const EN: Words = Words {
     from: "from",
     to: "to",
     no_grade: "no grade: the run has no response times",
+    too_little: "Too little data for a chart: the run lasted {secs} s, under two intervals of {bucket} s.",
 };
 
 const FR: Words = Words {
@@ -68,6 +71,7 @@ const FR: Words = Words {
     from: "du",
     to: "au",
     no_grade: "pas de note : le test n'a pas de temps de réponse",
+    too_little: "Trop peu de données pour un graphique : le test a duré {secs} s, moins de deux intervalles de {bucket} s.",
 };
 
 fn words(locale: &str) -> &'static Words {
@@ -90,11 +94,14 @@ fn colour(c: Colour) -> &'static str {
     }
 }
 
-/// The report page of `run` (its per-bucket numbers `per`, by bucket start in ns), with the
-/// comparison against its baseline when there is one and the capacity line when given.
+/// The report page of `run` (its numbers `per` bucket of `bucket_s` seconds, by bucket start in
+/// ns), with the comparison against its baseline when there is one and the capacity line when
+/// given. A chart whose series have fewer than two points each (a run shorter than two buckets)
+/// is a sentence saying so, not an empty frame.
 pub fn html(
     run: &RunStats,
     per: &BTreeMap<i64, Values>,
+    bucket_s: u32,
     compared: Option<&Comparison>,
     capacity: Option<&str>,
     locale: &str,
@@ -178,11 +185,21 @@ pub fn html(
         (w.response, &[Stat::P50, Stat::P95, Stat::P99][..]),
         (w.errors, &[Stat::Errors][..]),
     ] {
+        let series = series(stats);
+        let chart = if series.iter().any(|(_, points)| points.len() >= 2) {
+            charts::svg(&series)
+        } else {
+            let secs = (run.range.end_ns - run.range.start_ns) / 1_000_000_000;
+            let text = w
+                .too_little
+                .replace("{secs}", &secs.to_string())
+                .replace("{bucket}", &bucket_s.to_string());
+            format!("<p class=\"empty\">{}</p>\n", esc(&text))
+        };
         let _ = write!(
             body,
-            "<section><h2>{}</h2>\n{}</section>\n",
-            esc(title),
-            charts::svg(&series(stats))
+            "<section><h2>{}</h2>\n{chart}</section>\n",
+            esc(title)
         );
     }
     format!(

@@ -1,5 +1,6 @@
 //! What `k6 run` checks before k6 starts, and only warns about: the InfluxDB k6 writes to
-//! answers (the STOP button's control API is `stop.rs`).
+//! answers, the credential its Grafana annotations need is there (the STOP button's control
+//! API is `stop.rs`).
 //!
 //! Owns: that check and its warning's words. May not: print (the caller's [`Note`] does), stop
 //! the run.
@@ -47,6 +48,38 @@ pub(super) async fn warn_unless_influx_answers(
     true
 }
 
+/// Why a run is not annotated: the credential [`super::report`]'s Grafana client logs in with is missing — on
+/// the cloud target the token of `targets.cloud.grafana_token_env` (provided by the user:
+/// `env_file` or the environment), elsewhere the generated `GRAFANA_ADMIN_PASSWORD` of
+/// `env_file`, which Grafana's data keeps: put back as it was, not made again (`cli`: the
+/// `promo-infra` of the user's command line).
+pub(super) fn annotations_unset(
+    m: &crate::manifest::Manifest,
+    target: crate::targets::TargetKind,
+    env_file: &std::path::Path,
+    cli: &str,
+) -> String {
+    if target == crate::targets::TargetKind::Cloud {
+        let Some(cloud) = crate::compile::cloud::endpoints(m) else {
+            return "no Grafana annotations: the manifest has no `targets.cloud`".into();
+        };
+        let name = &cloud.grafana_token_env;
+        return format!(
+            "no Grafana annotations: {name} is set neither in the environment nor in {}; {} \
+             (a Grafana service-account token, role Admin, as the cloud target's apply needs)",
+            env_file.display(),
+            crate::secrets::add_or_export(name, "glsa_…", env_file)
+        );
+    }
+    let name = crate::secrets::GRAFANA_ADMIN_PASSWORD;
+    format!(
+        "no Grafana annotations: {name} is not in {}; put back the line the stack was \
+         applied with (Grafana's data keeps its admin password), or, on a stack never applied, \
+         run `{cli} generate`",
+        env_file.display()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +114,30 @@ mod tests {
         assert_eq!(
             fix(TargetKind::Native).await.as_deref(),
             Some("start the stack first (`promo-infra -f s.yaml apply --target native`)")
+        );
+    }
+
+    /// Fails on the old warning, which named GRAFANA_ADMIN_PASSWORD on every target and no
+    /// file: on the cloud target the token the manifest names, with where to put it.
+    #[test]
+    fn the_no_annotations_warning_names_the_targets_credential_and_the_env_file() {
+        let text = include_str!("../../stacks/promo-v1.yaml").replace(
+            "targets:\n  docker: { network: monitoring-net }\n",
+            "targets:\n  cloud:\n    grafana_url: https://s.grafana.net\n    grafana_token_env: G_TOKEN\n    influx_url: https://i.example\n    influx_token_env: I_TOKEN\n",
+        );
+        let m = crate::manifest::parse("stacks/promo-v1.yaml", &text).expect("manifest");
+        let env = std::path::Path::new("./generated/promo-v1/.env");
+        assert_eq!(
+            annotations_unset(&m, TargetKind::Cloud, env, "promo-infra"),
+            "no Grafana annotations: G_TOKEN is set neither in the environment nor in \
+             ./generated/promo-v1/.env; add `G_TOKEN=glsa_…` to ./generated/promo-v1/.env or \
+             export G_TOKEN (a Grafana service-account token, role Admin, as the cloud target's apply needs)"
+        );
+        assert_eq!(
+            annotations_unset(&m, TargetKind::Native, env, "promo-infra -C /srv"),
+            "no Grafana annotations: GRAFANA_ADMIN_PASSWORD is not in ./generated/promo-v1/.env; \
+             put back the line the stack was applied with (Grafana's data keeps its admin \
+             password), or, on a stack never applied, run `promo-infra -C /srv generate`"
         );
     }
 }

@@ -114,38 +114,6 @@ fn slack_unset(name: &str, env_file: &Path) -> String {
     )
 }
 
-/// Why a run is not annotated: the credential [`grafana_client`] logs in with is missing — on
-/// the cloud target the token of `targets.cloud.grafana_token_env` (provided by the user:
-/// `env_file` or the environment), elsewhere the generated `GRAFANA_ADMIN_PASSWORD` of
-/// `env_file`, which Grafana's data keeps: put back as it was, not made again (`cli`: the
-/// `promo-infra` of the user's command line).
-fn annotations_unset(
-    m: &Manifest,
-    target: crate::targets::TargetKind,
-    env_file: &Path,
-    cli: &str,
-) -> String {
-    if target == crate::targets::TargetKind::Cloud {
-        let Some(cloud) = crate::compile::cloud::endpoints(m) else {
-            return "no Grafana annotations: the manifest has no `targets.cloud`".into();
-        };
-        let name = &cloud.grafana_token_env;
-        return format!(
-            "no Grafana annotations: {name} is set neither in the environment nor in {}; {} \
-             (a Grafana service-account token, role Editor or Admin)",
-            env_file.display(),
-            secrets::add_or_export(name, "glsa_…", env_file)
-        );
-    }
-    let name = secrets::GRAFANA_ADMIN_PASSWORD;
-    format!(
-        "no Grafana annotations: {name} is not in {}; put back the line the stack was \
-         applied with (Grafana's data keeps its admin password), or, on a stack never applied, \
-         run `{cli} generate`",
-        env_file.display()
-    )
-}
-
 fn strings(locale: &str) -> &'static Strings {
     if locale == "en" { &EN } else { &FR }
 }
@@ -345,7 +313,7 @@ impl<'a> Announcer<'a> {
     /// The start annotation (or a warning that there will be none).
     pub(super) async fn start(&self) {
         if self.grafana.is_none() {
-            (self.note)(Note::Warn(annotations_unset(
+            (self.note)(Note::Warn(super::preflight::annotations_unset(
                 self.m,
                 self.target,
                 self.env_file,
@@ -468,35 +436,5 @@ impl<'a> Announcer<'a> {
             summary: summary.to_path_buf(),
             dashboard_url: dashboard_url.to_string(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::targets::TargetKind;
-
-    /// Fails on the old warning, which named GRAFANA_ADMIN_PASSWORD on every target and no
-    /// file: on the cloud target the token the manifest names, with where to put it.
-    #[test]
-    fn the_no_annotations_warning_names_the_targets_credential_and_the_env_file() {
-        let text = include_str!("../../stacks/promo-v1.yaml").replace(
-            "targets:\n  docker: { network: monitoring-net }\n",
-            "targets:\n  cloud:\n    grafana_url: https://s.grafana.net\n    grafana_token_env: G_TOKEN\n    influx_url: https://i.example\n    influx_token_env: I_TOKEN\n",
-        );
-        let m = crate::manifest::parse("stacks/promo-v1.yaml", &text).expect("manifest");
-        let env = Path::new("./generated/promo-v1/.env");
-        assert_eq!(
-            annotations_unset(&m, TargetKind::Cloud, env, "promo-infra"),
-            "no Grafana annotations: G_TOKEN is set neither in the environment nor in \
-             ./generated/promo-v1/.env; add `G_TOKEN=glsa_…` to ./generated/promo-v1/.env or \
-             export G_TOKEN (a Grafana service-account token, role Editor or Admin)"
-        );
-        assert_eq!(
-            annotations_unset(&m, TargetKind::Native, env, "promo-infra -C /srv"),
-            "no Grafana annotations: GRAFANA_ADMIN_PASSWORD is not in ./generated/promo-v1/.env; \
-             put back the line the stack was applied with (Grafana's data keeps its admin \
-             password), or, on a stack never applied, run `promo-infra -C /srv generate`"
-        );
     }
 }

@@ -19,6 +19,15 @@ pub fn backup_settings(
     target: TargetKind,
 ) -> Result<crate::backup::Settings> {
     let m = &loaded.manifest;
+    if target == TargetKind::Cloud {
+        return Err(Error::usage(
+            format!(
+                "stack `{}` has no backups on the cloud target: InfluxDB Cloud has no API for `influxd backup` / `influx restore`, and promo-infra would back up the InfluxDB on this machine instead",
+                *m.stack
+            ),
+            "InfluxDB Cloud keeps the bucket's data for its retention (`influxdb.retention`); backups are for the docker and native targets (`--target docker` or `--target native`); nothing was changed",
+        ));
+    }
     let b = m.backup.as_ref().ok_or_else(|| {
         Error::usage(
             format!("{} has no `backup:` section", loaded.rel_path),

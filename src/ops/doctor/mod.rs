@@ -164,6 +164,18 @@ impl Ctx {
     }
 }
 
+/// A check of this machine (its binaries, ports, services, backups, disks), on the cloud
+/// target: not run (the stack's services are Grafana Cloud's and InfluxDB Cloud's, which the
+/// services lines check).
+fn not_on_cloud(check: &str) -> Finding {
+    Finding::new(
+        check,
+        Level::Skipped,
+        "skipped (checks this machine: not on the cloud target)",
+        "",
+    )
+}
+
 /// Why a check is skipped while `outage` (the line every service needs) fails.
 fn outage_reason(outage: &str) -> String {
     format!("the {outage}, which fails: see its line")
@@ -184,11 +196,15 @@ pub fn doctor(project: &Project, selection: &Selection, target: TargetKind) -> R
         outage: None,
     };
     let mut checks = vec![env_line, local::secret_values(&ctx)];
-    let engine = run::bounded(local::engine_name(target), CHECK_TIMEOUT, {
-        let ctx = ctx.clone();
-        move || local::engine(&ctx)
-    })
-    .unwrap_or_else(|timed_out| vec![timed_out]);
+    let engine = if target == TargetKind::Cloud {
+        vec![not_on_cloud(local::engine_name(target))]
+    } else {
+        run::bounded(local::engine_name(target), CHECK_TIMEOUT, {
+            let ctx = ctx.clone();
+            move || local::engine(&ctx)
+        })
+        .unwrap_or_else(|timed_out| vec![timed_out])
+    };
     // Docker's status comes from the engine; the native target's from its pid files, which
     // missing binaries do not hide.
     let engine_ok = target != TargetKind::Docker || engine.iter().all(|f| f.level != Level::Fail);
@@ -203,15 +219,28 @@ pub fn doctor(project: &Project, selection: &Selection, target: TargetKind) -> R
         .filter(|row| live::down(row, target))
         .map(|row| row.service.clone())
         .collect();
-    // A check that reads only the context, on its own copy of it.
+    // A check that reads only the context, on its own copy of it; on the cloud target, where
+    // each asks this machine (its ports, its services' URLs, its backups and data disks), none
+    // is run.
     let on_ctx = |name: &str, f: fn(&Ctx) -> Vec<Finding>| {
         let ctx = ctx.clone();
-        run::check(name, move || f(&ctx))
+        let here = target == TargetKind::Cloud;
+        let name_ = name.to_string();
+        run::check(name, move || {
+            if here {
+                vec![not_on_cloud(&name_)]
+            } else {
+                f(&ctx)
+            }
+        })
     };
     let independent: Vec<run::Check> = vec![
         run::check("ports", {
             let (ctx, rows) = (ctx.clone(), rows.clone());
-            move || local::ports(&ctx, rows.as_deref())
+            move || match ctx.target {
+                TargetKind::Cloud => vec![not_on_cloud("ports")],
+                _ => local::ports(&ctx, rows.as_deref()),
+            }
         }),
         on_ctx(live::DATASOURCE, |c| vec![live::datasource(c)]),
         on_ctx(grants::CHECK, |c| vec![grants::grants(c)]),

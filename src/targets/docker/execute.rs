@@ -80,8 +80,9 @@ pub(super) struct ReloadRecord {
     pub canonical: serde_json::Value,
 }
 
-/// Update a running service in place: its files are written, so Grafana re-reads them through
-/// its reload API; then the new content is recorded for the container.
+/// Update a service in place: its files are written, so a running Grafana re-reads them through
+/// its reload API, and a stopped one is started (it reads them as it starts); then the new
+/// content is recorded for the container.
 async fn reload_service(
     t: &DockerTarget,
     r: &Resource,
@@ -97,16 +98,21 @@ async fn reload_service(
             r.id
         )));
     }
-    let url = common::service_url(desired, &s.name)
-        .ok_or_else(|| Error::internal(format!("{}: no published port to reload", r.id)))?;
-    let user = crate::targets::reload::admin_user(&s.env);
-    let password =
-        common::secret(&t.ctx, crate::secrets::GRAFANA_ADMIN_PASSWORD).unwrap_or_default();
-    crate::targets::reload::grafana(&url, &user, &password, &kinds).await?;
-    let container = super::observe::inspect(t, &name)
-        .await?
-        .id
-        .unwrap_or_default();
+    let found = super::observe::inspect(t, &name).await?;
+    let running = found.state.as_ref().and_then(|s| s.running) == Some(true);
+    if running {
+        let url = common::service_url(desired, &s.name)
+            .ok_or_else(|| Error::internal(format!("{}: no published port to reload", r.id)))?;
+        let user = crate::targets::reload::admin_user(&s.env);
+        let password =
+            common::secret(&t.ctx, crate::secrets::GRAFANA_ADMIN_PASSWORD).unwrap_or_default();
+        crate::targets::reload::grafana(&url, &user, &password, &kinds).await?;
+    } else {
+        // A stopped container has no reload API to call: started, it reads the files it
+        // mounts, which hold the change already.
+        start_service(t, s).await?;
+    }
+    let container = found.id.unwrap_or_default();
     let record = ReloadRecord {
         container,
         hash: r.hash.clone(),

@@ -379,3 +379,58 @@ async fn destroy_says_why_it_keeps_the_stacks_folder() {
         .collect();
     assert_eq!(folders, vec!["promo-v1".to_string()]);
 }
+
+/// `doctor --target cloud` on a healthy cloud stack (found by QA: it failed on a `grafana`
+/// binary missing from PATH, asked the docker/native ports' URLs for the datasource and grants,
+/// and warned that no backup ran): the checks of this machine are skipped, the services lines
+/// are the cloud's. And `backup run --target cloud`, which backed up the
+/// InfluxDB on this machine (or said to start the stack), is refused, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_and_backup_on_the_cloud_target_do_not_check_this_machine() {
+    let c = start().await;
+    c.applied();
+    let run = c.run(&["doctor", "--target", "cloud", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("doctor --json");
+    let levels: Vec<String> = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["check"].as_str().unwrap_or("?"),
+                c["level"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    assert_eq!(
+        levels,
+        [
+            ".env ok",
+            "secrets ok",
+            "binaries skipped",
+            "service grafana ok",
+            "service influxdb ok",
+            "ports skipped",
+            "datasource skipped",
+            "grants skipped",
+            "data skipped",
+            "clock skipped",
+            "backups skipped",
+            "disk skipped",
+            "prod skipped",
+        ],
+        "{}",
+        run.all()
+    );
+    promo_snapshot!(c.run(&["backup", "run", "--target", "cloud"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x stack `promo-v1` has no backups on the cloud target: InfluxDB Cloud has no API for `influxd backup` / `influx restore`, and promo-infra would back up the InfluxDB on this machine instead
+      help: InfluxDB Cloud keeps the bucket's data for its retention (`influxdb.retention`); backups are for the docker and native targets (`--target docker` or `--target native`); nothing was changed
+    ");
+}

@@ -148,16 +148,14 @@ async fn a_second_run_is_refused_while_one_is_tracked() {
     drop(first);
 }
 
-/// Fails on the old code, which said "the webhook variable is set neither in the environment
-/// nor in .env": the warning names the variable the manifest configures and the `.env` file.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_without_its_webhook_names_the_variable_and_the_env_file() {
-    let rig = Rig::start("en", false).await;
+/// `k6 run` of the rig's stack with `variable`'s line removed from its `.env`: the warning
+/// line that starts with `warning`.
+fn warning_without(rig: &Rig, variable: &str, warning: &str) -> String {
     let env_file = rig.p.path().join("generated/shop/.env");
     let env: String = std::fs::read_to_string(&env_file)
         .expect(".env")
         .lines()
-        .filter(|l| !l.starts_with("SLACK_WEBHOOK_URL="))
+        .filter(|l| !l.starts_with(&format!("{variable}=")))
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(&env_file, env).expect("write .env");
@@ -169,13 +167,20 @@ async fn a_run_without_its_webhook_names_the_variable_and_the_env_file() {
         .env("STANDIN_DIR", &records)
         .env("STANDIN_MODE", "finish")
         .run();
-    let warning = run
-        .stderr
+    run.stderr
         .lines()
-        .find(|l| l.contains("no Slack message"))
-        .unwrap_or_else(|| panic!("{}", run.all()));
+        .find(|l| l.contains(warning))
+        .unwrap_or_else(|| panic!("{}", run.all()))
+        .to_string()
+}
+
+/// Fails on the old code, which said "the webhook variable is set neither in the environment
+/// nor in .env": the warning names the variable the manifest configures and the `.env` file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_without_its_webhook_names_the_variable_and_the_env_file() {
+    let rig = Rig::start("en", false).await;
     assert_eq!(
-        warning,
+        warning_without(&rig, "SLACK_WEBHOOK_URL", "no Slack message"),
         "promo-infra: warning: no Slack message: SLACK_WEBHOOK_URL is set neither in the environment nor in ./generated/shop/.env; add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to it or export SLACK_WEBHOOK_URL"
     );
     assert!(rig.webhook.messages().is_empty());
@@ -187,29 +192,8 @@ async fn a_run_without_its_webhook_names_the_variable_and_the_env_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_without_grafanas_password_names_the_variable_and_the_env_file() {
     let rig = Rig::start("en", false).await;
-    let env_file = rig.p.path().join("generated/shop/.env");
-    let env: String = std::fs::read_to_string(&env_file)
-        .expect(".env")
-        .lines()
-        .filter(|l| !l.starts_with("GRAFANA_ADMIN_PASSWORD="))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(&env_file, env).expect("write .env");
-    let records = rig.standins.records.path().display().to_string();
-    let run = rig
-        .p
-        .cmd(&["-f", "stacks/shop.yaml", "k6", "run", "tests/checkout.js"])
-        .env("PATH", rig.standins.path_env())
-        .env("STANDIN_DIR", &records)
-        .env("STANDIN_MODE", "finish")
-        .run();
-    let warning = run
-        .stderr
-        .lines()
-        .find(|l| l.contains("no Grafana annotations"))
-        .unwrap_or_else(|| panic!("{}", run.all()));
     assert_eq!(
-        warning,
+        warning_without(&rig, "GRAFANA_ADMIN_PASSWORD", "no Grafana annotations"),
         "promo-infra: warning: no Grafana annotations: GRAFANA_ADMIN_PASSWORD is not in ./generated/shop/.env; put back the line the stack was applied with (Grafana's data keeps its admin password), or, on a stack never applied, run `promo-infra -f stacks/shop.yaml generate`"
     );
     assert!(rig.grafana.state().annotations().is_empty());

@@ -8,6 +8,44 @@
 
 use crate::native::{Ports, Stack, cli, destroyed_with_volumes, manifest};
 
+/// `args` on `stack`, which must succeed.
+fn ok(stack: &Stack, args: &[&str]) {
+    let r = cli(stack, args);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
+
+/// The stack's `.env`, lost, with a copy kept aside (mode 0600 with it), as a user would keep
+/// one.
+struct EnvAside {
+    _dir: tempfile::TempDir,
+    kept: std::path::PathBuf,
+    env: std::path::PathBuf,
+}
+
+impl EnvAside {
+    fn take(stack: &Stack) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let kept = dir.path().join(".env");
+        let env = stack.project.path().join("generated/native-it/.env");
+        std::fs::copy(&env, &kept).expect("copy .env");
+        let aside = Self {
+            _dir: dir,
+            kept,
+            env,
+        };
+        aside.remove();
+        aside
+    }
+
+    fn remove(&self) {
+        std::fs::remove_file(&self.env).expect("remove .env");
+    }
+
+    fn restore(&self) {
+        std::fs::copy(&self.kept, &self.env).expect("restore .env");
+    }
+}
+
 #[test]
 fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
     let (ports, held) = Ports::free();
@@ -25,18 +63,11 @@ fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
         );
         assert_eq!(apply.stderr, plan.stderr);
     };
-    let applied = run(&["apply", "--target", "native", "--auto-approve"]);
-    assert_eq!(applied.code, 0, "{}", applied.all());
-    let destroyed = run(&["destroy", "--target", "native", "--auto-approve"]);
-    assert_eq!(destroyed.code, 0, "{}", destroyed.all());
+    ok(&stack, &["apply", "--target", "native", "--auto-approve"]);
+    ok(&stack, &["destroy", "--target", "native", "--auto-approve"]);
 
     // The `.env` is lost; the data directories are kept.
-    let env = stack.project.path().join("generated/native-it/.env");
-    // A copy (mode 0600 with it), as a user would keep one.
-    let copy = tempfile::tempdir().expect("temp dir");
-    let kept = copy.path().join(".env");
-    std::fs::copy(&env, &kept).expect("copy .env");
-    std::fs::remove_file(&env).expect("remove .env");
+    let env = EnvAside::take(&stack);
     let before = stack.project.snapshot_tree();
     let refused = promo_snapshot!(run(&["plan", "--target", "native"]), @"
     success: false
@@ -55,7 +86,7 @@ fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
     );
 
     // The advice works: with `.env` restored, apply finds the data as it was.
-    std::fs::copy(&kept, &env).expect("restore .env");
+    env.restore();
     let again = run(&["apply", "--target", "native", "--auto-approve"]);
     assert_eq!(again.code, 0, "{}", again.all());
     assert!(
@@ -69,7 +100,7 @@ fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
     // Lost while the stack runs: the read that needs it says to restore it, for apply as for
     // plan (before the fix, apply read with the values it was about to generate, and Grafana's
     // and InfluxDB's refusal of them was all it said), and nothing is written.
-    std::fs::remove_file(&env).expect("remove .env");
+    env.remove();
     let before = stack.project.snapshot_tree();
     let running = promo_snapshot!(run(&["plan", "--target", "native"]), @"
     success: false
@@ -82,7 +113,7 @@ fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
     ");
     apply_refuses_as(&running);
     assert!(stack.project.snapshot_tree() == before, "no new .env");
-    std::fs::copy(&kept, &env).expect("restore .env");
+    env.restore();
     destroyed_with_volumes(&stack);
 }
 
@@ -103,15 +134,9 @@ fn a_grafana_holding_no_dashboard_still_counts() {
     let stack = Stack::new(&text);
     held.release();
     let run = |args: &[&str]| cli(&stack, args);
-    let applied = run(&["apply", "--target", "native", "--auto-approve"]);
-    assert_eq!(applied.code, 0, "{}", applied.all());
-    let destroyed = run(&["destroy", "--target", "native", "--auto-approve"]);
-    assert_eq!(destroyed.code, 0, "{}", destroyed.all());
-    let env = stack.project.path().join("generated/native-it/.env");
-    let copy = tempfile::tempdir().expect("temp dir");
-    let kept = copy.path().join(".env");
-    std::fs::copy(&env, &kept).expect("copy .env");
-    std::fs::remove_file(&env).expect("remove .env");
+    ok(&stack, &["apply", "--target", "native", "--auto-approve"]);
+    ok(&stack, &["destroy", "--target", "native", "--auto-approve"]);
+    let env = EnvAside::take(&stack);
     let before = stack.project.snapshot_tree();
     promo_snapshot!(run(&["plan", "--target", "native"]), @"
     success: false
@@ -123,7 +148,7 @@ fn a_grafana_holding_no_dashboard_still_counts() {
       help: restore generated/native-it/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra -f stacks/native-it.yaml destroy --volumes --target native` deletes it, then `promo-infra -f stacks/native-it.yaml apply --target native` makes a new stack; nothing was changed
     ");
     assert!(stack.project.snapshot_tree() == before, "nothing written");
-    std::fs::copy(&kept, &env).expect("restore .env");
+    env.restore();
     destroyed_with_volumes(&stack);
 }
 
@@ -138,8 +163,7 @@ fn a_switch_to_influxdb_2_on_1x_data_is_named_as_such() {
     let stack = Stack::new(&text);
     held.release();
     let run = |args: &[&str]| cli(&stack, args);
-    let applied = run(&["apply", "--target", "native", "--auto-approve"]);
-    assert_eq!(applied.code, 0, "{}", applied.all());
+    ok(&stack, &["apply", "--target", "native", "--auto-approve"]);
     let v2 = text.replace(
         "  version: 1\n  image: influxdb:1.8\n",
         "  version: 2\n  image: influxdb:2.7\n",
@@ -160,8 +184,7 @@ fn a_switch_to_influxdb_2_on_1x_data_is_named_as_such() {
     assert!(stack.project.project_files() == before, "nothing written");
     // Stopped, its data kept.
     stack.project.write("stacks/native-it.yaml", &text);
-    let destroyed = run(&["destroy", "--target", "native", "--auto-approve"]);
-    assert_eq!(destroyed.code, 0, "{}", destroyed.all());
+    ok(&stack, &["destroy", "--target", "native", "--auto-approve"]);
     stack.project.write("stacks/native-it.yaml", &v2);
     let before = stack.project.project_files();
     promo_snapshot!(run(&["plan", "--target", "native"]), @"

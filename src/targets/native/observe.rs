@@ -43,14 +43,8 @@ impl super::NativeTarget {
         .await;
         let mut observed = Observed::default();
         for ((rec, name), answers) in live.into_iter().zip(answers) {
-            let id = ResourceId::new(ResourceKind::Service, name);
-            let found = ObservedResource {
-                id: id.clone(),
-                hash: Some(rec.hash),
-                canonical: rec.canonical,
-                converged: answers,
-            };
-            observed.resources.insert(id, found);
+            let found = process(name, rec, answers);
+            observed.resources.insert(found.id.clone(), found);
         }
         observed.unread = self.unread(desired, &observed);
         // What the services hold is read where they run: a process started from an older
@@ -89,13 +83,9 @@ impl super::NativeTarget {
                 continue;
             }
             if let Some(rec) = self.recorded_as(&id.name) {
-                let stopped = ObservedResource {
-                    id: id.clone(),
-                    hash: Some(rec.hash),
-                    canonical: rec.canonical,
-                    converged: false,
-                };
-                observed.resources.insert(id, stopped);
+                observed
+                    .resources
+                    .insert(id.clone(), process(id.name, rec, false));
             }
         }
     }
@@ -115,5 +105,15 @@ impl super::NativeTarget {
                 }
             }
         })
+    }
+}
+
+/// The process `name` as its pidfile records it (`converged`: it runs and answers).
+fn process(name: String, rec: super::PidRecord, converged: bool) -> ObservedResource {
+    ObservedResource {
+        id: ResourceId::new(ResourceKind::Service, name),
+        hash: Some(rec.hash),
+        canonical: rec.canonical,
+        converged,
     }
 }

@@ -248,7 +248,13 @@ pub async fn apply_until<T: Target + ?Sized>(
             ran.skip(&wave);
         }
     }
-    if interrupt.requested() && !ran.not_run.is_empty() {
+    // Interrupted only when a step was left unstarted for it: steps not started because a
+    // step they depend on failed say that failure's own error, as without Ctrl-C.
+    let stopped = ran
+        .not_run
+        .iter()
+        .any(|(_, why)| matches!(why, ready::Why::Stopped));
+    if interrupt.requested() && stopped {
         return Err(interrupted(ran, plan));
     }
     ran.into_result()

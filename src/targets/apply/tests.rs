@@ -235,6 +235,8 @@ struct Gated {
     gate: ResourceId,
     started: tokio::sync::Notify,
     release: tokio::sync::Notify,
+    /// The gated step fails once released (else it is done).
+    fails: bool,
 }
 
 #[async_trait::async_trait(?Send)]
@@ -249,6 +251,12 @@ impl Target for Gated {
         if step.id == self.gate {
             self.started.notify_one();
             self.release.notified().await;
+            if self.fails {
+                return Err(Error::grafana(format!(
+                    "{}: the engine refused it",
+                    step.id
+                )));
+            }
         }
         self.fake.execute(step, d).await
     }
@@ -260,12 +268,9 @@ impl Target for Gated {
     }
 }
 
-/// Ctrl-C while Grafana is being created: Grafana's step finishes, nothing that waited for it
-/// starts (its folder, the control API), and the error says what was done and what was not;
-/// the next plan is exactly what was not started. Fails without the fix: the control API and
-/// the folder were created after the interrupt.
-#[test]
-fn an_interrupt_lets_the_step_in_flight_finish_and_starts_no_other() {
+/// influxdb ← grafana ← (control-api, folder), on a fake whose Grafana step waits for the
+/// test's release (then `fails` or is done).
+fn gated_stack(fails: bool) -> (Desired, Gated) {
     use crate::desired::{FolderSpec, ProcessSpec, Resource, ResourceSpec};
     use crate::targets::fake::{FakeTarget, Flavour};
     let process = |name: &str, after: &[&str]| {
@@ -303,7 +308,18 @@ fn an_interrupt_lets_the_step_in_flight_finish_and_starts_no_other() {
         gate: ResourceId::new(ResourceKind::Service, "grafana"),
         started: tokio::sync::Notify::new(),
         release: tokio::sync::Notify::new(),
+        fails,
     };
+    (d, gated)
+}
+
+/// Ctrl-C while Grafana is being created: Grafana's step finishes, nothing that waited for it
+/// starts (its folder, the control API), and the error says what was done and what was not;
+/// the next plan is exactly what was not started. Fails without the fix: the control API and
+/// the folder were created after the interrupt.
+#[test]
+fn an_interrupt_lets_the_step_in_flight_finish_and_starts_no_other() {
+    let (d, gated) = gated_stack(false);
     let replan = || {
         let observed = block_on(gated.fake.observe(&d)).expect("observe");
         plan::plan(&d, &observed, "native", false)
@@ -354,4 +370,27 @@ fn a_transient_failure_is_not_retried_once_an_interrupt_was_requested() {
     ));
     assert_eq!(calls.get(), 1);
     assert_eq!(out.expect_err("fails").to_string(), "busy");
+}
+
+/// Ctrl-C while Grafana's step is in flight, and that step then fails: what waited for it is
+/// not done because Grafana failed, and the apply says Grafana's own error (exit 1), not
+/// "interrupted" (which hid the failure and its help).
+#[test]
+fn a_step_failing_after_an_interrupt_reports_its_own_error() {
+    let (d, gated) = gated_stack(true);
+    let observed = block_on(gated.fake.observe(&d)).expect("observe");
+    let p = plan::plan(&d, &observed, "native", false);
+    let interrupt = Interrupt::new();
+    let (applied, _) = block_on(async {
+        let ctrl_c = async {
+            gated.started.notified().await;
+            let in_flight = interrupt.request();
+            gated.release.notify_one();
+            in_flight
+        };
+        tokio::join!(apply_until(&gated, &d, &p, &interrupt), ctrl_c)
+    });
+    let err = applied.expect_err("grafana failed");
+    assert!(!matches!(err, Error::Interrupted { .. }), "{err:?}");
+    assert_eq!(err.to_string(), "service.grafana: the engine refused it");
 }

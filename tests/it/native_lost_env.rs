@@ -193,8 +193,8 @@ fn a_switch_to_influxdb_2_on_1x_data_is_named_as_such() {
     ----- stdout -----
 
     ----- stderr -----
-      x secrets file `[TEMP]/generated/native-it/.env`: stack `native-it` on target native says `influxdb.version: 2`, but its InfluxDB data (service.influxdb's data directory data/native-it/influxdb) was made by InfluxDB 1.x (.env has its admin password and no operator token): InfluxDB 2 does not open 1.x data, and promo-infra does not migrate it
-      help: keep `influxdb.version: 1` for this data; or, to start InfluxDB 2 empty, `promo-infra -f stacks/native-it.yaml backup run --target native` first if you need the 1.x data (it restores into InfluxDB 1.x only), then `promo-infra -f stacks/native-it.yaml destroy --volumes --target native` and `promo-infra -f stacks/native-it.yaml apply --target native`; nothing was changed
+      x secrets file `[TEMP]/generated/native-it/.env`: stack `native-it` on target native says `influxdb.version: 2`, but its InfluxDB data (service.influxdb's data directory data/native-it/influxdb) was made by InfluxDB 1.x (.env has the 1.x users' passwords and no operator token): InfluxDB 2 does not open 1.x data, and promo-infra does not migrate it
+      help: keep `influxdb.version: 1` for this data; or, to start InfluxDB 2 empty: with `influxdb.version: 1` still in the manifest, `promo-infra -f stacks/native-it.yaml backup run --target native` if you need the 1.x data (it restores into InfluxDB 1.x only) and `promo-infra -f stacks/native-it.yaml destroy --volumes --target native`; then set `influxdb.version: 2` and `promo-infra -f stacks/native-it.yaml apply --target native`; nothing was changed
     ");
     assert!(stack.project.project_files() == before, "nothing written");
     stack.project.write("stacks/native-it.yaml", &text);

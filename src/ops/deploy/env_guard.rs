@@ -91,21 +91,27 @@ pub(super) fn refuse(
         return Ok(());
     }
     let stack = &s.desired.stack;
-    // `.env` holds InfluxDB's admin password but never had an operator token: the data was
-    // made by InfluxDB 1.x, and `influxdb.version` now says 2. No `.env` can open it.
-    let made_by_v1 = missing == [secrets::INFLUX_ADMIN_TOKEN]
-        && declared.contains(secrets::INFLUX_ADMIN_PASSWORD)
-        && !generated(secrets::INFLUX_ADMIN_PASSWORD);
+    // `.env` holds the passwords only an InfluxDB 1.x stack has (its read and write users')
+    // and no operator token: the data was made by InfluxDB 1.x, and `influxdb.version` now
+    // says 2. No `.env` can open it. (A 2.x stack's `.env` that lost only its token has none
+    // of them: restoring it is the way back.)
+    let env_path = s.ctx.generated_dir.join(".env");
+    let v1_env = secrets::read_env(&env_path).ok().flatten().is_some_and(|v| {
+        [secrets::INFLUX_V1_READ_PASSWORD, secrets::INFLUX_V1_WRITE_PASSWORD]
+            .iter()
+            .any(|n| v.get(n).is_some())
+    });
+    let made_by_v1 = missing == [secrets::INFLUX_ADMIN_TOKEN] && v1_env;
     if made_by_v1 {
         return Err(Error::Secrets {
             path: s.ctx.generated_dir.join(".env"),
             message: format!(
-                "stack `{stack}` on target {} says `influxdb.version: 2`, but its InfluxDB data ({}) was made by InfluxDB 1.x (.env has its admin password and no operator token): InfluxDB 2 does not open 1.x data, and promo-infra does not migrate it",
+                "stack `{stack}` on target {} says `influxdb.version: 2`, but its InfluxDB data ({}) was made by InfluxDB 1.x (.env has the 1.x users' passwords and no operator token): InfluxDB 2 does not open 1.x data, and promo-infra does not migrate it",
                 s.kind.as_str(),
                 holders.into_iter().collect::<Vec<_>>().join(", "),
             ),
             help: Some(
-                "keep `influxdb.version: 1` for this data; or, to start InfluxDB 2 empty, `promo-infra backup run` first if you need the 1.x data (it restores into InfluxDB 1.x only), then `promo-infra destroy --volumes` and `promo-infra apply`; nothing was changed".into(),
+                "keep `influxdb.version: 1` for this data; or, to start InfluxDB 2 empty: with `influxdb.version: 1` still in the manifest, `promo-infra backup run` if you need the 1.x data (it restores into InfluxDB 1.x only) and `promo-infra destroy --volumes`; then set `influxdb.version: 2` and `promo-infra apply`; nothing was changed".into(),
             ),
         });
     }

@@ -96,11 +96,17 @@ pub(super) fn refuse(
     // says 2. No `.env` can open it. (A 2.x stack's `.env` that lost only its token has none
     // of them: restoring it is the way back.)
     let env_path = s.ctx.generated_dir.join(".env");
-    let v1_env = secrets::read_env(&env_path).ok().flatten().is_some_and(|v| {
-        [secrets::INFLUX_V1_READ_PASSWORD, secrets::INFLUX_V1_WRITE_PASSWORD]
+    let v1_env = secrets::read_env(&env_path)
+        .ok()
+        .flatten()
+        .is_some_and(|v| {
+            [
+                secrets::INFLUX_V1_READ_PASSWORD,
+                secrets::INFLUX_V1_WRITE_PASSWORD,
+            ]
             .iter()
             .any(|n| v.get(n).is_some())
-    });
+        });
     let made_by_v1 = missing == [secrets::INFLUX_ADMIN_TOKEN] && v1_env;
     if made_by_v1 {
         return Err(Error::Secrets {

@@ -110,7 +110,8 @@ fn owned_by_other(i: &InfluxCloud, name: &str, owner: &str, stack: &str) -> Erro
         api::mark(owner),
     ))
     .with_help(format!(
-        "two stacks on one InfluxDB Cloud organisation cannot share a bucket: give one of them another `influxdb.bucket` in its manifest, then plan again; if stack `{owner}` is gone for good, run `promo-infra -f <its manifest> destroy --volumes --target cloud` or delete the bucket in InfluxDB Cloud; nothing was changed"
+        "two stacks on one InfluxDB Cloud organisation cannot share a bucket: give one of them another `influxdb.bucket` in its manifest, then plan again; if this stack was named `{owner}` before (a rename), make the bucket this stack's: set its description to `{}` in InfluxDB Cloud (Load Data → Buckets → the bucket's settings); nothing was changed",
+        api::mark(stack)
     ))
 }
 

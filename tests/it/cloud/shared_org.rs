@@ -3,7 +3,8 @@
 //! planned no create for the bucket `promo-v1` made, and its `destroy --volumes` deleted it with
 //! `promo-v1`'s data. A bucket the cloud target creates is now marked as its stack's (its
 //! description); another stack's is refused, and `destroy --volumes` deletes only a bucket its
-//! own stack made (one made by hand is kept, and said so).
+//! own stack made (one made by hand is kept, and said so). A renamed stack takes its bucket back
+//! the way the refusal says: its description set to the new name.
 
 use super::{OPERATOR, SA_TOKEN, WEBHOOK, start};
 
@@ -37,6 +38,23 @@ fn run_other(c: &super::Cloud, args: &[&str]) -> crate::common::Run {
         .run()
 }
 
+/// Set the description of `bucket` in the InfluxDB double as a user would in InfluxDB Cloud's
+/// UI (a PATCH carries the retention rules on Cloud).
+async fn describe(c: &super::Cloud, bucket: &promo_doubles::influx2::Bucket, description: &str) {
+    let status = reqwest::Client::new()
+        .patch(format!("{}/api/v2/buckets/{}", c.influx.url(), bucket.id))
+        .header("Authorization", format!("Token {OPERATOR}"))
+        .json(&serde_json::json!({
+            "description": description,
+            "retentionRules": [{ "type": "expire", "everySeconds": bucket.every_seconds }],
+        }))
+        .send()
+        .await
+        .expect("InfluxDB double answers")
+        .status();
+    assert!(status.is_success(), "{status}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_stacks_bucket_is_refused_and_destroy_deletes_only_the_bucket_its_stack_made() {
     let c = start().await;
@@ -54,7 +72,7 @@ async fn another_stacks_bucket_is_refused_and_destroy_deletes_only_the_bucket_it
 
     ----- stderr -----
       x bucket `k6` in InfluxDB Cloud at http://127.0.0.1:[PORT] (organisation `promo-analyzer`) belongs to stack `promo-v1` (its description is `promo-infra: stack promo-v1`); stack `other` does not take it
-      help: two stacks on one InfluxDB Cloud organisation cannot share a bucket: give one of them another `influxdb.bucket` in its manifest, then plan again; if stack `promo-v1` is gone for good, run `promo-infra -f <its manifest> destroy --volumes --target cloud` or delete the bucket in InfluxDB Cloud; nothing was changed
+      help: two stacks on one InfluxDB Cloud organisation cannot share a bucket: give one of them another `influxdb.bucket` in its manifest, then plan again; if this stack was named `promo-v1` before (a rename), make the bucket this stack's: set its description to `promo-infra: stack other` in InfluxDB Cloud (Load Data → Buckets → the bucket's settings); nothing was changed
     ");
     promo_snapshot!(run_other(&c, &["apply", "--auto-approve"]), @"
     success: false
@@ -63,10 +81,27 @@ async fn another_stacks_bucket_is_refused_and_destroy_deletes_only_the_bucket_it
 
     ----- stderr -----
       x bucket `k6` in InfluxDB Cloud at http://127.0.0.1:[PORT] (organisation `promo-analyzer`) belongs to stack `promo-v1` (its description is `promo-infra: stack promo-v1`); stack `other` does not take it
-      help: two stacks on one InfluxDB Cloud organisation cannot share a bucket: give one of them another `influxdb.bucket` in its manifest, then plan again; if stack `promo-v1` is gone for good, run `promo-infra -f <its manifest> destroy --volumes --target cloud` or delete the bucket in InfluxDB Cloud; nothing was changed
+      help: two stacks on one InfluxDB Cloud organisation cannot share a bucket: give one of them another `influxdb.bucket` in its manifest, then plan again; if this stack was named `promo-v1` before (a rename), make the bucket this stack's: set its description to `promo-infra: stack other` in InfluxDB Cloud (Load Data → Buckets → the bucket's settings); nothing was changed
     ");
     assert_eq!(c.influx.state().buckets().len(), buckets);
     assert!(c.influx.state().bucket("k6").is_some());
+
+    // The refusal's way out for a renamed stack works: the bucket's description made
+    // `other`'s, `other` plans it as its own (no create), and `promo-v1` is refused in turn.
+    let k6 = c.influx.state().bucket("k6").expect("bucket k6");
+    describe(&c, &k6, "promo-infra: stack other").await;
+    let plan = run_other(&c, &["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert!(!plan.stdout.contains("database.k6"), "{}", plan.all());
+    let refused = c.run(&["plan", "--target", "cloud"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert!(
+        refused.stderr.contains("belongs to stack `other`"),
+        "{}",
+        refused.all()
+    );
+    // Back to `promo-v1`'s, for what follows.
+    describe(&c, &k6, "promo-infra: stack promo-v1").await;
 
     // A bucket made by hand (the organisation's first, `someone-elses`): used as it is, and
     // kept by `destroy --volumes`, which says so.

@@ -38,6 +38,8 @@ struct Words {
     no_grade: &'static str,
     /// Instead of a chart with fewer than two points (`{secs}`, `{bucket}`: whole seconds).
     too_little: &'static str,
+    /// Instead of a chart without points although the run lasted two intervals or more.
+    no_points: &'static str,
 }
 
 const EN: Words = Words {
@@ -55,6 +57,7 @@ const EN: Words = Words {
     to: "to",
     no_grade: "no grade: the run has no response times",
     too_little: "Too little data for a chart: the run lasted {secs} s, under two intervals of {bucket} s.",
+    no_points: "No data for this chart: InfluxDB has no point of these measurements for this run.",
 };
 
 const FR: Words = Words {
@@ -72,6 +75,7 @@ const FR: Words = Words {
     to: "au",
     no_grade: "pas de note : le test n'a pas de temps de réponse",
     too_little: "Trop peu de données pour un graphique : le test a duré {secs} s, moins de deux intervalles de {bucket} s.",
+    no_points: "Aucune donnée pour ce graphique : InfluxDB n'a aucun point de ces mesures pour ce test.",
 };
 
 fn words(locale: &str) -> &'static Words {
@@ -190,10 +194,14 @@ pub fn html(
             charts::svg(&series)
         } else {
             let secs = (run.range.end_ns - run.range.start_ns) / 1_000_000_000;
-            let text = w
-                .too_little
-                .replace("{secs}", &secs.to_string())
-                .replace("{bucket}", &bucket_s.to_string());
+            // Under two intervals, the run is too short; longer, its points are missing.
+            let text = if secs < 2 * i64::from(bucket_s) {
+                w.too_little
+                    .replace("{secs}", &secs.to_string())
+                    .replace("{bucket}", &bucket_s.to_string())
+            } else {
+                w.no_points.to_string()
+            };
             format!("<p class=\"empty\">{}</p>\n", esc(&text))
         };
         let _ = write!(
@@ -214,4 +222,45 @@ pub fn html(
         lang = if locale == "en" { "en" } else { "fr" },
         title = esc(&format!("{} — {}", w.title, run.testid)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::source::Range;
+
+    fn run_of(seconds: i64) -> RunStats {
+        RunStats {
+            testid: "promo_20261129_101500_abcdef12".into(),
+            range: Range {
+                start_ns: 1_700_000_000_000_000_000,
+                end_ns: 1_700_000_000_000_000_000 + seconds * 1_000_000_000,
+            },
+            values: Values::new(),
+            grade: None,
+            record: None,
+            capacity: None,
+            running: false,
+        }
+    }
+
+    /// A chart without points says why: a run too short for two intervals, or (found in
+    /// review) a long run whose measurements InfluxDB has no point of, which the "too short"
+    /// sentence described wrongly as lasting under two intervals.
+    #[test]
+    fn a_chart_without_points_says_why() {
+        let page = |secs| html(&run_of(secs), &BTreeMap::new(), 10, None, None, "en");
+        assert!(page(5).contains(
+            "Too little data for a chart: the run lasted 5 s, under two intervals of 10 s."
+        ));
+        let long = page(600);
+        assert!(!long.contains("Too little data"), "{long}");
+        assert_eq!(
+            long.matches(
+                "No data for this chart: InfluxDB has no point of these measurements for this run."
+            )
+            .count(),
+            3
+        );
+    }
 }

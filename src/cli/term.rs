@@ -94,18 +94,22 @@ fn takes_target(words: &str) -> bool {
     cmd.get_arguments().any(|a| a.get_long() == Some("target"))
 }
 
-/// The `--target` the command line gave its command, when another than the default.
-fn target_given() -> Option<String> {
+/// The `--target` the command line gave its command, when another than the default; for a
+/// command that takes none (`runs`, `generate`), the one target the stack was applied to
+/// ([`crate::ops::applied_target`]): a suggested `status` or `apply` then names where the
+/// stack runs, not docker.
+fn target_given(globals: &Globals) -> Option<String> {
     use clap::CommandFactory;
     let matches = super::Cli::command().try_get_matches().ok()?;
     let mut m = &matches;
     while let Some((_, sub)) = m.subcommand() {
         m = sub;
     }
-    let given = m
-        .try_get_one::<crate::targets::TargetKind>("target")
-        .ok()??;
-    (*given != crate::targets::TargetKind::Docker).then(|| given.as_str().to_string())
+    let given = match m.try_get_one::<crate::targets::TargetKind>("target") {
+        Ok(given) => *given?,
+        Err(_) => crate::ops::applied_target(&globals.project(), &globals.selection(false))?,
+    };
+    (given != crate::targets::TargetKind::Docker).then(|| given.as_str().to_string())
 }
 
 /// Colour, error style and logs, from the global flags.
@@ -114,7 +118,7 @@ pub fn init(globals: &Globals) {
     let invocation = Invocation {
         prefix: super::commands::k6::cli_prefix(&project, &globals.selection(false)),
         project: super::commands::k6::cli_prefix(&project, &crate::ops::Selection::Default),
-        target: target_given(),
+        target: target_given(globals),
     };
     if invocation.prefix != "promo-infra" || invocation.target.is_some() {
         let _ = INVOCATION.set(invocation);

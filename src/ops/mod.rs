@@ -35,8 +35,8 @@ use crate::writer;
 pub use backup::{backup_list, backup_restore, backup_rotate, backup_run, backup_settings};
 pub use deploy::{
     ApplyOptions, ApplyReport, DEFAULT_HEALTH_TIMEOUT, DestroyPreview, DestroyReport, PlanReport,
-    SavedPlan, StatusReport, alert_route, apply, destroy, plan, plan_and_save, status,
-    status_and_alerts,
+    SavedPlan, StatusReport, alert_route, applied_target, apply, destroy, plan, plan_and_save,
+    status, status_and_alerts,
 };
 pub use generate::{Generated, check, generate};
 pub use rotate::{RotatePreview, RotateReport, rotate};

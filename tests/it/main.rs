@@ -34,6 +34,7 @@ mod k6;
 mod k6_fixture;
 mod lock;
 pub mod native;
+mod native_hints;
 mod native_lost_env;
 mod native_unanswered;
 mod plan_cases;

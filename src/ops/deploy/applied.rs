@@ -3,7 +3,8 @@
 //! lets a plan show the diffs of the generated files behind a changed digest
 //! ([`crate::plan::with_files`]).
 //!
-//! Owns: reading and writing that file. May not: print, decide what is recorded (that is
+//! Owns: reading and writing that file, and which target a stack was applied to
+//! ([`applied_target`]). May not: print, decide what is recorded (that is
 //! [`Applied::record`]).
 
 use std::path::{Path, PathBuf};
@@ -39,4 +40,29 @@ pub(crate) fn write(generated_dir: &Path, target: TargetKind, applied: &Applied)
 /// Forget the record (the stack was destroyed).
 pub(crate) fn remove(generated_dir: &Path, target: TargetKind) {
     let _ = std::fs::remove_file(path(generated_dir, target));
+}
+
+/// The one target the stack of `selection` has an apply record on, when there is exactly one:
+/// where it runs, for the suggestions of a command that takes no `--target` (`runs`,
+/// `generate`). `None` when the stack cannot be read, or was applied on none or several.
+pub fn applied_target(
+    project: &crate::project::Project,
+    selection: &crate::ops::Selection,
+) -> Option<TargetKind> {
+    let rel = match selection {
+        crate::ops::Selection::Files(files) if files.len() == 1 => files[0].clone(),
+        crate::ops::Selection::Default => project.default_manifest().ok()?,
+        _ => return None,
+    };
+    let path = project.root.join(&rel);
+    let text = std::fs::read_to_string(&path).ok()?;
+    let m = crate::manifest::parse(&rel.to_string_lossy(), &text).ok()?;
+    let dir = project.generated_dir(&m.stack);
+    let mut on = TargetKind::ALL
+        .into_iter()
+        .filter(|t| self::path(&dir, *t).is_file());
+    match (on.next(), on.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
+    }
 }

@@ -490,6 +490,7 @@ pub fn status_and_alerts(
 }
 
 mod applied;
+pub use applied::applied_target;
 mod destroy;
 mod env_guard;
 pub use destroy::{DestroyPreview, DestroyReport, destroy};

@@ -357,6 +357,13 @@ async fn read_again<T: Target + ?Sized>(
     .await;
     let ours = |message: &str| message.starts_with(&format!("{}: cannot be read ", step.id));
     found.map_err(|e| match e {
+        // Its re-reads stopped by Ctrl-C: not a failure of the check, a check not done.
+        Error::Transient { message, .. } if ours(&message) && interrupt.requested() => {
+            Error::interrupted(
+                format!("{}: not checked: interrupted before {service} answered", step.id),
+                "",
+            )
+        }
         Error::Transient { message, .. } if ours(&message) => {
             let help = format!(
                 "nothing was done to {}; see `promo-infra status` and `promo-infra logs {}`, then run `promo-infra apply` again",

@@ -173,6 +173,8 @@ where
                 ids_done.push(finished.as_ref().clone());
                 ran.done.push(finished);
             }
+            // A step that stopped for the interrupt (a check's re-reads) was not done.
+            Some((id, Err(Error::Interrupted { .. }))) => ran.not_run.push((id, Why::Stopped)),
             Some((id, Err(e))) => ran.failed.push((id, e)),
             None if pending.is_empty() => break,
             // Nothing runs and what is left waits for steps not started: the loop above
@@ -201,6 +203,7 @@ where
     for (id, result) in futures_util::future::join_all(work).await {
         match result {
             Ok(d) => ran.done.push(d),
+            Err(Error::Interrupted { .. }) => ran.not_run.push((id, Why::Stopped)),
             Err(e) => ran.failed.push((id, e)),
         }
     }

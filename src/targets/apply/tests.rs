@@ -394,3 +394,41 @@ fn a_step_failing_after_an_interrupt_reports_its_own_error() {
     assert!(!matches!(err, Error::Interrupted { .. }), "{err:?}");
     assert_eq!(err.to_string(), "service.grafana: the engine refused it");
 }
+
+/// A check whose re-reads Ctrl-C stopped (its service still does not answer) is a check not
+/// done, not a failure "cannot be read, although grafana was started" (review): `read_again`
+/// says interrupted, and the executor counts such a step as not started.
+#[test]
+fn a_check_whose_rereads_an_interrupt_stopped_is_not_done_rather_than_failed() {
+    use crate::targets::fake::{FakeTarget, Flavour};
+    let (d, _) = gated_stack(false);
+    let fake = FakeTarget::new(Flavour::Native);
+    let observed = block_on(fake.observe(&d)).expect("observe");
+    let p = plan::plan(&d, &observed, "native", false);
+    block_on(apply_until(&fake, &d, &p, &Interrupt::new())).expect("apply");
+    let grafana = ResourceId::new(ResourceKind::Service, "grafana");
+    assert!(fake.edit(&grafana, |h| h.answers = false));
+    let observed = block_on(fake.observe(&d)).expect("observe");
+    let check = plan::plan(&d, &observed, "native", false)
+        .steps
+        .into_iter()
+        .find(|s| s.id == ResourceId::new(ResourceKind::Folder, "s"))
+        .expect("the folder is checked");
+    assert!(matches!(check.action, Action::Check { .. }), "{check:?}");
+    let interrupt = Interrupt::new();
+    interrupt.request();
+    let err = block_on(read_again(&fake, &d, &check, &interrupt)).expect_err("not readable");
+    assert!(matches!(err, Error::Interrupted { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "folder.s: not checked: interrupted before service.grafana answered"
+    );
+    let ran = block_on(as_ready(
+        std::slice::from_ref(&check),
+        &d,
+        &Interrupt::new(),
+        |_| async { Err::<Done, _>(Error::interrupted("stopped", "")) },
+    ));
+    assert!(ran.failed.is_empty(), "{:?}", ran.failed);
+    assert_eq!(ran.not_run.len(), 1);
+}

@@ -14,6 +14,16 @@ fn ok(stack: &Stack, args: &[&str]) {
     assert_eq!(r.code, 0, "{}", r.all());
 }
 
+/// The native stack of `make(ports)` on free ports, applied. Returns it and its manifest.
+fn applied(make: impl FnOnce(Ports) -> String) -> (Stack, String) {
+    let (ports, held) = Ports::free();
+    let text = make(ports);
+    let stack = Stack::new(&text);
+    held.release();
+    ok(&stack, &["apply", "--target", "native", "--auto-approve"]);
+    (stack, text)
+}
+
 /// The stack's `.env`, lost, with a copy kept aside (mode 0600 with it), as a user would keep
 /// one.
 struct EnvAside {
@@ -48,9 +58,7 @@ impl EnvAside {
 
 #[test]
 fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
-    let (ports, held) = Ports::free();
-    let stack = Stack::new(&manifest(ports, "m"));
-    held.release();
+    let (stack, _) = applied(|ports| manifest(ports, "m"));
     let run = |args: &[&str]| cli(&stack, args);
     // apply fails as `plan` did, with nothing on stdout (no plan shown, no question).
     let apply_refuses_as = |plan: &crate::common::Run| {
@@ -63,7 +71,6 @@ fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
         );
         assert_eq!(apply.stderr, plan.stderr);
     };
-    ok(&stack, &["apply", "--target", "native", "--auto-approve"]);
     ok(&stack, &["destroy", "--target", "native", "--auto-approve"]);
 
     // The `.env` is lost; the data directories are kept.
@@ -123,18 +130,14 @@ fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
 /// new Grafana secrets over it.
 #[test]
 fn a_grafana_holding_no_dashboard_still_counts() {
-    let (ports, held) = Ports::free();
-    let text = manifest(ports, "m")
-        .replace("  home_dashboard: m\n", "")
-        .replace(
+    let (stack, text) = applied(|ports| {
+        manifest(ports, "m").replace("  home_dashboard: m\n", "").replace(
             "dashboards:\n  - uid: m\n    template: marketing\n  - uid: t\n    template: k6-technical\n",
             "dashboards: []\n",
-        );
+        )
+    });
     assert!(text.contains("dashboards: []"), "{text}");
-    let stack = Stack::new(&text);
-    held.release();
     let run = |args: &[&str]| cli(&stack, args);
-    ok(&stack, &["apply", "--target", "native", "--auto-approve"]);
     ok(&stack, &["destroy", "--target", "native", "--auto-approve"]);
     let env = EnvAside::take(&stack);
     let before = stack.project.snapshot_tree();
@@ -158,12 +161,8 @@ fn a_grafana_holding_no_dashboard_still_counts() {
 /// what it is.
 #[test]
 fn a_switch_to_influxdb_2_on_1x_data_is_named_as_such() {
-    let (ports, held) = Ports::free();
-    let text = manifest(ports, "m");
-    let stack = Stack::new(&text);
-    held.release();
+    let (stack, text) = applied(|ports| manifest(ports, "m"));
     let run = |args: &[&str]| cli(&stack, args);
-    ok(&stack, &["apply", "--target", "native", "--auto-approve"]);
     let v2 = text.replace(
         "  version: 1\n  image: influxdb:1.8\n",
         "  version: 2\n  image: influxdb:2.7\n",

@@ -313,6 +313,21 @@ fn gated_stack(fails: bool) -> (Desired, Gated) {
     (d, gated)
 }
 
+/// Apply `p` on `gated`, Ctrl-C requested once the gated step started (then released): what
+/// apply returned, and how many steps were in flight at the request.
+fn ctrl_c_at_the_gate(gated: &Gated, d: &Desired, p: &Plan) -> (Result<Vec<Done>>, usize) {
+    let interrupt = Interrupt::new();
+    block_on(async {
+        let ctrl_c = async {
+            gated.started.notified().await;
+            let in_flight = interrupt.request();
+            gated.release.notify_one();
+            in_flight
+        };
+        tokio::join!(apply_until(gated, d, p, &interrupt), ctrl_c)
+    })
+}
+
 /// Ctrl-C while Grafana is being created: Grafana's step finishes, nothing that waited for it
 /// starts (its folder, the control API), and the error says what was done and what was not;
 /// the next plan is exactly what was not started. Fails without the fix: the control API and
@@ -326,16 +341,7 @@ fn an_interrupt_lets_the_step_in_flight_finish_and_starts_no_other() {
     };
     let p = replan();
     assert_eq!(p.steps.len(), 4, "{p:?}");
-    let interrupt = Interrupt::new();
-    let (applied, in_flight) = block_on(async {
-        let ctrl_c = async {
-            gated.started.notified().await;
-            let in_flight = interrupt.request();
-            gated.release.notify_one();
-            in_flight
-        };
-        tokio::join!(apply_until(&gated, &d, &p, &interrupt), ctrl_c)
-    });
+    let (applied, in_flight) = ctrl_c_at_the_gate(&gated, &d, &p);
     assert_eq!(in_flight, 1, "Grafana's step was in flight");
     let err = applied.expect_err("interrupted");
     assert!(matches!(err, Error::Interrupted { .. }), "{err:?}");
@@ -380,16 +386,7 @@ fn a_step_failing_after_an_interrupt_reports_its_own_error() {
     let (d, gated) = gated_stack(true);
     let observed = block_on(gated.fake.observe(&d)).expect("observe");
     let p = plan::plan(&d, &observed, "native", false);
-    let interrupt = Interrupt::new();
-    let (applied, _) = block_on(async {
-        let ctrl_c = async {
-            gated.started.notified().await;
-            let in_flight = interrupt.request();
-            gated.release.notify_one();
-            in_flight
-        };
-        tokio::join!(apply_until(&gated, &d, &p, &interrupt), ctrl_c)
-    });
+    let (applied, _) = ctrl_c_at_the_gate(&gated, &d, &p);
     let err = applied.expect_err("grafana failed");
     assert!(!matches!(err, Error::Interrupted { .. }), "{err:?}");
     assert_eq!(err.to_string(), "service.grafana: the engine refused it");

@@ -16,7 +16,7 @@ pub mod formulas;
 pub mod v1;
 pub mod v2;
 
-pub use client::{Auth, Client, UNREACHABLE_HELP};
+pub use client::{Auth, Client, UNREACHABLE_HELP, help_for};
 
 use crate::desired::{DatabaseSpec, DbUser};
 use crate::error::{Error, Result};

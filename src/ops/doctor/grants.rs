@@ -30,7 +30,7 @@ pub(super) fn grants(ctx: &Ctx) -> Finding {
     }
     match block_on(check(ctx, values)).and_then(|r| r) {
         Ok(f) => f,
-        Err(e) => Finding::from_error(CHECK, &e),
+        Err(e) => Finding::from_influx_error(CHECK, &e),
     }
 }
 
@@ -208,5 +208,36 @@ mod tests {
         assert_eq!(unknown.level, Level::Fail);
         let none = v2_finding(&bucket(), &json!({"buckets": []}), &write("b1"), Some("t"));
         assert_eq!(none.finding, "bucket `k6` does not exist");
+    }
+
+    /// InfluxDB answering 5xx, 429 or nothing to the grants' read: the line's fix says what
+    /// fits (it was empty: a 5xx carries no help of its own); an error with its own help (a
+    /// refused password) keeps it.
+    #[test]
+    fn an_influxdb_failure_gets_the_fix_its_outcome_calls_for() {
+        use crate::error::{Error, Outcome};
+        let fix = |e: Error| Finding::from_influx_error(CHECK, &e).fix;
+        let status = |code| {
+            Error::transient(format!(
+                "InfluxDB at http://127.0.0.1:8086/query answered HTTP {code}"
+            ))
+            .with_outcome(Outcome::Status(code))
+        };
+        assert_eq!(
+            fix(status(503)),
+            "InfluxDB runs but fails: see why in its logs (`promo-infra logs influxdb`), then run the command again"
+        );
+        assert_eq!(
+            fix(status(429)),
+            "InfluxDB runs but is too busy to answer (a load test?): run the command again once the load has passed; its logs: `promo-infra logs influxdb`"
+        );
+        assert_eq!(
+            fix(Error::transient("no answer").with_outcome(Outcome::NoAnswer)),
+            crate::influx::UNREACHABLE_HELP
+        );
+        assert_eq!(
+            fix(Error::influx("authorization failed").with_help("check the password in .env")),
+            "check the password in .env"
+        );
     }
 }

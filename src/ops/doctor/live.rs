@@ -233,7 +233,7 @@ pub(super) fn data(ctx: &Ctx) -> Finding {
             format!("no point in InfluxDB for the last test {testid}"),
             "k6 did not write into this stack: run it with the stack's output (`promo-infra k6 env` prints K6_OUT and its settings; `promo-infra k6 run` sets them)",
         ),
-        Err(e) => Finding::from_error(DATA, &e),
+        Err(e) => Finding::from_influx_error(DATA, &e),
     }
 }
 

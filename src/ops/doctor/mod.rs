@@ -84,6 +84,16 @@ impl Finding {
         Self::new(check, Level::Fail, e.to_string(), fix)
     }
 
+    /// [`Self::from_error`] of a check that asks InfluxDB: an error without help of its own (a
+    /// 5xx, a 429, no answer) gets the help its outcome calls for ([`crate::influx::help_for`]).
+    fn from_influx_error(check: impl Into<String>, e: &Error) -> Self {
+        let mut finding = Self::from_error(check, e);
+        if finding.fix.is_empty() && e.outcome().is_some() {
+            finding.fix = crate::influx::help_for(e.outcome()).to_string();
+        }
+        finding
+    }
+
     fn skipped(check: impl Into<String>, needs: &str) -> Self {
         Self::new(
             check,

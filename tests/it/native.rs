@@ -1801,6 +1801,37 @@ async fn a_killed_grafana_with_an_in_place_change_is_started_with_it() {
         ]
     );
     assert!(target.live("grafana").is_some(), "grafana runs again");
+    // It loaded the new threshold (the double's alerting API, third-party to promo-infra).
+    let password = stack
+        .project
+        .read("generated/native-it/.env")
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("GRAFANA_ADMIN_PASSWORD=")
+                .map(str::to_string)
+        })
+        .expect("password");
+    let rules: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "http://127.0.0.1:{}/api/v1/provisioning/alert-rules",
+            ports.grafana
+        ))
+        .basic_auth("ops", Some(password))
+        .send()
+        .await
+        .expect("Grafana double answers")
+        .json()
+        .await
+        .expect("alert rules JSON");
+    let p95 = rules
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["uid"] == "native-it-p95"))
+        .map(ToString::to_string)
+        .unwrap_or_else(|| panic!("no p95 rule: {rules}"));
+    assert!(
+        p95.contains("2500") && !p95.contains("3000"),
+        "the p95 rule has the new threshold: {p95}"
+    );
     let replan = plan::plan(
         &desired,
         &target.observe(&desired).await.expect("observe"),

@@ -25,7 +25,6 @@ pub(super) async fn warn_unless_influx_answers(
         Err(e) => Err(e),
     };
     if let Err(e) = answer {
-        let cli = if cli.is_empty() { "promo-infra" } else { cli };
         // `apply` starts the InfluxDB of a stack that runs here, never InfluxDB Cloud's.
         let fix = match target {
             crate::targets::TargetKind::Docker => format!("start the stack first (`{cli} apply`)"),

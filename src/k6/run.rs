@@ -54,6 +54,17 @@ pub struct RunOptions {
     pub cli: String,
 }
 
+impl RunOptions {
+    /// The `promo-infra` of the hints: with the user's `-C`/`-f` when given, else plain.
+    pub fn cli(&self) -> &str {
+        if self.cli.is_empty() {
+            "promo-infra"
+        } else {
+            &self.cli
+        }
+    }
+}
+
 /// A line of progress for the person running the command.
 #[derive(Debug, Clone)]
 pub enum Note {
@@ -257,7 +268,7 @@ pub async fn run(
     let k6s = settings::settings(m, values, &labels, opts.labels.target)?;
     let answers = super::preflight::warn_unless_influx_answers(
         &k6s.influx_url,
-        &opts.cli,
+        opts.cli(),
         opts.labels.target,
         note,
     )
@@ -279,11 +290,7 @@ pub async fn run(
     let _ = std::fs::remove_file(&summary);
 
     let env_file = crate::ops::env_path(project, m);
-    let cli = if opts.cli.is_empty() {
-        "promo-infra"
-    } else {
-        &opts.cli
-    };
+    let cli = opts.cli();
     let announcer = Announcer::new(
         m,
         values,

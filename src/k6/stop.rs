@@ -39,11 +39,7 @@ pub(super) async fn stop_button(
     note: &(dyn Fn(Note) + Sync),
 ) -> Result<Option<Coordinator>> {
     let testid = &labels.testid;
-    let cli = if opts.cli.is_empty() {
-        "promo-infra"
-    } else {
-        opts.cli.as_str()
-    };
+    let cli = opts.cli();
     if let Some(given) = &opts.control_api {
         let ok = reqwest::Url::parse(given)
             .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());

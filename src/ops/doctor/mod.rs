@@ -229,28 +229,15 @@ pub fn doctor(project: &Project, selection: &Selection, target: TargetKind) -> R
         .filter(|row| live::down(row, target))
         .map(|row| row.service.clone())
         .collect();
-    // A check that reads only the context, on its own copy of it; on the cloud target, where
-    // each asks this machine (its ports, its services' URLs, its backups and data disks), none
-    // is run.
+    // A check that reads only the context, on its own copy of it.
     let on_ctx = |name: &str, f: fn(&Ctx) -> Vec<Finding>| {
         let ctx = ctx.clone();
-        let here = target == TargetKind::Cloud;
-        let name_ = name.to_string();
-        run::check(name, move || {
-            if here {
-                vec![not_on_cloud(&name_)]
-            } else {
-                f(&ctx)
-            }
-        })
+        run::check(name, move || f(&ctx))
     };
     let independent: Vec<run::Check> = vec![
         run::check("ports", {
             let (ctx, rows) = (ctx.clone(), rows.clone());
-            move || match ctx.target {
-                TargetKind::Cloud => vec![not_on_cloud("ports")],
-                _ => local::ports(&ctx, rows.as_deref()),
-            }
+            move || local::ports(&ctx, rows.as_deref())
         }),
         on_ctx(live::DATASOURCE, |c| vec![live::datasource(c)]),
         on_ctx(grants::CHECK, |c| vec![grants::grants(c)]),
@@ -260,7 +247,13 @@ pub fn doctor(project: &Project, selection: &Selection, target: TargetKind) -> R
         on_ctx("disk", disk::disk),
         on_ctx(prod::CHECK, prod::prod),
     ];
-    checks.extend(run::concurrently(independent, CHECK_TIMEOUT));
+    if target == TargetKind::Cloud {
+        // Each asks this machine (its ports, its services' URLs, its backups and data disks):
+        // none is run on the cloud target.
+        checks.extend(independent.iter().map(|c| not_on_cloud(c.name())));
+    } else {
+        checks.extend(run::concurrently(independent, CHECK_TIMEOUT));
+    }
     Ok(Report {
         stack: ctx.loaded.manifest.stack.to_string(),
         checks,

@@ -15,6 +15,13 @@ pub(super) struct Check {
     run: Box<dyn FnOnce() -> Vec<Finding> + Send>,
 }
 
+impl Check {
+    /// Its name (that of its timeout line).
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 /// A check named `name` (the name of its timeout line).
 pub(super) fn check(
     name: impl Into<String>,

@@ -336,17 +336,22 @@ async fn an_editor_service_account_is_told_the_cloud_target_needs_admin() {
         .await
         .expect("JSON");
     let key = token["key"].as_str().expect("token key");
+    // Plan reads the alerting objects concurrently: whichever is refused first is named.
     let run = c
         .cmd(&["plan", "--target", "cloud"])
         .env("GRAFANA_CLOUD_TOKEN", key)
-        .run();
+        .run()
+        .filter_regex(
+            r"/api/v1/provisioning/[^ ]*:",
+            "/api/v1/provisioning/[OBJECT]:",
+        );
     promo_snapshot!(run, @"
     success: false
     exit_code: 1
     ----- stdout -----
 
     ----- stderr -----
-      x GET http://127.0.0.1:[PORT]/api/v1/provisioning/contact-points?name=promo%2Dv1%2Dslack: 403 Forbidden: You'll need additional permissions to perform this action. Permissions needed: role Admin
+      x GET http://127.0.0.1:[PORT]/api/v1/provisioning/[OBJECT]: 403 Forbidden: You'll need additional permissions to perform this action. Permissions needed: role Admin
       help: the service account lacks the permission: give it the Admin role (the cloud target writes the datasource and the alerting provisioning, which Grafana reserves to Admin)
     ");
 }

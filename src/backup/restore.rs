@@ -321,10 +321,27 @@ fn wait_restored(s: &Settings, db: &Influx, name: &str, has_shards: bool) -> Res
                 "database `{name}` was restored but still answers `{last_error}` after 30 s on {}",
                 s.http_url
             ))
-            .with_help("check the server's logs; run `promo-infra backup list` and query it again in a minute"));
+            .with_help(restored_help(&s.database, name, s.container().is_none())));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// What to do when a restored database still refuses queries after the wait: the restore
+/// itself finished, so the way out is InfluxDB's log, a query later, and (for the stack's own
+/// database, whose grants were not restored yet) `apply`, which converges them.
+fn restored_help(stack_database: &str, name: &str, native: bool) -> String {
+    let target = if native { " --target native" } else { "" };
+    let mut help = format!(
+        "the restore finished: look at InfluxDB's log (`promo-infra logs{target} --tail 50 influxdb`), then query it again in a minute (`influx -host … -execute 'SHOW MEASUREMENTS ON {}'`)",
+        v1::quote_ident(name)
+    );
+    if name == stack_database {
+        help.push_str(&format!(
+            "; once it answers, run `promo-infra apply{target}`: it gives Grafana's and k6's users their grants on it again"
+        ));
+    }
+    help
 }
 
 /// After a restore of the stack's 1.x database: converge the database resource as `apply` does
@@ -389,4 +406,29 @@ fn check_restorable(m: &BackupManifest) -> std::result::Result<(), String> {
         return Err("it holds no `*.meta` file (the databases, users and shards)".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::restored_help;
+
+    /// The stack's own database lost its grants with the drop: its help adds `apply`; a copy
+    /// restored beside it (`--as`) has no grants to restore. On native, `logs` needs its target.
+    #[test]
+    fn a_restored_database_that_refuses_queries_gets_a_way_out() {
+        let log = "the restore finished: look at InfluxDB's log (`promo-infra logs --tail 50 influxdb`), then query it again in a minute";
+        assert_eq!(
+            restored_help("k6", "k6", false),
+            format!(
+                "{log} (`influx -host … -execute 'SHOW MEASUREMENTS ON \"k6\"'`); once it answers, run `promo-infra apply`: it gives Grafana's and k6's users their grants on it again"
+            )
+        );
+        assert_eq!(
+            restored_help("k6", "k6 old", true),
+            format!(
+                "{} (`influx -host … -execute 'SHOW MEASUREMENTS ON \"k6 old\"'`)",
+                log.replace("logs --tail", "logs --target native --tail")
+            )
+        );
+    }
 }

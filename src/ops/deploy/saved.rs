@@ -222,10 +222,19 @@ impl SavedPlan {
             )));
         }
         if steps_of(&to_json(plan)?) != steps_of(&self.plan) {
-            return Err(Error::internal(format!(
-                "the same configuration and state gave another plan than the one saved in `{}`",
-                file.display()
-            )));
+            // Same version, same configuration and state, another plan: another build of this
+            // version (a development build) plans differently. It cannot be told from a bug of
+            // this binary, so the user is told both, and nothing is applied.
+            return Err(Error::usage(
+                format!(
+                    "the saved plan `{}` is not the plan this promo-infra {VERSION} makes of the same configuration and state: was it made by another build of {VERSION}?",
+                    file.display()
+                ),
+                format!(
+                    "run `{}` again with this promo-infra, review it, then apply it (if this very binary made the saved plan, that is a bug: please report it)",
+                    self.plan_command(file)
+                ),
+            ));
         }
         Ok(())
     }
@@ -234,6 +243,47 @@ impl SavedPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A plan file whose steps differ from the plan made now of the same configuration and
+    /// state (another build of this version made it) is refused as the user's to redo, never
+    /// applied, and not reported as an internal error.
+    #[test]
+    fn a_plan_file_of_another_build_is_refused() {
+        let file = Path::new("p.plan");
+        let mut saved = SavedPlan::new(
+            &Desired::default(),
+            &Observed::default(),
+            Path::new("stacks/promo.yaml"),
+            TargetKind::Native,
+            false,
+            &Plan::default(),
+        )
+        .expect("plan");
+        let made_now = Plan::default();
+        saved
+            .check(file, &Desired::default(), &Observed::default(), &made_now)
+            .expect("the same plan");
+        saved.plan["steps"] = serde_json::json!([{"id": "service/grafana", "action": "start"}]);
+        let err = saved
+            .check(file, &Desired::default(), &Observed::default(), &made_now)
+            .expect_err("another plan");
+        assert!(matches!(err, Error::Usage { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the saved plan `p.plan` is not the plan this promo-infra {VERSION} makes of the same configuration and state: was it made by another build of {VERSION}?"
+            )
+        );
+        let Error::Usage { help, .. } = &err else {
+            unreachable!("checked above")
+        };
+        assert_eq!(
+            help.as_deref(),
+            Some(
+                "run `promo-infra -f stacks/promo.yaml plan --target native --out p.plan` again with this promo-infra, review it, then apply it (if this very binary made the saved plan, that is a bug: please report it)"
+            )
+        );
+    }
 
     /// A plan file made by another promo-infra (or one from before the field) is refused
     /// naming both versions, never applied or reported as a bug.

@@ -2,7 +2,8 @@
 //! files, under each stack's lock.
 //!
 //! Owns: the all-or-nothing order of `generate` (every stack prepared before the first write).
-//! May not: print, read the environment, or talk to a target.
+//! May not: print, read the environment, or talk to a target, except to look for data made with
+//! secrets it would generate again (`deploy::refuse_generating_over_data`).
 
 use super::{Selection, env_path, load_all};
 use crate::desired::Desired;
@@ -50,8 +51,15 @@ pub fn generate(project: &Project, selection: &Selection, force: bool) -> Result
             force,
         )
     };
+    // A secret some data is made with is never generated over that data (a lost `.env`):
+    // looked for once, before the locks (another command completing `.env` meanwhile only
+    // makes generate add less).
+    let mut engine_warnings = std::collections::BTreeMap::new();
     for (l, desired) in &compiled {
         check_stack(l, desired)?;
+        if let Some(w) = super::deploy::refuse_generating_over_data(project, &templates, l)? {
+            engine_warnings.insert(desired.stack.clone(), w);
+        }
     }
     let mut locks = Vec::new();
     for (_, desired) in &compiled {
@@ -81,6 +89,7 @@ pub fn generate(project: &Project, selection: &Selection, force: bool) -> Result
                 let env_file = std::path::Path::new(&shown).join(".env");
                 secrets::missing_external_note(name, &env_file, *l.manifest.environment)
             })
+            .chain(engine_warnings.remove(&desired.stack))
             .collect();
         out.push(Generated {
             stack: desired.stack.clone(),

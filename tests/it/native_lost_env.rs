@@ -199,3 +199,34 @@ fn a_switch_to_influxdb_2_on_1x_data_is_named_as_such() {
     stack.project.write("stacks/native-it.yaml", &text);
     destroyed_with_volumes(&stack);
 }
+
+/// `generate` alone, the command a re-cloned project (or README's table) starts with, made new
+/// InfluxDB and Grafana admin secrets over the kept data; `plan` then saw a complete `.env` and
+/// planned as usual, and `apply` started the services and failed on their refusal (found in
+/// review). Now `generate` refuses as `plan` does, writing nothing, and the restored `.env`
+/// gets back.
+#[test]
+fn generate_alone_makes_no_new_secret_over_kept_data() {
+    let (stack, _) = applied(|ports| manifest(ports, "m"));
+    ok(&stack, &["destroy", "--target", "native", "--auto-approve"]);
+    let env = EnvAside::take(&stack);
+    let before = stack.project.snapshot_tree();
+    promo_snapshot!(cli(&stack, &["generate"]), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+      + generated/native-it/.env (0600, 7 secrets generated)
+    ✓ generated/native-it: 0 created, 0 updated, 14 unchanged, 0 removed
+
+    ----- stderr -----
+    ");
+    assert!(
+        stack.project.snapshot_tree() == before,
+        "a refused generate writes nothing (no new .env)"
+    );
+    env.restore();
+    ok(&stack, &["generate"]);
+    let again = cli(&stack, &["apply", "--target", "native", "--auto-approve"]);
+    assert_eq!(again.code, 0, "{}", again.all());
+    destroyed_with_volumes(&stack);
+}

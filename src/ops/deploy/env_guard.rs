@@ -131,8 +131,13 @@ pub(super) fn refuse(
             if missing.len() == 1 { "it" } else { "them" },
             holders.into_iter().collect::<Vec<_>>().join(", "),
         ),
+        // The target is named (the default's aside): `generate`, which has none, refuses too.
         help: Some(format!(
-            "restore generated/{stack}/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra destroy --volumes` deletes it, then `promo-infra apply` makes a new stack; nothing was changed"
+            "restore generated/{stack}/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra destroy --volumes{target}` deletes it, then `promo-infra apply{target}` makes a new stack; nothing was changed",
+            target = match s.kind {
+                crate::targets::TargetKind::Docker => String::new(),
+                other => format!(" --target {}", other.as_str()),
+            }
         )),
     })
 }
@@ -168,6 +173,69 @@ pub(super) fn refuse_before_generating(
     let target = s.target(crate::targets::Progress::hidden())?;
     let observed = super::runtime()?.block_on(target.observe(&s.desired))?;
     refuse(&s, &observed, |n| added.iter().any(|a| a == n))
+}
+
+/// `generate`'s guard (it has no target): before it generates into a stack's `.env` a secret
+/// some data is made with (`.env` lost, or never made), look for that data wherever this
+/// machine keeps it — the native target's data directories, and the Docker engine's volumes
+/// and containers — and refuse as `plan` and `apply` do. A re-cloned project on a host whose
+/// volumes outlived the old checkout is the case this is for. An engine that is configured but
+/// does not answer cannot be asked: that is returned as a warning, and generate goes on.
+pub(crate) fn refuse_generating_over_data(
+    project: &crate::project::Project,
+    templates: &crate::compile::Templates,
+    loaded: &crate::manifest::Loaded,
+) -> Result<Option<String>> {
+    let m = &loaded.manifest;
+    let env_path = project.generated_dir(&m.stack).join(".env");
+    let on_disk = secrets::read_env(&env_path)?.unwrap_or_default();
+    let env = secrets::prepare_env(
+        &env_path,
+        &secrets::catalog(m),
+        *m.environment,
+        secrets::os_random_hex,
+    )?;
+    let added = &env.outcome().added;
+    if !KEPT_IN_DATA
+        .iter()
+        .any(|(n, _)| added.contains(&n.to_string()))
+    {
+        return Ok(None);
+    }
+    let timeout = crate::ops::DEFAULT_HEALTH_TIMEOUT;
+    use crate::targets::TargetKind::{Docker, Native};
+    refuse_before_generating(
+        project,
+        templates,
+        loaded,
+        (Native, timeout),
+        on_disk.clone(),
+        added,
+    )?;
+    match crate::targets::docker::engine_here() {
+        crate::targets::docker::EngineHere::None => Ok(None),
+        crate::targets::docker::EngineHere::Silent(e) => Ok(Some(format!(
+            "stack `{}`: generated {} without looking for data made with earlier values on Docker ({e}); if this stack was applied on Docker with another .env, restore that .env before `promo-infra apply`",
+            *m.stack,
+            added
+                .iter()
+                .filter(|a| KEPT_IN_DATA.iter().any(|(n, _)| n == a))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        crate::targets::docker::EngineHere::Answers => {
+            refuse_before_generating(
+                project,
+                templates,
+                loaded,
+                (Docker, timeout),
+                on_disk,
+                added,
+            )?;
+            Ok(None)
+        }
+    }
 }
 
 /// What holds `service`'s data: the service as observed, the volumes it mounts, or (native)

@@ -45,6 +45,40 @@ pub fn connect() -> Result<Docker> {
     })
 }
 
+/// Whether this machine has a Docker engine to ask, for a command that works without one.
+#[derive(Debug)]
+pub enum EngineHere {
+    /// None is configured: `DOCKER_HOST` is unset or a local socket, and no such socket exists.
+    None,
+    /// One is configured but did not answer a ping: why, for people.
+    Silent(String),
+    /// It answers.
+    Answers,
+}
+
+/// [`EngineHere`] of [`docker_host`]: a ping, bounded by the client's request timeout.
+pub fn engine_here() -> EngineHere {
+    let host = docker_host();
+    if let Some(socket) = host.strip_prefix("unix://")
+        && !std::path::Path::new(socket).exists()
+    {
+        return EngineHere::None;
+    }
+    let ping = async {
+        let docker = connect().map_err(|e| e.to_string())?;
+        docker.ping().await.map(|_| ()).map_err(|e| describe(&e))
+    };
+    let answered = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| rt.block_on(ping));
+    match answered {
+        Ok(()) => EngineHere::Answers,
+        Err(why) => EngineHere::Silent(format!("the engine at {host} does not answer: {why}")),
+    }
+}
+
 fn unreachable_help() -> String {
     "start the engine (`just setup` starts dockerd when no socket answers, or `systemctl start docker`), or point DOCKER_HOST at a running one".into()
 }

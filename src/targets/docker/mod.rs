@@ -24,7 +24,7 @@ pub(crate) use status::url as service_url;
 use std::collections::BTreeMap;
 
 pub use crate::targets::progress::Progress;
-pub use engine::docker_host;
+pub use engine::{EngineHere, docker_host, engine_here};
 
 use crate::desired::{Desired, EnvValue, ResourceSpec, ServiceSpec};
 use crate::error::{Error, Result};

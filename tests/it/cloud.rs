@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::common::{TestContext, register_port};
 
 mod audit;
+mod home;
 mod shared_org;
 mod status;
 

@@ -104,6 +104,7 @@ impl Target for CloudTarget {
                 futures_util::future::try_join_all(others),
             )?;
             refuse_other_stacks(&grafana, desired, &found).await?;
+            warn_home_taken(&grafana, desired).await?;
             self.versions.replace(Some(versions));
             found.extend(others.into_iter().flatten());
             Ok::<_, Error>(found)
@@ -264,6 +265,35 @@ async fn refuse_other_stacks(
                 &d.folder_uid,
             ));
         }
+    }
+    Ok(())
+}
+
+/// The organisation's home dashboard is one preference for the whole Grafana: when it is
+/// another stack's dashboard and this stack sets `grafana.home_dashboard` too, each stack's
+/// apply takes it from the other, for ever. Said with the plan, whose `home` change shows what
+/// apply does; a home chosen in Grafana's UI (no stack's) is the manifest's to replace.
+async fn warn_home_taken(grafana: &crate::grafana::Client, desired: &Desired) -> Result<()> {
+    let Some(ours) = desired.resources.values().find_map(|r| match &r.spec {
+        ResourceSpec::Dashboard(d) if d.home => Some(d),
+        _ => None,
+    }) else {
+        return Ok(());
+    };
+    let Some(home) = grafana
+        .home_dashboard()
+        .await?
+        .filter(|h| !h.is_empty() && *h != ours.uid)
+    else {
+        return Ok(());
+    };
+    if let Some(answer) = grafana.dashboard_answer(&home).await?
+        && let Some(owner) = crate::grafana::sync::other_stack(&answer, &ours.folder_uid)
+    {
+        tracing::warn!(
+            "dashboard.{}: the organisation's home dashboard is `{home}`, stack `{owner}`'s; both stacks set `grafana.home_dashboard`, so each one's apply takes it from the other: keep it in one of the two manifests",
+            ours.uid
+        );
     }
     Ok(())
 }

@@ -9,7 +9,7 @@
 use super::{OPERATOR, SA_TOKEN, WEBHOOK, start};
 
 /// `promo-v1`'s manifest as stack `other`, with `bucket` as its bucket.
-fn other(c: &super::Cloud, bucket: &str) -> String {
+pub(super) fn other(c: &super::Cloud, bucket: &str) -> String {
     let text =
         c.p.read("stacks/promo-v1.yaml")
             .replace("stack: promo-v1", "stack: other")
@@ -25,7 +25,7 @@ fn other(c: &super::Cloud, bucket: &str) -> String {
 }
 
 /// `promo-infra -f stacks/other.yaml ARGS --target cloud` with the cloud credentials.
-fn run_other(c: &super::Cloud, args: &[&str]) -> crate::common::Run {
+pub(super) fn run_other(c: &super::Cloud, args: &[&str]) -> crate::common::Run {
     let mut all = vec!["-f", "stacks/other.yaml"];
     all.extend_from_slice(args);
     all.extend_from_slice(&["--target", "cloud"]);

@@ -85,3 +85,46 @@ fn generate_says_when_it_could_not_ask_the_engine() {
     ");
     assert!(p.path().join("generated/shop/.env").is_file());
 }
+
+/// InfluxDB 2 on kept data, `.env` having lost only the operator token: the refusal is the one
+/// that says to restore `.env` (the data was made by InfluxDB 2 with that token), not the one
+/// for 1.x data under `version: 2`, whose test looks for the 1.x users' passwords in `.env`.
+/// `generate` refuses the same way. The restored line gets back.
+#[test]
+fn an_influxdb2_env_that_lost_only_its_token_is_told_to_restore_it() {
+    if !engine() {
+        return;
+    }
+    let s = EngineStack::new("v2lost");
+    s.edit(crate::docker_v2::V1, crate::docker_v2::V2);
+    s.apply();
+    let destroyed = s.run(&["destroy", "--auto-approve"]);
+    assert_eq!(destroyed.code, 0, "{}", destroyed.all());
+    let env = format!("generated/{}/.env", s.name);
+    let kept = s.p.read(&env);
+    let without: String = kept
+        .lines()
+        .filter(|l| !l.starts_with("INFLUXDB_ADMIN_TOKEN="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(without, kept);
+    s.p.write(&env, &without);
+    let before = s.p.snapshot_tree();
+    let plan = promo_snapshot!(s.run(&["plan"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x secrets file `[TEMP]/generated/[STACK]/.env`: INFLUXDB_ADMIN_TOKEN is missing, but stack `[STACK]` on target docker still has the data made with it (volume.influxdb-data): a new value would not open it, so none is generated
+      help: restore generated/[STACK]/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra destroy --volumes` deletes it, then `promo-infra apply` makes a new stack; nothing was changed
+    ");
+    let generate = s.run(&["generate"]);
+    assert_eq!(
+        (generate.code, generate.stderr.as_str()),
+        (1, plan.stderr.as_str())
+    );
+    assert!(s.p.snapshot_tree() == before, "nothing written");
+    s.p.write(&env, &kept);
+    s.apply();
+}

@@ -8,8 +8,9 @@
 
 use crate::docker::{EngineStack, docker, engine};
 
-const V1: &str = "  version: 1\n  image: promo-infra-influxdb:1.6.7-local\n";
-const V2: &str = "  version: 2\n  image: promo-infra-influxdb2-double:0.1.0\n  org: shop\n";
+pub(crate) const V1: &str = "  version: 1\n  image: promo-infra-influxdb:1.6.7-local\n";
+pub(crate) const V2: &str =
+    "  version: 2\n  image: promo-infra-influxdb2-double:0.1.0\n  org: shop\n";
 
 /// The value of `name` in the Grafana container's environment.
 fn grafana_env(s: &EngineStack, name: &str) -> Option<String> {

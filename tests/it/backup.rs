@@ -1981,7 +1981,7 @@ impl DockerStack {
         let name = format!("it-bk-{test}-{}", std::process::id());
         let fixture = crate::engine::LocalFixture::new(&name);
         let influx_port = fixture.influx_port;
-        let p = TestContext::new();
+        let p = TestContext::on_engine();
         let manifest = fixture
             .manifest
             .replace("  enabled: true", "  enabled: false");
@@ -2270,7 +2270,7 @@ async fn docker_v2_backup_and_restore_check_the_container_then_use_the_published
         return;
     }
     let stack = format!("it-bk-v2-{}", std::process::id());
-    let p = TestContext::new();
+    let p = TestContext::on_engine();
     let manifest = |port: u16| {
         format!(
             "stack: {stack}\nenvironment: preprod\ninfluxdb:\n  version: 2\n  image: influxdb:2.7\n  port: {port}\n  org: shop-org\n  bucket: k6-metrics\n\

@@ -26,24 +26,38 @@ pub fn bin() -> PathBuf {
 /// The variables passed through from the test's own environment; everything else is cleared
 /// so a developer's `SLACK_WEBHOOK_URL`, `INFLUX_TOKEN`, `RUST_LOG`, `TERM`, … never reach the
 /// binary under test. Each test adds what it needs with `.env(..)`.
-const PASSED_THROUGH: [&str; 4] = ["PATH", "HOME", "TMPDIR", "DOCKER_HOST"];
+const PASSED_THROUGH: [&str; 3] = ["PATH", "HOME", "TMPDIR"];
 
-/// `promo-infra` with a cleared environment: only [`PASSED_THROUGH`] (when set) plus
-/// `NO_COLOR=1`. Every way a test starts the binary goes through here.
+/// The engine a test that does not use one points the binary at: a socket that does not exist,
+/// which promo-infra takes as "no engine on this machine". The host's engine, and the stacks a
+/// developer runs on it (`generate` looks there for a stack's kept volumes), are seen only by
+/// the tests that ask for it ([`promo_on_engine`], [`TestContext::on_engine`]).
+pub const NO_ENGINE: &str = "unix:///nonexistent/promo-infra-test-without-engine.sock";
+
+/// `promo-infra` with a cleared environment: only [`PASSED_THROUGH`] (when set), `NO_COLOR=1`
+/// and `DOCKER_HOST` = [`NO_ENGINE`]. Every way a test starts the binary goes through here.
 pub fn promo() -> std::process::Command {
     let mut cmd = std::process::Command::new(bin());
     clear_env(&mut cmd);
     cmd
 }
 
-/// Clear `cmd`'s environment down to [`PASSED_THROUGH`] plus `NO_COLOR=1` (for a command that
-/// runs the binary through another program, such as `script`).
+/// [`promo`] for a test that uses the engine: `DOCKER_HOST` is the test's own ([`docker_host`]).
+pub fn promo_on_engine() -> std::process::Command {
+    let mut cmd = promo();
+    cmd.env("DOCKER_HOST", docker_host());
+    cmd
+}
+
+/// Clear `cmd`'s environment down to [`PASSED_THROUGH`], `NO_COLOR=1` and no engine (for a
+/// command that runs the binary through another program, such as `script`).
 pub fn clear_env(cmd: &mut std::process::Command) {
     cmd.env_clear();
     for (key, value) in passed_through() {
         cmd.env(key, value);
     }
     cmd.env("NO_COLOR", "1");
+    cmd.env("DOCKER_HOST", NO_ENGINE);
 }
 
 fn passed_through() -> Vec<(&'static str, OsString)> {
@@ -56,14 +70,24 @@ fn passed_through() -> Vec<(&'static str, OsString)> {
 /// A throwaway project directory with a `stacks/` folder, and the commands run in it.
 pub struct TestContext {
     pub dir: tempfile::TempDir,
+    /// Whether its commands talk to the test's engine ([`promo_on_engine`]) or to none.
+    engine: bool,
 }
 
 impl TestContext {
-    /// An empty project.
+    /// An empty project, whose commands see no Docker engine ([`NO_ENGINE`]).
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("stacks")).expect("stacks dir");
-        Self { dir }
+        Self { dir, engine: false }
+    }
+
+    /// An empty project whose commands use the test's Docker engine ([`docker_host`]).
+    pub fn on_engine() -> Self {
+        Self {
+            engine: true,
+            ..Self::new()
+        }
     }
 
     /// A project holding a copy of the repository's stacks.
@@ -95,10 +119,22 @@ impl TestContext {
         std::fs::read_to_string(self.path().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
     }
 
+    /// `promo-infra` in this project, to spawn: [`promo`], or [`promo_on_engine`] for a
+    /// project [`Self::on_engine`].
+    pub fn command(&self) -> std::process::Command {
+        let mut command = if self.engine {
+            promo_on_engine()
+        } else {
+            promo()
+        };
+        command.current_dir(self.path());
+        command
+    }
+
     /// `promo-infra ARGS` in this project (cleared environment, see [`promo`]), to add to.
     pub fn cmd(&self, args: &[&str]) -> Cmd {
-        let mut command = promo();
-        command.current_dir(self.path()).args(args);
+        let mut command = self.command();
+        command.args(args);
         Cmd {
             command,
             root: Some(self.path().to_path_buf()),

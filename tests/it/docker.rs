@@ -25,7 +25,7 @@ pub(crate) use crate::engine::{docker, engine};
 pub(crate) fn control_api_built() -> bool {
     static BUILT: OnceLock<bool> = OnceLock::new();
     *BUILT.get_or_init(|| {
-        crate::common::promo()
+        crate::common::promo_on_engine()
             .args(["control-api", "--help"])
             .output()
             .is_ok_and(|o| o.status.success())
@@ -60,7 +60,7 @@ impl EngineStack {
             manifest = manifest.replace("  enabled: true", "  enabled: false");
             services.remove(0);
         }
-        let p = TestContext::new();
+        let p = TestContext::on_engine();
         p.write("stacks/promo.yaml", &manifest);
         Self {
             p,
@@ -620,7 +620,7 @@ fn an_apply_killed_with_sigkill_is_re_run_and_converges() {
         return;
     }
     let s = EngineStack::new("sigkill");
-    let mut child = crate::common::promo()
+    let mut child = crate::common::promo_on_engine()
         .current_dir(s.dir())
         .args(["apply", "--auto-approve"])
         .stdout(Stdio::null())
@@ -672,7 +672,7 @@ fn two_concurrent_applies_do_not_both_run() {
         return;
     }
     let s = EngineStack::new("lock");
-    let first = crate::common::promo()
+    let first = crate::common::promo_on_engine()
         .current_dir(s.dir())
         .args(["apply", "--auto-approve"])
         .stdout(Stdio::piped())
@@ -1229,7 +1229,7 @@ fn a_missing_image_that_cannot_be_pulled_is_named_with_how_to_get_it() {
 #[test]
 fn an_unreachable_engine_is_named_with_what_to_do() {
     // No engine needed: DOCKER_HOST points where nothing answers.
-    let p = TestContext::new();
+    let p = TestContext::on_engine();
     p.write(
         "stacks/promo.yaml",
         &std::fs::read_to_string(repo().join("tests/fixtures/stacks/local.yaml")).expect("fixture"),
@@ -1252,7 +1252,7 @@ fn an_unreachable_engine_is_named_with_what_to_do() {
 
 #[test]
 fn the_cloud_target_without_its_manifest_section_says_what_to_add() {
-    let p = TestContext::new();
+    let p = TestContext::on_engine();
     p.write(
         "stacks/promo.yaml",
         &std::fs::read_to_string(repo().join("tests/fixtures/stacks/local.yaml")).expect("fixture"),
@@ -1577,6 +1577,7 @@ fn run_in_terminal(s: &EngineStack, args: &str, answer: &str) -> Run {
     let bin = crate::common::bin();
     let mut script = Command::new("script");
     crate::common::clear_env(&mut script);
+    script.env("DOCKER_HOST", crate::common::docker_host());
     let mut child = script
         .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
         .current_dir(s.dir())

@@ -226,7 +226,7 @@ fn setup(target: Target) -> Journey {
             .expect("symlink promo-infra");
         }
     }
-    let p = TestContext::new();
+    let p = TestContext::on_engine();
     p.write("stacks/promo.yaml", &manifest);
     // The README's example script, as a user runs it (the stand-in k6 does not execute it).
     p.write(
@@ -279,7 +279,7 @@ fn start_k6_run(j: &Journey, standins: &Standins, logs: &Path) -> Proc {
     let path = format!("{}:{}", standins.bin.path().display(), j.path);
     let out = std::fs::File::create(logs.join("out")).expect("out file");
     let err = std::fs::File::create(logs.join("err")).expect("err file");
-    let child = crate::common::promo()
+    let child = crate::common::promo_on_engine()
         .current_dir(j.p.path())
         .args([
             "k6",

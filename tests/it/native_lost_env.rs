@@ -212,13 +212,13 @@ fn generate_alone_makes_no_new_secret_over_kept_data() {
     let env = EnvAside::take(&stack);
     let before = stack.project.snapshot_tree();
     promo_snapshot!(cli(&stack, &["generate"]), @"
-    success: true
-    exit_code: 0
+    success: false
+    exit_code: 1
     ----- stdout -----
-      + generated/native-it/.env (0600, 7 secrets generated)
-    ✓ generated/native-it: 0 created, 0 updated, 14 unchanged, 0 removed
 
     ----- stderr -----
+      x secrets file `[TEMP]/generated/native-it/.env`: INFLUXDB_ADMIN_PASSWORD, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY are missing, but stack `native-it` on target native still has the data made with them (service.grafana's data directory data/native-it/grafana, service.influxdb's data directory data/native-it/influxdb): a new value would not open it, so none is generated
+      help: restore generated/native-it/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra -f stacks/native-it.yaml destroy --volumes --target native` deletes it, then `promo-infra -f stacks/native-it.yaml apply --target native` makes a new stack; nothing was changed
     ");
     assert!(
         stack.project.snapshot_tree() == before,

@@ -46,7 +46,7 @@ async fn stop_link_of_the_dashboard_stops_a_host_k6_run_through_the_containerise
     let name = format!("it-stop-{pid}");
     let fixture = LocalFixture::new(&name).with_control_image(&image);
     let control_port = fixture.control_port;
-    let p = TestContext::new();
+    let p = TestContext::on_engine();
     p.write("stacks/promo.yaml", &fixture.manifest);
     // The README's example script, as a user runs it (the stand-in k6 does not execute it).
     p.write(

@@ -58,11 +58,16 @@ fn tree(root: &std::path::Path) -> Vec<(PathBuf, String)> {
 fn apply_writes_nothing_before_the_plan_is_approved() {
     let dir = tempfile::tempdir().expect("tempdir");
     fs_err::create_dir_all(dir.path().join("stacks")).expect("stacks dir");
-    fs_err::write(
-        dir.path().join("stacks/promo.yaml"),
-        include_str!("../../../stacks/promo.yaml"),
-    )
-    .expect("manifest");
+    // A stack name of this test's own: `generate` asks this machine's Docker engine, if it has
+    // one, for the stack's kept volumes, and a developer may run a `promo` stack there.
+    let stack = format!("lib-decline-{}", std::process::id());
+    let manifest = include_str!("../../../stacks/promo.yaml").replacen(
+        "stack: promo ",
+        &format!("stack: {stack} "),
+        1,
+    );
+    assert!(manifest.contains(&format!("stack: {stack} ")));
+    fs_err::write(dir.path().join("stacks/promo.yaml"), manifest).expect("manifest");
     let project = Project::new(dir.path());
     let opts = ApplyOptions {
         target: TargetKind::Native,
@@ -90,7 +95,7 @@ fn apply_writes_nothing_before_the_plan_is_approved() {
     // A second decline after `generate` (files and .env exist) leaves them byte for byte.
     crate::ops::generate(&project, &Selection::Default, false).expect("generate");
     let generated = tree(dir.path());
-    let env = dir.path().join("generated/promo/.env");
+    let env = dir.path().join(format!("generated/{stack}/.env"));
     let env_before = fs_err::read(&env).expect(".env");
     fs_err::write(&env, b"").expect("empty .env: every generated secret missing");
     let generated = {

@@ -27,8 +27,7 @@ enum Moment {
 /// group id is the pid of the process we started, so signalling the group by that id also
 /// reaches the `influxd backup` it runs, and nothing else.
 pub(super) fn spawn_backup(p: &TestContext, now: &str, target: &str) -> Child {
-    crate::common::promo()
-        .current_dir(p.path())
+    p.command()
         .env("PROMO_INFRA_NOW", now)
         .args(["backup", "run", "--target", target])
         .process_group(0)

@@ -16,8 +16,7 @@ use crate::common::TestContext;
 /// `backup restore ID --as NAME --target docker` in a process group of its own (see
 /// `kill::spawn_backup`).
 fn spawn_restore(p: &TestContext, id: &str, as_name: &str) -> Child {
-    crate::common::promo()
-        .current_dir(p.path())
+    p.command()
         .args([
             "backup", "restore", id, "--as", as_name, "--target", "docker",
         ])

@@ -1,12 +1,29 @@
+//! The stack's network and the containers on it.
+//!
 //! A container joins its network only when it is created: a service that exists while the
 //! network it is declared on is created by this plan (the manifest renamed
 //! `targets.docker.network`) is replaced, so it runs on the declared network and not on the one
 //! it was created on.
 //!
-//! Owns: that rule. May not: do IO, print, or know any target's engine.
+//! A network that containers which are not the stack's are attached to (users run
+//! `docker run --network <the stack's network> grafana/k6 …` to reach InfluxDB by name) is never
+//! deleted: the engine would refuse it half-way through an apply ("has active endpoints"), and
+//! promo-infra never stops nor detaches a container that is not the stack's. So `--prune` keeps
+//! it, and the plan says so up front, naming them.
+//!
+//! Owns: those rules. May not: do IO, print, or know any target's engine.
 
-use super::{Action, FieldChange, Observed, Step};
-use crate::desired::{Desired, Resource, ResourceKind, ResourceSpec};
+use super::{Action, FieldChange, InUse, Observed, Step};
+use crate::desired::{Desired, Resource, ResourceId, ResourceKind, ResourceSpec};
+
+/// The containers that keep the observed resource `id` from being deleted, if it is a network
+/// such containers are attached to.
+pub(super) fn in_use<'a>(observed: &'a Observed, id: &ResourceId) -> Option<&'a InUse> {
+    observed
+        .attached
+        .get(id)
+        .filter(|used| id.kind == ResourceKind::Network && !used.containers.is_empty())
+}
 
 /// Mark in `step` (or make a step) that the existing service `r` must be replaced to join a
 /// network this plan creates.

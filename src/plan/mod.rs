@@ -19,7 +19,7 @@ mod render;
 mod unread;
 pub use files::{Applied, FileDiff, with_files};
 pub use minted::{IfMinted, KNOWN_AFTER_APPLY};
-pub use observed::{Observed, ObservedResource, Unread};
+pub use observed::{InUse, Observed, ObservedResource, Unread};
 pub use render::{FILE_DIFF_INDENT, render};
 pub use unread::{host_of, hosts, scoped_to};
 
@@ -121,6 +121,11 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Resources found that the stack no longer declares and that are kept (no `--prune`).
     pub undeclared: Vec<ResourceId>,
+    /// Networks the stack no longer declares that `--prune` keeps all the same: containers that
+    /// are not the stack's are attached to them ([`attached::in_use`]). Absent from JSON when
+    /// none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub in_use: Vec<InUse>,
 }
 
 /// Counts for the summary line.
@@ -181,12 +186,15 @@ pub fn plan(desired: &Desired, observed: &Observed, target: &str, prune: bool) -
         .filter_map(|r| step_of(desired, observed, &minted, r))
         .collect();
     let mut undeclared = Vec::new();
+    let mut in_use = Vec::new();
     for id in observed.resources.keys() {
         if !desired.resources.contains_key(id) {
-            if prune {
-                steps.push(Step::new(id.clone(), Action::Delete));
-            } else {
+            if !prune {
                 undeclared.push(id.clone());
+            } else if let Some(used) = attached::in_use(observed, id) {
+                in_use.push(used.clone());
+            } else {
+                steps.push(Step::new(id.clone(), Action::Delete));
             }
         }
     }
@@ -195,6 +203,7 @@ pub fn plan(desired: &Desired, observed: &Observed, target: &str, prune: bool) -
         target: target.to_string(),
         steps,
         undeclared,
+        in_use,
     }
 }
 
@@ -364,134 +373,9 @@ pub(crate) fn observed_as_applied(d: &Desired) -> Observed {
             })
             .collect(),
         unread: BTreeMap::new(),
+        attached: BTreeMap::new(),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use serde_json::json;
-
-    use super::*;
-    use crate::desired::{Resource, ResourceKind, ResourceSpec};
-
-    fn desired(name: &str) -> Desired {
-        Desired::of([Resource::new(
-            ResourceId::new(ResourceKind::Network, "net"),
-            Vec::new(),
-            ResourceSpec::Network { name: name.into() },
-            &BTreeMap::new(),
-        )])
-    }
-
-    use super::observed_as_applied as observed_from;
-
-    #[test]
-    fn nothing_observed_creates_everything() {
-        let p = plan(&desired("s_net"), &Observed::default(), "docker", false);
-        assert_eq!(
-            p.summary(),
-            Summary {
-                add: 1,
-                change: 0,
-                destroy: 0,
-                check: 0
-            }
-        );
-        assert!(render(&p).contains("Plan: 1 to add, 0 to change, 0 to destroy."));
-    }
-
-    #[test]
-    fn observed_as_desired_is_empty() {
-        let d = desired("s_net");
-        let p = plan(&d, &observed_from(&d), "docker", false);
-        assert!(p.is_empty());
-        assert!(render(&p).starts_with("No changes."));
-    }
-
-    #[test]
-    fn a_changed_field_replaces_with_a_field_diff() {
-        let before = desired("s_old");
-        let p = plan(&desired("s_net"), &observed_from(&before), "docker", false);
-        let Action::Replace { changes } = &p.steps[0].action else {
-            panic!("replace expected")
-        };
-        assert_eq!(
-            changes,
-            &vec![FieldChange {
-                path: "name".into(),
-                before: Some("\"s_old\"".into()),
-                after: Some("\"s_net\"".into()),
-                sensitive: false,
-                forces_replacement: true,
-            }]
-        );
-        assert_eq!(
-            p.summary(),
-            Summary {
-                add: 1,
-                change: 0,
-                destroy: 1,
-                check: 0
-            }
-        );
-    }
-
-    #[test]
-    fn secrets_diff_by_fingerprint_and_never_show_values() {
-        let b = json!({"env": {"PW": {"secret": "PW", "fingerprint": "aaa"}, "X": "1"}});
-        let a = json!({"env": {"PW": {"secret": "PW", "fingerprint": "bbb"}, "X": "1"}});
-        let changes = diff(&b, &a);
-        assert_eq!(
-            changes,
-            vec![FieldChange {
-                path: "env.PW".into(),
-                before: None,
-                after: None,
-                sensitive: true,
-                forces_replacement: false,
-            }]
-        );
-        assert!(diff(&b, &b).is_empty());
-    }
-
-    #[test]
-    fn undeclared_resources_need_prune() {
-        let d = desired("s_net");
-        let mut o = observed_from(&d);
-        let extra = ResourceId::new(ResourceKind::Volume, "old");
-        o.resources.insert(
-            extra.clone(),
-            ObservedResource {
-                id: extra.clone(),
-                hash: None,
-                canonical: Value::Null,
-                converged: true,
-            },
-        );
-        let kept = plan(&d, &o, "docker", false);
-        assert!(kept.is_empty());
-        assert_eq!(kept.undeclared, vec![extra.clone()]);
-        assert!(render(&kept).contains("--prune"));
-        let pruned = plan(&d, &o, "docker", true);
-        assert_eq!(pruned.steps, vec![Step::new(extra, Action::Delete)]);
-    }
-
-    #[test]
-    fn stopped_resource_is_started() {
-        let d = desired("s_net");
-        let mut o = observed_from(&d);
-        o.resources.values_mut().for_each(|r| r.converged = false);
-        let p = plan(&d, &o, "docker", false);
-        assert_eq!(
-            p.summary(),
-            Summary {
-                add: 0,
-                change: 1,
-                destroy: 0,
-                check: 0
-            }
-        );
-    }
-}
+mod tests;

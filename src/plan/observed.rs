@@ -75,6 +75,49 @@ impl Unread {
     }
 }
 
+/// A network of the stack that containers which are not the stack's are attached to (a
+/// `docker run --network <stack's network> grafana/k6 …`): it is kept, never deleted under them,
+/// and they are never stopped nor detached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InUse {
+    /// The network.
+    pub id: ResourceId,
+    /// Its name on the target (`promo_monitoring-net`).
+    pub network: String,
+    /// The containers attached to it that are not the stack's, by name, sorted.
+    pub containers: Vec<String>,
+}
+
+impl InUse {
+    /// `container k6-run is` / `containers a, b are` (what a sentence says of them).
+    pub fn are(&self) -> String {
+        match self.containers.as_slice() {
+            [one] => format!("container {one} is"),
+            many => format!("containers {} are", many.join(", ")),
+        }
+    }
+
+    /// What frees the network (their owner's call, never promo-infra's): stop them, or detach
+    /// them from it.
+    pub fn how_to_free(&self) -> String {
+        let (them, it) = if self.containers.len() == 1 {
+            ("it", "it")
+        } else {
+            ("them", "each")
+        };
+        let disconnect: Vec<String> = self
+            .containers
+            .iter()
+            .map(|c| format!("`docker network disconnect {} {c}`", self.network))
+            .collect();
+        format!(
+            "stop {them} (`docker stop {}`) or detach {it} ({})",
+            self.containers.join(" "),
+            disconnect.join(", ")
+        )
+    }
+}
+
 /// Everything a target observed for a stack.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observed {
@@ -83,6 +126,9 @@ pub struct Observed {
     /// Services whose contents could not be read, and why: a resource they hold
     /// ([`super::host_of`]) that is not in `resources` is unknown, not absent.
     pub unread: BTreeMap<ResourceId, Unread>,
+    /// The stack's networks that containers which are not the stack's are attached to, by id
+    /// (the docker target; none elsewhere).
+    pub attached: BTreeMap<ResourceId, InUse>,
 }
 
 impl Extend<ObservedResource> for Observed {

@@ -120,6 +120,15 @@ fn render_files(out: &mut String, step: &Step, field: &str) {
     }
 }
 
+/// `text` with its first letter upper-case.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// Render a plan the way terraform users read one.
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
@@ -143,6 +152,15 @@ pub fn render(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "Note: {id} exists but the stack no longer declares it; kept (use --prune to destroy it)."
+        );
+    }
+    for used in &plan.in_use {
+        let _ = writeln!(
+            out,
+            "Warning: {} is kept, not destroyed: {} attached to it and not the stack's (promo-infra never stops nor detaches it). {}, then `promo-infra apply --prune` destroys it.",
+            used.id,
+            used.are(),
+            capitalized(&used.how_to_free()),
         );
     }
     let s = plan.summary();

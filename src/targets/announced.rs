@@ -78,7 +78,7 @@ impl Target for Announced {
     async fn status(&self, desired: &Desired) -> Result<Vec<ServiceStatus>> {
         self.inner.status(desired).await
     }
-    async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>> {
+    async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<crate::targets::Destroyed> {
         self.inner.destroy(desired, volumes).await
     }
     async fn logs(&self, d: &Desired, q: &LogQuery, sink: &mut dyn FnMut(LogLine)) -> Result<()> {

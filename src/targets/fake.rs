@@ -440,7 +440,11 @@ impl Target for FakeTarget {
             .collect())
     }
 
-    async fn destroy(&self, _desired: &Desired, volumes: bool) -> Result<Vec<String>> {
+    async fn destroy(
+        &self,
+        _desired: &Desired,
+        volumes: bool,
+    ) -> Result<crate::targets::Destroyed> {
         let mut held = self.lock();
         let mut removed = Vec::new();
         // Containers and processes first, then what they used.
@@ -487,7 +491,7 @@ impl Target for FakeTarget {
         for r in &removed {
             self.note(format!("destroy {r}"));
         }
-        Ok(removed)
+        Ok(removed.into())
     }
 }
 

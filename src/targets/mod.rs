@@ -161,6 +161,26 @@ impl ServiceStatus {
     }
 }
 
+/// What [`Target::destroy`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Destroyed {
+    /// What was removed (`container promo-grafana-1`, ...), in order.
+    pub removed: Vec<String>,
+    /// The stack's networks left in place because containers that are not the stack's are
+    /// attached to them (left untouched): `destroy` is not done until they are gone.
+    pub kept: Vec<crate::plan::InUse>,
+}
+
+impl From<Vec<String>> for Destroyed {
+    /// Everything removed, nothing kept.
+    fn from(removed: Vec<String>) -> Self {
+        Self {
+            removed,
+            kept: Vec::new(),
+        }
+    }
+}
+
 /// One line of a service's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogLine {
@@ -222,8 +242,9 @@ pub trait Target {
             _ => false,
         }
     }
-    /// Remove the stack; data (volumes, data dirs) only when `volumes`. Returns what was removed.
-    async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>>;
+    /// Remove the stack; data (volumes, data dirs) only when `volumes`. Returns what was removed,
+    /// and what was kept because something that is not the stack's uses it.
+    async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Destroyed>;
     /// The services' logs, line by line to `sink`: without `follow`, service by service in the
     /// query's order; with it, the tails then new lines as they come, until dropped.
     async fn logs(

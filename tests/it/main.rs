@@ -16,6 +16,7 @@ mod dashboards_live;
 mod dashboards_scale;
 mod dashboards_vc;
 mod docker;
+mod docker_attached;
 mod docker_lost_env;
 mod docker_reload;
 mod docker_v2;

@@ -352,7 +352,11 @@ async fn native_lifecycle_with_real_influxd() {
     assert_eq!(count().await, Some(2), "data survives the InfluxDB restart");
 
     // destroy keeps data; a later apply finds it.
-    let removed = target2.destroy(&desired2, false).await.expect("destroy");
+    let removed = target2
+        .destroy(&desired2, false)
+        .await
+        .expect("destroy")
+        .removed;
     assert_eq!(
         removed,
         ["process control-api", "process grafana", "process influxdb"]
@@ -1374,7 +1378,11 @@ async fn destroy_stops_a_process_the_manifest_no_longer_declares() {
         "{listed:?}"
     );
 
-    let removed = target2.destroy(&desired2, false).await.expect("destroy");
+    let removed = target2
+        .destroy(&desired2, false)
+        .await
+        .expect("destroy")
+        .removed;
     assert_eq!(
         removed,
         ["process control-api", "process grafana", "process influxdb"],
@@ -1388,7 +1396,8 @@ async fn destroy_stops_a_process_the_manifest_no_longer_declares() {
     let removed = target2
         .destroy(&desired2, true)
         .await
-        .expect("destroy --volumes");
+        .expect("destroy --volumes")
+        .removed;
     assert!(
         removed.contains(&"process control-api".to_string()),
         "{removed:?}"
@@ -1653,7 +1662,11 @@ async fn status_of_a_crashed_process_reads_its_configuration_from_its_pidfile() 
     assert_eq!(influx.state, "stopped", "{influx:?}");
     assert!(influx.up_to_date, "{influx:?}");
     // destroy lists it (observe sees it stopped) and says what went of it.
-    let removed = target.destroy(&desired, false).await.expect("destroy");
+    let removed = target
+        .destroy(&desired, false)
+        .await
+        .expect("destroy")
+        .removed;
     assert_eq!(
         removed,
         [

@@ -51,6 +51,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
                 &p.stack,
                 args.target.target,
                 &p.existing,
+                &p.in_use,
                 args.volumes,
                 &p.data_dir,
             );
@@ -69,6 +70,12 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
         },
     )?;
     print::deploy::destroyed(&mut Out::stdout(), &report);
+    // Not done while a network is kept: exit 1, as `docker compose down` does, so a script
+    // tearing the stack down knows; the same command, run again once those containers are
+    // gone, finishes it.
+    if !report.kept.is_empty() {
+        return Err(kept(&report));
+    }
     if interrupt.requested() {
         return Err(Error::interrupted(
             "destroy interrupted after it had started: it finished (removed what is listed above)",
@@ -76,4 +83,29 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The error of a destroy that kept networks: which, for which containers, and what to do.
+fn kept(report: &ops::DestroyReport) -> Error {
+    let why: Vec<String> = report
+        .kept
+        .iter()
+        .map(|used| {
+            format!(
+                "network {} is kept: {} attached to it and not the stack's (promo-infra never stops nor detaches it)",
+                used.network,
+                used.are()
+            )
+        })
+        .collect();
+    let how: Vec<String> = report.kept.iter().map(|used| used.how_to_free()).collect();
+    Error::docker(format!(
+        "destroy incomplete: {}; the {} object(s) listed above were removed",
+        why.join("; "),
+        report.removed.len()
+    ))
+    .with_help(format!(
+        "{}, then run `promo-infra destroy` again: it removes what is left",
+        how.join("; ")
+    ))
 }

@@ -193,6 +193,7 @@ pub fn destroy_preview(
     stack: &str,
     target: TargetKind,
     existing: &[ResourceId],
+    in_use: &[plan::InUse],
     volumes: bool,
     data_dir: &str,
 ) {
@@ -209,6 +210,16 @@ pub fn destroy_preview(
     ));
     for id in existing {
         out.change('-', &id.to_string());
+    }
+    if !in_use.is_empty() {
+        out.line("");
+    }
+    for used in in_use {
+        out.warn(&format!(
+            "{} will be kept: {} attached to it and not the stack's (promo-infra never stops nor detaches it)",
+            used.id,
+            used.are()
+        ));
     }
     if !volumes {
         out.line(&format!("\n{kept}"));
@@ -234,10 +245,14 @@ fn kept_data(target: TargetKind, data_dir: &str) -> (String, String) {
     }
 }
 
-/// `destroy`, after the question: what was removed.
+/// `destroy`, after the question: what was removed; complete when nothing was kept (the
+/// command's error says what was, and why).
 pub fn destroyed(out: &mut Out<impl Write>, report: &DestroyReport) {
     for r in &report.removed {
         out.change('-', r);
+    }
+    if !report.kept.is_empty() {
+        return;
     }
     out.ok(&format!(
         "Destroy complete: {} object(s) removed{}.",
@@ -263,8 +278,9 @@ mod tests {
         let existing = [ResourceId::new(ResourceKind::Service, "influxdb")];
         let said = |target| {
             let mut out = plain();
-            destroy_preview(&mut out, "shop", target, &existing, false, "data/shop");
+            destroy_preview(&mut out, "shop", target, &existing, &[], false, "data/shop");
             let report = DestroyReport {
+                kept: Vec::new(),
                 stack: "shop".into(),
                 removed: vec!["process influxdb".into()],
                 volumes_kept: true,
@@ -296,6 +312,7 @@ mod tests {
             "shop",
             TargetKind::Native,
             &[],
+            &[],
             false,
             "data/shop",
         );
@@ -308,6 +325,7 @@ mod tests {
             &mut out,
             "shop",
             TargetKind::Docker,
+            &[],
             &[],
             false,
             "data/shop",

@@ -19,6 +19,10 @@ pub struct DestroyReport {
     pub stack: String,
     /// Objects removed.
     pub removed: Vec<String>,
+    /// Networks kept because containers that are not the stack's are attached to them: the
+    /// destroy is not complete (absent from JSON when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<crate::plan::InUse>,
     /// Whether the data (volumes, data directories, bucket) was kept.
     pub volumes_kept: bool,
     /// The target it ran on: what holds the data there.
@@ -36,6 +40,8 @@ pub struct DestroyPreview {
     pub target: &'static str,
     /// What exists now and will be removed.
     pub existing: Vec<ResourceId>,
+    /// Networks among them that containers which are not the stack's are attached to: kept.
+    pub in_use: Vec<crate::plan::InUse>,
     /// The native target's data directory (`data/<stack>`), relative to the project.
     pub data_dir: String,
 }
@@ -71,6 +77,7 @@ pub fn destroy(
             stack: stack.clone(),
             target: t.name(),
             existing,
+            in_use: observed.attached.values().cloned().collect(),
             data_dir: data_dir.clone(),
         };
         if !on_preview(&preview)? {
@@ -85,9 +92,11 @@ pub fn destroy(
         applied::remove(&s.ctx.generated_dir, target);
     }
     drop(lock);
+    let done = result?;
     Ok(DestroyReport {
         stack,
-        removed: result?,
+        removed: done.removed,
+        kept: done.kept,
         volumes_kept: !volumes,
         target,
         data_dir,

@@ -72,6 +72,11 @@ fn state(observed: &Observed) -> String {
     for (id, why) in &observed.unread {
         listing.push_str(&format!("unread {id} {why:?}\n"));
     }
+    // Likewise only when containers that are not the stack's use one of its networks (a
+    // `--prune` plan keeps such a network).
+    for (id, used) in &observed.attached {
+        listing.push_str(&format!("attached {id} {}\n", used.containers.join(",")));
+    }
     sha256_hex(listing.as_bytes())
 }
 

@@ -263,7 +263,7 @@ impl Target for Gated {
     async fn status(&self, d: &Desired) -> Result<Vec<crate::targets::ServiceStatus>> {
         self.fake.status(d).await
     }
-    async fn destroy(&self, d: &Desired, volumes: bool) -> Result<Vec<String>> {
+    async fn destroy(&self, d: &Desired, volumes: bool) -> Result<crate::targets::Destroyed> {
         self.fake.destroy(d, volumes).await
     }
 }

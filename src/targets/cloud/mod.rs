@@ -180,7 +180,7 @@ impl Target for CloudTarget {
             || (volumes && self.influx.get().is_some_and(|i| i.bucket_ours.get()))
     }
 
-    async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>> {
+    async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<crate::targets::Destroyed> {
         let cloud = self.endpoints(desired)?;
         let grafana = self.grafana(desired)?;
         let influx = self.influx(desired)?;
@@ -236,7 +236,7 @@ impl Target for CloudTarget {
             removed.push(format!("database.{} (its data)", b.name));
         }
         record::update(&self.ctx, record::CLOUD, |rec| rec.sent.clear())?;
-        Ok(removed)
+        Ok(removed.into())
     }
 }
 

@@ -1,19 +1,22 @@
 //! `destroy`: remove the stack's containers and networks, and its volumes when asked.
 //!
 //! Owns: finding every object of the stack (by label and by our fixed names) and removing it.
-//! May not: print, read the environment, or touch objects of another stack.
+//! May not: print, read the environment, or touch objects of another stack (a container that
+//! is not the stack's attached to its network keeps the network: see [`network`]).
 
 use super::engine::{is_not_found, read_error, write_error};
 use super::execute::remove_container;
+use super::network::{self, Removal};
 use super::observe::{self, summary_name};
 use super::{DockerTarget, labels};
 use crate::desired::{Desired, ResourceSpec};
 use crate::error::Result;
-use crate::targets::retry;
+use crate::targets::{Destroyed, retry};
 
 /// Remove the stack's containers and networks, and its volumes when `volumes`. Returns what was
-/// removed (`container promo-grafana-1`, ...), in order.
-pub async fn destroy(t: &DockerTarget, desired: &Desired, volumes: bool) -> Result<Vec<String>> {
+/// removed (`container promo-grafana-1`, ...), in order, and the networks kept because
+/// containers that are not the stack's are attached to them (never stopped nor detached).
+pub async fn destroy(t: &DockerTarget, desired: &Desired, volumes: bool) -> Result<Destroyed> {
     let stack = t.ctx.stack.as_str();
     let mut removed = Vec::new();
     let by_service = super::observe::containers(t).await?;
@@ -70,17 +73,18 @@ pub async fn destroy(t: &DockerTarget, desired: &Desired, volumes: bool) -> Resu
     }
     networks.sort();
     volume_names.sort();
+    // The stack's containers are gone: a container still attached to a network is not the
+    // stack's. The network is kept for it, untouched, and the rest still goes.
+    let mut kept = Vec::new();
     for n in networks {
-        let r = retry(&format!("removing network {n}"), 4, || async {
-            match t.docker.remove_network(&n).await {
-                Ok(()) => Ok(true),
-                Err(e) if is_not_found(&e) => Ok(false),
-                Err(e) => Err(write_error(&format!("removing network {n}"), e, None)),
-            }
+        match retry(&format!("removing network {n}"), 4, || {
+            network::remove(t, &n)
         })
-        .await?;
-        if r {
-            removed.push(format!("network {n}"));
+        .await?
+        {
+            Removal::Removed => removed.push(format!("network {n}")),
+            Removal::Absent => {}
+            Removal::InUse(used) => kept.push(used),
         }
     }
     for v in volume_names {
@@ -104,5 +108,5 @@ pub async fn destroy(t: &DockerTarget, desired: &Desired, volumes: bool) -> Resu
             removed.push(format!("volume {v}"));
         }
     }
-    Ok(removed)
+    Ok(Destroyed { removed, kept })
 }

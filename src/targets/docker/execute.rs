@@ -15,6 +15,7 @@ use bollard::models::{
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 
 use super::engine::{is_not_found, status_of, write_error};
+use super::network::Removal;
 use super::observe::{list_labelled, summary_name};
 use super::{DockerTarget, env_list, labels};
 use crate::desired::{Desired, MountSource, Resource, ResourceKind, ResourceSpec, ServiceSpec};
@@ -414,10 +415,9 @@ async fn delete(t: &DockerTarget, step: &Step) -> Result<()> {
         }
         ResourceKind::Network => {
             let name = labels::scoped(stack, &step.id.name);
-            match t.docker.remove_network(&name).await {
-                Ok(()) => Ok(()),
-                Err(e) if is_not_found(&e) => Ok(()),
-                Err(e) => Err(write_error(&format!("removing network {name}"), e, None)),
+            match super::network::remove(t, &name).await? {
+                Removal::Removed | Removal::Absent => Ok(()),
+                Removal::InUse(used) => Err(super::network::in_use_error(&used)),
             }
         }
         ResourceKind::Volume => {

@@ -12,6 +12,7 @@ pub(crate) mod engine;
 mod execute;
 mod images;
 pub mod labels;
+mod network;
 mod observe;
 mod ready;
 mod reconstruct;
@@ -163,7 +164,7 @@ impl Target for DockerTarget {
         status::status(self, desired).await
     }
 
-    async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>> {
+    async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<crate::targets::Destroyed> {
         destroy::destroy(self, desired, volumes).await
     }
 

@@ -383,6 +383,19 @@ async fn observe_engine(t: &DockerTarget, desired: &Desired) -> Result<Observed>
     }))
     .await;
     observed.unread = unread(desired, &observed, &containers, &converged);
+    // Containers that are not the stack's attached to its networks: such a network is kept.
+    let ours: std::collections::BTreeSet<String> = containers
+        .values()
+        .flatten()
+        .filter_map(|c| c.id.clone())
+        .collect();
+    let networks: Vec<(ResourceId, String)> = observed
+        .resources
+        .values()
+        .filter(|o| o.id.kind == ResourceKind::Network)
+        .filter_map(|o| Some((o.id.clone(), o.canonical.get("name")?.as_str()?.to_string())))
+        .collect();
+    observed.attached = super::network::foreign_attached(t, networks, &ours).await?;
     for ((service, list), converged) in containers.into_iter().zip(converged) {
         let id = ResourceId::new(ResourceKind::Service, service.clone());
         let desired_spec = spec_of(&id);

@@ -163,11 +163,11 @@ fn destroy_keeps_data_unless_volumes() {
     fake.seed(db("720h").id, Held::recorded(&db("720h")));
     let d = Desired::of(Vec::new());
     let removed = block_on(fake.destroy(&d, false)).expect("destroy");
-    assert_eq!(removed, vec!["service influxdb", "network net"]);
+    assert_eq!(removed.removed, vec!["service influxdb", "network net"]);
     let kept: Vec<ResourceKind> = fake.held().keys().map(|id| id.kind).collect();
     assert_eq!(kept, vec![ResourceKind::Volume, ResourceKind::Database]);
     let removed = block_on(fake.destroy(&d, true)).expect("destroy volumes");
-    assert_eq!(removed, vec!["volume data", "database k6"]);
+    assert_eq!(removed.removed, vec!["volume data", "database k6"]);
     assert!(fake.held().is_empty());
 }
 
@@ -319,7 +319,7 @@ impl<F: Fn(&Desired) -> Option<Error>> crate::targets::Target for FailingReads<F
     async fn status(&self, d: &Desired) -> Result<Vec<crate::targets::ServiceStatus>> {
         self.0.status(d).await
     }
-    async fn destroy(&self, d: &Desired, volumes: bool) -> Result<Vec<String>> {
+    async fn destroy(&self, d: &Desired, volumes: bool) -> Result<crate::targets::Destroyed> {
         self.0.destroy(d, volumes).await
     }
 }

@@ -432,7 +432,7 @@ impl Target for NativeTarget {
         services::restart(self, desired, service).await
     }
 
-    async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<Vec<String>> {
-        self.destroy_all(desired, volumes).await
+    async fn destroy(&self, desired: &Desired, volumes: bool) -> Result<crate::targets::Destroyed> {
+        self.destroy_all(desired, volumes).await.map(Into::into)
     }
 }

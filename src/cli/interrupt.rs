@@ -15,13 +15,15 @@ use crate::error::{Error, Result};
 use crate::targets::{Interrupt, Progress};
 
 /// From now on, the first SIGINT or SIGTERM requests `interrupt` and writes `first(steps in
-/// flight)` on stderr (spinners of `progress` cleared around it); the second writes a line and
-/// exits with [`code::INTERRUPTED`]. Armed once the user approved (Ctrl-C at the question still
-/// quits), and the handlers are in place when this returns.
+/// flight)` on stderr (spinners of `progress` cleared around it); the second writes `again`
+/// (what quitting may leave, and the command that finishes it) and exits with
+/// [`code::INTERRUPTED`]. Armed once the user approved (Ctrl-C at the question still quits), and
+/// the handlers are in place when this returns.
 pub fn arm(
     interrupt: &Interrupt,
     progress: &Progress,
     first: impl Fn(usize) -> String + Send + 'static,
+    again: &'static str,
 ) -> Result<()> {
     let (interrupt, progress) = (interrupt.clone(), progress.clone());
     let say = move |line: &str| {
@@ -58,9 +60,7 @@ pub fn arm(
             either(&mut sigint, &mut sigterm).await;
             say(&first(interrupt.request()));
             either(&mut sigint, &mut sigterm).await;
-            say(&term::suggested(
-                "interrupted again: quitting at once; a step in flight may be left half-done: `promo-infra plan` shows what is left, `promo-infra apply` finishes it",
-            ));
+            say(&term::suggested(again));
             std::process::exit(i32::from(code::INTERRUPTED));
         });
     };
@@ -83,6 +83,12 @@ async fn either(sigint: &mut Signal, sigterm: &mut Signal) {
         _ = sigterm.recv() => {}
     }
 }
+
+/// The line of an apply interrupted again.
+pub const APPLY_AGAIN: &str = "interrupted again: quitting at once; a step in flight may be left half-done: `promo-infra plan` shows what is left, `promo-infra apply` finishes it";
+
+/// The line of a destroy interrupted again (`apply` would make the stack again, not finish it).
+pub const DESTROY_AGAIN: &str = "interrupted again: quitting at once; the destroy may be left half-done: `promo-infra destroy` removes what is left";
 
 /// The first line of an interrupted apply: how many steps it lets finish.
 pub fn apply_line(in_flight: usize) -> String {

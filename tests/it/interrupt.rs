@@ -1,12 +1,14 @@
 //! Ctrl-C during `apply`, as terraform: the first SIGINT lets the step in flight finish, starts
 //! no other, and ends with exit 130 naming what was done and what was not (the next `plan`
-//! shows the rest, the next `apply` does it); a second SIGINT quits at once (130).
+//! shows the rest, the next `apply` does it); a second SIGINT quits at once (130). `destroy`
+//! (one `Target::destroy` call) is let finish, then exits 130.
 //!
 //! A real `promo-infra apply --target native` with real `influxd` 1.6 and the Grafana double
 //! behind a gate: the stand-in `grafana` on PATH execs the double only once the test creates
 //! the gate file, so Grafana's step is in flight (waiting for its health URL) for as long as
-//! the test wants, whatever the machine's speed. Every wait is for a line of the command's
-//! stderr, bounded.
+//! the test wants, whatever the machine's speed; for `destroy`, a stand-in that exits on SIGTERM
+//! only once the gate is open. Every wait is for a line of the command's stderr (or the file
+//! the stand-in writes when it gets SIGTERM), bounded.
 
 use std::io::BufRead as _;
 use std::path::PathBuf;
@@ -48,6 +50,50 @@ fn gated_grafana(stack: &Stack) -> PathBuf {
     let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
     std::fs::set_permissions(&stand_in, mode).expect("chmod");
     gate
+}
+
+/// Replace the stand-in `grafana` of `stack` by one that runs the double as its child and, on
+/// SIGTERM, stops it, creates the marker file, then exits only once the gate file exists: a
+/// `destroy` stopping it is held there for as long as the test wants (up to the native target's
+/// 10 s grace before SIGKILL). Its process is `grafana` to the native target (`exec -a`).
+/// Returns the gate's and the marker's paths.
+fn grafana_held_at_stop(stack: &Stack) -> (PathBuf, PathBuf) {
+    let bin = stack.bin();
+    let stand_in = bin.join("grafana");
+    let double = std::fs::read_link(&stand_in).expect("the stand-in grafana is a symlink");
+    let (gate, marker) = (bin.join("grafana.gate"), bin.join("grafana.stopping"));
+    std::fs::remove_file(&stand_in).expect("remove the stand-in");
+    let held = format!(
+        "\"$0\" \"$@\" & child=$!\n\
+         trap 'kill $child; wait $child; : >\"{marker}\"; n=0; while [ ! -e \"{gate}\" ] && [ $n -lt 6000 ]; do /bin/sleep 0.05; n=$((n + 1)); done; exit 0' TERM\n\
+         wait $child\n",
+        gate = gate.display(),
+        marker = marker.display(),
+    );
+    let script = format!(
+        "#!/bin/bash\n\
+         if [ \"$1\" = --version ]; then exec '{double}' \"$@\"; fi\n\
+         exec -a grafana /bin/bash -c '{held}' '{double}' \"$@\"\n",
+        double = double.display(),
+        held = held.replace('\'', "'\\''"),
+    );
+    std::fs::write(&stand_in, script).expect("write the held grafana");
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(&stand_in, mode).expect("chmod");
+    (gate, marker)
+}
+
+/// Wait until `path` exists, at most [`WITHIN`].
+fn until_exists(path: &std::path::Path) {
+    let deadline = Instant::now() + WITHIN;
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no {} within {WITHIN:?}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A command running in the background, its stderr read line by line as it comes.
@@ -282,4 +328,106 @@ fn ctrl_c_during_apply_finishes_the_step_in_flight_starts_no_other_and_exits_130
     );
     assert_eq!(converged.code, 0, "{}", converged.all());
     destroyed_with_volumes(&stack);
+}
+
+/// README: "`destroy` removes the stack in one go, so Ctrl-C lets it finish, then exits 130".
+/// A real `destroy --target native` held while it stops Grafana (the stand-in exits only once
+/// the test opens a gate): SIGINT then says so, the destroy goes on and stops InfluxDB too, and
+/// the command exits 130 saying it finished; nothing of the stack runs after it.
+#[test]
+fn ctrl_c_during_destroy_lets_it_finish_then_exits_130() {
+    let (ports, held) = Ports::free();
+    let stack = Stack::new(&manifest(ports, "m"));
+    let (gate, marker) = grafana_held_at_stop(&stack);
+    held.release();
+    let applied = cli(&stack, &["apply", "--target", "native", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+
+    let mut live = Live::spawn(cli_command(
+        &stack,
+        &["destroy", "--target", "native", "--auto-approve"],
+    ));
+    // Grafana got its SIGTERM: the destroy is under way (the control API, which depends on
+    // Grafana, is stopped; InfluxDB, which Grafana depends on, is not yet).
+    until_exists(&marker);
+    live.signal(Signal::SIGINT);
+    live.until(&["interrupt received: …"]);
+    std::fs::write(&gate, "").expect("open the gate");
+    let (code, stdout, stderr) = live.end();
+    let all = format!("{stdout}{}", stderr.join("\n"));
+    assert_eq!(code, 130, "{all}");
+    assert_eq!(
+        stdout,
+        "promo-infra will destroy on stack `native-it` (target native):\n\n\
+         \x20 - service.control-api\n\
+         \x20 - service.grafana\n\
+         \x20 - service.influxdb\n\n\
+         Data directories are kept (data/native-it/…; use --volumes to remove them too).\n\
+         \x20 - process control-api\n\
+         \x20 - process grafana\n\
+         \x20 - process influxdb\n\
+         ✓ Destroy complete: 3 object(s) removed; data directories kept (data/native-it/…).\n",
+        "{all}"
+    );
+    assert_eq!(
+        stderr,
+        [
+            "interrupt received: letting the destroy in progress finish (Ctrl-C again to quit at once)",
+            "  x destroy interrupted after it had started: it finished (removed what is listed above)",
+            "  help: nothing is left to destroy; `promo-infra -f stacks/native-it.yaml status --target native` confirms it",
+        ],
+        "{all}"
+    );
+    // It did finish: nothing of the stack is left to destroy.
+    nothing_left(&stack);
+
+    // A second Ctrl-C quits at once, with Grafana's stop in flight: the line says what finishes
+    // a destroy (another destroy; `apply`, which the apply's line names, would make it again).
+    std::fs::remove_file(&marker).expect("reset the marker");
+    let applied = cli(&stack, &["apply", "--target", "native", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let mut live = Live::spawn(cli_command(
+        &stack,
+        &["destroy", "--target", "native", "--auto-approve"],
+    ));
+    until_exists(&marker);
+    live.signal(Signal::SIGINT);
+    live.until(&["interrupt received: …"]);
+    live.signal(Signal::SIGINT);
+    let (code, stdout, stderr) = live.end();
+    let all = format!("{stdout}{}", stderr.join("\n"));
+    assert_eq!(code, 130, "{all}");
+    assert_eq!(
+        stderr.last().map(String::as_str),
+        Some(
+            "interrupted again: quitting at once; the destroy may be left half-done: `promo-infra -f stacks/native-it.yaml destroy --target native` removes what is left"
+        ),
+        "{all}"
+    );
+    // What that line says: the destroy it names removes what is left (InfluxDB, not stopped).
+    std::fs::write(&gate, "").expect("open the gate");
+    let rest = cli(&stack, &["destroy", "--target", "native", "--auto-approve"]);
+    assert_eq!(rest.code, 0, "{}", rest.all());
+    assert!(
+        rest.stdout.contains("  - process influxdb\n"),
+        "{}",
+        rest.all()
+    );
+    nothing_left(&stack);
+    destroyed_with_volumes(&stack);
+}
+
+/// A `destroy` of `stack` finds nothing to destroy.
+fn nothing_left(stack: &Stack) {
+    let again = cli(stack, &["destroy", "--target", "native", "--auto-approve"]);
+    assert_eq!(
+        (again.code, again.stdout.as_str()),
+        (
+            0,
+            "Stack `native-it` has nothing to destroy on target native.\n\
+             ✓ Destroy complete: 0 object(s) removed; data directories kept (data/native-it/…).\n"
+        ),
+        "{}",
+        again.all()
+    );
 }

@@ -106,7 +106,12 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
             };
             if go && !p.is_empty() {
                 // From the answer on, Ctrl-C stops between steps (at the question, it quits).
-                interrupt::arm(&interrupt, &progress, interrupt::apply_line)?;
+                interrupt::arm(
+                    &interrupt,
+                    &progress,
+                    interrupt::apply_line,
+                    interrupt::APPLY_AGAIN,
+                )?;
             }
             Ok(go)
         },

@@ -62,9 +62,14 @@ pub fn run(globals: &Globals, args: Args) -> Result<ExitCode> {
                 REVIEW,
             )?;
             if go {
-                interrupt::arm(&interrupt, &Progress::hidden(), |_| {
-                    "interrupt received: letting the destroy in progress finish (Ctrl-C again to quit at once)".to_string()
-                })?;
+                interrupt::arm(
+                    &interrupt,
+                    &Progress::hidden(),
+                    |_| {
+                        "interrupt received: letting the destroy in progress finish (Ctrl-C again to quit at once)".to_string()
+                    },
+                    interrupt::DESTROY_AGAIN,
+                )?;
             }
             Ok(go)
         },

@@ -688,6 +688,7 @@ async fn influx2_backup_and_restore_pass_the_token_in_the_environment_only() {
             token: Some(token.clone()),
         }),
         version: "2.7.10-double".into(),
+        influxql_backend: None,
     })
     .await
     .expect("double");
@@ -2298,6 +2299,7 @@ async fn docker_v2_backup_and_restore_check_the_container_then_use_the_published
             token: Some(token.clone()),
         }),
         version: "2.7.10-double".into(),
+        influxql_backend: None,
     })
     .await
     .expect("double");

@@ -3,7 +3,8 @@
 //! Onboarding comes from the official image's variables (`DOCKER_INFLUXDB_INIT_MODE=setup`,
 //! `DOCKER_INFLUXDB_INIT_USERNAME/PASSWORD/ORG/BUCKET/RETENTION/ADMIN_TOKEN`); the listen
 //! address from `--http-bind-address` or `INFLUXD_HTTP_BIND_ADDRESS` (default 127.0.0.1:8086);
-//! `--cloud-serverless` switches on the InfluxDB Cloud Serverless differences.
+//! `--cloud-serverless` switches on the InfluxDB Cloud Serverless differences;
+//! `--influxql-backend URL` runs InfluxQL on a real InfluxDB 1.x.
 #![allow(clippy::disallowed_methods)] // tests read their environment (CI)
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -34,6 +35,10 @@ struct Args {
     /// `retentionRules` (403), tokens shown only when created.
     #[arg(long)]
     cloud_serverless: bool,
+    /// A real InfluxDB 1.x (no auth) that runs the InfluxQL the double lets through and stores
+    /// the points it accepts (`http://127.0.0.1:8087`).
+    #[arg(long, value_name = "URL")]
+    influxql_backend: Option<String>,
 }
 
 fn parse_bind(s: &str) -> Result<SocketAddr, String> {
@@ -95,13 +100,14 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let cfg = match Influx2Config::from_env(&process_env) {
+    let mut cfg = match Influx2Config::from_env(&process_env) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::FAILURE;
         }
     };
+    cfg.influxql_backend = args.influxql_backend.clone();
     let did_setup = cfg.setup.is_some();
     let product = if args.cloud_serverless {
         Product::CloudServerless

@@ -7,8 +7,10 @@
 //! authorizations or onboarding (those live in `mod.rs`), print, or read the environment.
 //!
 //! There is no query engine: InfluxQL answers `SHOW DATABASES` and `SHOW MEASUREMENTS` from
-//! the mappings and the stored points; every other statement gets a statement error. Flux is
-//! never evaluated: a query the token may run answers 501 (see the crate README).
+//! the mappings and the stored points; every other statement gets a statement error, unless
+//! the test gave an InfluxQL backend ([`super::influxql`]): then a `SELECT` (or another
+//! `SHOW`) that passed the edge checks runs there, and written points are stored there too.
+//! Flux is never evaluated: a query the token may run answers 501 (see the crate README).
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -343,19 +345,35 @@ async fn v1_write(
     };
     let text = decode_body(&headers, &body)?;
     let points = lineproto::parse_body(&text, factor, now_ns()).map_err(invalid)?;
+    let bucket_id = store_v1_write(&app, &auth, db, query_get(&pairs, "rp"), points)?;
+    if let Some(b) = &app.backend {
+        b.write(&bucket_id, query_get(&pairs, "precision"), text)
+            .await?;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The checks of a v1 write (mapping, permission) and its points kept; the bucket's id.
+fn store_v1_write(
+    app: &App,
+    auth: &Authorization,
+    db: &str,
+    rp: Option<&str>,
+    points: Vec<lineproto::Point>,
+) -> Result<String, InfluxError> {
     let mut st = lock(&app.store);
-    let bucket_id = match find_mapping(&st, &auth.org_id, db, query_get(&pairs, "rp")) {
+    let bucket_id = match find_mapping(&st, &auth.org_id, db, rp) {
         Some(d) => d.bucket_id.clone(),
         None => return Err(not_found("no dbrp mapping found")),
     };
-    if !allows(&auth, "write", "buckets", &auth.org_id, Some(&bucket_id)) {
+    if !allows(auth, "write", "buckets", &auth.org_id, Some(&bucket_id)) {
         return Err(forbidden("insufficient permissions for write"));
     }
     if points.is_empty() {
         return Err(invalid("writing requires points"));
     }
     st.append_points(&bucket_id, points);
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(bucket_id)
 }
 
 fn read_refused() -> InfluxError {
@@ -486,27 +504,107 @@ fn statement(
     }
 }
 
-/// `GET|POST /query?db=&rp=&q=` (InfluxQL, v1 compatibility): the database resolves through
-/// the DBRP mappings; reading a bucket the token may not read is refused with 403.
+/// How one statement of a `/query` is answered.
+enum Answer {
+    /// By the double.
+    Here(Value),
+    /// By the InfluxQL backend (the statement's text).
+    Backend(String),
+}
+
+/// The bucket a statement forwarded to the backend reads: `db` (and `rp`) through the DBRP
+/// mappings of the token's org, the token allowed to read it (else the whole request is 403,
+/// as for `SHOW MEASUREMENTS`); a statement error when `db` is missing or unmapped.
+fn readable_bucket(
+    st: &Store,
+    auth: &Authorization,
+    i: usize,
+    db: Option<&str>,
+    rp: Option<&str>,
+) -> Result<Result<String, Value>, InfluxError> {
+    let Some(db) = db.filter(|d| !d.is_empty()) else {
+        return Ok(Err(
+            json!({ "statement_id": i, "error": "database name required" }),
+        ));
+    };
+    let Some(d) = find_mapping(st, &auth.org_id, db, rp) else {
+        return Ok(Err(
+            json!({ "statement_id": i, "error": format!("database not found: {db}") }),
+        ));
+    };
+    if !allows(auth, "read", "buckets", &d.org_id, Some(&d.bucket_id)) {
+        return Err(read_refused());
+    }
+    Ok(Ok(d.bucket_id.clone()))
+}
+
+/// `GET|POST /query?db=&rp=&q=&epoch=` (InfluxQL, v1 compatibility): the database resolves
+/// through the DBRP mappings; reading a bucket the token may not read is refused with 403.
+/// With an InfluxQL backend, the `SELECT`s (and `SHOW`s but databases and measurements) run
+/// there, on the mapped bucket's database; bucket management is refused as Cloud Serverless
+/// refuses it.
 async fn influxql_query(
     State(app): State<App>,
     Extension(auth): Extension<Authorization>,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Reply {
+    use super::influxql::{Route, route};
     let mut pairs = query_pairs(q.as_deref());
     pairs.extend(form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())));
     let Some(text) = query_get(&pairs, "q").filter(|t| !t.trim().is_empty()) else {
         return Err(invalid("missing required parameter \"q\""));
     };
-    let st = lock(&app.store);
     let (db, rp) = (query_get(&pairs, "db"), query_get(&pairs, "rp"));
-    let results = text
-        .split(';')
-        .filter(|s| !s.trim().is_empty())
+    let mut bucket = None;
+    let answers = {
+        let st = lock(&app.store);
+        let mut answers = Vec::new();
+        for (i, s) in text.split(';').filter(|s| !s.trim().is_empty()).enumerate() {
+            let answer = match (&app.backend, route(s)) {
+                (Some(_), Route::Refused(what)) => Answer::Here(json!({
+                    "statement_id": i,
+                    "error": format!("{what} is not supported: InfluxDB Cloud Serverless does not manage buckets with InfluxQL"),
+                })),
+                (Some(_), Route::Backend) => match readable_bucket(&st, &auth, i, db, rp)? {
+                    Ok(id) => {
+                        bucket = Some(id);
+                        Answer::Backend(s.trim().to_owned())
+                    }
+                    Err(error) => Answer::Here(error),
+                },
+                _ => Answer::Here(statement(&st, &auth, i, s, db, rp)?),
+            };
+            answers.push(answer);
+        }
+        answers
+    };
+    let forwarded: Vec<String> = answers
+        .iter()
+        .filter_map(|a| match a {
+            Answer::Backend(s) => Some(s.clone()),
+            Answer::Here(_) => None,
+        })
+        .collect();
+    let mut from_backend = match (&app.backend, &bucket) {
+        (Some(b), Some(id)) if !forwarded.is_empty() => {
+            b.query(id, &forwarded, query_get(&pairs, "epoch")).await?
+        }
+        _ => Vec::new(),
+    }
+    .into_iter();
+    let results: Vec<Value> = answers
+        .into_iter()
         .enumerate()
-        .map(|(i, s)| statement(&st, &auth, i, s, db, rp))
-        .collect::<Result<Vec<Value>, InfluxError>>()?;
+        .map(|(i, a)| match a {
+            Answer::Here(v) => v,
+            Answer::Backend(_) => {
+                let mut v = from_backend.next().unwrap_or_else(|| json!({}));
+                v["statement_id"] = json!(i);
+                v
+            }
+        })
+        .collect();
     Ok(axum::Json(json!({ "results": results })).into_response())
 }
 

@@ -1,10 +1,12 @@
 //! A double of the InfluxDB 2 HTTP API (`influxdata/openapi` shapes): onboarding, orgs,
 //! buckets with retention rules, authorizations, and line-protocol writes kept in memory.
 //!
-//! This is not InfluxDB: there is no query engine (Flux and InfluxQL are only permission-checked,
-//! see [`cloud`]), no persistence and no retention enforcement. See the crate README.
+//! This is not InfluxDB: there is no query engine of its own (Flux and InfluxQL are only
+//! permission-checked, see [`cloud`]; InfluxQL runs on a real InfluxDB 1.x when the test gives
+//! one, see [`influxql`]), no persistence and no retention enforcement. See the crate README.
 
 pub mod cloud;
+pub mod influxql;
 pub mod lineproto;
 
 use std::collections::BTreeMap;
@@ -50,6 +52,9 @@ pub struct Influx2Config {
     pub setup: Option<Influx2Setup>,
     /// Reported by `/health` and `/ping`.
     pub version: String,
+    /// URL of a real InfluxDB 1.x (no auth, 127.0.0.1) that runs the InfluxQL the double lets
+    /// through and stores what it accepts to write (see [`influxql`]); `None`: no query engine.
+    pub influxql_backend: Option<String>,
 }
 
 /// Which InfluxDB the double answers as (see [`spawn_as`]).
@@ -68,6 +73,7 @@ impl Default for Influx2Config {
         Self {
             setup: None,
             version: "2.7.10-double".into(),
+            influxql_backend: None,
         }
     }
 }
@@ -517,6 +523,8 @@ struct Inner {
     store: Mutex<Store>,
     recorder: Recorder,
     ids: IdGen,
+    /// The InfluxQL backend, when the test gave one.
+    backend: Option<influxql::Backend>,
 }
 
 type App = Arc<Inner>;
@@ -671,6 +679,7 @@ pub async fn spawn_on_as(
         store: Mutex::new(store),
         recorder: Recorder::default(),
         ids,
+        backend: cfg.influxql_backend.as_deref().map(influxql::Backend::new),
     });
     let task = ServerTask::start(addr, router(inner.clone())).await?;
     Ok(Influx2Handle {
@@ -1312,22 +1321,34 @@ async fn write(
         Ok(p) => p,
         Err(e) => return Err(invalid(e)),
     };
-    let mut st = lock(&app.store);
-    let Some(bucket) = st
-        .buckets
-        .iter()
-        .find(|b| b.org_id == org_id && (b.name == bucket_ref || b.id == bucket_ref))
-        .cloned()
-    else {
-        return Err(not_found(format!("bucket \"{bucket_ref}\" not found")));
+    let bucket = {
+        let mut st = lock(&app.store);
+        let Some(bucket) = st
+            .buckets
+            .iter()
+            .find(|b| b.org_id == org_id && (b.name == bucket_ref || b.id == bucket_ref))
+            .cloned()
+        else {
+            return Err(not_found(format!("bucket \"{bucket_ref}\" not found")));
+        };
+        if !allows(&auth, "write", "buckets", &org_id, Some(&bucket.id)) {
+            return Err(forbidden("insufficient permissions for write"));
+        }
+        if points.is_empty() {
+            return Err(invalid("writing requires points"));
+        }
+        st.append_points(&bucket.id, points);
+        bucket
     };
-    if !allows(&auth, "write", "buckets", &org_id, Some(&bucket.id)) {
-        return Err(forbidden("insufficient permissions for write"));
+    if let Some(b) = &app.backend {
+        // 2.x precision names → 1.x's.
+        let precision = match query_get(&pairs, "precision").unwrap_or("ns") {
+            "ns" => "n",
+            "us" => "u",
+            other => other,
+        };
+        b.write(&bucket.id, Some(precision), text).await?;
     }
-    if points.is_empty() {
-        return Err(invalid("writing requires points"));
-    }
-    st.append_points(&bucket.id, points);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -95,9 +95,9 @@ fn takes_target(words: &str) -> bool {
 }
 
 /// The `--target` the command line gave its command, when another than the default; for a
-/// command that takes none (`runs`, `generate`), the one target the stack was applied to
-/// ([`crate::ops::applied_target`]): a suggested `status` or `apply` then names where the
-/// stack runs, not docker.
+/// command that takes none (`generate`) or was given none where it is optional (`runs`), the
+/// one target the stack was applied to ([`crate::ops::applied_target`]): a suggested `status`
+/// or `apply` then names where the stack runs, not docker.
 fn target_given(globals: &Globals) -> Option<String> {
     use clap::CommandFactory;
     let matches = super::Cli::command().try_get_matches().ok()?;
@@ -106,8 +106,10 @@ fn target_given(globals: &Globals) -> Option<String> {
         m = sub;
     }
     let given = match m.try_get_one::<crate::targets::TargetKind>("target") {
-        Ok(given) => *given?,
-        Err(_) => crate::ops::applied_target(&globals.project(), &globals.selection(false))?,
+        Ok(Some(given)) => *given,
+        Ok(None) | Err(_) => {
+            crate::ops::applied_target(&globals.project(), &globals.selection(false))?
+        }
     };
     (given != crate::targets::TargetKind::Docker).then(|| given.as_str().to_string())
 }

@@ -94,6 +94,9 @@ pub struct Client {
     /// The variable the token came from, when the caller named it ([`Client::with_token_var`]):
     /// what a refusal's help tells the user to check.
     token_var: Option<String>,
+    /// What to do when the server refuses a request of this client, when the caller knows
+    /// better than the protocol module ([`Client::with_refused_help`]).
+    refused_help: Option<String>,
 }
 
 impl Client {
@@ -104,6 +107,7 @@ impl Client {
             auth,
             http: shared_http(&ep.url)?,
             token_var: None,
+            refused_help: None,
         })
     }
 
@@ -114,6 +118,7 @@ impl Client {
             auth,
             http: self.http.clone(),
             token_var: None,
+            refused_help: None,
         }
     }
 
@@ -122,6 +127,19 @@ impl Client {
     pub fn with_token_var(mut self, name: &str) -> Self {
         self.token_var = Some(name.to_string());
         self
+    }
+
+    /// This client, `help` saying what to do when the server refuses one of its requests (the
+    /// read-only token of InfluxDB Cloud: which variable, and how to mint it again).
+    pub fn with_refused_help(mut self, help: impl Into<String>) -> Self {
+        self.refused_help = Some(help.into());
+        self
+    }
+
+    /// What to do when the server refuses a request of this client, when set
+    /// ([`Client::with_refused_help`]).
+    pub fn refused_help(&self) -> Option<&str> {
+        self.refused_help.as_deref()
     }
 
     /// The variable this client's token came from, when named ([`Client::with_token_var`]).

@@ -14,8 +14,12 @@ use crate::error::{Error, Outcome, Result};
 use crate::manifest::duration::Retention;
 use crate::secrets::SecretValues;
 
-/// What to do when InfluxDB refuses `c`'s request: check the credentials it sent.
+/// What to do when InfluxDB refuses `c`'s request: what the client's caller said
+/// ([`Client::with_refused_help`]), else check the credentials it sent.
 fn refused_help(c: &Client) -> String {
+    if let Some(help) = c.refused_help() {
+        return help.to_string();
+    }
     let whose = c.user().map_or_else(
         || "the credentials".to_string(),
         |u| format!("the password of InfluxDB user `{u}`"),
@@ -53,7 +57,9 @@ pub async fn query_results_in(c: &Client, q: &str, params: &[(&str, &str)]) -> R
         return Err(refused(c, failing, q, err));
     }
     if !status.is_success() && status != reqwest::StatusCode::BAD_REQUEST {
-        return Err(client::status_error(&url, status, "", &refused_help(c)));
+        // InfluxDB 2 and Cloud say why in `message` (`insufficient permissions for read`).
+        let said = body["message"].as_str().unwrap_or_default();
+        return Err(client::status_error(&url, status, said, &refused_help(c)));
     }
     Ok(body)
 }

@@ -15,10 +15,11 @@ use crate::runs::record;
 use crate::secrets::SecretValues;
 use crate::targets::TargetKind;
 
-/// Refuse `baseline` when the run directory has no record of it and the stack's InfluxDB,
-/// asked, has no point of it. When InfluxDB cannot be asked (it did not answer `influx_answers`'s
-/// ping, it is InfluxDB Cloud, or the read fails), a warning says the baseline was not checked
-/// and the run goes on.
+/// Refuse `baseline` when the run directory has no record of it and the stack's InfluxDB
+/// (InfluxDB Cloud on the cloud target, with Grafana's read-only token), asked, has no point of
+/// it. When InfluxDB cannot be asked (it did not answer `influx_answers`'s ping, the read token
+/// is missing, or the read fails), a warning says the baseline was not checked and the run goes
+/// on.
 pub(super) async fn check(
     m: &Manifest,
     values: &SecretValues,
@@ -41,22 +42,18 @@ pub(super) async fn check(
         unchecked("InfluxDB does not answer to say whether it has its data".into());
         return Ok(());
     };
-    if target == TargetKind::Cloud {
-        unchecked("InfluxDB Cloud is not asked whether it has its data".into());
-        return Ok(());
-    }
     let found = async {
-        let source = crate::runs::source::Source::of(m, values)?;
-        source.range_if_any(baseline).await
+        let source = crate::runs::source::Source::of(m, values, target)?;
+        let found = source.range_if_any(baseline).await?;
+        Ok::<_, Error>((found, source.url().to_string()))
     }
     .await;
     match found {
-        Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(Error::usage(
+        Ok((Some(_), _)) => Ok(()),
+        Ok((None, url)) => Err(Error::usage(
             format!(
                 "--baseline {baseline}: no such run: no record of it in {dir} and no point of it \
-                 in InfluxDB at {}; k6 was not started",
-                crate::k6::settings::influx_url(m)
+                 in InfluxDB at {url}; k6 was not started"
             ),
             recorded(run_dir),
         )),

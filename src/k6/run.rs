@@ -379,7 +379,7 @@ pub async fn run(
         report: None,
         report_url: None,
     };
-    let report = write_report(project, m, &run_dir, &outcome, note).await;
+    let report = write_report(project, m, (&run_dir, opts.labels.target), &outcome, note).await;
     let report_url = report.as_ref().and_then(|_| {
         let base = m.k6.as_ref()?.report_url.as_ref()?;
         Some(format!(
@@ -398,17 +398,18 @@ pub async fn run(
     Ok(outcome)
 }
 
-/// The run's report into `k6.report_dir/<testid>/` when the manifest asks for one; a failure
-/// is a warning (the run is over, its outcome stands).
+/// The run's report into `k6.report_dir/<testid>/` when the manifest asks for one, its numbers
+/// read where the run wrote them (`target`: InfluxDB Cloud on the cloud target); a failure is
+/// a warning (the run is over, its outcome stands).
 async fn write_report(
     project: &Project,
     m: &Manifest,
-    run_dir: &std::path::Path,
+    (run_dir, target): (&std::path::Path, crate::targets::TargetKind),
     outcome: &RunOutcome,
     note: &(dyn Fn(Note) + Sync),
 ) -> Option<PathBuf> {
     let dir = PathBuf::from(m.k6.as_ref()?.report_dir.as_ref()?.as_str()).join(&outcome.testid);
-    let runs = crate::runs::Runs::of(project, m.clone(), run_dir.to_path_buf());
+    let runs = crate::runs::Runs::of(project, m.clone(), run_dir.to_path_buf(), target);
     let made = async {
         let source = runs.source()?;
         runs.write_report(

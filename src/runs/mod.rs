@@ -24,6 +24,7 @@ use crate::k6::report::marketing_dashboard;
 use crate::manifest::{Manifest, Thresholds};
 use crate::ops::{self, Selection};
 use crate::project::Project;
+use crate::targets::TargetKind;
 use record::RunFile;
 use source::{Range, Source, Values};
 
@@ -34,6 +35,9 @@ pub struct Runs {
     pub manifest: Manifest,
     /// Where `k6 run` keeps the records (`generated/<stack>/run`, or `--run-dir`).
     pub run_dir: PathBuf,
+    /// Where the stack runs, so where its numbers are read: the stack's InfluxDB (docker,
+    /// native) or InfluxDB Cloud (cloud).
+    pub target: TargetKind,
     project: Project,
 }
 
@@ -144,27 +148,35 @@ pub fn parse_bucket(text: &str) -> Result<u32> {
 }
 
 impl Runs {
-    /// Open the selected stack; `run_dir` overrides `generated/<stack>/run`.
+    /// Open the selected stack; `run_dir` overrides `generated/<stack>/run`. `target` (the
+    /// `--target` given) defaults to the one target the stack was applied to
+    /// ([`ops::applied_target`]), else docker (the stack's own InfluxDB, as on native).
     pub fn open(
         project: &Project,
         selection: &Selection,
         run_dir: Option<PathBuf>,
+        target: Option<TargetKind>,
     ) -> Result<Self> {
         let (_, loaded) = ops::load_one(project, selection)?;
         let manifest = loaded.manifest;
         let run_dir = run_dir.unwrap_or_else(|| crate::k6::default_run_dir(project, &manifest));
+        let target = target
+            .or_else(|| ops::applied_target(project, selection))
+            .unwrap_or(TargetKind::Docker);
         Ok(Self {
             manifest,
             run_dir: project.root.join(run_dir),
+            target,
             project: project.clone(),
         })
     }
 
-    /// The runs of `manifest` (already loaded) in `run_dir`.
-    pub fn of(project: &Project, manifest: Manifest, run_dir: PathBuf) -> Self {
+    /// The runs of `manifest` (already loaded) in `run_dir`, of the stack on `target`.
+    pub fn of(project: &Project, manifest: Manifest, run_dir: PathBuf, target: TargetKind) -> Self {
         Self {
             manifest,
             run_dir: project.root.join(run_dir),
+            target,
             project: project.clone(),
         }
     }
@@ -194,10 +206,10 @@ impl Runs {
         })
     }
 
-    /// The stack's InfluxDB, as `runs` reads it.
+    /// The stack's InfluxDB (InfluxDB Cloud on the cloud target), as `runs` reads it.
     pub fn source(&self) -> Result<Source> {
         let values = ops::secret_values(&self.project, &self.manifest)?;
-        Source::of(&self.manifest, &values)
+        Source::of(&self.manifest, &values, self.target)
     }
 
     /// Run `f` with the stack's InfluxDB on a runtime of its own.
@@ -205,8 +217,7 @@ impl Runs {
         let source = self.source()?;
         let rt = crate::ops::deploy::runtime()?;
         // A one-shot command does not retry: a transient failure is reported with what to do.
-        rt.block_on(f(&source))
-            .map_err(crate::influx::blocking::settle)
+        rt.block_on(f(&source)).map_err(|e| source.settle(e))
     }
 
     /// `runs show TESTID`: its numbers, and its breaking point per bucket of `bucket_s`.

@@ -1,6 +1,9 @@
 //! Where a run's numbers come from: the stack's InfluxDB, through the one client
 //! ([`crate::influx::Client`]), with the formulas of [`crate::influx::formulas`] — InfluxQL on
-//! 1.x (`/query`, as the read-only `grafana` user), Flux on 2.x (`/api/v2/query`, CSV answer).
+//! 1.x (`/query`, as the read-only `grafana` user), Flux on 2.x (`/api/v2/query`, CSV answer),
+//! and on the cloud target InfluxQL through InfluxDB Cloud's v1 `/query` (Cloud Serverless has
+//! no Flux): `db=<bucket>` (the DBRP mapping apply creates), with the read-only token apply
+//! minted for Grafana ([`cloud`]).
 //!
 //! Owns: the run's time range (its first and last point), sending the formulas, reading the
 //! answers. May not: print, read the environment, write anything.
@@ -16,6 +19,9 @@ use crate::influx::formulas::{self, InfluxQl, Stat};
 use crate::influx::{Auth, Client, Endpoint, v1, v2};
 use crate::manifest::Manifest;
 use crate::secrets::{self, SecretValues};
+use crate::targets::TargetKind;
+
+mod cloud;
 
 const NS: i64 = 1_000_000_000;
 
@@ -25,12 +31,15 @@ pub type Values = BTreeMap<Stat, f64>;
 /// The stack's InfluxDB, as a reader.
 #[derive(Debug)]
 pub enum Source {
-    /// InfluxDB 1.x: a database.
+    /// InfluxQL over v1 `/query`: InfluxDB 1.x's database, or InfluxDB Cloud's bucket through
+    /// its DBRP mapping.
     V1 {
-        /// Client (the Grafana READ user).
+        /// Client (the Grafana READ user; on the cloud target, Grafana's read-only token).
         client: Client,
         /// Database.
         db: String,
+        /// InfluxDB Cloud (its failures get the cloud's help: no stack to start, no logs).
+        cloud: bool,
     },
     /// InfluxDB 2.x: a bucket of an organisation.
     V2 {
@@ -73,8 +82,12 @@ fn no_data(testid: &str, url: &str) -> Error {
 }
 
 impl Source {
-    /// The reader of the stack of `m`, with its credentials from `.env`.
-    pub fn of(m: &Manifest, values: &SecretValues) -> Result<Self> {
+    /// The reader of the stack of `m` as it runs on `target`, with its credentials from `.env`:
+    /// the stack's own InfluxDB (docker, native), or InfluxDB Cloud (cloud).
+    pub fn of(m: &Manifest, values: &SecretValues, target: TargetKind) -> Result<Self> {
+        if target == TargetKind::Cloud {
+            return cloud::source(m, values);
+        }
         let ep = Endpoint {
             url: crate::k6::settings::influx_url(m),
         };
@@ -99,6 +112,7 @@ impl Source {
             Self::V1 {
                 client: Client::new(&ep, auth)?,
                 db: m.influxdb.bucket.to_string(),
+                cloud: false,
             }
         })
     }
@@ -106,6 +120,21 @@ impl Source {
     fn client(&self) -> &Client {
         match self {
             Self::V1 { client, .. } | Self::V2 { client, .. } => client,
+        }
+    }
+
+    /// Where it reads (`http://127.0.0.1:8086`, InfluxDB Cloud's URL).
+    pub fn url(&self) -> &str {
+        self.client().base()
+    }
+
+    /// A failure of a one-shot command (`runs`), which does not retry, with what to do about
+    /// it: on the cloud target what fits InfluxDB Cloud (there is no stack to start and no
+    /// logs to read), else what fits the stack's InfluxDB ([`crate::influx::blocking::settle`]).
+    pub fn settle(&self, e: Error) -> Error {
+        match self {
+            Self::V1 { cloud: true, .. } => cloud::settle(e),
+            _ => crate::influx::blocking::settle(e),
         }
     }
 
@@ -230,7 +259,7 @@ impl Source {
     }
 
     async fn influxql(&self, q: &str) -> Result<Value> {
-        let Self::V1 { client, db } = self else {
+        let Self::V1 { client, db, cloud } = self else {
             return Err(Error::internal("InfluxQL sent to an InfluxDB 2 source"));
         };
         let body = v1::query_results_in(client, q, &[("db", db), ("epoch", "ns")]).await?;
@@ -239,7 +268,11 @@ impl Source {
                 "InfluxDB at {} refused a query of database `{db}`: {e}",
                 client.base()
             ))
-            .with_help("check that the database exists (`promo-infra status`) and that INFLUXDB_GRAFANA_PASSWORD in .env is current")),
+            .with_help(if *cloud {
+                cloud::statement_help(db)
+            } else {
+                "check that the database exists (`promo-infra status`) and that INFLUXDB_GRAFANA_PASSWORD in .env is current".to_string()
+            })),
             None => Ok(body),
         }
     }

@@ -13,6 +13,7 @@ use crate::common::{TestContext, register_port};
 
 mod audit;
 mod home;
+mod runs;
 mod shared_org;
 mod status;
 
@@ -27,7 +28,13 @@ struct Cloud {
 }
 
 async fn start() -> Cloud {
-    let (grafana, influx) = doubles(Product::CloudServerless).await;
+    start_with(None).await
+}
+
+/// [`start`], InfluxDB Cloud's InfluxQL run by the real InfluxDB 1.x at `backend` (the
+/// double's InfluxQL backend) when given.
+async fn start_with(backend: Option<String>) -> Cloud {
+    let (grafana, influx) = doubles_with(Product::CloudServerless, backend).await;
     let p = TestContext::with_repo_stacks();
     let manifest = p.read("stacks/promo-v1.yaml").replace(
         "targets:\n  docker: { network: monitoring-net }\n",
@@ -44,6 +51,14 @@ async fn start() -> Cloud {
 /// Grafana Cloud (a service-account token) and InfluxDB as `product`, with someone else's
 /// bucket and the operator's token; their ports filtered in snapshots.
 async fn doubles(product: Product) -> (GrafanaHandle, Influx2Handle) {
+    doubles_with(product, None).await
+}
+
+/// [`doubles`], with the InfluxDB double's InfluxQL backend when given.
+async fn doubles_with(
+    product: Product,
+    influxql_backend: Option<String>,
+) -> (GrafanaHandle, Influx2Handle) {
     let grafana = promo_doubles::grafana::spawn(GrafanaConfig {
         service_account_tokens: vec![SA_TOKEN.into()],
         ..Default::default()
@@ -60,6 +75,7 @@ async fn doubles(product: Product) -> (GrafanaHandle, Influx2Handle) {
                 retention_seconds: 0,
                 token: Some(OPERATOR.into()),
             }),
+            influxql_backend,
             ..Default::default()
         },
         product,

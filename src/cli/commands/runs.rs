@@ -1,5 +1,6 @@
 //! `runs list|show|compare|export`: after the test — the recorded runs, their numbers from
-//! InfluxDB (the dashboards' formulas), a promo against its baseline, CSV.
+//! InfluxDB (the dashboards' formulas; InfluxDB Cloud with `--target cloud`, the default for
+//! a stack applied there), a promo against its baseline, CSV.
 //!
 //! Owns: the subcommands' flags and exit codes.
 //! May not: render output itself (that is `print::runs`), read the environment.
@@ -138,18 +139,23 @@ pub enum Command {
     },
 }
 
-/// `--run-dir`: where the recorded runs are.
+/// `--run-dir` and `--target`: where the recorded runs are, and where their numbers are read.
 #[derive(Debug, clap::Args)]
 pub struct RunDir {
     /// Run directory (default: generated/<stack>/run).
     #[arg(long, value_name = "DIR")]
     run_dir: Option<PathBuf>,
+    /// Where the stack runs, so where the numbers are read: its own InfluxDB (docker, native)
+    /// or InfluxDB Cloud (cloud) [default: the one target the stack was applied to, else
+    /// docker].
+    #[arg(long, value_parser = super::args::target_parser())]
+    target: Option<crate::targets::TargetKind>,
 }
 
 impl RunDir {
-    /// The recorded runs of the stack `selection` names, in this directory.
+    /// The recorded runs of the stack `selection` names, in this directory, on this target.
     fn open(self, project: &Project, selection: &Selection) -> Result<Runs> {
-        Runs::open(project, selection, self.run_dir)
+        Runs::open(project, selection, self.run_dir, self.target)
     }
 }
 

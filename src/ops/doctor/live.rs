@@ -216,7 +216,7 @@ pub(super) fn data(ctx: &Ctx) -> Finding {
         return skip;
     }
     let testid = last.testid.as_str();
-    let range = crate::runs::source::Source::of(m, values)
+    let range = crate::runs::source::Source::of(m, values, ctx.target)
         .and_then(|s| block_on(async { s.range_if_any(testid).await }).and_then(|r| r));
     match range {
         Ok(Some(r)) => Finding::ok(

@@ -3,7 +3,7 @@
 //!
 //! Owns: the all-or-nothing order of `generate` (every stack prepared before the first write).
 //! May not: print, read the environment, or talk to a target, except to look for data made with
-//! secrets it would generate again (`deploy::refuse_generating_over_data`).
+//! secrets it would generate again (`deploy::env_guard::refuse_generating_over_data`).
 
 use super::{Selection, env_path, load_all};
 use crate::desired::Desired;
@@ -57,7 +57,9 @@ pub fn generate(project: &Project, selection: &Selection, force: bool) -> Result
     let mut engine_warnings = std::collections::BTreeMap::new();
     for (l, desired) in &compiled {
         check_stack(l, desired)?;
-        if let Some(w) = super::deploy::refuse_generating_over_data(project, &templates, l)? {
+        if let Some(w) =
+            super::deploy::env_guard::refuse_generating_over_data(project, &templates, l)?
+        {
             engine_warnings.insert(desired.stack.clone(), w);
         }
     }

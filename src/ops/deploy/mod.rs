@@ -492,9 +492,8 @@ pub fn status_and_alerts(
 mod applied;
 pub use applied::applied_target;
 mod destroy;
-mod env_guard;
+pub(crate) mod env_guard;
 pub use destroy::{DestroyPreview, DestroyReport, destroy};
-pub(crate) use env_guard::refuse_generating_over_data;
 mod saved;
 pub use saved::SavedPlan;
 #[cfg(test)]

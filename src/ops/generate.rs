@@ -55,10 +55,12 @@ pub fn generate(project: &Project, selection: &Selection, force: bool) -> Result
     // looked for once, before the locks (another command completing `.env` meanwhile only
     // makes generate add less).
     let mut engine_warnings = std::collections::BTreeMap::new();
+    // Asked once, and only when a stack would have secrets generated.
+    let local = std::cell::LazyCell::new(crate::targets::on_this_machine as fn() -> _);
     for (l, desired) in &compiled {
         check_stack(l, desired)?;
         if let Some(w) =
-            super::deploy::env_guard::refuse_generating_over_data(project, &templates, l)?
+            super::deploy::env_guard::refuse_generating_over_data(project, &templates, l, &local)?
         {
             engine_warnings.insert(desired.stack.clone(), w);
         }

@@ -126,6 +126,10 @@ pub struct Plan {
     /// none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub in_use: Vec<InUse>,
+    /// What the target found that the plan says with it ([`Observed::warnings`]). Absent from
+    /// JSON when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Counts for the summary line.
@@ -204,6 +208,7 @@ pub fn plan(desired: &Desired, observed: &Observed, target: &str, prune: bool) -
         steps,
         undeclared,
         in_use,
+        warnings: observed.warnings.clone(),
     }
 }
 
@@ -374,6 +379,7 @@ pub(crate) fn observed_as_applied(d: &Desired) -> Observed {
             .collect(),
         unread: BTreeMap::new(),
         attached: BTreeMap::new(),
+        warnings: Vec::new(),
     }
 }
 

@@ -129,6 +129,9 @@ pub struct Observed {
     /// The stack's networks that containers which are not the stack's are attached to, by id
     /// (the docker target; none elsewhere).
     pub attached: BTreeMap<ResourceId, InUse>,
+    /// What the target found that a plan should say, not a resource (the cloud's organisation
+    /// home dashboard held by another stack); `destroy` does not show them.
+    pub warnings: Vec<String>,
 }
 
 impl Extend<ObservedResource> for Observed {

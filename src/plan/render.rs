@@ -163,6 +163,9 @@ pub fn render(plan: &Plan) -> String {
             capitalized(&used.how_to_free()),
         );
     }
+    for w in &plan.warnings {
+        let _ = writeln!(out, "Warning: {w}");
+    }
     let s = plan.summary();
     if !plan.is_empty() {
         let checks = if s.check > 0 {

@@ -290,6 +290,30 @@ pub fn for_kind(kind: TargetKind, ctx: Context, place: &Place) -> Result<Box<dyn
     })
 }
 
+/// A target whose data can be on this machine, for a command without `--target` that must
+/// look at every one (`generate`'s lost-`.env` guard).
+#[derive(Debug)]
+pub enum Local {
+    /// To ask: its data is where this machine keeps it.
+    Ask(TargetKind),
+    /// Configured here but not answering: why, for people.
+    Unasked(TargetKind, String),
+}
+
+/// The targets with data on this machine: native (its data directories) always; docker when
+/// an engine is configured here ([`docker::engine_here`]: a ping bounded to a few seconds).
+/// The cloud target keeps nothing here.
+pub fn on_this_machine() -> Vec<Local> {
+    let docker = match docker::engine_here() {
+        docker::EngineHere::None => None,
+        docker::EngineHere::Answers => Some(Local::Ask(TargetKind::Docker)),
+        docker::EngineHere::Silent(why) => Some(Local::Unasked(TargetKind::Docker, why)),
+    };
+    std::iter::once(Local::Ask(TargetKind::Native))
+        .chain(docker)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,7 +91,6 @@ fn destroy_keeps_the_network_a_foreign_container_uses_and_finishes_once_it_left(
     ----- stdout -----
     promo-infra will destroy on stack `[STACK]` (target docker):
 
-      - network.monitoring-net
       - volume.grafana-data
       - volume.influxdb-data
       - service.control-api

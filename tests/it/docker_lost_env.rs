@@ -27,7 +27,7 @@ fn generate_alone_makes_no_new_secret_over_kept_volumes() {
 
     ----- stderr -----
       x secrets file `[TEMP]/generated/[STACK]/.env`: INFLUXDB_ADMIN_PASSWORD, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY are missing, but stack `[STACK]` on target docker still has the data made with them (volume.grafana-data, volume.influxdb-data): a new value would not open it, so none is generated
-      help: restore generated/[STACK]/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra destroy --volumes` deletes it, then `promo-infra apply` makes a new stack; nothing was changed
+      help: restore generated/[STACK]/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; if that data belongs to another checkout of stack `[STACK]` on this machine, give this one another `stack:` name instead; to start over without that data, `promo-infra destroy --volumes --target docker` deletes it, then `promo-infra apply --target docker` makes a new stack; nothing was changed
     ");
     assert!(
         s.p.snapshot_tree() == before,
@@ -78,7 +78,7 @@ fn generate_says_when_it_could_not_ask_the_engine() {
       + generated/shop/systemd/promo-infra-shop-influxdb.service
       + generated/shop/.env (0600, 6 secrets generated)
     warning: alerts have nowhere to go: SLACK_WEBHOOK_URL is not set, so Grafana gets no Slack contact point (the alert rules still run and show on the dashboards). To send them to Slack, add `SLACK_WEBHOOK_URL=https://hooks.slack.com/...` to generated/shop/.env or export SLACK_WEBHOOK_URL, then apply
-    warning: stack `shop`: generated GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY, INFLUXDB_ADMIN_PASSWORD, INFLUXDB_ADMIN_TOKEN without looking for data made with earlier values on Docker (the engine at unix://[TEMP]/docker.sock does not answer: Connection refused (os error 111)); if this stack was applied on Docker with another .env, restore that .env before `promo-infra apply`
+    warning: stack `shop`: generated GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY, INFLUXDB_ADMIN_PASSWORD, INFLUXDB_ADMIN_TOKEN without looking for data made with earlier values on target docker (the engine at unix://[TEMP]/docker.sock does not answer: Connection refused (os error 111)); if this stack was applied there with another .env, restore that .env before `promo-infra apply`
     ✓ generated/shop: 17 created, 0 updated, 0 unchanged, 0 removed
 
     ----- stderr -----
@@ -117,7 +117,7 @@ fn an_influxdb2_env_that_lost_only_its_token_is_told_to_restore_it() {
 
     ----- stderr -----
       x secrets file `[TEMP]/generated/[STACK]/.env`: INFLUXDB_ADMIN_TOKEN is missing, but stack `[STACK]` on target docker still has the data made with it (volume.influxdb-data): a new value would not open it, so none is generated
-      help: restore generated/[STACK]/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra destroy --volumes` deletes it, then `promo-infra apply` makes a new stack; nothing was changed
+      help: restore generated/[STACK]/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; if that data belongs to another checkout of stack `[STACK]` on this machine, give this one another `stack:` name instead; to start over without that data, `promo-infra destroy --volumes --target docker` deletes it, then `promo-infra apply --target docker` makes a new stack; nothing was changed
     ");
     let generate = s.run(&["generate"]);
     assert_eq!(

@@ -83,7 +83,7 @@ fn a_lost_env_with_the_data_kept_is_refused_not_regenerated() {
 
     ----- stderr -----
       x secrets file `[TEMP]/generated/native-it/.env`: INFLUXDB_ADMIN_PASSWORD, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY are missing, but stack `native-it` on target native still has the data made with them (service.grafana's data directory data/native-it/grafana, service.influxdb's data directory data/native-it/influxdb): a new value would not open it, so none is generated
-      help: restore generated/native-it/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra -f stacks/native-it.yaml destroy --volumes --target native` deletes it, then `promo-infra -f stacks/native-it.yaml apply --target native` makes a new stack; nothing was changed
+      help: restore generated/native-it/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; if that data belongs to another checkout of stack `native-it` on this machine, give this one another `stack:` name instead; to start over without that data, `promo-infra -f stacks/native-it.yaml destroy --volumes --target native` deletes it, then `promo-infra -f stacks/native-it.yaml apply --target native` makes a new stack; nothing was changed
     ");
     // apply refuses the same way, before its question and before `.env` is completed.
     apply_refuses_as(&refused);
@@ -148,7 +148,7 @@ fn a_grafana_holding_no_dashboard_still_counts() {
 
     ----- stderr -----
       x secrets file `[TEMP]/generated/native-it/.env`: INFLUXDB_ADMIN_PASSWORD, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY are missing, but stack `native-it` on target native still has the data made with them (service.grafana's data directory data/native-it/grafana, service.influxdb's data directory data/native-it/influxdb): a new value would not open it, so none is generated
-      help: restore generated/native-it/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra -f stacks/native-it.yaml destroy --volumes --target native` deletes it, then `promo-infra -f stacks/native-it.yaml apply --target native` makes a new stack; nothing was changed
+      help: restore generated/native-it/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; if that data belongs to another checkout of stack `native-it` on this machine, give this one another `stack:` name instead; to start over without that data, `promo-infra -f stacks/native-it.yaml destroy --volumes --target native` deletes it, then `promo-infra -f stacks/native-it.yaml apply --target native` makes a new stack; nothing was changed
     ");
     assert!(stack.project.snapshot_tree() == before, "nothing written");
     env.restore();
@@ -218,7 +218,7 @@ fn generate_alone_makes_no_new_secret_over_kept_data() {
 
     ----- stderr -----
       x secrets file `[TEMP]/generated/native-it/.env`: INFLUXDB_ADMIN_PASSWORD, GRAFANA_ADMIN_PASSWORD, GRAFANA_SECRET_KEY are missing, but stack `native-it` on target native still has the data made with them (service.grafana's data directory data/native-it/grafana, service.influxdb's data directory data/native-it/influxdb): a new value would not open it, so none is generated
-      help: restore generated/native-it/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra -f stacks/native-it.yaml destroy --volumes --target native` deletes it, then `promo-infra -f stacks/native-it.yaml apply --target native` makes a new stack; nothing was changed
+      help: restore generated/native-it/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; if that data belongs to another checkout of stack `native-it` on this machine, give this one another `stack:` name instead; to start over without that data, `promo-infra -f stacks/native-it.yaml destroy --volumes --target native` deletes it, then `promo-infra -f stacks/native-it.yaml apply --target native` makes a new stack; nothing was changed
     ");
     assert!(
         stack.project.snapshot_tree() == before,

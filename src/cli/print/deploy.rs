@@ -208,7 +208,11 @@ pub fn destroy_preview(
     out.line(&format!(
         "promo-infra will destroy on stack `{stack}` (target {target}):\n"
     ));
-    for id in existing {
+    // A network in use is listed once, as kept (below), not also as destroyed.
+    for id in existing
+        .iter()
+        .filter(|id| !in_use.iter().any(|u| u.id == **id))
+    {
         out.change('-', &id.to_string());
     }
     if !in_use.is_empty() {

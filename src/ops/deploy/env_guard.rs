@@ -131,13 +131,11 @@ pub(super) fn refuse(
             if missing.len() == 1 { "it" } else { "them" },
             holders.into_iter().collect::<Vec<_>>().join(", "),
         ),
-        // The target is named (the default's aside): `generate`, which has none, refuses too.
+        // The target is always named: `generate`, which has none, refuses too (and a command
+        // suggested after it would otherwise get the target the stack was applied to).
         help: Some(format!(
-            "restore generated/{stack}/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; to start over without that data instead, `promo-infra destroy --volumes{target}` deletes it, then `promo-infra apply{target}` makes a new stack; nothing was changed",
-            target = match s.kind {
-                crate::targets::TargetKind::Docker => String::new(),
-                other => format!(" --target {}", other.as_str()),
-            }
+            "restore generated/{stack}/.env as it was when the stack was applied (a copy, another checkout or machine, a password manager), then run the command again; if that data belongs to another checkout of stack `{stack}` on this machine, give this one another `stack:` name instead; to start over without that data, `promo-infra destroy --volumes --target {target}` deletes it, then `promo-infra apply --target {target}` makes a new stack; nothing was changed",
+            target = s.kind.as_str()
         )),
     })
 }
@@ -176,15 +174,16 @@ pub(super) fn refuse_before_generating(
 }
 
 /// `generate`'s guard (it has no target): before it generates into a stack's `.env` a secret
-/// some data is made with (`.env` lost, or never made), look for that data wherever this
-/// machine keeps it — the native target's data directories, and the Docker engine's volumes
-/// and containers — and refuse as `plan` and `apply` do. A re-cloned project on a host whose
-/// volumes outlived the old checkout is the case this is for. An engine that is configured but
-/// does not answer cannot be asked: that is returned as a warning, and generate goes on.
+/// some data is made with (`.env` lost, or never made), look for that data on every target
+/// that keeps data on this machine (`local`: [`crate::targets::on_this_machine`]) and refuse
+/// as `plan` and `apply` do. A re-cloned project on a host whose volumes outlived the old
+/// checkout is the case this is for. A target that is configured but does not answer cannot
+/// be asked: that is returned as a warning, and generate goes on.
 pub(crate) fn refuse_generating_over_data(
     project: &crate::project::Project,
     templates: &crate::compile::Templates,
     loaded: &crate::manifest::Loaded,
+    local: &std::cell::LazyCell<Vec<crate::targets::Local>>,
 ) -> Result<Option<String>> {
     let m = &loaded.manifest;
     let env_path = project.generated_dir(&m.stack).join(".env");
@@ -196,46 +195,38 @@ pub(crate) fn refuse_generating_over_data(
         secrets::os_random_hex,
     )?;
     let added = &env.outcome().added;
-    if !KEPT_IN_DATA
+    let kept: Vec<&String> = added
         .iter()
-        .any(|(n, _)| added.contains(&n.to_string()))
-    {
+        .filter(|a| KEPT_IN_DATA.iter().any(|(n, _)| n == a))
+        .collect();
+    if kept.is_empty() {
         return Ok(None);
     }
     let timeout = crate::ops::DEFAULT_HEALTH_TIMEOUT;
-    use crate::targets::TargetKind::{Docker, Native};
-    refuse_before_generating(
-        project,
-        templates,
-        loaded,
-        (Native, timeout),
-        on_disk.clone(),
-        added,
-    )?;
-    match crate::targets::docker::engine_here() {
-        crate::targets::docker::EngineHere::None => Ok(None),
-        crate::targets::docker::EngineHere::Silent(e) => Ok(Some(format!(
-            "stack `{}`: generated {} without looking for data made with earlier values on Docker ({e}); if this stack was applied on Docker with another .env, restore that .env before `promo-infra apply`",
-            *m.stack,
-            added
-                .iter()
-                .filter(|a| KEPT_IN_DATA.iter().any(|(n, _)| n == a))
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-        crate::targets::docker::EngineHere::Answers => {
-            refuse_before_generating(
+    let mut unasked = Vec::new();
+    for l in local.iter() {
+        match l {
+            crate::targets::Local::Ask(kind) => refuse_before_generating(
                 project,
                 templates,
                 loaded,
-                (Docker, timeout),
-                on_disk,
+                (*kind, timeout),
+                on_disk.clone(),
                 added,
-            )?;
-            Ok(None)
+            )?,
+            crate::targets::Local::Unasked(kind, why) => {
+                unasked.push(format!("{} ({why})", kind.as_str()));
+            }
         }
     }
+    Ok((!unasked.is_empty()).then(|| {
+        format!(
+            "stack `{}`: generated {} without looking for data made with earlier values on target {}; if this stack was applied there with another .env, restore that .env before `promo-infra apply`",
+            *m.stack,
+            kept.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "),
+            unasked.join(", ")
+        )
+    }))
 }
 
 /// What holds `service`'s data: the service as observed, the volumes it mounts, or (native)

@@ -56,8 +56,9 @@ fn configuration(desired: &Desired) -> String {
     sha256_hex(listing.as_bytes())
 }
 
-/// The fingerprint of what a target observed.
-fn state(observed: &Observed) -> String {
+/// The fingerprint of what a target observed, as far as a plan of `desired` (with `--prune`
+/// or not) depends on it.
+fn state(observed: &Observed, desired: &Desired, prune: bool) -> String {
     let mut listing = String::new();
     for (id, o) in &observed.resources {
         listing.push_str(&format!(
@@ -72,10 +73,17 @@ fn state(observed: &Observed) -> String {
     for (id, why) in &observed.unread {
         listing.push_str(&format!("unread {id} {why:?}\n"));
     }
-    // Likewise only when containers that are not the stack's use one of its networks (a
-    // `--prune` plan keeps such a network).
-    for (id, used) in &observed.attached {
-        listing.push_str(&format!("attached {id} {}\n", used.containers.join(",")));
+    // Likewise only where the plan depends on it: a `--prune` plan keeps a network the stack
+    // no longer declares while containers that are not the stack's use it. Which containers,
+    // and those on a declared network (k6 runs come and go), change no plan.
+    let undeclared = |id: &&crate::desired::ResourceId| !desired.resources.contains_key(*id);
+    for id in observed
+        .attached
+        .keys()
+        .filter(undeclared)
+        .filter(|_| prune)
+    {
+        listing.push_str(&format!("attached {id}\n"));
     }
     sha256_hex(listing.as_bytes())
 }
@@ -116,7 +124,7 @@ impl SavedPlan {
             target: target.as_str().to_string(),
             prune,
             configuration: configuration(desired),
-            state: state(observed),
+            state: state(observed, desired, prune),
             plan: to_json(plan)?,
         })
     }
@@ -220,7 +228,7 @@ impl SavedPlan {
                 self.stack, self.stack
             )));
         }
-        if state(observed) != self.state {
+        if state(observed, desired, self.prune) != self.state {
             return Err(stale(format!(
                 "stack `{}` on target {} (another apply, or a change outside promo-infra)",
                 self.stack, self.target
@@ -288,6 +296,34 @@ mod tests {
                 "run `promo-infra -f stacks/promo.yaml plan --target native --out p.plan` again with this promo-infra, review it, then apply it (if this very binary made the saved plan, that is a bug: please report it)"
             )
         );
+    }
+
+    /// Containers that are not the stack's on its networks change the saved state only where
+    /// a plan depends on them: a `--prune` plan and a network the stack no longer declares
+    /// (kept while they use it). k6 runs coming and going (other names, or none) do not make
+    /// a saved plan stale.
+    #[test]
+    fn foreign_containers_count_only_where_the_plan_depends_on_them() {
+        use crate::desired::{ResourceId, ResourceKind};
+        let desired = Desired::default();
+        let empty = Observed::default();
+        let with = |names: &[&str]| {
+            let id = ResourceId::new(ResourceKind::Network, "old-net");
+            let mut o = Observed::default();
+            o.attached.insert(
+                id.clone(),
+                crate::plan::InUse {
+                    id,
+                    network: "promo_old-net".into(),
+                    containers: names.iter().map(|n| n.to_string()).collect(),
+                },
+            );
+            o
+        };
+        let (one, other) = (with(&["k6-a"]), with(&["k6-b", "k6-c"]));
+        assert_eq!(state(&one, &desired, false), state(&empty, &desired, false));
+        assert_ne!(state(&one, &desired, true), state(&empty, &desired, true));
+        assert_eq!(state(&one, &desired, true), state(&other, &desired, true));
     }
 
     /// A plan file made by another promo-infra (or one from before the field) is refused

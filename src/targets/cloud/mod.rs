@@ -104,15 +104,16 @@ impl Target for CloudTarget {
                 futures_util::future::try_join_all(others),
             )?;
             refuse_other_stacks(&grafana, desired, &found).await?;
-            warn_home_taken(&grafana, desired).await?;
+            let home = home_taken(&grafana, desired).await;
             self.versions.replace(Some(versions));
             found.extend(others.into_iter().flatten());
-            Ok::<_, Error>(found)
+            Ok::<_, Error>((found, home))
         };
         let influx_side = influx::observe(influx, &self.ctx, desired, &mut from_influx);
-        let (found, ()) = futures_util::try_join!(grafana_side, influx_side)?;
+        let ((found, home), ()) = futures_util::try_join!(grafana_side, influx_side)?;
         let mut observed = from_influx;
         observed.extend(found);
+        observed.warnings.extend(home);
         Ok(observed)
     }
 
@@ -269,31 +270,27 @@ async fn refuse_other_stacks(
     Ok(())
 }
 
-/// The organisation's home dashboard is one preference for the whole Grafana: when it is
-/// another stack's dashboard and this stack sets `grafana.home_dashboard` too, each stack's
-/// apply takes it from the other, for ever. Said with the plan, whose `home` change shows what
-/// apply does; a home chosen in Grafana's UI (no stack's) is the manifest's to replace.
-async fn warn_home_taken(grafana: &crate::grafana::Client, desired: &Desired) -> Result<()> {
-    let Some(ours) = desired.resources.values().find_map(|r| match &r.spec {
+/// The organisation's home dashboard is one preference for the whole Grafana: when another
+/// stack's dashboard holds it and this stack sets `grafana.home_dashboard`, this stack's apply
+/// takes it, and that stack's next apply may take it back. Said with the plan, whose `home`
+/// change shows what apply does; a home chosen in Grafana's UI (no stack's) is the manifest's
+/// to replace. Best effort: a read that fails (the home dashboard in a folder this token may
+/// not read) says nothing, and the plan goes on.
+async fn home_taken(grafana: &crate::grafana::Client, desired: &Desired) -> Option<String> {
+    let ours = desired.resources.values().find_map(|r| match &r.spec {
         ResourceSpec::Dashboard(d) if d.home => Some(d),
         _ => None,
-    }) else {
-        return Ok(());
-    };
-    let Some(home) = grafana
+    })?;
+    let home = grafana
         .home_dashboard()
-        .await?
-        .filter(|h| !h.is_empty() && *h != ours.uid)
-    else {
-        return Ok(());
-    };
-    if let Some(answer) = grafana.dashboard_answer(&home).await?
-        && let Some(owner) = crate::grafana::sync::other_stack(&answer, &ours.folder_uid)
-    {
-        tracing::warn!(
-            "dashboard.{}: the organisation's home dashboard is `{home}`, stack `{owner}`'s; both stacks set `grafana.home_dashboard`, so each one's apply takes it from the other: keep it in one of the two manifests",
-            ours.uid
-        );
-    }
-    Ok(())
+        .await
+        .ok()
+        .flatten()
+        .filter(|h| !h.is_empty() && *h != ours.uid)?;
+    let answer = grafana.dashboard_answer(&home).await.ok().flatten()?;
+    let owner = crate::grafana::sync::other_stack(&answer, &ours.folder_uid)?;
+    Some(format!(
+        "the organisation's home dashboard is `{home}`, stack `{owner}`'s dashboard: this stack's `grafana.home_dashboard` takes it (dashboard.{}), and if stack `{owner}` sets it too, each one's apply takes it from the other: keep it in one of the two manifests",
+        ours.uid
+    ))
 }

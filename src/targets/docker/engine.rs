@@ -56,7 +56,11 @@ pub enum EngineHere {
     Answers,
 }
 
-/// [`EngineHere`] of [`docker_host`]: a ping, bounded by the client's request timeout.
+/// How long [`engine_here`] waits for the ping: a command that works without an engine is not
+/// held up by one that hangs (the client's own bound is [`REQUEST_TIMEOUT_S`]).
+const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// [`EngineHere`] of [`docker_host`]: a ping, bounded by [`PING_TIMEOUT`].
 pub fn engine_here() -> EngineHere {
     let host = docker_host();
     if let Some(socket) = host.strip_prefix("unix://")
@@ -66,7 +70,10 @@ pub fn engine_here() -> EngineHere {
     }
     let ping = async {
         let docker = connect().map_err(|e| e.to_string())?;
-        docker.ping().await.map(|_| ()).map_err(|e| describe(&e))
+        match tokio::time::timeout(PING_TIMEOUT, docker.ping()).await {
+            Ok(answer) => answer.map(|_| ()).map_err(|e| describe(&e)),
+            Err(_) => Err(format!("no answer within {} s", PING_TIMEOUT.as_secs())),
+        }
     };
     let answered = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -89,6 +89,15 @@ pub(super) async fn remove(t: &DockerTarget, name: &str) -> Result<Removal> {
         Err(e) if is_not_found(&e) => return Ok(Removal::Absent),
         Err(e) => e,
     };
+    // The engine's refusal of a network in use is a 403 ("has active endpoints"); any other
+    // failure is said as it is, whatever is attached.
+    if super::engine::status_of(&failed) != Some(403) {
+        return Err(write_error(
+            &format!("removing network {name}"),
+            failed,
+            None,
+        ));
+    }
     match attached(t, name).await? {
         Some(attached) if !attached.is_empty() => {
             let mut containers: Vec<String> = attached.into_values().collect();

@@ -23,10 +23,10 @@ async fn two_stacks_setting_the_home_dashboard_are_told_they_take_it_from_each_o
       ~ dashboard.promo-marketing
           ~ home: false → true
 
+    Warning: the organisation's home dashboard is `other-marketing`, stack `other`'s dashboard: this stack's `grafana.home_dashboard` takes it (dashboard.promo-marketing), and if stack `other` sets it too, each one's apply takes it from the other: keep it in one of the two manifests
     Plan: 0 to add, 1 to change, 0 to destroy.
 
     ----- stderr -----
-    warning: dashboard.promo-marketing: the organisation's home dashboard is `other-marketing`, stack `other`'s; both stacks set `grafana.home_dashboard`, so each one's apply takes it from the other: keep it in one of the two manifests
     ");
     // The way out: `home_dashboard` kept in one manifest. `other`'s plan then clears the
     // preference it holds, and says nothing; `promo-v1` takes the home without a warning.

@@ -310,34 +310,17 @@ mod tests {
 
     #[test]
     fn destroy_preview_names_the_target_it_acts_on() {
-        let mut out = plain();
-        destroy_preview(
-            &mut out,
-            "shop",
-            TargetKind::Native,
-            &[],
-            &[],
-            false,
-            "data/shop",
-        );
-        assert_eq!(
-            text(out),
-            "Stack `shop` has nothing to destroy on target native.\n"
-        );
-        let mut out = plain();
-        destroy_preview(
-            &mut out,
-            "shop",
-            TargetKind::Docker,
-            &[],
-            &[],
-            false,
-            "data/shop",
-        );
-        assert_eq!(
-            text(out),
-            "Stack `shop` has nothing to destroy on target docker.\n"
-        );
+        for target in [TargetKind::Native, TargetKind::Docker] {
+            let mut out = plain();
+            destroy_preview(&mut out, "shop", target, &[], &[], false, "data/shop");
+            assert_eq!(
+                text(out),
+                format!(
+                    "Stack `shop` has nothing to destroy on target {}.\n",
+                    target.as_str()
+                )
+            );
+        }
     }
 
     #[test]

@@ -59,9 +59,19 @@ pub fn generate(project: &Project, selection: &Selection, force: bool) -> Result
     let local = std::cell::LazyCell::new(crate::targets::on_this_machine as fn() -> _);
     for (l, desired) in &compiled {
         check_stack(l, desired)?;
-        if let Some(w) =
-            super::deploy::env_guard::refuse_generating_over_data(project, &templates, l, &local)?
-        {
+        // What `.env` holds, and what generate would add to it (decided by reading only).
+        let path = env_path(project, &l.manifest);
+        let on_disk = secrets::read_env(&path)?.unwrap_or_default();
+        let catalog = secrets::catalog(&l.manifest);
+        let env = secrets::prepare_env(
+            &path,
+            &catalog,
+            *l.manifest.environment,
+            secrets::os_random_hex,
+        )?;
+        let adding = (on_disk, env.outcome().added.as_slice());
+        let guard = super::deploy::env_guard::refuse_generating_over_data;
+        if let Some(w) = guard(project, &templates, l, adding, &local)? {
             engine_warnings.insert(desired.stack.clone(), w);
         }
     }

@@ -102,6 +102,13 @@ pub(crate) struct Stack {
     path: std::ffi::OsString,
 }
 
+/// Idempotence: `desired` observed again on `target` plans no change (the plan shown if not).
+async fn replans_empty(target: &NativeTarget, desired: &Desired) {
+    let observed = target.observe(desired).await.expect("observe");
+    let again = plan::plan(desired, &observed, "native", false);
+    assert!(again.is_empty(), "{}", plan::render(&again));
+}
+
 impl Stack {
     pub(crate) fn new(text: &str) -> Self {
         let project = TestContext::new();
@@ -235,13 +242,7 @@ async fn native_lifecycle_with_real_influxd() {
     );
 
     // Re-plan right after apply: no changes.
-    let again = plan::plan(
-        &desired,
-        &target.observe(&desired).await.expect("observe"),
-        "native",
-        false,
-    );
-    assert!(again.is_empty(), "{}", plan::render(&again));
+    replans_empty(&target, &desired).await;
 
     // Data written through the least-privilege k6 user.
     let env = std::fs::read_to_string(stack.project.path().join("generated/native-it/.env"))
@@ -1753,13 +1754,7 @@ async fn a_killed_process_is_planned_started_and_started_again_from_its_data() {
         again != killed && target.live("influxdb").is_some(),
         "influxdb runs again, as a new process (pid {again}, killed {killed})"
     );
-    let replan = plan::plan(
-        &desired,
-        &target.observe(&desired).await.expect("observe"),
-        "native",
-        false,
-    );
-    assert!(replan.is_empty(), "{}", plan::render(&replan));
+    replans_empty(&target, &desired).await;
     target.destroy(&desired, true).await.expect("destroy");
 }
 
@@ -1848,12 +1843,6 @@ async fn a_killed_grafana_with_an_in_place_change_is_started_with_it() {
         p95.contains("2500") && !p95.contains("3000"),
         "the p95 rule has the new threshold: {p95}"
     );
-    let replan = plan::plan(
-        &desired,
-        &target.observe(&desired).await.expect("observe"),
-        "native",
-        false,
-    );
-    assert!(replan.is_empty(), "{}", plan::render(&replan));
+    replans_empty(&target, &desired).await;
     target.destroy(&desired, true).await.expect("destroy");
 }

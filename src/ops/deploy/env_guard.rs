@@ -173,28 +173,21 @@ pub(super) fn refuse_before_generating(
     refuse(&s, &observed, |n| added.iter().any(|a| a == n))
 }
 
-/// `generate`'s guard (it has no target): before it generates into a stack's `.env` a secret
-/// some data is made with (`.env` lost, or never made), look for that data on every target
-/// that keeps data on this machine (`local`: [`crate::targets::on_this_machine`]) and refuse
-/// as `plan` and `apply` do. A re-cloned project on a host whose volumes outlived the old
-/// checkout is the case this is for. A target that is configured but does not answer cannot
-/// be asked: that is returned as a warning, and generate goes on.
+/// `generate`'s guard (it has no target): before it generates `added` into a stack's `.env`
+/// (`on_disk` is what the file holds) while one of them is a secret some data is made with
+/// (`.env` lost, or never made), look for that data on every target that keeps data on this
+/// machine (`local`: [`crate::targets::on_this_machine`]) and refuse as `plan` and `apply` do.
+/// A re-cloned project on a host whose volumes outlived the old checkout is the case this is
+/// for. A target that is configured but does not answer cannot be asked: that is returned as
+/// a warning, and generate goes on.
 pub(crate) fn refuse_generating_over_data(
     project: &crate::project::Project,
     templates: &crate::compile::Templates,
     loaded: &crate::manifest::Loaded,
+    (on_disk, added): (secrets::SecretValues, &[String]),
     local: &std::cell::LazyCell<Vec<crate::targets::Local>>,
 ) -> Result<Option<String>> {
     let m = &loaded.manifest;
-    let env_path = project.generated_dir(&m.stack).join(".env");
-    let on_disk = secrets::read_env(&env_path)?.unwrap_or_default();
-    let env = secrets::prepare_env(
-        &env_path,
-        &secrets::catalog(m),
-        *m.environment,
-        secrets::os_random_hex,
-    )?;
-    let added = &env.outcome().added;
     let kept: Vec<&String> = added
         .iter()
         .filter(|a| KEPT_IN_DATA.iter().any(|(n, _)| n == a))

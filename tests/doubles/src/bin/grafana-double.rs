@@ -39,28 +39,6 @@ struct ServerArgs {
     cfg: Vec<String>,
 }
 
-/// Drops the `server` subcommand and turns Go-style `-config` into `--config`.
-fn normalize(args: Vec<String>) -> Vec<String> {
-    let mut out = Vec::with_capacity(args.len());
-    let mut it = args.into_iter();
-    if let Some(argv0) = it.next() {
-        out.push(argv0);
-    }
-    let mut first = true;
-    for a in it {
-        if first && a == "server" {
-            first = false;
-            continue;
-        }
-        first = false;
-        let long = ["config", "homepath", "pidfile", "packaging"]
-            .iter()
-            .find(|f| a == format!("-{f}") || a.starts_with(&format!("-{f}=")));
-        out.push(if long.is_some() { format!("-{a}") } else { a });
-    }
-    out
-}
-
 fn log(level: &str, logger: &str, msg: &str, extra: &str) {
     eprintln!(
         "logger={logger} t={} level={level} msg=\"{msg}\"{}{extra}",
@@ -108,7 +86,7 @@ fn pace_from_env(state: &grafana::GrafanaState) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = ServerArgs::parse_from(normalize(std::env::args().collect()));
+    let args = ServerArgs::parse_from(config::normalize_args(std::env::args().collect()));
     let settings = match config::load(
         args.config.as_deref(),
         args.homepath.as_deref(),
@@ -200,36 +178,5 @@ async fn main() -> ExitCode {
             eprintln!("Error: ✗ {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn normalizes_grafana_command_lines() {
-        let v = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
-        assert_eq!(
-            normalize(v(&[
-                "grafana",
-                "server",
-                "-config=/a.ini",
-                "--homepath",
-                "/h",
-                "cfg:x.y=1"
-            ])),
-            v(&[
-                "grafana",
-                "--config=/a.ini",
-                "--homepath",
-                "/h",
-                "cfg:x.y=1"
-            ])
-        );
-        assert_eq!(
-            normalize(v(&["g", "-config", "/a"])),
-            v(&["g", "--config", "/a"])
-        );
     }
 }

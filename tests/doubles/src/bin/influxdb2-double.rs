@@ -7,7 +7,6 @@
 //! `--influxql-backend URL` runs InfluxQL on a real InfluxDB 1.x.
 #![allow(clippy::disallowed_methods)] // tests read their environment (CI)
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -39,25 +38,6 @@ struct Args {
     /// the points it accepts (`http://127.0.0.1:8087`).
     #[arg(long, value_name = "URL")]
     influxql_backend: Option<String>,
-}
-
-fn parse_bind(s: &str) -> Result<SocketAddr, String> {
-    if let Some(port) = s.strip_prefix(':') {
-        let port: u16 = port
-            .parse()
-            .map_err(|_| format!("invalid http-bind-address {s:?}"))?;
-        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
-    }
-    if let Some((host, port)) = s.rsplit_once(':')
-        && host == "localhost"
-    {
-        let port: u16 = port
-            .parse()
-            .map_err(|_| format!("invalid http-bind-address {s:?}"))?;
-        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
-    }
-    s.parse()
-        .map_err(|_| format!("invalid http-bind-address {s:?}: expected host:port"))
 }
 
 fn log(level: &str, msg: &str, extra: &str) {
@@ -93,7 +73,7 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let addr = match parse_bind(&args.http_bind_address) {
+    let addr = match influx2::parse_bind(&args.http_bind_address) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("Error: {e}");
@@ -146,27 +126,5 @@ async fn main() -> ExitCode {
             eprintln!("Error: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bind_addresses() {
-        assert_eq!(
-            parse_bind(":8086").unwrap(),
-            "0.0.0.0:8086".parse().unwrap()
-        );
-        assert_eq!(
-            parse_bind("127.0.0.1:9999").unwrap(),
-            "127.0.0.1:9999".parse().unwrap()
-        );
-        assert_eq!(
-            parse_bind("localhost:1").unwrap(),
-            "127.0.0.1:1".parse().unwrap()
-        );
-        assert!(parse_bind("nope").is_err());
     }
 }

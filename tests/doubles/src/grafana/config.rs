@@ -261,6 +261,29 @@ pub fn load(
     })
 }
 
+/// Grafana's command line in clap's terms: drops the `server` subcommand and turns Go-style
+/// `-config` into `--config`.
+pub fn normalize_args(args: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.into_iter();
+    if let Some(argv0) = it.next() {
+        out.push(argv0);
+    }
+    let mut first = true;
+    for a in it {
+        if first && a == "server" {
+            first = false;
+            continue;
+        }
+        first = false;
+        let long = ["config", "homepath", "pidfile", "packaging"]
+            .iter()
+            .find(|f| a == format!("-{f}") || a.starts_with(&format!("-{f}=")));
+        out.push(if long.is_some() { format!("-{a}") } else { a });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +342,31 @@ mod tests {
     #[test]
     fn braced_env() {
         assert_eq!(eval_braced_env("a${PW}b${}c", &env), "ahunter22b${}c");
+    }
+
+    #[test]
+    fn normalizes_grafana_command_lines() {
+        let v = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            normalize_args(v(&[
+                "grafana",
+                "server",
+                "-config=/a.ini",
+                "--homepath",
+                "/h",
+                "cfg:x.y=1"
+            ])),
+            v(&[
+                "grafana",
+                "--config=/a.ini",
+                "--homepath",
+                "/h",
+                "cfg:x.y=1"
+            ])
+        );
+        assert_eq!(
+            normalize_args(v(&["g", "-config", "/a"])),
+            v(&["g", "--config", "/a"])
+        );
     }
 }

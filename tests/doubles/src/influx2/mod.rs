@@ -11,7 +11,7 @@ pub mod lineproto;
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
@@ -1392,6 +1392,27 @@ async fn double_faults_add(State(app): State<App>, body: Bytes) -> Reply {
     }
 }
 
+/// The image's `INFLUXD_HTTP_BIND_ADDRESS` / `--http-bind-address`: `:8086` (every address),
+/// `localhost:8086`, or `host:port`.
+pub fn parse_bind(s: &str) -> Result<SocketAddr, String> {
+    if let Some(port) = s.strip_prefix(':') {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("invalid http-bind-address {s:?}"))?;
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
+    }
+    if let Some((host, port)) = s.rsplit_once(':')
+        && host == "localhost"
+    {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("invalid http-bind-address {s:?}"))?;
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    s.parse()
+        .map_err(|_| format!("invalid http-bind-address {s:?}: expected host:port"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1424,5 +1445,22 @@ mod tests {
         let missing = |k: &str| (k == "DOCKER_INFLUXDB_INIT_MODE").then(|| "setup".to_owned());
         let e = Influx2Config::from_env(&missing).unwrap_err();
         assert!(e.contains("DOCKER_INFLUXDB_INIT_USERNAME"), "{e}");
+    }
+
+    #[test]
+    fn bind_addresses() {
+        assert_eq!(
+            parse_bind(":8086").unwrap(),
+            "0.0.0.0:8086".parse().unwrap()
+        );
+        assert_eq!(
+            parse_bind("127.0.0.1:9999").unwrap(),
+            "127.0.0.1:9999".parse().unwrap()
+        );
+        assert_eq!(
+            parse_bind("localhost:1").unwrap(),
+            "127.0.0.1:1".parse().unwrap()
+        );
+        assert!(parse_bind("nope").is_err());
     }
 }

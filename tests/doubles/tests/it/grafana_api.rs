@@ -1,13 +1,11 @@
 //! The Grafana double's HTTP API, exercised over 127.0.0.1.
 #![allow(clippy::disallowed_methods)] // tests read their environment (CI)
 
-mod support;
-
+use crate::support::{client, send};
 use axum::response::IntoResponse;
 use promo_doubles::FaultSpec;
 use promo_doubles::grafana::{self, GrafanaConfig, GrafanaHandle};
 use serde_json::{Value, json};
-use support::{client, send};
 
 const TOKEN: &str = "glsa_test_token_0123456789";
 

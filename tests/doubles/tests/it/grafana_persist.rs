@@ -1,13 +1,11 @@
 //! The Grafana double's `[paths] data` state across restarts (as Grafana's `grafana.db`) and the
 //! org preferences / home dashboard API.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
+use crate::support::{client, send};
 use promo_doubles::grafana::{self, GrafanaConfig, GrafanaHandle};
 use serde_json::{Value, json};
-use support::{client, send};
 
 const TOKEN: &str = "glsa_persist_token_0123456789";
 const SECRET: &str = "influx-secret-token-42";

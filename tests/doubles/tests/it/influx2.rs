@@ -1,20 +1,18 @@
 //! The InfluxDB 2 double's HTTP API, exercised over 127.0.0.1.
 #![allow(clippy::disallowed_methods)] // tests read their environment (CI)
 
-mod support;
-
 use std::io::Write;
 
+use crate::support::{client, send};
 use promo_doubles::FaultSpec;
 use promo_doubles::influx2::{self, Influx2Config, Influx2Handle};
 use serde_json::{Value, json};
-use support::{client, send};
 
 const TOKEN: &str = "operator-token-abc";
 
 async fn start_setup() -> Influx2Handle {
     influx2::spawn(Influx2Config {
-        setup: Some(support::influx2_setup(TOKEN)),
+        setup: Some(crate::support::influx2_setup(TOKEN)),
         ..Influx2Config::default()
     })
     .await

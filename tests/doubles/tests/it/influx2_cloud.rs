@@ -2,17 +2,15 @@
 //! and the Cloud Serverless differences, exercised over 127.0.0.1.
 #![allow(clippy::disallowed_methods)] // tests read their environment (CI)
 
-mod support;
-
+use crate::support::{client, send};
 use promo_doubles::influx2::{self, Influx2Config, Influx2Handle, Product};
 use serde_json::{Value, json};
-use support::{client, send};
 
 const TOKEN: &str = "operator-token-cloud";
 
 async fn start(cloud: bool) -> Influx2Handle {
     let cfg = Influx2Config {
-        setup: Some(support::influx2_setup(TOKEN)),
+        setup: Some(crate::support::influx2_setup(TOKEN)),
         ..Influx2Config::default()
     };
     let product = if cloud {

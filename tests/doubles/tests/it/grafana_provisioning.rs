@@ -2,14 +2,12 @@
 //! with Grafana's env interpolation rules, read-only enforcement and reload.
 #![allow(clippy::disallowed_methods)] // tests read their environment (CI)
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::support::{client, send};
 use promo_doubles::grafana::{self, GrafanaConfig, GrafanaHandle, SpawnOptions};
 use serde_json::{Value, json};
-use support::{client, send};
 
 const PW: &str = "adm1n-pw";
 

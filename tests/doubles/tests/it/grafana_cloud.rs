@@ -2,11 +2,9 @@
 //! provenance rules the cloud target relies on, exercised over 127.0.0.1.
 #![allow(clippy::disallowed_methods)] // tests read their environment (CI)
 
-mod support;
-
+use crate::support::{client, send};
 use promo_doubles::grafana::{self, GrafanaConfig, GrafanaHandle, Role};
 use serde_json::{Value, json};
-use support::{client, send};
 
 const PW: &str = "s3cret-pw";
 

@@ -2,13 +2,11 @@
 //! releases): provisioning order and folders, `prune`, the admin password of a data dir, Slack
 //! validation, alerting delete/reset codes, both version-list shapes, and the UI-edit hook.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::{client, send};
 use promo_doubles::grafana::{self, GrafanaConfig, GrafanaHandle};
 use serde_json::{Value, json};
-use support::{client, send};
 
 const TOKEN: &str = "glsa_10_2_token";
 

@@ -2,15 +2,13 @@
 //! ways of being configured, the startup log line, errors, and graceful SIGTERM/SIGINT.
 #![allow(clippy::disallowed_methods)] // tests read their environment (CI)
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use serde_json::json;
-use support::{
+use crate::support::{
     KillOnDrop, client, logfmt_value, run_bounded, send, stderr_lines, wait_exit, wait_for_line,
 };
+use serde_json::json;
 
 const GRAFANA: &str = env!("CARGO_BIN_EXE_grafana-double");
 const INFLUX: &str = env!("CARGO_BIN_EXE_influxdb2-double");

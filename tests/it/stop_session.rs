@@ -133,8 +133,9 @@ impl Browser {
                 ],
             }),
         );
-        let client = fantoccini::ClientBuilder::rustls()
-            .expect("tls")
+        // chromedriver answers on 127.0.0.1 over plain HTTP: no TLS connector.
+        let http = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = fantoccini::ClientBuilder::new(http)
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{}", driver.port))
             .await

@@ -1,9 +1,11 @@
 //! Pre-flight of host ports: before `apply` changes anything, every host port a service to be
-//! created or replaced will listen on must be free — or held by that very service, which the
-//! replace stops first. That is its HTTP port and, on the native target, what else its process
-//! binds (InfluxDB 1.x's RPC address, `backup.influx_rpc`); two of them on one port clash too. A conflict names the manifest key (`grafana.port` at file:line:col), the
-//! address, and who holds it (pid and program from `/proc`, or a Docker container's proxy), with
-//! what to do. Without it, Docker fails mid-apply with a raw 500 and the stack is half created.
+//! created, replaced or started again (found down: an exited container, a killed process) will
+//! listen on must be free — or held by that very service, which the replace stops first. That
+//! is its HTTP port and, on the native target, what else its process binds (InfluxDB 1.x's RPC
+//! address, `backup.influx_rpc`); two of them on one port clash too. A conflict names the
+//! manifest key (`grafana.port` at file:line:col), the address, and who holds it (pid and
+//! program from `/proc`, or a Docker container's proxy), with what to do. Without it, Docker
+//! fails mid-apply with a raw 500 and the stack is half created.
 //!
 //! Owns: which ports a plan binds and whether they are free on this host.
 //! May not: print, change anything, talk to an engine.
@@ -34,22 +36,29 @@ pub struct Wanted {
     pub freed_with: Vec<u16>,
 }
 
-/// The ports the services the plan creates or replaces will bind, but those the replaced
-/// resource itself holds now (it is stopped before its replacement starts).
+/// The ports the services the plan creates, replaces or starts again from down will bind, but
+/// those the replaced resource itself holds now (it is stopped before its replacement starts).
+/// A service that runs and is started only to be waited for holds its own ports: not asked.
 pub fn wanted(plan: &Plan, desired: &Desired, observed: &Observed, m: &Manifest) -> Vec<Wanted> {
     let mut out = Vec::new();
     for step in &plan.steps {
-        if step.id.kind != ResourceKind::Service
-            || !matches!(step.action, Action::Create | Action::Replace { .. })
-        {
+        let down = observed.stopped.contains(&step.id);
+        let binds = match step.action {
+            Action::Create | Action::Replace { .. } => true,
+            Action::Start => down,
+            _ => false,
+        };
+        if step.id.kind != ResourceKind::Service || !binds {
             continue;
         }
         let Some(resource) = desired.resources.get(&step.id) else {
             continue;
         };
+        // A service found down holds nothing: what it recorded is not held now.
         let held_now: Vec<u16> = observed
             .resources
             .get(&step.id)
+            .filter(|_| !down)
             .map(|o| {
                 listens(&o.canonical)
                     .into_iter()

@@ -377,9 +377,7 @@ pub(crate) fn observed_as_applied(d: &Desired) -> Observed {
                 (r.id.clone(), o)
             })
             .collect(),
-        unread: BTreeMap::new(),
-        attached: BTreeMap::new(),
-        warnings: Vec::new(),
+        ..Observed::default()
     }
 }
 

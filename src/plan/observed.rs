@@ -4,7 +4,7 @@
 //! Owns: the observed state's types, and how a found resource gets the same canonical form and
 //! hash as a desired one. May not: do IO or know any target's engine.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -132,6 +132,10 @@ pub struct Observed {
     /// What the target found that a plan should say, not a resource (the cloud's organisation
     /// home dashboard held by another stack); `destroy` does not show them.
     pub warnings: Vec<String>,
+    /// Services found down: an exited container, a killed process whose pidfile is left. They
+    /// hold no host port while down, so starting them again needs their ports free (a running
+    /// one that does not answer holds its own).
+    pub stopped: BTreeSet<ResourceId>,
 }
 
 impl Extend<ObservedResource> for Observed {

@@ -30,8 +30,9 @@
 //! - docker's `Replace` of a volume creates the new one and leaves the old in place (data is
 //!   never deleted); the fake holds one resource per id, so the old one is gone;
 //! - no health checks, timeouts, images, progress bars, or transient failures (no retries);
-//! - native: a process that is not running is not observed at all (a dead pidfile), as in the
-//!   native target, so it plans as a create, never as a start;
+//! - native: a process that is not running ([`Held::running`] false) is one that died with its
+//!   pidfile left, observed stopped as the native target observes it (planned as a start, as
+//!   docker's exited container); one that promo-infra stopped leaves no pidfile: forget it;
 //! - what a service holds (databases, Grafana objects) is not read while it does not run or
 //!   does not answer ([`Held::answers`]): the fake reports such a service in
 //!   [`Observed::unread`] by the rule the real targets use ([`super::common::unread`]: it does
@@ -348,10 +349,11 @@ impl Target for FakeTarget {
                 ResourceKind::Datasource | ResourceKind::Alerting => {
                     desired.resources.contains_key(id)
                 }
-                // A native process that is not running leaves only a dead pidfile.
-                ResourceKind::Service if self.flavour == Flavour::Native => h.running,
                 _ => true,
             };
+            if id.kind == ResourceKind::Service && !h.running {
+                observed.stopped.insert(id.clone());
+            }
             if visible {
                 observed.resources.insert(
                     id.clone(),
@@ -479,12 +481,17 @@ impl Target for FakeTarget {
             let ids: Vec<ResourceId> = held.keys().filter(|id| id.kind == kind).cloned().collect();
             for id in ids {
                 let was_running = held.remove(&id).is_some_and(|h| h.running);
-                // A native process that is not running has nothing left to stop.
-                if kind == ResourceKind::Service && self.flavour == Flavour::Native && !was_running
+                // A native process that died has nothing left to stop but its pidfile, which
+                // the native target removes and names as such.
+                let note = if kind == ResourceKind::Service
+                    && self.flavour == Flavour::Native
+                    && !was_running
                 {
-                    continue;
-                }
-                removed.push(format!("{} {}", kind.as_str(), id.name));
+                    " (already stopped: its pidfile)"
+                } else {
+                    ""
+                };
+                removed.push(format!("{} {}{note}", kind.as_str(), id.name));
             }
         }
         drop(held);

@@ -1758,6 +1758,59 @@ async fn a_killed_process_is_planned_started_and_started_again_from_its_data() {
     target.destroy(&desired, true).await.expect("destroy");
 }
 
+/// A killed Grafana whose port another program took meanwhile: the plan starts it again, and
+/// apply refuses before it changes anything, naming `grafana.port` and the holder (before:
+/// processes found down were not in the port check, and the start failed mid-apply with
+/// Grafana's log tail). Once the port is free, apply starts it and the re-plan is empty.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_process_whose_port_was_taken_is_refused_before_any_change() {
+    let (ports, held) = Ports::free();
+    let stack = Stack::new(&manifest(ports, "m"));
+    let (desired, target) = stack.desired();
+    held.release();
+    converge(&desired, &target).await;
+    kill_behind_our_back(&stack, &target, "grafana").await;
+    let influxd = pid_of(stack.project.path(), "influxdb");
+    // The killed process's socket closes a moment after its pid is gone (bounded wait).
+    let taker = (0..100)
+        .find_map(|_| {
+            std::net::TcpListener::bind(("127.0.0.1", ports.grafana))
+                .inspect_err(|_| std::thread::sleep(Duration::from_millis(50)))
+                .ok()
+        })
+        .expect("take Grafana's port once the killed Grafana let it go");
+    let run = cli(&stack, &["apply", "--target", "native", "--auto-approve"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let at = run.stderr.find("  x cannot apply").expect("the refusal");
+    let refusal = crate::common::Run::new(
+        1,
+        String::new(),
+        run.stderr[at..].to_string(),
+        stack.project.path(),
+    )
+    .filter(&ports.grafana.to_string(), "[GRAFANA_PORT]");
+    promo_snapshot!(refusal, @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x cannot apply: 1 host port(s) already in use; nothing was changed
+      |   - grafana.port = [GRAFANA_PORT] (stacks/native-it.yaml:12:9): 127.0.0.1:[GRAFANA_PORT] is already in use by pid [PID] (it-[ID])
+      help: stop what holds the port, or choose another port in the manifest, then apply again
+    ");
+    assert!(
+        target.live("grafana").is_none(),
+        "the refused apply started Grafana"
+    );
+    assert_eq!(pid_of(stack.project.path(), "influxdb"), influxd);
+    drop(taker);
+    let run = cli(&stack, &["apply", "--target", "native", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    replans_empty(&target, &desired).await;
+    target.destroy(&desired, true).await.expect("destroy");
+}
+
 /// A killed Grafana whose only change is one it re-reads in place (an alert threshold: its
 /// alerting provisioning): planned updated in place, and apply starts it with the new files
 /// (before this target observed a killed process, the same change was a create; observed as

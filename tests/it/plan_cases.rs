@@ -395,8 +395,11 @@ fn cases() -> Vec<(&'static str, Case)> {
                 .deployed()
                 .drift(|f, _| wedge(f, "grafana")),
         ),
+        // A killed process leaves its pidfile: found stopped, started again from what it
+        // recorded, as the native target plans it (the fake planned a create, which the
+        // native target stopped doing when it began to observe killed processes).
         (
-            "native_dead_process_is_recreated",
+            "native_dead_process_is_started",
             Case::new(Native, PROMO)
                 .deployed()
                 .drift(|f, _| stop(f, "grafana")),
@@ -920,7 +923,7 @@ snapshot_tests! {
     native_v2_dead_influxdb_kept_token_keeps_grafana
     native_v1_influxdb_not_answering_hides_its_database
     docker_grafana_not_answering_hides_its_dashboards
-    native_dead_process_is_recreated
+    native_dead_process_is_started
     docker_container_removed_by_hand_is_created
     docker_containers_made_by_compose_are_adopted
     docker_container_with_drifted_env_is_replaced

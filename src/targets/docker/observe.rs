@@ -398,6 +398,12 @@ async fn observe_engine(t: &DockerTarget, desired: &Desired) -> Result<Observed>
     observed.attached = super::network::foreign_attached(t, networks, &ours).await?;
     for ((service, list), converged) in containers.into_iter().zip(converged) {
         let id = ResourceId::new(ResourceKind::Service, service.clone());
+        if !list
+            .iter()
+            .any(|c| c.state == Some(ContainerSummaryStateEnum::RUNNING))
+        {
+            observed.stopped.insert(id.clone());
+        }
         let desired_spec = spec_of(&id);
         let first = &list[0];
         let first_labels = first.labels.clone().unwrap_or_default();

@@ -83,6 +83,7 @@ impl super::NativeTarget {
                 continue;
             }
             if let Some(rec) = self.recorded_as(&id.name) {
+                observed.stopped.insert(id.clone());
                 observed
                     .resources
                     .insert(id.clone(), process(id.name, rec, false));

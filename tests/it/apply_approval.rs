@@ -79,8 +79,8 @@ fn a_host_port_in_use_is_refused_before_any_change_naming_key_and_holder() {
     assert_eq!(run.code, 1, "{}", run.all());
     assert_eq!(files(&p), before, "the refused apply wrote something");
     // The refusal alone (the plan shown before it is other tests' business).
-    let at = run.stderr.find("  x cannot apply").expect("the refusal");
-    let refusal = crate::common::Run::new(1, String::new(), run.stderr[at..].to_string(), p.path())
+    let refusal = run
+        .stderr_from("  x cannot apply")
         .filter(&g.to_string(), "[GRAFANA_PORT]")
         .filter(&c.to_string(), "[CONTROL_PORT]");
     promo_snapshot!(refusal, @"

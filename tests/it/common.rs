@@ -249,6 +249,22 @@ impl Run {
         }
     }
 
+    /// The error that starts at `marker` in stderr (`  x cannot apply`), alone, with this run's
+    /// exit code and filters: the snapshot of a refusal without the plan printed before it.
+    pub fn stderr_from(&self, marker: &str) -> Self {
+        let at = self
+            .stderr
+            .find(marker)
+            .unwrap_or_else(|| panic!("{marker:?} not in stderr:\n{}", self.all()));
+        Self {
+            code: self.code,
+            stdout: String::new(),
+            stderr: self.stderr[at..].to_string(),
+            root: self.root.clone(),
+            extra: self.extra.clone(),
+        }
+    }
+
     /// Replace the literal `text` (a random test id, a container name, …) by `with` in this
     /// run's snapshot.
     pub fn filter(mut self, text: &str, with: &str) -> Self {

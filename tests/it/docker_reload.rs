@@ -8,7 +8,6 @@
 //!
 //! Real Docker engine, the local images (the Grafana double loads the alerting provisioning).
 
-use crate::common::Run;
 use crate::docker::{EngineStack, http};
 use crate::engine::{docker, engine};
 
@@ -91,8 +90,8 @@ fn a_stopped_container_whose_port_was_taken_is_refused_before_any_change() {
         std::net::TcpListener::bind(("127.0.0.1", s.grafana_port)).expect("take Grafana's port");
     let run = s.run(&["apply", "--auto-approve"]);
     assert_eq!(run.code, 1, "{}", run.all());
-    let at = run.stderr.find("  x cannot apply").expect("the refusal");
-    let refusal = Run::new(1, String::new(), run.stderr[at..].to_string(), s.dir())
+    let refusal = run
+        .stderr_from("  x cannot apply")
         .filter(&s.grafana_port.to_string(), "[GRAFANA_PORT]");
     promo_snapshot!(refusal, @"
     success: false

@@ -1781,14 +1781,9 @@ async fn a_killed_process_whose_port_was_taken_is_refused_before_any_change() {
         .expect("take Grafana's port once the killed Grafana let it go");
     let run = cli(&stack, &["apply", "--target", "native", "--auto-approve"]);
     assert_eq!(run.code, 1, "{}", run.all());
-    let at = run.stderr.find("  x cannot apply").expect("the refusal");
-    let refusal = crate::common::Run::new(
-        1,
-        String::new(),
-        run.stderr[at..].to_string(),
-        stack.project.path(),
-    )
-    .filter(&ports.grafana.to_string(), "[GRAFANA_PORT]");
+    let refusal = run
+        .stderr_from("  x cannot apply")
+        .filter(&ports.grafana.to_string(), "[GRAFANA_PORT]");
     promo_snapshot!(refusal, @"
     success: false
     exit_code: 1

@@ -398,10 +398,15 @@ async fn observe_engine(t: &DockerTarget, desired: &Desired) -> Result<Observed>
     observed.attached = super::network::foreign_attached(t, networks, &ours).await?;
     for ((service, list), converged) in containers.into_iter().zip(converged) {
         let id = ResourceId::new(ResourceKind::Service, service.clone());
-        if !list
-            .iter()
-            .any(|c| c.state == Some(ContainerSummaryStateEnum::RUNNING))
-        {
+        // Down for sure: every container exited (or dead). One still `created` may be in the
+        // middle of its start, its published ports already bound (an apply killed there), and
+        // a paused or restarting one holds them: not down.
+        if list.iter().all(|c| {
+            matches!(
+                c.state,
+                Some(ContainerSummaryStateEnum::EXITED | ContainerSummaryStateEnum::DEAD)
+            )
+        }) {
             observed.stopped.insert(id.clone());
         }
         let desired_spec = spec_of(&id);

@@ -481,16 +481,10 @@ impl Target for FakeTarget {
             let ids: Vec<ResourceId> = held.keys().filter(|id| id.kind == kind).cloned().collect();
             for id in ids {
                 let was_running = held.remove(&id).is_some_and(|h| h.running);
-                // A native process that died has nothing left to stop but its pidfile, which
-                // the native target removes and names as such.
-                let note = if kind == ResourceKind::Service
-                    && self.flavour == Flavour::Native
-                    && !was_running
-                {
-                    " (already stopped: its pidfile)"
-                } else {
-                    ""
-                };
+                const DIED: &str = " (already stopped: its pidfile)";
+                let native = kind == ResourceKind::Service && self.flavour == Flavour::Native;
+                // A native process that died leaves its pidfile, named as the native target does.
+                let note = if native && !was_running { DIED } else { "" };
                 removed.push(format!("{} {}{note}", kind.as_str(), id.name));
             }
         }

@@ -70,6 +70,12 @@ impl Target for Announced {
     async fn observe(&self, desired: &Desired) -> Result<Observed> {
         self.inner.observe(desired).await
     }
+    async fn observe_to_destroy(&self, desired: &Desired) -> Result<Observed> {
+        self.inner.observe_to_destroy(desired).await
+    }
+    fn destroys(&self, id: &ResourceId, volumes: bool) -> bool {
+        self.inner.destroys(id, volumes)
+    }
     async fn execute(&self, step: &Step, desired: &Desired) -> Result<()> {
         let words = words(&step.id, &step.action);
         self.announce(&step.id, words, self.inner.execute(step, desired))

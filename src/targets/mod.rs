@@ -228,6 +228,11 @@ pub trait Target {
     }
     /// Read what exists now for this stack (the only read IO of planning).
     async fn observe(&self, desired: &Desired) -> Result<Observed>;
+    /// [`Self::observe`] for `destroy`: what another stack owns is left out, not refused
+    /// (`destroy` leaves it alone). Default: [`Self::observe`].
+    async fn observe_to_destroy(&self, desired: &Desired) -> Result<Observed> {
+        self.observe(desired).await
+    }
     /// Execute one step; waits until the resource is healthy where that applies. Idempotent.
     async fn execute(&self, step: &Step, desired: &Desired) -> Result<()>;
     /// Per-service status.

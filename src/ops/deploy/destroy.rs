@@ -66,7 +66,7 @@ pub fn destroy(
     let t = s.target(Progress::hidden())?;
     let rt = runtime()?;
     let result = rt.block_on(async {
-        let observed = t.observe(&s.desired).await?;
+        let observed = t.observe_to_destroy(&s.desired).await?;
         let existing: Vec<ResourceId> = observed
             .resources
             .keys()

@@ -3,6 +3,7 @@
 //!
 //! May not: print, read the environment, decide.
 
+use super::Purpose;
 use crate::desired::{
     CloudEndpoints, DatabaseSpec, Desired, Resource, ResourceId, ResourceKind, ResourceSpec,
     TokenSpec,
@@ -69,12 +70,14 @@ pub fn bucket(desired: &Desired) -> Option<&DatabaseSpec> {
     })
 }
 
-/// Read the bucket and the tokens into `out`. A bucket another stack made is refused: this
-/// stack would write into that stack's data and read it as its own.
+/// Read the bucket and the tokens into `out`. A bucket another stack made is refused for a
+/// plan (this stack would write into that stack's data and read it as its own); `destroy`
+/// leaves it out and keeps it.
 pub async fn observe(
     i: &InfluxCloud,
     ctx: &Context,
     desired: &Desired,
+    purpose: Purpose,
     out: &mut Observed,
 ) -> Result<()> {
     let Some(want) = bucket(desired) else {
@@ -82,14 +85,18 @@ pub async fn observe(
     };
     let org = i.org().await?;
     let found = api::observe_bucket(&i.c, org, want).await?;
-    if let Some(owner) = found.as_ref().and_then(|f| f.owner.as_deref())
+    let owner = found.as_ref().and_then(|f| f.owner.as_deref());
+    if let Some(owner) = owner
         && owner != ctx.stack
+        && purpose == Purpose::Plan
     {
         return Err(owned_by_other(i, &want.name, owner, &ctx.stack));
     }
-    i.bucket_ours
-        .set(found.as_ref().and_then(|f| f.owner.as_deref()) == Some(ctx.stack.as_str()));
-    if let Some(f) = &found {
+    i.bucket_ours.set(owner == Some(ctx.stack.as_str()));
+    if let Some(f) = found
+        .as_ref()
+        .filter(|_| owner.is_none_or(|o| o == ctx.stack))
+    {
         let id = ResourceId::new(ResourceKind::Database, want.name.as_str());
         out.resources.insert(
             id.clone(),
@@ -169,16 +176,21 @@ pub async fn delete_bucket(i: &InfluxCloud, ctx: &Context, want: &DatabaseSpec) 
     match api::delete_bucket(&i.c, (i.org().await?, &ctx.stack), want).await? {
         api::BucketDeleted::Deleted => Ok(true),
         api::BucketDeleted::Absent => Ok(false),
-        api::BucketDeleted::NotOurs(owner) => {
+        api::BucketDeleted::NotOurs(None) => {
             tracing::warn!(
-                "database.{}: bucket `{}` kept: {}, not by stack `{}`; delete it in InfluxDB Cloud if its data should go",
+                "database.{}: bucket `{}` kept: it was not made by promo-infra (or by a version that did not mark its buckets), not by stack `{}`; delete it in InfluxDB Cloud if its data should go",
                 want.name,
                 want.name,
-                owner.map_or_else(
-                    || "it was not made by promo-infra (or by a version that did not mark its buckets)".to_string(),
-                    |o| format!("it was made by stack `{o}`")
-                ),
                 ctx.stack
+            );
+            Ok(false)
+        }
+        api::BucketDeleted::NotOurs(Some(owner)) => {
+            tracing::warn!(
+                "database.{}: bucket `{}` kept: it is stack `{owner}`'s (its data), not stack `{}`'s; `promo-infra -f <{owner}'s manifest> destroy --volumes --target cloud` removes it with that stack",
+                want.name,
+                want.name,
+                ctx.stack,
             );
             Ok(false)
         }

@@ -23,6 +23,15 @@ use crate::desired::{CloudEndpoints, Desired, ResourceKind, ResourceSpec};
 use crate::error::{Error, Result};
 use crate::plan::{Action, Observed, Plan, Step};
 
+/// What an observe is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// A plan (or apply): what another stack owns is refused.
+    Plan,
+    /// `destroy`: what another stack owns is left alone.
+    Destroy,
+}
+
 /// The cloud target of one stack.
 pub struct CloudTarget {
     ctx: Context,
@@ -70,20 +79,11 @@ impl CloudTarget {
         let c = grafana_api::client(&self.ctx, desired)?;
         Ok(self.grafana.get_or_init(|| c).clone())
     }
-}
 
-#[async_trait::async_trait(?Send)]
-impl Target for CloudTarget {
-    fn name(&self) -> &'static str {
-        "cloud"
-    }
-
-    async fn preflight(&self, _plan: &Plan, desired: &Desired) -> Result<()> {
-        self.grafana(desired)?;
-        self.influx(desired).map(|_| ())
-    }
-
-    async fn observe(&self, desired: &Desired) -> Result<Observed> {
+    /// [`Target::observe`]; for [`Purpose::Destroy`], what another stack owns (a bucket, a
+    /// declared dashboard uid in its folder) is no refusal: `destroy` leaves it where it is
+    /// and says so, and the organisation's home dashboard is not read.
+    async fn observe_for(&self, desired: &Desired, purpose: Purpose) -> Result<Observed> {
         let grafana = self.grafana(desired)?;
         let influx = self.influx(desired)?;
         let rec = record::read(&self.ctx, record::CLOUD);
@@ -103,18 +103,52 @@ impl Target for CloudTarget {
                 grafana_api::read_versions(&grafana, desired),
                 futures_util::future::try_join_all(others),
             )?;
-            refuse_other_stacks(&grafana, desired, &found).await?;
-            let home = home_taken(&grafana, desired).await;
+            let home = match purpose {
+                Purpose::Plan => {
+                    refuse_other_stacks(&grafana, desired, &found).await?;
+                    home_taken(&grafana, desired).await
+                }
+                Purpose::Destroy => {
+                    // As `destroy` does: a dashboard out of the stack's folder stays.
+                    let folder = desired.folder().map(|(_, f)| f.uid.as_str());
+                    found.retain(|o| {
+                        o.id.kind != ResourceKind::Dashboard
+                            || folder.is_none()
+                            || o.canonical["folder_uid"].as_str() == folder
+                    });
+                    None
+                }
+            };
             self.versions.replace(Some(versions));
             found.extend(others.into_iter().flatten());
             Ok::<_, Error>((found, home))
         };
-        let influx_side = influx::observe(influx, &self.ctx, desired, &mut from_influx);
+        let influx_side = influx::observe(influx, &self.ctx, desired, purpose, &mut from_influx);
         let ((found, home), ()) = futures_util::try_join!(grafana_side, influx_side)?;
         let mut observed = from_influx;
         observed.extend(found);
         observed.warnings.extend(home);
         Ok(observed)
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl Target for CloudTarget {
+    fn name(&self) -> &'static str {
+        "cloud"
+    }
+
+    async fn preflight(&self, _plan: &Plan, desired: &Desired) -> Result<()> {
+        self.grafana(desired)?;
+        self.influx(desired).map(|_| ())
+    }
+
+    async fn observe(&self, desired: &Desired) -> Result<Observed> {
+        self.observe_for(desired, Purpose::Plan).await
+    }
+
+    async fn observe_to_destroy(&self, desired: &Desired) -> Result<Observed> {
+        self.observe_for(desired, Purpose::Destroy).await
     }
 
     async fn execute(&self, step: &Step, desired: &Desired) -> Result<()> {

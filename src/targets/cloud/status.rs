@@ -67,7 +67,8 @@ impl CloudTarget {
     /// Which of the stack's InfluxDB objects exist (the tokens with the values `.env` holds now).
     async fn influx_present(&self, desired: &Desired) -> Result<Vec<ResourceId>> {
         let mut observed = Observed::default();
-        influx::observe(self.influx(desired)?, &self.ctx, desired, &mut observed).await?;
+        let i = self.influx(desired)?;
+        influx::observe(i, &self.ctx, desired, super::Purpose::Plan, &mut observed).await?;
         Ok(observed.resources.into_keys().collect())
     }
 

@@ -252,15 +252,6 @@ async fn a_dashboard_uid_of_another_stack_on_the_same_grafana_is_refused_naming_
         "{}",
         push.all()
     );
-    // So does its destroy (observe refuses before anything is removed): promo-v1's dashboard
-    // stays where it is.
-    let destroy = run2(&["destroy", "--target", "cloud", "--auto-approve"]);
-    assert_eq!(destroy.code, 1, "{}", destroy.all());
-    assert!(
-        destroy.stderr.contains("belongs to stack `promo-v1`"),
-        "{}",
-        destroy.all()
-    );
     // Its status does not count promo-v1's dashboard as its own (both carry the marker tag).
     promo_snapshot!(run2(&["status", "--target", "cloud"]), @"
     success: true
@@ -285,16 +276,62 @@ async fn a_dashboard_uid_of_another_stack_on_the_same_grafana_is_refused_naming_
     let plan = c.run(&["plan", "--target", "cloud", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "promo-v1 still owns it: {}", plan.all());
     // The way out the help names: another uid in one of the two stacks.
-    let renamed =
-        c.p.read(&other)
-            .replace("uid: k6-technical", "uid: k6-technical-v2");
-    c.p.write(&other, &renamed);
+    let shared = c.p.read(&other);
+    c.p.write(
+        &other,
+        &shared.replace("uid: k6-technical", "uid: k6-technical-v2"),
+    );
     let apply = run2(&["apply", "--target", "cloud", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.all());
     let plan = c.run(&["plan", "--target", "cloud", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}", plan.all());
-    let destroy = run2(&["destroy", "--target", "cloud", "--auto-approve"]);
-    assert_eq!(destroy.code, 0, "{}", destroy.all());
+    // Back to the shared uid, as a manifest edited after an apply: refused again. Its destroy
+    // is no refusal (promo-v2 must be able to go): it removes what promo-v2 made, its
+    // `k6-technical-v2` among it (tagged, in its folder), leaves promo-v1's `k6-technical` out
+    // of its preview and where it is, and says so.
+    c.p.write(&other, &shared);
+    let plan = run2(&["plan", "--target", "cloud"]);
+    assert_eq!(plan.code, 1, "{}", plan.all());
+    promo_snapshot!(run2(&["destroy", "--target", "cloud", "--auto-approve"]).sorted_stderr(), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will destroy on stack `promo-v2` (target cloud):
+
+      - token.grafana-read
+      - token.k6-write
+      - datasource.promo-v2-influxdb
+      - folder.promo-v2
+      - dashboard.k6-technical-v2
+      - dashboard.promo-v2-marketing
+      - alerting.contact_point.promo-v2-slack
+      - alerting.policy.promo-v2
+      - alerting.rule_group.promo-v2-k6
+      - alerting.template.promo-v2-messages
+
+    The InfluxDB Cloud bucket is kept (use --volumes to remove it too).
+      - alerting.rule_group.promo-v2-k6
+      - alerting.policy.promo-v2
+      - alerting.contact_point.promo-v2-slack
+      - alerting.template.promo-v2-messages
+      - dashboard.k6-technical-v2
+      - dashboard.promo-v2-marketing
+      - datasource.promo-v2-influxdb
+      - folder.promo-v2
+      - token.grafana-read
+      - token.k6-write
+    ✓ Destroy complete: 10 object(s) removed; bucket kept.
+
+    ----- stderr -----
+    warning: dashboard.k6-technical: not deleted: it is in folder promo-v1 now, not this stack's
+    ");
+    assert!(c.grafana.state().dashboard("k6-technical-v2").is_none());
+    let technical = c
+        .grafana
+        .state()
+        .dashboard("k6-technical")
+        .expect("still there");
+    assert_eq!(technical.folder_uid, "promo-v1");
     let plan = c.run(&["plan", "--target", "cloud", "--detailed-exitcode"]);
     assert_eq!(
         plan.code,

@@ -141,6 +141,55 @@ async fn another_stacks_bucket_is_refused_and_destroy_deletes_only_the_bucket_it
     ");
     assert!(c.influx.state().bucket("someone-elses").is_some());
 
+    // Stack `other` applied with a bucket of its own, then its manifest edited to
+    // `promo-v1`'s bucket: its plans are refused, but its destroy is not (the stack must be
+    // able to go). `destroy --volumes` removes what `other` made and keeps `promo-v1`'s bucket
+    // and data, out of its preview, naming whose it is; `promo-v1` is left as it was.
+    // (`promo-v1` takes its home dashboard back; `other` sets none: the organisation's home
+    // is one.)
+    c.applied();
+    let mine = |bucket| other(&c, bucket).replace("  home_dashboard: other-marketing\n", "");
+    c.p.write("stacks/other.yaml", &mine("other-data"));
+    let applied = run_other(&c, &["apply", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    c.p.write("stacks/other.yaml", &mine("k6"));
+    assert_eq!(run_other(&c, &["plan"]).code, 1);
+    let destroyed = run_other(&c, &["destroy", "--volumes", "--auto-approve"]);
+    promo_snapshot!(destroyed.sorted_stderr(), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+    promo-infra will destroy on stack `other` (target cloud):
+
+      - token.grafana-read
+      - token.k6-write
+      - datasource.other-influxdb
+      - folder.other
+      - dashboard.other-marketing
+      - dashboard.other-technical
+      - alerting.contact_point.other-slack
+      - alerting.policy.other
+      - alerting.rule_group.other-k6
+      - alerting.template.other-messages
+      - alerting.rule_group.other-k6
+      - alerting.policy.other
+      - alerting.contact_point.other-slack
+      - alerting.template.other-messages
+      - dashboard.other-marketing
+      - dashboard.other-technical
+      - datasource.other-influxdb
+      - folder.other
+      - token.grafana-read
+      - token.k6-write
+    ✓ Destroy complete: 10 object(s) removed.
+
+    ----- stderr -----
+    warning: database.k6: bucket `k6` kept: it is stack `promo-v1`'s (its data), not stack `other`'s; `promo-infra -f <promo-v1's manifest> destroy --volumes --target cloud` removes it with that stack
+    ");
+    assert!(c.influx.state().bucket("k6").is_some());
+    let plan = c.run(&["plan", "--target", "cloud", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "promo-v1 intact: {}", plan.all());
+
     // `promo-v1`'s own: deleted by its `destroy --volumes`.
     let destroyed = c.run(&[
         "destroy",

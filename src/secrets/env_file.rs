@@ -306,6 +306,7 @@ fn read_checked(path: &Path) -> Result<String> {
 /// one, as `PROMO_INFRA_ROTATING_<NAME>`. A crash after the live change then cannot lose the
 /// only value the service accepts: the next `secrets rotate NAME` finds it and resumes with it.
 pub fn write_pending(path: &Path, name: &str, value: &str) -> Result<()> {
+    keepable(path, name, value)?;
     let text = read_checked(path)?;
     write_env(path, &replace_line(&text, &pending_name(name), Some(value)))
 }
@@ -332,8 +333,32 @@ pub fn commit_pending(path: &Path, name: &str) -> Result<()> {
 /// Keep `name=value` in `.env` (replacing its line), in one atomic write: a value minted by a
 /// service that shows it only once (the cloud target's InfluxDB tokens).
 pub fn store_value(path: &Path, name: &str, value: &str) -> Result<()> {
+    keepable(path, name, value)?;
     let text = read_checked(path)?;
     write_env(path, &replace_line(&text, name, Some(value)))
+}
+
+/// Refuse a value that `.env` cannot keep as one plain `NAME=value` line: a value minted by a
+/// service (an InfluxDB token) is the service's answer, and a line break in it would add lines
+/// (variables) to `.env`, which systemd's `EnvironmentFile=` and compose read; a quote, `$`,
+/// `\`, `#` or a space is read differently by dotenvy, compose and systemd. The value is never
+/// shown.
+fn keepable(path: &Path, name: &str, value: &str) -> Result<()> {
+    let plain = |c: char| c.is_ascii_graphic() && !matches!(c, '"' | '\'' | '`' | '$' | '\\' | '#');
+    if !value.is_empty() && value.chars().all(plain) {
+        return Ok(());
+    }
+    Err(Error::Secrets {
+        path: path.to_path_buf(),
+        message: format!(
+            "the new value of {name} ({} characters) is empty or holds a character a `.env` line cannot keep as it is (a line break or another control character, a space, a quote, `$`, `\\` or `#`); not written",
+            value.chars().count()
+        ),
+        help: Some(
+            "the value came from the service that minted it: check that the URL is the service's own (not a proxy rewriting answers), then run the command again; .env was not changed"
+                .into(),
+        ),
+    })
 }
 
 /// Drop `name`'s line from `.env` (atomic; nothing to do when `.env` or the line is missing):
@@ -394,6 +419,41 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
+    }
+
+    #[test]
+    fn a_minted_value_that_would_add_a_line_or_be_read_otherwise_is_never_written() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let before = "A=old\n";
+        let path = private_env(dir.path(), before);
+        for bad in [
+            "tok\nLD_PRELOAD=/tmp/x.so",
+            "tok\rB=1",
+            "a b",
+            "a\"b",
+            "a'b",
+            "a$b",
+            "a`b",
+            "a\\b",
+            "a#b",
+            "é",
+            "",
+        ] {
+            let err = store_value(&path, "A", bad).expect_err(bad);
+            let shown = format!("{err:?}");
+            assert!(shown.contains("a `.env` line cannot keep"), "{shown}");
+            assert!(
+                bad.is_empty() || !shown.contains(bad),
+                "the value is never shown: {shown}"
+            );
+            assert!(write_pending(&path, "A", bad).is_err(), "{bad:?}");
+            assert_eq!(std::fs::read_to_string(&path).expect("read"), before);
+        }
+        // What InfluxDB draws (base64 with `=`, `-`, `_`, `+`, `/`) and our hex are kept.
+        let token = "Zm9v-YmFy_+/baz==";
+        store_value(&path, "A", token).expect("a token");
+        let v = read_env(&path).expect("read").expect("exists");
+        assert_eq!(v.get("A"), Some(token));
     }
 
     #[test]

@@ -81,7 +81,13 @@ impl FromRequestParts<Shared> for StopUser {
 /// formatting characters (escape sequences, bidi overrides, zero-width characters) are dropped,
 /// and at most 64 characters are kept. Slack's own syntax (`<`, `>`, `&`) is escaped where the message is made.
 pub(super) fn who(username: &str) -> String {
-    let visible = username
+    visible(username, 64)
+}
+
+/// `text` as one line of visible characters: control and invisible formatting characters
+/// dropped, white space folded to single spaces, at most `max` characters.
+pub(super) fn visible(text: &str, max: usize) -> String {
+    let visible = text
         .chars()
         .map(|c| if c.is_whitespace() { ' ' } else { c })
         .filter(|c| !c.is_control() && !crate::compile::escape::is_invisible_format(*c))
@@ -91,7 +97,7 @@ pub(super) fn who(username: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
         .chars()
-        .take(64)
+        .take(max)
         .collect()
 }
 

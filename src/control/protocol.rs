@@ -32,7 +32,10 @@ pub struct RunInfo {
 /// A stop request as the wrapper sees it (`POST /api/runs/{testid}/poll`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StopOrder {
-    /// Who asked first (`API`, `STOP page, <user>`).
+    /// Who asked first (`API`, `STOP page, <user>`): printed by `k6 run` and sent to Slack, so
+    /// read as one line of visible text whoever answers the poll (another control API than
+    /// ours may hold the URL).
+    #[serde(deserialize_with = "visible")]
     pub by: String,
     /// When, RFC 3339 UTC.
     pub at: String,
@@ -40,6 +43,10 @@ pub struct StopOrder {
     pub force: bool,
     /// Grace period in seconds.
     pub grace_s: u64,
+}
+
+fn visible<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    String::deserialize(d).map(|by| super::auth::visible(&by, 128))
 }
 
 /// How a run ended, as the wrapper reports it (`POST /api/runs/{testid}/end`).
@@ -74,4 +81,25 @@ pub struct PollAnswer {
 pub struct Ack {
     /// Every signal sent to k6 so far, in order.
     pub signals: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stop_order_s_requester_is_read_as_one_line_of_visible_text() {
+        let wire = serde_json::json!({
+            "by": "STOP page, \u{1b}]0;owned\u{7}\u{1b}[2Jeve\nLD_PRELOAD=x \u{202e}gnp\u{200b}",
+            "at": "2026-11-27T09:30:00Z",
+            "force": false,
+            "grace_s": 30,
+        });
+        let order: StopOrder = serde_json::from_value(wire).expect("a stop order");
+        assert_eq!(order.by, "STOP page, ]0;owned[2Jeve LD_PRELOAD=x gnp");
+        let long =
+            serde_json::json!({ "by": "x".repeat(500), "at": "", "force": true, "grace_s": 1 });
+        let order: StopOrder = serde_json::from_value(long).expect("a stop order");
+        assert_eq!(order.by.chars().count(), 128);
+    }
 }

@@ -41,6 +41,15 @@ pub fn parse_id(id: &str) -> Option<Timestamp> {
     jiff::tz::TimeZone::UTC.to_timestamp(dt).ok()
 }
 
+/// A backup's place in time: its start, then its `-N` among those of the same second, as a
+/// number (`-10` comes after `-9`).
+pub fn place(id: &str) -> Option<(Timestamp, u64)> {
+    let n = id
+        .split_once('-')
+        .map_or(Some(0), |(_, n)| n.parse::<u64>().ok())?;
+    Some((parse_id(id)?, n))
+}
+
 /// The id of a backup started at `t`.
 pub fn format_id(t: Timestamp) -> String {
     t.strftime(ID_FORMAT).to_string()
@@ -73,5 +82,9 @@ mod tests {
             assert_eq!(parse_id(bad), None, "{bad}");
         }
         assert_eq!(rfc3339(t), "2026-11-24T03:00:00Z");
+        assert!(place("20261124T030000Z-10") > place("20261124T030000Z-9"));
+        assert!(place("20261124T030000Z-1") > place("20261124T030000Z"));
+        assert!(place("20261124T030001Z") > place("20261124T030000Z-10"));
+        assert_eq!(place("keep-me.txt"), None);
     }
 }

@@ -21,8 +21,12 @@ use super::scan::{
 use super::{Settings, rotate};
 use crate::error::{Error, Result};
 
-/// `.tmp-*` directories older than this are removed by `rotate`.
+/// `.tmp-*` directories older than this are removed by `rotate` (unless their writer still
+/// holds their marker's lock: a backup still running).
 pub const STALE_AFTER_HOURS: i64 = 24;
+/// How far past now a backup's time may be (clocks of hosts differ a little) before rotation
+/// takes it for a clock that was ahead.
+const FUTURE_SLACK_SECONDS: i64 = 3600;
 
 /// One decision of `backup rotate`.
 #[derive(Debug, Clone, Serialize)]
@@ -63,19 +67,25 @@ pub fn rotate_dir(s: &Settings, now: Timestamp, dry_run: bool) -> Result<RotateR
     // bucket (a corrupt one never displaces a valid one). No stat-keyed cache: bit rot keeps
     // size and mtime, which is exactly what this check exists to catch (cost: BENCHMARKS.md).
     let entries = scan(&s.dir, &s.stack, Depth::Checksums)?;
+    // A backup dated later than now (a clock that was ahead when it was taken) would be the
+    // newest of every rule and make each new backup look old: not counted, never removed.
+    let future = |e: &Entry| {
+        e.timestamp
+            .is_some_and(|t| t.as_second() > now.as_second() + FUTURE_SLACK_SECONDS)
+    };
     let candidates: Vec<rotate::Candidate> = entries
         .iter()
         .map(|e| rotate::Candidate {
             id: e.id.clone(),
             time: e.timestamp.unwrap_or(Timestamp::UNIX_EPOCH),
-            valid: e.status == Status::Ok && e.timestamp.is_some(),
+            valid: e.status == Status::Ok && e.timestamp.is_some() && !future(e),
         })
         .collect();
     let verdicts = rotate::decide(&candidates, &s.policy);
     let newest_valid = candidates
         .iter()
         .filter(|c| c.valid)
-        .max_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)))
+        .max_by_key(|c| (c.time, super::id::place(&c.id)))
         .map(|c| c.id.clone());
 
     let mut decisions = Vec::with_capacity(entries.len());
@@ -83,7 +93,14 @@ pub fn rotate_dir(s: &Settings, now: Timestamp, dry_run: bool) -> Result<RotateR
         let (action, reasons) = match verdict {
             rotate::Verdict::Keep { reasons } => ("keep", reasons),
             rotate::Verdict::Remove { reason } => ("remove", vec![reason]),
-            rotate::Verdict::Ignore => leave_or_clean(e, now),
+            rotate::Verdict::Ignore if e.status == Status::Ok && future(e) => (
+                "leave",
+                vec![format!(
+                    "dated later than now ({}): not counted and not removed, so that it does not make newer backups look old; check this machine's clock (was it ahead when this backup was taken?), and delete it by hand if it should go",
+                    super::id::rfc3339(now)
+                )],
+            ),
+            rotate::Verdict::Ignore => leave_or_clean(s, e, now),
         };
         decisions.push(Decision {
             id: e.id.clone(),
@@ -119,6 +136,7 @@ pub fn rotate_dir(s: &Settings, now: Timestamp, dry_run: bool) -> Result<RotateR
         let tb = b.time.as_deref().map(|_| 0).unwrap_or(1);
         ta.cmp(&tb)
             .then_with(|| b.time.cmp(&a.time))
+            .then_with(|| super::id::place(&b.id).cmp(&super::id::place(&a.id)))
             .then_with(|| b.id.cmp(&a.id))
     });
     Ok(RotateReport {
@@ -129,8 +147,14 @@ pub fn rotate_dir(s: &Settings, now: Timestamp, dry_run: bool) -> Result<RotateR
 }
 
 /// What happens to an entry that is not a valid backup.
-fn leave_or_clean(e: &Entry, now: Timestamp) -> (&'static str, Vec<String>) {
+fn leave_or_clean(s: &Settings, e: &Entry, now: Timestamp) -> (&'static str, Vec<String>) {
     match (e.status, e.kind) {
+        (Status::Incomplete, Kind::Partial) if still_running(s, &e.id) => (
+            "leave",
+            vec![
+                "incomplete backup still running (its writer holds the lock on its marker)".into(),
+            ],
+        ),
         (Status::Incomplete, Kind::Deleting) => (
             "remove",
             vec!["removal of this backup was interrupted; finishing it".into()],
@@ -176,6 +200,14 @@ fn leave_or_clean(e: &Entry, now: Timestamp) -> (&'static str, Vec<String>) {
     }
 }
 
+/// Whether the `.tmp-<id>` entry `name` is a backup still running: its writer holds the lock
+/// on its marker, whatever its id's age says (a clock that was behind when it started, a long
+/// backup run by hand).
+fn still_running(s: &Settings, name: &str) -> bool {
+    name.strip_prefix(TMP_PREFIX)
+        .is_some_and(|id| super::run::running(s, id))
+}
+
 /// Remove one entry promo-infra created: rename it out of the way first, so an interruption
 /// leaves a `.del-*` (finished by the next rotate), never a half-deleted backup. A backup is
 /// removed only under its exclusive lock: `false` (nothing removed) while a restore holds it.
@@ -195,7 +227,7 @@ fn remove_backup(s: &Settings, name: &str) -> Result<bool> {
         }
         (path.clone(), None)
     } else if let Some(id) = name.strip_prefix(TMP_PREFIX) {
-        if !partial_of(&path, id, &s.stack) {
+        if !partial_of(&path, id, &s.stack) || still_running(s, name) {
             return Err(changed());
         }
         (path.clone(), None)

@@ -159,20 +159,18 @@ fn put(
 /// The newest backup of this stack older than `id` whose every checksum is right: what to
 /// restore instead of a corrupt `id`.
 fn older_intact(s: &Settings, id: &str) -> Option<String> {
-    // A backup's place in time: its start, then its `-N` among those of the same second.
-    let when = |id: &str| {
-        let n = id
-            .split_once('-')
-            .map_or(Some(0), |(_, n)| n.parse::<u64>().ok())?;
-        Some((super::id::parse_id(id)?, n))
-    };
+    let when = super::id::place;
     let this = when(id)?;
-    scan(&s.dir, &s.stack, Depth::Sizes)
+    let mut older: Vec<_> = scan(&s.dir, &s.stack, Depth::Sizes)
         .ok()?
         .into_iter()
-        .rev()
         .filter(|e| e.kind == Kind::Backup && e.status == Status::Ok)
         .filter(|e| when(&e.id).is_some_and(|t| t < this))
+        .collect();
+    // Newest first, by place (`-10` after `-9`), not by name.
+    older.sort_by_key(|e| std::cmp::Reverse(when(&e.id)));
+    older
+        .into_iter()
         .find(|e| {
             let dir = s.dir.join(&e.id);
             BackupManifest::read(&dir)

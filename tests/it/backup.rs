@@ -24,6 +24,7 @@ use crate::common::{Run, Runs, TestContext};
 use crate::influxd::RealInfluxd;
 
 mod answers;
+mod clock;
 mod kill;
 mod leftovers;
 

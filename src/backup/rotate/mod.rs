@@ -6,8 +6,8 @@
 //!
 //! - **Only valid backups count.** Incomplete, corrupt and foreign entries are never counted
 //!   in any bucket and never removed by the policy (the caller decides what to do with them).
-//! - Valid backups are walked **newest first** (by time, then by id, so equal timestamps have a
-//!   fixed order).
+//! - Valid backups are walked **newest first** (by time, then by the id's `-N` as a number, so
+//!   `-10` comes before `-9` and equal timestamps have a fixed order).
 //! - **Buckets are UTC calendar periods** of the backup's time (its id, which is the UTC start
 //!   time): `last` = every backup is its own bucket; `daily` = the day `YYYY-MM-DD`;
 //!   `weekly` = the ISO 8601 week (`2026-W01`; Monday–Sunday, the ISO year, so 2024-12-30 is in
@@ -153,7 +153,10 @@ pub fn decide(candidates: &[Candidate], policy: &Policy) -> Vec<Verdict> {
         .collect();
     order.sort_by(|&a, &b| {
         let (a, b) = (&candidates[a], &candidates[b]);
-        b.time.cmp(&a.time).then_with(|| b.id.cmp(&a.id))
+        b.time
+            .cmp(&a.time)
+            .then_with(|| super::id::place(&b.id).cmp(&super::id::place(&a.id)))
+            .then_with(|| b.id.cmp(&a.id))
     });
     let mut counters: Vec<Counter> = [
         (Rule::Last, policy.last),

@@ -161,7 +161,7 @@ impl LabelRequest {
             Some(t) => {
                 return Err(Error::usage(
                     format!("--testid `{t}` is not a usable test id"),
-                    "use letters, digits, `_`, `-` and `.` (at most 120)",
+                    "use letters, digits, `_`, `-` and `.`, not starting with `.` (at most 120)",
                 ));
             }
             None => testid::new(&promo, now()?, secrets::os_random_hex)?,

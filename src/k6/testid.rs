@@ -25,17 +25,23 @@ pub fn now() -> Result<Timestamp> {
 }
 
 /// Whether `s` is usable as a promo name, promo type or intensity (it ends up in tags, file
-/// names and URLs): 1-64 of `[A-Za-z0-9_.-]`.
+/// names and URLs): 1-64 of `[A-Za-z0-9_.-]`, not starting with `.` (a test id starts with the
+/// promo name, and names a directory).
 pub fn is_label(s: &str) -> bool {
     !s.is_empty()
+        && !s.starts_with('.')
         && s.len() <= 64
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
-/// Whether `s` is a plausible test id (what the STOP page and the API accept).
+/// Whether `s` is a plausible test id (what the STOP page and the API accept): 1-120 of
+/// `[A-Za-z0-9_.-]`, not starting with `.`: a test id names the run's directory
+/// (`generated/<stack>/runs/<testid>/`, `k6.report_dir/<testid>/`), so `.` and `..` would be
+/// another one.
 pub fn is_testid(s: &str) -> bool {
     !s.is_empty()
+        && !s.starts_with('.')
         && s.len() <= 120
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
@@ -87,7 +93,7 @@ pub fn check_label(flag: &str, value: &str) -> Result<()> {
                 "{flag} {} is not usable as a k6 tag",
                 crate::error::quoted(value)
             ),
-            "use 1-64 characters among letters, digits, `_`, `-` and `.`",
+            "use 1-64 characters among letters, digits, `_`, `-` and `.`, not starting with `.`",
         ))
     }
 }
@@ -113,6 +119,22 @@ mod tests {
         let id = new("black-friday", at, |n| Ok("ab".repeat(n))).unwrap();
         assert_eq!(id, "black-friday_20261127_083005_abababab");
         assert!(is_testid(&id));
+    }
+
+    #[test]
+    fn a_test_id_or_label_never_names_another_directory() {
+        for id in [".", "..", ".hidden", "", "a/b", "a\\b", &"x".repeat(121)] {
+            assert!(!is_testid(id), "{id:?}");
+        }
+        for label in [".", "..", ".sale", "a/b", &"x".repeat(65)] {
+            assert!(!is_label(label), "{label:?}");
+        }
+        assert!(is_testid("sale.v2_20261127_083005_ab"));
+        assert!(is_label("sale.v2"));
+        let err = new("..", "2026-11-27T09:30:05Z".parse().unwrap(), |n| {
+            Ok("ab".repeat(n))
+        });
+        assert!(err.is_err(), "a promo name `..` makes no test id");
     }
 
     #[test]

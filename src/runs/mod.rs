@@ -111,7 +111,7 @@ pub fn check_testid(flag: &str, id: &str) -> Result<()> {
     } else {
         Err(Error::usage(
             format!("{flag} {} is not a test id", crate::error::quoted(id)),
-            "test ids are letters, digits, `_`, `-` and `.`; `promo-infra runs list` shows them",
+            "test ids are letters, digits, `_`, `-` and `.`, not starting with `.`; `promo-infra runs list` shows them",
         ))
     }
 }

@@ -242,6 +242,95 @@ fn unsupported_influx_version() {
     ");
 }
 
+/// A valid name that cannot be the bucket: Grafana 10.2 rewrites `.timeRangeStart` (any
+/// `.<Flux macro>`) inside the Flux queries of an InfluxDB 2 stack, InfluxDB 2 reserves
+/// `_`-led names, and a dot-led name is a path segment in the URLs the bucket goes into.
+#[test]
+fn a_bucket_name_grafana_or_influxdb_would_read_otherwise() {
+    promo_snapshot!(refused(&[("bucket: k6", "bucket: metrics.timeRangeStart")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+      x influxdb.bucket: `metrics.timeRangeStart` cannot be the bucket: it contains `.timeRangeStart`, which Grafana 10.2 replaces inside every Flux query: the dashboards and alerts would read another bucket
+       ,-[stacks/shop.yaml:8:11]
+     7 |   org: shop-org
+     8 |   bucket: metrics.timeRangeStart
+       :           ^^^^^^^^^^^|^^^^^^^^^^
+       :                      `-- not usable as the bucket
+     9 |   retention: 30d
+       `----
+      help: choose another name (letters, digits, `-`, `_`), e.g. `k6`
+    ");
+    promo_snapshot!(refused(&[("bucket: k6", "bucket: _monitoring")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+      x influxdb.bucket: `_monitoring` cannot be the bucket: InfluxDB 2 reserves names starting with `_` for its system buckets
+       ,-[stacks/shop.yaml:8:11]
+     7 |   org: shop-org
+     8 |   bucket: _monitoring
+       :           ^^^^^|^^^^^
+       :                `-- not usable as the bucket
+     9 |   retention: 30d
+       `----
+      help: choose another name (letters, digits, `-`, `_`), e.g. `k6`
+    ");
+    promo_snapshot!(refused(&[("bucket: k6", "bucket: ..")]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+      x influxdb.bucket: `..` cannot be the bucket: a name starting with `.` is a path segment in the URLs it goes into
+       ,-[stacks/shop.yaml:8:11]
+     7 |   org: shop-org
+     8 |   bucket: ..
+       :           ^|
+       :            `-- not usable as the bucket
+     9 |   retention: 30d
+       `----
+      help: choose another name (letters, digits, `-`, `_`), e.g. `k6`
+    ");
+}
+
+/// Grafana's Slack notifier renders the channel as a Go template (grafana/alerting's
+/// `slack.go`: `tmpl(Recipient)`).
+#[test]
+fn a_slack_channel_that_is_a_template() {
+    promo_snapshot!(refused(&[("channel: \"#alerts\"", "channel: \"#{{ .CommonLabels.promo_name }}\"")]), @r##"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+      x alerting.slack.channel: `#{{ .CommonLabels.promo_name }}` holds `{` or `}`: Grafana renders the channel as a template, so an alert's labels (from the test's data) could choose where it goes, and a template error sends it to the webhook's default channel
+        ,-[stacks/shop.yaml:27:14]
+     26 |     webhook_url_env: SLACK_WEBHOOK_URL
+     27 |     channel: "#{{ .CommonLabels.promo_name }}"
+        :              ^^^^^^^^^^^^^^^^|^^^^^^^^^^^^^^^^
+        :                              `-- a template
+     28 |   rules:
+        `----
+      help: write the channel's name, e.g. `#load-testing-alerts`
+    "##);
+}
+
 #[test]
 fn bad_duration() {
     promo_snapshot!(refused(&[("retention: 30d", "retention: 30days")]), @"
@@ -393,6 +482,50 @@ fn port_clash() {
         `----
       help: give control_api.port a port of its own
     ");
+}
+
+/// A URL that parses but is not written the way it is read: Grafana's `root_url`, the CORS
+/// origin and the dashboard links would each carry a different text.
+#[test]
+fn a_url_not_in_canonical_form() {
+    promo_snapshot!(refused(&[("  port: 3000\n", "  port: 3000\n  url: \"HTTP://Grafana.Example.COM:80/\"\n")]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+      x grafana.url: `HTTP://Grafana.Example.COM:80/` is not written the way it is read: `http://grafana.example.com/`
+        ,-[stacks/shop.yaml:13:8]
+     12 |   port: 3000
+     13 |   url: "HTTP://Grafana.Example.COM:80/"
+        :        ^^^^^^^^^^^^^^^^|^^^^^^^^^^^^^^^
+        :                        `-- not canonical
+     14 |   admin_user: admin
+        `----
+      help: write `http://grafana.example.com/`
+    "#);
+    promo_snapshot!(refused(&[("  port: 3000\n", "  port: 3000\n  url: \"http:grafana.example.com\"\n")]), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x stacks/shop.yaml is invalid: 1 problem(s)
+      help: fix the manifest; nothing was written or changed
+
+      x grafana.url: `http:grafana.example.com` is not written the way it is read: `http://grafana.example.com`
+        ,-[stacks/shop.yaml:13:8]
+     12 |   port: 3000
+     13 |   url: "http:grafana.example.com"
+        :        ^^^^^^^^^^^^^|^^^^^^^^^^^^
+        :                     `-- not canonical
+     14 |   admin_user: admin
+        `----
+      help: write `http://grafana.example.com`
+    "#);
 }
 
 #[test]

@@ -464,6 +464,45 @@ fn a_testid_grafana_would_mangle_in_flux_is_refused_on_influxdb_2_only() {
     assert_eq!(r.code, 0, "InfluxQL has no such macros: {}", r.all());
 }
 
+/// A test id names the run's directories (`generated/<stack>/runs/<testid>/`, the report's):
+/// `..` would write the run's summary and record into the stack's generated directory, and a
+/// promo name `..` would start an id with it. Refused before anything runs or is written.
+#[test]
+fn a_testid_or_promo_that_starts_with_a_dot_is_refused_and_nothing_is_written() {
+    let p = TestContext::with_repo_stacks();
+    assert_eq!(p.run(&["generate"]).code, 0);
+    p.write("tests/checkout.js", "export default function () {}\n");
+    let before = p.snapshot_tree();
+    promo_snapshot!(p.cmd(&["k6", "run", "--promo", "..", "tests/checkout.js"]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x --promo `..` is not usable as a k6 tag
+      help: use 1-64 characters among letters, digits, `_`, `-` and `.`, not starting with `.`
+    ");
+    promo_snapshot!(p.cmd(&["k6", "env", "--testid", ".."]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x --testid `..` is not a usable test id
+      help: use letters, digits, `_`, `-` and `.`, not starting with `.` (at most 120)
+    ");
+    promo_snapshot!(p.cmd(&["runs", "report", ".."]), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+      x TESTID `..` is not a test id
+      help: test ids are letters, digits, `_`, `-` and `.`, not starting with `.`; `promo-infra runs list` shows them
+    ");
+    assert!(p.snapshot_tree() == before, "nothing written");
+}
+
 #[test]
 fn exec_injects_the_variables_and_passes_the_exit_code_through() {
     let p = TestContext::with_repo_stacks();

@@ -409,7 +409,7 @@ fn bad_input_is_refused_before_anything_is_queried() {
 
     ----- stderr -----
       x TESTID `a b` is not a test id
-      help: test ids are letters, digits, `_`, `-` and `.`; `promo-infra runs list` shows them
+      help: test ids are letters, digits, `_`, `-` and `.`, not starting with `.`; `promo-infra runs list` shows them
     ");
     promo_snapshot!(p.cmd(&["runs", "export", "--csv", "--bucket", "10s"]), @"
     success: false

@@ -93,6 +93,18 @@ const CASES: &[(&[(&str, &str)], bool)] = &[
         true,
     ),
     (&[("\"#alerts\"", "\"#a\\nb\"")], true),
+    (&[("bucket: k6", "bucket: ..")], true),
+    (
+        &[(
+            "  port: 3000\n",
+            "  port: 3000\n  url: \"HTTP://Grafana.Example.COM:80/\"\n",
+        )],
+        true,
+    ),
+    (
+        &[("\"#alerts\"", "\"#{{ .CommonLabels.promo_name }}\"")],
+        true,
+    ),
     // Relations between keys or values JSON Schema cannot express: validate alone.
     (&[("\"0 3 * * *\"", "\"0 25 * * *\"")], false), // a cron field's range
     (&[("retention: 30d", "retention: 30m")], false), // a duration's value
@@ -106,6 +118,8 @@ const CASES: &[(&[(&str, &str)], bool)] = &[
         false,
     ), // a declared uid
     (&[("uid: shop-tech", "uid: shop-marketing")], false), // uids unique
+    (&[("bucket: k6", "bucket: _monitoring")], false), // reserved on InfluxDB 2 only
+    (&[("bucket: k6", "bucket: a.timeRangeStart")], false), // a Flux macro: InfluxDB 2 only
 ];
 
 fn edited(edits: &[(&str, &str)]) -> String {

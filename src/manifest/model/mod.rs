@@ -22,6 +22,11 @@ pub use sections::*;
 const IMAGE: &str = r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?:@sha256:[a-f0-9]{64})?|@sha256:[a-f0-9]{64})$";
 /// Org, bucket and user names.
 pub(super) const NAME: &str = r"^[A-Za-z0-9_.@][A-Za-z0-9_.@-]{0,99}$";
+/// A bucket (database) name: a name not starting with `.` (`validate` refuses more, by
+/// InfluxDB version).
+const BUCKET: &str = r"^[A-Za-z0-9_@][A-Za-z0-9_.@-]{0,99}$";
+/// A Slack channel: [`ONE_LINE`] without `{` or `}` (Grafana renders it as a template).
+const CHANNEL: &str = r"^[^\u0000-\u001f\u007f-\u009f{}]*[^\s\u0000-\u001f\u007f-\u009f{}][^\u0000-\u001f\u007f-\u009f{}]*$";
 /// One line of text with at least one visible character and no control character.
 const ONE_LINE: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
 /// An http(s) URL made of characters no generated file needs to quote.
@@ -122,7 +127,7 @@ pub struct InfluxDb {
     pub org: Sp<String>,
     /// Bucket (version 2) or database (version 1) k6 writes to.
     #[serde(default = "default_bucket")]
-    #[schemars(pattern(NAME))]
+    #[schemars(pattern(BUCKET))]
     pub bucket: Sp<String>,
     /// How long metrics are kept: `30d`, `12h`, `4w`, `1h30m` or `infinite`. At least 1h, at
     /// most 2562047h (InfluxDB's 64-bit nanosecond limit).

@@ -48,10 +48,11 @@ pub struct Slack {
     /// secrets, `PATH`, `HOME`... are refused.
     #[schemars(pattern(SECRET_ENV))]
     pub webhook_url_env: Sp<String>,
-    /// Channel shown in messages (`#load-testing-alerts`): one line, at most 80 characters; a
-    /// `$` is written `$$` in Grafana provisioning so it stays literal.
+    /// Channel shown in messages (`#load-testing-alerts`): one line, at most 80 characters,
+    /// no `{` or `}` (Grafana renders the channel as a template); a `$` is written `$$` in
+    /// Grafana provisioning so it stays literal.
     #[serde(default)]
-    #[schemars(pattern(super::ONE_LINE), length(max = 80))]
+    #[schemars(pattern(super::CHANNEL), length(max = 80))]
     pub channel: Option<Sp<String>>,
 }
 

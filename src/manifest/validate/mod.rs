@@ -101,7 +101,9 @@ fn check_influx(p: &mut Problems<'_>, m: &Manifest) {
     }
     image::check_image(p, "influxdb.image", &influx.image);
     check_name(p, "influxdb.org", &influx.org);
-    check_name(p, "influxdb.bucket", &influx.bucket);
+    if check_name(p, "influxdb.bucket", &influx.bucket) {
+        check_bucket(p, *influx.version, &influx.bucket);
+    }
     check_name(p, "influxdb.admin_user", &influx.admin_user);
     let retention = &influx.retention;
     match duration::parse(retention) {
@@ -186,6 +188,39 @@ fn check_grafana(p: &mut Problems<'_>, m: &Manifest) {
     }
     if let Some(url) = &g.url {
         check_url(p, "grafana.url", url, false);
+    }
+}
+
+/// What a valid name still cannot be as the bucket (database): a dot-led name (`.`, `..` are
+/// path segments in the URLs the bucket goes into); on InfluxDB 2, a name InfluxDB reserves
+/// (`_`-led: `_monitoring`, `_tasks`) or one holding `.<Flux macro>`, which Grafana 10.2
+/// rewrites inside every Flux query of the dashboards and alerts
+/// ([`crate::k6::testid::FLUX_MACROS`]); on 1.x, `_internal`, InfluxDB's own statistics.
+fn check_bucket(p: &mut Problems<'_>, version: u8, bucket: &Sp<String>) {
+    let why = if bucket.starts_with('.') {
+        Some("a name starting with `.` is a path segment in the URLs it goes into".to_string())
+    } else if version == 2 && bucket.starts_with('_') {
+        Some("InfluxDB 2 reserves names starting with `_` for its system buckets".to_string())
+    } else if version == 1 && bucket.as_str() == "_internal" {
+        Some("`_internal` is InfluxDB's own statistics database".to_string())
+    } else if version == 2 {
+        crate::k6::testid::flux_macro_after_dot(bucket).map(|word| {
+            format!("it contains `.{word}`, which Grafana 10.2 replaces inside every Flux query: the dashboards and alerts would read another bucket")
+        })
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        refuse(
+            p,
+            bucket,
+            format!(
+                "influxdb.bucket: `{}` cannot be the bucket: {why}",
+                **bucket
+            ),
+            "not usable as the bucket",
+            "choose another name (letters, digits, `-`, `_`), e.g. `k6`",
+        );
     }
 }
 

@@ -102,8 +102,10 @@ pub(super) fn check_text(p: &mut Problems<'_>, key: &str, value: &Sp<String>, ma
     }
 }
 
-pub(super) fn check_name(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
-    if !is_plain(value, 100, "-_.@", "-") {
+/// Whether `value` is a valid name; refused (and `false`) when not.
+pub(super) fn check_name(p: &mut Problems<'_>, key: &str, value: &Sp<String>) -> bool {
+    let ok = is_plain(value, 100, "-_.@", "-");
+    if !ok {
         refuse(
             p,
             value,
@@ -112,6 +114,7 @@ pub(super) fn check_name(p: &mut Problems<'_>, key: &str, value: &Sp<String>) {
             "use 1-100 letters, digits, `-`, `_`, `.` or `@`, not starting with `-`",
         );
     }
+    ok
 }
 
 fn check_env_name(p: &mut Problems<'_>, key: &str, value: &Sp<String>) -> bool {
@@ -187,6 +190,29 @@ pub(super) fn check_url(p: &mut Problems<'_>, key: &str, value: &Sp<String>, htt
             && u.fragment().is_none()
     }) && value.len() <= 2000
         && value.chars().all(allowed);
+    // As it is read: the scheme and host in lower case, no default port, no `.`/`..` segment
+    // (Grafana's root_url, CORS origins and links compare the text).
+    let canonical = parsed.as_ref().map(|u| {
+        let c = u.as_str();
+        if value.ends_with('/') || u.path() != "/" {
+            c.to_string()
+        } else {
+            c.trim_end_matches('/').to_string()
+        }
+    });
+    if ok && let Some(c) = canonical.filter(|c| c != value.as_str()) {
+        refuse(
+            p,
+            value,
+            format!(
+                "{key}: `{}` is not written the way it is read: `{c}`",
+                value.escape_debug()
+            ),
+            "not canonical",
+            format!("write `{c}`"),
+        );
+        return;
+    }
     if !ok {
         p.push(
             value.pos(),

@@ -128,6 +128,18 @@ pub(super) fn check_alerting(p: &mut Problems<'_>, m: &Manifest) {
                         "empty",
                         None,
                     );
+                } else if channel.contains(['{', '}']) {
+                    // Grafana's Slack notifier renders the recipient as a Go template.
+                    super::rules::refuse(
+                        p,
+                        channel,
+                        format!(
+                            "alerting.slack.channel: `{}` holds `{{` or `}}`: Grafana renders the channel as a template, so an alert's labels (from the test's data) could choose where it goes, and a template error sends it to the webhook's default channel",
+                            channel.escape_debug()
+                        ),
+                        "a template",
+                        "write the channel's name, e.g. `#load-testing-alerts`",
+                    );
                 } else {
                     check_text(p, "alerting.slack.channel", channel, 80);
                 }

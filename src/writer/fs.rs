@@ -134,6 +134,15 @@ pub(super) fn read_entry(dir: &Path, rel: &str) -> Result<Option<Vec<u8>>> {
                     ),
                 });
             }
+            Ok(meta) if is_special(&meta) => {
+                return Err(Error::State {
+                    message: format!(
+                        "`{}` is not a regular file (a FIFO, a socket or a device): promo-infra reads and writes generated files only as regular files; nothing was written",
+                        at.display()
+                    ),
+                    help: Some("remove it and run the command again".into()),
+                });
+            }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io("cannot read", &at, e)),
@@ -143,6 +152,12 @@ pub(super) fn read_entry(dir: &Path, rel: &str) -> Result<Option<Vec<u8>>> {
             None => return read_optional(&at),
         }
     }
+}
+
+/// A FIFO, socket or device: reading one would block (a FIFO without a writer) or read
+/// something that is not a file's content.
+fn is_special(meta: &std::fs::Metadata) -> bool {
+    !meta.is_file() && !meta.is_dir() && !meta.file_type().is_symlink()
 }
 
 pub(super) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {

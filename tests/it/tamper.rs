@@ -140,3 +140,64 @@ fn generate_never_writes_reads_or_removes_through_a_symbolic_link() {
     assert_eq!(g.code, 0, "{}", g.all());
     assert_eq!(p.run(&["generate", "--check"]).code, 0);
 }
+
+/// A generated file replaced by a FIFO: reading it would block for ever (no writer), with the
+/// stack's lock held. Refused at once, by every form of `generate`, and left in place. Each run
+/// is bounded: a regression fails here instead of hanging the suite.
+#[test]
+fn a_fifo_at_a_generated_file_s_path_is_refused_at_once_never_read() {
+    use std::time::{Duration, Instant};
+
+    let p = project();
+    let compose = p.path().join("generated/shop/docker-compose.yml");
+    std::fs::remove_file(&compose).expect("rm");
+    nix::unistd::mkfifo(
+        &compose,
+        nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+    )
+    .expect("mkfifo");
+    for args in [
+        &["generate"][..],
+        &["generate", "--force"],
+        &["generate", "--check"],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_promo-infra"))
+            .arg("-C")
+            .arg(p.path())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{args:?} still runs after 30 s: it reads the FIFO");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let out = child.wait_with_output().expect("output");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(
+                "docker-compose.yml` is not a regular file (a FIFO, a socket or a device)"
+            ),
+            "{args:?}: {stderr}"
+        );
+        let kind = std::fs::symlink_metadata(&compose)
+            .expect("still there")
+            .file_type();
+        assert!(
+            std::os::unix::fs::FileTypeExt::is_fifo(&kind),
+            "{args:?}: left in place"
+        );
+    }
+}

@@ -152,15 +152,29 @@ fn names_in(result: &Value) -> Vec<String> {
         .collect()
 }
 
-/// A client of `ep` as the declared admin user (without auth when none is declared).
-fn as_admin(c: &Client, want: &DatabaseSpec, secrets: &SecretValues) -> Result<Client> {
-    Ok(match super::admin_of(want) {
-        Some(a) => c.with_auth(Auth::Basic {
+/// A client of `ep` as the declared admin user (without auth when none is declared). While a
+/// rotation of the admin's password is pending (`secrets rotate` interrupted after `SET
+/// PASSWORD`: `.env` keeps the new value beside the old one), InfluxDB may have the new one
+/// already: then the kept value is used, so plans, applies and the rotation's resume still
+/// read the database (as Grafana's admin login does).
+async fn as_admin(c: &Client, want: &DatabaseSpec, secrets: &SecretValues) -> Result<Client> {
+    let Some(a) = super::admin_of(want) else {
+        return Ok(c.clone());
+    };
+    let with = |password: &str| {
+        c.with_auth(Auth::Basic {
             user: a.name.clone(),
-            password: super::secret(secrets, &a.password_secret)?.to_string(),
-        }),
-        None => c.clone(),
-    })
+            password: password.to_string(),
+        })
+    };
+    let primary = with(super::secret(secrets, &a.password_secret)?);
+    if let Some(kept) = secrets.get(&crate::secrets::pending_name(&a.password_secret))
+        && !accepts(&primary).await
+        && accepts(&with(kept)).await
+    {
+        return Ok(with(kept));
+    }
+    Ok(primary)
 }
 
 /// What exists, or `None` when the database does not.
@@ -175,7 +189,7 @@ pub async fn observe(
     want: &DatabaseSpec,
     secrets: &SecretValues,
 ) -> Result<Option<DatabaseSpec>> {
-    let admin = as_admin(c, want, secrets)?;
+    let admin = as_admin(c, want, secrets).await?;
     let db = quote_ident(&want.name);
     let mut statements = vec![
         "SHOW DATABASES".to_string(),
@@ -274,7 +288,7 @@ pub async fn apply(c: &Client, want: &DatabaseSpec, secrets: &SecretValues) -> R
     let admin = super::admin_of(want)
         .ok_or_else(|| Error::internal("no admin user declared for InfluxDB 1.x"))?;
     let admin_pw = super::secret(secrets, &admin.password_secret)?;
-    let auth = as_admin(c, want, secrets)?;
+    let auth = as_admin(c, want, secrets).await?;
     // With auth enabled and no user yet, InfluxDB accepts exactly this statement unauthenticated.
     let existing = match query(&auth, "SHOW USERS").await {
         Ok(b) => names(&b),

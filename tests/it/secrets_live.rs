@@ -203,6 +203,29 @@ fn rotate_changes_each_secret_live_then_in_env_and_restarts_only_what_reads_it()
     seen_values.extend([old, kept.to_string()]);
     outputs.push(r.all());
 
+    // The same for InfluxDB's admin password: InfluxDB has the kept value, .env still the old
+    // one beside it. The observe that starts the rotation logged in with the old one (401),
+    // so the rotation could not resume; it now logs in with the kept value and resumes.
+    let old = s.secret("INFLUXDB_ADMIN_PASSWORD");
+    let kept = "fedcba9876543210fedcba9876543210";
+    let set = format!("/query?q=SET%20PASSWORD%20FOR%20%22{admin}%22%20%3D%20%27{kept}%27");
+    let (code, resp) = http(&influx, "POST", &set, &basic(&admin, &old), "");
+    assert_eq!(code, 200, "{resp}");
+    let env = s.p.read(&env_path);
+    s.p.write(
+        &env_path,
+        &format!("{env}PROMO_INFRA_ROTATING_INFLUXDB_ADMIN_PASSWORD={kept}\n"),
+    );
+    let r = promo_snapshot!(
+        @named "rotate_influxdb_admin_password_resumed",
+        rotate(&s, "INFLUXDB_ADMIN_PASSWORD")
+    );
+    assert_eq!(s.secret("INFLUXDB_ADMIN_PASSWORD"), kept);
+    assert_eq!(http(&influx, "GET", q, &basic(&admin, kept), "").0, 200);
+    assert_eq!(http(&influx, "GET", q, &basic(&admin, &old), "").0, 401);
+    seen_values.extend([old, kept.to_string()]);
+    outputs.push(r.all());
+
     // Converged: nothing left to do, everything healthy; the data written survived.
     let plan = s.run(&["plan", "--detailed-exitcode"]);
     let all = plan.all();

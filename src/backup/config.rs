@@ -90,6 +90,9 @@ pub struct Settings {
     pub secret_values: SecretValues,
     /// Where the progress lines of network steps go.
     pub progress: Progress,
+    /// The stack's generated directory, whose lock (`apply`'s) a restore takes once the backup
+    /// is verified, before it changes anything; `None`: no stack lock.
+    pub stack_lock: Option<std::path::PathBuf>,
 }
 
 /// Where the stack's InfluxDB runs.
@@ -202,6 +205,7 @@ impl Settings {
             database_spec: None,
             secret_values: SecretValues::default(),
             progress: Progress::default(),
+            stack_lock: None,
         }
     }
 }

@@ -136,7 +136,11 @@ pub fn rotate_dir(s: &Settings, now: Timestamp, dry_run: bool) -> Result<RotateR
         let tb = b.time.as_deref().map(|_| 0).unwrap_or(1);
         ta.cmp(&tb)
             .then_with(|| b.time.cmp(&a.time))
-            .then_with(|| super::id::place(&b.id).cmp(&super::id::place(&a.id)))
+            .then_with(|| {
+                // Same time: by `-N` as a number; entries without a time stay in name order.
+                let place = |d: &Decision| d.time.as_ref().and_then(|_| super::id::place(&d.id));
+                place(b).cmp(&place(a))
+            })
             .then_with(|| b.id.cmp(&a.id))
     });
     Ok(RotateReport {

@@ -59,6 +59,17 @@ pub fn restore(s: &Settings, id: &str, as_name: Option<&str>) -> Result<RestoreR
         ))
         .with_help(format!("run `promo-infra backup restore {id}` again")));
     }
+    // The stack's lock, as `apply` takes it: an apply (which creates the database) or another
+    // restore between the check that the database does not exist and the clean-up of a failed
+    // restore would have its database dropped by that clean-up.
+    let _stack = match &s.stack_lock {
+        Some(dir) => Some(crate::lock::StackLock::acquire(
+            dir,
+            &s.stack,
+            "backup restore",
+        )?),
+        None => None,
+    };
     let target = as_name.unwrap_or(&s.database).to_string();
     let db = s.influx()?;
     s.preflight(&db)?;

@@ -128,3 +128,42 @@ fn an_influxdb2_env_that_lost_only_its_token_is_told_to_restore_it() {
     s.p.write(&env, &kept);
     s.apply();
 }
+
+/// `.env` no longer holds the password InfluxDB accepts (edited by hand, restored from an
+/// older copy): `destroy` must still remove the stack. It read the services' own APIs (the
+/// databases, as a plan does) and failed on InfluxDB's 401; what it removes is the engine's.
+#[test]
+fn a_stack_whose_env_influxdb_refuses_can_still_be_destroyed() {
+    if !engine() {
+        return;
+    }
+    let s = EngineStack::new("wrongpw");
+    s.apply();
+    let env = format!("generated/{}/.env", s.name);
+    let text = s.p.read(&env);
+    let old = s.secret("INFLUXDB_ADMIN_PASSWORD");
+    s.p.write(
+        &env,
+        &text.replace(&old, "0000000000000000ffffffffffffffff"),
+    );
+    let plan = s.run(&["plan"]);
+    assert_eq!(
+        plan.code,
+        1,
+        "a plan needs InfluxDB's answer: {}",
+        plan.all()
+    );
+    let destroyed = s.run(&["destroy", "--volumes", "--auto-approve"]);
+    assert_eq!(destroyed.code, 0, "{}", destroyed.all());
+    assert!(
+        crate::engine::docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", s.name)
+        ])
+        .trim()
+        .is_empty(),
+        "no container left"
+    );
+}

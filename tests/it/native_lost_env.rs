@@ -230,3 +230,40 @@ fn generate_alone_makes_no_new_secret_over_kept_data() {
     assert_eq!(again.code, 0, "{}", again.all());
     destroyed_with_volumes(&stack);
 }
+
+/// `.env` no longer holds the password InfluxDB accepts (edited by hand, restored from an
+/// older copy): a plan needs InfluxDB's answer and fails, `destroy` must still stop the stack
+/// and remove its data. It read the databases (as a plan does) and failed on the 401.
+#[test]
+fn a_stack_whose_env_influxdb_refuses_can_still_be_destroyed() {
+    let (stack, _) = applied(|ports| manifest(ports, "m"));
+    let env = stack.project.path().join("generated/native-it/.env");
+    let text = std::fs::read_to_string(&env).expect(".env");
+    let wrong: String = text
+        .lines()
+        .map(|l| match l.split_once('=') {
+            Some(("INFLUXDB_ADMIN_PASSWORD", _)) => {
+                "INFLUXDB_ADMIN_PASSWORD=0000000000000000ffffffffffffffff\n".to_string()
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    assert_ne!(wrong, text, "the password line was replaced");
+    std::fs::write(&env, wrong).expect("write .env");
+    let plan = cli(&stack, &["plan", "--target", "native"]);
+    assert_eq!(
+        plan.code,
+        1,
+        "a plan needs InfluxDB's answer: {}",
+        plan.all()
+    );
+    destroyed_with_volumes(&stack);
+    assert!(
+        !stack
+            .project
+            .path()
+            .join("data/native-it/influxdb")
+            .exists(),
+        "its data removed"
+    );
+}

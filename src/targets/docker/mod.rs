@@ -156,6 +156,10 @@ impl Target for DockerTarget {
         observe::observe(self, desired).await
     }
 
+    async fn observe_to_destroy(&self, desired: &Desired) -> Result<Observed> {
+        observe::observe_engine(self, desired).await
+    }
+
     async fn execute(&self, step: &Step, desired: &Desired) -> Result<()> {
         execute::execute(self, step, desired).await
     }

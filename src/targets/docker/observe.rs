@@ -312,7 +312,10 @@ fn unread(
 }
 
 /// The stack's network, volumes and containers as the engine reports them.
-async fn observe_engine(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
+/// The engine's objects of the stack alone (what `destroy` removes): the services' own APIs
+/// are not read, so a stack whose InfluxDB refuses `.env`'s password, or whose Grafana does
+/// not answer, can still be destroyed.
+pub(super) async fn observe_engine(t: &DockerTarget, desired: &Desired) -> Result<Observed> {
     let stack = t.ctx.stack.as_str();
     let (containers, networks, volumes) = tokio::try_join!(containers(t), networks(t), volumes(t))?;
     let mut observed = Observed::default();

@@ -329,7 +329,11 @@ impl Target for NativeTarget {
     }
 
     async fn observe(&self, desired: &Desired) -> Result<Observed> {
-        self.observe_all(desired).await
+        self.observe_all(desired, true).await
+    }
+
+    async fn observe_to_destroy(&self, desired: &Desired) -> Result<Observed> {
+        self.observe_all(desired, false).await
     }
 
     async fn execute(&self, step: &Step, desired: &Desired) -> Result<()> {

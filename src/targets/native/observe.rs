@@ -22,9 +22,14 @@ use crate::targets::grafana_api::{self, Attempts};
 
 impl super::NativeTarget {
     /// Every live process of the stack (declared or not, so --prune can stop leftovers),
-    /// converged when it answers its health URL (all asked at once, 2 s each at most), and what
+    /// converged when it answers its health URL (all asked at once, 2 s each at most), and,
+    /// with `read_services` (not for `destroy`, which stops processes and removes files), what
     /// the answering InfluxDB and Grafana hold.
-    pub(super) async fn observe_all(&self, desired: &Desired) -> Result<Observed> {
+    pub(super) async fn observe_all(
+        &self,
+        desired: &Desired,
+        read_services: bool,
+    ) -> Result<Observed> {
         let client = &http_client()?;
         let live: Vec<_> = self
             .recorded()
@@ -57,7 +62,10 @@ impl super::NativeTarget {
                 .get(&ResourceId::new(ResourceKind::Service, name))
                 .is_some_and(|o| o.converged)
         };
-        let (influx_up, grafana_up) = (answering("influxdb"), answering("grafana"));
+        let (influx_up, grafana_up) = (
+            read_services && answering("influxdb"),
+            read_services && answering("grafana"),
+        );
         if influx_up {
             observed.extend(
                 common::read_databases(&self.ctx, reads, "native", Attempts::Retried).await?,

@@ -90,9 +90,6 @@ pub struct Settings {
     pub secret_values: SecretValues,
     /// Where the progress lines of network steps go.
     pub progress: Progress,
-    /// The stack's generated directory, whose lock (`apply`'s) a restore takes once the backup
-    /// is verified, before it changes anything; `None`: no stack lock.
-    pub stack_lock: Option<std::path::PathBuf>,
 }
 
 /// Where the stack's InfluxDB runs.
@@ -205,7 +202,6 @@ impl Settings {
             database_spec: None,
             secret_values: SecretValues::default(),
             progress: Progress::default(),
-            stack_lock: None,
         }
     }
 }

@@ -59,17 +59,6 @@ pub fn restore(s: &Settings, id: &str, as_name: Option<&str>) -> Result<RestoreR
         ))
         .with_help(format!("run `promo-infra backup restore {id}` again")));
     }
-    // The stack's lock, as `apply` takes it: an apply (which creates the database) or another
-    // restore between the check that the database does not exist and the clean-up of a failed
-    // restore would have its database dropped by that clean-up.
-    let _stack = match &s.stack_lock {
-        Some(dir) => Some(crate::lock::StackLock::acquire(
-            dir,
-            &s.stack,
-            "backup restore",
-        )?),
-        None => None,
-    };
     let target = as_name.unwrap_or(&s.database).to_string();
     let db = s.influx()?;
     s.preflight(&db)?;
@@ -86,8 +75,14 @@ pub fn restore(s: &Settings, id: &str, as_name: Option<&str>) -> Result<RestoreR
     let (shown, result) = put(s, &db, &m, &path, &target)?;
     if let Err(e) = result {
         // The target did not exist before (checked above): whatever the failed tool created
-        // there is ours and incomplete. Remove it, so a failed restore creates nothing.
-        if s.version == 1 && db.databases().is_ok_and(|dbs| dbs.contains(&target)) {
+        // there is ours and incomplete. Remove it, so a failed restore creates nothing — unless
+        // the tool failed because the database exists: another command made it meanwhile (an
+        // apply, a second restore into the same name), and it is not ours to drop.
+        let made_by_another = e.to_string().contains("may already exist");
+        if s.version == 1
+            && !made_by_another
+            && db.databases().is_ok_and(|dbs| dbs.contains(&target))
+        {
             s.step(&format!("removing the incomplete database `{target}`"));
             let _ = db.query(&format!("DROP DATABASE {}", v1::quote_ident(&target)));
         }

@@ -68,7 +68,6 @@ pub fn backup_settings(
         database_spec: None,
         secret_values: values,
         progress: crate::backup::Progress::default(),
-        stack_lock: None,
     })
 }
 
@@ -125,7 +124,6 @@ pub fn backup_restore(
 ) -> Result<crate::backup::RestoreReport> {
     let mut s = backup_settings(project, loaded, target)?;
     s.progress = progress;
-    s.stack_lock = Some(project.generated_dir(loaded.stack()));
     s.database_spec = compile(project, templates, loaded)?
         .resources
         .values()

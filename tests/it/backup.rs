@@ -27,7 +27,7 @@ mod answers;
 mod clock;
 mod kill;
 mod leftovers;
-mod lock;
+mod restore_race;
 
 const NOW: &str = "2026-11-24T03:00:00Z";
 const ID: &str = "20261124T030000Z";

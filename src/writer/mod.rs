@@ -197,6 +197,9 @@ pub struct Prepared {
     journal: Journal,
     /// Whether an earlier run's journal or temp files are there to clean up.
     leftovers: bool,
+    /// Each file to put or remove, with the sha256 of what was on disk when this was decided
+    /// (`None`: absent): checked again before anything is written.
+    seen: Vec<(String, Option<String>)>,
     report: WriteReport,
 }
 
@@ -234,6 +237,7 @@ pub fn prepare(
     let mut report = WriteReport::default();
     let mut put = Vec::new();
     let mut remove = Vec::new();
+    let mut seen = Vec::new();
     // Files we keep are recorded with their old hash, so they stay reported until resolved.
     let mut recorded = Ledger::of(files);
     for (rel, file) in files {
@@ -267,6 +271,7 @@ pub fn prepare(
                     .entry(rel.clone())
                     .or_default()
                     .insert(file.sha256());
+                seen.push((rel.clone(), on_disk.as_deref().map(sha256_hex)));
                 put.push((rel.clone(), file.bytes().to_vec()));
             }
         }
@@ -281,8 +286,9 @@ pub fn prepare(
                 report.kept.push(rel.clone());
                 recorded.files.insert(rel.clone(), hash.clone());
             }
-            Some(_) => {
+            Some(bytes) => {
                 report.removed.push(rel.clone());
+                seen.push((rel.clone(), Some(sha256_hex(&bytes))));
                 remove.push(rel.clone());
             }
         }
@@ -297,6 +303,7 @@ pub fn prepare(
             && ours(rel, &bytes)
         {
             report.removed.push(rel.clone());
+            seen.push((rel.clone(), Some(sha256_hex(&bytes))));
             remove.push(rel.clone());
         }
     }
@@ -313,6 +320,7 @@ pub fn prepare(
         ledger,
         journal,
         leftovers,
+        seen,
         report,
     })
 }
@@ -350,6 +358,31 @@ impl Prepared {
         let changes = !self.put.is_empty() || !self.remove.is_empty() || self.ledger.is_some();
         if !changes && !self.leftovers {
             return Ok(self.report);
+        }
+        // `apply` decides before its question and writes after the answer: a file edited
+        // meanwhile (the plan's note says to add a line to `.env`; an editor saving a generated
+        // file) is refused, never overwritten with what was decided before the edit.
+        let moved: Vec<String> = self
+            .seen
+            .iter()
+            .filter(|(rel, then)| {
+                read_entry(dir, rel)
+                    .map(|now| now.as_deref().map(sha256_hex) != *then)
+                    .unwrap_or(true)
+            })
+            .map(|(rel, _)| dir.join(rel).display().to_string())
+            .collect();
+        if !moved.is_empty() {
+            return Err(Error::State {
+                message: format!(
+                    "changed since the plan was made (while it waited for an answer): {}; nothing was written or changed",
+                    moved.join(", ")
+                ),
+                help: Some(
+                    "run the command again: the plan then reads the file as it is now (a hand edit of a generated file is kept and named)"
+                        .into(),
+                ),
+            });
         }
         let tmp = dir.join(TMP_PREFIX);
         if changes {
@@ -389,107 +422,4 @@ impl Prepared {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn files(pairs: &[(&str, &str)]) -> BTreeMap<String, GeneratedFile> {
-        pairs
-            .iter()
-            .map(|(p, t)| ((*p).to_string(), GeneratedFile::text(*t)))
-            .collect()
-    }
-
-    /// Every file under `dir` with its bytes.
-    fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-        fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-            for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    walk(root, &p, out);
-                } else {
-                    let rel = p.strip_prefix(root).expect("prefix").display().to_string();
-                    out.insert(rel, std::fs::read(&p).expect("read"));
-                }
-            }
-        }
-        let mut out = BTreeMap::new();
-        walk(dir, dir, &mut out);
-        out
-    }
-
-    /// What a clean directory holds after writing `files`.
-    fn fresh(files: &BTreeMap<String, GeneratedFile>) -> BTreeMap<String, Vec<u8>> {
-        let d = tempfile::tempdir().expect("dir");
-        write(d.path(), files, false).expect("fresh write");
-        tree(d.path())
-    }
-
-    /// Interrupt a write from `v1` to `v2` after each of its filesystem steps in turn (as a
-    /// SIGKILL would), then interrupt the way back after half as many steps, then generate
-    /// `v1` (the manifest reverted) and `v2` again: every state converges, nothing is reported
-    /// as edited by hand, and no temp file remains.
-    #[test]
-    fn a_write_interrupted_after_any_step_converges_without_false_hand_edits() {
-        let v1 = files(&[
-            ("a.yml", "a: 1\n"),
-            ("sub/b.json", "{\"b\": 1}\n"),
-            ("old.txt", "gone in v2\n"),
-        ]);
-        let v2 = files(&[
-            ("a.yml", "a: 2\n"),
-            ("sub/b.json", "{\"b\": 2}\n"),
-            ("sub/deeper/new.ini", "[n]\n"),
-        ]);
-        let mut completed = false;
-        for k in 0..100 {
-            let dir = tempfile::tempdir().expect("dir");
-            let d = dir.path();
-            write(d, &v1, false).expect("v1");
-            let r = prepare(d, &v2, false)
-                .expect("prepare v2")
-                .commit_steps(&mut Steps(Some(k)));
-            if r.is_ok() {
-                assert_eq!(tree(d), fresh(&v2));
-                completed = true;
-                break;
-            }
-            let _ = prepare(d, &v1, false)
-                .expect("prepare v1 after a crash")
-                .commit_steps(&mut Steps(Some(k / 2)));
-            let back = write(d, &v1, false).expect("v1 after two crashes");
-            assert_eq!(back.kept, Vec::<String>::new(), "crash after step {k}");
-            assert_eq!(tree(d), fresh(&v1), "crash after step {k}");
-            let forth = write(d, &v2, false).expect("v2 again");
-            assert_eq!(forth.kept, Vec::<String>::new(), "crash after step {k}");
-            assert_eq!(tree(d), fresh(&v2), "crash after step {k}");
-        }
-        assert!(completed, "the write never completed within 100 steps");
-    }
-
-    #[test]
-    fn prepare_writes_nothing() {
-        let dir = tempfile::tempdir().expect("dir");
-        let p = prepare(dir.path(), &files(&[("a", "1\n")]), false).expect("prepare");
-        assert_eq!(p.report().created, vec!["a".to_string()]);
-        assert!(tree(dir.path()).is_empty());
-    }
-
-    #[test]
-    fn temp_files_of_a_killed_run_are_removed_and_a_real_hand_edit_is_still_kept() {
-        let dir = tempfile::tempdir().expect("dir");
-        let d = dir.path();
-        let v1 = files(&[("a", "1\n"), ("b", "1\n")]);
-        write(d, &v1, false).expect("v1");
-        std::fs::write(d.join(".promo-infra-tmp-AbC123"), "half a .env").expect("tmp");
-        std::fs::create_dir_all(d.join(TMP_PREFIX)).expect("tmp dir");
-        std::fs::write(d.join(TMP_PREFIX).join("0"), "staged").expect("staged");
-        std::fs::write(d.join("b"), "mine\n").expect("hand edit");
-        let r = write(d, &files(&[("a", "2\n"), ("b", "2\n")]), false).expect("v2");
-        assert_eq!(r.kept, vec!["b".to_string()]);
-        assert_eq!(r.written, vec!["a".to_string()]);
-        assert_eq!(
-            tree(d).keys().cloned().collect::<Vec<_>>(),
-            vec![".promo-infra-ledger.json", "a", "b"]
-        );
-    }
-}
+mod tests;

@@ -985,6 +985,16 @@ pub fn fake_backup(root: &Path, stack: &str, id: &str) {
     m.write(&dir).expect("manifest");
 }
 
+/// [`fake_backup`], restorable: InfluxDB's `.meta` too, recorded in our manifest.
+pub fn restorable_fake_backup(root: &Path, stack: &str, id: &str) {
+    fake_backup(root, stack, id);
+    let dir = root.join(id);
+    std::fs::write(dir.join(format!("{id}.meta")), "meta").expect("meta");
+    let mut m = BackupManifest::read(&dir).expect("read").expect("manifest");
+    m.files = bmanifest::hash_dir(&dir).expect("hash");
+    m.write(&dir).expect("write");
+}
+
 fn names(dir: &Path) -> BTreeSet<String> {
     std::fs::read_dir(dir)
         .expect("dir")
@@ -2232,12 +2242,7 @@ async fn docker_backup_against_a_stopped_influxdb_names_the_cause_within_seconds
     ");
     // A complete-looking 1.x backup (our manifest, *.manifest, *.meta, a shard).
     let root = stack.p.path().join(format!("backups/{}", stack.name));
-    fake_backup(&root, &stack.name, "20261124T030000Z");
-    let dir = root.join("20261124T030000Z");
-    std::fs::write(dir.join("20261124T030000Z.meta"), "meta").expect("meta");
-    let mut m = BackupManifest::read(&dir).expect("read").expect("manifest");
-    m.files = bmanifest::hash_dir(&dir).expect("hash");
-    m.write(&dir).expect("write");
+    restorable_fake_backup(&root, &stack.name, "20261124T030000Z");
     let restore = stack.p.run(&["backup", "restore", "20261124T030000Z"]);
     assert_eq!(
         restore.report(),

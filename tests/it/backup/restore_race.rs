@@ -7,9 +7,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use promo_infra::backup::manifest::{self as bmanifest, BackupManifest};
-
-use super::{databases, fake_backup, init_server, v1_manifest};
+use super::{databases, init_server, restorable_fake_backup, v1_manifest};
 use crate::common::TestContext;
 use crate::influxd::RealInfluxd;
 
@@ -22,15 +20,8 @@ async fn a_failed_restore_never_drops_a_database_another_command_made_meanwhile(
         &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
     );
     let values = init_server(&p, &server, "shop").await;
-    // A restorable backup (our manifest, InfluxDB's `.meta` and `.manifest`).
     let id = "20261124T030000Z";
-    let root = p.path().join("backups/shop");
-    fake_backup(&root, "shop", id);
-    let dir = root.join(id);
-    std::fs::write(dir.join(format!("{id}.meta")), "meta").expect("meta");
-    let mut m = BackupManifest::read(&dir).expect("read").expect("manifest");
-    m.files = bmanifest::hash_dir(&dir).expect("hash");
-    m.write(&dir).expect("manifest");
+    restorable_fake_backup(&p.path().join("backups/shop"), "shop", id);
     // `influxd` on PATH: the other command creates `k6_copy` (with the real `influx` CLI),
     // then the restore fails as influxd 1.6 does on an existing database.
     let bin = p.path().join("standin");

@@ -267,12 +267,12 @@ async fn a_dashboard_uid_of_another_stack_on_the_same_grafana_is_refused_naming_
 
     ----- stderr -----
     ");
-    let technical = c
-        .grafana
-        .state()
-        .dashboard("k6-technical")
-        .expect("still there");
-    assert_eq!(technical.folder_uid, "promo-v1");
+    // promo-v1's dashboard is where promo-v1 put it.
+    let still_promo_v1s = || {
+        let technical = c.grafana.state().dashboard("k6-technical");
+        assert_eq!(technical.expect("still there").folder_uid, "promo-v1");
+    };
+    still_promo_v1s();
     let plan = c.run(&["plan", "--target", "cloud", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "promo-v1 still owns it: {}", plan.all());
     // The way out the help names: another uid in one of the two stacks.
@@ -326,12 +326,7 @@ async fn a_dashboard_uid_of_another_stack_on_the_same_grafana_is_refused_naming_
     warning: dashboard.k6-technical: not deleted: it is in folder promo-v1 now, not this stack's
     ");
     assert!(c.grafana.state().dashboard("k6-technical-v2").is_none());
-    let technical = c
-        .grafana
-        .state()
-        .dashboard("k6-technical")
-        .expect("still there");
-    assert_eq!(technical.folder_uid, "promo-v1");
+    still_promo_v1s();
     let plan = c.run(&["plan", "--target", "cloud", "--detailed-exitcode"]);
     assert_eq!(
         plan.code,

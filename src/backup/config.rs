@@ -73,6 +73,9 @@ pub struct Settings {
     pub admin_user: String,
     /// 1.x admin password from `.env` (absent when `.env` does not hold one).
     pub admin_password: Option<String>,
+    /// 1.x: the new admin password an interrupted `secrets rotate` kept in `.env` beside the
+    /// old one (its pending line), used when InfluxDB accepts only that one.
+    pub admin_password_kept: Option<String>,
     /// 2.x operator token from `.env`.
     pub token: Option<String>,
     /// Where the token came from, for messages (`generated/promo/.env`).
@@ -142,18 +145,31 @@ impl Settings {
     }
 
     /// The command's InfluxDB client (1.x: as the admin user when `.env` has a password).
+    /// While a rotation of the admin password is pending (`secrets rotate` interrupted after
+    /// `SET PASSWORD`), InfluxDB may accept only the kept new value: then that one is used, so
+    /// the nightly backup goes on (as `plan` and `apply` do).
     pub(crate) fn influx(&self) -> Result<influx::blocking::Client> {
+        let as_admin = |password: &str| Auth::Basic {
+            user: self.admin_user.clone(),
+            password: password.to_string(),
+        };
         let auth = match &self.admin_password {
-            Some(p) if self.version == 1 && !p.is_empty() => Auth::Basic {
-                user: self.admin_user.clone(),
-                password: p.clone(),
-            },
+            Some(p) if self.version == 1 && !p.is_empty() => as_admin(p),
             _ => Auth::None,
         };
         let ep = Endpoint {
             url: self.http_url.clone(),
         };
-        influx::blocking::Client::new(&ep, auth)
+        let primary = influx::blocking::Client::new(&ep, auth)?;
+        if let (1, Some(kept)) = (self.version, &self.admin_password_kept)
+            && !primary.block_on(influx::v1::accepts(primary.inner()))
+        {
+            let other = influx::blocking::Client::new(&ep, as_admin(kept))?;
+            if other.block_on(influx::v1::accepts(other.inner())) {
+                return Ok(other);
+            }
+        }
+        Ok(primary)
     }
 
     /// Pre-flight of every network step: the container runs (docker target), then InfluxDB
@@ -171,11 +187,15 @@ impl Settings {
 
     /// The secret values a tool's output may echo (redacted before it is shown).
     pub(crate) fn secrets(&self) -> Vec<&str> {
-        [self.admin_password.as_deref(), self.token.as_deref()]
-            .into_iter()
-            .flatten()
-            .filter(|s| !s.is_empty())
-            .collect()
+        [
+            self.admin_password.as_deref(),
+            self.admin_password_kept.as_deref(),
+            self.token.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect()
     }
 }
 
@@ -194,6 +214,7 @@ impl Settings {
             rpc: "127.0.0.1:8088".into(),
             admin_user: "promo-admin".into(),
             admin_password: Some("admin-secret".into()),
+            admin_password_kept: None,
             token: Some("token-secret".into()),
             env_display: "generated/shop/.env".into(),
             policy: rotate::Policy::default(),

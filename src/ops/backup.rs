@@ -50,6 +50,9 @@ pub fn backup_settings(
         admin_password: values
             .get(secrets::INFLUX_ADMIN_PASSWORD)
             .map(str::to_string),
+        admin_password_kept: values
+            .get(&secrets::pending_name(secrets::INFLUX_ADMIN_PASSWORD))
+            .map(str::to_string),
         token: values.get(secrets::INFLUX_ADMIN_TOKEN).map(str::to_string),
         env_display: format!("generated/{}/.env", *m.stack),
         policy: crate::backup::rotate::Policy {

@@ -27,6 +27,7 @@ mod answers;
 mod clock;
 mod kill;
 mod leftovers;
+mod pending_rotation;
 mod restore_race;
 
 const NOW: &str = "2026-11-24T03:00:00Z";

@@ -421,6 +421,15 @@ pub fn quoted(value: &str) -> String {
     }
 }
 
+/// `text` with its first letter upper-case (a sentence made of a lower-case phrase).
+pub fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// Text of a message that is not quoted but may hold user input (a value with a backtick of its
 /// own ends its quotes early): control characters but the line break escaped, and past 240
 /// characters cut to its start and its length.

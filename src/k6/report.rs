@@ -200,7 +200,7 @@ pub fn slack_text(locale: &str, labels: &RunLabels, outcome: &RunOutcome) -> Str
                 .unwrap_or_default();
             text.push_str(&format!(
                 "{} *{}* ({}/100) · p95{c}{:.0} ms · {}{c}{:.2} %{req}\n",
-                capitalise(s.grade),
+                crate::error::capitalized(s.grade),
                 g.letter,
                 g.score,
                 g.measured.p95_ms,
@@ -214,7 +214,7 @@ pub fn slack_text(locale: &str, labels: &RunLabels, outcome: &RunOutcome) -> Str
         // Typed by whoever pressed STOP: `<!channel>` or `<url|text>` must stay text.
         text.push_str(&format!(
             "{} {}\n",
-            capitalise(s.stopped_by),
+            crate::error::capitalized(s.stopped_by),
             slack_escape(by)
         ));
     }
@@ -235,13 +235,6 @@ fn slack_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
 }
 
 /// The run's messages: Grafana annotations (when the admin password is in `.env`) and Slack

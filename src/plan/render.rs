@@ -120,15 +120,6 @@ fn render_files(out: &mut String, step: &Step, field: &str) {
     }
 }
 
-/// `text` with its first letter upper-case.
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
-}
-
 /// Render a plan the way terraform users read one.
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
@@ -160,7 +151,7 @@ pub fn render(plan: &Plan) -> String {
             "Warning: {} is kept, not destroyed: {} attached to it and not the stack's (promo-infra never stops nor detaches it). {}, then `promo-infra apply --prune` destroys it.",
             used.id,
             used.are(),
-            capitalized(&used.how_to_free()),
+            crate::error::capitalized(&used.how_to_free()),
         );
     }
     for w in &plan.warnings {

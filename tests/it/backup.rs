@@ -255,8 +255,9 @@ fn restore_dropped_k6(p: &TestContext, values: &SecretValues) {
     assert_no_secret(values, &r.all(), "restore output");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn round_trip_on_a_real_influxd_1_6() {
+/// Stack `shop` (InfluxDB 1.x, `v1_manifest`) on a real influxd with auth, initialised as
+/// `apply` leaves it ([`init_server`]): the server, the project and its `.env` values.
+async fn shop_on_real_influxd() -> (RealInfluxd, TestContext, SecretValues) {
     let server = RealInfluxd::start(true);
     let p = TestContext::new();
     p.write(
@@ -264,6 +265,12 @@ async fn round_trip_on_a_real_influxd_1_6() {
         &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
     );
     let values = init_server(&p, &server, "shop").await;
+    (server, p, values)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trip_on_a_real_influxd_1_6() {
+    let (server, p, values) = shop_on_real_influxd().await;
     write_points(
         &server.url(),
         &values,
@@ -396,13 +403,7 @@ async fn round_trip_on_a_real_influxd_1_6() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupted_backup_is_listed_and_refused_by_restore() {
-    let server = RealInfluxd::start(true);
-    let p = TestContext::new();
-    p.write(
-        "stacks/promo.yaml",
-        &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
-    );
-    let values = init_server(&p, &server, "shop").await;
+    let (server, p, values) = shop_on_real_influxd().await;
     write_points(&server.url(), &values, k6_points("flash_sale", 60)).await;
     ok(
         &p.run_env(
@@ -1811,13 +1812,7 @@ fn rewritten_copy(root: &Path, from: &str, to: &str, edit: impl Fn(&Path)) {
 /// create X from the meta file and left it behind when the shard failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restoring_an_invalid_backup_with_as_fails_without_creating_it() {
-    let server = RealInfluxd::start(true);
-    let p = TestContext::new();
-    p.write(
-        "stacks/promo.yaml",
-        &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
-    );
-    let values = init_server(&p, &server, "shop").await;
+    let (server, p, values) = shop_on_real_influxd().await;
     write_points(&server.url(), &values, k6_points("flash_sale", 30)).await;
     ok(
         &p.run_env(
@@ -1947,13 +1942,7 @@ async fn write_as_k6(url: &str, values: &SecretValues, line: &str) -> u16 {
 /// removed (the old restore left both users without privileges until the next apply).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_gives_grafana_and_k6_their_privileges_back_on_native() {
-    let server = RealInfluxd::start(true);
-    let p = TestContext::new();
-    p.write(
-        "stacks/promo.yaml",
-        &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
-    );
-    let values = init_server(&p, &server, "shop").await;
+    let (server, p, values) = shop_on_real_influxd().await;
     write_points(&server.url(), &values, k6_points("flash_sale", 30)).await;
     let before = count_as_grafana(&server.url(), &values, "vus")
         .await

@@ -3,19 +3,11 @@
 //! `backup run` logged in with the old one and failed (401) every night until someone resumed
 //! the rotation; it now uses the kept value, as `plan` and `apply` do. Real influxd 1.6.
 
-use super::{NOW, init_server, k6_points, ok, query, v1_manifest, write_points};
-use crate::common::TestContext;
-use crate::influxd::RealInfluxd;
+use super::{NOW, k6_points, ok, query, shop_on_real_influxd, write_points};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_during_an_interrupted_admin_password_rotation_uses_the_kept_value() {
-    let server = RealInfluxd::start(true);
-    let p = TestContext::new();
-    p.write(
-        "stacks/promo.yaml",
-        &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
-    );
-    let values = init_server(&p, &server, "shop").await;
+    let (server, p, values) = shop_on_real_influxd().await;
     write_points(&server.url(), &values, k6_points("flash_sale", 30)).await;
     // The live change of the rotation, then the crash: `.env` has both values.
     let kept = "fedcba9876543210fedcba9876543210";

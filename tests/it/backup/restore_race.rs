@@ -7,19 +7,11 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use super::{databases, init_server, restorable_fake_backup, v1_manifest};
-use crate::common::TestContext;
-use crate::influxd::RealInfluxd;
+use super::{databases, restorable_fake_backup, shop_on_real_influxd};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_restore_never_drops_a_database_another_command_made_meanwhile() {
-    let server = RealInfluxd::start(true);
-    let p = TestContext::new();
-    p.write(
-        "stacks/promo.yaml",
-        &v1_manifest("shop", server.http_port(), &server.rpc(), ""),
-    );
-    let values = init_server(&p, &server, "shop").await;
+    let (server, p, values) = shop_on_real_influxd().await;
     let id = "20261124T030000Z";
     restorable_fake_backup(&p.path().join("backups/shop"), "shop", id);
     // `influxd` on PATH: the other command creates `k6_copy` (with the real `influx` CLI),

@@ -11,6 +11,18 @@
 use crate::docker::{EngineStack, http};
 use crate::engine::{docker, engine};
 
+/// Stop the applied stack's Grafana container, which runs: its `"<id> <running>"` as docker
+/// inspect says it (a probe for later), and that answer before the stop.
+fn stop_grafana(s: &EngineStack) -> (impl Fn() -> String, String) {
+    let container = format!("{}-grafana-1", s.name);
+    let inspected = container.clone();
+    let id = move || docker(&["inspect", "-f", "{{.Id}} {{.State.Running}}", &inspected]);
+    let before = id();
+    assert!(before.trim().ends_with(" true"), "{before}");
+    docker(&["stop", &container]);
+    (id, before)
+}
+
 #[test]
 fn an_alerting_change_while_grafana_is_stopped_starts_it_with_the_change() {
     if !engine() {
@@ -22,11 +34,7 @@ fn an_alerting_change_while_grafana_is_stopped_starts_it_with_the_change() {
         "alerting:\n  slack:\n    webhook_url_env: SLACK_WEBHOOK_URL\n    channel: \"#load\"\n  rules:\n    error_rate_critical_pct: 5\n    p95_warning_ms: 3000\ntargets:\n",
     );
     s.apply();
-    let container = format!("{}-grafana-1", s.name);
-    let id = || docker(&["inspect", "-f", "{{.Id}} {{.State.Running}}", &container]);
-    let before = id();
-    assert!(before.trim().ends_with(" true"), "{before}");
-    docker(&["stop", &container]);
+    let (id, before) = stop_grafana(&s);
     s.edit("p95_warning_ms: 3000", "p95_warning_ms: 2500");
     let plan = s.run(&["plan"]);
     assert_eq!(plan.code, 0, "{}", plan.all());
@@ -81,11 +89,7 @@ fn a_stopped_container_whose_port_was_taken_is_refused_before_any_change() {
     }
     let s = EngineStack::new("porttaken");
     s.apply();
-    let container = format!("{}-grafana-1", s.name);
-    let id = || docker(&["inspect", "-f", "{{.Id}} {{.State.Running}}", &container]);
-    let before = id();
-    assert!(before.trim().ends_with(" true"), "{before}");
-    docker(&["stop", &container]);
+    let (id, before) = stop_grafana(&s);
     let taker =
         std::net::TcpListener::bind(("127.0.0.1", s.grafana_port)).expect("take Grafana's port");
     let run = s.run(&["apply", "--auto-approve"]);

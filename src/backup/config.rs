@@ -149,27 +149,23 @@ impl Settings {
     /// `SET PASSWORD`), InfluxDB may accept only the kept new value: then that one is used, so
     /// the nightly backup goes on (as `plan` and `apply` do).
     pub(crate) fn influx(&self) -> Result<influx::blocking::Client> {
-        let as_admin = |password: &str| Auth::Basic {
-            user: self.admin_user.clone(),
-            password: password.to_string(),
-        };
-        let auth = match &self.admin_password {
-            Some(p) if self.version == 1 && !p.is_empty() => as_admin(p),
-            _ => Auth::None,
-        };
         let ep = Endpoint {
             url: self.http_url.clone(),
         };
-        let primary = influx::blocking::Client::new(&ep, auth)?;
-        if let (1, Some(kept)) = (self.version, &self.admin_password_kept)
-            && !primary.block_on(influx::v1::accepts(primary.inner()))
-        {
-            let other = influx::blocking::Client::new(&ep, as_admin(kept))?;
-            if other.block_on(influx::v1::accepts(other.inner())) {
-                return Ok(other);
+        let db = influx::blocking::Client::new(&ep, Auth::None)?;
+        Ok(match &self.admin_password {
+            Some(p) if self.version == 1 && !p.is_empty() => {
+                let kept = self.admin_password_kept.as_deref();
+                let auth = db.block_on(influx::v1::admin_auth(
+                    db.inner(),
+                    &self.admin_user,
+                    p,
+                    kept,
+                ));
+                db.with_auth(auth)
             }
-        }
-        Ok(primary)
+            _ => db,
+        })
     }
 
     /// Pre-flight of every network step: the container runs (docker target), then InfluxDB

@@ -41,6 +41,14 @@ impl Client {
         self.rt.block_on(f)
     }
 
+    /// This facade as `auth` (the same runtime and connections).
+    pub fn with_auth(self, auth: Auth) -> Self {
+        Self {
+            inner: self.inner.with_auth(auth),
+            rt: self.rt,
+        }
+    }
+
     /// The async client behind this facade.
     pub fn inner(&self) -> &client::Client {
         &self.inner

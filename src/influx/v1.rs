@@ -152,29 +152,34 @@ fn names_in(result: &Value) -> Vec<String> {
         .collect()
 }
 
-/// A client of `ep` as the declared admin user (without auth when none is declared). While a
-/// rotation of the admin's password is pending (`secrets rotate` interrupted after `SET
-/// PASSWORD`: `.env` keeps the new value beside the old one), InfluxDB may have the new one
-/// already: then the kept value is used, so plans, applies and the rotation's resume still
-/// read the database (as Grafana's admin login does).
+/// The admin `user`'s credentials on `c`: `password`, or `kept` when a rotation of it is
+/// pending (`secrets rotate` interrupted after `SET PASSWORD`: `.env` keeps the new value
+/// beside the old one) and InfluxDB accepts only the kept one — so plans, applies, the
+/// rotation's resume and the nightly backup still get in (as Grafana's admin login does).
+/// Without a kept value, no request is made.
+pub async fn admin_auth(c: &Client, user: &str, password: &str, kept: Option<&str>) -> Auth {
+    let with = |password: &str| Auth::Basic {
+        user: user.to_string(),
+        password: password.to_string(),
+    };
+    if let Some(kept) = kept
+        && !accepts(&c.with_auth(with(password))).await
+        && accepts(&c.with_auth(with(kept))).await
+    {
+        return with(kept);
+    }
+    with(password)
+}
+
+/// A client of `ep` as the declared admin user (without auth when none is declared), with
+/// [`admin_auth`]'s credentials.
 async fn as_admin(c: &Client, want: &DatabaseSpec, secrets: &SecretValues) -> Result<Client> {
     let Some(a) = super::admin_of(want) else {
         return Ok(c.clone());
     };
-    let with = |password: &str| {
-        c.with_auth(Auth::Basic {
-            user: a.name.clone(),
-            password: password.to_string(),
-        })
-    };
-    let primary = with(super::secret(secrets, &a.password_secret)?);
-    if let Some(kept) = secrets.get(&crate::secrets::pending_name(&a.password_secret))
-        && !accepts(&primary).await
-        && accepts(&with(kept)).await
-    {
-        return Ok(with(kept));
-    }
-    Ok(primary)
+    let password = super::secret(secrets, &a.password_secret)?;
+    let kept = secrets.get(&crate::secrets::pending_name(&a.password_secret));
+    Ok(c.with_auth(admin_auth(c, &a.name, password, kept).await))
 }
 
 /// What exists, or `None` when the database does not.

@@ -110,11 +110,8 @@ impl CloudTarget {
                 }
                 Purpose::Destroy => {
                     // As `destroy` does: a dashboard out of the stack's folder stays.
-                    let folder = desired.folder().map(|(_, f)| f.uid.as_str());
                     found.retain(|o| {
-                        o.id.kind != ResourceKind::Dashboard
-                            || folder.is_none()
-                            || o.canonical["folder_uid"].as_str() == folder
+                        o.id.kind != ResourceKind::Dashboard || in_stack_folder(desired, o)
                     });
                     None
                 }
@@ -235,15 +232,13 @@ impl Target for CloudTarget {
         // Dashboards: the declared ones and those tagged as the stack's in its folder; a
         // declared one found in another folder now (another stack took its uid since the plan
         // was confirmed) is left where it is.
-        let folder = desired.folder().map(|(_, f)| f.uid.clone());
         for o in grafana_api::read(&grafana, desired).await? {
             if o.id.kind == ResourceKind::Dashboard {
-                let in_folder = o.canonical["folder_uid"].as_str();
-                if folder.is_some() && in_folder != folder.as_deref() {
+                if !in_stack_folder(desired, &o) {
                     tracing::warn!(
                         "{}: not deleted: it is in folder {} now, not this stack's",
                         o.id,
-                        in_folder.unwrap_or("General")
+                        o.canonical["folder_uid"].as_str().unwrap_or("General")
                     );
                     continue;
                 }
@@ -273,6 +268,13 @@ impl Target for CloudTarget {
         record::update(&self.ctx, record::CLOUD, |rec| rec.sent.clear())?;
         Ok(removed.into())
     }
+}
+
+/// Whether the observed dashboard `o` is in the stack's folder, where `destroy` deletes it (a
+/// stack without a folder declares no dashboard: then any is).
+fn in_stack_folder(desired: &Desired, o: &crate::plan::ObservedResource) -> bool {
+    let folder = desired.folder().map(|(_, f)| f.uid.as_str());
+    folder.is_none() || o.canonical["folder_uid"].as_str() == folder
 }
 
 /// Refuse to plan a declared dashboard Grafana has in another stack's folder
